@@ -1,0 +1,1 @@
+"""Temporal activities: all I/O of workflows happens here. Classes receive their clients at construction."""

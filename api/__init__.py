@@ -1,0 +1,1 @@
+"""The FastAPI service: CRM data, auth, and starting/signalling workflows. Never imports activities."""

@@ -1,0 +1,1 @@
+"""Cross-cutting code: configuration, database, Redis, Temporal client, phones, queues, errors."""

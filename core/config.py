@@ -1,0 +1,86 @@
+"""The configuration SSOT: every setting Leadflow reads, and the only module that reads the environment."""
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRET = "change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEADFLOW_", extra="ignore")
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    log_level: str = "INFO"
+
+    # Stores. None means "not given": the dev stack then starts private instances.
+    database_url: str | None = None
+    redis_url: str | None = None
+    redis_prefix: str = "leadflow"
+    db_pool_size: int = 10
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_url: str = "http://127.0.0.1:8233"
+
+    # HTTP
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    # Sessions, cookies, secrets
+    secret_key: str = PLACEHOLDER_SECRET
+    session_cookie_name: str = "leadflow_session"
+    csrf_cookie_name: str = "leadflow_csrf"
+    session_ttl_seconds: int = 8 * 3600
+    cookie_secure: bool = False
+
+    # Login rate limits (per account and per client IP, in a sliding window)
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 20
+    login_window_seconds: int = 15 * 60
+
+    # First platform administrator, created by the dev stack and `python -m devstack bootstrap`
+    bootstrap_admin_email: str = "admin@leadflow.local"
+    bootstrap_admin_password: str = "leadflow-admin"
+
+    # Lead lifecycle
+    default_speed_to_lead_minutes: int = 15
+    default_phone_region: str = "US"
+    default_timezone: str = "UTC"
+    lead_workflow_max_history_events: int = Field(default=2000, ge=100)
+
+    # Dev stack (python -m devstack up)
+    dev_state_dir: str = ".leadflow"
+    dev_postgres_port: int = 55432
+    dev_redis_port: int = 56379
+    temporal_ui_port: int = 8233
+    seed_demo: bool = True
+
+    # Test suite: an admin connection that may create a throwaway database per run, and a Redis to share.
+    test_postgres_admin_url: str = "postgresql://postgres@127.0.0.1:5432/postgres"
+    test_redis_url: str = "redis://127.0.0.1:6379/0"
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> "Settings":
+        if self.env == "prod" and self.secret_key == PLACEHOLDER_SECRET:
+            raise ValueError("LEADFLOW_SECRET_KEY must be set to a real secret when LEADFLOW_ENV=prod")
+        return self
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError("LEADFLOW_DATABASE_URL is not set")
+        return self.database_url
+
+    def require_redis_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError("LEADFLOW_REDIS_URL is not set")
+        return self.redis_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,61 @@
+"""Roles and the permission matrix: which role may perform which action. The README table is generated from it."""
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    SYSTEM_ADMIN = "system_admin"
+    OWNER = "owner"
+    ADMIN = "admin"
+    AGENT = "agent"
+
+
+TENANT_ROLES = (Role.OWNER, Role.ADMIN, Role.AGENT)
+
+
+class Action(StrEnum):
+    TENANT_CREATE = "tenant:create"
+    TENANT_LIST = "tenant:list"
+    USER_READ = "user:read"
+    USER_MANAGE = "user:manage"
+    USER_MANAGE_OWNERS = "user:manage_owners"
+    API_KEY_MANAGE = "api_key:manage"
+    STATUS_READ = "status:read"
+    STATUS_MANAGE = "status:manage"
+    LEAD_READ = "lead:read"
+    LEAD_WRITE = "lead:write"
+    LEAD_DELETE = "lead:delete"
+    LEAD_IMPORT = "lead:import"
+
+
+_SA, _O, _AD, _AG = Role.SYSTEM_ADMIN, Role.OWNER, Role.ADMIN, Role.AGENT
+
+MATRIX: dict[Action, frozenset[Role]] = {
+    Action.TENANT_CREATE: frozenset({_SA}),
+    Action.TENANT_LIST: frozenset({_SA}),
+    Action.USER_READ: frozenset({_O, _AD}),
+    Action.USER_MANAGE: frozenset({_O, _AD}),
+    Action.USER_MANAGE_OWNERS: frozenset({_O}),
+    Action.API_KEY_MANAGE: frozenset({_O, _AD}),
+    Action.STATUS_READ: frozenset({_O, _AD, _AG}),
+    Action.STATUS_MANAGE: frozenset({_O, _AD}),
+    Action.LEAD_READ: frozenset({_O, _AD, _AG}),
+    Action.LEAD_WRITE: frozenset({_O, _AD, _AG}),
+    Action.LEAD_DELETE: frozenset({_O, _AD}),
+    Action.LEAD_IMPORT: frozenset({_O, _AD}),
+}
+assert set(MATRIX) == set(Action)
+
+
+def allowed(role: Role | str, action: Action) -> bool:
+    return Role(role) in MATRIX[action]
+
+
+def matrix_markdown() -> str:
+    """The matrix as a Markdown table (README)."""
+    roles = list(Role)
+    lines = ["| action | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
+    for action in Action:
+        cells = ["yes" if r in MATRIX[action] else "-" for r in roles]
+        lines.append(f"| `{action}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

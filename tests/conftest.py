@@ -1,0 +1,30 @@
+"""Root fixtures: a throwaway PostgreSQL database, a Redis key prefix and a Temporal dev server per test run.
+
+Every test run is isolated from any other (parallel runs on one machine do not collide): its own database,
+its own Redis key prefix, its own Temporal server on a free port. Tests isolate from each other by tenant.
+"""
+
+import os
+import sys
+
+import pytest
+
+pytest_plugins = [
+    "tests.fixtures.infra",
+    "tests.fixtures.crm",
+]
+
+_exit_status = 0
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    global _exit_status
+    _exit_status = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # temporalio can abort in PyGILState_Release at interpreter exit (sdk-python#300): leave without finalisers.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_exit_status)

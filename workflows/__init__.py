@@ -1,0 +1,1 @@
+"""Temporal workflows: deterministic business processes. No I/O library is imported here (import contract)."""
