@@ -1,0 +1,56 @@
+"""SQL for the lead timeline. `record` is idempotent on its key, so an activity may run it twice."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import TimelineEvent
+
+
+class TimelineRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        lead_id: uuid.UUID,
+        kind: str,
+        actor: str,
+        data: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        occurred_at: datetime | None = None,
+    ) -> bool:
+        """Insert one event; False when an event with the same idempotency key already exists."""
+        values: dict[str, Any] = {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant_id,
+            "lead_id": lead_id,
+            "kind": kind,
+            "actor": actor,
+            "data": data or {},
+            "idempotency_key": idempotency_key,
+        }
+        if occurred_at is not None:
+            values["occurred_at"] = occurred_at
+        statement = insert(TimelineEvent).values(**values)
+        if idempotency_key is not None:
+            statement = statement.on_conflict_do_nothing(index_elements=[TimelineEvent.idempotency_key])
+        result = await self.session.execute(statement.returning(TimelineEvent.id))
+        return result.scalar_one_or_none() is not None
+
+    async def list_for_lead(
+        self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int = 200
+    ) -> list[TimelineEvent]:
+        result = await self.session.execute(
+            select(TimelineEvent)
+            .where(TimelineEvent.tenant_id == tenant_id, TimelineEvent.lead_id == lead_id)
+            .order_by(TimelineEvent.occurred_at.desc(), TimelineEvent.id.desc())
+            .limit(limit)
+        )
+        return list(result.scalars())
