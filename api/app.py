@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
         app.state.redis = create_redis(settings)
-        app.state.temporal = await connect_temporal(settings)
+        app.state.temporal = await connect_temporal(settings, lazy=True)
         try:
             yield
         finally:

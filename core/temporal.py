@@ -6,9 +6,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from core.config import Settings
 
 
-async def connect_temporal(settings: Settings) -> Client:
+async def connect_temporal(settings: Settings, *, lazy: bool = False) -> Client:
+    """`lazy=True` (the API) defers the connection to first use, so the API starts and reports readiness honestly
+    while Temporal is down instead of refusing to boot."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        lazy=lazy,
     )
