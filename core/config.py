@@ -53,6 +53,11 @@ class Settings(BaseSettings):
     default_timezone: str = "UTC"
     lead_workflow_max_history_events: int = Field(default=2000, ge=100)
 
+    # CSV lead import: limits of one upload, and how many lead workflows it starts at a time
+    lead_import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    lead_import_max_rows: int = Field(default=5000, ge=1)
+    lead_import_workflow_concurrency: int = Field(default=16, ge=1)
+
     # Dev stack (python -m devstack up)
     dev_state_dir: str = ".leadflow"
     dev_postgres_port: int = 55432
