@@ -1,0 +1,92 @@
+"""Phone normalisation: national formats read in the tenant's region, `+`/`00` international forms, and the reason
+a person sees when a number is rejected."""
+
+import pytest
+
+from core.phone import InvalidPhone, normalize_phone, region_of, timezone_for_phone
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164"),
+    [
+        ("(415) 555-0123", "US", "+14155550123"),
+        ("415.555.0123", "US", "+14155550123"),
+        ("1 415 555 0123", "US", "+14155550123"),
+        ("020 7946 0018", "GB", "+442079460018"),
+        ("07911 123456", "GB", "+447911123456"),
+        ("052-555-1234", "IL", "+972525551234"),
+        ("03-555-1234", "IL", "+97235551234"),
+        ("098765 43210", "IN", "+919876543210"),
+        ("98765 43210", "IN", "+919876543210"),
+        ("030 12345678", "DE", "+493012345678"),
+        ("0151 23456789", "DE", "+4915123456789"),
+        ("030 12345678", "de", "+493012345678"),
+    ],
+)
+def test_national_formats_are_read_in_the_default_region(raw: str, region: str, e164: str) -> None:
+    assert normalize_phone(raw, region) == e164
+
+
+@pytest.mark.parametrize("region", ["US", "GB", "IL", "IN", "DE"])
+@pytest.mark.parametrize(
+    ("raw", "e164"),
+    [
+        ("+44 20 7946 0018", "+442079460018"),
+        ("+1 (202) 555-0199", "+12025550199"),
+        ("+972 52 555 1234", "+972525551234"),
+        ("0049 30 12345678", "+493012345678"),
+    ],
+)
+def test_international_forms_ignore_the_default_region(raw: str, region: str, e164: str) -> None:
+    assert normalize_phone(raw, region) == e164
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "reason"),
+    [
+        ("hello", "US", "not a phone number"),
+        ("", "US", "empty"),
+        ("   ", "GB", "empty"),
+        ("12", "US", "too short"),
+        ("123", "GB", "too short"),
+        ("+1 415 555 0123 4567", "US", "too long"),
+        ("415555012345678901", "US", "too long"),
+        ("+999 123", "US", "unknown country code (use +<country code> or a national number)"),
+        ("555-0123", "US", "not a valid number for its country"),
+    ],
+)
+def test_invalid_numbers_are_rejected_with_a_reason(raw: str, region: str, reason: str) -> None:
+    with pytest.raises(InvalidPhone) as caught:
+        normalize_phone(raw, region)
+    assert caught.value.reason == reason
+
+
+def test_a_national_number_means_different_numbers_in_different_regions() -> None:
+    assert normalize_phone("030 12345678", "DE") == "+493012345678"
+    with pytest.raises(InvalidPhone):
+        normalize_phone("030 12345678", "US")
+
+
+@pytest.mark.parametrize(
+    ("e164", "zone"),
+    [
+        ("+14155550123", "America/Los_Angeles"),
+        ("+12025550199", "America/New_York"),
+        ("+442079460018", "Europe/London"),
+        ("+972525551234", "Asia/Jerusalem"),
+        ("+493012345678", "Europe/Berlin"),
+    ],
+)
+def test_time_zone_comes_from_the_number(e164: str, zone: str) -> None:
+    assert timezone_for_phone(e164, "UTC") == zone
+
+
+def test_time_zone_falls_back_when_the_number_spans_zones() -> None:
+    # UK mobiles are shared with Jersey, Guernsey and the Isle of Man: the tenant's zone is the better guess.
+    assert timezone_for_phone("+447911123456", "Europe/Dublin") == "Europe/Dublin"
+    assert timezone_for_phone("not a number", "Asia/Tokyo") == "Asia/Tokyo"
+
+
+def test_region_of_a_number() -> None:
+    assert region_of("+493012345678") == "DE"
+    assert region_of("garbage") is None
