@@ -2,10 +2,30 @@
 
 from models.api_key import ApiKey
 from models.base import Base
+from models.conversation import Conversation
 from models.lead import Lead
+from models.message import Message
+from models.outbox import OutboxMessage
+from models.shard import ShardAssignment
 from models.status import StatusDefinition
 from models.tenant import Tenant
 from models.timeline import TimelineEvent
 from models.user import User
+from models.webhook_event import WebhookEvent
+from models.whatsapp_account import WhatsAppAccount
 
-__all__ = ["ApiKey", "Base", "Lead", "StatusDefinition", "Tenant", "TimelineEvent", "User"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Conversation",
+    "Lead",
+    "Message",
+    "OutboxMessage",
+    "ShardAssignment",
+    "StatusDefinition",
+    "Tenant",
+    "TimelineEvent",
+    "User",
+    "WebhookEvent",
+    "WhatsAppAccount",
+]

@@ -1,0 +1,25 @@
+"""A conversation: the thread of messages between a tenant and one lead on one channel (one per lead+channel)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, CreatedAtMixin, IdMixin
+
+
+class Conversation(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "conversation"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "channel"),
+        Index("ix_conversation_tenant_last_message", "tenant_id", "last_message_at", "id"),
+    )
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(20), default="whatsapp")
+    last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_message_preview: Mapped[str] = mapped_column(String(200), default="")
+    unread_count: Mapped[int] = mapped_column(default=0)
