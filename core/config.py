@@ -3,10 +3,21 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from domain.opt_out import DEFAULT_OPT_OUT_KEYWORDS
+
 PLACEHOLDER_SECRET = "change-me"
+
+
+class EvolutionShard(BaseModel):
+    """One Evolution API instance tenants can be assigned to (channels/whatsapp/shard_router.py)."""
+
+    name: str
+    base_url: str
+    instance: str
+    api_key: str
 
 
 class Settings(BaseSettings):
@@ -52,6 +63,16 @@ class Settings(BaseSettings):
     default_phone_region: str = "US"
     default_timezone: str = "UTC"
     lead_workflow_max_history_events: int = Field(default=2000, ge=100)
+
+    # WhatsApp channel (channels/whatsapp): shards as JSON, e.g. LEADFLOW_WHATSAPP_EVOLUTION_SHARDS='[{"name":
+    # "shard-01","base_url":"http://evo1:8080","instance":"acme-shard-01","api_key":"..."}]'
+    whatsapp_evolution_shards: list[EvolutionShard] = Field(default_factory=list)
+    whatsapp_opt_out_keywords: list[str] = Field(default_factory=lambda: list(DEFAULT_OPT_OUT_KEYWORDS))
+    whatsapp_service_window_hours: int = Field(default=24, ge=1)
+    whatsapp_sender_messages_per_second: int = Field(default=80, ge=1)
+    whatsapp_recipient_min_interval_seconds: float = Field(default=6.0, ge=0)
+    whatsapp_pacing_max_wait_seconds: float = Field(default=2.0, ge=0)  # longer waits become a retry with a delay
+    whatsapp_template_language: str = "en_US"
 
     # CSV lead import: limits of one upload, and how many lead workflows it starts at a time
     lead_import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)

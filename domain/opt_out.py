@@ -1,0 +1,39 @@
+"""Opt-out keywords (STOP and its equivalents in several languages): does an inbound message ask to stop?
+
+Pure. A message opts out when, ignoring case, accents, surrounding punctuation and whitespace, it IS one of the
+keywords ("Stop", "ARRÊT!", " baja "), so an ordinary sentence that merely contains "stop" does not opt out.
+"""
+
+import unicodedata
+from collections.abc import Iterable
+
+DEFAULT_OPT_OUT_KEYWORDS: tuple[str, ...] = (
+    # English
+    "stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "opt-out",
+    # Spanish / Portuguese
+    "alto", "baja", "darme de baja", "parar", "pare", "cancelar", "sair",
+    # French, German, Italian
+    "arret", "arrêt", "desabonner", "stopp", "abmelden", "fermati", "basta",
+    # Hebrew, Arabic
+    "הסר", "הסרה", "توقف", "إلغاء",
+)  # fmt: skip
+
+
+def normalise_keyword(text: str) -> str:
+    """Case-folded, accent-free, inner whitespace collapsed, surrounding punctuation and emoji stripped."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    # Drop combining marks (é -> e) but keep letters of every script (Hebrew, Arabic).
+    without_marks = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    words = without_marks.split()
+    stripped = " ".join(words).strip(" .,!?¡¿;:-_'\"()[]*~")
+    return " ".join(stripped.split())
+
+
+def is_opt_out(body: str | None, keywords: Iterable[str] = DEFAULT_OPT_OUT_KEYWORDS) -> bool:
+    """True when the whole message is one opt-out keyword."""
+    if not body:
+        return False
+    text = normalise_keyword(body)
+    if not text or len(text) > 40:
+        return False
+    return text in {normalise_keyword(k) for k in keywords}
