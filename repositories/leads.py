@@ -1,11 +1,20 @@
 """SQL for leads. Every read is scoped by tenant: a lead of another tenant is simply not found."""
 
 import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Lead
+from models import Lead, Tenant, User
+
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 class LeadRepository:
@@ -15,6 +24,23 @@ class LeadRepository:
     async def get(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead | None:
         result = await self.session.execute(select(Lead).where(Lead.tenant_id == tenant_id, Lead.id == lead_id))
         return result.scalar_one_or_none()
+
+    async def get_fresh(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead | None:
+        """Like `get`, but re-reads the row even if this session already holds it (another process wrote it)."""
+        result = await self.session.execute(
+            select(Lead)
+            .where(Lead.tenant_id == tenant_id, Lead.id == lead_id)
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def get_many(self, *, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> list[Lead]:
+        if not lead_ids:
+            return []
+        result = await self.session.execute(
+            select(Lead).where(Lead.tenant_id == tenant_id, Lead.id.in_(list(lead_ids)))
+        )
+        return list(result.scalars())
 
     async def get_by_phone(self, *, tenant_id: uuid.UUID, phone: str) -> Lead | None:
         result = await self.session.execute(select(Lead).where(Lead.tenant_id == tenant_id, Lead.phone == phone))
@@ -29,3 +55,107 @@ class LeadRepository:
             .returning(Lead.id)
         )
         return result.scalar_one_or_none() is not None
+
+    async def add(self, lead: Lead) -> Lead:
+        """Insert one lead and flush, so a duplicate phone surfaces here as an IntegrityError."""
+        self.session.add(lead)
+        await self.session.flush()
+        await self.session.refresh(lead)
+        return lead
+
+    async def insert_many_skip_existing(self, rows: Sequence[dict[str, Any]]) -> dict[str, uuid.UUID]:
+        """Insert rows in one statement; a row whose phone already exists in its tenant is skipped (not an error).
+
+        Returns phone -> id of the rows actually inserted. Each row is all-or-nothing by itself.
+        """
+        if not rows:
+            return {}
+        statement = (
+            insert(Lead)
+            .values(list(rows))
+            .on_conflict_do_nothing(index_elements=[Lead.tenant_id, Lead.phone])
+            .returning(Lead.phone, Lead.id)
+        )
+        result = await self.session.execute(statement)
+        return {phone: lead_id for phone, lead_id in result.all()}
+
+    async def ids_by_phone(self, *, tenant_id: uuid.UUID, phones: Sequence[str]) -> dict[str, uuid.UUID]:
+        if not phones:
+            return {}
+        result = await self.session.execute(
+            select(Lead.phone, Lead.id).where(Lead.tenant_id == tenant_id, Lead.phone.in_(list(phones)))
+        )
+        return {phone: lead_id for phone, lead_id in result.all()}
+
+    async def search(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        status_key: str | None = None,
+        stage: str | None = None,
+        owner_id: uuid.UUID | None = None,
+        text: str | None = None,
+        phone: str | None = None,
+        phone_digits: str | None = None,
+    ) -> list[Lead]:
+        """Newest first, keyset-paginated on (created_at, id) strictly below `after`.
+
+        `text` matches name, phone or e-mail case-insensitively; `phone` (the query read as an E.164 number) and
+        `phone_digits` (its digits) also match the phone, so "(415) 555-0123" or "555 0123" find "+14155550123".
+        """
+        conditions: list[ColumnElement[bool]] = [Lead.tenant_id == tenant_id]
+        if status_key is not None:
+            conditions.append(Lead.status_key == status_key)
+        if stage is not None:
+            conditions.append(Lead.stage == stage)
+        if owner_id is not None:
+            conditions.append(Lead.owner_id == owner_id)
+        if text:
+            pattern = _like_pattern(text)
+            matches: list[ColumnElement[bool]] = [
+                Lead.name.ilike(pattern, escape="\\"),
+                Lead.email.ilike(pattern, escape="\\"),
+                Lead.phone.ilike(pattern, escape="\\"),
+            ]
+            if phone is not None:
+                matches.append(Lead.phone == phone)
+            if phone_digits:
+                matches.append(Lead.phone.like(_like_pattern(phone_digits), escape="\\"))
+            conditions.append(or_(*matches))
+        if after is not None:
+            conditions.append(tuple_(Lead.created_at, Lead.id) < tuple_(after[0], after[1]))
+        result = await self.session.execute(
+            select(Lead).where(*conditions).order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit)
+        )
+        return list(result.scalars())
+
+    async def delete(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            delete(Lead).where(Lead.tenant_id == tenant_id, Lead.id == lead_id).returning(Lead.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def count(self, *, tenant_id: uuid.UUID) -> int:
+        result = await self.session.execute(select(func.count()).select_from(Lead).where(Lead.tenant_id == tenant_id))
+        return int(result.scalar_one())
+
+    # Lookups a lead needs about its surroundings: the tenant it belongs to and the users who may own it.
+
+    async def get_tenant(self, *, tenant_id: uuid.UUID) -> Tenant | None:
+        return await self.session.get(Tenant, tenant_id)
+
+    async def get_assignable_owner(self, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+        """The user if it belongs to the tenant (active or not: the caller explains which), else None."""
+        result = await self.session.execute(select(User).where(User.tenant_id == tenant_id, User.id == user_id))
+        return result.scalar_one_or_none()
+
+    async def owners_by_email(self, *, tenant_id: uuid.UUID, emails: Sequence[str]) -> dict[str, User]:
+        """Lower-cased e-mail -> user of the tenant, for resolving an import's `owner_email` column in one query."""
+        if not emails:
+            return {}
+        result = await self.session.execute(
+            select(User).where(User.tenant_id == tenant_id, func.lower(User.email).in_([e.lower() for e in emails]))
+        )
+        return {user.email.lower(): user for user in result.scalars()}

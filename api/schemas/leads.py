@@ -1,0 +1,130 @@
+"""HTTP shapes of the leads API: LeadCreate / LeadUpdate in, LeadPublic / LeadPage / LeadImportReport out.
+
+Phones arrive as typed by a person; the service normalises them with the tenant's region (a schema cannot: it does
+not know the tenant). E-mail addresses are checked and lower-cased here so every entry point agrees on one rule.
+"""
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from domain.stages import Stage
+
+# Deliberately pragmatic: one "@", no spaces, a dotted domain. Deliverability is the mail provider's business.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
+MAX_CUSTOM_FIELDS = 100
+
+
+class InvalidEmail(ValueError):
+    pass
+
+
+def normalize_email(raw: str | None) -> str | None:
+    """Trimmed, lower-cased address; None for an empty value; InvalidEmail when it is not an address."""
+    text = (raw or "").strip()
+    if not text:
+        return None
+    if len(text) > 320 or not _EMAIL.match(text):
+        raise InvalidEmail(f"'{text[:80]}' is not an e-mail address")
+    return text.lower()
+
+
+def _email(value: str | None) -> str | None:
+    try:
+        return normalize_email(value)
+    except InvalidEmail as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _custom_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(value) > MAX_CUSTOM_FIELDS:
+        raise ValueError(f"at most {MAX_CUSTOM_FIELDS} custom fields")
+    return value
+
+
+Email = Annotated[str | None, AfterValidator(_email)]
+CustomFields = Annotated[dict[str, Any], AfterValidator(_custom_fields)]
+
+
+class LeadCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    phone: str = Field(min_length=1, max_length=40, description="any format; national numbers use the tenant region")
+    name: str = Field(default="", max_length=200)
+    email: Email = Field(default=None, max_length=320)
+    source: str = Field(default="api", min_length=1, max_length=40)
+    owner_id: uuid.UUID | None = None
+    custom_fields: CustomFields = Field(default_factory=dict)
+    status: str | None = Field(default=None, max_length=63, description="status key; the tenant default if omitted")
+
+
+class LeadUpdate(BaseModel):
+    """Every field optional; only the fields sent change. Status changes go through POST /leads/{id}/status."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    phone: str | None = Field(default=None, min_length=1, max_length=40)
+    name: str | None = Field(default=None, max_length=200)
+    email: Email = Field(default=None, max_length=320)
+    owner_id: uuid.UUID | None = None
+    custom_fields: CustomFields | None = None
+
+
+class LeadPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    phone: str
+    name: str
+    email: str | None
+    source: str
+    owner_id: uuid.UUID | None
+    status: str = Field(validation_alias="status_key")
+    stage: Stage
+    timezone: str
+    custom_fields: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class LeadPage(BaseModel):
+    items: list[LeadPublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
+
+
+class LeadStatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: str = Field(min_length=1, max_length=63, description="key of one of the tenant's status definitions")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class TimelineEventPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: str
+    actor: str
+    data: dict[str, Any]
+    occurred_at: datetime
+
+
+class SkippedRow(BaseModel):
+    line: int = Field(description="line number in the file, the header being line 1")
+    reason: str
+    field: str | None = None
+    phone: str | None = Field(default=None, description="the phone as written in the file")
+    existing_lead_id: uuid.UUID | None = None
+
+
+class LeadImportReport(BaseModel):
+    imported: int
+    skipped: list[SkippedRow]
+    lead_ids: list[uuid.UUID]
+    workflows_not_started: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="imported leads whose workflow could not be started now; POST /leads with the phone retries it",
+    )
