@@ -1,0 +1,91 @@
+"""SQL for conversations: one per lead and channel, with the read-model columns the inbox lists (latest first)."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Conversation, Lead
+
+
+class ConversationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_or_create(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, channel: str) -> Conversation:
+        await self.session.execute(
+            insert(Conversation)
+            .values(id=uuid.uuid4(), tenant_id=tenant_id, lead_id=lead_id, channel=channel, unread_count=0)
+            .on_conflict_do_nothing(index_elements=[Conversation.lead_id, Conversation.channel])
+        )
+        result = await self.session.execute(
+            select(Conversation)
+            .where(Conversation.lead_id == lead_id, Conversation.channel == channel)
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one()
+
+    async def get_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, channel: str) -> Conversation | None:
+        result = await self.session.execute(
+            select(Conversation).where(
+                Conversation.tenant_id == tenant_id, Conversation.lead_id == lead_id, Conversation.channel == channel
+            )
+        )
+        return result.scalar_one_or_none()
+
+    async def record_inbound(self, *, conversation_id: uuid.UUID, at: datetime, preview: str) -> None:
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(
+                last_message_at=func.greatest(func.coalesce(Conversation.last_message_at, at), at),
+                last_inbound_at=func.greatest(func.coalesce(Conversation.last_inbound_at, at), at),
+                last_message_preview=preview[:200],
+                unread_count=Conversation.unread_count + 1,
+            )
+        )
+
+    async def record_outbound(self, *, conversation_id: uuid.UUID, at: datetime, preview: str) -> None:
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation_id)
+            .values(
+                last_message_at=func.greatest(func.coalesce(Conversation.last_message_at, at), at),
+                last_message_preview=preview[:200],
+            )
+        )
+
+    async def mark_read(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            update(Conversation)
+            .where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
+            .values(unread_count=0)
+            .returning(Conversation.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def list_latest(
+        self, *, tenant_id: uuid.UUID, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+    ) -> list[tuple[Conversation, Lead]]:
+        """Conversations with at least one message, latest message first, keyset-paginated below `after`."""
+        conditions = [Conversation.tenant_id == tenant_id, Conversation.last_message_at.is_not(None)]
+        if after is not None:
+            conditions.append(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(after[0], after[1]))
+        result = await self.session.execute(
+            select(Conversation, Lead)
+            .join(Lead, Lead.id == Conversation.lead_id)
+            .where(*conditions)
+            .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+            .limit(limit)
+        )
+        return [(conversation, lead) for conversation, lead in result.tuples()]
+
+    async def last_inbound_at(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> datetime | None:
+        result = await self.session.execute(
+            select(func.max(Conversation.last_inbound_at)).where(
+                Conversation.tenant_id == tenant_id, Conversation.lead_id == lead_id
+            )
+        )
+        return result.scalar_one_or_none()

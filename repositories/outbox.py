@@ -1,0 +1,67 @@
+"""SQL for the WhatsApp outbox: claim a send by its idempotency key, then record how it ended."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import OutboxMessage
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim(
+        self, *, idempotency_key: str, tenant_id: uuid.UUID, lead_id: uuid.UUID, payload: dict[str, Any]
+    ) -> OutboxMessage:
+        """The row for this key, created if absent and locked for this transaction (one sender per key at a time)."""
+        await self.session.execute(
+            insert(OutboxMessage)
+            .values(
+                id=uuid.uuid4(),
+                idempotency_key=idempotency_key,
+                tenant_id=tenant_id,
+                lead_id=lead_id,
+                payload=payload,
+                state="pending",
+                attempts=0,
+            )
+            .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
+        )
+        result = await self.session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.idempotency_key == idempotency_key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one()
+
+    async def get(self, *, idempotency_key: str) -> OutboxMessage | None:
+        result = await self.session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.idempotency_key == idempotency_key)
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def mark_attempt(self, *, outbox_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(attempts=OutboxMessage.attempts + 1)
+        )
+
+    async def mark_sent(self, *, outbox_id: uuid.UUID, provider_message_id: str, message_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id)
+            .values(state="sent", provider_message_id=provider_message_id, message_id=message_id)
+        )
+
+    async def mark_failed(self, *, outbox_id: uuid.UUID, error_code: str, error_message: str) -> None:
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id)
+            .values(state="failed", error_code=error_code[:40], error_message=error_message[:500])
+        )

@@ -1,0 +1,65 @@
+"""SQL for raw webhook events: insert once per (provider, provider event id), mark when signalled."""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import WebhookEvent
+
+
+class WebhookEventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def insert_once(
+        self,
+        *,
+        provider: str,
+        provider_event_id: str,
+        kind: str,
+        payload: dict[str, Any],
+        tenant_id: uuid.UUID | None,
+    ) -> uuid.UUID | None:
+        """The new event's id, or None when this event was already stored (a repeated delivery)."""
+        result = await self.session.execute(
+            insert(WebhookEvent)
+            .values(
+                id=uuid.uuid4(),
+                provider=provider,
+                provider_event_id=provider_event_id,
+                kind=kind,
+                payload=payload,
+                tenant_id=tenant_id,
+            )
+            .on_conflict_do_nothing(index_elements=[WebhookEvent.provider, WebhookEvent.provider_event_id])
+            .returning(WebhookEvent.id)
+        )
+        return result.scalar_one_or_none()
+
+    async def get(self, *, provider: str, provider_event_id: str) -> WebhookEvent | None:
+        result = await self.session.execute(
+            select(WebhookEvent)
+            .where(WebhookEvent.provider == provider, WebhookEvent.provider_event_id == provider_event_id)
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def set_lead(self, *, event_id: uuid.UUID, lead_id: uuid.UUID) -> None:
+        await self.session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(lead_id=lead_id))
+
+    async def mark_signalled(self, *, event_ids: list[uuid.UUID]) -> None:
+        if event_ids:
+            await self.session.execute(
+                update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(signalled_at=func.now())
+            )
+
+    async def count(self, *, provider: str, provider_event_id: str) -> int:
+        result = await self.session.execute(
+            select(func.count())
+            .select_from(WebhookEvent)
+            .where(WebhookEvent.provider == provider, WebhookEvent.provider_event_id == provider_event_id)
+        )
+        return int(result.scalar_one())
