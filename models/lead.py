@@ -16,6 +16,11 @@ class Lead(IdMixin, CreatedAtMixin, Base):
     __table_args__ = (
         UniqueConstraint("tenant_id", "phone"),
         Index("ix_lead_tenant_created", "tenant_id", "created_at", "id"),
+        # Trigram indexes serve the list's case-insensitive substring search (ILIKE '%q%') on these columns.
+        *(
+            Index(f"ix_lead_{column}_trgm", column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+            for column in ("name", "email", "phone")
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
