@@ -42,6 +42,24 @@ class Settings(BaseSettings):
     api_port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # WhatsApp providers (clients in providers/whatsapp)
+    meta_graph_base_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v23.0"
+    whatsapp_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    evolution_send_delay_ms: int = Field(default=1200, ge=0)
+
+    # Provider sandbox (python -m sandbox): the local default provider and the tests' double, state in memory
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = 8025
+    sandbox_base_url: str | None = None  # None: http://{sandbox_host}:{sandbox_port}
+    whatsapp_sandbox_access_token: str = "sandbox-access-token"
+    whatsapp_sandbox_app_secret: str = "sandbox-app-secret"
+    whatsapp_sandbox_phone_number_id: str = "109876543210987"
+    whatsapp_sandbox_evolution_api_key: str = "sandbox-evolution-api-key"
+    whatsapp_sandbox_cloud_webhook_url: str | None = None
+    whatsapp_sandbox_evolution_webhook_url: str | None = None  # may contain "{instance}"
+    whatsapp_sandbox_status_interval_seconds: float = Field(default=0.2, ge=0)
+
     # Sessions, cookies, secrets
     secret_key: str = PLACEHOLDER_SECRET
     session_cookie_name: str = "leadflow_session"
@@ -100,6 +118,9 @@ class Settings(BaseSettings):
         if not self.database_url:
             raise RuntimeError("LEADFLOW_DATABASE_URL is not set")
         return self.database_url
+
+    def sandbox_url(self) -> str:
+        return self.sandbox_base_url or f"http://{self.sandbox_host}:{self.sandbox_port}"
 
     def require_redis_url(self) -> str:
         if not self.redis_url:

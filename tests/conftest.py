@@ -12,6 +12,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.infra",
     "tests.fixtures.crm",
+    "tests.fixtures.sandbox",
 ]
 
 _exit_status = 0

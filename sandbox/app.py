@@ -1,0 +1,29 @@
+"""The sandbox's FastAPI application: Graph API and Evolution API send endpoints plus `/_sandbox` control."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from sandbox import control, evolution, graph
+from sandbox.config import SandboxConfig
+from sandbox.service import Sandbox
+
+
+def create_app(config: SandboxConfig) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as http:
+            app.state.sandbox = Sandbox(config, http)
+            try:
+                yield
+            finally:
+                app.state.sandbox.cancel_background()
+
+    app = FastAPI(title="Leadflow provider sandbox", version="0.1.0", lifespan=lifespan)
+    # Control first: its literal paths must win over the Graph API's `/{version}/{phone_number_id}/messages`.
+    app.include_router(control.router)
+    app.include_router(evolution.router)
+    app.include_router(graph.router)
+    return app
