@@ -89,3 +89,14 @@ class ConversationRepository:
             )
         )
         return result.scalar_one_or_none()
+
+    async def latest_tenant_for_phone(self, *, tenant_ids: list[uuid.UUID], phone: str) -> uuid.UUID | None:
+        """Among `tenant_ids`, the one whose lead with this phone was most recently in conversation."""
+        result = await self.session.execute(
+            select(Lead.tenant_id)
+            .outerjoin(Conversation, Conversation.lead_id == Lead.id)
+            .where(Lead.tenant_id.in_(tenant_ids), Lead.phone == phone)
+            .order_by(Conversation.last_message_at.desc().nulls_last(), Lead.created_at)
+            .limit(1)
+        )
+        return result.scalar_one_or_none()

@@ -42,5 +42,9 @@ class ShardRepository:
         )
 
     async def tenant_ids_on(self, *, shard: str) -> list[uuid.UUID]:
-        result = await self.session.execute(select(ShardAssignment.tenant_id).where(ShardAssignment.shard == shard))
+        result = await self.session.execute(
+            select(ShardAssignment.tenant_id)
+            .where(ShardAssignment.shard == shard)
+            .order_by(ShardAssignment.assigned_at, ShardAssignment.tenant_id)
+        )
         return list(result.scalars())

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.infra",
     "tests.fixtures.crm",
     "tests.fixtures.sandbox",
+    "tests.fixtures.whatsapp",
 ]
 
 _exit_status = 0
