@@ -103,6 +103,14 @@ async def clear_faults(request: Request) -> None:
     _sandbox(request).state.faults.clear()
 
 
+@router.delete("/faults/{fault_id}", status_code=204)
+async def remove_fault(fault_id: str, request: Request) -> None:
+    faults = _sandbox(request).state.faults
+    if not any(f.id == fault_id for f in faults):
+        raise HTTPException(status_code=404, detail=f"no pending fault {fault_id!r}")
+    faults[:] = [f for f in faults if f.id != fault_id]
+
+
 @router.get("/config")
 async def get_options(request: Request) -> RuntimeOptions:
     return _sandbox(request).state.options
