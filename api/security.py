@@ -2,60 +2,47 @@
 
 Contract used by every route:
     principal: Annotated[Principal, Depends(require(Action.LEAD_READ))]
-`require` answers 401 without credentials and 403 when the role lacks the action; `principal.tenant()` answers 403
+`require` answers 401 without credentials, 403 when a cookie-authenticated write lacks its CSRF token (api/auth/
+csrf.py), and 403 when the role lacks the action in domain/permissions.py `MATRIX`. `principal.tenant()` answers 403
 for a caller without a tenant (a system_admin on a tenant-scoped endpoint).
 """
 
-import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
+from api.auth.csrf import enforce_csrf
+from api.auth.principal import Principal
+from api.auth.resolve import resolve_principal
 from core.errors import Forbidden, Unauthorized
-from domain.permissions import Action, Role, allowed
+from domain.permissions import Action, allowed
 
-
-@dataclass(frozen=True)
-class Principal:
-    role: Role
-    tenant_id: uuid.UUID | None
-    user_id: uuid.UUID | None
-    api_key_id: uuid.UUID | None
-    via: Literal["session", "api_key"]
-    session_id: str | None = None
-
-    def tenant(self) -> uuid.UUID:
-        if self.tenant_id is None:
-            raise Forbidden("this endpoint works on one tenant's data; your account belongs to no tenant")
-        return self.tenant_id
-
-    @property
-    def actor(self) -> str:
-        """How the timeline names who did something."""
-        if self.user_id is not None:
-            return f"user:{self.user_id}"
-        return f"api_key:{self.api_key_id}"
+__all__ = ["Authenticated", "Principal", "authenticate", "authenticated", "require"]
 
 
 async def authenticate(request: Request) -> Principal | None:
-    """Resolve the caller from `Authorization: Bearer <api key>` or the session cookie; None when neither is valid.
-
-    Implemented in api/auth/ (sessions in Redis, API keys hashed in the database).
-    """
-    from api.auth.resolve import resolve_principal
-
+    """Resolve the caller from `Authorization: Bearer <api key>` or the session cookie; None when neither is valid."""
     return await resolve_principal(request)
+
+
+async def authenticated(request: Request) -> Principal:
+    """Any authenticated caller, whatever their role (CSRF still enforced)."""
+    principal = await authenticate(request)
+    if principal is None:
+        raise Unauthorized("log in or send 'Authorization: Bearer <api key>'")
+    enforce_csrf(request, principal)
+    return principal
 
 
 def require(action: Action) -> Callable[[Request], Awaitable[Principal]]:
     async def dependency(request: Request) -> Principal:
-        principal = await authenticate(request)
-        if principal is None:
-            raise Unauthorized("log in or send 'Authorization: Bearer <api key>'")
+        principal = await authenticated(request)
         if not allowed(principal.role, action):
             raise Forbidden(f"role '{principal.role}' may not perform '{action}'")
         return principal
 
     return dependency
+
+
+Authenticated = Annotated[Principal, Depends(authenticated)]

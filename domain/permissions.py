@@ -51,6 +51,16 @@ def allowed(role: Role | str, action: Action) -> bool:
     return Role(role) in MATRIX[action]
 
 
+def actions_of(role: Role | str) -> frozenset[Action]:
+    return frozenset(action for action, roles in MATRIX.items() if Role(role) in roles)
+
+
+def can_delegate(holder: Role | str, role: Role | str) -> bool:
+    """Whether `holder` may hand out `role` (to an API key or a user): only when `role` can do nothing `holder`
+    cannot. Derived from the matrix, so a new action never needs a second table."""
+    return actions_of(role) <= actions_of(holder)
+
+
 def matrix_markdown() -> str:
     """The matrix as a Markdown table (README)."""
     roles = list(Role)

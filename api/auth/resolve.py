@@ -1,0 +1,79 @@
+"""Resolve the caller of a request: `Authorization: Bearer <api key>` first, else the session cookie.
+
+A request that sends an Authorization header is judged by it alone (a bad key is 401 even with a valid cookie), so
+an integration never silently acts as whoever is logged in in the same browser. The result is cached on
+`request.state` for the rest of the request.
+"""
+
+from fastapi import Request
+
+from api.auth.principal import Principal
+from api.auth.sessions import session_store
+from core.config import Settings
+from core.redis import Keys
+from core.security import token_digest
+from domain.permissions import Role
+from repositories.api_keys import ApiKeyRepository
+
+# "last used" is for people auditing keys: a write per key per minute is enough and keeps hot keys off the row lock.
+LAST_USED_RESOLUTION_SECONDS = 60
+_UNRESOLVED = object()
+
+
+async def _from_api_key(request: Request, key: str) -> Principal | None:
+    settings: Settings = request.app.state.settings
+    async with request.app.state.session_factory() as session:
+        repo = ApiKeyRepository(session)
+        api_key = await repo.get_active_by_digest(token_digest(key))
+        if api_key is None:
+            return None
+        marker = Keys(settings.redis_prefix)("api_key_used", api_key.id)
+        if await request.app.state.redis.set(marker, "1", ex=LAST_USED_RESOLUTION_SECONDS, nx=True):
+            await repo.touch(api_key.id)
+            await session.commit()
+        return Principal(
+            role=Role(api_key.role),
+            tenant_id=api_key.tenant_id,
+            user_id=None,
+            api_key_id=api_key.id,
+            via="api_key",
+        )
+
+
+async def _from_session(request: Request, token: str) -> Principal | None:
+    data = await session_store(request).get(token)
+    if data is None:
+        return None
+    return Principal(
+        role=data.role,
+        tenant_id=data.tenant_id,
+        user_id=data.user_id,
+        api_key_id=None,
+        via="session",
+        session_id=data.session_id,
+        csrf_token=data.csrf_token,
+    )
+
+
+async def _resolve(request: Request) -> Principal | None:
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        scheme, _, credential = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not credential.strip():
+            return None
+        return await _from_api_key(request, credential.strip())
+    settings: Settings = request.app.state.settings
+    token = request.cookies.get(settings.session_cookie_name)
+    if token:
+        return await _from_session(request, token)
+    return None
+
+
+async def resolve_principal(request: Request) -> Principal | None:
+    """The authenticated caller, or None when the request carries no valid credential."""
+    cached = getattr(request.state, "principal", _UNRESOLVED)
+    if cached is not _UNRESOLVED:
+        return cached  # type: ignore[return-value]
+    principal = await _resolve(request)
+    request.state.principal = principal
+    return principal

@@ -1,0 +1,94 @@
+"""Login, logout and "who am I" under /api/v1/auth.
+
+Login answers the same 401 for an unknown e-mail and a wrong password, counts failures per account and per client IP
+(api/auth/ratelimit.py), and on success opens a server-side session: an HttpOnly, SameSite=Lax session cookie and a
+readable CSRF cookie whose value writes must echo in `X-CSRF-Token` (api/auth/csrf.py).
+"""
+
+from fastapi import APIRouter, Request, Response
+from redis.asyncio import Redis
+
+from api.auth.ratelimit import LoginLimits, LoginRateLimiter
+from api.auth.sessions import session_store
+from api.deps import RedisDep, SessionDep, SettingsDep
+from api.schemas.auth import ApiKeySummary, LoginRequest, LoginResponse, Me, TenantSummary
+from api.schemas.users import UserPublic
+from api.security import Authenticated
+from api.services import api_keys as api_key_service
+from api.services import tenants as tenant_service
+from api.services import users as user_service
+from core.config import Settings
+from core.errors import AppError, Forbidden, Unauthorized
+from core.redis import Keys
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+BAD_CREDENTIALS = "wrong e-mail or password"
+
+
+def _limiter(redis: Redis, settings: Settings) -> LoginRateLimiter:
+    limits = LoginLimits(
+        max_failures_per_account=settings.login_max_failures_per_account,
+        max_failures_per_ip=settings.login_max_failures_per_ip,
+        window_seconds=settings.login_window_seconds,
+    )
+    return LoginRateLimiter(redis, Keys(settings.redis_prefix), limits)
+
+
+@router.post(
+    "/login",
+    responses={401: {"description": "wrong e-mail or password"}, 429: {"description": "locked; see Retry-After"}},
+)
+async def login(
+    data: LoginRequest,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    redis: RedisDep,
+    settings: SettingsDep,
+) -> LoginResponse:
+    """Log in with e-mail and password; sets the session and CSRF cookies."""
+    ip = request.client.host if request.client else "unknown"
+    limiter = _limiter(redis, settings)
+    await limiter.check(email=data.email, ip=ip)
+    user = await user_service.authenticate_user(session, email=data.email, password=data.password)
+    if user is None:
+        await limiter.record_failure(email=data.email, ip=ip)
+        raise Unauthorized(BAD_CREDENTIALS)
+    await limiter.record_success(email=data.email)
+    if not user.is_active:
+        raise Forbidden("this account is deactivated; ask an owner or admin of your tenant")
+    opened = await session_store(request).create(user_id=user.id, tenant_id=user.tenant_id, role=user.role)
+    cookie = {"max_age": settings.session_ttl_seconds, "secure": settings.cookie_secure, "samesite": "lax"}
+    response.set_cookie(settings.session_cookie_name, opened.token, httponly=True, **cookie)  # type: ignore[arg-type]
+    response.set_cookie(settings.csrf_cookie_name, opened.csrf_token, httponly=False, **cookie)  # type: ignore[arg-type]
+    return LoginResponse(user=UserPublic.model_validate(user), csrf_token=opened.csrf_token)
+
+
+@router.post("/logout", status_code=204)
+async def logout(principal: Authenticated, request: Request, settings: SettingsDep) -> Response:
+    """End the current session on the server and clear its cookies."""
+    if principal.via != "session" or principal.session_id is None or principal.user_id is None:
+        raise AppError("logout ends a cookie session; an API key is revoked with DELETE /api/v1/api-keys/{id}")
+    await session_store(request).revoke(session_id=principal.session_id, user_id=principal.user_id)
+    response = Response(status_code=204)
+    response.delete_cookie(settings.session_cookie_name, secure=settings.cookie_secure, httponly=True, samesite="lax")
+    response.delete_cookie(settings.csrf_cookie_name, secure=settings.cookie_secure, samesite="lax")
+    return response
+
+
+@router.get("/me")
+async def me(principal: Authenticated, session: SessionDep) -> Me:
+    """The caller: their role and tenant, and the user or API key they authenticated as."""
+    tenant = None
+    if principal.tenant_id is not None:
+        tenant = TenantSummary.model_validate(await tenant_service.get_tenant(session, tenant_id=principal.tenant_id))
+    user = None
+    if principal.user_id is not None:
+        found = await user_service.get_any_user(session, user_id=principal.user_id)
+        user = UserPublic.model_validate(found)
+    api_key = None
+    if principal.api_key_id is not None and principal.tenant_id is not None:
+        key = await api_key_service.get_api_key(session, tenant_id=principal.tenant_id, api_key_id=principal.api_key_id)
+        api_key = ApiKeySummary.model_validate(key)
+    return Me(via=principal.via, role=principal.role, tenant=tenant, user=user, api_key=api_key)

@@ -1,0 +1,45 @@
+"""HTTP shapes of the auth API: LoginRequest in; LoginResponse and Me out."""
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.users import UserPublic
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # Not validated as an address: a typo must get the same answer as a wrong password.
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class LoginResponse(BaseModel):
+    user: UserPublic
+    csrf_token: str = Field(description="send it back in the X-CSRF-Token header on every write (also in a cookie)")
+
+
+class TenantSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+
+
+class ApiKeySummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    prefix: str
+
+
+class Me(BaseModel):
+    via: Literal["session", "api_key"]
+    role: str
+    tenant: TenantSummary | None
+    user: UserPublic | None
+    api_key: ApiKeySummary | None

@@ -1,0 +1,1 @@
+"""Domain services behind the HTTP routes: keyword-only functions that use repositories and never commit."""

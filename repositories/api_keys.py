@@ -1,0 +1,46 @@
+"""SQL for integration API keys, looked up by the SHA-256 digest of the clear key."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import ApiKey
+
+
+class ApiKeyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_active_by_digest(self, key_hash: str) -> ApiKey | None:
+        result = await self.session.execute(
+            select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+        )
+        return result.scalar_one_or_none()
+
+    async def get(self, *, tenant_id: uuid.UUID, api_key_id: uuid.UUID) -> ApiKey | None:
+        result = await self.session.execute(
+            select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == api_key_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def list(self, *, tenant_id: uuid.UUID) -> list[ApiKey]:
+        result = await self.session.execute(
+            select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at, ApiKey.id)
+        )
+        return list(result.scalars())
+
+    async def add(self, api_key: ApiKey) -> ApiKey:
+        self.session.add(api_key)
+        await self.session.flush()
+        return api_key
+
+    async def touch(self, api_key_id: uuid.UUID) -> None:
+        """Record a use. Callers throttle this: one write per key per minute is plenty for "last used"."""
+        await self.session.execute(update(ApiKey).where(ApiKey.id == api_key_id).values(last_used_at=func.now()))
+
+    async def revoke(self, api_key: ApiKey, *, at: datetime) -> None:
+        if api_key.revoked_at is None:
+            api_key.revoked_at = at
+            await self.session.flush()

@@ -1,0 +1,60 @@
+"""SQL for users. Tenant-scoped reads take the tenant id: another tenant's user is simply not found."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import User
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+        result = await self.session.execute(select(User).where(User.tenant_id == tenant_id, User.id == user_id))
+        return result.scalar_one_or_none()
+
+    async def get_for_update(self, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
+        """The user row locked until commit, so checks like "the last owner" see no concurrent change."""
+        result = await self.session.execute(
+            select(User).where(User.tenant_id == tenant_id, User.id == user_id).with_for_update()
+        )
+        return result.scalar_one_or_none()
+
+    async def get_by_id(self, user_id: uuid.UUID) -> User | None:
+        """Any user, whatever their tenant: for authentication only."""
+        return await self.session.get(User, user_id)
+
+    async def get_by_email(self, email: str) -> User | None:
+        result = await self.session.execute(select(User).where(User.email == email.strip().lower()))
+        return result.scalar_one_or_none()
+
+    async def list(self, *, tenant_id: uuid.UUID) -> list[User]:
+        result = await self.session.execute(
+            select(User).where(User.tenant_id == tenant_id).order_by(User.created_at, User.email)
+        )
+        return list(result.scalars())
+
+    async def count_active_owners(self, *, tenant_id: uuid.UUID, lock: bool = False) -> int:
+        """How many active owners the tenant has; `lock` holds their rows until commit (two owners demoting
+        each other at once must not leave the tenant ownerless)."""
+        statement = select(User.id).where(User.tenant_id == tenant_id, User.role == "owner", User.is_active)
+        if lock:
+            statement = statement.with_for_update()
+            return len((await self.session.execute(statement)).all())
+        result = await self.session.execute(select(func.count()).select_from(statement.subquery()))
+        return int(result.scalar_one())
+
+    async def add(self, user: User) -> User:
+        """Insert and flush, so a taken e-mail surfaces here as an IntegrityError."""
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def deactivate(self, user: User, *, at: datetime) -> None:
+        user.is_active = False
+        user.deactivated_at = at
+        await self.session.flush()

@@ -1,0 +1,86 @@
+"""Login, logout, /auth/me and session lifetime, through the HTTP API against real PostgreSQL and Redis."""
+
+import httpx
+import pytest
+
+from tests.fixtures.crm import PASSWORD, login
+
+LOGIN = "/api/v1/auth/login"
+LOGOUT = "/api/v1/auth/logout"
+ME = "/api/v1/auth/me"
+
+
+async def test_login_sets_an_httponly_session_cookie_and_a_readable_csrf_cookie(make_client, tenant, settings) -> None:
+    async with make_client() as c:
+        response = await c.post(LOGIN, json={"email": tenant.agent.email, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["user"]["email"] == tenant.agent.email
+    assert body["user"]["role"] == "agent"
+    assert "password_hash" not in body["user"]
+    cookies = {h.split("=", 1)[0]: h for h in response.headers.get_list("set-cookie")}
+    session_cookie = cookies[settings.session_cookie_name]
+    csrf_cookie = cookies[settings.csrf_cookie_name]
+    assert "HttpOnly" in session_cookie and "SameSite=lax" in session_cookie
+    assert "HttpOnly" not in csrf_cookie
+    assert f"{settings.csrf_cookie_name}={body['csrf_token']};" in csrf_cookie
+
+
+async def test_me_answers_the_logged_in_user_and_their_tenant(make_client, tenant) -> None:
+    async with make_client() as c:
+        await login(c, tenant.admin.email.upper(), PASSWORD)  # e-mail is case-insensitive
+        response = await c.get(ME)
+    assert response.status_code == 200, response.text
+    me = response.json()
+    assert me["via"] == "session"
+    assert me["role"] == "admin"
+    assert me["user"]["id"] == str(tenant.admin.id)
+    assert me["tenant"] == {"id": str(tenant.tenant_id), "slug": tenant.slug, "name": tenant.name}
+    assert me["api_key"] is None
+
+
+async def test_me_with_an_api_key_names_the_key_never_the_secret(client, tenant) -> None:
+    response = await client.get(ME, headers=tenant.headers("agent"))
+    assert response.status_code == 200, response.text
+    me = response.json()
+    assert me["via"] == "api_key" and me["role"] == "agent" and me["user"] is None
+    assert me["api_key"]["name"] == "agent key"
+    assert tenant.api_keys["agent"].startswith(me["api_key"]["prefix"])
+    assert tenant.api_keys["agent"] not in response.text
+
+
+@pytest.mark.parametrize("email_of", ["wrong_password", "unknown_email"])
+async def test_bad_credentials_are_one_401_whatever_was_wrong(make_client, tenant, fresh_ip, email_of) -> None:
+    email = tenant.owner.email if email_of == "wrong_password" else "nobody-here@example.com"
+    async with make_client(client_ip=fresh_ip) as c:
+        response = await c.post(LOGIN, json={"email": email, "password": "not the password"})
+        assert response.status_code == 401
+        assert response.json()["message"] == "wrong e-mail or password"
+        assert settings_cookie_absent(response)
+        assert (await c.get(ME)).status_code == 401
+
+
+def settings_cookie_absent(response: httpx.Response) -> bool:
+    return not response.headers.get_list("set-cookie")
+
+
+async def test_without_credentials_me_is_401(client) -> None:
+    response = await client.get(ME)
+    assert response.status_code == 401
+    assert "log in" in response.json()["message"]
+
+
+@pytest.mark.parametrize("authorization", ["Bearer lf_not-a-real-key", "Bearer ", "Basic abc", "lf_raw"])
+async def test_an_invalid_authorization_header_is_401_even_with_a_valid_cookie(
+    make_client, tenant, authorization
+) -> None:
+    async with make_client() as c:
+        await login(c, tenant.owner.email, PASSWORD)
+        response = await c.get(ME, headers={"Authorization": authorization})
+    assert response.status_code == 401
+
+
+async def test_login_validates_its_body_naming_the_field(client) -> None:
+    response = await client.post(LOGIN, json={"email": "someone@example.com"})
+    assert response.status_code == 422
+    assert response.json()["details"][0]["field"] == "password"
