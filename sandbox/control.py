@@ -2,6 +2,7 @@
 
 from typing import Any, Literal
 
+import httpx
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +50,11 @@ class ConnectionRequest(BaseModel):
     status_reason: int = 200
     webhook_url: str | None = None
     signature: SignatureMode = "valid"
+
+
+class HandshakeRequest(BaseModel):
+    webhook_url: str
+    verify_token: str
 
 
 class OptionsUpdate(BaseModel):
@@ -191,6 +197,15 @@ async def deliver_connection(body: ConnectionRequest, request: Request) -> dict[
     except NoWebhookUrl as exc:
         raise _no_url(exc) from exc
     return {"delivery": delivery.model_dump(mode="json")}
+
+
+@router.post("/handshake")
+async def verify_webhook(body: HandshakeRequest, request: Request) -> dict[str, Any]:
+    """Meta's subscription check: GET the webhook with hub.mode/hub.verify_token/hub.challenge, expect the challenge."""
+    try:
+        return await _sandbox(request).handshake(body.webhook_url, body.verify_token)
+    except httpx.HTTPError as exc:
+        raise HTTPException(status_code=502, detail=f"webhook not reachable: {type(exc).__name__}: {exc}") from exc
 
 
 @router.post("/reset", status_code=204)

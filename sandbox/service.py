@@ -1,6 +1,7 @@
 """What the sandbox does, behind its HTTP routes: accept sends, answer faults, deliver inbound and status webhooks."""
 
 import asyncio
+import secrets
 import uuid
 from collections.abc import Coroutine
 from typing import Any, Literal
@@ -39,6 +40,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig, http: httpx.AsyncClient) -> None:
         self.config = config
         self.state = SandboxState(config)
+        self.http = http
         self.sender = WebhookSender(self.state, http)
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -254,6 +256,17 @@ class Sandbox:
             headers=instance.headers if signature == "valid" else {},
             signature=signature,
         )
+
+    async def handshake(self, webhook_url: str, verify_token: str) -> dict[str, Any]:
+        challenge = str(secrets.randbelow(10**10))
+        params = {"hub.mode": "subscribe", "hub.challenge": challenge, "hub.verify_token": verify_token}
+        response = await self.http.get(webhook_url, params=params)
+        return {
+            "status_code": response.status_code,
+            "body": response.text,
+            "challenge": challenge,
+            "verified": response.status_code == 200 and response.text == challenge,
+        }
 
     async def deliver_connection(
         self, *, instance_name: str, state: str, status_reason: int, webhook_url: str | None, signature: SignatureMode
