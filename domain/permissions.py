@@ -26,6 +26,8 @@ class Action(StrEnum):
     LEAD_WRITE = "lead:write"
     LEAD_DELETE = "lead:delete"
     LEAD_IMPORT = "lead:import"
+    WHATSAPP_ACCOUNT_MANAGE = "whatsapp_account:manage"
+    WHATSAPP_SHARD_MANAGE = "whatsapp_shard:manage"
 
 
 _SA, _O, _AD, _AG = Role.SYSTEM_ADMIN, Role.OWNER, Role.ADMIN, Role.AGENT
@@ -43,6 +45,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.LEAD_WRITE: frozenset({_O, _AD, _AG}),
     Action.LEAD_DELETE: frozenset({_O, _AD}),
     Action.LEAD_IMPORT: frozenset({_O, _AD}),
+    Action.WHATSAPP_ACCOUNT_MANAGE: frozenset({_O, _AD}),
+    Action.WHATSAPP_SHARD_MANAGE: frozenset({_SA}),
 }
 assert set(MATRIX) == set(Action)
 
