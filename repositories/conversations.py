@@ -80,7 +80,7 @@ class ConversationRepository:
             .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
             .limit(limit)
         )
-        return [(conversation, lead) for conversation, lead in result.tuples()]
+        return [(conversation, lead) for conversation, lead in result.all()]
 
     async def last_inbound_at(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> datetime | None:
         result = await self.session.execute(

@@ -1,0 +1,48 @@
+"""The agent inbox: `GET /api/v1/conversations` (latest first, unread counts), `GET /api/v1/leads/{id}/messages`,
+`POST /api/v1/conversations/{id}/read`. Tenant-scoped: another tenant's lead or conversation is a 404."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from api.deps import SessionDep
+from api.schemas.conversations import ConversationPage, MessagePage
+from api.security import Principal, require
+from api.services import conversations as service
+from domain.permissions import Action
+
+router = APIRouter(tags=["conversations"])
+
+Reader = Annotated[Principal, Depends(require(Action.LEAD_READ))]
+Writer = Annotated[Principal, Depends(require(Action.LEAD_WRITE))]
+
+
+@router.get("/conversations")
+async def list_conversations(
+    principal: Reader,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=service.PAGE_MAX)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> ConversationPage:
+    return await service.list_conversations(session=session, tenant_id=principal.tenant(), limit=limit, cursor=cursor)
+
+
+@router.post("/conversations/{conversation_id}/read", status_code=204)
+async def mark_conversation_read(conversation_id: uuid.UUID, principal: Writer, session: SessionDep) -> Response:
+    """The agent has seen the conversation: its unread count goes back to 0."""
+    await service.mark_read(session=session, tenant_id=principal.tenant(), conversation_id=conversation_id)
+    return Response(status_code=204)
+
+
+@router.get("/leads/{lead_id}/messages")
+async def list_lead_messages(
+    lead_id: uuid.UUID,
+    principal: Reader,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=service.PAGE_MAX)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> MessagePage:
+    return await service.list_lead_messages(
+        session=session, tenant_id=principal.tenant(), lead_id=lead_id, limit=limit, cursor=cursor
+    )

@@ -1,0 +1,55 @@
+"""`GET/PUT /api/v1/whatsapp/account` (owner/admin; secrets write-only) and
+`POST /api/v1/whatsapp/shards/{tenant_id}/move` (system_admin: the only way a tenant changes shard)."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.deps import SessionDep, SettingsDep
+from api.schemas.whatsapp import ShardAssignmentPublic, ShardMove, WhatsAppAccountPublic, WhatsAppAccountUpdate
+from api.security import Principal, require
+from api.services import whatsapp_accounts as service
+from channels.whatsapp.shard_router import ShardRouter
+from domain.permissions import Action
+
+router = APIRouter(prefix="/whatsapp", tags=["whatsapp"])
+
+AccountManager = Annotated[Principal, Depends(require(Action.WHATSAPP_ACCOUNT_MANAGE))]
+ShardManager = Annotated[Principal, Depends(require(Action.WHATSAPP_SHARD_MANAGE))]
+
+
+@router.get("/account")
+async def get_account(principal: AccountManager, session: SessionDep, settings: SettingsDep) -> WhatsAppAccountPublic:
+    return await service.get_account(
+        session=session,
+        tenant_id=principal.tenant(),
+        router=ShardRouter(settings.whatsapp_evolution_shards),
+        settings=settings,
+    )
+
+
+@router.put("/account")
+async def put_account(
+    data: WhatsAppAccountUpdate, principal: AccountManager, session: SessionDep, settings: SettingsDep
+) -> WhatsAppAccountPublic:
+    """Secrets are write-only: the answer says `has_access_token` etc., never the values."""
+    return await service.put_account(
+        session=session,
+        tenant_id=principal.tenant(),
+        data=data,
+        router=ShardRouter(settings.whatsapp_evolution_shards),
+        settings=settings,
+    )
+
+
+@router.post("/shards/{tenant_id}/move")
+async def move_shard(
+    tenant_id: uuid.UUID, data: ShardMove, principal: ShardManager, session: SessionDep, settings: SettingsDep
+) -> ShardAssignmentPublic:
+    return await service.move_shard(
+        session=session,
+        tenant_id=tenant_id,
+        shard_name=data.shard,
+        router=ShardRouter(settings.whatsapp_evolution_shards),
+    )

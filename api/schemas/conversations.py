@@ -1,0 +1,69 @@
+"""HTTP shapes of conversations and messages: ConversationPublic / ConversationPage, MessagePublic / MessagePage,
+and MessageSend (an agent's manual WhatsApp message)."""
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ConversationLead(BaseModel):
+    id: uuid.UUID
+    name: str
+    phone: str
+    status_key: str
+
+
+class ConversationPublic(BaseModel):
+    id: uuid.UUID
+    channel: str
+    lead: ConversationLead
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    last_message_preview: str
+    unread_count: int
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationPublic]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page; null at the end")
+
+
+class MessagePublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    conversation_id: uuid.UUID
+    lead_id: uuid.UUID
+    direction: str
+    kind: str
+    body: str
+    template: str | None
+    provider: str
+    provider_message_id: str | None
+    status: str
+    error_code: str | None
+    error_message: str | None
+    sent_by: str | None
+    occurred_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+    failed_at: datetime | None
+
+
+class MessagePage(BaseModel):
+    items: list[MessagePublic] = Field(description="newest first")
+    next_cursor: str | None
+
+
+class MessageSend(BaseModel):
+    """A manual message: free text (inside the 24-hour window) or an approved template."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=4096)
+    template: str | None = Field(default=None, min_length=1, max_length=200)
+    template_language: str | None = Field(default=None, max_length=20)
+    template_parameters: list[str] = Field(default_factory=list, max_length=20)
+    request_id: str | None = Field(
+        default=None, max_length=100, description="idempotency: the same request_id never sends twice"
+    )

@@ -1,0 +1,41 @@
+"""HTTP shapes of the tenant's WhatsApp account (secrets write-only) and of shard moves."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class WhatsAppAccountUpdate(BaseModel):
+    """Replace the account settings. A secret left out (null) keeps its stored value; "" clears it."""
+
+    provider: Literal["cloud", "evolution", "sandbox"]
+    phone_number_id: str | None = Field(default=None, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")
+    display_number: str | None = Field(default=None, max_length=32)
+    access_token: str | None = Field(default=None, max_length=1000)
+    app_secret: str | None = Field(default=None, max_length=200)
+    verify_token: str | None = Field(default=None, max_length=200)
+
+
+class WhatsAppAccountPublic(BaseModel):
+    provider: str
+    phone_number_id: str | None
+    display_number: str | None
+    has_access_token: bool
+    has_app_secret: bool
+    has_verify_token: bool
+    shard: str | None = Field(description="the Evolution shard serving this tenant (provider evolution)")
+    webhook_url: str
+    updated_at: datetime
+
+
+class ShardMove(BaseModel):
+    shard: str = Field(min_length=1, max_length=63)
+
+
+class ShardAssignmentPublic(BaseModel):
+    tenant_id: uuid.UUID
+    shard: str
+    base_url: str
+    instance: str

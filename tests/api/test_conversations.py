@@ -1,0 +1,82 @@
+"""The inbox: conversations latest first with unread counts, a lead's messages, tenant isolation."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from tests.fixtures.crm import TenantContext
+from tests.fixtures.whatsapp import add_lead, add_message
+
+
+async def test_conversations_latest_first_with_unread_counts(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory
+) -> None:
+    t0 = datetime.now(tz=UTC) - timedelta(hours=1)
+    quiet = await add_lead(session_factory, tenant.tenant_id, name="Quiet Lead")
+    busy = await add_lead(session_factory, tenant.tenant_id, name="Busy Lead")
+    await add_message(session_factory, tenant.tenant_id, quiet, body="first", at=t0)
+    await add_message(session_factory, tenant.tenant_id, busy, body="one", at=t0 + timedelta(minutes=1))
+    await add_message(session_factory, tenant.tenant_id, busy, body="two", at=t0 + timedelta(minutes=2))
+    await add_message(
+        session_factory, tenant.tenant_id, busy, direction="outbound", body="reply", at=t0 + timedelta(minutes=3)
+    )
+    await add_lead(session_factory, tenant.tenant_id, name="No Messages")
+
+    response = await client.get("/api/v1/conversations", headers=tenant.headers("agent"))
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [i["lead"]["name"] for i in items] == ["Busy Lead", "Quiet Lead"]
+    assert [i["unread_count"] for i in items] == [2, 1]
+    assert items[0]["last_message_preview"] == "reply"
+
+    read = await client.post(f"/api/v1/conversations/{items[0]['id']}/read", headers=tenant.headers("agent"))
+    assert read.status_code == 204
+    again = (await client.get("/api/v1/conversations", headers=tenant.headers("agent"))).json()["items"]
+    assert again[0]["unread_count"] == 0
+
+
+async def test_conversations_paginate(client: httpx.AsyncClient, tenant: TenantContext, session_factory) -> None:
+    t0 = datetime.now(tz=UTC) - timedelta(hours=2)
+    for i in range(3):
+        lead = await add_lead(session_factory, tenant.tenant_id, name=f"Lead {i}")
+        await add_message(session_factory, tenant.tenant_id, lead, at=t0 + timedelta(minutes=i))
+    first = (await client.get("/api/v1/conversations?limit=2", headers=tenant.headers())).json()
+    assert [i["lead"]["name"] for i in first["items"]] == ["Lead 2", "Lead 1"]
+    second = (
+        await client.get(f"/api/v1/conversations?limit=2&cursor={first['next_cursor']}", headers=tenant.headers())
+    ).json()
+    assert [i["lead"]["name"] for i in second["items"]] == ["Lead 0"]
+    assert second["next_cursor"] is None
+
+
+async def test_lead_messages_newest_first(client: httpx.AsyncClient, tenant: TenantContext, session_factory) -> None:
+    lead = await add_lead(session_factory, tenant.tenant_id)
+    t0 = datetime.now(tz=UTC) - timedelta(minutes=10)
+    await add_message(session_factory, tenant.tenant_id, lead, body="hi", at=t0)
+    await add_message(
+        session_factory, tenant.tenant_id, lead, direction="outbound", body="hello!", at=t0 + timedelta(minutes=1)
+    )
+    response = await client.get(f"/api/v1/leads/{lead}/messages", headers=tenant.headers("agent"))
+    assert response.status_code == 200, response.text
+    items = response.json()["items"]
+    assert [(m["direction"], m["body"]) for m in items] == [("outbound", "hello!"), ("inbound", "hi")]
+
+
+async def test_another_tenants_conversations_are_invisible(
+    client: httpx.AsyncClient, tenant: TenantContext, make_tenant, session_factory
+) -> None:
+    other = await make_tenant()
+    lead = await add_lead(session_factory, other.tenant_id, name="Not Yours")
+    await add_message(session_factory, other.tenant_id, lead, body="secret")
+
+    messages = await client.get(f"/api/v1/leads/{lead}/messages", headers=tenant.headers())
+    assert messages.status_code == 404
+    listing = (await client.get("/api/v1/conversations", headers=tenant.headers())).json()["items"]
+    assert all(i["lead"]["id"] != str(lead) for i in listing)
+    conversation = (await client.get("/api/v1/conversations", headers=other.headers())).json()["items"][0]
+    mark = await client.post(f"/api/v1/conversations/{conversation['id']}/read", headers=tenant.headers())
+    assert mark.status_code == 404
+
+
+async def test_conversations_need_credentials(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/conversations")).status_code == 401

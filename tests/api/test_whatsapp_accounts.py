@@ -1,0 +1,118 @@
+"""Per-tenant WhatsApp account settings (secrets write-only) and the system admin's shard moves."""
+
+import secrets
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from api.app import create_app
+from core.config import EvolutionShard, Settings
+from tests.fixtures.crm import SystemAdminContext, TenantContext
+
+
+def _pnid() -> str:
+    return str(secrets.randbelow(10**15)).zfill(15)
+
+
+async def test_secrets_are_write_only(client: httpx.AsyncClient, tenant: TenantContext) -> None:
+    assert (await client.get("/api/v1/whatsapp/account", headers=tenant.headers())).status_code == 404
+    body = {
+        "provider": "cloud",
+        "phone_number_id": _pnid(),
+        "display_number": "+14155550100",
+        "access_token": "EAAG-very-secret",
+        "app_secret": "app-secret-value",
+        "verify_token": "verify-me",
+    }
+    put = await client.put("/api/v1/whatsapp/account", json=body, headers=tenant.headers("admin"))
+    assert put.status_code == 200, put.text
+    got = await client.get("/api/v1/whatsapp/account", headers=tenant.headers("owner"))
+    for answer in (put, got):
+        data = answer.json()
+        assert data["has_access_token"] is True and data["has_app_secret"] is True and data["has_verify_token"]
+        assert data["webhook_url"].endswith("/webhooks/whatsapp/cloud")
+        for secret in ("EAAG-very-secret", "app-secret-value", "verify-me"):
+            assert secret not in answer.text
+
+    # Leaving a secret out keeps it; the display number changes.
+    keep = await client.put(
+        "/api/v1/whatsapp/account",
+        json={"provider": "cloud", "phone_number_id": body["phone_number_id"], "display_number": "+14155550199"},
+        headers=tenant.headers(),
+    )
+    assert keep.status_code == 200, keep.text
+    assert keep.json()["has_app_secret"] is True and keep.json()["display_number"] == "+14155550199"
+
+
+async def test_agents_cannot_manage_the_account(client: httpx.AsyncClient, tenant: TenantContext) -> None:
+    response = await client.get("/api/v1/whatsapp/account", headers=tenant.headers("agent"))
+    assert response.status_code == 403
+
+
+async def test_cloud_account_needs_its_credentials(client: httpx.AsyncClient, tenant: TenantContext) -> None:
+    response = await client.put(
+        "/api/v1/whatsapp/account", json={"provider": "cloud", "phone_number_id": _pnid()}, headers=tenant.headers()
+    )
+    assert response.status_code == 422
+    assert "access_token" in response.json()["message"] and "app_secret" in response.json()["message"]
+
+
+async def test_a_phone_number_id_belongs_to_one_tenant(
+    client: httpx.AsyncClient, tenant: TenantContext, make_tenant
+) -> None:
+    other = await make_tenant()
+    body = {"provider": "cloud", "phone_number_id": _pnid(), "access_token": "t", "app_secret": "s"}
+    assert (await client.put("/api/v1/whatsapp/account", json=body, headers=tenant.headers())).status_code == 200
+    taken = await client.put("/api/v1/whatsapp/account", json=body, headers=other.headers())
+    assert taken.status_code == 409
+
+
+@pytest.fixture(scope="module")
+async def evolution_app(settings: Settings) -> AsyncIterator[FastAPI]:
+    tag = secrets.token_hex(3)
+    shards = [
+        EvolutionShard(name=f"acct-{tag}-{i}", base_url=f"http://evo{i}.test", instance=f"inst-{i}", api_key=f"k{i}")
+        for i in range(2)
+    ]
+    application = create_app(settings.model_copy(update={"whatsapp_evolution_shards": shards}))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def evolution_client(evolution_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=evolution_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def test_evolution_tenant_gets_a_shard_and_only_a_system_admin_moves_it(
+    evolution_client: httpx.AsyncClient, evolution_app: FastAPI, tenant: TenantContext, system_admin: SystemAdminContext
+) -> None:
+    names = [s.name for s in evolution_app.state.settings.whatsapp_evolution_shards]
+    put = await evolution_client.put(
+        "/api/v1/whatsapp/account", json={"provider": "evolution"}, headers=tenant.headers()
+    )
+    assert put.status_code == 200, put.text
+    first = put.json()["shard"]
+    assert first in names
+    assert put.json()["webhook_url"].endswith(f"/webhooks/whatsapp/evolution/{first}")
+    # Saving again does not move it.
+    again = await evolution_client.put(
+        "/api/v1/whatsapp/account", json={"provider": "evolution"}, headers=tenant.headers()
+    )
+    assert again.json()["shard"] == first
+
+    target = next(n for n in names if n != first)
+    url = f"/api/v1/whatsapp/shards/{tenant.tenant_id}/move"
+    assert (await evolution_client.post(url, json={"shard": target}, headers=tenant.headers())).status_code == 403
+    moved = await evolution_client.post(url, json={"shard": target}, headers=system_admin.headers)
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["shard"] == target
+    got = await evolution_client.get("/api/v1/whatsapp/account", headers=tenant.headers())
+    assert got.json()["shard"] == target
+
+    unknown = await evolution_client.post(url, json={"shard": "nope"}, headers=system_admin.headers)
+    assert unknown.status_code == 422
