@@ -16,5 +16,11 @@ DB_RETRY = RetryPolicy(
     non_retryable_error_types=["NotFound", "InvalidInput"],
 )
 
+# Lead workflow: a status change is answered to a waiting person, so saving it is bounded; past this it is refused.
+LEAD_STATUS_MIRROR_SCHEDULE_TO_CLOSE = timedelta(minutes=1)
+
+# Worker: on SIGTERM, running activities get this long to finish before they are cancelled.
+WORKER_GRACEFUL_SHUTDOWN = timedelta(seconds=20)
+
 # Workflow start from the API
 WORKFLOW_START_TIMEOUT = timedelta(seconds=10)

@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures.crm",
     "tests.fixtures.sandbox",
     "tests.fixtures.whatsapp",
+    "tests.fixtures.worker",
 ]
 
 _exit_status = 0

@@ -1,0 +1,183 @@
+"""The API's side of the LeadWorkflow: start it, change a lead's status through it, read its view.
+
+Call these after the request's transaction committed (the workflow reads and writes the lead row). Failures come back
+as `core.errors.AppError`s a person can act on: a refused transition is a Conflict carrying the workflow's reason.
+"""
+
+import logging
+import uuid
+
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from core.config import Settings
+from core.errors import AppError, Conflict, NotFound, ServiceUnavailable
+from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
+from domain.stages import Stage
+from models import Lead, StatusDefinition, Tenant
+from workflows import search_attributes
+from workflows.ids import lead_workflow_id
+from workflows.lead import LeadWorkflow
+from workflows.lead_types import (
+    INVALID_TRANSITION,
+    LEAD_GONE,
+    LeadDetailsChange,
+    LeadView,
+    LeadWorkflowInput,
+    StatusChangeRequest,
+)
+
+__all__ = [
+    "change_lead_status",
+    "get_lead_view",
+    "lead_workflow_id",
+    "lead_workflow_input",
+    "refresh_lead_details",
+    "start_lead_workflow",
+]
+
+log = logging.getLogger(__name__)
+
+
+def display_name(lead: Lead) -> str:
+    return lead.name or lead.phone
+
+
+def lead_workflow_input(*, tenant: Tenant, lead: Lead, settings: Settings) -> LeadWorkflowInput:
+    """The lead as committed plus the tenant's settings: everything the workflow needs without reading the DB."""
+    return LeadWorkflowInput(
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        lead_id=lead.id,
+        display_name=display_name(lead),
+        owner_id=lead.owner_id,
+        status_key=lead.status_key,
+        stage=Stage(lead.stage),
+        lead_created_at=lead.created_at,
+        speed_to_lead_minutes=tenant.speed_to_lead_minutes,
+        max_history_events=settings.lead_workflow_max_history_events,
+    )
+
+
+def _search_attributes(*, tenant: Tenant, lead: Lead) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search_attributes.TENANT_ID, str(tenant.id)),
+            SearchAttributePair(search_attributes.LEAD_ID, str(lead.id)),
+            SearchAttributePair(search_attributes.LEAD_STATUS, lead.status_key),
+            SearchAttributePair(search_attributes.ASSIGNED_AGENT, str(lead.owner_id) if lead.owner_id else ""),
+        ]
+    )
+
+
+async def start_lead_workflow(
+    client: Client, *, tenant: Tenant, lead: Lead, settings: Settings
+) -> WorkflowHandle[LeadWorkflow, LeadView]:
+    """Start the lead's workflow, or return the running one: a retried request never starts a second."""
+    return await client.start_workflow(
+        LeadWorkflow.run,
+        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+        id=lead_workflow_id(tenant.slug, str(lead.id)),
+        task_queue=LEADS_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        search_attributes=_search_attributes(tenant=tenant, lead=lead),
+        memo={"display_name": display_name(lead)},
+        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
+        rpc_timeout=WORKFLOW_START_TIMEOUT,
+    )
+
+
+async def change_lead_status(
+    client: Client,
+    *,
+    tenant: Tenant,
+    lead: Lead,
+    status: StatusDefinition,
+    actor: str,
+    reason: str | None = None,
+    settings: Settings,
+) -> LeadView:
+    """Ask the lead's workflow to move to `status`; its view afterwards. Conflict with the reason when refused.
+
+    Update-with-start: a lead whose workflow has ended (won, lost, or never started after a failed start) gets a fresh
+    run from its committed row, so reopening a won or lost lead works like any other change.
+    """
+    request = StatusChangeRequest(status_key=status.key, stage=Stage(status.stage), actor=actor, reason=reason)
+    start = WithStartWorkflowOperation(
+        LeadWorkflow.run,
+        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+        id=lead_workflow_id(tenant.slug, str(lead.id)),
+        task_queue=LEADS_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=_search_attributes(tenant=tenant, lead=lead),
+        memo={"display_name": display_name(lead)},
+        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
+    )
+    try:
+        return await client.execute_update_with_start_workflow(
+            LeadWorkflow.change_status, request, start_workflow_operation=start
+        )
+    except WorkflowUpdateFailedError as exc:
+        raise _update_refused(exc, lead_id=lead.id, status_key=status.key) from exc
+    except RPCError as exc:
+        log.warning("status change of lead %s: Temporal answered %s", lead.id, exc)
+        raise ServiceUnavailable(
+            "the lead's workflow could not be reached, so its status may not have changed; check the lead and retry",
+            details={"lead_id": str(lead.id)},
+            headers={"Retry-After": "5"},
+        ) from exc
+
+
+def _update_refused(exc: WorkflowUpdateFailedError, *, lead_id: uuid.UUID, status_key: str) -> AppError:
+    cause = exc.cause
+    details = {"lead_id": str(lead_id), "status": status_key}
+    if isinstance(cause, ApplicationError) and cause.type == INVALID_TRANSITION:
+        return Conflict(cause.message, details=details)
+    if isinstance(cause, ApplicationError) and cause.type == LEAD_GONE:
+        return NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+    return ServiceUnavailable(f"the status change was not applied: {message}", details=details)
+
+
+async def get_lead_view(client: Client, *, tenant_slug: str, lead_id: uuid.UUID) -> LeadView:
+    """The workflow's view of the lead (also of a finished workflow); NotFound when the lead never had one."""
+    handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(tenant_slug, str(lead_id)))
+    try:
+        return await handle.query(LeadWorkflow.view)
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(
+                f"lead {lead_id} has no workflow; it was never started (create the lead again to start it)",
+                details={"lead_id": str(lead_id)},
+            ) from exc
+        raise ServiceUnavailable("the lead's workflow could not be reached; try again") from exc
+    except WorkflowQueryFailedError as exc:
+        raise ServiceUnavailable(f"the lead's workflow could not answer: {exc.message}") from exc
+
+
+async def refresh_lead_details(client: Client, *, tenant: Tenant, lead: Lead) -> bool:
+    """Tell the lead's running workflow its name or owner changed (memo, AssignedAgent); False if none is running."""
+    handle = client.get_workflow_handle(lead_workflow_id(tenant.slug, str(lead.id)))
+    try:
+        await handle.signal(
+            LeadWorkflow.refresh_details, LeadDetailsChange(display_name=display_name(lead), owner_id=lead.owner_id)
+        )
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:  # never started, or ended (terminal): nothing to refresh
+            return False
+        raise ServiceUnavailable("the lead's workflow could not be reached; try again") from exc
+    return True

@@ -1,0 +1,125 @@
+"""Speed-to-lead under the time-skipping test server: a lead still `new` after the tenant's SLA gets exactly one
+alert on its timeline, for its owner; a lead contacted in time gets none."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType, IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from api.lead_workflows import change_lead_status, start_lead_workflow
+from core.config import Settings
+from models import Lead
+from repositories.statuses import StatusRepository
+from tests.fixtures.infra import TEMPORAL_TEST_SERVER
+from tests.workflows.support import LeadRows, eventually, make_lead_rows, read_lead, read_timeline
+from worker.main import build_worker
+from workflows import search_attributes
+from workflows.lead import LeadWorkflow
+from workflows.lead_types import MIRROR_STATUS_CHANGE, RECORD_SPEED_TO_LEAD_ALERT
+
+
+@pytest.fixture
+async def time_skipping(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server with Leadflow's search attributes registered and the real worker polling it.
+
+    One per test: skipped time does not come back, and the SLA counts from the lead row's (real) creation time.
+    """
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    try:
+        # Unlike the dev server, the test server starts without custom search attributes: register them like ops would.
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={
+                    key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in search_attributes.ALL
+                },
+            )
+        )
+        async with build_worker(env.client, settings, session_factory):
+            yield env
+    finally:
+        await env.shutdown()
+
+
+async def alerts(session_factory: async_sessionmaker[AsyncSession], lead: Lead) -> list[dict]:
+    return [e.data for e in await read_timeline(session_factory, lead) if e.kind == "speed_to_lead_alert"]
+
+
+async def scheduled_activities(handle: WorkflowHandle) -> list[str]:
+    """Activity types the workflow scheduled, from its history: what it decided, independent of real time."""
+    history = await handle.fetch_history()
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+async def test_a_lead_left_new_past_the_sla_gets_one_alert_for_its_owner(
+    time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    rows: LeadRows = await make_lead_rows(session_factory, speed_to_lead_minutes=15)
+    handle = await start_lead_workflow(time_skipping.client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+
+    await time_skipping.sleep(timedelta(minutes=14))
+    assert await alerts(session_factory, rows.lead) == []
+
+    await time_skipping.sleep(timedelta(minutes=2))
+    # The alert activity runs in real time once the skipped timer fired.
+    found = await eventually(lambda: alerts(session_factory, rows.lead))
+
+    assert len(found) == 1
+    assert found[0]["owner_id"] == str(rows.owner.id)
+    assert found[0]["minutes"] == 15 and found[0]["status"] == "new"
+    view = await handle.query(LeadWorkflow.view)
+    assert view.speed_to_lead_alerted_at is not None and view.stage == "new"
+
+    await time_skipping.sleep(timedelta(hours=3))
+    assert await scheduled_activities(handle) == [RECORD_SPEED_TO_LEAD_ALERT]
+    assert len(await alerts(session_factory, rows.lead)) == 1
+
+
+async def test_a_lead_contacted_in_time_gets_no_alert(
+    time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    rows = await make_lead_rows(session_factory, speed_to_lead_minutes=15)
+    handle = await start_lead_workflow(time_skipping.client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    await time_skipping.sleep(timedelta(minutes=10))
+    async with session_factory() as session:
+        contacted = await StatusRepository(session).get_by_key(tenant_id=rows.tenant.id, key="contacted")
+    assert contacted is not None
+
+    await change_lead_status(
+        time_skipping.client, tenant=rows.tenant, lead=rows.lead, status=contacted, actor="user:test", settings=settings
+    )
+    await time_skipping.sleep(timedelta(hours=1))
+
+    assert await scheduled_activities(handle) == [MIRROR_STATUS_CHANGE]
+    assert await alerts(session_factory, rows.lead) == []
+    view = await handle.query(LeadWorkflow.view)
+    assert view.speed_to_lead_alerted_at is None and view.stage == "contacted"
+    row = await read_lead(session_factory, rows.lead)
+    assert row is not None and row.stage == "contacted"
+
+
+async def test_a_tenant_without_sla_gets_no_alert(
+    time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    rows = await make_lead_rows(session_factory, speed_to_lead_minutes=0)
+    handle = await start_lead_workflow(time_skipping.client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+
+    await time_skipping.sleep(timedelta(days=2))
+
+    assert await scheduled_activities(handle) == []
+    assert await alerts(session_factory, rows.lead) == []
+    assert (await handle.query(LeadWorkflow.view)).speed_to_lead_due_at is None

@@ -1,0 +1,48 @@
+"""The worker's wiring: which workflows and activities poll which task queue, with which clients.
+
+`build_worker` is the only place workflows meet their activities (import contract); `python -m worker` runs it, and the
+tests run the same function against their own servers. New features register here: add the workflow class to
+`WORKFLOWS` and the bound activity methods to `activities()`.
+"""
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.leads import LeadActivities
+from core.config import Settings
+from core.queues import LEADS_QUEUE, WORKER_GRACEFUL_SHUTDOWN
+from workflows.lead import LeadWorkflow
+
+WORKFLOWS: Sequence[type] = [LeadWorkflow]
+
+# Pure modules shared by every workflow: imported once instead of once per workflow run (they keep no state).
+SANDBOX_PASSTHROUGH = ["domain", "core.queues", "workflows.ids", "workflows.search_attributes", "workflows.lead_types"]
+
+
+def activities(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
+    """Every activity the worker serves, bound to clients built once per process."""
+    leads = LeadActivities(session_factory)
+    return [leads.mirror_status_change, leads.record_speed_to_lead_alert]
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
+    )
+
+
+def build_worker(client: Client, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> Worker:
+    """A worker for the leads task queue; run it with `async with worker:` or `await worker.run()`."""
+    return Worker(
+        client,
+        task_queue=LEADS_QUEUE,
+        workflows=list(WORKFLOWS),
+        activities=activities(settings, session_factory),
+        workflow_runner=workflow_runner(),
+        graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
+    )

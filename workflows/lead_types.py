@@ -1,0 +1,114 @@
+"""The typed surface of the LeadWorkflow: its input, its update/signal requests, its view, and its activities' I/O.
+
+Shared by the workflow, its activities (worker) and the API helper, so every side agrees on one shape. Pure pydantic:
+safe to import in the workflow sandbox. Activity names are constants here because workflows may not import the
+activities package (import contract): the workflow calls them by name, the worker registers them under that name.
+"""
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.stages import Stage
+
+MIRROR_STATUS_CHANGE = "lead.mirror_status_change"
+RECORD_SPEED_TO_LEAD_ALERT = "lead.record_speed_to_lead_alert"
+
+# ApplicationError types the workflow raises; the API helper maps them to HTTP answers.
+INVALID_TRANSITION = "InvalidTransition"
+LEAD_GONE = "LeadGone"
+
+# Timeline event kinds the workflow writes.
+STATUS_CHANGED_EVENT = "status_changed"
+SPEED_TO_LEAD_ALERT_EVENT = "speed_to_lead_alert"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LeadView(_Frozen):
+    """The workflow's view of its lead: what the `view` query answers, updates return, and continue-as-new carries."""
+
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    lead_id: uuid.UUID
+    display_name: str
+    owner_id: uuid.UUID | None
+    status_key: str
+    stage: Stage
+    status_changes: int = Field(default=0, ge=0, description="accepted status changes over the workflow's life")
+    status_changed_at: datetime | None = None
+    speed_to_lead_due_at: datetime | None = Field(default=None, description="None: no speed-to-lead watch")
+    speed_to_lead_alerted_at: datetime | None = None
+    lead_gone: bool = Field(default=False, description="the lead row was deleted; the workflow is ending")
+
+
+class LeadWorkflowInput(_Frozen):
+    """What a LeadWorkflow starts with: the lead as the API committed it and the tenant's settings.
+
+    `carried_over` is set only by continue-as-new: the previous run's view, which then wins over the other fields.
+    """
+
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    lead_id: uuid.UUID
+    display_name: str
+    owner_id: uuid.UUID | None = None
+    status_key: str
+    stage: Stage
+    lead_created_at: datetime
+    speed_to_lead_minutes: int = Field(ge=0, description="0 turns the speed-to-lead alert off")
+    max_history_events: int = Field(ge=10, description="continue-as-new once the history is this long")
+    carried_over: LeadView | None = None
+
+
+class StatusChangeRequest(_Frozen):
+    """Move the lead to one of its tenant's statuses; the API resolved the key to its stage."""
+
+    status_key: str = Field(min_length=1, max_length=63)
+    stage: Stage
+    actor: str = Field(min_length=1, max_length=80, description="who asked: 'user:<id>', 'api_key:<id>', 'system'")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class LeadDetailsChange(_Frozen):
+    """The lead's name or owner changed in the CRM: the workflow refreshes its memo and AssignedAgent."""
+
+    display_name: str
+    owner_id: uuid.UUID | None
+
+
+# Activity inputs and results ----------------------------------------------------------------------------------------
+
+
+class StatusChangeMirror(_Frozen):
+    """Write an accepted status change to the lead row and its timeline, once per `idempotency_key`."""
+
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    from_status_key: str
+    from_stage: Stage
+    to_status_key: str
+    to_stage: Stage
+    actor: str
+    reason: str | None
+    occurred_at: datetime
+    idempotency_key: str
+
+
+class SpeedToLeadAlert(_Frozen):
+    """Record on the lead's timeline that it was not contacted within the tenant's speed-to-lead minutes."""
+
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    minutes: int
+    status_key: str
+    due_at: datetime
+    idempotency_key: str
+
+
+class SpeedToLeadAlertResult(_Frozen):
+    recorded: bool = Field(description="False when an earlier attempt already recorded it")
+    owner_id: uuid.UUID | None = Field(description="the owner the alert is for, as the lead row names it now")
