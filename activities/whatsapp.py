@@ -1,0 +1,59 @@
+"""The WhatsApp send activity: `send_whatsapp_message(SendWhatsAppInput) -> SendWhatsAppResult`.
+
+Thin: channels/whatsapp/outbox.py does the work (outbox, 24-hour window, opt-out, pacing, provider errors); this
+maps its outcomes onto Temporal's retry semantics. Throttling and unreachable providers are retryable, with the
+provider's or the pacer's delay as `next_retry_delay`; every refusal is a non-retryable `ApplicationError` whose
+`type` (domain/whatsapp_messages.py) tells the workflow what happened, and which is already on the lead's timeline.
+"""
+
+from datetime import timedelta
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from channels.whatsapp.outbox import SendDeferred, SendRefused, WhatsAppSender
+from channels.whatsapp.pacing import SendPacer
+from core.config import Settings
+from core.redis import Keys, create_redis
+from domain.whatsapp_messages import SEND_WHATSAPP_MESSAGE, THROTTLED, SendWhatsAppInput, SendWhatsAppResult
+
+
+class WhatsAppActivities:
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        redis: Redis,
+        settings: Settings,
+    ) -> None:
+        pacer = SendPacer(
+            redis,
+            Keys(settings.redis_prefix),
+            per_second=settings.whatsapp_sender_messages_per_second,
+            recipient_interval_seconds=settings.whatsapp_recipient_min_interval_seconds,
+        )
+        self.sender = WhatsAppSender(session_factory=session_factory, http=http, pacer=pacer, settings=settings)
+
+    @classmethod
+    def for_process(cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> "WhatsAppActivities":
+        """One HTTP client and one Redis client for the whole worker process; Temporal owns retries, not httpx."""
+        http = httpx.AsyncClient(timeout=settings.whatsapp_http_timeout_seconds)
+        return cls(session_factory=session_factory, http=http, redis=create_redis(settings), settings=settings)
+
+    @activity.defn(name=SEND_WHATSAPP_MESSAGE)
+    async def send_whatsapp_message(self, data: SendWhatsAppInput) -> SendWhatsAppResult:
+        try:
+            return await self.sender.send(data)
+        except SendDeferred as deferred:
+            delay = deferred.retry_after_seconds
+            raise ApplicationError(
+                deferred.message,
+                type=THROTTLED,
+                next_retry_delay=timedelta(seconds=delay) if delay else None,
+            ) from None
+        except SendRefused as refused:
+            raise ApplicationError(refused.message, refused.details, type=refused.kind, non_retryable=True) from None

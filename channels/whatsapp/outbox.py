@@ -1,0 +1,310 @@
+"""Outbound WhatsApp sends, effectively once: the outbox row, the 24-hour window, opt-outs, pacing, provider errors.
+
+`WhatsAppSender.send(data)` is what the `send_whatsapp_message` activity runs. Contract:
+- The outbox row for `data.idempotency_key` (workflow id + step) is claimed and locked for the whole attempt, so two
+  concurrent executions of one step serialise; a step whose row is `sent` returns the first send's provider message
+  id without sending; a row `failed` repeats its refusal.
+- An opted-out lead is refused. Free text goes out only inside the 24-hour window after the lead's last inbound
+  message, otherwise the step's fallback template, otherwise a refusal (recorded on the timeline).
+- Pacing (channels/whatsapp/pacing.py) may ask the caller to come back later (`SendDeferred`).
+- Provider errors: throttling/5xx/timeouts are `SendDeferred` (retry); 131047 falls back to the template when the
+  step has one; 131050 refuses and asks the workflow to opt the lead out; undeliverable numbers are recorded on the
+  message and the timeline and not retried.
+- A crash after the provider accepted but before the commit leaves no row: the re-run sends again with the same
+  `X-Idempotency-Key` header (providers that honour it drop the repeat; Meta does not). This is the only window.
+"""
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.whatsapp.pacing import SendPacer
+from channels.whatsapp.shard_router import ShardRouter
+from core.config import Settings
+from domain import whatsapp_messages as kinds
+from domain.stages import Stage
+from domain.whatsapp_messages import SendWhatsAppInput, SendWhatsAppResult
+from domain.whatsapp_window import SendMode, decide_send
+from models import Lead, OutboxMessage, WhatsAppAccount
+from providers.whatsapp.base import ErrorKind, SentMessage, WhatsAppProvider, WhatsAppSendError
+from providers.whatsapp.factory import WhatsAppAccount as ProviderAccount
+from providers.whatsapp.factory import create_provider
+from repositories.conversations import ConversationRepository
+from repositories.leads import LeadRepository
+from repositories.messages import MessageRepository
+from repositories.outbox import OutboxRepository
+from repositories.statuses import StatusRepository
+from repositories.timeline import TimelineRepository
+from repositories.webhook_events import WebhookEventRepository
+from repositories.whatsapp_accounts import WhatsAppAccountRepository
+
+log = logging.getLogger(__name__)
+
+
+class SendRefused(Exception):
+    """A permanent refusal: `kind` is one of the ApplicationError types in domain/whatsapp_messages.py."""
+
+    def __init__(self, kind: str, message: str, *, details: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.details = details or {}
+
+
+class SendDeferred(Exception):
+    """Try again later (throttled by pacing or by the provider, or the provider is unreachable)."""
+
+    def __init__(self, message: str, *, retry_after_seconds: float | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after_seconds = retry_after_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    mode: SendMode
+    template: str | None
+
+
+class WhatsAppSender:
+    """Built once per worker process with its shared clients."""
+
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        pacer: SendPacer,
+        settings: Settings,
+    ) -> None:
+        self._sessions = session_factory
+        self._http = http
+        self._pacer = pacer
+        self._settings = settings
+        self._router = ShardRouter(settings.whatsapp_evolution_shards)
+
+    async def send(self, data: SendWhatsAppInput) -> SendWhatsAppResult:
+        tenant_id, lead_id = uuid.UUID(data.tenant_id), uuid.UUID(data.lead_id)
+        async with self._sessions() as session:
+            lead = await LeadRepository(session).get_fresh(tenant_id=tenant_id, lead_id=lead_id)
+            if lead is None:
+                raise SendRefused(kinds.LEAD_GONE_SEND, f"lead {lead_id} no longer exists")
+            outbox = OutboxRepository(session)
+            row = await outbox.claim(
+                idempotency_key=data.idempotency_key,
+                tenant_id=tenant_id,
+                lead_id=lead_id,
+                payload=data.model_dump(mode="json"),
+            )
+            if row.state == "sent" and row.provider_message_id and row.message_id:
+                return SendWhatsAppResult(
+                    provider_message_id=row.provider_message_id,
+                    message_id=str(row.message_id),
+                    mode=str(row.payload.get("_mode", "text")),
+                    template=row.payload.get("_template"),
+                    duplicate=True,
+                )
+            if row.state == "failed":
+                raise SendRefused(row.error_code or kinds.SEND_REJECTED, row.error_message or "refused earlier")
+            try:
+                return await self._send_claimed(session, data, lead, row)
+            except SendRefused as refusal:
+                await outbox.mark_failed(outbox_id=row.id, error_code=refusal.kind, error_message=refusal.message)
+                await self._record(
+                    session, lead, data, "whatsapp_send_failed", {"reason": refusal.message, "error": refusal.kind}
+                )
+                await session.commit()
+                raise
+            except SendDeferred:
+                await session.commit()  # keeps the attempt count
+                raise
+
+    async def _send_claimed(
+        self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, row: OutboxMessage
+    ) -> SendWhatsAppResult:
+        if lead.stage == Stage.OPTED_OUT:
+            raise SendRefused(kinds.LEAD_OPTED_OUT, "the lead has opted out of WhatsApp messages; nothing was sent")
+        account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=lead.tenant_id)
+        if account is None:
+            raise SendRefused(kinds.NOT_CONFIGURED, "this tenant has no WhatsApp account configured")
+        provider = await self._provider(session, account)
+        last_inbound_at = await ConversationRepository(session).last_inbound_at(
+            tenant_id=lead.tenant_id, lead_id=lead.id
+        )
+        decision = decide_send(
+            wants_template=data.template,
+            fallback_template=data.fallback_template,
+            last_inbound_at=last_inbound_at,
+            now=datetime.now(tz=UTC),
+            window=timedelta(hours=self._settings.whatsapp_service_window_hours),
+            provider_has_window=provider.supports_templates,
+        )
+        if decision.mode is SendMode.REFUSED:
+            raise SendRefused(kinds.WINDOW_CLOSED, decision.reason or "outside the 24-hour window")
+        if data.text is None and decision.mode is SendMode.TEXT:
+            raise SendRefused(kinds.SEND_REJECTED, "nothing to send: give a text or a template")
+        await self._pace(account, lead, data.idempotency_key)
+        await OutboxRepository(session).mark_attempt(outbox_id=row.id)
+        plan = _Plan(decision.mode, decision.template)
+        try:
+            sent = await self._deliver(provider, lead, data, plan)
+        except WhatsAppSendError as error:
+            if error.kind is ErrorKind.WINDOW_CLOSED and plan.mode is SendMode.TEXT and data.fallback_template:
+                plan = _Plan(SendMode.TEMPLATE, data.fallback_template)
+                try:
+                    sent = await self._deliver(provider, lead, data, plan)
+                except WhatsAppSendError as second:
+                    raise await self._map_error(session, lead, second) from None
+            else:
+                raise await self._map_error(session, lead, error) from None
+        return await self._store_sent(session, data, lead, row, provider, sent, plan)
+
+    async def _provider(self, session: AsyncSession, account: WhatsAppAccount) -> WhatsAppProvider:
+        config = ProviderAccount(
+            provider=account.provider,  # type: ignore[arg-type]
+            phone_number_id=account.phone_number_id,
+            access_token=account.access_token,
+        )
+        if account.provider == "evolution":
+            shard = await self._router.shard_for(session, tenant_id=account.tenant_id)
+            config = ProviderAccount(
+                provider="evolution", instance=shard.instance, api_key=shard.api_key, base_url=shard.base_url
+            )
+        try:
+            return create_provider(self._http, config, self._settings)
+        except WhatsAppSendError as error:
+            raise SendRefused(kinds.NOT_CONFIGURED, error.message) from None
+
+    async def _pace(self, account: WhatsAppAccount, lead: Lead, send_key: str) -> None:
+        sender = account.phone_number_id or str(account.tenant_id)
+        max_wait = self._settings.whatsapp_pacing_max_wait_seconds
+        while True:
+            wait = await self._pacer.reserve(sender=sender, recipient=lead.phone, send_key=send_key)
+            if wait <= 0:
+                return
+            if wait > max_wait:
+                raise SendDeferred(f"paced: next send to this lead possible in {wait:.1f} s", retry_after_seconds=wait)
+            await asyncio.sleep(wait)
+
+    async def _deliver(
+        self, provider: WhatsAppProvider, lead: Lead, data: SendWhatsAppInput, plan: _Plan
+    ) -> SentMessage:
+        if plan.mode is SendMode.TEMPLATE and plan.template:
+            return await provider.send_template(
+                lead.phone,
+                plan.template,
+                data.template_language or self._settings.whatsapp_template_language,
+                data.template_parameters,
+                idempotency_key=data.idempotency_key,
+            )
+        return await provider.send_text(lead.phone, data.text or "", idempotency_key=data.idempotency_key)
+
+    async def _map_error(self, session: AsyncSession, lead: Lead, error: WhatsAppSendError) -> Exception:
+        if error.kind is ErrorKind.RETRYABLE:
+            return SendDeferred(str(error), retry_after_seconds=error.retry_after_seconds)
+        if error.kind is ErrorKind.OPTED_OUT:
+            status = await StatusRepository(session).list(tenant_id=lead.tenant_id)
+            opted_out = next((s.key for s in status if s.stage == Stage.OPTED_OUT), "opted_out")
+            return SendRefused(
+                kinds.RECIPIENT_OPTED_OUT,
+                f"the recipient stopped messages from this business ({error.code}); the lead is opted out",
+                details={"opt_out_status_key": opted_out},
+            )
+        if error.kind is ErrorKind.WINDOW_CLOSED:
+            return SendRefused(
+                kinds.WINDOW_CLOSED, f"outside the 24-hour window ({error.code}) and the step has no fallback template"
+            )
+        if error.kind is ErrorKind.UNDELIVERABLE:
+            return SendRefused(kinds.UNDELIVERABLE, f"the number cannot receive WhatsApp messages ({error.code})")
+        return SendRefused(kinds.SEND_REJECTED, str(error))
+
+    async def _store_sent(
+        self,
+        session: AsyncSession,
+        data: SendWhatsAppInput,
+        lead: Lead,
+        row: OutboxMessage,
+        provider: WhatsAppProvider,
+        sent: SentMessage,
+        plan: _Plan,
+    ) -> SendWhatsAppResult:
+        now = datetime.now(tz=UTC)
+        conversations = ConversationRepository(session)
+        conversation = await conversations.get_or_create(tenant_id=lead.tenant_id, lead_id=lead.id, channel="whatsapp")
+        body = data.text or "" if plan.mode is SendMode.TEXT else f"[template {plan.template}]"
+        messages = MessageRepository(session)
+        message_id = await messages.insert_once(
+            {
+                "tenant_id": lead.tenant_id,
+                "conversation_id": conversation.id,
+                "lead_id": lead.id,
+                "direction": "outbound",
+                "kind": plan.mode.value,
+                "body": body,
+                "template": plan.template if plan.mode is SendMode.TEMPLATE else None,
+                "provider": provider.name,
+                "provider_message_id": sent.provider_message_id,
+                "status": "pending",
+                "sent_by": data.requested_by,
+                "occurred_at": now,
+            }
+        )
+        if message_id is None:  # the provider handed back an id we already hold: the same send, seen again
+            existing = await messages.get_by_provider_id(sent.provider_message_id)
+            assert existing is not None
+            message_id = existing.id
+        await conversations.record_outbound(conversation_id=conversation.id, at=now, preview=body)
+        row.payload = {**row.payload, "_mode": plan.mode.value, "_template": plan.template}
+        await OutboxRepository(session).mark_sent(
+            outbox_id=row.id, provider_message_id=sent.provider_message_id, message_id=message_id
+        )
+        await self._apply_early_statuses(session, sent.provider_message_id)
+        await self._record(
+            session,
+            lead,
+            data,
+            "whatsapp_sent",
+            {"body": body, "mode": plan.mode.value, "provider_message_id": sent.provider_message_id},
+        )
+        await session.commit()
+        return SendWhatsAppResult(
+            provider_message_id=sent.provider_message_id,
+            message_id=str(message_id),
+            mode=plan.mode.value,
+            template=plan.template,
+        )
+
+    async def _apply_early_statuses(self, session: AsyncSession, provider_message_id: str) -> None:
+        """Status webhooks can outrun this commit; the events were stored, so apply them now."""
+        events = WebhookEventRepository(session)
+        messages = MessageRepository(session)
+        for status in ("sent", "delivered", "read", "failed"):
+            for provider in ("cloud", "evolution"):
+                stored = await events.get(provider=provider, provider_event_id=f"status:{provider_message_id}:{status}")
+                if stored is None:
+                    continue
+                event = stored.payload.get("event", {})
+                await messages.apply_status(
+                    provider_message_id=provider_message_id,
+                    status=status,
+                    at=datetime.fromisoformat(event.get("timestamp")) if event.get("timestamp") else stored.received_at,
+                    error_code=event.get("error_code"),
+                    error_message=event.get("error_title"),
+                )
+
+    async def _record(
+        self, session: AsyncSession, lead: Lead, data: SendWhatsAppInput, kind: str, extra: dict[str, str | None]
+    ) -> None:
+        await TimelineRepository(session).record(
+            tenant_id=lead.tenant_id,
+            lead_id=lead.id,
+            kind=kind,
+            actor=data.requested_by,
+            data={"step": data.step, **extra},
+            idempotency_key=f"{data.idempotency_key}:{kind}",
+        )

@@ -1,0 +1,62 @@
+"""What crosses the workflow boundary for WhatsApp: the inbound-message signal and the send activity's input/result.
+
+Pydantic models (the pydantic data converter carries them); no ORM objects, no I/O. Used by the webhook route
+(signal), `LeadWorkflow.record_inbound_message` and the `send_whatsapp_message` activity.
+"""
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+
+class InboundWhatsAppMessage(BaseModel):
+    """Signal `record_inbound_message`: the lead wrote to us (already stored in its conversation)."""
+
+    provider: str
+    provider_message_id: str
+    message_id: str | None = None  # the stored message row
+    body: str = ""
+    received_at: datetime
+    opt_out: bool = False  # the body is an opt-out keyword (STOP, BAJA, ARRÊT, הסר...)
+    lead_created: bool = False  # this message created the lead
+
+
+class SendWhatsAppInput(BaseModel):
+    """One send, identified by the step that wants it. Re-running it never sends twice."""
+
+    tenant_id: str
+    lead_id: str
+    workflow_id: str
+    step: str  # unique within the workflow run's history: "sequence:<enrollment>:<step>", "manual:<request id>"
+    text: str | None = None
+    template: str | None = None  # approved template to send instead of text
+    template_language: str | None = None
+    template_parameters: list[str] = Field(default_factory=list)
+    fallback_template: str | None = None  # used when free text is not allowed (outside the 24-hour window)
+    requested_by: str = "system"
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.workflow_id}:{self.step}"
+
+
+class SendWhatsAppResult(BaseModel):
+    provider_message_id: str
+    message_id: str
+    mode: str  # text | template
+    template: str | None = None
+    duplicate: bool = False  # the outbox already held this send: nothing went out this time
+
+
+# The send activity's registered name (workflows call it by name: they may not import activities).
+SEND_WHATSAPP_MESSAGE = "whatsapp.send_message"
+
+# ApplicationError types the send activity raises (all non-retryable but throttling).
+WINDOW_CLOSED = "WhatsAppWindowClosed"  # free text outside the 24-hour window and no fallback template
+LEAD_OPTED_OUT = "LeadOptedOut"  # the lead opted out earlier: nothing is sent
+RECIPIENT_OPTED_OUT = "WhatsAppRecipientOptedOut"  # the provider says the person stopped messages (131050)
+UNDELIVERABLE = "WhatsAppUndeliverable"  # the number cannot receive WhatsApp messages (131026)
+NOT_CONFIGURED = "WhatsAppNotConfigured"  # the tenant has no usable WhatsApp account
+SEND_REJECTED = "WhatsAppSendRejected"  # any other permanent refusal (auth, configuration, template)
+THROTTLED = "WhatsAppThrottled"  # retryable: pacing or provider rate limit
+LEAD_GONE_SEND = "LeadGone"

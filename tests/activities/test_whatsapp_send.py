@@ -1,0 +1,219 @@
+"""The send activity against the provider sandbox over real HTTP: exactly once per step, the 24-hour window,
+opt-outs, provider errors and pacing. Each test has its own tenant, sandbox account and recipient number."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import ActivityEnvironment
+
+from activities.whatsapp import WhatsAppActivities
+from core.config import Settings
+from domain import whatsapp_messages as kinds
+from domain.whatsapp_messages import SendWhatsAppInput
+from models import Lead, Message, OutboxMessage, TimelineEvent
+from repositories.conversations import ConversationRepository
+from repositories.whatsapp_accounts import WhatsAppAccountRepository
+from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, create_whatsapp_tenant
+
+
+@pytest.fixture(scope="module")
+async def send_http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+def make_activities(settings: Settings, sandbox_url: str, session_factory, redis, send_http):  # type: ignore[no-untyped-def]
+    def factory(**overrides: object) -> WhatsAppActivities:
+        config = settings.model_copy(update={"sandbox_base_url": sandbox_url, **overrides})
+        return WhatsAppActivities(session_factory=session_factory, http=send_http, redis=redis, settings=config)
+
+    return factory
+
+
+@pytest.fixture
+async def sandbox_tenant(
+    session_factory: async_sessionmaker[AsyncSession], sandbox_control: httpx.AsyncClient
+) -> WhatsAppTenant:
+    tenant = await create_whatsapp_tenant(session_factory, provider="sandbox")
+    async with session_factory() as session:
+        account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=tenant.id)
+        assert account is not None
+        token = account.access_token
+    registered = await sandbox_control.post(
+        "/_sandbox/accounts/cloud",
+        json={"phone_number_id": tenant.phone_number_id, "access_token": token, "app_secret": tenant.app_secret},
+    )
+    assert registered.status_code == 201, registered.text
+    return tenant
+
+
+async def _lead(session_factory, tenant: WhatsAppTenant, *, wrote_ago: timedelta | None) -> tuple[uuid.UUID, str]:  # type: ignore[no-untyped-def]
+    lead_id = await add_lead(session_factory, tenant.id)
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        if wrote_ago is not None:
+            conversations = ConversationRepository(session)
+            conversation = await conversations.get_or_create(tenant_id=tenant.id, lead_id=lead_id, channel="whatsapp")
+            await conversations.record_inbound(
+                conversation_id=conversation.id, at=datetime.now(tz=UTC) - wrote_ago, preview="hi"
+            )
+        await session.commit()
+        return lead_id, lead.phone
+
+
+async def _sent_to(sandbox_control: httpx.AsyncClient, phone: str) -> list[dict]:  # type: ignore[type-arg]
+    return (await sandbox_control.get("/_sandbox/messages", params={"to": phone})).json()["messages"]
+
+
+def _input(tenant: WhatsAppTenant, lead_id: uuid.UUID, step: str = "step-1", **fields: object) -> SendWhatsAppInput:
+    return SendWhatsAppInput(
+        tenant_id=str(tenant.id),
+        lead_id=str(lead_id),
+        workflow_id=f"lead:{tenant.slug}:{lead_id}",
+        step=step,
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+async def test_a_step_sends_once_however_often_it_runs(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(hours=1))
+    acts = make_activities()
+    data = _input(sandbox_tenant, lead_id, text="Hi Maria, the apartment is available.")
+    first = await ActivityEnvironment().run(acts.send_whatsapp_message, data)
+    again = await ActivityEnvironment().run(acts.send_whatsapp_message, data)
+    assert again.provider_message_id == first.provider_message_id and again.duplicate and not first.duplicate
+    sent = await _sent_to(sandbox_control, phone)
+    assert [m["text"] for m in sent] == ["Hi Maria, the apartment is available."]
+    assert sent[0]["id"] == first.provider_message_id
+    assert sent[0]["idempotency_key"] == data.idempotency_key
+    async with session_factory() as session:
+        message = (await session.execute(select(Message).where(Message.lead_id == lead_id))).scalar_one()
+        assert (message.direction, message.provider_message_id) == ("outbound", first.provider_message_id)
+
+
+async def test_outside_the_window_without_a_template_is_refused_on_the_timeline(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(hours=25))
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            make_activities().send_whatsapp_message, _input(sandbox_tenant, lead_id, text="hi")
+        )
+    assert refused.value.type == kinds.WINDOW_CLOSED and refused.value.non_retryable
+    assert await _sent_to(sandbox_control, phone) == []
+    async with session_factory() as session:
+        kinds_on_timeline = (
+            (await session.execute(select(TimelineEvent.kind).where(TimelineEvent.lead_id == lead_id))).scalars().all()
+        )
+    assert "whatsapp_send_failed" in kinds_on_timeline
+
+
+async def test_outside_the_window_the_fallback_template_goes_out(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=None)
+    result = await ActivityEnvironment().run(
+        make_activities().send_whatsapp_message,
+        _input(sandbox_tenant, lead_id, text="hi", fallback_template="follow_up", template_parameters=["Maria"]),
+    )
+    assert (result.mode, result.template) == ("template", "follow_up")
+    sent = await _sent_to(sandbox_control, phone)
+    assert len(sent) == 1 and sent[0]["type"] == "template" and sent[0]["template"]["name"] == "follow_up"
+
+
+async def test_an_opted_out_lead_is_never_sent_to(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        lead.status_key, lead.stage = "opted_out", "opted_out"
+        await session.commit()
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            make_activities().send_whatsapp_message, _input(sandbox_tenant, lead_id, text="hi")
+        )
+    assert refused.value.type == kinds.LEAD_OPTED_OUT
+    assert await _sent_to(sandbox_control, phone) == []
+
+
+async def test_429_then_200_delivers_exactly_one_message(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    fault = await sandbox_control.post("/_sandbox/faults", json={"kind": "http_429", "to": phone, "count": 1})
+    assert fault.status_code == 201
+    acts = make_activities()
+    data = _input(sandbox_tenant, lead_id, text="hello")
+    with pytest.raises(ApplicationError) as throttled:
+        await ActivityEnvironment().run(acts.send_whatsapp_message, data)
+    assert throttled.value.type == kinds.THROTTLED and not throttled.value.non_retryable
+    assert throttled.value.next_retry_delay == timedelta(seconds=1)  # the provider's Retry-After
+    result = await ActivityEnvironment().run(acts.send_whatsapp_message, data)
+    sent = await _sent_to(sandbox_control, phone)
+    assert [m["id"] for m in sent] == [result.provider_message_id]
+    async with session_factory() as session:
+        row = (
+            await session.execute(select(OutboxMessage).where(OutboxMessage.idempotency_key == data.idempotency_key))
+        ).scalar_one()
+    assert (row.state, row.attempts) == ("sent", 2)
+
+
+@pytest.mark.parametrize(
+    ("fault", "error_type"),
+    [("error_131050", kinds.RECIPIENT_OPTED_OUT), ("error_131026", kinds.UNDELIVERABLE)],
+)
+async def test_permanent_provider_errors_are_not_retried(
+    fault, error_type, make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    await sandbox_control.post("/_sandbox/faults", json={"kind": fault, "to": phone, "count": 1})
+    acts = make_activities()
+    data = _input(sandbox_tenant, lead_id, text="hello")
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(acts.send_whatsapp_message, data)
+    assert refused.value.type == error_type and refused.value.non_retryable
+    if error_type == kinds.RECIPIENT_OPTED_OUT:
+        assert refused.value.details[0] == {"opt_out_status_key": "opted_out"}
+    # A re-run repeats the refusal without asking the provider again.
+    with pytest.raises(ApplicationError):
+        await ActivityEnvironment().run(acts.send_whatsapp_message, data)
+    assert await _sent_to(sandbox_control, phone) == []
+
+
+async def test_window_closed_at_the_provider_falls_back_to_the_template(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    # Our record says the lead wrote recently, Meta disagrees (131047): the step's template goes out instead.
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    await sandbox_control.post("/_sandbox/faults", json={"kind": "error_131047", "to": phone, "count": 1})
+    result = await ActivityEnvironment().run(
+        make_activities().send_whatsapp_message,
+        _input(sandbox_tenant, lead_id, text="hello", fallback_template="reengage"),
+    )
+    assert result.template == "reengage"
+    assert [m["type"] for m in await _sent_to(sandbox_control, phone)] == ["template"]
+
+
+async def test_two_steps_to_one_recipient_are_paced(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    acts = make_activities(whatsapp_recipient_min_interval_seconds=30.0)
+    await ActivityEnvironment().run(acts.send_whatsapp_message, _input(sandbox_tenant, lead_id, "a", text="one"))
+    with pytest.raises(ApplicationError) as paced:
+        await ActivityEnvironment().run(acts.send_whatsapp_message, _input(sandbox_tenant, lead_id, "b", text="two"))
+    assert paced.value.type == kinds.THROTTLED and not paced.value.non_retryable
+    assert paced.value.next_retry_delay is not None and paced.value.next_retry_delay > timedelta(seconds=20)
+    assert [m["text"] for m in await _sent_to(sandbox_control, phone)] == ["one"]
