@@ -69,3 +69,36 @@ async def send_text(instance: str, request: Request) -> JSONResponse:
         body["number"], body["text"], message.id, message.accepted_at, evolution_instance_id(instance)
     )
     return JSONResponse(answer, status_code=201)
+
+
+@router.post("/webhook/set/{instance}", status_code=201)
+async def set_webhook(instance: str, request: Request) -> JSONResponse:
+    """Evolution's `webhook/set`: the URL and custom headers the instance's webhooks go to from now on."""
+    sandbox: Sandbox = request.app.state.sandbox
+    target = sandbox.state.evolution_instance(instance)
+    if not _key_ok(request.headers.get("apikey", ""), {sandbox.config.evolution_api_key, target.api_key}):
+        return JSONResponse(payloads.evolution_error(401, "Unauthorized"), status_code=401)
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    webhook = body.get("webhook") if isinstance(body, dict) else None
+    if not isinstance(webhook, dict) or not isinstance(webhook.get("url"), str):
+        return JSONResponse(payloads.evolution_error(400, ["webhook.url is required"]), status_code=400)
+    raw_headers = webhook.get("headers")
+    headers: dict[str, Any] = raw_headers if isinstance(raw_headers, dict) else {}
+    enabled = webhook.get("enabled", True) is not False
+    sandbox.state.evolution_instances[instance] = target.model_copy(
+        update={"webhook_url": webhook["url"] if enabled else None, "headers": {k: str(v) for k, v in headers.items()}}
+    )
+    answer = {
+        "id": evolution_instance_id(f"webhook:{instance}"),
+        "url": webhook["url"],
+        "headers": headers,
+        "enabled": enabled,
+        "events": webhook.get("events") or [],
+        "webhookByEvents": bool(webhook.get("byEvents")),
+        "webhookBase64": bool(webhook.get("base64")),
+        "instanceId": evolution_instance_id(instance),
+    }
+    return JSONResponse(answer, status_code=201)

@@ -3,10 +3,11 @@
 Body `{number, text, delay, linkPreview}` with `number` as digits (no "+"); the answer (201) is the stored message
 record whose `key.id` is the provider message id that later MESSAGES_UPDATE webhooks carry as `keyId`. Baileys has
 no approved templates and no 24-hour window: `send_template` raises a `ProviderConfigError`, and callers should not
-apply the template fallback to this provider (`supports_templates` is False).
+apply the template fallback to this provider (`supports_templates` is False). `set_webhook` registers where the
+instance's webhooks go (`POST /webhook/set/{instance}`, body as in the fixture `webhook_set_request.json`).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -71,6 +72,37 @@ class EvolutionApiClient:
         remote_jid = key.get("remoteJid") if isinstance(key, dict) else None
         recipient = str(remote_jid).split("@", 1)[0] if remote_jid else payload["number"]
         return SentMessage(provider=self.name, provider_message_id=message_id, recipient=recipient)
+
+    async def set_webhook(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        events: Sequence[str] = ("MESSAGES_UPSERT", "MESSAGES_UPDATE", "CONNECTION_UPDATE"),
+    ) -> None:
+        """Point the instance's webhooks at `url` (`POST /webhook/set/{instance}`), with custom `headers` such as
+        the shard key header the webhook route verifies."""
+        payload = {
+            "webhook": {
+                "enabled": True,
+                "url": url,
+                "headers": dict(headers or {}),
+                "byEvents": False,
+                "base64": False,
+                "events": list(events),
+            }
+        }
+        answer = await post_json(
+            self._http,
+            f"{self._base_url}/webhook/set/{self.instance}",
+            payload,
+            headers=self._headers,
+            provider=self.name,
+            timeout_seconds=self._timeout,
+            idempotency_key=None,
+        )
+        if not 200 <= answer.status < 300:
+            raise evolution_error(answer.status, answer.body)
 
     async def send_template(
         self,

@@ -1,5 +1,7 @@
 """The Evolution API client against the sandbox over real HTTP."""
 
+import json
+
 import httpx
 import pytest
 
@@ -12,7 +14,7 @@ from providers.whatsapp.base import (
     WhatsAppProvider,
 )
 from providers.whatsapp.evolution import EvolutionApiClient
-from tests.fixtures.sandbox import SANDBOX_EVOLUTION_KEY, load_fixture, unique_id, unique_phone
+from tests.fixtures.sandbox import SANDBOX_EVOLUTION_KEY, WebhookReceiver, load_fixture, unique_id, unique_phone
 
 
 @pytest.fixture
@@ -125,3 +127,43 @@ async def test_templates_are_refused_without_a_request(provider_http: httpx.Asyn
     with pytest.raises(ProviderConfigError) as raised:
         await client.send_template(unique_phone(), "lead_followup_v2", "en_US", ["Maria"])
     assert (raised.value.kind, raised.value.code) == (ErrorKind.CONFIG, "templates_unsupported")
+
+
+async def test_set_webhook_routes_later_webhooks_with_the_custom_headers(
+    provider_http: httpx.AsyncClient,
+    sandbox_url: str,
+    sandbox_control: httpx.AsyncClient,
+    webhook_receiver: WebhookReceiver,
+    instance: str,
+) -> None:
+    fixture = load_fixture("evolution/webhook_set_request.json")["webhook"]
+    url = webhook_receiver.endpoint("evolution")
+    client = _client(provider_http, sandbox_url, instance)
+
+    await client.set_webhook(url, headers=fixture["headers"], events=fixture["events"])
+    await _client(provider_http, sandbox_url, instance).send_text(unique_phone(), "hi")
+
+    received = await webhook_receiver.wait_for(url, 3)
+    assert [r.json()["data"]["status"] for r in received] == ["SERVER_ACK", "DELIVERY_ACK", "READ"]
+    assert all(r.headers["x-leadflow-shard-key"] == fixture["headers"]["x-leadflow-shard-key"] for r in received)
+    with pytest.raises(ProviderAuthError):
+        await _client(provider_http, sandbox_url, instance, key="wrong").set_webhook(url)
+
+
+async def test_set_webhook_body_is_the_fixture_body() -> None:
+    fixture = load_fixture("evolution/webhook_set_request.json")
+    captured: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        captured.append(request)
+        return httpx.Response(201, json={"id": "w1"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+        client = _client(http, "http://evolution.test", "acme-shard-01")
+        webhook = fixture["webhook"]
+        await client.set_webhook(webhook["url"], headers=webhook["headers"], events=webhook["events"])
+
+    [request] = captured
+    assert (request.method, str(request.url)) == ("POST", "http://evolution.test/webhook/set/acme-shard-01")
+    assert request.headers["apikey"] == SANDBOX_EVOLUTION_KEY
+    assert json.loads(request.content) == fixture
