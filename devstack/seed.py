@@ -1,0 +1,117 @@
+"""First data of a Leadflow database: the platform administrator, and the dev stack's demo tenant.
+
+`bootstrap` (every environment, production included) migrates to head and makes sure the system_admin from
+settings exists. `seed_demo_accounts` creates the demo tenant with an owner, an admin and an agent through the
+tenant and user services; `seed_demo_leads` adds the demo leads through the running API, as a user would, so each
+gets its LeadWorkflow. Every step is idempotent: running `up` again finds what is there and adds only what is not.
+"""
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+
+from api.services.tenants import create_tenant, ensure_system_admin
+from api.services.users import add_user
+from core.config import Settings
+from core.db import create_engine, create_session_factory
+from core.migrate import upgrade_to_head
+from domain.permissions import Role
+from repositories.tenants import TenantRepository
+from repositories.users import UserRepository
+
+DEMO_PASSWORD = "leadflow-demo"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    role: Role
+    email: str
+    name: str
+
+
+DEMO_TENANT_NAME = "Demo Realty"
+DEMO_TENANT_SLUG = "demo"
+DEMO_OWNER = DemoUser(Role.OWNER, "owner@demo.leadflow.local", "Olivia Owner")
+DEMO_USERS = (
+    DEMO_OWNER,
+    DemoUser(Role.ADMIN, "admin@demo.leadflow.local", "Adam Admin"),
+    DemoUser(Role.AGENT, "agent@demo.leadflow.local", "Agnes Agent"),
+)
+
+# National formats on purpose: the API normalises them with the tenant's region (US).
+DEMO_LEADS = (
+    {"name": "Grace Hopper", "phone": "(415) 555-0101", "email": "grace@example.com", "source": "web_form"},
+    {"name": "Alan Turing", "phone": "415-555-0102", "email": "alan@example.com", "source": "web_form"},
+    {"name": "Katherine Johnson", "phone": "+1 212 555 0103", "email": "katherine@example.com", "source": "api"},
+    {"name": "Ada Lovelace", "phone": "+44 20 7946 0958", "email": "ada@example.co.uk", "source": "csv"},
+    {"name": "Edsger Dijkstra", "phone": "(650) 555-0105", "source": "whatsapp"},
+)
+
+
+async def bootstrap(settings: Settings) -> None:
+    """Migrate to head and ensure the first system_admin exists (safe to run on every start)."""
+    await asyncio.to_thread(upgrade_to_head, settings.require_database_url())
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session:
+            await ensure_system_admin(
+                session, email=settings.bootstrap_admin_email, password=settings.bootstrap_admin_password
+            )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+async def seed_demo_accounts(settings: Settings) -> None:
+    """The demo tenant with its owner (and default statuses), plus an admin and an agent, unless already there."""
+    engine = create_engine(settings)
+    try:
+        async with create_session_factory(engine)() as session:
+            tenant = await TenantRepository(session).get_by_slug(DEMO_TENANT_SLUG)
+            if tenant is None:
+                tenant = await create_tenant(
+                    session,
+                    name=DEMO_TENANT_NAME,
+                    slug=DEMO_TENANT_SLUG,
+                    owner_email=DEMO_OWNER.email,
+                    owner_password=DEMO_PASSWORD,
+                    owner_name=DEMO_OWNER.name,
+                    default_region=settings.default_phone_region,
+                    timezone=settings.default_timezone,
+                    speed_to_lead_minutes=settings.default_speed_to_lead_minutes,
+                )
+            users = UserRepository(session)
+            for user in DEMO_USERS:
+                if await users.get_by_email(user.email) is None:
+                    await add_user(
+                        session,
+                        tenant_id=tenant.id,
+                        email=user.email,
+                        role=user.role,
+                        full_name=user.name,
+                        password=DEMO_PASSWORD,
+                    )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+async def seed_demo_leads(settings: Settings, api_url: str) -> int:
+    """Log in as the demo owner and create the demo leads over HTTP; returns how many were new.
+
+    A lead whose phone is already taken answers 409, which is how a second run knows it is already seeded.
+    """
+    created = 0
+    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+        login = await http.post("/api/v1/auth/login", json={"email": DEMO_OWNER.email, "password": DEMO_PASSWORD})
+        if login.status_code != 200:
+            raise RuntimeError(f"demo owner login failed: {login.status_code} {login.text[:300]}")
+        csrf = http.cookies.get(settings.csrf_cookie_name) or ""
+        for lead in DEMO_LEADS:
+            response = await http.post("/api/v1/leads", json=lead, headers={"X-CSRF-Token": csrf})
+            if response.status_code == 201:
+                created += 1
+            elif response.status_code != 409:
+                raise RuntimeError(f"demo lead {lead['name']!r} was refused: {response.status_code} {response.text}")
+    return created

@@ -1,0 +1,265 @@
+"""`python -m devstack up`: the whole Leadflow system on one machine, in the foreground, until Ctrl-C.
+
+Order: PostgreSQL and Redis (private instances under the state directory unless their URLs are configured) and
+the Temporal dev server start side by side; then migrations, the system_admin and the demo accounts; then the
+provider sandbox, the worker and the API (children that inherit the computed LEADFLOW_* settings); then the demo
+leads through the API. Each step waits until its service answers. SIGINT/SIGTERM stop everything in reverse order;
+a child that dies stops the rest and makes `up` exit non-zero naming it. The state directory is kept, so the next
+`up` finds its data again.
+"""
+
+import asyncio
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+import httpx
+
+from core.config import Settings
+from core.queues import LEADS_QUEUE
+from devstack import seed
+from devstack.postgres import PrivatePostgres
+from devstack.processes import Child, ChildDied, StackError, StateLock, require_free_port, wait_until
+from devstack.redis import PrivateRedis
+from devstack.temporal import DevTemporal, wait_for_pollers
+from devstack.temporal_setup import ensure_namespace, ensure_search_attributes
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 90.0
+
+
+def _display_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def _say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+class Stack:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.state_dir = Path(settings.dev_state_dir).resolve()
+        self.lock = StateLock(self.state_dir / "devstack.lock")
+        self.children: list[Child] = []  # in start order; stopped in reverse
+        self.postgres = None if settings.database_url else PrivatePostgres(self.state_dir, settings.dev_postgres_port)
+        self.redis = None if settings.redis_url else PrivateRedis(self.state_dir, settings.dev_redis_port)
+        self.temporal = DevTemporal(
+            self.state_dir,
+            address=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            ui_port=settings.temporal_ui_port,
+        )
+        self.api_url = f"http://{_display_host(settings.api_host)}:{settings.api_port}"
+        self.temporal_ui_url = settings.temporal_ui_url
+        self.sandbox_url: str | None = None
+        self.leads_created = 0
+
+    # -- the child processes -------------------------------------------------------------------------------------
+
+    def _python_child(self, name: str, *args: str) -> Child:
+        return Child(
+            name=name,
+            argv=[sys.executable, *args],
+            log_path=self.state_dir / "logs" / f"{name}.log",
+            pid_path=self.state_dir / "run" / f"{name}.pid",
+            cwd=ROOT,
+        )
+
+    def _start(self, child: Child) -> None:
+        child.start()
+        self.children.append(child)
+
+    def _check_ports(self) -> None:
+        settings = self.settings
+        if self.postgres:
+            require_free_port("127.0.0.1", settings.dev_postgres_port, "dev_postgres_port")
+        if self.redis:
+            require_free_port("127.0.0.1", settings.dev_redis_port, "dev_redis_port")
+        require_free_port(self.temporal.host, self.temporal.port, "temporal_address")
+        require_free_port(self.temporal.host, settings.temporal_ui_port, "temporal_ui_port")
+        require_free_port(settings.api_host, settings.api_port, "api_port")
+        if self._sandbox_wanted():
+            require_free_port(settings.sandbox_host, settings.sandbox_port, "sandbox_port")
+
+    def _sandbox_wanted(self) -> bool:
+        return (ROOT / "sandbox" / "__main__.py").exists()
+
+    def _export(self, database_url: str, redis_url: str) -> None:
+        """What the children must agree on, as LEADFLOW_* variables they inherit (core.config reads them)."""
+        given = self.settings.model_fields_set
+        values = {
+            "LEADFLOW_DATABASE_URL": database_url,
+            "LEADFLOW_REDIS_URL": redis_url,
+            "LEADFLOW_TEMPORAL_ADDRESS": self.settings.temporal_address,
+            "LEADFLOW_TEMPORAL_NAMESPACE": self.settings.temporal_namespace,
+        }
+        if "temporal_ui_url" not in given:
+            self.temporal_ui_url = self.temporal.ui_url
+            values["LEADFLOW_TEMPORAL_UI_URL"] = self.temporal_ui_url
+        if "public_base_url" not in given:
+            values["LEADFLOW_PUBLIC_BASE_URL"] = self.api_url
+        os.environ.update(values)
+
+    # -- startup ---------------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.lock.acquire()
+        self._check_ports()
+        (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
+
+        _say(f"state directory {self.state_dir}")
+        if self.postgres:
+            _say(f"starting PostgreSQL on 127.0.0.1:{self.postgres.port}")
+            self.postgres.start()
+            self.children.append(self.postgres.child)
+        if self.redis:
+            _say(f"starting Redis (Valkey) on 127.0.0.1:{self.redis.port}")
+            self.redis.start()
+            self.children.append(self.redis.child)
+        _say(f"starting the Temporal dev server on {self.temporal.address} (Web UI :{self.temporal.ui_port})")
+        self.temporal.start()
+        self.children.append(self.temporal.child)
+
+        waits = []
+        if self.postgres:
+            waits.append(asyncio.to_thread(self.postgres.wait_ready, READY_TIMEOUT))
+        if self.redis:
+            waits.append(asyncio.to_thread(self.redis.wait_ready, READY_TIMEOUT))
+        connecting = asyncio.create_task(self.temporal.connect(READY_TIMEOUT))
+        try:
+            await asyncio.gather(*waits)
+        except BaseException:
+            connecting.cancel()
+            raise
+        client = await connecting
+        await ensure_namespace(client, self.settings.temporal_namespace)
+        await ensure_search_attributes(client, self.settings.temporal_namespace)
+        database_url = self.postgres.url if self.postgres else self.settings.require_database_url()
+        redis_url = self.redis.url if self.redis else self.settings.require_redis_url()
+        self._export(database_url, redis_url)
+        settings = self.settings.model_copy(update={"database_url": database_url, "redis_url": redis_url})
+
+        _say("migrating the database and creating the system admin")
+        await seed.bootstrap(settings)
+        if settings.seed_demo:
+            await seed.seed_demo_accounts(settings)
+
+        if self._sandbox_wanted():
+            _say(f"starting the provider sandbox on {settings.sandbox_host}:{settings.sandbox_port}")
+            sandbox = self._python_child("sandbox", "-m", "sandbox")
+            self._start(sandbox)
+            self.sandbox_url = settings.sandbox_url()
+            await asyncio.to_thread(
+                wait_until,
+                "the provider sandbox",
+                lambda: httpx.get(f"{self.sandbox_url}/_sandbox/health", timeout=2).status_code == 200,
+                child=sandbox,
+                timeout=READY_TIMEOUT,
+            )
+
+        _say("starting the worker")
+        worker = self._python_child("worker", "-m", "worker")
+        self._start(worker)
+        _say(f"starting the API on {self.api_url}")
+        api = self._python_child(
+            "api",
+            "-m", "uvicorn", "api.app:create_app", "--factory",
+            "--host", settings.api_host, "--port", str(settings.api_port),
+        )  # fmt: skip
+        self._start(api)
+
+        await wait_for_pollers(
+            client, LEADS_QUEUE, namespace=settings.temporal_namespace, child=worker, within=READY_TIMEOUT
+        )
+        await asyncio.to_thread(
+            wait_until,
+            "the API (/readyz)",
+            lambda: httpx.get(f"{self.api_url}/readyz", timeout=3).status_code == 200,
+            child=api,
+            timeout=READY_TIMEOUT,
+        )
+        if settings.seed_demo:
+            self.leads_created = await seed.seed_demo_leads(settings, self.api_url)
+
+    # -- running -----------------------------------------------------------------------------------------------------
+
+    def banner(self) -> str:
+        s = self.settings
+        state = self.state_dir
+        lines = [
+            "",
+            "Leadflow is up.",
+            f"  API                {self.api_url}",
+            f"  OpenAPI docs       {self.api_url}/docs   (schema {self.api_url}/openapi.json)",
+            f"  Temporal Web UI    {self.temporal_ui_url}",
+            f"  Temporal gRPC      {s.temporal_address}   (namespace {s.temporal_namespace})",
+        ]
+        if self.sandbox_url:
+            lines.append(f"  Provider sandbox   {self.sandbox_url}   (inspect: {self.sandbox_url}/_sandbox/messages)")
+        db = self.postgres.url + f"   (private, {self.postgres.data})" if self.postgres else "(configured URL)"
+        rd = self.redis.url + f"   (private Valkey, {self.redis.dir})" if self.redis else "(configured URL)"
+        lines += [f"  PostgreSQL         {db}", f"  Redis              {rd}", f"  Logs               {state / 'logs'}/"]
+        lines += ["", "Logins:", f"  system_admin   {s.bootstrap_admin_email} / {s.bootstrap_admin_password}"]
+        if s.seed_demo:
+            for user in seed.DEMO_USERS:
+                lines.append(f"  {user.role.value:<14} {user.email} / {seed.DEMO_PASSWORD}")
+            lines.append(
+                f"  (tenant {seed.DEMO_TENANT_NAME!r}, slug {seed.DEMO_TENANT_SLUG}; "
+                f"{len(seed.DEMO_LEADS)} demo leads, {self.leads_created} new this run)"
+            )
+        lines += ["", f"Ctrl-C stops everything; the data stays in {state} (delete it to start over).", ""]
+        return "\n".join(lines)
+
+    async def supervise(self, stop: asyncio.Event) -> None:
+        """Return when asked to stop; raise ChildDied when a child ends on its own."""
+        while not stop.is_set():
+            for child in self.children:
+                child.check_alive()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+            except TimeoutError:
+                pass
+
+    def stop_all(self) -> None:
+        for child in reversed(self.children):
+            if child.exit_code() is None:
+                _say(f"stopping {child.name}")
+            child.stop()
+        self.children.clear()
+        self.lock.release()
+
+
+async def up(settings: Settings) -> int:
+    stack = Stack(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        startup = asyncio.create_task(stack.start())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({startup, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not startup.done():
+            startup.cancel()
+            await asyncio.gather(startup, return_exceptions=True)
+            return 0
+        stopping.cancel()
+        startup.result()
+        print(stack.banner(), flush=True)
+        await stack.supervise(stop)
+        return 0
+    except ChildDied as exc:
+        print(f"\nerror: {exc.child.name} died. {exc}", file=sys.stderr, flush=True)
+        return 1
+    except StackError as exc:
+        print(f"\nerror: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except Exception:
+        traceback.print_exc()
+        print("\nerror: the dev stack failed to start (traceback above); stopping what started", file=sys.stderr)
+        return 1
+    finally:
+        await asyncio.to_thread(stack.stop_all)
