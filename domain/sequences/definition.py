@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from datetime import time, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from core.errors import Unprocessable
 from domain.sequences.steps import (
@@ -95,6 +95,13 @@ class SequenceSettings(BaseModel):
     )
     daily_cap: DailyCaps = Field(default_factory=DailyCaps)
     send_pacing: SendPacing = Field(default_factory=SendPacing)
+
+    @field_validator("fallback_timezone")
+    @classmethod
+    def _known_zone(cls, key: str | None) -> str | None:
+        if key is not None and not _zone_exists(key):
+            raise ValueError(f"unknown time zone '{key}' (use e.g. Europe/London)")
+        return key
 
 
 class SequenceDefinition(BaseModel):
@@ -270,8 +277,6 @@ def _check_settings(settings: SequenceSettings, add: Any) -> None:
         add("settings.business_hours.days", "a day is listed twice")
     if hours.end_time <= hours.start_time:
         add("settings.business_hours.end", f"end ({hours.end}) must be after start ({hours.start})")
-    if settings.fallback_timezone is not None and not _zone_exists(settings.fallback_timezone):
-        add("settings.fallback_timezone", f"unknown time zone '{settings.fallback_timezone}' (use e.g. Europe/London)")
 
 
 def _zone_exists(key: str) -> bool:
