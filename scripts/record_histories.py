@@ -1,0 +1,260 @@
+"""Record LeadWorkflow histories for the replay test: `.venv/bin/python scripts/record_histories.py`.
+
+Runs the current LeadWorkflow on a throwaway Temporal dev server through the scenarios below and writes each run's
+history to tests/workflows/histories/<scenario>.json. tests/workflows/test_replay.py replays them against the
+workflow code: a change that would break running workflows (a command added, removed or reordered) fails there.
+
+Re-record only for a deliberate, versioned change (workflow.patched) or a new scenario, and keep the old files of
+histories that may still be running in production. The activities here are stand-ins with the real names and types
+(a history holds only their results), so no database is needed.
+"""
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from domain.stages import Stage  # noqa: E402
+from worker.main import workflow_runner  # noqa: E402
+from workflows import search_attributes  # noqa: E402
+from workflows.ids import lead_workflow_id  # noqa: E402
+from workflows.lead import LeadWorkflow  # noqa: E402
+from workflows.lead_types import (  # noqa: E402
+    LEAD_GONE,
+    MIRROR_STATUS_CHANGE,
+    RECORD_SPEED_TO_LEAD_ALERT,
+    LeadDetailsChange,
+    LeadView,
+    LeadWorkflowInput,
+    SpeedToLeadAlert,
+    SpeedToLeadAlertResult,
+    StatusChangeMirror,
+    StatusChangeRequest,
+)
+
+HISTORIES = ROOT / "tests" / "workflows" / "histories"
+QUEUE = "record-lead-histories"
+TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
+OWNER = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
+GONE_LEADS: set[uuid.UUID] = set()
+
+
+@activity.defn(name=MIRROR_STATUS_CHANGE)
+async def mirror_status_change(change: StatusChangeMirror) -> None:
+    if change.lead_id in GONE_LEADS:
+        raise ApplicationError(f"lead {change.lead_id} no longer exists", type=LEAD_GONE, non_retryable=True)
+
+
+@activity.defn(name=RECORD_SPEED_TO_LEAD_ALERT)
+async def record_speed_to_lead_alert(alert: SpeedToLeadAlert) -> SpeedToLeadAlertResult:
+    return SpeedToLeadAlertResult(recorded=True, owner_id=OWNER)
+
+
+def lead_input(
+    *, stage: Stage = Stage.NEW, created_ago: timedelta = timedelta(0), **changes: object
+) -> LeadWorkflowInput:
+    data = LeadWorkflowInput(
+        tenant_id=uuid.uuid4(),
+        tenant_slug="replay",
+        lead_id=uuid.uuid4(),
+        display_name="Ada Lovelace",
+        owner_id=OWNER,
+        status_key=stage.value,
+        stage=stage,
+        lead_created_at=datetime.now(UTC) - created_ago,
+        speed_to_lead_minutes=15,
+        max_history_events=2000,
+    )
+    return data.model_copy(update=changes)
+
+
+def start_options(data: LeadWorkflowInput) -> dict[str, Any]:
+    return {
+        "id": lead_workflow_id(data.tenant_slug, str(data.lead_id)),
+        "task_queue": QUEUE,
+        "id_conflict_policy": WorkflowIDConflictPolicy.USE_EXISTING,
+        "memo": {"display_name": data.display_name},
+        "search_attributes": TypedSearchAttributes(
+            [
+                SearchAttributePair(search_attributes.TENANT_ID, str(data.tenant_id)),
+                SearchAttributePair(search_attributes.LEAD_ID, str(data.lead_id)),
+                SearchAttributePair(search_attributes.LEAD_STATUS, data.status_key),
+                SearchAttributePair(search_attributes.ASSIGNED_AGENT, str(data.owner_id or "")),
+            ]
+        ),
+    }
+
+
+async def start(client: Client, data: LeadWorkflowInput) -> WorkflowHandle[LeadWorkflow, LeadView]:
+    return await client.start_workflow(LeadWorkflow.run, data, **start_options(data))
+
+
+async def change(handle: WorkflowHandle[LeadWorkflow, LeadView], key: str, stage: Stage | None = None) -> LeadView:
+    request = StatusChangeRequest(status_key=key, stage=stage or Stage(key), actor="user:recorder")
+    return await handle.execute_update(LeadWorkflow.change_status, request)
+
+
+async def refused(handle: WorkflowHandle[LeadWorkflow, LeadView], key: str) -> None:
+    try:
+        await change(handle, key)
+    except WorkflowUpdateFailedError:
+        return
+    raise AssertionError(f"the change to {key} was expected to be refused")
+
+
+async def until(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("scenario did not reach its state")
+        await asyncio.sleep(0.2)
+
+
+# Scenarios: each returns the handles (specific runs) whose histories it wants kept -------------------------------
+
+
+async def status_changes_until_won(client: Client) -> list[WorkflowHandle]:
+    handle = await start(client, lead_input())
+    await change(handle, "contacted")
+    await refused(handle, "new")
+    await handle.signal(LeadWorkflow.refresh_details, LeadDetailsChange(display_name="Ada King", owner_id=None))
+    await change(handle, "contacted")  # the current status again: a no-op
+    await change(handle, "call_back", Stage.CONTACTED)  # another status of the same stage
+    await change(handle, "qualified")
+    await change(handle, "won")
+    await handle.result()
+    return [handle]
+
+
+async def speed_to_lead_alert(client: Client) -> list[WorkflowHandle]:
+    # Created 15 minutes minus 3 seconds ago: the SLA timer fires 3 seconds after the start.
+    handle = await start(client, lead_input(created_ago=timedelta(minutes=15) - timedelta(seconds=3)))
+
+    async def alerted() -> bool:
+        return (await handle.query(LeadWorkflow.view)).speed_to_lead_alerted_at is not None
+
+    await until(alerted)
+    await change(handle, "contacted")
+    await change(handle, "lost")
+    await handle.result()
+    return [handle]
+
+
+async def contacted_before_the_sla(client: Client) -> list[WorkflowHandle]:
+    handle = await start(client, lead_input())
+    await change(handle, "engaged")
+    await change(handle, "opted_out")
+    await handle.result()
+    return [handle]
+
+
+async def continue_as_new(client: Client) -> list[WorkflowHandle]:
+    handle = await start(client, lead_input(max_history_events=12))
+    for key in ("contacted", "engaged", "qualified", "engaged", "won"):
+        await change(client.get_workflow_handle_for(LeadWorkflow.run, handle.id), key)
+    runs = [w async for w in client.list_workflows(f"WorkflowId = '{handle.id}'")]
+    for _ in range(50):
+        if len(runs) >= 2:
+            break
+        await asyncio.sleep(0.2)
+        runs = [w async for w in client.list_workflows(f"WorkflowId = '{handle.id}'")]
+    runs.sort(key=lambda run: run.start_time)
+    return [client.get_workflow_handle(handle.id, run_id=run.run_id) for run in runs]
+
+
+async def started_by_status_change(client: Client) -> list[WorkflowHandle]:
+    """Update-with-start, as the API reopens a lost lead whose workflow had ended."""
+    data = lead_input(stage=Stage.LOST)
+    options = start_options(data)
+    operation = WithStartWorkflowOperation(LeadWorkflow.run, data, **options)
+    request = StatusChangeRequest(status_key="engaged", stage=Stage.ENGAGED, actor="user:recorder")
+    await client.execute_update_with_start_workflow(
+        LeadWorkflow.change_status, request, start_workflow_operation=operation
+    )
+    handle = await operation.workflow_handle()
+    await change(handle, "won")
+    await handle.result()
+    return [handle]
+
+
+async def lead_deleted(client: Client) -> list[WorkflowHandle]:
+    data = lead_input()
+    GONE_LEADS.add(data.lead_id)
+    handle = await start(client, data)
+    try:
+        await change(handle, "contacted")
+    except WorkflowUpdateFailedError:
+        pass
+    await handle.result()
+    return [handle]
+
+
+SCENARIOS = [
+    status_changes_until_won,
+    speed_to_lead_alert,
+    contacted_before_the_sla,
+    continue_as_new,
+    started_by_status_change,
+    lead_deleted,
+]
+
+
+async def record(out_dir: Path = HISTORIES) -> list[Path]:
+    env = await WorkflowEnvironment.start_local(
+        namespace="default",
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(TEMPORAL_CLI),
+        search_attributes=search_attributes.ALL,
+        ui=False,
+        dev_server_log_level="error",
+    )
+    written: list[Path] = []
+    try:
+        async with Worker(
+            env.client,
+            task_queue=QUEUE,
+            workflows=[LeadWorkflow],
+            activities=[mirror_status_change, record_speed_to_lead_alert],
+            workflow_runner=workflow_runner(),
+        ):
+            for scenario in SCENARIOS:
+                handles = await scenario(env.client)
+                for number, handle in enumerate(handles, start=1):
+                    history = await handle.fetch_history()
+                    suffix = f"-run{number}" if len(handles) > 1 else ""
+                    path = out_dir / f"{scenario.__name__}{suffix}.json"
+                    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+                    written.append(path)
+    finally:
+        await env.shutdown()
+    return written
+
+
+def main() -> None:
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    paths = asyncio.run(record())
+    for path in paths:
+        print(path.relative_to(ROOT))
+    # temporalio can abort in finalisers at interpreter exit (sdk-python#300).
+    sys.stdout.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
