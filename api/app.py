@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import auth, conversations, health, whatsapp_accounts
+from api.routes import api_keys, auth, conversations, health, statuses, tenants, users, whatsapp_accounts
 from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
 from core.redis import create_redis
@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health.router)
-    app.include_router(auth.router, prefix="/api/v1")
+    for crm_router in (auth.router, tenants.router, users.router, api_keys.router, statuses.router):
+        app.include_router(crm_router, prefix="/api/v1")
     for whatsapp_router in (conversations.router, whatsapp_accounts.router):
         app.include_router(whatsapp_router, prefix="/api/v1")
     return app

@@ -1,12 +1,13 @@
 """SQL for per-tenant status definitions."""
 
+import builtins
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.stages import DEFAULT_STATUSES
-from models import StatusDefinition
+from models import Lead, StatusDefinition
 
 
 class StatusRepository:
@@ -45,3 +46,37 @@ class StatusRepository:
                 )
             )
         await self.session.flush()
+
+    async def list_for_update(self, *, tenant_id: uuid.UUID) -> builtins.list[StatusDefinition]:
+        """The tenant's statuses, locked until commit: changes that must keep "one `new` status remains" true
+        serialise here instead of racing."""
+        result = await self.session.execute(
+            select(StatusDefinition)
+            .where(StatusDefinition.tenant_id == tenant_id)
+            .order_by(StatusDefinition.position, StatusDefinition.key)
+            .with_for_update()
+        )
+        return list(result.scalars())
+
+    async def add(self, status: StatusDefinition) -> StatusDefinition:
+        """Insert and flush, so a taken key surfaces here as an IntegrityError."""
+        self.session.add(status)
+        await self.session.flush()
+        return status
+
+    async def delete(self, status: StatusDefinition) -> None:
+        await self.session.delete(status)
+        await self.session.flush()
+
+    async def count_leads_using(self, *, tenant_id: uuid.UUID, key: str) -> int:
+        result = await self.session.execute(
+            select(func.count()).select_from(Lead).where(Lead.tenant_id == tenant_id, Lead.status_key == key)
+        )
+        return int(result.scalar_one())
+
+    async def clear_default(self, *, tenant_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(StatusDefinition)
+            .where(StatusDefinition.tenant_id == tenant_id, StatusDefinition.is_default)
+            .values(is_default=False)
+        )

@@ -1,0 +1,45 @@
+"""Tenants under /api/v1/tenants: platform administrators create tenants (with their owner) and list them."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.deps import SessionDep
+from api.schemas.tenants import TenantCreate, TenantCreated, TenantPublic
+from api.schemas.users import UserPublic
+from api.security import Principal, require
+from api.services import tenants as service
+from api.services.users import list_users
+from domain.permissions import Action
+
+router = APIRouter(prefix="/tenants", tags=["tenants"])
+
+Creator = Annotated[Principal, Depends(require(Action.TENANT_CREATE))]
+Lister = Annotated[Principal, Depends(require(Action.TENANT_LIST))]
+
+
+@router.post("", status_code=201, responses={409: {"description": "slug or owner e-mail already taken"}})
+async def create_tenant(data: TenantCreate, principal: Creator, session: SessionDep) -> TenantCreated:
+    """Create a tenant, its owner and its default statuses."""
+    tenant = await service.create_tenant(
+        session,
+        name=data.name,
+        slug=data.slug,
+        owner_email=data.owner_email,
+        owner_password=data.owner_password,
+        owner_name=data.owner_name,
+        default_region=data.default_region,
+        timezone=data.timezone,
+        speed_to_lead_minutes=data.speed_to_lead_minutes,
+    )
+    (owner,) = await list_users(session, tenant_id=tenant.id)
+    # created_at is a server default: load it before serialising.
+    await session.refresh(tenant)
+    await session.refresh(owner)
+    public = TenantPublic.model_validate(tenant)
+    return TenantCreated(**public.model_dump(), owner=UserPublic.model_validate(owner))
+
+
+@router.get("")
+async def list_tenants(principal: Lister, session: SessionDep) -> list[TenantPublic]:
+    return [TenantPublic.model_validate(t) for t in await service.list_tenants(session)]

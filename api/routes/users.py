@@ -1,0 +1,87 @@
+"""Users of the caller's tenant under /api/v1/users (owners and admins).
+
+Another tenant's user id answers 404. Session effects (ending a deactivated user's sessions, applying a new role to
+open ones) happen after the change commits, so a failed commit never logs anyone out for nothing.
+"""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+
+from api.auth.sessions import session_store
+from api.deps import SessionDep
+from api.schemas.users import UserCreate, UserPublic, UserUpdate
+from api.security import Principal, require
+from api.services import users as service
+from domain.permissions import Action
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+Reader = Annotated[Principal, Depends(require(Action.USER_READ))]
+Manager = Annotated[Principal, Depends(require(Action.USER_MANAGE))]
+
+
+async def _apply_to_sessions(request: Request, change: service.UserChange) -> None:
+    store = session_store(request)
+    if change.sessions_must_end:
+        await store.revoke_all(user_id=change.user.id)
+    elif change.role_changed:
+        await store.update_role(user_id=change.user.id, role=change.user.role)
+
+
+@router.get("")
+async def list_users(principal: Reader, session: SessionDep) -> list[UserPublic]:
+    return [UserPublic.model_validate(u) for u in await service.list_users(session, tenant_id=principal.tenant())]
+
+
+@router.post("", status_code=201, responses={409: {"description": "e-mail already taken"}})
+async def create_user(data: UserCreate, principal: Manager, session: SessionDep) -> UserPublic:
+    """Create a user. Only owners may create owners."""
+    user = await service.create_user(
+        session,
+        tenant_id=principal.tenant(),
+        actor_role=principal.role,
+        email=data.email,
+        password=data.password,
+        role=data.role,
+        full_name=data.full_name,
+    )
+    await session.refresh(user)
+    return UserPublic.model_validate(user)
+
+
+@router.get("/{user_id}")
+async def get_user(user_id: uuid.UUID, principal: Reader, session: SessionDep) -> UserPublic:
+    return UserPublic.model_validate(await service.get_user(session, tenant_id=principal.tenant(), user_id=user_id))
+
+
+@router.patch("/{user_id}", responses={409: {"description": "would leave the tenant without an active owner"}})
+async def update_user(
+    user_id: uuid.UUID, data: UserUpdate, principal: Manager, session: SessionDep, request: Request
+) -> UserPublic:
+    """Change role, name, active flag or password. Deactivating or a new password ends the user's sessions."""
+    change = await service.update_user(
+        session,
+        tenant_id=principal.tenant(),
+        actor_role=principal.role,
+        user_id=user_id,
+        role=data.role,
+        full_name=data.full_name,
+        is_active=data.is_active,
+        password=data.password,
+    )
+    await session.commit()
+    await _apply_to_sessions(request, change)
+    return UserPublic.model_validate(change.user)
+
+
+@router.post("/{user_id}/deactivate", responses={409: {"description": "the tenant's last active owner"}})
+async def deactivate_user(user_id: uuid.UUID, principal: Manager, session: SessionDep, request: Request) -> UserPublic:
+    """Deactivate a user: they can no longer log in and their open sessions end now."""
+    change = await service.update_user(
+        session, tenant_id=principal.tenant(), actor_role=principal.role, user_id=user_id, is_active=False
+    )
+    await session.commit()
+    await _apply_to_sessions(request, change)
+    return UserPublic.model_validate(change.user)

@@ -1,0 +1,38 @@
+"""HTTP shapes of the tenants API: TenantCreate in, TenantPublic / TenantCreated out."""
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.users import EmailAddress, Password, UserPublic
+from api.services.tenants import SLUG_PATTERN
+
+
+class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    slug: str = Field(min_length=1, max_length=63, pattern=SLUG_PATTERN, description="unique, used in workflow ids")
+    owner_email: EmailAddress
+    owner_password: Password
+    owner_name: str = Field(default="", max_length=200)
+    default_region: str = Field(default="US", min_length=2, max_length=2, description="ISO region for phones")
+    timezone: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone")
+    speed_to_lead_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+
+
+class TenantPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    slug: str
+    name: str
+    default_region: str
+    timezone: str
+    speed_to_lead_minutes: int
+    created_at: datetime
+
+
+class TenantCreated(TenantPublic):
+    owner: UserPublic

@@ -1,0 +1,96 @@
+"""Tenants: system_admin creates a tenant with its owner and default statuses; slugs are unique; bad input is 422."""
+
+import uuid
+
+import pytest
+
+from domain.stages import DEFAULT_STATUSES
+from tests.fixtures.crm import PASSWORD, login
+
+TENANTS = "/api/v1/tenants"
+
+
+def _body(**overrides):
+    tag = uuid.uuid4().hex[:8]
+    body = {
+        "name": f"Acme {tag}",
+        "slug": f"acme-{tag}",
+        "owner_email": f"Owner-{tag}@Example.com",
+        "owner_password": PASSWORD,
+        "owner_name": "Olga Owner",
+        "default_region": "gb",
+        "timezone": "Europe/London",
+        "speed_to_lead_minutes": 10,
+    }
+    body.update(overrides)
+    return body
+
+
+async def test_system_admin_creates_a_tenant_whose_owner_can_log_in(client, make_client, system_admin) -> None:
+    body = _body()
+    response = await client.post(TENANTS, json=body, headers=system_admin.headers)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["slug"] == body["slug"]
+    assert created["default_region"] == "GB"
+    assert created["speed_to_lead_minutes"] == 10
+    assert created["owner"]["email"] == body["owner_email"].lower()
+    assert created["owner"]["role"] == "owner"
+    assert created["owner"]["tenant_id"] == created["id"]
+
+    async with make_client() as owner:
+        await login(owner, body["owner_email"], PASSWORD)
+        me = (await owner.get("/api/v1/auth/me")).json()
+        assert me["tenant"]["id"] == created["id"]
+        statuses = (await owner.get("/api/v1/statuses")).json()
+    assert [(s["key"], s["stage"]) for s in statuses] == [(k, str(stage)) for k, _, stage in DEFAULT_STATUSES]
+    assert [s["key"] for s in statuses if s["is_default"]] == ["new"]
+
+    listed = await client.get(TENANTS, headers=system_admin.headers)
+    assert listed.status_code == 200
+    assert created["id"] in {t["id"] for t in listed.json()}
+
+
+async def test_a_taken_slug_is_409(client, system_admin, tenant) -> None:
+    response = await client.post(TENANTS, json=_body(slug=tenant.slug), headers=system_admin.headers)
+    assert response.status_code == 409
+    assert tenant.slug in response.json()["message"]
+
+
+async def test_an_owner_email_already_in_use_is_409_and_creates_no_tenant(client, system_admin, tenant) -> None:
+    body = _body(owner_email=tenant.agent.email.upper())
+    response = await client.post(TENANTS, json=body, headers=system_admin.headers)
+    assert response.status_code == 409
+    assert response.json()["details"] == {"field": "owner_email"}
+    slugs = {t["slug"] for t in (await client.get(TENANTS, headers=system_admin.headers)).json()}
+    assert body["slug"] not in slugs
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("slug", "Not A Slug"),
+        ("slug", "-leading-hyphen"),
+        ("owner_email", "not-an-address"),
+        ("owner_password", "short"),
+        ("default_region", "ZZ"),
+        ("timezone", "Mars/Olympus_Mons"),
+        ("speed_to_lead_minutes", 0),
+        ("name", ""),
+    ],
+)
+async def test_bad_input_is_422_naming_the_field(client, system_admin, field: str, value) -> None:
+    response = await client.post(TENANTS, json=_body(**{field: value}), headers=system_admin.headers)
+    assert response.status_code == 422, response.text
+    assert field in [d["field"] for d in response.json()["details"]]
+
+
+async def test_tenant_users_cannot_create_or_list_tenants(client, tenant) -> None:
+    assert (await client.post(TENANTS, json=_body(), headers=tenant.headers("owner"))).status_code == 403
+    assert (await client.get(TENANTS, headers=tenant.headers("owner"))).status_code == 403
+
+
+async def test_a_system_admin_has_no_tenant_data(client, system_admin) -> None:
+    response = await client.get("/api/v1/statuses", headers=system_admin.headers)
+    assert response.status_code == 403
+    assert "system_admin" in response.json()["message"]
