@@ -6,6 +6,7 @@ as `core.errors.AppError`s a person can act on: a refused transition is a Confli
 
 import logging
 import uuid
+from datetime import timedelta
 
 from temporalio.client import (
     Client,
@@ -13,6 +14,7 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
     SearchAttributePair,
@@ -129,10 +131,21 @@ async def change_lead_status(
     )
     try:
         return await client.execute_update_with_start_workflow(
-            LeadWorkflow.change_status, request, start_workflow_operation=start
+            LeadWorkflow.change_status,
+            request,
+            start_workflow_operation=start,
+            rpc_timeout=timedelta(seconds=settings.lead_status_change_timeout_seconds),
         )
     except WorkflowUpdateFailedError as exc:
         raise _update_refused(exc, lead_id=lead.id, status_key=status.key) from exc
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        log.warning("status change of lead %s: no answer from its workflow in time", lead.id)
+        raise ServiceUnavailable(
+            "the lead's workflow did not answer in time; the change may still be applied shortly, "
+            "so check the lead's status before sending it again",
+            details={"lead_id": str(lead.id), "status": status.key},
+            headers={"Retry-After": "5"},
+        ) from exc
     except RPCError as exc:
         log.warning("status change of lead %s: Temporal answered %s", lead.id, exc)
         raise ServiceUnavailable(

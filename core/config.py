@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     default_phone_region: str = "US"
     default_timezone: str = "UTC"
     lead_workflow_max_history_events: int = Field(default=2000, ge=100)
+    # How long the API waits for a lead workflow to answer a status change before answering 503.
+    lead_status_change_timeout_seconds: float = Field(default=30.0, gt=0)
 
     # WhatsApp channel (channels/whatsapp): shards as JSON, e.g. LEADFLOW_WHATSAPP_EVOLUTION_SHARDS='[{"name":
     # "shard-01","base_url":"http://evo1:8080","instance":"acme-shard-01","api_key":"..."}]'

@@ -14,11 +14,12 @@ from temporalio.worker import Worker
 from api.lead_workflows import (
     change_lead_status,
     get_lead_view,
+    lead_workflow_input,
     refresh_lead_details,
     start_lead_workflow,
 )
 from core.config import Settings
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, ServiceUnavailable
 from models import Lead, StatusDefinition, Tenant
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
@@ -281,3 +282,20 @@ async def test_a_lead_without_workflow_has_no_view(ctx) -> None:
     with pytest.raises(NotFound) as missing:
         await get_lead_view(client, tenant_slug="nobody", lead_id=uuid.uuid4())
     assert "has no workflow" in missing.value.message
+
+
+async def test_a_workflow_that_does_not_answer_in_time_is_service_unavailable(ctx) -> None:
+    client, settings, session_factory = ctx
+    rows = await make_lead_rows(session_factory)
+    # The lead's workflow exists but on a task queue no worker polls: nothing will ever answer.
+    data = lead_workflow_input(tenant=rows.tenant, lead=rows.lead, settings=settings)
+    handle = await client.start_workflow(
+        LeadWorkflow.run, data, id=lead_workflow_id(rows.tenant.slug, str(rows.lead.id)), task_queue="nobody-polls"
+    )
+    impatient = settings.model_copy(update={"lead_status_change_timeout_seconds": 1.0})
+
+    with pytest.raises(ServiceUnavailable) as unanswered:
+        await change(client, impatient, session_factory, rows.tenant, rows.lead, "contacted")
+
+    assert "did not answer in time" in unanswered.value.message
+    await handle.terminate()
