@@ -166,6 +166,8 @@ def tcp_port_open(host: str, port: int) -> bool:
 def require_free_port(host: str, port: int, setting: str) -> None:
     """Fail before starting anything when a port the stack needs is taken, naming the setting that moves it."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers do: a port whose last connections linger in TIME_WAIT is free to listen on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError as exc:

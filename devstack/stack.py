@@ -147,22 +147,31 @@ class Stack:
         if settings.seed_demo:
             await seed.seed_demo_accounts(settings)
 
+        # The Python children import a lot on start: launch them together and wait for all of them at once.
+        waits = []
         if self._sandbox_wanted():
             _say(f"starting the provider sandbox on {settings.sandbox_host}:{settings.sandbox_port}")
             sandbox = self._python_child("sandbox", "-m", "sandbox")
             self._start(sandbox)
             self.sandbox_url = settings.sandbox_url()
-            await asyncio.to_thread(
-                wait_until,
-                "the provider sandbox",
-                lambda: httpx.get(f"{self.sandbox_url}/_sandbox/health", timeout=2).status_code == 200,
-                child=sandbox,
-                timeout=READY_TIMEOUT,
+            sandbox_health = f"{self.sandbox_url}/_sandbox/health"
+            waits.append(
+                asyncio.to_thread(
+                    wait_until,
+                    "the provider sandbox",
+                    lambda: httpx.get(sandbox_health, timeout=2).status_code == 200,
+                    child=sandbox,
+                    timeout=READY_TIMEOUT,
+                )
             )
-
         _say("starting the worker")
         worker = self._python_child("worker", "-m", "worker")
         self._start(worker)
+        waits.append(
+            wait_for_pollers(
+                client, LEADS_QUEUE, namespace=settings.temporal_namespace, child=worker, within=READY_TIMEOUT
+            )
+        )
         _say(f"starting the API on {self.api_url}")
         api = self._python_child(
             "api",
@@ -170,17 +179,17 @@ class Stack:
             "--host", settings.api_host, "--port", str(settings.api_port),
         )  # fmt: skip
         self._start(api)
-
-        await wait_for_pollers(
-            client, LEADS_QUEUE, namespace=settings.temporal_namespace, child=worker, within=READY_TIMEOUT
+        readyz = f"{self.api_url}/readyz"
+        waits.append(
+            asyncio.to_thread(
+                wait_until,
+                "the API (/readyz)",
+                lambda: httpx.get(readyz, timeout=3).status_code == 200,
+                child=api,
+                timeout=READY_TIMEOUT,
+            )
         )
-        await asyncio.to_thread(
-            wait_until,
-            "the API (/readyz)",
-            lambda: httpx.get(f"{self.api_url}/readyz", timeout=3).status_code == 200,
-            child=api,
-            timeout=READY_TIMEOUT,
-        )
+        await asyncio.gather(*waits)
         if settings.seed_demo:
             self.leads_created = await seed.seed_demo_leads(settings, self.api_url)
 
