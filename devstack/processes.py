@@ -29,9 +29,8 @@ class ChildDied(StackError):
     def __init__(self, child: "Child", code: int) -> None:
         self.child = child
         self.code = code
-        super().__init__(
-            f"{child.name} exited with code {code} (log: {child.log_path}). Last lines:\n{child.log_tail()}"
-        )
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        super().__init__(f"{child.name} {how} (log: {child.log_path}). Its last lines:\n{child.log_tail()}")
 
 
 @dataclass
@@ -47,11 +46,13 @@ class Child:
     stop_command: list[str] | None = None
     stop_timeout: float = 20.0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log_start: int = field(default=0, repr=False)  # where this run's output begins in the (appended) log
 
     def start(self) -> None:
         end_left_behind(self.pid_path, self.stop_signal, self.stop_timeout)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
+            self._log_start = log.tell()
             log.write(f"\n==> {time.strftime('%Y-%m-%d %H:%M:%S')} starting: {' '.join(self.argv)}\n".encode())
             log.flush()
             self.process = subprocess.Popen(
@@ -107,7 +108,9 @@ class Child:
 
     def log_tail(self, lines: int = 25) -> str:
         try:
-            text = self.log_path.read_text(errors="replace")
+            with self.log_path.open("rb") as log:
+                log.seek(self._log_start)
+                text = log.read().decode(errors="replace")
         except OSError:
             return "(no log)"
         return "\n".join("    " + line for line in text.rstrip().splitlines()[-lines:])

@@ -21,7 +21,7 @@ from core.config import Settings
 from core.queues import LEADS_QUEUE
 from devstack import seed
 from devstack.postgres import PrivatePostgres
-from devstack.processes import Child, ChildDied, StackError, StateLock, require_free_port, wait_until
+from devstack.processes import Child, StackError, StateLock, require_free_port, wait_until
 from devstack.redis import PrivateRedis
 from devstack.temporal import DevTemporal, wait_for_pollers
 from devstack.temporal_setup import ensure_namespace, ensure_search_attributes
@@ -260,9 +260,6 @@ async def up(settings: Settings) -> int:
         print(stack.banner(), flush=True)
         await stack.supervise(stop)
         return 0
-    except ChildDied as exc:
-        print(f"\nerror: {exc.child.name} died. {exc}", file=sys.stderr, flush=True)
-        return 1
     except StackError as exc:
         print(f"\nerror: {exc}", file=sys.stderr, flush=True)
         return 1
