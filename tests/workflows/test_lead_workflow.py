@@ -4,6 +4,7 @@ terminal stage, reopening, continue-as-new, a deleted lead, details refresh."""
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,7 +24,7 @@ from core.errors import Conflict, NotFound, ServiceUnavailable
 from models import Lead, StatusDefinition, Tenant
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
-from tests.workflows.support import eventually, make_lead_rows, read_lead, read_timeline
+from tests.workflows.support import eventually, make_lead, make_lead_rows, read_lead, read_timeline
 from workflows import search_attributes
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
@@ -299,3 +300,29 @@ async def test_a_workflow_that_does_not_answer_in_time_is_service_unavailable(ct
 
     assert "did not answer in time" in unanswered.value.message
     await handle.terminate()
+
+
+async def test_the_readme_queries_find_one_leads_and_one_tenants_workflows(ctx) -> None:
+    client, settings, session_factory = ctx
+    rows = await make_lead_rows(session_factory)
+    second = await make_lead(session_factory, rows.tenant, owner=None, name="Second Lead")
+    other = await make_lead_rows(session_factory)
+    first_id = (await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)).id
+    second_id = (await start_lead_workflow(client, tenant=rows.tenant, lead=second, settings=settings)).id
+    await start_lead_workflow(client, tenant=other.tenant, lead=other.lead, settings=settings)
+    tenant_workflows = sorted([first_id, second_id])
+
+    def found(query: str) -> Callable[[], Awaitable[list[str]]]:
+        async def ids() -> list[str]:
+            return sorted([w.id async for w in client.list_workflows(query)])
+
+        return ids
+
+    assert await eventually(found(f"LeadId = '{rows.lead.id}'")) == [first_id]
+    assert await eventually(found(f"TenantId = '{rows.tenant.id}'")) == tenant_workflows
+    assert await eventually(found(f"WorkflowId STARTS_WITH 'lead:{rows.tenant.slug}:'")) == tenant_workflows
+    running_new = f"TenantId = '{rows.tenant.id}' AND LeadStatus = 'new' AND ExecutionStatus = 'Running'"
+    assert await eventually(found(running_new)) == tenant_workflows
+    assert await eventually(found(f"AssignedAgent = '{rows.owner.id}'")) == [first_id]
+    unassigned = f"TenantId = '{rows.tenant.id}' AND AssignedAgent = ''"
+    assert await eventually(found(unassigned)) == [second_id]
