@@ -25,7 +25,9 @@ SPEED_TO_LEAD_ALERT_EVENT = "speed_to_lead_alert"
 
 
 class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Unknown fields are ignored, not refused: a payload written by a newer (or older) version of this code, in a
+    # running workflow's history, must still decode after a deploy or a rollback.
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class LeadView(_Frozen):
