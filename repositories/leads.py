@@ -146,11 +146,6 @@ class LeadRepository:
     async def get_tenant(self, *, tenant_id: uuid.UUID) -> Tenant | None:
         return await self.session.get(Tenant, tenant_id)
 
-    async def get_assignable_owner(self, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
-        """The user if it belongs to the tenant (active or not: the caller explains which), else None."""
-        result = await self.session.execute(select(User).where(User.tenant_id == tenant_id, User.id == user_id))
-        return result.scalar_one_or_none()
-
     async def owners_by_email(self, *, tenant_id: uuid.UUID, emails: Sequence[str]) -> dict[str, User]:
         """Lower-cased e-mail -> user of the tenant, for resolving an import's `owner_email` column in one query."""
         if not emails:

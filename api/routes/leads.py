@@ -1,0 +1,165 @@
+"""The leads REST API under /api/v1/leads: CRUD, list and search, status changes, timeline and CSV import.
+
+Everything is scoped to the caller's tenant: another tenant's lead id answers 404 like a missing one. Rows commit
+before a workflow is started or updated; a workflow that cannot be reached answers 503 saying what was saved.
+"""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.schemas.leads import (
+    LeadCreate,
+    LeadImportReport,
+    LeadPage,
+    LeadPublic,
+    LeadStatusChange,
+    LeadUpdate,
+    TimelineEventPublic,
+)
+from api.security import Principal, require
+from api.services import lead_import
+from api.services import leads as service
+from domain.permissions import Action
+from domain.stages import Stage
+
+router = APIRouter(prefix="/leads", tags=["leads"])
+
+Reader = Annotated[Principal, Depends(require(Action.LEAD_READ))]
+Writer = Annotated[Principal, Depends(require(Action.LEAD_WRITE))]
+Deleter = Annotated[Principal, Depends(require(Action.LEAD_DELETE))]
+Importer = Annotated[Principal, Depends(require(Action.LEAD_IMPORT))]
+
+
+@router.post("", status_code=201, responses={409: {"description": "phone already used; details.lead_id"}})
+async def create_lead(
+    data: LeadCreate, principal: Writer, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+) -> LeadPublic:
+    """Create a lead and start its workflow. A retry after a 503 finishes the first attempt and answers 201."""
+    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
+    try:
+        lead = await service.create_lead(session=session, tenant=tenant, data=data, actor=principal.actor)
+    except service.DuplicatePhone as duplicate:
+        # The same phone again: either a real duplicate (409) or the retry of a create whose workflow never started.
+        if not await service.start_missing_workflow(
+            temporal=temporal, settings=settings, tenant=tenant, lead=duplicate.existing
+        ):
+            raise
+        return LeadPublic.model_validate(duplicate.existing)
+    await session.commit()
+    await service.start_workflow(temporal=temporal, settings=settings, tenant=tenant, lead=lead)
+    return LeadPublic.model_validate(lead)
+
+
+@router.get("")
+async def list_leads(
+    principal: Reader,
+    session: SessionDep,
+    status: Annotated[str | None, Query(max_length=63, description="status key")] = None,
+    stage: Stage | None = None,
+    owner_id: uuid.UUID | None = None,
+    q: Annotated[str | None, Query(max_length=200, description="search in name, phone, e-mail")] = None,
+    cursor: Annotated[str | None, Query(max_length=300)] = None,
+    limit: Annotated[int, Query(ge=1, le=service.LIST_LIMIT_MAX)] = 50,
+) -> LeadPage:
+    """Leads newest first; pass `next_cursor` back as `cursor` for the next page."""
+    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
+    items, next_cursor = await service.list_leads(
+        session=session,
+        tenant=tenant,
+        limit=limit,
+        cursor=cursor,
+        status=status,
+        stage=stage,
+        owner_id=owner_id,
+        q=q,
+    )
+    return LeadPage(items=[LeadPublic.model_validate(lead) for lead in items], next_cursor=next_cursor)
+
+
+@router.post("/import", responses={413: {"description": "file too large or too many rows"}})
+async def import_leads(
+    principal: Importer,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="CSV, UTF-8, header row with a 'phone' column")],
+) -> LeadImportReport:
+    """Import leads from CSV: valid rows stored in one transaction, bad rows reported by line; then workflows."""
+    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
+    text = await lead_import.read_upload(file, max_bytes=settings.lead_import_max_bytes)
+    report = await lead_import.import_leads(
+        session=session, tenant=tenant, text=text, actor=principal.actor, max_rows=settings.lead_import_max_rows
+    )
+    await session.commit()
+    report.workflows_not_started = await lead_import.start_workflows(
+        session=session, temporal=temporal, settings=settings, tenant=tenant, lead_ids=report.lead_ids
+    )
+    return report
+
+
+@router.get("/{lead_id}")
+async def get_lead(lead_id: uuid.UUID, principal: Reader, session: SessionDep) -> LeadPublic:
+    lead = await service.get_lead(session=session, tenant_id=principal.tenant(), lead_id=lead_id)
+    return LeadPublic.model_validate(lead)
+
+
+@router.patch("/{lead_id}", responses={409: {"description": "phone already used; details.lead_id"}})
+async def update_lead(
+    lead_id: uuid.UUID, data: LeadUpdate, principal: Writer, session: SessionDep, temporal: TemporalDep
+) -> LeadPublic:
+    """Change the fields sent (a new name or owner also reaches the workflow). Status: POST /leads/{id}/status."""
+    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
+    lead = await service.update_lead(session=session, tenant=tenant, lead_id=lead_id, data=data, actor=principal.actor)
+    answer = LeadPublic.model_validate(lead)
+    if data.model_fields_set & service.WORKFLOW_FIELDS:
+        await session.commit()
+        await service.refresh_workflow(temporal=temporal, tenant=tenant, lead=lead)
+    return answer
+
+
+@router.delete("/{lead_id}", status_code=204)
+async def delete_lead(lead_id: uuid.UUID, principal: Deleter, session: SessionDep, temporal: TemporalDep) -> Response:
+    """Stop the lead's workflow, then delete the lead with its timeline."""
+    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
+    await service.delete_lead(session=session, temporal=temporal, tenant=tenant, lead_id=lead_id, actor=principal.actor)
+    return Response(status_code=204)
+
+
+@router.post("/{lead_id}/status", responses={409: {"description": "the workflow refused the transition"}})
+async def change_status(
+    lead_id: uuid.UUID,
+    data: LeadStatusChange,
+    principal: Writer,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> LeadPublic:
+    """Move the lead to another status through its workflow; 409 with the reason when the transition is not allowed."""
+    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
+    lead, status = await service.resolve_status(session=session, tenant=tenant, lead_id=lead_id, data=data)
+    await session.commit()
+    return await service.change_status(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        tenant=tenant,
+        lead=lead,
+        status=status,
+        reason=data.reason,
+        actor=principal.actor,
+    )
+
+
+@router.get("/{lead_id}/timeline")
+async def lead_timeline(
+    lead_id: uuid.UUID,
+    principal: Reader,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 200,
+) -> list[TimelineEventPublic]:
+    """The lead's activity, newest first."""
+    events = await service.timeline(session=session, tenant_id=principal.tenant(), lead_id=lead_id, limit=limit)
+    return [TimelineEventPublic.model_validate(event) for event in events]

@@ -1,0 +1,270 @@
+"""CSV import of leads: every valid row imported, every bad row reported with its line number and reason.
+
+File format: UTF-8 (a BOM is accepted), comma-separated, a header row. Columns (case-insensitive): `phone`
+(required), `name`, `email`, `source`, `owner_email`, `status`; any other column becomes a custom field of the lead
+(empty cells are left out).
+
+Atomicity: each row is inserted by itself or not at all (one multi-row INSERT ... ON CONFLICT DO NOTHING: a row can
+never be half-written), and all valid rows of a file commit in ONE transaction with their `created` timeline events.
+So an import is stored completely or, if the database fails midway, not at all: retrying the same file never finds
+half of it already there. A row whose phone another request took while the import ran is reported as a duplicate,
+not failed. Workflows start only after the commit, a bounded number at a time.
+"""
+
+import asyncio
+import csv
+import io
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api.lead_workflows import start_lead_workflow
+from api.schemas.leads import InvalidEmail, LeadImportReport, SkippedRow, normalize_email
+from core.config import Settings
+from core.errors import AppError, Unprocessable
+from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
+from models import Lead, Tenant
+from repositories.leads import LeadRepository
+from repositories.statuses import StatusRepository
+from repositories.timeline import TimelineRepository
+
+log = logging.getLogger(__name__)
+
+KNOWN_COLUMNS = ("phone", "name", "email", "source", "owner_email", "status")
+DEFAULT_SOURCE = "import"
+_INSERT_CHUNK = 500
+
+
+class ImportTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+@dataclass
+class _Row:
+    line: int
+    values: dict[str, Any]
+
+
+async def read_upload(file: UploadFile, *, max_bytes: int) -> str:
+    """The uploaded file as text; 413 above `max_bytes`, 422 when it is not UTF-8."""
+    data = await file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImportTooLarge(
+            f"the file is larger than {max_bytes} bytes; split it into smaller files",
+            details={"max_bytes": max_bytes},
+        )
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise Unprocessable(
+            f"the file is not UTF-8 (first bad byte on line {line}); save it as 'CSV UTF-8' and upload again",
+            details={"line": line},
+        ) from None
+
+
+def _parse(text: str, *, max_rows: int) -> tuple[list[str], list[_Row], list[SkippedRow]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise Unprocessable("the file is empty; the first line must be a header with a 'phone' column") from None
+    except csv.Error as exc:
+        raise Unprocessable(f"line 1: the header row is not valid CSV ({exc})") from None
+    columns = [name.strip().lower() for name in header]
+    if "phone" not in columns:
+        raise Unprocessable(
+            "the header row has no 'phone' column (expected columns: phone, name, email, source, owner_email, status)",
+            details={"columns": columns},
+        )
+    if any(not name for name in columns):
+        raise Unprocessable("the header row has an empty column name; name every column or remove it")
+    duplicated = sorted({name for name in columns if columns.count(name) > 1})
+    if duplicated:
+        raise Unprocessable(f"the header row repeats the column(s) {', '.join(duplicated)}")
+
+    rows: list[_Row] = []
+    skipped: list[SkippedRow] = []
+    line = reader.line_num
+    while True:
+        start = line + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise Unprocessable(f"line {start}: not valid CSV ({exc}); nothing was imported") from None
+        line = reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue  # blank lines are not rows
+        if len(rows) + len(skipped) >= max_rows:
+            raise ImportTooLarge(
+                f"the file has more than {max_rows} rows; split it into smaller files (nothing was imported)",
+                details={"max_rows": max_rows},
+            )
+        if len(cells) > len(columns):
+            skipped.append(
+                SkippedRow(line=start, reason=f"{len(cells)} values but the header has {len(columns)} columns")
+            )
+            continue
+        values = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(columns)}
+        rows.append(_Row(line=start, values=values))
+    return columns, rows, skipped
+
+
+async def import_leads(
+    *, session: AsyncSession, tenant: Tenant, text: str, actor: str, max_rows: int
+) -> LeadImportReport:
+    """Validate every row, insert the valid ones with their timeline events (not committed) and report the rest."""
+    columns, rows, skipped = _parse(text, max_rows=max_rows)
+    leads = LeadRepository(session)
+    statuses = {s.key: s for s in await StatusRepository(session).list(tenant_id=tenant.id)}
+    default_status = await StatusRepository(session).get_default(tenant_id=tenant.id)
+    owner_emails = sorted({r.values.get("owner_email", "").lower() for r in rows} - {""})
+    owners = await leads.owners_by_email(tenant_id=tenant.id, emails=owner_emails)
+    extra_columns = [name for name in columns if name not in KNOWN_COLUMNS]
+
+    first_line_of_phone: dict[str, int] = {}
+    candidates: list[tuple[_Row, dict[str, Any]]] = []
+    for row in rows:
+        values = row.values
+        raw_phone = values["phone"]
+
+        def skip(reason: str, column: str | None, row: _Row = row, raw_phone: str = raw_phone) -> None:
+            skipped.append(SkippedRow(line=row.line, reason=reason, field=column, phone=raw_phone or None))
+
+        try:
+            phone = normalize_phone(raw_phone, tenant.default_region)
+        except InvalidPhone as exc:
+            skip(f"invalid phone '{raw_phone}': {exc.reason}", "phone")
+            continue
+        try:
+            email = normalize_email(values.get("email"))
+        except InvalidEmail as exc:
+            skip(f"invalid email: {exc}", "email")
+            continue
+        status_key = values.get("status") or None
+        status = statuses.get(status_key) if status_key else default_status
+        if status is None:
+            if status_key:
+                skip(f"unknown status '{status_key}'", "status")
+            else:
+                skip("this tenant has no status of stage 'new' to start leads in", "status")
+            continue
+        owner_id = None
+        owner_email = values.get("owner_email", "").lower()
+        if owner_email:
+            owner = owners.get(owner_email)
+            if owner is None:
+                skip(f"unknown owner '{owner_email}': no user with this e-mail in this tenant", "owner_email")
+                continue
+            if not owner.is_active:
+                skip(f"owner '{owner_email}' is deactivated", "owner_email")
+                continue
+            owner_id = owner.id
+        name, source = values.get("name", ""), values.get("source") or DEFAULT_SOURCE
+        if len(name) > 200:
+            skip("name is longer than 200 characters", "name")
+            continue
+        if len(source) > 40:
+            skip("source is longer than 40 characters", "source")
+            continue
+        if phone in first_line_of_phone:
+            skip(f"duplicate of line {first_line_of_phone[phone]} in this file ({phone})", "phone")
+            continue
+        first_line_of_phone[phone] = row.line
+        candidates.append(
+            (
+                row,
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": tenant.id,
+                    "phone": phone,
+                    "name": name,
+                    "email": email,
+                    "source": source,
+                    "owner_id": owner_id,
+                    "status_key": status.key,
+                    "stage": status.stage,
+                    "timezone": timezone_for_phone(phone, tenant.timezone),
+                    "custom_fields": {c: values[c] for c in extra_columns if values.get(c)},
+                },
+            )
+        )
+
+    existing = await leads.ids_by_phone(tenant_id=tenant.id, phones=[values["phone"] for _, values in candidates])
+    to_insert: list[tuple[_Row, dict[str, Any]]] = []
+    for row, values in candidates:
+        if values["phone"] in existing:
+            skipped.append(_duplicate_of_existing(row, values["phone"], existing[values["phone"]]))
+        else:
+            to_insert.append((row, values))
+
+    imported: list[uuid.UUID] = []
+    timeline = TimelineRepository(session)
+    for start in range(0, len(to_insert), _INSERT_CHUNK):
+        chunk = to_insert[start : start + _INSERT_CHUNK]
+        inserted = await leads.insert_many_skip_existing([values for _, values in chunk])
+        raced = [values["phone"] for _, values in chunk if values["phone"] not in inserted]
+        raced_ids = await leads.ids_by_phone(tenant_id=tenant.id, phones=raced)
+        for row, values in chunk:
+            lead_id = inserted.get(values["phone"])
+            if lead_id is None:
+                skipped.append(_duplicate_of_existing(row, values["phone"], raced_ids.get(values["phone"])))
+                continue
+            imported.append(lead_id)
+            await timeline.record(
+                tenant_id=tenant.id,
+                lead_id=lead_id,
+                kind="created",
+                actor=actor,
+                data={
+                    "source": values["source"],
+                    "status": values["status_key"],
+                    "phone": values["phone"],
+                    "import_line": row.line,
+                },
+                idempotency_key=f"lead:{lead_id}:created",
+            )
+
+    skipped.sort(key=lambda s: s.line)
+    return LeadImportReport(imported=len(imported), skipped=skipped, lead_ids=imported)
+
+
+def _duplicate_of_existing(row: _Row, phone: str, lead_id: uuid.UUID | None) -> SkippedRow:
+    return SkippedRow(
+        line=row.line,
+        reason=f"a lead with phone {phone} already exists",
+        field="phone",
+        phone=row.values["phone"],
+        existing_lead_id=lead_id,
+    )
+
+
+async def start_workflows(
+    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, lead_ids: list[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Start the imported leads' workflows (after the commit), `concurrency` at a time; the ids that failed."""
+    if not lead_ids:
+        return []
+    leads: list[Lead] = await LeadRepository(session).get_many(tenant_id=tenant.id, lead_ids=lead_ids)
+    gate = asyncio.Semaphore(settings.lead_import_workflow_concurrency)
+    failed: list[uuid.UUID] = []
+
+    async def start(lead: Lead) -> None:
+        async with gate:
+            try:
+                await start_lead_workflow(temporal, tenant=tenant, lead=lead, settings=settings)
+            except Exception as exc:  # reported per lead; a retried POST /leads with the phone starts it
+                log.warning("starting the workflow of imported lead %s failed: %s", lead.id, exc)
+                failed.append(lead.id)
+
+    await asyncio.gather(*(start(lead) for lead in leads))
+    position = {lead_id: i for i, lead_id in enumerate(lead_ids)}
+    return sorted(failed, key=position.__getitem__)

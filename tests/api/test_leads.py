@@ -1,0 +1,342 @@
+"""Leads CRUD through the HTTP API: phone rules, duplicates, owners, e-mail, status defaults, list/search/pagination,
+deletion stopping the workflow, and a create whose workflow could not start being finished by its retry."""
+
+import asyncio
+import uuid
+
+import httpx
+import pytest
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError
+
+from workflows.ids import lead_workflow_id
+
+# Every lead gets a real LeadWorkflow: the worker runs them.
+pytestmark = pytest.mark.usefixtures("lead_worker")
+
+LEADS = "/api/v1/leads"
+
+
+def _phone_in(n: int) -> str:
+    """A valid US number per n (555-01xx numbers are reserved for fiction and parse as valid)."""
+    return f"+1202555{n:04d}"
+
+
+async def _create(client: httpx.AsyncClient, tenant, role: str = "agent", **fields) -> httpx.Response:
+    body = {"phone": "+12025550100", "name": "Ada Lovelace", **fields}
+    return await client.post(LEADS, json=body, headers=tenant.headers(role))
+
+
+async def _workflow_status(temporal_client: Client, tenant, lead_id: str) -> WorkflowExecutionStatus | None:
+    try:
+        description = await temporal_client.get_workflow_handle(lead_workflow_id(tenant.slug, lead_id)).describe()
+    except RPCError:
+        return None
+    return description.status
+
+
+# Create -------------------------------------------------------------------------------------------------------------
+
+
+async def test_create_normalises_the_phone_and_starts_the_workflow(client, tenant, temporal_client) -> None:
+    response = await _create(
+        client,
+        tenant,
+        phone="(202) 555-0143",
+        email="Ada@Example.COM",
+        source="web",
+        custom_fields={"plan": "pro"},
+    )
+    assert response.status_code == 201, response.text
+    lead = response.json()
+    assert lead["phone"] == "+12025550143"
+    assert lead["email"] == "ada@example.com"
+    assert lead["status"] == "new" and lead["stage"] == "new"
+    assert lead["timezone"] == "America/New_York"
+    assert lead["source"] == "web" and lead["custom_fields"] == {"plan": "pro"}
+
+    fetched = await client.get(f"{LEADS}/{lead['id']}", headers=tenant.headers("agent"))
+    assert fetched.status_code == 200 and fetched.json() == lead
+    timeline = (await client.get(f"{LEADS}/{lead['id']}/timeline", headers=tenant.headers("agent"))).json()
+    created = [event for event in timeline if event["kind"] == "created"]
+    assert len(created) == 1 and created[0]["data"]["phone"] == "+12025550143"
+    assert await _workflow_status(temporal_client, tenant, lead["id"]) is not None
+
+
+@pytest.mark.parametrize(
+    ("region", "raw", "e164", "zone"),
+    [
+        ("US", "415-555-2671", "+14155552671", "America/Los_Angeles"),
+        ("GB", "020 7946 0018", "+442079460018", "Europe/London"),
+        ("IL", "052-555-1234", "+972525551234", "Asia/Jerusalem"),
+        ("IN", "098765 43210", "+919876543210", "Asia/Calcutta"),
+        ("DE", "030 12345678", "+493012345678", "Europe/Berlin"),
+        ("DE", "+1 415 555 2671", "+14155552671", "America/Los_Angeles"),
+        ("US", "0049 30 12345678", "+493012345678", "Europe/Berlin"),
+    ],
+)
+async def test_national_numbers_are_read_in_the_tenants_region(
+    client, make_tenant, region: str, raw: str, e164: str, zone: str
+) -> None:
+    tenant = await make_tenant(default_region=region)
+    response = await _create(client, tenant, phone=raw)
+    assert response.status_code == 201, response.text
+    assert response.json()["phone"] == e164
+    assert response.json()["timezone"] == zone
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("call me maybe", "not a phone number"),
+        ("12", "too short"),
+        ("+1 415 555 0123 4567", "too long"),
+        ("555-0123", "not a valid number for its country"),
+    ],
+)
+async def test_invalid_phone_is_422_naming_the_field_and_reason(client, tenant, raw: str, reason: str) -> None:
+    response = await _create(client, tenant, phone=raw)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["details"] == [{"field": "phone", "reason": reason, "value": raw}]
+    assert body["message"].startswith("phone:") and reason in body["message"]
+
+
+async def test_missing_phone_is_422_naming_the_field(client, tenant) -> None:
+    response = await client.post(LEADS, json={"name": "No Phone"}, headers=tenant.headers("agent"))
+    assert response.status_code == 422
+    assert [d["field"] for d in response.json()["details"]] == ["phone"]
+
+
+async def test_a_phone_already_used_in_the_tenant_is_409_with_the_existing_lead(client, tenant, make_tenant) -> None:
+    first = await _create(client, tenant, phone="+12025550150")
+    assert first.status_code == 201
+    again = await _create(client, tenant, phone="(202) 555-0150", name="Someone else")
+    assert again.status_code == 409, again.text
+    assert again.json()["details"]["lead_id"] == first.json()["id"]
+    assert again.json()["details"]["field"] == "phone"
+
+    # The same number in another tenant is another lead.
+    other = await make_tenant()
+    assert (await _create(client, other, phone="+12025550150")).status_code == 201
+
+
+async def test_owner_must_be_an_active_user_of_the_tenant(client, tenant, make_tenant) -> None:
+    mine = tenant.user_id("agent")
+    ok = await _create(client, tenant, phone=_phone_in(160), owner_id=str(mine))
+    assert ok.status_code == 201 and ok.json()["owner_id"] == str(mine)
+
+    other = await make_tenant()
+    foreign = await _create(client, tenant, phone=_phone_in(161), owner_id=str(other.user_id("agent")))
+    assert foreign.status_code == 422
+    assert foreign.json()["details"][0]["field"] == "owner_id"
+    unknown = await _create(client, tenant, phone=_phone_in(162), owner_id=str(uuid.uuid4()))
+    assert unknown.status_code == 422
+
+
+async def test_bad_email_and_unknown_status_are_422(client, tenant) -> None:
+    bad_email = await _create(client, tenant, phone=_phone_in(170), email="not-an-address")
+    assert bad_email.status_code == 422
+    assert bad_email.json()["details"][0]["field"] == "email"
+    unknown = await _create(client, tenant, phone=_phone_in(171), status="vip")
+    assert unknown.status_code == 422
+    assert unknown.json()["details"][0]["field"] == "status"
+    given = await _create(client, tenant, phone=_phone_in(172), status="contacted")
+    assert given.status_code == 201 and given.json()["stage"] == "contacted"
+
+
+async def test_a_lead_whose_workflow_could_not_start_is_saved_and_the_retry_starts_it(
+    settings, client, tenant, temporal_client
+) -> None:
+    from api.app import create_app
+
+    broken = create_app(settings.model_copy(update={"temporal_address": "127.0.0.1:1"}))
+    async with broken.router.lifespan_context(broken):
+        transport = httpx.ASGITransport(app=broken)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as down:
+            first = await _create(down, tenant, phone=_phone_in(180))
+    assert first.status_code == 503, first.text
+    assert "saved" in first.json()["message"]
+    lead_id = first.json()["details"]["lead_id"]
+    assert (await client.get(f"{LEADS}/{lead_id}", headers=tenant.headers("agent"))).status_code == 200
+    assert await _workflow_status(temporal_client, tenant, lead_id) is None
+
+    retry = await _create(client, tenant, phone=_phone_in(180))
+    assert retry.status_code == 201, retry.text
+    assert retry.json()["id"] == lead_id
+    assert await _workflow_status(temporal_client, tenant, lead_id) == WorkflowExecutionStatus.RUNNING
+
+    # Once the workflow exists, the same phone is an ordinary duplicate.
+    third = await _create(client, tenant, phone=_phone_in(180))
+    assert third.status_code == 409 and third.json()["details"]["lead_id"] == lead_id
+
+
+# Read, update, delete -----------------------------------------------------------------------------------------------
+
+
+async def test_patch_changes_only_the_fields_sent(client, tenant) -> None:
+    lead = (await _create(client, tenant, phone=_phone_in(200), email="a@example.com")).json()
+    response = await client.patch(
+        f"{LEADS}/{lead['id']}",
+        json={"name": "Ada King", "custom_fields": {"tier": "gold"}},
+        headers=tenant.headers("agent"),
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["name"] == "Ada King" and body["custom_fields"] == {"tier": "gold"}
+    assert body["email"] == "a@example.com" and body["phone"] == lead["phone"]
+    timeline = (await client.get(f"{LEADS}/{lead['id']}/timeline", headers=tenant.headers("agent"))).json()
+    assert timeline[0]["kind"] == "updated" and timeline[0]["data"]["fields"] == ["custom_fields", "name"]
+
+
+async def test_patch_renormalises_the_phone_and_refuses_a_duplicate(client, make_tenant) -> None:
+    tenant = await make_tenant(default_region="GB")
+    first = (await _create(client, tenant, phone="020 7946 0010")).json()
+    second = (await _create(client, tenant, phone="020 7946 0011")).json()
+    moved = await client.patch(f"{LEADS}/{second['id']}", json={"phone": "+1 202 555 0112"}, headers=tenant.headers())
+    assert moved.status_code == 200
+    assert moved.json()["phone"] == "+12025550112" and moved.json()["timezone"] == "America/New_York"
+
+    clash = await client.patch(f"{LEADS}/{second['id']}", json={"phone": "020 7946 0010"}, headers=tenant.headers())
+    assert clash.status_code == 409 and clash.json()["details"]["lead_id"] == first["id"]
+    invalid = await client.patch(f"{LEADS}/{second['id']}", json={"phone": "12"}, headers=tenant.headers())
+    assert invalid.status_code == 422 and invalid.json()["details"][0]["field"] == "phone"
+    still = (await client.get(f"{LEADS}/{second['id']}", headers=tenant.headers())).json()
+    assert still["phone"] == "+12025550112"
+
+
+async def test_patch_cannot_change_the_status(client, tenant) -> None:
+    lead = (await _create(client, tenant, phone=_phone_in(210))).json()
+    response = await client.patch(f"{LEADS}/{lead['id']}", json={"status": "won"}, headers=tenant.headers("owner"))
+    assert response.status_code == 422
+    assert response.json()["details"][0]["field"] == "status"
+
+
+async def test_patch_can_unassign_the_owner(client, tenant) -> None:
+    owner = str(tenant.user_id("agent"))
+    lead = (await _create(client, tenant, phone=_phone_in(215), owner_id=owner)).json()
+    response = await client.patch(f"{LEADS}/{lead['id']}", json={"owner_id": None}, headers=tenant.headers())
+    assert response.status_code == 200 and response.json()["owner_id"] is None
+
+
+async def test_a_new_name_or_owner_reaches_the_workflow(client, tenant, temporal_client) -> None:
+    from api.lead_workflows import get_lead_view
+
+    lead = (await _create(client, tenant, phone=_phone_in(216), name="Before")).json()
+    agent = tenant.user_id("agent")
+    response = await client.patch(
+        f"{LEADS}/{lead['id']}", json={"name": "After", "owner_id": str(agent)}, headers=tenant.headers()
+    )
+    assert response.status_code == 200, response.text
+    # A signal is applied on the workflow's next task; give it a bounded moment before the query sees it.
+    async with asyncio.timeout(10):
+        while True:
+            view = await get_lead_view(temporal_client, tenant_slug=tenant.slug, lead_id=uuid.UUID(lead["id"]))
+            if view.owner_id == agent:
+                break
+            await asyncio.sleep(0.05)
+    assert view.display_name == "After"
+
+
+async def test_delete_is_for_owner_and_admin_and_stops_the_workflow(client, tenant, temporal_client) -> None:
+    lead = (await _create(client, tenant, phone=_phone_in(220))).json()
+    assert (await client.delete(f"{LEADS}/{lead['id']}", headers=tenant.headers("agent"))).status_code == 403
+    assert await _workflow_status(temporal_client, tenant, lead["id"]) == WorkflowExecutionStatus.RUNNING
+
+    response = await client.delete(f"{LEADS}/{lead['id']}", headers=tenant.headers("admin"))
+    assert response.status_code == 204
+    assert (await client.get(f"{LEADS}/{lead['id']}", headers=tenant.headers())).status_code == 404
+    assert await _workflow_status(temporal_client, tenant, lead["id"]) == WorkflowExecutionStatus.TERMINATED
+    assert (await client.delete(f"{LEADS}/{lead['id']}", headers=tenant.headers())).status_code == 404
+    # The phone is free again.
+    assert (await _create(client, tenant, phone=_phone_in(220))).status_code == 201
+
+
+@pytest.mark.parametrize("path", ["/api/v1/leads/not-a-uuid", "/api/v1/leads/123/timeline"])
+async def test_a_malformed_id_is_422_naming_it(client, tenant, path: str) -> None:
+    response = await client.get(path, headers=tenant.headers())
+    assert response.status_code == 422
+    assert response.json()["details"][0]["field"] == "lead_id"
+
+
+async def test_reading_leads_needs_credentials(client) -> None:
+    assert (await client.get(LEADS)).status_code == 401
+
+
+# List, search, pagination -------------------------------------------------------------------------------------------
+
+
+async def test_list_walks_every_page_without_duplicates_or_gaps(client, tenant) -> None:
+    created = set()
+    for n in range(23):
+        response = await _create(client, tenant, phone=_phone_in(300 + n), name=f"Lead {n}")
+        created.add(response.json()["id"])
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": 5, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(LEADS, params=params, headers=tenant.headers())).json()
+        seen += [item["id"] for item in page["items"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert pages == 5
+    assert len(seen) == len(set(seen)) == 23 and set(seen) == created
+    stamps = [
+        (item["created_at"], item["id"]) for item in (await client.get(LEADS, headers=tenant.headers())).json()["items"]
+    ]
+    assert stamps == sorted(stamps, reverse=True)
+
+
+async def test_list_filters_by_status_stage_and_owner(client, tenant) -> None:
+    agent = str(tenant.user_id("agent"))
+    a = (await _create(client, tenant, phone=_phone_in(400), owner_id=agent)).json()
+    b = (await _create(client, tenant, phone=_phone_in(401), status="contacted")).json()
+    c = (await _create(client, tenant, phone=_phone_in(402), status="contacted", owner_id=agent)).json()
+
+    async def ids(**params) -> list[str]:
+        response = await client.get(LEADS, params=params, headers=tenant.headers())
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids(status="contacted") == [c["id"], b["id"]]
+    assert await ids(stage="contacted", owner_id=agent) == [c["id"]]
+    assert await ids(owner_id=agent) == [c["id"], a["id"]]
+    assert await ids(stage="won") == []
+    assert (await client.get(LEADS, params={"status": "nope"}, headers=tenant.headers())).status_code == 422
+    assert (await client.get(LEADS, params={"stage": "nope"}, headers=tenant.headers())).status_code == 422
+
+
+async def test_search_matches_name_email_and_phone_in_any_format(client, tenant) -> None:
+    grace = (await _create(client, tenant, phone="+12025550501", name="Grace Hopper", email="grace@navy.mil")).json()
+    alan = (await _create(client, tenant, phone="+12025550502", name="Alan Turing", email="alan@bletchley.uk")).json()
+
+    async def ids(q: str) -> list[str]:
+        response = await client.get(LEADS, params={"q": q}, headers=tenant.headers())
+        assert response.status_code == 200, response.text
+        return [item["id"] for item in response.json()["items"]]
+
+    assert await ids("hopper") == [grace["id"]]
+    assert await ids("BLETCHLEY") == [alan["id"]]
+    assert await ids("(202) 555-0501") == [grace["id"]]
+    assert await ids("555 0502") == [alan["id"]]
+    assert await ids("+12025550501") == [grace["id"]]
+    assert set(await ids("20255505")) == {grace["id"], alan["id"]}
+    assert await ids("100%") == []
+    assert await ids("nobody") == []
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "eyJhIjogMX0", "W1sibm90IGEgZGF0ZSJdXQ"])
+async def test_a_bad_cursor_is_422(client, tenant, cursor: str) -> None:
+    response = await client.get(LEADS, params={"cursor": cursor}, headers=tenant.headers())
+    assert response.status_code == 422
+    assert response.json()["details"][0]["field"] == "cursor"
+
+
+@pytest.mark.parametrize("limit", [0, 201])
+async def test_limit_is_bounded(client, tenant, limit: int) -> None:
+    response = await client.get(LEADS, params={"limit": limit}, headers=tenant.headers())
+    assert response.status_code == 422
+    assert response.json()["details"][0]["field"] == "limit"
