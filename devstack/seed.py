@@ -39,13 +39,23 @@ DEMO_USERS = (
     DemoUser(Role.AGENT, "agent@demo.leadflow.local", "Agnes Agent"),
 )
 
-# National formats on purpose: the API normalises them with the tenant's region (US).
+
+@dataclass(frozen=True)
+class DemoLead:
+    name: str
+    phone: str  # as a person types it: national formats are normalised with the tenant's region (US)
+    email: str | None = None
+    source: str = "web_form"
+    for_agent: bool = False  # owned by the demo agent, so the agent's view is not empty
+    status: str | None = None  # moved there through the lead's workflow after it is created
+
+
 DEMO_LEADS = (
-    {"name": "Grace Hopper", "phone": "(415) 555-0101", "email": "grace@example.com", "source": "web_form"},
-    {"name": "Alan Turing", "phone": "415-555-0102", "email": "alan@example.com", "source": "web_form"},
-    {"name": "Katherine Johnson", "phone": "+1 212 555 0103", "email": "katherine@example.com", "source": "api"},
-    {"name": "Ada Lovelace", "phone": "+44 20 7946 0958", "email": "ada@example.co.uk", "source": "csv"},
-    {"name": "Edsger Dijkstra", "phone": "(650) 555-0105", "source": "whatsapp"},
+    DemoLead("Grace Hopper", "(415) 555-0101", "grace@example.com", for_agent=True),
+    DemoLead("Alan Turing", "415-555-0102", "alan@example.com", for_agent=True, status="contacted"),
+    DemoLead("Katherine Johnson", "+1 212 555 0103", "katherine@example.com", source="api", status="qualified"),
+    DemoLead("Ada Lovelace", "+44 20 7946 0958", "ada@example.co.uk", source="csv"),
+    DemoLead("Edsger Dijkstra", "(650) 555-0105", source="whatsapp", for_agent=True),
 )
 
 
@@ -100,18 +110,33 @@ async def seed_demo_accounts(settings: Settings) -> None:
 async def seed_demo_leads(settings: Settings, api_url: str) -> int:
     """Log in as the demo owner and create the demo leads over HTTP; returns how many were new.
 
-    A lead whose phone is already taken answers 409, which is how a second run knows it is already seeded.
+    A lead whose phone is already taken answers 409, which is how a second run knows it is already seeded. The
+    status moves go through each new lead's workflow, like an agent's would.
     """
     created = 0
-    async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=api_url, timeout=60) as http:
         login = await http.post("/api/v1/auth/login", json={"email": DEMO_OWNER.email, "password": DEMO_PASSWORD})
-        if login.status_code != 200:
-            raise RuntimeError(f"demo owner login failed: {login.status_code} {login.text[:300]}")
-        csrf = http.cookies.get(settings.csrf_cookie_name) or ""
+        _expect(login, 200, "logging in as the demo owner")
+        http.headers["X-CSRF-Token"] = http.cookies.get(settings.csrf_cookie_name) or ""
+        users = await http.get("/api/v1/users")
+        _expect(users, 200, "listing the demo users")
+        agent_id = next(user["id"] for user in users.json() if user["role"] == Role.AGENT.value)
         for lead in DEMO_LEADS:
-            response = await http.post("/api/v1/leads", json=lead, headers={"X-CSRF-Token": csrf})
-            if response.status_code == 201:
-                created += 1
-            elif response.status_code != 409:
-                raise RuntimeError(f"demo lead {lead['name']!r} was refused: {response.status_code} {response.text}")
+            body = {"name": lead.name, "phone": lead.phone, "email": lead.email, "source": lead.source}
+            if lead.for_agent:
+                body["owner_id"] = agent_id
+            response = await http.post("/api/v1/leads", json=body)
+            if response.status_code == 409:
+                continue
+            _expect(response, 201, f"creating demo lead {lead.name!r}")
+            created += 1
+            if lead.status:
+                lead_id = response.json()["id"]
+                moved = await http.post(f"/api/v1/leads/{lead_id}/status", json={"status": lead.status})
+                _expect(moved, 200, f"moving demo lead {lead.name!r} to {lead.status!r}")
     return created
+
+
+def _expect(response: httpx.Response, status: int, doing: str) -> None:
+    if response.status_code != status:
+        raise RuntimeError(f"{doing} failed: HTTP {response.status_code} {response.text[:500]}")
