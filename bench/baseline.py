@@ -1,0 +1,92 @@
+"""The bare-engine baseline: what Temporal plus a Python worker with Leadflow's worker settings do with no app code.
+
+- `BaselineWorkflow`: one no-op activity, then done. `measure_workflows` runs N of them at a fixed client
+  concurrency, each timed from start to completion (client side), and answers workflows per second.
+- `SignalProbeWorkflow`: waits; each `ping` signal counts one. `measure_signal_round_trip` signals it and queries
+  until the count shows the signal handled (a query after a signal sees it: Temporal queries are consistent), and
+  answers the round trips in seconds.
+
+The baseline worker (bench/baseline_worker.py) serves both on `BASELINE_QUEUE` with the real worker's sandbox runner
+and shutdown settings. The workflow sandbox re-imports this module: it imports nothing but temporalio.
+"""
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.client import Client
+
+BASELINE_QUEUE = "leadflow-bench-baseline"
+
+
+@activity.defn
+async def noop() -> None:
+    return None
+
+
+@workflow.defn
+class BaselineWorkflow:
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.execute_activity(noop, start_to_close_timeout=timedelta(seconds=30))
+
+
+@workflow.defn
+class SignalProbeWorkflow:
+    def __init__(self) -> None:
+        self._handled = 0
+        self._done = False
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self._done)
+        return self._handled
+
+    @workflow.signal
+    def ping(self) -> None:
+        self._handled += 1
+
+    @workflow.signal
+    def finish(self) -> None:
+        self._done = True
+
+    @workflow.query
+    def handled(self) -> int:
+        return self._handled
+
+
+async def measure_workflows(client: Client, *, n: int, concurrency: int, prefix: str = "baseline") -> float:
+    """Run `n` BaselineWorkflows, `concurrency` at a time; workflows per second, first start to last completion."""
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(n):
+        queue.put_nowait(i)
+    tag = uuid.uuid4().hex[:8]
+
+    async def one_by_one() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            await client.execute_workflow(BaselineWorkflow.run, id=f"{prefix}-{tag}-{i}", task_queue=BASELINE_QUEUE)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_by_one() for _ in range(concurrency)))
+    return n / (time.perf_counter() - started)
+
+
+async def measure_signal_round_trip(client: Client, *, samples: int) -> list[float]:
+    """Signal a waiting workflow `samples` times, one after the other; each signal's time until a query shows it."""
+    handle = await client.start_workflow(
+        SignalProbeWorkflow.run, id=f"signal-probe-{uuid.uuid4().hex[:8]}", task_queue=BASELINE_QUEUE
+    )
+    await handle.query(SignalProbeWorkflow.handled)  # the first workflow task has run
+    round_trips = []
+    for expected in range(1, samples + 1):
+        started = time.perf_counter()
+        await handle.signal(SignalProbeWorkflow.ping)
+        while await handle.query(SignalProbeWorkflow.handled) < expected:
+            pass
+        round_trips.append(time.perf_counter() - started)
+    await handle.signal(SignalProbeWorkflow.finish)
+    await handle.result()
+    return round_trips

@@ -1,0 +1,254 @@
+"""A throwaway Leadflow stack for one benchmark run, torn down at the end whatever happens.
+
+What it starts (loopback only, free ports, everything under a temporary directory):
+- a fresh database on the machine's PostgreSQL (`settings.test_postgres_admin_url`), migrated with core.migrate;
+- a Temporal dev server from `.venv/bin/temporal` with the search attributes of workflows/search_attributes.py,
+  through the dev stack's launcher (devstack.temporal.DevTemporal: SQLite file, like `./run up`);
+- the real worker (`python -m worker`), the bare-engine baseline worker (`python -m bench.baseline_worker`) and the
+  API (`uvicorn api.app:create_app --factory`) as separate processes, configured through LEADFLOW_* variables.
+Redis is the machine's own 127.0.0.1:6379 under a prefix unique to the run; its keys are deleted at the end.
+
+Child processes are the dev stack's `Child`s: each in its own process group, stopped as a group in `close()`, which
+also runs at interpreter exit and on SIGTERM/SIGINT, so a benchmark never leaves a server behind.
+"""
+
+import asyncio
+import atexit
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from types import FrameType
+
+import httpx
+import psutil
+import psycopg
+from redis import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from bench.baseline import BASELINE_QUEUE
+from core.config import Settings
+from core.db import create_engine, create_session_factory
+from core.migrate import upgrade_to_head
+from core.queues import LEADS_QUEUE
+from devstack.processes import Child, wait_until
+from devstack.temporal import DevTemporal, wait_for_pollers
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_TIMEOUT = 90.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def say(message: str) -> None:
+    print(f"==> {message}", flush=True)
+
+
+class BenchStack:
+    """`async with BenchStack() as stack:` gives `stack.api_url`, `stack.temporal`, `stack.session_factory`."""
+
+    def __init__(self, *, keep_logs: bool = False) -> None:
+        base = Settings()
+        self.dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
+        self.keep_logs = keep_logs
+        self.run_id = uuid.uuid4().hex[:10]
+        self.admin_url = base.test_postgres_admin_url.replace("postgresql+psycopg://", "postgresql://")
+        self.db_name = f"leadflow_bench_{self.run_id}"
+        self.database_url = self.admin_url.rsplit("/", 1)[0] + f"/{self.db_name}"
+        self.redis_url = base.test_redis_url
+        self.redis_prefix = f"leadflow-bench-{self.run_id}"
+        self.api_port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.api_port}"
+        self.temporal_address = f"127.0.0.1:{free_port()}"
+        self.dev_temporal = DevTemporal(
+            self.dir, address=self.temporal_address, namespace="default", ui_port=free_port()
+        )
+        self.children: list[Child] = []
+        self._db_created = False
+        self._closed = False
+        self.temporal: Client | None = None
+        self.engine: AsyncEngine | None = None
+        self.session_factory: async_sessionmaker[AsyncSession] | None = None
+        self.settings = Settings(
+            env="dev",
+            database_url=self.database_url,
+            redis_url=self.redis_url,
+            redis_prefix=self.redis_prefix,
+            temporal_address=self.temporal_address,
+            temporal_namespace="default",
+            api_port=self.api_port,
+            public_base_url=self.api_url,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> "BenchStack":
+        atexit.register(self.close)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._on_signal)
+        try:
+            await self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+        self.close()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.close()
+        raise SystemExit(128 + signum)
+
+    async def _start(self) -> None:
+        say(f"throwaway stack in {self.dir}")
+        say(f"Temporal dev server on {self.temporal_address}")
+        self.dev_temporal.start()
+        self.children.append(self.dev_temporal.child)
+        say(f"database {self.db_name} (migrating)")
+        await asyncio.to_thread(self._create_database)
+        self.temporal = await self.dev_temporal.connect(READY_TIMEOUT)
+        os.environ.update(self._child_env())
+        worker = self._python_child("worker", "-m", "worker")
+        baseline = self._python_child("baseline-worker", "-m", "bench.baseline_worker")
+        api = self._python_child(
+            "api",
+            "-m", "uvicorn", "api.app:create_app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.api_port), "--log-level", "warning",
+        )  # fmt: skip
+        say("starting worker, baseline worker and API")
+        readyz = f"{self.api_url}/readyz"
+        await asyncio.gather(
+            wait_for_pollers(self.temporal, LEADS_QUEUE, namespace="default", child=worker, within=READY_TIMEOUT),
+            wait_for_pollers(self.temporal, BASELINE_QUEUE, namespace="default", child=baseline, within=READY_TIMEOUT),
+            asyncio.to_thread(
+                wait_until,
+                "the API (/readyz)",
+                lambda: httpx.get(readyz, timeout=3).status_code == 200,
+                child=api,
+                timeout=READY_TIMEOUT,
+            ),
+        )
+        self.engine = create_engine(self.settings)
+        self.session_factory = create_session_factory(self.engine)
+        say(f"stack up: API {self.api_url}")
+
+    def _child_env(self) -> dict[str, str]:
+        return {
+            "LEADFLOW_ENV": "dev",
+            "LEADFLOW_LOG_LEVEL": "WARNING",
+            "LEADFLOW_DATABASE_URL": self.database_url,
+            "LEADFLOW_REDIS_URL": self.redis_url,
+            "LEADFLOW_REDIS_PREFIX": self.redis_prefix,
+            "LEADFLOW_TEMPORAL_ADDRESS": self.temporal_address,
+            "LEADFLOW_TEMPORAL_NAMESPACE": "default",
+            "LEADFLOW_API_HOST": "127.0.0.1",
+            "LEADFLOW_API_PORT": str(self.api_port),
+            "LEADFLOW_PUBLIC_BASE_URL": self.api_url,
+        }
+
+    def _python_child(self, name: str, *args: str) -> Child:
+        child = Child(
+            name=name,
+            argv=[sys.executable, *args],
+            log_path=self.dir / "logs" / f"{name}.log",
+            pid_path=self.dir / "run" / f"{name}.pid",
+            cwd=ROOT,
+        )
+        child.start()
+        self.children.append(child)
+        return child
+
+    def _create_database(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.db_name}"')
+        self._db_created = True
+        upgrade_to_head(self.database_url)
+
+    def check_alive(self) -> None:
+        """Raise (naming the child and its last log lines) when a server of the stack died during the run."""
+        for child in self.children:
+            child.check_alive()
+
+    def pid_of(self, name: str) -> int | None:
+        return next((child.pid for child in self.children if child.name == name), None)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) each child has used so far, its own children included."""
+        used: dict[str, float] = {}
+        for child in self.children:
+            with contextlib.suppress(psutil.Error, TypeError):
+                process = psutil.Process(child.pid)
+                total = 0.0
+                for part in [process, *process.children(recursive=True)]:
+                    times = part.cpu_times()
+                    total += times.user + times.system
+                used[child.name] = total
+        return used
+
+    def close(self) -> None:
+        """Stop every child (reverse start order), drop the database, delete the run's Redis keys. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        for child in reversed(self.children):
+            with contextlib.suppress(Exception):
+                child.stop()
+        self.children.clear()
+        if self._db_created:
+            with contextlib.suppress(Exception), psycopg.connect(self.admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
+        with contextlib.suppress(Exception):
+            redis = Redis.from_url(self.redis_url)
+            for key in redis.scan_iter(match=f"{self.redis_prefix}:*"):
+                redis.delete(key)
+            redis.close()
+        if self.keep_logs:
+            say(f"logs kept in {self.dir / 'logs'}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (0..100) by nearest rank; NaN for no values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def exit_now(code: int) -> None:
+    """End a CLI that used the Temporal SDK: flush, then os._exit (temporalio can abort at exit, sdk-python#300)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def machine_load() -> str:
+    """The 1-minute load average over the CPU count: other work on the machine skews every figure."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+
+
+def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """CPU each stack process used between two `cpu_seconds()` readings, in cores over `seconds` of wall time."""
+    parts = [f"{name} {(after[name] - before.get(name, 0.0)) / seconds:.2f}" for name in after]
+    return "CPU cores used: " + ", ".join(parts)
+
+
+def wall_clock() -> float:
+    """Seconds since the epoch: comparable with Temporal's event timestamps (same machine, same clock)."""
+    return time.time()

@@ -1,0 +1,372 @@
+"""Inbound webhook benchmark (issue 3): signed Meta webhooks at a fixed rate, beside the bare signal round trip.
+
+    ./run bench webhook_inbound [--rate 200] [--duration 20] [--senders 200]
+
+On a throwaway stack (bench/harness.py) it creates a tenant with a WhatsApp Cloud account, then a SECOND PROCESS
+(this file with `--drive`) POSTs `rate x duration` inbound text messages to /webhooks/whatsapp/cloud on loopback,
+open loop: message i is sent at start + i/rate whatever the answers do, each signed (X-Hub-Signature-256) with the
+account's app secret over the exact bytes. Messages come from `senders` phone numbers in turn, so each sender's
+first message creates its lead and starts its LeadWorkflow (signal-with-start) and the rest signal a running one.
+
+Reported:
+- acknowledge latency p50/p99 (send to HTTP answer, as the driver saw it) and the answers that were not 200;
+- nothing lost: each acknowledged message has its message row, its webhook event marked signalled, and a
+  `record_inbound_message` signal in its lead workflow's history followed by a completed workflow task;
+- handle latency: send to that completed workflow task (Temporal's event time: same machine, same clock);
+- the bare engine's signal round trip (bench/baseline.py: signal, then query until it shows) in the same run.
+Figures only: nothing here asserts a time. Bounded: at most 1000/s for 120 s; the driver stops by itself.
+"""
+
+import argparse
+import asyncio
+import json
+import resource
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from sqlalchemy import func, select
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from api.schemas.whatsapp import WhatsAppAccountUpdate
+from api.services.tenants import create_tenant
+from api.services.whatsapp_accounts import put_account
+from bench.baseline import measure_signal_round_trip
+from bench.harness import BenchStack, cpu_report, exit_now, machine_load, percentile, say
+from channels.whatsapp.shard_router import ShardRouter
+from models import Lead, Message, WebhookEvent
+from providers.whatsapp.signatures import SIGNATURE_HEADER, compute_signature
+from workflows.ids import lead_workflow_id
+
+CLOUD_PATH = "/webhooks/whatsapp/cloud"
+DRIVER_GRACE_SECONDS = 30.0  # how long the driver waits for answers after its last send
+SETTLE_SECONDS = 120.0  # how long the run waits for every acknowledged message to be handled
+SIGNAL_NAME = "record_inbound_message"
+
+
+# -- the payloads ---------------------------------------------------------------------------------------------------
+
+
+def sender(i: int, senders: int) -> str:
+    return f"1415555{i % senders:04d}"
+
+
+def meta_body(*, phone_number_id: str, sender_digits: str, message_id: str, text: str, at: int) -> dict[str, Any]:
+    """One inbound text message as Meta's Cloud API webhook sends it (shape of the shared provider fixtures)."""
+    return {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102938475610293",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {"display_phone_number": "14155550100", "phone_number_id": phone_number_id},
+                            "contacts": [{"profile": {"name": f"Sender {sender_digits}"}, "wa_id": sender_digits}],
+                            "messages": [
+                                {
+                                    "from": sender_digits,
+                                    "id": message_id,
+                                    "timestamp": str(at),
+                                    "type": "text",
+                                    "text": {"body": text},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
+    }
+
+
+# -- the driver (second process) --------------------------------------------------------------------------------------
+
+
+async def drive(spec: dict[str, Any]) -> dict[str, Any]:
+    """Send every prepared delivery on its schedule; answers each one's send time, latency and status."""
+    rate, count = float(spec["rate"]), int(spec["count"])
+    prepared = []
+    for i in range(count):
+        message_id = f"wamid.bench-{spec['tag']}-{i}"
+        body = meta_body(
+            phone_number_id=spec["phone_number_id"],
+            sender_digits=sender(i, spec["senders"]),
+            message_id=message_id,
+            text=f"bench message {i}",
+            at=int(time.time()),
+        )
+        raw = json.dumps(body, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: compute_signature(spec["app_secret"], raw)}
+        prepared.append((message_id, raw, headers))
+    results: list[dict[str, Any]] = []
+    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
+    async with httpx.AsyncClient(base_url=spec["api_url"], limits=limits, timeout=10.0) as http:
+
+        async def send(message_id: str, raw: bytes, headers: dict[str, str], scheduled: float) -> None:
+            sent_at = time.time()
+            started = time.perf_counter()
+            status: int | str
+            try:
+                response = await http.post(CLOUD_PATH, content=raw, headers=headers)
+                status = response.status_code
+            except httpx.HTTPError as exc:
+                status = f"error: {type(exc).__name__}"
+            results.append(
+                {
+                    "id": message_id,
+                    "sent_at": sent_at,
+                    "lag": sent_at - scheduled,
+                    "latency": time.perf_counter() - started,
+                    "status": status,
+                }
+            )
+
+        tasks = []
+        start = time.time() + 0.2
+        for i, (message_id, raw, headers) in enumerate(prepared):
+            scheduled = start + i / rate
+            delay = scheduled - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send(message_id, raw, headers, scheduled)))
+        sending_took = time.time() - start
+        _, late = await asyncio.wait(tasks, timeout=DRIVER_GRACE_SECONDS) if tasks else (set(), set())
+        for task in late:
+            task.cancel()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "results": results,
+        "unanswered": len(late),
+        "sending_took": sending_took,
+        "driver_cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
+
+
+def driver_main(spec_path: str, out_path: str) -> None:
+    code = 1
+    try:
+        spec = json.loads(Path(spec_path).read_text())
+        Path(out_path).write_text(json.dumps(asyncio.run(drive(spec))))
+        code = 0
+    except Exception as exc:
+        print(f"driver error: {exc!r}", file=sys.stderr)
+    exit_now(code)
+
+
+# -- the run ----------------------------------------------------------------------------------------------------------
+
+
+async def create_whatsapp_tenant(stack: BenchStack) -> tuple[str, str, str]:
+    """A fresh tenant with a Cloud account: (slug, phone number id, app secret)."""
+    assert stack.session_factory is not None
+    phone_number_id = str(secrets.randbelow(10**15)).zfill(15)
+    app_secret = secrets.token_hex(16)
+    async with stack.session_factory() as session:
+        tenant = await create_tenant(
+            session,
+            name="Bench WhatsApp",
+            slug=f"bench-wa-{stack.run_id}",
+            owner_email=f"owner-wa-{stack.run_id}@bench.test",
+            owner_password="bench-password-123",
+        )
+        await put_account(
+            session=session,
+            tenant_id=tenant.id,
+            data=WhatsAppAccountUpdate(
+                provider="cloud",
+                phone_number_id=phone_number_id,
+                display_number="+14155550100",
+                access_token="bench-access-token",
+                app_secret=app_secret,
+                verify_token="bench-verify-token",
+            ),
+            router=ShardRouter(stack.settings.whatsapp_evolution_shards),
+            settings=stack.settings,
+        )
+        await session.commit()
+        return tenant.slug, phone_number_id, app_secret
+
+
+async def run_driver(stack: BenchStack, spec: dict[str, Any], *, bound: float) -> dict[str, Any]:
+    """The driver as a separate process (its own session, killed with its group if it outlives `bound`)."""
+    spec_path, out_path = stack.dir / "driver-spec.json", stack.dir / "driver-out.json"
+    spec_path.write_text(json.dumps(spec))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--drive", str(spec_path), str(out_path), start_new_session=True
+    )
+    code: int | None = None
+    try:
+        code = await asyncio.wait_for(process.wait(), timeout=bound)
+    except TimeoutError:
+        pass
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    if code != 0:
+        raise RuntimeError(f"the webhook driver failed (exit code {code}); see its output above")
+    result: dict[str, Any] = json.loads(out_path.read_text())
+    return result
+
+
+async def handled_at(client: Client, workflow_ids: list[str]) -> dict[str, float]:
+    """Per provider message id: when its lead workflow completed the workflow task after its signal (epoch s)."""
+    handled: dict[str, float] = {}
+    gate = asyncio.Semaphore(8)
+
+    async def read(workflow_id: str) -> None:
+        async with gate:
+            history = await client.get_workflow_handle(workflow_id).fetch_history()
+        waiting: list[str] = []
+        for event in history.events:
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+                attributes = event.workflow_execution_signaled_event_attributes
+                if attributes.signal_name == SIGNAL_NAME and attributes.input.payloads:
+                    waiting.append(json.loads(attributes.input.payloads[0].data)["provider_message_id"])
+            elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and waiting:
+                at = event.event_time.ToMicroseconds() / 1e6
+                handled.update(dict.fromkeys(waiting, at))
+                waiting = []
+
+    await asyncio.gather(*(read(w) for w in workflow_ids))
+    return handled
+
+
+async def stored(stack: BenchStack, ids: list[str]) -> tuple[int, int, list[str]]:
+    """Message rows and signalled webhook events among `ids`; the run tenant's lead ids."""
+    assert stack.session_factory is not None
+    async with stack.session_factory() as session:
+        rows = await session.execute(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.direction == "inbound", Message.provider_message_id.in_(ids))
+        )
+        signalled = await session.execute(
+            select(func.count())
+            .select_from(WebhookEvent)
+            .where(
+                WebhookEvent.provider_event_id.in_([f"message:{i}" for i in ids]),
+                WebhookEvent.signalled_at.is_not(None),
+            )
+        )
+        leads = await session.execute(select(Lead.id))
+        return int(rows.scalar_one()), int(signalled.scalar_one()), [str(lead_id) for lead_id in leads.scalars()]
+
+
+async def settle(stack: BenchStack, slug: str, acked: list[str]) -> tuple[int, int, dict[str, float]]:
+    """Wait (bounded) until every acknowledged message is stored, signalled and handled; what was found."""
+    assert stack.temporal is not None
+    deadline = time.monotonic() + SETTLE_SECONDS
+    wanted = set(acked)
+    while True:
+        rows, signalled, lead_ids = await stored(stack, acked)
+        handled = await handled_at(stack.temporal, [lead_workflow_id(slug, lead_id) for lead_id in lead_ids])
+        if (wanted <= handled.keys() and rows == len(acked) == signalled) or time.monotonic() > deadline:
+            return rows, signalled, handled
+        await asyncio.sleep(1.0)
+
+
+async def run(args: argparse.Namespace) -> int:
+    async with BenchStack(keep_logs=args.keep_logs) as stack:
+        assert stack.temporal is not None
+        slug, phone_number_id, app_secret = await create_whatsapp_tenant(stack)
+        spec = {
+            "api_url": stack.api_url,
+            "phone_number_id": phone_number_id,
+            "app_secret": app_secret,
+            "senders": args.senders,
+        }
+        say(f"warm-up: {args.warmup} webhooks")
+        warm = await run_driver(
+            stack, {**spec, "tag": "warmup", "rate": 20, "count": args.warmup}, bound=60 + DRIVER_GRACE_SECONDS
+        )
+        warm_acked = [r["id"] for r in warm["results"] if r["status"] == 200]
+        if len(warm_acked) != args.warmup:
+            statuses = sorted({str(r["status"]) for r in warm["results"]})
+            say(f"warm-up webhooks were not all acknowledged (answers {statuses}); is the webhook router registered?")
+            return 1
+        await settle(stack, slug, warm_acked)
+
+        count = int(args.rate * args.duration)
+        load_before, cpu_before, cpu_started = machine_load(), stack.cpu_seconds(), time.monotonic()
+        say(f"driving {count} signed webhooks at {args.rate}/s for {args.duration} s from a second process")
+        driven = await run_driver(
+            stack,
+            {**spec, "tag": secrets.token_hex(4), "rate": args.rate, "count": count},
+            bound=args.duration + DRIVER_GRACE_SECONDS + 60,
+        )
+        stack.check_alive()
+        results = driven["results"]
+        acked = [r["id"] for r in results if r["status"] == 200]
+        say(f"waiting for the lead workflows to handle {len(acked)} acknowledged messages")
+        rows, signalled, handled = await settle(stack, slug, acked)
+        cpu = cpu_report(cpu_before, stack.cpu_seconds(), time.monotonic() - cpu_started)
+        load_after = machine_load()
+        say(f"baseline: {args.signal_samples} signal round trips on the bare engine")
+        round_trips = await measure_signal_round_trip(stack.temporal, samples=args.signal_samples)
+        stack.check_alive()
+
+    sent_at = {r["id"]: r["sent_at"] for r in results}
+    latencies = [r["latency"] for r in results if r["status"] == 200]
+    handle = [handled[i] - sent_at[i] for i in acked if i in handled]
+    not_ok: dict[str, int] = {}
+    for r in results:
+        if r["status"] != 200:
+            not_ok[str(r["status"])] = not_ok.get(str(r["status"]), 0) + 1
+    lost = len(acked) - len([i for i in acked if i in handled])
+    achieved = len(results) / driven["sending_took"] if driven["sending_took"] else float("nan")
+    lag = [r["lag"] for r in results]
+
+    def ms(values: list[float], q: float) -> str:
+        return f"{percentile(values, q) * 1000:.1f}"
+
+    print()
+    print(f"inbound webhooks ({count} at {args.rate}/s for {args.duration} s, {args.senders} senders, second process)")
+    print(f"  sent / acknowledged 200   {len(results)} / {len(acked)}  (unanswered at the end: {driven['unanswered']})")
+    print(f"  non-200 answers           {sum(not_ok.values())}  {not_ok or ''}")
+    print(f"  webhooks/s achieved       {achieved:.1f}  (driver send lag p99 {ms(lag, 99)} ms)")
+    print(f"  ack latency p50 / p99     {ms(latencies, 50)} / {ms(latencies, 99)} ms  (max {ms(latencies, 100)} ms)")
+    print(f"  message rows / signalled  {rows} / {signalled}  of {len(acked)} acknowledged")
+    print(f"  handled by the workflow   {len(handle)}  (signal in history, then a completed workflow task)")
+    print(f"  lost                      {lost}")
+    print(f"  handle latency p50 / p99  {ms(handle, 50)} / {ms(handle, 99)} ms  (send to handled)")
+    print(f"  handle latency max        {ms(handle, 100)} ms")
+    print(f"  baseline signal round trip p50 / p99  {ms(round_trips, 50)} / {ms(round_trips, 99)} ms")
+    print(f"  driver CPU                {driven['driver_cpu_seconds']:.1f} s")
+    print(f"  machine                   {load_before} before, {load_after} after")
+    print(f"  stack (drive + settle)    {cpu}")
+    return 0 if lost == 0 and not not_ok else 1
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--drive":
+        driver_main(sys.argv[2], sys.argv[3])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--rate", type=float, default=200.0, help="webhooks per second (max 1000)")
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds of sending (max 120)")
+    parser.add_argument("--senders", type=int, default=200, help="distinct sender numbers (leads), max 10000")
+    parser.add_argument("--warmup", type=int, default=20, help="webhooks sent (and handled) before measuring")
+    parser.add_argument("--signal-samples", type=int, default=200, help="bare-engine signal round trips")
+    parser.add_argument("--keep-logs", action="store_true", help="keep the stack's logs (their path is printed)")
+    args = parser.parse_args()
+    if not (0 < args.rate <= 1000 and 0 < args.duration <= 120 and 1 <= args.senders <= 10_000):
+        parser.error("--rate must be in (0, 1000], --duration in (0, 120] and --senders in 1..10000 (bounded)")
+    code = 1
+    try:
+        code = asyncio.run(run(args))
+    except Exception as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    exit_now(code)
+
+
+if __name__ == "__main__":
+    main()
