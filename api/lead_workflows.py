@@ -166,11 +166,16 @@ def _update_refused(exc: WorkflowUpdateFailedError, *, lead_id: uuid.UUID, statu
     return ServiceUnavailable(f"the status change was not applied: {message}", details=details)
 
 
-async def get_lead_view(client: Client, *, tenant_slug: str, lead_id: uuid.UUID) -> LeadView:
-    """The workflow's view of the lead (also of a finished workflow); NotFound when the lead never had one."""
+async def get_lead_view(
+    client: Client, *, tenant_slug: str, lead_id: uuid.UUID, answer_within: timedelta = timedelta(seconds=10)
+) -> LeadView:
+    """The workflow's view of the lead (also of a finished workflow); NotFound when the lead never had one.
+
+    A query needs a worker to answer: with none, it fails after `answer_within` (ServiceUnavailable), never hangs.
+    """
     handle = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(tenant_slug, str(lead_id)))
     try:
-        return await handle.query(LeadWorkflow.view)
+        return await handle.query(LeadWorkflow.view, rpc_timeout=answer_within)
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise NotFound(

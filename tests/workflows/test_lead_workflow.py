@@ -5,6 +5,7 @@ terminal stage, reopening, continue-as-new, a deleted lead, details refresh."""
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -299,6 +300,10 @@ async def test_a_workflow_that_does_not_answer_in_time_is_service_unavailable(ct
         await change(client, impatient, session_factory, rows.tenant, rows.lead, "contacted")
 
     assert "did not answer in time" in unanswered.value.message
+    with pytest.raises(ServiceUnavailable):
+        await get_lead_view(
+            client, tenant_slug=rows.tenant.slug, lead_id=rows.lead.id, answer_within=timedelta(seconds=1)
+        )
     await handle.terminate()
 
 
