@@ -27,7 +27,7 @@ Rules:
 import zoneinfo
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from domain.sequences.definition import DEFAULT_STATUS_STAGES, BusinessHours, SequenceDefinition
 from domain.sequences.steps import Duration, StepBase
@@ -35,7 +35,14 @@ from domain.stages import Stage
 
 
 def zone(key: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(key)
+    """The zone of an IANA key. Works inside the Temporal workflow sandbox (see below)."""
+    tz = zoneinfo.ZoneInfo(key)
+    if not issubclass(type(tz), tzinfo):
+        # The workflow sandbox restricts a few ZoneInfo class methods (clear_cache, from_file, reset_tzpath) and
+        # therefore hands back the instance wrapped in a restricted proxy, which datetime's C code refuses as a
+        # tzinfo. `__class__` passes through the proxy to the real class, whose (cached) instance is the real one.
+        tz = tz.__class__(key)
+    return tz
 
 
 def _aware(instant: datetime, what: str = "instant") -> datetime:

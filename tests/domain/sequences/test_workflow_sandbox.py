@@ -1,0 +1,71 @@
+"""The schedule runs inside the Temporal workflow sandbox and the workflow's timers land where the preview says.
+
+A 14-day sequence under the time-skipping test server: the workflow plans each step from `workflow.now()`, sleeps
+until it, and records when it acted; the preview from the same start must list the same instants and texts.
+The history then replays without non-determinism.
+"""
+
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer, Worker
+
+from domain.sequences.definition import parse_definition
+from domain.sequences.preview import preview
+from tests.domain.sequences.probe_workflow import ProbeInput, ProbeResult, SequenceSchedulePlanProbe
+from tests.domain.sequences.test_preview import FOURTEEN_DAYS, LEAD
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+@pytest.fixture(scope="module")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.mark.parametrize("lead_timezone", ["Europe/London", "America/Los_Angeles", "Asia/Jerusalem", "Asia/Kolkata"])
+async def test_workflow_follows_the_preview_in_the_sandbox(time_skipping_env: WorkflowEnvironment, lead_timezone):
+    definition = parse_definition(FOURTEEN_DAYS)
+    queue = f"sequence-probe-{uuid.uuid4().hex[:8]}"
+    workflow_id = f"sequence-probe:{lead_timezone}:{uuid.uuid4().hex[:8]}"
+    async with Worker(time_skipping_env.client, task_queue=queue, workflows=[SequenceSchedulePlanProbe]):
+        handle = await time_skipping_env.client.start_workflow(
+            SequenceSchedulePlanProbe.run,
+            ProbeInput(definition=definition, lead_timezone=lead_timezone, lead_fields=LEAD),
+            id=workflow_id,
+            task_queue=queue,
+            result_type=ProbeResult,
+        )
+        result = await handle.result()
+
+    expected = preview(definition, start_at=result.started_at, lead_timezone=lead_timezone, lead_fields=LEAD)
+    assert [s.id for s in result.steps] == [row.id for row in expected]
+    assert [_iso(s.planned_fire_at) for s in result.steps] == [row.fire_at_utc for row in expected]
+    # Each timer fired when planned, in workflow time (never early; late only by the workflow task's latency).
+    lateness = [s.fired_at - s.planned_fire_at for s in result.steps]
+    assert all(timedelta(0) <= late < timedelta(seconds=5) for late in lateness), lateness
+    assert [s.text for s in result.steps] == [row.text if row.type == "send_whatsapp" else None for row in expected]
+    assert result.steps[-1].fired_at - result.started_at > timedelta(days=13)  # two weeks, skipped in seconds
+
+    history: WorkflowHistory = await handle.fetch_history()
+    replay = await Replayer(
+        workflows=[SequenceSchedulePlanProbe], data_converter=pydantic_data_converter
+    ).replay_workflow(history, raise_on_replay_failure=False)
+    assert replay.replay_failure is None
+
+
+def _iso(instant: datetime) -> str:
+    return instant.isoformat().replace("+00:00", "Z")
