@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.lead_workflows import change_lead_status, start_lead_workflow
 from core.config import Settings
+from domain.stages import Stage
 from models import Lead
 from repositories.statuses import StatusRepository
 from tests.fixtures.infra import TEMPORAL_TEST_SERVER
@@ -21,7 +22,7 @@ from tests.workflows.support import LeadRows, eventually, make_lead_rows, read_l
 from worker.main import build_worker
 from workflows import search_attributes
 from workflows.lead import LeadWorkflow
-from workflows.lead_types import MIRROR_STATUS_CHANGE, RECORD_SPEED_TO_LEAD_ALERT
+from workflows.lead_types import MIRROR_STATUS_CHANGE, RECORD_SPEED_TO_LEAD_ALERT, StatusChangeRequest
 
 
 @pytest.fixture
@@ -123,3 +124,24 @@ async def test_a_tenant_without_sla_gets_no_alert(
     assert await scheduled_activities(handle) == []
     assert await alerts(session_factory, rows.lead) == []
     assert (await handle.query(LeadWorkflow.view)).speed_to_lead_due_at is None
+
+
+async def test_the_sla_survives_continue_as_new(
+    time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    rows = await make_lead_rows(session_factory, speed_to_lead_minutes=15)
+    short = settings.model_copy(update={"lead_workflow_max_history_events": 12})
+    handle = await start_lead_workflow(time_skipping.client, tenant=rows.tenant, lead=rows.lead, settings=short)
+    # Moves between two statuses of stage `new` grow the history without stopping the speed-to-lead watch.
+    for key in ("fresh", "new", "fresh"):
+        request = StatusChangeRequest(status_key=key, stage=Stage.NEW, actor="user:test")
+        await handle.execute_update(LeadWorkflow.change_status, request)
+    latest = time_skipping.client.get_workflow_handle_for(LeadWorkflow.run, handle.id)
+    assert (await latest.describe()).run_id != handle.result_run_id
+
+    await time_skipping.sleep(timedelta(minutes=16))
+
+    found = await eventually(lambda: alerts(session_factory, rows.lead))
+    assert len(found) == 1 and found[0]["status"] == "fresh"
+    view = await latest.query(LeadWorkflow.view)
+    assert view.status_changes == 3 and view.speed_to_lead_alerted_at is not None
