@@ -1,0 +1,216 @@
+"""`python -m devstack up` as a user runs it: the whole system from nothing, the demo logins, Ctrl-C, and again.
+
+The stack runs in a subprocess with its own state directory and free ports (LEADFLOW_* variables), so it never
+meets the machine's services or another run. Ready means the banner: it is printed after /readyz answers 200 and
+the demo leads are seeded.
+"""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from temporalio.client import Client
+
+from devstack import seed
+
+pytestmark = pytest.mark.devstack
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_WITHIN = 120.0
+STOP_WITHIN = 60.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class StackConfig:
+    state_dir: Path
+    env: dict[str, str]
+    api_url: str
+    ui_url: str
+    sandbox_url: str
+
+
+@pytest.fixture
+def stack_config() -> Iterator[StackConfig]:
+    # Not under pytest's 0700 tmp dirs: as root, PostgreSQL runs as an unprivileged account that must reach it.
+    state_dir = Path(tempfile.mkdtemp(prefix="leadflow-devstack-"))
+    state_dir.chmod(0o755)
+    ports = {name: _free_port() for name in ("pg", "redis", "temporal", "ui", "api", "sandbox")}
+    env = {key: value for key, value in os.environ.items() if not key.startswith("LEADFLOW_")}
+    env.update(
+        {
+            "LEADFLOW_DEV_STATE_DIR": str(state_dir / "state"),
+            "LEADFLOW_DEV_POSTGRES_PORT": str(ports["pg"]),
+            "LEADFLOW_DEV_REDIS_PORT": str(ports["redis"]),
+            "LEADFLOW_TEMPORAL_ADDRESS": f"127.0.0.1:{ports['temporal']}",
+            "LEADFLOW_TEMPORAL_UI_PORT": str(ports["ui"]),
+            "LEADFLOW_API_PORT": str(ports["api"]),
+            "LEADFLOW_SANDBOX_PORT": str(ports["sandbox"]),
+            "LEADFLOW_LOG_LEVEL": "WARNING",
+        }
+    )
+    yield StackConfig(
+        state_dir=state_dir,
+        env=env,
+        api_url=f"http://127.0.0.1:{ports['api']}",
+        ui_url=f"http://127.0.0.1:{ports['ui']}",
+        sandbox_url=f"http://127.0.0.1:{ports['sandbox']}",
+    )
+    shutil.rmtree(state_dir, ignore_errors=True)
+
+
+class RunningStack:
+    def __init__(self, config: StackConfig, run: int) -> None:
+        self.output = config.state_dir / f"up-{run}.out"
+        with self.output.open("wb") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "devstack", "up"],
+                cwd=ROOT,
+                env=config.env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def wait_until_up(self) -> None:
+        deadline = time.monotonic() + READY_WITHIN
+        while "Leadflow is up." not in self.text():
+            if self.process.poll() is not None:
+                pytest.fail(f"`up` exited with {self.process.returncode} before it was up:\n{self.text()}")
+            if time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"`up` was not up within {READY_WITHIN:.0f} s:\n{self.text()}")
+            time.sleep(0.5)
+
+    def descendants(self) -> list[psutil.Process]:
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def interrupt(self) -> int | None:
+        """Ctrl-C; the exit code, or None when `up` had to be killed (its children are then killed too)."""
+        children = self.descendants() if self.process.poll() is None else []
+        self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=STOP_WITHIN)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            for child in children:
+                with contextlib.suppress(psutil.Error):
+                    child.kill()
+            return None
+
+    def ensure_stopped(self) -> None:
+        if self.process.poll() is None:
+            self.interrupt()
+
+
+@contextlib.contextmanager
+def _owner_client(config: StackConfig) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=config.api_url, timeout=30) as client:
+        credentials = {"email": seed.DEMO_OWNER.email, "password": seed.DEMO_PASSWORD}
+        response = client.post("/api/v1/auth/login", json=credentials)
+        assert response.status_code == 200, response.text
+        yield client
+
+
+def _leads(client: httpx.Client) -> dict[str, dict[str, object]]:
+    response = client.get("/api/v1/leads", params={"limit": 200})
+    assert response.status_code == 200, response.text
+    return {lead["name"]: lead for lead in response.json()["items"]}
+
+
+async def _lead_workflow_count(address: str, tenant_id: str, *, expected: int) -> int:
+    """How many workflows carry the tenant's TenantId, polled briefly: visibility trails the starts a little."""
+    client = await Client.connect(address)
+    deadline = time.monotonic() + 15
+    while True:
+        count = (await client.count_workflows(f"TenantId = '{tenant_id}'")).count
+        if count == expected or time.monotonic() > deadline:
+            return count
+        await asyncio.sleep(0.5)
+
+
+def _stop_and_check_nothing_left(stack: RunningStack) -> None:
+    children = stack.descendants()
+    assert {child.name() for child in children} >= {"postgres", "temporal"}, [c.name() for c in children]
+    assert stack.interrupt() == 0, f"`up` did not stop cleanly on SIGINT:\n{stack.text()}"
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == [], f"still running after Ctrl-C: {[(p.pid, p.name()) for p in alive]}"
+
+
+def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackConfig) -> None:
+    demo_names = {lead.name for lead in seed.DEMO_LEADS}
+
+    first = RunningStack(stack_config, run=1)
+    try:
+        first.wait_until_up()
+        banner = first.text()
+        for url in (
+            stack_config.api_url,
+            f"{stack_config.api_url}/docs",
+            stack_config.ui_url,
+            stack_config.sandbox_url,
+        ):
+            assert url in banner
+        assert seed.DEMO_OWNER.email in banner and seed.DEMO_PASSWORD in banner
+
+        assert httpx.get(f"{stack_config.api_url}/readyz", timeout=10).status_code == 200
+        assert httpx.get(stack_config.ui_url, timeout=10).status_code == 200
+        assert httpx.get(f"{stack_config.sandbox_url}/_sandbox/health", timeout=10).status_code == 200
+        with _owner_client(stack_config) as owner:
+            leads = _leads(owner)
+            assert set(leads) == demo_names
+            seeded_statuses = {lead.name: lead.status for lead in seed.DEMO_LEADS if lead.status}
+            assert {name: leads[name]["status"] for name in seeded_statuses} == seeded_statuses
+            tenant_id = owner.get("/api/v1/auth/me").json()["user"]["tenant_id"]
+            # Every seeded lead runs its workflow, found by the search attribute ops would use.
+            address = stack_config.env["LEADFLOW_TEMPORAL_ADDRESS"]
+            assert asyncio.run(_lead_workflow_count(address, tenant_id, expected=len(demo_names))) == len(demo_names)
+            created = owner.post(
+                "/api/v1/leads",
+                json={"name": "Made Before Restart", "phone": "(415) 555-0199"},
+                headers={"X-CSRF-Token": owner.cookies["leadflow_csrf"]},
+            )
+            assert created.status_code == 201, created.text
+        admin_login = httpx.post(
+            f"{stack_config.api_url}/api/v1/auth/login",
+            json={"email": "admin@leadflow.local", "password": "leadflow-admin"},
+            timeout=30,
+        )
+        assert admin_login.status_code == 200, admin_login.text
+
+        _stop_and_check_nothing_left(first)
+        assert "stopping postgres" in first.text()
+    finally:
+        first.ensure_stopped()
+
+    second = RunningStack(stack_config, run=2)
+    try:
+        second.wait_until_up()
+        assert "0 new this run" in second.text()
+        with _owner_client(stack_config) as owner:
+            assert set(_leads(owner)) == demo_names | {"Made Before Restart"}
+        _stop_and_check_nothing_left(second)
+    finally:
+        second.ensure_stopped()
