@@ -99,7 +99,7 @@ class SequenceSettings(BaseModel):
     @field_validator("fallback_timezone")
     @classmethod
     def _known_zone(cls, key: str | None) -> str | None:
-        if key is not None and not _zone_exists(key):
+        if key is not None and not zone_exists(key):
             raise ValueError(f"unknown time zone '{key}' (use e.g. Europe/London)")
         return key
 
@@ -279,9 +279,10 @@ def _check_settings(settings: SequenceSettings, add: Any) -> None:
         add("settings.business_hours.end", f"end ({hours.end}) must be after start ({hours.start})")
 
 
-def _zone_exists(key: str) -> bool:
+def zone_exists(key: str) -> bool:
+    """True when `key` names an IANA zone this machine knows (callers check a lead or tenant zone with it)."""
     try:
         zoneinfo.ZoneInfo(key)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         return False
     return True

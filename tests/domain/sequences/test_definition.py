@@ -3,7 +3,7 @@
 import pytest
 
 from core.errors import Unprocessable
-from domain.sequences.definition import MAX_STEPS, SequenceDefinitionError, parse_definition
+from domain.sequences.definition import MAX_STEPS, SequenceDefinitionError, parse_definition, zone_exists
 from domain.stages import Stage
 
 
@@ -222,3 +222,20 @@ def test_shape_errors_point_at_the_step_not_at_the_union_member():
         "steps[3].title": "Field required",
         "steps[4].duration.weeks": "unknown field",
     }
+
+
+@pytest.mark.parametrize(
+    ("key", "known"),
+    [
+        ("Europe/London", True),
+        ("Asia/Calcutta", True),
+        ("UTC", True),
+        ("", False),
+        ("Europe", False),
+        ("../etc/passwd", False),
+        ("zone.tab", False),
+        ("utc", False),
+    ],
+)
+def test_zone_exists(key, known):
+    assert zone_exists(key) is known

@@ -16,6 +16,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from domain.sequences.definition import parse_definition
 from domain.sequences.preview import preview
@@ -36,12 +37,32 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-@pytest.mark.parametrize("lead_timezone", ["Europe/London", "America/Los_Angeles", "Asia/Jerusalem", "Asia/Kolkata"])
-async def test_workflow_follows_the_preview_in_the_sandbox(time_skipping_env: WorkflowEnvironment, lead_timezone):
+# Re-imported in every workflow run (the default), and passed through the sandbox (what a worker with thousands of
+# sleeping enrollments should do: `domain` is pure, so one shared copy is safe and saves a copy per run).
+SANDBOXED = SandboxedWorkflowRunner()
+PASSED_THROUGH = SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules("domain"))
+
+
+@pytest.mark.parametrize(
+    ("lead_timezone", "runner"),
+    [
+        ("Europe/London", SANDBOXED),
+        ("America/Los_Angeles", SANDBOXED),
+        ("Asia/Jerusalem", SANDBOXED),
+        ("Asia/Kolkata", SANDBOXED),
+        ("America/New_York", PASSED_THROUGH),
+    ],
+)
+async def test_workflow_follows_the_preview_in_the_sandbox(
+    time_skipping_env: WorkflowEnvironment, lead_timezone, runner
+):
     definition = parse_definition(FOURTEEN_DAYS)
     queue = f"sequence-probe-{uuid.uuid4().hex[:8]}"
     workflow_id = f"sequence-probe:{lead_timezone}:{uuid.uuid4().hex[:8]}"
-    async with Worker(time_skipping_env.client, task_queue=queue, workflows=[SequenceSchedulePlanProbe]):
+    worker = Worker(
+        time_skipping_env.client, task_queue=queue, workflows=[SequenceSchedulePlanProbe], workflow_runner=runner
+    )
+    async with worker:
         handle = await time_skipping_env.client.start_workflow(
             SequenceSchedulePlanProbe.run,
             ProbeInput(definition=definition, lead_timezone=lead_timezone, lead_fields=LEAD),
