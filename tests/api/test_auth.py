@@ -3,6 +3,9 @@
 import httpx
 import pytest
 
+from api.app import create_app
+from core.redis import Keys
+from core.security import token_digest
 from tests.fixtures.crm import PASSWORD, login
 
 LOGIN = "/api/v1/auth/login"
@@ -84,3 +87,52 @@ async def test_login_validates_its_body_naming_the_field(client) -> None:
     response = await client.post(LOGIN, json={"email": "someone@example.com"})
     assert response.status_code == 422
     assert response.json()["details"][0]["field"] == "password"
+
+
+async def test_logout_revokes_the_session_on_the_server(make_client, tenant, settings) -> None:
+    async with make_client() as c:
+        await login(c, tenant.agent.email, PASSWORD)
+        stolen = c.cookies[settings.session_cookie_name]
+        response = await c.post(LOGOUT)
+        assert response.status_code == 204
+        assert (await c.get(ME)).status_code == 401
+    # A copy of the cookie taken before logout is worthless too: the session is gone from Redis.
+    async with make_client(cookies={settings.session_cookie_name: stolen}) as replay:
+        assert (await replay.get(ME)).status_code == 401
+
+
+async def test_logout_ends_only_that_session(make_client, tenant) -> None:
+    async with make_client() as laptop, make_client() as phone:
+        await login(laptop, tenant.owner.email, PASSWORD)
+        await login(phone, tenant.owner.email, PASSWORD)
+        assert (await laptop.post(LOGOUT)).status_code == 204
+        assert (await phone.get(ME)).status_code == 200
+
+
+async def test_logout_with_an_api_key_is_refused_and_the_key_keeps_working(client, tenant) -> None:
+    response = await client.post(LOGOUT, headers=tenant.headers())
+    assert response.status_code == 400
+    assert "api-keys" in response.json()["message"]
+    assert (await client.get(ME, headers=tenant.headers())).status_code == 200
+
+
+async def test_a_session_expires_after_its_ttl(make_client, tenant, settings, redis) -> None:
+    async with make_client() as c:
+        response = await login(c, tenant.agent.email, PASSWORD)
+        cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith(settings.session_cookie_name))
+        assert f"Max-Age={settings.session_ttl_seconds}" in cookie
+        key = Keys(settings.redis_prefix)("session", token_digest(c.cookies[settings.session_cookie_name]))
+        assert 0 < await redis.ttl(key) <= settings.session_ttl_seconds
+        await redis.expire(key, 0)  # the TTL running out, without waiting for it
+        assert (await c.get(ME)).status_code == 401
+
+
+async def test_a_short_session_ttl_from_settings_is_applied(settings, tenant) -> None:
+    short = settings.model_copy(update={"session_ttl_seconds": 7})
+    app = create_app(short)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            await login(c, tenant.agent.email, PASSWORD)
+            key = Keys(short.redis_prefix)("session", token_digest(c.cookies[short.session_cookie_name]))
+            assert 0 < await app.state.redis.ttl(key) <= 7

@@ -1,0 +1,107 @@
+"""Login rate limit: after N failures per account (or per client IP) in the window, 429 with Retry-After."""
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import httpx
+import pytest
+
+from api.app import create_app
+from tests.fixtures.crm import PASSWORD
+
+LOGIN = "/api/v1/auth/login"
+
+
+def _attempt(client: httpx.AsyncClient, email: str, password: str = "wrong password"):
+    return client.post(LOGIN, json={"email": email, "password": password})
+
+
+def _assert_locked(response: httpx.Response, window: int) -> None:
+    assert response.status_code == 429, response.text
+    retry_after = int(response.headers["Retry-After"])
+    assert 1 <= retry_after <= window
+    assert response.json()["details"]["retry_after_seconds"] == retry_after
+    assert f"try again in {retry_after} seconds" in response.json()["message"]
+
+
+@pytest.fixture
+def limited_app(settings) -> Callable[..., AbstractAsyncContextManager[Callable[[str], httpx.AsyncClient]]]:
+    """An app with small limits; yields a factory of clients that appear to come from a given IP."""
+
+    @asynccontextmanager
+    async def factory(**limits: int) -> AsyncIterator[Callable[[str], httpx.AsyncClient]]:
+        app = create_app(settings.model_copy(update=limits))
+        async with app.router.lifespan_context(app):
+
+            def client_from(ip: str) -> httpx.AsyncClient:
+                transport = httpx.ASGITransport(app=app, client=(ip, 40000))
+                return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+            yield client_from
+
+    return factory
+
+
+async def test_an_account_locks_after_its_failures_even_for_the_right_password(
+    make_client, tenant, settings, fresh_ip
+) -> None:
+    limit = settings.login_max_failures_per_account
+    async with make_client(client_ip=fresh_ip) as c:
+        for _ in range(limit):
+            assert (await _attempt(c, tenant.agent.email)).status_code == 401
+        _assert_locked(await _attempt(c, tenant.agent.email), settings.login_window_seconds)
+        _assert_locked(await _attempt(c, tenant.agent.email, PASSWORD), settings.login_window_seconds)
+        # The lock is the account's: the same address differently cased is the same account ...
+        _assert_locked(await _attempt(c, tenant.agent.email.upper(), PASSWORD), settings.login_window_seconds)
+        # ... and another account from the same IP is unaffected.
+        assert (await _attempt(c, tenant.admin.email, PASSWORD)).status_code == 200
+
+
+async def test_the_account_lock_holds_from_every_ip(make_client, tenant, settings, fresh_ip) -> None:
+    async with make_client(client_ip=fresh_ip) as c:
+        for _ in range(settings.login_max_failures_per_account):
+            await _attempt(c, tenant.owner.email)
+    async with make_client(client_ip=fresh_ip.rsplit(".", 1)[0] + ".251") as elsewhere:
+        _assert_locked(await _attempt(elsewhere, tenant.owner.email, PASSWORD), settings.login_window_seconds)
+
+
+async def test_unknown_accounts_lock_the_same_way(make_client, settings, fresh_ip) -> None:
+    ghost = f"ghost-{uuid.uuid4().hex}@example.com"
+    async with make_client(client_ip=fresh_ip) as c:
+        for _ in range(settings.login_max_failures_per_account):
+            response = await _attempt(c, ghost)
+            assert response.status_code == 401
+        _assert_locked(await _attempt(c, ghost), settings.login_window_seconds)
+
+
+async def test_success_resets_the_account_counter(make_client, tenant, settings, fresh_ip) -> None:
+    limit = settings.login_max_failures_per_account
+    async with make_client(client_ip=fresh_ip) as c:
+        for _ in range(limit - 1):
+            await _attempt(c, tenant.agent.email)
+        assert (await _attempt(c, tenant.agent.email, PASSWORD)).status_code == 200
+        for _ in range(limit - 1):
+            assert (await _attempt(c, tenant.agent.email)).status_code == 401
+        assert (await _attempt(c, tenant.agent.email, PASSWORD)).status_code == 200
+
+
+async def test_an_ip_locks_after_its_failures_across_accounts(limited_app, tenant, fresh_ip) -> None:
+    async with limited_app(login_max_failures_per_ip=3, login_window_seconds=120) as client_from:
+        async with client_from(fresh_ip) as c:
+            for n in range(3):
+                assert (await _attempt(c, f"someone-{n}@example.com")).status_code == 401
+            _assert_locked(await _attempt(c, tenant.owner.email, PASSWORD), 120)
+            assert "your address" in (await _attempt(c, "new@example.com")).json()["message"]
+        async with client_from(fresh_ip.rsplit(".", 1)[0] + ".252") as other_ip:
+            assert (await _attempt(other_ip, tenant.owner.email, PASSWORD)).status_code == 200
+
+
+async def test_success_does_not_reset_the_ip_counter(limited_app, tenant, fresh_ip) -> None:
+    async with limited_app(login_max_failures_per_ip=3) as client_from:
+        async with client_from(fresh_ip) as c:
+            await _attempt(c, "a@example.com")
+            await _attempt(c, "b@example.com")
+            assert (await _attempt(c, tenant.owner.email, PASSWORD)).status_code == 200
+            assert (await _attempt(c, "c@example.com")).status_code == 401
+            assert (await _attempt(c, tenant.admin.email, PASSWORD)).status_code == 429
