@@ -109,7 +109,8 @@ class SequenceDefinition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    steps: list[Step]
+    # The hard bound only stops absurd payloads before they are parsed; MAX_STEPS is the rule a person sees.
+    steps: list[Step] = Field(max_length=4 * MAX_STEPS)
     settings: SequenceSettings = Field(default_factory=SequenceSettings)
 
     @model_validator(mode="after")
@@ -187,6 +188,8 @@ def _from_pydantic(exc: ValidationError) -> list[DefinitionError]:
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             path += ".type"
             message = f"unknown or missing step type; use one of {', '.join(step_types())}"
+        elif path == "steps" and err["type"] == "too_long":
+            message = f"a sequence has at most {MAX_STEPS} steps"
         elif err["type"] == "extra_forbidden":
             message = "unknown field"
         errors.append(DefinitionError(path=path or "definition", message=message))

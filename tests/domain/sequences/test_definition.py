@@ -100,6 +100,8 @@ def test_empty_sequence():
 def test_too_many_steps():
     errors = errors_of({"steps": [send()] * (MAX_STEPS + 1)})
     assert errors == {"steps": f"a sequence has at most {MAX_STEPS} steps (this one has {MAX_STEPS + 1})"}
+    # An absurd payload is refused before its steps are parsed, with the same rule.
+    assert errors_of({"steps": [send()] * 10_000}) == {"steps": f"a sequence has at most {MAX_STEPS} steps"}
 
 
 def test_duplicate_and_malformed_step_ids():
