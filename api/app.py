@@ -6,7 +6,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
-from api.routes import api_keys, auth, conversations, health, leads, statuses, tenants, users, whatsapp_accounts
+from api.routes import (
+    api_keys,
+    auth,
+    conversations,
+    health,
+    leads,
+    statuses,
+    tenants,
+    users,
+    webhooks_whatsapp,
+    whatsapp_accounts,
+)
 from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
 from core.redis import create_redis
@@ -38,4 +49,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for whatsapp_router in (conversations.router, whatsapp_accounts.router):
         app.include_router(whatsapp_router, prefix="/api/v1")
     app.include_router(leads.router, prefix="/api/v1")
+    app.include_router(webhooks_whatsapp.router)
     return app

@@ -19,6 +19,16 @@ DB_RETRY = RetryPolicy(
 # Lead workflow: a status change is answered to a waiting person, so saving it is bounded; past this it is refused.
 LEAD_STATUS_MIRROR_SCHEDULE_TO_CLOSE = timedelta(minutes=1)
 
+# WhatsApp send activity: throttling (pacing, provider 429) is retried after the delay the error names; every other
+# refusal is raised non-retryable by the activity itself. A manual send is answered to a waiting agent: bounded.
+WHATSAPP_SEND_START_TO_CLOSE = timedelta(seconds=30)
+WHATSAPP_SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=5),
+)
+WHATSAPP_MANUAL_SEND_SCHEDULE_TO_CLOSE = timedelta(minutes=1)
+
 # Worker: on SIGTERM, running activities get this long to finish before they are cancelled.
 WORKER_GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 

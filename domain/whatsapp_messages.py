@@ -19,6 +19,7 @@ class InboundWhatsAppMessage(BaseModel):
     received_at: datetime
     opt_out: bool = False  # the body is an opt-out keyword (STOP, BAJA, ARRÊT, הסר...)
     lead_created: bool = False  # this message created the lead
+    opt_out_status_key: str | None = None  # the tenant's status of stage opted_out, to move the lead to on opt-out
 
 
 class SendWhatsAppInput(BaseModel):
@@ -38,6 +39,17 @@ class SendWhatsAppInput(BaseModel):
     @property
     def idempotency_key(self) -> str:
         return f"{self.workflow_id}:{self.step}"
+
+
+class ManualWhatsAppMessage(BaseModel):
+    """Update `send_whatsapp_message`: an agent's message. The same `request_id` never sends twice."""
+
+    request_id: str = Field(min_length=1, max_length=100)
+    text: str | None = None
+    template: str | None = None
+    template_language: str | None = None
+    template_parameters: list[str] = Field(default_factory=list)
+    actor: str = "system"
 
 
 class SendWhatsAppResult(BaseModel):

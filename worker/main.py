@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.leads import LeadActivities
+from activities.whatsapp import WhatsAppActivities
 from core.config import Settings
 from core.queues import LEADS_QUEUE, WORKER_GRACEFUL_SHUTDOWN
 from workflows.lead import LeadWorkflow
@@ -27,7 +28,8 @@ SANDBOX_PASSTHROUGH = ["domain", "core.queues", "workflows.ids", "workflows.sear
 def activities(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
     """Every activity the worker serves, bound to clients built once per process."""
     leads = LeadActivities(session_factory)
-    return [leads.mirror_status_change, leads.record_speed_to_lead_alert]
+    whatsapp = WhatsAppActivities.for_process(settings, session_factory)
+    return [leads.mirror_status_change, leads.record_speed_to_lead_alert, whatsapp.send_whatsapp_message]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:

@@ -11,6 +11,13 @@ Contract
   written to the lead row and the timeline by one idempotent activity, then to the LeadStatus search attribute, and
   answered with the new view. Changes apply one at a time in arrival order; re-sending the current status is a no-op.
 - Signal `refresh_details(LeadDetailsChange)`: the CRM renamed or reassigned the lead; memo and AssignedAgent follow.
+- Signal `record_inbound_message(InboundWhatsAppMessage)` (domain/whatsapp_messages.py): the lead wrote on WhatsApp;
+  the view keeps `last_inbound_at`; a repeated signal (same provider message id) is ignored; an opt-out keyword moves
+  the lead to the tenant's opted-out status through the same path as `change_status` (actor `whatsapp`).
+- Update `send_whatsapp_message(ManualWhatsAppMessage) -> SendWhatsAppResult`: an agent's message, sent by the
+  `send_whatsapp_message` activity with the idempotency key `<workflow id>:manual:<request id>`. The validator refuses
+  an opted-out lead; a refusal comes back as ApplicationError with the activity's type; a provider opt-out (131050)
+  also opts the lead out.
 - Query `view() -> LeadView`.
 - Speed-to-lead: while the lead stays in stage `new` past `lead_created_at + speed_to_lead_minutes`, one
   `speed_to_lead_alert` timeline event is recorded for the owner (at most once per lead, whatever the retries).
@@ -24,7 +31,9 @@ waits on conditions over the view, so adding a handler never touches the main lo
 """
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import timedelta
+from typing import cast
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
@@ -33,8 +42,20 @@ from core.queues import (
     DB_ACTIVITY_TIMEOUT,
     DB_RETRY,
     LEAD_STATUS_MIRROR_SCHEDULE_TO_CLOSE,
+    WHATSAPP_MANUAL_SEND_SCHEDULE_TO_CLOSE,
+    WHATSAPP_SEND_RETRY,
+    WHATSAPP_SEND_START_TO_CLOSE,
 )
 from domain.stages import TERMINAL_STAGES, Stage, transition_error
+from domain.whatsapp_messages import (
+    LEAD_OPTED_OUT,
+    RECIPIENT_OPTED_OUT,
+    SEND_WHATSAPP_MESSAGE,
+    InboundWhatsAppMessage,
+    ManualWhatsAppMessage,
+    SendWhatsAppInput,
+    SendWhatsAppResult,
+)
 from workflows import search_attributes
 from workflows.lead_types import (
     INVALID_TRANSITION,
@@ -51,6 +72,17 @@ from workflows.lead_types import (
 )
 
 MIRROR_FAILED = "StatusMirrorFailed"
+RECENT_INBOUND_IDS = 20  # how many inbound message ids the view remembers to drop a repeated signal
+
+
+def _opt_out_status_key(error: ApplicationError) -> str:
+    """The tenant's opted-out status key the send activity looked up (details[0]), else the default key."""
+    try:
+        details = error.details[0] if error.details else None
+    except Exception:  # details that cannot be decoded: fall back to the default key
+        details = None
+    key = details.get("opt_out_status_key") if isinstance(details, dict) else None
+    return key if isinstance(key, str) and key else Stage.OPTED_OUT.value
 
 
 def initial_view(data: LeadWorkflowInput) -> LeadView:
@@ -180,6 +212,85 @@ class LeadWorkflow:
     @workflow.query
     def view(self) -> LeadView:
         return self._view
+
+    # WhatsApp --------------------------------------------------------------------------------------------------------
+
+    @workflow.signal
+    async def record_inbound_message(self, message: InboundWhatsAppMessage) -> None:
+        """The lead wrote on WhatsApp (the webhook stored it). A repeat is ignored; an opt-out keyword opts out."""
+        view = self._view
+        if message.provider_message_id in view.recent_inbound_ids:
+            return
+        last = message.received_at if view.last_inbound_at is None else max(view.last_inbound_at, message.received_at)
+        self._view = view.model_copy(
+            update={
+                "last_inbound_at": last,
+                "inbound_messages": view.inbound_messages + 1,
+                "recent_inbound_ids": (
+                    *view.recent_inbound_ids[-(RECENT_INBOUND_IDS - 1) :],
+                    message.provider_message_id,
+                ),
+            }
+        )
+        if message.opt_out:
+            await self._opt_out(
+                message.opt_out_status_key or Stage.OPTED_OUT.value,
+                f"the lead wrote {message.body[:40]!r} on WhatsApp (an opt-out keyword)",
+            )
+
+    @workflow.update
+    async def send_whatsapp_message(self, request: ManualWhatsAppMessage) -> SendWhatsAppResult:
+        """An agent's message, sent by the same activity (outbox, window, pacing) as every other WhatsApp send."""
+        view = self._view
+        data = SendWhatsAppInput(
+            tenant_id=str(view.tenant_id),
+            lead_id=str(view.lead_id),
+            workflow_id=workflow.info().workflow_id,
+            step=f"manual:{request.request_id}",
+            text=request.text,
+            template=request.template,
+            template_language=request.template_language,
+            template_parameters=request.template_parameters,
+            requested_by=request.actor,
+        )
+        try:
+            return await workflow.execute_activity(
+                SEND_WHATSAPP_MESSAGE,
+                data,
+                result_type=SendWhatsAppResult,
+                start_to_close_timeout=WHATSAPP_SEND_START_TO_CLOSE,
+                schedule_to_close_timeout=WHATSAPP_MANUAL_SEND_SCHEDULE_TO_CLOSE,
+                retry_policy=WHATSAPP_SEND_RETRY,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == RECIPIENT_OPTED_OUT:
+                await self._opt_out(_opt_out_status_key(cause), cause.message)
+            if isinstance(cause, ApplicationError):
+                raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from err
+            raise ApplicationError(f"the message was not sent: {cause}", non_retryable=True) from err
+
+    @send_whatsapp_message.validator
+    def _validate_send_whatsapp_message(self, request: ManualWhatsAppMessage) -> None:
+        if self._view.lead_gone:
+            raise ApplicationError("the lead no longer exists", type=LEAD_GONE, non_retryable=True)
+        if self._view.stage == Stage.OPTED_OUT:
+            raise ApplicationError(
+                "the lead has opted out of WhatsApp messages; nothing was sent", type=LEAD_OPTED_OUT, non_retryable=True
+            )
+        if not request.text and not request.template:
+            raise ApplicationError("give a text or a template", type="InvalidInput", non_retryable=True)
+
+    async def _opt_out(self, status_key: str, reason: str) -> None:
+        """Move the lead to its tenant's opted-out status (once), recording why; later sends are refused."""
+        if self._view.stage == Stage.OPTED_OUT:
+            return
+        try:
+            # The same path as a person's status change: validated, mirrored to the row and the timeline, in turn.
+            change = StatusChangeRequest(status_key=status_key, stage=Stage.OPTED_OUT, actor="whatsapp", reason=reason)
+            await cast(Awaitable[LeadView], LeadWorkflow.change_status(self, change))
+        except ApplicationError as err:
+            workflow.logger.warning("opt-out of lead %s not applied: %s", self._view.lead_id, err.message)
 
     # Speed-to-lead ---------------------------------------------------------------------------------------------------
 

@@ -45,6 +45,11 @@ class LeadView(_Frozen):
     speed_to_lead_due_at: datetime | None = Field(default=None, description="None: no speed-to-lead watch")
     speed_to_lead_alerted_at: datetime | None = None
     lead_gone: bool = Field(default=False, description="the lead row was deleted; the workflow is ending")
+    # WhatsApp (record_inbound_message): the lead's last message to us, and the ids of the latest few (a repeated
+    # signal is recognised and ignored).
+    last_inbound_at: datetime | None = None
+    inbound_messages: int = Field(default=0, ge=0)
+    recent_inbound_ids: tuple[str, ...] = ()
 
 
 class LeadWorkflowInput(_Frozen):

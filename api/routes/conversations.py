@@ -1,4 +1,5 @@
 """The agent inbox: `GET /api/v1/conversations` (latest first, unread counts), `GET /api/v1/leads/{id}/messages`,
+`POST /api/v1/leads/{id}/messages` (an agent's WhatsApp message, sent through the lead's workflow),
 `POST /api/v1/conversations/{id}/read`. Tenant-scoped: another tenant's lead or conversation is a 404."""
 
 import uuid
@@ -6,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import SessionDep
-from api.schemas.conversations import ConversationPage, MessagePage
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.schemas.conversations import ConversationPage, MessagePage, MessagePublic, MessageSend
 from api.security import Principal, require
 from api.services import conversations as service
 from domain.permissions import Action
@@ -45,4 +46,29 @@ async def list_lead_messages(
 ) -> MessagePage:
     return await service.list_lead_messages(
         session=session, tenant_id=principal.tenant(), lead_id=lead_id, limit=limit, cursor=cursor
+    )
+
+
+@router.post(
+    "/leads/{lead_id}/messages",
+    status_code=201,
+    responses={409: {"description": "opted out, outside the 24-hour window, or no WhatsApp account"}},
+)
+async def send_lead_message(
+    lead_id: uuid.UUID,
+    data: MessageSend,
+    principal: Writer,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> MessagePublic:
+    """Send a WhatsApp message to the lead now. Re-sending the same `request_id` answers the first send."""
+    return await service.send_manual_message(
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        tenant_id=principal.tenant(),
+        lead_id=lead_id,
+        data=data,
+        actor=principal.actor,
     )

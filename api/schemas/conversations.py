@@ -4,7 +4,7 @@ and MessageSend (an agent's manual WhatsApp message)."""
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class ConversationLead(BaseModel):
@@ -67,3 +67,9 @@ class MessageSend(BaseModel):
     request_id: str | None = Field(
         default=None, max_length=100, description="idempotency: the same request_id never sends twice"
     )
+
+    @model_validator(mode="after")
+    def _text_or_template(self) -> "MessageSend":
+        if not self.text and not self.template:
+            raise ValueError("give a text or a template")
+        return self

@@ -2,22 +2,38 @@
 
 import base64
 import binascii
+import logging
 import uuid
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
+from api.lead_workflows import display_name, lead_workflow_input
 from api.schemas.conversations import (
     ConversationLead,
     ConversationPage,
     ConversationPublic,
     MessagePage,
     MessagePublic,
+    MessageSend,
 )
-from core.errors import NotFound, Unprocessable
+from api.services.whatsapp_webhooks import lead_search_attributes
+from core.config import Settings
+from core.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable
+from core.queues import LEADS_QUEUE
+from domain import whatsapp_messages as kinds
+from domain.whatsapp_messages import ManualWhatsAppMessage
 from repositories.conversations import ConversationRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
+from workflows.ids import lead_workflow_id
+from workflows.lead import LeadWorkflow
+
+log = logging.getLogger(__name__)
 
 PAGE_MAX = 200
 
@@ -80,3 +96,81 @@ async def list_lead_messages(
 async def mark_read(*, session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
     if not await ConversationRepository(session).mark_read(tenant_id=tenant_id, conversation_id=conversation_id):
         raise NotFound(f"conversation {conversation_id} not found")
+
+
+# How a refused manual send reads over HTTP: what the agent should do differs by cause.
+_REFUSALS: dict[str, type[AppError]] = {
+    kinds.LEAD_OPTED_OUT: Conflict,
+    kinds.RECIPIENT_OPTED_OUT: Conflict,
+    kinds.WINDOW_CLOSED: Conflict,
+    kinds.UNDELIVERABLE: Unprocessable,
+    kinds.NOT_CONFIGURED: Conflict,
+    kinds.SEND_REJECTED: Unprocessable,
+    "InvalidInput": Unprocessable,
+}
+
+
+async def send_manual_message(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    lead_id: uuid.UUID,
+    data: MessageSend,
+    actor: str,
+) -> MessagePublic:
+    """Send through the lead's workflow (update-with-start), so the message is recorded and sent once per
+    `request_id`; answer the stored message."""
+    leads = LeadRepository(session)
+    lead = await leads.get(tenant_id=tenant_id, lead_id=lead_id)
+    tenant = await leads.get_tenant(tenant_id=tenant_id)
+    if lead is None or tenant is None:
+        raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    request = ManualWhatsAppMessage(
+        request_id=data.request_id or uuid.uuid4().hex,
+        text=data.text,
+        template=data.template,
+        template_language=data.template_language,
+        template_parameters=data.template_parameters,
+        actor=actor,
+    )
+    start = WithStartWorkflowOperation(
+        LeadWorkflow.run,
+        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+        id=lead_workflow_id(tenant.slug, str(lead.id)),
+        task_queue=LEADS_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
+        memo={"display_name": display_name(lead)},
+        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
+    )
+    details = {"lead_id": str(lead.id), "request_id": request.request_id}
+    try:
+        result = await temporal.execute_update_with_start_workflow(
+            LeadWorkflow.send_whatsapp_message, request, start_workflow_operation=start
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
+            raise _REFUSALS[cause.type](cause.message, details={**details, "reason": cause.type}) from exc
+        if isinstance(cause, ApplicationError) and cause.type == "LeadGone":
+            raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)}) from exc
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+        raise ServiceUnavailable(
+            f"the message was not sent ({message}); send the same request_id again to retry",
+            details=details,
+            headers={"Retry-After": "10"},
+        ) from exc
+    except RPCError as exc:
+        log.warning("manual message to lead %s: Temporal answered %s", lead.id, exc)
+        raise ServiceUnavailable(
+            "the lead's workflow could not be reached; send the same request_id again (it never sends twice)",
+            details=details,
+            headers={"Retry-After": "5"},
+        ) from exc
+    stored = await MessageRepository(session).get(message_id=uuid.UUID(result.message_id))
+    if stored is None:
+        raise ServiceUnavailable("the message was sent but is not readable yet; list the lead's messages")
+    return MessagePublic.model_validate(stored)

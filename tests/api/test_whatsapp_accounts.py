@@ -1,14 +1,10 @@
 """Per-tenant WhatsApp account settings (secrets write-only) and the system admin's shard moves."""
 
 import secrets
-from collections.abc import AsyncIterator
 
 import httpx
-import pytest
 from fastapi import FastAPI
 
-from api.app import create_app
-from core.config import EvolutionShard, Settings
 from tests.fixtures.crm import SystemAdminContext, TenantContext
 
 
@@ -67,25 +63,6 @@ async def test_a_phone_number_id_belongs_to_one_tenant(
     assert (await client.put("/api/v1/whatsapp/account", json=body, headers=tenant.headers())).status_code == 200
     taken = await client.put("/api/v1/whatsapp/account", json=body, headers=other.headers())
     assert taken.status_code == 409
-
-
-@pytest.fixture(scope="module")
-async def evolution_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    tag = secrets.token_hex(3)
-    shards = [
-        EvolutionShard(name=f"acct-{tag}-{i}", base_url=f"http://evo{i}.test", instance=f"inst-{i}", api_key=f"k{i}")
-        for i in range(2)
-    ]
-    application = create_app(settings.model_copy(update={"whatsapp_evolution_shards": shards}))
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def evolution_client(evolution_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=evolution_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-        yield c
 
 
 async def test_evolution_tenant_gets_a_shard_and_only_a_system_admin_moves_it(

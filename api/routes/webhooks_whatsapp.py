@@ -1,0 +1,74 @@
+"""WhatsApp webhooks: Meta Cloud API (`/webhooks/whatsapp/cloud`) and Evolution API shards (`.../evolution/{shard}`).
+
+No login: a delivery proves itself (Meta's signature over the raw body, the shard's key). Every accepted delivery
+is answered 200 once its events are stored and signalled, including repeats (which change nothing). See
+api/services/whatsapp_webhooks.py for the order of work.
+"""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.services import whatsapp_webhooks as service
+from channels.whatsapp.shard_router import ShardRouter
+from providers.whatsapp.inbound import InboundMessage, StatusEvent
+from providers.whatsapp.signatures import SIGNATURE_HEADER
+
+router = APIRouter(prefix="/webhooks/whatsapp", tags=["webhooks"])
+
+
+@router.get("/cloud", response_class=PlainTextResponse)
+async def cloud_verification(request: Request, session: SessionDep, settings: SettingsDep) -> PlainTextResponse:
+    """Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` is an account's verify token."""
+    challenge = await service.answer_handshake(session=session, query=dict(request.query_params), settings=settings)
+    return PlainTextResponse(challenge)
+
+
+@router.post("/cloud")
+async def cloud_webhook(
+    request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> dict[str, Any]:
+    raw_body = await request.body()
+    payload, accounts = await service.verify_cloud_delivery(
+        session=session, raw_body=raw_body, signature=request.headers.get(SIGNATURE_HEADER), settings=settings
+    )
+    events = service.parse_cloud(payload)
+    signals = await service.InboundStore(session, settings).store_events(
+        provider="cloud",
+        raw=payload,
+        events=events,
+        tenant_for={number_id: account.tenant_id for number_id, account in accounts.items()},
+    )
+    await session.commit()
+    await service.deliver_signals(session=session, temporal=temporal, signals=signals, settings=settings)
+    return {"received": len(events), "signalled": len(signals)}
+
+
+@router.post("/evolution/{shard}")
+async def evolution_webhook(
+    shard: str, request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
+) -> dict[str, Any]:
+    shard_router = ShardRouter(settings.whatsapp_evolution_shards)
+    payload, evolution_shard = service.verify_evolution_delivery(
+        router=shard_router, shard_name=shard, raw_body=await request.body(), headers=dict(request.headers)
+    )
+    events = service.parse_evolution(payload)
+    store = service.InboundStore(session, settings)
+    signals = []
+    for event in events:
+        phone = event.from_phone if isinstance(event, InboundMessage) else None
+        if isinstance(event, StatusEvent):
+            phone = event.recipient_phone
+        tenant_id = await service.evolution_tenant_for(
+            session=session, router=shard_router, shard=evolution_shard, phone=phone
+        )
+        if tenant_id is None:
+            continue  # no tenant on this shard yet: nothing to attach the event to
+        signals += await store.store_events(
+            provider="evolution", raw=payload, events=[event], tenant_for={event.account_id: tenant_id}
+        )
+    await session.commit()
+    await service.deliver_signals(session=session, temporal=temporal, signals=signals, settings=settings)
+    return {"received": len(events), "signalled": len(signals)}

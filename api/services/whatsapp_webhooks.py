@@ -1,0 +1,452 @@
+"""Inbound WhatsApp webhooks: verify, store each event raw exactly once, update the CRM, and name what to signal.
+
+Order of work for one delivery (the route drives it):
+1. verify: Cloud: `X-Hub-Signature-256` over the raw body with the app secret of the account owning the delivery's
+   `metadata.phone_number_id`; Evolution: the shard's key. Unverified deliveries are refused before anything is
+   stored.
+2. `store_events`: each event is inserted into `webhook_event` unique on (provider, provider event id); a repeat is
+   recognised there and changes nothing. A new inbound message is attached to its lead (an unknown number creates
+   a lead with source `whatsapp`), stored in the lead's conversation and put on its timeline; a status event moves
+   its message forward (never backwards).
+3. the route commits, signals each returned `InboundSignal` to the lead's workflow, then marks the events
+   signalled. A repeat of an event that is stored but was never signalled is returned again, so a signal lost to
+   a crash is sent by the provider's retry instead of being dropped.
+"""
+
+import json
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from api.lead_workflows import display_name, lead_workflow_input
+from channels.whatsapp.shard_router import ShardRouter
+from core.config import EvolutionShard, Settings
+from core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
+from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
+from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
+from domain.opt_out import is_opt_out
+from domain.stages import Stage
+from domain.whatsapp_messages import InboundWhatsAppMessage
+from models import Lead, Tenant, WhatsAppAccount
+from providers.whatsapp.inbound import (
+    ConnectionUpdate,
+    InboundMessage,
+    StatusEvent,
+    WebhookPayloadError,
+    parse_evolution_webhook,
+    parse_meta_webhook,
+)
+from providers.whatsapp.signatures import (
+    EVOLUTION_SHARD_KEY_HEADER,
+    answer_verification_challenge,
+    verify_evolution_key,
+    verify_signature,
+)
+from repositories.conversations import ConversationRepository
+from repositories.leads import LeadRepository
+from repositories.messages import MessageRepository
+from repositories.statuses import StatusRepository
+from repositories.timeline import TimelineRepository
+from repositories.webhook_events import WebhookEventRepository
+from repositories.whatsapp_accounts import WhatsAppAccountRepository
+from workflows import search_attributes
+from workflows.ids import lead_workflow_id
+from workflows.lead import LeadWorkflow
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "whatsapp"
+
+
+class BadWebhookPayload(AppError):
+    status_code = 400
+    code = "bad_webhook_payload"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundSignal:
+    """One inbound message to hand to its lead's workflow (after the transaction that stored it commits)."""
+
+    webhook_event_id: uuid.UUID
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    lead_id: uuid.UUID
+    lead_created: bool
+    provider: str
+    provider_message_id: str
+    message_id: uuid.UUID | None
+    body: str
+    received_at: datetime
+    opt_out: bool
+
+
+def _decode(raw_body: bytes) -> Any:
+    try:
+        return json.loads(raw_body)
+    except ValueError:
+        return None
+
+
+def _meta_phone_number_ids(payload: Any) -> list[str]:
+    ids: list[str] = []
+    entries = payload.get("entry") if isinstance(payload, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            value = change.get("value") if isinstance(change, dict) else None
+            metadata = value.get("metadata") if isinstance(value, dict) else None
+            number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+            if isinstance(number_id, str) and number_id and number_id not in ids:
+                ids.append(number_id)
+    return ids
+
+
+def app_secret_of(account: WhatsAppAccount, settings: Settings) -> str:
+    """The secret Meta (or the sandbox, which signs like Meta) signs this account's webhooks with."""
+    if account.app_secret:
+        return account.app_secret
+    return settings.whatsapp_sandbox_app_secret if account.provider == "sandbox" else ""
+
+
+async def answer_handshake(*, session: AsyncSession, query: dict[str, str], settings: Settings) -> str:
+    """The bare challenge when `hub.verify_token` is some account's verify token; otherwise 403."""
+    tokens = await WhatsAppAccountRepository(session).verify_tokens()
+    for token in tokens:
+        challenge = answer_verification_challenge(query, token)
+        if challenge is not None:
+            return challenge
+    raise Forbidden("the verify token does not match any WhatsApp account (or hub.mode is not 'subscribe')")
+
+
+async def verify_cloud_delivery(
+    *, session: AsyncSession, raw_body: bytes, signature: str | None, settings: Settings
+) -> tuple[Any, dict[str, WhatsAppAccount]]:
+    """The decoded body and the accounts whose app secret signed it (phone number id -> account); 401 otherwise."""
+    if not signature:
+        raise Unauthorized("missing X-Hub-Signature-256 header")
+    payload = _decode(raw_body)
+    accounts = await WhatsAppAccountRepository(session).get_by_phone_number_ids(_meta_phone_number_ids(payload))
+    verified = {
+        number_id: account
+        for number_id, account in accounts.items()
+        if verify_signature(app_secret_of(account, settings), raw_body, signature)
+    }
+    if not verified:
+        raise Unauthorized("X-Hub-Signature-256 does not match the app secret of the receiving WhatsApp account")
+    return payload, verified
+
+
+def verify_evolution_delivery(
+    *, router: ShardRouter, shard_name: str, raw_body: bytes, headers: dict[str, str]
+) -> tuple[Any, EvolutionShard]:
+    shard = router.by_name(shard_name)
+    if shard is None:
+        raise NotFound(f"no Evolution shard named '{shard_name}' is configured")
+    payload = _decode(raw_body)
+    body_key = payload.get("apikey") if isinstance(payload, dict) else None
+    if not verify_evolution_key(
+        shard.api_key, header_value=headers.get(EVOLUTION_SHARD_KEY_HEADER), body_apikey=body_key
+    ):
+        raise Unauthorized(f"the request does not carry shard '{shard_name}''s key")
+    return payload, shard
+
+
+def parse_cloud(payload: Any) -> list[InboundMessage | StatusEvent | ConnectionUpdate]:
+    try:
+        return parse_meta_webhook(payload)
+    except WebhookPayloadError as exc:
+        raise BadWebhookPayload(f"not a WhatsApp Cloud API webhook: {exc}") from None
+
+
+def parse_evolution(payload: Any) -> list[InboundMessage | StatusEvent | ConnectionUpdate]:
+    try:
+        return parse_evolution_webhook(payload)
+    except WebhookPayloadError as exc:
+        raise BadWebhookPayload(f"not an Evolution API webhook: {exc}") from None
+
+
+class InboundStore:
+    """Stores one verified delivery's events in the request's session (no commit here)."""
+
+    def __init__(self, session: AsyncSession, settings: Settings) -> None:
+        self.session = session
+        self.settings = settings
+        self.events = WebhookEventRepository(session)
+        self.leads = LeadRepository(session)
+        self.conversations = ConversationRepository(session)
+        self.messages = MessageRepository(session)
+        self.timeline = TimelineRepository(session)
+
+    async def store_events(
+        self,
+        *,
+        provider: str,
+        raw: Any,
+        events: Sequence[InboundMessage | StatusEvent | ConnectionUpdate],
+        tenant_for: dict[str, uuid.UUID],
+    ) -> list[InboundSignal]:
+        """`tenant_for` maps an event's `account_id` to its tenant; events of other accounts are skipped."""
+        signals: list[InboundSignal] = []
+        for event in events:
+            tenant_id = tenant_for.get(event.account_id)
+            if tenant_id is None:
+                log.warning("webhook event for unverified or unknown account %s skipped", event.account_id)
+                continue
+            if isinstance(event, InboundMessage):
+                signal = await self._inbound(provider, raw, event, tenant_id)
+                if signal is not None:
+                    signals.append(signal)
+            elif isinstance(event, StatusEvent):
+                await self._status(provider, raw, event, tenant_id)
+            else:
+                await self.events.insert_once(
+                    provider=provider,
+                    provider_event_id=f"connection:{event.account_id}:{event.state}:{uuid.uuid4()}",
+                    kind="connection_update",
+                    payload={"event": event.model_dump(mode="json"), "raw": raw},
+                    tenant_id=tenant_id,
+                )
+        return signals
+
+    async def _inbound(
+        self, provider: str, raw: Any, event: InboundMessage, tenant_id: uuid.UUID
+    ) -> InboundSignal | None:
+        event_key = f"message:{event.provider_message_id}"
+        event_id = await self.events.insert_once(
+            provider=provider,
+            provider_event_id=event_key,
+            kind="inbound_message",
+            payload={"event": event.model_dump(mode="json"), "raw": raw},
+            tenant_id=tenant_id,
+        )
+        tenant = await self.leads.get_tenant(tenant_id=tenant_id)
+        assert tenant is not None
+        if event_id is None:
+            return await self._unsignalled_repeat(provider, event_key, event, tenant)
+        lead, created = await self._lead_for(tenant, event)
+        if lead is None:
+            return None
+        await self.events.set_lead(event_id=event_id, lead_id=lead.id)
+        conversation = await self.conversations.get_or_create(tenant_id=tenant_id, lead_id=lead.id, channel=CHANNEL)
+        body = event.text or (f"[{event.unsupported_type}]" if event.unsupported_type else "")
+        message_id = await self.messages.insert_once(
+            {
+                "tenant_id": tenant_id,
+                "conversation_id": conversation.id,
+                "lead_id": lead.id,
+                "direction": "inbound",
+                "kind": event.kind.value,
+                "body": body,
+                "provider": provider,
+                "provider_message_id": event.provider_message_id,
+                "status": "received",
+                "occurred_at": event.timestamp,
+            }
+        )
+        if message_id is not None:
+            await self.conversations.record_inbound(conversation_id=conversation.id, at=event.timestamp, preview=body)
+            await self.timeline.record(
+                tenant_id=tenant_id,
+                lead_id=lead.id,
+                kind="whatsapp_received",
+                actor=f"lead:{lead.id}",
+                data={"body": body, "kind": event.kind.value, "provider_message_id": event.provider_message_id},
+                idempotency_key=f"whatsapp-in:{event.provider_message_id}",
+                occurred_at=event.timestamp,
+            )
+        return self._signal(event_id, tenant, lead.id, created, provider, event, message_id, body)
+
+    async def _unsignalled_repeat(
+        self, provider: str, event_key: str, event: InboundMessage, tenant: Tenant
+    ) -> InboundSignal | None:
+        stored = await self.events.get(provider=provider, provider_event_id=event_key)
+        if stored is None or stored.signalled_at is not None or stored.lead_id is None:
+            return None
+        message = await self.messages.get_by_provider_id(event.provider_message_id)
+        body = message.body if message is not None else (event.text or "")
+        return self._signal(
+            stored.id, tenant, stored.lead_id, False, provider, event, message.id if message else None, body
+        )
+
+    def _signal(
+        self,
+        event_id: uuid.UUID,
+        tenant: Tenant,
+        lead_id: uuid.UUID,
+        created: bool,
+        provider: str,
+        event: InboundMessage,
+        message_id: uuid.UUID | None,
+        body: str,
+    ) -> InboundSignal:
+        return InboundSignal(
+            webhook_event_id=event_id,
+            tenant_id=tenant.id,
+            tenant_slug=tenant.slug,
+            lead_id=lead_id,
+            lead_created=created,
+            provider=provider,
+            provider_message_id=event.provider_message_id,
+            message_id=message_id,
+            body=body,
+            received_at=event.timestamp,
+            opt_out=is_opt_out(event.text, self.settings.whatsapp_opt_out_keywords) if event.text else False,
+        )
+
+    async def _lead_for(self, tenant: Tenant, event: InboundMessage) -> tuple[Lead | None, bool]:
+        """The tenant's lead with this number, created (source `whatsapp`) when the number is new."""
+        try:
+            phone = normalize_phone(event.from_phone, tenant.default_region)
+        except InvalidPhone as exc:
+            log.warning("inbound WhatsApp message from unusable number %s: %s", event.from_phone, exc.reason)
+            return None, False
+        lead = await self.leads.get_by_phone(tenant_id=tenant.id, phone=phone)
+        if lead is not None:
+            return lead, False
+        status = await StatusRepository(self.session).get_default(tenant_id=tenant.id)
+        inserted = await self.leads.insert_many_skip_existing(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": tenant.id,
+                    "phone": phone,
+                    "name": event.contact_name or "",
+                    "source": "whatsapp",
+                    "status_key": status.key if status is not None else "new",
+                    "stage": status.stage if status is not None else "new",
+                    "timezone": timezone_for_phone(phone, tenant.timezone),
+                    "custom_fields": {},
+                }
+            ]
+        )
+        # A concurrent delivery may have created it first: then it is simply found.
+        lead = await self.leads.get_by_phone(tenant_id=tenant.id, phone=phone)
+        if lead is not None and phone in inserted:
+            await self.timeline.record(
+                tenant_id=tenant.id,
+                lead_id=lead.id,
+                kind="lead_created",
+                actor="whatsapp",
+                data={"source": "whatsapp", "phone": phone},
+                idempotency_key=f"lead-created:{lead.id}",
+            )
+        return lead, phone in inserted
+
+    async def _status(self, provider: str, raw: Any, event: StatusEvent, tenant_id: uuid.UUID) -> None:
+        event_id = await self.events.insert_once(
+            provider=provider,
+            provider_event_id=f"status:{event.provider_message_id}:{event.status.value}",
+            kind="status",
+            payload={"event": event.model_dump(mode="json"), "raw": raw},
+            tenant_id=tenant_id,
+        )
+        if event_id is None:
+            return
+        message = await self.messages.apply_status(
+            provider_message_id=event.provider_message_id,
+            status=event.status.value,
+            at=event.timestamp,
+            error_code=event.error_code,
+            error_message=event.error_title,
+        )
+        if message is not None and message.tenant_id == tenant_id:
+            await self.events.set_lead(event_id=event_id, lead_id=message.lead_id)
+
+
+async def evolution_tenant_for(
+    *, session: AsyncSession, router: ShardRouter, shard: EvolutionShard, phone: str | None
+) -> uuid.UUID | None:
+    """The tenant an Evolution event on `shard` belongs to.
+
+    A shard usually serves one tenant. When it serves several, the tenant that already has a lead with the
+    sender's number wins (its most recently active conversation); a new number goes to the earliest-assigned one.
+    """
+    tenant_ids = await router.tenants_on(session, shard_name=shard.name)
+    if len(tenant_ids) <= 1 or phone is None:
+        return tenant_ids[0] if tenant_ids else None
+    return (
+        await ConversationRepository(session).latest_tenant_for_phone(tenant_ids=tenant_ids, phone=phone)
+        or (tenant_ids[0])
+    )
+
+
+async def deliver_signals(
+    *, session: AsyncSession, temporal: Client, signals: Sequence[InboundSignal], settings: Settings
+) -> None:
+    """Signal each stored inbound message to its lead's workflow (signal-with-start), then mark it signalled.
+
+    Runs after the commit that stored the events. When Temporal cannot be reached the delivery is answered 503:
+    the provider retries it, the repeat is recognised as stored-but-unsignalled, and the signal goes out then.
+    """
+    delivered: list[uuid.UUID] = []
+    try:
+        for signal in signals:
+            await signal_inbound_message(session=session, temporal=temporal, signal=signal, settings=settings)
+            delivered.append(signal.webhook_event_id)
+    except Exception as exc:
+        log.warning("signalling a lead workflow failed: %s", exc)
+        raise ServiceUnavailable(
+            "the event was stored but its lead workflow could not be signalled; deliver it again",
+            headers={"Retry-After": "5"},
+        ) from None
+    finally:
+        if delivered:
+            await WebhookEventRepository(session).mark_signalled(event_ids=delivered)
+            await session.commit()
+
+
+def lead_search_attributes(*, tenant: Tenant, lead: Lead) -> TypedSearchAttributes:
+    # The same attributes api/lead_workflows.py starts a LeadWorkflow with.
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search_attributes.TENANT_ID, str(tenant.id)),
+            SearchAttributePair(search_attributes.LEAD_ID, str(lead.id)),
+            SearchAttributePair(search_attributes.LEAD_STATUS, lead.status_key),
+            SearchAttributePair(search_attributes.ASSIGNED_AGENT, str(lead.owner_id) if lead.owner_id else ""),
+        ]
+    )
+
+
+async def signal_inbound_message(
+    *, session: AsyncSession, temporal: Client, signal: InboundSignal, settings: Settings
+) -> None:
+    """Signal-with-start: the lead's running workflow gets the message; a lead without one (new, or ended) gets a
+    fresh run from its committed row, which then receives the message."""
+    leads = LeadRepository(session)
+    tenant = await leads.get_tenant(tenant_id=signal.tenant_id)
+    lead = await leads.get(tenant_id=signal.tenant_id, lead_id=signal.lead_id)
+    if tenant is None or lead is None:
+        return  # deleted since: nothing left to tell
+    opt_out_status_key = None
+    if signal.opt_out:
+        statuses = await StatusRepository(session).list(tenant_id=tenant.id)
+        opt_out_status_key = next((s.key for s in statuses if s.stage == Stage.OPTED_OUT), None)
+    message = InboundWhatsAppMessage(
+        provider=signal.provider,
+        provider_message_id=signal.provider_message_id,
+        message_id=str(signal.message_id) if signal.message_id else None,
+        body=signal.body,
+        received_at=signal.received_at,
+        opt_out=signal.opt_out,
+        lead_created=signal.lead_created,
+        opt_out_status_key=opt_out_status_key,
+    )
+    await temporal.start_workflow(
+        LeadWorkflow.run,
+        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+        id=lead_workflow_id(tenant.slug, str(lead.id)),
+        task_queue=LEADS_QUEUE,
+        start_signal="record_inbound_message",
+        start_signal_args=[message],
+        search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
+        memo={"display_name": display_name(lead)},
+        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
+        rpc_timeout=WORKFLOW_START_TIMEOUT,
+    )

@@ -1,0 +1,97 @@
+"""Agents' manual WhatsApp messages: `POST /api/v1/leads/{id}/messages` runs through the lead's workflow and the send
+activity (the provider sandbox over real HTTP records what went out)."""
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from models import Lead
+from tests.fixtures.crm import TenantContext
+from tests.fixtures.whatsapp import add_lead, add_message, sandbox_account
+
+pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
+
+
+async def _sent(sandbox_control: httpx.AsyncClient, phone: str) -> list[dict]:  # type: ignore[type-arg]
+    return (await sandbox_control.get("/_sandbox/messages", params={"to": phone})).json()["messages"]
+
+
+async def _lead_who_wrote(session_factory, tenant_id, ago: timedelta):  # type: ignore[no-untyped-def]
+    lead_id = await add_lead(session_factory, tenant_id)
+    await add_message(session_factory, tenant_id, lead_id, body="hi", at=datetime.now(tz=UTC) - ago)
+    return lead_id
+
+
+async def test_an_agent_message_is_sent_once_per_request_id(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory, sandbox_control: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    await sandbox_account(client, sandbox_control, tenant.headers())
+    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=10))
+    url = f"/api/v1/leads/{lead_id}/messages"
+    body = {"text": "Yes, it is still available. Want to visit on Saturday?", "request_id": "req-1"}
+    first = await client.post(url, json=body, headers=tenant.headers("agent"))
+    assert first.status_code == 201, first.text
+    again = await client.post(url, json=body, headers=tenant.headers("agent"))
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == first.json()["id"]
+    message = first.json()
+    assert (message["direction"], message["body"]) == ("outbound", body["text"])
+    assert message["sent_by"].startswith("api_key:")
+
+    listed = (await client.get(url, headers=tenant.headers())).json()["items"]
+    assert [m["direction"] for m in listed] == ["outbound", "inbound"]
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        phone = lead.phone
+    sent = await _sent(sandbox_control, phone)
+    assert [m["id"] for m in sent] == [message["provider_message_id"]]
+
+
+async def test_outside_the_window_free_text_is_refused(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory, sandbox_control: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    await sandbox_account(client, sandbox_control, tenant.headers())
+    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(hours=30))
+    response = await client.post(
+        f"/api/v1/leads/{lead_id}/messages", json={"text": "Still interested?"}, headers=tenant.headers("agent")
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["details"]["reason"] == "WhatsAppWindowClosed"
+    assert "template" in response.json()["message"]
+    template = await client.post(
+        f"/api/v1/leads/{lead_id}/messages",
+        json={"template": "follow_up", "template_parameters": ["Maria"]},
+        headers=tenant.headers("agent"),
+    )
+    assert template.status_code == 201, template.text
+    assert template.json()["template"] == "follow_up"
+
+
+async def test_an_opted_out_lead_is_refused(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory, sandbox_control: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    await sandbox_account(client, sandbox_control, tenant.headers())
+    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=1))
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        lead.status_key, lead.stage = "opted_out", "opted_out"
+        await session.commit()
+    response = await client.post(
+        f"/api/v1/leads/{lead_id}/messages", json={"text": "hello"}, headers=tenant.headers("agent")
+    )
+    assert response.status_code == 409, response.text
+    assert response.json()["details"]["reason"] == "LeadOptedOut"
+
+
+async def test_another_tenants_lead_is_a_404_and_text_or_template_is_required(
+    client: httpx.AsyncClient, tenant: TenantContext, make_tenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    other = await make_tenant()
+    lead_id = await add_lead(session_factory, other.tenant_id)
+    response = await client.post(f"/api/v1/leads/{lead_id}/messages", json={"text": "hi"}, headers=tenant.headers())
+    assert response.status_code == 404
+    empty = await client.post(f"/api/v1/leads/{lead_id}/messages", json={}, headers=other.headers())
+    assert empty.status_code == 422

@@ -1,0 +1,385 @@
+"""Inbound WhatsApp webhooks end to end: verified, stored once, in the lead's conversation, signalled to its workflow.
+
+Bodies are the shared provider fixture files, re-addressed to the test tenant's account and signed with its app
+secret over the exact bytes sent. The lead worker runs, so signals reach real LeadWorkflows.
+"""
+
+import copy
+import json
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from channels.whatsapp.shard_router import ShardRouter
+from core.config import EvolutionShard
+from models import Conversation, Lead, Message, TimelineEvent, WebhookEvent
+from tests.fixtures.whatsapp import (
+    WhatsAppTenant,
+    add_lead,
+    add_message,
+    create_whatsapp_tenant,
+    eventually,
+    fresh_phone_digits,
+    fresh_wamid,
+    provider_fixture,
+    sign,
+)
+from workflows.ids import lead_workflow_id
+from workflows.lead import LeadWorkflow
+
+pytestmark = pytest.mark.usefixtures("lead_worker")
+
+
+async def _lead_by_phone(factory: async_sessionmaker[AsyncSession], tenant_id, phone: str) -> Lead | None:  # type: ignore[no-untyped-def]
+    async with factory() as session:
+        return (
+            await session.execute(select(Lead).where(Lead.tenant_id == tenant_id, Lead.phone == phone))
+        ).scalar_one_or_none()
+
+
+async def _count(factory: async_sessionmaker[AsyncSession], model, *conditions) -> int:  # type: ignore[no-untyped-def]
+    async with factory() as session:
+        return int((await session.execute(select(func.count()).select_from(model).where(*conditions))).scalar_one())
+
+
+async def _signals(temporal_client: Client, workflow_id: str) -> int:
+    history = await temporal_client.get_workflow_handle(workflow_id).fetch_history()
+    return sum(
+        1
+        for event in history.events
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        and event.workflow_execution_signaled_event_attributes.signal_name == "record_inbound_message"
+    )
+
+
+# Handshake -----------------------------------------------------------------------------------------------------------
+
+
+async def test_handshake_echoes_the_challenge_for_a_known_verify_token(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant
+) -> None:
+    query = {"hub.mode": "subscribe", "hub.verify_token": wa_tenant.verify_token, "hub.challenge": "1158201444"}
+    ok = await client.get("/webhooks/whatsapp/cloud", params=query)
+    assert (ok.status_code, ok.text) == (200, "1158201444")
+    wrong = await client.get("/webhooks/whatsapp/cloud", params={**query, "hub.verify_token": "guess"})
+    assert wrong.status_code == 403
+    not_subscribe = await client.get("/webhooks/whatsapp/cloud", params={**query, "hub.mode": "unsubscribe"})
+    assert not_subscribe.status_code == 403
+
+
+# Signatures ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signature", [None, "sha256=" + "0" * 64, "wrong-secret", "tampered"])
+async def test_unverified_deliveries_are_refused_and_leave_no_trace(
+    signature, client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    message_id = fresh_wamid()
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, message_id=message_id)
+    raw = json.dumps(body, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json"}
+    if signature == "wrong-secret":
+        headers["X-Hub-Signature-256"] = sign("not-the-app-secret", raw)
+    elif signature == "tampered":
+        headers["X-Hub-Signature-256"] = sign(wa_tenant.app_secret, raw)
+        raw = raw.replace(b"Oak Street", b"Elm Street")
+    elif signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    response = await client.post("/webhooks/whatsapp/cloud", content=raw, headers=headers)
+    assert response.status_code == 401, response.text
+    assert await _count(session_factory, WebhookEvent, WebhookEvent.provider_event_id == f"message:{message_id}") == 0
+    assert await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender) is None
+
+
+async def test_a_signature_for_another_account_does_not_verify(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:
+    other = await create_whatsapp_tenant(session_factory)
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
+    response = await wa_tenant.post_cloud(client, body, secret=other.app_secret)
+    assert response.status_code == 401
+
+
+# Inbound messages ----------------------------------------------------------------------------------------------------
+
+
+async def test_unknown_number_creates_a_lead_its_conversation_and_its_workflow(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender)
+    response = await wa_tenant.post_cloud(client, body)
+    assert response.status_code == 200, response.text
+
+    lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+    assert lead is not None
+    assert (lead.source, lead.name, lead.stage) == ("whatsapp", "Maria Lopez", "new")
+    async with session_factory() as session:
+        conversation = (await session.execute(select(Conversation).where(Conversation.lead_id == lead.id))).scalar_one()
+        message = (await session.execute(select(Message).where(Message.lead_id == lead.id))).scalar_one()
+    assert conversation.unread_count == 1 and conversation.last_inbound_at is not None
+    assert (message.direction, message.body) == ("inbound", "Hi! Is the Oak Street apartment still available?")
+
+    handle = temporal_client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(wa_tenant.slug, str(lead.id)))
+
+    async def recorded() -> bool:
+        view = await handle.query(LeadWorkflow.view)
+        return view.inbound_messages == 1 and view.last_inbound_at == datetime.fromtimestamp(1764150060, tz=UTC)
+
+    await eventually(recorded)
+
+
+async def test_a_delivery_repeated_five_times_is_one_message_and_one_signal(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client
+) -> None:  # type: ignore[no-untyped-def]
+    sender, message_id = fresh_phone_digits(), fresh_wamid()
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, message_id=message_id)
+    for _ in range(5):
+        response = await wa_tenant.post_cloud(client, body)
+        assert response.status_code == 200, response.text
+    lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+    assert lead is not None
+    assert await _count(session_factory, Message, Message.lead_id == lead.id) == 1
+    assert await _count(session_factory, WebhookEvent, WebhookEvent.provider_event_id == f"message:{message_id}") == 1
+    workflow_id = lead_workflow_id(wa_tenant.slug, str(lead.id))
+    assert await _signals(temporal_client, workflow_id) == 1
+    async with session_factory() as session:
+        conversation = (await session.execute(select(Conversation).where(Conversation.lead_id == lead.id))).scalar_one()
+    assert conversation.unread_count == 1
+
+
+async def test_a_known_number_lands_in_the_existing_leads_conversation(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender, name="Known Person")
+    for text in ("first", "second"):
+        body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, text=text)
+        assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+    assert await _count(session_factory, Lead, Lead.tenant_id == wa_tenant.id, Lead.phone == "+" + sender) == 1
+    assert await _count(session_factory, Message, Message.lead_id == lead_id) == 2
+
+
+async def test_a_batched_delivery_reaches_both_leads(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    body = wa_tenant.meta_body("webhook_batched_two_messages.json")
+    senders = [m["from"] for m in body["entry"][0]["changes"][0]["value"]["messages"]]
+    assert len(set(senders)) == 2
+    assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+    for sender in senders:
+        assert await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender) is not None
+
+
+@pytest.mark.parametrize("word", ["STOP", "Baja", "ARRÊT", "stopp", "הסר", "unsubscribe!"])
+async def test_an_opt_out_keyword_opts_the_lead_out(
+    word: str, client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, text=word)
+    assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+
+    async def opted_out() -> Lead | None:
+        lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+        return lead if lead is not None and lead.stage == "opted_out" else None
+
+    lead = await eventually(opted_out)
+    async with session_factory() as session:
+        change = (
+            await session.execute(
+                select(TimelineEvent).where(TimelineEvent.lead_id == lead.id, TimelineEvent.kind == "status_changed")
+            )
+        ).scalar_one()
+    assert change.actor == "whatsapp" and "opt-out" in change.data["reason"]
+
+
+async def test_an_ordinary_message_mentioning_stop_does_not_opt_out(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, text="Can the bus stop near the flat?")
+    assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+    lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+    assert lead is not None
+    handle = temporal_client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(wa_tenant.slug, str(lead.id)))
+
+    async def recorded() -> bool:
+        return (await handle.query(LeadWorkflow.view)).inbound_messages == 1
+
+    await eventually(recorded)
+    assert (await handle.query(LeadWorkflow.view)).stage == "new"
+
+
+# Statuses ------------------------------------------------------------------------------------------------------------
+
+
+async def test_statuses_move_a_message_forward_only(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
+    wamid = fresh_wamid()
+    message_id = await add_message(
+        session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid
+    )
+    for fixture in ("webhook_status_sent.json", "webhook_status_read.json", "webhook_status_delivered.json"):
+        body = wa_tenant.meta_body(fixture, sender=sender, message_id=wamid)
+        assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+    # A late failure after read, and a repeat, change nothing either.
+    failed = wa_tenant.meta_body("webhook_status_failed_131026.json", sender=sender, message_id=wamid)
+    assert (await wa_tenant.post_cloud(client, failed)).status_code == 200
+    async with session_factory() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None
+    assert message.status == "read"
+    assert message.sent_at is not None and message.delivered_at is not None and message.read_at is not None
+
+
+async def test_a_failed_status_records_the_error(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
+    wamid = fresh_wamid()
+    message_id = await add_message(
+        session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid
+    )
+    for fixture in ("webhook_status_sent.json", "webhook_status_failed_131026.json"):
+        body = wa_tenant.meta_body(fixture, sender=sender, message_id=wamid)
+        assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+    async with session_factory() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None
+    assert (message.status, message.error_code, message.error_message) == ("failed", "131026", "Message undeliverable")
+
+
+async def test_a_status_for_an_unknown_message_is_stored_and_acknowledged(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    wamid = fresh_wamid()
+    body = wa_tenant.meta_body("webhook_status_delivered.json", message_id=wamid)
+    assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+    assert (
+        await _count(session_factory, WebhookEvent, WebhookEvent.provider_event_id == f"status:{wamid}:delivered") == 1
+    )
+
+
+async def test_a_malformed_but_signed_body_is_a_400(client: httpx.AsyncClient, wa_tenant: WhatsAppTenant) -> None:
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
+    body["object"] = "page"
+    response = await wa_tenant.post_cloud(client, body)
+    assert response.status_code == 400
+
+
+# Evolution -----------------------------------------------------------------------------------------------------------
+
+
+async def _evolution_tenant(session_factory, shards: list[EvolutionShard]) -> tuple[WhatsAppTenant, EvolutionShard]:  # type: ignore[no-untyped-def]
+    tenant = await create_whatsapp_tenant(session_factory, provider="evolution")
+    async with session_factory() as session:
+        shard = await ShardRouter(shards).shard_for(session, tenant_id=tenant.id)
+        await session.commit()
+    return tenant, shard
+
+
+def _evolution_body(fixture: str, shard: EvolutionShard, *, sender: str, key: str, message_id: str) -> dict:  # type: ignore[type-arg]
+    body = copy.deepcopy(provider_fixture(f"evolution/{fixture}"))
+    body["instance"] = shard.instance
+    body["apikey"] = key
+    data = body["data"]
+    if "key" in data:
+        data["key"]["remoteJid"] = f"{sender}@s.whatsapp.net"
+        data["key"]["id"] = message_id
+    if "keyId" in data:
+        data["keyId"] = message_id
+        data["remoteJid"] = f"{sender}@s.whatsapp.net"
+    return body
+
+
+async def test_evolution_inbound_with_the_shard_key_creates_the_lead(
+    evolution_client: httpx.AsyncClient, evolution_shards, session_factory, temporal_client: Client
+) -> None:  # type: ignore[no-untyped-def]
+    tenant, shard = await _evolution_tenant(session_factory, evolution_shards)
+    sender, message_id = fresh_phone_digits(), fresh_wamid().removeprefix("wamid.").upper()
+    body = _evolution_body(
+        "webhook_messages_upsert_text.json", shard, sender=sender, key=shard.api_key, message_id=message_id
+    )
+    url = f"/webhooks/whatsapp/evolution/{shard.name}"
+    for _ in range(3):
+        response = await evolution_client.post(url, json=body)
+        assert response.status_code == 200, response.text
+    lead = await _lead_by_phone(session_factory, tenant.id, "+" + sender)
+    assert lead is not None and lead.source == "whatsapp"
+    assert await _count(session_factory, Message, Message.lead_id == lead.id) == 1
+    assert await _signals(temporal_client, lead_workflow_id(tenant.slug, str(lead.id))) == 1
+
+
+async def test_evolution_without_the_shard_key_is_refused(
+    evolution_client: httpx.AsyncClient, evolution_shards, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    tenant, shard = await _evolution_tenant(session_factory, evolution_shards)
+    sender = fresh_phone_digits()
+    body = _evolution_body(
+        "webhook_messages_upsert_text.json", shard, sender=sender, key="not-the-key", message_id=fresh_wamid()
+    )
+    response = await evolution_client.post(f"/webhooks/whatsapp/evolution/{shard.name}", json=body)
+    assert response.status_code == 401
+    assert await _lead_by_phone(session_factory, tenant.id, "+" + sender) is None
+    header = await evolution_client.post(
+        f"/webhooks/whatsapp/evolution/{shard.name}",
+        json={**body, "apikey": None},
+        headers={"x-leadflow-shard-key": shard.api_key},
+    )
+    assert header.status_code == 200
+    unknown = await evolution_client.post("/webhooks/whatsapp/evolution/no-such-shard", json=body)
+    assert unknown.status_code == 404
+
+
+async def test_evolution_status_update_marks_the_message_delivered(
+    evolution_client: httpx.AsyncClient, evolution_shards, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    tenant, shard = await _evolution_tenant(session_factory, evolution_shards)
+    sender = fresh_phone_digits()
+    lead_id = await add_lead(session_factory, tenant.id, phone="+" + sender)
+    key_id = "3EB0" + fresh_wamid()[-18:].upper()
+    message_id = await add_message(
+        session_factory, tenant.id, lead_id, direction="outbound", provider_message_id=key_id
+    )
+    body = _evolution_body(
+        "webhook_messages_update_delivered.json", shard, sender=sender, key=shard.api_key, message_id=key_id
+    )
+    assert (await evolution_client.post(f"/webhooks/whatsapp/evolution/{shard.name}", json=body)).status_code == 200
+    async with session_factory() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None and message.status == "delivered"
+
+
+async def test_temporal_unreachable_is_a_503_and_the_retry_signals(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from api.services import whatsapp_webhooks
+
+    real = whatsapp_webhooks.signal_inbound_message
+
+    async def down(**_: object) -> None:
+        raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
+
+    sender, message_id = fresh_phone_digits(), fresh_wamid()
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, message_id=message_id)
+    monkeypatch.setattr(whatsapp_webhooks, "signal_inbound_message", down)
+    first = await wa_tenant.post_cloud(client, body)
+    assert first.status_code == 503
+    monkeypatch.setattr(whatsapp_webhooks, "signal_inbound_message", real)
+    retry = await wa_tenant.post_cloud(client, body)
+    assert retry.status_code == 200
+    lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+    assert lead is not None
+    assert await _count(session_factory, Message, Message.lead_id == lead.id) == 1
+    assert await _signals(temporal_client, lead_workflow_id(wa_tenant.slug, str(lead.id))) == 1
