@@ -1,6 +1,7 @@
 """The send activity against the provider sandbox over real HTTP: exactly once per step, the 24-hour window,
 opt-outs, provider errors and pacing. Each test has its own tenant, sandbox account and recipient number."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.whatsapp import WhatsAppActivities
-from core.config import Settings
+from core.config import EvolutionShard, Settings
 from domain import whatsapp_messages as kinds
 from domain.whatsapp_messages import SendWhatsAppInput
 from models import Lead, Message, OutboxMessage, TimelineEvent
@@ -217,3 +218,43 @@ async def test_two_steps_to_one_recipient_are_paced(
     assert paced.value.type == kinds.THROTTLED and not paced.value.non_retryable
     assert paced.value.next_retry_delay is not None and paced.value.next_retry_delay > timedelta(seconds=20)
     assert [m["text"] for m in await _sent_to(sandbox_control, phone)] == ["one"]
+
+
+async def test_a_send_cut_off_mid_flight_goes_out_exactly_once_on_recovery(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    # The provider hangs (a timeout fault) and the worker dies meanwhile: its transaction and outbox claim roll back.
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    await sandbox_control.post("/_sandbox/faults", json={"kind": "timeout", "to": phone, "delay_seconds": 2})
+    data = _input(sandbox_tenant, lead_id, text="hello once")
+    dying = asyncio.create_task(ActivityEnvironment().run(make_activities().send_whatsapp_message, data))
+    await asyncio.sleep(0.5)
+    dying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await dying
+    # Recovery: a new worker process (new clients) runs the same step.
+    result = await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
+    again = await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
+    assert again.provider_message_id == result.provider_message_id
+    assert [m["id"] for m in await _sent_to(sandbox_control, phone)] == [result.provider_message_id]
+
+
+async def test_an_evolution_tenant_sends_through_its_shard(
+    settings, sandbox_url, session_factory, redis, send_http, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    instance = f"inst-{uuid.uuid4().hex[:8]}"
+    registered = await sandbox_control.post(
+        "/_sandbox/accounts/evolution", json={"instance": instance, "api_key": "instance-token"}
+    )
+    assert registered.status_code == 201, registered.text
+    shard = EvolutionShard(name=f"send-{instance}", base_url=sandbox_url, instance=instance, api_key="instance-token")
+    config = settings.model_copy(update={"whatsapp_evolution_shards": [shard], "evolution_send_delay_ms": 0})
+    acts = WhatsAppActivities(session_factory=session_factory, http=send_http, redis=redis, settings=config)
+    tenant = await create_whatsapp_tenant(session_factory, provider="evolution")
+    # Baileys has no 24-hour window: a lead who never wrote still gets free text.
+    lead_id, phone = await _lead(session_factory, tenant, wrote_ago=None)
+    result = await ActivityEnvironment().run(acts.send_whatsapp_message, _input(tenant, lead_id, text="olá"))
+    sent = await _sent_to(sandbox_control, phone)
+    assert [(m["provider"], m["account"], m["id"]) for m in sent] == [
+        ("evolution", instance, result.provider_message_id)
+    ]
