@@ -6,6 +6,7 @@ from models.conversation import Conversation
 from models.lead import Lead
 from models.message import Message
 from models.outbox import OutboxMessage
+from models.sequence import Sequence, SequenceVersion
 from models.shard import ShardAssignment
 from models.status import StatusDefinition
 from models.tenant import Tenant
@@ -21,6 +22,8 @@ __all__ = [
     "Lead",
     "Message",
     "OutboxMessage",
+    "Sequence",
+    "SequenceVersion",
     "ShardAssignment",
     "StatusDefinition",
     "Tenant",
