@@ -22,6 +22,15 @@ class InboundWhatsAppMessage(BaseModel):
     opt_out_status_key: str | None = None  # the tenant's status of stage opted_out, to move the lead to on opt-out
 
 
+class WhatsAppProviderOptOut(BaseModel):
+    """Signal `record_provider_opt_out`: a status webhook says the person stopped messages from us (131050)."""
+
+    provider_message_id: str
+    reason: str = ""
+    occurred_at: datetime
+    opt_out_status_key: str | None = None
+
+
 class SendWhatsAppInput(BaseModel):
     """One send, identified by the step that wants it. Re-running it never sends twice."""
 

@@ -14,6 +14,7 @@ Contract
 - Signal `record_inbound_message(InboundWhatsAppMessage)` (domain/whatsapp_messages.py): the lead wrote on WhatsApp;
   the view keeps `last_inbound_at`; a repeated signal (same provider message id) is ignored; an opt-out keyword moves
   the lead to the tenant's opted-out status through the same path as `change_status` (actor `whatsapp`).
+- Signal `record_provider_opt_out(WhatsAppProviderOptOut)`: a status webhook reported 131050; the lead is opted out.
 - Update `send_whatsapp_message(ManualWhatsAppMessage) -> SendWhatsAppResult`: an agent's message, sent by the
   `send_whatsapp_message` activity with the idempotency key `<workflow id>:manual:<request id>`. The validator refuses
   an opted-out lead; a refusal comes back as ApplicationError with the activity's type; a provider opt-out (131050)
@@ -55,6 +56,7 @@ from domain.whatsapp_messages import (
     ManualWhatsAppMessage,
     SendWhatsAppInput,
     SendWhatsAppResult,
+    WhatsAppProviderOptOut,
 )
 from workflows import search_attributes
 from workflows.lead_types import (
@@ -237,6 +239,14 @@ class LeadWorkflow:
                 message.opt_out_status_key or Stage.OPTED_OUT.value,
                 f"the lead wrote {message.body[:40]!r} on WhatsApp (an opt-out keyword)",
             )
+
+    @workflow.signal
+    async def record_provider_opt_out(self, event: WhatsAppProviderOptOut) -> None:
+        """WhatsApp reported (a `failed` status, 131050) that the person stopped messages from this business."""
+        await self._opt_out(
+            event.opt_out_status_key or Stage.OPTED_OUT.value,
+            f"WhatsApp reports the person stopped messages from this business ({event.reason or '131050'})",
+        )
 
     @workflow.update
     async def send_whatsapp_message(self, request: ManualWhatsAppMessage) -> SendWhatsAppResult:

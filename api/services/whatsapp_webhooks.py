@@ -33,8 +33,9 @@ from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
 from domain.opt_out import is_opt_out
 from domain.stages import Stage
-from domain.whatsapp_messages import InboundWhatsAppMessage
+from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut
 from models import Lead, Tenant, WhatsAppAccount
+from providers.whatsapp.base import ErrorKind
 from providers.whatsapp.inbound import (
     ConnectionUpdate,
     InboundMessage,
@@ -85,6 +86,8 @@ class InboundSignal:
     body: str
     received_at: datetime
     opt_out: bool
+    # Not a message but a `failed` status saying the person stopped messages from this business (131050).
+    provider_opt_out: bool = False
 
 
 def _decode(raw_body: bytes) -> Any:
@@ -204,7 +207,9 @@ class InboundStore:
                 if signal is not None:
                     signals.append(signal)
             elif isinstance(event, StatusEvent):
-                await self._status(provider, raw, event, tenant_id)
+                opt_out = await self._status(provider, raw, event, tenant_id)
+                if opt_out is not None:
+                    signals.append(opt_out)
             else:
                 await self.events.insert_once(
                     provider=provider,
@@ -339,7 +344,8 @@ class InboundStore:
             )
         return lead, phone in inserted
 
-    async def _status(self, provider: str, raw: Any, event: StatusEvent, tenant_id: uuid.UUID) -> None:
+    async def _status(self, provider: str, raw: Any, event: StatusEvent, tenant_id: uuid.UUID) -> InboundSignal | None:
+        """Move the message forward; a provider opt-out (131050) is returned to be signalled to the workflow."""
         event_id = await self.events.insert_once(
             provider=provider,
             provider_event_id=f"status:{event.provider_message_id}:{event.status.value}",
@@ -348,7 +354,7 @@ class InboundStore:
             tenant_id=tenant_id,
         )
         if event_id is None:
-            return
+            return None
         message = await self.messages.apply_status(
             provider_message_id=event.provider_message_id,
             status=event.status.value,
@@ -356,8 +362,27 @@ class InboundStore:
             error_code=event.error_code,
             error_message=event.error_title,
         )
-        if message is not None and message.tenant_id == tenant_id:
-            await self.events.set_lead(event_id=event_id, lead_id=message.lead_id)
+        if message is None or message.tenant_id != tenant_id:
+            return None
+        await self.events.set_lead(event_id=event_id, lead_id=message.lead_id)
+        if event.error_kind is not ErrorKind.OPTED_OUT:
+            return None
+        tenant = await self.leads.get_tenant(tenant_id=tenant_id)
+        assert tenant is not None
+        return InboundSignal(
+            webhook_event_id=event_id,
+            tenant_id=tenant_id,
+            tenant_slug=tenant.slug,
+            lead_id=message.lead_id,
+            lead_created=False,
+            provider=provider,
+            provider_message_id=event.provider_message_id,
+            message_id=message.id,
+            body=event.error_title or "",
+            received_at=event.timestamp,
+            opt_out=True,
+            provider_opt_out=True,
+        )
 
 
 async def evolution_tenant_for(
@@ -428,6 +453,27 @@ async def signal_inbound_message(
     if signal.opt_out:
         statuses = await StatusRepository(session).list(tenant_id=tenant.id)
         opt_out_status_key = next((s.key for s in statuses if s.stage == Stage.OPTED_OUT), None)
+    workflow_id = lead_workflow_id(tenant.slug, str(lead.id))
+    if signal.provider_opt_out:
+        opt_out = WhatsAppProviderOptOut(
+            provider_message_id=signal.provider_message_id,
+            reason=signal.body,
+            occurred_at=signal.received_at,
+            opt_out_status_key=opt_out_status_key,
+        )
+        await temporal.start_workflow(
+            LeadWorkflow.run,
+            lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+            id=workflow_id,
+            task_queue=LEADS_QUEUE,
+            start_signal="record_provider_opt_out",
+            start_signal_args=[opt_out],
+            search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
+            memo={"display_name": display_name(lead)},
+            static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
+            rpc_timeout=WORKFLOW_START_TIMEOUT,
+        )
+        return
     message = InboundWhatsAppMessage(
         provider=signal.provider,
         provider_message_id=signal.provider_message_id,
@@ -441,7 +487,7 @@ async def signal_inbound_message(
     await temporal.start_workflow(
         LeadWorkflow.run,
         lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
-        id=lead_workflow_id(tenant.slug, str(lead.id)),
+        id=workflow_id,
         task_queue=LEADS_QUEUE,
         start_signal="record_inbound_message",
         start_signal_args=[message],

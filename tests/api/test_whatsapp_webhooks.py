@@ -260,6 +260,27 @@ async def test_a_failed_status_records_the_error(
     assert (message.status, message.error_code, message.error_message) == ("failed", "131026", "Message undeliverable")
 
 
+async def test_a_marketing_opt_out_status_opts_the_lead_out(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
+    wamid = fresh_wamid()
+    await add_message(session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
+    body = wa_tenant.meta_body("webhook_status_failed_131050.json", sender=sender, message_id=wamid)
+    for _ in range(2):
+        assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+
+    async def opted_out() -> Lead | None:
+        lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+        return lead if lead is not None and lead.stage == "opted_out" else None
+
+    await eventually(opted_out)
+    async with session_factory() as session:
+        message = (await session.execute(select(Message).where(Message.provider_message_id == wamid))).scalar_one()
+    assert (message.status, message.error_code) == ("failed", "131050")
+
+
 async def test_a_status_for_an_unknown_message_is_stored_and_acknowledged(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
