@@ -50,12 +50,11 @@ async def login(
     """Log in with e-mail and password; sets the session and CSRF cookies."""
     ip = request.client.host if request.client else "unknown"
     limiter = _limiter(redis, settings)
-    await limiter.check(email=data.email, ip=ip)
+    await limiter.begin_attempt(email=data.email, ip=ip)
     user = await user_service.authenticate_user(session, email=data.email, password=data.password)
     if user is None:
-        await limiter.record_failure(email=data.email, ip=ip)
-        raise Unauthorized(BAD_CREDENTIALS)
-    await limiter.record_success(email=data.email)
+        raise Unauthorized(BAD_CREDENTIALS)  # the attempt stays counted as a failure
+    await limiter.succeeded(email=data.email, ip=ip)
     if not user.is_active:
         raise Forbidden("this account is deactivated; ask an owner or admin of your tenant")
     opened = await session_store(request).create(user_id=user.id, tenant_id=user.tenant_id, role=user.role)

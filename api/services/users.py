@@ -5,6 +5,7 @@ cannot create or promote owners; touching an owner needs `user:manage_owners`; a
 owner. E-mail addresses are global (they are the login name), lower-cased, and unique across tenants.
 """
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -69,7 +70,7 @@ async def add_user(
         raise Conflict(f"a user with the e-mail '{email}' already exists", details={"field": email_field})
     if password_hash is None:
         assert password is not None
-        password_hash = hash_password(password)
+        password_hash = await asyncio.to_thread(hash_password, password)
     user = User(tenant_id=tenant_id, email=email, full_name=full_name, role=str(role), password_hash=password_hash)
     try:
         async with session.begin_nested():
@@ -173,7 +174,7 @@ async def update_user(
     if deactivating:
         user.is_active, user.deactivated_at = False, datetime.now(UTC)
     if password is not None:
-        user.password_hash = hash_password(password)
+        user.password_hash = await asyncio.to_thread(hash_password, password)
     await session.flush()
     return UserChange(user=user, role_changed=role_changed, sessions_must_end=deactivating or password is not None)
 
@@ -188,7 +189,8 @@ async def authenticate_user(session: AsyncSession, *, email: str, password: str)
     An unknown address costs the same argon2 verification as a known one, so timing does not reveal accounts.
     """
     user = await UserRepository(session).get_by_email(email)
-    if not verify_password(user.password_hash if user else None, password):
+    # argon2 takes ~0.1 s of CPU by design: off the event loop (the C code releases the GIL).
+    if not await asyncio.to_thread(verify_password, user.password_hash if user else None, password):
         return None
     return user
 

@@ -1,5 +1,6 @@
 """Login rate limit: after N failures per account (or per client IP) in the window, 429 with Retry-After."""
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -105,3 +106,11 @@ async def test_success_does_not_reset_the_ip_counter(limited_app, tenant, fresh_
             assert (await _attempt(c, tenant.owner.email, PASSWORD)).status_code == 200
             assert (await _attempt(c, "c@example.com")).status_code == 401
             assert (await _attempt(c, tenant.admin.email, PASSWORD)).status_code == 429
+
+
+async def test_a_parallel_burst_gets_no_more_guesses_than_the_limit(make_client, tenant, settings, fresh_ip) -> None:
+    limit = settings.login_max_failures_per_account
+    async with make_client(client_ip=fresh_ip) as c:
+        responses = await asyncio.gather(*(_attempt(c, tenant.owner.email) for _ in range(limit + 6)))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [401] * limit + [429] * 6
