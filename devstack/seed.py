@@ -2,8 +2,9 @@
 
 `bootstrap` (every environment, production included) migrates to head and makes sure the system_admin from
 settings exists. `seed_demo_accounts` creates the demo tenant with an owner, an admin and an agent through the
-tenant and user services; `seed_demo_leads` adds the demo leads through the running API, as a user would, so each
-gets its LeadWorkflow. Every step is idempotent: running `up` again finds what is there and adds only what is not.
+tenant and user services; `seed_demo_leads` sets up the demo tenant's WhatsApp (the provider sandbox) and adds the
+demo leads through the running API, as a user would, so each gets its LeadWorkflow. Every step is idempotent:
+running `up` again finds what is there and adds only what is not.
 """
 
 import asyncio
@@ -108,7 +109,8 @@ async def seed_demo_accounts(settings: Settings) -> None:
 
 
 async def seed_demo_leads(settings: Settings, api_url: str) -> int:
-    """Log in as the demo owner and create the demo leads over HTTP; returns how many were new.
+    """Log in as the demo owner, give the tenant a WhatsApp account on the provider sandbox (unless it has one) and
+    create the demo leads over HTTP; returns how many leads were new.
 
     A lead whose phone is already taken answers 409, which is how a second run knows it is already seeded. The
     status moves go through each new lead's workflow, like an agent's would.
@@ -121,6 +123,11 @@ async def seed_demo_leads(settings: Settings, api_url: str) -> int:
         users = await http.get("/api/v1/users")
         _expect(users, 200, "listing the demo users")
         agent_id = next(user["id"] for user in users.json() if user["role"] == Role.AGENT.value)
+        account = await http.get("/api/v1/whatsapp/account")
+        if account.status_code == 404:
+            # WhatsApp through the local provider sandbox, which speaks the Graph API and signs its webhooks.
+            account = await http.put("/api/v1/whatsapp/account", json={"provider": "sandbox"})
+        _expect(account, 200, "giving the demo tenant its sandbox WhatsApp account")
         for lead in DEMO_LEADS:
             body = {"name": lead.name, "phone": lead.phone, "email": lead.email, "source": lead.source}
             if lead.for_agent:

@@ -101,6 +101,9 @@ class Stack:
             values["LEADFLOW_TEMPORAL_UI_URL"] = self.temporal_ui_url
         if "public_base_url" not in given:
             values["LEADFLOW_PUBLIC_BASE_URL"] = self.api_url
+        if "whatsapp_sandbox_cloud_webhook_url" not in given:
+            # The sandbox delivers inbound messages and delivery statuses to the API, as Meta would.
+            values["LEADFLOW_WHATSAPP_SANDBOX_CLOUD_WEBHOOK_URL"] = f"{self.api_url}/webhooks/whatsapp/cloud"
         os.environ.update(values)
 
     # -- startup ---------------------------------------------------------------------------------------------------

@@ -183,6 +183,7 @@ def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackCo
             assert set(leads) == demo_names
             seeded_statuses = {lead.name: lead.status for lead in seed.DEMO_LEADS if lead.status}
             assert {name: leads[name]["status"] for name in seeded_statuses} == seeded_statuses
+            assert owner.get("/api/v1/whatsapp/account").json()["provider"] == "sandbox"
             tenant_id = owner.get("/api/v1/auth/me").json()["user"]["tenant_id"]
             # Every seeded lead runs its workflow, found by the search attribute ops would use.
             address = stack_config.env["LEADFLOW_TEMPORAL_ADDRESS"]
