@@ -19,6 +19,7 @@ from channels.whatsapp.pacing import SendPacer
 from core.config import Settings
 from core.redis import Keys, create_redis
 from domain.whatsapp_messages import SEND_WHATSAPP_MESSAGE, THROTTLED, SendWhatsAppInput, SendWhatsAppResult
+from providers.http import create_provider_http_client
 
 
 class WhatsAppActivities:
@@ -41,8 +42,12 @@ class WhatsAppActivities:
     @classmethod
     def for_process(cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> "WhatsAppActivities":
         """One HTTP client and one Redis client for the whole worker process; Temporal owns retries, not httpx."""
-        http = httpx.AsyncClient(timeout=settings.whatsapp_http_timeout_seconds)
-        return cls(session_factory=session_factory, http=http, redis=create_redis(settings), settings=settings)
+        return cls(
+            session_factory=session_factory,
+            http=create_provider_http_client(settings),
+            redis=create_redis(settings),
+            settings=settings,
+        )
 
     @activity.defn(name=SEND_WHATSAPP_MESSAGE)
     async def send_whatsapp_message(self, data: SendWhatsAppInput) -> SendWhatsAppResult:

@@ -13,10 +13,29 @@ from fastapi.responses import PlainTextResponse
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.services import whatsapp_webhooks as service
 from channels.whatsapp.shard_router import ShardRouter
+from core.errors import AppError
 from providers.whatsapp.inbound import InboundMessage, StatusEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER
 
 router = APIRouter(prefix="/webhooks/whatsapp", tags=["webhooks"])
+
+# Real deliveries are a few KB; anything far larger is refused before it is parsed or hashed.
+MAX_WEBHOOK_BYTES = 1024 * 1024
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+async def _raw_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
+        raise PayloadTooLarge(f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes")
+    raw = await request.body()
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        raise PayloadTooLarge(f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes")
+    return raw
 
 
 @router.get("/cloud", response_class=PlainTextResponse)
@@ -30,7 +49,7 @@ async def cloud_verification(request: Request, session: SessionDep, settings: Se
 async def cloud_webhook(
     request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> dict[str, Any]:
-    raw_body = await request.body()
+    raw_body = await _raw_body(request)
     payload, accounts = await service.verify_cloud_delivery(
         session=session, raw_body=raw_body, signature=request.headers.get(SIGNATURE_HEADER), settings=settings
     )
@@ -52,7 +71,7 @@ async def evolution_webhook(
 ) -> dict[str, Any]:
     shard_router = ShardRouter(settings.whatsapp_evolution_shards)
     payload, evolution_shard = service.verify_evolution_delivery(
-        router=shard_router, shard_name=shard, raw_body=await request.body(), headers=dict(request.headers)
+        router=shard_router, shard_name=shard, raw_body=await _raw_body(request), headers=dict(request.headers)
     )
     events = service.parse_evolution(payload)
     store = service.InboundStore(session, settings)

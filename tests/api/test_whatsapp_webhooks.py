@@ -299,6 +299,13 @@ async def test_a_malformed_but_signed_body_is_a_400(client: httpx.AsyncClient, w
     assert response.status_code == 400
 
 
+async def test_an_oversized_body_is_refused_unread(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/webhooks/whatsapp/cloud", content=b"{" + b" " * (2 * 1024 * 1024) + b"}", headers={"X-Hub-Signature-256": "x"}
+    )
+    assert response.status_code == 413
+
+
 # Evolution -----------------------------------------------------------------------------------------------------------
 
 
