@@ -49,11 +49,22 @@ log = logging.getLogger(__name__)
 class SendRefused(Exception):
     """A permanent refusal: `kind` is one of the ApplicationError types in domain/whatsapp_messages.py."""
 
-    def __init__(self, kind: str, message: str, *, details: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        details: dict[str, str] | None = None,
+        provider: str | None = None,
+        provider_code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.kind = kind
         self.message = message
         self.details = details or {}
+        # Set when the provider itself refused the message: it is then shown in the conversation as failed.
+        self.provider = provider
+        self.provider_code = provider_code
 
 
 class SendDeferred(Exception):
@@ -115,6 +126,8 @@ class WhatsAppSender:
                 return await self._send_claimed(session, data, lead, row)
             except SendRefused as refusal:
                 await outbox.mark_failed(outbox_id=row.id, error_code=refusal.kind, error_message=refusal.message)
+                if refusal.provider is not None:
+                    await self._store_failed(session, data, lead, refusal)
                 await self._record(
                     session, lead, data, "whatsapp_send_failed", {"reason": refusal.message, "error": refusal.kind}
                 )
@@ -205,6 +218,12 @@ class WhatsAppSender:
         return await provider.send_text(lead.phone, data.text or "", idempotency_key=data.idempotency_key)
 
     async def _map_error(self, session: AsyncSession, lead: Lead, error: WhatsAppSendError) -> Exception:
+        mapped = await self._classify(session, lead, error)
+        if isinstance(mapped, SendRefused):
+            mapped.provider, mapped.provider_code = error.provider, error.code
+        return mapped
+
+    async def _classify(self, session: AsyncSession, lead: Lead, error: WhatsAppSendError) -> Exception:
         if error.kind is ErrorKind.RETRYABLE:
             return SendDeferred(str(error), retry_after_seconds=error.retry_after_seconds)
         if error.kind is ErrorKind.OPTED_OUT:
@@ -277,6 +296,34 @@ class WhatsAppSender:
             message_id=str(message_id),
             mode=plan.mode.value,
             template=plan.template,
+        )
+
+    async def _store_failed(
+        self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, refusal: SendRefused
+    ) -> None:
+        """The provider refused the message for good: it stays visible in the conversation, marked failed."""
+        now = datetime.now(tz=UTC)
+        conversation = await ConversationRepository(session).get_or_create(
+            tenant_id=lead.tenant_id, lead_id=lead.id, channel="whatsapp"
+        )
+        await MessageRepository(session).insert_once(
+            {
+                "tenant_id": lead.tenant_id,
+                "conversation_id": conversation.id,
+                "lead_id": lead.id,
+                "direction": "outbound",
+                "kind": "template" if data.template or (data.fallback_template and not data.text) else "text",
+                "body": data.text or f"[template {data.template or data.fallback_template}]",
+                "template": data.template,
+                "provider": refusal.provider or "",
+                "provider_message_id": None,
+                "status": "failed",
+                "error_code": (refusal.provider_code or refusal.kind)[:40],
+                "error_message": refusal.message[:500],
+                "sent_by": data.requested_by,
+                "occurred_at": now,
+                "failed_at": now,
+            }
         )
 
     async def _apply_early_statuses(self, session: AsyncSession, provider_message_id: str) -> None:

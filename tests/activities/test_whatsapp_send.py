@@ -191,6 +191,9 @@ async def test_permanent_provider_errors_are_not_retried(
     with pytest.raises(ApplicationError):
         await ActivityEnvironment().run(acts.send_whatsapp_message, data)
     assert await _sent_to(sandbox_control, phone) == []
+    async with session_factory() as session:
+        failed = (await session.execute(select(Message).where(Message.lead_id == lead_id))).scalars().all()
+    assert [(m.status, m.error_code) for m in failed] == [("failed", fault.removeprefix("error_"))]
 
 
 async def test_window_closed_at_the_provider_falls_back_to_the_template(
