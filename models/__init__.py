@@ -3,12 +3,14 @@
 from models.api_key import ApiKey
 from models.base import Base
 from models.conversation import Conversation
+from models.enrollment import Enrollment, EnrollmentStep
 from models.lead import Lead
 from models.message import Message
 from models.outbox import OutboxMessage
 from models.sequence import Sequence, SequenceVersion
 from models.shard import ShardAssignment
 from models.status import StatusDefinition
+from models.task import Task
 from models.tenant import Tenant
 from models.timeline import TimelineEvent
 from models.user import User
@@ -19,6 +21,8 @@ __all__ = [
     "ApiKey",
     "Base",
     "Conversation",
+    "Enrollment",
+    "EnrollmentStep",
     "Lead",
     "Message",
     "OutboxMessage",
@@ -26,6 +30,7 @@ __all__ = [
     "SequenceVersion",
     "ShardAssignment",
     "StatusDefinition",
+    "Task",
     "Tenant",
     "TimelineEvent",
     "User",

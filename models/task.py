@@ -1,0 +1,34 @@
+"""A manual step for an agent (call the lead, send a quote...), created by a sequence's `task` step.
+
+Open until an agent completes or skips it through the enrollment's workflow update (the API never closes it
+directly: the waiting enrollment must hear of it). `cancelled` when the enrollment ended first. `escalated_at` marks
+the one overdue escalation on the lead's timeline. Unique on `idempotency_key` (enrollment step execution).
+"""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, CreatedAtMixin, IdMixin
+
+
+class Task(IdMixin, CreatedAtMixin, Base):
+    __tablename__ = "task"
+    __table_args__ = (Index("ix_task_inbox", "tenant_id", "assignee_id", "status", "due_at"),)
+
+    tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    enrollment_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("enrollment.id", ondelete="CASCADE"), index=True)
+    step_id: Mapped[str | None] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(String(4000))
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open | completed | skipped | cancelled
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(80))
+    note: Mapped[str | None] = mapped_column(String(2000))
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
