@@ -12,6 +12,7 @@ from api.routes import (
     conversations,
     health,
     leads,
+    sequences,
     statuses,
     tenants,
     users,
@@ -49,5 +50,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for whatsapp_router in (conversations.router, whatsapp_accounts.router):
         app.include_router(whatsapp_router, prefix="/api/v1")
     app.include_router(leads.router, prefix="/api/v1")
+    app.include_router(sequences.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
     return app

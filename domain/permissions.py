@@ -28,6 +28,11 @@ class Action(StrEnum):
     LEAD_IMPORT = "lead:import"
     WHATSAPP_ACCOUNT_MANAGE = "whatsapp_account:manage"
     WHATSAPP_SHARD_MANAGE = "whatsapp_shard:manage"
+    SEQUENCE_READ = "sequence:read"
+    SEQUENCE_MANAGE = "sequence:manage"
+    ENROLLMENT_READ = "enrollment:read"
+    ENROLLMENT_MANAGE = "enrollment:manage"
+    TASK_WORK = "task:work"
 
 
 _SA, _O, _AD, _AG = Role.SYSTEM_ADMIN, Role.OWNER, Role.ADMIN, Role.AGENT
@@ -47,6 +52,15 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.LEAD_IMPORT: frozenset({_O, _AD}),
     Action.WHATSAPP_ACCOUNT_MANAGE: frozenset({_O, _AD}),
     Action.WHATSAPP_SHARD_MANAGE: frozenset({_SA}),
+    # Sequences: owners and admins define them; agents read them (to enroll and to see what a lead will receive).
+    Action.SEQUENCE_READ: frozenset({_O, _AD, _AG}),
+    Action.SEQUENCE_MANAGE: frozenset({_O, _AD}),
+    # Agents work leads, so they may enroll them and pause/resume/stop an enrollment; bulk enrollment is the same
+    # action (a filter is just a way of naming lead ids), bounded by settings.enrollment_max_leads.
+    Action.ENROLLMENT_READ: frozenset({_O, _AD, _AG}),
+    Action.ENROLLMENT_MANAGE: frozenset({_O, _AD, _AG}),
+    # Everyone works tasks; an agent only their own (a task of someone else is a 404), owner/admin every task.
+    Action.TASK_WORK: frozenset({_O, _AD, _AG}),
 }
 assert set(MATRIX) == set(Action)
 

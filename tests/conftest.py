@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.infra",
     "tests.fixtures.crm",
     "tests.fixtures.sandbox",
+    "tests.fixtures.sequences",
     "tests.fixtures.whatsapp",
     "tests.fixtures.worker",
 ]

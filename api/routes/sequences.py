@@ -1,0 +1,112 @@
+"""The sequences REST API under /api/v1/sequences: drafts, publish (frozen versions), archive, versions, preview.
+
+Owner/admin write (`sequence:manage`), everyone in the tenant reads (`sequence:read`). Another tenant's sequence is a
+404. An invalid definition is a 422 whose `details` list every problem as `{path, message}` (`steps[2].text`).
+"""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import SessionDep
+from api.schemas.sequences import (
+    SequenceCreate,
+    SequencePreview,
+    SequencePreviewRequest,
+    SequencePublic,
+    SequenceStatus,
+    SequenceUpdate,
+    SequenceVersionPublic,
+)
+from api.security import Principal, require
+from api.services import sequences as service
+from api.services.leads import get_tenant
+from domain.permissions import Action
+
+router = APIRouter(prefix="/sequences", tags=["sequences"])
+
+Reader = Annotated[Principal, Depends(require(Action.SEQUENCE_READ))]
+Manager = Annotated[Principal, Depends(require(Action.SEQUENCE_MANAGE))]
+
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"description": "invalid definition; details: [{path, message}] e.g. path 'steps[2].text'"}
+}
+
+
+@router.post("", status_code=201, responses=INVALID)
+async def create_sequence(data: SequenceCreate, principal: Manager, session: SessionDep) -> SequencePublic:
+    """Save a new draft. Publish it to let leads be enrolled."""
+    sequence = await service.create_sequence(
+        session=session, tenant_id=principal.tenant(), data=data, actor=principal.actor
+    )
+    return service.to_public(sequence)
+
+
+@router.get("")
+async def list_sequences(
+    principal: Reader, session: SessionDep, status: Annotated[SequenceStatus | None, Query()] = None
+) -> list[SequencePublic]:
+    """The tenant's sequences, newest first."""
+    sequences = await service.list_sequences(session=session, tenant_id=principal.tenant(), status=status)
+    return [service.to_public(s) for s in sequences]
+
+
+@router.get("/{sequence_id}")
+async def get_sequence(sequence_id: uuid.UUID, principal: Reader, session: SessionDep) -> SequencePublic:
+    sequence = await service.get_sequence(session=session, tenant_id=principal.tenant(), sequence_id=sequence_id)
+    return service.to_public(sequence)
+
+
+@router.patch("/{sequence_id}", responses={**INVALID, 409: {"description": "the sequence is archived"}})
+async def update_sequence(
+    sequence_id: uuid.UUID, data: SequenceUpdate, principal: Manager, session: SessionDep
+) -> SequencePublic:
+    """Edit the draft (fields sent only). Running enrollments keep their version; publish again for a new one."""
+    sequence = await service.update_sequence(
+        session=session, tenant_id=principal.tenant(), sequence_id=sequence_id, data=data
+    )
+    return service.to_public(sequence)
+
+
+@router.post("/{sequence_id}/publish", responses={**INVALID, 409: {"description": "the sequence is archived"}})
+async def publish_sequence(sequence_id: uuid.UUID, principal: Manager, session: SessionDep) -> SequenceVersionPublic:
+    """Freeze the draft as the next version; new enrollments start on it. An unchanged draft answers the latest."""
+    _, version = await service.publish(
+        session=session, tenant_id=principal.tenant(), sequence_id=sequence_id, actor=principal.actor
+    )
+    return service.version_to_public(version)
+
+
+@router.post("/{sequence_id}/archive")
+async def archive_sequence(sequence_id: uuid.UUID, principal: Manager, session: SessionDep) -> SequencePublic:
+    """No new enrollments; running enrollments carry on to their end."""
+    sequence = await service.archive(session=session, tenant_id=principal.tenant(), sequence_id=sequence_id)
+    return service.to_public(sequence)
+
+
+@router.get("/{sequence_id}/versions")
+async def list_versions(sequence_id: uuid.UUID, principal: Reader, session: SessionDep) -> list[SequenceVersionPublic]:
+    """Published versions, newest first."""
+    versions = await service.list_versions(session=session, tenant_id=principal.tenant(), sequence_id=sequence_id)
+    return [service.version_to_public(v) for v in versions]
+
+
+@router.get("/{sequence_id}/versions/{version}")
+async def get_version(
+    sequence_id: uuid.UUID, version: int, principal: Reader, session: SessionDep
+) -> SequenceVersionPublic:
+    found = await service.get_version(
+        session=session, tenant_id=principal.tenant(), sequence_id=sequence_id, version=version
+    )
+    return service.version_to_public(found)
+
+
+@router.post("/{sequence_id}/preview")
+async def preview_sequence(
+    sequence_id: uuid.UUID, data: SequencePreviewRequest, principal: Reader, session: SessionDep
+) -> SequencePreview:
+    """The timeline an enrollment started at `start_at` would follow: each step in UTC and the lead's local time,
+    computed by the scheduling code the workflow runs (assuming no reply and tasks done when due)."""
+    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
+    return await service.preview(session=session, tenant=tenant, sequence_id=sequence_id, data=data)

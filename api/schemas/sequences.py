@@ -1,0 +1,93 @@
+"""HTTP shapes of the sequences API: SequenceCreate / SequenceUpdate / SequencePreviewRequest in, SequencePublic /
+SequenceVersionPublic / SequencePreview out.
+
+`steps` and `settings` arrive as plain JSON on purpose: domain.sequences.parse_definition validates them and answers
+one 422 listing every problem as `{path, message}` with paths like `steps[2].text`, which a builder UI can put next
+to the field. Typing them here would answer FastAPI's own error shape instead, one step at a time.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.sequences.preview import PreviewStep
+
+SequenceStatus = Literal["draft", "active", "archived"]
+
+
+class SequenceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    steps: list[Any] = Field(description="typed steps (send_whatsapp, wait, wait_for_reply, task, set_status)")
+    settings: dict[str, Any] = Field(default_factory=dict, description="exit rules, business hours, caps, pacing")
+
+
+class SequenceUpdate(BaseModel):
+    """Edits the draft; only the fields sent change. A published version never changes: publish again for n+1."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=2000)
+    steps: list[Any] | None = None
+    settings: dict[str, Any] | None = None
+
+
+class SequencePublic(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    status: SequenceStatus
+    steps: list[dict[str, Any]] = Field(
+        description="the draft's steps, normalised (ids assigned, durations as objects)"
+    )
+    settings: dict[str, Any]
+    latest_version: int | None = Field(description="the version new enrollments start on; null until published")
+    has_unpublished_changes: bool
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None
+
+
+class SequenceVersionPublic(BaseModel):
+    sequence_id: uuid.UUID
+    version: int
+    steps: list[dict[str, Any]]
+    settings: dict[str, Any]
+    published_by: str
+    published_at: datetime
+
+
+class SequencePreviewRequest(BaseModel):
+    """Exactly one of `phone` or `lead_id`. Without `version` the draft is previewed."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    phone: str | None = Field(default=None, min_length=1, max_length=40, description="any format, tenant region")
+    lead_id: uuid.UUID | None = None
+    start_at: datetime | None = Field(default=None, description="ISO-8601 with offset; default now")
+    version: int | None = Field(default=None, ge=1, description="a published version; default the draft")
+    name: str | None = Field(default=None, max_length=200, description="sample lead name when previewing a phone")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "SequencePreviewRequest":
+        if (self.phone is None) == (self.lead_id is None):
+            raise ValueError("send exactly one of 'phone' or 'lead_id'")
+        if self.start_at is not None and self.start_at.utcoffset() is None:
+            raise ValueError("start_at needs a time zone offset, e.g. 2026-12-01T09:00:00Z")
+        return self
+
+
+class SequencePreview(BaseModel):
+    sequence_id: uuid.UUID
+    version: int | None = Field(description="the version previewed; null for the draft")
+    phone: str
+    lead_id: uuid.UUID | None
+    timezone: str = Field(description="the lead's zone: from the phone, else the sequence's or tenant's fallback")
+    start_at: datetime
+    steps: list[PreviewStep]

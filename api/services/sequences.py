@@ -1,0 +1,264 @@
+"""Sequence definition use cases: create, edit the draft, publish a frozen version, archive, preview.
+
+Services never commit (the request session does). Every definition is validated with
+domain.sequences.parse_definition against the tenant's own status keys, on save AND on publish (a status may have
+been deleted since the draft was saved), and stored normalised (step ids assigned, durations as objects), so a
+version read back by a workflow is exactly what was validated. Another tenant's sequence is a 404 like a missing one.
+"""
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.schemas.sequences import (
+    SequenceCreate,
+    SequencePreview,
+    SequencePreviewRequest,
+    SequencePublic,
+    SequenceUpdate,
+    SequenceVersionPublic,
+)
+from api.services.leads import get_lead, parse_phone
+from core.errors import Conflict, NotFound, Unprocessable
+from core.phone import timezone_for_phone
+from domain.sequences.definition import SequenceDefinition, parse_definition
+from domain.sequences.preview import preview as preview_timeline
+from domain.stages import Stage
+from models import Lead, Sequence, SequenceVersion, Tenant
+from repositories.sequences import SequenceRepository
+from repositories.statuses import StatusRepository
+
+
+def sequence_not_found(sequence_id: uuid.UUID) -> NotFound:
+    return NotFound(f"sequence {sequence_id} not found", details={"sequence_id": str(sequence_id)})
+
+
+async def status_stages(*, session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Stage]:
+    """The tenant's status keys and the stage each maps to (what `set_status` steps and exit rules refer to)."""
+    return {s.key: Stage(s.stage) for s in await StatusRepository(session).list(tenant_id=tenant_id)}
+
+
+def _validated(data: Mapping[str, Any], stages: Mapping[str, Stage]) -> dict[str, Any]:
+    """The definition normalised for storage, or SequenceDefinitionError (422 with every `{path, message}`)."""
+    return parse_definition(dict(data), status_stages=stages).model_dump(mode="json")
+
+
+def to_public(sequence: Sequence) -> SequencePublic:
+    return SequencePublic(
+        id=sequence.id,
+        name=sequence.name,
+        description=sequence.description,
+        status=sequence.status,  # type: ignore[arg-type]
+        steps=sequence.definition.get("steps", []),
+        settings=sequence.definition.get("settings", {}),
+        latest_version=sequence.latest_version,
+        has_unpublished_changes=sequence.has_unpublished_changes,
+        created_by=sequence.created_by,
+        created_at=sequence.created_at,
+        updated_at=sequence.updated_at,
+        archived_at=sequence.archived_at,
+    )
+
+
+def version_to_public(version: SequenceVersion) -> SequenceVersionPublic:
+    return SequenceVersionPublic(
+        sequence_id=version.sequence_id,
+        version=version.version,
+        steps=version.definition.get("steps", []),
+        settings=version.definition.get("settings", {}),
+        published_by=version.published_by,
+        published_at=version.published_at,
+    )
+
+
+async def create_sequence(*, session: AsyncSession, tenant_id: uuid.UUID, data: SequenceCreate, actor: str) -> Sequence:
+    """Validate and insert a draft (not committed)."""
+    stages = await status_stages(session=session, tenant_id=tenant_id)
+    definition = _validated({"steps": data.steps, "settings": data.settings}, stages)
+    sequence = Sequence(
+        tenant_id=tenant_id,
+        name=data.name,
+        description=data.description,
+        status="draft",
+        definition=definition,
+        has_unpublished_changes=True,
+        created_by=actor,
+    )
+    return await SequenceRepository(session).add(sequence)
+
+
+async def list_sequences(*, session: AsyncSession, tenant_id: uuid.UUID, status: str | None) -> list[Sequence]:
+    return await SequenceRepository(session).list(tenant_id=tenant_id, status=status)
+
+
+async def get_sequence(
+    *, session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID, for_update: bool = False
+) -> Sequence:
+    sequence = await SequenceRepository(session).get(
+        tenant_id=tenant_id, sequence_id=sequence_id, for_update=for_update
+    )
+    if sequence is None:
+        raise sequence_not_found(sequence_id)
+    return sequence
+
+
+async def update_sequence(
+    *, session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID, data: SequenceUpdate
+) -> Sequence:
+    """Apply the fields sent to the draft (not committed). Published versions are untouched."""
+    sequence = await get_sequence(session=session, tenant_id=tenant_id, sequence_id=sequence_id, for_update=True)
+    if sequence.status == "archived":
+        raise Conflict(
+            f"sequence '{sequence.name}' is archived and cannot be edited", details={"sequence_id": str(sequence.id)}
+        )
+    sent = data.model_fields_set
+    if "name" in sent:
+        if data.name is None:
+            raise _unprocessable_name()
+        sequence.name = data.name
+    if "description" in sent:
+        sequence.description = data.description
+    if sent & {"steps", "settings"}:
+        current = sequence.definition
+        merged = {
+            "steps": data.steps if "steps" in sent and data.steps is not None else current.get("steps", []),
+            "settings": data.settings if "settings" in sent and data.settings is not None else current.get("settings"),
+        }
+        stages = await status_stages(session=session, tenant_id=tenant_id)
+        definition = _validated(merged, stages)
+        if definition != current:
+            sequence.definition = definition
+            sequence.has_unpublished_changes = True
+    return await SequenceRepository(session).refresh(sequence)
+
+
+def _unprocessable_name() -> Unprocessable:
+    return Unprocessable("name: a sequence needs a name", details=[{"path": "name", "message": "required"}])
+
+
+async def publish(
+    *, session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID, actor: str
+) -> tuple[Sequence, SequenceVersion]:
+    """Freeze the draft as version n+1 and make it the one new enrollments start on (not committed).
+
+    Publishing a draft unchanged since the latest version answers that version again, so a retried publish does
+    not mint a duplicate. The row lock serialises concurrent publishes of one sequence.
+    """
+    repository = SequenceRepository(session)
+    sequence = await get_sequence(session=session, tenant_id=tenant_id, sequence_id=sequence_id, for_update=True)
+    if sequence.status == "archived":
+        raise Conflict(
+            f"sequence '{sequence.name}' is archived and cannot be published",
+            details={"sequence_id": str(sequence.id)},
+        )
+    if sequence.latest_version is not None and not sequence.has_unpublished_changes:
+        latest = await repository.get_version(
+            tenant_id=tenant_id, sequence_id=sequence.id, version=sequence.latest_version
+        )
+        if latest is not None:
+            return sequence, latest
+    stages = await status_stages(session=session, tenant_id=tenant_id)
+    definition = _validated(sequence.definition, stages)
+    number = await repository.max_version(sequence_id=sequence.id) + 1
+    version = await repository.add_version(
+        SequenceVersion(
+            tenant_id=tenant_id, sequence_id=sequence.id, version=number, definition=definition, published_by=actor
+        )
+    )
+    sequence.definition = definition
+    sequence.latest_version = number
+    sequence.has_unpublished_changes = False
+    sequence.status = "active"
+    await repository.refresh(sequence)
+    return sequence, version
+
+
+async def archive(*, session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID) -> Sequence:
+    """No new enrollments from now on; running ones keep going (not committed). Archiving twice is a no-op."""
+    sequence = await get_sequence(session=session, tenant_id=tenant_id, sequence_id=sequence_id, for_update=True)
+    if sequence.status != "archived":
+        sequence.status = "archived"
+        sequence.archived_at = datetime.now(UTC)
+        await SequenceRepository(session).refresh(sequence)
+    return sequence
+
+
+async def list_versions(
+    *, session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID
+) -> list[SequenceVersion]:
+    await get_sequence(session=session, tenant_id=tenant_id, sequence_id=sequence_id)
+    return await SequenceRepository(session).list_versions(tenant_id=tenant_id, sequence_id=sequence_id)
+
+
+async def get_version(
+    *, session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID, version: int
+) -> SequenceVersion:
+    await get_sequence(session=session, tenant_id=tenant_id, sequence_id=sequence_id)
+    found = await SequenceRepository(session).get_version(tenant_id=tenant_id, sequence_id=sequence_id, version=version)
+    if found is None:
+        raise NotFound(
+            f"sequence {sequence_id} has no version {version}",
+            details={"sequence_id": str(sequence_id), "version": version},
+        )
+    return found
+
+
+# Preview -----------------------------------------------------------------------------------------------------------
+
+
+def lead_fields(*, phone: str, name: str, email: str | None, custom: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The `{{variables}}` of a lead: first/last name split from the stored full name at the first space."""
+    first, _, last = name.strip().partition(" ")
+    return {
+        "first_name": first or None,
+        "last_name": last.strip() or None,
+        "name": name.strip() or None,
+        "phone": phone,
+        "email": email,
+        "custom": dict(custom or {}),
+    }
+
+
+def lead_timezone(*, phone: str, definition: SequenceDefinition, tenant: Tenant) -> str:
+    """The zone an enrollment of this lead runs in: the phone's, else the sequence's fallback, else the tenant's."""
+    return timezone_for_phone(phone, definition.settings.fallback_timezone or tenant.timezone)
+
+
+async def preview(
+    *, session: AsyncSession, tenant: Tenant, sequence_id: uuid.UUID, data: SequencePreviewRequest
+) -> SequencePreview:
+    """The timeline a new enrollment would follow (domain.sequences.preview, the workflow's own scheduling code)."""
+    sequence = await get_sequence(session=session, tenant_id=tenant.id, sequence_id=sequence_id)
+    if data.version is not None:
+        stored = (
+            await get_version(session=session, tenant_id=tenant.id, sequence_id=sequence.id, version=data.version)
+        ).definition
+    else:
+        stored = sequence.definition
+    definition = SequenceDefinition.model_validate(stored)
+    lead: Lead | None = None
+    if data.lead_id is not None:
+        lead = await get_lead(session=session, tenant_id=tenant.id, lead_id=data.lead_id)
+        phone = lead.phone
+        fields = lead_fields(phone=phone, name=lead.name, email=lead.email, custom=lead.custom_fields)
+    else:
+        phone = parse_phone(data.phone or "", region=tenant.default_region)
+        fields = lead_fields(phone=phone, name=data.name or "", email=None, custom=None)
+    zone = lead_timezone(phone=phone, definition=definition, tenant=tenant)
+    start_at = (data.start_at or datetime.now(UTC)).astimezone(UTC)
+    stages = await status_stages(session=session, tenant_id=tenant.id)
+    steps = preview_timeline(
+        definition, start_at=start_at, lead_timezone=zone, lead_fields=fields, status_stages=stages
+    )
+    return SequencePreview(
+        sequence_id=sequence.id,
+        version=data.version,
+        phone=phone,
+        lead_id=lead.id if lead else None,
+        timezone=zone,
+        start_at=start_at,
+        steps=steps,
+    )

@@ -1,0 +1,284 @@
+"""Sequence definitions through the HTTP API: create/list/get/edit, validation errors pointing at the step and field,
+publish freezing versions (an edit never changes a published version), archive, preview in several time zones,
+roles, and another tenant's sequence being a 404 on every endpoint."""
+
+import uuid
+from datetime import datetime
+
+import httpx
+import pytest
+
+from tests.fixtures.sequences import SEQUENCES, create_sequence, definition_body, insert_leads
+
+
+async def test_create_normalises_the_draft(client: httpx.AsyncClient, tenant) -> None:
+    response = await client.post(SEQUENCES, json=definition_body(name="Welcome"), headers=tenant.headers("admin"))
+    assert response.status_code == 201, response.text
+    sequence = response.json()
+    assert sequence["name"] == "Welcome" and sequence["status"] == "draft"
+    assert sequence["latest_version"] is None and sequence["has_unpublished_changes"] is True
+    ids = [step["id"] for step in sequence["steps"]]
+    assert ids == ["hello", "wait_1", "send_whatsapp_1", "wait_for_reply_1", "task_1"]
+    assert sequence["steps"][3]["timeout"] == {"days": 3, "hours": 0, "minutes": 0, "seconds": 0}
+    assert sequence["settings"]["exit_on_reply"] is True
+    assert sequence["created_by"] == f"api_key:{sequence['created_by'].split(':', 1)[1]}"
+
+    listed = (await client.get(SEQUENCES, headers=tenant.headers("agent"))).json()
+    assert [s["id"] for s in listed] == [sequence["id"]]
+    fetched = await client.get(f"{SEQUENCES}/{sequence['id']}", headers=tenant.headers("agent"))
+    assert fetched.status_code == 200 and fetched.json() == sequence
+
+
+@pytest.mark.parametrize(
+    ("steps", "settings_body", "path", "fragment"),
+    [
+        ([{"type": "send_whatsapp", "text": "Hi {{frist_name}}"}], {}, "steps[0].text", "unknown variable"),
+        (
+            [{"type": "send_whatsapp", "text": "a"}, {"type": "wait", "duration": {"days": 0}}],
+            {},
+            "steps[1].duration",
+            "longer than zero",
+        ),
+        (
+            [
+                {"type": "send_whatsapp", "text": "a"},
+                {"type": "wait_for_reply", "timeout": "P1D", "on_reply": "exit", "on_timeout": "exit"},
+                {"type": "send_whatsapp", "text": "never sent"},
+            ],
+            {},
+            "steps[2]",
+            "never be reached",
+        ),
+        ([{"type": "set_status", "status": "nonexistent"}], {}, "steps[0].status", "unknown status"),
+        ([{"type": "fax", "text": "x"}], {}, "steps[0].type", "unknown or missing step type"),
+        ([{"type": "send_whatsapp"}], {}, "steps[0].text", "exactly one"),
+        ([], {}, "steps", "at least one step"),
+        (
+            [{"type": "send_whatsapp", "text": "a"}],
+            {"business_hours": {"start": "18:00", "end": "09:00"}},
+            "settings.business_hours.end",
+            "must be after start",
+        ),
+        (
+            [{"type": "send_whatsapp", "text": "a"}],
+            {"exit_on_stages": ["won"]},
+            "settings.exit_on_stages",
+            "opted_out",
+        ),
+    ],
+)
+async def test_invalid_definitions_answer_422_with_the_step_path(
+    client: httpx.AsyncClient, tenant, steps, settings_body, path: str, fragment: str
+) -> None:
+    body = {"name": "Broken", "steps": steps, "settings": settings_body}
+    response = await client.post(SEQUENCES, json=body, headers=tenant.headers("owner"))
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["error"] == "invalid_sequence"
+    matching = [d for d in error["details"] if d["path"] == path]
+    assert matching, error["details"]
+    assert fragment in matching[0]["message"]
+    assert (await client.get(SEQUENCES, headers=tenant.headers("owner"))).json() == []
+
+
+async def test_every_problem_is_listed_at_once(client: httpx.AsyncClient, tenant) -> None:
+    steps = [
+        {"type": "send_whatsapp", "text": "Hi {{nope}}"},
+        {"type": "wait", "duration": 0},
+        {"type": "task", "title": "Call {{custom.}}"},
+    ]
+    response = await client.post(SEQUENCES, json={"name": "x", "steps": steps}, headers=tenant.headers("owner"))
+    assert response.status_code == 422
+    paths = {d["path"] for d in response.json()["details"]}
+    assert {"steps[0].text", "steps[1].duration", "steps[2].title"} <= paths
+
+
+async def test_set_status_accepts_the_tenants_own_status_keys(client: httpx.AsyncClient, tenant) -> None:
+    created = await client.post(
+        "/api/v1/statuses",
+        json={"key": "demo_booked", "label": "Demo booked", "stage": "qualified"},
+        headers=tenant.headers("owner"),
+    )
+    assert created.status_code == 201, created.text
+    body = definition_body(
+        steps=[{"type": "send_whatsapp", "text": "a"}, {"type": "set_status", "status": "demo_booked"}]
+    )
+    response = await client.post(SEQUENCES, json=body, headers=tenant.headers("owner"))
+    assert response.status_code == 201, response.text
+
+
+async def test_a_bad_patch_leaves_the_draft_as_it_was(client: httpx.AsyncClient, tenant) -> None:
+    sequence = await create_sequence(client, tenant)
+    bad = [{"type": "send_whatsapp", "text": "Hi {{unknown}}"}]
+    response = await client.patch(f"{SEQUENCES}/{sequence['id']}", json={"steps": bad}, headers=tenant.headers("owner"))
+    assert response.status_code == 422
+    assert response.json()["details"][0]["path"] == "steps[0].text"
+    fetched = (await client.get(f"{SEQUENCES}/{sequence['id']}", headers=tenant.headers("owner"))).json()
+    assert fetched["steps"] == sequence["steps"]
+
+
+async def test_publish_freezes_a_version_and_edits_make_the_next_one(client: httpx.AsyncClient, tenant) -> None:
+    owner = tenant.headers("owner")
+    sequence = await create_sequence(client, tenant)
+    url = f"{SEQUENCES}/{sequence['id']}"
+
+    v1 = await client.post(f"{url}/publish", headers=owner)
+    assert v1.status_code == 200, v1.text
+    assert v1.json()["version"] == 1
+    published = (await client.get(url, headers=owner)).json()
+    assert published["status"] == "active" and published["latest_version"] == 1
+    assert published["has_unpublished_changes"] is False
+
+    # Publishing an unchanged draft again does not mint a version (a retried publish is harmless).
+    again = await client.post(f"{url}/publish", headers=owner)
+    assert again.json()["version"] == 1
+
+    new_steps = [{"type": "send_whatsapp", "id": "only", "text": "A different message"}]
+    edited = await client.patch(url, json={"steps": new_steps, "name": "Renamed"}, headers=owner)
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["has_unpublished_changes"] is True and edited.json()["latest_version"] == 1
+    assert edited.json()["name"] == "Renamed"
+
+    frozen = (await client.get(f"{url}/versions/1", headers=owner)).json()
+    assert frozen["steps"] == sequence["steps"]
+    assert frozen["steps"][0]["id"] == "hello"
+
+    v2 = await client.post(f"{url}/publish", headers=owner)
+    assert v2.json()["version"] == 2 and v2.json()["steps"][0]["text"] == "A different message"
+    versions = (await client.get(f"{url}/versions", headers=owner)).json()
+    assert [v["version"] for v in versions] == [2, 1]
+    assert versions[1]["steps"] == sequence["steps"]
+    assert (await client.get(f"{url}/versions/3", headers=owner)).status_code == 404
+
+
+async def test_archive_stops_edits_and_publishing(client: httpx.AsyncClient, tenant) -> None:
+    owner = tenant.headers("owner")
+    sequence = await create_sequence(client, tenant, publish=True)
+    url = f"{SEQUENCES}/{sequence['id']}"
+    archived = await client.post(f"{url}/archive", headers=owner)
+    assert archived.status_code == 200 and archived.json()["status"] == "archived"
+    assert archived.json()["archived_at"] is not None
+    assert (await client.post(f"{url}/publish", headers=owner)).status_code == 409
+    assert (await client.patch(url, json={"name": "x"}, headers=owner)).status_code == 409
+    listed = (await client.get(SEQUENCES, params={"status": "archived"}, headers=owner)).json()
+    assert [s["id"] for s in listed] == [sequence["id"]]
+    assert (await client.get(SEQUENCES, params={"status": "active"}, headers=owner)).json() == []
+
+
+# Preview ------------------------------------------------------------------------------------------------------------
+
+# Saturday 2026-12-05 10:00 UTC: every zone below is on its weekend, so the first send waits for Monday 09:00 local.
+SATURDAY = "2026-12-05T10:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("phone", "zone", "monday_9_utc"),
+    [
+        ("+12025550143", "America/New_York", "2026-12-07T14:00:00Z"),
+        ("+442079460018", "Europe/London", "2026-12-07T09:00:00Z"),
+        ("+972525551234", "Asia/Jerusalem", "2026-12-07T07:00:00Z"),
+        ("+919876543210", "Asia/Calcutta", "2026-12-07T03:30:00Z"),
+    ],
+)
+async def test_preview_follows_business_hours_in_the_leads_zone(
+    client: httpx.AsyncClient, tenant, phone: str, zone: str, monday_9_utc: str
+) -> None:
+    sequence = await create_sequence(client, tenant)
+    response = await client.post(
+        f"{SEQUENCES}/{sequence['id']}/preview",
+        json={"phone": phone, "start_at": SATURDAY, "name": "Grace Hopper"},
+        headers=tenant.headers("agent"),
+    )
+    assert response.status_code == 200, response.text
+    preview = response.json()
+    assert preview["timezone"] == zone and preview["phone"] == phone
+    first, wait, second = preview["steps"][:3]
+    assert first["fire_at_utc"] == monday_9_utc
+    assert datetime.fromisoformat(first["fire_at_local"]).strftime("%a %H:%M") == "Mon 09:00"
+    assert first["waited_for_business_hours"] is True
+    assert first["text"] == "Hi Grace, thanks for reaching out!"
+    # Two calendar days later, inside business hours: Wednesday 09:00 local.
+    assert datetime.fromisoformat(wait["until_local"]).strftime("%a %H:%M") == "Wed 09:00"
+    assert datetime.fromisoformat(second["fire_at_local"]).strftime("%a %H:%M") == "Wed 09:00"
+    assert preview["steps"][-1]["ends_enrollment"] is True
+
+
+async def test_preview_of_a_lead_uses_its_fields_and_of_a_version_its_frozen_steps(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    (lead_id,) = await insert_leads(session_factory, tenant, ["+442079460019"], name="Ada Lovelace")
+    sequence = await create_sequence(client, tenant, publish=True)
+    url = f"{SEQUENCES}/{sequence['id']}"
+    await client.patch(
+        url, json={"steps": [{"type": "send_whatsapp", "text": "Draft for {{name}}"}]}, headers=tenant.headers()
+    )
+    body = {"lead_id": str(lead_id), "start_at": "2026-12-07T10:00:00+00:00"}
+    draft = (await client.post(f"{url}/preview", json=body, headers=tenant.headers("agent"))).json()
+    assert draft["version"] is None and draft["lead_id"] == str(lead_id)
+    assert [s["text"] for s in draft["steps"]] == ["Draft for Ada Lovelace"]
+    assert draft["steps"][0]["fire_at_utc"] == "2026-12-07T10:00:00Z"  # Monday 10:00 London: at once
+
+    v1 = (await client.post(f"{url}/preview", json={**body, "version": 1}, headers=tenant.headers("agent"))).json()
+    assert v1["version"] == 1 and v1["steps"][0]["text"] == "Hi Ada, thanks for reaching out!"
+    assert len(v1["steps"]) == 5
+
+
+async def test_preview_refuses_bad_requests(client: httpx.AsyncClient, tenant) -> None:
+    sequence = await create_sequence(client, tenant)
+    url = f"{SEQUENCES}/{sequence['id']}/preview"
+    headers = tenant.headers("agent")
+    assert (await client.post(url, json={}, headers=headers)).status_code == 422
+    both = {"phone": "+12025550143", "lead_id": str(uuid.uuid4())}
+    assert (await client.post(url, json=both, headers=headers)).status_code == 422
+    bad_phone = await client.post(url, json={"phone": "12"}, headers=headers)
+    assert bad_phone.status_code == 422 and "phone" in bad_phone.json()["message"]
+    naive = await client.post(url, json={"phone": "+12025550143", "start_at": "2026-12-07T10:00:00"}, headers=headers)
+    assert naive.status_code == 422
+    missing_lead = await client.post(url, json={"lead_id": str(uuid.uuid4())}, headers=headers)
+    assert missing_lead.status_code == 404
+    no_version = await client.post(url, json={"phone": "+12025550143", "version": 1}, headers=headers)
+    assert no_version.status_code == 404
+
+
+# Roles and isolation ------------------------------------------------------------------------------------------------
+
+
+async def test_agents_read_but_do_not_write_sequences(client: httpx.AsyncClient, tenant) -> None:
+    agent = tenant.headers("agent")
+    assert (await client.post(SEQUENCES, json=definition_body(), headers=agent)).status_code == 403
+    sequence = await create_sequence(client, tenant, role="admin")
+    url = f"{SEQUENCES}/{sequence['id']}"
+    assert (await client.get(url, headers=agent)).status_code == 200
+    assert (await client.patch(url, json={"name": "x"}, headers=agent)).status_code == 403
+    assert (await client.post(f"{url}/publish", headers=agent)).status_code == 403
+    assert (await client.post(f"{url}/archive", headers=agent)).status_code == 403
+    assert (await client.get(f"{url}/versions", headers=agent)).status_code == 200
+
+
+SEQUENCE_ENDPOINTS = [
+    ("GET", ""),
+    ("PATCH", ""),
+    ("POST", "/publish"),
+    ("POST", "/archive"),
+    ("GET", "/versions"),
+    ("GET", "/versions/1"),
+    ("POST", "/preview"),
+]
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"), SEQUENCE_ENDPOINTS, ids=[f"{m} {s or '/'}" for m, s in SEQUENCE_ENDPOINTS]
+)
+async def test_another_tenants_sequence_is_not_found(
+    client: httpx.AsyncClient, tenant, make_tenant, method: str, suffix: str
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True)
+    intruder = await make_tenant()
+    bodies = {"PATCH": {"name": "Stolen"}, "POST": {"phone": "+12025550143"} if suffix == "/preview" else None}
+    response = await client.request(
+        method, f"{SEQUENCES}/{sequence['id']}{suffix}", json=bodies.get(method), headers=intruder.headers("owner")
+    )
+    assert response.status_code == 404, response.text
+    assert (await client.get(SEQUENCES, headers=intruder.headers("owner"))).json() == []
+    mine = (await client.get(f"{SEQUENCES}/{sequence['id']}", headers=tenant.headers("owner"))).json()
+    assert mine["name"] == sequence["name"] and mine["status"] == "active"
