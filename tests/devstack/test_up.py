@@ -1,4 +1,5 @@
-"""`python -m devstack up` as a user runs it: the whole system from nothing, the demo logins, Ctrl-C, and again.
+"""`python -m devstack up` as a user runs it: the whole system from nothing, the demo logins, Ctrl-C, and again
+(the data is still there), until a child dies (the stack stops, naming it).
 
 The stack runs in a subprocess with its own state directory and free ports (LEADFLOW_* variables), so it never
 meets the machine's services or another run. Ready means the banner: it is printed after /readyz answers 200 and
@@ -212,6 +213,14 @@ def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackCo
         assert "0 new this run" in second.text()
         with _owner_client(stack_config) as owner:
             assert set(_leads(owner)) == demo_names | {"Made Before Restart"}
-        _stop_and_check_nothing_left(second)
+
+        # A child that dies takes the stack down, named, with a non-zero exit and nothing left running.
+        children = second.descendants()
+        worker_pid = int((stack_config.state_dir / "state" / "run" / "worker.pid").read_text().split()[0])
+        os.kill(worker_pid, signal.SIGKILL)
+        assert second.process.wait(timeout=STOP_WITHIN) == 1
+        assert "worker was killed by SIGKILL" in second.text()
+        _, alive = psutil.wait_procs(children, timeout=10)
+        assert alive == [], f"still running after the worker died: {[(p.pid, p.name()) for p in alive]}"
     finally:
         second.ensure_stopped()
