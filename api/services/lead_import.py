@@ -31,7 +31,6 @@ from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from models import Lead, Tenant
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
-from repositories.timeline import TimelineRepository
 
 log = logging.getLogger(__name__)
 
@@ -207,31 +206,22 @@ async def import_leads(
             to_insert.append((row, values))
 
     imported: list[uuid.UUID] = []
-    timeline = TimelineRepository(session)
     for start in range(0, len(to_insert), _INSERT_CHUNK):
         chunk = to_insert[start : start + _INSERT_CHUNK]
         inserted = await leads.insert_many_skip_existing([values for _, values in chunk])
         raced = [values["phone"] for _, values in chunk if values["phone"] not in inserted]
         raced_ids = await leads.ids_by_phone(tenant_id=tenant.id, phones=raced)
+        events: list[tuple[uuid.UUID, dict[str, Any]]] = []
         for row, values in chunk:
             lead_id = inserted.get(values["phone"])
             if lead_id is None:
+                # Another request took this phone after our check: the row is a duplicate, not a failure.
                 skipped.append(_duplicate_of_existing(row, values["phone"], raced_ids.get(values["phone"])))
                 continue
             imported.append(lead_id)
-            await timeline.record(
-                tenant_id=tenant.id,
-                lead_id=lead_id,
-                kind="created",
-                actor=actor,
-                data={
-                    "source": values["source"],
-                    "status": values["status_key"],
-                    "phone": values["phone"],
-                    "import_line": row.line,
-                },
-                idempotency_key=f"lead:{lead_id}:created",
-            )
+            data = {"source": values["source"], "status": values["status_key"], "phone": values["phone"]}
+            events.append((lead_id, {**data, "import_line": row.line}))
+        await leads.record_created_events(tenant_id=tenant.id, actor=actor, events=events)
 
     skipped.sort(key=lambda s: s.line)
     return LeadImportReport(imported=len(imported), skipped=skipped, lead_ids=imported)
