@@ -57,7 +57,12 @@ async def login(
     await limiter.succeeded(email=data.email, ip=ip)
     if not user.is_active:
         raise Forbidden("this account is deactivated; ask an owner or admin of your tenant")
-    opened = await session_store(request).create(user_id=user.id, tenant_id=user.tenant_id, role=user.role)
+    store = session_store(request)
+    # A login replaces the browser's previous session rather than leaving it alive behind the new cookie.
+    previous = request.cookies.get(settings.session_cookie_name)
+    if previous and (old := await store.get(previous)) is not None:
+        await store.revoke(session_id=old.session_id, user_id=old.user_id)
+    opened = await store.create(user_id=user.id, tenant_id=user.tenant_id, role=user.role)
     cookie = {"max_age": settings.session_ttl_seconds, "secure": settings.cookie_secure, "samesite": "lax"}
     response.set_cookie(settings.session_cookie_name, opened.token, httponly=True, **cookie)  # type: ignore[arg-type]
     response.set_cookie(settings.csrf_cookie_name, opened.csrf_token, httponly=False, **cookie)  # type: ignore[arg-type]

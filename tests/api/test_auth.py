@@ -136,3 +136,13 @@ async def test_a_short_session_ttl_from_settings_is_applied(settings, tenant) ->
             await login(c, tenant.agent.email, PASSWORD)
             key = Keys(short.redis_prefix)("session", token_digest(c.cookies[short.session_cookie_name]))
             assert 0 < await app.state.redis.ttl(key) <= 7
+
+
+async def test_logging_in_again_replaces_the_browsers_previous_session(make_client, tenant, settings) -> None:
+    async with make_client() as c:
+        await login(c, tenant.agent.email, PASSWORD)
+        first = c.cookies[settings.session_cookie_name]
+        await login(c, tenant.admin.email, PASSWORD)
+        assert (await c.get(ME)).json()["role"] == "admin"
+    async with make_client(cookies={settings.session_cookie_name: first}) as replay:
+        assert (await replay.get(ME)).status_code == 401
