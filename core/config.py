@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     lead_import_max_rows: int = Field(default=5000, ge=1)
     lead_import_workflow_concurrency: int = Field(default=16, ge=1)
 
+    # Bulk sequence enrollment (POST /sequences/{id}/enrollments): most leads per request, and how the API starts
+    # their workflows after the rows commit — at most this many starts in flight and this many per second.
+    enrollment_max_leads: int = Field(default=10_000, ge=1)
+    enrollment_start_concurrency: int = Field(default=32, ge=1)
+    enrollment_start_per_second: float = Field(default=500.0, gt=0)
+
     # Dev stack (python -m devstack up)
     dev_state_dir: str = ".leadflow"
     dev_postgres_port: int = 55432
