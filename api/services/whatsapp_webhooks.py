@@ -444,10 +444,10 @@ async def signal_inbound_message(
 ) -> None:
     """Signal-with-start: the lead's running workflow gets the message; a lead without one (new, or ended) gets a
     fresh run from its committed row, which then receives the message."""
-    leads = LeadRepository(session)
-    tenant = await leads.get_tenant(tenant_id=signal.tenant_id)
-    lead = await leads.get(tenant_id=signal.tenant_id, lead_id=signal.lead_id)
-    if tenant is None or lead is None:
+    # Usually still in the session's identity map from storing the event: no query.
+    tenant = await session.get(Tenant, signal.tenant_id)
+    lead = await session.get(Lead, signal.lead_id)
+    if tenant is None or lead is None or lead.tenant_id != tenant.id:
         return  # deleted since: nothing left to tell
     opt_out_status_key = None
     if signal.opt_out:
