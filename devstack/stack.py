@@ -245,7 +245,11 @@ class Stack:
 
 
 async def up(settings: Settings) -> int:
-    stack = Stack(settings)
+    try:
+        stack = Stack(settings)
+    except StackError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
