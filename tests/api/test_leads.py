@@ -121,6 +121,17 @@ async def test_a_phone_already_used_in_the_tenant_is_409_with_the_existing_lead(
     assert (await _create(client, other, phone="+12025550150")).status_code == 201
 
 
+async def test_concurrent_creates_of_one_phone_store_one_lead(client, tenant, temporal_client) -> None:
+    responses = await asyncio.gather(*(_create(client, tenant, phone=_phone_in(155), name=f"N{i}") for i in range(5)))
+    assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
+    assert any(r.status_code == 201 for r in responses)
+    ids = {r.json()["id"] if r.status_code == 201 else r.json()["details"]["lead_id"] for r in responses}
+    assert len(ids) == 1
+    listed = (await client.get(LEADS, params={"q": _phone_in(155)}, headers=tenant.headers())).json()["items"]
+    assert [lead["id"] for lead in listed] == list(ids)
+    assert await _workflow_status(temporal_client, tenant, ids.pop()) == WorkflowExecutionStatus.RUNNING
+
+
 async def test_owner_must_be_an_active_user_of_the_tenant(client, tenant, make_tenant) -> None:
     mine = tenant.user_id("agent")
     ok = await _create(client, tenant, phone=_phone_in(160), owner_id=str(mine))
