@@ -301,6 +301,25 @@ async def test_list_walks_every_page_without_duplicates_or_gaps(client, tenant) 
     assert stamps == sorted(stamps, reverse=True)
 
 
+async def test_pages_over_leads_created_in_one_transaction_lose_nothing(client, tenant) -> None:
+    # One import is one transaction, so every row shares created_at: the id alone orders them within it.
+    rows = "".join(f"{_phone_in(600 + n)},Batch {n}\n" for n in range(30))
+    files = {"file": ("batch.csv", ("phone,name\n" + rows).encode(), "text/csv")}
+    report = (await client.post(f"{LEADS}/import", files=files, headers=tenant.headers())).json()
+    assert report["imported"] == 30
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(LEADS, params=params, headers=tenant.headers())).json()
+        assert len({item["created_at"] for item in page["items"]}) <= 1
+        seen += [item["id"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert len(seen) == 30 and set(seen) == set(report["lead_ids"])
+
+
 async def test_list_filters_by_status_stage_and_owner(client, tenant) -> None:
     agent = str(tenant.user_id("agent"))
     a = (await _create(client, tenant, phone=_phone_in(400), owner_id=agent)).json()
