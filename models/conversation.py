@@ -23,3 +23,6 @@ class Conversation(IdMixin, CreatedAtMixin, Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_message_preview: Mapped[str] = mapped_column(String(200), default="")
     unread_count: Mapped[int] = mapped_column(default=0)
+    # Set when the lead asked to stop (a STOP-style keyword) or WhatsApp reported it (131050): nothing is sent after,
+    # whatever the lead's status (a won or lost lead may opt out too).
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -100,3 +100,20 @@ class ConversationRepository:
             .limit(1)
         )
         return result.scalar_one_or_none()
+
+    async def mark_opted_out(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, at: datetime) -> None:
+        """Record the lead's opt-out on its WhatsApp conversation (created if need be); the first time is kept."""
+        conversation = await self.get_or_create(tenant_id=tenant_id, lead_id=lead_id, channel="whatsapp")
+        await self.session.execute(
+            update(Conversation)
+            .where(Conversation.id == conversation.id)
+            .values(opted_out_at=func.coalesce(Conversation.opted_out_at, at))
+        )
+
+    async def opted_out_at(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> datetime | None:
+        result = await self.session.execute(
+            select(func.min(Conversation.opted_out_at)).where(
+                Conversation.tenant_id == tenant_id, Conversation.lead_id == lead_id
+            )
+        )
+        return result.scalar_one_or_none()

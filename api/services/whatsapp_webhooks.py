@@ -257,6 +257,8 @@ class InboundStore:
         )
         if message_id is not None:
             await self.conversations.record_inbound(conversation_id=conversation.id, at=event.timestamp, preview=body)
+            if self._is_opt_out(event):
+                await self.conversations.mark_opted_out(tenant_id=tenant_id, lead_id=lead.id, at=event.timestamp)
             await self.timeline.record(
                 tenant_id=tenant_id,
                 lead_id=lead.id,
@@ -302,8 +304,11 @@ class InboundStore:
             message_id=message_id,
             body=body,
             received_at=event.timestamp,
-            opt_out=is_opt_out(event.text, self.settings.whatsapp_opt_out_keywords) if event.text else False,
+            opt_out=self._is_opt_out(event),
         )
+
+    def _is_opt_out(self, event: InboundMessage) -> bool:
+        return bool(event.text) and is_opt_out(event.text, self.settings.whatsapp_opt_out_keywords)
 
     async def _lead_for(self, tenant: Tenant, event: InboundMessage) -> tuple[Lead | None, bool]:
         """The tenant's lead with this number, created (source `whatsapp`) when the number is new."""
@@ -367,6 +372,7 @@ class InboundStore:
         await self.events.set_lead(event_id=event_id, lead_id=message.lead_id)
         if event.error_kind is not ErrorKind.OPTED_OUT:
             return None
+        await self.conversations.mark_opted_out(tenant_id=tenant_id, lead_id=message.lead_id, at=event.timestamp)
         tenant = await self.leads.get_tenant(tenant_id=tenant_id)
         assert tenant is not None
         return InboundSignal(

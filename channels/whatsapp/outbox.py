@@ -140,15 +140,15 @@ class WhatsAppSender:
     async def _send_claimed(
         self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, row: OutboxMessage
     ) -> SendWhatsAppResult:
-        if lead.stage == Stage.OPTED_OUT:
+        conversations = ConversationRepository(session)
+        opted_out_at = await conversations.opted_out_at(tenant_id=lead.tenant_id, lead_id=lead.id)
+        if lead.stage == Stage.OPTED_OUT or opted_out_at is not None:
             raise SendRefused(kinds.LEAD_OPTED_OUT, "the lead has opted out of WhatsApp messages; nothing was sent")
         account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=lead.tenant_id)
         if account is None:
             raise SendRefused(kinds.NOT_CONFIGURED, "this tenant has no WhatsApp account configured")
         provider = await self._provider(session, account)
-        last_inbound_at = await ConversationRepository(session).last_inbound_at(
-            tenant_id=lead.tenant_id, lead_id=lead.id
-        )
+        last_inbound_at = await conversations.last_inbound_at(tenant_id=lead.tenant_id, lead_id=lead.id)
         decision = decide_send(
             wants_template=data.template,
             fallback_template=data.fallback_template,
@@ -227,6 +227,9 @@ class WhatsAppSender:
         if error.kind is ErrorKind.RETRYABLE:
             return SendDeferred(str(error), retry_after_seconds=error.retry_after_seconds)
         if error.kind is ErrorKind.OPTED_OUT:
+            await ConversationRepository(session).mark_opted_out(
+                tenant_id=lead.tenant_id, lead_id=lead.id, at=datetime.now(tz=UTC)
+            )
             status = await StatusRepository(session).list(tenant_id=lead.tenant_id)
             opted_out = next((s.key for s in status if s.stage == Stage.OPTED_OUT), "opted_out")
             return SendRefused(

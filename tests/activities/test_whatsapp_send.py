@@ -149,6 +149,27 @@ async def test_an_opted_out_lead_is_never_sent_to(
     assert await _sent_to(sandbox_control, phone) == []
 
 
+async def test_a_lead_who_said_stop_is_refused_whatever_its_status(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    # A won lead cannot move to opted_out (domain/stages.py), but its STOP still ends every send.
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        lead.status_key, lead.stage = "won", "won"
+        await ConversationRepository(session).mark_opted_out(
+            tenant_id=sandbox_tenant.id, lead_id=lead_id, at=datetime.now(tz=UTC)
+        )
+        await session.commit()
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            make_activities().send_whatsapp_message, _input(sandbox_tenant, lead_id, text="hi")
+        )
+    assert refused.value.type == kinds.LEAD_OPTED_OUT
+    assert await _sent_to(sandbox_control, phone) == []
+
+
 async def test_429_then_200_delivers_exactly_one_message(
     make_activities, sandbox_tenant, session_factory, sandbox_control
 ) -> None:  # type: ignore[no-untyped-def]

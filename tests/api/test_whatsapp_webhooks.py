@@ -198,6 +198,9 @@ async def test_an_opt_out_keyword_opts_the_lead_out(
             )
         ).scalar_one()
     assert change.actor == "whatsapp" and "opt-out" in change.data["reason"]
+    async with session_factory() as session:
+        conversation = (await session.execute(select(Conversation).where(Conversation.lead_id == lead.id))).scalar_one()
+    assert conversation.opted_out_at is not None
 
 
 async def test_an_ordinary_message_mentioning_stop_does_not_opt_out(
