@@ -22,6 +22,7 @@ class ConversationPublic(BaseModel):
     last_inbound_at: datetime | None
     last_message_preview: str
     unread_count: int
+    opted_out_at: datetime | None = Field(description="when the lead opted out of WhatsApp; nothing is sent since")
 
 
 class ConversationPage(BaseModel):

@@ -69,6 +69,7 @@ async def list_conversations(
             last_inbound_at=conversation.last_inbound_at,
             last_message_preview=conversation.last_message_preview,
             unread_count=conversation.unread_count,
+            opted_out_at=conversation.opted_out_at,
         )
         for conversation, lead in page
     ]
