@@ -3,7 +3,9 @@
 What it starts (loopback only, free ports, everything under a temporary directory):
 - a fresh database on the machine's PostgreSQL (`settings.test_postgres_admin_url`), migrated with core.migrate;
 - a Temporal dev server from `.venv/bin/temporal` with the search attributes of workflows/search_attributes.py,
-  through the dev stack's launcher (devstack.temporal.DevTemporal: SQLite file, like `./run up`);
+  through the dev stack's launcher (devstack.temporal.DevTemporal), its SQLite database in memory like the test
+  suite's (`temporal_db="memory"`, the default) or in a file like `./run up` (`"file"`: every write is synced to
+  disk, which on this machine makes the bare engine two to three times slower);
 - the real worker (`python -m worker`), the bare-engine baseline worker (`python -m bench.baseline_worker`) and the
   API (`uvicorn api.app:create_app --factory`) as separate processes, configured through LEADFLOW_* variables.
 Redis is the machine's own 127.0.0.1:6379 under a prefix unique to the run; its keys are deleted at the end.
@@ -12,6 +14,7 @@ Child processes are the dev stack's `Child`s: each in its own process group, sto
 also runs at interpreter exit and on SIGTERM/SIGINT, so a benchmark never leaves a server behind.
 """
 
+import argparse
 import asyncio
 import atexit
 import contextlib
@@ -58,7 +61,7 @@ def say(message: str) -> None:
 class BenchStack:
     """`async with BenchStack() as stack:` gives `stack.api_url`, `stack.temporal`, `stack.session_factory`."""
 
-    def __init__(self, *, keep_logs: bool = False) -> None:
+    def __init__(self, *, keep_logs: bool = False, temporal_db: str = "memory") -> None:
         base = Settings()
         self.dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
         self.keep_logs = keep_logs
@@ -74,6 +77,12 @@ class BenchStack:
         self.dev_temporal = DevTemporal(
             self.dir, address=self.temporal_address, namespace="default", ui_port=free_port()
         )
+        self.temporal_db = temporal_db
+        if temporal_db == "memory":
+            # The launcher always names a database file; without `--db-filename` the dev server keeps it in memory.
+            argv = self.dev_temporal.child.argv
+            at = argv.index("--db-filename")
+            del argv[at : at + 2]
         self.children: list[Child] = []
         self._db_created = False
         self._closed = False
@@ -115,7 +124,7 @@ class BenchStack:
 
     async def _start(self) -> None:
         say(f"throwaway stack in {self.dir}")
-        say(f"Temporal dev server on {self.temporal_address}")
+        say(f"Temporal dev server on {self.temporal_address} (SQLite {self.temporal_db})")
         self.dev_temporal.start()
         self.children.append(self.dev_temporal.child)
         say(f"database {self.db_name} (migrating)")
@@ -222,6 +231,16 @@ class BenchStack:
             shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--temporal-db",
+        choices=["memory", "file"],
+        default="memory",
+        help="the Temporal dev server's SQLite: in memory (default, like the tests) or a file (like ./run up)",
+    )
+    parser.add_argument("--keep-logs", action="store_true", help="keep the stack's logs (their path is printed)")
+
+
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0..100) by nearest rank; NaN for no values."""
     if not values:
@@ -243,10 +262,17 @@ def machine_load() -> str:
     return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
 
 
-def cpu_report(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
-    """CPU each stack process used between two `cpu_seconds()` readings, in cores over `seconds` of wall time."""
-    parts = [f"{name} {(after[name] - before.get(name, 0.0)) / seconds:.2f}" for name in after]
-    return "CPU cores used: " + ", ".join(parts)
+def cpu_report(before: dict[str, float], after: dict[str, float], *, seconds: float, operations: int, unit: str) -> str:
+    """CPU each stack process used between two `cpu_seconds()` readings: cores over `seconds` of wall time, and
+    milliseconds per operation (load-independent: what 2 dedicated cores could sustain follows from it)."""
+    parts = []
+    for name in after:
+        used = after[name] - before.get(name, 0.0)
+        if used < 0.005 * seconds:
+            continue  # idle during this phase
+        per_op = f", {used * 1000 / operations:.1f} ms/{unit}" if operations else ""
+        parts.append(f"{name} {used / seconds:.2f} cores{per_op}")
+    return "; ".join(parts)
 
 
 def wall_clock() -> float:

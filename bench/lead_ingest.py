@@ -31,7 +31,16 @@ from temporalio.service import RPCError
 from api.services.api_keys import create_api_key
 from api.services.tenants import create_tenant
 from bench.baseline import measure_workflows
-from bench.harness import BenchStack, cpu_report, exit_now, machine_load, percentile, say, wall_clock
+from bench.harness import (
+    BenchStack,
+    add_stack_arguments,
+    cpu_report,
+    exit_now,
+    machine_load,
+    percentile,
+    say,
+    wall_clock,
+)
 from domain.permissions import Role
 from models import Lead, User
 from workflows.ids import lead_workflow_id
@@ -131,7 +140,7 @@ async def count_rows(stack: BenchStack) -> int:
 
 
 async def run(args: argparse.Namespace) -> int:
-    async with BenchStack(keep_logs=args.keep_logs) as stack:
+    async with BenchStack(keep_logs=args.keep_logs, temporal_db=args.temporal_db) as stack:
         assert stack.temporal is not None
         slug, key = await create_tenant_with_key(stack)
         limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
@@ -149,7 +158,13 @@ async def run(args: argparse.Namespace) -> int:
             say(f"baseline: {args.n} one-activity workflows, {args.concurrency} at a time")
             load_baseline, cpu_before, cpu_started = machine_load(), stack.cpu_seconds(), time.monotonic()
             baseline_rate = await measure_workflows(stack.temporal, n=args.n, concurrency=args.concurrency)
-            cpu_baseline = cpu_report(cpu_before, stack.cpu_seconds(), time.monotonic() - cpu_started)
+            cpu_baseline = cpu_report(
+                cpu_before,
+                stack.cpu_seconds(),
+                seconds=time.monotonic() - cpu_started,
+                operations=args.n,
+                unit="workflow",
+            )
             stack.check_alive()
 
             say(f"lead ingest: {args.n} leads through POST /api/v1/leads, {args.concurrency} at a time")
@@ -160,7 +175,9 @@ async def run(args: argparse.Namespace) -> int:
             posted_in = wall_clock() - started_at
         workflow_ids = [lead_workflow_id(slug, lid) for lid in lead_ids.values()]
         ran = await wait_until_run(stack.temporal, workflow_ids, within=WAIT_FOR_WORKFLOWS_SECONDS)
-        cpu_leads = cpu_report(cpu_before, stack.cpu_seconds(), time.monotonic() - cpu_started)
+        cpu_leads = cpu_report(
+            cpu_before, stack.cpu_seconds(), seconds=time.monotonic() - cpu_started, operations=args.n, unit="lead"
+        )
         load_after = machine_load()
         stack.check_alive()
         rows = await count_rows(stack) - args.warmup
@@ -172,6 +189,7 @@ async def run(args: argparse.Namespace) -> int:
     created = statuses.get(201, 0)
     print()
     print(f"lead ingest (N={args.n}, client concurrency {args.concurrency})")
+    print(f"  Temporal dev server       SQLite {args.temporal_db}")
     print(f"  HTTP answers              {dict(sorted(statuses.items()))}")
     print(f"  lead rows in the database {rows}/{args.n}")
     print(f"  workflows that ran        {done}/{created}  (first workflow task completed, from history)")
@@ -193,7 +211,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=500, help="leads (and baseline workflows) to create (max 20000)")
     parser.add_argument("--concurrency", type=int, default=16, help="client requests in flight at a time")
     parser.add_argument("--warmup", type=int, default=20, help="leads and baseline workflows run before measuring")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the stack's logs (their path is printed)")
+    add_stack_arguments(parser)
     args = parser.parse_args()
     if not 1 <= args.n <= 20_000 or not 1 <= args.concurrency <= 256:
         parser.error("--n must be 1..20000 and --concurrency 1..256 (the benchmark is bounded)")

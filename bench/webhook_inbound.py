@@ -26,10 +26,10 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import httpx
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -38,13 +38,14 @@ from api.schemas.whatsapp import WhatsAppAccountUpdate
 from api.services.tenants import create_tenant
 from api.services.whatsapp_accounts import put_account
 from bench.baseline import measure_signal_round_trip
-from bench.harness import BenchStack, cpu_report, exit_now, machine_load, percentile, say
+from bench.harness import BenchStack, add_stack_arguments, cpu_report, exit_now, machine_load, percentile, say
 from channels.whatsapp.shard_router import ShardRouter
 from models import Lead, Message, WebhookEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER, compute_signature
 from workflows.ids import lead_workflow_id
 
 CLOUD_PATH = "/webhooks/whatsapp/cloud"
+REQUEST_TIMEOUT_SECONDS = 10.0
 DRIVER_GRACE_SECONDS = 30.0  # how long the driver waits for answers after its last send
 SETTLE_SECONDS = 120.0  # how long the run waits for every acknowledged message to be handled
 SIGNAL_NAME = "record_inbound_message"
@@ -91,9 +92,69 @@ def meta_body(*, phone_number_id: str, sender_digits: str, message_id: str, text
 # -- the driver (second process) --------------------------------------------------------------------------------------
 
 
+class LoopbackHttp:
+    """A minimal HTTP/1.1 keep-alive client for the driver.
+
+    httpx costs several milliseconds of CPU per request, which at 200/s is most of a core on this 2-core machine
+    taken from the stack under test; this writes prepared bytes and reads the status line, headers and
+    Content-Length body, reusing idle connections.
+    """
+
+    def __init__(self, url: str) -> None:
+        parsed = urlsplit(url)
+        self.host, self.port = parsed.hostname or "127.0.0.1", parsed.port or 80
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    def request_bytes(self, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+        lines = [f"POST {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
+        lines += [f"{name}: {value}" for name, value in headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+    async def send(self, request: bytes, *, within_seconds: float) -> int:
+        """The response status; raises OSError / TimeoutError / ValueError (the connection is then dropped)."""
+        async with asyncio.timeout(within_seconds):
+            reader, writer = self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+            try:
+                status, keep = await self._exchange(reader, writer, request)
+            except BaseException:
+                writer.close()
+                raise
+        if keep:
+            self.idle.append((reader, writer))
+        else:
+            writer.close()
+        return status
+
+    @staticmethod
+    async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes) -> tuple[int, bool]:
+        writer.write(request)
+        await writer.drain()
+        head = await reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        length, keep = 0, True
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+            elif name.strip().lower() == "connection" and value.strip().lower() == "close":
+                keep = False
+        await reader.readexactly(length)
+        return int(status_line.split()[1]), keep
+
+    def close(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+        self.idle.clear()
+
+
 async def drive(spec: dict[str, Any]) -> dict[str, Any]:
-    """Send every prepared delivery on its schedule; answers each one's send time, latency and status."""
+    """Send every prepared delivery on its schedule; answers each one's send time, latency and status.
+
+    Bounded: sending stops at its schedule's end, answers are awaited `DRIVER_GRACE_SECONDS` more, and whatever
+    has not answered by then is cancelled and counted as unanswered.
+    """
     rate, count = float(spec["rate"]), int(spec["count"])
+    http = LoopbackHttp(spec["api_url"])
     prepared = []
     for i in range(count):
         message_id = f"wamid.bench-{spec['tag']}-{i}"
@@ -106,42 +167,42 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
         )
         raw = json.dumps(body, separators=(",", ":")).encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: compute_signature(spec["app_secret"], raw)}
-        prepared.append((message_id, raw, headers))
+        prepared.append((message_id, http.request_bytes(CLOUD_PATH, raw, headers)))
     results: list[dict[str, Any]] = []
-    limits = httpx.Limits(max_connections=512, max_keepalive_connections=512)
-    async with httpx.AsyncClient(base_url=spec["api_url"], limits=limits, timeout=10.0) as http:
 
-        async def send(message_id: str, raw: bytes, headers: dict[str, str], scheduled: float) -> None:
-            sent_at = time.time()
-            started = time.perf_counter()
-            status: int | str
-            try:
-                response = await http.post(CLOUD_PATH, content=raw, headers=headers)
-                status = response.status_code
-            except httpx.HTTPError as exc:
-                status = f"error: {type(exc).__name__}"
-            results.append(
-                {
-                    "id": message_id,
-                    "sent_at": sent_at,
-                    "lag": sent_at - scheduled,
-                    "latency": time.perf_counter() - started,
-                    "status": status,
-                }
-            )
+    async def send(message_id: str, request: bytes, scheduled: float) -> None:
+        sent_at = time.time()
+        started = time.perf_counter()
+        status: int | str
+        try:
+            status = await http.send(request, within_seconds=REQUEST_TIMEOUT_SECONDS)
+        except (OSError, TimeoutError, ValueError, asyncio.IncompleteReadError) as exc:
+            status = f"error: {type(exc).__name__}"
+        results.append(
+            {
+                "id": message_id,
+                "sent_at": sent_at,
+                "lag": sent_at - scheduled,
+                "latency": time.perf_counter() - started,
+                "status": status,
+            }
+        )
 
-        tasks = []
-        start = time.time() + 0.2
-        for i, (message_id, raw, headers) in enumerate(prepared):
-            scheduled = start + i / rate
-            delay = scheduled - time.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(send(message_id, raw, headers, scheduled)))
-        sending_took = time.time() - start
-        _, late = await asyncio.wait(tasks, timeout=DRIVER_GRACE_SECONDS) if tasks else (set(), set())
-        for task in late:
-            task.cancel()
+    tasks = []
+    start = time.time() + 0.2
+    for i, (message_id, request) in enumerate(prepared):
+        scheduled = start + i / rate
+        delay = scheduled - time.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(message_id, request, scheduled)))
+    sending_took = time.time() - start
+    _, late = await asyncio.wait(tasks, timeout=DRIVER_GRACE_SECONDS) if tasks else (set(), set())
+    for task in late:
+        task.cancel()
+    if late:
+        await asyncio.wait(late, timeout=5)
+    http.close()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "results": results,
@@ -276,7 +337,7 @@ async def settle(stack: BenchStack, slug: str, acked: list[str]) -> tuple[int, i
 
 
 async def run(args: argparse.Namespace) -> int:
-    async with BenchStack(keep_logs=args.keep_logs) as stack:
+    async with BenchStack(keep_logs=args.keep_logs, temporal_db=args.temporal_db) as stack:
         assert stack.temporal is not None
         slug, phone_number_id, app_secret = await create_whatsapp_tenant(stack)
         spec = {
@@ -309,7 +370,8 @@ async def run(args: argparse.Namespace) -> int:
         acked = [r["id"] for r in results if r["status"] == 200]
         say(f"waiting for the lead workflows to handle {len(acked)} acknowledged messages")
         rows, signalled, handled = await settle(stack, slug, acked)
-        cpu = cpu_report(cpu_before, stack.cpu_seconds(), time.monotonic() - cpu_started)
+        processed, _, _ = await stored(stack, [r["id"] for r in results])
+        cpu_after, cpu_seconds = stack.cpu_seconds(), time.monotonic() - cpu_started
         load_after = machine_load()
         say(f"baseline: {args.signal_samples} signal round trips on the bare engine")
         round_trips = await measure_signal_round_trip(stack.temporal, samples=args.signal_samples)
@@ -331,6 +393,7 @@ async def run(args: argparse.Namespace) -> int:
 
     print()
     print(f"inbound webhooks ({count} at {args.rate}/s for {args.duration} s, {args.senders} senders, second process)")
+    print(f"  Temporal dev server       SQLite {args.temporal_db}")
     print(f"  sent / acknowledged 200   {len(results)} / {len(acked)}  (unanswered at the end: {driven['unanswered']})")
     print(f"  non-200 answers           {sum(not_ok.values())}  {not_ok or ''}")
     print(f"  webhooks/s achieved       {achieved:.1f}  (driver send lag p99 {ms(lag, 99)} ms)")
@@ -343,7 +406,9 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  baseline signal round trip p50 / p99  {ms(round_trips, 50)} / {ms(round_trips, 99)} ms")
     print(f"  driver CPU                {driven['driver_cpu_seconds']:.1f} s")
     print(f"  machine                   {load_before} before, {load_after} after")
-    print(f"  stack (drive + settle)    {cpu}")
+    cpu = cpu_report(cpu_before, cpu_after, seconds=cpu_seconds, operations=processed, unit="webhook")
+    print(f"  stored by the API         {processed} of {len(results)} sent (timed-out ones included)")
+    print(f"  stack CPU, drive + settle {cpu}")
     return 0 if lost == 0 and not not_ok else 1
 
 
@@ -356,7 +421,7 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=200, help="distinct sender numbers (leads), max 10000")
     parser.add_argument("--warmup", type=int, default=20, help="webhooks sent (and handled) before measuring")
     parser.add_argument("--signal-samples", type=int, default=200, help="bare-engine signal round trips")
-    parser.add_argument("--keep-logs", action="store_true", help="keep the stack's logs (their path is printed)")
+    add_stack_arguments(parser)
     args = parser.parse_args()
     if not (0 < args.rate <= 1000 and 0 < args.duration <= 120 and 1 <= args.senders <= 10_000):
         parser.error("--rate must be in (0, 1000], --duration in (0, 120] and --senders in 1..10000 (bounded)")
