@@ -29,6 +29,11 @@ WHATSAPP_SEND_RETRY = RetryPolicy(
 )
 WHATSAPP_MANUAL_SEND_SCHEDULE_TO_CLOSE = timedelta(minutes=1)
 
+# Sequence workflow: a step's send keeps retrying throttling for up to this long, then the step is recorded failed
+# and the enrollment goes on. Writing a task, a mirror or a cap reservation is a DB write (DB_RETRY).
+SEQUENCE_SEND_SCHEDULE_TO_CLOSE = timedelta(hours=6)
+SEQUENCE_SET_STATUS_SCHEDULE_TO_CLOSE = timedelta(minutes=10)
+
 # Worker: on SIGTERM, running activities get this long to finish before they are cancelled.
 WORKER_GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 

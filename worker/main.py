@@ -14,22 +14,45 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.leads import LeadActivities
+from activities.sequences import SequenceActivities
 from activities.whatsapp import WhatsAppActivities
 from core.config import Settings
 from core.queues import LEADS_QUEUE, WORKER_GRACEFUL_SHUTDOWN
 from workflows.lead import LeadWorkflow
+from workflows.sequence import SequenceWorkflow
 
-WORKFLOWS: Sequence[type] = [LeadWorkflow]
+WORKFLOWS: Sequence[type] = [LeadWorkflow, SequenceWorkflow]
 
 # Pure modules shared by every workflow: imported once instead of once per workflow run (they keep no state).
-SANDBOX_PASSTHROUGH = ["domain", "core.queues", "workflows.ids", "workflows.search_attributes", "workflows.lead_types"]
+SANDBOX_PASSTHROUGH = [
+    "domain",
+    "core.queues",
+    "workflows.ids",
+    "workflows.search_attributes",
+    "workflows.lead_types",
+    "workflows.sequence_types",
+]
 
 
-def activities(settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> list[Callable[..., Any]]:
+def activities(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], client: Client
+) -> list[Callable[..., Any]]:
     """Every activity the worker serves, bound to clients built once per process."""
     leads = LeadActivities(session_factory)
     whatsapp = WhatsAppActivities.for_process(settings, session_factory)
-    return [leads.mirror_status_change, leads.record_speed_to_lead_alert, whatsapp.send_whatsapp_message]
+    # The sequence activities get the worker's own Temporal client: set_status sends the LeadWorkflow an update.
+    sequences = SequenceActivities(session_factory, client)
+    return [
+        leads.mirror_status_change,
+        leads.record_speed_to_lead_alert,
+        whatsapp.send_whatsapp_message,
+        sequences.mirror_enrollment,
+        sequences.reserve_daily_send,
+        sequences.create_task,
+        sequences.close_task,
+        sequences.escalate_overdue_task,
+        sequences.set_lead_status,
+    ]
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -44,7 +67,7 @@ def build_worker(client: Client, settings: Settings, session_factory: async_sess
         client,
         task_queue=LEADS_QUEUE,
         workflows=list(WORKFLOWS),
-        activities=activities(settings, session_factory),
+        activities=activities(settings, session_factory, client),
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
     )

@@ -19,6 +19,10 @@ Contract
   `send_whatsapp_message` activity with the idempotency key `<workflow id>:manual:<request id>`. The validator refuses
   an opted-out lead; a refusal comes back as ApplicationError with the activity's type; a provider opt-out (131050)
   also opts the lead out.
+- Signals `enrollment_started` / `enrollment_ended(EnrollmentLink)` (workflows/sequence_types.py): a
+  SequenceWorkflow of this lead started or ended; the view keeps the running ones (`active_enrollments`, carried
+  over continue-as-new). Each is told, by signal, of an inbound message (`lead_replied`), an accepted status change
+  (`lead_stage_changed`) and an opt-out keyword (`lead_opted_out`); one that has ended meanwhile is forgotten.
 - Query `view() -> LeadView`.
 - Speed-to-lead: while the lead stays in stage `new` past `lead_created_at + speed_to_lead_minutes`, one
   `speed_to_lead_alert` timeline event is recorded for the owner (at most once per lead, whatever the retries).
@@ -37,7 +41,7 @@ from datetime import timedelta
 from typing import cast
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 from core.queues import (
     DB_ACTIVITY_TIMEOUT,
@@ -71,6 +75,17 @@ from workflows.lead_types import (
     SpeedToLeadAlertResult,
     StatusChangeMirror,
     StatusChangeRequest,
+)
+from workflows.sequence_types import (
+    ENROLLMENT_ENDED_SIGNAL,
+    ENROLLMENT_STARTED_SIGNAL,
+    LEAD_OPTED_OUT_SIGNAL,
+    LEAD_REPLIED_SIGNAL,
+    LEAD_STAGE_CHANGED_SIGNAL,
+    EnrollmentLink,
+    LeadOptedOut,
+    LeadReplied,
+    LeadStageChanged,
 )
 
 MIRROR_FAILED = "StatusMirrorFailed"
@@ -169,6 +184,10 @@ class LeadWorkflow:
                 }
             )
             workflow.upsert_search_attributes([search_attributes.LEAD_STATUS.value_set(request.status_key)])
+            await self._tell_enrollments(
+                LEAD_STAGE_CHANGED_SIGNAL,
+                LeadStageChanged(status_key=request.status_key, stage=request.stage, actor=request.actor),
+            )
             return self._view
 
     @change_status.validator
@@ -234,6 +253,13 @@ class LeadWorkflow:
                 ),
             }
         )
+        if message.opt_out:
+            await self._tell_enrollments(LEAD_OPTED_OUT_SIGNAL, LeadOptedOut(reason="opt-out keyword on WhatsApp"))
+        else:
+            await self._tell_enrollments(
+                LEAD_REPLIED_SIGNAL,
+                LeadReplied(received_at=message.received_at, provider_message_id=message.provider_message_id),
+            )
         if message.opt_out:
             await self._opt_out(
                 message.opt_out_status_key or Stage.OPTED_OUT.value,
@@ -301,6 +327,37 @@ class LeadWorkflow:
             await cast(Awaitable[LeadView], LeadWorkflow.change_status(self, change))
         except ApplicationError as err:
             workflow.logger.warning("opt-out of lead %s not applied: %s", self._view.lead_id, err.message)
+
+    # Sequences -------------------------------------------------------------------------------------------------------
+
+    @workflow.signal(name=ENROLLMENT_STARTED_SIGNAL)
+    def enrollment_started(self, link: EnrollmentLink) -> None:
+        if link.workflow_id not in self._view.active_enrollments:
+            self._view = self._view.model_copy(
+                update={"active_enrollments": (*self._view.active_enrollments, link.workflow_id)}
+            )
+
+    @workflow.signal(name=ENROLLMENT_ENDED_SIGNAL)
+    def enrollment_ended(self, link: EnrollmentLink) -> None:
+        self._forget_enrollment(link.workflow_id)
+
+    def _forget_enrollment(self, workflow_id: str) -> None:
+        remaining = tuple(w for w in self._view.active_enrollments if w != workflow_id)
+        self._view = self._view.model_copy(update={"active_enrollments": remaining})
+
+    async def _tell_enrollments(self, signal: str, payload: object) -> None:
+        """Signal every running enrollment of the lead; one that already ended is forgotten."""
+        targets = self._view.active_enrollments
+        if not targets:
+            return
+
+        async def tell(workflow_id: str) -> None:
+            try:
+                await workflow.get_external_workflow_handle(workflow_id).signal(signal, payload)
+            except FailureError:
+                self._forget_enrollment(workflow_id)
+
+        await asyncio.gather(*(tell(w) for w in targets))
 
     # Speed-to-lead ---------------------------------------------------------------------------------------------------
 

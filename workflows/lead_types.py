@@ -50,6 +50,9 @@ class LeadView(_Frozen):
     last_inbound_at: datetime | None = None
     inbound_messages: int = Field(default=0, ge=0)
     recent_inbound_ids: tuple[str, ...] = ()
+    # Sequences (enrollment_started / enrollment_ended): the workflow ids of the lead's running enrollments, told
+    # about its replies, status changes and opt-out.
+    active_enrollments: tuple[str, ...] = ()
 
 
 class LeadWorkflowInput(_Frozen):

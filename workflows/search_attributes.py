@@ -6,5 +6,7 @@ TENANT_ID = SearchAttributeKey.for_keyword("TenantId")
 LEAD_ID = SearchAttributeKey.for_keyword("LeadId")
 LEAD_STATUS = SearchAttributeKey.for_keyword("LeadStatus")
 ASSIGNED_AGENT = SearchAttributeKey.for_keyword("AssignedAgent")
+SEQUENCE_ID = SearchAttributeKey.for_keyword("SequenceId")
+ENROLLMENT_STATUS = SearchAttributeKey.for_keyword("EnrollmentStatus")
 
-ALL = [TENANT_ID, LEAD_ID, LEAD_STATUS, ASSIGNED_AGENT]
+ALL = [TENANT_ID, LEAD_ID, LEAD_STATUS, ASSIGNED_AGENT, SEQUENCE_ID, ENROLLMENT_STATUS]

@@ -1,0 +1,250 @@
+"""Activities of the SequenceWorkflow: its DB writes and its one call to another workflow. Thin, safe to run twice.
+
+- `mirror_enrollment`: the workflow's view to the enrollment row (newest revision wins) and a step outcome to the
+  step history (once per enrollment, execution number and result).
+- `reserve_daily_send`: one of the tenant's daily sequence sends, taken under a per-tenant-day advisory lock so
+  concurrent enrollments never exceed the cap; over the cap it answers when to try again
+  (`domain.sequences.schedule.daily_cap_decision`). The day is the tenant's, from the workflow's clock (`at`).
+- `create_task` / `close_task` / `escalate_overdue_task`: the task row, once per step execution; closing only an
+  open task; one `sequence_task_overdue` timeline event per task.
+- `set_lead_status`: runs the LeadWorkflow's `change_status` update through the Temporal client the worker injects
+  (a workflow cannot send an update to another workflow). A refused transition is a result, not a failure.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.sequences.schedule import daily_cap_decision, tenant_day_bounds
+from domain.stages import Stage
+from repositories.enrollments import RESERVED, EnrollmentRepository
+from repositories.leads import LeadRepository
+from repositories.statuses import StatusRepository
+from repositories.tasks import TaskRepository
+from repositories.timeline import TimelineRepository
+from repositories.users import UserRepository
+from workflows.ids import lead_workflow_id
+from workflows.lead import LeadWorkflow
+from workflows.lead_types import LEAD_GONE, StatusChangeRequest
+from workflows.sequence_types import (
+    CLOSE_TASK,
+    CREATE_TASK,
+    ESCALATE_OVERDUE_TASK,
+    MIRROR_ENROLLMENT,
+    RESERVE_DAILY_SEND,
+    SET_LEAD_STATUS,
+    TASK_CREATED_EVENT,
+    TASK_OVERDUE_EVENT,
+    CreatedTask,
+    DailySendDecision,
+    DailySendReservation,
+    EnrollmentMirror,
+    LeadStatusSet,
+    LeadStatusToSet,
+    OverdueTask,
+    TaskToClose,
+    TaskToCreate,
+)
+
+
+class SequenceActivities:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], client: Client) -> None:
+        self.session_factory = session_factory
+        self.client = client
+
+    @activity.defn(name=MIRROR_ENROLLMENT)
+    async def mirror_enrollment(self, mirror: EnrollmentMirror) -> None:
+        view = mirror.view
+        async with self.session_factory() as session, session.begin():
+            enrollments = EnrollmentRepository(session)
+            await enrollments.mirror(
+                enrollment_id=view.enrollment_id,
+                revision=view.revision,
+                values={
+                    "status": view.status.value,
+                    "current_step_index": view.current_step_index,
+                    "current_step_id": view.current_step_id,
+                    "current_step_type": view.current_step_type,
+                    "next_action_at": view.next_action_at,
+                    "exit_reason": view.exit_reason,
+                    "exit_detail": (view.exit_detail or "")[:500] or None,
+                    "steps_run": view.steps_run,
+                    "replies": view.replies,
+                    "open_task_id": view.open_task_id,
+                    "started_at": view.started_at,
+                    "paused_at": view.paused_at,
+                    "ended_at": view.ended_at,
+                },
+            )
+            step = mirror.step
+            if step is not None:
+                await enrollments.record_step(
+                    {
+                        "tenant_id": view.tenant_id,
+                        "enrollment_id": view.enrollment_id,
+                        "sequence_id": view.sequence_id,
+                        "number": step.number,
+                        "step_index": step.index,
+                        "step_id": step.step_id,
+                        "type": step.type,
+                        "result": step.result,
+                        "detail": (step.detail or "")[:1000] or None,
+                        "planned_at": step.planned_at,
+                        "fired_at": step.fired_at,
+                        "data": {},
+                    }
+                )
+
+    @activity.defn(name=RESERVE_DAILY_SEND)
+    async def reserve_daily_send(self, request: DailySendReservation) -> DailySendDecision:
+        day_start, day_end = tenant_day_bounds(request.at, request.tenant_timezone)
+        async with self.session_factory() as session, session.begin():
+            enrollments = EnrollmentRepository(session)
+            await enrollments.lock_tenant_day(tenant_id=request.tenant_id, day_start=day_start)
+            sent_today = await enrollments.sends_between(tenant_id=request.tenant_id, start=day_start, end=day_end)
+            if await enrollments.has_reservation(enrollment_id=request.enrollment_id, number=request.number):
+                return DailySendDecision(granted=True, sent_today=sent_today)
+            decision = daily_cap_decision(
+                now=request.at,
+                sent_today=sent_today,
+                cap=request.cap,
+                tenant_timezone=request.tenant_timezone,
+                lead_timezone=request.lead_timezone,
+                business_hours=request.definition.settings.business_hours,
+            )
+            if not decision.send_now:
+                return DailySendDecision(
+                    granted=False, sent_today=sent_today, defer_until=decision.defer_until, reason=decision.reason
+                )
+            await enrollments.record_step(
+                {
+                    "tenant_id": request.tenant_id,
+                    "enrollment_id": request.enrollment_id,
+                    "sequence_id": request.sequence_id,
+                    "number": request.number,
+                    "step_index": request.step_index,
+                    "step_id": request.step_id,
+                    "type": "send_whatsapp",
+                    "result": RESERVED,
+                    "detail": f"send {sent_today + 1} of {request.cap} today",
+                    "planned_at": request.at,
+                    "fired_at": request.at,
+                    "data": {},
+                }
+            )
+            return DailySendDecision(granted=True, sent_today=sent_today + 1)
+
+    @activity.defn(name=CREATE_TASK)
+    async def create_task(self, task: TaskToCreate) -> CreatedTask:
+        async with self.session_factory() as session, session.begin():
+            lead = await LeadRepository(session).get(tenant_id=task.tenant_id, lead_id=task.lead_id)
+            if lead is None:
+                raise ApplicationError(f"lead {task.lead_id} no longer exists", type=LEAD_GONE, non_retryable=True)
+            assignee_id = await self._assignee(session, task.tenant_id, task.assignee, lead.owner_id)
+            row = await TaskRepository(session).create_once(
+                {
+                    "tenant_id": task.tenant_id,
+                    "lead_id": task.lead_id,
+                    "enrollment_id": task.enrollment_id,
+                    "step_id": task.step_id,
+                    "title": task.title[:200],
+                    "description": task.description,
+                    "assignee_id": assignee_id,
+                    "due_at": task.due_at,
+                    "idempotency_key": task.key,
+                    "created_at": task.created_at,
+                }
+            )
+            await TimelineRepository(session).record(
+                tenant_id=task.tenant_id,
+                lead_id=task.lead_id,
+                kind=TASK_CREATED_EVENT,
+                actor="system",
+                data={
+                    "task_id": str(row.id),
+                    "title": row.title,
+                    "due_at": task.due_at.isoformat(),
+                    "assignee_id": str(row.assignee_id) if row.assignee_id else None,
+                },
+                idempotency_key=f"{task.key}:created",
+                occurred_at=task.created_at,
+            )
+            return CreatedTask(task_id=row.id, assignee_id=row.assignee_id)
+
+    @staticmethod
+    async def _assignee(
+        session: AsyncSession, tenant_id: uuid.UUID, assignee: str, owner_id: uuid.UUID | None
+    ) -> uuid.UUID | None:
+        """The lead's owner now, or the named user of this tenant; None (unassigned) when that user is gone."""
+        if assignee == "lead_owner":
+            return owner_id
+        try:
+            user_id = uuid.UUID(assignee)
+        except ValueError:
+            return owner_id
+        user = await UserRepository(session).get(tenant_id=tenant_id, user_id=user_id)
+        return user.id if user is not None else owner_id
+
+    @activity.defn(name=CLOSE_TASK)
+    async def close_task(self, close: TaskToClose) -> bool:
+        async with self.session_factory() as session, session.begin():
+            return await TaskRepository(session).close(
+                tenant_id=close.tenant_id,
+                task_id=close.task_id,
+                status=close.status,
+                actor=close.actor,
+                note=close.note,
+                at=close.at,
+            )
+
+    @activity.defn(name=ESCALATE_OVERDUE_TASK)
+    async def escalate_overdue_task(self, overdue: OverdueTask) -> bool:
+        """One `sequence_task_overdue` event on the lead's timeline, for the task's assignee."""
+        async with self.session_factory() as session, session.begin():
+            tasks = TaskRepository(session)
+            task = await tasks.get(tenant_id=overdue.tenant_id, task_id=overdue.task_id)
+            if task is None or task.status != "open":
+                return False
+            await tasks.mark_escalated(task_id=task.id, at=datetime.now(UTC))
+            return await TimelineRepository(session).record(
+                tenant_id=overdue.tenant_id,
+                lead_id=overdue.lead_id,
+                kind=TASK_OVERDUE_EVENT,
+                actor="system",
+                data={
+                    "task_id": str(task.id),
+                    "title": overdue.title,
+                    "due_at": overdue.due_at.isoformat(),
+                    "assignee_id": str(task.assignee_id) if task.assignee_id else None,
+                },
+                idempotency_key=overdue.key,
+            )
+
+    @activity.defn(name=SET_LEAD_STATUS)
+    async def set_lead_status(self, request: LeadStatusToSet) -> LeadStatusSet:
+        async with self.session_factory() as session:
+            status = await StatusRepository(session).get_by_key(tenant_id=request.tenant_id, key=request.status_key)
+        if status is None:
+            return LeadStatusSet(applied=False, detail=f"the tenant has no status '{request.status_key}' any more")
+        handle = self.client.get_workflow_handle_for(
+            LeadWorkflow.run, lead_workflow_id(request.tenant_slug, str(request.lead_id))
+        )
+        change = StatusChangeRequest(
+            status_key=status.key, stage=Stage(status.stage), actor=request.actor, reason=request.reason
+        )
+        try:
+            view = await handle.execute_update(LeadWorkflow.change_status, change)
+        except WorkflowUpdateFailedError as err:
+            cause = err.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause)
+            return LeadStatusSet(applied=False, detail=f"the lead's workflow refused: {message}")
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return LeadStatusSet(applied=False, detail="the lead's workflow is not running")
+            raise
+        return LeadStatusSet(applied=True, stage=view.stage, detail=f"status {view.status_key}")

@@ -1,0 +1,110 @@
+"""SQL for enrollments and their step history: create, read, mirror the workflow's state, count and reserve sends.
+
+`mirror` applies a state only when its revision is newer than the row's, so activities finishing out of order never
+roll an enrollment back. `record_step` and `reserve_send` are idempotent on (enrollment, step execution, outcome).
+"""
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Enrollment, EnrollmentStep
+
+OPEN_STATUSES = ("active", "paused")
+SEND_STEP = "send_whatsapp"
+RESERVED = "reserved"
+
+
+class EnrollmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, enrollment: Enrollment) -> Enrollment:
+        self.session.add(enrollment)
+        await self.session.flush()
+        return enrollment
+
+    async def get(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID) -> Enrollment | None:
+        result = await self.session.execute(
+            select(Enrollment).where(Enrollment.tenant_id == tenant_id, Enrollment.id == enrollment_id)
+        )
+        return result.scalar_one_or_none()
+
+    async def open_lead_ids(self, *, sequence_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of `lead_ids` already have an active or paused enrollment in the sequence."""
+        if not lead_ids:
+            return set()
+        result = await self.session.execute(
+            select(Enrollment.lead_id).where(
+                Enrollment.sequence_id == sequence_id,
+                Enrollment.lead_id.in_(list(lead_ids)),
+                Enrollment.status.in_(OPEN_STATUSES),
+            )
+        )
+        return set(result.scalars())
+
+    async def mirror(self, *, enrollment_id: uuid.UUID, revision: int, values: dict[str, Any]) -> bool:
+        """Write the workflow's state if `revision` is newer than the row's; False when the row is newer or gone."""
+        result = await self.session.execute(
+            update(Enrollment)
+            .where(Enrollment.id == enrollment_id, Enrollment.revision < revision)
+            .values(**values, revision=revision, updated_at=func.now())
+            .returning(Enrollment.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def record_step(self, values: dict[str, Any]) -> bool:
+        """Insert one step outcome; False when the same (enrollment, number, result) is already there."""
+        statement = (
+            insert(EnrollmentStep)
+            .values(id=uuid.uuid4(), **values)
+            .on_conflict_do_nothing(index_elements=["enrollment_id", "number", "result"])
+            .returning(EnrollmentStep.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def steps(self, *, enrollment_id: uuid.UUID) -> list[EnrollmentStep]:
+        result = await self.session.execute(
+            select(EnrollmentStep)
+            .where(EnrollmentStep.enrollment_id == enrollment_id)
+            .order_by(EnrollmentStep.number, EnrollmentStep.fired_at)
+        )
+        return list(result.scalars())
+
+    async def lock_tenant_day(self, *, tenant_id: uuid.UUID, day_start: datetime) -> None:
+        """Serialise cap reservations of one tenant day (held until the transaction ends)."""
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"daily-send:{tenant_id}:{day_start.isoformat()}"},
+        )
+
+    async def has_reservation(self, *, enrollment_id: uuid.UUID, number: int) -> bool:
+        result = await self.session.execute(
+            select(EnrollmentStep.id).where(
+                EnrollmentStep.enrollment_id == enrollment_id,
+                EnrollmentStep.number == number,
+                EnrollmentStep.result == RESERVED,
+            )
+        )
+        return result.first() is not None
+
+    async def sends_between(self, *, tenant_id: uuid.UUID, start: datetime, end: datetime) -> int:
+        """The tenant's sequence sends (reserved or sent step executions) fired in [start, end)."""
+        executions = (
+            select(EnrollmentStep.enrollment_id, EnrollmentStep.number)
+            .where(
+                EnrollmentStep.tenant_id == tenant_id,
+                EnrollmentStep.type == SEND_STEP,
+                EnrollmentStep.result.in_((RESERVED, "sent")),
+                EnrollmentStep.fired_at >= start,
+                EnrollmentStep.fired_at < end,
+            )
+            .distinct()
+            .subquery()
+        )
+        return int((await self.session.execute(select(func.count()).select_from(executions))).scalar_one())

@@ -1,0 +1,65 @@
+"""SQL for sequence tasks: create once per step execution, close once, escalate once, an agent's open tasks."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import Task
+
+
+class TaskRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def create_once(self, values: dict[str, Any]) -> Task:
+        """The task for `values["idempotency_key"]`, inserted if absent (a re-run returns the first one)."""
+        await self.session.execute(
+            insert(Task)
+            .values(id=uuid.uuid4(), status="open", **values)
+            .on_conflict_do_nothing(index_elements=[Task.idempotency_key])
+        )
+        result = await self.session.execute(
+            select(Task)
+            .where(Task.idempotency_key == values["idempotency_key"])
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one()
+
+    async def get(self, *, tenant_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
+        result = await self.session.execute(select(Task).where(Task.tenant_id == tenant_id, Task.id == task_id))
+        return result.scalar_one_or_none()
+
+    async def close(
+        self, *, tenant_id: uuid.UUID, task_id: uuid.UUID, status: str, actor: str, note: str | None, at: datetime
+    ) -> bool:
+        """Move an open task to `status`; False when it was not open (closed before: the first close stands)."""
+        result = await self.session.execute(
+            update(Task)
+            .where(Task.tenant_id == tenant_id, Task.id == task_id, Task.status == "open")
+            .values(status=status, closed_at=at, closed_by=actor, note=note)
+            .returning(Task.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def mark_escalated(self, *, task_id: uuid.UUID, at: datetime) -> bool:
+        result = await self.session.execute(
+            update(Task)
+            .where(Task.id == task_id, Task.escalated_at.is_(None))
+            .values(escalated_at=at)
+            .returning(Task.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def open_for(
+        self, *, tenant_id: uuid.UUID, assignee_id: uuid.UUID | None = None, limit: int = 200
+    ) -> list[Task]:
+        """Open tasks, due first (an agent's inbox when `assignee_id` is given)."""
+        query = select(Task).where(Task.tenant_id == tenant_id, Task.status == "open")
+        if assignee_id is not None:
+            query = query.where(Task.assignee_id == assignee_id)
+        result = await self.session.execute(query.order_by(Task.due_at, Task.id).limit(limit))
+        return list(result.scalars())

@@ -1,0 +1,252 @@
+"""SequenceWorkflow under the time-skipping server with the real worker, PostgreSQL and the WhatsApp sandbox:
+a 14-day sequence runs in seconds and fires exactly when the preview says, in four zones over a weekend; replies,
+a won lead and an opt-out end it with no further sends; pause/resume/stop answer definitely."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from api.sequence_workflows import get_enrollment_view, pause_enrollment, resume_enrollment, stop_enrollment
+from core.config import Settings
+from core.errors import Conflict
+from domain.sequences.preview import preview
+from domain.stages import Stage
+from domain.whatsapp_messages import InboundWhatsAppMessage
+from tests.fixtures.whatsapp import eventually, fresh_wamid
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, definition_of, make_world, time_skipping_worker
+from workflows.lead import LeadWorkflow
+from workflows.lead_types import StatusChangeRequest
+from workflows.sequence import SequenceWorkflow
+from workflows.sequence_types import EnrollmentStatus
+
+FOURTEEN_DAYS = {
+    "steps": [
+        {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro", "parameters": ["{{first_name}}"]}},
+        {"id": "pause1", "type": "wait", "duration": {"days": 1}},
+        {
+            "id": "nudge",
+            "type": "send_whatsapp",
+            "text": "Hi {{first_name}}, still looking in {{custom.city}}?",
+            "fallback_template": {"name": "nudge", "parameters": ["{{first_name}}"]},
+        },
+        {"id": "pause2", "type": "wait", "duration": {"days": 2, "hours": 3}, "align_to_business_hours": True},
+        {"id": "offer", "type": "send_whatsapp", "template": {"name": "offer"}},
+        {"id": "listen", "type": "wait_for_reply", "timeout": {"days": 3}},
+        {"id": "last_try", "type": "send_whatsapp", "template": {"name": "last_try"}},
+        {"id": "pause3", "type": "wait", "duration": {"days": 7}},
+        {"id": "goodbye", "type": "send_whatsapp", "template": {"name": "goodbye"}},
+    ],
+}
+SENDS = ["intro", "nudge", "offer", "last_try", "goodbye"]
+
+
+@pytest.fixture
+async def env(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], sandbox_url: str
+) -> AsyncIterator[WorkflowEnvironment]:
+    async for environment in time_skipping_worker(settings, session_factory, sandbox_url):
+        yield environment
+
+
+@pytest.fixture
+async def world(
+    session_factory: async_sessionmaker[AsyncSession], settings: Settings, sandbox_control: httpx.AsyncClient
+) -> SequenceWorld:
+    return await make_world(session_factory, settings, sandbox_control)
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+async def test_a_14_day_sequence_runs_end_to_end_and_fires_when_the_preview_says_in_four_zones(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(FOURTEEN_DAYS)
+    zones = ["America/New_York", "Europe/London", "Asia/Jerusalem", "Asia/Kolkata"]
+    leads = {zone: await world.lead(zone, name=f"Dana {zone.split('/')[1]}") for zone in zones}
+    handles = {zone: await world.enroll(env.client, lead, sequence, version) for zone, lead in leads.items()}
+
+    results = {zone: await handle.result() for zone, handle in handles.items()}
+
+    for zone, view in results.items():
+        lead = leads[zone]
+        assert view.status == EnrollmentStatus.COMPLETED, (zone, view)
+        # What the lead received, in order, through the provider sandbox.
+        sent = await world.sent_to(lead)
+        assert [m["template"]["name"] for m in sent] == SENDS, zone
+        assert sent[0]["template"]["parameters"] == [lead.name.split()[0]]
+        # The preview for the same input (start, zone) gives the same fire times.
+        expected = preview(
+            definition_of(version),
+            start_at=view.started_at,
+            lead_timezone=zone,
+            lead_fields={"first_name": lead.name.split()[0]},
+            status_stages=world.status_stages,
+        )
+        planned = {row.id: _utc(row.fire_at_utc) for row in expected}
+        fired = {record.step_id: record for record in view.history if record.result in ("sent", "waiting", "no_reply")}
+        for step_id in SENDS:
+            record = fired[step_id]
+            assert record.planned_at == planned[step_id], (zone, step_id)
+            # The real workflow clock when it acted: the timer fired at the planned instant (timer granularity).
+            assert abs(record.fired_at - planned[step_id]) < timedelta(seconds=5), (zone, step_id, record)
+            local = record.fired_at.astimezone(__import__("zoneinfo").ZoneInfo(zone))
+            assert local.weekday() < 5 and 9 <= local.hour < 18, (zone, step_id, local)
+        span = fired["goodbye"].fired_at - view.started_at
+        assert span >= timedelta(days=14), span
+        row = await world.enrollment_row(view.enrollment_id)
+        assert (row.status, row.current_step_id, row.next_action_at) == ("completed", "goodbye", None)
+        sends = [s for s in await world.step_rows(view.enrollment_id) if s.result == "sent"]
+        assert [s.step_id for s in sends] == SENDS
+
+
+async def test_a_reply_during_a_wait_ends_the_enrollment_with_no_further_send(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"type": "send_whatsapp", "template": {"name": "intro"}},
+                {"type": "wait", "duration": {"days": 3}},
+                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version)
+    await eventually(lambda: world.sent_to(lead))
+
+    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
+    await eventually(lambda: _knows_enrollment(lead_handle, handle.id))
+    await lead_handle.signal(
+        LeadWorkflow.record_inbound_message,
+        InboundWhatsAppMessage(
+            provider="cloud",
+            provider_message_id=fresh_wamid(),
+            body="yes please",
+            received_at=datetime.now().astimezone(),
+        ),
+    )
+    view = await handle.result()
+
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "replied")
+    assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["intro"]
+    row = await world.enrollment_row(view.enrollment_id)
+    assert (row.status, row.exit_reason, row.replies) == ("exited", "replied", 1)
+    # The lead's workflow forgot the ended enrollment.
+    assert await eventually(lambda: _forgot(lead_handle, handle.id))
+
+
+async def test_the_lead_reaching_won_ends_the_enrollment(env: WorkflowEnvironment, world: SequenceWorld) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"type": "send_whatsapp", "template": {"name": "intro"}},
+                {"type": "wait", "duration": {"days": 2}},
+                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version)
+    await eventually(lambda: world.sent_to(lead))
+    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
+    await eventually(lambda: _knows_enrollment(lead_handle, handle.id))
+
+    # A stage outside exit_on_stages changes nothing; won ends it.
+    for key, stage in (("qualified", Stage.QUALIFIED), ("won", Stage.WON)):
+        await lead_handle.execute_update(
+            LeadWorkflow.change_status, StatusChangeRequest(status_key=key, stage=stage, actor="user:test")
+        )
+        if stage == Stage.QUALIFIED:
+            assert (await handle.query(SequenceWorkflow.view)).status == EnrollmentStatus.ACTIVE
+    view = await handle.result()
+
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "stage:won")
+    assert len(await world.sent_to(lead)) == 1
+
+
+async def test_pause_holds_the_next_send_until_resume_and_a_second_pause_is_refused(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"type": "send_whatsapp", "template": {"name": "intro"}},
+                {"type": "wait", "duration": {"days": 1}},
+                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version)
+    await eventually(lambda: world.sent_to(lead))
+    enrollment_id = (await handle.query(SequenceWorkflow.view)).enrollment_id
+    slug = world.tenant.slug
+
+    paused = await pause_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+    assert paused.status == EnrollmentStatus.PAUSED
+    assert (await world.enrollment_row(enrollment_id)).status == "paused"
+    with pytest.raises(Conflict, match="paused"):
+        await pause_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+
+    await env.sleep(timedelta(days=3))
+    assert len(await world.sent_to(lead)) == 1  # the wait ended while paused: nothing went out
+
+    resumed = await resume_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+    assert resumed.status == EnrollmentStatus.ACTIVE
+    with pytest.raises(Conflict):
+        await resume_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+    view = await handle.result()
+    assert view.status == EnrollmentStatus.COMPLETED
+    assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["intro", "follow_up"]
+
+
+async def test_stop_ends_the_enrollment_at_once_and_a_second_stop_is_refused(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"type": "send_whatsapp", "template": {"name": "intro"}},
+                {"type": "wait", "duration": {"days": 5}},
+                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version)
+    await eventually(lambda: world.sent_to(lead))
+    enrollment_id = (await handle.query(SequenceWorkflow.view)).enrollment_id
+    slug = world.tenant.slug
+
+    stopped = await stop_enrollment(
+        env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test", reason="wrong list"
+    )
+    assert (stopped.status, stopped.exit_reason) == (EnrollmentStatus.STOPPED, "stopped")
+    view = await handle.result()
+    assert view.status == EnrollmentStatus.STOPPED
+    with pytest.raises(Conflict):
+        await stop_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+    assert len(await world.sent_to(lead)) == 1
+    row = await world.enrollment_row(enrollment_id)
+    assert (row.status, row.exit_reason) == ("stopped", "stopped")
+    final = await get_enrollment_view(env.client, tenant_slug=slug, enrollment_id=enrollment_id)
+    assert final.status == EnrollmentStatus.STOPPED and final.exit_detail and "wrong list" in final.exit_detail
+
+
+async def _knows_enrollment(lead_handle, workflow_id: str) -> bool:  # type: ignore[no-untyped-def]
+    return workflow_id in (await lead_handle.query(LeadWorkflow.view)).active_enrollments
+
+
+async def _forgot(lead_handle, workflow_id: str) -> bool:  # type: ignore[no-untyped-def]
+    return workflow_id not in (await lead_handle.query(LeadWorkflow.view)).active_enrollments

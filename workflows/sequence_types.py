@@ -1,0 +1,268 @@
+"""The typed surface of the SequenceWorkflow: its input, signals, updates, view, and its activities' I/O.
+
+Shared by the workflow, its activities (worker), the LeadWorkflow (which signals enrollments) and the API helper
+(api/sequence_workflows.py). Pure pydantic: safe in the workflow sandbox. Activity names are constants here because
+workflows may not import the activities package.
+"""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.sequences.definition import SequenceDefinition
+from domain.stages import Stage
+
+# Activities (activities/sequences.py registers them under these names).
+MIRROR_ENROLLMENT = "sequence.mirror_enrollment"
+RESERVE_DAILY_SEND = "sequence.reserve_daily_send"
+CREATE_TASK = "sequence.create_task"
+CLOSE_TASK = "sequence.close_task"
+ESCALATE_OVERDUE_TASK = "sequence.escalate_overdue_task"
+SET_LEAD_STATUS = "sequence.set_lead_status"
+
+# ApplicationError types the workflow's update validators raise; api/sequence_workflows.py maps them to HTTP.
+ENROLLMENT_NOT_ACTIVE = "EnrollmentNotActive"  # pause of a paused/ended enrollment, resume of an active one...
+TASK_NOT_OPEN = "TaskNotOpen"  # the task is already completed/skipped, or it is not the step the enrollment waits on
+STATUS_REFUSED = "StatusRefused"  # set_status: the lead workflow refused the transition
+
+# Timeline event kinds written for sequences.
+TASK_OVERDUE_EVENT = "sequence_task_overdue"
+TASK_CREATED_EVENT = "sequence_task_created"
+
+
+class _Frozen(BaseModel):
+    # Unknown fields are ignored: a payload in a running workflow's history must decode after a deploy or rollback.
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class EnrollmentStatus(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    COMPLETED = "completed"  # walked past its last step (or a final set_status into an exit stage)
+    EXITED = "exited"  # an exit rule ended it: reply, lead stage, opt-out, no reply, undeliverable, lead deleted
+    STOPPED = "stopped"  # a person stopped it
+
+    @property
+    def ended(self) -> bool:
+        return self in (EnrollmentStatus.COMPLETED, EnrollmentStatus.EXITED, EnrollmentStatus.STOPPED)
+
+
+# Exit reasons (codes the stats group by). `stage:<stage>` for a lead that reached an exit stage.
+EXIT_REPLIED = "replied"
+EXIT_OPTED_OUT = "opted_out"
+EXIT_NO_REPLY = "no_reply"
+EXIT_STOPPED = "stopped"
+EXIT_UNDELIVERABLE = "undeliverable"
+EXIT_LEAD_DELETED = "lead_deleted"
+
+
+def stage_exit_reason(stage: Stage) -> str:
+    return f"stage:{stage.value}"
+
+
+class StepRecord(_Frozen):
+    """One thing the enrollment did: a step fired (or was deferred), with its result."""
+
+    number: int = Field(description="1-based count of step executions over the enrollment's life (idempotency)")
+    index: int
+    step_id: str
+    type: str
+    planned_at: datetime = Field(description="when the schedule said it acts (UTC)")
+    fired_at: datetime
+    result: str  # sent | failed | deferred | waited | replied | no_reply | task_completed | task_skipped | ...
+    detail: str | None = None
+
+
+class EnrollmentView(_Frozen):
+    """What the `view` query and the control updates answer, and what continue-as-new carries."""
+
+    enrollment_id: uuid.UUID
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    sequence_id: uuid.UUID
+    sequence_version_id: uuid.UUID
+    status: EnrollmentStatus = EnrollmentStatus.ACTIVE
+    current_step_index: int | None = 0
+    current_step_id: str | None = None
+    current_step_type: str | None = None
+    next_action_at: datetime | None = Field(default=None, description="UTC; None when waiting on a person or ended")
+    exit_reason: str | None = None
+    exit_detail: str | None = None
+    started_at: datetime
+    ended_at: datetime | None = None
+    paused_at: datetime | None = None
+    steps_run: int = Field(default=0, ge=0, description="step executions so far (the idempotency counter)")
+    replies: int = Field(default=0, ge=0)
+    open_task_id: uuid.UUID | None = None
+    revision: int = Field(default=0, ge=0, description="increases on every change; the DB mirror keeps the newest")
+    history: tuple[StepRecord, ...] = ()
+
+
+class SequenceWorkflowInput(_Frozen):
+    """Everything an enrollment needs, frozen at enrollment: the version's definition, the lead's fields and zones.
+
+    `carried_over` (+ `ready_at`) is set only by continue-as-new: the previous run's view and where it stood.
+    """
+
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    lead_id: uuid.UUID
+    enrollment_id: uuid.UUID
+    sequence_id: uuid.UUID
+    sequence_version_id: uuid.UUID
+    sequence_version: int = Field(ge=1)
+    definition: SequenceDefinition
+    lead_fields: dict[str, Any] = Field(default_factory=dict, description="first_name, name, phone, email, custom")
+    lead_owner_id: uuid.UUID | None = None
+    lead_timezone: str
+    tenant_timezone: str
+    status_stages: dict[str, Stage] = Field(description="the tenant's status keys and their stages")
+    enrolled_by: str = "system"
+    start_at: datetime | None = Field(default=None, description="when step 1 is ready; None: when the run starts")
+    max_history_events: int = Field(default=2000, ge=50)
+    carried_over: EnrollmentView | None = None
+    ready_at: datetime | None = None
+
+
+# Signals from the LeadWorkflow ---------------------------------------------------------------------------------------
+
+
+class LeadReplied(_Frozen):
+    received_at: datetime
+    provider_message_id: str | None = None
+
+
+class LeadStageChanged(_Frozen):
+    status_key: str
+    stage: Stage
+    actor: str = "system"
+
+
+class LeadOptedOut(_Frozen):
+    reason: str | None = None
+
+
+# Updates -------------------------------------------------------------------------------------------------------------
+
+
+class EnrollmentControl(_Frozen):
+    """pause / resume / stop: who asked and why."""
+
+    actor: str = Field(min_length=1, max_length=80)
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class TaskAction(_Frozen):
+    """complete_task / skip_task: the task the agent acted on."""
+
+    task_id: uuid.UUID
+    actor: str = Field(min_length=1, max_length=80)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+# Activity inputs and results -----------------------------------------------------------------------------------------
+
+
+class EnrollmentMirror(_Frozen):
+    """Write the enrollment's state to its row (only if `view.revision` is newer) and `step` to its step history."""
+
+    view: EnrollmentView
+    step: StepRecord | None = None
+
+
+class DailySendReservation(_Frozen):
+    """Take one of the tenant's daily sends for step execution `number` (idempotent), or learn when to retry."""
+
+    tenant_id: uuid.UUID
+    enrollment_id: uuid.UUID
+    sequence_id: uuid.UUID
+    number: int
+    step_index: int
+    step_id: str
+    at: datetime
+    cap: int
+    tenant_timezone: str
+    lead_timezone: str
+    definition: SequenceDefinition
+
+
+class DailySendDecision(_Frozen):
+    granted: bool
+    sent_today: int
+    defer_until: datetime | None = None
+    reason: str | None = None
+
+
+class TaskToCreate(_Frozen):
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    enrollment_id: uuid.UUID
+    step_id: str
+    key: str  # idempotency: one task per enrollment step execution
+    title: str
+    description: str | None
+    due_at: datetime
+    assignee: str  # "lead_owner" or a user id
+    created_at: datetime
+
+
+class CreatedTask(_Frozen):
+    task_id: uuid.UUID
+    assignee_id: uuid.UUID | None
+
+
+class TaskToClose(_Frozen):
+    tenant_id: uuid.UUID
+    task_id: uuid.UUID
+    status: str  # completed | skipped | cancelled
+    actor: str
+    note: str | None = None
+    at: datetime
+
+
+class OverdueTask(_Frozen):
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    task_id: uuid.UUID
+    title: str
+    due_at: datetime
+    key: str
+
+
+class LeadStatusToSet(_Frozen):
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    lead_id: uuid.UUID
+    status_key: str
+    actor: str
+    reason: str | None = None
+
+
+class LeadStatusSet(_Frozen):
+    applied: bool
+    stage: Stage | None = None
+    detail: str | None = None
+
+
+def enrollment_workflow_id(tenant_slug: str, enrollment_id: str) -> str:
+    """Readable: the tenant and the enrollment row from the id alone (`enrollment:<tenant slug>:<enrollment id>`)."""
+    return f"enrollment:{tenant_slug}:{enrollment_id}"
+
+
+# Signals between the LeadWorkflow and its enrollments, by name (each side declares its handler under these names).
+LEAD_REPLIED_SIGNAL = "lead_replied"
+LEAD_STAGE_CHANGED_SIGNAL = "lead_stage_changed"
+LEAD_OPTED_OUT_SIGNAL = "lead_opted_out"
+ENROLLMENT_STARTED_SIGNAL = "enrollment_started"
+ENROLLMENT_ENDED_SIGNAL = "enrollment_ended"
+
+
+class EnrollmentLink(_Frozen):
+    """Told to the LeadWorkflow when an enrollment starts or ends, so it knows whom to tell about the lead."""
+
+    workflow_id: str
+    enrollment_id: uuid.UUID
+    sequence_id: uuid.UUID
