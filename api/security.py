@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth.csrf import enforce_csrf
 from api.auth.principal import Principal
@@ -26,7 +27,13 @@ async def authenticate(request: Request) -> Principal | None:
     return await resolve_principal(request)
 
 
-async def authenticated(request: Request) -> Principal:
+# Declared so OpenAPI documents the scheme (and /docs can send a key); the header itself is read in api/auth/resolve.
+_bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="an API key: `Authorization: Bearer lf_...`")
+
+
+async def authenticated(
+    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
+) -> Principal:
     """Any authenticated caller, whatever their role (CSRF still enforced)."""
     principal = await authenticate(request)
     if principal is None:
@@ -35,8 +42,10 @@ async def authenticated(request: Request) -> Principal:
     return principal
 
 
-def require(action: Action) -> Callable[[Request], Awaitable[Principal]]:
-    async def dependency(request: Request) -> Principal:
+def require(action: Action) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(
+        request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
+    ) -> Principal:
         principal = await authenticated(request)
         if not allowed(principal.role, action):
             raise Forbidden(f"role '{principal.role}' may not perform '{action}'")
