@@ -1,0 +1,235 @@
+"""SequenceWorkflow steps beyond sends and waits, under the time-skipping server with the real worker: the daily cap
+defers (never drops) a send to the lead's next window, tasks wait for the agent's update (twice is refused) and are
+escalated once when overdue, set_status moves the lead through its own workflow, an opt-out ends the enrollment,
+and a running enrollment keeps the version it started with."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import WorkflowEnvironment
+
+from api.sequence_workflows import complete_task, skip_task
+from core.config import Settings
+from core.errors import Conflict
+from domain.sequences.schedule import tenant_day_bounds
+from domain.whatsapp_messages import InboundWhatsAppMessage
+from tests.fixtures.whatsapp import eventually, fresh_wamid
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, make_world, time_skipping_worker
+from workflows.lead import LeadWorkflow
+from workflows.sequence import SequenceWorkflow
+from workflows.sequence_types import EnrollmentStatus
+
+
+@pytest.fixture
+async def env(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], sandbox_url: str
+) -> AsyncIterator[WorkflowEnvironment]:
+    async for environment in time_skipping_worker(settings, session_factory, sandbox_url):
+        yield environment
+
+
+@pytest.fixture
+async def world(
+    session_factory: async_sessionmaker[AsyncSession], settings: Settings, sandbox_control: httpx.AsyncClient
+) -> SequenceWorld:
+    return await make_world(session_factory, settings, sandbox_control)
+
+
+async def test_over_the_daily_cap_a_send_is_deferred_to_the_next_window_never_dropped(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
+            "settings": {"business_hours": ALL_WEEK, "daily_cap": {"whatsapp": 2}},
+        }
+    )
+    leads = [await world.lead() for _ in range(3)]
+    handles = [await world.enroll(env.client, lead, sequence, version) for lead in leads]
+    views = [await handle.result() for handle in handles]
+
+    assert all(view.status == EnrollmentStatus.COMPLETED for view in views)
+    for lead in leads:  # everyone got the message exactly once
+        assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["hello"]
+    deferred = [view for view in views if any(r.result == "deferred" for r in view.history)]
+    assert len(deferred) == 1
+    view = deferred[0]
+    sent = next(r for r in view.history if r.result == "sent")
+    first_day_end = tenant_day_bounds(view.started_at, "UTC")[1]
+    assert sent.planned_at == first_day_end  # the tenant's next day, first minute of the lead's all-week window
+    others = [next(r for r in v.history if r.result == "sent") for v in views if v is not view]
+    assert all(r.fired_at < first_day_end for r in others)
+
+
+async def test_a_task_waits_for_the_agent_and_completing_it_twice_is_refused(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"id": "call", "type": "task", "title": "Call {{first_name}}", "due_in": {"days": 1}},
+                {"id": "after", "type": "send_whatsapp", "template": {"name": "after_call"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead(name="Maria Lopez")
+    handle = await world.enroll(env.client, lead, sequence, version)
+    view = await handle.query(SequenceWorkflow.view)
+    tasks = await eventually(lambda: world.tasks(view.enrollment_id))
+    task = tasks[0]
+    assert (task.title, task.status, task.step_id) == ("Call Maria", "open", "call")
+    slug = world.tenant.slug
+    await eventually(lambda: _open_task(handle))
+
+    done = await complete_task(
+        env.client, tenant_slug=slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:agent"
+    )
+    assert done.open_task_id is None
+    with pytest.raises(Conflict, match="not open"):
+        await complete_task(
+            env.client, tenant_slug=slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:agent"
+        )
+    with pytest.raises(Conflict):
+        await skip_task(
+            env.client, tenant_slug=slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:agent"
+        )
+    final = await handle.result()
+
+    assert final.status == EnrollmentStatus.COMPLETED
+    assert [r.result for r in final.history] == ["task_created", "task_completed", "sent"]
+    row = (await world.tasks(view.enrollment_id))[0]
+    assert (row.status, row.closed_by) == ("completed", "user:agent")
+    assert len(await world.sent_to(lead)) == 1
+
+
+async def test_an_overdue_task_is_escalated_once_and_a_skip_moves_on(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"id": "quote", "type": "task", "title": "Send a quote", "due_in": {"hours": 4}},
+                {"id": "after", "type": "send_whatsapp", "template": {"name": "after_quote"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version)
+    view = await handle.query(SequenceWorkflow.view)
+    task = (await eventually(lambda: world.tasks(view.enrollment_id)))[0]
+
+    await env.sleep(timedelta(days=2))
+    kinds = await eventually(lambda: _overdue(world, lead))
+    assert kinds.count("sequence_task_overdue") == 1
+    assert (await handle.query(SequenceWorkflow.view)).status == EnrollmentStatus.ACTIVE  # still waiting for the agent
+
+    await skip_task(
+        env.client, tenant_slug=world.tenant.slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:a"
+    )
+    final = await handle.result()
+    assert [r.result for r in final.history] == ["task_created", "task_overdue", "task_skipped", "sent"]
+    assert (await world.tasks(view.enrollment_id))[0].status == "skipped"
+    assert (await world.timeline_kinds(lead)).count("sequence_task_overdue") == 1
+
+
+async def test_set_status_moves_the_lead_through_its_workflow_and_a_final_won_completes(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"type": "send_whatsapp", "template": {"name": "hello"}},
+                {"type": "set_status", "status": "contacted"},
+                {"type": "wait", "duration": {"hours": 1}},
+                {"type": "set_status", "status": "won"},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version)
+    final = await handle.result()
+
+    assert final.status == EnrollmentStatus.COMPLETED, final
+    assert [r.result for r in final.history] == ["sent", "status_set", "waiting", "status_set"]
+    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
+    assert (await lead_handle.query(LeadWorkflow.view)).status_key == "won"
+
+
+async def test_an_opt_out_keyword_ends_the_enrollment(env: WorkflowEnvironment, world: SequenceWorld) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"type": "send_whatsapp", "template": {"name": "hello"}},
+                {"type": "wait", "duration": {"days": 1}},
+                {"type": "send_whatsapp", "template": {"name": "again"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK, "exit_on_reply": False},
+        }
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version)
+    await eventually(lambda: world.sent_to(lead))
+    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
+    await eventually(lambda: _knows(lead_handle, handle.id))
+
+    await lead_handle.signal(
+        LeadWorkflow.record_inbound_message,
+        InboundWhatsAppMessage(
+            provider="cloud",
+            provider_message_id=fresh_wamid(),
+            body="STOP",
+            received_at=datetime.now(UTC),
+            opt_out=True,
+            opt_out_status_key="opted_out",
+        ),
+    )
+    final = await handle.result()
+    assert (final.status, final.exit_reason) == (EnrollmentStatus.EXITED, "opted_out")
+    assert len(await world.sent_to(lead)) == 1
+
+
+async def test_a_running_enrollment_keeps_its_version_after_a_new_one_is_published(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    v1 = {
+        "steps": [
+            {"type": "send_whatsapp", "template": {"name": "v1_hello"}},
+            {"type": "wait", "duration": {"days": 1}},
+            {"type": "send_whatsapp", "template": {"name": "v1_again"}},
+        ],
+        "settings": {"business_hours": ALL_WEEK},
+    }
+    sequence, version1 = await world.sequence(v1)
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version1)
+    await eventually(lambda: world.sent_to(lead))
+    v2 = {**v1, "steps": [{"type": "send_whatsapp", "template": {"name": "v2_only"}}]}
+    version2 = await world.publish(sequence, v2, 2)
+    newcomer = await world.lead()
+    second = await world.enroll(env.client, newcomer, sequence, version2)
+
+    assert (await handle.result()).sequence_version_id == version1.id
+    await second.result()
+    assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["v1_hello", "v1_again"]
+    assert [m["template"]["name"] for m in await world.sent_to(newcomer)] == ["v2_only"]
+    row = await world.enrollment_row((await handle.query(SequenceWorkflow.view)).enrollment_id)
+    assert row.sequence_version_id == version1.id
+
+
+async def _open_task(handle) -> bool:  # type: ignore[no-untyped-def]
+    return (await handle.query(SequenceWorkflow.view)).open_task_id is not None
+
+
+async def _overdue(world: SequenceWorld, lead) -> list[str]:  # type: ignore[no-untyped-def]
+    kinds = await world.timeline_kinds(lead)
+    return kinds if "sequence_task_overdue" in kinds else []
+
+
+async def _knows(lead_handle, workflow_id: str) -> bool:  # type: ignore[no-untyped-def]
+    return workflow_id in (await lead_handle.query(LeadWorkflow.view)).active_enrollments
