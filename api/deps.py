@@ -1,4 +1,8 @@
-"""Request dependencies as `Annotated` aliases: settings, DB session (commits or rolls back), Redis, Temporal."""
+"""Request dependencies as `Annotated` aliases: settings, DB session (commits or rolls back), Redis, Temporal.
+
+The accessors are `async def` although they only read app state: FastAPI runs a sync dependency in its thread pool,
+a thread hop per dependency per request that costs more CPU than the lookup (bench/webhook_inbound.py's profile).
+"""
 
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -11,7 +15,7 @@ from temporalio.client import Client
 from core.config import Settings
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -31,12 +35,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
-def get_redis(request: Request) -> Redis:
+async def get_redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
 
-def get_temporal(request: Request) -> Client:
+async def get_temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client
 
