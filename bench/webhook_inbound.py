@@ -374,7 +374,15 @@ async def run(args: argparse.Namespace) -> int:
         cpu_after, cpu_seconds = stack.cpu_seconds(), time.monotonic() - cpu_started
         load_after = machine_load()
         say(f"baseline: {args.signal_samples} signal round trips on the bare engine")
+        cpu_before_rtt, rtt_started = stack.cpu_seconds(), time.monotonic()
         round_trips = await measure_signal_round_trip(stack.temporal, samples=args.signal_samples)
+        cpu_rtt = cpu_report(
+            cpu_before_rtt,
+            stack.cpu_seconds(),
+            seconds=time.monotonic() - rtt_started,
+            operations=args.signal_samples,
+            unit="round trip",
+        )
         stack.check_alive()
 
     sent_at = {r["id"]: r["sent_at"] for r in results}
@@ -404,6 +412,7 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  handle latency p50 / p99  {ms(handle, 50)} / {ms(handle, 99)} ms  (send to handled)")
     print(f"  handle latency max        {ms(handle, 100)} ms")
     print(f"  baseline signal round trip p50 / p99  {ms(round_trips, 50)} / {ms(round_trips, 99)} ms")
+    print(f"  stack CPU, round trips    {cpu_rtt}  (signal + query, one at a time)")
     print(f"  driver CPU                {driven['driver_cpu_seconds']:.1f} s")
     print(f"  machine                   {load_before} before, {load_after} after")
     cpu = cpu_report(cpu_before, cpu_after, seconds=cpu_seconds, operations=processed, unit="webhook")
