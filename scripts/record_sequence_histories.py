@@ -1,0 +1,318 @@
+"""Record SequenceWorkflow histories for the replay test: `.venv/bin/python scripts/record_sequence_histories.py`.
+
+Runs the current SequenceWorkflow (and the LeadWorkflow it talks to) on a throwaway time-skipping Temporal server
+through the scenarios below and writes each enrollment's history to tests/workflows/histories/sequence/<name>.json.
+tests/workflows/test_sequence_replay.py replays them: a change that running enrollments could not follow fails
+there. The activities are stand-ins with the real names and types (a history holds only their results), so no
+database or provider is needed. Re-record only for a deliberate, versioned change or a new scenario.
+"""
+
+import asyncio
+import json
+import os
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from domain.sequences.definition import SequenceDefinition  # noqa: E402
+from domain.sequences.schedule import daily_cap_decision  # noqa: E402
+from domain.stages import DEFAULT_STATUSES, Stage  # noqa: E402
+from domain.whatsapp_messages import (  # noqa: E402
+    SEND_WHATSAPP_MESSAGE,
+    InboundWhatsAppMessage,
+    SendWhatsAppInput,
+    SendWhatsAppResult,
+)
+from worker.main import workflow_runner  # noqa: E402
+from workflows import search_attributes  # noqa: E402
+from workflows.ids import lead_workflow_id  # noqa: E402
+from workflows.lead import LeadWorkflow  # noqa: E402
+from workflows.lead_types import MIRROR_STATUS_CHANGE, LeadWorkflowInput, StatusChangeMirror  # noqa: E402
+from workflows.sequence import SequenceWorkflow  # noqa: E402
+from workflows.sequence_types import (  # noqa: E402
+    CLOSE_TASK,
+    CREATE_TASK,
+    ESCALATE_OVERDUE_TASK,
+    MIRROR_ENROLLMENT,
+    RESERVE_DAILY_SEND,
+    SET_LEAD_STATUS,
+    CreatedTask,
+    DailySendDecision,
+    DailySendReservation,
+    EnrollmentControl,
+    EnrollmentMirror,
+    LeadStatusSet,
+    LeadStatusToSet,
+    OverdueTask,
+    SequenceWorkflowInput,
+    TaskAction,
+    TaskToClose,
+    TaskToCreate,
+    enrollment_workflow_id,
+)
+
+HISTORIES = ROOT / "tests" / "workflows" / "histories" / "sequence"
+QUEUE = "record-sequence-histories"
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+STAGES = {key: stage for key, _label, stage in DEFAULT_STATUSES}
+ALL_WEEK = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "23:59"}
+SENDS: dict[str, int] = {}
+
+
+@activity.defn(name=SEND_WHATSAPP_MESSAGE)
+async def send(data: SendWhatsAppInput) -> SendWhatsAppResult:
+    return SendWhatsAppResult(
+        provider_message_id=f"wamid.{data.idempotency_key}", message_id=str(uuid.uuid4()), mode="template"
+    )
+
+
+@activity.defn(name=MIRROR_ENROLLMENT)
+async def mirror(data: EnrollmentMirror) -> None:
+    return None
+
+
+@activity.defn(name=MIRROR_STATUS_CHANGE)
+async def mirror_status(data: StatusChangeMirror) -> None:
+    return None
+
+
+@activity.defn(name=RESERVE_DAILY_SEND)
+async def reserve(data: DailySendReservation) -> DailySendDecision:
+    key = str(data.tenant_id)
+    decision = daily_cap_decision(
+        now=data.at,
+        sent_today=SENDS.get(key, 0),
+        cap=data.cap,
+        tenant_timezone=data.tenant_timezone,
+        lead_timezone=data.lead_timezone,
+        business_hours=data.definition.settings.business_hours,
+    )
+    if decision.send_now:
+        SENDS[key] = SENDS.get(key, 0) + 1
+        return DailySendDecision(granted=True, sent_today=SENDS[key])
+    SENDS[key] = 0  # the next try is on the next day
+    return DailySendDecision(
+        granted=False, sent_today=data.cap, defer_until=decision.defer_until, reason=decision.reason
+    )
+
+
+TASK_IDS: dict[str, uuid.UUID] = {}
+
+
+@activity.defn(name=CREATE_TASK)
+async def create_task(data: TaskToCreate) -> CreatedTask:
+    task_id = TASK_IDS.setdefault(data.key, uuid.uuid4())
+    return CreatedTask(task_id=task_id, assignee_id=None)
+
+
+@activity.defn(name=CLOSE_TASK)
+async def close_task(data: TaskToClose) -> bool:
+    return True
+
+
+@activity.defn(name=ESCALATE_OVERDUE_TASK)
+async def escalate(data: OverdueTask) -> bool:
+    return True
+
+
+@activity.defn(name=SET_LEAD_STATUS)
+async def set_status(data: LeadStatusToSet) -> LeadStatusSet:
+    return LeadStatusSet(applied=True, stage=STAGES.get(data.status_key), detail=f"status {data.status_key}")
+
+
+ACTIVITIES = [send, mirror, mirror_status, reserve, create_task, close_task, escalate, set_status]
+
+
+def definition(steps: list[dict[str, Any]], **settings: Any) -> SequenceDefinition:
+    return SequenceDefinition.model_validate({"steps": steps, "settings": {"business_hours": ALL_WEEK, **settings}})
+
+
+async def enroll(client: Client, steps: list[dict[str, Any]], **settings: Any) -> WorkflowHandle:
+    tenant_id, lead_id, enrollment_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    lead = LeadWorkflowInput(
+        tenant_id=tenant_id,
+        tenant_slug="replay",
+        lead_id=lead_id,
+        display_name="Ada Lovelace",
+        status_key="new",
+        stage=Stage.NEW,
+        lead_created_at=datetime.now(UTC),
+        speed_to_lead_minutes=0,
+        max_history_events=2000,
+    )
+    await client.start_workflow(LeadWorkflow.run, lead, id=lead_workflow_id("replay", str(lead_id)), task_queue=QUEUE)
+    data = SequenceWorkflowInput(
+        tenant_id=tenant_id,
+        tenant_slug="replay",
+        lead_id=lead_id,
+        enrollment_id=enrollment_id,
+        sequence_id=uuid.uuid4(),
+        sequence_version_id=uuid.uuid4(),
+        sequence_version=1,
+        definition=definition(steps, **settings),
+        lead_fields={"first_name": "Ada"},
+        lead_timezone="Europe/London",
+        tenant_timezone="UTC",
+        status_stages=STAGES,
+    )
+    return await client.start_workflow(
+        SequenceWorkflow.run,
+        data,
+        id=enrollment_workflow_id("replay", str(enrollment_id)),
+        task_queue=QUEUE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(search_attributes.TENANT_ID, str(tenant_id)),
+                SearchAttributePair(search_attributes.LEAD_ID, str(lead_id)),
+                SearchAttributePair(search_attributes.SEQUENCE_ID, str(data.sequence_id)),
+                SearchAttributePair(search_attributes.ENROLLMENT_STATUS, "active"),
+            ]
+        ),
+    )
+
+
+async def until(check: Any, within: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + within
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("scenario did not reach its state")
+        await asyncio.sleep(0.1)
+
+
+SEND = {"type": "send_whatsapp", "template": {"name": "hello", "parameters": ["{{first_name}}"]}}
+
+
+async def completed_with_waits(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
+    handle = await enroll(
+        client,
+        [
+            SEND,
+            {"type": "wait", "duration": {"days": 2}},
+            {"type": "send_whatsapp", "text": "Hi {{first_name}}", "fallback_template": {"name": "nudge"}},
+            {"type": "wait_for_reply", "timeout": {"days": 3}},
+            {"type": "set_status", "status": "contacted"},
+            SEND,
+        ],
+    )
+    await handle.result()
+    return handle
+
+
+async def replied_during_wait(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
+    handle = await enroll(client, [SEND, {"type": "wait", "duration": {"days": 3}}, SEND])
+    view = await handle.query(SequenceWorkflow.view)
+    lead = client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id("replay", str(view.lead_id)))
+    await until(lambda: _knows(lead, handle.id))
+    await until(lambda: _sent(handle))
+    message = InboundWhatsAppMessage(
+        provider="cloud", provider_message_id=f"wamid.{uuid.uuid4().hex}", body="yes", received_at=datetime.now(UTC)
+    )
+    await lead.signal(LeadWorkflow.record_inbound_message, message)
+    await handle.result()
+    return handle
+
+
+async def paused_resumed_stopped(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
+    handle = await enroll(
+        client, [SEND, {"type": "wait", "duration": {"days": 1}}, SEND, {"type": "wait", "duration": {"days": 5}}, SEND]
+    )
+    await until(lambda: _sent(handle))
+    control = EnrollmentControl(actor="user:recorder")
+    await handle.execute_update(SequenceWorkflow.pause, control)
+    await env.sleep(timedelta(days=2))
+    await handle.execute_update(SequenceWorkflow.resume, control)
+    await until(lambda: _sent(handle, 2))
+    await handle.execute_update(SequenceWorkflow.stop, control)
+    await handle.result()
+    return handle
+
+
+async def task_completed_and_capped(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
+    handle = await enroll(
+        client,
+        [
+            {"type": "task", "title": "Call {{first_name}}", "due_in": {"hours": 2}},
+            SEND,
+            SEND,
+        ],
+        daily_cap={"whatsapp": 1},
+    )
+    await until(lambda: _open_task(handle))
+    await env.sleep(timedelta(hours=3))  # overdue: escalated
+    view = await handle.query(SequenceWorkflow.view)
+    assert view.open_task_id is not None
+    await handle.execute_update(SequenceWorkflow.complete_task, TaskAction(task_id=view.open_task_id, actor="user:r"))
+    await handle.result()
+    return handle
+
+
+async def _knows(lead: WorkflowHandle, workflow_id: str) -> bool:
+    return workflow_id in (await lead.query(LeadWorkflow.view)).active_enrollments
+
+
+async def _sent(handle: WorkflowHandle, count: int = 1) -> bool:
+    view = await handle.query(SequenceWorkflow.view)
+    return sum(1 for r in view.history if r.result == "sent") >= count
+
+
+async def _open_task(handle: WorkflowHandle) -> bool:
+    return (await handle.query(SequenceWorkflow.view)).open_task_id is not None
+
+
+SCENARIOS = [completed_with_waits, replied_during_wait, paused_resumed_stopped, task_completed_and_capped]
+
+
+async def record(out_dir: Path = HISTORIES) -> list[Path]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
+    written: list[Path] = []
+    try:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in search_attributes.ALL},
+            )
+        )
+        async with Worker(
+            env.client,
+            task_queue=QUEUE,
+            workflows=[LeadWorkflow, SequenceWorkflow],
+            activities=ACTIVITIES,
+            workflow_runner=workflow_runner(),
+        ):
+            for scenario in SCENARIOS:
+                handle = await scenario(env.client, env)
+                history = await handle.fetch_history()
+                path = out_dir / f"{scenario.__name__}.json"
+                path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+                written.append(path)
+    finally:
+        await env.shutdown()
+    return written
+
+
+def main() -> None:
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    for path in asyncio.run(record()):
+        print(path.relative_to(ROOT))
+    sys.stdout.flush()
+    os._exit(0)  # temporalio can abort in finalisers at interpreter exit (sdk-python#300)
+
+
+if __name__ == "__main__":
+    main()
