@@ -4,6 +4,8 @@ import uuid
 
 import pytest
 
+from api.services.tenants import ensure_system_admin
+from core.errors import Conflict
 from domain.stages import DEFAULT_STATUSES
 from tests.fixtures.crm import PASSWORD, login
 
@@ -94,3 +96,20 @@ async def test_a_system_admin_has_no_tenant_data(client, system_admin) -> None:
     response = await client.get("/api/v1/statuses", headers=system_admin.headers)
     assert response.status_code == 403
     assert "system_admin" in response.json()["message"]
+
+
+async def test_ensure_system_admin_is_idempotent_and_never_takes_a_tenant_users_address(
+    session_factory, tenant, make_client
+) -> None:
+    email = f"Root-{uuid.uuid4().hex[:8]}@Example.com"
+    async with session_factory() as session:
+        first = await ensure_system_admin(session, email=email, password=PASSWORD)
+        await session.commit()
+    async with session_factory() as session:
+        again = await ensure_system_admin(session, email=email.lower(), password="a different password")
+        assert again.id == first.id and again.role == "system_admin" and again.tenant_id is None
+        with pytest.raises(Conflict):
+            await ensure_system_admin(session, email=tenant.owner.email, password=PASSWORD)
+    async with make_client() as c:
+        await login(c, email, PASSWORD)  # the second call did not change the password
+        assert (await c.get(TENANTS)).status_code == 200
