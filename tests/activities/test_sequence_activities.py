@@ -1,0 +1,178 @@
+"""SequenceActivities against PostgreSQL: each is safe to run twice, the mirror keeps the newest state, and the daily
+cap holds under concurrent reservations of one tenant day."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.testing import ActivityEnvironment
+
+from activities.sequences import SequenceActivities
+from domain.sequences.definition import SequenceDefinition
+from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, TimelineEvent
+from tests.workflows.support import make_lead, make_tenant
+from workflows.sequence_types import (
+    DailySendReservation,
+    EnrollmentMirror,
+    EnrollmentStatus,
+    EnrollmentView,
+    OverdueTask,
+    StepRecord,
+    TaskToClose,
+    TaskToCreate,
+)
+
+DEFINITION = SequenceDefinition.model_validate(
+    {"steps": [{"type": "send_whatsapp", "template": {"name": "hi"}}], "settings": {"daily_cap": {"whatsapp": 3}}}
+)
+# A Wednesday noon in UTC: inside the default Mon-Fri 09:00-18:00 window in London.
+NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+
+
+async def _enrollments(
+    session_factory: async_sessionmaker[AsyncSession], count: int
+) -> tuple[uuid.UUID, list[Enrollment], Lead]:
+    tenant, owner = await make_tenant(session_factory)
+    lead = await make_lead(session_factory, tenant, owner=owner)
+    async with session_factory() as session:
+        sequence = Sequence(tenant_id=tenant.id, name="s", status="active", definition={}, created_by="t")
+        session.add(sequence)
+        await session.flush()
+        version = SequenceVersion(
+            tenant_id=tenant.id, sequence_id=sequence.id, version=1, definition={}, published_by="t"
+        )
+        session.add(version)
+        await session.flush()
+        rows = []
+        for _ in range(count):
+            enrollment_id = uuid.uuid4()
+            row = Enrollment(
+                id=enrollment_id,
+                tenant_id=tenant.id,
+                lead_id=lead.id,
+                sequence_id=sequence.id,
+                sequence_version_id=version.id,
+                workflow_id=f"enrollment:{tenant.slug}:{enrollment_id}",
+                status="completed",  # not open: many per lead are allowed
+            )
+            session.add(row)
+            rows.append(row)
+        await session.commit()
+    return tenant.id, rows, lead
+
+
+def _view(row: Enrollment, revision: int, status: EnrollmentStatus, step_id: str) -> EnrollmentView:
+    return EnrollmentView(
+        enrollment_id=row.id,
+        tenant_id=row.tenant_id,
+        lead_id=row.lead_id,
+        sequence_id=row.sequence_id,
+        sequence_version_id=row.sequence_version_id,
+        status=status,
+        current_step_id=step_id,
+        started_at=NOON,
+        revision=revision,
+    )
+
+
+@pytest.fixture
+def acts(session_factory: async_sessionmaker[AsyncSession], temporal_client: Client) -> SequenceActivities:
+    return SequenceActivities(session_factory, temporal_client)
+
+
+async def test_the_mirror_keeps_the_newest_revision_and_records_a_step_once(
+    acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    _, (row,), _ = await _enrollments(session_factory, 1)
+    step = StepRecord(
+        number=1, index=0, step_id="hi", type="send_whatsapp", planned_at=NOON, fired_at=NOON, result="sent"
+    )
+    newer = EnrollmentMirror(view=_view(row, 5, EnrollmentStatus.PAUSED, "hi"), step=step)
+    older = EnrollmentMirror(view=_view(row, 4, EnrollmentStatus.ACTIVE, "hi"), step=step)
+    env = ActivityEnvironment()
+    await env.run(acts.mirror_enrollment, newer)
+    await env.run(acts.mirror_enrollment, older)  # late: ignored
+    await env.run(acts.mirror_enrollment, newer)  # repeated: no second step row
+    async with session_factory() as session:
+        stored = await session.get(Enrollment, row.id)
+        steps = (await session.execute(select(EnrollmentStep).where(EnrollmentStep.enrollment_id == row.id))).all()
+    assert stored is not None and (stored.status, stored.revision) == ("paused", 5)
+    assert len(steps) == 1
+
+
+async def test_concurrent_reservations_never_exceed_the_daily_cap_and_a_retry_keeps_its_slot(
+    acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant_id, rows, _ = await _enrollments(session_factory, 6)
+
+    def reservation(row: Enrollment, at: datetime = NOON) -> DailySendReservation:
+        return DailySendReservation(
+            tenant_id=tenant_id,
+            enrollment_id=row.id,
+            sequence_id=row.sequence_id,
+            number=1,
+            step_index=0,
+            step_id="hi",
+            at=at,
+            cap=3,
+            tenant_timezone="UTC",
+            lead_timezone="Europe/London",
+            definition=DEFINITION,
+        )
+
+    decisions = await asyncio.gather(
+        *(ActivityEnvironment().run(acts.reserve_daily_send, reservation(r)) for r in rows)
+    )
+    granted = [r for r, d in zip(rows, decisions, strict=True) if d.granted]
+    refused = [d for d in decisions if not d.granted]
+    assert len(granted) == 3 and len(refused) == 3
+    # Deferred to the lead's first window of the tenant's next day: Thursday 09:00 London (UTC in winter).
+    assert {d.defer_until for d in refused} == {datetime(2026, 12, 3, 9, 0, tzinfo=UTC)}
+    again = await ActivityEnvironment().run(acts.reserve_daily_send, reservation(granted[0]))
+    assert again.granted  # a retried activity keeps the slot it took
+    tomorrow = await ActivityEnvironment().run(acts.reserve_daily_send, reservation(rows[-1], NOON + timedelta(days=1)))
+    assert tomorrow.granted and tomorrow.sent_today == 1
+
+
+async def test_a_task_is_created_once_closed_once_and_escalated_once(
+    acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant_id, (row,), lead = await _enrollments(session_factory, 1)
+    create = TaskToCreate(
+        tenant_id=tenant_id,
+        lead_id=lead.id,
+        enrollment_id=row.id,
+        step_id="call",
+        key=f"{row.workflow_id}:task:call:1",
+        title="Call Ada",
+        description=None,
+        due_at=NOON + timedelta(days=1),
+        assignee="lead_owner",
+        created_at=NOON,
+    )
+    env = ActivityEnvironment()
+    first = await env.run(acts.create_task, create)
+    second = await env.run(acts.create_task, create)
+    assert first.task_id == second.task_id and first.assignee_id == lead.owner_id
+
+    overdue = OverdueTask(
+        tenant_id=tenant_id, lead_id=lead.id, task_id=first.task_id, title="Call Ada", due_at=create.due_at, key="k1"
+    )
+    assert await env.run(acts.escalate_overdue_task, overdue.model_copy(update={"key": f"{row.id}:overdue"}))
+    assert not await env.run(acts.escalate_overdue_task, overdue.model_copy(update={"key": f"{row.id}:overdue"}))
+
+    close = TaskToClose(tenant_id=tenant_id, task_id=first.task_id, status="completed", actor="user:a", at=NOON)
+    assert await env.run(acts.close_task, close)
+    assert not await env.run(acts.close_task, close.model_copy(update={"status": "skipped"}))
+    async with session_factory() as session:
+        task = await session.get(Task, first.task_id)
+        events = (
+            (await session.execute(select(TimelineEvent.kind).where(TimelineEvent.lead_id == lead.id))).scalars().all()
+        )
+    assert task is not None and (task.status, task.closed_by) == ("completed", "user:a")
+    assert task.escalated_at is not None
+    assert sorted(events) == ["sequence_task_created", "sequence_task_overdue"]
