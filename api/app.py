@@ -10,10 +10,12 @@ from api.routes import (
     api_keys,
     auth,
     conversations,
+    enrollments,
     health,
     leads,
     sequences,
     statuses,
+    tasks,
     tenants,
     users,
     webhooks_whatsapp,
@@ -51,5 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(whatsapp_router, prefix="/api/v1")
     app.include_router(leads.router, prefix="/api/v1")
     app.include_router(sequences.router, prefix="/api/v1")
+    app.include_router(enrollments.router, prefix="/api/v1")
+    app.include_router(tasks.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
     return app

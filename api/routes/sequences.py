@@ -15,11 +15,13 @@ from api.schemas.sequences import (
     SequencePreview,
     SequencePreviewRequest,
     SequencePublic,
+    SequenceStats,
     SequenceStatus,
     SequenceUpdate,
     SequenceVersionPublic,
 )
 from api.security import Principal, require
+from api.services import sequence_stats
 from api.services import sequences as service
 from api.services.leads import get_tenant
 from domain.permissions import Action
@@ -110,3 +112,9 @@ async def preview_sequence(
     computed by the scheduling code the workflow runs (assuming no reply and tasks done when due)."""
     tenant = await get_tenant(session=session, tenant_id=principal.tenant())
     return await service.preview(session=session, tenant=tenant, sequence_id=sequence_id, data=data)
+
+
+@router.get("/{sequence_id}/stats")
+async def sequence_stats_of(sequence_id: uuid.UUID, principal: Reader, session: SessionDep) -> SequenceStats:
+    """Enrolled, active, completed, exited by reason, replies, and per-step sends and failures (all versions)."""
+    return await sequence_stats.sequence_stats(session=session, tenant_id=principal.tenant(), sequence_id=sequence_id)

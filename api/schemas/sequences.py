@@ -91,3 +91,26 @@ class SequencePreview(BaseModel):
     timezone: str = Field(description="the lead's zone: from the phone, else the sequence's or tenant's fallback")
     start_at: datetime
     steps: list[PreviewStep]
+
+
+class StepStats(BaseModel):
+    step_id: str
+    type: str
+    in_latest_version: bool = Field(description="false for a step only older versions have")
+    sends: int = Field(description="messages accepted by the provider (send_whatsapp)")
+    failures: int = Field(description="sends or status changes that failed for good")
+    results: dict[str, int] = Field(description="every recorded outcome: sent, failed, deferred, replied, ...")
+
+
+class SequenceStats(BaseModel):
+    sequence_id: uuid.UUID
+    enrolled: int = Field(description="enrollments ever made, all versions")
+    active: int
+    paused: int
+    completed: int
+    exited: int
+    stopped: int
+    exited_by_reason: dict[str, int] = Field(description="exited and stopped enrollments by reason (replied, ...)")
+    replies: int = Field(description="replies received during enrollments")
+    replied_enrollments: int
+    steps: list[StepStats] = Field(description="latest version's steps in order, then steps of older versions")

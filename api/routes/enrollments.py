@@ -1,0 +1,123 @@
+"""Enrollments under /api/v1: bulk-enroll leads in a sequence, read one enrollment, pause / resume / stop it.
+
+`enrollment:manage` enrolls and controls (owner, admin, agent: agents work leads), `enrollment:read` reads. Another
+tenant's sequence or enrollment is a 404. The enrollment rows commit before any workflow starts; a control the
+workflow refuses (pause of a paused enrollment, stop of an ended one) is a 409 with the workflow's reason.
+"""
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.schemas.enrollments import EnrollmentControlRequest, EnrollmentPublic, EnrollReport, EnrollRequest
+from api.security import Principal, require
+from api.services import enrollments as service
+from api.services.leads import get_tenant
+from domain.permissions import Action
+
+router = APIRouter(tags=["enrollments"])
+
+Reader = Annotated[Principal, Depends(require(Action.ENROLLMENT_READ))]
+Manager = Annotated[Principal, Depends(require(Action.ENROLLMENT_MANAGE))]
+
+REFUSED: dict[int | str, dict[str, Any]] = {
+    409: {"description": "the workflow refused: details.enrollment_id, message says why"}
+}
+
+
+@router.post(
+    "/sequences/{sequence_id}/enrollments",
+    responses={409: {"description": "the sequence is archived or was never published"}},
+)
+async def enroll_leads(
+    sequence_id: uuid.UUID,
+    data: EnrollRequest,
+    principal: Manager,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+) -> EnrollReport:
+    """Enroll leads (by id, or every lead matching GET /leads filters) in the latest published version.
+
+    Answers how many were enrolled and why each other lead was skipped: already_enrolled, opted_out, terminal_stage,
+    not_found. Workflows start paced after the rows are saved; any that could not start are listed in `not_started`
+    and the same request again starts them.
+    """
+    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
+    plan = await service.enroll(
+        session=session, tenant=tenant, sequence_id=sequence_id, data=data, actor=principal.actor, settings=settings
+    )
+    await session.commit()
+    not_started = await service.start_workflows(
+        session=session, temporal=temporal, settings=settings, tenant=tenant, plan=plan
+    )
+    return plan.report(not_started)
+
+
+@router.get("/enrollments/{enrollment_id}")
+async def get_enrollment(
+    enrollment_id: uuid.UUID, principal: Reader, session: SessionDep, temporal: TemporalDep
+) -> EnrollmentPublic:
+    """Status, current step, next action time (UTC), exit reason and the history of steps."""
+    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
+    return await service.enrollment_public(
+        session=session, temporal=temporal, tenant=tenant, enrollment_id=enrollment_id
+    )
+
+
+async def _control(
+    action: str,
+    enrollment_id: uuid.UUID,
+    data: EnrollmentControlRequest | None,
+    principal: Principal,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> EnrollmentPublic:
+    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
+    return await service.control(
+        session=session,
+        temporal=temporal,
+        tenant=tenant,
+        enrollment_id=enrollment_id,
+        action=action,
+        actor=principal.actor,
+        reason=data.reason if data else None,
+    )
+
+
+@router.post("/enrollments/{enrollment_id}/pause", responses=REFUSED)
+async def pause_enrollment(
+    enrollment_id: uuid.UUID,
+    principal: Manager,
+    session: SessionDep,
+    temporal: TemporalDep,
+    data: EnrollmentControlRequest | None = None,
+) -> EnrollmentPublic:
+    """Hold an active enrollment before its next action; 409 unless it is active."""
+    return await _control("pause", enrollment_id, data, principal, session, temporal)
+
+
+@router.post("/enrollments/{enrollment_id}/resume", responses=REFUSED)
+async def resume_enrollment(
+    enrollment_id: uuid.UUID,
+    principal: Manager,
+    session: SessionDep,
+    temporal: TemporalDep,
+    data: EnrollmentControlRequest | None = None,
+) -> EnrollmentPublic:
+    """Go on from where it was held; 409 unless it is paused."""
+    return await _control("resume", enrollment_id, data, principal, session, temporal)
+
+
+@router.post("/enrollments/{enrollment_id}/stop", responses=REFUSED)
+async def stop_enrollment(
+    enrollment_id: uuid.UUID,
+    principal: Manager,
+    session: SessionDep,
+    temporal: TemporalDep,
+    data: EnrollmentControlRequest | None = None,
+) -> EnrollmentPublic:
+    """End the enrollment now (an open task is cancelled); 409 when it already ended."""
+    return await _control("stop", enrollment_id, data, principal, session, temporal)

@@ -1,0 +1,88 @@
+"""The task inbox under /api/v1/tasks: list, complete, skip (`task:work`; agents their own tasks only).
+
+Completing or skipping goes through the waiting enrollment's workflow update, so the sequence moves on at once.
+Another agent's or another tenant's task is a 404; a task closed before is a 409.
+"""
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import SessionDep, TemporalDep
+from api.schemas.tasks import TaskActionRequest, TaskPublic, TaskStatus
+from api.security import Principal, require
+from api.services import tasks as service
+from api.services.leads import get_tenant
+from domain.permissions import Action
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+
+Worker = Annotated[Principal, Depends(require(Action.TASK_WORK))]
+
+CLOSED: dict[int | str, dict[str, Any]] = {409: {"description": "the task is not open (completed or skipped before)"}}
+
+
+@router.get("")
+async def list_tasks(
+    principal: Worker,
+    session: SessionDep,
+    assignee: Annotated[
+        str, Query(max_length=36, description="'me' (default), or for owner/admin 'all' or a user id")
+    ] = "me",
+    status: TaskStatus = "open",
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[TaskPublic]:
+    """The caller's inbox: open tasks, due first (overdue ones flagged)."""
+    return await service.inbox(session=session, principal=principal, assignee=assignee, status=status, limit=limit)
+
+
+@router.get("/{task_id}")
+async def get_task(task_id: uuid.UUID, principal: Worker, session: SessionDep) -> TaskPublic:
+    task = await service.get_task(session=session, principal=principal, task_id=task_id)
+    return service.to_public(task, datetime.now(UTC))
+
+
+async def _act(
+    outcome: str,
+    task_id: uuid.UUID,
+    data: TaskActionRequest | None,
+    principal: Principal,
+    session: SessionDep,
+    temporal: TemporalDep,
+) -> TaskPublic:
+    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
+    return await service.act(
+        session=session,
+        temporal=temporal,
+        tenant=tenant,
+        principal=principal,
+        task_id=task_id,
+        outcome=outcome,
+        note=data.note if data else None,
+    )
+
+
+@router.post("/{task_id}/complete", responses=CLOSED)
+async def complete_task(
+    task_id: uuid.UUID,
+    principal: Worker,
+    session: SessionDep,
+    temporal: TemporalDep,
+    data: TaskActionRequest | None = None,
+) -> TaskPublic:
+    """Mark the task done; the enrollment waiting on it goes on to its next step."""
+    return await _act("completed", task_id, data, principal, session, temporal)
+
+
+@router.post("/{task_id}/skip", responses=CLOSED)
+async def skip_task(
+    task_id: uuid.UUID,
+    principal: Worker,
+    session: SessionDep,
+    temporal: TemporalDep,
+    data: TaskActionRequest | None = None,
+) -> TaskPublic:
+    """Skip the task; the enrollment goes on to its next step."""
+    return await _act("skipped", task_id, data, principal, session, temporal)

@@ -1,0 +1,101 @@
+"""HTTP shapes of enrollments: EnrollRequest in, EnrollReport / EnrollmentPublic out; EnrollmentControlRequest for
+pause / resume / stop."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from domain.stages import Stage
+
+SkipReason = Literal["already_enrolled", "opted_out", "terminal_stage", "not_found"]
+
+
+class LeadFilter(BaseModel):
+    """The filters of GET /leads: every lead matching all of them is enrolled."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    status: str | None = Field(default=None, max_length=63)
+    stage: Stage | None = None
+    owner_id: uuid.UUID | None = None
+    q: str | None = Field(default=None, max_length=200)
+
+
+class EnrollRequest(BaseModel):
+    """Exactly one of `lead_ids` or `filter` (an empty filter `{}` means every lead of the tenant)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lead_ids: list[uuid.UUID] | None = Field(default=None, min_length=1)
+    filter: LeadFilter | None = None
+    start_at: datetime | None = Field(default=None, description="when step 1 is ready (ISO-8601 with offset); now")
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> "EnrollRequest":
+        if (self.lead_ids is None) == (self.filter is None):
+            raise ValueError("send exactly one of 'lead_ids' or 'filter'")
+        if self.start_at is not None and self.start_at.utcoffset() is None:
+            raise ValueError("start_at needs a time zone offset, e.g. 2026-12-01T09:00:00Z")
+        return self
+
+
+class SkippedLead(BaseModel):
+    lead_id: uuid.UUID
+    reason: SkipReason
+    enrollment_id: uuid.UUID | None = Field(default=None, description="the open enrollment (already_enrolled)")
+
+
+class EnrollReport(BaseModel):
+    sequence_id: uuid.UUID
+    version: int = Field(description="the published version the new enrollments run")
+    enrolled: int
+    enrollment_ids: list[uuid.UUID]
+    skipped: list[SkippedLead]
+    not_started: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="enrollments saved whose workflow could not be started now; the same request again starts them",
+    )
+
+
+class EnrollmentControlRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class EnrollmentStepPublic(BaseModel):
+    number: int
+    index: int
+    step_id: str
+    type: str
+    result: str
+    detail: str | None = None
+    planned_at: datetime
+    fired_at: datetime
+
+
+class EnrollmentPublic(BaseModel):
+    id: uuid.UUID
+    lead_id: uuid.UUID
+    sequence_id: uuid.UUID
+    sequence_version: int
+    workflow_id: str
+    status: str = Field(description="active | paused | completed | exited | stopped")
+    current_step_index: int | None
+    current_step_id: str | None
+    current_step_type: str | None
+    next_action_at: datetime | None = Field(description="UTC; null while waiting on a person, paused, or ended")
+    exit_reason: str | None
+    exit_detail: str | None
+    replies: int
+    open_task_id: uuid.UUID | None
+    enrolled_by: str
+    started_at: datetime | None
+    paused_at: datetime | None
+    ended_at: datetime | None
+    history: list[EnrollmentStepPublic]
+    source: Literal["workflow", "database"] = Field(
+        description="'workflow': answered by the running workflow; 'database': its mirrored row (ended, or busy)"
+    )

@@ -1,0 +1,34 @@
+"""HTTP shapes of the task inbox: TaskPublic out, TaskActionRequest in (complete / skip)."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TaskStatus = Literal["open", "completed", "skipped", "cancelled"]
+
+
+class TaskPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    lead_id: uuid.UUID
+    enrollment_id: uuid.UUID | None
+    step_id: str | None
+    title: str
+    description: str | None
+    assignee_id: uuid.UUID | None
+    due_at: datetime
+    overdue: bool = Field(default=False, description="open and past its due time")
+    status: TaskStatus
+    closed_at: datetime | None
+    closed_by: str | None
+    note: str | None
+    created_at: datetime
+
+
+class TaskActionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str | None = Field(default=None, max_length=2000)

@@ -1,0 +1,377 @@
+"""Enrollment use cases: bulk-enroll leads in a sequence's latest published version, read and control an enrollment.
+
+Bulk enrollment (`enroll`, then `start_workflows` after the route commits):
+1. the leads are named by id or by the filters of GET /leads (at most `settings.enrollment_max_leads`);
+2. each is skipped with a reason — `not_found` (missing or another tenant's), `opted_out` (stage opted_out),
+   `terminal_stage` (the lead is already in one of the version's `exit_on_stages`, e.g. won or lost: it would exit at
+   once), `already_enrolled` (an active or paused enrollment of this sequence; the partial unique index decides, so
+   two concurrent requests cannot enroll one lead twice);
+3. the remaining rows are inserted in a few statements and committed BEFORE any workflow starts;
+4. their workflows start with at most `enrollment_start_concurrency` starts in flight and at most
+   `enrollment_start_per_second` a second; the sequence's `send_pacing.per_minute` spreads their first steps
+   (`start_at` + position / rate). A start that fails is reported in `not_started`; the same request again finds
+   those leads `already_enrolled` and starts their workflows (the start is idempotent: USE_EXISTING).
+
+Reads answer from the workflow's view while it runs and fall back to the mirrored row when the workflow cannot
+answer (ended and gone from retention, or busy). Another tenant's enrollment is a 404.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api.schemas.enrollments import (
+    EnrollmentPublic,
+    EnrollmentStepPublic,
+    EnrollReport,
+    EnrollRequest,
+    SkippedLead,
+)
+from api.sequence_workflows import (
+    get_enrollment_view,
+    pause_enrollment,
+    resume_enrollment,
+    start_enrollment,
+    stop_enrollment,
+)
+from api.services.leads import list_leads
+from api.services.sequences import get_sequence, status_stages
+from core.config import Settings
+from core.errors import AppError, Conflict, NotFound, Unprocessable
+from domain.sequences.definition import SequenceDefinition
+from domain.sequences.schedule import pacing_delay
+from domain.stages import Stage
+from models import Enrollment, Lead, SequenceVersion, Tenant
+from repositories.leads import LeadRepository
+from repositories.sequences import EnrollmentQueries, SequenceRepository
+from workflows.sequence_types import EnrollmentView, enrollment_workflow_id
+
+log = logging.getLogger(__name__)
+
+_FILTER_PAGE = 1000
+
+
+def enrollment_not_found(enrollment_id: uuid.UUID) -> NotFound:
+    return NotFound(f"enrollment {enrollment_id} not found", details={"enrollment_id": str(enrollment_id)})
+
+
+class EnrollmentPlan:
+    """What `enroll` decided, and what `start_workflows` needs once the rows are committed."""
+
+    def __init__(self, *, sequence_id: uuid.UUID, version: SequenceVersion, start_at: datetime) -> None:
+        self.sequence_id = sequence_id
+        self.version = version
+        self.start_at = start_at
+        self.skipped: list[SkippedLead] = []
+        self.enrolled: list[tuple[uuid.UUID, Lead]] = []  # (enrollment id, lead), in enrollment order
+        self.restart: list[tuple[uuid.UUID, Lead]] = []  # already enrolled, workflow never reported in
+        self.stages: dict[str, Stage] = {}
+
+    def report(self, not_started: list[uuid.UUID]) -> EnrollReport:
+        return EnrollReport(
+            sequence_id=self.sequence_id,
+            version=self.version.version,
+            enrolled=len(self.enrolled),
+            enrollment_ids=[enrollment_id for enrollment_id, _ in self.enrolled],
+            skipped=self.skipped,
+            not_started=not_started,
+        )
+
+
+async def _leads_of(
+    *, session: AsyncSession, tenant: Tenant, data: EnrollRequest, limit: int
+) -> tuple[list[Lead], list[uuid.UUID]]:
+    """The named leads (tenant-scoped) and the ids that name no lead of this tenant."""
+    if data.lead_ids is not None:
+        wanted = list(dict.fromkeys(data.lead_ids))
+        if len(wanted) > limit:
+            raise _too_many(limit)
+        found = {lead.id: lead for lead in await LeadRepository(session).get_many(tenant_id=tenant.id, lead_ids=wanted)}
+        return [found[i] for i in wanted if i in found], [i for i in wanted if i not in found]
+    assert data.filter is not None
+    leads: list[Lead] = []
+    cursor: str | None = None
+    while True:
+        page, cursor = await list_leads(
+            session=session,
+            tenant=tenant,
+            limit=_FILTER_PAGE,
+            cursor=cursor,
+            status=data.filter.status,
+            stage=data.filter.stage,
+            owner_id=data.filter.owner_id,
+            q=data.filter.q,
+        )
+        leads.extend(page)
+        if len(leads) > limit:
+            raise _too_many(limit)
+        if cursor is None:
+            return leads, []
+
+
+def _too_many(limit: int) -> Unprocessable:
+    return Unprocessable(
+        f"one request enrolls at most {limit} leads; narrow the filter or send the leads in batches",
+        details=[{"field": "lead_ids", "reason": f"more than {limit} leads"}],
+    )
+
+
+async def enroll(
+    *,
+    session: AsyncSession,
+    tenant: Tenant,
+    sequence_id: uuid.UUID,
+    data: EnrollRequest,
+    actor: str,
+    settings: Settings,
+) -> EnrollmentPlan:
+    """Decide and insert the enrollments (not committed); the route commits, then calls `start_workflows`."""
+    sequence = await get_sequence(session=session, tenant_id=tenant.id, sequence_id=sequence_id)
+    if sequence.status == "archived":
+        raise Conflict(
+            f"sequence '{sequence.name}' is archived: it takes no new enrollments",
+            details={"sequence_id": str(sequence.id)},
+        )
+    if sequence.latest_version is None:
+        raise Conflict(
+            f"sequence '{sequence.name}' has never been published; publish it before enrolling leads",
+            details={"sequence_id": str(sequence.id)},
+        )
+    version = await SequenceRepository(session).get_version(
+        tenant_id=tenant.id, sequence_id=sequence.id, version=sequence.latest_version
+    )
+    if version is None:  # latest_version is only set together with the version row
+        raise Conflict("the sequence's published version is missing; publish it again")
+    definition = SequenceDefinition.model_validate(version.definition)
+    plan = EnrollmentPlan(
+        sequence_id=sequence.id, version=version, start_at=(data.start_at or datetime.now(UTC)).astimezone(UTC)
+    )
+    plan.stages = await status_stages(session=session, tenant_id=tenant.id)
+
+    leads, missing = await _leads_of(session=session, tenant=tenant, data=data, limit=settings.enrollment_max_leads)
+    plan.skipped.extend(SkippedLead(lead_id=i, reason="not_found") for i in missing)
+    exit_stages = {Stage(s) for s in definition.settings.exit_on_stages}
+    candidates: list[Lead] = []
+    for lead in leads:
+        if lead.stage == Stage.OPTED_OUT:
+            plan.skipped.append(SkippedLead(lead_id=lead.id, reason="opted_out"))
+        elif lead.stage in exit_stages:
+            plan.skipped.append(SkippedLead(lead_id=lead.id, reason="terminal_stage"))
+        else:
+            candidates.append(lead)
+
+    queries = EnrollmentQueries(session)
+    open_ones = await queries.open_by_lead(
+        tenant_id=tenant.id, sequence_id=sequence.id, lead_ids=[lead.id for lead in candidates]
+    )
+    rows = []
+    new: list[tuple[uuid.UUID, Lead]] = []
+    for lead in candidates:
+        existing = open_ones.get(lead.id)
+        if existing is not None:
+            plan.skipped.append(SkippedLead(lead_id=lead.id, reason="already_enrolled", enrollment_id=existing.id))
+            if existing.revision == 0:  # its workflow never mirrored a state: maybe never started
+                plan.restart.append((existing.id, lead))
+            continue
+        enrollment_id = uuid.uuid4()
+        new.append((enrollment_id, lead))
+        rows.append(
+            {
+                "id": enrollment_id,
+                "tenant_id": tenant.id,
+                "lead_id": lead.id,
+                "sequence_id": sequence.id,
+                "sequence_version_id": version.id,
+                "workflow_id": enrollment_workflow_id(tenant.slug, str(enrollment_id)),
+                "status": "active",
+                "enrolled_by": actor,
+                "current_step_index": 0,
+                "next_action_at": plan.start_at,
+            }
+        )
+    inserted = await queries.insert_skip_open(rows)
+    for enrollment_id, lead in new:
+        if enrollment_id in inserted:
+            plan.enrolled.append((enrollment_id, lead))
+        else:  # a concurrent request enrolled this lead between our check and our insert
+            plan.skipped.append(SkippedLead(lead_id=lead.id, reason="already_enrolled"))
+    return plan
+
+
+async def start_workflows(
+    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, plan: EnrollmentPlan
+) -> list[uuid.UUID]:
+    """Start the plan's workflows after the commit, paced and bounded; the enrollment ids that could not start."""
+    pairs = plan.enrolled + plan.restart
+    if not pairs:
+        return []
+    rows = {
+        e.id: e
+        for e in await EnrollmentQueries(session).get_many(tenant_id=tenant.id, enrollment_ids=[i for i, _ in pairs])
+    }
+    per_minute = SequenceDefinition.model_validate(plan.version.definition).settings.send_pacing.per_minute
+    gate = asyncio.Semaphore(settings.enrollment_start_concurrency)
+    interval = 1.0 / settings.enrollment_start_per_second
+    began = time.monotonic()
+    failed: list[uuid.UUID] = []
+
+    async def start(position: int, enrollment: Enrollment, lead: Lead) -> None:
+        # Paced: the n-th start waits until n * interval after the first; at most `concurrency` in flight.
+        delay = began + position * interval - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        async with gate:
+            try:
+                await start_enrollment(
+                    temporal,
+                    tenant=tenant,
+                    lead=lead,
+                    enrollment=enrollment,
+                    version=plan.version,
+                    status_stages=plan.stages,
+                    settings=settings,
+                    start_at=plan.start_at + pacing_delay(position, per_minute),
+                )
+            except Exception as exc:  # one failed start (503, timeout) must not stop the others
+                log.warning("starting enrollment %s failed: %s", enrollment.id, exc)
+                failed.append(enrollment.id)
+
+    await asyncio.gather(
+        *(start(position, rows[enrollment_id], lead) for position, (enrollment_id, lead) in enumerate(pairs))
+    )
+    return failed
+
+
+# One enrollment -----------------------------------------------------------------------------------------------------
+
+
+async def get_enrollment(*, session: AsyncSession, tenant_id: uuid.UUID, enrollment_id: uuid.UUID) -> Enrollment:
+    enrollment = await EnrollmentQueries(session).get(tenant_id=tenant_id, enrollment_id=enrollment_id, fresh=True)
+    if enrollment is None:
+        raise enrollment_not_found(enrollment_id)
+    return enrollment
+
+
+async def _version_number(session: AsyncSession, enrollment: Enrollment) -> int:
+    version = await SequenceRepository(session).get_version_by_id(
+        tenant_id=enrollment.tenant_id, version_id=enrollment.sequence_version_id
+    )
+    return version.version if version is not None else 0
+
+
+async def enrollment_public(
+    *, session: AsyncSession, temporal: Client, tenant: Tenant, enrollment_id: uuid.UUID
+) -> EnrollmentPublic:
+    """The workflow's own view while it can answer, else the mirrored row and its recorded step history."""
+    enrollment = await get_enrollment(session=session, tenant_id=tenant.id, enrollment_id=enrollment_id)
+    number = await _version_number(session, enrollment)
+    try:
+        view = await get_enrollment_view(
+            temporal, tenant_slug=tenant.slug, enrollment_id=enrollment.id, answer_within=timedelta(seconds=5)
+        )
+    except AppError as exc:
+        log.info("enrollment %s answered from its row: %s", enrollment.id, exc.message)
+        steps = await EnrollmentQueries(session).steps(tenant_id=tenant.id, enrollment_id=enrollment.id)
+        history = [
+            EnrollmentStepPublic(
+                number=s.number,
+                index=s.step_index,
+                step_id=s.step_id,
+                type=s.type,
+                result=s.result,
+                detail=s.detail,
+                planned_at=s.planned_at,
+                fired_at=s.fired_at,
+            )
+            for s in steps
+        ]
+        return _from_row(enrollment, number, history)
+    return from_view(enrollment, number, view)
+
+
+def _from_row(enrollment: Enrollment, number: int, history: list[EnrollmentStepPublic]) -> EnrollmentPublic:
+    return EnrollmentPublic(
+        id=enrollment.id,
+        lead_id=enrollment.lead_id,
+        sequence_id=enrollment.sequence_id,
+        sequence_version=number,
+        workflow_id=enrollment.workflow_id,
+        status=enrollment.status,
+        current_step_index=enrollment.current_step_index,
+        current_step_id=enrollment.current_step_id,
+        current_step_type=enrollment.current_step_type,
+        next_action_at=enrollment.next_action_at,
+        exit_reason=enrollment.exit_reason,
+        exit_detail=enrollment.exit_detail,
+        replies=enrollment.replies,
+        open_task_id=enrollment.open_task_id,
+        enrolled_by=enrollment.enrolled_by,
+        started_at=enrollment.started_at,
+        paused_at=enrollment.paused_at,
+        ended_at=enrollment.ended_at,
+        history=history,
+        source="database",
+    )
+
+
+def from_view(enrollment: Enrollment, number: int, view: EnrollmentView) -> EnrollmentPublic:
+    return EnrollmentPublic(
+        id=enrollment.id,
+        lead_id=enrollment.lead_id,
+        sequence_id=enrollment.sequence_id,
+        sequence_version=number,
+        workflow_id=enrollment.workflow_id,
+        status=view.status.value,
+        current_step_index=view.current_step_index,
+        current_step_id=view.current_step_id,
+        current_step_type=view.current_step_type,
+        next_action_at=view.next_action_at,
+        exit_reason=view.exit_reason,
+        exit_detail=view.exit_detail,
+        replies=view.replies,
+        open_task_id=view.open_task_id,
+        enrolled_by=enrollment.enrolled_by,
+        started_at=view.started_at,
+        paused_at=view.paused_at,
+        ended_at=view.ended_at,
+        history=[
+            EnrollmentStepPublic(
+                number=r.number,
+                index=r.index,
+                step_id=r.step_id,
+                type=r.type,
+                result=r.result,
+                detail=r.detail,
+                planned_at=r.planned_at,
+                fired_at=r.fired_at,
+            )
+            for r in view.history
+        ],
+        source="workflow",
+    )
+
+
+async def control(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    tenant: Tenant,
+    enrollment_id: uuid.UUID,
+    action: str,
+    actor: str,
+    reason: str | None,
+) -> EnrollmentPublic:
+    """pause / resume / stop through the workflow's validated update; 409 with its reason when refused."""
+    enrollment = await get_enrollment(session=session, tenant_id=tenant.id, enrollment_id=enrollment_id)
+    number = await _version_number(session, enrollment)
+    await session.commit()  # release the read transaction before waiting on the workflow
+    operations = {"pause": pause_enrollment, "resume": resume_enrollment, "stop": stop_enrollment}
+    view = await operations[action](
+        temporal, tenant_slug=tenant.slug, enrollment_id=enrollment.id, actor=actor, reason=reason
+    )
+    return from_view(enrollment, number, view)

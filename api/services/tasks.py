@@ -1,0 +1,114 @@
+"""The task inbox and acting on a task: complete or skip it through the waiting enrollment's workflow update.
+
+Who sees what: an agent works only tasks assigned to them (another agent's task is a 404, like a missing one);
+owners and admins see and act on every task of the tenant. An agent's inbox belongs to a person, so an agent API key
+(which is no person) is refused with 403. The API never closes a task row itself: the enrollment's workflow must
+hear of it, and its update writes the row before it answers; a task closed before is a 409.
+"""
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api.schemas.tasks import TaskPublic
+from api.security import Principal
+from api.sequence_workflows import complete_task, skip_task
+from core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from domain.permissions import Role
+from models import Task, Tenant
+from repositories.sequences import EnrollmentQueries
+
+
+def task_not_found(task_id: uuid.UUID) -> NotFound:
+    return NotFound(f"task {task_id} not found", details={"task_id": str(task_id)})
+
+
+def _sees_every_task(principal: Principal) -> bool:
+    return principal.role in (Role.OWNER, Role.ADMIN)
+
+
+def _person(principal: Principal) -> uuid.UUID:
+    if principal.user_id is None:
+        raise Forbidden("tasks belong to people: log in as the agent (an agent API key has no task inbox)")
+    return principal.user_id
+
+
+def to_public(task: Task, now: datetime) -> TaskPublic:
+    public = TaskPublic.model_validate(task)
+    public.overdue = task.status == "open" and task.due_at < now
+    return public
+
+
+async def inbox(
+    *, session: AsyncSession, principal: Principal, assignee: str, status: str, limit: int
+) -> list[TaskPublic]:
+    """Tasks in `status`, due first. `assignee`: "me" (default), "all" or a user id (the last two: owner/admin)."""
+    tenant_id = principal.tenant()
+    assignee_id: uuid.UUID | None
+    if assignee == "me":
+        if principal.user_id is None and _sees_every_task(principal):
+            assignee_id = None  # an owner/admin integration key: "me" is nobody, so the whole tenant
+        else:
+            assignee_id = _person(principal)
+    else:
+        if not _sees_every_task(principal):
+            raise Forbidden("agents see their own tasks only; leave out 'assignee'")
+        if assignee == "all":
+            assignee_id = None
+        else:
+            try:
+                assignee_id = uuid.UUID(assignee)
+            except ValueError:
+                raise Unprocessable(
+                    "assignee: 'me', 'all' or a user id", details=[{"field": "assignee", "reason": "not a user id"}]
+                ) from None
+    tasks = await EnrollmentQueries(session).task_inbox(
+        tenant_id=tenant_id, assignee_id=assignee_id, status=status, limit=limit
+    )
+    now = datetime.now(UTC)
+    return [to_public(task, now) for task in tasks]
+
+
+async def get_task(*, session: AsyncSession, principal: Principal, task_id: uuid.UUID, fresh: bool = False) -> Task:
+    """The task if the caller may work it; 404 for a missing one, another tenant's, or another agent's."""
+    task = await EnrollmentQueries(session).get_task(tenant_id=principal.tenant(), task_id=task_id, fresh=fresh)
+    if task is None:
+        raise task_not_found(task_id)
+    if not _sees_every_task(principal) and task.assignee_id != _person(principal):
+        raise task_not_found(task_id)
+    return task
+
+
+async def act(
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    tenant: Tenant,
+    principal: Principal,
+    task_id: uuid.UUID,
+    outcome: str,
+    note: str | None,
+) -> TaskPublic:
+    """Complete or skip an open task through its enrollment's workflow; 409 when it is not open any more."""
+    task = await get_task(session=session, principal=principal, task_id=task_id)
+    if task.status != "open":
+        raise Conflict(
+            f"task '{task.title}' is already {task.status}", details={"task_id": str(task.id), "status": task.status}
+        )
+    if task.enrollment_id is None:
+        raise Conflict("this task belongs to no sequence enrollment", details={"task_id": str(task.id)})
+    enrollment_id = task.enrollment_id
+    await session.commit()  # release the read transaction before waiting on the workflow
+    operation = complete_task if outcome == "completed" else skip_task
+    await operation(
+        temporal,
+        tenant_slug=tenant.slug,
+        enrollment_id=enrollment_id,
+        task_id=task.id,
+        actor=principal.actor,
+        note=note,
+    )
+    fresh = await get_task(session=session, principal=principal, task_id=task_id, fresh=True)
+    return to_public(fresh, datetime.now(UTC))

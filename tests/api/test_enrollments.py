@@ -1,0 +1,236 @@
+"""Enrollments through the HTTP API against real SequenceWorkflows: bulk enrollment with every skip reason, by ids and
+by lead filter, refusals (draft, archived), pause/resume/stop with 409 on a repeat, version pinning across an edit
+and a new publish, roles, and another tenant's sequence or enrollment being a 404 on every endpoint."""
+
+import uuid
+from datetime import datetime
+
+import httpx
+import pytest
+
+from tests.fixtures.sequences import (
+    ENROLLMENTS,
+    QUIET_STEPS,
+    SEQUENCES,
+    create_sequence,
+    eventually,
+    insert_leads,
+    us_phones,
+)
+
+pytestmark = pytest.mark.usefixtures("lead_worker")
+
+START = "2026-12-07T10:00:00Z"  # a Monday: step times are easy to read
+
+
+async def _enroll(client: httpx.AsyncClient, tenant, sequence_id: str, role: str = "agent", **body) -> httpx.Response:
+    return await client.post(f"{SEQUENCES}/{sequence_id}/enrollments", json=body, headers=tenant.headers(role))
+
+
+async def _running(client: httpx.AsyncClient, tenant, enrollment_id: str) -> dict:
+    """The enrollment once its workflow answers and has planned its current step."""
+
+    async def check() -> dict | None:
+        response = await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=tenant.headers("agent"))
+        body = response.json()
+        planned = response.status_code == 200 and body["source"] == "workflow" and body["next_action_at"] is not None
+        return body if planned else None
+
+    return await eventually(check, what=f"enrollment {enrollment_id} to run")
+
+
+async def test_bulk_enrollment_reports_every_skip_reason(
+    client: httpx.AsyncClient, tenant, make_tenant, session_factory
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    fresh = await insert_leads(session_factory, tenant, us_phones(3))
+    (opted_out,) = await insert_leads(session_factory, tenant, us_phones(1), status="opted_out", stage="opted_out")
+    (won,) = await insert_leads(session_factory, tenant, us_phones(1), status="won", stage="won")
+    other = await make_tenant()
+    (foreign,) = await insert_leads(session_factory, other, us_phones(1))
+    missing = uuid.uuid4()
+
+    first = await _enroll(client, tenant, sequence["id"], lead_ids=[str(fresh[0])], start_at=START)
+    assert first.status_code == 200, first.text
+    assert first.json()["enrolled"] == 1 and first.json()["skipped"] == []
+    (first_enrollment,) = first.json()["enrollment_ids"]
+
+    everyone = [*fresh, opted_out, won, foreign, missing]
+    response = await _enroll(client, tenant, sequence["id"], lead_ids=[str(i) for i in everyone], start_at=START)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["enrolled"] == 2 and report["version"] == 1 and report["not_started"] == []
+    reasons = {item["lead_id"]: item["reason"] for item in report["skipped"]}
+    assert reasons == {
+        str(fresh[0]): "already_enrolled",
+        str(opted_out): "opted_out",
+        str(won): "terminal_stage",
+        str(foreign): "not_found",
+        str(missing): "not_found",
+    }
+    already = next(item for item in report["skipped"] if item["reason"] == "already_enrolled")
+    assert already["enrollment_id"] == first_enrollment
+
+    enrollment = await _running(client, tenant, report["enrollment_ids"][0])
+    assert enrollment["status"] == "active" and enrollment["sequence_version"] == 1
+    assert enrollment["lead_id"] in {str(fresh[1]), str(fresh[2])}
+    assert enrollment["current_step_id"] == "first_wait"
+    # Step 1 (the 3-day wait) is ready at the requested start.
+    assert datetime.fromisoformat(enrollment["next_action_at"]) == datetime.fromisoformat(START)
+
+    again = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(i) for i in fresh])).json()
+    assert again["enrolled"] == 0 and {s["reason"] for s in again["skipped"]} == {"already_enrolled"}
+
+
+async def test_enrollment_by_lead_filter_enrolls_every_match(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    matching = await insert_leads(session_factory, tenant, us_phones(150), name="Filter Match")
+    await insert_leads(session_factory, tenant, us_phones(5), name="Someone Else")
+    await insert_leads(session_factory, tenant, us_phones(3), name="Filter Match", status="lost", stage="lost")
+
+    response = await _enroll(client, tenant, sequence["id"], role="owner", filter={"q": "filter match"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["enrolled"] == 150 and report["not_started"] == []
+    assert [s["reason"] for s in report["skipped"]] == ["terminal_stage"] * 3
+    enrolled_leads = set()
+    for enrollment_id in report["enrollment_ids"][:3]:
+        enrolled_leads.add((await _running(client, tenant, enrollment_id))["lead_id"])
+    assert enrolled_leads <= {str(i) for i in matching}
+
+    stats = (await client.get(f"{SEQUENCES}/{sequence['id']}/stats", headers=tenant.headers("agent"))).json()
+    assert stats["enrolled"] == 150 and stats["active"] == 150 and stats["completed"] == 0
+
+
+async def test_only_published_unarchived_sequences_take_enrollments(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+    draft = await create_sequence(client, tenant, steps=QUIET_STEPS)
+    refused = await _enroll(client, tenant, draft["id"], lead_ids=[str(lead)])
+    assert refused.status_code == 409 and "publish" in refused.json()["message"]
+
+    archived = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    await client.post(f"{SEQUENCES}/{archived['id']}/archive", headers=tenant.headers("owner"))
+    refused = await _enroll(client, tenant, archived["id"], lead_ids=[str(lead)])
+    assert refused.status_code == 409 and "archived" in refused.json()["message"]
+
+    both = await _enroll(client, tenant, archived["id"], lead_ids=[str(lead)], filter={})
+    assert both.status_code == 422
+    neither = await _enroll(client, tenant, archived["id"])
+    assert neither.status_code == 422
+
+
+async def test_pause_resume_stop_answer_409_on_a_repeat(client: httpx.AsyncClient, tenant, session_factory) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+    report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=START)).json()
+    (enrollment_id,) = report["enrollment_ids"]
+    await _running(client, tenant, enrollment_id)
+    url = f"{ENROLLMENTS}/{enrollment_id}"
+    agent = tenant.headers("agent")
+
+    paused = await client.post(f"{url}/pause", json={"reason": "lead on holiday"}, headers=agent)
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["status"] == "paused" and paused.json()["paused_at"] is not None
+    repeat = await client.post(f"{url}/pause", headers=agent)
+    assert repeat.status_code == 409, repeat.text
+    assert repeat.json()["details"]["enrollment_id"] == enrollment_id
+
+    resumed = await client.post(f"{url}/resume", headers=agent)
+    assert resumed.status_code == 200 and resumed.json()["status"] == "active"
+    assert (await client.post(f"{url}/resume", headers=agent)).status_code == 409
+
+    stopped = await client.post(f"{url}/stop", json={"reason": "asked us to"}, headers=agent)
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped"
+    assert stopped.json()["exit_reason"] == "stopped"
+    assert (await client.post(f"{url}/stop", headers=agent)).status_code == 409
+    assert (await client.post(f"{url}/pause", headers=agent)).status_code == 409
+
+    async def mirrored() -> dict | None:
+        stats = (await client.get(f"{SEQUENCES}/{sequence['id']}/stats", headers=agent)).json()
+        return stats if stats["stopped"] == 1 else None
+
+    stats = await eventually(mirrored, what="the stop to reach the stats")
+    assert stats["exited_by_reason"] == {"stopped": 1} and stats["active"] == 0
+
+    # A stopped lead may be enrolled again: it has no open enrollment any more.
+    again = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)])).json()
+    assert again["enrolled"] == 1
+
+
+async def test_a_running_enrollment_keeps_its_version_across_an_edit_and_a_publish(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    owner = tenant.headers("owner")
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    url = f"{SEQUENCES}/{sequence['id']}"
+    early, late = await insert_leads(session_factory, tenant, us_phones(2))
+    (v1_enrollment,) = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(early)], start_at=START)).json()[
+        "enrollment_ids"
+    ]
+    await _running(client, tenant, v1_enrollment)
+
+    v2_steps = [{"type": "wait", "id": "short_wait", "duration": {"hours": 5}}, *QUIET_STEPS[1:]]
+    assert (await client.patch(url, json={"steps": v2_steps}, headers=owner)).status_code == 200
+    # Only the draft changed: a new enrollment still starts on version 1.
+    assert (await client.get(url, headers=owner)).json()["latest_version"] == 1
+    assert (await client.post(f"{url}/publish", headers=owner)).json()["version"] == 2
+
+    (v2_enrollment,) = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(late)], start_at=START)).json()[
+        "enrollment_ids"
+    ]
+    old = await _running(client, tenant, v1_enrollment)
+    new = await _running(client, tenant, v2_enrollment)
+    assert old["sequence_version"] == 1 and old["current_step_id"] == "first_wait"
+    assert new["sequence_version"] == 2 and new["current_step_id"] == "short_wait"
+    frozen = (await client.get(f"{url}/versions/1", headers=owner)).json()
+    assert [s["id"] for s in frozen["steps"]] == ["first_wait", "nudge"]
+
+
+async def test_agents_enroll_and_control_and_everyone_needs_credentials(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+    assert (
+        await client.post(f"{SEQUENCES}/{sequence['id']}/enrollments", json={"lead_ids": [str(lead)]})
+    ).status_code == 401
+    report = await _enroll(client, tenant, sequence["id"], role="agent", lead_ids=[str(lead)])
+    assert report.status_code == 200 and report.json()["enrolled"] == 1
+    (enrollment_id,) = report.json()["enrollment_ids"]
+    assert (await client.get(f"{ENROLLMENTS}/{enrollment_id}")).status_code == 401
+
+
+ENROLLMENT_ENDPOINTS = [("GET", ""), ("POST", "/pause"), ("POST", "/resume"), ("POST", "/stop")]
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"), ENROLLMENT_ENDPOINTS, ids=[f"{m} {s or '/'}" for m, s in ENROLLMENT_ENDPOINTS]
+)
+async def test_another_tenants_enrollment_is_not_found(
+    client: httpx.AsyncClient, tenant, make_tenant, session_factory, method: str, suffix: str
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+    (enrollment_id,) = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)])).json()["enrollment_ids"]
+    intruder = await make_tenant()
+    response = await client.request(method, f"{ENROLLMENTS}/{enrollment_id}{suffix}", headers=intruder.headers("owner"))
+    assert response.status_code == 404, response.text
+    mine = await _running(client, tenant, enrollment_id)
+    assert mine["status"] == "active"
+
+
+async def test_another_tenants_sequence_takes_no_enrollment(
+    client: httpx.AsyncClient, tenant, make_tenant, session_factory
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    intruder = await make_tenant()
+    (their_lead,) = await insert_leads(session_factory, intruder, us_phones(1))
+    response = await _enroll(client, intruder, sequence["id"], role="owner", lead_ids=[str(their_lead)])
+    assert response.status_code == 404
+    stats = await client.get(f"{SEQUENCES}/{sequence['id']}/stats", headers=intruder.headers("owner"))
+    assert stats.status_code == 404
+    assert (await client.get(f"{SEQUENCES}/{sequence['id']}/stats", headers=tenant.headers())).json()["enrolled"] == 0

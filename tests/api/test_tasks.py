@@ -1,0 +1,128 @@
+"""The task inbox through the HTTP API against real SequenceWorkflows: an agent sees and completes or skips their own
+task (a second time is a 409) and the enrollment moves on; another agent's task is a 404 to them but visible to owners
+and admins; an agent API key has no inbox; another tenant's task is a 404 on every endpoint."""
+
+import httpx
+import pytest
+
+from tests.fixtures.crm import PASSWORD, session_headers
+from tests.fixtures.sequences import (
+    ENROLLMENTS,
+    SEQUENCES,
+    TASK_STEPS,
+    TASKS,
+    create_sequence,
+    eventually,
+    insert_leads,
+    us_phones,
+)
+
+pytestmark = pytest.mark.usefixtures("lead_worker")
+
+
+async def _task_for(client: httpx.AsyncClient, tenant, session_factory, *, owner_role: str = "agent") -> dict:
+    """Enroll a new lead owned by `owner_role`'s user in a sequence starting with a task; the task once created."""
+    sequence = await create_sequence(client, tenant, publish=True, steps=TASK_STEPS)
+    (lead,) = await insert_leads(
+        session_factory, tenant, us_phones(1), name="Grace Hopper", owner_id=tenant.user_id(owner_role)
+    )
+    report = await client.post(
+        f"{SEQUENCES}/{sequence['id']}/enrollments", json={"lead_ids": [str(lead)]}, headers=tenant.headers("owner")
+    )
+    (enrollment_id,) = report.json()["enrollment_ids"]
+
+    async def created() -> dict | None:
+        tasks = (await client.get(TASKS, params={"assignee": "all"}, headers=tenant.headers("owner"))).json()
+        return next((t for t in tasks if t["enrollment_id"] == enrollment_id), None)
+
+    return await eventually(created, what="the sequence's task")
+
+
+async def _login(make_client, settings, tenant, role: str) -> dict[str, str]:
+    async with make_client() as c:
+        return await session_headers(c, settings, tenant.users[role].email, PASSWORD)
+
+
+async def test_an_agent_completes_their_task_once_and_the_enrollment_moves_on(
+    client: httpx.AsyncClient, tenant, session_factory, make_client, settings
+) -> None:
+    task = await _task_for(client, tenant, session_factory)
+    assert task["title"] == "Call Grace Hopper" and task["status"] == "open"
+    assert task["assignee_id"] == str(tenant.user_id("agent")) and task["step_id"] == "call"
+    agent = await _login(make_client, settings, tenant, "agent")
+
+    inbox = (await client.get(TASKS, headers=agent)).json()
+    assert task["id"] in [t["id"] for t in inbox]
+
+    done = await client.post(f"{TASKS}/{task['id']}/complete", json={"note": "booked a demo"}, headers=agent)
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed" and done.json()["note"] == "booked a demo"
+    assert done.json()["closed_by"] == f"user:{tenant.user_id('agent')}"
+
+    twice = await client.post(f"{TASKS}/{task['id']}/complete", headers=agent)
+    assert twice.status_code == 409 and "completed" in twice.json()["message"]
+    assert (await client.post(f"{TASKS}/{task['id']}/skip", headers=agent)).status_code == 409
+    assert task["id"] not in [t["id"] for t in (await client.get(TASKS, headers=agent)).json()]
+    closed = (await client.get(TASKS, params={"status": "completed"}, headers=agent)).json()
+    assert [t["id"] for t in closed] == [task["id"]]
+
+    async def moved_on() -> dict | None:
+        view = (await client.get(f"{ENROLLMENTS}/{task['enrollment_id']}", headers=agent)).json()
+        return view if view["current_step_id"] == "after_call" else None
+
+    enrollment = await eventually(moved_on, what="the enrollment to leave the task step")
+    assert any(h["result"] == "task_completed" for h in enrollment["history"])
+
+
+async def test_skipping_a_task_also_moves_the_enrollment_on(
+    client: httpx.AsyncClient, tenant, session_factory, make_client, settings
+) -> None:
+    task = await _task_for(client, tenant, session_factory, owner_role="admin")
+    admin = await _login(make_client, settings, tenant, "admin")
+    skipped = await client.post(f"{TASKS}/{task['id']}/skip", headers=admin)
+    assert skipped.status_code == 200 and skipped.json()["status"] == "skipped"
+    assert (await client.post(f"{TASKS}/{task['id']}/skip", headers=admin)).status_code == 409
+
+    async def moved_on() -> dict | None:
+        view = (await client.get(f"{ENROLLMENTS}/{task['enrollment_id']}", headers=admin)).json()
+        return view if view["current_step_id"] == "after_call" else None
+
+    enrollment = await eventually(moved_on, what="the enrollment to leave the task step")
+    assert any(h["result"] == "task_skipped" for h in enrollment["history"])
+
+
+async def test_an_agent_cannot_see_or_act_on_someone_elses_task(
+    client: httpx.AsyncClient, tenant, session_factory, make_client, settings
+) -> None:
+    task = await _task_for(client, tenant, session_factory, owner_role="admin")
+    agent = await _login(make_client, settings, tenant, "agent")
+    assert task["id"] not in [t["id"] for t in (await client.get(TASKS, headers=agent)).json()]
+    assert (await client.get(f"{TASKS}/{task['id']}", headers=agent)).status_code == 404
+    assert (await client.post(f"{TASKS}/{task['id']}/complete", headers=agent)).status_code == 404
+    assert (await client.post(f"{TASKS}/{task['id']}/skip", headers=agent)).status_code == 404
+    assert (await client.get(TASKS, params={"assignee": "all"}, headers=agent)).status_code == 403
+
+    # Owners and admins see every task, and may filter by assignee.
+    owner = tenant.headers("owner")
+    by_admin = (await client.get(TASKS, params={"assignee": str(tenant.user_id("admin"))}, headers=owner)).json()
+    assert [t["id"] for t in by_admin] == [task["id"]]
+    assert (await client.get(TASKS, params={"assignee": str(tenant.user_id("agent"))}, headers=owner)).json() == []
+    assert (await client.get(f"{TASKS}/{task['id']}", headers=owner)).json()["status"] == "open"
+    # An agent API key is nobody's inbox.
+    assert (await client.get(TASKS, headers=tenant.headers("agent"))).status_code == 403
+
+
+TASK_ENDPOINTS = [("GET", ""), ("POST", "/complete"), ("POST", "/skip")]
+
+
+@pytest.mark.parametrize(("method", "suffix"), TASK_ENDPOINTS, ids=[f"{m} {s or '/'}" for m, s in TASK_ENDPOINTS])
+async def test_another_tenants_task_is_not_found(
+    client: httpx.AsyncClient, tenant, make_tenant, session_factory, method: str, suffix: str
+) -> None:
+    task = await _task_for(client, tenant, session_factory)
+    intruder = await make_tenant()
+    response = await client.request(method, f"{TASKS}/{task['id']}{suffix}", headers=intruder.headers("owner"))
+    assert response.status_code == 404, response.text
+    assert (await client.get(TASKS, params={"assignee": "all"}, headers=intruder.headers("owner"))).json() == []
+    mine = await client.get(f"{TASKS}/{task['id']}", headers=tenant.headers("owner"))
+    assert mine.json()["status"] == "open"
