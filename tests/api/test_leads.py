@@ -145,6 +145,24 @@ async def test_owner_must_be_an_active_user_of_the_tenant(client, tenant, make_t
     assert unknown.status_code == 422
 
 
+async def test_a_deactivated_user_cannot_be_given_leads(client, tenant) -> None:
+    agent = tenant.user_id("agent")
+    lead = (await _create(client, tenant, phone=_phone_in(163))).json()
+    deactivated = await client.post(f"/api/v1/users/{agent}/deactivate", headers=tenant.headers("owner"))
+    assert deactivated.status_code == 200, deactivated.text
+
+    created = await _create(client, tenant, phone=_phone_in(164), owner_id=str(agent))
+    assert created.status_code == 422 and "deactivated" in created.json()["message"]
+    patched = await client.patch(f"{LEADS}/{lead['id']}", json={"owner_id": str(agent)}, headers=tenant.headers())
+    assert patched.status_code == 422 and patched.json()["details"][0]["field"] == "owner_id"
+    rows = f"phone,owner_email\n{_phone_in(165)},{tenant.user_email('agent')}\n"
+    files = {"file": ("owners.csv", rows.encode(), "text/csv")}
+    report = (await client.post(f"{LEADS}/import", files=files, headers=tenant.headers())).json()
+    assert report["imported"] == 0
+    assert [(s["line"], s["field"]) for s in report["skipped"]] == [(2, "owner_email")]
+    assert "deactivated" in report["skipped"][0]["reason"]
+
+
 async def test_bad_email_and_unknown_status_are_422(client, tenant) -> None:
     bad_email = await _create(client, tenant, phone=_phone_in(170), email="not-an-address")
     assert bad_email.status_code == 422
