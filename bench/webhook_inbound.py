@@ -13,7 +13,9 @@ Reported:
 - nothing lost: each acknowledged message has its message row, its webhook event marked signalled, and a
   `record_inbound_message` signal in its lead workflow's history followed by a completed workflow task;
 - handle latency: send to that completed workflow task (Temporal's event time: same machine, same clock);
-- the bare engine's signal round trip (bench/baseline.py: signal, then query until it shows) in the same run.
+- the bare engine's signal round trip (bench/baseline.py: signal, then query until it shows) in the same run, on
+  the idle stack before the load (after it, the API may still be working off requests the driver gave up on);
+- CPU per operation of each stack process: load-independent, it tells what two dedicated cores could sustain.
 Figures only: nothing here asserts a time. Bounded: at most 1000/s for 120 s; the driver stops by itself.
 """
 
@@ -357,6 +359,17 @@ async def run(args: argparse.Namespace) -> int:
             return 1
         await settle(stack, slug, warm_acked)
 
+        say(f"baseline: {args.signal_samples} signal round trips on the bare engine, before the load")
+        cpu_before_rtt, rtt_started = stack.cpu_seconds(), time.monotonic()
+        round_trips = await measure_signal_round_trip(stack.temporal, samples=args.signal_samples)
+        cpu_rtt = cpu_report(
+            cpu_before_rtt,
+            stack.cpu_seconds(),
+            seconds=time.monotonic() - rtt_started,
+            operations=args.signal_samples,
+            unit="round trip",
+        )
+
         count = int(args.rate * args.duration)
         load_before, cpu_before, cpu_started = machine_load(), stack.cpu_seconds(), time.monotonic()
         say(f"driving {count} signed webhooks at {args.rate}/s for {args.duration} s from a second process")
@@ -373,16 +386,6 @@ async def run(args: argparse.Namespace) -> int:
         processed, _, _ = await stored(stack, [r["id"] for r in results])
         cpu_after, cpu_seconds = stack.cpu_seconds(), time.monotonic() - cpu_started
         load_after = machine_load()
-        say(f"baseline: {args.signal_samples} signal round trips on the bare engine")
-        cpu_before_rtt, rtt_started = stack.cpu_seconds(), time.monotonic()
-        round_trips = await measure_signal_round_trip(stack.temporal, samples=args.signal_samples)
-        cpu_rtt = cpu_report(
-            cpu_before_rtt,
-            stack.cpu_seconds(),
-            seconds=time.monotonic() - rtt_started,
-            operations=args.signal_samples,
-            unit="round trip",
-        )
         stack.check_alive()
 
     sent_at = {r["id"]: r["sent_at"] for r in results}
