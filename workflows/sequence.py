@@ -146,13 +146,13 @@ class SequenceWorkflow:
         if data.carried_over is None:
             await self._tell_lead(ENROLLMENT_STARTED_SIGNAL)
             await self._mirror()
-        index = self._view.current_step_index
+        index = data.resume_index if data.carried_over is not None else self._view.current_step_index
         ready_at = data.ready_at or self._view.started_at
         while index is not None and not self._view.status.ended:
             if self._should_continue_as_new():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
-                    data.model_copy(update={"carried_over": self._view, "ready_at": ready_at, "start_at": None})
+                    data.model_copy(update={"carried_over": self._view, "resume_index": index, "ready_at": ready_at})
                 )
             position = await self._run_step(index, ready_at)
             if position is None:

@@ -104,7 +104,8 @@ class EnrollmentView(_Frozen):
 class SequenceWorkflowInput(_Frozen):
     """Everything an enrollment needs, frozen at enrollment: the version's definition, the lead's fields and zones.
 
-    `carried_over` (+ `ready_at`) is set only by continue-as-new: the previous run's view and where it stood.
+    `carried_over`, `resume_index` and `ready_at` are set only by continue-as-new: the previous run's view and the
+    step to go on with.
     """
 
     tenant_id: uuid.UUID
@@ -124,7 +125,8 @@ class SequenceWorkflowInput(_Frozen):
     start_at: datetime | None = Field(default=None, description="when step 1 is ready; None: when the run starts")
     max_history_events: int = Field(default=2000, ge=50)
     carried_over: EnrollmentView | None = None
-    ready_at: datetime | None = None
+    resume_index: int | None = Field(default=None, description="continue-as-new: the step to run next")
+    ready_at: datetime | None = Field(default=None, description="continue-as-new: when that step became ready")
 
 
 # Signals from the LeadWorkflow ---------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from api.sequence_workflows import complete_task, skip_task
@@ -233,3 +234,26 @@ async def _overdue(world: SequenceWorld, lead) -> list[str]:  # type: ignore[no-
 
 async def _knows(lead_handle, workflow_id: str) -> bool:  # type: ignore[no-untyped-def]
     return workflow_id in (await lead_handle.query(LeadWorkflow.view)).active_enrollments
+
+
+async def test_a_long_sequence_continues_as_new_carrying_its_position(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    steps: list[dict[str, object]] = []
+    for n in range(20):
+        steps += [
+            {"id": f"send{n}", "type": "send_whatsapp", "template": {"name": f"m{n}"}},
+            {"id": f"wait{n}", "type": "wait", "duration": {"hours": 6}},
+        ]
+    sequence, version = await world.sequence({"steps": steps, "settings": {"business_hours": ALL_WEEK}})
+    lead = await world.lead()
+    world.settings = world.settings.model_copy(update={"lead_workflow_max_history_events": 100})
+    handle = await world.enroll(env.client, lead, sequence, version)
+
+    final = await handle.result()  # follows the chain of runs
+
+    assert final.status == EnrollmentStatus.COMPLETED and final.steps_run == 40
+    assert [m["template"]["name"] for m in await world.sent_to(lead)] == [f"m{n}" for n in range(20)]
+    first_run = await env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id).fetch_history()
+    assert first_run.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    assert len(first_run.events) <= 120
