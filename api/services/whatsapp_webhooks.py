@@ -90,6 +90,12 @@ class InboundSignal:
     provider_opt_out: bool = False
 
 
+def _delivery_time(raw: Any) -> str:
+    """Evolution stamps each delivery (`date_time`); a repeat carries the same stamp. Unstamped: unique."""
+    stamp = raw.get("date_time") if isinstance(raw, dict) else None
+    return stamp if isinstance(stamp, str) and stamp else str(uuid.uuid4())
+
+
 def _decode(raw_body: bytes) -> Any:
     try:
         return json.loads(raw_body)
@@ -213,7 +219,7 @@ class InboundStore:
             else:
                 await self.events.insert_once(
                     provider=provider,
-                    provider_event_id=f"connection:{event.account_id}:{event.state}:{uuid.uuid4()}",
+                    provider_event_id=f"connection:{event.account_id}:{event.state}:{_delivery_time(raw)}",
                     kind="connection_update",
                     payload={"event": event.model_dump(mode="json"), "raw": raw},
                     tenant_id=tenant_id,

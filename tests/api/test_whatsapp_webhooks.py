@@ -392,6 +392,22 @@ async def test_evolution_status_update_marks_the_message_delivered(
     assert message is not None and message.status == "delivered"
 
 
+async def test_evolution_connection_updates_are_stored_once(
+    evolution_client: httpx.AsyncClient, evolution_shards, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    _, shard = await _evolution_tenant(session_factory, evolution_shards)
+    body = copy.deepcopy(provider_fixture("evolution/webhook_connection_update_open.json"))
+    body["instance"] = shard.instance
+    body["data"]["instance"] = shard.instance
+    body["apikey"] = shard.api_key
+    body["date_time"] = datetime.now(tz=UTC).isoformat()
+    for _ in range(2):
+        assert (await evolution_client.post(f"/webhooks/whatsapp/evolution/{shard.name}", json=body)).status_code == 200
+    # The shard may serve other tests' tenants too: find the event by its id, not by tenant.
+    event_id = f"connection:{shard.instance}:open:{body['date_time']}"
+    assert await _count(session_factory, WebhookEvent, WebhookEvent.provider_event_id == event_id) == 1
+
+
 async def test_temporal_unreachable_is_a_503_and_the_retry_signals(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
