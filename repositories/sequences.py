@@ -147,11 +147,29 @@ class EnrollmentQueries:
             statement = statement.execution_options(populate_existing=True)
         return (await self.session.execute(statement)).scalar_one_or_none()
 
-    async def get_many(self, *, tenant_id: uuid.UUID, enrollment_ids: Collection[uuid.UUID]) -> list[Enrollment]:
-        if not enrollment_ids:
-            return []
+    async def get_many(
+        self, *, tenant_id: uuid.UUID, enrollment_ids: Collection[uuid.UUID]
+    ) -> builtins.list[Enrollment]:
+        ids = list(enrollment_ids)
+        found: builtins.list[Enrollment] = []
+        for start in range(0, len(ids), _IN_CHUNK):
+            result = await self.session.execute(
+                select(Enrollment).where(
+                    Enrollment.tenant_id == tenant_id, Enrollment.id.in_(ids[start : start + _IN_CHUNK])
+                )
+            )
+            found.extend(result.scalars())
+        return found
+
+    async def for_sequence(
+        self, *, tenant_id: uuid.UUID, sequence_id: uuid.UUID, status: str | None, limit: int
+    ) -> builtins.list[Enrollment]:
+        """Newest first."""
+        statement = select(Enrollment).where(Enrollment.tenant_id == tenant_id, Enrollment.sequence_id == sequence_id)
+        if status is not None:
+            statement = statement.where(Enrollment.status == status)
         result = await self.session.execute(
-            select(Enrollment).where(Enrollment.tenant_id == tenant_id, Enrollment.id.in_(list(enrollment_ids)))
+            statement.order_by(Enrollment.created_at.desc(), Enrollment.id.desc()).limit(limit)
         )
         return list(result.scalars())
 

@@ -8,10 +8,17 @@ workflow refuses (pause of a paused enrollment, stop of an ended one) is a 409 w
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
-from api.schemas.enrollments import EnrollmentControlRequest, EnrollmentPublic, EnrollReport, EnrollRequest
+from api.schemas.enrollments import (
+    EnrollmentControlRequest,
+    EnrollmentPublic,
+    EnrollmentStatusFilter,
+    EnrollmentSummary,
+    EnrollReport,
+    EnrollRequest,
+)
 from api.security import Principal, require
 from api.services import enrollments as service
 from api.services.leads import get_tenant
@@ -54,6 +61,20 @@ async def enroll_leads(
         session=session, temporal=temporal, settings=settings, tenant=tenant, plan=plan
     )
     return plan.report(not_started)
+
+
+@router.get("/sequences/{sequence_id}/enrollments")
+async def list_enrollments(
+    sequence_id: uuid.UUID,
+    principal: Reader,
+    session: SessionDep,
+    status: EnrollmentStatusFilter | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[EnrollmentSummary]:
+    """The sequence's enrollments, newest first (as their workflows last mirrored them)."""
+    return await service.list_enrollments(
+        session=session, tenant_id=principal.tenant(), sequence_id=sequence_id, status=status, limit=limit
+    )
 
 
 @router.get("/enrollments/{enrollment_id}")

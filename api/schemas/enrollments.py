@@ -76,6 +76,26 @@ class EnrollmentStepPublic(BaseModel):
     fired_at: datetime
 
 
+class EnrollmentSummary(BaseModel):
+    """An enrollment as its mirrored row has it (the list; GET /enrollments/{id} adds the workflow's live view)."""
+
+    id: uuid.UUID
+    lead_id: uuid.UUID
+    sequence_version: int
+    status: str
+    current_step_id: str | None
+    next_action_at: datetime | None
+    exit_reason: str | None
+    replies: int
+    enrolled_by: str
+    started_at: datetime | None
+    ended_at: datetime | None
+    created_at: datetime
+
+
+EnrollmentStatusFilter = Literal["active", "paused", "completed", "exited", "stopped"]
+
+
 class EnrollmentPublic(BaseModel):
     id: uuid.UUID
     lead_id: uuid.UUID

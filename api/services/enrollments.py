@@ -28,6 +28,7 @@ from temporalio.client import Client
 from api.schemas.enrollments import (
     EnrollmentPublic,
     EnrollmentStepPublic,
+    EnrollmentSummary,
     EnrollReport,
     EnrollRequest,
     SkippedLead,
@@ -245,6 +246,37 @@ async def start_workflows(
         *(start(position, rows[enrollment_id], lead) for position, (enrollment_id, lead) in enumerate(pairs))
     )
     return failed
+
+
+async def list_enrollments(
+    *, session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID, status: str | None, limit: int
+) -> list[EnrollmentSummary]:
+    """A sequence's enrollments, newest first, as mirrored by their workflows."""
+    await get_sequence(session=session, tenant_id=tenant_id, sequence_id=sequence_id)
+    numbers = {
+        v.id: v.version
+        for v in await SequenceRepository(session).list_versions(tenant_id=tenant_id, sequence_id=sequence_id)
+    }
+    rows = await EnrollmentQueries(session).for_sequence(
+        tenant_id=tenant_id, sequence_id=sequence_id, status=status, limit=limit
+    )
+    return [
+        EnrollmentSummary(
+            id=e.id,
+            lead_id=e.lead_id,
+            sequence_version=numbers.get(e.sequence_version_id, 0),
+            status=e.status,
+            current_step_id=e.current_step_id,
+            next_action_at=e.next_action_at,
+            exit_reason=e.exit_reason,
+            replies=e.replies,
+            enrolled_by=e.enrolled_by,
+            started_at=e.started_at,
+            ended_at=e.ended_at,
+            created_at=e.created_at,
+        )
+        for e in rows
+    ]
 
 
 # One enrollment -----------------------------------------------------------------------------------------------------

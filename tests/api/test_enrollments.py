@@ -3,11 +3,12 @@ by lead filter, refusals (draft, archived), pause/resume/stop with 409 on a repe
 and a new publish, roles, and another tenant's sequence or enrollment being a 404 on every endpoint."""
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
+from core.errors import ServiceUnavailable
 from tests.fixtures.sequences import (
     ENROLLMENTS,
     QUIET_STEPS,
@@ -17,6 +18,7 @@ from tests.fixtures.sequences import (
     insert_leads,
     us_phones,
 )
+from tests.fixtures.whatsapp import sandbox_account
 
 pytestmark = pytest.mark.usefixtures("lead_worker")
 
@@ -234,3 +236,92 @@ async def test_another_tenants_sequence_takes_no_enrollment(
     stats = await client.get(f"{SEQUENCES}/{sequence['id']}/stats", headers=intruder.headers("owner"))
     assert stats.status_code == 404
     assert (await client.get(f"{SEQUENCES}/{sequence['id']}/stats", headers=tenant.headers())).json()["enrolled"] == 0
+
+
+# A start in the past (Monday 10:00 in New York, inside business hours): every step is already due, so the enrollment
+# runs to its end at once, whatever the time of day the test runs.
+PAST_MONDAY = "2026-01-05T15:00:00Z"
+
+
+@pytest.mark.usefixtures("worker_uses_sandbox")
+async def test_stats_count_sends_and_failures_per_step(
+    client: httpx.AsyncClient, tenant, session_factory, sandbox_control
+) -> None:
+    await sandbox_account(client, sandbox_control, tenant.headers())
+    steps = [
+        {"type": "send_whatsapp", "id": "welcome", "template": {"name": "welcome", "language": "en_US"}},
+        {"type": "send_whatsapp", "id": "free_text", "text": "Hi {{first_name}}"},
+        {"type": "wait", "id": "rest", "duration": {"days": 3}},
+    ]
+    sequence = await create_sequence(client, tenant, publish=True, steps=steps)
+    leads = await insert_leads(session_factory, tenant, us_phones(2))
+    body = {"lead_ids": [str(i) for i in leads], "start_at": PAST_MONDAY}
+    report = (await _enroll(client, tenant, sequence["id"], **body)).json()
+    assert report["enrolled"] == 2
+
+    async def both_done() -> dict | None:
+        stats = (await client.get(f"{SEQUENCES}/{sequence['id']}/stats", headers=tenant.headers("agent"))).json()
+        return stats if stats["completed"] == 2 else None
+
+    stats = await eventually(both_done, what="both enrollments to complete")
+    assert stats["enrolled"] == 2 and stats["active"] == 0 and stats["exited_by_reason"] == {}
+    by_step = {s["step_id"]: s for s in stats["steps"]}
+    assert [s["step_id"] for s in stats["steps"]] == ["welcome", "free_text", "rest"]
+    assert (by_step["welcome"]["sends"], by_step["welcome"]["failures"]) == (2, 0)
+    # Free text to a lead who never wrote is refused by the 24-hour rule (no fallback template set): a failure.
+    assert (by_step["free_text"]["sends"], by_step["free_text"]["failures"]) == (0, 2)
+    enrollment = (await client.get(f"{ENROLLMENTS}/{report['enrollment_ids'][0]}", headers=tenant.headers())).json()
+    results = [(h["step_id"], h["result"]) for h in enrollment["history"]]
+    assert results[:2] == [("welcome", "sent"), ("free_text", "failed")]
+    assert "24 h" in enrollment["history"][1]["detail"]
+
+
+async def test_send_pacing_spreads_the_first_steps_and_the_list_shows_every_enrollment(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    sequence = await create_sequence(
+        client, tenant, publish=True, steps=QUIET_STEPS, settings={"send_pacing": {"per_minute": 60}}
+    )
+    leads = await insert_leads(session_factory, tenant, us_phones(3))
+    report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(i) for i in leads], start_at=START)).json()
+    assert report["enrolled"] == 3
+    starts = [
+        datetime.fromisoformat((await _running(client, tenant, enrollment_id))["next_action_at"])
+        for enrollment_id in report["enrollment_ids"]
+    ]
+    first = datetime.fromisoformat(START)
+    assert starts == [first, first + timedelta(seconds=1), first + timedelta(seconds=2)]
+
+    listed = (await client.get(f"{SEQUENCES}/{sequence['id']}/enrollments", headers=tenant.headers("agent"))).json()
+    assert sorted(e["id"] for e in listed) == sorted(report["enrollment_ids"])
+    assert {e["lead_id"] for e in listed} == {str(i) for i in leads}
+    assert all(e["sequence_version"] == 1 for e in listed)
+    none_stopped = await client.get(
+        f"{SEQUENCES}/{sequence['id']}/enrollments", params={"status": "stopped"}, headers=tenant.headers("agent")
+    )
+    assert none_stopped.json() == []
+
+
+async def test_a_start_that_failed_is_reported_and_the_same_request_again_starts_it(
+    client: httpx.AsyncClient, tenant, session_factory, monkeypatch
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+
+    async def temporal_down(*args, **kwargs):
+        raise ServiceUnavailable("the enrollment's workflow could not be started; try again")
+
+    monkeypatch.setattr("api.services.enrollments.start_enrollment", temporal_down)
+    body = {"lead_ids": [str(lead)], "start_at": START}
+    report = (await _enroll(client, tenant, sequence["id"], **body)).json()
+    assert report["enrolled"] == 1 and report["not_started"] == report["enrollment_ids"]
+    (enrollment_id,) = report["enrollment_ids"]
+    saved = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=tenant.headers("agent"))).json()
+    assert saved["source"] == "database" and saved["status"] == "active" and saved["started_at"] is None
+
+    monkeypatch.undo()
+    retried = (await _enroll(client, tenant, sequence["id"], **body)).json()
+    assert retried["enrolled"] == 0 and retried["not_started"] == []
+    assert retried["skipped"] == [{"lead_id": str(lead), "reason": "already_enrolled", "enrollment_id": enrollment_id}]
+    running = await _running(client, tenant, enrollment_id)
+    assert running["current_step_id"] == "first_wait"

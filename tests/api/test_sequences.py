@@ -263,6 +263,9 @@ SEQUENCE_ENDPOINTS = [
     ("GET", "/versions"),
     ("GET", "/versions/1"),
     ("POST", "/preview"),
+    ("GET", "/stats"),
+    ("GET", "/enrollments"),
+    ("POST", "/enrollments"),
 ]
 
 
@@ -274,7 +277,8 @@ async def test_another_tenants_sequence_is_not_found(
 ) -> None:
     sequence = await create_sequence(client, tenant, publish=True)
     intruder = await make_tenant()
-    bodies = {"PATCH": {"name": "Stolen"}, "POST": {"phone": "+12025550143"} if suffix == "/preview" else None}
+    posts = {"/preview": {"phone": "+12025550143"}, "/enrollments": {"lead_ids": [str(uuid.uuid4())]}}
+    bodies = {"PATCH": {"name": "Stolen"}, "POST": posts.get(suffix)}
     response = await client.request(
         method, f"{SEQUENCES}/{sequence['id']}{suffix}", json=bodies.get(method), headers=intruder.headers("owner")
     )
