@@ -392,6 +392,24 @@ async def test_evolution_status_update_marks_the_message_delivered(
     assert message is not None and message.status == "delivered"
 
 
+async def test_a_shared_shard_routes_a_known_number_to_its_tenant(
+    evolution_client: httpx.AsyncClient, evolution_shards, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    shard = evolution_shards[0]
+    first, _ = await _evolution_tenant(session_factory, [shard])
+    second, _ = await _evolution_tenant(session_factory, [shard])
+    known = fresh_phone_digits()
+    lead_id = await add_lead(session_factory, second.id, phone="+" + known)
+    url = f"/webhooks/whatsapp/evolution/{shard.name}"
+    for sender in (known, fresh_phone_digits()):
+        body = _evolution_body(
+            "webhook_messages_upsert_text.json", shard, sender=sender, key=shard.api_key, message_id=fresh_wamid()
+        )
+        assert (await evolution_client.post(url, json=body)).status_code == 200
+    assert await _count(session_factory, Message, Message.lead_id == lead_id) == 1
+    assert await _count(session_factory, Lead, Lead.tenant_id == first.id, Lead.source == "whatsapp") == 1
+
+
 async def test_evolution_connection_updates_are_stored_once(
     evolution_client: httpx.AsyncClient, evolution_shards, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
