@@ -5,10 +5,14 @@ an integration never silently acts as whoever is logged in in the same browser. 
 `request.state` for the rest of the request.
 """
 
+import logging
+import uuid
+
 from fastapi import Request
+from redis.exceptions import RedisError
 
 from api.auth.principal import Principal
-from api.auth.sessions import session_store
+from api.auth.sessions import session_store, session_store_reachable
 from core.config import Settings
 from core.redis import Keys
 from core.security import token_digest
@@ -18,6 +22,17 @@ from repositories.api_keys import ApiKeyRepository
 # "last used" is for people auditing keys: a write per key per minute is enough and keeps hot keys off the row lock.
 LAST_USED_RESOLUTION_SECONDS = 60
 _UNRESOLVED = object()
+log = logging.getLogger(__name__)
+
+
+async def _first_use_this_minute(request: Request, settings: Settings, api_key_id: uuid.UUID) -> bool:
+    marker = Keys(settings.redis_prefix)("api_key_used", api_key_id)
+    try:
+        return bool(await request.app.state.redis.set(marker, "1", ex=LAST_USED_RESOLUTION_SECONDS, nx=True))
+    except RedisError as exc:
+        # Keys live in PostgreSQL: integrations keep working while Redis is down, only "last used" lags.
+        log.warning("cannot throttle last_used_at of API key %s: %s", api_key_id, exc)
+        return False
 
 
 async def _from_api_key(request: Request, key: str) -> Principal | None:
@@ -27,8 +42,7 @@ async def _from_api_key(request: Request, key: str) -> Principal | None:
         api_key = await repo.get_active_by_digest(token_digest(key))
         if api_key is None:
             return None
-        marker = Keys(settings.redis_prefix)("api_key_used", api_key.id)
-        if await request.app.state.redis.set(marker, "1", ex=LAST_USED_RESOLUTION_SECONDS, nx=True):
+        if await _first_use_this_minute(request, settings, api_key.id):
             await repo.touch(api_key.id)
             await session.commit()
         return Principal(
@@ -41,7 +55,8 @@ async def _from_api_key(request: Request, key: str) -> Principal | None:
 
 
 async def _from_session(request: Request, token: str) -> Principal | None:
-    data = await session_store(request).get(token)
+    async with session_store_reachable():
+        data = await session_store(request).get(token)
     if data is None:
         return None
     return Principal(

@@ -1,18 +1,22 @@
 """Server-side login sessions in Redis: created at login, expiring after `session_ttl_seconds`, revocable.
 
 The cookie carries a random session token; Redis keys carry only its SHA-256 digest, so a copy of Redis holds no
-usable cookie. Each user has a set of their session digests so deactivation or a password change ends all of them.
-A session stores the role and tenant it was opened with; `update_role` rewrites them when a user's role changes.
+usable cookie. Each user has a set of their session digests so deactivation, a new role or a new password ends all
+of them (a session keeps the role and tenant it was opened with, so a role change must end it).
 """
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import Request
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from core.errors import ServiceUnavailable
 from core.redis import Keys
 from core.security import new_token, token_digest
 from domain.permissions import Role
@@ -102,18 +106,17 @@ class SessionStore:
             results = await pipe.execute()
         return sum(int(r) for r in results[:-1])
 
-    async def update_role(self, *, user_id: uuid.UUID, role: Role | str) -> None:
-        """Apply a role change to the user's open sessions, so it takes effect on their next request."""
-        for session_id in await self.redis.smembers(self._user_key(user_id)):
-            key = self._session_key(_text(session_id))
-            remaining = await self.redis.ttl(key)
-            if remaining <= 0:
-                continue
-            # Re-applying the TTL keeps a session that expired in between from being resurrected forever.
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.hset(key, "role", str(role))
-                pipe.expire(key, remaining)
-                await pipe.execute()
+
+@asynccontextmanager
+async def session_store_reachable() -> AsyncIterator[None]:
+    """Turn a Redis outage into a 503 that says so, instead of a bare 500."""
+    try:
+        yield
+    except RedisError as exc:
+        raise ServiceUnavailable(
+            "the session store (Redis) is unreachable; try again shortly (API keys keep working)",
+            headers={"Retry-After": "5"},
+        ) from exc
 
 
 def session_store(request: Request) -> SessionStore:

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from redis.asyncio import Redis
 
 from api.auth.ratelimit import LoginLimits, LoginRateLimiter
-from api.auth.sessions import session_store
+from api.auth.sessions import session_store, session_store_reachable
 from api.deps import RedisDep, SessionDep, SettingsDep
 from api.schemas.auth import ApiKeySummary, LoginRequest, LoginResponse, Me, TenantSummary
 from api.schemas.users import UserPublic
@@ -50,19 +50,22 @@ async def login(
     """Log in with e-mail and password; sets the session and CSRF cookies."""
     ip = request.client.host if request.client else "unknown"
     limiter = _limiter(redis, settings)
-    await limiter.begin_attempt(email=data.email, ip=ip)
+    # Without Redis there is neither a rate limit nor a session: refuse (503) rather than log in unthrottled.
+    async with session_store_reachable():
+        await limiter.begin_attempt(email=data.email, ip=ip)
     user = await user_service.authenticate_user(session, email=data.email, password=data.password)
     if user is None:
         raise Unauthorized(BAD_CREDENTIALS)  # the attempt stays counted as a failure
-    await limiter.succeeded(email=data.email, ip=ip)
-    if not user.is_active:
-        raise Forbidden("this account is deactivated; ask an owner or admin of your tenant")
     store = session_store(request)
-    # A login replaces the browser's previous session rather than leaving it alive behind the new cookie.
-    previous = request.cookies.get(settings.session_cookie_name)
-    if previous and (old := await store.get(previous)) is not None:
-        await store.revoke(session_id=old.session_id, user_id=old.user_id)
-    opened = await store.create(user_id=user.id, tenant_id=user.tenant_id, role=user.role)
+    async with session_store_reachable():
+        await limiter.succeeded(email=data.email, ip=ip)
+        if not user.is_active:
+            raise Forbidden("this account is deactivated; ask an owner or admin of your tenant")
+        # A login replaces the browser's previous session rather than leaving it alive behind the new cookie.
+        previous = request.cookies.get(settings.session_cookie_name)
+        if previous and (old := await store.get(previous)) is not None:
+            await store.revoke(session_id=old.session_id, user_id=old.user_id)
+        opened = await store.create(user_id=user.id, tenant_id=user.tenant_id, role=user.role)
     cookie = {"max_age": settings.session_ttl_seconds, "secure": settings.cookie_secure, "samesite": "lax"}
     response.set_cookie(settings.session_cookie_name, opened.token, httponly=True, **cookie)  # type: ignore[arg-type]
     response.set_cookie(settings.csrf_cookie_name, opened.csrf_token, httponly=False, **cookie)  # type: ignore[arg-type]
@@ -74,7 +77,8 @@ async def logout(principal: Authenticated, request: Request, settings: SettingsD
     """End the current session on the server and clear its cookies."""
     if principal.via != "session" or principal.session_id is None or principal.user_id is None:
         raise AppError("logout ends a cookie session; an API key is revoked with DELETE /api/v1/api-keys/{id}")
-    await session_store(request).revoke(session_id=principal.session_id, user_id=principal.user_id)
+    async with session_store_reachable():
+        await session_store(request).revoke(session_id=principal.session_id, user_id=principal.user_id)
     response = Response(status_code=204)
     response.delete_cookie(settings.session_cookie_name, secure=settings.cookie_secure, httponly=True, samesite="lax")
     response.delete_cookie(settings.csrf_cookie_name, secure=settings.cookie_secure, samesite="lax")

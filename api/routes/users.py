@@ -1,15 +1,20 @@
 """Users of the caller's tenant under /api/v1/users (owners and admins).
 
-Another tenant's user id answers 404. Session effects (ending a deactivated user's sessions, applying a new role to
-open ones) happen after the change commits, so a failed commit never logs anyone out for nothing.
+Another tenant's user id answers 404. Deactivating a user, changing their role or setting their password ends
+their sessions (they log in again and get what the database now says). The sessions end before the change commits,
+so with Redis down the change is refused (503) instead of leaving the old sessions alive, and again after it
+commits, so a login that slipped in between does not survive either.
 """
 
+import logging
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth.sessions import session_store
+from api.auth.sessions import session_store, session_store_reachable
 from api.deps import SessionDep
 from api.schemas.users import UserCreate, UserPublic, UserUpdate
 from api.security import Principal, require
@@ -17,17 +22,24 @@ from api.services import users as service
 from domain.permissions import Action
 
 router = APIRouter(prefix="/users", tags=["users"])
+log = logging.getLogger(__name__)
 
 Reader = Annotated[Principal, Depends(require(Action.USER_READ))]
 Manager = Annotated[Principal, Depends(require(Action.USER_MANAGE))]
 
 
-async def _apply_to_sessions(request: Request, change: service.UserChange) -> None:
+async def _commit_ending_sessions(request: Request, session: AsyncSession, change: service.UserChange) -> None:
+    if not change.sessions_must_end:
+        await session.commit()
+        return
     store = session_store(request)
-    if change.sessions_must_end:
+    async with session_store_reachable():
         await store.revoke_all(user_id=change.user.id)
-    elif change.role_changed:
-        await store.update_role(user_id=change.user.id, role=change.user.role)
+    await session.commit()
+    try:
+        await store.revoke_all(user_id=change.user.id)
+    except RedisError as exc:
+        log.warning("second session sweep for user %s failed: %s", change.user.id, exc)
 
 
 @router.get("")
@@ -60,7 +72,7 @@ async def get_user(user_id: uuid.UUID, principal: Reader, session: SessionDep) -
 async def update_user(
     user_id: uuid.UUID, data: UserUpdate, principal: Manager, session: SessionDep, request: Request
 ) -> UserPublic:
-    """Change role, name, active flag or password. Deactivating or a new password ends the user's sessions."""
+    """Change role, name, active flag or password. A new role or password, or deactivation, ends their sessions."""
     change = await service.update_user(
         session,
         tenant_id=principal.tenant(),
@@ -71,8 +83,7 @@ async def update_user(
         is_active=data.is_active,
         password=data.password,
     )
-    await session.commit()
-    await _apply_to_sessions(request, change)
+    await _commit_ending_sessions(request, session, change)
     return UserPublic.model_validate(change.user)
 
 
@@ -82,6 +93,5 @@ async def deactivate_user(user_id: uuid.UUID, principal: Manager, session: Sessi
     change = await service.update_user(
         session, tenant_id=principal.tenant(), actor_role=principal.role, user_id=user_id, is_active=False
     )
-    await session.commit()
-    await _apply_to_sessions(request, change)
+    await _commit_ending_sessions(request, session, change)
     return UserPublic.model_validate(change.user)

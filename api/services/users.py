@@ -127,7 +127,7 @@ class UserChange:
 
     user: User
     role_changed: bool
-    sessions_must_end: bool  # deactivated or given a new password
+    sessions_must_end: bool  # deactivated, given a new password or a new role
 
 
 async def _ensure_an_owner_remains(session: AsyncSession, *, tenant_id: uuid.UUID, target: User) -> None:
@@ -176,7 +176,8 @@ async def update_user(
     if password is not None:
         user.password_hash = await asyncio.to_thread(hash_password, password)
     await session.flush()
-    return UserChange(user=user, role_changed=role_changed, sessions_must_end=deactivating or password is not None)
+    sessions_must_end = deactivating or role_changed or password is not None
+    return UserChange(user=user, role_changed=role_changed, sessions_must_end=sessions_must_end)
 
 
 async def list_users(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[User]:

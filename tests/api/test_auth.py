@@ -146,3 +146,23 @@ async def test_logging_in_again_replaces_the_browsers_previous_session(make_clie
         assert (await c.get(ME)).json()["role"] == "admin"
     async with make_client(cookies={settings.session_cookie_name: first}) as replay:
         assert (await replay.get(ME)).status_code == 401
+
+
+async def test_with_redis_down_sessions_answer_503_and_api_keys_keep_working(settings, tenant) -> None:
+    broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
+    app = create_app(broken)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            refused = await c.post(LOGIN, json={"email": tenant.agent.email, "password": PASSWORD})
+            assert refused.status_code == 503
+            assert "session store (Redis) is unreachable" in refused.json()["message"]
+            c.cookies.set(broken.session_cookie_name, "whatever")
+            assert (await c.get(ME)).status_code == 503
+            c.cookies.clear()
+            by_key = await c.get(ME, headers=tenant.headers("agent"))
+            assert by_key.status_code == 200, by_key.text
+            deactivate = await c.post(f"/api/v1/users/{tenant.agent.id}/deactivate", headers=tenant.headers())
+            assert deactivate.status_code == 503
+            # Refused as a whole: the user is still active, since their sessions could not be ended.
+            assert (await c.get(f"/api/v1/users/{tenant.agent.id}", headers=tenant.headers())).json()["is_active"]

@@ -66,7 +66,9 @@ async def test_owner_may_create_owners_and_admin_may_manage_agents_and_admins(cl
     assert promoted.status_code == 200 and promoted.json()["role"] == "admin"
 
 
-async def test_a_role_change_applies_to_the_users_open_session(client, make_client, tenant) -> None:
+async def test_a_role_change_ends_the_users_sessions_and_the_next_login_has_the_new_role(
+    client, make_client, tenant
+) -> None:
     async with make_client() as agent:
         await login(agent, tenant.agent.email, PASSWORD)
         assert (await agent.get(USERS)).status_code == 403
@@ -74,8 +76,18 @@ async def test_a_role_change_applies_to_the_users_open_session(client, make_clie
             f"{USERS}/{tenant.agent.id}", json={"role": "admin"}, headers=tenant.headers("owner")
         )
         assert response.status_code == 200
-        assert (await agent.get(USERS)).status_code == 200
+        assert (await agent.get(ME)).status_code == 401
+        await login(agent, tenant.agent.email, PASSWORD)
         assert (await agent.get(ME)).json()["role"] == "admin"
+        assert (await agent.get(USERS)).status_code == 200
+
+
+async def test_a_rename_keeps_the_users_sessions(client, make_client, tenant) -> None:
+    async with make_client() as agent:
+        await login(agent, tenant.agent.email, PASSWORD)
+        response = await client.patch(f"{USERS}/{tenant.agent.id}", json={"full_name": "Ana"}, headers=tenant.headers())
+        assert response.status_code == 200
+        assert (await agent.get(ME)).json()["user"]["full_name"] == "Ana"
 
 
 async def test_deactivation_ends_sessions_and_refuses_login(client, make_client, tenant) -> None:
