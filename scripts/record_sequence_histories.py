@@ -1,7 +1,8 @@
 """Record SequenceWorkflow histories for the replay test: `.venv/bin/python scripts/record_sequence_histories.py`.
 
 Runs the current SequenceWorkflow (and the LeadWorkflow it talks to) on a throwaway time-skipping Temporal server
-through the scenarios below and writes each enrollment's history to tests/workflows/histories/sequence/<name>.json.
+through the scenarios below and writes each enrollment's history to tests/workflows/histories/sequence/<name>.json
+(and the history of a LeadWorkflow that had an enrollment to tests/workflows/histories/lead_with_enrollment.json).
 tests/workflows/test_sequence_replay.py replays them: a change that running enrollments could not follow fails
 there. The activities are stand-ins with the real names and types (a history holds only their results), so no
 database or provider is needed. Re-record only for a deliberate, versioned change or a new scenario.
@@ -22,6 +23,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -41,7 +43,12 @@ from worker.main import workflow_runner  # noqa: E402
 from workflows import search_attributes  # noqa: E402
 from workflows.ids import lead_workflow_id  # noqa: E402
 from workflows.lead import LeadWorkflow  # noqa: E402
-from workflows.lead_types import MIRROR_STATUS_CHANGE, LeadWorkflowInput, StatusChangeMirror  # noqa: E402
+from workflows.lead_types import (  # noqa: E402
+    MIRROR_STATUS_CHANGE,
+    LeadWorkflowInput,
+    StatusChangeMirror,
+    StatusChangeRequest,
+)
 from workflows.sequence import SequenceWorkflow  # noqa: E402
 from workflows.sequence_types import (  # noqa: E402
     CLOSE_TASK,
@@ -71,6 +78,7 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 STAGES = {key: stage for key, _label, stage in DEFAULT_STATUSES}
 ALL_WEEK = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "23:59"}
 SENDS: dict[str, int] = {}
+LEAD_HISTORIES: dict[str, WorkflowHandle] = {}  # name -> lead workflow whose history goes beside the lead's own
 
 
 @activity.defn(name=SEND_WHATSAPP_MESSAGE)
@@ -223,6 +231,15 @@ async def replied_during_wait(client: Client, env: WorkflowEnvironment) -> Workf
     )
     await lead.signal(LeadWorkflow.record_inbound_message, message)
     await handle.result()
+    # The lead's side too (replayed by tests/workflows/test_replay.py): it told its enrollment, then forgot it.
+    await until(lambda: _forgot(lead, handle.id))
+    change = StatusChangeRequest(status_key="lost", stage=Stage.LOST, actor="user:recorder")
+    try:
+        await lead.execute_update(LeadWorkflow.change_status, change)
+    except RPCError:
+        pass  # the time-skipping server loses the outcome of an update that also completes the workflow
+    assert (await lead.result()).stage == Stage.LOST
+    LEAD_HISTORIES["lead_with_enrollment"] = lead
     return handle
 
 
@@ -264,6 +281,10 @@ async def _knows(lead: WorkflowHandle, workflow_id: str) -> bool:
     return workflow_id in (await lead.query(LeadWorkflow.view)).active_enrollments
 
 
+async def _forgot(lead: WorkflowHandle, workflow_id: str) -> bool:
+    return workflow_id not in (await lead.query(LeadWorkflow.view)).active_enrollments
+
+
 async def _sent(handle: WorkflowHandle, count: int = 1) -> bool:
     view = await handle.query(SequenceWorkflow.view)
     return sum(1 for r in view.history if r.result == "sent") >= count
@@ -299,6 +320,11 @@ async def record(out_dir: Path = HISTORIES) -> list[Path]:
                 handle = await scenario(env.client, env)
                 history = await handle.fetch_history()
                 path = out_dir / f"{scenario.__name__}.json"
+                path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
+                written.append(path)
+            for name, lead in LEAD_HISTORIES.items():
+                history = await lead.fetch_history()
+                path = out_dir.parent / f"{name}.json"
                 path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
                 written.append(path)
     finally:
