@@ -1,5 +1,8 @@
 """Phone numbers: normalisation to E.164 and the lead's local time zone, via `phonenumbers`."""
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberFormat
 from phonenumbers import timezone as pn_timezone
@@ -49,13 +52,44 @@ def normalize_phone(raw: str, default_region: str) -> str:
 
 
 def timezone_for_phone(e164: str, fallback: str) -> str:
-    """The lead's IANA time zone from its number; `fallback` when the number spans several zones."""
+    """The lead's IANA time zone from its number; `fallback` when the number could be in zones that differ.
+
+    Mobile ranges are often not geographic (`Etc/Unknown`): the country's zones are used then. Several candidate
+    zones that keep identical clocks (UK mobiles: London, Jersey, Guernsey, Isle of Man) count as one answer.
+    """
     try:
         number = phonenumbers.parse(e164, None)
     except NumberParseException:
         return fallback
-    zones = [z for z in pn_timezone.time_zones_for_number(number) if z != "Etc/Unknown"]
-    return zones[0] if len(set(zones)) == 1 else fallback
+    zones = _known(pn_timezone.time_zones_for_number(number))
+    if not zones:
+        zones = _known(pn_timezone._country_level_time_zones_for_number(number))
+    if len(zones) == 1 or (zones and _same_clocks(zones)):
+        # Equivalent zones: any of them gives the same local times; take a stable pick.
+        return max(zones)
+    return fallback
+
+
+# Instants spread over a year, including both sides of the northern and southern DST changes.
+_PROBES = [
+    datetime(2026, month, day, 12, tzinfo=UTC) for month, day in ((1, 15), (3, 30), (4, 10), (7, 15), (10, 30), (11, 5))
+]
+
+
+def _known(zones: tuple[str, ...]) -> list[str]:
+    found = []
+    for key in zones:
+        try:
+            ZoneInfo(key)
+        except (ZoneInfoNotFoundError, ValueError):
+            continue
+        found.append(key)
+    return found
+
+
+def _same_clocks(zones: list[str]) -> bool:
+    offsets = {tuple(probe.astimezone(ZoneInfo(key)).utcoffset() for probe in _PROBES) for key in zones}
+    return len(offsets) == 1
 
 
 def region_of(e164: str) -> str | None:

@@ -81,9 +81,19 @@ def test_time_zone_comes_from_the_number(e164: str, zone: str) -> None:
     assert timezone_for_phone(e164, "UTC") == zone
 
 
-def test_time_zone_falls_back_when_the_number_spans_zones() -> None:
-    # UK mobiles are shared with Jersey, Guernsey and the Isle of Man: the tenant's zone is the better guess.
-    assert timezone_for_phone("+447911123456", "Europe/Dublin") == "Europe/Dublin"
+def test_zones_that_keep_the_same_clocks_count_as_one() -> None:
+    # UK mobiles map to London, Jersey, Guernsey and the Isle of Man, which all keep London's clocks.
+    assert timezone_for_phone("+447911123456", "Asia/Tokyo") == "Europe/London"
+
+
+def test_a_mobile_range_without_geography_takes_its_country_zone() -> None:
+    # Israeli mobiles are not geographic in libphonenumber's data; the country has one zone.
+    assert timezone_for_phone("+972521234567", "UTC") == "Asia/Jerusalem"
+
+
+def test_time_zone_falls_back_when_the_number_spans_zones_that_differ() -> None:
+    # A US toll-free number could ring in any US zone.
+    assert timezone_for_phone("+18005550199", "Europe/Dublin") == "Europe/Dublin"
     assert timezone_for_phone("not a number", "Asia/Tokyo") == "Asia/Tokyo"
 
 
