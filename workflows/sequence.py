@@ -121,6 +121,16 @@ def initial_view(data: SequenceWorkflowInput, now: datetime) -> EnrollmentView:
     )
 
 
+def _opt_out_status_key(error: ApplicationError) -> str:
+    """The tenant's opted-out status key the send activity looked up (details[0]), else the default key."""
+    try:
+        details = error.details[0] if error.details else None
+    except Exception:  # undecodable details: the default key
+        details = None
+    key = details.get("opt_out_status_key") if isinstance(details, dict) else None
+    return key if isinstance(key, str) and key else Stage.OPTED_OUT.value
+
+
 def _type_of(step: StepBase) -> str:
     return str(getattr(step, "type", type(step).__name__))
 
@@ -260,7 +270,11 @@ class SequenceWorkflow:
             cause = err.cause
             kind = cause.type if isinstance(cause, ApplicationError) else None
             reason = cause.message if isinstance(cause, FailureError) else str(cause)
-            if kind in (LEAD_OPTED_OUT, RECIPIENT_OPTED_OUT):
+            if kind == RECIPIENT_OPTED_OUT and isinstance(cause, ApplicationError):
+                # WhatsApp says the person stopped our messages: the lead opts out too (its other enrollments end).
+                self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, reason)
+                await self._move_lead(_opt_out_status_key(cause), reason)
+            elif kind == LEAD_OPTED_OUT:
                 self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, reason)
             elif kind == UNDELIVERABLE:
                 self._end(EnrollmentStatus.EXITED, EXIT_UNDELIVERABLE, reason)
@@ -349,7 +363,11 @@ class SequenceWorkflow:
         return self._next(index, workflow.now())
 
     async def _set_status(self, step: SetStatusStep) -> tuple[str, str | None]:
-        self._own_status_key = step.status
+        return await self._move_lead(step.status, f"step {step.id} of the sequence")
+
+    async def _move_lead(self, status_key: str, reason: str) -> tuple[str, str | None]:
+        """The lead's status through its own workflow (activity → LeadWorkflow.change_status update)."""
+        self._own_status_key = status_key
         try:
             result = await workflow.execute_activity(
                 SET_LEAD_STATUS,
@@ -357,9 +375,9 @@ class SequenceWorkflow:
                     tenant_id=self._input.tenant_id,
                     tenant_slug=self._input.tenant_slug,
                     lead_id=self._input.lead_id,
-                    status_key=step.status,
+                    status_key=status_key,
                     actor=f"sequence:{self._input.sequence_id}",
-                    reason=f"step {step.id} of the sequence",
+                    reason=reason[:500],
                 ),
                 result_type=LeadStatusSet,
                 start_to_close_timeout=DB_ACTIVITY_TIMEOUT,

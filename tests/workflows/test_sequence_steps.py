@@ -257,3 +257,30 @@ async def test_a_long_sequence_continues_as_new_carrying_its_position(
     first_run = await env.client.get_workflow_handle(handle.id, run_id=handle.result_run_id).fetch_history()
     assert first_run.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
     assert len(first_run.events) <= 120
+
+
+async def test_a_provider_opt_out_on_send_exits_and_opts_the_lead_out(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"type": "send_whatsapp", "template": {"name": "hello"}},
+                {"type": "wait", "duration": {"days": 1}},
+                {"type": "send_whatsapp", "template": {"name": "again"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    fault = await world.sandbox.post("/_sandbox/faults", json={"kind": "error_131050", "to": lead.phone, "count": 1})
+    assert fault.status_code == 201
+    handle = await world.enroll(env.client, lead, sequence, version)
+
+    final = await handle.result()
+
+    assert (final.status, final.exit_reason) == (EnrollmentStatus.EXITED, "opted_out")
+    assert [r.result for r in final.history] == ["failed"]
+    assert await world.sent_to(lead) == []
+    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
+    assert (await lead_handle.query(LeadWorkflow.view)).stage == "opted_out"
