@@ -48,6 +48,10 @@ ENDPOINTS: dict[Action, Call] = {
     Action.WHATSAPP_SHARD_MANAGE: Call("POST", "/api/v1/whatsapp/shards/{random_id}/move", {}),
     Action.SEQUENCE_READ: Call("GET", "/api/v1/sequences"),
     Action.SEQUENCE_MANAGE: Call("POST", "/api/v1/sequences", {}),
+    Action.ENROLLMENT_READ: Call("GET", "/api/v1/enrollments/{random_id}"),
+    Action.ENROLLMENT_MANAGE: Call("POST", "/api/v1/enrollments/{random_id}/pause", {}),
+    # task:work has none: the task inbox also refuses agent API keys (tasks belong to people), a rule beyond the
+    # matrix, so the probe test alone covers that action.
 }
 
 CELLS = [
