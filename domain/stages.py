@@ -32,8 +32,9 @@ ALLOWED_TRANSITIONS: dict[Stage, frozenset[Stage]] = {
     Stage.QUALIFIED: frozenset({Stage.ENGAGED, Stage.WON, Stage.LOST, Stage.OPTED_OUT}),
     Stage.UNREACHABLE: frozenset({Stage.CONTACTED, Stage.ENGAGED, Stage.LOST, Stage.OPTED_OUT}),
     # Terminal stages: a won or lost lead may be reopened by a person; an opt-out is final.
-    Stage.WON: frozenset({Stage.LOST}),
-    Stage.LOST: frozenset({Stage.CONTACTED, Stage.ENGAGED}),
+    # A person may say STOP at any time, won or lost included: opting out is reachable from every stage.
+    Stage.WON: frozenset({Stage.LOST, Stage.OPTED_OUT}),
+    Stage.LOST: frozenset({Stage.CONTACTED, Stage.ENGAGED, Stage.OPTED_OUT}),
     Stage.OPTED_OUT: frozenset(),
 }
 assert set(ALLOWED_TRANSITIONS) == set(Stage)

@@ -152,7 +152,7 @@ async def test_an_opted_out_lead_is_never_sent_to(
 async def test_a_lead_who_said_stop_is_refused_whatever_its_status(
     make_activities, sandbox_tenant, session_factory, sandbox_control
 ) -> None:  # type: ignore[no-untyped-def]
-    # A won lead cannot move to opted_out (domain/stages.py), but its STOP still ends every send.
+    # The conversation's opt-out alone (whatever the lead's status says) ends every send.
     lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
     async with session_factory() as session:
         lead = await session.get(Lead, lead_id)
