@@ -196,7 +196,7 @@ class BenchStack:
         return next((child.pid for child in self.children if child.name == name), None)
 
     def cpu_seconds(self) -> dict[str, float]:
-        """CPU time (user + system) each child has used so far, its own children included."""
+        """CPU time (user + system) each child has used so far, its own children included, and PostgreSQL's."""
         used: dict[str, float] = {}
         for child in self.children:
             with contextlib.suppress(psutil.Error, TypeError):
@@ -206,7 +206,19 @@ class BenchStack:
                     times = part.cpu_times()
                     total += times.user + times.system
                 used[child.name] = total
+        used["postgres"] = self._postgres_cpu_seconds()
         return used
+
+    def _postgres_cpu_seconds(self) -> float:
+        """CPU of the machine PostgreSQL's backends serving this run's database (backends gone since are missed)."""
+        total = 0.0
+        with contextlib.suppress(Exception), psycopg.connect(self.admin_url, autocommit=True) as conn:
+            rows = conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (self.db_name,)).fetchall()
+            for (pid,) in rows:
+                with contextlib.suppress(psutil.Error):
+                    times = psutil.Process(pid).cpu_times()
+                    total += times.user + times.system
+        return total
 
     def close(self) -> None:
         """Stop every child (reverse start order), drop the database, delete the run's Redis keys. Idempotent."""
