@@ -284,3 +284,16 @@ async def test_a_provider_opt_out_on_send_exits_and_opts_the_lead_out(
     assert await world.sent_to(lead) == []
     lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
     assert (await lead_handle.query(LeadWorkflow.view)).stage == "opted_out"
+
+
+async def test_an_enrollment_whose_lead_has_no_running_workflow_still_runs(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {"steps": [{"type": "send_whatsapp", "template": {"name": "hello"}}], "settings": {"business_hours": ALL_WEEK}}
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version, with_lead_workflow=False)
+    final = await handle.result()
+    assert final.status == EnrollmentStatus.COMPLETED
+    assert len(await world.sent_to(lead)) == 1

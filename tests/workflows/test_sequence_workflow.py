@@ -18,6 +18,7 @@ from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage
 from tests.fixtures.whatsapp import eventually, fresh_wamid
 from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, definition_of, make_world, time_skipping_worker
+from workflows import search_attributes
 from workflows.lead import LeadWorkflow
 from workflows.lead_types import StatusChangeRequest
 from workflows.sequence import SequenceWorkflow
@@ -235,6 +236,9 @@ async def test_stop_ends_the_enrollment_at_once_and_a_second_stop_is_refused(
     assert (stopped.status, stopped.exit_reason) == (EnrollmentStatus.STOPPED, "stopped")
     view = await handle.result()
     assert view.status == EnrollmentStatus.STOPPED
+    attributes = (await handle.describe()).typed_search_attributes
+    assert attributes.get(search_attributes.ENROLLMENT_STATUS) == "stopped"
+    assert attributes.get(search_attributes.SEQUENCE_ID) == str(sequence.id)
     with pytest.raises(Conflict):
         await stop_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
     assert len(await world.sent_to(lead)) == 1
