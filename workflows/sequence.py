@@ -153,13 +153,18 @@ class SequenceWorkflow:
 
     @workflow.run
     async def run(self, data: SequenceWorkflowInput) -> EnrollmentView:
+        announced: asyncio.Task[None] | None = None
         if data.carried_over is None:
-            await self._tell_lead(ENROLLMENT_STARTED_SIGNAL)
+            # Told in the background: a lead without a running workflow makes the signal fail only after the server
+            # looked for it, and the first step must not wait for that.
+            announced = asyncio.create_task(self._tell_lead(ENROLLMENT_STARTED_SIGNAL))
             await self._mirror()
         index = data.resume_index if data.carried_over is not None else self._view.current_step_index
         ready_at = data.ready_at or self._view.started_at
         while index is not None and not self._view.status.ended:
             if self._should_continue_as_new():
+                if announced is not None:
+                    await announced
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     data.model_copy(update={"carried_over": self._view, "resume_index": index, "ready_at": ready_at})
@@ -172,6 +177,8 @@ class SequenceWorkflow:
             self._end(EnrollmentStatus.COMPLETED, None, None)
         await self._close_open_task("cancelled")
         await self._mirror()
+        if announced is not None:
+            await announced  # "ended" must not overtake "started"
         await self._tell_lead(ENROLLMENT_ENDED_SIGNAL)
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view
