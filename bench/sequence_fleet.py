@@ -26,6 +26,7 @@ with the growth per sleeping enrollment. Figures only: nothing here asserts a ti
 import argparse
 import asyncio
 import contextlib
+import inspect
 import sys
 import time
 import uuid
@@ -37,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 import psutil
 from sqlalchemy import func, select
+from temporalio.worker import Worker
 
 from bench.baseline import measure_workflows
 from bench.harness import BenchStack, add_stack_arguments, cpu_report, exit_now, machine_load, say, wall_clock
@@ -53,6 +55,8 @@ SEQUENCE = {
     ],
 }
 MAX_N = 20_000
+# worker/main.py leaves the SDK's default: beyond this many, sleeping workflows are evicted from the worker's memory.
+WORKFLOW_CACHE = inspect.signature(Worker.__init__).parameters["max_cached_workflows"].default
 SETTLE_SECONDS = 5.0  # after a batch: let the worker's cache and the RSS settle before reading it
 
 
@@ -249,6 +253,7 @@ async def run(args: argparse.Namespace, sizes: list[int]) -> int:
     print(f"  API start pacing          {concurrency} in flight, {stack.settings.enrollment_start_per_second:g}/s max")
     print(f"  baseline workflows/s      {baseline_rate:.1f}  ({baseline_n} one-activity, {concurrency} at once)")
     print(f"  machine at baseline       {load_baseline}")
+    print(f"  worker workflow cache     {WORKFLOW_CACHE} workflows (SDK default; lead and sequence workflows share it)")
     print(f"  worker RSS idle           {mib(idle_rss)}  (after the import, before any enrollment)")
     previous_size, previous_rss = 0, idle_rss
     for size, f, peak, settled in rows:
