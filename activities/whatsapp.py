@@ -2,7 +2,9 @@
 
 Thin: channels/whatsapp/outbox.py does the work (outbox, 24-hour window, opt-out, pacing, provider errors); this
 maps its outcomes onto Temporal's retry semantics. Throttling and unreachable providers are retryable, with the
-provider's or the pacer's delay as `next_retry_delay`; every refusal is a non-retryable `ApplicationError` whose
+provider's or the pacer's delay as `next_retry_delay`; so is a re-run that finds an unconfirmed earlier attempt
+(`WhatsAppSendInFlight`, retried every few seconds until a status webhook reconciles it or the window passes);
+every refusal is a non-retryable `ApplicationError` whose
 `type` (domain/whatsapp_messages.py) tells the workflow what happened, and which is already on the lead's timeline.
 """
 
@@ -14,11 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from channels.whatsapp.outbox import SendDeferred, SendRefused, WhatsAppSender
+from channels.whatsapp.outbox import SendDeferred, SendInFlight, SendRefused, WhatsAppSender
 from channels.whatsapp.pacing import SendPacer
 from core.config import Settings
 from core.redis import Keys, create_redis
-from domain.whatsapp_messages import SEND_WHATSAPP_MESSAGE, THROTTLED, SendWhatsAppInput, SendWhatsAppResult
+from domain.whatsapp_messages import (
+    SEND_IN_FLIGHT,
+    SEND_WHATSAPP_MESSAGE,
+    THROTTLED,
+    SendWhatsAppInput,
+    SendWhatsAppResult,
+)
 from providers.http import create_provider_http_client
 
 
@@ -57,7 +65,7 @@ class WhatsAppActivities:
             delay = deferred.retry_after_seconds
             raise ApplicationError(
                 deferred.message,
-                type=THROTTLED,
+                type=SEND_IN_FLIGHT if isinstance(deferred, SendInFlight) else THROTTLED,
                 next_retry_delay=timedelta(seconds=delay) if delay else None,
             ) from None
         except SendRefused as refused:

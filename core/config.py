@@ -93,6 +93,10 @@ class Settings(BaseSettings):
     whatsapp_recipient_min_interval_seconds: float = Field(default=6.0, ge=0)
     whatsapp_pacing_max_wait_seconds: float = Field(default=2.0, ge=0)  # longer waits become a retry with a delay
     whatsapp_template_language: str = "en_US"
+    # A send whose attempt was recorded but never confirmed (the worker died mid-call) is not repeated until a status
+    # webhook reconciles it or this long after the attempt started; re-runs meanwhile retry every few seconds.
+    whatsapp_send_reconcile_window_seconds: float = Field(default=60.0, ge=0)
+    whatsapp_send_reconcile_poll_seconds: float = Field(default=3.0, gt=0)
 
     # CSV lead import: limits of one upload, and how many lead workflows it starts at a time
     lead_import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)

@@ -80,4 +80,5 @@ UNDELIVERABLE = "WhatsAppUndeliverable"  # the number cannot receive WhatsApp me
 NOT_CONFIGURED = "WhatsAppNotConfigured"  # the tenant has no usable WhatsApp account
 SEND_REJECTED = "WhatsAppSendRejected"  # any other permanent refusal (auth, configuration, template)
 THROTTLED = "WhatsAppThrottled"  # retryable: pacing or provider rate limit
+SEND_IN_FLIGHT = "WhatsAppSendInFlight"  # retryable: an earlier attempt may have been accepted; awaiting its webhook
 LEAD_GONE_SEND = "LeadGone"

@@ -1,7 +1,9 @@
 """The outbound WhatsApp outbox: one row per send, unique on the idempotency key (workflow id + step).
 
 A re-run of the send activity finds the row and returns the first send's provider message id instead of sending
-again. States: pending (claimed, not yet accepted by the provider), sent, failed (permanently refused).
+again. States: pending (claimed, nothing handed to the provider), sending (an attempt was committed before the provider
+call, `started_at`; its outcome is unknown until it is stored or a status webhook reconciles it), sent, failed
+(permanently refused).
 """
 
 import uuid
@@ -24,6 +26,7 @@ class OutboxMessage(IdMixin, CreatedAtMixin, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
     message_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("message.id", ondelete="SET NULL"))
     error_code: Mapped[str | None] = mapped_column(String(40))

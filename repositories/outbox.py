@@ -1,6 +1,7 @@
-"""SQL for the WhatsApp outbox: claim a send by its idempotency key, then record how it ended."""
+"""SQL for the WhatsApp outbox: claim a send by its idempotency key, record the attempt, then how it ended."""
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -47,9 +48,30 @@ class OutboxRepository:
         )
         return result.scalar_one_or_none()
 
-    async def mark_attempt(self, *, outbox_id: uuid.UUID) -> None:
+    async def lock(self, *, idempotency_key: str) -> OutboxMessage | None:
+        """The row for this key, locked for this transaction (re-read, not from the identity map)."""
+        result = await self.session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.idempotency_key == idempotency_key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return result.scalar_one_or_none()
+
+    async def mark_sending(self, *, outbox_id: uuid.UUID, payload: dict[str, Any], at: datetime) -> None:
+        """The attempt about to go to the provider: committed before the call, so a crash mid-call is visible."""
         await self.session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(attempts=OutboxMessage.attempts + 1)
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id)
+            .values(state="sending", started_at=at, payload=payload, attempts=OutboxMessage.attempts + 1)
+        )
+
+    async def mark_pending(self, *, outbox_id: uuid.UUID) -> None:
+        """The provider answered that it did not take the message: the next attempt may send at once."""
+        await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id, OutboxMessage.state == "sending")
+            .values(state="pending")
         )
 
     async def mark_sent(self, *, outbox_id: uuid.UUID, provider_message_id: str, message_id: uuid.UUID) -> None:
@@ -58,6 +80,9 @@ class OutboxRepository:
             .where(OutboxMessage.id == outbox_id)
             .values(state="sent", provider_message_id=provider_message_id, message_id=message_id)
         )
+
+    async def set_payload(self, *, outbox_id: uuid.UUID, payload: dict[str, Any]) -> None:
+        await self.session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(payload=payload))
 
     async def mark_failed(self, *, outbox_id: uuid.UUID, error_code: str, error_message: str) -> None:
         await self.session.execute(

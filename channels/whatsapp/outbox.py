@@ -1,17 +1,26 @@
 """Outbound WhatsApp sends, effectively once: the outbox row, the 24-hour window, opt-outs, pacing, provider errors.
 
 `WhatsAppSender.send(data)` is what the `send_whatsapp_message` activity runs. Contract:
-- The outbox row for `data.idempotency_key` (workflow id + step) is claimed and locked for the whole attempt, so two
+- The outbox row for `data.idempotency_key` (workflow id + step) is claimed and locked while deciding, so two
   concurrent executions of one step serialise; a step whose row is `sent` returns the first send's provider message
   id without sending; a row `failed` repeats its refusal.
 - An opted-out lead is refused. Free text goes out only inside the 24-hour window after the lead's last inbound
   message, otherwise the step's fallback template, otherwise a refusal (recorded on the timeline).
 - Pacing (channels/whatsapp/pacing.py) may ask the caller to come back later (`SendDeferred`).
-- Provider errors: throttling/5xx/timeouts are `SendDeferred` (retry); 131047 falls back to the template when the
-  step has one; 131050 refuses and asks the workflow to opt the lead out; undeliverable numbers are recorded on the
-  message and the timeline and not retried.
-- A crash after the provider accepted but before the commit leaves no row: the re-run sends again with the same
-  `X-Idempotency-Key` header (providers that honour it drop the repeat; Meta does not). This is the only window.
+- The attempt is committed (state `sending`, `started_at`) BEFORE the provider call, and the outcome in a second
+  transaction after it; no lock is held across the call. Cloud sends carry the idempotency key as Meta's
+  `biz_opaque_callback_data`, which Meta echoes in the message's status webhooks: a status webhook for a row still
+  `sending` reconciles it (`store_accepted`, called from the webhook service).
+- A re-run that finds its row `sending` (the previous attempt died mid-call or timed out) does not send: it raises
+  `SendInFlight` (retry in a few seconds) until a status webhook reconciled the row (then it returns that provider
+  message id) or `whatsapp_send_reconcile_window_seconds` have passed since `started_at`; only then does it send
+  again. So a second message is possible only when the provider accepted the first but never confirmed it within
+  the window (its webhooks lost). Evolution has no callback data and lets the caller choose no message id: a row
+  of an Evolution send left `sending` is re-sent at once (at-least-once for a crash in that gap).
+- Provider errors: throttling/5xx are `SendDeferred` (retry; the row goes back to `pending`); a timeout keeps the
+  row `sending` (the message may have gone out); 131047 falls back to the template when the step has one; 131050
+  refuses and asks the workflow to opt the lead out; undeliverable numbers are recorded on the message and the
+  timeline and not retried.
 """
 
 import asyncio
@@ -19,6 +28,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -76,6 +86,10 @@ class SendDeferred(Exception):
         self.retry_after_seconds = retry_after_seconds
 
 
+class SendInFlight(SendDeferred):
+    """An earlier attempt of this step may have been accepted: wait for its status webhook instead of resending."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     mode: SendMode
@@ -112,34 +126,91 @@ class WhatsAppSender:
                 lead_id=lead_id,
                 payload=data.model_dump(mode="json"),
             )
-            if row.state == "sent" and row.provider_message_id and row.message_id:
-                return SendWhatsAppResult(
-                    provider_message_id=row.provider_message_id,
-                    message_id=str(row.message_id),
-                    mode=str(row.payload.get("_mode", "text")),
-                    template=row.payload.get("_template"),
-                    duplicate=True,
-                )
+            done = _finished(row)
+            if done is not None:
+                return done
             if row.state == "failed":
                 raise SendRefused(row.error_code or kinds.SEND_REJECTED, row.error_message or "refused earlier")
+            if row.state == "sending":
+                self._check_in_flight(row)
             try:
-                return await self._send_claimed(session, data, lead, row)
+                provider, plan = await self._prepare(session, data, lead)
             except SendRefused as refusal:
-                await outbox.mark_failed(outbox_id=row.id, error_code=refusal.kind, error_message=refusal.message)
-                if refusal.provider is not None:
-                    await self._store_failed(session, data, lead, refusal)
-                await self._record(
-                    session, lead, data, "whatsapp_send_failed", {"reason": refusal.message, "error": refusal.kind}
-                )
-                await session.commit()
+                await self._refuse(session, data, lead, row, refusal)
                 raise
             except SendDeferred:
-                await session.commit()  # keeps the attempt count
+                await session.commit()
                 raise
+            await outbox.mark_sending(outbox_id=row.id, payload=_payload(data, provider, plan), at=datetime.now(tz=UTC))
+            # Durable before the provider hears of it; this also ends the row lock (no lock across the HTTP call).
+            await session.commit()
+            try:
+                sent, plan = await self._deliver_with_fallback(session, provider, lead, data, row, plan)
+            except WhatsAppSendError as error:
+                mapped = await self._map_error(session, lead, error)
+                row = await self._relock(outbox, data)
+                if isinstance(mapped, SendRefused):
+                    await self._refuse(session, data, lead, row, mapped)
+                    raise mapped from None
+                if error.code != "timeout":  # the provider answered: nothing went out
+                    await outbox.mark_pending(outbox_id=row.id)
+                await session.commit()
+                raise mapped from None
+            row = await self._relock(outbox, data)
+            done = _finished(row)
+            if done is not None:  # a status webhook reconciled the row while the answer was on its way
+                await session.commit()
+                return done.model_copy(update={"duplicate": False})
+            message_id = await store_accepted(
+                session, row=row, lead=lead, provider_name=provider.name, provider_message_id=sent.provider_message_id
+            )
+            await session.commit()
+            return SendWhatsAppResult(
+                provider_message_id=sent.provider_message_id,
+                message_id=str(message_id),
+                mode=plan.mode.value,
+                template=plan.template,
+            )
 
-    async def _send_claimed(
-        self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, row: OutboxMessage
-    ) -> SendWhatsAppResult:
+    def _check_in_flight(self, row: OutboxMessage) -> None:
+        """Raise `SendInFlight` while an unconfirmed earlier attempt may still be reconciled by a status webhook."""
+        if not row.payload.get("_reconcilable") or row.started_at is None:
+            log.warning(
+                "outbox %s: an earlier %s attempt is unconfirmed; sending again", row.id, row.payload.get("_provider")
+            )
+            return
+        window = self._settings.whatsapp_send_reconcile_window_seconds
+        age = (datetime.now(tz=UTC) - row.started_at).total_seconds()
+        if age < window:
+            wait = min(self._settings.whatsapp_send_reconcile_poll_seconds, window - age)
+            raise SendInFlight(
+                f"an earlier attempt of this send (started {age:.0f} s ago) may have been accepted; waiting up to "
+                f"{window:.0f} s for the provider's status webhook before sending again",
+                retry_after_seconds=max(wait, 0.5),
+            )
+        log.warning(
+            "outbox %s: no status webhook within %.0f s of the unconfirmed attempt; sending again", row.id, window
+        )
+
+    async def _relock(self, outbox: OutboxRepository, data: SendWhatsAppInput) -> OutboxMessage:
+        row = await outbox.lock(idempotency_key=data.idempotency_key)
+        assert row is not None  # outbox rows are deleted only with their lead (the lead was read above)
+        return row
+
+    async def _refuse(
+        self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, row: OutboxMessage, refusal: SendRefused
+    ) -> None:
+        await OutboxRepository(session).mark_failed(
+            outbox_id=row.id, error_code=refusal.kind, error_message=refusal.message
+        )
+        if refusal.provider is not None:
+            await self._store_failed(session, data, lead, refusal)
+        await _record(session, lead, data, "whatsapp_send_failed", {"reason": refusal.message, "error": refusal.kind})
+        await session.commit()
+
+    async def _prepare(
+        self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead
+    ) -> tuple[WhatsAppProvider, _Plan]:
         conversations = ConversationRepository(session)
         opted_out_at = await conversations.opted_out_at(tenant_id=lead.tenant_id, lead_id=lead.id)
         if lead.stage == Stage.OPTED_OUT or opted_out_at is not None:
@@ -162,20 +233,27 @@ class WhatsAppSender:
         if data.text is None and decision.mode is SendMode.TEXT:
             raise SendRefused(kinds.SEND_REJECTED, "nothing to send: give a text or a template")
         await self._pace(account, lead, data.idempotency_key)
-        await OutboxRepository(session).mark_attempt(outbox_id=row.id)
-        plan = _Plan(decision.mode, decision.template)
+        return provider, _Plan(decision.mode, decision.template)
+
+    async def _deliver_with_fallback(
+        self,
+        session: AsyncSession,
+        provider: WhatsAppProvider,
+        lead: Lead,
+        data: SendWhatsAppInput,
+        row: OutboxMessage,
+        plan: _Plan,
+    ) -> tuple[SentMessage, _Plan]:
         try:
-            sent = await self._deliver(provider, lead, data, plan)
+            return await self._deliver(provider, lead, data, plan), plan
         except WhatsAppSendError as error:
-            if error.kind is ErrorKind.WINDOW_CLOSED and plan.mode is SendMode.TEXT and data.fallback_template:
-                plan = _Plan(SendMode.TEMPLATE, data.fallback_template)
-                try:
-                    sent = await self._deliver(provider, lead, data, plan)
-                except WhatsAppSendError as second:
-                    raise await self._map_error(session, lead, second) from None
-            else:
-                raise await self._map_error(session, lead, error) from None
-        return await self._store_sent(session, data, lead, row, provider, sent, plan)
+            if not (error.kind is ErrorKind.WINDOW_CLOSED and plan.mode is SendMode.TEXT and data.fallback_template):
+                raise
+        plan = _Plan(SendMode.TEMPLATE, data.fallback_template)
+        # The attempt now is the template: a webhook reconciling it must store it as such.
+        await OutboxRepository(session).set_payload(outbox_id=row.id, payload=_payload(data, provider, plan))
+        await session.commit()
+        return await self._deliver(provider, lead, data, plan), plan
 
     async def _provider(self, session: AsyncSession, account: WhatsAppAccount) -> WhatsAppProvider:
         config = ProviderAccount(
@@ -245,62 +323,6 @@ class WhatsAppSender:
             return SendRefused(kinds.UNDELIVERABLE, f"the number cannot receive WhatsApp messages ({error.code})")
         return SendRefused(kinds.SEND_REJECTED, str(error))
 
-    async def _store_sent(
-        self,
-        session: AsyncSession,
-        data: SendWhatsAppInput,
-        lead: Lead,
-        row: OutboxMessage,
-        provider: WhatsAppProvider,
-        sent: SentMessage,
-        plan: _Plan,
-    ) -> SendWhatsAppResult:
-        now = datetime.now(tz=UTC)
-        conversations = ConversationRepository(session)
-        conversation = await conversations.get_or_create(tenant_id=lead.tenant_id, lead_id=lead.id, channel="whatsapp")
-        body = data.text or "" if plan.mode is SendMode.TEXT else f"[template {plan.template}]"
-        messages = MessageRepository(session)
-        message_id = await messages.insert_once(
-            {
-                "tenant_id": lead.tenant_id,
-                "conversation_id": conversation.id,
-                "lead_id": lead.id,
-                "direction": "outbound",
-                "kind": plan.mode.value,
-                "body": body,
-                "template": plan.template if plan.mode is SendMode.TEMPLATE else None,
-                "provider": provider.name,
-                "provider_message_id": sent.provider_message_id,
-                "status": "pending",
-                "sent_by": data.requested_by,
-                "occurred_at": now,
-            }
-        )
-        if message_id is None:  # the provider handed back an id we already hold: the same send, seen again
-            existing = await messages.get_by_provider_id(sent.provider_message_id)
-            assert existing is not None
-            message_id = existing.id
-        await conversations.record_outbound(conversation_id=conversation.id, at=now, preview=body)
-        row.payload = {**row.payload, "_mode": plan.mode.value, "_template": plan.template}
-        await OutboxRepository(session).mark_sent(
-            outbox_id=row.id, provider_message_id=sent.provider_message_id, message_id=message_id
-        )
-        await self._apply_early_statuses(session, sent.provider_message_id)
-        await self._record(
-            session,
-            lead,
-            data,
-            "whatsapp_sent",
-            {"body": body, "mode": plan.mode.value, "provider_message_id": sent.provider_message_id},
-        )
-        await session.commit()
-        return SendWhatsAppResult(
-            provider_message_id=sent.provider_message_id,
-            message_id=str(message_id),
-            mode=plan.mode.value,
-            template=plan.template,
-        )
-
     async def _store_failed(
         self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, refusal: SendRefused
     ) -> None:
@@ -329,32 +351,109 @@ class WhatsAppSender:
             }
         )
 
-    async def _apply_early_statuses(self, session: AsyncSession, provider_message_id: str) -> None:
-        """Status webhooks can outrun this commit; the events were stored, so apply them now."""
-        events = WebhookEventRepository(session)
-        messages = MessageRepository(session)
-        for status in ("sent", "delivered", "read", "failed"):
-            for provider in ("cloud", "evolution"):
-                stored = await events.get(provider=provider, provider_event_id=f"status:{provider_message_id}:{status}")
-                if stored is None:
-                    continue
-                event = stored.payload.get("event", {})
-                await messages.apply_status(
-                    provider_message_id=provider_message_id,
-                    status=status,
-                    at=datetime.fromisoformat(event.get("timestamp")) if event.get("timestamp") else stored.received_at,
-                    error_code=event.get("error_code"),
-                    error_message=event.get("error_title"),
-                )
 
-    async def _record(
-        self, session: AsyncSession, lead: Lead, data: SendWhatsAppInput, kind: str, extra: dict[str, str | None]
-    ) -> None:
-        await TimelineRepository(session).record(
-            tenant_id=lead.tenant_id,
-            lead_id=lead.id,
-            kind=kind,
-            actor=data.requested_by,
-            data={"step": data.step, **extra},
-            idempotency_key=f"{data.idempotency_key}:{kind}",
-        )
+def _finished(row: OutboxMessage) -> SendWhatsAppResult | None:
+    """The first send's result when the row holds one (stored by the activity or reconciled by a webhook)."""
+    if row.state != "sent" or not row.provider_message_id or not row.message_id:
+        return None
+    return SendWhatsAppResult(
+        provider_message_id=row.provider_message_id,
+        message_id=str(row.message_id),
+        mode=str(row.payload.get("_mode", "text")),
+        template=row.payload.get("_template"),
+        duplicate=True,
+    )
+
+
+def _payload(data: SendWhatsAppInput, provider: WhatsAppProvider, plan: _Plan) -> dict[str, Any]:
+    """The row's payload for an attempt: the input plus what a webhook needs to store the message (`store_accepted`)."""
+    return {
+        **data.model_dump(mode="json"),
+        "_mode": plan.mode.value,
+        "_template": plan.template,
+        "_provider": provider.name,
+        "_reconcilable": bool(getattr(provider, "echoes_callback_data", False)),
+    }
+
+
+async def store_accepted(
+    session: AsyncSession, *, row: OutboxMessage, lead: Lead, provider_name: str, provider_message_id: str
+) -> uuid.UUID:
+    """Record a send the provider accepted: its message in the conversation, the row `sent`, the timeline.
+
+    Called by the send activity with the provider's answer, or by the status webhook for a row left `sending` (its
+    `biz_opaque_callback_data` named the row). The caller holds the row lock and commits.
+    """
+    data = SendWhatsAppInput.model_validate(row.payload)
+    mode = SendMode(str(row.payload.get("_mode", SendMode.TEXT.value)))
+    template = row.payload.get("_template")
+    now = datetime.now(tz=UTC)
+    conversations = ConversationRepository(session)
+    conversation = await conversations.get_or_create(tenant_id=lead.tenant_id, lead_id=lead.id, channel="whatsapp")
+    body = data.text or "" if mode is SendMode.TEXT else f"[template {template}]"
+    messages = MessageRepository(session)
+    message_id = await messages.insert_once(
+        {
+            "tenant_id": lead.tenant_id,
+            "conversation_id": conversation.id,
+            "lead_id": lead.id,
+            "direction": "outbound",
+            "kind": mode.value,
+            "body": body,
+            "template": template if mode is SendMode.TEMPLATE else None,
+            "provider": provider_name,
+            "provider_message_id": provider_message_id,
+            "status": "pending",
+            "sent_by": data.requested_by,
+            "occurred_at": now,
+        }
+    )
+    if message_id is None:  # the provider handed back an id we already hold: the same send, seen again
+        existing = await messages.get_by_provider_id(provider_message_id)
+        assert existing is not None
+        message_id = existing.id
+    await conversations.record_outbound(conversation_id=conversation.id, at=now, preview=body)
+    await OutboxRepository(session).mark_sent(
+        outbox_id=row.id, provider_message_id=provider_message_id, message_id=message_id
+    )
+    await _apply_early_statuses(session, provider_message_id)
+    await _record(
+        session,
+        lead,
+        data,
+        "whatsapp_sent",
+        {"body": body, "mode": mode.value, "provider_message_id": provider_message_id},
+    )
+    return message_id
+
+
+async def _apply_early_statuses(session: AsyncSession, provider_message_id: str) -> None:
+    """Status webhooks can outrun this commit; the events were stored, so apply them now."""
+    events = WebhookEventRepository(session)
+    messages = MessageRepository(session)
+    for status in ("sent", "delivered", "read", "failed"):
+        for provider in ("cloud", "evolution"):
+            stored = await events.get(provider=provider, provider_event_id=f"status:{provider_message_id}:{status}")
+            if stored is None:
+                continue
+            event = stored.payload.get("event", {})
+            await messages.apply_status(
+                provider_message_id=provider_message_id,
+                status=status,
+                at=datetime.fromisoformat(event.get("timestamp")) if event.get("timestamp") else stored.received_at,
+                error_code=event.get("error_code"),
+                error_message=event.get("error_title"),
+            )
+
+
+async def _record(
+    session: AsyncSession, lead: Lead, data: SendWhatsAppInput, kind: str, extra: dict[str, str | None]
+) -> None:
+    await TimelineRepository(session).record(
+        tenant_id=lead.tenant_id,
+        lead_id=lead.id,
+        kind=kind,
+        actor=data.requested_by,
+        data={"step": data.step, **extra},
+        idempotency_key=f"{data.idempotency_key}:{kind}",
+    )

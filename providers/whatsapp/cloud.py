@@ -2,7 +2,10 @@
 
 Bodies are the Graph API's own (text: `messaging_product, recipient_type, to, type, text{preview_url, body}`;
 template: `template{name, language{code}, components[{type: body, parameters[{type: text, text}]}]}`); the answer's
-`messages[0].id` (a `wamid.`) is the provider message id. `to` is sent as given: Meta accepts E.164 with or without
+`messages[0].id` (a `wamid.`) is the provider message id. Every send carries the caller's idempotency key as
+`biz_opaque_callback_data` (a top-level field of the message object, up to 512 characters), which Meta echoes in
+that message's status webhooks: the outbox reconciles an attempt whose answer was lost by it.
+`to` is sent as given: Meta accepts E.164 with or without
 the leading "+". Point `base_url` at https://graph.facebook.com for the real API or at the sandbox.
 """
 
@@ -20,6 +23,7 @@ class CloudApiClient:
     """One WhatsApp business phone number on the Cloud API (or the sandbox speaking its wire format)."""
 
     supports_templates = True
+    echoes_callback_data = True  # status webhooks carry `biz_opaque_callback_data` back
 
     def __init__(
         self,
@@ -73,6 +77,8 @@ class CloudApiClient:
         return await self._send(payload, idempotency_key)
 
     async def _send(self, payload: dict[str, Any], idempotency_key: str | None) -> SentMessage:
+        if idempotency_key:
+            payload = {**payload, "biz_opaque_callback_data": idempotency_key[:512]}
         answer = await post_json(
             self._http,
             self._url,

@@ -72,6 +72,8 @@ class StatusEvent(_Event):
     error_code: str | None = None
     error_title: str | None = None
     error_kind: ErrorKind | None = None
+    # Meta echoes the `biz_opaque_callback_data` sent with the message (our outbox idempotency key); Evolution: None.
+    callback_data: str | None = None
 
 
 class ConnectionUpdate(_Event):
@@ -224,6 +226,7 @@ def _meta_status(status: Mapping[str, Any], account_id: str) -> StatusEvent | No
         error_code=str(code) if code is not None else None,
         error_title=_str(errors[0].get("title")) if errors else None,
         error_kind=kind_for_meta_code(int(code)) if isinstance(code, int) else None,
+        callback_data=_str(status.get("biz_opaque_callback_data")),
     )
 
 

@@ -244,10 +244,11 @@ async def test_two_steps_to_one_recipient_are_paced(
     assert [m["text"] for m in await _sent_to(sandbox_control, phone)] == ["one"]
 
 
-async def test_a_send_cut_off_mid_flight_goes_out_exactly_once_on_recovery(
+async def test_a_send_cut_off_mid_flight_is_held_back_then_goes_out_exactly_once(
     make_activities, sandbox_tenant, session_factory, sandbox_control
 ) -> None:  # type: ignore[no-untyped-def]
-    # The provider hangs (a timeout fault) and the worker dies meanwhile: its transaction and outbox claim roll back.
+    # The provider hangs (a timeout fault, nothing recorded) and the worker dies meanwhile: the attempt stays
+    # `sending`. Nothing confirms it, so a re-run waits (retryable) and sends only once the window has passed.
     lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
     await sandbox_control.post("/_sandbox/faults", json={"kind": "timeout", "to": phone, "delay_seconds": 2})
     data = _input(sandbox_tenant, lead_id, text="hello once")
@@ -256,9 +257,15 @@ async def test_a_send_cut_off_mid_flight_goes_out_exactly_once_on_recovery(
     dying.cancel()
     with pytest.raises(asyncio.CancelledError):
         await dying
-    # Recovery: a new worker process (new clients) runs the same step.
-    result = await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
-    again = await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
+    with pytest.raises(ApplicationError) as held:
+        await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
+    assert held.value.type == kinds.SEND_IN_FLIGHT and not held.value.non_retryable
+    assert held.value.next_retry_delay is not None
+    assert await _sent_to(sandbox_control, phone) == []
+    # Recovery after the window: a new worker process (new clients) runs the same step.
+    after_window = make_activities(whatsapp_send_reconcile_window_seconds=0)
+    result = await ActivityEnvironment().run(after_window.send_whatsapp_message, data)
+    again = await ActivityEnvironment().run(after_window.send_whatsapp_message, data)
     assert again.provider_message_id == result.provider_message_id
     assert [m["id"] for m in await _sent_to(sandbox_control, phone)] == [result.provider_message_id]
 

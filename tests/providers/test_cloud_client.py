@@ -61,7 +61,8 @@ async def test_send_text_posts_the_graph_body_and_returns_the_wamid(
     sent = await client.send_text(fixture["to"], fixture["text"]["body"], idempotency_key="lead-1/step-2")
 
     [recorded] = await _recorded(sandbox_control, phone_number_id)
-    assert recorded["request_body"] == fixture
+    # The fixture's body plus the idempotency key as Meta's callback data, echoed in the status webhooks.
+    assert recorded["request_body"] == {**fixture, "biz_opaque_callback_data": "lead-1/step-2"}
     assert (recorded["id"], recorded["to"], recorded["type"]) == (sent.provider_message_id, "+14155550123", "text")
     assert recorded["idempotency_key"] == "lead-1/step-2"
     assert sent.provider_message_id.startswith("wamid.")
@@ -75,10 +76,12 @@ async def test_send_template_posts_the_graph_body(
     template = fixture["template"]
     values = [p["text"] for p in template["components"][0]["parameters"]]
 
-    sent = await make_cloud().send_template(fixture["to"], template["name"], template["language"]["code"], values)
+    sent = await make_cloud().send_template(
+        fixture["to"], template["name"], template["language"]["code"], values, idempotency_key="lead-1/step-3"
+    )
 
     [recorded] = await _recorded(sandbox_control, phone_number_id)
-    assert recorded["request_body"] == fixture
+    assert recorded["request_body"] == {**fixture, "biz_opaque_callback_data": "lead-1/step-3"}
     assert recorded["template"] == {"name": "lead_followup_v2", "language": "en_US", "parameters": values}
     assert recorded["id"] == sent.provider_message_id
 
