@@ -7,10 +7,9 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.schemas.leads import InvalidEmail, normalize_email
+from api.services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 TenantRoleName = Literal["owner", "admin", "agent"]
-MIN_PASSWORD_LENGTH = 8  # the service enforces the same bounds for callers that bypass HTTP
-MAX_PASSWORD_LENGTH = 256
 
 
 def _required_email(value: str) -> str:
