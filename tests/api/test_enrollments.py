@@ -38,7 +38,7 @@ async def _running(client: httpx.AsyncClient, tenant, enrollment_id: str) -> dic
         planned = response.status_code == 200 and body["source"] == "workflow" and body["next_action_at"] is not None
         return body if planned else None
 
-    return await eventually(check, what=f"enrollment {enrollment_id} to run")
+    return await eventually(check, within=60, what=f"enrollment {enrollment_id} to run")
 
 
 async def test_bulk_enrollment_reports_every_skip_reason(
@@ -325,3 +325,23 @@ async def test_a_start_that_failed_is_reported_and_the_same_request_again_starts
     assert retried["skipped"] == [{"lead_id": str(lead), "reason": "already_enrolled", "enrollment_id": enrollment_id}]
     running = await _running(client, tenant, enrollment_id)
     assert running["current_step_id"] == "first_wait"
+
+
+async def test_a_bulk_enrollment_by_filter_enrolls_each_lead_once(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    # Hundreds keep the suite quick on a shared Temporal dev server; bench/ drives thousands.
+    leads = await insert_leads(session_factory, tenant, us_phones(400), name="Bulk Lead")
+    body = {"filter": {"stage": "new"}, "start_at": START}
+    report = (await _enroll(client, tenant, sequence["id"], role="owner", **body)).json()
+    assert report["enrolled"] == 400 and report["skipped"] == [] and report["not_started"] == []
+    assert len(set(report["enrollment_ids"])) == 400
+
+    again = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(i) for i in leads])).json()
+    assert again["enrolled"] == 0 and {s["reason"] for s in again["skipped"]} == {"already_enrolled"}
+    assert len(again["skipped"]) == 400
+    listed = await client.get(
+        f"{SEQUENCES}/{sequence['id']}/enrollments", params={"limit": 1000}, headers=tenant.headers()
+    )
+    assert {e["lead_id"] for e in listed.json()} == {str(i) for i in leads}

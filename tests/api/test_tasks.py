@@ -35,7 +35,7 @@ async def _task_for(client: httpx.AsyncClient, tenant, session_factory, *, owner
         tasks = (await client.get(TASKS, params={"assignee": "all"}, headers=tenant.headers("owner"))).json()
         return next((t for t in tasks if t["enrollment_id"] == enrollment_id), None)
 
-    return await eventually(created, what="the sequence's task")
+    return await eventually(created, within=60, what="the sequence's task")
 
 
 async def _login(make_client, settings, tenant, role: str) -> dict[str, str]:
