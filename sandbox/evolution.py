@@ -61,10 +61,12 @@ async def send_text(instance: str, request: Request) -> JSONResponse:
     if problems:
         return JSONResponse(payloads.evolution_error(400, problems), status_code=400)
     fault = sandbox.state.take_send_fault("evolution", body["number"])
-    if fault is not None and not (fault.deferred and fault.kind.startswith("error_")):
+    if fault is not None and fault.kind != "slow_accept" and not (fault.deferred and fault.kind.startswith("error_")):
         return await _fault_answer(fault, body["number"])
     message = sandbox.record_evolution_send(target, body, request.headers.get(IDEMPOTENCY_HEADER))
     sandbox.follow_up_statuses(message, fault)
+    if fault is not None and fault.kind == "slow_accept":
+        await asyncio.sleep(fault.delay_seconds)  # accepted and recorded: only the answer is late
     answer = payloads.evolution_send_answer(
         body["number"], body["text"], message.id, message.accepted_at, evolution_instance_id(instance)
     )

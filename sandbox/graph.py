@@ -69,8 +69,10 @@ async def send_message(version: str, phone_number_id: str, request: Request) -> 
     if reason is not None:
         return _invalid(reason)
     fault = sandbox.state.take_send_fault("cloud", body["to"])
-    if fault is not None and not (fault.deferred and fault.kind.startswith("error_")):
+    if fault is not None and fault.kind != "slow_accept" and not (fault.deferred and fault.kind.startswith("error_")):
         return await _fault_answer(fault)
     message = sandbox.record_cloud_send(account, body, request.headers.get(IDEMPOTENCY_HEADER))
     sandbox.follow_up_statuses(message, fault)
+    if fault is not None and fault.kind == "slow_accept":
+        await asyncio.sleep(fault.delay_seconds)  # accepted and recorded: only the answer is late
     return JSONResponse(payloads.graph_send_answer(body["to"], message.id, template=message.type == "template"))

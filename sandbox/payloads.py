@@ -137,7 +137,14 @@ def meta_inbound(
 
 
 def meta_status(
-    account: CloudAccount, *, message_id: str, status: str, recipient: str, error_code: int | None, at: datetime
+    account: CloudAccount,
+    *,
+    message_id: str,
+    status: str,
+    recipient: str,
+    error_code: int | None,
+    at: datetime,
+    callback_data: str | None = None,
 ) -> dict[str, Any]:
     item: dict[str, Any] = {
         "id": message_id,
@@ -145,6 +152,8 @@ def meta_status(
         "timestamp": str(int(at.timestamp())),
         "recipient_id": digits(recipient),
     }
+    if callback_data:  # Meta echoes it only when the send carried it
+        item["biz_opaque_callback_data"] = callback_data
     if status in ("sent", "delivered"):
         # Graph v24+ form: pricing without `conversation`.
         item["pricing"] = {

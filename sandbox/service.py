@@ -74,6 +74,7 @@ class Sandbox:
             text=body["text"]["body"] if not template else None,
             template=_template_sent(template) if template else None,
             idempotency_key=idempotency_key,
+            callback_data=body.get("biz_opaque_callback_data") or None,
             request_body=body,
             accepted_at=now(),
         )
@@ -103,10 +104,11 @@ class Sandbox:
             return
         if self._webhook_url(message.provider, message.account) is None:
             return
-        code = int(fault.kind.split("_", 1)[1]) if fault and fault.kind.startswith("error_") else None
+        failing = fault is not None and fault.kind.startswith("error_")
+        code = int(fault.kind.split("_", 1)[1]) if fault and failing else None
         chain: list[tuple[StatusName, int | None]] = (
             [("sent", None), ("failed", code or 131026)]
-            if fault
+            if failing
             else [("sent", None), ("delivered", None), ("read", None)]
         )
         self._spawn(self._status_chain(message, chain))
@@ -150,7 +152,13 @@ class Sandbox:
         if message.provider == "cloud":
             account = self.state.cloud_account(message.account)
             body = payloads.meta_status(
-                account, message_id=message.id, status=status, recipient=message.to, error_code=error_code, at=now()
+                account,
+                message_id=message.id,
+                status=status,
+                recipient=message.to,
+                error_code=error_code,
+                at=now(),
+                callback_data=message.callback_data,
             )
             delivery = await self.sender.send(
                 provider="cloud",

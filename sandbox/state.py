@@ -50,6 +50,7 @@ FaultKind = Literal[
     "error_131056",
     "not_on_whatsapp",
     "drop_webhooks",
+    "slow_accept",
 ]
 # Kinds with no Evolution equivalent apply to Graph API sends only; error_131026 is Evolution's "not on WhatsApp".
 CLOUD_ONLY_FAULTS = {"error_130429", "error_131047", "error_131050", "error_131056"}
@@ -69,7 +70,9 @@ class Fault(BaseModel):
     count: int = Field(default=1, ge=1)
     to: str | None = None  # E.164; None matches every recipient
     provider: Provider | None = None  # None matches both
-    delay_seconds: float = Field(default=30.0, ge=0, le=600)  # how long a `timeout` hangs before answering 504
+    # How long a `timeout` hangs before answering 504, or a `slow_accept` before answering the accepted send (the
+    # message is recorded and its status webhooks go out at once: a caller dying meanwhile never hears the answer).
+    delay_seconds: float = Field(default=30.0, ge=0, le=600)
     deferred: bool = False  # error_*: accept the send, then deliver a `failed` status webhook with that code
     id: str = Field(default_factory=lambda: secrets.token_hex(6))
 
@@ -123,6 +126,7 @@ class RecordedMessage(BaseModel):
     text: str | None = None
     template: TemplateSent | None = None
     idempotency_key: str | None = None
+    callback_data: str | None = None  # Graph `biz_opaque_callback_data`, echoed in the status webhooks
     request_body: dict[str, Any]
     accepted_at: datetime
     statuses: list[str] = Field(default_factory=list)  # the status webhooks delivered for it, in order

@@ -1,5 +1,7 @@
 """The sandbox delivers correctly formed and signed webhooks to a real receiving server."""
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -175,6 +177,39 @@ async def test_accepted_cloud_sends_get_sent_delivered_read_webhooks(
         "messages"
     ]
     assert recorded["statuses"] == ["sent", "delivered", "read"]
+
+
+async def test_a_slow_accept_records_the_send_and_echoes_its_callback_data_before_answering(
+    provider_http: httpx.AsyncClient,
+    sandbox_url: str,
+    sandbox_control: httpx.AsyncClient,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    # What a caller dying mid-call leaves behind: the message was taken, its statuses carry the callback data.
+    url = webhook_receiver.endpoint("cloud")
+    phone_number_id = unique_id("pn")
+    phone = unique_phone()
+    await sandbox_control.post(
+        "/_sandbox/accounts/cloud",
+        json={"phone_number_id": phone_number_id, "access_token": "t", "app_secret": "s", "webhook_url": url},
+    )
+    fault = await sandbox_control.post(
+        "/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": 5}
+    )
+    assert fault.status_code == 201, fault.text
+    client = CloudApiClient(
+        provider_http, base_url=sandbox_url, graph_version="v23.0", phone_number_id=phone_number_id, access_token="t"
+    )
+    sending = asyncio.create_task(client.send_text(phone, "hello", idempotency_key="lead:x:step-1"))
+
+    received = await webhook_receiver.wait_for(url, 1)
+    assert not sending.done()  # the answer is still held back
+    sending.cancel()
+    [recorded] = (await sandbox_control.get("/_sandbox/messages", params={"to": phone})).json()["messages"]
+    assert recorded["callback_data"] == "lead:x:step-1"
+    [event] = parse_meta_webhook(received[0].json())
+    assert isinstance(event, StatusEvent)
+    assert (event.provider_message_id, event.callback_data) == (recorded["id"], "lead:x:step-1")
 
 
 async def test_accepted_evolution_sends_get_message_updates(
