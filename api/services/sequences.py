@@ -3,7 +3,8 @@
 Services never commit (the request session does). Every definition is validated with
 domain.sequences.parse_definition against the tenant's own status keys, on save AND on publish (a status may have
 been deleted since the draft was saved), and stored normalised (step ids assigned, durations as objects), so a
-version read back by a workflow is exactly what was validated. Another tenant's sequence is a 404 like a missing one.
+version read back by a workflow is exactly what was validated. A task step's named assignee must be an active user
+of the tenant. Another tenant's sequence is a 404 like a missing one.
 """
 
 import uuid
@@ -24,12 +25,19 @@ from api.schemas.sequences import (
 from api.services.leads import get_lead, parse_phone
 from core.errors import Conflict, NotFound, Unprocessable
 from core.phone import timezone_for_phone
-from domain.sequences.definition import SequenceDefinition, parse_definition
+from domain.sequences.definition import (
+    DefinitionError,
+    SequenceDefinition,
+    SequenceDefinitionError,
+    parse_definition,
+)
 from domain.sequences.preview import preview as preview_timeline
+from domain.sequences.steps import TaskStep
 from domain.stages import Stage
 from models import Lead, Sequence, SequenceVersion, Tenant
 from repositories.sequences import SequenceRepository
 from repositories.statuses import StatusRepository
+from repositories.users import UserRepository
 
 
 def sequence_not_found(sequence_id: uuid.UUID) -> NotFound:
@@ -41,9 +49,33 @@ async def status_stages(*, session: AsyncSession, tenant_id: uuid.UUID) -> dict[
     return {s.key: Stage(s.stage) for s in await StatusRepository(session).list(tenant_id=tenant_id)}
 
 
-def _validated(data: Mapping[str, Any], stages: Mapping[str, Stage]) -> dict[str, Any]:
-    """The definition normalised for storage, or SequenceDefinitionError (422 with every `{path, message}`)."""
-    return parse_definition(dict(data), status_stages=stages).model_dump(mode="json")
+async def _validated(
+    *, session: AsyncSession, tenant_id: uuid.UUID, data: Mapping[str, Any], stages: Mapping[str, Stage]
+) -> dict[str, Any]:
+    """The definition normalised for storage, or SequenceDefinitionError (422 with every `{path, message}`).
+
+    Beyond domain.sequences' rules: a task's named assignee must be an active user of this tenant.
+    """
+    definition = parse_definition(dict(data), status_stages=stages)
+    errors = []
+    users = UserRepository(session)
+    for i, step in enumerate(definition.steps):
+        if not isinstance(step, TaskStep) or step.assignee == "lead_owner":
+            continue
+        try:
+            user = await users.get(tenant_id=tenant_id, user_id=uuid.UUID(step.assignee))
+        except ValueError:
+            user = None
+        if user is None or not user.is_active:
+            errors.append(
+                DefinitionError(
+                    path=f"steps[{i}].assignee",
+                    message=f"'{step.assignee}' is not an active user of this tenant; use \"lead_owner\" or a user id",
+                )
+            )
+    if errors:
+        raise SequenceDefinitionError(errors)
+    return definition.model_dump(mode="json")
 
 
 def to_public(sequence: Sequence) -> SequencePublic:
@@ -77,7 +109,9 @@ def version_to_public(version: SequenceVersion) -> SequenceVersionPublic:
 async def create_sequence(*, session: AsyncSession, tenant_id: uuid.UUID, data: SequenceCreate, actor: str) -> Sequence:
     """Validate and insert a draft (not committed)."""
     stages = await status_stages(session=session, tenant_id=tenant_id)
-    definition = _validated({"steps": data.steps, "settings": data.settings}, stages)
+    definition = await _validated(
+        session=session, tenant_id=tenant_id, data={"steps": data.steps, "settings": data.settings}, stages=stages
+    )
     sequence = Sequence(
         tenant_id=tenant_id,
         name=data.name,
@@ -128,7 +162,7 @@ async def update_sequence(
             "settings": data.settings if "settings" in sent and data.settings is not None else current.get("settings"),
         }
         stages = await status_stages(session=session, tenant_id=tenant_id)
-        definition = _validated(merged, stages)
+        definition = await _validated(session=session, tenant_id=tenant_id, data=merged, stages=stages)
         if definition != current:
             sequence.definition = definition
             sequence.has_unpublished_changes = True
@@ -161,7 +195,7 @@ async def publish(
         if latest is not None:
             return sequence, latest
     stages = await status_stages(session=session, tenant_id=tenant_id)
-    definition = _validated(sequence.definition, stages)
+    definition = await _validated(session=session, tenant_id=tenant_id, data=sequence.definition, stages=stages)
     number = await repository.max_version(sequence_id=sequence.id) + 1
     version = await repository.add_version(
         SequenceVersion(

@@ -107,6 +107,22 @@ async def test_set_status_accepts_the_tenants_own_status_keys(client: httpx.Asyn
     assert response.status_code == 201, response.text
 
 
+async def test_a_task_assignee_must_be_a_user_of_the_tenant(client: httpx.AsyncClient, tenant, make_tenant) -> None:
+    other = await make_tenant()
+    for assignee in (str(other.user_id("agent")), str(uuid.uuid4()), "somebody"):
+        steps = [{"type": "task", "title": "Call", "assignee": assignee}]
+        response = await client.post(SEQUENCES, json=definition_body(steps=steps), headers=tenant.headers())
+        assert response.status_code == 422, response.text
+        assert response.json()["details"] == [
+            {"path": "steps[0].assignee", "message": response.json()["details"][0]["message"]}
+        ]
+        assert "not an active user" in response.json()["details"][0]["message"]
+    steps = [{"type": "task", "title": "Call", "assignee": str(tenant.user_id("admin"))}]
+    assert (
+        await client.post(SEQUENCES, json=definition_body(steps=steps), headers=tenant.headers())
+    ).status_code == 201
+
+
 async def test_a_bad_patch_leaves_the_draft_as_it_was(client: httpx.AsyncClient, tenant) -> None:
     sequence = await create_sequence(client, tenant)
     bad = [{"type": "send_whatsapp", "text": "Hi {{unknown}}"}]
