@@ -158,7 +158,6 @@ class SequenceWorkflow:
             # Told in the background: a lead without a running workflow makes the signal fail only after the server
             # looked for it, and the first step must not wait for that.
             announced = asyncio.create_task(self._tell_lead(ENROLLMENT_STARTED_SIGNAL))
-            await self._mirror()
         index = data.resume_index if data.carried_over is not None else self._view.current_step_index
         ready_at = data.ready_at or self._view.started_at
         while index is not None and not self._view.status.ended:
