@@ -215,6 +215,8 @@ async def start_workflows(
         e.id: e
         for e in await EnrollmentQueries(session).get_many(tenant_id=tenant.id, enrollment_ids=[i for i, _ in pairs])
     }
+    # End the read transaction: the start phase may take a while and must not hold a connection idle in transaction.
+    await session.commit()
     per_minute = SequenceDefinition.model_validate(plan.version.definition).settings.send_pacing.per_minute
     gate = asyncio.Semaphore(settings.enrollment_start_concurrency)
     interval = 1.0 / settings.enrollment_start_per_second
