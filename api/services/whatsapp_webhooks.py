@@ -7,7 +7,9 @@ Order of work for one delivery (the route drives it):
 2. `store_events`: each event is inserted into `webhook_event` unique on (provider, provider event id); a repeat is
    recognised there and changes nothing. A new inbound message is attached to its lead (an unknown number creates
    a lead with source `whatsapp`), stored in the lead's conversation and put on its timeline; a status event moves
-   its message forward (never backwards).
+   its message forward (never backwards). A Cloud status whose `biz_opaque_callback_data` names an outbox row still
+   `sending` (the send activity died or lost the answer mid-call) first reconciles that row: the message is stored
+   as the send activity would have stored it, and the activity's re-run returns it instead of sending again.
 3. the route commits, signals each returned `InboundSignal` to the lead's workflow, then marks the events
    signalled. A repeat of an event that is stored but was never signalled is returned again, so a signal lost to
    a crash is sent by the provider's retry instead of being dropped.
@@ -26,6 +28,7 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.lead_workflows import display_name, lead_workflow_input
+from channels.whatsapp.outbox import store_accepted
 from channels.whatsapp.shard_router import ShardRouter
 from core.config import EvolutionShard, Settings
 from core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
@@ -53,6 +56,7 @@ from providers.whatsapp.signatures import (
 from repositories.conversations import ConversationRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
+from repositories.outbox import OutboxRepository
 from repositories.statuses import StatusRepository
 from repositories.timeline import TimelineRepository
 from repositories.webhook_events import WebhookEventRepository
@@ -366,6 +370,8 @@ class InboundStore:
         )
         if event_id is None:
             return None
+        if event.callback_data:
+            await self._reconcile_send(provider, event, tenant_id)
         message = await self.messages.apply_status(
             provider_message_id=event.provider_message_id,
             status=event.status.value,
@@ -395,6 +401,25 @@ class InboundStore:
             opt_out=True,
             provider_opt_out=True,
         )
+
+
+    async def _reconcile_send(self, provider: str, event: StatusEvent, tenant_id: uuid.UUID) -> None:
+        """The outbox row this status names, if it still waits for its provider id: stored as sent with this id."""
+        outbox = OutboxRepository(self.session)
+        row = await outbox.lock(idempotency_key=event.callback_data or "")
+        if row is None or row.tenant_id != tenant_id or row.state != "sending" or row.provider_message_id:
+            return
+        lead = await self.session.get(Lead, row.lead_id)
+        if lead is None:
+            return
+        await store_accepted(
+            self.session,
+            row=row,
+            lead=lead,
+            provider_name=str(row.payload.get("_provider") or provider),
+            provider_message_id=event.provider_message_id,
+        )
+        log.info("outbox %s reconciled from a %s status webhook: %s", row.id, provider, event.provider_message_id)
 
 
 async def evolution_tenant_for(
