@@ -221,9 +221,8 @@ class SequenceWorkflow:
             await self._record(step, index, number, plan.fire_at, result, detail)
             return self._next(index, plan.release_at)
         if isinstance(step, WaitStep):
-            await self._record(step, index, number, plan.fire_at, "waiting", f"until {plan.release_at.isoformat()}")
             self._change(next_action_at=plan.release_at)
-            await self._mirror()
+            await self._record(step, index, number, plan.fire_at, "waiting", f"until {plan.release_at.isoformat()}")
             reached = await self._hold(plan.release_at)
             if reached == "ended":
                 return None
