@@ -287,6 +287,14 @@ def cpu_report(before: dict[str, float], after: dict[str, float], *, seconds: fl
     return "; ".join(parts)
 
 
+def cpu_bound_rate(before: dict[str, float], after: dict[str, float], *, operations: int) -> float:
+    """Operations per second the machine's CPUs would sustain if the stack had them to itself and CPU were the only
+    limit: CPU count / (CPU seconds of all stack processes per operation). An estimate independent of other load;
+    the benchmark client's own CPU is not counted."""
+    used = sum(max(0.0, after[name] - before.get(name, 0.0)) for name in after)
+    return (os.cpu_count() or 1) * operations / used if used and operations else float("nan")
+
+
 def wall_clock() -> float:
     """Seconds since the epoch: comparable with Temporal's event timestamps (same machine, same clock)."""
     return time.time()

@@ -16,6 +16,7 @@ import their workflow sandboxes on first use). Figures only: nothing here assert
 
 import argparse
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,7 @@ from bench.baseline import measure_workflows
 from bench.harness import (
     BenchStack,
     add_stack_arguments,
+    cpu_bound_rate,
     cpu_report,
     exit_now,
     machine_load,
@@ -158,9 +160,11 @@ async def run(args: argparse.Namespace) -> int:
             say(f"baseline: {args.n} one-activity workflows, {args.concurrency} at a time")
             load_baseline, cpu_before, cpu_started = machine_load(), stack.cpu_seconds(), time.monotonic()
             baseline_rate = await measure_workflows(stack.temporal, n=args.n, concurrency=args.concurrency)
+            cpu_after = stack.cpu_seconds()
+            bound_baseline = cpu_bound_rate(cpu_before, cpu_after, operations=args.n)
             cpu_baseline = cpu_report(
                 cpu_before,
-                stack.cpu_seconds(),
+                cpu_after,
                 seconds=time.monotonic() - cpu_started,
                 operations=args.n,
                 unit="workflow",
@@ -175,8 +179,10 @@ async def run(args: argparse.Namespace) -> int:
             posted_in = wall_clock() - started_at
         workflow_ids = [lead_workflow_id(slug, lid) for lid in lead_ids.values()]
         ran = await wait_until_run(stack.temporal, workflow_ids, within=WAIT_FOR_WORKFLOWS_SECONDS)
+        cpu_after = stack.cpu_seconds()
+        bound_leads = cpu_bound_rate(cpu_before, cpu_after, operations=args.n)
         cpu_leads = cpu_report(
-            cpu_before, stack.cpu_seconds(), seconds=time.monotonic() - cpu_started, operations=args.n, unit="lead"
+            cpu_before, cpu_after, seconds=time.monotonic() - cpu_started, operations=args.n, unit="lead"
         )
         load_after = machine_load()
         stack.check_alive()
@@ -201,6 +207,10 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  baseline workflows/s      {baseline_rate:.1f}  (one no-op activity, start to completion)")
     print(f"  ratio                     {ratio:.2f}  (target >= 0.5)")
     print(f"  machine                   {load_baseline} at baseline, {load_leads} at leads, {load_after} after")
+    print(
+        f"  CPU-bound estimate        {bound_leads:.1f} leads/s vs {bound_baseline:.1f} baseline workflows/s "
+        f"(ratio {bound_leads / bound_baseline:.2f}) with the {os.cpu_count()} CPUs to the stack alone"
+    )
     print(f"  stack during baseline     {cpu_baseline}")
     print(f"  stack during leads        {cpu_leads}")
     return 0 if done == args.n and rows == args.n else 1

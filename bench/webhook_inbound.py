@@ -22,6 +22,7 @@ Figures only: nothing here asserts a time. Bounded: at most 1000/s for 120 s; th
 import argparse
 import asyncio
 import json
+import os
 import resource
 import secrets
 import sys
@@ -40,7 +41,16 @@ from api.schemas.whatsapp import WhatsAppAccountUpdate
 from api.services.tenants import create_tenant
 from api.services.whatsapp_accounts import put_account
 from bench.baseline import measure_signal_round_trip
-from bench.harness import BenchStack, add_stack_arguments, cpu_report, exit_now, machine_load, percentile, say
+from bench.harness import (
+    BenchStack,
+    add_stack_arguments,
+    cpu_bound_rate,
+    cpu_report,
+    exit_now,
+    machine_load,
+    percentile,
+    say,
+)
 from channels.whatsapp.shard_router import ShardRouter
 from models import Lead, Message, WebhookEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER, compute_signature
@@ -419,8 +429,10 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  driver CPU                {driven['driver_cpu_seconds']:.1f} s")
     print(f"  machine                   {load_before} before, {load_after} after")
     cpu = cpu_report(cpu_before, cpu_after, seconds=cpu_seconds, operations=processed, unit="webhook")
+    bound = cpu_bound_rate(cpu_before, cpu_after, operations=processed)
     print(f"  stored by the API         {processed} of {len(results)} sent (timed-out ones included)")
     print(f"  stack CPU, drive + settle {cpu}")
+    print(f"  CPU-bound estimate        {bound:.1f} webhooks/s with the {os.cpu_count()} CPUs to the stack alone")
     return 0 if lost == 0 and not not_ok else 1
 
 
