@@ -1,5 +1,8 @@
 """A worker killed in the middle of a send: exactly one message after recovery.
 
+The second test does it for real: a `python -m worker` process is SIGKILLed while the provider holds its answer, a
+fresh worker takes over, and the agent's message (`POST /api/v1/leads/{id}/messages`) completes with one message.
+
 The sandbox's `slow_accept` fault accepts and records the message (its status webhooks, carrying our idempotency key
 as `biz_opaque_callback_data`, go out at once) but holds the HTTP answer, so the sender can die in the gap between
 the provider taking the message and the outbox storing it. The status webhook reconciles the row; the re-run waits
@@ -7,21 +10,37 @@ for that instead of sending again.
 """
 
 import asyncio
-from datetime import timedelta
+import secrets
+import signal
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from google.protobuf.duration_pb2 import Duration
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment
 
+from api.app import create_app
+from core.config import Settings
+from core.temporal import pydantic_data_converter
 from domain import whatsapp_messages as kinds
-from models import Message, OutboxMessage
+from models import Lead, Message, OutboxMessage
 from providers.whatsapp.signatures import SIGNATURE_HEADER
 from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, make_activities, sandbox_tenant, send_http
+from tests.fixtures.crm import TenantContext
 from tests.fixtures.sandbox import WebhookReceiver
-from tests.fixtures.whatsapp import WhatsAppTenant, eventually
+from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, add_message, eventually
+from tests.worker.test_process import polls_from, worker_env
+from workflows import search_attributes
 
 __all__ = ["make_activities", "sandbox_tenant", "send_http"]  # fixtures shared with the send tests
 
@@ -101,3 +120,140 @@ async def test_a_rerun_after_a_lost_answer_waits_for_the_status_webhook_and_neve
         accepted["id"],
     )
     assert message.status in ("sent", "delivered", "read")
+
+
+async def _own_namespace(client: Client) -> str:
+    """A namespace of this test's own: no in-process test worker (same task queue names) can take its tasks."""
+    name = f"crash-{secrets.token_hex(4)}"
+    await client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(namespace=name, workflow_execution_retention_period=Duration(seconds=86_400))
+    )
+    request = AddSearchAttributesRequest(
+        namespace=name,
+        search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in search_attributes.ALL},
+    )
+
+    async def registered() -> bool:
+        try:
+            await client.operator_service.add_search_attributes(request)
+        except RPCError:
+            return False  # the new namespace is not visible to every service yet
+        return True
+
+    await eventually(registered, within_seconds=30)
+    return name
+
+
+class WorkerProcess:
+    """`python -m worker` against the test stack, started and SIGKILLed by the test."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, client: Client) -> int:
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "worker", env=self.env, stderr=asyncio.subprocess.DEVNULL
+        )
+        pid = self.process.pid
+        await eventually(lambda: polls_from(client, pid), within_seconds=30)
+        return pid
+
+    async def kill(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+            await self.process.wait()
+
+
+@pytest.fixture
+async def crash_stack(
+    settings: Settings, temporal_client: Client, sandbox_url: str
+) -> AsyncIterator[tuple[Client, httpx.AsyncClient, list[WorkerProcess], dict[str, str]]]:
+    namespace = await _own_namespace(temporal_client)
+    client = await Client.connect(
+        settings.temporal_address, namespace=namespace, data_converter=pydantic_data_converter
+    )
+    config = settings.model_copy(update={"temporal_namespace": namespace, "sandbox_base_url": sandbox_url})
+    application = create_app(config)
+    env = worker_env(
+        settings,
+        LEADFLOW_TEMPORAL_NAMESPACE=namespace,
+        LEADFLOW_SANDBOX_BASE_URL=sandbox_url,
+        LEADFLOW_WHATSAPP_SEND_RECONCILE_POLL_SECONDS="1",
+    )
+    workers: list[WorkerProcess] = []
+    async with application.router.lifespan_context(application):
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=120) as api:
+            try:
+                yield client, api, workers, env
+            finally:
+                for worker in workers:
+                    await worker.kill()
+
+
+async def test_a_worker_killed_in_the_middle_of_a_send_leaves_exactly_one_message_after_recovery(
+    crash_stack: tuple[Client, httpx.AsyncClient, list[WorkerProcess], dict[str, str]],
+    tenant: TenantContext,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+    webhook_receiver: WebhookReceiver,
+) -> None:
+    client, api, workers, env = crash_stack
+    phone_number_id, token = str(secrets.randbelow(10**15)).zfill(15), f"token-{secrets.token_hex(4)}"
+    account = await api.put(
+        "/api/v1/whatsapp/account",
+        json={"provider": "sandbox", "phone_number_id": phone_number_id, "access_token": token, "app_secret": "s"},
+        headers=tenant.headers(),
+    )
+    assert account.status_code == 200, account.text
+    url = webhook_receiver.endpoint("cloud")
+    await sandbox_control.post(
+        "/_sandbox/accounts/cloud",
+        json={"phone_number_id": phone_number_id, "access_token": token, "app_secret": "s", "webhook_url": url},
+    )
+    lead_id = await add_lead(session_factory, tenant.tenant_id)
+    await add_message(session_factory, tenant.tenant_id, lead_id, body="hi", at=datetime.now(tz=UTC))
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        phone = lead.phone
+    first = WorkerProcess(env)
+    workers.append(first)
+    await first.start(client)
+    fault = await sandbox_control.post(
+        "/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": 60}
+    )
+    assert fault.status_code == 201, fault.text
+
+    sending = asyncio.create_task(
+        api.post(
+            f"/api/v1/leads/{lead_id}/messages",
+            json={"text": "Sent once, whatever happens", "request_id": "crash-1"},
+            headers=tenant.headers("agent"),
+        )
+    )
+    [accepted] = await eventually(lambda: _sent_to(sandbox_control, phone), within_seconds=30)
+    await first.kill()  # the provider has the message; the worker never hears its answer
+
+    # The provider's status webhooks (callback data = the outbox key) reach the API meanwhile.
+    await webhook_receiver.wait_for(url, 1)
+    await relay_webhooks(webhook_receiver, url, api)
+    second = WorkerProcess(env)
+    workers.append(second)
+    await second.start(client)
+
+    response = await asyncio.wait_for(sending, timeout=90)
+    assert response.status_code == 201, response.text
+    assert response.json()["provider_message_id"] == accepted["id"]
+    assert [m["id"] for m in await _sent_to(sandbox_control, phone)] == [accepted["id"]]
+    async with session_factory() as session:
+        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.lead_id == lead_id))).scalar_one()
+        outbound = (
+            (await session.execute(select(Message).where(Message.lead_id == lead_id, Message.direction == "outbound")))
+            .scalars()
+            .all()
+        )
+    # One attempt: the killed one. The re-run found the row reconciled and did not go to the provider.
+    assert (row.state, row.provider_message_id, row.attempts) == ("sent", accepted["id"], 1)
+    assert [m.provider_message_id for m in outbound] == [accepted["id"]]
