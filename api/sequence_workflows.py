@@ -105,7 +105,7 @@ def sequence_workflow_input(
         status_stages={key: Stage(stage) for key, stage in status_stages.items()},
         enrolled_by=enrollment.enrolled_by,
         start_at=start_at,
-        max_history_events=settings.lead_workflow_max_history_events,
+        max_history_events=settings.sequence_workflow_max_history_events,
     )
 
 

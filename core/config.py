@@ -81,6 +81,8 @@ class Settings(BaseSettings):
     default_phone_region: str = "US"
     default_timezone: str = "UTC"
     lead_workflow_max_history_events: int = Field(default=2000, ge=100)
+    # A sequence enrollment continues as new between steps once its history is this long.
+    sequence_workflow_max_history_events: int = Field(default=2000, ge=100)
     # How long the API waits for a lead workflow to answer a status change before answering 503.
     lead_status_change_timeout_seconds: float = Field(default=30.0, gt=0)
 

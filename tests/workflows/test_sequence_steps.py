@@ -247,7 +247,7 @@ async def test_a_long_sequence_continues_as_new_carrying_its_position(
         ]
     sequence, version = await world.sequence({"steps": steps, "settings": {"business_hours": ALL_WEEK}})
     lead = await world.lead()
-    world.settings = world.settings.model_copy(update={"lead_workflow_max_history_events": 100})
+    world.settings = world.settings.model_copy(update={"sequence_workflow_max_history_events": 100})
     handle = await world.enroll(env.client, lead, sequence, version)
 
     final = await handle.result()  # follows the chain of runs
