@@ -28,7 +28,8 @@ class EnrollRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    lead_ids: list[uuid.UUID] | None = Field(default=None, min_length=1)
+    # The hard bound only stops absurd bodies; settings.enrollment_max_leads is the limit a person sees.
+    lead_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=100_000)
     filter: LeadFilter | None = None
     start_at: datetime | None = Field(default=None, description="when step 1 is ready (ISO-8601 with offset); now")
 
