@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Enrollment, EnrollmentStep, SequenceVersion, Task
+from models import Enrollment, EnrollmentStep, SequenceVersion, Task, TimelineEvent
 from models import Sequence as SequenceRow
 
 OPEN_STATUSES = ("active", "paused")
@@ -139,6 +139,15 @@ class EnrollmentQueries:
             )
             inserted.update((await self.session.execute(statement)).scalars())
         return inserted
+
+    async def record_timeline_events(self, events: Sequence[dict[str, Any]]) -> None:
+        """Insert lead timeline events in a few statements (one per enrolled lead); a repeated key is skipped."""
+        for start in range(0, len(events), _INSERT_CHUNK):
+            await self.session.execute(
+                insert(TimelineEvent)
+                .values([{"id": uuid.uuid4(), **event} for event in events[start : start + _INSERT_CHUNK]])
+                .on_conflict_do_nothing(index_elements=[TimelineEvent.idempotency_key])
+            )
 
     async def get(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID, fresh: bool = False) -> Enrollment | None:
         """`fresh` re-reads a row this session already holds (the workflow's mirror wrote it meanwhile)."""

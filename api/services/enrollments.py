@@ -6,7 +6,8 @@ Bulk enrollment (`enroll`, then `start_workflows` after the route commits):
    `terminal_stage` (the lead is already in one of the version's `exit_on_stages`, e.g. won or lost: it would exit at
    once), `already_enrolled` (an active or paused enrollment of this sequence; the partial unique index decides, so
    two concurrent requests cannot enroll one lead twice);
-3. the remaining rows are inserted in a few statements and committed BEFORE any workflow starts;
+3. the remaining rows (and a `sequence_enrolled` event on each lead's timeline) are inserted in a few statements
+   and committed BEFORE any workflow starts;
 4. their workflows start with at most `enrollment_start_concurrency` starts in flight and at most
    `enrollment_start_per_second` a second; the sequence's `send_pacing.per_minute` spreads their first steps
    (`start_at` + position / rate). A start that fails is reported in `not_started`; the same request again finds
@@ -55,6 +56,7 @@ from workflows.sequence_types import EnrollmentView, enrollment_workflow_id
 log = logging.getLogger(__name__)
 
 _FILTER_PAGE = 1000
+ENROLLED_EVENT = "sequence_enrolled"  # on the lead's timeline, written with the enrollment row
 
 
 def enrollment_not_found(enrollment_id: uuid.UUID) -> NotFound:
@@ -201,6 +203,24 @@ async def enroll(
             plan.enrolled.append((enrollment_id, lead))
         else:  # a concurrent request enrolled this lead between our check and our insert
             plan.skipped.append(SkippedLead(lead_id=lead.id, reason="already_enrolled"))
+    await queries.record_timeline_events(
+        [
+            {
+                "tenant_id": tenant.id,
+                "lead_id": lead.id,
+                "kind": ENROLLED_EVENT,
+                "actor": actor,
+                "data": {
+                    "enrollment_id": str(enrollment_id),
+                    "sequence_id": str(sequence.id),
+                    "sequence_name": sequence.name,
+                    "version": version.version,
+                },
+                "idempotency_key": f"enrollment:{enrollment_id}:enrolled",
+            }
+            for enrollment_id, lead in plan.enrolled
+        ]
+    )
     return plan
 
 

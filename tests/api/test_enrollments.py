@@ -80,6 +80,11 @@ async def test_bulk_enrollment_reports_every_skip_reason(
     # Step 1 (the 3-day wait) is ready at the requested start.
     assert datetime.fromisoformat(enrollment["next_action_at"]) == datetime.fromisoformat(START)
 
+    timeline = (await client.get(f"/api/v1/leads/{enrollment['lead_id']}/timeline", headers=tenant.headers())).json()
+    enrolled = [e for e in timeline if e["kind"] == "sequence_enrolled"]
+    assert len(enrolled) == 1 and enrolled[0]["data"]["enrollment_id"] == enrollment["id"]
+    assert enrolled[0]["data"]["sequence_name"] == sequence["name"] and enrolled[0]["data"]["version"] == 1
+
     again = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(i) for i in fresh])).json()
     assert again["enrolled"] == 0 and {s["reason"] for s in again["skipped"]} == {"already_enrolled"}
 
