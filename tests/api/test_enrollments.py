@@ -350,3 +350,21 @@ async def test_a_bulk_enrollment_by_filter_enrolls_each_lead_once(
         f"{SEQUENCES}/{sequence['id']}/enrollments", params={"limit": 1000}, headers=tenant.headers()
     )
     assert {e["lead_id"] for e in listed.json()} == {str(i) for i in leads}
+
+
+async def test_archiving_keeps_running_enrollments_going(client: httpx.AsyncClient, tenant, session_factory) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    first, second = await insert_leads(session_factory, tenant, us_phones(2))
+    (enrollment_id,) = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(first)], start_at=START)).json()[
+        "enrollment_ids"
+    ]
+    await _running(client, tenant, enrollment_id)
+    archived = await client.post(f"{SEQUENCES}/{sequence['id']}/archive", headers=tenant.headers("owner"))
+    assert archived.status_code == 200
+
+    still = await _running(client, tenant, enrollment_id)
+    assert still["status"] == "active" and still["current_step_id"] == "first_wait"
+    paused = await client.post(f"{ENROLLMENTS}/{enrollment_id}/pause", headers=tenant.headers("agent"))
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    refused = await _enroll(client, tenant, sequence["id"], lead_ids=[str(second)])
+    assert refused.status_code == 409
