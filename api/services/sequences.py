@@ -22,9 +22,9 @@ from api.schemas.sequences import (
     SequenceUpdate,
     SequenceVersionPublic,
 )
+from api.sequence_workflows import lead_fields, lead_timezone
 from api.services.leads import get_lead, parse_phone
 from core.errors import Conflict, NotFound, Unprocessable
-from core.phone import timezone_for_phone
 from domain.sequences.definition import (
     DefinitionError,
     SequenceDefinition,
@@ -243,24 +243,6 @@ async def get_version(
 # Preview -----------------------------------------------------------------------------------------------------------
 
 
-def lead_fields(*, phone: str, name: str, email: str | None, custom: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The `{{variables}}` of a lead: first/last name split from the stored full name at the first space."""
-    first, _, last = name.strip().partition(" ")
-    return {
-        "first_name": first or None,
-        "last_name": last.strip() or None,
-        "name": name.strip() or None,
-        "phone": phone,
-        "email": email,
-        "custom": dict(custom or {}),
-    }
-
-
-def lead_timezone(*, phone: str, definition: SequenceDefinition, tenant: Tenant) -> str:
-    """The zone an enrollment of this lead runs in: the phone's, else the sequence's fallback, else the tenant's."""
-    return timezone_for_phone(phone, definition.settings.fallback_timezone or tenant.timezone)
-
-
 async def preview(
     *, session: AsyncSession, tenant: Tenant, sequence_id: uuid.UUID, data: SequencePreviewRequest
 ) -> SequencePreview:
@@ -273,15 +255,14 @@ async def preview(
     else:
         stored = sequence.definition
     definition = SequenceDefinition.model_validate(stored)
-    lead: Lead | None = None
     if data.lead_id is not None:
         lead = await get_lead(session=session, tenant_id=tenant.id, lead_id=data.lead_id)
-        phone = lead.phone
-        fields = lead_fields(phone=phone, name=lead.name, email=lead.email, custom=lead.custom_fields)
     else:
+        # A sample lead, never stored: the same helpers then derive its fields and zone as for an enrollment.
         phone = parse_phone(data.phone or "", region=tenant.default_region)
-        fields = lead_fields(phone=phone, name=data.name or "", email=None, custom=None)
-    zone = lead_timezone(phone=phone, definition=definition, tenant=tenant)
+        lead = Lead(tenant_id=tenant.id, phone=phone, name=data.name or "", email=None, custom_fields={})
+    zone = lead_timezone(lead, tenant, definition)
+    fields = lead_fields(lead)
     start_at = (data.start_at or datetime.now(UTC)).astimezone(UTC)
     stages = await status_stages(session=session, tenant_id=tenant.id)
     steps = preview_timeline(
@@ -290,8 +271,8 @@ async def preview(
     return SequencePreview(
         sequence_id=sequence.id,
         version=data.version,
-        phone=phone,
-        lead_id=lead.id if lead else None,
+        phone=lead.phone,
+        lead_id=data.lead_id,
         timezone=zone,
         start_at=start_at,
         steps=steps,
