@@ -9,6 +9,7 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -150,6 +151,7 @@ class SequenceWorld:
         version: SequenceVersion,
         *,
         with_lead_workflow: bool = True,
+        start_at: datetime | None = None,
     ) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
         """The enrollment row, then (as the API does) the lead's workflow and the enrollment's workflow."""
         if with_lead_workflow:
@@ -177,6 +179,7 @@ class SequenceWorld:
             version=version,
             status_stages=self.status_stages,
             settings=self.settings,
+            start_at=start_at,
         )
 
     async def sent_to(self, lead: Lead) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ a won lead and an opt-out end it with no further sends; pause/resume/stop answer
 
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -96,7 +97,7 @@ async def test_a_14_day_sequence_runs_end_to_end_and_fires_when_the_preview_says
             assert record.planned_at == planned[step_id], (zone, step_id)
             # The real workflow clock when it acted: the timer fired at the planned instant (timer granularity).
             assert abs(record.fired_at - planned[step_id]) < timedelta(seconds=5), (zone, step_id, record)
-            local = record.fired_at.astimezone(__import__("zoneinfo").ZoneInfo(zone))
+            local = record.fired_at.astimezone(ZoneInfo(zone))
             assert local.weekday() < 5 and 9 <= local.hour < 18, (zone, step_id, local)
         span = fired["goodbye"].fired_at - view.started_at
         assert span >= timedelta(days=14), span
@@ -254,3 +255,36 @@ async def _knows_enrollment(lead_handle, workflow_id: str) -> bool:  # type: ign
 
 async def _forgot(lead_handle, workflow_id: str) -> bool:  # type: ignore[no-untyped-def]
     return workflow_id not in (await lead_handle.query(LeadWorkflow.view)).active_enrollments
+
+
+async def test_an_enrollment_starting_on_a_weekend_first_writes_on_monday_morning_in_each_zone(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {"steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}]}
+    )
+    now = await env.get_current_time()  # the test server's clock (skipped time does not come back)
+    saturday_noon = (now + timedelta(days=(5 - now.weekday()) % 7 or 7)).replace(
+        hour=12, minute=0, second=0, microsecond=0
+    )
+    zones = ["America/New_York", "Europe/London", "Asia/Jerusalem", "Asia/Kolkata"]
+    leads = {zone: await world.lead(zone) for zone in zones}
+    handles = {
+        zone: await world.enroll(env.client, lead, sequence, version, start_at=saturday_noon)
+        for zone, lead in leads.items()
+    }
+    for zone, handle in handles.items():
+        lead = leads[zone]
+        view = await handle.result()
+        (sent,) = [r for r in view.history if r.result == "sent"]
+        local = sent.fired_at.astimezone(ZoneInfo(zone))
+        assert (local.strftime("%A"), local.hour) == ("Monday", 9), (zone, local)
+        expected = preview(
+            definition_of(version),
+            start_at=saturday_noon,
+            lead_timezone=zone,
+            lead_fields={},
+            status_stages=world.status_stages,
+        )
+        assert sent.planned_at == _utc(expected[0].fire_at_utc), zone
+        assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["hello"]
