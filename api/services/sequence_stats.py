@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.sequences import SequenceStats, StepStats
 from api.services.sequences import get_sequence
-from repositories.sequences import EnrollmentQueries
+from repositories.sequences import EnrollmentQueries, SequenceRepository
 
 SEND_RESULT = "sent"
 FAILED_RESULT = "failed"
@@ -22,7 +22,15 @@ async def sequence_stats(*, session: AsyncSession, tenant_id: uuid.UUID, sequenc
     by_status = await queries.status_counts(tenant_id=tenant_id, sequence_id=sequence.id)
     replies, replied = await queries.reply_counts(tenant_id=tenant_id, sequence_id=sequence.id)
 
-    order = [(step["id"], step["type"]) for step in sequence.definition.get("steps", [])]
+    # The latest published version's steps (the draft's until the first publish): what enrollments are running.
+    latest_definition = sequence.definition
+    if sequence.latest_version is not None:
+        version = await SequenceRepository(session).get_version(
+            tenant_id=tenant_id, sequence_id=sequence.id, version=sequence.latest_version
+        )
+        if version is not None:
+            latest_definition = version.definition
+    order = [(step["id"], step["type"]) for step in latest_definition.get("steps", [])]
     results: dict[str, dict[str, int]] = {step_id: {} for step_id, _ in order}
     types = dict(order)
     for step_id, step_type, outcome, count in await queries.step_result_counts(

@@ -184,6 +184,8 @@ async def test_a_running_enrollment_keeps_its_version_across_an_edit_and_a_publi
     assert (await client.patch(url, json={"steps": v2_steps}, headers=owner)).status_code == 200
     # Only the draft changed: a new enrollment still starts on version 1.
     assert (await client.get(url, headers=owner)).json()["latest_version"] == 1
+    stats = (await client.get(f"{url}/stats", headers=owner)).json()
+    assert [s["step_id"] for s in stats["steps"]] == ["first_wait", "nudge"]
     assert (await client.post(f"{url}/publish", headers=owner)).json()["version"] == 2
 
     (v2_enrollment,) = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(late)], start_at=START)).json()[
@@ -195,6 +197,8 @@ async def test_a_running_enrollment_keeps_its_version_across_an_edit_and_a_publi
     assert new["sequence_version"] == 2 and new["current_step_id"] == "short_wait"
     frozen = (await client.get(f"{url}/versions/1", headers=owner)).json()
     assert [s["id"] for s in frozen["steps"]] == ["first_wait", "nudge"]
+    stats = (await client.get(f"{url}/stats", headers=owner)).json()
+    assert [s["step_id"] for s in stats["steps"]] == ["short_wait", "nudge"] and stats["enrolled"] == 2
 
 
 async def test_agents_enroll_and_control_and_everyone_needs_credentials(
