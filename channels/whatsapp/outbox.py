@@ -15,12 +15,13 @@
   `SendInFlight` (retry in a few seconds) until a status webhook reconciled the row (then it returns that provider
   message id) or `whatsapp_send_reconcile_window_seconds` have passed since `started_at`; only then does it send
   again. So a second message is possible only when the provider accepted the first but never confirmed it within
-  the window (its webhooks lost). Evolution has no callback data and lets the caller choose no message id: a row
-  of an Evolution send left `sending` is re-sent at once (at-least-once for a crash in that gap).
-- Provider errors: throttling/5xx are `SendDeferred` (retry; the row goes back to `pending`); a timeout keeps the
-  row `sending` (the message may have gone out); 131047 falls back to the template when the step has one; 131050
-  refuses and asks the workflow to opt the lead out; undeliverable numbers are recorded on the message and the
-  timeline and not retried.
+  the window (its webhooks lost). Evolution's sendText takes neither callback data nor a caller-chosen message id
+  (body: number, text, delay, quoted, linkPreview, mentions): a row of an Evolution send left `sending` is re-sent
+  at once, so a crash in that gap can send twice (at-least-once there).
+- Provider errors: throttling/5xx and refused connections are `SendDeferred` (retry; the row goes back to
+  `pending`); a timeout or a connection lost mid-request keeps the row `sending` (the message may have gone out);
+  131047 falls back to the template when the step has one; 131050 refuses and asks the workflow to opt the lead
+  out; undeliverable numbers are recorded on the message and the timeline and not retried.
 """
 
 import asyncio
@@ -152,7 +153,7 @@ class WhatsAppSender:
                 if isinstance(mapped, SendRefused):
                     await self._refuse(session, data, lead, row, mapped)
                     raise mapped from None
-                if error.code != "timeout":  # the provider answered: nothing went out
+                if _never_reached_provider(error):
                     await outbox.mark_pending(outbox_id=row.id)
                 await session.commit()
                 raise mapped from None
@@ -350,6 +351,12 @@ class WhatsAppSender:
                 "failed_at": now,
             }
         )
+
+
+def _never_reached_provider(error: WhatsAppSendError) -> bool:
+    """True when the message certainly did not go out: the provider answered with an error, or no connection was
+    made. A timeout or a connection lost mid-request may have delivered it: the row then stays `sending`."""
+    return error.http_status is not None or isinstance(error.__cause__, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 def _finished(row: OutboxMessage) -> SendWhatsAppResult | None:
