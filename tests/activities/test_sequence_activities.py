@@ -12,7 +12,10 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.sequences import SequenceActivities
+from api.lead_workflows import start_lead_workflow
+from core.config import Settings
 from domain.sequences.definition import SequenceDefinition
+from domain.stages import Stage
 from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, TimelineEvent
 from tests.workflows.support import make_lead, make_tenant
 from workflows.sequence_types import (
@@ -20,6 +23,7 @@ from workflows.sequence_types import (
     EnrollmentMirror,
     EnrollmentStatus,
     EnrollmentView,
+    LeadStatusToSet,
     OverdueTask,
     StepRecord,
     TaskToClose,
@@ -134,7 +138,10 @@ async def test_concurrent_reservations_never_exceed_the_daily_cap_and_a_retry_ke
     assert {d.defer_until for d in refused} == {datetime(2026, 12, 3, 9, 0, tzinfo=UTC)}
     again = await ActivityEnvironment().run(acts.reserve_daily_send, reservation(granted[0]))
     assert again.granted  # a retried activity keeps the slot it took
-    tomorrow = await ActivityEnvironment().run(acts.reserve_daily_send, reservation(rows[-1], NOON + timedelta(days=1)))
+    deferred_row = next(r for r, d in zip(rows, decisions, strict=True) if not d.granted)
+    tomorrow = await ActivityEnvironment().run(
+        acts.reserve_daily_send, reservation(deferred_row, NOON + timedelta(days=1))
+    )
     assert tomorrow.granted and tomorrow.sent_today == 1
 
 
@@ -176,3 +183,27 @@ async def test_a_task_is_created_once_closed_once_and_escalated_once(
     assert task is not None and (task.status, task.closed_by) == ("completed", "user:a")
     assert task.escalated_at is not None
     assert sorted(events) == ["sequence_task_created", "sequence_task_overdue"]
+
+
+async def test_set_lead_status_goes_through_the_lead_workflow_and_a_refusal_is_a_result(
+    lead_worker: object, temporal_client: Client, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant, owner = await make_tenant(session_factory)
+    lead = await make_lead(session_factory, tenant, owner=owner)
+    await start_lead_workflow(temporal_client, tenant=tenant, lead=lead, settings=settings)
+    acts = SequenceActivities(session_factory, temporal_client)
+
+    def request(key: str) -> LeadStatusToSet:
+        return LeadStatusToSet(
+            tenant_id=tenant.id, tenant_slug=tenant.slug, lead_id=lead.id, status_key=key, actor="sequence:test"
+        )
+
+    moved = await ActivityEnvironment().run(acts.set_lead_status, request("contacted"))
+    assert (moved.applied, moved.stage) == (True, Stage.CONTACTED)
+    refused = await ActivityEnvironment().run(acts.set_lead_status, request("new"))  # contacted -> new is not allowed
+    assert not refused.applied and refused.detail and "refused" in refused.detail
+    unknown = await ActivityEnvironment().run(acts.set_lead_status, request("no_such_status"))
+    assert not unknown.applied
+    async with session_factory() as session:
+        row = await session.get(Lead, lead.id)
+    assert row is not None and row.status_key == "contacted"
