@@ -122,6 +122,37 @@ async def test_a_rerun_after_a_lost_answer_waits_for_the_status_webhook_and_neve
     assert message.status in ("sent", "delivered", "read")
 
 
+async def test_a_status_webhook_outrunning_the_providers_answer_is_the_same_one_send(
+    make_activities,
+    sandbox_tenant: WhatsAppTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+    webhook_receiver: WebhookReceiver,
+    client: httpx.AsyncClient,
+) -> None:  # type: ignore[no-untyped-def]
+    # No crash: the webhook reconciles the row while the sender still waits for the answer; the sender then finds
+    # the row stored and returns it instead of storing a second message.
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    url = webhook_receiver.endpoint("cloud")
+    await _point_webhooks_at(sandbox_control, sandbox_tenant, f"token-{sandbox_tenant.slug.removeprefix('wa-')}", url)
+    await sandbox_control.post("/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": 3})
+    data = _input(sandbox_tenant, lead_id, text="one and the same")
+
+    sending = asyncio.create_task(ActivityEnvironment().run(make_activities().send_whatsapp_message, data))
+    await webhook_receiver.wait_for(url, 1)
+    await relay_webhooks(webhook_receiver, url, client)
+    assert not sending.done()
+    result = await sending
+
+    [accepted] = await _sent_to(sandbox_control, phone)
+    assert (result.provider_message_id, result.duplicate) == (accepted["id"], False)
+    row = await _outbox(session_factory, data.idempotency_key)
+    assert (row.state, row.provider_message_id, str(row.message_id)) == ("sent", accepted["id"], result.message_id)
+    async with session_factory() as session:
+        stored = (await session.execute(select(Message).where(Message.lead_id == lead_id))).scalars().all()
+    assert [m.provider_message_id for m in stored] == [accepted["id"]]
+
+
 async def _own_namespace(client: Client) -> str:
     """A namespace of this test's own: no in-process test worker (same task queue names) can take its tasks."""
     name = f"crash-{secrets.token_hex(4)}"
