@@ -44,9 +44,7 @@ class TimelineRepository:
         result = await self.session.execute(statement.returning(TimelineEvent.id))
         return result.scalar_one_or_none() is not None
 
-    async def list_for_lead(
-        self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int = 200
-    ) -> list[TimelineEvent]:
+    async def list_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int = 200) -> list[TimelineEvent]:
         result = await self.session.execute(
             select(TimelineEvent)
             .where(TimelineEvent.tenant_id == tenant_id, TimelineEvent.lead_id == lead_id)
