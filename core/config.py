@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     whatsapp_sandbox_app_secret: str = "sandbox-app-secret"
     whatsapp_sandbox_phone_number_id: str = "109876543210987"
     whatsapp_sandbox_evolution_api_key: str = "sandbox-evolution-api-key"
+    # Webhook deliveries handled at once per API process; past it a delivery gets a fast 503 + Retry-After and the
+    # provider redelivers later, instead of every request queueing for the database until all of them time out.
+    webhook_max_in_flight: int = Field(default=48, ge=1)
     whatsapp_sandbox_cloud_webhook_url: str | None = None
     whatsapp_sandbox_evolution_webhook_url: str | None = None  # may contain "{instance}"
     whatsapp_sandbox_status_interval_seconds: float = Field(default=0.2, ge=0)

@@ -7,9 +7,10 @@ api/services/whatsapp_webhooks.py for the order of work.
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
+from api.admission import limit_webhooks_in_flight
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.services import whatsapp_webhooks as service
 from channels.whatsapp.shard_router import ShardRouter
@@ -17,7 +18,12 @@ from core.errors import AppError
 from providers.whatsapp.inbound import InboundMessage, StatusEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER
 
-router = APIRouter(prefix="/webhooks/whatsapp", tags=["webhooks"])
+# Admission runs before any other dependency: a refused delivery never waits for a database connection.
+router = APIRouter(
+    prefix="/webhooks/whatsapp",
+    tags=["webhooks"],
+    dependencies=[Depends(limit_webhooks_in_flight, scope="function")],
+)
 
 # Real deliveries are a few KB; anything far larger is refused before it is parsed or hashed.
 MAX_WEBHOOK_BYTES = 1024 * 1024
