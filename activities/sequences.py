@@ -62,7 +62,7 @@ class SequenceActivities:
         view = mirror.view
         async with self.session_factory() as session, session.begin():
             enrollments = EnrollmentRepository(session)
-            await enrollments.mirror(
+            mirrored = await enrollments.mirror(
                 enrollment_id=view.enrollment_id,
                 revision=view.revision,
                 values={
@@ -81,6 +81,8 @@ class SequenceActivities:
                     "ended_at": view.ended_at,
                 },
             )
+            if not mirrored and not await enrollments.exists(enrollment_id=view.enrollment_id):
+                return  # the lead (and with it the enrollment row) was deleted: nothing left to mirror into
             step = mirror.step
             if step is not None:
                 await enrollments.record_step(

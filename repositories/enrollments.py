@@ -48,6 +48,21 @@ class EnrollmentRepository:
         )
         return set(result.scalars())
 
+    async def open_ids_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> list[uuid.UUID]:
+        """The lead's active or paused enrollments (in any sequence)."""
+        result = await self.session.execute(
+            select(Enrollment.id).where(
+                Enrollment.tenant_id == tenant_id,
+                Enrollment.lead_id == lead_id,
+                Enrollment.status.in_(OPEN_STATUSES),
+            )
+        )
+        return list(result.scalars())
+
+    async def exists(self, *, enrollment_id: uuid.UUID) -> bool:
+        result = await self.session.execute(select(Enrollment.id).where(Enrollment.id == enrollment_id))
+        return result.scalar_one_or_none() is not None
+
     async def mirror(self, *, enrollment_id: uuid.UUID, revision: int, values: dict[str, Any]) -> bool:
         """Write the workflow's state if `revision` is newer than the row's; False when the row is newer or gone."""
         result = await self.session.execute(

@@ -26,12 +26,14 @@ from core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from domain.stages import Stage
 from models import Lead, StatusDefinition, Tenant, TimelineEvent
+from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
 from repositories.tenants import TenantRepository
 from repositories.timeline import TimelineRepository
 from repositories.users import UserRepository
 from workflows.ids import lead_workflow_id
+from workflows.sequence_types import enrollment_workflow_id
 
 log = logging.getLogger(__name__)
 
@@ -333,27 +335,36 @@ async def refresh_workflow(*, temporal: Client, tenant: Tenant, lead: Lead) -> N
 async def delete_lead(
     *, session: AsyncSession, temporal: Client, tenant: Tenant, lead_id: uuid.UUID, actor: str
 ) -> None:
-    """Terminate the lead's workflow (if running), then delete the row (committed by the request).
+    """Terminate the lead's workflow and its open enrollments' workflows, then delete the row (committed by the
+    request; the enrollment rows go with it).
 
-    The workflow goes first: were the row deleted first and Temporal then unreachable, a workflow would keep working
-    a lead nobody can see. A lead without a workflow is still visible and its DELETE can be retried.
+    The workflows go first: were the row deleted first and Temporal then unreachable, a workflow would keep working
+    a lead nobody can see. A lead whose workflows could not all be stopped is still visible and its DELETE can be
+    retried (stopping an already closed workflow is not an error).
     """
     lead = await get_lead(session=session, tenant_id=tenant.id, lead_id=lead_id)
-    handle = temporal.get_workflow_handle(lead_workflow_id(tenant.slug, str(lead.id)))
+    enrollment_ids = await EnrollmentRepository(session).open_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
+    workflow_ids = [lead_workflow_id(tenant.slug, str(lead.id))]
+    workflow_ids += [enrollment_workflow_id(tenant.slug, str(enrollment_id)) for enrollment_id in enrollment_ids]
+    for workflow_id in workflow_ids:
+        await _terminate(temporal, workflow_id, reason=f"lead deleted by {actor}", lead_id=lead.id)
+    await LeadRepository(session).delete(tenant_id=tenant.id, lead_id=lead.id)
+
+
+async def _terminate(temporal: Client, workflow_id: str, *, reason: str, lead_id: uuid.UUID) -> None:
     try:
-        await handle.terminate(reason=f"lead deleted by {actor}")
+        await temporal.get_workflow_handle(workflow_id).terminate(reason=reason)
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: never started, or already closed
             raise ServiceUnavailable(
-                "the lead's workflow could not be stopped, so nothing was deleted; try again",
-                details={"lead_id": str(lead.id)},
+                "the lead's workflows could not be stopped, so nothing was deleted; try again",
+                details={"lead_id": str(lead_id), "workflow_id": workflow_id},
             ) from exc
     except Exception as exc:  # Temporal unreachable
         raise ServiceUnavailable(
-            "the lead's workflow could not be stopped, so nothing was deleted; try again",
-            details={"lead_id": str(lead.id)},
+            "the lead's workflows could not be stopped, so nothing was deleted; try again",
+            details={"lead_id": str(lead_id), "workflow_id": workflow_id},
         ) from exc
-    await LeadRepository(session).delete(tenant_id=tenant.id, lead_id=lead.id)
 
 
 async def resolve_status(

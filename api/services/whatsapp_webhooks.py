@@ -402,7 +402,6 @@ class InboundStore:
             provider_opt_out=True,
         )
 
-
     async def _reconcile_send(self, provider: str, event: StatusEvent, tenant_id: uuid.UUID) -> None:
         """The outbox row this status names, if it still waits for its provider id: stored as sent with this id."""
         outbox = OutboxRepository(self.session)

@@ -108,6 +108,25 @@ async def test_the_mirror_keeps_the_newest_revision_and_records_a_step_once(
     assert len(steps) == 1
 
 
+async def test_mirroring_an_enrollment_whose_lead_was_deleted_is_a_quiet_no_op(
+    acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    _, (row,), lead = await _enrollments(session_factory, 1)
+    async with session_factory() as session:
+        await session.delete(await session.get(Lead, lead.id))  # the enrollment row goes with it (cascade)
+        await session.commit()
+    step = StepRecord(
+        number=1, index=0, step_id="hi", type="send_whatsapp", planned_at=NOON, fired_at=NOON, result="sent"
+    )
+    # Before the fix the step insert hit the enrollment's foreign key and the activity failed (and was retried).
+    await ActivityEnvironment().run(
+        acts.mirror_enrollment, EnrollmentMirror(view=_view(row, 2, EnrollmentStatus.ACTIVE, "hi"), step=step)
+    )
+    async with session_factory() as session:
+        steps = (await session.execute(select(EnrollmentStep).where(EnrollmentStep.enrollment_id == row.id))).all()
+    assert steps == []
+
+
 async def test_concurrent_reservations_never_exceed_the_daily_cap_and_a_retry_keeps_its_slot(
     acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from temporalio.client import WorkflowExecutionStatus
 
 from core.errors import ServiceUnavailable
 from tests.fixtures.sequences import (
@@ -372,3 +373,24 @@ async def test_archiving_keeps_running_enrollments_going(client: httpx.AsyncClie
     assert paused.status_code == 200 and paused.json()["status"] == "paused"
     refused = await _enroll(client, tenant, sequence["id"], lead_ids=[str(second)])
     assert refused.status_code == 409
+
+
+async def test_deleting_a_lead_stops_its_enrollments_workflows(
+    client: httpx.AsyncClient, tenant, session_factory, temporal_client
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    lead, other = await insert_leads(session_factory, tenant, us_phones(2))
+    report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead), str(other)], start_at=START)).json()
+    enrollment_ids = report["enrollment_ids"]
+    views = [await _running(client, tenant, enrollment_id) for enrollment_id in enrollment_ids]
+    mine = next(view for view in views if view["lead_id"] == str(lead))
+
+    deleted = await client.delete(f"/api/v1/leads/{lead}", headers=tenant.headers("owner"))
+    assert deleted.status_code == 204, deleted.text
+
+    description = await temporal_client.get_workflow_handle(mine["workflow_id"]).describe()
+    assert description.status == WorkflowExecutionStatus.TERMINATED
+    assert (await client.get(f"{ENROLLMENTS}/{mine['id']}", headers=tenant.headers("agent"))).status_code == 404
+    # The other lead's enrollment is untouched.
+    (theirs,) = [view for view in views if view["lead_id"] == str(other)]
+    assert (await _running(client, tenant, theirs["id"]))["status"] == "active"
