@@ -7,6 +7,7 @@ as `core.errors.AppError`s a person can act on: a refused transition is a Confli
 import logging
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from temporalio.client import (
     Client,
@@ -45,9 +46,12 @@ from workflows.lead_types import (
 __all__ = [
     "change_lead_status",
     "get_lead_view",
+    "lead_search_attributes",
+    "lead_start_operation",
     "lead_workflow_id",
     "lead_workflow_input",
     "refresh_lead_details",
+    "signal_lead_workflow_with_start",
     "start_lead_workflow",
 ]
 
@@ -74,7 +78,8 @@ def lead_workflow_input(*, tenant: Tenant, lead: Lead, settings: Settings) -> Le
     )
 
 
-def _search_attributes(*, tenant: Tenant, lead: Lead) -> TypedSearchAttributes:
+def lead_search_attributes(*, tenant: Tenant, lead: Lead) -> TypedSearchAttributes:
+    """What ops search a lead's workflow by (workflows/search_attributes.py), from the committed row."""
     return TypedSearchAttributes(
         [
             SearchAttributePair(search_attributes.TENANT_ID, str(tenant.id)),
@@ -82,6 +87,43 @@ def _search_attributes(*, tenant: Tenant, lead: Lead) -> TypedSearchAttributes:
             SearchAttributePair(search_attributes.LEAD_STATUS, lead.status_key),
             SearchAttributePair(search_attributes.ASSIGNED_AGENT, str(lead.owner_id) if lead.owner_id else ""),
         ]
+    )
+
+
+def lead_start_operation(
+    *, tenant: Tenant, lead: Lead, settings: Settings
+) -> WithStartWorkflowOperation[LeadWorkflow, LeadView]:
+    """Update-with-start's start half: the running workflow if there is one, otherwise a fresh run from the row
+    (also after an earlier run ended, e.g. a won lead being reopened)."""
+    return WithStartWorkflowOperation(
+        LeadWorkflow.run,
+        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+        id=lead_workflow_id(tenant.slug, str(lead.id)),
+        task_queue=LEADS_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
+        memo={"display_name": display_name(lead)},
+        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
+    )
+
+
+async def signal_lead_workflow_with_start(
+    client: Client, *, tenant: Tenant, lead: Lead, settings: Settings, signal: str, arg: Any
+) -> None:
+    """Signal-with-start: the lead's running workflow gets the signal; a lead without one (new, or its run ended)
+    gets a fresh run from its committed row, which then receives it."""
+    await client.start_workflow(
+        LeadWorkflow.run,
+        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+        id=lead_workflow_id(tenant.slug, str(lead.id)),
+        task_queue=LEADS_QUEUE,
+        start_signal=signal,
+        start_signal_args=[arg],
+        search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
+        memo={"display_name": display_name(lead)},
+        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
+        rpc_timeout=WORKFLOW_START_TIMEOUT,
     )
 
 
@@ -95,7 +137,7 @@ async def start_lead_workflow(
         id=lead_workflow_id(tenant.slug, str(lead.id)),
         task_queue=LEADS_QUEUE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=_search_attributes(tenant=tenant, lead=lead),
+        search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
         memo={"display_name": display_name(lead)},
         static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
         rpc_timeout=WORKFLOW_START_TIMEOUT,
@@ -118,17 +160,7 @@ async def change_lead_status(
     run from its committed row, so reopening a won or lost lead works like any other change.
     """
     request = StatusChangeRequest(status_key=status.key, stage=Stage(status.stage), actor=actor, reason=reason)
-    start = WithStartWorkflowOperation(
-        LeadWorkflow.run,
-        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
-        id=lead_workflow_id(tenant.slug, str(lead.id)),
-        task_queue=LEADS_QUEUE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        search_attributes=_search_attributes(tenant=tenant, lead=lead),
-        memo={"display_name": display_name(lead)},
-        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
-    )
+    start = lead_start_operation(tenant=tenant, lead=lead, settings=settings)
     try:
         return await client.execute_update_with_start_workflow(
             LeadWorkflow.change_status,

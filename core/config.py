@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     whatsapp_sandbox_status_interval_seconds: float = Field(default=0.2, ge=0)
 
     # Sessions, cookies, secrets
-    secret_key: str = PLACEHOLDER_SECRET
+    secret_key: str = PLACEHOLDER_SECRET  # also seals provider credentials at rest (core/secret_box.py)
+    secret_key_fallbacks: list[str] = []  # earlier secret keys, JSON list: stored credentials sealed under them open
     session_cookie_name: str = "leadflow_session"
     csrf_cookie_name: str = "leadflow_csrf"
     session_ttl_seconds: int = 8 * 3600

@@ -7,12 +7,11 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WithStartWorkflowOperation, WorkflowUpdateFailedError
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from api.lead_workflows import display_name, lead_workflow_input
+from api.lead_workflows import lead_start_operation
 from api.schemas.conversations import (
     ConversationLead,
     ConversationPage,
@@ -21,16 +20,13 @@ from api.schemas.conversations import (
     MessagePublic,
     MessageSend,
 )
-from api.services.whatsapp_webhooks import lead_search_attributes
 from core.config import Settings
 from core.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable
-from core.queues import LEADS_QUEUE
 from domain import whatsapp_messages as kinds
 from domain.whatsapp_messages import ManualWhatsAppMessage
 from repositories.conversations import ConversationRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
-from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
 
 log = logging.getLogger(__name__)
@@ -136,17 +132,7 @@ async def send_manual_message(
         template_parameters=data.template_parameters,
         actor=actor,
     )
-    start = WithStartWorkflowOperation(
-        LeadWorkflow.run,
-        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
-        id=lead_workflow_id(tenant.slug, str(lead.id)),
-        task_queue=LEADS_QUEUE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
-        search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
-        memo={"display_name": display_name(lead)},
-        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
-    )
+    start = lead_start_operation(tenant=tenant, lead=lead, settings=settings)
     details = {"lead_id": str(lead.id), "request_id": request.request_id}
     try:
         result = await temporal.execute_update_with_start_workflow(

@@ -9,6 +9,7 @@ from api.schemas.whatsapp import ShardAssignmentPublic, WhatsAppAccountPublic, W
 from channels.whatsapp.shard_router import ShardRouter
 from core.config import Settings
 from core.errors import Conflict, NotFound, Unprocessable
+from core.secret_box import SecretBox
 from models import Tenant, WhatsAppAccount
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 
@@ -42,10 +43,11 @@ async def get_account(
     return _public(account, shard=await router.current(session, tenant_id=tenant_id), settings=settings)
 
 
-def _merge_secret(current: str | None, given: str | None) -> str | None:
+def _merge_secret(current: str | None, given: str | None, box: SecretBox) -> str | None:
+    """Left out: keep what is stored; empty: forget it; otherwise store the new value sealed."""
     if given is None:
         return current
-    return given or None
+    return box.seal(given) if given else None
 
 
 async def put_account(
@@ -64,9 +66,10 @@ async def put_account(
         session.add(account)
     account.provider = data.provider
     account.display_number = data.display_number
-    account.access_token = _merge_secret(account.access_token, data.access_token)
-    account.app_secret = _merge_secret(account.app_secret, data.app_secret)
-    account.verify_token = _merge_secret(account.verify_token, data.verify_token)
+    box = SecretBox.for_settings(settings)
+    account.access_token = _merge_secret(account.access_token, data.access_token, box)
+    account.app_secret = _merge_secret(account.app_secret, data.app_secret, box)
+    account.verify_token = _merge_secret(account.verify_token, data.verify_token, box)
     phone_number_id = data.phone_number_id
     if data.provider == "sandbox":
         phone_number_id = phone_number_id or settings.whatsapp_sandbox_phone_number_id

@@ -25,15 +25,14 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
-from api.lead_workflows import display_name, lead_workflow_input
+from api.lead_workflows import signal_lead_workflow_with_start
 from channels.whatsapp.outbox import store_accepted
 from channels.whatsapp.shard_router import ShardRouter
 from core.config import EvolutionShard, Settings
 from core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
-from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
+from core.secret_box import SecretBox, SecretUnreadable
 from domain.opt_out import is_opt_out
 from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut
@@ -61,9 +60,6 @@ from repositories.statuses import StatusRepository
 from repositories.timeline import TimelineRepository
 from repositories.webhook_events import WebhookEventRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
-from workflows import search_attributes
-from workflows.ids import lead_workflow_id
-from workflows.lead import LeadWorkflow
 
 log = logging.getLogger(__name__)
 
@@ -124,13 +120,27 @@ def _meta_phone_number_ids(payload: Any) -> list[str]:
 def app_secret_of(account: WhatsAppAccount, settings: Settings) -> str:
     """The secret Meta (or the sandbox, which signs like Meta) signs this account's webhooks with."""
     if account.app_secret:
-        return account.app_secret
+        try:
+            return SecretBox.for_settings(settings).open(account.app_secret) or ""
+        except SecretUnreadable as exc:
+            log.error("WhatsApp account of tenant %s: %s", account.tenant_id, exc)
+            # Our key is wrong, not the delivery: 503 makes the provider deliver again once the key is fixed.
+            raise ServiceUnavailable(
+                "this WhatsApp account's app secret cannot be read with the configured keys",
+                headers={"Retry-After": "60"},
+            ) from None
     return settings.whatsapp_sandbox_app_secret if account.provider == "sandbox" else ""
 
 
 async def answer_handshake(*, session: AsyncSession, query: dict[str, str], settings: Settings) -> str:
     """The bare challenge when `hub.verify_token` is some account's verify token; otherwise 403."""
-    tokens = await WhatsAppAccountRepository(session).verify_tokens()
+    box = SecretBox.for_settings(settings)
+    tokens = []
+    for stored in await WhatsAppAccountRepository(session).verify_tokens():
+        try:
+            tokens.append(box.open(stored) or "")
+        except SecretUnreadable as exc:
+            log.error("a WhatsApp verify token: %s", exc)
     for token in tokens:
         challenge = answer_verification_challenge(query, token)
         if challenge is not None:
@@ -463,18 +473,6 @@ async def deliver_signals(
             await session.commit()
 
 
-def lead_search_attributes(*, tenant: Tenant, lead: Lead) -> TypedSearchAttributes:
-    # The same attributes api/lead_workflows.py starts a LeadWorkflow with.
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(search_attributes.TENANT_ID, str(tenant.id)),
-            SearchAttributePair(search_attributes.LEAD_ID, str(lead.id)),
-            SearchAttributePair(search_attributes.LEAD_STATUS, lead.status_key),
-            SearchAttributePair(search_attributes.ASSIGNED_AGENT, str(lead.owner_id) if lead.owner_id else ""),
-        ]
-    )
-
-
 async def signal_inbound_message(
     *, session: AsyncSession, temporal: Client, signal: InboundSignal, settings: Settings
 ) -> None:
@@ -489,7 +487,6 @@ async def signal_inbound_message(
     if signal.opt_out:
         statuses = await StatusRepository(session).list(tenant_id=tenant.id)
         opt_out_status_key = next((s.key for s in statuses if s.stage == Stage.OPTED_OUT), None)
-    workflow_id = lead_workflow_id(tenant.slug, str(lead.id))
     if signal.provider_opt_out:
         opt_out = WhatsAppProviderOptOut(
             provider_message_id=signal.provider_message_id,
@@ -497,17 +494,8 @@ async def signal_inbound_message(
             occurred_at=signal.received_at,
             opt_out_status_key=opt_out_status_key,
         )
-        await temporal.start_workflow(
-            LeadWorkflow.run,
-            lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
-            id=workflow_id,
-            task_queue=LEADS_QUEUE,
-            start_signal="record_provider_opt_out",
-            start_signal_args=[opt_out],
-            search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
-            memo={"display_name": display_name(lead)},
-            static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
-            rpc_timeout=WORKFLOW_START_TIMEOUT,
+        await signal_lead_workflow_with_start(
+            temporal, tenant=tenant, lead=lead, settings=settings, signal="record_provider_opt_out", arg=opt_out
         )
         return
     message = InboundWhatsAppMessage(
@@ -520,15 +508,6 @@ async def signal_inbound_message(
         lead_created=signal.lead_created,
         opt_out_status_key=opt_out_status_key,
     )
-    await temporal.start_workflow(
-        LeadWorkflow.run,
-        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
-        id=workflow_id,
-        task_queue=LEADS_QUEUE,
-        start_signal="record_inbound_message",
-        start_signal_args=[message],
-        search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
-        memo={"display_name": display_name(lead)},
-        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
-        rpc_timeout=WORKFLOW_START_TIMEOUT,
+    await signal_lead_workflow_with_start(
+        temporal, tenant=tenant, lead=lead, settings=settings, signal="record_inbound_message", arg=message
     )

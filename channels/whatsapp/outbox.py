@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.whatsapp.pacing import SendPacer
 from channels.whatsapp.shard_router import ShardRouter
 from core.config import Settings
+from core.secret_box import SecretBox, SecretUnreadable
 from domain import whatsapp_messages as kinds
 from domain.stages import Stage
 from domain.whatsapp_messages import SendWhatsAppInput, SendWhatsAppResult
@@ -257,10 +258,14 @@ class WhatsAppSender:
         return await self._deliver(provider, lead, data, plan), plan
 
     async def _provider(self, session: AsyncSession, account: WhatsAppAccount) -> WhatsAppProvider:
+        try:
+            access_token = SecretBox.for_settings(self._settings).open(account.access_token)
+        except SecretUnreadable as exc:
+            raise SendRefused(kinds.NOT_CONFIGURED, str(exc)) from None
         config = ProviderAccount(
             provider=account.provider,  # type: ignore[arg-type]
             phone_number_id=account.phone_number_id,
-            access_token=account.access_token,
+            access_token=access_token,
         )
         if account.provider == "evolution":
             shard = await self._router.shard_for(session, tenant_id=account.tenant_id)

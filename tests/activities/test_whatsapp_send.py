@@ -15,6 +15,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.whatsapp import WhatsAppActivities
 from core.config import EvolutionShard, Settings
+from core.secret_box import SecretBox
 from domain import whatsapp_messages as kinds
 from domain.whatsapp_messages import SendWhatsAppInput
 from models import Lead, Message, OutboxMessage, TimelineEvent
@@ -46,7 +47,7 @@ async def sandbox_tenant(
     async with session_factory() as session:
         account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=tenant.id)
         assert account is not None
-        token = account.access_token
+        token = tenant.access_token  # as given; the row holds it sealed
     registered = await sandbox_control.post(
         "/_sandbox/accounts/cloud",
         json={"phone_number_id": tenant.phone_number_id, "access_token": token, "app_secret": tenant.app_secret},
@@ -117,6 +118,33 @@ async def test_outside_the_window_without_a_template_is_refused_on_the_timeline(
             (await session.execute(select(TimelineEvent.kind).where(TimelineEvent.lead_id == lead_id))).scalars().all()
         )
     assert "whatsapp_send_failed" in kinds_on_timeline
+
+
+async def test_a_credential_sealed_under_an_unknown_key_refuses_the_send_on_the_timeline(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    async with session_factory() as session:
+        account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=sandbox_tenant.id)
+        assert account is not None
+        account.access_token = SecretBox(["a-key-this-deployment-never-had"]).seal(sandbox_tenant.access_token)
+        await session.commit()
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            make_activities().send_whatsapp_message, _input(sandbox_tenant, lead_id, text="hi")
+        )
+    assert refused.value.type == kinds.NOT_CONFIGURED and refused.value.non_retryable
+    assert "LEADFLOW_SECRET_KEY_FALLBACKS" in str(refused.value)
+    assert await _sent_to(sandbox_control, phone) == []
+    async with session_factory() as session:
+        failures = (
+            await session.execute(
+                select(TimelineEvent.kind).where(
+                    TimelineEvent.lead_id == lead_id, TimelineEvent.kind == "whatsapp_send_failed"
+                )
+            )
+        ).all()
+    assert len(failures) == 1
 
 
 async def test_outside_the_window_the_fallback_template_goes_out(

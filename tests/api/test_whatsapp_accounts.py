@@ -5,7 +5,10 @@ import secrets
 import httpx
 from fastapi import FastAPI
 
+from core.secret_box import PREFIX, SecretBox
+from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.crm import SystemAdminContext, TenantContext
+from tests.fixtures.whatsapp import WhatsAppTenant, fresh_phone_digits
 
 
 def _pnid() -> str:
@@ -93,3 +96,49 @@ async def test_evolution_tenant_gets_a_shard_and_only_a_system_admin_moves_it(
 
     unknown = await evolution_client.post(url, json={"shard": "nope"}, headers=system_admin.headers)
     assert unknown.status_code == 422
+
+
+async def test_credentials_are_stored_sealed_and_still_verify_webhooks(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory, settings
+) -> None:
+    phone_number_id = _pnid()
+    body = {
+        "provider": "cloud",
+        "phone_number_id": phone_number_id,
+        "access_token": "EAAG-stored-sealed",
+        "app_secret": "sealed-app-secret",
+        "verify_token": "sealed-verify-token",
+    }
+    assert (await client.put("/api/v1/whatsapp/account", json=body, headers=tenant.headers())).status_code == 200
+    async with session_factory() as session:
+        account = await WhatsAppAccountRepository(session).get_by_phone_number_id(phone_number_id)
+    assert account is not None
+    box = SecretBox.for_settings(settings)
+    for column, value in (
+        ("access_token", "EAAG-stored-sealed"),
+        ("app_secret", "sealed-app-secret"),
+        ("verify_token", "sealed-verify-token"),
+    ):
+        stored = getattr(account, column)
+        assert stored.startswith(PREFIX) and value not in stored, column
+        assert box.open(stored) == value
+
+    # The handshake and the signature check open them.
+    handshake = await client.get(
+        "/webhooks/whatsapp/cloud",
+        params={"hub.mode": "subscribe", "hub.verify_token": "sealed-verify-token", "hub.challenge": "4242"},
+    )
+    assert handshake.status_code == 200 and handshake.text == "4242"
+    sender = WhatsAppTenant(
+        id=tenant.tenant_id,
+        slug=tenant.slug,
+        phone_number_id=phone_number_id,
+        app_secret="sealed-app-secret",
+        verify_token="sealed-verify-token",
+    )
+    body = sender.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
+    signed = await sender.post_cloud(client, body)
+    assert signed.status_code == 200, signed.text
+    # The stored (sealed) form is not the secret: a delivery signed with it is refused.
+    forged = await sender.post_cloud(client, body, secret=account.app_secret)
+    assert forged.status_code == 401, forged.text

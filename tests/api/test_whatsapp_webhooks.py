@@ -18,7 +18,9 @@ from temporalio.service import RPCError
 
 from channels.whatsapp.shard_router import ShardRouter
 from core.config import EvolutionShard
+from core.secret_box import SecretBox
 from models import Conversation, Lead, Message, TimelineEvent, WebhookEvent
+from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.whatsapp import (
     WhatsAppTenant,
     add_lead,
@@ -105,6 +107,22 @@ async def test_a_signature_for_another_account_does_not_verify(
     body = wa_tenant.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
     response = await wa_tenant.post_cloud(client, body, secret=other.app_secret)
     assert response.status_code == 401
+
+
+async def test_an_app_secret_no_configured_key_opens_is_a_503_to_redeliver_and_stores_nothing(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:
+    async with session_factory() as session:
+        account = await WhatsAppAccountRepository(session).get_by_phone_number_id(wa_tenant.phone_number_id)
+        assert account is not None
+        account.app_secret = SecretBox(["a-key-this-deployment-never-had"]).seal(wa_tenant.app_secret)
+        await session.commit()
+    message_id = fresh_wamid()
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits(), message_id=message_id)
+    response = await wa_tenant.post_cloud(client, body)
+    assert response.status_code == 503, response.text
+    assert "app secret" in response.json()["message"] and response.headers["Retry-After"] == "60"
+    assert await _count(session_factory, WebhookEvent, WebhookEvent.provider_event_id == f"message:{message_id}") == 0
 
 
 # Inbound messages ----------------------------------------------------------------------------------------------------

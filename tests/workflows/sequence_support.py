@@ -226,7 +226,7 @@ async def make_world(
     async with session_factory() as session:
         account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=created.id)
         assert account is not None
-        token = account.access_token
+        token = created.access_token  # as given; the row holds it sealed
         tenant = await session.get(Tenant, created.id)
         assert tenant is not None
         tenant.timezone = tenant_timezone
