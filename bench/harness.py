@@ -269,6 +269,21 @@ def exit_now(code: int) -> None:
     os._exit(code)
 
 
+async def wait_until_quiet(
+    stack: "BenchStack", *, names: tuple[str, ...] = ("temporal", "worker"), cores: float = 0.15, within: float = 900.0
+) -> float:
+    """Wait until `names` together use under `cores` over a whole second (work queued by an earlier phase is done);
+    the seconds waited. Gives up after `within` seconds."""
+    began = time.monotonic()
+    while time.monotonic() - began < within:
+        before = stack.cpu_seconds()
+        await asyncio.sleep(1.0)
+        after = stack.cpu_seconds()
+        if sum(after.get(n, 0.0) - before.get(n, 0.0) for n in names) < cores:
+            break
+    return time.monotonic() - began
+
+
 def machine_load() -> str:
     """The 1-minute load average over the CPU count: other work on the machine skews every figure."""
     return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
