@@ -160,6 +160,7 @@ class SequenceActivities:
                     "due_at": task.due_at,
                     "idempotency_key": task.key,
                     "created_at": task.created_at,
+                    "blocks_enrollment": task.blocks_enrollment,
                 }
             )
             await TimelineRepository(session).record(

@@ -1,14 +1,16 @@
 """A manual step for an agent (call the lead, send a quote...), created by a sequence's `task` step.
 
-Open until an agent completes or skips it through the enrollment's workflow update (the API never closes it
-directly: the waiting enrollment must hear of it). `cancelled` when the enrollment ended first. `escalated_at` marks
-the one overdue escalation on the lead's timeline. Unique on `idempotency_key` (enrollment step execution).
+Open until an agent completes or skips it. A task its enrollment waits for (`blocks_enrollment`) is closed through
+the enrollment's workflow update, so the waiting sequence hears of it; one that does not block
+(`wait_for_completion: false`) is closed by the API directly. `cancelled` when the enrollment ended first.
+`escalated_at` marks the one overdue escalation on the lead's timeline. Unique on `idempotency_key` (enrollment step
+execution).
 """
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, String, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, CreatedAtMixin, IdMixin
@@ -26,6 +28,7 @@ class Task(IdMixin, CreatedAtMixin, Base):
     description: Mapped[str | None] = mapped_column(String(4000))
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("user.id", ondelete="SET NULL"))
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    blocks_enrollment: Mapped[bool] = mapped_column(Boolean, server_default=true())
     status: Mapped[str] = mapped_column(String(20), default="open")  # open | completed | skipped | cancelled
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_by: Mapped[str | None] = mapped_column(String(80))

@@ -331,6 +331,7 @@ class SequenceWorkflow:
                 due_at=due_at,
                 assignee=step.assignee,
                 created_at=workflow.now(),
+                blocks_enrollment=step.wait_for_completion,
             ),
             result_type=CreatedTask,
             start_to_close_timeout=DB_ACTIVITY_TIMEOUT,

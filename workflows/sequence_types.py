@@ -209,6 +209,7 @@ class TaskToCreate(_Frozen):
     due_at: datetime
     assignee: str  # "lead_owner" or a user id
     created_at: datetime
+    blocks_enrollment: bool = True  # the step waits for it (wait_for_completion)
 
 
 class CreatedTask(_Frozen):

@@ -2,8 +2,9 @@
 
 Who sees what: an agent works only tasks assigned to them (another agent's task is a 404, like a missing one);
 owners and admins see and act on every task of the tenant. An agent's inbox belongs to a person, so an agent API key
-(which is no person) is refused with 403. The API never closes a task row itself: the enrollment's workflow must
-hear of it, and its update writes the row before it answers; a task closed before is a 409.
+(which is no person) is refused with 403. A task its enrollment waits for is closed through the enrollment's workflow
+update (the sequence must hear of it; the update writes the row before it answers); a task the sequence does not wait
+for (`wait_for_completion: false`) is closed here directly. Either way a task closed before is a 409.
 """
 
 import uuid
@@ -19,6 +20,7 @@ from core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from domain.permissions import Role
 from models import Task, Tenant
 from repositories.sequences import EnrollmentQueries
+from repositories.tasks import TaskRepository
 
 
 def task_not_found(task_id: uuid.UUID) -> NotFound:
@@ -97,6 +99,8 @@ async def act(
         raise Conflict(
             f"task '{task.title}' is already {task.status}", details={"task_id": str(task.id), "status": task.status}
         )
+    if not task.blocks_enrollment:
+        return await _close_directly(session=session, principal=principal, task=task, outcome=outcome, note=note)
     if task.enrollment_id is None:
         raise Conflict("this task belongs to no sequence enrollment", details={"task_id": str(task.id)})
     enrollment_id = task.enrollment_id
@@ -111,4 +115,23 @@ async def act(
         note=note,
     )
     fresh = await get_task(session=session, principal=principal, task_id=task_id, fresh=True)
+    return to_public(fresh, datetime.now(UTC))
+
+
+async def _close_directly(
+    *, session: AsyncSession, principal: Principal, task: Task, outcome: str, note: str | None
+) -> TaskPublic:
+    """A task no enrollment waits for: only its row changes (a concurrent close wins; this one is then a 409)."""
+    closed = await TaskRepository(session).close(
+        tenant_id=task.tenant_id,
+        task_id=task.id,
+        status=outcome,
+        actor=principal.actor,
+        note=note,
+        at=datetime.now(UTC),
+    )
+    if not closed:
+        raise Conflict(f"task '{task.title}' was closed meanwhile", details={"task_id": str(task.id)})
+    await session.commit()
+    fresh = await get_task(session=session, principal=principal, task_id=task.id, fresh=True)
     return to_public(fresh, datetime.now(UTC))

@@ -126,3 +126,45 @@ async def test_another_tenants_task_is_not_found(
     assert (await client.get(TASKS, params={"assignee": "all"}, headers=intruder.headers("owner"))).json() == []
     mine = await client.get(f"{TASKS}/{task['id']}", headers=tenant.headers("owner"))
     assert mine.json()["status"] == "open"
+
+
+NON_BLOCKING_TASK_STEPS = [
+    {"type": "task", "id": "note", "title": "Look at {{name}}", "due_in": {"days": 1}, "wait_for_completion": False},
+    {"type": "wait", "id": "long_wait", "duration": {"days": 3}},
+    {"type": "send_whatsapp", "id": "later", "text": "Hi {{first_name}}"},
+]
+
+
+async def test_a_task_the_sequence_does_not_wait_for_is_completed_once_and_the_sequence_goes_on(
+    client: httpx.AsyncClient, tenant, session_factory, make_client, settings
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=NON_BLOCKING_TASK_STEPS)
+    (lead,) = await insert_leads(
+        session_factory, tenant, us_phones(1), name="Grace Hopper", owner_id=tenant.user_id("agent")
+    )
+    owner = tenant.headers("owner")
+    report = await client.post(
+        f"{SEQUENCES}/{sequence['id']}/enrollments", json={"lead_ids": [str(lead)]}, headers=owner
+    )
+    (enrollment_id,) = report.json()["enrollment_ids"]
+
+    async def created() -> dict | None:
+        tasks = (await client.get(TASKS, params={"assignee": "all"}, headers=owner)).json()
+        return next((t for t in tasks if t["enrollment_id"] == enrollment_id), None)
+
+    task = await eventually(created, within=60, what="the sequence's task")
+    assert task["status"] == "open"
+
+    async def waiting() -> dict | None:
+        body = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=owner)).json()
+        return body if body.get("current_step_id") == "long_wait" else None
+
+    await eventually(waiting, within=60, what="the enrollment to move past the task")
+    agent = await _login(make_client, settings, tenant, "agent")
+    done = await client.post(f"{TASKS}/{task['id']}/complete", json={"note": "looked"}, headers=agent)
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "completed" and done.json()["note"] == "looked"
+    again = await client.post(f"{TASKS}/{task['id']}/skip", headers=agent)
+    assert again.status_code == 409, again.text
+    enrollment = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=owner)).json()
+    assert enrollment["status"] == "active" and enrollment["current_step_id"] == "long_wait"
