@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas.sequences import check_start_at
 from domain.stages import Stage
 
 SkipReason = Literal["already_enrolled", "opted_out", "terminal_stage", "not_found"]
@@ -37,8 +38,7 @@ class EnrollRequest(BaseModel):
     def _one_selection(self) -> "EnrollRequest":
         if (self.lead_ids is None) == (self.filter is None):
             raise ValueError("send exactly one of 'lead_ids' or 'filter'")
-        if self.start_at is not None and self.start_at.utcoffset() is None:
-            raise ValueError("start_at needs a time zone offset, e.g. 2026-12-01T09:00:00Z")
+        check_start_at(self.start_at)
         return self
 
 

@@ -7,7 +7,7 @@ to the field. Typing them here would answer FastAPI's own error shape instead, o
 """
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -63,6 +63,20 @@ class SequenceVersionPublic(BaseModel):
     published_at: datetime
 
 
+# Plans further ahead are mistakes, and date arithmetic near year 9999 overflows.
+MAX_START_AHEAD = timedelta(days=5 * 366)
+
+
+def check_start_at(start_at: datetime | None) -> None:
+    """A step-1 time must carry its offset and lie less than five years ahead."""
+    if start_at is None:
+        return
+    if start_at.utcoffset() is None:
+        raise ValueError("start_at needs a time zone offset, e.g. 2026-12-01T09:00:00Z")
+    if start_at > datetime.now(UTC) + MAX_START_AHEAD:
+        raise ValueError("start_at is more than five years ahead")
+
+
 class SequencePreviewRequest(BaseModel):
     """Exactly one of `phone` or `lead_id`. Without `version` the draft is previewed."""
 
@@ -78,8 +92,7 @@ class SequencePreviewRequest(BaseModel):
     def _one_target(self) -> "SequencePreviewRequest":
         if (self.phone is None) == (self.lead_id is None):
             raise ValueError("send exactly one of 'phone' or 'lead_id'")
-        if self.start_at is not None and self.start_at.utcoffset() is None:
-            raise ValueError("start_at needs a time zone offset, e.g. 2026-12-01T09:00:00Z")
+        check_start_at(self.start_at)
         return self
 
 

@@ -394,3 +394,12 @@ async def test_deleting_a_lead_stops_its_enrollments_workflows(
     # The other lead's enrollment is untouched.
     (theirs,) = [view for view in views if view["lead_id"] == str(other)]
     assert (await _running(client, tenant, theirs["id"]))["status"] == "active"
+
+
+async def test_an_enrollment_starting_beyond_five_years_is_a_422(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+    far = await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at="9999-12-30T09:00:00Z")
+    assert far.status_code == 422 and "five years" in far.json()["message"], far.text

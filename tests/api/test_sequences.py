@@ -250,6 +250,9 @@ async def test_preview_refuses_bad_requests(client: httpx.AsyncClient, tenant) -
     assert bad_phone.status_code == 422 and "phone" in bad_phone.json()["message"]
     naive = await client.post(url, json={"phone": "+12025550143", "start_at": "2026-12-07T10:00:00"}, headers=headers)
     assert naive.status_code == 422
+    # The end of time: a clear 422, not an overflow in the date arithmetic (was a 500).
+    far = await client.post(url, json={"phone": "+12025550143", "start_at": "9999-12-30T09:00:00Z"}, headers=headers)
+    assert far.status_code == 422 and "five years" in far.json()["message"], far.text
     missing_lead = await client.post(url, json={"lead_id": str(uuid.uuid4())}, headers=headers)
     assert missing_lead.status_code == 404
     no_version = await client.post(url, json={"phone": "+12025550143", "version": 1}, headers=headers)
