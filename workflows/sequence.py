@@ -46,7 +46,7 @@ from workflows.ids import lead_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from domain.sequences.preview import render_message
-    from domain.sequences.schedule import add_duration, next_index, plan_step, zone
+    from domain.sequences.schedule import add_duration, in_business_hours, next_index, plan_step, zone
     from domain.sequences.steps import SendWhatsAppStep, SetStatusStep, StepBase, TaskStep, WaitForReplyStep, WaitStep
     from domain.sequences.variables import render
     from domain.stages import Stage
@@ -205,7 +205,9 @@ class SequenceWorkflow:
             reached = await self._hold(plan.fire_at)
             if reached == "ended":
                 return None
-            if reached == "late":  # paused past the fire time: plan again from now (business hours apply)
+            if reached == "late" or (reached == "due" and self._outside_hours(step)):
+                # Paused past the fire time, or the plan was already past when it was made (a backlog of starts, a
+                # start_at in the past): plan again from now, so business hours still apply.
                 ready_at = workflow.now()
                 continue
             if isinstance(step, SendWhatsAppStep) and cap is not None:
@@ -398,6 +400,11 @@ class SequenceWorkflow:
         return ("status_set" if result.applied else "failed"), result.detail
 
     # Waiting ---------------------------------------------------------------------------------------------------------
+
+    def _outside_hours(self, step: StepBase) -> bool:
+        """A step that contacts the lead, now outside the lead's business hours."""
+        hours = self._definition.settings.business_hours
+        return step.contacts_lead and not in_business_hours(workflow.now(), zone(self._input.lead_timezone), hours)
 
     async def _hold(self, deadline: datetime | None, done: Callable[[], bool] = lambda: False) -> str:
         """Wait until `deadline` (None: no deadline) or `done()`, interrupted at once by an end; paused time holds.

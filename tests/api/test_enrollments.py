@@ -20,6 +20,7 @@ from tests.fixtures.sequences import (
     us_phones,
 )
 from tests.fixtures.whatsapp import sandbox_account
+from tests.workflows.sequence_support import ALL_WEEK
 
 pytestmark = pytest.mark.usefixtures("lead_worker")
 
@@ -248,8 +249,8 @@ async def test_another_tenants_sequence_takes_no_enrollment(
     assert (await client.get(f"{SEQUENCES}/{sequence['id']}/stats", headers=tenant.headers())).json()["enrolled"] == 0
 
 
-# A start in the past (Monday 10:00 in New York, inside business hours): every step is already due, so the enrollment
-# runs to its end at once, whatever the time of day the test runs.
+# A start in the past: every step is already due, so (with business hours open all week) the enrollment runs to its
+# end at once, whatever the time of day the test runs.
 PAST_MONDAY = "2026-01-05T15:00:00Z"
 
 
@@ -263,7 +264,9 @@ async def test_stats_count_sends_and_failures_per_step(
         {"type": "send_whatsapp", "id": "free_text", "text": "Hi {{first_name}}"},
         {"type": "wait", "id": "rest", "duration": {"days": 3}},
     ]
-    sequence = await create_sequence(client, tenant, publish=True, steps=steps)
+    # Open all week: a start in the past then runs every step at once (business hours would hold the sends back).
+    settings = {"business_hours": ALL_WEEK}
+    sequence = await create_sequence(client, tenant, publish=True, steps=steps, settings=settings)
     leads = await insert_leads(session_factory, tenant, us_phones(2))
     body = {"lead_ids": [str(i) for i in leads], "start_at": PAST_MONDAY}
     report = (await _enroll(client, tenant, sequence["id"], **body)).json()

@@ -288,3 +288,28 @@ async def test_an_enrollment_starting_on_a_weekend_first_writes_on_monday_mornin
         )
         assert sent.planned_at == _utc(expected[0].fire_at_utc), zone
         assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["hello"]
+
+
+async def test_a_send_planned_in_the_past_still_waits_for_the_leads_business_hours(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    # A backlog of starts, or a start_at hours ago: the plan's fire time has passed when the workflow runs it.
+    tz = ZoneInfo("Europe/London")
+    now = await env.get_current_time()
+    opened = (now.astimezone(tz) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
+    end = "23:59" if opened.hour == 23 else f"{opened.hour + 1:02d}:00"
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    hours = {"days": every_day, "start": f"{opened.hour:02d}:00", "end": end}  # opened 3 h ago, closed now
+    sequence, version = await world.sequence(
+        {
+            "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
+            "settings": {"business_hours": hours},
+        }
+    )
+    lead = await world.lead("Europe/London")
+    handle = await world.enroll(env.client, lead, sequence, version, start_at=opened + timedelta(minutes=5))
+    view = await handle.result()
+    (sent,) = [record for record in view.history if record.result == "sent"]
+    local = sent.fired_at.astimezone(tz)
+    assert sent.fired_at >= now
+    assert f"{local.hour:02d}:00" == hours["start"] and local.minute < 5, local  # the next window's opening
