@@ -6,6 +6,7 @@ as `core.errors.AppError`s a person can act on: a refused transition is a Confli
 
 import logging
 import uuid
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -62,8 +63,14 @@ def display_name(lead: Lead) -> str:
     return lead.name or lead.phone
 
 
-def lead_workflow_input(*, tenant: Tenant, lead: Lead, settings: Settings) -> LeadWorkflowInput:
-    """The lead as committed plus the tenant's settings: everything the workflow needs without reading the DB."""
+def lead_workflow_input(
+    *, tenant: Tenant, lead: Lead, settings: Settings, active_enrollments: Sequence[str] = ()
+) -> LeadWorkflowInput:
+    """The lead as committed plus the tenant's settings: everything the workflow needs without reading the DB.
+
+    `active_enrollments`: the workflow ids of the lead's open enrollments, for a run that may start after an earlier
+    one ended (a won lead replying, a lost lead reopened): it must tell them about replies and status changes too.
+    """
     return LeadWorkflowInput(
         tenant_id=tenant.id,
         tenant_slug=tenant.slug,
@@ -75,6 +82,7 @@ def lead_workflow_input(*, tenant: Tenant, lead: Lead, settings: Settings) -> Le
         lead_created_at=lead.created_at,
         speed_to_lead_minutes=tenant.speed_to_lead_minutes,
         max_history_events=settings.lead_workflow_max_history_events,
+        active_enrollments=tuple(active_enrollments),
     )
 
 
@@ -91,13 +99,13 @@ def lead_search_attributes(*, tenant: Tenant, lead: Lead) -> TypedSearchAttribut
 
 
 def lead_start_operation(
-    *, tenant: Tenant, lead: Lead, settings: Settings
+    *, tenant: Tenant, lead: Lead, settings: Settings, active_enrollments: Sequence[str] = ()
 ) -> WithStartWorkflowOperation[LeadWorkflow, LeadView]:
     """Update-with-start's start half: the running workflow if there is one, otherwise a fresh run from the row
     (also after an earlier run ended, e.g. a won lead being reopened)."""
     return WithStartWorkflowOperation(
         LeadWorkflow.run,
-        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+        lead_workflow_input(tenant=tenant, lead=lead, settings=settings, active_enrollments=active_enrollments),
         id=lead_workflow_id(tenant.slug, str(lead.id)),
         task_queue=LEADS_QUEUE,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -109,13 +117,20 @@ def lead_start_operation(
 
 
 async def signal_lead_workflow_with_start(
-    client: Client, *, tenant: Tenant, lead: Lead, settings: Settings, signal: str, arg: Any
+    client: Client,
+    *,
+    tenant: Tenant,
+    lead: Lead,
+    settings: Settings,
+    signal: str,
+    arg: Any,
+    active_enrollments: Sequence[str] = (),
 ) -> None:
     """Signal-with-start: the lead's running workflow gets the signal; a lead without one (new, or its run ended)
     gets a fresh run from its committed row, which then receives it."""
     await client.start_workflow(
         LeadWorkflow.run,
-        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+        lead_workflow_input(tenant=tenant, lead=lead, settings=settings, active_enrollments=active_enrollments),
         id=lead_workflow_id(tenant.slug, str(lead.id)),
         task_queue=LEADS_QUEUE,
         start_signal=signal,
@@ -153,6 +168,7 @@ async def change_lead_status(
     actor: str,
     reason: str | None = None,
     settings: Settings,
+    active_enrollments: Sequence[str] = (),
 ) -> LeadView:
     """Ask the lead's workflow to move to `status`; its view afterwards. Conflict with the reason when refused.
 
@@ -160,7 +176,7 @@ async def change_lead_status(
     run from its committed row, so reopening a won or lost lead works like any other change.
     """
     request = StatusChangeRequest(status_key=status.key, stage=Stage(status.stage), actor=actor, reason=reason)
-    start = lead_start_operation(tenant=tenant, lead=lead, settings=settings)
+    start = lead_start_operation(tenant=tenant, lead=lead, settings=settings, active_enrollments=active_enrollments)
     try:
         return await client.execute_update_with_start_workflow(
             LeadWorkflow.change_status,

@@ -48,10 +48,10 @@ class EnrollmentRepository:
         )
         return set(result.scalars())
 
-    async def open_ids_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> list[uuid.UUID]:
-        """The lead's active or paused enrollments (in any sequence)."""
+    async def open_workflow_ids_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> list[str]:
+        """The workflow ids of the lead's active or paused enrollments (in any sequence)."""
         result = await self.session.execute(
-            select(Enrollment.id).where(
+            select(Enrollment.workflow_id).where(
                 Enrollment.tenant_id == tenant_id,
                 Enrollment.lead_id == lead_id,
                 Enrollment.status.in_(OPEN_STATUSES),

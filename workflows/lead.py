@@ -116,6 +116,7 @@ def initial_view(data: LeadWorkflowInput) -> LeadView:
         status_key=data.status_key,
         stage=data.stage,
         speed_to_lead_due_at=(data.lead_created_at + timedelta(minutes=data.speed_to_lead_minutes) if watch else None),
+        active_enrollments=data.active_enrollments,
     )
 
 

@@ -71,6 +71,8 @@ class LeadWorkflowInput(_Frozen):
     lead_created_at: datetime
     speed_to_lead_minutes: int = Field(ge=0, description="0 turns the speed-to-lead alert off")
     max_history_events: int = Field(ge=10, description="continue-as-new once the history is this long")
+    # The lead's open enrollments when the API starts a run for an existing lead (an earlier run may have ended).
+    active_enrollments: tuple[str, ...] = ()
     carried_over: LeadView | None = None
 
 

@@ -25,6 +25,7 @@ from core.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unproc
 from domain import whatsapp_messages as kinds
 from domain.whatsapp_messages import ManualWhatsAppMessage
 from repositories.conversations import ConversationRepository
+from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
 from workflows.lead import LeadWorkflow
@@ -132,7 +133,8 @@ async def send_manual_message(
         template_parameters=data.template_parameters,
         actor=actor,
     )
-    start = lead_start_operation(tenant=tenant, lead=lead, settings=settings)
+    enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
+    start = lead_start_operation(tenant=tenant, lead=lead, settings=settings, active_enrollments=enrollments)
     details = {"lead_id": str(lead.id), "request_id": request.request_id}
     try:
         result = await temporal.execute_update_with_start_workflow(

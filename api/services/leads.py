@@ -33,7 +33,6 @@ from repositories.tenants import TenantRepository
 from repositories.timeline import TimelineRepository
 from repositories.users import UserRepository
 from workflows.ids import lead_workflow_id
-from workflows.sequence_types import enrollment_workflow_id
 
 log = logging.getLogger(__name__)
 
@@ -343,9 +342,8 @@ async def delete_lead(
     retried (stopping an already closed workflow is not an error).
     """
     lead = await get_lead(session=session, tenant_id=tenant.id, lead_id=lead_id)
-    enrollment_ids = await EnrollmentRepository(session).open_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
-    workflow_ids = [lead_workflow_id(tenant.slug, str(lead.id))]
-    workflow_ids += [enrollment_workflow_id(tenant.slug, str(enrollment_id)) for enrollment_id in enrollment_ids]
+    enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
+    workflow_ids = [lead_workflow_id(tenant.slug, str(lead.id)), *enrollments]
     for workflow_id in workflow_ids:
         await _terminate(temporal, workflow_id, reason=f"lead deleted by {actor}", lead_id=lead.id)
     await LeadRepository(session).delete(tenant_id=tenant.id, lead_id=lead.id)
@@ -396,8 +394,17 @@ async def change_status(
 
     The workflow mirrors the change to the row and the timeline itself; the answer is the row re-read afterwards.
     """
+    # A fresh run (the lead was won or lost, its workflow ended) must still know the lead's running enrollments.
+    enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
     view = await change_lead_status(
-        temporal, tenant=tenant, lead=lead, status=status, reason=reason, actor=actor, settings=settings
+        temporal,
+        tenant=tenant,
+        lead=lead,
+        status=status,
+        reason=reason,
+        actor=actor,
+        settings=settings,
+        active_enrollments=enrollments,
     )
     fresh = await LeadRepository(session).get_fresh(tenant_id=tenant.id, lead_id=lead.id)
     if fresh is None:

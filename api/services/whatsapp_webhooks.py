@@ -53,6 +53,7 @@ from providers.whatsapp.signatures import (
     verify_signature,
 )
 from repositories.conversations import ConversationRepository
+from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
 from repositories.outbox import OutboxRepository
@@ -487,6 +488,8 @@ async def signal_inbound_message(
     if signal.opt_out:
         statuses = await StatusRepository(session).list(tenant_id=tenant.id)
         opt_out_status_key = next((s.key for s in statuses if s.stage == Stage.OPTED_OUT), None)
+    # A fresh run (the lead's earlier one ended, e.g. won) must still tell the lead's running enrollments.
+    enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
     if signal.provider_opt_out:
         opt_out = WhatsAppProviderOptOut(
             provider_message_id=signal.provider_message_id,
@@ -495,7 +498,13 @@ async def signal_inbound_message(
             opt_out_status_key=opt_out_status_key,
         )
         await signal_lead_workflow_with_start(
-            temporal, tenant=tenant, lead=lead, settings=settings, signal="record_provider_opt_out", arg=opt_out
+            temporal,
+            tenant=tenant,
+            lead=lead,
+            settings=settings,
+            signal="record_provider_opt_out",
+            arg=opt_out,
+            active_enrollments=enrollments,
         )
         return
     message = InboundWhatsAppMessage(
@@ -509,5 +518,11 @@ async def signal_inbound_message(
         opt_out_status_key=opt_out_status_key,
     )
     await signal_lead_workflow_with_start(
-        temporal, tenant=tenant, lead=lead, settings=settings, signal="record_inbound_message", arg=message
+        temporal,
+        tenant=tenant,
+        lead=lead,
+        settings=settings,
+        signal="record_inbound_message",
+        arg=message,
+        active_enrollments=enrollments,
     )

@@ -2,8 +2,9 @@
 a 14-day sequence runs in seconds and fires exactly when the preview says, in four zones over a weekend; replies,
 a won lead and an opt-out end it with no further sends; pause/resume/stop answer definitely."""
 
+import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.sequence_workflows import get_enrollment_view, pause_enrollment, resume_enrollment, stop_enrollment
+from api.services.whatsapp_webhooks import InboundSignal, signal_inbound_message
 from core.config import Settings
 from core.errors import Conflict
 from domain.sequences.preview import preview
@@ -313,3 +315,54 @@ async def test_a_send_planned_in_the_past_still_waits_for_the_leads_business_hou
     local = sent.fired_at.astimezone(tz)
     assert sent.fired_at >= now
     assert f"{local.hour:02d}:00" == hours["start"] and local.minute < 5, local  # the next window's opening
+
+
+async def test_a_reply_after_the_leads_workflow_ended_still_ends_the_enrollment(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    # Won is not an exit stage here: the lead's workflow completes on won while the enrollment carries on.
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"type": "send_whatsapp", "template": {"name": "welcome_customer"}},
+                {"type": "wait", "duration": {"days": 3}},
+                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK, "exit_on_stages": ["lost", "opted_out"]},
+        }
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version)
+    await eventually(lambda: world.sent_to(lead))
+    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
+    await eventually(lambda: _knows_enrollment(lead_handle, handle.id))
+    for key, stage in (("contacted", Stage.CONTACTED), ("won", Stage.WON)):
+        await lead_handle.execute_update(
+            LeadWorkflow.change_status, StatusChangeRequest(status_key=key, stage=stage, actor="user:test")
+        )
+    await lead_handle.result()  # the lead's run ended on won
+    assert (await handle.query(SequenceWorkflow.view)).status == EnrollmentStatus.ACTIVE
+
+    # The lead writes back: the webhook's signal-with-start begins a fresh lead run, which must know the enrollment.
+    async with world.session_factory() as session:
+        await signal_inbound_message(
+            session=session,
+            temporal=env.client,
+            settings=world.settings,
+            signal=InboundSignal(
+                webhook_event_id=uuid.uuid4(),
+                tenant_id=world.tenant.id,
+                tenant_slug=world.tenant.slug,
+                lead_id=lead.id,
+                lead_created=False,
+                provider="cloud",
+                provider_message_id=fresh_wamid(),
+                message_id=None,
+                body="thanks, one more question",
+                received_at=datetime.now(UTC),
+                opt_out=False,
+            ),
+        )
+    view = await handle.result()
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "replied")
+    assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["welcome_customer"]
