@@ -47,6 +47,7 @@ class MessageRepository:
     async def apply_status(
         self,
         *,
+        tenant_id: uuid.UUID,
         provider_message_id: str,
         status: str,
         at: datetime,
@@ -55,7 +56,8 @@ class MessageRepository:
     ) -> Message | None:
         """Record a status event: its timestamp always (first one wins), the status only if it moves forward.
 
-        Returns the message, or None when no message has this provider id (not sent by us, or not yet recorded).
+        Returns the message, or None when this tenant has no message with this provider id (not sent by us, not yet
+        recorded, or another tenant's: any tenant signs its own webhooks, so the id alone must never reach across).
         """
         values: dict[str, Any] = {
             "status": case((_rank(Message.status) < STATUS_RANK.get(status, 0), status), else_=Message.status)
@@ -68,7 +70,7 @@ class MessageRepository:
             values["error_message"] = func.coalesce(Message.error_message, error_message)
         result = await self.session.execute(
             update(Message)
-            .where(Message.provider_message_id == provider_message_id)
+            .where(Message.tenant_id == tenant_id, Message.provider_message_id == provider_message_id)
             .values(**values)
             .returning(Message.id)
         )

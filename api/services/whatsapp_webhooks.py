@@ -384,13 +384,14 @@ class InboundStore:
         if event.callback_data:
             await self._reconcile_send(provider, event, tenant_id)
         message = await self.messages.apply_status(
+            tenant_id=tenant_id,
             provider_message_id=event.provider_message_id,
             status=event.status.value,
             at=event.timestamp,
             error_code=event.error_code,
             error_message=event.error_title,
         )
-        if message is None or message.tenant_id != tenant_id:
+        if message is None:
             return None
         await self.events.set_lead(event_id=event_id, lead_id=message.lead_id)
         if event.error_kind is not ErrorKind.OPTED_OUT:

@@ -428,7 +428,7 @@ async def store_accepted(
     await OutboxRepository(session).mark_sent(
         outbox_id=row.id, provider_message_id=provider_message_id, message_id=message_id
     )
-    await _apply_early_statuses(session, provider_message_id)
+    await _apply_early_statuses(session, lead.tenant_id, provider_message_id)
     await _record(
         session,
         lead,
@@ -439,17 +439,18 @@ async def store_accepted(
     return message_id
 
 
-async def _apply_early_statuses(session: AsyncSession, provider_message_id: str) -> None:
-    """Status webhooks can outrun this commit; the events were stored, so apply them now."""
+async def _apply_early_statuses(session: AsyncSession, tenant_id: uuid.UUID, provider_message_id: str) -> None:
+    """Status webhooks can outrun this commit; the events were stored, so apply them now (this tenant's only)."""
     events = WebhookEventRepository(session)
     messages = MessageRepository(session)
     for status in ("sent", "delivered", "read", "failed"):
         for provider in ("cloud", "evolution"):
             stored = await events.get(provider=provider, provider_event_id=f"status:{provider_message_id}:{status}")
-            if stored is None:
+            if stored is None or stored.tenant_id != tenant_id:
                 continue
             event = stored.payload.get("event", {})
             await messages.apply_status(
+                tenant_id=tenant_id,
                 provider_message_id=provider_message_id,
                 status=status,
                 at=datetime.fromisoformat(event.get("timestamp")) if event.get("timestamp") else stored.received_at,

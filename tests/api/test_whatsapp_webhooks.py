@@ -313,6 +313,24 @@ async def test_a_status_for_an_unknown_message_is_stored_and_acknowledged(
     )
 
 
+async def test_another_tenants_signed_status_cannot_change_our_message(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    """Tenant admins choose their own app secret, so any tenant can sign a status for its own phone number id."""
+    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + fresh_phone_digits())
+    wamid = fresh_wamid()
+    message_id = await add_message(
+        session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid
+    )
+    other_tenant = await create_whatsapp_tenant(session_factory)
+    forged = other_tenant.meta_body("webhook_status_failed_131026.json", message_id=wamid)
+    assert (await other_tenant.post_cloud(client, forged)).status_code == 200
+    async with session_factory() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None
+    assert (message.status, message.error_code, message.failed_at) == ("pending", None, None)
+
+
 async def test_a_malformed_but_signed_body_is_a_400(client: httpx.AsyncClient, wa_tenant: WhatsAppTenant) -> None:
     body = wa_tenant.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
     body["object"] = "page"
