@@ -35,13 +35,18 @@ class PayloadTooLarge(AppError):
 
 
 async def _raw_body(request: Request) -> bytes:
+    """The body, read chunk by chunk: a chunked upload (no Content-Length) is cut off once it passes the limit."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLarge(f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes")
-    raw = await request.body()
-    if len(raw) > MAX_WEBHOOK_BYTES:
-        raise PayloadTooLarge(f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes")
-    return raw
+    chunks: list[bytes] = []
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > MAX_WEBHOOK_BYTES:
+            raise PayloadTooLarge(f"webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @router.get("/cloud", response_class=PlainTextResponse)

@@ -6,6 +6,7 @@ secret over the exact bytes sent. The lead worker runs, so signals reach real Le
 
 import copy
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -343,6 +344,26 @@ async def test_an_oversized_body_is_refused_unread(client: httpx.AsyncClient) ->
         "/webhooks/whatsapp/cloud", content=b"{" + b" " * (2 * 1024 * 1024) + b"}", headers={"X-Hub-Signature-256": "x"}
     )
     assert response.status_code == 413
+
+
+async def test_an_oversized_chunked_body_is_refused_once_past_the_limit(client: httpx.AsyncClient) -> None:
+    """No Content-Length (chunked): reading stops soon after 1 MiB instead of buffering the whole body first."""
+    chunk = b" " * 65536
+    sent = 0
+
+    async def twenty_mib() -> AsyncIterator[bytes]:
+        nonlocal sent
+        yield b"{"
+        for _ in range(320):
+            sent += len(chunk)
+            yield chunk
+        yield b"}"
+
+    response = await client.post(
+        "/webhooks/whatsapp/cloud", content=twenty_mib(), headers={"X-Hub-Signature-256": "sha256=" + "0" * 64}
+    )
+    assert response.status_code == 413
+    assert sent <= 2 * 1024 * 1024, f"{sent} bytes were read before the 413"
 
 
 # Evolution -----------------------------------------------------------------------------------------------------------
