@@ -11,8 +11,8 @@ Order of work for one delivery (the route drives it):
    `sending` (the send activity died or lost the answer mid-call) first reconciles that row: the message is stored
    as the send activity would have stored it, and the activity's re-run returns it instead of sending again.
 3. the route commits, signals each returned `InboundSignal` to the lead's workflow, then marks the events
-   signalled. A repeat of an event that is stored but was never signalled is returned again, so a signal lost to
-   a crash is sent by the provider's retry instead of being dropped.
+   signalled. A repeat of an event that is stored but was never signalled (an inbound message, or a 131050 opt-out
+   status) is returned again, so a signal lost to a crash is sent by the provider's retry instead of being dropped.
 """
 
 import json
@@ -372,15 +372,16 @@ class InboundStore:
 
     async def _status(self, provider: str, raw: Any, event: StatusEvent, tenant_id: uuid.UUID) -> InboundSignal | None:
         """Move the message forward; a provider opt-out (131050) is returned to be signalled to the workflow."""
+        event_key = f"status:{event.provider_message_id}:{event.status.value}"
         event_id = await self.events.insert_once(
             provider=provider,
-            provider_event_id=f"status:{event.provider_message_id}:{event.status.value}",
+            provider_event_id=event_key,
             kind="status",
             payload={"event": event.model_dump(mode="json"), "raw": raw},
             tenant_id=tenant_id,
         )
         if event_id is None:
-            return None
+            return await self._unsignalled_opt_out_repeat(provider, event_key, event, tenant_id)
         if event.callback_data:
             await self._reconcile_send(provider, event, tenant_id)
         message = await self.messages.apply_status(
@@ -397,17 +398,44 @@ class InboundStore:
         if event.error_kind is not ErrorKind.OPTED_OUT:
             return None
         await self.conversations.mark_opted_out(tenant_id=tenant_id, lead_id=message.lead_id, at=event.timestamp)
+        return await self._provider_opt_out_signal(event_id, tenant_id, message.lead_id, message.id, provider, event)
+
+    async def _unsignalled_opt_out_repeat(
+        self, provider: str, event_key: str, event: StatusEvent, tenant_id: uuid.UUID
+    ) -> InboundSignal | None:
+        """A repeated 131050 status whose signal was lost (Temporal down: 503, the provider redelivers): signal it now.
+
+        Other repeated statuses change nothing; the message and the conversation were updated the first time.
+        """
+        if event.error_kind is not ErrorKind.OPTED_OUT:
+            return None
+        stored = await self.events.get(provider=provider, provider_event_id=event_key)
+        if stored is None or stored.tenant_id != tenant_id or stored.signalled_at is not None or stored.lead_id is None:
+            return None
+        message = await self.messages.get_by_provider_id(event.provider_message_id)
+        message_id = message.id if message is not None and message.tenant_id == tenant_id else None
+        return await self._provider_opt_out_signal(stored.id, tenant_id, stored.lead_id, message_id, provider, event)
+
+    async def _provider_opt_out_signal(
+        self,
+        event_id: uuid.UUID,
+        tenant_id: uuid.UUID,
+        lead_id: uuid.UUID,
+        message_id: uuid.UUID | None,
+        provider: str,
+        event: StatusEvent,
+    ) -> InboundSignal:
         tenant = await self.leads.get_tenant(tenant_id=tenant_id)
         assert tenant is not None
         return InboundSignal(
             webhook_event_id=event_id,
             tenant_id=tenant_id,
             tenant_slug=tenant.slug,
-            lead_id=message.lead_id,
+            lead_id=lead_id,
             lead_created=False,
             provider=provider,
             provider_message_id=event.provider_message_id,
-            message_id=message.id,
+            message_id=message_id,
             body=event.error_title or "",
             received_at=event.timestamp,
             opt_out=True,

@@ -303,6 +303,34 @@ async def test_a_marketing_opt_out_status_opts_the_lead_out(
     assert (message.status, message.error_code) == ("failed", "131050")
 
 
+async def test_a_marketing_opt_out_status_whose_signal_failed_is_signalled_by_the_redelivery(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """Like an inbound message: Temporal down -> 503, Meta redelivers, and the redelivery opts the lead out."""
+    from api.services import whatsapp_webhooks
+
+    real = whatsapp_webhooks.signal_inbound_message
+
+    async def down(**_: object) -> None:
+        raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
+
+    sender = fresh_phone_digits()
+    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
+    wamid = fresh_wamid()
+    await add_message(session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
+    body = wa_tenant.meta_body("webhook_status_failed_131050.json", sender=sender, message_id=wamid)
+    monkeypatch.setattr(whatsapp_webhooks, "signal_inbound_message", down)
+    assert (await wa_tenant.post_cloud(client, body)).status_code == 503
+    monkeypatch.setattr(whatsapp_webhooks, "signal_inbound_message", real)
+    assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+
+    async def opted_out() -> Lead | None:
+        lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+        return lead if lead is not None and lead.stage == "opted_out" else None
+
+    await eventually(opted_out)
+
+
 async def test_a_status_for_an_unknown_message_is_stored_and_acknowledged(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
