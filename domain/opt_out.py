@@ -2,6 +2,8 @@
 
 Pure. A message opts out when, ignoring case, accents, surrounding punctuation and whitespace, it IS one of the
 keywords ("Stop", "ARRÊT!", " baja "), so an ordinary sentence that merely contains "stop" does not opt out.
+A button tap (template quick reply, interactive reply) opts out when its title or payload is a keyword or the
+"Stop promotions" button Meta offers on marketing templates.
 """
 
 import unicodedata
@@ -17,6 +19,10 @@ DEFAULT_OPT_OUT_KEYWORDS: tuple[str, ...] = (
     # Hebrew, Arabic
     "הסר", "הסרה", "توقف", "إلغاء",
 )  # fmt: skip
+
+
+# Meta's marketing-template opt-out quick reply: a tap on it is an opt-out whatever keywords a tenant configured.
+OPT_OUT_BUTTON_PHRASES: tuple[str, ...] = ("stop promotions",)
 
 
 def normalise_keyword(text: str) -> str:
@@ -37,3 +43,12 @@ def is_opt_out(body: str | None, keywords: Iterable[str] = DEFAULT_OPT_OUT_KEYWO
     if not text or len(text) > 40:
         return False
     return text in {normalise_keyword(k) for k in keywords}
+
+
+def is_opt_out_button(
+    text: str | None, payload: str | None, keywords: Iterable[str] = DEFAULT_OPT_OUT_KEYWORDS
+) -> bool:
+    """True when a tapped button's title or payload is an opt-out keyword or the stop-promotions button."""
+    phrases = [*keywords, *OPT_OUT_BUTTON_PHRASES]
+    # Payloads are often identifiers ("STOP_PROMOTIONS"): underscores read as spaces.
+    return is_opt_out(text, phrases) or is_opt_out(payload.replace("_", " ") if payload else None, phrases)

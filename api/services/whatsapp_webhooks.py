@@ -33,13 +33,14 @@ from core.config import EvolutionShard, Settings
 from core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from core.secret_box import SecretBox, SecretUnreadable
-from domain.opt_out import is_opt_out
+from domain.opt_out import is_opt_out, is_opt_out_button
 from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut
 from models import Lead, Tenant, WhatsAppAccount
 from providers.whatsapp.base import ErrorKind
 from providers.whatsapp.inbound import (
     ConnectionUpdate,
+    InboundKind,
     InboundMessage,
     StatusEvent,
     WebhookPayloadError,
@@ -329,7 +330,10 @@ class InboundStore:
         )
 
     def _is_opt_out(self, event: InboundMessage) -> bool:
-        return bool(event.text) and is_opt_out(event.text, self.settings.whatsapp_opt_out_keywords)
+        keywords = self.settings.whatsapp_opt_out_keywords
+        if event.kind in (InboundKind.BUTTON, InboundKind.INTERACTIVE):
+            return is_opt_out_button(event.text, event.payload, keywords)
+        return is_opt_out(event.text, keywords)
 
     async def _lead_for(self, tenant: Tenant, event: InboundMessage) -> tuple[Lead | None, bool]:
         """The tenant's lead with this number, created (source `whatsapp`) when the number is new."""

@@ -222,6 +222,25 @@ async def test_an_opt_out_keyword_opts_the_lead_out(
     assert conversation.opted_out_at is not None
 
 
+async def test_tapping_the_stop_promotions_button_opts_the_lead_out(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    """The quick reply Meta adds to marketing templates (`type=button`, payload and text `Stop promotions`)."""
+    sender = fresh_phone_digits()
+    await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
+    body = wa_tenant.meta_body("webhook_inbound_template_quick_reply_button.json", sender=sender)
+    assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+
+    async def opted_out() -> Lead | None:
+        lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+        return lead if lead is not None and lead.stage == "opted_out" else None
+
+    lead = await eventually(opted_out)
+    async with session_factory() as session:
+        conversation = (await session.execute(select(Conversation).where(Conversation.lead_id == lead.id))).scalar_one()
+    assert conversation.opted_out_at is not None
+
+
 async def test_an_ordinary_message_mentioning_stop_does_not_opt_out(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client
 ) -> None:  # type: ignore[no-untyped-def]

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.opt_out import is_opt_out
+from domain.opt_out import is_opt_out, is_opt_out_button
 from domain.whatsapp_window import SendMode, decide_send
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -25,6 +25,24 @@ def test_ordinary_messages_do_not_opt_out(text: str | None) -> None:
 
 def test_a_tenant_can_configure_its_own_keywords() -> None:
     assert is_opt_out("basta ya", ["basta ya"]) and not is_opt_out("STOP", ["basta ya"])
+
+
+@pytest.mark.parametrize(
+    ("text", "payload"),
+    [("Stop promotions", "Stop promotions"), ("No more offers", "STOP_PROMOTIONS"), ("Unsubscribe", "opt-2"),
+     (None, "stop")],
+)  # fmt: skip
+def test_an_opt_out_button_tap(text: str | None, payload: str | None) -> None:
+    assert is_opt_out_button(text, payload)
+
+
+def test_the_stop_promotions_button_opts_out_whatever_keywords_a_tenant_configured() -> None:
+    assert is_opt_out_button("Stop promotions", None, ["basta ya"])
+
+
+@pytest.mark.parametrize(("text", "payload"), [("Book a visit", "book_visit"), ("Stop by on Friday", "visit_fri")])
+def test_an_ordinary_button_tap_does_not_opt_out(text: str, payload: str) -> None:
+    assert not is_opt_out_button(text, payload)
 
 
 def test_free_text_inside_the_window() -> None:
