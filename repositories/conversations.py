@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import case, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,13 +36,22 @@ class ConversationRepository:
         return result.scalar_one_or_none()
 
     async def record_inbound(self, *, conversation_id: uuid.UUID, at: datetime, preview: str) -> None:
+        """Count the message as unread; it becomes the preview only if it is not older than the latest one.
+
+        Providers deliver out of order (and redeliver refused deliveries later): a late older message must not put
+        its text beside the newest message's time.
+        """
         await self.session.execute(
             update(Conversation)
             .where(Conversation.id == conversation_id)
             .values(
                 last_message_at=func.greatest(func.coalesce(Conversation.last_message_at, at), at),
                 last_inbound_at=func.greatest(func.coalesce(Conversation.last_inbound_at, at), at),
-                last_message_preview=preview[:200],
+                # SET expressions read the row as it was before this UPDATE.
+                last_message_preview=case(
+                    (func.coalesce(Conversation.last_message_at, at) <= at, preview[:200]),
+                    else_=Conversation.last_message_preview,
+                ),
                 unread_count=Conversation.unread_count + 1,
             )
         )

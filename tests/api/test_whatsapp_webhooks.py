@@ -186,6 +186,29 @@ async def test_a_known_number_lands_in_the_existing_leads_conversation(
     assert await _count(session_factory, Message, Message.lead_id == lead_id) == 2
 
 
+async def _conversation_of(factory: async_sessionmaker[AsyncSession], tenant_id, phone: str) -> Conversation:  # type: ignore[no-untyped-def]
+    lead = await _lead_by_phone(factory, tenant_id, phone)
+    assert lead is not None
+    async with factory() as session:
+        return (await session.execute(select(Conversation).where(Conversation.lead_id == lead.id))).scalar_one()
+
+
+async def test_a_late_older_message_does_not_replace_the_conversation_preview(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    """Meta may deliver out of order (and redelivers later what admission control refused with 503)."""
+    sender = fresh_phone_digits()
+    newer = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, text="newest: see you at 5")
+    newer["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = "1764150500"
+    older = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, text="older: is it available?")
+    older["entry"][0]["changes"][0]["value"]["messages"][0]["timestamp"] = "1764150100"
+    assert (await wa_tenant.post_cloud(client, newer)).status_code == 200
+    assert (await wa_tenant.post_cloud(client, older)).status_code == 200
+    conversation = await _conversation_of(session_factory, wa_tenant.id, "+" + sender)
+    assert conversation.last_message_at is not None and int(conversation.last_message_at.timestamp()) == 1764150500
+    assert (conversation.last_message_preview, conversation.unread_count) == ("newest: see you at 5", 2)
+
+
 async def test_a_batched_delivery_reaches_both_leads(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
