@@ -5,11 +5,12 @@ Order of work for one delivery (the route drives it):
    `metadata.phone_number_id`; Evolution: the shard's key. Unverified deliveries are refused before anything is
    stored.
 2. `store_events`: each event is inserted into `webhook_event` unique on (provider, provider event id); a repeat is
-   recognised there and changes nothing. A new inbound message is attached to its lead (an unknown number creates
-   a lead with source `whatsapp`), stored in the lead's conversation and put on its timeline; a status event moves
-   its message forward (never backwards). A Cloud status whose `biz_opaque_callback_data` names an outbox row still
-   `sending` (the send activity died or lost the answer mid-call) first reconciles that row: the message is stored
-   as the send activity would have stored it, and the activity's re-run returns it instead of sending again.
+   recognised there and changes nothing. A new inbound message is attached to its lead (an unknown number creates a
+   lead with source `whatsapp`), stored in the lead's conversation and put on its timeline (a reaction taken back is
+   stored raw only: it is not a message); a status event moves its message forward (never backwards). A Cloud status
+   whose `biz_opaque_callback_data` names an outbox row still `sending` (the send activity died or lost the answer
+   mid-call) first reconciles that row: the message is stored as the send activity would have stored it, and the
+   activity's re-run returns it instead of sending again.
 3. the route commits, signals each returned `InboundSignal` to the lead's workflow, then marks the events
    signalled. A repeat of an event that is stored but was never signalled (an inbound message, or a 131050 opt-out
    status) is returned again, so a signal lost to a crash is sent by the provider's retry instead of being dropped.
@@ -253,6 +254,8 @@ class InboundStore:
             payload={"event": event.model_dump(mode="json"), "raw": raw},
             tenant_id=tenant_id,
         )
+        if event.kind is InboundKind.REACTION and event.text is None:
+            return None  # a reaction taken back: kept raw above, but nothing was said (no message, unread or preview)
         tenant = await self.leads.get_tenant(tenant_id=tenant_id)
         assert tenant is not None
         if event_id is None:

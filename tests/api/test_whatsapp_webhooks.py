@@ -21,6 +21,7 @@ from channels.whatsapp.shard_router import ShardRouter
 from core.config import EvolutionShard
 from core.secret_box import SecretBox
 from models import Conversation, Lead, Message, TimelineEvent, WebhookEvent
+from repositories.conversations import ConversationRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.whatsapp import (
     WhatsAppTenant,
@@ -207,6 +208,27 @@ async def test_a_late_older_message_does_not_replace_the_conversation_preview(
     conversation = await _conversation_of(session_factory, wa_tenant.id, "+" + sender)
     assert conversation.last_message_at is not None and int(conversation.last_message_at.timestamp()) == 1764150500
     assert (conversation.last_message_preview, conversation.unread_count) == ("newest: see you at 5", 2)
+
+
+async def test_removing_a_reaction_is_not_a_new_unread_blank_message(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    text = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, text="Thursday works")
+    assert (await wa_tenant.post_cloud(client, text)).status_code == 200
+    conversation = await _conversation_of(session_factory, wa_tenant.id, "+" + sender)
+    async with session_factory() as session:
+        await ConversationRepository(session).mark_read(tenant_id=wa_tenant.id, conversation_id=conversation.id)
+        await session.commit()
+    # Meta: the same reaction payload without `emoji`.
+    removal = wa_tenant.meta_body("webhook_inbound_reaction.json", sender=sender)
+    del removal["entry"][0]["changes"][0]["value"]["messages"][0]["reaction"]["emoji"]
+    removal_id = removal["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+    assert (await wa_tenant.post_cloud(client, removal)).status_code == 200
+    conversation = await _conversation_of(session_factory, wa_tenant.id, "+" + sender)
+    assert (conversation.last_message_preview, conversation.unread_count) == ("Thursday works", 0)
+    assert await _count(session_factory, Message, Message.provider_message_id == removal_id) == 0
+    assert await _count(session_factory, WebhookEvent, WebhookEvent.provider_event_id == f"message:{removal_id}") == 1
 
 
 async def test_a_batched_delivery_reaches_both_leads(
