@@ -183,15 +183,20 @@ class SequenceActivities:
     async def _assignee(
         session: AsyncSession, tenant_id: uuid.UUID, assignee: str, owner_id: uuid.UUID | None
     ) -> uuid.UUID | None:
-        """The lead's owner now, or the named user of this tenant; None (unassigned) when that user is gone."""
-        if assignee == "lead_owner":
-            return owner_id
-        try:
-            user_id = uuid.UUID(assignee)
-        except ValueError:
-            return owner_id
-        user = await UserRepository(session).get(tenant_id=tenant_id, user_id=user_id)
-        return user.id if user is not None else owner_id
+        """The named user of this tenant, else the lead's owner now; only active users get tasks, so a task whose
+        people are gone or deactivated is unassigned (owners and admins see it in the whole tenant's inbox)."""
+        users = UserRepository(session)
+        candidates = [owner_id]
+        if assignee != "lead_owner":
+            try:
+                candidates.insert(0, uuid.UUID(assignee))
+            except ValueError:
+                pass
+        for user_id in candidates:
+            user = await users.get(tenant_id=tenant_id, user_id=user_id) if user_id is not None else None
+            if user is not None and user.is_active:
+                return user.id
+        return None
 
     @activity.defn(name=CLOSE_TASK)
     async def close_task(self, close: TaskToClose) -> bool:

@@ -16,7 +16,7 @@ from api.lead_workflows import start_lead_workflow
 from core.config import Settings
 from domain.sequences.definition import SequenceDefinition
 from domain.stages import Stage
-from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, TimelineEvent
+from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, TimelineEvent, User
 from tests.workflows.support import make_lead, make_tenant
 from workflows.sequence_types import (
     DailySendReservation,
@@ -202,6 +202,37 @@ async def test_a_task_is_created_once_closed_once_and_escalated_once(
     assert task is not None and (task.status, task.closed_by) == ("completed", "user:a")
     assert task.escalated_at is not None
     assert sorted(events) == ["sequence_task_created", "sequence_task_overdue"]
+
+
+async def test_a_task_for_a_deactivated_user_goes_to_the_lead_owner_or_stays_unassigned(
+    acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant_id, (row,), lead = await _enrollments(session_factory, 1)
+    async with session_factory() as session, session.begin():
+        gone = User(tenant_id=tenant_id, email=f"gone-{uuid.uuid4().hex[:8]}@example.test", role="agent",
+                    password_hash="-", is_active=False)  # fmt: skip
+        session.add(gone)
+    base = TaskToCreate(
+        tenant_id=tenant_id,
+        lead_id=lead.id,
+        enrollment_id=row.id,
+        step_id="call",
+        key=f"{row.workflow_id}:task:call:1",
+        title="Call Ada",
+        description=None,
+        due_at=NOON + timedelta(days=1),
+        assignee=str(gone.id),
+        created_at=NOON,
+    )
+    env = ActivityEnvironment()
+    to_owner = await env.run(acts.create_task, base)
+    assert to_owner.assignee_id == lead.owner_id  # the named user is deactivated: the lead's owner gets it
+    async with session_factory() as session, session.begin():
+        owner = await session.get(User, lead.owner_id)
+        assert owner is not None
+        owner.is_active = False
+    nobody = await env.run(acts.create_task, base.model_copy(update={"key": f"{row.workflow_id}:task:call:2"}))
+    assert nobody.assignee_id is None  # neither is active: unassigned, for owners and admins to pick up
 
 
 async def test_set_lead_status_goes_through_the_lead_workflow_and_a_refusal_is_a_result(
