@@ -87,3 +87,12 @@ def matrix_markdown() -> str:
         cells = ["yes" if r in MATRIX[action] else "-" for r in roles]
         lines.append(f"| `{action}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def capped_role(role: Role | str, cap: Role | str) -> Role | None:
+    """`role` limited to what `cap` may do: the lower of the two, or None when neither is within the other."""
+    if can_delegate(cap, role):
+        return Role(role)
+    if can_delegate(role, cap):
+        return Role(cap)
+    return None

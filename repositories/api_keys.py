@@ -6,18 +6,22 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import ApiKey
+from models import ApiKey, User
 
 
 class ApiKeyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def get_active_by_digest(self, key_hash: str) -> ApiKey | None:
+    async def get_active_with_creator(self, key_hash: str) -> tuple[ApiKey, User | None] | None:
+        """The unrevoked key with this digest and the user who created it (None for a key created by a key)."""
         result = await self.session.execute(
-            select(ApiKey).where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
+            select(ApiKey, User)
+            .outerjoin(User, User.id == ApiKey.created_by_id)
+            .where(ApiKey.key_hash == key_hash, ApiKey.revoked_at.is_(None))
         )
-        return result.scalar_one_or_none()
+        row = result.one_or_none()
+        return None if row is None else (row[0], row[1])
 
     async def get(self, *, tenant_id: uuid.UUID, api_key_id: uuid.UUID) -> ApiKey | None:
         result = await self.session.execute(

@@ -3,6 +3,10 @@
 A request that sends an Authorization header is judged by it alone (a bad key is 401 even with a valid cookie), so
 an integration never silently acts as whoever is logged in in the same browser. The result is cached on
 `request.state` for the rest of the request.
+
+A key acts with the lower of its own role and its creator's current role, and stops working once its creator is
+deactivated: demoting or deactivating a person also disarms the keys they made. A key created by another key (or
+whose creator was deleted) has no creator and keeps its role.
 """
 
 import logging
@@ -16,7 +20,7 @@ from api.auth.sessions import session_store, session_store_reachable
 from core.config import Settings
 from core.redis import Keys
 from core.security import token_digest
-from domain.permissions import Role
+from domain.permissions import Role, capped_role
 from repositories.api_keys import ApiKeyRepository
 
 # "last used" is for people auditing keys: a write per key per minute is enough and keeps hot keys off the row lock.
@@ -39,14 +43,20 @@ async def _from_api_key(request: Request, key: str) -> Principal | None:
     settings: Settings = request.app.state.settings
     async with request.app.state.session_factory() as session:
         repo = ApiKeyRepository(session)
-        api_key = await repo.get_active_by_digest(token_digest(key))
-        if api_key is None:
+        found = await repo.get_active_with_creator(token_digest(key))
+        if found is None:
+            return None
+        api_key, creator = found
+        role: Role | None = Role(api_key.role)
+        if creator is not None:
+            role = capped_role(api_key.role, creator.role) if creator.is_active else None
+        if role is None:
             return None
         if await _first_use_this_minute(request, settings, api_key.id):
             await repo.touch(api_key.id)
             await session.commit()
         return Principal(
-            role=Role(api_key.role),
+            role=role,
             tenant_id=api_key.tenant_id,
             user_id=None,
             api_key_id=api_key.id,

@@ -1,5 +1,6 @@
 """API keys: the clear key is shown once, stored hashed, listed by prefix; revocation takes effect at once; a key's
-role never exceeds its creator's; another tenant's keys are invisible (404)."""
+role never exceeds its creator's, then or later (demoting or deactivating the creator caps or disarms their keys);
+another tenant's keys are invisible (404)."""
 
 import uuid
 
@@ -12,6 +13,7 @@ from tests.fixtures.crm import PASSWORD, login
 
 KEYS = "/api/v1/api-keys"
 ME = "/api/v1/auth/me"
+USERS = "/api/v1/users"
 
 
 async def test_the_key_is_shown_once_and_works_as_bearer(client, tenant, session_factory) -> None:
@@ -87,3 +89,38 @@ async def test_another_tenants_keys_are_not_found_and_stay_valid(client, tenant,
     assert (await client.delete(f"{KEYS}/{theirs['id']}", headers=tenant.headers("owner"))).status_code == 404
     assert theirs["id"] not in (await client.get(KEYS, headers=tenant.headers("owner"))).text
     assert (await client.get(ME, headers={"Authorization": f"Bearer {theirs['key']}"})).status_code == 200
+
+
+async def _admins_key(make_client, tenant) -> dict[str, str]:
+    """Bearer headers of an admin-role key created by the tenant's admin in a browser session."""
+    async with make_client() as admin:
+        await login(admin, tenant.admin.email, PASSWORD)
+        created = await admin.post(KEYS, json={"name": "crm sync", "role": "admin"})
+    assert created.status_code == 201, created.text
+    return {"Authorization": f"Bearer {created.json()['key']}"}
+
+
+async def test_a_key_acts_with_no_more_than_its_creators_current_role(client, make_client, tenant) -> None:
+    bearer = await _admins_key(make_client, tenant)
+    assert (await client.get(USERS, headers=bearer)).status_code == 200
+
+    demoted = await client.patch(f"{USERS}/{tenant.admin.id}", json={"role": "agent"}, headers=tenant.headers())
+    assert demoted.status_code == 200, demoted.text
+    assert (await client.get(USERS, headers=bearer)).status_code == 403
+    me = await client.get(ME, headers=bearer)
+    assert me.status_code == 200 and me.json()["role"] == "agent"
+
+    # The key keeps its own role: promoting its creator back gives it back.
+    promoted = await client.patch(f"{USERS}/{tenant.admin.id}", json={"role": "admin"}, headers=tenant.headers())
+    assert promoted.status_code == 200, promoted.text
+    assert (await client.get(USERS, headers=bearer)).status_code == 200
+
+
+async def test_a_deactivated_creators_keys_are_refused(client, make_client, tenant) -> None:
+    bearer = await _admins_key(make_client, tenant)
+    deactivated = await client.post(f"{USERS}/{tenant.admin.id}/deactivate", headers=tenant.headers())
+    assert deactivated.status_code == 200, deactivated.text
+    assert (await client.get(ME, headers=bearer)).status_code == 401
+    assert (await client.get(USERS, headers=bearer)).status_code == 401
+    # Keys made by someone else are untouched.
+    assert (await client.get(USERS, headers=tenant.headers("admin"))).status_code == 200
