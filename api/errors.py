@@ -1,12 +1,20 @@
-"""Maps `AppError` and request validation errors to JSON: `{"error": code, "message": ..., "details": ...}`."""
+"""Maps `AppError` and request validation errors to JSON: `{"error": code, "message": ..., "details": ...}`.
 
+A value PostgreSQL refuses (`DataError`: a NUL character, a number out of range) that slipped past validation is the
+caller's input, not a server fault: 422, without the SQL or the parameters, which may hold other people's data.
+"""
+
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from core.errors import AppError
+
+log = logging.getLogger(__name__)
 
 
 def _field_path(loc: tuple[Any, ...]) -> str:
@@ -27,6 +35,14 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"error": "validation_error", "message": message, "details": errors}, status_code=422)
 
 
+async def _data_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DataError)
+    log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc.orig)
+    message = "a value in the request cannot be stored by the database (for example a NUL character); fix it and retry"
+    return JSONResponse({"error": "invalid_value", "message": message, "details": None}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DataError, _data_error)

@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
+from pydantic import AfterValidator
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.schemas.leads import (
@@ -19,6 +20,7 @@ from api.schemas.leads import (
     LeadUpdate,
     TimelineEventPublic,
 )
+from api.schemas.nul import reject_nul
 from api.security import Principal, require
 from api.services import lead_import
 from api.services import leads as service
@@ -57,10 +59,12 @@ async def create_lead(
 async def list_leads(
     principal: Reader,
     session: SessionDep,
-    status: Annotated[str | None, Query(max_length=63, description="status key")] = None,
+    status: Annotated[str | None, Query(max_length=63, description="status key"), AfterValidator(reject_nul)] = None,
     stage: Stage | None = None,
     owner_id: uuid.UUID | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="search in name, phone, e-mail")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="search in name, phone, e-mail"), AfterValidator(reject_nul)
+    ] = None,
     cursor: Annotated[str | None, Query(max_length=300)] = None,
     limit: Annotated[int, Query(ge=1, le=service.LIST_LIMIT_MAX)] = 50,
 ) -> LeadPage:

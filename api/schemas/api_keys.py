@@ -5,10 +5,11 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.nul import NulFreeModel
 from api.schemas.users import TenantRoleName
 
 
-class ApiKeyCreate(BaseModel):
+class ApiKeyCreate(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200, description="what the key is for, e.g. 'web form'")

@@ -1,18 +1,19 @@
 """HTTP shapes of the auth API: LoginRequest in; LoginResponse and Me out."""
 
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.schemas.nul import reject_nul
 from api.schemas.users import UserPublic
 
 
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    # Not validated as an address: a typo must get the same answer as a wrong password.
-    email: str = Field(min_length=1, max_length=320)
+    # Not validated as an address: a typo must get the same answer as a wrong password. A NUL cannot be looked up.
+    email: Annotated[str, AfterValidator(reject_nul)] = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=1024)
 
 

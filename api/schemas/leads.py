@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.schemas.nul import NulFreeModel
 from domain.stages import Stage
 
 # Deliberately pragmatic: one "@", no spaces, a dotted domain. Deliverability is the mail provider's business.
@@ -49,7 +50,7 @@ Email = Annotated[str | None, AfterValidator(_email)]
 CustomFields = Annotated[dict[str, Any], AfterValidator(_custom_fields)]
 
 
-class LeadCreate(BaseModel):
+class LeadCreate(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     phone: str = Field(min_length=1, max_length=40, description="any format; national numbers use the tenant region")
@@ -61,7 +62,7 @@ class LeadCreate(BaseModel):
     status: str | None = Field(default=None, max_length=63, description="status key; the tenant default if omitted")
 
 
-class LeadUpdate(BaseModel):
+class LeadUpdate(NulFreeModel):
     """Every field optional; only the fields sent change. Status changes go through POST /leads/{id}/status."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -95,7 +96,7 @@ class LeadPage(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
-class LeadStatusChange(BaseModel):
+class LeadStatusChange(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     status: str = Field(min_length=1, max_length=63, description="key of one of the tenant's status definitions")

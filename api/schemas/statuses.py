@@ -5,11 +5,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.nul import NulFreeModel
 from api.services.statuses import KEY_PATTERN
 from domain.stages import Stage
 
 
-class StatusCreate(BaseModel):
+class StatusCreate(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     key: str = Field(min_length=1, max_length=63, pattern=KEY_PATTERN, description="slug, unique in the tenant")
@@ -19,7 +20,7 @@ class StatusCreate(BaseModel):
     is_default: bool = Field(default=False, description="where new leads start; must be of stage 'new'")
 
 
-class StatusUpdate(BaseModel):
+class StatusUpdate(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     label: str | None = Field(default=None, min_length=1, max_length=200)

@@ -5,11 +5,12 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.nul import NulFreeModel
 from api.schemas.users import EmailAddress, Password, UserPublic
 from api.services.tenants import SLUG_PATTERN
 
 
-class TenantCreate(BaseModel):
+class TenantCreate(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.schemas.leads import InvalidEmail, normalize_email
+from api.schemas.nul import NulFreeModel
 from api.services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 TenantRoleName = Literal["owner", "admin", "agent"]
@@ -26,7 +27,7 @@ EmailAddress = Annotated[str, Field(max_length=320), AfterValidator(_required_em
 Password = Annotated[str, Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH)]
 
 
-class UserCreate(BaseModel):
+class UserCreate(NulFreeModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailAddress
@@ -35,7 +36,7 @@ class UserCreate(BaseModel):
     full_name: str = Field(default="", max_length=200)
 
 
-class UserUpdate(BaseModel):
+class UserUpdate(NulFreeModel):
     model_config = ConfigDict(extra="forbid")
 
     role: TenantRoleName | None = None

@@ -25,6 +25,7 @@ from temporalio.client import Client
 
 from api.lead_workflows import start_lead_workflow
 from api.schemas.leads import InvalidEmail, LeadImportReport, SkippedRow, normalize_email
+from api.schemas.nul import NUL, NUL_REASON
 from core.config import Settings
 from core.errors import AppError, Unprocessable
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
@@ -84,6 +85,8 @@ def _parse(text: str, *, max_rows: int) -> tuple[list[str], list[_Row], list[Ski
         )
     if any(not name for name in columns):
         raise Unprocessable("the header row has an empty column name; name every column or remove it")
+    if any(NUL in name for name in columns):
+        raise Unprocessable(f"the header row {NUL_REASON}; remove it and upload again")
     duplicated = sorted({name for name in columns if columns.count(name) > 1})
     if duplicated:
         raise Unprocessable(f"the header row repeats the column(s) {', '.join(duplicated)}")
@@ -113,6 +116,11 @@ def _parse(text: str, *, max_rows: int) -> tuple[list[str], list[_Row], list[Ski
             )
             continue
         values = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(columns)}
+        with_nul = next((name for name, value in values.items() if NUL in value), None)
+        if with_nul is not None:
+            reason = f"{with_nul} {NUL_REASON}"
+            skipped.append(SkippedRow(line=start, reason=reason, field=with_nul, phone=values["phone"] or None))
+            continue
         rows.append(_Row(line=start, values=values))
     return columns, rows, skipped
 

@@ -89,6 +89,12 @@ async def test_login_validates_its_body_naming_the_field(client) -> None:
     assert response.json()["details"][0]["field"] == "password"
 
 
+async def test_a_nul_character_in_the_login_email_is_422_naming_it(client) -> None:
+    response = await client.post(LOGIN, json={"email": "a\u0000@example.com", "password": PASSWORD})
+    assert response.status_code == 422, response.text
+    assert response.json()["details"][0]["field"] == "email"
+
+
 async def test_logout_revokes_the_session_on_the_server(make_client, tenant, settings) -> None:
     async with make_client() as c:
         await login(c, tenant.agent.email, PASSWORD)

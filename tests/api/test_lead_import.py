@@ -149,6 +149,20 @@ async def test_a_row_with_more_values_than_columns_is_reported(client, tenant) -
     ]
 
 
+async def test_a_row_with_a_nul_character_is_reported_and_the_others_imported(client, tenant) -> None:
+    content = "phone,name,plan\n+12025550632,Ada\x00Lovelace,\n+12025550633,Grace,pro\x00\n+12025550634,Alan,\n"
+    response = await _upload(client, tenant, content)
+    assert response.status_code == 200, response.text
+    assert response.json()["imported"] == 1
+    skipped = response.json()["skipped"]
+    assert [(s["line"], s["field"], s["phone"]) for s in skipped] == [
+        (2, "name", "+12025550632"),
+        (3, "plan", "+12025550633"),
+    ]
+    assert all("NUL" in s["reason"] for s in skipped)
+    assert [lead["name"] for lead in await _all_leads(client, tenant)] == ["Alan"]
+
+
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
@@ -156,9 +170,10 @@ async def test_a_row_with_more_values_than_columns_is_reported(client, tenant) -
         ("", "empty"),
         ("phone,name,phone\n+12025550640,A,B\n", "repeats the column"),
         ("phone,,name\n+12025550641,x,A\n", "empty column name"),
+        ("phone,na\x00me\n+12025550643,A\n", "NUL character"),
         ("phone,name\n+12025550642,Jos\xe9\n".encode("latin-1"), "not UTF-8 (first bad byte on line 2)"),
     ],
-    ids=["no-phone-column", "empty", "repeated-column", "unnamed-column", "latin-1"],
+    ids=["no-phone-column", "empty", "repeated-column", "unnamed-column", "nul-in-header", "latin-1"],
 )
 async def test_unreadable_files_are_422_and_import_nothing(client, tenant, content, needle: str) -> None:
     response = await _upload(client, tenant, content)

@@ -174,6 +174,35 @@ async def test_bad_email_and_unknown_status_are_422(client, tenant) -> None:
     assert given.status_code == 201 and given.json()["stage"] == "contacted"
 
 
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"name": "Ada\u0000Lovelace"}, "name"),
+        ({"email": "ada\u0000@example.com"}, "email"),
+        ({"source": "web\u0000form"}, "source"),
+        ({"status": "new\u0000"}, "status"),
+        ({"custom_fields": {"note": ["vip", "x\u0000"]}}, "custom_fields"),
+        ({"custom_fields": {"no\u0000te": "x"}}, "custom_fields"),
+    ],
+)
+async def test_a_nul_character_is_422_naming_the_field(client, tenant, fields: dict, field: str) -> None:
+    """PostgreSQL cannot store U+0000: the caller hears which field holds one, not a 500."""
+    created = await _create(client, tenant, phone=_phone_in(173), **fields)
+    assert created.status_code == 422, created.text
+    assert created.json()["details"][0]["field"] == field
+    assert "NUL" in created.json()["details"][0]["reason"]
+
+
+async def test_a_patch_with_a_nul_character_is_422_and_changes_nothing(client, tenant) -> None:
+    lead = (await _create(client, tenant, phone=_phone_in(174))).json()
+    for body, field in (({"name": "Ada\u0000"}, "name"), ({"custom_fields": {"k": "\u0000"}}, "custom_fields")):
+        patched = await client.patch(f"{LEADS}/{lead['id']}", json=body, headers=tenant.headers())
+        assert patched.status_code == 422, patched.text
+        assert patched.json()["details"][0]["field"] == field
+    still = (await client.get(f"{LEADS}/{lead['id']}", headers=tenant.headers())).json()
+    assert still["name"] == lead["name"] and still["custom_fields"] == {}
+
+
 async def test_a_lead_whose_workflow_could_not_start_is_saved_and_the_retry_starts_it(
     settings, client, tenant, temporal_client
 ) -> None:
@@ -374,6 +403,13 @@ async def test_search_matches_name_email_and_phone_in_any_format(client, tenant)
     assert set(await ids("20255505")) == {grace["id"], alan["id"]}
     assert await ids("100%") == []
     assert await ids("nobody") == []
+
+
+@pytest.mark.parametrize("param", ["q", "status"])
+async def test_a_nul_character_in_a_search_or_filter_is_422_naming_it(client, tenant, param: str) -> None:
+    response = await client.get(LEADS, params={param: "ada\u0000"}, headers=tenant.headers())
+    assert response.status_code == 422, response.text
+    assert response.json()["details"][0]["field"] == param
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "eyJhIjogMX0", "W1sibm90IGEgZGF0ZSJdXQ"])

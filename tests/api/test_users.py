@@ -38,7 +38,15 @@ async def test_an_email_already_used_anywhere_is_409(client, tenant, make_tenant
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("email", "nope"), ("password", "short"), ("role", "system_admin"), ("role", "boss")]
+    ("field", "value"),
+    [
+        ("email", "nope"),
+        ("email", "new\u0000@example.com"),
+        ("full_name", "Ada\u0000"),
+        ("password", "short"),
+        ("role", "system_admin"),
+        ("role", "boss"),
+    ],
 )
 async def test_bad_input_is_422_naming_the_field(client, tenant, field: str, value: str) -> None:
     response = await client.post(USERS, json=_new_user(**{field: value}), headers=tenant.headers("owner"))

@@ -45,6 +45,18 @@ async def test_secrets_are_write_only(client: httpx.AsyncClient, tenant: TenantC
     assert keep.json()["has_app_secret"] is True and keep.json()["display_number"] == "+14155550199"
 
 
+async def test_a_value_the_database_refuses_is_422_without_sql(
+    client: httpx.AsyncClient, tenant: TenantContext
+) -> None:
+    """The safety net behind input validation: PostgreSQL refusing a value (here a NUL) is the caller's 422."""
+    body = {"provider": "evolution", "display_number": "+1415555\u00000100"}
+    response = await client.put("/api/v1/whatsapp/account", json=body, headers=tenant.headers())
+    assert response.status_code == 422, response.text
+    assert response.json()["error"] == "invalid_value"
+    for leak in ("INSERT", "UPDATE", "whatsapp_account", "psycopg", "0100"):
+        assert leak not in response.text
+
+
 async def test_agents_cannot_manage_the_account(client: httpx.AsyncClient, tenant: TenantContext) -> None:
     response = await client.get("/api/v1/whatsapp/account", headers=tenant.headers("agent"))
     assert response.status_code == 403
