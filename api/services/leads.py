@@ -199,6 +199,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         created_at, lead_id = json.loads(raw)
+        if not isinstance(created_at, str) or not isinstance(lead_id, str):
+            raise TypeError("a cursor holds two strings")  # uuid.UUID(5) would raise AttributeError
         parsed = datetime.fromisoformat(created_at)
         if parsed.tzinfo is None:
             raise ValueError("naive timestamp")

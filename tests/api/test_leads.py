@@ -412,7 +412,15 @@ async def test_a_nul_character_in_a_search_or_filter_is_422_naming_it(client, te
     assert response.json()["details"][0]["field"] == param
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "eyJhIjogMX0", "W1sibm90IGEgZGF0ZSJdXQ"])
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "garbage",
+        "eyJhIjogMX0",  # {"a": 1}
+        "W1sibm90IGEgZGF0ZSJdXQ",  # [["not a date"]]
+        "WyIyMDI2LTAxLTAxVDAwOjAwOjAwKzAwOjAwIiwgNV0",  # ["2026-01-01T00:00:00+00:00", 5]
+    ],
+)
 async def test_a_bad_cursor_is_422(client, tenant, cursor: str) -> None:
     response = await client.get(LEADS, params={"cursor": cursor}, headers=tenant.headers())
     assert response.status_code == 422
