@@ -33,14 +33,26 @@ class InvalidPhone(ValueError):
 
 
 def normalize_phone(raw: str, default_region: str) -> str:
-    """Return `raw` in E.164 (`+14155550123`), reading national formats in `default_region`."""
+    """Return `raw` in E.164 (`+14155550123`), reading national formats in `default_region`.
+
+    The region's own international prefix is honoured (AU `0011 44 …`, KR `001 44 …`, BR `0021 44 …`); a number
+    written with `00` that the region cannot read is then tried as `+…`, the prefix most of the world dials.
+    """
     text = (raw or "").strip()
     if not text:
         raise InvalidPhone("empty")
-    if text.startswith("00"):
-        text = "+" + text[2:]
+    region = default_region.upper()
     try:
-        number = phonenumbers.parse(text, default_region.upper())
+        return _parse_valid(text, region)
+    except InvalidPhone:
+        if not text.startswith("00"):
+            raise
+    return _parse_valid("+" + text[2:], region)
+
+
+def _parse_valid(text: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
         raise InvalidPhone(_PARSE_REASONS.get(exc.error_type, "not a phone number")) from exc
     length = phonenumbers.is_possible_number_with_reason(number)

@@ -1,5 +1,5 @@
-"""Phone normalisation: national formats read in the tenant's region, `+`/`00` international forms, and the reason
-a person sees when a number is rejected."""
+"""Phone normalisation: national formats read in the tenant's region, `+`/`00` international forms and the region's
+own international prefix (AU 0011, KR 001), and the reason a person sees when a number is rejected."""
 
 import pytest
 
@@ -38,6 +38,19 @@ def test_national_formats_are_read_in_the_default_region(raw: str, region: str, 
     ],
 )
 def test_international_forms_ignore_the_default_region(raw: str, region: str, e164: str) -> None:
+    assert normalize_phone(raw, region) == e164
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "e164"),
+    [
+        ("0011 44 20 7946 0018", "AU", "+442079460018"),  # Australia dials abroad with 0011
+        ("0011 1 202 555 0143", "AU", "+12025550143"),
+        ("0021 44 20 7946 0018", "BR", "+442079460018"),  # Brazil: 00 + carrier code (21 = Embratel)
+        ("001 44 20 7946 0018", "KR", "+442079460018"),  # Korea: 001
+    ],
+)
+def test_international_numbers_with_the_regions_own_prefix_are_accepted(raw: str, region: str, e164: str) -> None:
     assert normalize_phone(raw, region) == e164
 
 
