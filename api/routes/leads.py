@@ -114,7 +114,7 @@ async def get_lead(lead_id: uuid.UUID, principal: Reader, session: SessionDep) -
 async def update_lead(
     lead_id: uuid.UUID, data: LeadUpdate, principal: Writer, session: SessionDep, temporal: TemporalDep
 ) -> LeadPublic:
-    """Change the fields sent (a new name or owner also reaches the workflow). Status: POST /leads/{id}/status."""
+    """Change the fields sent (a new name, phone or owner reaches the workflow too). Status: POST /leads/{id}/status."""
     tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
     lead = await service.update_lead(session=session, tenant=tenant, lead_id=lead_id, data=data, actor=principal.actor)
     answer = LeadPublic.model_validate(lead)

@@ -315,11 +315,12 @@ async def update_lead(
     return lead
 
 
-WORKFLOW_FIELDS = frozenset({"name", "owner_id"})
+# What the workflow shows: its memo's display name (the name, or the phone of an unnamed lead) and AssignedAgent.
+WORKFLOW_FIELDS = frozenset({"name", "phone", "owner_id"})
 
 
 async def refresh_workflow(*, temporal: Client, tenant: Tenant, lead: Lead) -> None:
-    """Tell the lead's workflow its name or owner (memo, AssignedAgent) after a committed PATCH.
+    """Tell the lead's workflow its display name or owner (memo, AssignedAgent) after a committed PATCH.
 
     Sent whenever a PATCH names those fields, changed or not, so re-sending a PATCH that answered 503 repairs it.
     """

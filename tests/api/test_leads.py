@@ -296,6 +296,18 @@ async def test_a_new_name_or_owner_reaches_the_workflow(client, tenant, temporal
     assert view.display_name == "After"
 
 
+async def test_a_new_phone_of_an_unnamed_lead_reaches_the_workflow_memo(client, tenant, temporal_client) -> None:
+    """An unnamed lead is shown by its phone (the memo's display_name, the Web UI's label): a new phone shows."""
+    lead = (await _create(client, tenant, phone=_phone_in(217), name="")).json()
+    patched = await client.patch(f"{LEADS}/{lead['id']}", json={"phone": _phone_in(218)}, headers=tenant.headers())
+    assert patched.status_code == 200, patched.text
+    handle = temporal_client.get_workflow_handle(lead_workflow_id(tenant.slug, lead["id"]))
+    async with asyncio.timeout(10):
+        while (memo := await (await handle.describe()).memo_value("display_name")) != _phone_in(218):
+            assert memo == _phone_in(217)
+            await asyncio.sleep(0.05)
+
+
 async def test_delete_is_for_owner_and_admin_and_stops_the_workflow(client, tenant, temporal_client) -> None:
     lead = (await _create(client, tenant, phone=_phone_in(220))).json()
     assert (await client.delete(f"{LEADS}/{lead['id']}", headers=tenant.headers("agent"))).status_code == 403
