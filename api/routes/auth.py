@@ -24,6 +24,7 @@ from core.redis import Keys
 router = APIRouter(prefix="/auth", tags=["auth"])
 
 BAD_CREDENTIALS = "wrong e-mail or password"
+DEACTIVATED = "this account is deactivated; ask an owner or admin of your tenant"
 
 
 def _limiter(redis: Redis, settings: Settings) -> LoginRateLimiter:
@@ -60,12 +61,22 @@ async def login(
     async with session_store_reachable():
         await limiter.succeeded(email=data.email, ip=ip)
         if not user.is_active:
-            raise Forbidden("this account is deactivated; ask an owner or admin of your tenant")
+            raise Forbidden(DEACTIVATED)
         # A login replaces the browser's previous session rather than leaving it alive behind the new cookie.
         previous = request.cookies.get(settings.session_cookie_name)
         if previous and (old := await store.get(previous)) is not None:
             await store.revoke(session_id=old.session_id, user_id=old.user_id)
         opened = await store.create(user_id=user.id, tenant_id=user.tenant_id, role=user.role)
+        # A deactivation, role or password change may have committed while the password was being checked, its
+        # sweep of the user's sessions running before this one existed. Re-read the row now: a change committed
+        # later sweeps this session itself, so one side always catches the other.
+        checked = (user.role, user.password_hash)
+        await user_service.reread_user(session, user=user)
+        if not user.is_active or (user.role, user.password_hash) != checked:
+            await store.revoke(session_id=opened.data.session_id, user_id=user.id)
+            if not user.is_active:
+                raise Forbidden(DEACTIVATED)
+            raise Forbidden("your account changed while you were logging in; log in again")
     cookie = {"max_age": settings.session_ttl_seconds, "secure": settings.cookie_secure, "samesite": "lax"}
     response.set_cookie(settings.session_cookie_name, opened.token, httponly=True, **cookie)  # type: ignore[arg-type]
     response.set_cookie(settings.csrf_cookie_name, opened.csrf_token, httponly=False, **cookie)  # type: ignore[arg-type]

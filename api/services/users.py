@@ -196,6 +196,12 @@ async def authenticate_user(session: AsyncSession, *, email: str, password: str)
     return user
 
 
+async def reread_user(session: AsyncSession, *, user: User) -> User:
+    """The user's row as committed now, not as this session first read it."""
+    await session.refresh(user)
+    return user
+
+
 async def get_any_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:
     """A user by id whatever their tenant: only for the caller's own record (`/auth/me`)."""
     user = await UserRepository(session).get_by_id(user_id)

@@ -1,5 +1,8 @@
 """Login, logout, /auth/me and session lifetime, through the HTTP API against real PostgreSQL and Redis."""
 
+import asyncio
+import threading
+
 import httpx
 import pytest
 
@@ -105,6 +108,45 @@ async def test_logout_revokes_the_session_on_the_server(make_client, tenant, set
     # A copy of the cookie taken before logout is worthless too: the session is gone from Redis.
     async with make_client(cookies={settings.session_cookie_name: stolen}) as replay:
         assert (await replay.get(ME)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        ({"is_active": False}, "deactivated"),
+        ({"role": "agent"}, "log in again"),
+        ({"password": "a brand new passphrase"}, "log in again"),
+    ],
+    ids=["deactivated", "demoted", "new-password"],
+)
+async def test_a_login_racing_an_account_change_opens_no_session(
+    client, make_client, tenant, settings, redis, monkeypatch, change: dict, needle: str
+) -> None:
+    """Checking the password takes a while (argon2); a deactivation, role or password change committed meanwhile
+    must not leave that login with a live session carrying the old account."""
+    import api.services.users as users_service
+
+    real_verify = users_service.verify_password
+    checking, resume = threading.Event(), threading.Event()
+
+    def verify_then_wait(hash_: str | None, password: str) -> bool:
+        ok = real_verify(hash_, password)
+        checking.set()
+        resume.wait(timeout=10)
+        return ok
+
+    monkeypatch.setattr(users_service, "verify_password", verify_then_wait)
+    async with make_client() as admin:
+        logging_in = asyncio.create_task(admin.post(LOGIN, json={"email": tenant.admin.email, "password": PASSWORD}))
+        assert await asyncio.to_thread(checking.wait, 10)
+        changed = await client.patch(f"/api/v1/users/{tenant.admin.id}", json=change, headers=tenant.headers())
+        assert changed.status_code == 200, changed.text
+        resume.set()
+        response = await logging_in
+        assert response.status_code == 403, response.text
+        assert needle in response.json()["message"]
+        assert (await admin.get(ME)).status_code == 401
+    assert await redis.smembers(Keys(settings.redis_prefix)("user_sessions", tenant.admin.id)) == set()
 
 
 async def test_logout_ends_only_that_session(make_client, tenant) -> None:
