@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,7 @@ from api.schemas.leads import LeadCreate, LeadPublic, LeadStatusChange, LeadUpda
 from core.config import Settings
 from core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
-from domain.stages import Stage
+from domain.stages import TERMINAL_STAGES, Stage
 from models import Lead, StatusDefinition, Tenant, TimelineEvent
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
@@ -37,6 +37,8 @@ from workflows.ids import lead_workflow_id
 log = logging.getLogger(__name__)
 
 LIST_LIMIT_MAX = 200
+# A POST retried after its workflow failed to start comes within this; a closed lead older than it had its workflow.
+CREATE_RETRY_WINDOW = timedelta(hours=1)
 
 
 class DuplicatePhone(Conflict):
@@ -168,8 +170,12 @@ async def start_missing_workflow(*, temporal: Client, settings: Settings, tenant
     """Start the lead's workflow if Temporal has never heard of it; True when this call started it.
 
     A lead whose first start failed (its POST answered 503) is completed by a retried POST this way. A workflow
-    that ran and closed (a won lead) is left alone: only a missing one is started.
+    that ran and closed (a won lead) is left alone: only a missing one is started. Temporal forgets closed workflows
+    after the namespace's retention period, so an older lead in a terminal stage counts as having had its workflow
+    (such a retry comes within minutes, retention takes days).
     """
+    if lead.stage in TERMINAL_STAGES and lead.created_at < datetime.now(UTC) - CREATE_RETRY_WINDOW:
+        return False
     handle = temporal.get_workflow_handle(lead_workflow_id(tenant.slug, str(lead.id)))
     try:
         await handle.describe()

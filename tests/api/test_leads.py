@@ -3,12 +3,16 @@ deletion stopping the workflow, and a create whose workflow could not start bein
 
 import asyncio
 import uuid
+from datetime import timedelta
 
 import httpx
 import pytest
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from models import Lead
 from workflows.ids import lead_workflow_id
 
 # Every lead gets a real LeadWorkflow: the worker runs them.
@@ -444,3 +448,36 @@ async def test_limit_is_bounded(client, tenant, limit: int) -> None:
     response = await client.get(LEADS, params={"limit": limit}, headers=tenant.headers())
     assert response.status_code == 422
     assert response.json()["details"][0]["field"] == "limit"
+
+
+async def test_a_duplicate_of_a_closed_lead_is_409_after_temporal_forgot_its_workflow(
+    client, tenant, temporal_client, session_factory
+) -> None:
+    lead = (await _create(client, tenant, phone=_phone_in(291), name="Closed Deal")).json()
+    for status in ("contacted", "won"):
+        moved = await client.post(f"{LEADS}/{lead['id']}/status", json={"status": status}, headers=tenant.headers())
+        assert moved.status_code == 200, moved.text
+    workflow_id = lead_workflow_id(tenant.slug, lead["id"])
+    handle = temporal_client.get_workflow_handle(workflow_id)
+    async with asyncio.timeout(10):
+        await handle.result()  # a won lead's workflow completes
+    # What the namespace's retention period does to a closed workflow after some days.
+    await temporal_client.workflow_service.delete_workflow_execution(
+        DeleteWorkflowExecutionRequest(
+            namespace=temporal_client.namespace, workflow_execution=WorkflowExecution(workflow_id=workflow_id)
+        )
+    )
+    async with asyncio.timeout(60):
+        while True:
+            if await _workflow_status(temporal_client, tenant, lead["id"]) is None:
+                break
+            await asyncio.sleep(0.2)
+    async with session_factory() as session, session.begin():
+        row = await session.get(Lead, uuid.UUID(lead["id"]))
+        assert row is not None
+        row.created_at = row.created_at - timedelta(days=3)
+
+    again = await _create(client, tenant, phone=_phone_in(291), name="Closed Deal")
+    assert again.status_code == 409, again.text  # was 201, with a new workflow for the old lead
+    assert again.json()["details"]["lead_id"] == lead["id"]
+    assert await _workflow_status(temporal_client, tenant, lead["id"]) is None
