@@ -46,6 +46,8 @@ class WhatsAppActivities:
             recipient_interval_seconds=settings.whatsapp_recipient_min_interval_seconds,
         )
         self.sender = WhatsAppSender(session_factory=session_factory, http=http, pacer=pacer, settings=settings)
+        self._http = http
+        self._redis = redis
 
     @classmethod
     def for_process(cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> "WhatsAppActivities":
@@ -56,6 +58,11 @@ class WhatsAppActivities:
             redis=create_redis(settings),
             settings=settings,
         )
+
+    async def aclose(self) -> None:
+        """Close the HTTP and Redis clients (the worker calls this once it stopped polling)."""
+        await self._http.aclose()
+        await self._redis.aclose()
 
     @activity.defn(name=SEND_WHATSAPP_MESSAGE)
     async def send_whatsapp_message(self, data: SendWhatsAppInput) -> SendWhatsAppResult:

@@ -1,8 +1,8 @@
 """`python -m worker`: connect to Temporal and PostgreSQL from settings, run the worker until SIGINT/SIGTERM.
 
 On a signal the worker stops polling, lets running activities finish (within the graceful shutdown timeout), closes
-the database pool and exits. It exits with `os._exit` after flushing: temporalio can abort in finalisers at interpreter
-exit (sdk-python#300). No web framework is imported here.
+the activities' HTTP and Redis clients and the database pool, and exits. It exits with `os._exit` after flushing:
+temporalio can abort in finalisers at interpreter exit (sdk-python#300). No web framework is imported here.
 """
 
 import asyncio
@@ -10,6 +10,7 @@ import logging
 import os
 import signal
 import sys
+from contextlib import AsyncExitStack
 
 from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
@@ -31,11 +32,12 @@ async def serve(settings: Settings) -> int:
         return 1
     engine = create_engine(settings)
     try:
-        worker = build_worker(client, settings, create_session_factory(engine))
-        async with worker:
-            log.info("worker polling %s on %s", worker.task_queue, settings.temporal_address)
-            await stop.wait()
-            log.info("shutting down: finishing running activities")
+        async with AsyncExitStack() as resources:  # closes the activities' HTTP and Redis clients last
+            worker = build_worker(client, settings, create_session_factory(engine), resources)
+            async with worker:
+                log.info("worker polling %s on %s", worker.task_queue, settings.temporal_address)
+                await stop.wait()
+                log.info("shutting down: finishing running activities")
     finally:
         await engine.dispose()
     log.info("worker stopped")

@@ -6,6 +6,7 @@ tests run the same function against their own servers. New features register her
 """
 
 from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,11 +36,16 @@ SANDBOX_PASSTHROUGH = [
 
 
 def activities(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession], client: Client
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    client: Client,
+    resources: AsyncExitStack | None = None,
 ) -> list[Callable[..., Any]]:
-    """Every activity the worker serves, bound to clients built once per process."""
+    """Every activity the worker serves, bound to clients built once per process; `resources` closes them."""
     leads = LeadActivities(session_factory)
     whatsapp = WhatsAppActivities.for_process(settings, session_factory)
+    if resources is not None:
+        resources.push_async_callback(whatsapp.aclose)
     # The sequence activities get the worker's own Temporal client: set_status sends the LeadWorkflow an update.
     sequences = SequenceActivities(session_factory, client)
     return [
@@ -61,13 +67,21 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> Worker:
-    """A worker for the leads task queue; run it with `async with worker:` or `await worker.run()`."""
+def build_worker(
+    client: Client,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    resources: AsyncExitStack | None = None,
+) -> Worker:
+    """A worker for the leads task queue; run it with `async with worker:` or `await worker.run()`.
+
+    The activities' clients (HTTP, Redis) are closed when `resources` closes: exit it after the worker stopped.
+    """
     return Worker(
         client,
         task_queue=LEADS_QUEUE,
         workflows=list(WORKFLOWS),
-        activities=activities(settings, session_factory, client),
+        activities=activities(settings, session_factory, client, resources),
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
     )

@@ -5,6 +5,7 @@ import asyncio
 import os
 import signal
 import sys
+from contextlib import AsyncExitStack
 
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
@@ -14,6 +15,7 @@ from temporalio.client import Client
 from core.config import Settings
 from core.queues import LEADS_QUEUE
 from tests.workflows.support import eventually
+from worker.main import build_worker
 
 
 def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
@@ -71,3 +73,16 @@ async def test_the_worker_process_explains_an_unreachable_temporal(settings: Set
     _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
     assert process.returncode == 1
     assert "cannot connect to Temporal at 127.0.0.1:1" in stderr.decode()
+
+
+async def test_the_workers_provider_clients_close_with_its_resources(
+    settings: Settings, temporal_client: Client, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    async with AsyncExitStack() as resources:
+        worker = build_worker(temporal_client, settings, session_factory, resources)
+        (send,) = [
+            a for a in worker.config()["activities"] or [] if getattr(a, "__name__", "") == "send_whatsapp_message"
+        ]
+        whatsapp = send.__self__
+        assert not whatsapp._http.is_closed
+    assert whatsapp._http.is_closed  # and the Redis pool with it (redis-py exposes no closed flag)
