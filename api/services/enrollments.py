@@ -11,7 +11,8 @@ Bulk enrollment (`enroll`, then `start_workflows` after the route commits):
 4. their workflows start with at most `enrollment_start_concurrency` starts in flight and at most
    `enrollment_start_per_second` a second; the sequence's `send_pacing.per_minute` spreads their first steps
    (`start_at` + position / rate). A start that fails is reported in `not_started`; the same request again finds
-   those leads `already_enrolled` and starts their workflows (the start is idempotent: USE_EXISTING).
+   those leads `already_enrolled` and starts their workflows (the start is idempotent: USE_EXISTING) on the version
+   and start time their rows were enrolled with, not on a version published since.
 
 Reads answer from the workflow's view while it runs and fall back to the mirrored row when the workflow cannot
 answer (ended and gone from retention, or busy). Another tenant's enrollment is a 404.
@@ -72,7 +73,8 @@ class EnrollmentPlan:
         self.start_at = start_at
         self.skipped: list[SkippedLead] = []
         self.enrolled: list[tuple[uuid.UUID, Lead]] = []  # (enrollment id, lead), in enrollment order
-        self.restart: list[tuple[uuid.UUID, Lead]] = []  # already enrolled, workflow never reported in
+        # Already enrolled, workflow never reported in: started again on the row's own version and start time.
+        self.restart: list[tuple[uuid.UUID, Lead]] = []
         self.stages: dict[str, Stage] = {}
 
     def report(self, not_started: list[uuid.UUID]) -> EnrollReport:
@@ -235,13 +237,29 @@ async def start_workflows(
         e.id: e
         for e in await EnrollmentQueries(session).get_many(tenant_id=tenant.id, enrollment_ids=[i for i, _ in pairs])
     }
+    # A restarted enrollment runs the version its row was enrolled in (a newer one may have been published since).
+    versions = {plan.version.id: plan.version}
+    for version_id in {e.sequence_version_id for e in rows.values()} - versions.keys():
+        version = await SequenceRepository(session).get_version_by_id(tenant_id=tenant.id, version_id=version_id)
+        if version is not None:  # always: the row's foreign key cascades from its version
+            versions[version.id] = version
+    restarted = {enrollment_id for enrollment_id, _ in plan.restart}
     # End the read transaction: the start phase may take a while and must not hold a connection idle in transaction.
     await session.commit()
-    per_minute = SequenceDefinition.model_validate(plan.version.definition).settings.send_pacing.per_minute
+    pacing = {
+        version_id: SequenceDefinition.model_validate(version.definition).settings.send_pacing.per_minute
+        for version_id, version in versions.items()
+    }
     gate = asyncio.Semaphore(settings.enrollment_start_concurrency)
     interval = 1.0 / settings.enrollment_start_per_second
     began = time.monotonic()
     failed: list[uuid.UUID] = []
+
+    def first_step_at(enrollment: Enrollment) -> datetime:
+        """This request's start for a new row; a restarted row keeps the start it was enrolled with (else now)."""
+        if enrollment.id not in restarted:
+            return plan.start_at
+        return enrollment.next_action_at or datetime.now(UTC)  # the row's start until its workflow mirrors
 
     async def start(position: int, enrollment: Enrollment, lead: Lead) -> None:
         # Paced: the n-th start waits until n * interval after the first; at most `concurrency` in flight.
@@ -255,10 +273,10 @@ async def start_workflows(
                     tenant=tenant,
                     lead=lead,
                     enrollment=enrollment,
-                    version=plan.version,
+                    version=versions[enrollment.sequence_version_id],
                     status_stages=plan.stages,
                     settings=settings,
-                    start_at=plan.start_at + pacing_delay(position, per_minute),
+                    start_at=first_step_at(enrollment) + pacing_delay(position, pacing[enrollment.sequence_version_id]),
                 )
             except Exception as exc:  # one failed start (503, timeout) must not stop the others
                 log.warning("starting enrollment %s failed: %s", enrollment.id, exc)

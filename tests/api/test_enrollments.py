@@ -340,6 +340,36 @@ async def test_a_start_that_failed_is_reported_and_the_same_request_again_starts
     assert running["current_step_id"] == "first_wait"
 
 
+async def test_a_start_retried_after_a_new_publish_runs_the_version_and_start_time_it_was_enrolled_with(
+    client: httpx.AsyncClient, tenant, session_factory, monkeypatch
+) -> None:
+    owner = tenant.headers("owner")
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    url = f"{SEQUENCES}/{sequence['id']}"
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+
+    async def temporal_down(*args, **kwargs):
+        raise ServiceUnavailable("the enrollment's workflow could not be started; try again")
+
+    monkeypatch.setattr("api.services.enrollments.start_enrollment", temporal_down)
+    report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=START)).json()
+    (enrollment_id,) = report["not_started"]
+
+    # Version 2 is published before the same request is sent again (with another start time).
+    v2_steps = [{"type": "wait", "id": "short_wait", "duration": {"hours": 5}}, *QUIET_STEPS[1:]]
+    assert (await client.patch(url, json={"steps": v2_steps}, headers=owner)).status_code == 200
+    assert (await client.post(f"{url}/publish", headers=owner)).json()["version"] == 2
+    monkeypatch.undo()
+    later = "2026-12-09T10:00:00Z"
+    retried = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=later)).json()
+    assert retried["not_started"] == [] and retried["skipped"][0]["enrollment_id"] == enrollment_id
+
+    running = await _running(client, tenant, enrollment_id)
+    # The row says version 1, and the workflow runs version 1 from the start it was enrolled with.
+    assert running["sequence_version"] == 1 and running["current_step_id"] == "first_wait"
+    assert datetime.fromisoformat(running["next_action_at"]) == datetime.fromisoformat(START)
+
+
 async def test_a_bulk_enrollment_by_filter_enrolls_each_lead_once(
     client: httpx.AsyncClient, tenant, session_factory
 ) -> None:
