@@ -4,7 +4,8 @@
   step history (once per enrollment, execution number and result).
 - `reserve_daily_send`: one of the tenant's daily sequence sends, taken under a per-tenant-day advisory lock so
   concurrent enrollments never exceed the cap; over the cap it answers when to try again
-  (`domain.sequences.schedule.daily_cap_decision`). The day is the tenant's, from the workflow's clock (`at`).
+  (`domain.sequences.schedule.daily_cap_decision`). The day is the tenant's day in which the send goes out (`at`:
+  the workflow's clock when it reserves, never the step's planned time).
 - `create_task` / `close_task` / `escalate_overdue_task`: the task row, once per step execution; closing only an
   open task; one `sequence_task_overdue` timeline event per task.
 - `set_lead_status`: runs the LeadWorkflow's `change_status` update through the Temporal client the worker injects

@@ -211,7 +211,9 @@ class SequenceWorkflow:
                 ready_at = workflow.now()
                 continue
             if isinstance(step, SendWhatsAppStep) and cap is not None:
-                decision = await self._reserve_send(step, index, number, plan.fire_at, cap)
+                # The send counts on the tenant day it goes out (now), not the day it was planned for: a step planned
+                # in the past (a backlog, a start_at days ago) must not take an earlier day's unused slots.
+                decision = await self._reserve_send(step, index, number, workflow.now(), cap)
                 if not decision.granted and decision.defer_until is not None:
                     await self._record(step, index, number, plan.fire_at, "deferred", decision.reason)
                     ready_at = decision.defer_until

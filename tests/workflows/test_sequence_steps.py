@@ -65,6 +65,32 @@ async def test_over_the_daily_cap_a_send_is_deferred_to_the_next_window_never_dr
     assert all(r.fired_at < first_day_end for r in others)
 
 
+async def test_a_send_planned_days_ago_counts_against_the_daily_cap_of_the_day_it_goes_out(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
+            "settings": {"business_hours": ALL_WEEK, "daily_cap": {"whatsapp": 1}},
+        }
+    )
+    now = await env.get_current_time()
+    today, backlog = await world.lead(), await world.lead()
+    # One enrollment starts now; the other was meant to start two days ago (a backlog): both would send today.
+    handles = [
+        await world.enroll(env.client, today, sequence, version),
+        await world.enroll(env.client, backlog, sequence, version, start_at=now - timedelta(days=2)),
+    ]
+    views = [await handle.result() for handle in handles]
+
+    sends = [next(r for r in view.history if r.result == "sent") for view in views]
+    days = [tenant_day_bounds(sent.fired_at, "UTC")[0] for sent in sends]
+    assert len(set(days)) == 2, sends  # a cap of 1 a day: the second send went out on the next tenant day
+    assert sum(any(r.result == "deferred" for r in view.history) for view in views) == 1
+    for lead in (today, backlog):
+        assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["hello"]
+
+
 async def test_a_task_waits_for_the_agent_and_completing_it_twice_is_refused(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
