@@ -1,7 +1,8 @@
 """Activities of the SequenceWorkflow: its DB writes and its one call to another workflow. Thin, safe to run twice.
 
 - `mirror_enrollment`: the workflow's view to the enrollment row (newest revision wins) and a step outcome to the
-  step history (once per enrollment, execution number and result).
+  step history (one row per enrollment, execution number and result; a result repeated in one execution, a send the
+  cap deferred again, raises the row's `data.times` so the stats count every deferral).
 - `reserve_daily_send`: one of the tenant's daily sequence sends, taken under a per-tenant-day advisory lock so
   concurrent enrollments never exceed the cap; over the cap it answers when to try again
   (`domain.sequences.schedule.daily_cap_decision`). The day is the tenant's day in which the send goes out (`at`:
@@ -99,7 +100,7 @@ class SequenceActivities:
                         "detail": (step.detail or "")[:1000] or None,
                         "planned_at": step.planned_at,
                         "fired_at": step.fired_at,
-                        "data": {},
+                        "data": {"times": step.times},
                     }
                 )
 

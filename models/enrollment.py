@@ -60,7 +60,9 @@ class Enrollment(IdMixin, CreatedAtMixin, Base):
 class EnrollmentStep(IdMixin, Base):
     """One thing an enrollment did at one step (sent, failed, deferred, replied, task_completed...).
 
-    Unique on (enrollment, number, result): a step execution has one row per outcome it went through, written once.
+    Unique on (enrollment, number, result): a step execution has one row per outcome it went through, written once;
+    an outcome repeated within the execution (a send the cap deferred again) updates that row, `data.times` counting
+    the repeats for the stats.
     Also the daily cap's ledger: a `reserved` row of a send takes one of the tenant's sends of its day (`fired_at`,
     workflow time).
     """

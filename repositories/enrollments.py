@@ -20,6 +20,11 @@ SEND_STEP = "send_whatsapp"
 RESERVED = "reserved"
 
 
+def outcome_times(data: Any) -> Any:
+    """How many times a step row's outcome happened in its execution (`data.times`; rows without it: once)."""
+    return func.coalesce(data["times"].as_integer(), 1)
+
+
 class EnrollmentRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -74,13 +79,22 @@ class EnrollmentRepository:
         return result.scalar_one_or_none() is not None
 
     async def record_step(self, values: dict[str, Any]) -> bool:
-        """Insert one step outcome; False when the same (enrollment, number, result) is already there."""
-        statement = (
-            insert(EnrollmentStep)
-            .values(id=uuid.uuid4(), **values)
-            .on_conflict_do_nothing(index_elements=["enrollment_id", "number", "result"])
-            .returning(EnrollmentStep.id)
-        )
+        """Insert one step outcome; False when the same (enrollment, number, result) is already there.
+
+        An outcome repeated within one step execution (a send deferred again: `data.times` higher than the row's)
+        updates the row to the latest occurrence and its count; a retried write of the same occurrence changes nothing.
+        """
+        row = insert(EnrollmentStep).values(id=uuid.uuid4(), **values)
+        statement = row.on_conflict_do_update(
+            index_elements=["enrollment_id", "number", "result"],
+            set_={
+                "detail": row.excluded.detail,
+                "planned_at": row.excluded.planned_at,
+                "fired_at": row.excluded.fired_at,
+                "data": row.excluded.data,
+            },
+            where=outcome_times(EnrollmentStep.data) < outcome_times(row.excluded.data),
+        ).returning(EnrollmentStep.id)
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
     async def steps(self, *, enrollment_id: uuid.UUID) -> list[EnrollmentStep]:

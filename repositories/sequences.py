@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Enrollment, EnrollmentStep, SequenceVersion, Task, TimelineEvent
 from models import Sequence as SequenceRow
+from repositories.enrollments import outcome_times
 
 OPEN_STATUSES = ("active", "paused")
 _IN_CHUNK = 5000  # ids per IN (...) list
@@ -243,9 +244,11 @@ class EnrollmentQueries:
     async def step_result_counts(
         self, *, tenant_id: uuid.UUID, sequence_id: uuid.UUID
     ) -> builtins.list[tuple[str, str, str, int]]:
-        """(step id, step type, result, count) over every enrollment's step history."""
+        """(step id, step type, result, count) over every enrollment's step history; a row whose outcome repeated in
+        its execution (a send deferred twice) counts `data.times` times."""
+        times = func.sum(outcome_times(EnrollmentStep.data))
         result = await self.session.execute(
-            select(EnrollmentStep.step_id, EnrollmentStep.type, EnrollmentStep.result, func.count())
+            select(EnrollmentStep.step_id, EnrollmentStep.type, EnrollmentStep.result, times)
             .where(EnrollmentStep.tenant_id == tenant_id, EnrollmentStep.sequence_id == sequence_id)
             .group_by(EnrollmentStep.step_id, EnrollmentStep.type, EnrollmentStep.result)
         )

@@ -187,6 +187,7 @@ class SequenceWorkflow:
         step = self._definition.steps[index]
         number = self._view.steps_run + 1
         cap = self._definition.settings.daily_cap.whatsapp
+        deferrals = 0
         while True:
             plan = plan_step(
                 self._definition,
@@ -215,7 +216,8 @@ class SequenceWorkflow:
                 # in the past (a backlog, a start_at days ago) must not take an earlier day's unused slots.
                 decision = await self._reserve_send(step, index, number, workflow.now(), cap)
                 if not decision.granted and decision.defer_until is not None:
-                    await self._record(step, index, number, plan.fire_at, "deferred", decision.reason)
+                    deferrals += 1
+                    await self._record(step, index, number, plan.fire_at, "deferred", decision.reason, times=deferrals)
                     ready_at = decision.defer_until
                     continue
             break
@@ -601,6 +603,8 @@ class SequenceWorkflow:
         planned_at: datetime,
         result: str,
         detail: str | None,
+        *,
+        times: int = 1,
     ) -> None:
         """Add a step record to the view and write it (with the view) to the DB."""
         record = StepRecord(
@@ -612,6 +616,7 @@ class SequenceWorkflow:
             fired_at=workflow.now(),
             result=result,
             detail=detail,
+            times=times,
         )
         self._change(history=(*self._view.history[-(HISTORY_KEPT - 1) :], record))
         await self._mirror(record)

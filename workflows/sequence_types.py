@@ -74,6 +74,11 @@ class StepRecord(_Frozen):
     fired_at: datetime
     result: str  # sent | failed | deferred | waited | replied | no_reply | task_completed | task_skipped | ...
     detail: str | None = None
+    times: int = Field(
+        default=1,
+        description="how many times this step execution has had this result so far (a send the cap deferred again); "
+        "the stored row, one per execution and result, keeps the count",
+    )
 
 
 class EnrollmentView(_Frozen):

@@ -17,6 +17,7 @@ from core.config import Settings
 from domain.sequences.definition import SequenceDefinition
 from domain.stages import Stage
 from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, TimelineEvent, User
+from repositories.sequences import EnrollmentQueries
 from tests.workflows.support import make_lead, make_tenant
 from workflows.sequence_types import (
     DailySendReservation,
@@ -106,6 +107,40 @@ async def test_the_mirror_keeps_the_newest_revision_and_records_a_step_once(
         steps = (await session.execute(select(EnrollmentStep).where(EnrollmentStep.enrollment_id == row.id))).all()
     assert stored is not None and (stored.status, stored.revision) == ("paused", 5)
     assert len(steps) == 1
+
+
+async def test_a_send_deferred_twice_keeps_both_deferrals_and_a_retried_mirror_counts_once(
+    acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    _, (row,), _ = await _enrollments(session_factory, 1)
+
+    def deferral(times: int, revision: int) -> EnrollmentMirror:
+        at = NOON + timedelta(days=times - 1)
+        step = StepRecord(
+            number=1,
+            index=0,
+            step_id="hi",
+            type="send_whatsapp",
+            planned_at=at,
+            fired_at=at,
+            result="deferred",
+            detail=f"deferral {times}",
+            times=times,
+        )
+        return EnrollmentMirror(view=_view(row, revision, EnrollmentStatus.ACTIVE, "hi"), step=step)
+
+    env = ActivityEnvironment()
+    for mirror in (deferral(1, 2), deferral(2, 3), deferral(2, 3), deferral(1, 2)):  # retried and late writes too
+        await env.run(acts.mirror_enrollment, mirror)
+    async with session_factory() as session:
+        (stored,) = (
+            await session.execute(select(EnrollmentStep).where(EnrollmentStep.enrollment_id == row.id))
+        ).scalars()
+        counts = await EnrollmentQueries(session).step_result_counts(
+            tenant_id=row.tenant_id, sequence_id=row.sequence_id
+        )
+    assert (stored.detail, stored.fired_at) == ("deferral 2", NOON + timedelta(days=1))  # the latest deferral
+    assert counts == [("hi", "send_whatsapp", "deferred", 2)]
 
 
 async def test_mirroring_an_enrollment_whose_lead_was_deleted_is_a_quiet_no_op(

@@ -13,6 +13,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from api.sequence_workflows import complete_task, skip_task
+from api.services.sequence_stats import sequence_stats
 from core.config import Settings
 from core.errors import Conflict
 from domain.sequences.schedule import tenant_day_bounds
@@ -89,6 +90,28 @@ async def test_a_send_planned_days_ago_counts_against_the_daily_cap_of_the_day_i
     assert sum(any(r.result == "deferred" for r in view.history) for view in views) == 1
     for lead in (today, backlog):
         assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["hello"]
+
+
+async def test_the_stats_count_every_deferral_of_a_send_deferred_more_than_once(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
+            "settings": {"business_hours": ALL_WEEK, "daily_cap": {"whatsapp": 1}},
+        }
+    )
+    leads = [await world.lead() for _ in range(3)]
+    handles = [await world.enroll(env.client, lead, sequence, version) for lead in leads]
+    views = [await handle.result() for handle in handles]
+
+    # A cap of 1: one sends on day 1, one on day 2, and the last is deferred on day 1 and again on day 2.
+    deferrals = sorted(sum(r.result == "deferred" for r in view.history) for view in views)
+    assert deferrals == [0, 1, 2]
+    async with world.session_factory() as session:
+        stats = await sequence_stats(session=session, tenant_id=world.tenant.id, sequence_id=sequence.id)
+    (hello,) = stats.steps
+    assert (hello.sends, hello.results["deferred"]) == (3, 3)
 
 
 async def test_a_task_waits_for_the_agent_and_completing_it_twice_is_refused(
