@@ -15,7 +15,7 @@ from temporalio.client import Client
 from core.config import Settings
 from core.queues import LEADS_QUEUE
 from tests.workflows.support import eventually
-from worker.main import build_worker
+from worker.main import activities
 
 
 def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
@@ -78,11 +78,10 @@ async def test_the_worker_process_explains_an_unreachable_temporal(settings: Set
 async def test_the_workers_provider_clients_close_with_its_resources(
     settings: Settings, temporal_client: Client, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
+    # The activities build_worker registers (a second Worker on the session's task queue is not allowed here).
     async with AsyncExitStack() as resources:
-        worker = build_worker(temporal_client, settings, session_factory, resources)
-        (send,) = [
-            a for a in worker.config()["activities"] or [] if getattr(a, "__name__", "") == "send_whatsapp_message"
-        ]
-        whatsapp = send.__self__
+        served = activities(settings, session_factory, temporal_client, resources)
+        (send,) = [a for a in served if getattr(a, "__name__", "") == "send_whatsapp_message"]
+        whatsapp = send.__self__  # type: ignore[attr-defined]
         assert not whatsapp._http.is_closed
     assert whatsapp._http.is_closed  # and the Redis pool with it (redis-py exposes no closed flag)
