@@ -1,4 +1,5 @@
-"""SQL for tenants' WhatsApp accounts: read by tenant, by webhook phone number id, by handshake verify token."""
+"""SQL for tenants' WhatsApp accounts: read by tenant, by webhook phone number id, by handshake verify token, or all
+Meta-signed ones (webhooks that name no phone number)."""
 
 import uuid
 
@@ -23,6 +24,13 @@ class WhatsAppAccountRepository:
             select(WhatsAppAccount).where(WhatsAppAccount.phone_number_id.in_(phone_number_ids))
         )
         return {account.phone_number_id or "": account for account in result.scalars()}
+
+    async def list_meta_signed(self) -> list[WhatsAppAccount]:
+        """Accounts whose webhooks Meta (or the sandbox, which signs like Meta) signs with an app secret."""
+        result = await self.session.execute(
+            select(WhatsAppAccount).where(WhatsAppAccount.provider.in_(("cloud", "sandbox")))
+        )
+        return list(result.scalars())
 
     async def verify_tokens(self) -> list[str]:
         """Every configured verify token (the GET handshake names no phone number, only the token)."""

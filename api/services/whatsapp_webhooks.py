@@ -2,8 +2,9 @@
 
 Order of work for one delivery (the route drives it):
 1. verify: Cloud: `X-Hub-Signature-256` over the raw body with the app secret of the account owning the delivery's
-   `metadata.phone_number_id`; Evolution: the shard's key. Unverified deliveries are refused before anything is
-   stored.
+   `metadata.phone_number_id` (a delivery with no `messages` change names no phone number: any Cloud account's app
+   secret verifies it, and it is acknowledged and ignored); Evolution: the shard's key. Unverified deliveries are
+   refused before anything is stored.
 2. `store_events`: each event is inserted into `webhook_event` unique on (provider, provider event id); a repeat is
    recognised there and changes nothing. A new inbound message is attached to its lead (an unknown number creates a
    lead with source `whatsapp`), stored in the lead's conversation and put on its timeline (a reaction taken back is
@@ -120,6 +121,17 @@ def _meta_phone_number_ids(payload: Any) -> list[str]:
     return ids
 
 
+def _carries_messages(payload: Any) -> bool:
+    """Whether any change is of the `messages` field (messages and statuses, always with `metadata.phone_number_id`)."""
+    entries = payload.get("entry") if isinstance(payload, dict) else None
+    for entry in entries if isinstance(entries, list) else []:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            if isinstance(change, dict) and change.get("field") == "messages":
+                return True
+    return False
+
+
 def app_secret_of(account: WhatsAppAccount, settings: Settings) -> str:
     """The secret Meta (or the sandbox, which signs like Meta) signs this account's webhooks with."""
     if account.app_secret:
@@ -158,6 +170,13 @@ async def verify_cloud_delivery(
     if not signature:
         raise Unauthorized("missing X-Hub-Signature-256 header")
     payload = _decode(raw_body)
+    if not _carries_messages(payload):
+        # Template status, account updates...: Meta names no phone number, only the business account. Answered 200
+        # (events of no channel, ignored) once some account's app secret verifies it; refused, Meta would retry it
+        # for days and may disable the subscription.
+        if not await _signed_by_any_account(session=session, raw_body=raw_body, signature=signature, settings=settings):
+            raise Unauthorized("X-Hub-Signature-256 does not match the app secret of any WhatsApp Cloud account")
+        return payload, {}
     accounts = await WhatsAppAccountRepository(session).get_by_phone_number_ids(_meta_phone_number_ids(payload))
     verified = {
         number_id: account
@@ -167,6 +186,20 @@ async def verify_cloud_delivery(
     if not verified:
         raise Unauthorized("X-Hub-Signature-256 does not match the app secret of the receiving WhatsApp account")
     return payload, verified
+
+
+async def _signed_by_any_account(*, session: AsyncSession, raw_body: bytes, signature: str, settings: Settings) -> bool:
+    """Whether the app secret of some Cloud or sandbox account signed `raw_body`.
+
+    A secret no configured key opens is skipped: such a delivery is ignored anyway, so a redelivery would gain nothing.
+    """
+    secrets: set[str] = set()
+    for account in await WhatsAppAccountRepository(session).list_meta_signed():
+        try:
+            secrets.add(app_secret_of(account, settings))
+        except ServiceUnavailable:
+            continue
+    return any(verify_signature(secret, raw_body, signature) for secret in secrets)
 
 
 def verify_evolution_delivery(

@@ -127,6 +127,59 @@ async def test_an_app_secret_no_configured_key_opens_is_a_503_to_redeliver_and_s
     assert await _count(session_factory, WebhookEvent, WebhookEvent.provider_event_id == f"message:{message_id}") == 0
 
 
+# Meta's webhook references (developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/
+# message_template_status_update and .../account_update): these fields name the business account (`entry[].id`), never
+# a phone number, so no `metadata.phone_number_id` says whose app secret signed them.
+_WITHOUT_PHONE_NUMBER_ID = {
+    "message_template_status_update": {
+        "event": "APPROVED",
+        "message_template_id": 806312974732579,
+        "message_template_name": "follow_up",
+        "message_template_language": "en_US",
+        "reason": "NONE",
+        "message_template_category": "MARKETING",
+    },
+    "account_update": {"phone_number": "14155550100", "event": "VERIFIED_ACCOUNT"},
+}
+
+
+def _account_field_body(field: str) -> bytes:
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [
+            {
+                "id": "102938475610293",
+                "time": 1764150000,
+                "changes": [{"value": _WITHOUT_PHONE_NUMBER_ID[field], "field": field}],
+            }
+        ],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@pytest.mark.parametrize("field", sorted(_WITHOUT_PHONE_NUMBER_ID))
+async def test_a_signed_delivery_of_another_field_is_acknowledged_so_meta_stops_retrying(
+    field: str, client: httpx.AsyncClient, wa_tenant: WhatsAppTenant
+) -> None:
+    raw = _account_field_body(field)
+    headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(wa_tenant.app_secret, raw)}
+    response = await client.post("/webhooks/whatsapp/cloud", content=raw, headers=headers)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"received": 0, "signalled": 0}
+
+
+@pytest.mark.parametrize("signature", [None, "wrong-secret"])
+async def test_an_unverifiable_delivery_of_another_field_is_still_refused(
+    signature: str | None, client: httpx.AsyncClient, wa_tenant: WhatsAppTenant
+) -> None:
+    raw = _account_field_body("message_template_status_update")
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["X-Hub-Signature-256"] = sign("not-any-app-secret", raw)
+    response = await client.post("/webhooks/whatsapp/cloud", content=raw, headers=headers)
+    assert response.status_code == 401, response.text
+
+
 # Inbound messages ----------------------------------------------------------------------------------------------------
 
 
