@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -151,6 +151,15 @@ async def send_manual_message(
             f"the message was not sent ({message}); send the same request_id again to retry",
             details=details,
             headers={"Retry-After": "10"},
+        ) from exc
+    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
+        # Not an RPCError: the update may still run, and the same request_id then answers its message.
+        log.warning("manual message to lead %s: no answer from its workflow in time", lead.id)
+        raise ServiceUnavailable(
+            "the lead's workflow did not answer in time; the message may still go out, so send the same request_id "
+            "again to get it (it never sends twice)",
+            details=details,
+            headers={"Retry-After": "5"},
         ) from exc
     except RPCError as exc:
         log.warning("manual message to lead %s: Temporal answered %s", lead.id, exc)

@@ -5,6 +5,9 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 from models import Lead
 from tests.fixtures.crm import TenantContext
@@ -95,3 +98,32 @@ async def test_another_tenants_lead_is_a_404_and_text_or_template_is_required(
     assert response.status_code == 404
     empty = await client.post(f"/api/v1/leads/{lead_id}/messages", json={}, headers=other.headers())
     assert empty.status_code == 422
+
+
+async def test_no_answer_from_the_workflow_in_time_is_a_503_to_retry_with_the_same_request_id(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    tenant: TenantContext,
+    session_factory,
+    sandbox_control: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # type: ignore[no-untyped-def]
+    """The update's RPC timed out (Temporal slow, or the send still running): not an RPCError, so caught by itself."""
+    await sandbox_account(client, sandbox_control, tenant.headers())
+    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=10))
+
+    async def no_answer_in_time(*_: object, **__: object) -> None:
+        raise WorkflowUpdateRPCTimeoutOrCancelledError() from RPCError(
+            "deadline exceeded", RPCStatusCode.DEADLINE_EXCEEDED, b""
+        )
+
+    monkeypatch.setattr(app.state.temporal, "execute_update_with_start_workflow", no_answer_in_time)
+    url = f"/api/v1/leads/{lead_id}/messages"
+    body = {"text": "Are you free on Saturday?", "request_id": "req-slow"}
+    response = await client.post(url, json=body, headers=tenant.headers("agent"))
+    assert response.status_code == 503, response.text
+    assert response.headers["Retry-After"] == "5"
+    assert response.json()["details"]["request_id"] == "req-slow"
+    monkeypatch.undo()
+    retried = await client.post(url, json=body, headers=tenant.headers("agent"))
+    assert retried.status_code == 201, retried.text
