@@ -231,6 +231,14 @@ def parse_evolution(payload: Any) -> list[InboundMessage | StatusEvent | Connect
         raise BadWebhookPayload(f"not an Evolution API webhook: {exc}") from None
 
 
+def _lock_order(event: InboundMessage | StatusEvent | ConnectionUpdate) -> tuple[str, str]:
+    if isinstance(event, InboundMessage):
+        return event.account_id, event.from_phone
+    if isinstance(event, StatusEvent):
+        return event.account_id, event.recipient_phone or ""
+    return event.account_id, ""
+
+
 class InboundStore:
     """Stores one verified delivery's events in the request's session (no commit here)."""
 
@@ -251,9 +259,14 @@ class InboundStore:
         events: Sequence[InboundMessage | StatusEvent | ConnectionUpdate],
         tenant_for: dict[str, uuid.UUID],
     ) -> list[InboundSignal]:
-        """`tenant_for` maps an event's `account_id` to its tenant; events of other accounts are skipped."""
+        """`tenant_for` maps an event's `account_id` to its tenant; events of other accounts are skipped.
+
+        Events are handled in the order of their account and phone number (stable, so one person's events keep
+        theirs): a new lead and its conversation stay locked until the delivery commits, and two concurrent
+        deliveries naming the same people in opposite orders would otherwise wait for each other (a deadlock).
+        """
         signals: list[InboundSignal] = []
-        for event in events:
+        for event in sorted(events, key=_lock_order):
             tenant_id = tenant_for.get(event.account_id)
             if tenant_id is None:
                 log.warning("webhook event for unverified or unknown account %s skipped", event.account_id)

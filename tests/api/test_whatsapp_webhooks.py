@@ -4,6 +4,7 @@ Bodies are the shared provider fixture files, re-addressed to the test tenant's 
 secret over the exact bytes sent. The lead worker runs, so signals reach real LeadWorkflows.
 """
 
+import asyncio
 import copy
 import json
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
@@ -293,6 +295,47 @@ async def test_a_batched_delivery_reaches_both_leads(
     assert (await wa_tenant.post_cloud(client, body)).status_code == 200
     for sender in senders:
         assert await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender) is not None
+
+
+def _batch_from(wa: WhatsAppTenant, senders: tuple[str, str]) -> bytes:
+    body = wa.meta_body("webhook_batched_two_messages.json")
+    value = body["entry"][0]["changes"][0]["value"]
+    for message, contact, sender in zip(value["messages"], value["contacts"], senders, strict=True):
+        message["from"] = contact["wa_id"] = sender
+        message["id"] = fresh_wamid()
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+async def test_concurrent_deliveries_creating_the_same_two_leads_in_opposite_order_both_succeed(
+    app: FastAPI, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    """Each delivery's transaction holds the leads it created until it commits: taken in opposite orders, two
+    deliveries used to wait for each other until PostgreSQL aborted one (deadlock: a 500, redelivered later)."""
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # a server's answer: 500, not a raise
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for _ in range(3):
+            first, second = fresh_phone_digits(), fresh_phone_digits()
+            if first == second:
+                continue
+            bodies = [_batch_from(wa_tenant, (first, second)), _batch_from(wa_tenant, (second, first))]
+            responses = await asyncio.gather(
+                *(
+                    client.post(
+                        "/webhooks/whatsapp/cloud",
+                        content=raw,
+                        headers={
+                            "Content-Type": "application/json",
+                            "X-Hub-Signature-256": sign(wa_tenant.app_secret, raw),
+                        },
+                    )
+                    for raw in bodies
+                )
+            )
+            assert [r.status_code for r in responses] == [200, 200], [r.text for r in responses]
+            for sender in (first, second):
+                lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+                assert lead is not None
+                assert await _count(session_factory, Message, Message.lead_id == lead.id) == 2
 
 
 @pytest.mark.parametrize("word", ["STOP", "Baja", "ARRÊT", "stopp", "הסר", "unsubscribe!"])
