@@ -131,6 +131,11 @@ def _opt_out_status_key(error: ApplicationError) -> str:
     return key if isinstance(key, str) and key else Stage.OPTED_OUT.value
 
 
+# Runs recorded before a past-due contacting step was re-planned into business hours sent it at once: they replay
+# without the marker and keep doing so; new runs record it.
+REPLAN_PAST_DUE_PATCH = "replan-past-due-outside-hours"
+
+
 def _type_of(step: StepBase) -> str:
     return str(getattr(step, "type", type(step).__name__))
 
@@ -206,7 +211,9 @@ class SequenceWorkflow:
             reached = await self._hold(plan.fire_at)
             if reached == "ended":
                 return None
-            if reached == "late" or (reached == "due" and self._outside_hours(step)):
+            if reached == "late" or (
+                reached == "due" and self._outside_hours(step) and workflow.patched(REPLAN_PAST_DUE_PATCH)
+            ):
                 # Paused past the fire time, or the plan was already past when it was made (a backlog of starts, a
                 # start_at in the past): plan again from now, so business hours still apply.
                 ready_at = workflow.now()
