@@ -35,19 +35,23 @@ class InvalidPhone(ValueError):
 def normalize_phone(raw: str, default_region: str) -> str:
     """Return `raw` in E.164 (`+14155550123`), reading national formats in `default_region`.
 
-    The region's own international prefix is honoured (AU `0011 44 …`, KR `001 44 …`, BR `0021 44 …`); a number
-    written with `00` that the region cannot read is then tried as `+…`, the prefix most of the world dials.
+    `00…` is read as `+…` first (the prefix most of the world dials, so `0091 …` stays an Indian number in any
+    region); only when that is no valid number is the region's own international prefix tried (AU `0011 44 …`,
+    KR `001 44 …`, BR `0021 44 …`).
     """
     text = (raw or "").strip()
     if not text:
         raise InvalidPhone("empty")
     region = default_region.upper()
-    try:
+    if not text.startswith("00"):
         return _parse_valid(text, region)
-    except InvalidPhone:
-        if not text.startswith("00"):
-            raise
-    return _parse_valid("+" + text[2:], region)
+    try:
+        return _parse_valid("+" + text[2:], region)
+    except InvalidPhone as as_plus:
+        try:
+            return _parse_valid(text, region)
+        except InvalidPhone:
+            raise as_plus from None
 
 
 def _parse_valid(text: str, region: str) -> str:

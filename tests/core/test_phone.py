@@ -55,6 +55,21 @@ def test_international_numbers_with_the_regions_own_prefix_are_accepted(raw: str
 
 
 @pytest.mark.parametrize(
+    ("raw", "region", "e164"),
+    [
+        ("0091 81234 56789", "ID", "+918123456789"),  # India, not +1 812… through Indonesia's 001
+        ("001 201 555 0123", "HK", "+12015550123"),
+        ("00212 520 123456", "BR", "+212520123456"),
+        ("001 649 231 1234", "AU", "+16492311234"),
+    ],
+)
+def test_00_and_a_country_code_keeps_its_country_in_regions_whose_own_prefix_starts_with_00(
+    raw: str, region: str, e164: str
+) -> None:
+    assert normalize_phone(raw, region) == e164
+
+
+@pytest.mark.parametrize(
     ("raw", "region", "reason"),
     [
         ("hello", "US", "not a phone number"),
