@@ -18,6 +18,18 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.add_column("task", sa.Column("blocks_enrollment", sa.Boolean(), server_default=sa.true(), nullable=False))
+    # Tasks created before: non-blocking when their step (in the version the enrollment runs) says so.
+    op.execute(
+        """
+        UPDATE task t SET blocks_enrollment = false
+        FROM enrollment e JOIN sequence_version v ON v.id = e.sequence_version_id
+        WHERE t.enrollment_id = e.id
+          AND EXISTS (
+            SELECT 1 FROM jsonb_array_elements(v.definition->'steps') step
+            WHERE step->>'id' = t.step_id AND (step->>'wait_for_completion')::boolean IS FALSE
+          )
+        """
+    )
 
 
 def downgrade() -> None:

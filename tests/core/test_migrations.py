@@ -1,0 +1,114 @@
+"""Data migrations on rows stored before them: 0008 seals WhatsApp credentials stored in plain text (its downgrade
+opens them again); 0009 marks existing tasks of `wait_for_completion: false` steps as not blocking."""
+
+import json
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.config import Config
+
+from core.config import Settings
+from core.migrate import ROOT
+from core.secret_box import PREFIX, SecretBox
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    admin_url = Settings().test_postgres_admin_url.replace("postgresql+psycopg://", "postgresql://")
+    name = f"leadflow_migration_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alembic(url: str) -> Config:
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", url)
+    return config
+
+
+def _credentials(url: str) -> tuple[str, str, str | None]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT access_token, app_secret, verify_token FROM whatsapp_account").fetchone()
+    assert row is not None
+    return row
+
+
+def test_plain_text_credentials_are_sealed_by_the_upgrade_and_opened_by_the_downgrade(empty_database: str) -> None:
+    config = _alembic(empty_database)
+    command.upgrade(config, "0007_outbox_sending")
+    tenant_id = uuid.uuid4()
+    with psycopg.connect(empty_database) as conn:
+        conn.execute(
+            "INSERT INTO tenant (id, slug, name, default_region, timezone, speed_to_lead_minutes)"
+            " VALUES (%s, 'm', 'M', 'US', 'UTC', 15)",
+            (tenant_id,),
+        )
+        conn.execute(
+            "INSERT INTO whatsapp_account (id, tenant_id, provider, phone_number_id, access_token, app_secret,"
+            " verify_token) VALUES (%s, %s, 'cloud', '123', 'EAAG-plain', 'plain-secret', NULL)",
+            (uuid.uuid4(), tenant_id),
+        )
+
+    command.upgrade(config, "head")
+    access_token, app_secret, verify_token = _credentials(empty_database)
+    assert access_token.startswith(PREFIX) and app_secret.startswith(PREFIX) and verify_token is None
+    box = SecretBox.for_settings(Settings())  # the settings the migration ran with
+    assert (box.open(access_token), box.open(app_secret)) == ("EAAG-plain", "plain-secret")
+
+    command.downgrade(config, "0007_outbox_sending")
+    assert _credentials(empty_database) == ("EAAG-plain", "plain-secret", None)
+
+
+def test_an_existing_task_of_a_non_blocking_step_is_marked_non_blocking(empty_database: str) -> None:
+    config = _alembic(empty_database)
+    command.upgrade(config, "0008_sealed_credentials")
+    tenant, lead, sequence, version, enrollment = (uuid.uuid4() for _ in range(5))
+    blocking, non_blocking = uuid.uuid4(), uuid.uuid4()
+    steps = [
+        {"type": "task", "id": "note", "title": "Look", "due_in": {"days": 1}, "wait_for_completion": False},
+        {"type": "task", "id": "call", "title": "Call", "due_in": {"days": 1}},
+    ]
+    definition = json.dumps({"steps": steps, "settings": {}})
+    with psycopg.connect(empty_database) as conn:
+        conn.execute(
+            "INSERT INTO tenant (id, slug, name, default_region, timezone, speed_to_lead_minutes)"
+            " VALUES (%s, 'm', 'M', 'US', 'UTC', 15)",
+            (tenant,),
+        )
+        conn.execute(
+            "INSERT INTO lead (id, tenant_id, phone, name, source, status_key, stage, timezone, custom_fields)"
+            " VALUES (%s, %s, '+12025550143', 'A', 'api', 'new', 'new', 'UTC', '{}')",
+            (lead, tenant),
+        )
+        conn.execute(
+            "INSERT INTO sequence (id, tenant_id, name, status, definition, has_unpublished_changes, created_by)"
+            " VALUES (%s, %s, 'S', 'active', %s, false, 'user:x')",
+            (sequence, tenant, definition),
+        )
+        conn.execute(
+            "INSERT INTO sequence_version (id, tenant_id, sequence_id, version, definition, published_by)"
+            " VALUES (%s, %s, %s, 1, %s, 'user:x')",
+            (version, tenant, sequence, definition),
+        )
+        conn.execute(
+            "INSERT INTO enrollment (id, tenant_id, lead_id, sequence_id, sequence_version_id, workflow_id, status,"
+            " steps_run, replies, revision, enrolled_by) VALUES (%s, %s, %s, %s, %s, 'enr-1', 'active', 2, 0, 1, 'u')",
+            (enrollment, tenant, lead, sequence, version),
+        )
+        for task_id, step_id in ((non_blocking, "note"), (blocking, "call")):
+            conn.execute(
+                "INSERT INTO task (id, tenant_id, lead_id, enrollment_id, step_id, title, due_at, status,"
+                " idempotency_key) VALUES (%s, %s, %s, %s, %s, 'T', now(), 'open', %s)",
+                (task_id, tenant, lead, enrollment, step_id, f"enr-1:task:{step_id}:1"),
+            )
+
+    command.upgrade(config, "head")
+    with psycopg.connect(empty_database) as conn:
+        rows = dict(conn.execute("SELECT id, blocks_enrollment FROM task").fetchall())
+    assert rows == {non_blocking: False, blocking: True}
