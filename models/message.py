@@ -15,7 +15,7 @@ from models.base import Base, CreatedAtMixin, IdMixin
 class Message(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "message"
     __table_args__ = (
-        UniqueConstraint("provider_message_id"),
+        UniqueConstraint("tenant_id", "provider_message_id"),  # per tenant, like webhook events
         Index("ix_message_conversation_occurred", "conversation_id", "occurred_at", "id"),
     )
 

@@ -17,7 +17,8 @@ from models.base import Base, IdMixin
 
 class WebhookEvent(IdMixin, Base):
     __tablename__ = "webhook_event"
-    __table_args__ = (UniqueConstraint("provider", "provider_event_id"),)
+    # Per tenant: another tenant signing an event with our provider id must not make our real delivery a "repeat".
+    __table_args__ = (UniqueConstraint("provider", "tenant_id", "provider_event_id"),)
 
     provider: Mapped[str] = mapped_column(String(20))
     provider_event_id: Mapped[str] = mapped_column(String(300))

@@ -24,11 +24,11 @@ class MessageRepository:
         self.session = session
 
     async def insert_once(self, values: dict[str, Any]) -> uuid.UUID | None:
-        """Insert a message; None when one with the same provider message id exists (a repeated webhook)."""
+        """Insert a message; None when the tenant has one with the same provider message id (a repeated webhook)."""
         result = await self.session.execute(
             insert(Message)
             .values(id=uuid.uuid4(), **values)
-            .on_conflict_do_nothing(index_elements=[Message.provider_message_id])
+            .on_conflict_do_nothing(index_elements=[Message.tenant_id, Message.provider_message_id])
             .returning(Message.id)
         )
         return result.scalar_one_or_none()
@@ -36,10 +36,10 @@ class MessageRepository:
     async def get(self, *, message_id: uuid.UUID) -> Message | None:
         return await self.session.get(Message, message_id, populate_existing=True)
 
-    async def get_by_provider_id(self, provider_message_id: str) -> Message | None:
+    async def get_by_provider_id(self, *, tenant_id: uuid.UUID, provider_message_id: str) -> Message | None:
         result = await self.session.execute(
             select(Message)
-            .where(Message.provider_message_id == provider_message_id)
+            .where(Message.tenant_id == tenant_id, Message.provider_message_id == provider_message_id)
             .execution_options(populate_existing=True)
         )
         return result.scalar_one_or_none()

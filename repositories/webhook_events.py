@@ -1,4 +1,4 @@
-"""SQL for raw webhook events: insert once per (provider, provider event id), mark when signalled."""
+"""SQL for raw webhook events: insert once per (provider, tenant, provider event id), mark when signalled."""
 
 import uuid
 from typing import Any
@@ -21,7 +21,7 @@ class WebhookEventRepository:
         provider_event_id: str,
         kind: str,
         payload: dict[str, Any],
-        tenant_id: uuid.UUID | None,
+        tenant_id: uuid.UUID,
     ) -> uuid.UUID | None:
         """The new event's id, or None when this event was already stored (a repeated delivery)."""
         result = await self.session.execute(
@@ -34,15 +34,21 @@ class WebhookEventRepository:
                 payload=payload,
                 tenant_id=tenant_id,
             )
-            .on_conflict_do_nothing(index_elements=[WebhookEvent.provider, WebhookEvent.provider_event_id])
+            .on_conflict_do_nothing(
+                index_elements=[WebhookEvent.provider, WebhookEvent.tenant_id, WebhookEvent.provider_event_id]
+            )
             .returning(WebhookEvent.id)
         )
         return result.scalar_one_or_none()
 
-    async def get(self, *, provider: str, provider_event_id: str) -> WebhookEvent | None:
+    async def get(self, *, provider: str, tenant_id: uuid.UUID, provider_event_id: str) -> WebhookEvent | None:
         result = await self.session.execute(
             select(WebhookEvent)
-            .where(WebhookEvent.provider == provider, WebhookEvent.provider_event_id == provider_event_id)
+            .where(
+                WebhookEvent.provider == provider,
+                WebhookEvent.tenant_id == tenant_id,
+                WebhookEvent.provider_event_id == provider_event_id,
+            )
             .execution_options(populate_existing=True)
         )
         return result.scalar_one_or_none()
@@ -55,11 +61,3 @@ class WebhookEventRepository:
             await self.session.execute(
                 update(WebhookEvent).where(WebhookEvent.id.in_(event_ids)).values(signalled_at=func.now())
             )
-
-    async def count(self, *, provider: str, provider_event_id: str) -> int:
-        result = await self.session.execute(
-            select(func.count())
-            .select_from(WebhookEvent)
-            .where(WebhookEvent.provider == provider, WebhookEvent.provider_event_id == provider_event_id)
-        )
-        return int(result.scalar_one())

@@ -344,10 +344,12 @@ class InboundStore:
     async def _unsignalled_repeat(
         self, provider: str, event_key: str, event: InboundMessage, tenant: Tenant
     ) -> InboundSignal | None:
-        stored = await self.events.get(provider=provider, provider_event_id=event_key)
+        stored = await self.events.get(provider=provider, tenant_id=tenant.id, provider_event_id=event_key)
         if stored is None or stored.signalled_at is not None or stored.lead_id is None:
             return None
-        message = await self.messages.get_by_provider_id(event.provider_message_id)
+        message = await self.messages.get_by_provider_id(
+            tenant_id=tenant.id, provider_message_id=event.provider_message_id
+        )
         body = message.body if message is not None else (event.text or "")
         return self._signal(
             stored.id, tenant, stored.lead_id, False, provider, event, message.id if message else None, body
@@ -462,11 +464,13 @@ class InboundStore:
         """
         if event.error_kind is not ErrorKind.OPTED_OUT:
             return None
-        stored = await self.events.get(provider=provider, provider_event_id=event_key)
-        if stored is None or stored.tenant_id != tenant_id or stored.signalled_at is not None or stored.lead_id is None:
+        stored = await self.events.get(provider=provider, tenant_id=tenant_id, provider_event_id=event_key)
+        if stored is None or stored.signalled_at is not None or stored.lead_id is None:
             return None
-        message = await self.messages.get_by_provider_id(event.provider_message_id)
-        message_id = message.id if message is not None and message.tenant_id == tenant_id else None
+        message = await self.messages.get_by_provider_id(
+            tenant_id=tenant_id, provider_message_id=event.provider_message_id
+        )
+        message_id = message.id if message is not None else None
         return await self._provider_opt_out_signal(stored.id, tenant_id, stored.lead_id, message_id, provider, event)
 
     async def _provider_opt_out_signal(

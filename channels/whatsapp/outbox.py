@@ -421,7 +421,7 @@ async def store_accepted(
         }
     )
     if message_id is None:  # the provider handed back an id we already hold: the same send, seen again
-        existing = await messages.get_by_provider_id(provider_message_id)
+        existing = await messages.get_by_provider_id(tenant_id=lead.tenant_id, provider_message_id=provider_message_id)
         assert existing is not None
         message_id = existing.id
     await conversations.record_outbound(conversation_id=conversation.id, at=now, preview=body)
@@ -445,8 +445,10 @@ async def _apply_early_statuses(session: AsyncSession, tenant_id: uuid.UUID, pro
     messages = MessageRepository(session)
     for status in ("sent", "delivered", "read", "failed"):
         for provider in ("cloud", "evolution"):
-            stored = await events.get(provider=provider, provider_event_id=f"status:{provider_message_id}:{status}")
-            if stored is None or stored.tenant_id != tenant_id:
+            stored = await events.get(
+                provider=provider, tenant_id=tenant_id, provider_event_id=f"status:{provider_message_id}:{status}"
+            )
+            if stored is None:
                 continue
             event = stored.payload.get("event", {})
             await messages.apply_status(

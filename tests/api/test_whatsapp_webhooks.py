@@ -518,6 +518,31 @@ async def test_another_tenants_signed_status_cannot_change_our_message(
         message = await session.get(Message, message_id)
     assert message is not None
     assert (message.status, message.error_code, message.failed_at) == ("pending", None, None)
+    # Nor does storing it first swallow the real status when Meta delivers it to us.
+    real = wa_tenant.meta_body("webhook_status_failed_131026.json", message_id=wamid)
+    assert (await wa_tenant.post_cloud(client, real)).status_code == 200
+    async with session_factory() as session:
+        message = await session.get(Message, message_id)
+    assert message is not None and (message.status, message.error_code) == ("failed", "131026")
+
+
+async def test_another_tenant_storing_our_message_id_first_does_not_swallow_our_inbound_message(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    wamid = fresh_wamid()
+    other_tenant = await create_whatsapp_tenant(session_factory)
+    forged = other_tenant.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits(), message_id=wamid)
+    assert (await other_tenant.post_cloud(client, forged)).status_code == 200
+    sender = fresh_phone_digits()
+    real = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, message_id=wamid, text="the real one")
+    assert (await wa_tenant.post_cloud(client, real)).status_code == 200
+    async with session_factory() as session:
+        ours = (
+            await session.execute(
+                select(Message).where(Message.tenant_id == wa_tenant.id, Message.provider_message_id == wamid)
+            )
+        ).scalar_one_or_none()
+    assert ours is not None and ours.body == "the real one"
 
 
 async def test_a_malformed_but_signed_body_is_a_400(client: httpx.AsyncClient, wa_tenant: WhatsAppTenant) -> None:
