@@ -14,7 +14,7 @@ class ApiKeyRepository:
         self.session = session
 
     async def get_active_with_creator(self, key_hash: str) -> tuple[ApiKey, User | None] | None:
-        """The unrevoked key with this digest and the user who created it (None for a key created by a key)."""
+        """The unrevoked key with this digest and the user who created it (None when no person did)."""
         result = await self.session.execute(
             select(ApiKey, User)
             .outerjoin(User, User.id == ApiKey.created_by_id)

@@ -16,6 +16,8 @@ class Principal:
     api_key_id: uuid.UUID | None
     via: Literal["session", "api_key"]
     session_id: str | None = None
+    # For an API key: the person who created it (None when no person did, or they were deleted).
+    api_key_creator_id: uuid.UUID | None = None
     # The session's double-submit token; never part of equality or repr so it cannot leak into logs.
     csrf_token: str | None = field(default=None, compare=False, repr=False)
 
@@ -23,6 +25,14 @@ class Principal:
         if self.tenant_id is None:
             raise Forbidden("this endpoint works on one tenant's data; your account belongs to no tenant")
         return self.tenant_id
+
+    @property
+    def accountable_user_id(self) -> uuid.UUID | None:
+        """The person whose current role caps this caller: the logged-in user, or the person behind the API key.
+
+        A key created with this caller is recorded as created by that person, so the cap and the deactivation of its
+        creator reach every key down the chain."""
+        return self.user_id if self.via == "session" else self.api_key_creator_id
 
     @property
     def actor(self) -> str:

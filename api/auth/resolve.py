@@ -5,8 +5,9 @@ an integration never silently acts as whoever is logged in in the same browser. 
 `request.state` for the rest of the request.
 
 A key acts with the lower of its own role and its creator's current role, and stops working once its creator is
-deactivated: demoting or deactivating a person also disarms the keys they made. A key created by another key (or
-whose creator was deleted) has no creator and keeps its role.
+deactivated: demoting or deactivating a person also disarms the keys they made. A key created with another key is
+recorded as created by that key's creator, so the same holds down a chain of keys. A key with no creator (made by no
+person, or whose creator was deleted) keeps its role.
 """
 
 import logging
@@ -61,6 +62,7 @@ async def _from_api_key(request: Request, key: str) -> Principal | None:
             user_id=None,
             api_key_id=api_key.id,
             via="api_key",
+            api_key_creator_id=api_key.created_by_id,
         )
 
 

@@ -1,6 +1,6 @@
 """API keys: the clear key is shown once, stored hashed, listed by prefix; revocation takes effect at once; a key's
 role never exceeds its creator's, then or later (demoting or deactivating the creator caps or disarms their keys);
-another tenant's keys are invisible (404)."""
+a key made with a key answers to the same person; another tenant's keys are invisible (404)."""
 
 import uuid
 
@@ -124,3 +124,21 @@ async def test_a_deactivated_creators_keys_are_refused(client, make_client, tena
     assert (await client.get(USERS, headers=bearer)).status_code == 401
     # Keys made by someone else are untouched.
     assert (await client.get(USERS, headers=tenant.headers("admin"))).status_code == 200
+
+
+async def test_a_key_minted_with_a_key_answers_to_the_same_creator(client, make_client, tenant) -> None:
+    """Otherwise a person about to be demoted or deactivated keeps their rights through a key made with their key."""
+    bearer = await _admins_key(make_client, tenant)
+    minted = await client.post(KEYS, json={"name": "backup", "role": "admin"}, headers=bearer)
+    assert minted.status_code == 201, minted.text
+    assert minted.json()["created_by_id"] == str(tenant.admin.id)
+    child = {"Authorization": f"Bearer {minted.json()['key']}"}
+
+    demoted = await client.patch(f"{USERS}/{tenant.admin.id}", json={"role": "agent"}, headers=tenant.headers())
+    assert demoted.status_code == 200, demoted.text
+    assert (await client.get(USERS, headers=child)).status_code == 403
+
+    deactivated = await client.post(f"{USERS}/{tenant.admin.id}/deactivate", headers=tenant.headers())
+    assert deactivated.status_code == 200, deactivated.text
+    assert (await client.get(ME, headers=bearer)).status_code == 401
+    assert (await client.get(ME, headers=child)).status_code == 401
