@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas.nul import NulFreeModel
+
 
 class ConversationLead(BaseModel):
     id: uuid.UUID
@@ -58,7 +60,7 @@ class MessagePage(BaseModel):
     next_cursor: str | None
 
 
-class MessageSend(BaseModel):
+class MessageSend(NulFreeModel):
     """A manual message: free text (inside the 24-hour window) or an approved template."""
 
     text: str | None = Field(default=None, min_length=1, max_length=4096)

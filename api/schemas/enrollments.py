@@ -7,13 +7,14 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas.nul import NulFreeModel
 from api.schemas.sequences import check_start_at
 from domain.stages import Stage
 
 SkipReason = Literal["already_enrolled", "opted_out", "terminal_stage", "not_found"]
 
 
-class LeadFilter(BaseModel):
+class LeadFilter(NulFreeModel):
     """The filters of GET /leads: every lead matching all of them is enrolled."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -60,7 +61,7 @@ class EnrollReport(BaseModel):
     )
 
 
-class EnrollmentControlRequest(BaseModel):
+class EnrollmentControlRequest(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     reason: str | None = Field(default=None, max_length=500)

@@ -3,7 +3,8 @@ SequenceVersionPublic / SequencePreview out.
 
 `steps` and `settings` arrive as plain JSON on purpose: domain.sequences.parse_definition validates them and answers
 one 422 listing every problem as `{path, message}` with paths like `steps[2].text`, which a builder UI can put next
-to the field. Typing them here would answer FastAPI's own error shape instead, one step at a time.
+to the field. Typing them here would answer FastAPI's own error shape instead, one step at a time. Only a NUL
+character, which PostgreSQL cannot store, is refused before that (NulFreeModel: a 422 naming `steps` or `settings`).
 """
 
 import uuid
@@ -12,12 +13,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas.nul import NulFreeModel
 from domain.sequences.preview import PreviewStep
 
 SequenceStatus = Literal["draft", "active", "archived"]
 
 
-class SequenceCreate(BaseModel):
+class SequenceCreate(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=200)
@@ -26,7 +28,7 @@ class SequenceCreate(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict, description="exit rules, business hours, caps, pacing")
 
 
-class SequenceUpdate(BaseModel):
+class SequenceUpdate(NulFreeModel):
     """Edits the draft; only the fields sent change. A published version never changes: publish again for n+1."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

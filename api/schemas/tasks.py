@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.nul import NulFreeModel
+
 TaskStatus = Literal["open", "completed", "skipped", "cancelled"]
 
 
@@ -28,7 +30,7 @@ class TaskPublic(BaseModel):
     created_at: datetime
 
 
-class TaskActionRequest(BaseModel):
+class TaskActionRequest(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     note: str | None = Field(default=None, max_length=2000)

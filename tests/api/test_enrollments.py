@@ -1,6 +1,7 @@
 """Enrollments through the HTTP API against real SequenceWorkflows: bulk enrollment with every skip reason, by ids and
 by lead filter, refusals (draft, archived), pause/resume/stop with 409 on a repeat, version pinning across an edit
-and a new publish, roles, and another tenant's sequence or enrollment being a 404 on every endpoint."""
+and a new publish, roles, another tenant's sequence or enrollment being a 404 on every endpoint, and a NUL character
+in a reason or filter being a 422 naming the field."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -168,6 +169,41 @@ async def test_pause_resume_stop_answer_409_on_a_repeat(client: httpx.AsyncClien
     # A stopped lead may be enrolled again: it has no open enrollment any more.
     again = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)])).json()
     assert again["enrolled"] == 1
+
+
+async def test_a_pause_or_stop_reason_with_a_nul_is_a_422_and_the_enrollment_can_still_be_stopped(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    """The reason reaches the database only in the workflow's mirror activity, which would retry for ever: the row
+    would stay 'active' and the lead could never be enrolled again."""
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+    report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=START)).json()
+    (enrollment_id,) = report["enrollment_ids"]
+    await _running(client, tenant, enrollment_id)
+    url = f"{ENROLLMENTS}/{enrollment_id}"
+    agent = tenant.headers("agent")
+    for action in ("pause", "stop"):
+        refused = await client.post(f"{url}/{action}", json={"reason": "asked\u0000"}, headers=agent)
+        assert refused.status_code == 422, refused.text
+        assert [d["field"] for d in refused.json()["details"]] == ["reason"]
+    stopped = await client.post(f"{url}/stop", json={"reason": "asked"}, headers=agent)
+    assert stopped.status_code == 200 and stopped.json()["status"] == "stopped", stopped.text
+
+    async def mirrored() -> dict | None:
+        stats = (await client.get(f"{SEQUENCES}/{sequence['id']}/stats", headers=agent)).json()
+        return stats if stats["stopped"] == 1 else None
+
+    await eventually(mirrored, what="the stop to reach the database")
+    assert (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)])).json()["enrolled"] == 1
+
+
+async def test_a_lead_filter_with_a_nul_is_a_422_naming_it(client: httpx.AsyncClient, tenant) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    for field in ("q", "status"):
+        refused = await _enroll(client, tenant, sequence["id"], filter={field: "ada\u0000"})
+        assert refused.status_code == 422, refused.text
+        assert [d["field"] for d in refused.json()["details"]] == [f"filter.{field}"]
 
 
 async def test_a_running_enrollment_keeps_its_version_across_an_edit_and_a_publish(

@@ -1,6 +1,6 @@
 """Sequence definitions through the HTTP API: create/list/get/edit, validation errors pointing at the step and field,
 publish freezing versions (an edit never changes a published version), archive, preview in several time zones,
-roles, and another tenant's sequence being a 404 on every endpoint."""
+roles, another tenant's sequence being a 404 on every endpoint, and a NUL character being a 422 naming its field."""
 
 import uuid
 from datetime import datetime
@@ -131,6 +131,26 @@ async def test_a_bad_patch_leaves_the_draft_as_it_was(client: httpx.AsyncClient,
     assert response.json()["details"][0]["path"] == "steps[0].text"
     fetched = (await client.get(f"{SEQUENCES}/{sequence['id']}", headers=tenant.headers("owner"))).json()
     assert fetched["steps"] == sequence["steps"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "Welcome\u0000"}, "name"),
+        ({"description": "\u0000"}, "description"),
+        ({"steps": [{"type": "send_whatsapp", "text": "Hi\u0000"}]}, "steps"),
+        ({"settings": {"exit_on_stages\u0000": []}}, "settings"),
+    ],
+)
+async def test_a_nul_character_is_a_422_naming_the_field(client: httpx.AsyncClient, tenant, body, field: str) -> None:
+    """Refused before the definition is validated or saved, naming the field (not only the database's invalid_value)."""
+    created = await client.post(SEQUENCES, json=definition_body(**body), headers=tenant.headers("owner"))
+    assert created.status_code == 422, created.text
+    assert [d["field"] for d in created.json()["details"]] == [field]
+    sequence = await create_sequence(client, tenant)
+    edited = await client.patch(f"{SEQUENCES}/{sequence['id']}", json=body, headers=tenant.headers("owner"))
+    assert edited.status_code == 422, edited.text
+    assert [d["field"] for d in edited.json()["details"]] == [field]
 
 
 async def test_publish_freezes_a_version_and_edits_make_the_next_one(client: httpx.AsyncClient, tenant) -> None:

@@ -1,6 +1,9 @@
 """The task inbox through the HTTP API against real SequenceWorkflows: an agent sees and completes or skips their own
 task (a second time is a 409) and the enrollment moves on; another agent's task is a 404 to them but visible to owners
-and admins; an agent API key has no inbox; another tenant's task is a 404 on every endpoint."""
+and admins; an agent API key has no inbox; another tenant's task is a 404 on every endpoint; a note holding a NUL is
+a 422 up front."""
+
+import asyncio
 
 import httpx
 import pytest
@@ -89,6 +92,28 @@ async def test_skipping_a_task_also_moves_the_enrollment_on(
 
     enrollment = await eventually(moved_on, what="the enrollment to leave the task step")
     assert any(h["result"] == "task_skipped" for h in enrollment["history"])
+
+
+async def test_a_note_with_a_nul_is_a_422_naming_it_and_the_task_can_still_be_closed(
+    client: httpx.AsyncClient, tenant, session_factory, make_client, settings
+) -> None:
+    """The note reaches the database only in the workflow's close-task activity, which would retry for ever: the task
+    would stay 'closing' and the enrollment never move on."""
+    task = await _task_for(client, tenant, session_factory)
+    agent = await _login(make_client, settings, tenant, "agent")
+    for action in ("complete", "skip"):
+        try:
+            bad = await asyncio.wait_for(
+                client.post(f"{TASKS}/{task['id']}/{action}", json={"note": "booked\u0000"}, headers=agent), timeout=20
+            )
+        except TimeoutError:
+            pytest.fail(f"{action} with a NUL in the note hung (the close-task activity retries for ever)")
+        assert bad.status_code == 422, bad.text
+        assert [d["field"] for d in bad.json()["details"]] == ["note"]
+    done = await asyncio.wait_for(
+        client.post(f"{TASKS}/{task['id']}/complete", json={"note": "booked"}, headers=agent), timeout=20
+    )
+    assert done.status_code == 200 and done.json()["note"] == "booked", done.text
 
 
 async def test_an_agent_cannot_see_or_act_on_someone_elses_task(

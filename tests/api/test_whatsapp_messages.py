@@ -1,6 +1,8 @@
 """Agents' manual WhatsApp messages: `POST /api/v1/leads/{id}/messages` runs through the lead's workflow and the send
-activity (the provider sandbox over real HTTP records what went out)."""
+activity (the provider sandbox over real HTTP records what went out). A NUL character in the body is a 422 up front:
+the message reaches the database only in the workflow's activities, which would retry for ever."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -98,6 +100,38 @@ async def test_another_tenants_lead_is_a_404_and_text_or_template_is_required(
     assert response.status_code == 404
     empty = await client.post(f"/api/v1/leads/{lead_id}/messages", json={}, headers=other.headers())
     assert empty.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"text": "see you\u0000"}, "text"),
+        ({"template": "hello", "template_parameters": ["Ada\u0000"]}, "template_parameters"),
+        ({"text": "see you", "request_id": "req\u0000"}, "request_id"),
+    ],
+)
+async def test_a_nul_character_is_a_422_naming_the_field_and_nothing_is_sent(
+    client: httpx.AsyncClient,
+    tenant: TenantContext,
+    session_factory,
+    sandbox_control: httpx.AsyncClient,
+    body: dict,  # type: ignore[type-arg]
+    field: str,
+) -> None:  # type: ignore[no-untyped-def]
+    await sandbox_account(client, sandbox_control, tenant.headers())
+    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=10))
+    url = f"/api/v1/leads/{lead_id}/messages"
+    try:
+        response = await asyncio.wait_for(client.post(url, json=body, headers=tenant.headers("agent")), timeout=20)
+    except TimeoutError:
+        pytest.fail("a message with a NUL hung (its activity retries for ever)")
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["details"]] == [field]
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        phone = lead.phone
+    assert await _sent(sandbox_control, phone) == []
 
 
 async def test_no_answer_from_the_workflow_in_time_is_a_503_to_retry_with_the_same_request_id(
