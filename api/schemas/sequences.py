@@ -65,18 +65,21 @@ class SequenceVersionPublic(BaseModel):
     published_at: datetime
 
 
-# Plans further ahead are mistakes, and date arithmetic near year 9999 overflows.
-MAX_START_AHEAD = timedelta(days=5 * 366)
+# Plans further away are mistakes, and date arithmetic near year 1 or 9999 overflows (a 500).
+MAX_START_DISTANCE = timedelta(days=5 * 366)
 
 
 def check_start_at(start_at: datetime | None) -> None:
-    """A step-1 time must carry its offset and lie less than five years ahead."""
+    """A step-1 time must carry its offset and lie less than five years ahead or behind."""
     if start_at is None:
         return
     if start_at.utcoffset() is None:
         raise ValueError("start_at needs a time zone offset, e.g. 2026-12-01T09:00:00Z")
-    if start_at > datetime.now(UTC) + MAX_START_AHEAD:
+    now = datetime.now(UTC)
+    if start_at > now + MAX_START_DISTANCE:
         raise ValueError("start_at is more than five years ahead")
+    if start_at < now - MAX_START_DISTANCE:
+        raise ValueError("start_at is more than five years in the past")
 
 
 class SequencePreviewRequest(BaseModel):

@@ -465,10 +465,13 @@ async def test_deleting_a_lead_stops_its_enrollments_workflows(
     assert (await _running(client, tenant, theirs["id"]))["status"] == "active"
 
 
-async def test_an_enrollment_starting_beyond_five_years_is_a_422(
+async def test_an_enrollment_starting_more_than_five_years_ahead_or_behind_is_a_422(
     client: httpx.AsyncClient, tenant, session_factory
 ) -> None:
     sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
     (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
     far = await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at="9999-12-30T09:00:00Z")
-    assert far.status_code == 422 and "five years" in far.json()["message"], far.text
+    assert far.status_code == 422 and "five years ahead" in far.json()["message"], far.text
+    past = await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at="0001-01-01T00:00:00+01:00")
+    assert past.status_code == 422 and "five years in the past" in past.json()["message"], past.text
+    assert (await client.get(f"{SEQUENCES}/{sequence['id']}/enrollments", headers=tenant.headers())).json() == []

@@ -273,6 +273,10 @@ async def test_preview_refuses_bad_requests(client: httpx.AsyncClient, tenant) -
     # The end of time: a clear 422, not an overflow in the date arithmetic (was a 500).
     far = await client.post(url, json={"phone": "+12025550143", "start_at": "9999-12-30T09:00:00Z"}, headers=headers)
     assert far.status_code == 422 and "five years" in far.json()["message"], far.text
+    # The start of time (its UTC instant is in year 0): the same, not an OverflowError.
+    early = {"phone": "+12025550143", "start_at": "0001-01-01T00:00:00+01:00"}
+    past = await client.post(url, json=early, headers=headers)
+    assert past.status_code == 422 and "five years in the past" in past.json()["message"], past.text
     missing_lead = await client.post(url, json={"lead_id": str(uuid.uuid4())}, headers=headers)
     assert missing_lead.status_code == 404
     no_version = await client.post(url, json={"phone": "+12025550143", "version": 1}, headers=headers)
