@@ -132,7 +132,8 @@ def _opt_out_status_key(error: ApplicationError) -> str:
 
 
 # Runs recorded before a past-due contacting step was re-planned into business hours sent it at once: they replay
-# without the marker and keep doing so; new runs record it.
+# without the marker and keep doing so; new runs record it. (The re-plan ran unguarded on main for under an hour,
+# ecd6879..1b72922, never deployed: runs started in that window would not replay.)
 REPLAN_PAST_DUE_PATCH = "replan-past-due-outside-hours"
 
 

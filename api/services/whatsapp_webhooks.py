@@ -336,7 +336,7 @@ class InboundStore:
                 kind="whatsapp_received",
                 actor=f"lead:{lead.id}",
                 data={"body": body, "kind": event.kind.value, "provider_message_id": event.provider_message_id},
-                idempotency_key=f"whatsapp-in:{event.provider_message_id}",
+                idempotency_key=f"whatsapp-in:{tenant_id}:{event.provider_message_id}",
                 occurred_at=event.timestamp,
             )
         return self._signal(event_id, tenant, lead.id, created, provider, event, message_id, body)

@@ -543,6 +543,19 @@ async def test_another_tenant_storing_our_message_id_first_does_not_swallow_our_
             )
         ).scalar_one_or_none()
     assert ours is not None and ours.body == "the real one"
+    async with session_factory() as session:
+        received = (
+            (
+                await session.execute(
+                    select(TimelineEvent.data).where(
+                        TimelineEvent.lead_id == ours.lead_id, TimelineEvent.kind == "whatsapp_received"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [data["body"] for data in received] == ["the real one"]  # and it is on our lead's timeline
 
 
 async def test_a_malformed_but_signed_body_is_a_400(client: httpx.AsyncClient, wa_tenant: WhatsAppTenant) -> None:
