@@ -12,6 +12,7 @@ from api.routes import (
     conversations,
     enrollments,
     health,
+    index,
     leads,
     sequences,
     statuses,
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Leadflow", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    app.include_router(index.router)
     app.include_router(health.router)
     for crm_router in (auth.router, tenants.router, users.router, api_keys.router, statuses.router):
         app.include_router(crm_router, prefix="/api/v1")

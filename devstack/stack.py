@@ -21,13 +21,14 @@ from core.config import Settings
 from core.queues import LEADS_QUEUE
 from devstack import seed
 from devstack.postgres import PrivatePostgres
-from devstack.processes import Child, StackError, StateLock, require_free_port, wait_until
+from devstack.processes import Child, StackError, StateLock, end_left_behind, require_free_port, wait_until
 from devstack.redis import PrivateRedis
 from devstack.temporal import DevTemporal, wait_for_pollers
 from devstack.temporal_setup import ensure_namespace, ensure_search_attributes
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 90.0
+LEFT_BEHIND_STOP_SECONDS = 20.0  # how long a left-behind child gets to stop before it is killed
 
 
 def _display_host(host: str) -> str:
@@ -108,8 +109,19 @@ class Stack:
 
     # -- startup ---------------------------------------------------------------------------------------------------
 
+    def _end_left_behind(self) -> None:
+        """End the children a killed dev stack (SIGKILL, a lost terminal) left running, from their pid files: the
+        application processes first, then Temporal, Redis and PostgreSQL (SIGINT: its fast shutdown)."""
+        run_dir = self.state_dir / "run"
+        order = ["api", "worker", "sandbox", "temporal", "redis", "postgres"]
+        found = sorted(run_dir.glob("*.pid"), key=lambda p: order.index(p.stem) if p.stem in order else -1)
+        for pid_path in found:
+            sig = signal.SIGINT if pid_path.stem == "postgres" else signal.SIGTERM
+            end_left_behind(pid_path, sig, LEFT_BEHIND_STOP_SECONDS)
+
     async def start(self) -> None:
         self.lock.acquire()
+        self._end_left_behind()  # before the port check: a killed stack's children still hold its ports
         self._check_ports()
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
 
@@ -252,7 +264,7 @@ async def up(settings: Settings) -> int:
         return 1
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal closed
         loop.add_signal_handler(sig, stop.set)
     try:
         startup = asyncio.create_task(stack.start())

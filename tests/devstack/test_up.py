@@ -224,3 +224,52 @@ def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackCo
         assert alive == [], f"still running after the worker died: {[(p.pid, p.name()) for p in alive]}"
     finally:
         second.ensure_stopped()
+
+
+def test_up_ends_what_a_killed_stack_left_running_instead_of_refusing_its_port(stack_config: StackConfig) -> None:
+    # What a stack killed by SIGKILL or a closed terminal leaves: a child still listening, in its own session, with
+    # its pid file. A stand-in plays the API.
+    api_port = int(stack_config.env["LEADFLOW_API_PORT"])
+    left = subprocess.Popen(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(api_port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not any(c.laddr.port == api_port for c in psutil.Process(left.pid).net_connections()):
+            assert time.monotonic() < deadline, "the stand-in API did not listen"
+            time.sleep(0.1)
+        run_dir = stack_config.state_dir / "state" / "run"
+        run_dir.mkdir(parents=True)
+        (run_dir / "api.pid").write_text(f"{left.pid} {psutil.Process(left.pid).create_time()}\n")
+
+        up = subprocess.Popen(
+            [sys.executable, "-m", "devstack", "up"],
+            cwd=ROOT,
+            env=stack_config.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        output = []
+        assert up.stdout is not None
+        for line in up.stdout:  # up to the first step after the port check, or the refusal
+            output.append(line)
+            if "state directory" in line or "error:" in line:
+                break
+        up.send_signal(signal.SIGINT)
+        try:
+            rest, _ = up.communicate(timeout=STOP_WITHIN)
+        except subprocess.TimeoutExpired:
+            up.kill()
+            rest, _ = up.communicate()
+        text = "".join(output) + (rest or "")
+        assert "is in use" not in text, text
+        assert "left running by an earlier dev stack" in text, text
+        assert left.poll() is not None, "the left-behind child is still running"
+    finally:
+        if left.poll() is None:
+            os.killpg(left.pid, signal.SIGKILL)
+            left.wait()
