@@ -45,6 +45,7 @@ from workflows.lead_types import (
 )
 
 __all__ = [
+    "CREATE_RETRY_WINDOW",
     "change_lead_status",
     "get_lead_view",
     "lead_search_attributes",
@@ -57,6 +58,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# A create or import retried after its workflows failed to start comes within this (a retry comes within minutes,
+# Temporal's retention of closed workflows takes days): an older lead is taken to have had its workflow.
+CREATE_RETRY_WINDOW = timedelta(hours=1)
 
 
 def display_name(lead: Lead) -> str:

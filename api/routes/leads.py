@@ -99,7 +99,12 @@ async def import_leads(
     )
     await session.commit()
     report.workflows_not_started = await lead_import.start_workflows(
-        session=session, temporal=temporal, settings=settings, tenant=tenant, lead_ids=report.lead_ids
+        session=session,
+        temporal=temporal,
+        settings=settings,
+        tenant=tenant,
+        lead_ids=report.lead_ids,
+        duplicate_ids=[row.existing_lead_id for row in report.skipped if row.existing_lead_id is not None],
     )
     return report
 

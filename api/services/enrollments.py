@@ -346,8 +346,8 @@ async def enrollment_public(
         view = await get_enrollment_view(
             temporal, tenant_slug=tenant.slug, enrollment_id=enrollment.id, answer_within=timedelta(seconds=5)
         )
-    except AppError as exc:
-        log.info("enrollment %s answered from its row: %s", enrollment.id, exc.message)
+    except (AppError, RuntimeError) as exc:  # RuntimeError: the lazy Temporal client could not connect at all
+        log.info("enrollment %s answered from its row: %s", enrollment.id, (str(exc).splitlines() or [""])[0])
         steps = await EnrollmentQueries(session).steps(tenant_id=tenant.id, enrollment_id=enrollment.id)
         history = [
             EnrollmentStepPublic(

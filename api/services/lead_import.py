@@ -17,18 +17,20 @@ import io
 import logging
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
-from api.lead_workflows import start_lead_workflow
+from api.lead_workflows import CREATE_RETRY_WINDOW, start_lead_workflow
 from api.schemas.leads import InvalidEmail, LeadImportReport, SkippedRow, normalize_email
 from api.schemas.nul import NUL, NUL_REASON
 from core.config import Settings
 from core.errors import AppError, Unprocessable
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
+from domain.stages import TERMINAL_STAGES
 from models import Lead, Tenant
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
@@ -246,12 +248,31 @@ def _duplicate_of_existing(row: _Row, phone: str, lead_id: uuid.UUID | None) -> 
 
 
 async def start_workflows(
-    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, lead_ids: list[uuid.UUID]
+    *,
+    session: AsyncSession,
+    temporal: Client,
+    settings: Settings,
+    tenant: Tenant,
+    lead_ids: list[uuid.UUID],
+    duplicate_ids: list[uuid.UUID] | None = None,
 ) -> list[uuid.UUID]:
-    """Start the imported leads' workflows (after the commit), `concurrency` at a time; the ids that failed."""
+    """Start the imported leads' workflows (after the commit), `concurrency` at a time; the ids that failed.
+
+    `duplicate_ids`: existing leads the file named again. Those created within CREATE_RETRY_WINDOW and still open
+    are started too (a running workflow is kept, never doubled), so uploading the same file again after an import
+    whose workflows could not start completes it.
+    """
+    recent = datetime.now(UTC) - CREATE_RETRY_WINDOW
+    repository = LeadRepository(session)
+    again = [
+        lead
+        for lead in await repository.get_many(tenant_id=tenant.id, lead_ids=list(dict.fromkeys(duplicate_ids or [])))
+        if lead.created_at >= recent and lead.stage not in TERMINAL_STAGES
+    ]
+    lead_ids = [*lead_ids, *(lead.id for lead in again if lead.id not in set(lead_ids))]
     if not lead_ids:
         return []
-    leads: list[Lead] = await LeadRepository(session).get_many(tenant_id=tenant.id, lead_ids=lead_ids)
+    leads: list[Lead] = await repository.get_many(tenant_id=tenant.id, lead_ids=lead_ids)
     gate = asyncio.Semaphore(settings.lead_import_workflow_concurrency)
     failed: list[uuid.UUID] = []
 

@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.lead_workflows import change_lead_status, refresh_lead_details, start_lead_workflow
+from api.lead_workflows import CREATE_RETRY_WINDOW, change_lead_status, refresh_lead_details, start_lead_workflow
 from api.schemas.leads import LeadCreate, LeadPublic, LeadStatusChange, LeadUpdate
 from core.config import Settings
 from core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
@@ -37,8 +37,6 @@ from workflows.ids import lead_workflow_id
 log = logging.getLogger(__name__)
 
 LIST_LIMIT_MAX = 200
-# A POST retried after its workflow failed to start comes within this; a closed lead older than it had its workflow.
-CREATE_RETRY_WINDOW = timedelta(hours=1)
 
 
 class DuplicatePhone(Conflict):
