@@ -31,6 +31,15 @@ class WhatsAppProviderOptOut(BaseModel):
     opt_out_status_key: str | None = None
 
 
+class WhatsAppProviderUndeliverable(BaseModel):
+    """Signal `record_provider_undeliverable`: a status webhook says a message to the lead could not be delivered
+    (e.g. 131026, the number cannot receive WhatsApp messages), after the provider had accepted it."""
+
+    provider_message_id: str
+    reason: str = ""
+    occurred_at: datetime
+
+
 class SendWhatsAppInput(BaseModel):
     """One send, identified by the step that wants it. Re-running it never sends twice."""
 

@@ -15,6 +15,8 @@ Contract
   the view keeps `last_inbound_at`; a repeated signal (same provider message id) is ignored; an opt-out keyword moves
   the lead to the tenant's opted-out status through the same path as `change_status` (actor `whatsapp`).
 - Signal `record_provider_opt_out(WhatsAppProviderOptOut)`: a status webhook reported 131050; the lead is opted out.
+- Signal `record_provider_undeliverable(WhatsAppProviderUndeliverable)`: a status webhook reported that a message the
+  provider had accepted cannot be delivered (131026); the lead's enrollments end as undeliverable.
 - Update `send_whatsapp_message(ManualWhatsAppMessage) -> SendWhatsAppResult`: an agent's message, sent by the
   `send_whatsapp_message` activity with the idempotency key `<workflow id>:manual:<request id>`. The validator refuses
   an opted-out lead; a refusal comes back as ApplicationError with the activity's type; a provider opt-out (131050)
@@ -61,6 +63,7 @@ from domain.whatsapp_messages import (
     SendWhatsAppInput,
     SendWhatsAppResult,
     WhatsAppProviderOptOut,
+    WhatsAppProviderUndeliverable,
 )
 from workflows import search_attributes
 from workflows.lead_types import (
@@ -82,10 +85,12 @@ from workflows.sequence_types import (
     LEAD_OPTED_OUT_SIGNAL,
     LEAD_REPLIED_SIGNAL,
     LEAD_STAGE_CHANGED_SIGNAL,
+    LEAD_UNDELIVERABLE_SIGNAL,
     EnrollmentLink,
     LeadOptedOut,
     LeadReplied,
     LeadStageChanged,
+    LeadUndeliverable,
 )
 
 MIRROR_FAILED = "StatusMirrorFailed"
@@ -274,6 +279,13 @@ class LeadWorkflow:
             event.opt_out_status_key or Stage.OPTED_OUT.value,
             f"WhatsApp reports the person stopped messages from this business ({event.reason or '131050'})",
         )
+
+    @workflow.signal
+    async def record_provider_undeliverable(self, event: WhatsAppProviderUndeliverable) -> None:
+        """A message WhatsApp had accepted could not be delivered: the number cannot receive WhatsApp messages, so no
+        enrollment of this lead goes on sending (as when the send itself is refused with 131026)."""
+        reason = f"WhatsApp could not deliver to the lead's number ({event.reason or 'undeliverable'})"
+        await self._tell_enrollments(LEAD_UNDELIVERABLE_SIGNAL, LeadUndeliverable(reason=reason))
 
     @workflow.update
     async def send_whatsapp_message(self, request: ManualWhatsAppMessage) -> SendWhatsAppResult:

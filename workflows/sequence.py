@@ -75,6 +75,7 @@ with workflow.unsafe.imports_passed_through():
         LEAD_OPTED_OUT_SIGNAL,
         LEAD_REPLIED_SIGNAL,
         LEAD_STAGE_CHANGED_SIGNAL,
+        LEAD_UNDELIVERABLE_SIGNAL,
         MIRROR_ENROLLMENT,
         RESERVE_DAILY_SEND,
         SET_LEAD_STATUS,
@@ -92,6 +93,7 @@ with workflow.unsafe.imports_passed_through():
         LeadStageChanged,
         LeadStatusSet,
         LeadStatusToSet,
+        LeadUndeliverable,
         OverdueTask,
         SequenceWorkflowInput,
         StepRecord,
@@ -474,6 +476,13 @@ class SequenceWorkflow:
     def lead_opted_out(self, opt_out: LeadOptedOut) -> None:
         if not self._view.status.ended:
             self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, opt_out.reason or "the lead opted out")
+
+    @workflow.signal(name=LEAD_UNDELIVERABLE_SIGNAL)
+    def lead_undeliverable(self, event: LeadUndeliverable) -> None:
+        if not self._view.status.ended:
+            self._end(
+                EnrollmentStatus.EXITED, EXIT_UNDELIVERABLE, event.reason or "WhatsApp cannot deliver to the lead"
+            )
 
     # Control updates -------------------------------------------------------------------------------------------------
 

@@ -152,6 +152,12 @@ class LeadOptedOut(_Frozen):
     reason: str | None = None
 
 
+class LeadUndeliverable(_Frozen):
+    """The provider reported after the fact that WhatsApp cannot deliver to the lead's number."""
+
+    reason: str | None = None
+
+
 # Updates -------------------------------------------------------------------------------------------------------------
 
 
@@ -264,6 +270,7 @@ def enrollment_workflow_id(tenant_slug: str, enrollment_id: str) -> str:
 LEAD_REPLIED_SIGNAL = "lead_replied"
 LEAD_STAGE_CHANGED_SIGNAL = "lead_stage_changed"
 LEAD_OPTED_OUT_SIGNAL = "lead_opted_out"
+LEAD_UNDELIVERABLE_SIGNAL = "lead_undeliverable"
 ENROLLMENT_STARTED_SIGNAL = "enrollment_started"
 ENROLLMENT_ENDED_SIGNAL = "enrollment_ended"
 

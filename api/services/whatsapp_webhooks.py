@@ -37,7 +37,7 @@ from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from core.secret_box import SecretBox, SecretUnreadable
 from domain.opt_out import is_opt_out, is_opt_out_button
 from domain.stages import Stage
-from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut
+from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut, WhatsAppProviderUndeliverable
 from models import Lead, Tenant, WhatsAppAccount
 from providers.whatsapp.base import ErrorKind
 from providers.whatsapp.inbound import (
@@ -70,6 +70,10 @@ log = logging.getLogger(__name__)
 CHANNEL = "whatsapp"
 
 
+# `failed` statuses the lead's workflow must hear of: an opt-out (131050) and an undeliverable number (131026).
+SIGNALLED_STATUS_KINDS = (ErrorKind.OPTED_OUT, ErrorKind.UNDELIVERABLE)
+
+
 class BadWebhookPayload(AppError):
     status_code = 400
     code = "bad_webhook_payload"
@@ -92,6 +96,8 @@ class InboundSignal:
     opt_out: bool
     # Not a message but a `failed` status saying the person stopped messages from this business (131050).
     provider_opt_out: bool = False
+    # Not a message but a `failed` status saying an accepted message could not be delivered (131026).
+    provider_undeliverable: bool = False
 
 
 def _delivery_time(raw: Any) -> str:
@@ -450,19 +456,19 @@ class InboundStore:
         if message is None:
             return None
         await self.events.set_lead(event_id=event_id, lead_id=message.lead_id)
-        if event.error_kind is not ErrorKind.OPTED_OUT:
+        if event.error_kind not in SIGNALLED_STATUS_KINDS:
             return None
-        await self.conversations.mark_opted_out(tenant_id=tenant_id, lead_id=message.lead_id, at=event.timestamp)
+        if event.error_kind is ErrorKind.OPTED_OUT:
+            await self.conversations.mark_opted_out(tenant_id=tenant_id, lead_id=message.lead_id, at=event.timestamp)
         return await self._provider_opt_out_signal(event_id, tenant_id, message.lead_id, message.id, provider, event)
 
     async def _unsignalled_opt_out_repeat(
         self, provider: str, event_key: str, event: StatusEvent, tenant_id: uuid.UUID
     ) -> InboundSignal | None:
-        """A repeated 131050 status whose signal was lost (Temporal down: 503, the provider redelivers): signal it now.
-
-        Other repeated statuses change nothing; the message and the conversation were updated the first time.
+        """A repeated 131050/131026 status whose signal was lost (Temporal down: 503, the provider redelivers):
+        signal it now. Other repeated statuses change nothing; the message and conversation were updated the first time.
         """
-        if event.error_kind is not ErrorKind.OPTED_OUT:
+        if event.error_kind not in SIGNALLED_STATUS_KINDS:
             return None
         stored = await self.events.get(provider=provider, tenant_id=tenant_id, provider_event_id=event_key)
         if stored is None or stored.signalled_at is not None or stored.lead_id is None:
@@ -495,8 +501,9 @@ class InboundStore:
             message_id=message_id,
             body=event.error_title or "",
             received_at=event.timestamp,
-            opt_out=True,
-            provider_opt_out=True,
+            opt_out=event.error_kind is ErrorKind.OPTED_OUT,
+            provider_opt_out=event.error_kind is ErrorKind.OPTED_OUT,
+            provider_undeliverable=event.error_kind is ErrorKind.UNDELIVERABLE,
         )
 
     async def _reconcile_send(self, provider: str, event: StatusEvent, tenant_id: uuid.UUID) -> None:
@@ -576,6 +583,20 @@ async def signal_inbound_message(
         opt_out_status_key = next((s.key for s in statuses if s.stage == Stage.OPTED_OUT), None)
     # A fresh run (the lead's earlier one ended, e.g. won) must still tell the lead's running enrollments.
     enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
+    if signal.provider_undeliverable:
+        undeliverable = WhatsAppProviderUndeliverable(
+            provider_message_id=signal.provider_message_id, reason=signal.body, occurred_at=signal.received_at
+        )
+        await signal_lead_workflow_with_start(
+            temporal,
+            tenant=tenant,
+            lead=lead,
+            settings=settings,
+            signal="record_provider_undeliverable",
+            arg=undeliverable,
+            active_enrollments=enrollments,
+        )
+        return
     if signal.provider_opt_out:
         opt_out = WhatsAppProviderOptOut(
             provider_message_id=signal.provider_message_id,

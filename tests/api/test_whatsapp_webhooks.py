@@ -54,13 +54,13 @@ async def _count(factory: async_sessionmaker[AsyncSession], model, *conditions) 
         return int((await session.execute(select(func.count()).select_from(model).where(*conditions))).scalar_one())
 
 
-async def _signals(temporal_client: Client, workflow_id: str) -> int:
+async def _signals(temporal_client: Client, workflow_id: str, name: str = "record_inbound_message") -> int:
     history = await temporal_client.get_workflow_handle(workflow_id).fetch_history()
     return sum(
         1
         for event in history.events
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
-        and event.workflow_execution_signaled_event_attributes.signal_name == "record_inbound_message"
+        and event.workflow_execution_signaled_event_attributes.signal_name == name
     )
 
 
@@ -731,3 +731,17 @@ async def test_temporal_unreachable_is_a_503_and_the_retry_signals(
     assert lead is not None
     assert await _count(session_factory, Message, Message.lead_id == lead.id) == 1
     assert await _signals(temporal_client, lead_workflow_id(wa_tenant.slug, str(lead.id))) == 1
+
+
+async def test_an_undeliverable_status_after_the_send_is_signalled_to_the_leads_workflow_once(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
+    wamid = fresh_wamid()
+    await add_message(session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
+    body = wa_tenant.meta_body("webhook_status_failed_131026.json", sender=sender, message_id=wamid)
+    for _ in range(2):  # a repeated delivery changes nothing
+        assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+    workflow_id = lead_workflow_id(wa_tenant.slug, str(lead_id))
+    assert await _signals(temporal_client, workflow_id, "record_provider_undeliverable") == 1

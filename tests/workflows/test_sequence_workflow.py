@@ -366,3 +366,47 @@ async def test_a_reply_after_the_leads_workflow_ended_still_ends_the_enrollment(
     view = await handle.result()
     assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "replied")
     assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["welcome_customer"]
+
+
+async def test_a_later_undeliverable_status_ends_the_enrollment_with_no_further_send(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    # Meta accepts the send, then reports 131026 in a `failed` status webhook: the number cannot receive WhatsApp.
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"type": "send_whatsapp", "template": {"name": "intro"}},
+                {"type": "wait", "duration": {"days": 2}},
+                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    handle = await world.enroll(env.client, lead, sequence, version)
+    (sent,) = await eventually(lambda: world.sent_to(lead))
+    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
+    await eventually(lambda: _knows_enrollment(lead_handle, handle.id))
+    async with world.session_factory() as session:
+        await signal_inbound_message(
+            session=session,
+            temporal=env.client,
+            settings=world.settings,
+            signal=InboundSignal(
+                webhook_event_id=uuid.uuid4(),
+                tenant_id=world.tenant.id,
+                tenant_slug=world.tenant.slug,
+                lead_id=lead.id,
+                lead_created=False,
+                provider="cloud",
+                provider_message_id=sent["id"],
+                message_id=None,
+                body="Message undeliverable",
+                received_at=datetime.now(UTC),
+                opt_out=False,
+                provider_undeliverable=True,
+            ),
+        )
+    view = await handle.result()
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "undeliverable")
+    assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["intro"]
