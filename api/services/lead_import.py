@@ -262,17 +262,16 @@ async def start_workflows(
     are started too (a running workflow is kept, never doubled), so uploading the same file again after an import
     whose workflows could not start completes it.
     """
-    recent = datetime.now(UTC) - CREATE_RETRY_WINDOW
-    repository = LeadRepository(session)
-    again = [
-        lead
-        for lead in await repository.get_many(tenant_id=tenant.id, lead_ids=list(dict.fromkeys(duplicate_ids or [])))
-        if lead.created_at >= recent and lead.stage not in TERMINAL_STAGES
-    ]
-    lead_ids = [*lead_ids, *(lead.id for lead in again if lead.id not in set(lead_ids))]
-    if not lead_ids:
+    imported = set(lead_ids)
+    candidates = list(dict.fromkeys([*lead_ids, *(duplicate_ids or [])]))
+    if not candidates:
         return []
-    leads: list[Lead] = await repository.get_many(tenant_id=tenant.id, lead_ids=lead_ids)
+    recent = datetime.now(UTC) - CREATE_RETRY_WINDOW
+    leads = [
+        lead
+        for lead in await LeadRepository(session).get_many(tenant_id=tenant.id, lead_ids=candidates)
+        if lead.id in imported or (lead.created_at >= recent and lead.stage not in TERMINAL_STAGES)
+    ]
     gate = asyncio.Semaphore(settings.lead_import_workflow_concurrency)
     failed: list[uuid.UUID] = []
 
@@ -285,5 +284,5 @@ async def start_workflows(
                 failed.append(lead.id)
 
     await asyncio.gather(*(start(lead) for lead in leads))
-    position = {lead_id: i for i, lead_id in enumerate(lead_ids)}
+    position = {lead_id: i for i, lead_id in enumerate(candidates)}
     return sorted(failed, key=position.__getitem__)

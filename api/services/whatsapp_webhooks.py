@@ -460,7 +460,7 @@ class InboundStore:
             return None
         if event.error_kind is ErrorKind.OPTED_OUT:
             await self.conversations.mark_opted_out(tenant_id=tenant_id, lead_id=message.lead_id, at=event.timestamp)
-        return await self._provider_opt_out_signal(event_id, tenant_id, message.lead_id, message.id, provider, event)
+        return await self._status_signal(event_id, tenant_id, message.lead_id, message.id, provider, event)
 
     async def _unsignalled_opt_out_repeat(
         self, provider: str, event_key: str, event: StatusEvent, tenant_id: uuid.UUID
@@ -477,9 +477,9 @@ class InboundStore:
             tenant_id=tenant_id, provider_message_id=event.provider_message_id
         )
         message_id = message.id if message is not None else None
-        return await self._provider_opt_out_signal(stored.id, tenant_id, stored.lead_id, message_id, provider, event)
+        return await self._status_signal(stored.id, tenant_id, stored.lead_id, message_id, provider, event)
 
-    async def _provider_opt_out_signal(
+    async def _status_signal(
         self,
         event_id: uuid.UUID,
         tenant_id: uuid.UUID,
@@ -488,6 +488,8 @@ class InboundStore:
         provider: str,
         event: StatusEvent,
     ) -> InboundSignal:
+        """The signal a `failed` status of SIGNALLED_STATUS_KINDS makes: a provider opt-out or an undeliverable
+        number."""
         tenant = await self.leads.get_tenant(tenant_id=tenant_id)
         assert tenant is not None
         return InboundSignal(
@@ -583,38 +585,39 @@ async def signal_inbound_message(
         opt_out_status_key = next((s.key for s in statuses if s.stage == Stage.OPTED_OUT), None)
     # A fresh run (the lead's earlier one ended, e.g. won) must still tell the lead's running enrollments.
     enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
+    await signal_lead_workflow_with_start(
+        temporal,
+        tenant=tenant,
+        lead=lead,
+        settings=settings,
+        signal=_signal_name(signal),
+        arg=_signal_arg(signal, opt_out_status_key),
+        active_enrollments=enrollments,
+    )
+
+
+def _signal_name(signal: InboundSignal) -> str:
     if signal.provider_undeliverable:
-        undeliverable = WhatsAppProviderUndeliverable(
+        return "record_provider_undeliverable"
+    return "record_provider_opt_out" if signal.provider_opt_out else "record_inbound_message"
+
+
+def _signal_arg(
+    signal: InboundSignal, opt_out_status_key: str | None
+) -> InboundWhatsAppMessage | WhatsAppProviderOptOut | WhatsAppProviderUndeliverable:
+    """What the lead's workflow handler for `_signal_name(signal)` takes."""
+    if signal.provider_undeliverable:
+        return WhatsAppProviderUndeliverable(
             provider_message_id=signal.provider_message_id, reason=signal.body, occurred_at=signal.received_at
         )
-        await signal_lead_workflow_with_start(
-            temporal,
-            tenant=tenant,
-            lead=lead,
-            settings=settings,
-            signal="record_provider_undeliverable",
-            arg=undeliverable,
-            active_enrollments=enrollments,
-        )
-        return
     if signal.provider_opt_out:
-        opt_out = WhatsAppProviderOptOut(
+        return WhatsAppProviderOptOut(
             provider_message_id=signal.provider_message_id,
             reason=signal.body,
             occurred_at=signal.received_at,
             opt_out_status_key=opt_out_status_key,
         )
-        await signal_lead_workflow_with_start(
-            temporal,
-            tenant=tenant,
-            lead=lead,
-            settings=settings,
-            signal="record_provider_opt_out",
-            arg=opt_out,
-            active_enrollments=enrollments,
-        )
-        return
-    message = InboundWhatsAppMessage(
+    return InboundWhatsAppMessage(
         provider=signal.provider,
         provider_message_id=signal.provider_message_id,
         message_id=str(signal.message_id) if signal.message_id else None,
@@ -623,13 +626,4 @@ async def signal_inbound_message(
         opt_out=signal.opt_out,
         lead_created=signal.lead_created,
         opt_out_status_key=opt_out_status_key,
-    )
-    await signal_lead_workflow_with_start(
-        temporal,
-        tenant=tenant,
-        lead=lead,
-        settings=settings,
-        signal="record_inbound_message",
-        arg=message,
-        active_enrollments=enrollments,
     )
