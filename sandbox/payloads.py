@@ -1,4 +1,4 @@
-"""Wire bodies the sandbox emits, in the shapes of /work/shared/fixtures/providers (meta/ and evolution/).
+"""Wire bodies the sandbox emits, in the shapes of the provider fixtures (tests/fixtures/providers/: meta/, evolution/).
 
 Graph API: send answers, `{"error": {...}}` error bodies, `whatsapp_business_account` webhooks. Evolution API:
 sendText answers, `{status, error, response: {message}}` errors, `messages.upsert` / `messages.update` /
