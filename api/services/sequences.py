@@ -26,13 +26,13 @@ from api.sequence_workflows import lead_fields, lead_timezone
 from api.services.leads import get_lead, parse_phone
 from core.errors import Conflict, NotFound, Unprocessable
 from domain.sequences.definition import (
+    MAX_STEPS_READ,
     DefinitionError,
     SequenceDefinition,
     SequenceDefinitionError,
     parse_definition,
 )
 from domain.sequences.preview import preview as preview_timeline
-from domain.sequences.steps import TaskStep
 from domain.stages import Stage
 from models import Lead, Sequence, SequenceVersion, Tenant
 from repositories.sequences import SequenceRepository
@@ -54,28 +54,41 @@ async def _validated(
 ) -> dict[str, Any]:
     """The definition normalised for storage, or SequenceDefinitionError (422 with every `{path, message}`).
 
-    Beyond domain.sequences' rules: a task's named assignee must be an active user of this tenant.
+    Beyond domain.sequences' rules: a task's named assignee must be an active user of this tenant. That is checked
+    on the steps as sent, so it is reported together with the definition's own problems.
     """
-    definition = parse_definition(dict(data), status_stages=stages)
+    errors = await _assignee_errors(session=session, tenant_id=tenant_id, steps=data.get("steps"))
+    try:
+        definition = parse_definition(dict(data), status_stages=stages)
+    except SequenceDefinitionError as invalid:
+        raise SequenceDefinitionError(invalid.errors + errors) from None
+    if errors:
+        raise SequenceDefinitionError(errors)
+    return definition.model_dump(mode="json")
+
+
+async def _assignee_errors(*, session: AsyncSession, tenant_id: uuid.UUID, steps: Any) -> list[DefinitionError]:
+    """A task step naming someone who is not an active user of the tenant (the shape itself is the domain's)."""
+    if not isinstance(steps, list) or len(steps) > MAX_STEPS_READ:
+        return []
     errors = []
     users = UserRepository(session)
-    for i, step in enumerate(definition.steps):
-        if not isinstance(step, TaskStep) or step.assignee == "lead_owner":
+    for i, step in enumerate(steps):
+        assignee = step.get("assignee") if isinstance(step, dict) and step.get("type") == "task" else None
+        if not isinstance(assignee, str) or assignee == "lead_owner":
             continue
         try:
-            user = await users.get(tenant_id=tenant_id, user_id=uuid.UUID(step.assignee))
+            user = await users.get(tenant_id=tenant_id, user_id=uuid.UUID(assignee))
         except ValueError:
             user = None
         if user is None or not user.is_active:
             errors.append(
                 DefinitionError(
                     path=f"steps[{i}].assignee",
-                    message=f"'{step.assignee}' is not an active user of this tenant; use \"lead_owner\" or a user id",
+                    message=f"'{assignee}' is not an active user of this tenant; use \"lead_owner\" or a user id",
                 )
             )
-    if errors:
-        raise SequenceDefinitionError(errors)
-    return definition.model_dump(mode="json")
+    return errors
 
 
 def to_public(sequence: Sequence) -> SequencePublic:

@@ -3,8 +3,10 @@
 Pure. `parse_definition(data)` is the one entry point for untrusted input (the API on create/update/publish): it
 parses the discriminated union, assigns missing step ids, checks every rule below and raises one
 `SequenceDefinitionError` carrying ALL problems as `{path, message}` (`path` like `steps[2].text`,
-`settings.business_hours.end`), so the builder can mark every bad field at once. A workflow re-reads a stored,
-already validated definition with `SequenceDefinition.model_validate` (no tenant lookups needed).
+`settings.business_hours.end`), so the builder can mark every bad field at once. A shape error (a malformed
+duration, an unknown time zone, a missing field) does not hide the rest: each step and the settings are then read
+again on their own, without the refused fields, and the rules run on what could be read. A workflow re-reads a
+stored, already validated definition with `SequenceDefinition.model_validate` (no tenant lookups needed).
 
 Rules: at least one step and at most `MAX_STEPS`; step ids unique and made of letters, digits, `_`, `-`, `.`;
 a send has exactly one of text or template (a fallback template only for text); every `{{variable}}` known;
@@ -14,13 +16,14 @@ names a known status; `exit_on_stages` keeps `opted_out` (an opted-out lead is n
 hours have days and end after start; the fallback time zone exists.
 """
 
+import json
 import re
 import zoneinfo
 from collections.abc import Mapping
 from datetime import time, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from core.errors import Unprocessable
 from domain.sequences.steps import (
@@ -36,6 +39,7 @@ from domain.sequences.variables import check_text
 from domain.stages import DEFAULT_STATUSES, Stage
 
 MAX_STEPS = 50
+MAX_STEPS_READ = 4 * MAX_STEPS  # longer step lists are refused unread: only absurd payloads are that long
 MAX_DURATION = timedelta(days=365)
 DEFAULT_STATUS_STAGES: dict[str, Stage] = {key: stage for key, _label, stage in DEFAULT_STATUSES}
 
@@ -110,7 +114,7 @@ class SequenceDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # The hard bound only stops absurd payloads before they are parsed; MAX_STEPS is the rule a person sees.
-    steps: list[Step] = Field(max_length=4 * MAX_STEPS)
+    steps: list[Step] = Field(max_length=MAX_STEPS_READ)
     settings: SequenceSettings = Field(default_factory=SequenceSettings)
 
     @model_validator(mode="after")
@@ -140,16 +144,26 @@ class DefinitionError(BaseModel):
     message: str
 
 
+def _document_order(error: DefinitionError) -> tuple[int, int]:
+    """Steps in order, then settings, then the rest: shape and rule errors of one step side by side."""
+    found = re.match(r"steps\[(\d+)\]", error.path)
+    if found:
+        return 0, int(found.group(1))
+    if error.path == "steps":
+        return 0, -1
+    return (1, 0) if error.path.startswith("settings") else (2, 0)
+
+
 class SequenceDefinitionError(Unprocessable):
-    """Every problem of a definition at once (HTTP 422; `details` lists `{path, message}`)."""
+    """Every problem of a definition at once (HTTP 422; `details` lists `{path, message}`, steps in order)."""
 
     code = "invalid_sequence"
 
     def __init__(self, errors: list[DefinitionError]) -> None:
-        self.errors = errors
-        summary = "; ".join(f"{e.path}: {e.message}" for e in errors[:3])
-        more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
-        super().__init__(f"the sequence is not valid: {summary}{more}", details=[e.model_dump() for e in errors])
+        self.errors = sorted(errors, key=_document_order)
+        summary = "; ".join(f"{e.path}: {e.message}" for e in self.errors[:3])
+        more = f" (and {len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
+        super().__init__(f"the sequence is not valid: {summary}{more}", details=[e.model_dump() for e in self.errors])
 
 
 def parse_definition(data: Any, *, status_stages: Mapping[str, Stage] | None = None) -> SequenceDefinition:
@@ -163,11 +177,61 @@ def parse_definition(data: Any, *, status_stages: Mapping[str, Stage] | None = N
         else:
             definition = SequenceDefinition.model_validate(data)
     except ValidationError as exc:
-        raise SequenceDefinitionError(_from_pydantic(exc)) from None
+        errors = _from_pydantic(exc) + _rule_errors_of_readable_parts(data, status_stages)
+        raise SequenceDefinitionError(errors) from None
     errors = definition_errors(definition, status_stages=status_stages)
     if errors:
         raise SequenceDefinitionError(errors)
     return definition
+
+
+_STEP = TypeAdapter(Step)
+
+
+def _rule_errors_of_readable_parts(data: Any, status_stages: Mapping[str, Stage] | None) -> list[DefinitionError]:
+    """The rules' errors in what a definition that failed to parse still lets us read (see the module docstring)."""
+    if isinstance(data, str | bytes):
+        try:
+            data = json.loads(data)
+        except ValueError:
+            return []  # not JSON: the shape error says so
+    if not isinstance(data, Mapping):
+        return []
+    raw_steps = data.get("steps")
+    if not isinstance(raw_steps, list) or len(raw_steps) > MAX_STEPS_READ:
+        return []
+    steps = [_readable_step(raw) for raw in raw_steps]
+    return _rule_errors(steps, _readable_settings(data.get("settings", {})), status_stages)
+
+
+def _readable_step(raw: Any) -> tuple[StepBase, bool] | None:
+    """(step, True) when `raw` parses on its own; (step, False) when it parses without its refused fields; else None."""
+    try:
+        return _STEP.validate_python(raw), True
+    except ValidationError as exc:
+        # Locations start with the union tag: ("task", "due_in", ...). A shorter one: the step type is unreadable.
+        locations = [err["loc"] for err in exc.errors()]
+    if not isinstance(raw, Mapping) or any(len(loc) < 2 for loc in locations):
+        return None
+    refused = {loc[1] for loc in locations}
+    try:
+        return _STEP.validate_python({k: v for k, v in raw.items() if k not in refused}), False
+    except ValidationError:
+        return None  # a required field was refused
+
+
+def _readable_settings(raw: Any) -> SequenceSettings:
+    """The settings, without the refused fields (their defaults instead); the defaults when nothing is readable."""
+    if not isinstance(raw, Mapping):
+        return SequenceSettings()
+    try:
+        return SequenceSettings.model_validate(raw)
+    except ValidationError as exc:
+        refused = {err["loc"][0] for err in exc.errors() if err["loc"]}
+    try:
+        return SequenceSettings.model_validate({k: v for k, v in raw.items() if k not in refused})
+    except ValidationError:
+        return SequenceSettings()
 
 
 def _from_pydantic(exc: ValidationError) -> list[DefinitionError]:
@@ -200,14 +264,25 @@ def definition_errors(
     definition: SequenceDefinition, *, status_stages: Mapping[str, Stage] | None = None
 ) -> list[DefinitionError]:
     """Every rule of the module docstring that `definition` breaks (empty: valid)."""
+    return _rule_errors([(step, True) for step in definition.steps], definition.settings, status_stages)
+
+
+def _rule_errors(
+    steps: list[tuple[StepBase, bool] | None],
+    settings: SequenceSettings,
+    status_stages: Mapping[str, Stage] | None,
+) -> list[DefinitionError]:
+    """The rules over `steps`: each a step read whole (True), read without its refused fields (False), or None.
+
+    A step read in part is checked field by field only (id, texts, durations): rules across its fields or across
+    steps would judge defaults the person never wrote.
+    """
     stages = dict(DEFAULT_STATUS_STAGES if status_stages is None else status_stages)
     errors: list[DefinitionError] = []
 
     def add(path: str, message: str) -> None:
         errors.append(DefinitionError(path=path, message=message))
 
-    settings = definition.settings
-    steps = definition.steps
     if not steps:
         add("steps", "a sequence needs at least one step")
     if len(steps) > MAX_STEPS:
@@ -215,21 +290,27 @@ def definition_errors(
 
     seen: dict[str, int] = {}
     ended_by: tuple[int, str] | None = None
-    for i, step in enumerate(steps):
+    for i, read in enumerate(steps):
         at = f"steps[{i}]"
+        if ended_by is not None:
+            add(at, f"this step can never be reached: steps[{ended_by[0]}] always ends the enrollment ({ended_by[1]})")
+        if read is None:
+            continue
+        step, whole = read
         if step.id is not None:
             if not _STEP_ID.fullmatch(step.id):
                 add(f"{at}.id", "a step id is 1-64 letters, digits, '_', '-' or '.'")
             if step.id in seen:
                 add(f"{at}.id", f"duplicate step id '{step.id}' (also steps[{seen[step.id]}])")
             seen.setdefault(step.id, i)
-        if ended_by is not None:
-            add(at, f"this step can never be reached: steps[{ended_by[0]}] always ends the enrollment ({ended_by[1]})")
+        _check_fields(step, at, add)
+        if not whole:
+            continue
         _check_step(step, at, stages, add)
         if ended_by is None and step.exits_after(exit_stages=settings.exit_on_stages, status_stages=stages):
             ended_by = (i, _end_reason(step, stages))
 
-    _check_settings(definition.settings, add)
+    _check_settings(settings, add)
     return errors
 
 
@@ -241,7 +322,8 @@ def _end_reason(step: StepBase, stages: Mapping[str, Stage]) -> str:
     return "it always exits"
 
 
-def _check_step(step: StepBase, at: str, stages: Mapping[str, Stage], add: Any) -> None:
+def _check_fields(step: StepBase, at: str, add: Any) -> None:
+    """The rules of single fields: variables in texts, durations."""
     for field, text in step.texts():
         for problem in check_text(text):
             add(f"{at}.{field}", problem)
@@ -249,6 +331,10 @@ def _check_step(step: StepBase, at: str, stages: Mapping[str, Stage], add: Any) 
         value = getattr(step, field)
         if isinstance(value, Duration):
             _check_duration(value, f"{at}.{field}", add)
+
+
+def _check_step(step: StepBase, at: str, stages: Mapping[str, Stage], add: Any) -> None:
+    """The rules across a step's fields and against the tenant's statuses."""
     if isinstance(step, SendWhatsAppStep):
         if (step.text is None) == (step.template is None):
             add(f"{at}.text", "set either text or template (exactly one)")

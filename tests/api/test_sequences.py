@@ -93,6 +93,33 @@ async def test_every_problem_is_listed_at_once(client: httpx.AsyncClient, tenant
     assert {"steps[0].text", "steps[1].duration", "steps[2].title"} <= paths
 
 
+async def test_shape_errors_and_rule_errors_come_in_one_answer(client: httpx.AsyncClient, tenant) -> None:
+    steps = [
+        {"type": "send_whatsapp", "text": "Hi {{frist_name}}"},
+        {"type": "wait", "duration": "two days"},
+        {"type": "task", "title": "Call {{fone}}", "due_in": "P1X", "assignee": str(uuid.uuid4())},
+    ]
+    settings = {"fallback_timezone": "Mars/Olympus", "business_hours": {"start": "18:00", "end": "09:00"}}
+    body = {"name": "Broken", "steps": steps, "settings": settings}
+    response = await client.post(SEQUENCES, json=body, headers=tenant.headers("owner"))
+    assert response.status_code == 422, response.text
+    error = response.json()
+    assert error["error"] == "invalid_sequence"
+    assert [d["path"] for d in error["details"]] == [
+        "steps[0].text",
+        "steps[1].duration",
+        "steps[2].due_in",
+        "steps[2].title",
+        "steps[2].assignee",
+        "settings.fallback_timezone",
+        "settings.business_hours.end",
+    ]
+    messages = " | ".join(d["message"] for d in error["details"])
+    for fragment in ("'{{frist_name}}'", "'two days'", "'P1X'", "'{{fone}}'", "not an active user", "Mars/Olympus"):
+        assert fragment in messages
+    assert "(and 4 more)" in error["message"]
+
+
 async def test_set_status_accepts_the_tenants_own_status_keys(client: httpx.AsyncClient, tenant) -> None:
     created = await client.post(
         "/api/v1/statuses",

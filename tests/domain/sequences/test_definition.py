@@ -226,6 +226,62 @@ def test_shape_errors_point_at_the_step_not_at_the_union_member():
     }
 
 
+def test_shape_errors_do_not_hide_the_other_problems():
+    # A malformed duration, an unknown time zone or a bad cap used to stop validation before the rules ran.
+    with pytest.raises(SequenceDefinitionError) as caught:
+        parse_definition(
+            {
+                "steps": [
+                    send("Hi {{frist_name}}"),
+                    {"type": "wait", "duration": "P1X"},
+                    {"type": "task", "title": "Call {{fone}}", "due_in": "tomorrow", "colour": "red"},
+                    {"type": "send_whatsapp", "template": {"name": "t"}, "fallback_template": {"name": "f"}},
+                    {"type": "wait_for_reply", "timeout": 0, "on_reply": "maybe"},
+                    {"type": "set_status", "status": "nope"},
+                    send(id="has space"),
+                ],
+                "settings": {
+                    "fallback_timezone": "Mars/Olympus",
+                    "business_hours": {"start": "18:00", "end": "09:00"},
+                    "daily_cap": {"whatsapp": 0},
+                },
+            }
+        )
+    details = caught.value.details
+    assert [(d["path"], d["message"]) for d in details] == [
+        ("steps[0].text", details[0]["message"]),
+        ("steps[1].duration", "'P1X' is not an ISO-8601 duration such as P1DT2H or PT90M"),
+        ("steps[2].due_in", "'tomorrow' is not an ISO-8601 duration such as P1DT2H or PT90M"),
+        ("steps[2].colour", "unknown field"),
+        ("steps[2].title", details[4]["message"]),
+        ("steps[3].fallback_template", "a fallback template only applies to a text message"),
+        ("steps[4].on_reply", details[6]["message"]),
+        ("steps[4].timeout", "the duration must be longer than zero"),
+        ("steps[5].status", details[8]["message"]),
+        ("steps[6].id", "a step id is 1-64 letters, digits, '_', '-' or '.'"),
+        ("settings.fallback_timezone", "unknown time zone 'Mars/Olympus' (use e.g. Europe/London)"),
+        ("settings.daily_cap.whatsapp", details[11]["message"]),
+        ("settings.business_hours.end", "end (09:00) must be after start (18:00)"),
+    ]
+    assert "unknown variable '{{frist_name}}'" in details[0]["message"]
+    assert "unknown variable '{{fone}}'" in details[4]["message"]
+    assert "'exit' or 'continue'" in details[6]["message"]
+    assert "unknown status 'nope'" in details[8]["message"]
+    assert "greater than or equal to 1" in details[11]["message"]
+
+
+def test_a_step_read_in_part_is_not_judged_on_the_fields_it_lost():
+    # The refused template is not "missing": no "set either text or template" on top of the shape error, and a
+    # refused business_hours.start is not compared with the end.
+    errors = errors_of(
+        {
+            "steps": [{"type": "send_whatsapp", "template": {"name": ""}}],
+            "settings": {"business_hours": {"start": "9am", "end": "08:00"}},
+        }
+    )
+    assert errors.keys() == {"steps[0].template.name", "settings.business_hours.start"}
+
+
 @pytest.mark.parametrize(
     ("key", "known"),
     [
