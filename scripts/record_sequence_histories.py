@@ -149,7 +149,9 @@ def definition(steps: list[dict[str, Any]], **settings: Any) -> SequenceDefiniti
     return SequenceDefinition.model_validate({"steps": steps, "settings": {"business_hours": ALL_WEEK, **settings}})
 
 
-async def enroll(client: Client, steps: list[dict[str, Any]], **settings: Any) -> WorkflowHandle:
+async def enroll(
+    client: Client, steps: list[dict[str, Any]], *, start_at: datetime | None = None, **settings: Any
+) -> WorkflowHandle:
     tenant_id, lead_id, enrollment_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     lead = LeadWorkflowInput(
         tenant_id=tenant_id,
@@ -176,6 +178,7 @@ async def enroll(client: Client, steps: list[dict[str, Any]], **settings: Any) -
         lead_timezone="Europe/London",
         tenant_timezone="UTC",
         status_stages=STAGES,
+        start_at=start_at,
     )
     return await client.start_workflow(
         SequenceWorkflow.run,
@@ -258,6 +261,18 @@ async def paused_resumed_stopped(client: Client, env: WorkflowEnvironment) -> Wo
     return handle
 
 
+async def paused_before_first_wait(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
+    # Paused before the wait begins, resumed after the send it leads to was due.
+    start_at = await env.get_current_time() + timedelta(hours=1)
+    handle = await enroll(client, [{"type": "wait", "duration": {"hours": 5}}, SEND], start_at=start_at)
+    control = EnrollmentControl(actor="user:recorder")
+    await handle.execute_update(SequenceWorkflow.pause, control)
+    await env.sleep(timedelta(hours=8))
+    await handle.execute_update(SequenceWorkflow.resume, control)
+    await handle.result()
+    return handle
+
+
 async def task_completed_and_capped(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
     handle = await enroll(
         client,
@@ -294,7 +309,13 @@ async def _open_task(handle: WorkflowHandle) -> bool:
     return (await handle.query(SequenceWorkflow.view)).open_task_id is not None
 
 
-SCENARIOS = [completed_with_waits, replied_during_wait, paused_resumed_stopped, task_completed_and_capped]
+SCENARIOS = [
+    completed_with_waits,
+    replied_during_wait,
+    paused_resumed_stopped,
+    paused_before_first_wait,
+    task_completed_and_capped,
+]
 
 
 async def record(out_dir: Path = HISTORIES) -> list[Path]:

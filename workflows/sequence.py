@@ -9,7 +9,9 @@ Contract
   tenant's status stages.
 - Schedule: every step is planned with `domain.sequences.schedule.plan_step` / `next_index` — the same functions the
   preview walks — so, with no reply and tasks done at their due time, the fire times equal the preview's. Sleeps are
-  `workflow.wait_condition` with a timeout: a reply, exit signal, pause or stop interrupts them at once.
+  `workflow.wait_condition` with a timeout: a reply, exit signal, pause or stop interrupts them at once. A pause holds
+  the schedule without moving it: on resume, a step that fell due during the pause acts at once on its planned times
+  (business hours and the cap still apply), and a time that passed during the pause counts from the resume.
 - Steps: `send_whatsapp` → the `whatsapp.send_message` activity (idempotency key `<workflow id>:step:<step id>:<n>`,
   n = step executions so far) after taking a daily-cap slot when the sequence has a cap (over the cap: deferred to
   the next window, never dropped); `wait`; `wait_for_reply` (reply → `on_reply`, timeout → `on_timeout`); `task` → a
@@ -46,7 +48,7 @@ from workflows.ids import lead_workflow_id
 
 with workflow.unsafe.imports_passed_through():
     from domain.sequences.preview import render_message
-    from domain.sequences.schedule import add_duration, in_business_hours, next_index, plan_step, zone
+    from domain.sequences.schedule import StepPlan, add_duration, in_business_hours, next_index, plan_step, zone
     from domain.sequences.steps import SendWhatsAppStep, SetStatusStep, StepBase, TaskStep, WaitForReplyStep, WaitStep
     from domain.sequences.variables import render
     from domain.stages import Stage
@@ -138,6 +140,11 @@ def _opt_out_status_key(error: ApplicationError) -> str:
 # ecd6879..1b72922, never deployed: runs started in that window would not replay.)
 REPLAN_PAST_DUE_PATCH = "replan-past-due-outside-hours"
 
+# Runs recorded before a pause only held the schedule re-planned a step whose fire time passed during a pause from
+# the resume, so a wait paused before it began started over in full: they replay without the marker and keep doing
+# so; new runs record it and keep the step's planned times.
+PAUSE_HOLDS_SCHEDULE_PATCH = "pause-holds-schedule"
+
 
 def _type_of(step: StepBase) -> str:
     return str(getattr(step, "type", type(step).__name__))
@@ -155,6 +162,7 @@ class SequenceWorkflow:
         self._task_outcome: str | None = None  # completed | skipped, set by the task updates
         self._task_closing = False
         self._own_status_key: str | None = None  # a set_status step is moving the lead there: not an exit signal
+        self._resumed_at: datetime | None = None
         self._mirror_lock = asyncio.Lock()
 
     # Run -------------------------------------------------------------------------------------------------------------
@@ -196,6 +204,7 @@ class SequenceWorkflow:
         number = self._view.steps_run + 1
         cap = self._definition.settings.daily_cap.whatsapp
         deferrals = 0
+        late = False  # the step's fire time passed while the enrollment was paused
         while True:
             plan = plan_step(
                 self._definition,
@@ -214,11 +223,16 @@ class SequenceWorkflow:
             reached = await self._hold(plan.fire_at)
             if reached == "ended":
                 return None
-            if reached == "late" or (
-                reached == "due" and self._outside_hours(step) and workflow.patched(REPLAN_PAST_DUE_PATCH)
-            ):
-                # Paused past the fire time, or the plan was already past when it was made (a backlog of starts, a
-                # start_at in the past): plan again from now, so business hours still apply.
+            if reached == "late":
+                if not workflow.patched(PAUSE_HOLDS_SCHEDULE_PATCH):
+                    ready_at = workflow.now()
+                    continue
+                # A pause holds the schedule, it does not move it: the step acts now on its planned times (a wait
+                # ends when it would have ended), like a step that was paused after it began.
+                late = True
+            if reached in ("due", "late") and self._outside_hours(step) and workflow.patched(REPLAN_PAST_DUE_PATCH):
+                # The plan is past (a pause, a backlog of starts, a start_at in the past) and now is outside the
+                # lead's hours: plan again from now, so business hours still apply.
                 ready_at = workflow.now()
                 continue
             if isinstance(step, SendWhatsAppStep) and cap is not None:
@@ -231,6 +245,15 @@ class SequenceWorkflow:
                     ready_at = decision.defer_until
                     continue
             break
+        position = await self._act(step, index, number, plan)
+        if late and position is not None and self._resumed_at is not None and position[1] < self._resumed_at:
+            # The step's own hold ended during the pause too: the next step is ready at the resume, as after a
+            # pause in the middle of a hold, so the steps after it never catch up in a burst.
+            return position[0], workflow.now()
+        return position
+
+    async def _act(self, step: StepBase, index: int, number: int, plan: StepPlan) -> tuple[int | None, datetime] | None:
+        """Run planned step `index` (execution `number`); the next step's index and ready time, or None when ended."""
         self._change(steps_run=number)
         if isinstance(step, SendWhatsAppStep):
             result, detail = await self._send(step, number)
@@ -500,6 +523,7 @@ class SequenceWorkflow:
     @workflow.update
     async def resume(self, control: EnrollmentControl) -> EnrollmentView:
         self._require(EnrollmentStatus.PAUSED, "resumed")
+        self._resumed_at = workflow.now()
         self._set_enrollment_status(EnrollmentStatus.ACTIVE, paused_at=None)
         await self._mirror()
         return self._view

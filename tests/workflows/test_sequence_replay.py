@@ -19,6 +19,7 @@ SCENARIOS = {
     "completed_with_waits": "WORKFLOW_EXECUTION_COMPLETED",
     "replied_during_wait": "lead_replied",
     "paused_resumed_stopped": "resume",
+    "paused_before_first_wait": "core_patch",  # the pause-holds-schedule marker: the wait kept its planned end
     "task_completed_and_capped": "complete_task",
 }
 

@@ -4,7 +4,7 @@ a won lead and an opt-out end it with no further sends; pause/resume/stop answer
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -212,6 +212,117 @@ async def test_pause_holds_the_next_send_until_resume_and_a_second_pause_is_refu
     view = await handle.result()
     assert view.status == EnrollmentStatus.COMPLETED
     assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["intro", "follow_up"]
+
+
+def _enrollment_id(handle) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    return uuid.UUID(handle.id.rsplit(":", 1)[1])
+
+
+async def _pause_at_once(env: WorkflowEnvironment, world: SequenceWorld, handle) -> None:  # type: ignore[no-untyped-def]
+    """Pause before the first step's fire time: the test server skips no time outside result waits and sleeps."""
+    await pause_enrollment(
+        env.client, tenant_slug=world.tenant.slug, enrollment_id=_enrollment_id(handle), actor="user:test"
+    )
+
+
+async def _resume(env: WorkflowEnvironment, world: SequenceWorld, handle) -> datetime:  # type: ignore[no-untyped-def]
+    await resume_enrollment(
+        env.client, tenant_slug=world.tenant.slug, enrollment_id=_enrollment_id(handle), actor="user:test"
+    )
+    return await env.get_current_time()
+
+
+async def test_a_pause_before_a_wait_begins_does_not_restart_the_wait_on_resume(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"id": "pause1", "type": "wait", "duration": {"days": 1}},
+                {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
+                {"id": "pause2", "type": "wait", "duration": {"days": 1}},
+                {"id": "follow_up", "type": "send_whatsapp", "template": {"name": "follow_up"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    start_at = await env.get_current_time() + timedelta(hours=1)
+    handle = await world.enroll(env.client, lead, sequence, version, start_at=start_at)
+    await _pause_at_once(env, world, handle)
+    await env.sleep(timedelta(days=5))  # the intro was due on day 1
+    assert await world.sent_to(lead) == []
+
+    resumed_at = await _resume(env, world, handle)
+    view = await handle.result()
+    records = {r.step_id: r for r in view.history}
+    assert records["pause1"].planned_at == start_at  # the wait kept its place in the schedule
+    # Due while paused: sent at resume (was: the whole 1-day wait again from the resume).
+    assert records["intro"].fired_at - resumed_at < timedelta(minutes=2), (resumed_at, records["intro"])
+    # The steps after it count from the intro's send: the follow-up does not catch up in the same minute.
+    assert records["follow_up"].planned_at == records["intro"].planned_at + timedelta(days=1)
+    assert records["follow_up"].fired_at - records["intro"].fired_at > timedelta(hours=23)
+    assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["intro", "follow_up"]
+
+
+async def test_a_pause_before_a_wait_begins_resumed_during_it_sends_when_the_schedule_says(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"id": "pause1", "type": "wait", "duration": {"days": 1}},
+                {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
+            ],
+            "settings": {"business_hours": ALL_WEEK},
+        }
+    )
+    lead = await world.lead()
+    start_at = await env.get_current_time() + timedelta(hours=1)
+    handle = await world.enroll(env.client, lead, sequence, version, start_at=start_at)
+    await _pause_at_once(env, world, handle)
+    await env.sleep(timedelta(hours=12))
+    await _resume(env, world, handle)
+    view = await handle.result()
+    (sent,) = [r for r in view.history if r.result == "sent"]
+    # The wait ends a day after its planned start, not a day after the resume.
+    assert sent.planned_at == start_at + timedelta(days=1)
+    assert sent.fired_at - sent.planned_at < timedelta(seconds=5), sent
+
+
+async def test_a_step_due_during_a_pause_before_it_still_keeps_to_business_hours(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    tz = ZoneInfo("Europe/London")
+    every_day = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    sequence, version = await world.sequence(
+        {
+            "steps": [
+                {"id": "pause1", "type": "wait", "duration": {"hours": 1}},
+                {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
+            ],
+            "settings": {"business_hours": {"days": every_day, "start": "09:00", "end": "17:00"}},
+        }
+    )
+    now = await env.get_current_time()
+    tomorrow = (now.astimezone(tz) + timedelta(days=1)).date()
+    start_at = datetime.combine(tomorrow, time(10, 0), tz)  # the intro is due at 11:00
+    in_hours, after_hours = await world.lead(), await world.lead()
+    handles = {}
+    for lead in (in_hours, after_hours):
+        handles[lead.id] = await world.enroll(env.client, lead, sequence, version, start_at=start_at)
+        await _pause_at_once(env, world, handles[lead.id])
+
+    await env.sleep(datetime.combine(tomorrow, time(16, 30), tz) - now)
+    resumed_in_hours = await _resume(env, world, handles[in_hours.id])
+    await env.sleep(timedelta(hours=4))  # 20:30, after hours
+    await _resume(env, world, handles[after_hours.id])
+
+    sent_in_hours = next(r for r in (await handles[in_hours.id].result()).history if r.result == "sent")
+    assert sent_in_hours.fired_at - resumed_in_hours < timedelta(minutes=2)  # at once (was: 17:30, then next day)
+    sent_after_hours = next(r for r in (await handles[after_hours.id].result()).history if r.result == "sent")
+    local = sent_after_hours.fired_at.astimezone(tz)
+    assert (local.date(), local.hour, local.minute) == (tomorrow + timedelta(days=1), 9, 0)  # the next opening
 
 
 async def test_stop_ends_the_enrollment_at_once_and_a_second_stop_is_refused(
