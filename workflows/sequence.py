@@ -31,6 +31,7 @@ import asyncio
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import cast
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
@@ -163,6 +164,7 @@ class SequenceWorkflow:
         self._task_closing = False
         self._own_status_key: str | None = None  # a set_status step is moving the lead there: not an exit signal
         self._resumed_at: datetime | None = None
+        self._due_at = self._view.next_action_at  # when the enrollment acts next; the view hides it while paused
         self._mirror_lock = asyncio.Lock()
 
     # Run -------------------------------------------------------------------------------------------------------------
@@ -381,7 +383,8 @@ class SequenceWorkflow:
             return self._next(index, fired_at)
         self._task_outcome = None
         self._task_closing = False
-        self._change(open_task_id=created.task_id, next_action_at=due_at)
+        # Waiting on a person: nothing is due on the enrollment's side (the task carries its own due time).
+        self._change(open_task_id=created.task_id, next_action_at=None)
         await self._record(step, index, number, fired_at, "task_created", str(created.task_id))
         reached = await self._hold(due_at, done=lambda: self._task_outcome is not None)
         if reached in ("due", "late"):
@@ -524,7 +527,9 @@ class SequenceWorkflow:
     async def resume(self, control: EnrollmentControl) -> EnrollmentView:
         self._require(EnrollmentStatus.PAUSED, "resumed")
         self._resumed_at = workflow.now()
-        self._set_enrollment_status(EnrollmentStatus.ACTIVE, paused_at=None)
+        # What fell due during the pause is due now.
+        due_at = self._due_at if self._due_at is None else max(self._due_at, self._resumed_at)
+        self._set_enrollment_status(EnrollmentStatus.ACTIVE, paused_at=None, next_action_at=due_at)
         await self._mirror()
         return self._view
 
@@ -623,7 +628,15 @@ class SequenceWorkflow:
     # State, mirror, lead ---------------------------------------------------------------------------------------------
 
     def _change(self, **fields: object) -> None:
-        self._view = self._view.model_copy(update={**fields, "revision": self._view.revision + 1})
+        if "next_action_at" in fields:
+            self._due_at = cast("datetime | None", fields["next_action_at"])
+        status = fields.get("status", self._view.status)
+        # A paused enrollment has nothing due until a person resumes it (which shows the held time again), an ended one
+        # nothing at all.
+        shown = self._due_at if status == EnrollmentStatus.ACTIVE else None
+        self._view = self._view.model_copy(
+            update={**fields, "next_action_at": shown, "revision": self._view.revision + 1}
+        )
 
     def _set_enrollment_status(self, status: EnrollmentStatus, **fields: object) -> None:
         self._change(status=status, **fields)

@@ -93,7 +93,11 @@ class EnrollmentView(_Frozen):
     current_step_index: int | None = 0
     current_step_id: str | None = None
     current_step_type: str | None = None
-    next_action_at: datetime | None = Field(default=None, description="UTC; None when waiting on a person or ended")
+    next_action_at: datetime | None = Field(
+        default=None,
+        description="UTC: when the enrollment acts next (a step fires, a wait or reply timeout ends); None while "
+        "paused, while waiting on a person's task (the task has its own due time), and once ended",
+    )
     exit_reason: str | None = None
     exit_detail: str | None = None
     started_at: datetime

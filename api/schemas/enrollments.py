@@ -67,6 +67,12 @@ class EnrollmentControlRequest(NulFreeModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
+NEXT_ACTION_AT = (
+    "UTC: when the enrollment acts next (a step fires, a wait or a reply timeout ends); null while paused, while "
+    "waiting on a person's task (the task has its own due_at), and once ended"
+)
+
+
 class EnrollmentStepPublic(BaseModel):
     number: int
     index: int
@@ -86,7 +92,7 @@ class EnrollmentSummary(BaseModel):
     sequence_version: int
     status: str
     current_step_id: str | None
-    next_action_at: datetime | None
+    next_action_at: datetime | None = Field(description=NEXT_ACTION_AT)
     exit_reason: str | None
     replies: int
     enrolled_by: str
@@ -108,7 +114,7 @@ class EnrollmentPublic(BaseModel):
     current_step_index: int | None
     current_step_id: str | None
     current_step_type: str | None
-    next_action_at: datetime | None = Field(description="UTC; null while waiting on a person, paused, or ended")
+    next_action_at: datetime | None = Field(description=NEXT_ACTION_AT)
     exit_reason: str | None
     exit_detail: str | None
     replies: int

@@ -15,6 +15,8 @@ from tests.fixtures.sequences import (
     ENROLLMENTS,
     QUIET_STEPS,
     SEQUENCES,
+    TASK_STEPS,
+    TASKS,
     create_sequence,
     eventually,
     insert_leads,
@@ -169,6 +171,74 @@ async def test_pause_resume_stop_answer_409_on_a_repeat(client: httpx.AsyncClien
     # A stopped lead may be enrolled again: it has no open enrollment any more.
     again = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)])).json()
     assert again["enrolled"] == 1
+
+
+async def test_next_action_at_is_null_while_paused_and_the_due_time_again_after_resume(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+    report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=START)).json()
+    (enrollment_id,) = report["enrollment_ids"]
+    url = f"{ENROLLMENTS}/{enrollment_id}"
+    agent = tenant.headers("agent")
+    assert datetime.fromisoformat((await _running(client, tenant, enrollment_id))["next_action_at"]) == (
+        datetime.fromisoformat(START)
+    )
+
+    async def listed() -> dict:
+        rows = (await client.get(f"{SEQUENCES}/{sequence['id']}/enrollments", headers=agent)).json()
+        return next(row for row in rows if row["id"] == enrollment_id)
+
+    paused = await client.post(f"{url}/pause", headers=agent)
+    assert paused.status_code == 200, paused.text
+    assert paused.json()["next_action_at"] is None  # was: the old due time
+    assert (await client.get(url, headers=agent)).json()["next_action_at"] is None
+    assert ((await listed())["status"], (await listed())["next_action_at"]) == ("paused", None)  # the stored row
+
+    resumed = await client.post(f"{url}/resume", headers=agent)
+    assert resumed.status_code == 200, resumed.text
+    assert datetime.fromisoformat(resumed.json()["next_action_at"]) == datetime.fromisoformat(START)
+    assert datetime.fromisoformat((await listed())["next_action_at"]) == datetime.fromisoformat(START)
+
+    schemas = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    for schema in ("EnrollmentPublic", "EnrollmentSummary"):
+        assert "null while paused" in schemas[schema]["properties"]["next_action_at"]["description"]
+
+
+async def test_next_action_at_is_null_while_the_enrollment_waits_on_a_task(
+    client: httpx.AsyncClient, tenant, session_factory
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True, steps=TASK_STEPS)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1), owner_id=tenant.user_id("agent"))
+    report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)])).json()
+    (enrollment_id,) = report["enrollment_ids"]
+    url = f"{ENROLLMENTS}/{enrollment_id}"
+    owner = tenant.headers("owner")
+
+    async def waiting_on_task() -> dict | None:
+        body = (await client.get(url, headers=owner)).json()
+        return body if body.get("source") == "workflow" and body["open_task_id"] else None
+
+    enrollment = await eventually(waiting_on_task, within=60, what="the sequence's task")
+    assert enrollment["current_step_id"] == "call"
+    assert enrollment["next_action_at"] is None  # was: the task's due time
+    task = (await client.get(f"{TASKS}/{enrollment['open_task_id']}", headers=owner)).json()
+    assert task["due_at"] is not None  # the due time lives on the task
+
+    done = await client.post(f"{TASKS}/{task['id']}/complete", headers=owner)
+    assert done.status_code == 200, done.text
+
+    async def waiting() -> dict | None:
+        body = (await client.get(url, headers=owner)).json()
+        return body if any(h["step_id"] == "after_call" for h in body["history"]) else None
+
+    after = await eventually(waiting, what="the wait after the task")
+    (began,) = [h for h in after["history"] if h["step_id"] == "after_call"]
+    # Back to a time again: the 3-day wait's end.
+    assert datetime.fromisoformat(after["next_action_at"]) == datetime.fromisoformat(began["planned_at"]) + timedelta(
+        days=3
+    )
 
 
 async def test_a_pause_or_stop_reason_with_a_nul_is_a_422_and_the_enrollment_can_still_be_stopped(
