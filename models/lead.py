@@ -1,4 +1,8 @@
-"""A lead: a person a tenant wants to reach, identified by an E.164 phone unique within the tenant."""
+"""A lead: a person a tenant wants to reach, identified by an E.164 phone unique within the tenant.
+
+`create_idempotency_key` and `create_fingerprint` remember the POST /leads that created it, so a retry of that
+request is told apart from another request for the same phone (api/services/leads.py).
+"""
 
 import uuid
 from datetime import datetime
@@ -15,6 +19,7 @@ class Lead(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "lead"
     __table_args__ = (
         UniqueConstraint("tenant_id", "phone"),
+        UniqueConstraint("tenant_id", "create_idempotency_key"),
         Index("ix_lead_tenant_created", "tenant_id", "created_at", "id"),
         # Trigram indexes serve the list's case-insensitive substring search (ILIKE '%q%') on these columns.
         *(
@@ -33,6 +38,9 @@ class Lead(IdMixin, CreatedAtMixin, Base):
     stage: Mapped[str] = mapped_column(String(20))
     timezone: Mapped[str] = mapped_column(String(64))
     custom_fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # The creating request's Idempotency-Key header, and a hash of its body (NULL for imported or WhatsApp leads).
+    create_idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    create_fingerprint: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

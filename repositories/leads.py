@@ -46,6 +46,12 @@ class LeadRepository:
         result = await self.session.execute(select(Lead).where(Lead.tenant_id == tenant_id, Lead.phone == phone))
         return result.scalar_one_or_none()
 
+    async def get_by_create_idempotency_key(self, *, tenant_id: uuid.UUID, key: str) -> Lead | None:
+        result = await self.session.execute(
+            select(Lead).where(Lead.tenant_id == tenant_id, Lead.create_idempotency_key == key)
+        )
+        return result.scalar_one_or_none()
+
     async def set_status(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, status_key: str, stage: str) -> bool:
         """Write the lead's status; False when the lead no longer exists. Safe to repeat."""
         result = await self.session.execute(

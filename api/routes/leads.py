@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import AfterValidator
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.idempotency import REPLAYED_HEADER, IdempotencyKey
 from api.schemas.leads import (
     LeadCreate,
     LeadImportReport,
@@ -35,24 +36,41 @@ Deleter = Annotated[Principal, Depends(require(Action.LEAD_DELETE))]
 Importer = Annotated[Principal, Depends(require(Action.LEAD_IMPORT))]
 
 
-@router.post("", status_code=201, responses={409: {"description": "phone already used; details.lead_id"}})
+@router.post(
+    "",
+    status_code=201,
+    responses={
+        409: {"description": "phone already used by another lead; details.lead_id"},
+        422: {"description": "invalid field, or an Idempotency-Key already used with another body"},
+    },
+)
 async def create_lead(
-    data: LeadCreate, principal: Writer, session: SessionDep, temporal: TemporalDep, settings: SettingsDep
+    data: LeadCreate,
+    principal: Writer,
+    session: SessionDep,
+    temporal: TemporalDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> LeadPublic:
-    """Create a lead and start its workflow. A retry after a 503 finishes the first attempt and answers 201."""
+    """Create a lead and start its workflow.
+
+    The same request again (same Idempotency-Key, or without one the same body while the first attempt's workflow
+    never started, as after a 503) finishes the first attempt and answers 201 with its lead; any other create for a
+    phone in use is 409 naming the lead.
+    """
     tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
-    try:
-        lead = await service.create_lead(session=session, tenant=tenant, data=data, actor=principal.actor)
-    except service.DuplicatePhone as duplicate:
-        # The same phone again: either a real duplicate (409) or the retry of a create whose workflow never started.
-        if not await service.start_missing_workflow(
-            temporal=temporal, settings=settings, tenant=tenant, lead=duplicate.existing
-        ):
-            raise
-        return LeadPublic.model_validate(duplicate.existing)
-    await session.commit()
-    await service.start_workflow(temporal=temporal, settings=settings, tenant=tenant, lead=lead)
-    return LeadPublic.model_validate(lead)
+    creation = await service.create_lead(
+        session=session, tenant=tenant, data=data, actor=principal.actor, idempotency_key=idempotency_key
+    )
+    if creation.attempt is service.CreateAttempt.FIRST:
+        await session.commit()
+        await service.start_workflow(temporal=temporal, settings=settings, tenant=tenant, lead=creation.lead)
+    else:
+        await service.finish_earlier_attempt(temporal=temporal, settings=settings, tenant=tenant, creation=creation)
+        if creation.attempt is service.CreateAttempt.KEY_REPLAY:
+            response.headers[REPLAYED_HEADER] = "true"
+    return LeadPublic.model_validate(creation.lead)
 
 
 @router.get("")

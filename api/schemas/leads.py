@@ -127,5 +127,5 @@ class LeadImportReport(BaseModel):
     lead_ids: list[uuid.UUID]
     workflows_not_started: list[uuid.UUID] = Field(
         default_factory=list,
-        description="imported leads whose workflow could not be started now; POST /leads with the phone retries it",
+        description="imported leads whose workflow could not be started now; uploading the same file again starts them",
     )

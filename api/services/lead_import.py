@@ -279,7 +279,7 @@ async def start_workflows(
         async with gate:
             try:
                 await start_lead_workflow(temporal, tenant=tenant, lead=lead, settings=settings)
-            except Exception as exc:  # reported per lead; a retried POST /leads with the phone starts it
+            except Exception as exc:  # reported per lead; uploading the file again starts it
                 log.warning("starting the workflow of imported lead %s failed: %s", lead.id, exc)
                 failed.append(lead.id)
 

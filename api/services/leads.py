@@ -11,7 +11,9 @@ import json
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.idempotency import IdempotencyKeyReused, fingerprint
 from api.lead_workflows import CREATE_RETRY_WINDOW, change_lead_status, refresh_lead_details, start_lead_workflow
 from api.schemas.leads import LeadCreate, LeadPublic, LeadStatusChange, LeadUpdate
 from core.config import Settings
@@ -40,14 +43,13 @@ LIST_LIMIT_MAX = 200
 
 
 class DuplicatePhone(Conflict):
-    """409 naming the lead that already has this phone; carries it so a retried create can finish its work."""
+    """409 naming the lead that already has this phone."""
 
     def __init__(self, existing: Lead) -> None:
         super().__init__(
-            f"a lead with phone {existing.phone} already exists in this tenant",
+            f"a lead with phone {existing.phone} already exists in this tenant (lead {existing.id})",
             details={"field": "phone", "lead_id": str(existing.id), "phone": existing.phone},
         )
-        self.existing = existing
 
 
 def lead_not_found(lead_id: uuid.UUID) -> NotFound:
@@ -95,8 +97,29 @@ async def _check_owner(*, session: AsyncSession, tenant_id: uuid.UUID, owner_id:
         )
 
 
-async def create_lead(*, session: AsyncSession, tenant: Tenant, data: LeadCreate, actor: str) -> Lead:
-    """Validate and insert a lead with its `created` timeline event (not committed); DuplicatePhone on a taken phone."""
+class CreateAttempt(StrEnum):
+    """How a POST /leads relates to the lead it answers with."""
+
+    FIRST = "first"  # this request inserted the lead
+    KEY_REPLAY = "key_replay"  # the same Idempotency-Key and body as the request that created it
+    SAME_BODY = "same_body"  # no key, the same body as the creating request: a retry only if no workflow ever started
+
+
+@dataclass(frozen=True)
+class LeadCreation:
+    lead: Lead
+    attempt: CreateAttempt
+
+
+async def create_lead(
+    *, session: AsyncSession, tenant: Tenant, data: LeadCreate, actor: str, idempotency_key: str | None = None
+) -> LeadCreation:
+    """Validate and insert a lead with its `created` timeline event (not committed).
+
+    A lead already created by this same request (its Idempotency-Key, or without a key its body) is answered instead
+    of a new one; another request for a taken phone is DuplicatePhone, and a key sent before with another body is
+    IdempotencyKeyReused.
+    """
     leads, statuses = LeadRepository(session), StatusRepository(session)
     phone = parse_phone(data.phone, region=tenant.default_region)
     if data.owner_id is not None:
@@ -112,9 +135,14 @@ async def create_lead(*, session: AsyncSession, tenant: Tenant, data: LeadCreate
         status = await statuses.get_default(tenant_id=tenant.id)
         if status is None:
             raise Unprocessable("this tenant has no status of stage 'new' to start leads in; define one first")
-    existing = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
-    if existing is not None:
-        raise DuplicatePhone(existing)
+    request_fingerprint = fingerprint(
+        {**data.model_dump(mode="json", exclude={"phone", "status"}), "phone": phone, "status": status.key}
+    )
+    earlier = await _earlier_attempt(
+        leads, tenant_id=tenant.id, phone=phone, key=idempotency_key, request_fingerprint=request_fingerprint
+    )
+    if earlier is not None:
+        return earlier
     lead = Lead(
         tenant_id=tenant.id,
         phone=phone,
@@ -126,18 +154,44 @@ async def create_lead(*, session: AsyncSession, tenant: Tenant, data: LeadCreate
         stage=status.stage,
         timezone=timezone_for_phone(phone, tenant.timezone),
         custom_fields=data.custom_fields,
+        create_idempotency_key=idempotency_key,
+        create_fingerprint=request_fingerprint,
     )
     try:
         async with session.begin_nested():
             await leads.add(lead)
     except IntegrityError:
-        # Another request inserted the same phone between our check and our insert.
-        raced = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
+        # Another request inserted the same phone (or key) between our check and our insert, and has committed.
+        raced = await _earlier_attempt(
+            leads, tenant_id=tenant.id, phone=phone, key=idempotency_key, request_fingerprint=request_fingerprint
+        )
         if raced is None:
             raise
-        raise DuplicatePhone(raced) from None
+        return raced
     await record_created(session=session, lead=lead, actor=actor)
-    return lead
+    return LeadCreation(lead=lead, attempt=CreateAttempt.FIRST)
+
+
+async def _earlier_attempt(
+    leads: LeadRepository, *, tenant_id: uuid.UUID, phone: str, key: str | None, request_fingerprint: str
+) -> LeadCreation | None:
+    """The lead an earlier attempt of this request created; None when the phone is free; else refused.
+
+    Only the creating request's own retry may get the lead back: a concurrent create with other data for the same
+    number must hear 409, or its data would be dropped while it is told it was saved.
+    """
+    if key is not None:
+        by_key = await leads.get_by_create_idempotency_key(tenant_id=tenant_id, key=key)
+        if by_key is not None:
+            if by_key.create_fingerprint != request_fingerprint:
+                raise IdempotencyKeyReused(key, resource="lead", resource_id=str(by_key.id))
+            return LeadCreation(lead=by_key, attempt=CreateAttempt.KEY_REPLAY)
+    existing = await leads.get_by_phone(tenant_id=tenant_id, phone=phone)
+    if existing is None:
+        return None
+    if key is None and existing.create_fingerprint == request_fingerprint:
+        return LeadCreation(lead=existing, attempt=CreateAttempt.SAME_BODY)
+    raise DuplicatePhone(existing)
 
 
 async def record_created(*, session: AsyncSession, lead: Lead, actor: str) -> None:
@@ -162,6 +216,20 @@ async def start_workflow(*, temporal: Client, settings: Settings, tenant: Tenant
             details={"lead_id": str(lead.id), "phone": lead.phone},
             headers={"Retry-After": "5"},
         ) from exc
+
+
+async def finish_earlier_attempt(
+    *, temporal: Client, settings: Settings, tenant: Tenant, creation: LeadCreation
+) -> None:
+    """Complete a create that an earlier attempt of the same request began (call after nothing new was written).
+
+    A key replay always gets its lead, its workflow started if the first attempt could not. A same-body request
+    without a key is the retry of a create answered 503 only while the lead's workflow has never started; after that
+    it is a duplicate (409), as the client cannot otherwise tell its retry from a second submission.
+    """
+    started = await start_missing_workflow(temporal=temporal, settings=settings, tenant=tenant, lead=creation.lead)
+    if creation.attempt is CreateAttempt.SAME_BODY and not started:
+        raise DuplicatePhone(creation.lead)
 
 
 async def start_missing_workflow(*, temporal: Client, settings: Settings, tenant: Tenant, lead: Lead) -> bool:

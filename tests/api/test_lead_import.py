@@ -99,20 +99,27 @@ async def test_mixed_file_imports_exactly_the_good_rows_and_reports_the_bad(clie
         assert [event["kind"] for event in timeline] == ["created"]
 
 
-async def test_leads_whose_workflow_could_not_start_are_listed_and_a_create_retry_starts_it(
+async def test_leads_whose_workflow_could_not_start_are_listed_and_uploading_again_starts_them(
     settings, client, tenant, temporal_client
 ) -> None:
+    csv_text = "phone,name\n+12025550680,One\n+12025550681,Two\n"
     async with _client_with(settings, temporal_address="127.0.0.1:1") as down:
-        response = await _upload(down, tenant, "phone,name\n+12025550680,One\n+12025550681,Two\n")
+        response = await _upload(down, tenant, csv_text)
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["imported"] == 2
     assert report["workflows_not_started"] == report["lead_ids"]
 
-    retry = await client.post(LEADS, json={"phone": "+12025550680"}, headers=tenant.headers())
-    assert retry.status_code == 201 and retry.json()["id"] == report["lead_ids"][0]
-    handle = temporal_client.get_workflow_handle(lead_workflow_id(tenant.slug, report["lead_ids"][0]))
-    assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
+    # A create for the phone is another request, not the import's retry: it must not take over the imported lead.
+    create = await client.post(LEADS, json={"phone": "+12025550680", "name": "Other"}, headers=tenant.headers())
+    assert create.status_code == 409 and create.json()["details"]["lead_id"] == report["lead_ids"][0], create.text
+    assert (await client.get(f"{LEADS}/{report['lead_ids'][0]}", headers=tenant.headers())).json()["name"] == "One"
+
+    again = await _upload(client, tenant, csv_text)
+    assert again.status_code == 200 and again.json()["workflows_not_started"] == [], again.text
+    for lead_id in report["lead_ids"]:
+        handle = temporal_client.get_workflow_handle(lead_workflow_id(tenant.slug, lead_id))
+        assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
 
 
 async def test_importing_the_same_file_twice_imports_nothing_the_second_time(client, tenant) -> None:

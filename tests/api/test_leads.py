@@ -125,15 +125,118 @@ async def test_a_phone_already_used_in_the_tenant_is_409_with_the_existing_lead(
     assert (await _create(client, other, phone="+12025550150")).status_code == 201
 
 
-async def test_concurrent_creates_of_one_phone_store_one_lead(client, tenant, temporal_client) -> None:
-    responses = await asyncio.gather(*(_create(client, tenant, phone=_phone_in(155), name=f"N{i}") for i in range(5)))
-    assert {r.status_code for r in responses} <= {201, 409}, [r.text for r in responses]
-    assert any(r.status_code == 201 for r in responses)
-    ids = {r.json()["id"] if r.status_code == 201 else r.json()["details"]["lead_id"] for r in responses}
+@pytest.mark.parametrize("number", [150, 151, 152, 155])
+async def test_parallel_creates_of_one_number_with_different_data_let_exactly_one_win(
+    client, tenant, temporal_client, number: int
+) -> None:
+    national = f"202555{number:04d}"
+    formats = [
+        f"+1{national}",
+        f"({national[:3]}) {national[3:6]}-{national[6:]}",
+        f"{national[:3]}-{national[3:6]}-{national[6:]}",
+        f"{national[:3]}.{national[3:6]}.{national[6:]}",
+        national,
+        f"+1 {national[:3]} {national[3:6]} {national[6:]}",
+        f"1-{national[:3]}-{national[3:6]}-{national[6:]}",
+        f"+1 ({national[:3]}) {national[3:6]}-{national[6:]}",
+    ]
+    responses = await asyncio.gather(
+        *(_create(client, tenant, phone=raw, name=f"Caller {i}") for i, raw in enumerate(formats))
+    )
+    winners = [(i, r) for i, r in enumerate(responses) if r.status_code == 201]
+    assert len(winners) == 1, [r.text for r in responses]  # was: up to eight 201, the other callers' names dropped
+    winner_index, winner = winners[0]
+    lead_id = winner.json()["id"]
+    for response in responses:
+        if response is not winner:
+            assert response.status_code == 409, response.text
+            assert response.json()["details"]["lead_id"] == lead_id
+            assert lead_id in response.json()["message"]
+    stored = (await client.get(f"{LEADS}/{lead_id}", headers=tenant.headers())).json()
+    assert stored["name"] == f"Caller {winner_index}"
+    listed = (await client.get(LEADS, params={"q": _phone_in(number)}, headers=tenant.headers())).json()["items"]
+    assert [lead["id"] for lead in listed] == [lead_id]
+    assert await _workflow_status(temporal_client, tenant, lead_id) == WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_retry_with_the_same_idempotency_key_answers_the_saved_lead(client, tenant, make_tenant) -> None:
+    key = {"Idempotency-Key": f"create-{uuid.uuid4()}"}
+    first = await client.post(
+        LEADS, json={"phone": _phone_in(156), "name": "Grace"}, headers={**tenant.headers("agent"), **key}
+    )
+    assert first.status_code == 201, first.text
+    assert "Idempotent-Replayed" not in first.headers
+
+    # The same request again, the phone typed another way: the first answer again, nothing new stored.
+    again = await client.post(
+        LEADS, json={"phone": "(202) 555-0156", "name": "Grace"}, headers={**tenant.headers("agent"), **key}
+    )
+    assert again.status_code == 201, again.text  # was 409
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    timeline = (await client.get(f"{LEADS}/{first.json()['id']}/timeline", headers=tenant.headers())).json()
+    assert [event["kind"] for event in timeline] == ["created"]
+
+    # The key names one request: another body with it is refused, and nothing changes.
+    other_body = await client.post(
+        LEADS, json={"phone": _phone_in(156), "name": "Someone else"}, headers={**tenant.headers("agent"), **key}
+    )
+    assert other_body.status_code == 422, other_body.text
+    body = other_body.json()
+    assert body["error"] == "unprocessable" and "Idempotency-Key" in body["message"]
+    assert body["details"] == [
+        {"field": "Idempotency-Key", "reason": "used for another request", "lead_id": first.json()["id"]}
+    ]
+    other_phone = await client.post(
+        LEADS, json={"phone": _phone_in(157), "name": "Grace"}, headers={**tenant.headers("agent"), **key}
+    )
+    assert other_phone.status_code == 422, other_phone.text
+    assert (await client.get(LEADS, params={"q": _phone_in(157)}, headers=tenant.headers())).json()["items"] == []
+    stored = (await client.get(f"{LEADS}/{first.json()['id']}", headers=tenant.headers())).json()
+    assert stored["name"] == "Grace"
+
+    # Another key for the same phone is another request: an ordinary duplicate.
+    other_key = await client.post(
+        LEADS,
+        json={"phone": _phone_in(156), "name": "Grace"},
+        headers={**tenant.headers("agent"), "Idempotency-Key": f"create-{uuid.uuid4()}"},
+    )
+    assert other_key.status_code == 409 and other_key.json()["details"]["lead_id"] == first.json()["id"]
+
+    # Keys are per tenant.
+    other = await make_tenant()
+    elsewhere = await client.post(
+        LEADS, json={"phone": _phone_in(156), "name": "Grace"}, headers={**other.headers("agent"), **key}
+    )
+    assert elsewhere.status_code == 201 and elsewhere.json()["id"] != first.json()["id"]
+
+
+async def test_parallel_requests_with_one_idempotency_key_store_one_lead(client, tenant, temporal_client) -> None:
+    headers = {**tenant.headers("agent"), "Idempotency-Key": f"create-{uuid.uuid4()}"}
+    responses = await asyncio.gather(
+        *(client.post(LEADS, json={"phone": _phone_in(158), "name": "Hopper"}, headers=headers) for _ in range(4))
+    )
+    assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+    ids = {r.json()["id"] for r in responses}
     assert len(ids) == 1
-    listed = (await client.get(LEADS, params={"q": _phone_in(155)}, headers=tenant.headers())).json()["items"]
-    assert [lead["id"] for lead in listed] == list(ids)
+    assert sum(1 for r in responses if r.headers.get("Idempotent-Replayed") == "true") == 3
     assert await _workflow_status(temporal_client, tenant, ids.pop()) == WorkflowExecutionStatus.RUNNING
+
+
+@pytest.mark.parametrize("key", ["", "x" * 101, "has space"])
+async def test_a_malformed_idempotency_key_is_422_naming_it(client, tenant, key: str) -> None:
+    response = await client.post(
+        LEADS, json={"phone": _phone_in(159)}, headers={**tenant.headers("agent"), "Idempotency-Key": key}
+    )
+    assert response.status_code == 422, response.text
+    assert [d["field"] for d in response.json()["details"]] == ["header.Idempotency-Key"]
+    assert (await client.get(LEADS, params={"q": _phone_in(159)}, headers=tenant.headers())).json()["items"] == []
+
+
+async def test_the_openapi_declares_the_idempotency_key_header(client) -> None:
+    schema = (await client.get("/openapi.json")).json()
+    parameters = schema["paths"][LEADS]["post"]["parameters"]
+    assert [(p["name"], p["in"]) for p in parameters] == [("Idempotency-Key", "header")]
 
 
 async def test_owner_must_be_an_active_user_of_the_tenant(client, tenant, make_tenant) -> None:
@@ -223,6 +326,12 @@ async def test_a_lead_whose_workflow_could_not_start_is_saved_and_the_retry_star
     assert (await client.get(f"{LEADS}/{lead_id}", headers=tenant.headers("agent"))).status_code == 200
     assert await _workflow_status(temporal_client, tenant, lead_id) is None
 
+    # Someone else creating the same number meanwhile is not that retry: their data would be dropped.
+    other = await _create(client, tenant, phone="(202) 555-0180", name="Someone else", email="else@example.com")
+    assert other.status_code == 409, other.text  # was 201 with the saved lead, the name and e-mail dropped
+    assert other.json()["details"]["lead_id"] == lead_id
+    assert (await client.get(f"{LEADS}/{lead_id}", headers=tenant.headers())).json()["name"] == "Ada Lovelace"
+
     retry = await _create(client, tenant, phone=_phone_in(180))
     assert retry.status_code == 201, retry.text
     assert retry.json()["id"] == lead_id
@@ -231,6 +340,29 @@ async def test_a_lead_whose_workflow_could_not_start_is_saved_and_the_retry_star
     # Once the workflow exists, the same phone is an ordinary duplicate.
     third = await _create(client, tenant, phone=_phone_in(180))
     assert third.status_code == 409 and third.json()["details"]["lead_id"] == lead_id
+
+
+async def test_a_create_answered_503_is_finished_by_a_retry_with_its_idempotency_key(
+    settings, client, tenant, temporal_client
+) -> None:
+    from api.app import create_app
+
+    headers = {**tenant.headers("agent"), "Idempotency-Key": f"create-{uuid.uuid4()}"}
+    body = {"phone": _phone_in(181), "name": "Lin"}
+    broken = create_app(settings.model_copy(update={"temporal_address": "127.0.0.1:1"}))
+    async with broken.router.lifespan_context(broken):
+        transport = httpx.ASGITransport(app=broken)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as down:
+            first = await down.post(LEADS, json=body, headers=headers)
+    assert first.status_code == 503, first.text
+    lead_id = first.json()["details"]["lead_id"]
+
+    retry = await client.post(LEADS, json=body, headers=headers)
+    assert retry.status_code == 201 and retry.json()["id"] == lead_id, retry.text
+    assert await _workflow_status(temporal_client, tenant, lead_id) == WorkflowExecutionStatus.RUNNING
+    # With the key, every later retry keeps getting the same answer (without one, it would now be a 409).
+    again = await client.post(LEADS, json=body, headers=headers)
+    assert again.status_code == 201 and again.json()["id"] == lead_id, again.text
 
 
 # Read, update, delete -----------------------------------------------------------------------------------------------

@@ -1,0 +1,33 @@
+"""lead: the Idempotency-Key and body fingerprint of the request that created it
+
+Two POST /leads for one phone were told apart only by whether the lead's workflow had started, so a concurrent
+create with other data was answered 201 with the first caller's lead. These columns recognise a real retry.
+
+Revision ID: 0011_lead_create_idempotency
+Revises: 0010_webhook_event_per_tenant
+Create Date: 2026-12-04 14:40:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0011_lead_create_idempotency"
+down_revision: str | None = "0010_webhook_event_per_tenant"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("lead", sa.Column("create_idempotency_key", sa.String(length=100), nullable=True))
+    op.add_column("lead", sa.Column("create_fingerprint", sa.String(length=64), nullable=True))
+    op.create_unique_constraint(
+        "uq_lead_tenant_id_create_idempotency_key", "lead", ["tenant_id", "create_idempotency_key"]
+    )
+
+
+def downgrade() -> None:
+    op.drop_constraint("uq_lead_tenant_id_create_idempotency_key", "lead", type_="unique")
+    op.drop_column("lead", "create_fingerprint")
+    op.drop_column("lead", "create_idempotency_key")
