@@ -10,6 +10,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Lead, Tenant, TimelineEvent, User
+from repositories.timeline import LEAD_CREATED, lead_created_key
 
 
 def _like_pattern(text: str) -> str:
@@ -101,10 +102,10 @@ class LeadRepository:
                 "id": uuid.uuid4(),
                 "tenant_id": tenant_id,
                 "lead_id": lead_id,
-                "kind": "created",
+                "kind": LEAD_CREATED,
                 "actor": actor,
                 "data": data,
-                "idempotency_key": f"lead:{lead_id}:created",
+                "idempotency_key": lead_created_key(lead_id),
             }
             for lead_id, data in events
         ]

@@ -1,4 +1,8 @@
-"""SQL for the lead timeline. `record` is idempotent on its key, so an activity may run it twice."""
+"""SQL for the lead timeline. `record` is idempotent on its key, so an activity may run it twice.
+
+Every way a lead comes to exist (POST /leads, a CSV import, a first WhatsApp message) records the same event:
+kind `created`, key `lead:<id>:created`, data `source`, `status`, `phone`.
+"""
 
 import uuid
 from datetime import datetime
@@ -8,7 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import TimelineEvent
+from models import Lead, TimelineEvent
+
+LEAD_CREATED = "created"
+
+
+def lead_created_key(lead_id: uuid.UUID) -> str:
+    return f"lead:{lead_id}:created"
+
+
+def lead_created_data(*, source: str, status_key: str, phone: str) -> dict[str, Any]:
+    return {"source": source, "status": status_key, "phone": phone}
 
 
 class TimelineRepository:
@@ -43,6 +57,17 @@ class TimelineRepository:
             statement = statement.on_conflict_do_nothing(index_elements=[TimelineEvent.idempotency_key])
         result = await self.session.execute(statement.returning(TimelineEvent.id))
         return result.scalar_one_or_none() is not None
+
+    async def record_lead_created(self, *, lead: Lead, actor: str) -> bool:
+        """The new lead's `created` event; False when it already has one."""
+        return await self.record(
+            tenant_id=lead.tenant_id,
+            lead_id=lead.id,
+            kind=LEAD_CREATED,
+            actor=actor,
+            data=lead_created_data(source=lead.source, status_key=lead.status_key, phone=lead.phone),
+            idempotency_key=lead_created_key(lead.id),
+        )
 
     async def list_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int = 200) -> list[TimelineEvent]:
         result = await self.session.execute(

@@ -34,6 +34,7 @@ from domain.stages import TERMINAL_STAGES
 from models import Lead, Tenant
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
+from repositories.timeline import lead_created_data
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ async def import_leads(
                 skipped.append(_duplicate_of_existing(row, values["phone"], raced_ids.get(values["phone"])))
                 continue
             imported.append(lead_id)
-            data = {"source": values["source"], "status": values["status_key"], "phone": values["phone"]}
+            data = lead_created_data(source=values["source"], status_key=values["status_key"], phone=values["phone"])
             events.append((lead_id, {**data, "import_line": row.line}))
         await leads.record_created_events(tenant_id=tenant.id, actor=actor, events=events)
 

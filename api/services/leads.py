@@ -168,7 +168,7 @@ async def create_lead(
         if raced is None:
             raise
         return raced
-    await record_created(session=session, lead=lead, actor=actor)
+    await TimelineRepository(session).record_lead_created(lead=lead, actor=actor)
     return LeadCreation(lead=lead, attempt=CreateAttempt.FIRST)
 
 
@@ -192,17 +192,6 @@ async def _earlier_attempt(
     if key is None and existing.create_fingerprint == request_fingerprint:
         return LeadCreation(lead=existing, attempt=CreateAttempt.SAME_BODY)
     raise DuplicatePhone(existing)
-
-
-async def record_created(*, session: AsyncSession, lead: Lead, actor: str) -> None:
-    await TimelineRepository(session).record(
-        tenant_id=lead.tenant_id,
-        lead_id=lead.id,
-        kind="created",
-        actor=actor,
-        data={"source": lead.source, "status": lead.status_key, "phone": lead.phone},
-        idempotency_key=f"lead:{lead.id}:created",
-    )
 
 
 async def start_workflow(*, temporal: Client, settings: Settings, tenant: Tenant, lead: Lead) -> None:

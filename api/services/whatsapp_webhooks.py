@@ -421,14 +421,7 @@ class InboundStore:
         # A concurrent delivery may have created it first: then it is simply found.
         lead = await self.leads.get_by_phone(tenant_id=tenant.id, phone=phone)
         if lead is not None and phone in inserted:
-            await self.timeline.record(
-                tenant_id=tenant.id,
-                lead_id=lead.id,
-                kind="lead_created",
-                actor="whatsapp",
-                data={"source": "whatsapp", "phone": phone},
-                idempotency_key=f"lead-created:{lead.id}",
-            )
+            await self.timeline.record_lead_created(lead=lead, actor="whatsapp")
         return lead, phone in inserted
 
     async def _status(self, provider: str, raw: Any, event: StatusEvent, tenant_id: uuid.UUID) -> InboundSignal | None:

@@ -7,6 +7,7 @@ secret over the exact bytes sent. The lead worker runs, so signals reach real Le
 import asyncio
 import copy
 import json
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -25,6 +26,7 @@ from core.secret_box import SecretBox
 from models import Conversation, Lead, Message, TimelineEvent, WebhookEvent
 from repositories.conversations import ConversationRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
+from tests.fixtures.crm import TenantContext
 from tests.fixtures.whatsapp import (
     WhatsAppTenant,
     add_lead,
@@ -209,6 +211,28 @@ async def test_unknown_number_creates_a_lead_its_conversation_and_its_workflow(
         return view.inbound_messages == 1 and view.last_inbound_at == datetime.fromtimestamp(1764150060, tz=UTC)
 
     await eventually(recorded)
+
+
+async def test_a_lead_created_by_a_whatsapp_message_has_the_created_event_like_any_lead(
+    client: httpx.AsyncClient, tenant: TenantContext
+) -> None:
+    phone_number_id = str(secrets.randbelow(10**15)).zfill(15)
+    account = {"provider": "cloud", "phone_number_id": phone_number_id, "access_token": "t", "app_secret": "s3cret"}
+    assert (await client.put("/api/v1/whatsapp/account", json=account, headers=tenant.headers())).status_code == 200
+    wa = WhatsAppTenant(
+        id=tenant.tenant_id, slug=tenant.slug, phone_number_id=phone_number_id, app_secret="s3cret", verify_token=""
+    )
+    sender = fresh_phone_digits()
+    response = await wa.post_cloud(client, wa.meta_body("webhook_inbound_text.json", sender=sender))
+    assert response.status_code == 200, response.text
+
+    leads = (await client.get("/api/v1/leads", params={"q": "+" + sender}, headers=tenant.headers("agent"))).json()
+    [lead] = leads["items"]
+    timeline = await client.get(f"/api/v1/leads/{lead['id']}/timeline", headers=tenant.headers("agent"))
+    created = [event for event in timeline.json() if event["kind"] in ("created", "lead_created")]
+    assert [event["kind"] for event in created] == ["created"]  # was "lead_created"
+    assert created[0]["data"] == {"source": "whatsapp", "status": "new", "phone": "+" + sender}
+    assert created[0]["actor"] == "whatsapp"
 
 
 async def test_a_delivery_repeated_five_times_is_one_message_and_one_signal(

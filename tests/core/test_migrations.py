@@ -1,5 +1,6 @@
 """Data migrations on rows stored before them: 0008 seals WhatsApp credentials stored in plain text (its downgrade
-opens them again); 0009 marks existing tasks of `wait_for_completion: false` steps as not blocking."""
+opens them again); 0009 marks existing tasks of `wait_for_completion: false` steps as not blocking; 0012 renames the
+`lead_created` timeline event of WhatsApp-created leads to `created`."""
 
 import json
 import uuid
@@ -112,3 +113,36 @@ def test_an_existing_task_of_a_non_blocking_step_is_marked_non_blocking(empty_da
     with psycopg.connect(empty_database) as conn:
         rows = dict(conn.execute("SELECT id, blocks_enrollment FROM task").fetchall())
     assert rows == {non_blocking: False, blocking: True}
+
+
+def test_the_lead_created_event_of_a_whatsapp_lead_becomes_created(empty_database: str) -> None:
+    config = _alembic(empty_database)
+    command.upgrade(config, "0011_lead_create_idempotency")
+    tenant, lead, event = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(empty_database) as conn:
+        conn.execute(
+            "INSERT INTO tenant (id, slug, name, default_region, timezone, speed_to_lead_minutes)"
+            " VALUES (%s, 'm', 'M', 'US', 'UTC', 15)",
+            (tenant,),
+        )
+        conn.execute(
+            "INSERT INTO lead (id, tenant_id, phone, name, source, status_key, stage, timezone, custom_fields)"
+            " VALUES (%s, %s, '+12025550143', 'A', 'whatsapp', 'new', 'new', 'UTC', '{}')",
+            (lead, tenant),
+        )
+        conn.execute(
+            "INSERT INTO timeline_event (id, tenant_id, lead_id, kind, actor, data, idempotency_key)"
+            " VALUES (%s, %s, %s, 'lead_created', 'whatsapp', '{}', %s)",
+            (event, tenant, lead, f"lead-created:{lead}"),
+        )
+
+    def stored() -> tuple[str, str]:
+        with psycopg.connect(empty_database) as conn:
+            row = conn.execute("SELECT kind, idempotency_key FROM timeline_event WHERE id = %s", (event,)).fetchone()
+        assert row is not None
+        return row
+
+    command.upgrade(config, "head")
+    assert stored() == ("created", f"lead:{lead}:created")
+    command.downgrade(config, "0011_lead_create_idempotency")
+    assert stored() == ("lead_created", f"lead-created:{lead}")
