@@ -37,17 +37,11 @@ def fingerprint(payload: dict[str, Any]) -> str:
 
 
 class IdempotencyKeyReused(Unprocessable):
-    """422: the key already belongs to another request; names what that request created."""
+    """422: the key already belongs to another request; names what that request created, when it is known."""
 
-    def __init__(self, key: str, *, resource: str, resource_id: str) -> None:
+    def __init__(self, key: str, *, resource: str, resource_id: str | None, field: str = "Idempotency-Key") -> None:
+        created = f" (which created {resource} {resource_id})" if resource_id is not None else ""
         super().__init__(
-            f"Idempotency-Key '{key}' was already used for another request (which created {resource} {resource_id}); "
-            "send a new key with a new request",
-            details=[
-                {
-                    "field": "Idempotency-Key",
-                    "reason": "used for another request",
-                    f"{resource}_id": resource_id,
-                }
-            ],
+            f"{field} '{key}' was already used for another request{created}; send a new key with a new request",
+            details=[{"field": field, "reason": "used for another request", f"{resource}_id": resource_id}],
         )

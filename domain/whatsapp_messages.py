@@ -56,7 +56,17 @@ class SendWhatsAppInput(BaseModel):
 
     @property
     def idempotency_key(self) -> str:
-        return f"{self.workflow_id}:{self.step}"
+        return send_idempotency_key(self.workflow_id, self.step)
+
+
+def send_idempotency_key(workflow_id: str, step: str) -> str:
+    """The outbox key of one send: a re-run of the same step of the same workflow finds the first send."""
+    return f"{workflow_id}:{step}"
+
+
+def manual_send_step(request_id: str) -> str:
+    """The step of an agent's message: the request id is what makes a retried request find the first send."""
+    return f"manual:{request_id}"
 
 
 class ManualWhatsAppMessage(BaseModel):

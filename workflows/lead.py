@@ -64,6 +64,7 @@ from domain.whatsapp_messages import (
     SendWhatsAppResult,
     WhatsAppProviderOptOut,
     WhatsAppProviderUndeliverable,
+    manual_send_step,
 )
 from workflows import search_attributes
 from workflows.lead_types import (
@@ -295,7 +296,7 @@ class LeadWorkflow:
             tenant_id=str(view.tenant_id),
             lead_id=str(view.lead_id),
             workflow_id=workflow.info().workflow_id,
-            step=f"manual:{request.request_id}",
+            step=manual_send_step(request.request_id),
             text=request.text,
             template=request.template,
             template_language=request.template_language,

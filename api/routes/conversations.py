@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.idempotency import IdempotencyKey
 from api.schemas.conversations import ConversationPage, MessagePage, MessagePublic, MessageSend
 from api.security import Principal, require
 from api.services import conversations as service
@@ -52,7 +53,10 @@ async def list_lead_messages(
 @router.post(
     "/leads/{lead_id}/messages",
     status_code=201,
-    responses={409: {"description": "opted out, outside the 24-hour window, or no WhatsApp account"}},
+    responses={
+        409: {"description": "opted out, outside the 24-hour window, or no WhatsApp account"},
+        422: {"description": "invalid message, or its request_id / Idempotency-Key already sent another message"},
+    },
 )
 async def send_lead_message(
     lead_id: uuid.UUID,
@@ -61,8 +65,10 @@ async def send_lead_message(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
 ) -> MessagePublic:
-    """Send a WhatsApp message to the lead now. Re-sending the same `request_id` answers the first send."""
+    """Send a WhatsApp message to the lead now. Re-sending the same `request_id` (or `Idempotency-Key` header)
+    answers the first send; the same id with another message is 422."""
     return await service.send_manual_message(
         session=session,
         temporal=temporal,
@@ -71,4 +77,5 @@ async def send_lead_message(
         lead_id=lead_id,
         data=data,
         actor=principal.actor,
+        idempotency_key=idempotency_key,
     )

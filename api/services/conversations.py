@@ -11,6 +11,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateR
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from api.idempotency import IdempotencyKeyReused
 from api.lead_workflows import lead_start_operation
 from api.schemas.conversations import (
     ConversationLead,
@@ -23,11 +24,14 @@ from api.schemas.conversations import (
 from core.config import Settings
 from core.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable
 from domain import whatsapp_messages as kinds
-from domain.whatsapp_messages import ManualWhatsAppMessage
+from domain.whatsapp_messages import ManualWhatsAppMessage, manual_send_step, send_idempotency_key
+from models import Lead, Tenant
 from repositories.conversations import ConversationRepository
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
+from repositories.outbox import OutboxRepository
+from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
 
 log = logging.getLogger(__name__)
@@ -108,6 +112,36 @@ _REFUSALS: dict[str, type[AppError]] = {
 }
 
 
+def _request_id(data: MessageSend, idempotency_key: str | None) -> tuple[str | None, str]:
+    """The client's id of this send (body `request_id` or the `Idempotency-Key` header) and the field it came in."""
+    if idempotency_key is not None and data.request_id is not None and idempotency_key != data.request_id:
+        raise Unprocessable(
+            "request_id and the Idempotency-Key header name different requests; send one of them, or the same value",
+            details=[{"field": "request_id", "reason": "differs from the Idempotency-Key header"}],
+        )
+    if data.request_id is not None:
+        return data.request_id, "request_id"
+    return idempotency_key, "Idempotency-Key"
+
+
+async def _refuse_reused_request_id(
+    session: AsyncSession, *, tenant: Tenant, lead: Lead, data: MessageSend, request_id: str, field: str
+) -> None:
+    """422 when this id already sent another message: answering that one would tell the agent theirs went out."""
+    key = send_idempotency_key(lead_workflow_id(tenant.slug, str(lead.id)), manual_send_step(request_id))
+    earlier = await OutboxRepository(session).get(idempotency_key=key)
+    if earlier is None:
+        return
+    sent = {name: earlier.payload.get(name) for name in _MESSAGE_FIELDS}
+    wanted = {name: getattr(data, name) for name in _MESSAGE_FIELDS}
+    if sent != wanted:
+        message_id = str(earlier.message_id) if earlier.message_id is not None else None
+        raise IdempotencyKeyReused(request_id, resource="message", resource_id=message_id, field=field)
+
+
+_MESSAGE_FIELDS = ("text", "template", "template_language", "template_parameters")
+
+
 async def send_manual_message(
     *,
     session: AsyncSession,
@@ -117,16 +151,22 @@ async def send_manual_message(
     lead_id: uuid.UUID,
     data: MessageSend,
     actor: str,
+    idempotency_key: str | None = None,
 ) -> MessagePublic:
     """Send through the lead's workflow (update-with-start), so the message is recorded and sent once per
-    `request_id`; answer the stored message."""
+    `request_id` (or `Idempotency-Key` header); answer the stored message."""
     leads = LeadRepository(session)
     lead = await leads.get(tenant_id=tenant_id, lead_id=lead_id)
     tenant = await leads.get_tenant(tenant_id=tenant_id)
     if lead is None or tenant is None:
         raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    request_id, field = _request_id(data, idempotency_key)
+    if request_id is not None:
+        await _refuse_reused_request_id(
+            session, tenant=tenant, lead=lead, data=data, request_id=request_id, field=field
+        )
     request = ManualWhatsAppMessage(
-        request_id=data.request_id or uuid.uuid4().hex,
+        request_id=request_id or uuid.uuid4().hex,
         text=data.text,
         template=data.template,
         template_language=data.template_language,

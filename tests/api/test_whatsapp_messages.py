@@ -54,6 +54,38 @@ async def test_an_agent_message_is_sent_once_per_request_id(
     assert [m["id"] for m in sent] == [message["provider_message_id"]]
 
 
+async def test_an_idempotency_key_sends_once_and_is_refused_for_another_message(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory, sandbox_control: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    await sandbox_account(client, sandbox_control, tenant.headers())
+    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=10))
+    url = f"/api/v1/leads/{lead_id}/messages"
+    keyed = {**tenant.headers("agent"), "Idempotency-Key": "send-1"}
+    first = await client.post(url, json={"text": "See you at ten"}, headers=keyed)
+    assert first.status_code == 201, first.text
+    again = await client.post(url, json={"text": "See you at ten"}, headers=keyed)
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"], again.text
+
+    # The same key with another text: answering the first message would tell the agent the second went out.
+    other = await client.post(url, json={"text": "See you at eleven"}, headers=keyed)
+    assert other.status_code == 422, other.text  # was 201 with the ten o'clock message
+    assert other.json()["details"] == [
+        {"field": "Idempotency-Key", "reason": "used for another request", "message_id": first.json()["id"]}
+    ]
+    by_body = await client.post(url, json={"text": "Bring the papers", "request_id": "send-2"}, headers=keyed)
+    assert by_body.status_code == 422, by_body.text
+    assert by_body.json()["details"][0]["field"] == "request_id"
+    reused_in_body = {"text": "See you at eleven", "request_id": "send-1"}
+    refused = await client.post(url, json=reused_in_body, headers=tenant.headers("agent"))
+    assert refused.status_code == 422 and refused.json()["details"][0]["field"] == "request_id", refused.text
+
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        phone = lead.phone
+    assert [m["id"] for m in await _sent(sandbox_control, phone)] == [first.json()["provider_message_id"]]
+
+
 async def test_outside_the_window_free_text_is_refused(
     client: httpx.AsyncClient, tenant: TenantContext, session_factory, sandbox_control: httpx.AsyncClient
 ) -> None:  # type: ignore[no-untyped-def]
