@@ -21,7 +21,10 @@ from models.base import Base, CreatedAtMixin, IdMixin
 
 class Sequence(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "sequence"
-    __table_args__ = (Index("ix_sequence_tenant_created", "tenant_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_sequence_tenant_created", "tenant_id", "created_at"),
+        UniqueConstraint("tenant_id", "create_idempotency_key"),
+    )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
@@ -37,6 +40,9 @@ class Sequence(IdMixin, CreatedAtMixin, Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The creating POST's Idempotency-Key and body hash: its retry answers this sequence instead of a second draft.
+    create_idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    create_fingerprint: Mapped[str | None] = mapped_column(String(64))
 
 
 class SequenceVersion(IdMixin, Base):

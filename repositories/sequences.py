@@ -41,6 +41,12 @@ class SequenceRepository:
         result = await self.session.execute(statement)
         return result.scalar_one_or_none()
 
+    async def get_by_create_idempotency_key(self, *, tenant_id: uuid.UUID, key: str) -> SequenceRow | None:
+        result = await self.session.execute(
+            select(SequenceRow).where(SequenceRow.tenant_id == tenant_id, SequenceRow.create_idempotency_key == key)
+        )
+        return result.scalar_one_or_none()
+
     async def list(self, *, tenant_id: uuid.UUID, status: str | None = None, limit: int = 200) -> list[SequenceRow]:
         """Newest first."""
         statement = select(SequenceRow).where(SequenceRow.tenant_id == tenant_id)

@@ -7,9 +7,10 @@ Owner/admin write (`sequence:manage`), everyone in the tenant reads (`sequence:r
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import SessionDep
+from api.idempotency import REPLAYED_HEADER, IdempotencyKey
 from api.schemas.sequences import (
     SequenceCreate,
     SequencePreview,
@@ -36,13 +37,29 @@ INVALID: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("", status_code=201, responses=INVALID)
-async def create_sequence(data: SequenceCreate, principal: Manager, session: SessionDep) -> SequencePublic:
-    """Save a new draft. Publish it to let leads be enrolled."""
-    sequence = await service.create_sequence(
-        session=session, tenant_id=principal.tenant(), data=data, actor=principal.actor
+@router.post(
+    "",
+    status_code=201,
+    responses={422: {"description": f"{INVALID[422]['description']}; or an Idempotency-Key used with another body"}},
+)
+async def create_sequence(
+    data: SequenceCreate,
+    principal: Manager,
+    session: SessionDep,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> SequencePublic:
+    """Save a new draft. Publish it to let leads be enrolled.
+
+    The same Idempotency-Key again answers the draft the first request saved (201) instead of saving another; with
+    another body it is 422.
+    """
+    creation = await service.create_sequence(
+        session=session, tenant_id=principal.tenant(), data=data, actor=principal.actor, idempotency_key=idempotency_key
     )
-    return service.to_public(sequence)
+    if creation.replayed:
+        response.headers[REPLAYED_HEADER] = "true"
+    return service.to_public(creation.sequence)
 
 
 @router.get("")

@@ -9,11 +9,14 @@ of the tenant. Another tenant's sequence is a 404 like a missing one.
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.idempotency import IdempotencyKeyReused, fingerprint
 from api.schemas.sequences import (
     SequenceCreate,
     SequencePreview,
@@ -119,8 +122,22 @@ def version_to_public(version: SequenceVersion) -> SequenceVersionPublic:
     )
 
 
-async def create_sequence(*, session: AsyncSession, tenant_id: uuid.UUID, data: SequenceCreate, actor: str) -> Sequence:
-    """Validate and insert a draft (not committed)."""
+@dataclass(frozen=True)
+class SequenceCreation:
+    sequence: Sequence
+    replayed: bool  # an earlier request with the same Idempotency-Key and body created it
+
+
+async def create_sequence(
+    *, session: AsyncSession, tenant_id: uuid.UUID, data: SequenceCreate, actor: str, idempotency_key: str | None = None
+) -> SequenceCreation:
+    """Validate and insert a draft (not committed), or answer the draft an earlier request with this key created."""
+    sequences = SequenceRepository(session)
+    request_fingerprint = fingerprint(data.model_dump(mode="json"))
+    if idempotency_key is not None:
+        earlier = await _created_with_key(sequences, tenant_id=tenant_id, key=idempotency_key, fp=request_fingerprint)
+        if earlier is not None:
+            return SequenceCreation(sequence=earlier, replayed=True)
     stages = await status_stages(session=session, tenant_id=tenant_id)
     definition = await _validated(
         session=session, tenant_id=tenant_id, data={"steps": data.steps, "settings": data.settings}, stages=stages
@@ -133,8 +150,31 @@ async def create_sequence(*, session: AsyncSession, tenant_id: uuid.UUID, data: 
         definition=definition,
         has_unpublished_changes=True,
         created_by=actor,
+        create_idempotency_key=idempotency_key,
+        create_fingerprint=request_fingerprint,
     )
-    return await SequenceRepository(session).add(sequence)
+    try:
+        async with session.begin_nested():
+            await sequences.add(sequence)
+    except IntegrityError:
+        # Only the key is unique: a concurrent request with it committed between our lookup and our insert.
+        if idempotency_key is None:
+            raise
+        raced = await _created_with_key(sequences, tenant_id=tenant_id, key=idempotency_key, fp=request_fingerprint)
+        if raced is None:
+            raise
+        return SequenceCreation(sequence=raced, replayed=True)
+    return SequenceCreation(sequence=sequence, replayed=False)
+
+
+async def _created_with_key(
+    sequences: SequenceRepository, *, tenant_id: uuid.UUID, key: str, fp: str
+) -> Sequence | None:
+    """The sequence created by an earlier request with this key; 422 if that request had another body."""
+    earlier = await sequences.get_by_create_idempotency_key(tenant_id=tenant_id, key=key)
+    if earlier is not None and earlier.create_fingerprint != fp:
+        raise IdempotencyKeyReused(key, resource="sequence", resource_id=str(earlier.id))
+    return earlier
 
 
 async def list_sequences(*, session: AsyncSession, tenant_id: uuid.UUID, status: str | None) -> list[Sequence]:

@@ -2,6 +2,7 @@
 publish freezing versions (an edit never changes a published version), archive, preview in several time zones,
 roles, another tenant's sequence being a 404 on every endpoint, and a NUL character being a 422 naming its field."""
 
+import asyncio
 import uuid
 from datetime import datetime
 
@@ -27,6 +28,30 @@ async def test_create_normalises_the_draft(client: httpx.AsyncClient, tenant) ->
     assert [s["id"] for s in listed] == [sequence["id"]]
     fetched = await client.get(f"{SEQUENCES}/{sequence['id']}", headers=tenant.headers("agent"))
     assert fetched.status_code == 200 and fetched.json() == sequence
+
+
+async def test_a_create_retried_with_its_idempotency_key_saves_one_draft(
+    client: httpx.AsyncClient, tenant, make_tenant
+) -> None:
+    headers = {**tenant.headers("owner"), "Idempotency-Key": f"seq-{uuid.uuid4()}"}
+    body = definition_body(name="Welcome")
+    answers = await asyncio.gather(*(client.post(SEQUENCES, json=body, headers=headers) for _ in range(3)))
+    assert [a.status_code for a in answers] == [201] * 3, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1  # was three drafts
+    assert sorted(a.headers.get("Idempotent-Replayed", "") for a in answers) == ["", "true", "true"]
+    listed = (await client.get(SEQUENCES, headers=tenant.headers())).json()
+    assert [s["id"] for s in listed if s["name"] == "Welcome"] == [answers[0].json()["id"]]
+
+    other = await client.post(SEQUENCES, json=definition_body(name="Something else"), headers=headers)
+    assert other.status_code == 422, other.text
+    assert other.json()["details"] == [
+        {"field": "Idempotency-Key", "reason": "used for another request", "sequence_id": answers[0].json()["id"]}
+    ]
+    elsewhere = await make_tenant()
+    theirs = await client.post(
+        SEQUENCES, json=body, headers={**elsewhere.headers("owner"), "Idempotency-Key": headers["Idempotency-Key"]}
+    )
+    assert theirs.status_code == 201 and theirs.json()["id"] != answers[0].json()["id"]
 
 
 @pytest.mark.parametrize(
