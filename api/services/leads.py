@@ -210,7 +210,7 @@ async def start_workflow(*, temporal: Client, settings: Settings, tenant: Tenant
 async def finish_earlier_attempt(
     *, temporal: Client, settings: Settings, tenant: Tenant, creation: LeadCreation
 ) -> None:
-    """Complete a create that an earlier attempt of the same request began (call after nothing new was written).
+    """Complete a create that an earlier attempt of the same request began (this request wrote nothing).
 
     A key replay always gets its lead, its workflow started if the first attempt could not. A same-body request
     without a key is the retry of a create answered 503 only while the lead's workflow has never started; after that

@@ -143,8 +143,8 @@ def _formats(national: str) -> list[str]:
 async def test_parallel_creates_of_one_number_with_different_data_let_exactly_one_win(
     client, tenant, temporal_client
 ) -> None:
-    # The losers used to be answered 201 whenever they looked before the winner's workflow start had landed: a race
-    # a few rounds in twenty-four lose (measured without the fix: 4 of 25), so one round would rarely show it.
+    # A loser used to get 201 when it looked before the winner's workflow start had landed; in-process that happened
+    # in about one round in six (4 of 25 measured without the fix), so one round would rarely show it.
     for number in range(130, 154):
         responses = await asyncio.gather(
             *(
