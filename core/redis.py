@@ -1,12 +1,27 @@
 """Redis client factory and key naming (every key carries the configured prefix)."""
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError, TimeoutError
 
 from core.config import Settings
 
 
 def create_redis(settings: Settings) -> Redis:
-    return Redis.from_url(settings.require_redis_url(), decode_responses=True)
+    """The process's Redis client; its connections are named after the key prefix, so `CLIENT LIST` tells apart the
+    deployments (and test runs) sharing one server.
+
+    A pooled connection the server closed (Redis restarted, an idle timeout, a failover) fails only when next used:
+    each command is retried once on a fresh connection, so the first request after a restart does not fail.
+    """
+    return Redis.from_url(
+        settings.require_redis_url(),
+        decode_responses=True,
+        client_name=settings.redis_prefix,
+        retry=Retry(NoBackoff(), retries=1),
+        retry_on_error=[ConnectionError, TimeoutError],
+    )
 
 
 class Keys:
