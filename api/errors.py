@@ -11,11 +11,14 @@ Retry-After, like the RPCError UNAVAILABLE the handlers map once connected.
 import logging
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from core.db import is_database_unavailable
 from core.errors import AppError
 
 log = logging.getLogger(__name__)
@@ -64,8 +67,30 @@ async def _runtime_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """PostgreSQL unreachable (stopped, restarting, failing over, the pool exhausted) is an outage, on every endpoint:
+    503 + Retry-After, so providers redeliver webhooks and clients retry, instead of a 500 with a traceback."""
+    if not is_database_unavailable(exc):
+        raise exc  # a constraint or programming error: a real fault, the server's 500
+    log.warning("%s %s: database unavailable: %s", request.method, request.url.path, str(exc).splitlines()[0])
+    message = (
+        "the database cannot be reached right now, so the request did not complete; "
+        f"send it again in {DATABASE_RETRY_AFTER_SECONDS} s"
+    )
+    return JSONResponse(
+        {"error": "service_unavailable", "message": message, "details": {"down": "database"}},
+        status_code=503,
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(RuntimeError, _runtime_error)
+    for outage in (DBAPIError, PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError):
+        app.add_exception_handler(outage, _database_unavailable)

@@ -1,5 +1,7 @@
-"""Async SQLAlchemy engine and session factory (psycopg 3), built once per process."""
+"""Async SQLAlchemy engine and session factory (psycopg 3), built once per process, and what counts as an outage."""
 
+import psycopg
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from core.config import Settings
@@ -24,3 +26,17 @@ def create_engine(settings: Settings) -> AsyncEngine:
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database could not be reached or dropped the connection (stopped, restarting, failing
+    over, every pooled connection busy): transient, so the caller should retry later rather than report a bug.
+
+    PostgreSQL's operational errors (connection refused or lost, shutting down, cancelled, lock or serialization
+    timeouts) are `OperationalError`; a connection closed under the driver is `InterfaceError`; any other DBAPI error
+    SQLAlchemy saw on a connection it had to throw away counts too. Constraint or data errors do not.
+    """
+    if isinstance(error, sa_exc.DBAPIError):
+        return error.connection_invalidated or isinstance(error, sa_exc.OperationalError | sa_exc.InterfaceError)
+    # A pool checkout that waited `pool_timeout` in vain.
+    return isinstance(error, sa_exc.TimeoutError | psycopg.OperationalError | psycopg.InterfaceError)

@@ -12,6 +12,7 @@ import pytest
 pytest_plugins = [
     "tests.fixtures.infra",
     "tests.fixtures.crm",
+    "tests.fixtures.outage",
     "tests.fixtures.sandbox",
     "tests.fixtures.sequences",
     "tests.fixtures.whatsapp",
