@@ -4,6 +4,8 @@ Thin: channels/whatsapp/outbox.py does the work (outbox, 24-hour window, opt-out
 maps its outcomes onto Temporal's retry semantics. Throttling and unreachable providers are retryable, with the
 provider's or the pacer's delay as `next_retry_delay`; so is a re-run that finds an unconfirmed earlier attempt
 (`WhatsAppSendInFlight`, retried every few seconds until a status webhook reconciles it or the window passes);
+a message the provider accepted while PostgreSQL is unreachable is stored as soon as it is back, the attempt
+heartbeating meanwhile;
 every refusal is a non-retryable `ApplicationError` whose
 `type` (domain/whatsapp_messages.py) tells the workflow what happened, and which is already on the lead's timeline.
 """
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from channels.whatsapp.accepted import AcceptedSends
 from channels.whatsapp.outbox import SendDeferred, SendInFlight, SendRefused, WhatsAppSender
 from channels.whatsapp.pacing import SendPacer
 from core.config import Settings
@@ -39,13 +42,21 @@ class WhatsAppActivities:
         redis: Redis,
         settings: Settings,
     ) -> None:
+        keys = Keys(settings.redis_prefix)
         pacer = SendPacer(
             redis,
-            Keys(settings.redis_prefix),
+            keys,
             per_second=settings.whatsapp_sender_messages_per_second,
             recipient_interval_seconds=settings.whatsapp_recipient_min_interval_seconds,
         )
-        self.sender = WhatsAppSender(session_factory=session_factory, http=http, pacer=pacer, settings=settings)
+        self.sender = WhatsAppSender(
+            session_factory=session_factory,
+            http=http,
+            pacer=pacer,
+            accepted=AcceptedSends(redis, keys),
+            settings=settings,
+            heartbeat=activity.heartbeat,
+        )
         self._http = http
         self._redis = redis
 

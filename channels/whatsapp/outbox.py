@@ -11,13 +11,19 @@
   transaction after it; no lock is held across the call. Cloud sends carry the idempotency key as Meta's
   `biz_opaque_callback_data`, which Meta echoes in the message's status webhooks: a status webhook for a row still
   `sending` reconciles it (`store_accepted`, called from the webhook service).
-- A re-run that finds its row `sending` (the previous attempt died mid-call or timed out) does not send: it raises
-  `SendInFlight` (retry in a few seconds) until a status webhook reconciled the row (then it returns that provider
-  message id) or `whatsapp_send_reconcile_window_seconds` have passed since `started_at`; only then does it send
-  again. So a second message is possible only when the provider accepted the first but never confirmed it within
-  the window (its webhooks lost). Evolution's sendText takes neither callback data nor a caller-chosen message id
-  (body: number, text, delay, quoted, linkPreview, mentions): a row of an Evolution send left `sending` is re-sent
-  at once, so a crash in that gap can send twice (at-least-once there).
+- Once the provider answered with its message id, the id is kept in Redis (channels/whatsapp/accepted.py) before
+  anything else, then stored in the row; while PostgreSQL is unreachable the store is retried (heartbeating) until
+  it succeeds or the attempt is cancelled. An accepted id is never dropped for a database outage.
+- A re-run that finds its row `sending` (the previous attempt died mid-call, timed out or could not store the answer)
+  first looks for a kept answer in Redis and stores that, sending nothing. Otherwise it does not send either: it
+  raises `SendInFlight` (retry in a few seconds) until a status webhook reconciled the row (then it returns that
+  provider message id) or `whatsapp_send_reconcile_window_seconds` have passed since `started_at`; only then does it
+  send again. So a second message is possible only when the provider accepted the first but its answer never
+  reached Redis or the row (the worker died in that gap, or Redis and PostgreSQL were both down until the attempt
+  ended) and no status webhook confirmed it within the window (its webhooks lost). Evolution's sendText takes
+  neither callback data nor a caller-chosen message id (body: number, text, delay, quoted, linkPreview, mentions):
+  a row of an Evolution send left `sending` with no kept answer is re-sent at once, so a worker dying between the
+  provider's acceptance and Redis can send twice (at-least-once there).
 - Provider errors: throttling/5xx and refused connections are `SendDeferred` (retry; the row goes back to
   `pending`); a timeout or a connection lost mid-request keeps the row `sending` (the message may have gone out);
   131047 falls back to the template when the step has one; 131050 refuses and asks the workflow to opt the lead
@@ -27,6 +33,7 @@
 import asyncio
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,9 +41,11 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from channels.whatsapp.accepted import AcceptedSend, AcceptedSends
 from channels.whatsapp.pacing import SendPacer
 from channels.whatsapp.shard_router import ShardRouter
 from core.config import Settings
+from core.db import is_database_unavailable
 from core.secret_box import SecretBox, SecretUnreadable
 from domain import whatsapp_messages as kinds
 from domain.stages import Stage
@@ -56,6 +65,10 @@ from repositories.webhook_events import WebhookEventRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 
 log = logging.getLogger(__name__)
+
+# Storing an accepted send while PostgreSQL is unreachable: first wait, doubling up to the last.
+STORE_RETRY_FIRST_DELAY_SECONDS = 0.25
+STORE_RETRY_MAX_DELAY_SECONDS = 5.0
 
 
 class SendRefused(Exception):
@@ -107,12 +120,18 @@ class WhatsAppSender:
         session_factory: async_sessionmaker[AsyncSession],
         http: httpx.AsyncClient,
         pacer: SendPacer,
+        accepted: AcceptedSends,
         settings: Settings,
+        heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
         self._sessions = session_factory
         self._http = http
         self._pacer = pacer
+        self._accepted = accepted
         self._settings = settings
+        # Called while the store of an accepted send waits for PostgreSQL: the activity's heartbeat, through which
+        # Temporal cancels an attempt it gave up on.
+        self._heartbeat = heartbeat
         self._router = ShardRouter(settings.whatsapp_evolution_shards)
 
     async def send(self, data: SendWhatsAppInput) -> SendWhatsAppResult:
@@ -134,6 +153,9 @@ class WhatsAppSender:
             if row.state == "failed":
                 raise SendRefused(row.error_code or kinds.SEND_REJECTED, row.error_message or "refused earlier")
             if row.state == "sending":
+                kept = await self._accepted.recall(idempotency_key=data.idempotency_key)
+                if kept is not None:  # the provider took an earlier attempt whose answer never reached this row
+                    return await self._store_kept(session, data, lead, row, kept)
                 self._check_in_flight(row)
             try:
                 provider, plan = await self._prepare(session, data, lead)
@@ -158,21 +180,84 @@ class WhatsAppSender:
                     await outbox.mark_pending(outbox_id=row.id)
                 await session.commit()
                 raise mapped from None
-            row = await self._relock(outbox, data)
+        return await self._keep_answer(data, lead, AcceptedSend(provider.name, sent.provider_message_id), plan)
+
+    async def _keep_answer(
+        self, data: SendWhatsAppInput, lead: Lead, accepted: AcceptedSend, plan: _Plan
+    ) -> SendWhatsAppResult:
+        """The provider took the message: its id must reach the row before anything may decide to send again.
+
+        Kept in Redis first, so a re-run finds it even if this attempt ends before PostgreSQL is back; then stored,
+        each try in a fresh session (the previous one's connection may be gone).
+        """
+        kept = await self._accepted.remember(idempotency_key=data.idempotency_key, accepted=accepted)
+        delay = STORE_RETRY_FIRST_DELAY_SECONDS
+        while True:
+            try:
+                result = await self._store_answer(data, lead, accepted, plan)
+                break
+            except Exception as error:
+                if not is_database_unavailable(error):
+                    raise
+                log.warning(
+                    "send %s accepted as %s but not stored yet (database unavailable: %s); retrying in %.2f s",
+                    data.idempotency_key,
+                    accepted.provider_message_id,
+                    str(error).splitlines()[0],
+                    delay,
+                )
+            self._heartbeat()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, STORE_RETRY_MAX_DELAY_SECONDS)
+        if kept:
+            await self._accepted.forget(idempotency_key=data.idempotency_key)
+        return result
+
+    async def _store_answer(
+        self, data: SendWhatsAppInput, lead: Lead, accepted: AcceptedSend, plan: _Plan
+    ) -> SendWhatsAppResult:
+        async with self._sessions() as session:
+            row = await self._relock(OutboxRepository(session), data)
             done = _finished(row)
             if done is not None:  # a status webhook reconciled the row while the answer was on its way
                 await session.commit()
                 return done.model_copy(update={"duplicate": False})
             message_id = await store_accepted(
-                session, row=row, lead=lead, provider_name=provider.name, provider_message_id=sent.provider_message_id
+                session,
+                row=row,
+                lead=lead,
+                provider_name=accepted.provider,
+                provider_message_id=accepted.provider_message_id,
             )
             await session.commit()
-            return SendWhatsAppResult(
-                provider_message_id=sent.provider_message_id,
-                message_id=str(message_id),
-                mode=plan.mode.value,
-                template=plan.template,
-            )
+        return SendWhatsAppResult(
+            provider_message_id=accepted.provider_message_id,
+            message_id=str(message_id),
+            mode=plan.mode.value,
+            template=plan.template,
+        )
+
+    async def _store_kept(
+        self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, row: OutboxMessage, kept: AcceptedSend
+    ) -> SendWhatsAppResult:
+        """Store the answer an earlier attempt kept in Redis (the caller holds the row lock); nothing is sent."""
+        log.warning(
+            "send %s: storing %s, which the provider accepted in an earlier attempt",
+            data.idempotency_key,
+            kept.provider_message_id,
+        )
+        message_id = await store_accepted(
+            session, row=row, lead=lead, provider_name=kept.provider, provider_message_id=kept.provider_message_id
+        )
+        await session.commit()
+        await self._accepted.forget(idempotency_key=data.idempotency_key)
+        return SendWhatsAppResult(
+            provider_message_id=kept.provider_message_id,
+            message_id=str(message_id),
+            mode=str(row.payload.get("_mode", SendMode.TEXT.value)),
+            template=row.payload.get("_template"),
+            duplicate=True,
+        )
 
     def _check_in_flight(self, row: OutboxMessage) -> None:
         """Raise `SendInFlight` while an unconfirmed earlier attempt may still be reconciled by a status webhook."""
