@@ -6,7 +6,8 @@
   id without sending; a row `failed` repeats its refusal.
 - An opted-out lead is refused. Free text goes out only inside the 24-hour window after the lead's last inbound
   message, otherwise the step's fallback template, otherwise a refusal (recorded on the timeline).
-- Pacing (channels/whatsapp/pacing.py) may ask the caller to come back later (`SendDeferred`).
+- Pacing (channels/whatsapp/pacing.py) may ask the caller to come back later (`SendDeferred`). The send holds the
+  recipient's slot until its provider call is done; the interval to that person's next send starts then.
 - The attempt is committed (state `sending`, `started_at`) BEFORE the provider call, and the outcome in a second
   transaction after it; no lock is held across the call. Cloud sends carry the idempotency key as Meta's
   `biz_opaque_callback_data`, which Meta echoes in the message's status webhooks: a status webhook for a row still
@@ -158,7 +159,7 @@ class WhatsAppSender:
                     return await self._store_kept(session, data, lead, row, kept)
                 self._check_in_flight(row)
             try:
-                provider, plan = await self._prepare(session, data, lead)
+                provider, plan, lane = await self._prepare(session, data, lead)
             except SendRefused as refusal:
                 await self._refuse(session, data, lead, row, refusal)
                 raise
@@ -180,6 +181,9 @@ class WhatsAppSender:
                     await outbox.mark_pending(outbox_id=row.id)
                 await session.commit()
                 raise mapped from None
+            finally:
+                # The provider has had the request by now, if ever: the interval to this person's next send starts.
+                await self._pacer.sent(sender=lane, recipient=lead.phone, send_key=data.idempotency_key)
         return await self._keep_answer(data, lead, AcceptedSend(provider.name, sent.provider_message_id), plan)
 
     async def _keep_answer(
@@ -297,7 +301,8 @@ class WhatsAppSender:
 
     async def _prepare(
         self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead
-    ) -> tuple[WhatsAppProvider, _Plan]:
+    ) -> tuple[WhatsAppProvider, _Plan, str]:
+        """The provider, what to send, and the pacing lane (business number) whose recipient slot this send holds."""
         conversations = ConversationRepository(session)
         opted_out_at = await conversations.opted_out_at(tenant_id=lead.tenant_id, lead_id=lead.id)
         if lead.stage == Stage.OPTED_OUT or opted_out_at is not None:
@@ -319,8 +324,9 @@ class WhatsAppSender:
             raise SendRefused(kinds.WINDOW_CLOSED, decision.reason or "outside the 24-hour window")
         if data.text is None and decision.mode is SendMode.TEXT:
             raise SendRefused(kinds.SEND_REJECTED, "nothing to send: give a text or a template")
-        await self._pace(account, lead, data.idempotency_key)
-        return provider, _Plan(decision.mode, decision.template)
+        lane = account.phone_number_id or str(account.tenant_id)
+        await self._pace(lane, lead, data.idempotency_key)
+        return provider, _Plan(decision.mode, decision.template), lane
 
     async def _deliver_with_fallback(
         self,
@@ -362,8 +368,7 @@ class WhatsAppSender:
         except WhatsAppSendError as error:
             raise SendRefused(kinds.NOT_CONFIGURED, error.message) from None
 
-    async def _pace(self, account: WhatsAppAccount, lead: Lead, send_key: str) -> None:
-        sender = account.phone_number_id or str(account.tenant_id)
+    async def _pace(self, sender: str, lead: Lead, send_key: str) -> None:
         max_wait = self._settings.whatsapp_pacing_max_wait_seconds
         while True:
             wait = await self._pacer.reserve(sender=sender, recipient=lead.phone, send_key=send_key)

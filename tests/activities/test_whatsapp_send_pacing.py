@@ -1,0 +1,78 @@
+"""The interval between two sends to one person holds where the provider receives them, not only where the sends
+reserve their turn: time spent between reserving and the request reaching the provider (here a slow database
+delays the first send's outbox commit) must not shorten the gap. Gaps are read from the sandbox's own record
+(`accepted_at`, when it received each request)."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.testing import ActivityEnvironment
+
+from activities.whatsapp import WhatsAppActivities
+from core.config import Settings
+from core.db import create_engine, create_session_factory
+from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, sandbox_tenant, send_http
+from tests.fixtures.outage import PostgresProxy
+from tests.fixtures.whatsapp import WhatsAppTenant, eventually
+
+__all__ = ["sandbox_tenant", "send_http"]  # fixtures shared with the send tests
+
+INTERVAL_SECONDS = 1.5
+# Each request of the first send reaches PostgreSQL this much later: its outbox commit takes a noticeable part of
+# the interval between its reservation and the provider receiving it.
+SLOW_DATABASE_SECONDS = 0.25
+
+
+@pytest.fixture
+async def proxied_sessions(
+    postgres_proxy: PostgresProxy, settings: Settings
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_engine(settings.model_copy(update={"database_url": postgres_proxy.url}))
+    try:
+        yield create_session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+async def test_two_sends_to_one_person_reach_the_provider_at_least_the_interval_apart(
+    postgres_proxy: PostgresProxy,
+    proxied_sessions: async_sessionmaker[AsyncSession],
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_tenant: WhatsAppTenant,
+    sandbox_control: httpx.AsyncClient,
+    send_http: httpx.AsyncClient,
+    redis: Redis,
+    settings: Settings,
+    sandbox_url: str,
+) -> None:
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    config = settings.model_copy(
+        update={
+            "sandbox_base_url": sandbox_url,
+            "whatsapp_recipient_min_interval_seconds": INTERVAL_SECONDS,
+            "whatsapp_pacing_max_wait_seconds": 2 * INTERVAL_SECONDS,  # the second send waits in the activity
+        }
+    )
+    activities = WhatsAppActivities(session_factory=proxied_sessions, http=send_http, redis=redis, settings=config)
+
+    postgres_proxy.latency_seconds = SLOW_DATABASE_SECONDS
+    first = ActivityEnvironment().run(
+        activities.send_whatsapp_message, _input(sandbox_tenant, lead_id, "step-1", text="first")
+    )
+    first_send = asyncio.create_task(first)
+    await eventually(lambda: _sent_to(sandbox_control, phone), within_seconds=30)
+    postgres_proxy.latency_seconds = 0.0
+    await first_send
+    await ActivityEnvironment().run(
+        activities.send_whatsapp_message, _input(sandbox_tenant, lead_id, "step-2", text="second")
+    )
+
+    received = await _sent_to(sandbox_control, phone)
+    assert [m["text"] for m in received] == ["first", "second"]
+    first_at, second_at = (datetime.fromisoformat(m["accepted_at"]) for m in received)
+    assert (second_at - first_at).total_seconds() >= INTERVAL_SECONDS
