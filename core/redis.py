@@ -3,7 +3,8 @@
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, TimeoutError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.config import Settings
 
@@ -18,10 +19,15 @@ def create_redis(settings: Settings) -> Redis:
     return Redis.from_url(
         settings.require_redis_url(),
         decode_responses=True,
-        client_name=settings.redis_prefix,
+        client_name=_client_name(settings.redis_prefix),
         retry=Retry(NoBackoff(), retries=1),
-        retry_on_error=[ConnectionError, TimeoutError],
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
     )
+
+
+def _client_name(prefix: str) -> str:
+    # Redis refuses a connection name with spaces or characters outside printable ASCII (and with it the connection).
+    return "".join(ch if "!" <= ch <= "~" else "_" for ch in prefix) or "leadflow"
 
 
 class Keys:
