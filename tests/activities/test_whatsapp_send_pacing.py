@@ -4,18 +4,15 @@ delays the first send's outbox commit) must not shorten the gap. Gaps are read f
 (`accepted_at`, when it received each request)."""
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import httpx
-import pytest
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import ActivityEnvironment
 
 from activities.whatsapp import WhatsAppActivities
 from core.config import Settings
-from core.db import create_engine, create_session_factory
 from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, sandbox_tenant, send_http
 from tests.fixtures.outage import PostgresProxy
 from tests.fixtures.whatsapp import WhatsAppTenant, eventually
@@ -26,17 +23,6 @@ INTERVAL_SECONDS = 1.5
 # Each request of the first send reaches PostgreSQL this much later: its outbox commit takes a noticeable part of
 # the interval between its reservation and the provider receiving it.
 SLOW_DATABASE_SECONDS = 0.25
-
-
-@pytest.fixture
-async def proxied_sessions(
-    postgres_proxy: PostgresProxy, settings: Settings
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(settings.model_copy(update={"database_url": postgres_proxy.url}))
-    try:
-        yield create_session_factory(engine)
-    finally:
-        await engine.dispose()
 
 
 async def test_two_sends_to_one_person_reach_the_provider_at_least_the_interval_apart(
@@ -61,12 +47,13 @@ async def test_two_sends_to_one_person_reach_the_provider_at_least_the_interval_
     activities = WhatsAppActivities(session_factory=proxied_sessions, http=send_http, redis=redis, settings=config)
 
     postgres_proxy.latency_seconds = SLOW_DATABASE_SECONDS
-    first = ActivityEnvironment().run(
-        activities.send_whatsapp_message, _input(sandbox_tenant, lead_id, "step-1", text="first")
+    first_send = asyncio.create_task(
+        ActivityEnvironment().run(
+            activities.send_whatsapp_message, _input(sandbox_tenant, lead_id, "step-1", text="first")
+        )
     )
-    first_send = asyncio.create_task(first)
     await eventually(lambda: _sent_to(sandbox_control, phone), within_seconds=30)
-    postgres_proxy.latency_seconds = 0.0
+    postgres_proxy.latency_seconds = 0.0  # the second send loses no time between its turn and the provider
     await first_send
     await ActivityEnvironment().run(
         activities.send_whatsapp_message, _input(sandbox_tenant, lead_id, "step-2", text="second")
