@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_prefix: str = "leadflow"
     db_pool_size: int = 10
+    # A database that stops answering (host gone, network partition) must fail a request fast enough that it can
+    # still be answered 503: psycopg otherwise waits 130 s for a connection, long past any client's patience.
+    db_connect_timeout_seconds: int = Field(default=5, ge=2)
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"

@@ -21,6 +21,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
         pool_pre_ping=True,
+        connect_args={"connect_timeout": settings.db_connect_timeout_seconds},
     )
 
 

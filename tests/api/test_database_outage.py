@@ -1,12 +1,13 @@
-"""PostgreSQL unreachable (stopped, restarting, failing over): every endpoint answers 503 + Retry-After with the
-product's error body, never a 500 or a dropped connection, so providers redeliver webhooks and clients retry; once
-the database is back the same requests succeed.
+"""PostgreSQL unreachable (stopped, restarting, failing over, gone from the network): every endpoint answers 503 +
+Retry-After with the product's error body, never a 500 or a dropped connection, so providers redeliver webhooks and
+clients retry; once the database is back the same requests succeed.
 
-The API under test reaches the database through a proxy the test cuts (tests/fixtures/outage.py): open pooled
-connections drop and new ones are refused, as when the server stops. Its app exceptions become HTTP 500 as in
-production (`raise_app_exceptions=False`).
+The API under test reaches the database through a proxy the test cuts or stalls (tests/fixtures/outage.py): open
+pooled connections drop and new ones are refused, as when the server stops, or connect and hear nothing, as when its
+host is gone. Its app exceptions become HTTP 500 as in production (`raise_app_exceptions=False`).
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import httpx
@@ -23,7 +24,8 @@ LEADS = "/api/v1/leads"
 
 @pytest.fixture
 async def api(settings: Settings, postgres_proxy: PostgresProxy) -> AsyncIterator[httpx.AsyncClient]:
-    application = create_app(settings.model_copy(update={"database_url": postgres_proxy.url}))
+    config = settings.model_copy(update={"database_url": postgres_proxy.url, "db_connect_timeout_seconds": 2})
+    application = create_app(config)
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=60) as client:
@@ -65,3 +67,17 @@ async def test_a_webhook_and_api_requests_during_a_database_outage_are_503_with_
     assert delivered.status_code == 200, delivered.text
     assert delivered.json()["received"] == 1
     assert (await api.get(LEADS, headers=tenant.headers())).status_code == 200
+
+
+async def test_a_database_that_stops_answering_is_a_503_not_a_request_left_hanging(
+    api: httpx.AsyncClient, postgres_proxy: PostgresProxy, tenant: TenantContext, wa_tenant: WhatsAppTenant
+) -> None:
+    # A host gone from the network: connecting never fails, it just gets no answer. Unbounded, the request would
+    # outlast the caller, who then hangs up with no answer at all.
+    assert (await api.get(LEADS, headers=tenant.headers())).status_code == 200
+
+    await postgres_proxy.stall()
+
+    inbound = wa_tenant.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
+    answered = await asyncio.wait_for(wa_tenant.post_cloud(api, inbound), timeout=60)  # no answer fails, not hangs
+    _assert_database_unavailable(answered)
