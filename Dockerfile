@@ -24,8 +24,9 @@ COPY . .
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin leadflow
 USER leadflow
 
+# The client address for the login limit comes from LEADFLOW_TRUSTED_PROXIES, never from uvicorn's proxy headers.
 ENV LEADFLOW_API_HOST=0.0.0.0 \
     LEADFLOW_API_PORT=8000
 EXPOSE 8000
 
-CMD ["sh", "-c", "exec python -m uvicorn api.app:create_app --factory --host \"$LEADFLOW_API_HOST\" --port \"$LEADFLOW_API_PORT\" --proxy-headers"]
+CMD ["sh", "-c", "exec python -m uvicorn api.app:create_app --factory --host \"$LEADFLOW_API_HOST\" --port \"$LEADFLOW_API_PORT\" --no-proxy-headers"]

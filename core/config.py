@@ -3,7 +3,7 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.opt_out import DEFAULT_OPT_OUT_KEYWORDS
@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
+    # Proxies in front of the API (JSON list of addresses or networks, e.g. '["10.0.0.0/8"]'). The client address is
+    # the socket peer unless it is one of these, then the right-most X-Forwarded-For entry that is not (see
+    # api/client_address.py). Empty: X-Forwarded-For is ignored, so a client cannot pick its address.
+    trusted_proxies: list[IPvAnyNetwork] = []
 
     # WhatsApp providers (clients in providers/whatsapp)
     meta_graph_base_url: str = "https://graph.facebook.com"

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from api.auth.ratelimit import LoginLimits, LoginRateLimiter
 from api.auth.sessions import session_store, session_store_reachable
+from api.client_address import client_address
 from api.deps import RedisDep, SessionDep, SettingsDep
 from api.schemas.auth import ApiKeySummary, LoginRequest, LoginResponse, Me, TenantSummary
 from api.schemas.users import UserPublic
@@ -49,7 +50,7 @@ async def login(
     settings: SettingsDep,
 ) -> LoginResponse:
     """Log in with e-mail and password; sets the session and CSRF cookies."""
-    ip = request.client.host if request.client else "unknown"
+    ip = client_address(request, settings.trusted_proxies)
     limiter = _limiter(redis, settings)
     # Without Redis there is neither a rate limit nor a session: refuse (503) rather than log in unthrottled.
     async with session_store_reachable():

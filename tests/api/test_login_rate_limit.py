@@ -1,15 +1,26 @@
 """Login rate limit: after N failures per account (or per client IP) in the window, 429 with Retry-After."""
 
 import asyncio
+import json
+import os
+import signal
+import socket
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from ipaddress import ip_network
+from pathlib import Path
 
 import httpx
 import pytest
 
 from api.app import create_app
+from core.config import Settings
 from tests.fixtures.crm import PASSWORD
+from tests.workflows.support import eventually
+
+ROOT = Path(__file__).resolve().parents[2]
 
 LOGIN = "/api/v1/auth/login"
 
@@ -114,3 +125,114 @@ async def test_a_parallel_burst_gets_no_more_guesses_than_the_limit(make_client,
         responses = await asyncio.gather(*(_attempt(c, tenant.owner.email) for _ in range(limit + 6)))
     codes = sorted(r.status_code for r in responses)
     assert codes == [401] * limit + [429] * 6
+
+
+async def test_a_spoofed_x_forwarded_for_does_not_give_a_direct_client_a_fresh_address(limited_app, fresh_ip) -> None:
+    async with limited_app(login_max_failures_per_ip=3) as client_from:
+        async with client_from(fresh_ip) as c:
+            for n in range(3):
+                headers = {"X-Forwarded-For": f"198.51.100.{n + 1}"}
+                response = await c.post(LOGIN, json={"email": f"x{n}@example.com", "password": "no"}, headers=headers)
+                assert response.status_code == 401
+            spoofed = {"X-Forwarded-For": "198.51.100.200"}
+            response = await c.post(LOGIN, json={"email": "y@example.com", "password": "no"}, headers=spoofed)
+            assert response.status_code == 429, response.text
+
+
+async def test_behind_a_trusted_proxy_the_address_it_appended_is_the_client(limited_app, fresh_ip) -> None:
+    client_a, client_b = fresh_ip, fresh_ip.rsplit(".", 1)[0] + ".253"
+    async with limited_app(login_max_failures_per_ip=3, trusted_proxies=[ip_network("127.0.0.0/8")]) as client_from:
+        async with client_from("127.0.0.1") as proxy:
+
+            def via_proxy(client: str, n: int):
+                # What a proxy forwards: whatever the client sent, then the address it saw.
+                headers = {"X-Forwarded-For": f"198.51.100.{n % 250 + 1}, {client}"}
+                return proxy.post(LOGIN, json={"email": f"z{n}@example.com", "password": "no"}, headers=headers)
+
+            assert [(await via_proxy(client_a, n)).status_code for n in range(4)] == [401, 401, 401, 429]
+            assert (await via_proxy(client_b, 9)).status_code == 401
+
+
+# -- the production command line ---------------------------------------------------------------------------------
+
+
+def _prod_api_command(host: str, port: int) -> list[str]:
+    """The api service's command from docker-compose.prod.yml, listening on `host:port` instead."""
+    lines = (ROOT / "docker-compose.prod.yml").read_text().splitlines()
+    service = lines.index("  api:")
+    command = next(line for line in lines[service:] if line.startswith("    command:"))
+    argv: list[str] = json.loads(command.split(":", 1)[1])
+    argv[argv.index("--host") + 1] = host
+    argv[argv.index("--port") + 1] = str(port)
+    return argv
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@asynccontextmanager
+async def _prod_api(settings: Settings, prefix: str, **env: str) -> AsyncIterator[str]:
+    port = _free_port()
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("LEADFLOW_")}
+    environment.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        LEADFLOW_ENV="prod",
+        LEADFLOW_SECRET_KEY=uuid.uuid4().hex * 2,
+        LEADFLOW_BOOTSTRAP_ADMIN_PASSWORD=uuid.uuid4().hex,
+        LEADFLOW_COOKIE_SECURE="true",
+        LEADFLOW_DATABASE_URL=settings.require_database_url(),
+        LEADFLOW_REDIS_URL=settings.require_redis_url(),
+        LEADFLOW_REDIS_PREFIX=prefix,
+        LEADFLOW_TEMPORAL_ADDRESS=settings.temporal_address,
+        LEADFLOW_DB_POOL_SIZE="2",
+        **env,
+    )
+    process = await asyncio.create_subprocess_exec(
+        *_prod_api_command("127.0.0.1", port), cwd=ROOT, env=environment, stderr=asyncio.subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        async def healthy() -> bool:
+            assert process.returncode is None, (await process.stderr.read()).decode()  # type: ignore[union-attr]
+            try:
+                async with httpx.AsyncClient() as probe:
+                    return (await probe.get(f"{url}/healthz", timeout=2)).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        assert await eventually(healthy, within=60)
+        yield url
+    finally:
+        if process.returncode is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), timeout=30)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+
+
+async def test_the_production_command_line_counts_spoofed_logins_per_real_client(settings, redis) -> None:
+    """30 failed logins, each with a fresh spoofed X-Forwarded-For, through the prod uvicorn flags and a trusted
+    proxy (here 127.0.0.1): the per-IP limit (20) still locks the client; another client behind it is unaffected."""
+    prefix = f"leadflow-test-prod-{uuid.uuid4().hex[:8]}"
+    limit = Settings.model_fields["login_max_failures_per_ip"].default
+    try:
+        async with _prod_api(settings, prefix, LEADFLOW_TRUSTED_PROXIES='["127.0.0.1"]') as url:
+            async with httpx.AsyncClient(base_url=url, timeout=30) as proxy:
+
+                async def login(client: str, n: int) -> int:
+                    headers = {"X-Forwarded-For": f"198.51.{n // 250}.{n % 250 + 1}, {client}"}
+                    body = {"email": f"spoof-{n}@example.com", "password": "wrong password"}
+                    return (await proxy.post(LOGIN, json=body, headers=headers)).status_code
+
+                codes = [await login("203.0.113.7", n) for n in range(30)]
+                assert codes == [401] * limit + [429] * (30 - limit)
+                assert await login("203.0.113.8", 30) == 401
+    finally:
+        async for key in redis.scan_iter(match=f"{prefix}:*"):
+            await redis.delete(key)
