@@ -1,5 +1,6 @@
-# Leadflow's one image: the API (default command), the worker (`python -m worker`), the provider sandbox
-# (`python -m sandbox`) and the one-shot bootstrap (`python -m devstack bootstrap`). Build: docker build -t leadflow .
+# Leadflow's one image: the API (default command; `python -m api` checks the settings, then runs uvicorn), the worker
+# (`python -m worker`), the provider sandbox (`python -m sandbox`) and the one-shot bootstrap
+# (`python -m devstack bootstrap`). Build: docker build -t leadflow .
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -29,4 +30,4 @@ ENV LEADFLOW_API_HOST=0.0.0.0 \
     LEADFLOW_API_PORT=8000
 EXPOSE 8000
 
-CMD ["sh", "-c", "exec python -m uvicorn api.app:create_app --factory --host \"$LEADFLOW_API_HOST\" --port \"$LEADFLOW_API_PORT\" --no-proxy-headers"]
+CMD ["sh", "-c", "exec python -m api --host \"$LEADFLOW_API_HOST\" --port \"$LEADFLOW_API_PORT\" --no-proxy-headers"]

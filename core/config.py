@@ -3,12 +3,13 @@
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import BaseModel, Field, IPvAnyNetwork, model_validator
+from pydantic import BaseModel, Field, IPvAnyNetwork, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.opt_out import DEFAULT_OPT_OUT_KEYWORDS
 
 PLACEHOLDER_SECRET = "change-me"
+BUILT_IN_ADMIN_PASSWORD = "leadflow-admin"
 
 
 class EvolutionShard(BaseModel):
@@ -85,7 +86,7 @@ class Settings(BaseSettings):
 
     # First platform administrator, created by the dev stack and `python -m devstack bootstrap`
     bootstrap_admin_email: str = "admin@leadflow.local"
-    bootstrap_admin_password: str = "leadflow-admin"
+    bootstrap_admin_password: str = BUILT_IN_ADMIN_PASSWORD
 
     # Lead lifecycle
     default_speed_to_lead_minutes: int = 15
@@ -134,10 +135,30 @@ class Settings(BaseSettings):
     test_redis_url: str = "redis://127.0.0.1:6379/0"
 
     @model_validator(mode="after")
-    def _refuse_placeholder_secrets(self) -> "Settings":
-        if self.env == "prod" and self.secret_key == PLACEHOLDER_SECRET:
-            raise ValueError("LEADFLOW_SECRET_KEY must be set to a real secret when LEADFLOW_ENV=prod")
+    def _refuse_built_in_secrets_in_prod(self) -> "Settings":
+        if self.env != "prod":
+            return self
+        problems = []
+        if self.secret_key == PLACEHOLDER_SECRET:
+            problems.append("LEADFLOW_SECRET_KEY must be set to a real secret")
+        if PLACEHOLDER_SECRET in self.secret_key_fallbacks:
+            problems.append(f"LEADFLOW_SECRET_KEY_FALLBACKS must not contain the placeholder '{PLACEHOLDER_SECRET}'")
+        if self.bootstrap_admin_password == BUILT_IN_ADMIN_PASSWORD:
+            problems.append("LEADFLOW_BOOTSTRAP_ADMIN_PASSWORD must be set to a real password")
+        # The sandbox's secrets are built in, so anyone could sign a webhook for a tenant left on it.
+        sandbox = sorted(
+            f"LEADFLOW_{name.upper()}" for name in self.model_fields_set & SANDBOX_FIELDS if getattr(self, name)
+        )
+        if sandbox:
+            problems.append(f"the provider sandbox is for dev and tests only: unset {', '.join(sandbox)}")
+        if problems:
+            raise ValueError("LEADFLOW_ENV=prod: " + "; ".join(problems))
         return self
+
+    @property
+    def sandbox_allowed(self) -> bool:
+        """Whether WhatsApp accounts may use the provider sandbox (built-in secrets): never in prod."""
+        return self.env != "prod"
 
     def require_database_url(self) -> str:
         if not self.database_url:
@@ -153,6 +174,21 @@ class Settings(BaseSettings):
         return self.redis_url
 
 
+# Settings that point a process at the provider sandbox or at its built-in credentials; refused in prod.
+SANDBOX_FIELDS = frozenset(name for name in Settings.model_fields if name.startswith(("sandbox_", "whatsapp_sandbox_")))
+
+
+class ConfigurationError(SystemExit):
+    """Refused settings: the process exits saying what to fix (and never prints the values, secrets included)."""
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:
+        reasons = [
+            f"{'.'.join(map(str, error['loc'])) or 'settings'}: {error['msg'].removeprefix('Value error, ')}"
+            for error in exc.errors()
+        ]
+        raise ConfigurationError("invalid configuration: " + "; ".join(reasons)) from None

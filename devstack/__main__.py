@@ -17,10 +17,6 @@ def _bootstrap(settings: Settings) -> int:
     from devstack.seed import bootstrap
     from devstack.temporal_setup import prepare_cluster
 
-    default_password = Settings.model_fields["bootstrap_admin_password"].default
-    if settings.env == "prod" and settings.bootstrap_admin_password == default_password:
-        print("error: set LEADFLOW_BOOTSTRAP_ADMIN_PASSWORD to a real password when LEADFLOW_ENV=prod", file=sys.stderr)
-        return 2
     if not settings.database_url:
         print("error: LEADFLOW_DATABASE_URL is not set", file=sys.stderr)
         return 2

@@ -4,13 +4,15 @@ import argparse
 
 import uvicorn
 
-from core.config import get_settings
+from core.config import ConfigurationError, get_settings
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 
 
 def main() -> None:
     settings = get_settings()
+    if not settings.sandbox_allowed:
+        raise ConfigurationError("the provider sandbox does not run when LEADFLOW_ENV=prod: its secrets are built in")
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default=settings.sandbox_host)
     parser.add_argument("--port", type=int, default=settings.sandbox_port)

@@ -59,6 +59,12 @@ async def put_account(
     settings: Settings,
 ) -> WhatsAppAccountPublic:
     """Create or replace the account. Evolution tenants get their shard assigned here (stable from then on)."""
+    if data.provider == "sandbox" and not settings.sandbox_allowed:
+        raise Unprocessable(
+            "provider 'sandbox' is refused in production: its credentials are built in, so anyone could forge this "
+            "tenant's webhooks; use 'cloud' or 'evolution'",
+            details=[{"field": "provider", "reason": "sandbox is not available when LEADFLOW_ENV=prod"}],
+        )
     repository = WhatsAppAccountRepository(session)
     account = await repository.get_for_tenant(tenant_id=tenant_id)
     if account is None:

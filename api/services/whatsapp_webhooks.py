@@ -140,6 +140,8 @@ def _carries_messages(payload: Any) -> bool:
 
 def app_secret_of(account: WhatsAppAccount, settings: Settings) -> str:
     """The secret Meta (or the sandbox, which signs like Meta) signs this account's webhooks with."""
+    if account.provider == "sandbox" and not settings.sandbox_allowed:
+        return ""  # no secret, no valid signature: in prod a sandbox account left in the database receives nothing
     if account.app_secret:
         try:
             return SecretBox.for_settings(settings).open(account.app_secret) or ""

@@ -30,6 +30,12 @@ class WhatsAppAccount:
 def create_provider(http: httpx.AsyncClient, account: WhatsAppAccount, settings: Settings) -> WhatsAppProvider:
     timeout = settings.whatsapp_http_timeout_seconds
     if account.provider == "sandbox":
+        if not settings.sandbox_allowed:
+            raise ProviderConfigError(
+                "provider 'sandbox' is refused in production; switch the tenant's account to 'cloud' or 'evolution'",
+                provider="sandbox",
+                code="sandbox_in_prod",
+            )
         return CloudApiClient(
             http,
             base_url=account.base_url or settings.sandbox_url(),

@@ -1,16 +1,10 @@
 """Login rate limit: after N failures per account (or per client IP) in the window, 429 with Retry-After."""
 
 import asyncio
-import json
-import os
-import signal
-import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from ipaddress import ip_network
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,9 +12,7 @@ import pytest
 from api.app import create_app
 from core.config import Settings
 from tests.fixtures.crm import PASSWORD
-from tests.workflows.support import eventually
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fixtures.prod import prod_api
 
 LOGIN = "/api/v1/auth/login"
 
@@ -153,76 +145,13 @@ async def test_behind_a_trusted_proxy_the_address_it_appended_is_the_client(limi
             assert (await via_proxy(client_b, 9)).status_code == 401
 
 
-# -- the production command line ---------------------------------------------------------------------------------
-
-
-def _prod_api_command(host: str, port: int) -> list[str]:
-    """The api service's command from docker-compose.prod.yml, listening on `host:port` instead."""
-    lines = (ROOT / "docker-compose.prod.yml").read_text().splitlines()
-    service = lines.index("  api:")
-    command = next(line for line in lines[service:] if line.startswith("    command:"))
-    argv: list[str] = json.loads(command.split(":", 1)[1])
-    argv[argv.index("--host") + 1] = host
-    argv[argv.index("--port") + 1] = str(port)
-    return argv
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@asynccontextmanager
-async def _prod_api(settings: Settings, prefix: str, **env: str) -> AsyncIterator[str]:
-    port = _free_port()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("LEADFLOW_")}
-    environment.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        LEADFLOW_ENV="prod",
-        LEADFLOW_SECRET_KEY=uuid.uuid4().hex * 2,
-        LEADFLOW_BOOTSTRAP_ADMIN_PASSWORD=uuid.uuid4().hex,
-        LEADFLOW_COOKIE_SECURE="true",
-        LEADFLOW_DATABASE_URL=settings.require_database_url(),
-        LEADFLOW_REDIS_URL=settings.require_redis_url(),
-        LEADFLOW_REDIS_PREFIX=prefix,
-        LEADFLOW_TEMPORAL_ADDRESS=settings.temporal_address,
-        LEADFLOW_DB_POOL_SIZE="2",
-        **env,
-    )
-    process = await asyncio.create_subprocess_exec(
-        *_prod_api_command("127.0.0.1", port), cwd=ROOT, env=environment, stderr=asyncio.subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-
-        async def healthy() -> bool:
-            assert process.returncode is None, (await process.stderr.read()).decode()  # type: ignore[union-attr]
-            try:
-                async with httpx.AsyncClient() as probe:
-                    return (await probe.get(f"{url}/healthz", timeout=2)).status_code == 200
-            except httpx.TransportError:
-                return False
-
-        assert await eventually(healthy, within=60)
-        yield url
-    finally:
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(process.wait(), timeout=30)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-
-
 async def test_the_production_command_line_counts_spoofed_logins_per_real_client(settings, redis) -> None:
     """30 failed logins, each with a fresh spoofed X-Forwarded-For, through the prod uvicorn flags and a trusted
     proxy (here 127.0.0.1): the per-IP limit (20) still locks the client; another client behind it is unaffected."""
     prefix = f"leadflow-test-prod-{uuid.uuid4().hex[:8]}"
     limit = Settings.model_fields["login_max_failures_per_ip"].default
     try:
-        async with _prod_api(settings, prefix, LEADFLOW_TRUSTED_PROXIES='["127.0.0.1"]') as url:
+        async with prod_api(settings, LEADFLOW_REDIS_PREFIX=prefix, LEADFLOW_TRUSTED_PROXIES='["127.0.0.1"]') as url:
             async with httpx.AsyncClient(base_url=url, timeout=30) as proxy:
 
                 async def login(client: str, n: int) -> int:
