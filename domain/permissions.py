@@ -16,6 +16,7 @@ TENANT_ROLES = (Role.OWNER, Role.ADMIN, Role.AGENT)
 class Action(StrEnum):
     TENANT_CREATE = "tenant:create"
     TENANT_LIST = "tenant:list"
+    TENANT_SETTINGS = "tenant:settings"
     USER_READ = "user:read"
     USER_MANAGE = "user:manage"
     USER_MANAGE_OWNERS = "user:manage_owners"
@@ -40,6 +41,8 @@ _SA, _O, _AD, _AG = Role.SYSTEM_ADMIN, Role.OWNER, Role.ADMIN, Role.AGENT
 MATRIX: dict[Action, frozenset[Role]] = {
     Action.TENANT_CREATE: frozenset({_SA}),
     Action.TENANT_LIST: frozenset({_SA}),
+    # Name, time zone, phone region, speed-to-lead: the owner of their own tenant, a system admin of any.
+    Action.TENANT_SETTINGS: frozenset({_SA, _O}),
     Action.USER_READ: frozenset({_O, _AD}),
     Action.USER_MANAGE: frozenset({_O, _AD}),
     Action.USER_MANAGE_OWNERS: frozenset({_O}),

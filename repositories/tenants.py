@@ -28,3 +28,6 @@ class TenantRepository:
         self.session.add(tenant)
         await self.session.flush()
         return tenant
+
+    async def flush(self) -> None:
+        await self.session.flush()

@@ -1,21 +1,25 @@
-"""Tenants under /api/v1/tenants: platform administrators create tenants (with their owner) and list them."""
+"""Tenants under /api/v1/tenants: platform administrators create tenants (with their owner) and list them; the
+owner changes their tenant's settings, a system admin any tenant's."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from api.deps import SessionDep
-from api.schemas.tenants import TenantCreate, TenantCreated, TenantPublic
+from api.schemas.tenants import TenantCreate, TenantCreated, TenantPublic, TenantUpdate
 from api.schemas.users import UserPublic
 from api.security import Principal, require
 from api.services import tenants as service
-from api.services.users import list_users
-from domain.permissions import Action
+from api.services.users import invalid, list_users
+from core.errors import NotFound
+from domain.permissions import Action, Role
 
 router = APIRouter(prefix="/tenants", tags=["tenants"])
 
 Creator = Annotated[Principal, Depends(require(Action.TENANT_CREATE))]
 Lister = Annotated[Principal, Depends(require(Action.TENANT_LIST))]
+SettingsEditor = Annotated[Principal, Depends(require(Action.TENANT_SETTINGS))]
 
 
 @router.post("", status_code=201, responses={409: {"description": "slug or owner e-mail already taken"}})
@@ -43,3 +47,25 @@ async def create_tenant(data: TenantCreate, principal: Creator, session: Session
 @router.get("")
 async def list_tenants(principal: Lister, session: SessionDep) -> list[TenantPublic]:
     return [TenantPublic.model_validate(t) for t in await service.list_tenants(session)]
+
+
+@router.patch("/{tenant_id}", responses={404: {"description": "no such tenant, or another tenant's"}})
+async def update_tenant_settings(
+    tenant_id: uuid.UUID, data: TenantUpdate, principal: SettingsEditor, session: SessionDep
+) -> TenantPublic:
+    """Change name, time zone, phone region or speed-to-lead (0 = off); only the fields sent. New leads get the new
+    speed-to-lead; running lead workflows keep the one they started with."""
+    if principal.role != Role.SYSTEM_ADMIN and principal.tenant_id != tenant_id:
+        raise NotFound("no such tenant")  # another tenant is indistinguishable from none
+    for field in data.model_fields_set:
+        if getattr(data, field) is None:
+            raise invalid(field, "may not be null; leave the field out to keep it")
+    tenant = await service.update_tenant_settings(
+        session,
+        tenant_id=tenant_id,
+        name=data.name,
+        default_region=data.default_region,
+        timezone=data.timezone,
+        speed_to_lead_minutes=data.speed_to_lead_minutes,
+    )
+    return TenantPublic.model_validate(tenant)

@@ -1,4 +1,4 @@
-"""HTTP shapes of the tenants API: TenantCreate in, TenantPublic / TenantCreated out."""
+"""HTTP shapes of the tenants API: TenantCreate / TenantUpdate in, TenantPublic / TenantCreated out."""
 
 import uuid
 from datetime import datetime
@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.nul import NulFreeModel
 from api.schemas.users import EmailAddress, Password, UserPublic
-from api.services.tenants import SLUG_PATTERN
+from api.services.tenants import MAX_SPEED_TO_LEAD_MINUTES, SLUG_PATTERN
 
 
 class TenantCreate(NulFreeModel):
@@ -20,7 +20,22 @@ class TenantCreate(NulFreeModel):
     owner_name: str = Field(default="", max_length=200)
     default_region: str = Field(default="US", min_length=2, max_length=2, description="ISO region for phones")
     timezone: str = Field(default="UTC", min_length=1, max_length=64, description="IANA time zone")
-    speed_to_lead_minutes: int = Field(default=15, ge=1, le=7 * 24 * 60)
+    speed_to_lead_minutes: int = Field(
+        default=15, ge=0, le=MAX_SPEED_TO_LEAD_MINUTES, description="0 turns the speed-to-lead alert off"
+    )
+
+
+class TenantUpdate(NulFreeModel):
+    """Only the fields sent change. The slug is not among them: it is part of every workflow id of the tenant."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    default_region: str | None = Field(default=None, min_length=2, max_length=2, description="ISO region for phones")
+    timezone: str | None = Field(default=None, min_length=1, max_length=64, description="IANA time zone")
+    speed_to_lead_minutes: int | None = Field(
+        default=None, ge=0, le=MAX_SPEED_TO_LEAD_MINUTES, description="0 turns the speed-to-lead alert off"
+    )
 
 
 class TenantPublic(BaseModel):

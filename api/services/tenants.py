@@ -1,4 +1,5 @@
-"""Tenants: create one with its owner and default statuses; create the first system_admin. Never commits."""
+"""Tenants: create one with its owner and default statuses, change its settings; create the first system_admin.
+Never commits."""
 
 import re
 import uuid
@@ -21,15 +22,27 @@ _SLUG = re.compile(SLUG_PATTERN)
 _TIMEZONES = frozenset(available_timezones())
 
 
-def _clean_settings(*, slug: str, default_region: str, timezone: str, speed_to_lead_minutes: int) -> None:
+MAX_SPEED_TO_LEAD_MINUTES = 7 * 24 * 60
+
+
+def _check_slug(slug: str) -> None:
     if not _SLUG.match(slug):
         raise invalid("slug", "lower-case letters, digits and inner hyphens, at most 63 characters")
+
+
+def _check_region(default_region: str) -> None:
     if default_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
         raise invalid("default_region", f"'{default_region}' is not an ISO 3166 region phone numbers know")
+
+
+def _check_timezone(timezone: str) -> None:
     if timezone not in _TIMEZONES:
         raise invalid("timezone", f"'{timezone}' is not an IANA time zone (like 'Europe/Berlin')")
-    if not 1 <= speed_to_lead_minutes <= 7 * 24 * 60:
-        raise invalid("speed_to_lead_minutes", "between 1 minute and 7 days")
+
+
+def _check_speed_to_lead(minutes: int) -> None:
+    if not 0 <= minutes <= MAX_SPEED_TO_LEAD_MINUTES:
+        raise invalid("speed_to_lead_minutes", "between 0 (off) and 7 days")
 
 
 async def create_tenant(
@@ -45,9 +58,10 @@ async def create_tenant(
     speed_to_lead_minutes: int = 15,
 ) -> Tenant:
     """Create a tenant, its owner (argon2id password) and the default statuses. 409 when slug or e-mail is taken."""
-    _clean_settings(
-        slug=slug, default_region=default_region, timezone=timezone, speed_to_lead_minutes=speed_to_lead_minutes
-    )
+    _check_slug(slug)
+    _check_region(default_region)
+    _check_timezone(timezone)
+    _check_speed_to_lead(speed_to_lead_minutes)
     email = clean_email(owner_email, field="owner_email")
     check_password(owner_password, field="owner_password")
     repo = TenantRepository(session)
@@ -83,6 +97,33 @@ async def get_tenant(session: AsyncSession, *, tenant_id: uuid.UUID) -> Tenant:
     tenant = await TenantRepository(session).get(tenant_id)
     if tenant is None:
         raise NotFound("no such tenant")
+    return tenant
+
+
+async def update_tenant_settings(
+    session: AsyncSession,
+    *,
+    tenant_id: uuid.UUID,
+    name: str | None = None,
+    default_region: str | None = None,
+    timezone: str | None = None,
+    speed_to_lead_minutes: int | None = None,
+) -> Tenant:
+    """Change the settings given (None: unchanged). They apply to what starts from now on: a running lead workflow
+    keeps the speed-to-lead it started with, a lead keeps its time zone, a phone number its parsing."""
+    tenant = await get_tenant(session, tenant_id=tenant_id)
+    if name is not None:
+        tenant.name = name
+    if default_region is not None:
+        _check_region(default_region)
+        tenant.default_region = default_region.upper()
+    if timezone is not None:
+        _check_timezone(timezone)
+        tenant.timezone = timezone
+    if speed_to_lead_minutes is not None:
+        _check_speed_to_lead(speed_to_lead_minutes)
+        tenant.speed_to_lead_minutes = speed_to_lead_minutes
+    await TenantRepository(session).flush()
     return tenant
 
 

@@ -25,7 +25,7 @@ from tests.fixtures.crm import PASSWORD, TenantContext, create_system_admin, cre
 @dataclass(frozen=True)
 class Call:
     method: str
-    path: str  # may contain {owner_id} and {random_id}
+    path: str  # may contain {tenant_id}, {owner_id} and {random_id}
     body: dict | None = None
 
 
@@ -34,6 +34,7 @@ class Call:
 ENDPOINTS: dict[Action, Call] = {
     Action.TENANT_CREATE: Call("POST", "/api/v1/tenants", {}),
     Action.TENANT_LIST: Call("GET", "/api/v1/tenants"),
+    Action.TENANT_SETTINGS: Call("PATCH", "/api/v1/tenants/{tenant_id}", {}),
     Action.USER_READ: Call("GET", "/api/v1/users"),
     Action.USER_MANAGE: Call("POST", "/api/v1/users", {}),
     Action.USER_MANAGE_OWNERS: Call("PATCH", "/api/v1/users/{owner_id}", {"full_name": "Renamed Owner"}),
@@ -143,7 +144,7 @@ async def test_the_representative_endpoint_enforces_the_cell(
     assert call is not None, f"'{action}' needs a representative endpoint in ENDPOINTS"
     if not _registered(app, call):
         pytest.skip(f"{call.method} {call.path} is not registered in this build")
-    path = call.path.format(owner_id=world.tenant.owner.id, random_id=uuid.uuid4())
+    path = call.path.format(tenant_id=world.tenant.tenant_id, owner_id=world.tenant.owner.id, random_id=uuid.uuid4())
     response = await client.request(call.method, path, json=call.body, headers=world.credentials[(role, via)])
     stricter = STRICTER.get((action, role, via))
     if stricter is not None:
@@ -159,6 +160,8 @@ async def test_without_credentials_every_endpoint_is_401(app, client, world) -> 
     for call in ENDPOINTS.values():
         if not _registered(app, call):
             continue
-        path = call.path.format(owner_id=world.tenant.owner.id, random_id=uuid.uuid4())
+        path = call.path.format(
+            tenant_id=world.tenant.tenant_id, owner_id=world.tenant.owner.id, random_id=uuid.uuid4()
+        )
         response = await client.request(call.method, path, json=call.body)
         assert response.status_code == 401, f"{call.method} {path}: {response.text}"

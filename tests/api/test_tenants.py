@@ -1,4 +1,5 @@
-"""Tenants: system_admin creates a tenant with its owner and default statuses; slugs are unique; bad input is 422."""
+"""Tenants: system_admin creates a tenant with its owner and default statuses; slugs are unique; bad input is 422;
+the owner (or a system admin) changes its settings."""
 
 import uuid
 
@@ -77,7 +78,8 @@ async def test_an_owner_email_already_in_use_is_409_and_creates_no_tenant(client
         ("owner_password", "short"),
         ("default_region", "ZZ"),
         ("timezone", "Mars/Olympus_Mons"),
-        ("speed_to_lead_minutes", 0),
+        ("speed_to_lead_minutes", -1),
+        ("speed_to_lead_minutes", 7 * 24 * 60 + 1),
         ("name", ""),
     ],
 )
@@ -85,6 +87,72 @@ async def test_bad_input_is_422_naming_the_field(client, system_admin, field: st
     response = await client.post(TENANTS, json=_body(**{field: value}), headers=system_admin.headers)
     assert response.status_code == 422, response.text
     assert field in [d["field"] for d in response.json()["details"]]
+
+
+async def test_a_tenant_can_be_created_without_speed_to_lead(client, system_admin) -> None:
+    response = await client.post(TENANTS, json=_body(speed_to_lead_minutes=0), headers=system_admin.headers)
+    assert response.status_code == 201, response.text
+    assert response.json()["speed_to_lead_minutes"] == 0
+
+
+async def test_the_owner_changes_only_the_settings_sent(client, tenant) -> None:
+    url = f"{TENANTS}/{tenant.tenant_id}"
+    response = await client.patch(url, json={"speed_to_lead_minutes": 0}, headers=tenant.headers("owner"))
+    assert response.status_code == 200, response.text
+    changed = response.json()
+    assert changed["speed_to_lead_minutes"] == 0
+    assert (changed["name"], changed["slug"], changed["timezone"]) == (tenant.name, tenant.slug, "UTC")
+
+    body = {"name": "  Renamed GmbH ", "timezone": "Europe/Berlin", "default_region": "de"}
+    response = await client.patch(url, json=body, headers=tenant.headers("owner"))
+    assert response.status_code == 200, response.text
+    changed = response.json()
+    assert (changed["name"], changed["timezone"], changed["default_region"]) == ("Renamed GmbH", "Europe/Berlin", "DE")
+    assert changed["speed_to_lead_minutes"] == 0
+    me = (await client.get("/api/v1/auth/me", headers=tenant.headers("owner"))).json()
+    assert me["tenant"]["name"] == "Renamed GmbH"
+    # National numbers are now read as German ones.
+    lead = await client.post("/api/v1/leads", json={"phone": "030 12345678"}, headers=tenant.headers("owner"))
+    assert lead.status_code == 201, lead.text
+    assert lead.json()["phone"] == "+493012345678"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("timezone", "Mars/Olympus_Mons"),
+        ("default_region", "ZZ"),
+        ("speed_to_lead_minutes", -1),
+        ("speed_to_lead_minutes", 7 * 24 * 60 + 1),
+        ("name", ""),
+        ("name", None),
+        ("timezone", None),
+        ("slug", "renamed"),
+    ],
+)
+async def test_bad_settings_are_422_naming_the_field_and_change_nothing(client, tenant, field: str, value) -> None:
+    url = f"{TENANTS}/{tenant.tenant_id}"
+    response = await client.patch(url, json={"speed_to_lead_minutes": 5, field: value}, headers=tenant.headers())
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert set(body) == {"error", "message", "details"}
+    assert field in [d["field"] for d in body["details"]]
+    again = await client.patch(url, json={}, headers=tenant.headers())
+    assert again.status_code == 200 and again.json()["speed_to_lead_minutes"] == 15
+
+
+async def test_only_the_owner_or_a_system_admin_changes_settings(client, tenant, make_tenant, system_admin) -> None:
+    url = f"{TENANTS}/{tenant.tenant_id}"
+    for role in ("admin", "agent"):
+        response = await client.patch(url, json={"speed_to_lead_minutes": 1}, headers=tenant.headers(role))
+        assert response.status_code == 403, response.text
+    other = await make_tenant()
+    response = await client.patch(url, json={"speed_to_lead_minutes": 1}, headers=other.headers("owner"))
+    assert response.status_code == 404, response.text
+    response = await client.patch(url, json={"speed_to_lead_minutes": 30}, headers=system_admin.headers)
+    assert response.status_code == 200 and response.json()["speed_to_lead_minutes"] == 30
+    missing = await client.patch(f"{TENANTS}/{uuid.uuid4()}", json={}, headers=system_admin.headers)
+    assert missing.status_code == 404
 
 
 async def test_tenant_users_cannot_create_or_list_tenants(client, tenant) -> None:

@@ -1,9 +1,12 @@
 """Speed-to-lead under the time-skipping test server: a lead still `new` after the tenant's SLA gets exactly one
-alert on its timeline, for its owner; a lead contacted in time gets none."""
+alert on its timeline, for its owner; a lead contacted in time gets none; a tenant that switched it off (0) gets
+none for its new leads."""
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType, IndexedValueType
@@ -12,15 +15,18 @@ from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from api.app import create_app
 from api.lead_workflows import change_lead_status, start_lead_workflow
 from core.config import Settings
 from domain.stages import Stage
 from models import Lead
 from repositories.statuses import StatusRepository
+from tests.fixtures.crm import TenantContext
 from tests.fixtures.infra import TEMPORAL_TEST_SERVER
 from tests.workflows.support import LeadRows, eventually, make_lead_rows, read_lead, read_timeline
 from worker.main import build_worker
 from workflows import search_attributes
+from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
 from workflows.lead_types import MIRROR_STATUS_CHANGE, RECORD_SPEED_TO_LEAD_ALERT, StatusChangeRequest
 
@@ -145,3 +151,48 @@ async def test_the_sla_survives_continue_as_new(
     assert len(found) == 1 and found[0]["status"] == "fresh"
     view = await latest.query(LeadWorkflow.view)
     assert view.status_changes == 3 and view.speed_to_lead_alerted_at is not None
+
+
+async def test_switching_speed_to_lead_off_silences_new_leads_and_running_ones_keep_theirs(
+    time_skipping: WorkflowEnvironment,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    tenant: TenantContext,
+) -> None:
+    """Through the API: `PATCH /tenants/{id} {"speed_to_lead_minutes": 0}`. A lead created afterwards never gets an
+    alert; a lead whose workflow started before keeps the 15 minutes it started with (part of its input)."""
+    app = create_app(
+        settings.model_copy(update={"temporal_address": time_skipping.client.service_client.config.target_host})
+    )
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as api:
+            owner = tenant.headers("owner")
+
+            async def create_lead(phone: str) -> Lead:
+                response = await api.post(
+                    "/api/v1/leads", json={"phone": phone, "owner_id": str(tenant.agent.id)}, headers=owner
+                )
+                assert response.status_code == 201, response.text
+                row = await read_lead(
+                    session_factory, Lead(id=uuid.UUID(response.json()["id"]), tenant_id=tenant.tenant_id)
+                )
+                assert row is not None
+                return row
+
+            before = await create_lead("+12025550171")
+            response = await api.patch(
+                f"/api/v1/tenants/{tenant.tenant_id}", json={"speed_to_lead_minutes": 0}, headers=owner
+            )
+            assert response.status_code == 200, response.text
+            after = await create_lead("+12025550172")
+
+            await time_skipping.sleep(timedelta(minutes=16))
+            assert len(await eventually(lambda: alerts(session_factory, before))) == 1
+            await time_skipping.sleep(timedelta(days=2))
+
+            assert await alerts(session_factory, after) == []
+            handle = time_skipping.client.get_workflow_handle_for(
+                LeadWorkflow.run, lead_workflow_id(tenant.slug, str(after.id))
+            )
+            assert await scheduled_activities(handle) == []
+            assert (await handle.query(LeadWorkflow.view)).speed_to_lead_due_at is None
