@@ -14,6 +14,7 @@ import signal
 import sys
 import traceback
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -37,6 +38,21 @@ def _display_host(host: str) -> str:
 
 def _say(message: str) -> None:
     print(f"==> {message}", flush=True)
+
+
+def masked_url(url: str) -> str:
+    """The URL with its password replaced by ***, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+def _configured(variable: str, url: str, private: str) -> str:
+    # A variable inherited from the shell replaces the private server silently otherwise: say which one is used.
+    return f"{masked_url(url)}   (from {variable}; the private {private} is not used)"
 
 
 class Stack:
@@ -126,6 +142,11 @@ class Stack:
         (self.state_dir / "logs").mkdir(parents=True, exist_ok=True)
 
         _say(f"state directory {self.state_dir}")
+        database_in_use, redis_in_use = self._stores()
+        if not self.postgres:
+            _say(f"PostgreSQL {database_in_use}")
+        if not self.redis:
+            _say(f"Redis {redis_in_use}")
         if self.postgres:
             _say(f"starting PostgreSQL on 127.0.0.1:{self.postgres.port}")
             self.postgres.start()
@@ -208,6 +229,19 @@ class Stack:
         if settings.seed_demo:
             self.leads_created = await seed.seed_demo_leads(settings, self.api_url)
 
+    def _stores(self) -> tuple[str, str]:
+        """Which PostgreSQL and Redis the stack uses, and where each came from."""
+        s = self.settings
+        if self.postgres:
+            database = f"{self.postgres.url}   (private, {self.postgres.data})"
+        else:
+            database = _configured("LEADFLOW_DATABASE_URL", s.require_database_url(), "PostgreSQL")
+        if self.redis:
+            redis = f"{self.redis.url}   (private Valkey, {self.redis.dir})"
+        else:
+            redis = _configured("LEADFLOW_REDIS_URL", s.require_redis_url(), "Redis")
+        return database, redis
+
     # -- running -----------------------------------------------------------------------------------------------------
 
     def banner(self) -> str:
@@ -220,11 +254,13 @@ class Stack:
             f"  OpenAPI docs       {self.api_url}/docs   (schema {self.api_url}/openapi.json)",
             f"  Temporal Web UI    {self.temporal_ui_url}",
             f"  Temporal gRPC      {s.temporal_address}   (namespace {s.temporal_namespace})",
+            # The CLI reads no LEADFLOW_* variable: with moved ports it needs the address.
+            f"  Temporal CLI       .venv/bin/temporal workflow list --address {s.temporal_address}"
+            + ("" if s.temporal_namespace == "default" else f" --namespace {s.temporal_namespace}"),
         ]
         if self.sandbox_url:
             lines.append(f"  Provider sandbox   {self.sandbox_url}   (inspect: {self.sandbox_url}/_sandbox/messages)")
-        db = self.postgres.url + f"   (private, {self.postgres.data})" if self.postgres else "(configured URL)"
-        rd = self.redis.url + f"   (private Valkey, {self.redis.dir})" if self.redis else "(configured URL)"
+        db, rd = self._stores()
         lines += [f"  PostgreSQL         {db}", f"  Redis              {rd}", f"  Logs               {state / 'logs'}/"]
         lines += ["", "Logins:", f"  system_admin   {s.bootstrap_admin_email} / {s.bootstrap_admin_password}"]
         if s.seed_demo:
