@@ -213,6 +213,8 @@ class Stack:
             "api",
             "-m", "uvicorn", "api.app:create_app", "--factory",
             "--host", settings.api_host, "--port", str(settings.api_port),
+            # The login limit's client address comes from LEADFLOW_TRUSTED_PROXIES (api/client_address.py) only.
+            "--no-proxy-headers",
         )  # fmt: skip
         self._start(api)
         readyz = f"{self.api_url}/readyz"
