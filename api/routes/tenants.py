@@ -11,7 +11,7 @@ from api.schemas.tenants import TenantCreate, TenantCreated, TenantPublic, Tenan
 from api.schemas.users import UserPublic
 from api.security import Principal, require
 from api.services import tenants as service
-from api.services.users import invalid, list_users
+from api.services.users import list_users
 from core.errors import NotFound
 from domain.permissions import Action, Role
 
@@ -57,9 +57,6 @@ async def update_tenant_settings(
     speed-to-lead; running lead workflows keep the one they started with."""
     if principal.role != Role.SYSTEM_ADMIN and principal.tenant_id != tenant_id:
         raise NotFound("no such tenant")  # another tenant is indistinguishable from none
-    for field in data.model_fields_set:
-        if getattr(data, field) is None:
-            raise invalid(field, "may not be null; leave the field out to keep it")
     tenant = await service.update_tenant_settings(
         session,
         tenant_id=tenant_id,

@@ -3,7 +3,7 @@
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from api.schemas.nul import NulFreeModel
 from api.schemas.users import EmailAddress, Password, UserPublic
@@ -36,6 +36,14 @@ class TenantUpdate(NulFreeModel):
     speed_to_lead_minutes: int | None = Field(
         default=None, ge=0, le=MAX_SPEED_TO_LEAD_MINUTES, description="0 turns the speed-to-lead alert off"
     )
+
+    @field_validator("name", "default_region", "timezone", "speed_to_lead_minutes", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # None is how a field left out reads; sent explicitly it would silently change nothing.
+        if value is None:
+            raise ValueError("may not be null; leave the field out to keep it")
+        return value
 
 
 class TenantPublic(BaseModel):
