@@ -9,11 +9,13 @@ from collections.abc import AsyncIterator
 
 from fastapi import Request
 
+from api.openapi import raises
 from core.errors import ServiceUnavailable
 
 RETRY_AFTER_SECONDS = 1
 
 
+@raises(503)
 async def limit_webhooks_in_flight(request: Request) -> AsyncIterator[None]:
     state = request.app.state
     limit = state.settings.webhook_max_in_flight

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api.errors import install_error_handlers
+from api.openapi import install_openapi
 from api.routes import (
     api_keys,
     auth,
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Leadflow", version="0.1.0", lifespan=lifespan)
     app.state.settings = settings
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(index.router)
     app.include_router(health.router)
     for crm_router in (auth.router, tenants.router, users.router, api_keys.router, statuses.router):

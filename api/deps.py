@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
 
+from api.openapi import raises
 from core.config import Settings
 
 
@@ -20,6 +21,7 @@ async def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
+@raises(503)
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One transaction per request: committed when the handler returns, rolled back when it raises.
 
@@ -35,11 +37,13 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+@raises(503)
 async def get_redis(request: Request) -> Redis:
     redis: Redis = request.app.state.redis
     return redis
 
 
+@raises(503)
 async def get_temporal(request: Request) -> Client:
     client: Client = request.app.state.temporal
     return client

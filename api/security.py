@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth.csrf import enforce_csrf
 from api.auth.principal import Principal
 from api.auth.resolve import resolve_principal
+from api.openapi import raises
 from core.errors import Forbidden, Unauthorized
 from domain.permissions import Action, allowed
 
@@ -31,6 +32,8 @@ async def authenticate(request: Request) -> Principal | None:
 _bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="an API key: `Authorization: Bearer lf_...`")
 
 
+# 503: a session needs Redis, an API key the database.
+@raises(401, 403, 503)
 async def authenticated(
     request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
 ) -> Principal:
@@ -43,6 +46,7 @@ async def authenticated(
 
 
 def require(action: Action) -> Callable[..., Awaitable[Principal]]:
+    @raises(401, 403, 503)
     async def dependency(
         request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
     ) -> Principal:

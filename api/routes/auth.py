@@ -39,7 +39,11 @@ def _limiter(redis: Redis, settings: Settings) -> LoginRateLimiter:
 
 @router.post(
     "/login",
-    responses={401: {"description": "wrong e-mail or password"}, 429: {"description": "locked; see Retry-After"}},
+    responses={
+        401: {"description": "wrong e-mail or password"},
+        403: {"description": "the account is deactivated, or changed during the login"},
+        429: {"description": "locked; see Retry-After"},
+    },
 )
 async def login(
     data: LoginRequest,
@@ -84,7 +88,7 @@ async def login(
     return LoginResponse(user=UserPublic.model_validate(user), csrf_token=opened.csrf_token)
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses={400: {"description": "the caller is an API key, not a session"}})
 async def logout(principal: Authenticated, request: Request, settings: SettingsDep) -> Response:
     """End the current session on the server and clear its cookies."""
     if principal.via != "session" or principal.session_id is None or principal.user_id is None:

@@ -27,8 +27,9 @@ async def _check_temporal(request: Request) -> None:
     await request.app.state.temporal.service_client.check_health()
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: {"description": "a dependency is down: details.down names each"}})
 async def readyz(request: Request) -> JSONResponse:
+    """200 when the database, Redis and Temporal answer; otherwise 503, an error answer like any other."""
     checks = {"database": _check_db, "redis": _check_redis, "temporal": _check_temporal}
     results: dict[str, str] = {}
     for name, check in checks.items():
@@ -38,6 +39,8 @@ async def readyz(request: Request) -> JSONResponse:
         except Exception as exc:  # a probe reports any failure as "down", with its reason
             results[name] = f"down: {type(exc).__name__}: {exc}"[:300]
     down = [name for name, state in results.items() if state != "ok"]
-    status = 503 if down else 200
-    body = {"status": "ready" if not down else "unavailable", "down": down, "checks": results}
-    return JSONResponse(body, status_code=status)
+    if down:
+        message = f"not ready: {', '.join(down)} cannot be reached"
+        details = {"down": down, "checks": results}
+        return JSONResponse({"error": "not_ready", "message": message, "details": details}, status_code=503)
+    return JSONResponse({"status": "ready", "down": [], "checks": results})

@@ -28,6 +28,12 @@ router = APIRouter(
 # Real deliveries are a few KB; anything far larger is refused before it is parsed or hashed.
 MAX_WEBHOOK_BYTES = 1024 * 1024
 
+DELIVERY_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "verified, but not a webhook payload of this provider"},
+    401: {"description": "the signature (Cloud) or the shard's key (Evolution) is missing or wrong"},
+    413: {"description": f"the body is over {MAX_WEBHOOK_BYTES} bytes"},
+}
+
 
 class PayloadTooLarge(AppError):
     status_code = 413
@@ -49,14 +55,18 @@ async def _raw_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-@router.get("/cloud", response_class=PlainTextResponse)
+@router.get(
+    "/cloud",
+    response_class=PlainTextResponse,
+    responses={403: {"description": "hub.verify_token matches no account, or hub.mode is not 'subscribe'"}},
+)
 async def cloud_verification(request: Request, session: SessionDep, settings: SettingsDep) -> PlainTextResponse:
     """Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` is an account's verify token."""
     challenge = await service.answer_handshake(session=session, query=dict(request.query_params), settings=settings)
     return PlainTextResponse(challenge)
 
 
-@router.post("/cloud")
+@router.post("/cloud", responses=DELIVERY_ERRORS)
 async def cloud_webhook(
     request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> dict[str, Any]:
@@ -76,7 +86,7 @@ async def cloud_webhook(
     return {"received": len(events), "signalled": len(signals)}
 
 
-@router.post("/evolution/{shard}")
+@router.post("/evolution/{shard}", responses={**DELIVERY_ERRORS, 404: {"description": "no shard of that name"}})
 async def evolution_webhook(
     shard: str, request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
 ) -> dict[str, Any]:

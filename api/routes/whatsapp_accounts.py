@@ -19,7 +19,7 @@ AccountManager = Annotated[Principal, Depends(require(Action.WHATSAPP_ACCOUNT_MA
 ShardManager = Annotated[Principal, Depends(require(Action.WHATSAPP_SHARD_MANAGE))]
 
 
-@router.get("/account")
+@router.get("/account", responses={404: {"description": "no account configured yet"}})
 async def get_account(principal: AccountManager, session: SessionDep, settings: SettingsDep) -> WhatsAppAccountPublic:
     return await service.get_account(
         session=session,
@@ -29,7 +29,7 @@ async def get_account(principal: AccountManager, session: SessionDep, settings: 
     )
 
 
-@router.put("/account")
+@router.put("/account", responses={409: {"description": "the phone number id belongs to another tenant's account"}})
 async def put_account(
     data: WhatsAppAccountUpdate, principal: AccountManager, session: SessionDep, settings: SettingsDep
 ) -> WhatsAppAccountPublic:

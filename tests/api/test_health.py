@@ -25,9 +25,10 @@ async def test_readyz_names_each_dependency_that_is_down(settings) -> None:
             response = await c.get("/readyz")
     assert response.status_code == 503
     body = response.json()
-    assert body["down"] == ["redis", "temporal"]
-    assert body["checks"]["database"] == "ok"
-    assert body["checks"]["redis"].startswith("down:")
+    assert body["error"] == "not_ready" and "redis, temporal" in body["message"]
+    assert body["details"]["down"] == ["redis", "temporal"]
+    assert body["details"]["checks"]["database"] == "ok"
+    assert body["details"]["checks"]["redis"].startswith("down:")
 
 
 async def test_the_base_url_answers_with_where_things_are(client) -> None:  # type: ignore[no-untyped-def]
