@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.routes import (
@@ -45,10 +46,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.redis.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="Leadflow", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Leadflow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
     install_error_handlers(app)
     install_openapi(app)
+    install_docs(app)
     app.include_router(index.router)
     app.include_router(health.router)
     for crm_router in (auth.router, tenants.router, users.router, api_keys.router, statuses.router):

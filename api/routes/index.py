@@ -11,7 +11,7 @@ async def index() -> dict[str, str]:
         "name": "Leadflow API",
         "api": "/api/v1",
         "openapi": "/openapi.json",
-        "docs": "/docs (Swagger UI; its assets load from a CDN)",
+        "docs": "/docs (Swagger UI), /redoc",
         "health": "/healthz",
         "ready": "/readyz",
     }
