@@ -65,6 +65,13 @@ async def put_account(
             "tenant's webhooks; use 'cloud' or 'evolution'",
             details=[{"field": "provider", "reason": "sandbox is not available when LEADFLOW_ENV=prod"}],
         )
+    if data.provider == "evolution" and not router.names:
+        # The caller can act on this (choose another provider); it is no outage, so not the router's 503.
+        raise Unprocessable(
+            "provider: 'evolution' is not available on this server, which has no Evolution API shard configured "
+            "(LEADFLOW_WHATSAPP_EVOLUTION_SHARDS); choose 'cloud'",
+            details=[{"field": "provider", "reason": "no Evolution API shard is configured", "value": "evolution"}],
+        )
     repository = WhatsAppAccountRepository(session)
     account = await repository.get_for_tenant(tenant_id=tenant_id)
     if account is None:

@@ -49,12 +49,24 @@ async def test_a_value_the_database_refuses_is_422_without_sql(
     client: httpx.AsyncClient, tenant: TenantContext
 ) -> None:
     """The safety net behind input validation: PostgreSQL refusing a value (here a NUL) is the caller's 422."""
-    body = {"provider": "evolution", "display_number": "+1415555\u00000100"}
+    body = {"provider": "sandbox", "display_number": "+1415555\u00000100"}
     response = await client.put("/api/v1/whatsapp/account", json=body, headers=tenant.headers())
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "invalid_value"
     for leak in ("INSERT", "UPDATE", "whatsapp_account", "psycopg", "0100"):
         assert leak not in response.text
+
+
+async def test_evolution_without_a_configured_shard_is_the_callers_422(
+    client: httpx.AsyncClient, tenant: TenantContext
+) -> None:
+    """A server with no Evolution shard cannot host an Evolution account: the caller chooses another provider (was a
+    503, as if something were down)."""
+    response = await client.put("/api/v1/whatsapp/account", json={"provider": "evolution"}, headers=tenant.headers())
+    assert response.status_code == 422, response.text
+    assert response.json()["details"][0]["field"] == "provider"
+    assert "no Evolution API shard" in response.json()["message"]
+    assert (await client.get("/api/v1/whatsapp/account", headers=tenant.headers())).status_code == 404
 
 
 async def test_agents_cannot_manage_the_account(client: httpx.AsyncClient, tenant: TenantContext) -> None:
