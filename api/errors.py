@@ -133,7 +133,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
-        methods = allowed_methods(request)
+        methods = allowed_methods(request, announced=headers.get("Allow", ""))
         if request.method == "OPTIONS" and methods:
             return options_response(methods)
         if methods:

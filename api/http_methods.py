@@ -13,9 +13,12 @@ from starlette.routing import Match
 METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
-def allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves at this request's path, plus OPTIONS; empty when no route has the path."""
-    methods: set[str] = set()
+def allowed_methods(request: Request, announced: str = "") -> list[str]:
+    """Every method some route serves at this request's path, plus OPTIONS; empty when no route has the path.
+
+    A mounted app (the docs' static files) is no route with methods: the `Allow` it announced counts instead.
+    """
+    methods = {method.strip() for method in announced.split(",") if method.strip()}
     # Route contexts, not `app.router.routes`: FastAPI keeps an included router as one node of the route list.
     for route in iter_route_contexts(request.app.routes):
         route_methods = route.methods

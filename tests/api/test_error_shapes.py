@@ -52,6 +52,16 @@ async def test_options_is_answered_the_same_way_on_every_path(client) -> None:
     assert_error_shape(unknown, "not_found")
 
 
+async def test_the_docs_assets_answer_options_and_wrong_methods_like_every_path(client) -> None:
+    asset = "/docs/assets/swagger-ui.css"
+    options = await client.options(asset)
+    assert options.status_code == 204
+    assert options.headers["allow"] == "GET, HEAD, OPTIONS"
+    post = await client.post(asset)
+    assert post.status_code == 405 and post.headers["allow"] == "GET, HEAD, OPTIONS"
+    assert_error_shape(post, "method_not_allowed")
+
+
 async def test_malformed_json_is_a_400_saying_where_the_syntax_breaks(client, tenant) -> None:
     response = await client.post(
         LEADS, content=b'{"phone": "+12025550100",', headers={**tenant.headers(), "Content-Type": "application/json"}
