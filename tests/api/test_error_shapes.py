@@ -93,6 +93,12 @@ async def test_an_unreadable_multipart_upload_is_a_400_in_the_product_shape(clie
     assert "boundary" in body["message"]
 
 
+async def test_a_body_over_the_webhook_limit_is_a_413_in_the_product_shape(client) -> None:
+    response = await client.post(CLOUD_WEBHOOK, content=b" " * (1024 * 1024 + 1), headers={"X-Hub-Signature-256": "x"})
+    assert response.status_code == 413
+    assert_error_shape(response, "payload_too_large")
+
+
 async def test_an_unexpected_failure_is_a_500_in_the_product_shape_without_its_text(settings) -> None:
     app: FastAPI = create_app(settings)
 
