@@ -9,6 +9,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.routes import (
+    admin_inbox,
     api_keys,
     auth,
     conversations,
@@ -61,5 +62,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sequences.router, prefix="/api/v1")
     app.include_router(enrollments.router, prefix="/api/v1")
     app.include_router(tasks.router, prefix="/api/v1")
+    app.include_router(admin_inbox.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
     return app

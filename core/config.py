@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     # Webhook deliveries handled at once per API process; past it a delivery gets a fast 503 + Retry-After and the
     # provider redelivers later, instead of every request queueing for the database until all of them time out.
     webhook_max_in_flight: int = Field(default=48, ge=1)
+    # Webhook inbox dispatcher (python -m dispatcher): events claimed per batch, handled at once per process, how
+    # long a claim holds before another dispatcher may take the event, the poll behind LISTEN/NOTIFY, the failed
+    # attempts (other than outages) after which an event is parked, and how long handled events are kept.
+    inbox_batch_size: int = Field(default=64, ge=1)
+    inbox_concurrency: int = Field(default=32, ge=1)
+    inbox_lease_seconds: float = Field(default=60.0, gt=0)
+    inbox_poll_seconds: float = Field(default=2.0, gt=0)
+    inbox_max_attempts: int = Field(default=8, ge=1)
+    inbox_retention_hours: float = Field(default=72.0, gt=0)
     whatsapp_sandbox_cloud_webhook_url: str | None = None
     whatsapp_sandbox_evolution_webhook_url: str | None = None  # may contain "{instance}"
     whatsapp_sandbox_status_interval_seconds: float = Field(default=0.2, ge=0)

@@ -29,6 +29,7 @@ class Action(StrEnum):
     LEAD_IMPORT = "lead:import"
     WHATSAPP_ACCOUNT_MANAGE = "whatsapp_account:manage"
     WHATSAPP_SHARD_MANAGE = "whatsapp_shard:manage"
+    WEBHOOK_INBOX_MANAGE = "webhook_inbox:manage"
     SEQUENCE_READ = "sequence:read"
     SEQUENCE_MANAGE = "sequence:manage"
     ENROLLMENT_READ = "enrollment:read"
@@ -55,6 +56,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.LEAD_IMPORT: frozenset({_O, _AD}),
     Action.WHATSAPP_ACCOUNT_MANAGE: frozenset({_O, _AD}),
     Action.WHATSAPP_SHARD_MANAGE: frozenset({_SA}),
+    # The inbox holds every tenant's deliveries: only the platform's administrators see it.
+    Action.WEBHOOK_INBOX_MANAGE: frozenset({_SA}),
     # Sequences: owners and admins define them; agents read them (to enroll and to see what a lead will receive).
     Action.SEQUENCE_READ: frozenset({_O, _AD, _AG}),
     Action.SEQUENCE_MANAGE: frozenset({_O, _AD}),

@@ -15,6 +15,7 @@ from models.tenant import Tenant
 from models.timeline import TimelineEvent
 from models.user import User
 from models.webhook_event import WebhookEvent
+from models.webhook_inbox import WebhookInbox
 from models.whatsapp_account import WhatsAppAccount
 
 __all__ = [
@@ -35,5 +36,6 @@ __all__ = [
     "TimelineEvent",
     "User",
     "WebhookEvent",
+    "WebhookInbox",
     "WhatsAppAccount",
 ]

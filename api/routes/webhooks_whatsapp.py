@@ -1,8 +1,8 @@
 """WhatsApp webhooks: Meta Cloud API (`/webhooks/whatsapp/cloud`) and Evolution API shards (`.../evolution/{shard}`).
 
 No login: a delivery proves itself (Meta's signature over the raw body, the shard's key). Every accepted delivery
-is answered 200 once its events are stored and signalled, including repeats (which change nothing). See
-api/services/whatsapp_webhooks.py for the order of work.
+is answered 200 once its events are committed to the webhook inbox, including repeats (which store nothing); the
+dispatcher handles them behind the answer. See api/services/whatsapp_webhooks.py for the order of work.
 """
 
 from typing import Any
@@ -11,11 +11,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from api.admission import limit_webhooks_in_flight
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import SessionDep, SettingsDep
 from api.services import whatsapp_webhooks as service
 from channels.whatsapp.shard_router import ShardRouter
 from core.errors import AppError
-from providers.whatsapp.inbound import InboundMessage, StatusEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER
 
 # Admission runs before any other dependency: a refused delivery never waits for a database connection.
@@ -67,48 +66,39 @@ async def cloud_verification(request: Request, session: SessionDep, settings: Se
 
 
 @router.post("/cloud", responses=DELIVERY_ERRORS)
-async def cloud_webhook(
-    request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
-) -> dict[str, Any]:
+async def cloud_webhook(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     raw_body = await _raw_body(request)
     payload, accounts = await service.verify_cloud_delivery(
         session=session, raw_body=raw_body, signature=request.headers.get(SIGNATURE_HEADER), settings=settings
     )
     events = service.parse_cloud(payload)
-    signals = await service.InboundStore(session, settings).store_events(
+    queued = await service.enqueue(
+        session=session,
         provider="cloud",
         raw=payload,
         events=events,
+        account_for={number_id: number_id for number_id in accounts},
         tenant_for={number_id: account.tenant_id for number_id, account in accounts.items()},
     )
     await session.commit()
-    await service.deliver_signals(session=session, temporal=temporal, signals=signals, settings=settings)
-    return {"received": len(events), "signalled": len(signals)}
+    return {"received": len(events), "queued": queued}
 
 
 @router.post("/evolution/{shard}", responses={**DELIVERY_ERRORS, 404: {"description": "no shard of that name"}})
-async def evolution_webhook(
-    shard: str, request: Request, session: SessionDep, settings: SettingsDep, temporal: TemporalDep
-) -> dict[str, Any]:
+async def evolution_webhook(shard: str, request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
     shard_router = ShardRouter(settings.whatsapp_evolution_shards)
     payload, evolution_shard = service.verify_evolution_delivery(
         router=shard_router, shard_name=shard, raw_body=await _raw_body(request), headers=dict(request.headers)
     )
     events = service.parse_evolution(payload)
-    store = service.InboundStore(session, settings)
-    signals = []
-    for event in events:
-        phone = event.from_phone if isinstance(event, InboundMessage) else None
-        if isinstance(event, StatusEvent):
-            phone = event.recipient_phone
-        tenant_id = await service.evolution_tenant_for(
-            session=session, router=shard_router, shard=evolution_shard, phone=phone
-        )
-        if tenant_id is None:
-            continue  # no tenant on this shard yet: nothing to attach the event to
-        signals += await store.store_events(
-            provider="evolution", raw=payload, events=[event], tenant_for={event.account_id: tenant_id}
-        )
+    # The shard's key verified every event of the delivery; the dispatcher finds each event's tenant on the shard.
+    queued = await service.enqueue(
+        session=session,
+        provider="evolution",
+        raw=payload,
+        events=events,
+        account_for={event.account_id: evolution_shard.name for event in events},
+        tenant_for={},
+    )
     await session.commit()
-    await service.deliver_signals(session=session, temporal=temporal, signals=signals, settings=settings)
-    return {"received": len(events), "signalled": len(signals)}
+    return {"received": len(events), "queued": queued}

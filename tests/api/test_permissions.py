@@ -47,6 +47,7 @@ ENDPOINTS: dict[Action, Call] = {
     Action.LEAD_IMPORT: Call("POST", "/api/v1/leads/import"),
     Action.WHATSAPP_ACCOUNT_MANAGE: Call("GET", "/api/v1/whatsapp/account"),
     Action.WHATSAPP_SHARD_MANAGE: Call("POST", "/api/v1/whatsapp/shards/{random_id}/move", {}),
+    Action.WEBHOOK_INBOX_MANAGE: Call("GET", "/api/v1/admin/inbox"),
     Action.SEQUENCE_READ: Call("GET", "/api/v1/sequences"),
     Action.SEQUENCE_MANAGE: Call("POST", "/api/v1/sequences", {}),
     Action.ENROLLMENT_READ: Call("GET", "/api/v1/enrollments/{random_id}"),

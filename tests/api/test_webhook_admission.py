@@ -13,21 +13,26 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.app import create_app
 from core.config import Settings
 from models import WebhookEvent
+from tests.fixtures.dispatcher import wait_after_webhooks
 from tests.fixtures.whatsapp import WhatsAppTenant, fresh_phone_digits, fresh_wamid
 
 pytestmark = pytest.mark.usefixtures("lead_worker")
 
 
 @pytest.fixture
-async def small_app(settings: Settings) -> AsyncIterator[FastAPI]:
+async def small_app(settings: Settings, inbox_dispatcher: object) -> AsyncIterator[FastAPI]:
     application = create_app(settings.model_copy(update={"webhook_max_in_flight": 2}))
     async with application.router.lifespan_context(application):
         yield application
 
 
 @pytest.fixture
-async def small_client(small_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=small_app), base_url="http://testserver") as c:
+async def small_client(
+    small_app: FastAPI, session_factory: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=small_app)
+    hooks = wait_after_webhooks(session_factory)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks=hooks) as c:
         yield c
 
 

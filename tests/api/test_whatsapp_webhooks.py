@@ -23,10 +23,11 @@ from temporalio.service import RPCError
 from channels.whatsapp.shard_router import ShardRouter
 from core.config import EvolutionShard
 from core.secret_box import SecretBox
-from models import Conversation, Lead, Message, TimelineEvent, WebhookEvent
+from models import Conversation, Lead, Message, TimelineEvent, WebhookEvent, WebhookInbox
 from repositories.conversations import ConversationRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.crm import TenantContext
+from tests.fixtures.dispatcher import wait_after_webhooks
 from tests.fixtures.whatsapp import (
     WhatsAppTenant,
     add_lead,
@@ -169,7 +170,7 @@ async def test_a_signed_delivery_of_another_field_is_acknowledged_so_meta_stops_
     headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(wa_tenant.app_secret, raw)}
     response = await client.post("/webhooks/whatsapp/cloud", content=raw, headers=headers)
     assert response.status_code == 200, response.text
-    assert response.json() == {"received": 0, "signalled": 0}
+    assert response.json() == {"received": 0, "queued": 0}
 
 
 @pytest.mark.parametrize("signature", [None, "wrong-secret"])
@@ -336,7 +337,8 @@ async def test_concurrent_deliveries_creating_the_same_two_leads_in_opposite_ord
     """Each delivery's transaction holds the leads it created until it commits: taken in opposite orders, two
     deliveries used to wait for each other until PostgreSQL aborted one (deadlock: a 500, redelivered later)."""
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)  # a server's answer: 500, not a raise
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    hooks = wait_after_webhooks(session_factory)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks=hooks) as client:
         for _ in range(3):
             first, second = fresh_phone_digits(), fresh_phone_digits()
             if first == second:
@@ -487,13 +489,13 @@ async def test_a_marketing_opt_out_status_opts_the_lead_out(
     assert (message.status, message.error_code) == ("failed", "131050")
 
 
-async def test_a_marketing_opt_out_status_whose_signal_failed_is_signalled_by_the_redelivery(
+async def test_a_marketing_opt_out_status_whose_signal_failed_is_signalled_once_temporal_answers(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    """Like an inbound message: Temporal down -> 503, Meta redelivers, and the redelivery opts the lead out."""
-    from api.services import whatsapp_webhooks
+    """Like an inbound message: Temporal down -> acknowledged, and the dispatcher's retry opts the lead out."""
+    from channels.whatsapp import inbound
 
-    real = whatsapp_webhooks.signal_inbound_message
+    real = inbound.signal_inbound_message
 
     async def down(**_: object) -> None:
         raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
@@ -503,10 +505,10 @@ async def test_a_marketing_opt_out_status_whose_signal_failed_is_signalled_by_th
     wamid = fresh_wamid()
     await add_message(session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
     body = wa_tenant.meta_body("webhook_status_failed_131050.json", sender=sender, message_id=wamid)
-    monkeypatch.setattr(whatsapp_webhooks, "signal_inbound_message", down)
-    assert (await wa_tenant.post_cloud(client, body)).status_code == 503
-    monkeypatch.setattr(whatsapp_webhooks, "signal_inbound_message", real)
+    monkeypatch.setattr(inbound, "signal_inbound_message", down)
     assert (await wa_tenant.post_cloud(client, body)).status_code == 200
+    await eventually(lambda: _inbox_retrying(session_factory, f"status:{wamid}:failed"))
+    monkeypatch.setattr(inbound, "signal_inbound_message", real)
 
     async def opted_out() -> Lead | None:
         lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
@@ -733,28 +735,45 @@ async def test_evolution_connection_updates_are_stored_once(
     assert await _count(session_factory, WebhookEvent, WebhookEvent.provider_event_id == event_id) == 1
 
 
-async def test_temporal_unreachable_is_a_503_and_the_retry_signals(
+async def test_temporal_unreachable_is_acknowledged_and_the_dispatcher_signals_once_it_answers(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from api.services import whatsapp_webhooks
+    from channels.whatsapp import inbound
 
-    real = whatsapp_webhooks.signal_inbound_message
+    real = inbound.signal_inbound_message
 
     async def down(**_: object) -> None:
         raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
 
     sender, message_id = fresh_phone_digits(), fresh_wamid()
     body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, message_id=message_id)
-    monkeypatch.setattr(whatsapp_webhooks, "signal_inbound_message", down)
+    monkeypatch.setattr(inbound, "signal_inbound_message", down)
     first = await wa_tenant.post_cloud(client, body)
-    assert first.status_code == 503
-    monkeypatch.setattr(whatsapp_webhooks, "signal_inbound_message", real)
-    retry = await wa_tenant.post_cloud(client, body)
-    assert retry.status_code == 200
+    assert first.status_code == 200  # stored: the provider need not redeliver
+    await eventually(lambda: _inbox_retrying(session_factory, f"message:{message_id}"))
+    monkeypatch.setattr(inbound, "signal_inbound_message", real)
+    assert (await wa_tenant.post_cloud(client, body)).status_code == 200  # a redelivery meanwhile changes nothing
+
+    async def handled() -> bool:
+        return await _inbox_state(session_factory, f"message:{message_id}") == "done"
+
+    await eventually(handled)
     lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
     assert lead is not None
     assert await _count(session_factory, Message, Message.lead_id == lead.id) == 1
     assert await _signals(temporal_client, lead_workflow_id(wa_tenant.slug, str(lead.id))) == 1
+
+
+async def _inbox_state(session_factory, event_key: str) -> str | None:  # type: ignore[no-untyped-def]
+    async with session_factory() as session:
+        return await session.scalar(select(WebhookInbox.state).where(WebhookInbox.event_key == event_key))
+
+
+async def _inbox_retrying(session_factory, event_key: str) -> bool:  # type: ignore[no-untyped-def]
+    """The event failed at least once and waits for its retry (not parked: an outage does not count)."""
+    async with session_factory() as session:
+        row = (await session.execute(select(WebhookInbox).where(WebhookInbox.event_key == event_key))).scalar_one()
+    return row.state in ("pending", "processing") and row.last_error is not None
 
 
 async def test_an_undeliverable_status_after_the_send_is_signalled_to_the_leads_workflow_once(

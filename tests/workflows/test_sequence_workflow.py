@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.sequence_workflows import get_enrollment_view, pause_enrollment, resume_enrollment, stop_enrollment
-from api.services.whatsapp_webhooks import InboundSignal, signal_inbound_message
+from channels.whatsapp.inbound import InboundSignal, signal_inbound_message
 from core.config import Settings
 from core.errors import Conflict
 from domain.sequences.preview import preview

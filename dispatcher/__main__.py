@@ -1,0 +1,60 @@
+"""`python -m dispatcher`: handle webhook inbox events until SIGINT/SIGTERM.
+
+On a signal it stops claiming, lets the events in hand finish, closes the database pool and exits with `os._exit`
+after flushing: temporalio can abort in finalisers at interpreter exit (sdk-python#300). No web framework is
+imported here.
+"""
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+
+from core.config import Settings, get_settings
+from core.db import create_engine, create_session_factory
+from core.temporal import connect_temporal
+from dispatcher.runner import InboxDispatcher
+
+log = logging.getLogger("dispatcher")
+
+
+async def serve(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        client = await connect_temporal(settings)
+    except Exception as exc:
+        log.error("cannot connect to Temporal at %s: %s", settings.temporal_address, exc)
+        return 1
+    engine = create_engine(settings)
+    try:
+        log.info("dispatching webhook inbox events (Temporal %s)", settings.temporal_address)
+        await InboxDispatcher(settings=settings, session_factory=create_session_factory(engine), temporal=client).run(
+            stop
+        )
+    finally:
+        await engine.dispose()
+    log.info("dispatcher stopped")
+    return 0
+
+
+def main() -> None:
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    code = 1
+    try:
+        code = asyncio.run(serve(settings))
+    except Exception:
+        log.exception("dispatcher crashed")
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""The dispatch loop: claim inbox events, hand each to its provider's handler, record the outcome.
+
+Claims are short transactions (`FOR UPDATE SKIP LOCKED`, then a lease), so dispatchers never wait for each other and
+a dispatcher that dies mid-event leaves it to be claimed again once its lease passes: delivery into the workflows is
+at least once, and the handlers are idempotent (webhook_event, message and timeline keys), so it counts once.
+The claim never returns an event while an earlier one of the same person is open, so per person the provider's
+order holds; up to `inbox_concurrency` events of different people run at once. A dispatcher claims only the
+providers it has handlers for.
+
+Wake-ups: `LISTEN webhook_inbox` (the table's insert trigger notifies), a finished event (its person's next event
+may now be claimed), and a slow poll as the fallback (a lost connection, events waiting out a retry delay).
+
+Failures: an outage (database, Temporal, a provider answering 503) puts the event back after a short delay without
+counting; anything else counts as an attempt, and the `inbox_max_attempts`-th parks the event with its error for a
+system admin. A parked event no longer holds back the person's later events.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+
+import psycopg
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from channels.whatsapp.inbound import handle_inbox_event
+from core.config import Settings
+from core.db import async_url
+from core.errors import ServiceUnavailable
+from models import WebhookInbox
+from repositories.webhook_inbox import WebhookInboxRepository
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "webhook_inbox"
+OUTAGE_RETRY_DELAY = timedelta(seconds=3)
+PRUNE_EVERY_SECONDS = 600.0
+OUTAGES: tuple[type[BaseException], ...] = (
+    ServiceUnavailable,
+    OperationalError,
+    DBAPIError,
+    psycopg.OperationalError,
+    RPCError,
+    OSError,
+    TimeoutError,
+)
+
+Handler = Callable[[WebhookInbox], Awaitable[None]]
+
+
+def attempt_delay(attempts: int) -> timedelta:
+    """Exponential from 1 s, at most a minute: a poison event costs little while it waits to be parked."""
+    return timedelta(seconds=min(60, 2 ** max(0, attempts - 1)))
+
+
+class InboxDispatcher:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        temporal: Client,
+        handlers: Mapping[str, Handler] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.session_factory = session_factory
+        self.temporal = temporal
+        self.handlers: Mapping[str, Handler] = handlers or self._whatsapp_handlers()
+        self._wake = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._next_prune = 0.0
+
+    def _whatsapp_handlers(self) -> dict[str, Handler]:
+        async def whatsapp(row: WebhookInbox) -> None:
+            await handle_inbox_event(
+                row, session_factory=self.session_factory, temporal=self.temporal, settings=self.settings
+            )
+
+        return {"cloud": whatsapp, "evolution": whatsapp}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Dispatch until `stop` is set, then let the events in hand finish."""
+        listener = asyncio.create_task(self._listen(stop), name="inbox-listen")
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                claimed = await self._claim_free_slots()
+                if claimed:
+                    continue  # there may be more waiting
+                await self._wait_for_wake(stop)
+                await self._prune_now_and_then()
+        finally:
+            listener.cancel()
+            if self._tasks:
+                await asyncio.wait(self._tasks, timeout=self.settings.inbox_lease_seconds)
+
+    async def _wait_for_wake(self, stop: asyncio.Event) -> None:
+        waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waits, timeout=self.settings.inbox_poll_seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waits:
+                w.cancel()
+
+    async def _claim_free_slots(self) -> int:
+        free = min(self.settings.inbox_concurrency - len(self._tasks), self.settings.inbox_batch_size)
+        if free <= 0:
+            return 0
+        try:
+            async with self.session_factory() as session:
+                rows = await WebhookInboxRepository(session).claim(
+                    providers=list(self.handlers),
+                    limit=free,
+                    lease=timedelta(seconds=self.settings.inbox_lease_seconds),
+                )
+                await session.commit()
+        except OUTAGES as exc:
+            log.warning("claiming inbox events failed (retrying at the next wake-up): %s", exc)
+            return 0
+        for row in rows:
+            task = asyncio.create_task(self._handle(row), name=f"inbox-{row.id}")
+            self._tasks.add(task)
+            task.add_done_callback(self._finished)
+        return len(rows)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._wake.set()  # a slot is free, and this person's next event may now be claimed
+
+    async def _handle(self, row: WebhookInbox) -> None:
+        try:
+            await self.handlers[row.provider](row)
+        except OUTAGES as exc:
+            log.warning("inbox event %s (%s) waits for an outage to pass: %s", row.id, row.event_key, exc)
+            await self._retry(row, error=_describe(exc), delay=OUTAGE_RETRY_DELAY, park_after=None)
+        except Exception as exc:
+            log.exception("inbox event %s (%s) failed", row.id, row.event_key)
+            delay = attempt_delay(row.attempts + 1)
+            await self._retry(row, error=_describe(exc), delay=delay, park_after=self.settings.inbox_max_attempts)
+        else:
+            await self._record(row, lambda repo: repo.mark_done(inbox_id=row.id))
+
+    async def _retry(self, row: WebhookInbox, *, error: str, delay: timedelta, park_after: int | None) -> None:
+        await self._record(
+            row, lambda repo: repo.retry_later(inbox_id=row.id, error=error, delay=delay, park_after=park_after)
+        )
+
+    async def _record(self, row: WebhookInbox, write: Callable[[WebhookInboxRepository], Awaitable[object]]) -> None:
+        """Store the outcome; if even that fails, the lease runs out and the event is handled again (idempotent)."""
+        try:
+            async with self.session_factory() as session:
+                await write(WebhookInboxRepository(session))
+                await session.commit()
+        except Exception as exc:
+            log.warning("recording the outcome of inbox event %s failed: %s", row.id, exc)
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Hold a LISTEN connection, re-opening it after a failure; each notification wakes the loop."""
+        conninfo = async_url(self.settings.require_database_url()).replace("postgresql+psycopg://", "postgresql://")
+        while not stop.is_set():
+            try:
+                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {CHANNEL}")
+                    self._wake.set()  # events may have arrived while nobody listened
+                    async for _ in conn.notifies():
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("inbox LISTEN connection lost (the poll covers meanwhile): %s", exc)
+                await asyncio.sleep(self.settings.inbox_poll_seconds)
+
+    async def _prune_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY_SECONDS
+        try:
+            async with self.session_factory() as session:
+                pruned = await WebhookInboxRepository(session).prune_handled(
+                    older_than=timedelta(hours=self.settings.inbox_retention_hours)
+                )
+                await session.commit()
+            if pruned:
+                log.info("pruned %d handled inbox events", pruned)
+        except OUTAGES as exc:
+            log.warning("pruning the inbox failed: %s", exc)
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"

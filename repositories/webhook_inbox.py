@@ -1,0 +1,138 @@
+"""SQL for the webhook inbox: one-statement enqueue, batch claims that keep each person's order, retries, parking."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import WebhookInbox
+
+OPEN_STATES = ("pending", "processing")
+
+# Oldest first, at most one event per order_key (the earliest open one), and only rows no other dispatcher holds:
+# an event whose earlier sibling is still open waits, so one person's events are handled in the provider's order.
+_CLAIM = text(
+    """
+    UPDATE webhook_inbox SET state = 'processing', lease_until = now() + make_interval(secs => :lease_seconds)
+    WHERE id IN (
+        SELECT i.id FROM webhook_inbox i
+        WHERE i.state IN ('pending', 'processing') AND i.provider = ANY(:providers)
+          AND ((i.state = 'pending' AND i.available_at <= now())
+               OR (i.state = 'processing' AND i.lease_until < now()))
+          AND NOT EXISTS (
+              SELECT 1 FROM webhook_inbox j
+              WHERE j.order_key = i.order_key AND j.state IN ('pending', 'processing') AND j.id < i.id)
+        ORDER BY i.id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class InboxStats:
+    counts: dict[str, int]
+    oldest_pending_at: datetime | None
+
+
+class WebhookInboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enqueue(self, rows: list[dict[str, Any]]) -> int:
+        """Insert the events in one statement; events already stored (a redelivery) are skipped. Returns how many
+        are new."""
+        if not rows:
+            return 0
+        result = await self.session.execute(
+            insert(WebhookInbox)
+            .values(rows)
+            .on_conflict_do_nothing(
+                index_elements=[WebhookInbox.provider, WebhookInbox.account_id, WebhookInbox.event_key]
+            )
+            .returning(WebhookInbox.id)
+        )
+        return len(result.scalars().all())
+
+    async def claim(self, *, providers: list[str], limit: int, lease: timedelta) -> list[WebhookInbox]:
+        """Take up to `limit` events of `providers` until `lease` passes (commit to make the claim visible)."""
+        params = {"providers": providers, "limit": limit, "lease_seconds": lease.total_seconds()}
+        result = await self.session.execute(_CLAIM, params)
+        ids = [row[0] for row in result]
+        if not ids:
+            return []
+        rows = await self.session.execute(
+            select(WebhookInbox).where(WebhookInbox.id.in_(ids)).order_by(WebhookInbox.id)
+        )
+        return list(rows.scalars().all())
+
+    async def mark_done(self, *, inbox_id: int) -> None:
+        await self.session.execute(
+            update(WebhookInbox)
+            .where(WebhookInbox.id == inbox_id)
+            .values(state="done", handled_at=func.now(), lease_until=None)
+        )
+
+    async def retry_later(self, *, inbox_id: int, error: str, delay: timedelta, park_after: int | None) -> str:
+        """Back to `pending` after `delay`; with `park_after`, the attempt counts, and the last allowed one parks it.
+        Returns the new state."""
+        row = await self.session.get(WebhookInbox, inbox_id, with_for_update=True, populate_existing=True)
+        if row is None:
+            return "gone"
+        if park_after is not None:
+            row.attempts += 1
+        row.last_error = error[:2000]
+        row.lease_until = None
+        if park_after is not None and row.attempts >= park_after:
+            row.state = "parked"
+            row.handled_at = func.now()
+        else:
+            row.state = "pending"
+            row.available_at = func.now() + delay
+        await self.session.flush()
+        return row.state
+
+    async def stats(self) -> InboxStats:
+        counts = dict(
+            (await self.session.execute(select(WebhookInbox.state, func.count()).group_by(WebhookInbox.state))).all()
+        )
+        oldest = await self.session.scalar(
+            select(func.min(WebhookInbox.received_at)).where(WebhookInbox.state.in_(OPEN_STATES))
+        )
+        return InboxStats(counts={state: int(n) for state, n in counts.items()}, oldest_pending_at=oldest)
+
+    async def list_parked(self, *, limit: int) -> list[WebhookInbox]:
+        result = await self.session.execute(
+            select(WebhookInbox).where(WebhookInbox.state == "parked").order_by(WebhookInbox.id).limit(limit)
+        )
+        return list(result.scalars().all())
+
+    async def requeue_parked(self, *, inbox_id: int) -> bool:
+        """Put a parked event back in line with a fresh attempt count; False when it is not parked."""
+        result = await self.session.execute(
+            update(WebhookInbox)
+            .where(WebhookInbox.id == inbox_id, WebhookInbox.state == "parked")
+            .values(state="pending", attempts=0, available_at=func.now(), handled_at=None)
+            .returning(WebhookInbox.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def prune_handled(self, *, older_than: timedelta) -> int:
+        """Drop events handled longer ago than `older_than` (webhook_event keeps each event's raw record)."""
+        result = await self.session.execute(
+            delete(WebhookInbox)
+            .where(WebhookInbox.state == "done", WebhookInbox.handled_at < func.now() - older_than)
+            .returning(WebhookInbox.id)
+        )
+        return len(result.scalars().all())
+
+    async def open_count(self, *, tenant_id: uuid.UUID | None = None) -> int:
+        query = select(func.count()).select_from(WebhookInbox).where(WebhookInbox.state.in_(OPEN_STATES))
+        if tenant_id is not None:
+            query = query.where(WebhookInbox.tenant_id == tenant_id)
+        return int(await self.session.scalar(query) or 0)

@@ -1,0 +1,264 @@
+"""The webhook inbox dispatcher: each event handled once even with several dispatchers or a dispatcher dying
+mid-event, each person's events in the provider's order, poison events parked without holding back the rest.
+
+Each test gives its events a provider name of its own and runs its own dispatchers for it, so the session's
+dispatcher (which claims only the providers it has handlers for) never touches them.
+"""
+
+import asyncio
+import secrets
+from collections import defaultdict
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from channels.whatsapp.inbound import handle_inbox_event, inbox_rows
+from core.config import Settings
+from dispatcher.runner import InboxDispatcher
+from models import Message, WebhookInbox
+from providers.whatsapp.inbound import parse_meta_webhook
+from repositories.webhook_inbox import WebhookInboxRepository
+from tests.fixtures.crm import SystemAdminContext
+from tests.fixtures.dispatcher import dispatcher_settings
+from tests.fixtures.whatsapp import WhatsAppTenant, eventually, fresh_phone_digits, fresh_wamid
+from workflows.ids import lead_workflow_id
+
+Handler = Callable[[WebhookInbox], Awaitable[None]]
+
+
+def _provider(tag: str) -> str:
+    return f"{tag}-{secrets.token_hex(3)}"
+
+
+async def _enqueue(session_factory: async_sessionmaker[AsyncSession], rows: list[dict]) -> None:
+    async with session_factory() as session:
+        await WebhookInboxRepository(session).enqueue(rows)
+        await session.commit()
+
+
+def _synthetic(provider: str, person: str, n: int) -> dict:
+    return {
+        "provider": provider,
+        "account_id": "acct",
+        "event_key": f"event:{person}:{n}",
+        "order_key": f"{provider}:acct:{person}",
+        "kind": "test",
+        "tenant_id": None,
+        "event": {"person": person, "n": n},
+        "raw": {},
+    }
+
+
+async def _states(session_factory: async_sessionmaker[AsyncSession], provider: str) -> dict[str, int]:
+    async with session_factory() as session:
+        rows = (await session.execute(select(WebhookInbox.state).where(WebhookInbox.provider == provider))).all()
+    counts: dict[str, int] = defaultdict(int)
+    for (state,) in rows:
+        counts[state] += 1
+    return dict(counts)
+
+
+class Running:
+    """Dispatchers started for one test, stopped at its end."""
+
+    def __init__(self, settings: Settings, session_factory: async_sessionmaker[AsyncSession], temporal: Client):
+        self.settings = settings
+        self.session_factory = session_factory
+        self.temporal = temporal
+        self.started: list[tuple[InboxDispatcher, asyncio.Event, asyncio.Task[None]]] = []
+
+    def start(self, handlers: Mapping[str, Handler], **settings_changes: object) -> InboxDispatcher:
+        dispatcher = InboxDispatcher(
+            settings=dispatcher_settings(self.settings, **settings_changes),
+            session_factory=self.session_factory,
+            temporal=self.temporal,
+            handlers=handlers,
+        )
+        stop = asyncio.Event()
+        self.started.append((dispatcher, stop, asyncio.create_task(dispatcher.run(stop))))
+        return dispatcher
+
+    async def kill(self, dispatcher: InboxDispatcher) -> None:
+        """Like SIGKILL: the events in hand are dropped where they are; nothing records their outcome."""
+        for entry in self.started:
+            if entry[0] is dispatcher:
+                for task in list(dispatcher._tasks):
+                    task.cancel()
+                entry[2].cancel()
+                await asyncio.gather(entry[2], *dispatcher._tasks, return_exceptions=True)
+                self.started.remove(entry)
+                return
+
+    async def stop_all(self) -> None:
+        for _, stop, task in self.started:
+            stop.set()
+        await asyncio.gather(*(task for _, _, task in self.started), return_exceptions=True)
+
+
+@pytest.fixture
+async def dispatchers(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession], temporal_client: Client
+) -> AsyncIterator[Running]:
+    running = Running(settings, session_factory, temporal_client)
+    yield running
+    await running.stop_all()
+
+
+async def test_two_dispatchers_racing_over_1000_events_handle_each_once_in_each_persons_order(
+    dispatchers: Running, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    provider = _provider("race")
+    persons = [f"p{i}" for i in range(50)]
+    # Each person's events arrive back to back, as a chatty lead's do.
+    await _enqueue(session_factory, [_synthetic(provider, person, n) for person in persons for n in range(20)])
+    handled: list[tuple[str, int, str]] = []
+    in_hand: set[str] = set()
+    overlaps: list[str] = []
+
+    def handler(name: str) -> Handler:
+        async def handle(row: WebhookInbox) -> None:
+            person = row.event["person"]
+            if person in in_hand:
+                overlaps.append(person)
+            in_hand.add(person)
+            await asyncio.sleep(secrets.randbelow(4) / 1000)  # later events would overtake earlier ones
+            in_hand.discard(person)
+            handled.append((person, row.event["n"], name))
+
+        return handle
+
+    dispatchers.start({provider: handler("first")}, inbox_concurrency=16, inbox_batch_size=32)
+    dispatchers.start({provider: handler("second")}, inbox_concurrency=16, inbox_batch_size=32)
+
+    async def all_done() -> bool:
+        return await _states(session_factory, provider) == {"done": 1000}
+
+    await eventually(all_done, within_seconds=120)
+    assert len(handled) == 1000
+    assert len({(person, n) for person, n, _ in handled}) == 1000  # none twice
+    assert {name for _, _, name in handled} == {"first", "second"}  # both took part
+    assert overlaps == []  # never two events of one person at once
+    for person in persons:
+        assert [n for p, n, _ in handled if p == person] == list(range(20))  # the provider's order, per person
+
+
+async def test_a_poison_event_is_parked_without_holding_back_the_persons_next_events_and_can_be_retried(
+    dispatchers: Running,
+    session_factory: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+    system_admin: SystemAdminContext,
+) -> None:
+    provider = _provider("poison")
+    await _enqueue(session_factory, [_synthetic(provider, "ann", n) for n in range(3)])
+    handled: list[int] = []
+    broken = {"yes": True}
+
+    async def handle(row: WebhookInbox) -> None:
+        if row.event["n"] == 0 and broken["yes"]:
+            raise ValueError("cannot read this event")
+        handled.append(row.event["n"])
+
+    dispatchers.start({provider: handle}, inbox_max_attempts=2)
+
+    async def next_ones_handled() -> bool:
+        return handled == [1, 2]
+
+    await eventually(next_ones_handled, within_seconds=30)
+    async with session_factory() as session:
+        poison = (
+            await session.execute(
+                select(WebhookInbox).where(WebhookInbox.provider == provider, WebhookInbox.event_key == "event:ann:0")
+            )
+        ).scalar_one()
+    assert (poison.state, poison.attempts) == ("parked", 2)
+    assert poison.last_error == "ValueError: cannot read this event"
+
+    overview = await client.get("/api/v1/admin/inbox", params={"limit": 500}, headers=system_admin.headers)
+    assert overview.status_code == 200, overview.text
+    body = overview.json()
+    assert body["counts"]["parked"] >= 1
+    listed = next(e for e in body["parked"] if e["id"] == poison.id)
+    assert (listed["attempts"], listed["last_error"]) == (2, "ValueError: cannot read this event")
+
+    broken["yes"] = False
+    retried = await client.post(f"/api/v1/admin/inbox/{poison.id}/retry", headers=system_admin.headers)
+    assert retried.status_code == 200, retried.text
+
+    async def poison_handled() -> bool:
+        return handled == [1, 2, 0]
+
+    await eventually(poison_handled, within_seconds=30)
+    again = await client.post(f"/api/v1/admin/inbox/{poison.id}/retry", headers=system_admin.headers)
+    assert again.status_code == 404  # no longer parked
+
+
+async def test_a_tenant_user_cannot_read_the_inbox(client: httpx.AsyncClient, tenant) -> None:  # type: ignore[no-untyped-def]
+    response = await client.get("/api/v1/admin/inbox", headers={"Authorization": f"Bearer {tenant.api_keys['owner']}"})
+    assert response.status_code == 403
+
+
+async def test_a_dispatcher_killed_between_storing_and_signalling_leaves_the_event_to_be_handled_once(
+    dispatchers: Running,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    temporal_client: Client,
+    wa_tenant: WhatsAppTenant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from channels.whatsapp import inbound
+
+    provider = _provider("crash")[:20]
+    sender, message_id = fresh_phone_digits(), fresh_wamid()
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, message_id=message_id)
+    rows = inbox_rows(
+        provider=provider,
+        account_for={wa_tenant.phone_number_id: wa_tenant.phone_number_id},
+        tenant_for={wa_tenant.phone_number_id: wa_tenant.id},
+        raw=body,
+        events=parse_meta_webhook(body),
+    )
+
+    async def whatsapp(row: WebhookInbox) -> None:
+        await handle_inbox_event(row, session_factory=session_factory, temporal=temporal_client, settings=settings)
+
+    stored = asyncio.Event()
+    real_deliver = inbound.deliver_signals
+
+    async def die_before_signalling(**_: object) -> None:
+        stored.set()
+        await asyncio.Event().wait()  # the process dies here
+
+    monkeypatch.setattr(inbound, "deliver_signals", die_before_signalling)
+    first = dispatchers.start({provider: whatsapp}, inbox_lease_seconds=1.0)
+    await _enqueue(session_factory, rows)
+    await asyncio.wait_for(stored.wait(), timeout=30)
+    await dispatchers.kill(first)
+    monkeypatch.setattr(inbound, "deliver_signals", real_deliver)
+    assert await _states(session_factory, provider) == {"processing": 1}  # stored in the CRM, never signalled
+
+    dispatchers.start({provider: whatsapp})
+
+    async def handled() -> bool:
+        return await _states(session_factory, provider) == {"done": 1}
+
+    await eventually(handled, within_seconds=30)
+    async with session_factory() as session:
+        messages = (
+            (await session.execute(select(Message).where(Message.provider_message_id == message_id))).scalars().all()
+        )
+    assert len(messages) == 1
+    history = await temporal_client.get_workflow_handle(
+        lead_workflow_id(wa_tenant.slug, str(messages[0].lead_id))
+    ).fetch_history()
+    signals = [
+        e
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+        and e.workflow_execution_signaled_event_attributes.signal_name == "record_inbound_message"
+    ]
+    assert len(signals) == 1
