@@ -4,7 +4,8 @@
   concurrency, each timed from start to completion (client side), and answers workflows per second.
 - `SignalProbeWorkflow`: waits; each `ping` signal counts one. `measure_signal_round_trip` signals it and queries
   until the count shows the signal handled (a query after a signal sees it: Temporal queries are consistent), and
-  answers the round trips in seconds.
+  answers the round trips in seconds. `measure_signal_with_start` sends many pings by signal-with-start over a set
+  of probes, concurrently, and answers the engine's signals per second.
 
 The baseline worker (bench/baseline_worker.py) serves both on `BASELINE_QUEUE` with the real worker's sandbox runner
 and shutdown settings. The workflow sandbox re-imports this module: it imports nothing but temporalio.
@@ -90,3 +91,34 @@ async def measure_signal_round_trip(client: Client, *, samples: int) -> list[flo
     await handle.signal(SignalProbeWorkflow.finish)
     await handle.result()
     return round_trips
+
+
+async def measure_signal_with_start(client: Client, *, signals: int, workflows: int, concurrency: int) -> float:
+    """Signal-with-start `signals` pings over `workflows` probe workflows, `concurrency` at a time (as the webhook
+    dispatcher signals lead workflows); signals per second, first send until every probe has handled its share."""
+    tag = uuid.uuid4().hex[:8]
+    ids = [f"signal-start-probe-{tag}-{w}" for w in range(workflows)]
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(signals):
+        queue.put_nowait(i)
+
+    async def one_by_one() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            await client.start_workflow(
+                SignalProbeWorkflow.run,
+                id=ids[i % workflows],
+                task_queue=BASELINE_QUEUE,
+                start_signal="ping",
+            )
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one_by_one() for _ in range(concurrency)))
+    expected = {w: len(range(w, signals, workflows)) for w in range(workflows)}
+    for w, workflow_id in enumerate(ids):
+        handle = client.get_workflow_handle_for(SignalProbeWorkflow.run, workflow_id)
+        while await handle.query(SignalProbeWorkflow.handled) < expected[w]:
+            pass  # each query is a round trip: no busy spin
+    rate = signals / (time.perf_counter() - started)
+    await asyncio.gather(*(client.get_workflow_handle(w).signal("finish") for w in ids))
+    return rate

@@ -6,8 +6,9 @@ What it starts (loopback only, free ports, everything under a temporary director
   through the dev stack's launcher (devstack.temporal.DevTemporal), its SQLite database in memory like the test
   suite's (`temporal_db="memory"`, the default) or in a file like `./run up` (`"file"`: every write is synced to
   disk, which on this machine makes the bare engine two to three times slower);
-- the real worker (`python -m worker`), the bare-engine baseline worker (`python -m bench.baseline_worker`) and the
-  API (`uvicorn api.app:create_app --factory`) as separate processes, configured through LEADFLOW_* variables.
+- the real worker (`python -m worker`), the webhook dispatcher (`python -m dispatcher`), the bare-engine baseline
+  worker (`python -m bench.baseline_worker`) and the API (`uvicorn api.app:create_app --factory`) as separate
+  processes, configured through LEADFLOW_* variables.
 Redis is the machine's own 127.0.0.1:6379 under a prefix unique to the run; its keys are deleted at the end.
 
 Child processes are the dev stack's `Child`s: each in its own process group, stopped as a group in `close()`, which
@@ -132,13 +133,14 @@ class BenchStack:
         self.temporal = await self.dev_temporal.connect(READY_TIMEOUT)
         os.environ.update(self._child_env())
         worker = self._python_child("worker", "-m", "worker")
+        self._python_child("dispatcher", "-m", "dispatcher")
         baseline = self._python_child("baseline-worker", "-m", "bench.baseline_worker")
         api = self._python_child(
             "api",
             "-m", "uvicorn", "api.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.api_port), "--log-level", "warning",
         )  # fmt: skip
-        say("starting worker, baseline worker and API")
+        say("starting worker, webhook dispatcher, baseline worker and API")
         readyz = f"{self.api_url}/readyz"
         await asyncio.gather(
             wait_for_pollers(self.temporal, LEADS_QUEUE, namespace="default", child=worker, within=READY_TIMEOUT),

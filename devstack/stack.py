@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
+import psycopg
 
 from core.config import Settings
 from core.queues import LEADS_QUEUE
@@ -26,6 +27,7 @@ from devstack.processes import Child, StackError, StateLock, end_left_behind, re
 from devstack.redis import PrivateRedis
 from devstack.temporal import DevTemporal, wait_for_pollers
 from devstack.temporal_setup import ensure_namespace, ensure_search_attributes
+from dispatcher.runner import LISTENER_APPLICATION_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 90.0
@@ -34,6 +36,17 @@ LEFT_BEHIND_STOP_SECONDS = 20.0  # how long a left-behind child gets to stop bef
 
 def _display_host(host: str) -> str:
     return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+
+
+def dispatcher_listening(database_url: str) -> bool:
+    """Whether a webhook dispatcher holds its LISTEN connection to this database."""
+    conninfo = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(conninfo, connect_timeout=3) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s AND datname = current_database()",
+            (LISTENER_APPLICATION_NAME,),
+        ).fetchone()
+    return bool(row and row[0])
 
 
 def _say(message: str) -> None:
@@ -129,7 +142,7 @@ class Stack:
         """End the children a killed dev stack (SIGKILL, a lost terminal) left running, from their pid files: the
         application processes first, then Temporal, Redis and PostgreSQL (SIGINT: its fast shutdown)."""
         run_dir = self.state_dir / "run"
-        order = ["api", "worker", "sandbox", "temporal", "redis", "postgres"]
+        order = ["api", "dispatcher", "worker", "sandbox", "temporal", "redis", "postgres"]
         found = sorted(run_dir.glob("*.pid"), key=lambda p: order.index(p.stem) if p.stem in order else -1)
         for pid_path in found:
             sig = signal.SIGINT if pid_path.stem == "postgres" else signal.SIGTERM
@@ -206,6 +219,18 @@ class Stack:
         waits.append(
             wait_for_pollers(
                 client, LEADS_QUEUE, namespace=settings.temporal_namespace, child=worker, within=READY_TIMEOUT
+            )
+        )
+        _say("starting the webhook dispatcher")
+        dispatcher = self._python_child("dispatcher", "-m", "dispatcher")
+        self._start(dispatcher)
+        waits.append(
+            asyncio.to_thread(
+                wait_until,
+                "the webhook dispatcher (LISTEN)",
+                lambda: dispatcher_listening(database_url),
+                child=dispatcher,
+                timeout=READY_TIMEOUT,
             )
         )
         _say(f"starting the API on {self.api_url}")

@@ -37,6 +37,8 @@ from repositories.webhook_inbox import WebhookInboxRepository
 log = logging.getLogger(__name__)
 
 CHANNEL = "webhook_inbox"
+# The LISTEN connection's name in pg_stat_activity: how `./run up` sees that a dispatcher is listening.
+LISTENER_APPLICATION_NAME = "leadflow-dispatcher"
 OUTAGE_RETRY_DELAY = timedelta(seconds=3)
 PRUNE_EVERY_SECONDS = 600.0
 OUTAGES: tuple[type[BaseException], ...] = (
@@ -163,7 +165,9 @@ class InboxDispatcher:
         conninfo = async_url(self.settings.require_database_url()).replace("postgresql+psycopg://", "postgresql://")
         while not stop.is_set():
             try:
-                async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                    conninfo, autocommit=True, application_name=LISTENER_APPLICATION_NAME
+                ) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self._wake.set()  # events may have arrived while nobody listened
                     async for _ in conn.notifies():
