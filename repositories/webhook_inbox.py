@@ -29,7 +29,7 @@ _CLAIM = text(
         ORDER BY i.id
         LIMIT :limit
         FOR UPDATE SKIP LOCKED)
-    RETURNING id
+    RETURNING webhook_inbox.*
     """
 )
 
@@ -62,14 +62,8 @@ class WebhookInboxRepository:
     async def claim(self, *, providers: list[str], limit: int, lease: timedelta) -> list[WebhookInbox]:
         """Take up to `limit` events of `providers` until `lease` passes (commit to make the claim visible)."""
         params = {"providers": providers, "limit": limit, "lease_seconds": lease.total_seconds()}
-        result = await self.session.execute(_CLAIM, params)
-        ids = [row[0] for row in result]
-        if not ids:
-            return []
-        rows = await self.session.execute(
-            select(WebhookInbox).where(WebhookInbox.id.in_(ids)).order_by(WebhookInbox.id)
-        )
-        return list(rows.scalars().all())
+        claimed = await self.session.scalars(select(WebhookInbox).from_statement(_CLAIM), params)
+        return sorted(claimed.all(), key=lambda row: row.id)
 
     async def mark_done(self, *, inbox_id: int) -> None:
         await self.session.execute(

@@ -127,7 +127,8 @@ async def handle_inbox_event(
             tenant_id = await evolution_tenant_for(session=session, shard_name=row.account_id, phone=event_phone(event))
         if tenant_id is None:
             return  # no tenant on this shard yet: nothing to attach the event to
-        signals = await InboundStore(session, settings).store_events(
+        store = InboundStore(session, settings)
+        signals = await store.store_events(
             provider=row.provider, raw=row.raw, events=[event], tenant_for={event.account_id: tenant_id}
         )
         await session.commit()
@@ -184,6 +185,9 @@ class InboundStore:
         self.conversations = ConversationRepository(session)
         self.messages = MessageRepository(session)
         self.timeline = TimelineRepository(session)
+        # The session's identity map holds objects weakly: kept here, the tenant and lead rows read while storing
+        # are found again without a query when the signal is built after the commit.
+        self.loaded: list[object] = []
 
     async def store_events(
         self,
@@ -243,6 +247,7 @@ class InboundStore:
         lead, created = await self._lead_for(tenant, event)
         if lead is None:
             return None
+        self.loaded += [tenant, lead]
         await self.events.set_lead(event_id=event_id, lead_id=lead.id)
         conversation = await self.conversations.get_or_create(tenant_id=tenant_id, lead_id=lead.id, channel=CHANNEL)
         body = event.text or (f"[{event.unsupported_type}]" if event.unsupported_type else "")
