@@ -32,12 +32,14 @@ import resource
 import secrets
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
@@ -57,7 +59,7 @@ from bench.harness import (
     say,
 )
 from channels.whatsapp.shard_router import ShardRouter
-from models import Lead, Message, WebhookEvent
+from models import Enrollment, Lead, Message, WebhookEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER, compute_signature
 from workflows.ids import lead_workflow_id
 
@@ -71,8 +73,8 @@ SIGNAL_NAME = "record_inbound_message"
 # -- the payloads ---------------------------------------------------------------------------------------------------
 
 
-def sender(i: int, senders: int) -> str:
-    return f"1415555{i % senders:04d}"
+def sender(i: int, senders: int, prefix: str = "1415555") -> str:
+    return f"{prefix}{i % senders:04d}"
 
 
 def meta_body(*, phone_number_id: str, sender_digits: str, message_id: str, text: str, at: int) -> dict[str, Any]:
@@ -190,7 +192,7 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
         message_id = f"wamid.bench-{spec['tag']}-{i}"
         body = meta_body(
             phone_number_id=spec["phone_number_id"],
-            sender_digits=sender(i, spec["senders"]),
+            sender_digits=sender(i, spec["senders"], spec.get("sender_prefix", "1415555")),
             message_id=message_id,
             text=f"bench message {i}",
             at=int(time.time()),
@@ -285,6 +287,69 @@ async def create_whatsapp_tenant(stack: BenchStack) -> tuple[str, str, str]:
         )
         await session.commit()
         return tenant.slug, phone_number_id, app_secret
+
+
+# -- replies stopping sequences -----------------------------------------------------------------------------------
+
+REPLY_SENDER_PREFIX = "1415666"
+OWNER_PASSWORD = "bench-password-123"
+REPLY_SEQUENCE = {
+    "name": "Bench reply exit",
+    "steps": [{"type": "wait", "duration": {"days": 1}}, {"type": "send_whatsapp", "text": "Still there?"}],
+}
+
+
+async def enrol_reply_leads(stack: BenchStack, n: int) -> list[uuid.UUID]:
+    """`n` leads with the reply senders' numbers, each enrolled in a sequence that waits a day (exits on reply);
+    answers once every enrollment's workflow has started. Through the API, as an owner would."""
+    assert stack.session_factory is not None
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=120) as http:
+        login = await http.post(
+            "/api/v1/auth/login", json={"email": f"owner-wa-{stack.run_id}@bench.test", "password": OWNER_PASSWORD}
+        )
+        login.raise_for_status()
+        http.headers["X-CSRF-Token"] = login.json()["csrf_token"]
+        lead_ids = []
+        for i in range(n):
+            created = await http.post(
+                "/api/v1/leads", json={"phone": "+" + sender(i, n, REPLY_SENDER_PREFIX), "name": f"Reply {i}"}
+            )
+            created.raise_for_status()
+            lead_ids.append(created.json()["id"])
+        sequence = await http.post("/api/v1/sequences", json=REPLY_SEQUENCE)
+        sequence.raise_for_status()
+        sequence_id = sequence.json()["id"]
+        (await http.post(f"/api/v1/sequences/{sequence_id}/publish")).raise_for_status()
+        enrolled = await http.post(f"/api/v1/sequences/{sequence_id}/enrollments", json={"lead_ids": lead_ids})
+        if enrolled.status_code not in (200, 201, 202):
+            raise RuntimeError(f"enroll answered {enrolled.status_code}: {enrolled.text[:300]}")
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        async with stack.session_factory() as session:
+            started = (
+                (
+                    await session.execute(
+                        select(Enrollment.id).where(Enrollment.lead_id.in_(lead_ids), Enrollment.revision >= 1)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        if len(started) == n or time.monotonic() > deadline:
+            return list(started)
+        await asyncio.sleep(0.5)
+
+
+async def replied_at(stack: BenchStack, enrollment_ids: list[uuid.UUID]) -> dict[str, float]:
+    """Per reply sender's digits: when its enrollment row showed `replied` (the row's write time, epoch s)."""
+    assert stack.session_factory is not None
+    async with stack.session_factory() as session:
+        rows = await session.execute(
+            select(Lead.phone, Enrollment.updated_at)
+            .join(Lead, Lead.id == Enrollment.lead_id)
+            .where(Enrollment.id.in_(enrollment_ids), Enrollment.exit_reason == "replied")
+        )
+        return {phone.lstrip("+"): at.timestamp() for phone, at in rows}
 
 
 async def run_driver(stack: BenchStack, spec: dict[str, Any], *, bound: float) -> dict[str, Any]:
@@ -428,6 +493,42 @@ async def run(args: argparse.Namespace) -> int:
         load_after = machine_load()
         stack.check_alive()
 
+        reply_after_ack: list[float] = []
+        exit_after_ack: list[float] = []
+        if args.reply_leads:
+            say(f"replies: {args.reply_leads} enrolled leads reply at {args.reply_rate}/s")
+            enrollment_ids = await enrol_reply_leads(stack, args.reply_leads)
+            replies = await run_driver(
+                stack,
+                {
+                    **spec,
+                    "tag": "reply-" + secrets.token_hex(3),
+                    "rate": args.reply_rate,
+                    "count": args.reply_leads,
+                    "senders": args.reply_leads,
+                    "sender_prefix": REPLY_SENDER_PREFIX,
+                },
+                bound=args.reply_leads / args.reply_rate + DRIVER_GRACE_SECONDS + 60,
+            )
+            reply_acked = [r for r in replies["results"] if r["status"] == 200]
+            await settle(stack, slug, [r["id"] for r in reply_acked])
+            deadline = time.monotonic() + 60
+            exits: dict[str, float] = {}
+            while time.monotonic() < deadline:
+                exits = await replied_at(stack, enrollment_ids)
+                if len(exits) >= len(reply_acked):
+                    break
+                await asyncio.sleep(0.5)
+            _, _, lead_ids = await stored(stack, [])
+            handled_replies = await handled_at(stack.temporal, [lead_workflow_id(slug, i) for i in lead_ids])
+            for r in reply_acked:
+                ack = r["sent_at"] + r["latency"]
+                if r["id"] in handled_replies:
+                    reply_after_ack.append(handled_replies[r["id"]] - ack)
+                digits = sender(int(r["id"].rsplit("-", 1)[1]), args.reply_leads, REPLY_SENDER_PREFIX)
+                if digits in exits:
+                    exit_after_ack.append(exits[digits] - ack)
+
     sent_at = {r["id"]: r["sent_at"] for r in results}
     acked_at = {r["id"]: r["sent_at"] + r["latency"] for r in results if r["status"] == 200}
     latencies = [r["latency"] for r in results if r["status"] == 200]
@@ -466,6 +567,12 @@ async def run(args: argparse.Namespace) -> int:
         f"  sustained handling        {pipeline_rate:.1f}/s (first 200 to last handled) vs bare engine "
         f"signal-with-start {bare_rate:.1f}/s: ratio {pipeline_rate / bare_rate:.2f}"
     )
+    if args.reply_leads:
+        print(
+            f"  replies at {args.reply_rate}/s: handled after the 200 p50 {ms(reply_after_ack, 50)} / p99 "
+            f"{ms(reply_after_ack, 99)} ms ({len(reply_after_ack)}); enrollment shows replied p50 "
+            f"{ms(exit_after_ack, 50)} / p99 {ms(exit_after_ack, 99)} ms ({len(exit_after_ack)} of {args.reply_leads})"
+        )
     print(f"  baseline signal round trip p50 / p99  {ms(round_trips, 50)} / {ms(round_trips, 99)} ms")
     print(f"  stack CPU, round trips    {cpu_rtt}  (signal + query, one at a time)")
     print(f"  driver CPU                {driven['driver_cpu_seconds']:.1f} s")
@@ -491,6 +598,8 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=200, help="distinct sender numbers (leads), max 10000")
     parser.add_argument("--warmup", type=int, default=20, help="webhooks sent (and handled) before measuring")
     parser.add_argument("--signal-samples", type=int, default=200, help="bare-engine signal round trips")
+    parser.add_argument("--reply-leads", type=int, default=100, help="enrolled leads that reply after the load")
+    parser.add_argument("--reply-rate", type=float, default=20.0, help="replies per second")
     parser.add_argument(
         "--baseline-signals", type=int, default=2000, help="bare-engine signal-with-starts for the throughput baseline"
     )
