@@ -74,6 +74,8 @@ class InboxDispatcher:
         self.handlers: Mapping[str, Handler] = handlers or self._whatsapp_handlers()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Handled events not yet marked done: written in one statement before the next claim.
+        self._handled: list[int] = []
         self._next_prune = 0.0
 
     def _whatsapp_handlers(self) -> dict[str, Handler]:
@@ -90,6 +92,7 @@ class InboxDispatcher:
         try:
             while not stop.is_set():
                 self._wake.clear()
+                await self._mark_handled()
                 claimed = await self._claim_free_slots()
                 if claimed:
                     continue  # there may be more waiting
@@ -99,6 +102,7 @@ class InboxDispatcher:
             listener.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.settings.inbox_lease_seconds)
+            await self._mark_handled()
 
     async def _wait_for_wake(self, stop: asyncio.Event) -> None:
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
@@ -144,7 +148,20 @@ class InboxDispatcher:
             delay = attempt_delay(row.attempts + 1)
             await self._retry(row, error=_describe(exc), delay=delay, park_after=self.settings.inbox_max_attempts)
         else:
-            await self._record(row, lambda repo: repo.mark_done(inbox_id=row.id))
+            self._handled.append(row.id)
+
+    async def _mark_handled(self) -> None:
+        """Mark the handled events done, all in one statement. Until then they hold back their person's next event;
+        if this fails they stay claimed until their lease passes and are handled again (harmlessly)."""
+        if not self._handled:
+            return
+        handled, self._handled = self._handled, []
+        try:
+            async with self.session_factory() as session:
+                await WebhookInboxRepository(session).mark_done(inbox_ids=handled)
+                await session.commit()
+        except OUTAGES as exc:
+            log.warning("marking %d inbox events done failed: %s", len(handled), exc)
 
     async def _retry(self, row: WebhookInbox, *, error: str, delay: timedelta, park_after: int | None) -> None:
         await self._record(

@@ -15,6 +15,15 @@ class ConversationRepository:
         self.session = session
 
     async def get_or_create(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, channel: str) -> Conversation:
+        # Most messages belong to a conversation that exists: one read then, the insert only for a new one.
+        existing = await self.session.execute(
+            select(Conversation)
+            .where(Conversation.lead_id == lead_id, Conversation.channel == channel)
+            .execution_options(populate_existing=True)
+        )
+        conversation = existing.scalar_one_or_none()
+        if conversation is not None:
+            return conversation
         await self.session.execute(
             insert(Conversation)
             .values(id=uuid.uuid4(), tenant_id=tenant_id, lead_id=lead_id, channel=channel, unread_count=0)

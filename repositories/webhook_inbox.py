@@ -65,10 +65,10 @@ class WebhookInboxRepository:
         claimed = await self.session.scalars(select(WebhookInbox).from_statement(_CLAIM), params)
         return sorted(claimed.all(), key=lambda row: row.id)
 
-    async def mark_done(self, *, inbox_id: int) -> None:
+    async def mark_done(self, *, inbox_ids: list[int]) -> None:
         await self.session.execute(
             update(WebhookInbox)
-            .where(WebhookInbox.id == inbox_id)
+            .where(WebhookInbox.id.in_(inbox_ids), WebhookInbox.state == "processing")
             .values(state="done", handled_at=func.now(), lease_until=None)
         )
 
