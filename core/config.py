@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     inbox_poll_seconds: float = Field(default=2.0, gt=0)
     inbox_max_attempts: int = Field(default=8, ge=1)
     inbox_retention_hours: float = Field(default=72.0, gt=0)
+    # CPU priority of the dispatcher process (`nice`, 0-19). Acknowledging webhooks is the latency-critical path;
+    # on a host shared with the API, the dispatcher drains a burst with the CPU the acknowledgements leave over.
+    dispatcher_niceness: int = Field(default=10, ge=0, le=19)
     whatsapp_sandbox_cloud_webhook_url: str | None = None
     whatsapp_sandbox_evolution_webhook_url: str | None = None  # may contain "{instance}"
     whatsapp_sandbox_status_interval_seconds: float = Field(default=0.2, ge=0)

@@ -1,5 +1,8 @@
 """`python -m dispatcher`: handle webhook inbox events until SIGINT/SIGTERM.
 
+It lowers its own CPU priority (`LEADFLOW_DISPATCHER_NICENESS`, 10) so that on a host it shares with the API, a
+burst of webhooks is acknowledged first and drained behind.
+
 On a signal it stops claiming, lets the events in hand finish, closes the database pool and exits with `os._exit`
 after flushing: temporalio can abort in finalisers at interpreter exit (sdk-python#300). No web framework is
 imported here.
@@ -20,6 +23,8 @@ log = logging.getLogger("dispatcher")
 
 
 async def serve(settings: Settings) -> int:
+    if settings.dispatcher_niceness:
+        os.nice(settings.dispatcher_niceness)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
