@@ -141,6 +141,17 @@ def _leads(client: httpx.Client) -> dict[str, dict[str, object]]:
     return {lead["name"]: lead for lead in response.json()["items"]}
 
 
+def _eventually_conversation(client: httpx.Client, preview: str, *, within: float = 60.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        response = client.get("/api/v1/conversations", params={"limit": 50})
+        assert response.status_code == 200, response.text
+        if any(c["last_message_preview"] == preview for c in response.json()["items"]):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 async def _lead_workflow_count(address: str, tenant_id: str, *, expected: int) -> int:
     """How many workflows carry the tenant's TenantId, polled briefly: visibility trails the starts a little."""
     client = await Client.connect(address)
@@ -195,6 +206,16 @@ def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackCo
                 headers={"X-CSRF-Token": owner.cookies["leadflow_csrf"]},
             )
             assert created.status_code == 201, created.text
+            # A WhatsApp message from a new number: the sandbox signs and posts it, the API stores it in the inbox
+            # and the dispatcher process makes it a lead with a conversation.
+            inbound = httpx.post(
+                f"{stack_config.sandbox_url}/_sandbox/inbound",
+                json={"provider": "cloud", "from": "+14155550188", "text": "Hello from the stack", "name": "Stack"},
+                timeout=30,
+            )
+            assert inbound.status_code == 200, inbound.text
+            assert inbound.json()["delivery"]["status_code"] == 200, inbound.text
+            assert _eventually_conversation(owner, "Hello from the stack")
         admin_login = httpx.post(
             f"{stack_config.api_url}/api/v1/auth/login",
             json={"email": "admin@leadflow.local", "password": "leadflow-admin"},
@@ -212,7 +233,7 @@ def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackCo
         second.wait_until_up()
         assert "0 new this run" in second.text()
         with _owner_client(stack_config) as owner:
-            assert set(_leads(owner)) == demo_names | {"Made Before Restart"}
+            assert set(_leads(owner)) == demo_names | {"Made Before Restart", "Stack"}
 
         # A child that dies takes the stack down, named, with a non-zero exit and nothing left running.
         children = second.descendants()
