@@ -3,9 +3,9 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,13 +49,12 @@ class WebhookInboxRepository:
         are new."""
         if not rows:
             return 0
+        table = cast(Table, WebhookInbox.__table__)  # Core, not the ORM's bulk path: this runs on every webhook
         result = await self.session.execute(
-            insert(WebhookInbox)
+            insert(table)
             .values(rows)
-            .on_conflict_do_nothing(
-                index_elements=[WebhookInbox.provider, WebhookInbox.account_id, WebhookInbox.event_key]
-            )
-            .returning(WebhookInbox.id)
+            .on_conflict_do_nothing(index_elements=[table.c.provider, table.c.account_id, table.c.event_key])
+            .returning(table.c.id)
         )
         return len(result.scalars().all())
 
