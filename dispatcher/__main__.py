@@ -8,14 +8,12 @@ after flushing: temporalio can abort in finalisers at interpreter exit (sdk-pyth
 imported here.
 """
 
-import asyncio
 import logging
 import os
-import signal
-import sys
 
-from core.config import Settings, get_settings
+from core.config import Settings
 from core.db import create_engine, create_session_factory
+from core.process import run_service, stop_event
 from core.temporal import connect_temporal
 from dispatcher.runner import InboxDispatcher
 
@@ -25,10 +23,7 @@ log = logging.getLogger("dispatcher")
 async def serve(settings: Settings) -> int:
     if settings.dispatcher_niceness:
         os.nice(settings.dispatcher_niceness)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_event()
     try:
         client = await connect_temporal(settings)
     except Exception as exc:
@@ -47,18 +42,7 @@ async def serve(settings: Settings) -> int:
 
 
 def main() -> None:
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    code = 1
-    try:
-        code = asyncio.run(serve(settings))
-    except Exception:
-        log.exception("dispatcher crashed")
-    finally:
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    run_service("dispatcher", serve)
 
 
 if __name__ == "__main__":

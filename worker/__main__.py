@@ -5,15 +5,12 @@ the activities' HTTP and Redis clients and the database pool, and exits. It exit
 temporalio can abort in finalisers at interpreter exit (sdk-python#300). No web framework is imported here.
 """
 
-import asyncio
 import logging
-import os
-import signal
-import sys
 from contextlib import AsyncExitStack
 
-from core.config import Settings, get_settings
+from core.config import Settings
 from core.db import create_engine, create_session_factory
+from core.process import run_service, stop_event
 from core.temporal import connect_temporal
 from worker.main import build_worker
 
@@ -21,10 +18,7 @@ log = logging.getLogger("worker")
 
 
 async def serve(settings: Settings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_event()
     try:
         client = await connect_temporal(settings)
     except Exception as exc:
@@ -45,18 +39,7 @@ async def serve(settings: Settings) -> int:
 
 
 def main() -> None:
-    settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    code = 1
-    try:
-        code = asyncio.run(serve(settings))
-    except Exception:
-        log.exception("worker crashed")
-    finally:
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    run_service("worker", serve)
 
 
 if __name__ == "__main__":

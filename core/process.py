@@ -1,0 +1,38 @@
+"""The life of a long-running Temporal client process (`python -m worker`, `python -m dispatcher`): stop on
+SIGINT/SIGTERM, log a crash, and leave with `os._exit` after flushing, because temporalio can abort in finalisers at
+interpreter exit (sdk-python#300)."""
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, NoReturn
+
+from core.config import Settings, get_settings
+
+
+def stop_event() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (call inside the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+def run_service(name: str, serve: Callable[[Settings], Coroutine[Any, Any, int]]) -> NoReturn:
+    """Run `serve(settings)` to its exit code, then leave the interpreter at once with that code."""
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    code = 1
+    try:
+        code = asyncio.run(serve(settings))
+    except Exception:
+        logging.getLogger(name).exception("%s crashed", name)
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
