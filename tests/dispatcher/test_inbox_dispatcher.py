@@ -25,6 +25,7 @@ from providers.whatsapp.inbound import parse_meta_webhook
 from repositories.webhook_inbox import WebhookInboxRepository
 from tests.fixtures.crm import SystemAdminContext
 from tests.fixtures.dispatcher import dispatcher_settings
+from tests.fixtures.outage import PostgresProxy
 from tests.fixtures.whatsapp import WhatsAppTenant, eventually, fresh_phone_digits, fresh_wamid
 from workflows.ids import lead_workflow_id
 
@@ -72,10 +73,16 @@ class Running:
         self.temporal = temporal
         self.started: list[tuple[InboxDispatcher, asyncio.Event, asyncio.Task[None]]] = []
 
-    def start(self, handlers: Mapping[str, Handler], **settings_changes: object) -> InboxDispatcher:
+    def start(
+        self,
+        handlers: Mapping[str, Handler],
+        *,
+        session_factory: async_sessionmaker[AsyncSession] | None = None,
+        **settings_changes: object,
+    ) -> InboxDispatcher:
         dispatcher = InboxDispatcher(
             settings=dispatcher_settings(self.settings, **settings_changes),
-            session_factory=self.session_factory,
+            session_factory=session_factory or self.session_factory,
             temporal=self.temporal,
             handlers=handlers,
         )
@@ -262,3 +269,36 @@ async def test_a_dispatcher_killed_between_storing_and_signalling_leaves_the_eve
         and e.workflow_execution_signaled_event_attributes.signal_name == "record_inbound_message"
     ]
     assert len(signals) == 1
+
+
+async def test_events_wait_while_the_dispatchers_database_is_away_and_drain_once_it_is_back(
+    dispatchers: Running,
+    session_factory: async_sessionmaker[AsyncSession],
+    postgres_proxy: PostgresProxy,
+    proxied_sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    provider = _provider("pg-away")
+    handled: list[tuple[str, int]] = []
+
+    async def handle(row: WebhookInbox) -> None:
+        handled.append((row.event["person"], row.event["n"]))
+
+    dispatchers.start(
+        {provider: handle}, session_factory=proxied_sessions, database_url=postgres_proxy.url, inbox_poll_seconds=0.2
+    )
+    await postgres_proxy.cut()
+    # Stored (the API's own connection works) while the dispatcher's database is unreachable.
+    await _enqueue(session_factory, [_synthetic(provider, f"p{i}", n) for i in range(5) for n in range(4)])
+    await asyncio.sleep(2)  # ten polls: each fails to claim, nothing is lost or half-taken
+    assert handled == []
+    assert await _states(session_factory, provider) == {"pending": 20}
+
+    await postgres_proxy.restore()
+
+    async def drained() -> bool:
+        return await _states(session_factory, provider) == {"done": 20}
+
+    await eventually(drained, within_seconds=60)
+    assert sorted(handled) == sorted((f"p{i}", n) for i in range(5) for n in range(4))  # each once
+    for i in range(5):
+        assert [n for p, n in handled if p == f"p{i}"] == [0, 1, 2, 3]
