@@ -175,7 +175,7 @@ def _lock_order(event: InboundMessage | StatusEvent | ConnectionUpdate) -> tuple
 
 
 class InboundStore:
-    """Stores one verified delivery's events in the request's session (no commit here)."""
+    """Stores verified events in the CRM in the given session (the caller commits)."""
 
     def __init__(self, session: AsyncSession, settings: Settings) -> None:
         self.session = session
@@ -473,8 +473,9 @@ async def deliver_signals(
 ) -> None:
     """Signal each stored inbound message to its lead's workflow (signal-with-start), then mark it signalled.
 
-    Runs after the commit that stored the events. When Temporal cannot be reached the delivery is answered 503:
-    the provider retries it, the repeat is recognised as stored-but-unsignalled, and the signal goes out then.
+    Runs after the commit that stored the events. When Temporal cannot be reached this raises ServiceUnavailable:
+    the dispatcher tries the inbox event again later, the repeat is recognised as stored-but-unsignalled, and the
+    signal goes out then.
     """
     delivered: list[uuid.UUID] = []
     try:
@@ -484,7 +485,7 @@ async def deliver_signals(
     except Exception as exc:
         log.warning("signalling a lead workflow failed: %s", exc)
         raise ServiceUnavailable(
-            "the event was stored but its lead workflow could not be signalled; deliver it again",
+            "the event was stored but its lead workflow could not be signalled; it is tried again",
             headers={"Retry-After": "5"},
         ) from None
     finally:
