@@ -12,7 +12,6 @@ from datetime import timedelta
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
-    WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -26,7 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.config import Settings
 from core.errors import AppError, Conflict, NotFound, ServiceUnavailable
-from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
+from core.queues import LEADS_QUEUE
 from domain.stages import Stage
 from models import Lead, StatusDefinition, Tenant
 from workflow_clients.lead import (
@@ -34,6 +33,7 @@ from workflow_clients.lead import (
     lead_search_attributes,
     lead_workflow_input,
     signal_lead_workflow_with_start,
+    start_lead_workflow,
 )
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
@@ -80,23 +80,6 @@ def lead_start_operation(
         search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
         memo={"display_name": display_name(lead)},
         static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
-    )
-
-
-async def start_lead_workflow(
-    client: Client, *, tenant: Tenant, lead: Lead, settings: Settings
-) -> WorkflowHandle[LeadWorkflow, LeadView]:
-    """Start the lead's workflow, or return the running one: a retried request never starts a second."""
-    return await client.start_workflow(
-        LeadWorkflow.run,
-        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
-        id=lead_workflow_id(tenant.slug, str(lead.id)),
-        task_queue=LEADS_QUEUE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
-        memo={"display_name": display_name(lead)},
-        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
-        rpc_timeout=WORKFLOW_START_TIMEOUT,
     )
 
 

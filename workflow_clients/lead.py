@@ -1,4 +1,5 @@
-"""Starting and signalling the LeadWorkflow from outside Temporal: the API and the webhook dispatcher share these.
+"""Starting and signalling the LeadWorkflow from outside Temporal: the API, the webhook dispatcher and the job
+activities (bulk starts, the sweeper) share these.
 
 Call them after the transaction that wrote the lead committed: the workflow starts from the committed row.
 """
@@ -6,8 +7,8 @@ Call them after the transaction that wrote the lead committed: the workflow star
 from collections.abc import Sequence
 from typing import Any
 
-from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
 from core.config import Settings
 from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
@@ -16,7 +17,7 @@ from models import Lead, Tenant
 from workflows import search_attributes
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
-from workflows.lead_types import LeadWorkflowInput
+from workflows.lead_types import LeadView, LeadWorkflowInput
 
 
 def display_name(lead: Lead) -> str:
@@ -77,6 +78,23 @@ async def signal_lead_workflow_with_start(
         task_queue=LEADS_QUEUE,
         start_signal=signal,
         start_signal_args=[arg],
+        search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
+        memo={"display_name": display_name(lead)},
+        static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
+        rpc_timeout=WORKFLOW_START_TIMEOUT,
+    )
+
+
+async def start_lead_workflow(
+    client: Client, *, tenant: Tenant, lead: Lead, settings: Settings
+) -> WorkflowHandle[LeadWorkflow, LeadView]:
+    """Start the lead's workflow, or return the running one: a retried request never starts a second."""
+    return await client.start_workflow(
+        LeadWorkflow.run,
+        lead_workflow_input(tenant=tenant, lead=lead, settings=settings),
+        id=lead_workflow_id(tenant.slug, str(lead.id)),
+        task_queue=LEADS_QUEUE,
+        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=lead_search_attributes(tenant=tenant, lead=lead),
         memo={"display_name": display_name(lead)},
         static_summary=f"Lead {display_name(lead)} of {tenant.slug}",
