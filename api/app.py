@@ -16,6 +16,7 @@ from api.routes import (
     enrollments,
     health,
     index,
+    jobs,
     leads,
     sequences,
     statuses,
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sequences.router, prefix="/api/v1")
     app.include_router(enrollments.router, prefix="/api/v1")
     app.include_router(tasks.router, prefix="/api/v1")
+    app.include_router(jobs.router, prefix="/api/v1")
     app.include_router(admin_inbox.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
     return app

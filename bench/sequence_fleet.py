@@ -14,8 +14,9 @@ reaches its first durable sleep — a timer before its first send — right afte
 
 An enrollment counts once its workflow has started, told its LeadWorkflow, planned step 1 and mirrored that plan
 into its row (revision >= 1): the workflow's next command is the timer. Enrollments per second for a batch = batch
-size / (the enroll request sent → the last row's `updated_at`, same machine clock). The API paces starts itself
-(`enrollment_start_concurrency` in flight, `enrollment_start_per_second`).
+size / (the enroll request sent → the last row's `updated_at`, same machine clock). The request answers 202 at once;
+its job's workflow starts them behind it in chunks (`job_chunk_size`), paced (`enrollment_start_concurrency` in
+flight, `enrollment_start_per_second`).
 
 Beside it, the bare-engine baseline (bench/baseline.py): one-activity workflows at the API's start concurrency, on the
 same server, timed start to completion; printed as a ratio. The worker's RSS (psutil, the worker process and its
@@ -32,6 +33,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -119,13 +121,28 @@ async def import_leads(http: httpx.AsyncClient, *, n: int, chunk: int) -> list[s
         rows = ["phone,name,source"] + [f"{phone(i)},Bench Lead {i},bench" for i in range(start, min(n, start + chunk))]
         body = ("\n".join(rows) + "\n").encode()
         response = await http.post("/api/v1/leads/import", files={"file": ("leads.csv", body, "text/csv")})
-        if response.status_code != 200:
+        if response.status_code != 202:
             raise RuntimeError(f"POST /api/v1/leads/import answered {response.status_code}: {response.text[:300]}")
         report = response.json()
-        if report.get("workflows_not_started"):
-            say(f"import: {len(report['workflows_not_started'])} lead workflows not started")
+        job = await finished_job(http, report["job"])
+        if job["failed"]:
+            say(f"import: {job['failed']} lead workflows not started")
         ids.extend(str(i) for i in report["lead_ids"])
     return ids
+
+
+async def finished_job(http: httpx.AsyncClient, job: dict[str, Any]) -> dict[str, Any]:
+    """GET the job of a 202 until its workflows are started (done) or it failed."""
+    while True:
+        response = await http.get(job["url"])
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {job['url']} answered {response.status_code}: {response.text[:300]}")
+        body: dict[str, Any] = response.json()
+        if body["state"] == "failed":
+            raise RuntimeError(f"job {job['id']} failed: {body['error']}")
+        if body["state"] == "done":
+            return body
+        await asyncio.sleep(0.5)
 
 
 async def publish_sequence(http: httpx.AsyncClient) -> str:
@@ -165,12 +182,12 @@ async def enroll_batch(
             json={"lead_ids": lead_ids[at : at + per_request], "start_at": start_at},
             timeout=max(10.0, deadline - time.monotonic()),
         )
-        if response.status_code != 200:
+        if response.status_code != 202:
             raise RuntimeError(f"enroll answered {response.status_code}: {response.text[:300]}")
         report = response.json()
         ids.extend(uuid.UUID(i) for i in report["enrollment_ids"])
-        if report["not_started"] or report["skipped"]:
-            say(f"enroll: {len(report['not_started'])} not started, {len(report['skipped'])} skipped")
+        if report["skipped"]:
+            say(f"enroll: {len(report['skipped'])} skipped")
     answered = wall_clock() - sent_at
     done, last = 0, None
     while time.monotonic() < deadline:

@@ -124,16 +124,24 @@ class Settings(BaseSettings):
     whatsapp_send_reconcile_window_seconds: float = Field(default=60.0, ge=0)
     whatsapp_send_reconcile_poll_seconds: float = Field(default=3.0, gt=0)
 
-    # CSV lead import: limits of one upload, and how many lead workflows it starts at a time
+    # CSV lead import: limits of one upload, and how many lead workflows its job starts at a time
     lead_import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     lead_import_max_rows: int = Field(default=5000, ge=1)
     lead_import_workflow_concurrency: int = Field(default=16, ge=1)
 
-    # Bulk sequence enrollment (POST /sequences/{id}/enrollments): most leads per request, and how the API starts
+    # Bulk sequence enrollment (POST /sequences/{id}/enrollments): most leads per request, and how its job starts
     # their workflows after the rows commit — at most this many starts in flight and this many per second.
     enrollment_max_leads: int = Field(default=10_000, ge=1)
     enrollment_start_concurrency: int = Field(default=32, ge=1)
     enrollment_start_per_second: float = Field(default=500.0, gt=0)
+
+    # Background jobs (bulk enrollment, CSV import): workflows started per activity call (progress is recorded after
+    # each); the sweeper runs every interval and starts jobs still queued, and enrollments and leads whose workflow
+    # never started, once they are older than the grace period (at most `job_sweep_batch` of each per sweep).
+    job_chunk_size: int = Field(default=200, ge=1, le=2000)
+    job_sweep_interval_seconds: float = Field(default=60.0, ge=1)
+    job_sweep_grace_seconds: float = Field(default=300.0, ge=0)
+    job_sweep_batch: int = Field(default=1000, ge=1)
 
     # Dev stack (python -m devstack up)
     dev_state_dir: str = ".leadflow"

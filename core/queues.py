@@ -34,6 +34,13 @@ WHATSAPP_MANUAL_SEND_SCHEDULE_TO_CLOSE = timedelta(minutes=1)
 SEQUENCE_SEND_SCHEDULE_TO_CLOSE = timedelta(hours=6)
 SEQUENCE_SET_STATUS_SCHEDULE_TO_CLOSE = timedelta(minutes=10)
 
+# Background jobs (workflows/bulk_start.py): one chunk of workflow starts; a chunk still failing after this long ends
+# the job `failed` (its unstarted rows are left to the sweeper). One sweep gets one attempt: the next sweep retries.
+JOB_CHUNK_START_TO_CLOSE = timedelta(minutes=2)
+JOB_CHUNK_SCHEDULE_TO_CLOSE = timedelta(minutes=30)
+SWEEP_START_TO_CLOSE = timedelta(minutes=5)
+SWEEP_RETRY = RetryPolicy(maximum_attempts=1)
+
 # Worker: on SIGTERM, running activities get this long to finish before they are cancelled.
 WORKER_GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 

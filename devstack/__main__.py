@@ -2,13 +2,15 @@
 
 up         the whole system on this machine, in the foreground (see devstack/stack.py); Ctrl-C stops it.
 bootstrap  against the configured services (production, docker-compose): migrate the database to head, create the
-           first system_admin from settings, and make sure the Temporal namespace and search attributes exist.
+           first system_admin from settings, and make sure the Temporal namespace, search attributes and the
+           sweeper's schedule exist.
 """
 
 import argparse
 import asyncio
 import os
 import sys
+from datetime import timedelta
 
 from core.config import Settings, get_settings
 
@@ -22,7 +24,9 @@ def _bootstrap(settings: Settings) -> int:
         return 2
     asyncio.run(bootstrap(settings))
     print(f"database at head; system admin {settings.bootstrap_admin_email} present", flush=True)
-    print(asyncio.run(prepare_cluster(settings.temporal_address, settings.temporal_namespace)), flush=True)
+    sweep_every = timedelta(seconds=settings.job_sweep_interval_seconds)
+    prepared = prepare_cluster(settings.temporal_address, settings.temporal_namespace, sweep_every=sweep_every)
+    print(asyncio.run(prepared), flush=True)
     return 0
 
 

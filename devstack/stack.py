@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import traceback
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -28,6 +29,7 @@ from devstack.redis import PrivateRedis
 from devstack.temporal import DevTemporal, wait_for_pollers
 from devstack.temporal_setup import ensure_namespace, ensure_search_attributes
 from dispatcher.runner import LISTENER_APPLICATION_NAME
+from workflow_clients.jobs import ensure_sweep_schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 90.0
@@ -186,6 +188,7 @@ class Stack:
         client = await connecting
         await ensure_namespace(client, self.settings.temporal_namespace)
         await ensure_search_attributes(client, self.settings.temporal_namespace)
+        await ensure_sweep_schedule(client, every=timedelta(seconds=self.settings.job_sweep_interval_seconds))
         database_url = self.postgres.url if self.postgres else self.settings.require_database_url()
         redis_url = self.redis.url if self.redis else self.settings.require_redis_url()
         self._export(database_url, redis_url)

@@ -1,4 +1,5 @@
-"""Prepare a Temporal cluster for Leadflow: the namespace exists and carries every custom search attribute.
+"""Prepare a Temporal cluster for Leadflow: the namespace exists, carries every custom search attribute and runs the
+sweeper's schedule (workflows/sweep.py).
 
 A Temporal server (unlike the dev server, which takes `--search-attribute` flags) starts without Leadflow's
 search attributes, and a plain `temporalio/server` without the namespace either. `python -m devstack bootstrap`
@@ -17,6 +18,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflow_clients.jobs import ensure_sweep_schedule
 from workflows import search_attributes
 
 # Applies only when bootstrap creates the namespace; an existing namespace keeps its own retention.
@@ -93,11 +95,13 @@ async def _add_missing_search_attributes(client: Client, namespace: str) -> list
     return sorted(missing)
 
 
-async def prepare_cluster(address: str, namespace: str, *, within: float = 120) -> str:
-    """Namespace and search attributes in place; returns a one-line account of what was done."""
+async def prepare_cluster(address: str, namespace: str, *, sweep_every: timedelta, within: float = 120) -> str:
+    """Namespace, search attributes and the sweeper's schedule in place; returns a one-line account of what was done."""
     client = await connect_when_up(address, namespace, within=within)
     created = await ensure_namespace(client, namespace)
     added = await ensure_search_attributes(client, namespace)
+    scheduled = await ensure_sweep_schedule(client, every=sweep_every)
     parts = [f"namespace {namespace!r} " + ("created" if created else "present")]
     parts.append(f"search attributes added: {', '.join(added)}" if added else "search attributes present")
+    parts.append(f"sweeper schedule {'created' if scheduled else 'updated'} (every {sweep_every.total_seconds():g} s)")
     return "; ".join(parts)

@@ -4,6 +4,7 @@ from models.api_key import ApiKey
 from models.base import Base
 from models.conversation import Conversation
 from models.enrollment import Enrollment, EnrollmentStep
+from models.job import Job
 from models.lead import Lead
 from models.message import Message
 from models.outbox import OutboxMessage
@@ -24,6 +25,7 @@ __all__ = [
     "Conversation",
     "Enrollment",
     "EnrollmentStep",
+    "Job",
     "Lead",
     "Message",
     "OutboxMessage",

@@ -30,6 +30,11 @@ class Enrollment(IdMixin, CreatedAtMixin, Base):
             postgresql_where=text("status IN ('active', 'paused')"),
         ),
         Index("ix_enrollment_tenant_sequence_status", "tenant_id", "sequence_id", "status"),
+        Index(
+            "ix_enrollment_workflow_not_started",
+            "created_at",
+            postgresql_where=text("workflow_started_at IS NULL AND revision = 0"),
+        ),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
@@ -48,6 +53,8 @@ class Enrollment(IdMixin, CreatedAtMixin, Base):
     replies: Mapped[int] = mapped_column(default=0)
     open_task_id: Mapped[uuid.UUID | None] = mapped_column()
     revision: Mapped[int] = mapped_column(default=0)
+    # When a start of its workflow was first confirmed; NULL with revision 0: maybe never (the sweeper starts it).
+    workflow_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enrolled_by: Mapped[str] = mapped_column(String(80), default="system")
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -21,6 +21,7 @@ class Lead(IdMixin, CreatedAtMixin, Base):
         UniqueConstraint("tenant_id", "phone"),
         UniqueConstraint("tenant_id", "create_idempotency_key"),
         Index("ix_lead_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_lead_workflow_not_started", "created_at", postgresql_where=text("workflow_started_at IS NULL")),
         # Trigram indexes serve the list's case-insensitive substring search (ILIKE '%q%') on these columns.
         *(
             Index(f"ix_lead_{column}_trgm", column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
@@ -41,6 +42,8 @@ class Lead(IdMixin, CreatedAtMixin, Base):
     # The creating request's Idempotency-Key header, and a hash of its body (NULL for imported or WhatsApp leads).
     create_idempotency_key: Mapped[str | None] = mapped_column(String(100))
     create_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # When a start of its workflow was first confirmed; NULL: never (the sweeper starts it after a grace period).
+    workflow_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -6,7 +6,7 @@ roll an enrollment back. `record_step` and `reserve_send` are idempotent on (enr
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Enrollment, EnrollmentStep
+from repositories.jobs import not_in_open_job
 
 OPEN_STATUSES = ("active", "paused")
 SEND_STEP = "send_whatsapp"
@@ -61,6 +62,41 @@ class EnrollmentRepository:
                 Enrollment.lead_id == lead_id,
                 Enrollment.status.in_(OPEN_STATUSES),
             )
+        )
+        return list(result.scalars())
+
+    async def get_many(self, *, enrollment_ids: Sequence[uuid.UUID]) -> list[Enrollment]:
+        if not enrollment_ids:
+            return []
+        result = await self.session.execute(select(Enrollment).where(Enrollment.id.in_(list(enrollment_ids))))
+        return list(result.scalars())
+
+    async def mark_workflow_started(self, *, enrollment_ids: Sequence[uuid.UUID]) -> None:
+        """Record that the enrollments' workflows are known to run (the first time only)."""
+        if enrollment_ids:
+            await self.session.execute(
+                update(Enrollment)
+                .where(Enrollment.id.in_(list(enrollment_ids)), Enrollment.workflow_started_at.is_(None))
+                # Not an edit of the row: `updated_at` stays.
+                .values(workflow_started_at=func.now(), updated_at=Enrollment.updated_at)
+                # Leave loaded rows as they are: the request may still read them (an expired attribute can't load).
+                .execution_options(synchronize_session=False)
+            )
+
+    async def never_started(self, *, older_than: timedelta, limit: int) -> list[Enrollment]:
+        """Active enrollments of any tenant whose workflow was never confirmed started nor ever mirrored a state,
+        created before `older_than` ago and no item of an open job (the job starts those), oldest first."""
+        result = await self.session.execute(
+            select(Enrollment)
+            .where(
+                Enrollment.workflow_started_at.is_(None),
+                Enrollment.revision == 0,
+                Enrollment.status == "active",
+                Enrollment.created_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than.total_seconds()),
+                not_in_open_job(Enrollment.tenant_id, Enrollment.id),
+            )
+            .order_by(Enrollment.created_at)
+            .limit(limit)
         )
         return list(result.scalars())
 

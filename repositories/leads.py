@@ -1,8 +1,9 @@
-"""SQL for leads. Every read is scoped by tenant: a lead of another tenant is simply not found."""
+"""SQL for leads. Every read is scoped by tenant (a lead of another tenant is simply not found), except the sweeper's
+`never_started`, which looks across tenants."""
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, delete, func, or_, select, tuple_, update
@@ -10,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Lead, Tenant, TimelineEvent, User
+from repositories.jobs import not_in_open_job
 from repositories.timeline import LEAD_CREATED, lead_created_key
 
 
@@ -40,6 +42,44 @@ class LeadRepository:
             return []
         result = await self.session.execute(
             select(Lead).where(Lead.tenant_id == tenant_id, Lead.id.in_(list(lead_ids)))
+        )
+        return list(result.scalars())
+
+    async def mark_workflow_started(self, *, lead_ids: Sequence[uuid.UUID]) -> None:
+        """Record that the leads' workflows are known to run (the first time only)."""
+        if lead_ids:
+            await self.session.execute(
+                update(Lead)
+                .where(Lead.id.in_(list(lead_ids)), Lead.workflow_started_at.is_(None))
+                # Not an edit of the row: `updated_at` stays.
+                .values(workflow_started_at=func.now(), updated_at=Lead.updated_at)
+                # Leave loaded rows as they are: the request may still read them (an expired attribute can't load).
+                .execution_options(synchronize_session=False)
+            )
+
+    async def never_started_among(self, *, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> list[Lead]:
+        """Those of `lead_ids` whose workflow was never confirmed started."""
+        if not lead_ids:
+            return []
+        result = await self.session.execute(
+            select(Lead).where(
+                Lead.tenant_id == tenant_id, Lead.id.in_(list(lead_ids)), Lead.workflow_started_at.is_(None)
+            )
+        )
+        return list(result.scalars())
+
+    async def never_started(self, *, older_than: timedelta, limit: int) -> list[Lead]:
+        """Leads of any tenant whose workflow was never confirmed started, created before `older_than` ago and no
+        item of an open job (the job starts those), oldest first."""
+        result = await self.session.execute(
+            select(Lead)
+            .where(
+                Lead.workflow_started_at.is_(None),
+                Lead.created_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than.total_seconds()),
+                not_in_open_job(Lead.tenant_id, Lead.id),
+            )
+            .order_by(Lead.created_at)
+            .limit(limit)
         )
         return list(result.scalars())
 

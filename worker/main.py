@@ -14,15 +14,18 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.jobs import JobActivities
 from activities.leads import LeadActivities
 from activities.sequences import SequenceActivities
 from activities.whatsapp import WhatsAppActivities
 from core.config import Settings
 from core.queues import LEADS_QUEUE, WORKER_GRACEFUL_SHUTDOWN
+from workflows.bulk_start import BulkStartWorkflow
 from workflows.lead import LeadWorkflow
 from workflows.sequence import SequenceWorkflow
+from workflows.sweep import SweepWorkflow
 
-WORKFLOWS: Sequence[type] = [LeadWorkflow, SequenceWorkflow]
+WORKFLOWS: Sequence[type] = [LeadWorkflow, SequenceWorkflow, BulkStartWorkflow, SweepWorkflow]
 
 # Pure modules shared by every workflow: imported once instead of once per workflow run (they keep no state).
 SANDBOX_PASSTHROUGH = [
@@ -32,6 +35,7 @@ SANDBOX_PASSTHROUGH = [
     "workflows.search_attributes",
     "workflows.lead_types",
     "workflows.sequence_types",
+    "workflows.job_types",
 ]
 
 
@@ -48,6 +52,8 @@ def activities(
         resources.push_async_callback(whatsapp.aclose)
     # The sequence activities get the worker's own Temporal client: set_status sends the LeadWorkflow an update.
     sequences = SequenceActivities(session_factory, client)
+    # The job activities start workflows (bulk enrollments, imports, the sweeper) with the worker's client.
+    jobs = JobActivities(session_factory, client, settings)
     return [
         leads.mirror_status_change,
         leads.record_speed_to_lead_alert,
@@ -58,6 +64,10 @@ def activities(
         sequences.close_task,
         sequences.escalate_overdue_task,
         sequences.set_lead_status,
+        jobs.begin,
+        jobs.start_chunk,
+        jobs.finish,
+        jobs.sweep,
     ]
 
 

@@ -1,14 +1,15 @@
 """Enrollments under /api/v1: bulk-enroll leads in a sequence, read one enrollment, pause / resume / stop it.
 
 `enrollment:manage` enrolls and controls (owner, admin, agent: agents work leads), `enrollment:read` reads. Another
-tenant's sequence or enrollment is a 404. The enrollment rows commit before any workflow starts; a control the
-workflow refuses (pause of a paused enrollment, stop of an ended one) is a 409 with the workflow's reason.
+tenant's sequence or enrollment is a 404. A bulk enrollment commits its rows and answers 202 with a job that starts
+their workflows behind the answer; a control the workflow refuses (pause of a paused enrollment, stop of an ended
+one) is a 409 with the workflow's reason.
 """
 
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import SessionDep, SettingsDep, TemporalDep
 from api.schemas.enrollments import (
@@ -21,6 +22,7 @@ from api.schemas.enrollments import (
 )
 from api.security import Principal, require
 from api.services import enrollments as service
+from api.services.jobs import start_job
 from api.services.leads import get_tenant
 from domain.permissions import Action
 
@@ -36,6 +38,7 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 
 @router.post(
     "/sequences/{sequence_id}/enrollments",
+    status_code=202,
     responses={409: {"description": "the sequence is archived or was never published"}},
 )
 async def enroll_leads(
@@ -45,22 +48,22 @@ async def enroll_leads(
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    response: Response,
 ) -> EnrollReport:
     """Enroll leads (by id, or every lead matching GET /leads filters) in the latest published version.
 
-    Answers how many were enrolled and why each other lead was skipped: already_enrolled, opted_out, terminal_stage,
-    not_found. Workflows start paced after the rows are saved; any that could not start are listed in `not_started`
-    and the same request again starts them.
+    Answers 202 at once: how many were enrolled and why each other lead was skipped (already_enrolled, opted_out,
+    terminal_stage, not_found), and the job (`Location`) that starts their workflows behind the answer.
     """
     tenant = await get_tenant(session=session, tenant_id=principal.tenant())
     plan = await service.enroll(
         session=session, tenant=tenant, sequence_id=sequence_id, data=data, actor=principal.actor, settings=settings
     )
     await session.commit()
-    not_started = await service.start_workflows(
-        session=session, temporal=temporal, settings=settings, tenant=tenant, plan=plan
-    )
-    return plan.report(not_started)
+    report = plan.report()
+    await start_job(temporal=temporal, tenant=tenant, job_id=report.job.id)
+    response.headers["Location"] = report.job.url
+    return report
 
 
 @router.get("/sequences/{sequence_id}/enrollments")

@@ -25,6 +25,7 @@ from api.schemas.nul import reject_nul
 from api.security import Principal, require
 from api.services import lead_import
 from api.services import leads as service
+from api.services.jobs import start_job
 from domain.permissions import Action
 from domain.stages import Stage
 
@@ -65,9 +66,13 @@ async def create_lead(
     )
     if creation.attempt is service.CreateAttempt.FIRST:
         await session.commit()
-        await service.start_workflow(temporal=temporal, settings=settings, tenant=tenant, lead=creation.lead)
+        await service.start_workflow(
+            session=session, temporal=temporal, settings=settings, tenant=tenant, lead=creation.lead
+        )
     else:
-        await service.finish_earlier_attempt(temporal=temporal, settings=settings, tenant=tenant, creation=creation)
+        await service.finish_earlier_attempt(
+            session=session, temporal=temporal, settings=settings, tenant=tenant, creation=creation
+        )
         if creation.attempt is service.CreateAttempt.KEY_REPLAY:
             response.headers[REPLAYED_HEADER] = "true"
     return LeadPublic.model_validate(creation.lead)
@@ -101,29 +106,25 @@ async def list_leads(
     return LeadPage(items=[LeadPublic.model_validate(lead) for lead in items], next_cursor=next_cursor)
 
 
-@router.post("/import", responses={413: {"description": "file too large or too many rows"}})
+@router.post("/import", status_code=202, responses={413: {"description": "file too large or too many rows"}})
 async def import_leads(
     principal: Importer,
     session: SessionDep,
     temporal: TemporalDep,
     settings: SettingsDep,
+    response: Response,
     file: Annotated[UploadFile, File(description="CSV, UTF-8, header row with a 'phone' column")],
 ) -> LeadImportReport:
-    """Import leads from CSV: valid rows stored in one transaction, bad rows reported by line; then workflows."""
+    """Import leads from CSV: valid rows stored in one transaction, bad rows reported by line; 202 with the job
+    (`Location`) that starts their workflows behind the answer."""
     tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
     text = await lead_import.read_upload(file, max_bytes=settings.lead_import_max_bytes)
     report = await lead_import.import_leads(
         session=session, tenant=tenant, text=text, actor=principal.actor, max_rows=settings.lead_import_max_rows
     )
     await session.commit()
-    report.workflows_not_started = await lead_import.start_workflows(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        tenant=tenant,
-        lead_ids=report.lead_ids,
-        duplicate_ids=[row.existing_lead_id for row in report.skipped if row.existing_lead_id is not None],
-    )
+    await start_job(temporal=temporal, tenant=tenant, job_id=report.job.id)
+    response.headers["Location"] = report.job.url
     return report
 
 

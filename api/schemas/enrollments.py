@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas.jobs import JobPublic
 from api.schemas.nul import NulFreeModel
 from api.schemas.sequences import check_start_at
 from domain.stages import Stage
@@ -50,15 +51,14 @@ class SkippedLead(BaseModel):
 
 
 class EnrollReport(BaseModel):
+    """202: the enrollments are saved; `job` starts their workflows behind the answer (GET /jobs/{id})."""
+
     sequence_id: uuid.UUID
     version: int = Field(description="the published version the new enrollments run")
     enrolled: int
     enrollment_ids: list[uuid.UUID]
     skipped: list[SkippedLead]
-    not_started: list[uuid.UUID] = Field(
-        default_factory=list,
-        description="enrollments saved whose workflow could not be started now; the same request again starts them",
-    )
+    job: JobPublic
 
 
 class EnrollmentControlRequest(NulFreeModel):

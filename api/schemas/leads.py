@@ -7,10 +7,11 @@ not know the tenant). E-mail addresses are checked and lower-cased here so every
 import re
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.schemas.jobs import JobPublic
 from api.schemas.nul import NulFreeModel
 from domain.stages import Stage
 
@@ -113,19 +114,34 @@ class TimelineEventPublic(BaseModel):
     occurred_at: datetime
 
 
+SkipCode = Literal[
+    "too_many_values",
+    "nul_character",
+    "invalid_phone",
+    "invalid_email",
+    "unknown_status",
+    "no_default_status",
+    "unknown_owner",
+    "deactivated_owner",
+    "too_long",
+    "duplicate_in_file",
+    "duplicate_of_existing",
+]
+
+
 class SkippedRow(BaseModel):
     line: int = Field(description="line number in the file, the header being line 1")
-    reason: str
+    code: SkipCode = Field(description="why, for programs and the job's counts by reason")
+    reason: str = Field(description="why, for people")
     field: str | None = None
     phone: str | None = Field(default=None, description="the phone as written in the file")
     existing_lead_id: uuid.UUID | None = None
 
 
 class LeadImportReport(BaseModel):
+    """202: the rows are stored; `job` starts their workflows behind the answer (GET /jobs/{id} for progress)."""
+
     imported: int
     skipped: list[SkippedRow]
     lead_ids: list[uuid.UUID]
-    workflows_not_started: list[uuid.UUID] = Field(
-        default_factory=list,
-        description="imported leads whose workflow could not be started now; uploading the same file again starts them",
-    )
+    job: JobPublic

@@ -1,26 +1,23 @@
 """Enrollment use cases: bulk-enroll leads in a sequence's latest published version, read and control an enrollment.
 
-Bulk enrollment (`enroll`, then `start_workflows` after the route commits):
+Bulk enrollment (`enroll`; the route commits, then starts the job's workflow):
 1. the leads are named by id or by the filters of GET /leads (at most `settings.enrollment_max_leads`);
 2. each is skipped with a reason — `not_found` (missing or another tenant's), `opted_out` (stage opted_out),
    `terminal_stage` (the lead is already in one of the version's `exit_on_stages`, e.g. won or lost: it would exit at
    once), `already_enrolled` (an active or paused enrollment of this sequence; the partial unique index decides, so
    two concurrent requests cannot enroll one lead twice);
-3. the remaining rows (and a `sequence_enrolled` event on each lead's timeline) are inserted in a few statements
-   and committed BEFORE any workflow starts;
-4. their workflows start with at most `enrollment_start_concurrency` starts in flight and at most
-   `enrollment_start_per_second` a second; the sequence's `send_pacing.per_minute` spreads their first steps
-   (`start_at` + position / rate). A start that fails is reported in `not_started`; the same request again finds
-   those leads `already_enrolled` and starts their workflows (the start is idempotent: USE_EXISTING) on the version
-   and start time their rows were enrolled with, not on a version published since.
+3. the remaining rows (and a `sequence_enrolled` event on each lead's timeline) are inserted in a few statements,
+   each with its first step's time (`start_at` plus the sequence's `send_pacing.per_minute` spread), together with a
+   `bulk_enrollment` job over them, and committed BEFORE any workflow starts;
+4. the job's workflow (workflows/bulk_start.py) starts their workflows behind the 202, a chunk at a time. An
+   already enrolled lead whose workflow never started is started again by the job (the start is idempotent:
+   USE_EXISTING) on the version and start time its row was enrolled with, not on a version published since.
 
 Reads answer from the workflow's view while it runs and fall back to the mirrored row when the workflow cannot
 answer (ended and gone from retention, or busy). Another tenant's enrollment is a 404.
 """
 
-import asyncio
 import logging
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -39,19 +36,20 @@ from api.sequence_workflows import (
     get_enrollment_view,
     pause_enrollment,
     resume_enrollment,
-    start_enrollment,
     stop_enrollment,
 )
+from api.services.jobs import create_job, job_public
 from api.services.leads import list_leads
-from api.services.sequences import get_sequence, status_stages
+from api.services.sequences import get_sequence
 from core.config import Settings
 from core.errors import AppError, Conflict, NotFound, Unprocessable
 from domain.sequences.definition import SequenceDefinition
 from domain.sequences.schedule import pacing_delay
 from domain.stages import Stage
-from models import Enrollment, Lead, SequenceVersion, Tenant
+from models import Enrollment, Job, Lead, SequenceVersion, Tenant
 from repositories.leads import LeadRepository
 from repositories.sequences import EnrollmentQueries, SequenceRepository
+from workflows.job_types import JobKind
 from workflows.sequence_types import EnrollmentView, enrollment_workflow_id
 
 log = logging.getLogger(__name__)
@@ -72,19 +70,20 @@ class EnrollmentPlan:
         self.version = version
         self.start_at = start_at
         self.skipped: list[SkippedLead] = []
-        self.enrolled: list[tuple[uuid.UUID, Lead]] = []  # (enrollment id, lead), in enrollment order
-        # Already enrolled, workflow never reported in: started again on the row's own version and start time.
-        self.restart: list[tuple[uuid.UUID, Lead]] = []
-        self.stages: dict[str, Stage] = {}
+        self.enrolled: list[uuid.UUID] = []  # enrollment ids, in enrollment order
+        # Already enrolled, workflow never started: started again on the row's own version and start time.
+        self.restart: list[uuid.UUID] = []
+        self.job: Job | None = None
 
-    def report(self, not_started: list[uuid.UUID]) -> EnrollReport:
+    def report(self) -> EnrollReport:
+        assert self.job is not None, "enroll() creates the job"
         return EnrollReport(
             sequence_id=self.sequence_id,
             version=self.version.version,
             enrolled=len(self.enrolled),
-            enrollment_ids=[enrollment_id for enrollment_id, _ in self.enrolled],
+            enrollment_ids=self.enrolled,
             skipped=self.skipped,
-            not_started=not_started,
+            job=job_public(self.job),
         )
 
 
@@ -135,7 +134,7 @@ async def enroll(
     actor: str,
     settings: Settings,
 ) -> EnrollmentPlan:
-    """Decide and insert the enrollments (not committed); the route commits, then calls `start_workflows`."""
+    """Decide and insert the enrollments and their job (not committed); the route commits, then starts the job."""
     sequence = await get_sequence(session=session, tenant_id=tenant.id, sequence_id=sequence_id)
     if sequence.status == "archived":
         raise Conflict(
@@ -156,7 +155,6 @@ async def enroll(
     plan = EnrollmentPlan(
         sequence_id=sequence.id, version=version, start_at=(data.start_at or datetime.now(UTC)).astimezone(UTC)
     )
-    plan.stages = await status_stages(session=session, tenant_id=tenant.id)
 
     leads, missing = await _leads_of(session=session, tenant=tenant, data=data, limit=settings.enrollment_max_leads)
     plan.skipped.extend(SkippedLead(lead_id=i, reason="not_found") for i in missing)
@@ -180,10 +178,11 @@ async def enroll(
         existing = open_ones.get(lead.id)
         if existing is not None:
             plan.skipped.append(SkippedLead(lead_id=lead.id, reason="already_enrolled", enrollment_id=existing.id))
-            if existing.revision == 0:  # its workflow never mirrored a state: maybe never started
-                plan.restart.append((existing.id, lead))
+            if existing.revision == 0 and existing.workflow_started_at is None:  # its workflow may never have started
+                plan.restart.append(existing.id)
             continue
         enrollment_id = uuid.uuid4()
+        pacing = pacing_delay(len(new), definition.settings.send_pacing.per_minute)
         new.append((enrollment_id, lead))
         rows.append(
             {
@@ -196,13 +195,14 @@ async def enroll(
                 "status": "active",
                 "enrolled_by": actor,
                 "current_step_index": 0,
-                "next_action_at": plan.start_at,
+                # Step 1's time, which the job starts the workflow with (also when it is started again later).
+                "next_action_at": plan.start_at + pacing,
             }
         )
     inserted = await queries.insert_skip_open(rows)
     for enrollment_id, lead in new:
         if enrollment_id in inserted:
-            plan.enrolled.append((enrollment_id, lead))
+            plan.enrolled.append(enrollment_id)
         else:  # a concurrent request enrolled this lead between our check and our insert
             plan.skipped.append(SkippedLead(lead_id=lead.id, reason="already_enrolled"))
     await queries.record_timeline_events(
@@ -220,72 +220,20 @@ async def enroll(
                 },
                 "idempotency_key": f"enrollment:{enrollment_id}:enrolled",
             }
-            for enrollment_id, lead in plan.enrolled
+            for enrollment_id, lead in new
+            if enrollment_id in inserted
         ]
     )
-    return plan
-
-
-async def start_workflows(
-    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, plan: EnrollmentPlan
-) -> list[uuid.UUID]:
-    """Start the plan's workflows after the commit, paced and bounded; the enrollment ids that could not start."""
-    pairs = plan.enrolled + plan.restart
-    if not pairs:
-        return []
-    rows = {
-        e.id: e
-        for e in await EnrollmentQueries(session).get_many(tenant_id=tenant.id, enrollment_ids=[i for i, _ in pairs])
-    }
-    # A restarted enrollment runs the version its row was enrolled in (a newer one may have been published since).
-    versions = {plan.version.id: plan.version}
-    for version_id in {e.sequence_version_id for e in rows.values()} - versions.keys():
-        version = await SequenceRepository(session).get_version_by_id(tenant_id=tenant.id, version_id=version_id)
-        if version is not None:  # always: the row's foreign key cascades from its version
-            versions[version.id] = version
-    restarted = {enrollment_id for enrollment_id, _ in plan.restart}
-    # End the read transaction: the start phase may take a while and must not hold a connection idle in transaction.
-    await session.commit()
-    pacing = {
-        version_id: SequenceDefinition.model_validate(version.definition).settings.send_pacing.per_minute
-        for version_id, version in versions.items()
-    }
-    gate = asyncio.Semaphore(settings.enrollment_start_concurrency)
-    interval = 1.0 / settings.enrollment_start_per_second
-    began = time.monotonic()
-    failed: list[uuid.UUID] = []
-
-    def first_step_at(enrollment: Enrollment) -> datetime:
-        """This request's start for a new row; a restarted row keeps the start it was enrolled with (else now)."""
-        if enrollment.id not in restarted:
-            return plan.start_at
-        return enrollment.next_action_at or datetime.now(UTC)  # the row's start until its workflow mirrors
-
-    async def start(position: int, enrollment: Enrollment, lead: Lead) -> None:
-        # Paced: the n-th start waits until n * interval after the first; at most `concurrency` in flight.
-        delay = began + position * interval - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        async with gate:
-            try:
-                await start_enrollment(
-                    temporal,
-                    tenant=tenant,
-                    lead=lead,
-                    enrollment=enrollment,
-                    version=versions[enrollment.sequence_version_id],
-                    status_stages=plan.stages,
-                    settings=settings,
-                    start_at=first_step_at(enrollment) + pacing_delay(position, pacing[enrollment.sequence_version_id]),
-                )
-            except Exception as exc:  # one failed start (503, timeout) must not stop the others
-                log.warning("starting enrollment %s failed: %s", enrollment.id, exc)
-                failed.append(enrollment.id)
-
-    await asyncio.gather(
-        *(start(position, rows[enrollment_id], lead) for position, (enrollment_id, lead) in enumerate(pairs))
+    plan.job = await create_job(
+        session=session,
+        tenant_id=tenant.id,
+        kind=JobKind.BULK_ENROLLMENT,
+        actor=actor,
+        skipped=[item.model_dump(mode="json", exclude_none=True) for item in plan.skipped],
+        item_ids=plan.enrolled,
+        retry_ids=plan.restart,
     )
-    return failed
+    return plan
 
 
 async def list_enrollments(

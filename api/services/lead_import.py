@@ -8,33 +8,30 @@ Atomicity: each row is inserted by itself or not at all (one multi-row INSERT ..
 never be half-written), and all valid rows of a file commit in ONE transaction with their `created` timeline events.
 So an import is stored completely or, if the database fails midway, not at all: retrying the same file never finds
 half of it already there. A row whose phone another request took while the import ran is reported as a duplicate,
-not failed. Workflows start only after the commit, a bounded number at a time.
+not failed. A `lead_import` job commits with the rows; its workflow starts the leads' workflows behind the 202, and
+also those of duplicate rows whose lead's workflow never started (uploading the file again completes an import).
 """
 
-import asyncio
 import csv
 import io
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
-from api.lead_workflows import CREATE_RETRY_WINDOW, start_lead_workflow
-from api.schemas.leads import InvalidEmail, LeadImportReport, SkippedRow, normalize_email
+from api.schemas.leads import InvalidEmail, LeadImportReport, SkipCode, SkippedRow, normalize_email
 from api.schemas.nul import NUL, NUL_REASON
-from core.config import Settings
+from api.services.jobs import create_job, job_public
 from core.errors import AppError, Unprocessable
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
-from domain.stages import TERMINAL_STAGES
-from models import Lead, Tenant
+from models import Tenant
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
 from repositories.timeline import lead_created_data
+from workflows.job_types import JobKind
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +112,22 @@ def _parse(text: str, *, max_rows: int) -> tuple[list[str], list[_Row], list[Ski
             )
         if len(cells) > len(columns):
             skipped.append(
-                SkippedRow(line=start, reason=f"{len(cells)} values but the header has {len(columns)} columns")
+                SkippedRow(
+                    line=start,
+                    code="too_many_values",
+                    reason=f"{len(cells)} values but the header has {len(columns)} columns",
+                )
             )
             continue
         values = {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(columns)}
         with_nul = next((name for name, value in values.items() if NUL in value), None)
         if with_nul is not None:
             reason = f"{with_nul} {NUL_REASON}"
-            skipped.append(SkippedRow(line=start, reason=reason, field=with_nul, phone=values["phone"] or None))
+            skipped.append(
+                SkippedRow(
+                    line=start, code="nul_character", reason=reason, field=with_nul, phone=values["phone"] or None
+                )
+            )
             continue
         rows.append(_Row(line=start, values=values))
     return columns, rows, skipped
@@ -146,47 +151,51 @@ async def import_leads(
         values = row.values
         raw_phone = values["phone"]
 
-        def skip(reason: str, column: str | None, row: _Row = row, raw_phone: str = raw_phone) -> None:
-            skipped.append(SkippedRow(line=row.line, reason=reason, field=column, phone=raw_phone or None))
+        def skip(code: SkipCode, reason: str, column: str | None, row: _Row = row, raw_phone: str = raw_phone) -> None:
+            skipped.append(SkippedRow(line=row.line, code=code, reason=reason, field=column, phone=raw_phone or None))
 
         try:
             phone = normalize_phone(raw_phone, tenant.default_region)
         except InvalidPhone as exc:
-            skip(f"invalid phone '{raw_phone}': {exc.reason}", "phone")
+            skip("invalid_phone", f"invalid phone '{raw_phone}': {exc.reason}", "phone")
             continue
         try:
             email = normalize_email(values.get("email"))
         except InvalidEmail as exc:
-            skip(f"invalid email: {exc}", "email")
+            skip("invalid_email", f"invalid email: {exc}", "email")
             continue
         status_key = values.get("status") or None
         status = statuses.get(status_key) if status_key else default_status
         if status is None:
             if status_key:
-                skip(f"unknown status '{status_key}'", "status")
+                skip("unknown_status", f"unknown status '{status_key}'", "status")
             else:
-                skip("this tenant has no status of stage 'new' to start leads in", "status")
+                skip("no_default_status", "this tenant has no status of stage 'new' to start leads in", "status")
             continue
         owner_id = None
         owner_email = values.get("owner_email", "").lower()
         if owner_email:
             owner = owners.get(owner_email)
             if owner is None:
-                skip(f"unknown owner '{owner_email}': no user with this e-mail in this tenant", "owner_email")
+                skip(
+                    "unknown_owner",
+                    f"unknown owner '{owner_email}': no user with this e-mail in this tenant",
+                    "owner_email",
+                )
                 continue
             if not owner.is_active:
-                skip(f"owner '{owner_email}' is deactivated", "owner_email")
+                skip("deactivated_owner", f"owner '{owner_email}' is deactivated", "owner_email")
                 continue
             owner_id = owner.id
         name, source = values.get("name", ""), values.get("source") or DEFAULT_SOURCE
         if len(name) > 200:
-            skip("name is longer than 200 characters", "name")
+            skip("too_long", "name is longer than 200 characters", "name")
             continue
         if len(source) > 40:
-            skip("source is longer than 40 characters", "source")
+            skip("too_long", "source is longer than 40 characters", "source")
             continue
         if phone in first_line_of_phone:
-            skip(f"duplicate of line {first_line_of_phone[phone]} in this file ({phone})", "phone")
+            skip("duplicate_in_file", f"duplicate of line {first_line_of_phone[phone]} in this file ({phone})", "phone")
             continue
         first_line_of_phone[phone] = row.line
         candidates.append(
@@ -235,55 +244,31 @@ async def import_leads(
         await leads.record_created_events(tenant_id=tenant.id, actor=actor, events=events)
 
     skipped.sort(key=lambda s: s.line)
-    return LeadImportReport(imported=len(imported), skipped=skipped, lead_ids=imported)
+    duplicates = [row.existing_lead_id for row in skipped if row.existing_lead_id is not None]
+    job = await create_job(
+        session=session,
+        tenant_id=tenant.id,
+        kind=JobKind.LEAD_IMPORT,
+        actor=actor,
+        skipped=[_job_item(row) for row in skipped],
+        item_ids=imported,
+        retry_ids=[lead.id for lead in await leads.never_started_among(tenant_id=tenant.id, lead_ids=duplicates)],
+    )
+    return LeadImportReport(imported=len(imported), skipped=skipped, lead_ids=imported, job=job_public(job))
+
+
+def _job_item(row: SkippedRow) -> dict[str, Any]:
+    """A skipped row as the job lists it: its code is the reason the job counts."""
+    item = row.model_dump(mode="json", exclude_none=True)
+    return {**item, "reason": row.code, "message": row.reason}
 
 
 def _duplicate_of_existing(row: _Row, phone: str, lead_id: uuid.UUID | None) -> SkippedRow:
     return SkippedRow(
         line=row.line,
+        code="duplicate_of_existing",
         reason=f"a lead with phone {phone} already exists",
         field="phone",
         phone=row.values["phone"],
         existing_lead_id=lead_id,
     )
-
-
-async def start_workflows(
-    *,
-    session: AsyncSession,
-    temporal: Client,
-    settings: Settings,
-    tenant: Tenant,
-    lead_ids: list[uuid.UUID],
-    duplicate_ids: list[uuid.UUID] | None = None,
-) -> list[uuid.UUID]:
-    """Start the imported leads' workflows (after the commit), `concurrency` at a time; the ids that failed.
-
-    `duplicate_ids`: existing leads the file named again. Those created within CREATE_RETRY_WINDOW and still open
-    are started too (a running workflow is kept, never doubled), so uploading the same file again after an import
-    whose workflows could not start completes it.
-    """
-    imported = set(lead_ids)
-    candidates = list(dict.fromkeys([*lead_ids, *(duplicate_ids or [])]))
-    if not candidates:
-        return []
-    recent = datetime.now(UTC) - CREATE_RETRY_WINDOW
-    leads = [
-        lead
-        for lead in await LeadRepository(session).get_many(tenant_id=tenant.id, lead_ids=candidates)
-        if lead.id in imported or (lead.created_at >= recent and lead.stage not in TERMINAL_STAGES)
-    ]
-    gate = asyncio.Semaphore(settings.lead_import_workflow_concurrency)
-    failed: list[uuid.UUID] = []
-
-    async def start(lead: Lead) -> None:
-        async with gate:
-            try:
-                await start_lead_workflow(temporal, tenant=tenant, lead=lead, settings=settings)
-            except Exception as exc:  # reported per lead; uploading the file again starts it
-                log.warning("starting the workflow of imported lead %s failed: %s", lead.id, exc)
-                failed.append(lead.id)
-
-    await asyncio.gather(*(start(lead) for lead in leads))
-    position = {lead_id: i for i, lead_id in enumerate(candidates)}
-    return sorted(failed, key=position.__getitem__)

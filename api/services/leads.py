@@ -194,8 +194,11 @@ async def _earlier_attempt(
     raise DuplicatePhone(existing)
 
 
-async def start_workflow(*, temporal: Client, settings: Settings, tenant: Tenant, lead: Lead) -> None:
-    """Start the lead's workflow (call after the commit); 503 explaining the lead is saved when Temporal fails."""
+async def start_workflow(
+    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, lead: Lead
+) -> None:
+    """Start the lead's workflow (call after the commit) and mark it started (the request's session commits that);
+    503 explaining the lead is saved when Temporal fails (the sweeper starts it later unless the retry does)."""
     try:
         await start_lead_workflow(temporal, tenant=tenant, lead=lead, settings=settings)
     except Exception as exc:  # any failure to reach Temporal means the same to the caller: retry later
@@ -205,10 +208,11 @@ async def start_workflow(*, temporal: Client, settings: Settings, tenant: Tenant
             details={"lead_id": str(lead.id), "phone": lead.phone},
             headers={"Retry-After": "5"},
         ) from exc
+    await LeadRepository(session).mark_workflow_started(lead_ids=[lead.id])
 
 
 async def finish_earlier_attempt(
-    *, temporal: Client, settings: Settings, tenant: Tenant, creation: LeadCreation
+    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, creation: LeadCreation
 ) -> None:
     """Complete a create that an earlier attempt of the same request began (this request wrote nothing).
 
@@ -216,12 +220,16 @@ async def finish_earlier_attempt(
     without a key is the retry of a create answered 503 only while the lead's workflow has never started; after that
     it is a duplicate (409), as the client cannot otherwise tell its retry from a second submission.
     """
-    started = await start_missing_workflow(temporal=temporal, settings=settings, tenant=tenant, lead=creation.lead)
+    started = await start_missing_workflow(
+        session=session, temporal=temporal, settings=settings, tenant=tenant, lead=creation.lead
+    )
     if creation.attempt is CreateAttempt.SAME_BODY and not started:
         raise DuplicatePhone(creation.lead)
 
 
-async def start_missing_workflow(*, temporal: Client, settings: Settings, tenant: Tenant, lead: Lead) -> bool:
+async def start_missing_workflow(
+    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, lead: Lead
+) -> bool:
     """Start the lead's workflow if Temporal has never heard of it; True when this call started it.
 
     A lead whose first start failed (its POST answered 503) is completed by a retried POST this way. A workflow
@@ -234,7 +242,6 @@ async def start_missing_workflow(*, temporal: Client, settings: Settings, tenant
     handle = temporal.get_workflow_handle(lead_workflow_id(tenant.slug, str(lead.id)))
     try:
         await handle.describe()
-        return False
     except RPCError as exc:
         if exc.status != RPCStatusCode.NOT_FOUND:
             raise ServiceUnavailable(
@@ -244,7 +251,10 @@ async def start_missing_workflow(*, temporal: Client, settings: Settings, tenant
         raise ServiceUnavailable(
             "could not check the lead's workflow; try again", details={"lead_id": str(lead.id)}
         ) from exc
-    await start_workflow(temporal=temporal, settings=settings, tenant=tenant, lead=lead)
+    else:
+        await LeadRepository(session).mark_workflow_started(lead_ids=[lead.id])
+        return False
+    await start_workflow(session=session, temporal=temporal, settings=settings, tenant=tenant, lead=lead)
     return True
 
 

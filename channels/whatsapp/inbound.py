@@ -519,6 +519,8 @@ async def signal_inbound_message(
         arg=_signal_arg(signal, opt_out_status_key),
         active_enrollments=enrollments,
     )
+    if lead.workflow_started_at is None:  # a lead this message created: its workflow runs now (the sweeper skips it)
+        await LeadRepository(session).mark_workflow_started(lead_ids=[lead.id])
 
 
 def _signal_name(signal: InboundSignal) -> str:

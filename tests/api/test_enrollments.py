@@ -11,6 +11,7 @@ import pytest
 from temporalio.client import WorkflowExecutionStatus
 
 from core.errors import ServiceUnavailable
+from tests.fixtures.jobs import finished_job
 from tests.fixtures.sequences import (
     ENROLLMENTS,
     QUIET_STEPS,
@@ -58,15 +59,16 @@ async def test_bulk_enrollment_reports_every_skip_reason(
     missing = uuid.uuid4()
 
     first = await _enroll(client, tenant, sequence["id"], lead_ids=[str(fresh[0])], start_at=START)
-    assert first.status_code == 200, first.text
+    assert first.status_code == 202, first.text
     assert first.json()["enrolled"] == 1 and first.json()["skipped"] == []
+    assert (await finished_job(client, tenant, first))["started"] == 1
     (first_enrollment,) = first.json()["enrollment_ids"]
 
     everyone = [*fresh, opted_out, won, foreign, missing]
     response = await _enroll(client, tenant, sequence["id"], lead_ids=[str(i) for i in everyone], start_at=START)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
     report = response.json()
-    assert report["enrolled"] == 2 and report["version"] == 1 and report["not_started"] == []
+    assert report["enrolled"] == 2 and report["version"] == 1 and report["job"]["total"] == 7
     reasons = {item["lead_id"]: item["reason"] for item in report["skipped"]}
     assert reasons == {
         str(fresh[0]): "already_enrolled",
@@ -77,6 +79,16 @@ async def test_bulk_enrollment_reports_every_skip_reason(
     }
     already = next(item for item in report["skipped"] if item["reason"] == "already_enrolled")
     assert already["enrollment_id"] == first_enrollment
+
+    job = await finished_job(client, tenant, response, role="agent")
+    assert job["state"] == "done" and job["kind"] == "bulk_enrollment" and job["error"] is None
+    assert (job["total"], job["started"], job["skipped"], job["failed"]) == (7, 2, 5, 0)
+    assert job["started"] + job["skipped"] + job["failed"] == job["total"]
+    assert job["skipped_by_reason"] == {"already_enrolled": 1, "opted_out": 1, "terminal_stage": 1, "not_found": 2}
+    assert {(item["lead_id"], item["reason"]) for item in job["skipped_items"]} == set(reasons.items())
+    assert job["started_at"] is not None and job["finished_at"] is not None
+    for enrollment_id in report["enrollment_ids"]:
+        assert (await _running(client, tenant, enrollment_id))["status"] == "active"
 
     enrollment = await _running(client, tenant, report["enrollment_ids"][0])
     assert enrollment["status"] == "active" and enrollment["sequence_version"] == 1
@@ -103,9 +115,10 @@ async def test_enrollment_by_lead_filter_enrolls_every_match(
     await insert_leads(session_factory, tenant, us_phones(3), name="Filter Match", status="lost", stage="lost")
 
     response = await _enroll(client, tenant, sequence["id"], role="owner", filter={"q": "filter match"})
-    assert response.status_code == 200, response.text
     report = response.json()
-    assert report["enrolled"] == 150 and report["not_started"] == []
+    assert report["enrolled"] == 150
+    job = await finished_job(client, tenant, response)
+    assert (job["total"], job["started"], job["skipped"], job["failed"]) == (153, 150, 3, 0)
     assert [s["reason"] for s in report["skipped"]] == ["terminal_stage"] * 3
     enrolled_leads = set()
     for enrollment_id in report["enrollment_ids"][:3]:
@@ -318,9 +331,11 @@ async def test_agents_enroll_and_control_and_everyone_needs_credentials(
         await client.post(f"{SEQUENCES}/{sequence['id']}/enrollments", json={"lead_ids": [str(lead)]})
     ).status_code == 401
     report = await _enroll(client, tenant, sequence["id"], role="agent", lead_ids=[str(lead)])
-    assert report.status_code == 200 and report.json()["enrolled"] == 1
+    assert report.status_code == 202 and report.json()["enrolled"] == 1
     (enrollment_id,) = report.json()["enrollment_ids"]
     assert (await client.get(f"{ENROLLMENTS}/{enrollment_id}")).status_code == 401
+    assert (await client.get(report.json()["job"]["url"])).status_code == 401
+    assert (await finished_job(client, tenant, report, role="agent"))["started"] == 1
 
 
 ENROLLMENT_ENDPOINTS = [("GET", ""), ("POST", "/pause"), ("POST", "/resume"), ("POST", "/stop")]
@@ -421,27 +436,37 @@ async def test_send_pacing_spreads_the_first_steps_and_the_list_shows_every_enro
     assert none_stopped.json() == []
 
 
+async def _starts_failing(*args, **kwargs):
+    raise ServiceUnavailable("the enrollment's workflow could not be started; try again")
+
+
 async def test_a_start_that_failed_is_reported_and_the_same_request_again_starts_it(
     client: httpx.AsyncClient, tenant, session_factory, monkeypatch
 ) -> None:
     sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
     (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
 
-    async def temporal_down(*args, **kwargs):
-        raise ServiceUnavailable("the enrollment's workflow could not be started; try again")
-
-    monkeypatch.setattr("api.services.enrollments.start_enrollment", temporal_down)
+    monkeypatch.setattr("activities.jobs.start_enrollment", _starts_failing)
     body = {"lead_ids": [str(lead)], "start_at": START}
-    report = (await _enroll(client, tenant, sequence["id"], **body)).json()
-    assert report["enrolled"] == 1 and report["not_started"] == report["enrollment_ids"]
+    accepted = await _enroll(client, tenant, sequence["id"], **body)
+    report = accepted.json()
+    assert report["enrolled"] == 1
     (enrollment_id,) = report["enrollment_ids"]
+    job = await finished_job(client, tenant, accepted)
+    assert (job["state"], job["total"], job["started"], job["failed"]) == ("done", 1, 0, 1)
+    assert job["failed_by_reason"] == {"workflow_not_started": 1}
+    (failed,) = job["failed_items"]
+    assert failed["enrollment_id"] == enrollment_id and "could not be started" in failed["message"]
     saved = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=tenant.headers("agent"))).json()
     assert saved["source"] == "database" and saved["status"] == "active" and saved["started_at"] is None
 
     monkeypatch.undo()
-    retried = (await _enroll(client, tenant, sequence["id"], **body)).json()
-    assert retried["enrolled"] == 0 and retried["not_started"] == []
+    again = await _enroll(client, tenant, sequence["id"], **body)
+    retried = again.json()
+    assert retried["enrolled"] == 0
     assert retried["skipped"] == [{"lead_id": str(lead), "reason": "already_enrolled", "enrollment_id": enrollment_id}]
+    job = await finished_job(client, tenant, again)
+    assert (job["total"], job["started"], job["skipped"], job["failed"]) == (1, 0, 1, 0)
     running = await _running(client, tenant, enrollment_id)
     assert running["current_step_id"] == "first_wait"
 
@@ -454,12 +479,10 @@ async def test_a_start_retried_after_a_new_publish_runs_the_version_and_start_ti
     url = f"{SEQUENCES}/{sequence['id']}"
     (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
 
-    async def temporal_down(*args, **kwargs):
-        raise ServiceUnavailable("the enrollment's workflow could not be started; try again")
-
-    monkeypatch.setattr("api.services.enrollments.start_enrollment", temporal_down)
-    report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=START)).json()
-    (enrollment_id,) = report["not_started"]
+    monkeypatch.setattr("activities.jobs.start_enrollment", _starts_failing)
+    accepted = await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=START)
+    (enrollment_id,) = accepted.json()["enrollment_ids"]
+    assert (await finished_job(client, tenant, accepted))["failed"] == 1
 
     # Version 2 is published before the same request is sent again (with another start time).
     v2_steps = [{"type": "wait", "id": "short_wait", "duration": {"hours": 5}}, *QUIET_STEPS[1:]]
@@ -467,8 +490,9 @@ async def test_a_start_retried_after_a_new_publish_runs_the_version_and_start_ti
     assert (await client.post(f"{url}/publish", headers=owner)).json()["version"] == 2
     monkeypatch.undo()
     later = "2026-12-09T10:00:00Z"
-    retried = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=later)).json()
-    assert retried["not_started"] == [] and retried["skipped"][0]["enrollment_id"] == enrollment_id
+    again = await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=later)
+    assert again.json()["skipped"][0]["enrollment_id"] == enrollment_id
+    await finished_job(client, tenant, again)
 
     running = await _running(client, tenant, enrollment_id)
     # The row says version 1, and the workflow runs version 1 from the start it was enrolled with.
@@ -483,8 +507,11 @@ async def test_a_bulk_enrollment_by_filter_enrolls_each_lead_once(
     # Hundreds keep the suite quick on a shared Temporal dev server; bench/ drives thousands.
     leads = await insert_leads(session_factory, tenant, us_phones(400), name="Bulk Lead")
     body = {"filter": {"stage": "new"}, "start_at": START}
-    report = (await _enroll(client, tenant, sequence["id"], role="owner", **body)).json()
-    assert report["enrolled"] == 400 and report["skipped"] == [] and report["not_started"] == []
+    accepted = await _enroll(client, tenant, sequence["id"], role="owner", **body)
+    report = accepted.json()
+    assert report["enrolled"] == 400 and report["skipped"] == []
+    job = await finished_job(client, tenant, accepted, within=120)
+    assert (job["state"], job["total"], job["started"], job["skipped"], job["failed"]) == ("done", 400, 400, 0, 0)
     assert len(set(report["enrollment_ids"])) == 400
 
     again = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(i) for i in leads])).json()

@@ -8,6 +8,7 @@ import httpx
 import pytest
 from temporalio.client import WorkflowExecutionStatus
 
+from tests.fixtures.jobs import finished_job
 from workflows.ids import lead_workflow_id
 
 # Every lead gets a real LeadWorkflow: the worker runs them.
@@ -61,7 +62,7 @@ async def test_mixed_file_imports_exactly_the_good_rows_and_reports_the_bad(clie
         "garbage,Last,,,,\n"  # 13 invalid phone
     )
     response = await _upload(client, tenant, csv_text)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
     report = response.json()
 
     assert report["imported"] == 3
@@ -76,7 +77,32 @@ async def test_mixed_file_imports_exactly_the_good_rows_and_reports_the_bad(clie
     ]
     assert report["skipped"][2]["existing_lead_id"] == existing.json()["id"]
     assert report["skipped"][0]["phone"] == "12345"
-    assert report["workflows_not_started"] == []
+    assert [s["code"] for s in report["skipped"]] == [
+        "invalid_phone",
+        "duplicate_in_file",
+        "duplicate_of_existing",
+        "unknown_status",
+        "unknown_owner",
+        "invalid_email",
+        "invalid_phone",
+    ]
+
+    job = await finished_job(client, tenant, response)
+    assert (job["state"], job["kind"], job["created_by"]) == ("done", "lead_import", report["job"]["created_by"])
+    assert (job["total"], job["started"], job["skipped"], job["failed"]) == (10, 3, 7, 0)
+    assert job["skipped_by_reason"] == {
+        "invalid_phone": 2,
+        "duplicate_in_file": 1,
+        "duplicate_of_existing": 1,
+        "unknown_status": 1,
+        "unknown_owner": 1,
+        "invalid_email": 1,
+    }
+    assert [(item["line"], item["reason"]) for item in job["skipped_items"]][:2] == [
+        (3, "invalid_phone"),
+        (5, "duplicate_in_file"),
+    ]
+    assert job["skipped_items"][0]["message"] == "invalid phone '12345': too short"
 
     stored = {lead["phone"]: lead for lead in await _all_leads(client, tenant)}
     assert set(stored) == {"+12025550601", "+442079460018", "+12025550606", "+12025550699"}
@@ -105,10 +131,11 @@ async def test_leads_whose_workflow_could_not_start_are_listed_and_uploading_aga
     csv_text = "phone,name\n+12025550680,One\n+12025550681,Two\n"
     async with _client_with(settings, temporal_address="127.0.0.1:1") as down:
         response = await _upload(down, tenant, csv_text)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text  # the rows are saved: the job waits for the sweeper
     report = response.json()
     assert report["imported"] == 2
-    assert report["workflows_not_started"] == report["lead_ids"]
+    queued = await client.get(report["job"]["url"], headers=tenant.headers())
+    assert (queued.json()["state"], queued.json()["started"]) == ("queued", 0)
 
     # A create for the phone is another request, not the import's retry: it must not take over the imported lead.
     create = await client.post(LEADS, json={"phone": "+12025550680", "name": "Other"}, headers=tenant.headers())
@@ -116,7 +143,14 @@ async def test_leads_whose_workflow_could_not_start_are_listed_and_uploading_aga
     assert (await client.get(f"{LEADS}/{report['lead_ids'][0]}", headers=tenant.headers())).json()["name"] == "One"
 
     again = await _upload(client, tenant, csv_text)
-    assert again.status_code == 200 and again.json()["workflows_not_started"] == [], again.text
+    job = await finished_job(client, tenant, again)
+    # The same file again: both rows are duplicates (skipped), and their never-started workflows start.
+    assert (job["total"], job["started"], job["skipped"], job["skipped_by_reason"]) == (
+        2,
+        0,
+        2,
+        {"duplicate_of_existing": 2},
+    )
     for lead_id in report["lead_ids"]:
         handle = temporal_client.get_workflow_handle(lead_workflow_id(tenant.slug, lead_id))
         assert (await handle.describe()).status == WorkflowExecutionStatus.RUNNING
@@ -124,30 +158,32 @@ async def test_leads_whose_workflow_could_not_start_are_listed_and_uploading_aga
 
 async def test_importing_the_same_file_twice_imports_nothing_the_second_time(client, tenant) -> None:
     csv_text = "phone,name\n+12025550610,One\n+12025550611,Two\n"
-    first = (await _upload(client, tenant, csv_text)).json()
-    assert first["imported"] == 2
+    first = await _upload(client, tenant, csv_text)
+    assert first.json()["imported"] == 2
+    await finished_job(client, tenant, first)
     second = (await _upload(client, tenant, csv_text)).json()
     assert second["imported"] == 0 and second["lead_ids"] == []
     assert [(s["line"], s["existing_lead_id"]) for s in second["skipped"]] == list(
-        zip([2, 3], first["lead_ids"], strict=True)
+        zip([2, 3], first.json()["lead_ids"], strict=True)
     )
     assert len(await _all_leads(client, tenant)) == 2
 
 
 async def test_a_utf8_bom_and_column_case_are_accepted(client, tenant) -> None:
     response = await _upload(client, tenant, "\ufeffPHONE ,Name\n+12025550620,Zoë Ünal\n".encode())
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
     assert response.json()["imported"] == 1
     assert (await _all_leads(client, tenant))[0]["name"] == "Zoë Ünal"
 
 
 async def test_a_row_with_more_values_than_columns_is_reported(client, tenant) -> None:
     response = await _upload(client, tenant, "phone,name\n+12025550630,A,extra\n+12025550631,B\n")
-    assert response.status_code == 200
+    assert response.status_code == 202
     assert response.json()["imported"] == 1
     assert response.json()["skipped"] == [
         {
             "line": 2,
+            "code": "too_many_values",
             "reason": "3 values but the header has 2 columns",
             "field": None,
             "phone": None,
@@ -159,14 +195,14 @@ async def test_a_row_with_more_values_than_columns_is_reported(client, tenant) -
 async def test_a_row_with_a_nul_character_is_reported_and_the_others_imported(client, tenant) -> None:
     content = "phone,name,plan\n+12025550632,Ada\x00Lovelace,\n+12025550633,Grace,pro\x00\n+12025550634,Alan,\n"
     response = await _upload(client, tenant, content)
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
     assert response.json()["imported"] == 1
     skipped = response.json()["skipped"]
     assert [(s["line"], s["field"], s["phone"]) for s in skipped] == [
         (2, "name", "+12025550632"),
         (3, "plan", "+12025550633"),
     ]
-    assert all("NUL" in s["reason"] for s in skipped)
+    assert all("NUL" in s["reason"] and s["code"] == "nul_character" for s in skipped)
     assert [lead["name"] for lead in await _all_leads(client, tenant)] == ["Alan"]
 
 
@@ -217,8 +253,11 @@ async def test_agents_may_not_import(client, tenant) -> None:
 
 async def test_many_rows_start_every_workflow(client, tenant, temporal_client) -> None:
     rows = "".join(f"+1202555{800 + n:04d},Bulk {n}\n" for n in range(60))
-    report = (await _upload(client, tenant, "phone,name\n" + rows)).json()
-    assert report["imported"] == 60 and report["workflows_not_started"] == []
+    accepted = await _upload(client, tenant, "phone,name\n" + rows)
+    report = accepted.json()
+    assert report["imported"] == 60
+    job = await finished_job(client, tenant, accepted)
+    assert (job["state"], job["total"], job["started"], job["skipped"], job["failed"]) == ("done", 60, 60, 0, 0)
     listed = await _all_leads(client, tenant)
     assert len(listed) == 60
     for lead_id in report["lead_ids"][::15]:

@@ -42,7 +42,9 @@ async def _workflow_status(temporal_client: Client, tenant, lead_id: str) -> Wor
 # Create -------------------------------------------------------------------------------------------------------------
 
 
-async def test_create_normalises_the_phone_and_starts_the_workflow(client, tenant, temporal_client) -> None:
+async def test_create_normalises_the_phone_and_starts_the_workflow(
+    client, tenant, temporal_client, session_factory
+) -> None:
     response = await _create(
         client,
         tenant,
@@ -65,6 +67,9 @@ async def test_create_normalises_the_phone_and_starts_the_workflow(client, tenan
     created = [event for event in timeline if event["kind"] == "created"]
     assert len(created) == 1 and created[0]["data"]["phone"] == "+12025550143"
     assert await _workflow_status(temporal_client, tenant, lead["id"]) is not None
+    async with session_factory() as session:
+        row = await session.get(Lead, uuid.UUID(lead["id"]))
+    assert row is not None and row.workflow_started_at is not None  # the sweeper leaves it alone
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from models import Task
+from tests.fixtures.jobs import finished_job
 from tests.fixtures.sequences import create_sequence, insert_leads, us_phones
 from workflows.ids import lead_workflow_id
 
@@ -61,8 +62,9 @@ async def _unstarted_enrollment(client, down, tenant, session_factory) -> tuple[
     r = await down.post(
         f"/api/v1/sequences/{sequence['id']}/enrollments", json={"lead_ids": [str(lead)]}, headers=tenant.headers()
     )
-    assert r.status_code == 200, r.text
-    (enrollment_id,) = r.json()["not_started"]
+    assert r.status_code == 202, r.text  # the rows are saved; the job waits (queued) for the sweeper
+    (enrollment_id,) = r.json()["enrollment_ids"]
+    assert r.json()["job"]["state"] == "queued"
     return enrollment_id, lead
 
 
@@ -117,9 +119,9 @@ async def test_reuploading_an_import_whose_workflows_did_not_start_starts_them(
         return await c.post(f"{LEADS}/import", files=files, headers=tenant.headers())
 
     first = (await upload(down)).json()
-    assert first["imported"] == 2 and first["workflows_not_started"] == first["lead_ids"]
+    assert first["imported"] == 2 and first["job"]["state"] == "queued"
     again = await upload(client)  # the same request, Temporal back
-    assert again.status_code == 200, again.text
+    await finished_job(client, tenant, again)
     for lead_id in first["lead_ids"]:
         try:
             status = (

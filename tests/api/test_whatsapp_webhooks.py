@@ -212,6 +212,9 @@ async def test_unknown_number_creates_a_lead_its_conversation_and_its_workflow(
         return view.inbound_messages == 1 and view.last_inbound_at == datetime.fromtimestamp(1764150060, tz=UTC)
 
     await eventually(recorded)
+    # Its workflow is known to run: the sweeper leaves the lead alone.
+    started = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
+    assert started is not None and started.workflow_started_at is not None
 
 
 async def test_a_lead_created_by_a_whatsapp_message_has_the_created_event_like_any_lead(

@@ -1,0 +1,100 @@
+"""Background jobs behind the API: create one with the rows a request commits, start its workflow after the commit,
+read it (tenant-scoped: another tenant's job is a 404; readable by whoever may read what it works on).
+
+A job whose workflow cannot be started now (Temporal unreachable) stays `queued`: its rows are saved, the request
+still answers 202, and the sweeper starts the job after `job_sweep_grace_seconds`.
+"""
+
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+
+from api.schemas.jobs import JobPublic, job_url
+from core.errors import Forbidden, NotFound
+from domain.permissions import Action, allowed
+from models import Job, Tenant
+from repositories.jobs import MAX_LISTED_ITEMS, JobRepository, count_by_reason
+from workflow_clients.jobs import start_job_workflow
+from workflows.job_types import JobKind, JobState
+
+log = logging.getLogger(__name__)
+
+# Reading a job takes the permission to read what it worked on.
+READ_ACTION = {JobKind.BULK_ENROLLMENT: Action.ENROLLMENT_READ, JobKind.LEAD_IMPORT: Action.LEAD_READ}
+
+
+async def create_job(
+    *,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    kind: JobKind,
+    actor: str,
+    skipped: Sequence[dict[str, Any]],
+    item_ids: Sequence[uuid.UUID],
+    retry_ids: Sequence[uuid.UUID] = (),
+) -> Job:
+    """A queued job over `item_ids` (rows this request saved) and `retry_ids` (earlier rows never started), with
+    the request's own skips (each a dict with its `reason`) already counted (not committed)."""
+    return await JobRepository(session).add(
+        Job(
+            tenant_id=tenant_id,
+            kind=kind.value,
+            state="queued",
+            created_by=actor,
+            total=len(item_ids) + len(skipped),
+            started=0,
+            skipped=len(skipped),
+            skipped_by_reason=count_by_reason(skipped),
+            skipped_items=list(skipped[:MAX_LISTED_ITEMS]),
+            failed=0,
+            failed_by_reason={},
+            failed_items=[],
+            item_ids=list(item_ids),
+            retry_ids=list(retry_ids),
+            next_offset=0,
+        )
+    )
+
+
+async def start_job(*, temporal: Client, tenant: Tenant, job_id: uuid.UUID) -> None:
+    """Start the job's workflow (after the commit). A failure only logs: the job stays queued for the sweeper."""
+    try:
+        await start_job_workflow(temporal, tenant_id=tenant.id, tenant_slug=tenant.slug, job_id=job_id)
+    except Exception as exc:  # Temporal unreachable: the rows are saved, the sweeper starts the job later
+        log.warning("starting the workflow of job %s failed (the sweeper starts it): %s", job_id, exc)
+
+
+async def get_job(*, session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID, role: str) -> Job:
+    job = await JobRepository(session).get(tenant_id=tenant_id, job_id=job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found", details={"job_id": str(job_id)})
+    action = READ_ACTION[JobKind(job.kind)]
+    if not allowed(role, action):
+        raise Forbidden(f"role '{role}' may not perform '{action}'")
+    return job
+
+
+def job_public(job: Job) -> JobPublic:
+    return JobPublic(
+        id=job.id,
+        kind=JobKind(job.kind),
+        state=JobState(job.state),
+        url=job_url(job.id),
+        created_by=job.created_by,
+        total=job.total,
+        started=job.started,
+        skipped=job.skipped,
+        skipped_by_reason=job.skipped_by_reason,
+        skipped_items=job.skipped_items,
+        failed=job.failed,
+        failed_by_reason=job.failed_by_reason,
+        failed_items=job.failed_items,
+        error=job.error,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )
