@@ -27,7 +27,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from core.config import Settings
-from models import Enrollment, Job, Lead, SequenceVersion, Tenant
+from models import Enrollment, Lead, SequenceVersion, Tenant
 from repositories.enrollments import EnrollmentRepository
 from repositories.jobs import JobRepository
 from repositories.leads import LeadRepository
@@ -89,7 +89,7 @@ class JobActivities:
     @activity.defn(name=START_JOB_CHUNK)
     async def start_chunk(self, chunk: JobChunk) -> ChunkOutcome:
         async with self.session_factory() as session:
-            job = await session.get(Job, chunk.job_id)
+            job = await JobRepository(session).get_by_id(job_id=chunk.job_id)
             if job is None:
                 raise ApplicationError(f"job {chunk.job_id} no longer exists", type=JOB_GONE, non_retryable=True)
             everything = [*job.item_ids, *job.retry_ids]

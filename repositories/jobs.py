@@ -39,6 +39,10 @@ class JobRepository:
         )
         return result.scalar_one_or_none()
 
+    async def get_by_id(self, *, job_id: uuid.UUID) -> Job | None:
+        """Any tenant's job: for its workflow's activities, which get the id from the job itself."""
+        return await self.session.get(Job, job_id)
+
     async def lock(self, *, job_id: uuid.UUID) -> Job | None:
         """The job, locked until the transaction ends (its workflow's activities write it one at a time)."""
         result = await self.session.execute(

@@ -23,9 +23,10 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, ScheduleActionStartWorkflow
 
 from devstack import seed
+from workflows.job_types import SWEEP_SCHEDULE_ID
 
 pytestmark = pytest.mark.devstack
 
@@ -163,6 +164,14 @@ async def _lead_workflow_count(address: str, tenant_id: str, *, expected: int) -
         await asyncio.sleep(0.5)
 
 
+async def _sweep_schedule_workflow(address: str) -> str:
+    """The workflow type the sweeper's schedule starts (it exists once the stack is up)."""
+    client = await Client.connect(address)
+    action = (await client.get_schedule_handle(SWEEP_SCHEDULE_ID).describe()).schedule.action
+    assert isinstance(action, ScheduleActionStartWorkflow)
+    return action.workflow
+
+
 def _stop_and_check_nothing_left(stack: RunningStack) -> None:
     children = stack.descendants()
     assert {child.name() for child in children} >= {"postgres", "temporal"}, [c.name() for c in children]
@@ -200,6 +209,7 @@ def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackCo
             # Every seeded lead runs its workflow, found by the search attribute ops would use.
             address = stack_config.env["LEADFLOW_TEMPORAL_ADDRESS"]
             assert asyncio.run(_lead_workflow_count(address, tenant_id, expected=len(demo_names))) == len(demo_names)
+            assert asyncio.run(_sweep_schedule_workflow(address)) == "SweepWorkflow"
             created = owner.post(
                 "/api/v1/leads",
                 json={"name": "Made Before Restart", "phone": "(415) 555-0199"},
