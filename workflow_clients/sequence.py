@@ -9,7 +9,13 @@ from datetime import datetime
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from core.config import Settings
@@ -85,7 +91,8 @@ async def start_enrollment(
     settings: Settings,
     start_at: datetime | None = None,
 ) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
-    """Start the enrollment's workflow (id `enrollment:{tenant_slug}:{enrollment_id}`), or return the running one."""
+    """Start the enrollment's workflow (id `enrollment:{tenant_slug}:{enrollment_id}`), or return the running one, or
+    the one that already ran: an enrollment runs once, so a repeated start (a retried job chunk) never re-runs it."""
     data = sequence_workflow_input(
         tenant=tenant,
         lead=lead,
@@ -95,13 +102,15 @@ async def start_enrollment(
         settings=settings,
         start_at=start_at,
     )
+    workflow_id = enrollment_workflow_id(tenant.slug, str(enrollment.id))
     try:
         return await client.start_workflow(
             SequenceWorkflow.run,
             data,
-            id=enrollment_workflow_id(tenant.slug, str(enrollment.id)),
+            id=workflow_id,
             task_queue=LEADS_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
                 [
                     SearchAttributePair(search_attributes.TENANT_ID, str(tenant.id)),
@@ -113,6 +122,8 @@ async def start_enrollment(
             static_summary=f"Sequence {enrollment.sequence_id} v{version.version} for lead {lead.name or lead.phone}",
             rpc_timeout=WORKFLOW_START_TIMEOUT,
         )
+    except WorkflowAlreadyStartedError:  # it ran and ended
+        return client.get_workflow_handle_for(SequenceWorkflow.run, workflow_id)
     except RPCError as exc:
         raise ServiceUnavailable(
             "the enrollment's workflow could not be started; try again",

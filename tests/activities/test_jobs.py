@@ -157,6 +157,35 @@ async def test_a_job_whose_workflow_never_started_is_picked_up_and_covers_its_ro
         )
 
 
+async def test_starting_an_ended_enrollment_again_does_not_run_it_a_second_time(
+    client: httpx.AsyncClient, tenant, settings, session_factory, temporal_client
+) -> None:
+    # A sequence that ends right away: a chunk retried after its enrollments ended must not run them again.
+    steps = [{"type": "set_status", "id": "mark", "status": "contacted"}]
+    sequence = await create_sequence(client, tenant, publish=True, steps=steps)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
+    accepted = await client.post(
+        f"/api/v1/sequences/{sequence['id']}/enrollments", json={"lead_ids": [str(lead)]}, headers=tenant.headers()
+    )
+    assert (await finished_job(client, tenant, accepted))["started"] == 1
+    (enrollment_id,) = [uuid.UUID(i) for i in accepted.json()["enrollment_ids"]]
+    handle = temporal_client.get_workflow_handle(enrollment_workflow_id(tenant.slug, str(enrollment_id)))
+
+    async def completed() -> str | None:
+        described = await handle.describe()
+        return described.run_id if described.status == WorkflowExecutionStatus.COMPLETED else None
+
+    first_run = await eventually(completed, within=60, what="the enrollment to complete")
+
+    outcome = await JobActivities(session_factory, temporal_client, settings).start_enrollments(
+        tenant.tenant_id, [enrollment_id]
+    )
+
+    assert outcome.started == [enrollment_id] and outcome.failed == []  # it ran: nothing left to start
+    described = await handle.describe()
+    assert (described.run_id, described.status) == (first_run, WorkflowExecutionStatus.COMPLETED)
+
+
 async def test_the_sweep_schedule_is_created_once_and_follows_the_interval(temporal_client: Client) -> None:
     # Far apart: the schedule must not fire during the test (every fire sweeps the whole test database).
     try:
