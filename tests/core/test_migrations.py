@@ -1,6 +1,7 @@
 """Data migrations on rows stored before them: 0008 seals WhatsApp credentials stored in plain text (its downgrade
 opens them again); 0009 marks existing tasks of `wait_for_completion: false` steps as not blocking; 0012 renames the
-`lead_created` timeline event of WhatsApp-created leads to `created`."""
+`lead_created` timeline event of WhatsApp-created leads to `created`; 0015 marks existing leads as having started
+their workflow."""
 
 import json
 import uuid
@@ -146,3 +147,26 @@ def test_the_lead_created_event_of_a_whatsapp_lead_becomes_created(empty_databas
     assert stored() == ("created", f"lead:{lead}:created")
     command.downgrade(config, "0011_lead_create_idempotency")
     assert stored() == ("lead_created", f"lead-created:{lead}")
+
+
+def test_leads_stored_before_background_jobs_count_as_started(empty_database: str) -> None:
+    config = _alembic(empty_database)
+    command.upgrade(config, "0014_webhook_inbox")
+    tenant, lead = uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(empty_database) as conn:
+        conn.execute(
+            "INSERT INTO tenant (id, slug, name, default_region, timezone, speed_to_lead_minutes)"
+            " VALUES (%s, 'j', 'J', 'US', 'UTC', 15)",
+            (tenant,),
+        )
+        conn.execute(
+            "INSERT INTO lead (id, tenant_id, phone, name, source, status_key, stage, timezone, custom_fields)"
+            " VALUES (%s, %s, '+12025550143', 'A', 'api', 'new', 'new', 'UTC', '{}')",
+            (lead, tenant),
+        )
+
+    command.upgrade(config, "head")
+    with psycopg.connect(empty_database) as conn:
+        row = conn.execute("SELECT workflow_started_at = created_at FROM lead WHERE id = %s", (lead,)).fetchone()
+    assert row == (True,)
+    command.downgrade(config, "0014_webhook_inbox")
