@@ -14,7 +14,6 @@ also those of duplicate rows whose lead's workflow never started (uploading the 
 
 import csv
 import io
-import logging
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +31,6 @@ from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
 from repositories.timeline import lead_created_data
 from workflows.job_types import JobKind
-
-log = logging.getLogger(__name__)
 
 KNOWN_COLUMNS = ("phone", "name", "email", "source", "owner_email", "status")
 DEFAULT_SOURCE = "import"
