@@ -63,7 +63,7 @@ def enrollment_not_found(enrollment_id: uuid.UUID) -> NotFound:
 
 
 class EnrollmentPlan:
-    """What `enroll` decided, and what `start_workflows` needs once the rows are committed."""
+    """What `enroll` decided: the new and restarted enrollments, the skipped leads, and the job that starts them."""
 
     def __init__(self, *, sequence_id: uuid.UUID, version: SequenceVersion, start_at: datetime) -> None:
         self.sequence_id = sequence_id
