@@ -30,6 +30,7 @@ from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, 
 from repositories.statuses import StatusRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.infra import TEMPORAL_TEST_SERVER
+from tests.fixtures.sandbox import unique_number
 from tests.fixtures.whatsapp import create_whatsapp_tenant
 from worker.main import build_worker
 from workflows import search_attributes
@@ -37,7 +38,7 @@ from workflows.sequence import SequenceWorkflow
 from workflows.sequence_types import EnrollmentView
 
 # Fictional numbers whose country fixes the zone: +1 212 (New York), +44 20 (London), +972 3 (Israel), +91 22 (India).
-ZONE_PREFIXES = {  # prefix, random digits after it
+ZONE_PREFIXES = {  # prefix, digits after it
     "America/New_York": ("+1212555", 4),
     "Europe/London": ("+44207946", 4),
     "Asia/Jerusalem": ("+97235", 6),
@@ -47,8 +48,7 @@ ALL_WEEK = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": 
 
 
 def phone_in(zone: str) -> str:
-    prefix, digits = ZONE_PREFIXES[zone]
-    return prefix + "".join(str(secrets.randbelow(10)) for _ in range(digits))
+    return unique_number(*ZONE_PREFIXES[zone])
 
 
 async def time_skipping_worker(
