@@ -7,8 +7,10 @@ answer came back, so the send activity holds the provider's message id while it 
 webhooks of that time are lost (never relayed to the API), and the worker's reconcile window is short: if the id
 were dropped, the retried activity would find no confirmation and send the message again within this test.
 
-The second test ends the attempt holding the answer before the database is back (Temporal cancels it: timed out,
-worker shut down): the re-run finds the answer the attempt kept in Redis and stores it instead of sending again.
+The second test cuts the database the moment the provider's answer reaches the sender's HTTP client (after the
+provider accepted, before the sender read the id), then ends the attempt holding the answer before the database is
+back (Temporal cancels it: timed out, worker shut down): the re-run finds the answer the attempt kept in Redis and
+stores it instead of sending again.
 """
 
 import asyncio
@@ -32,7 +34,7 @@ from core.config import Settings
 from core.db import create_engine, create_session_factory
 from core.temporal import pydantic_data_converter
 from models import Lead, Message, OutboxMessage
-from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, sandbox_tenant, send_http
+from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, sandbox_tenant
 from tests.activities.test_whatsapp_send_crash import _own_namespace
 from tests.fixtures.crm import TenantContext
 from tests.fixtures.outage import PostgresProxy
@@ -40,7 +42,7 @@ from tests.fixtures.sandbox import WebhookReceiver
 from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, add_message, eventually
 from worker.main import build_worker
 
-__all__ = ["sandbox_tenant", "send_http"]  # fixtures shared with the send tests
+__all__ = ["sandbox_tenant"]  # a fixture shared with the send tests
 
 # Past the time the sandbox holds the answer (ANSWER_DELAY), so the answer arrives while the database is away.
 ANSWER_DELAY_SECONDS = 2.0
@@ -147,7 +149,6 @@ async def test_an_attempt_ended_before_the_database_is_back_leaves_the_answer_to
     session_factory: async_sessionmaker[AsyncSession],
     sandbox_tenant: WhatsAppTenant,
     sandbox_control: httpx.AsyncClient,
-    send_http: httpx.AsyncClient,
     redis: Redis,
     settings: Settings,
     sandbox_url: str,
@@ -157,37 +158,44 @@ async def test_an_attempt_ended_before_the_database_is_back_leaves_the_answer_to
     config = settings.model_copy(
         update={"sandbox_base_url": sandbox_url, "whatsapp_send_reconcile_window_seconds": 0.0}
     )
-    activities = WhatsAppActivities(session_factory=proxied_sessions, http=send_http, redis=redis, settings=config)
-    await sandbox_control.post(
-        "/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": ANSWER_DELAY_SECONDS}
-    )
+    answers: list[httpx.URL] = []
+
+    async def cut_when_the_provider_answers(response: httpx.Response) -> None:
+        # Runs once the answer is on the wire and before the sender reads it: the send is accepted, its id not yet
+        # known to the attempt. Cutting after polling the sandbox instead races the answer when the test runs slowly.
+        if response.request.method == "POST" and response.request.url.path.endswith("/messages") and not answers:
+            answers.append(response.request.url)
+            await postgres_proxy.cut()
+
+    http = httpx.AsyncClient(timeout=5, event_hooks={"response": [cut_when_the_provider_answers]})
+    activities = WhatsAppActivities(session_factory=proxied_sessions, http=http, redis=redis, settings=config)
     data = _input(sandbox_tenant, lead_id, text="kept while the database is away")
     first = ActivityEnvironment()
     heartbeats: list[tuple[Any, ...]] = []
     first.on_heartbeat = lambda *details: heartbeats.append(details)
 
-    attempt = asyncio.create_task(first.run(activities.send_whatsapp_message, data))
-    [accepted] = await eventually(lambda: _sent_to(sandbox_control, phone), within_seconds=30)
-    await postgres_proxy.cut()
+    async with http:
+        attempt = asyncio.create_task(first.run(activities.send_whatsapp_message, data))
 
-    async def answered_or_waiting() -> bool:
-        return attempt.done() or bool(heartbeats)
+        async def holding_the_answer_or_ended() -> bool:
+            # Only the store of an accepted send heartbeats: the attempt has the id and waits for PostgreSQL.
+            return bool(heartbeats) or attempt.done()
 
-    await eventually(answered_or_waiting, within_seconds=30)
-    if not attempt.done():
+        await eventually(holding_the_answer_or_ended, within_seconds=30)
+        assert heartbeats and not attempt.done(), f"the attempt ended before it held the answer: {attempt!r}"
         first.cancel()  # Temporal gave up on this attempt while it waited for the database
-    with pytest.raises(BaseException):  # cancelled while it waited, or failed on the database
-        await attempt
-    await postgres_proxy.restore()
+        with pytest.raises(asyncio.CancelledError):
+            await attempt
+        await postgres_proxy.restore()
 
-    result = await ActivityEnvironment().run(activities.send_whatsapp_message, data)
+        result = await ActivityEnvironment().run(activities.send_whatsapp_message, data)
 
-    assert (result.provider_message_id, result.duplicate) == (accepted["id"], True)
-    assert [m["id"] for m in await _sent_to(sandbox_control, phone)] == [accepted["id"]]
+    sent = [m["id"] for m in await _sent_to(sandbox_control, phone)]
+    assert (sent, result.duplicate) == ([result.provider_message_id], True)  # the first attempt's message, only
     async with session_factory() as session:
         row = (
             await session.execute(select(OutboxMessage).where(OutboxMessage.idempotency_key == data.idempotency_key))
         ).scalar_one()
         [message] = (await session.execute(select(Message).where(Message.lead_id == lead_id))).scalars().all()
-    assert (row.state, row.provider_message_id, row.attempts) == ("sent", accepted["id"], 1)
-    assert (message.provider_message_id, message.body) == (accepted["id"], "kept while the database is away")
+    assert (row.state, row.provider_message_id, row.attempts) == ("sent", sent[0], 1)
+    assert (message.provider_message_id, message.body) == (sent[0], "kept while the database is away")
