@@ -171,6 +171,9 @@ class WhatsAppSender:
             await session.commit()
             try:
                 sent, plan = await self._deliver_with_fallback(session, provider, lead, data, row, plan)
+                accepted = AcceptedSend(provider.name, sent.provider_message_id)
+                # First thing done with the answer: an attempt cancelled after this leaves it to its re-run.
+                kept = await self._accepted.remember(idempotency_key=data.idempotency_key, accepted=accepted)
             except WhatsAppSendError as error:
                 mapped = await self._map_error(session, lead, error)
                 row = await self._relock(outbox, data)
@@ -184,17 +187,16 @@ class WhatsAppSender:
             finally:
                 # The provider has had the request by now, if ever: the interval to this person's next send starts.
                 await self._pacer.sent(sender=lane, recipient=lead.phone, send_key=data.idempotency_key)
-        return await self._keep_answer(data, lead, AcceptedSend(provider.name, sent.provider_message_id), plan)
+        return await self._keep_answer(data, lead, accepted, plan, kept=kept)
 
     async def _keep_answer(
-        self, data: SendWhatsAppInput, lead: Lead, accepted: AcceptedSend, plan: _Plan
+        self, data: SendWhatsAppInput, lead: Lead, accepted: AcceptedSend, plan: _Plan, *, kept: bool
     ) -> SendWhatsAppResult:
         """The provider took the message: its id must reach the row before anything may decide to send again.
 
-        Kept in Redis first, so a re-run finds it even if this attempt ends before PostgreSQL is back; then stored,
-        each try in a fresh session (the previous one's connection may be gone).
+        Already kept in Redis (`kept`), so a re-run finds it even if this attempt ends before PostgreSQL is back;
+        now stored, each try in a fresh session (the previous one's connection may be gone).
         """
-        kept = await self._accepted.remember(idempotency_key=data.idempotency_key, accepted=accepted)
         delay = STORE_RETRY_FIRST_DELAY_SECONDS
         while True:
             try:

@@ -288,3 +288,35 @@ async def test_a_worker_killed_in_the_middle_of_a_send_leaves_exactly_one_messag
     # One attempt: the killed one. The re-run found the row reconciled and did not go to the provider.
     assert (row.state, row.provider_message_id, row.attempts) == ("sent", accepted["id"], 1)
     assert [m.provider_message_id for m in outbound] == [accepted["id"]]
+
+
+async def test_an_attempt_cancelled_right_after_the_provider_answered_leaves_the_answer_to_its_rerun(
+    make_activities, sandbox_tenant: WhatsAppTenant, sandbox_control: httpx.AsyncClient, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    """Temporal may cancel an attempt at any await after the provider took the message (here: the pacer's
+    bookkeeping, which follows every provider call). The answer is kept before anything else, so the re-run stores
+    it instead of sending a second message, even with no reconcile wait at all."""
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    activities = make_activities(whatsapp_send_reconcile_window_seconds=0.0)
+    pacer = activities.sender._pacer
+    real_sent = pacer.sent
+    in_bookkeeping = asyncio.Event()
+
+    async def hang(**_: object) -> None:
+        in_bookkeeping.set()
+        await asyncio.Event().wait()
+
+    pacer.sent = hang
+    data = _input(sandbox_tenant, lead_id, text="answered, then cancelled")
+    first = ActivityEnvironment()
+    attempt = asyncio.create_task(first.run(activities.send_whatsapp_message, data))
+    await asyncio.wait_for(in_bookkeeping.wait(), timeout=30)
+    first.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await attempt
+    pacer.sent = real_sent
+
+    result = await ActivityEnvironment().run(activities.send_whatsapp_message, data)
+
+    sent = [m["id"] for m in await _sent_to(sandbox_control, phone)]
+    assert (sent, result.duplicate) == ([result.provider_message_id], True)
