@@ -173,7 +173,7 @@ class WhatsAppSender:
                 sent, plan = await self._deliver_with_fallback(session, provider, lead, data, row, plan)
                 accepted = AcceptedSend(provider.name, sent.provider_message_id)
                 # First thing done with the answer: an attempt cancelled after this leaves it to its re-run.
-                kept = await self._accepted.remember(idempotency_key=data.idempotency_key, accepted=accepted)
+                remembered = await self._accepted.remember(idempotency_key=data.idempotency_key, accepted=accepted)
             except WhatsAppSendError as error:
                 mapped = await self._map_error(session, lead, error)
                 row = await self._relock(outbox, data)
@@ -187,14 +187,14 @@ class WhatsAppSender:
             finally:
                 # The provider has had the request by now, if ever: the interval to this person's next send starts.
                 await self._pacer.sent(sender=lane, recipient=lead.phone, send_key=data.idempotency_key)
-        return await self._keep_answer(data, lead, accepted, plan, kept=kept)
+        return await self._keep_answer(data, lead, accepted, plan, remembered=remembered)
 
     async def _keep_answer(
-        self, data: SendWhatsAppInput, lead: Lead, accepted: AcceptedSend, plan: _Plan, *, kept: bool
+        self, data: SendWhatsAppInput, lead: Lead, accepted: AcceptedSend, plan: _Plan, *, remembered: bool
     ) -> SendWhatsAppResult:
         """The provider took the message: its id must reach the row before anything may decide to send again.
 
-        Already kept in Redis (`kept`), so a re-run finds it even if this attempt ends before PostgreSQL is back;
+        Already kept in Redis (`remembered`), so a re-run finds it even if this attempt ends before PostgreSQL is back;
         now stored, each try in a fresh session (the previous one's connection may be gone).
         """
         delay = STORE_RETRY_FIRST_DELAY_SECONDS
@@ -215,7 +215,7 @@ class WhatsAppSender:
             self._heartbeat()
             await asyncio.sleep(delay)
             delay = min(delay * 2, STORE_RETRY_MAX_DELAY_SECONDS)
-        if kept:
+        if remembered:
             await self._accepted.forget(idempotency_key=data.idempotency_key)
         return result
 
