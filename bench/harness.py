@@ -62,7 +62,12 @@ def say(message: str) -> None:
 class BenchStack:
     """`async with BenchStack() as stack:` gives `stack.api_url`, `stack.temporal`, `stack.session_factory`."""
 
-    def __init__(self, *, keep_logs: bool = False, temporal_db: str = "memory") -> None:
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "BenchStack":
+        """The stack `add_stack_arguments`' options describe."""
+        return cls(keep_logs=args.keep_logs, temporal_db=args.temporal_db, api_workers=args.api_workers)
+
+    def __init__(self, *, keep_logs: bool = False, temporal_db: str = "memory", api_workers: int = 1) -> None:
         base = Settings()
         self.dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
         self.keep_logs = keep_logs
@@ -79,6 +84,7 @@ class BenchStack:
             self.dir, address=self.temporal_address, namespace="default", ui_port=free_port()
         )
         self.temporal_db = temporal_db
+        self.api_workers = api_workers
         if temporal_db == "memory":
             # The launcher always names a database file; without `--db-filename` the dev server keeps it in memory.
             argv = self.dev_temporal.child.argv
@@ -139,6 +145,7 @@ class BenchStack:
             "api",
             "-m", "uvicorn", "api.app:create_app", "--factory",
             "--host", "127.0.0.1", "--port", str(self.api_port), "--log-level", "warning",
+            "--workers", str(self.api_workers),
         )  # fmt: skip
         say("starting worker, webhook dispatcher, baseline worker and API")
         readyz = f"{self.api_url}/readyz"
@@ -253,6 +260,9 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
         help="the Temporal dev server's SQLite: in memory (default, like the tests) or a file (like ./run up)",
     )
     parser.add_argument("--keep-logs", action="store_true", help="keep the stack's logs (their path is printed)")
+    parser.add_argument(
+        "--api-workers", type=int, default=1, choices=range(1, 5), help="API processes (production compose runs 2)"
+    )
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -142,7 +142,7 @@ async def count_rows(stack: BenchStack) -> int:
 
 
 async def run(args: argparse.Namespace) -> int:
-    async with BenchStack(keep_logs=args.keep_logs, temporal_db=args.temporal_db) as stack:
+    async with BenchStack.from_args(args) as stack:
         assert stack.temporal is not None
         slug, key = await create_tenant_with_key(stack)
         limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)

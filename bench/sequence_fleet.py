@@ -212,7 +212,7 @@ async def enroll_batch(
 async def run(args: argparse.Namespace, sizes: list[int]) -> int:
     deadline = time.monotonic() + args.timeout
     n = sizes[-1]
-    async with BenchStack(keep_logs=args.keep_logs, temporal_db=args.temporal_db) as stack:
+    async with BenchStack.from_args(args) as stack:
         assert stack.temporal is not None
         worker_pid = stack.pid_of("worker")
         assert worker_pid is not None

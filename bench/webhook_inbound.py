@@ -436,7 +436,7 @@ async def settle(stack: BenchStack, slug: str, acked: list[str]) -> tuple[int, i
 
 
 async def run(args: argparse.Namespace) -> int:
-    async with BenchStack(keep_logs=args.keep_logs, temporal_db=args.temporal_db) as stack:
+    async with BenchStack.from_args(args) as stack:
         assert stack.temporal is not None
         slug, phone_number_id, app_secret = await create_whatsapp_tenant(stack)
         spec = {

@@ -77,6 +77,7 @@ class InboxDispatcher:
         # Handled events not yet marked done: written in one statement before the next claim.
         self._handled: list[int] = []
         self._next_prune = 0.0
+        self._claim_batch = max(1, min(settings.inbox_concurrency, settings.inbox_batch_size) // 4)
 
     def _whatsapp_handlers(self) -> dict[str, Handler]:
         async def whatsapp(row: WebhookInbox) -> None:
@@ -114,7 +115,9 @@ class InboxDispatcher:
 
     async def _claim_free_slots(self) -> int:
         free = min(self.settings.inbox_concurrency - len(self._tasks), self.settings.inbox_batch_size)
-        if free <= 0:
+        # Busy, claim in batches: each claim walks the open events, so one per finished event would cost more than
+        # the events themselves during a burst. Idle or nearly so, claim at once (a person's next event waits for none).
+        if free <= 0 or (self._tasks and free < self._claim_batch):
             return 0
         try:
             async with self.session_factory() as session:
