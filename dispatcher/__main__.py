@@ -10,6 +10,7 @@ imported here.
 
 import logging
 import os
+from pathlib import Path
 
 from core.config import Settings
 from core.db import create_engine, create_session_factory
@@ -20,9 +21,21 @@ from dispatcher.runner import InboxDispatcher
 log = logging.getLogger("dispatcher")
 
 
+def lower_priority(niceness: int) -> None:
+    """Nice the process and, where Linux groups a session's processes for the scheduler (autogroup), the group:
+    a process started in a session of its own otherwise keeps a full share of the CPU whatever its nice value."""
+    os.nice(niceness)
+    autogroup = Path("/proc/self/autogroup")
+    if autogroup.exists():
+        try:
+            autogroup.write_text(str(niceness))
+        except OSError as exc:
+            log.warning("could not lower the scheduler group's priority: %s", exc)
+
+
 async def serve(settings: Settings) -> int:
     if settings.dispatcher_niceness:
-        os.nice(settings.dispatcher_niceness)
+        lower_priority(settings.dispatcher_niceness)
     stop = stop_event()
     try:
         client = await connect_temporal(settings)

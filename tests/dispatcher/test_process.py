@@ -4,6 +4,7 @@ SIGTERM, and without a reachable Temporal exits non-zero saying why."""
 import asyncio
 import signal
 import sys
+from pathlib import Path
 
 import psutil
 from sqlalchemy import text
@@ -32,6 +33,11 @@ async def _listening(session_factory: async_sessionmaker[AsyncSession], pid: int
     return bool(local_ports.intersection(ports))
 
 
+def _autogroup_nice(pid: int) -> str | None:
+    autogroup = Path(f"/proc/{pid}/autogroup")
+    return autogroup.read_text().split()[-1] if autogroup.exists() else None
+
+
 async def test_the_dispatcher_process_listens_at_a_lower_priority_and_stops_cleanly_on_sigterm(
     settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -41,6 +47,8 @@ async def test_the_dispatcher_process_listens_at_a_lower_priority_and_stops_clea
     try:
         assert await eventually(lambda: _listening(session_factory, process.pid), within=30)
         assert psutil.Process(process.pid).nice() == settings.dispatcher_niceness == 10
+        # Linux's per-session scheduler groups: the group is lowered too, or the process's nice would be moot.
+        assert _autogroup_nice(process.pid) in (None, "10")
         process.send_signal(signal.SIGTERM)
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
     finally:
