@@ -218,32 +218,30 @@ class InboundStore:
                 if opt_out is not None:
                     signals.append(opt_out)
             else:
-                await self.events.insert_once(
-                    provider=provider,
-                    provider_event_id=f"connection:{event.account_id}:{event.state}:{_delivery_time(raw)}",
-                    kind="connection_update",
-                    payload={"event": event.model_dump(mode="json"), "raw": raw},
-                    tenant_id=tenant_id,
-                )
+                await self._store_raw(provider, raw, event, tenant_id)
         return signals
+
+    async def _store_raw(self, provider: str, raw: Any, event: WhatsAppEvent, tenant_id: uuid.UUID) -> uuid.UUID | None:
+        """The event's raw record under the same key the inbox used (None: stored before, a repeat)."""
+        return await self.events.insert_once(
+            provider=provider,
+            provider_event_id=event_key(event, raw),
+            kind=event_kind(event),
+            payload={"event": event.model_dump(mode="json"), "raw": raw},
+            tenant_id=tenant_id,
+        )
 
     async def _inbound(
         self, provider: str, raw: Any, event: InboundMessage, tenant_id: uuid.UUID
     ) -> InboundSignal | None:
-        event_key = f"message:{event.provider_message_id}"
-        event_id = await self.events.insert_once(
-            provider=provider,
-            provider_event_id=event_key,
-            kind="inbound_message",
-            payload={"event": event.model_dump(mode="json"), "raw": raw},
-            tenant_id=tenant_id,
-        )
+        key = event_key(event, raw)
+        event_id = await self._store_raw(provider, raw, event, tenant_id)
         if event.kind is InboundKind.REACTION and event.text is None:
             return None  # a reaction taken back: kept raw above, but nothing was said (no message, unread or preview)
         tenant = await self.leads.get_tenant(tenant_id=tenant_id)
         assert tenant is not None
         if event_id is None:
-            return await self._unsignalled_repeat(provider, event_key, event, tenant)
+            return await self._unsignalled_repeat(provider, key, event, tenant)
         lead, created = await self._lead_for(tenant, event)
         if lead is None:
             return None
@@ -281,9 +279,9 @@ class InboundStore:
         return self._signal(event_id, tenant, lead.id, created, provider, event, message_id, body)
 
     async def _unsignalled_repeat(
-        self, provider: str, event_key: str, event: InboundMessage, tenant: Tenant
+        self, provider: str, key: str, event: InboundMessage, tenant: Tenant
     ) -> InboundSignal | None:
-        stored = await self.events.get(provider=provider, tenant_id=tenant.id, provider_event_id=event_key)
+        stored = await self.events.get(provider=provider, tenant_id=tenant.id, provider_event_id=key)
         if stored is None or stored.signalled_at is not None or stored.lead_id is None:
             return None
         message = await self.messages.get_by_provider_id(
@@ -359,16 +357,10 @@ class InboundStore:
 
     async def _status(self, provider: str, raw: Any, event: StatusEvent, tenant_id: uuid.UUID) -> InboundSignal | None:
         """Move the message forward; a provider opt-out (131050) is returned to be signalled to the workflow."""
-        event_key = f"status:{event.provider_message_id}:{event.status.value}"
-        event_id = await self.events.insert_once(
-            provider=provider,
-            provider_event_id=event_key,
-            kind="status",
-            payload={"event": event.model_dump(mode="json"), "raw": raw},
-            tenant_id=tenant_id,
-        )
+        key = event_key(event, raw)
+        event_id = await self._store_raw(provider, raw, event, tenant_id)
         if event_id is None:
-            return await self._unsignalled_opt_out_repeat(provider, event_key, event, tenant_id)
+            return await self._unsignalled_opt_out_repeat(provider, key, event, tenant_id)
         if event.callback_data:
             await self._reconcile_send(provider, event, tenant_id)
         message = await self.messages.apply_status(
@@ -389,14 +381,14 @@ class InboundStore:
         return await self._status_signal(event_id, tenant_id, message.lead_id, message.id, provider, event)
 
     async def _unsignalled_opt_out_repeat(
-        self, provider: str, event_key: str, event: StatusEvent, tenant_id: uuid.UUID
+        self, provider: str, key: str, event: StatusEvent, tenant_id: uuid.UUID
     ) -> InboundSignal | None:
         """A repeated 131050/131026 status whose signal was lost (Temporal down: 503, the provider redelivers):
         signal it now. Other repeated statuses change nothing; the message and conversation were updated the first time.
         """
         if event.error_kind not in SIGNALLED_STATUS_KINDS:
             return None
-        stored = await self.events.get(provider=provider, tenant_id=tenant_id, provider_event_id=event_key)
+        stored = await self.events.get(provider=provider, tenant_id=tenant_id, provider_event_id=key)
         if stored is None or stored.signalled_at is not None or stored.lead_id is None:
             return None
         message = await self.messages.get_by_provider_id(
