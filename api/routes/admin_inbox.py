@@ -4,7 +4,7 @@ and its parked events, which a system admin puts back in line once the cause is 
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import SessionDep
 from api.schemas.inbox import InboxOverview, ParkedEvent, RequeuedEvent
@@ -33,7 +33,11 @@ async def inbox_overview(
 
 
 @router.post("/{event_id}/retry", responses={404: {"description": "no parked event with this id"}})
-async def retry_parked_event(event_id: int, principal: InboxManager, session: SessionDep) -> RequeuedEvent:
+async def retry_parked_event(
+    event_id: Annotated[int, Path(ge=1, le=2**63 - 1, description="the inbox event's id")],
+    principal: InboxManager,
+    session: SessionDep,
+) -> RequeuedEvent:
     """Put a parked event back in line with a fresh attempt count."""
     if not await WebhookInboxRepository(session).requeue_parked(inbox_id=event_id):
         raise NotFound(f"no parked webhook event with id {event_id}")

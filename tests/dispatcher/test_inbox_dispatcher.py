@@ -302,3 +302,12 @@ async def test_events_wait_while_the_dispatchers_database_is_away_and_drain_once
     assert sorted(handled) == sorted((f"p{i}", n) for i in range(5) for n in range(4))  # each once
     for i in range(5):
         assert [n for p, n in handled if p == f"p{i}"] == [0, 1, 2, 3]
+
+
+@pytest.mark.parametrize("event_id", ["abc", "0", str(2**63)])
+async def test_retrying_an_impossible_inbox_id_is_a_422_naming_it(
+    client: httpx.AsyncClient, system_admin: SystemAdminContext, event_id: str
+) -> None:
+    response = await client.post(f"/api/v1/admin/inbox/{event_id}/retry", headers=system_admin.headers)
+    assert response.status_code == 422, response.text
+    assert response.json()["details"][0]["field"] == "event_id"
