@@ -34,8 +34,11 @@ async def _listening(session_factory: async_sessionmaker[AsyncSession], pid: int
 
 
 def _autogroup_nice(pid: int) -> str | None:
+    """The nice of the process's scheduler group; None where Linux does not group it (no autogroup, or the
+    process sits in a cgroup of its own, as in a container, when the file reads empty)."""
     autogroup = Path(f"/proc/{pid}/autogroup")
-    return autogroup.read_text().split()[-1] if autogroup.exists() else None
+    fields = autogroup.read_text().split() if autogroup.exists() else []
+    return fields[-1] if fields else None
 
 
 async def test_the_dispatcher_process_listens_at_a_lower_priority_and_stops_cleanly_on_sigterm(
