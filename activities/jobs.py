@@ -34,9 +34,10 @@ from repositories.leads import LeadRepository
 from repositories.sequences import SequenceRepository
 from repositories.statuses import StatusRepository
 from repositories.tenants import TenantRepository
-from workflow_clients.jobs import start_job_workflow
-from workflow_clients.lead import start_lead_workflow
-from workflow_clients.sequence import start_enrollment
+from workflow_clients.jobs import JobWorkflowClient
+from workflow_clients.lead import LeadWorkflowClient
+from workflow_clients.sequence import SequenceWorkflowClient
+from workflows.failures import WorkflowFailure
 from workflows.job_types import (
     BEGIN_JOB,
     FINISH_JOB,
@@ -54,7 +55,7 @@ from workflows.job_types import (
 
 log = logging.getLogger(__name__)
 
-JOB_GONE = "JobGone"
+JOB_GONE = WorkflowFailure.JOB_GONE
 ROW_GONE = "deleted"  # the row was deleted (with its lead) before its workflow could start
 NOT_STARTED = "workflow_not_started"  # Temporal refused or could not be reached
 
@@ -72,6 +73,9 @@ class JobActivities:
         self.session_factory = session_factory
         self.client = client
         self.settings = settings
+        self.jobs = JobWorkflowClient(client)
+        self.leads = LeadWorkflowClient(client, settings)
+        self.enrollments = SequenceWorkflowClient(client, settings)
 
     @activity.defn(name=BEGIN_JOB)
     async def begin(self, ref: JobRef) -> JobPlan:
@@ -133,7 +137,7 @@ class JobActivities:
         jobs = 0
         for job_id, tenant_id, tenant_slug in stalled:
             try:
-                await start_job_workflow(self.client, tenant_id=tenant_id, tenant_slug=tenant_slug, job_id=job_id)
+                await self.jobs.start(tenant_id=tenant_id, tenant_slug=tenant_slug, job_id=job_id)
                 jobs += 1
             except Exception as exc:  # the next sweep tries again
                 log.warning("sweeper: starting the workflow of job %s failed: %s", job_id, exc)
@@ -193,14 +197,12 @@ class JobActivities:
             version = versions.get(enrollment.sequence_version_id) if enrollment else None
             if tenant is None or enrollment is None or lead is None or version is None:
                 raise _RowGone
-            await start_enrollment(
-                self.client,
+            await self.enrollments.start(
                 tenant=tenant,
                 lead=lead,
                 enrollment=enrollment,
                 version=version,
                 status_stages=stages,
-                settings=self.settings,
                 start_at=first_step_at(enrollment),
             )
 
@@ -227,7 +229,7 @@ class JobActivities:
             lead = leads.get(lead_id)
             if tenant is None or lead is None:
                 raise _RowGone
-            await start_lead_workflow(self.client, tenant=tenant, lead=lead, settings=self.settings)
+            await self.leads.start(tenant=tenant, lead=lead)
 
         outcome = await self._start_each(
             lead_ids, start, id_field="lead_id", concurrency=self.settings.lead_import_workflow_concurrency

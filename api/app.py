@@ -1,5 +1,6 @@
 """The FastAPI application factory. Clients (DB engine, Redis, Temporal) are built once in the lifespan."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -30,6 +31,9 @@ from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
 from core.redis import create_redis
 from core.temporal import connect_temporal
+from workflow_clients.jobs import JobWorkflowClient
+from workflow_clients.lead import LeadWorkflowClient
+from workflow_clients.sequence import SequenceWorkflowClient
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,9 +46,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.session_factory = create_session_factory(engine)
         app.state.redis = create_redis(settings)
         app.state.temporal = await connect_temporal(settings, lazy=True)
+        app.state.lead_workflows = LeadWorkflowClient(app.state.temporal, settings)
+        app.state.sequence_workflows = SequenceWorkflowClient(app.state.temporal, settings)
+        app.state.job_workflows = JobWorkflowClient(app.state.temporal)
+        # What start-up allocated (modules, the app, its routes) lives as long as the process: moved out of the
+        # collector's generations, full collections stop walking it on every request burst.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             await app.state.redis.aclose()
             await engine.dispose()
 

@@ -1,19 +1,23 @@
-"""Request dependencies as `Annotated` aliases: settings, DB session (commits or rolls back), Redis, Temporal.
+"""Request dependencies as `Annotated` aliases: settings, DB session (commits or rolls back), Redis, the workflow
+clients.
 
 The accessors are `async def` although they only read app state: FastAPI runs a sync dependency in its thread pool,
 a thread hop per dependency per request that costs more CPU than the lookup (bench/webhook_inbound.py's profile).
 """
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from api.openapi import raises
+from api.transaction import commit_request, discard_pending
 from core.config import Settings
+from workflow_clients.jobs import JobWorkflowClient
+from workflow_clients.lead import LeadWorkflowClient
+from workflow_clients.sequence import SequenceWorkflowClient
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -23,18 +27,18 @@ async def get_settings_dep(request: Request) -> Settings:
 
 @raises(503)
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler returns, rolled back when it raises.
-
-    Handlers that start or signal a workflow commit explicitly first, so the row exists before the workflow does.
-    """
+    """One session and one transaction per request, shared by authentication and the route: committed when the
+    route returns, then the work registered to follow the commit runs (api/transaction.py); rolled back when it
+    raises."""
     async with request.app.state.session_factory() as session:
         try:
             yield session
         except BaseException:
+            discard_pending(session)
             await session.rollback()
             raise
         else:
-            await session.commit()
+            await commit_request(session)
 
 
 @raises(503)
@@ -43,14 +47,20 @@ async def get_redis(request: Request) -> Redis:
     return redis
 
 
-@raises(503)
-async def get_temporal(request: Request) -> Client:
-    client: Client = request.app.state.temporal
-    return client
+def _client(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A workflow client the lifespan built once (api/app.py), by its name on the app's state."""
+
+    @raises(503)
+    async def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # scope="function": the commit happens before the response is sent, so a failed commit is never answered 2xx.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 RedisDep = Annotated[Redis, Depends(get_redis)]
-TemporalDep = Annotated[Client, Depends(get_temporal)]
+LeadWorkflowsDep = Annotated[LeadWorkflowClient, Depends(_client("lead_workflows"))]
+SequenceWorkflowsDep = Annotated[SequenceWorkflowClient, Depends(_client("sequence_workflows"))]
+JobWorkflowsDep = Annotated[JobWorkflowClient, Depends(_client("job_workflows"))]

@@ -7,9 +7,8 @@ The framework's own answers take the same shape: an unknown path (404), a method
 A value PostgreSQL refuses (`DataError`: a NUL character, a number out of range) that slipped past validation is the
 caller's input, not a server fault: 422, without the SQL or the parameters, which may hold other people's data.
 
-The Temporal client connects lazily: an API process started while Temporal was down gets `RuntimeError("Failed
-client connect: ...")` from any workflow call until Temporal is back. That is an outage, not a bug: 503 +
-Retry-After, like the RPCError UNAVAILABLE the handlers map once connected.
+Temporal's failures (refusals, timeouts, an unreachable or never-connected server) become `AppError`s in one place,
+workflow_clients/errors.py, before they reach a handler here.
 """
 
 import logging
@@ -56,24 +55,6 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc.orig)
     message = "a value in the request cannot be stored by the database (for example a NUL character); fix it and retry"
     return JSONResponse({"error": "invalid_value", "message": message, "details": None}, status_code=422)
-
-
-TEMPORAL_CONNECT_FAILURE = "Failed client connect"
-
-
-async def _runtime_error(request: Request, exc: Exception) -> JSONResponse:
-    if not str(exc).startswith(TEMPORAL_CONNECT_FAILURE):
-        raise exc  # a real fault: the server's 500 (and its traceback in the log)
-    log.warning("%s %s: Temporal unreachable: %s", request.method, request.url.path, str(exc).splitlines()[0])
-    message = (
-        "the workflow engine (Temporal) cannot be reached, so the request did not finish; anything it saved is kept "
-        "and sending the same request again completes it"
-    )
-    return JSONResponse(
-        {"error": "service_unavailable", "message": message, "details": {"down": "temporal"}},
-        status_code=503,
-        headers={"Retry-After": "5"},
-    )
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5
@@ -168,6 +149,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DataError, _data_error)
-    app.add_exception_handler(RuntimeError, _runtime_error)
     for outage in (DBAPIError, PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError):
         app.add_exception_handler(outage, _database_unavailable)

@@ -16,16 +16,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from api.auth.csrf import enforce_csrf
 from api.auth.principal import Principal
 from api.auth.resolve import resolve_principal
+from api.deps import SessionDep
 from api.openapi import raises
-from core.errors import Forbidden, Unauthorized
+from core.errors import Forbidden, NotFound, Unauthorized
 from domain.permissions import Action, allowed
+from models import Tenant
+from repositories.tenants import TenantRepository
 
-__all__ = ["Authenticated", "Principal", "authenticate", "authenticated", "require"]
+__all__ = ["Authenticated", "CurrentTenant", "Principal", "authenticate", "authenticated", "require"]
 
 
-async def authenticate(request: Request) -> Principal | None:
+async def authenticate(request: Request, session: SessionDep) -> Principal | None:
     """Resolve the caller from `Authorization: Bearer <api key>` or the session cookie; None when neither is valid."""
-    return await resolve_principal(request)
+    return await resolve_principal(request, session)
 
 
 # Declared so OpenAPI documents the scheme (and /docs can send a key); the header itself is read in api/auth/resolve.
@@ -35,10 +38,12 @@ _bearer = HTTPBearer(auto_error=False, scheme_name="ApiKey", description="an API
 # 503: a session needs Redis, an API key the database.
 @raises(401, 403, 503)
 async def authenticated(
-    request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
+    request: Request,
+    session: SessionDep,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
 ) -> Principal:
     """Any authenticated caller, whatever their role (CSRF still enforced)."""
-    principal = await authenticate(request)
+    principal = await authenticate(request, session)
     if principal is None:
         raise Unauthorized("log in or send 'Authorization: Bearer <api key>'")
     enforce_csrf(request, principal)
@@ -48,9 +53,11 @@ async def authenticated(
 def require(action: Action) -> Callable[..., Awaitable[Principal]]:
     @raises(401, 403, 503)
     async def dependency(
-        request: Request, _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None
+        request: Request,
+        session: SessionDep,
+        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
     ) -> Principal:
-        principal = await authenticated(request)
+        principal = await authenticated(request, session)
         if not allowed(principal.role, action):
             raise Forbidden(f"role '{principal.role}' may not perform '{action}'")
         return principal
@@ -59,3 +66,15 @@ def require(action: Action) -> Callable[..., Awaitable[Principal]]:
 
 
 Authenticated = Annotated[Principal, Depends(authenticated)]
+
+
+@raises(401, 403, 503)
+async def current_tenant(principal: Authenticated, session: SessionDep) -> Tenant:
+    """The caller's tenant (its slug, region, time zone); 403 for a caller without one (a system admin)."""
+    tenant = await TenantRepository(session).get(principal.tenant())
+    if tenant is None:  # a principal always points at an existing tenant, unless it was deleted meanwhile
+        raise NotFound("your tenant no longer exists")
+    return tenant
+
+
+CurrentTenant = Annotated[Tenant, Depends(current_tenant)]

@@ -8,6 +8,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from workflows.failures import WorkflowFailure
+
 
 class InboundWhatsAppMessage(BaseModel):
     """Signal `record_inbound_message`: the lead wrote to us (already stored in its conversation)."""
@@ -100,4 +102,4 @@ NOT_CONFIGURED = "WhatsAppNotConfigured"  # the tenant has no usable WhatsApp ac
 SEND_REJECTED = "WhatsAppSendRejected"  # any other permanent refusal (auth, configuration, template)
 THROTTLED = "WhatsAppThrottled"  # retryable: pacing or provider rate limit
 SEND_IN_FLIGHT = "WhatsAppSendInFlight"  # retryable: an earlier attempt may have been accepted; awaiting its webhook
-LEAD_GONE_SEND = "LeadGone"
+LEAD_GONE_SEND = WorkflowFailure.LEAD_GONE

@@ -4,14 +4,13 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ApiKey, User
+from repositories.base import Repository
 
 
-class ApiKeyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class ApiKeyRepository(Repository[ApiKey]):
+    model = ApiKey
 
     async def get_active_with_creator(self, key_hash: str) -> tuple[ApiKey, User | None] | None:
         """The unrevoked key with this digest and the user who created it (None when no person did)."""
@@ -24,21 +23,13 @@ class ApiKeyRepository:
         return None if row is None else (row[0], row[1])
 
     async def get(self, *, tenant_id: uuid.UUID, api_key_id: uuid.UUID) -> ApiKey | None:
-        result = await self.session.execute(
-            select(ApiKey).where(ApiKey.tenant_id == tenant_id, ApiKey.id == api_key_id)
-        )
-        return result.scalar_one_or_none()
+        return await self.in_tenant(tenant_id=tenant_id, row_id=api_key_id)
 
     async def list(self, *, tenant_id: uuid.UUID) -> list[ApiKey]:
         result = await self.session.execute(
             select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at, ApiKey.id)
         )
         return list(result.scalars())
-
-    async def add(self, api_key: ApiKey) -> ApiKey:
-        self.session.add(api_key)
-        await self.session.flush()
-        return api_key
 
     async def touch(self, api_key_id: uuid.UUID) -> None:
         """Record a use. Callers throttle this: one write per key per minute is plenty for "last used"."""

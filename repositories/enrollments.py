@@ -1,24 +1,28 @@
-"""SQL for enrollments and their step history: create, read, mirror the workflow's state, count and reserve sends.
+"""SQL for enrollments and their step history: create (one at a time or in bulk), read, mirror the workflow's state,
+count and reserve sends, and the sequence stats the API reads.
 
 `mirror` applies a state only when its revision is newer than the row's, so activities finishing out of order never
 roll an enrollment back. `record_step` and `reserve_send` are idempotent on (enrollment, step execution, outcome).
 """
 
+import builtins
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Enrollment, EnrollmentStep
+from repositories.base import Repository
 from repositories.jobs import not_in_open_job
 
 OPEN_STATUSES = ("active", "paused")
 SEND_STEP = "send_whatsapp"
 RESERVED = "reserved"
+_IN_CHUNK = 5000  # ids per IN (...) list
+_INSERT_CHUNK = 1000  # rows per INSERT statement (PostgreSQL's 65535 bind parameters)
 
 
 def outcome_times(data: Any) -> Any:
@@ -26,20 +30,12 @@ def outcome_times(data: Any) -> Any:
     return func.coalesce(data["times"].as_integer(), 1)
 
 
-class EnrollmentRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class EnrollmentRepository(Repository[Enrollment]):
+    model = Enrollment
 
-    async def add(self, enrollment: Enrollment) -> Enrollment:
-        self.session.add(enrollment)
-        await self.session.flush()
-        return enrollment
-
-    async def get(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID) -> Enrollment | None:
-        result = await self.session.execute(
-            select(Enrollment).where(Enrollment.tenant_id == tenant_id, Enrollment.id == enrollment_id)
-        )
-        return result.scalar_one_or_none()
+    async def get(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID, fresh: bool = False) -> Enrollment | None:
+        """`fresh` re-reads a row this session already holds (the workflow's mirror wrote it meanwhile)."""
+        return await self.in_tenant(tenant_id=tenant_id, row_id=enrollment_id, fresh=fresh)
 
     async def open_lead_ids(self, *, sequence_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
         """Which of `lead_ids` already have an active or paused enrollment in the sequence."""
@@ -65,7 +61,7 @@ class EnrollmentRepository:
         )
         return list(result.scalars())
 
-    async def get_many(self, *, enrollment_ids: Sequence[uuid.UUID]) -> list[Enrollment]:
+    async def get_many(self, *, enrollment_ids: Sequence[uuid.UUID]) -> builtins.list[Enrollment]:
         if not enrollment_ids:
             return []
         result = await self.session.execute(select(Enrollment).where(Enrollment.id.in_(list(enrollment_ids))))
@@ -133,14 +129,6 @@ class EnrollmentRepository:
         ).returning(EnrollmentStep.id)
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
-    async def steps(self, *, enrollment_id: uuid.UUID) -> list[EnrollmentStep]:
-        result = await self.session.execute(
-            select(EnrollmentStep)
-            .where(EnrollmentStep.enrollment_id == enrollment_id)
-            .order_by(EnrollmentStep.number, EnrollmentStep.fired_at)
-        )
-        return list(result.scalars())
-
     async def lock_tenant_day(self, *, tenant_id: uuid.UUID, day_start: datetime) -> None:
         """Serialise cap reservations of one tenant day (held until the transaction ends)."""
         await self.session.execute(
@@ -173,3 +161,107 @@ class EnrollmentRepository:
             .subquery()
         )
         return int((await self.session.execute(select(func.count()).select_from(executions))).scalar_one())
+
+    # The API's reads and bulk inserts.
+
+    async def open_by_lead(
+        self, *, tenant_id: uuid.UUID, sequence_id: uuid.UUID, lead_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, Enrollment]:
+        """lead id -> its active or paused enrollment in this sequence, for the leads that have one."""
+        found: dict[uuid.UUID, Enrollment] = {}
+        ids = list(lead_ids)
+        for start in range(0, len(ids), _IN_CHUNK):
+            result = await self.session.execute(
+                select(Enrollment).where(
+                    Enrollment.tenant_id == tenant_id,
+                    Enrollment.sequence_id == sequence_id,
+                    Enrollment.lead_id.in_(ids[start : start + _IN_CHUNK]),
+                    Enrollment.status.in_(OPEN_STATUSES),
+                )
+            )
+            found.update({e.lead_id: e for e in result.scalars()})
+        return found
+
+    async def insert_skip_open(self, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+        """Insert enrollment rows; a lead that already has an open one in the sequence is skipped (the partial unique
+        index decides, so two concurrent bulk requests cannot both enroll a lead). Returns the inserted ids."""
+        inserted: set[uuid.UUID] = set()
+        for start in range(0, len(rows), _INSERT_CHUNK):
+            statement = (
+                insert(Enrollment)
+                .values(list(rows[start : start + _INSERT_CHUNK]))
+                .on_conflict_do_nothing(
+                    index_elements=[Enrollment.sequence_id, Enrollment.lead_id],
+                    index_where=Enrollment.status.in_(OPEN_STATUSES),
+                )
+                .returning(Enrollment.id)
+            )
+            inserted.update((await self.session.execute(statement)).scalars())
+        return inserted
+
+    async def for_sequence(
+        self, *, tenant_id: uuid.UUID, sequence_id: uuid.UUID, status: str | None, limit: int
+    ) -> builtins.list[Enrollment]:
+        """Newest first."""
+        statement = select(Enrollment).where(Enrollment.tenant_id == tenant_id, Enrollment.sequence_id == sequence_id)
+        if status is not None:
+            statement = statement.where(Enrollment.status == status)
+        result = await self.session.execute(
+            statement.order_by(Enrollment.created_at.desc(), Enrollment.id.desc()).limit(limit)
+        )
+        return list(result.scalars())
+
+    async def steps(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID) -> builtins.list[EnrollmentStep]:
+        result = await self.session.execute(
+            select(EnrollmentStep)
+            .where(EnrollmentStep.tenant_id == tenant_id, EnrollmentStep.enrollment_id == enrollment_id)
+            .order_by(EnrollmentStep.number, EnrollmentStep.fired_at, EnrollmentStep.id)
+        )
+        return list(result.scalars())
+
+    # Sequence stats, straight from the rows the workflows mirror.
+
+    async def status_counts(self, *, tenant_id: uuid.UUID, sequence_id: uuid.UUID) -> dict[str, int]:
+        result = await self.session.execute(
+            select(Enrollment.status, func.count())
+            .where(Enrollment.tenant_id == tenant_id, Enrollment.sequence_id == sequence_id)
+            .group_by(Enrollment.status)
+        )
+        return {status: int(n) for status, n in result.all()}
+
+    async def exit_reason_counts(self, *, tenant_id: uuid.UUID, sequence_id: uuid.UUID) -> dict[str, int]:
+        """Ended enrollments (exited or stopped) by exit reason."""
+        result = await self.session.execute(
+            select(Enrollment.exit_reason, func.count())
+            .where(
+                Enrollment.tenant_id == tenant_id,
+                Enrollment.sequence_id == sequence_id,
+                Enrollment.status.in_(("exited", "stopped")),
+            )
+            .group_by(Enrollment.exit_reason)
+        )
+        return {reason or "unknown": int(n) for reason, n in result.all()}
+
+    async def reply_counts(self, *, tenant_id: uuid.UUID, sequence_id: uuid.UUID) -> tuple[int, int]:
+        """(replies in total, enrollments with at least one reply)."""
+        result = await self.session.execute(
+            select(
+                func.coalesce(func.sum(Enrollment.replies), 0),
+                func.count().filter(Enrollment.replies > 0),
+            ).where(Enrollment.tenant_id == tenant_id, Enrollment.sequence_id == sequence_id)
+        )
+        total, replied = result.one()
+        return int(total), int(replied)
+
+    async def step_result_counts(
+        self, *, tenant_id: uuid.UUID, sequence_id: uuid.UUID
+    ) -> builtins.list[tuple[str, str, str, int]]:
+        """(step id, step type, result, count) over every enrollment's step history; a row whose outcome repeated in
+        its execution (a send deferred twice) counts `data.times` times."""
+        times = func.sum(outcome_times(EnrollmentStep.data))
+        result = await self.session.execute(
+            select(EnrollmentStep.step_id, EnrollmentStep.type, EnrollmentStep.result, times)
+            .where(EnrollmentStep.tenant_id == tenant_id, EnrollmentStep.sequence_id == sequence_id)
+            .group_by(EnrollmentStep.step_id, EnrollmentStep.type, EnrollmentStep.result)
+        )
+        return [(step_id, type_, outcome, int(n)) for step_id, type_, outcome, n in result.all()]

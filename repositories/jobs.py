@@ -6,10 +6,10 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, any_, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Job, Tenant
 from models.job import OPEN_JOB_STATES
+from repositories.base import Repository
 
 # A job lists its first skipped and failed items; past this only the counts by reason grow.
 MAX_LISTED_ITEMS = 500
@@ -23,25 +23,15 @@ def count_by_reason(items: Sequence[dict[str, Any]], counts: dict[str, int] | No
     return totals
 
 
-class JobRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, job: Job) -> Job:
-        self.session.add(job)
-        await self.session.flush()
-        await self.session.refresh(job)  # the server's timestamps, readable after the commit
-        return job
+class JobRepository(Repository[Job]):
+    model = Job
 
     async def get(self, *, tenant_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
-        result = await self.session.execute(
-            select(Job).where(Job.tenant_id == tenant_id, Job.id == job_id).execution_options(populate_existing=True)
-        )
-        return result.scalar_one_or_none()
+        return await self.in_tenant(tenant_id=tenant_id, row_id=job_id, fresh=True)
 
     async def get_by_id(self, *, job_id: uuid.UUID) -> Job | None:
         """Any tenant's job: for its workflow's activities, which get the id from the job itself."""
-        return await self.session.get(Job, job_id)
+        return await self.by_id(job_id)
 
     async def lock(self, *, job_id: uuid.UUID) -> Job | None:
         """The job, locked until the transaction ends (its workflow's activities write it one at a time)."""

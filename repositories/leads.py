@@ -8,9 +8,9 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import Lead, Tenant, TimelineEvent, User
+from models import Lead, TimelineEvent
+from repositories.base import Repository
 from repositories.jobs import not_in_open_job
 from repositories.timeline import LEAD_CREATED, lead_created_key
 
@@ -20,22 +20,15 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-class LeadRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class LeadRepository(Repository[Lead]):
+    model = Lead
 
     async def get(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead | None:
-        result = await self.session.execute(select(Lead).where(Lead.tenant_id == tenant_id, Lead.id == lead_id))
-        return result.scalar_one_or_none()
+        return await self.in_tenant(tenant_id=tenant_id, row_id=lead_id)
 
     async def get_fresh(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead | None:
         """Like `get`, but re-reads the row even if this session already holds it (another process wrote it)."""
-        result = await self.session.execute(
-            select(Lead)
-            .where(Lead.tenant_id == tenant_id, Lead.id == lead_id)
-            .execution_options(populate_existing=True)
-        )
-        return result.scalar_one_or_none()
+        return await self.in_tenant(tenant_id=tenant_id, row_id=lead_id, fresh=True)
 
     async def get_many(self, *, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> list[Lead]:
         if not lead_ids:
@@ -102,13 +95,6 @@ class LeadRepository:
             .returning(Lead.id)
         )
         return result.scalar_one_or_none() is not None
-
-    async def add(self, lead: Lead) -> Lead:
-        """Insert one lead and flush, so a duplicate phone surfaces here as an IntegrityError."""
-        self.session.add(lead)
-        await self.session.flush()
-        await self.session.refresh(lead)
-        return lead
 
     async def insert_many_skip_existing(self, rows: Sequence[dict[str, Any]]) -> dict[str, uuid.UUID]:
         """Insert rows in one statement; a row whose phone already exists in its tenant is skipped (not an error).
@@ -214,17 +200,3 @@ class LeadRepository:
     async def count(self, *, tenant_id: uuid.UUID) -> int:
         result = await self.session.execute(select(func.count()).select_from(Lead).where(Lead.tenant_id == tenant_id))
         return int(result.scalar_one())
-
-    # Lookups a lead needs about its surroundings: the tenant it belongs to and the users who may own it.
-
-    async def get_tenant(self, *, tenant_id: uuid.UUID) -> Tenant | None:
-        return await self.session.get(Tenant, tenant_id)
-
-    async def owners_by_email(self, *, tenant_id: uuid.UUID, emails: Sequence[str]) -> dict[str, User]:
-        """Lower-cased e-mail -> user of the tenant, for resolving an import's `owner_email` column in one query."""
-        if not emails:
-            return {}
-        result = await self.session.execute(
-            select(User).where(User.tenant_id == tenant_id, func.lower(User.email).in_([e.lower() for e in emails]))
-        )
-        return {user.email.lower(): user for user in result.scalars()}

@@ -4,15 +4,14 @@ import builtins
 import uuid
 
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.stages import DEFAULT_STATUSES
 from models import Lead, StatusDefinition
+from repositories.base import Repository
 
 
-class StatusRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class StatusRepository(Repository[StatusDefinition]):
+    model = StatusDefinition
 
     async def list(self, *, tenant_id: uuid.UUID) -> list[StatusDefinition]:
         result = await self.session.execute(
@@ -57,12 +56,6 @@ class StatusRepository:
             .with_for_update()
         )
         return list(result.scalars())
-
-    async def add(self, status: StatusDefinition) -> StatusDefinition:
-        """Insert and flush, so a taken key surfaces here as an IntegrityError."""
-        self.session.add(status)
-        await self.session.flush()
-        return status
 
     async def delete(self, status: StatusDefinition) -> None:
         await self.session.delete(status)

@@ -6,14 +6,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Task
+from repositories.base import Repository
 
 
-class TaskRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class TaskRepository(Repository[Task]):
+    model = Task
 
     async def create_once(self, values: dict[str, Any]) -> Task:
         """The task for `values["idempotency_key"]`, inserted if absent (a re-run returns the first one)."""
@@ -29,9 +28,9 @@ class TaskRepository:
         )
         return result.scalar_one()
 
-    async def get(self, *, tenant_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
-        result = await self.session.execute(select(Task).where(Task.tenant_id == tenant_id, Task.id == task_id))
-        return result.scalar_one_or_none()
+    async def get(self, *, tenant_id: uuid.UUID, task_id: uuid.UUID, fresh: bool = False) -> Task | None:
+        """`fresh` re-reads a row this session already holds (the workflow's activity wrote it meanwhile)."""
+        return await self.in_tenant(tenant_id=tenant_id, row_id=task_id, fresh=fresh)
 
     async def close(
         self, *, tenant_id: uuid.UUID, task_id: uuid.UUID, status: str, actor: str, note: str | None, at: datetime
@@ -62,4 +61,14 @@ class TaskRepository:
         if assignee_id is not None:
             query = query.where(Task.assignee_id == assignee_id)
         result = await self.session.execute(query.order_by(Task.due_at, Task.id).limit(limit))
+        return list(result.scalars())
+
+    async def task_inbox(
+        self, *, tenant_id: uuid.UUID, assignee_id: uuid.UUID | None, status: str, limit: int
+    ) -> list[Task]:
+        """Tasks in `status`, due first; `assignee_id` None means every assignee."""
+        statement = select(Task).where(Task.tenant_id == tenant_id, Task.status == status)
+        if assignee_id is not None:
+            statement = statement.where(Task.assignee_id == assignee_id)
+        result = await self.session.execute(statement.order_by(Task.due_at, Task.id).limit(limit))
         return list(result.scalars())

@@ -5,6 +5,7 @@ kind `created`, key `lead:<id>:created`, data `source`, `status`, `phone`.
 """
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import Lead, TimelineEvent
 
 LEAD_CREATED = "created"
+
+_INSERT_CHUNK = 1000  # rows per INSERT statement (PostgreSQL's 65535 bind parameters)
 
 
 def lead_created_key(lead_id: uuid.UUID) -> str:
@@ -77,3 +80,12 @@ class TimelineRepository:
             .limit(limit)
         )
         return list(result.scalars())
+
+    async def record_many(self, events: Sequence[dict[str, Any]]) -> None:
+        """Insert lead timeline events in a few statements (one per enrolled lead); a repeated key is skipped."""
+        for start in range(0, len(events), _INSERT_CHUNK):
+            await self.session.execute(
+                insert(TimelineEvent)
+                .values([{"id": uuid.uuid4(), **event} for event in events[start : start + _INSERT_CHUNK]])
+                .on_conflict_do_nothing(index_elements=[TimelineEvent.idempotency_key])
+            )

@@ -1,21 +1,20 @@
 """SQL for users. Tenant-scoped reads take the tenant id: another tenant's user is simply not found."""
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import User
+from repositories.base import Repository
 
 
-class UserRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class UserRepository(Repository[User]):
+    model = User
 
     async def get(self, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
-        result = await self.session.execute(select(User).where(User.tenant_id == tenant_id, User.id == user_id))
-        return result.scalar_one_or_none()
+        return await self.in_tenant(tenant_id=tenant_id, row_id=user_id)
 
     async def get_for_update(self, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> User | None:
         """The user row locked until commit, so checks like "the last owner" see no concurrent change."""
@@ -26,7 +25,7 @@ class UserRepository:
 
     async def get_by_id(self, user_id: uuid.UUID) -> User | None:
         """Any user, whatever their tenant: for authentication only."""
-        return await self.session.get(User, user_id)
+        return await self.by_id(user_id)
 
     async def get_by_email(self, email: str) -> User | None:
         result = await self.session.execute(select(User).where(User.email == email.strip().lower()))
@@ -48,13 +47,16 @@ class UserRepository:
         result = await self.session.execute(select(func.count()).select_from(statement.subquery()))
         return int(result.scalar_one())
 
-    async def add(self, user: User) -> User:
-        """Insert and flush, so a taken e-mail surfaces here as an IntegrityError."""
-        self.session.add(user)
-        await self.session.flush()
-        return user
-
     async def deactivate(self, user: User, *, at: datetime) -> None:
         user.is_active = False
         user.deactivated_at = at
         await self.session.flush()
+
+    async def by_emails(self, *, tenant_id: uuid.UUID, emails: Sequence[str]) -> dict[str, User]:
+        """Lower-cased e-mail -> user of the tenant, for resolving an import's `owner_email` column in one query."""
+        if not emails:
+            return {}
+        result = await self.session.execute(
+            select(User).where(User.tenant_id == tenant_id, func.lower(User.email).in_([e.lower() for e in emails]))
+        )
+        return {user.email.lower(): user for user in result.scalars()}

@@ -4,14 +4,13 @@ Meta-signed ones (webhooks that name no phone number)."""
 import uuid
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import WhatsAppAccount
+from repositories.base import Repository
 
 
-class WhatsAppAccountRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class WhatsAppAccountRepository(Repository[WhatsAppAccount]):
+    model = WhatsAppAccount
 
     async def get_for_tenant(self, *, tenant_id: uuid.UUID) -> WhatsAppAccount | None:
         result = await self.session.execute(select(WhatsAppAccount).where(WhatsAppAccount.tenant_id == tenant_id))
@@ -44,11 +43,3 @@ class WhatsAppAccountRepository:
             select(WhatsAppAccount).where(WhatsAppAccount.phone_number_id == phone_number_id)
         )
         return result.scalar_one_or_none()
-
-    async def add(self, account: WhatsAppAccount) -> WhatsAppAccount:
-        self.session.add(account)
-        await self.session.flush()
-        return account
-
-    async def flush(self) -> None:
-        await self.session.flush()

@@ -20,26 +20,37 @@ from temporalio.client import (
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
 
 from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
+from workflow_clients.errors import WorkflowCall, translated
 from workflows import search_attributes
 from workflows.bulk_start import BulkStartWorkflow
 from workflows.job_types import SWEEP_SCHEDULE_ID, BulkStartInput, JobState, SweepRequest, job_workflow_id
 from workflows.sweep import SweepWorkflow
 
 
-async def start_job_workflow(
-    client: Client, *, tenant_id: uuid.UUID, tenant_slug: str, job_id: uuid.UUID
-) -> WorkflowHandle[BulkStartWorkflow, JobState]:
-    """Start the job's BulkStartWorkflow, or return the running one (a job is never worked twice at once)."""
-    return await client.start_workflow(
-        BulkStartWorkflow.run,
-        BulkStartInput(tenant_id=tenant_id, tenant_slug=tenant_slug, job_id=job_id),
-        id=job_workflow_id(tenant_slug, str(job_id)),
-        task_queue=LEADS_QUEUE,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes([SearchAttributePair(search_attributes.TENANT_ID, str(tenant_id))]),
-        static_summary=f"Background job {job_id} of {tenant_slug}",
-        rpc_timeout=WORKFLOW_START_TIMEOUT,
-    )
+class JobWorkflowClient:
+    """Start a background job's workflow (id `job:{tenant_slug}:{job_id}`)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def start(
+        self, *, tenant_id: uuid.UUID, tenant_slug: str, job_id: uuid.UUID
+    ) -> WorkflowHandle[BulkStartWorkflow, JobState]:
+        """Start the job's BulkStartWorkflow, or return the running one (a job is never worked twice at once)."""
+        call = WorkflowCall(workflow="the job's workflow", entity=f"job {job_id}", details={"job_id": str(job_id)})
+        async with translated(call):
+            return await self.client.start_workflow(
+                BulkStartWorkflow.run,
+                BulkStartInput(tenant_id=tenant_id, tenant_slug=tenant_slug, job_id=job_id),
+                id=job_workflow_id(tenant_slug, str(job_id)),
+                task_queue=LEADS_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=TypedSearchAttributes(
+                    [SearchAttributePair(search_attributes.TENANT_ID, str(tenant_id))]
+                ),
+                static_summary=f"Background job {job_id} of {tenant_slug}",
+                rpc_timeout=WORKFLOW_START_TIMEOUT,
+            )
 
 
 def sweep_schedule(every: timedelta) -> Schedule:

@@ -1,11 +1,15 @@
-"""Starting a SequenceWorkflow from outside Temporal: the API's helpers and the job activities (bulk starts, the
-sweeper) share these.
+"""The SequenceWorkflow seen from outside Temporal: the API and the job activities (bulk starts, the sweeper) reach
+an enrollment's workflow only through `SequenceWorkflowClient`.
 
-Call them after the transaction that wrote the enrollment row committed: the workflow mirrors into it.
+Start it after the transaction that wrote the enrollment row committed: the workflow mirrors into it. Refusals come
+back as `core.errors.AppError`s (workflow_clients/errors.py): an update the workflow's validator rejects (pause of a
+paused enrollment, completing a task twice) is a Conflict with the workflow's reason; an enrollment without a
+workflow is a NotFound, one whose workflow ended a Conflict; an unreachable Temporal a ServiceUnavailable.
 """
 
+import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -16,18 +20,24 @@ from temporalio.common import (
     WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
 
 from core.config import Settings
-from core.errors import ServiceUnavailable
 from core.phone import timezone_for_phone
 from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
 from domain.sequences.definition import SequenceDefinition
 from domain.stages import Stage
 from models import Enrollment, Lead, SequenceVersion, Tenant
+from workflow_clients.errors import WorkflowCall, translated
 from workflows import search_attributes
 from workflows.sequence import SequenceWorkflow
-from workflows.sequence_types import EnrollmentStatus, EnrollmentView, SequenceWorkflowInput, enrollment_workflow_id
+from workflows.sequence_types import (
+    EnrollmentControl,
+    EnrollmentStatus,
+    EnrollmentView,
+    SequenceWorkflowInput,
+    TaskAction,
+    enrollment_workflow_id,
+)
 
 
 def lead_fields(lead: Lead) -> dict[str, Any]:
@@ -80,53 +90,132 @@ def sequence_workflow_input(
     )
 
 
-async def start_enrollment(
-    client: Client,
-    *,
-    tenant: Tenant,
-    lead: Lead,
-    enrollment: Enrollment,
-    version: SequenceVersion,
-    status_stages: Mapping[str, Stage | str],
-    settings: Settings,
-    start_at: datetime | None = None,
-) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
-    """Start the enrollment's workflow (id `enrollment:{tenant_slug}:{enrollment_id}`), or return the running one, or
-    the one that already ran: an enrollment runs once, so a repeated start (a retried job chunk) never re-runs it."""
-    data = sequence_workflow_input(
-        tenant=tenant,
-        lead=lead,
-        enrollment=enrollment,
-        version=version,
-        status_stages=status_stages,
-        settings=settings,
-        start_at=start_at,
+ANSWER_WITHIN = timedelta(seconds=10)
+
+
+def _call(enrollment_id: uuid.UUID) -> WorkflowCall:
+    return WorkflowCall(
+        workflow="the enrollment's workflow",
+        entity=f"enrollment {enrollment_id}",
+        details={"enrollment_id": str(enrollment_id)},
+        if_unanswered="the change may still apply, so check the enrollment",
     )
-    workflow_id = enrollment_workflow_id(tenant.slug, str(enrollment.id))
-    try:
-        return await client.start_workflow(
-            SequenceWorkflow.run,
-            data,
-            id=workflow_id,
-            task_queue=LEADS_QUEUE,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=TypedSearchAttributes(
-                [
-                    SearchAttributePair(search_attributes.TENANT_ID, str(tenant.id)),
-                    SearchAttributePair(search_attributes.LEAD_ID, str(lead.id)),
-                    SearchAttributePair(search_attributes.SEQUENCE_ID, str(enrollment.sequence_id)),
-                    SearchAttributePair(search_attributes.ENROLLMENT_STATUS, EnrollmentStatus.ACTIVE.value),
-                ]
-            ),
-            static_summary=f"Sequence {enrollment.sequence_id} v{version.version} for lead {lead.name or lead.phone}",
-            rpc_timeout=WORKFLOW_START_TIMEOUT,
+
+
+class SequenceWorkflowClient:
+    """Start, control and read one enrollment's workflow (id `enrollment:{tenant_slug}:{enrollment_id}`)."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+
+    async def start(
+        self,
+        *,
+        tenant: Tenant,
+        lead: Lead,
+        enrollment: Enrollment,
+        version: SequenceVersion,
+        status_stages: Mapping[str, Stage | str],
+        start_at: datetime | None = None,
+    ) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
+        """Start the enrollment's workflow, or return the running one, or the one that already ran: an enrollment
+        runs once, so a repeated start (a retried job chunk) never re-runs it."""
+        data = sequence_workflow_input(
+            tenant=tenant,
+            lead=lead,
+            enrollment=enrollment,
+            version=version,
+            status_stages=status_stages,
+            settings=self.settings,
+            start_at=start_at,
         )
-    except WorkflowAlreadyStartedError:  # it ran and ended
-        return client.get_workflow_handle_for(SequenceWorkflow.run, workflow_id)
-    except RPCError as exc:
-        raise ServiceUnavailable(
-            "the enrollment's workflow could not be started; try again",
-            details={"enrollment_id": str(enrollment.id)},
-            headers={"Retry-After": "5"},
-        ) from exc
+        workflow_id = enrollment_workflow_id(tenant.slug, str(enrollment.id))
+        try:
+            async with translated(_call(enrollment.id)):
+                return await self.client.start_workflow(
+                    SequenceWorkflow.run,
+                    data,
+                    id=workflow_id,
+                    task_queue=LEADS_QUEUE,
+                    id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=TypedSearchAttributes(
+                        [
+                            SearchAttributePair(search_attributes.TENANT_ID, str(tenant.id)),
+                            SearchAttributePair(search_attributes.LEAD_ID, str(lead.id)),
+                            SearchAttributePair(search_attributes.SEQUENCE_ID, str(enrollment.sequence_id)),
+                            SearchAttributePair(search_attributes.ENROLLMENT_STATUS, EnrollmentStatus.ACTIVE.value),
+                        ]
+                    ),
+                    static_summary=f"Sequence {enrollment.sequence_id} v{version.version} for lead "
+                    f"{lead.name or lead.phone}",
+                    rpc_timeout=WORKFLOW_START_TIMEOUT,
+                )
+        except WorkflowAlreadyStartedError:  # it ran and ended
+            return self.client.get_workflow_handle_for(SequenceWorkflow.run, workflow_id)
+
+    def _handle(self, tenant_slug: str, enrollment_id: uuid.UUID) -> WorkflowHandle[SequenceWorkflow, Any]:
+        return self.client.get_workflow_handle_for(
+            SequenceWorkflow.run, enrollment_workflow_id(tenant_slug, str(enrollment_id))
+        )
+
+    async def _update(self, tenant_slug: str, enrollment_id: uuid.UUID, update: Any, arg: Any) -> EnrollmentView:
+        handle = self._handle(tenant_slug, enrollment_id)
+        async with translated(_call(enrollment_id), handle=handle):
+            result: EnrollmentView = await handle.execute_update(update, arg, rpc_timeout=ANSWER_WITHIN)
+            return result
+
+    async def pause(
+        self, *, tenant_slug: str, enrollment_id: uuid.UUID, actor: str, reason: str | None = None
+    ) -> EnrollmentView:
+        """Hold the enrollment before its next action; Conflict unless it is active."""
+        return await self._update(
+            tenant_slug, enrollment_id, SequenceWorkflow.pause, EnrollmentControl(actor=actor, reason=reason)
+        )
+
+    async def resume(
+        self, *, tenant_slug: str, enrollment_id: uuid.UUID, actor: str, reason: str | None = None
+    ) -> EnrollmentView:
+        """Go on from where it was held (a step due meanwhile acts now, inside business hours); Conflict unless
+        paused."""
+        return await self._update(
+            tenant_slug, enrollment_id, SequenceWorkflow.resume, EnrollmentControl(actor=actor, reason=reason)
+        )
+
+    async def stop(
+        self, *, tenant_slug: str, enrollment_id: uuid.UUID, actor: str, reason: str | None = None
+    ) -> EnrollmentView:
+        """End the enrollment now (status stopped; an open task is cancelled); Conflict when it already ended."""
+        return await self._update(
+            tenant_slug, enrollment_id, SequenceWorkflow.stop, EnrollmentControl(actor=actor, reason=reason)
+        )
+
+    async def complete_task(
+        self, *, tenant_slug: str, enrollment_id: uuid.UUID, task_id: uuid.UUID, actor: str, note: str | None = None
+    ) -> EnrollmentView:
+        """Tell the waiting enrollment its task is done; Conflict when the task is not open (e.g. completed
+        before)."""
+        return await self._update(
+            tenant_slug,
+            enrollment_id,
+            SequenceWorkflow.complete_task,
+            TaskAction(task_id=task_id, actor=actor, note=note),
+        )
+
+    async def skip_task(
+        self, *, tenant_slug: str, enrollment_id: uuid.UUID, task_id: uuid.UUID, actor: str, note: str | None = None
+    ) -> EnrollmentView:
+        """Tell the waiting enrollment its task was skipped; the sequence goes on. Conflict when it is not open."""
+        return await self._update(
+            tenant_slug, enrollment_id, SequenceWorkflow.skip_task, TaskAction(task_id=task_id, actor=actor, note=note)
+        )
+
+    async def view(
+        self, *, tenant_slug: str, enrollment_id: uuid.UUID, answer_within: timedelta = ANSWER_WITHIN
+    ) -> EnrollmentView:
+        """The workflow's view (also of an ended enrollment): current step, next action, exit reason, history."""
+        async with translated(_call(enrollment_id)):
+            return await self._handle(tenant_slug, enrollment_id).query(
+                SequenceWorkflow.view, rpc_timeout=answer_within
+            )

@@ -67,6 +67,7 @@ from domain.whatsapp_messages import (
     manual_send_step,
 )
 from workflows import search_attributes
+from workflows.failures import WorkflowFailure
 from workflows.lead_types import (
     INVALID_TRANSITION,
     LEAD_GONE,
@@ -329,7 +330,7 @@ class LeadWorkflow:
                 "the lead has opted out of WhatsApp messages; nothing was sent", type=LEAD_OPTED_OUT, non_retryable=True
             )
         if not request.text and not request.template:
-            raise ApplicationError("give a text or a template", type="InvalidInput", non_retryable=True)
+            raise ApplicationError("give a text or a template", type=WorkflowFailure.INVALID_INPUT, non_retryable=True)
 
     async def _opt_out(self, status_key: str, reason: str) -> None:
         """Move the lead to its tenant's opted-out status (once), recording why; later sends are refused."""

@@ -1,8 +1,9 @@
 """The typed surface of the LeadWorkflow: its input, its update/signal requests, its view, and its activities' I/O.
 
-Shared by the workflow, its activities (worker) and the API helper, so every side agrees on one shape. Pure pydantic:
-safe to import in the workflow sandbox. Activity names are constants here because workflows may not import the
-activities package (import contract): the workflow calls them by name, the worker registers them under that name.
+Shared by the workflow, its activities (worker) and its client (workflow_clients/lead.py), so every side agrees on
+one shape. Pure pydantic: safe to import in the workflow sandbox. Activity names are constants here because
+workflows may not import the activities package (import contract): the workflow calls them by name, the worker
+registers them under that name.
 """
 
 import uuid
@@ -11,13 +12,14 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.stages import Stage
+from workflows.failures import WorkflowFailure
 
 MIRROR_STATUS_CHANGE = "lead.mirror_status_change"
 RECORD_SPEED_TO_LEAD_ALERT = "lead.record_speed_to_lead_alert"
 
-# ApplicationError types the workflow raises; the API helper maps them to HTTP answers.
-INVALID_TRANSITION = "InvalidTransition"
-LEAD_GONE = "LeadGone"
+# ApplicationError types the workflow raises (workflows/failures.py).
+INVALID_TRANSITION = WorkflowFailure.INVALID_TRANSITION
+LEAD_GONE = WorkflowFailure.LEAD_GONE
 
 # Timeline event kinds the workflow writes.
 STATUS_CHANGED_EVENT = "status_changed"

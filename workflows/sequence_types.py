@@ -1,7 +1,7 @@
 """The typed surface of the SequenceWorkflow: its input, signals, updates, view, and its activities' I/O.
 
-Shared by the workflow, its activities (worker), the LeadWorkflow (which signals enrollments) and the API helper
-(api/sequence_workflows.py). Pure pydantic: safe in the workflow sandbox. Activity names are constants here because
+Shared by the workflow, its activities (worker), the LeadWorkflow (which signals enrollments) and its client
+(workflow_clients/sequence.py). Pure pydantic: safe in the workflow sandbox. Activity names are constants here because
 workflows may not import the activities package.
 """
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.sequences.definition import SequenceDefinition
 from domain.stages import Stage
+from workflows.failures import WorkflowFailure
 
 # Activities (activities/sequences.py registers them under these names).
 MIRROR_ENROLLMENT = "sequence.mirror_enrollment"
@@ -23,10 +24,10 @@ CLOSE_TASK = "sequence.close_task"
 ESCALATE_OVERDUE_TASK = "sequence.escalate_overdue_task"
 SET_LEAD_STATUS = "sequence.set_lead_status"
 
-# ApplicationError types the workflow's update validators raise; api/sequence_workflows.py maps them to HTTP.
-ENROLLMENT_NOT_ACTIVE = "EnrollmentNotActive"  # pause of a paused/ended enrollment, resume of an active one...
-TASK_NOT_OPEN = "TaskNotOpen"  # the task is already completed/skipped, or it is not the step the enrollment waits on
-STATUS_REFUSED = "StatusRefused"  # set_status: the lead workflow refused the transition
+# ApplicationError types the workflow raises (workflows/failures.py).
+ENROLLMENT_NOT_ACTIVE = WorkflowFailure.ENROLLMENT_NOT_ACTIVE
+TASK_NOT_OPEN = WorkflowFailure.TASK_NOT_OPEN
+STATUS_REFUSED = WorkflowFailure.STATUS_REFUSED
 
 # Timeline event kinds written for sequences.
 TASK_OVERDUE_EVENT = "sequence_task_overdue"

@@ -2,7 +2,8 @@
 
 A request that sends an Authorization header is judged by it alone (a bad key is 401 even with a valid cookie), so
 an integration never silently acts as whoever is logged in in the same browser. The result is cached on
-`request.state` for the rest of the request.
+`request.state` for the rest of the request. An API key is looked up in the request's own session (api/deps.py), so
+its "last used" mark commits with the request.
 
 A key acts with the lower of its own role and its creator's current role, and stops working once its creator is
 deactivated: demoting or deactivating a person also disarms the keys they made. A key created with another key is
@@ -15,6 +16,7 @@ import uuid
 
 from fastapi import Request
 from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.principal import Principal
 from api.auth.sessions import session_store, session_store_reachable
@@ -40,30 +42,28 @@ async def _first_use_this_minute(request: Request, settings: Settings, api_key_i
         return False
 
 
-async def _from_api_key(request: Request, key: str) -> Principal | None:
+async def _from_api_key(request: Request, session: AsyncSession, key: str) -> Principal | None:
     settings: Settings = request.app.state.settings
-    async with request.app.state.session_factory() as session:
-        repo = ApiKeyRepository(session)
-        found = await repo.get_active_with_creator(token_digest(key))
-        if found is None:
-            return None
-        api_key, creator = found
-        role: Role | None = Role(api_key.role)
-        if creator is not None:
-            role = capped_role(api_key.role, creator.role) if creator.is_active else None
-        if role is None:
-            return None
-        if await _first_use_this_minute(request, settings, api_key.id):
-            await repo.touch(api_key.id)
-            await session.commit()
-        return Principal(
-            role=role,
-            tenant_id=api_key.tenant_id,
-            user_id=None,
-            api_key_id=api_key.id,
-            via="api_key",
-            api_key_creator_id=api_key.created_by_id,
-        )
+    repo = ApiKeyRepository(session)
+    found = await repo.get_active_with_creator(token_digest(key))
+    if found is None:
+        return None
+    api_key, creator = found
+    role: Role | None = Role(api_key.role)
+    if creator is not None:
+        role = capped_role(api_key.role, creator.role) if creator.is_active else None
+    if role is None:
+        return None
+    if await _first_use_this_minute(request, settings, api_key.id):
+        await repo.touch(api_key.id)
+    return Principal(
+        role=role,
+        tenant_id=api_key.tenant_id,
+        user_id=None,
+        api_key_id=api_key.id,
+        via="api_key",
+        api_key_creator_id=api_key.created_by_id,
+    )
 
 
 async def _from_session(request: Request, token: str) -> Principal | None:
@@ -82,13 +82,13 @@ async def _from_session(request: Request, token: str) -> Principal | None:
     )
 
 
-async def _resolve(request: Request) -> Principal | None:
+async def _resolve(request: Request, session: AsyncSession) -> Principal | None:
     authorization = request.headers.get("authorization")
     if authorization is not None:
         scheme, _, credential = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             return None
-        return await _from_api_key(request, credential.strip())
+        return await _from_api_key(request, session, credential.strip())
     settings: Settings = request.app.state.settings
     token = request.cookies.get(settings.session_cookie_name)
     if token:
@@ -96,11 +96,11 @@ async def _resolve(request: Request) -> Principal | None:
     return None
 
 
-async def resolve_principal(request: Request) -> Principal | None:
+async def resolve_principal(request: Request, session: AsyncSession) -> Principal | None:
     """The authenticated caller, or None when the request carries no valid credential."""
     cached = getattr(request.state, "principal", _UNRESOLVED)
     if cached is not _UNRESOLVED:
         return cached  # type: ignore[return-value]
-    principal = await _resolve(request)
+    principal = await _resolve(request, session)
     request.state.principal = principal
     return principal

@@ -31,7 +31,6 @@ async def create_api_key(data: ApiKeyCreate, principal: Manager, session: Sessio
         creator_role=principal.role,
         created_by_id=principal.accountable_user_id,
     )
-    await session.refresh(api_key)
     return ApiKeyCreated(**ApiKeyPublic.model_validate(api_key).model_dump(), key=clear)
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import LeadWorkflowsDep, SessionDep
 from api.idempotency import IdempotencyKey
 from api.schemas.conversations import ConversationPage, MessagePage, MessagePublic, MessageSend
-from api.security import Principal, require
+from api.security import CurrentTenant, Principal, require
 from api.services import conversations as service
 from domain.permissions import Action
 
@@ -62,18 +62,17 @@ async def send_lead_message(
     lead_id: uuid.UUID,
     data: MessageSend,
     principal: Writer,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    workflows: LeadWorkflowsDep,
     idempotency_key: IdempotencyKey = None,
 ) -> MessagePublic:
     """Send a WhatsApp message to the lead now. Re-sending the same `request_id` (or `Idempotency-Key` header)
     answers the first send; the same id with another message is 422."""
     return await service.send_manual_message(
         session=session,
-        temporal=temporal,
-        settings=settings,
-        tenant_id=principal.tenant(),
+        workflows=workflows,
+        tenant=tenant,
         lead_id=lead_id,
         data=data,
         actor=principal.actor,

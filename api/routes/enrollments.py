@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import JobWorkflowsDep, SequenceWorkflowsDep, SessionDep, SettingsDep
 from api.schemas.enrollments import (
     EnrollmentControlRequest,
     EnrollmentPublic,
@@ -20,10 +20,8 @@ from api.schemas.enrollments import (
     EnrollReport,
     EnrollRequest,
 )
-from api.security import Principal, require
+from api.security import CurrentTenant, Principal, require
 from api.services import enrollments as service
-from api.services.jobs import start_job
-from api.services.leads import get_tenant
 from domain.permissions import Action
 
 router = APIRouter(tags=["enrollments"])
@@ -45,8 +43,9 @@ async def enroll_leads(
     sequence_id: uuid.UUID,
     data: EnrollRequest,
     principal: Manager,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
+    jobs: JobWorkflowsDep,
     settings: SettingsDep,
     response: Response,
 ) -> EnrollReport:
@@ -55,13 +54,16 @@ async def enroll_leads(
     Answers 202 at once: how many were enrolled and why each other lead was skipped (already_enrolled, opted_out,
     terminal_stage, not_found), and the job (`Location`) that starts their workflows behind the answer.
     """
-    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
     plan = await service.enroll(
-        session=session, tenant=tenant, sequence_id=sequence_id, data=data, actor=principal.actor, settings=settings
+        session=session,
+        jobs=jobs,
+        tenant=tenant,
+        sequence_id=sequence_id,
+        data=data,
+        actor=principal.actor,
+        settings=settings,
     )
-    await session.commit()
     report = plan.report()
-    await start_job(temporal=temporal, tenant=tenant, job_id=report.job.id)
     response.headers["Location"] = report.job.url
     return report
 
@@ -82,12 +84,15 @@ async def list_enrollments(
 
 @router.get("/enrollments/{enrollment_id}")
 async def get_enrollment(
-    enrollment_id: uuid.UUID, principal: Reader, session: SessionDep, temporal: TemporalDep
+    enrollment_id: uuid.UUID,
+    principal: Reader,
+    tenant: CurrentTenant,
+    session: SessionDep,
+    workflows: SequenceWorkflowsDep,
 ) -> EnrollmentPublic:
     """Status, current step, next action time (UTC), exit reason and the history of steps."""
-    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
     return await service.enrollment_public(
-        session=session, temporal=temporal, tenant=tenant, enrollment_id=enrollment_id
+        session=session, workflows=workflows, tenant=tenant, enrollment_id=enrollment_id
     )
 
 
@@ -96,13 +101,13 @@ async def _control(
     enrollment_id: uuid.UUID,
     data: EnrollmentControlRequest | None,
     principal: Principal,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
+    workflows: SequenceWorkflowsDep,
 ) -> EnrollmentPublic:
-    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
     return await service.control(
         session=session,
-        temporal=temporal,
+        workflows=workflows,
         tenant=tenant,
         enrollment_id=enrollment_id,
         action=action,
@@ -115,33 +120,36 @@ async def _control(
 async def pause_enrollment(
     enrollment_id: uuid.UUID,
     principal: Manager,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
+    workflows: SequenceWorkflowsDep,
     data: EnrollmentControlRequest | None = None,
 ) -> EnrollmentPublic:
     """Hold an active enrollment before its next action; 409 unless it is active."""
-    return await _control("pause", enrollment_id, data, principal, session, temporal)
+    return await _control("pause", enrollment_id, data, principal, tenant, session, workflows)
 
 
 @router.post("/enrollments/{enrollment_id}/resume", responses=REFUSED)
 async def resume_enrollment(
     enrollment_id: uuid.UUID,
     principal: Manager,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
+    workflows: SequenceWorkflowsDep,
     data: EnrollmentControlRequest | None = None,
 ) -> EnrollmentPublic:
     """Go on from where it was held; 409 unless it is paused."""
-    return await _control("resume", enrollment_id, data, principal, session, temporal)
+    return await _control("resume", enrollment_id, data, principal, tenant, session, workflows)
 
 
 @router.post("/enrollments/{enrollment_id}/stop", responses=REFUSED)
 async def stop_enrollment(
     enrollment_id: uuid.UUID,
     principal: Manager,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
+    workflows: SequenceWorkflowsDep,
     data: EnrollmentControlRequest | None = None,
 ) -> EnrollmentPublic:
     """End the enrollment now (an open task is cancelled); 409 when it already ended."""
-    return await _control("stop", enrollment_id, data, principal, session, temporal)
+    return await _control("stop", enrollment_id, data, principal, tenant, session, workflows)

@@ -1,7 +1,8 @@
 """The leads REST API under /api/v1/leads: CRUD, list and search, status changes, timeline and CSV import.
 
 Everything is scoped to the caller's tenant: another tenant's lead id answers 404 like a missing one. Rows commit
-before a workflow is started or updated; a workflow that cannot be reached answers 503 saying what was saved.
+before a workflow is started or told (api/transaction.py); a workflow that cannot be reached answers 503 saying what
+was saved.
 """
 
 import uuid
@@ -10,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from pydantic import AfterValidator
 
-from api.deps import SessionDep, SettingsDep, TemporalDep
+from api.deps import JobWorkflowsDep, LeadWorkflowsDep, SessionDep, SettingsDep
 from api.idempotency import REPLAYED_HEADER, IdempotencyKey
 from api.schemas.leads import (
     LeadCreate,
@@ -22,10 +23,9 @@ from api.schemas.leads import (
     TimelineEventPublic,
 )
 from api.schemas.nul import reject_nul
-from api.security import Principal, require
+from api.security import CurrentTenant, Principal, require
 from api.services import lead_import
 from api.services import leads as service
-from api.services.jobs import start_job
 from domain.permissions import Action
 from domain.stages import Stage
 
@@ -48,9 +48,9 @@ Importer = Annotated[Principal, Depends(require(Action.LEAD_IMPORT))]
 async def create_lead(
     data: LeadCreate,
     principal: Writer,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    workflows: LeadWorkflowsDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> LeadPublic:
@@ -60,27 +60,23 @@ async def create_lead(
     never started, as after a 503) finishes the first attempt and answers 201 with its lead; any other create for a
     phone in use is 409 naming the lead.
     """
-    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
     creation = await service.create_lead(
-        session=session, tenant=tenant, data=data, actor=principal.actor, idempotency_key=idempotency_key
+        session=session,
+        workflows=workflows,
+        tenant=tenant,
+        data=data,
+        actor=principal.actor,
+        idempotency_key=idempotency_key,
     )
-    if creation.attempt is service.CreateAttempt.FIRST:
-        await session.commit()
-        await service.start_workflow(
-            session=session, temporal=temporal, settings=settings, tenant=tenant, lead=creation.lead
-        )
-    else:
-        await service.finish_earlier_attempt(
-            session=session, temporal=temporal, settings=settings, tenant=tenant, creation=creation
-        )
-        if creation.attempt is service.CreateAttempt.KEY_REPLAY:
-            response.headers[REPLAYED_HEADER] = "true"
+    if creation.attempt is service.CreateAttempt.KEY_REPLAY:
+        response.headers[REPLAYED_HEADER] = "true"
     return LeadPublic.model_validate(creation.lead)
 
 
 @router.get("")
 async def list_leads(
     principal: Reader,
+    tenant: CurrentTenant,
     session: SessionDep,
     status: Annotated[str | None, Query(max_length=63, description="status key"), AfterValidator(reject_nul)] = None,
     stage: Stage | None = None,
@@ -92,7 +88,6 @@ async def list_leads(
     limit: Annotated[int, Query(ge=1, le=service.LIST_LIMIT_MAX)] = 50,
 ) -> LeadPage:
     """Leads newest first; pass `next_cursor` back as `cursor` for the next page."""
-    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
     items, next_cursor = await service.list_leads(
         session=session,
         tenant=tenant,
@@ -109,21 +104,24 @@ async def list_leads(
 @router.post("/import", status_code=202, responses={413: {"description": "file too large or too many rows"}})
 async def import_leads(
     principal: Importer,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
+    jobs: JobWorkflowsDep,
     settings: SettingsDep,
     response: Response,
     file: Annotated[UploadFile, File(description="CSV, UTF-8, header row with a 'phone' column")],
 ) -> LeadImportReport:
     """Import leads from CSV: valid rows stored in one transaction, bad rows reported by line; 202 with the job
     (`Location`) that starts their workflows behind the answer."""
-    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
     text = await lead_import.read_upload(file, max_bytes=settings.lead_import_max_bytes)
     report = await lead_import.import_leads(
-        session=session, tenant=tenant, text=text, actor=principal.actor, max_rows=settings.lead_import_max_rows
+        session=session,
+        jobs=jobs,
+        tenant=tenant,
+        text=text,
+        actor=principal.actor,
+        max_rows=settings.lead_import_max_rows,
     )
-    await session.commit()
-    await start_job(temporal=temporal, tenant=tenant, job_id=report.job.id)
     response.headers["Location"] = report.job.url
     return report
 
@@ -136,23 +134,28 @@ async def get_lead(lead_id: uuid.UUID, principal: Reader, session: SessionDep) -
 
 @router.patch("/{lead_id}", responses={409: {"description": "phone already used; details.lead_id"}})
 async def update_lead(
-    lead_id: uuid.UUID, data: LeadUpdate, principal: Writer, session: SessionDep, temporal: TemporalDep
+    lead_id: uuid.UUID,
+    data: LeadUpdate,
+    principal: Writer,
+    tenant: CurrentTenant,
+    session: SessionDep,
+    workflows: LeadWorkflowsDep,
 ) -> LeadPublic:
     """Change the fields sent (a new name, phone or owner reaches the workflow too). Status: POST /leads/{id}/status."""
-    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
-    lead = await service.update_lead(session=session, tenant=tenant, lead_id=lead_id, data=data, actor=principal.actor)
-    answer = LeadPublic.model_validate(lead)
-    if data.model_fields_set & service.WORKFLOW_FIELDS:
-        await session.commit()
-        await service.refresh_workflow(temporal=temporal, tenant=tenant, lead=lead)
-    return answer
+    lead = await service.update_lead(
+        session=session, workflows=workflows, tenant=tenant, lead_id=lead_id, data=data, actor=principal.actor
+    )
+    return LeadPublic.model_validate(lead)
 
 
 @router.delete("/{lead_id}", status_code=204)
-async def delete_lead(lead_id: uuid.UUID, principal: Deleter, session: SessionDep, temporal: TemporalDep) -> Response:
+async def delete_lead(
+    lead_id: uuid.UUID, principal: Deleter, tenant: CurrentTenant, session: SessionDep, workflows: LeadWorkflowsDep
+) -> Response:
     """Stop the lead's workflow, then delete the lead with its timeline."""
-    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
-    await service.delete_lead(session=session, temporal=temporal, tenant=tenant, lead_id=lead_id, actor=principal.actor)
+    await service.delete_lead(
+        session=session, workflows=workflows, tenant=tenant, lead_id=lead_id, actor=principal.actor
+    )
     return Response(status_code=204)
 
 
@@ -161,23 +164,13 @@ async def change_status(
     lead_id: uuid.UUID,
     data: LeadStatusChange,
     principal: Writer,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
-    settings: SettingsDep,
+    workflows: LeadWorkflowsDep,
 ) -> LeadPublic:
     """Move the lead to another status through its workflow; 409 with the reason when the transition is not allowed."""
-    tenant = await service.get_tenant(session=session, tenant_id=principal.tenant())
-    lead, status = await service.resolve_status(session=session, tenant=tenant, lead_id=lead_id, data=data)
-    await session.commit()
     return await service.change_status(
-        session=session,
-        temporal=temporal,
-        settings=settings,
-        tenant=tenant,
-        lead=lead,
-        status=status,
-        reason=data.reason,
-        actor=principal.actor,
+        session=session, workflows=workflows, tenant=tenant, lead_id=lead_id, data=data, actor=principal.actor
     )
 
 

@@ -21,10 +21,9 @@ from api.schemas.sequences import (
     SequenceUpdate,
     SequenceVersionPublic,
 )
-from api.security import Principal, require
+from api.security import CurrentTenant, Principal, require
 from api.services import sequence_stats
 from api.services import sequences as service
-from api.services.leads import get_tenant
 from domain.permissions import Action
 
 router = APIRouter(prefix="/sequences", tags=["sequences"])
@@ -123,11 +122,10 @@ async def get_version(
 
 @router.post("/{sequence_id}/preview")
 async def preview_sequence(
-    sequence_id: uuid.UUID, data: SequencePreviewRequest, principal: Reader, session: SessionDep
+    sequence_id: uuid.UUID, data: SequencePreviewRequest, principal: Reader, tenant: CurrentTenant, session: SessionDep
 ) -> SequencePreview:
     """The timeline an enrollment started at `start_at` would follow: each step in UTC and the lead's local time,
     computed by the scheduling code the workflow runs (assuming no reply and tasks done when due)."""
-    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
     return await service.preview(session=session, tenant=tenant, sequence_id=sequence_id, data=data)
 
 

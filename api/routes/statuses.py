@@ -34,7 +34,6 @@ async def create_status(data: StatusCreate, principal: Manager, session: Session
         position=data.position,
         is_default=data.is_default,
     )
-    await session.refresh(status)
     return StatusPublic.model_validate(status)
 
 

@@ -10,11 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import SessionDep, TemporalDep
+from api.deps import SequenceWorkflowsDep, SessionDep
 from api.schemas.tasks import TaskActionRequest, TaskPublic, TaskStatus
-from api.security import Principal, require
+from api.security import CurrentTenant, Principal, require
 from api.services import tasks as service
-from api.services.leads import get_tenant
 from domain.permissions import Action
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -49,13 +48,13 @@ async def _act(
     task_id: uuid.UUID,
     data: TaskActionRequest | None,
     principal: Principal,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
+    workflows: SequenceWorkflowsDep,
 ) -> TaskPublic:
-    tenant = await get_tenant(session=session, tenant_id=principal.tenant())
     return await service.act(
         session=session,
-        temporal=temporal,
+        workflows=workflows,
         tenant=tenant,
         principal=principal,
         task_id=task_id,
@@ -68,21 +67,23 @@ async def _act(
 async def complete_task(
     task_id: uuid.UUID,
     principal: Worker,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
+    workflows: SequenceWorkflowsDep,
     data: TaskActionRequest | None = None,
 ) -> TaskPublic:
     """Mark the task done; the enrollment waiting on it goes on to its next step."""
-    return await _act("completed", task_id, data, principal, session, temporal)
+    return await _act("completed", task_id, data, principal, tenant, session, workflows)
 
 
 @router.post("/{task_id}/skip", responses=CLOSED)
 async def skip_task(
     task_id: uuid.UUID,
     principal: Worker,
+    tenant: CurrentTenant,
     session: SessionDep,
-    temporal: TemporalDep,
+    workflows: SequenceWorkflowsDep,
     data: TaskActionRequest | None = None,
 ) -> TaskPublic:
     """Skip the task; the enrollment goes on to its next step."""
-    return await _act("skipped", task_id, data, principal, session, temporal)
+    return await _act("skipped", task_id, data, principal, tenant, session, workflows)

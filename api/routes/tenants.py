@@ -37,9 +37,6 @@ async def create_tenant(data: TenantCreate, principal: Creator, session: Session
         speed_to_lead_minutes=data.speed_to_lead_minutes,
     )
     (owner,) = await list_users(session, tenant_id=tenant.id)
-    # created_at is a server default: load it before serialising.
-    await session.refresh(tenant)
-    await session.refresh(owner)
     public = TenantPublic.model_validate(tenant)
     return TenantCreated(**public.model_dump(), owner=UserPublic.model_validate(owner))
 

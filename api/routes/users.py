@@ -6,15 +6,12 @@ so with Redis down the change is refused (503) instead of leaving the old sessio
 commits, so a login that slipped in between does not survive either.
 """
 
-import logging
 import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.auth.sessions import session_store, session_store_reachable
+from api.auth.sessions import session_store
 from api.deps import SessionDep
 from api.schemas.users import UserCreate, UserPublic, UserUpdate
 from api.security import Principal, require
@@ -22,24 +19,9 @@ from api.services import users as service
 from domain.permissions import Action
 
 router = APIRouter(prefix="/users", tags=["users"])
-log = logging.getLogger(__name__)
 
 Reader = Annotated[Principal, Depends(require(Action.USER_READ))]
 Manager = Annotated[Principal, Depends(require(Action.USER_MANAGE))]
-
-
-async def _commit_ending_sessions(request: Request, session: AsyncSession, change: service.UserChange) -> None:
-    if not change.sessions_must_end:
-        await session.commit()
-        return
-    store = session_store(request)
-    async with session_store_reachable():
-        await store.revoke_all(user_id=change.user.id)
-    await session.commit()
-    try:
-        await store.revoke_all(user_id=change.user.id)
-    except RedisError as exc:
-        log.warning("second session sweep for user %s failed: %s", change.user.id, exc)
 
 
 @router.get("")
@@ -59,7 +41,6 @@ async def create_user(data: UserCreate, principal: Manager, session: SessionDep)
         role=data.role,
         full_name=data.full_name,
     )
-    await session.refresh(user)
     return UserPublic.model_validate(user)
 
 
@@ -83,7 +64,7 @@ async def update_user(
         is_active=data.is_active,
         password=data.password,
     )
-    await _commit_ending_sessions(request, session, change)
+    await service.end_sessions(session=session, store=session_store(request), change=change)
     return UserPublic.model_validate(change.user)
 
 
@@ -93,5 +74,5 @@ async def deactivate_user(user_id: uuid.UUID, principal: Manager, session: Sessi
     change = await service.update_user(
         session, tenant_id=principal.tenant(), actor_role=principal.role, user_id=user_id, is_active=False
     )
-    await _commit_ending_sessions(request, session, change)
+    await service.end_sessions(session=session, store=session_store(request), change=change)
     return UserPublic.model_validate(change.user)

@@ -80,7 +80,6 @@ async def cloud_webhook(request: Request, session: SessionDep, settings: Setting
         account_for={number_id: number_id for number_id in accounts},
         tenant_for={number_id: account.tenant_id for number_id, account in accounts.items()},
     )
-    await session.commit()
     return {"received": len(events), "queued": queued}
 
 
@@ -100,5 +99,4 @@ async def evolution_webhook(shard: str, request: Request, session: SessionDep, s
         account_for={event.account_id: evolution_shard.name for event in events},
         tenant_for={},
     )
-    await session.commit()
     return {"received": len(events), "queued": queued}

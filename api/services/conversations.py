@@ -2,17 +2,12 @@
 
 import base64
 import binascii
-import logging
 import uuid
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
 
 from api.idempotency import IdempotencyKeyReused
-from api.lead_workflows import lead_start_operation
 from api.schemas.conversations import (
     ConversationLead,
     ConversationPage,
@@ -21,9 +16,8 @@ from api.schemas.conversations import (
     MessagePublic,
     MessageSend,
 )
-from core.config import Settings
-from core.errors import AppError, Conflict, NotFound, ServiceUnavailable, Unprocessable
-from domain import whatsapp_messages as kinds
+from api.transaction import end_reads
+from core.errors import NotFound, ServiceUnavailable, Unprocessable
 from domain.whatsapp_messages import ManualWhatsAppMessage, manual_send_step, send_idempotency_key
 from models import Lead, Tenant
 from repositories.conversations import ConversationRepository
@@ -31,10 +25,8 @@ from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
 from repositories.outbox import OutboxRepository
+from workflow_clients.lead import LeadWorkflowClient
 from workflows.ids import lead_workflow_id
-from workflows.lead import LeadWorkflow
-
-log = logging.getLogger(__name__)
 
 PAGE_MAX = 200
 
@@ -100,18 +92,6 @@ async def mark_read(*, session: AsyncSession, tenant_id: uuid.UUID, conversation
         raise NotFound(f"conversation {conversation_id} not found")
 
 
-# How a refused manual send reads over HTTP: what the agent should do differs by cause.
-_REFUSALS: dict[str, type[AppError]] = {
-    kinds.LEAD_OPTED_OUT: Conflict,
-    kinds.RECIPIENT_OPTED_OUT: Conflict,
-    kinds.WINDOW_CLOSED: Conflict,
-    kinds.UNDELIVERABLE: Unprocessable,
-    kinds.NOT_CONFIGURED: Conflict,
-    kinds.SEND_REJECTED: Unprocessable,
-    "InvalidInput": Unprocessable,
-}
-
-
 def _request_id(data: MessageSend, idempotency_key: str | None) -> tuple[str | None, str]:
     """The client's id of this send (body `request_id` or the `Idempotency-Key` header) and the field it came in."""
     if idempotency_key is not None and data.request_id is not None and idempotency_key != data.request_id:
@@ -145,20 +125,18 @@ _MESSAGE_FIELDS = ("text", "template", "template_language", "template_parameters
 async def send_manual_message(
     *,
     session: AsyncSession,
-    temporal: Client,
-    settings: Settings,
-    tenant_id: uuid.UUID,
+    workflows: LeadWorkflowClient,
+    tenant: Tenant,
     lead_id: uuid.UUID,
     data: MessageSend,
     actor: str,
     idempotency_key: str | None = None,
 ) -> MessagePublic:
     """Send through the lead's workflow (update-with-start), so the message is recorded and sent once per
-    `request_id` (or `Idempotency-Key` header); answer the stored message."""
-    leads = LeadRepository(session)
-    lead = await leads.get(tenant_id=tenant_id, lead_id=lead_id)
-    tenant = await leads.get_tenant(tenant_id=tenant_id)
-    if lead is None or tenant is None:
+    `request_id` (or `Idempotency-Key` header); answer the stored message. A refusal answers 409 or 422 with its
+    reason (opted out, outside the 24-hour window, undeliverable)."""
+    lead = await LeadRepository(session).get(tenant_id=tenant.id, lead_id=lead_id)
+    if lead is None:
         raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
     request_id, field = _request_id(data, idempotency_key)
     if request_id is not None:
@@ -174,40 +152,8 @@ async def send_manual_message(
         actor=actor,
     )
     enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
-    start = lead_start_operation(tenant=tenant, lead=lead, settings=settings, active_enrollments=enrollments)
-    details = {"lead_id": str(lead.id), "request_id": request.request_id}
-    try:
-        result = await temporal.execute_update_with_start_workflow(
-            LeadWorkflow.send_whatsapp_message, request, start_workflow_operation=start
-        )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in _REFUSALS:
-            raise _REFUSALS[cause.type](cause.message, details={**details, "reason": cause.type}) from exc
-        if isinstance(cause, ApplicationError) and cause.type == "LeadGone":
-            raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)}) from exc
-        message = cause.message if isinstance(cause, ApplicationError) else str(cause)
-        raise ServiceUnavailable(
-            f"the message was not sent ({message}); send the same request_id again to retry",
-            details=details,
-            headers={"Retry-After": "10"},
-        ) from exc
-    except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
-        # Not an RPCError: the update may still run, and the same request_id then answers its message.
-        log.warning("manual message to lead %s: no answer from its workflow in time", lead.id)
-        raise ServiceUnavailable(
-            "the lead's workflow did not answer in time; the message may still go out, so send the same request_id "
-            "again to get it (it never sends twice)",
-            details=details,
-            headers={"Retry-After": "5"},
-        ) from exc
-    except RPCError as exc:
-        log.warning("manual message to lead %s: Temporal answered %s", lead.id, exc)
-        raise ServiceUnavailable(
-            "the lead's workflow could not be reached; send the same request_id again (it never sends twice)",
-            details=details,
-            headers={"Retry-After": "5"},
-        ) from exc
+    await end_reads(session)
+    result = await workflows.send_message(tenant=tenant, lead=lead, request=request, active_enrollments=enrollments)
     stored = await MessageRepository(session).get(message_id=uuid.UUID(result.message_id))
     if stored is None:
         raise ServiceUnavailable("the message was sent but is not readable yet; list the lead's messages")

@@ -1,6 +1,6 @@
 """Enrollment use cases: bulk-enroll leads in a sequence's latest published version, read and control an enrollment.
 
-Bulk enrollment (`enroll`; the route commits, then starts the job's workflow):
+Bulk enrollment (`enroll`; the job's workflow starts after the request commits):
 1. the leads are named by id or by the filters of GET /leads (at most `settings.enrollment_max_leads`);
 2. each is skipped with a reason — `not_found` (missing or another tenant's), `opted_out` (stage opted_out),
    `terminal_stage` (the lead is already in one of the version's `exit_on_stages`, e.g. won or lost: it would exit at
@@ -22,7 +22,6 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from api.schemas.enrollments import (
     EnrollmentPublic,
@@ -32,23 +31,22 @@ from api.schemas.enrollments import (
     EnrollRequest,
     SkippedLead,
 )
-from api.sequence_workflows import (
-    get_enrollment_view,
-    pause_enrollment,
-    resume_enrollment,
-    stop_enrollment,
-)
 from api.services.jobs import create_job, job_public
 from api.services.leads import list_leads
 from api.services.sequences import get_sequence
+from api.transaction import end_reads
 from core.config import Settings
 from core.errors import AppError, Conflict, NotFound, Unprocessable
 from domain.sequences.definition import SequenceDefinition
 from domain.sequences.schedule import pacing_delay
 from domain.stages import Stage
 from models import Enrollment, Job, Lead, SequenceVersion, Tenant
+from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
-from repositories.sequences import EnrollmentQueries, SequenceRepository
+from repositories.sequences import SequenceRepository
+from repositories.timeline import TimelineRepository
+from workflow_clients.jobs import JobWorkflowClient
+from workflow_clients.sequence import SequenceWorkflowClient
 from workflows.job_types import JobKind
 from workflows.sequence_types import EnrollmentView, enrollment_workflow_id
 
@@ -128,13 +126,14 @@ def _too_many(limit: int) -> Unprocessable:
 async def enroll(
     *,
     session: AsyncSession,
+    jobs: JobWorkflowClient,
     tenant: Tenant,
     sequence_id: uuid.UUID,
     data: EnrollRequest,
     actor: str,
     settings: Settings,
 ) -> EnrollmentPlan:
-    """Decide and insert the enrollments and their job (not committed); the route commits, then starts the job."""
+    """Decide and insert the enrollments and their job; the job's workflow starts after the commit."""
     sequence = await get_sequence(session=session, tenant_id=tenant.id, sequence_id=sequence_id)
     if sequence.status == "archived":
         raise Conflict(
@@ -168,7 +167,7 @@ async def enroll(
         else:
             candidates.append(lead)
 
-    queries = EnrollmentQueries(session)
+    queries = EnrollmentRepository(session)
     open_ones = await queries.open_by_lead(
         tenant_id=tenant.id, sequence_id=sequence.id, lead_ids=[lead.id for lead in candidates]
     )
@@ -205,7 +204,7 @@ async def enroll(
             plan.enrolled.append(enrollment_id)
         else:  # a concurrent request enrolled this lead between our check and our insert
             plan.skipped.append(SkippedLead(lead_id=lead.id, reason="already_enrolled"))
-    await queries.record_timeline_events(
+    await TimelineRepository(session).record_many(
         [
             {
                 "tenant_id": tenant.id,
@@ -226,7 +225,8 @@ async def enroll(
     )
     plan.job = await create_job(
         session=session,
-        tenant_id=tenant.id,
+        jobs=jobs,
+        tenant=tenant,
         kind=JobKind.BULK_ENROLLMENT,
         actor=actor,
         skipped=[item.model_dump(mode="json", exclude_none=True) for item in plan.skipped],
@@ -245,7 +245,7 @@ async def list_enrollments(
         v.id: v.version
         for v in await SequenceRepository(session).list_versions(tenant_id=tenant_id, sequence_id=sequence_id)
     }
-    rows = await EnrollmentQueries(session).for_sequence(
+    rows = await EnrollmentRepository(session).for_sequence(
         tenant_id=tenant_id, sequence_id=sequence_id, status=status, limit=limit
     )
     return [
@@ -271,7 +271,7 @@ async def list_enrollments(
 
 
 async def get_enrollment(*, session: AsyncSession, tenant_id: uuid.UUID, enrollment_id: uuid.UUID) -> Enrollment:
-    enrollment = await EnrollmentQueries(session).get(tenant_id=tenant_id, enrollment_id=enrollment_id, fresh=True)
+    enrollment = await EnrollmentRepository(session).get(tenant_id=tenant_id, enrollment_id=enrollment_id, fresh=True)
     if enrollment is None:
         raise enrollment_not_found(enrollment_id)
     return enrollment
@@ -285,18 +285,18 @@ async def _version_number(session: AsyncSession, enrollment: Enrollment) -> int:
 
 
 async def enrollment_public(
-    *, session: AsyncSession, temporal: Client, tenant: Tenant, enrollment_id: uuid.UUID
+    *, session: AsyncSession, workflows: SequenceWorkflowClient, tenant: Tenant, enrollment_id: uuid.UUID
 ) -> EnrollmentPublic:
     """The workflow's own view while it can answer, else the mirrored row and its recorded step history."""
     enrollment = await get_enrollment(session=session, tenant_id=tenant.id, enrollment_id=enrollment_id)
     number = await _version_number(session, enrollment)
     try:
-        view = await get_enrollment_view(
-            temporal, tenant_slug=tenant.slug, enrollment_id=enrollment.id, answer_within=timedelta(seconds=5)
+        view = await workflows.view(
+            tenant_slug=tenant.slug, enrollment_id=enrollment.id, answer_within=timedelta(seconds=5)
         )
-    except (AppError, RuntimeError) as exc:  # RuntimeError: the lazy Temporal client could not connect at all
+    except AppError as exc:
         log.info("enrollment %s answered from its row: %s", enrollment.id, (str(exc).splitlines() or [""])[0])
-        steps = await EnrollmentQueries(session).steps(tenant_id=tenant.id, enrollment_id=enrollment.id)
+        steps = await EnrollmentRepository(session).steps(tenant_id=tenant.id, enrollment_id=enrollment.id)
         history = [
             EnrollmentStepPublic(
                 number=s.number,
@@ -379,7 +379,7 @@ def from_view(enrollment: Enrollment, number: int, view: EnrollmentView) -> Enro
 async def control(
     *,
     session: AsyncSession,
-    temporal: Client,
+    workflows: SequenceWorkflowClient,
     tenant: Tenant,
     enrollment_id: uuid.UUID,
     action: str,
@@ -389,9 +389,7 @@ async def control(
     """pause / resume / stop through the workflow's validated update; 409 with its reason when refused."""
     enrollment = await get_enrollment(session=session, tenant_id=tenant.id, enrollment_id=enrollment_id)
     number = await _version_number(session, enrollment)
-    await session.commit()  # release the read transaction before waiting on the workflow
-    operations = {"pause": pause_enrollment, "resume": resume_enrollment, "stop": stop_enrollment}
-    view = await operations[action](
-        temporal, tenant_slug=tenant.slug, enrollment_id=enrollment.id, actor=actor, reason=reason
-    )
+    await end_reads(session)
+    operations = {"pause": workflows.pause, "resume": workflows.resume, "stop": workflows.stop}
+    view = await operations[action](tenant_slug=tenant.slug, enrollment_id=enrollment.id, actor=actor, reason=reason)
     return from_view(enrollment, number, view)

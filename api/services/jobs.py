@@ -1,27 +1,25 @@
-"""Background jobs behind the API: create one with the rows a request commits, start its workflow after the commit,
-read it (tenant-scoped: another tenant's job is a 404; readable by whoever may read what it works on).
+"""Background jobs behind the API: create one with the rows a request commits (its workflow starts after the commit,
+api/transaction.py), read it (tenant-scoped: another tenant's job is a 404; readable by whoever may read what it
+works on).
 
 A job whose workflow cannot be started now (Temporal unreachable) stays `queued`: its rows are saved, the request
 still answers 202, and the sweeper starts the job after `job_sweep_grace_seconds`.
 """
 
-import logging
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from api.schemas.jobs import JobPublic, job_url
+from api.transaction import after_commit
 from core.errors import Forbidden, NotFound
 from domain.permissions import Action, allowed
 from models import Job, Tenant
 from repositories.jobs import MAX_LISTED_ITEMS, JobRepository, count_by_reason
-from workflow_clients.jobs import start_job_workflow
+from workflow_clients.jobs import JobWorkflowClient
 from workflows.job_types import JobKind, JobState
-
-log = logging.getLogger(__name__)
 
 # Reading a job takes the permission to read what it worked on.
 READ_ACTION = {JobKind.BULK_ENROLLMENT: Action.ENROLLMENT_READ, JobKind.LEAD_IMPORT: Action.LEAD_READ}
@@ -30,7 +28,8 @@ READ_ACTION = {JobKind.BULK_ENROLLMENT: Action.ENROLLMENT_READ, JobKind.LEAD_IMP
 async def create_job(
     *,
     session: AsyncSession,
-    tenant_id: uuid.UUID,
+    jobs: JobWorkflowClient,
+    tenant: Tenant,
     kind: JobKind,
     actor: str,
     skipped: Sequence[dict[str, Any]],
@@ -38,10 +37,10 @@ async def create_job(
     retry_ids: Sequence[uuid.UUID] = (),
 ) -> Job:
     """A queued job over `item_ids` (rows this request saved) and `retry_ids` (earlier rows never started), with
-    the request's own skips (each a dict with its `reason`) already counted (not committed)."""
-    return await JobRepository(session).add(
+    the request's own skips (each a dict with its `reason`) already counted; its workflow starts after the commit."""
+    job = await JobRepository(session).add(
         Job(
-            tenant_id=tenant_id,
+            tenant_id=tenant.id,
             kind=kind.value,
             state="queued",
             created_by=actor,
@@ -58,14 +57,14 @@ async def create_job(
             next_offset=0,
         )
     )
+    tenant_id, tenant_slug, job_id = tenant.id, tenant.slug, job.id
 
+    async def start() -> None:
+        await jobs.start(tenant_id=tenant_id, tenant_slug=tenant_slug, job_id=job_id)
 
-async def start_job(*, temporal: Client, tenant: Tenant, job_id: uuid.UUID) -> None:
-    """Start the job's workflow (after the commit). A failure only logs: the job stays queued for the sweeper."""
-    try:
-        await start_job_workflow(temporal, tenant_id=tenant.id, tenant_slug=tenant.slug, job_id=job_id)
-    except Exception as exc:  # Temporal unreachable: the rows are saved, the sweeper starts the job later
-        log.warning("starting the workflow of job %s failed (the sweeper starts it): %s", job_id, exc)
+    # No failure answer: the rows are saved and the request answers 202; the sweeper starts a job left queued.
+    after_commit(session, start, failure=None)
+    return job
 
 
 async def get_job(*, session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID, role: str) -> Job:

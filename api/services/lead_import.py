@@ -30,6 +30,8 @@ from models import Tenant
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
 from repositories.timeline import lead_created_data
+from repositories.users import UserRepository
+from workflow_clients.jobs import JobWorkflowClient
 from workflows.job_types import JobKind
 
 KNOWN_COLUMNS = ("phone", "name", "email", "source", "owner_email", "status")
@@ -131,15 +133,16 @@ def _parse(text: str, *, max_rows: int) -> tuple[list[str], list[_Row], list[Ski
 
 
 async def import_leads(
-    *, session: AsyncSession, tenant: Tenant, text: str, actor: str, max_rows: int
+    *, session: AsyncSession, jobs: JobWorkflowClient, tenant: Tenant, text: str, actor: str, max_rows: int
 ) -> LeadImportReport:
-    """Validate every row, insert the valid ones with their timeline events (not committed) and report the rest."""
+    """Validate every row, insert the valid ones with their timeline events and report the rest; the job starts
+    their workflows after the commit."""
     columns, rows, skipped = _parse(text, max_rows=max_rows)
     leads = LeadRepository(session)
     statuses = {s.key: s for s in await StatusRepository(session).list(tenant_id=tenant.id)}
     default_status = await StatusRepository(session).get_default(tenant_id=tenant.id)
     owner_emails = sorted({r.values.get("owner_email", "").lower() for r in rows} - {""})
-    owners = await leads.owners_by_email(tenant_id=tenant.id, emails=owner_emails)
+    owners = await UserRepository(session).by_emails(tenant_id=tenant.id, emails=owner_emails)
     extra_columns = [name for name in columns if name not in KNOWN_COLUMNS]
 
     first_line_of_phone: dict[str, int] = {}
@@ -244,7 +247,8 @@ async def import_leads(
     duplicates = [row.existing_lead_id for row in skipped if row.existing_lead_id is not None]
     job = await create_job(
         session=session,
-        tenant_id=tenant.id,
+        jobs=jobs,
+        tenant=tenant,
         kind=JobKind.LEAD_IMPORT,
         actor=actor,
         skipped=[_job_item(row) for row in skipped],

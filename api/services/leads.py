@@ -1,45 +1,43 @@
 """Lead use cases behind the REST API: validate, read and write through repositories, talk to the LeadWorkflow.
 
-Services never commit: the route commits (the request session) before anything here starts, signals or updates a
-workflow, so a workflow never sees a lead row that is not there yet. Every lookup is scoped by tenant, so another
-tenant's lead is a 404 like a missing one.
+Nothing here commits: a workflow is started or told of a change after the request's transaction committed
+(api/transaction.py), so it never sees a lead row that is not there yet; a status change, which waits for the
+workflow's answer, ends the request's reads first. Every lookup is scoped by tenant, so another tenant's lead is a
+404 like a missing one.
 """
 
 import base64
 import binascii
 import json
-import logging
 import re
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.idempotency import IdempotencyKeyReused, fingerprint
-from api.lead_workflows import CREATE_RETRY_WINDOW, change_lead_status, refresh_lead_details, start_lead_workflow
 from api.schemas.leads import LeadCreate, LeadPublic, LeadStatusChange, LeadUpdate
-from core.config import Settings
-from core.errors import Conflict, NotFound, ServiceUnavailable, Unprocessable
+from api.transaction import after_commit, end_reads
+from core.errors import Conflict, NotFound, Unprocessable
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from domain.stages import TERMINAL_STAGES, Stage
 from models import Lead, StatusDefinition, Tenant, TimelineEvent
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
-from repositories.tenants import TenantRepository
 from repositories.timeline import TimelineRepository
 from repositories.users import UserRepository
+from workflow_clients.lead import LeadWorkflowClient
 from workflows.ids import lead_workflow_id
 
-log = logging.getLogger(__name__)
-
 LIST_LIMIT_MAX = 200
+# A create or import retried after its workflows failed to start comes within this (a retry comes within minutes,
+# Temporal's retention of closed workflows takes days): an older lead is taken to have had its workflow.
+CREATE_RETRY_WINDOW = timedelta(hours=1)
 
 
 class DuplicatePhone(Conflict):
@@ -54,14 +52,6 @@ class DuplicatePhone(Conflict):
 
 def lead_not_found(lead_id: uuid.UUID) -> NotFound:
     return NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
-
-
-async def get_tenant(*, session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
-    """The caller's tenant (its region, time zone, slug); a principal always points at an existing one."""
-    tenant = await TenantRepository(session).get(tenant_id)
-    if tenant is None:
-        raise NotFound("your tenant no longer exists")
-    return tenant
 
 
 async def get_lead(*, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead:
@@ -112,13 +102,19 @@ class LeadCreation:
 
 
 async def create_lead(
-    *, session: AsyncSession, tenant: Tenant, data: LeadCreate, actor: str, idempotency_key: str | None = None
+    *,
+    session: AsyncSession,
+    workflows: LeadWorkflowClient,
+    tenant: Tenant,
+    data: LeadCreate,
+    actor: str,
+    idempotency_key: str | None = None,
 ) -> LeadCreation:
-    """Validate and insert a lead with its `created` timeline event (not committed).
+    """Validate and insert a lead with its `created` timeline event; its workflow starts after the commit.
 
     A lead already created by this same request (its Idempotency-Key, or without a key its body) is answered instead
-    of a new one; another request for a taken phone is DuplicatePhone, and a key sent before with another body is
-    IdempotencyKeyReused.
+    of a new one, its workflow started if the first attempt could not (`finish_earlier_attempt`); another request
+    for a taken phone is DuplicatePhone, and a key sent before with another body is IdempotencyKeyReused.
     """
     leads, statuses = LeadRepository(session), StatusRepository(session)
     phone = parse_phone(data.phone, region=tenant.default_region)
@@ -142,6 +138,7 @@ async def create_lead(
         leads, tenant_id=tenant.id, phone=phone, key=idempotency_key, request_fingerprint=request_fingerprint
     )
     if earlier is not None:
+        await finish_earlier_attempt(session=session, workflows=workflows, tenant=tenant, creation=earlier)
         return earlier
     lead = Lead(
         tenant_id=tenant.id,
@@ -167,8 +164,10 @@ async def create_lead(
         )
         if raced is None:
             raise
+        await finish_earlier_attempt(session=session, workflows=workflows, tenant=tenant, creation=raced)
         return raced
     await TimelineRepository(session).record_lead_created(lead=lead, actor=actor)
+    start_workflow_after_commit(session=session, workflows=workflows, tenant=tenant, lead=lead)
     return LeadCreation(lead=lead, attempt=CreateAttempt.FIRST)
 
 
@@ -194,68 +193,45 @@ async def _earlier_attempt(
     raise DuplicatePhone(existing)
 
 
-async def start_workflow(
-    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, lead: Lead
+def start_workflow_after_commit(
+    *, session: AsyncSession, workflows: LeadWorkflowClient, tenant: Tenant, lead: Lead
 ) -> None:
-    """Start the lead's workflow (call after the commit) and mark it started (the request's session commits that);
-    503 explaining the lead is saved when Temporal fails (the sweeper starts it later unless the retry does)."""
-    try:
-        await start_lead_workflow(temporal, tenant=tenant, lead=lead, settings=settings)
-    except Exception as exc:  # any failure to reach Temporal means the same to the caller: retry later
-        log.warning("starting the workflow of lead %s failed: %s", lead.id, exc)
-        raise ServiceUnavailable(
-            "the lead was saved but its workflow could not be started; send the same request again to start it",
-            details={"lead_id": str(lead.id), "phone": lead.phone},
-            headers={"Retry-After": "5"},
-        ) from exc
-    await LeadRepository(session).mark_workflow_started(lead_ids=[lead.id])
+    """Start the lead's workflow once the lead is committed, and mark it started; 503 explaining the lead is saved
+    when Temporal fails (the sweeper starts it later unless the retry does)."""
+
+    async def start() -> None:
+        await workflows.start(tenant=tenant, lead=lead)
+        await LeadRepository(session).mark_workflow_started(lead_ids=[lead.id])
+
+    after_commit(
+        session,
+        start,
+        failure="the lead was saved but its workflow could not be started; send the same request again to start it",
+        details={"lead_id": str(lead.id), "phone": lead.phone},
+    )
 
 
 async def finish_earlier_attempt(
-    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, creation: LeadCreation
+    *, session: AsyncSession, workflows: LeadWorkflowClient, tenant: Tenant, creation: LeadCreation
 ) -> None:
-    """Complete a create that an earlier attempt of the same request began (this request wrote nothing).
+    """Complete a create that an earlier attempt of the same request began (this request writes nothing new).
 
     A key replay always gets its lead, its workflow started if the first attempt could not. A same-body request
     without a key is the retry of a create answered 503 only while the lead's workflow has never started; after that
     it is a duplicate (409), as the client cannot otherwise tell its retry from a second submission.
+
+    Temporal forgets closed workflows after the namespace's retention period, so an older lead in a terminal stage
+    counts as having had its workflow (such a retry comes within minutes, retention takes days).
     """
-    started = await start_missing_workflow(
-        session=session, temporal=temporal, settings=settings, tenant=tenant, lead=creation.lead
-    )
-    if creation.attempt is CreateAttempt.SAME_BODY and not started:
-        raise DuplicatePhone(creation.lead)
-
-
-async def start_missing_workflow(
-    *, session: AsyncSession, temporal: Client, settings: Settings, tenant: Tenant, lead: Lead
-) -> bool:
-    """Start the lead's workflow if Temporal has never heard of it; True when this call started it.
-
-    A lead whose first start failed (its POST answered 503) is completed by a retried POST this way. A workflow
-    that ran and closed (a won lead) is left alone: only a missing one is started. Temporal forgets closed workflows
-    after the namespace's retention period, so an older lead in a terminal stage counts as having had its workflow
-    (such a retry comes within minutes, retention takes days).
-    """
-    if lead.stage in TERMINAL_STAGES and lead.created_at < datetime.now(UTC) - CREATE_RETRY_WINDOW:
-        return False
-    handle = temporal.get_workflow_handle(lead_workflow_id(tenant.slug, str(lead.id)))
-    try:
-        await handle.describe()
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:
-            raise ServiceUnavailable(
-                "could not check the lead's workflow; try again", details={"lead_id": str(lead.id)}
-            ) from exc
-    except Exception as exc:  # Temporal unreachable
-        raise ServiceUnavailable(
-            "could not check the lead's workflow; try again", details={"lead_id": str(lead.id)}
-        ) from exc
-    else:
+    lead = creation.lead
+    recent = lead.stage not in TERMINAL_STAGES or lead.created_at >= datetime.now(UTC) - CREATE_RETRY_WINDOW
+    if recent and not await workflows.exists(tenant_slug=tenant.slug, lead_id=lead.id):
+        start_workflow_after_commit(session=session, workflows=workflows, tenant=tenant, lead=lead)
+        return
+    if recent:  # a workflow that ran and closed (a won lead) is left alone: only a missing one is started
         await LeadRepository(session).mark_workflow_started(lead_ids=[lead.id])
-        return False
-    await start_workflow(session=session, temporal=temporal, settings=settings, tenant=tenant, lead=lead)
-    return True
+    if creation.attempt is CreateAttempt.SAME_BODY:
+        raise DuplicatePhone(lead)
 
 
 # Listing ------------------------------------------------------------------------------------------------------------
@@ -335,12 +311,21 @@ async def list_leads(
 
 
 async def update_lead(
-    *, session: AsyncSession, tenant: Tenant, lead_id: uuid.UUID, data: LeadUpdate, actor: str
+    *,
+    session: AsyncSession,
+    workflows: LeadWorkflowClient,
+    tenant: Tenant,
+    lead_id: uuid.UUID,
+    data: LeadUpdate,
+    actor: str,
 ) -> Lead:
-    """Apply the fields sent (not committed); records an `updated` timeline event naming what changed."""
+    """Apply the fields sent; records an `updated` timeline event naming what changed. A name, phone or owner sent
+    reaches the workflow after the commit."""
     leads = LeadRepository(session)
     lead = await get_lead(session=session, tenant_id=tenant.id, lead_id=lead_id)
     sent = data.model_fields_set
+    if sent & WORKFLOW_FIELDS:
+        _refresh_workflow_after_commit(session=session, workflows=workflows, tenant=tenant, lead=lead)
     changes: dict[str, Any] = {}
     if "phone" in sent:
         if data.phone is None:
@@ -369,13 +354,13 @@ async def update_lead(
         setattr(lead, key, value)
     try:
         async with session.begin_nested():
-            await session.flush()
+            await leads.flush()
     except IntegrityError:
         raced = await leads.get_by_phone(tenant_id=tenant.id, phone=changes.get("phone", ""))
         if raced is None:
             raise
         raise DuplicatePhone(raced) from None
-    await session.refresh(lead)
+    await leads.refresh(lead)
     await TimelineRepository(session).record(
         tenant_id=tenant.id,
         lead_id=lead.id,
@@ -390,23 +375,27 @@ async def update_lead(
 WORKFLOW_FIELDS = frozenset({"name", "phone", "owner_id"})
 
 
-async def refresh_workflow(*, temporal: Client, tenant: Tenant, lead: Lead) -> None:
-    """Tell the lead's workflow its display name or owner (memo, AssignedAgent) after a committed PATCH.
+def _refresh_workflow_after_commit(
+    *, session: AsyncSession, workflows: LeadWorkflowClient, tenant: Tenant, lead: Lead
+) -> None:
+    """Tell the lead's workflow its display name or owner (memo, AssignedAgent) after the PATCH committed.
 
     Sent whenever a PATCH names those fields, changed or not, so re-sending a PATCH that answered 503 repairs it.
     """
-    try:
-        await refresh_lead_details(temporal, tenant=tenant, lead=lead)
-    except ServiceUnavailable as exc:
-        raise ServiceUnavailable(
-            "the change was saved but the lead's workflow could not be told; send the same request again",
-            details={"lead_id": str(lead.id)},
-            headers={"Retry-After": "5"},
-        ) from exc
+
+    async def refresh() -> None:
+        await workflows.refresh_details(tenant=tenant, lead=lead)
+
+    after_commit(
+        session,
+        refresh,
+        failure="the change was saved but the lead's workflow could not be told; send the same request again",
+        details={"lead_id": str(lead.id)},
+    )
 
 
 async def delete_lead(
-    *, session: AsyncSession, temporal: Client, tenant: Tenant, lead_id: uuid.UUID, actor: str
+    *, session: AsyncSession, workflows: LeadWorkflowClient, tenant: Tenant, lead_id: uuid.UUID, actor: str
 ) -> None:
     """Terminate the lead's workflow and its open enrollments' workflows, then delete the row (committed by the
     request; the enrollment rows go with it).
@@ -419,27 +408,11 @@ async def delete_lead(
     enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
     workflow_ids = [lead_workflow_id(tenant.slug, str(lead.id)), *enrollments]
     for workflow_id in workflow_ids:
-        await _terminate(temporal, workflow_id, reason=f"lead deleted by {actor}", lead_id=lead.id)
+        await workflows.terminate(workflow_id=workflow_id, lead_id=lead.id, reason=f"lead deleted by {actor}")
     await LeadRepository(session).delete(tenant_id=tenant.id, lead_id=lead.id)
 
 
-async def _terminate(temporal: Client, workflow_id: str, *, reason: str, lead_id: uuid.UUID) -> None:
-    try:
-        await temporal.get_workflow_handle(workflow_id).terminate(reason=reason)
-    except RPCError as exc:
-        if exc.status != RPCStatusCode.NOT_FOUND:  # NOT_FOUND: never started, or already closed
-            raise ServiceUnavailable(
-                "the lead's workflows could not be stopped, so nothing was deleted; try again",
-                details={"lead_id": str(lead_id), "workflow_id": workflow_id},
-            ) from exc
-    except Exception as exc:  # Temporal unreachable
-        raise ServiceUnavailable(
-            "the lead's workflows could not be stopped, so nothing was deleted; try again",
-            details={"lead_id": str(lead_id), "workflow_id": workflow_id},
-        ) from exc
-
-
-async def resolve_status(
+async def _resolve_status(
     *, session: AsyncSession, tenant: Tenant, lead_id: uuid.UUID, data: LeadStatusChange
 ) -> tuple[Lead, StatusDefinition]:
     """The lead and the tenant's status definition a status change asks for: 404 / 422 before any workflow call."""
@@ -456,29 +429,22 @@ async def resolve_status(
 async def change_status(
     *,
     session: AsyncSession,
-    temporal: Client,
-    settings: Settings,
+    workflows: LeadWorkflowClient,
     tenant: Tenant,
-    lead: Lead,
-    status: StatusDefinition,
-    reason: str | None,
+    lead_id: uuid.UUID,
+    data: LeadStatusChange,
     actor: str,
 ) -> LeadPublic:
-    """Ask the lead's workflow to move to `status` (call after the commit); 409 with its reason when it refuses.
+    """Ask the lead's workflow to move to the status asked for; 409 with its reason when it refuses.
 
     The workflow mirrors the change to the row and the timeline itself; the answer is the row re-read afterwards.
     """
+    lead, status = await _resolve_status(session=session, tenant=tenant, lead_id=lead_id, data=data)
     # A fresh run (the lead was won or lost, its workflow ended) must still know the lead's running enrollments.
     enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
-    view = await change_lead_status(
-        temporal,
-        tenant=tenant,
-        lead=lead,
-        status=status,
-        reason=reason,
-        actor=actor,
-        settings=settings,
-        active_enrollments=enrollments,
+    await end_reads(session)
+    view = await workflows.change_status(
+        tenant=tenant, lead=lead, status=status, reason=data.reason, actor=actor, active_enrollments=enrollments
     )
     fresh = await LeadRepository(session).get_fresh(tenant_id=tenant.id, lead_id=lead.id)
     if fresh is None:

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.sequences import SequenceStats, StepStats
 from api.services.sequences import get_sequence
-from repositories.sequences import EnrollmentQueries, SequenceRepository
+from repositories.enrollments import EnrollmentRepository
+from repositories.sequences import SequenceRepository
 
 SEND_RESULT = "sent"
 FAILED_RESULT = "failed"
@@ -18,7 +19,7 @@ FAILED_RESULT = "failed"
 
 async def sequence_stats(*, session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID) -> SequenceStats:
     sequence = await get_sequence(session=session, tenant_id=tenant_id, sequence_id=sequence_id)
-    queries = EnrollmentQueries(session)
+    queries = EnrollmentRepository(session)
     by_status = await queries.status_counts(tenant_id=tenant_id, sequence_id=sequence.id)
     replies, replied = await queries.reply_counts(tenant_id=tenant_id, sequence_id=sequence.id)
 

@@ -25,7 +25,6 @@ from api.schemas.sequences import (
     SequenceUpdate,
     SequenceVersionPublic,
 )
-from api.sequence_workflows import lead_fields, lead_timezone
 from api.services.leads import get_lead, parse_phone
 from core.errors import Conflict, NotFound, Unprocessable
 from domain.sequences.definition import (
@@ -41,6 +40,7 @@ from models import Lead, Sequence, SequenceVersion, Tenant
 from repositories.sequences import SequenceRepository
 from repositories.statuses import StatusRepository
 from repositories.users import UserRepository
+from workflow_clients.sequence import lead_fields, lead_timezone
 
 
 def sequence_not_found(sequence_id: uuid.UUID) -> NotFound:

@@ -109,7 +109,7 @@ async def update_status(
         status.label = label
     if position is not None:
         status.position = position
-    await session.flush()
+    await StatusRepository(session).flush()
     return status
 
 

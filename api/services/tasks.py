@@ -11,16 +11,15 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
 from api.schemas.tasks import TaskPublic
 from api.security import Principal
-from api.sequence_workflows import complete_task, skip_task
+from api.transaction import end_reads
 from core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from domain.permissions import Role
 from models import Task, Tenant
-from repositories.sequences import EnrollmentQueries
 from repositories.tasks import TaskRepository
+from workflow_clients.sequence import SequenceWorkflowClient
 
 
 def task_not_found(task_id: uuid.UUID) -> NotFound:
@@ -66,7 +65,7 @@ async def inbox(
                 raise Unprocessable(
                     "assignee: 'me', 'all' or a user id", details=[{"field": "assignee", "reason": "not a user id"}]
                 ) from None
-    tasks = await EnrollmentQueries(session).task_inbox(
+    tasks = await TaskRepository(session).task_inbox(
         tenant_id=tenant_id, assignee_id=assignee_id, status=status, limit=limit
     )
     now = datetime.now(UTC)
@@ -75,7 +74,7 @@ async def inbox(
 
 async def get_task(*, session: AsyncSession, principal: Principal, task_id: uuid.UUID, fresh: bool = False) -> Task:
     """The task if the caller may work it; 404 for a missing one, another tenant's, or another agent's."""
-    task = await EnrollmentQueries(session).get_task(tenant_id=principal.tenant(), task_id=task_id, fresh=fresh)
+    task = await TaskRepository(session).get(tenant_id=principal.tenant(), task_id=task_id, fresh=fresh)
     if task is None:
         raise task_not_found(task_id)
     if not _sees_every_task(principal) and task.assignee_id != _person(principal):
@@ -86,7 +85,7 @@ async def get_task(*, session: AsyncSession, principal: Principal, task_id: uuid
 async def act(
     *,
     session: AsyncSession,
-    temporal: Client,
+    workflows: SequenceWorkflowClient,
     tenant: Tenant,
     principal: Principal,
     task_id: uuid.UUID,
@@ -104,10 +103,9 @@ async def act(
     if task.enrollment_id is None:
         raise Conflict("this task belongs to no sequence enrollment", details={"task_id": str(task.id)})
     enrollment_id = task.enrollment_id
-    await session.commit()  # release the read transaction before waiting on the workflow
-    operation = complete_task if outcome == "completed" else skip_task
+    await end_reads(session)
+    operation = workflows.complete_task if outcome == "completed" else workflows.skip_task
     await operation(
-        temporal,
         tenant_slug=tenant.slug,
         enrollment_id=enrollment_id,
         task_id=task.id,
@@ -132,6 +130,5 @@ async def _close_directly(
     )
     if not closed:
         raise Conflict(f"task '{task.title}' was closed meanwhile", details={"task_id": str(task.id)})
-    await session.commit()
     fresh = await get_task(session=session, principal=principal, task_id=task.id, fresh=True)
     return to_public(fresh, datetime.now(UTC))

@@ -1,4 +1,4 @@
-"""Users of a tenant: create, change role/name/password/active, deactivate. Never commits; the caller does.
+"""Users of a tenant: create, change role/name/password/active, deactivate. Never commits (the request does).
 
 Rules: a role may only be handed out by someone who holds every permission of it (`can_delegate`), so an admin
 cannot create or promote owners; touching an owner needs `user:manage_owners`; a tenant always keeps one active
@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.auth.sessions import SessionStore, session_store_reachable
 from api.schemas.leads import InvalidEmail, normalize_email
+from api.transaction import after_commit
 from core.errors import Conflict, Forbidden, NotFound, Unprocessable
 from core.security import hash_password, verify_password
 from domain.permissions import TENANT_ROLES, Action, Role, allowed, can_delegate
@@ -130,6 +132,22 @@ class UserChange:
     sessions_must_end: bool  # deactivated, given a new password or a new role
 
 
+async def end_sessions(*, session: AsyncSession, store: SessionStore, change: UserChange) -> None:
+    """End the changed user's sessions when the change requires it: before the commit, so with Redis down the change
+    is refused (503) instead of leaving the old sessions alive, and again after it, so that a login that slipped in
+    between does not survive either (that second sweep only logs a failure)."""
+    if not change.sessions_must_end:
+        return
+    user_id = change.user.id
+    async with session_store_reachable():
+        await store.revoke_all(user_id=user_id)
+
+    async def sweep_again() -> None:
+        await store.revoke_all(user_id=user_id)
+
+    after_commit(session, sweep_again, failure=None)
+
+
 async def _ensure_an_owner_remains(session: AsyncSession, *, tenant_id: uuid.UUID, target: User) -> None:
     if target.role == Role.OWNER and target.is_active:
         if await UserRepository(session).count_active_owners(tenant_id=tenant_id, lock=True) <= 1:
@@ -175,7 +193,7 @@ async def update_user(
         user.is_active, user.deactivated_at = False, datetime.now(UTC)
     if password is not None:
         user.password_hash = await asyncio.to_thread(hash_password, password)
-    await session.flush()
+    await UserRepository(session).flush()
     sessions_must_end = deactivating or role_changed or password is not None
     return UserChange(user=user, role_changed=role_changed, sessions_must_end=sessions_must_end)
 
@@ -198,8 +216,7 @@ async def authenticate_user(session: AsyncSession, *, email: str, password: str)
 
 async def reread_user(session: AsyncSession, *, user: User) -> User:
     """The user's row as committed now, not as this session first read it."""
-    await session.refresh(user)
-    return user
+    return await UserRepository(session).refresh(user)
 
 
 async def get_any_user(session: AsyncSession, *, user_id: uuid.UUID) -> User:

@@ -10,7 +10,8 @@ from channels.whatsapp.shard_router import ShardRouter
 from core.config import Settings
 from core.errors import Conflict, NotFound, Unprocessable
 from core.secret_box import SecretBox
-from models import Tenant, WhatsAppAccount
+from models import WhatsAppAccount
+from repositories.tenants import TenantRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 
 
@@ -75,8 +76,7 @@ async def put_account(
     repository = WhatsAppAccountRepository(session)
     account = await repository.get_for_tenant(tenant_id=tenant_id)
     if account is None:
-        account = WhatsAppAccount(tenant_id=tenant_id, provider=data.provider)
-        session.add(account)
+        account = repository.stage(WhatsAppAccount(tenant_id=tenant_id, provider=data.provider))
     account.provider = data.provider
     account.display_number = data.display_number
     box = SecretBox.for_settings(settings)
@@ -112,14 +112,14 @@ async def put_account(
             f"phone number id {phone_number_id} is already used by another tenant's WhatsApp account",
             details=[{"field": "phone_number_id", "reason": "taken"}],
         ) from None
-    await session.refresh(account)
+    await repository.refresh(account)
     return _public(account, shard=shard or await router.current(session, tenant_id=tenant_id), settings=settings)
 
 
 async def move_shard(
     *, session: AsyncSession, tenant_id: uuid.UUID, shard_name: str, router: ShardRouter
 ) -> ShardAssignmentPublic:
-    if await session.get(Tenant, tenant_id) is None:
+    if await TenantRepository(session).get(tenant_id) is None:
         raise NotFound(f"tenant {tenant_id} not found")
     shard = await router.move(session, tenant_id=tenant_id, shard_name=shard_name)
     return ShardAssignmentPublic(

@@ -42,9 +42,10 @@ from repositories.messages import MessageRepository
 from repositories.outbox import OutboxRepository
 from repositories.shards import ShardRepository
 from repositories.statuses import StatusRepository
+from repositories.tenants import TenantRepository
 from repositories.timeline import TimelineRepository
 from repositories.webhook_events import WebhookEventRepository
-from workflow_clients.lead import signal_lead_workflow_with_start
+from workflow_clients.lead import LeadWorkflowClient
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ class InboundStore:
         event_id = await self._store_raw(provider, raw, event, tenant_id)
         if event.kind is InboundKind.REACTION and event.text is None:
             return None  # a reaction taken back: kept raw above, but nothing was said (no message, unread or preview)
-        tenant = await self.leads.get_tenant(tenant_id=tenant_id)
+        tenant = await TenantRepository(self.session).get(tenant_id)
         assert tenant is not None
         if event_id is None:
             return await self._unsignalled_repeat(provider, key, event, tenant)
@@ -408,7 +409,7 @@ class InboundStore:
     ) -> InboundSignal:
         """The signal a `failed` status of SIGNALLED_STATUS_KINDS makes: a provider opt-out or an undeliverable
         number."""
-        tenant = await self.leads.get_tenant(tenant_id=tenant_id)
+        tenant = await TenantRepository(self.session).get(tenant_id)
         assert tenant is not None
         return InboundSignal(
             webhook_event_id=event_id,
@@ -502,11 +503,9 @@ async def signal_inbound_message(
         opt_out_status_key = next((s.key for s in statuses if s.stage == Stage.OPTED_OUT), None)
     # A fresh run (the lead's earlier one ended, e.g. won) must still tell the lead's running enrollments.
     enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
-    await signal_lead_workflow_with_start(
-        temporal,
+    await LeadWorkflowClient(temporal, settings).signal_with_start(
         tenant=tenant,
         lead=lead,
-        settings=settings,
         signal=_signal_name(signal),
         arg=_signal_arg(signal, opt_out_status_key),
         active_enrollments=enrollments,

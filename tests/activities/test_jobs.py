@@ -16,13 +16,14 @@ from temporalio.testing import ActivityEnvironment
 from activities.jobs import JobActivities
 from api.schemas.enrollments import EnrollRequest
 from api.services.enrollments import enroll
-from api.services.leads import get_tenant
 from core.config import Settings
 from core.errors import ServiceUnavailable
 from models import Enrollment, Job, Lead
+from repositories.tenants import TenantRepository
 from tests.fixtures.jobs import finished_job
 from tests.fixtures.sequences import ENROLLMENTS, QUIET_STEPS, create_sequence, eventually, insert_leads, us_phones
-from workflow_clients.jobs import ensure_sweep_schedule
+from workflow_clients.jobs import JobWorkflowClient, ensure_sweep_schedule
+from workflow_clients.sequence import SequenceWorkflowClient
 from workflows.ids import lead_workflow_id
 from workflows.job_types import SWEEP_SCHEDULE_ID, SweepRequest, SweepResult
 from workflows.sequence_types import enrollment_workflow_id
@@ -74,7 +75,7 @@ async def test_enrollments_and_leads_whose_workflow_never_started_are_started_by
     sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
     leads = await insert_leads(session_factory, tenant, us_phones(2))
     # The job saves the enrollments but cannot start their workflows (Temporal down for the worker's starts).
-    monkeypatch.setattr("activities.jobs.start_enrollment", _starts_failing)
+    monkeypatch.setattr(SequenceWorkflowClient, "start", _starts_failing)
     accepted = await client.post(
         f"/api/v1/sequences/{sequence['id']}/enrollments",
         json={"lead_ids": [str(i) for i in leads]},
@@ -125,7 +126,8 @@ async def test_a_job_whose_workflow_never_started_is_picked_up_and_covers_its_ro
     async with session_factory() as session:
         plan = await enroll(
             session=session,
-            tenant=await get_tenant(session=session, tenant_id=tenant.tenant_id),
+            jobs=JobWorkflowClient(temporal_client),
+            tenant=await TenantRepository(session).get(tenant.tenant_id),
             sequence_id=uuid.UUID(sequence["id"]),
             data=EnrollRequest(lead_ids=leads),
             actor=f"user:{tenant.user_id('owner')}",

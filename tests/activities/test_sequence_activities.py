@@ -12,12 +12,12 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.sequences import SequenceActivities
-from api.lead_workflows import start_lead_workflow
 from core.config import Settings
 from domain.sequences.definition import SequenceDefinition
 from domain.stages import Stage
 from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, TimelineEvent, User
-from repositories.sequences import EnrollmentQueries
+from repositories.enrollments import EnrollmentRepository
+from tests.fixtures.workflow_calls import lead_workflows
 from tests.workflows.support import make_lead, make_tenant
 from workflows.sequence_types import (
     DailySendReservation,
@@ -136,7 +136,7 @@ async def test_a_send_deferred_twice_keeps_both_deferrals_and_a_retried_mirror_c
         (stored,) = (
             await session.execute(select(EnrollmentStep).where(EnrollmentStep.enrollment_id == row.id))
         ).scalars()
-        counts = await EnrollmentQueries(session).step_result_counts(
+        counts = await EnrollmentRepository(session).step_result_counts(
             tenant_id=row.tenant_id, sequence_id=row.sequence_id
         )
     assert (stored.detail, stored.fired_at) == ("deferral 2", NOON + timedelta(days=1))  # the latest deferral
@@ -275,7 +275,7 @@ async def test_set_lead_status_goes_through_the_lead_workflow_and_a_refusal_is_a
 ) -> None:
     tenant, owner = await make_tenant(session_factory)
     lead = await make_lead(session_factory, tenant, owner=owner)
-    await start_lead_workflow(temporal_client, tenant=tenant, lead=lead, settings=settings)
+    await lead_workflows(temporal_client, settings).start(tenant=tenant, lead=lead)
     acts = SequenceActivities(session_factory, temporal_client)
 
     def request(key: str) -> LeadStatusToSet:

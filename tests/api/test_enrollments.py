@@ -25,6 +25,7 @@ from tests.fixtures.sequences import (
 )
 from tests.fixtures.whatsapp import sandbox_account
 from tests.workflows.sequence_support import ALL_WEEK
+from workflow_clients.sequence import SequenceWorkflowClient
 
 pytestmark = pytest.mark.usefixtures("lead_worker")
 
@@ -446,7 +447,7 @@ async def test_a_start_that_failed_is_reported_and_the_same_request_again_starts
     sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
     (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
 
-    monkeypatch.setattr("activities.jobs.start_enrollment", _starts_failing)
+    monkeypatch.setattr(SequenceWorkflowClient, "start", _starts_failing)
     body = {"lead_ids": [str(lead)], "start_at": START}
     accepted = await _enroll(client, tenant, sequence["id"], **body)
     report = accepted.json()
@@ -479,7 +480,7 @@ async def test_a_start_retried_after_a_new_publish_runs_the_version_and_start_ti
     url = f"{SEQUENCES}/{sequence['id']}"
     (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
 
-    monkeypatch.setattr("activities.jobs.start_enrollment", _starts_failing)
+    monkeypatch.setattr(SequenceWorkflowClient, "start", _starts_failing)
     accepted = await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=START)
     (enrollment_id,) = accepted.json()["enrollment_ids"]
     assert (await finished_job(client, tenant, accepted))["failed"] == 1

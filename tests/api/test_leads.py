@@ -428,7 +428,7 @@ async def test_patch_can_unassign_the_owner(client, tenant) -> None:
 
 
 async def test_a_new_name_or_owner_reaches_the_workflow(client, tenant, temporal_client) -> None:
-    from api.lead_workflows import get_lead_view
+    from tests.fixtures.workflow_calls import lead_workflows
 
     lead = (await _create(client, tenant, phone=_phone_in(216), name="Before")).json()
     agent = tenant.user_id("agent")
@@ -439,7 +439,7 @@ async def test_a_new_name_or_owner_reaches_the_workflow(client, tenant, temporal
     # A signal is applied on the workflow's next task; give it a bounded moment before the query sees it.
     async with asyncio.timeout(10):
         while True:
-            view = await get_lead_view(temporal_client, tenant_slug=tenant.slug, lead_id=uuid.UUID(lead["id"]))
+            view = await lead_workflows(temporal_client).view(tenant_slug=tenant.slug, lead_id=uuid.UUID(lead["id"]))
             if view.owner_id == agent:
                 break
             await asyncio.sleep(0.05)

@@ -2,7 +2,7 @@
 sandbox over HTTP), a sandbox-backed tenant, leads in chosen countries, published sequences and enrollments.
 
 Everything is written straight through the models (the sequences API is tested on its own); enrollments start
-through api/sequence_workflows.py, the same helper the API uses.
+through the SequenceWorkflowClient the API uses.
 """
 
 import secrets
@@ -21,8 +21,6 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from api.lead_workflows import start_lead_workflow
-from api.sequence_workflows import start_enrollment
 from core.config import Settings
 from domain.sequences.definition import SequenceDefinition, parse_definition
 from domain.stages import Stage
@@ -32,6 +30,7 @@ from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.infra import TEMPORAL_TEST_SERVER
 from tests.fixtures.sandbox import unique_number
 from tests.fixtures.whatsapp import create_whatsapp_tenant
+from tests.fixtures.workflow_calls import enrollment_workflows, lead_workflows
 from worker.main import build_worker
 from workflows import search_attributes
 from workflows.sequence import SequenceWorkflow
@@ -155,7 +154,7 @@ class SequenceWorld:
     ) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
         """The enrollment row, then (as the API does) the lead's workflow and the enrollment's workflow."""
         if with_lead_workflow:
-            await start_lead_workflow(client, tenant=self.tenant, lead=lead, settings=self.settings)
+            await lead_workflows(client, self.settings).start(tenant=self.tenant, lead=lead)
         enrollment_id = uuid.uuid4()
         async with self.session_factory() as session:
             enrollment = Enrollment(
@@ -171,14 +170,12 @@ class SequenceWorld:
             session.add(enrollment)
             await session.commit()
             await session.refresh(enrollment)
-        return await start_enrollment(
-            client,
+        return await enrollment_workflows(client, self.settings).start(
             tenant=self.tenant,
             lead=lead,
             enrollment=enrollment,
             version=version,
             status_stages=self.status_stages,
-            settings=self.settings,
             start_at=start_at,
         )
 

@@ -13,19 +13,14 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.worker import Worker
 
-from api.lead_workflows import (
-    change_lead_status,
-    get_lead_view,
-    lead_workflow_input,
-    refresh_lead_details,
-    start_lead_workflow,
-)
 from core.config import Settings
 from core.errors import Conflict, NotFound, ServiceUnavailable
 from models import Lead, StatusDefinition, Tenant
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
+from tests.fixtures.workflow_calls import lead_workflows
 from tests.workflows.support import eventually, make_lead, make_lead_rows, read_lead, read_timeline
+from workflow_clients.lead import lead_workflow_input
 from workflows import search_attributes
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
@@ -53,14 +48,12 @@ async def change(
     *,
     reason: str | None = None,
 ) -> LeadView:
-    return await change_lead_status(
-        client,
+    return await lead_workflows(client, settings).change_status(
         tenant=tenant,
         lead=lead,
         status=await status(session_factory, tenant, key),
         actor="user:test",
         reason=reason,
-        settings=settings,
     )
 
 
@@ -74,8 +67,8 @@ async def test_starting_twice_gives_one_workflow_with_search_attributes_and_memo
     client, settings, session_factory = ctx
     rows = await make_lead_rows(session_factory, name="Grace Hopper")
 
-    first = await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
-    second = await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    first = await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
+    second = await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
 
     assert first.id == f"lead:{rows.tenant.slug}:{rows.lead.id}"
     assert second.result_run_id == first.result_run_id
@@ -93,14 +86,14 @@ async def test_starting_twice_gives_one_workflow_with_search_attributes_and_memo
 
     assert await eventually(runs) == 1
 
-    view = await get_lead_view(client, tenant_slug=rows.tenant.slug, lead_id=rows.lead.id)
+    view = await lead_workflows(client).view(tenant_slug=rows.tenant.slug, lead_id=rows.lead.id)
     assert (view.status_key, view.stage, view.owner_id) == ("new", "new", rows.owner.id)
 
 
 async def test_an_accepted_change_is_mirrored_to_row_timeline_and_search_attribute(ctx) -> None:
     client, settings, session_factory = ctx
     rows = await make_lead_rows(session_factory)
-    await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
 
     view = await change(client, settings, session_factory, rows.tenant, rows.lead, "contacted", reason="left voicemail")
 
@@ -131,7 +124,7 @@ async def test_an_accepted_change_is_mirrored_to_row_timeline_and_search_attribu
 async def test_resending_the_current_status_changes_nothing(ctx) -> None:
     client, settings, session_factory = ctx
     rows = await make_lead_rows(session_factory)
-    await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
     await change(client, settings, session_factory, rows.tenant, rows.lead, "contacted")
 
     again = await change(client, settings, session_factory, rows.tenant, rows.lead, "contacted")
@@ -144,7 +137,7 @@ async def test_resending_the_current_status_changes_nothing(ctx) -> None:
 async def test_a_refused_transition_is_a_conflict_and_never_enters_history(ctx) -> None:
     client, settings, session_factory = ctx
     rows = await make_lead_rows(session_factory)
-    handle = await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    handle = await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
 
     with pytest.raises(Conflict) as refused:
         await change(client, settings, session_factory, rows.tenant, rows.lead, "won")
@@ -167,7 +160,7 @@ async def test_a_refused_transition_is_a_conflict_and_never_enters_history(ctx) 
 async def test_a_terminal_stage_completes_the_workflow(ctx) -> None:
     client, settings, session_factory = ctx
     rows = await make_lead_rows(session_factory)
-    handle = await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    handle = await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
 
     for key in ("contacted", "qualified", "won"):
         await change(client, settings, session_factory, rows.tenant, rows.lead, key)
@@ -178,13 +171,13 @@ async def test_a_terminal_stage_completes_the_workflow(ctx) -> None:
     row = await read_lead(session_factory, rows.lead)
     assert row is not None and row.stage == "won"
     # A finished workflow still answers what it knew.
-    assert (await get_lead_view(client, tenant_slug=rows.tenant.slug, lead_id=rows.lead.id)).stage == "won"
+    assert (await lead_workflows(client).view(tenant_slug=rows.tenant.slug, lead_id=rows.lead.id)).stage == "won"
 
 
 async def test_a_won_lead_can_be_reopened_through_a_fresh_run(ctx) -> None:
     client, settings, session_factory = ctx
     rows = await make_lead_rows(session_factory)
-    first = await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    first = await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
     await change(client, settings, session_factory, rows.tenant, rows.lead, "contacted")
     await change(client, settings, session_factory, rows.tenant, rows.lead, "lost")
     await asyncio.wait_for(first.result(), timeout=15)
@@ -206,7 +199,7 @@ async def test_a_won_lead_can_be_reopened_through_a_fresh_run(ctx) -> None:
 async def test_an_opted_out_lead_refuses_every_later_change(ctx) -> None:
     client, settings, session_factory = ctx
     rows = await make_lead_rows(session_factory)
-    handle = await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    handle = await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
     await change(client, settings, session_factory, rows.tenant, rows.lead, "opted_out")
     await asyncio.wait_for(handle.result(), timeout=15)
     opted_out = await read_lead(session_factory, rows.lead)
@@ -225,7 +218,7 @@ async def test_continue_as_new_keeps_the_lead_state(ctx) -> None:
     rows = await make_lead_rows(session_factory)
     # Settings refuse so short a history (the floor is for production); the workflow input allows it.
     short = settings.model_copy(update={"lead_workflow_max_history_events": 12})
-    handle = await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=short)
+    handle = await lead_workflows(client, short).start(tenant=rows.tenant, lead=rows.lead)
     before = await handle.query(LeadWorkflow.view)
 
     for key in ("contacted", "engaged", "qualified", "engaged"):
@@ -250,7 +243,7 @@ async def test_continue_as_new_keeps_the_lead_state(ctx) -> None:
 async def test_a_deleted_lead_refuses_changes_and_ends_its_workflow(ctx) -> None:
     client, settings, session_factory = ctx
     rows = await make_lead_rows(session_factory)
-    handle = await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    handle = await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
     async with session_factory() as session, session.begin():
         await LeadRepository(session).delete(tenant_id=rows.tenant.id, lead_id=rows.lead.id)
 
@@ -264,10 +257,10 @@ async def test_a_deleted_lead_refuses_changes_and_ends_its_workflow(ctx) -> None
 async def test_refreshed_details_update_memo_and_assigned_agent(ctx) -> None:
     client, settings, session_factory = ctx
     rows = await make_lead_rows(session_factory, name="Old Name")
-    handle = await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    handle = await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)
     rows.lead.name, rows.lead.owner_id = "New Name", None
 
-    assert await refresh_lead_details(client, tenant=rows.tenant, lead=rows.lead)
+    assert await lead_workflows(client).refresh_details(tenant=rows.tenant, lead=rows.lead)
 
     async def refreshed() -> bool:
         view = await handle.query(LeadWorkflow.view)
@@ -282,7 +275,7 @@ async def test_refreshed_details_update_memo_and_assigned_agent(ctx) -> None:
 async def test_a_lead_without_workflow_has_no_view(ctx) -> None:
     client, _, _ = ctx
     with pytest.raises(NotFound) as missing:
-        await get_lead_view(client, tenant_slug="nobody", lead_id=uuid.uuid4())
+        await lead_workflows(client).view(tenant_slug="nobody", lead_id=uuid.uuid4())
     assert "has no workflow" in missing.value.message
 
 
@@ -301,8 +294,8 @@ async def test_a_workflow_that_does_not_answer_in_time_is_service_unavailable(ct
 
     assert "did not answer in time" in unanswered.value.message
     with pytest.raises(ServiceUnavailable):
-        await get_lead_view(
-            client, tenant_slug=rows.tenant.slug, lead_id=rows.lead.id, answer_within=timedelta(seconds=1)
+        await lead_workflows(client).view(
+            tenant_slug=rows.tenant.slug, lead_id=rows.lead.id, answer_within=timedelta(seconds=1)
         )
     await handle.terminate()
 
@@ -312,9 +305,9 @@ async def test_the_readme_queries_find_one_leads_and_one_tenants_workflows(ctx) 
     rows = await make_lead_rows(session_factory)
     second = await make_lead(session_factory, rows.tenant, owner=None, name="Second Lead")
     other = await make_lead_rows(session_factory)
-    first_id = (await start_lead_workflow(client, tenant=rows.tenant, lead=rows.lead, settings=settings)).id
-    second_id = (await start_lead_workflow(client, tenant=rows.tenant, lead=second, settings=settings)).id
-    await start_lead_workflow(client, tenant=other.tenant, lead=other.lead, settings=settings)
+    first_id = (await lead_workflows(client, settings).start(tenant=rows.tenant, lead=rows.lead)).id
+    second_id = (await lead_workflows(client, settings).start(tenant=rows.tenant, lead=second)).id
+    await lead_workflows(client, settings).start(tenant=other.tenant, lead=other.lead)
     tenant_workflows = sorted([first_id, second_id])
 
     def found(query: str) -> Callable[[], Awaitable[list[str]]]:

@@ -12,13 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
-from api.sequence_workflows import complete_task, skip_task
 from api.services.sequence_stats import sequence_stats
 from core.config import Settings
 from core.errors import Conflict
 from domain.sequences.schedule import tenant_day_bounds
 from domain.whatsapp_messages import InboundWhatsAppMessage
 from tests.fixtures.whatsapp import eventually, fresh_wamid
+from tests.fixtures.workflow_calls import enrollment_workflows
 from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, make_world, time_skipping_worker
 from workflows.lead import LeadWorkflow
 from workflows.sequence import SequenceWorkflow
@@ -135,17 +135,17 @@ async def test_a_task_waits_for_the_agent_and_completing_it_twice_is_refused(
     slug = world.tenant.slug
     await eventually(lambda: _open_task(handle))
 
-    done = await complete_task(
-        env.client, tenant_slug=slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:agent"
+    done = await enrollment_workflows(env.client).complete_task(
+        tenant_slug=slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:agent"
     )
     assert done.open_task_id is None
     with pytest.raises(Conflict, match="not open"):
-        await complete_task(
-            env.client, tenant_slug=slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:agent"
+        await enrollment_workflows(env.client).complete_task(
+            tenant_slug=slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:agent"
         )
     with pytest.raises(Conflict):
-        await skip_task(
-            env.client, tenant_slug=slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:agent"
+        await enrollment_workflows(env.client).skip_task(
+            tenant_slug=slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:agent"
         )
     final = await handle.result()
 
@@ -178,8 +178,8 @@ async def test_an_overdue_task_is_escalated_once_and_a_skip_moves_on(
     assert kinds.count("sequence_task_overdue") == 1
     assert (await handle.query(SequenceWorkflow.view)).status == EnrollmentStatus.ACTIVE  # still waiting for the agent
 
-    await skip_task(
-        env.client, tenant_slug=world.tenant.slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:a"
+    await enrollment_workflows(env.client).skip_task(
+        tenant_slug=world.tenant.slug, enrollment_id=view.enrollment_id, task_id=task.id, actor="user:a"
     )
     final = await handle.result()
     assert [r.result for r in final.history] == ["task_created", "task_overdue", "task_skipped", "sent"]

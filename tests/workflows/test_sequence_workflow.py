@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from api.sequence_workflows import get_enrollment_view, pause_enrollment, resume_enrollment, stop_enrollment
 from channels.whatsapp.inbound import InboundSignal, signal_inbound_message
 from core.config import Settings
 from core.errors import Conflict
@@ -20,6 +19,7 @@ from domain.sequences.preview import preview
 from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage
 from tests.fixtures.whatsapp import eventually, fresh_wamid
+from tests.fixtures.workflow_calls import enrollment_workflows
 from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, definition_of, make_world, time_skipping_worker
 from workflows import search_attributes
 from workflows.lead import LeadWorkflow
@@ -196,19 +196,23 @@ async def test_pause_holds_the_next_send_until_resume_and_a_second_pause_is_refu
     enrollment_id = (await handle.query(SequenceWorkflow.view)).enrollment_id
     slug = world.tenant.slug
 
-    paused = await pause_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+    paused = await enrollment_workflows(env.client).pause(
+        tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test"
+    )
     assert paused.status == EnrollmentStatus.PAUSED
     assert (await world.enrollment_row(enrollment_id)).status == "paused"
     with pytest.raises(Conflict, match="paused"):
-        await pause_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+        await enrollment_workflows(env.client).pause(tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
 
     await env.sleep(timedelta(days=3))
     assert len(await world.sent_to(lead)) == 1  # the wait ended while paused: nothing went out
 
-    resumed = await resume_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+    resumed = await enrollment_workflows(env.client).resume(
+        tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test"
+    )
     assert resumed.status == EnrollmentStatus.ACTIVE
     with pytest.raises(Conflict):
-        await resume_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+        await enrollment_workflows(env.client).resume(tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
     view = await handle.result()
     assert view.status == EnrollmentStatus.COMPLETED
     assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["intro", "follow_up"]
@@ -220,14 +224,14 @@ def _enrollment_id(handle) -> uuid.UUID:  # type: ignore[no-untyped-def]
 
 async def _pause_at_once(env: WorkflowEnvironment, world: SequenceWorld, handle) -> None:  # type: ignore[no-untyped-def]
     """Pause before the first step's fire time: the test server skips no time outside result waits and sleeps."""
-    await pause_enrollment(
-        env.client, tenant_slug=world.tenant.slug, enrollment_id=_enrollment_id(handle), actor="user:test"
+    await enrollment_workflows(env.client).pause(
+        tenant_slug=world.tenant.slug, enrollment_id=_enrollment_id(handle), actor="user:test"
     )
 
 
 async def _resume(env: WorkflowEnvironment, world: SequenceWorld, handle) -> datetime:  # type: ignore[no-untyped-def]
-    await resume_enrollment(
-        env.client, tenant_slug=world.tenant.slug, enrollment_id=_enrollment_id(handle), actor="user:test"
+    await enrollment_workflows(env.client).resume(
+        tenant_slug=world.tenant.slug, enrollment_id=_enrollment_id(handle), actor="user:test"
     )
     return await env.get_current_time()
 
@@ -344,8 +348,8 @@ async def test_stop_ends_the_enrollment_at_once_and_a_second_stop_is_refused(
     enrollment_id = (await handle.query(SequenceWorkflow.view)).enrollment_id
     slug = world.tenant.slug
 
-    stopped = await stop_enrollment(
-        env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test", reason="wrong list"
+    stopped = await enrollment_workflows(env.client).stop(
+        tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test", reason="wrong list"
     )
     assert (stopped.status, stopped.exit_reason) == (EnrollmentStatus.STOPPED, "stopped")
     view = await handle.result()
@@ -354,11 +358,11 @@ async def test_stop_ends_the_enrollment_at_once_and_a_second_stop_is_refused(
     assert attributes.get(search_attributes.ENROLLMENT_STATUS) == "stopped"
     assert attributes.get(search_attributes.SEQUENCE_ID) == str(sequence.id)
     with pytest.raises(Conflict):
-        await stop_enrollment(env.client, tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+        await enrollment_workflows(env.client).stop(tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
     assert len(await world.sent_to(lead)) == 1
     row = await world.enrollment_row(enrollment_id)
     assert (row.status, row.exit_reason) == ("stopped", "stopped")
-    final = await get_enrollment_view(env.client, tenant_slug=slug, enrollment_id=enrollment_id)
+    final = await enrollment_workflows(env.client).view(tenant_slug=slug, enrollment_id=enrollment_id)
     assert final.status == EnrollmentStatus.STOPPED and final.exit_detail and "wrong list" in final.exit_detail
 
 

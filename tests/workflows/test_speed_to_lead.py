@@ -16,13 +16,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.lead_workflows import change_lead_status, start_lead_workflow
 from core.config import Settings
 from domain.stages import Stage
 from models import Lead
 from repositories.statuses import StatusRepository
 from tests.fixtures.crm import TenantContext
 from tests.fixtures.infra import TEMPORAL_TEST_SERVER
+from tests.fixtures.workflow_calls import lead_workflows
 from tests.workflows.support import LeadRows, eventually, make_lead_rows, read_lead, read_timeline
 from worker.main import build_worker
 from workflows import search_attributes
@@ -76,7 +76,7 @@ async def test_a_lead_left_new_past_the_sla_gets_one_alert_for_its_owner(
     time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     rows: LeadRows = await make_lead_rows(session_factory, speed_to_lead_minutes=15)
-    handle = await start_lead_workflow(time_skipping.client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    handle = await lead_workflows(time_skipping.client, settings).start(tenant=rows.tenant, lead=rows.lead)
 
     await time_skipping.sleep(timedelta(minutes=14))
     assert await alerts(session_factory, rows.lead) == []
@@ -100,14 +100,14 @@ async def test_a_lead_contacted_in_time_gets_no_alert(
     time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     rows = await make_lead_rows(session_factory, speed_to_lead_minutes=15)
-    handle = await start_lead_workflow(time_skipping.client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    handle = await lead_workflows(time_skipping.client, settings).start(tenant=rows.tenant, lead=rows.lead)
     await time_skipping.sleep(timedelta(minutes=10))
     async with session_factory() as session:
         contacted = await StatusRepository(session).get_by_key(tenant_id=rows.tenant.id, key="contacted")
     assert contacted is not None
 
-    await change_lead_status(
-        time_skipping.client, tenant=rows.tenant, lead=rows.lead, status=contacted, actor="user:test", settings=settings
+    await lead_workflows(time_skipping.client, settings).change_status(
+        tenant=rows.tenant, lead=rows.lead, status=contacted, actor="user:test"
     )
     await time_skipping.sleep(timedelta(hours=1))
 
@@ -123,7 +123,7 @@ async def test_a_tenant_without_sla_gets_no_alert(
     time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
     rows = await make_lead_rows(session_factory, speed_to_lead_minutes=0)
-    handle = await start_lead_workflow(time_skipping.client, tenant=rows.tenant, lead=rows.lead, settings=settings)
+    handle = await lead_workflows(time_skipping.client, settings).start(tenant=rows.tenant, lead=rows.lead)
 
     await time_skipping.sleep(timedelta(days=2))
 
@@ -137,7 +137,7 @@ async def test_the_sla_survives_continue_as_new(
 ) -> None:
     rows = await make_lead_rows(session_factory, speed_to_lead_minutes=15)
     short = settings.model_copy(update={"lead_workflow_max_history_events": 12})
-    handle = await start_lead_workflow(time_skipping.client, tenant=rows.tenant, lead=rows.lead, settings=short)
+    handle = await lead_workflows(time_skipping.client, short).start(tenant=rows.tenant, lead=rows.lead)
     # Moves between two statuses of stage `new` grow the history without stopping the speed-to-lead watch.
     for key in ("fresh", "new", "fresh"):
         request = StatusChangeRequest(status_key=key, stage=Stage.NEW, actor="user:test")
