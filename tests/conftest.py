@@ -16,6 +16,7 @@ pytest_plugins = [
     "tests.fixtures.outage",
     "tests.fixtures.sandbox",
     "tests.fixtures.sequences",
+    "tests.fixtures.web",
     "tests.fixtures.whatsapp",
     "tests.fixtures.worker",
 ]

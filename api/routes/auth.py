@@ -21,6 +21,7 @@ from api.services import users as user_service
 from core.config import Settings
 from core.errors import AppError, Forbidden, Unauthorized
 from core.redis import Keys
+from domain.permissions import actions_of
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -115,4 +116,7 @@ async def me(principal: Authenticated, session: SessionDep) -> Me:
     if principal.api_key_id is not None and principal.tenant_id is not None:
         key = await api_key_service.get_api_key(session, tenant_id=principal.tenant_id, api_key_id=principal.api_key_id)
         api_key = ApiKeySummary.model_validate(key)
-    return Me(via=principal.via, role=principal.role, tenant=tenant, user=user, api_key=api_key)
+    permissions = sorted(actions_of(principal.role))
+    return Me(
+        via=principal.via, role=principal.role, tenant=tenant, user=user, api_key=api_key, permissions=permissions
+    )

@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.schemas.nul import reject_nul
 from api.schemas.users import UserPublic
+from domain.permissions import Action
 
 
 class LoginRequest(BaseModel):
@@ -44,3 +45,7 @@ class Me(BaseModel):
     tenant: TenantSummary | None
     user: UserPublic | None
     api_key: ApiKeySummary | None
+    permissions: list[Action] = Field(
+        description="the actions this caller's role may perform (domain/permissions.py); a client hides the rest, "
+        "the server still checks every request"
+    )

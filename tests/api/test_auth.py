@@ -45,6 +45,21 @@ async def test_me_answers_the_logged_in_user_and_their_tenant(make_client, tenan
     assert me["api_key"] is None
 
 
+async def test_me_lists_the_permissions_of_the_callers_role(make_client, tenant, system_admin) -> None:
+    """The web app shows only what these allow; they are the matrix's, whatever the credential."""
+    async with make_client() as c:
+        await login(c, tenant.agent.email, PASSWORD)
+        agent = (await c.get(ME)).json()["permissions"]
+    assert "lead:read" in agent and "task:work" in agent
+    assert "sequence:manage" not in agent and "user:manage" not in agent and "tenant:list" not in agent
+    async with make_client() as c:
+        owner = (await c.get(ME, headers=tenant.headers("owner"))).json()["permissions"]
+        admin = (await c.get(ME, headers=system_admin.headers)).json()["permissions"]
+    assert {"sequence:manage", "user:manage_owners", "tenant:settings"} <= set(owner) and "tenant:list" not in owner
+    assert "tenant:list" in admin and "lead:read" not in admin
+    assert agent == sorted(agent)
+
+
 async def test_me_with_an_api_key_names_the_key_never_the_secret(client, tenant) -> None:
     response = await client.get(ME, headers=tenant.headers("agent"))
     assert response.status_code == 200, response.text

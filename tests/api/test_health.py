@@ -29,9 +29,3 @@ async def test_readyz_names_each_dependency_that_is_down(settings) -> None:
     assert body["details"]["down"] == ["redis", "temporal"]
     assert body["details"]["checks"]["database"] == "ok"
     assert body["details"]["checks"]["redis"].startswith("down:")
-
-
-async def test_the_base_url_answers_with_where_things_are(client) -> None:  # type: ignore[no-untyped-def]
-    response = await client.get("/")
-    assert response.status_code == 200
-    assert response.json()["api"] == "/api/v1" and response.json()["openapi"] == "/openapi.json"

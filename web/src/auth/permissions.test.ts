@@ -1,0 +1,43 @@
+import { describe, expect, it } from "vitest";
+import type { Action, Me } from "../api/client";
+import { can, landingPath, sectionsFor } from "./permissions";
+
+function me(role: string, permissions: Action[], tenant = true): Me {
+  return {
+    via: "session",
+    role,
+    permissions,
+    tenant: tenant ? { id: "t", slug: "demo", name: "Demo" } : null,
+    user: null,
+    api_key: null,
+  };
+}
+
+const agent = me("agent", ["lead:read", "lead:write", "task:work", "sequence:read", "status:read"]);
+const owner = me("owner", [
+  "lead:read", "lead:write", "task:work", "sequence:read", "sequence:manage", "user:manage", "api_key:manage",
+]);
+const sysadmin = me("system_admin", ["tenant:list", "tenant:create", "tenant:settings"], false);
+
+describe("permission gating", () => {
+  it("answers from the list the API gave", () => {
+    expect(can(agent, "lead:read")).toBe(true);
+    expect(can(agent, "sequence:manage")).toBe(false);
+    expect(can(null, "lead:read")).toBe(false);
+  });
+  it("shows an agent the sections of working leads only", () => {
+    expect(sectionsFor(agent).map((s) => s.label)).toEqual(["Inbox", "Leads", "Tasks"]);
+  });
+  it("shows an owner sequences and settings too", () => {
+    expect(sectionsFor(owner).map((s) => s.label)).toEqual(["Inbox", "Leads", "Tasks", "Sequences", "Settings"]);
+  });
+  it("shows a system admin the tenants only, having no tenant", () => {
+    expect(sectionsFor(sysadmin).map((s) => s.label)).toEqual(["Tenants"]);
+  });
+  it("lands where the person was sent away from, when they may see it", () => {
+    expect(landingPath(agent, "/leads/123")).toBe("/leads/123");
+    expect(landingPath(agent, "/sequences")).toBe("/inbox");
+    expect(landingPath(agent, null)).toBe("/inbox");
+    expect(landingPath(sysadmin, "/inbox")).toBe("/tenants");
+  });
+});
