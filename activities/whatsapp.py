@@ -10,6 +10,7 @@ every refusal is a non-retryable `ApplicationError` whose
 `type` (domain/whatsapp_messages.py) tells the workflow what happened, and which is already on the lead's timeline.
 """
 
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -22,6 +23,7 @@ from channels.whatsapp.accepted import AcceptedSends
 from channels.whatsapp.outbox import SendDeferred, SendInFlight, SendRefused, WhatsAppSender
 from channels.whatsapp.pacing import SendPacer
 from core.config import Settings
+from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from core.redis import Keys, create_redis
 from domain.whatsapp_messages import (
     SEND_IN_FLIGHT,
@@ -59,6 +61,7 @@ class WhatsAppActivities:
         )
         self._http = http
         self._redis = redis
+        self.live = LiveEvents(redis, keys)
 
     @classmethod
     def for_process(cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> "WhatsAppActivities":
@@ -78,7 +81,7 @@ class WhatsAppActivities:
     @activity.defn(name=SEND_WHATSAPP_MESSAGE)
     async def send_whatsapp_message(self, data: SendWhatsAppInput) -> SendWhatsAppResult:
         try:
-            return await self.sender.send(data)
+            result = await self.sender.send(data)
         except SendDeferred as deferred:
             delay = deferred.retry_after_seconds
             raise ApplicationError(
@@ -87,4 +90,17 @@ class WhatsAppActivities:
                 next_retry_delay=timedelta(seconds=delay) if delay else None,
             ) from None
         except SendRefused as refused:
+            await self._conversation_changed(data)  # a refused message shows in the conversation, marked failed
             raise ApplicationError(refused.message, refused.details, type=refused.kind, non_retryable=True) from None
+        if not result.duplicate:
+            await self._conversation_changed(data)
+        return result
+
+    async def _conversation_changed(self, data: SendWhatsAppInput) -> None:
+        """Tell open inboxes (after the sender committed) that the conversation has a new message."""
+        event = LiveEvent(
+            tenant_id=uuid.UUID(data.tenant_id),
+            type=LiveEventType.CONVERSATION_CHANGED,
+            data={"lead_id": data.lead_id},
+        )
+        await self.live.publish(event)

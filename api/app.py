@@ -15,6 +15,7 @@ from api.routes import (
     auth,
     conversations,
     enrollments,
+    events,
     health,
     jobs,
     leads,
@@ -29,7 +30,8 @@ from api.routes import (
 from api.web import install_web
 from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
-from core.redis import create_redis
+from core.live_events import LiveEvents
+from core.redis import Keys, create_redis
 from core.temporal import connect_temporal
 from workflow_clients.jobs import JobWorkflowClient
 from workflow_clients.lead import LeadWorkflowClient
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.lead_workflows = LeadWorkflowClient(app.state.temporal, settings)
         app.state.sequence_workflows = SequenceWorkflowClient(app.state.temporal, settings)
         app.state.job_workflows = JobWorkflowClient(app.state.temporal)
+        app.state.live_events = LiveEvents(app.state.redis, Keys(settings.redis_prefix))
         # What start-up allocated (modules, the app, its routes) lives as long as the process: moved out of the
         # collector's generations, full collections stop walking it on every request burst.
         gc.collect()
@@ -76,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks.router, prefix="/api/v1")
     app.include_router(jobs.router, prefix="/api/v1")
     app.include_router(admin_inbox.router, prefix="/api/v1")
+    app.include_router(events.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
     install_web(app, settings.web_dist_dir)
     return app

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     whatsapp_sandbox_evolution_webhook_url: str | None = None  # may contain "{instance}"
     whatsapp_sandbox_status_interval_seconds: float = Field(default=0.2, ge=0)
 
+    # Live events (GET /api/v1/events): how long one stream lasts before the browser reconnects from its last event
+    live_events_stream_seconds: float = Field(default=300.0, gt=0)
+
     # Sessions, cookies, secrets
     secret_key: str = PLACEHOLDER_SECRET  # also seals provider credentials at rest (core/secret_box.py)
     secret_key_fallbacks: list[str] = []  # earlier secret keys, JSON list: stored credentials sealed under them open

@@ -31,6 +31,7 @@ from channels.whatsapp.inbound import handle_inbox_event
 from core.config import Settings
 from core.db import async_url
 from core.errors import ServiceUnavailable
+from core.live_events import LiveEvents
 from models import WebhookInbox
 from repositories.webhook_inbox import WebhookInboxRepository
 
@@ -67,10 +68,14 @@ class InboxDispatcher:
         session_factory: async_sessionmaker[AsyncSession],
         temporal: Client,
         handlers: Mapping[str, Handler] | None = None,
+        live: LiveEvents | None = None,
     ) -> None:
         self.settings = settings
         self.session_factory = session_factory
         self.temporal = temporal
+        # Tells open inboxes what an event changed; a Redis client of the dispatcher's own unless one is given.
+        self._owns_live = live is None
+        self.live = live or LiveEvents.for_settings(settings)
         self.handlers: Mapping[str, Handler] = handlers or self._whatsapp_handlers()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -82,7 +87,11 @@ class InboxDispatcher:
     def _whatsapp_handlers(self) -> dict[str, Handler]:
         async def whatsapp(row: WebhookInbox) -> None:
             await handle_inbox_event(
-                row, session_factory=self.session_factory, temporal=self.temporal, settings=self.settings
+                row,
+                session_factory=self.session_factory,
+                temporal=self.temporal,
+                settings=self.settings,
+                live=self.live,
             )
 
         return {"cloud": whatsapp, "evolution": whatsapp}
@@ -104,6 +113,8 @@ class InboxDispatcher:
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.settings.inbox_lease_seconds)
             await self._mark_handled()
+            if self._owns_live:
+                await self.live.aclose()
 
     async def _wait_for_wake(self, stop: asyncio.Event) -> None:
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]

@@ -2,12 +2,17 @@
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
-from sqlalchemy import case, func, select, tuple_, update
+from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Conversation, Lead
+from repositories.leads import like_pattern
+
+# Whose conversations: one user's leads, leads without an owner, or everyone's (None).
+ConversationOwner = uuid.UUID | Literal["unassigned"] | None
 
 
 class ConversationRepository:
@@ -75,20 +80,40 @@ class ConversationRepository:
             )
         )
 
-    async def mark_read(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> bool:
+    async def mark_read(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> uuid.UUID | None:
+        """The conversation's lead, or None when the tenant has no such conversation."""
         result = await self.session.execute(
             update(Conversation)
             .where(Conversation.tenant_id == tenant_id, Conversation.id == conversation_id)
             .values(unread_count=0)
-            .returning(Conversation.id)
+            .returning(Conversation.lead_id)
         )
-        return result.scalar_one_or_none() is not None
+        return result.scalar_one_or_none()
 
     async def list_latest(
-        self, *, tenant_id: uuid.UUID, limit: int, after: tuple[datetime, uuid.UUID] | None = None
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        limit: int,
+        after: tuple[datetime, uuid.UUID] | None = None,
+        owner: ConversationOwner = None,
+        unread_only: bool = False,
+        q: str | None = None,
     ) -> list[tuple[Conversation, Lead]]:
-        """Conversations with at least one message, latest message first, keyset-paginated below `after`."""
+        """Conversations with at least one message, latest message first, keyset-paginated below `after`.
+
+        `owner`: a user id (their leads' conversations), "unassigned" (leads without an owner) or None (all);
+        `q` matches the lead's name or phone."""
         conditions = [Conversation.tenant_id == tenant_id, Conversation.last_message_at.is_not(None)]
+        if owner == "unassigned":
+            conditions.append(Lead.owner_id.is_(None))
+        elif owner is not None:
+            conditions.append(Lead.owner_id == owner)
+        if unread_only:
+            conditions.append(Conversation.unread_count > 0)
+        if q:
+            pattern = like_pattern(q)
+            conditions.append(or_(Lead.name.ilike(pattern, escape="\\"), Lead.phone.ilike(pattern, escape="\\")))
         if after is not None:
             conditions.append(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(after[0], after[1]))
         result = await self.session.execute(
@@ -99,6 +124,12 @@ class ConversationRepository:
             .limit(limit)
         )
         return [(conversation, lead) for conversation, lead in result.all()]
+
+    async def unread_total(self, *, tenant_id: uuid.UUID) -> int:
+        result = await self.session.execute(
+            select(func.coalesce(func.sum(Conversation.unread_count), 0)).where(Conversation.tenant_id == tenant_id)
+        )
+        return int(result.scalar_one())
 
     async def last_inbound_at(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> datetime | None:
         result = await self.session.execute(

@@ -15,7 +15,7 @@ from repositories.jobs import not_in_open_job
 from repositories.timeline import LEAD_CREATED, lead_created_key
 
 
-def _like_pattern(text: str) -> str:
+def like_pattern(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
@@ -173,7 +173,7 @@ class LeadRepository(Repository[Lead]):
         if owner_id is not None:
             conditions.append(Lead.owner_id == owner_id)
         if text:
-            pattern = _like_pattern(text)
+            pattern = like_pattern(text)
             matches: list[ColumnElement[bool]] = [
                 Lead.name.ilike(pattern, escape="\\"),
                 Lead.email.ilike(pattern, escape="\\"),
@@ -182,7 +182,7 @@ class LeadRepository(Repository[Lead]):
             if phone is not None:
                 matches.append(Lead.phone == phone)
             if phone_digits:
-                matches.append(Lead.phone.like(_like_pattern(phone_digits), escape="\\"))
+                matches.append(Lead.phone.like(like_pattern(phone_digits), escape="\\"))
             conditions.append(or_(*matches))
         if after is not None:
             conditions.append(tuple_(Lead.created_at, Lead.id) < tuple_(after[0], after[1]))

@@ -1,15 +1,18 @@
-"""The agent inbox: `GET /api/v1/conversations` (latest first, unread counts), `GET /api/v1/leads/{id}/messages`,
+"""The agent inbox: `GET /api/v1/conversations` (latest first, unread counts; filters), `GET /api/v1/leads/{id}/
+conversation`, `GET /api/v1/leads/{id}/messages`,
 `POST /api/v1/leads/{id}/messages` (an agent's WhatsApp message, sent through the lead's workflow),
 `POST /api/v1/conversations/{id}/read`. Tenant-scoped: another tenant's lead or conversation is a 404."""
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from pydantic import AfterValidator
 
-from api.deps import LeadWorkflowsDep, SessionDep
+from api.deps import LeadWorkflowsDep, LiveEventsDep, SessionDep, SettingsDep
 from api.idempotency import IdempotencyKey
-from api.schemas.conversations import ConversationPage, MessagePage, MessagePublic, MessageSend
+from api.schemas.conversations import ConversationPage, ConversationPublic, MessagePage, MessagePublic, MessageSend
+from api.schemas.nul import reject_nul
 from api.security import CurrentTenant, Principal, require
 from api.services import conversations as service
 from domain.permissions import Action
@@ -24,16 +27,53 @@ Writer = Annotated[Principal, Depends(require(Action.LEAD_WRITE))]
 async def list_conversations(
     principal: Reader,
     session: SessionDep,
+    settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=service.PAGE_MAX)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
+    owner: Annotated[
+        Literal["all", "mine", "unassigned"],
+        Query(description="`mine`: leads the caller owns; `unassigned`: leads without an owner"),
+    ] = "all",
+    unread: Annotated[bool, Query(description="only conversations with unread messages")] = False,
+    q: Annotated[
+        str | None, Query(max_length=200, description="search the lead's name and phone"), AfterValidator(reject_nul)
+    ] = None,
 ) -> ConversationPage:
-    return await service.list_conversations(session=session, tenant_id=principal.tenant(), limit=limit, cursor=cursor)
+    """Conversations latest message first; `unread_total` counts the tenant's unread messages whatever the filters."""
+    owner_filter: service.ConversationOwner = None
+    if owner == "unassigned":
+        owner_filter = "unassigned"
+    elif owner == "mine":
+        # An API key is nobody's: it owns no lead.
+        owner_filter = principal.user_id or uuid.UUID(int=0)
+    return await service.list_conversations(
+        session=session,
+        settings=settings,
+        tenant_id=principal.tenant(),
+        limit=limit,
+        cursor=cursor,
+        owner=owner_filter,
+        unread_only=unread,
+        q=q or None,
+    )
+
+
+@router.get("/leads/{lead_id}/conversation")
+async def get_lead_conversation(
+    lead_id: uuid.UUID, principal: Reader, session: SessionDep, settings: SettingsDep
+) -> ConversationPublic:
+    """The lead's WhatsApp conversation: unread count, opt-out, whether free text can be sent now."""
+    return await service.get_lead_conversation(
+        session=session, settings=settings, tenant_id=principal.tenant(), lead_id=lead_id
+    )
 
 
 @router.post("/conversations/{conversation_id}/read", status_code=204)
-async def mark_conversation_read(conversation_id: uuid.UUID, principal: Writer, session: SessionDep) -> Response:
-    """The agent has seen the conversation: its unread count goes back to 0."""
-    await service.mark_read(session=session, tenant_id=principal.tenant(), conversation_id=conversation_id)
+async def mark_conversation_read(
+    conversation_id: uuid.UUID, principal: Writer, session: SessionDep, live: LiveEventsDep
+) -> Response:
+    """The agent has seen the conversation: its unread count goes back to 0 (in every open inbox)."""
+    await service.mark_read(session=session, live=live, tenant_id=principal.tenant(), conversation_id=conversation_id)
     return Response(status_code=204)
 
 

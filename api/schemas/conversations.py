@@ -3,6 +3,7 @@ and MessageSend (an agent's manual WhatsApp message)."""
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -14,6 +15,7 @@ class ConversationLead(BaseModel):
     name: str
     phone: str
     status_key: str
+    owner_id: uuid.UUID | None
 
 
 class ConversationPublic(BaseModel):
@@ -25,11 +27,21 @@ class ConversationPublic(BaseModel):
     last_message_preview: str
     unread_count: int
     opted_out_at: datetime | None = Field(description="when the lead opted out of WhatsApp; nothing is sent since")
+    free_text: Literal["open", "closed", "no_window"] = Field(
+        description="whether free text can be sent now: `open` inside the customer-service window (until "
+        "`window_closes_at`), `closed` outside it or before the lead ever wrote (an approved template only), "
+        "`no_window` when the tenant's provider has no such rule (Evolution)"
+    )
+    window_closes_at: datetime | None = Field(
+        description="when the customer-service window closes (the lead's last message + the window); null when the "
+        "lead never wrote or the provider has no window"
+    )
 
 
 class ConversationPage(BaseModel):
     items: list[ConversationPublic]
     next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page; null at the end")
+    unread_total: int = Field(description="unread messages over all the tenant's conversations, whatever the filters")
 
 
 class MessagePublic(BaseModel):

@@ -3,7 +3,9 @@
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,15 +18,18 @@ from api.schemas.conversations import (
     MessagePublic,
     MessageSend,
 )
-from api.transaction import end_reads
+from api.transaction import after_commit, end_reads
+from core.config import Settings
 from core.errors import NotFound, ServiceUnavailable, Unprocessable
+from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.whatsapp_messages import ManualWhatsAppMessage, manual_send_step, send_idempotency_key
-from models import Lead, Tenant
-from repositories.conversations import ConversationRepository
+from models import Conversation, Lead, Tenant
+from repositories.conversations import ConversationOwner, ConversationRepository
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
 from repositories.outbox import OutboxRepository
+from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from workflow_clients.lead import LeadWorkflowClient
 from workflows.ids import lead_workflow_id
 
@@ -45,32 +50,91 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
         raise Unprocessable("cursor: not a cursor this API returned", details=[{"field": "cursor"}]) from None
 
 
+def _free_text(
+    conversation: Conversation, *, has_window: bool, window: timedelta, now: datetime
+) -> tuple[Literal["open", "closed", "no_window"], datetime | None]:
+    if not has_window:
+        return "no_window", None
+    closes_at = conversation.last_inbound_at + window if conversation.last_inbound_at is not None else None
+    return ("open" if closes_at is not None and now < closes_at else "closed"), closes_at
+
+
+async def _has_window(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
+    """Evolution (Baileys) has no customer-service window; Meta's Cloud API (and the sandbox speaking it) has."""
+    account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=tenant_id)
+    return account is None or account.provider != "evolution"
+
+
+def _public(
+    conversation: Conversation, lead: Lead, *, has_window: bool, settings: Settings, now: datetime
+) -> ConversationPublic:
+    window = timedelta(hours=settings.whatsapp_service_window_hours)
+    free_text, closes_at = _free_text(conversation, has_window=has_window, window=window, now=now)
+    return ConversationPublic(
+        id=conversation.id,
+        channel=conversation.channel,
+        lead=ConversationLead(
+            id=lead.id, name=lead.name, phone=lead.phone, status_key=lead.status_key, owner_id=lead.owner_id
+        ),
+        last_message_at=conversation.last_message_at,
+        last_inbound_at=conversation.last_inbound_at,
+        last_message_preview=conversation.last_message_preview,
+        unread_count=conversation.unread_count,
+        opted_out_at=conversation.opted_out_at,
+        free_text=free_text,
+        window_closes_at=closes_at,
+    )
+
+
 async def list_conversations(
-    *, session: AsyncSession, tenant_id: uuid.UUID, limit: int, cursor: str | None
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    tenant_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+    owner: ConversationOwner = None,
+    unread_only: bool = False,
+    q: str | None = None,
 ) -> ConversationPage:
     """Conversations with messages, latest message first, with unread counts."""
-    rows = await ConversationRepository(session).list_latest(
-        tenant_id=tenant_id, limit=min(limit, PAGE_MAX) + 1, after=decode_cursor(cursor)
+    repository = ConversationRepository(session)
+    rows = await repository.list_latest(
+        tenant_id=tenant_id,
+        limit=min(limit, PAGE_MAX) + 1,
+        after=decode_cursor(cursor),
+        owner=owner,
+        unread_only=unread_only,
+        q=q,
     )
     page, more = rows[:limit], len(rows) > limit
+    has_window = await _has_window(session, tenant_id)
+    now = datetime.now(tz=UTC)
     items = [
-        ConversationPublic(
-            id=conversation.id,
-            channel=conversation.channel,
-            lead=ConversationLead(id=lead.id, name=lead.name, phone=lead.phone, status_key=lead.status_key),
-            last_message_at=conversation.last_message_at,
-            last_inbound_at=conversation.last_inbound_at,
-            last_message_preview=conversation.last_message_preview,
-            unread_count=conversation.unread_count,
-            opted_out_at=conversation.opted_out_at,
-        )
-        for conversation, lead in page
+        _public(conversation, lead, has_window=has_window, settings=settings, now=now) for conversation, lead in page
     ]
     last = page[-1][0] if page else None
     next_cursor = (
         encode_cursor(last.last_message_at, last.id) if more and last and last.last_message_at is not None else None
     )
-    return ConversationPage(items=items, next_cursor=next_cursor)
+    unread_total = await repository.unread_total(tenant_id=tenant_id)
+    return ConversationPage(items=items, next_cursor=next_cursor, unread_total=unread_total)
+
+
+async def get_lead_conversation(
+    *, session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, lead_id: uuid.UUID
+) -> ConversationPublic:
+    """The lead's WhatsApp conversation; 404 when the lead is not in this tenant or has none yet."""
+    lead = await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id)
+    if lead is None:
+        raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    conversation = await ConversationRepository(session).get_for_lead(
+        tenant_id=tenant_id, lead_id=lead_id, channel="whatsapp"
+    )
+    if conversation is None:
+        raise NotFound(f"lead {lead_id} has no conversation yet", details={"lead_id": str(lead_id)})
+    has_window = await _has_window(session, tenant_id)
+    return _public(conversation, lead, has_window=has_window, settings=settings, now=datetime.now(tz=UTC))
 
 
 async def list_lead_messages(
@@ -87,9 +151,15 @@ async def list_lead_messages(
     return MessagePage(items=[MessagePublic.model_validate(m) for m in page], next_cursor=next_cursor)
 
 
-async def mark_read(*, session: AsyncSession, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> None:
-    if not await ConversationRepository(session).mark_read(tenant_id=tenant_id, conversation_id=conversation_id):
+async def mark_read(
+    *, session: AsyncSession, live: LiveEvents, tenant_id: uuid.UUID, conversation_id: uuid.UUID
+) -> None:
+    """Unread back to 0, told to every open inbox once committed."""
+    lead_id = await ConversationRepository(session).mark_read(tenant_id=tenant_id, conversation_id=conversation_id)
+    if lead_id is None:
         raise NotFound(f"conversation {conversation_id} not found")
+    event = LiveEvent(tenant_id=tenant_id, type=LiveEventType.CONVERSATION_CHANGED, data={"lead_id": str(lead_id)})
+    after_commit(session, partial(live.publish, event), failure=None)
 
 
 def _request_id(data: MessageSend, idempotency_key: str | None) -> tuple[str | None, str]:

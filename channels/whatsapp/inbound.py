@@ -9,9 +9,10 @@ keys). The dispatcher then calls `handle_inbox_event` per event, in each person'
    backwards). A Cloud status whose `biz_opaque_callback_data` names an outbox row still `sending` (the send activity
    died or lost the answer mid-call) first reconciles that row: the message is stored as the send activity would have
    stored it, and the activity's re-run returns it instead of sending again.
-2. commit, then signal each returned `InboundSignal` to the lead's workflow (signal-with-start) and mark the events
-   signalled. When Temporal cannot be reached the dispatcher tries the inbox event again later; the repeat is
-   recognised as stored-but-unsignalled and the signal goes out then.
+2. commit, then tell open inboxes what changed (core/live_events.py), signal each returned `InboundSignal` to the
+   lead's workflow (signal-with-start) and mark the events signalled. When Temporal cannot be reached the dispatcher
+   tries the inbox event again later; the repeat is recognised as stored-but-unsignalled and the signal goes out
+   then.
 """
 
 import logging
@@ -28,6 +29,7 @@ from temporalio.client import Client
 from channels.whatsapp.outbox import store_accepted
 from core.config import Settings
 from core.errors import ServiceUnavailable
+from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from domain.opt_out import is_opt_out, is_opt_out_button
 from domain.stages import Stage
@@ -118,7 +120,12 @@ def inbox_rows(
 
 
 async def handle_inbox_event(
-    row: WebhookInbox, *, session_factory: async_sessionmaker[AsyncSession], temporal: Client, settings: Settings
+    row: WebhookInbox,
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    settings: Settings,
+    live: LiveEvents | None = None,
 ) -> None:
     """Store one inbox event in the CRM and signal its lead's workflow; raises ServiceUnavailable to be retried."""
     event: WhatsAppEvent = _EVENT_TYPES[row.kind].validate_python(row.event)
@@ -133,6 +140,8 @@ async def handle_inbox_event(
             provider=row.provider, raw=row.raw, events=[event], tenant_for={event.account_id: tenant_id}
         )
         await session.commit()
+        if live is not None:
+            await live.publish(*store.changed)
         await deliver_signals(session=session, temporal=temporal, signals=signals, settings=settings)
 
 
@@ -189,6 +198,14 @@ class InboundStore:
         # The session's identity map holds objects weakly: kept here, the tenant and lead rows read while storing
         # are found again without a query when the signal is built after the commit.
         self.loaded: list[object] = []
+        # What open inboxes should refetch, published by the caller once it committed.
+        self.changed: list[LiveEvent] = []
+
+    def _conversation_changed(self, tenant_id: uuid.UUID, lead_id: uuid.UUID, *, lead_created: bool = False) -> None:
+        data = {"lead_id": str(lead_id)}
+        self.changed.append(LiveEvent(tenant_id=tenant_id, type=LiveEventType.CONVERSATION_CHANGED, data=data))
+        if lead_created:
+            self.changed.append(LiveEvent(tenant_id=tenant_id, type=LiveEventType.LEAD_CHANGED, data=data))
 
     async def store_events(
         self,
@@ -265,6 +282,7 @@ class InboundStore:
             }
         )
         if message_id is not None:
+            self._conversation_changed(tenant_id, lead.id, lead_created=created)
             await self.conversations.record_inbound(conversation_id=conversation.id, at=event.timestamp, preview=body)
             if self._is_opt_out(event):
                 await self.conversations.mark_opted_out(tenant_id=tenant_id, lead_id=lead.id, at=event.timestamp)
@@ -374,6 +392,7 @@ class InboundStore:
         )
         if message is None:
             return None
+        self._conversation_changed(tenant_id, message.lead_id)
         await self.events.set_lead(event_id=event_id, lead_id=message.lead_id)
         if event.error_kind not in SIGNALLED_STATUS_KINDS:
             return None

@@ -1,11 +1,17 @@
 """The inbox: conversations latest first with unread counts, a lead's messages, tenant isolation."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from tests.fixtures.crm import TenantContext
+from tests.fixtures.crm import TenantContext, create_test_tenant, login
 from tests.fixtures.whatsapp import add_lead, add_message
+
+
+async def make_test_tenant_lead(session_factory) -> uuid.UUID:  # type: ignore[no-untyped-def]
+    other = await create_test_tenant(session_factory)
+    return await add_lead(session_factory, other.tenant_id)
 
 
 async def test_conversations_latest_first_with_unread_counts(
@@ -80,3 +86,62 @@ async def test_another_tenants_conversations_are_invisible(
 
 async def test_conversations_need_credentials(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/v1/conversations")).status_code == 401
+
+
+async def test_conversations_filter_by_owner_unread_and_search(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory, make_client
+) -> None:
+    mine = await add_lead(session_factory, tenant.tenant_id, name="Owned By Agent")
+    nobody = await add_lead(session_factory, tenant.tenant_id, name="Nobody's Lead")
+    patched = await client.patch(
+        f"/api/v1/leads/{mine}", json={"owner_id": str(tenant.agent.id)}, headers=tenant.headers()
+    )
+    assert patched.status_code == 200, patched.text
+    await add_message(session_factory, tenant.tenant_id, mine, body="hello")
+    await add_message(session_factory, tenant.tenant_id, nobody, body="anyone there?")
+    await add_message(session_factory, tenant.tenant_id, nobody, body="hello?")
+    async with make_client() as agent:
+        await login(agent, tenant.agent.email, tenant.agent.password)
+
+        async def names(**query: object) -> list[str]:
+            response = await agent.get("/api/v1/conversations", params=query)
+            assert response.status_code == 200, response.text
+            return [item["lead"]["name"] for item in response.json()["items"]]
+
+        assert await names(owner="mine") == ["Owned By Agent"]
+        assert await names(owner="unassigned") == ["Nobody's Lead"]
+        assert await names(q="nobody") == ["Nobody's Lead"]
+        assert await names(q="100%") == []
+        conversation = (await agent.get(f"/api/v1/leads/{mine}/conversation")).json()
+        await agent.post(f"/api/v1/conversations/{conversation['id']}/read")
+        assert await names(unread="true") == ["Nobody's Lead"]
+        page = (await agent.get("/api/v1/conversations", params={"owner": "mine"})).json()
+        assert page["unread_total"] == 2  # every conversation's, whatever the filter
+
+
+async def test_a_leads_conversation_says_whether_free_text_can_be_sent(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory
+) -> None:
+    now = datetime.now(tz=UTC)
+    recent = await add_lead(session_factory, tenant.tenant_id)
+    await add_message(session_factory, tenant.tenant_id, recent, body="hi", at=now - timedelta(hours=2))
+    stale = await add_lead(session_factory, tenant.tenant_id)
+    await add_message(session_factory, tenant.tenant_id, stale, body="hi", at=now - timedelta(hours=30))
+    silent = await add_lead(session_factory, tenant.tenant_id)
+    await add_message(session_factory, tenant.tenant_id, silent, direction="outbound", body="hello from us")
+    never = await add_lead(session_factory, tenant.tenant_id)
+
+    async def conversation(lead_id: object) -> httpx.Response:
+        return await client.get(f"/api/v1/leads/{lead_id}/conversation", headers=tenant.headers("agent"))
+
+    open_ = (await conversation(recent)).json()
+    assert open_["free_text"] == "open"
+    assert datetime.fromisoformat(open_["window_closes_at"]) - now > timedelta(hours=21)
+    closed = (await conversation(stale)).json()
+    assert closed["free_text"] == "closed" and datetime.fromisoformat(closed["window_closes_at"]) < now
+    assert (await conversation(silent)).json()["free_text"] == "closed"
+    assert (await conversation(silent)).json()["window_closes_at"] is None
+    missing = await conversation(never)
+    assert missing.status_code == 404 and "no conversation" in missing.json()["message"]
+    other = await make_test_tenant_lead(session_factory)
+    assert (await conversation(other)).status_code == 404

@@ -5,6 +5,7 @@ import { BrowserRouter } from "react-router-dom";
 import { App } from "./App";
 import { ApiError } from "./api/client";
 import { AuthProvider } from "./auth/AuthContext";
+import { LiveProvider } from "./lib/LiveProvider";
 import "./styles.css";
 
 const queryClient = new QueryClient({
@@ -22,7 +23,9 @@ createRoot(document.getElementById("root")!).render(
     <QueryClientProvider client={queryClient}>
       <BrowserRouter>
         <AuthProvider>
-          <App />
+          <LiveProvider>
+            <App />
+          </LiveProvider>
         </AuthProvider>
       </BrowserRouter>
     </QueryClientProvider>

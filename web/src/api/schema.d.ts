@@ -152,7 +152,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Conversations */
+        /**
+         * List Conversations
+         * @description Conversations latest message first; `unread_total` counts the tenant's unread messages whatever the filters.
+         */
         get: operations["list_conversations_api_v1_conversations_get"];
         put?: never;
         post?: never;
@@ -173,7 +176,7 @@ export interface paths {
         put?: never;
         /**
          * Mark Conversation Read
-         * @description The agent has seen the conversation: its unread count goes back to 0.
+         * @description The agent has seen the conversation: its unread count goes back to 0 (in every open inbox).
          */
         post: operations["mark_conversation_read_api_v1_conversations__conversation_id__read_post"];
         delete?: never;
@@ -256,6 +259,27 @@ export interface paths {
          * @description End the enrollment now (an open task is cancelled); 409 when it already ended.
          */
         post: operations["stop_enrollment_api_v1_enrollments__enrollment_id__stop_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Events
+         * @description What changed in the caller's tenant, live: `conversation.changed`, `lead.changed`, `task.changed`,
+         *     `enrollment.changed`, `notification.created` (data names the ids; fetch the rest through the API).
+         */
+        get: operations["events_api_v1_events_get"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -354,6 +378,26 @@ export interface paths {
          * @description Change the fields sent (a new name, phone or owner reaches the workflow too). Status: POST /leads/{id}/status.
          */
         patch: operations["update_lead_api_v1_leads__lead_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/leads/{lead_id}/conversation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Lead Conversation
+         * @description The lead's WhatsApp conversation: unread count, opt-out, whether free text can be sent now.
+         */
+        get: operations["get_lead_conversation_api_v1_leads__lead_id__conversation_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/leads/{lead_id}/messages": {
@@ -1054,6 +1098,8 @@ export interface components {
             id: string;
             /** Name */
             name: string;
+            /** Owner Id */
+            owner_id: string | null;
             /** Phone */
             phone: string;
             /** Status Key */
@@ -1068,11 +1114,22 @@ export interface components {
              * @description pass as `cursor` for the next (older) page; null at the end
              */
             next_cursor: string | null;
+            /**
+             * Unread Total
+             * @description unread messages over all the tenant's conversations, whatever the filters
+             */
+            unread_total: number;
         };
         /** ConversationPublic */
         ConversationPublic: {
             /** Channel */
             channel: string;
+            /**
+             * Free Text
+             * @description whether free text can be sent now: `open` inside the customer-service window (until `window_closes_at`), `closed` outside it or before the lead ever wrote (an approved template only), `no_window` when the tenant's provider has no such rule (Evolution)
+             * @enum {string}
+             */
+            free_text: "open" | "closed" | "no_window";
             /**
              * Id
              * Format: uuid
@@ -1092,6 +1149,11 @@ export interface components {
             opted_out_at: string | null;
             /** Unread Count */
             unread_count: number;
+            /**
+             * Window Closes At
+             * @description when the customer-service window closes (the lead's last message + the window); null when the lead never wrote or the provider has no window
+             */
+            window_closes_at: string | null;
         };
         /**
          * EnrollReport
@@ -2902,6 +2964,12 @@ export interface operations {
             query?: {
                 limit?: number;
                 cursor?: string | null;
+                /** @description `mine`: leads the caller owns; `unassigned`: leads without an owner */
+                owner?: "all" | "mine" | "unassigned";
+                /** @description only conversations with unread messages */
+                unread?: boolean;
+                /** @description search the lead's name and phone */
+                q?: string | null;
             };
             header?: never;
             path?: never;
@@ -3355,6 +3423,67 @@ export interface operations {
             };
             /** @description the body is not JSON: send Content-Type: application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    events_api_v1_events_get: {
+        parameters: {
+            query?: {
+                /** @description the id of the last event seen */
+                last_event_id?: string | null;
+            };
+            header?: {
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description an endless stream of Server-Sent Events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3885,6 +4014,73 @@ export interface operations {
             };
             /** @description the body is not JSON: send Content-Type: application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_lead_conversation_api_v1_leads__lead_id__conversation_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ConversationPublic"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found in the caller's tenant */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

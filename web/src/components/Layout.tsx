@@ -1,6 +1,23 @@
+import { useQuery } from "@tanstack/react-query";
 import { NavLink, Outlet, useNavigate } from "react-router-dom";
+import { api, unwrap } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
-import { sectionsFor } from "../auth/permissions";
+import { can, sectionsFor } from "../auth/permissions";
+
+/** The tenant's unread messages beside "Inbox", kept current by the live events. */
+function UnreadCount() {
+  const total = useQuery({
+    queryKey: ["conversations", "unread-total"],
+    queryFn: () => unwrap(api.GET("/api/v1/conversations", { params: { query: { limit: 1 } } })),
+    select: (page) => page.unread_total,
+  });
+  if (!total.data) return null;
+  return (
+    <span className="badge nav-count" data-testid="inbox-unread" aria-label={`${total.data} unread messages`}>
+      {total.data}
+    </span>
+  );
+}
 
 export function Layout() {
   const { me, logout } = useAuth();
@@ -14,6 +31,7 @@ export function Layout() {
           {sectionsFor(me).map((section) => (
             <NavLink key={section.path} to={section.path}>
               {section.label}
+              {section.path === "/inbox" && can(me, "lead:read") && <UnreadCount />}
             </NavLink>
           ))}
         </nav>

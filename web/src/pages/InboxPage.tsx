@@ -1,52 +1,143 @@
-import { useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { api, unwrap } from "../api/client";
+import { api, unwrap, type Schemas } from "../api/client";
+import { useAuth } from "../auth/AuthContext";
+import { can } from "../auth/permissions";
+import { ReplyBox } from "../components/ReplyBox";
 import { Empty, QueryState } from "../components/States";
 import { Time } from "../components/Time";
 import { phone } from "../lib/format";
 
-function Thread({ leadId }: { leadId: string }) {
+type Owner = "all" | "mine" | "unassigned";
+
+function MessageStatus({ message }: { message: Schemas["MessagePublic"] }) {
+  if (message.direction !== "outbound") return null;
+  if (message.status === "failed") {
+    const reason = message.error_message || message.error_code || "no reason given";
+    return <span className="status failed"> · failed: {reason}</span>;
+  }
+  return <span className={`status ${message.status}`}> · {message.status}</span>;
+}
+
+export function Thread({ leadId }: { leadId: string }) {
   const messages = useQuery({
     queryKey: ["messages", leadId],
     queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/messages", { params: { path: { lead_id: leadId } } })),
   });
   return (
-    <section className="thread" aria-label="Conversation">
+    <div className="thread-body">
       <QueryState query={messages} what="messages" />
       {messages.data && messages.data.items.length === 0 && <Empty>No message yet.</Empty>}
-      <ol className="messages">
+      <ol className="messages" aria-label="Messages">
         {[...(messages.data?.items ?? [])].reverse().map((message) => (
           <li key={message.id} className={`message ${message.direction}`}>
             <p>{message.body || (message.template ? `template: ${message.template}` : "")}</p>
             <small>
               <Time at={message.occurred_at} />
-              {message.direction === "outbound" && <span className={`status ${message.status}`}> · {message.status}</span>}
+              <MessageStatus message={message} />
             </small>
           </li>
         ))}
       </ol>
+    </div>
+  );
+}
+
+function OpenConversation({ leadId }: { leadId: string }) {
+  const { me } = useAuth();
+  const queryClient = useQueryClient();
+  const conversation = useQuery({
+    queryKey: ["conversation", leadId],
+    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/conversation", { params: { path: { lead_id: leadId } } })),
+  });
+  const markRead = useMutation({
+    mutationFn: (conversationId: string) =>
+      unwrap(
+        api.POST("/api/v1/conversations/{conversation_id}/read", {
+          params: { path: { conversation_id: conversationId } },
+        }),
+      ),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["conversations"] }),
+  });
+  const unread = conversation.data?.unread_count ?? 0;
+  const conversationId = conversation.data?.id;
+  const mayWrite = can(me, "lead:write");
+  const { mutate, isPending } = markRead;
+  useEffect(() => {
+    // Seen while open: messages arriving now count as read too.
+    if (conversationId && unread > 0 && mayWrite && !isPending) mutate(conversationId);
+  }, [conversationId, unread, mayWrite, isPending, mutate]);
+
+  const lead = conversation.data?.lead;
+  return (
+    <section className="thread" aria-label="Conversation">
+      <header className="thread-head">
+        <h2>{lead ? lead.name || phone(lead.phone) : "Conversation"}</h2>
+        {lead && (
+          <span>
+            {phone(lead.phone)} · <Link to={`/leads/${leadId}`}>lead page</Link>
+          </span>
+        )}
+      </header>
+      <QueryState query={conversation} what="the conversation" />
+      <Thread leadId={leadId} />
+      {mayWrite && conversation.data && <ReplyBox leadId={leadId} conversation={conversation.data} />}
     </section>
   );
 }
 
 export function InboxPage() {
   const { leadId } = useParams();
+  const [owner, setOwner] = useState<Owner>("all");
+  const [unreadOnly, setUnreadOnly] = useState(false);
+  const [q, setQ] = useState("");
   const conversations = useQuery({
-    queryKey: ["conversations"],
-    queryFn: () => unwrap(api.GET("/api/v1/conversations")),
+    queryKey: ["conversations", { owner, unreadOnly, q }],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/conversations", {
+          params: { query: { owner, unread: unreadOnly, q: q || undefined, limit: 100 } },
+        }),
+      ),
+    placeholderData: keepPreviousData,
   });
   return (
     <div className="inbox">
       <section className="conversations" aria-label="Conversations">
         <h1>Inbox</h1>
+        <div className="filters">
+          <label>
+            Whose
+            <select value={owner} onChange={(e) => setOwner(e.target.value as Owner)}>
+              <option value="all">All</option>
+              <option value="mine">Mine</option>
+              <option value="unassigned">Unassigned</option>
+            </select>
+          </label>
+          <label className="inline">
+            <input type="checkbox" checked={unreadOnly} onChange={(e) => setUnreadOnly(e.target.checked)} />
+            Unread only
+          </label>
+          <label>
+            Search
+            <input type="search" value={q} placeholder="name or phone" onChange={(e) => setQ(e.target.value)} />
+          </label>
+        </div>
         <QueryState query={conversations} what="conversations" />
-        {conversations.data && conversations.data.items.length === 0 && <Empty>No conversation yet.</Empty>}
+        {conversations.data && conversations.data.items.length === 0 && <Empty>No conversation here.</Empty>}
         <ul>
           {conversations.data?.items.map((conversation) => (
             <li key={conversation.id} className={conversation.lead.id === leadId ? "active" : undefined}>
-              <Link to={`/inbox/${conversation.lead.id}`}>
+              <Link to={`/inbox/${conversation.lead.id}`} data-testid="conversation">
                 <strong>{conversation.lead.name || phone(conversation.lead.phone)}</strong>
-                {conversation.unread_count > 0 && <span className="badge">{conversation.unread_count}</span>}
+                {conversation.unread_count > 0 ? (
+                  <span className="badge" aria-label={`${conversation.unread_count} unread`}>
+                    {conversation.unread_count}
+                  </span>
+                ) : (
+                  <span />
+                )}
                 <span className="preview">{conversation.last_message_preview}</span>
                 <Time at={conversation.last_message_at} />
               </Link>
@@ -54,7 +145,7 @@ export function InboxPage() {
           ))}
         </ul>
       </section>
-      {leadId ? <Thread leadId={leadId} /> : <Empty>Pick a conversation.</Empty>}
+      {leadId ? <OpenConversation key={leadId} leadId={leadId} /> : <Empty>Pick a conversation.</Empty>}
     </div>
   );
 }

@@ -1,0 +1,107 @@
+// The reply box of a conversation: free text inside the customer-service window, an approved template outside it,
+// nothing once the lead opted out. The reason is shown whenever something cannot be sent.
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { api, errorMessage, unwrap, type Schemas } from "../api/client";
+import { dateTime, relativeTime } from "../lib/format";
+
+function newRequestId(): string {
+  return crypto.randomUUID();
+}
+
+export function replyBlocked(conversation: Schemas["ConversationPublic"]): string | null {
+  if (conversation.opted_out_at) {
+    return `The lead opted out of WhatsApp ${relativeTime(conversation.opted_out_at)} (${dateTime(conversation.opted_out_at)}): nothing can be sent.`;
+  }
+  return null;
+}
+
+export function windowClosedReason(conversation: Schemas["ConversationPublic"]): string | null {
+  if (conversation.free_text !== "closed") return null;
+  if (!conversation.window_closes_at) {
+    return "The lead has not written yet, so the 24-hour window is not open: only an approved template can be sent.";
+  }
+  return `The 24-hour window closed ${relativeTime(conversation.window_closes_at)}: only an approved template can be sent.`;
+}
+
+export function ReplyBox({ leadId, conversation }: { leadId: string; conversation: Schemas["ConversationPublic"] }) {
+  const queryClient = useQueryClient();
+  const [text, setText] = useState("");
+  const [template, setTemplate] = useState("");
+  const [language, setLanguage] = useState("en_US");
+  const [parameters, setParameters] = useState("");
+  // One id per message being written: a retry after a lost answer never sends it twice.
+  const [requestId, setRequestId] = useState(newRequestId);
+  const blocked = replyBlocked(conversation);
+  const windowClosed = windowClosedReason(conversation);
+
+  const send = useMutation({
+    mutationFn: (body: Schemas["MessageSend"]) =>
+      unwrap(api.POST("/api/v1/leads/{lead_id}/messages", { params: { path: { lead_id: leadId } }, body })),
+    onSuccess: () => {
+      setText("");
+      setRequestId(newRequestId());
+      void queryClient.invalidateQueries({ queryKey: ["messages", leadId] });
+      void queryClient.invalidateQueries({ queryKey: ["conversations"] });
+    },
+  });
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    if (windowClosed) {
+      const values = parameters
+        .split(",")
+        .map((p) => p.trim())
+        .filter(Boolean);
+      send.mutate({ template, template_language: language, template_parameters: values, request_id: requestId });
+    } else {
+      send.mutate({ text, request_id: requestId });
+    }
+  }
+
+  if (blocked) {
+    return (
+      <p className="reply-blocked" role="note">
+        {blocked}
+      </p>
+    );
+  }
+  return (
+    <form className="reply" onSubmit={submit} aria-label="Reply to the lead">
+      {windowClosed ? (
+        <>
+          <p className="reply-blocked" role="note">
+            {windowClosed}
+          </p>
+          <div className="row">
+            <label>
+              Template name
+              <input value={template} onChange={(e) => setTemplate(e.target.value)} required />
+            </label>
+            <label>
+              Language
+              <input value={language} onChange={(e) => setLanguage(e.target.value)} required />
+            </label>
+            <label>
+              Parameters (comma-separated)
+              <input value={parameters} onChange={(e) => setParameters(e.target.value)} />
+            </label>
+          </div>
+        </>
+      ) : (
+        <label>
+          Your reply
+          <textarea value={text} rows={3} onChange={(e) => setText(e.target.value)} required />
+        </label>
+      )}
+      {send.error && (
+        <p className="error" role="alert">
+          {errorMessage(send.error)}
+        </p>
+      )}
+      <button type="submit" disabled={send.isPending}>
+        {send.isPending ? "Sending…" : windowClosed ? "Send template" : "Send"}
+      </button>
+    </form>
+  );
+}
