@@ -46,9 +46,23 @@ async def test_api_paths_keep_their_own_answers(settings: Settings, tmp_path: Pa
     assert outside.status_code == 200 and outside.text == INDEX  # never a file outside the build
 
 
+async def test_a_route_added_after_the_app_was_built_still_answers(settings: Settings, tmp_path: Path) -> None:
+    app = create_app(settings.model_copy(update={"web_dist_dir": str(_build(tmp_path / "dist"))}))
+
+    @app.get("/added-later")
+    async def added_later() -> dict[str, bool]:
+        return {"added": True}
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver") as c:
+        assert (await c.get("/added-later")).json() == {"added": True}
+        assert (await c.get("/leads")).text == INDEX
+
+
 async def test_without_a_build_the_base_url_says_where_things_are(settings: Settings, tmp_path: Path) -> None:
     async with _client(settings, tmp_path / "not-built") as c:
         response = await c.get("/")
+        elsewhere = await c.get("/leads")
+    assert elsewhere.status_code == 404 and elsewhere.json()["error"] == "not_found"
     assert response.status_code == 200
     body = response.json()
     assert body["api"] == "/api/v1" and body["openapi"] == "/openapi.json" and "not built" in body["web"]
