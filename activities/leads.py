@@ -10,7 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from core.live_events import LiveEvent, LiveEvents, LiveEventType
+from domain.notifications import NotificationKind
 from repositories.leads import LeadRepository
+from repositories.notifications import NotificationRepository
 from repositories.timeline import TimelineRepository
 from workflows.lead_types import (
     LEAD_GONE,
@@ -29,8 +32,10 @@ def _lead_gone(lead_id: uuid.UUID) -> ApplicationError:
 
 
 class LeadActivities:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession], live: LiveEvents | None = None) -> None:
         self.session_factory = session_factory
+        # Tells open web apps what changed, after each transaction commits (None: nobody is told).
+        self.live = live
 
     @activity.defn(name=MIRROR_STATUS_CHANGE)
     async def mirror_status_change(self, change: StatusChangeMirror) -> None:
@@ -60,6 +65,9 @@ class LeadActivities:
                 idempotency_key=change.idempotency_key,
                 occurred_at=change.occurred_at,
             )
+        if self.live is not None:
+            data = {"lead_id": str(change.lead_id)}
+            await self.live.publish(LiveEvent(tenant_id=change.tenant_id, type=LiveEventType.LEAD_CHANGED, data=data))
 
     @activity.defn(name=RECORD_SPEED_TO_LEAD_ALERT)
     async def record_speed_to_lead_alert(self, alert: SpeedToLeadAlert) -> SpeedToLeadAlertResult:
@@ -68,6 +76,16 @@ class LeadActivities:
             lead = await LeadRepository(session).get(tenant_id=alert.tenant_id, lead_id=alert.lead_id)
             if lead is None:
                 raise _lead_gone(alert.lead_id)
+            notifications = NotificationRepository(session)
+            people = [lead.owner_id] if lead.owner_id else await notifications.tenant_managers(tenant_id=lead.tenant_id)
+            notified = await notifications.notify(
+                tenant_id=alert.tenant_id,
+                user_ids=people,
+                kind=NotificationKind.SPEED_TO_LEAD,
+                title=f"{lead.name or lead.phone} was not contacted within {alert.minutes} minutes",
+                lead_id=lead.id,
+                key=alert.idempotency_key,
+            )
             recorded = await TimelineRepository(session).record(
                 tenant_id=alert.tenant_id,
                 lead_id=alert.lead_id,
@@ -81,4 +99,12 @@ class LeadActivities:
                 },
                 idempotency_key=alert.idempotency_key,
             )
-            return SpeedToLeadAlertResult(recorded=recorded, owner_id=lead.owner_id)
+            owner_id = lead.owner_id
+        await self._notified(alert.tenant_id, alert.lead_id, notified)
+        return SpeedToLeadAlertResult(recorded=recorded, owner_id=owner_id)
+
+    async def _notified(self, tenant_id: uuid.UUID, lead_id: uuid.UUID, people: list[uuid.UUID]) -> None:
+        if self.live is not None:
+            data = {"lead_id": str(lead_id)}
+            kind = LiveEventType.NOTIFICATION_CREATED
+            await self.live.publish(*(LiveEvent(tenant_id, kind, data, user_id=person) for person in people))

@@ -22,10 +22,13 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from core.live_events import LiveEvent, LiveEvents, LiveEventType
+from domain.notifications import NotificationKind
 from domain.sequences.schedule import daily_cap_decision, tenant_day_bounds
 from domain.stages import Stage
 from repositories.enrollments import RESERVED, EnrollmentRepository
 from repositories.leads import LeadRepository
+from repositories.notifications import NotificationRepository
 from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.timeline import TimelineRepository
@@ -55,9 +58,23 @@ from workflows.sequence_types import (
 
 
 class SequenceActivities:
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession], client: Client) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], client: Client, live: LiveEvents | None = None
+    ) -> None:
         self.session_factory = session_factory
         self.client = client
+        # Tells open web apps what changed, after each transaction commits (None: nobody is told).
+        self.live = live
+
+    async def _tell(self, tenant_id: uuid.UUID, kind: LiveEventType, lead_id: uuid.UUID) -> None:
+        if self.live is not None:
+            await self.live.publish(LiveEvent(tenant_id=tenant_id, type=kind, data={"lead_id": str(lead_id)}))
+
+    async def _notified(self, tenant_id: uuid.UUID, lead_id: uuid.UUID, people: list[uuid.UUID]) -> None:
+        if self.live is not None and people:
+            data = {"lead_id": str(lead_id)}
+            kind = LiveEventType.NOTIFICATION_CREATED
+            await self.live.publish(*(LiveEvent(tenant_id, kind, data, user_id=person) for person in people))
 
     @activity.defn(name=MIRROR_ENROLLMENT)
     async def mirror_enrollment(self, mirror: EnrollmentMirror) -> None:
@@ -103,6 +120,7 @@ class SequenceActivities:
                         "data": {"times": step.times},
                     }
                 )
+        await self._tell(view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, view.lead_id)
 
     @activity.defn(name=RESERVE_DAILY_SEND)
     async def reserve_daily_send(self, request: DailySendReservation) -> DailySendDecision:
@@ -179,7 +197,18 @@ class SequenceActivities:
                 idempotency_key=f"{task.key}:created",
                 occurred_at=task.created_at,
             )
-            return CreatedTask(task_id=row.id, assignee_id=row.assignee_id)
+            notified = await NotificationRepository(session).notify(
+                tenant_id=task.tenant_id,
+                user_ids=[row.assignee_id] if row.assignee_id else [],
+                kind=NotificationKind.TASK_ASSIGNED,
+                title=f"New task: {row.title}",
+                lead_id=task.lead_id,
+                key=f"{task.key}:assigned",
+                data={"task_id": str(row.id)},
+            )
+        await self._tell(task.tenant_id, LiveEventType.TASK_CHANGED, task.lead_id)
+        await self._notified(task.tenant_id, task.lead_id, notified)
+        return CreatedTask(task_id=row.id, assignee_id=row.assignee_id)
 
     @staticmethod
     async def _assignee(
@@ -203,7 +232,8 @@ class SequenceActivities:
     @activity.defn(name=CLOSE_TASK)
     async def close_task(self, close: TaskToClose) -> bool:
         async with self.session_factory() as session, session.begin():
-            return await TaskRepository(session).close(
+            tasks = TaskRepository(session)
+            closed = await tasks.close(
                 tenant_id=close.tenant_id,
                 task_id=close.task_id,
                 status=close.status,
@@ -211,6 +241,10 @@ class SequenceActivities:
                 note=close.note,
                 at=close.at,
             )
+            task = await tasks.get(tenant_id=close.tenant_id, task_id=close.task_id) if closed else None
+        if task is not None:
+            await self._tell(close.tenant_id, LiveEventType.TASK_CHANGED, task.lead_id)
+        return closed
 
     @activity.defn(name=ESCALATE_OVERDUE_TASK)
     async def escalate_overdue_task(self, overdue: OverdueTask) -> bool:
@@ -221,7 +255,16 @@ class SequenceActivities:
             if task is None or task.status != "open":
                 return False
             await tasks.mark_escalated(task_id=task.id, at=datetime.now(UTC))
-            return await TimelineRepository(session).record(
+            notified = await NotificationRepository(session).notify(
+                tenant_id=overdue.tenant_id,
+                user_ids=[task.assignee_id] if task.assignee_id else [],
+                kind=NotificationKind.TASK_OVERDUE,
+                title=f"Overdue task: {overdue.title}",
+                lead_id=overdue.lead_id,
+                key=f"{overdue.key}:notified",
+                data={"task_id": str(task.id)},
+            )
+            escalated = await TimelineRepository(session).record(
                 tenant_id=overdue.tenant_id,
                 lead_id=overdue.lead_id,
                 kind=TASK_OVERDUE_EVENT,
@@ -234,6 +277,8 @@ class SequenceActivities:
                 },
                 idempotency_key=overdue.key,
             )
+        await self._notified(overdue.tenant_id, overdue.lead_id, notified)
+        return escalated
 
     @activity.defn(name=SET_LEAD_STATUS)
     async def set_lead_status(self, request: LeadStatusToSet) -> LeadStatusSet:

@@ -19,6 +19,7 @@ from api.routes import (
     health,
     jobs,
     leads,
+    notifications,
     sequences,
     statuses,
     tasks,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(jobs.router, prefix="/api/v1")
     app.include_router(admin_inbox.router, prefix="/api/v1")
     app.include_router(events.router, prefix="/api/v1")
+    app.include_router(notifications.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
     install_web(app, settings.web_dist_dir)
     return app

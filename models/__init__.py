@@ -7,6 +7,7 @@ from models.enrollment import Enrollment, EnrollmentStep
 from models.job import Job
 from models.lead import Lead
 from models.message import Message
+from models.notification import Notification
 from models.outbox import OutboxMessage
 from models.sequence import Sequence, SequenceVersion
 from models.shard import ShardAssignment
@@ -28,6 +29,7 @@ __all__ = [
     "Job",
     "Lead",
     "Message",
+    "Notification",
     "OutboxMessage",
     "Sequence",
     "SequenceVersion",

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from models import Enrollment, EnrollmentStep
+from models import Enrollment, EnrollmentStep, SequenceVersion
+from models import Sequence as SequenceRow
 from repositories.base import Repository
 from repositories.jobs import not_in_open_job
 
@@ -210,6 +211,20 @@ class EnrollmentRepository(Repository[Enrollment]):
             statement.order_by(Enrollment.created_at.desc(), Enrollment.id.desc()).limit(limit)
         )
         return list(result.scalars())
+
+    async def for_lead(
+        self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int
+    ) -> builtins.list[tuple[Enrollment, str, int]]:
+        """The lead's enrollments newest first, each with its sequence's name and the version it runs."""
+        result = await self.session.execute(
+            select(Enrollment, SequenceRow.name, SequenceVersion.version)
+            .join(SequenceRow, SequenceRow.id == Enrollment.sequence_id)
+            .join(SequenceVersion, SequenceVersion.id == Enrollment.sequence_version_id)
+            .where(Enrollment.tenant_id == tenant_id, Enrollment.lead_id == lead_id)
+            .order_by(Enrollment.created_at.desc(), Enrollment.id.desc())
+            .limit(limit)
+        )
+        return [(enrollment, name, version) for enrollment, name, version in result.all()]
 
     async def steps(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID) -> builtins.list[EnrollmentStep]:
         result = await self.session.execute(

@@ -64,11 +64,19 @@ class TaskRepository(Repository[Task]):
         return list(result.scalars())
 
     async def task_inbox(
-        self, *, tenant_id: uuid.UUID, assignee_id: uuid.UUID | None, status: str, limit: int
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        assignee_id: uuid.UUID | None,
+        status: str,
+        limit: int,
+        lead_id: uuid.UUID | None = None,
     ) -> list[Task]:
-        """Tasks in `status`, due first; `assignee_id` None means every assignee."""
+        """Tasks in `status`, due first; `assignee_id` None means every assignee; `lead_id`: that lead's only."""
         statement = select(Task).where(Task.tenant_id == tenant_id, Task.status == status)
         if assignee_id is not None:
             statement = statement.where(Task.assignee_id == assignee_id)
+        if lead_id is not None:
+            statement = statement.where(Task.lead_id == lead_id)
         result = await self.session.execute(statement.order_by(Task.due_at, Task.id).limit(limit))
         return list(result.scalars())

@@ -46,12 +46,13 @@ def activities(
     resources: AsyncExitStack | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity the worker serves, bound to clients built once per process; `resources` closes them."""
-    leads = LeadActivities(session_factory)
     whatsapp = WhatsAppActivities.for_process(settings, session_factory)
     if resources is not None:
         resources.push_async_callback(whatsapp.aclose)
+    # What the activities change, told to open web apps over the WhatsApp activities' Redis client.
+    leads = LeadActivities(session_factory, whatsapp.live)
     # The sequence activities get the worker's own Temporal client: set_status sends the LeadWorkflow an update.
-    sequences = SequenceActivities(session_factory, client)
+    sequences = SequenceActivities(session_factory, client, whatsapp.live)
     # The job activities start workflows (bulk enrollments, imports, the sweeper) with the worker's client.
     jobs = JobActivities(session_factory, client, settings)
     return [

@@ -12,7 +12,7 @@ from api.auth.ratelimit import LoginLimits, LoginRateLimiter
 from api.auth.sessions import session_store, session_store_reachable
 from api.client_address import client_address
 from api.deps import RedisDep, SessionDep, SettingsDep
-from api.schemas.auth import ApiKeySummary, LoginRequest, LoginResponse, Me, TenantSummary
+from api.schemas.auth import ApiKeySummary, LoginRequest, LoginResponse, Me, TemporalUi, TenantSummary
 from api.schemas.users import UserPublic
 from api.security import Authenticated
 from api.services import api_keys as api_key_service
@@ -21,7 +21,7 @@ from api.services import users as user_service
 from core.config import Settings
 from core.errors import AppError, Forbidden, Unauthorized
 from core.redis import Keys
-from domain.permissions import actions_of
+from domain.permissions import Action, actions_of
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -103,7 +103,7 @@ async def logout(principal: Authenticated, request: Request, settings: SettingsD
 
 
 @router.get("/me")
-async def me(principal: Authenticated, session: SessionDep) -> Me:
+async def me(principal: Authenticated, session: SessionDep, settings: SettingsDep) -> Me:
     """The caller: their role and tenant, and the user or API key they authenticated as."""
     tenant = None
     if principal.tenant_id is not None:
@@ -117,6 +117,16 @@ async def me(principal: Authenticated, session: SessionDep) -> Me:
         key = await api_key_service.get_api_key(session, tenant_id=principal.tenant_id, api_key_id=principal.api_key_id)
         api_key = ApiKeySummary.model_validate(key)
     permissions = sorted(actions_of(principal.role))
+    temporal_ui = None
+    # The Temporal Web UI shows every payload of a tenant's workflows: for the people who run the tenant.
+    if Action.USER_MANAGE in permissions:
+        temporal_ui = TemporalUi(url=settings.temporal_ui_url, namespace=settings.temporal_namespace)
     return Me(
-        via=principal.via, role=principal.role, tenant=tenant, user=user, api_key=api_key, permissions=permissions
+        via=principal.via,
+        role=principal.role,
+        tenant=tenant,
+        user=user,
+        api_key=api_key,
+        permissions=permissions,
+        temporal_ui=temporal_ui,
     )

@@ -19,6 +19,7 @@ from api.schemas.enrollments import (
     EnrollmentSummary,
     EnrollReport,
     EnrollRequest,
+    LeadEnrollment,
 )
 from api.security import CurrentTenant, Principal, require
 from api.services import enrollments as service
@@ -79,6 +80,19 @@ async def list_enrollments(
     """The sequence's enrollments, newest first (as their workflows last mirrored them)."""
     return await service.list_enrollments(
         session=session, tenant_id=principal.tenant(), sequence_id=sequence_id, status=status, limit=limit
+    )
+
+
+@router.get("/leads/{lead_id}/enrollments")
+async def list_lead_enrollments(
+    lead_id: uuid.UUID,
+    principal: Reader,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[LeadEnrollment]:
+    """The lead's enrollments in every sequence, newest first (as their workflows last mirrored them)."""
+    return await service.list_lead_enrollments(
+        session=session, tenant_id=principal.tenant(), lead_id=lead_id, limit=limit
     )
 
 

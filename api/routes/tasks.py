@@ -32,9 +32,12 @@ async def list_tasks(
     ] = "me",
     status: TaskStatus = "open",
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    lead_id: Annotated[uuid.UUID | None, Query(description="only this lead's tasks")] = None,
 ) -> list[TaskPublic]:
     """The caller's inbox: open tasks, due first (overdue ones flagged)."""
-    return await service.inbox(session=session, principal=principal, assignee=assignee, status=status, limit=limit)
+    return await service.inbox(
+        session=session, principal=principal, assignee=assignee, status=status, limit=limit, lead_id=lead_id
+    )
 
 
 @router.get("/{task_id}")

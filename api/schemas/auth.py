@@ -39,6 +39,11 @@ class ApiKeySummary(BaseModel):
     prefix: str
 
 
+class TemporalUi(BaseModel):
+    url: str = Field(description="the Temporal Web UI's base URL")
+    namespace: str
+
+
 class Me(BaseModel):
     via: Literal["session", "api_key"]
     role: str
@@ -48,4 +53,8 @@ class Me(BaseModel):
     permissions: list[Action] = Field(
         description="the actions this caller's role may perform (domain/permissions.py); a client hides the rest, "
         "the server still checks every request"
+    )
+    temporal_ui: TemporalUi | None = Field(
+        description="where a lead's workflows can be looked up (search attribute LeadId), for those who run the "
+        "tenant (user:manage); null otherwise"
     )

@@ -101,6 +101,13 @@ class EnrollmentSummary(BaseModel):
     created_at: datetime
 
 
+class LeadEnrollment(EnrollmentSummary):
+    """One enrollment of a lead, named by its sequence."""
+
+    sequence_id: uuid.UUID
+    sequence_name: str
+
+
 EnrollmentStatusFilter = Literal["active", "paused", "completed", "exited", "stopped"]
 
 

@@ -20,6 +20,7 @@ answer (ended and gone from retention, or busy). Another tenant's enrollment is 
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,6 +30,7 @@ from api.schemas.enrollments import (
     EnrollmentSummary,
     EnrollReport,
     EnrollRequest,
+    LeadEnrollment,
     SkippedLead,
 )
 from api.services.jobs import create_job, job_public
@@ -236,6 +238,19 @@ async def enroll(
     return plan
 
 
+async def list_lead_enrollments(
+    *, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int
+) -> list[LeadEnrollment]:
+    """The lead's enrollments in every sequence, newest first; 404 when the lead is not in this tenant."""
+    if await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id) is None:
+        raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    rows = await EnrollmentRepository(session).for_lead(tenant_id=tenant_id, lead_id=lead_id, limit=limit)
+    return [
+        LeadEnrollment(**_summary_fields(e, version), sequence_id=e.sequence_id, sequence_name=name)
+        for e, name, version in rows
+    ]
+
+
 async def list_enrollments(
     *, session: AsyncSession, tenant_id: uuid.UUID, sequence_id: uuid.UUID, status: str | None, limit: int
 ) -> list[EnrollmentSummary]:
@@ -248,23 +263,25 @@ async def list_enrollments(
     rows = await EnrollmentRepository(session).for_sequence(
         tenant_id=tenant_id, sequence_id=sequence_id, status=status, limit=limit
     )
-    return [
-        EnrollmentSummary(
-            id=e.id,
-            lead_id=e.lead_id,
-            sequence_version=numbers.get(e.sequence_version_id, 0),
-            status=e.status,
-            current_step_id=e.current_step_id,
-            next_action_at=e.next_action_at,
-            exit_reason=e.exit_reason,
-            replies=e.replies,
-            enrolled_by=e.enrolled_by,
-            started_at=e.started_at,
-            ended_at=e.ended_at,
-            created_at=e.created_at,
-        )
-        for e in rows
-    ]
+    return [EnrollmentSummary(**_summary_fields(e, numbers.get(e.sequence_version_id, 0))) for e in rows]
+
+
+def _summary_fields(e: Enrollment, version: int) -> dict[str, Any]:
+    """An enrollment row's fields as EnrollmentSummary names them, with its version's number."""
+    return {
+        "id": e.id,
+        "lead_id": e.lead_id,
+        "sequence_version": version,
+        "status": e.status,
+        "current_step_id": e.current_step_id,
+        "next_action_at": e.next_action_at,
+        "exit_reason": e.exit_reason,
+        "replies": e.replies,
+        "enrolled_by": e.enrolled_by,
+        "started_at": e.started_at,
+        "ended_at": e.ended_at,
+        "created_at": e.created_at,
+    }
 
 
 # One enrollment -----------------------------------------------------------------------------------------------------

@@ -43,7 +43,13 @@ def to_public(task: Task, now: datetime) -> TaskPublic:
 
 
 async def inbox(
-    *, session: AsyncSession, principal: Principal, assignee: str, status: str, limit: int
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    assignee: str,
+    status: str,
+    limit: int,
+    lead_id: uuid.UUID | None = None,
 ) -> list[TaskPublic]:
     """Tasks in `status`, due first. `assignee`: "me" (default), "all" or a user id (the last two: owner/admin)."""
     tenant_id = principal.tenant()
@@ -66,7 +72,7 @@ async def inbox(
                     "assignee: 'me', 'all' or a user id", details=[{"field": "assignee", "reason": "not a user id"}]
                 ) from None
     tasks = await TaskRepository(session).task_inbox(
-        tenant_id=tenant_id, assignee_id=assignee_id, status=status, limit=limit
+        tenant_id=tenant_id, assignee_id=assignee_id, status=status, limit=limit, lead_id=lead_id
     )
     now = datetime.now(UTC)
     return [to_public(task, now) for task in tasks]

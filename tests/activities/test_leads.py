@@ -11,6 +11,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.leads import LeadActivities
 from domain.stages import Stage
 from repositories.leads import LeadRepository
+from repositories.notifications import NotificationRepository
 from tests.workflows.support import make_lead_rows, read_lead, read_timeline
 from workflows.lead_types import LEAD_GONE, SpeedToLeadAlert, StatusChangeMirror
 
@@ -98,3 +99,21 @@ async def test_the_speed_to_lead_alert_for_a_deleted_lead_fails_permanently(
         await ActivityEnvironment().run(LeadActivities(session_factory).record_speed_to_lead_alert, alert(rows))
 
     assert failure.value.type == LEAD_GONE and failure.value.non_retryable
+
+
+async def test_the_speed_to_lead_alert_notifies_the_owner_once(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    rows = await make_lead_rows(session_factory)
+    activities, env = LeadActivities(session_factory), ActivityEnvironment()
+
+    await env.run(activities.record_speed_to_lead_alert, alert(rows))
+    await env.run(activities.record_speed_to_lead_alert, alert(rows))
+
+    async with session_factory() as session:
+        notifications = await NotificationRepository(session).list_for(
+            tenant_id=rows.tenant.id, user_id=rows.owner.id, unread_only=True, limit=10
+        )
+    [notification] = notifications
+    assert notification.kind == "speed_to_lead" and notification.lead_id == rows.lead.id
+    assert "was not contacted within 15 minutes" in notification.title

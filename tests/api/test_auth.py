@@ -60,6 +60,13 @@ async def test_me_lists_the_permissions_of_the_callers_role(make_client, tenant,
     assert agent == sorted(agent)
 
 
+async def test_me_says_where_workflows_are_inspected_only_to_those_allowed(client, tenant, settings) -> None:
+    owner = (await client.get(ME, headers=tenant.headers("owner"))).json()
+    agent = (await client.get(ME, headers=tenant.headers("agent"))).json()
+    assert owner["temporal_ui"] == {"url": settings.temporal_ui_url, "namespace": settings.temporal_namespace}
+    assert agent["temporal_ui"] is None
+
+
 async def test_me_with_an_api_key_names_the_key_never_the_secret(client, tenant) -> None:
     response = await client.get(ME, headers=tenant.headers("agent"))
     assert response.status_code == 200, response.text

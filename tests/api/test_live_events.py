@@ -19,6 +19,7 @@ from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from core.redis import Keys
 from tests.fixtures.crm import MakeTenant, TenantContext
 from tests.fixtures.sandbox import unique_phone
+from tests.fixtures.sequences import SEQUENCES, TASK_STEPS, create_sequence, insert_leads, us_phones
 from tests.fixtures.whatsapp import WhatsAppTenant, sandbox_account
 
 EVENTS = "/api/v1/events"
@@ -139,3 +140,21 @@ async def test_the_stream_needs_credentials_and_a_real_event_id(web_url: str, te
         assert (await http.get(EVENTS)).status_code == 401
         bad = await http.get(EVENTS, headers={**tenant.headers("agent"), "Last-Event-ID": "yesterday"})
         assert bad.status_code == 422 and "Last-Event-ID" in bad.json()["message"]
+
+
+@pytest.mark.usefixtures("lead_worker")
+async def test_a_sequence_creating_a_task_and_moving_on_is_told_to_open_streams(
+    web_url: str, tenant: TenantContext, client: httpx.AsyncClient, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    sequence = await create_sequence(client, tenant, publish=True, steps=TASK_STEPS)
+    (lead,) = await insert_leads(session_factory, tenant, us_phones(1), owner_id=tenant.user_id("agent"))
+    async with stream(web_url, tenant.headers("agent")) as events:
+        enrolled = await client.post(
+            f"{SEQUENCES}/{sequence['id']}/enrollments", json={"lead_ids": [str(lead)]}, headers=tenant.headers()
+        )
+        assert enrolled.status_code == 202, enrolled.text
+        seen: set[str] = set()
+        while not {"task.changed", "enrollment.changed"} <= seen:
+            frame = await events.next()
+            assert frame.data["lead_id"] == str(lead)
+            seen.add(frame.type)

@@ -193,3 +193,25 @@ async def test_a_task_the_sequence_does_not_wait_for_is_completed_once_and_the_s
     assert again.status_code == 409, again.text
     enrollment = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=owner)).json()
     assert enrollment["status"] == "active" and enrollment["current_step_id"] == "long_wait"
+
+
+async def test_a_leads_tasks_and_enrollments_are_listed_on_their_own(
+    client: httpx.AsyncClient, tenant, session_factory, make_tenant
+) -> None:
+    """What the lead page shows: the lead's open tasks (`lead_id`) and its enrollments in every sequence."""
+    task = await _task_for(client, tenant, session_factory)
+    other = await _task_for(client, tenant, session_factory)
+    mine = (
+        await client.get(TASKS, params={"lead_id": task["lead_id"], "assignee": "all"}, headers=tenant.headers())
+    ).json()
+    assert [t["id"] for t in mine] == [task["id"]]
+    assert other["lead_id"] != task["lead_id"]
+
+    enrollments = await client.get(f"/api/v1/leads/{task['lead_id']}/enrollments", headers=tenant.headers("agent"))
+    assert enrollments.status_code == 200, enrollments.text
+    (enrollment,) = enrollments.json()
+    assert enrollment["id"] == task["enrollment_id"] and enrollment["sequence_version"] == 1
+    assert enrollment["sequence_name"].startswith("Welcome ")
+    stranger = await make_tenant()
+    hidden = await client.get(f"/api/v1/leads/{task['lead_id']}/enrollments", headers=stranger.headers())
+    assert hidden.status_code == 404

@@ -1,0 +1,26 @@
+"""HTTP shapes of notifications: NotificationPublic, NotificationPage."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.notifications import NotificationKind
+
+
+class NotificationPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    kind: NotificationKind
+    title: str
+    lead_id: uuid.UUID | None
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+
+
+class NotificationPage(BaseModel):
+    items: list[NotificationPublic] = Field(description="newest first")
+    unread_count: int = Field(description="the caller's unread notifications, whatever the filter")

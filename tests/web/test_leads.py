@@ -1,0 +1,103 @@
+"""In Chromium: create a lead, import a CSV with its per-row report, search, change a status (the workflow's refusal
+shown, then an allowed change on the timeline), pause / resume / stop an enrollment; tenant B never sees tenant A's
+leads."""
+
+import re
+
+import httpx
+import pytest
+from playwright.async_api import expect
+
+from tests.fixtures.crm import MakeTenant, TenantContext
+from tests.fixtures.sandbox import unique_phone
+from tests.fixtures.sequences import QUIET_STEPS, SEQUENCES, create_sequence, eventually
+from tests.fixtures.web import MakePage, log_in, screenshot
+
+pytestmark = pytest.mark.usefixtures("lead_worker")
+
+
+async def test_create_import_search_and_change_status(
+    web_page: MakePage, tenant: TenantContext, make_tenant: MakeTenant
+) -> None:
+    page = await web_page()
+    await page.goto("/leads")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    created_phone = unique_phone()
+    form = page.get_by_role("form", name="New lead")
+    await form.get_by_label("Phone").fill(created_phone)
+    await form.get_by_label("Name").fill("Ada Example")
+    await form.get_by_role("button", name="Create lead").click()
+    await expect(page.get_by_role("heading", name="Ada Example")).to_be_visible()
+    await expect(page).to_have_url(re.compile(r"/leads/[0-9a-f-]{36}$"))
+    lead_url = page.url
+    digits = created_phone.removeprefix("+1")
+    await expect(page.get_by_text(f"+1 ({digits[:3]}) {digits[3:6]}-{digits[6:]}")).to_be_visible()
+
+    status = page.get_by_role("form", name="Change status")
+    await status.get_by_label("New status").select_option("won")
+    await status.get_by_role("button", name="Change status").click()
+    await expect(status.get_by_role("alert")).to_contain_text("cannot move to stage 'won'")
+    await screenshot(page, "lead-status-refused")
+    await status.get_by_label("New status").select_option("contacted")
+    await status.get_by_role("button", name="Change status").click()
+    await expect(page.get_by_test_id("lead-status")).to_have_text("contacted")
+    await expect(page.get_by_role("region", name="Timeline")).to_contain_text("status changed")
+
+    await page.goto("/leads")
+    imported_phone = unique_phone()
+    csv = f"phone,name\n{imported_phone},Grace Imported\nnot-a-phone,Broken Row\n"
+    importer = page.get_by_role("form", name="Import leads")
+    await importer.get_by_label(re.compile("CSV file")).set_input_files(
+        files=[{"name": "leads.csv", "mimeType": "text/csv", "buffer": csv.encode()}]
+    )
+    await importer.get_by_role("button", name="Import").click()
+    report = importer.get_by_role("status")
+    await expect(report).to_contain_text("1 imported, 1 skipped")
+    await expect(report).to_contain_text("Line 3:")
+    await screenshot(page, "leads-import-report")
+    await page.get_by_label("Search").fill("Grace Imported")
+    await expect(page.get_by_role("link", name="Grace Imported")).to_be_visible()
+    await expect(page.get_by_role("link", name="Ada Example")).to_have_count(0)
+
+    other = await make_tenant()
+    stranger = await web_page()
+    await stranger.goto("/leads")
+    await log_in(stranger, other.owner.email, other.owner.password)
+    await expect(stranger.get_by_text("No leads match.")).to_be_visible()
+    await stranger.goto(lead_url)
+    await expect(stranger.get_by_role("alert")).to_contain_text("not found")
+    await screenshot(stranger, "lead-of-another-tenant")
+
+
+async def test_an_enrollment_is_paused_resumed_and_stopped_from_the_lead_page(
+    web_page: MakePage, tenant: TenantContext, client: httpx.AsyncClient
+) -> None:
+    created = await client.post(
+        "/api/v1/leads", json={"phone": unique_phone(), "name": "Quiet Lead"}, headers=tenant.headers()
+    )
+    lead_id = created.json()["id"]
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    enrolled = await client.post(
+        f"{SEQUENCES}/{sequence['id']}/enrollments", json={"lead_ids": [lead_id]}, headers=tenant.headers()
+    )
+    (enrollment_id,) = enrolled.json()["enrollment_ids"]
+
+    async def running() -> bool | None:
+        view = (await client.get(f"/api/v1/enrollments/{enrollment_id}", headers=tenant.headers())).json()
+        return True if view.get("source") == "workflow" and view.get("current_step_id") == "first_wait" else None
+
+    await eventually(running, within=60, what="the enrollment's first wait")
+    page = await web_page()
+    await page.goto(f"/leads/{lead_id}")
+    await log_in(page, tenant.agent.email, tenant.agent.password)
+    enrollment = page.get_by_test_id("enrollment")
+    await expect(enrollment).to_contain_text(sequence["name"])
+    await expect(enrollment.locator(".enrollment-status")).to_have_text("active")
+    await enrollment.get_by_role("button", name="Pause").click()
+    await expect(enrollment.locator(".enrollment-status")).to_have_text("paused")
+    await enrollment.get_by_role("button", name="Resume").click()
+    await expect(enrollment.locator(".enrollment-status")).to_have_text("active")
+    await enrollment.get_by_role("button", name="Stop").click()
+    await expect(enrollment.locator(".enrollment-status")).to_have_text("stopped")
+    await expect(enrollment.get_by_role("button")).to_have_count(0)
+    await screenshot(page, "lead-enrollment-stopped")

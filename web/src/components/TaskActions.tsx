@@ -1,0 +1,46 @@
+// Complete or skip a task with a note: the waiting enrollment's workflow moves on at once.
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, errorMessage, unwrap, type Schemas } from "../api/client";
+
+export function TaskActions({ task, onDone }: { task: Schemas["TaskPublic"]; onDone?: () => void }) {
+  const queryClient = useQueryClient();
+  const [note, setNote] = useState("");
+  const act = useMutation({
+    mutationFn: (action: "complete" | "skip") => {
+      const options = { params: { path: { task_id: task.id } }, body: { note: note || null } };
+      return unwrap(
+        action === "complete"
+          ? api.POST("/api/v1/tasks/{task_id}/complete", options)
+          : api.POST("/api/v1/tasks/{task_id}/skip", options),
+      );
+    },
+    onSuccess: () => {
+      setNote("");
+      void queryClient.invalidateQueries({ queryKey: ["tasks"] });
+      void queryClient.invalidateQueries({ queryKey: ["lead-tasks", task.lead_id] });
+      void queryClient.invalidateQueries({ queryKey: ["enrollments", task.lead_id] });
+      void queryClient.invalidateQueries({ queryKey: ["timeline", task.lead_id] });
+      onDone?.();
+    },
+  });
+  return (
+    <div className="task-actions">
+      <label>
+        Note
+        <input value={note} onChange={(e) => setNote(e.target.value)} placeholder="what happened" />
+      </label>
+      <button type="button" className="primary" disabled={act.isPending} onClick={() => act.mutate("complete")}>
+        Complete
+      </button>
+      <button type="button" disabled={act.isPending} onClick={() => act.mutate("skip")}>
+        Skip
+      </button>
+      {act.error && (
+        <p className="error" role="alert">
+          {errorMessage(act.error)}
+        </p>
+      )}
+    </div>
+  );
+}

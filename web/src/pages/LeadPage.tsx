@@ -1,0 +1,259 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { useParams } from "react-router-dom";
+import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
+import { useAuth } from "../auth/AuthContext";
+import { can } from "../auth/permissions";
+import { ReplyBox } from "../components/ReplyBox";
+import { Empty, QueryState } from "../components/States";
+import { TaskActions } from "../components/TaskActions";
+import { Time } from "../components/Time";
+import { localTime, phone } from "../lib/format";
+import { temporalLink } from "../lib/links";
+import { Thread } from "./InboxPage";
+
+function StatusChange({ lead }: { lead: Schemas["LeadPublic"] }) {
+  const queryClient = useQueryClient();
+  const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
+  const [wanted, setWanted] = useState("");
+  const change = useMutation({
+    mutationFn: (status: string) =>
+      unwrap(
+        api.POST("/api/v1/leads/{lead_id}/status", { params: { path: { lead_id: lead.id } }, body: { status } }),
+      ),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(["lead", lead.id], updated);
+      void queryClient.invalidateQueries({ queryKey: ["timeline", lead.id] });
+      void queryClient.invalidateQueries({ queryKey: ["leads"] });
+    },
+  });
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    if (wanted) change.mutate(wanted);
+  }
+  return (
+    <form className="status-change" onSubmit={submit} aria-label="Change status">
+      <label>
+        New status
+        <select value={wanted} onChange={(e) => setWanted(e.target.value)} required>
+          <option value="">Choose…</option>
+          {statuses.data
+            ?.filter((s) => s.key !== lead.status)
+            .map((s) => (
+              <option key={s.key} value={s.key}>
+                {s.label} ({s.stage})
+              </option>
+            ))}
+        </select>
+      </label>
+      <button type="submit" disabled={change.isPending || !wanted}>
+        Change status
+      </button>
+      {change.error && (
+        <p className="error" role="alert">
+          {change.error instanceof ApiError && change.error.status === 409 ? "Not allowed: " : ""}
+          {errorMessage(change.error)}
+        </p>
+      )}
+    </form>
+  );
+}
+
+function Timeline({ leadId }: { leadId: string }) {
+  const timeline = useQuery({
+    queryKey: ["timeline", leadId],
+    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/timeline", { params: { path: { lead_id: leadId } } })),
+  });
+  return (
+    <section aria-label="Timeline">
+      <h2>Timeline</h2>
+      <QueryState query={timeline} what="the timeline" />
+      {timeline.data && timeline.data.length === 0 && <Empty>Nothing happened yet.</Empty>}
+      <ol className="timeline">
+        {timeline.data?.map((event) => (
+          <li key={event.id}>
+            <strong>{event.kind.replaceAll("_", " ")}</strong> <Time at={event.occurred_at} />
+            <span className="muted"> · {event.actor}</span>
+            {describe(event)}
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
+function describe(event: Schemas["TimelineEventPublic"]): string {
+  const data = event.data as Record<string, unknown>;
+  if (event.kind === "status_changed") return ` · ${String(data.from ?? "?")} → ${String(data.to ?? "?")}`;
+  if (typeof data.body === "string") return ` · “${data.body}”`;
+  return "";
+}
+
+function Enrollments({ leadId }: { leadId: string }) {
+  const { me } = useAuth();
+  const queryClient = useQueryClient();
+  const enrollments = useQuery({
+    queryKey: ["enrollments", leadId],
+    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/enrollments", { params: { path: { lead_id: leadId } } })),
+  });
+  const control = useMutation({
+    mutationFn: ({ id, action }: { id: string; action: "pause" | "resume" | "stop" }) => {
+      const options = { params: { path: { enrollment_id: id } }, body: {} };
+      if (action === "pause") return unwrap(api.POST("/api/v1/enrollments/{enrollment_id}/pause", options));
+      if (action === "resume") return unwrap(api.POST("/api/v1/enrollments/{enrollment_id}/resume", options));
+      return unwrap(api.POST("/api/v1/enrollments/{enrollment_id}/stop", options));
+    },
+    onSettled: () => queryClient.invalidateQueries({ queryKey: ["enrollments", leadId] }),
+  });
+  const mayManage = can(me, "enrollment:manage");
+  return (
+    <section aria-label="Enrollments">
+      <h2>Sequences</h2>
+      <QueryState query={enrollments} what="enrollments" />
+      {enrollments.data && enrollments.data.length === 0 && <Empty>Not enrolled in any sequence.</Empty>}
+      <ul className="enrollments">
+        {enrollments.data?.map((e) => (
+          <li key={e.id} data-testid="enrollment">
+            <strong>{e.sequence_name}</strong> v{e.sequence_version} · <span className="enrollment-status">{e.status}</span>
+            {e.current_step_id && <span> · step {e.current_step_id}</span>}
+            {e.exit_reason && <span> · {e.exit_reason}</span>}
+            {e.next_action_at && (
+              <span>
+                {" "}
+                · next <Time at={e.next_action_at} />
+              </span>
+            )}
+            {mayManage && (e.status === "active" || e.status === "paused") && (
+              <span className="actions">
+                {e.status === "active" ? (
+                  <button type="button" onClick={() => control.mutate({ id: e.id, action: "pause" })}>
+                    Pause
+                  </button>
+                ) : (
+                  <button type="button" onClick={() => control.mutate({ id: e.id, action: "resume" })}>
+                    Resume
+                  </button>
+                )}
+                <button type="button" onClick={() => control.mutate({ id: e.id, action: "stop" })}>
+                  Stop
+                </button>
+              </span>
+            )}
+          </li>
+        ))}
+      </ul>
+      {control.error && (
+        <p className="error" role="alert">
+          {errorMessage(control.error)}
+        </p>
+      )}
+    </section>
+  );
+}
+
+function LeadTasks({ leadId }: { leadId: string }) {
+  const tasks = useQuery({
+    queryKey: ["lead-tasks", leadId],
+    queryFn: () => unwrap(api.GET("/api/v1/tasks", { params: { query: { lead_id: leadId, assignee: "me" } } })),
+  });
+  return (
+    <section aria-label="Tasks">
+      <h2>Open tasks</h2>
+      <QueryState query={tasks} what="tasks" />
+      {tasks.data && tasks.data.length === 0 && <Empty>No open task of yours.</Empty>}
+      <ul className="tasks">
+        {tasks.data?.map((task) => (
+          <li key={task.id}>
+            <strong>{task.title}</strong> · due <Time at={task.due_at} />
+            {task.overdue && <span className="badge warn">overdue</span>}
+            <TaskActions task={task} />
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function LeadConversation({ leadId }: { leadId: string }) {
+  const { me } = useAuth();
+  const conversation = useQuery({
+    queryKey: ["conversation", leadId],
+    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/conversation", { params: { path: { lead_id: leadId } } })),
+    retry: false,
+  });
+  return (
+    <section className="thread" aria-label="Conversation">
+      <h2>Conversation</h2>
+      {conversation.error instanceof ApiError && conversation.error.status === 404 ? (
+        <Empty>No WhatsApp conversation yet.</Empty>
+      ) : (
+        <>
+          <Thread leadId={leadId} />
+          {can(me, "lead:write") && conversation.data && <ReplyBox leadId={leadId} conversation={conversation.data} />}
+        </>
+      )}
+    </section>
+  );
+}
+
+export function LeadPage() {
+  const { leadId = "" } = useParams();
+  const { me } = useAuth();
+  const lead = useQuery({
+    queryKey: ["lead", leadId],
+    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}", { params: { path: { lead_id: leadId } } })),
+  });
+  const workflows = temporalLink(me, leadId);
+  if (!lead.data) return <QueryState query={lead} what="the lead" />;
+  const data = lead.data;
+  return (
+    <div className="lead-page">
+      <header className="lead-head">
+        <h1>{data.name || phone(data.phone)}</h1>
+        <span className="stage" data-testid="lead-status">
+          {data.status}
+        </span>
+      </header>
+      <dl className="fields">
+        <dt>Phone</dt>
+        <dd>{phone(data.phone)}</dd>
+        <dt>E-mail</dt>
+        <dd>{data.email ?? "—"}</dd>
+        <dt>Source</dt>
+        <dd>{data.source}</dd>
+        <dt>Local time</dt>
+        <dd>
+          {localTime(data.timezone)} ({data.timezone})
+        </dd>
+        <dt>Created</dt>
+        <dd>
+          <Time at={data.created_at} />
+        </dd>
+        {Object.entries(data.custom_fields).map(([key, value]) => (
+          <div key={key} className="custom">
+            <dt>{key}</dt>
+            <dd>{String(value)}</dd>
+          </div>
+        ))}
+      </dl>
+      {workflows && (
+        <p>
+          <a href={workflows} target="_blank" rel="noreferrer">
+            Open the lead's workflows in Temporal
+          </a>
+        </p>
+      )}
+      {can(me, "lead:write") && <StatusChange lead={data} />}
+      <div className="lead-columns">
+        <div>
+          <LeadConversation leadId={leadId} />
+        </div>
+        <div>
+          {can(me, "enrollment:read") && <Enrollments leadId={leadId} />}
+          {can(me, "task:work") && <LeadTasks leadId={leadId} />}
+          <Timeline leadId={leadId} />
+        </div>
+      </div>
+    </div>
+  );
+}
