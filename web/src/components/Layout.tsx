@@ -3,6 +3,7 @@ import { NavLink, Outlet, useNavigate } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can, sectionsFor } from "../auth/permissions";
+import { NotificationBell } from "./NotificationBell";
 
 /** The tenant's unread messages beside "Inbox", kept current by the live events. */
 function UnreadCount() {
@@ -36,6 +37,7 @@ export function Layout() {
           ))}
         </nav>
         <div className="who">
+          {me?.via === "session" && me.user && me.tenant && <NotificationBell />}
           <span data-testid="who">
             {who} · {me?.role}
             {me?.tenant ? ` · ${me.tenant.name}` : ""}

@@ -1,8 +1,10 @@
 import { useQuery } from "@tanstack/react-query";
-import { Route, Routes } from "react-router-dom";
+import { Link, Route, Routes } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { Empty, QueryState } from "../components/States";
 import { Time } from "../components/Time";
+import { SequenceEditor } from "./SequenceEditor";
+import { SequencePage } from "./SequencePage";
 
 function SequenceList() {
   const sequences = useQuery({
@@ -11,7 +13,12 @@ function SequenceList() {
   });
   return (
     <section>
-      <h1>Sequences</h1>
+      <div className="toolbar">
+        <h1>Sequences</h1>
+        <Link className="button" to="/sequences/new">
+          New sequence
+        </Link>
+      </div>
       <QueryState query={sequences} what="sequences" />
       {sequences.data && sequences.data.length === 0 && <Empty>No sequence yet.</Empty>}
       {sequences.data && sequences.data.length > 0 && (
@@ -28,7 +35,9 @@ function SequenceList() {
           <tbody>
             {sequences.data.map((sequence) => (
               <tr key={sequence.id}>
-                <td>{sequence.name}</td>
+                <td>
+                  <Link to={`/sequences/${sequence.id}`}>{sequence.name}</Link>
+                </td>
                 <td>{sequence.status}</td>
                 <td>{sequence.steps.length}</td>
                 <td>
@@ -51,6 +60,16 @@ export function SequencesPage() {
   return (
     <Routes>
       <Route index element={<SequenceList />} />
+      <Route
+        path="new"
+        element={
+          <section>
+            <h1>New sequence</h1>
+            <SequenceEditor />
+          </section>
+        }
+      />
+      <Route path=":sequenceId" element={<SequencePage />} />
     </Routes>
   );
 }

@@ -1,14 +1,52 @@
-import { useQuery } from "@tanstack/react-query";
-import { api, unwrap } from "../api/client";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import { Empty, QueryState } from "../components/States";
 import { Time } from "../components/Time";
 
-function Users() {
-  const users = useQuery({ queryKey: ["users"], queryFn: () => unwrap(api.GET("/api/v1/users")) });
+type TenantRole = "owner" | "admin" | "agent";
+
+function ErrorLine({ error }: { error: unknown }) {
+  if (!error) return null;
   return (
-    <section>
+    <p className="error" role="alert">
+      {errorMessage(error)}
+    </p>
+  );
+}
+
+function Users() {
+  const { me } = useAuth();
+  const queryClient = useQueryClient();
+  const users = useQuery({ queryKey: ["users"], queryFn: () => unwrap(api.GET("/api/v1/users")) });
+  const [email, setEmail] = useState("");
+  const [fullName, setFullName] = useState("");
+  const [password, setPassword] = useState("");
+  const [role, setRole] = useState<TenantRole>("agent");
+  const refresh = () => queryClient.invalidateQueries({ queryKey: ["users"] });
+  const add = useMutation({
+    mutationFn: () => unwrap(api.POST("/api/v1/users", { body: { email, full_name: fullName, password, role } })),
+    onSuccess: () => {
+      setEmail("");
+      setFullName("");
+      setPassword("");
+      void refresh();
+    },
+  });
+  const deactivate = useMutation({
+    mutationFn: (userId: string) =>
+      unwrap(api.POST("/api/v1/users/{user_id}/deactivate", { params: { path: { user_id: userId } } })),
+    onSuccess: refresh,
+  });
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    add.mutate();
+  }
+  const mayManage = can(me, "user:manage");
+  return (
+    <section aria-label="Users and roles">
       <h2>Users and roles</h2>
       <QueryState query={users} what="users" />
       {users.data && (
@@ -19,6 +57,7 @@ function Users() {
               <th>E-mail</th>
               <th>Role</th>
               <th>Active</th>
+              {mayManage && <th />}
             </tr>
           </thead>
           <tbody>
@@ -28,23 +67,83 @@ function Users() {
                 <td>{user.email}</td>
                 <td>{user.role}</td>
                 <td>{user.is_active ? "yes" : "deactivated"}</td>
+                {mayManage && (
+                  <td>
+                    {user.is_active && user.id !== me?.user?.id && (
+                      <button type="button" onClick={() => deactivate.mutate(user.id)}>
+                        Deactivate
+                      </button>
+                    )}
+                  </td>
+                )}
               </tr>
             ))}
           </tbody>
         </table>
+      )}
+      <ErrorLine error={deactivate.error} />
+      {mayManage && (
+        <form className="create" onSubmit={submit} aria-label="Add a user">
+          <label>
+            E-mail
+            <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} required />
+          </label>
+          <label>
+            Full name
+            <input value={fullName} onChange={(e) => setFullName(e.target.value)} />
+          </label>
+          <label>
+            Password
+            <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} required />
+          </label>
+          <label>
+            Role
+            <select value={role} onChange={(e) => setRole(e.target.value as TenantRole)}>
+              <option value="agent">agent</option>
+              <option value="admin">admin</option>
+              {can(me, "user:manage_owners") && <option value="owner">owner</option>}
+            </select>
+          </label>
+          <button type="submit" disabled={add.isPending}>
+            Add user
+          </button>
+          <ErrorLine error={add.error} />
+        </form>
       )}
     </section>
   );
 }
 
 function ApiKeys() {
+  const queryClient = useQueryClient();
   const keys = useQuery({ queryKey: ["api-keys"], queryFn: () => unwrap(api.GET("/api/v1/api-keys")) });
+  const [name, setName] = useState("");
+  const [role, setRole] = useState<TenantRole>("agent");
+  const [created, setCreated] = useState<Schemas["ApiKeyCreated"] | null>(null);
+  const create = useMutation({
+    mutationFn: () => unwrap(api.POST("/api/v1/api-keys", { body: { name, role } })),
+    onSuccess: (key) => {
+      setCreated(key);
+      setName("");
+      void queryClient.invalidateQueries({ queryKey: ["api-keys"] });
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: (id: string) =>
+      unwrap(api.DELETE("/api/v1/api-keys/{api_key_id}", { params: { path: { api_key_id: id } } })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["api-keys"] }),
+  });
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    create.mutate();
+  }
+  const live = keys.data?.filter((key) => !key.revoked_at) ?? [];
   return (
-    <section>
+    <section aria-label="API keys">
       <h2>API keys</h2>
       <QueryState query={keys} what="API keys" />
-      {keys.data && keys.data.length === 0 && <Empty>No API key.</Empty>}
-      {keys.data && keys.data.length > 0 && (
+      {keys.data && live.length === 0 && <Empty>No API key.</Empty>}
+      {live.length > 0 && (
         <table className="list">
           <thead>
             <tr>
@@ -52,10 +151,11 @@ function ApiKeys() {
               <th>Role</th>
               <th>Prefix</th>
               <th>Last used</th>
+              <th />
             </tr>
           </thead>
           <tbody>
-            {keys.data.map((key) => (
+            {live.map((key) => (
               <tr key={key.id}>
                 <td>{key.name}</td>
                 <td>{key.role}</td>
@@ -65,10 +165,98 @@ function ApiKeys() {
                 <td>
                   <Time at={key.last_used_at} />
                 </td>
+                <td>
+                  <button type="button" onClick={() => revoke.mutate(key.id)}>
+                    Revoke
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
+      )}
+      <form className="create" onSubmit={submit} aria-label="Create an API key">
+        <label>
+          What it is for
+          <input value={name} onChange={(e) => setName(e.target.value)} required />
+        </label>
+        <label>
+          Role
+          <select value={role} onChange={(e) => setRole(e.target.value as TenantRole)}>
+            <option value="agent">agent</option>
+            <option value="admin">admin</option>
+            <option value="owner">owner</option>
+          </select>
+        </label>
+        <button type="submit" disabled={create.isPending}>
+          Create key
+        </button>
+        <ErrorLine error={create.error ?? revoke.error} />
+      </form>
+      {created && (
+        <div className="notice" role="status">
+          <p>
+            The key <strong>{created.name}</strong>, shown this once (it is stored only as a digest):
+          </p>
+          <code data-testid="new-api-key">{created.key}</code>{" "}
+          <button type="button" onClick={() => setCreated(null)}>
+            I have copied it
+          </button>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Statuses() {
+  const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
+  return (
+    <section aria-label="Statuses">
+      <h2>Statuses</h2>
+      <QueryState query={statuses} what="statuses" />
+      <ul>
+        {statuses.data?.map((s) => (
+          <li key={s.key}>
+            {s.label} <code>{s.key}</code> → stage {s.stage}
+            {s.is_default && " (new leads start here)"}
+          </li>
+        ))}
+      </ul>
+    </section>
+  );
+}
+
+function WhatsAppAccount() {
+  const account = useQuery({
+    queryKey: ["whatsapp-account"],
+    queryFn: () => unwrap(api.GET("/api/v1/whatsapp/account")),
+    retry: false,
+  });
+  return (
+    <section aria-label="WhatsApp account">
+      <h2>WhatsApp account</h2>
+      {account.error instanceof ApiError && account.error.status === 404 ? (
+        <Empty>No WhatsApp account yet: set one with PUT /api/v1/whatsapp/account.</Empty>
+      ) : (
+        <QueryState query={account} what="the WhatsApp account" />
+      )}
+      {account.data && (
+        <dl className="fields">
+          <dt>Provider</dt>
+          <dd>{account.data.provider}</dd>
+          <dt>Number</dt>
+          <dd>{account.data.display_number ?? account.data.phone_number_id ?? "—"}</dd>
+          <dt>Webhook URL</dt>
+          <dd>
+            <code>{account.data.webhook_url}</code>
+          </dd>
+          {account.data.shard && (
+            <>
+              <dt>Shard</dt>
+              <dd>{account.data.shard}</dd>
+            </>
+          )}
+        </dl>
       )}
     </section>
   );
@@ -81,6 +269,9 @@ export function SettingsPage() {
       <h1>Settings</h1>
       {can(me, "user:read") && <Users />}
       {can(me, "api_key:manage") && <ApiKeys />}
+      {can(me, "status:manage") && <Statuses />}
+      {can(me, "whatsapp_account:manage") && <WhatsAppAccount />}
+      <p className="muted">The AI agent's and telephony settings appear here once those exist.</p>
     </div>
   );
 }

@@ -1,0 +1,63 @@
+"""In Chromium: build a sequence, see the API's validation errors on the steps they concern, fix them, publish,
+preview it for a sample lead (the workflow's own scheduling), enroll two leads of which one is skipped with its
+reason."""
+
+import re
+
+import pytest
+from playwright.async_api import expect
+
+from tests.fixtures.crm import TenantContext
+from tests.fixtures.sequences import insert_leads, us_phones
+from tests.fixtures.web import MakePage, log_in, screenshot
+
+pytestmark = pytest.mark.usefixtures("lead_worker")
+
+
+async def test_build_fix_preview_publish_and_enroll(web_page: MakePage, tenant: TenantContext, session_factory) -> None:  # type: ignore[no-untyped-def]
+    phones = us_phones(2)
+    await insert_leads(session_factory, tenant, phones[:1], name="Bulk Ada")
+    await insert_leads(session_factory, tenant, phones[1:], name="Bulk Bob", status="lost", stage="lost")
+
+    page = await web_page()
+    await page.goto("/sequences")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    await page.get_by_role("link", name="New sequence").click()
+    builder = page.get_by_role("form", name="Sequence builder")
+    await builder.get_by_label("Name").fill("Welcome flow")
+    first = builder.get_by_role("listitem", name="Step 1")
+    await first.get_by_label("Message").fill("Hi {{frist_name}}, thanks for writing!")
+    await builder.get_by_label("Add a step").select_option("wait")
+    await builder.get_by_role("button", name="Add step").click()
+    second = builder.get_by_role("listitem", name="Step 2")
+    await second.get_by_label(re.compile("^Duration")).fill("two days")
+    await builder.get_by_role("button", name="Create sequence").click()
+    await expect(first.get_by_role("alert")).to_contain_text("{{frist_name}}")
+    await expect(second.get_by_role("alert")).to_contain_text("two days")
+    await screenshot(page, "sequence-validation-errors")
+
+    await first.get_by_label("Message").fill("Hi {{first_name}}, thanks for writing!")
+    await second.get_by_label(re.compile("^Duration")).fill("P2D")
+    await builder.get_by_role("button", name="Create sequence").click()
+    await expect(page).to_have_url(re.compile(r"/sequences/[0-9a-f-]{36}$"))
+    await expect(page.get_by_test_id("sequence-version")).to_contain_text("never published")
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_test_id("sequence-version")).to_contain_text("version 1")
+
+    preview = page.get_by_role("region", name="Preview")
+    await preview.get_by_label("Sample phone").fill("+14155550123")
+    await preview.get_by_role("button", name="Preview").click()
+    timeline = preview.get_by_role("list", name="Preview timeline")
+    await expect(timeline.get_by_role("listitem")).to_have_count(2)
+    await expect(timeline).to_contain_text("Hi Alex, thanks for writing!")
+    await expect(preview).to_contain_text("America/Los_Angeles")
+
+    enroll = page.get_by_role("region", name="Enroll leads")
+    await enroll.get_by_label("Find leads").fill("Bulk")
+    await enroll.get_by_role("checkbox", name=re.compile("Bulk Ada")).check()
+    await enroll.get_by_role("checkbox", name=re.compile("Bulk Bob")).check()
+    await enroll.get_by_role("button", name="Enroll 2 leads").click()
+    report = enroll.get_by_role("status")
+    await expect(report).to_contain_text("1 enrolled in version 1, 1 skipped.")
+    await expect(report).to_contain_text("Bulk Bob: won, lost or opted out already")
+    await screenshot(page, "sequence-enrolled")

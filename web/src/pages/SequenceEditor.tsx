@@ -1,0 +1,94 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { useNavigate } from "react-router-dom";
+import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
+import { newStep, StepEditor, STEP_TYPES, type DraftStep, type StepType } from "../components/StepEditor";
+import { sortErrors } from "../lib/sequenceErrors";
+
+/** The builder: name and steps, saved as the draft (a new sequence, or the draft of an existing one). */
+export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePublic"] }) {
+  const navigate = useNavigate();
+  const queryClient = useQueryClient();
+  const [name, setName] = useState(sequence?.name ?? "");
+  const [steps, setSteps] = useState<DraftStep[]>(
+    (sequence?.steps as DraftStep[] | undefined) ?? [newStep("send_whatsapp")],
+  );
+  const [adding, setAdding] = useState<StepType>("wait");
+  const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
+  const save = useMutation({
+    mutationFn: () =>
+      sequence
+        ? unwrap(
+            api.PATCH("/api/v1/sequences/{sequence_id}", {
+              params: { path: { sequence_id: sequence.id } },
+              body: { name, steps },
+            }),
+          )
+        : unwrap(api.POST("/api/v1/sequences", { body: { name, steps } })),
+    onSuccess: (saved) => {
+      queryClient.setQueryData(["sequence", saved.id], saved);
+      void queryClient.invalidateQueries({ queryKey: ["sequences"] });
+      if (!sequence) navigate(`/sequences/${saved.id}`);
+    },
+  });
+  const errors = save.error instanceof ApiError ? sortErrors(save.error.details) : sortErrors(null);
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    save.mutate();
+  }
+  return (
+    <form className="builder" onSubmit={submit} aria-label="Sequence builder">
+      <label>
+        Name
+        <input value={name} onChange={(e) => setName(e.target.value)} required />
+      </label>
+      {save.error && (
+        <div className="error" role="alert">
+          <p>{errorMessage(save.error)}</p>
+          {errors.general.length > 0 && (
+            <ul>
+              {errors.general.map((e) => (
+                <li key={`${e.path}:${e.message}`}>
+                  <code>{e.path}</code> {e.message}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+      <ol className="steps">
+        {steps.map((step, index) => (
+          <StepEditor
+            key={index}
+            index={index}
+            step={step}
+            errors={errors.byStep.get(index) ?? []}
+            statuses={statuses.data ?? []}
+            onChange={(changed) => setSteps(steps.map((s, i) => (i === index ? changed : s)))}
+            onRemove={() => setSteps(steps.filter((_, i) => i !== index))}
+          />
+        ))}
+      </ol>
+      <div className="row">
+        <label>
+          Add a step
+          <select value={adding} onChange={(e) => setAdding(e.target.value as StepType)}>
+            {STEP_TYPES.map((t) => (
+              <option key={t.type} value={t.type}>
+                {t.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="button" onClick={() => setSteps([...steps, newStep(adding)])}>
+          Add step
+        </button>
+        <button type="submit" disabled={save.isPending}>
+          {sequence ? "Save draft" : "Create sequence"}
+        </button>
+        {save.isSuccess && sequence && <span role="status">Draft saved.</span>}
+      </div>
+    </form>
+  );
+}

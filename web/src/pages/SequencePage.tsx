@@ -1,0 +1,241 @@
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState, type FormEvent } from "react";
+import { useParams } from "react-router-dom";
+import { api, errorMessage, unwrap } from "../api/client";
+import { Empty, QueryState } from "../components/States";
+import { dateTime, phone } from "../lib/format";
+import { SequenceEditor } from "./SequenceEditor";
+
+const SKIP_REASONS: Record<string, string> = {
+  already_enrolled: "already enrolled in this sequence",
+  opted_out: "opted out",
+  terminal_stage: "won, lost or opted out already",
+  not_found: "not found",
+};
+
+function Preview({ sequenceId }: { sequenceId: string }) {
+  const [samplePhone, setSamplePhone] = useState("");
+  const [sampleName, setSampleName] = useState("Alex Sample");
+  const preview = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.POST("/api/v1/sequences/{sequence_id}/preview", {
+          params: { path: { sequence_id: sequenceId } },
+          body: { phone: samplePhone, name: sampleName },
+        }),
+      ),
+  });
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    preview.mutate();
+  }
+  return (
+    <section aria-label="Preview">
+      <h2>Preview for a sample lead</h2>
+      <form className="row" onSubmit={submit}>
+        <label>
+          Sample phone
+          <input value={samplePhone} onChange={(e) => setSamplePhone(e.target.value)} required />
+        </label>
+        <label>
+          Sample name
+          <input value={sampleName} onChange={(e) => setSampleName(e.target.value)} />
+        </label>
+        <button type="submit" disabled={preview.isPending}>
+          Preview
+        </button>
+      </form>
+      {preview.error && (
+        <p className="error" role="alert">
+          {errorMessage(preview.error)}
+        </p>
+      )}
+      {preview.data && (
+        <>
+          <p>
+            In the lead's zone, {preview.data.timezone}, from {dateTime(preview.data.start_at, preview.data.timezone)}:
+          </p>
+          <ol className="timeline" aria-label="Preview timeline">
+            {preview.data.steps.map((step) => (
+              <li key={`${step.index}-${step.id}`}>
+                <strong>{step.type.replaceAll("_", " ")}</strong> at {dateTime(step.fire_at_utc, preview.data.timezone)}
+                {step.waited_for_business_hours && " (held for business hours)"}
+                {step.text && <span> · “{step.text}”</span>}
+              </li>
+            ))}
+          </ol>
+        </>
+      )}
+    </section>
+  );
+}
+
+function Enroll({ sequenceId }: { sequenceId: string }) {
+  const [q, setQ] = useState("");
+  const [chosen, setChosen] = useState<string[]>([]);
+  const leads = useQuery({
+    queryKey: ["leads", { q, cursor: null, for: "enroll" }],
+    queryFn: () => unwrap(api.GET("/api/v1/leads", { params: { query: { q: q || undefined, limit: 25 } } })),
+  });
+  const enroll = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.POST("/api/v1/sequences/{sequence_id}/enrollments", {
+          params: { path: { sequence_id: sequenceId } },
+          body: { lead_ids: chosen },
+        }),
+      ),
+  });
+  const names = new Map((leads.data?.items ?? []).map((lead) => [lead.id, lead.name || phone(lead.phone)]));
+  return (
+    <section aria-label="Enroll leads">
+      <h2>Enroll leads</h2>
+      <label>
+        Find leads
+        <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="name, phone or e-mail" />
+      </label>
+      <ul className="pick">
+        {leads.data?.items.map((lead) => (
+          <li key={lead.id}>
+            <label className="inline">
+              <input
+                type="checkbox"
+                checked={chosen.includes(lead.id)}
+                onChange={(e) => setChosen(e.target.checked ? [...chosen, lead.id] : chosen.filter((id) => id !== lead.id))}
+              />
+              {lead.name || phone(lead.phone)} · {lead.status}
+            </label>
+          </li>
+        ))}
+      </ul>
+      <button type="button" className="primary" disabled={chosen.length === 0 || enroll.isPending} onClick={() => enroll.mutate()}>
+        Enroll {chosen.length} lead{chosen.length === 1 ? "" : "s"}
+      </button>
+      {enroll.error && (
+        <p className="error" role="alert">
+          {errorMessage(enroll.error)}
+        </p>
+      )}
+      {enroll.data && (
+        <div role="status" className="enroll-report">
+          <p>
+            {enroll.data.enrolled} enrolled in version {enroll.data.version}, {enroll.data.skipped.length} skipped.
+          </p>
+          <ul>
+            {enroll.data.skipped.map((s) => (
+              <li key={s.lead_id}>
+                {names.get(s.lead_id) ?? s.lead_id}: {SKIP_REASONS[s.reason] ?? s.reason}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+    </section>
+  );
+}
+
+function Stats({ sequenceId }: { sequenceId: string }) {
+  const stats = useQuery({
+    queryKey: ["sequence-stats", sequenceId],
+    queryFn: () =>
+      unwrap(api.GET("/api/v1/sequences/{sequence_id}/stats", { params: { path: { sequence_id: sequenceId } } })),
+  });
+  if (!stats.data) return <QueryState query={stats} what="stats" />;
+  const s = stats.data;
+  return (
+    <section aria-label="Stats">
+      <h2>Stats</h2>
+      <p>
+        {s.enrolled} enrolled · {s.active} active · {s.paused} paused · {s.completed} completed · {s.exited} exited ·{" "}
+        {s.stopped} stopped · {s.replies} replies
+      </p>
+      {s.steps.length > 0 && (
+        <table className="list">
+          <thead>
+            <tr>
+              <th>Step</th>
+              <th>Type</th>
+              <th>Sends</th>
+              <th>Failures</th>
+              <th>Outcomes</th>
+            </tr>
+          </thead>
+          <tbody>
+            {s.steps.map((step) => (
+              <tr key={step.step_id}>
+                <td>{step.step_id}</td>
+                <td>{step.type}</td>
+                <td>{step.sends}</td>
+                <td>{step.failures}</td>
+                <td>
+                  {Object.entries(step.results)
+                    .map(([k, v]) => `${k} ${v}`)
+                    .join(", ")}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+export function SequencePage() {
+  const { sequenceId = "" } = useParams();
+  const queryClient = useQueryClient();
+  const sequence = useQuery({
+    queryKey: ["sequence", sequenceId],
+    queryFn: () =>
+      unwrap(api.GET("/api/v1/sequences/{sequence_id}", { params: { path: { sequence_id: sequenceId } } })),
+  });
+  const versions = useQuery({
+    queryKey: ["sequence-versions", sequenceId],
+    queryFn: () =>
+      unwrap(api.GET("/api/v1/sequences/{sequence_id}/versions", { params: { path: { sequence_id: sequenceId } } })),
+  });
+  const publish = useMutation({
+    mutationFn: () =>
+      unwrap(api.POST("/api/v1/sequences/{sequence_id}/publish", { params: { path: { sequence_id: sequenceId } } })),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: ["sequence", sequenceId] });
+      void queryClient.invalidateQueries({ queryKey: ["sequence-versions", sequenceId] });
+    },
+  });
+  if (!sequence.data) return <QueryState query={sequence} what="the sequence" />;
+  const data = sequence.data;
+  return (
+    <div className="sequence-page">
+      <div className="toolbar">
+        <h1>{data.name}</h1>
+        <span data-testid="sequence-version">
+          {data.latest_version ? `version ${data.latest_version}` : "never published"}
+          {data.has_unpublished_changes && " · draft has changes"}
+        </span>
+        <button type="button" className="primary" disabled={publish.isPending} onClick={() => publish.mutate()}>
+          Publish
+        </button>
+      </div>
+      {publish.error && (
+        <p className="error" role="alert">
+          {errorMessage(publish.error)}
+        </p>
+      )}
+      <SequenceEditor key={data.updated_at} sequence={data} />
+      <Preview sequenceId={sequenceId} />
+      <section aria-label="Versions">
+        <h2>Versions</h2>
+        {versions.data?.length === 0 && <Empty>Not published yet.</Empty>}
+        <ul>
+          {versions.data?.map((v) => (
+            <li key={v.version}>
+              Version {v.version}, published {dateTime(v.published_at)} · {v.steps.length} steps
+            </li>
+          ))}
+        </ul>
+      </section>
+      {data.latest_version !== null && <Enroll sequenceId={sequenceId} />}
+      <Stats sequenceId={sequenceId} />
+    </div>
+  );
+}
