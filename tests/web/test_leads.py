@@ -101,3 +101,30 @@ async def test_an_enrollment_is_paused_resumed_and_stopped_from_the_lead_page(
     await expect(enrollment.locator(".enrollment-status")).to_have_text("stopped")
     await expect(enrollment.get_by_role("button")).to_have_count(0)
     await screenshot(page, "lead-enrollment-stopped")
+
+
+async def test_an_owner_assigns_a_lead_and_the_agent_filters_their_own(
+    web_page: MakePage, tenant: TenantContext, client: httpx.AsyncClient
+) -> None:
+    names = []
+    for name in ("Filter Mine", "Filter Theirs"):
+        created = await client.post(
+            "/api/v1/leads", json={"phone": unique_phone(), "name": name}, headers=tenant.headers()
+        )
+        assert created.status_code == 201, created.text
+        names.append(created.json()["id"])
+    owner = await web_page()
+    await owner.goto(f"/leads/{names[0]}")
+    await log_in(owner, tenant.owner.email, tenant.owner.password)
+    await owner.get_by_label("Owner").select_option(str(tenant.agent.id))
+    await expect(owner.get_by_label("Owner")).to_have_value(str(tenant.agent.id))
+
+    agent = await web_page()
+    await agent.goto("/leads")
+    await log_in(agent, tenant.agent.email, tenant.agent.password)
+    await expect(agent.get_by_role("link", name="Filter Theirs")).to_be_visible()
+    await agent.get_by_label("Mine only").check()
+    await expect(agent.get_by_role("link", name="Filter Mine")).to_be_visible()
+    await expect(agent.get_by_role("link", name="Filter Theirs")).to_have_count(0)
+    await agent.get_by_role("link", name="Filter Mine").click()
+    await expect(agent.locator("dd").filter(has_text="you")).to_have_count(1)

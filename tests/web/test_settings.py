@@ -51,3 +51,35 @@ async def test_users_and_api_keys(web_page: MakePage, tenant: TenantContext, cli
     await expect(admin.get_by_role("region", name=re.compile("WhatsApp account"))).to_contain_text(
         "No WhatsApp account"
     )
+
+
+async def test_statuses_tenant_settings_and_tenants(
+    web_page: MakePage, tenant: TenantContext, system_admin, client: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    page = await web_page()
+    await page.goto("/settings")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    statuses = page.get_by_role("region", name="Statuses")
+    add = statuses.get_by_role("form", name="Add a status")
+    await add.get_by_label("Key").fill("demo_booked")
+    await add.get_by_label("Label").fill("Demo booked")
+    await add.get_by_role("button", name="Add status").click()
+    await expect(statuses.get_by_role("listitem").filter(has_text="Demo booked")).to_contain_text("stage qualified")
+    settings_form = page.get_by_role("form", name="Tenant settings")
+    await settings_form.get_by_label(re.compile("Speed-to-lead")).fill("0")
+    await settings_form.get_by_role("button", name="Save").click()
+    await expect(settings_form.get_by_role("status")).to_have_text("Saved.")
+    me = (await client.get("/api/v1/tenants", headers=system_admin.headers)).json()
+    assert next(t for t in me if t["id"] == str(tenant.tenant_id))["speed_to_lead_minutes"] == 0
+
+    platform = await web_page()
+    await platform.goto("/tenants")
+    await log_in(platform, system_admin.email, system_admin.password)
+    slug = f"web-{uuid.uuid4().hex[:8]}"
+    form = platform.get_by_role("form", name="New tenant")
+    await form.get_by_label("Name").fill("Web Made")
+    await form.get_by_label("Slug").fill(slug)
+    await form.get_by_label("Owner's e-mail").fill(f"owner-{slug}@example.com")
+    await form.get_by_label("Owner's password").fill("a long enough password 123")
+    await form.get_by_role("button", name="Create tenant").click()
+    await expect(platform.get_by_role("row").filter(has_text=slug)).to_contain_text("Web Made")

@@ -12,6 +12,59 @@ import { localTime, phone } from "../lib/format";
 import { temporalLink } from "../lib/links";
 import { Thread } from "./InboxPage";
 
+function Owner({ lead }: { lead: Schemas["LeadPublic"] }) {
+  const { me } = useAuth();
+  const queryClient = useQueryClient();
+  const mayAssign = can(me, "user:read") && can(me, "lead:write");
+  const users = useQuery({
+    queryKey: ["users"],
+    queryFn: () => unwrap(api.GET("/api/v1/users")),
+    enabled: mayAssign,
+  });
+  const assign = useMutation({
+    mutationFn: (ownerId: string | null) =>
+      unwrap(
+        api.PATCH("/api/v1/leads/{lead_id}", { params: { path: { lead_id: lead.id } }, body: { owner_id: ownerId } }),
+      ),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(["lead", lead.id], updated);
+      void queryClient.invalidateQueries({ queryKey: ["leads"] });
+    },
+  });
+  if (!mayAssign) {
+    const who = !lead.owner_id ? "nobody" : lead.owner_id === me?.user?.id ? "you" : "another agent";
+    return <dd>{who}</dd>;
+  }
+  return (
+    <dd>
+      <label className="inline">
+        <span className="sr-only">Owner</span>
+        <select
+          aria-label="Owner"
+          value={lead.owner_id ?? ""}
+          onChange={(e) => assign.mutate(e.target.value || null)}
+          disabled={assign.isPending}
+        >
+          <option value="">nobody</option>
+          {users.data
+            ?.filter((u) => u.is_active)
+            .map((u) => (
+              <option key={u.id} value={u.id}>
+                {u.full_name || u.email} ({u.role})
+              </option>
+            ))}
+        </select>
+      </label>
+      {assign.error && (
+        <span className="error" role="alert">
+          {" "}
+          {errorMessage(assign.error)}
+        </span>
+      )}
+    </dd>
+  );
+}
+
 function StatusChange({ lead }: { lead: Schemas["LeadPublic"] }) {
   const queryClient = useQueryClient();
   const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
@@ -221,6 +274,8 @@ export function LeadPage() {
         <dd>{data.email ?? "—"}</dd>
         <dt>Source</dt>
         <dd>{data.source}</dd>
+        <dt>Owner</dt>
+        <Owner lead={data} />
         <dt>Local time</dt>
         <dd>
           {localTime(data.timezone)} ({data.timezone})

@@ -114,13 +114,29 @@ function ImportLeads() {
 function LeadList() {
   const { me } = useAuth();
   const [q, setQ] = useState("");
+  const [status, setStatus] = useState("");
+  const [mine, setMine] = useState(false);
+  const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
+  const ownerId = mine ? me?.user?.id : undefined;
   // The cursors of the pages before this one, so "Previous" can go back.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);
   const cursor = cursors[cursors.length - 1] ?? null;
   const leads = useQuery({
-    queryKey: ["leads", { q, cursor }],
+    queryKey: ["leads", { q, cursor, status, ownerId }],
     queryFn: () =>
-      unwrap(api.GET("/api/v1/leads", { params: { query: { q: q || undefined, cursor: cursor ?? undefined, limit: PAGE_SIZE } } })),
+      unwrap(
+        api.GET("/api/v1/leads", {
+          params: {
+            query: {
+              q: q || undefined,
+              status: status || undefined,
+              owner_id: ownerId,
+              cursor: cursor ?? undefined,
+              limit: PAGE_SIZE,
+            },
+          },
+        }),
+      ),
     placeholderData: keepPreviousData,
   });
 
@@ -140,6 +156,36 @@ function LeadList() {
             }}
           />
         </label>
+        <label>
+          Status
+          <select
+            value={status}
+            onChange={(e) => {
+              setStatus(e.target.value);
+              setCursors([null]);
+            }}
+          >
+            <option value="">Any</option>
+            {statuses.data?.map((s) => (
+              <option key={s.key} value={s.key}>
+                {s.label}
+              </option>
+            ))}
+          </select>
+        </label>
+        {me?.user && (
+          <label className="inline">
+            <input
+              type="checkbox"
+              checked={mine}
+              onChange={(e) => {
+                setMine(e.target.checked);
+                setCursors([null]);
+              }}
+            />
+            Mine only
+          </label>
+        )}
       </div>
       {can(me, "lead:write") && <CreateLead />}
       {can(me, "lead:import") && <ImportLeads />}

@@ -208,11 +208,54 @@ function ApiKeys() {
   );
 }
 
+type Stage = Schemas["StatusCreate"]["stage"];
+const STAGES: Stage[] = ["new", "contacted", "engaged", "qualified", "won", "lost", "unreachable", "opted_out"];
+
 function Statuses() {
+  const queryClient = useQueryClient();
   const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
+  const [key, setKey] = useState("");
+  const [label, setLabel] = useState("");
+  const [stage, setStage] = useState<Stage>("qualified");
+  const add = useMutation({
+    mutationFn: () => unwrap(api.POST("/api/v1/statuses", { body: { key, label, stage, is_default: false } })),
+    onSuccess: () => {
+      setKey("");
+      setLabel("");
+      void queryClient.invalidateQueries({ queryKey: ["statuses"] });
+    },
+  });
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    add.mutate();
+  }
   return (
     <section aria-label="Statuses">
       <h2>Statuses</h2>
+      <form className="create" onSubmit={submit} aria-label="Add a status">
+        <label>
+          Key
+          <input value={key} onChange={(e) => setKey(e.target.value)} required placeholder="demo_booked" />
+        </label>
+        <label>
+          Label
+          <input value={label} onChange={(e) => setLabel(e.target.value)} required />
+        </label>
+        <label>
+          Stage
+          <select value={stage} onChange={(e) => setStage(e.target.value as Stage)}>
+            {STAGES.map((s) => (
+              <option key={s} value={s}>
+                {s}
+              </option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" disabled={add.isPending}>
+          Add status
+        </button>
+        <ErrorLine error={add.error} />
+      </form>
       <QueryState query={statuses} what="statuses" />
       <ul>
         {statuses.data?.map((s) => (
@@ -222,6 +265,51 @@ function Statuses() {
           </li>
         ))}
       </ul>
+    </section>
+  );
+}
+
+function TenantSettings() {
+  const { me } = useAuth();
+  const queryClient = useQueryClient();
+  const tenantId = me?.tenant?.id ?? "";
+  const [minutes, setMinutes] = useState("");
+  const [timezone, setTimezone] = useState("");
+  const save = useMutation({
+    mutationFn: () =>
+      unwrap(
+        api.PATCH("/api/v1/tenants/{tenant_id}", {
+          params: { path: { tenant_id: tenantId } },
+          body: {
+            ...(minutes !== "" ? { speed_to_lead_minutes: Number(minutes) } : {}),
+            ...(timezone !== "" ? { timezone } : {}),
+          },
+        }),
+      ),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["me"] }),
+  });
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    save.mutate();
+  }
+  return (
+    <section aria-label="Tenant">
+      <h2>Tenant</h2>
+      <form className="create" onSubmit={submit} aria-label="Tenant settings">
+        <label>
+          Speed-to-lead minutes (0 = off)
+          <input type="number" min={0} value={minutes} onChange={(e) => setMinutes(e.target.value)} />
+        </label>
+        <label>
+          Time zone
+          <input value={timezone} onChange={(e) => setTimezone(e.target.value)} placeholder="Europe/Madrid" />
+        </label>
+        <button type="submit" disabled={save.isPending || (minutes === "" && timezone === "")}>
+          Save
+        </button>
+        {save.isSuccess && <span role="status">Saved.</span>}
+        <ErrorLine error={save.error} />
+      </form>
     </section>
   );
 }
@@ -269,6 +357,7 @@ export function SettingsPage() {
       <h1>Settings</h1>
       {can(me, "user:read") && <Users />}
       {can(me, "api_key:manage") && <ApiKeys />}
+      {can(me, "tenant:settings") && <TenantSettings />}
       {can(me, "status:manage") && <Statuses />}
       {can(me, "whatsapp_account:manage") && <WhatsAppAccount />}
       <p className="muted">The AI agent's and telephony settings appear here once those exist.</p>
