@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from channels.whatsapp.accepted import AcceptedSends
+from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.outbox import SendDeferred, SendInFlight, SendRefused, WhatsAppSender
 from channels.whatsapp.pacing import SendPacer
 from core.config import Settings
@@ -59,6 +60,7 @@ class WhatsAppActivities:
             settings=settings,
             heartbeat=activity.heartbeat,
         )
+        self.channel = WhatsAppChannel(self.sender)
         self._http = http
         self._redis = redis
         self.live = LiveEvents(redis, keys)
@@ -81,7 +83,7 @@ class WhatsAppActivities:
     @activity.defn(name=SEND_WHATSAPP_MESSAGE)
     async def send_whatsapp_message(self, data: SendWhatsAppInput) -> SendWhatsAppResult:
         try:
-            result = await self.sender.send(data)
+            result = await self.channel.send(data)
         except SendDeferred as deferred:
             delay = deferred.retry_after_seconds
             raise ApplicationError(

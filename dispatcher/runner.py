@@ -27,7 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from channels.whatsapp.inbound import handle_inbox_event
+from channels.channel import InboundHandler
+from channels.whatsapp.inbound import WhatsAppInbound
 from core.config import Settings
 from core.db import async_url
 from core.errors import ServiceUnavailable
@@ -76,7 +77,7 @@ class InboxDispatcher:
         # Tells open inboxes what an event changed; a Redis client of the dispatcher's own unless one is given.
         self._owns_live = live is None
         self.live = live or LiveEvents.for_settings(settings)
-        self.handlers: Mapping[str, Handler] = handlers or self._whatsapp_handlers()
+        self.handlers: Mapping[str, Handler] = handlers or self._channel_handlers()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         # Handled events not yet marked done: written in one statement before the next claim.
@@ -84,17 +85,14 @@ class InboxDispatcher:
         self._next_prune = 0.0
         self._claim_batch = max(1, min(settings.inbox_concurrency, settings.inbox_batch_size) // 4)
 
-    def _whatsapp_handlers(self) -> dict[str, Handler]:
-        async def whatsapp(row: WebhookInbox) -> None:
-            await handle_inbox_event(
-                row,
-                session_factory=self.session_factory,
-                temporal=self.temporal,
-                settings=self.settings,
-                live=self.live,
-            )
-
-        return {"cloud": whatsapp, "evolution": whatsapp}
+    def _channel_handlers(self) -> dict[str, Handler]:
+        """Each inbox provider's handler: every channel's inbound side, by the providers it reads."""
+        channels: list[InboundHandler] = [
+            WhatsAppInbound(
+                session_factory=self.session_factory, temporal=self.temporal, settings=self.settings, live=self.live
+            ),
+        ]
+        return {provider: channel.handle for channel in channels for provider in channel.inbox_providers}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop` is set, then let the events in hand finish."""

@@ -1,10 +1,12 @@
-"""What crosses the workflow boundary for WhatsApp: the inbound-message signal and the send activity's input/result.
+"""What crosses the workflow boundary for WhatsApp: the lead workflow's inbound signals and the send activity's I/O.
 
-Pydantic models (the pydantic data converter carries them); no ORM objects, no I/O. Used by the webhook route
-(signal), `LeadWorkflow.record_inbound_message` and the `send_whatsapp_message` activity.
+Pydantic models (the pydantic data converter carries them); no ORM objects, no I/O. Used by the webhook inbox
+dispatcher (signals), `LeadWorkflow` and the `send_whatsapp_message` activity. Each signal's `signal` names the
+`LeadWorkflow` handler it is for (class-level, so not part of the payload running workflows decode).
 """
 
 from datetime import datetime
+from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
@@ -13,6 +15,8 @@ from workflows.failures import WorkflowFailure
 
 class InboundWhatsAppMessage(BaseModel):
     """Signal `record_inbound_message`: the lead wrote to us (already stored in its conversation)."""
+
+    signal: ClassVar[str] = "record_inbound_message"
 
     provider: str
     provider_message_id: str
@@ -27,6 +31,8 @@ class InboundWhatsAppMessage(BaseModel):
 class WhatsAppProviderOptOut(BaseModel):
     """Signal `record_provider_opt_out`: a status webhook says the person stopped messages from us (131050)."""
 
+    signal: ClassVar[str] = "record_provider_opt_out"
+
     provider_message_id: str
     reason: str = ""
     occurred_at: datetime
@@ -36,6 +42,8 @@ class WhatsAppProviderOptOut(BaseModel):
 class WhatsAppProviderUndeliverable(BaseModel):
     """Signal `record_provider_undeliverable`: a status webhook says a message to the lead could not be delivered
     (e.g. 131026, the number cannot receive WhatsApp messages), after the provider had accepted it."""
+
+    signal: ClassVar[str] = "record_provider_undeliverable"
 
     provider_message_id: str
     reason: str = ""

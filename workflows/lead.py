@@ -244,7 +244,7 @@ class LeadWorkflow:
 
     # WhatsApp --------------------------------------------------------------------------------------------------------
 
-    @workflow.signal
+    @workflow.signal(name=InboundWhatsAppMessage.signal)
     async def record_inbound_message(self, message: InboundWhatsAppMessage) -> None:
         """The lead wrote on WhatsApp (the webhook stored it). A repeat is ignored; an opt-out keyword opts out."""
         view = self._view
@@ -274,7 +274,7 @@ class LeadWorkflow:
                 f"the lead wrote {message.body[:40]!r} on WhatsApp (an opt-out keyword)",
             )
 
-    @workflow.signal
+    @workflow.signal(name=WhatsAppProviderOptOut.signal)
     async def record_provider_opt_out(self, event: WhatsAppProviderOptOut) -> None:
         """WhatsApp reported (a `failed` status, 131050) that the person stopped messages from this business."""
         await self._opt_out(
@@ -282,7 +282,7 @@ class LeadWorkflow:
             f"WhatsApp reports the person stopped messages from this business ({event.reason or '131050'})",
         )
 
-    @workflow.signal
+    @workflow.signal(name=WhatsAppProviderUndeliverable.signal)
     async def record_provider_undeliverable(self, event: WhatsAppProviderUndeliverable) -> None:
         """A message WhatsApp had accepted could not be delivered: the number cannot receive WhatsApp messages, so no
         enrollment of this lead goes on sending (as when the send itself is refused with 131026)."""

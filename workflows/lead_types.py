@@ -12,10 +12,16 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain.stages import Stage
+from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut, WhatsAppProviderUndeliverable
 from workflows.failures import WorkflowFailure
 
 MIRROR_STATUS_CHANGE = "lead.mirror_status_change"
 RECORD_SPEED_TO_LEAD_ALERT = "lead.record_speed_to_lead_alert"
+
+# What a channel signals the lead's workflow after it stored an inbound event: a tagged union whose tag is each
+# member's `signal`, the name of the LeadWorkflow handler that takes it (the names running workflows and recorded
+# histories know). A new channel adds its signal's payload here and its handler to the workflow.
+LeadInboundSignal = InboundWhatsAppMessage | WhatsAppProviderOptOut | WhatsAppProviderUndeliverable
 
 # ApplicationError types the workflow raises (workflows/failures.py).
 INVALID_TRANSITION = WorkflowFailure.INVALID_TRANSITION

@@ -2,7 +2,7 @@
 
 No login: a delivery proves itself (Meta's signature over the raw body, the shard's key). Every accepted delivery
 is answered 200 once its events are committed to the webhook inbox, including repeats (which store nothing); the
-dispatcher handles them behind the answer. See api/services/whatsapp_webhooks.py for the order of work.
+dispatcher handles them behind the answer. Verifying and parsing are the channel's (channels/whatsapp/webhooks.py).
 """
 
 from typing import Any
@@ -12,10 +12,9 @@ from fastapi.responses import PlainTextResponse
 
 from api.admission import limit_webhooks_in_flight
 from api.deps import SessionDep, SettingsDep
-from api.services import whatsapp_webhooks as service
+from channels.whatsapp import webhooks
 from channels.whatsapp.shard_router import ShardRouter
 from core.errors import AppError
-from providers.whatsapp.signatures import SIGNATURE_HEADER
 
 # Admission runs before any other dependency: a refused delivery never waits for a database connection.
 router = APIRouter(
@@ -61,42 +60,26 @@ async def _raw_body(request: Request) -> bytes:
 )
 async def cloud_verification(request: Request, session: SessionDep, settings: SettingsDep) -> PlainTextResponse:
     """Meta's subscription handshake: echo `hub.challenge` when `hub.verify_token` is an account's verify token."""
-    challenge = await service.answer_handshake(session=session, query=dict(request.query_params), settings=settings)
+    challenge = await webhooks.answer_handshake(session=session, query=dict(request.query_params), settings=settings)
     return PlainTextResponse(challenge)
 
 
 @router.post("/cloud", responses=DELIVERY_ERRORS)
 async def cloud_webhook(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
-    raw_body = await _raw_body(request)
-    payload, accounts = await service.verify_cloud_delivery(
-        session=session, raw_body=raw_body, signature=request.headers.get(SIGNATURE_HEADER), settings=settings
+    delivery = await webhooks.accept_cloud_delivery(
+        session=session, raw_body=await _raw_body(request), headers=request.headers, settings=settings
     )
-    events = service.parse_cloud(payload)
-    queued = await service.enqueue(
-        session=session,
-        provider="cloud",
-        raw=payload,
-        events=events,
-        account_for={number_id: number_id for number_id in accounts},
-        tenant_for={number_id: account.tenant_id for number_id, account in accounts.items()},
-    )
-    return {"received": len(events), "queued": queued}
+    queued = await webhooks.store(session=session, delivery=delivery)
+    return {"received": delivery.received, "queued": queued}
 
 
 @router.post("/evolution/{shard}", responses={**DELIVERY_ERRORS, 404: {"description": "no shard of that name"}})
 async def evolution_webhook(shard: str, request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
-    shard_router = ShardRouter(settings.whatsapp_evolution_shards)
-    payload, evolution_shard = service.verify_evolution_delivery(
-        router=shard_router, shard_name=shard, raw_body=await _raw_body(request), headers=dict(request.headers)
+    delivery = webhooks.accept_evolution_delivery(
+        router=ShardRouter(settings.whatsapp_evolution_shards),
+        shard_name=shard,
+        raw_body=await _raw_body(request),
+        headers=request.headers,
     )
-    events = service.parse_evolution(payload)
-    # The shard's key verified every event of the delivery; the dispatcher finds each event's tenant on the shard.
-    queued = await service.enqueue(
-        session=session,
-        provider="evolution",
-        raw=payload,
-        events=events,
-        account_for={event.account_id: evolution_shard.name for event in events},
-        tenant_for={},
-    )
-    return {"received": len(events), "queued": queued}
+    queued = await webhooks.store(session=session, delivery=delivery)
+    return {"received": delivery.received, "queued": queued}

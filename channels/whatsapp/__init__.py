@@ -1,1 +1,1 @@
-"""The WhatsApp channel: shard routing, inbound webhook handling, outbound sends (outbox, window, pacing)."""
+"""The WhatsApp channel: shard routing, webhooks verified into the inbox, inbox events handled, outbound sends."""

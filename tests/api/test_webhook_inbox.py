@@ -118,14 +118,14 @@ async def test_one_leads_messages_reach_its_workflow_in_the_order_they_were_deli
 async def test_events_stored_while_temporal_is_down_all_drain_once_it_answers(
     plain_client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from channels.whatsapp import inbound
+    from channels import lead_signals
 
-    real = inbound.signal_inbound_message
+    real = lead_signals.signal_lead
 
     async def down(**_: object) -> None:
         raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
 
-    monkeypatch.setattr(inbound, "signal_inbound_message", down)
+    monkeypatch.setattr(lead_signals, "signal_lead", down)
     senders = [fresh_phone_digits() for _ in range(20)]
     message_ids = {sender: fresh_wamid() for sender in senders}
     answers = await asyncio.gather(
@@ -153,7 +153,7 @@ async def test_events_stored_while_temporal_is_down_all_drain_once_it_answers(
         return await states() == {"waiting": len(senders)}  # each tried, none parked: an outage does not count
 
     await eventually(all_waiting, within_seconds=30)
-    monkeypatch.setattr(inbound, "signal_inbound_message", real)
+    monkeypatch.setattr(lead_signals, "signal_lead", real)
 
     async def all_done() -> bool:
         return await states() == {"done": len(senders)}

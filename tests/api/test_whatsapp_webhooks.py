@@ -496,9 +496,9 @@ async def test_a_marketing_opt_out_status_whose_signal_failed_is_signalled_once_
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
     """Like an inbound message: Temporal down -> acknowledged, and the dispatcher's retry opts the lead out."""
-    from channels.whatsapp import inbound
+    from channels import lead_signals
 
-    real = inbound.signal_inbound_message
+    real = lead_signals.signal_lead
 
     async def down(**_: object) -> None:
         raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
@@ -508,10 +508,10 @@ async def test_a_marketing_opt_out_status_whose_signal_failed_is_signalled_once_
     wamid = fresh_wamid()
     await add_message(session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
     body = wa_tenant.meta_body("webhook_status_failed_131050.json", sender=sender, message_id=wamid)
-    monkeypatch.setattr(inbound, "signal_inbound_message", down)
+    monkeypatch.setattr(lead_signals, "signal_lead", down)
     assert (await wa_tenant.post_cloud(client, body)).status_code == 200
     await eventually(lambda: _inbox_retrying(session_factory, f"status:{wamid}:failed"))
-    monkeypatch.setattr(inbound, "signal_inbound_message", real)
+    monkeypatch.setattr(lead_signals, "signal_lead", real)
 
     async def opted_out() -> Lead | None:
         lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
@@ -741,20 +741,20 @@ async def test_evolution_connection_updates_are_stored_once(
 async def test_temporal_unreachable_is_acknowledged_and_the_dispatcher_signals_once_it_answers(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client, monkeypatch
 ) -> None:  # type: ignore[no-untyped-def]
-    from channels.whatsapp import inbound
+    from channels import lead_signals
 
-    real = inbound.signal_inbound_message
+    real = lead_signals.signal_lead
 
     async def down(**_: object) -> None:
         raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
 
     sender, message_id = fresh_phone_digits(), fresh_wamid()
     body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, message_id=message_id)
-    monkeypatch.setattr(inbound, "signal_inbound_message", down)
+    monkeypatch.setattr(lead_signals, "signal_lead", down)
     first = await wa_tenant.post_cloud(client, body)
     assert first.status_code == 200  # stored: the provider need not redeliver
     await eventually(lambda: _inbox_retrying(session_factory, f"message:{message_id}"))
-    monkeypatch.setattr(inbound, "signal_inbound_message", real)
+    monkeypatch.setattr(lead_signals, "signal_lead", real)
     assert (await wa_tenant.post_cloud(client, body)).status_code == 200  # a redelivery meanwhile changes nothing
 
     async def handled() -> bool:

@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
-from channels.whatsapp.inbound import handle_inbox_event, inbox_rows
+from channels.whatsapp.inbound import handle_inbox_event
+from channels.whatsapp.inbox import inbox_rows
 from core.config import Settings
 from dispatcher.runner import InboxDispatcher
 from models import Message, WebhookInbox
-from providers.whatsapp.inbound import parse_meta_webhook
+from providers.whatsapp.meta_webhook import parse_meta_webhook
 from repositories.webhook_inbox import WebhookInboxRepository
 from tests.fixtures.crm import SystemAdminContext
 from tests.fixtures.dispatcher import dispatcher_settings

@@ -6,16 +6,10 @@ from pathlib import Path
 import pytest
 
 from providers.whatsapp.base import ErrorKind
-from providers.whatsapp.inbound import (
-    ConnectionUpdate,
-    InboundKind,
-    InboundMessage,
-    MessageStatus,
-    StatusEvent,
-    WebhookPayloadError,
-    parse_evolution_webhook,
-    parse_meta_webhook,
-)
+from providers.whatsapp.events import ConnectionUpdate, InboundKind, InboundMessage, MessageStatus, StatusEvent
+from providers.whatsapp.evolution_webhook import parse_evolution_webhook
+from providers.whatsapp.meta_webhook import parse_meta_webhook
+from providers.whatsapp.payload import WebhookPayloadError
 from tests.fixtures.sandbox import load_fixture
 
 TESTED_WEBHOOK_FIXTURES = {

@@ -7,16 +7,10 @@ import pytest
 
 from providers.whatsapp.base import ErrorKind
 from providers.whatsapp.cloud import CloudApiClient
+from providers.whatsapp.events import ConnectionUpdate, InboundKind, InboundMessage, MessageStatus, StatusEvent
 from providers.whatsapp.evolution import EvolutionApiClient
-from providers.whatsapp.inbound import (
-    ConnectionUpdate,
-    InboundKind,
-    InboundMessage,
-    MessageStatus,
-    StatusEvent,
-    parse_evolution_webhook,
-    parse_meta_webhook,
-)
+from providers.whatsapp.evolution_webhook import parse_evolution_webhook
+from providers.whatsapp.meta_webhook import parse_meta_webhook
 from providers.whatsapp.signatures import SIGNATURE_HEADER, verify_signature
 from tests.fixtures.sandbox import (
     SANDBOX_ACCESS_TOKEN,

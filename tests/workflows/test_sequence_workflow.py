@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
-from channels.whatsapp.inbound import InboundSignal, signal_inbound_message
+from channels.lead_signals import LeadSignal, signal_lead
 from core.config import Settings
 from core.errors import Conflict
 from domain.sequences.preview import preview
 from domain.stages import Stage
-from domain.whatsapp_messages import InboundWhatsAppMessage
+from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderUndeliverable
 from tests.fixtures.whatsapp import eventually, fresh_wamid
 from tests.fixtures.workflow_calls import enrollment_workflows
 from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, definition_of, make_world, time_skipping_worker
@@ -460,22 +460,20 @@ async def test_a_reply_after_the_leads_workflow_ended_still_ends_the_enrollment(
 
     # The lead writes back: the webhook's signal-with-start begins a fresh lead run, which must know the enrollment.
     async with world.session_factory() as session:
-        await signal_inbound_message(
+        await signal_lead(
             session=session,
             temporal=env.client,
             settings=world.settings,
-            signal=InboundSignal(
+            signal=LeadSignal(
                 webhook_event_id=uuid.uuid4(),
                 tenant_id=world.tenant.id,
-                tenant_slug=world.tenant.slug,
                 lead_id=lead.id,
-                lead_created=False,
-                provider="cloud",
-                provider_message_id=fresh_wamid(),
-                message_id=None,
-                body="thanks, one more question",
-                received_at=datetime.now(UTC),
-                opt_out=False,
+                signal=InboundWhatsAppMessage(
+                    provider="cloud",
+                    provider_message_id=fresh_wamid(),
+                    body="thanks, one more question",
+                    received_at=datetime.now(UTC),
+                ),
             ),
         )
     view = await handle.result()
@@ -503,23 +501,17 @@ async def test_a_later_undeliverable_status_ends_the_enrollment_with_no_further_
     lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
     await eventually(lambda: _knows_enrollment(lead_handle, handle.id))
     async with world.session_factory() as session:
-        await signal_inbound_message(
+        await signal_lead(
             session=session,
             temporal=env.client,
             settings=world.settings,
-            signal=InboundSignal(
+            signal=LeadSignal(
                 webhook_event_id=uuid.uuid4(),
                 tenant_id=world.tenant.id,
-                tenant_slug=world.tenant.slug,
                 lead_id=lead.id,
-                lead_created=False,
-                provider="cloud",
-                provider_message_id=sent["id"],
-                message_id=None,
-                body="Message undeliverable",
-                received_at=datetime.now(UTC),
-                opt_out=False,
-                provider_undeliverable=True,
+                signal=WhatsAppProviderUndeliverable(
+                    provider_message_id=sent["id"], reason="Message undeliverable", occurred_at=datetime.now(UTC)
+                ),
             ),
         )
     view = await handle.result()

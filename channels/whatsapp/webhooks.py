@@ -1,34 +1,36 @@
-"""Inbound WhatsApp webhooks, the request half: verify a delivery, store its events in the inbox, answer.
+"""Inbound WhatsApp webhooks, the request half: verify a delivery, parse it, name its inbox rows.
 
 1. verify: Cloud: `X-Hub-Signature-256` over the raw body with the app secret of the account owning the delivery's
    `metadata.phone_number_id` (a delivery with no `messages` change names no phone number: any Cloud account's app
    secret verifies it, and it is acknowledged and ignored); Evolution: the shard's key. Unverified deliveries are
    refused before anything is stored.
-2. `enqueue`: the delivery's events go into `webhook_inbox` in one insert, unique on the provider's event keys (a
-   redelivery stores nothing and is still answered 200). The route answers once that insert commits.
-3. the dispatcher handles each stored event behind the answer (channels/whatsapp/inbound.py).
+2. parse: the provider's wire format (providers/whatsapp/meta_webhook.py, evolution_webhook.py) into events; a
+   verified body of the wrong shape is a 400.
+3. `store`: the delivery's events go into `webhook_inbox` in one insert, unique on the provider's event keys (a
+   redelivery stores nothing and is still answered 200). The route answers once that insert commits; the
+   dispatcher handles each stored event behind the answer (channels/whatsapp/inbound.py).
 """
 
 import json
 import logging
-import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from channels.whatsapp.inbound import WhatsAppEvent, inbox_rows
+from channels.whatsapp.inbox import inbox_rows
 from channels.whatsapp.shard_router import ShardRouter
-from core.config import EvolutionShard, Settings
+from core.config import Settings
 from core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from core.secret_box import SecretBox, SecretUnreadable
 from models import WhatsAppAccount
-from providers.whatsapp.inbound import (
-    WebhookPayloadError,
-    parse_evolution_webhook,
-    parse_meta_webhook,
-)
+from providers.whatsapp import evolution_webhook, meta_webhook
+from providers.whatsapp.events import WhatsAppEvent
+from providers.whatsapp.payload import WebhookPayloadError
 from providers.whatsapp.signatures import (
     EVOLUTION_SHARD_KEY_HEADER,
+    SIGNATURE_HEADER,
     answer_verification_challenge,
     verify_evolution_key,
     verify_signature,
@@ -44,36 +46,28 @@ class BadWebhookPayload(AppError):
     code = "bad_webhook_payload"
 
 
+@dataclass(frozen=True, slots=True)
+class VerifiedDelivery:
+    """A verified delivery: how many events it carried, and the inbox rows of those of verified accounts."""
+
+    received: int
+    rows: list[dict[str, Any]]
+
+
+def parse_inbound(provider: str, payload: Any) -> list[WhatsAppEvent]:
+    """The events of a verified delivery of `provider` (`cloud` or `evolution`); WebhookPayloadError otherwise."""
+    if provider == "cloud":
+        return meta_webhook.parse_meta_webhook(payload)
+    if provider == "evolution":
+        return evolution_webhook.parse_evolution_webhook(payload)
+    raise WebhookPayloadError(f"no WhatsApp provider named {provider!r}")
+
+
 def _decode(raw_body: bytes) -> Any:
     try:
         return json.loads(raw_body)
     except ValueError:
         return None
-
-
-def _meta_phone_number_ids(payload: Any) -> list[str]:
-    ids: list[str] = []
-    entries = payload.get("entry") if isinstance(payload, dict) else None
-    for entry in entries if isinstance(entries, list) else []:
-        changes = entry.get("changes") if isinstance(entry, dict) else None
-        for change in changes if isinstance(changes, list) else []:
-            value = change.get("value") if isinstance(change, dict) else None
-            metadata = value.get("metadata") if isinstance(value, dict) else None
-            number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
-            if isinstance(number_id, str) and number_id and number_id not in ids:
-                ids.append(number_id)
-    return ids
-
-
-def _carries_messages(payload: Any) -> bool:
-    """Whether any change is of the `messages` field (messages and statuses, always with `metadata.phone_number_id`)."""
-    entries = payload.get("entry") if isinstance(payload, dict) else None
-    for entry in entries if isinstance(entries, list) else []:
-        changes = entry.get("changes") if isinstance(entry, dict) else None
-        for change in changes if isinstance(changes, list) else []:
-            if isinstance(change, dict) and change.get("field") == "messages":
-                return True
-    return False
 
 
 def app_secret_of(account: WhatsAppAccount, settings: Settings) -> str:
@@ -109,21 +103,42 @@ async def answer_handshake(*, session: AsyncSession, query: dict[str, str], sett
     raise Forbidden("the verify token does not match any WhatsApp account (or hub.mode is not 'subscribe')")
 
 
-async def verify_cloud_delivery(
+async def accept_cloud_delivery(
+    *, session: AsyncSession, raw_body: bytes, headers: Mapping[str, str], settings: Settings
+) -> VerifiedDelivery:
+    """Verify a Cloud API delivery (401 otherwise), parse it (400) and name its inbox rows."""
+    payload, accounts = await _verify_cloud(
+        session=session, raw_body=raw_body, signature=headers.get(SIGNATURE_HEADER), settings=settings
+    )
+    try:
+        events = parse_inbound("cloud", payload)
+    except WebhookPayloadError as exc:
+        raise BadWebhookPayload(f"not a WhatsApp Cloud API webhook: {exc}") from None
+    rows = inbox_rows(
+        provider="cloud",
+        account_for={number_id: number_id for number_id in accounts},
+        tenant_for={number_id: account.tenant_id for number_id, account in accounts.items()},
+        raw=payload,
+        events=events,
+    )
+    return VerifiedDelivery(received=len(events), rows=rows)
+
+
+async def _verify_cloud(
     *, session: AsyncSession, raw_body: bytes, signature: str | None, settings: Settings
 ) -> tuple[Any, dict[str, WhatsAppAccount]]:
     """The decoded body and the accounts whose app secret signed it (phone number id -> account); 401 otherwise."""
     if not signature:
         raise Unauthorized("missing X-Hub-Signature-256 header")
     payload = _decode(raw_body)
-    if not _carries_messages(payload):
+    if not meta_webhook.carries_messages(payload):
         # Template status, account updates...: Meta names no phone number, only the business account. Answered 200
         # (events of no channel, ignored) once some account's app secret verifies it; refused, Meta would retry it
         # for days and may disable the subscription.
         if not await _signed_by_any_account(session=session, raw_body=raw_body, signature=signature, settings=settings):
             raise Unauthorized("X-Hub-Signature-256 does not match the app secret of any WhatsApp Cloud account")
         return payload, {}
-    accounts = await WhatsAppAccountRepository(session).get_by_phone_number_ids(_meta_phone_number_ids(payload))
+    accounts = await WhatsAppAccountRepository(session).get_by_phone_number_ids(meta_webhook.phone_number_ids(payload))
     verified = {
         number_id: account
         for number_id, account in accounts.items()
@@ -148,44 +163,35 @@ async def _signed_by_any_account(*, session: AsyncSession, raw_body: bytes, sign
     return any(verify_signature(secret, raw_body, signature) for secret in secrets)
 
 
-def verify_evolution_delivery(
-    *, router: ShardRouter, shard_name: str, raw_body: bytes, headers: dict[str, str]
-) -> tuple[Any, EvolutionShard]:
+def accept_evolution_delivery(
+    *, router: ShardRouter, shard_name: str, raw_body: bytes, headers: Mapping[str, str]
+) -> VerifiedDelivery:
+    """Verify an Evolution shard's delivery (404 unknown shard, 401 wrong key), parse it (400), name its inbox rows."""
     shard = router.by_name(shard_name)
     if shard is None:
         raise NotFound(f"no Evolution shard named '{shard_name}' is configured")
     payload = _decode(raw_body)
-    body_key = payload.get("apikey") if isinstance(payload, dict) else None
     if not verify_evolution_key(
-        shard.api_key, header_value=headers.get(EVOLUTION_SHARD_KEY_HEADER), body_apikey=body_key
+        shard.api_key,
+        header_value=headers.get(EVOLUTION_SHARD_KEY_HEADER),
+        body_apikey=evolution_webhook.body_apikey(payload),
     ):
         raise Unauthorized(f"the request does not carry shard '{shard_name}''s key")
-    return payload, shard
-
-
-def parse_cloud(payload: Any) -> list[WhatsAppEvent]:
     try:
-        return parse_meta_webhook(payload)
-    except WebhookPayloadError as exc:
-        raise BadWebhookPayload(f"not a WhatsApp Cloud API webhook: {exc}") from None
-
-
-def parse_evolution(payload: Any) -> list[WhatsAppEvent]:
-    try:
-        return parse_evolution_webhook(payload)
+        events = parse_inbound("evolution", payload)
     except WebhookPayloadError as exc:
         raise BadWebhookPayload(f"not an Evolution API webhook: {exc}") from None
+    # The shard's key verified every event of the delivery; the dispatcher finds each event's tenant on the shard.
+    rows = inbox_rows(
+        provider="evolution",
+        account_for={event.account_id: shard.name for event in events},
+        tenant_for={},
+        raw=payload,
+        events=events,
+    )
+    return VerifiedDelivery(received=len(events), rows=rows)
 
 
-async def enqueue(
-    *,
-    session: AsyncSession,
-    provider: str,
-    raw: Any,
-    events: list[WhatsAppEvent],
-    account_for: dict[str, str],
-    tenant_for: dict[str, uuid.UUID | None],
-) -> int:
+async def store(*, session: AsyncSession, delivery: VerifiedDelivery) -> int:
     """Store the delivery's events in the inbox (one insert, no commit here); how many were new."""
-    rows = inbox_rows(provider=provider, account_for=account_for, tenant_for=tenant_for, raw=raw, events=events)
-    return await WebhookInboxRepository(session).enqueue(rows)
+    return await WebhookInboxRepository(session).enqueue(delivery.rows)

@@ -1,0 +1,54 @@
+"""The lead an inbound event is about, found by the person's number, or created when the number is new.
+
+Shared by the channels: a WhatsApp message (source `whatsapp`) or a call (source `call`) from an unknown number
+creates the lead, in the tenant's default status, with its time zone derived from the number.
+"""
+
+import logging
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
+from models import Lead, Tenant
+from repositories.leads import LeadRepository
+from repositories.statuses import StatusRepository
+from repositories.timeline import TimelineRepository
+
+log = logging.getLogger(__name__)
+
+
+async def lead_for_number(
+    session: AsyncSession, *, tenant: Tenant, number: str, name: str | None, source: str
+) -> tuple[Lead | None, bool]:
+    """The tenant's lead with this number and whether this call created it; (None, False) for an unusable number."""
+    try:
+        phone = normalize_phone(number, tenant.default_region)
+    except InvalidPhone as exc:
+        log.warning("inbound %s event from unusable number %s: %s", source, number, exc.reason)
+        return None, False
+    leads = LeadRepository(session)
+    lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
+    if lead is not None:
+        return lead, False
+    status = await StatusRepository(session).get_default(tenant_id=tenant.id)
+    inserted = await leads.insert_many_skip_existing(
+        [
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant.id,
+                "phone": phone,
+                "name": name or "",
+                "source": source,
+                "status_key": status.key if status is not None else "new",
+                "stage": status.stage if status is not None else "new",
+                "timezone": timezone_for_phone(phone, tenant.timezone),
+                "custom_fields": {},
+            }
+        ]
+    )
+    # A concurrent delivery may have created it first: then it is simply found.
+    lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
+    if lead is not None and phone in inserted:
+        await TimelineRepository(session).record_lead_created(lead=lead, actor=source)
+    return lead, phone in inserted
