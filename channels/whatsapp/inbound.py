@@ -218,7 +218,8 @@ class InboundStore:
                 idempotency_key=f"whatsapp-in:{tenant_id}:{event.provider_message_id}",
                 occurred_at=event.timestamp,
             )
-        return self._signal(event_id, tenant, lead.id, created, provider, event, message_id, body)
+        signal = self._message_signal(event, provider=provider, message_id=message_id, body=body, lead_created=created)
+        return LeadSignal(webhook_event_id=event_id, tenant_id=tenant_id, lead_id=lead.id, signal=signal)
 
     async def _unsignalled_repeat(
         self, provider: str, key: str, event: InboundMessage, tenant: Tenant
@@ -230,31 +231,24 @@ class InboundStore:
             tenant_id=tenant.id, provider_message_id=event.provider_message_id
         )
         body = message.body if message is not None else (event.text or "")
-        return self._signal(
-            stored.id, tenant, stored.lead_id, False, provider, event, message.id if message else None, body
+        signal = self._message_signal(
+            event, provider=provider, message_id=message.id if message else None, body=body, lead_created=False
         )
+        return LeadSignal(webhook_event_id=stored.id, tenant_id=tenant.id, lead_id=stored.lead_id, signal=signal)
 
-    def _signal(
-        self,
-        event_id: uuid.UUID,
-        tenant: Tenant,
-        lead_id: uuid.UUID,
-        created: bool,
-        provider: str,
-        event: InboundMessage,
-        message_id: uuid.UUID | None,
-        body: str,
-    ) -> LeadSignal:
-        message = InboundWhatsAppMessage(
+    def _message_signal(
+        self, event: InboundMessage, *, provider: str, message_id: uuid.UUID | None, body: str, lead_created: bool
+    ) -> InboundWhatsAppMessage:
+        """The `record_inbound_message` payload of a stored message."""
+        return InboundWhatsAppMessage(
             provider=provider,
             provider_message_id=event.provider_message_id,
             message_id=str(message_id) if message_id else None,
             body=body,
             received_at=event.timestamp,
             opt_out=self._is_opt_out(event),
-            lead_created=created,
+            lead_created=lead_created,
         )
-        return LeadSignal(webhook_event_id=event_id, tenant_id=tenant.id, lead_id=lead_id, signal=message)
 
     def _is_opt_out(self, event: InboundMessage) -> bool:
         keywords = self.settings.whatsapp_opt_out_keywords
