@@ -1,45 +1,69 @@
-"""Queue SSOT: task queues, activity timeouts and retry policies. Pure: safe to import from workflows."""
+"""Queue SSOT: task queues, and the call options (timeouts, retry policy) of each kind of activity.
+
+Pure: safe to import from workflows. A workflow calls an activity with the options of its kind,
+`workflow.execute_activity(NAME, arg, **DB_WRITE)`, never with options of its own.
+"""
 
 from datetime import timedelta
+from typing import TypedDict
 
 from temporalio.common import RetryPolicy
 
 # Task queues
 LEADS_QUEUE = "leadflow-leads"
 
-# Activity options
-DB_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Exception class names (Temporal's failure type of a plain exception) that a retry cannot fix. SQLAlchemy raises
+# `sqlalchemy.exc.DataError` for a value PostgreSQL refuses (a NUL character, a string too long, a bad number):
+# the same row fails the same way on every attempt.
+DATA_ERROR = "DataError"
+
+
+class ActivityOptions(TypedDict, total=False):
+    """The keyword options of `workflow.execute_activity` that this module decides."""
+
+    start_to_close_timeout: timedelta
+    schedule_to_close_timeout: timedelta
+    retry_policy: RetryPolicy
+
+
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["NotFound", "InvalidInput"],
+    non_retryable_error_types=[DATA_ERROR],
 )
 
-# Lead workflow: a status change is answered to a waiting person, so saving it is bounded; past this it is refused.
-LEAD_STATUS_MIRROR_SCHEDULE_TO_CLOSE = timedelta(minutes=1)
+# A DB write (mirror, task row, timeline event, cap reservation): retried while the database is away; an activity
+# that finds its row gone raises its own non-retryable type (LeadGone, JobGone).
+DB_WRITE = ActivityOptions(start_to_close_timeout=timedelta(seconds=30), retry_policy=DB_RETRY)
 
-# WhatsApp send activity: throttling (pacing, provider 429) is retried after the delay the error names; every other
-# refusal is raised non-retryable by the activity itself. A manual send is answered to a waiting agent: bounded.
-WHATSAPP_SEND_START_TO_CLOSE = timedelta(seconds=30)
+# Lead workflow: a status change is answered to a waiting person, so saving it is bounded; past this it is refused.
+LEAD_STATUS_MIRROR: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(minutes=1)}
+
+# WhatsApp sends: throttling (pacing, provider 429) is retried after the delay the error names; every other refusal
+# is raised non-retryable by the activity itself.
 WHATSAPP_SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
 )
-WHATSAPP_MANUAL_SEND_SCHEDULE_TO_CLOSE = timedelta(minutes=1)
+_WHATSAPP_SEND = ActivityOptions(start_to_close_timeout=timedelta(seconds=30), retry_policy=WHATSAPP_SEND_RETRY)
+# An agent's message is answered to a waiting agent: bounded.
+MANUAL_SEND: ActivityOptions = {**_WHATSAPP_SEND, "schedule_to_close_timeout": timedelta(minutes=1)}
+# A sequence step's send keeps retrying throttling for up to this long, then the step is recorded failed and the
+# enrollment goes on.
+SEQUENCE_SEND: ActivityOptions = {**_WHATSAPP_SEND, "schedule_to_close_timeout": timedelta(hours=6)}
 
-# Sequence workflow: a step's send keeps retrying throttling for up to this long, then the step is recorded failed
-# and the enrollment goes on. Writing a task, a mirror or a cap reservation is a DB write (DB_RETRY).
-SEQUENCE_SEND_SCHEDULE_TO_CLOSE = timedelta(hours=6)
-SEQUENCE_SET_STATUS_SCHEDULE_TO_CLOSE = timedelta(minutes=10)
+# A sequence's set_status step: an update of the lead's workflow, through an activity.
+SEQUENCE_SET_STATUS: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(minutes=10)}
 
 # Background jobs (workflows/bulk_start.py): one chunk of workflow starts; a chunk still failing after this long ends
 # the job `failed` (its unstarted rows are left to the sweeper). One sweep gets one attempt: the next sweep retries.
-JOB_CHUNK_START_TO_CLOSE = timedelta(minutes=2)
-JOB_CHUNK_SCHEDULE_TO_CLOSE = timedelta(minutes=30)
-SWEEP_START_TO_CLOSE = timedelta(minutes=5)
-SWEEP_RETRY = RetryPolicy(maximum_attempts=1)
+JOB_CHUNK = ActivityOptions(
+    start_to_close_timeout=timedelta(minutes=2), schedule_to_close_timeout=timedelta(minutes=30), retry_policy=DB_RETRY
+)
+JOB_FINISH: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(hours=1)}
+SWEEP_RUN = ActivityOptions(start_to_close_timeout=timedelta(minutes=5), retry_policy=RetryPolicy(maximum_attempts=1))
 
 # Worker: on SIGTERM, running activities get this long to finish before they are cancelled.
 WORKER_GRACEFUL_SHUTDOWN = timedelta(seconds=20)

@@ -27,12 +27,15 @@ from workflows.sweep import SweepWorkflow
 
 WORKFLOWS: Sequence[type] = [LeadWorkflow, SequenceWorkflow, BulkStartWorkflow, SweepWorkflow]
 
-# Pure modules shared by every workflow: imported once instead of once per workflow run (they keep no state).
+# Pure modules shared by every workflow: imported once instead of once per workflow run (they keep no state). This
+# list is the one way modules pass through the sandbox: workflow modules import them plainly.
 SANDBOX_PASSTHROUGH = [
     "domain",
     "core.queues",
     "workflows.ids",
     "workflows.search_attributes",
+    "workflows.shared",
+    "workflows.failures",
     "workflows.lead_types",
     "workflows.sequence_types",
     "workflows.job_types",

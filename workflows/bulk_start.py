@@ -12,12 +12,10 @@ Contract
 - Returns the job's state.
 """
 
-from datetime import timedelta
-
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
-from core.queues import DB_ACTIVITY_TIMEOUT, DB_RETRY, JOB_CHUNK_SCHEDULE_TO_CLOSE, JOB_CHUNK_START_TO_CLOSE
+from core.queues import DB_WRITE, JOB_CHUNK, JOB_FINISH
 from workflows.job_types import (
     BEGIN_JOB,
     FINISH_JOB,
@@ -40,8 +38,7 @@ class BulkStartWorkflow:
             BEGIN_JOB,
             JobRef(job_id=data.job_id),
             result_type=JobPlan,
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **DB_WRITE,
         )
         if plan.ended:
             return JobState.DONE
@@ -52,17 +49,13 @@ class BulkStartWorkflow:
                     START_JOB_CHUNK,
                     JobChunk(job_id=data.job_id, offset=offset, limit=plan.chunk_size),
                     result_type=ChunkOutcome,
-                    start_to_close_timeout=JOB_CHUNK_START_TO_CLOSE,
-                    schedule_to_close_timeout=JOB_CHUNK_SCHEDULE_TO_CLOSE,
-                    retry_policy=DB_RETRY,
+                    **JOB_CHUNK,
                 )
         except ActivityError as exc:
             error = str(exc.cause or exc)
         await workflow.execute_activity(
             FINISH_JOB,
             JobOutcome(job_id=data.job_id, error=error),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
-            schedule_to_close_timeout=timedelta(hours=1),
+            **JOB_FINISH,
         )
         return JobState.FAILED if error else JobState.DONE

@@ -8,7 +8,7 @@ pydantic: safe in the workflow sandbox.
 import uuid
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from workflows.shared import FrozenModel
 
 # Activities (activities/jobs.py registers them under these names).
 BEGIN_JOB = "jobs.begin"
@@ -36,22 +36,17 @@ def job_workflow_id(tenant_slug: str, job_id: str) -> str:
     return f"job:{tenant_slug}:{job_id}"
 
 
-class _Frozen(BaseModel):
-    # Unknown fields are ignored: a payload in a running workflow's history must decode after a deploy or rollback.
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class BulkStartInput(_Frozen):
+class BulkStartInput(FrozenModel):
     tenant_id: uuid.UUID
     tenant_slug: str
     job_id: uuid.UUID
 
 
-class JobRef(_Frozen):
+class JobRef(FrozenModel):
     job_id: uuid.UUID
 
 
-class JobPlan(_Frozen):
+class JobPlan(FrozenModel):
     """Where a (re)started job stands: `items` workflows to start in chunks of `chunk_size`, from `next_offset`."""
 
     items: int
@@ -60,27 +55,27 @@ class JobPlan(_Frozen):
     ended: bool  # done or failed already: nothing left to do
 
 
-class JobChunk(_Frozen):
+class JobChunk(FrozenModel):
     job_id: uuid.UUID
     offset: int
     limit: int
 
 
-class ChunkOutcome(_Frozen):
+class ChunkOutcome(FrozenModel):
     started: int
     failed: int
 
 
-class JobOutcome(_Frozen):
+class JobOutcome(FrozenModel):
     job_id: uuid.UUID
     error: str | None = None
 
 
-class SweepRequest(_Frozen):
+class SweepRequest(FrozenModel):
     pass
 
 
-class SweepResult(_Frozen):
+class SweepResult(FrozenModel):
     jobs: int  # queued or stalled jobs whose workflow was started again
     enrollments: int  # enrollments started whose workflow had never started
     leads: int  # leads started whose workflow had never started

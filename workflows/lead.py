@@ -45,14 +45,7 @@ from typing import cast
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from core.queues import (
-    DB_ACTIVITY_TIMEOUT,
-    DB_RETRY,
-    LEAD_STATUS_MIRROR_SCHEDULE_TO_CLOSE,
-    WHATSAPP_MANUAL_SEND_SCHEDULE_TO_CLOSE,
-    WHATSAPP_SEND_RETRY,
-    WHATSAPP_SEND_START_TO_CLOSE,
-)
+from core.queues import DB_WRITE, LEAD_STATUS_MIRROR, MANUAL_SEND
 from domain.stages import TERMINAL_STAGES, Stage, transition_error
 from domain.whatsapp_messages import (
     LEAD_OPTED_OUT,
@@ -94,19 +87,10 @@ from workflows.sequence_types import (
     LeadStageChanged,
     LeadUndeliverable,
 )
+from workflows.shared import opt_out_status_key, should_continue_as_new
 
 MIRROR_FAILED = "StatusMirrorFailed"
 RECENT_INBOUND_IDS = 20  # how many inbound message ids the view remembers to drop a repeated signal
-
-
-def _opt_out_status_key(error: ApplicationError) -> str:
-    """The tenant's opted-out status key the send activity looked up (details[0]), else the default key."""
-    try:
-        details = error.details[0] if error.details else None
-    except Exception:  # details that cannot be decoded: fall back to the default key
-        details = None
-    key = details.get("opt_out_status_key") if isinstance(details, dict) else None
-    return key if isinstance(key, str) and key else Stage.OPTED_OUT.value
 
 
 def initial_view(data: LeadWorkflowInput) -> LeadView:
@@ -145,7 +129,7 @@ class LeadWorkflow:
             await workflow.wait_condition(workflow.all_handlers_finished)
             if self._finished():
                 return self._view
-            if self._should_continue_as_new():
+            if should_continue_as_new(self._input.max_history_events):
                 workflow.continue_as_new(data.model_copy(update={"carried_over": self._view}))
             # Otherwise a handler reopened the lead while we waited (a lost lead back to contacted): keep going.
 
@@ -176,10 +160,8 @@ class LeadWorkflow:
                 await workflow.execute_activity(
                     MIRROR_STATUS_CHANGE,
                     mirror,
-                    start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
                     # Bounded: a person is waiting for the answer; an unsaved change is refused, never half-applied.
-                    schedule_to_close_timeout=LEAD_STATUS_MIRROR_SCHEDULE_TO_CLOSE,
-                    retry_policy=DB_RETRY,
+                    **LEAD_STATUS_MIRROR,
                 )
             except ActivityError as err:
                 raise self._mirror_failure(err) from err
@@ -309,14 +291,12 @@ class LeadWorkflow:
                 SEND_WHATSAPP_MESSAGE,
                 data,
                 result_type=SendWhatsAppResult,
-                start_to_close_timeout=WHATSAPP_SEND_START_TO_CLOSE,
-                schedule_to_close_timeout=WHATSAPP_MANUAL_SEND_SCHEDULE_TO_CLOSE,
-                retry_policy=WHATSAPP_SEND_RETRY,
+                **MANUAL_SEND,
             )
         except ActivityError as err:
             cause = err.cause
             if isinstance(cause, ApplicationError) and cause.type == RECIPIENT_OPTED_OUT:
-                await self._opt_out(_opt_out_status_key(cause), cause.message)
+                await self._opt_out(opt_out_status_key(cause), cause.message)
             if isinstance(cause, ApplicationError):
                 raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from err
             raise ApplicationError(f"the message was not sent: {cause}", non_retryable=True) from err
@@ -408,8 +388,7 @@ class LeadWorkflow:
                     idempotency_key=f"lead:{view.lead_id}:speed_to_lead_alert",
                 ),
                 result_type=SpeedToLeadAlertResult,
-                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                retry_policy=DB_RETRY,
+                **DB_WRITE,
             )
         except ActivityError as err:
             if isinstance(err.cause, ApplicationError) and err.cause.type == LEAD_GONE:
@@ -436,10 +415,5 @@ class LeadWorkflow:
     def _finished(self) -> bool:
         return self._view.stage in TERMINAL_STAGES or self._view.lead_gone
 
-    def _should_continue_as_new(self) -> bool:
-        info = workflow.info()
-        too_long = info.get_current_history_length() >= self._input.max_history_events
-        return too_long or info.is_continue_as_new_suggested()
-
     def _run_should_end(self) -> bool:
-        return self._finished() or self._should_continue_as_new()
+        return self._finished() or should_continue_as_new(self._input.max_history_events)

@@ -9,11 +9,12 @@ registers them under that name.
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut, WhatsAppProviderUndeliverable
 from workflows.failures import WorkflowFailure
+from workflows.shared import FrozenModel
 
 MIRROR_STATUS_CHANGE = "lead.mirror_status_change"
 RECORD_SPEED_TO_LEAD_ALERT = "lead.record_speed_to_lead_alert"
@@ -32,13 +33,7 @@ STATUS_CHANGED_EVENT = "status_changed"
 SPEED_TO_LEAD_ALERT_EVENT = "speed_to_lead_alert"
 
 
-class _Frozen(BaseModel):
-    # Unknown fields are ignored, not refused: a payload written by a newer (or older) version of this code, in a
-    # running workflow's history, must still decode after a deploy or a rollback.
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class LeadView(_Frozen):
+class LeadView(FrozenModel):
     """The workflow's view of its lead: what the `view` query answers, updates return, and continue-as-new carries."""
 
     tenant_id: uuid.UUID
@@ -63,7 +58,7 @@ class LeadView(_Frozen):
     active_enrollments: tuple[str, ...] = ()
 
 
-class LeadWorkflowInput(_Frozen):
+class LeadWorkflowInput(FrozenModel):
     """What a LeadWorkflow starts with: the lead as the API committed it and the tenant's settings.
 
     `carried_over` is set only by continue-as-new: the previous run's view, which then wins over the other fields.
@@ -84,7 +79,7 @@ class LeadWorkflowInput(_Frozen):
     carried_over: LeadView | None = None
 
 
-class StatusChangeRequest(_Frozen):
+class StatusChangeRequest(FrozenModel):
     """Move the lead to one of its tenant's statuses; the API resolved the key to its stage."""
 
     status_key: str = Field(min_length=1, max_length=63)
@@ -93,7 +88,7 @@ class StatusChangeRequest(_Frozen):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class LeadDetailsChange(_Frozen):
+class LeadDetailsChange(FrozenModel):
     """The lead's name or owner changed in the CRM: the workflow refreshes its memo and AssignedAgent."""
 
     display_name: str
@@ -103,7 +98,7 @@ class LeadDetailsChange(_Frozen):
 # Activity inputs and results ----------------------------------------------------------------------------------------
 
 
-class StatusChangeMirror(_Frozen):
+class StatusChangeMirror(FrozenModel):
     """Write an accepted status change to the lead row and its timeline, once per `idempotency_key`."""
 
     tenant_id: uuid.UUID
@@ -118,7 +113,7 @@ class StatusChangeMirror(_Frozen):
     idempotency_key: str
 
 
-class SpeedToLeadAlert(_Frozen):
+class SpeedToLeadAlert(FrozenModel):
     """Record on the lead's timeline that it was not contacted within the tenant's speed-to-lead minutes."""
 
     tenant_id: uuid.UUID
@@ -129,6 +124,6 @@ class SpeedToLeadAlert(_Frozen):
     idempotency_key: str
 
 
-class SpeedToLeadAlertResult(_Frozen):
+class SpeedToLeadAlertResult(FrozenModel):
     recorded: bool = Field(description="False when an earlier attempt already recorded it")
     owner_id: uuid.UUID | None = Field(description="the owner the alert is for, as the lead row names it now")

@@ -10,11 +10,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from domain.sequences.definition import SequenceDefinition
 from domain.stages import Stage
 from workflows.failures import WorkflowFailure
+from workflows.shared import FrozenModel
 
 # Activities (activities/sequences.py registers them under these names).
 MIRROR_ENROLLMENT = "sequence.mirror_enrollment"
@@ -32,11 +33,6 @@ STATUS_REFUSED = WorkflowFailure.STATUS_REFUSED
 # Timeline event kinds written for sequences.
 TASK_OVERDUE_EVENT = "sequence_task_overdue"
 TASK_CREATED_EVENT = "sequence_task_created"
-
-
-class _Frozen(BaseModel):
-    # Unknown fields are ignored: a payload in a running workflow's history must decode after a deploy or rollback.
-    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class EnrollmentStatus(StrEnum):
@@ -64,7 +60,32 @@ def stage_exit_reason(stage: Stage) -> str:
     return f"stage:{stage.value}"
 
 
-class StepRecord(_Frozen):
+class StepResult(StrEnum):
+    """What one step execution did (`StepRecord.result`, the step history's `result` column)."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    DEFERRED = "deferred"  # the daily cap is full: the send moves to a later window
+    WAITING = "waiting"
+    REPLIED = "replied"
+    NO_REPLY = "no_reply"
+    TASK_CREATED = "task_created"
+    TASK_OVERDUE = "task_overdue"
+    TASK_COMPLETED = "task_completed"
+    TASK_SKIPPED = "task_skipped"
+    STATUS_SET = "status_set"
+    SKIPPED = "skipped"  # a step type this worker does not know
+
+
+class TaskOutcome(StrEnum):
+    """How a task of a sequence closed (`TaskToClose.status`)."""
+
+    COMPLETED = "completed"
+    SKIPPED = "skipped"
+    CANCELLED = "cancelled"  # the enrollment ended while it was open
+
+
+class StepRecord(FrozenModel):
     """One thing the enrollment did: a step fired (or was deferred), with its result."""
 
     number: int = Field(description="1-based count of step executions over the enrollment's life (idempotency)")
@@ -73,7 +94,7 @@ class StepRecord(_Frozen):
     type: str
     planned_at: datetime = Field(description="when the schedule said it acts (UTC)")
     fired_at: datetime
-    result: str  # sent | failed | deferred | waited | replied | no_reply | task_completed | task_skipped | ...
+    result: str  # a StepResult value
     detail: str | None = None
     times: int = Field(
         default=1,
@@ -82,7 +103,7 @@ class StepRecord(_Frozen):
     )
 
 
-class EnrollmentView(_Frozen):
+class EnrollmentView(FrozenModel):
     """What the `view` query and the control updates answer, and what continue-as-new carries."""
 
     enrollment_id: uuid.UUID
@@ -111,7 +132,7 @@ class EnrollmentView(_Frozen):
     history: tuple[StepRecord, ...] = ()
 
 
-class SequenceWorkflowInput(_Frozen):
+class SequenceWorkflowInput(FrozenModel):
     """Everything an enrollment needs, frozen at enrollment: the version's definition, the lead's fields and zones.
 
     `carried_over`, `resume_index` and `ready_at` are set only by continue-as-new: the previous run's view and the
@@ -142,22 +163,22 @@ class SequenceWorkflowInput(_Frozen):
 # Signals from the LeadWorkflow ---------------------------------------------------------------------------------------
 
 
-class LeadReplied(_Frozen):
+class LeadReplied(FrozenModel):
     received_at: datetime
     provider_message_id: str | None = None
 
 
-class LeadStageChanged(_Frozen):
+class LeadStageChanged(FrozenModel):
     status_key: str
     stage: Stage
     actor: str = "system"
 
 
-class LeadOptedOut(_Frozen):
+class LeadOptedOut(FrozenModel):
     reason: str | None = None
 
 
-class LeadUndeliverable(_Frozen):
+class LeadUndeliverable(FrozenModel):
     """The provider reported after the fact that WhatsApp cannot deliver to the lead's number."""
 
     reason: str | None = None
@@ -166,14 +187,14 @@ class LeadUndeliverable(_Frozen):
 # Updates -------------------------------------------------------------------------------------------------------------
 
 
-class EnrollmentControl(_Frozen):
+class EnrollmentControl(FrozenModel):
     """pause / resume / stop: who asked and why."""
 
     actor: str = Field(min_length=1, max_length=80)
     reason: str | None = Field(default=None, max_length=500)
 
 
-class TaskAction(_Frozen):
+class TaskAction(FrozenModel):
     """complete_task / skip_task: the task the agent acted on."""
 
     task_id: uuid.UUID
@@ -184,14 +205,14 @@ class TaskAction(_Frozen):
 # Activity inputs and results -----------------------------------------------------------------------------------------
 
 
-class EnrollmentMirror(_Frozen):
+class EnrollmentMirror(FrozenModel):
     """Write the enrollment's state to its row (only if `view.revision` is newer) and `step` to its step history."""
 
     view: EnrollmentView
     step: StepRecord | None = None
 
 
-class DailySendReservation(_Frozen):
+class DailySendReservation(FrozenModel):
     """Take one of the tenant's daily sends for step execution `number` (idempotent), or learn when to retry."""
 
     tenant_id: uuid.UUID
@@ -207,14 +228,14 @@ class DailySendReservation(_Frozen):
     definition: SequenceDefinition
 
 
-class DailySendDecision(_Frozen):
+class DailySendDecision(FrozenModel):
     granted: bool
     sent_today: int
     defer_until: datetime | None = None
     reason: str | None = None
 
 
-class TaskToCreate(_Frozen):
+class TaskToCreate(FrozenModel):
     tenant_id: uuid.UUID
     lead_id: uuid.UUID
     enrollment_id: uuid.UUID
@@ -228,21 +249,21 @@ class TaskToCreate(_Frozen):
     blocks_enrollment: bool = True  # the step waits for it (wait_for_completion)
 
 
-class CreatedTask(_Frozen):
+class CreatedTask(FrozenModel):
     task_id: uuid.UUID
     assignee_id: uuid.UUID | None
 
 
-class TaskToClose(_Frozen):
+class TaskToClose(FrozenModel):
     tenant_id: uuid.UUID
     task_id: uuid.UUID
-    status: str  # completed | skipped | cancelled
+    status: str  # a TaskOutcome value
     actor: str
     note: str | None = None
     at: datetime
 
 
-class OverdueTask(_Frozen):
+class OverdueTask(FrozenModel):
     tenant_id: uuid.UUID
     lead_id: uuid.UUID
     task_id: uuid.UUID
@@ -251,7 +272,7 @@ class OverdueTask(_Frozen):
     key: str
 
 
-class LeadStatusToSet(_Frozen):
+class LeadStatusToSet(FrozenModel):
     tenant_id: uuid.UUID
     tenant_slug: str
     lead_id: uuid.UUID
@@ -260,7 +281,7 @@ class LeadStatusToSet(_Frozen):
     reason: str | None = None
 
 
-class LeadStatusSet(_Frozen):
+class LeadStatusSet(FrozenModel):
     applied: bool
     stage: Stage | None = None
     detail: str | None = None
@@ -280,7 +301,7 @@ ENROLLMENT_STARTED_SIGNAL = "enrollment_started"
 ENROLLMENT_ENDED_SIGNAL = "enrollment_ended"
 
 
-class EnrollmentLink(_Frozen):
+class EnrollmentLink(FrozenModel):
     """Told to the LeadWorkflow when an enrollment starts or ends, so it knows whom to tell about the lead."""
 
     workflow_id: str

@@ -8,7 +8,7 @@ started that no open job covers. Returns what it started.
 
 from temporalio import workflow
 
-from core.queues import SWEEP_RETRY, SWEEP_START_TO_CLOSE
+from core.queues import SWEEP_RUN
 from workflows.job_types import SWEEP, SweepRequest, SweepResult
 
 
@@ -21,6 +21,5 @@ class SweepWorkflow:
             SWEEP,
             request,
             result_type=SweepResult,
-            start_to_close_timeout=SWEEP_START_TO_CLOSE,
-            retry_policy=SWEEP_RETRY,
+            **SWEEP_RUN,
         )

@@ -79,6 +79,11 @@ class DailyCaps(BaseModel):
 
     whatsapp: int | None = Field(default=None, ge=1, le=1_000_000)
 
+    def for_channel(self, channel: str | None) -> int | None:
+        """The cap of `channel` (a step's `capped_channel`); None when it has none."""
+        cap = getattr(self, channel, None) if channel else None
+        return cap if isinstance(cap, int) else None
+
 
 class SendPacing(BaseModel):
     """Spread a bulk start: at most `per_minute` enrollments of this sequence start per minute (None: no pacing)."""

@@ -10,7 +10,8 @@ and an optional `name`. Each step class also states, for the scheduler and the v
 - `exits_after(...)` — the enrollment ends after it unconditionally (the steps after it are unreachable);
 - `texts()` — the texts carrying `{{variables}}`, with their field path, for checking and rendering.
 
-Adding a step type (e.g. `call`, `ai_message`) is one class here and one entry in `Step`.
+Adding a step type (e.g. `call`, `ai_message`) is one class here and one entry in `Step`; the workflow side is
+described in workflows/sequence.py.
 
 Durations are written as an object `{"days": 1, "hours": 2, "minutes": 30, "seconds": 0}` (all optional, default 0),
 a whole number of seconds (`5400`), or an ISO-8601 duration (`"P1DT2H30M"`, `"PT90M"`, `"P2W"`); they are stored
@@ -87,6 +88,8 @@ class StepBase(BaseModel):
     name: str | None = Field(default=None, max_length=200)
 
     contacts_lead: ClassVar[bool] = False
+    # The channel whose per-tenant daily cap (a field of `DailyCaps`) each execution counts against; None: no cap.
+    capped_channel: ClassVar[str | None] = None
 
     def holds_for(self) -> Duration | None:
         return None
@@ -120,6 +123,7 @@ class SendWhatsAppStep(StepBase):
     fallback_template: WhatsAppTemplate | None = None
 
     contacts_lead: ClassVar[bool] = True
+    capped_channel: ClassVar[str | None] = "whatsapp"
 
     def texts(self) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
