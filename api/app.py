@@ -6,9 +6,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from api.cors import CorsMiddleware, rules_for
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
+from api.outer_middleware import install_outer_middleware
 from api.routes import (
     admin_inbox,
     api_keys,
@@ -28,6 +30,7 @@ from api.routes import (
     webhooks_whatsapp,
     whatsapp_accounts,
 )
+from api.security_headers import SecurityHeadersMiddleware
 from api.web import install_web
 from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
@@ -84,4 +87,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notifications.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
     install_web(app, settings.web_dist_dir)
+    hsts = settings.hsts_max_age_seconds if settings.env == "prod" else None
+    install_outer_middleware(
+        app,
+        lambda inner: SecurityHeadersMiddleware(inner, hsts_max_age_seconds=hsts),
+        lambda inner: CorsMiddleware(inner, rules=rules_for(api_origins=settings.cors_allowed_origins)),
+    )
     return app

@@ -4,6 +4,9 @@ FastAPI's own pages load Swagger UI and ReDoc from a CDN (and the favicon and fo
 blank on a machine without internet access. Here every asset comes from this process, under `ASSETS_URL`.
 """
 
+import base64
+import hashlib
+import re
 from importlib.resources import files
 
 from fastapi import FastAPI, Request
@@ -11,10 +14,26 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagge
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.security_headers import content_security_policy
+
 ASSETS_URL = "/docs/assets"
 ASSETS_DIR = str(files("fastapi_offline").joinpath("static"))
 # Swagger UI's validator badge asks validator.swagger.io about the document: nothing outside is contacted.
 SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
+
+
+_INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+
+
+def _with_script_hashes(page: HTMLResponse) -> HTMLResponse:
+    """The API's CSP allows no inline script: this page's own inline scripts are allowed by their hashes."""
+    html = bytes(page.body).decode()
+    hashes = [
+        "'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+        for script in _INLINE_SCRIPT.findall(html)
+    ]
+    page.headers["Content-Security-Policy"] = content_security_policy(script_src=" ".join(["'self'", *hashes]))
+    return page
 
 
 def install_docs(app: FastAPI) -> None:
@@ -26,7 +45,7 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=f"{root}{openapi_url}",
             title=f"{app.title} - Swagger UI",
             oauth2_redirect_url=f"{root}{oauth2_redirect_url}",
@@ -35,10 +54,11 @@ def install_docs(app: FastAPI) -> None:
             swagger_favicon_url=f"{root}{ASSETS_URL}/favicon.png",
             swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
         )
+        return _with_script_hashes(page)
 
     @app.get(oauth2_redirect_url, include_in_schema=False)
     async def swagger_ui_oauth2_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return _with_script_hashes(get_swagger_ui_oauth2_redirect_html())
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # the socket peer unless it is one of these, then the right-most X-Forwarded-For entry that is not (see
     # api/client_address.py). Empty: X-Forwarded-For is ignored, so a client cannot pick its address.
     trusted_proxies: list[IPvAnyNetwork] = []
+    # Browser origins allowed to call the API from another origin (JSON list, e.g. '["https://crm.example.com"]').
+    # The web app is served by the API itself and needs none; empty: no cross-origin caller is allowed.
+    cors_allowed_origins: list[str] = []
+    # Strict-Transport-Security max-age, sent in prod only (dev and tests run on plain http).
+    hsts_max_age_seconds: int = Field(default=2 * 365 * 24 * 3600, ge=0)
 
     # WhatsApp providers (clients in providers/whatsapp)
     meta_graph_base_url: str = "https://graph.facebook.com"
