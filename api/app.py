@@ -11,6 +11,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.openapi import install_openapi
 from api.outer_middleware import install_outer_middleware
+from api.request_context import RequestContextMiddleware
 from api.routes import (
     admin_inbox,
     api_keys,
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     hsts = settings.hsts_max_age_seconds if settings.env == "prod" else None
     install_outer_middleware(
         app,
+        RequestContextMiddleware,
         lambda inner: SecurityHeadersMiddleware(inner, hsts_max_age_seconds=hsts),
         lambda inner: CorsMiddleware(inner, rules=rules_for(api_origins=settings.cors_allowed_origins)),
     )

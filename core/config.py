@@ -26,6 +26,8 @@ class Settings(BaseSettings):
 
     env: Literal["dev", "test", "prod"] = "dev"
     log_level: str = "INFO"
+    # json: one JSON object a line with request/tenant/lead/workflow ids (core/logging.py); text: for a terminal.
+    log_format: Literal["json", "text"] = "json"
 
     # Stores. None means "not given": the dev stack then starts private instances.
     database_url: str | None = None

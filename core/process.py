@@ -11,6 +11,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, NoReturn
 
 from core.config import Settings, get_settings
+from core.logging import configure_logging
 
 
 def stop_event() -> asyncio.Event:
@@ -25,7 +26,7 @@ def stop_event() -> asyncio.Event:
 def run_service(name: str, serve: Callable[[Settings], Coroutine[Any, Any, int]]) -> NoReturn:
     """Run `serve(settings)` to its exit code, then leave the interpreter at once with that code."""
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     code = 1
     try:
         code = asyncio.run(serve(settings))

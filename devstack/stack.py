@@ -239,7 +239,7 @@ class Stack:
         _say(f"starting the API on {self.api_url}")
         api = self._python_child(
             "api",
-            "-m", "uvicorn", "api.app:create_app", "--factory",
+            "-m", "api",
             "--host", settings.api_host, "--port", str(settings.api_port),
             # The login limit's client address comes from LEADFLOW_TRUSTED_PROXIES (api/client_address.py) only.
             "--no-proxy-headers",

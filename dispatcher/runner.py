@@ -29,6 +29,7 @@ from temporalio.service import RPCError
 
 from channels.channel import InboundHandler
 from channels.whatsapp.inbound import WhatsAppInbound
+from core import log_context
 from core.config import Settings
 from core.db import async_url
 from core.errors import ServiceUnavailable
@@ -150,6 +151,10 @@ class InboxDispatcher:
         self._wake.set()  # a slot is free, and this person's next event may now be claimed
 
     async def _handle(self, row: WebhookInbox) -> None:
+        with log_context.bound(request_id=f"inbox-{row.id}", tenant_id=row.tenant_id):
+            await self._handle_bound(row)
+
+    async def _handle_bound(self, row: WebhookInbox) -> None:
         try:
             await self.handlers[row.provider](row)
         except OUTAGES as exc:

@@ -20,6 +20,7 @@ from activities.sequences import SequenceActivities
 from activities.whatsapp import WhatsAppActivities
 from core.config import Settings
 from core.queues import LEADS_QUEUE, WORKER_GRACEFUL_SHUTDOWN
+from worker.activity_logging import ActivityLoggingInterceptor
 from workflows.bulk_start import BulkStartWorkflow
 from workflows.lead import LeadWorkflow
 from workflows.sequence import SequenceWorkflow
@@ -98,4 +99,5 @@ def build_worker(
         activities=activities(settings, session_factory, client, resources),
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
+        interceptors=[ActivityLoggingInterceptor()],
     )

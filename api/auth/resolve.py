@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.principal import Principal
 from api.auth.sessions import session_store, session_store_reachable
+from core import log_context
 from core.config import Settings
 from core.redis import Keys
 from core.security import token_digest
@@ -103,4 +104,6 @@ async def resolve_principal(request: Request, session: AsyncSession) -> Principa
         return cached  # type: ignore[return-value]
     principal = await _resolve(request, session)
     request.state.principal = principal
+    if principal is not None:
+        log_context.current().update(tenant_id=principal.tenant_id, user_id=principal.user_id or principal.api_key_id)
     return principal
