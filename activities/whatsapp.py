@@ -23,6 +23,7 @@ from channels.whatsapp.accepted import AcceptedSends
 from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.outbox import SendDeferred, SendInFlight, SendRefused, WhatsAppSender
 from channels.whatsapp.pacing import SendPacer
+from core.activity_metrics import record_send
 from core.config import Settings
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from core.redis import Keys, create_redis
@@ -85,6 +86,7 @@ class WhatsAppActivities:
         try:
             result = await self.channel.send(data)
         except SendDeferred as deferred:
+            record_send(channel="whatsapp", outcome="in_flight" if isinstance(deferred, SendInFlight) else "throttled")
             delay = deferred.retry_after_seconds
             raise ApplicationError(
                 deferred.message,
@@ -92,8 +94,10 @@ class WhatsAppActivities:
                 next_retry_delay=timedelta(seconds=delay) if delay else None,
             ) from None
         except SendRefused as refused:
+            record_send(channel="whatsapp", outcome=refused.kind)
             await self._conversation_changed(data)  # a refused message shows in the conversation, marked failed
             raise ApplicationError(refused.message, refused.details, type=refused.kind, non_retryable=True) from None
+        record_send(channel="whatsapp", outcome="duplicate" if result.duplicate else "sent")
         if not result.duplicate:
             await self._conversation_changed(data)
         return result

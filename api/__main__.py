@@ -6,7 +6,10 @@ reason. Logging is core/logging.py's. Every uvicorn option passes through (`--ho
 `--no-proxy-headers`, ...).
 """
 
+import os
+import shutil
 import sys
+from pathlib import Path
 
 import uvicorn
 import uvicorn.config
@@ -21,6 +24,12 @@ def main() -> None:
     # `--log-config` names another.
     uvicorn.config.LOGGING_CONFIG.clear()
     uvicorn.config.LOGGING_CONFIG.update(logging_config(settings))
+    if settings.metrics_multiproc_dir:
+        # prometheus_client reads this variable when first imported, in each worker process uvicorn spawns; samples
+        # of an earlier run would otherwise be added to this one's.
+        shutil.rmtree(settings.metrics_multiproc_dir, ignore_errors=True)
+        Path(settings.metrics_multiproc_dir).mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = settings.metrics_multiproc_dir  # ssot: allow (a write, for uvicorn)
     sys.argv = ["uvicorn", "api.app:create_app", "--factory", *sys.argv[1:]]
     uvicorn.main()
 

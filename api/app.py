@@ -22,6 +22,7 @@ from api.routes import (
     health,
     jobs,
     leads,
+    metrics,
     notifications,
     sequences,
     statuses,
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     install_docs(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for crm_router in (auth.router, tenants.router, users.router, api_keys.router, statuses.router):
         app.include_router(crm_router, prefix="/api/v1")
     for whatsapp_router in (conversations.router, whatsapp_accounts.router):

@@ -1,4 +1,4 @@
-"""Each request's log context and its one log line.
+"""Each request's log context, its one log line and its metrics (api/metrics.py).
 
 A request gets an id (the caller's `X-Request-Id` when it is a plain token, else a new one), echoed in the answer's
 `X-Request-Id`, and a fresh core/log_context.py context that authentication fills with the tenant and user. When the
@@ -13,6 +13,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.metrics import observe_request
 from core.log_context import bound
 
 log = logging.getLogger("api.request")
@@ -61,7 +62,9 @@ class RequestContextMiddleware:
             finally:
                 context.update(lead_id=scope.get("path_params", {}).get("lead_id"))
                 template = route_template(scope)
-                duration_ms = round((time.perf_counter() - started) * 1000, 1)
+                seconds = time.perf_counter() - started
+                observe_request(method=scope["method"], route=template, status=status, seconds=seconds)
+                duration_ms = round(seconds * 1000, 1)
                 log.info(
                     "%s %s %s",
                     scope["method"],

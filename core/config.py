@@ -56,6 +56,14 @@ class Settings(BaseSettings):
     # Browser origins allowed to call the API from another origin (JSON list, e.g. '["https://crm.example.com"]').
     # The web app is served by the API itself and needs none; empty: no cross-origin caller is allowed.
     cors_allowed_origins: list[str] = []
+    # Metrics (GET /metrics on the API; the worker's Prometheus endpoint). A token, when set, is required as a bearer
+    # token to scrape the API. The multiprocess directory is for `python -m api --workers N`: each worker writes its
+    # samples there and a scrape adds them up (emptied at start). The worker serves the Temporal SDK's metrics and
+    # the activities' business metrics on host:port when the port is set.
+    metrics_token: str | None = None
+    metrics_multiproc_dir: str | None = None
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # Strict-Transport-Security max-age, sent in prod only (dev and tests run on plain http).
     hsts_max_age_seconds: int = Field(default=2 * 365 * 24 * 3600, ge=0)
 

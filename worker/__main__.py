@@ -13,6 +13,7 @@ from core.db import create_engine, create_session_factory
 from core.process import run_service, stop_event
 from core.temporal import connect_temporal
 from worker.main import build_worker
+from worker.telemetry import worker_runtime
 
 log = logging.getLogger("worker")
 
@@ -20,7 +21,7 @@ log = logging.getLogger("worker")
 async def serve(settings: Settings) -> int:
     stop = stop_event()
     try:
-        client = await connect_temporal(settings)
+        client = await connect_temporal(settings, runtime=worker_runtime(settings))
     except Exception as exc:
         log.error("cannot connect to Temporal at %s: %s", settings.temporal_address, exc)
         return 1
@@ -30,6 +31,10 @@ async def serve(settings: Settings) -> int:
             worker = build_worker(client, settings, create_session_factory(engine), resources)
             async with worker:
                 log.info("worker polling %s on %s", worker.task_queue, settings.temporal_address)
+                if settings.worker_metrics_port is not None:
+                    log.info(
+                        "metrics at http://%s:%s/metrics", settings.worker_metrics_host, settings.worker_metrics_port
+                    )
                 await stop.wait()
                 log.info("shutting down: finishing running activities")
     finally:

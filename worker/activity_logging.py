@@ -1,4 +1,4 @@
-"""Each activity run's log context and its one log line.
+"""Each activity run's log context, its one log line, and its failure count by kind (core/activity_metrics.py).
 
 The interceptor binds core/log_context.py's ids for the run (workflow and run id, activity type, and the tenant and
 lead ids of the activity's input when it has them), so every line logged inside carries them, then logs one line:
@@ -11,8 +11,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 from temporalio.worker import ActivityInboundInterceptor, ExecuteActivityInput, Interceptor
 
+from core.activity_metrics import record_activity_failure
 from core.log_context import bound
 
 log = logging.getLogger("worker.activity")
@@ -24,6 +26,13 @@ def input_ids(args: Sequence[Any]) -> dict[str, Any]:
         return {}
     first = args[0]
     return {name: getattr(first, name, None) for name in ("tenant_id", "lead_id")}
+
+
+def error_kind(exc: BaseException) -> tuple[str, bool]:
+    """The failure's kind (an `ApplicationError`'s type, else the exception class) and whether Temporal retries it."""
+    if isinstance(exc, ApplicationError):
+        return exc.type or "ApplicationError", not exc.non_retryable
+    return type(exc).__name__, True
 
 
 class _LoggingActivityInbound(ActivityInboundInterceptor):
@@ -38,7 +47,9 @@ class _LoggingActivityInbound(ActivityInboundInterceptor):
                 outcome = "completed"
                 return result
             except BaseException as exc:
-                outcome = f"failed: {type(exc).__name__}"
+                kind, retryable = error_kind(exc)
+                outcome = f"failed: {kind}"
+                record_activity_failure(error_kind=kind, retryable=retryable)
                 raise
             finally:
                 fields = {

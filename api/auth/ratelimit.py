@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from api.metrics import RATE_LIMIT_REFUSALS
 from core.errors import TooManyRequests
 from core.redis import Keys
 from core.security import token_digest
@@ -71,6 +72,7 @@ class LoginRateLimiter:
         await self._take_back(by_ip)
         who, ttl = max(blocked, key=lambda b: b[1])
         retry_after = max(int(ttl), 1)
+        RATE_LIMIT_REFUSALS.labels("login").inc()
         raise TooManyRequests(
             f"too many failed logins for {who}; try again in {retry_after} seconds",
             details={"retry_after_seconds": retry_after},

@@ -45,6 +45,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.whatsapp.accepted import AcceptedSend, AcceptedSends
 from channels.whatsapp.pacing import SendPacer
 from channels.whatsapp.shard_router import ShardRouter
+from core.activity_metrics import record_pacing_wait
 from core.config import Settings
 from core.db import is_database_unavailable
 from core.secret_box import SecretBox, SecretUnreadable
@@ -377,7 +378,9 @@ class WhatsAppSender:
             if wait <= 0:
                 return
             if wait > max_wait:
+                record_pacing_wait(channel="whatsapp", seconds=wait, deferred=True)
                 raise SendDeferred(f"paced: next send to this lead possible in {wait:.1f} s", retry_after_seconds=wait)
+            record_pacing_wait(channel="whatsapp", seconds=wait, deferred=False)
             await asyncio.sleep(wait)
 
     async def _deliver(

@@ -1,16 +1,25 @@
 """What the running processes (`python -m api`, `worker`, `dispatcher`) show ops after real traffic: JSON log lines
-carrying request, tenant, lead and workflow ids, and never a phone number, a message body or a credential."""
+carrying request, tenant, lead and workflow ids, and never a phone number, a message body or a credential; the API's
+`/metrics` and the worker's Prometheus endpoint (the SDK's metrics and the activities' own) moved as the traffic did."""
 
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fixtures.ops_traffic import Traffic, run_traffic
 from tests.fixtures.process_stack import SERVICES, ProcessStack, process_stack
+from tests.fixtures.prod import free_port
+from tests.workflows.support import eventually
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 
 @dataclass(frozen=True)
@@ -18,14 +27,59 @@ class Observed:
     stack: ProcessStack
     traffic: Traffic
     logs: dict[str, str]
+    api_before: Samples
+    api_after: Samples
+    worker_after: Samples
+
+
+def _samples(text: str) -> Samples:
+    """Every sample by name and labels; a family without samples yet (a labelled counter never incremented) is
+    listed under its name with no labels and the value 0."""
+    samples: Samples = {}
+    for family in text_string_to_metric_families(text):
+        samples.setdefault((family.name + ("_total" if family.type == "counter" else ""), frozenset()), 0.0)
+        for sample in family.samples:
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    """The sum of `name`'s samples whose labels include `labels` (0 when there is none)."""
+    wanted = set(labels.items())
+    return sum(v for (n, got), v in samples.items() if n == name and wanted <= got)
+
+
+async def _scrape(url: str) -> Samples:
+    async with httpx.AsyncClient(timeout=10) as http:
+        answer = await http.get(url)
+    assert answer.status_code == 200, answer.text
+    return _samples(answer.text)
 
 
 @pytest.fixture(scope="module")
 async def observed(sandbox_url: str, sandbox_control: httpx.AsyncClient) -> AsyncIterator[Observed]:
-    async with process_stack(sandbox_url) as stack:
+    worker_metrics = free_port()
+    worker_env = {
+        "LEADFLOW_WORKER_METRICS_PORT": str(worker_metrics),
+        # The second reply is deferred by pacing (a retried attempt), not waited for inside the activity.
+        "LEADFLOW_WHATSAPP_RECIPIENT_MIN_INTERVAL_SECONDS": "3",
+        "LEADFLOW_WHATSAPP_PACING_MAX_WAIT_SECONDS": "0",
+    }
+    async with process_stack(sandbox_url, worker_env=worker_env) as stack:
+        api_before = await _scrape(f"{stack.url}/metrics")
         traffic = await run_traffic(stack, sandbox_control)
+        worker_url = f"http://127.0.0.1:{worker_metrics}/metrics"
+
+        async def sent_counted() -> Samples | None:
+            samples = await _scrape(worker_url)
+            return samples if value(samples, "leadflow_sends_total", outcome="sent") == 2 else None
+
+        worker_after = await eventually(sent_counted, within=30)
+        assert worker_after, "the worker never counted both sends"
+        api_after = await _scrape(f"{stack.url}/metrics")
         await stack.stop()  # the logs are complete once the processes have exited
-        yield Observed(stack, traffic, {service: stack.log(service) for service in SERVICES})
+        logs = {service: stack.log(service) for service in SERVICES}
+        yield Observed(stack, traffic, logs, api_before, api_after, worker_after)
 
 
 def _lines(text: str) -> list[dict[str, Any]]:
@@ -75,3 +129,56 @@ def test_the_worker_logs_each_activity_with_its_workflow_lead_and_tenant(observe
 
 def test_the_dispatcher_logs_in_json(observed: Observed) -> None:
     assert _lines(observed.logs["dispatcher"])
+
+
+def test_the_api_metrics_moved_with_the_traffic(observed: Observed) -> None:
+    before, after = observed.api_before, observed.api_after
+    created = {"name": "leadflow_http_requests_total", "method": "POST", "route": "/api/v1/leads", "status": "201"}
+    assert value(before, **created) == 0 and value(after, **created) == 1
+    latency = {"method": "POST", "route": "/api/v1/leads", "status": "201"}
+    assert value(after, "leadflow_http_request_duration_seconds_count", **latency) == 1
+    assert value(after, "leadflow_http_request_duration_seconds_sum", **latency) > 0
+    sent = {"method": "POST", "route": "/api/v1/leads/{lead_id}/messages", "status": "201"}
+    assert value(after, "leadflow_http_requests_total", **sent) == 2
+    accepted = {"provider": "cloud", "outcome": "accepted"}
+    assert value(before, "leadflow_webhook_deliveries_total", **accepted) == 0
+    assert value(after, "leadflow_webhook_deliveries_total", **accepted) == 1
+    assert value(after, "leadflow_auth_refusals_total", reason="unauthenticated") == 1  # the wrong password
+    # The webhook was handled: nothing waits in the inbox.
+    assert ("leadflow_webhook_inbox_events", frozenset({("state", "pending")})) in after
+    assert value(after, "leadflow_webhook_inbox_events", state="pending") == 0
+    assert value(after, "leadflow_webhook_inbox_oldest_open_age_seconds") == 0
+    for samples in (before, after):
+        assert not any("lead_id" in dict(labels) for _, labels in samples), "no unbounded label"
+
+
+def test_the_worker_serves_the_sdk_metrics_and_the_business_metrics(observed: Observed) -> None:
+    samples = observed.worker_after
+    assert value(samples, "leadflow_sends_total", channel="whatsapp", outcome="sent") == 2
+    assert value(samples, "leadflow_sends_total", channel="whatsapp", outcome="throttled") >= 1
+    assert value(samples, "leadflow_pacing_waits_total", channel="whatsapp", result="deferred") >= 1
+    assert value(samples, "leadflow_pacing_wait_seconds_count", result="deferred") >= 1
+    throttled = {"error_kind": "WhatsAppThrottled", "retryable": "true", "activity_type": "whatsapp.send_message"}
+    assert value(samples, "leadflow_activity_failures_total", **throttled) >= 1
+    assert (
+        value(samples, "temporal_workflow_completed_total")
+        + value(samples, "temporal_workflow_task_execution_latency_seconds_count")
+        > 0
+    )
+    assert (
+        value(samples, "temporal_activity_execution_latency_seconds_count", activity_type="whatsapp.send_message") >= 1
+    )
+    assert value(samples, "temporal_workflow_task_schedule_to_start_latency_seconds_count") >= 1
+
+
+def test_every_metric_the_alerts_and_the_dashboard_use_is_served(observed: Observed) -> None:
+    served = {name for name, _ in (*observed.api_after, *observed.worker_after)}
+    deploy = Path(__file__).resolve().parents[2] / "deploy"
+    rules = yaml.safe_load((deploy / "prometheus" / "alerts.yml").read_text())
+    expressions = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
+    dashboard = json.loads((deploy / "grafana" / "dashboards" / "leadflow.json").read_text())
+    expressions += [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    used = {name for expr in expressions for name in re.findall(r"\b(?:leadflow|temporal)_[a-z_]+", expr)}
+    assert len(used) > 10
+    missing = sorted(name for name in used if name not in served)
+    assert not missing, f"alerts or dashboard use metrics nobody serves: {missing}"
