@@ -7,7 +7,6 @@ ingress; with it, a scrape must send `Authorization: Bearer <token>` (Prometheus
 
 import hmac
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
@@ -15,8 +14,8 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from api.deps import SessionDep, SettingsDep
+from api.services.admin_inbox import backlog
 from core.errors import Unauthorized
-from repositories.webhook_inbox import WebhookInboxRepository
 
 router = APIRouter(tags=["health"])
 
@@ -47,18 +46,15 @@ async def metrics(request: Request, session: SessionDep, settings: SettingsDep) 
         given = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
             raise Unauthorized("send 'Authorization: Bearer <LEADFLOW_METRICS_TOKEN>'")
-    stats = await WebhookInboxRepository(session).stats()
+    inbox = await backlog(session=session)
     depth = GaugeMetricFamily(
         "leadflow_webhook_inbox_events", "Webhook inbox events by state (open: pending, processing)", labels=["state"]
     )
     for state in ("pending", "processing", "parked"):
-        depth.add_metric([state], stats.counts.get(state, 0))
-    age = 0.0
-    if stats.oldest_pending_at is not None:
-        age = max(0.0, (datetime.now(tz=UTC) - stats.oldest_pending_at).total_seconds())
+        depth.add_metric([state], inbox.counts.get(state, 0))
     oldest = GaugeMetricFamily(
         "leadflow_webhook_inbox_oldest_open_age_seconds", "Age of the oldest webhook event not yet handled (0: none)"
     )
-    oldest.add_metric([], age)
+    oldest.add_metric([], inbox.oldest_open_age_seconds or 0.0)
     body = generate_latest(_Scrape(_base_metrics(settings.metrics_multiproc_dir), [depth, oldest]))  # type: ignore[arg-type]
     return Response(body, media_type=CONTENT_TYPE_LATEST)

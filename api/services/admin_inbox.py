@@ -1,5 +1,6 @@
 """The webhook inbox as a system admin sees it: its health, its parked events, and putting one back in line."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -9,15 +10,26 @@ from core.errors import NotFound
 from repositories.webhook_inbox import WebhookInboxRepository
 
 
-async def overview(*, session: AsyncSession, limit: int) -> InboxOverview:
-    """Counts by state, the oldest open event's age, and the parked events."""
-    inbox = WebhookInboxRepository(session)
-    stats = await inbox.stats()
+@dataclass(frozen=True)
+class InboxBacklog:
+    counts: dict[str, int]  # by state
+    oldest_open_age_seconds: float | None  # None: nothing open
+
+
+async def backlog(*, session: AsyncSession) -> InboxBacklog:
+    """Counts by state and the oldest open event's age (the overview's head, and the metrics' gauges)."""
+    stats = await WebhookInboxRepository(session).stats()
     age = None
     if stats.oldest_pending_at is not None:
         age = max(0.0, (datetime.now(tz=UTC) - stats.oldest_pending_at).total_seconds())
-    parked = [ParkedEvent.model_validate(row) for row in await inbox.list_parked(limit=limit)]
-    return InboxOverview(counts=stats.counts, oldest_open_age_seconds=age, parked=parked)
+    return InboxBacklog(counts=stats.counts, oldest_open_age_seconds=age)
+
+
+async def overview(*, session: AsyncSession, limit: int) -> InboxOverview:
+    """Counts by state, the oldest open event's age, and the parked events."""
+    head = await backlog(session=session)
+    parked = [ParkedEvent.model_validate(row) for row in await WebhookInboxRepository(session).list_parked(limit=limit)]
+    return InboxOverview(counts=head.counts, oldest_open_age_seconds=head.oldest_open_age_seconds, parked=parked)
 
 
 async def retry_parked(*, session: AsyncSession, event_id: int) -> RequeuedEvent:
