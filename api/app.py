@@ -19,6 +19,7 @@ from api.routes import (
     conversations,
     enrollments,
     events,
+    feature_flags,
     health,
     jobs,
     leads,
@@ -36,6 +37,7 @@ from api.security_headers import SecurityHeadersMiddleware
 from api.web import install_web
 from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
+from core.feature_flags import FeatureFlagReader
 from core.live_events import LiveEvents
 from core.redis import Keys, create_redis
 from core.temporal import connect_temporal
@@ -53,6 +55,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
         app.state.redis = create_redis(settings)
+        app.state.feature_flags = FeatureFlagReader(
+            app.state.session_factory, ttl_seconds=settings.feature_flag_cache_seconds
+        )
         app.state.temporal = await connect_temporal(settings, lazy=True)
         app.state.lead_workflows = LeadWorkflowClient(app.state.temporal, settings)
         app.state.sequence_workflows = SequenceWorkflowClient(app.state.temporal, settings)
@@ -88,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_inbox.router, prefix="/api/v1")
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(notifications.router, prefix="/api/v1")
+    app.include_router(feature_flags.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
     install_web(app, settings.web_dist_dir)
     hsts = settings.hsts_max_age_seconds if settings.env == "prod" else None

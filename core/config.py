@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     job_sweep_grace_seconds: float = Field(default=300.0, ge=0)
     job_sweep_batch: int = Field(default=1000, ge=1)
 
+    # Feature flags (domain/feature_flags.py): how long a process keeps a tenant's flags before reading them again.
+    feature_flag_cache_seconds: float = Field(default=30.0, ge=0)
+
     # Dev stack (python -m devstack up)
     dev_state_dir: str = ".leadflow"
     dev_postgres_port: int = 55432

@@ -30,6 +30,7 @@ class Action(StrEnum):
     WHATSAPP_ACCOUNT_MANAGE = "whatsapp_account:manage"
     WHATSAPP_SHARD_MANAGE = "whatsapp_shard:manage"
     WEBHOOK_INBOX_MANAGE = "webhook_inbox:manage"
+    FEATURE_FLAG_MANAGE = "feature_flag:manage"
     SEQUENCE_READ = "sequence:read"
     SEQUENCE_MANAGE = "sequence:manage"
     ENROLLMENT_READ = "enrollment:read"
@@ -58,6 +59,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.WHATSAPP_SHARD_MANAGE: frozenset({_SA}),
     # The inbox holds every tenant's deliveries: only the platform's administrators see it.
     Action.WEBHOOK_INBOX_MANAGE: frozenset({_SA}),
+    # Flags gate features per tenant (AI agent, calls): the platform decides, not the tenant.
+    Action.FEATURE_FLAG_MANAGE: frozenset({_SA}),
     # Sequences: owners and admins define them; agents read them (to enroll and to see what a lead will receive).
     Action.SEQUENCE_READ: frozenset({_O, _AD, _AG}),
     Action.SEQUENCE_MANAGE: frozenset({_O, _AD}),

@@ -4,6 +4,7 @@ from models.api_key import ApiKey
 from models.base import Base
 from models.conversation import Conversation
 from models.enrollment import Enrollment, EnrollmentStep
+from models.feature_flag import TenantFeatureFlag
 from models.job import Job
 from models.lead import Lead
 from models.message import Message
@@ -37,6 +38,7 @@ __all__ = [
     "StatusDefinition",
     "Task",
     "Tenant",
+    "TenantFeatureFlag",
     "TimelineEvent",
     "User",
     "WebhookEvent",

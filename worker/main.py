@@ -14,11 +14,13 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.feature_flags import FeatureFlagActivities
 from activities.jobs import JobActivities
 from activities.leads import LeadActivities
 from activities.sequences import SequenceActivities
 from activities.whatsapp import WhatsAppActivities
 from core.config import Settings
+from core.feature_flags import FeatureFlagReader
 from core.queues import LEADS_QUEUE, WORKER_GRACEFUL_SHUTDOWN
 from worker.activity_logging import ActivityLoggingInterceptor
 from workflows.bulk_start import BulkStartWorkflow
@@ -59,7 +61,9 @@ def activities(
     sequences = SequenceActivities(session_factory, client, whatsapp.live)
     # The job activities start workflows (bulk enrollments, imports, the sweeper) with the worker's client.
     jobs = JobActivities(session_factory, client, settings)
+    flags = FeatureFlagActivities(FeatureFlagReader(session_factory, ttl_seconds=settings.feature_flag_cache_seconds))
     return [
+        flags.get_feature_flags,
         leads.mirror_status_change,
         leads.record_speed_to_lead_alert,
         whatsapp.send_whatsapp_message,
