@@ -4,11 +4,12 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api.cors import CorsMiddleware, rules_for
 from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.metrics import RATE_LIMIT_REFUSALS
 from api.openapi import install_openapi
 from api.outer_middleware import install_outer_middleware
 from api.request_context import RequestContextMiddleware
@@ -35,10 +36,12 @@ from api.routes import (
 )
 from api.security_headers import SecurityHeadersMiddleware
 from api.web import install_web
+from api.webhook_limits import limit_webhook_source
 from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
 from core.feature_flags import FeatureFlagReader
 from core.live_events import LiveEvents
+from core.rate_limits import RateLimiter
 from core.redis import Keys, create_redis
 from core.temporal import connect_temporal
 from workflow_clients.jobs import JobWorkflowClient
@@ -55,6 +58,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
         app.state.redis = create_redis(settings)
+        app.state.rate_limits = RateLimiter(
+            app.state.redis,
+            Keys(settings.redis_prefix),
+            settings,
+            on_refusal=lambda preset: RATE_LIMIT_REFUSALS.labels(preset).inc(),
+        )
         app.state.feature_flags = FeatureFlagReader(
             app.state.session_factory, ttl_seconds=settings.feature_flag_cache_seconds
         )
@@ -94,7 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(notifications.router, prefix="/api/v1")
     app.include_router(feature_flags.router, prefix="/api/v1")
-    app.include_router(webhooks_whatsapp.router)
+    app.include_router(webhooks_whatsapp.router, dependencies=[Depends(limit_webhook_source)])
     install_web(app, settings.web_dist_dir)
     hsts = settings.hsts_max_age_seconds if settings.env == "prod" else None
     install_outer_middleware(

@@ -116,6 +116,17 @@ class Settings(BaseSettings):
     login_max_failures_per_ip: int = 20
     login_window_seconds: int = 15 * 60
 
+    # Rate-limit presets (core/rate_limits.py): hits allowed per subject in a fixed window. Password: attempts of
+    # `POST /auth/password` per user. Webhooks: deliveries per sender address and per tenant. TTS: syntheses per tenant.
+    rate_limit_password_attempts: int = Field(default=5, ge=1)
+    rate_limit_password_window_seconds: int = Field(default=15 * 60, ge=1)
+    # 400/s per sender: above what one API process acknowledges (the inbox's 200/s in the README's figures).
+    rate_limit_webhook_source_per_window: int = Field(default=24_000, ge=1)
+    rate_limit_webhook_tenant_per_window: int = Field(default=12_000, ge=1)
+    rate_limit_webhook_window_seconds: int = Field(default=60, ge=1)
+    rate_limit_tts_per_window: int = Field(default=600, ge=1)
+    rate_limit_tts_window_seconds: int = Field(default=60, ge=1)
+
     # First platform administrator, created by the dev stack and `python -m devstack bootstrap`
     bootstrap_admin_email: str = "admin@leadflow.local"
     bootstrap_admin_password: str = BUILT_IN_ADMIN_PASSWORD

@@ -106,6 +106,18 @@ class SessionStore:
             results = await pipe.execute()
         return sum(int(r) for r in results[:-1])
 
+    async def revoke_others(self, *, user_id: uuid.UUID, keep_session_id: str) -> int:
+        """End every session of a user but one (theirs, after they changed their own password)."""
+        others = [_text(s) for s in await self.redis.smembers(self._user_key(user_id)) if _text(s) != keep_session_id]
+        if not others:
+            return 0
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for session_id in others:
+                pipe.delete(self._session_key(session_id))
+            pipe.srem(self._user_key(user_id), *others)
+            results = await pipe.execute()
+        return sum(int(r) for r in results[:-1])
+
 
 @asynccontextmanager
 async def session_store_reachable() -> AsyncIterator[None]:

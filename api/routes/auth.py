@@ -12,14 +12,24 @@ from api.auth.ratelimit import LoginLimits, LoginRateLimiter
 from api.auth.sessions import session_store, session_store_reachable
 from api.client_address import client_address
 from api.deps import RedisDep, SessionDep, SettingsDep
-from api.schemas.auth import ApiKeySummary, LoginRequest, LoginResponse, Me, TemporalUi, TenantSummary
+from api.schemas.auth import (
+    ApiKeySummary,
+    LoginRequest,
+    LoginResponse,
+    Me,
+    PasswordChange,
+    TemporalUi,
+    TenantSummary,
+)
 from api.schemas.users import UserPublic
 from api.security import Authenticated
 from api.services import api_keys as api_key_service
 from api.services import tenants as tenant_service
 from api.services import users as user_service
+from api.transaction import after_commit
 from core.config import Settings
 from core.errors import AppError, Forbidden, Unauthorized
+from core.rate_limits import RateLimiter
 from core.redis import Keys
 from domain.permissions import Action, actions_of
 
@@ -100,6 +110,41 @@ async def logout(principal: Authenticated, request: Request, settings: SettingsD
     response.delete_cookie(settings.session_cookie_name, secure=settings.cookie_secure, httponly=True, samesite="lax")
     response.delete_cookie(settings.csrf_cookie_name, secure=settings.cookie_secure, samesite="lax")
     return response
+
+
+@router.post(
+    "/password",
+    status_code=204,
+    responses={
+        400: {"description": "the caller is an API key, not a session"},
+        403: {"description": "the current password is wrong"},
+        429: {"description": "too many attempts; see Retry-After"},
+    },
+)
+async def change_password(
+    data: PasswordChange, principal: Authenticated, request: Request, session: SessionDep
+) -> Response:
+    """Change your own password, proving the current one; every other session of yours ends, this one stays."""
+    if principal.via != "session" or principal.session_id is None or principal.user_id is None:
+        raise AppError("a password belongs to a user: log in to change yours")
+    limits: RateLimiter = request.app.state.rate_limits
+    store = session_store(request)
+    async with session_store_reachable():
+        await limits.hit("password", str(principal.user_id))
+        await user_service.change_own_password(
+            session, user_id=principal.user_id, current_password=data.current_password, new_password=data.new_password
+        )
+        # Before the commit (Redis down: refused, the old sessions must not outlive the old password) and after it,
+        # so a login that slipped in between with the old password does not survive either.
+        await store.revoke_others(user_id=principal.user_id, keep_session_id=principal.session_id)
+        await limits.reset("password", str(principal.user_id))
+    user_id, keep = principal.user_id, principal.session_id
+
+    async def sweep_again() -> None:
+        await store.revoke_others(user_id=user_id, keep_session_id=keep)
+
+    after_commit(session, sweep_again, failure=None)
+    return Response(status_code=204)
 
 
 @router.get("/me")

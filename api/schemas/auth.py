@@ -18,6 +18,13 @@ class LoginRequest(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=1, max_length=1024)
+
+
 class LoginResponse(BaseModel):
     user: UserPublic
     csrf_token: str = Field(description="send it back in the X-CSRF-Token header on every write (also in a cookie)")

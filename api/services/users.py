@@ -202,6 +202,21 @@ async def list_users(session: AsyncSession, *, tenant_id: uuid.UUID) -> list[Use
     return await UserRepository(session).list(tenant_id=tenant_id)
 
 
+async def change_own_password(
+    session: AsyncSession, *, user_id: uuid.UUID, current_password: str, new_password: str
+) -> User:
+    """The caller's new password, once their current one is proven; 403 when it is wrong, 422 when the new one is
+    refused. Ending their other sessions is the caller's (`SessionStore.revoke_others`)."""
+    user = await get_any_user(session, user_id=user_id)
+    if not await asyncio.to_thread(verify_password, user.password_hash, current_password):
+        raise Forbidden("the current password is wrong")
+    check_password(new_password, field="new_password")
+    if new_password == current_password:
+        raise invalid("new_password", "is the current password; choose another")
+    user.password_hash = await asyncio.to_thread(hash_password, new_password)
+    return user
+
+
 async def authenticate_user(session: AsyncSession, *, email: str, password: str) -> User | None:
     """The user whose e-mail and password these are, active or not; None otherwise.
 
