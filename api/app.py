@@ -17,6 +17,7 @@ from api.routes import (
     admin_inbox,
     api_keys,
     auth,
+    codec,
     conversations,
     enrollments,
     events,
@@ -41,6 +42,7 @@ from core.config import Settings, get_settings
 from core.db import create_engine, create_session_factory
 from core.feature_flags import FeatureFlagReader
 from core.live_events import LiveEvents
+from core.payload_codec import EncryptionCodec
 from core.rate_limits import RateLimiter
 from core.redis import Keys, create_redis
 from core.temporal import connect_temporal
@@ -58,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
         app.state.redis = create_redis(settings)
+        app.state.payload_codec = EncryptionCodec.for_settings(settings)
         app.state.rate_limits = RateLimiter(
             app.state.redis,
             Keys(settings.redis_prefix),
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     install_docs(app)
     app.include_router(health.router)
+    app.include_router(codec.router)
     app.include_router(metrics.router)
     for crm_router in (auth.router, tenants.router, users.router, api_keys.router, statuses.router):
         app.include_router(crm_router, prefix="/api/v1")
@@ -106,10 +110,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_whatsapp.router, dependencies=[Depends(limit_webhook_source)])
     install_web(app, settings.web_dist_dir)
     hsts = settings.hsts_max_age_seconds if settings.env == "prod" else None
+    cors_rules = rules_for(api_origins=settings.cors_allowed_origins, codec_origin=settings.temporal_ui_url)
     install_outer_middleware(
         app,
         RequestContextMiddleware,
         lambda inner: SecurityHeadersMiddleware(inner, hsts_max_age_seconds=hsts),
-        lambda inner: CorsMiddleware(inner, rules=rules_for(api_origins=settings.cors_allowed_origins)),
+        lambda inner: CorsMiddleware(inner, rules=cors_rules),
     )
     return app

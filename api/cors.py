@@ -85,5 +85,9 @@ async def _preflight(origin: str, send: Send) -> None:
     await send({"type": "http.response.body", "body": b""})
 
 
-def rules_for(*, api_origins: Iterable[str]) -> list[CorsRule]:
-    return [CorsRule("/", frozenset(origin_of(origin) for origin in api_origins))]
+def rules_for(*, api_origins: Iterable[str], codec_origin: str | None = None) -> list[CorsRule]:
+    """The configured origins for the whole API, and the Temporal Web UI's origin for the payload codec."""
+    rules = [CorsRule("/", frozenset(origin_of(origin) for origin in api_origins))]
+    if codec_origin:
+        rules.append(CorsRule("/codec/", frozenset({origin_of(codec_origin)})))
+    return rules

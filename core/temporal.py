@@ -1,10 +1,11 @@
-"""The Temporal client: connected once per process with the pydantic data converter everyone shares."""
+"""The Temporal client: connected once per process with the data converter everyone shares (pydantic values,
+payloads encrypted by core/payload_codec.py)."""
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import Runtime
 
 from core.config import Settings
+from core.payload_codec import data_converter
 
 
 async def connect_temporal(settings: Settings, *, lazy: bool = False, runtime: Runtime | None = None) -> Client:
@@ -13,7 +14,7 @@ async def connect_temporal(settings: Settings, *, lazy: bool = False, runtime: R
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         lazy=lazy,
         runtime=runtime,
     )

@@ -83,6 +83,7 @@ class Stack:
             address=settings.temporal_address,
             namespace=settings.temporal_namespace,
             ui_port=settings.temporal_ui_port,
+            codec_endpoint=f"http://{_display_host(settings.api_host)}:{settings.api_port}/codec",
         )
         self.api_url = f"http://{_display_host(settings.api_host)}:{settings.api_port}"
         self.temporal_ui_url = settings.temporal_ui_url

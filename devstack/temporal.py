@@ -39,7 +39,9 @@ def split_address(address: str) -> tuple[str, int]:
 
 
 class DevTemporal:
-    def __init__(self, state_dir: Path, *, address: str, namespace: str, ui_port: int) -> None:
+    def __init__(
+        self, state_dir: Path, *, address: str, namespace: str, ui_port: int, codec_endpoint: str | None = None
+    ) -> None:
         self.dir = state_dir / "temporal"
         self.address = address
         self.namespace = namespace
@@ -69,6 +71,8 @@ class DevTemporal:
                 "--ui-port",
                 str(ui_port),
                 "--ui-disable-news-fetch",
+                # The Web UI decodes the encrypted payloads through the API (api/routes/codec.py).
+                *(["--ui-codec-endpoint", codec_endpoint] if codec_endpoint else []),
                 "--log-level",
                 "warn",
                 *namespaces,

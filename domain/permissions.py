@@ -31,6 +31,7 @@ class Action(StrEnum):
     WHATSAPP_SHARD_MANAGE = "whatsapp_shard:manage"
     WEBHOOK_INBOX_MANAGE = "webhook_inbox:manage"
     FEATURE_FLAG_MANAGE = "feature_flag:manage"
+    PAYLOAD_DECODE = "payload:decode"
     SEQUENCE_READ = "sequence:read"
     SEQUENCE_MANAGE = "sequence:manage"
     ENROLLMENT_READ = "enrollment:read"
@@ -61,6 +62,8 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.WEBHOOK_INBOX_MANAGE: frozenset({_SA}),
     # Flags gate features per tenant (AI agent, calls): the platform decides, not the tenant.
     Action.FEATURE_FLAG_MANAGE: frozenset({_SA}),
+    # Workflow payloads hold every tenant's leads' personal data: the Temporal Web UI decodes them for these only.
+    Action.PAYLOAD_DECODE: frozenset({_SA}),
     # Sequences: owners and admins define them; agents read them (to enroll and to see what a lead will receive).
     Action.SEQUENCE_READ: frozenset({_O, _AD, _AG}),
     Action.SEQUENCE_MANAGE: frozenset({_O, _AD}),

@@ -31,7 +31,7 @@ from temporalio.testing import ActivityEnvironment
 
 from api.app import create_app
 from core.config import Settings
-from core.temporal import pydantic_data_converter
+from core.payload_codec import data_converter
 from domain import whatsapp_messages as kinds
 from models import Lead, Message, OutboxMessage
 from providers.whatsapp.signatures import SIGNATURE_HEADER
@@ -202,7 +202,7 @@ async def crash_stack(
 ) -> AsyncIterator[tuple[Client, httpx.AsyncClient, list[WorkerProcess], dict[str, str]]]:
     namespace = await _own_namespace(temporal_client)
     client = await Client.connect(
-        settings.temporal_address, namespace=namespace, data_converter=pydantic_data_converter
+        settings.temporal_address, namespace=namespace, data_converter=data_converter(settings)
     )
     config = settings.model_copy(update={"temporal_namespace": namespace, "sandbox_base_url": sandbox_url})
     application = create_app(config)

@@ -32,7 +32,7 @@ from activities.whatsapp import WhatsAppActivities
 from api.app import create_app
 from core.config import Settings
 from core.db import create_engine, create_session_factory
-from core.temporal import pydantic_data_converter
+from core.payload_codec import data_converter
 from models import Lead, Message, OutboxMessage
 from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, sandbox_tenant
 from tests.activities.test_whatsapp_send_crash import _own_namespace
@@ -56,7 +56,7 @@ async def outage_stack(
     """The API (database reachable) and a worker with its database behind `postgres_proxy`, in their own namespace."""
     namespace = await _own_namespace(temporal_client)
     client = await Client.connect(
-        settings.temporal_address, namespace=namespace, data_converter=pydantic_data_converter
+        settings.temporal_address, namespace=namespace, data_converter=data_converter(settings)
     )
     config = settings.model_copy(update={"temporal_namespace": namespace, "sandbox_base_url": sandbox_url})
     worker_config = config.model_copy(

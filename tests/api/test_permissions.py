@@ -49,6 +49,7 @@ ENDPOINTS: dict[Action, Call] = {
     Action.WHATSAPP_SHARD_MANAGE: Call("POST", "/api/v1/whatsapp/shards/{random_id}/move", {}),
     Action.WEBHOOK_INBOX_MANAGE: Call("GET", "/api/v1/admin/inbox"),
     Action.FEATURE_FLAG_MANAGE: Call("GET", "/api/v1/admin/tenants/{tenant_id}/flags"),
+    Action.PAYLOAD_DECODE: Call("POST", "/codec/decode", {"payloads": []}),
     Action.SEQUENCE_READ: Call("GET", "/api/v1/sequences"),
     Action.SEQUENCE_MANAGE: Call("POST", "/api/v1/sequences", {}),
     Action.ENROLLMENT_READ: Call("GET", "/api/v1/enrollments/{random_id}"),

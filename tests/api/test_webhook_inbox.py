@@ -13,7 +13,6 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from models import Lead, Message, WebhookInbox
@@ -46,7 +45,8 @@ async def _inbound_signals(temporal_client: Client, workflow_id: str) -> list[st
             continue
         attributes = e.workflow_execution_signaled_event_attributes
         if attributes.signal_name == "record_inbound_message":
-            (arg,) = pydantic_data_converter.payload_converter.from_payloads(attributes.input.payloads)
+            # History holds the payloads as encoded (encrypted): the client's converter decodes them.
+            (arg,) = await temporal_client.data_converter.decode(list(attributes.input.payloads))
             ids.append(arg["provider_message_id"])
     return ids
 
