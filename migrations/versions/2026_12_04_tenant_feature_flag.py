@@ -1,7 +1,7 @@
 """tenant_feature_flag: a system admin's per-tenant overrides of the feature flags in domain/feature_flags.py
 
-Revision ID: 0016_tenant_feature_flag
-Revises: 0015_background_jobs
+Revision ID: 0017_tenant_feature_flag
+Revises: 0016_notifications
 Create Date: 2026-12-04 18:00:00
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_tenant_feature_flag"
-down_revision: str | None = "0015_background_jobs"
+revision: str = "0017_tenant_feature_flag"
+down_revision: str | None = "0016_notifications"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
