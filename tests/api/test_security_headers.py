@@ -52,7 +52,7 @@ async def test_every_kind_of_answer_carries_the_headers(client: httpx.AsyncClien
         await client.get("/healthz"),
         await client.get("/openapi.json"),
         await client.get("/api/v1/leads"),  # 401
-        await client.get("/nowhere"),  # 404
+        await client.get("/api/v1/nowhere"),  # 404
         await client.delete("/healthz"),  # 405
         await client.options("/api/v1/leads"),  # 204
         await client.post("/api/v1/auth/login", json={"email": "x"}),  # 422
@@ -70,7 +70,7 @@ async def test_every_kind_of_answer_carries_the_headers(client: httpx.AsyncClien
 async def test_hsts_in_prod(settings: Settings) -> None:
     prod = settings.model_copy(update={"env": "prod", "hsts_max_age_seconds": 31536000})
     async with await _bare_client(_app_with_a_bug(prod)) as bare:
-        for path, status in (("/healthz", 200), ("/nowhere", 404), ("/boom", 500)):
+        for path, status in (("/healthz", 200), ("/api/v1/nowhere", 404), ("/boom", 500)):
             answer = await bare.get(path)
             assert answer.status_code == status
             assert answer.headers["strict-transport-security"] == "max-age=31536000; includeSubDomains"
