@@ -18,10 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from core.payload_codec import data_converter as leadflow_data_converter
 from domain.sequences.definition import SequenceDefinition, parse_definition
 from domain.stages import Stage
 from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, Tenant, TimelineEvent
@@ -58,7 +58,7 @@ async def time_skipping_worker(
     Recipient pacing is off: skipped days pass in milliseconds of real time, which the pacer would count as bursts.
     """
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEMPORAL_TEST_SERVER), data_converter=pydantic_data_converter
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER), data_converter=leadflow_data_converter(Settings())
     )
     try:
         await env.client.operator_service.add_search_attributes(

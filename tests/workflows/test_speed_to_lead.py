@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType, IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from core.config import Settings
+from core.payload_codec import data_converter as leadflow_data_converter
 from domain.stages import Stage
 from models import Lead
 from repositories.statuses import StatusRepository
@@ -40,7 +40,7 @@ async def time_skipping(
     One per test: skipped time does not come back, and the SLA counts from the lead row's (real) creation time.
     """
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEMPORAL_TEST_SERVER), data_converter=pydantic_data_converter
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER), data_converter=leadflow_data_converter(Settings())
     )
     try:
         # Unlike the dev server, the test server starts without custom search attributes: register them like ops would.

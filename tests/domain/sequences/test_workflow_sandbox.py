@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from core.config import Settings
+from core.payload_codec import data_converter as leadflow_data_converter
 from domain.sequences.definition import parse_definition
 from domain.sequences.preview import preview
 from tests.domain.sequences.probe_workflow import ProbeInput, ProbeResult, SequenceSchedulePlanProbe
@@ -29,7 +30,7 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 @pytest.fixture(scope="module")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+        test_server_existing_path=str(TEST_SERVER), data_converter=leadflow_data_converter(Settings())
     )
     try:
         yield env
@@ -83,7 +84,7 @@ async def test_workflow_follows_the_preview_in_the_sandbox(
 
     history: WorkflowHistory = await handle.fetch_history()
     replay = await Replayer(
-        workflows=[SequenceSchedulePlanProbe], data_converter=pydantic_data_converter
+        workflows=[SequenceSchedulePlanProbe], data_converter=leadflow_data_converter(Settings())
     ).replay_workflow(history, raise_on_replay_failure=False)
     assert replay.replay_failure is None
 
