@@ -46,6 +46,7 @@ from core.payload_codec import EncryptionCodec
 from core.rate_limits import RateLimiter
 from core.redis import Keys, create_redis
 from core.temporal import connect_temporal
+from core.tracing import configure_tracing
 from workflow_clients.jobs import JobWorkflowClient
 from workflow_clients.lead import LeadWorkflowClient
 from workflow_clients.sequence import SequenceWorkflowClient
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_tracing(settings, service="api")
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)

@@ -1,4 +1,4 @@
-"""Each request's log context, its one log line and its metrics (api/metrics.py).
+"""Each request's log context, its one log line, its metrics (api/metrics.py) and its server span (core/tracing.py).
 
 A request gets an id (the caller's `X-Request-Id` when it is a plain token, else a new one), echoed in the answer's
 `X-Request-Id`, and a fresh core/log_context.py context that authentication fills with the tenant and user. When the
@@ -11,12 +11,14 @@ import re
 import time
 import uuid
 
+from opentelemetry import propagate, trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.metrics import observe_request
 from core.log_context import bound
 
 log = logging.getLogger("api.request")
+_tracer = trace.get_tracer("leadflow.api")
 
 _ACCEPTED_ID = re.compile(r"[A-Za-z0-9._\-]{1,64}")
 
@@ -56,12 +58,23 @@ class RequestContextMiddleware:
                 message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id.encode())]}
             await send(message)
 
-        with bound(request_id=request_id) as context:
+        headers = {key.decode("latin-1"): value.decode("latin-1") for key, value in scope["headers"]}
+        with (
+            bound(request_id=request_id) as context,
+            _tracer.start_as_current_span(
+                scope["method"], context=propagate.extract(headers), kind=trace.SpanKind.SERVER
+            ) as span,
+        ):
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
                 context.update(lead_id=scope.get("path_params", {}).get("lead_id"))
                 template = route_template(scope)
+                span.update_name(f"{scope['method']} {template}")
+                span.set_attribute("http.request.method", scope["method"])
+                span.set_attribute("http.route", template)
+                span.set_attribute("http.response.status_code", status)
+                span.set_attribute("leadflow.request_id", request_id)
                 seconds = time.perf_counter() - started
                 observe_request(method=scope["method"], route=template, status=status, seconds=seconds)
                 duration_ms = round(seconds * 1000, 1)

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from core.config import Settings, get_settings
 from core.logging import configure_logging
+from core.tracing import configure_tracing
 
 
 def stop_event() -> asyncio.Event:
@@ -27,6 +28,7 @@ def run_service(name: str, serve: Callable[[Settings], Coroutine[Any, Any, int]]
     """Run `serve(settings)` to its exit code, then leave the interpreter at once with that code."""
     settings = get_settings()
     configure_logging(settings)
+    configure_tracing(settings, service=name)
     code = 1
     try:
         code = asyncio.run(serve(settings))

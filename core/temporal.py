@@ -2,6 +2,7 @@
 payloads encrypted by core/payload_codec.py)."""
 
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.runtime import Runtime
 
 from core.config import Settings
@@ -17,4 +18,7 @@ async def connect_temporal(settings: Settings, *, lazy: bool = False, runtime: R
         data_converter=data_converter(settings),
         lazy=lazy,
         runtime=runtime,
+        # Traces continue from the caller into workflows and activities (core/tracing.py); workers built on this
+        # client inherit the interceptor.
+        interceptors=[TracingInterceptor()],
     )

@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.contrib.opentelemetry import TracingInterceptor
+from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.feature_flags import FeatureFlagActivities
@@ -42,6 +43,8 @@ SANDBOX_PASSTHROUGH = [
     "workflows.lead_types",
     "workflows.sequence_types",
     "workflows.job_types",
+    # The tracing interceptor's workflow side uses OpenTelemetry's context inside the sandbox.
+    "opentelemetry",
 ]
 
 
@@ -86,6 +89,14 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
+def worker_interceptors(client: Client) -> list[Interceptor]:
+    """Activity logging and metrics, and tracing unless the client brings it (core/temporal.py's clients do)."""
+    interceptors: list[Interceptor] = [ActivityLoggingInterceptor()]
+    if not any(isinstance(i, TracingInterceptor) for i in client.config()["interceptors"]):
+        interceptors.append(TracingInterceptor())
+    return interceptors
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -103,5 +114,5 @@ def build_worker(
         activities=activities(settings, session_factory, client, resources),
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
-        interceptors=[ActivityLoggingInterceptor()],
+        interceptors=worker_interceptors(client),
     )

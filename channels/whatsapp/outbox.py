@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.whatsapp.accepted import AcceptedSend, AcceptedSends
@@ -67,6 +68,7 @@ from repositories.webhook_events import WebhookEventRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 
 log = logging.getLogger(__name__)
+_tracer = trace.get_tracer("leadflow.whatsapp")
 
 # Storing an accepted send while PostgreSQL is unreachable: first wait, doubling up to the last.
 STORE_RETRY_FIRST_DELAY_SECONDS = 0.25
@@ -384,6 +386,14 @@ class WhatsAppSender:
             await asyncio.sleep(wait)
 
     async def _deliver(
+        self, provider: WhatsAppProvider, lead: Lead, data: SendWhatsAppInput, plan: _Plan
+    ) -> SentMessage:
+        # The provider call as a client span of the activity's trace (core/tracing.py).
+        with _tracer.start_as_current_span("whatsapp.send", kind=trace.SpanKind.CLIENT) as span:
+            span.set_attribute("leadflow.send_mode", plan.mode.value)
+            return await self._deliver_now(provider, lead, data, plan)
+
+    async def _deliver_now(
         self, provider: WhatsAppProvider, lead: Lead, data: SendWhatsAppInput, plan: _Plan
     ) -> SentMessage:
         if plan.mode is SendMode.TEMPLATE and plan.template:
