@@ -31,6 +31,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from domain.stages import Stage  # noqa: E402
+from domain.whatsapp_messages import (  # noqa: E402
+    SEND_WHATSAPP_MESSAGE,
+    InboundWhatsAppMessage,
+    ManualWhatsAppMessage,
+    SendWhatsAppInput,
+    SendWhatsAppResult,
+)
 from worker.main import workflow_runner  # noqa: E402
 from workflows import search_attributes  # noqa: E402
 from workflows.ids import lead_workflow_id  # noqa: E402
@@ -64,6 +71,11 @@ async def mirror_status_change(change: StatusChangeMirror) -> None:
 @activity.defn(name=RECORD_SPEED_TO_LEAD_ALERT)
 async def record_speed_to_lead_alert(alert: SpeedToLeadAlert) -> SpeedToLeadAlertResult:
     return SpeedToLeadAlertResult(recorded=True, owner_id=OWNER)
+
+
+@activity.defn(name=SEND_WHATSAPP_MESSAGE)
+async def send_whatsapp_message(data: SendWhatsAppInput) -> SendWhatsAppResult:
+    return SendWhatsAppResult(provider_message_id=f"wamid.{data.step}", message_id=str(uuid.uuid4()), mode="text")
 
 
 def lead_input(
@@ -205,6 +217,30 @@ async def lead_deleted(client: Client) -> list[WorkflowHandle]:
     return [handle]
 
 
+async def whatsapp_conversation(client: Client) -> list[WorkflowHandle]:
+    """Inbound messages (one repeated), an agent's manual message, then an opt-out keyword that ends the lead."""
+    handle = await start(client, lead_input(stage=Stage.CONTACTED))
+    for number, body in enumerate(("hello", "how much is it?"), start=1):
+        message = InboundWhatsAppMessage(
+            provider="sandbox", provider_message_id=f"wamid.in{number}", body=body, received_at=datetime.now(UTC)
+        )
+        await handle.signal(LeadWorkflow.record_inbound_message, message)
+    await handle.signal(LeadWorkflow.record_inbound_message, message)  # a redelivery: ignored
+    manual = ManualWhatsAppMessage(request_id="r1", text="It is 40 EUR a month.", actor="user:recorder")
+    await handle.execute_update(LeadWorkflow.send_whatsapp_message, manual)
+    stop = InboundWhatsAppMessage(
+        provider="sandbox",
+        provider_message_id="wamid.in3",
+        body="STOP",
+        received_at=datetime.now(UTC),
+        opt_out=True,
+        opt_out_status_key="opted_out",
+    )
+    await handle.signal(LeadWorkflow.record_inbound_message, stop)
+    await handle.result()
+    return [handle]
+
+
 SCENARIOS = [
     status_changes_until_won,
     speed_to_lead_alert,
@@ -212,10 +248,11 @@ SCENARIOS = [
     continue_as_new,
     started_by_status_change,
     lead_deleted,
+    whatsapp_conversation,
 ]
 
 
-async def record(out_dir: Path = HISTORIES) -> list[Path]:
+async def record(out_dir: Path = HISTORIES, only: set[str] | None = None) -> list[Path]:
     env = await WorkflowEnvironment.start_local(
         namespace="default",
         data_converter=pydantic_data_converter,
@@ -230,10 +267,12 @@ async def record(out_dir: Path = HISTORIES) -> list[Path]:
             env.client,
             task_queue=QUEUE,
             workflows=[LeadWorkflow],
-            activities=[mirror_status_change, record_speed_to_lead_alert],
+            activities=[mirror_status_change, record_speed_to_lead_alert, send_whatsapp_message],
             workflow_runner=workflow_runner(),
         ):
             for scenario in SCENARIOS:
+                if only and scenario.__name__ not in only:
+                    continue
                 handles = await scenario(env.client)
                 for number, handle in enumerate(handles, start=1):
                     history = await handle.fetch_history()
@@ -248,7 +287,8 @@ async def record(out_dir: Path = HISTORIES) -> list[Path]:
 
 def main() -> None:
     HISTORIES.mkdir(parents=True, exist_ok=True)
-    paths = asyncio.run(record())
+    # Scenario names as arguments record only those (histories of earlier code stay as they were recorded).
+    paths = asyncio.run(record(only=set(sys.argv[1:]) or None))
     for path in paths:
         print(path.relative_to(ROOT))
     # temporalio can abort in finalisers at interpreter exit (sdk-python#300).

@@ -20,6 +20,8 @@ SCENARIOS = {
     "continue_as_new-run2",
     "started_by_status_change",
     "lead_deleted",
+    # Recorded before the AI agent joined the lead workflow: inbound messages, a manual send, an opt-out.
+    "whatsapp_conversation",
 }
 
 
