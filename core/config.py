@@ -83,6 +83,7 @@ class Settings(BaseSettings):
     whatsapp_sandbox_app_secret: str = "sandbox-app-secret"
     whatsapp_sandbox_phone_number_id: str = "109876543210987"
     whatsapp_sandbox_evolution_api_key: str = "sandbox-evolution-api-key"
+    openai_sandbox_api_key: str = "sandbox-openai-key"  # the key the sandbox model (`{sandbox}/v1`) accepts
     # Webhook deliveries handled at once per API process; past it a delivery gets a fast 503 + Retry-After and the
     # provider redelivers later, instead of every request queueing for the database until all of them time out.
     webhook_max_in_flight: int = Field(default=48, ge=1)
@@ -231,7 +232,9 @@ class Settings(BaseSettings):
 
 
 # Settings that point a process at the provider sandbox or at its built-in credentials; refused in prod.
-SANDBOX_FIELDS = frozenset(name for name in Settings.model_fields if name.startswith(("sandbox_", "whatsapp_sandbox_")))
+SANDBOX_FIELDS = frozenset(
+    name for name in Settings.model_fields if name.startswith(("sandbox_", "whatsapp_sandbox_", "openai_sandbox_"))
+)
 
 
 class ConfigurationError(SystemExit):

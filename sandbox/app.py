@@ -1,4 +1,4 @@
-"""The sandbox's FastAPI application: Graph API and Evolution API send endpoints plus `/_sandbox` control."""
+"""The sandbox's FastAPI app: Graph API and Evolution API sends, OpenAI chat completions, `/_sandbox` control."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -6,7 +6,7 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
-from sandbox import control, evolution, graph
+from sandbox import control, evolution, graph, openai_chat
 from sandbox.config import SandboxConfig
 from sandbox.service import Sandbox
 
@@ -24,6 +24,7 @@ def create_app(config: SandboxConfig) -> FastAPI:
     app = FastAPI(title="Leadflow provider sandbox", version="0.1.0", lifespan=lifespan)
     # Control first: its literal paths must win over the Graph API's `/{version}/{phone_number_id}/messages`.
     app.include_router(control.router)
+    app.include_router(openai_chat.router)
     app.include_router(evolution.router)
     app.include_router(graph.router)
     return app

@@ -12,6 +12,7 @@ class SandboxConfig:
     app_secret: str  # signs Meta webhooks of unregistered phone number ids
     phone_number_id: str
     evolution_api_key: str  # the global Evolution key: accepted for every instance
+    openai_api_key: str = "sandbox-openai-key"  # the bearer key the sandbox model accepts
     cloud_webhook_url: str | None = None
     evolution_webhook_url: str | None = None  # "{instance}" is replaced by the instance name
     status_interval_seconds: float = 0.2
@@ -26,6 +27,7 @@ class SandboxConfig:
             app_secret=settings.whatsapp_sandbox_app_secret,
             phone_number_id=settings.whatsapp_sandbox_phone_number_id,
             evolution_api_key=settings.whatsapp_sandbox_evolution_api_key,
+            openai_api_key=settings.openai_sandbox_api_key,
             cloud_webhook_url=settings.whatsapp_sandbox_cloud_webhook_url,
             evolution_webhook_url=settings.whatsapp_sandbox_evolution_webhook_url,
             status_interval_seconds=settings.whatsapp_sandbox_status_interval_seconds,

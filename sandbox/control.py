@@ -62,6 +62,7 @@ class OptionsUpdate(BaseModel):
     evolution_webhook_url: str | None = None
     auto_status: bool | None = None
     status_interval_seconds: float | None = Field(default=None, ge=0)
+    model_delay_seconds: float | None = Field(default=None, ge=0, le=600)
 
 
 @router.get("/health")
@@ -96,6 +97,13 @@ async def list_webhooks(request: Request, phone: str | None = None, message_id: 
 @router.get("/faults")
 async def list_faults(request: Request) -> dict[str, Any]:
     return {"faults": [f.model_dump(mode="json") for f in _sandbox(request).state.faults]}
+
+
+@router.get("/model/calls")
+async def list_model_calls(request: Request, user: str | None = None) -> dict[str, Any]:
+    """The chat completions the sandbox model received, oldest first; `user` filters on the safety identifier."""
+    calls = [c for c in _sandbox(request).state.model_calls if user is None or c.user == user]
+    return {"calls": [c.model_dump(mode="json") for c in calls]}
 
 
 @router.post("/faults", status_code=201)

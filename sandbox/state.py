@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from sandbox.config import SandboxConfig
 
 Provider = Literal["cloud", "evolution"]
+FaultProvider = Literal["cloud", "evolution", "openai"]
 
 # Meta error codes the sandbox can answer with, as the fixtures show them: code -> (title, details, HTTP status).
 META_ERRORS: dict[int, tuple[str, str]] = {
@@ -51,10 +52,17 @@ FaultKind = Literal[
     "not_on_whatsapp",
     "drop_webhooks",
     "slow_accept",
+    # The model (chat completions): 429 with Retry-After, 429 quota exhausted, 500, a hang, or a slow answer.
+    "model_429",
+    "model_quota",
+    "model_500",
+    "model_timeout",
+    "model_delay",
 ]
 # Kinds with no Evolution equivalent apply to Graph API sends only; error_131026 is Evolution's "not on WhatsApp".
 CLOUD_ONLY_FAULTS = {"error_130429", "error_131047", "error_131050", "error_131056"}
 EVOLUTION_ONLY_FAULTS = {"not_on_whatsapp"}
+MODEL_FAULTS = {"model_429", "model_quota", "model_500", "model_timeout", "model_delay"}
 
 
 def now() -> datetime:
@@ -69,7 +77,9 @@ class Fault(BaseModel):
     kind: FaultKind
     count: int = Field(default=1, ge=1)
     to: str | None = None  # E.164; None matches every recipient
-    provider: Provider | None = None  # None matches both
+    provider: FaultProvider | None = None  # None matches every provider the kind applies to
+    # Model faults: the request's `safety_identifier` (or `user`) to match, e.g. "lead:<id>"; None matches every call.
+    user: str | None = None
     # How long a `timeout` hangs before answering 504, or a `slow_accept` before answering the accepted send (the
     # message is recorded and its status webhooks go out at once: a caller dying meanwhile never hears the answer).
     delay_seconds: float = Field(default=30.0, ge=0, le=600)
@@ -77,13 +87,16 @@ class Fault(BaseModel):
     id: str = Field(default_factory=lambda: secrets.token_hex(6))
 
     def matches_send(self, provider: Provider, to: str) -> bool:
-        if self.kind == "drop_webhooks":
+        if self.kind == "drop_webhooks" or self.kind in MODEL_FAULTS:
             return False
         if provider == "cloud" and self.kind in EVOLUTION_ONLY_FAULTS:
             return False
         if provider == "evolution" and self.kind in CLOUD_ONLY_FAULTS:
             return False
         return self._matches(provider, to)
+
+    def matches_model_call(self, user: str | None) -> bool:
+        return self.kind in MODEL_FAULTS and (self.user is None or self.user == user)
 
     def matches_webhook(self, provider: Provider, to: str | None) -> bool:
         return self.kind == "drop_webhooks" and self._matches(provider, to)
@@ -146,11 +159,24 @@ class WebhookDelivery(BaseModel):
     delivered_at: datetime = Field(default_factory=now)
 
 
+class ModelCall(BaseModel):
+    """One chat completions request the sandbox model answered (or refused)."""
+
+    id: str
+    user: str | None  # the request's safety_identifier (or user)
+    model: str
+    request_body: dict[str, Any]
+    status_code: int
+    behaviour: str | None = None  # the scripted behaviour that answered it
+    received_at: datetime
+
+
 class RuntimeOptions(BaseModel):
     cloud_webhook_url: str | None = None
     evolution_webhook_url: str | None = None
     auto_status: bool = True
     status_interval_seconds: float = 0.2
+    model_delay_seconds: float = 0.0  # every chat completion answers this late (a model's own latency)
 
 
 class SandboxState:
@@ -169,6 +195,7 @@ class SandboxState:
         self.messages: list[RecordedMessage] = []
         self.faults: list[Fault] = []
         self.webhooks: list[WebhookDelivery] = []
+        self.model_calls: list[ModelCall] = []
 
     def cloud_account(self, phone_number_id: str) -> CloudAccount:
         """A registered account, or the default credentials for any other phone number id."""
@@ -198,6 +225,9 @@ class SandboxState:
 
     def take_send_fault(self, provider: Provider, to: str) -> Fault | None:
         return self._take(lambda f: f.matches_send(provider, to))
+
+    def take_model_fault(self, user: str | None) -> Fault | None:
+        return self._take(lambda f: f.matches_model_call(user))
 
     def take_webhook_drop(self, provider: Provider, phone: str | None) -> bool:
         return self._take(lambda f: f.matches_webhook(provider, phone)) is not None
