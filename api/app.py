@@ -15,6 +15,7 @@ from api.outer_middleware import install_outer_middleware
 from api.request_context import RequestContextMiddleware
 from api.routes import (
     admin_inbox,
+    ai,
     api_keys,
     auth,
     codec,
@@ -110,6 +111,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(notifications.router, prefix="/api/v1")
     app.include_router(feature_flags.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router, dependencies=[Depends(limit_webhook_source)])
+    app.include_router(ai.router, prefix="/api/v1")
+    app.include_router(webhooks_whatsapp.router)
     install_web(app, settings.web_dist_dir)
     hsts = settings.hsts_max_age_seconds if settings.env == "prod" else None
     cors_rules = rules_for(api_origins=settings.cors_allowed_origins, codec_origin=settings.temporal_ui_url)

@@ -158,6 +158,19 @@ class Settings(BaseSettings):
     whatsapp_send_reconcile_window_seconds: float = Field(default=60.0, ge=0)
     whatsapp_send_reconcile_poll_seconds: float = Field(default=3.0, gt=0)
 
+    # AI agent (agent/): what a tenant's settings start from, and limits of one turn. The model is called with the
+    # `openai` SDK at any OpenAI-compatible base URL; the SDK never retries (Temporal does), and a call gives up after
+    # the timeout. A turn sends the latest `ai_history_messages` messages and runs at most `ai_max_tool_rounds`
+    # rounds of tool calls. `ai_eval_*` point `./run eval` at a real model (without a key it uses the sandbox model).
+    ai_default_base_url: str = "https://api.openai.com/v1"
+    ai_default_model: str = "gpt-4o-mini"
+    ai_request_timeout_seconds: float = Field(default=30.0, gt=0)
+    ai_history_messages: int = Field(default=20, ge=1, le=200)
+    ai_max_tool_rounds: int = Field(default=4, ge=1, le=20)
+    ai_eval_base_url: str | None = None
+    ai_eval_api_key: str | None = None
+    ai_eval_model: str = "gpt-4o-mini"
+
     # CSV lead import: limits of one upload, and how many lead workflows its job starts at a time
     lead_import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
     lead_import_max_rows: int = Field(default=5000, ge=1)

@@ -37,6 +37,9 @@ class Action(StrEnum):
     ENROLLMENT_READ = "enrollment:read"
     ENROLLMENT_MANAGE = "enrollment:manage"
     TASK_WORK = "task:work"
+    AI_AGENT_MANAGE = "ai_agent:manage"
+    AI_USAGE_READ = "ai_usage:read"
+    AI_DRAFT_WORK = "ai_draft:work"
 
 
 _SA, _O, _AD, _AG = Role.SYSTEM_ADMIN, Role.OWNER, Role.ADMIN, Role.AGENT
@@ -73,6 +76,11 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.ENROLLMENT_MANAGE: frozenset({_O, _AD, _AG}),
     # Everyone works tasks; an agent only their own (a task of someone else is a 404), owner/admin every task.
     Action.TASK_WORK: frozenset({_O, _AD, _AG}),
+    # The AI agent: owners and admins set it up and watch its spending; every agent approves its drafts and hands
+    # conversations to it or takes them over.
+    Action.AI_AGENT_MANAGE: frozenset({_O, _AD}),
+    Action.AI_USAGE_READ: frozenset({_O, _AD}),
+    Action.AI_DRAFT_WORK: frozenset({_O, _AD, _AG}),
 }
 assert set(MATRIX) == set(Action)
 

@@ -1,5 +1,9 @@
 """SQLAlchemy 2 ORM models; importing this package registers every table on `Base.metadata`."""
 
+from models.ai_agent_settings import AiAgentSettings
+from models.ai_budget_alert import AiBudgetAlert
+from models.ai_draft import AiDraft
+from models.ai_usage import AiUsage
 from models.api_key import ApiKey
 from models.base import Base
 from models.conversation import Conversation
@@ -22,6 +26,10 @@ from models.webhook_inbox import WebhookInbox
 from models.whatsapp_account import WhatsAppAccount
 
 __all__ = [
+    "AiAgentSettings",
+    "AiBudgetAlert",
+    "AiDraft",
+    "AiUsage",
     "ApiKey",
     "Base",
     "Conversation",

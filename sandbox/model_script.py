@@ -53,6 +53,13 @@ BEHAVIOURS = (
 )
 
 
+# Behaviours that move the lead: the status asked for, why, and the reply once it is done.
+STATUS_BEHAVIOURS = {
+    "not_interested": ("lost", "the lead is not interested", "No problem, thanks for letting us know!"),
+    "qualified": ("qualified", "the lead wants to go ahead", "Great! A colleague will send you the next steps."),
+}
+
+
 def normalise(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).lower().strip()
     return re.sub(r"\s+", " ", text)
@@ -162,20 +169,9 @@ def answer(body: dict[str, Any]) -> Answer:
         )
     if behaviour == "stop_sequences":
         return tool_then("stop_sequences", {}, "Understood, we will stop the automated messages.", "Understood, noted.")
-    if behaviour == "not_interested":
-        return tool_then(
-            "set_status",
-            {"status": "lost", "reason": "the lead is not interested"},
-            "No problem, thanks for letting us know!",
-            "No problem, thanks for letting us know!",
-        )
-    if behaviour == "qualified":
-        return tool_then(
-            "set_status",
-            {"status": "qualified", "reason": "the lead wants to go ahead"},
-            "Great! A colleague will send you the next steps.",
-            "Great! A colleague will send you the next steps.",
-        )
+    if behaviour in STATUS_BEHAVIOURS:
+        status, reason, text = STATUS_BEHAVIOURS[behaviour]
+        return tool_then("set_status", {"status": status, "reason": reason}, text, text)
     if behaviour == "discount":
         return Answer(text="I can offer you 50% off if you sign up today!")
     if behaviour == "price":

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from core.config import get_settings
 from core.db import create_engine, create_session_factory
 from core.secret_box import SecretBox, SecretUnreadable
-from models import WhatsAppAccount
+from models import AiAgentSettings, WhatsAppAccount
 
 COLUMNS = ("access_token", "app_secret", "verify_token")
 
@@ -33,7 +33,19 @@ async def reseal() -> int:
             for account in accounts:
                 for column in COLUMNS:
                     setattr(account, column, box.reseal(getattr(account, column)))
-        print(f"re-sealed the credentials of {len(accounts)} WhatsApp account(s)")
+            # Every version of the AI agent settings keeps its key: an older version may be read again.
+            versions = (
+                (
+                    await session.execute(
+                        select(AiAgentSettings).where(AiAgentSettings.api_key.is_not(None)).with_for_update()
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for version in versions:
+                version.api_key = box.reseal(version.api_key)
+        print(f"re-sealed the credentials of {len(accounts)} WhatsApp account(s) and {len(versions)} AI agent key(s)")
         return 0
     except SecretUnreadable as exc:
         print(f"nothing changed: {exc}", file=sys.stderr)

@@ -55,6 +55,9 @@ ENDPOINTS: dict[Action, Call] = {
     Action.ENROLLMENT_READ: Call("GET", "/api/v1/enrollments/{random_id}"),
     Action.ENROLLMENT_MANAGE: Call("POST", "/api/v1/enrollments/{random_id}/pause", {}),
     Action.TASK_WORK: Call("GET", "/api/v1/tasks"),
+    Action.AI_AGENT_MANAGE: Call("GET", "/api/v1/ai/agent"),
+    Action.AI_USAGE_READ: Call("GET", "/api/v1/ai/usage"),
+    Action.AI_DRAFT_WORK: Call("GET", "/api/v1/ai/drafts"),
 }
 
 # Rules beyond the matrix, by cell: the refusal's message. An agent's task inbox belongs to a person, so an agent API

@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from tests.fixtures.sandbox import SANDBOX_OPENAI_KEY, load_fixture
+from tests.fixtures.sandbox import SANDBOX_OPENAI_KEY, load_fixture, wire_shape
 
 TOOLS = [
     {
@@ -47,15 +47,7 @@ async def _ask(model: openai.AsyncOpenAI, text: str, *, user: str | None = None,
     )
 
 
-def _shape(value: object) -> object:
-    if isinstance(value, dict):
-        return {key: _shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_shape(item) for item in value[:1]]
-    return type(value).__name__
-
-
-async def test_answers_have_the_fixture_shape(sandbox_control: httpx.AsyncClient) -> None:
+async def test_answers_have_the_fixturewire_shape(sandbox_control: httpx.AsyncClient) -> None:
     headers = {"Authorization": f"Bearer {SANDBOX_OPENAI_KEY}"}
     request = load_fixture("openai/chat_request_with_tools.json")
     request["messages"][-1]["content"] = "How much is it?"
@@ -65,13 +57,13 @@ async def test_answers_have_the_fixture_shape(sandbox_control: httpx.AsyncClient
 
     assert reply.status_code == tool.status_code == 200
     expected = load_fixture("openai/chat_response_message.json")
-    assert _shape({k: v for k, v in reply.json().items() if k != "choices"}) == _shape(
+    assert wire_shape({k: v for k, v in reply.json().items() if k != "choices"}) == wire_shape(
         {k: v for k, v in expected.items() if k != "choices"}
     )
     assert set(reply.json()["choices"][0]) == set(expected["choices"][0])
     call = tool.json()["choices"][0]
     assert call["finish_reason"] == "tool_calls"
-    assert _shape(call["message"]["tool_calls"]) == _shape(
+    assert wire_shape(call["message"]["tool_calls"]) == wire_shape(
         load_fixture("openai/chat_response_tool_calls.json")["choices"][0]["message"]["tool_calls"]
     )
 

@@ -1,0 +1,1 @@
+"""The AI agent: settings turned into a ready agent (factory), prompt, tools, the facts guardrail, the turn loop."""

@@ -1,0 +1,66 @@
+"""The AI agent under /api/v1/ai: settings (`GET/PUT /agent`, owner/admin, key write-only), usage (`GET /usage`),
+drafts waiting for a person (`GET /drafts`, `POST /drafts/{id}/approve|reject`) and who handles a lead's
+conversation (`PUT /leads/{id}/handler`)."""
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import SessionDep, SettingsDep
+from api.schemas.ai import AgentSettingsPublic, AgentSettingsUpdate, DraftList, UsagePublic
+from api.security import Principal, require
+from api.services import ai_agent as service
+from api.services import ai_drafts as drafts
+from domain.permissions import Action
+
+router = APIRouter(prefix="/ai", tags=["ai agent"])
+
+AgentManager = Annotated[Principal, Depends(require(Action.AI_AGENT_MANAGE))]
+UsageReader = Annotated[Principal, Depends(require(Action.AI_USAGE_READ))]
+DraftWorker = Annotated[Principal, Depends(require(Action.AI_DRAFT_WORK))]
+
+
+@router.get("/agent")
+async def get_agent(principal: AgentManager, session: SessionDep, settings: SettingsDep) -> AgentSettingsPublic:
+    """The current settings version (version 0 and mode `off` until the first PUT). The API key is never returned."""
+    return await service.get_settings(session=session, tenant_id=principal.tenant(), settings=settings)
+
+
+@router.put("/agent")
+async def put_agent(
+    data: AgentSettingsUpdate, principal: AgentManager, session: SessionDep, settings: SettingsDep
+) -> AgentSettingsPublic:
+    """Store the settings as a new version; replies from now on use it and record its number."""
+    return await service.put_settings(
+        session=session, tenant_id=principal.tenant(), data=data, actor=principal.actor, settings=settings
+    )
+
+
+@router.get("/usage")
+async def get_usage(
+    principal: UsageReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    since: Annotated[date | None, Query(description="first day (UTC), default the 1st of this month")] = None,
+    until: Annotated[date | None, Query(description="last day (UTC), default today")] = None,
+) -> UsagePublic:
+    """Model calls summed by day and model (tokens in / cached / out, estimated cost, latency) and the budget."""
+    return await service.get_usage(
+        session=session, tenant_id=principal.tenant(), since=since, until=until, settings=settings
+    )
+
+
+@router.get("/drafts")
+async def list_drafts(
+    principal: DraftWorker,
+    session: SessionDep,
+    status: Literal["pending", "approved", "rejected", "withdrawn", "expired"] | None = "pending",
+    lead_id: uuid.UUID | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> DraftList:
+    """AI replies waiting for a person (by default), newest first."""
+    return await drafts.list_drafts(
+        session=session, tenant_id=principal.tenant(), status=status, lead_id=lead_id, limit=limit
+    )

@@ -1,0 +1,83 @@
+"""SQL for AI model usage: record one call once, sum a tenant's tokens in a month, sums by day and model, and the
+once-per-month budget alerts."""
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Date, cast, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models import AiBudgetAlert, AiUsage
+
+
+class AiUsageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record(self, values: dict[str, Any]) -> None:
+        """Insert one call's usage; a second record of the same `call_key` changes nothing."""
+        await self.session.execute(
+            insert(AiUsage).values(id=uuid.uuid4(), **values).on_conflict_do_nothing(index_elements=[AiUsage.call_key])
+        )
+
+    async def tokens_since(self, *, tenant_id: uuid.UUID, since: datetime) -> int:
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(AiUsage.input_tokens + AiUsage.output_tokens), 0)).where(
+                AiUsage.tenant_id == tenant_id, AiUsage.created_at >= since
+            )
+        )
+        return int(total or 0)
+
+    async def by_day_and_model(self, *, tenant_id: uuid.UUID, since: datetime, until: datetime) -> list[dict[str, Any]]:
+        day = cast(func.timezone("UTC", AiUsage.created_at), Date)
+        result = await self.session.execute(
+            select(
+                day.label("day"),
+                AiUsage.model,
+                func.count().label("calls"),
+                func.sum(AiUsage.input_tokens).label("input_tokens"),
+                func.sum(AiUsage.cached_tokens).label("cached_tokens"),
+                func.sum(AiUsage.output_tokens).label("output_tokens"),
+                func.sum(AiUsage.cost_usd).label("cost_usd"),
+                func.avg(AiUsage.latency_ms).label("avg_latency_ms"),
+            )
+            .where(AiUsage.tenant_id == tenant_id, AiUsage.created_at >= since, AiUsage.created_at < until)
+            .group_by(day, AiUsage.model)
+            .order_by(day, AiUsage.model)
+        )
+        return [
+            {
+                "day": row.day,
+                "model": row.model,
+                "calls": int(row.calls),
+                "input_tokens": int(row.input_tokens or 0),
+                "cached_tokens": int(row.cached_tokens or 0),
+                "output_tokens": int(row.output_tokens or 0),
+                "cost_usd": Decimal(row.cost_usd or 0),
+                "avg_latency_ms": round(float(row.avg_latency_ms or 0), 1),
+            }
+            for row in result
+        ]
+
+    async def raise_alert(self, *, tenant_id: uuid.UUID, month: str, level: str, tokens_used: int, budget: int) -> bool:
+        """Record the month's alert of `level`; False when it was raised before (each is raised once)."""
+        result = await self.session.execute(
+            insert(AiBudgetAlert)
+            .values(
+                id=uuid.uuid4(), tenant_id=tenant_id, month=month, level=level, tokens_used=tokens_used, budget=budget
+            )
+            .on_conflict_do_nothing(index_elements=["tenant_id", "month", "level"])
+            .returning(AiBudgetAlert.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def alerts(self, *, tenant_id: uuid.UUID, month: str) -> list[AiBudgetAlert]:
+        result = await self.session.execute(
+            select(AiBudgetAlert)
+            .where(AiBudgetAlert.tenant_id == tenant_id, AiBudgetAlert.month == month)
+            .order_by(AiBudgetAlert.created_at)
+        )
+        return list(result.scalars())
