@@ -25,6 +25,6 @@ class AgentConfig:
     tools: tuple[AgentTool, ...]
     answer_hours: AnswerHours | None
     debounce_seconds: float
-    draft_timeout_minutes: int
+    draft_timeout_minutes: float
     monthly_token_budget_soft: int | None
     monthly_token_budget_hard: int | None

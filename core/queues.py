@@ -70,3 +70,23 @@ WORKER_GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 
 # Workflow start from the API
 WORKFLOW_START_TIMEOUT = timedelta(seconds=10)
+
+# AI agent: one turn calls the model a few times (tool rounds) and its tools; a failed model call is retried by
+# Temporal (the SDK never retries), after the provider's Retry-After when it gave one. A turn still failing after the
+# schedule-to-close gets no reply; the lead's next message starts a new turn. The plan is a local activity (one read).
+AI_PLAN = ActivityOptions(
+    start_to_close_timeout=timedelta(seconds=10), schedule_to_close_timeout=timedelta(minutes=1), retry_policy=DB_RETRY
+)
+AI_TURN = ActivityOptions(
+    start_to_close_timeout=timedelta(minutes=3),
+    schedule_to_close_timeout=timedelta(minutes=10),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=6,
+        non_retryable_error_types=["AiModelRefused", "AiQuotaExhausted"],  # workflows/failures.py
+    ),
+)
+# An AI reply goes out like an agent's message (same outbox), but nobody waits on it: it may wait out throttling.
+AI_REPLY_SEND: ActivityOptions = {**_WHATSAPP_SEND, "schedule_to_close_timeout": timedelta(minutes=30)}

@@ -29,7 +29,7 @@ class AiAgentSettings(IdMixin, CreatedAtMixin, Base):
     tools: Mapped[list[str]] = mapped_column(JSON)
     answer_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # None: any time
     debounce_seconds: Mapped[float] = mapped_column(Float)
-    draft_timeout_minutes: Mapped[int] = mapped_column(Integer)
+    draft_timeout_minutes: Mapped[float] = mapped_column(Float)
     monthly_token_budget_soft: Mapped[int | None] = mapped_column(Integer)
     monthly_token_budget_hard: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(80))

@@ -25,7 +25,8 @@ class AiDraft(IdMixin, CreatedAtMixin, Base):
     text: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(String(300))  # draft_mode | guardrail: <what was not in the facts>
     settings_version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|approved|rejected|withdrawn|expired
+    # pending | approved | rejected | withdrawn | expired | failed (approved, but the outbox refused the send)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     final_text: Mapped[str | None] = mapped_column(Text)
     decided_by: Mapped[str | None] = mapped_column(String(80))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -31,4 +31,3 @@ class AiAgentSettingsRepository:
         self.session.add(row)
         await self.session.flush()
         return row
-

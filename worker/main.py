@@ -15,11 +15,13 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.ai import AiActivities
 from activities.feature_flags import FeatureFlagActivities
 from activities.jobs import JobActivities
 from activities.leads import LeadActivities
 from activities.sequences import SequenceActivities
 from activities.whatsapp import WhatsAppActivities
+from agent.factory import AgentFactory
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
 from core.queues import LEADS_QUEUE, WORKER_GRACEFUL_SHUTDOWN
@@ -43,6 +45,7 @@ SANDBOX_PASSTHROUGH = [
     "workflows.lead_types",
     "workflows.sequence_types",
     "workflows.job_types",
+    "workflows.ai_types",
     # The tracing interceptor's workflow side uses OpenTelemetry's context inside the sandbox.
     "opentelemetry",
 ]
@@ -65,6 +68,11 @@ def activities(
     # The job activities start workflows (bulk enrollments, imports, the sweeper) with the worker's client.
     jobs = JobActivities(session_factory, client, settings)
     flags = FeatureFlagActivities(FeatureFlagReader(session_factory, ttl_seconds=settings.feature_flag_cache_seconds))
+    # One agent factory per process: the model clients it builds are shared by every tenant with the same endpoint.
+    factory = AgentFactory(settings)
+    if resources is not None:
+        resources.push_async_callback(factory.aclose)
+    ai = AiActivities(session_factory, factory, client, settings)
     return [
         flags.get_feature_flags,
         leads.mirror_status_change,
@@ -80,6 +88,10 @@ def activities(
         jobs.start_chunk,
         jobs.finish,
         jobs.sweep,
+        ai.plan_turn,
+        ai.run_turn,
+        ai.save_draft,
+        ai.settle_draft,
     ]
 
 

@@ -40,6 +40,8 @@ REFUSALS: Mapping[str, type[AppError]] = {
     WorkflowFailure.ENROLLMENT_NOT_ACTIVE: Conflict,
     WorkflowFailure.TASK_NOT_OPEN: Conflict,
     WorkflowFailure.INVALID_INPUT: Unprocessable,
+    WorkflowFailure.AI_DRAFT_NOT_PENDING: Conflict,
+    WorkflowFailure.AI_DRAFT_NOT_SENT: Conflict,
     sends.LEAD_OPTED_OUT: Conflict,
     sends.RECIPIENT_OPTED_OUT: Conflict,
     sends.WINDOW_CLOSED: Conflict,

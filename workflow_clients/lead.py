@@ -26,6 +26,7 @@ from domain.whatsapp_messages import ManualWhatsAppMessage, SendWhatsAppResult
 from models import Lead, StatusDefinition, Tenant
 from workflow_clients.errors import WorkflowCall, is_not_found, translated
 from workflows import search_attributes
+from workflows.ai_types import DraftDecision, DraftOutcome, HandlerRequest
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
 from workflows.lead_types import LeadDetailsChange, LeadView, LeadWorkflowInput, StatusChangeRequest
@@ -211,6 +212,28 @@ class LeadWorkflowClient:
             return await self.client.execute_update_with_start_workflow(
                 update, arg, start_workflow_operation=start, rpc_timeout=rpc_timeout
             )
+
+    async def decide_ai_draft(self, *, tenant_slug: str, lead_id: uuid.UUID, decision: DraftDecision) -> DraftOutcome:
+        """Approve (maybe edited) or reject the lead's waiting AI draft; Conflict when it no longer waits or the
+        approved reply could not be sent (window closed, opted out)."""
+        call = WorkflowCall(
+            workflow="the lead's workflow",
+            entity=f"lead {lead_id}",
+            details={"lead_id": str(lead_id), "draft_id": str(decision.draft_id)},
+            not_applied="the draft was not decided",
+            if_unanswered="the decision may still apply, so check the draft before deciding again",
+        )
+        handle = self.client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(tenant_slug, str(lead_id)))
+        async with translated(call, handle=handle):
+            return await handle.execute_update(LeadWorkflow.decide_ai_draft, decision, rpc_timeout=VIEW_WITHIN * 3)
+
+    async def set_conversation_handler(
+        self, *, tenant_slug: str, lead_id: uuid.UUID, request: HandlerRequest
+    ) -> LeadView:
+        """Hand the lead's conversation to the AI agent or take it over; the workflow's view afterwards."""
+        handle = self.client.get_workflow_handle_for(LeadWorkflow.run, lead_workflow_id(tenant_slug, str(lead_id)))
+        async with translated(_call(lead_id), handle=handle):
+            return await handle.execute_update(LeadWorkflow.set_conversation_handler, request, rpc_timeout=VIEW_WITHIN)
 
     async def refresh_details(self, *, tenant: Tenant, lead: Lead) -> bool:
         """Tell the lead's running workflow its name or owner changed (memo, AssignedAgent); False if none runs."""

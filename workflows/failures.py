@@ -15,3 +15,8 @@ class WorkflowFailure(StrEnum):
     TASK_NOT_OPEN = "TaskNotOpen"  # the task was completed/skipped, or is not the step the enrollment waits on
     STATUS_REFUSED = "StatusRefused"  # a sequence's set_status step: the lead's workflow refused the transition
     JOB_GONE = "JobGone"  # a background job's row was deleted
+    AI_DRAFT_NOT_PENDING = "AiDraftNotPending"  # the draft was decided, withdrawn by a newer message, or expired
+    AI_DRAFT_NOT_SENT = "AiDraftNotSent"  # an approved draft the outbox refused (window closed, opted out...)
+    AI_MODEL_REFUSED = "AiModelRefused"  # the model endpoint refused the request (key, model, base URL)
+    AI_QUOTA_EXHAUSTED = "AiQuotaExhausted"  # the model provider's quota is used up (429 insufficient_quota)
+    AI_MODEL_UNAVAILABLE = "AiModelUnavailable"  # retryable: rate limited, server error, timeout

@@ -25,6 +25,15 @@ Contract
   SequenceWorkflow of this lead started or ended; the view keeps the running ones (`active_enrollments`, carried
   over continue-as-new). Each is told, by signal, of an inbound message (`lead_replied`), an accepted status change
   (`lead_stage_changed`) and an opt-out keyword (`lead_opted_out`); one that has ended meanwhile is forgotten.
+- AI agent (patch `ai-agent`): each inbound message that is not an opt-out, while the conversation's handler is not
+  `human`, starts an AI turn: plan (local activity: is the agent on, its debounce, its answering hours), wait the
+  debounce (a newer message supersedes the turn: only the latest turn of a burst goes on), run the turn activity
+  (model + tools), then act on its decision if no newer message came meanwhile (a stale result is dropped): a reply
+  goes out through the WhatsApp outbox (step `ai:<run>:<turn>`; window, opt-out and pacing hold) or waits as a draft
+  (`draft` mode, or the facts guardrail held it) until the update `decide_ai_draft(DraftDecision)` approves (maybe
+  edited) or rejects it, a newer message withdraws it, or the tenant's draft timeout turns it into a task; a handoff
+  makes the handler `human`. An agent's manual message makes the handler `human`; the update
+  `set_conversation_handler(HandlerRequest)` hands it back (`ai`) or takes it over.
 - Query `view() -> LeadView`.
 - Speed-to-lead: while the lead stays in stage `new` past `lead_created_at + speed_to_lead_minutes`, one
   `speed_to_lead_alert` timeline event is recorded for the owner (at most once per lead, whatever the retries).
@@ -45,7 +54,8 @@ from typing import cast
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from core.queues import DB_WRITE, LEAD_STATUS_MIRROR, MANUAL_SEND
+from core.queues import AI_PLAN, AI_REPLY_SEND, AI_TURN, DB_WRITE, LEAD_STATUS_MIRROR, MANUAL_SEND
+from domain.ai_agent import AgentMode, ConversationHandler
 from domain.stages import TERMINAL_STAGES, Stage, transition_error
 from domain.whatsapp_messages import (
     LEAD_OPTED_OUT,
@@ -60,6 +70,27 @@ from domain.whatsapp_messages import (
     manual_send_step,
 )
 from workflows import search_attributes
+from workflows.ai_types import (
+    AI_ACTOR,
+    AI_AGENT_PATCH,
+    PLAN_AI_TURN,
+    RUN_AI_TURN,
+    SAVE_AI_DRAFT,
+    SETTLE_AI_DRAFT,
+    AiDecisionKind,
+    AiDraftInput,
+    AiDraftRef,
+    AiDraftSettled,
+    AiDraftSettlement,
+    AiTurnInput,
+    AiTurnPlan,
+    AiTurnPlanRequest,
+    AiTurnResult,
+    DraftDecision,
+    DraftOutcome,
+    HandlerRequest,
+    PendingDraft,
+)
 from workflows.failures import WorkflowFailure
 from workflows.lead_types import (
     INVALID_TRANSITION,
@@ -255,6 +286,8 @@ class LeadWorkflow:
                 message.opt_out_status_key or Stage.OPTED_OUT.value,
                 f"the lead wrote {message.body[:40]!r} on WhatsApp (an opt-out keyword)",
             )
+        elif workflow.patched(AI_AGENT_PATCH):
+            await self._answer_with_ai()
 
     @workflow.signal(name=WhatsAppProviderOptOut.signal)
     async def record_provider_opt_out(self, event: WhatsAppProviderOptOut) -> None:
@@ -273,7 +306,10 @@ class LeadWorkflow:
 
     @workflow.update
     async def send_whatsapp_message(self, request: ManualWhatsAppMessage) -> SendWhatsAppResult:
-        """An agent's message, sent by the same activity (outbox, window, pacing) as every other WhatsApp send."""
+        """An agent's message, sent by the same activity (outbox, window, pacing) as every other WhatsApp send.
+
+        A person writing takes the conversation over: the AI stays silent until it is handed back."""
+        self._take_over_from_ai()
         view = self._view
         data = SendWhatsAppInput(
             tenant_id=str(view.tenant_id),
@@ -322,6 +358,214 @@ class LeadWorkflow:
             await cast(Awaitable[LeadView], LeadWorkflow.change_status(self, change))
         except ApplicationError as err:
             workflow.logger.warning("opt-out of lead %s not applied: %s", self._view.lead_id, err.message)
+
+    # AI agent --------------------------------------------------------------------------------------------------------
+
+    def _ai_may_answer(self) -> bool:
+        # Not `_finished()`: a turn whose own tool closed the lead (set_status lost) still sends its closing reply.
+        view = self._view
+        return view.conversation_handler != ConversationHandler.HUMAN and view.stage != Stage.OPTED_OUT
+
+    def _take_over_from_ai(self) -> None:
+        """A person answers from now on; a turn in flight or a waiting draft is superseded (and withdrawn)."""
+        self._view = self._view.model_copy(
+            update={"conversation_handler": ConversationHandler.HUMAN, "ai_turns": self._view.ai_turns + 1}
+        )
+
+    async def _answer_with_ai(self) -> None:
+        """One turn per inbound message; only the latest of a burst survives its debounce and acts."""
+        if not self._ai_may_answer() or self._finished():
+            return
+        self._view = self._view.model_copy(update={"ai_turns": self._view.ai_turns + 1})
+        turn = self._view.ai_turns
+
+        def superseded() -> bool:
+            return self._view.ai_turns != turn or not self._ai_may_answer()
+
+        view = self._view
+        try:
+            plan = await workflow.execute_local_activity(
+                PLAN_AI_TURN,
+                AiTurnPlanRequest(tenant_id=view.tenant_id, lead_id=view.lead_id),
+                result_type=AiTurnPlan,
+                **AI_PLAN,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("AI turn %s of lead %s not planned: %s", turn, view.lead_id, err.cause)
+            return
+        if plan.mode == AgentMode.OFF or superseded():
+            return
+        wait = plan.debounce_seconds
+        if plan.opens_at is not None:
+            wait = max(wait, (plan.opens_at - workflow.now()).total_seconds())
+        if wait > 0:
+            try:
+                await workflow.wait_condition(superseded, timeout=wait, timeout_summary="AI reply debounce")
+                return  # a newer message (or a person) took over while we waited
+            except TimeoutError:
+                pass
+        info = workflow.info()
+        try:
+            result = await workflow.execute_activity(
+                RUN_AI_TURN,
+                AiTurnInput(
+                    tenant_id=view.tenant_id,
+                    tenant_slug=view.tenant_slug,
+                    lead_id=view.lead_id,
+                    workflow_id=info.workflow_id,
+                    turn_key=f"{info.workflow_id}:{info.run_id}:ai:{turn}",
+                    active_enrollments=self._view.active_enrollments,
+                ),
+                result_type=AiTurnResult,
+                **AI_TURN,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("AI turn %s of lead %s failed: %s", turn, view.lead_id, err.cause)
+            return
+        if superseded():
+            return  # stale: a newer message came while the model was thinking; that turn answers instead
+        if result.kind == AiDecisionKind.HANDOFF:
+            self._view = self._view.model_copy(update={"conversation_handler": ConversationHandler.HUMAN})
+            return
+        if result.kind != AiDecisionKind.REPLY or not result.text:
+            return
+        step = f"ai:{info.run_id}:{turn}"
+        if result.needs_approval is None:
+            try:
+                await self._send_ai_reply(step, result.text, actor=f"{AI_ACTOR}:v{result.settings_version}")
+            except ApplicationError as err:
+                workflow.logger.warning("AI reply of turn %s to lead %s not sent: %s", turn, view.lead_id, err.message)
+            return
+        await self._hold_as_draft(turn, step, result, plan)
+
+    async def _send_ai_reply(self, step: str, text: str, *, actor: str) -> SendWhatsAppResult:
+        view = self._view
+        data = SendWhatsAppInput(
+            tenant_id=str(view.tenant_id),
+            lead_id=str(view.lead_id),
+            workflow_id=workflow.info().workflow_id,
+            step=step,
+            text=text,
+            requested_by=actor,
+        )
+        try:
+            sent = await workflow.execute_activity(
+                SEND_WHATSAPP_MESSAGE,
+                data,
+                result_type=SendWhatsAppResult,
+                **AI_REPLY_SEND,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            if isinstance(cause, ApplicationError) and cause.type == RECIPIENT_OPTED_OUT:
+                await self._opt_out(_opt_out_status_key(cause), cause.message)
+            if isinstance(cause, ApplicationError):
+                raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from err
+            raise ApplicationError(f"the message was not sent: {cause}", non_retryable=True) from err
+        self._view = self._view.model_copy(update={"ai_replies": self._view.ai_replies + 1})
+        return sent
+
+    async def _hold_as_draft(self, turn: int, step: str, result: AiTurnResult, plan: AiTurnPlan) -> None:
+        view = self._view
+        info = workflow.info()
+        ref = await workflow.execute_activity(
+            SAVE_AI_DRAFT,
+            AiDraftInput(
+                tenant_id=view.tenant_id,
+                lead_id=view.lead_id,
+                workflow_id=info.workflow_id,
+                turn_key=f"{info.workflow_id}:{info.run_id}:ai:{turn}",
+                text=result.text,
+                reason=result.needs_approval or "draft_mode",
+                settings_version=result.settings_version,
+            ),
+            result_type=AiDraftRef,
+            **DB_WRITE,
+        )
+        draft = PendingDraft(draft_id=ref.draft_id, turn=turn, text=result.text, step=step)
+        self._view = self._view.model_copy(update={"pending_draft": draft})
+
+        def settled_or_superseded() -> bool:
+            return self._view.pending_draft != draft or self._view.ai_turns != turn
+
+        try:
+            await workflow.wait_condition(
+                settled_or_superseded, timeout=plan.draft_timeout_minutes * 60, timeout_summary="AI draft approval"
+            )
+        except TimeoutError:
+            self._view = self._view.model_copy(update={"pending_draft": None})
+            await self._settle_draft(draft, "expired", actor=AI_ACTOR, reason="nobody approved it in time")
+            return
+        if self._view.pending_draft == draft:  # superseded: a newer message or a person's own message
+            self._view = self._view.model_copy(update={"pending_draft": None})
+            await self._settle_draft(draft, "withdrawn", actor=AI_ACTOR, reason="the conversation moved on")
+
+    async def _settle_draft(
+        self,
+        draft: PendingDraft,
+        status: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+        final_text: str | None = None,
+        message_id: str | None = None,
+    ) -> None:
+        view = self._view
+        await workflow.execute_activity(
+            SETTLE_AI_DRAFT,
+            AiDraftSettlement(
+                tenant_id=view.tenant_id,
+                lead_id=view.lead_id,
+                draft_id=draft.draft_id,
+                status=status,
+                final_text=final_text,
+                actor=actor,
+                message_id=message_id,
+                reason=reason,
+            ),
+            result_type=AiDraftSettled,
+            **DB_WRITE,
+        )
+
+    @workflow.update
+    async def decide_ai_draft(self, decision: DraftDecision) -> DraftOutcome:
+        """A person approves (maybe edited) or rejects the waiting draft; an approved one goes out via the outbox."""
+        draft = self._view.pending_draft
+        assert draft is not None  # the validator checked it
+        self._view = self._view.model_copy(update={"pending_draft": None})
+        if not decision.approve:
+            await self._settle_draft(draft, "rejected", actor=decision.actor, reason=decision.reason)
+            return DraftOutcome(draft_id=draft.draft_id, status="rejected")
+        text = decision.text or draft.text
+        try:
+            sent = await self._send_ai_reply(draft.step, text, actor=decision.actor)
+        except ApplicationError as err:
+            await self._settle_draft(draft, "failed", actor=decision.actor, reason=err.message)
+            raise ApplicationError(
+                f"the draft was not sent: {err.message}", type=WorkflowFailure.AI_DRAFT_NOT_SENT
+            ) from err
+        await self._settle_draft(draft, "approved", actor=decision.actor, final_text=text, message_id=sent.message_id)
+        return DraftOutcome(draft_id=draft.draft_id, status="approved", message_id=sent.message_id)
+
+    @decide_ai_draft.validator
+    def _validate_decide_ai_draft(self, decision: DraftDecision) -> None:
+        draft = self._view.pending_draft
+        if draft is None or draft.draft_id != decision.draft_id:
+            raise ApplicationError(
+                "this draft is no longer waiting: it was decided, withdrawn by a newer message, or expired",
+                type=WorkflowFailure.AI_DRAFT_NOT_PENDING,
+            )
+        if decision.approve and self._view.stage == Stage.OPTED_OUT:
+            raise ApplicationError("the lead has opted out; nothing is sent", type=LEAD_OPTED_OUT)
+
+    @workflow.update
+    def set_conversation_handler(self, request: HandlerRequest) -> LeadView:
+        """Hand the conversation to the AI (`ai`) or take it over (`human`, which withdraws a waiting draft)."""
+        if request.handler == ConversationHandler.HUMAN:
+            self._take_over_from_ai()
+        else:
+            self._view = self._view.model_copy(update={"conversation_handler": request.handler})
+        return self._view
 
     # Sequences -------------------------------------------------------------------------------------------------------
 

@@ -11,8 +11,10 @@ from datetime import datetime
 
 from pydantic import Field
 
+from domain.ai_agent import ConversationHandler
 from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut, WhatsAppProviderUndeliverable
+from workflows.ai_types import PendingDraft
 from workflows.failures import WorkflowFailure
 from workflows.shared import FrozenModel
 
@@ -56,6 +58,12 @@ class LeadView(FrozenModel):
     # Sequences (enrollment_started / enrollment_ended): the workflow ids of the lead's running enrollments, told
     # about its replies, status changes and opt-out.
     active_enrollments: tuple[str, ...] = ()
+    # AI agent: who answers the lead, the number of the latest turn (each inbound message starts one; a newer turn
+    # supersedes an older one), the reply waiting for approval, and the AI replies sent.
+    conversation_handler: ConversationHandler = ConversationHandler.UNASSIGNED
+    ai_turns: int = Field(default=0, ge=0)
+    pending_draft: PendingDraft | None = None
+    ai_replies: int = Field(default=0, ge=0)
 
 
 class LeadWorkflowInput(FrozenModel):

@@ -8,9 +8,19 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import SessionDep, SettingsDep
-from api.schemas.ai import AgentSettingsPublic, AgentSettingsUpdate, DraftList, UsagePublic
-from api.security import Principal, require
+from api.deps import LeadWorkflowsDep, SessionDep, SettingsDep
+from api.schemas.ai import (
+    AgentSettingsPublic,
+    AgentSettingsUpdate,
+    DraftApproval,
+    DraftList,
+    DraftPublic,
+    DraftRejection,
+    HandlerChange,
+    HandlerPublic,
+    UsagePublic,
+)
+from api.security import CurrentTenant, Principal, require
 from api.services import ai_agent as service
 from api.services import ai_drafts as drafts
 from domain.permissions import Action
@@ -56,11 +66,84 @@ async def get_usage(
 async def list_drafts(
     principal: DraftWorker,
     session: SessionDep,
-    status: Literal["pending", "approved", "rejected", "withdrawn", "expired"] | None = "pending",
+    status: Literal["pending", "approved", "rejected", "withdrawn", "expired", "failed"] | None = "pending",
     lead_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> DraftList:
     """AI replies waiting for a person (by default), newest first."""
     return await drafts.list_drafts(
         session=session, tenant_id=principal.tenant(), status=status, lead_id=lead_id, limit=limit
+    )
+
+
+DECIDE_RESPONSES: dict[int | str, dict[str, str]] = {
+    404: {"description": "no such draft in this tenant"},
+    409: {"description": "the draft is no longer waiting, or the reply could not be sent (reason in details)"},
+}
+
+
+@router.post("/drafts/{draft_id}/approve", responses=DECIDE_RESPONSES)
+async def approve_draft(
+    draft_id: uuid.UUID,
+    principal: DraftWorker,
+    tenant: CurrentTenant,
+    session: SessionDep,
+    workflows: LeadWorkflowsDep,
+    data: DraftApproval | None = None,
+) -> DraftPublic:
+    """Send the draft (or the edited `text` instead) through the lead's workflow and the WhatsApp outbox."""
+    return await drafts.decide_draft(
+        session=session,
+        workflows=workflows,
+        tenant=tenant,
+        draft_id=draft_id,
+        approve=True,
+        text=data.text if data else None,
+        reason=None,
+        actor=principal.actor,
+    )
+
+
+@router.post("/drafts/{draft_id}/reject", responses=DECIDE_RESPONSES)
+async def reject_draft(
+    draft_id: uuid.UUID,
+    principal: DraftWorker,
+    tenant: CurrentTenant,
+    session: SessionDep,
+    workflows: LeadWorkflowsDep,
+    data: DraftRejection | None = None,
+) -> DraftPublic:
+    """Drop the draft: nothing is sent."""
+    return await drafts.decide_draft(
+        session=session,
+        workflows=workflows,
+        tenant=tenant,
+        draft_id=draft_id,
+        approve=False,
+        text=None,
+        reason=data.reason if data else None,
+        actor=principal.actor,
+    )
+
+
+@router.put(
+    "/leads/{lead_id}/handler",
+    responses={404: {"description": "no such lead"}, 409: {"description": "the lead's workflow is not running"}},
+)
+async def set_handler(
+    lead_id: uuid.UUID,
+    data: HandlerChange,
+    principal: DraftWorker,
+    tenant: CurrentTenant,
+    session: SessionDep,
+    workflows: LeadWorkflowsDep,
+) -> HandlerPublic:
+    """`ai`: the agent answers this lead again; `human`: a person takes the conversation over."""
+    return await drafts.set_handler(
+        session=session,
+        workflows=workflows,
+        tenant=tenant,
+        lead_id=lead_id,
+        handler=data.handler,
+        actor=principal.actor,
     )

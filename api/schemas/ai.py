@@ -26,7 +26,7 @@ class AgentSettingsUpdate(BaseModel):
     tools: list[AgentTool] = Field(default_factory=lambda: list(DEFAULT_TOOLS))
     answer_hours: AnswerHours | None = Field(default=None, description="in the lead's time zone; null: any time")
     debounce_seconds: float = Field(default=5.0, ge=0, le=300)
-    draft_timeout_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    draft_timeout_minutes: float = Field(default=60, ge=0.05, le=7 * 24 * 60, description="fractions allowed")
     monthly_token_budget_soft: int | None = Field(default=None, ge=1)
     monthly_token_budget_hard: int | None = Field(default=None, ge=1)
 
@@ -63,7 +63,7 @@ class AgentSettingsPublic(BaseModel):
     tools: list[AgentTool]
     answer_hours: AnswerHours | None
     debounce_seconds: float
-    draft_timeout_minutes: int
+    draft_timeout_minutes: float
     monthly_token_budget_soft: int | None
     monthly_token_budget_hard: int | None
     paused: bool = Field(description="the hard token budget is used up this month: the agent does not answer")
@@ -105,7 +105,7 @@ class DraftPublic(BaseModel):
     text: str
     reason: str
     settings_version: int
-    status: Literal["pending", "approved", "rejected", "withdrawn", "expired"]
+    status: Literal["pending", "approved", "rejected", "withdrawn", "expired", "failed"]
     final_text: str | None
     decided_by: str | None
     decided_at: datetime | None

@@ -4,8 +4,15 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.schemas.ai import DraftList, DraftPublic
+from api.schemas.ai import DraftList, DraftPublic, HandlerPublic
+from api.transaction import end_reads
+from core.errors import Conflict, NotFound
+from domain.ai_agent import ConversationHandler
+from models import Tenant
 from repositories.ai_drafts import AiDraftRepository
+from repositories.leads import LeadRepository
+from workflow_clients.lead import LeadWorkflowClient
+from workflows.ai_types import DraftDecision, HandlerRequest
 
 
 async def list_drafts(
@@ -13,3 +20,55 @@ async def list_drafts(
 ) -> DraftList:
     rows = await AiDraftRepository(session).list(tenant_id=tenant_id, status=status, lead_id=lead_id, limit=limit)
     return DraftList(items=[DraftPublic.model_validate(row, from_attributes=True) for row in rows])
+
+
+async def decide_draft(
+    *,
+    session: AsyncSession,
+    workflows: LeadWorkflowClient,
+    tenant: Tenant,
+    draft_id: uuid.UUID,
+    approve: bool,
+    text: str | None,
+    reason: str | None,
+    actor: str,
+) -> DraftPublic:
+    """Approve (maybe with edited text) or reject a pending draft through its lead's workflow; the draft after it."""
+    drafts = AiDraftRepository(session)
+    tenant_id = tenant.id
+    draft = await drafts.get(tenant_id=tenant_id, draft_id=draft_id)
+    if draft is None:
+        raise NotFound(f"draft {draft_id} not found", details={"draft_id": str(draft_id)})
+    if draft.status != "pending":
+        raise Conflict(
+            f"the draft is {draft.status}, no longer waiting for a decision",
+            details={"draft_id": str(draft_id), "status": draft.status},
+        )
+    decision = DraftDecision(draft_id=draft_id, approve=approve, text=text, reason=reason, actor=actor)
+    lead_id = draft.lead_id
+    await end_reads(session)
+    await workflows.decide_ai_draft(tenant_slug=tenant.slug, lead_id=lead_id, decision=decision)
+    session.expire(draft)  # the workflow's activity settled it meanwhile
+    decided = await drafts.get(tenant_id=tenant_id, draft_id=draft_id)
+    assert decided is not None
+    return DraftPublic.model_validate(decided, from_attributes=True)
+
+
+async def set_handler(
+    *,
+    session: AsyncSession,
+    workflows: LeadWorkflowClient,
+    tenant: Tenant,
+    lead_id: uuid.UUID,
+    handler: ConversationHandler,
+    actor: str,
+) -> HandlerPublic:
+    """Hand a lead's conversation to the AI agent or take it over (which withdraws a waiting draft)."""
+    lead = await LeadRepository(session).get(tenant_id=tenant.id, lead_id=lead_id)
+    if lead is None:
+        raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    await end_reads(session)
+    view = await workflows.set_conversation_handler(
+        tenant_slug=tenant.slug, lead_id=lead_id, request=HandlerRequest(handler=handler, actor=actor)
+    )
+    return HandlerPublic(lead_id=lead_id, handler=view.conversation_handler)

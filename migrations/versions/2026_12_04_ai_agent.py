@@ -46,7 +46,7 @@ def upgrade() -> None:
         sa.Column("tools", sa.JSON(), nullable=False),
         sa.Column("answer_hours", sa.JSON()),
         sa.Column("debounce_seconds", sa.Float(), nullable=False),
-        sa.Column("draft_timeout_minutes", sa.Integer(), nullable=False),
+        sa.Column("draft_timeout_minutes", sa.Float(), nullable=False),
         sa.Column("monthly_token_budget_soft", sa.Integer()),
         sa.Column("monthly_token_budget_hard", sa.Integer()),
         sa.Column("created_by", sa.String(80), nullable=False),

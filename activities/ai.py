@@ -1,0 +1,334 @@
+"""The AI agent's activities: plan a turn, run a turn (model + tools + usage + guardrail), save and settle drafts.
+
+Thin over agent/: the factory gives the tenant's agent, agent/turn.py runs the model loop, agent/lead_tools.py runs
+the tools for the turn's own lead. The model's failures map onto Temporal's retries: rate limits, server errors and
+timeouts are retryable (after the provider's Retry-After), a refused request or an exhausted quota is not. Logs
+carry ids, decisions and token counts, never message bodies or phone numbers.
+"""
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openai
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from agent.budget import BudgetState, budget_state, month_key, month_start
+from agent.factory import AgentFactory
+from agent.guardrail import check_reply
+from agent.lead_tools import LeadTools, TurnScope
+from agent.pricing import estimate_cost
+from agent.prompt import ConversationLine, LeadFacts, build_messages, fact_lines
+from agent.turn import CallUsage, run_turn
+from core.config import Settings
+from domain.ai_agent import AgentMode
+from domain.stages import Stage
+from repositories.ai_drafts import AiDraftRepository
+from repositories.ai_usage import AiUsageRepository
+from repositories.conversations import ConversationRepository
+from repositories.leads import LeadRepository
+from repositories.messages import MessageRepository
+from repositories.statuses import StatusRepository
+from repositories.tasks import TaskRepository
+from repositories.timeline import TimelineRepository
+from workflows.ai_types import (
+    AI_ACTOR,
+    PLAN_AI_TURN,
+    RUN_AI_TURN,
+    SAVE_AI_DRAFT,
+    SETTLE_AI_DRAFT,
+    AiDecisionKind,
+    AiDraftInput,
+    AiDraftRef,
+    AiDraftSettled,
+    AiDraftSettlement,
+    AiTurnInput,
+    AiTurnPlan,
+    AiTurnPlanRequest,
+    AiTurnResult,
+)
+from workflows.failures import WorkflowFailure
+
+log = logging.getLogger(__name__)
+
+MODEL_REFUSED = WorkflowFailure.AI_MODEL_REFUSED
+QUOTA_EXHAUSTED = WorkflowFailure.AI_QUOTA_EXHAUSTED
+MODEL_UNAVAILABLE = WorkflowFailure.AI_MODEL_UNAVAILABLE
+
+
+def _retry_after(error: openai.APIStatusError) -> timedelta | None:
+    value = error.response.headers.get("retry-after")
+    try:
+        return timedelta(seconds=float(value)) if value else None
+    except ValueError:
+        return None
+
+
+class AiActivities:
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        factory: AgentFactory,
+        client: Client,
+        settings: Settings,
+    ) -> None:
+        self.sessions = session_factory
+        self.factory = factory
+        self.client = client
+        self.settings = settings
+
+    @activity.defn(name=PLAN_AI_TURN)
+    async def plan_turn(self, request: AiTurnPlanRequest) -> AiTurnPlan:
+        async with self.sessions() as session:
+            config = await self.factory.config_for(session, tenant_id=request.tenant_id)
+            lead = await LeadRepository(session).get(tenant_id=request.tenant_id, lead_id=request.lead_id)
+        if config is None or config.mode == AgentMode.OFF or lead is None:
+            return AiTurnPlan(mode=AgentMode.OFF, settings_version=config.version if config else 0)
+        opens_at = config.answer_hours.next_opening(datetime.now(UTC), lead.timezone) if config.answer_hours else None
+        return AiTurnPlan(
+            mode=config.mode,
+            settings_version=config.version,
+            debounce_seconds=config.debounce_seconds,
+            opens_at=opens_at,
+            draft_timeout_minutes=config.draft_timeout_minutes,
+        )
+
+    @activity.defn(name=RUN_AI_TURN)
+    async def run_turn(self, data: AiTurnInput) -> AiTurnResult:
+        async with self.sessions() as session:
+            agent = await self.factory.agent_for(session, tenant_id=data.tenant_id)
+            if agent is None or agent.config.mode == AgentMode.OFF:
+                return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the AI agent is off")
+            config = agent.config
+            lead = await LeadRepository(session).get(tenant_id=data.tenant_id, lead_id=data.lead_id)
+            if lead is None:
+                return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the lead no longer exists")
+            opted_out = await ConversationRepository(session).opted_out_at(
+                tenant_id=data.tenant_id, lead_id=data.lead_id
+            )
+            if opted_out is not None or lead.stage == Stage.OPTED_OUT:
+                return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the lead opted out")
+            usage = AiUsageRepository(session)
+            used = await usage.tokens_since(tenant_id=data.tenant_id, since=month_start(datetime.now(UTC)))
+            if await self._over_budget(
+                session, config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
+            ):
+                return AiTurnResult(
+                    kind=AiDecisionKind.NO_REPLY,
+                    reason="the monthly token budget is used up: the agent is paused",
+                    settings_version=config.version,
+                )
+            statuses = [s.key for s in await StatusRepository(session).list(tenant_id=data.tenant_id)]
+            recent = await MessageRepository(session).list_for_lead(
+                tenant_id=data.tenant_id, lead_id=data.lead_id, limit=self.settings.ai_history_messages
+            )
+            # The ORM objects stay in this session: copy what the tools need.
+            session.expunge(lead)
+        conversation = [ConversationLine(inbound=m.direction == "inbound", text=m.body) for m in reversed(recent)]
+        facts = LeadFacts(
+            name=lead.name or None,
+            status=lead.status_key,
+            stage=lead.stage,
+            source=lead.source,
+            custom_fields=lead.custom_fields or {},
+            timezone=lead.timezone,
+        )
+        messages = build_messages(config, facts, conversation, datetime.now(ZoneInfo(lead.timezone)))
+        scope = TurnScope(
+            tenant_id=data.tenant_id,
+            tenant_slug=data.tenant_slug,
+            lead_id=data.lead_id,
+            turn_key=data.turn_key,
+            active_enrollments=data.active_enrollments,
+        )
+        attempt = activity.info().attempt
+
+        async def record(call: CallUsage) -> None:
+            await self._record_usage(data, config.version, call, key=f"{data.turn_key}:a{attempt}:r{call.round}")
+
+        try:
+            outcome = await run_turn(
+                agent.client,
+                config,
+                messages,
+                LeadTools(self.sessions, self.client, scope, lead),
+                lead_id=str(data.lead_id),
+                status_keys=statuses,
+                max_rounds=self.settings.ai_max_tool_rounds,
+                record_usage=record,
+            )
+        except openai.APIStatusError as error:
+            raise self._model_failure(error) from None
+        except (openai.APITimeoutError, openai.APIConnectionError) as error:
+            raise ApplicationError(
+                f"the model did not answer: {type(error).__name__}", type=MODEL_UNAVAILABLE
+            ) from None
+        await self._check_soft_budget(config.tenant_id, config.monthly_token_budget_soft)
+        needs_approval = None
+        if outcome.kind == AiDecisionKind.REPLY:
+            allowed = fact_lines(config.facts) + outcome.tool_texts() + [c.text for c in conversation if c.inbound]
+            verdict = check_reply(outcome.text, allowed=allowed)
+            if not verdict.ok:
+                needs_approval = verdict.reason
+            elif config.mode == AgentMode.DRAFT:
+                needs_approval = "draft_mode"
+        log.info(
+            "ai turn %s of lead %s: %s (%d tool calls%s)",
+            data.turn_key,
+            data.lead_id,
+            outcome.kind.value,
+            len(outcome.tools),
+            ", held for approval" if needs_approval else "",
+        )
+        return AiTurnResult(
+            kind=outcome.kind,
+            text=outcome.text,
+            needs_approval=needs_approval,
+            reason=outcome.reason,
+            settings_version=config.version,
+            tools_run=tuple(run.name for run in outcome.tools),
+        )
+
+    def _model_failure(self, error: openai.APIStatusError) -> ApplicationError:
+        body: Any = error.body
+        code = body.get("code") if isinstance(body, dict) else None
+        if error.status_code == 429 and code == "insufficient_quota":
+            return ApplicationError(
+                "the model provider's quota is used up: check the plan and billing of the AI agent's API key",
+                type=QUOTA_EXHAUSTED,
+                non_retryable=True,
+            )
+        if error.status_code == 429 or error.status_code >= 500:
+            return ApplicationError(
+                f"the model answered {error.status_code}", type=MODEL_UNAVAILABLE, next_retry_delay=_retry_after(error)
+            )
+        return ApplicationError(
+            f"the model refused the request ({error.status_code}): check the agent's model, base URL and key",
+            type=MODEL_REFUSED,
+            non_retryable=True,
+        )
+
+    async def _record_usage(self, data: AiTurnInput, version: int, call: CallUsage, *, key: str) -> None:
+        cost = estimate_cost(
+            call.model,
+            input_tokens=call.input_tokens,
+            cached_tokens=call.cached_tokens,
+            output_tokens=call.output_tokens,
+        )
+        async with self.sessions() as session, session.begin():
+            await AiUsageRepository(session).record(
+                {
+                    "tenant_id": data.tenant_id,
+                    "lead_id": data.lead_id,
+                    "settings_version": version,
+                    "purpose": "reply",
+                    "model": call.model,
+                    "input_tokens": call.input_tokens,
+                    "cached_tokens": call.cached_tokens,
+                    "output_tokens": call.output_tokens,
+                    "latency_ms": call.latency_ms,
+                    "cost_usd": cost,
+                    "call_key": key,
+                }
+            )
+
+    async def _over_budget(
+        self, session: AsyncSession, tenant_id: Any, used: int, soft: int | None, hard: int | None
+    ) -> bool:
+        if budget_state(used, soft=soft, hard=hard) != BudgetState.HARD_REACHED or hard is None:
+            return False
+        now = datetime.now(UTC)
+        if await AiUsageRepository(session).raise_alert(
+            tenant_id=tenant_id, month=month_key(now), level="hard", tokens_used=used, budget=hard
+        ):
+            await session.commit()
+            log.warning(
+                "tenant %s: AI token budget (hard, %d) used up: the agent pauses until %s ends",
+                tenant_id,
+                hard,
+                month_key(now),
+            )
+        return True
+
+    async def _check_soft_budget(self, tenant_id: Any, soft: int | None) -> None:
+        if soft is None:
+            return
+        now = datetime.now(UTC)
+        async with self.sessions() as session, session.begin():
+            repository = AiUsageRepository(session)
+            used = await repository.tokens_since(tenant_id=tenant_id, since=month_start(now))
+            if used >= soft and await repository.raise_alert(
+                tenant_id=tenant_id, month=month_key(now), level="soft", tokens_used=used, budget=soft
+            ):
+                log.warning("tenant %s: AI token budget (soft, %d) reached: owners are told", tenant_id, soft)
+
+    @activity.defn(name=SAVE_AI_DRAFT)
+    async def save_draft(self, data: AiDraftInput) -> AiDraftRef:
+        async with self.sessions() as session, session.begin():
+            draft = await AiDraftRepository(session).create_once(
+                {
+                    "tenant_id": data.tenant_id,
+                    "lead_id": data.lead_id,
+                    "workflow_id": data.workflow_id,
+                    "turn_key": data.turn_key,
+                    "text": data.text,
+                    "reason": data.reason[:300],
+                    "settings_version": data.settings_version,
+                }
+            )
+            return AiDraftRef(draft_id=draft.id)
+
+    @activity.defn(name=SETTLE_AI_DRAFT)
+    async def settle_draft(self, data: AiDraftSettlement) -> AiDraftSettled:
+        now = datetime.now(UTC)
+        async with self.sessions() as session, session.begin():
+            drafts = AiDraftRepository(session)
+            draft = await drafts.get(tenant_id=data.tenant_id, draft_id=data.draft_id)
+            if draft is None:
+                return AiDraftSettled()
+            task_id = draft.task_id
+            if data.status == "expired" and task_id is None:
+                lead = await LeadRepository(session).get(tenant_id=data.tenant_id, lead_id=data.lead_id)
+                name = lead.name if lead and lead.name else "the lead"
+                task = await TaskRepository(session).create_once(
+                    {
+                        "tenant_id": data.tenant_id,
+                        "lead_id": data.lead_id,
+                        "title": f"Answer {name}: an AI draft waited too long",
+                        "description": "The AI agent's draft reply was not approved in time; answer the lead.",
+                        "assignee_id": lead.owner_id if lead else None,
+                        "due_at": now,
+                        "blocks_enrollment": False,
+                        "idempotency_key": f"ai_draft:{data.draft_id}:expired",
+                    }
+                )
+                task_id = task.id
+            await drafts.settle(
+                draft_id=data.draft_id,
+                values={
+                    "status": data.status,
+                    "final_text": data.final_text,
+                    "decided_by": data.actor,
+                    "message_id": uuid.UUID(data.message_id) if data.message_id else None,
+                    "task_id": task_id,
+                },
+                at=now,
+            )
+            await TimelineRepository(session).record(
+                tenant_id=data.tenant_id,
+                lead_id=data.lead_id,
+                kind=f"ai_draft_{data.status}",
+                actor=data.actor if data.actor else AI_ACTOR,
+                data={
+                    "draft_id": str(data.draft_id),
+                    "reason": data.reason,
+                    "task_id": str(task_id) if task_id else None,
+                },
+                idempotency_key=f"ai_draft:{data.draft_id}:{data.status}",
+            )
+            return AiDraftSettled(task_id=task_id)

@@ -1,0 +1,62 @@
+"""The messages of one AI turn: the system prompt (the tenant's prompt, the rules, the business facts, the lead's
+fields and local time) and the recent conversation, oldest first. Only this lead's data ever goes in."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agent.config import AgentConfig
+
+RULES = (
+    "Answer the lead on WhatsApp, briefly and in the lead's language.\n"
+    "Only state prices, dates, offers and promises that appear in the business facts below; when you do not know,"
+    " say a colleague will confirm.\n"
+    "Use the tools to update the CRM. When the lead asks for a person, call handoff_to_human.\n"
+    "When the message needs no answer (a thank-you, an emoji), answer with an empty message."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationLine:
+    inbound: bool  # the lead wrote it
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeadFacts:
+    name: str | None
+    status: str
+    stage: str
+    source: str | None
+    custom_fields: dict[str, Any]
+    timezone: str
+
+
+def fact_lines(facts: str) -> list[str]:
+    return [line.strip().lstrip("-*").strip() for line in facts.splitlines() if line.strip().lstrip("-*").strip()]
+
+
+def system_prompt(config: AgentConfig, lead: LeadFacts, local_now: datetime) -> str:
+    parts = [config.system_prompt.strip() or "You are the assistant of this business.", RULES]
+    facts = fact_lines(config.facts)
+    if facts:
+        parts.append("Business facts:\n" + "\n".join(f"- {fact}" for fact in facts))
+    else:
+        parts.append("Business facts: none given.")
+    custom = ", ".join(f"{key}={value}" for key, value in sorted(lead.custom_fields.items())[:20])
+    parts.append(
+        f"Lead: name={lead.name or 'unknown'}, status={lead.status} (stage {lead.stage}), "
+        f"source={lead.source or 'unknown'}" + (f", {custom}" if custom else "")
+    )
+    parts.append(f"Lead local time: {local_now:%Y-%m-%dT%H:%M} ({lead.timezone}, {local_now:%A})")
+    return "\n\n".join(parts)
+
+
+def build_messages(
+    config: AgentConfig, lead: LeadFacts, conversation: list[ConversationLine], local_now: datetime
+) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(config, lead, local_now)}]
+    for line in conversation:
+        if line.text:
+            messages.append({"role": "user" if line.inbound else "assistant", "content": line.text})
+    return messages

@@ -1,0 +1,130 @@
+"""What crosses the workflow boundary for the AI agent: activity names, their inputs and results, the draft and
+handler updates of the LeadWorkflow. Pure pydantic, safe in the workflow sandbox."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.ai_agent import AgentMode, ConversationHandler
+
+PLAN_AI_TURN = "ai.plan_turn"
+RUN_AI_TURN = "ai.run_turn"
+SAVE_AI_DRAFT = "ai.save_draft"
+SETTLE_AI_DRAFT = "ai.settle_draft"
+
+# workflow.patched id of the AI agent in LeadWorkflow: histories recorded before it replay without AI turns.
+AI_AGENT_PATCH = "ai-agent"
+
+
+# Who the timeline and the outbox name for the agent's own replies.
+AI_ACTOR = "ai_agent"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class AiTurnPlanRequest(_Frozen):
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+
+
+class AiTurnPlan(_Frozen):
+    """What the workflow needs before a turn: does the agent answer, after how long, how long drafts wait."""
+
+    mode: AgentMode
+    settings_version: int = 0
+    debounce_seconds: float = 0.0
+    opens_at: datetime | None = Field(default=None, description="outside the answering hours: their next opening")
+    draft_timeout_minutes: float = 60
+
+
+class AiTurnInput(_Frozen):
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    lead_id: uuid.UUID
+    workflow_id: str
+    turn_key: str = Field(description="unique per turn: usage, tasks and drafts of a re-run are not doubled")
+    active_enrollments: tuple[str, ...] = ()
+
+
+class AiDecisionKind(StrEnum):
+    REPLY = "reply"
+    HANDOFF = "handoff"
+    NO_REPLY = "no_reply"
+
+
+class AiTurnResult(_Frozen):
+    kind: AiDecisionKind
+    text: str = ""
+    needs_approval: str | None = Field(
+        default=None, description="why a person must approve the reply: 'draft_mode' or 'guardrail: ...'"
+    )
+    reason: str = ""
+    settings_version: int = 0
+    tools_run: tuple[str, ...] = ()
+
+
+class AiDraftInput(_Frozen):
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    workflow_id: str
+    turn_key: str
+    text: str
+    reason: str
+    settings_version: int
+
+
+class AiDraftRef(_Frozen):
+    draft_id: uuid.UUID
+
+
+class PendingDraft(_Frozen):
+    """The reply waiting for a person's approval (at most one per lead: a newer message withdraws it)."""
+
+    draft_id: uuid.UUID
+    turn: int
+    text: str
+    step: str = Field(description="the outbox step its send will use")
+
+
+class DraftDecision(_Frozen):
+    """Update `decide_ai_draft`: approve (optionally with edited text) or reject the pending draft."""
+
+    draft_id: uuid.UUID
+    approve: bool
+    text: str | None = Field(default=None, min_length=1, max_length=4096)
+    reason: str | None = Field(default=None, max_length=500)
+    actor: str = Field(min_length=1, max_length=80)
+
+
+class DraftOutcome(_Frozen):
+    draft_id: uuid.UUID
+    status: str  # approved | rejected
+    message_id: str | None = None
+
+
+class AiDraftSettlement(_Frozen):
+    """Mirror a draft's outcome; `expired` also creates a task for the lead's owner."""
+
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    draft_id: uuid.UUID
+    status: str  # approved | rejected | withdrawn | expired | failed
+    final_text: str | None = None
+    actor: str
+    message_id: str | None = None
+    reason: str | None = None
+
+
+class AiDraftSettled(_Frozen):
+    task_id: uuid.UUID | None = None
+
+
+class HandlerRequest(_Frozen):
+    """Update `set_conversation_handler`: hand the conversation to the AI, or take it over."""
+
+    handler: ConversationHandler
+    actor: str = Field(min_length=1, max_length=80)
