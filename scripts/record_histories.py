@@ -30,6 +30,7 @@ from temporalio.worker import Worker
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from domain.ai_agent import AgentMode, ConversationHandler  # noqa: E402
 from domain.stages import Stage  # noqa: E402
 from domain.whatsapp_messages import (  # noqa: E402
     SEND_WHATSAPP_MESSAGE,
@@ -40,6 +41,23 @@ from domain.whatsapp_messages import (  # noqa: E402
 )
 from worker.main import workflow_runner  # noqa: E402
 from workflows import search_attributes  # noqa: E402
+from workflows.ai_types import (  # noqa: E402
+    PLAN_AI_TURN,
+    RUN_AI_TURN,
+    SAVE_AI_DRAFT,
+    SETTLE_AI_DRAFT,
+    AiDecisionKind,
+    AiDraftInput,
+    AiDraftRef,
+    AiDraftSettled,
+    AiDraftSettlement,
+    AiTurnInput,
+    AiTurnPlan,
+    AiTurnPlanRequest,
+    AiTurnResult,
+    DraftDecision,
+    HandlerRequest,
+)
 from workflows.ids import lead_workflow_id  # noqa: E402
 from workflows.lead import LeadWorkflow  # noqa: E402
 from workflows.lead_types import (  # noqa: E402
@@ -76,6 +94,36 @@ async def record_speed_to_lead_alert(alert: SpeedToLeadAlert) -> SpeedToLeadAler
 @activity.defn(name=SEND_WHATSAPP_MESSAGE)
 async def send_whatsapp_message(data: SendWhatsAppInput) -> SendWhatsAppResult:
     return SendWhatsAppResult(provider_message_id=f"wamid.{data.step}", message_id=str(uuid.uuid4()), mode="text")
+
+
+# The AI turn stand-in answers by turn number (the last part of the turn key).
+AI_DECISIONS = {
+    1: AiTurnResult(kind=AiDecisionKind.REPLY, text="It is 40 EUR a month.", settings_version=1),
+    2: AiTurnResult(kind=AiDecisionKind.REPLY, text="50% off today!", needs_approval="guardrail: 50%"),
+    3: AiTurnResult(kind=AiDecisionKind.HANDOFF, reason="asked for a person"),
+    4: AiTurnResult(kind=AiDecisionKind.REPLY, text="Anything else?", needs_approval="draft_mode"),
+    5: AiTurnResult(kind=AiDecisionKind.NO_REPLY),
+}
+
+
+@activity.defn(name=PLAN_AI_TURN)
+async def plan_ai_turn(request: AiTurnPlanRequest) -> AiTurnPlan:
+    return AiTurnPlan(mode=AgentMode.AUTO, settings_version=1, debounce_seconds=0.2, draft_timeout_minutes=60)
+
+
+@activity.defn(name=RUN_AI_TURN)
+async def run_ai_turn(data: AiTurnInput) -> AiTurnResult:
+    return AI_DECISIONS[int(data.turn_key.rsplit(":", 1)[1])]
+
+
+@activity.defn(name=SAVE_AI_DRAFT)
+async def save_ai_draft(data: AiDraftInput) -> AiDraftRef:
+    return AiDraftRef(draft_id=uuid.uuid5(uuid.NAMESPACE_URL, data.turn_key))
+
+
+@activity.defn(name=SETTLE_AI_DRAFT)
+async def settle_ai_draft(data: AiDraftSettlement) -> AiDraftSettled:
+    return AiDraftSettled()
 
 
 def lead_input(
@@ -241,6 +289,59 @@ async def whatsapp_conversation(client: Client) -> list[WorkflowHandle]:
     return [handle]
 
 
+async def ai_turns(client: Client) -> list[WorkflowHandle]:
+    """The AI agent: a reply sent, a guardrail draft approved with an edit, a handoff and a hand-back, a draft
+    withdrawn by a newer message, a turn that ends without a reply."""
+    handle = await start(client, lead_input(stage=Stage.CONTACTED))
+    number = 0
+
+    async def lead_writes(body: str) -> None:
+        nonlocal number
+        number += 1
+        message = InboundWhatsAppMessage(
+            provider="sandbox", provider_message_id=f"wamid.ai{number}", body=body, received_at=datetime.now(UTC)
+        )
+        await handle.signal(LeadWorkflow.record_inbound_message, message)
+
+    async def view() -> LeadView:
+        return await handle.query(LeadWorkflow.view)
+
+    async def replied() -> bool:
+        return (await view()).ai_replies == 1
+
+    async def drafted() -> bool:
+        return (await view()).pending_draft is not None
+
+    async def handed_off() -> bool:
+        return (await view()).conversation_handler == ConversationHandler.HUMAN
+
+    await lead_writes("how much is it?")
+    await until(replied)
+    await lead_writes("any discount?")
+    await until(drafted)
+    draft = (await view()).pending_draft
+    assert draft is not None
+    decision = DraftDecision(draft_id=draft.draft_id, approve=True, text="No discount, sorry.", actor="user:recorder")
+    await handle.execute_update(LeadWorkflow.decide_ai_draft, decision)
+    await lead_writes("I want a human")
+    await until(handed_off)
+    back = HandlerRequest(handler=ConversationHandler.AI, actor="user:recorder")
+    await handle.execute_update(LeadWorkflow.set_conversation_handler, back)
+    await lead_writes("thanks, bye")
+    await until(drafted)
+    await lead_writes("ok")  # withdraws the draft; its own turn ends without a reply
+
+    async def settled() -> bool:
+        current = await view()
+        return current.pending_draft is None and current.ai_turns == 5
+
+    await until(settled)
+    await asyncio.sleep(1.0)  # the last turn's debounce and activity
+    await change(handle, "won")
+    await handle.result()
+    return [handle]
+
+
 SCENARIOS = [
     status_changes_until_won,
     speed_to_lead_alert,
@@ -249,6 +350,7 @@ SCENARIOS = [
     started_by_status_change,
     lead_deleted,
     whatsapp_conversation,
+    ai_turns,
 ]
 
 
@@ -267,7 +369,15 @@ async def record(out_dir: Path = HISTORIES, only: set[str] | None = None) -> lis
             env.client,
             task_queue=QUEUE,
             workflows=[LeadWorkflow],
-            activities=[mirror_status_change, record_speed_to_lead_alert, send_whatsapp_message],
+            activities=[
+                mirror_status_change,
+                record_speed_to_lead_alert,
+                send_whatsapp_message,
+                plan_ai_turn,
+                run_ai_turn,
+                save_ai_draft,
+                settle_ai_draft,
+            ],
             workflow_runner=workflow_runner(),
         ):
             for scenario in SCENARIOS:

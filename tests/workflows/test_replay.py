@@ -22,6 +22,8 @@ SCENARIOS = {
     "lead_deleted",
     # Recorded before the AI agent joined the lead workflow: inbound messages, a manual send, an opt-out.
     "whatsapp_conversation",
+    # The AI agent's turns: reply, guardrail draft approved, handoff and hand-back, a draft withdrawn.
+    "ai_turns",
 }
 
 
