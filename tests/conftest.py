@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.web",
     "tests.fixtures.whatsapp",
     "tests.fixtures.worker",
+    "tests.fixtures.ai",  # last: it builds on the fixtures above
 ]
 
 _exit_status = 0

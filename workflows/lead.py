@@ -54,7 +54,7 @@ from typing import cast
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from core.queues import AI_PLAN, AI_REPLY_SEND, AI_TURN, DB_WRITE, LEAD_STATUS_MIRROR, MANUAL_SEND
+from core.queues import AI_PLAN, AI_REPLY_SEND, AI_TURN, DB_WRITE, LEAD_STATUS_MIRROR, MANUAL_SEND, ActivityOptions
 from domain.ai_agent import AgentMode, ConversationHandler
 from domain.stages import TERMINAL_STAGES, Stage, transition_error
 from domain.whatsapp_messages import (
@@ -322,12 +322,17 @@ class LeadWorkflow:
             template_parameters=request.template_parameters,
             requested_by=request.actor,
         )
+        return await self._send(data, MANUAL_SEND)
+
+    async def _send(self, data: SendWhatsAppInput, options: ActivityOptions) -> SendWhatsAppResult:
+        """One WhatsApp send through the outbox activity; a refusal comes back as ApplicationError with the
+        activity's type, and a provider opt-out (131050) also opts the lead out."""
         try:
             return await workflow.execute_activity(
                 SEND_WHATSAPP_MESSAGE,
                 data,
                 result_type=SendWhatsAppResult,
-                **MANUAL_SEND,
+                **options,
             )
         except ActivityError as err:
             cause = err.cause
@@ -448,20 +453,7 @@ class LeadWorkflow:
             text=text,
             requested_by=actor,
         )
-        try:
-            sent = await workflow.execute_activity(
-                SEND_WHATSAPP_MESSAGE,
-                data,
-                result_type=SendWhatsAppResult,
-                **AI_REPLY_SEND,
-            )
-        except ActivityError as err:
-            cause = err.cause
-            if isinstance(cause, ApplicationError) and cause.type == RECIPIENT_OPTED_OUT:
-                await self._opt_out(_opt_out_status_key(cause), cause.message)
-            if isinstance(cause, ApplicationError):
-                raise ApplicationError(cause.message, type=cause.type, non_retryable=True) from err
-            raise ApplicationError(f"the message was not sent: {cause}", non_retryable=True) from err
+        sent = await self._send(data, AI_REPLY_SEND)
         self._view = self._view.model_copy(update={"ai_replies": self._view.ai_replies + 1})
         return sent
 
