@@ -88,6 +88,130 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ai/agent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Agent
+         * @description The current settings version (version 0 and mode `off` until the first PUT). The API key is never returned.
+         */
+        get: operations["get_agent_api_v1_ai_agent_get"];
+        /**
+         * Put Agent
+         * @description Store the settings as a new version; replies from now on use it and record its number.
+         */
+        put: operations["put_agent_api_v1_ai_agent_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/drafts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Drafts
+         * @description AI replies waiting for a person (by default), newest first.
+         */
+        get: operations["list_drafts_api_v1_ai_drafts_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/drafts/{draft_id}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve Draft
+         * @description Send the draft (or the edited `text` instead) through the lead's workflow and the WhatsApp outbox.
+         */
+        post: operations["approve_draft_api_v1_ai_drafts__draft_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/drafts/{draft_id}/reject": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reject Draft
+         * @description Drop the draft: nothing is sent.
+         */
+        post: operations["reject_draft_api_v1_ai_drafts__draft_id__reject_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/leads/{lead_id}/handler": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set Handler
+         * @description `ai`: the agent answers this lead again; `human`: a person takes the conversation over.
+         */
+        put: operations["set_handler_api_v1_ai_leads__lead_id__handler_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Usage
+         * @description Model calls summed by day and model (tokens in / cached / out, estimated cost, latency) and the budget.
+         */
+        get: operations["get_usage_api_v1_ai_usage_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/api-keys": {
         parameters: {
             query?: never;
@@ -1134,7 +1258,150 @@ export interface components {
          * Action
          * @enum {string}
          */
-        Action: "tenant:create" | "tenant:list" | "tenant:settings" | "user:read" | "user:manage" | "user:manage_owners" | "api_key:manage" | "status:read" | "status:manage" | "lead:read" | "lead:write" | "lead:delete" | "lead:import" | "whatsapp_account:manage" | "whatsapp_shard:manage" | "webhook_inbox:manage" | "feature_flag:manage" | "payload:decode" | "sequence:read" | "sequence:manage" | "enrollment:read" | "enrollment:manage" | "task:work";
+        Action: "tenant:create" | "tenant:list" | "tenant:settings" | "user:read" | "user:manage" | "user:manage_owners" | "api_key:manage" | "status:read" | "status:manage" | "lead:read" | "lead:write" | "lead:delete" | "lead:import" | "whatsapp_account:manage" | "whatsapp_shard:manage" | "webhook_inbox:manage" | "feature_flag:manage" | "payload:decode" | "sequence:read" | "sequence:manage" | "enrollment:read" | "enrollment:manage" | "task:work" | "ai_agent:manage" | "ai_usage:read" | "ai_draft:work";
+        /**
+         * AgentMode
+         * @enum {string}
+         */
+        AgentMode: "off" | "draft" | "auto";
+        /** AgentSettingsPublic */
+        AgentSettingsPublic: {
+            answer_hours: components["schemas"]["AnswerHours"] | null;
+            /** Base Url */
+            base_url: string;
+            /** Debounce Seconds */
+            debounce_seconds: number;
+            /** Draft Timeout Minutes */
+            draft_timeout_minutes: number;
+            /** Facts */
+            facts: string;
+            /** Has Api Key */
+            has_api_key: boolean;
+            /** Max Output Tokens */
+            max_output_tokens: number;
+            mode: components["schemas"]["AgentMode"];
+            /** Model */
+            model: string;
+            /** Monthly Token Budget Hard */
+            monthly_token_budget_hard: number | null;
+            /** Monthly Token Budget Soft */
+            monthly_token_budget_soft: number | null;
+            /**
+             * Paused
+             * @description the hard token budget is used up this month: the agent does not answer
+             */
+            paused: boolean;
+            /** System Prompt */
+            system_prompt: string;
+            /** Temperature */
+            temperature: number;
+            /** Tools */
+            tools: components["schemas"]["AgentTool"][];
+            /** Updated At */
+            updated_at: string | null;
+            /** Updated By */
+            updated_by: string | null;
+            /**
+             * Version
+             * @description 0: never configured (the agent is off)
+             */
+            version: number;
+        };
+        /**
+         * AgentSettingsUpdate
+         * @description The whole settings, stored as a new version. `api_key` left out (null) keeps the stored key; "" clears it.
+         */
+        AgentSettingsUpdate: {
+            /** @description in the lead's time zone; null: any time */
+            answer_hours?: components["schemas"]["AnswerHours"] | null;
+            /** Api Key */
+            api_key?: string | null;
+            /**
+             * Base Url
+             * @description OpenAI-compatible; default: the server's
+             */
+            base_url?: string | null;
+            /**
+             * Debounce Seconds
+             * @default 5
+             */
+            debounce_seconds: number;
+            /**
+             * Draft Timeout Minutes
+             * @description fractions allowed
+             * @default 60
+             */
+            draft_timeout_minutes: number;
+            /**
+             * Facts
+             * @description what the agent may state: prices, hours, offers
+             * @default
+             */
+            facts: string;
+            /**
+             * Max Output Tokens
+             * @default 300
+             */
+            max_output_tokens: number;
+            mode: components["schemas"]["AgentMode"];
+            /**
+             * Model
+             * @description default: the server's
+             */
+            model?: string | null;
+            /** Monthly Token Budget Hard */
+            monthly_token_budget_hard?: number | null;
+            /** Monthly Token Budget Soft */
+            monthly_token_budget_soft?: number | null;
+            /**
+             * System Prompt
+             * @default
+             */
+            system_prompt: string;
+            /**
+             * Temperature
+             * @default 0.3
+             */
+            temperature: number;
+            /** Tools */
+            tools?: components["schemas"]["AgentTool"][];
+        };
+        /**
+         * AgentTool
+         * @enum {string}
+         */
+        AgentTool: "get_lead" | "set_status" | "handoff_to_human" | "schedule_callback" | "stop_sequences";
+        /**
+         * AnswerHours
+         * @description When the agent may answer, in the lead's local time. A message outside them is answered at the next opening.
+         */
+        AnswerHours: {
+            /**
+             * Days
+             * @default [
+             *       "mon",
+             *       "tue",
+             *       "wed",
+             *       "thu",
+             *       "fri",
+             *       "sat",
+             *       "sun"
+             *     ]
+             */
+            days: string[];
+            /**
+             * End
+             * Format: time
+             * @default 23:59:59
+             */
+            end: string;
+            /**
+             * Start
+             * Format: time
+             * @default 00:00:00
+             */
+            start: string;
+        };
         /** ApiKeyCreate */
         ApiKeyCreate: {
             /**
@@ -1230,6 +1497,14 @@ export interface components {
              */
             file: string;
         };
+        /**
+         * ConversationHandler
+         * @description Who answers the lead. `unassigned` and `ai` get AI replies when the tenant's agent is on; `human` never does.
+         *
+         *     A person's manual message or a handoff makes it `human`; an agent hands it back with `ai`.
+         * @enum {string}
+         */
+        ConversationHandler: "unassigned" | "ai" | "human";
         /** ConversationLead */
         ConversationLead: {
             /**
@@ -1295,6 +1570,63 @@ export interface components {
              * @description when the customer-service window closes (the lead's last message + the window); null when the lead never wrote or the provider has no window
              */
             window_closes_at: string | null;
+        };
+        /** DraftApproval */
+        DraftApproval: {
+            /**
+             * Text
+             * @description an edited reply to send instead
+             */
+            text?: string | null;
+        };
+        /** DraftList */
+        DraftList: {
+            /** Items */
+            items: components["schemas"]["DraftPublic"][];
+        };
+        /** DraftPublic */
+        DraftPublic: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Decided At */
+            decided_at: string | null;
+            /** Decided By */
+            decided_by: string | null;
+            /** Final Text */
+            final_text: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Lead Id
+             * Format: uuid
+             */
+            lead_id: string;
+            /** Message Id */
+            message_id: string | null;
+            /** Reason */
+            reason: string;
+            /** Settings Version */
+            settings_version: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "approved" | "rejected" | "withdrawn" | "expired" | "failed";
+            /** Task Id */
+            task_id: string | null;
+            /** Text */
+            text: string;
+        };
+        /** DraftRejection */
+        DraftRejection: {
+            /** Reason */
+            reason?: string | null;
         };
         /**
          * EnrollReport
@@ -1513,6 +1845,23 @@ export interface components {
              * @description the tenant's own value, null when the default applies
              */
             override: boolean | null;
+        };
+        /** HandlerChange */
+        HandlerChange: {
+            /**
+             * Handler
+             * @enum {string}
+             */
+            handler: "ai" | "human";
+        };
+        /** HandlerPublic */
+        HandlerPublic: {
+            handler: components["schemas"]["ConversationHandler"];
+            /**
+             * Lead Id
+             * Format: uuid
+             */
+            lead_id: string;
         };
         /** InboxOverview */
         InboxOverview: {
@@ -2617,6 +2966,61 @@ export interface components {
              */
             occurred_at: string;
         };
+        /** UsageBudget */
+        UsageBudget: {
+            /** Hard */
+            hard: number | null;
+            /** Hard Reached At */
+            hard_reached_at: string | null;
+            /** Month */
+            month: string;
+            /** Paused */
+            paused: boolean;
+            /** Soft */
+            soft: number | null;
+            /** Soft Reached At */
+            soft_reached_at: string | null;
+            /** Tokens Used */
+            tokens_used: number;
+        };
+        /** UsageDay */
+        UsageDay: {
+            /** Avg Latency Ms */
+            avg_latency_ms: number;
+            /** Cached Tokens */
+            cached_tokens: number;
+            /** Calls */
+            calls: number;
+            /** Cost Usd */
+            cost_usd: string;
+            /**
+             * Day
+             * Format: date
+             */
+            day: string;
+            /** Input Tokens */
+            input_tokens: number;
+            /** Model */
+            model: string;
+            /** Output Tokens */
+            output_tokens: number;
+        };
+        /** UsagePublic */
+        UsagePublic: {
+            budget: components["schemas"]["UsageBudget"];
+            /** Days */
+            days: components["schemas"]["UsageDay"][];
+            /**
+             * Since
+             * Format: date
+             */
+            since: string;
+            /**
+             * Until
+             * Format: date
+             */
+            until: string;
+        };
         /** UserCreate */
         UserCreate: {
             /** Email */
@@ -3069,6 +3473,546 @@ export interface operations {
             };
             /** @description no such tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_agent_api_v1_ai_agent_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentSettingsPublic"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    put_agent_api_v1_ai_agent_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AgentSettingsUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentSettingsPublic"];
+                };
+            };
+            /** @description the body cannot be read: not valid JSON, or a broken upload */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the body is not JSON: send Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_drafts_api_v1_ai_drafts_get: {
+        parameters: {
+            query?: {
+                status?: ("pending" | "approved" | "rejected" | "withdrawn" | "expired" | "failed") | null;
+                lead_id?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftList"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    approve_draft_api_v1_ai_drafts__draft_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                draft_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DraftApproval"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftPublic"];
+                };
+            };
+            /** @description the body cannot be read: not valid JSON, or a broken upload */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such draft in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the draft is no longer waiting, or the reply could not be sent (reason in details) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the body is not JSON: send Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    reject_draft_api_v1_ai_drafts__draft_id__reject_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                draft_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["DraftRejection"] | null;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DraftPublic"];
+                };
+            };
+            /** @description the body cannot be read: not valid JSON, or a broken upload */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such draft in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the draft is no longer waiting, or the reply could not be sent (reason in details) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the body is not JSON: send Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    set_handler_api_v1_ai_leads__lead_id__handler_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["HandlerChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HandlerPublic"];
+                };
+            };
+            /** @description the body cannot be read: not valid JSON, or a broken upload */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such lead */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the lead's workflow is not running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the body is not JSON: send Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_usage_api_v1_ai_usage_get: {
+        parameters: {
+            query?: {
+                /** @description first day (UTC), default the 1st of this month */
+                since?: string | null;
+                /** @description last day (UTC), default today */
+                until?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsagePublic"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
