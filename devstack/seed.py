@@ -109,8 +109,8 @@ async def seed_demo_accounts(settings: Settings) -> None:
 
 
 async def seed_demo_leads(settings: Settings, api_url: str) -> int:
-    """Log in as the demo owner, give the tenant a WhatsApp account on the provider sandbox (unless it has one) and
-    create the demo leads over HTTP; returns how many leads were new.
+    """Log in as the demo owner, give the tenant a WhatsApp account on the provider sandbox and an AI agent in draft
+    mode on the sandbox model (unless it has them) and create the demo leads over HTTP; returns how many were new.
 
     A lead whose phone is already taken answers 409, which is how a second run knows it is already seeded. The
     status moves go through each new lead's workflow, like an agent's would.
@@ -128,6 +128,12 @@ async def seed_demo_leads(settings: Settings, api_url: str) -> int:
             # WhatsApp through the local provider sandbox, which speaks the Graph API and signs its webhooks.
             account = await http.put("/api/v1/whatsapp/account", json={"provider": "sandbox"})
         _expect(account, 200, "giving the demo tenant its sandbox WhatsApp account")
+        agent = await http.get("/api/v1/ai/agent")
+        _expect(agent, 200, "reading the demo tenant's AI agent")
+        if agent.json()["version"] == 0:
+            # The AI agent on the sandbox model, in draft mode: every reply waits for a person's approval.
+            configured = await http.put("/api/v1/ai/agent", json=demo_agent_settings(settings))
+            _expect(configured, 200, "giving the demo tenant its AI agent on the sandbox model")
         for lead in DEMO_LEADS:
             body = {"name": lead.name, "phone": lead.phone, "email": lead.email, "source": lead.source}
             if lead.for_agent:
@@ -142,6 +148,21 @@ async def seed_demo_leads(settings: Settings, api_url: str) -> int:
                 moved = await http.post(f"/api/v1/leads/{lead_id}/status", json={"status": lead.status})
                 _expect(moved, 200, f"moving demo lead {lead.name!r} to {lead.status!r}")
     return created
+
+
+def demo_agent_settings(settings: Settings) -> dict[str, object]:
+    return {
+        "mode": "draft",
+        "model": "sandbox-model",
+        "base_url": f"{settings.sandbox_url()}/v1",
+        "api_key": settings.openai_sandbox_api_key,
+        "system_prompt": "You are the friendly assistant of Demo Fitness, a gym. Keep replies short.",
+        "facts": "Membership price: 40 EUR per month\nOpening hours: 06:00-22:00 every day\nFirst class is free",
+        "debounce_seconds": 3,
+        "draft_timeout_minutes": 120,
+        "monthly_token_budget_soft": 500_000,
+        "monthly_token_budget_hard": 1_000_000,
+    }
 
 
 def _expect(response: httpx.Response, status: int, doing: str) -> None:

@@ -205,6 +205,10 @@ def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackCo
             seeded_statuses = {lead.name: lead.status for lead in seed.DEMO_LEADS if lead.status}
             assert {name: leads[name]["status"] for name in seeded_statuses} == seeded_statuses
             assert owner.get("/api/v1/whatsapp/account").json()["provider"] == "sandbox"
+            agent = owner.get("/api/v1/ai/agent").json()
+            assert (agent["mode"], agent["has_api_key"]) == ("draft", True)
+            assert agent["base_url"] == f"{stack_config.sandbox_url}/v1"
+            _a_demo_lead_writing_gets_an_ai_draft(stack_config, owner)
             tenant_id = owner.get("/api/v1/auth/me").json()["user"]["tenant_id"]
             # Every seeded lead runs its workflow, found by the search attribute ops would use.
             address = stack_config.env["LEADFLOW_TEMPORAL_ADDRESS"]
@@ -255,6 +259,22 @@ def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackCo
         assert alive == [], f"still running after the worker died: {[(p.pid, p.name()) for p in alive]}"
     finally:
         second.ensure_stopped()
+
+
+def _a_demo_lead_writing_gets_an_ai_draft(stack_config: StackConfig, owner: httpx.Client) -> None:
+    """Through the whole stack: the sandbox delivers a signed webhook, the dispatcher signals the lead's workflow,
+    the agent asks the sandbox model, and the reply waits as a draft (the demo agent is in draft mode)."""
+    phone = "+14155550101"  # Grace Hopper, a demo lead
+    sent = httpx.post(
+        f"{stack_config.sandbox_url}/_sandbox/inbound", json={"from": phone, "text": "How much is it?"}, timeout=30
+    )
+    assert sent.status_code == 200 and sent.json()["delivery"]["status_code"] == 200, sent.text
+    for _ in range(300):
+        drafts = owner.get("/api/v1/ai/drafts").json()["items"]
+        if drafts:
+            break
+        time.sleep(0.2)
+    assert [d["text"] for d in drafts] == ["Membership price: 40 EUR per month."]
 
 
 def test_up_ends_what_a_killed_stack_left_running_instead_of_refusing_its_port(stack_config: StackConfig) -> None:

@@ -1,0 +1,191 @@
+"""AI reply benchmark: what Leadflow adds between an inbound WhatsApp message and the AI's reply.
+
+    ./run bench ai_reply [--rate 20] [--duration 60] [--model-delay 0.5] [--debounce 1.0]
+
+On a throwaway stack (bench/harness.py) plus the provider sandbox as its own process, a tenant whose AI agent runs in
+`auto` mode on the sandbox model, which answers every chat completion after a fixed delay D (`--model-delay`). A
+driver asks the sandbox to deliver `rate x duration` signed inbound webhooks ("how much is it?"), open loop, each
+from a new phone number (each a new conversation: signal-with-start of a new lead). The sandbox answers the driver
+once the API acknowledged its webhook. The reply is the sandbox's record of the AI's send for that number.
+
+Reported: p50/p99 of (reply accepted by the sandbox - webhook acknowledged - debounce - D), the overhead Leadflow
+adds (webhook inbox, dispatcher, lead workflow, plan, turn activity with its database reads and usage writes,
+the outbox send); the conversations that got no reply in time; CPU per conversation of each stack process.
+Figures only: nothing here asserts a time.
+"""
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+
+from api.schemas.whatsapp import WhatsAppAccountUpdate
+from api.services.tenants import create_tenant
+from api.services.whatsapp_accounts import put_account
+from bench.harness import (
+    BenchStack,
+    add_stack_arguments,
+    cpu_report,
+    exit_now,
+    free_port,
+    machine_load,
+    percentile,
+    say,
+)
+from channels.whatsapp.shard_router import ShardRouter
+from core.secret_box import SecretBox
+from repositories.ai_agent_settings import AiAgentSettingsRepository
+
+SANDBOX_OPENAI_KEY = "bench-openai-key"
+
+
+async def wait_for_sandbox(url: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(f"{url}/_sandbox/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the provider sandbox did not start")
+
+
+async def set_up_tenant(stack: BenchStack, sandbox_url: str, *, debounce: float) -> None:
+    assert stack.session_factory is not None
+    settings = stack.settings.model_copy(update={"sandbox_base_url": sandbox_url})
+    async with stack.session_factory() as session:
+        tenant = await create_tenant(
+            session,
+            name="Bench AI",
+            slug=f"bench-ai-{stack.run_id}",
+            owner_email=f"owner-ai-{stack.run_id}@bench.test",
+            owner_password="bench-password-123",
+        )
+        await put_account(
+            session=session,
+            tenant_id=tenant.id,
+            data=WhatsAppAccountUpdate(provider="sandbox"),
+            router=ShardRouter([]),
+            settings=settings,
+        )
+        await AiAgentSettingsRepository(session).add_version(
+            tenant_id=tenant.id,
+            values={
+                "mode": "auto",
+                "model": "sandbox-model",
+                "base_url": f"{sandbox_url}/v1",
+                "api_key": SecretBox.for_settings(settings).seal(SANDBOX_OPENAI_KEY),
+                "system_prompt": "You are the assistant of a gym.",
+                "facts": "Membership price: 40 EUR per month",
+                "temperature": 0.0,
+                "max_output_tokens": 200,
+                "tools": ["get_lead", "set_status", "handoff_to_human", "schedule_callback", "stop_sequences"],
+                "answer_hours": None,
+                "debounce_seconds": debounce,
+                "draft_timeout_minutes": 60,
+                "monthly_token_budget_soft": None,
+                "monthly_token_budget_hard": None,
+                "created_by": "bench",
+            },
+        )
+        await session.commit()
+
+
+async def drive(sandbox_url: str, *, rate: float, duration: float) -> dict[str, float]:
+    """Deliver the inbound messages open loop; the acknowledgement time (epoch seconds) per phone number."""
+    total = int(rate * duration)
+    acknowledged: dict[str, float] = {}
+    start = time.monotonic()
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
+
+        async def one(i: int) -> None:
+            await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
+            phone = f"+1415{7000000 + i:07d}"
+            answer = await http.post("/_sandbox/inbound", json={"from": phone, "text": "how much is it?"})
+            if answer.status_code == 200 and answer.json()["delivery"]["status_code"] == 200:
+                acknowledged[phone] = time.time()
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+    return acknowledged
+
+
+async def replies(sandbox_url: str, phones: set[str], *, within: float) -> dict[str, float]:
+    """The sandbox's acceptance time of the first reply to each phone, waiting up to `within` seconds for all."""
+    found: dict[str, float] = {}
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
+        while time.monotonic() < deadline:
+            messages: list[dict[str, Any]] = (await http.get("/_sandbox/messages")).json()["messages"]
+            for message in messages:
+                if message["to"] in phones and message["to"] not in found:
+                    found[message["to"]] = datetime.fromisoformat(message["accepted_at"]).timestamp()
+            if len(found) == len(phones):
+                break
+            await asyncio.sleep(0.5)
+    return found
+
+
+async def main(args: argparse.Namespace) -> None:
+    sandbox_port = free_port()
+    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+    stack = BenchStack.from_args(args)
+    # Before the stack starts its processes: the worker reaches the sandbox for the tenant's `sandbox` WhatsApp
+    # account through LEADFLOW_SANDBOX_PORT, and the sandbox sends its webhooks to the API.
+    os.environ.update(
+        {
+            "LEADFLOW_SANDBOX_PORT": str(sandbox_port),
+            "LEADFLOW_WHATSAPP_SANDBOX_CLOUD_WEBHOOK_URL": f"{stack.api_url}/webhooks/whatsapp/cloud",
+            "LEADFLOW_OPENAI_SANDBOX_API_KEY": SANDBOX_OPENAI_KEY,
+        }
+    )
+    async with stack:
+        stack._python_child("sandbox", "-m", "sandbox", "--port", str(sandbox_port))
+        await wait_for_sandbox(sandbox_url)
+        await set_up_tenant(stack, sandbox_url, debounce=args.debounce)
+        async with httpx.AsyncClient(base_url=sandbox_url) as http:
+            await http.post("/_sandbox/config", json={"model_delay_seconds": args.model_delay, "auto_status": False})
+        say(f"machine load before: {machine_load()}")
+        before = stack.cpu_seconds()
+        started = time.monotonic()
+        acknowledged = await drive(sandbox_url, rate=args.rate, duration=args.duration)
+        replied = await replies(sandbox_url, set(acknowledged), within=args.debounce + args.model_delay + 120)
+        seconds = time.monotonic() - started
+        after = stack.cpu_seconds()
+        overhead = [
+            (replied[p] - acknowledged[p] - args.debounce - args.model_delay) * 1000
+            for p in replied
+            if p in acknowledged
+        ]
+        print(
+            f"conversations: {int(args.rate * args.duration)} sent, {len(acknowledged)} acknowledged, "
+            f"{len(replied)} replied"
+        )
+        if overhead:
+            print(
+                f"overhead (reply - acknowledged - debounce {args.debounce}s - model {args.model_delay}s): "
+                f"p50 {percentile(overhead, 50):.0f} ms, p99 {percentile(overhead, 99):.0f} ms, "
+                f"max {max(overhead):.0f} ms"
+            )
+        print(cpu_report(before, after, seconds=seconds, operations=max(1, len(replied)), unit="conversation"))
+        print(f"machine load after: {machine_load()}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--model-delay", type=float, default=0.5)
+    parser.add_argument("--debounce", type=float, default=1.0)
+    add_stack_arguments(parser)
+    asyncio.run(main(parser.parse_args()))
+    exit_now(0)

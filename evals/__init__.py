@@ -1,0 +1,1 @@
+"""Evaluation of the AI agent's decisions on short conversations (`./run eval`)."""
