@@ -1,5 +1,6 @@
 """AI drafts: list them; approve (optionally edited) or reject one through its lead's workflow."""
 
+import asyncio
 import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +14,10 @@ from repositories.ai_drafts import AiDraftRepository
 from repositories.leads import LeadRepository
 from workflow_clients.lead import LeadWorkflowClient
 from workflows.ai_types import DraftDecision, HandlerRequest
+from workflows.failures import WorkflowFailure
+
+SETTLE_RETRIES = 25
+SETTLE_PAUSE_SECONDS = 0.2
 
 
 async def list_drafts(
@@ -47,7 +52,22 @@ async def decide_draft(
     decision = DraftDecision(draft_id=draft_id, approve=approve, text=text, reason=reason, actor=actor)
     lead_id = draft.lead_id
     await end_reads(session)
-    await workflows.decide_ai_draft(tenant_slug=tenant.slug, lead_id=lead_id, decision=decision)
+    # The row is written by the workflow's activity just before the workflow itself holds the draft: an update in
+    # between is refused as not pending while the row says pending. Ask again for a moment, then let it stand.
+    for attempt in range(SETTLE_RETRIES + 1):
+        try:
+            await workflows.decide_ai_draft(tenant_slug=tenant.slug, lead_id=lead_id, decision=decision)
+            break
+        except Conflict as refused:
+            details = refused.details if isinstance(refused.details, dict) else {}
+            if details.get("reason") != WorkflowFailure.AI_DRAFT_NOT_PENDING or attempt == SETTLE_RETRIES:
+                raise
+            session.expire(draft)
+            current = await drafts.get(tenant_id=tenant_id, draft_id=draft_id)
+            await end_reads(session)
+            if current is None or current.status != "pending":
+                raise
+            await asyncio.sleep(SETTLE_PAUSE_SECONDS)
     session.expire(draft)  # the workflow's activity settled it meanwhile
     decided = await drafts.get(tenant_id=tenant_id, draft_id=draft_id)
     assert decided is not None
