@@ -4,7 +4,7 @@ from datetime import datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -42,6 +42,13 @@ class AnswerHours(BaseModel):
     days: tuple[str, ...] = Field(default=WEEKDAYS, min_length=1)
     start: time = time(0, 0)
     end: time = time(23, 59, 59)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _local(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("give a local time without a zone: the hours are in the lead's own time zone")
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "AnswerHours":

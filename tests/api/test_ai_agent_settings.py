@@ -74,6 +74,7 @@ async def test_bad_settings_are_422_naming_the_field(client: httpx.AsyncClient, 
         ({**SETTINGS, "base_url": "ftp://x"}, "base_url"),
         ({**SETTINGS, "answer_hours": {"days": ["mon"], "start": "18:00", "end": "09:00"}}, "answer_hours"),
         ({**SETTINGS, "monthly_token_budget_soft": 5000}, "monthly_token_budget_soft"),
+        ({**SETTINGS, "answer_hours": {"days": ["mon"], "end": "00:00:00Z"}}, "answer_hours"),
     ]
     for body, field in cases:
         answer = await client.put("/api/v1/ai/agent", json=body, headers=tenant.headers())
