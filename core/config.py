@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     whatsapp_http_timeout_seconds: float = Field(default=10.0, gt=0)
     evolution_send_delay_ms: int = Field(default=1200, ge=0)
 
+    # Twilio Programmable Voice (providers/twilio): the REST API's base URL (the sandbox's for provider "sandbox")
+    twilio_api_base_url: str = "https://api.twilio.com"
+    twilio_http_timeout_seconds: float = Field(default=10.0, gt=0)
+
     # Provider sandbox (python -m sandbox): the local default provider and the tests' double, state in memory
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8025
@@ -100,6 +104,8 @@ class Settings(BaseSettings):
     # on a host shared with the API, the dispatcher drains a burst with the CPU the acknowledgements leave over.
     dispatcher_niceness: int = Field(default=10, ge=0, le=19)
     whatsapp_sandbox_cloud_webhook_url: str | None = None
+    # Twilio accounts on the sandbox (provider "sandbox" of a telephony account) authenticate with this auth token.
+    twilio_sandbox_auth_token: str = "sandbox-twilio-auth-token"
     whatsapp_sandbox_evolution_webhook_url: str | None = None  # may contain "{instance}"
     whatsapp_sandbox_status_interval_seconds: float = Field(default=0.2, ge=0)
 
@@ -246,7 +252,9 @@ class Settings(BaseSettings):
 
 # Settings that point a process at the provider sandbox or at its built-in credentials; refused in prod.
 SANDBOX_FIELDS = frozenset(
-    name for name in Settings.model_fields if name.startswith(("sandbox_", "whatsapp_sandbox_", "openai_sandbox_"))
+    name
+    for name in Settings.model_fields
+    if name.startswith(("sandbox_", "whatsapp_sandbox_", "openai_sandbox_", "twilio_sandbox_"))
 )
 
 

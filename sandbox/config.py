@@ -13,6 +13,7 @@ class SandboxConfig:
     phone_number_id: str
     evolution_api_key: str  # the global Evolution key: accepted for every instance
     openai_api_key: str = "sandbox-openai-key"  # the bearer key the sandbox model accepts
+    twilio_auth_token: str = "sandbox-twilio-auth-token"  # the auth token of every unregistered Twilio account
     cloud_webhook_url: str | None = None
     evolution_webhook_url: str | None = None  # "{instance}" is replaced by the instance name
     status_interval_seconds: float = 0.2
@@ -28,6 +29,7 @@ class SandboxConfig:
             phone_number_id=settings.whatsapp_sandbox_phone_number_id,
             evolution_api_key=settings.whatsapp_sandbox_evolution_api_key,
             openai_api_key=settings.openai_sandbox_api_key,
+            twilio_auth_token=settings.twilio_sandbox_auth_token,
             cloud_webhook_url=settings.whatsapp_sandbox_cloud_webhook_url,
             evolution_webhook_url=settings.whatsapp_sandbox_evolution_webhook_url,
             status_interval_seconds=settings.whatsapp_sandbox_status_interval_seconds,
