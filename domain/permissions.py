@@ -40,6 +40,9 @@ class Action(StrEnum):
     AI_AGENT_MANAGE = "ai_agent:manage"
     AI_USAGE_READ = "ai_usage:read"
     AI_DRAFT_WORK = "ai_draft:work"
+    TELEPHONY_ACCOUNT_MANAGE = "telephony_account:manage"
+    CALL_READ = "call:read"
+    CALL_PLACE = "call:place"
 
 
 _SA, _O, _AD, _AG = Role.SYSTEM_ADMIN, Role.OWNER, Role.ADMIN, Role.AGENT
@@ -81,6 +84,11 @@ MATRIX: dict[Action, frozenset[Role]] = {
     Action.AI_AGENT_MANAGE: frozenset({_O, _AD}),
     Action.AI_USAGE_READ: frozenset({_O, _AD}),
     Action.AI_DRAFT_WORK: frozenset({_O, _AD, _AG}),
+    # Telephony credentials and call policy are the tenant's settings; every agent works calls (see and place them,
+    # set their disposition).
+    Action.TELEPHONY_ACCOUNT_MANAGE: frozenset({_O, _AD}),
+    Action.CALL_READ: frozenset({_O, _AD, _AG}),
+    Action.CALL_PLACE: frozenset({_O, _AD, _AG}),
 }
 assert set(MATRIX) == set(Action)
 

@@ -18,6 +18,7 @@ from models.sequence import Sequence, SequenceVersion
 from models.shard import ShardAssignment
 from models.status import StatusDefinition
 from models.task import Task
+from models.telephony_account import TelephonyAccount
 from models.tenant import Tenant
 from models.timeline import TimelineEvent
 from models.user import User
@@ -45,6 +46,7 @@ __all__ = [
     "ShardAssignment",
     "StatusDefinition",
     "Task",
+    "TelephonyAccount",
     "Tenant",
     "TenantFeatureFlag",
     "TimelineEvent",

@@ -58,6 +58,9 @@ ENDPOINTS: dict[Action, Call] = {
     Action.AI_AGENT_MANAGE: Call("GET", "/api/v1/ai/agent"),
     Action.AI_USAGE_READ: Call("GET", "/api/v1/ai/usage"),
     Action.AI_DRAFT_WORK: Call("GET", "/api/v1/ai/drafts"),
+    Action.TELEPHONY_ACCOUNT_MANAGE: Call("GET", "/api/v1/telephony/account"),
+    Action.CALL_READ: Call("GET", "/api/v1/calls/live"),
+    Action.CALL_PLACE: Call("POST", "/api/v1/leads/{random_id}/calls", {}),
 }
 
 # Rules beyond the matrix, by cell: the refusal's message. An agent's task inbox belongs to a person, so an agent API

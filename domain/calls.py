@@ -1,0 +1,88 @@
+"""Call vocabulary shared by the API, the channel and the workflow: statuses in the order they move forward,
+dispositions, and the scripted voice prompts AI turns use until the AI agent answers them. Pure: no I/O."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field
+
+DEFAULT_CONSENT_PROMPT = "This call may be recorded for quality and training purposes."
+
+
+class CallStatus(StrEnum):
+    """Twilio's call statuses, plus `dialing` (our request to Twilio is out, no answer yet)."""
+
+    QUEUED = "queued"  # waiting for a call slot
+    DIALING = "dialing"
+    INITIATED = "initiated"
+    RINGING = "ringing"
+    IN_PROGRESS = "in-progress"
+    COMPLETED = "completed"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+TERMINAL_STATUSES = frozenset(
+    {CallStatus.COMPLETED, CallStatus.BUSY, CallStatus.NO_ANSWER, CallStatus.FAILED, CallStatus.CANCELED}
+)
+_RANK = {
+    CallStatus.QUEUED: 0,
+    CallStatus.DIALING: 1,
+    CallStatus.INITIATED: 2,
+    CallStatus.RINGING: 3,
+    CallStatus.IN_PROGRESS: 4,
+}
+
+
+def status_rank(status: str) -> int:
+    """Callbacks arrive out of order and repeated: a status only ever replaces one of a lower rank."""
+    try:
+        return _RANK.get(CallStatus(status), 5)
+    except ValueError:
+        return -1
+
+
+def moves_forward(current: str, new: str) -> bool:
+    return status_rank(new) > status_rank(current)
+
+
+class CallDisposition(StrEnum):
+    NO_ANSWER = "no_answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    VOICEMAIL_LEFT = "voicemail_left"
+    HUMAN_CONNECTED = "human_connected"
+    CANCELED = "canceled"
+    # Set by an agent
+    INTERESTED = "interested"
+    NOT_INTERESTED = "not_interested"
+    CALLBACK_REQUESTED = "callback_requested"
+    WRONG_NUMBER = "wrong_number"
+    DO_NOT_CALL = "do_not_call"
+
+
+AUTOMATIC_DISPOSITIONS = frozenset(
+    {
+        CallDisposition.NO_ANSWER,
+        CallDisposition.BUSY,
+        CallDisposition.FAILED,
+        CallDisposition.VOICEMAIL_LEFT,
+        CallDisposition.HUMAN_CONNECTED,
+        CallDisposition.CANCELED,
+    }
+)
+# Outcomes worth another attempt under the tenant's retry policy.
+RETRYABLE_DISPOSITIONS = frozenset({CallDisposition.NO_ANSWER, CallDisposition.BUSY, CallDisposition.FAILED})
+
+MACHINE_ANSWERS = frozenset({"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"})
+
+
+class VoiceScript(BaseModel):
+    """What the voice agent says, turn by turn, while no AI agent answers: the opening, one prompt per thing the
+    caller says, then the closing. Saying a handoff keyword connects the tenant's agent number."""
+
+    opening: str = Field(default="Hello, this is a call about your enquiry. How can we help you?", max_length=1000)
+    prompts: list[str] = Field(default_factory=list, max_length=50)
+    closing: str = Field(default="Thank you for your time. Goodbye.", max_length=1000)
+    handoff_keywords: list[str] = Field(default_factory=lambda: ["agent", "human", "person"], max_length=20)

@@ -1,0 +1,54 @@
+"""telephony_account: a tenant's Twilio account (auth token sealed) and its call policy
+
+Revision ID: 0017_telephony_account
+Revises: 0016_notifications
+Create Date: 2026-12-04 18:00:00
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision: str = "0017_telephony_account"
+down_revision: str | None = "0016_notifications"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "telephony_account",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        sa.Column("provider", sa.String(20), nullable=False),
+        sa.Column("account_sid", sa.String(64), nullable=False),
+        sa.Column("auth_token", sa.Text(), nullable=True),
+        sa.Column("caller_ids", postgresql.JSONB(), nullable=False),
+        sa.Column("concurrent_call_limit", sa.Integer(), nullable=False),
+        sa.Column("calls_per_second", sa.Float(), nullable=False),
+        sa.Column("ring_timeout_seconds", sa.Integer(), nullable=False),
+        sa.Column("recording_enabled", sa.Boolean(), nullable=False),
+        sa.Column("recording_consent_prompt", sa.Text(), nullable=False),
+        sa.Column("voicemail_policy", sa.String(20), nullable=False),
+        sa.Column("voicemail_message", sa.Text(), nullable=False),
+        sa.Column("human_answer_mode", sa.String(20), nullable=False),
+        sa.Column("answer_message", sa.Text(), nullable=False),
+        sa.Column("agent_number", sa.String(20), nullable=True),
+        sa.Column("voice_script", postgresql.JSONB(), nullable=False),
+        sa.Column("retry_max_attempts", sa.Integer(), nullable=False),
+        sa.Column("retry_spacing_minutes", sa.Integer(), nullable=False),
+        sa.Column("inbound_routing", sa.String(20), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenant.id"], name=op.f("fk_telephony_account_tenant_id_tenant"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_telephony_account")),
+        sa.UniqueConstraint("tenant_id", name=op.f("uq_telephony_account_tenant_id")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("telephony_account")
