@@ -19,6 +19,7 @@ from api.routes import (
     api_keys,
     auth,
     codec,
+    calls,
     conversations,
     enrollments,
     events,
@@ -34,6 +35,7 @@ from api.routes import (
     telephony,
     tenants,
     users,
+    webhooks_twilio,
     webhooks_whatsapp,
     whatsapp_accounts,
 )
@@ -49,6 +51,7 @@ from core.rate_limits import RateLimiter
 from core.redis import Keys, create_redis
 from core.temporal import connect_temporal
 from core.tracing import configure_tracing
+from workflow_clients.call import CallWorkflowClient
 from workflow_clients.jobs import JobWorkflowClient
 from workflow_clients.lead import LeadWorkflowClient
 from workflow_clients.sequence import SequenceWorkflowClient
@@ -79,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.sequence_workflows = SequenceWorkflowClient(app.state.temporal, settings)
         app.state.job_workflows = JobWorkflowClient(app.state.temporal)
         app.state.live_events = LiveEvents(app.state.redis, Keys(settings.redis_prefix))
+        app.state.call_workflows = CallWorkflowClient(app.state.temporal)
         # What start-up allocated (modules, the app, its routes) lives as long as the process: moved out of the
         # collector's generations, full collections stop walking it on every request burst.
         gc.collect()
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tasks.router, prefix="/api/v1")
     app.include_router(jobs.router, prefix="/api/v1")
     app.include_router(telephony.router, prefix="/api/v1")
+    app.include_router(calls.router, prefix="/api/v1")
     app.include_router(admin_inbox.router, prefix="/api/v1")
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(notifications.router, prefix="/api/v1")
@@ -115,6 +120,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_whatsapp.router, dependencies=[Depends(limit_webhook_source)])
     app.include_router(ai.router, prefix="/api/v1")
     app.include_router(webhooks_whatsapp.router)
+    app.include_router(webhooks_twilio.router)
     install_web(app, settings.web_dist_dir)
     hsts = settings.hsts_max_age_seconds if settings.env == "prod" else None
     cors_rules = rules_for(api_origins=settings.cors_allowed_origins, codec_origin=settings.temporal_ui_url)

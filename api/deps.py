@@ -16,6 +16,7 @@ from api.openapi import raises
 from api.transaction import commit_request, discard_pending
 from core.config import Settings
 from core.live_events import LiveEvents
+from workflow_clients.call import CallWorkflowClient
 from workflow_clients.jobs import JobWorkflowClient
 from workflow_clients.lead import LeadWorkflowClient
 from workflow_clients.sequence import SequenceWorkflowClient
@@ -65,5 +66,6 @@ RedisDep = Annotated[Redis, Depends(get_redis)]
 LeadWorkflowsDep = Annotated[LeadWorkflowClient, Depends(_client("lead_workflows"))]
 SequenceWorkflowsDep = Annotated[SequenceWorkflowClient, Depends(_client("sequence_workflows"))]
 JobWorkflowsDep = Annotated[JobWorkflowClient, Depends(_client("job_workflows"))]
+CallWorkflowsDep = Annotated[CallWorkflowClient, Depends(_client("call_workflows"))]
 # Tells open web apps what a request changed (core/live_events.py); publish after the commit (api/transaction.py).
 LiveEventsDep = Annotated[LiveEvents, Depends(_client("live_events"))]

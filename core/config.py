@@ -79,6 +79,16 @@ class Settings(BaseSettings):
     twilio_api_base_url: str = "https://api.twilio.com"
     twilio_http_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Calls (channels/voice): a placement sent to Twilio whose answer was lost is not sent again until its first
+    # callback names the SID or, past the window, a look-up at Twilio finds nothing; re-runs meanwhile retry every
+    # poll. Call slots: leases of this many seconds (renewed while a call lives; a dead worker's slot frees itself),
+    # at most this many calls at once over all tenants; a waiting call silent this long loses its place in line.
+    call_place_reconcile_window_seconds: float = Field(default=30.0, ge=0)
+    call_place_reconcile_poll_seconds: float = Field(default=2.0, gt=0)
+    call_global_concurrent_limit: int = Field(default=100, ge=1)
+    call_slot_lease_seconds: float = Field(default=60.0, ge=5)
+    call_slot_waiter_ttl_seconds: float = Field(default=30.0, ge=5)
+
     # Provider sandbox (python -m sandbox): the local default provider and the tests' double, state in memory
     sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8025

@@ -65,6 +65,25 @@ JOB_CHUNK = ActivityOptions(
 JOB_FINISH: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(hours=1)}
 SWEEP_RUN = ActivityOptions(start_to_close_timeout=timedelta(minutes=5), retry_policy=RetryPolicy(maximum_attempts=1))
 
+# Calls: one request to Twilio; placing a call retries throttling and outages (and waits out a placement whose answer
+# was lost) for up to CALL_PLACE_SCHEDULE_TO_CLOSE, then the attempt ends `failed`. Refusals are non-retryable.
+CALL_PROVIDER_TIMEOUT = timedelta(seconds=20)
+CALL_PLACE_SCHEDULE_TO_CLOSE = timedelta(minutes=10)
+CALL_PLACE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=10),
+    non_retryable_error_types=["CallRejected", "NoTelephonyAccount", "NotFound"],
+)
+# A voice turn is answered to Twilio waiting on the line (15 s webhook deadline): bounded well inside it.
+CALL_VOICE_REPLY_TIMEOUT = timedelta(seconds=4)
+# Waiting for a call slot: the activity answers NoSlotYet at once and is retried, first soon, then every few seconds.
+CALL_SLOT_RETRY = RetryPolicy(
+    initial_interval=timedelta(milliseconds=200),
+    backoff_coefficient=1.5,
+    maximum_interval=timedelta(seconds=2),
+)
+
 # Worker: on SIGTERM, running activities get this long to finish before they are cancelled.
 WORKER_GRACEFUL_SHUTDOWN = timedelta(seconds=20)
 

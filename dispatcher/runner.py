@@ -28,12 +28,15 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from channels.channel import InboundHandler
+from channels.voice.callbacks import VoiceInbound
+from channels.voice.live import LiveCalls
 from channels.whatsapp.inbound import WhatsAppInbound
 from core import log_context
 from core.config import Settings
 from core.db import async_url
 from core.errors import ServiceUnavailable
 from core.live_events import LiveEvents
+from core.redis import Keys, create_redis
 from models import WebhookInbox
 from repositories.webhook_inbox import WebhookInboxRepository
 
@@ -78,6 +81,9 @@ class InboxDispatcher:
         # Tells open inboxes what an event changed; a Redis client of the dispatcher's own unless one is given.
         self._owns_live = live is None
         self.live = live or LiveEvents.for_settings(settings)
+        # Live call state (channels/voice/live.py), on a Redis client of the dispatcher's own.
+        self._calls_redis = create_redis(settings) if settings.redis_url else None
+        self.live_calls = LiveCalls(self._calls_redis, Keys(settings.redis_prefix)) if self._calls_redis else None
         self.handlers: Mapping[str, Handler] = handlers or self._channel_handlers()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -92,6 +98,7 @@ class InboxDispatcher:
             WhatsAppInbound(
                 session_factory=self.session_factory, temporal=self.temporal, settings=self.settings, live=self.live
             ),
+            VoiceInbound(session_factory=self.session_factory, temporal=self.temporal, live=self.live_calls),
         ]
         return {provider: channel.handle for channel in channels for provider in channel.inbox_providers}
 
@@ -114,6 +121,8 @@ class InboxDispatcher:
             await self._mark_handled()
             if self._owns_live:
                 await self.live.aclose()
+            if self._calls_redis is not None:
+                await self._calls_redis.aclose()
 
     async def _wait_for_wake(self, stop: asyncio.Event) -> None:
         waits = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]

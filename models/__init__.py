@@ -6,6 +6,7 @@ from models.ai_draft import AiDraft
 from models.ai_usage import AiUsage
 from models.api_key import ApiKey
 from models.base import Base
+from models.call import Call
 from models.conversation import Conversation
 from models.enrollment import Enrollment, EnrollmentStep
 from models.feature_flag import TenantFeatureFlag
@@ -33,6 +34,7 @@ __all__ = [
     "AiUsage",
     "ApiKey",
     "Base",
+    "Call",
     "Conversation",
     "Enrollment",
     "EnrollmentStep",

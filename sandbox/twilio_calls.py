@@ -13,6 +13,7 @@ TwiML followed: `<Say>`, `<Pause>`, `<Gather>` (speech: the persona's next utter
 
 import asyncio
 import logging
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Coroutine
 from typing import Any
@@ -320,11 +321,13 @@ class CallPlayer:
         token = self.state.auth_token(call.account_sid) + ("-wrong" if bad else "")
         signature = RequestValidator(token).compute_signature(url, params)
         delivery = self._log(call, event, url, params, signature="invalid" if bad else "valid")
+        started = time.perf_counter()
         try:
             response = await self.http.post(url, data=params, headers={SIGNATURE_HEADER: signature})
         except httpx.HTTPError as exc:
             delivery.error = f"{type(exc).__name__}: {exc}"
             return delivery
+        delivery.elapsed_ms = (time.perf_counter() - started) * 1000
         delivery.status_code = response.status_code
         delivery.body = response.text
         return delivery

@@ -99,6 +99,7 @@ class CallbackDelivery(BaseModel):
     dropped: bool = False
     signature: Literal["valid", "invalid"] = "valid"
     delivered_at: datetime = Field(default_factory=now)
+    elapsed_ms: float | None = None  # request sent -> answer received
 
 
 class SandboxCall(BaseModel):

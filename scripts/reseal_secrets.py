@@ -18,7 +18,7 @@ from sqlalchemy import select
 from core.config import get_settings
 from core.db import create_engine, create_session_factory
 from core.secret_box import SecretBox, SecretUnreadable
-from models import AiAgentSettings, WhatsAppAccount
+from models import AiAgentSettings, TelephonyAccount, WhatsAppAccount
 
 COLUMNS = ("access_token", "app_secret", "verify_token")
 
@@ -45,7 +45,13 @@ async def reseal() -> int:
             )
             for version in versions:
                 version.api_key = box.reseal(version.api_key)
-        print(f"re-sealed the credentials of {len(accounts)} WhatsApp account(s) and {len(versions)} AI agent key(s)")
+            telephony = (await session.execute(select(TelephonyAccount).with_for_update())).scalars().all()
+            for phone_account in telephony:
+                phone_account.auth_token = box.reseal(phone_account.auth_token)
+        print(
+            f"re-sealed the credentials of {len(accounts)} WhatsApp account(s), {len(versions)} AI agent key(s) "
+            f"and {len(telephony)} telephony account(s)"
+        )
         return 0
     except SecretUnreadable as exc:
         print(f"nothing changed: {exc}", file=sys.stderr)

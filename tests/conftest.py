@@ -10,6 +10,7 @@ import sys
 import pytest
 
 pytest_plugins = [
+    "tests.fixtures.calls",
     "tests.fixtures.dispatcher",
     "tests.fixtures.infra",
     "tests.fixtures.crm",

@@ -17,6 +17,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from activities.ai import AiActivities
 from activities.feature_flags import FeatureFlagActivities
+from activities.calls import CallActivities
 from activities.jobs import JobActivities
 from activities.leads import LeadActivities
 from activities.sequences import SequenceActivities
@@ -27,11 +28,12 @@ from core.feature_flags import FeatureFlagReader
 from core.queues import LEADS_QUEUE, WORKER_GRACEFUL_SHUTDOWN
 from worker.activity_logging import ActivityLoggingInterceptor
 from workflows.bulk_start import BulkStartWorkflow
+from workflows.call import CallWorkflow
 from workflows.lead import LeadWorkflow
 from workflows.sequence import SequenceWorkflow
 from workflows.sweep import SweepWorkflow
 
-WORKFLOWS: Sequence[type] = [LeadWorkflow, SequenceWorkflow, BulkStartWorkflow, SweepWorkflow]
+WORKFLOWS: Sequence[type] = [LeadWorkflow, SequenceWorkflow, BulkStartWorkflow, SweepWorkflow, CallWorkflow]
 
 # Pure modules shared by every workflow: imported once instead of once per workflow run (they keep no state). This
 # list is the one way modules pass through the sandbox: workflow modules import them plainly.
@@ -48,6 +50,7 @@ SANDBOX_PASSTHROUGH = [
     "workflows.ai_types",
     # The tracing interceptor's workflow side uses OpenTelemetry's context inside the sandbox.
     "opentelemetry",
+    "workflows.call_types",
 ]
 
 
@@ -73,6 +76,9 @@ def activities(
     if resources is not None:
         resources.push_async_callback(factory.aclose)
     ai = AiActivities(session_factory, factory, client, settings)
+    calls = CallActivities.for_process(settings, session_factory)
+    if resources is not None:
+        resources.push_async_callback(calls.aclose)
     return [
         flags.get_feature_flags,
         leads.mirror_status_change,
@@ -92,6 +98,15 @@ def activities(
         ai.run_turn,
         ai.save_draft,
         ai.settle_draft,
+        calls.prepare,
+        calls.place,
+        calls.hang_up,
+        calls.mirror,
+        calls.voice_reply,
+        calls.create_missed_call_task,
+        calls.acquire_slot,
+        calls.renew_slot,
+        calls.release_slot,
     ]
 
 

@@ -42,6 +42,7 @@ REFUSALS: Mapping[str, type[AppError]] = {
     WorkflowFailure.INVALID_INPUT: Unprocessable,
     WorkflowFailure.AI_DRAFT_NOT_PENDING: Conflict,
     WorkflowFailure.AI_DRAFT_NOT_SENT: Conflict,
+    WorkflowFailure.CALL_NOT_LIVE: Conflict,
     sends.LEAD_OPTED_OUT: Conflict,
     sends.RECIPIENT_OPTED_OUT: Conflict,
     sends.WINDOW_CLOSED: Conflict,

@@ -20,3 +20,8 @@ class WorkflowFailure(StrEnum):
     AI_MODEL_REFUSED = "AiModelRefused"  # the model endpoint refused the request (key, model, base URL)
     AI_QUOTA_EXHAUSTED = "AiQuotaExhausted"  # the model provider's quota is used up (429 insufficient_quota)
     AI_MODEL_UNAVAILABLE = "AiModelUnavailable"  # retryable: rate limited, server error, timeout
+    NO_TELEPHONY_ACCOUNT = "NoTelephonyAccount"  # a call of a tenant without a telephony account
+    CALL_REJECTED = "CallRejected"  # Twilio refused the call (credentials, number) or its lead/caller id is gone
+    PLACEMENT_IN_FLIGHT = "PlacementInFlight"  # a call was sent to Twilio and its SID is not known yet: retry soon
+    CALL_NOT_LIVE = "CallNotLive"  # a voice turn of a call that has ended
+    NO_SLOT_YET = "NoSlotYet"  # no call slot free yet: retry soon

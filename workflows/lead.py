@@ -34,6 +34,8 @@ Contract
   edited) or rejects it, a newer message withdraws it, or the tenant's draft timeout turns it into a task; a handoff
   makes the handler `human`. An agent's manual message makes the handler `human`; the update
   `set_conversation_handler(HandlerRequest)` hands it back (`ai`) or takes it over.
+- Signal `record_call(CallLink)` (workflows/call_types.py): one of the lead's calls started; the view keeps the
+  workflow ids of the latest ones (`recent_calls`).
 - Query `view() -> LeadView`.
 - Speed-to-lead: while the lead stays in stage `new` past `lead_created_at + speed_to_lead_minutes`, one
   `speed_to_lead_alert` timeline event is recorded for the owner (at most once per lead, whatever the retries).
@@ -91,11 +93,14 @@ from workflows.ai_types import (
     HandlerRequest,
     PendingDraft,
 )
+from workflows.call_types import CallLink
 from workflows.failures import WorkflowFailure
 from workflows.lead_types import (
     INVALID_TRANSITION,
     LEAD_GONE,
     MIRROR_STATUS_CHANGE,
+    RECENT_CALLS_KEPT,
+    RECORD_CALL_SIGNAL,
     RECORD_SPEED_TO_LEAD_ALERT,
     LeadDetailsChange,
     LeadView,
@@ -560,6 +565,15 @@ class LeadWorkflow:
         return self._view
 
     # Sequences -------------------------------------------------------------------------------------------------------
+
+    # Calls -----------------------------------------------------------------------------------------------------------
+
+    @workflow.signal(name=RECORD_CALL_SIGNAL)
+    def record_call(self, link: CallLink) -> None:
+        """A call of this lead started (outbound by its CallWorkflow, inbound by the voice webhook)."""
+        if link.workflow_id not in self._view.recent_calls:
+            recent = (*self._view.recent_calls, link.workflow_id)[-RECENT_CALLS_KEPT:]
+            self._view = self._view.model_copy(update={"recent_calls": recent})
 
     @workflow.signal(name=ENROLLMENT_STARTED_SIGNAL)
     def enrollment_started(self, link: EnrollmentLink) -> None:

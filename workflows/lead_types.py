@@ -30,6 +30,9 @@ LeadInboundSignal = InboundWhatsAppMessage | WhatsAppProviderOptOut | WhatsAppPr
 INVALID_TRANSITION = WorkflowFailure.INVALID_TRANSITION
 LEAD_GONE = WorkflowFailure.LEAD_GONE
 
+RECORD_CALL_SIGNAL = "record_call"
+RECENT_CALLS_KEPT = 20
+
 # Timeline event kinds the workflow writes.
 STATUS_CHANGED_EVENT = "status_changed"
 SPEED_TO_LEAD_ALERT_EVENT = "speed_to_lead_alert"
@@ -64,6 +67,8 @@ class LeadView(FrozenModel):
     ai_turns: int = Field(default=0, ge=0)
     pending_draft: PendingDraft | None = None
     ai_replies: int = Field(default=0, ge=0)
+    # Calls (record_call): the workflow ids of the lead's latest calls, newest last.
+    recent_calls: tuple[str, ...] = ()
 
 
 class LeadWorkflowInput(FrozenModel):

@@ -5,9 +5,9 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.telephony import TelephonyAccountPublic, TelephonyAccountUpdate
+from api.services.leads import parse_phone
 from core.config import Settings
 from core.errors import NotFound, Unprocessable
-from core.phone import InvalidPhone, normalize_phone
 from core.secret_box import SecretBox
 from domain.calls import VoiceScript
 from models import TelephonyAccount, Tenant
@@ -50,16 +50,6 @@ async def get_account(*, session: AsyncSession, tenant_id: uuid.UUID, settings: 
     return _public(account, settings)
 
 
-def _phone(field: str, raw: str, region: str) -> str:
-    try:
-        return normalize_phone(raw, region)
-    except InvalidPhone as exc:
-        raise Unprocessable(
-            f"{field}: {raw!r} is not a phone number ({exc.reason})",
-            details=[{"field": field, "reason": exc.reason, "value": raw}],
-        ) from None
-
-
 def _check_policy(data: TelephonyAccountUpdate) -> None:
     problems = []
     if data.voicemail_policy == "drop_message" and not data.voicemail_message.strip():
@@ -88,8 +78,8 @@ async def put_account(
     _check_policy(data)
     tenant = await session.get(Tenant, tenant_id)
     region = tenant.default_region if tenant else settings.default_phone_region
-    caller_ids = list(dict.fromkeys(_phone("caller_ids", raw, region) for raw in data.caller_ids))
-    agent_number = _phone("agent_number", data.agent_number, region) if data.agent_number else None
+    caller_ids = list(dict.fromkeys(parse_phone(raw, region=region, field="caller_ids") for raw in data.caller_ids))
+    agent_number = parse_phone(data.agent_number, region=region, field="agent_number") if data.agent_number else None
     repository = TelephonyAccountRepository(session)
     account = await repository.get_for_tenant(tenant_id=tenant_id)
     if account is None:

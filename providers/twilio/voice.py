@@ -61,6 +61,7 @@ class CallState:
     answered_by: str | None
     duration_seconds: int | None
     start_time: datetime | None
+    created_at: datetime | None
 
 
 def _state(call: CallInstance) -> CallState:
@@ -72,6 +73,7 @@ def _state(call: CallInstance) -> CallState:
         answered_by=call.answered_by,
         duration_seconds=int(call.duration) if call.duration else None,
         start_time=call.start_time,
+        created_at=call.date_created,
     )
 
 

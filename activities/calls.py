@@ -1,0 +1,276 @@
+"""Activities of the CallWorkflow: the call row, Twilio, the voice agent, call slots. Thin, and safe to run twice.
+
+Refusals are non-retryable `ApplicationError`s with the types of workflows/call_types.py; waiting (a slot, a
+placement's first callback) is a retryable error naming when to ask again.
+"""
+
+import secrets
+import uuid
+from datetime import timedelta
+from typing import Any, Protocol
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from channels.voice.accounts import VoiceClients
+from channels.voice.capacity import CallCapacity
+from channels.voice.live import LiveCalls
+from channels.voice.placement import CallPlacer, PlacementInFlight, PlacementRefused, PlacementThrottled
+from channels.voice.script import scripted_reply
+from core.config import Settings
+from core.redis import Keys, create_redis
+from domain.calls import VoiceScript
+from models import Lead, TelephonyAccount
+from providers.http import create_provider_http_client
+from providers.twilio.voice import TwilioRejectedError
+from repositories.calls import CallRepository
+from repositories.tasks import TaskRepository
+from repositories.telephony_accounts import TelephonyAccountRepository
+from repositories.timeline import TimelineRepository
+from workflows.call_types import (
+    ACQUIRE_CALL_SLOT,
+    CALL_REJECTED,
+    CREATE_MISSED_CALL_TASK,
+    HANG_UP_CALL,
+    MIRROR_CALL,
+    NO_SLOT_YET,
+    NO_TELEPHONY_ACCOUNT,
+    PLACE_CALL,
+    PLACEMENT_IN_FLIGHT,
+    PREPARE_CALL,
+    RELEASE_CALL_SLOT,
+    RENEW_CALL_SLOT,
+    VOICE_REPLY,
+    CallMirror,
+    CallPlan,
+    CallRef,
+    CallWorkflowInput,
+    MissedCallTask,
+    PlacedCall,
+    SlotRequest,
+    VoiceReply,
+    VoiceTurn,
+)
+from workflows.ids import call_workflow_id
+
+
+class VoiceAgent(Protocol):
+    """Who answers the caller turn by turn. Today the tenant's scripted prompts; the AI agent plugs in here."""
+
+    async def reply(self, *, account: TelephonyAccount, turn: VoiceTurn) -> VoiceReply: ...
+
+
+class ScriptedVoiceAgent:
+    async def reply(self, *, account: TelephonyAccount, turn: VoiceTurn) -> VoiceReply:
+        script = VoiceScript.model_validate(account.voice_script or {})
+        return scripted_reply(script, turn.transcript, agent_number=account.agent_number)
+
+
+def _no_account(tenant_id: uuid.UUID) -> ApplicationError:
+    return ApplicationError(
+        f"tenant {tenant_id} has no telephony account", type=NO_TELEPHONY_ACCOUNT, non_retryable=True
+    )
+
+
+class CallActivities:
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        redis: Redis,
+        settings: Settings,
+        voice_agent: VoiceAgent | None = None,
+    ) -> None:
+        self._sessions = session_factory
+        self._http = http
+        self._redis = redis
+        self._settings = settings
+        self._clients = VoiceClients(http, settings)
+        self._placer = CallPlacer(session_factory, self._clients, settings)
+        keys = Keys(settings.redis_prefix)
+        self._capacity = CallCapacity(
+            redis,
+            keys,
+            global_limit=settings.call_global_concurrent_limit,
+            lease_seconds=settings.call_slot_lease_seconds,
+            waiter_ttl_seconds=settings.call_slot_waiter_ttl_seconds,
+        )
+        self._live = LiveCalls(redis, keys)
+        self._voice_agent = voice_agent or ScriptedVoiceAgent()
+
+    @classmethod
+    def for_process(cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> "CallActivities":
+        return cls(
+            session_factory=session_factory,
+            http=create_provider_http_client(settings),
+            redis=create_redis(settings),
+            settings=settings,
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._redis.aclose()
+
+    @activity.defn(name=PREPARE_CALL)
+    async def prepare(self, data: CallWorkflowInput) -> CallPlan:
+        """The tenant's policy; the attempt's row when the workflow (a retry) created the attempt itself."""
+        async with self._sessions() as session, session.begin():
+            account = await TelephonyAccountRepository(session).get_for_tenant(tenant_id=data.tenant_id)
+            if account is None:
+                raise _no_account(data.tenant_id)
+            calls = CallRepository(session)
+            if await calls.get(data.call_id) is None:
+                lead = await session.get(Lead, data.lead_id)
+                if lead is None or not account.caller_ids:
+                    raise ApplicationError("lead or caller id missing", type=CALL_REJECTED, non_retryable=True)
+                await calls.insert_if_missing(
+                    {
+                        "id": data.call_id,
+                        "tenant_id": data.tenant_id,
+                        "lead_id": data.lead_id,
+                        "attempt_key": str(data.attempt),
+                        "attempt": data.attempt,
+                        "workflow_id": call_workflow_id(data.tenant_slug, str(data.lead_id), data.attempt),
+                        "direction": data.direction,
+                        "origin": data.origin,
+                        "to_number": lead.phone,
+                        "from_number": account.caller_ids[0],
+                        "callback_token": secrets.token_urlsafe(24),
+                        "status": "queued",
+                        "transcript": [],
+                        "enrollment_workflow_id": data.enrollment_workflow_id,
+                    }
+                )
+            return CallPlan(
+                voicemail_policy=account.voicemail_policy,  # type: ignore[arg-type]
+                human_answer_mode=account.human_answer_mode,  # type: ignore[arg-type]
+                retry_max_attempts=account.retry_max_attempts,
+                retry_spacing_minutes=account.retry_spacing_minutes,
+                concurrent_call_limit=account.concurrent_call_limit,
+                calls_per_second=account.calls_per_second,
+            )
+
+    @activity.defn(name=PLACE_CALL)
+    async def place(self, ref: CallRef) -> PlacedCall:
+        try:
+            placed = await self._placer.place(ref.call_id)
+        except PlacementRefused as exc:
+            raise ApplicationError(str(exc), type=CALL_REJECTED, non_retryable=True) from None
+        except PlacementInFlight as exc:
+            raise ApplicationError(str(exc), type=PLACEMENT_IN_FLIGHT, next_retry_delay=exc.retry_after) from None
+        except PlacementThrottled as exc:
+            raise ApplicationError(str(exc), type="Throttled") from None
+        return PlacedCall(provider_sid=placed.provider_sid, reconciled=placed.reconciled)
+
+    @activity.defn(name=HANG_UP_CALL)
+    async def hang_up(self, ref: CallRef) -> None:
+        async with self._sessions() as session:
+            call = await CallRepository(session).get(ref.call_id)
+            account = await TelephonyAccountRepository(session).get_for_tenant(tenant_id=ref.tenant_id)
+        if call is None or account is None or not call.provider_sid:
+            return
+        voice, credentials = self._clients.for_account(account)
+        try:
+            await voice.hang_up(credentials, call.provider_sid)
+        except TwilioRejectedError:
+            return  # already over
+
+    @activity.defn(name=MIRROR_CALL)
+    async def mirror(self, data: CallMirror) -> None:
+        view = data.view
+        values: dict[str, Any] = {
+            "answered_by": view.answered_by,
+            "disposition": view.disposition.value if view.disposition else None,
+            "disposition_by": view.disposition_by,
+            "disposition_note": view.disposition_note,
+            "callback_at": view.callback_at,
+            "transcript": [turn.model_dump(mode="json") for turn in view.transcript],
+        }
+        if view.provider_sid:
+            values["provider_sid"] = view.provider_sid
+        if view.duration_seconds is not None:
+            values["duration_seconds"] = view.duration_seconds
+        if view.ended_at is not None:
+            values["ended_at"] = view.ended_at
+        if view.recording_sid:
+            values.update(
+                recording_sid=view.recording_sid,
+                recording_url=view.recording_url,
+                recording_duration_seconds=view.recording_duration_seconds,
+            )
+        async with self._sessions() as session, session.begin():
+            await CallRepository(session).mirror(call_id=view.call_id, values=values, status=view.status)
+            if data.timeline_event and data.timeline_key:
+                await TimelineRepository(session).record(
+                    tenant_id=data.tenant_id,
+                    lead_id=data.lead_id,
+                    kind=data.timeline_event,
+                    actor=view.disposition_by or "system",
+                    data={
+                        "call_id": str(view.call_id),
+                        "status": view.status,
+                        "disposition": values["disposition"],
+                        "note": view.disposition_note,
+                        "callback_at": view.callback_at.isoformat() if view.callback_at else None,
+                        "duration_seconds": view.duration_seconds,
+                    },
+                    idempotency_key=data.timeline_key,
+                )
+        if data.final:
+            await self._live.update(
+                tenant_id=data.tenant_id, call_id=view.call_id, lead_id=data.lead_id, status=view.status
+            )
+
+    @activity.defn(name=VOICE_REPLY)
+    async def voice_reply(self, turn: VoiceTurn) -> VoiceReply:
+        async with self._sessions() as session:
+            account = await TelephonyAccountRepository(session).get_for_tenant(tenant_id=turn.tenant_id)
+        if account is None:
+            raise _no_account(turn.tenant_id)
+        return await self._voice_agent.reply(account=account, turn=turn)
+
+    @activity.defn(name=CREATE_MISSED_CALL_TASK)
+    async def create_missed_call_task(self, data: MissedCallTask) -> None:
+        async with self._sessions() as session, session.begin():
+            lead = await session.get(Lead, data.lead_id)
+            if lead is None:
+                return
+            await TaskRepository(session).create_once(
+                {
+                    "tenant_id": data.tenant_id,
+                    "lead_id": data.lead_id,
+                    "title": f"Call back {lead.name or lead.phone}: missed call",
+                    "description": f"{lead.phone} called and nobody answered.",
+                    "assignee_id": lead.owner_id,
+                    "due_at": activity.info().current_attempt_scheduled_time,
+                    "blocks_enrollment": False,
+                    "idempotency_key": f"missed-call:{data.call_id}",
+                }
+            )
+
+    @activity.defn(name=ACQUIRE_CALL_SLOT)
+    async def acquire_slot(self, data: SlotRequest) -> None:
+        answer = await self._capacity.acquire(
+            tenant_id=data.tenant_id,
+            call_id=data.call_id,
+            limit=data.concurrent_call_limit,
+            calls_per_second=data.calls_per_second,
+        )
+        if not answer.granted:
+            raise ApplicationError(
+                "no call slot free yet",
+                type=NO_SLOT_YET,
+                next_retry_delay=timedelta(milliseconds=max(50, answer.retry_after_ms)),
+            )
+
+    @activity.defn(name=RENEW_CALL_SLOT)
+    async def renew_slot(self, data: SlotRequest) -> None:
+        await self._capacity.renew(tenant_id=data.tenant_id, call_id=data.call_id)
+
+    @activity.defn(name=RELEASE_CALL_SLOT)
+    async def release_slot(self, data: SlotRequest) -> None:
+        await self._capacity.release(tenant_id=data.tenant_id, call_id=data.call_id)

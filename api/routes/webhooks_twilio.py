@@ -1,0 +1,146 @@
+"""Twilio Programmable Voice webhooks under `/webhooks/twilio/voice/`.
+
+No login: each request proves itself (the call's attempt token in the URL, `X-Twilio-Signature` over the public URL
+and the form with the tenant's auth token); anything else is 403 and nothing is stored. See
+api/services/twilio_webhooks.py for the order of work.
+
+| path | what Twilio sends | answer |
+|---|---|---|
+| `status/{call_id}` | status callbacks (initiated, ringing, answered, completed...) | 200 once stored in the inbox |
+| `amd/{call_id}` | the async answering-machine result | 200 once stored |
+| `recording/{call_id}` | a recording's SID, URL and duration | 200 once stored |
+| `answer/{call_id}` | the call was answered: what now? | TwiML |
+| `turn/{call_id}` | what the caller said (`<Gather input="speech">`) | TwiML: the voice agent's reply |
+| `dial/{call_id}` | how a `<Dial>` to an agent or the lead ended | TwiML; the result stored |
+| `inbound/{account_id}` | someone calls one of the tenant's numbers (the number's Voice URL) | TwiML by the routing |
+| `inbound/{account_id}/status` | inbound calls' status callbacks (the number's status callback) | 200 once stored |
+"""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from api.admission import limit_webhooks_in_flight
+from api.deps import CallWorkflowsDep, LeadWorkflowsDep, SessionDep, SettingsDep
+from api.services import twilio_webhooks as service
+from api.services.twilio_webhooks import TwilioRequest
+from providers.twilio.signatures import SIGNATURE_HEADER
+
+router = APIRouter(
+    prefix="/webhooks/twilio/voice",
+    tags=["webhooks"],
+    dependencies=[Depends(limit_webhooks_in_flight, scope="function")],
+)
+ERRORS: dict[int | str, dict[str, str]] = {403: {"description": "unknown call, wrong token or bad signature"}}
+Token = Annotated[str | None, Query(max_length=100)]
+XML = "application/xml"
+
+
+async def _twilio_request(request: Request) -> TwilioRequest:
+    form = await request.form()
+    return TwilioRequest(
+        path=request.url.path,
+        query=request.url.query,
+        params={key: str(value) for key, value in form.items()},
+        signature=request.headers.get(SIGNATURE_HEADER),
+    )
+
+
+TwilioRequestDep = Annotated[TwilioRequest, Depends(_twilio_request)]
+
+
+@router.post("/status/{call_id}", responses=ERRORS)
+async def status_callback(
+    call_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, token: Token = None
+) -> Response:
+    await service.store_callback(
+        session=session, settings=settings, kind="status", call_id=call_id, token=token, request=twilio
+    )
+    return Response(status_code=200)
+
+
+@router.post("/amd/{call_id}", responses=ERRORS)
+async def amd_callback(
+    call_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, token: Token = None
+) -> Response:
+    await service.store_callback(
+        session=session, settings=settings, kind="amd", call_id=call_id, token=token, request=twilio
+    )
+    return Response(status_code=200)
+
+
+@router.post("/recording/{call_id}", responses=ERRORS)
+async def recording_callback(
+    call_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, token: Token = None
+) -> Response:
+    await service.store_callback(
+        session=session, settings=settings, kind="recording", call_id=call_id, token=token, request=twilio
+    )
+    return Response(status_code=200)
+
+
+@router.post("/answer/{call_id}", responses=ERRORS)
+async def answer(
+    call_id: uuid.UUID,
+    twilio: TwilioRequestDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Token = None,
+    wait: Annotated[int, Query(ge=0, le=100)] = 0,
+) -> Response:
+    body = await service.answer(
+        session=session, settings=settings, call_id=call_id, token=token, wait=wait, request=twilio
+    )
+    return Response(body, media_type=XML)
+
+
+@router.post("/turn/{call_id}", responses=ERRORS)
+async def voice_turn(
+    call_id: uuid.UUID,
+    twilio: TwilioRequestDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    workflows: CallWorkflowsDep,
+    token: Token = None,
+) -> Response:
+    body = await service.voice_turn(
+        session=session, settings=settings, workflows=workflows, call_id=call_id, token=token, request=twilio
+    )
+    return Response(body, media_type=XML)
+
+
+@router.post("/dial/{call_id}", responses=ERRORS)
+async def dial_finished(
+    call_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, token: Token = None
+) -> Response:
+    body = await service.dial_finished(session=session, settings=settings, call_id=call_id, token=token, request=twilio)
+    return Response(body, media_type=XML)
+
+
+@router.post("/inbound/{account_id}", responses=ERRORS)
+async def inbound_call(
+    account_id: uuid.UUID,
+    twilio: TwilioRequestDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    call_workflows: CallWorkflowsDep,
+    lead_workflows: LeadWorkflowsDep,
+) -> Response:
+    body = await service.inbound(
+        session=session,
+        settings=settings,
+        call_workflows=call_workflows,
+        lead_workflows=lead_workflows,
+        account_id=account_id,
+        request=twilio,
+    )
+    return Response(body, media_type=XML)
+
+
+@router.post("/inbound/{account_id}/status", responses=ERRORS)
+async def inbound_status(
+    account_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    await service.inbound_status(session=session, settings=settings, account_id=account_id, request=twilio)
+    return Response(status_code=200)

@@ -1,0 +1,83 @@
+"""HTTP shapes of calls: click-to-call, the call as stored, its transcript, dispositions, live calls."""
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from domain.calls import CallDisposition
+
+
+class ClickToCall(BaseModel):
+    """Ring the agent first, then bridge the lead; or (`ring_agent_first: false`) call the lead directly, answered
+    by the account's configured answer (agent's phone, voice agent, message) with voicemail detection."""
+
+    ring_agent_first: bool = True
+
+    agent_phone: str | None = Field(
+        default=None, max_length=40, description="the agent's phone; default: the account's agent number"
+    )
+    from_number: str | None = Field(
+        default=None, max_length=40, description="one of the caller ids; default: the first"
+    )
+
+
+class TranscriptTurnPublic(BaseModel):
+    speaker: Literal["caller", "agent"]
+    text: str
+    at: datetime
+
+
+class CallPublic(BaseModel):
+    id: uuid.UUID
+    lead_id: uuid.UUID
+    attempt: int
+    direction: str
+    origin: str
+    status: str
+    answered_by: str | None
+    disposition: str | None
+    disposition_by: str | None
+    disposition_note: str | None
+    callback_at: datetime | None
+    duration_seconds: int | None
+    to_number: str
+    from_number: str
+    agent_id: uuid.UUID | None
+    agent_phone: str | None
+    provider_sid: str | None
+    recording_url: str | None
+    recording_duration_seconds: int | None
+    workflow_id: str
+    created_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+
+class CallDetail(CallPublic):
+    transcript: list[TranscriptTurnPublic]
+    summary: str | None
+
+
+class CallList(BaseModel):
+    items: list[CallPublic]
+
+
+class DispositionUpdate(BaseModel):
+    disposition: CallDisposition
+    note: str | None = Field(default=None, max_length=2000)
+    callback_at: datetime | None = Field(default=None, description="when to call the lead back (timezone-aware)")
+
+
+class LiveCall(BaseModel):
+    call_id: uuid.UUID
+    lead_id: uuid.UUID
+    status: str
+    direction: str | None = None
+    agent_id: uuid.UUID | None = None
+    since: datetime
+
+
+class LiveCallList(BaseModel):
+    items: list[LiveCall]

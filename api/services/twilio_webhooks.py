@@ -1,0 +1,309 @@
+"""Twilio voice webhooks, the request half: verify, then store the event in the inbox or answer with TwiML.
+
+1. verify: the call named in the path must exist and the query's `token` must be its attempt token; then
+   `X-Twilio-Signature` must match the public URL (`LEADFLOW_PUBLIC_BASE_URL` + path + query) and the form, signed
+   with the tenant's auth token. Anything else is 403 and nothing is stored.
+2. callbacks (status, AMD, dial, recording) go into `webhook_inbox` (one insert, unique on Twilio's keys: a
+   redelivery stores nothing) and are answered 200 once committed; the dispatcher applies them behind the answer
+   (channels/voice/callbacks.py).
+3. TwiML requests (answer, voice turn, inbound call) are answered from the call row, the tenant's account and, for a
+   turn, the call's workflow (update `caller_said`).
+"""
+
+import hmac
+import logging
+import secrets
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.transaction import after_commit, end_reads
+from channels.voice import twiml
+from channels.voice.accounts import auth_token_of
+from channels.voice.callbacks import amd_event, dial_event, inbox_row, recording_event, status_event
+from channels.voice.urls import CallUrls
+from core.config import Settings
+from core.errors import AppError, Forbidden
+from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
+from models import Call, Lead, TelephonyAccount, Tenant
+from providers.twilio.signatures import public_url, verify_signature
+from repositories.calls import CallRepository
+from repositories.leads import LeadRepository
+from repositories.statuses import StatusRepository
+from repositories.telephony_accounts import TelephonyAccountRepository
+from repositories.timeline import TimelineRepository
+from repositories.webhook_inbox import WebhookInboxRepository
+from workflow_clients.call import CallWorkflowClient
+from workflow_clients.lead import LeadWorkflowClient
+from workflows.call_types import (
+    AnsweredByEvent,
+    CallerUtterance,
+    CallLink,
+    CallStatusEvent,
+    CallWorkflowInput,
+    DialEvent,
+    RecordingEvent,
+)
+from workflows.ids import call_workflow_id
+from workflows.lead_types import RECORD_CALL_SIGNAL
+
+log = logging.getLogger(__name__)
+
+BAD_SIGNATURE = "X-Twilio-Signature does not match this request"
+
+
+@dataclass(frozen=True)
+class TwilioRequest:
+    """What a Twilio request is checked with: the path and query it was sent to, its form, its signature."""
+
+    path: str
+    query: str
+    params: Mapping[str, str]
+    signature: str | None
+
+
+def _check_signature(account: TelephonyAccount, settings: Settings, request: TwilioRequest) -> None:
+    url = public_url(settings.public_base_url, request.path, request.query)
+    if not verify_signature(auth_token_of(account, settings), url, request.params, request.signature):
+        raise Forbidden(BAD_SIGNATURE)
+
+
+async def verified_call(
+    *, session: AsyncSession, settings: Settings, call_id: uuid.UUID, token: str | None, request: TwilioRequest
+) -> tuple[Call, TelephonyAccount]:
+    call = await CallRepository(session).get(call_id)
+    if call is None or not token or not hmac.compare_digest(token.encode(), call.callback_token.encode()):
+        raise Forbidden("this URL does not belong to a call of ours")
+    account = await TelephonyAccountRepository(session).get_for_tenant(tenant_id=call.tenant_id)
+    if account is None:
+        raise Forbidden("the call's tenant has no telephony account")
+    _check_signature(account, settings, request)
+    return call, account
+
+
+async def verified_account(
+    *, session: AsyncSession, settings: Settings, account_id: uuid.UUID, request: TwilioRequest
+) -> TelephonyAccount:
+    account = await TelephonyAccountRepository(session).get(account_id)
+    if account is None:
+        raise Forbidden("no telephony account behind this URL")
+    _check_signature(account, settings, request)
+    return account
+
+
+def _urls(settings: Settings, call: Call) -> CallUrls:
+    return CallUrls(base=settings.public_base_url, call_id=call.id, token=call.callback_token)
+
+
+CALLBACK_EVENTS: dict[str, Callable[[Mapping[str, str]], CallStatusEvent | AnsweredByEvent | RecordingEvent]] = {
+    "status": status_event,
+    "amd": amd_event,
+    "recording": recording_event,
+}
+
+
+async def store_callback(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    kind: str,
+    call_id: uuid.UUID,
+    token: str | None,
+    request: TwilioRequest,
+) -> None:
+    """A status, AMD or recording callback: verified, then stored in the inbox (the request's commit answers it)."""
+    call, account = await verified_call(
+        session=session, settings=settings, call_id=call_id, token=token, request=request
+    )
+    if kind == "amd":
+        # The answer TwiML waits for this result: it goes on the row at once, besides the inbox for the workflow.
+        await CallRepository(session).set_answered_by(
+            call_id=call.id, answered_by=request.params.get("AnsweredBy", "unknown")
+        )
+    event = CALLBACK_EVENTS[kind](request.params)
+    await enqueue(session=session, call=call, account=account, event=event, params=request.params)
+
+
+async def answer(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    call_id: uuid.UUID,
+    token: str | None,
+    wait: int,
+    request: TwilioRequest,
+) -> str:
+    call, account = await verified_call(
+        session=session, settings=settings, call_id=call_id, token=token, request=request
+    )
+    return twiml.answer_twiml(call, account, _urls(settings, call), wait=wait)
+
+
+async def voice_turn(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    workflows: CallWorkflowClient,
+    call_id: uuid.UUID,
+    token: str | None,
+    request: TwilioRequest,
+) -> str:
+    """What the caller said goes to the call's workflow (update `caller_said`); its reply is the next TwiML."""
+    call, _ = await verified_call(session=session, settings=settings, call_id=call_id, token=token, request=request)
+    urls, workflow_id = _urls(settings, call), call.workflow_id
+    caller_id = call.from_number if call.direction == "outbound" else call.to_number
+    await end_reads(session)  # no pooled connection idles in a transaction while the workflow answers
+    utterance = CallerUtterance(
+        call_sid=request.params.get("CallSid", ""),
+        text=request.params.get("SpeechResult", "")[:4000],
+        confidence=_float(request.params.get("Confidence")),
+    )
+    try:
+        reply = await workflows.caller_said(workflow_id=workflow_id, call_id=call_id, utterance=utterance)
+    except AppError as exc:
+        log.warning("voice turn of call %s not answered: %s", call_id, exc.message)
+        reply = twiml.FALLBACK
+    return twiml.turn_twiml(reply, urls, caller_id=caller_id)
+
+
+async def dial_finished(
+    *, session: AsyncSession, settings: Settings, call_id: uuid.UUID, token: str | None, request: TwilioRequest
+) -> str:
+    call, account = await verified_call(
+        session=session, settings=settings, call_id=call_id, token=token, request=request
+    )
+    event = dial_event(request.params)
+    await enqueue(session=session, call=call, account=account, event=event, params=request.params)
+    return twiml.dial_finished_twiml(event.dial_status)
+
+
+async def inbound(
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    call_workflows: CallWorkflowClient,
+    lead_workflows: LeadWorkflowClient,
+    account_id: uuid.UUID,
+    request: TwilioRequest,
+) -> str:
+    """Someone calls a tenant's number: the call is written; its workflow starts and the lead's hears of it after
+    the commit."""
+    account = await verified_account(session=session, settings=settings, account_id=account_id, request=request)
+    call, lead, _ = await inbound_call(session=session, account=account, params=request.params)
+    tenant = await session.get(Tenant, account.tenant_id)
+    assert tenant is not None
+    data = CallWorkflowInput(
+        tenant_id=tenant.id,
+        tenant_slug=tenant.slug,
+        lead_id=lead.id,
+        call_id=call.id,
+        attempt=1,
+        direction="inbound",
+        origin="inbound",
+        lead_timezone=lead.timezone,
+        provider_sid=call.provider_sid,
+    )
+    link = CallLink(workflow_id=call.workflow_id, call_id=call.id, direction="inbound")
+
+    async def start() -> None:
+        await call_workflows.start(data, workflow_id=link.workflow_id)
+        await lead_workflows.signal_with_start(tenant=tenant, lead=lead, signal=RECORD_CALL_SIGNAL, arg=link)
+
+    after_commit(session, start, failure="the inbound call was saved but its workflow could not be started")
+    return twiml.inbound_twiml(call, account, _urls(settings, call))
+
+
+async def inbound_status(
+    *, session: AsyncSession, settings: Settings, account_id: uuid.UUID, request: TwilioRequest
+) -> None:
+    account = await verified_account(session=session, settings=settings, account_id=account_id, request=request)
+    call = await CallRepository(session).get_by_sid(request.params.get("CallSid", ""))
+    if call is None or call.tenant_id != account.tenant_id:
+        raise Forbidden("no inbound call of this account with that CallSid")
+    event = status_event(request.params)
+    await enqueue(session=session, call=call, account=account, event=event, params=request.params)
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None
+
+
+async def enqueue(
+    *,
+    session: AsyncSession,
+    call: Call,
+    account: TelephonyAccount,
+    event: CallStatusEvent | AnsweredByEvent | DialEvent | RecordingEvent,
+    params: Mapping[str, str],
+) -> int:
+    """Store the callback in the inbox (no commit here); 1 when new, 0 for a redelivery."""
+    row = inbox_row(call=call, account_sid=account.account_sid, event=event, raw=dict(params))
+    return await WebhookInboxRepository(session).enqueue([row])
+
+
+async def inbound_call(
+    *, session: AsyncSession, account: TelephonyAccount, params: Mapping[str, str]
+) -> tuple[Call, Lead, bool]:
+    """The row of an inbound call (the caller's lead found or created, source `call`); not committed here."""
+    tenant = await session.get(Tenant, account.tenant_id)
+    assert tenant is not None
+    call_sid = params.get("CallSid", "")
+    try:
+        phone = normalize_phone(params.get("From", ""), tenant.default_region)
+    except InvalidPhone:
+        phone = params.get("From", "")[:20] or "unknown"
+    lead, created = await _lead_for_caller(session, tenant, phone)
+    attempt_key = f"in-{call_sid}"[:64]
+    calls = CallRepository(session)
+    call = await calls.insert_if_missing(
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant.id,
+            "lead_id": lead.id,
+            "attempt_key": attempt_key,
+            "attempt": 1,
+            "workflow_id": call_workflow_id(tenant.slug, str(lead.id), attempt_key),
+            "direction": "inbound",
+            "origin": "inbound",
+            "to_number": params.get("To", "")[:20],
+            "from_number": phone[:20],
+            "callback_token": secrets.token_urlsafe(24),
+            "provider_sid": call_sid or None,
+            "status": "in-progress",
+            "transcript": [],
+        }
+    )
+    return call, lead, created
+
+
+async def _lead_for_caller(session: AsyncSession, tenant: Tenant, phone: str) -> tuple[Lead, bool]:
+    leads = LeadRepository(session)
+    lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
+    if lead is not None:
+        return lead, False
+    status = await StatusRepository(session).get_default(tenant_id=tenant.id)
+    inserted = await leads.insert_many_skip_existing(
+        [
+            {
+                "id": uuid.uuid4(),
+                "tenant_id": tenant.id,
+                "phone": phone,
+                "name": "",
+                "source": "call",
+                "status_key": status.key if status is not None else "new",
+                "stage": status.stage if status is not None else "new",
+                "timezone": timezone_for_phone(phone, tenant.timezone) if phone.startswith("+") else tenant.timezone,
+                "custom_fields": {},
+            }
+        ]
+    )
+    lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
+    assert lead is not None
+    if phone in inserted:
+        await TimelineRepository(session).record_lead_created(lead=lead, actor="call")
+    return lead, phone in inserted

@@ -1,0 +1,380 @@
+"""Calls end to end: the API places them through the Twilio sandbox, which plays them per persona and posts signed
+callbacks back to the API; the worker's CallWorkflow follows each call to its disposition."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.worker import Replayer
+
+from core.config import Settings
+from domain.sequences.definition import BusinessHours
+from domain.sequences.schedule import in_business_hours, zone
+from models import Lead, Task, TimelineEvent, WebhookInbox
+from providers.twilio.signatures import SIGNATURE_HEADER, compute_signature
+from tests.fixtures.calls import (
+    TENANT_NUMBER,
+    CallTenant,
+    ended_call,
+    make_call_tenant,
+    sandbox_call_ended,
+    sandbox_calls,
+    set_persona,
+)
+from tests.fixtures.crm import MakeTenant
+from tests.fixtures.sandbox import unique_phone
+from tests.fixtures.whatsapp import add_lead, eventually
+from workflows.call import CallWorkflow
+from workflows.call_types import CallView
+
+pytestmark = pytest.mark.usefixtures("voice_api", "lead_worker")
+
+
+@pytest.fixture
+async def calls_tenant(client: httpx.AsyncClient, make_tenant: MakeTenant) -> CallTenant:
+    return await make_call_tenant(
+        client,
+        make_tenant,
+        voicemail_policy="drop_message",
+        voicemail_message="Hi, this is Acme Realty. Sorry we missed you, we will call back.",
+    )
+
+
+async def _lead(session_factory: async_sessionmaker[AsyncSession], tenant: CallTenant) -> tuple[str, str]:
+    phone = unique_phone()
+    lead_id = await add_lead(session_factory, tenant.tenant.tenant_id, phone=phone)
+    return str(lead_id), phone
+
+
+async def _call(client: httpx.AsyncClient, tenant: CallTenant, lead_id: str, **body: Any) -> dict[str, Any]:
+    answer = await client.post(f"/api/v1/leads/{lead_id}/calls", json=body, headers=tenant.headers("agent"))
+    assert answer.status_code == 202, answer.text
+    return dict(answer.json())
+
+
+async def test_a_person_talks_with_the_scripted_voice_agent(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+    temporal_client: Client,
+) -> None:
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    await set_persona(sandbox_control, phone, behaviour="human", utterances=["Yes, it is", "Thursday at five"])
+
+    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+    call = await ended_call(client, placed["id"], calls_tenant.headers())
+
+    assert (call["status"], call["disposition"], call["answered_by"]) == ("completed", "human_connected", "human")
+    assert [(t["speaker"], t["text"]) for t in call["transcript"]] == [
+        ("caller", "Yes, it is"),
+        ("agent", "Great. When would you like to visit?"),
+        ("caller", "Thursday at five"),
+        ("agent", "Thank you, we will confirm by message. Goodbye."),
+    ]
+    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(sandbox_control, phone))["steps"]]
+    assert ("gather", "Hi, this is Acme Realty about your enquiry. Is now a good time?") in heard
+    assert heard[-2:] == [("say", "Thank you, we will confirm by message. Goodbye."), ("hangup", None)]
+    assert placed["workflow_id"] == f"call:{calls_tenant.tenant.slug}:{lead_id}:1"
+    # Found by its search attributes, and its history replays on the current code.
+    query = f"LeadId = '{lead_id}' AND CallDisposition = 'human_connected'"
+    found = await eventually(lambda: _ids(temporal_client, query))
+    assert found == [placed["workflow_id"]]
+    history = await temporal_client.get_workflow_handle(placed["workflow_id"]).fetch_history()
+    await Replayer(workflows=[CallWorkflow]).replay_workflow(history)
+
+
+async def _ids(client: Client, query: str) -> list[str]:
+    return [w.id async for w in client.list_workflows(query)]
+
+
+async def test_a_voicemail_gets_the_tenants_message(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    await set_persona(sandbox_control, phone, behaviour="voicemail", amd_seconds=0.2, silence_seconds=2)
+
+    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+    call = await ended_call(client, placed["id"], calls_tenant.headers())
+
+    assert (call["disposition"], call["answered_by"]) == ("voicemail_left", "machine_end_beep")
+    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(sandbox_control, phone))["steps"]]
+    assert ("say", "Hi, this is Acme Realty. Sorry we missed you, we will call back.") in heard
+    assert not [s for s in heard if s[0] == "gather"]  # nothing meant for a person played to the machine
+
+
+@pytest.mark.parametrize(("behaviour", "disposition"), [("busy", "busy"), ("no_answer", "no_answer")])
+async def test_unanswered_calls_retry_inside_business_hours(
+    client: httpx.AsyncClient,
+    make_tenant: MakeTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+    temporal_client: Client,
+    behaviour: str,
+    disposition: str,
+) -> None:
+    tenant = await make_call_tenant(client, make_tenant, retry_max_attempts=2, retry_spacing_minutes=90)
+    lead_id, phone = await _lead(session_factory, tenant)
+    await set_persona(sandbox_control, phone, behaviour=behaviour)
+    before = datetime.now(tz=UTC)
+
+    placed = await _call(client, tenant, lead_id, ring_agent_first=False)
+    call = await ended_call(client, placed["id"], tenant.headers())
+
+    assert call["disposition"] == disposition
+    second_id = f"call:{tenant.tenant.slug}:{lead_id}:2"
+    view: CallView = await eventually(lambda: _view(temporal_client, second_id))
+    assert view.scheduled_for is not None and view.scheduled_for >= before + timedelta(minutes=90)
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+    assert lead is not None
+    assert in_business_hours(view.scheduled_for, zone(lead.timezone), BusinessHours())
+    assert len(await sandbox_calls(sandbox_control, phone)) == 1  # the next attempt waits for its moment
+    history = await client.get(f"/api/v1/leads/{lead_id}/calls", headers=tenant.headers("agent"))
+    assert [c["attempt"] for c in history.json()["items"]] == [2, 1]
+
+
+async def _view(client: Client, workflow_id: str) -> CallView | None:
+    try:
+        return await client.get_workflow_handle(workflow_id).query(CallWorkflow.view)
+    except Exception:
+        return None
+
+
+async def test_no_retry_once_the_attempts_are_used_up(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    await set_persona(sandbox_control, phone, behaviour="no_answer")
+    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+    call = await ended_call(client, placed["id"], calls_tenant.headers())
+    assert call["disposition"] == "no_answer"
+    history = await client.get(f"/api/v1/leads/{lead_id}/calls", headers=calls_tenant.headers())
+    assert [c["attempt"] for c in history.json()["items"]] == [1]
+
+
+async def test_click_to_call_rings_the_agent_then_bridges_the_lead(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    agent_phone = unique_phone()
+    await set_persona(sandbox_control, agent_phone, behaviour="human")
+    await set_persona(sandbox_control, phone, behaviour="human", dial_seconds=0.1)
+
+    placed = await _call(client, calls_tenant, lead_id, agent_phone=agent_phone)
+    call = await ended_call(client, placed["id"], calls_tenant.headers())
+
+    assert call["disposition"] == "human_connected" and call["agent_phone"] == agent_phone
+    [rang] = await sandbox_calls(sandbox_control, agent_phone)
+    assert rang["from_"] == TENANT_NUMBER and ("dial", phone) in [(s["verb"], s["text"]) for s in rang["steps"]]
+    assert rang["machine_detection"] is None
+
+
+async def test_an_agent_sets_the_disposition_which_lands_on_the_timeline(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    await set_persona(sandbox_control, phone, behaviour="no_answer")
+    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+    await ended_call(client, placed["id"], calls_tenant.headers())
+    callback_at = (datetime.now(tz=UTC) + timedelta(days=1)).replace(microsecond=0)
+
+    answer = await client.post(
+        f"/api/v1/calls/{placed['id']}/disposition",
+        json={
+            "disposition": "callback_requested",
+            "note": "asked for tomorrow",
+            "callback_at": callback_at.isoformat(),
+        },
+        headers=calls_tenant.headers("agent"),
+    )
+
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["disposition"], body["disposition_note"]) == ("callback_requested", "asked for tomorrow")
+    assert body["disposition_by"].startswith("api_key:")
+    async with session_factory() as session:
+        kinds = (
+            await session.execute(
+                select(TimelineEvent.kind, TimelineEvent.data).where(TimelineEvent.lead_id == lead_id)
+            )
+        ).all()
+    assert ("call_ended", "no_answer") in [(k, d.get("disposition")) for k, d in kinds]
+    assert ("call_disposition", "callback_requested") in [(k, d.get("disposition")) for k, d in kinds]
+    bad = await client.post(
+        f"/api/v1/calls/{placed['id']}/disposition", json={"disposition": "maybe"}, headers=calls_tenant.headers()
+    )
+    assert bad.status_code == 422
+
+
+async def test_another_tenants_calls_and_leads_are_404(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    make_tenant: MakeTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    other = await make_call_tenant(client, make_tenant)
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    await set_persona(sandbox_control, phone, behaviour="busy")
+    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+
+    for method, url in (
+        ("GET", f"/api/v1/calls/{placed['id']}"),
+        ("GET", f"/api/v1/leads/{lead_id}/calls"),
+        ("POST", f"/api/v1/leads/{lead_id}/calls"),
+        ("POST", f"/api/v1/calls/{placed['id']}/disposition"),
+    ):
+        body = {"disposition": "interested"} if url.endswith("disposition") else {"ring_agent_first": False}
+        answer = await client.request(method, url, json=body if method == "POST" else None, headers=other.headers())
+        assert answer.status_code == 404, (url, answer.text)
+    live = await client.get("/api/v1/calls/live", headers=other.headers())
+    assert all(c["call_id"] != placed["id"] for c in live.json()["items"])
+
+
+async def _inbox_count(session_factory: async_sessionmaker[AsyncSession]) -> int:
+    async with session_factory() as session:
+        return int(await session.scalar(select(func.count()).select_from(WebhookInbox)) or 0)
+
+
+async def test_callbacks_are_verified_against_the_public_url(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+    settings: Settings,
+) -> None:
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    await set_persona(sandbox_control, phone, behaviour="busy")
+    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+    await ended_call(client, placed["id"], calls_tenant.headers())
+    [played] = await sandbox_calls(sandbox_control, phone)
+    status_url = played["request"]["StatusCallback"]
+    path_and_query = status_url.removeprefix(settings.public_base_url)
+    params = {
+        "AccountSid": calls_tenant.account_sid,
+        "CallSid": played["sid"],
+        "CallStatus": "busy",
+        "SequenceNumber": "9",
+    }
+    token = settings.twilio_sandbox_auth_token
+    before = await _inbox_count(session_factory)
+
+    # This client reaches the app as http://testserver (as behind a proxy): the signature of the public URL holds.
+    good = await client.post(
+        path_and_query, data=params, headers={SIGNATURE_HEADER: compute_signature(token, status_url, params)}
+    )
+    as_seen = compute_signature(token, f"http://testserver{path_and_query}", params)
+    seen_by_app = await client.post(path_and_query, data=params, headers={SIGNATURE_HEADER: as_seen})
+    forged = await client.post(
+        path_and_query,
+        data={**params, "CallStatus": "completed"},
+        headers={SIGNATURE_HEADER: compute_signature(token, status_url, params)},
+    )
+    unsigned = await client.post(path_and_query, data=params)
+    wrong_token = await client.post(
+        path_and_query.replace("token=", "token=x"),
+        data=params,
+        headers={SIGNATURE_HEADER: compute_signature(token, status_url, params)},
+    )
+
+    assert good.status_code == 200
+    assert [r.status_code for r in (seen_by_app, forged, unsigned, wrong_token)] == [403, 403, 403, 403]
+    assert await _inbox_count(session_factory) == before + 1
+    again = await client.post(
+        path_and_query, data=params, headers={SIGNATURE_HEADER: compute_signature(token, status_url, params)}
+    )
+    assert again.status_code == 200 and await _inbox_count(session_factory) == before + 1  # a repeat stores nothing
+
+
+async def test_duplicate_and_reordered_callbacks_change_nothing(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    for fault in ("duplicate_callbacks", "out_of_order_callbacks"):
+        lead_id, phone = await _lead(session_factory, calls_tenant)
+        await set_persona(sandbox_control, phone, behaviour="human", utterances=["Yes"])
+        await sandbox_control.post("/_sandbox/twilio/faults", json={"kind": fault, "to": phone})
+        placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+        call = await ended_call(client, placed["id"], calls_tenant.headers())
+        assert (call["status"], call["disposition"]) == ("completed", "human_connected"), fault
+
+
+async def test_an_unknown_number_calling_in_becomes_a_lead_and_a_missed_call_a_task(
+    client: httpx.AsyncClient,
+    make_tenant: MakeTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    tenant = await make_call_tenant(client, make_tenant, inbound_routing="agent")
+    await set_persona(sandbox_control, tenant.agent_number, behaviour="no_answer")
+    caller = unique_phone()
+    await set_persona(sandbox_control, caller, behaviour="human")
+    account_id = tenant.voice_url.rsplit("/", 1)[1]
+
+    placed = await sandbox_control.post(
+        "/_sandbox/twilio/inbound",
+        json={
+            "from": caller,
+            "to": TENANT_NUMBER,
+            "voice_url": tenant.voice_url,
+            "status_callback": f"{tenant.voice_url}/status",
+            "account_sid": tenant.account_sid,
+        },
+    )
+    assert placed.status_code == 201, placed.text
+
+    async def lead_of_caller() -> Lead | None:
+        async with session_factory() as session:
+            return (
+                await session.execute(
+                    select(Lead).where(Lead.tenant_id == tenant.tenant.tenant_id, Lead.phone == caller)
+                )
+            ).scalar_one_or_none()
+
+    lead = await eventually(lead_of_caller)
+    assert lead.source == "call"
+    [call] = (await client.get(f"/api/v1/leads/{lead.id}/calls", headers=tenant.headers())).json()["items"]
+    ended = await ended_call(client, call["id"], tenant.headers())
+    assert (ended["direction"], ended["disposition"]) == ("inbound", "no_answer")
+
+    async def task() -> Task | None:
+        async with session_factory() as session:
+            return (await session.execute(select(Task).where(Task.lead_id == lead.id))).scalar_one_or_none()
+
+    missed = await eventually(task)
+    assert missed.title.startswith("Call back") and missed.status == "open"
+    assert account_id in tenant.voice_url
+
+
+async def test_agents_without_an_account_or_a_phone_get_a_422(
+    client: httpx.AsyncClient, make_tenant: MakeTenant, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    bare = await make_tenant()
+    lead_id = await add_lead(session_factory, bare.tenant_id, phone=unique_phone())
+    answer = await client.post(f"/api/v1/leads/{lead_id}/calls", json={}, headers=bare.headers("agent"))
+    assert answer.status_code == 422 and "telephony" in answer.text
+    tenant = await make_call_tenant(
+        client, make_tenant, human_answer_mode="message", answer_message="Hello!", agent_number=None
+    )
+    lead_id = await add_lead(session_factory, tenant.tenant.tenant_id, phone=unique_phone())
+    answer = await client.post(f"/api/v1/leads/{lead_id}/calls", json={}, headers=tenant.headers("agent"))
+    assert answer.status_code == 422 and "agent_phone" in answer.text

@@ -1,0 +1,117 @@
+"""Call slots in Redis: limits per tenant and overall never exceeded, first come first served per tenant, fair
+across tenants, paced, and a dead holder's slot freeing itself."""
+
+import asyncio
+import uuid
+
+from redis.asyncio import Redis
+
+from channels.voice.capacity import CallCapacity
+from core.config import Settings
+from core.redis import Keys
+
+
+def _capacity(redis: Redis, settings: Settings, *, global_limit: int, lease_seconds: float = 30) -> CallCapacity:
+    keys = Keys(f"{settings.redis_prefix}:{uuid.uuid4().hex[:8]}")
+    return CallCapacity(redis, keys, global_limit=global_limit, lease_seconds=lease_seconds, waiter_ttl_seconds=30)
+
+
+async def test_a_hundred_attempts_over_five_tenants_never_exceed_the_limits(redis: Redis, settings: Settings) -> None:
+    capacity = _capacity(redis, settings, global_limit=18)
+    tenants = [uuid.uuid4() for _ in range(5)]
+    limit = 4
+    running = {t: 0 for t in tenants}
+    peak = {t: 0 for t in tenants}
+    peak_total = 0
+    granted_order: dict[uuid.UUID, list[int]] = {t: [] for t in tenants}
+
+    calls = [uuid.uuid4() for _ in range(100)]
+    first_answers = [
+        await capacity.acquire(tenant_id=tenants[i % 5], call_id=calls[i], limit=limit, calls_per_second=1000)
+        for i in range(100)
+    ]  # everyone asks once, in a known order; then all of them at once until served
+
+    async def attempt(tenant: uuid.UUID, number: int) -> None:
+        nonlocal peak_total
+        call = calls[number]
+        answer = first_answers[number]
+        for _ in range(100_000):
+            if answer.granted:
+                break
+            await asyncio.sleep(answer.retry_after_ms / 1000 / 10)
+            answer = await capacity.acquire(tenant_id=tenant, call_id=call, limit=limit, calls_per_second=1000)
+        granted_order[tenant].append(number)
+        running[tenant] += 1
+        peak[tenant] = max(peak[tenant], running[tenant])
+        peak_total = max(peak_total, sum(running.values()))
+        await asyncio.sleep(0.02)
+        running[tenant] -= 1
+        await capacity.release(tenant_id=tenant, call_id=call)
+
+    await asyncio.wait_for(asyncio.gather(*(attempt(tenants[i % 5], i) for i in range(100))), timeout=120)
+
+    assert max(peak.values()) <= limit and peak_total <= 18
+    assert max(peak.values()) == limit  # the limit is reached, not just respected
+    assert sorted(n for order in granted_order.values() for n in order) == list(range(100))
+    assert await capacity.active() == 0
+
+
+async def test_a_tenants_waiting_calls_are_served_first_come_first_served(redis: Redis, settings: Settings) -> None:
+    capacity = _capacity(redis, settings, global_limit=100)
+    tenant = uuid.uuid4()
+    first, second, third = (uuid.uuid4() for _ in range(3))
+
+    async def ask(call: uuid.UUID) -> bool:
+        return (await capacity.acquire(tenant_id=tenant, call_id=call, limit=1, calls_per_second=1000)).granted
+
+    assert await ask(first)
+    assert not await ask(second) and not await ask(third)  # in line: second, then third
+    await capacity.release(tenant_id=tenant, call_id=first)
+    assert not await ask(third)  # a slot is free, but the second call came first
+    assert await ask(second)
+    await capacity.release(tenant_id=tenant, call_id=second)
+    assert await ask(third)
+
+
+async def test_tenants_take_scarce_global_slots_in_turn(redis: Redis, settings: Settings) -> None:
+    capacity = _capacity(redis, settings, global_limit=2)
+    busy, quiet = uuid.uuid4(), uuid.uuid4()
+    first, second, busy_waiter, quiet_waiter = (uuid.uuid4() for _ in range(4))
+
+    async def ask(tenant: uuid.UUID, call: uuid.UUID) -> bool:
+        return (await capacity.acquire(tenant_id=tenant, call_id=call, limit=10, calls_per_second=1000)).granted
+
+    assert await ask(busy, first) and await ask(busy, second)
+    assert not await ask(quiet, quiet_waiter)  # the global capacity is full: both wait
+    assert not await ask(busy, busy_waiter)
+    await capacity.release(tenant_id=busy, call_id=first)
+
+    # One slot free, two tenants waiting: the busy tenant (one call running) lets the quiet one (none) go first.
+    assert not await ask(busy, busy_waiter)
+    assert await ask(quiet, quiet_waiter)
+    await capacity.release(tenant_id=quiet, call_id=quiet_waiter)
+    assert await ask(busy, busy_waiter)
+
+
+async def test_calls_are_paced_to_the_accounts_rate(redis: Redis, settings: Settings) -> None:
+    capacity = _capacity(redis, settings, global_limit=100)
+    tenant = uuid.uuid4()
+    first = await capacity.acquire(tenant_id=tenant, call_id=uuid.uuid4(), limit=10, calls_per_second=0.5)
+    second = await capacity.acquire(tenant_id=tenant, call_id=uuid.uuid4(), limit=10, calls_per_second=0.5)
+    assert first.granted and not second.granted
+    assert 1000 < second.retry_after_ms <= 2000  # slots are free: only the pace holds it back
+
+
+async def test_a_slot_nobody_renews_frees_itself(redis: Redis, settings: Settings) -> None:
+    capacity = _capacity(redis, settings, global_limit=1, lease_seconds=0.3)
+    tenant = uuid.uuid4()
+    crashed, next_call = uuid.uuid4(), uuid.uuid4()
+    assert (await capacity.acquire(tenant_id=tenant, call_id=crashed, limit=1, calls_per_second=1000)).granted
+    assert not (await capacity.acquire(tenant_id=tenant, call_id=next_call, limit=1, calls_per_second=1000)).granted
+    for _ in range(200):
+        if (await capacity.acquire(tenant_id=tenant, call_id=next_call, limit=1, calls_per_second=1000)).granted:
+            break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the dead holder's lease never expired")
+    assert not await capacity.renew(tenant_id=tenant, call_id=crashed)  # the crashed call lost it

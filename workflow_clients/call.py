@@ -1,0 +1,82 @@
+"""Starting, updating and reading the CallWorkflow from outside Temporal (the API: click-to-call, voice turns,
+dispositions, inbound calls; later sequence steps and the AI agent's callbacks). Start it after the transaction that
+wrote the call row committed.
+
+Failures read as errors a person can act on (workflow_clients/errors.py): a voice turn of a call that ended is 409
+(CallNotLive); a workflow that is not running is 404 (never started) or 409 (closed).
+"""
+
+import uuid
+from datetime import timedelta
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+
+from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
+from workflow_clients.errors import WorkflowCall, translated
+from workflows import search_attributes
+from workflows.call import CallWorkflow
+from workflows.call_types import (
+    CALLER_SAID_UPDATE,
+    SET_DISPOSITION_UPDATE,
+    CallerUtterance,
+    CallView,
+    CallWorkflowInput,
+    DispositionRequest,
+    VoiceReply,
+)
+
+# Twilio waits 15 s for the TwiML of a turn: the workflow's answer must come well inside it.
+TURN_TIMEOUT = timedelta(seconds=8)
+DISPOSITION_TIMEOUT = timedelta(seconds=10)
+
+
+def call_search_attributes(data: CallWorkflowInput, status: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(search_attributes.TENANT_ID, str(data.tenant_id)),
+            SearchAttributePair(search_attributes.LEAD_ID, str(data.lead_id)),
+            SearchAttributePair(search_attributes.CALL_STATUS, status),
+            SearchAttributePair(search_attributes.CALL_DISPOSITION, ""),
+        ]
+    )
+
+
+def _call(call_id: uuid.UUID) -> WorkflowCall:
+    return WorkflowCall(workflow="the call's workflow", entity=f"call {call_id}", details={"call_id": str(call_id)})
+
+
+class CallWorkflowClient:
+    """One call attempt's workflow (id `call:{tenant_slug}:{lead_id}:{attempt}`)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def start(self, data: CallWorkflowInput, *, workflow_id: str) -> WorkflowHandle[CallWorkflow, CallView]:
+        """Start the attempt's workflow, or return the running one: a retried request never places a second call."""
+        status = "in-progress" if data.direction == "inbound" else "queued"
+        async with translated(_call(data.call_id)):
+            return await self.client.start_workflow(
+                CallWorkflow.run,
+                data,
+                id=workflow_id,
+                task_queue=LEADS_QUEUE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+                search_attributes=call_search_attributes(data, status),
+                static_summary=f"{data.direction} call, attempt {data.attempt}",
+                rpc_timeout=WORKFLOW_START_TIMEOUT,
+            )
+
+    async def caller_said(self, *, workflow_id: str, call_id: uuid.UUID, utterance: CallerUtterance) -> VoiceReply:
+        handle = self.client.get_workflow_handle(workflow_id)
+        async with translated(_call(call_id), handle=handle):
+            return await handle.execute_update(
+                CALLER_SAID_UPDATE, utterance, result_type=VoiceReply, rpc_timeout=TURN_TIMEOUT
+            )
+
+    async def set_disposition(self, *, workflow_id: str, call_id: uuid.UUID, request: DispositionRequest) -> CallView:
+        handle = self.client.get_workflow_handle(workflow_id)
+        async with translated(_call(call_id), handle=handle):
+            return await handle.execute_update(
+                SET_DISPOSITION_UPDATE, request, result_type=CallView, rpc_timeout=DISPOSITION_TIMEOUT
+            )

@@ -1,0 +1,216 @@
+"""The typed surface of the CallWorkflow: input, signals, updates, view, and its activities' I/O.
+
+Shared by the workflow, its activities (worker), the API and the dispatcher. Pure pydantic: safe in the workflow
+sandbox. Activity names are constants because workflows may not import the activities package.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.calls import CallDisposition
+from domain.sequences.definition import BusinessHours
+from workflows.failures import WorkflowFailure
+
+PREPARE_CALL = "call.prepare"
+PLACE_CALL = "call.place"
+HANG_UP_CALL = "call.hang_up"
+MIRROR_CALL = "call.mirror"
+VOICE_REPLY = "call.voice_reply"
+CREATE_MISSED_CALL_TASK = "call.create_missed_call_task"
+ACQUIRE_CALL_SLOT = "call.acquire_slot"
+RENEW_CALL_SLOT = "call.renew_slot"
+RELEASE_CALL_SLOT = "call.release_slot"
+
+# ApplicationError types
+NO_TELEPHONY_ACCOUNT = WorkflowFailure.NO_TELEPHONY_ACCOUNT
+CALL_REJECTED = WorkflowFailure.CALL_REJECTED
+PLACEMENT_IN_FLIGHT = WorkflowFailure.PLACEMENT_IN_FLIGHT
+CALL_NOT_LIVE = WorkflowFailure.CALL_NOT_LIVE
+NO_SLOT_YET = WorkflowFailure.NO_SLOT_YET
+
+# Signal and update names (the dispatcher and the API address them by name)
+PROVIDER_EVENT_SIGNAL = "provider_event"
+CALLER_SAID_UPDATE = "caller_said"
+SET_DISPOSITION_UPDATE = "set_disposition"
+
+# Timeline event kinds
+CALL_ENDED_EVENT = "call_ended"
+CALL_DISPOSITION_EVENT = "call_disposition"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class CallWorkflowInput(_Frozen):
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    lead_id: uuid.UUID
+    call_id: uuid.UUID
+    attempt: int = Field(ge=1)
+    direction: Literal["outbound", "inbound"] = "outbound"
+    origin: Literal["agent", "sequence", "ai_callback", "retry", "inbound"] = "agent"
+    lead_timezone: str = "UTC"
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    enrollment_workflow_id: str | None = None
+    # Inbound calls are live before the workflow starts: Twilio's SID is known and no slot is taken.
+    provider_sid: str | None = None
+    # A retry waits for its moment (inside the lead's business hours) before it takes a slot.
+    not_before: datetime | None = None
+
+
+# Signals ------------------------------------------------------------------------------------------------------------
+
+
+class CallStatusEvent(_Frozen):
+    kind: Literal["status"] = "status"
+    call_sid: str
+    status: str
+    sequence_number: int = -1
+    duration_seconds: int | None = None
+    at: datetime | None = None
+
+
+class AnsweredByEvent(_Frozen):
+    kind: Literal["amd"] = "amd"
+    call_sid: str
+    answered_by: str
+
+
+class DialEvent(_Frozen):
+    """What a `<Dial>` to an agent (inbound routing, click-to-call bridge) ended with."""
+
+    kind: Literal["dial"] = "dial"
+    call_sid: str
+    dial_status: str
+
+
+class RecordingEvent(_Frozen):
+    kind: Literal["recording"] = "recording"
+    call_sid: str
+    recording_sid: str
+    recording_url: str
+    duration_seconds: int | None = None
+
+
+ProviderEvent = Annotated[CallStatusEvent | AnsweredByEvent | DialEvent | RecordingEvent, Field(discriminator="kind")]
+
+
+class ProviderEventEnvelope(_Frozen):
+    event: ProviderEvent
+
+
+# Updates ------------------------------------------------------------------------------------------------------------
+
+
+class CallerUtterance(_Frozen):
+    call_sid: str
+    text: str = Field(max_length=4000)
+    confidence: float | None = None
+
+
+class VoiceReply(_Frozen):
+    """What the voice agent does next: say something and listen again, hand the caller to an agent, or end."""
+
+    say: str
+    action: Literal["listen", "handoff", "hang_up"]
+    handoff_number: str | None = None
+
+
+class DispositionRequest(_Frozen):
+    disposition: CallDisposition
+    note: str | None = Field(default=None, max_length=2000)
+    callback_at: datetime | None = None
+    actor: str = Field(min_length=1, max_length=80)
+
+
+# View ---------------------------------------------------------------------------------------------------------------
+
+
+class TranscriptTurn(_Frozen):
+    speaker: Literal["caller", "agent"]
+    text: str
+    at: datetime
+
+
+class CallView(_Frozen):
+    call_id: uuid.UUID
+    status: str
+    provider_sid: str | None = None
+    answered_by: str | None = None
+    disposition: CallDisposition | None = None
+    disposition_by: str | None = None
+    disposition_note: str | None = None
+    callback_at: datetime | None = None
+    dial_status: str | None = Field(default=None, description="how the last <Dial> (bridge, handoff) ended")
+    duration_seconds: int | None = None
+    transcript: tuple[TranscriptTurn, ...] = ()
+    recording_sid: str | None = None
+    recording_url: str | None = None
+    recording_duration_seconds: int | None = None
+    next_attempt_workflow_id: str | None = None
+    scheduled_for: datetime | None = Field(default=None, description="a retry: when it may be placed")
+    ended_at: datetime | None = None
+
+
+# Activity inputs and results ----------------------------------------------------------------------------------------
+
+
+class CallRef(_Frozen):
+    tenant_id: uuid.UUID
+    call_id: uuid.UUID
+
+
+class CallPlan(_Frozen):
+    """The tenant's policy as it stood when the call was prepared."""
+
+    voicemail_policy: Literal["drop_message", "hang_up"]
+    human_answer_mode: Literal["agent", "ai", "message"]
+    retry_max_attempts: int
+    retry_spacing_minutes: int
+    concurrent_call_limit: int
+    calls_per_second: float
+
+
+class PlacedCall(_Frozen):
+    provider_sid: str
+    reconciled: bool = Field(description="the SID came from a callback or a lookup, not from Twilio's answer")
+
+
+class CallMirror(_Frozen):
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    view: CallView
+    final: bool = False
+    timeline_event: str | None = None
+    timeline_key: str | None = None
+
+
+class VoiceTurn(_Frozen):
+    tenant_id: uuid.UUID
+    call_id: uuid.UUID
+    transcript: tuple[TranscriptTurn, ...]
+
+
+class SlotRequest(_Frozen):
+    tenant_id: uuid.UUID
+    call_id: uuid.UUID
+    concurrent_call_limit: int
+    calls_per_second: float
+
+
+class MissedCallTask(_Frozen):
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    call_id: uuid.UUID
+
+
+class CallLink(_Frozen):
+    """Tells a lead's workflow about one of its calls (signal `record_call`)."""
+
+    workflow_id: str
+    call_id: uuid.UUID
+    direction: Literal["outbound", "inbound"]
