@@ -78,6 +78,7 @@ CALL_PLACE_RETRY = RetryPolicy(
 # A voice turn is answered to Twilio waiting on the line (15 s webhook deadline): bounded well inside it.
 CALL_VOICE_REPLY_TIMEOUT = timedelta(seconds=4)
 # Waiting for a call slot: the activity answers NoSlotYet at once and is retried, first soon, then every few seconds.
+CALL_SLOT_TIMEOUT = timedelta(seconds=30)
 CALL_SLOT_RETRY = RetryPolicy(
     initial_interval=timedelta(milliseconds=200),
     backoff_coefficient=1.5,

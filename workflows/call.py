@@ -34,9 +34,9 @@ from core.queues import (
     CALL_PLACE_SCHEDULE_TO_CLOSE,
     CALL_PROVIDER_TIMEOUT,
     CALL_SLOT_RETRY,
+    CALL_SLOT_TIMEOUT,
     CALL_VOICE_REPLY_TIMEOUT,
-    DB_ACTIVITY_TIMEOUT,
-    DB_RETRY,
+    DB_WRITE,
 )
 from domain.calls import (
     MACHINE_ANSWERS,
@@ -152,8 +152,7 @@ class CallWorkflow:
                 PREPARE_CALL,
                 data,
                 result_type=CallPlan,
-                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-                retry_policy=DB_RETRY,
+                **DB_WRITE,
             )
         except ActivityError as err:
             workflow.logger.warning("call %s not prepared: %s", data.call_id, err.cause or err)
@@ -335,16 +334,14 @@ class CallWorkflow:
                 timeline_event=event,
                 timeline_key=key,
             ),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **DB_WRITE,
         )
 
     async def _missed_call_task(self) -> None:
         await workflow.execute_activity(
             CREATE_MISSED_CALL_TASK,
             MissedCallTask(tenant_id=self._input.tenant_id, lead_id=self._input.lead_id, call_id=self._input.call_id),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **DB_WRITE,
         )
 
     async def _schedule_retry(self) -> None:
@@ -413,7 +410,7 @@ class CallWorkflow:
         await workflow.execute_activity(
             ACQUIRE_CALL_SLOT,
             self._slot_request(),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+            start_to_close_timeout=CALL_SLOT_TIMEOUT,
             retry_policy=CALL_SLOT_RETRY,
         )
         self._holds_slot = True
@@ -425,7 +422,7 @@ class CallWorkflow:
             await workflow.execute_activity(
                 RENEW_CALL_SLOT,
                 self._slot_request(),
-                start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
+                start_to_close_timeout=CALL_SLOT_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=3),
             )
         except ActivityError as err:
@@ -437,7 +434,6 @@ class CallWorkflow:
         await workflow.execute_activity(
             RELEASE_CALL_SLOT,
             self._slot_request(),
-            start_to_close_timeout=DB_ACTIVITY_TIMEOUT,
-            retry_policy=DB_RETRY,
+            **DB_WRITE,
         )
         self._holds_slot = False

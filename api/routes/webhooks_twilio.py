@@ -24,8 +24,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from api.admission import limit_webhooks_in_flight
 from api.deps import CallWorkflowsDep, LeadWorkflowsDep, SessionDep, SettingsDep
 from api.services import twilio_webhooks as service
-from api.services.twilio_webhooks import TwilioRequest
-from providers.twilio.signatures import SIGNATURE_HEADER
+from channels.voice.webhooks import SIGNATURE_HEADER, TwilioRequest
 
 router = APIRouter(
     prefix="/webhooks/twilio/voice",

@@ -15,20 +15,18 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.transaction import after_commit, end_reads
 from channels.voice import twiml
-from channels.voice.accounts import auth_token_of
 from channels.voice.callbacks import amd_event, dial_event, inbox_row, recording_event, status_event
 from channels.voice.urls import CallUrls
+from channels.voice.webhooks import TwilioRequest, signed_by
 from core.config import Settings
 from core.errors import AppError, Forbidden
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from models import Call, Lead, TelephonyAccount, Tenant
-from providers.twilio.signatures import public_url, verify_signature
 from repositories.calls import CallRepository
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
@@ -54,19 +52,8 @@ log = logging.getLogger(__name__)
 BAD_SIGNATURE = "X-Twilio-Signature does not match this request"
 
 
-@dataclass(frozen=True)
-class TwilioRequest:
-    """What a Twilio request is checked with: the path and query it was sent to, its form, its signature."""
-
-    path: str
-    query: str
-    params: Mapping[str, str]
-    signature: str | None
-
-
 def _check_signature(account: TelephonyAccount, settings: Settings, request: TwilioRequest) -> None:
-    url = public_url(settings.public_base_url, request.path, request.query)
-    if not verify_signature(auth_token_of(account, settings), url, request.params, request.signature):
+    if not signed_by(account, settings, request):
         raise Forbidden(BAD_SIGNATURE)
 
 

@@ -161,8 +161,16 @@ async def handle_inbox_event(
             )
         await session.commit()
         workflow_id, tenant_id, lead_id = call.workflow_id, call.tenant_id, call.lead_id
+        agent_id, direction = call.agent_id, call.direction
     if live is not None and moved and isinstance(event, CallStatusEvent):
-        await live.update(tenant_id=tenant_id, call_id=call_id, lead_id=lead_id, status=event.status)
+        await live.update(
+            tenant_id=tenant_id,
+            call_id=call_id,
+            lead_id=lead_id,
+            status=event.status,
+            agent_id=agent_id,
+            direction=direction,
+        )
     try:
         await temporal.get_workflow_handle(workflow_id).signal(
             PROVIDER_EVENT_SIGNAL, ProviderEventEnvelope(event=event)

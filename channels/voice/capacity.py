@@ -83,10 +83,12 @@ for _, other in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
   end
 end
 if free < contenders and fewest < mine then return {0, 100} end
+-- Pacing in whole milliseconds (the clock's resolution); a rate above 1000/s is not held back.
 local next_at = tonumber(redis.call('GET', pace) or '0')
 if now < next_at then return {0, math.ceil(next_at - now)} end
-
-redis.call('SET', pace, now + interval, 'PX', math.max(1, math.ceil(interval)) + 1000)
+if interval >= 1 then
+  redis.call('SET', pace, math.floor(now + interval), 'PX', math.ceil(interval) + 1000)
+end
 redis.call('ZREM', waiting, call)
 redis.call('ZREM', seen, call)
 if redis.call('ZCARD', waiting) == 0 then redis.call('ZREM', tenants, tenant) end

@@ -378,3 +378,29 @@ async def test_agents_without_an_account_or_a_phone_get_a_422(
     lead_id = await add_lead(session_factory, tenant.tenant.tenant_id, phone=unique_phone())
     answer = await client.post(f"/api/v1/leads/{lead_id}/calls", json={}, headers=tenant.headers("agent"))
     assert answer.status_code == 422 and "agent_phone" in answer.text
+
+
+async def test_live_calls_show_a_call_while_it_lasts(
+    client: httpx.AsyncClient,
+    make_tenant: MakeTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    tenant = await make_call_tenant(client, make_tenant, human_answer_mode="message", answer_message="Hello there!")
+    lead_id, phone = await _lead(session_factory, tenant)
+    await set_persona(sandbox_control, phone, behaviour="human", say_seconds=4)
+    placed = await _call(client, tenant, lead_id, ring_agent_first=False)
+
+    async def live_now() -> dict[str, Any] | None:
+        items = (await client.get("/api/v1/calls/live", headers=tenant.headers("agent"))).json()["items"]
+        return next((c for c in items if c["call_id"] == placed["id"] and c["status"] == "in-progress"), None)
+
+    shown = await eventually(live_now)
+    assert (shown["lead_id"], shown["direction"]) == (lead_id, "outbound")
+    await ended_call(client, placed["id"], tenant.headers())
+
+    async def gone() -> bool:
+        items = (await client.get("/api/v1/calls/live", headers=tenant.headers())).json()["items"]
+        return all(c["call_id"] != placed["id"] for c in items)
+
+    assert await eventually(gone)

@@ -27,7 +27,7 @@ async def test_a_hundred_attempts_over_five_tenants_never_exceed_the_limits(redi
 
     calls = [uuid.uuid4() for _ in range(100)]
     first_answers = [
-        await capacity.acquire(tenant_id=tenants[i % 5], call_id=calls[i], limit=limit, calls_per_second=1000)
+        await capacity.acquire(tenant_id=tenants[i % 5], call_id=calls[i], limit=limit, calls_per_second=1_000_000)
         for i in range(100)
     ]  # everyone asks once, in a known order; then all of them at once until served
 
@@ -39,7 +39,7 @@ async def test_a_hundred_attempts_over_five_tenants_never_exceed_the_limits(redi
             if answer.granted:
                 break
             await asyncio.sleep(answer.retry_after_ms / 1000 / 10)
-            answer = await capacity.acquire(tenant_id=tenant, call_id=call, limit=limit, calls_per_second=1000)
+            answer = await capacity.acquire(tenant_id=tenant, call_id=call, limit=limit, calls_per_second=1_000_000)
         granted_order[tenant].append(number)
         running[tenant] += 1
         peak[tenant] = max(peak[tenant], running[tenant])
@@ -62,7 +62,7 @@ async def test_a_tenants_waiting_calls_are_served_first_come_first_served(redis:
     first, second, third = (uuid.uuid4() for _ in range(3))
 
     async def ask(call: uuid.UUID) -> bool:
-        return (await capacity.acquire(tenant_id=tenant, call_id=call, limit=1, calls_per_second=1000)).granted
+        return (await capacity.acquire(tenant_id=tenant, call_id=call, limit=1, calls_per_second=1_000_000)).granted
 
     assert await ask(first)
     assert not await ask(second) and not await ask(third)  # in line: second, then third
@@ -79,7 +79,7 @@ async def test_tenants_take_scarce_global_slots_in_turn(redis: Redis, settings: 
     first, second, busy_waiter, quiet_waiter = (uuid.uuid4() for _ in range(4))
 
     async def ask(tenant: uuid.UUID, call: uuid.UUID) -> bool:
-        return (await capacity.acquire(tenant_id=tenant, call_id=call, limit=10, calls_per_second=1000)).granted
+        return (await capacity.acquire(tenant_id=tenant, call_id=call, limit=10, calls_per_second=1_000_000)).granted
 
     assert await ask(busy, first) and await ask(busy, second)
     assert not await ask(quiet, quiet_waiter)  # the global capacity is full: both wait
@@ -106,10 +106,12 @@ async def test_a_slot_nobody_renews_frees_itself(redis: Redis, settings: Setting
     capacity = _capacity(redis, settings, global_limit=1, lease_seconds=0.3)
     tenant = uuid.uuid4()
     crashed, next_call = uuid.uuid4(), uuid.uuid4()
-    assert (await capacity.acquire(tenant_id=tenant, call_id=crashed, limit=1, calls_per_second=1000)).granted
-    assert not (await capacity.acquire(tenant_id=tenant, call_id=next_call, limit=1, calls_per_second=1000)).granted
+    assert (await capacity.acquire(tenant_id=tenant, call_id=crashed, limit=1, calls_per_second=1_000_000)).granted
+    assert not (
+        await capacity.acquire(tenant_id=tenant, call_id=next_call, limit=1, calls_per_second=1_000_000)
+    ).granted
     for _ in range(200):
-        if (await capacity.acquire(tenant_id=tenant, call_id=next_call, limit=1, calls_per_second=1000)).granted:
+        if (await capacity.acquire(tenant_id=tenant, call_id=next_call, limit=1, calls_per_second=1_000_000)).granted:
             break
         await asyncio.sleep(0.02)
     else:
