@@ -16,8 +16,8 @@ from temporalio.worker import Interceptor, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.ai import AiActivities
-from activities.feature_flags import FeatureFlagActivities
 from activities.calls import CallActivities
+from activities.feature_flags import FeatureFlagActivities
 from activities.jobs import JobActivities
 from activities.leads import LeadActivities
 from activities.sequences import SequenceActivities

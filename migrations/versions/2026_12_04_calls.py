@@ -1,7 +1,7 @@
 """call: one row per call attempt, the read model of its CallWorkflow and of Twilio's callbacks
 
-Revision ID: 0018_calls
-Revises: 0017_telephony_account
+Revision ID: 0020_calls
+Revises: 0019_telephony_account
 Create Date: 2026-12-04 18:10:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0018_calls"
-down_revision: str | None = "0017_telephony_account"
+revision: str = "0020_calls"
+down_revision: str | None = "0019_telephony_account"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

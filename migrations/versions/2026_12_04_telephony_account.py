@@ -1,7 +1,7 @@
 """telephony_account: a tenant's Twilio account (auth token sealed) and its call policy
 
-Revision ID: 0017_telephony_account
-Revises: 0016_notifications
+Revision ID: 0019_telephony_account
+Revises: 0018_ai_agent
 Create Date: 2026-12-04 18:00:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0017_telephony_account"
-down_revision: str | None = "0016_notifications"
+revision: str = "0019_telephony_account"
+down_revision: str | None = "0018_ai_agent"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -333,6 +333,63 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/calls/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live Calls
+         * @description The tenant's calls ringing or in progress now.
+         */
+        get: operations["live_calls_api_v1_calls_live_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{call_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Call */
+        get: operations["get_call_api_v1_calls__call_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/calls/{call_id}/disposition": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set Disposition
+         * @description Set or correct the call's disposition, with a note and optionally a time to call back.
+         */
+        post: operations["set_disposition_api_v1_calls__call_id__disposition_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/conversations": {
         parameters: {
             query?: never;
@@ -566,6 +623,27 @@ export interface paths {
          * @description Change the fields sent (a new name, phone or owner reaches the workflow too). Status: POST /leads/{id}/status.
          */
         patch: operations["update_lead_api_v1_leads__lead_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/leads/{lead_id}/calls": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Lead Calls */
+        get: operations["list_lead_calls_api_v1_leads__lead_id__calls_get"];
+        put?: never;
+        /**
+         * Click To Call
+         * @description Ring the agent's phone, then bridge the lead. The call runs as its own workflow: follow it on GET /calls/{id}.
+         */
+        post: operations["click_to_call_api_v1_leads__lead_id__calls_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/leads/{lead_id}/conversation": {
@@ -1033,6 +1111,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/telephony/account": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Account */
+        get: operations["get_account_api_v1_telephony_account_get"];
+        /**
+         * Put Account
+         * @description The auth token is write-only: the answer says `has_auth_token`, never the value.
+         */
+        put: operations["put_account_api_v1_telephony_account_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tenants": {
         parameters: {
             query?: never;
@@ -1212,6 +1311,142 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/webhooks/twilio/voice/amd/{call_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Amd Callback */
+        post: operations["amd_callback_webhooks_twilio_voice_amd__call_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/voice/answer/{call_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Answer */
+        post: operations["answer_webhooks_twilio_voice_answer__call_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/voice/dial/{call_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Dial Finished */
+        post: operations["dial_finished_webhooks_twilio_voice_dial__call_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/voice/inbound/{account_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Inbound Call */
+        post: operations["inbound_call_webhooks_twilio_voice_inbound__account_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/voice/inbound/{account_id}/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Inbound Status */
+        post: operations["inbound_status_webhooks_twilio_voice_inbound__account_id__status_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/voice/recording/{call_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Recording Callback */
+        post: operations["recording_callback_webhooks_twilio_voice_recording__call_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/voice/status/{call_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Status Callback */
+        post: operations["status_callback_webhooks_twilio_voice_status__call_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/webhooks/twilio/voice/turn/{call_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Voice Turn */
+        post: operations["voice_turn_webhooks_twilio_voice_turn__call_id__post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/whatsapp/cloud": {
         parameters: {
             query?: never;
@@ -1258,7 +1493,7 @@ export interface components {
          * Action
          * @enum {string}
          */
-        Action: "tenant:create" | "tenant:list" | "tenant:settings" | "user:read" | "user:manage" | "user:manage_owners" | "api_key:manage" | "status:read" | "status:manage" | "lead:read" | "lead:write" | "lead:delete" | "lead:import" | "whatsapp_account:manage" | "whatsapp_shard:manage" | "webhook_inbox:manage" | "feature_flag:manage" | "payload:decode" | "sequence:read" | "sequence:manage" | "enrollment:read" | "enrollment:manage" | "task:work" | "ai_agent:manage" | "ai_usage:read" | "ai_draft:work";
+        Action: "tenant:create" | "tenant:list" | "tenant:settings" | "user:read" | "user:manage" | "user:manage_owners" | "api_key:manage" | "status:read" | "status:manage" | "lead:read" | "lead:write" | "lead:delete" | "lead:import" | "whatsapp_account:manage" | "whatsapp_shard:manage" | "webhook_inbox:manage" | "feature_flag:manage" | "payload:decode" | "sequence:read" | "sequence:manage" | "enrollment:read" | "enrollment:manage" | "task:work" | "ai_agent:manage" | "ai_usage:read" | "ai_draft:work" | "telephony_account:manage" | "call:read" | "call:place";
         /**
          * AgentMode
          * @enum {string}
@@ -1497,6 +1732,158 @@ export interface components {
              */
             file: string;
         };
+        /** CallDetail */
+        CallDetail: {
+            /** Agent Id */
+            agent_id: string | null;
+            /** Agent Phone */
+            agent_phone: string | null;
+            /** Answered At */
+            answered_at: string | null;
+            /** Answered By */
+            answered_by: string | null;
+            /** Attempt */
+            attempt: number;
+            /** Callback At */
+            callback_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Direction */
+            direction: string;
+            /** Disposition */
+            disposition: string | null;
+            /** Disposition By */
+            disposition_by: string | null;
+            /** Disposition Note */
+            disposition_note: string | null;
+            /** Duration Seconds */
+            duration_seconds: number | null;
+            /** Ended At */
+            ended_at: string | null;
+            /** From Number */
+            from_number: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Lead Id
+             * Format: uuid
+             */
+            lead_id: string;
+            /** Origin */
+            origin: string;
+            /** Provider Sid */
+            provider_sid: string | null;
+            /** Recording Duration Seconds */
+            recording_duration_seconds: number | null;
+            /** Recording Url */
+            recording_url: string | null;
+            /** Status */
+            status: string;
+            /** Summary */
+            summary: string | null;
+            /** To Number */
+            to_number: string;
+            /** Transcript */
+            transcript: components["schemas"]["TranscriptTurnPublic"][];
+            /** Workflow Id */
+            workflow_id: string;
+        };
+        /**
+         * CallDisposition
+         * @enum {string}
+         */
+        CallDisposition: "no_answer" | "busy" | "failed" | "voicemail_left" | "human_connected" | "canceled" | "interested" | "not_interested" | "callback_requested" | "wrong_number" | "do_not_call";
+        /** CallList */
+        CallList: {
+            /** Items */
+            items: components["schemas"]["CallPublic"][];
+        };
+        /** CallPublic */
+        CallPublic: {
+            /** Agent Id */
+            agent_id: string | null;
+            /** Agent Phone */
+            agent_phone: string | null;
+            /** Answered At */
+            answered_at: string | null;
+            /** Answered By */
+            answered_by: string | null;
+            /** Attempt */
+            attempt: number;
+            /** Callback At */
+            callback_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Direction */
+            direction: string;
+            /** Disposition */
+            disposition: string | null;
+            /** Disposition By */
+            disposition_by: string | null;
+            /** Disposition Note */
+            disposition_note: string | null;
+            /** Duration Seconds */
+            duration_seconds: number | null;
+            /** Ended At */
+            ended_at: string | null;
+            /** From Number */
+            from_number: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Lead Id
+             * Format: uuid
+             */
+            lead_id: string;
+            /** Origin */
+            origin: string;
+            /** Provider Sid */
+            provider_sid: string | null;
+            /** Recording Duration Seconds */
+            recording_duration_seconds: number | null;
+            /** Recording Url */
+            recording_url: string | null;
+            /** Status */
+            status: string;
+            /** To Number */
+            to_number: string;
+            /** Workflow Id */
+            workflow_id: string;
+        };
+        /**
+         * ClickToCall
+         * @description Ring the agent first, then bridge the lead; or (`ring_agent_first: false`) call the lead directly, answered
+         *     by the account's configured answer (agent's phone, voice agent, message) with voicemail detection.
+         */
+        ClickToCall: {
+            /**
+             * Agent Phone
+             * @description the agent's phone; default: the account's agent number
+             */
+            agent_phone?: string | null;
+            /**
+             * From Number
+             * @description one of the caller ids; default: the first
+             */
+            from_number?: string | null;
+            /**
+             * Ring Agent First
+             * @default true
+             */
+            ring_agent_first: boolean;
+        };
         /**
          * ConversationHandler
          * @description Who answers the lead. `unassigned` and `ai` get AI replies when the tenant's agent is on; `human` never does.
@@ -1570,6 +1957,17 @@ export interface components {
              * @description when the customer-service window closes (the lead's last message + the window); null when the lead never wrote or the provider has no window
              */
             window_closes_at: string | null;
+        };
+        /** DispositionUpdate */
+        DispositionUpdate: {
+            /**
+             * Callback At
+             * @description when to call the lead back (timezone-aware)
+             */
+            callback_at?: string | null;
+            disposition: components["schemas"]["CallDisposition"];
+            /** Note */
+            note?: string | null;
         };
         /** DraftApproval */
         DraftApproval: {
@@ -2147,6 +2545,35 @@ export interface components {
             owner_id?: string | null;
             /** Phone */
             phone?: string | null;
+        };
+        /** LiveCall */
+        LiveCall: {
+            /** Agent Id */
+            agent_id?: string | null;
+            /**
+             * Call Id
+             * Format: uuid
+             */
+            call_id: string;
+            /** Direction */
+            direction?: string | null;
+            /**
+             * Lead Id
+             * Format: uuid
+             */
+            lead_id: string;
+            /**
+             * Since
+             * Format: date-time
+             */
+            since: string;
+            /** Status */
+            status: string;
+        };
+        /** LiveCallList */
+        LiveCallList: {
+            /** Items */
+            items: components["schemas"]["LiveCall"][];
         };
         /** LoginRequest */
         LoginRequest: {
@@ -2806,6 +3233,151 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** TelephonyAccountPublic */
+        TelephonyAccountPublic: {
+            /** Account Sid */
+            account_sid: string;
+            /** Agent Number */
+            agent_number: string | null;
+            /** Answer Message */
+            answer_message: string;
+            /** Caller Ids */
+            caller_ids: string[];
+            /** Calls Per Second */
+            calls_per_second: number;
+            /** Concurrent Call Limit */
+            concurrent_call_limit: number;
+            /** Has Auth Token */
+            has_auth_token: boolean;
+            /** Human Answer Mode */
+            human_answer_mode: string;
+            /** Inbound Routing */
+            inbound_routing: string;
+            /** Provider */
+            provider: string;
+            /** Recording Consent Prompt */
+            recording_consent_prompt: string;
+            /** Recording Enabled */
+            recording_enabled: boolean;
+            /** Retry Max Attempts */
+            retry_max_attempts: number;
+            /** Retry Spacing Minutes */
+            retry_spacing_minutes: number;
+            /** Ring Timeout Seconds */
+            ring_timeout_seconds: number;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            voice_script: components["schemas"]["VoiceScript"];
+            /**
+             * Voice Url
+             * @description set this as the Voice URL (POST) of the caller-id numbers for inbound calls
+             */
+            voice_url: string;
+            /** Voicemail Message */
+            voicemail_message: string;
+            /** Voicemail Policy */
+            voicemail_policy: string;
+        };
+        /**
+         * TelephonyAccountUpdate
+         * @description Replace the account. `auth_token` left out (null) keeps the stored one; "" clears it.
+         */
+        TelephonyAccountUpdate: {
+            /**
+             * Account Sid
+             * @description the Twilio account SID, AC + 32 hex
+             */
+            account_sid: string;
+            /**
+             * Agent Number
+             * @description the phone `agent` connects to
+             */
+            agent_number?: string | null;
+            /**
+             * Answer Message
+             * @description what `message` says to a person
+             * @default
+             */
+            answer_message: string;
+            /** Auth Token */
+            auth_token?: string | null;
+            /**
+             * Caller Ids
+             * @description numbers calls come from, any format
+             */
+            caller_ids: string[];
+            /**
+             * Calls Per Second
+             * @description Twilio's default is 1
+             * @default 1
+             */
+            calls_per_second: number;
+            /**
+             * Concurrent Call Limit
+             * @default 5
+             */
+            concurrent_call_limit: number;
+            /**
+             * Human Answer Mode
+             * @default message
+             * @enum {string}
+             */
+            human_answer_mode: "agent" | "ai" | "message";
+            /**
+             * Inbound Routing
+             * @default voicemail
+             * @enum {string}
+             */
+            inbound_routing: "agent" | "ai" | "voicemail";
+            /**
+             * Provider
+             * @description `sandbox`: the local provider sandbox (not in prod)
+             * @enum {string}
+             */
+            provider: "twilio" | "sandbox";
+            /**
+             * Recording Consent Prompt
+             * @default This call may be recorded for quality and training purposes.
+             */
+            recording_consent_prompt: string;
+            /**
+             * Recording Enabled
+             * @default false
+             */
+            recording_enabled: boolean;
+            /**
+             * Retry Max Attempts
+             * @description attempts of an unanswered call in all
+             * @default 1
+             */
+            retry_max_attempts: number;
+            /**
+             * Retry Spacing Minutes
+             * @default 60
+             */
+            retry_spacing_minutes: number;
+            /**
+             * Ring Timeout Seconds
+             * @default 30
+             */
+            ring_timeout_seconds: number;
+            voice_script?: components["schemas"]["VoiceScript"];
+            /**
+             * Voicemail Message
+             * @description required by `drop_message`
+             * @default
+             */
+            voicemail_message: string;
+            /**
+             * Voicemail Policy
+             * @default hang_up
+             * @enum {string}
+             */
+            voicemail_policy: "drop_message" | "hang_up";
+        };
         /** TemporalUi */
         TemporalUi: {
             /** Namespace */
@@ -2966,6 +3538,21 @@ export interface components {
              */
             occurred_at: string;
         };
+        /** TranscriptTurnPublic */
+        TranscriptTurnPublic: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Speaker
+             * @enum {string}
+             */
+            speaker: "caller" | "agent";
+            /** Text */
+            text: string;
+        };
         /** UsageBudget */
         UsageBudget: {
             /** Hard */
@@ -3076,6 +3663,27 @@ export interface components {
             password?: string | null;
             /** Role */
             role?: ("owner" | "admin" | "agent") | null;
+        };
+        /**
+         * VoiceScript
+         * @description What the voice agent says, turn by turn, while no AI agent answers: the opening, one prompt per thing the
+         *     caller says, then the closing. Saying a handoff keyword connects the tenant's agent number.
+         */
+        VoiceScript: {
+            /**
+             * Closing
+             * @default Thank you for your time. Goodbye.
+             */
+            closing: string;
+            /** Handoff Keywords */
+            handoff_keywords?: string[];
+            /**
+             * Opening
+             * @default Hello, this is a call about your enquiry. How can we help you?
+             */
+            opening: string;
+            /** Prompts */
+            prompts?: string[];
         };
         /** WhatsAppAccountPublic */
         WhatsAppAccountPublic: {
@@ -4503,6 +5111,209 @@ export interface operations {
             };
         };
     };
+    live_calls_api_v1_calls_live_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveCallList"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    get_call_api_v1_calls__call_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallDetail"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such call in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    set_disposition_api_v1_calls__call_id__disposition_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DispositionUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallDetail"];
+                };
+            };
+            /** @description the body cannot be read: not valid JSON, or a broken upload */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such call in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the body is not JSON: send Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_conversations_api_v1_conversations_get: {
         parameters: {
             query?: {
@@ -5566,6 +6377,171 @@ export interface operations {
                 };
             };
             /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_lead_calls_api_v1_leads__lead_id__calls_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallList"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such lead in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    click_to_call_api_v1_leads__lead_id__calls_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                lead_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClickToCall"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CallDetail"];
+                };
+            };
+            /** @description the body cannot be read: not valid JSON, or a broken upload */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no such lead in your tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description another call to the lead was started at the same moment */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the body is not JSON: send Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no telephony account, or no agent phone to ring first */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -7767,6 +8743,140 @@ export interface operations {
             };
         };
     };
+    get_account_api_v1_telephony_account_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TelephonyAccountPublic"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no telephony account configured yet */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    put_account_api_v1_telephony_account_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TelephonyAccountUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TelephonyAccountPublic"];
+                };
+            };
+            /** @description the body cannot be read: not valid JSON, or a broken upload */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the body is not JSON: send Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
     list_tenants_api_v1_tenants_get: {
         parameters: {
             query?: never;
@@ -8638,6 +9748,483 @@ export interface operations {
                 };
             };
             /** @description a dependency is down: details.down names each */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    amd_callback_webhooks_twilio_voice_amd__call_id__post: {
+        parameters: {
+            query?: {
+                token?: string | null;
+            };
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description unknown call, wrong token or bad signature */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    answer_webhooks_twilio_voice_answer__call_id__post: {
+        parameters: {
+            query?: {
+                token?: string | null;
+                wait?: number;
+            };
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description unknown call, wrong token or bad signature */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    dial_finished_webhooks_twilio_voice_dial__call_id__post: {
+        parameters: {
+            query?: {
+                token?: string | null;
+            };
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description unknown call, wrong token or bad signature */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    inbound_call_webhooks_twilio_voice_inbound__account_id__post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description unknown call, wrong token or bad signature */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    inbound_status_webhooks_twilio_voice_inbound__account_id__status_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                account_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description unknown call, wrong token or bad signature */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    recording_callback_webhooks_twilio_voice_recording__call_id__post: {
+        parameters: {
+            query?: {
+                token?: string | null;
+            };
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description unknown call, wrong token or bad signature */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    status_callback_webhooks_twilio_voice_status__call_id__post: {
+        parameters: {
+            query?: {
+                token?: string | null;
+            };
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description unknown call, wrong token or bad signature */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    voice_turn_webhooks_twilio_voice_turn__call_id__post: {
+        parameters: {
+            query?: {
+                token?: string | null;
+            };
+            header?: never;
+            path: {
+                call_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description unknown call, wrong token or bad signature */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description not found in the caller's tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description a parameter or field is invalid; details name each */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
             503: {
                 headers: {
                     [name: string]: unknown;
