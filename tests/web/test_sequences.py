@@ -61,3 +61,28 @@ async def test_build_fix_preview_publish_and_enroll(web_page: MakePage, tenant: 
     await expect(report).to_contain_text("1 enrolled in version 1, 1 skipped.")
     await expect(report).to_contain_text("Bulk Bob: won, lost or opted out already")
     await screenshot(page, "sequence-enrolled")
+
+
+async def test_a_task_steps_assignee_is_checked_and_a_wait_can_end_in_business_hours(
+    web_page: MakePage, tenant: TenantContext
+) -> None:
+    page = await web_page()
+    await page.goto("/sequences/new")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    builder = page.get_by_role("form", name="Sequence builder")
+    await builder.get_by_label("Name").fill("Call flow")
+    first = builder.get_by_role("listitem", name="Step 1")
+    await first.get_by_label("Type").select_option("wait")
+    await first.get_by_label("End within business hours").check()
+    await builder.get_by_label("Add a step").select_option("task")
+    await builder.get_by_role("button", name="Add step").click()
+    task = builder.get_by_role("listitem", name="Step 2")
+    await task.get_by_label("Task title").fill("Call {{first_name}}")
+    await task.get_by_label(re.compile("^Assignee")).fill("somebody")
+    await builder.get_by_role("button", name="Create sequence").click()
+    await expect(task.get_by_role("alert")).to_contain_text("not an active user")
+    await expect(first.get_by_role("alert")).to_have_count(0)
+    await task.get_by_label(re.compile("^Assignee")).fill("lead_owner")
+    await builder.get_by_role("button", name="Create sequence").click()
+    await expect(page).to_have_url(re.compile(r"/sequences/[0-9a-f-]{36}$"))
+    await expect(page.get_by_label("End within business hours")).to_be_checked()

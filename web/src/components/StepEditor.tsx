@@ -77,9 +77,28 @@ export function StepEditor({ index, step, errors, statuses, onChange, onRemove }
       </div>
       <div className="step-fields">
         {step.type === "send_whatsapp" && (
-          <Text label="Message" value={step.text} onChange={set("text")} multiline />
+          <>
+            <Text label="Message" value={step.text} onChange={set("text")} multiline />
+            <Text
+              label="Template outside the 24-hour window"
+              value={(step.fallback_template as { name?: string } | undefined)?.name ?? ""}
+              onChange={(name) => set("fallback_template")(name ? { name } : null)}
+            />
+          </>
         )}
-        {step.type === "wait" && <Text label="Duration (e.g. P2D, PT4H)" value={step.duration} onChange={set("duration")} />}
+        {step.type === "wait" && (
+          <>
+            <Text label="Duration (e.g. P2D, PT4H)" value={step.duration} onChange={set("duration")} />
+            <label className="inline">
+              <input
+                type="checkbox"
+                checked={step.align_to_business_hours === true}
+                onChange={(e) => set("align_to_business_hours")(e.target.checked)}
+              />
+              End within business hours
+            </label>
+          </>
+        )}
         {step.type === "wait_for_reply" && (
           <>
             <Text label="Timeout (e.g. P3D)" value={step.timeout} onChange={set("timeout")} />
@@ -90,12 +109,20 @@ export function StepEditor({ index, step, errors, statuses, onChange, onRemove }
                 <option value="continue">continue</option>
               </select>
             </label>
+            <label>
+              On timeout
+              <select value={String(step.on_timeout)} onChange={(e) => set("on_timeout")(e.target.value)}>
+                <option value="continue">continue</option>
+                <option value="exit">exit the sequence</option>
+              </select>
+            </label>
           </>
         )}
         {step.type === "task" && (
           <>
             <Text label="Task title" value={step.title} onChange={set("title")} />
             <Text label="Due in (e.g. PT4H)" value={step.due_in} onChange={set("due_in")} />
+            <Text label="Assignee (lead_owner or a user id)" value={step.assignee} onChange={set("assignee")} />
           </>
         )}
         {step.type === "set_status" && (
