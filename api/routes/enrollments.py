@@ -110,60 +110,37 @@ async def get_enrollment(
     )
 
 
-async def _control(
-    action: str,
-    enrollment_id: uuid.UUID,
-    data: EnrollmentControlRequest | None,
-    principal: Principal,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: SequenceWorkflowsDep,
-) -> EnrollmentPublic:
-    return await service.control(
-        session=session,
-        workflows=workflows,
-        tenant=tenant,
-        enrollment_id=enrollment_id,
-        action=action,
-        actor=principal.actor,
-        reason=data.reason if data else None,
+def _control_route(action: str, description: str) -> None:
+    """POST /enrollments/{id}/<action>: one route per control, each the workflow's validated update."""
+
+    async def control(
+        enrollment_id: uuid.UUID,
+        principal: Manager,
+        tenant: CurrentTenant,
+        session: SessionDep,
+        workflows: SequenceWorkflowsDep,
+        data: EnrollmentControlRequest | None = None,
+    ) -> EnrollmentPublic:
+        return await service.control(
+            session=session,
+            workflows=workflows,
+            tenant=tenant,
+            enrollment_id=enrollment_id,
+            action=action,
+            actor=principal.actor,
+            reason=data.reason if data else None,
+        )
+
+    router.add_api_route(
+        f"/enrollments/{{enrollment_id}}/{action}",
+        control,
+        methods=["POST"],
+        responses=REFUSED,
+        name=f"{action}_enrollment",
+        description=description,
     )
 
 
-@router.post("/enrollments/{enrollment_id}/pause", responses=REFUSED)
-async def pause_enrollment(
-    enrollment_id: uuid.UUID,
-    principal: Manager,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: SequenceWorkflowsDep,
-    data: EnrollmentControlRequest | None = None,
-) -> EnrollmentPublic:
-    """Hold an active enrollment before its next action; 409 unless it is active."""
-    return await _control("pause", enrollment_id, data, principal, tenant, session, workflows)
-
-
-@router.post("/enrollments/{enrollment_id}/resume", responses=REFUSED)
-async def resume_enrollment(
-    enrollment_id: uuid.UUID,
-    principal: Manager,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: SequenceWorkflowsDep,
-    data: EnrollmentControlRequest | None = None,
-) -> EnrollmentPublic:
-    """Go on from where it was held; 409 unless it is paused."""
-    return await _control("resume", enrollment_id, data, principal, tenant, session, workflows)
-
-
-@router.post("/enrollments/{enrollment_id}/stop", responses=REFUSED)
-async def stop_enrollment(
-    enrollment_id: uuid.UUID,
-    principal: Manager,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: SequenceWorkflowsDep,
-    data: EnrollmentControlRequest | None = None,
-) -> EnrollmentPublic:
-    """End the enrollment now (an open task is cancelled); 409 when it already ended."""
-    return await _control("stop", enrollment_id, data, principal, tenant, session, workflows)
+_control_route("pause", "Hold an active enrollment before its next action; 409 unless it is active.")
+_control_route("resume", "Go on from where it was held; 409 unless it is paused.")
+_control_route("stop", "End the enrollment now (an open task is cancelled); 409 when it already ended.")

@@ -46,47 +46,36 @@ async def get_task(task_id: uuid.UUID, principal: Worker, session: SessionDep) -
     return service.to_public(task, datetime.now(UTC))
 
 
-async def _act(
-    outcome: str,
-    task_id: uuid.UUID,
-    data: TaskActionRequest | None,
-    principal: Principal,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: SequenceWorkflowsDep,
-) -> TaskPublic:
-    return await service.act(
-        session=session,
-        workflows=workflows,
-        tenant=tenant,
-        principal=principal,
-        task_id=task_id,
-        outcome=outcome,
-        note=data.note if data else None,
+def _action_route(path: str, outcome: str, description: str) -> None:
+    """POST /tasks/{id}/<path>: close the task with `outcome`, through its enrollment's workflow when one waits."""
+
+    async def act(
+        task_id: uuid.UUID,
+        principal: Worker,
+        tenant: CurrentTenant,
+        session: SessionDep,
+        workflows: SequenceWorkflowsDep,
+        data: TaskActionRequest | None = None,
+    ) -> TaskPublic:
+        return await service.act(
+            session=session,
+            workflows=workflows,
+            tenant=tenant,
+            principal=principal,
+            task_id=task_id,
+            outcome=outcome,
+            note=data.note if data else None,
+        )
+
+    router.add_api_route(
+        f"/{{task_id}}/{path}",
+        act,
+        methods=["POST"],
+        responses=CLOSED,
+        name=f"{path}_task",
+        description=description,
     )
 
 
-@router.post("/{task_id}/complete", responses=CLOSED)
-async def complete_task(
-    task_id: uuid.UUID,
-    principal: Worker,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: SequenceWorkflowsDep,
-    data: TaskActionRequest | None = None,
-) -> TaskPublic:
-    """Mark the task done; the enrollment waiting on it goes on to its next step."""
-    return await _act("completed", task_id, data, principal, tenant, session, workflows)
-
-
-@router.post("/{task_id}/skip", responses=CLOSED)
-async def skip_task(
-    task_id: uuid.UUID,
-    principal: Worker,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: SequenceWorkflowsDep,
-    data: TaskActionRequest | None = None,
-) -> TaskPublic:
-    """Skip the task; the enrollment goes on to its next step."""
-    return await _act("skipped", task_id, data, principal, tenant, session, workflows)
+_action_route("complete", "completed", "Mark the task done; the enrollment waiting on it goes on to its next step.")
+_action_route("skip", "skipped", "Skip the task; the enrollment goes on to its next step.")

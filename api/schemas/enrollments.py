@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.jobs import JobPublic
 from api.schemas.nul import NulFreeModel
@@ -75,7 +75,7 @@ NEXT_ACTION_AT = (
 
 class EnrollmentStepPublic(BaseModel):
     number: int
-    index: int
+    index: int = Field(validation_alias=AliasChoices("index", "step_index"))  # the row calls it step_index
     step_id: str
     type: str
     result: str

@@ -314,19 +314,7 @@ async def enrollment_public(
     except AppError as exc:
         log.info("enrollment %s answered from its row: %s", enrollment.id, (str(exc).splitlines() or [""])[0])
         steps = await EnrollmentRepository(session).steps(tenant_id=tenant.id, enrollment_id=enrollment.id)
-        history = [
-            EnrollmentStepPublic(
-                number=s.number,
-                index=s.step_index,
-                step_id=s.step_id,
-                type=s.type,
-                result=s.result,
-                detail=s.detail,
-                planned_at=s.planned_at,
-                fired_at=s.fired_at,
-            )
-            for s in steps
-        ]
+        history = [EnrollmentStepPublic.model_validate(step, from_attributes=True) for step in steps]
         return _from_row(enrollment, number, history)
     return from_view(enrollment, number, view)
 
@@ -376,19 +364,7 @@ def from_view(enrollment: Enrollment, number: int, view: EnrollmentView) -> Enro
         started_at=view.started_at,
         paused_at=view.paused_at,
         ended_at=view.ended_at,
-        history=[
-            EnrollmentStepPublic(
-                number=r.number,
-                index=r.index,
-                step_id=r.step_id,
-                type=r.type,
-                result=r.result,
-                detail=r.detail,
-                planned_at=r.planned_at,
-                fired_at=r.fired_at,
-            )
-            for r in view.history
-        ],
+        history=[EnrollmentStepPublic.model_validate(record, from_attributes=True) for record in view.history],
         source="workflow",
     )
 
