@@ -20,7 +20,7 @@ answer (ended and gone from retention, or busy). Another tenant's enrollment is 
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -319,54 +319,52 @@ async def enrollment_public(
     return from_view(enrollment, number, view)
 
 
-def _from_row(enrollment: Enrollment, number: int, history: list[EnrollmentStepPublic]) -> EnrollmentPublic:
+# What an enrollment's state is made of, read from its mirrored row or from its workflow's view alike.
+_STATE_FIELDS = (
+    "current_step_index",
+    "current_step_id",
+    "current_step_type",
+    "next_action_at",
+    "exit_reason",
+    "exit_detail",
+    "replies",
+    "open_task_id",
+    "started_at",
+    "paused_at",
+    "ended_at",
+)
+
+
+def _public(
+    enrollment: Enrollment,
+    number: int,
+    state: Enrollment | EnrollmentView,
+    *,
+    status: str,
+    history: list[EnrollmentStepPublic],
+    source: Literal["workflow", "database"],
+) -> EnrollmentPublic:
     return EnrollmentPublic(
         id=enrollment.id,
         lead_id=enrollment.lead_id,
         sequence_id=enrollment.sequence_id,
         sequence_version=number,
         workflow_id=enrollment.workflow_id,
-        status=enrollment.status,
-        current_step_index=enrollment.current_step_index,
-        current_step_id=enrollment.current_step_id,
-        current_step_type=enrollment.current_step_type,
-        next_action_at=enrollment.next_action_at,
-        exit_reason=enrollment.exit_reason,
-        exit_detail=enrollment.exit_detail,
-        replies=enrollment.replies,
-        open_task_id=enrollment.open_task_id,
         enrolled_by=enrollment.enrolled_by,
-        started_at=enrollment.started_at,
-        paused_at=enrollment.paused_at,
-        ended_at=enrollment.ended_at,
+        status=status,
         history=history,
-        source="database",
+        source=source,
+        **{name: getattr(state, name) for name in _STATE_FIELDS},
     )
+
+
+def _from_row(enrollment: Enrollment, number: int, history: list[EnrollmentStepPublic]) -> EnrollmentPublic:
+    return _public(enrollment, number, enrollment, status=enrollment.status, history=history, source="database")
 
 
 def from_view(enrollment: Enrollment, number: int, view: EnrollmentView) -> EnrollmentPublic:
-    return EnrollmentPublic(
-        id=enrollment.id,
-        lead_id=enrollment.lead_id,
-        sequence_id=enrollment.sequence_id,
-        sequence_version=number,
-        workflow_id=enrollment.workflow_id,
-        status=view.status.value,
-        current_step_index=view.current_step_index,
-        current_step_id=view.current_step_id,
-        current_step_type=view.current_step_type,
-        next_action_at=view.next_action_at,
-        exit_reason=view.exit_reason,
-        exit_detail=view.exit_detail,
-        replies=view.replies,
-        open_task_id=view.open_task_id,
-        enrolled_by=enrollment.enrolled_by,
-        started_at=view.started_at,
-        paused_at=view.paused_at,
-        ended_at=view.ended_at,
-        history=[EnrollmentStepPublic.model_validate(record, from_attributes=True) for record in view.history],
-        source="workflow",
-    )
+    history = [EnrollmentStepPublic.model_validate(record, from_attributes=True) for record in view.history]
+    return _public(enrollment, number, view, status=view.status.value, history=history, source="workflow")
 
 
 async def control(
