@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from core.config import Settings
-from core.temporal import pydantic_data_converter
+from core.payload_codec import data_converter
 from models import Call
 from tests.activities.test_whatsapp_send_crash import WorkerProcess, _own_namespace
 from tests.fixtures.calls import TENANT_NUMBER, make_call_tenant, set_persona
@@ -66,7 +66,7 @@ async def test_a_worker_killed_after_twilio_accepted_the_call_never_dials_again(
         await session.commit()
 
     namespace = await _own_namespace(temporal_client)
-    own = await Client.connect(settings.temporal_address, namespace=namespace, data_converter=pydantic_data_converter)
+    own = await Client.connect(settings.temporal_address, namespace=namespace, data_converter=data_converter(settings))
     env = worker_env(
         settings,
         LEADFLOW_TEMPORAL_NAMESPACE=namespace,
