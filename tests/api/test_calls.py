@@ -85,7 +85,7 @@ async def test_a_person_talks_with_the_scripted_voice_agent(
     found = await eventually(lambda: _ids(temporal_client, query))
     assert found == [placed["workflow_id"]]
     history = await temporal_client.get_workflow_handle(placed["workflow_id"]).fetch_history()
-    await Replayer(workflows=[CallWorkflow]).replay_workflow(history)
+    await Replayer(workflows=[CallWorkflow], data_converter=temporal_client.data_converter).replay_workflow(history)
 
 
 async def _ids(client: Client, query: str) -> list[str]:
