@@ -3,10 +3,12 @@
 - `mirror_enrollment`: the workflow's view to the enrollment row (newest revision wins) and a step outcome to the
   step history (one row per enrollment, execution number and result; a result repeated in one execution, a send the
   cap deferred again, raises the row's `data.times` so the stats count every deferral).
-- `reserve_daily_send`: one of the tenant's daily sequence sends, taken under a per-tenant-day advisory lock so
-  concurrent enrollments never exceed the cap; over the cap it answers when to try again
-  (`domain.sequences.schedule.daily_cap_decision`). The day is the tenant's day in which the send goes out (`at`:
-  the workflow's clock when it reserves, never the step's planned time).
+- `reserve_daily_send`: one of the tenant's daily sequence sends, taken from the tenant-day counter
+  (`daily_send_count`) by one conditional upsert, so concurrent enrollments never exceed the cap and the check costs
+  the same however full the day is; the step's `reserved` row makes a retry keep its slot. Over the cap it answers
+  when to try again (`domain.sequences.schedule.daily_cap_decision`). The day is the tenant's day in which the send
+  goes out (`at`: the workflow's clock when it reserves, never the step's planned time). A send of a sequence
+  without a cap is counted when its `sent` step is mirrored: the cap is on all of the tenant's sequence sends.
 - `create_task` / `close_task` / `escalate_overdue_task`: the task row, once per step execution; closing only an
   open task; one `sequence_task_overdue` timeline event per task.
 - `set_lead_status`: runs the LeadWorkflow's `change_status` update through the Temporal client the worker injects
@@ -24,13 +26,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.notifications import NotificationKind
-from domain.sequences.schedule import daily_cap_decision, tenant_day_bounds
+from domain.sequences.schedule import daily_cap_decision, tenant_day
 from domain.stages import Stage
-from repositories.enrollments import RESERVED, EnrollmentRepository
+from repositories.enrollments import RESERVED, SENT, EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.notifications import NotificationRepository
 from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
+from repositories.tenants import TenantRepository
 from repositories.timeline import TimelineRepository
 from repositories.users import UserRepository
 from workflows.ids import lead_workflow_id
@@ -52,6 +55,7 @@ from workflows.sequence_types import (
     LeadStatusSet,
     LeadStatusToSet,
     OverdueTask,
+    StepRecord,
     TaskToClose,
     TaskToCreate,
 )
@@ -104,7 +108,7 @@ class SequenceActivities:
                 return  # the lead (and with it the enrollment row) was deleted: nothing left to mirror into
             step = mirror.step
             if step is not None:
-                await enrollments.record_step(
+                recorded = await enrollments.record_step(
                     {
                         "tenant_id": view.tenant_id,
                         "enrollment_id": view.enrollment_id,
@@ -120,30 +124,51 @@ class SequenceActivities:
                         "data": {"times": step.times},
                     }
                 )
+                if recorded and step.result == SENT:
+                    await self._count_uncapped_send(session, view.tenant_id, view.enrollment_id, step)
         await self._tell(view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, view.lead_id)
+
+    @staticmethod
+    async def _count_uncapped_send(
+        session: AsyncSession, tenant_id: uuid.UUID, enrollment_id: uuid.UUID, step: StepRecord
+    ) -> None:
+        """A send that took no cap slot (its sequence has no cap) still counts against the tenant's day: the caps of
+        the tenant's other sequences are on all of its sequence sends. Every sequence send today is a WhatsApp one."""
+        enrollments = EnrollmentRepository(session)
+        if await enrollments.has_reservation(enrollment_id=enrollment_id, number=step.number):
+            return
+        tenant = await TenantRepository(session).get(tenant_id)
+        if tenant is not None:
+            day = tenant_day(step.fired_at, tenant.timezone)
+            await enrollments.take_daily_send(tenant_id=tenant_id, channel="whatsapp", day=day, cap=None)
 
     @activity.defn(name=RESERVE_DAILY_SEND)
     async def reserve_daily_send(self, request: DailySendReservation) -> DailySendDecision:
-        day_start, day_end = tenant_day_bounds(request.at, request.tenant_timezone)
+        day = tenant_day(request.at, request.tenant_timezone)
+        channel = request.channel
         async with self.session_factory() as session, session.begin():
             enrollments = EnrollmentRepository(session)
-            await enrollments.lock_tenant_day(tenant_id=request.tenant_id, day_start=day_start)
-            sent_today = await enrollments.sends_between(tenant_id=request.tenant_id, start=day_start, end=day_end)
             if await enrollments.has_reservation(enrollment_id=request.enrollment_id, number=request.number):
+                # A retried reservation keeps the slot it took.
+                sent_today = await enrollments.daily_sends(tenant_id=request.tenant_id, channel=channel, day=day)
                 return DailySendDecision(granted=True, sent_today=sent_today)
-            decision = daily_cap_decision(
-                now=request.at,
-                sent_today=sent_today,
-                cap=request.cap,
-                tenant_timezone=request.tenant_timezone,
-                lead_timezone=request.lead_timezone,
-                business_hours=request.definition.settings.business_hours,
+            taken = await enrollments.take_daily_send(
+                tenant_id=request.tenant_id, channel=channel, day=day, cap=request.cap
             )
-            if not decision.send_now:
+            if taken is None:
+                sent_today = await enrollments.daily_sends(tenant_id=request.tenant_id, channel=channel, day=day)
+                decision = daily_cap_decision(
+                    now=request.at,
+                    sent_today=max(sent_today, request.cap),
+                    cap=request.cap,
+                    tenant_timezone=request.tenant_timezone,
+                    lead_timezone=request.lead_timezone,
+                    business_hours=request.definition.settings.business_hours,
+                )
                 return DailySendDecision(
                     granted=False, sent_today=sent_today, defer_until=decision.defer_until, reason=decision.reason
                 )
-            await enrollments.record_step(
+            recorded = await enrollments.record_step(
                 {
                     "tenant_id": request.tenant_id,
                     "enrollment_id": request.enrollment_id,
@@ -151,15 +176,19 @@ class SequenceActivities:
                     "number": request.number,
                     "step_index": request.step_index,
                     "step_id": request.step_id,
-                    "type": "send_whatsapp",
+                    "type": request.step_type,
                     "result": RESERVED,
-                    "detail": f"send {sent_today + 1} of {request.cap} today",
+                    "detail": f"send {taken} of {request.cap} today",
                     "planned_at": request.at,
                     "fired_at": request.at,
-                    "data": {},
+                    "data": {"day": day.isoformat()},
                 }
             )
-            return DailySendDecision(granted=True, sent_today=sent_today + 1)
+            if not recorded:
+                # A concurrent attempt of this same reservation recorded it first: its slot is the one that counts.
+                await enrollments.give_back_daily_send(tenant_id=request.tenant_id, channel=channel, day=day)
+                taken -= 1
+            return DailySendDecision(granted=True, sent_today=taken)
 
     @activity.defn(name=CREATE_TASK)
     async def create_task(self, task: TaskToCreate) -> CreatedTask:

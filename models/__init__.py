@@ -8,6 +8,7 @@ from models.api_key import ApiKey
 from models.base import Base
 from models.call import Call
 from models.conversation import Conversation
+from models.daily_send_count import DailySendCount
 from models.enrollment import Enrollment, EnrollmentStep
 from models.feature_flag import TenantFeatureFlag
 from models.job import Job
@@ -36,6 +37,7 @@ __all__ = [
     "Base",
     "Call",
     "Conversation",
+    "DailySendCount",
     "Enrollment",
     "EnrollmentStep",
     "Job",

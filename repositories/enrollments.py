@@ -1,27 +1,27 @@
 """SQL for enrollments and their step history: create (one at a time or in bulk), read, mirror the workflow's state,
-count and reserve sends, and the sequence stats the API reads.
+count sends against the daily cap, and the sequence stats the API reads.
 
 `mirror` applies a state only when its revision is newer than the row's, so activities finishing out of order never
-roll an enrollment back. `record_step` and `reserve_send` are idempotent on (enrollment, step execution, outcome).
+roll an enrollment back. `record_step` is idempotent on (enrollment, step execution, outcome).
 """
 
 import builtins
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from models import Enrollment, EnrollmentStep, SequenceVersion
+from models import DailySendCount, Enrollment, EnrollmentStep, SequenceVersion
 from models import Sequence as SequenceRow
 from repositories.base import Repository
 from repositories.jobs import not_in_open_job
 
 OPEN_STATUSES = ("active", "paused")
-SEND_STEP = "send_whatsapp"
 RESERVED = "reserved"
+SENT = "sent"
 _IN_CHUNK = 5000  # ids per IN (...) list
 _INSERT_CHUNK = 1000  # rows per INSERT statement (PostgreSQL's 65535 bind parameters)
 
@@ -130,13 +130,6 @@ class EnrollmentRepository(Repository[Enrollment]):
         ).returning(EnrollmentStep.id)
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
-    async def lock_tenant_day(self, *, tenant_id: uuid.UUID, day_start: datetime) -> None:
-        """Serialise cap reservations of one tenant day (held until the transaction ends)."""
-        await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"daily-send:{tenant_id}:{day_start.isoformat()}"},
-        )
-
     async def has_reservation(self, *, enrollment_id: uuid.UUID, number: int) -> bool:
         result = await self.session.execute(
             select(EnrollmentStep.id).where(
@@ -147,21 +140,39 @@ class EnrollmentRepository(Repository[Enrollment]):
         )
         return result.first() is not None
 
-    async def sends_between(self, *, tenant_id: uuid.UUID, start: datetime, end: datetime) -> int:
-        """The tenant's sequence sends (reserved or sent step executions) fired in [start, end)."""
-        executions = (
-            select(EnrollmentStep.enrollment_id, EnrollmentStep.number)
+    # The daily cap's counter (models/daily_send_count.py).
+
+    async def take_daily_send(self, *, tenant_id: uuid.UUID, channel: str, day: date, cap: int | None) -> int | None:
+        """Count one send on the tenant's `day`; the day's count with it, or None (nothing counted) when `cap` sends
+        are counted already. One statement: concurrent sends wait only for each other's row update and commit."""
+        row = insert(DailySendCount).values(tenant_id=tenant_id, channel=channel, day=day, sent=1)
+        statement = row.on_conflict_do_update(
+            index_elements=[DailySendCount.tenant_id, DailySendCount.channel, DailySendCount.day],
+            set_={"sent": DailySendCount.sent + 1},
+            where=(DailySendCount.sent < cap) if cap is not None else None,
+        ).returning(DailySendCount.sent)
+        taken = (await self.session.execute(statement)).scalar_one_or_none()
+        return None if taken is None else int(taken)
+
+    async def give_back_daily_send(self, *, tenant_id: uuid.UUID, channel: str, day: date) -> None:
+        await self.session.execute(
+            update(DailySendCount)
             .where(
-                EnrollmentStep.tenant_id == tenant_id,
-                EnrollmentStep.type == SEND_STEP,
-                EnrollmentStep.result.in_((RESERVED, "sent")),
-                EnrollmentStep.fired_at >= start,
-                EnrollmentStep.fired_at < end,
+                DailySendCount.tenant_id == tenant_id,
+                DailySendCount.channel == channel,
+                DailySendCount.day == day,
+                DailySendCount.sent > 0,
             )
-            .distinct()
-            .subquery()
+            .values(sent=DailySendCount.sent - 1)
         )
-        return int((await self.session.execute(select(func.count()).select_from(executions))).scalar_one())
+
+    async def daily_sends(self, *, tenant_id: uuid.UUID, channel: str, day: date) -> int:
+        result = await self.session.execute(
+            select(DailySendCount.sent).where(
+                DailySendCount.tenant_id == tenant_id, DailySendCount.channel == channel, DailySendCount.day == day
+            )
+        )
+        return int(result.scalar_one_or_none() or 0)
 
     # The API's reads and bulk inserts.
 

@@ -713,6 +713,8 @@ class SequenceWorkflow:
                 tenant_timezone=self._input.tenant_timezone,
                 lead_timezone=self._input.lead_timezone,
                 definition=self._definition,
+                channel=ctx.step.capped_channel or "whatsapp",
+                step_type=_type_of(ctx.step),
             ),
             result_type=DailySendDecision,
             **DB_WRITE,

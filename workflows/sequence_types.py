@@ -226,6 +226,8 @@ class DailySendReservation(FrozenModel):
     tenant_timezone: str
     lead_timezone: str
     definition: SequenceDefinition
+    channel: str = "whatsapp"  # the step's `capped_channel`: whose counter the send takes from
+    step_type: str = "send_whatsapp"
 
 
 class DailySendDecision(FrozenModel):

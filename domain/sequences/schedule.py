@@ -186,6 +186,11 @@ def timeline(
 # --- daily cap and pacing ------------------------------------------------------------------------------------------
 
 
+def tenant_day(now: datetime, tenant_timezone: str) -> date:
+    """The tenant's local date at `now`: the day whose daily cap a send at `now` counts against."""
+    return _aware(now, "now").astimezone(zone(tenant_timezone)).date()
+
+
 def tenant_day_bounds(now: datetime, tenant_timezone: str) -> tuple[datetime, datetime]:
     """[start, end) of the tenant's current day, in UTC: the span whose sends count against the daily cap."""
     tz = zone(tenant_timezone)

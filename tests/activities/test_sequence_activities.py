@@ -199,6 +199,58 @@ async def test_concurrent_reservations_never_exceed_the_daily_cap_and_a_retry_ke
     assert tomorrow.granted and tomorrow.sent_today == 1
 
 
+async def test_parallel_sends_at_cap_minus_one_let_exactly_one_more_go_out(
+    acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """The day's count comes from the tenant-day counter: an uncapped sequence's send counts too, and of parallel
+    reservations when one slot is left exactly one is granted, whatever the interleaving."""
+    tenant_id, rows, _ = await _enrollments(session_factory, 12)
+    cap = 5
+    uncapped, earlier, racing = rows[0], rows[1:4], rows[4:]
+
+    def reservation(row: Enrollment) -> DailySendReservation:
+        return DailySendReservation(
+            tenant_id=tenant_id,
+            enrollment_id=row.id,
+            sequence_id=row.sequence_id,
+            number=1,
+            step_index=0,
+            step_id="hi",
+            at=NOON,
+            cap=cap,
+            tenant_timezone="UTC",
+            lead_timezone="Europe/London",
+            definition=DEFINITION,
+        )
+
+    env = ActivityEnvironment()
+    sent = StepRecord(
+        number=1, index=0, step_id="hi", type="send_whatsapp", planned_at=NOON, fired_at=NOON, result="sent"
+    )
+    mirror = EnrollmentMirror(view=_view(uncapped, 2, EnrollmentStatus.ACTIVE, "hi"), step=sent)
+    await env.run(acts.mirror_enrollment, mirror)
+    await env.run(acts.mirror_enrollment, mirror)  # a repeated mirror counts once
+    for row in earlier:
+        assert (await env.run(acts.reserve_daily_send, reservation(row))).granted
+    # 1 uncapped + 3 capped sends today: cap - 1.
+    decisions = await asyncio.gather(
+        *(ActivityEnvironment().run(acts.reserve_daily_send, reservation(r)) for r in racing)
+    )
+    assert sum(d.granted for d in decisions) == 1
+    assert {d.sent_today for d in decisions} == {cap}
+    assert all(d.defer_until == datetime(2026, 12, 3, 9, 0, tzinfo=UTC) for d in decisions if not d.granted)
+    async with session_factory() as session:
+        counted = await EnrollmentRepository(session).daily_sends(
+            tenant_id=tenant_id, channel="whatsapp", day=NOON.date()
+        )
+        reserved = (
+            await session.execute(
+                select(EnrollmentStep).where(EnrollmentStep.tenant_id == tenant_id, EnrollmentStep.result == "reserved")
+            )
+        ).all()
+    assert counted == cap and len(reserved) == cap - 1
+
+
 async def test_a_task_is_created_once_closed_once_and_escalated_once(
     acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
