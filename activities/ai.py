@@ -4,6 +4,9 @@ Thin over agent/: the factory gives the tenant's agent, agent/turn.py runs the m
 the tools for the turn's own lead. The model's failures map onto Temporal's retries: rate limits, server errors and
 timeouts are retryable (after the provider's Retry-After), a refused request or an exhausted quota is not. Logs
 carry ids, decisions and token counts, never message bodies or phone numbers.
+
+The tenant's `ai_agent` feature flag is read here, never in the workflow: off, a turn is planned as mode `off` (the
+workflow skips it) and a turn already planned answers `no_reply`.
 """
 
 import logging
@@ -26,7 +29,9 @@ from agent.pricing import estimate_cost
 from agent.prompt import ConversationLine, LeadFacts, build_messages, fact_lines
 from agent.turn import CallUsage, run_turn
 from core.config import Settings
+from core.feature_flags import FeatureFlagReader
 from domain.ai_agent import AgentMode
+from domain.feature_flags import FeatureFlag
 from domain.stages import Stage
 from repositories.ai_drafts import AiDraftRepository
 from repositories.ai_usage import AiUsageRepository
@@ -76,14 +81,19 @@ class AiActivities:
         factory: AgentFactory,
         client: Client,
         settings: Settings,
+        flags: FeatureFlagReader,
     ) -> None:
         self.sessions = session_factory
         self.factory = factory
         self.client = client
         self.settings = settings
+        self.flags = flags
 
     @activity.defn(name=PLAN_AI_TURN)
     async def plan_turn(self, request: AiTurnPlanRequest) -> AiTurnPlan:
+        if not await self.flags.enabled(request.tenant_id, FeatureFlag.AI_AGENT):
+            log.info("AI turn of lead %s skipped: the ai_agent flag is off", request.lead_id)
+            return AiTurnPlan(mode=AgentMode.OFF, settings_version=0)
         async with self.sessions() as session:
             config = await self.factory.config_for(session, tenant_id=request.tenant_id)
             lead = await LeadRepository(session).get(tenant_id=request.tenant_id, lead_id=request.lead_id)
@@ -100,6 +110,8 @@ class AiActivities:
 
     @activity.defn(name=RUN_AI_TURN)
     async def run_turn(self, data: AiTurnInput) -> AiTurnResult:
+        if not await self.flags.enabled(data.tenant_id, FeatureFlag.AI_AGENT):
+            return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the ai_agent feature is off for this tenant")
         async with self.sessions() as session:
             agent = await self.factory.agent_for(session, tenant_id=data.tenant_id)
             if agent is None or agent.config.mode == AgentMode.OFF:

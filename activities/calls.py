@@ -2,6 +2,10 @@
 
 Refusals are non-retryable `ApplicationError`s with the types of workflows/call_types.py; waiting (a slot, a
 placement's first callback) is a retryable error naming when to ask again.
+
+The tenant's `calls` feature flag is read here, never in the workflow: `call.prepare` of an outbound call and the
+first try of `call.place` refuse (`CallsDisabled`) while it is off, so a queued call or a retry scheduled before the
+flag went off is never dialled.
 """
 
 import secrets
@@ -21,8 +25,10 @@ from channels.voice.live import LiveCalls
 from channels.voice.placement import CallPlacer, PlacementInFlight, PlacementRefused, PlacementThrottled
 from channels.voice.script import scripted_reply
 from core.config import Settings
+from core.feature_flags import FeatureFlagReader
 from core.redis import Keys, create_redis
 from domain.calls import VoiceScript
+from domain.feature_flags import FeatureFlag
 from models import Lead, TelephonyAccount
 from providers.http import create_provider_http_client
 from providers.twilio.voice import TwilioRejectedError
@@ -33,6 +39,7 @@ from repositories.timeline import TimelineRepository
 from workflows.call_types import (
     ACQUIRE_CALL_SLOT,
     CALL_REJECTED,
+    CALLS_DISABLED,
     CREATE_MISSED_CALL_TASK,
     HANG_UP_CALL,
     MIRROR_CALL,
@@ -69,6 +76,14 @@ class ScriptedVoiceAgent:
         return scripted_reply(script, turn.transcript, agent_number=account.agent_number)
 
 
+def _calls_disabled(tenant_id: uuid.UUID) -> ApplicationError:
+    return ApplicationError(
+        f"the 'calls' feature is off for tenant {tenant_id}: the call is not placed",
+        type=CALLS_DISABLED,
+        non_retryable=True,
+    )
+
+
 def _no_account(tenant_id: uuid.UUID) -> ApplicationError:
     return ApplicationError(
         f"tenant {tenant_id} has no telephony account", type=NO_TELEPHONY_ACCOUNT, non_retryable=True
@@ -83,9 +98,11 @@ class CallActivities:
         http: httpx.AsyncClient,
         redis: Redis,
         settings: Settings,
+        flags: FeatureFlagReader,
         voice_agent: VoiceAgent | None = None,
     ) -> None:
         self._sessions = session_factory
+        self._flags = flags
         self._http = http
         self._redis = redis
         self._settings = settings
@@ -103,12 +120,15 @@ class CallActivities:
         self._voice_agent = voice_agent or ScriptedVoiceAgent()
 
     @classmethod
-    def for_process(cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> "CallActivities":
+    def for_process(
+        cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession], flags: FeatureFlagReader
+    ) -> "CallActivities":
         return cls(
             session_factory=session_factory,
             http=create_provider_http_client(settings),
             redis=create_redis(settings),
             settings=settings,
+            flags=flags,
         )
 
     async def aclose(self) -> None:
@@ -145,7 +165,7 @@ class CallActivities:
                         "enrollment_workflow_id": data.enrollment_workflow_id,
                     }
                 )
-            return CallPlan(
+            plan = CallPlan(
                 voicemail_policy=account.voicemail_policy,  # type: ignore[arg-type]
                 human_answer_mode=account.human_answer_mode,  # type: ignore[arg-type]
                 retry_max_attempts=account.retry_max_attempts,
@@ -153,9 +173,16 @@ class CallActivities:
                 concurrent_call_limit=account.concurrent_call_limit,
                 calls_per_second=account.calls_per_second,
             )
+        # After the row committed, so the refused attempt is on the lead's call history.
+        if data.direction == "outbound" and not await self._flags.enabled(data.tenant_id, FeatureFlag.CALLS):
+            raise _calls_disabled(data.tenant_id)
+        return plan
 
     @activity.defn(name=PLACE_CALL)
     async def place(self, ref: CallRef) -> PlacedCall:
+        # Only before the first try: a later try may follow a dial that reached Twilio, which must be reconciled.
+        if activity.info().attempt == 1 and not await self._flags.enabled(ref.tenant_id, FeatureFlag.CALLS):
+            raise _calls_disabled(ref.tenant_id)
         try:
             placed = await self._placer.place(ref.call_id)
         except PlacementRefused as exc:

@@ -4,7 +4,8 @@ Contract used by every route:
     principal: Annotated[Principal, Depends(require(Action.LEAD_READ))]
 `require` answers 401 without credentials, 403 when a cookie-authenticated write lacks its CSRF token (api/auth/
 csrf.py), and 403 when the role lacks the action in domain/permissions.py `MATRIX`. `principal.tenant()` answers 403
-for a caller without a tenant (a system_admin on a tenant-scoped endpoint).
+for a caller without a tenant (a system_admin on a tenant-scoped endpoint), and 403 `feature_disabled` when the
+action belongs to a feature whose flag is off for the caller's tenant (domain/feature_flags.py `GATED_ACTIONS`).
 """
 
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,9 @@ from api.auth.principal import Principal
 from api.auth.resolve import resolve_principal
 from api.deps import SessionDep
 from api.openapi import raises
-from core.errors import Forbidden, NotFound, Unauthorized
+from core.errors import FeatureDisabled, Forbidden, NotFound, Unauthorized
+from core.feature_flags import FeatureFlagReader
+from domain.feature_flags import GATED_ACTIONS, disabled_message
 from domain.permissions import Action, allowed
 from models import Tenant
 from repositories.tenants import TenantRepository
@@ -60,6 +63,11 @@ def require(action: Action) -> Callable[..., Awaitable[Principal]]:
         principal = await authenticated(request, session)
         if not allowed(principal.role, action):
             raise Forbidden(f"role '{principal.role}' may not perform '{action}'")
+        flag = GATED_ACTIONS.get(action)
+        if flag is not None and principal.tenant_id is not None:
+            flags: FeatureFlagReader = request.app.state.feature_flags
+            if not await flags.enabled(principal.tenant_id, flag):
+                raise FeatureDisabled(disabled_message(flag), details={"flag": flag.value})
         return principal
 
     return dependency

@@ -29,6 +29,12 @@ class Forbidden(AppError):
     code = "forbidden"
 
 
+class FeatureDisabled(Forbidden):
+    """403: a feature flag of the caller's tenant is off (domain/feature_flags.py)."""
+
+    code = "feature_disabled"
+
+
 class Conflict(AppError):
     status_code = 409
     code = "conflict"

@@ -70,13 +70,15 @@ def activities(
     sequences = SequenceActivities(session_factory, client, whatsapp.live)
     # The job activities start workflows (bulk enrollments, imports, the sweeper) with the worker's client.
     jobs = JobActivities(session_factory, client, settings)
-    flags = FeatureFlagActivities(FeatureFlagReader(session_factory, ttl_seconds=settings.feature_flag_cache_seconds))
+    # One flag reader (and cache) for every activity that gates on a tenant's feature flags.
+    reader = FeatureFlagReader(session_factory, ttl_seconds=settings.feature_flag_cache_seconds)
+    flags = FeatureFlagActivities(reader)
     # One agent factory per process: the model clients it builds are shared by every tenant with the same endpoint.
     factory = AgentFactory(settings)
     if resources is not None:
         resources.push_async_callback(factory.aclose)
-    ai = AiActivities(session_factory, factory, client, settings)
-    calls = CallActivities.for_process(settings, session_factory)
+    ai = AiActivities(session_factory, factory, client, settings, reader)
+    calls = CallActivities.for_process(settings, session_factory, reader)
     if resources is not None:
         resources.push_async_callback(calls.aclose)
     return [

@@ -23,5 +23,6 @@ class WorkflowFailure(StrEnum):
     NO_TELEPHONY_ACCOUNT = "NoTelephonyAccount"  # a call of a tenant without a telephony account
     CALL_REJECTED = "CallRejected"  # Twilio refused the call (credentials, number) or its lead/caller id is gone
     PLACEMENT_IN_FLIGHT = "PlacementInFlight"  # a call was sent to Twilio and its SID is not known yet: retry soon
+    CALLS_DISABLED = "CallsDisabled"  # the tenant's `calls` feature flag is off: the call is not placed
     CALL_NOT_LIVE = "CallNotLive"  # a voice turn of a call that has ended
     NO_SLOT_YET = "NoSlotYet"  # no call slot free yet: retry soon

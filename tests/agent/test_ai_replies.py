@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.ai_agent import ConversationHandler
 from models import Conversation, Task
 from tests.fixtures.ai import AiScene, eventually
-from tests.fixtures.crm import MakeTenant
+from tests.fixtures.crm import MakeTenant, SystemAdminContext, set_flag
 from workflows.lead import LeadWorkflow
 
 pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
@@ -371,3 +372,26 @@ async def _pending_draft(scene: AiScene, lead_id: uuid.UUID, not_id: str | None 
 
     await eventually(waiting, what="a draft")
     return found[0]
+
+
+async def test_a_tenant_whose_ai_agent_is_off_gets_no_turn(
+    scene: AiScene, client: httpx.AsyncClient, system_admin: SystemAdminContext
+) -> None:
+    """The flag goes off after the agent was set up: the workflow asks `ai.plan_turn` (which reads the flag), gets
+    mode off and skips the turn: the model is never called and nothing is sent."""
+    await scene.configure(debounce_seconds=0.1)
+    lead_id, phone = await scene.new_lead()
+    await set_flag(client, system_admin, scene.tenant.tenant_id, "ai_agent", False)
+
+    await scene.writes(lead_id, "Hi! How much is it?")
+
+    async def planned() -> bool:
+        history = await scene.handle(lead_id).fetch_history()
+        return any(e.HasField("marker_recorded_event_attributes") for e in history.events)
+
+    await eventually(planned, what="the turn's plan")
+    await asyncio.sleep(0.5)
+    assert await scene.calls(lead_id) == []
+    assert await scene.sent(phone) == []
+    view = await scene.handle(lead_id).query(LeadWorkflow.view)
+    assert view.ai_replies == 0 and view.inbound_messages == 1

@@ -1,6 +1,7 @@
 """Calls end to end: the API places them through the Twilio sandbox, which plays them per persona and posts signed
 callbacks back to the API; the worker's CallWorkflow follows each call to its disposition."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,11 +26,13 @@ from tests.fixtures.calls import (
     sandbox_calls,
     set_persona,
 )
-from tests.fixtures.crm import MakeTenant
+from tests.fixtures.crm import MakeTenant, SystemAdminContext, set_flag
 from tests.fixtures.sandbox import unique_phone
 from tests.fixtures.whatsapp import add_lead, eventually
+from workflow_clients.call import CallWorkflowClient
 from workflows.call import CallWorkflow
-from workflows.call_types import CallView
+from workflows.call_types import CallView, CallWorkflowInput
+from workflows.ids import call_workflow_id
 
 pytestmark = pytest.mark.usefixtures("voice_api", "lead_worker")
 
@@ -404,3 +407,36 @@ async def test_live_calls_show_a_call_while_it_lasts(
         return all(c["call_id"] != placed["id"] for c in items)
 
     assert await eventually(gone)
+
+
+async def test_a_retry_of_a_tenant_whose_calls_went_off_is_never_dialled(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    system_admin: SystemAdminContext,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+    temporal_client: Client,
+) -> None:
+    """A call scheduled before a system admin turned `calls` off (a retry, here started as its parent would) asks
+    `call.prepare`, which reads the flag: the attempt ends failed on the lead's history and nothing is dialled."""
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    await set_persona(sandbox_control, phone, behaviour="human", utterances=["Yes"])
+    await set_flag(client, system_admin, calls_tenant.tenant.tenant_id, "calls", False)
+    tenant = calls_tenant.tenant
+    retry = CallWorkflowInput(
+        tenant_id=tenant.tenant_id,
+        tenant_slug=tenant.slug,
+        lead_id=uuid.UUID(lead_id),
+        call_id=uuid.uuid4(),
+        attempt=2,
+        origin="retry",
+    )
+    await CallWorkflowClient(temporal_client).start(
+        retry, workflow_id=call_workflow_id(tenant.slug, lead_id, retry.attempt)
+    )
+
+    call = await ended_call(client, str(retry.call_id), calls_tenant.headers())
+    assert (call["status"], call["disposition"], call["attempt"]) == ("failed", "failed", 2)
+    assert await sandbox_calls(sandbox_control, phone) == []
+    history = await client.get(f"/api/v1/leads/{lead_id}/calls", headers=calls_tenant.headers("agent"))
+    assert [c["attempt"] for c in history.json()["items"]] == [2], "no next attempt is scheduled"
