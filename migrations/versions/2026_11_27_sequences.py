@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations import columns
+
 revision: str = "0004_sequences"
 down_revision: str | None = "0003_lead_search"
 branch_labels: str | Sequence[str] | None = None
@@ -21,7 +23,7 @@ def upgrade() -> None:
 
     op.create_table(
         "sequence",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        columns.tenant_id(),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("description", sa.String(length=2000), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
@@ -29,40 +31,34 @@ def upgrade() -> None:
         sa.Column("latest_version", sa.Integer(), nullable=True),
         sa.Column("has_unpublished_changes", sa.Boolean(), nullable=False),
         sa.Column("created_by", sa.String(length=80), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        columns.updated_at(),
         sa.Column("archived_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenant.id"], name=op.f("fk_sequence_tenant_id_tenant"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sequence")),
+        columns.uuid_id(),
+        columns.created_at(),
+        columns.foreign_key("sequence", "tenant_id", "tenant"),
+        columns.primary_key("sequence"),
     )
     op.create_index("ix_sequence_tenant_created", "sequence", ["tenant_id", "created_at"], unique=False)
     op.create_table(
         "sequence_version",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        columns.tenant_id(),
         sa.Column("sequence_id", sa.Uuid(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("definition", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("published_by", sa.String(length=80), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["sequence_id"], ["sequence.id"], name=op.f("fk_sequence_version_sequence_id_sequence"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenant.id"], name=op.f("fk_sequence_version_tenant_id_tenant"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_sequence_version")),
+        columns.timestamp_now("published_at"),
+        columns.uuid_id(),
+        columns.foreign_key("sequence_version", "sequence_id", "sequence"),
+        columns.foreign_key("sequence_version", "tenant_id", "tenant"),
+        columns.primary_key("sequence_version"),
         sa.UniqueConstraint("sequence_id", "version", name=op.f("uq_sequence_version_sequence_id_version")),
     )
-    op.create_index(op.f("ix_sequence_version_tenant_id"), "sequence_version", ["tenant_id"], unique=False)
+    columns.create_index("sequence_version", "tenant_id")
 
 
 def downgrade() -> None:
 
-    op.drop_index(op.f("ix_sequence_version_tenant_id"), table_name="sequence_version")
+    columns.drop_index("sequence_version", "tenant_id")
     op.drop_table("sequence_version")
     op.drop_index("ix_sequence_tenant_created", table_name="sequence")
     op.drop_table("sequence")

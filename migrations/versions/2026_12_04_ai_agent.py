@@ -10,14 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations import columns
+
 revision: str = "0018_ai_agent"
 down_revision: str | None = "0017_tenant_feature_flag"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-def _created_at() -> sa.Column:
-    return sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False)
 
 
 def _tenant() -> sa.Column:
@@ -50,7 +48,7 @@ def upgrade() -> None:
         sa.Column("monthly_token_budget_soft", sa.Integer()),
         sa.Column("monthly_token_budget_hard", sa.Integer()),
         sa.Column("created_by", sa.String(80), nullable=False),
-        _created_at(),
+        columns.created_at(),
         sa.UniqueConstraint("tenant_id", "version", name="uq_ai_agent_settings_tenant_id_version"),
     )
     op.create_table(
@@ -67,7 +65,7 @@ def upgrade() -> None:
         sa.Column("latency_ms", sa.Integer(), nullable=False),
         sa.Column("cost_usd", sa.Numeric(14, 6), nullable=False),
         sa.Column("call_key", sa.String(300), nullable=False),
-        _created_at(),
+        columns.created_at(),
         sa.UniqueConstraint("call_key", name="uq_ai_usage_call_key"),
     )
     op.create_index("ix_ai_usage_tenant_created", "ai_usage", ["tenant_id", "created_at"])
@@ -87,7 +85,7 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True)),
         sa.Column("message_id", sa.Uuid()),
         sa.Column("task_id", sa.Uuid()),
-        _created_at(),
+        columns.created_at(),
         sa.UniqueConstraint("turn_key", name="uq_ai_draft_turn_key"),
     )
     op.create_index("ix_ai_draft_lead_id", "ai_draft", ["lead_id"])
@@ -100,7 +98,7 @@ def upgrade() -> None:
         sa.Column("level", sa.String(10), nullable=False),
         sa.Column("tokens_used", sa.Integer(), nullable=False),
         sa.Column("budget", sa.Integer(), nullable=False),
-        _created_at(),
+        columns.created_at(),
         sa.UniqueConstraint("tenant_id", "month", "level", name="uq_ai_budget_alert_tenant_id_month_level"),
     )
 

@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations import columns
+
 revision: str = "0015_background_jobs"
 down_revision: str | None = "0014_webhook_inbox"
 branch_labels: str | Sequence[str] | None = None
@@ -24,8 +26,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "job",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        columns.uuid_id(),
+        columns.tenant_id(),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("created_by", sa.String(80), nullable=False),
@@ -41,12 +43,12 @@ def upgrade() -> None:
         sa.Column("item_ids", postgresql.ARRAY(sa.Uuid()), nullable=False),
         sa.Column("retry_ids", postgresql.ARRAY(sa.Uuid()), nullable=False),
         sa.Column("next_offset", sa.Integer(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        columns.created_at(),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenant.id"], name="fk_job_tenant_id_tenant", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name="pk_job"),
+        columns.updated_at(),
+        columns.foreign_key("job", "tenant_id", "tenant"),
+        columns.primary_key("job"),
     )
     op.create_index("ix_job_tenant_created", "job", ["tenant_id", "created_at"])
     op.create_index(

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations import columns
+
 revision: str = "0020_calls"
 down_revision: str | None = "0019_telephony_account"
 branch_labels: str | Sequence[str] | None = None
@@ -20,8 +22,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "call",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        columns.uuid_id(),
+        columns.tenant_id(),
         sa.Column("lead_id", sa.Uuid(), nullable=False),
         sa.Column("attempt_key", sa.String(64), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
@@ -50,14 +52,12 @@ def upgrade() -> None:
         sa.Column("dial_started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenant.id"], name=op.f("fk_call_tenant_id_tenant"), ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(["lead_id"], ["lead.id"], name=op.f("fk_call_lead_id_lead"), ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["agent_id"], ["user.id"], name=op.f("fk_call_agent_id_user"), ondelete="SET NULL"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_call")),
+        columns.created_at(),
+        columns.updated_at(),
+        columns.foreign_key("call", "tenant_id", "tenant"),
+        columns.foreign_key("call", "lead_id", "lead"),
+        columns.foreign_key("call", "agent_id", "user", ondelete="SET NULL"),
+        columns.primary_key("call"),
         sa.UniqueConstraint("tenant_id", "lead_id", "attempt_key", name=op.f("uq_call_tenant_id_lead_id_attempt_key")),
         sa.UniqueConstraint("callback_token", name=op.f("uq_call_callback_token")),
         sa.UniqueConstraint("provider_sid", name=op.f("uq_call_provider_sid")),

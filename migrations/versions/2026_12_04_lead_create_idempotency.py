@@ -10,8 +10,7 @@ Create Date: 2026-12-04 14:40:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
-from alembic import op
+from migrations import columns
 
 revision: str = "0011_lead_create_idempotency"
 down_revision: str | None = "0010_webhook_event_per_tenant"
@@ -20,14 +19,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.add_column("lead", sa.Column("create_idempotency_key", sa.String(length=100), nullable=True))
-    op.add_column("lead", sa.Column("create_fingerprint", sa.String(length=64), nullable=True))
-    op.create_unique_constraint(
-        "uq_lead_tenant_id_create_idempotency_key", "lead", ["tenant_id", "create_idempotency_key"]
-    )
+    columns.add_create_idempotency("lead")
 
 
 def downgrade() -> None:
-    op.drop_constraint("uq_lead_tenant_id_create_idempotency_key", "lead", type_="unique")
-    op.drop_column("lead", "create_fingerprint")
-    op.drop_column("lead", "create_idempotency_key")
+    columns.drop_create_idempotency("lead")

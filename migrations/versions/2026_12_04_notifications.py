@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations import columns
+
 revision: str = "0016_notifications"
 down_revision: str | None = "0015_background_jobs"
 branch_labels: str | Sequence[str] | None = None
@@ -20,8 +22,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "notification",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        columns.uuid_id(),
+        columns.tenant_id(),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
@@ -29,13 +31,11 @@ def upgrade() -> None:
         sa.Column("data", postgresql.JSONB(), nullable=False),
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("idempotency_key", sa.String(300), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenant.id"], name="fk_notification_tenant_id_tenant", ondelete="CASCADE"
-        ),
-        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name="fk_notification_user_id_user", ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["lead_id"], ["lead.id"], name="fk_notification_lead_id_lead", ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id", name="pk_notification"),
+        columns.created_at(),
+        columns.foreign_key("notification", "tenant_id", "tenant"),
+        columns.foreign_key("notification", "user_id", "user"),
+        columns.foreign_key("notification", "lead_id", "lead"),
+        columns.primary_key("notification"),
         sa.UniqueConstraint("idempotency_key", name="uq_notification_idempotency_key"),
     )
     op.create_index("ix_notification_user_created", "notification", ["user_id", "created_at"])

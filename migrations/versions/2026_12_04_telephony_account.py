@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from migrations import columns
+
 revision: str = "0019_telephony_account"
 down_revision: str | None = "0018_ai_agent"
 branch_labels: str | Sequence[str] | None = None
@@ -20,8 +22,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "telephony_account",
-        sa.Column("id", sa.Uuid(), nullable=False),
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        columns.uuid_id(),
+        columns.tenant_id(),
         sa.Column("provider", sa.String(20), nullable=False),
         sa.Column("account_sid", sa.String(64), nullable=False),
         sa.Column("auth_token", sa.Text(), nullable=True),
@@ -40,12 +42,10 @@ def upgrade() -> None:
         sa.Column("retry_max_attempts", sa.Integer(), nullable=False),
         sa.Column("retry_spacing_minutes", sa.Integer(), nullable=False),
         sa.Column("inbound_routing", sa.String(20), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenant.id"], name=op.f("fk_telephony_account_tenant_id_tenant"), ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_telephony_account")),
+        columns.created_at(),
+        columns.updated_at(),
+        columns.foreign_key("telephony_account", "tenant_id", "tenant"),
+        columns.primary_key("telephony_account"),
         sa.UniqueConstraint("tenant_id", name=op.f("uq_telephony_account_tenant_id")),
     )
 
