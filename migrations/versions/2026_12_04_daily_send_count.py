@@ -13,6 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from migrations import columns
+
 revision: str = "0021_daily_send_count"
 down_revision: str | None = "0020_calls"
 branch_labels: str | Sequence[str] | None = None
@@ -22,13 +24,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "daily_send_count",
-        sa.Column("tenant_id", sa.Uuid(), nullable=False),
+        columns.tenant_id(),
         sa.Column("channel", sa.String(20), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("sent", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["tenant_id"], ["tenant.id"], name=op.f("fk_daily_send_count_tenant_id_tenant"), ondelete="CASCADE"
-        ),
+        columns.foreign_key("daily_send_count", "tenant_id", "tenant"),
         sa.PrimaryKeyConstraint("tenant_id", "channel", "day", name=op.f("pk_daily_send_count")),
     )
     op.execute(
