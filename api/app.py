@@ -117,10 +117,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(events.router, prefix="/api/v1")
     app.include_router(notifications.router, prefix="/api/v1")
     app.include_router(feature_flags.router, prefix="/api/v1")
-    app.include_router(webhooks_whatsapp.router, dependencies=[Depends(limit_webhook_source)])
     app.include_router(ai.router, prefix="/api/v1")
-    app.include_router(webhooks_whatsapp.router)
-    app.include_router(webhooks_twilio.router)
+    # Deliveries per sender address before anything else is read (api/webhook_limits.py).
+    app.include_router(webhooks_whatsapp.router, dependencies=[Depends(limit_webhook_source)])
+    app.include_router(webhooks_twilio.router, dependencies=[Depends(limit_webhook_source)])
     install_web(app, settings.web_dist_dir)
     hsts = settings.hsts_max_age_seconds if settings.env == "prod" else None
     cors_rules = rules_for(api_origins=settings.cors_allowed_origins, codec_origin=settings.temporal_ui_url)

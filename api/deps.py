@@ -16,6 +16,7 @@ from api.openapi import raises
 from api.transaction import commit_request, discard_pending
 from core.config import Settings
 from core.live_events import LiveEvents
+from core.rate_limits import RateLimiter
 from workflow_clients.call import CallWorkflowClient
 from workflow_clients.jobs import JobWorkflowClient
 from workflow_clients.lead import LeadWorkflowClient
@@ -69,3 +70,5 @@ JobWorkflowsDep = Annotated[JobWorkflowClient, Depends(_client("job_workflows"))
 CallWorkflowsDep = Annotated[CallWorkflowClient, Depends(_client("call_workflows"))]
 # Tells open web apps what a request changed (core/live_events.py); publish after the commit (api/transaction.py).
 LiveEventsDep = Annotated[LiveEvents, Depends(_client("live_events"))]
+# The rate-limit presets in Redis (core/rate_limits.py), built once by the lifespan.
+RateLimitsDep = Annotated[RateLimiter, Depends(_client("rate_limits"))]

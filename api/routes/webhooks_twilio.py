@@ -22,7 +22,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.admission import limit_webhooks_in_flight
-from api.deps import CallWorkflowsDep, LeadWorkflowsDep, SessionDep, SettingsDep
+from api.deps import CallWorkflowsDep, LeadWorkflowsDep, RateLimitsDep, SessionDep, SettingsDep
 from api.services import twilio_webhooks as service
 from channels.voice.webhooks import SIGNATURE_HEADER, TwilioRequest
 
@@ -31,7 +31,10 @@ router = APIRouter(
     tags=["webhooks"],
     dependencies=[Depends(limit_webhooks_in_flight, scope="function")],
 )
-ERRORS: dict[int | str, dict[str, str]] = {403: {"description": "unknown call, wrong token or bad signature"}}
+ERRORS: dict[int | str, dict[str, str]] = {
+    403: {"description": "unknown call, wrong token or bad signature"},
+    429: {"description": "the tenant's webhook or text-to-speech rate limit is used up; see Retry-After"},
+}
 Token = Annotated[str | None, Query(max_length=100)]
 XML = "application/xml"
 
@@ -51,30 +54,51 @@ TwilioRequestDep = Annotated[TwilioRequest, Depends(_twilio_request)]
 
 @router.post("/status/{call_id}", responses=ERRORS)
 async def status_callback(
-    call_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, token: Token = None
+    call_id: uuid.UUID,
+    twilio: TwilioRequestDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limits: RateLimitsDep,
+    token: Token = None,
 ) -> Response:
     await service.store_callback(
-        session=session, settings=settings, kind="status", call_id=call_id, token=token, request=twilio
+        session=session, settings=settings, limits=limits, kind="status", call_id=call_id, token=token, request=twilio
     )
     return Response(status_code=200)
 
 
 @router.post("/amd/{call_id}", responses=ERRORS)
 async def amd_callback(
-    call_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, token: Token = None
+    call_id: uuid.UUID,
+    twilio: TwilioRequestDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limits: RateLimitsDep,
+    token: Token = None,
 ) -> Response:
     await service.store_callback(
-        session=session, settings=settings, kind="amd", call_id=call_id, token=token, request=twilio
+        session=session, settings=settings, limits=limits, kind="amd", call_id=call_id, token=token, request=twilio
     )
     return Response(status_code=200)
 
 
 @router.post("/recording/{call_id}", responses=ERRORS)
 async def recording_callback(
-    call_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, token: Token = None
+    call_id: uuid.UUID,
+    twilio: TwilioRequestDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limits: RateLimitsDep,
+    token: Token = None,
 ) -> Response:
     await service.store_callback(
-        session=session, settings=settings, kind="recording", call_id=call_id, token=token, request=twilio
+        session=session,
+        settings=settings,
+        limits=limits,
+        kind="recording",
+        call_id=call_id,
+        token=token,
+        request=twilio,
     )
     return Response(status_code=200)
 
@@ -85,11 +109,12 @@ async def answer(
     twilio: TwilioRequestDep,
     session: SessionDep,
     settings: SettingsDep,
+    limits: RateLimitsDep,
     token: Token = None,
     wait: Annotated[int, Query(ge=0, le=100)] = 0,
 ) -> Response:
     body = await service.answer(
-        session=session, settings=settings, call_id=call_id, token=token, wait=wait, request=twilio
+        session=session, settings=settings, limits=limits, call_id=call_id, token=token, wait=wait, request=twilio
     )
     return Response(body, media_type=XML)
 
@@ -100,20 +125,34 @@ async def voice_turn(
     twilio: TwilioRequestDep,
     session: SessionDep,
     settings: SettingsDep,
+    limits: RateLimitsDep,
     workflows: CallWorkflowsDep,
     token: Token = None,
 ) -> Response:
     body = await service.voice_turn(
-        session=session, settings=settings, workflows=workflows, call_id=call_id, token=token, request=twilio
+        session=session,
+        settings=settings,
+        limits=limits,
+        workflows=workflows,
+        call_id=call_id,
+        token=token,
+        request=twilio,
     )
     return Response(body, media_type=XML)
 
 
 @router.post("/dial/{call_id}", responses=ERRORS)
 async def dial_finished(
-    call_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, token: Token = None
+    call_id: uuid.UUID,
+    twilio: TwilioRequestDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    limits: RateLimitsDep,
+    token: Token = None,
 ) -> Response:
-    body = await service.dial_finished(session=session, settings=settings, call_id=call_id, token=token, request=twilio)
+    body = await service.dial_finished(
+        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=twilio
+    )
     return Response(body, media_type=XML)
 
 
@@ -123,12 +162,14 @@ async def inbound_call(
     twilio: TwilioRequestDep,
     session: SessionDep,
     settings: SettingsDep,
+    limits: RateLimitsDep,
     call_workflows: CallWorkflowsDep,
     lead_workflows: LeadWorkflowsDep,
 ) -> Response:
     body = await service.inbound(
         session=session,
         settings=settings,
+        limits=limits,
         call_workflows=call_workflows,
         lead_workflows=lead_workflows,
         account_id=account_id,
@@ -139,7 +180,9 @@ async def inbound_call(
 
 @router.post("/inbound/{account_id}/status", responses=ERRORS)
 async def inbound_status(
-    account_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep
+    account_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, limits: RateLimitsDep
 ) -> Response:
-    await service.inbound_status(session=session, settings=settings, account_id=account_id, request=twilio)
+    await service.inbound_status(
+        session=session, settings=settings, limits=limits, account_id=account_id, request=twilio
+    )
     return Response(status_code=200)

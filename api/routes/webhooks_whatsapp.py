@@ -2,7 +2,9 @@
 
 No login: a delivery proves itself (Meta's signature over the raw body, the shard's key). Every accepted delivery
 is answered 200 once its events are committed to the webhook inbox, including repeats (which store nothing); the
-dispatcher handles them behind the answer. Verifying and parsing are the channel's (channels/whatsapp/webhooks.py).
+dispatcher handles them behind the answer. Past the sender's or (Cloud, once verified) the tenant's rate limit a
+delivery is refused 429 with Retry-After before anything is stored (api/webhook_limits.py). Verifying and parsing
+are the channel's (channels/whatsapp/webhooks.py).
 """
 
 from typing import Any
@@ -11,7 +13,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from api.admission import limit_webhooks_in_flight
-from api.deps import SessionDep, SettingsDep
+from api.deps import RateLimitsDep, SessionDep, SettingsDep
+from api.webhook_limits import limit_webhook_tenants
 from channels.whatsapp import webhooks
 from channels.whatsapp.shard_router import ShardRouter
 from core.errors import AppError
@@ -30,6 +33,7 @@ DELIVERY_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "verified, but not a webhook payload of this provider"},
     401: {"description": "the signature (Cloud) or the shard's key (Evolution) is missing or wrong"},
     413: {"description": f"the body is over {MAX_WEBHOOK_BYTES} bytes"},
+    429: {"description": "too many deliveries from this sender or for this tenant; redeliver after Retry-After"},
 }
 
 
@@ -65,10 +69,13 @@ async def cloud_verification(request: Request, session: SessionDep, settings: Se
 
 
 @router.post("/cloud", responses=DELIVERY_ERRORS)
-async def cloud_webhook(request: Request, session: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+async def cloud_webhook(
+    request: Request, session: SessionDep, settings: SettingsDep, limits: RateLimitsDep
+) -> dict[str, Any]:
     delivery = await webhooks.accept_cloud_delivery(
         session=session, raw_body=await _raw_body(request), headers=request.headers, settings=settings
     )
+    await limit_webhook_tenants(limits, delivery.tenant_ids)
     queued = await webhooks.store(session=session, delivery=delivery)
     return {"received": delivery.received, "queued": queued}
 

@@ -8,6 +8,9 @@
    (channels/voice/callbacks.py).
 3. TwiML requests (answer, voice turn, inbound call) are answered from the call row, the tenant's account and, for a
    turn, the call's workflow (update `caller_said`).
+
+Rate limits (api/webhook_limits.py): once verified, every request counts against its tenant's `webhook_tenant`
+preset; an answer that makes Twilio speak counts against the tenant's `tts` preset. Past either: 429, nothing stored.
 """
 
 import hmac
@@ -19,6 +22,7 @@ from collections.abc import Callable, Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.transaction import after_commit, end_reads
+from api.webhook_limits import count_tts, limit_tts, limit_webhook_tenants
 from channels.voice import twiml
 from channels.voice.callbacks import amd_event, dial_event, inbox_row, recording_event, status_event
 from channels.voice.urls import CallUrls
@@ -26,6 +30,7 @@ from channels.voice.webhooks import TwilioRequest, signed_by
 from core.config import Settings
 from core.errors import AppError, Forbidden
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
+from core.rate_limits import RateLimiter
 from models import Call, Lead, TelephonyAccount, Tenant
 from repositories.calls import CallRepository
 from repositories.leads import LeadRepository
@@ -58,7 +63,13 @@ def _check_signature(account: TelephonyAccount, settings: Settings, request: Twi
 
 
 async def verified_call(
-    *, session: AsyncSession, settings: Settings, call_id: uuid.UUID, token: str | None, request: TwilioRequest
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    limits: RateLimiter,
+    call_id: uuid.UUID,
+    token: str | None,
+    request: TwilioRequest,
 ) -> tuple[Call, TelephonyAccount]:
     call = await CallRepository(session).get(call_id)
     if call is None or not token or not hmac.compare_digest(token.encode(), call.callback_token.encode()):
@@ -67,16 +78,18 @@ async def verified_call(
     if account is None:
         raise Forbidden("the call's tenant has no telephony account")
     _check_signature(account, settings, request)
+    await limit_webhook_tenants(limits, [call.tenant_id])
     return call, account
 
 
 async def verified_account(
-    *, session: AsyncSession, settings: Settings, account_id: uuid.UUID, request: TwilioRequest
+    *, session: AsyncSession, settings: Settings, limits: RateLimiter, account_id: uuid.UUID, request: TwilioRequest
 ) -> TelephonyAccount:
     account = await TelephonyAccountRepository(session).get(account_id)
     if account is None:
         raise Forbidden("no telephony account behind this URL")
     _check_signature(account, settings, request)
+    await limit_webhook_tenants(limits, [account.tenant_id])
     return account
 
 
@@ -95,6 +108,7 @@ async def store_callback(
     *,
     session: AsyncSession,
     settings: Settings,
+    limits: RateLimiter,
     kind: str,
     call_id: uuid.UUID,
     token: str | None,
@@ -102,7 +116,7 @@ async def store_callback(
 ) -> None:
     """A status, AMD or recording callback: verified, then stored in the inbox (the request's commit answers it)."""
     call, account = await verified_call(
-        session=session, settings=settings, call_id=call_id, token=token, request=request
+        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=request
     )
     if kind == "amd":
         # The answer TwiML waits for this result: it goes on the row at once, besides the inbox for the workflow.
@@ -117,30 +131,35 @@ async def answer(
     *,
     session: AsyncSession,
     settings: Settings,
+    limits: RateLimiter,
     call_id: uuid.UUID,
     token: str | None,
     wait: int,
     request: TwilioRequest,
 ) -> str:
     call, account = await verified_call(
-        session=session, settings=settings, call_id=call_id, token=token, request=request
+        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=request
     )
-    return twiml.answer_twiml(call, account, _urls(settings, call), wait=wait)
+    return await limit_tts(limits, call.tenant_id, twiml.answer_twiml(call, account, _urls(settings, call), wait=wait))
 
 
 async def voice_turn(
     *,
     session: AsyncSession,
     settings: Settings,
+    limits: RateLimiter,
     workflows: CallWorkflowClient,
     call_id: uuid.UUID,
     token: str | None,
     request: TwilioRequest,
 ) -> str:
     """What the caller said goes to the call's workflow (update `caller_said`); its reply is the next TwiML."""
-    call, _ = await verified_call(session=session, settings=settings, call_id=call_id, token=token, request=request)
+    call, _ = await verified_call(
+        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=request
+    )
     urls, workflow_id = _urls(settings, call), call.workflow_id
     caller_id = call.from_number if call.direction == "outbound" else call.to_number
+    await count_tts(limits, call.tenant_id)  # every reply speaks: refused before the workflow hears the caller
     await end_reads(session)  # no pooled connection idles in a transaction while the workflow answers
     utterance = CallerUtterance(
         call_sid=request.params.get("CallSid", ""),
@@ -156,20 +175,27 @@ async def voice_turn(
 
 
 async def dial_finished(
-    *, session: AsyncSession, settings: Settings, call_id: uuid.UUID, token: str | None, request: TwilioRequest
+    *,
+    session: AsyncSession,
+    settings: Settings,
+    limits: RateLimiter,
+    call_id: uuid.UUID,
+    token: str | None,
+    request: TwilioRequest,
 ) -> str:
     call, account = await verified_call(
-        session=session, settings=settings, call_id=call_id, token=token, request=request
+        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=request
     )
     event = dial_event(request.params)
     await enqueue(session=session, call=call, account=account, event=event, params=request.params)
-    return twiml.dial_finished_twiml(event.dial_status)
+    return await limit_tts(limits, call.tenant_id, twiml.dial_finished_twiml(event.dial_status))
 
 
 async def inbound(
     *,
     session: AsyncSession,
     settings: Settings,
+    limits: RateLimiter,
     call_workflows: CallWorkflowClient,
     lead_workflows: LeadWorkflowClient,
     account_id: uuid.UUID,
@@ -177,7 +203,9 @@ async def inbound(
 ) -> str:
     """Someone calls a tenant's number: the call is written; its workflow starts and the lead's hears of it after
     the commit."""
-    account = await verified_account(session=session, settings=settings, account_id=account_id, request=request)
+    account = await verified_account(
+        session=session, settings=settings, limits=limits, account_id=account_id, request=request
+    )
     call, lead, _ = await inbound_call(session=session, account=account, params=request.params)
     tenant = await session.get(Tenant, account.tenant_id)
     assert tenant is not None
@@ -199,13 +227,15 @@ async def inbound(
         await lead_workflows.signal_with_start(tenant=tenant, lead=lead, signal=RECORD_CALL_SIGNAL, arg=link)
 
     after_commit(session, start, failure="the inbound call was saved but its workflow could not be started")
-    return twiml.inbound_twiml(call, account, _urls(settings, call))
+    return await limit_tts(limits, account.tenant_id, twiml.inbound_twiml(call, account, _urls(settings, call)))
 
 
 async def inbound_status(
-    *, session: AsyncSession, settings: Settings, account_id: uuid.UUID, request: TwilioRequest
+    *, session: AsyncSession, settings: Settings, limits: RateLimiter, account_id: uuid.UUID, request: TwilioRequest
 ) -> None:
-    account = await verified_account(session=session, settings=settings, account_id=account_id, request=request)
+    account = await verified_account(
+        session=session, settings=settings, limits=limits, account_id=account_id, request=request
+    )
     call = await CallRepository(session).get_by_sid(request.params.get("CallSid", ""))
     if call is None or call.tenant_id != account.tenant_id:
         raise Forbidden("no inbound call of this account with that CallSid")

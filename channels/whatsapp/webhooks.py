@@ -53,6 +53,11 @@ class VerifiedDelivery:
     received: int
     rows: list[dict[str, Any]]
 
+    @property
+    def tenant_ids(self) -> list[Any]:
+        """The tenants the delivery's rows belong to, where the request knew them (Cloud)."""
+        return [row["tenant_id"] for row in self.rows if row.get("tenant_id") is not None]
+
 
 def parse_inbound(provider: str, payload: Any) -> list[WhatsAppEvent]:
     """The events of a verified delivery of `provider` (`cloud` or `evolution`); WebhookPayloadError otherwise."""

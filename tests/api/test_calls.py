@@ -7,15 +7,19 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Replayer
 
+from api.app import create_app
+from channels.voice.twiml import AMD_WAITS
+from channels.voice.urls import CallUrls
 from core.config import Settings
 from domain.sequences.definition import BusinessHours
 from domain.sequences.schedule import in_business_hours, zone
-from models import Lead, Task, TimelineEvent, WebhookInbox
+from models import Call, Lead, Task, TimelineEvent, WebhookInbox
 from providers.twilio.signatures import SIGNATURE_HEADER, compute_signature
 from tests.fixtures.calls import (
     TENANT_NUMBER,
@@ -440,3 +444,38 @@ async def test_a_retry_of_a_tenant_whose_calls_went_off_is_never_dialled(
     assert await sandbox_calls(sandbox_control, phone) == []
     history = await client.get(f"/api/v1/leads/{lead_id}/calls", headers=calls_tenant.headers("agent"))
     assert [c["attempt"] for c in history.json()["items"]] == [2], "no next attempt is scheduled"
+
+
+async def test_speech_past_the_tenants_tts_limit_is_a_429(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+    settings: Settings,
+) -> None:
+    """Every TwiML answer that makes Twilio speak counts against the tenant's `tts` preset; past it Twilio gets 429
+    with Retry-After, counted in `leadflow_rate_limit_refusals_total{limit="tts"}`."""
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    await set_persona(sandbox_control, phone, behaviour="busy")  # the sandbox never asks for TwiML: no speech yet
+    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+    await ended_call(client, placed["id"], calls_tenant.headers())
+    async with session_factory() as session:
+        call = await session.get(Call, uuid.UUID(placed["id"]))
+    assert call is not None
+    answer_url = CallUrls(base=settings.public_base_url, call_id=call.id, token=call.callback_token).answer(AMD_WAITS)
+    params = {"AccountSid": calls_tenant.account_sid, "CallSid": call.provider_sid or "CA0"}
+    signed = {SIGNATURE_HEADER: compute_signature(settings.twilio_sandbox_auth_token, answer_url, params)}
+    path = answer_url.removeprefix(settings.public_base_url)
+    app = create_app(settings.model_copy(update={"rate_limit_tts_per_window": 1, "rate_limit_tts_window_seconds": 30}))
+    before = REGISTRY.get_sample_value("leadflow_rate_limit_refusals_total", {"limit": "tts"}) or 0.0
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as twilio:
+            spoken = await twilio.post(path, data=params, headers=signed)
+            assert spoken.status_code == 200 and "<Say>" in spoken.text, spoken.text
+            refused = await twilio.post(path, data=params, headers=signed)
+    assert refused.status_code == 429, refused.text
+    assert 1 <= int(refused.headers["Retry-After"]) <= 30
+    assert refused.json()["details"]["limit"] == "tts"
+    after = REGISTRY.get_sample_value("leadflow_rate_limit_refusals_total", {"limit": "tts"}) or 0.0
+    assert after == before + 1

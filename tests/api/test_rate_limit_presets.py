@@ -10,12 +10,16 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from core.config import Settings
 from core.rate_limits import RateLimited, RateLimiter
 from core.redis import Keys
+from models import WebhookInbox
 from tests.fixtures.crm import PASSWORD, MakeTenant, login
+from tests.fixtures.whatsapp import create_whatsapp_tenant, fresh_phone_digits, fresh_wamid
 
 ClientFactory = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 PASSWORD_URL = "/api/v1/auth/password"
@@ -121,3 +125,32 @@ async def test_tts_is_limited_per_tenant(redis: Redis, settings: Settings) -> No
     assert caught.value.headers == {"Retry-After": str(caught.value.retry_after)}
     await limits.hit("tts", other)
     assert refused == ["tts"]
+
+
+async def test_webhook_deliveries_are_limited_per_tenant_past_the_inbox(
+    settings: Settings, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """A tenant's verified deliveries past `webhook_tenant` are refused 429 (nothing stored, the provider redelivers);
+    another tenant's deliveries through the same sender go on."""
+    app = create_app(settings.model_copy(update={"rate_limit_webhook_tenant_per_window": 2}))
+    flooding, quiet = await create_whatsapp_tenant(session_factory), await create_whatsapp_tenant(session_factory)
+    before = _refusals("webhook_tenant")
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=(f"10.79.{uuid.uuid4().int % 250}.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            for _ in range(2):
+                body = flooding.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
+                assert (await flooding.post_cloud(c, body)).status_code == 200
+            refused_id = fresh_wamid()
+            body = flooding.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits(), message_id=refused_id)
+            _assert_429(await flooding.post_cloud(c, body), "webhook_tenant", 60)
+            other = quiet.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
+            assert (await quiet.post_cloud(c, other)).status_code == 200, "another tenant goes on"
+            metrics = await c.get("/metrics")
+    assert _refusals("webhook_tenant") == before + 1
+    assert 'leadflow_webhook_deliveries_total{outcome="rate_limited",provider="cloud"}' in metrics.text
+    async with session_factory() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(WebhookInbox).where(WebhookInbox.tenant_id == flooding.id)
+        )
+    assert stored == 2, "the refused delivery stored nothing"

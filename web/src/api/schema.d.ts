@@ -9807,6 +9807,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description the tenant's webhook or text-to-speech rate limit is used up; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
             503: {
                 headers: {
@@ -9861,6 +9870,15 @@ export interface operations {
             };
             /** @description a parameter or field is invalid; details name each */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the tenant's webhook or text-to-speech rate limit is used up; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9928,6 +9946,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description the tenant's webhook or text-to-speech rate limit is used up; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
             503: {
                 headers: {
@@ -9986,6 +10013,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description the tenant's webhook or text-to-speech rate limit is used up; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
             503: {
                 headers: {
@@ -10037,6 +10073,15 @@ export interface operations {
             };
             /** @description a parameter or field is invalid; details name each */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the tenant's webhook or text-to-speech rate limit is used up; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10104,6 +10149,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description the tenant's webhook or text-to-speech rate limit is used up; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
             503: {
                 headers: {
@@ -10164,6 +10218,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
+            /** @description the tenant's webhook or text-to-speech rate limit is used up; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
             /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
             503: {
                 headers: {
@@ -10217,6 +10280,15 @@ export interface operations {
             };
             /** @description a parameter or field is invalid; details name each */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the tenant's webhook or text-to-speech rate limit is used up; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10329,7 +10401,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description too many attempts; see Retry-After */
+            /** @description too many deliveries from this sender or for this tenant; redeliver after Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -10416,7 +10488,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorResponse"];
                 };
             };
-            /** @description too many attempts; see Retry-After */
+            /** @description too many deliveries from this sender or for this tenant; redeliver after Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;
