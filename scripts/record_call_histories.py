@@ -2,35 +2,22 @@
 
 Runs the current CallWorkflow on a throwaway Temporal dev server through the scenarios below, each until the call
 has ended and its outcome is written (the workflow then waits for disposition corrections: the history is taken
-there), and writes it to tests/workflows/histories/call/<scenario>.json. tests/workflows/test_call_replay.py
-replays them: a change that would break running calls (a command added, removed or reordered) fails there.
-
-Re-record only for a deliberate, versioned change (workflow.patched) or a new scenario. The activities are stand-ins
-with the real names and types (a history holds only their results), so no database, Redis or Twilio is needed.
+there), and writes it to tests/workflows/histories/call/<scenario>.json, replayed by
+tests/workflows/test_call_replay.py. See scripts/history_recording.py for when to re-record.
 """
 
 import asyncio
-import json
-import os
-import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from history_recording import HISTORIES, dev_server, run, running, stand_in, write_history
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from core.queues import LEADS_QUEUE  # noqa: E402
-from worker.main import workflow_runner  # noqa: E402
-from workflows import search_attributes  # noqa: E402
-from workflows.call import CallWorkflow  # noqa: E402
-from workflows.call_types import (  # noqa: E402
+from core.queues import LEADS_QUEUE
+from workflows.call import CallWorkflow
+from workflows.call_types import (
     ACQUIRE_CALL_SLOT,
     CREATE_MISSED_CALL_TASK,
     HANG_UP_CALL,
@@ -43,23 +30,18 @@ from workflows.call_types import (  # noqa: E402
     VOICE_REPLY,
     AnsweredByEvent,
     CallerUtterance,
-    CallMirror,
     CallPlan,
     CallRef,
     CallStatusEvent,
     CallView,
     CallWorkflowInput,
-    MissedCallTask,
     PlacedCall,
     ProviderEventEnvelope,
-    SlotRequest,
     VoiceReply,
     VoiceTurn,
 )
-from workflows.ids import call_workflow_id  # noqa: E402
+from workflows.ids import call_workflow_id
 
-HISTORIES = ROOT / "tests" / "workflows" / "histories" / "call"
-TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 TENANT = uuid.UUID("00000000-0000-4000-8000-0000000ca115")
 SID = "CA00000000000000000000000000000001"
 
@@ -81,16 +63,6 @@ async def place(ref: CallRef) -> PlacedCall:
     return PlacedCall(provider_sid=SID, reconciled=False)
 
 
-@activity.defn(name=HANG_UP_CALL)
-async def hang_up(ref: CallRef) -> None:
-    return None
-
-
-@activity.defn(name=MIRROR_CALL)
-async def mirror(data: CallMirror) -> None:
-    return None
-
-
 @activity.defn(name=VOICE_REPLY)
 async def voice_reply(turn: VoiceTurn) -> VoiceReply:
     said = sum(1 for t in turn.transcript if t.speaker == "caller")
@@ -99,24 +71,8 @@ async def voice_reply(turn: VoiceTurn) -> VoiceReply:
     return VoiceReply(say="Goodbye.", action="hang_up")
 
 
-@activity.defn(name=CREATE_MISSED_CALL_TASK)
-async def missed_call_task(data: MissedCallTask) -> None:
-    return None
-
-
-@activity.defn(name=ACQUIRE_CALL_SLOT)
-async def acquire_slot(data: SlotRequest) -> None:
-    return None
-
-
-@activity.defn(name=RENEW_CALL_SLOT)
-async def renew_slot(data: SlotRequest) -> None:
-    return None
-
-
-@activity.defn(name=RELEASE_CALL_SLOT)
-async def release_slot(data: SlotRequest) -> None:
-    return None
+# Stand-ins whose results the workflow does not read.
+QUIET = [HANG_UP_CALL, MIRROR_CALL, CREATE_MISSED_CALL_TASK, ACQUIRE_CALL_SLOT, RENEW_CALL_SLOT, RELEASE_CALL_SLOT]
 
 
 async def start(client: Client, name: str) -> WorkflowHandle[CallWorkflow, CallView]:
@@ -181,54 +137,16 @@ SCENARIOS: list[Callable[[Client], Awaitable[WorkflowHandle[CallWorkflow, CallVi
 ]
 
 
-async def record(out_dir: Path = HISTORIES) -> list[Path]:
-    env = await WorkflowEnvironment.start_local(
-        namespace="default",
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        search_attributes=search_attributes.ALL,
-        ui=False,
-        dev_server_log_level="error",
-    )
+async def record(out_dir: Path = HISTORIES / "call") -> list[Path]:
+    activities = [prepare, place, voice_reply, *(stand_in(name) for name in QUIET)]
     written: list[Path] = []
-    try:
-        async with Worker(
-            env.client,
-            task_queue=LEADS_QUEUE,
-            workflows=[CallWorkflow],
-            activities=[
-                prepare,
-                place,
-                hang_up,
-                mirror,
-                voice_reply,
-                missed_call_task,
-                acquire_slot,
-                renew_slot,
-                release_slot,
-            ],
-            workflow_runner=workflow_runner(),
-        ):
-            for scenario in SCENARIOS:
-                handle = await scenario(env.client)
-                await ended(handle)
-                history = await handle.fetch_history()
-                path = out_dir / f"{scenario.__name__}.json"
-                path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-                written.append(path)
-    finally:
-        await env.shutdown()
+    async with running(dev_server, task_queue=LEADS_QUEUE, workflows=[CallWorkflow], activities=activities) as env:
+        for scenario in SCENARIOS:
+            handle = await scenario(env.client)
+            await ended(handle)
+            written.append(await write_history(handle, out_dir / f"{scenario.__name__}.json"))
     return written
 
 
-def main() -> None:
-    HISTORIES.mkdir(parents=True, exist_ok=True)
-    paths = asyncio.run(record())
-    for path in paths:
-        print(path.relative_to(ROOT))
-    sys.stdout.flush()
-    os._exit(0)  # temporalio can abort in finalisers at interpreter exit (sdk-python#300)
-
-
 if __name__ == "__main__":
-    main()
+    run(record())

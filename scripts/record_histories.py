@@ -1,47 +1,35 @@
-"""Record LeadWorkflow histories for the replay test: `.venv/bin/python scripts/record_histories.py`.
+"""Record LeadWorkflow histories for the replay test: `.venv/bin/python scripts/record_histories.py [scenario ...]`.
 
 Runs the current LeadWorkflow on a throwaway Temporal dev server through the scenarios below and writes each run's
-history to tests/workflows/histories/<scenario>.json. tests/workflows/test_replay.py replays them against the
-workflow code: a change that would break running workflows (a command added, removed or reordered) fails there.
-
-Re-record only for a deliberate, versioned change (workflow.patched) or a new scenario, and keep the old files of
-histories that may still be running in production. The activities here are stand-ins with the real names and types
-(a history holds only their results), so no database is needed.
+history to tests/workflows/histories/<scenario>.json, replayed by tests/workflows/test_replay.py: a change that
+would break running workflows (a command added, removed or reordered) fails there. Scenario names as arguments
+record only those. See scripts/history_recording.py for when to re-record.
 """
 
 import asyncio
-import json
-import os
 import sys
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from history_recording import HISTORIES, dev_server, run, running, stand_in, until, write_history
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from domain.ai_agent import AgentMode, ConversationHandler  # noqa: E402
-from domain.stages import Stage  # noqa: E402
-from domain.whatsapp_messages import (  # noqa: E402
+from domain.ai_agent import AgentMode, ConversationHandler
+from domain.stages import Stage
+from domain.whatsapp_messages import (
     SEND_WHATSAPP_MESSAGE,
     InboundWhatsAppMessage,
     ManualWhatsAppMessage,
     SendWhatsAppInput,
     SendWhatsAppResult,
 )
-from worker.main import workflow_runner  # noqa: E402
-from workflows import search_attributes  # noqa: E402
-from workflows.ai_types import (  # noqa: E402
+from workflows import search_attributes
+from workflows.ai_types import (
     PLAN_AI_TURN,
     RUN_AI_TURN,
     SAVE_AI_DRAFT,
@@ -50,7 +38,6 @@ from workflows.ai_types import (  # noqa: E402
     AiDraftInput,
     AiDraftRef,
     AiDraftSettled,
-    AiDraftSettlement,
     AiTurnInput,
     AiTurnPlan,
     AiTurnPlanRequest,
@@ -58,9 +45,9 @@ from workflows.ai_types import (  # noqa: E402
     DraftDecision,
     HandlerRequest,
 )
-from workflows.ids import lead_workflow_id  # noqa: E402
-from workflows.lead import LeadWorkflow  # noqa: E402
-from workflows.lead_types import (  # noqa: E402
+from workflows.ids import lead_workflow_id
+from workflows.lead import LeadWorkflow
+from workflows.lead_types import (
     LEAD_GONE,
     MIRROR_STATUS_CHANGE,
     RECORD_SPEED_TO_LEAD_ALERT,
@@ -73,9 +60,7 @@ from workflows.lead_types import (  # noqa: E402
     StatusChangeRequest,
 )
 
-HISTORIES = ROOT / "tests" / "workflows" / "histories"
 QUEUE = "record-lead-histories"
-TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
 OWNER = uuid.UUID("00000000-0000-4000-8000-00000000a11c")
 GONE_LEADS: set[uuid.UUID] = set()
 
@@ -119,11 +104,6 @@ async def run_ai_turn(data: AiTurnInput) -> AiTurnResult:
 @activity.defn(name=SAVE_AI_DRAFT)
 async def save_ai_draft(data: AiDraftInput) -> AiDraftRef:
     return AiDraftRef(draft_id=uuid.uuid5(uuid.NAMESPACE_URL, data.turn_key))
-
-
-@activity.defn(name=SETTLE_AI_DRAFT)
-async def settle_ai_draft(data: AiDraftSettlement) -> AiDraftSettled:
-    return AiDraftSettled()
 
 
 def lead_input(
@@ -176,14 +156,6 @@ async def refused(handle: WorkflowHandle[LeadWorkflow, LeadView], key: str) -> N
     except WorkflowUpdateFailedError:
         return
     raise AssertionError(f"the change to {key} was expected to be refused")
-
-
-async def until(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("scenario did not reach its state")
-        await asyncio.sleep(0.2)
 
 
 # Scenarios: each returns the handles (specific runs) whose histories it wants kept -------------------------------
@@ -354,57 +326,29 @@ SCENARIOS = [
 ]
 
 
+ACTIVITIES = [
+    mirror_status_change,
+    record_speed_to_lead_alert,
+    send_whatsapp_message,
+    plan_ai_turn,
+    run_ai_turn,
+    save_ai_draft,
+    stand_in(SETTLE_AI_DRAFT, AiDraftSettled()),
+]
+
+
 async def record(out_dir: Path = HISTORIES, only: set[str] | None = None) -> list[Path]:
-    env = await WorkflowEnvironment.start_local(
-        namespace="default",
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(TEMPORAL_CLI),
-        search_attributes=search_attributes.ALL,
-        ui=False,
-        dev_server_log_level="error",
-    )
     written: list[Path] = []
-    try:
-        async with Worker(
-            env.client,
-            task_queue=QUEUE,
-            workflows=[LeadWorkflow],
-            activities=[
-                mirror_status_change,
-                record_speed_to_lead_alert,
-                send_whatsapp_message,
-                plan_ai_turn,
-                run_ai_turn,
-                save_ai_draft,
-                settle_ai_draft,
-            ],
-            workflow_runner=workflow_runner(),
-        ):
-            for scenario in SCENARIOS:
-                if only and scenario.__name__ not in only:
-                    continue
-                handles = await scenario(env.client)
-                for number, handle in enumerate(handles, start=1):
-                    history = await handle.fetch_history()
-                    suffix = f"-run{number}" if len(handles) > 1 else ""
-                    path = out_dir / f"{scenario.__name__}{suffix}.json"
-                    path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-                    written.append(path)
-    finally:
-        await env.shutdown()
+    async with running(dev_server, task_queue=QUEUE, workflows=[LeadWorkflow], activities=ACTIVITIES) as env:
+        for scenario in SCENARIOS:
+            if only and scenario.__name__ not in only:
+                continue
+            handles = await scenario(env.client)
+            for number, handle in enumerate(handles, start=1):
+                suffix = f"-run{number}" if len(handles) > 1 else ""
+                written.append(await write_history(handle, out_dir / f"{scenario.__name__}{suffix}.json"))
     return written
 
 
-def main() -> None:
-    HISTORIES.mkdir(parents=True, exist_ok=True)
-    # Scenario names as arguments record only those (histories of earlier code stay as they were recorded).
-    paths = asyncio.run(record(only=set(sys.argv[1:]) or None))
-    for path in paths:
-        print(path.relative_to(ROOT))
-    # temporalio can abort in finalisers at interpreter exit (sdk-python#300).
-    sys.stdout.flush()
-    os._exit(0)
-
-
 if __name__ == "__main__":
-    main()
+    run(record(only=set(sys.argv[1:]) or None))

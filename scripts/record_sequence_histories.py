@@ -2,55 +2,43 @@
 
 Runs the current SequenceWorkflow (and the LeadWorkflow it talks to) on a throwaway time-skipping Temporal server
 through the scenarios below and writes each enrollment's history to tests/workflows/histories/sequence/<name>.json
-(and the history of a LeadWorkflow that had an enrollment to tests/workflows/histories/lead_with_enrollment.json).
-tests/workflows/test_sequence_replay.py replays them: a change that running enrollments could not follow fails
-there. The activities are stand-ins with the real names and types (a history holds only their results), so no
-database or provider is needed. Re-record only for a deliberate, versioned change or a new scenario.
+(and the history of a LeadWorkflow that had an enrollment to tests/workflows/histories/lead_with_enrollment.json),
+replayed by tests/workflows/test_sequence_replay.py. See scripts/history_recording.py for when to re-record.
 """
 
-import asyncio
-import json
-import os
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from history_recording import HISTORIES, run, running, stand_in, time_skipping_server, until, write_history
 from temporalio import activity
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from domain.sequences.definition import SequenceDefinition  # noqa: E402
-from domain.sequences.schedule import daily_cap_decision  # noqa: E402
-from domain.stages import DEFAULT_STATUSES, Stage  # noqa: E402
-from domain.whatsapp_messages import (  # noqa: E402
+from domain.ai_agent import AgentMode
+from domain.sequences.definition import SequenceDefinition
+from domain.sequences.schedule import daily_cap_decision
+from domain.stages import DEFAULT_STATUSES, Stage
+from domain.whatsapp_messages import (
     SEND_WHATSAPP_MESSAGE,
     InboundWhatsAppMessage,
     SendWhatsAppInput,
     SendWhatsAppResult,
 )
-from worker.main import workflow_runner  # noqa: E402
-from workflows import search_attributes  # noqa: E402
-from workflows.ids import lead_workflow_id  # noqa: E402
-from workflows.lead import LeadWorkflow  # noqa: E402
-from workflows.lead_types import (  # noqa: E402
+from workflows import search_attributes
+from workflows.ai_types import PLAN_AI_TURN, AiTurnPlan
+from workflows.ids import lead_workflow_id
+from workflows.lead import LeadWorkflow
+from workflows.lead_types import (
     MIRROR_STATUS_CHANGE,
     LeadWorkflowInput,
-    StatusChangeMirror,
     StatusChangeRequest,
 )
-from workflows.sequence import SequenceWorkflow  # noqa: E402
-from workflows.sequence_types import (  # noqa: E402
+from workflows.sequence import SequenceWorkflow
+from workflows.sequence_types import (
     CLOSE_TASK,
     CREATE_TASK,
     ESCALATE_OVERDUE_TASK,
@@ -61,20 +49,15 @@ from workflows.sequence_types import (  # noqa: E402
     DailySendDecision,
     DailySendReservation,
     EnrollmentControl,
-    EnrollmentMirror,
     LeadStatusSet,
     LeadStatusToSet,
-    OverdueTask,
     SequenceWorkflowInput,
     TaskAction,
-    TaskToClose,
     TaskToCreate,
     enrollment_workflow_id,
 )
 
-HISTORIES = ROOT / "tests" / "workflows" / "histories" / "sequence"
 QUEUE = "record-sequence-histories"
-TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 STAGES = {key: stage for key, _label, stage in DEFAULT_STATUSES}
 ALL_WEEK = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "23:59"}
 SENDS: dict[str, int] = {}
@@ -86,16 +69,6 @@ async def send(data: SendWhatsAppInput) -> SendWhatsAppResult:
     return SendWhatsAppResult(
         provider_message_id=f"wamid.{data.idempotency_key}", message_id=str(uuid.uuid4()), mode="template"
     )
-
-
-@activity.defn(name=MIRROR_ENROLLMENT)
-async def mirror(data: EnrollmentMirror) -> None:
-    return None
-
-
-@activity.defn(name=MIRROR_STATUS_CHANGE)
-async def mirror_status(data: StatusChangeMirror) -> None:
-    return None
 
 
 @activity.defn(name=RESERVE_DAILY_SEND)
@@ -127,22 +100,23 @@ async def create_task(data: TaskToCreate) -> CreatedTask:
     return CreatedTask(task_id=task_id, assignee_id=None)
 
 
-@activity.defn(name=CLOSE_TASK)
-async def close_task(data: TaskToClose) -> bool:
-    return True
-
-
-@activity.defn(name=ESCALATE_OVERDUE_TASK)
-async def escalate(data: OverdueTask) -> bool:
-    return True
-
-
 @activity.defn(name=SET_LEAD_STATUS)
 async def set_status(data: LeadStatusToSet) -> LeadStatusSet:
     return LeadStatusSet(applied=True, stage=STAGES.get(data.status_key), detail=f"status {data.status_key}")
 
 
-ACTIVITIES = [send, mirror, mirror_status, reserve, create_task, close_task, escalate, set_status]
+ACTIVITIES = [
+    send,
+    reserve,
+    create_task,
+    set_status,
+    stand_in(MIRROR_ENROLLMENT),
+    stand_in(MIRROR_STATUS_CHANGE),
+    stand_in(CLOSE_TASK, True),
+    stand_in(ESCALATE_OVERDUE_TASK, True),
+    # The lead's AI agent is off: its turns are skipped, as before the agent joined the lead workflow.
+    stand_in(PLAN_AI_TURN, AiTurnPlan(mode=AgentMode.OFF)),
+]
 
 
 def definition(steps: list[dict[str, Any]], **settings: Any) -> SequenceDefinition:
@@ -194,14 +168,6 @@ async def enroll(
             ]
         ),
     )
-
-
-async def until(check: Any, within: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + within
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("scenario did not reach its state")
-        await asyncio.sleep(0.1)
 
 
 SEND = {"type": "send_whatsapp", "template": {"name": "hello", "parameters": ["{{first_name}}"]}}
@@ -318,48 +284,17 @@ SCENARIOS = [
 ]
 
 
-async def record(out_dir: Path = HISTORIES) -> list[Path]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
-    )
+async def record(out_dir: Path = HISTORIES / "sequence") -> list[Path]:
+    workflows = [LeadWorkflow, SequenceWorkflow]
     written: list[Path] = []
-    try:
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={k.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for k in search_attributes.ALL},
-            )
-        )
-        async with Worker(
-            env.client,
-            task_queue=QUEUE,
-            workflows=[LeadWorkflow, SequenceWorkflow],
-            activities=ACTIVITIES,
-            workflow_runner=workflow_runner(),
-        ):
-            for scenario in SCENARIOS:
-                handle = await scenario(env.client, env)
-                history = await handle.fetch_history()
-                path = out_dir / f"{scenario.__name__}.json"
-                path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-                written.append(path)
-            for name, lead in LEAD_HISTORIES.items():
-                history = await lead.fetch_history()
-                path = out_dir.parent / f"{name}.json"
-                path.write_text(json.dumps(json.loads(history.to_json()), indent=1) + "\n")
-                written.append(path)
-    finally:
-        await env.shutdown()
+    async with running(time_skipping_server, task_queue=QUEUE, workflows=workflows, activities=ACTIVITIES) as env:
+        for scenario in SCENARIOS:
+            handle = await scenario(env.client, env)
+            written.append(await write_history(handle, out_dir / f"{scenario.__name__}.json"))
+        for name, lead in LEAD_HISTORIES.items():
+            written.append(await write_history(lead, out_dir.parent / f"{name}.json"))
     return written
 
 
-def main() -> None:
-    HISTORIES.mkdir(parents=True, exist_ok=True)
-    for path in asyncio.run(record()):
-        print(path.relative_to(ROOT))
-    sys.stdout.flush()
-    os._exit(0)  # temporalio can abort in finalisers at interpreter exit (sdk-python#300)
-
-
 if __name__ == "__main__":
-    main()
+    run(record())
