@@ -4,14 +4,10 @@ the current workflow code: a change that running workflows could not follow fail
 from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
-from worker.main import workflow_runner
+from tests.workflows.replay import HISTORIES, recorded, replay_failure
 from workflows.lead import LeadWorkflow
 
-HISTORIES = Path(__file__).parent / "histories"
 SCENARIOS = {
     "status_changes_until_won",
     "speed_to_lead_alert",
@@ -27,19 +23,11 @@ SCENARIOS = {
 }
 
 
-def load(path: Path) -> WorkflowHistory:
-    # The workflow id is not in the event list itself; any id serves for a replay.
-    return WorkflowHistory.from_json(f"replay-{path.stem}", path.read_text())
-
-
 def test_every_scenario_has_a_recorded_history() -> None:
     assert SCENARIOS <= {path.stem for path in HISTORIES.glob("*.json")}
 
 
-@pytest.mark.parametrize("path", sorted(HISTORIES.glob("*.json")), ids=lambda path: path.stem)
+@pytest.mark.parametrize("path", recorded(HISTORIES), ids=lambda path: path.stem)
 async def test_a_recorded_history_replays_on_the_current_code(path: Path) -> None:
-    replayer = Replayer(
-        workflows=[LeadWorkflow], data_converter=pydantic_data_converter, workflow_runner=workflow_runner()
-    )
-    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
-    assert result.replay_failure is None, f"{path.name}: {result.replay_failure!r}"
+    failure = await replay_failure(path, LeadWorkflow)
+    assert failure is None, f"{path.name}: {failure!r}"
