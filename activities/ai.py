@@ -1,4 +1,5 @@
-"""The AI agent's activities: plan a turn, run a turn (model + tools + usage + guardrail), save and settle drafts.
+"""The AI agent's activities: plan a turn, run a turn (model + tools + usage + guardrail), save and settle drafts,
+and write an `ai_message` sequence step's message (model + usage + guardrail; the step sends it through the outbox).
 
 Thin over agent/: the factory gives the tenant's agent, agent/turn.py runs the model loop, agent/lead_tools.py runs
 the tools for the turn's own lead. The model's failures map onto Temporal's retries: rate limits, server errors and
@@ -9,6 +10,7 @@ The tenant's `ai_agent` feature flag is read here, never in the workflow: off, a
 workflow skips it) and a turn already planned answers `no_reply`.
 """
 
+import dataclasses
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -26,8 +28,8 @@ from agent.factory import AgentFactory
 from agent.guardrail import check_reply
 from agent.lead_tools import LeadTools, TurnScope
 from agent.pricing import estimate_cost
-from agent.prompt import ConversationLine, LeadFacts, build_messages, fact_lines
-from agent.turn import CallUsage, run_turn
+from agent.prompt import ConversationLine, LeadFacts, build_messages, fact_lines, outreach_messages
+from agent.turn import CallUsage, ToolRunner, run_turn
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
 from domain.ai_agent import AgentMode
@@ -43,6 +45,8 @@ from repositories.tasks import TaskRepository
 from repositories.timeline import TimelineRepository
 from workflows.ai_types import (
     AI_ACTOR,
+    COMPOSE_AI_MESSAGE,
+    NOTE_AI_MESSAGE_FALLBACK,
     PLAN_AI_TURN,
     RUN_AI_TURN,
     SAVE_AI_DRAFT,
@@ -52,6 +56,9 @@ from workflows.ai_types import (
     AiDraftRef,
     AiDraftSettled,
     AiDraftSettlement,
+    AiMessageComposed,
+    AiMessageFallback,
+    AiMessageRequest,
     AiTurnInput,
     AiTurnPlan,
     AiTurnPlanRequest,
@@ -72,6 +79,16 @@ def _retry_after(error: openai.APIStatusError) -> timedelta | None:
         return timedelta(seconds=float(value)) if value else None
     except ValueError:
         return None
+
+
+class _NoTools:
+    """An `ai_message` step offers the model no tools."""
+
+    async def run(self, tool: Any, args: Any) -> dict[str, Any]:
+        raise AssertionError("no tool is offered")
+
+
+_NO_TOOLS: ToolRunner = _NoTools()
 
 
 class AiActivities:
@@ -161,7 +178,9 @@ class AiActivities:
         attempt = activity.info().attempt
 
         async def record(call: CallUsage) -> None:
-            await self._record_usage(data, config.version, call, key=f"{data.turn_key}:a{attempt}:r{call.round}")
+            await self._record_usage(
+                data.tenant_id, data.lead_id, config.version, call, key=f"{data.turn_key}:a{attempt}:r{call.round}"
+            )
 
         try:
             outcome = await run_turn(
@@ -206,6 +225,106 @@ class AiActivities:
             tools_run=tuple(run.name for run in outcome.tools),
         )
 
+    @activity.defn(name=COMPOSE_AI_MESSAGE)
+    async def compose_message(self, data: AiMessageRequest) -> AiMessageComposed:
+        """An `ai_message` step's message: one model call (no tools) on the instructions and the lead's fields.
+
+        Answers a `fallback_reason` instead of calling the model when the agent (or its feature flag) is off or its
+        hard budget is used up; raises the model's failures like a turn does (the workflow sends the fallback once
+        they are final)."""
+        if not await self.flags.enabled(data.tenant_id, FeatureFlag.AI_AGENT):
+            return AiMessageComposed(fallback_reason="the ai_agent feature is off for this tenant")
+        async with self.sessions() as session:
+            agent = await self.factory.agent_for(session, tenant_id=data.tenant_id)
+            if agent is None or agent.config.mode == AgentMode.OFF:
+                return AiMessageComposed(fallback_reason="the AI agent is off")
+            config = agent.config
+            lead = await LeadRepository(session).get(tenant_id=data.tenant_id, lead_id=data.lead_id)
+            if lead is None:
+                return AiMessageComposed(fallback_reason="the lead no longer exists", settings_version=config.version)
+            used = await AiUsageRepository(session).tokens_since(
+                tenant_id=data.tenant_id, since=month_start(datetime.now(UTC))
+            )
+            if await self._over_budget(
+                session, config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
+            ):
+                return AiMessageComposed(
+                    fallback_reason="the monthly AI token budget is used up", settings_version=config.version
+                )
+            session.expunge(lead)
+        facts = LeadFacts(
+            name=lead.name or None,
+            status=lead.status_key,
+            stage=lead.stage,
+            source=lead.source,
+            custom_fields=lead.custom_fields or {},
+            timezone=lead.timezone,
+        )
+        messages = outreach_messages(config, facts, data.instructions, datetime.now(ZoneInfo(lead.timezone)))
+        attempt = activity.info().attempt
+
+        async def record(call: CallUsage) -> None:
+            await self._record_usage(
+                data.tenant_id,
+                data.lead_id,
+                config.version,
+                call,
+                key=f"{data.key}:a{attempt}:r{call.round}",
+                purpose="sequence",
+            )
+
+        try:
+            outcome = await run_turn(
+                agent.client,
+                dataclasses.replace(config, tools=()),
+                messages,
+                _NO_TOOLS,
+                lead_id=str(data.lead_id),
+                status_keys=[],
+                max_rounds=0,
+                record_usage=record,
+            )
+        except openai.APIStatusError as error:
+            raise self._model_failure(error) from None
+        except (openai.APITimeoutError, openai.APIConnectionError) as error:
+            raise ApplicationError(
+                f"the model did not answer: {type(error).__name__}", type=MODEL_UNAVAILABLE
+            ) from None
+        await self._check_soft_budget(config.tenant_id, config.monthly_token_budget_soft)
+        if outcome.kind != AiDecisionKind.REPLY or not outcome.text:
+            return AiMessageComposed(fallback_reason="the model wrote no message", settings_version=config.version)
+        # The owner's instructions may state what the facts do not (this month's offer): they are allowed too.
+        verdict = check_reply(outcome.text, allowed=[*fact_lines(config.facts), data.instructions])
+        needs_approval = (
+            verdict.reason if not verdict.ok else ("draft_mode" if config.mode == AgentMode.DRAFT else None)
+        )
+        log.info(
+            "ai message %s for lead %s written%s",
+            data.key,
+            data.lead_id,
+            ", held for approval" if needs_approval else "",
+        )
+        return AiMessageComposed(
+            text=outcome.text,
+            needs_approval=needs_approval,
+            settings_version=config.version,
+            draft_timeout_minutes=config.draft_timeout_minutes,
+        )
+
+    @activity.defn(name=NOTE_AI_MESSAGE_FALLBACK)
+    async def note_message_fallback(self, data: AiMessageFallback) -> None:
+        """The lead's timeline says an `ai_message` step sent its fallback text, and why (once per execution)."""
+        async with self.sessions() as session, session.begin():
+            await TimelineRepository(session).record(
+                tenant_id=data.tenant_id,
+                lead_id=data.lead_id,
+                kind="ai_message_fallback",
+                actor=AI_ACTOR,
+                data={"enrollment_id": str(data.enrollment_id), "step_id": data.step_id, "reason": data.reason},
+                idempotency_key=f"{data.key}:ai_fallback",
+            )
+        log.info("ai message %s for lead %s: fallback sent (%s)", data.key, data.lead_id, data.reason)
+
     def _model_failure(self, error: openai.APIStatusError) -> ApplicationError:
         body: Any = error.body
         code = body.get("code") if isinstance(body, dict) else None
@@ -225,7 +344,16 @@ class AiActivities:
             non_retryable=True,
         )
 
-    async def _record_usage(self, data: AiTurnInput, version: int, call: CallUsage, *, key: str) -> None:
+    async def _record_usage(
+        self,
+        tenant_id: uuid.UUID,
+        lead_id: uuid.UUID,
+        version: int,
+        call: CallUsage,
+        *,
+        key: str,
+        purpose: str = "reply",
+    ) -> None:
         cost = estimate_cost(
             call.model,
             input_tokens=call.input_tokens,
@@ -235,10 +363,10 @@ class AiActivities:
         async with self.sessions() as session, session.begin():
             await AiUsageRepository(session).record(
                 {
-                    "tenant_id": data.tenant_id,
-                    "lead_id": data.lead_id,
+                    "tenant_id": tenant_id,
+                    "lead_id": lead_id,
                     "settings_version": version,
-                    "purpose": "reply",
+                    "purpose": purpose,
                     "model": call.model,
                     "input_tokens": call.input_tokens,
                     "cached_tokens": call.cached_tokens,

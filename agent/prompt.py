@@ -16,6 +16,15 @@ RULES = (
 )
 
 
+# An `ai_message` sequence step: the agent writes one outreach message on the owner's instructions.
+OUTREACH_RULES = (
+    "Write one WhatsApp message to the lead, following the instructions of the business.\n"
+    "Keep it short and personal, in the lead's language; use the lead's first name when you know it.\n"
+    "Only state prices, dates, offers and promises that appear in the business facts or the instructions.\n"
+    "Answer with the message text only."
+)
+
+
 @dataclass(frozen=True, slots=True)
 class ConversationLine:
     inbound: bool  # the lead wrote it
@@ -36,8 +45,8 @@ def fact_lines(facts: str) -> list[str]:
     return [line.strip().lstrip("-*").strip() for line in facts.splitlines() if line.strip().lstrip("-*").strip()]
 
 
-def system_prompt(config: AgentConfig, lead: LeadFacts, local_now: datetime) -> str:
-    parts = [config.system_prompt.strip() or "You are the assistant of this business.", RULES]
+def system_prompt(config: AgentConfig, lead: LeadFacts, local_now: datetime, *, rules: str = RULES) -> str:
+    parts = [config.system_prompt.strip() or "You are the assistant of this business.", rules]
     facts = fact_lines(config.facts)
     if facts:
         parts.append("Business facts:\n" + "\n".join(f"- {fact}" for fact in facts))
@@ -60,3 +69,13 @@ def build_messages(
         if line.text:
             messages.append({"role": "user" if line.inbound else "assistant", "content": line.text})
     return messages
+
+
+def outreach_messages(
+    config: AgentConfig, lead: LeadFacts, instructions: str, local_now: datetime
+) -> list[dict[str, Any]]:
+    """An `ai_message` step's request: the outreach rules, the facts, the lead's fields, then the instructions."""
+    return [
+        {"role": "system", "content": system_prompt(config, lead, local_now, rules=OUTREACH_RULES)},
+        {"role": "user", "content": f"Instructions: {instructions}"},
+    ]

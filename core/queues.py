@@ -110,3 +110,16 @@ AI_TURN = ActivityOptions(
 )
 # An AI reply goes out like an agent's message (same outbox), but nobody waits on it: it may wait out throttling.
 AI_REPLY_SEND: ActivityOptions = {**_WHATSAPP_SEND, "schedule_to_close_timeout": timedelta(minutes=30)}
+# An `ai_message` sequence step's model call: retried like a turn, but for a shorter while: once it still fails, the
+# step sends its fallback text instead (a message late by hours would be worse than the fallback now).
+AI_COMPOSE = ActivityOptions(
+    start_to_close_timeout=timedelta(minutes=2),
+    schedule_to_close_timeout=timedelta(minutes=5),
+    retry_policy=RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=4,
+        non_retryable_error_types=["AiModelRefused", "AiQuotaExhausted"],  # workflows/failures.py
+    ),
+)

@@ -125,6 +125,36 @@ def _tool_results(messages: list[dict[str, Any]]) -> dict[str, Any]:
     return results
 
 
+# The agent's outreach rules (an `ai_message` sequence step) start with this: write a message instead of answering.
+OUTREACH_MARKER = "write one whatsapp message to the lead"
+
+
+def lead_first_name(system: str) -> str | None:
+    match = re.search(r"Lead: name=([^,]+),", system)
+    name = match.group(1).strip() if match else ""
+    return name.split()[0] if name and name != "unknown" else None
+
+
+def outreach(instructions: str, system: str) -> Answer:
+    """A message on the owner's instructions: a greeting by first name, then what the instructions ask about."""
+    behaviour = pick_behaviour(instructions.removeprefix("Instructions:"))
+    known = facts(system)
+    if behaviour == "silence":
+        return Answer(text="")
+    if behaviour == "discount":
+        body = "I can offer you 50% off if you sign up today!"
+    elif behaviour == "price":
+        fact = _fact_about(known, "price", "cost", "€", "$", "eur", "usd", "per month")
+        body = f"{fact}." if fact else "A colleague can tell you about our prices."
+    elif behaviour == "hours":
+        fact = _fact_about(known, "open", "hours")
+        body = f"{fact}." if fact else "A colleague can tell you our opening hours."
+    else:
+        body = "Just checking in: is there anything we can help you with?"
+    first = lead_first_name(system)
+    return Answer(text=f"Hi {first}! {body}" if first else body)
+
+
 def answer(body: dict[str, Any]) -> Answer:
     messages: list[dict[str, Any]] = body["messages"]
     system = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") in ("system", "developer"))
@@ -134,6 +164,8 @@ def answer(body: dict[str, Any]) -> Answer:
     said = messages[last_user].get("content")
     if isinstance(said, list):  # content parts
         said = " ".join(str(p.get("text", "")) for p in said if isinstance(p, dict))
+    if OUTREACH_MARKER in system.lower():
+        return outreach(str(said or ""), system)
     behaviour = pick_behaviour(str(said or ""))
     results = _tool_results(messages[last_user + 1 :])
     tools = _tool_names(body)

@@ -1,4 +1,5 @@
-"""Record SequenceWorkflow histories for the replay test: `.venv/bin/python scripts/record_sequence_histories.py`.
+"""Record SequenceWorkflow histories for the replay test: `.venv/bin/python scripts/record_sequence_histories.py
+[scenario ...]` (every scenario, or only the named ones).
 
 Runs the current SequenceWorkflow (and the LeadWorkflow it talks to) on a throwaway time-skipping Temporal server
 through the scenarios below and writes each enrollment's history to tests/workflows/histories/sequence/<name>.json
@@ -6,6 +7,7 @@ through the scenarios below and writes each enrollment's history to tests/workfl
 replayed by tests/workflows/test_sequence_replay.py. See scripts/history_recording.py for when to re-record.
 """
 
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,7 +31,20 @@ from domain.whatsapp_messages import (
     SendWhatsAppResult,
 )
 from workflows import search_attributes
-from workflows.ai_types import PLAN_AI_TURN, AiTurnPlan
+from workflows.ai_types import (
+    COMPOSE_AI_MESSAGE,
+    NOTE_AI_MESSAGE_FALLBACK,
+    PLAN_AI_TURN,
+    SAVE_AI_DRAFT,
+    SETTLE_AI_DRAFT,
+    AiDraftInput,
+    AiDraftRef,
+    AiDraftSettled,
+    AiMessageComposed,
+    AiMessageRequest,
+    AiTurnPlan,
+    DraftDecision,
+)
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
 from workflows.lead_types import (
@@ -105,11 +120,30 @@ async def set_status(data: LeadStatusToSet) -> LeadStatusSet:
     return LeadStatusSet(applied=True, stage=STAGES.get(data.status_key), detail=f"status {data.status_key}")
 
 
+@activity.defn(name=COMPOSE_AI_MESSAGE)
+async def compose(data: AiMessageRequest) -> AiMessageComposed:
+    if "budget" in data.instructions:  # the scenario's first step: the agent cannot write it
+        return AiMessageComposed(fallback_reason="the monthly AI token budget is used up", settings_version=1)
+    return AiMessageComposed(text="Hi Ada! Just checking in.", settings_version=1)
+
+
+DRAFT_IDS: dict[str, uuid.UUID] = {}
+
+
+@activity.defn(name=SAVE_AI_DRAFT)
+async def save_draft(data: AiDraftInput) -> AiDraftRef:
+    return AiDraftRef(draft_id=DRAFT_IDS.setdefault(data.turn_key, uuid.uuid4()))
+
+
 ACTIVITIES = [
     send,
     reserve,
     create_task,
     set_status,
+    compose,
+    save_draft,
+    stand_in(NOTE_AI_MESSAGE_FALLBACK),
+    stand_in(SETTLE_AI_DRAFT, AiDraftSettled()),
     stand_in(MIRROR_ENROLLMENT),
     stand_in(MIRROR_STATUS_CHANGE),
     stand_in(CLOSE_TASK, True),
@@ -258,6 +292,27 @@ async def task_completed_and_capped(client: Client, env: WorkflowEnvironment) ->
     return handle
 
 
+async def ai_message_fallback_and_approved_draft(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
+    handle = await enroll(
+        client,
+        [
+            {"type": "ai_message", "instructions": "over budget", "fallback_text": "Hi {{first_name}}"},
+            {"type": "ai_message", "instructions": "Greet {{first_name}}", "fallback_text": "Hi", "approval": True},
+        ],
+    )
+    await until(lambda: _draft(handle))
+    (draft_id,) = DRAFT_IDS.values()
+    decision = DraftDecision(draft_id=draft_id, approve=True, text="Hi Ada!", actor="user:recorder")
+    await handle.execute_update(SequenceWorkflow.decide_ai_draft, decision)
+    await handle.result()
+    return handle
+
+
+async def _draft(handle: WorkflowHandle) -> bool:
+    view = await handle.query(SequenceWorkflow.view)
+    return any(r.result == "draft_waiting" for r in view.history)
+
+
 async def _knows(lead: WorkflowHandle, workflow_id: str) -> bool:
     return workflow_id in (await lead.query(LeadWorkflow.view)).active_enrollments
 
@@ -281,14 +336,17 @@ SCENARIOS = [
     paused_resumed_stopped,
     paused_before_first_wait,
     task_completed_and_capped,
+    ai_message_fallback_and_approved_draft,
 ]
 
 
-async def record(out_dir: Path = HISTORIES / "sequence") -> list[Path]:
+async def record(out_dir: Path = HISTORIES / "sequence", only: list[str] | None = None) -> list[Path]:
     workflows = [LeadWorkflow, SequenceWorkflow]
     written: list[Path] = []
     async with running(time_skipping_server, task_queue=QUEUE, workflows=workflows, activities=ACTIVITIES) as env:
         for scenario in SCENARIOS:
+            if only and scenario.__name__ not in only:
+                continue
             handle = await scenario(env.client, env)
             written.append(await write_history(handle, out_dir / f"{scenario.__name__}.json"))
         for name, lead in LEAD_HISTORIES.items():
@@ -297,4 +355,4 @@ async def record(out_dir: Path = HISTORIES / "sequence") -> list[Path]:
 
 
 if __name__ == "__main__":
-    run(record())
+    run(record(only=sys.argv[1:] or None))

@@ -100,6 +100,8 @@ def activities(
         ai.run_turn,
         ai.save_draft,
         ai.settle_draft,
+        ai.compose_message,
+        ai.note_message_fallback,
         calls.prepare,
         calls.place,
         calls.hang_up,

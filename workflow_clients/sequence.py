@@ -29,6 +29,7 @@ from domain.stages import Stage
 from models import Enrollment, Lead, SequenceVersion, Tenant
 from workflow_clients.errors import WorkflowCall, translated
 from workflows import search_attributes
+from workflows.ai_types import DraftDecision, DraftOutcome
 from workflows.sequence import SequenceWorkflow
 from workflows.sequence_types import (
     EnrollmentControl,
@@ -218,4 +219,20 @@ class SequenceWorkflowClient:
         async with translated(_call(enrollment_id)):
             return await self._handle(tenant_slug, enrollment_id).query(
                 SequenceWorkflow.view, rpc_timeout=answer_within
+            )
+
+    async def decide_ai_draft(self, *, workflow_id: str, decision: DraftDecision) -> DraftOutcome:
+        """Approve (maybe edited) or reject the AI draft an `ai_message` step waits on; Conflict when it no longer
+        waits or the approved message could not be sent (window closed, opted out)."""
+        call = WorkflowCall(
+            workflow="the enrollment's workflow",
+            entity=f"the enrollment of draft {decision.draft_id}",
+            details={"draft_id": str(decision.draft_id)},
+            not_applied="the draft was not decided",
+            if_unanswered="the decision may still apply, so check the draft before deciding again",
+        )
+        handle = self.client.get_workflow_handle_for(SequenceWorkflow.run, workflow_id)
+        async with translated(call, handle=handle):
+            return await handle.execute_update(
+                SequenceWorkflow.decide_ai_draft, decision, rpc_timeout=ANSWER_WITHIN * 3
             )

@@ -13,6 +13,8 @@ PLAN_AI_TURN = "ai.plan_turn"
 RUN_AI_TURN = "ai.run_turn"
 SAVE_AI_DRAFT = "ai.save_draft"
 SETTLE_AI_DRAFT = "ai.settle_draft"
+COMPOSE_AI_MESSAGE = "ai.compose_message"
+NOTE_AI_MESSAGE_FALLBACK = "ai.note_message_fallback"
 
 # workflow.patched id of the AI agent in LeadWorkflow: histories recorded before it replay without AI turns.
 AI_AGENT_PATCH = "ai-agent"
@@ -65,6 +67,36 @@ class AiTurnResult(_Frozen):
     reason: str = ""
     settings_version: int = 0
     tools_run: tuple[str, ...] = ()
+
+
+class AiMessageRequest(_Frozen):
+    """An `ai_message` sequence step: write one message for the lead from the owner's (rendered) instructions."""
+
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    key: str = Field(description="the step execution's key: usage of a re-run is not doubled")
+    instructions: str
+
+
+class AiMessageComposed(_Frozen):
+    """The message the model wrote, or why the step's fallback text goes out instead."""
+
+    text: str = ""
+    fallback_reason: str | None = Field(default=None, description="set: send the fallback text, and why")
+    needs_approval: str | None = Field(default=None, description="'draft_mode' or 'guardrail: ...'")
+    settings_version: int = 0
+    draft_timeout_minutes: float = 60
+
+
+class AiMessageFallback(_Frozen):
+    """Note on the lead's timeline that an `ai_message` step sent its fallback text, and why."""
+
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    enrollment_id: uuid.UUID
+    step_id: str
+    key: str
+    reason: str
 
 
 class AiDraftInput(_Frozen):

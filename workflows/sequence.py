@@ -11,10 +11,17 @@ Contract
   the enrollment from the `enrollment_started` / `enrollment_ended` signals this workflow sends it.
 - Updates `pause`, `resume`, `stop`, `complete_task`, `skip_task` validate first (EnrollmentNotActive, TaskNotOpen)
   and answer the view once it is written to the DB. Query `view() -> EnrollmentView`.
+- `ai_message` steps: the tenant's AI agent writes the message (`ai.compose_message`); it goes out through the same
+  send as a `send_whatsapp` step (outbox key `<workflow id>:step:<step id>:<n>`, so a retried step never sends
+  twice), or waits as an AI draft (the step's `approval`, the agent's `draft` mode, or the facts guardrail) for the
+  update `decide_ai_draft(DraftDecision) -> DraftOutcome` (AiDraftNotPending when it is not the waiting draft; an
+  approved draft the outbox refused is AiDraftNotSent); past the agent's draft timeout it expires into a task, and an
+  enrollment that ends meanwhile withdraws it. When the model still fails after its retries, or the agent is off or
+  out of budget, the step's fallback text goes out instead and the lead's timeline says why.
 - The enrollment row and its step history mirror the view through one idempotent activity (newest revision wins).
   Continues-as-new between steps when the history grows large, carrying the view and the position.
 
-Adding a step type (`ai_message`, `call`, ...): its class in domain/sequences/steps.py (with its entry in `Step`), a
+Adding a step type (`call`, ...): its class in domain/sequences/steps.py (with its entry in `Step`), a
 handler method here, `async def _x_step(self, ctx: StepContext[XStep]) -> StepOutcome`, listed in `self._handlers`,
 and its activity (name and I/O in workflows/sequence_types.py, options from core/queues.py, registered in
 worker/main.py). The loop plans, waits for business hours, takes a daily-cap slot when the class names a
@@ -33,10 +40,18 @@ from typing import Any, Generic, TypeVar, cast
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from core.queues import DB_WRITE, SEQUENCE_SEND, SEQUENCE_SET_STATUS
+from core.queues import AI_COMPOSE, DB_WRITE, SEQUENCE_SEND, SEQUENCE_SET_STATUS
 from domain.sequences.preview import render_message
 from domain.sequences.schedule import StepPlan, add_duration, in_business_hours, next_index, plan_step, zone
-from domain.sequences.steps import SendWhatsAppStep, SetStatusStep, StepBase, TaskStep, WaitForReplyStep, WaitStep
+from domain.sequences.steps import (
+    AiMessageStep,
+    SendWhatsAppStep,
+    SetStatusStep,
+    StepBase,
+    TaskStep,
+    WaitForReplyStep,
+    WaitStep,
+)
 from domain.sequences.variables import render
 from domain.stages import Stage
 from domain.whatsapp_messages import (
@@ -49,6 +64,24 @@ from domain.whatsapp_messages import (
     SendWhatsAppResult,
 )
 from workflows import search_attributes
+from workflows.ai_types import (
+    AI_ACTOR,
+    COMPOSE_AI_MESSAGE,
+    NOTE_AI_MESSAGE_FALLBACK,
+    SAVE_AI_DRAFT,
+    SETTLE_AI_DRAFT,
+    AiDraftInput,
+    AiDraftRef,
+    AiDraftSettled,
+    AiDraftSettlement,
+    AiMessageComposed,
+    AiMessageFallback,
+    AiMessageRequest,
+    DraftDecision,
+    DraftOutcome,
+    PendingDraft,
+)
+from workflows.failures import WorkflowFailure
 from workflows.ids import lead_workflow_id
 from workflows.sequence_types import (
     CLOSE_TASK,
@@ -192,6 +225,9 @@ class SequenceWorkflow:
         self._resumed_at: datetime | None = None
         self._due_at = self._view.next_action_at  # when the enrollment acts next; the view hides it while paused
         self._mirror_lock = asyncio.Lock()
+        self._ai_draft: PendingDraft | None = None  # an ai_message step's draft waiting for a person
+        self._ai_decision: DraftDecision | None = None  # set by decide_ai_draft
+        self._ai_outcome: DraftOutcome | ApplicationError | None = None  # the answer decide_ai_draft waits for
         # Step type → handler. A type missing here (a newer worker's) is recorded as skipped.
         self._handlers: dict[type[StepBase], StepHandler] = {
             SendWhatsAppStep: self._send_step,
@@ -199,6 +235,7 @@ class SequenceWorkflow:
             WaitForReplyStep: self._wait_for_reply_step,
             TaskStep: self._task_step,
             SetStatusStep: self._set_status_step,
+            AiMessageStep: self._ai_message_step,
         }
 
     # Run -------------------------------------------------------------------------------------------------------------
@@ -396,6 +433,94 @@ class SequenceWorkflow:
         await self._record(ctx, done.result, done.detail)
         return self._next(ctx.index, ctx.plan.release_at)
 
+    async def _ai_message_step(self, ctx: StepContext[AiMessageStep]) -> StepOutcome:
+        step = ctx.step
+        key = f"{workflow.info().workflow_id}:step:{step.id}:{ctx.number}"
+        composed = await self._compose(step, key)
+        if composed.fallback_reason is not None:
+            await workflow.execute_activity(
+                NOTE_AI_MESSAGE_FALLBACK,
+                AiMessageFallback(
+                    tenant_id=self._input.tenant_id,
+                    lead_id=self._input.lead_id,
+                    enrollment_id=self._input.enrollment_id,
+                    step_id=step.id or "",
+                    key=key,
+                    reason=composed.fallback_reason,
+                ),
+                **DB_WRITE,
+            )
+            done = await self._send(self._as_send(step, step.fallback_text), ctx.number)
+            await self._record(ctx, done.result, f"fallback text ({composed.fallback_reason}): {done.detail}")
+            return self._next(ctx.index, ctx.plan.release_at)
+        needs_approval = composed.needs_approval or ("step_approval" if step.approval else None)
+        if needs_approval is None:
+            done = await self._send(self._as_send(step, composed.text), ctx.number)
+            await self._record(
+                ctx, done.result, f"written by the AI agent (v{composed.settings_version}): {done.detail}"
+            )
+            return self._next(ctx.index, ctx.plan.release_at)
+        return await self._ai_draft_step(ctx, key, composed, needs_approval)
+
+    async def _ai_draft_step(
+        self, ctx: StepContext[AiMessageStep], key: str, composed: AiMessageComposed, reason: str
+    ) -> StepOutcome:
+        """The written message waits as a draft until a person decides, it expires, or the enrollment ends."""
+        ref = await workflow.execute_activity(
+            SAVE_AI_DRAFT,
+            AiDraftInput(
+                tenant_id=self._input.tenant_id,
+                lead_id=self._input.lead_id,
+                workflow_id=workflow.info().workflow_id,
+                turn_key=key,
+                text=composed.text,
+                reason=reason,
+                settings_version=composed.settings_version,
+            ),
+            result_type=AiDraftRef,
+            **DB_WRITE,
+        )
+        draft = PendingDraft(draft_id=ref.draft_id, turn=ctx.number, text=composed.text, step=key)
+        self._ai_draft, self._ai_decision, self._ai_outcome = draft, None, None
+        expires_at = workflow.now() + timedelta(minutes=composed.draft_timeout_minutes)
+        self._change(next_action_at=expires_at)
+        await self._record(ctx, StepResult.DRAFT_WAITING, str(draft.draft_id))
+        try:
+            reached = await self._hold(expires_at, done=lambda: self._ai_decision is not None)
+        finally:
+            self._ai_draft = None
+        decision = self._ai_decision
+        if reached is Hold.ENDED:
+            await self._settle_ai_draft(draft, "withdrawn", reason="the enrollment ended")
+            if decision is not None:
+                self._ai_outcome = ApplicationError(
+                    "the enrollment ended before the decision applied; the draft was withdrawn",
+                    type=WorkflowFailure.AI_DRAFT_NOT_PENDING,
+                    non_retryable=True,
+                )
+            return ENDED
+        if decision is None:
+            await self._settle_ai_draft(draft, "expired", reason="nobody approved it in time")
+            await self._record(ctx, StepResult.DRAFT_EXPIRED, str(draft.draft_id))
+            return self._next(ctx.index, workflow.now())
+        if not decision.approve:
+            await self._settle_ai_draft(draft, "rejected", actor=decision.actor, reason=decision.reason)
+            self._ai_outcome = DraftOutcome(draft_id=draft.draft_id, status="rejected")
+            await self._record(ctx, StepResult.DRAFT_REJECTED, str(draft.draft_id))
+            return self._next(ctx.index, workflow.now())
+        text = decision.text or draft.text
+        done = await self._send(self._as_send(ctx.step, text), ctx.number)
+        if done.result == StepResult.SENT:
+            await self._settle_ai_draft(draft, "approved", actor=decision.actor, final_text=text)
+            self._ai_outcome = DraftOutcome(draft_id=draft.draft_id, status="approved")
+        else:
+            await self._settle_ai_draft(draft, "failed", actor=decision.actor, reason=done.detail)
+            self._ai_outcome = ApplicationError(
+                f"the draft was not sent: {done.detail}", type=WorkflowFailure.AI_DRAFT_NOT_SENT, non_retryable=True
+            )
+        await self._record(ctx, done.result, f"AI draft approved by {decision.actor}: {done.detail}")
+        return self._next(ctx.index, workflow.now())
+
     async def _unknown_step(self, ctx: StepContext[StepBase]) -> StepOutcome:
         await self._record(ctx, StepResult.SKIPPED, "this worker does not know the step type")
         return self._next(ctx.index, ctx.plan.release_at)
@@ -441,6 +566,55 @@ class SequenceWorkflow:
                 self._end(EnrollmentStatus.EXITED, EXIT_LEAD_DELETED, reason)
             return ActionResult(StepResult.FAILED, f"{kind or 'error'}: {reason}")
         return ActionResult(StepResult.SENT, f"{sent.mode} {sent.provider_message_id}")
+
+    @staticmethod
+    def _as_send(step: AiMessageStep, text: str) -> SendWhatsAppStep:
+        """An AI message goes out as a text send step of the same id (the same outbox key, the same refusals)."""
+        return SendWhatsAppStep(id=step.id, name=step.name, text=text, fallback_template=step.fallback_template)
+
+    async def _compose(self, step: AiMessageStep, key: str) -> AiMessageComposed:
+        """The model's message, or (its retries used up, or a refusal) why the fallback goes out instead."""
+        try:
+            return await workflow.execute_activity(
+                COMPOSE_AI_MESSAGE,
+                AiMessageRequest(
+                    tenant_id=self._input.tenant_id,
+                    lead_id=self._input.lead_id,
+                    key=key,
+                    instructions=render(step.instructions, self._input.lead_fields).text,
+                ),
+                result_type=AiMessageComposed,
+                summary=f"AI message {step.id}",
+                **AI_COMPOSE,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            reason = cause.message if isinstance(cause, FailureError) else str(cause)
+            return AiMessageComposed(fallback_reason=f"the model failed: {reason}")
+
+    async def _settle_ai_draft(
+        self,
+        draft: PendingDraft,
+        status: str,
+        *,
+        actor: str = AI_ACTOR,
+        reason: str | None = None,
+        final_text: str | None = None,
+    ) -> None:
+        await workflow.execute_activity(
+            SETTLE_AI_DRAFT,
+            AiDraftSettlement(
+                tenant_id=self._input.tenant_id,
+                lead_id=self._input.lead_id,
+                draft_id=draft.draft_id,
+                status=status,
+                final_text=final_text,
+                actor=actor,
+                reason=reason,
+            ),
+            result_type=AiDraftSettled,
+            **DB_WRITE,
+        )
 
     async def _move_lead(self, status_key: str, reason: str) -> ActionResult:
         """The lead's status through its own workflow (activity → LeadWorkflow.change_status update)."""
@@ -643,6 +817,30 @@ class SequenceWorkflow:
             ),
             **DB_WRITE,
         )
+
+    # AI drafts -------------------------------------------------------------------------------------------------------
+
+    @workflow.update
+    async def decide_ai_draft(self, decision: DraftDecision) -> DraftOutcome:
+        """A person approves (maybe edited) or rejects the waiting draft of an `ai_message` step."""
+        self._validate_decide_ai_draft(decision)
+        self._ai_decision = decision
+        await workflow.wait_condition(lambda: self._ai_outcome is not None)
+        outcome = self._ai_outcome
+        if isinstance(outcome, ApplicationError):
+            raise outcome
+        assert outcome is not None
+        return outcome
+
+    @decide_ai_draft.validator
+    def _validate_decide_ai_draft(self, decision: DraftDecision) -> None:
+        draft = self._ai_draft
+        if draft is None or draft.draft_id != decision.draft_id or self._ai_decision is not None:
+            raise ApplicationError(
+                "this draft is no longer waiting: it was decided, withdrawn when the enrollment ended, or expired",
+                type=WorkflowFailure.AI_DRAFT_NOT_PENDING,
+                non_retryable=True,
+            )
 
     @workflow.query
     def view(self) -> EnrollmentView:

@@ -74,6 +74,9 @@ class StepResult(StrEnum):
     TASK_COMPLETED = "task_completed"
     TASK_SKIPPED = "task_skipped"
     STATUS_SET = "status_set"
+    DRAFT_WAITING = "draft_waiting"  # an ai_message step's draft waits for a person
+    DRAFT_REJECTED = "draft_rejected"
+    DRAFT_EXPIRED = "draft_expired"  # nobody decided in time: a task for the lead's owner
     SKIPPED = "skipped"  # a step type this worker does not know
 
 

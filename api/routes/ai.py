@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import LeadWorkflowsDep, SessionDep, SettingsDep
+from api.deps import LeadWorkflowsDep, SequenceWorkflowsDep, SessionDep, SettingsDep
 from api.schemas.ai import (
     AgentSettingsPublic,
     AgentSettingsUpdate,
@@ -89,12 +89,15 @@ async def approve_draft(
     tenant: CurrentTenant,
     session: SessionDep,
     workflows: LeadWorkflowsDep,
+    enrollments: SequenceWorkflowsDep,
     data: DraftApproval | None = None,
 ) -> DraftPublic:
-    """Send the draft (or the edited `text` instead) through the lead's workflow and the WhatsApp outbox."""
+    """Send the draft (or the edited `text` instead) through its workflow (the lead's, or the enrollment's for an
+    AI sequence message) and the WhatsApp outbox."""
     return await drafts.decide_draft(
         session=session,
         workflows=workflows,
+        enrollments=enrollments,
         tenant=tenant,
         draft_id=draft_id,
         approve=True,
@@ -111,12 +114,14 @@ async def reject_draft(
     tenant: CurrentTenant,
     session: SessionDep,
     workflows: LeadWorkflowsDep,
+    enrollments: SequenceWorkflowsDep,
     data: DraftRejection | None = None,
 ) -> DraftPublic:
     """Drop the draft: nothing is sent."""
     return await drafts.decide_draft(
         session=session,
         workflows=workflows,
+        enrollments=enrollments,
         tenant=tenant,
         draft_id=draft_id,
         approve=False,

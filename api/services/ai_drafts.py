@@ -1,4 +1,5 @@
-"""AI drafts: list them; approve (optionally edited) or reject one through its lead's workflow."""
+"""AI drafts: list them; approve (optionally edited) or reject one through the workflow that waits on it: the lead's
+(a reply) or an enrollment's (an `ai_message` sequence step)."""
 
 import asyncio
 import uuid
@@ -13,9 +14,12 @@ from models import Tenant
 from repositories.ai_drafts import AiDraftRepository
 from repositories.leads import LeadRepository
 from workflow_clients.lead import LeadWorkflowClient
+from workflow_clients.sequence import SequenceWorkflowClient
 from workflows.ai_types import DraftDecision, HandlerRequest
 from workflows.failures import WorkflowFailure
 
+# A draft of an `ai_message` sequence step waits in its enrollment's workflow, whose id starts so.
+ENROLLMENT_PREFIX = "enrollment:"
 SETTLE_RETRIES = 25
 SETTLE_PAUSE_SECONDS = 0.2
 
@@ -31,6 +35,7 @@ async def decide_draft(
     *,
     session: AsyncSession,
     workflows: LeadWorkflowClient,
+    enrollments: SequenceWorkflowClient,
     tenant: Tenant,
     draft_id: uuid.UUID,
     approve: bool,
@@ -50,13 +55,16 @@ async def decide_draft(
             details={"draft_id": str(draft_id), "status": draft.status},
         )
     decision = DraftDecision(draft_id=draft_id, approve=approve, text=text, reason=reason, actor=actor)
-    lead_id = draft.lead_id
+    lead_id, workflow_id = draft.lead_id, draft.workflow_id
     await end_reads(session)
     # The row is written by the workflow's activity just before the workflow itself holds the draft: an update in
     # between is refused as not pending while the row says pending. Ask again for a moment, then let it stand.
     for attempt in range(SETTLE_RETRIES + 1):
         try:
-            await workflows.decide_ai_draft(tenant_slug=tenant.slug, lead_id=lead_id, decision=decision)
+            if workflow_id.startswith(ENROLLMENT_PREFIX):
+                await enrollments.decide_ai_draft(workflow_id=workflow_id, decision=decision)
+            else:
+                await workflows.decide_ai_draft(tenant_slug=tenant.slug, lead_id=lead_id, decision=decision)
             break
         except Conflict as refused:
             details = refused.details if isinstance(refused.details, dict) else {}

@@ -9,7 +9,8 @@ again on their own, without the refused fields, and the rules run on what could 
 stored, already validated definition with `SequenceDefinition.model_validate` (no tenant lookups needed).
 
 Rules: at least one step and at most `MAX_STEPS`; step ids unique and made of letters, digits, `_`, `-`, `.`;
-a send has exactly one of text or template (a fallback template only for text); every `{{variable}}` known;
+a send has exactly one of text or template (a fallback template only for text); an AI message has instructions
+and a fallback text that are not blank; every `{{variable}}` known;
 durations positive, no negative part, at most `MAX_DURATION`; no step after an unconditional end (a
 `wait_for_reply` exiting on reply AND on timeout, a `set_status` to a stage in `exit_on_stages`); `set_status`
 names a known status; `exit_on_stages` keeps `opted_out` (an opted-out lead is never contacted again); business
@@ -27,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 
 from core.errors import Unprocessable
 from domain.sequences.steps import (
+    AiMessageStep,
     Duration,
     SendWhatsAppStep,
     SetStatusStep,
@@ -347,6 +349,11 @@ def _check_step(step: StepBase, at: str, stages: Mapping[str, Stage], add: Any) 
             add(f"{at}.text", "the message text is empty")
         if step.template is not None and step.fallback_template is not None:
             add(f"{at}.fallback_template", "a fallback template only applies to a text message")
+    if isinstance(step, AiMessageStep):
+        if not step.instructions.strip():
+            add(f"{at}.instructions", "the instructions are empty")
+        if not step.fallback_text.strip():
+            add(f"{at}.fallback_text", "the fallback text is empty")
     if isinstance(step, SetStatusStep) and step.status not in stages:
         known = ", ".join(sorted(stages))
         add(f"{at}.status", f"unknown status '{step.status}'; use one of {known}")

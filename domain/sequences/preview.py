@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from domain.sequences.definition import SequenceDefinition
 from domain.sequences.schedule import StepPlan, timeline, zone
 from domain.sequences.steps import (
+    AiMessageStep,
     SendWhatsAppStep,
     SetStatusStep,
     StepBase,
@@ -54,6 +55,14 @@ def render_message(step: SendWhatsAppStep, lead_fields: Mapping[str, Any]) -> Re
     return RenderedMessage(text, template_of(step.template), template_of(step.fallback_template), missing)
 
 
+def render_fallback_template(step: AiMessageStep, lead_fields: Mapping[str, Any]) -> WhatsAppTemplate | None:
+    """An AI message's template for outside the 24-hour window, its parameters rendered for the lead."""
+    template = step.fallback_template
+    if template is None:
+        return None
+    return template.model_copy(update={"parameters": [render(p, lead_fields).text for p in template.parameters]})
+
+
 class PreviewStep(BaseModel):
     """One row of the preview. Times are ISO-8601: `*_utc` in UTC (`Z`), `*_local` with the lead's offset."""
 
@@ -69,6 +78,9 @@ class PreviewStep(BaseModel):
     text: str | None = None  # rendered message text (send), task title
     template: WhatsAppTemplate | None = None  # rendered template (send)
     fallback_template: WhatsAppTemplate | None = None
+    instructions: str | None = Field(default=None, description="AI message: the owner's instructions, rendered")
+    fallback_text: str | None = Field(default=None, description="AI message: sent when the model cannot write it")
+    approval: bool = Field(default=False, description="AI message: a person approves it before it goes out")
     missing_variables: list[str] = Field(default_factory=list)
     summary: str  # one line a person reads: "Send WhatsApp text", "Wait 2 d", "Wait up to 3 d for a reply..."
     ends_enrollment: bool = False
@@ -110,6 +122,11 @@ def preview(
             message = render_message(step, lead_fields)
             row.text, row.template, row.fallback_template = message.text, message.template, message.fallback_template
             row.missing_variables = message.missing
+        elif isinstance(step, AiMessageStep):
+            instructions, fallback = render(step.instructions, lead_fields), render(step.fallback_text, lead_fields)
+            row.instructions, row.fallback_text, row.approval = instructions.text, fallback.text, step.approval
+            row.fallback_template = render_fallback_template(step, lead_fields)
+            row.missing_variables = list(dict.fromkeys([*instructions.missing, *fallback.missing]))
         elif isinstance(step, TaskStep):
             rendered = render(step.title, lead_fields)
             row.text, row.missing_variables = rendered.text, rendered.missing
@@ -121,6 +138,8 @@ def _summary(plan: StepPlan) -> str:
     step: StepBase = plan.step
     if isinstance(step, SendWhatsAppStep):
         return f"Send WhatsApp template '{step.template.name}'" if step.template else "Send WhatsApp text"
+    if isinstance(step, AiMessageStep):
+        return "Send a WhatsApp message written by the AI agent" + (", approved by a person" if step.approval else "")
     if isinstance(step, WaitStep):
         aligned = ", then until business hours" if step.align_to_business_hours else ""
         return f"Wait {step.duration.describe()}{aligned}"

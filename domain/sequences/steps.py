@@ -10,7 +10,7 @@ and an optional `name`. Each step class also states, for the scheduler and the v
 - `exits_after(...)` — the enrollment ends after it unconditionally (the steps after it are unreachable);
 - `texts()` — the texts carrying `{{variables}}`, with their field path, for checking and rendering.
 
-Adding a step type (e.g. `call`, `ai_message`) is one class here and one entry in `Step`; the workflow side is
+Adding a step type (e.g. `call`) is one class here and one entry in `Step`; the workflow side is
 described in workflows/sequence.py.
 
 Durations are written as an object `{"days": 1, "hours": 2, "minutes": 30, "seconds": 0}` (all optional, default 0),
@@ -199,8 +199,33 @@ class SetStatusStep(StepBase):
         return status_stages.get(self.status) in exit_stages
 
 
+class AiMessageStep(StepBase):
+    """A WhatsApp message the tenant's AI agent writes for this lead from the owner's `instructions` and the lead's
+    fields. With `approval` it waits as a draft for a person. When the model fails or the agent cannot answer (off,
+    budget used up) `fallback_text` goes out instead; `fallback_template` (text only) outside the 24-hour window."""
+
+    type: Literal["ai_message"] = "ai_message"
+    instructions: str = Field(
+        min_length=1, max_length=2000, description="What the message should say; may hold {{variables}}"
+    )
+    fallback_text: str = Field(min_length=1, max_length=4096, description="Sent when the model cannot write it")
+    approval: bool = Field(default=False, description="A person approves (or edits) the message before it goes out")
+    fallback_template: WhatsAppTemplate | None = None
+
+    contacts_lead: ClassVar[bool] = True
+    capped_channel: ClassVar[str | None] = "whatsapp"
+
+    def texts(self) -> list[tuple[str, str]]:
+        found = [("instructions", self.instructions), ("fallback_text", self.fallback_text)]
+        if self.fallback_template is not None:
+            found += [
+                (f"fallback_template.parameters[{i}]", p) for i, p in enumerate(self.fallback_template.parameters)
+            ]
+        return found
+
+
 Step = Annotated[
-    SendWhatsAppStep | WaitStep | WaitForReplyStep | TaskStep | SetStatusStep,
+    SendWhatsAppStep | WaitStep | WaitForReplyStep | TaskStep | SetStatusStep | AiMessageStep,
     Field(discriminator="type"),
 ]
 

@@ -18,6 +18,7 @@ SCENARIOS = {
     "paused_resumed_stopped": "resume",
     "paused_before_first_wait": "core_patch",  # the pause-holds-schedule marker: the wait kept its planned end
     "task_completed_and_capped": "complete_task",
+    "ai_message_fallback_and_approved_draft": "decide_ai_draft",  # an ai_message fallback, then an approved draft
 }
 
 

@@ -143,7 +143,8 @@ export interface paths {
         put?: never;
         /**
          * Approve Draft
-         * @description Send the draft (or the edited `text` instead) through the lead's workflow and the WhatsApp outbox.
+         * @description Send the draft (or the edited `text` instead) through its workflow (the lead's, or the enrollment's for an
+         *     AI sequence message) and the WhatsApp outbox.
          */
         post: operations["approve_draft_api_v1_ai_drafts__draft_id__approve_post"];
         delete?: never;
@@ -2773,11 +2774,22 @@ export interface components {
          */
         PreviewStep: {
             /**
+             * Approval
+             * @description AI message: a person approves it before it goes out
+             * @default false
+             */
+            approval: boolean;
+            /**
              * Ends Enrollment
              * @default false
              */
             ends_enrollment: boolean;
             fallback_template?: components["schemas"]["WhatsAppTemplate"] | null;
+            /**
+             * Fallback Text
+             * @description AI message: sent when the model cannot write it
+             */
+            fallback_text?: string | null;
             /** Fire At Local */
             fire_at_local: string;
             /** Fire At Utc */
@@ -2786,6 +2798,11 @@ export interface components {
             id: string;
             /** Index */
             index: number;
+            /**
+             * Instructions
+             * @description AI message: the owner's instructions, rendered
+             */
+            instructions?: string | null;
             /** Missing Variables */
             missing_variables?: string[];
             /** Name */
