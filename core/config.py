@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     metrics_multiproc_dir: str | None = None
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # The webhook dispatcher's Prometheus endpoint (dispatcher/metrics.py) on host:port when the port is set.
+    dispatcher_metrics_host: str = "127.0.0.1"
+    dispatcher_metrics_port: int | None = Field(default=None, ge=1, le=65535)
     # OpenTelemetry traces (core/tracing.py): an OTLP/HTTP collector's base URL; unset, nothing is exported.
     otel_exporter_otlp_endpoint: str | None = None
     # Strict-Transport-Security max-age, sent in prod only (dev and tests run on plain http).

@@ -5,12 +5,15 @@ burst of webhooks is acknowledged first and drained behind.
 
 On a signal it stops claiming, lets the events in hand finish, closes the database pool and exits with `os._exit`
 after flushing: temporalio can abort in finalisers at interpreter exit (sdk-python#300). No web framework is
-imported here.
+imported here. With `LEADFLOW_DISPATCHER_METRICS_PORT` set it serves its Prometheus metrics (dispatcher/metrics.py)
+on that port.
 """
 
 import logging
 import os
 from pathlib import Path
+
+from prometheus_client import start_http_server
 
 from core.config import Settings
 from core.db import create_engine, create_session_factory
@@ -43,6 +46,9 @@ async def serve(settings: Settings) -> int:
         log.error("cannot connect to Temporal at %s: %s", settings.temporal_address, exc)
         return 1
     engine = create_engine(settings)
+    if settings.dispatcher_metrics_port is not None:
+        start_http_server(settings.dispatcher_metrics_port, addr=settings.dispatcher_metrics_host)
+        log.info("metrics at http://%s:%s/metrics", settings.dispatcher_metrics_host, settings.dispatcher_metrics_port)
     try:
         log.info("dispatching webhook inbox events (Temporal %s)", settings.temporal_address)
         await InboxDispatcher(settings=settings, session_factory=create_session_factory(engine), temporal=client).run(

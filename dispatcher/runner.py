@@ -13,13 +13,16 @@ may now be claimed), and a slow poll as the fallback (a lost connection, events 
 Failures: an outage (database, Temporal, a provider answering 503) puts the event back after a short delay without
 counting; anything else counts as an attempt, and the `inbox_max_attempts`-th parks the event with its error for a
 system admin. A parked event no longer holds back the person's later events.
+
+Metrics (dispatcher/metrics.py): each event's outcome and lag, each claim's size, the events in flight, and the
+inbox's open backlog, read at most every `BACKLOG_EVERY_SECONDS`.
 """
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -37,6 +40,7 @@ from core.db import async_url
 from core.errors import ServiceUnavailable
 from core.live_events import LiveEvents
 from core.redis import Keys, create_redis
+from dispatcher import metrics
 from models import WebhookInbox
 from repositories.webhook_inbox import WebhookInboxRepository
 
@@ -90,6 +94,7 @@ class InboxDispatcher:
         # Handled events not yet marked done: written in one statement before the next claim.
         self._handled: list[int] = []
         self._next_prune = 0.0
+        self._next_backlog = 0.0
         self._claim_batch = max(1, min(settings.inbox_concurrency, settings.inbox_batch_size) // 4)
 
     def _channel_handlers(self) -> dict[str, Handler]:
@@ -109,6 +114,7 @@ class InboxDispatcher:
             while not stop.is_set():
                 self._wake.clear()
                 await self._mark_handled()
+                await self._read_backlog_now_and_then()
                 claimed = await self._claim_free_slots()
                 if claimed:
                     continue  # there may be more waiting
@@ -149,14 +155,18 @@ class InboxDispatcher:
         except OUTAGES as exc:
             log.warning("claiming inbox events failed (retrying at the next wake-up): %s", exc)
             return 0
+        if rows:
+            metrics.CLAIM_BATCH.observe(len(rows))
         for row in rows:
             task = asyncio.create_task(self._handle(row), name=f"inbox-{row.id}")
             self._tasks.add(task)
             task.add_done_callback(self._finished)
+        metrics.IN_FLIGHT.set(len(self._tasks))
         return len(rows)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        metrics.IN_FLIGHT.set(len(self._tasks))
         self._wake.set()  # a slot is free, and this person's next event may now be claimed
 
     async def _handle(self, row: WebhookInbox) -> None:
@@ -169,12 +179,18 @@ class InboxDispatcher:
         except OUTAGES as exc:
             log.warning("inbox event %s (%s) waits for an outage to pass: %s", row.id, row.event_key, exc)
             await self._retry(row, error=_describe(exc), delay=OUTAGE_RETRY_DELAY, park_after=None)
+            metrics.EVENTS.labels(row.provider, "outage").inc()
         except Exception as exc:
             log.exception("inbox event %s (%s) failed", row.id, row.event_key)
             delay = attempt_delay(row.attempts + 1)
-            await self._retry(row, error=_describe(exc), delay=delay, park_after=self.settings.inbox_max_attempts)
+            state = await self._retry(
+                row, error=_describe(exc), delay=delay, park_after=self.settings.inbox_max_attempts
+            )
+            metrics.EVENTS.labels(row.provider, "parked" if state == "parked" else "retried").inc()
         else:
             self._handled.append(row.id)
+            metrics.EVENTS.labels(row.provider, "handled").inc()
+            metrics.LAG.labels(row.provider).observe(max(0.0, (datetime.now(UTC) - row.received_at).total_seconds()))
 
     async def _mark_handled(self) -> None:
         """Mark the handled events done, all in one statement. Until then they hold back their person's next event;
@@ -189,19 +205,22 @@ class InboxDispatcher:
         except OUTAGES as exc:
             log.warning("marking %d inbox events done failed: %s", len(handled), exc)
 
-    async def _retry(self, row: WebhookInbox, *, error: str, delay: timedelta, park_after: int | None) -> None:
-        await self._record(
+    async def _retry(self, row: WebhookInbox, *, error: str, delay: timedelta, park_after: int | None) -> object:
+        """The event back in line (or parked); its new state, None when that could not be stored."""
+        return await self._record(
             row, lambda repo: repo.retry_later(inbox_id=row.id, error=error, delay=delay, park_after=park_after)
         )
 
-    async def _record(self, row: WebhookInbox, write: Callable[[WebhookInboxRepository], Awaitable[object]]) -> None:
+    async def _record(self, row: WebhookInbox, write: Callable[[WebhookInboxRepository], Awaitable[object]]) -> object:
         """Store the outcome; if even that fails, the lease runs out and the event is handled again (idempotent)."""
         try:
             async with self.session_factory() as session:
-                await write(WebhookInboxRepository(session))
+                written = await write(WebhookInboxRepository(session))
                 await session.commit()
+                return written
         except Exception as exc:
             log.warning("recording the outcome of inbox event %s failed: %s", row.id, exc)
+            return None
 
     async def _listen(self, stop: asyncio.Event) -> None:
         """Hold a LISTEN connection, re-opening it after a failure; each notification wakes the loop."""
@@ -236,6 +255,20 @@ class InboxDispatcher:
                 log.info("pruned %d handled inbox events", pruned)
         except OUTAGES as exc:
             log.warning("pruning the inbox failed: %s", exc)
+
+    async def _read_backlog_now_and_then(self) -> None:
+        now = time.monotonic()
+        if now < self._next_backlog:
+            return
+        self._next_backlog = now + metrics.BACKLOG_EVERY_SECONDS
+        try:
+            async with self.session_factory() as session:
+                count, oldest = await WebhookInboxRepository(session).open_backlog()
+        except OUTAGES as exc:
+            log.warning("reading the inbox backlog failed: %s", exc)
+            return
+        metrics.OPEN_EVENTS.set(count)
+        metrics.OLDEST_OPEN_AGE.set(0 if oldest is None else max(0.0, (datetime.now(UTC) - oldest).total_seconds()))
 
 
 def _describe(exc: BaseException) -> str:

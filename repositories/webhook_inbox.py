@@ -99,6 +99,15 @@ class WebhookInboxRepository:
         )
         return InboxStats(counts={state: int(n) for state, n in counts.items()}, oldest_pending_at=oldest)
 
+    async def open_backlog(self) -> tuple[int, datetime | None]:
+        """How many events are open (pending or processing) and when the oldest of them was stored."""
+        count, oldest = (
+            await self.session.execute(
+                select(func.count(), func.min(WebhookInbox.received_at)).where(WebhookInbox.state.in_(OPEN_STATES))
+            )
+        ).one()
+        return int(count), oldest
+
     async def list_parked(self, *, limit: int) -> list[WebhookInbox]:
         result = await self.session.execute(
             select(WebhookInbox).where(WebhookInbox.state == "parked").order_by(WebhookInbox.id).limit(limit)

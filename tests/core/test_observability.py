@@ -1,6 +1,7 @@
 """What the running processes (`python -m api`, `worker`, `dispatcher`) show ops after real traffic: JSON log lines
 carrying request, tenant, lead and workflow ids, and never a phone number, a message body or a credential; the API's
-`/metrics` and the worker's Prometheus endpoint (the SDK's metrics and the activities' own) moved as the traffic did."""
+`/metrics`, the worker's Prometheus endpoint (the SDK's metrics and the activities' own) and the dispatcher's moved as
+the traffic did."""
 
 import json
 import re
@@ -30,6 +31,7 @@ class Observed:
     api_before: Samples
     api_after: Samples
     worker_after: Samples
+    dispatcher_after: Samples
 
 
 def _samples(text: str) -> Samples:
@@ -66,7 +68,12 @@ async def observed(sandbox_url: str, sandbox_control: httpx.AsyncClient) -> Asyn
         "LEADFLOW_WHATSAPP_RECIPIENT_MIN_INTERVAL_SECONDS": "10",
         "LEADFLOW_WHATSAPP_PACING_MAX_WAIT_SECONDS": "0",
     }
-    async with process_stack(sandbox_url, worker_env=worker_env) as stack:
+    dispatcher_metrics = free_port()
+    env = {"LEADFLOW_DISPATCHER_METRICS_PORT": str(dispatcher_metrics)}
+    async with process_stack(sandbox_url, env=env, worker_env=worker_env) as stack:
+        dispatcher_url = f"http://127.0.0.1:{dispatcher_metrics}/metrics"
+        dispatcher_before = await _scrape(dispatcher_url)
+        assert value(dispatcher_before, "leadflow_dispatcher_events_total") == 0
         api_before = await _scrape(f"{stack.url}/metrics")
         traffic = await run_traffic(stack, sandbox_control)
         worker_url = f"http://127.0.0.1:{worker_metrics}/metrics"
@@ -78,9 +85,23 @@ async def observed(sandbox_url: str, sandbox_control: httpx.AsyncClient) -> Asyn
         worker_after = await eventually(sent_counted, within=30)
         assert worker_after, "the worker never counted both sends"
         api_after = await _scrape(f"{stack.url}/metrics")
+
+        async def dispatcher_drained() -> Samples | None:
+            # The backlog gauges are read every few seconds: wait for a reading after the inbox emptied.
+            samples = await _scrape(dispatcher_url)
+            handled = value(samples, "leadflow_dispatcher_events_total", outcome="handled")
+            drained = value(samples, "leadflow_dispatcher_inbox_oldest_open_age_seconds") == 0
+            return (
+                samples
+                if handled >= 1 and drained and value(samples, "leadflow_dispatcher_events_in_flight") == 0
+                else None
+            )
+
+        dispatcher_after = await eventually(dispatcher_drained, within=30)
+        assert dispatcher_after, "the dispatcher never reported the webhook handled and the inbox empty"
         await stack.stop()  # the logs are complete once the processes have exited
         logs = {service: stack.log(service) for service in SERVICES}
-        yield Observed(stack, traffic, logs, api_before, api_after, worker_after)
+        yield Observed(stack, traffic, logs, api_before, api_after, worker_after, dispatcher_after)
 
 
 def _lines(text: str) -> list[dict[str, Any]]:
@@ -172,8 +193,25 @@ def test_the_worker_serves_the_sdk_metrics_and_the_business_metrics(observed: Ob
     assert value(samples, "temporal_workflow_task_schedule_to_start_latency_seconds_count") >= 1
 
 
+def test_the_dispatcher_serves_its_events_claims_lag_and_backlog(observed: Observed) -> None:
+    samples = observed.dispatcher_after
+    handled = value(samples, "leadflow_dispatcher_events_total", provider="cloud", outcome="handled")
+    assert handled >= 1, "the inbound message the traffic delivered"
+    for outcome in ("outage", "retried", "parked"):
+        assert value(samples, "leadflow_dispatcher_events_total", outcome=outcome) == 0, outcome
+    claims = value(samples, "leadflow_dispatcher_claim_batch_size_count")
+    assert 1 <= claims <= value(samples, "leadflow_dispatcher_events_total")
+    assert value(samples, "leadflow_dispatcher_claim_batch_size_sum") == value(
+        samples, "leadflow_dispatcher_events_total"
+    )
+    lag = value(samples, "leadflow_dispatcher_event_lag_seconds_count", provider="cloud")
+    assert lag == handled and value(samples, "leadflow_dispatcher_event_lag_seconds_sum", provider="cloud") > 0
+    assert value(samples, "leadflow_dispatcher_inbox_open_events") == 0
+    assert value(samples, "leadflow_dispatcher_inbox_oldest_open_age_seconds") == 0
+
+
 def test_every_metric_the_alerts_and_the_dashboard_use_is_served(observed: Observed) -> None:
-    served = {name for name, _ in (*observed.api_after, *observed.worker_after)}
+    served = {name for name, _ in (*observed.api_after, *observed.worker_after, *observed.dispatcher_after)}
     deploy = Path(__file__).resolve().parents[2] / "deploy"
     rules = yaml.safe_load((deploy / "prometheus" / "alerts.yml").read_text())
     expressions = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
