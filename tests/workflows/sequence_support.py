@@ -9,30 +9,29 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
-from core.payload_codec import data_converter as leadflow_data_converter
 from domain.sequences.definition import SequenceDefinition, parse_definition
 from domain.stages import Stage
+from domain.whatsapp_messages import InboundWhatsAppMessage
 from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, Tenant, TimelineEvent
 from repositories.statuses import StatusRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
-from tests.fixtures.infra import TEMPORAL_TEST_SERVER
 from tests.fixtures.sandbox import unique_number
-from tests.fixtures.whatsapp import create_whatsapp_tenant
+from tests.fixtures.whatsapp import create_whatsapp_tenant, eventually, fresh_wamid
 from tests.fixtures.workflow_calls import enrollment_workflows, lead_workflows
+from tests.workflows.support import time_skipping_server
 from worker.main import build_worker
-from workflows import search_attributes
+from workflows.lead import LeadWorkflow
+from workflows.lead_types import LeadView
 from workflows.sequence import SequenceWorkflow
 from workflows.sequence_types import EnrollmentView
 
@@ -46,6 +45,33 @@ ZONE_PREFIXES = {  # prefix, digits after it
 ALL_WEEK = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "23:59"}
 
 
+def two_sends(wait: dict[str, int], *, first: str = "intro", **settings: Any) -> dict[str, Any]:
+    """A sequence of two sends (`first`, then `follow_up`) with a wait between them, open all week."""
+    return {
+        "steps": [
+            {"type": "send_whatsapp", "template": {"name": first}},
+            {"type": "wait", "duration": wait},
+            {"type": "send_whatsapp", "template": {"name": "follow_up"}},
+        ],
+        "settings": {"business_hours": ALL_WEEK, **settings},
+    }
+
+
+def hello_capped_at(per_day: int) -> dict[str, Any]:
+    """One send (`hello`), open all week, under a daily WhatsApp cap of `per_day`."""
+    return {
+        "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
+        "settings": {"business_hours": ALL_WEEK, "daily_cap": {"whatsapp": per_day}},
+    }
+
+
+def inbound(body: str, **details: Any) -> InboundWhatsAppMessage:
+    """A message from the lead as the Cloud API webhook delivers it, just now."""
+    return InboundWhatsAppMessage(
+        provider="cloud", provider_message_id=fresh_wamid(), body=body, received_at=datetime.now(UTC), **details
+    )
+
+
 def phone_in(zone: str) -> str:
     return unique_number(*ZONE_PREFIXES[zone])
 
@@ -53,29 +79,15 @@ def phone_in(zone: str) -> str:
 async def time_skipping_worker(
     settings: Settings, session_factory: async_sessionmaker[AsyncSession], sandbox_url: str
 ) -> AsyncIterator[WorkflowEnvironment]:
-    """A time-skipping server with Leadflow's search attributes and the real worker (sends reach the sandbox).
+    """A time-skipping server with the real worker (sends reach the sandbox).
 
     Recipient pacing is off: skipped days pass in milliseconds of real time, which the pacer would count as bursts.
     """
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEMPORAL_TEST_SERVER), data_converter=leadflow_data_converter(Settings())
+    config = settings.model_copy(
+        update={"sandbox_base_url": sandbox_url, "whatsapp_recipient_min_interval_seconds": 0.0}
     )
-    try:
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={
-                    key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in search_attributes.ALL
-                },
-            )
-        )
-        config = settings.model_copy(
-            update={"sandbox_base_url": sandbox_url, "whatsapp_recipient_min_interval_seconds": 0.0}
-        )
-        async with build_worker(env.client, config, session_factory):
-            yield env
-    finally:
-        await env.shutdown()
+    async with time_skipping_server() as env, build_worker(env.client, config, session_factory):
+        yield env
 
 
 @dataclass
@@ -178,6 +190,27 @@ class SequenceWorld:
             status_stages=self.status_stages,
             start_at=start_at,
         )
+
+    async def enroll_after_first_send(
+        self, client: Client, sequence: Sequence, version: SequenceVersion
+    ) -> tuple[Lead, WorkflowHandle[SequenceWorkflow, EnrollmentView]]:
+        """A new lead enrolled, once the sequence's first message has reached it."""
+        lead = await self.lead()
+        handle = await self.enroll(client, lead, sequence, version)
+        await eventually(lambda: self.sent_to(lead))
+        return lead, handle
+
+    async def lead_workflow_knowing(
+        self, client: Client, lead: Lead, enrollment: WorkflowHandle
+    ) -> WorkflowHandle[LeadWorkflow, LeadView]:
+        """The lead's workflow, once it knows the enrollment (or the wait for that ran out)."""
+        handle = client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{self.tenant.slug}:{lead.id}")
+
+        async def knows() -> bool:
+            return enrollment.id in (await handle.query(LeadWorkflow.view)).active_enrollments
+
+        await eventually(knows)
+        return handle
 
     async def sent_to(self, lead: Lead) -> list[dict[str, Any]]:
         response = await self.sandbox.get("/_sandbox/messages", params={"to": lead.phone})

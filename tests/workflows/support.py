@@ -1,17 +1,45 @@
-"""Helpers of the lead workflow tests: rows written straight through the models (no API), and bounded polling."""
+"""Helpers of the workflow tests: a time-skipping server, rows written straight through the models (no API), and
+bounded polling."""
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.testing import WorkflowEnvironment
 
+from core.config import Settings
+from core.payload_codec import data_converter as leadflow_data_converter
 from models import Lead, Tenant, TimelineEvent, User
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
 from repositories.timeline import TimelineRepository
+from tests.fixtures.infra import TEMPORAL_TEST_SERVER
+from workflows import search_attributes
+
+
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server with Leadflow's search attributes registered, as ops would (it starts without them)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEMPORAL_TEST_SERVER), data_converter=leadflow_data_converter(Settings())
+    )
+    try:
+        keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace, search_attributes={key.name: keyword for key in search_attributes.ALL}
+            )
+        )
+        yield env
+    finally:
+        await env.shutdown()
+
 
 T = TypeVar("T")
 

@@ -3,52 +3,27 @@ defers (never drops) a send to the lead's next window, tasks wait for the agent'
 escalated once when overdue, set_status moves the lead through its own workflow, an opt-out ends the enrollment,
 and a running enrollment keeps the version it started with."""
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
-import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.testing import WorkflowEnvironment
 
 from api.services.sequence_stats import sequence_stats
-from core.config import Settings
 from core.errors import Conflict
 from domain.sequences.schedule import tenant_day_bounds
-from domain.whatsapp_messages import InboundWhatsAppMessage
-from tests.fixtures.whatsapp import eventually, fresh_wamid
+from tests.fixtures.whatsapp import eventually
 from tests.fixtures.workflow_calls import enrollment_workflows
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, make_world, time_skipping_worker
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, hello_capped_at, inbound
 from workflows.lead import LeadWorkflow
 from workflows.sequence import SequenceWorkflow
 from workflows.sequence_types import EnrollmentStatus
 
 
-@pytest.fixture
-async def env(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession], sandbox_url: str
-) -> AsyncIterator[WorkflowEnvironment]:
-    async for environment in time_skipping_worker(settings, session_factory, sandbox_url):
-        yield environment
-
-
-@pytest.fixture
-async def world(
-    session_factory: async_sessionmaker[AsyncSession], settings: Settings, sandbox_control: httpx.AsyncClient
-) -> SequenceWorld:
-    return await make_world(session_factory, settings, sandbox_control)
-
-
 async def test_over_the_daily_cap_a_send_is_deferred_to_the_next_window_never_dropped(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
-    sequence, version = await world.sequence(
-        {
-            "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
-            "settings": {"business_hours": ALL_WEEK, "daily_cap": {"whatsapp": 2}},
-        }
-    )
+    sequence, version = await world.sequence(hello_capped_at(2))
     leads = [await world.lead() for _ in range(3)]
     handles = [await world.enroll(env.client, lead, sequence, version) for lead in leads]
     views = [await handle.result() for handle in handles]
@@ -69,12 +44,7 @@ async def test_over_the_daily_cap_a_send_is_deferred_to_the_next_window_never_dr
 async def test_a_send_planned_days_ago_counts_against_the_daily_cap_of_the_day_it_goes_out(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
-    sequence, version = await world.sequence(
-        {
-            "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
-            "settings": {"business_hours": ALL_WEEK, "daily_cap": {"whatsapp": 1}},
-        }
-    )
+    sequence, version = await world.sequence(hello_capped_at(1))
     now = await env.get_current_time()
     today, backlog = await world.lead(), await world.lead()
     # One enrollment starts now; the other was meant to start two days ago (a backlog): both would send today.
@@ -95,12 +65,7 @@ async def test_a_send_planned_days_ago_counts_against_the_daily_cap_of_the_day_i
 async def test_the_stats_count_every_deferral_of_a_send_deferred_more_than_once(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
-    sequence, version = await world.sequence(
-        {
-            "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
-            "settings": {"business_hours": ALL_WEEK, "daily_cap": {"whatsapp": 1}},
-        }
-    )
+    sequence, version = await world.sequence(hello_capped_at(1))
     leads = [await world.lead() for _ in range(3)]
     handles = [await world.enroll(env.client, lead, sequence, version) for lead in leads]
     views = [await handle.result() for handle in handles]
@@ -222,22 +187,12 @@ async def test_an_opt_out_keyword_ends_the_enrollment(env: WorkflowEnvironment, 
             "settings": {"business_hours": ALL_WEEK, "exit_on_reply": False},
         }
     )
-    lead = await world.lead()
-    handle = await world.enroll(env.client, lead, sequence, version)
-    await eventually(lambda: world.sent_to(lead))
-    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
-    await eventually(lambda: _knows(lead_handle, handle.id))
+    lead, handle = await world.enroll_after_first_send(env.client, sequence, version)
+    lead_handle = await world.lead_workflow_knowing(env.client, lead, handle)
 
     await lead_handle.signal(
         LeadWorkflow.record_inbound_message,
-        InboundWhatsAppMessage(
-            provider="cloud",
-            provider_message_id=fresh_wamid(),
-            body="STOP",
-            received_at=datetime.now(UTC),
-            opt_out=True,
-            opt_out_status_key="opted_out",
-        ),
+        inbound("STOP", opt_out=True, opt_out_status_key="opted_out"),
     )
     final = await handle.result()
     assert (final.status, final.exit_reason) == (EnrollmentStatus.EXITED, "opted_out")
@@ -279,10 +234,6 @@ async def _open_task(handle) -> bool:  # type: ignore[no-untyped-def]
 async def _overdue(world: SequenceWorld, lead) -> list[str]:  # type: ignore[no-untyped-def]
     kinds = await world.timeline_kinds(lead)
     return kinds if "sequence_task_overdue" in kinds else []
-
-
-async def _knows(lead_handle, workflow_id: str) -> bool:  # type: ignore[no-untyped-def]
-    return workflow_id in (await lead_handle.query(LeadWorkflow.view)).active_enrollments
 
 
 async def test_a_long_sequence_continues_as_new_carrying_its_position(

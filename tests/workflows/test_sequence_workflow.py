@@ -3,24 +3,22 @@ a 14-day sequence runs in seconds and fires exactly when the preview says, in fo
 a won lead and an opt-out end it with no further sends; pause/resume/stop answer definitely."""
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from channels.lead_signals import LeadSignal, signal_lead
-from core.config import Settings
 from core.errors import Conflict
 from domain.sequences.preview import preview
 from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderUndeliverable
-from tests.fixtures.whatsapp import eventually, fresh_wamid
+from models import Lead
+from tests.fixtures.whatsapp import eventually
 from tests.fixtures.workflow_calls import enrollment_workflows
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, definition_of, make_world, time_skipping_worker
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, definition_of, inbound, two_sends
 from workflows import search_attributes
 from workflows.lead import LeadWorkflow
 from workflows.lead_types import StatusChangeRequest
@@ -46,21 +44,6 @@ FOURTEEN_DAYS = {
     ],
 }
 SENDS = ["intro", "nudge", "offer", "last_try", "goodbye"]
-
-
-@pytest.fixture
-async def env(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession], sandbox_url: str
-) -> AsyncIterator[WorkflowEnvironment]:
-    async for environment in time_skipping_worker(settings, session_factory, sandbox_url):
-        yield environment
-
-
-@pytest.fixture
-async def world(
-    session_factory: async_sessionmaker[AsyncSession], settings: Settings, sandbox_control: httpx.AsyncClient
-) -> SequenceWorld:
-    return await make_world(session_factory, settings, sandbox_control)
 
 
 def _utc(text: str) -> datetime:
@@ -112,30 +95,13 @@ async def test_a_14_day_sequence_runs_end_to_end_and_fires_when_the_preview_says
 async def test_a_reply_during_a_wait_ends_the_enrollment_with_no_further_send(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
-    sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"type": "send_whatsapp", "template": {"name": "intro"}},
-                {"type": "wait", "duration": {"days": 3}},
-                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
-    )
-    lead = await world.lead()
-    handle = await world.enroll(env.client, lead, sequence, version)
-    await eventually(lambda: world.sent_to(lead))
+    sequence, version = await world.sequence(two_sends({"days": 3}))
+    lead, handle = await world.enroll_after_first_send(env.client, sequence, version)
 
-    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
-    await eventually(lambda: _knows_enrollment(lead_handle, handle.id))
+    lead_handle = await world.lead_workflow_knowing(env.client, lead, handle)
     await lead_handle.signal(
         LeadWorkflow.record_inbound_message,
-        InboundWhatsAppMessage(
-            provider="cloud",
-            provider_message_id=fresh_wamid(),
-            body="yes please",
-            received_at=datetime.now().astimezone(),
-        ),
+        inbound("yes please"),
     )
     view = await handle.result()
 
@@ -148,21 +114,9 @@ async def test_a_reply_during_a_wait_ends_the_enrollment_with_no_further_send(
 
 
 async def test_the_lead_reaching_won_ends_the_enrollment(env: WorkflowEnvironment, world: SequenceWorld) -> None:
-    sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"type": "send_whatsapp", "template": {"name": "intro"}},
-                {"type": "wait", "duration": {"days": 2}},
-                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
-    )
-    lead = await world.lead()
-    handle = await world.enroll(env.client, lead, sequence, version)
-    await eventually(lambda: world.sent_to(lead))
-    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
-    await eventually(lambda: _knows_enrollment(lead_handle, handle.id))
+    sequence, version = await world.sequence(two_sends({"days": 2}))
+    lead, handle = await world.enroll_after_first_send(env.client, sequence, version)
+    lead_handle = await world.lead_workflow_knowing(env.client, lead, handle)
 
     # A stage outside exit_on_stages changes nothing; won ends it.
     for key, stage in (("qualified", Stage.QUALIFIED), ("won", Stage.WON)):
@@ -180,19 +134,8 @@ async def test_the_lead_reaching_won_ends_the_enrollment(env: WorkflowEnvironmen
 async def test_pause_holds_the_next_send_until_resume_and_a_second_pause_is_refused(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
-    sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"type": "send_whatsapp", "template": {"name": "intro"}},
-                {"type": "wait", "duration": {"days": 1}},
-                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
-    )
-    lead = await world.lead()
-    handle = await world.enroll(env.client, lead, sequence, version)
-    await eventually(lambda: world.sent_to(lead))
+    sequence, version = await world.sequence(two_sends({"days": 1}))
+    lead, handle = await world.enroll_after_first_send(env.client, sequence, version)
     enrollment_id = (await handle.query(SequenceWorkflow.view)).enrollment_id
     slug = world.tenant.slug
 
@@ -236,6 +179,16 @@ async def _resume(env: WorkflowEnvironment, world: SequenceWorld, handle) -> dat
     return await env.get_current_time()
 
 
+async def _enrolled_to_start_in_an_hour_and_paused(  # type: ignore[no-untyped-def]
+    env: WorkflowEnvironment, world: SequenceWorld, sequence, version
+) -> tuple[Lead, WorkflowHandle, datetime]:
+    lead = await world.lead()
+    start_at = await env.get_current_time() + timedelta(hours=1)
+    handle = await world.enroll(env.client, lead, sequence, version, start_at=start_at)
+    await _pause_at_once(env, world, handle)
+    return lead, handle, start_at
+
+
 async def test_a_pause_before_a_wait_begins_does_not_restart_the_wait_on_resume(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
@@ -250,10 +203,7 @@ async def test_a_pause_before_a_wait_begins_does_not_restart_the_wait_on_resume(
             "settings": {"business_hours": ALL_WEEK},
         }
     )
-    lead = await world.lead()
-    start_at = await env.get_current_time() + timedelta(hours=1)
-    handle = await world.enroll(env.client, lead, sequence, version, start_at=start_at)
-    await _pause_at_once(env, world, handle)
+    lead, handle, start_at = await _enrolled_to_start_in_an_hour_and_paused(env, world, sequence, version)
     await env.sleep(timedelta(days=5))  # the intro was due on day 1
     assert await world.sent_to(lead) == []
 
@@ -281,10 +231,7 @@ async def test_a_pause_before_a_wait_begins_resumed_during_it_sends_when_the_sch
             "settings": {"business_hours": ALL_WEEK},
         }
     )
-    lead = await world.lead()
-    start_at = await env.get_current_time() + timedelta(hours=1)
-    handle = await world.enroll(env.client, lead, sequence, version, start_at=start_at)
-    await _pause_at_once(env, world, handle)
+    _, handle, start_at = await _enrolled_to_start_in_an_hour_and_paused(env, world, sequence, version)
     await env.sleep(timedelta(hours=12))
     await _resume(env, world, handle)
     view = await handle.result()
@@ -332,19 +279,8 @@ async def test_a_step_due_during_a_pause_before_it_still_keeps_to_business_hours
 async def test_stop_ends_the_enrollment_at_once_and_a_second_stop_is_refused(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
-    sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"type": "send_whatsapp", "template": {"name": "intro"}},
-                {"type": "wait", "duration": {"days": 5}},
-                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
-    )
-    lead = await world.lead()
-    handle = await world.enroll(env.client, lead, sequence, version)
-    await eventually(lambda: world.sent_to(lead))
+    sequence, version = await world.sequence(two_sends({"days": 5}))
+    lead, handle = await world.enroll_after_first_send(env.client, sequence, version)
     enrollment_id = (await handle.query(SequenceWorkflow.view)).enrollment_id
     slug = world.tenant.slug
 
@@ -364,10 +300,6 @@ async def test_stop_ends_the_enrollment_at_once_and_a_second_stop_is_refused(
     assert (row.status, row.exit_reason) == ("stopped", "stopped")
     final = await enrollment_workflows(env.client).view(tenant_slug=slug, enrollment_id=enrollment_id)
     assert final.status == EnrollmentStatus.STOPPED and final.exit_detail and "wrong list" in final.exit_detail
-
-
-async def _knows_enrollment(lead_handle, workflow_id: str) -> bool:  # type: ignore[no-untyped-def]
-    return workflow_id in (await lead_handle.query(LeadWorkflow.view)).active_enrollments
 
 
 async def _forgot(lead_handle, workflow_id: str) -> bool:  # type: ignore[no-untyped-def]
@@ -432,25 +364,28 @@ async def test_a_send_planned_in_the_past_still_waits_for_the_leads_business_hou
     assert f"{local.hour:02d}:00" == hours["start"] and local.minute < 5, local  # the next window's opening
 
 
+async def _signal_as_a_webhook_would(  # type: ignore[no-untyped-def]
+    env: WorkflowEnvironment, world: SequenceWorld, lead, signal: InboundWhatsAppMessage | WhatsAppProviderUndeliverable
+) -> None:
+    """Through the webhook path's signal-with-start, which begins a fresh lead run if the last one ended."""
+    async with world.session_factory() as session:
+        await signal_lead(
+            session=session,
+            temporal=env.client,
+            settings=world.settings,
+            signal=LeadSignal(webhook_event_id=uuid.uuid4(), tenant_id=world.tenant.id, lead_id=lead.id, signal=signal),
+        )
+
+
 async def test_a_reply_after_the_leads_workflow_ended_still_ends_the_enrollment(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
     # Won is not an exit stage here: the lead's workflow completes on won while the enrollment carries on.
     sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"type": "send_whatsapp", "template": {"name": "welcome_customer"}},
-                {"type": "wait", "duration": {"days": 3}},
-                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK, "exit_on_stages": ["lost", "opted_out"]},
-        }
+        two_sends({"days": 3}, first="welcome_customer", exit_on_stages=["lost", "opted_out"])
     )
-    lead = await world.lead()
-    handle = await world.enroll(env.client, lead, sequence, version)
-    await eventually(lambda: world.sent_to(lead))
-    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
-    await eventually(lambda: _knows_enrollment(lead_handle, handle.id))
+    lead, handle = await world.enroll_after_first_send(env.client, sequence, version)
+    lead_handle = await world.lead_workflow_knowing(env.client, lead, handle)
     for key, stage in (("contacted", Stage.CONTACTED), ("won", Stage.WON)):
         await lead_handle.execute_update(
             LeadWorkflow.change_status, StatusChangeRequest(status_key=key, stage=stage, actor="user:test")
@@ -459,23 +394,7 @@ async def test_a_reply_after_the_leads_workflow_ended_still_ends_the_enrollment(
     assert (await handle.query(SequenceWorkflow.view)).status == EnrollmentStatus.ACTIVE
 
     # The lead writes back: the webhook's signal-with-start begins a fresh lead run, which must know the enrollment.
-    async with world.session_factory() as session:
-        await signal_lead(
-            session=session,
-            temporal=env.client,
-            settings=world.settings,
-            signal=LeadSignal(
-                webhook_event_id=uuid.uuid4(),
-                tenant_id=world.tenant.id,
-                lead_id=lead.id,
-                signal=InboundWhatsAppMessage(
-                    provider="cloud",
-                    provider_message_id=fresh_wamid(),
-                    body="thanks, one more question",
-                    received_at=datetime.now(UTC),
-                ),
-            ),
-        )
+    await _signal_as_a_webhook_would(env, world, lead, inbound("thanks, one more question"))
     view = await handle.result()
     assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "replied")
     assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["welcome_customer"]
@@ -485,35 +404,19 @@ async def test_a_later_undeliverable_status_ends_the_enrollment_with_no_further_
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
     # Meta accepts the send, then reports 131026 in a `failed` status webhook: the number cannot receive WhatsApp.
-    sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"type": "send_whatsapp", "template": {"name": "intro"}},
-                {"type": "wait", "duration": {"days": 2}},
-                {"type": "send_whatsapp", "template": {"name": "follow_up"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
-    )
+    sequence, version = await world.sequence(two_sends({"days": 2}))
     lead = await world.lead()
     handle = await world.enroll(env.client, lead, sequence, version)
     (sent,) = await eventually(lambda: world.sent_to(lead))
-    lead_handle = env.client.get_workflow_handle_for(LeadWorkflow.run, f"lead:{world.tenant.slug}:{lead.id}")
-    await eventually(lambda: _knows_enrollment(lead_handle, handle.id))
-    async with world.session_factory() as session:
-        await signal_lead(
-            session=session,
-            temporal=env.client,
-            settings=world.settings,
-            signal=LeadSignal(
-                webhook_event_id=uuid.uuid4(),
-                tenant_id=world.tenant.id,
-                lead_id=lead.id,
-                signal=WhatsAppProviderUndeliverable(
-                    provider_message_id=sent["id"], reason="Message undeliverable", occurred_at=datetime.now(UTC)
-                ),
-            ),
-        )
+    await world.lead_workflow_knowing(env.client, lead, handle)
+    await _signal_as_a_webhook_would(
+        env,
+        world,
+        lead,
+        WhatsAppProviderUndeliverable(
+            provider_message_id=sent["id"], reason="Message undeliverable", occurred_at=datetime.now(UTC)
+        ),
+    )
     view = await handle.result()
     assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "undeliverable")
     assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["intro"]

@@ -9,23 +9,26 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import EventType, IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from core.config import Settings
-from core.payload_codec import data_converter as leadflow_data_converter
 from domain.stages import Stage
 from models import Lead
 from repositories.statuses import StatusRepository
 from tests.fixtures.crm import TenantContext
-from tests.fixtures.infra import TEMPORAL_TEST_SERVER
 from tests.fixtures.workflow_calls import lead_workflows
-from tests.workflows.support import LeadRows, eventually, make_lead_rows, read_lead, read_timeline
+from tests.workflows.support import (
+    LeadRows,
+    eventually,
+    make_lead_rows,
+    read_lead,
+    read_timeline,
+    time_skipping_server,
+)
 from worker.main import build_worker
-from workflows import search_attributes
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
 from workflows.lead_types import MIRROR_STATUS_CHANGE, RECORD_SPEED_TO_LEAD_ALERT, StatusChangeRequest
@@ -39,23 +42,8 @@ async def time_skipping(
 
     One per test: skipped time does not come back, and the SLA counts from the lead row's (real) creation time.
     """
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEMPORAL_TEST_SERVER), data_converter=leadflow_data_converter(Settings())
-    )
-    try:
-        # Unlike the dev server, the test server starts without custom search attributes: register them like ops would.
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={
-                    key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in search_attributes.ALL
-                },
-            )
-        )
-        async with build_worker(env.client, settings, session_factory):
-            yield env
-    finally:
-        await env.shutdown()
+    async with time_skipping_server() as env, build_worker(env.client, settings, session_factory):
+        yield env
 
 
 async def alerts(session_factory: async_sessionmaker[AsyncSession], lead: Lead) -> list[dict]:
