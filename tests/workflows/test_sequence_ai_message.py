@@ -5,44 +5,25 @@ expire; when the model fails or the budget is used up the step's fallback text g
 why."""
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.testing import WorkflowEnvironment
 
 from api.schemas.ai import AgentSettingsUpdate
 from api.services.ai_agent import put_settings
 from api.services.ai_drafts import decide_draft
-from core.config import Settings
 from core.errors import Conflict
 from models import AiDraft, AiUsage, Lead, Task, TenantFeatureFlag, TimelineEvent
 from tests.fixtures.sandbox import SANDBOX_OPENAI_KEY
 from tests.fixtures.whatsapp import add_message, eventually
 from tests.fixtures.workflow_calls import enrollment_workflows, lead_workflows
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, make_world, time_skipping_worker
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld
 from workflows.sequence_types import EnrollmentStatus
 
 FACTS = "Membership price: 40 EUR per month\nOpening hours: 06:00-22:00 every day"
 PRICE_MESSAGE = "Hi Maria! Membership price: 40 EUR per month."
-
-
-@pytest.fixture
-async def env(
-    settings: Settings, session_factory: async_sessionmaker[AsyncSession], sandbox_url: str
-) -> AsyncIterator[WorkflowEnvironment]:
-    async for environment in time_skipping_worker(settings, session_factory, sandbox_url):
-        yield environment
-
-
-@pytest.fixture
-async def world(
-    session_factory: async_sessionmaker[AsyncSession], settings: Settings, sandbox_control: httpx.AsyncClient
-) -> SequenceWorld:
-    return await make_world(session_factory, settings, sandbox_control)
 
 
 async def configure_agent(world: SequenceWorld, sandbox_url: str, **changes: Any) -> None:
