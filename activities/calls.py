@@ -17,6 +17,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from channels.voice.accounts import VoiceClients
@@ -27,15 +28,18 @@ from channels.voice.script import scripted_reply
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
 from core.redis import Keys, create_redis
-from domain.calls import VoiceScript
+from domain.calls import VoiceScript, lead_effect
 from domain.feature_flags import FeatureFlag
-from models import Lead, TelephonyAccount
+from models import Lead, TelephonyAccount, Tenant
 from providers.http import create_provider_http_client
 from providers.twilio.voice import TwilioRejectedError
 from repositories.calls import CallRepository
+from repositories.enrollments import EnrollmentRepository
+from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.telephony_accounts import TelephonyAccountRepository
 from repositories.timeline import TimelineRepository
+from workflow_clients.lead import LeadWorkflowClient
 from workflows.call_types import (
     ACQUIRE_CALL_SLOT,
     CALL_REJECTED,
@@ -50,8 +54,10 @@ from workflows.call_types import (
     PREPARE_CALL,
     RELEASE_CALL_SLOT,
     RENEW_CALL_SLOT,
+    TELL_LEAD_CALL_OUTCOME,
     VOICE_REPLY,
     CallMirror,
+    CallOutcome,
     CallPlan,
     CallRef,
     CallWorkflowInput,
@@ -62,6 +68,7 @@ from workflows.call_types import (
     VoiceTurn,
 )
 from workflows.ids import call_workflow_id
+from workflows.lead_types import RECORD_CALL_OUTCOME_SIGNAL, LeadCallOutcome
 
 
 class VoiceAgent(Protocol):
@@ -99,9 +106,11 @@ class CallActivities:
         redis: Redis,
         settings: Settings,
         flags: FeatureFlagReader,
+        temporal: Client | None = None,
         voice_agent: VoiceAgent | None = None,
     ) -> None:
         self._sessions = session_factory
+        self._temporal = temporal
         self._flags = flags
         self._http = http
         self._redis = redis
@@ -121,7 +130,11 @@ class CallActivities:
 
     @classmethod
     def for_process(
-        cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession], flags: FeatureFlagReader
+        cls,
+        settings: Settings,
+        session_factory: async_sessionmaker[AsyncSession],
+        flags: FeatureFlagReader,
+        temporal: Client | None = None,
     ) -> "CallActivities":
         return cls(
             session_factory=session_factory,
@@ -129,6 +142,7 @@ class CallActivities:
             redis=create_redis(settings),
             settings=settings,
             flags=flags,
+            temporal=temporal,
         )
 
     async def aclose(self) -> None:
@@ -251,6 +265,43 @@ class CallActivities:
             await self._live.update(
                 tenant_id=data.tenant_id, call_id=view.call_id, lead_id=data.lead_id, status=view.status
             )
+
+    @activity.defn(name=TELL_LEAD_CALL_OUTCOME)
+    async def tell_lead(self, data: CallOutcome) -> None:
+        """Signal the lead's workflow (signal-with-start: a lead whose run ended gets a fresh one) what the call's
+        disposition means for it, with the tenant's status key for the stage it moves the lead to."""
+        effect = lead_effect(data.disposition)
+        if not effect.tells_the_lead:
+            return
+        if self._temporal is None:
+            raise ApplicationError("no Temporal client to tell the lead's workflow", non_retryable=True)
+        async with self._sessions() as session:
+            tenant = await session.get(Tenant, data.tenant_id)
+            lead = await session.get(Lead, data.lead_id)
+            if tenant is None or lead is None or lead.tenant_id != tenant.id:
+                return  # deleted since: nobody left to tell
+            status_key = None
+            if effect.stage is not None:
+                statuses = await StatusRepository(session).list(tenant_id=tenant.id)
+                status_key = next((s.key for s in statuses if s.stage == effect.stage), None)
+            enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(
+                tenant_id=tenant.id, lead_id=lead.id
+            )
+        outcome = LeadCallOutcome(
+            call_id=data.call_id,
+            disposition=data.disposition.value,
+            actor=data.actor[:80],
+            at=activity.info().current_attempt_scheduled_time,
+            conversation=effect.conversation,
+            stop=effect.stop,
+            status_key=status_key,
+            stage=effect.stage,
+            from_stages=tuple(sorted(effect.from_stages)),
+            enrollment_workflow_id=data.enrollment_workflow_id,
+        )
+        await LeadWorkflowClient(self._temporal, self._settings).signal_with_start(
+            tenant=tenant, lead=lead, signal=RECORD_CALL_OUTCOME_SIGNAL, arg=outcome, active_enrollments=enrollments
+        )
 
     @activity.defn(name=VOICE_REPLY)
     async def voice_reply(self, turn: VoiceTurn) -> VoiceReply:

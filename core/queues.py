@@ -37,6 +37,9 @@ DB_RETRY = RetryPolicy(
 # that finds its row gone raises its own non-retryable type (LeadGone, JobGone).
 DB_WRITE = ActivityOptions(start_to_close_timeout=timedelta(seconds=30), retry_policy=DB_RETRY)
 
+# A call's outcome for its lead's workflow: bounded, so an unreachable Temporal never holds a call's end for long.
+CALL_TELL_LEAD: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(minutes=10)}
+
 # Lead workflow: a status change is answered to a waiting person, so saving it is bounded; past this it is refused.
 LEAD_STATUS_MIRROR: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(minutes=1)}
 

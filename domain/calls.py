@@ -1,9 +1,13 @@
 """Call vocabulary shared by the API, the channel and the workflow: statuses in the order they move forward,
 dispositions, and the scripted voice prompts AI turns use until the AI agent answers them. Pure: no I/O."""
 
+from dataclasses import dataclass
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, Field
+
+from domain.stages import Stage
 
 DEFAULT_CONSENT_PROMPT = "This call may be recorded for quality and training purposes."
 
@@ -74,6 +78,58 @@ AUTOMATIC_DISPOSITIONS = frozenset(
 )
 # Outcomes worth another attempt under the tenant's retry policy.
 RETRYABLE_DISPOSITIONS = frozenset({CallDisposition.NO_ANSWER, CallDisposition.BUSY, CallDisposition.FAILED})
+
+
+@dataclass(frozen=True, slots=True)
+class LeadEffect:
+    """What a call's disposition means for the rest of the CRM.
+
+    `conversation`: the lead spoke with us, which the lead's running enrollments hear as a reply (so a sequence ends
+    or follows its `wait_for_reply` branch as it would on a WhatsApp reply). `stop`: the enrollments end (a person
+    who asked not to be called is opted out; a number that is not the lead's is undeliverable). `stage`: where the
+    lead moves, only when it is in one of `from_stages` (a call never moves a lead backwards).
+    """
+
+    conversation: bool = False
+    stop: Literal["opted_out", "undeliverable"] | None = None
+    stage: Stage | None = None
+    from_stages: frozenset[Stage] = frozenset()
+
+    @property
+    def tells_the_lead(self) -> bool:
+        return self.conversation or self.stop is not None or self.stage is not None
+
+
+_OPEN_STAGES = frozenset({Stage.NEW, Stage.CONTACTED, Stage.ENGAGED, Stage.QUALIFIED, Stage.UNREACHABLE})
+_LEAD_EFFECTS: dict[CallDisposition, LeadEffect] = {
+    CallDisposition.HUMAN_CONNECTED: LeadEffect(
+        conversation=True, stage=Stage.CONTACTED, from_stages=frozenset({Stage.NEW, Stage.UNREACHABLE})
+    ),
+    CallDisposition.CALLBACK_REQUESTED: LeadEffect(
+        conversation=True, stage=Stage.CONTACTED, from_stages=frozenset({Stage.NEW, Stage.UNREACHABLE})
+    ),
+    CallDisposition.INTERESTED: LeadEffect(
+        conversation=True,
+        stage=Stage.ENGAGED,
+        from_stages=frozenset({Stage.NEW, Stage.CONTACTED, Stage.UNREACHABLE}),
+    ),
+    CallDisposition.NOT_INTERESTED: LeadEffect(conversation=True, stage=Stage.LOST, from_stages=_OPEN_STAGES),
+    CallDisposition.VOICEMAIL_LEFT: LeadEffect(stage=Stage.CONTACTED, from_stages=frozenset({Stage.NEW})),
+    CallDisposition.WRONG_NUMBER: LeadEffect(
+        stop="undeliverable",
+        stage=Stage.UNREACHABLE,
+        from_stages=frozenset({Stage.NEW, Stage.CONTACTED, Stage.ENGAGED}),
+    ),
+    CallDisposition.DO_NOT_CALL: LeadEffect(
+        stop="opted_out", stage=Stage.OPTED_OUT, from_stages=frozenset(Stage) - {Stage.OPTED_OUT}
+    ),
+}
+
+
+def lead_effect(disposition: CallDisposition | str) -> LeadEffect:
+    """Unanswered, busy, failed and canceled calls change nothing: the retry policy deals with them."""
+    return _LEAD_EFFECTS.get(CallDisposition(disposition), LeadEffect())
+
 
 MACHINE_ANSWERS = frozenset({"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"})
 

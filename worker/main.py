@@ -78,7 +78,7 @@ def activities(
     if resources is not None:
         resources.push_async_callback(factory.aclose)
     ai = AiActivities(session_factory, factory, client, settings, reader)
-    calls = CallActivities.for_process(settings, session_factory, reader)
+    calls = CallActivities.for_process(settings, session_factory, reader, client)
     if resources is not None:
         resources.push_async_callback(calls.aclose)
     return [
@@ -111,6 +111,7 @@ def activities(
         calls.acquire_slot,
         calls.renew_slot,
         calls.release_slot,
+        calls.tell_lead,
     ]
 
 

@@ -16,9 +16,11 @@ Contract
   and a callback time); accepted while the workflow waits after the call (`DISPOSITION_WINDOW`).
 - Query `view() -> CallView`.
 - At the end: an automatic disposition (never blank: no_answer, busy, failed, voicemail_left, human_connected,
-  canceled), the row and a `call_ended` timeline event written, the slot released, a missed inbound call turned into
-  a task, and an unanswered outbound attempt retried per the tenant's policy (max attempts, spacing) at the next
-  moment inside the lead's business hours, as a child workflow of the next attempt that outlives this one.
+  canceled), the row and a `call_ended` timeline event written, the lead's workflow told of the disposition
+  (`call.tell_lead` → its signal `record_call_outcome`; again after each correction; patch
+  `call-outcome-tells-lead`), the slot released, a missed inbound call turned into a task, and an unanswered
+  outbound attempt retried per the tenant's policy (max attempts, spacing) at the next moment inside the lead's
+  business hours, as a child workflow of the next attempt that outlives this one.
 """
 
 import asyncio
@@ -35,6 +37,7 @@ from core.queues import (
     CALL_PROVIDER_TIMEOUT,
     CALL_SLOT_RETRY,
     CALL_SLOT_TIMEOUT,
+    CALL_TELL_LEAD,
     CALL_VOICE_REPLY_TIMEOUT,
     DB_WRITE,
 )
@@ -53,6 +56,7 @@ from workflows.call_types import (
     CALL_DISPOSITION_EVENT,
     CALL_ENDED_EVENT,
     CALL_NOT_LIVE,
+    CALL_OUTCOME_TELLS_LEAD_PATCH,
     CALLER_SAID_UPDATE,
     CREATE_MISSED_CALL_TASK,
     HANG_UP_CALL,
@@ -63,11 +67,13 @@ from workflows.call_types import (
     RELEASE_CALL_SLOT,
     RENEW_CALL_SLOT,
     SET_DISPOSITION_UPDATE,
+    TELL_LEAD_CALL_OUTCOME,
     VOICE_REPLY,
     AnsweredByEvent,
     CallerUtterance,
     CallLink,
     CallMirror,
+    CallOutcome,
     CallPlan,
     CallRef,
     CallStatusEvent,
@@ -296,6 +302,7 @@ class CallWorkflow:
             # After the call: written at once, with its own timeline event. During the call it waits for the end.
             number = workflow.info().get_current_history_length()
             await self._mirror(final=True, event=CALL_DISPOSITION_EVENT, key=f"{workflow.info().workflow_id}:d{number}")
+            await self._tell_lead_the_outcome()
         return self._view
 
     # The end ---------------------------------------------------------------------------------------------------------
@@ -312,6 +319,7 @@ class CallWorkflow:
         self._final = True
         await workflow.wait_condition(lambda: self._turn_lock.locked() is False)
         await self._mirror(final=True, event=CALL_ENDED_EVENT, key=f"{workflow.info().workflow_id}:ended")
+        await self._tell_lead_the_outcome()
         if self._input.direction == "inbound" and self._view.disposition == CallDisposition.NO_ANSWER:
             await self._missed_call_task()
         await self._schedule_retry()
@@ -336,6 +344,27 @@ class CallWorkflow:
             ),
             **DB_WRITE,
         )
+
+    async def _tell_lead_the_outcome(self) -> None:
+        """The disposition reaches the lead's workflow (its status, its running enrollments) after the row has it."""
+        view = self._view
+        if view.disposition is None or not workflow.patched(CALL_OUTCOME_TELLS_LEAD_PATCH):
+            return
+        try:
+            await workflow.execute_activity(
+                TELL_LEAD_CALL_OUTCOME,
+                CallOutcome(
+                    tenant_id=self._input.tenant_id,
+                    lead_id=self._input.lead_id,
+                    call_id=self._input.call_id,
+                    disposition=view.disposition,
+                    actor=view.disposition_by or "system",
+                    enrollment_workflow_id=self._input.enrollment_workflow_id,
+                ),
+                **CALL_TELL_LEAD,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("call %s: lead not told of the outcome: %s", self._input.call_id, err.cause or err)
 
     async def _missed_call_task(self) -> None:
         await workflow.execute_activity(

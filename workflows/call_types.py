@@ -23,6 +23,10 @@ CREATE_MISSED_CALL_TASK = "call.create_missed_call_task"
 ACQUIRE_CALL_SLOT = "call.acquire_slot"
 RENEW_CALL_SLOT = "call.renew_slot"
 RELEASE_CALL_SLOT = "call.release_slot"
+TELL_LEAD_CALL_OUTCOME = "call.tell_lead"
+
+# Patches (workflow.patched ids): commands a running call's history does not have.
+CALL_OUTCOME_TELLS_LEAD_PATCH = "call-outcome-tells-lead"
 
 # ApplicationError types
 NO_TELEPHONY_ACCOUNT = WorkflowFailure.NO_TELEPHONY_ACCOUNT
@@ -207,6 +211,17 @@ class MissedCallTask(_Frozen):
     tenant_id: uuid.UUID
     lead_id: uuid.UUID
     call_id: uuid.UUID
+
+
+class CallOutcome(_Frozen):
+    """A call's disposition for its lead (activity `call.tell_lead`, which signals the lead's workflow)."""
+
+    tenant_id: uuid.UUID
+    lead_id: uuid.UUID
+    call_id: uuid.UUID
+    disposition: CallDisposition
+    actor: str
+    enrollment_workflow_id: str | None = None
 
 
 class CallLink(_Frozen):

@@ -36,6 +36,11 @@ Contract
   `set_conversation_handler(HandlerRequest)` hands it back (`ai`) or takes it over.
 - Signal `record_call(CallLink)` (workflows/call_types.py): one of the lead's calls started; the view keeps the
   workflow ids of the latest ones (`recent_calls`).
+- Signal `record_call_outcome(LeadCallOutcome)`: a call's disposition (automatic at its end, or an agent's). A
+  conversation (connected, interested, ...) is told to the running enrollments as `lead_replied`; a do-not-call as
+  `lead_opted_out`, a wrong number as `lead_undeliverable` (the enrollment that placed the call is not told: its
+  step follows the outcome). The lead then moves forward to the outcome's stage through `change_status` (a call
+  never moves it back). A repeated outcome (same call, same disposition) is ignored.
 - Query `view() -> LeadView`.
 - Speed-to-lead: while the lead stays in stage `new` past `lead_created_at + speed_to_lead_minutes`, one
   `speed_to_lead_alert` timeline event is recorded for the owner (at most once per lead, whatever the retries).
@@ -100,8 +105,10 @@ from workflows.lead_types import (
     LEAD_GONE,
     MIRROR_STATUS_CHANGE,
     RECENT_CALLS_KEPT,
+    RECORD_CALL_OUTCOME_SIGNAL,
     RECORD_CALL_SIGNAL,
     RECORD_SPEED_TO_LEAD_ALERT,
+    LeadCallOutcome,
     LeadDetailsChange,
     LeadView,
     LeadWorkflowInput,
@@ -575,6 +582,37 @@ class LeadWorkflow:
             recent = (*self._view.recent_calls, link.workflow_id)[-RECENT_CALLS_KEPT:]
             self._view = self._view.model_copy(update={"recent_calls": recent})
 
+    @workflow.signal(name=RECORD_CALL_OUTCOME_SIGNAL)
+    async def record_call_outcome(self, outcome: LeadCallOutcome) -> None:
+        """A call's disposition tells the enrollments and moves the lead forward (see the module's contract)."""
+        view = self._view
+        if outcome.key in view.recent_call_outcomes:
+            return
+        self._view = view.model_copy(
+            update={"recent_call_outcomes": (*view.recent_call_outcomes[-(RECENT_CALLS_KEPT - 1) :], outcome.key)}
+        )
+        reason = f"call disposition {outcome.disposition}"
+        skip = outcome.enrollment_workflow_id
+        if outcome.stop == "opted_out":
+            await self._tell_enrollments(LEAD_OPTED_OUT_SIGNAL, LeadOptedOut(reason=reason), skip=skip)
+        elif outcome.stop == "undeliverable":
+            await self._tell_enrollments(LEAD_UNDELIVERABLE_SIGNAL, LeadUndeliverable(reason=reason), skip=skip)
+        elif outcome.conversation:
+            replied = LeadReplied(received_at=outcome.at, provider_message_id=f"call:{outcome.call_id}")
+            await self._tell_enrollments(LEAD_REPLIED_SIGNAL, replied, skip=skip)
+        stage = self._view.stage
+        if outcome.stage is None or outcome.status_key is None or stage not in outcome.from_stages:
+            return
+        if transition_error(stage, outcome.stage) is not None or self._view.lead_gone:
+            return
+        change = StatusChangeRequest(
+            status_key=outcome.status_key, stage=outcome.stage, actor=outcome.actor[:80], reason=reason
+        )
+        try:
+            await cast(Awaitable[LeadView], LeadWorkflow.change_status(self, change))
+        except ApplicationError as err:
+            workflow.logger.warning("call outcome of lead %s not applied: %s", self._view.lead_id, err.message)
+
     @workflow.signal(name=ENROLLMENT_STARTED_SIGNAL)
     def enrollment_started(self, link: EnrollmentLink) -> None:
         if link.workflow_id not in self._view.active_enrollments:
@@ -590,9 +628,9 @@ class LeadWorkflow:
         remaining = tuple(w for w in self._view.active_enrollments if w != workflow_id)
         self._view = self._view.model_copy(update={"active_enrollments": remaining})
 
-    async def _tell_enrollments(self, signal: str, payload: object) -> None:
-        """Signal every running enrollment of the lead; one that already ended is forgotten."""
-        targets = self._view.active_enrollments
+    async def _tell_enrollments(self, signal: str, payload: object, *, skip: str | None = None) -> None:
+        """Signal every running enrollment of the lead (but `skip`); one that already ended is forgotten."""
+        targets = tuple(w for w in self._view.active_enrollments if w != skip)
         if not targets:
             return
 

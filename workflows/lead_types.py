@@ -8,6 +8,7 @@ registers them under that name.
 
 import uuid
 from datetime import datetime
+from typing import Literal
 
 from pydantic import Field
 
@@ -31,6 +32,7 @@ INVALID_TRANSITION = WorkflowFailure.INVALID_TRANSITION
 LEAD_GONE = WorkflowFailure.LEAD_GONE
 
 RECORD_CALL_SIGNAL = "record_call"
+RECORD_CALL_OUTCOME_SIGNAL = "record_call_outcome"
 RECENT_CALLS_KEPT = 20
 
 # Timeline event kinds the workflow writes.
@@ -69,6 +71,29 @@ class LeadView(FrozenModel):
     ai_replies: int = Field(default=0, ge=0)
     # Calls (record_call): the workflow ids of the lead's latest calls, newest last.
     recent_calls: tuple[str, ...] = ()
+    # Call outcomes (record_call_outcome) already applied, as `<call id>:<disposition>`: a repeat changes nothing.
+    recent_call_outcomes: tuple[str, ...] = ()
+
+
+class LeadCallOutcome(FrozenModel):
+    """A call's disposition, for the lead's workflow (signal `record_call_outcome`): what it means for the lead
+    (domain/calls.py `lead_effect`) with the tenant's status key for the stage it moves the lead to."""
+
+    call_id: uuid.UUID
+    disposition: str
+    actor: str = Field(min_length=1, max_length=80)
+    at: datetime
+    conversation: bool = False
+    stop: Literal["opted_out", "undeliverable"] | None = None
+    status_key: str | None = None
+    stage: Stage | None = None
+    from_stages: tuple[Stage, ...] = ()
+    # The enrollment whose `call` step placed the call follows the outcome itself; it is not told again.
+    enrollment_workflow_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.call_id}:{self.disposition}"
 
 
 class LeadWorkflowInput(FrozenModel):

@@ -32,6 +32,7 @@ from tests.fixtures.calls import (
 )
 from tests.fixtures.crm import MakeTenant, SystemAdminContext, set_flag
 from tests.fixtures.sandbox import unique_phone
+from tests.fixtures.sequences import ENROLLMENTS, QUIET_STEPS, SEQUENCES, create_sequence
 from tests.fixtures.whatsapp import add_lead, eventually
 from workflow_clients.call import CallWorkflowClient
 from workflows.call import CallWorkflow
@@ -479,3 +480,91 @@ async def test_speech_past_the_tenants_tts_limit_is_a_429(
     assert refused.json()["details"]["limit"] == "tts"
     after = REGISTRY.get_sample_value("leadflow_rate_limit_refusals_total", {"limit": "tts"}) or 0.0
     assert after == before + 1
+
+
+async def _enrolled(client: httpx.AsyncClient, tenant: CallTenant, lead_id: str) -> str:
+    """The lead enrolled in a quiet sequence (a 3-day wait first), once its workflow runs: the enrollment's id."""
+    sequence = await create_sequence(client, tenant.tenant, publish=True, steps=QUIET_STEPS)
+    answer = await client.post(
+        f"{SEQUENCES}/{sequence['id']}/enrollments", json={"lead_ids": [lead_id]}, headers=tenant.headers("agent")
+    )
+    assert answer.status_code in (200, 201, 202), answer.text
+    (enrollment_id,) = answer.json()["enrollment_ids"]
+
+    async def running() -> str | None:
+        body = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=tenant.headers())).json()
+        return body["id"] if body.get("source") == "workflow" and body.get("next_action_at") else None
+
+    return str(await eventually(running, within_seconds=60))
+
+
+async def _enrollment_ended(client: httpx.AsyncClient, tenant: CallTenant, enrollment_id: str) -> dict[str, Any]:
+    async def ended() -> dict[str, Any] | None:
+        body = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=tenant.headers())).json()
+        return body if body.get("status") in ("exited", "stopped", "completed") else None
+
+    return dict(await eventually(ended, within_seconds=60))
+
+
+async def _lead_stage(session_factory: async_sessionmaker[AsyncSession], lead_id: str, stage: str) -> Lead | None:
+    async with session_factory() as session:
+        lead = await session.get(Lead, uuid.UUID(lead_id))
+    return lead if lead is not None and lead.stage == stage else None
+
+
+async def test_a_connected_call_ends_the_enrollments_like_a_reply_and_the_lead_is_contacted(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    enrollment_id = await _enrolled(client, calls_tenant, lead_id)
+    await set_persona(sandbox_control, phone, behaviour="human", utterances=["Yes, it is"])
+
+    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+    call = await ended_call(client, placed["id"], calls_tenant.headers())
+
+    assert call["disposition"] == "human_connected"
+    enrollment = await _enrollment_ended(client, calls_tenant, enrollment_id)
+    assert (enrollment["status"], enrollment["exit_reason"]) == ("exited", "replied")
+    lead = await eventually(lambda: _lead_stage(session_factory, lead_id, "contacted"))
+    assert lead.status_key == "contacted"
+    async with session_factory() as session:
+        changes = (
+            await session.execute(
+                select(TimelineEvent.actor, TimelineEvent.data).where(
+                    TimelineEvent.lead_id == uuid.UUID(lead_id), TimelineEvent.kind == "status_changed"
+                )
+            )
+        ).all()
+    assert [(actor, data.get("reason")) for actor, data in changes] == [("system", "call disposition human_connected")]
+
+
+async def test_an_agents_do_not_call_opts_the_lead_out_and_ends_its_enrollments(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    lead_id, phone = await _lead(session_factory, calls_tenant)
+    enrollment_id = await _enrolled(client, calls_tenant, lead_id)
+    await set_persona(sandbox_control, phone, behaviour="no_answer")
+    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
+    assert (await ended_call(client, placed["id"], calls_tenant.headers()))["disposition"] == "no_answer"
+    # Nobody answered: nothing changes for the lead or its enrollment.
+    assert await _lead_stage(session_factory, lead_id, "new") is not None
+    running = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=calls_tenant.headers())).json()
+    assert running["status"] == "active"
+
+    answer = await client.post(
+        f"/api/v1/calls/{placed['id']}/disposition",
+        json={"disposition": "do_not_call", "note": "called back, asked us to stop"},
+        headers=calls_tenant.headers("agent"),
+    )
+    assert answer.status_code == 200, answer.text
+
+    enrollment = await _enrollment_ended(client, calls_tenant, enrollment_id)
+    assert (enrollment["status"], enrollment["exit_reason"]) == ("exited", "opted_out")
+    lead = await eventually(lambda: _lead_stage(session_factory, lead_id, "opted_out"))
+    assert lead.status_key == "opted_out"
