@@ -25,7 +25,8 @@ async def lead_for_number(
     try:
         phone = normalize_phone(number, tenant.default_region)
     except InvalidPhone as exc:
-        log.warning("inbound %s event from unusable number %s: %s", source, number, exc.reason)
+        # The tenant and the reason, never the number itself (personal data, and what a log reader cannot act on).
+        log.warning("inbound %s event of tenant %s skipped: the sender's number is %s", source, tenant.id, exc.reason)
         return None, False
     leads = LeadRepository(session)
     lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)

@@ -93,4 +93,5 @@ class SendPacer:
             )
         except RedisError as exc:
             # The message's fate is decided; the slot still ends with its in-flight lease.
-            log.warning("pacing: could not restart the interval to %s after send %s: %s", recipient, send_key, exc)
+            # The send key names the send (and its lead); the recipient's number never goes into a log.
+            log.warning("pacing: could not restart the recipient's interval after send %s: %s", send_key, exc)
