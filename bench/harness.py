@@ -41,7 +41,7 @@ from bench.baseline import BASELINE_QUEUE
 from core.config import Settings
 from core.db import create_engine, create_session_factory
 from core.migrate import upgrade_to_head
-from core.queues import LEADS_QUEUE
+from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE
 from devstack.processes import Child, wait_until
 from devstack.temporal import DevTemporal, wait_for_pollers
 
@@ -138,7 +138,8 @@ class BenchStack:
         await asyncio.to_thread(self._create_database)
         self.temporal = await self.dev_temporal.connect(READY_TIMEOUT)
         os.environ.update(self._child_env())
-        worker = self._python_child("worker", "-m", "worker")
+        worker = self._python_child("worker", "-m", "worker", "--queues", "interactive")
+        bulk_worker = self._python_child("worker-bulk", "-m", "worker", "--queues", "bulk")
         self._python_child("dispatcher", "-m", "dispatcher")
         baseline = self._python_child("baseline-worker", "-m", "bench.baseline_worker")
         api = self._python_child(
@@ -147,10 +148,13 @@ class BenchStack:
             "--host", "127.0.0.1", "--port", str(self.api_port), "--log-level", "warning",
             "--workers", str(self.api_workers),
         )  # fmt: skip
-        say("starting worker, webhook dispatcher, baseline worker and API")
+        say("starting the workers (interactive, bulk), webhook dispatcher, baseline worker and API")
         readyz = f"{self.api_url}/readyz"
         await asyncio.gather(
             wait_for_pollers(self.temporal, LEADS_QUEUE, namespace="default", child=worker, within=READY_TIMEOUT),
+            wait_for_pollers(
+                self.temporal, SEQUENCES_QUEUE, namespace="default", child=bulk_worker, within=READY_TIMEOUT
+            ),
             wait_for_pollers(self.temporal, BASELINE_QUEUE, namespace="default", child=baseline, within=READY_TIMEOUT),
             asyncio.to_thread(
                 wait_until,

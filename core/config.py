@@ -116,6 +116,19 @@ class Settings(BaseSettings):
     # CPU priority of the dispatcher process (`nice`, 0-19). Acknowledging webhooks is the latency-critical path;
     # on a host shared with the API, the dispatcher drains a burst with the CPU the acknowledgements leave over.
     dispatcher_niceness: int = Field(default=10, ge=0, le=19)
+    # Worker processes (worker/main.py). `python -m worker` polls the task queues named here (`--queues` overrides):
+    # `interactive` (lead workflows, webhooks' and agents' signals and updates, AI and call turns) and `bulk` (sequence
+    # enrollments and their sends). `./run up`, the benchmarks and the production compose file run one process each,
+    # so a burst of due sends never takes the interactive side's CPU, slots or cache; the bulk process lowers its CPU
+    # priority like the dispatcher. Workflow cache, sticky timeout and slots per queue are sized for due-step bursts
+    # (README, "Due-step bursts").
+    worker_queues: list[Literal["interactive", "bulk"]] = ["interactive", "bulk"]
+    worker_bulk_niceness: int = Field(default=5, ge=0, le=19)
+    worker_interactive_max_cached_workflows: int = Field(default=2000, ge=0)
+    worker_bulk_max_cached_workflows: int = Field(default=10000, ge=0)
+    worker_bulk_sticky_schedule_to_start_seconds: float = Field(default=60.0, gt=0)
+    worker_bulk_max_concurrent_workflow_tasks: int = Field(default=64, ge=2)
+    worker_bulk_max_concurrent_activities: int = Field(default=64, ge=1)
     whatsapp_sandbox_cloud_webhook_url: str | None = None
     # Twilio accounts on the sandbox (provider "sandbox" of a telephony account) authenticate with this auth token.
     twilio_sandbox_auth_token: str = "sandbox-twilio-auth-token"

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any, NoReturn
 
 from core.config import Settings, get_settings
@@ -39,3 +40,15 @@ def run_service(name: str, serve: Callable[[Settings], Coroutine[Any, Any, int]]
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def lower_priority(niceness: int) -> None:
+    """Nice the process and, where Linux groups a session's processes for the scheduler (autogroup), the group:
+    a process started in a session of its own otherwise keeps a full share of the CPU whatever its nice value."""
+    os.nice(niceness)
+    autogroup = Path("/proc/self/autogroup")
+    if autogroup.exists():
+        try:
+            autogroup.write_text(str(niceness))
+        except OSError as exc:
+            logging.getLogger(__name__).warning("could not lower the scheduler group's priority: %s", exc)

@@ -9,8 +9,12 @@ from typing import TypedDict
 
 from temporalio.common import RetryPolicy
 
-# Task queues
+# Task queues. Interactive work (lead workflows and what people and providers send them, AI and call turns, jobs)
+# polls LEADS_QUEUE; sequence enrollments, whose due steps come in bursts, poll SEQUENCES_QUEUE on a worker of their
+# own, so a burst never queues ahead of a reply. A workflow keeps the queue it started on (enrollments started before
+# the split stay on LEADS_QUEUE, which still serves them), and its activities run on its queue.
 LEADS_QUEUE = "leadflow-leads"
+SEQUENCES_QUEUE = "leadflow-sequences"
 
 # Exception class names (Temporal's failure type of a plain exception) that a retry cannot fix. SQLAlchemy raises
 # `sqlalchemy.exc.DataError` for a value PostgreSQL refuses (a NUL character, a string too long, a bad number):

@@ -21,7 +21,7 @@ import httpx
 import psycopg
 
 from core.config import Settings
-from core.queues import LEADS_QUEUE
+from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE
 from devstack import seed
 from devstack.postgres import PrivatePostgres
 from devstack.processes import Child, StackError, StateLock, end_left_behind, require_free_port, wait_until
@@ -145,7 +145,7 @@ class Stack:
         """End the children a killed dev stack (SIGKILL, a lost terminal) left running, from their pid files: the
         application processes first, then Temporal, Redis and PostgreSQL (SIGINT: its fast shutdown)."""
         run_dir = self.state_dir / "run"
-        order = ["api", "dispatcher", "worker", "sandbox", "temporal", "redis", "postgres"]
+        order = ["api", "dispatcher", "worker", "worker-bulk", "sandbox", "temporal", "redis", "postgres"]
         found = sorted(run_dir.glob("*.pid"), key=lambda p: order.index(p.stem) if p.stem in order else -1)
         for pid_path in found:
             sig = signal.SIGINT if pid_path.stem == "postgres" else signal.SIGTERM
@@ -217,14 +217,18 @@ class Stack:
                     timeout=READY_TIMEOUT,
                 )
             )
-        _say("starting the worker")
-        worker = self._python_child("worker", "-m", "worker")
-        self._start(worker)
-        waits.append(
-            wait_for_pollers(
-                client, LEADS_QUEUE, namespace=settings.temporal_namespace, child=worker, within=READY_TIMEOUT
+        _say("starting the workers (interactive and bulk)")
+        for name, queues, task_queue in (
+            ("worker", "interactive", LEADS_QUEUE),
+            ("worker-bulk", "bulk", SEQUENCES_QUEUE),
+        ):
+            worker = self._python_child(name, "-m", "worker", "--queues", queues)
+            self._start(worker)
+            waits.append(
+                wait_for_pollers(
+                    client, task_queue, namespace=settings.temporal_namespace, child=worker, within=READY_TIMEOUT
+                )
             )
-        )
         _say("starting the webhook dispatcher")
         dispatcher = self._python_child("dispatcher", "-m", "dispatcher")
         self._start(dispatcher)

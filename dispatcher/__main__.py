@@ -10,30 +10,16 @@ on that port.
 """
 
 import logging
-import os
-from pathlib import Path
 
 from prometheus_client import start_http_server
 
 from core.config import Settings
 from core.db import create_engine, create_session_factory
-from core.process import run_service, stop_event
+from core.process import lower_priority, run_service, stop_event
 from core.temporal import connect_temporal
 from dispatcher.runner import InboxDispatcher
 
 log = logging.getLogger("dispatcher")
-
-
-def lower_priority(niceness: int) -> None:
-    """Nice the process and, where Linux groups a session's processes for the scheduler (autogroup), the group:
-    a process started in a session of its own otherwise keeps a full share of the CPU whatever its nice value."""
-    os.nice(niceness)
-    autogroup = Path("/proc/self/autogroup")
-    if autogroup.exists():
-        try:
-            autogroup.write_text(str(niceness))
-        except OSError as exc:
-            log.warning("could not lower the scheduler group's priority: %s", exc)
 
 
 async def serve(settings: Settings) -> int:

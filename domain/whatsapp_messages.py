@@ -63,6 +63,10 @@ class SendWhatsAppInput(BaseModel):
     template_parameters: list[str] = Field(default_factory=list)
     fallback_template: str | None = None  # used when free text is not allowed (outside the 24-hour window)
     requested_by: str = "system"
+    # A sequence's send: refused (LeadReplied) when the lead's latest inbound message, as the reply path stored it
+    # (`conversation.last_inbound_at`), is later than this. The enrollment's own workflow may not have heard of the
+    # reply yet (its task queued behind a burst); the stored reply is what stops the send. None: no such check.
+    stop_on_inbound_after: datetime | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -111,3 +115,4 @@ SEND_REJECTED = "WhatsAppSendRejected"  # any other permanent refusal (auth, con
 THROTTLED = "WhatsAppThrottled"  # retryable: pacing or provider rate limit
 SEND_IN_FLIGHT = "WhatsAppSendInFlight"  # retryable: an earlier attempt may have been accepted; awaiting its webhook
 LEAD_GONE_SEND = WorkflowFailure.LEAD_GONE
+LEAD_REPLIED = "LeadReplied"  # a sequence's send after the lead replied (see `stop_on_inbound_after`): nothing is sent

@@ -5,20 +5,42 @@ the activities' HTTP and Redis clients and the database pool, and exits. It exit
 temporalio can abort in finalisers at interpreter exit (sdk-python#300). No web framework is imported here.
 """
 
+import argparse
+import functools
 import logging
+import sys
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 from core.config import Settings
 from core.db import create_engine, create_session_factory
-from core.process import run_service, stop_event
+from core.process import lower_priority, run_service, stop_event
 from core.temporal import connect_temporal
-from worker.main import build_worker
+from worker.main import BULK, INTERACTIVE, build_worker
 from worker.telemetry import worker_runtime
 
 log = logging.getLogger("worker")
 
 
-async def serve(settings: Settings) -> int:
+def queues_from_argv(argv: Sequence[str]) -> list[str] | None:
+    """`--queues interactive,bulk` (either or both), else None (the settings decide)."""
+    parser = argparse.ArgumentParser(prog="python -m worker")
+    parser.add_argument("--queues", help="comma-separated: interactive, bulk (default: LEADFLOW_WORKER_QUEUES)")
+    args = parser.parse_args(argv)
+    if args.queues is None:
+        return None
+    queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    unknown = set(queues) - {INTERACTIVE, BULK}
+    if unknown or not queues:
+        parser.error(f"--queues takes interactive and/or bulk, not {args.queues!r}")
+    return queues
+
+
+async def serve(settings: Settings, queues: list[str] | None = None) -> int:
+    queues = queues if queues is not None else list(settings.worker_queues)
+    if queues == [BULK] and settings.worker_bulk_niceness:
+        # Bulk alone: its bursts take the CPU the interactive side leaves over.
+        lower_priority(settings.worker_bulk_niceness)
     stop = stop_event()
     try:
         client = await connect_temporal(settings, runtime=worker_runtime(settings))
@@ -28,9 +50,9 @@ async def serve(settings: Settings) -> int:
     engine = create_engine(settings)
     try:
         async with AsyncExitStack() as resources:  # closes the activities' HTTP and Redis clients last
-            worker = build_worker(client, settings, create_session_factory(engine), resources)
-            async with worker:
-                log.info("worker polling %s on %s", worker.task_queue, settings.temporal_address)
+            workers = build_worker(client, settings, create_session_factory(engine), resources, queues=queues)
+            async with workers:
+                log.info("worker polling %s on %s", ", ".join(workers.task_queues), settings.temporal_address)
                 if settings.worker_metrics_port is not None:
                     log.info(
                         "metrics at http://%s:%s/metrics", settings.worker_metrics_host, settings.worker_metrics_port
@@ -44,7 +66,8 @@ async def serve(settings: Settings) -> int:
 
 
 def main() -> None:
-    run_service("worker", serve)
+    queues = queues_from_argv(sys.argv[1:])
+    run_service("worker", functools.partial(serve, queues=queues))
 
 
 if __name__ == "__main__":

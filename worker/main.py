@@ -1,12 +1,15 @@
 """The worker's wiring: which workflows and activities poll which task queue, with which clients.
 
 `build_worker` is the only place workflows meet their activities (import contract); `python -m worker` runs it, and the
-tests run the same function against their own servers. New features register here: add the workflow class to
+tests run the same function against their own servers. A process polls the interactive queue, the bulk (sequence)
+queue, or both (core/queues.py, `LEADFLOW_WORKER_QUEUES`). New features register here: add the workflow class to
 `WORKFLOWS` and the bound activity methods to `activities()`.
 """
 
+import asyncio
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -25,7 +28,7 @@ from activities.whatsapp import WhatsAppActivities
 from agent.factory import AgentFactory
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
-from core.queues import LEADS_QUEUE, WORKER_GRACEFUL_SHUTDOWN
+from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE, WORKER_GRACEFUL_SHUTDOWN
 from worker.activity_logging import ActivityLoggingInterceptor
 from workflows.bulk_start import BulkStartWorkflow
 from workflows.call import CallWorkflow
@@ -129,22 +132,89 @@ def worker_interceptors(client: Client) -> list[Interceptor]:
     return interceptors
 
 
+INTERACTIVE = "interactive"
+BULK = "bulk"
+
+
+def worker_options(settings: Settings, queue: str) -> dict[str, Any]:
+    """The `Worker` settings of one side (README, "Due-step bursts", explains each figure).
+
+    Bulk: a cache large enough for every enrollment of a burst (a wake-up of an evicted workflow replays its whole
+    history), a sticky schedule-to-start long enough that a task queued behind the burst stays on the worker that
+    holds the workflow instead of timing out into a replay elsewhere, and slots bounded so the burst takes the
+    process's event loop and database pool in a measured share. Interactive: the SDK's slots, a cache for the live
+    leads.
+    """
+    if queue == BULK:
+        return {
+            "task_queue": SEQUENCES_QUEUE,
+            "max_cached_workflows": settings.worker_bulk_max_cached_workflows,
+            "sticky_queue_schedule_to_start_timeout": timedelta(
+                seconds=settings.worker_bulk_sticky_schedule_to_start_seconds
+            ),
+            "max_concurrent_workflow_tasks": settings.worker_bulk_max_concurrent_workflow_tasks,
+            "max_concurrent_activities": settings.worker_bulk_max_concurrent_activities,
+        }
+    return {"task_queue": LEADS_QUEUE, "max_cached_workflows": settings.worker_interactive_max_cached_workflows}
+
+
+class Workers:
+    """The process's workers, one per task queue it polls, sharing one set of activities and clients.
+
+    `async with workers:` runs them all in the background (as `async with Worker(...)` does); `run()` until shutdown.
+    """
+
+    def __init__(self, workers: Sequence[Worker]) -> None:
+        self.workers = list(workers)
+        self._stack: AsyncExitStack | None = None
+
+    @property
+    def task_queues(self) -> list[str]:
+        return [worker.task_queue for worker in self.workers]
+
+    async def __aenter__(self) -> "Workers":
+        async with AsyncExitStack() as stack:
+            for worker in self.workers:
+                await stack.enter_async_context(worker)
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            await stack.__aexit__(None, None, None)
+
+    async def run(self) -> None:
+        await asyncio.gather(*(worker.run() for worker in self.workers))
+
+
 def build_worker(
     client: Client,
     settings: Settings,
     session_factory: async_sessionmaker[AsyncSession],
     resources: AsyncExitStack | None = None,
-) -> Worker:
-    """A worker for the leads task queue; run it with `async with worker:` or `await worker.run()`.
+    *,
+    queues: Sequence[str] | None = None,
+) -> Workers:
+    """The workers of `queues` (default: `settings.worker_queues`); run them with `async with workers:`.
 
-    The activities' clients (HTTP, Redis) are closed when `resources` closes: exit it after the worker stopped.
+    Every worker serves every workflow and activity: a workflow runs on the queue it was started on (enrollments
+    started before the split stay on the interactive queue) and its activities on the same queue. The activities'
+    clients (HTTP, Redis) are built once for all of them and closed when `resources` closes: exit it after the
+    workers stopped.
     """
-    return Worker(
-        client,
-        task_queue=LEADS_QUEUE,
-        workflows=list(WORKFLOWS),
-        activities=activities(settings, session_factory, client, resources),
-        workflow_runner=workflow_runner(),
-        graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
-        interceptors=worker_interceptors(client),
+    served = activities(settings, session_factory, client, resources)
+    return Workers(
+        [
+            Worker(
+                client,
+                workflows=list(WORKFLOWS),
+                activities=served,
+                workflow_runner=workflow_runner(),
+                graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
+                interceptors=worker_interceptors(client),
+                **worker_options(settings, queue),
+            )
+            for queue in (queues if queues is not None else settings.worker_queues)
+        ]
     )

@@ -23,7 +23,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from core.config import Settings
 from core.phone import timezone_for_phone
-from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
+from core.queues import SEQUENCES_QUEUE, WORKFLOW_START_TIMEOUT
 from domain.sequences.definition import SequenceDefinition
 from domain.stages import Stage
 from models import Enrollment, Lead, SequenceVersion, Tenant
@@ -138,7 +138,8 @@ class SequenceWorkflowClient:
                     SequenceWorkflow.run,
                     data,
                     id=workflow_id,
-                    task_queue=LEADS_QUEUE,
+                    # The bulk queue: an enrollment's due steps come in bursts, which must not wait ahead of replies.
+                    task_queue=SEQUENCES_QUEUE,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     search_attributes=TypedSearchAttributes(

@@ -57,6 +57,7 @@ from domain.stages import Stage
 from domain.whatsapp_messages import (
     LEAD_GONE_SEND,
     LEAD_OPTED_OUT,
+    LEAD_REPLIED,
     RECIPIENT_OPTED_OUT,
     SEND_WHATSAPP_MESSAGE,
     UNDELIVERABLE,
@@ -224,6 +225,10 @@ class SequenceWorkflow:
         self._own_status_key: str | None = None  # a set_status step is moving the lead there: not an exit signal
         self._resumed_at: datetime | None = None
         self._due_at = self._view.next_action_at  # when the enrollment acts next; the view hides it while paused
+        # A reply received after this ends the enrollment; its sends check it against the stored reply at the moment
+        # they send, so a reply whose signal is still queued (a burst ahead of it) stops them all the same. Moves on
+        # past each reply this workflow handled without ending (a `wait_for_reply` that continues).
+        self._reply_horizon = data.reply_horizon or workflow.now()
         self._mirror_lock = asyncio.Lock()
         self._ai_draft: PendingDraft | None = None  # an ai_message step's draft waiting for a person
         self._ai_decision: DraftDecision | None = None  # set by decide_ai_draft
@@ -255,7 +260,14 @@ class SequenceWorkflow:
                     await announced
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
-                    data.model_copy(update={"carried_over": self._view, "resume_index": index, "ready_at": ready_at})
+                    data.model_copy(
+                        update={
+                            "carried_over": self._view,
+                            "resume_index": index,
+                            "ready_at": ready_at,
+                            "reply_horizon": self._reply_horizon,
+                        }
+                    )
                 )
             outcome = await self._run_step(index, ready_at)
             if isinstance(outcome, Ended):
@@ -541,6 +553,8 @@ class SequenceWorkflow:
             template_parameters=list(template.parameters) if template else [],
             fallback_template=message.fallback_template.name if message.fallback_template else None,
             requested_by=f"sequence:{self._input.sequence_id}",
+            # A send never waits in a reply hold: a reply now ends the enrollment if `exit_on_reply` says so.
+            stop_on_inbound_after=self._reply_horizon if self._definition.settings.exit_on_reply else None,
         )
         try:
             sent = await workflow.execute_activity(
@@ -564,6 +578,12 @@ class SequenceWorkflow:
                 self._end(EnrollmentStatus.EXITED, EXIT_UNDELIVERABLE, reason)
             elif kind == LEAD_GONE_SEND:
                 self._end(EnrollmentStatus.EXITED, EXIT_LEAD_DELETED, reason)
+            elif kind == LEAD_REPLIED:
+                if not self._view.status.ended:
+                    # The reply's signal has not reached this workflow yet (it is ignored when it comes).
+                    self._change(replies=self._view.replies + 1)
+                    self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, "the lead replied")
+                return ActionResult(StepResult.REPLIED, reason)
             return ActionResult(StepResult.FAILED, f"{kind or 'error'}: {reason}")
         return ActionResult(StepResult.SENT, f"{sent.mode} {sent.provider_message_id}")
 
@@ -681,6 +701,7 @@ class SequenceWorkflow:
         if self._view.status.ended:
             return
         self._change(replies=self._view.replies + 1)
+        self._reply_horizon = max(self._reply_horizon, reply.received_at)
         if self._holding_for_reply:
             self._reply = reply
         elif self._definition.settings.exit_on_reply:

@@ -161,6 +161,9 @@ class SequenceWorkflowInput(FrozenModel):
     carried_over: EnrollmentView | None = None
     resume_index: int | None = Field(default=None, description="continue-as-new: the step to run next")
     ready_at: datetime | None = Field(default=None, description="continue-as-new: when that step became ready")
+    reply_horizon: datetime | None = Field(
+        default=None, description="continue-as-new: a reply received after this ends the enrollment's sends"
+    )
 
 
 # Signals from the LeadWorkflow ---------------------------------------------------------------------------------------

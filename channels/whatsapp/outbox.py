@@ -4,8 +4,10 @@
 - The outbox row for `data.idempotency_key` (workflow id + step) is claimed and locked while deciding, so two
   concurrent executions of one step serialise; a step whose row is `sent` returns the first send's provider message
   id without sending; a row `failed` repeats its refusal.
-- An opted-out lead is refused. Free text goes out only inside the 24-hour window after the lead's last inbound
-  message, otherwise the step's fallback template, otherwise a refusal (recorded on the timeline).
+- An opted-out lead is refused; so is a sequence's send once the lead replied after `stop_on_inbound_after` (the
+  reply path stores the reply before any workflow hears of it). Free text goes out only inside the 24-hour window
+  after the lead's last inbound message, otherwise the step's fallback template, otherwise a refusal (recorded on the
+  timeline).
 - Pacing (channels/whatsapp/pacing.py) may ask the caller to come back later (`SendDeferred`). The send holds the
   recipient's slot until its provider call is done; the interval to that person's next send starts then.
 - The attempt is committed (state `sending`, `started_at`) BEFORE the provider call, and the outcome in a second
@@ -312,11 +314,18 @@ class WhatsAppSender:
         opted_out_at = await conversations.opted_out_at(tenant_id=lead.tenant_id, lead_id=lead.id)
         if lead.stage == Stage.OPTED_OUT or opted_out_at is not None:
             raise SendRefused(kinds.LEAD_OPTED_OUT, "the lead has opted out of WhatsApp messages; nothing was sent")
+        last_inbound_at = await conversations.last_inbound_at(tenant_id=lead.tenant_id, lead_id=lead.id)
+        stop_after = data.stop_on_inbound_after
+        if stop_after is not None and last_inbound_at is not None and last_inbound_at > stop_after:
+            raise SendRefused(
+                kinds.LEAD_REPLIED,
+                f"the lead replied at {last_inbound_at.isoformat()}, after this sequence send was planned; nothing was "
+                "sent",
+            )
         account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=lead.tenant_id)
         if account is None:
             raise SendRefused(kinds.NOT_CONFIGURED, "this tenant has no WhatsApp account configured")
         provider = await self._provider(session, account)
-        last_inbound_at = await conversations.last_inbound_at(tenant_id=lead.tenant_id, lead_id=lead.id)
         decision = decide_send(
             wants_template=data.template,
             fallback_template=data.fallback_template,

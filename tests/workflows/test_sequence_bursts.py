@@ -1,0 +1,189 @@
+"""Due-step bursts: enrollments run on the bulk task queue, and a reply stops their sends even while their workflows
+wait behind a burst. Real dev server, PostgreSQL and the WhatsApp sandbox; the session's worker serves the
+interactive side (the lead's workflow) throughout.
+
+The bulk side of these tests is a queue of their own, served by workers the test starts and stops: a bulk queue
+with no free worker is the limit of a saturated one (nothing on it moves), and it makes the order of events exact.
+"""
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from core.config import Settings
+from core.queues import SEQUENCES_QUEUE
+from domain.whatsapp_messages import LEAD_REPLIED, SEND_WHATSAPP_MESSAGE, InboundWhatsAppMessage
+from models import Conversation, Enrollment, Lead, OutboxMessage
+from tests.fixtures.whatsapp import add_message, eventually, fresh_wamid
+from tests.fixtures.workflow_calls import lead_workflows
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, make_world
+from worker.main import WORKFLOWS, activities, workflow_runner
+from workflow_clients.sequence import sequence_workflow_input
+from workflows.ids import lead_workflow_id
+from workflows.lead import LeadWorkflow
+from workflows.sequence import SequenceWorkflow
+from workflows.sequence_types import EnrollmentStatus, EnrollmentView
+
+pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
+
+SEND_THEN_WAIT = {
+    "steps": [
+        {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
+        {"id": "later", "type": "wait", "duration": {"days": 1}},
+        {"id": "nudge", "type": "send_whatsapp", "template": {"name": "nudge"}},
+    ],
+    "settings": {"business_hours": ALL_WEEK},
+}
+
+
+@pytest.fixture
+async def world(
+    session_factory: async_sessionmaker[AsyncSession], settings: Settings, sandbox_control: httpx.AsyncClient
+) -> SequenceWorld:
+    return await make_world(session_factory, settings, sandbox_control)
+
+
+class BulkSide:
+    """The workflow and activity workers of one bulk queue, each started and stopped on its own."""
+
+    def __init__(self, client: Client, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self.client, self.settings, self.session_factory = client, settings, session_factory
+        self.queue = f"bulk-test-{uuid.uuid4().hex[:8]}"
+
+    @asynccontextmanager
+    async def workflows(self) -> AsyncIterator[None]:
+        worker = Worker(
+            self.client,
+            task_queue=self.queue,
+            workflows=list(WORKFLOWS),
+            workflow_runner=workflow_runner(),
+            # A stopped worker's cached workflows go back to the queue at once for the next one.
+            sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+        )
+        async with worker:
+            yield
+
+    @asynccontextmanager
+    async def activities(self) -> AsyncIterator[None]:
+        async with AsyncExitStack() as resources:
+            served = activities(self.settings, self.session_factory, self.client, resources)
+            async with Worker(self.client, task_queue=self.queue, activities=served):
+                yield
+
+
+async def _enroll_on(
+    client: Client, world: SequenceWorld, lead: Lead, queue: str, start_at: datetime
+) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
+    sequence, version = await world.sequence(SEND_THEN_WAIT)
+    await lead_workflows(client, world.settings).start(tenant=world.tenant, lead=lead)
+    enrollment_id = uuid.uuid4()
+    async with world.session_factory() as session:
+        enrollment = Enrollment(
+            id=enrollment_id,
+            tenant_id=world.tenant.id,
+            lead_id=lead.id,
+            sequence_id=sequence.id,
+            sequence_version_id=version.id,
+            workflow_id=f"enrollment:{world.tenant.slug}:{enrollment_id}",
+            status="active",
+        )
+        session.add(enrollment)
+        await session.commit()
+        await session.refresh(enrollment)
+    data = sequence_workflow_input(
+        tenant=world.tenant,
+        lead=lead,
+        enrollment=enrollment,
+        version=version,
+        status_stages=world.status_stages,
+        settings=world.settings,
+        start_at=start_at,
+    )
+    return await client.start_workflow(SequenceWorkflow.run, data, id=enrollment.workflow_id, task_queue=queue)
+
+
+async def _pending_activity(handle: WorkflowHandle[SequenceWorkflow, EnrollmentView]) -> str | None:
+    pending = (await handle.describe()).raw_description.pending_activities
+    return pending[0].activity_type.name if pending else None
+
+
+async def test_an_enrollment_runs_on_the_bulk_queue(temporal_client: Client, world: SequenceWorld) -> None:
+    lead = await world.lead()
+    sequence, version = await world.sequence(SEND_THEN_WAIT)
+    handle = await world.enroll(temporal_client, lead, sequence, version)
+    assert (await handle.describe()).task_queue == SEQUENCES_QUEUE
+    await eventually(lambda: world.sent_to(lead))  # and it runs there: its first step sent
+
+
+async def test_a_reply_stops_the_send_of_an_enrollment_whose_workflow_waits_behind_a_full_bulk_queue(
+    temporal_client: Client,
+    world: SequenceWorld,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    bulk = BulkSide(temporal_client, settings, session_factory)
+    lead = await world.lead()
+    async with bulk.workflows():
+        async with bulk.activities():
+            due = datetime.now(UTC) + timedelta(seconds=3)
+            handle = await _enroll_on(temporal_client, world, lead, bulk.queue, due)
+
+            async def sleeping() -> bool:
+                row = await world.enrollment_row(uuid.UUID(handle.id.rsplit(":", 1)[1]))
+                return row.revision > 0 and row.next_action_at is not None
+
+            await eventually(sleeping)
+        # No activity worker now: the send, once due, is scheduled and waits in the queue.
+        await eventually(lambda: _pending_activity(handle), within_seconds=20)
+        assert await _pending_activity(handle) == SEND_WHATSAPP_MESSAGE
+    # No workflow worker either: the enrollment's workflow cannot hear of the reply.
+
+    replied_at = datetime.now(UTC)
+    wamid = fresh_wamid()
+    # The reply path: the inbound message stored (the dispatcher's transaction), then told to the lead's workflow.
+    message_id = await add_message(
+        session_factory, world.tenant.id, lead.id, body="No thanks", at=replied_at, provider_message_id=wamid
+    )
+    lead_handle = temporal_client.get_workflow_handle_for(
+        LeadWorkflow.run, lead_workflow_id(world.tenant.slug, str(lead.id))
+    )
+    await lead_handle.signal(
+        LeadWorkflow.record_inbound_message,
+        InboundWhatsAppMessage(
+            provider="sandbox", provider_message_id=wamid, message_id=str(message_id), body="No thanks",
+            received_at=replied_at,
+        ),
+    )  # fmt: skip
+    # The stop is recorded at once, and the interactive side handles the reply while the bulk side stands still.
+    async with session_factory() as session:
+        stored = await session.scalar(select(Conversation.last_inbound_at).where(Conversation.lead_id == lead.id))
+    assert stored == replied_at
+
+    async def lead_heard() -> bool:
+        return (await lead_handle.query(LeadWorkflow.view)).last_inbound_at == replied_at
+
+    await eventually(lead_heard, within_seconds=2)
+
+    async with bulk.activities():
+        # The queued send runs first, before its workflow heard of the reply: the stored reply stops it.
+        async def refused() -> OutboxMessage | None:
+            async with session_factory() as session:
+                return await session.scalar(
+                    select(OutboxMessage).where(OutboxMessage.lead_id == lead.id, OutboxMessage.state == "failed")
+                )
+
+        row = await eventually(refused)
+        assert row.error_code == LEAD_REPLIED
+        async with bulk.workflows():
+            view = await handle.result()
+    assert (view.status, view.exit_reason, view.replies) == (EnrollmentStatus.EXITED, "replied", 1)
+    assert [(h.step_id, h.result) for h in view.history] == [("intro", "replied")]
+    assert await world.sent_to(lead) == []
