@@ -1,6 +1,7 @@
 """LeadActivities against the real database: each is safe to run twice, and a deleted lead is a permanent failure."""
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,7 @@ from activities.leads import LeadActivities
 from domain.stages import Stage
 from repositories.leads import LeadRepository
 from repositories.notifications import NotificationRepository
-from tests.workflows.support import make_lead_rows, read_lead, read_timeline
+from tests.workflows.support import LeadRows, make_lead_rows, read_lead, read_timeline
 from workflows.lead_types import LEAD_GONE, SpeedToLeadAlert, StatusChangeMirror
 
 
@@ -59,15 +60,20 @@ async def test_mirroring_a_status_change_twice_writes_it_once(
     assert event.data["from"] == "new" and event.data["to"] == "contacted" and event.data["reason"] == "called"
 
 
-async def test_mirroring_for_a_deleted_lead_fails_permanently(
-    session_factory: async_sessionmaker[AsyncSession],
+@pytest.mark.parametrize(
+    ("activity", "data"),
+    [("mirror_status_change", mirror), ("record_speed_to_lead_alert", alert)],
+    ids=["status_mirror", "speed_to_lead_alert"],
+)
+async def test_an_activity_for_a_deleted_lead_fails_permanently(
+    session_factory: async_sessionmaker[AsyncSession], activity: str, data: Callable[[LeadRows], object]
 ) -> None:
     rows = await make_lead_rows(session_factory)
     async with session_factory() as session, session.begin():
         await LeadRepository(session).delete(tenant_id=rows.tenant.id, lead_id=rows.lead.id)
 
     with pytest.raises(ApplicationError) as failure:
-        await ActivityEnvironment().run(LeadActivities(session_factory).mirror_status_change, mirror(rows))
+        await ActivityEnvironment().run(getattr(LeadActivities(session_factory), activity), data(rows))
 
     assert failure.value.type == LEAD_GONE and failure.value.non_retryable
 
@@ -86,19 +92,6 @@ async def test_the_speed_to_lead_alert_is_recorded_once_for_the_current_owner(
     [event] = await read_timeline(session_factory, rows.lead)
     assert event.kind == "speed_to_lead_alert" and event.actor == "system"
     assert event.data["owner_id"] == str(rows.owner.id) and event.data["minutes"] == 15
-
-
-async def test_the_speed_to_lead_alert_for_a_deleted_lead_fails_permanently(
-    session_factory: async_sessionmaker[AsyncSession],
-) -> None:
-    rows = await make_lead_rows(session_factory)
-    async with session_factory() as session, session.begin():
-        await LeadRepository(session).delete(tenant_id=rows.tenant.id, lead_id=rows.lead.id)
-
-    with pytest.raises(ApplicationError) as failure:
-        await ActivityEnvironment().run(LeadActivities(session_factory).record_speed_to_lead_alert, alert(rows))
-
-    assert failure.value.type == LEAD_GONE and failure.value.non_retryable
 
 
 async def test_the_speed_to_lead_alert_notifies_the_owner_once(

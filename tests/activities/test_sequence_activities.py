@@ -70,17 +70,14 @@ async def _enrollments(
     return tenant.id, rows, lead
 
 
+ENROLLMENT_KEYS = ("tenant_id", "lead_id", "sequence_id", "sequence_version_id")
+
+
 def _view(row: Enrollment, revision: int, status: EnrollmentStatus, step_id: str) -> EnrollmentView:
+    """The workflow's view of the enrollment `row` at `revision`."""
+    keys = {name: getattr(row, name) for name in ENROLLMENT_KEYS}
     return EnrollmentView(
-        enrollment_id=row.id,
-        tenant_id=row.tenant_id,
-        lead_id=row.lead_id,
-        sequence_id=row.sequence_id,
-        sequence_version_id=row.sequence_version_id,
-        status=status,
-        current_step_id=step_id,
-        started_at=NOON,
-        revision=revision,
+        enrollment_id=row.id, **keys, status=status, current_step_id=step_id, started_at=NOON, revision=revision
     )
 
 
@@ -251,12 +248,10 @@ async def test_parallel_sends_at_cap_minus_one_let_exactly_one_more_go_out(
     assert counted == cap and len(reserved) == cap - 1
 
 
-async def test_a_task_is_created_once_closed_once_and_escalated_once(
-    acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
-) -> None:
-    tenant_id, (row,), lead = await _enrollments(session_factory, 1)
-    create = TaskToCreate(
-        tenant_id=tenant_id,
+def _call_ada_task(row: Enrollment, lead: Lead, *, assignee: str) -> TaskToCreate:
+    """The task step `call` of the enrollment `row`, due a day after noon."""
+    return TaskToCreate(
+        tenant_id=row.tenant_id,
         lead_id=lead.id,
         enrollment_id=row.id,
         step_id="call",
@@ -264,9 +259,16 @@ async def test_a_task_is_created_once_closed_once_and_escalated_once(
         title="Call Ada",
         description=None,
         due_at=NOON + timedelta(days=1),
-        assignee="lead_owner",
+        assignee=assignee,
         created_at=NOON,
     )
+
+
+async def test_a_task_is_created_once_closed_once_and_escalated_once(
+    acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    tenant_id, (row,), lead = await _enrollments(session_factory, 1)
+    create = _call_ada_task(row, lead, assignee="lead_owner")
     env = ActivityEnvironment()
     first = await env.run(acts.create_task, create)
     second = await env.run(acts.create_task, create)
@@ -299,18 +301,7 @@ async def test_a_task_for_a_deactivated_user_goes_to_the_lead_owner_or_stays_una
         gone = User(tenant_id=tenant_id, email=f"gone-{uuid.uuid4().hex[:8]}@example.test", role="agent",
                     password_hash="-", is_active=False)  # fmt: skip
         session.add(gone)
-    base = TaskToCreate(
-        tenant_id=tenant_id,
-        lead_id=lead.id,
-        enrollment_id=row.id,
-        step_id="call",
-        key=f"{row.workflow_id}:task:call:1",
-        title="Call Ada",
-        description=None,
-        due_at=NOON + timedelta(days=1),
-        assignee=str(gone.id),
-        created_at=NOON,
-    )
+    base = _call_ada_task(row, lead, assignee=str(gone.id))
     env = ActivityEnvironment()
     to_owner = await env.run(acts.create_task, base)
     assert to_owner.assignee_id == lead.owner_id  # the named user is deactivated: the lead's owner gets it

@@ -75,6 +75,19 @@ async def _sent_to(sandbox_control: httpx.AsyncClient, phone: str) -> list[dict]
     return (await sandbox_control.get("/_sandbox/messages", params={"to": phone})).json()["messages"]
 
 
+async def _stored_once(session_factory, lead_id: uuid.UUID, provider_message_id: str) -> None:  # type: ignore[no-untyped-def]
+    """One outbox row sent in one attempt and one outbound message, both the provider's `provider_message_id`."""
+    async with session_factory() as session:
+        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.lead_id == lead_id))).scalar_one()
+        outbound = (
+            (await session.execute(select(Message).where(Message.lead_id == lead_id, Message.direction == "outbound")))
+            .scalars()
+            .all()
+        )
+    assert (row.state, row.provider_message_id, row.attempts) == ("sent", provider_message_id, 1)
+    assert [m.provider_message_id for m in outbound] == [provider_message_id]
+
+
 def _input(tenant: WhatsAppTenant, lead_id: uuid.UUID, step: str = "step-1", **fields: object) -> SendWhatsAppInput:
     return SendWhatsAppInput(
         tenant_id=str(tenant.id),
@@ -160,6 +173,13 @@ async def test_outside_the_window_the_fallback_template_goes_out(
     assert len(sent) == 1 and sent[0]["type"] == "template" and sent[0]["template"]["name"] == "follow_up"
 
 
+async def _refused_as_opted_out(acts, tenant, sandbox_control, lead_id, phone) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(acts.send_whatsapp_message, _input(tenant, lead_id, text="hi"))
+    assert refused.value.type == kinds.LEAD_OPTED_OUT
+    assert await _sent_to(sandbox_control, phone) == []
+
+
 async def test_an_opted_out_lead_is_never_sent_to(
     make_activities, sandbox_tenant, session_factory, sandbox_control
 ) -> None:  # type: ignore[no-untyped-def]
@@ -169,12 +189,7 @@ async def test_an_opted_out_lead_is_never_sent_to(
         assert lead is not None
         lead.status_key, lead.stage = "opted_out", "opted_out"
         await session.commit()
-    with pytest.raises(ApplicationError) as refused:
-        await ActivityEnvironment().run(
-            make_activities().send_whatsapp_message, _input(sandbox_tenant, lead_id, text="hi")
-        )
-    assert refused.value.type == kinds.LEAD_OPTED_OUT
-    assert await _sent_to(sandbox_control, phone) == []
+    await _refused_as_opted_out(make_activities(), sandbox_tenant, sandbox_control, lead_id, phone)
 
 
 async def test_a_lead_who_said_stop_is_refused_whatever_its_status(
@@ -190,12 +205,7 @@ async def test_a_lead_who_said_stop_is_refused_whatever_its_status(
             tenant_id=sandbox_tenant.id, lead_id=lead_id, at=datetime.now(tz=UTC)
         )
         await session.commit()
-    with pytest.raises(ApplicationError) as refused:
-        await ActivityEnvironment().run(
-            make_activities().send_whatsapp_message, _input(sandbox_tenant, lead_id, text="hi")
-        )
-    assert refused.value.type == kinds.LEAD_OPTED_OUT
-    assert await _sent_to(sandbox_control, phone) == []
+    await _refused_as_opted_out(make_activities(), sandbox_tenant, sandbox_control, lead_id, phone)
 
 
 async def test_429_then_200_delivers_exactly_one_message(

@@ -13,6 +13,7 @@ import asyncio
 import secrets
 import signal
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -35,7 +36,15 @@ from core.payload_codec import data_converter
 from domain import whatsapp_messages as kinds
 from models import Lead, Message, OutboxMessage
 from providers.whatsapp.signatures import SIGNATURE_HEADER
-from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, make_activities, sandbox_tenant, send_http
+from tests.activities.test_whatsapp_send import (
+    _input,
+    _lead,
+    _sent_to,
+    _stored_once,
+    make_activities,
+    sandbox_tenant,
+    send_http,
+)
 from tests.fixtures.crm import TenantContext
 from tests.fixtures.sandbox import WebhookReceiver
 from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, add_message, eventually
@@ -71,6 +80,20 @@ async def _point_webhooks_at(sandbox_control: httpx.AsyncClient, tenant: WhatsAp
     assert registered.status_code == 201, registered.text
 
 
+async def _lead_behind_a_slow_provider(  # type: ignore[no-untyped-def]
+    session_factory, tenant: WhatsAppTenant, sandbox_control, webhook_receiver: WebhookReceiver, *, delay_seconds: int
+) -> tuple[uuid.UUID, str, str]:
+    """A lead in the 24-hour window whose sends the provider answers `delay_seconds` late; the tenant's status
+    webhooks go to the receiver at the returned url."""
+    lead_id, phone = await _lead(session_factory, tenant, wrote_ago=timedelta(minutes=5))
+    url = webhook_receiver.endpoint("cloud")
+    await _point_webhooks_at(sandbox_control, tenant, f"token-{tenant.slug.removeprefix('wa-')}", url)
+    await sandbox_control.post(
+        "/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": delay_seconds}
+    )
+    return lead_id, phone, url
+
+
 async def _outbox(session_factory: async_sessionmaker[AsyncSession], key: str) -> OutboxMessage:
     async with session_factory() as session:
         return (await session.execute(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))).scalar_one()
@@ -84,10 +107,9 @@ async def test_a_rerun_after_a_lost_answer_waits_for_the_status_webhook_and_neve
     webhook_receiver: WebhookReceiver,
     client: httpx.AsyncClient,
 ) -> None:  # type: ignore[no-untyped-def]
-    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
-    url = webhook_receiver.endpoint("cloud")
-    await _point_webhooks_at(sandbox_control, sandbox_tenant, f"token-{sandbox_tenant.slug.removeprefix('wa-')}", url)
-    await sandbox_control.post("/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": 10})
+    lead_id, phone, url = await _lead_behind_a_slow_provider(
+        session_factory, sandbox_tenant, sandbox_control, webhook_receiver, delay_seconds=10
+    )
     data = _input(sandbox_tenant, lead_id, text="hello exactly once")
 
     dying = asyncio.create_task(ActivityEnvironment().run(make_activities().send_whatsapp_message, data))
@@ -132,10 +154,9 @@ async def test_a_status_webhook_outrunning_the_providers_answer_is_the_same_one_
 ) -> None:  # type: ignore[no-untyped-def]
     # No crash: the webhook reconciles the row while the sender still waits for the answer; the sender then finds
     # the row stored and returns it instead of storing a second message.
-    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
-    url = webhook_receiver.endpoint("cloud")
-    await _point_webhooks_at(sandbox_control, sandbox_tenant, f"token-{sandbox_tenant.slug.removeprefix('wa-')}", url)
-    await sandbox_control.post("/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": 3})
+    lead_id, phone, url = await _lead_behind_a_slow_provider(
+        session_factory, sandbox_tenant, sandbox_control, webhook_receiver, delay_seconds=3
+    )
     data = _input(sandbox_tenant, lead_id, text="one and the same")
 
     sending = asyncio.create_task(ActivityEnvironment().run(make_activities().send_whatsapp_message, data))
@@ -278,16 +299,8 @@ async def test_a_worker_killed_in_the_middle_of_a_send_leaves_exactly_one_messag
     assert response.status_code == 201, response.text
     assert response.json()["provider_message_id"] == accepted["id"]
     assert [m["id"] for m in await _sent_to(sandbox_control, phone)] == [accepted["id"]]
-    async with session_factory() as session:
-        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.lead_id == lead_id))).scalar_one()
-        outbound = (
-            (await session.execute(select(Message).where(Message.lead_id == lead_id, Message.direction == "outbound")))
-            .scalars()
-            .all()
-        )
     # One attempt: the killed one. The re-run found the row reconciled and did not go to the provider.
-    assert (row.state, row.provider_message_id, row.attempts) == ("sent", accepted["id"], 1)
-    assert [m.provider_message_id for m in outbound] == [accepted["id"]]
+    await _stored_once(session_factory, lead_id, accepted["id"])
 
 
 async def test_an_attempt_cancelled_right_after_the_provider_answered_leaves_the_answer_to_its_rerun(

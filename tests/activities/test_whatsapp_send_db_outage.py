@@ -34,7 +34,7 @@ from core.config import Settings
 from core.db import create_engine, create_session_factory
 from core.payload_codec import data_converter
 from models import Lead, Message, OutboxMessage
-from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, sandbox_tenant
+from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, _stored_once, sandbox_tenant
 from tests.activities.test_whatsapp_send_crash import _own_namespace
 from tests.fixtures.crm import TenantContext
 from tests.fixtures.outage import PostgresProxy
@@ -132,15 +132,7 @@ async def test_a_database_outage_while_the_provider_answers_still_sends_exactly_
     assert response.json()["provider_message_id"] == accepted["id"]
     sent: list[dict[str, Any]] = await _sent_to(sandbox_control, phone)
     assert [m["id"] for m in sent] == [accepted["id"]]
-    async with session_factory() as session:
-        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.lead_id == lead_id))).scalar_one()
-        outbound = (
-            (await session.execute(select(Message).where(Message.lead_id == lead_id, Message.direction == "outbound")))
-            .scalars()
-            .all()
-        )
-    assert (row.state, row.provider_message_id, row.attempts) == ("sent", accepted["id"], 1)
-    assert [m.provider_message_id for m in outbound] == [accepted["id"]]
+    await _stored_once(session_factory, lead_id, accepted["id"])
 
 
 async def test_an_attempt_ended_before_the_database_is_back_leaves_the_answer_to_its_rerun(
