@@ -19,9 +19,9 @@ from models import Call
 from tests.activities.test_whatsapp_send_crash import WorkerProcess, _own_namespace
 from tests.fixtures.calls import TENANT_NUMBER, make_call_tenant, set_persona
 from tests.fixtures.crm import MakeTenant
+from tests.fixtures.module_process import worker_env
 from tests.fixtures.sandbox import unique_phone
 from tests.fixtures.whatsapp import add_lead, eventually
-from tests.worker.test_process import worker_env
 from workflow_clients.call import CallWorkflowClient
 from workflows.call import CallWorkflow
 from workflows.call_types import CallWorkflowInput

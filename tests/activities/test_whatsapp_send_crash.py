@@ -46,9 +46,10 @@ from tests.activities.test_whatsapp_send import (
     send_http,
 )
 from tests.fixtures.crm import TenantContext
+from tests.fixtures.module_process import worker_env
 from tests.fixtures.sandbox import WebhookReceiver
 from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, add_message, eventually
-from tests.worker.test_process import polls_from, worker_env
+from tests.worker.test_process import polls_from
 from workflows import search_attributes
 
 __all__ = ["make_activities", "sandbox_tenant", "send_http"]  # fixtures shared with the send tests

@@ -1,10 +1,6 @@
 """`python -m worker` as ops run it: it connects from LEADFLOW_* settings, polls the leads task queue, and on SIGTERM
 stops cleanly with exit code 0; without a reachable Temporal it exits non-zero saying why."""
 
-import asyncio
-import os
-import signal
-import sys
 from contextlib import AsyncExitStack
 
 from temporalio.api.enums.v1 import TaskQueueType
@@ -14,23 +10,8 @@ from temporalio.client import Client
 
 from core.config import Settings
 from core.queues import LEADS_QUEUE
-from tests.workflows.support import eventually
+from tests.fixtures.module_process import run_until_ready_then_sigterm, run_without_temporal
 from worker.main import activities
-
-
-def worker_env(settings: Settings, **overrides: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("LEADFLOW_")}
-    env.update(
-        LEADFLOW_ENV="test",
-        LEADFLOW_DATABASE_URL=settings.require_database_url(),
-        LEADFLOW_REDIS_URL=settings.require_redis_url(),
-        LEADFLOW_REDIS_PREFIX=settings.redis_prefix,
-        LEADFLOW_TEMPORAL_ADDRESS=settings.temporal_address,
-        LEADFLOW_TEMPORAL_NAMESPACE=settings.temporal_namespace,
-        LEADFLOW_DB_POOL_SIZE="2",
-    )
-    env.update(overrides)
-    return env
 
 
 async def polls_from(client: Client, pid: int) -> bool:
@@ -47,32 +28,15 @@ async def polls_from(client: Client, pid: int) -> bool:
 async def test_the_worker_process_polls_and_stops_cleanly_on_sigterm(
     settings: Settings, temporal_client: Client
 ) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "worker", env=worker_env(settings), stderr=asyncio.subprocess.PIPE
-    )
-    try:
-        assert await eventually(lambda: polls_from(temporal_client, process.pid), within=30)
-        process.send_signal(signal.SIGTERM)
-        _, stderr = await asyncio.wait_for(process.communicate(), timeout=30)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    assert process.returncode == 0, stderr.decode()
-    assert "worker stopped" in stderr.decode()
+    code, stderr = await run_until_ready_then_sigterm("worker", settings, lambda pid: polls_from(temporal_client, pid))
+    assert code == 0, stderr
+    assert "worker stopped" in stderr
 
 
 async def test_the_worker_process_explains_an_unreachable_temporal(settings: Settings) -> None:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "worker",
-        env=worker_env(settings, LEADFLOW_TEMPORAL_ADDRESS="127.0.0.1:1"),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode == 1
-    assert "cannot connect to Temporal at 127.0.0.1:1" in stderr.decode()
+    code, stderr = await run_without_temporal("worker", settings)
+    assert code == 1
+    assert "cannot connect to Temporal at 127.0.0.1:1" in stderr
 
 
 async def test_the_workers_provider_clients_close_with_its_resources(
