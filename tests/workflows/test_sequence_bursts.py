@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,7 +23,7 @@ from domain.whatsapp_messages import LEAD_REPLIED, SEND_WHATSAPP_MESSAGE, Inboun
 from models import Conversation, Enrollment, Lead, OutboxMessage
 from tests.fixtures.whatsapp import add_message, eventually, fresh_wamid
 from tests.fixtures.workflow_calls import lead_workflows
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, make_world
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld
 from worker.main import WORKFLOWS, activities, workflow_runner
 from workflow_clients.sequence import sequence_workflow_input
 from workflows.ids import lead_workflow_id
@@ -42,13 +41,6 @@ SEND_THEN_WAIT = {
     ],
     "settings": {"business_hours": ALL_WEEK},
 }
-
-
-@pytest.fixture
-async def world(
-    session_factory: async_sessionmaker[AsyncSession], settings: Settings, sandbox_control: httpx.AsyncClient
-) -> SequenceWorld:
-    return await make_world(session_factory, settings, sandbox_control)
 
 
 class BulkSide:
