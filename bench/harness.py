@@ -41,6 +41,7 @@ from bench.baseline import BASELINE_QUEUE
 from core.config import Settings
 from core.db import create_engine, create_session_factory
 from core.migrate import upgrade_to_head
+from core.payload_codec import data_converter
 from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE
 from devstack.processes import Child, wait_until
 from devstack.temporal import DevTemporal, wait_for_pollers
@@ -136,7 +137,7 @@ class BenchStack:
         self.children.append(self.dev_temporal.child)
         say(f"database {self.db_name} (migrating)")
         await asyncio.to_thread(self._create_database)
-        self.temporal = await self.dev_temporal.connect(READY_TIMEOUT)
+        self.temporal = await self.dev_temporal.connect(READY_TIMEOUT, converter=data_converter(self.settings))
         os.environ.update(self._child_env())
         worker = self._python_child("worker", "-m", "worker", "--queues", "interactive")
         bulk_worker = self._python_child("worker-bulk", "-m", "worker", "--queues", "bulk")

@@ -387,7 +387,9 @@ async def handled_at(client: Client, workflow_ids: list[str]) -> dict[str, float
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
                 attributes = event.workflow_execution_signaled_event_attributes
                 if attributes.signal_name == SIGNAL_NAME and attributes.input.payloads:
-                    waiting.append(json.loads(attributes.input.payloads[0].data)["provider_message_id"])
+                    # Signal payloads are encrypted (core/payload_codec.py): decode with the stack's converter.
+                    (signal,) = await client.data_converter.decode(attributes.input.payloads[:1], [dict])
+                    waiting.append(signal["provider_message_id"])
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and waiting:
                 at = event.event_time.ToMicroseconds() / 1e6
                 handled.update(dict.fromkeys(waiting, at))

@@ -15,6 +15,7 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, Describe
 from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
 from devstack.processes import Child, StackError
 from workflows import search_attributes
@@ -91,15 +92,15 @@ class DevTemporal:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.child.start()
 
-    async def connect(self, within: float = 60) -> Client:
-        """A client once the server answers its health check (the dev server opens its port before it is ready)."""
+    async def connect(self, within: float = 60, *, converter: DataConverter = pydantic_data_converter) -> Client:
+        """A client once the server answers its health check (the dev server opens its port before it is ready).
+
+        `converter`: the stack's own (core/payload_codec.py) where the client reads what workers wrote."""
         deadline = time.monotonic() + within
         while True:
             self.child.check_alive()
             try:
-                client = await Client.connect(
-                    self.address, namespace=self.namespace, data_converter=pydantic_data_converter
-                )
+                client = await Client.connect(self.address, namespace=self.namespace, data_converter=converter)
                 await client.service_client.check_health()
                 await client.workflow_service.describe_namespace(DescribeNamespaceRequest(namespace=self.namespace))
                 return client
