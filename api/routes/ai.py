@@ -3,7 +3,9 @@ drafts waiting for a person (`GET /drafts`, `POST /drafts/{id}/approve|reject`) 
 conversation (`PUT /leads/{id}/handler`)."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -82,53 +84,41 @@ DECIDE_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-@router.post("/drafts/{draft_id}/approve", responses=DECIDE_RESPONSES)
-async def approve_draft(
-    draft_id: uuid.UUID,
+DraftDecider = Callable[..., Awaitable[DraftPublic]]
+
+
+async def _draft_decider(
     principal: DraftWorker,
     tenant: CurrentTenant,
     session: SessionDep,
     workflows: LeadWorkflowsDep,
     enrollments: SequenceWorkflowsDep,
-    data: DraftApproval | None = None,
-) -> DraftPublic:
-    """Send the draft (or the edited `text` instead) through its workflow (the lead's, or the enrollment's for an
-    AI sequence message) and the WhatsApp outbox."""
-    return await drafts.decide_draft(
+) -> DraftDecider:
+    """What approve and reject share: the person deciding, their tenant and the workflow clients."""
+    return partial(
+        drafts.decide_draft,
         session=session,
         workflows=workflows,
         enrollments=enrollments,
         tenant=tenant,
-        draft_id=draft_id,
-        approve=True,
-        text=data.text if data else None,
-        reason=None,
         actor=principal.actor,
     )
+
+
+Decide = Annotated[DraftDecider, Depends(_draft_decider)]
+
+
+@router.post("/drafts/{draft_id}/approve", responses=DECIDE_RESPONSES)
+async def approve_draft(draft_id: uuid.UUID, decide: Decide, data: DraftApproval | None = None) -> DraftPublic:
+    """Send the draft (or the edited `text` instead) through its workflow (the lead's, or the enrollment's for an
+    AI sequence message) and the WhatsApp outbox."""
+    return await decide(draft_id=draft_id, approve=True, text=data.text if data else None, reason=None)
 
 
 @router.post("/drafts/{draft_id}/reject", responses=DECIDE_RESPONSES)
-async def reject_draft(
-    draft_id: uuid.UUID,
-    principal: DraftWorker,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: LeadWorkflowsDep,
-    enrollments: SequenceWorkflowsDep,
-    data: DraftRejection | None = None,
-) -> DraftPublic:
+async def reject_draft(draft_id: uuid.UUID, decide: Decide, data: DraftRejection | None = None) -> DraftPublic:
     """Drop the draft: nothing is sent."""
-    return await drafts.decide_draft(
-        session=session,
-        workflows=workflows,
-        enrollments=enrollments,
-        tenant=tenant,
-        draft_id=draft_id,
-        approve=False,
-        text=None,
-        reason=data.reason if data else None,
-        actor=principal.actor,
-    )
+    return await decide(draft_id=draft_id, approve=False, text=None, reason=data.reason if data else None)
 
 
 @router.put(

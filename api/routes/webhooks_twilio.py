@@ -17,6 +17,7 @@ api/services/twilio_webhooks.py for the order of work.
 """
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -52,55 +53,28 @@ async def _twilio_request(request: Request) -> TwilioRequest:
 TwilioRequestDep = Annotated[TwilioRequest, Depends(_twilio_request)]
 
 
-@router.post("/status/{call_id}", responses=ERRORS)
-async def status_callback(
-    call_id: uuid.UUID,
-    twilio: TwilioRequestDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    limits: RateLimitsDep,
-    token: Token = None,
-) -> Response:
-    await service.store_callback(
-        session=session, settings=settings, limits=limits, kind="status", call_id=call_id, token=token, request=twilio
+def _stored_callback(kind: str) -> Callable[..., Awaitable[Response]]:
+    async def callback(
+        call_id: uuid.UUID,
+        twilio: TwilioRequestDep,
+        session: SessionDep,
+        settings: SettingsDep,
+        limits: RateLimitsDep,
+        token: Token = None,
+    ) -> Response:
+        await service.store_callback(
+            session=session, settings=settings, limits=limits, kind=kind, call_id=call_id, token=token, request=twilio
+        )
+        return Response(status_code=200)
+
+    return callback
+
+
+# Status, answering-machine and recording callbacks differ only in the kind they are stored under.
+for _kind in ("status", "amd", "recording"):
+    router.add_api_route(
+        f"/{_kind}/{{call_id}}", _stored_callback(_kind), methods=["POST"], name=f"{_kind}_callback", responses=ERRORS
     )
-    return Response(status_code=200)
-
-
-@router.post("/amd/{call_id}", responses=ERRORS)
-async def amd_callback(
-    call_id: uuid.UUID,
-    twilio: TwilioRequestDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    limits: RateLimitsDep,
-    token: Token = None,
-) -> Response:
-    await service.store_callback(
-        session=session, settings=settings, limits=limits, kind="amd", call_id=call_id, token=token, request=twilio
-    )
-    return Response(status_code=200)
-
-
-@router.post("/recording/{call_id}", responses=ERRORS)
-async def recording_callback(
-    call_id: uuid.UUID,
-    twilio: TwilioRequestDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    limits: RateLimitsDep,
-    token: Token = None,
-) -> Response:
-    await service.store_callback(
-        session=session,
-        settings=settings,
-        limits=limits,
-        kind="recording",
-        call_id=call_id,
-        token=token,
-        request=twilio,
-    )
-    return Response(status_code=200)
 
 
 @router.post("/answer/{call_id}", responses=ERRORS)
