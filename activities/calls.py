@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
+from activities.provider_clients import ProviderActivities
 from channels.voice.accounts import VoiceClients
 from channels.voice.capacity import CallCapacity
 from channels.voice.live import LiveCalls
@@ -27,14 +28,14 @@ from channels.voice.placement import CallPlacer, PlacementInFlight, PlacementRef
 from channels.voice.script import scripted_reply
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
-from core.redis import Keys, create_redis
+from core.redis import Keys
 from domain.calls import VoiceScript, lead_effect
 from domain.feature_flags import FeatureFlag
 from models import Lead, TelephonyAccount, Tenant
-from providers.http import create_provider_http_client
 from providers.twilio.voice import TwilioRejectedError
 from repositories.calls import CallRepository
 from repositories.enrollments import EnrollmentRepository
+from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.telephony_accounts import TelephonyAccountRepository
@@ -97,7 +98,7 @@ def _no_account(tenant_id: uuid.UUID) -> ApplicationError:
     )
 
 
-class CallActivities:
+class CallActivities(ProviderActivities):
     def __init__(
         self,
         *,
@@ -109,12 +110,9 @@ class CallActivities:
         temporal: Client | None = None,
         voice_agent: VoiceAgent | None = None,
     ) -> None:
-        self._sessions = session_factory
+        super().__init__(session_factory=session_factory, http=http, redis=redis, settings=settings)
         self._temporal = temporal
         self._flags = flags
-        self._http = http
-        self._redis = redis
-        self._settings = settings
         self._clients = VoiceClients(http, settings)
         self._placer = CallPlacer(session_factory, self._clients, settings)
         keys = Keys(settings.redis_prefix)
@@ -128,27 +126,6 @@ class CallActivities:
         self._live = LiveCalls(redis, keys)
         self._voice_agent = voice_agent or ScriptedVoiceAgent()
 
-    @classmethod
-    def for_process(
-        cls,
-        settings: Settings,
-        session_factory: async_sessionmaker[AsyncSession],
-        flags: FeatureFlagReader,
-        temporal: Client | None = None,
-    ) -> "CallActivities":
-        return cls(
-            session_factory=session_factory,
-            http=create_provider_http_client(settings),
-            redis=create_redis(settings),
-            settings=settings,
-            flags=flags,
-            temporal=temporal,
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-        await self._redis.aclose()
-
     @activity.defn(name=PREPARE_CALL)
     async def prepare(self, data: CallWorkflowInput) -> CallPlan:
         """The tenant's policy; the attempt's row when the workflow (a retry) created the attempt itself."""
@@ -158,7 +135,7 @@ class CallActivities:
                 raise _no_account(data.tenant_id)
             calls = CallRepository(session)
             if await calls.get(data.call_id) is None:
-                lead = await session.get(Lead, data.lead_id)
+                lead = await LeadRepository(session).by_id(data.lead_id)
                 if lead is None or not account.caller_ids:
                     raise ApplicationError("lead or caller id missing", type=CALL_REJECTED, non_retryable=True)
                 await calls.insert_if_missing(
@@ -314,7 +291,7 @@ class CallActivities:
     @activity.defn(name=CREATE_MISSED_CALL_TASK)
     async def create_missed_call_task(self, data: MissedCallTask) -> None:
         async with self._sessions() as session, session.begin():
-            lead = await session.get(Lead, data.lead_id)
+            lead = await LeadRepository(session).by_id(data.lead_id)
             if lead is None:
                 return
             await TaskRepository(session).create_once(

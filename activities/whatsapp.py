@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.provider_clients import ProviderActivities
 from channels.whatsapp.accepted import AcceptedSends
 from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.outbox import SendDeferred, SendInFlight, SendRefused, WhatsAppSender
@@ -26,7 +27,7 @@ from channels.whatsapp.pacing import SendPacer
 from core.activity_metrics import record_send
 from core.config import Settings
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
-from core.redis import Keys, create_redis
+from core.redis import Keys
 from domain.whatsapp_messages import (
     SEND_IN_FLIGHT,
     SEND_WHATSAPP_MESSAGE,
@@ -34,10 +35,9 @@ from domain.whatsapp_messages import (
     SendWhatsAppInput,
     SendWhatsAppResult,
 )
-from providers.http import create_provider_http_client
 
 
-class WhatsAppActivities:
+class WhatsAppActivities(ProviderActivities):
     def __init__(
         self,
         *,
@@ -62,24 +62,8 @@ class WhatsAppActivities:
             heartbeat=activity.heartbeat,
         )
         self.channel = WhatsAppChannel(self.sender)
-        self._http = http
-        self._redis = redis
+        super().__init__(session_factory=session_factory, http=http, redis=redis, settings=settings)
         self.live = LiveEvents(redis, keys)
-
-    @classmethod
-    def for_process(cls, settings: Settings, session_factory: async_sessionmaker[AsyncSession]) -> "WhatsAppActivities":
-        """One HTTP client and one Redis client for the whole worker process; Temporal owns retries, not httpx."""
-        return cls(
-            session_factory=session_factory,
-            http=create_provider_http_client(settings),
-            redis=create_redis(settings),
-            settings=settings,
-        )
-
-    async def aclose(self) -> None:
-        """Close the HTTP and Redis clients (the worker calls this once it stopped polling)."""
-        await self._http.aclose()
-        await self._redis.aclose()
 
     @activity.defn(name=SEND_WHATSAPP_MESSAGE)
     async def send_whatsapp_message(self, data: SendWhatsAppInput) -> SendWhatsAppResult:

@@ -81,7 +81,7 @@ def activities(
     if resources is not None:
         resources.push_async_callback(factory.aclose)
     ai = AiActivities(session_factory, factory, client, settings, reader)
-    calls = CallActivities.for_process(settings, session_factory, reader, client)
+    calls = CallActivities.for_process(settings, session_factory, flags=reader, temporal=client)
     if resources is not None:
         resources.push_async_callback(calls.aclose)
     return [

@@ -11,7 +11,7 @@ undeliverable, or fix the account's configuration. Clients never retry themselve
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 ProviderName = Literal["cloud", "evolution", "sandbox"]
 
@@ -63,39 +63,23 @@ class WhatsAppSendError(Exception):
         status = f" HTTP {self.http_status}" if self.http_status is not None else ""
         return f"{self.provider}{status} [{self.code}/{self.kind.value}]: {self.message}"
 
+    def fields(self) -> dict[str, Any]:
+        """The keyword arguments that rebuild this error (pickling, or the same error as another kind)."""
+        return {
+            "provider": self.provider,
+            "code": self.code,
+            "http_status": self.http_status,
+            "retry_after_seconds": self.retry_after_seconds,
+            "details": self.details,
+        }
+
     def __reduce__(self) -> tuple[object, ...]:
         # Keyword-only constructor: spell out pickling so the error survives a process boundary.
-        return (
-            _rebuild_error,
-            (
-                type(self),
-                self.message,
-                self.provider,
-                self.code,
-                self.http_status,
-                self.retry_after_seconds,
-                self.details,
-            ),
-        )
+        return (_rebuild_error, (type(self), self.message, self.fields()))
 
 
-def _rebuild_error(
-    cls: type[WhatsAppSendError],
-    message: str,
-    provider: ProviderName,
-    code: str,
-    http_status: int | None,
-    retry_after_seconds: float | None,
-    details: str | None,
-) -> WhatsAppSendError:
-    return cls(
-        message,
-        provider=provider,
-        code=code,
-        http_status=http_status,
-        retry_after_seconds=retry_after_seconds,
-        details=details,
-    )
+def _rebuild_error(cls: type[WhatsAppSendError], message: str, fields: dict[str, Any]) -> WhatsAppSendError:
+    return cls(message, **fields)
 
 
 class RetryableSendError(WhatsAppSendError):

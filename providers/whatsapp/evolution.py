@@ -14,7 +14,7 @@ import httpx
 
 from providers.whatsapp.base import ProviderConfigError, ProviderName, SentMessage
 from providers.whatsapp.errors import evolution_error, parse_retry_after
-from providers.whatsapp.transport import post_json
+from providers.whatsapp.transport import JsonAnswer, post_json
 
 
 def evolution_number(to: str) -> str:
@@ -45,20 +45,24 @@ class EvolutionApiClient:
         self._timeout = timeout_seconds
         self.instance = instance
 
-    async def send_text(self, to: str, body: str, *, idempotency_key: str | None = None) -> SentMessage:
-        payload: dict[str, Any] = {"number": evolution_number(to), "text": body}
-        if self._delay_ms is not None:
-            payload["delay"] = self._delay_ms  # typing simulation before the message goes out
-        payload["linkPreview"] = False
-        answer = await post_json(
+    async def _post(self, action: str, payload: dict[str, Any], *, idempotency_key: str | None = None) -> JsonAnswer:
+        """POST `payload` to `{base_url}/{action}/{instance}` with the instance's API key."""
+        return await post_json(
             self._http,
-            f"{self._base_url}/message/sendText/{self.instance}",
+            f"{self._base_url}/{action}/{self.instance}",
             payload,
             headers=self._headers,
             provider=self.name,
             timeout_seconds=self._timeout,
             idempotency_key=idempotency_key,
         )
+
+    async def send_text(self, to: str, body: str, *, idempotency_key: str | None = None) -> SentMessage:
+        payload: dict[str, Any] = {"number": evolution_number(to), "text": body}
+        if self._delay_ms is not None:
+            payload["delay"] = self._delay_ms  # typing simulation before the message goes out
+        payload["linkPreview"] = False
+        answer = await self._post("message/sendText", payload, idempotency_key=idempotency_key)
         if not 200 <= answer.status < 300:
             raise evolution_error(answer.status, answer.body, retry_after_seconds=parse_retry_after(answer.headers))
         key = answer.body.get("key") if isinstance(answer.body, dict) else None
@@ -92,15 +96,7 @@ class EvolutionApiClient:
                 "events": list(events),
             }
         }
-        answer = await post_json(
-            self._http,
-            f"{self._base_url}/webhook/set/{self.instance}",
-            payload,
-            headers=self._headers,
-            provider=self.name,
-            timeout_seconds=self._timeout,
-            idempotency_key=None,
-        )
+        answer = await self._post("webhook/set", payload)
         if not 200 <= answer.status < 300:
             raise evolution_error(answer.status, answer.body)
 
