@@ -19,10 +19,10 @@ from core.config import Settings
 from core.errors import ServiceUnavailable
 from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut
-from models import Lead, Tenant
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
+from repositories.tenants import TenantRepository
 from repositories.webhook_events import WebhookEventRepository
 from workflow_clients.lead import LeadWorkflowClient
 from workflows.lead_types import LeadInboundSignal
@@ -73,8 +73,8 @@ async def signal_lead(*, session: AsyncSession, temporal: Client, signal: LeadSi
     """Signal-with-start: the lead's running workflow gets the signal; a lead without one (new, or ended) gets a
     fresh run from its committed row, which then receives it."""
     # Usually still in the session's identity map from storing the event: no query.
-    tenant = await session.get(Tenant, signal.tenant_id)
-    lead = await session.get(Lead, signal.lead_id)
+    tenant = await TenantRepository(session).get(signal.tenant_id)
+    lead = await LeadRepository(session).by_id(signal.lead_id)
     if tenant is None or lead is None or lead.tenant_id != tenant.id:
         return  # deleted since: nothing left to tell
     payload = signal.signal

@@ -28,6 +28,15 @@ async def lead_for_number(
         # The tenant and the reason, never the number itself (personal data, and what a log reader cannot act on).
         log.warning("inbound %s event of tenant %s skipped: the sender's number is %s", source, tenant.id, exc.reason)
         return None, False
+    return await lead_for_phone(session, tenant=tenant, phone=phone, name=name, source=source)
+
+
+async def lead_for_phone(
+    session: AsyncSession, *, tenant: Tenant, phone: str, name: str | None, source: str
+) -> tuple[Lead, bool]:
+    """The tenant's lead with this (already normalised) phone, created when missing; and whether it was created.
+
+    The time zone is derived from an E.164 number; anything else (a caller that withheld it) gets the tenant's."""
     leads = LeadRepository(session)
     lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
     if lead is not None:
@@ -43,13 +52,14 @@ async def lead_for_number(
                 "source": source,
                 "status_key": status.key if status is not None else "new",
                 "stage": status.stage if status is not None else "new",
-                "timezone": timezone_for_phone(phone, tenant.timezone),
+                "timezone": timezone_for_phone(phone, tenant.timezone) if phone.startswith("+") else tenant.timezone,
                 "custom_fields": {},
             }
         ]
     )
     # A concurrent delivery may have created it first: then it is simply found.
     lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
-    if lead is not None and phone in inserted:
+    assert lead is not None
+    if phone in inserted:
         await TimelineRepository(session).record_lead_created(lead=lead, actor=source)
     return lead, phone in inserted

@@ -4,14 +4,13 @@ import uuid
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AiAgentSettings
+from repositories.base import Repository
 
 
-class AiAgentSettingsRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class AiAgentSettingsRepository(Repository[AiAgentSettings]):
+    model = AiAgentSettings
 
     async def current(self, *, tenant_id: uuid.UUID) -> AiAgentSettings | None:
         result = await self.session.execute(

@@ -6,14 +6,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AiDraft
+from repositories.base import Repository
 
 
-class AiDraftRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class AiDraftRepository(Repository[AiDraft]):
+    model = AiDraft
 
     async def create_once(self, values: dict[str, Any]) -> AiDraft:
         """The draft of `values["turn_key"]`, inserted if absent (a re-run returns the first one)."""

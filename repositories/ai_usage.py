@@ -8,14 +8,13 @@ from typing import Any
 
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import AiBudgetAlert, AiUsage
+from repositories.base import Repository
 
 
-class AiUsageRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class AiUsageRepository(Repository[AiUsage]):
+    model = AiUsage
 
     async def record(self, values: dict[str, Any]) -> None:
         """Insert one call's usage; a second record of the same `call_key` changes nothing."""

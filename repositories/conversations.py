@@ -6,18 +6,17 @@ from typing import Literal
 
 from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Conversation, Lead
+from repositories.base import Repository
 from repositories.leads import like_pattern
 
 # Whose conversations: one user's leads, leads without an owner, or everyone's (None).
 ConversationOwner = uuid.UUID | Literal["unassigned"] | None
 
 
-class ConversationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class ConversationRepository(Repository[Conversation]):
+    model = Conversation
 
     async def get_or_create(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, channel: str) -> Conversation:
         # Most messages belong to a conversation that exists: one read then, the insert only for a new one.

@@ -6,9 +6,9 @@ from typing import Any
 
 from sqlalchemy import case, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Message
+from repositories.base import Repository
 
 # A status replaces the current one only when it ranks higher: a late "delivered" never overwrites "read".
 STATUS_RANK = {"pending": 0, "received": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
@@ -19,9 +19,8 @@ def _rank(column: Any) -> Any:
     return case(*((column == status, rank) for status, rank in STATUS_RANK.items()), else_=0)
 
 
-class MessageRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class MessageRepository(Repository[Message]):
+    model = Message
 
     async def insert_once(self, values: dict[str, Any]) -> uuid.UUID | None:
         """Insert a message; None when the tenant has one with the same provider message id (a repeated webhook)."""

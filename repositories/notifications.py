@@ -7,14 +7,13 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Notification, User
+from repositories.base import Repository
 
 
-class NotificationRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class NotificationRepository(Repository[Notification]):
+    model = Notification
 
     async def add_once(self, values: dict[str, Any]) -> uuid.UUID | None:
         """The new notification's id; None when its idempotency key was used before (nothing added)."""

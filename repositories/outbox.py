@@ -6,14 +6,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import OutboxMessage
+from repositories.base import Repository
 
 
-class OutboxRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class OutboxRepository(Repository[OutboxMessage]):
+    model = OutboxMessage
 
     async def claim(
         self, *, idempotency_key: str, tenant_id: uuid.UUID, lead_id: uuid.UUID, payload: dict[str, Any]

@@ -4,14 +4,13 @@ import uuid
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import ShardAssignment
+from repositories.base import Repository
 
 
-class ShardRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class ShardRepository(Repository[ShardAssignment]):
+    model = ShardAssignment
 
     async def get(self, *, tenant_id: uuid.UUID) -> ShardAssignment | None:
         return await self.session.get(ShardAssignment, tenant_id, populate_existing=True)

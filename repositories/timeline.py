@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import Lead, TimelineEvent
+from repositories.base import Repository
 
 LEAD_CREATED = "created"
 
@@ -28,9 +28,8 @@ def lead_created_data(*, source: str, status_key: str, phone: str) -> dict[str, 
     return {"source": source, "status": status_key, "phone": phone}
 
 
-class TimelineRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class TimelineRepository(Repository[TimelineEvent]):
+    model = TimelineEvent
 
     async def record(
         self,

@@ -5,14 +5,13 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import WebhookEvent
+from repositories.base import Repository
 
 
-class WebhookEventRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class WebhookEventRepository(Repository[WebhookEvent]):
+    model = WebhookEvent
 
     async def insert_once(
         self,

@@ -7,9 +7,9 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import WebhookInbox
+from repositories.base import Repository
 
 OPEN_STATES = ("pending", "processing")
 
@@ -40,9 +40,8 @@ class InboxStats:
     oldest_pending_at: datetime | None
 
 
-class WebhookInboxRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+class WebhookInboxRepository(Repository[WebhookInbox]):
+    model = WebhookInbox
 
     async def enqueue(self, rows: list[dict[str, Any]]) -> int:
         """Insert the events in one statement; events already stored (a redelivery) are skipped. Returns how many

@@ -31,6 +31,7 @@ from core.redis import Keys
 from models import Call, Lead, Tenant
 from repositories.calls import CallRepository
 from repositories.telephony_accounts import TelephonyAccountRepository
+from repositories.tenants import TenantRepository
 from repositories.timeline import TimelineRepository
 from workflow_clients.call import CallWorkflowClient
 from workflow_clients.errors import is_not_found
@@ -65,7 +66,7 @@ async def place_click_to_call(
     """Write the attempt's row; its workflow starts once the row has committed."""
     tenant_id = principal.tenant()
     lead = await get_lead(session=session, tenant_id=tenant_id, lead_id=lead_id)
-    tenant = await session.get(Tenant, tenant_id)
+    tenant = await TenantRepository(session).get(tenant_id)
     assert tenant is not None
     account = await TelephonyAccountRepository(session).get_for_tenant(tenant_id=tenant_id)
     if account is None:

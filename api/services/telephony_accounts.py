@@ -10,8 +10,9 @@ from core.config import Settings
 from core.errors import NotFound, Unprocessable
 from core.secret_box import SecretBox
 from domain.calls import VoiceScript
-from models import TelephonyAccount, Tenant
+from models import TelephonyAccount
 from repositories.telephony_accounts import TelephonyAccountRepository
+from repositories.tenants import TenantRepository
 
 
 def inbound_voice_url(settings: Settings, account_id: uuid.UUID) -> str:
@@ -76,7 +77,7 @@ async def put_account(
             details=[{"field": "provider", "reason": "sandbox is not available when LEADFLOW_ENV=prod"}],
         )
     _check_policy(data)
-    tenant = await session.get(Tenant, tenant_id)
+    tenant = await TenantRepository(session).get(tenant_id)
     region = tenant.default_region if tenant else settings.default_phone_region
     caller_ids = list(dict.fromkeys(parse_phone(raw, region=region, field="caller_ids") for raw in data.caller_ids))
     agent_number = parse_phone(data.agent_number, region=region, field="agent_number") if data.agent_number else None

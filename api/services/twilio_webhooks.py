@@ -23,20 +23,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.transaction import after_commit, end_reads
 from api.webhook_limits import count_tts, limit_tts, limit_webhook_tenants
+from channels.leads import lead_for_phone
 from channels.voice import twiml
 from channels.voice.callbacks import amd_event, dial_event, inbox_row, recording_event, status_event
 from channels.voice.urls import CallUrls
 from channels.voice.webhooks import TwilioRequest, signed_by
 from core.config import Settings
 from core.errors import AppError, Forbidden
-from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
+from core.phone import InvalidPhone, normalize_phone
 from core.rate_limits import RateLimiter
-from models import Call, Lead, TelephonyAccount, Tenant
+from models import Call, Lead, TelephonyAccount
 from repositories.calls import CallRepository
-from repositories.leads import LeadRepository
-from repositories.statuses import StatusRepository
 from repositories.telephony_accounts import TelephonyAccountRepository
-from repositories.timeline import TimelineRepository
+from repositories.tenants import TenantRepository
 from repositories.webhook_inbox import WebhookInboxRepository
 from workflow_clients.call import CallWorkflowClient
 from workflow_clients.lead import LeadWorkflowClient
@@ -207,7 +206,7 @@ async def inbound(
         session=session, settings=settings, limits=limits, account_id=account_id, request=request
     )
     call, lead, _ = await inbound_call(session=session, account=account, params=request.params)
-    tenant = await session.get(Tenant, account.tenant_id)
+    tenant = await TenantRepository(session).get(account.tenant_id)
     assert tenant is not None
     data = CallWorkflowInput(
         tenant_id=tenant.id,
@@ -267,14 +266,14 @@ async def inbound_call(
     *, session: AsyncSession, account: TelephonyAccount, params: Mapping[str, str]
 ) -> tuple[Call, Lead, bool]:
     """The row of an inbound call (the caller's lead found or created, source `call`); not committed here."""
-    tenant = await session.get(Tenant, account.tenant_id)
+    tenant = await TenantRepository(session).get(account.tenant_id)
     assert tenant is not None
     call_sid = params.get("CallSid", "")
     try:
         phone = normalize_phone(params.get("From", ""), tenant.default_region)
     except InvalidPhone:
         phone = params.get("From", "")[:20] or "unknown"
-    lead, created = await _lead_for_caller(session, tenant, phone)
+    lead, created = await lead_for_phone(session, tenant=tenant, phone=phone, name=None, source="call")
     attempt_key = f"in-{call_sid}"[:64]
     calls = CallRepository(session)
     call = await calls.insert_if_missing(
@@ -296,31 +295,3 @@ async def inbound_call(
         }
     )
     return call, lead, created
-
-
-async def _lead_for_caller(session: AsyncSession, tenant: Tenant, phone: str) -> tuple[Lead, bool]:
-    leads = LeadRepository(session)
-    lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
-    if lead is not None:
-        return lead, False
-    status = await StatusRepository(session).get_default(tenant_id=tenant.id)
-    inserted = await leads.insert_many_skip_existing(
-        [
-            {
-                "id": uuid.uuid4(),
-                "tenant_id": tenant.id,
-                "phone": phone,
-                "name": "",
-                "source": "call",
-                "status_key": status.key if status is not None else "new",
-                "stage": status.stage if status is not None else "new",
-                "timezone": timezone_for_phone(phone, tenant.timezone) if phone.startswith("+") else tenant.timezone,
-                "custom_fields": {},
-            }
-        ]
-    )
-    lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
-    assert lead is not None
-    if phone in inserted:
-        await TimelineRepository(session).record_lead_created(lead=lead, actor="call")
-    return lead, phone in inserted

@@ -130,7 +130,7 @@ class CallPlacer:
 
     async def _forget_dial(self, call_id: uuid.UUID) -> None:
         async with self._sessions() as session:
-            call = await session.get(Call, call_id)
+            call = await CallRepository(session).get(call_id)
             if call is not None and call.provider_sid is None:
                 call.dial_started_at = None
             await session.commit()

@@ -32,7 +32,7 @@ from core.config import Settings
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.opt_out import is_opt_out, is_opt_out_button
 from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut, WhatsAppProviderUndeliverable
-from models import Lead, Tenant, WebhookInbox
+from models import Tenant, WebhookInbox
 from providers.whatsapp.base import ErrorKind
 from providers.whatsapp.events import InboundKind, InboundMessage, StatusEvent, WhatsAppEvent
 from repositories.conversations import ConversationRepository
@@ -321,7 +321,7 @@ class InboundStore:
         row = await outbox.lock(idempotency_key=event.callback_data or "")
         if row is None or row.tenant_id != tenant_id or row.state != "sending" or row.provider_message_id:
             return
-        lead = await self.session.get(Lead, row.lead_id)
+        lead = await self.leads.by_id(row.lead_id)
         if lead is None:
             return
         await store_accepted(
