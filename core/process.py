@@ -43,9 +43,11 @@ def run_service(name: str, serve: Callable[[Settings], Coroutine[Any, Any, int]]
 
 
 def lower_priority(niceness: int) -> None:
-    """Nice the process and, where Linux groups a session's processes for the scheduler (autogroup), the group:
-    a process started in a session of its own otherwise keeps a full share of the CPU whatever its nice value."""
-    os.nice(niceness)
+    """Run at nice value `niceness` (or lower priority still, if started so) and, where Linux groups a session's
+    processes for the scheduler (autogroup), the group too: a process started in a session of its own otherwise
+    keeps a full share of the CPU whatever its nice value."""
+    if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
+        os.setpriority(os.PRIO_PROCESS, 0, niceness)
     autogroup = Path("/proc/self/autogroup")
     if autogroup.exists():
         try:
