@@ -10,9 +10,12 @@ The tenant's `ai_agent` feature flag is read here, never in the workflow: off, a
 workflow skips it) and a turn already planned answers `no_reply`.
 """
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,6 +35,7 @@ from agent.prompt import ConversationLine, LeadFacts, build_messages, fact_lines
 from agent.turn import CallUsage, ToolRunner, run_turn
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
+from core.queues import AI_HEARTBEAT_EVERY
 from domain.ai_agent import AgentMode
 from domain.feature_flags import FeatureFlag
 from domain.stages import Stage
@@ -79,6 +83,25 @@ def _retry_after(error: openai.APIStatusError) -> timedelta | None:
         return timedelta(seconds=float(value)) if value else None
     except ValueError:
         return None
+
+
+@contextlib.asynccontextmanager
+async def _heartbeating() -> AsyncIterator[None]:
+    """The attempt says it is alive while the model thinks, so a worker that dies mid-turn is noticed within the
+    heartbeat timeout (core/queues.py) and the turn re-runs elsewhere."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(AI_HEARTBEAT_EVERY.total_seconds())
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
 
 
 class _NoTools:
@@ -183,16 +206,17 @@ class AiActivities:
             )
 
         try:
-            outcome = await run_turn(
-                agent.client,
-                config,
-                messages,
-                LeadTools(self.sessions, self.client, scope, lead),
-                lead_id=str(data.lead_id),
-                status_keys=statuses,
-                max_rounds=self.settings.ai_max_tool_rounds,
-                record_usage=record,
-            )
+            async with _heartbeating():
+                outcome = await run_turn(
+                    agent.client,
+                    config,
+                    messages,
+                    LeadTools(self.sessions, self.client, scope, lead),
+                    lead_id=str(data.lead_id),
+                    status_keys=statuses,
+                    max_rounds=self.settings.ai_max_tool_rounds,
+                    record_usage=record,
+                )
         except openai.APIStatusError as error:
             raise self._model_failure(error) from None
         except (openai.APITimeoutError, openai.APIConnectionError) as error:
@@ -274,16 +298,17 @@ class AiActivities:
             )
 
         try:
-            outcome = await run_turn(
-                agent.client,
-                dataclasses.replace(config, tools=()),
-                messages,
-                _NO_TOOLS,
-                lead_id=str(data.lead_id),
-                status_keys=[],
-                max_rounds=0,
-                record_usage=record,
-            )
+            async with _heartbeating():
+                outcome = await run_turn(
+                    agent.client,
+                    dataclasses.replace(config, tools=()),
+                    messages,
+                    _NO_TOOLS,
+                    lead_id=str(data.lead_id),
+                    status_keys=[],
+                    max_rounds=0,
+                    record_usage=record,
+                )
         except openai.APIStatusError as error:
             raise self._model_failure(error) from None
         except (openai.APITimeoutError, openai.APIConnectionError) as error:

@@ -30,6 +30,12 @@ class ActivityOptions(TypedDict, total=False):
     retry_policy: RetryPolicy
 
 
+class HeartbeatActivityOptions(ActivityOptions, total=False):
+    """The options of an activity that heartbeats (never a local activity: those take no heartbeat timeout)."""
+
+    heartbeat_timeout: timedelta
+
+
 DB_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -101,11 +107,16 @@ WORKFLOW_START_TIMEOUT = timedelta(seconds=10)
 # AI agent: one turn calls the model a few times (tool rounds) and its tools; a failed model call is retried by
 # Temporal (the SDK never retries), after the provider's Retry-After when it gave one. A turn still failing after the
 # schedule-to-close gets no reply; the lead's next message starts a new turn. The plan is a local activity (one read).
+# A turn heartbeats while the model thinks (every AI_HEARTBEAT_EVERY): a worker that dies mid-turn is noticed within
+# AI_HEARTBEAT_TIMEOUT and the turn re-runs elsewhere, instead of after the whole start-to-close.
+AI_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+AI_HEARTBEAT_EVERY = timedelta(seconds=2)
 AI_PLAN = ActivityOptions(
     start_to_close_timeout=timedelta(seconds=10), schedule_to_close_timeout=timedelta(minutes=1), retry_policy=DB_RETRY
 )
-AI_TURN = ActivityOptions(
+AI_TURN = HeartbeatActivityOptions(
     start_to_close_timeout=timedelta(minutes=3),
+    heartbeat_timeout=AI_HEARTBEAT_TIMEOUT,
     schedule_to_close_timeout=timedelta(minutes=10),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1),
@@ -119,8 +130,9 @@ AI_TURN = ActivityOptions(
 AI_REPLY_SEND: ActivityOptions = {**_WHATSAPP_SEND, "schedule_to_close_timeout": timedelta(minutes=30)}
 # An `ai_message` sequence step's model call: retried like a turn, but for a shorter while: once it still fails, the
 # step sends its fallback text instead (a message late by hours would be worse than the fallback now).
-AI_COMPOSE = ActivityOptions(
+AI_COMPOSE = HeartbeatActivityOptions(
     start_to_close_timeout=timedelta(minutes=2),
+    heartbeat_timeout=AI_HEARTBEAT_TIMEOUT,
     schedule_to_close_timeout=timedelta(minutes=5),
     retry_policy=RetryPolicy(
         initial_interval=timedelta(seconds=1),
