@@ -21,6 +21,8 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.provider_clients import ProviderActivities
+from agent.factory import AgentFactory
+from agent.voice import AiVoiceAgent
 from channels.voice.accounts import VoiceClients
 from channels.voice.capacity import CallCapacity
 from channels.voice.live import LiveCalls
@@ -55,12 +57,15 @@ from workflows.call_types import (
     PREPARE_CALL,
     RELEASE_CALL_SLOT,
     RENEW_CALL_SLOT,
+    SUMMARIZE_CALL,
     TELL_LEAD_CALL_OUTCOME,
     VOICE_REPLY,
     CallMirror,
     CallOutcome,
     CallPlan,
     CallRef,
+    CallSummary,
+    CallTranscript,
     CallWorkflowInput,
     MissedCallTask,
     PlacedCall,
@@ -73,7 +78,8 @@ from workflows.lead_types import RECORD_CALL_OUTCOME_SIGNAL, LeadCallOutcome
 
 
 class VoiceAgent(Protocol):
-    """Who answers the caller turn by turn. Today the tenant's scripted prompts; the AI agent plugs in here."""
+    """Who answers the caller turn by turn: the tenant's AI agent (agent/voice.py) when it is on, its scripted
+    prompts otherwise and whenever the AI fails."""
 
     async def reply(self, *, account: TelephonyAccount, turn: VoiceTurn) -> VoiceReply: ...
 
@@ -108,7 +114,7 @@ class CallActivities(ProviderActivities):
         settings: Settings,
         flags: FeatureFlagReader,
         temporal: Client | None = None,
-        voice_agent: VoiceAgent | None = None,
+        agents: AgentFactory | None = None,
     ) -> None:
         super().__init__(session_factory=session_factory, http=http, redis=redis, settings=settings)
         self._temporal = temporal
@@ -124,7 +130,15 @@ class CallActivities(ProviderActivities):
             waiter_ttl_seconds=settings.call_slot_waiter_ttl_seconds,
         )
         self._live = LiveCalls(redis, keys)
-        self._voice_agent = voice_agent or ScriptedVoiceAgent()
+        scripted = ScriptedVoiceAgent()
+        self._ai_voice = (
+            AiVoiceAgent(
+                factory=agents, session_factory=session_factory, flags=flags, settings=settings, fallback=scripted
+            )
+            if agents is not None
+            else None
+        )
+        self._voice_agent: VoiceAgent = self._ai_voice or scripted
 
     @activity.defn(name=PREPARE_CALL)
     async def prepare(self, data: CallWorkflowInput) -> CallPlan:
@@ -214,6 +228,12 @@ class CallActivities(ProviderActivities):
             values["duration_seconds"] = view.duration_seconds
         if view.ended_at is not None:
             values["ended_at"] = view.ended_at
+        if view.summary:
+            values.update(
+                summary=view.summary,
+                suggested_disposition=view.suggested_disposition.value if view.suggested_disposition else None,
+                summary_by=view.summary_by,
+            )
         if view.recording_sid:
             values.update(
                 recording_sid=view.recording_sid,
@@ -287,6 +307,16 @@ class CallActivities(ProviderActivities):
         if account is None:
             raise _no_account(turn.tenant_id)
         return await self._voice_agent.reply(account=account, turn=turn)
+
+    @activity.defn(name=SUMMARIZE_CALL)
+    async def summarize(self, data: CallTranscript) -> CallSummary:
+        """The AI agent's summary and suggested disposition; empty when the AI is off, out of budget or failing."""
+        if self._ai_voice is None:
+            return CallSummary()
+        found = await self._ai_voice.summarize(
+            tenant_id=data.tenant_id, call_id=data.call_id, transcript=data.transcript
+        )
+        return found or CallSummary()
 
     @activity.defn(name=CREATE_MISSED_CALL_TASK)
     async def create_missed_call_task(self, data: MissedCallTask) -> None:

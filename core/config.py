@@ -91,6 +91,9 @@ class Settings(BaseSettings):
     call_global_concurrent_limit: int = Field(default=100, ge=1)
     call_slot_lease_seconds: float = Field(default=60.0, ge=5)
     call_slot_waiter_ttl_seconds: float = Field(default=30.0, ge=5)
+    # The AI voice agent's model call per caller utterance; slower, the scripted prompt answers that turn (the
+    # voice reply activity itself times out at 4 s, Twilio's webhook at 15 s).
+    call_ai_reply_timeout_seconds: float = Field(default=2.5, gt=0, le=3.5)
 
     # Provider sandbox (python -m sandbox): the local default provider and the tests' double, state in memory
     sandbox_host: str = "127.0.0.1"

@@ -47,6 +47,12 @@ DB_RETRY = RetryPolicy(
 # that finds its row gone raises its own non-retryable type (LeadGone, JobGone).
 DB_WRITE = ActivityOptions(start_to_close_timeout=timedelta(seconds=30), retry_policy=DB_RETRY)
 
+# A call's AI summary: one model call, tried twice at most; a call ends without one rather than wait.
+CALL_SUMMARY: ActivityOptions = {
+    "start_to_close_timeout": timedelta(seconds=40),
+    "retry_policy": RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=2),
+}
+
 # A call's outcome for its lead's workflow: bounded, so an unreachable Temporal never holds a call's end for long.
 CALL_TELL_LEAD: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(minutes=10)}
 

@@ -20,7 +20,7 @@ class AiUsage(IdMixin, CreatedAtMixin, Base):
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"))
     lead_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lead.id", ondelete="SET NULL"))
     settings_version: Mapped[int] = mapped_column(Integer)
-    purpose: Mapped[str] = mapped_column(String(20))  # reply | sequence
+    purpose: Mapped[str] = mapped_column(String(20))  # reply | sequence | call
     model: Mapped[str] = mapped_column(String(100))
     input_tokens: Mapped[int] = mapped_column(Integer)
     cached_tokens: Mapped[int] = mapped_column(Integer)

@@ -52,6 +52,8 @@ class Call(IdMixin, CreatedAtMixin, Base):
     recording_duration_seconds: Mapped[int | None] = mapped_column(Integer)
     transcript: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
     summary: Mapped[str | None] = mapped_column(Text)
+    suggested_disposition: Mapped[str | None] = mapped_column(String(30))
+    summary_by: Mapped[str | None] = mapped_column(String(80))
     enrollment_workflow_id: Mapped[str | None] = mapped_column(String(200))
     dial_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

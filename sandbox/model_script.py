@@ -155,6 +155,66 @@ def outreach(instructions: str, system: str) -> Answer:
     return Answer(text=f"Hi {first}! {body}" if first else body)
 
 
+# The voice agent's rules (a phone call, turn by turn) and the call summary's start with these.
+VOICE_MARKER = "you are speaking with the lead on a phone call"
+SUMMARY_MARKER = "summarise the phone call"
+
+_DO_NOT_CALL = ("do not call", "don't call", "dont call", "stop calling", "never call")
+_WRONG_NUMBER = ("wrong number", "wrong person", "no one by that name", "nobody by that name")
+
+
+def voice(said: str, system: str, tools: set[str]) -> Answer:
+    """One spoken turn: short sentences; a person asked for is a handoff, a goodbye ends the call (tools)."""
+    behaviour = pick_behaviour(said)
+    lowered = normalise(said)
+    known = facts(system)
+    if any(k in lowered for k in _DO_NOT_CALL + _WRONG_NUMBER) or behaviour == "not_interested" or "bye" in lowered:
+        goodbye = "I understand. Thank you for your time. Goodbye."
+        if "end_call" in tools:
+            return Answer(tool_calls=[ToolCall("end_call", {"goodbye": goodbye})])
+        return Answer(text=goodbye)
+    if behaviour == "handoff":
+        if "handoff_to_human" in tools:
+            return Answer(tool_calls=[ToolCall("handoff_to_human", {"reason": "the caller asked for a person"})])
+        return Answer(text="A colleague will call you back as soon as possible.")
+    if behaviour == "silence":
+        return Answer(text="Sorry, I did not catch that. Could you say it again?")
+    if behaviour == "acknowledgement":
+        return Answer(text="Is there anything else I can help you with?")
+    if behaviour == "callback":
+        return Answer(text="Of course. A colleague will call you back tomorrow at 10:00.")
+    if behaviour == "qualified":
+        return Answer(text="Wonderful! A colleague will send you the next steps by message.")
+    if behaviour == "price":
+        fact = _fact_about(known, "price", "cost", "€", "$", "eur", "usd", "per month")
+        return Answer(text=f"{fact}. Would you like to visit?" if fact else "A colleague will confirm the price.")
+    if behaviour == "hours":
+        fact = _fact_about(known, "open", "hours")
+        return Answer(text=f"{fact}." if fact else "A colleague will confirm our opening hours.")
+    return Answer(text="Thanks for telling me. What would you like to know about us?")
+
+
+def summary(transcript: str) -> Answer:
+    """The call's summary and suggested disposition as JSON, from what the caller said (lines `Caller: ...`)."""
+    said = [line.split(":", 1)[1].strip() for line in transcript.splitlines() if line.lower().startswith("caller:")]
+    everything = normalise(" ".join(said))
+    behaviours = [pick_behaviour(line) for line in said]
+    if any(k in everything for k in _DO_NOT_CALL):
+        disposition = "do_not_call"
+    elif any(k in everything for k in _WRONG_NUMBER):
+        disposition = "wrong_number"
+    elif "not_interested" in behaviours:
+        disposition = "not_interested"
+    elif "callback" in behaviours:
+        disposition = "callback_requested"
+    elif "qualified" in behaviours:
+        disposition = "interested"
+    else:
+        disposition = "human_connected"
+    text = "The caller said: " + "; ".join(said)[:300] + "." if said else "The caller said nothing."
+    return Answer(text=json.dumps({"summary": text, "disposition": disposition}))
+
+
 def answer(body: dict[str, Any]) -> Answer:
     messages: list[dict[str, Any]] = body["messages"]
     system = "\n".join(str(m.get("content") or "") for m in messages if m.get("role") in ("system", "developer"))
@@ -166,6 +226,10 @@ def answer(body: dict[str, Any]) -> Answer:
         said = " ".join(str(p.get("text", "")) for p in said if isinstance(p, dict))
     if OUTREACH_MARKER in system.lower():
         return outreach(str(said or ""), system)
+    if SUMMARY_MARKER in system.lower():
+        return summary(str(said or ""))
+    if VOICE_MARKER in system.lower():
+        return voice(str(said or ""), system, _tool_names(body))
     behaviour = pick_behaviour(str(said or ""))
     results = _tool_results(messages[last_user + 1 :])
     tools = _tool_names(body)

@@ -81,7 +81,7 @@ def activities(
     if resources is not None:
         resources.push_async_callback(factory.aclose)
     ai = AiActivities(session_factory, factory, client, settings, reader)
-    calls = CallActivities.for_process(settings, session_factory, flags=reader, temporal=client)
+    calls = CallActivities.for_process(settings, session_factory, flags=reader, temporal=client, agents=factory)
     if resources is not None:
         resources.push_async_callback(calls.aclose)
     return [
@@ -115,6 +115,7 @@ def activities(
         calls.renew_slot,
         calls.release_slot,
         calls.tell_lead,
+        calls.summarize,
     ]
 
 

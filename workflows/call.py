@@ -37,6 +37,7 @@ from core.queues import (
     CALL_PROVIDER_TIMEOUT,
     CALL_SLOT_RETRY,
     CALL_SLOT_TIMEOUT,
+    CALL_SUMMARY,
     CALL_TELL_LEAD,
     CALL_VOICE_REPLY_TIMEOUT,
     DB_WRITE,
@@ -53,6 +54,7 @@ from domain.sequences.schedule import next_window_start, zone
 from workflows import search_attributes
 from workflows.call_types import (
     ACQUIRE_CALL_SLOT,
+    CALL_AI_SUMMARY_PATCH,
     CALL_DISPOSITION_EVENT,
     CALL_ENDED_EVENT,
     CALL_NOT_LIVE,
@@ -67,6 +69,7 @@ from workflows.call_types import (
     RELEASE_CALL_SLOT,
     RENEW_CALL_SLOT,
     SET_DISPOSITION_UPDATE,
+    SUMMARIZE_CALL,
     TELL_LEAD_CALL_OUTCOME,
     VOICE_REPLY,
     AnsweredByEvent,
@@ -77,6 +80,8 @@ from workflows.call_types import (
     CallPlan,
     CallRef,
     CallStatusEvent,
+    CallSummary,
+    CallTranscript,
     CallView,
     CallWorkflowInput,
     DialEvent,
@@ -318,6 +323,7 @@ class CallWorkflow:
         self._view = self._view.model_copy(update={"ended_at": workflow.now()})
         self._final = True
         await workflow.wait_condition(lambda: self._turn_lock.locked() is False)
+        await self._summarize()
         await self._mirror(final=True, event=CALL_ENDED_EVENT, key=f"{workflow.info().workflow_id}:ended")
         await self._tell_lead_the_outcome()
         if self._input.direction == "inbound" and self._view.disposition == CallDisposition.NO_ANSWER:
@@ -344,6 +350,32 @@ class CallWorkflow:
             ),
             **DB_WRITE,
         )
+
+    async def _summarize(self) -> None:
+        """A conversation gets the AI agent's summary and suggested disposition (none when the AI is off)."""
+        view = self._view
+        if not any(turn.speaker == "caller" for turn in view.transcript) or not workflow.patched(CALL_AI_SUMMARY_PATCH):
+            return
+        try:
+            summary = await workflow.execute_activity(
+                SUMMARIZE_CALL,
+                CallTranscript(
+                    tenant_id=self._input.tenant_id, call_id=self._input.call_id, transcript=view.transcript
+                ),
+                result_type=CallSummary,
+                **CALL_SUMMARY,
+            )
+        except ActivityError as err:
+            workflow.logger.warning("call %s: no summary: %s", self._input.call_id, err.cause or err)
+            return
+        if summary.summary:
+            self._view = self._view.model_copy(
+                update={
+                    "summary": summary.summary,
+                    "suggested_disposition": summary.suggested_disposition,
+                    "summary_by": summary.by,
+                }
+            )
 
     async def _tell_lead_the_outcome(self) -> None:
         """The disposition reaches the lead's workflow (its status, its running enrollments) after the row has it."""

@@ -24,9 +24,11 @@ ACQUIRE_CALL_SLOT = "call.acquire_slot"
 RENEW_CALL_SLOT = "call.renew_slot"
 RELEASE_CALL_SLOT = "call.release_slot"
 TELL_LEAD_CALL_OUTCOME = "call.tell_lead"
+SUMMARIZE_CALL = "call.summarize"
 
 # Patches (workflow.patched ids): commands a running call's history does not have.
 CALL_OUTCOME_TELLS_LEAD_PATCH = "call-outcome-tells-lead"
+CALL_AI_SUMMARY_PATCH = "call-ai-summary"
 
 # ApplicationError types
 NO_TELEPHONY_ACCOUNT = WorkflowFailure.NO_TELEPHONY_ACCOUNT
@@ -157,6 +159,11 @@ class CallView(_Frozen):
     recording_url: str | None = None
     recording_duration_seconds: int | None = None
     next_attempt_workflow_id: str | None = None
+    summary: str | None = Field(default=None, description="the AI agent's summary of the conversation")
+    suggested_disposition: CallDisposition | None = Field(
+        default=None, description="the AI agent's suggestion; an agent confirms it with set_disposition"
+    )
+    summary_by: str | None = None
     scheduled_for: datetime | None = Field(default=None, description="a retry: when it may be placed")
     ended_at: datetime | None = None
 
@@ -211,6 +218,20 @@ class MissedCallTask(_Frozen):
     tenant_id: uuid.UUID
     lead_id: uuid.UUID
     call_id: uuid.UUID
+
+
+class CallTranscript(_Frozen):
+    tenant_id: uuid.UUID
+    call_id: uuid.UUID
+    transcript: tuple[TranscriptTurn, ...]
+
+
+class CallSummary(_Frozen):
+    """The AI agent's summary of a call and its suggested disposition; empty when the AI did not write one."""
+
+    summary: str | None = None
+    suggested_disposition: CallDisposition | None = None
+    by: str | None = Field(default=None, description="ai:v<settings version>")
 
 
 class CallOutcome(_Frozen):

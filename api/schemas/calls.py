@@ -57,7 +57,11 @@ class CallPublic(BaseModel):
 
 class CallDetail(CallPublic):
     transcript: list[TranscriptTurnPublic]
-    summary: str | None
+    summary: str | None = Field(description="the AI agent's summary of the conversation, written after the call")
+    suggested_disposition: str | None = Field(
+        description="the AI agent's suggested disposition; set it with POST /calls/{id}/disposition to apply it"
+    )
+    summary_by: str | None = Field(description="who wrote the summary: `ai:v<agent settings version>`")
 
 
 class CallList(BaseModel):

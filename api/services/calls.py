@@ -52,6 +52,8 @@ def detail(call: Call) -> CallDetail:
         **public(call).model_dump(),
         transcript=[TranscriptTurnPublic.model_validate(turn) for turn in call.transcript or []],
         summary=call.summary,
+        suggested_disposition=call.suggested_disposition,
+        summary_by=call.summary_by,
     )
 
 

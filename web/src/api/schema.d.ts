@@ -1786,8 +1786,21 @@ export interface components {
             recording_url: string | null;
             /** Status */
             status: string;
-            /** Summary */
+            /**
+             * Suggested Disposition
+             * @description the AI agent's suggested disposition; set it with POST /calls/{id}/disposition to apply it
+             */
+            suggested_disposition: string | null;
+            /**
+             * Summary
+             * @description the AI agent's summary of the conversation, written after the call
+             */
             summary: string | null;
+            /**
+             * Summary By
+             * @description who wrote the summary: `ai:v<agent settings version>`
+             */
+            summary_by: string | null;
             /** To Number */
             to_number: string;
             /** Transcript */
