@@ -35,15 +35,18 @@ from agent.prompt import ConversationLine, LeadFacts, build_messages, fact_lines
 from agent.turn import CallUsage, ToolRunner, run_turn
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
+from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from core.queues import AI_HEARTBEAT_EVERY
 from domain.ai_agent import AgentMode
 from domain.feature_flags import FeatureFlag
+from domain.notifications import NotificationKind
 from domain.stages import Stage
 from repositories.ai_drafts import AiDraftRepository
 from repositories.ai_usage import AiUsageRepository
 from repositories.conversations import ConversationRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
+from repositories.notifications import NotificationRepository
 from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.timeline import TimelineRepository
@@ -122,12 +125,14 @@ class AiActivities:
         client: Client,
         settings: Settings,
         flags: FeatureFlagReader,
+        live: LiveEvents | None = None,
     ) -> None:
         self.sessions = session_factory
         self.factory = factory
         self.client = client
         self.settings = settings
         self.flags = flags
+        self.live = live
 
     @activity.defn(name=PLAN_AI_TURN)
     async def plan_turn(self, request: AiTurnPlanRequest) -> AiTurnPlan:
@@ -408,15 +413,18 @@ class AiActivities:
         if budget_state(used, soft=soft, hard=hard) != BudgetState.HARD_REACHED or hard is None:
             return False
         now = datetime.now(UTC)
+        month = month_key(now)
         if await AiUsageRepository(session).raise_alert(
-            tenant_id=tenant_id, month=month_key(now), level="hard", tokens_used=used, budget=hard
+            tenant_id=tenant_id, month=month, level="hard", tokens_used=used, budget=hard
         ):
+            owners = await self._tell_owners(session, tenant_id, month, "hard", used, hard)
             await session.commit()
+            await self._published(tenant_id, owners)
             log.warning(
                 "tenant %s: AI token budget (hard, %d) used up: the agent pauses until %s ends",
                 tenant_id,
                 hard,
-                month_key(now),
+                month,
             )
         return True
 
@@ -424,13 +432,43 @@ class AiActivities:
         if soft is None:
             return
         now = datetime.now(UTC)
+        month = month_key(now)
+        owners: list[uuid.UUID] = []
         async with self.sessions() as session, session.begin():
             repository = AiUsageRepository(session)
             used = await repository.tokens_since(tenant_id=tenant_id, since=month_start(now))
             if used >= soft and await repository.raise_alert(
-                tenant_id=tenant_id, month=month_key(now), level="soft", tokens_used=used, budget=soft
+                tenant_id=tenant_id, month=month, level="soft", tokens_used=used, budget=soft
             ):
+                # In the alert's transaction: the alert and the owners' notifications are written once, together.
+                owners = await self._tell_owners(session, tenant_id, month, "soft", used, soft)
                 log.warning("tenant %s: AI token budget (soft, %d) reached: owners are told", tenant_id, soft)
+        await self._published(tenant_id, owners)
+
+    async def _tell_owners(
+        self, session: AsyncSession, tenant_id: uuid.UUID, month: str, level: str, used: int, budget: int
+    ) -> list[uuid.UUID]:
+        """A web notification to each active owner (once per month and level); the owners newly told."""
+        notifications = NotificationRepository(session)
+        if level == "soft":
+            title = f"AI agent: {used:,} tokens used in {month}, past the soft budget of {budget:,}"
+        else:
+            title = f"AI agent paused: the hard budget of {budget:,} tokens for {month} is used up"
+        return await notifications.notify(
+            tenant_id=tenant_id,
+            user_ids=await notifications.tenant_owners(tenant_id=tenant_id),
+            kind=NotificationKind.AI_BUDGET,
+            title=title,
+            lead_id=None,
+            key=f"ai_budget:{tenant_id}:{month}:{level}",
+            data={"level": level, "month": month, "tokens_used": used, "budget": budget},
+        )
+
+    async def _published(self, tenant_id: uuid.UUID, people: list[uuid.UUID]) -> None:
+        """Tell the newly notified people live, once their notifications committed."""
+        if self.live is not None and people:
+            kind = LiveEventType.NOTIFICATION_CREATED
+            await self.live.publish(*(LiveEvent(tenant_id, kind, {}, user_id=person) for person in people))
 
     @activity.defn(name=SAVE_AI_DRAFT)
     async def save_draft(self, data: AiDraftInput) -> AiDraftRef:

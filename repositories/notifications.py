@@ -87,6 +87,13 @@ class NotificationRepository(Repository[Notification]):
         )
         return len(result.all())
 
+    async def tenant_owners(self, *, tenant_id: uuid.UUID) -> builtins.list[uuid.UUID]:
+        """The active owners of a tenant: who hears about its bill (the AI agent's budget)."""
+        result = await self.session.execute(
+            select(User.id).where(User.tenant_id == tenant_id, User.is_active, User.role == "owner")
+        )
+        return list(result.scalars())
+
     async def tenant_managers(self, *, tenant_id: uuid.UUID) -> builtins.list[uuid.UUID]:
         """The active owners and admins of a tenant: who hears of a lead nobody owns."""
         result = await self.session.execute(

@@ -4,6 +4,8 @@ that went out, the drafts, the tasks, the usage."""
 
 import asyncio
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.ai_agent import ConversationHandler
 from models import Conversation, Task
 from tests.fixtures.ai import AiScene, eventually
-from tests.fixtures.crm import MakeTenant, SystemAdminContext, set_flag
+from tests.fixtures.crm import PASSWORD, MakeTenant, SystemAdminContext, login, set_flag
 from workflows.lead import LeadWorkflow
 
 pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
@@ -221,7 +223,9 @@ async def test_a_model_error_is_retried_and_the_lead_gets_one_reply(scene: AiSce
     assert [c["status_code"] for c in await scene.calls(lead_id)] == [429, 500, 200]
 
 
-async def test_the_hard_budget_pauses_the_agent_and_the_soft_one_is_raised_once(scene: AiScene) -> None:
+async def test_the_hard_budget_pauses_the_agent_and_the_soft_one_is_raised_once(
+    scene: AiScene, make_client: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
+) -> None:
     await scene.configure(
         debounce_seconds=0.1,
         monthly_token_budget_soft=10,
@@ -248,6 +252,42 @@ async def test_the_hard_budget_pauses_the_agent_and_the_soft_one_is_raised_once(
     assert len(await scene.calls(lead_id)) == 1  # paused: the model was not called
     agent = (await scene.client.get("/api/v1/ai/agent", headers=scene.headers())).json()
     assert agent["paused"] is True
+
+    # The owners hear of both in the web app; admins and agents do not.
+    async with make_client() as owner, make_client() as admin:
+        await login(owner, scene.tenant.owner.email, PASSWORD)
+        await login(admin, scene.tenant.admin.email, PASSWORD)
+        page = (await owner.get("/api/v1/notifications")).json()
+        month = datetime.now(UTC).strftime("%Y-%m")
+        assert sorted((n["kind"], n["data"]["level"], n["data"]["month"]) for n in page["items"]) == [
+            ("ai_budget", "hard", month),
+            ("ai_budget", "soft", month),
+        ]
+        soft = next(n for n in page["items"] if n["data"]["level"] == "soft")
+        assert soft["title"].startswith("AI agent:") and "past the soft budget of 10" in soft["title"]
+        assert soft["lead_id"] is None and soft["data"]["budget"] == 10 and soft["data"]["tokens_used"] >= 10
+        assert page["unread_count"] == 2
+        assert (await admin.get("/api/v1/notifications")).json()["items"] == []
+
+
+async def test_the_soft_budget_tells_the_owners_once_a_month_and_the_agent_goes_on(
+    scene: AiScene, make_client: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
+) -> None:
+    await scene.configure(debounce_seconds=0.1, monthly_token_budget_soft=10)
+    lead_id, phone = await scene.new_lead()
+    async with make_client() as owner:
+        await login(owner, scene.tenant.owner.email, PASSWORD)
+        for number, text in enumerate(("how much?", "what are your opening hours?"), start=1):
+            await scene.writes(lead_id, text)
+
+            async def replied(count: int = number) -> bool:
+                return len(await scene.sent(phone)) == count
+
+            await eventually(replied, what=f"reply {number}")
+        # Both turns went past the soft budget: one notification, and both replies went out.
+        page = (await owner.get("/api/v1/notifications")).json()
+        assert [(n["kind"], n["data"]["level"]) for n in page["items"]] == [("ai_budget", "soft")]
+        assert len(await scene.sent(phone)) == 2
 
 
 async def test_draft_mode_waits_for_approval_with_an_edit(scene: AiScene) -> None:

@@ -2709,7 +2709,7 @@ export interface components {
          * NotificationKind
          * @enum {string}
          */
-        NotificationKind: "speed_to_lead" | "task_assigned" | "task_overdue" | "handoff_requested" | "ai_draft_waiting" | "missed_call";
+        NotificationKind: "speed_to_lead" | "task_assigned" | "task_overdue" | "ai_budget" | "handoff_requested" | "ai_draft_waiting" | "missed_call";
         /** NotificationPage */
         NotificationPage: {
             /**
