@@ -110,6 +110,8 @@ def _new_call(account_sid: str, form: FormData) -> SandboxCall:
         machine_detection=machine_detection,
         async_amd=str(form.get("AsyncAmd") or "").lower() == "true",
         async_amd_status_callback=str(form.get("AsyncAmdStatusCallback") or "") or None,
+        record=str(form.get("Record") or "").lower() == "true",
+        recording_status_callback=str(form.get("RecordingStatusCallback") or "") or None,
         request={key: form.getlist(key) if len(form.getlist(key)) > 1 else form.get(key) for key in form},
     )
 

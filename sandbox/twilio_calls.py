@@ -3,7 +3,9 @@
 Every request to the application is a form POST signed like Twilio signs it (`X-Twilio-Signature`, computed by the
 `twilio` package's own `RequestValidator` with the account's auth token). Status callbacks go to `StatusCallback`
 for the events asked for in `StatusCallbackEvent` (the terminal one always), numbered by `SequenceNumber`; the
-async AMD result goes to `AsyncAmdStatusCallback`. A Calls update (new `Twiml`/`Url`, or `Status=completed`)
+async AMD result goes to `AsyncAmdStatusCallback`; a call created with `Record=true` that was answered posts its
+recording (`RecordingSid`, `RecordingUrl`, `RecordingDuration`, ...) to `RecordingStatusCallback` after it ended,
+as Twilio does once the recording is processed. A Calls update (new `Twiml`/`Url`, or `Status=completed`)
 interrupts whatever the call is doing, as on Twilio.
 
 TwiML followed: `<Say>`, `<Pause>`, `<Gather>` (speech: the persona's next utterance is posted to `action` as
@@ -29,6 +31,7 @@ from sandbox.twilio_state import (
     Persona,
     SandboxCall,
     TwilioState,
+    new_sid,
     now,
     rfc2822,
 )
@@ -112,6 +115,7 @@ class CallPlayer:
             self._finish(call, "failed")
         await self._status_callback(call, "completed")
         await self._flush_held(call)
+        await self._recording_callback(call)
 
     async def _ring_and_answer(self, call: SandboxCall, persona: Persona) -> None:
         call.status = "initiated"
@@ -134,6 +138,29 @@ class CallPlayer:
                 self._spawn(f"{call.sid}:amd", self._amd_callback(call, persona, answered_by))
             else:
                 call.answered_by = answered_by
+
+    async def _recording_callback(self, call: SandboxCall) -> None:
+        if not call.record or not call.recording_status_callback or call.start_time is None:
+            return  # nothing recorded: not asked, or never answered
+        sid = new_sid("RE")
+        params = {
+            "AccountSid": call.account_sid,
+            "CallSid": call.sid,
+            "RecordingSid": sid,
+            "RecordingUrl": f"https://api.twilio.com/2010-04-01/Accounts/{call.account_sid}/Recordings/{sid}",
+            "RecordingStatus": "completed",
+            "RecordingDuration": str(call.duration or 0),
+            "RecordingChannels": "1",
+            "RecordingStartTime": rfc2822(call.start_time) or "",
+            "RecordingSource": "OutboundAPI" if call.direction == "outbound-api" else "StartCallRecordingAPI",
+            "RecordingTrack": "both",
+        }
+        if call.has_fault("drop_callback", "recording"):
+            self._log(call, "recording", call.recording_status_callback, params, dropped=True)
+            return
+        await self._post(call, "recording", call.recording_status_callback, params)
+        if call.has_fault("duplicate_callbacks"):
+            await self._post(call, "recording", call.recording_status_callback, params)
 
     async def _amd_callback(self, call: SandboxCall, persona: Persona, answered_by: str) -> None:
         await asyncio.sleep(persona.amd_seconds)

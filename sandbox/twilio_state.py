@@ -28,7 +28,7 @@ CallFaultKind = Literal[
     "slow_accept",  # the call is created and placed at once; only the REST answer is late by delay_seconds
     "duplicate_callbacks",  # every status callback of the call is posted twice
     "out_of_order_callbacks",  # each progress callback is held back and posted after the next one
-    "drop_callback",  # the status callback of `event` (initiated|ringing|answered|completed|amd) is never posted
+    "drop_callback",  # the callback of `event` (initiated|ringing|answered|completed|amd|recording) is never posted
     "bad_signature",  # callbacks of the call carry a wrong X-Twilio-Signature
 ]
 CALLBACK_FAULTS = {"duplicate_callbacks", "out_of_order_callbacks", "drop_callback", "bad_signature"}
@@ -118,6 +118,8 @@ class SandboxCall(BaseModel):
     machine_detection: str | None = None
     async_amd: bool = False
     async_amd_status_callback: str | None = None
+    record: bool = False
+    recording_status_callback: str | None = None
     request: dict[str, Any] = Field(default_factory=dict)  # the create request's form fields
     created_at: datetime = Field(default_factory=now)
     start_time: datetime | None = None

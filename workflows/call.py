@@ -250,6 +250,10 @@ class CallWorkflow:
 
     @workflow.signal(name=PROVIDER_EVENT_SIGNAL)
     def provider_event(self, envelope: ProviderEventEnvelope) -> None:
+        if self._view.status in TERMINAL_STATUSES:
+            # After the call (a recording is processed once the call ended): nothing waits for it, apply it now.
+            self._apply(envelope.event)
+            return
         self._events.append(envelope.event)
 
     @workflow.query

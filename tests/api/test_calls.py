@@ -31,7 +31,7 @@ from tests.fixtures.calls import (
     set_persona,
 )
 from tests.fixtures.crm import MakeTenant, SystemAdminContext, set_flag
-from tests.fixtures.sandbox import unique_phone
+from tests.fixtures.sandbox import load_fixture, unique_phone
 from tests.fixtures.sequences import ENROLLMENTS, QUIET_STEPS, SEQUENCES, create_sequence
 from tests.fixtures.whatsapp import add_lead, eventually
 from workflow_clients.call import CallWorkflowClient
@@ -574,3 +574,50 @@ async def test_an_agents_do_not_call_opts_the_lead_out_and_ends_its_enrollments(
     assert (enrollment["status"], enrollment["exit_reason"]) == ("exited", "opted_out")
     lead = await eventually(lambda: _lead_stage(session_factory, lead_id, "opted_out"))
     assert lead.status_key == "opted_out"
+
+
+async def test_a_recorded_call_stores_its_recording_from_the_signed_callback(
+    client: httpx.AsyncClient,
+    make_tenant: MakeTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+    temporal_client: Client,
+) -> None:
+    tenant = await make_call_tenant(client, make_tenant, recording_enabled=True)
+    lead_id, phone = await _lead(session_factory, tenant)
+    await set_persona(sandbox_control, phone, behaviour="human", utterances=["Yes, it is"], talk_seconds=1.1)
+    placed = await _call(client, tenant, lead_id, ring_agent_first=False)
+    await ended_call(client, placed["id"], tenant.headers())
+
+    async def recorded() -> dict[str, Any] | None:
+        body = (await client.get(f"/api/v1/calls/{placed['id']}", headers=tenant.headers("agent"))).json()
+        return body if body["recording_url"] else None
+
+    call = await eventually(recorded)
+    [played] = await sandbox_calls(sandbox_control, phone)
+    [posted] = [
+        c
+        for c in (await sandbox_control.get("/_sandbox/twilio/callbacks", params={"call_sid": played["sid"]})).json()[
+            "callbacks"
+        ]
+        if c["event"] == "recording"
+    ]
+    assert (posted["signature"], posted["status_code"]) == ("valid", 200)
+    assert set(load_fixture("twilio/recording_status_callback.json")) <= set(posted["params"])
+    assert call["recording_url"] == posted["params"]["RecordingUrl"]
+    assert call["recording_duration_seconds"] == int(posted["params"]["RecordingDuration"]) >= 1
+    heard = [(s["verb"], s["text"]) for s in played["steps"]]
+    assert ("say", "This call may be recorded for quality and training purposes.") in heard
+    # The workflow, waiting out its disposition window, took the recording into its view too.
+    view: CallView = await eventually(
+        lambda: _recorded_view(temporal_client, placed["workflow_id"], posted["params"]["RecordingSid"])
+    )
+    assert view.recording_url == call["recording_url"]
+    async with session_factory() as session:
+        row = await session.get(Call, uuid.UUID(placed["id"]))
+    assert row is not None and row.recording_sid == posted["params"]["RecordingSid"]
+
+
+async def _recorded_view(client: Client, workflow_id: str, recording_sid: str) -> CallView | None:
+    view = await _view(client, workflow_id)
+    return view if view is not None and view.recording_sid == recording_sid else None
