@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 
 from api.schemas.whatsapp import WhatsAppAccountUpdate
-from api.services.tenants import create_tenant
 from api.services.whatsapp_accounts import put_account
 from bench.harness import (
     BenchStack,
@@ -40,6 +39,7 @@ from bench.harness import (
     percentile,
     say,
 )
+from bench.tenants import bench_tenant
 from channels.whatsapp.shard_router import ShardRouter
 from core.secret_box import SecretBox
 from repositories.ai_agent_settings import AiAgentSettingsRepository
@@ -64,13 +64,7 @@ async def set_up_tenant(stack: BenchStack, sandbox_url: str, *, debounce: float)
     assert stack.session_factory is not None
     settings = stack.settings.model_copy(update={"sandbox_base_url": sandbox_url})
     async with stack.session_factory() as session:
-        tenant = await create_tenant(
-            session,
-            name="Bench AI",
-            slug=f"bench-ai-{stack.run_id}",
-            owner_email=f"owner-ai-{stack.run_id}@bench.test",
-            owner_password="bench-password-123",
-        )
+        tenant = await bench_tenant(session, name="Bench AI", slug=f"bench-ai-{stack.run_id}")
         await put_account(
             session=session,
             tenant_id=tenant.id,

@@ -19,29 +19,25 @@ import asyncio
 import math
 import os
 import secrets
-import sys
 import time
 import uuid
 from datetime import datetime
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
-from api.services.api_keys import create_api_key
-from api.services.tenants import create_tenant
 from bench.harness import (
     BenchStack,
     add_stack_arguments,
-    exit_now,
     free_port,
     machine_load,
     percentile,
+    run_and_exit,
     say,
 )
+from bench.tenants import bench_tenant, owner_api_key
 from devstack.processes import wait_until
-from domain.permissions import Role
-from models import Lead, User
+from models import Lead
 
 TENANT_NUMBER = "+14155550100"
 
@@ -82,17 +78,8 @@ def phone(tenant: int, i: int) -> str:
 async def setup_tenant(stack: BenchStack, http: httpx.AsyncClient, n: int, args: argparse.Namespace) -> dict[str, Any]:
     assert stack.session_factory is not None
     async with stack.session_factory() as session:
-        tenant = await create_tenant(
-            session,
-            name=f"Bench {n}",
-            slug=f"bench-{stack.run_id}-{n}",
-            owner_email=f"owner-{n}-{stack.run_id}@bench.test",
-            owner_password="bench-password-123",
-        )
-        owner = (await session.execute(select(User).where(User.tenant_id == tenant.id))).scalar_one()
-        _, key = await create_api_key(
-            session, tenant_id=tenant.id, name="bench", role="admin", creator_role=Role.OWNER, created_by_id=owner.id
-        )
+        tenant = await bench_tenant(session, name=f"Bench {n}", slug=f"bench-{stack.run_id}-{n}")
+        key = await owner_api_key(session, tenant)
         await session.commit()
     headers = {"Authorization": f"Bearer {key}"}
     account_sid = "AC" + secrets.token_hex(16)
@@ -243,12 +230,7 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.attempts <= 5000 or not 1 <= args.tenants <= 50:
         parser.error("--attempts must be 1..5000 and --tenants 1..50")
-    code = 1
-    try:
-        code = asyncio.run(run(args))
-    finally:
-        sys.stdout.flush()
-        exit_now(code)
+    run_and_exit(run(args))
 
 
 if __name__ == "__main__":

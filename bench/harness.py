@@ -27,10 +27,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Coroutine
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
-import httpx
 import psutil
 import psycopg
 from redis import Redis
@@ -43,7 +44,7 @@ from core.db import create_engine, create_session_factory
 from core.migrate import upgrade_to_head
 from core.payload_codec import data_converter
 from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE
-from devstack.processes import Child, wait_until
+from devstack.processes import Child, answers_ok
 from devstack.temporal import DevTemporal, wait_for_pollers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -157,13 +158,7 @@ class BenchStack:
                 self.temporal, SEQUENCES_QUEUE, namespace="default", child=bulk_worker, within=READY_TIMEOUT
             ),
             wait_for_pollers(self.temporal, BASELINE_QUEUE, namespace="default", child=baseline, within=READY_TIMEOUT),
-            asyncio.to_thread(
-                wait_until,
-                "the API (/readyz)",
-                lambda: httpx.get(readyz, timeout=3).status_code == 200,
-                child=api,
-                timeout=READY_TIMEOUT,
-            ),
+            answers_ok("the API (/readyz)", readyz, child=api, within=READY_TIMEOUT),
         )
         self.engine = create_engine(self.settings)
         self.session_factory = create_session_factory(self.engine)
@@ -284,6 +279,16 @@ def exit_now(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def run_and_exit(benchmark: Coroutine[Any, Any, int]) -> None:
+    """Run a benchmark and end the process with its exit code; an error is printed and ends it with 1."""
+    code = 1
+    try:
+        code = asyncio.run(benchmark)
+    except Exception as exc:
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    exit_now(code)
 
 
 async def wait_until_quiet(

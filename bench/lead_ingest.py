@@ -29,22 +29,20 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from api.services.api_keys import create_api_key
-from api.services.tenants import create_tenant
 from bench.baseline import measure_workflows
 from bench.harness import (
     BenchStack,
     add_stack_arguments,
     cpu_bound_rate,
     cpu_report,
-    exit_now,
     machine_load,
     percentile,
+    run_and_exit,
     say,
     wall_clock,
 )
-from domain.permissions import Role
-from models import Lead, User
+from bench.tenants import bench_tenant, owner_api_key
+from models import Lead
 from workflows.ids import lead_workflow_id
 
 AREA_CODES = (415, 212, 310, 646, 617, 303, 206, 512)
@@ -60,17 +58,8 @@ async def create_tenant_with_key(stack: BenchStack) -> tuple[str, str]:
     """A fresh tenant (slug, API key in clear) for the run."""
     assert stack.session_factory is not None
     async with stack.session_factory() as session:
-        tenant = await create_tenant(
-            session,
-            name="Bench",
-            slug=f"bench-{stack.run_id}",
-            owner_email=f"owner-{stack.run_id}@bench.test",
-            owner_password="bench-password-123",
-        )
-        owner = (await session.execute(select(User).where(User.tenant_id == tenant.id))).scalar_one()
-        _, clear = await create_api_key(
-            session, tenant_id=tenant.id, name="bench", role="admin", creator_role=Role.OWNER, created_by_id=owner.id
-        )
+        tenant = await bench_tenant(session, name="Bench", slug=f"bench-{stack.run_id}")
+        clear = await owner_api_key(session, tenant)
         await session.commit()
         return tenant.slug, clear
 
@@ -225,12 +214,7 @@ def main() -> None:
     args = parser.parse_args()
     if not 1 <= args.n <= 20_000 or not 1 <= args.concurrency <= 256:
         parser.error("--n must be 1..20000 and --concurrency 1..256 (the benchmark is bounded)")
-    code = 1
-    try:
-        code = asyncio.run(run(args))
-    except Exception as exc:
-        print(f"error: {exc}", file=sys.stderr)
-    exit_now(code)
+    run_and_exit(run(args))
 
 
 if __name__ == "__main__":

@@ -47,8 +47,8 @@ from bench.harness import (
     BenchStack,
     add_stack_arguments,
     cpu_report,
-    exit_now,
     machine_load,
+    run_and_exit,
     say,
     wait_until_quiet,
     wall_clock,
@@ -332,12 +332,7 @@ def main() -> None:
         parser.error(f"--sizes must ascend within 1..{MAX_N} (the benchmark is bounded)")
     if not 10 <= args.timeout <= 3600:
         parser.error("--timeout must be 10..3600 seconds")
-    code = 1
-    try:
-        code = asyncio.run(asyncio.wait_for(run(args, sizes), timeout=args.timeout + 60))
-    except Exception as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
-    exit_now(code)
+    run_and_exit(asyncio.wait_for(run(args, sizes), timeout=args.timeout + 60))
 
 
 if __name__ == "__main__":

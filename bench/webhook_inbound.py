@@ -45,7 +45,6 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from api.schemas.whatsapp import WhatsAppAccountUpdate
-from api.services.tenants import create_tenant
 from api.services.whatsapp_accounts import put_account
 from bench.baseline import measure_signal_round_trip, measure_signal_with_start
 from bench.harness import (
@@ -56,8 +55,10 @@ from bench.harness import (
     exit_now,
     machine_load,
     percentile,
+    run_and_exit,
     say,
 )
+from bench.tenants import bench_tenant
 from channels.whatsapp.shard_router import ShardRouter
 from models import Enrollment, Lead, Message, WebhookEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER, compute_signature
@@ -264,13 +265,7 @@ async def create_whatsapp_tenant(stack: BenchStack) -> tuple[str, str, str]:
     phone_number_id = str(secrets.randbelow(10**15)).zfill(15)
     app_secret = secrets.token_hex(16)
     async with stack.session_factory() as session:
-        tenant = await create_tenant(
-            session,
-            name="Bench WhatsApp",
-            slug=f"bench-wa-{stack.run_id}",
-            owner_email=f"owner-wa-{stack.run_id}@bench.test",
-            owner_password="bench-password-123",
-        )
+        tenant = await bench_tenant(session, name="Bench WhatsApp", slug=f"bench-wa-{stack.run_id}")
         await put_account(
             session=session,
             tenant_id=tenant.id,
@@ -609,12 +604,7 @@ def main() -> None:
     args = parser.parse_args()
     if not (0 < args.rate <= 1000 and 0 < args.duration <= 120 and 1 <= args.senders <= 10_000):
         parser.error("--rate must be in (0, 1000], --duration in (0, 120] and --senders in 1..10000 (bounded)")
-    code = 1
-    try:
-        code = asyncio.run(run(args))
-    except Exception as exc:
-        print(f"error: {exc}", file=sys.stderr)
-    exit_now(code)
+    run_and_exit(run(args))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ which then stops the children in order, each as a whole group. Output goes to a 
 that happens to reuse the pid.
 """
 
+import asyncio
 import contextlib
 import fcntl
 import os
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import httpx
 import psutil
 
 
@@ -158,6 +160,15 @@ def wait_until(
             log = f" (log: {child.log_path})\n{child.log_tail()}" if child else ""
             raise StackError(f"{what} was not ready after {timeout:.0f} s{log}")
         time.sleep(interval)
+
+
+async def answers_ok(what: str, url: str, *, child: Child, within: float, request_timeout: float = 3.0) -> None:
+    """Wait (in a thread) until GET `url` answers 200, as `wait_until` does."""
+
+    def ok() -> bool:
+        return httpx.get(url, timeout=request_timeout).status_code == 200
+
+    await asyncio.to_thread(wait_until, what, ok, child=child, timeout=within)
 
 
 def tcp_port_open(host: str, port: int) -> bool:

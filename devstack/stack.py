@@ -17,14 +17,13 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import psycopg
 
 from core.config import Settings
 from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE
 from devstack import seed
 from devstack.postgres import PrivatePostgres
-from devstack.processes import Child, StackError, StateLock, end_left_behind, require_free_port, wait_until
+from devstack.processes import Child, StackError, StateLock, answers_ok, end_left_behind, require_free_port, wait_until
 from devstack.redis import PrivateRedis
 from devstack.temporal import DevTemporal, wait_for_pollers
 from devstack.temporal_setup import ensure_namespace, ensure_search_attributes
@@ -209,12 +208,8 @@ class Stack:
             self.sandbox_url = settings.sandbox_url()
             sandbox_health = f"{self.sandbox_url}/_sandbox/health"
             waits.append(
-                asyncio.to_thread(
-                    wait_until,
-                    "the provider sandbox",
-                    lambda: httpx.get(sandbox_health, timeout=2).status_code == 200,
-                    child=sandbox,
-                    timeout=READY_TIMEOUT,
+                answers_ok(
+                    "the provider sandbox", sandbox_health, child=sandbox, within=READY_TIMEOUT, request_timeout=2
                 )
             )
         _say("starting the workers (interactive and bulk)")
@@ -251,15 +246,7 @@ class Stack:
         )  # fmt: skip
         self._start(api)
         readyz = f"{self.api_url}/readyz"
-        waits.append(
-            asyncio.to_thread(
-                wait_until,
-                "the API (/readyz)",
-                lambda: httpx.get(readyz, timeout=3).status_code == 200,
-                child=api,
-                timeout=READY_TIMEOUT,
-            )
-        )
+        waits.append(answers_ok("the API (/readyz)", readyz, child=api, within=READY_TIMEOUT))
         await asyncio.gather(*waits)
         if settings.seed_demo:
             self.leads_created = await seed.seed_demo_leads(settings, self.api_url)
