@@ -18,9 +18,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from agent.tools import HandoffArgs, ScheduleCallbackArgs, SetStatusArgs, StopSequencesArgs, ToolRefused
-from domain.ai_agent import AgentTool
+from domain.ai_agent import AgentTool, ConversationHandler
 from domain.stages import Stage
 from models import Lead
+from repositories.conversations import ConversationRepository
 from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.timeline import TimelineRepository
@@ -119,6 +120,10 @@ class LeadTools:
             due_at=datetime.now(UTC),
         )
         await self._timeline("ai_handoff", {"reason": args.reason, "task_id": str(task_id)}, key="handoff")
+        async with self._sessions() as session, session.begin():  # the turn ends `human`: the inbox shows it
+            await ConversationRepository(session).set_handler(
+                tenant_id=self._scope.tenant_id, lead_id=self._scope.lead_id, handler=ConversationHandler.HUMAN
+            )
         return {"ok": True, "task_id": str(task_id), "reason": args.reason}
 
     async def _schedule_callback(self, args: ScheduleCallbackArgs) -> dict[str, Any]:

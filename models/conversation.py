@@ -26,3 +26,6 @@ class Conversation(IdMixin, CreatedAtMixin, Base):
     # Set when the lead asked to stop (a STOP-style keyword) or WhatsApp reported it (131050): nothing is sent after,
     # whatever the lead's status (a won or lost lead may opt out too).
     opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who answers the lead (domain.ai_agent.ConversationHandler). The lead workflow decides; this column mirrors its
+    # decisions (handoff, a person's message, a hand-back or take-over) for the inbox's list and filter.
+    handler: Mapped[str] = mapped_column(String(20), default="unassigned", server_default="unassigned")

@@ -13,6 +13,8 @@ from repositories.leads import like_pattern
 
 # Whose conversations: one user's leads, leads without an owner, or everyone's (None).
 ConversationOwner = uuid.UUID | Literal["unassigned"] | None
+# Who answers them: a ConversationHandler value, or everyone's (None).
+ConversationHandlerFilter = Literal["ai", "human", "unassigned"] | None
 
 
 class ConversationRepository(Repository[Conversation]):
@@ -98,6 +100,7 @@ class ConversationRepository(Repository[Conversation]):
         owner: ConversationOwner = None,
         unread_only: bool = False,
         q: str | None = None,
+        handler: ConversationHandlerFilter = None,
     ) -> list[tuple[Conversation, Lead]]:
         """Conversations with at least one message, latest message first, keyset-paginated below `after`.
 
@@ -110,6 +113,8 @@ class ConversationRepository(Repository[Conversation]):
             conditions.append(Lead.owner_id == owner)
         if unread_only:
             conditions.append(Conversation.unread_count > 0)
+        if handler is not None:
+            conditions.append(Conversation.handler == handler)
         if q:
             pattern = like_pattern(q)
             conditions.append(or_(Lead.name.ilike(pattern, escape="\\"), Lead.phone.ilike(pattern, escape="\\")))
@@ -156,6 +161,14 @@ class ConversationRepository(Repository[Conversation]):
             update(Conversation)
             .where(Conversation.id == conversation.id)
             .values(opted_out_at=func.coalesce(Conversation.opted_out_at, at))
+        )
+
+    async def set_handler(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, handler: str) -> None:
+        """Mirror who answers the lead (the lead workflow's decision) on its WhatsApp conversation (created if need
+        be)."""
+        conversation = await self.get_or_create(tenant_id=tenant_id, lead_id=lead_id, channel="whatsapp")
+        await self.session.execute(
+            update(Conversation).where(Conversation.id == conversation.id).values(handler=handler)
         )
 
     async def opted_out_at(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> datetime | None:

@@ -38,6 +38,10 @@ async def list_conversations(
     q: Annotated[
         str | None, Query(max_length=200, description="search the lead's name and phone"), AfterValidator(reject_nul)
     ] = None,
+    handler: Annotated[
+        Literal["ai", "human", "unassigned"] | None,
+        Query(description="only conversations the AI agent answers (`ai`), a person took over (`human`), or neither"),
+    ] = None,
 ) -> ConversationPage:
     """Conversations latest message first; `unread_total` counts the tenant's unread messages whatever the filters."""
     owner_filter: service.ConversationOwner = None
@@ -55,6 +59,7 @@ async def list_conversations(
         owner=owner_filter,
         unread_only=unread,
         q=q or None,
+        handler=handler,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.nul import NulFreeModel
+from domain.ai_agent import ConversationHandler
 
 
 class ConversationLead(BaseModel):
@@ -35,6 +36,10 @@ class ConversationPublic(BaseModel):
     window_closes_at: datetime | None = Field(
         description="when the customer-service window closes (the lead's last message + the window); null when the "
         "lead never wrote or the provider has no window"
+    )
+    handler: ConversationHandler = Field(
+        description="who answers the lead: `ai` or `unassigned` (the tenant's AI agent answers when it is on) or "
+        "`human` (a person took over: the AI stays silent); `PUT /api/v1/ai/leads/{id}/handler` changes it"
     )
 
 

@@ -12,6 +12,7 @@ from core.errors import Conflict, NotFound
 from domain.ai_agent import ConversationHandler
 from models import Tenant
 from repositories.ai_drafts import AiDraftRepository
+from repositories.conversations import ConversationRepository
 from repositories.leads import LeadRepository
 from workflow_clients.lead import LeadWorkflowClient
 from workflow_clients.sequence import SequenceWorkflowClient
@@ -98,5 +99,9 @@ async def set_handler(
     await end_reads(session)
     view = await workflows.set_conversation_handler(
         tenant_slug=tenant.slug, lead_id=lead_id, request=HandlerRequest(handler=handler, actor=actor)
+    )
+    # The workflow decided; the inbox lists and filters by the mirrored column.
+    await ConversationRepository(session).set_handler(
+        tenant_id=tenant.id, lead_id=lead_id, handler=view.conversation_handler
     )
     return HandlerPublic(lead_id=lead_id, handler=view.conversation_handler)

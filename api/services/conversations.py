@@ -22,9 +22,10 @@ from api.transaction import after_commit, end_reads
 from core.config import Settings
 from core.errors import NotFound, ServiceUnavailable, Unprocessable
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
+from domain.ai_agent import ConversationHandler
 from domain.whatsapp_messages import ManualWhatsAppMessage, manual_send_step, send_idempotency_key
 from models import Conversation, Lead, Tenant
-from repositories.conversations import ConversationOwner, ConversationRepository
+from repositories.conversations import ConversationHandlerFilter, ConversationOwner, ConversationRepository
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
@@ -83,6 +84,7 @@ def _public(
         opted_out_at=conversation.opted_out_at,
         free_text=free_text,
         window_closes_at=closes_at,
+        handler=ConversationHandler(conversation.handler),
     )
 
 
@@ -96,6 +98,7 @@ async def list_conversations(
     owner: ConversationOwner = None,
     unread_only: bool = False,
     q: str | None = None,
+    handler: ConversationHandlerFilter = None,
 ) -> ConversationPage:
     """Conversations with messages, latest message first, with unread counts."""
     repository = ConversationRepository(session)
@@ -106,6 +109,7 @@ async def list_conversations(
         owner=owner,
         unread_only=unread_only,
         q=q,
+        handler=handler,
     )
     page, more = rows[:limit], len(rows) > limit
     has_window = await _has_window(session, tenant_id)
@@ -224,6 +228,10 @@ async def send_manual_message(
     enrollments = await EnrollmentRepository(session).open_workflow_ids_for_lead(tenant_id=tenant.id, lead_id=lead.id)
     await end_reads(session)
     result = await workflows.send_message(tenant=tenant, lead=lead, request=request, active_enrollments=enrollments)
+    # A person wrote: the lead's workflow made the conversation theirs (the AI stays silent); the inbox shows it.
+    await ConversationRepository(session).set_handler(
+        tenant_id=tenant.id, lead_id=lead_id, handler=ConversationHandler.HUMAN
+    )
     stored = await MessageRepository(session).get(message_id=uuid.UUID(result.message_id))
     if stored is None:
         raise ServiceUnavailable("the message was sent but is not readable yet; list the lead's messages")

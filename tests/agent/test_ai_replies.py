@@ -121,6 +121,7 @@ async def test_handoff_makes_the_ai_silent_until_an_agent_hands_back(scene: AiSc
         return (await handle.query(LeadWorkflow.view)).conversation_handler == ConversationHandler.HUMAN
 
     await eventually(handed_off, what="the handoff")
+    assert await _inbox_handlers(scene, lead_id) == {"human": ["human"], "ai": [], "unassigned": []}
     (task,) = await _tasks(scene.sessions, lead_id)
     assert task.assignee_id == scene.tenant.user_id("agent") and "Take over" in task.title
     timeline = (await scene.client.get(f"/api/v1/leads/{lead_id}/timeline", headers=scene.headers())).json()
@@ -134,6 +135,7 @@ async def test_handoff_makes_the_ai_silent_until_an_agent_hands_back(scene: AiSc
         f"/api/v1/ai/leads/{lead_id}/handler", json={"handler": "ai"}, headers=scene.headers("agent")
     )
     assert back.status_code == 200 and back.json()["handler"] == "ai", back.text
+    assert await _inbox_handlers(scene, lead_id) == {"human": [], "ai": ["ai"], "unassigned": []}
     await scene.writes(lead_id, "so how much is it?")
 
     async def replied() -> bool:
@@ -161,6 +163,19 @@ async def test_an_agents_own_message_takes_the_conversation_over(scene: AiScene)
     assert len(await scene.calls(lead_id)) == 1
     view = await scene.handle(lead_id).query(LeadWorkflow.view)
     assert view.conversation_handler == ConversationHandler.HUMAN
+    assert await _inbox_handlers(scene, lead_id) == {"human": ["human"], "ai": [], "unassigned": []}
+
+
+async def _inbox_handlers(scene: AiScene, lead_id: uuid.UUID) -> dict[str, list[str]]:
+    """The lead's conversation as the inbox lists it under each handler filter: its `handler`, or nothing."""
+    found = {}
+    for handler in ("human", "ai", "unassigned"):
+        page = await scene.client.get(
+            "/api/v1/conversations", params={"handler": handler, "limit": 100}, headers=scene.headers("agent")
+        )
+        assert page.status_code == 200, page.text
+        found[handler] = [c["handler"] for c in page.json()["items"] if c["lead"]["id"] == str(lead_id)]
+    return found
 
 
 async def test_a_callback_request_schedules_a_task_in_the_leads_zone(scene: AiScene) -> None:

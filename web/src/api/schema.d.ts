@@ -1947,6 +1947,8 @@ export interface components {
              * @enum {string}
              */
             free_text: "open" | "closed" | "no_window";
+            /** @description who answers the lead: `ai` or `unassigned` (the tenant's AI agent answers when it is on) or `human` (a person took over: the AI stays silent); `PUT /api/v1/ai/leads/{id}/handler` changes it */
+            handler: components["schemas"]["ConversationHandler"];
             /**
              * Id
              * Format: uuid
@@ -5355,6 +5357,8 @@ export interface operations {
                 unread?: boolean;
                 /** @description search the lead's name and phone */
                 q?: string | null;
+                /** @description only conversations the AI agent answers (`ai`), a person took over (`human`), or neither */
+                handler?: ("ai" | "human" | "unassigned") | null;
             };
             header?: never;
             path?: never;
