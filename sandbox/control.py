@@ -1,5 +1,6 @@
 """Control endpoints under `/_sandbox`: inspect sends and webhooks, inject faults, deliver webhooks, reset."""
 
+from collections.abc import Awaitable
 from typing import Any, Literal
 
 import httpx
@@ -8,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sandbox.delivery import SignatureMode
 from sandbox.service import InboundKind, NoWebhookUrl, Sandbox, StatusName
-from sandbox.state import CloudAccount, EvolutionInstance, Fault, Provider, RuntimeOptions, e164
+from sandbox.state import CloudAccount, EvolutionInstance, Fault, Provider, RuntimeOptions, WebhookDelivery, e164
 
 router = APIRouter(prefix="/_sandbox", tags=["sandbox control"])
 
@@ -149,16 +150,20 @@ async def register_evolution_instance(instance: EvolutionInstance, request: Requ
     return instance
 
 
-def _no_url(exc: NoWebhookUrl) -> HTTPException:
-    return HTTPException(status_code=422, detail=str(exc))
+async def _delivered(delivery: Awaitable[WebhookDelivery]) -> WebhookDelivery:
+    """The delivery's outcome; a 422 when the provider account has no webhook URL to deliver to."""
+    try:
+        return await delivery
+    except NoWebhookUrl as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
 
 
 @router.post("/inbound")
 async def deliver_inbound(body: InboundRequest, request: Request) -> dict[str, Any]:
     if body.provider == "evolution" and body.kind != "text":
         raise HTTPException(status_code=422, detail="the sandbox sends Evolution inbound messages as text only")
-    try:
-        delivery = await _sandbox(request).deliver_inbound(
+    delivery = await _delivered(
+        _sandbox(request).deliver_inbound(
             provider=body.provider,
             sender=body.from_,
             text=body.text,
@@ -172,8 +177,7 @@ async def deliver_inbound(body: InboundRequest, request: Request) -> dict[str, A
             signature=body.signature,
             lid=body.lid,
         )
-    except NoWebhookUrl as exc:
-        raise _no_url(exc) from exc
+    )
     return {"message_id": delivery.message_id, "delivery": delivery.model_dump(mode="json")}
 
 
@@ -183,27 +187,25 @@ async def deliver_status(body: StatusRequest, request: Request) -> dict[str, Any
     message = sandbox.state.message(body.message_id)
     if message is None:
         raise HTTPException(status_code=404, detail=f"no recorded send with id {body.message_id!r}")
-    try:
-        delivery = await sandbox.deliver_status(
+    delivery = await _delivered(
+        sandbox.deliver_status(
             message, body.status, error_code=body.error_code, webhook_url=body.webhook_url, signature=body.signature
         )
-    except NoWebhookUrl as exc:
-        raise _no_url(exc) from exc
+    )
     return {"delivery": delivery.model_dump(mode="json")}
 
 
 @router.post("/connection")
 async def deliver_connection(body: ConnectionRequest, request: Request) -> dict[str, Any]:
-    try:
-        delivery = await _sandbox(request).deliver_connection(
+    delivery = await _delivered(
+        _sandbox(request).deliver_connection(
             instance_name=body.instance,
             state=body.state,
             status_reason=body.status_reason,
             webhook_url=body.webhook_url,
             signature=body.signature,
         )
-    except NoWebhookUrl as exc:
-        raise _no_url(exc) from exc
+    )
     return {"delivery": delivery.model_dump(mode="json")}
 
 

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from providers.whatsapp.transport import IDEMPOTENCY_HEADER
 from sandbox import payloads
 from sandbox.service import Sandbox, evolution_instance_id
-from sandbox.state import Fault
+from sandbox.state import EvolutionInstance, Fault
 
 router = APIRouter(tags=["evolution"])
 
@@ -47,8 +47,9 @@ def _validate(body: Any) -> list[str]:
     return problems
 
 
-@router.post("/message/sendText/{instance}")
-async def send_text(instance: str, request: Request) -> JSONResponse:
+async def _authorized_body(request: Request, instance: str) -> tuple[Sandbox, EvolutionInstance, Any] | JSONResponse:
+    """The sandbox, the instance and the request's JSON body (None when it is not JSON), or Evolution's 401 when the
+    apikey header is neither the global key nor the instance's."""
     sandbox: Sandbox = request.app.state.sandbox
     target = sandbox.state.evolution_instance(instance)
     if not _key_ok(request.headers.get("apikey", ""), {sandbox.config.evolution_api_key, target.api_key}):
@@ -57,6 +58,15 @@ async def send_text(instance: str, request: Request) -> JSONResponse:
         body = await request.json()
     except ValueError:
         body = None
+    return sandbox, target, body
+
+
+@router.post("/message/sendText/{instance}")
+async def send_text(instance: str, request: Request) -> JSONResponse:
+    checked = await _authorized_body(request, instance)
+    if isinstance(checked, JSONResponse):
+        return checked
+    sandbox, target, body = checked
     problems = _validate(body)
     if problems:
         return JSONResponse(payloads.evolution_error(400, problems), status_code=400)
@@ -76,14 +86,10 @@ async def send_text(instance: str, request: Request) -> JSONResponse:
 @router.post("/webhook/set/{instance}", status_code=201)
 async def set_webhook(instance: str, request: Request) -> JSONResponse:
     """Evolution's `webhook/set`: the URL and custom headers the instance's webhooks go to from now on."""
-    sandbox: Sandbox = request.app.state.sandbox
-    target = sandbox.state.evolution_instance(instance)
-    if not _key_ok(request.headers.get("apikey", ""), {sandbox.config.evolution_api_key, target.api_key}):
-        return JSONResponse(payloads.evolution_error(401, "Unauthorized"), status_code=401)
-    try:
-        body = await request.json()
-    except ValueError:
-        body = None
+    checked = await _authorized_body(request, instance)
+    if isinstance(checked, JSONResponse):
+        return checked
+    sandbox, target, body = checked
     webhook = body.get("webhook") if isinstance(body, dict) else None
     if not isinstance(webhook, dict) or not isinstance(webhook.get("url"), str):
         return JSONResponse(payloads.evolution_error(400, ["webhook.url is required"]), status_code=400)

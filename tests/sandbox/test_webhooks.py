@@ -28,6 +28,17 @@ async def _inbound(control: httpx.AsyncClient, **body: object) -> dict:
     return response.json()
 
 
+async def _cloud_account(
+    control: httpx.AsyncClient, receiver: WebhookReceiver, access_token: str, app_secret: str
+) -> tuple[str, str]:
+    """A Cloud API account registered with the sandbox, its webhooks going to the receiver: (phone number id, url)."""
+    url = receiver.endpoint("cloud")
+    phone_number_id = unique_id("pn")
+    account = {"phone_number_id": phone_number_id, "access_token": access_token, "app_secret": app_secret}
+    await control.post("/_sandbox/accounts/cloud", json={**account, "webhook_url": url})
+    return phone_number_id, url
+
+
 @pytest.mark.parametrize(("signature", "status_code"), [("valid", 200), ("invalid", 401), ("missing", 401)])
 async def test_cloud_inbound_is_signed_over_the_exact_bytes(
     sandbox_control: httpx.AsyncClient, webhook_receiver: WebhookReceiver, signature: str, status_code: int
@@ -137,17 +148,7 @@ async def test_accepted_cloud_sends_get_sent_delivered_read_webhooks(
     sandbox_control: httpx.AsyncClient,
     webhook_receiver: WebhookReceiver,
 ) -> None:
-    url = webhook_receiver.endpoint("cloud")
-    phone_number_id = unique_id("pn")
-    await sandbox_control.post(
-        "/_sandbox/accounts/cloud",
-        json={
-            "phone_number_id": phone_number_id,
-            "access_token": "tenant-token",
-            "app_secret": "tenant-secret",
-            "webhook_url": url,
-        },
-    )
+    phone_number_id, url = await _cloud_account(sandbox_control, webhook_receiver, "tenant-token", "tenant-secret")
     client = CloudApiClient(
         provider_http,
         base_url=sandbox_url,
@@ -185,13 +186,8 @@ async def test_a_slow_accept_records_the_send_and_echoes_its_callback_data_befor
     webhook_receiver: WebhookReceiver,
 ) -> None:
     # What a caller dying mid-call leaves behind: the message was taken, its statuses carry the callback data.
-    url = webhook_receiver.endpoint("cloud")
-    phone_number_id = unique_id("pn")
+    phone_number_id, url = await _cloud_account(sandbox_control, webhook_receiver, "t", "s")
     phone = unique_phone()
-    await sandbox_control.post(
-        "/_sandbox/accounts/cloud",
-        json={"phone_number_id": phone_number_id, "access_token": "t", "app_secret": "s", "webhook_url": url},
-    )
     fault = await sandbox_control.post(
         "/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": 5}
     )
@@ -245,16 +241,8 @@ async def test_deferred_error_fault_accepts_then_fails_by_webhook(
     sandbox_control: httpx.AsyncClient,
     webhook_receiver: WebhookReceiver,
 ) -> None:
-    url = webhook_receiver.endpoint("cloud")
-    phone_number_id = unique_id("pn")
-    await sandbox_control.post(
-        "/_sandbox/accounts/cloud",
-        json={
-            "phone_number_id": phone_number_id,
-            "access_token": SANDBOX_ACCESS_TOKEN,
-            "app_secret": SANDBOX_APP_SECRET,
-            "webhook_url": url,
-        },
+    phone_number_id, url = await _cloud_account(
+        sandbox_control, webhook_receiver, SANDBOX_ACCESS_TOKEN, SANDBOX_APP_SECRET
     )
     to = unique_phone()
     await sandbox_control.post("/_sandbox/faults", json={"kind": "error_131050", "to": to, "deferred": True})
