@@ -269,6 +269,7 @@ class SequenceActivities:
                 actor=close.actor,
                 note=close.note,
                 at=close.at,
+                outcome=close.outcome,
             )
             task = await tasks.get(tenant_id=close.tenant_id, task_id=close.task_id) if closed else None
         if task is not None:

@@ -33,5 +33,6 @@ class Task(IdMixin, CreatedAtMixin, Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_by: Mapped[str | None] = mapped_column(String(80))
     note: Mapped[str | None] = mapped_column(String(2000))
+    outcome: Mapped[str | None] = mapped_column(String(80))  # what came of it, as the agent put it
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)

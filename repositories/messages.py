@@ -32,6 +32,18 @@ class MessageRepository(Repository[Message]):
         )
         return result.scalar_one_or_none()
 
+    async def sent_templates(self, *, tenant_id: uuid.UUID, limit: int = 200) -> list[tuple[str, int, datetime]]:
+        """Templates the tenant sent: (name, times sent, last sent), most recently sent first."""
+        last = func.max(Message.occurred_at)
+        result = await self.session.execute(
+            select(Message.template, func.count(), last)
+            .where(Message.tenant_id == tenant_id, Message.direction == "outbound", Message.template.is_not(None))
+            .group_by(Message.template)
+            .order_by(last.desc())
+            .limit(limit)
+        )
+        return [(name, count, at) for name, count, at in result.all() if name is not None]
+
     async def get(self, *, message_id: uuid.UUID) -> Message | None:
         return await self.session.get(Message, message_id, populate_existing=True)
 

@@ -33,13 +33,21 @@ class TaskRepository(Repository[Task]):
         return await self.in_tenant(tenant_id=tenant_id, row_id=task_id, fresh=fresh)
 
     async def close(
-        self, *, tenant_id: uuid.UUID, task_id: uuid.UUID, status: str, actor: str, note: str | None, at: datetime
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        task_id: uuid.UUID,
+        status: str,
+        actor: str,
+        note: str | None,
+        at: datetime,
+        outcome: str | None = None,
     ) -> bool:
         """Move an open task to `status`; False when it was not open (closed before: the first close stands)."""
         result = await self.session.execute(
             update(Task)
             .where(Task.tenant_id == tenant_id, Task.id == task_id, Task.status == "open")
-            .values(status=status, closed_at=at, closed_by=actor, note=note)
+            .values(status=status, closed_at=at, closed_by=actor, note=note, outcome=outcome)
             .returning(Task.id)
         )
         return result.scalar_one_or_none() is not None

@@ -194,7 +194,14 @@ class SequenceWorkflowClient:
         )
 
     async def complete_task(
-        self, *, tenant_slug: str, enrollment_id: uuid.UUID, task_id: uuid.UUID, actor: str, note: str | None = None
+        self,
+        *,
+        tenant_slug: str,
+        enrollment_id: uuid.UUID,
+        task_id: uuid.UUID,
+        actor: str,
+        note: str | None = None,
+        outcome: str | None = None,
     ) -> EnrollmentView:
         """Tell the waiting enrollment its task is done; Conflict when the task is not open (e.g. completed
         before)."""
@@ -202,15 +209,25 @@ class SequenceWorkflowClient:
             tenant_slug,
             enrollment_id,
             SequenceWorkflow.complete_task,
-            TaskAction(task_id=task_id, actor=actor, note=note),
+            TaskAction(task_id=task_id, actor=actor, note=note, outcome=outcome),
         )
 
     async def skip_task(
-        self, *, tenant_slug: str, enrollment_id: uuid.UUID, task_id: uuid.UUID, actor: str, note: str | None = None
+        self,
+        *,
+        tenant_slug: str,
+        enrollment_id: uuid.UUID,
+        task_id: uuid.UUID,
+        actor: str,
+        note: str | None = None,
+        outcome: str | None = None,
     ) -> EnrollmentView:
         """Tell the waiting enrollment its task was skipped; the sequence goes on. Conflict when it is not open."""
         return await self._update(
-            tenant_slug, enrollment_id, SequenceWorkflow.skip_task, TaskAction(task_id=task_id, actor=actor, note=note)
+            tenant_slug,
+            enrollment_id,
+            SequenceWorkflow.skip_task,
+            TaskAction(task_id=task_id, actor=actor, note=note, outcome=outcome),
         )
 
     async def view(

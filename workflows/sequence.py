@@ -812,7 +812,7 @@ class SequenceWorkflow:
     async def _act_on_task(self, action: TaskAction, outcome: TaskOutcome) -> EnrollmentView:
         self._require_open_task(action)  # again: a concurrent update may have taken it since validation
         self._task_closing = True
-        await self._close_task_row(action.task_id, outcome, action.actor, action.note)
+        await self._close_task_row(action.task_id, outcome, action.actor, action.note, action.outcome)
         self._task_outcome = outcome
         self._change(open_task_id=None)
         return self._view
@@ -825,7 +825,9 @@ class SequenceWorkflow:
         await self._close_task_row(task_id, outcome, "system", f"the enrollment ended ({self._view.status.value})")
         self._change(open_task_id=None)
 
-    async def _close_task_row(self, task_id: uuid.UUID, outcome: TaskOutcome, actor: str, note: str | None) -> None:
+    async def _close_task_row(
+        self, task_id: uuid.UUID, outcome: TaskOutcome, actor: str, note: str | None, result: str | None = None
+    ) -> None:
         await workflow.execute_activity(
             CLOSE_TASK,
             TaskToClose(
@@ -835,6 +837,7 @@ class SequenceWorkflow:
                 actor=actor,
                 note=note,
                 at=workflow.now(),
+                outcome=result,
             ),
             **DB_WRITE,
         )

@@ -206,6 +206,7 @@ class TaskAction(FrozenModel):
     task_id: uuid.UUID
     actor: str = Field(min_length=1, max_length=80)
     note: str | None = Field(default=None, max_length=2000)
+    outcome: str | None = Field(default=None, max_length=80)  # what came of it, in the agent's words
 
 
 # Activity inputs and results -----------------------------------------------------------------------------------------
@@ -269,6 +270,7 @@ class TaskToClose(FrozenModel):
     actor: str
     note: str | None = None
     at: datetime
+    outcome: str | None = None
 
 
 class OverdueTask(FrozenModel):

@@ -46,8 +46,8 @@ async def get_task(task_id: uuid.UUID, principal: Worker, session: SessionDep) -
     return service.to_public(task, datetime.now(UTC))
 
 
-def _action_route(path: str, outcome: str, description: str) -> None:
-    """POST /tasks/{id}/<path>: close the task with `outcome`, through its enrollment's workflow when one waits."""
+def _action_route(path: str, status: str, description: str) -> None:
+    """POST /tasks/{id}/<path>: close the task as `status`, through its enrollment's workflow when one waits."""
 
     async def act(
         task_id: uuid.UUID,
@@ -63,8 +63,9 @@ def _action_route(path: str, outcome: str, description: str) -> None:
             tenant=tenant,
             principal=principal,
             task_id=task_id,
-            outcome=outcome,
+            status=status,
             note=data.note if data else None,
+            outcome=data.outcome if data else None,
         )
 
     router.add_api_route(

@@ -1,4 +1,5 @@
-"""`GET/PUT /api/v1/whatsapp/account` (owner/admin; secrets write-only) and
+"""`GET/PUT /api/v1/whatsapp/account` (owner/admin; secrets write-only),
+`GET /api/v1/whatsapp/templates` (who reads leads: the inbox's template picker) and
 `POST /api/v1/whatsapp/shards/{tenant_id}/move` (system_admin: the only way a tenant changes shard)."""
 
 import uuid
@@ -7,9 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.deps import SessionDep, SettingsDep
-from api.schemas.whatsapp import ShardAssignmentPublic, ShardMove, WhatsAppAccountPublic, WhatsAppAccountUpdate
+from api.schemas.whatsapp import (
+    ShardAssignmentPublic,
+    ShardMove,
+    WhatsAppAccountPublic,
+    WhatsAppAccountUpdate,
+    WhatsAppTemplatePublic,
+)
 from api.security import Principal, require
 from api.services import whatsapp_accounts as service
+from api.services import whatsapp_templates
 from channels.whatsapp.shard_router import ShardRouter
 from domain.permissions import Action
 
@@ -17,6 +25,7 @@ router = APIRouter(prefix="/whatsapp", tags=["whatsapp"])
 
 AccountManager = Annotated[Principal, Depends(require(Action.WHATSAPP_ACCOUNT_MANAGE))]
 ShardManager = Annotated[Principal, Depends(require(Action.WHATSAPP_SHARD_MANAGE))]
+Reader = Annotated[Principal, Depends(require(Action.LEAD_READ))]
 
 
 @router.get("/account", responses={404: {"description": "no account configured yet"}})
@@ -41,6 +50,12 @@ async def put_account(
         router=ShardRouter(settings.whatsapp_evolution_shards),
         settings=settings,
     )
+
+
+@router.get("/templates")
+async def list_templates(principal: Reader, session: SessionDep) -> list[WhatsAppTemplatePublic]:
+    """Templates the tenant's sequences name or its messages were sent with, most recently sent first."""
+    return await whatsapp_templates.known_templates(session=session, tenant_id=principal.tenant())
 
 
 @router.post("/shards/{tenant_id}/move")

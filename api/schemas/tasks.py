@@ -27,6 +27,7 @@ class TaskPublic(BaseModel):
     closed_at: datetime | None
     closed_by: str | None
     note: str | None
+    outcome: str | None = Field(description="what came of the task, as the person closing it put it")
     created_at: datetime
 
 
@@ -34,3 +35,9 @@ class TaskActionRequest(NulFreeModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     note: str | None = Field(default=None, max_length=2000)
+    outcome: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        description="what came of it, e.g. 'reached', 'no answer', 'meeting booked' (free text)",
+    )

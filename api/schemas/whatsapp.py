@@ -39,3 +39,14 @@ class ShardAssignmentPublic(BaseModel):
     shard: str
     base_url: str
     instance: str
+
+
+class WhatsAppTemplatePublic(BaseModel):
+    """A message template the tenant's account knows: named by one of its sequences, or sent before."""
+
+    name: str
+    language: str | None = Field(description="the language a sequence sends it in (unknown for one only sent)")
+    parameter_count: int | None = Field(description="how many body parameters a sequence gives it")
+    sequences: list[str] = Field(description="names of the tenant's sequences that send it")
+    sent_count: int = Field(description="messages of the tenant sent with it")
+    last_sent_at: datetime | None

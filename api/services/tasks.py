@@ -95,43 +95,49 @@ async def act(
     tenant: Tenant,
     principal: Principal,
     task_id: uuid.UUID,
-    outcome: str,
+    status: str,
     note: str | None,
+    outcome: str | None = None,
 ) -> TaskPublic:
-    """Complete or skip an open task through its enrollment's workflow; 409 when it is not open any more."""
+    """Complete or skip (`status`) an open task through its enrollment's workflow, with the agent's `outcome` and
+    note; 409 when it is not open any more."""
     task = await get_task(session=session, principal=principal, task_id=task_id)
     if task.status != "open":
         raise Conflict(
             f"task '{task.title}' is already {task.status}", details={"task_id": str(task.id), "status": task.status}
         )
     if not task.blocks_enrollment:
-        return await _close_directly(session=session, principal=principal, task=task, outcome=outcome, note=note)
+        return await _close_directly(
+            session=session, principal=principal, task=task, status=status, note=note, outcome=outcome
+        )
     if task.enrollment_id is None:
         raise Conflict("this task belongs to no sequence enrollment", details={"task_id": str(task.id)})
     enrollment_id = task.enrollment_id
     await end_reads(session)
-    operation = workflows.complete_task if outcome == "completed" else workflows.skip_task
+    operation = workflows.complete_task if status == "completed" else workflows.skip_task
     await operation(
         tenant_slug=tenant.slug,
         enrollment_id=enrollment_id,
         task_id=task.id,
         actor=principal.actor,
         note=note,
+        outcome=outcome,
     )
     fresh = await get_task(session=session, principal=principal, task_id=task_id, fresh=True)
     return to_public(fresh, datetime.now(UTC))
 
 
 async def _close_directly(
-    *, session: AsyncSession, principal: Principal, task: Task, outcome: str, note: str | None
+    *, session: AsyncSession, principal: Principal, task: Task, status: str, note: str | None, outcome: str | None
 ) -> TaskPublic:
     """A task no enrollment waits for: only its row changes (a concurrent close wins; this one is then a 409)."""
     closed = await TaskRepository(session).close(
         tenant_id=task.tenant_id,
         task_id=task.id,
-        status=outcome,
+        status=status,
         actor=principal.actor,
         note=note,
+        outcome=outcome,
         at=datetime.now(UTC),
     )
     if not closed:

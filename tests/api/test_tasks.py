@@ -57,9 +57,12 @@ async def test_an_agent_completes_their_task_once_and_the_enrollment_moves_on(
     inbox = (await client.get(TASKS, headers=agent)).json()
     assert task["id"] in [t["id"] for t in inbox]
 
-    done = await client.post(f"{TASKS}/{task['id']}/complete", json={"note": "booked a demo"}, headers=agent)
+    done = await client.post(
+        f"{TASKS}/{task['id']}/complete", json={"note": "booked a demo", "outcome": "meeting booked"}, headers=agent
+    )
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "completed" and done.json()["note"] == "booked a demo"
+    assert done.json()["outcome"] == "meeting booked"  # through the workflow's close-task activity
     assert done.json()["closed_by"] == f"user:{tenant.user_id('agent')}"
 
     twice = await client.post(f"{TASKS}/{task['id']}/complete", headers=agent)
@@ -67,7 +70,7 @@ async def test_an_agent_completes_their_task_once_and_the_enrollment_moves_on(
     assert (await client.post(f"{TASKS}/{task['id']}/skip", headers=agent)).status_code == 409
     assert task["id"] not in [t["id"] for t in (await client.get(TASKS, headers=agent)).json()]
     closed = (await client.get(TASKS, params={"status": "completed"}, headers=agent)).json()
-    assert [t["id"] for t in closed] == [task["id"]]
+    assert [t["id"] for t in closed] == [task["id"]] and closed[0]["outcome"] == "meeting booked"
 
     async def moved_on() -> dict | None:
         view = (await client.get(f"{ENROLLMENTS}/{task['enrollment_id']}", headers=agent)).json()
@@ -82,8 +85,11 @@ async def test_skipping_a_task_also_moves_the_enrollment_on(
 ) -> None:
     task = await _task_for(client, tenant, session_factory, owner_role="admin")
     admin = await _login(make_client, settings, tenant, "admin")
+    too_long = await client.post(f"{TASKS}/{task['id']}/skip", json={"outcome": "x" * 81}, headers=admin)
+    assert too_long.status_code == 422 and [d["field"] for d in too_long.json()["details"]] == ["outcome"]
     skipped = await client.post(f"{TASKS}/{task['id']}/skip", headers=admin)
     assert skipped.status_code == 200 and skipped.json()["status"] == "skipped"
+    assert skipped.json()["outcome"] is None
     assert (await client.post(f"{TASKS}/{task['id']}/skip", headers=admin)).status_code == 409
 
     async def moved_on() -> dict | None:
@@ -186,9 +192,12 @@ async def test_a_task_the_sequence_does_not_wait_for_is_completed_once_and_the_s
 
     await eventually(waiting, within=60, what="the enrollment to move past the task")
     agent = await _login(make_client, settings, tenant, "agent")
-    done = await client.post(f"{TASKS}/{task['id']}/complete", json={"note": "looked"}, headers=agent)
+    done = await client.post(
+        f"{TASKS}/{task['id']}/complete", json={"note": "looked", "outcome": "no answer"}, headers=agent
+    )
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "completed" and done.json()["note"] == "looked"
+    assert done.json()["outcome"] == "no answer"
     again = await client.post(f"{TASKS}/{task['id']}/skip", headers=agent)
     assert again.status_code == 409, again.text
     enrollment = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=owner)).json()

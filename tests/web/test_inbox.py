@@ -96,6 +96,9 @@ async def test_the_reply_box_says_why_it_cannot_send_free_text(
         stop = _inbound(account, stopper, "STOP")
         assert (await account.post_cloud(client, stop)).status_code == 200
         leads = (await client.get("/api/v1/leads", params={"q": stopper}, headers=tenant.headers())).json()["items"]
+        template = {"name": "welcome_back", "language": "pt_BR", "parameters": ["{{first_name}}", "Acme"]}
+        sequence = {"name": "Win back", "steps": [{"type": "send_whatsapp", "template": template}]}
+        assert (await client.post("/api/v1/sequences", json=sequence, headers=tenant.headers())).status_code == 201
 
     page = await web_page()
     await page.goto(f"/inbox/{stale}")
@@ -103,6 +106,16 @@ async def test_the_reply_box_says_why_it_cannot_send_free_text(
     await expect(page.get_by_role("note")).to_contain_text("The 24-hour window closed")
     await expect(page.get_by_label("Template name")).to_be_visible()
     await expect(page.get_by_label("Your reply")).to_have_count(0)
+    # The template picker offers the templates the tenant's sequences name; choosing one fills the form.
+    await page.get_by_label("Known template").select_option(label="welcome_back (pt_BR) · in Win back")
+    await expect(page.get_by_label("Template name")).to_have_value("welcome_back")
+    await expect(page.get_by_label("Language")).to_have_value("pt_BR")
+    parameters = page.get_by_label("Parameters (comma-separated)")
+    await expect(parameters).to_have_attribute("placeholder", "2 parameters, comma-separated")
+    await parameters.fill("Ada, Acme")
+    await page.get_by_role("button", name="Send template").click()
+    outbound = page.get_by_role("list", name="Messages").locator(".message.outbound")
+    await expect(outbound).to_contain_text("[template welcome_back]", timeout=30_000)
     await screenshot(page, "inbox-window-closed")
 
     await page.goto(f"/inbox/{leads[0]['id']}")

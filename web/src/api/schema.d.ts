@@ -1275,6 +1275,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/whatsapp/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Templates
+         * @description Templates the tenant's sequences name or its messages were sent with, most recently sent first.
+         */
+        get: operations["list_templates_api_v1_whatsapp_templates_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -3214,6 +3234,11 @@ export interface components {
         TaskActionRequest: {
             /** Note */
             note?: string | null;
+            /**
+             * Outcome
+             * @description what came of it, e.g. 'reached', 'no answer', 'meeting booked' (free text)
+             */
+            outcome?: string | null;
         };
         /** TaskPublic */
         TaskPublic: {
@@ -3249,6 +3274,11 @@ export interface components {
             lead_id: string;
             /** Note */
             note: string | null;
+            /**
+             * Outcome
+             * @description what came of the task, as the person closing it put it
+             */
+            outcome: string | null;
             /**
              * Overdue
              * @description open and past its due time
@@ -3779,6 +3809,36 @@ export interface components {
              * @description Body parameters; may hold {{variables}}
              */
             parameters?: string[];
+        };
+        /**
+         * WhatsAppTemplatePublic
+         * @description A message template the tenant's account knows: named by one of its sequences, or sent before.
+         */
+        WhatsAppTemplatePublic: {
+            /**
+             * Language
+             * @description the language a sequence sends it in (unknown for one only sent)
+             */
+            language: string | null;
+            /** Last Sent At */
+            last_sent_at: string | null;
+            /** Name */
+            name: string;
+            /**
+             * Parameter Count
+             * @description how many body parameters a sequence gives it
+             */
+            parameter_count: number | null;
+            /**
+             * Sent Count
+             * @description messages of the tenant sent with it
+             */
+            sent_count: number;
+            /**
+             * Sequences
+             * @description names of the tenant's sequences that send it
+             */
+            sequences: string[];
         };
     };
     responses: never;
@@ -9723,6 +9783,53 @@ export interface operations {
             };
             /** @description a parameter or field is invalid; details name each */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the database, Redis or Temporal cannot be reached, or the process is overloaded; retry (see Retry-After) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+        };
+    };
+    list_templates_api_v1_whatsapp_templates_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WhatsAppTemplatePublic"][];
+                };
+            };
+            /** @description no valid session cookie or API key */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorResponse"];
+                };
+            };
+            /** @description the caller's role may not do this, a cookie-authenticated write lacks its X-CSRF-Token, or the caller has no tenant */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

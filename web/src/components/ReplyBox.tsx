@@ -1,9 +1,10 @@
 // The reply box of a conversation: free text inside the customer-service window, an approved template outside it,
 // nothing once the lead opted out. The reason is shown whenever something cannot be sent.
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { api, errorMessage, unwrap, type Schemas } from "../api/client";
 import { dateTime, relativeTime } from "../lib/format";
+import { pickTemplate, splitParameters, templateLabel } from "../lib/templates";
 
 function newRequestId(): string {
   return crypto.randomUUID();
@@ -30,6 +31,7 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
   const [template, setTemplate] = useState("");
   const [language, setLanguage] = useState("en_US");
   const [parameters, setParameters] = useState("");
+  const [parametersHint, setParametersHint] = useState("");
   // One id per message being written: a retry after a lost answer never sends it twice.
   const [requestId, setRequestId] = useState(newRequestId);
   const blocked = replyBlocked(conversation);
@@ -49,10 +51,7 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
   function submit(event: FormEvent) {
     event.preventDefault();
     if (windowClosed) {
-      const values = parameters
-        .split(",")
-        .map((p) => p.trim())
-        .filter(Boolean);
+      const values = splitParameters(parameters);
       send.mutate({ template, template_language: language, template_parameters: values, request_id: requestId });
     } else {
       send.mutate({ text, request_id: requestId });
@@ -73,6 +72,14 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
           <p className="reply-blocked" role="note">
             {windowClosed}
           </p>
+          <TemplatePicker
+            onPick={(known) => {
+              const picked = pickTemplate(known, { language });
+              setTemplate(picked.template);
+              setLanguage(picked.language);
+              setParametersHint(picked.parametersHint);
+            }}
+          />
           <div className="row">
             <label>
               Template name
@@ -84,7 +91,11 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
             </label>
             <label>
               Parameters (comma-separated)
-              <input value={parameters} onChange={(e) => setParameters(e.target.value)} />
+              <input
+                value={parameters}
+                onChange={(e) => setParameters(e.target.value)}
+                placeholder={parametersHint || undefined}
+              />
             </label>
           </div>
         </>
@@ -103,5 +114,44 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
         {send.isPending ? "Sending…" : windowClosed ? "Send template" : "Send"}
       </button>
     </form>
+  );
+}
+
+/** The templates the tenant's sequences name or its messages were sent with; choosing one fills the form. */
+function TemplatePicker({ onPick }: { onPick: (template: Schemas["WhatsAppTemplatePublic"]) => void }) {
+  const templates = useQuery({
+    queryKey: ["whatsapp-templates"],
+    queryFn: () => unwrap(api.GET("/api/v1/whatsapp/templates")),
+    staleTime: 60_000,
+  });
+  if (templates.error) {
+    return (
+      <p className="error" role="alert">
+        Known templates could not be loaded: {errorMessage(templates.error)}
+      </p>
+    );
+  }
+  if (!templates.data || templates.data.length === 0) return null;
+  const list = templates.data;
+  return (
+    <label>
+      Known template
+      <select
+        defaultValue=""
+        onChange={(e) => {
+          const chosen = list[Number(e.target.value)];
+          if (chosen) onPick(chosen);
+        }}
+      >
+        <option value="" disabled>
+          choose one, or type a name below
+        </option>
+        {list.map((t, index) => (
+          <option key={`${t.name}/${t.language ?? ""}`} value={index}>
+            {templateLabel(t)}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }

@@ -1,14 +1,18 @@
-// Complete or skip a task with a note: the waiting enrollment's workflow moves on at once.
+// Complete or skip a task with an outcome and a note: the waiting enrollment's workflow moves on at once.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, errorMessage, unwrap, type Schemas } from "../api/client";
 
+/** Outcomes offered as you type; any other short text is accepted too. */
+export const TASK_OUTCOMES = ["reached", "no answer", "left a voicemail", "meeting booked", "not interested", "wrong number"];
+
 export function TaskActions({ task, onDone }: { task: Schemas["TaskPublic"]; onDone?: () => void }) {
   const queryClient = useQueryClient();
   const [note, setNote] = useState("");
+  const [outcome, setOutcome] = useState("");
   const act = useMutation({
     mutationFn: (action: "complete" | "skip") => {
-      const options = { params: { path: { task_id: task.id } }, body: { note: note || null } };
+      const options = { params: { path: { task_id: task.id } }, body: { note: note || null, outcome: outcome.trim() || null } };
       return unwrap(
         action === "complete"
           ? api.POST("/api/v1/tasks/{task_id}/complete", options)
@@ -17,6 +21,7 @@ export function TaskActions({ task, onDone }: { task: Schemas["TaskPublic"]; onD
     },
     onSuccess: () => {
       setNote("");
+      setOutcome("");
       void queryClient.invalidateQueries({ queryKey: ["tasks"] });
       void queryClient.invalidateQueries({ queryKey: ["lead-tasks", task.lead_id] });
       void queryClient.invalidateQueries({ queryKey: ["enrollments", task.lead_id] });
@@ -26,6 +31,21 @@ export function TaskActions({ task, onDone }: { task: Schemas["TaskPublic"]; onD
   });
   return (
     <div className="task-actions">
+      <label>
+        Outcome
+        <input
+          value={outcome}
+          onChange={(e) => setOutcome(e.target.value)}
+          list={`outcomes-${task.id}`}
+          maxLength={80}
+          placeholder="e.g. reached"
+        />
+        <datalist id={`outcomes-${task.id}`}>
+          {TASK_OUTCOMES.map((o) => (
+            <option key={o} value={o} />
+          ))}
+        </datalist>
+      </label>
       <label>
         Note
         <input value={note} onChange={(e) => setNote(e.target.value)} placeholder="what happened" />

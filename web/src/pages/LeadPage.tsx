@@ -223,7 +223,38 @@ function LeadTasks({ leadId }: { leadId: string }) {
           </li>
         ))}
       </ul>
+      <ClosedTasks leadId={leadId} />
     </section>
+  );
+}
+
+/** The lead's tasks done or skipped, newest first, with what came of them. */
+function ClosedTasks({ leadId }: { leadId: string }) {
+  const closed = useQuery({
+    queryKey: ["lead-tasks", leadId, "closed"],
+    queryFn: async () => {
+      const lists = await Promise.all(
+        (["completed", "skipped"] as const).map((status) =>
+          unwrap(api.GET("/api/v1/tasks", { params: { query: { lead_id: leadId, assignee: "me", status } } })),
+        ),
+      );
+      return lists.flat().sort((a, b) => (b.closed_at ?? "").localeCompare(a.closed_at ?? ""));
+    },
+  });
+  if (!closed.data || closed.data.length === 0) return null;
+  return (
+    <>
+      <h3>Done</h3>
+      <ul className="tasks" aria-label="Done tasks">
+        {closed.data.map((task) => (
+          <li key={task.id} data-testid="closed-task">
+            <strong>{task.title}</strong> · {task.status}
+            {task.outcome && <> · {task.outcome}</>} {task.closed_at && <Time at={task.closed_at} />}
+            {task.note && <p className="muted">{task.note}</p>}
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 
