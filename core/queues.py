@@ -75,6 +75,8 @@ SEQUENCE_SEND: ActivityOptions = {**_WHATSAPP_SEND, "schedule_to_close_timeout":
 
 # A sequence's set_status step: an update of the lead's workflow, through an activity.
 SEQUENCE_SET_STATUS: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(minutes=10)}
+# A `call` step starting its call (a row and a workflow start): a refusal (no account, calls off) is non-retryable.
+SEQUENCE_CALL_START: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(minutes=10)}
 
 # Background jobs (workflows/bulk_start.py): one chunk of workflow starts; a chunk still failing after this long ends
 # the job `failed` (its unstarted rows are left to the sweeper). One sweep gets one attempt: the next sweep retries.

@@ -126,6 +126,21 @@ _LEAD_EFFECTS: dict[CallDisposition, LeadEffect] = {
 }
 
 
+def sequence_branch(disposition: CallDisposition | str) -> Literal["connected", "voicemail", "no_answer"]:
+    """Which branch of a sequence's `call` step a disposition takes."""
+    disposition = CallDisposition(disposition)
+    if disposition == CallDisposition.VOICEMAIL_LEFT:
+        return "voicemail"
+    if disposition in (
+        CallDisposition.NO_ANSWER,
+        CallDisposition.BUSY,
+        CallDisposition.FAILED,
+        CallDisposition.CANCELED,
+    ):
+        return "no_answer"
+    return "connected"
+
+
 def lead_effect(disposition: CallDisposition | str) -> LeadEffect:
     """Unanswered, busy, failed and canceled calls change nothing: the retry policy deals with them."""
     return _LEAD_EFFECTS.get(CallDisposition(disposition), LeadEffect())

@@ -116,6 +116,7 @@ def activities(
         calls.release_slot,
         calls.tell_lead,
         calls.summarize,
+        calls.start_for_sequence,
     ]
 
 

@@ -20,7 +20,8 @@ Contract
   (`call.tell_lead` → its signal `record_call_outcome`; again after each correction; patch
   `call-outcome-tells-lead`), the slot released, a missed inbound call turned into a task, and an unanswered
   outbound attempt retried per the tenant's policy (max attempts, spacing) at the next moment inside the lead's
-  business hours, as a child workflow of the next attempt that outlives this one.
+  business hours, as a child workflow of the next attempt that outlives this one. A sequence's call is not retried:
+  its enrollment, told by signal `call_ended`, decides what follows.
 """
 
 import asyncio
@@ -97,6 +98,7 @@ from workflows.call_types import (
 )
 from workflows.ids import call_workflow_id, lead_workflow_id
 from workflows.lead_types import RECORD_CALL_SIGNAL
+from workflows.sequence_types import SEQUENCE_CALL_ENDED_SIGNAL, SequenceCallEnded
 
 # A call still live after this long is hung up: no real conversation lasts it, a lost `completed` callback might.
 MAX_CALL_DURATION = timedelta(hours=4)
@@ -330,6 +332,7 @@ class CallWorkflow:
         await self._summarize()
         await self._mirror(final=True, event=CALL_ENDED_EVENT, key=f"{workflow.info().workflow_id}:ended")
         await self._tell_lead_the_outcome()
+        await self._tell_the_enrollment()
         if self._input.direction == "inbound" and self._view.disposition == CallDisposition.NO_ANSWER:
             await self._missed_call_task()
         await self._schedule_retry()
@@ -402,6 +405,19 @@ class CallWorkflow:
         except ActivityError as err:
             workflow.logger.warning("call %s: lead not told of the outcome: %s", self._input.call_id, err.cause or err)
 
+    async def _tell_the_enrollment(self) -> None:
+        """A sequence's `call` step waits for this call's outcome (signal `call_ended` to its enrollment)."""
+        data, view = self._input, self._view
+        if data.origin != "sequence" or data.enrollment_workflow_id is None or view.disposition is None:
+            return
+        ended = SequenceCallEnded(call_id=data.call_id, disposition=view.disposition.value)
+        try:
+            await workflow.get_external_workflow_handle(data.enrollment_workflow_id).signal(
+                SEQUENCE_CALL_ENDED_SIGNAL, ended
+            )
+        except FailureError as err:
+            workflow.logger.info("call %s: enrollment not told (ended meanwhile?): %s", data.call_id, err)
+
     async def _missed_call_task(self) -> None:
         await workflow.execute_activity(
             CREATE_MISSED_CALL_TASK,
@@ -413,6 +429,8 @@ class CallWorkflow:
         data, plan = self._input, self._plan
         if data.direction != "outbound" or plan is None or self._view.disposition not in RETRYABLE_DISPOSITIONS:
             return
+        if data.origin == "sequence":
+            return  # the sequence's next steps are its retry
         if self._view.disposition_by != "system" or data.attempt >= plan.retry_max_attempts:
             return
         not_before = next_window_start(

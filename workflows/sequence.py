@@ -18,6 +18,10 @@ Contract
   approved draft the outbox refused is AiDraftNotSent); past the agent's draft timeout it expires into a task, and an
   enrollment that ends meanwhile withdraws it. When the model still fails after its retries, or the agent is off or
   out of budget, the step's fallback text goes out instead and the lead's timeline says why.
+- `call` steps: `call.start_for_sequence` writes the call row and starts its CallWorkflow (once per step execution);
+  the step waits up to `wait_up_to` for signal `call_ended(SequenceCallEnded)` from that CallWorkflow and follows the
+  branch of its disposition (connected / voicemail / no answer, or no answer when none came in time): `continue`,
+  or `exit` with reason `call_<branch>`.
 - The enrollment row and its step history mirror the view through one idempotent activity (newest revision wins).
   Continues-as-new between steps when the history grows large, carrying the view and the position.
 
@@ -40,11 +44,14 @@ from typing import Any, Generic, TypeVar, cast
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from core.queues import AI_COMPOSE, DB_WRITE, SEQUENCE_SEND, SEQUENCE_SET_STATUS
+from core.queues import AI_COMPOSE, DB_WRITE, SEQUENCE_CALL_START, SEQUENCE_SEND, SEQUENCE_SET_STATUS
+from domain.calls import sequence_branch
 from domain.sequences.preview import render_message
 from domain.sequences.schedule import StepPlan, add_duration, in_business_hours, next_index, plan_step, zone
 from domain.sequences.steps import (
     AiMessageStep,
+    CallOutcomeBranch,
+    CallStep,
     SendWhatsAppStep,
     SetStatusStep,
     StepBase,
@@ -103,7 +110,9 @@ from workflows.sequence_types import (
     LEAD_UNDELIVERABLE_SIGNAL,
     MIRROR_ENROLLMENT,
     RESERVE_DAILY_SEND,
+    SEQUENCE_CALL_ENDED_SIGNAL,
     SET_LEAD_STATUS,
+    START_SEQUENCE_CALL,
     TASK_NOT_OPEN,
     CreatedTask,
     DailySendDecision,
@@ -120,6 +129,9 @@ from workflows.sequence_types import (
     LeadStatusToSet,
     LeadUndeliverable,
     OverdueTask,
+    SequenceCallEnded,
+    SequenceCallRequest,
+    SequenceCallStarted,
     SequenceWorkflowInput,
     StepRecord,
     StepResult,
@@ -131,6 +143,11 @@ from workflows.sequence_types import (
 )
 from workflows.shared import opt_out_status_key, should_continue_as_new
 
+_CALL_RESULTS = {
+    "connected": StepResult.CALL_CONNECTED,
+    "voicemail": StepResult.CALL_VOICEMAIL,
+    "no_answer": StepResult.CALL_NO_ANSWER,
+}
 HISTORY_KEPT = 200  # step records the view keeps (the DB keeps them all)
 
 # Runs recorded before a past-due contacting step was re-planned into business hours sent it at once: they replay
@@ -233,6 +250,8 @@ class SequenceWorkflow:
         self._ai_draft: PendingDraft | None = None  # an ai_message step's draft waiting for a person
         self._ai_decision: DraftDecision | None = None  # set by decide_ai_draft
         self._ai_outcome: DraftOutcome | ApplicationError | None = None  # the answer decide_ai_draft waits for
+        self._call_id: uuid.UUID | None = None  # a call step's call, whose `call_ended` the step waits for
+        self._call_ended: SequenceCallEnded | None = None
         # Step type → handler. A type missing here (a newer worker's) is recorded as skipped.
         self._handlers: dict[type[StepBase], StepHandler] = {
             SendWhatsAppStep: self._send_step,
@@ -241,6 +260,7 @@ class SequenceWorkflow:
             TaskStep: self._task_step,
             SetStatusStep: self._set_status_step,
             AiMessageStep: self._ai_message_step,
+            CallStep: self._call_step,
         }
 
     # Run -------------------------------------------------------------------------------------------------------------
@@ -444,6 +464,48 @@ class SequenceWorkflow:
         done = await self._move_lead(ctx.step.status, f"step {ctx.step.id} of the sequence")
         await self._record(ctx, done.result, done.detail)
         return self._next(ctx.index, ctx.plan.release_at)
+
+    async def _call_step(self, ctx: StepContext[CallStep]) -> StepOutcome:
+        """Start the call (a CallWorkflow), wait for its outcome, and follow the step's branch for it."""
+        step, info = ctx.step, workflow.info()
+        self._call_id, self._call_ended = None, None
+        try:
+            started = await workflow.execute_activity(
+                START_SEQUENCE_CALL,
+                SequenceCallRequest(
+                    tenant_id=self._input.tenant_id,
+                    tenant_slug=self._input.tenant_slug,
+                    lead_id=self._input.lead_id,
+                    enrollment_workflow_id=info.workflow_id,
+                    attempt_key=f"seq:{self._input.enrollment_id}:{ctx.number}",
+                    lead_timezone=self._input.lead_timezone,
+                    business_hours=self._definition.settings.business_hours,
+                ),
+                result_type=SequenceCallStarted,
+                summary=f"call step {step.id}",
+                **SEQUENCE_CALL_START,
+            )
+        except ActivityError as err:
+            cause = err.cause
+            await self._record(ctx, StepResult.FAILED, cause.message if isinstance(cause, FailureError) else str(cause))
+            return self._next(ctx.index, workflow.now())
+        self._call_id = started.call_id
+        until = add_duration(workflow.now(), step.wait_up_to, zone(self._input.lead_timezone))
+        self._change(next_action_at=until)
+        await self._record(ctx, StepResult.CALL_PLACED, started.workflow_id)
+        reached = await self._hold(until, done=lambda: self._call_ended is not None)
+        ended = self._call_ended
+        self._call_id = None
+        if reached is Hold.ENDED:
+            return ENDED
+        disposition = ended.disposition if ended is not None else None
+        branch: CallOutcomeBranch = sequence_branch(disposition) if disposition is not None else "no_answer"
+        detail = disposition or f"no outcome within {step.wait_up_to.describe()}"
+        await self._record(ctx, _CALL_RESULTS[branch], detail)
+        if step.on(branch) == "exit":
+            self._end(EnrollmentStatus.EXITED, f"call_{branch}", f"the call ended {detail}")
+            return ENDED
+        return self._next(ctx.index, workflow.now())
 
     async def _ai_message_step(self, ctx: StepContext[AiMessageStep]) -> StepOutcome:
         step = ctx.step
@@ -721,6 +783,12 @@ class SequenceWorkflow:
     def lead_opted_out(self, opt_out: LeadOptedOut) -> None:
         if not self._view.status.ended:
             self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, opt_out.reason or "the lead opted out")
+
+    @workflow.signal(name=SEQUENCE_CALL_ENDED_SIGNAL)
+    def call_ended(self, ended: SequenceCallEnded) -> None:
+        """The call of the running `call` step ended (its CallWorkflow tells); another call's news is ignored."""
+        if ended.call_id == self._call_id:
+            self._call_ended = ended
 
     @workflow.signal(name=LEAD_UNDELIVERABLE_SIGNAL)
     def lead_undeliverable(self, event: LeadUndeliverable) -> None:

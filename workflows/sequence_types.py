@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
-from domain.sequences.definition import SequenceDefinition
+from domain.sequences.definition import BusinessHours, SequenceDefinition
 from domain.stages import Stage
 from workflows.failures import WorkflowFailure
 from workflows.shared import FrozenModel
@@ -24,6 +24,8 @@ CREATE_TASK = "sequence.create_task"
 CLOSE_TASK = "sequence.close_task"
 ESCALATE_OVERDUE_TASK = "sequence.escalate_overdue_task"
 SET_LEAD_STATUS = "sequence.set_lead_status"
+# A `call` step's call (activities/calls.py: it writes the call row and starts its CallWorkflow).
+START_SEQUENCE_CALL = "call.start_for_sequence"
 
 # ApplicationError types the workflow raises (workflows/failures.py).
 ENROLLMENT_NOT_ACTIVE = WorkflowFailure.ENROLLMENT_NOT_ACTIVE
@@ -54,6 +56,7 @@ EXIT_NO_REPLY = "no_reply"
 EXIT_STOPPED = "stopped"
 EXIT_UNDELIVERABLE = "undeliverable"
 EXIT_LEAD_DELETED = "lead_deleted"
+# A call step whose outcome's branch says exit ends the enrollment with `call_<branch>` (call_connected, ...).
 
 
 def stage_exit_reason(stage: Stage) -> str:
@@ -78,6 +81,10 @@ class StepResult(StrEnum):
     DRAFT_REJECTED = "draft_rejected"
     DRAFT_EXPIRED = "draft_expired"  # nobody decided in time: a task for the lead's owner
     SKIPPED = "skipped"  # a step type this worker does not know
+    CALL_PLACED = "call_placed"  # a call step's call started (detail: its workflow id)
+    CALL_CONNECTED = "call_connected"  # ... and its outcome (detail: the disposition)
+    CALL_VOICEMAIL = "call_voicemail"
+    CALL_NO_ANSWER = "call_no_answer"
 
 
 class TaskOutcome(StrEnum):
@@ -309,6 +316,30 @@ LEAD_OPTED_OUT_SIGNAL = "lead_opted_out"
 LEAD_UNDELIVERABLE_SIGNAL = "lead_undeliverable"
 ENROLLMENT_STARTED_SIGNAL = "enrollment_started"
 ENROLLMENT_ENDED_SIGNAL = "enrollment_ended"
+# From a `call` step's CallWorkflow to its enrollment, when the call ended.
+SEQUENCE_CALL_ENDED_SIGNAL = "call_ended"
+
+
+class SequenceCallRequest(FrozenModel):
+    """A `call` step's call: the row's attempt key is the step execution's, so a retried activity starts one call."""
+
+    tenant_id: uuid.UUID
+    tenant_slug: str
+    lead_id: uuid.UUID
+    enrollment_workflow_id: str
+    attempt_key: str = Field(max_length=64)
+    lead_timezone: str
+    business_hours: BusinessHours
+
+
+class SequenceCallStarted(FrozenModel):
+    call_id: uuid.UUID
+    workflow_id: str
+
+
+class SequenceCallEnded(FrozenModel):
+    call_id: uuid.UUID
+    disposition: str
 
 
 class EnrollmentLink(FrozenModel):

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from core.errors import Unprocessable
 from domain.sequences.steps import (
     AiMessageStep,
+    CallStep,
     Duration,
     SendWhatsAppStep,
     SetStatusStep,
@@ -326,6 +327,8 @@ def _end_reason(step: StepBase, stages: Mapping[str, Stage]) -> str:
         return "it exits on reply and on timeout"
     if isinstance(step, SetStatusStep):
         return f"status '{step.status}' is stage '{stages[step.status]}', which is in exit_on_stages"
+    if isinstance(step, CallStep):
+        return "it exits whatever the call's outcome"
     return "it always exits"
 
 

@@ -16,6 +16,7 @@ from domain.sequences.definition import SequenceDefinition
 from domain.sequences.schedule import StepPlan, timeline, zone
 from domain.sequences.steps import (
     AiMessageStep,
+    CallStep,
     SendWhatsAppStep,
     SetStatusStep,
     StepBase,
@@ -152,4 +153,8 @@ def _summary(plan: StepPlan) -> str:
         return f"Task for {who}, due in {step.due_in.describe()}"
     if isinstance(step, SetStatusStep):
         return f"Set status to '{step.status}'"
+    if isinstance(step, CallStep):
+        branches = {"connected": step.on_connected, "voicemail": step.on_voicemail, "no answer": step.on_no_answer}
+        said = "; ".join(f"{k}: {'end the sequence' if v == 'exit' else 'continue'}" for k, v in branches.items())
+        return f"Call the lead, waiting up to {step.wait_up_to.describe()} for the outcome ({said})"
     return type(step).__name__

@@ -10,7 +10,7 @@ and an optional `name`. Each step class also states, for the scheduler and the v
 - `exits_after(...)` — the enrollment ends after it unconditionally (the steps after it are unreachable);
 - `texts()` — the texts carrying `{{variables}}`, with their field path, for checking and rendering.
 
-Adding a step type (e.g. `call`) is one class here and one entry in `Step`; the workflow side is
+Adding a step type is one class here and one entry in `Step`; the workflow side is
 described in workflows/sequence.py.
 
 Durations are written as an object `{"days": 1, "hours": 2, "minutes": 30, "seconds": 0}` (all optional, default 0),
@@ -224,8 +224,35 @@ class AiMessageStep(StepBase):
         return found
 
 
+CallOutcomeBranch = Literal["connected", "voicemail", "no_answer"]
+
+
+class CallStep(StepBase):
+    """Call the lead through the tenant's telephony account (its voicemail policy and answer: the voice agent, an
+    agent's phone or a message) and wait up to `wait_up_to` for the call's outcome. `on_connected` (a person answered),
+    `on_voicemail` (a message was left) and `on_no_answer` (no answer, busy, failed, or no outcome in time) say where
+    the enrollment goes: `continue` to the next step, or `exit`. The tenant's retry policy does not apply: the
+    sequence's next steps are the retry."""
+
+    type: Literal["call"] = "call"
+    on_connected: Literal["continue", "exit"] = "exit"
+    on_voicemail: Literal["continue", "exit"] = "continue"
+    on_no_answer: Literal["continue", "exit"] = "continue"
+    wait_up_to: Duration = Field(
+        default=Duration(hours=4), description="How long the step waits for the outcome (a call may queue for a slot)"
+    )
+
+    contacts_lead: ClassVar[bool] = True
+
+    def on(self, branch: CallOutcomeBranch) -> Literal["continue", "exit"]:
+        return {"connected": self.on_connected, "voicemail": self.on_voicemail, "no_answer": self.on_no_answer}[branch]
+
+    def exits_after(self, *, exit_stages: Collection[Stage], status_stages: Mapping[str, Stage]) -> bool:
+        return self.on_connected == self.on_voicemail == self.on_no_answer == "exit"
+
+
 Step = Annotated[
-    SendWhatsAppStep | WaitStep | WaitForReplyStep | TaskStep | SetStatusStep | AiMessageStep,
+    SendWhatsAppStep | WaitStep | WaitForReplyStep | TaskStep | SetStatusStep | AiMessageStep | CallStep,
     Field(discriminator="type"),
 ]
 

@@ -218,7 +218,8 @@ def test_shape_errors_point_at_the_step_not_at_the_union_member():
         }
     )
     bad_type = (
-        "unknown or missing step type; use one of send_whatsapp, wait, wait_for_reply, task, set_status, ai_message"
+        "unknown or missing step type; use one of send_whatsapp, wait, wait_for_reply, task, set_status, ai_message,"
+        " call"
     )
     assert errors == {
         "steps[1].type": bad_type,

@@ -94,5 +94,5 @@ def test_json_schema_describes_the_union_by_its_discriminator():
     union = schema["properties"]["steps"]["items"]
     assert union["discriminator"]["propertyName"] == "type"
     assert set(union["discriminator"]["mapping"]) == set(step_types())
-    assert set(step_types()) == {"send_whatsapp", "wait", "wait_for_reply", "task", "set_status", "ai_message"}
+    assert set(step_types()) == {"send_whatsapp", "wait", "wait_for_reply", "task", "set_status", "ai_message", "call"}
     assert schema["$defs"]["BusinessHours"]["properties"]["start"]["default"] == "09:00"
