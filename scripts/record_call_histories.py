@@ -1,12 +1,14 @@
-"""Record CallWorkflow histories for the replay test: `.venv/bin/python scripts/record_call_histories.py`.
+"""Record CallWorkflow histories for the replay test: `.venv/bin/python scripts/record_call_histories.py [name...]`.
 
 Runs the current CallWorkflow on a throwaway Temporal dev server through the scenarios below, each until the call
 has ended and its outcome is written (the workflow then waits for disposition corrections: the history is taken
 there), and writes it to tests/workflows/histories/call/<scenario>.json, replayed by
-tests/workflows/test_call_replay.py. See scripts/history_recording.py for when to re-record.
+tests/workflows/test_call_replay.py. Names given: only those scenarios (a new one, without re-recording the older
+files). See scripts/history_recording.py for when to re-record.
 """
 
 import asyncio
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -16,6 +18,7 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 
 from core.queues import LEADS_QUEUE
+from domain.calls import CallDisposition
 from workflows.call import CallWorkflow
 from workflows.call_types import (
     ACQUIRE_CALL_SLOT,
@@ -27,12 +30,15 @@ from workflows.call_types import (
     PROVIDER_EVENT_SIGNAL,
     RELEASE_CALL_SLOT,
     RENEW_CALL_SLOT,
+    SUMMARIZE_CALL,
+    TELL_LEAD_CALL_OUTCOME,
     VOICE_REPLY,
     AnsweredByEvent,
     CallerUtterance,
     CallPlan,
     CallRef,
     CallStatusEvent,
+    CallSummary,
     CallView,
     CallWorkflowInput,
     PlacedCall,
@@ -71,14 +77,39 @@ async def voice_reply(turn: VoiceTurn) -> VoiceReply:
     return VoiceReply(say="Goodbye.", action="hang_up")
 
 
+@activity.defn(name=SUMMARIZE_CALL)
+async def summarize(data: object) -> CallSummary:
+    return CallSummary(
+        summary="The caller wants to visit on Thursday at five.",
+        suggested_disposition=CallDisposition.INTERESTED,
+        by="ai:v1",
+    )
+
+
 # Stand-ins whose results the workflow does not read.
-QUIET = [HANG_UP_CALL, MIRROR_CALL, CREATE_MISSED_CALL_TASK, ACQUIRE_CALL_SLOT, RENEW_CALL_SLOT, RELEASE_CALL_SLOT]
+QUIET = [
+    HANG_UP_CALL,
+    MIRROR_CALL,
+    CREATE_MISSED_CALL_TASK,
+    ACQUIRE_CALL_SLOT,
+    RENEW_CALL_SLOT,
+    RELEASE_CALL_SLOT,
+    TELL_LEAD_CALL_OUTCOME,
+]
 
 
-async def start(client: Client, name: str) -> WorkflowHandle[CallWorkflow, CallView]:
+async def start(client: Client, name: str, **extra: object) -> WorkflowHandle[CallWorkflow, CallView]:
     lead_id = uuid.uuid5(uuid.NAMESPACE_URL, f"leadflow-record:{name}")
-    data = CallWorkflowInput(
-        tenant_id=TENANT, tenant_slug="record", lead_id=lead_id, call_id=uuid.uuid4(), attempt=1, origin="agent"
+    data = CallWorkflowInput.model_validate(
+        {
+            "tenant_id": TENANT,
+            "tenant_slug": "record",
+            "lead_id": lead_id,
+            "call_id": uuid.uuid4(),
+            "attempt": 1,
+            "origin": "agent",
+            **extra,
+        }
     )
     return await client.start_workflow(
         CallWorkflow.run, data, id=call_workflow_id("record", str(lead_id), 1), task_queue=LEADS_QUEUE
@@ -111,6 +142,27 @@ async def conversation(client: Client) -> WorkflowHandle[CallWorkflow, CallView]
     return handle
 
 
+async def conversation_summarised(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
+    """A conversation on the code that tells the lead its outcome and summarises the call (both patches)."""
+    handle = await start(client, "conversation_summarised")
+    for number, value in enumerate(("initiated", "ringing", "in-progress")):
+        await status(handle, value, number)
+    for text in ("Yes, it is", "Thursday at five"):
+        await handle.execute_update(CallWorkflow.caller_said, CallerUtterance(call_sid=SID, text=text))
+    await status(handle, "completed", 3, duration_seconds=42)
+    return handle
+
+
+async def sequence_no_answer(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
+    """A sequence step's call nobody answers: no retry of its own; its enrollment is told (here it does not run)."""
+    handle = await start(
+        client, "sequence_no_answer", origin="sequence", enrollment_workflow_id="enrollment:record:gone"
+    )
+    for number, value in enumerate(("initiated", "ringing", "no-answer")):
+        await status(handle, value, number)
+    return handle
+
+
 async def voicemail(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
     handle = await start(client, "voicemail")
     await status(handle, "ringing", 1)  # out of order: initiated comes after ringing
@@ -134,14 +186,18 @@ SCENARIOS: list[Callable[[Client], Awaitable[WorkflowHandle[CallWorkflow, CallVi
     conversation,
     voicemail,
     busy_then_retry,
+    conversation_summarised,
+    sequence_no_answer,
 ]
 
 
-async def record(out_dir: Path = HISTORIES / "call") -> list[Path]:
-    activities = [prepare, place, voice_reply, *(stand_in(name) for name in QUIET)]
+async def record(out_dir: Path = HISTORIES / "call", names: set[str] | None = None) -> list[Path]:
+    activities = [prepare, place, voice_reply, summarize, *(stand_in(name) for name in QUIET)]
     written: list[Path] = []
     async with running(dev_server, task_queue=LEADS_QUEUE, workflows=[CallWorkflow], activities=activities) as env:
         for scenario in SCENARIOS:
+            if names and scenario.__name__ not in names:
+                continue
             handle = await scenario(env.client)
             await ended(handle)
             written.append(await write_history(handle, out_dir / f"{scenario.__name__}.json"))
@@ -149,4 +205,4 @@ async def record(out_dir: Path = HISTORIES / "call") -> list[Path]:
 
 
 if __name__ == "__main__":
-    run(record())
+    run(record(names=set(sys.argv[1:]) or None))

@@ -60,12 +60,16 @@ from workflows.sequence_types import (
     MIRROR_ENROLLMENT,
     RESERVE_DAILY_SEND,
     SET_LEAD_STATUS,
+    START_SEQUENCE_CALL,
     CreatedTask,
     DailySendDecision,
     DailySendReservation,
     EnrollmentControl,
     LeadStatusSet,
     LeadStatusToSet,
+    SequenceCallEnded,
+    SequenceCallRequest,
+    SequenceCallStarted,
     SequenceWorkflowInput,
     TaskAction,
     TaskToCreate,
@@ -135,7 +139,17 @@ async def save_draft(data: AiDraftInput) -> AiDraftRef:
     return AiDraftRef(draft_id=DRAFT_IDS.setdefault(data.turn_key, uuid.uuid4()))
 
 
+CALLS: dict[str, uuid.UUID] = {}  # attempt key -> call id
+
+
+@activity.defn(name=START_SEQUENCE_CALL)
+async def start_call(data: SequenceCallRequest) -> SequenceCallStarted:
+    call_id = CALLS.setdefault(data.attempt_key, uuid.uuid4())
+    return SequenceCallStarted(call_id=call_id, workflow_id=f"call:replay:{data.lead_id}:{len(CALLS)}")
+
+
 ACTIVITIES = [
+    start_call,
     send,
     reserve,
     create_task,
@@ -308,6 +322,22 @@ async def ai_message_fallback_and_approved_draft(client: Client, env: WorkflowEn
     return handle
 
 
+async def call_steps_unanswered_then_connected(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
+    """Two call steps: nobody answers the first (it goes on), a person the second (it ends the enrollment)."""
+    handle = await enroll(client, [{"type": "call", "id": "first"}, {"type": "call", "id": "second"}])
+    for number, disposition in enumerate(("no_answer", "human_connected"), start=1):
+        await until(lambda n=number: _calls_placed(handle, n))  # type: ignore[misc]
+        call_id = list(CALLS.values())[-1]
+        await handle.signal(SequenceWorkflow.call_ended, SequenceCallEnded(call_id=call_id, disposition=disposition))
+    await handle.result()
+    return handle
+
+
+async def _calls_placed(handle: WorkflowHandle, count: int) -> bool:
+    view = await handle.query(SequenceWorkflow.view)
+    return sum(1 for r in view.history if r.result == "call_placed") >= count
+
+
 async def _draft(handle: WorkflowHandle) -> bool:
     view = await handle.query(SequenceWorkflow.view)
     return any(r.result == "draft_waiting" for r in view.history)
@@ -337,6 +367,7 @@ SCENARIOS = [
     paused_before_first_wait,
     task_completed_and_capped,
     ai_message_fallback_and_approved_draft,
+    call_steps_unanswered_then_connected,
 ]
 
 

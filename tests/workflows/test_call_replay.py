@@ -9,7 +9,7 @@ from tests.workflows.replay import HISTORIES, recorded, replay_failure
 from workflows.call import CallWorkflow
 
 CALLS = HISTORIES / "call"
-SCENARIOS = {"conversation", "voicemail", "busy_then_retry"}
+SCENARIOS = {"conversation", "voicemail", "busy_then_retry", "conversation_summarised", "sequence_no_answer"}
 
 
 def test_every_scenario_has_a_recorded_history() -> None:

@@ -19,6 +19,7 @@ SCENARIOS = {
     "paused_before_first_wait": "core_patch",  # the pause-holds-schedule marker: the wait kept its planned end
     "task_completed_and_capped": "complete_task",
     "ai_message_fallback_and_approved_draft": "decide_ai_draft",  # an ai_message fallback, then an approved draft
+    "call_steps_unanswered_then_connected": "call_ended",  # a call step going on, then one ending the enrollment
 }
 
 
