@@ -464,6 +464,12 @@ class AiActivities:
             data={"level": level, "month": month, "tokens_used": used, "budget": budget},
         )
 
+    async def _conversation_changed(self, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> None:
+        """A draft of the lead's conversation was saved or settled (committed): the open inboxes refetch it."""
+        if self.live is not None:
+            data = {"lead_id": str(lead_id)}
+            await self.live.publish(LiveEvent(tenant_id, LiveEventType.CONVERSATION_CHANGED, data))
+
     async def _published(self, tenant_id: uuid.UUID, people: list[uuid.UUID]) -> None:
         """Tell the newly notified people live, once their notifications committed."""
         if self.live is not None and people:
@@ -484,7 +490,9 @@ class AiActivities:
                     "settings_version": data.settings_version,
                 }
             )
-            return AiDraftRef(draft_id=draft.id)
+            draft_id = draft.id
+        await self._conversation_changed(data.tenant_id, data.lead_id)  # the open inboxes show the draft
+        return AiDraftRef(draft_id=draft_id)
 
     @activity.defn(name=SETTLE_AI_DRAFT)
     async def settle_draft(self, data: AiDraftSettlement) -> AiDraftSettled:
@@ -534,4 +542,5 @@ class AiActivities:
                 },
                 idempotency_key=f"ai_draft:{data.draft_id}:{data.status}",
             )
-            return AiDraftSettled(task_id=task_id)
+        await self._conversation_changed(data.tenant_id, data.lead_id)
+        return AiDraftSettled(task_id=task_id)

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import LeadWorkflowsDep, SequenceWorkflowsDep, SessionDep, SettingsDep
+from api.deps import LeadWorkflowsDep, LiveEventsDep, SequenceWorkflowsDep, SessionDep, SettingsDep
 from api.schemas.ai import (
     AgentSettingsPublic,
     AgentSettingsUpdate,
@@ -132,11 +132,13 @@ async def set_handler(
     tenant: CurrentTenant,
     session: SessionDep,
     workflows: LeadWorkflowsDep,
+    live: LiveEventsDep,
 ) -> HandlerPublic:
     """`ai`: the agent answers this lead again; `human`: a person takes the conversation over."""
     return await drafts.set_handler(
         session=session,
         workflows=workflows,
+        live=live,
         tenant=tenant,
         lead_id=lead_id,
         handler=data.handler,

@@ -3,12 +3,14 @@
 
 import asyncio
 import uuid
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.ai import DraftList, DraftPublic, HandlerPublic
-from api.transaction import end_reads
+from api.transaction import after_commit, end_reads
 from core.errors import Conflict, NotFound
+from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.ai_agent import ConversationHandler
 from models import Tenant
 from repositories.ai_drafts import AiDraftRepository
@@ -87,6 +89,7 @@ async def set_handler(
     *,
     session: AsyncSession,
     workflows: LeadWorkflowClient,
+    live: LiveEvents,
     tenant: Tenant,
     lead_id: uuid.UUID,
     handler: ConversationHandler,
@@ -104,4 +107,6 @@ async def set_handler(
     await ConversationRepository(session).set_handler(
         tenant_id=tenant.id, lead_id=lead_id, handler=view.conversation_handler
     )
+    event = LiveEvent(tenant.id, LiveEventType.CONVERSATION_CHANGED, {"lead_id": str(lead_id)})
+    after_commit(session, partial(live.publish, event), failure=None)  # every open inbox shows who answers now
     return HandlerPublic(lead_id=lead_id, handler=view.conversation_handler)

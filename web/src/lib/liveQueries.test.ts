@@ -8,6 +8,7 @@ describe("staleQueries", () => {
       ["conversation", "L1"],
       ["messages", "L1"],
       ["timeline", "L1"],
+      ["ai-drafts", "L1"],
     ]);
   });
   it("refreshes every lead list and the lead on a lead change", () => {

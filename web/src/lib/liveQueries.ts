@@ -8,8 +8,14 @@ export function staleQueries(message: LiveMessage): QueryKey[] | "all" {
   switch (message.type) {
     case "conversation.changed":
       return leadId
-        ? [["conversations"], ["conversation", leadId], ["messages", leadId], ["timeline", leadId]]
-        : [["conversations"], ["conversation"], ["messages"]];
+        ? [
+            ["conversations"],
+            ["conversation", leadId],
+            ["messages", leadId],
+            ["timeline", leadId],
+            ["ai-drafts", leadId],
+          ]
+        : [["conversations"], ["conversation"], ["messages"], ["ai-drafts"]];
     case "lead.changed":
       return leadId ? [["leads"], ["lead", leadId], ["timeline", leadId]] : [["leads"], ["lead"], ["timeline"]];
     case "task.changed":

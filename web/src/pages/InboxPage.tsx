@@ -4,12 +4,15 @@ import { Link, useParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
+import { AiDrafts, HandlerControl } from "../components/AiPanel";
 import { ReplyBox } from "../components/ReplyBox";
 import { Empty, QueryState } from "../components/States";
 import { Time } from "../components/Time";
+import { handlerBadge } from "../lib/aiAgent";
 import { phone } from "../lib/format";
 
 type Owner = "all" | "mine" | "unassigned";
+type HandlerFilter = "any" | "ai" | "human" | "unassigned";
 
 function MessageStatus({ message }: { message: Schemas["MessagePublic"] }) {
   if (message.direction !== "outbound") return null;
@@ -63,6 +66,7 @@ function OpenConversation({ leadId }: { leadId: string }) {
   const unread = conversation.data?.unread_count ?? 0;
   const conversationId = conversation.data?.id;
   const mayWrite = can(me, "lead:write");
+  const mayDecide = can(me, "ai_draft:work");
   const { mutate, isPending } = markRead;
   useEffect(() => {
     // Seen while open: messages arriving now count as read too.
@@ -81,7 +85,9 @@ function OpenConversation({ leadId }: { leadId: string }) {
         )}
       </header>
       <QueryState query={conversation} what="the conversation" />
+      {mayDecide && conversation.data && <HandlerControl leadId={leadId} handler={conversation.data.handler} />}
       <Thread leadId={leadId} />
+      {mayDecide && <AiDrafts leadId={leadId} />}
       {mayWrite && conversation.data && <ReplyBox leadId={leadId} conversation={conversation.data} />}
     </section>
   );
@@ -92,12 +98,21 @@ export function InboxPage() {
   const [owner, setOwner] = useState<Owner>("all");
   const [unreadOnly, setUnreadOnly] = useState(false);
   const [q, setQ] = useState("");
+  const [handler, setHandler] = useState<HandlerFilter>("any");
   const conversations = useQuery({
-    queryKey: ["conversations", { owner, unreadOnly, q }],
+    queryKey: ["conversations", { owner, unreadOnly, q, handler }],
     queryFn: () =>
       unwrap(
         api.GET("/api/v1/conversations", {
-          params: { query: { owner, unread: unreadOnly, q: q || undefined, limit: 100 } },
+          params: {
+            query: {
+              owner,
+              unread: unreadOnly,
+              q: q || undefined,
+              handler: handler === "any" ? undefined : handler,
+              limit: 100,
+            },
+          },
         }),
       ),
     placeholderData: keepPreviousData,
@@ -115,6 +130,15 @@ export function InboxPage() {
               <option value="unassigned">Unassigned</option>
             </select>
           </label>
+          <label>
+            Answered by
+            <select value={handler} onChange={(e) => setHandler(e.target.value as HandlerFilter)}>
+              <option value="any">Anyone</option>
+              <option value="ai">AI agent</option>
+              <option value="human">A person</option>
+              <option value="unassigned">Nobody yet</option>
+            </select>
+          </label>
           <label className="inline">
             <input type="checkbox" checked={unreadOnly} onChange={(e) => setUnreadOnly(e.target.checked)} />
             Unread only
@@ -130,7 +154,15 @@ export function InboxPage() {
           {conversations.data?.items.map((conversation) => (
             <li key={conversation.id} className={conversation.lead.id === leadId ? "active" : undefined}>
               <Link to={`/inbox/${conversation.lead.id}`} data-testid="conversation">
-                <strong>{conversation.lead.name || phone(conversation.lead.phone)}</strong>
+                <strong>
+                  {conversation.lead.name || phone(conversation.lead.phone)}
+                  {handlerBadge(conversation.handler) && (
+                    <span className={`handler-badge ${conversation.handler}`}>
+                      {" "}
+                      {handlerBadge(conversation.handler)}
+                    </span>
+                  )}
+                </strong>
                 {conversation.unread_count > 0 ? (
                   <span className="badge" aria-label={`${conversation.unread_count} unread`}>
                     {conversation.unread_count}
