@@ -10,10 +10,9 @@ from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.app import create_app
 from core.config import Settings
 from models import WebhookEvent
-from tests.fixtures.dispatcher import wait_after_webhooks
+from tests.fixtures.infra import app_client, running_app
 from tests.fixtures.whatsapp import WhatsAppTenant, fresh_phone_digits, fresh_wamid
 
 pytestmark = pytest.mark.usefixtures("lead_worker")
@@ -21,8 +20,7 @@ pytestmark = pytest.mark.usefixtures("lead_worker")
 
 @pytest.fixture
 async def small_app(settings: Settings, inbox_dispatcher: object) -> AsyncIterator[FastAPI]:
-    application = create_app(settings.model_copy(update={"webhook_max_in_flight": 2}))
-    async with application.router.lifespan_context(application):
+    async with running_app(settings, webhook_max_in_flight=2) as application:
         yield application
 
 
@@ -30,9 +28,7 @@ async def small_app(settings: Settings, inbox_dispatcher: object) -> AsyncIterat
 async def small_client(
     small_app: FastAPI, session_factory: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=small_app)
-    hooks = wait_after_webhooks(session_factory)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver", event_hooks=hooks) as c:
+    async with app_client(small_app, session_factory) as c:
         yield c
 
 

@@ -52,6 +52,18 @@ async def _lead_by_phone(factory: async_sessionmaker[AsyncSession], tenant_id, p
         ).scalar_one_or_none()
 
 
+async def _opted_out_lead(factory: async_sessionmaker[AsyncSession], tenant: WhatsAppTenant, sender: str) -> Lead:
+    """The lead of the WhatsApp number `sender` (digits), once it is opted out."""
+
+    async def opted_out() -> Lead | None:
+        lead = await _lead_by_phone(factory, tenant.id, "+" + sender)
+        return lead if lead is not None and lead.stage == "opted_out" else None
+
+    lead = await eventually(opted_out)
+    assert lead is not None
+    return lead
+
+
 async def _count(factory: async_sessionmaker[AsyncSession], model, *conditions) -> int:  # type: ignore[no-untyped-def]
     async with factory() as session:
         return int((await session.execute(select(func.count()).select_from(model).where(*conditions))).scalar_one())
@@ -375,11 +387,7 @@ async def test_an_opt_out_keyword_opts_the_lead_out(
     body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, text=word)
     assert (await wa_tenant.post_cloud(client, body)).status_code == 200
 
-    async def opted_out() -> Lead | None:
-        lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
-        return lead if lead is not None and lead.stage == "opted_out" else None
-
-    lead = await eventually(opted_out)
+    lead = await _opted_out_lead(session_factory, wa_tenant, sender)
     async with session_factory() as session:
         change = (
             await session.execute(
@@ -387,9 +395,7 @@ async def test_an_opt_out_keyword_opts_the_lead_out(
             )
         ).scalar_one()
     assert change.actor == "whatsapp" and "opt-out" in change.data["reason"]
-    async with session_factory() as session:
-        conversation = (await session.execute(select(Conversation).where(Conversation.lead_id == lead.id))).scalar_one()
-    assert conversation.opted_out_at is not None
+    assert (await _conversation_of(session_factory, wa_tenant.id, "+" + sender)).opted_out_at is not None
 
 
 async def test_tapping_the_stop_promotions_button_opts_the_lead_out(
@@ -401,14 +407,8 @@ async def test_tapping_the_stop_promotions_button_opts_the_lead_out(
     body = wa_tenant.meta_body("webhook_inbound_template_quick_reply_button.json", sender=sender)
     assert (await wa_tenant.post_cloud(client, body)).status_code == 200
 
-    async def opted_out() -> Lead | None:
-        lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
-        return lead if lead is not None and lead.stage == "opted_out" else None
-
-    lead = await eventually(opted_out)
-    async with session_factory() as session:
-        conversation = (await session.execute(select(Conversation).where(Conversation.lead_id == lead.id))).scalar_one()
-    assert conversation.opted_out_at is not None
+    await _opted_out_lead(session_factory, wa_tenant, sender)
+    assert (await _conversation_of(session_factory, wa_tenant.id, "+" + sender)).opted_out_at is not None
 
 
 async def test_an_ordinary_message_mentioning_stop_does_not_opt_out(
@@ -482,11 +482,7 @@ async def test_a_marketing_opt_out_status_opts_the_lead_out(
     for _ in range(2):
         assert (await wa_tenant.post_cloud(client, body)).status_code == 200
 
-    async def opted_out() -> Lead | None:
-        lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
-        return lead if lead is not None and lead.stage == "opted_out" else None
-
-    await eventually(opted_out)
+    await _opted_out_lead(session_factory, wa_tenant, sender)
     async with session_factory() as session:
         message = (await session.execute(select(Message).where(Message.provider_message_id == wamid))).scalar_one()
     assert (message.status, message.error_code) == ("failed", "131050")
@@ -513,11 +509,7 @@ async def test_a_marketing_opt_out_status_whose_signal_failed_is_signalled_once_
     await eventually(lambda: _inbox_retrying(session_factory, f"status:{wamid}:failed"))
     monkeypatch.setattr(lead_signals, "signal_lead", real)
 
-    async def opted_out() -> Lead | None:
-        lead = await _lead_by_phone(session_factory, wa_tenant.id, "+" + sender)
-        return lead if lead is not None and lead.stage == "opted_out" else None
-
-    await eventually(opted_out)
+    await _opted_out_lead(session_factory, wa_tenant, sender)
 
 
 async def test_a_status_for_an_unknown_message_is_stored_and_acknowledged(

@@ -34,6 +34,22 @@ def _alembic(url: str) -> Config:
     return config
 
 
+def _insert_tenant(conn: psycopg.Connection, tenant_id: uuid.UUID, slug: str) -> None:
+    conn.execute(
+        "INSERT INTO tenant (id, slug, name, default_region, timezone, speed_to_lead_minutes)"
+        " VALUES (%s, %s, %s, 'US', 'UTC', 15)",
+        (tenant_id, slug, slug.upper()),
+    )
+
+
+def _insert_lead(conn: psycopg.Connection, lead_id: uuid.UUID, tenant_id: uuid.UUID, *, source: str) -> None:
+    conn.execute(
+        "INSERT INTO lead (id, tenant_id, phone, name, source, status_key, stage, timezone, custom_fields)"
+        " VALUES (%s, %s, '+12025550143', 'A', %s, 'new', 'new', 'UTC', '{}')",
+        (lead_id, tenant_id, source),
+    )
+
+
 def _credentials(url: str) -> tuple[str, str, str | None]:
     with psycopg.connect(url) as conn:
         row = conn.execute("SELECT access_token, app_secret, verify_token FROM whatsapp_account").fetchone()
@@ -46,11 +62,7 @@ def test_plain_text_credentials_are_sealed_by_the_upgrade_and_opened_by_the_down
     command.upgrade(config, "0007_outbox_sending")
     tenant_id = uuid.uuid4()
     with psycopg.connect(empty_database) as conn:
-        conn.execute(
-            "INSERT INTO tenant (id, slug, name, default_region, timezone, speed_to_lead_minutes)"
-            " VALUES (%s, 'm', 'M', 'US', 'UTC', 15)",
-            (tenant_id,),
-        )
+        _insert_tenant(conn, tenant_id, "m")
         conn.execute(
             "INSERT INTO whatsapp_account (id, tenant_id, provider, phone_number_id, access_token, app_secret,"
             " verify_token) VALUES (%s, %s, 'cloud', '123', 'EAAG-plain', 'plain-secret', NULL)",
@@ -78,16 +90,8 @@ def test_an_existing_task_of_a_non_blocking_step_is_marked_non_blocking(empty_da
     ]
     definition = json.dumps({"steps": steps, "settings": {}})
     with psycopg.connect(empty_database) as conn:
-        conn.execute(
-            "INSERT INTO tenant (id, slug, name, default_region, timezone, speed_to_lead_minutes)"
-            " VALUES (%s, 'm', 'M', 'US', 'UTC', 15)",
-            (tenant,),
-        )
-        conn.execute(
-            "INSERT INTO lead (id, tenant_id, phone, name, source, status_key, stage, timezone, custom_fields)"
-            " VALUES (%s, %s, '+12025550143', 'A', 'api', 'new', 'new', 'UTC', '{}')",
-            (lead, tenant),
-        )
+        _insert_tenant(conn, tenant, "m")
+        _insert_lead(conn, lead, tenant, source="api")
         conn.execute(
             "INSERT INTO sequence (id, tenant_id, name, status, definition, has_unpublished_changes, created_by)"
             " VALUES (%s, %s, 'S', 'active', %s, false, 'user:x')",
@@ -121,16 +125,8 @@ def test_the_lead_created_event_of_a_whatsapp_lead_becomes_created(empty_databas
     command.upgrade(config, "0011_lead_create_idempotency")
     tenant, lead, event = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     with psycopg.connect(empty_database) as conn:
-        conn.execute(
-            "INSERT INTO tenant (id, slug, name, default_region, timezone, speed_to_lead_minutes)"
-            " VALUES (%s, 'm', 'M', 'US', 'UTC', 15)",
-            (tenant,),
-        )
-        conn.execute(
-            "INSERT INTO lead (id, tenant_id, phone, name, source, status_key, stage, timezone, custom_fields)"
-            " VALUES (%s, %s, '+12025550143', 'A', 'whatsapp', 'new', 'new', 'UTC', '{}')",
-            (lead, tenant),
-        )
+        _insert_tenant(conn, tenant, "m")
+        _insert_lead(conn, lead, tenant, source="whatsapp")
         conn.execute(
             "INSERT INTO timeline_event (id, tenant_id, lead_id, kind, actor, data, idempotency_key)"
             " VALUES (%s, %s, %s, 'lead_created', 'whatsapp', '{}', %s)",
@@ -154,16 +150,8 @@ def test_leads_stored_before_background_jobs_count_as_started(empty_database: st
     command.upgrade(config, "0014_webhook_inbox")
     tenant, lead = uuid.uuid4(), uuid.uuid4()
     with psycopg.connect(empty_database) as conn:
-        conn.execute(
-            "INSERT INTO tenant (id, slug, name, default_region, timezone, speed_to_lead_minutes)"
-            " VALUES (%s, 'j', 'J', 'US', 'UTC', 15)",
-            (tenant,),
-        )
-        conn.execute(
-            "INSERT INTO lead (id, tenant_id, phone, name, source, status_key, stage, timezone, custom_fields)"
-            " VALUES (%s, %s, '+12025550143', 'A', 'api', 'new', 'new', 'UTC', '{}')",
-            (lead, tenant),
-        )
+        _insert_tenant(conn, tenant, "j")
+        _insert_lead(conn, lead, tenant, source="api")
 
     command.upgrade(config, "head")
     with psycopg.connect(empty_database) as conn:

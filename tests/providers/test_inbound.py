@@ -1,5 +1,6 @@
 """Every webhook fixture of Meta and Evolution parses into the normalised events a workflow needs."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,12 +50,34 @@ def _one(events: list, kind: type) -> object:
     return events[0]
 
 
-def test_meta_inbound_text() -> None:
-    event = _one(parse_meta_webhook(load_fixture("meta/webhook_inbound_text.json")), InboundMessage)
+@pytest.mark.parametrize(
+    ("parse", "fixture", "provider", "account_id", "message_id"),
+    [
+        (
+            parse_meta_webhook,
+            "meta/webhook_inbound_text.json",
+            "cloud",
+            "109876543210987",
+            "wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzQTFGOUMyRTdCNDREMDVBODFFNgA=",
+        ),
+        (
+            parse_evolution_webhook,
+            "evolution/webhook_messages_upsert_text.json",
+            "evolution",
+            "acme-shard-01",
+            "A0C6F29B3E8D17D45B9E2C07F1A34E68",
+        ),
+    ],
+    ids=["meta", "evolution_phone_addressed"],
+)
+def test_an_inbound_text(
+    parse: Callable[[dict], list], fixture: str, provider: str, account_id: str, message_id: str
+) -> None:
+    event = _one(parse(load_fixture(fixture)), InboundMessage)
     assert event == InboundMessage(
-        provider="cloud",
-        account_id="109876543210987",
-        provider_message_id="wamid.HBgLMTQxNTU1NTAxMjMVAgASGBQzQTFGOUMyRTdCNDREMDVBODFFNgA=",
+        provider=provider,
+        account_id=account_id,
+        provider_message_id=message_id,
         from_phone="+14155550123",
         kind=InboundKind.TEXT,
         text="Hi! Is the Oak Street apartment still available?",
@@ -161,20 +184,6 @@ def test_meta_other_fields_are_skipped_and_garbage_is_refused() -> None:
     del broken["entry"][0]["changes"][0]["value"]["messages"][0]["from"]
     with pytest.raises(WebhookPayloadError):
         parse_meta_webhook(broken)
-
-
-def test_evolution_upsert_phone_addressed() -> None:
-    event = _one(parse_evolution_webhook(load_fixture("evolution/webhook_messages_upsert_text.json")), InboundMessage)
-    assert event == InboundMessage(
-        provider="evolution",
-        account_id="acme-shard-01",
-        provider_message_id="A0C6F29B3E8D17D45B9E2C07F1A34E68",
-        from_phone="+14155550123",
-        kind=InboundKind.TEXT,
-        text="Hi! Is the Oak Street apartment still available?",
-        timestamp=datetime.fromtimestamp(1764150060, tz=UTC),
-        contact_name="Maria Lopez",
-    )
 
 
 def test_evolution_upsert_lid_addressed_takes_the_phone_from_remote_jid_alt() -> None:
