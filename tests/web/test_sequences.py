@@ -86,3 +86,33 @@ async def test_a_task_steps_assignee_is_checked_and_a_wait_can_end_in_business_h
     await builder.get_by_role("button", name="Create sequence").click()
     await expect(page).to_have_url(re.compile(r"/sequences/[0-9a-f-]{36}$"))
     await expect(page.get_by_label("End within business hours")).to_be_checked()
+
+
+async def test_an_ai_message_step_is_built_checked_and_previewed_with_its_instructions_and_fallback(
+    web_page: MakePage, tenant: TenantContext
+) -> None:
+    page = await web_page()
+    await page.goto("/sequences/new")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    builder = page.get_by_role("form", name="Sequence builder")
+    await builder.get_by_label("Name").fill("AI nudge")
+    step = builder.get_by_role("listitem", name="Step 1")
+    await step.get_by_label("Type").select_option("ai_message")
+    await step.get_by_label("Instructions for the AI agent").fill("Ask {{first_name}} if the offer still interests")
+    await builder.get_by_role("button", name="Create sequence").click()
+    await expect(step.get_by_role("alert")).to_contain_text("fallback_text")  # the API's 422, on the step
+
+    await step.get_by_label(re.compile("^Fallback text")).fill("Hi {{first_name}}, still interested?")
+    await step.get_by_label("A person approves it before it goes out").check()
+    await builder.get_by_role("button", name="Create sequence").click()
+    await expect(page).to_have_url(re.compile(r"/sequences/[0-9a-f-]{36}$"))
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.get_by_test_id("sequence-version")).to_contain_text("version 1")
+
+    preview = page.get_by_role("region", name="Preview")
+    await preview.get_by_label("Sample phone").fill("+14155550123")
+    await preview.get_by_role("button", name="Preview").click()
+    timeline = preview.get_by_role("list", name="Preview timeline")
+    await expect(timeline).to_contain_text("AI instructions “Ask Alex if the offer still interests”")
+    await expect(timeline).to_contain_text("fallback “Hi Alex, still interested?” (approved by a person)")
+    await screenshot(page, "sequence-ai-message-preview")

@@ -1,7 +1,7 @@
 // One step of a sequence in the builder: its type and that type's fields, with the API's problems shown under it.
 import type { PathMessage } from "../lib/sequenceErrors";
 
-export type StepType = "send_whatsapp" | "wait" | "wait_for_reply" | "task" | "set_status";
+export type StepType = "send_whatsapp" | "wait" | "wait_for_reply" | "task" | "set_status" | "ai_message";
 export type DraftStep = Record<string, unknown> & { type: StepType };
 
 export const STEP_TYPES: { type: StepType; label: string }[] = [
@@ -10,6 +10,7 @@ export const STEP_TYPES: { type: StepType; label: string }[] = [
   { type: "wait_for_reply", label: "Wait for a reply" },
   { type: "task", label: "Task for an agent" },
   { type: "set_status", label: "Set status" },
+  { type: "ai_message", label: "AI-written WhatsApp message" },
 ];
 
 export function newStep(type: StepType): DraftStep {
@@ -24,6 +25,8 @@ export function newStep(type: StepType): DraftStep {
       return { type, title: "", due_in: "PT4H", assignee: "lead_owner" };
     case "set_status":
       return { type, status: "" };
+    case "ai_message":
+      return { type, instructions: "", fallback_text: "", approval: false };
   }
 }
 
@@ -79,6 +82,35 @@ export function StepEditor({ index, step, errors, statuses, onChange, onRemove }
         {step.type === "send_whatsapp" && (
           <>
             <Text label="Message" value={step.text} onChange={set("text")} multiline />
+            <Text
+              label="Template outside the 24-hour window"
+              value={(step.fallback_template as { name?: string } | undefined)?.name ?? ""}
+              onChange={(name) => set("fallback_template")(name ? { name } : null)}
+            />
+          </>
+        )}
+        {step.type === "ai_message" && (
+          <>
+            <Text
+              label="Instructions for the AI agent"
+              value={step.instructions}
+              onChange={set("instructions")}
+              multiline
+            />
+            <Text
+              label="Fallback text (when the model cannot write it)"
+              value={step.fallback_text}
+              onChange={set("fallback_text")}
+              multiline
+            />
+            <label className="inline">
+              <input
+                type="checkbox"
+                checked={step.approval === true}
+                onChange={(e) => set("approval")(e.target.checked)}
+              />
+              A person approves it before it goes out
+            </label>
             <Text
               label="Template outside the 24-hour window"
               value={(step.fallback_template as { name?: string } | undefined)?.name ?? ""}

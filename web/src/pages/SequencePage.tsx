@@ -61,6 +61,13 @@ function Preview({ sequenceId }: { sequenceId: string }) {
                 <strong>{step.type.replaceAll("_", " ")}</strong> at {dateTime(step.fire_at_utc, preview.data.timezone)}
                 {step.waited_for_business_hours && " (held for business hours)"}
                 {step.text && <span> · “{step.text}”</span>}
+                {step.instructions && (
+                  <span>
+                    {" "}
+                    · AI instructions “{step.instructions}”; fallback “{step.fallback_text}”
+                    {step.approval && " (approved by a person)"}
+                  </span>
+                )}
               </li>
             ))}
           </ol>
