@@ -24,6 +24,7 @@ from api.schemas.auth import (
 from api.schemas.users import UserPublic
 from api.security import Authenticated
 from api.services import api_keys as api_key_service
+from api.services import calls as call_service
 from api.services import tenants as tenant_service
 from api.services import users as user_service
 from api.transaction import after_commit
@@ -148,7 +149,7 @@ async def change_password(
 
 
 @router.get("/me")
-async def me(principal: Authenticated, session: SessionDep, settings: SettingsDep) -> Me:
+async def me(request: Request, principal: Authenticated, session: SessionDep, settings: SettingsDep) -> Me:
     """The caller: their role and tenant, and the user or API key they authenticated as."""
     tenant = None
     if principal.tenant_id is not None:
@@ -166,6 +167,11 @@ async def me(principal: Authenticated, session: SessionDep, settings: SettingsDe
     # The Temporal Web UI shows every payload of a tenant's workflows: for the people who run the tenant.
     if Action.USER_MANAGE in permissions:
         temporal_ui = TemporalUi(url=settings.temporal_ui_url, namespace=settings.temporal_namespace)
+    telephony = False
+    if Action.CALL_PLACE in permissions and principal.tenant_id is not None:
+        telephony = await call_service.calls_available(
+            session=session, flags=request.app.state.feature_flags, tenant_id=principal.tenant_id
+        )
     return Me(
         via=principal.via,
         role=principal.role,
@@ -173,5 +179,6 @@ async def me(principal: Authenticated, session: SessionDep, settings: SettingsDe
         user=user,
         api_key=api_key,
         permissions=permissions,
+        telephony=telephony,
         temporal_ui=temporal_ui,
     )

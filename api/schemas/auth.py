@@ -61,6 +61,11 @@ class Me(BaseModel):
         description="the actions this caller's role may perform (domain/permissions.py); a client hides the rest, "
         "the server still checks every request"
     )
+    telephony: bool = Field(
+        default=False,
+        description="the caller may place calls now: their role may, the tenant's calls feature is on and it has a "
+        "telephony account (the app shows its Call buttons)",
+    )
     temporal_ui: TemporalUi | None = Field(
         description="where a lead's workflows can be looked up (search attribute LeadId), for those who run the "
         "tenant (user:manage); null otherwise"

@@ -27,7 +27,9 @@ from api.transaction import after_commit, end_reads
 from channels.voice.live import LiveCalls
 from core.config import Settings
 from core.errors import Conflict, NotFound, Unprocessable
+from core.feature_flags import FeatureFlagReader
 from core.redis import Keys
+from domain.feature_flags import FeatureFlag
 from models import Call, Lead, Tenant
 from repositories.calls import CallRepository
 from repositories.telephony_accounts import TelephonyAccountRepository
@@ -146,6 +148,13 @@ def workflow_input(*, tenant: Tenant, lead: Lead, call: Call, **extra: Any) -> C
         lead_timezone=lead.timezone,
         **extra,
     )
+
+
+async def calls_available(*, session: AsyncSession, flags: FeatureFlagReader, tenant_id: uuid.UUID) -> bool:
+    """The tenant's calls feature is on and it has a telephony account: a call placed now would be dialled."""
+    if not await flags.enabled(tenant_id, FeatureFlag.CALLS):
+        return False
+    return await TelephonyAccountRepository(session).get_for_tenant(tenant_id=tenant_id) is not None
 
 
 async def list_lead_calls(*, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> list[CallPublic]:

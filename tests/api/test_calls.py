@@ -394,6 +394,18 @@ async def test_agents_without_an_account_or_a_phone_get_a_422(
     assert answer.status_code == 422 and "agent_phone" in answer.text
 
 
+async def test_me_says_whether_calls_can_be_placed(
+    client: httpx.AsyncClient, make_tenant: MakeTenant, calls_tenant: CallTenant, system_admin: SystemAdminContext
+) -> None:
+    """The web app shows its Call buttons from `telephony` on /auth/me: a telephony account and the flag on."""
+    bare = await make_tenant()
+    assert (await client.get("/api/v1/auth/me", headers=bare.headers("agent"))).json()["telephony"] is False
+    me = await client.get("/api/v1/auth/me", headers=calls_tenant.headers("agent"))
+    assert me.status_code == 200 and me.json()["telephony"] is True
+    await set_flag(client, system_admin, calls_tenant.tenant.tenant_id, "calls", False)
+    assert (await client.get("/api/v1/auth/me", headers=calls_tenant.headers("agent"))).json()["telephony"] is False
+
+
 async def test_live_calls_show_a_call_while_it_lasts(
     client: httpx.AsyncClient,
     make_tenant: MakeTenant,

@@ -5,6 +5,7 @@ import { Layout } from "./components/Layout";
 import { Loading } from "./components/States";
 import { InboxPage } from "./pages/InboxPage";
 import { LeadsPage } from "./pages/LeadsPage";
+import { LiveCallsPage } from "./pages/LiveCallsPage";
 import { LoginPage } from "./pages/LoginPage";
 import { SequencesPage } from "./pages/SequencesPage";
 import { SettingsPage } from "./pages/SettingsPage";
@@ -42,6 +43,7 @@ export function App() {
         <Route path="inbox/:leadId?" element={<InboxPage />} />
         <Route path="leads/*" element={<LeadsPage />} />
         <Route path="tasks" element={<TasksPage />} />
+        <Route path="calls" element={<LiveCallsPage />} />
         <Route path="sequences/*" element={<SequencesPage />} />
         <Route path="settings/*" element={<SettingsPage />} />
         <Route path="tenants" element={<TenantsPage />} />

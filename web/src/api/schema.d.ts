@@ -2637,6 +2637,12 @@ export interface components {
             permissions: components["schemas"]["Action"][];
             /** Role */
             role: string;
+            /**
+             * Telephony
+             * @description the caller may place calls now: their role may, the tenant's calls feature is on and it has a telephony account (the app shows its Call buttons)
+             * @default false
+             */
+            telephony: boolean;
             /** @description where a lead's workflows can be looked up (search attribute LeadId), for those who run the tenant (user:manage); null otherwise */
             temporal_ui: components["schemas"]["TemporalUi"] | null;
             tenant: components["schemas"]["TenantSummary"] | null;

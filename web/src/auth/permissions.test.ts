@@ -10,6 +10,7 @@ function me(role: string, permissions: Action[], tenant = true): Me {
     tenant: tenant ? { id: "t", slug: "demo", name: "Demo" } : null,
     user: null,
     api_key: null,
+    telephony: false,
     temporal_ui: null,
   };
 }

@@ -3,7 +3,24 @@ import { NavLink, Outlet, useNavigate } from "react-router-dom";
 import { api, unwrap } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can, sectionsFor } from "../auth/permissions";
+import { useLiveCalls } from "../lib/useLiveCalls";
 import { NotificationBell } from "./NotificationBell";
+
+/** "Calls" with the number ringing or in progress now, for tenants with telephony. */
+function LiveCallsLink() {
+  const live = useLiveCalls(true);
+  const count = live.data?.items.length ?? 0;
+  return (
+    <NavLink to="/calls">
+      Calls
+      {count > 0 && (
+        <span className="badge nav-count" data-testid="live-calls" aria-label={`${count} live calls`}>
+          {count}
+        </span>
+      )}
+    </NavLink>
+  );
+}
 
 /** The tenant's unread messages beside "Inbox", kept current by the live events. */
 function UnreadCount() {
@@ -35,6 +52,7 @@ export function Layout() {
               {section.path === "/inbox" && can(me, "lead:read") && <UnreadCount />}
             </NavLink>
           ))}
+          {me?.telephony && can(me, "call:read") && <LiveCallsLink />}
         </nav>
         <div className="who">
           {me?.via === "session" && me.user && me.tenant && <NotificationBell />}

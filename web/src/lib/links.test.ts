@@ -9,6 +9,7 @@ const base: Me = {
   tenant: { id: "t", slug: "demo", name: "Demo" },
   user: null,
   api_key: null,
+  telephony: false,
   temporal_ui: { url: "http://127.0.0.1:8233/", namespace: "default" },
 };
 

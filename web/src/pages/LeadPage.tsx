@@ -4,6 +4,7 @@ import { useParams } from "react-router-dom";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
+import { LeadCalls } from "../components/LeadCalls";
 import { ReplyBox } from "../components/ReplyBox";
 import { Empty, QueryState } from "../components/States";
 import { TaskActions } from "../components/TaskActions";
@@ -337,6 +338,7 @@ export function LeadPage() {
         <div>
           {can(me, "enrollment:read") && <Enrollments leadId={leadId} />}
           {can(me, "task:work") && <LeadTasks leadId={leadId} />}
+          {can(me, "call:read") && <LeadCalls leadId={leadId} />}
           <Timeline leadId={leadId} />
         </div>
       </div>
