@@ -156,8 +156,12 @@ def demo_agent_settings(settings: Settings) -> dict[str, object]:
         "model": "sandbox-model",
         "base_url": f"{settings.sandbox_url()}/v1",
         "api_key": settings.openai_sandbox_api_key,
-        "system_prompt": "You are the friendly assistant of Demo Fitness, a gym. Keep replies short.",
-        "facts": "Membership price: 40 EUR per month\nOpening hours: 06:00-22:00 every day\nFirst class is free",
+        "system_prompt": "You are the friendly assistant of Demo Realty, a real-estate agency. Keep replies short.",
+        "facts": (
+            "Agency fee: 3% of the sale price\n"
+            "Office opening hours: 09:00-19:00, Monday to Saturday\n"
+            "Home valuations are free"
+        ),
         "debounce_seconds": 3,
         "draft_timeout_minutes": 120,
         "monthly_token_budget_soft": 500_000,
