@@ -491,7 +491,25 @@ class AiActivities:
                 }
             )
             draft_id = draft.id
+            # Whoever answers for the lead hears of it: its owner, else the tenant's owners and admins (once a draft).
+            lead = await LeadRepository(session).get(tenant_id=data.tenant_id, lead_id=data.lead_id)
+            notifications = NotificationRepository(session)
+            people = (
+                [lead.owner_id]
+                if lead and lead.owner_id
+                else await notifications.tenant_managers(tenant_id=data.tenant_id)
+            )
+            notified = await notifications.notify(
+                tenant_id=data.tenant_id,
+                user_ids=people,
+                kind=NotificationKind.AI_DRAFT_WAITING,
+                title=f"AI draft waiting for approval: {(lead.name if lead else '') or 'a lead'}",
+                lead_id=data.lead_id,
+                key=f"ai_draft:{draft_id}:waiting",
+                data={"draft_id": str(draft_id), "reason": data.reason[:300]},
+            )
         await self._conversation_changed(data.tenant_id, data.lead_id)  # the open inboxes show the draft
+        await self._published(data.tenant_id, notified)
         return AiDraftRef(draft_id=draft_id)
 
     @activity.defn(name=SETTLE_AI_DRAFT)

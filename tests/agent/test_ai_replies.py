@@ -305,13 +305,27 @@ async def test_the_soft_budget_tells_the_owners_once_a_month_and_the_agent_goes_
         assert len(await scene.sent(phone)) == 2
 
 
-async def test_draft_mode_waits_for_approval_with_an_edit(scene: AiScene) -> None:
+async def test_draft_mode_waits_for_approval_with_an_edit(
+    scene: AiScene, make_client: Callable[[], AbstractAsyncContextManager[httpx.AsyncClient]]
+) -> None:
     await scene.configure(mode="draft", debounce_seconds=0.1)
     lead_id, phone = await scene.new_lead()
     await scene.writes(lead_id, "how much is it?")
     draft = await _pending_draft(scene, lead_id)
     assert draft["text"] == PRICE and draft["reason"] == "draft_mode" and draft["settings_version"] == 1
     assert await scene.sent(phone) == []
+    # The lead's owner (the agent) is told a draft waits; the tenant's owner is not.
+    async with make_client() as agent, make_client() as owner:
+        await login(agent, scene.tenant.agent.email, PASSWORD)
+        await login(owner, scene.tenant.owner.email, PASSWORD)
+        (told,) = (await agent.get("/api/v1/notifications")).json()["items"]
+        assert (told["kind"], told["lead_id"], told["data"]["draft_id"]) == (
+            "ai_draft_waiting",
+            str(lead_id),
+            draft["id"],
+        )
+        assert told["title"] == "AI draft waiting for approval: Maria Lopez"
+        assert (await owner.get("/api/v1/notifications")).json()["items"] == []
 
     edited = "It is 40 EUR per month, Maria. Want to try a class?"
     approved = await scene.client.post(

@@ -2737,7 +2737,7 @@ export interface components {
          * NotificationKind
          * @enum {string}
          */
-        NotificationKind: "speed_to_lead" | "task_assigned" | "task_overdue" | "ai_budget" | "handoff_requested" | "ai_draft_waiting" | "missed_call";
+        NotificationKind: "speed_to_lead" | "task_assigned" | "task_overdue" | "ai_budget" | "ai_draft_waiting" | "handoff_requested" | "missed_call";
         /** NotificationPage */
         NotificationPage: {
             /**
