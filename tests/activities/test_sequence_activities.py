@@ -159,25 +159,30 @@ async def test_mirroring_an_enrollment_whose_lead_was_deleted_is_a_quiet_no_op(
     assert steps == []
 
 
+def _first_send_reservation(row: Enrollment, *, at: datetime, cap: int) -> DailySendReservation:
+    """The reservation of the enrollment `row`'s first send (step `hi`) under a daily cap of `cap`."""
+    return DailySendReservation(
+        tenant_id=row.tenant_id,
+        enrollment_id=row.id,
+        sequence_id=row.sequence_id,
+        number=1,
+        step_index=0,
+        step_id="hi",
+        at=at,
+        cap=cap,
+        tenant_timezone="UTC",
+        lead_timezone="Europe/London",
+        definition=DEFINITION,
+    )
+
+
 async def test_concurrent_reservations_never_exceed_the_daily_cap_and_a_retry_keeps_its_slot(
     acts: SequenceActivities, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    tenant_id, rows, _ = await _enrollments(session_factory, 6)
+    _, rows, _ = await _enrollments(session_factory, 6)
 
     def reservation(row: Enrollment, at: datetime = NOON) -> DailySendReservation:
-        return DailySendReservation(
-            tenant_id=tenant_id,
-            enrollment_id=row.id,
-            sequence_id=row.sequence_id,
-            number=1,
-            step_index=0,
-            step_id="hi",
-            at=at,
-            cap=3,
-            tenant_timezone="UTC",
-            lead_timezone="Europe/London",
-            definition=DEFINITION,
-        )
+        return _first_send_reservation(row, at=at, cap=3)
 
     decisions = await asyncio.gather(
         *(ActivityEnvironment().run(acts.reserve_daily_send, reservation(r)) for r in rows)
@@ -206,19 +211,7 @@ async def test_parallel_sends_at_cap_minus_one_let_exactly_one_more_go_out(
     uncapped, earlier, racing = rows[0], rows[1:4], rows[4:]
 
     def reservation(row: Enrollment) -> DailySendReservation:
-        return DailySendReservation(
-            tenant_id=tenant_id,
-            enrollment_id=row.id,
-            sequence_id=row.sequence_id,
-            number=1,
-            step_index=0,
-            step_id="hi",
-            at=NOON,
-            cap=cap,
-            tenant_timezone="UTC",
-            lead_timezone="Europe/London",
-            definition=DEFINITION,
-        )
+        return _first_send_reservation(row, at=NOON, cap=cap)
 
     env = ActivityEnvironment()
     sent = StepRecord(

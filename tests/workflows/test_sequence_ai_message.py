@@ -189,13 +189,20 @@ async def _decide(
         return row
 
 
-async def test_with_approval_the_message_waits_as_a_draft_and_the_edited_text_goes_out(
+async def _enrolled_in_a_step_needing_approval(  # type: ignore[no-untyped-def]
     env: WorkflowEnvironment, world: SequenceWorld, sandbox_url: str
-) -> None:
+):
+    """A lead in the 24-hour window enrolled in one `ai_message` step whose message waits for a person's approval."""
     await configure_agent(world, sandbox_url)
     sequence, version = await world.sequence(sequence_of(ai_step(approval=True)))
     lead = await lead_in_window(world)
-    handle = await world.enroll(env.client, lead, sequence, version)
+    return lead, await world.enroll(env.client, lead, sequence, version)
+
+
+async def test_with_approval_the_message_waits_as_a_draft_and_the_edited_text_goes_out(
+    env: WorkflowEnvironment, world: SequenceWorld, sandbox_url: str
+) -> None:
+    lead, handle = await _enrolled_in_a_step_needing_approval(env, world, sandbox_url)
 
     draft = await _pending_draft(world, lead)
     assert draft.text == PRICE_MESSAGE and draft.reason == "step_approval"
@@ -255,10 +262,7 @@ async def test_an_undecided_draft_expires_into_a_task_and_the_sequence_goes_on(
 async def test_a_draft_waiting_when_the_enrollment_is_stopped_is_withdrawn(
     env: WorkflowEnvironment, world: SequenceWorld, sandbox_url: str
 ) -> None:
-    await configure_agent(world, sandbox_url)
-    sequence, version = await world.sequence(sequence_of(ai_step(approval=True)))
-    lead = await lead_in_window(world)
-    handle = await world.enroll(env.client, lead, sequence, version)
+    lead, handle = await _enrolled_in_a_step_needing_approval(env, world, sandbox_url)
     draft = await _pending_draft(world, lead)
 
     enrollment_id = uuid.UUID(handle.id.rsplit(":", 1)[1])
