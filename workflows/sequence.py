@@ -205,6 +205,7 @@ class ActionResult:
 
     result: StepResult
     detail: str | None = None
+    message_id: str | None = None  # a send: the stored message
 
 
 def initial_view(data: SequenceWorkflowInput, now: datetime) -> EnrollmentView:
@@ -585,8 +586,10 @@ class SequenceWorkflow:
         text = decision.text or draft.text
         done = await self._send(self._as_send(ctx.step, text), ctx.number)
         if done.result == StepResult.SENT:
-            await self._settle_ai_draft(draft, "approved", actor=decision.actor, final_text=text)
-            self._ai_outcome = DraftOutcome(draft_id=draft.draft_id, status="approved")
+            await self._settle_ai_draft(
+                draft, "approved", actor=decision.actor, final_text=text, message_id=done.message_id
+            )
+            self._ai_outcome = DraftOutcome(draft_id=draft.draft_id, status="approved", message_id=done.message_id)
         else:
             await self._settle_ai_draft(draft, "failed", actor=decision.actor, reason=done.detail)
             self._ai_outcome = ApplicationError(
@@ -647,7 +650,7 @@ class SequenceWorkflow:
                     self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, "the lead replied")
                 return ActionResult(StepResult.REPLIED, reason)
             return ActionResult(StepResult.FAILED, f"{kind or 'error'}: {reason}")
-        return ActionResult(StepResult.SENT, f"{sent.mode} {sent.provider_message_id}")
+        return ActionResult(StepResult.SENT, f"{sent.mode} {sent.provider_message_id}", sent.message_id)
 
     @staticmethod
     def _as_send(step: AiMessageStep, text: str) -> SendWhatsAppStep:
@@ -682,6 +685,7 @@ class SequenceWorkflow:
         actor: str = AI_ACTOR,
         reason: str | None = None,
         final_text: str | None = None,
+        message_id: str | None = None,
     ) -> None:
         await workflow.execute_activity(
             SETTLE_AI_DRAFT,
@@ -692,6 +696,7 @@ class SequenceWorkflow:
                 status=status,
                 final_text=final_text,
                 actor=actor,
+                message_id=message_id,
                 reason=reason,
             ),
             result_type=AiDraftSettled,

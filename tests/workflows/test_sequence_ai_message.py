@@ -213,6 +213,7 @@ async def test_with_approval_the_message_waits_as_a_draft_and_the_edited_text_go
     view = await handle.result()
 
     assert approved.status == "approved" and approved.final_text == "Hi Maria, 40 EUR a month, no fee."
+    assert approved.message_id is not None  # the stored message it became
     assert await texts_to(world, lead) == ["Hi Maria, 40 EUR a month, no fee."]
     assert [r.result for r in view.history] == ["draft_waiting", "sent"]
     with pytest.raises(Conflict):  # decided once
