@@ -149,6 +149,11 @@ def lead_effect(disposition: CallDisposition | str) -> LeadEffect:
 MACHINE_ANSWERS = frozenset({"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"})
 
 
+TTS_VOICE_PATTERN = (
+    r"^(man|woman|alice|Polly\.[A-Z][A-Za-z]+(-Neural|-Generative)?|Google\.[a-z]{2,3}-[A-Z]{2}-[A-Za-z0-9-]+)$"
+)
+
+
 class VoiceScript(BaseModel):
     """What the voice agent says, turn by turn, while no AI agent answers: the opening, one prompt per thing the
     caller says, then the closing. Saying a handoff keyword connects the tenant's agent number."""
@@ -157,3 +162,11 @@ class VoiceScript(BaseModel):
     prompts: list[str] = Field(default_factory=list, max_length=50)
     closing: str = Field(default="Thank you for your time. Goodbye.", max_length=1000)
     handoff_keywords: list[str] = Field(default_factory=lambda: ["agent", "human", "person"], max_length=20)
+    # How it sounds: the text-to-speech voice and language of every <Say> of the tenant's calls (and the language
+    # <Gather> recognises speech in). None: Twilio's default.
+    voice: str | None = Field(
+        default=None,
+        pattern=TTS_VOICE_PATTERN,
+        description="Twilio TTS voice: man, woman, alice, Polly.<Name>[-Neural|-Generative], Google.<lang>-<Name>",
+    )
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}-[A-Z]{2}$", description="e.g. en-US, es-MX")

@@ -212,7 +212,11 @@ class CallPlayer:
         """(interrupted by an update, the next document to follow instead of the rest of this one)."""
         tag = verb.tag
         if tag == "Say":
-            call.steps.append(CallStep(verb="say", text=(verb.text or "").strip()))
+            call.steps.append(
+                CallStep(
+                    verb="say", text=(verb.text or "").strip(), voice=verb.get("voice"), language=verb.get("language")
+                )
+            )
             return await self._wait(call, persona.say_seconds), None
         if tag == "Pause":
             call.steps.append(CallStep(verb="pause", text=verb.get("length", "1")))
@@ -232,7 +236,14 @@ class CallPlayer:
     async def _gather(self, call: SandboxCall, persona: Persona, gather: ET.Element) -> tuple[bool, str | None]:
         for child in gather:
             if child.tag == "Say":
-                call.steps.append(CallStep(verb="gather", text=(child.text or "").strip()))
+                call.steps.append(
+                    CallStep(
+                        verb="gather",
+                        text=(child.text or "").strip(),
+                        voice=child.get("voice"),
+                        language=child.get("language") or gather.get("language"),
+                    )
+                )
                 if await self._wait(call, persona.say_seconds):
                     return True, None
         said = sum(1 for step in call.steps if step.verb == "caller_said")

@@ -85,6 +85,8 @@ class CallStep(BaseModel):
 
     verb: Literal["say", "gather", "caller_said", "dial", "hangup", "pause", "redirect", "silence", "voicemail_beep"]
     text: str | None = None
+    voice: str | None = None  # say / gather: the <Say>'s voice and language attributes, as Twilio would speak them
+    language: str | None = None
     at: datetime = Field(default_factory=now)
 
 

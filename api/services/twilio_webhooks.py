@@ -153,10 +153,10 @@ async def voice_turn(
     request: TwilioRequest,
 ) -> str:
     """What the caller said goes to the call's workflow (update `caller_said`); its reply is the next TwiML."""
-    call, _ = await verified_call(
+    call, account = await verified_call(
         session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=request
     )
-    urls, workflow_id = _urls(settings, call), call.workflow_id
+    urls, workflow_id, speech = _urls(settings, call), call.workflow_id, twiml.speech_of(account)
     caller_id = call.from_number if call.direction == "outbound" else call.to_number
     await count_tts(limits, call.tenant_id)  # every reply speaks: refused before the workflow hears the caller
     await end_reads(session)  # no pooled connection idles in a transaction while the workflow answers
@@ -170,7 +170,7 @@ async def voice_turn(
     except AppError as exc:
         log.warning("voice turn of call %s not answered: %s", call_id, exc.message)
         reply = twiml.FALLBACK
-    return twiml.turn_twiml(reply, urls, caller_id=caller_id)
+    return twiml.turn_twiml(reply, urls, caller_id=caller_id, speech=speech)
 
 
 async def dial_finished(
@@ -187,7 +187,9 @@ async def dial_finished(
     )
     event = dial_event(request.params)
     await enqueue(session=session, call=call, account=account, event=event, params=request.params)
-    return await limit_tts(limits, call.tenant_id, twiml.dial_finished_twiml(event.dial_status))
+    return await limit_tts(
+        limits, call.tenant_id, twiml.dial_finished_twiml(event.dial_status, twiml.speech_of(account))
+    )
 
 
 async def inbound(

@@ -7,8 +7,14 @@
 - Click-to-call: the call rang the agent; the answer bridges the lead (`<Dial>` with the caller id).
 - A voice turn: the reply, then listen again, hand off (`<Dial>`), or hang up.
 - Inbound: by the tenant's routing (agent, voice agent, voicemail).
+
+Every `<Say>` speaks with the tenant's voice preset (`voice_script.voice` / `.language`, `Speech`), and `<Gather>`
+recognises speech in its language.
 """
 
+from dataclasses import dataclass
+
+from twilio.twiml import TwiML
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from channels.voice.urls import CallUrls
@@ -23,9 +29,28 @@ MISSED_CALL_MESSAGE = "Sorry, nobody can take your call right now. We will call 
 INBOUND_VOICEMAIL_MESSAGE = "Thank you for calling. Nobody can take your call right now; we will call you back."
 
 
-def _listen(twiml: VoiceResponse, urls: CallUrls, say: str) -> None:
-    gather = Gather(input="speech", action=urls.turn, method="POST", speech_timeout="auto")
-    gather.say(say)
+@dataclass(frozen=True, slots=True)
+class Speech:
+    """The tenant's text-to-speech preset; None fields leave Twilio's defaults."""
+
+    voice: str | None = None
+    language: str | None = None
+
+    def say(self, parent: TwiML, text: str) -> None:
+        parent.say(text, voice=self.voice, language=self.language)
+
+
+DEFAULT_SPEECH = Speech()
+
+
+def speech_of(account: TelephonyAccount) -> Speech:
+    script = _script(account)
+    return Speech(voice=script.voice, language=script.language)
+
+
+def _listen(twiml: VoiceResponse, urls: CallUrls, say: str, speech: Speech) -> None:
+    gather = Gather(input="speech", action=urls.turn, method="POST", speech_timeout="auto", language=speech.language)
+    speech.say(gather, say)
     twiml.append(gather)
 
 
@@ -40,9 +65,9 @@ def _script(account: TelephonyAccount) -> VoiceScript:
 
 
 def answer_twiml(call: Call, account: TelephonyAccount, urls: CallUrls, *, wait: int) -> str:
-    twiml = VoiceResponse()
+    twiml, speech = VoiceResponse(), speech_of(account)
     if call.direction == "outbound" and call.agent_phone:
-        twiml.say("Connecting you to your lead.")
+        speech.say(twiml, "Connecting you to your lead.")
         _dial(twiml, urls, call.to_number, call.from_number)
         return str(twiml)
     if call.answered_by is None and wait < AMD_WAITS:
@@ -50,59 +75,60 @@ def answer_twiml(call: Call, account: TelephonyAccount, urls: CallUrls, *, wait:
         twiml.redirect(urls.answer(wait + 1), method="POST")
         return str(twiml)
     if call.answered_by in MACHINE_ANSWERS:
-        if account.voicemail_policy == "drop_message":
-            twiml.say(account.voicemail_message)
+        if account.voicemail_policy == "drop_message" and account.voicemail_message:
+            speech.say(twiml, account.voicemail_message)
         twiml.hangup()
         return str(twiml)
     if account.recording_enabled and account.recording_consent_prompt:
-        twiml.say(account.recording_consent_prompt)
+        speech.say(twiml, account.recording_consent_prompt)
     _person(twiml, account, urls, mode=account.human_answer_mode, caller_id=call.from_number)
     return str(twiml)
 
 
 def _person(twiml: VoiceResponse, account: TelephonyAccount, urls: CallUrls, *, mode: str, caller_id: str) -> None:
+    speech = speech_of(account)
     if mode == "agent" and account.agent_number:
         _dial(twiml, urls, account.agent_number, caller_id)
     elif mode == "ai":
         script = _script(account)
-        _listen(twiml, urls, script.opening)
-        twiml.say(script.closing)
+        _listen(twiml, urls, script.opening, speech)
+        speech.say(twiml, script.closing)
         twiml.hangup()
     else:
-        twiml.say(account.answer_message or _script(account).closing)
+        speech.say(twiml, account.answer_message or _script(account).closing)
         twiml.hangup()
 
 
-def turn_twiml(reply: VoiceReply, urls: CallUrls, *, caller_id: str) -> str:
+def turn_twiml(reply: VoiceReply, urls: CallUrls, *, caller_id: str, speech: Speech = DEFAULT_SPEECH) -> str:
     twiml = VoiceResponse()
     if reply.action == "listen":
-        _listen(twiml, urls, reply.say)
+        _listen(twiml, urls, reply.say, speech)
         twiml.hangup()
     elif reply.action == "handoff" and reply.handoff_number:
-        twiml.say(reply.say)
+        speech.say(twiml, reply.say)
         _dial(twiml, urls, reply.handoff_number, caller_id)
     else:
-        twiml.say(reply.say)
+        speech.say(twiml, reply.say)
         twiml.hangup()
     return str(twiml)
 
 
 def inbound_twiml(call: Call, account: TelephonyAccount, urls: CallUrls) -> str:
-    twiml = VoiceResponse()
+    twiml, speech = VoiceResponse(), speech_of(account)
     if account.inbound_routing == "voicemail":
-        twiml.say(account.voicemail_message or INBOUND_VOICEMAIL_MESSAGE)
+        speech.say(twiml, account.voicemail_message or INBOUND_VOICEMAIL_MESSAGE)
         twiml.hangup()
         return str(twiml)
     if account.recording_enabled and account.recording_consent_prompt:
-        twiml.say(account.recording_consent_prompt)
+        speech.say(twiml, account.recording_consent_prompt)
     _person(twiml, account, urls, mode=account.inbound_routing, caller_id=call.to_number)
     return str(twiml)
 
 
-def dial_finished_twiml(dial_status: str) -> str:
+def dial_finished_twiml(dial_status: str, speech: Speech = DEFAULT_SPEECH) -> str:
     twiml = VoiceResponse()
     if dial_status not in ("completed", "answered"):
-        twiml.say(MISSED_CALL_MESSAGE)
+        speech.say(twiml, MISSED_CALL_MESSAGE)
     twiml.hangup()
     return str(twiml)
 

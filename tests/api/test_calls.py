@@ -633,3 +633,39 @@ async def test_a_recorded_call_stores_its_recording_from_the_signed_callback(
 async def _recorded_view(client: Client, workflow_id: str, recording_sid: str) -> CallView | None:
     view = await _view(client, workflow_id)
     return view if view is not None and view.recording_sid == recording_sid else None
+
+
+async def test_every_spoken_line_uses_the_tenants_voice_preset(
+    client: httpx.AsyncClient,
+    make_tenant: MakeTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    script = {
+        "opening": "Hola, le llamamos por su consulta. ¿Es buen momento?",
+        "prompts": ["¿Cuándo le gustaría visitarnos?"],
+        "closing": "Gracias, adiós.",
+        "voice": "Polly.Lupe-Neural",
+        "language": "es-US",
+    }
+    tenant = await make_call_tenant(client, make_tenant, recording_enabled=True, voice_script=script)
+    bad = await client.put(
+        "/api/v1/telephony/account",
+        json={"provider": "sandbox", "caller_ids": [TENANT_NUMBER], "voice_script": {**script, "voice": "Robot 9"}},
+        headers=tenant.headers(),
+    )
+    assert bad.status_code == 422 and "voice_script.voice" in bad.text
+    lead_id, phone = await _lead(session_factory, tenant)
+    await set_persona(sandbox_control, phone, behaviour="human", utterances=["Sí", "El jueves"])
+
+    placed = await _call(client, tenant, lead_id, ring_agent_first=False)
+    await ended_call(client, placed["id"], tenant.headers())
+
+    spoken = [s for s in (await sandbox_call_ended(sandbox_control, phone))["steps"] if s["verb"] in ("say", "gather")]
+    assert [s["text"] for s in spoken] == [
+        "This call may be recorded for quality and training purposes.",
+        script["opening"],
+        script["prompts"][0],
+        script["closing"],
+    ]
+    assert {(s["voice"], s["language"]) for s in spoken} == {("Polly.Lupe-Neural", "es-US")}

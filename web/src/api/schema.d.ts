@@ -3746,12 +3746,22 @@ export interface components {
             /** Handoff Keywords */
             handoff_keywords?: string[];
             /**
+             * Language
+             * @description e.g. en-US, es-MX
+             */
+            language?: string | null;
+            /**
              * Opening
              * @default Hello, this is a call about your enquiry. How can we help you?
              */
             opening: string;
             /** Prompts */
             prompts?: string[];
+            /**
+             * Voice
+             * @description Twilio TTS voice: man, woman, alice, Polly.<Name>[-Neural|-Generative], Google.<lang>-<Name>
+             */
+            voice?: string | null;
         };
         /** WhatsAppAccountPublic */
         WhatsAppAccountPublic: {
