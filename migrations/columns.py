@@ -39,6 +39,11 @@ def foreign_key(table: str, column: str, referred: str, *, ondelete: str = "CASC
     return sa.ForeignKeyConstraint([column], [f"{referred}.id"], name=name, ondelete=ondelete)
 
 
+def tenant_owned(table: str) -> tuple[sa.Column, sa.Column, sa.PrimaryKeyConstraint, sa.ForeignKeyConstraint]:
+    """The head of a tenant's table: a uuid `id` (the primary key), then `tenant_id`, deleted with its tenant."""
+    return uuid_id(), tenant_id(), primary_key(table), foreign_key(table, "tenant_id", "tenant")
+
+
 def create_index(table: str, column: str) -> None:
     op.create_index(op.f(f"ix_{table}_{column}"), table, [column], unique=False)
 

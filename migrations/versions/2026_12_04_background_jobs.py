@@ -26,8 +26,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "job",
-        columns.uuid_id(),
-        columns.tenant_id(),
+        *columns.tenant_owned("job"),
         sa.Column("kind", sa.String(32), nullable=False),
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("created_by", sa.String(80), nullable=False),
@@ -47,8 +46,6 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         columns.updated_at(),
-        columns.foreign_key("job", "tenant_id", "tenant"),
-        columns.primary_key("job"),
     )
     op.create_index("ix_job_tenant_created", "job", ["tenant_id", "created_at"])
     op.create_index(

@@ -22,8 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "call",
-        columns.uuid_id(),
-        columns.tenant_id(),
+        *columns.tenant_owned("call"),
         sa.Column("lead_id", sa.Uuid(), nullable=False),
         sa.Column("attempt_key", sa.String(64), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
@@ -54,10 +53,8 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         columns.created_at(),
         columns.updated_at(),
-        columns.foreign_key("call", "tenant_id", "tenant"),
         columns.foreign_key("call", "lead_id", "lead"),
         columns.foreign_key("call", "agent_id", "user", ondelete="SET NULL"),
-        columns.primary_key("call"),
         sa.UniqueConstraint("tenant_id", "lead_id", "attempt_key", name=op.f("uq_call_tenant_id_lead_id_attempt_key")),
         sa.UniqueConstraint("callback_token", name=op.f("uq_call_callback_token")),
         sa.UniqueConstraint("provider_sid", name=op.f("uq_call_provider_sid")),

@@ -22,8 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "notification",
-        columns.uuid_id(),
-        columns.tenant_id(),
+        *columns.tenant_owned("notification"),
         sa.Column("user_id", sa.Uuid(), nullable=False),
         sa.Column("kind", sa.String(40), nullable=False),
         sa.Column("title", sa.String(300), nullable=False),
@@ -32,10 +31,8 @@ def upgrade() -> None:
         sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("idempotency_key", sa.String(300), nullable=False),
         columns.created_at(),
-        columns.foreign_key("notification", "tenant_id", "tenant"),
         columns.foreign_key("notification", "user_id", "user"),
         columns.foreign_key("notification", "lead_id", "lead"),
-        columns.primary_key("notification"),
         sa.UniqueConstraint("idempotency_key", name="uq_notification_idempotency_key"),
     )
     op.create_index("ix_notification_user_created", "notification", ["user_id", "created_at"])

@@ -22,8 +22,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "telephony_account",
-        columns.uuid_id(),
-        columns.tenant_id(),
+        *columns.tenant_owned("telephony_account"),
         sa.Column("provider", sa.String(20), nullable=False),
         sa.Column("account_sid", sa.String(64), nullable=False),
         sa.Column("auth_token", sa.Text(), nullable=True),
@@ -44,8 +43,6 @@ def upgrade() -> None:
         sa.Column("inbound_routing", sa.String(20), nullable=False),
         columns.created_at(),
         columns.updated_at(),
-        columns.foreign_key("telephony_account", "tenant_id", "tenant"),
-        columns.primary_key("telephony_account"),
         sa.UniqueConstraint("tenant_id", name=op.f("uq_telephony_account_tenant_id")),
     )
 
