@@ -1,5 +1,5 @@
 """In Chromium: an owner adds a user, creates an API key that is shown once and works, and revokes it; an admin
-cannot hand out the owner role."""
+cannot hand out the owner role; roles, statuses and the WhatsApp account are edited, the API's refusals shown."""
 
 import re
 import uuid
@@ -8,6 +8,7 @@ import httpx
 from playwright.async_api import expect
 
 from tests.fixtures.crm import TenantContext
+from tests.fixtures.sequences import insert_leads, us_phones
 from tests.fixtures.web import MakePage, log_in, screenshot
 
 
@@ -83,3 +84,60 @@ async def test_statuses_tenant_settings_and_tenants(
     await form.get_by_label("Owner's password").fill("a long enough password 123")
     await form.get_by_role("button", name="Create tenant").click()
     await expect(platform.get_by_role("row").filter(has_text=slug)).to_contain_text("Web Made")
+
+
+async def test_roles_statuses_and_the_whatsapp_account_are_edited_with_the_apis_reasons(
+    web_page: MakePage, tenant: TenantContext, client: httpx.AsyncClient, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    page = await web_page()
+    await page.goto("/settings")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+
+    # A role changes in place; the API ends the person's sessions.
+    users = page.get_by_role("region", name="Users and roles")
+    role = users.get_by_label(f"Role of {tenant.agent.email}")
+    await role.select_option("admin")
+    await expect(role).to_have_value("admin")
+    await expect(users.get_by_role("alert")).to_have_count(0)
+    listed = (await client.get("/api/v1/users", headers=tenant.headers())).json()
+    assert next(u for u in listed if u["email"] == tenant.agent.email)["role"] == "admin"
+
+    # A status leads are in cannot go: the API's reason is shown; its label and order can change.
+    statuses = page.get_by_role("region", name="Statuses")
+    add = statuses.get_by_role("form", name="Add a status")
+    await add.get_by_label("Key").fill("viewing_set")
+    await add.get_by_label("Label").fill("Viewing set")
+    await add.get_by_role("button", name="Add status").click()
+    row = statuses.get_by_test_id("status").filter(has_text="viewing_set")
+    await expect(row).to_contain_text("stage qualified")
+    await insert_leads(session_factory, tenant, us_phones(1), status="viewing_set", stage="qualified")
+    await row.get_by_role("button", name="Delete").click()
+    await expect(row.get_by_role("alert")).to_contain_text("lead")
+    await row.get_by_role("button", name="Edit").click()
+    edit = row.get_by_role("form", name="Edit status viewing_set")
+    await edit.get_by_label("Label").fill("Viewing booked")
+    await edit.get_by_role("button", name="Save").click()
+    await expect(statuses.get_by_test_id("status").filter(has_text="viewing_set")).to_contain_text("Viewing booked")
+
+    # The WhatsApp account: the API's 422 on a malformed id, then saved with its secrets write-only.
+    whatsapp = page.get_by_role("region", name="WhatsApp account")
+    await expect(whatsapp).to_contain_text("No WhatsApp account yet.")
+    form = whatsapp.get_by_role("form", name="WhatsApp account settings")
+    await form.get_by_label("Phone number id").fill("not an id!")
+    await form.get_by_label("Access token").fill("EAAG-web-secret")
+    await form.get_by_role("button", name="Save account").click()
+    await expect(form.get_by_role("alert")).to_contain_text("phone_number_id")
+    phone_number_id = str(uuid.uuid4().int)[:15]
+    await form.get_by_label("Phone number id").fill(phone_number_id)
+    await form.get_by_label("Display number").fill("+14155550123")
+    await form.get_by_role("button", name="Save account").click()
+    await expect(form.get_by_role("alert")).to_contain_text("app_secret")  # a Cloud account is verified by it
+    await form.get_by_label("App secret").fill("web-app-secret")
+    await form.get_by_role("button", name="Save account").click()
+    await expect(whatsapp).to_contain_text("access token stored, app secret stored, verify token not set")
+    await expect(whatsapp).to_contain_text("+14155550123")
+    await whatsapp.get_by_role("button", name="Edit account").click()
+    await expect(whatsapp.get_by_label("Access token")).to_have_attribute("placeholder", "stored; leave empty to keep")
+    await screenshot(page, "settings-edited")
+    stored = (await client.get("/api/v1/whatsapp/account", headers=tenant.headers())).json()
+    assert stored["phone_number_id"] == phone_number_id and stored["has_access_token"] is True

@@ -1,21 +1,16 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
-import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
+import { api, ApiError, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import { Empty, QueryState } from "../components/States";
+import { ErrorLine } from "../components/settings/ErrorLine";
+import { STAGES, StatusRow, type Stage } from "../components/settings/StatusRow";
+import { UserRole } from "../components/settings/UserRole";
+import { WhatsAppAccountForm } from "../components/settings/WhatsAppAccountForm";
 import { Time } from "../components/Time";
 
 type TenantRole = "owner" | "admin" | "agent";
-
-function ErrorLine({ error }: { error: unknown }) {
-  if (!error) return null;
-  return (
-    <p className="error" role="alert">
-      {errorMessage(error)}
-    </p>
-  );
-}
 
 function Users() {
   const { me } = useAuth();
@@ -65,7 +60,13 @@ function Users() {
               <tr key={user.id}>
                 <td>{user.full_name}</td>
                 <td>{user.email}</td>
-                <td>{user.role}</td>
+                <td>
+                  {mayManage && user.id !== me?.user?.id ? (
+                    <UserRole user={user} mayGrantOwner={can(me, "user:manage_owners")} />
+                  ) : (
+                    user.role
+                  )}
+                </td>
                 <td>{user.is_active ? "yes" : "deactivated"}</td>
                 {mayManage && (
                   <td>
@@ -208,8 +209,6 @@ function ApiKeys() {
   );
 }
 
-type Stage = Schemas["StatusCreate"]["stage"];
-const STAGES: Stage[] = ["new", "contacted", "engaged", "qualified", "won", "lost", "unreachable", "opted_out"];
 
 function Statuses() {
   const queryClient = useQueryClient();
@@ -257,12 +256,9 @@ function Statuses() {
         <ErrorLine error={add.error} />
       </form>
       <QueryState query={statuses} what="statuses" />
-      <ul>
+      <ul className="statuses">
         {statuses.data?.map((s) => (
-          <li key={s.key}>
-            {s.label} <code>{s.key}</code> → stage {s.stage}
-            {s.is_default && " (new leads start here)"}
-          </li>
+          <StatusRow key={`${s.key}/${s.label}/${s.stage}/${s.position}/${s.is_default}`} status={s} />
         ))}
       </ul>
     </section>
@@ -315,18 +311,23 @@ function TenantSettings() {
 }
 
 function WhatsAppAccount() {
+  const [editing, setEditing] = useState(false);
   const account = useQuery({
     queryKey: ["whatsapp-account"],
     queryFn: () => unwrap(api.GET("/api/v1/whatsapp/account")),
     retry: false,
   });
+  const missing = account.error instanceof ApiError && account.error.status === 404;
   return (
     <section aria-label="WhatsApp account">
       <h2>WhatsApp account</h2>
-      {account.error instanceof ApiError && account.error.status === 404 ? (
-        <Empty>No WhatsApp account yet: set one with PUT /api/v1/whatsapp/account.</Empty>
+      {missing && !account.data ? (
+        <Empty>No WhatsApp account yet.</Empty>
       ) : (
         <QueryState query={account} what="the WhatsApp account" />
+      )}
+      {(editing || (missing && !account.data)) && (
+        <WhatsAppAccountForm key={account.dataUpdatedAt} account={account.data ?? null} onDone={() => setEditing(false)} />
       )}
       {account.data && (
         <dl className="fields">
@@ -344,7 +345,22 @@ function WhatsAppAccount() {
               <dd>{account.data.shard}</dd>
             </>
           )}
+          <dt>Secrets</dt>
+          <dd>
+            access token {account.data.has_access_token ? "stored" : "not set"}, app secret{" "}
+            {account.data.has_app_secret ? "stored" : "not set"}, verify token{" "}
+            {account.data.has_verify_token ? "stored" : "not set"}
+          </dd>
+          <dt>Updated</dt>
+          <dd>
+            <Time at={account.data.updated_at} />
+          </dd>
         </dl>
+      )}
+      {account.data && !editing && (
+        <button type="button" onClick={() => setEditing(true)}>
+          Edit account
+        </button>
       )}
     </section>
   );
