@@ -14,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.api.enums.v1 import IndexedValueType
@@ -32,6 +32,7 @@ from worker.main import workflow_runner  # noqa: E402
 from workflows import search_attributes  # noqa: E402
 
 HISTORIES = ROOT / "tests" / "workflows" / "histories"
+ScenarioT = TypeVar("ScenarioT", bound=Callable[..., Any])
 _BIN = Path(sys.executable).parent
 
 
@@ -92,6 +93,11 @@ async def running(
             yield env
     finally:
         await env.shutdown()
+
+
+def selected(scenarios: Sequence[ScenarioT], names: set[str] | None) -> list[ScenarioT]:
+    """The scenarios named in `names` (from the command line), or all of them when none are named."""
+    return [scenario for scenario in scenarios if not names or scenario.__name__ in names]
 
 
 async def until(check: Callable[[], Awaitable[bool]], within: float = 30.0, every: float = 0.1) -> None:

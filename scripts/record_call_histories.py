@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from history_recording import HISTORIES, dev_server, run, running, stand_in, write_history
+from history_recording import HISTORIES, dev_server, run, running, selected, stand_in, write_history
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 
@@ -121,6 +121,12 @@ async def status(handle: WorkflowHandle[CallWorkflow, CallView], value: str, num
     await handle.signal(PROVIDER_EVENT_SIGNAL, ProviderEventEnvelope(event=event))
 
 
+async def statuses(handle: WorkflowHandle[CallWorkflow, CallView], *values: str) -> None:
+    """Twilio's status callbacks in order, numbered from 0."""
+    for number, value in enumerate(values):
+        await status(handle, value, number)
+
+
 async def ended(handle: WorkflowHandle[CallWorkflow, CallView], within: float = 30.0) -> None:
     for _ in range(int(within / 0.1)):
         if (await handle.query(CallWorkflow.view)).ended_at is not None:
@@ -132,8 +138,7 @@ async def ended(handle: WorkflowHandle[CallWorkflow, CallView], within: float = 
 
 async def conversation(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
     handle = await start(client, "conversation")
-    for number, value in enumerate(("initiated", "ringing", "in-progress")):
-        await status(handle, value, number)
+    await statuses(handle, "initiated", "ringing", "in-progress")
     answered = AnsweredByEvent(call_sid=SID, answered_by="human")
     await handle.signal(PROVIDER_EVENT_SIGNAL, ProviderEventEnvelope(event=answered))
     for text in ("Yes, it is", "Thursday at five"):
@@ -145,8 +150,7 @@ async def conversation(client: Client) -> WorkflowHandle[CallWorkflow, CallView]
 async def conversation_summarised(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
     """A conversation on the code that tells the lead its outcome and summarises the call (both patches)."""
     handle = await start(client, "conversation_summarised")
-    for number, value in enumerate(("initiated", "ringing", "in-progress")):
-        await status(handle, value, number)
+    await statuses(handle, "initiated", "ringing", "in-progress")
     for text in ("Yes, it is", "Thursday at five"):
         await handle.execute_update(CallWorkflow.caller_said, CallerUtterance(call_sid=SID, text=text))
     await status(handle, "completed", 3, duration_seconds=42)
@@ -158,8 +162,7 @@ async def sequence_no_answer(client: Client) -> WorkflowHandle[CallWorkflow, Cal
     handle = await start(
         client, "sequence_no_answer", origin="sequence", enrollment_workflow_id="enrollment:record:gone"
     )
-    for number, value in enumerate(("initiated", "ringing", "no-answer")):
-        await status(handle, value, number)
+    await statuses(handle, "initiated", "ringing", "no-answer")
     return handle
 
 
@@ -176,8 +179,7 @@ async def voicemail(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
 
 async def busy_then_retry(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
     handle = await start(client, "busy_then_retry")
-    for number, value in enumerate(("initiated", "ringing", "busy")):
-        await status(handle, value, number)
+    await statuses(handle, "initiated", "ringing", "busy")
     await status(handle, "busy", 2)  # a repeated callback changes nothing
     return handle
 
@@ -195,9 +197,7 @@ async def record(out_dir: Path = HISTORIES / "call", names: set[str] | None = No
     activities = [prepare, place, voice_reply, summarize, *(stand_in(name) for name in QUIET)]
     written: list[Path] = []
     async with running(dev_server, task_queue=LEADS_QUEUE, workflows=[CallWorkflow], activities=activities) as env:
-        for scenario in SCENARIOS:
-            if names and scenario.__name__ not in names:
-                continue
+        for scenario in selected(SCENARIOS, names):
             handle = await scenario(env.client)
             await ended(handle)
             written.append(await write_history(handle, out_dir / f"{scenario.__name__}.json"))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from history_recording import HISTORIES, dev_server, run, running, stand_in, until, write_history
+from history_recording import HISTORIES, dev_server, run, running, selected, stand_in, until, write_history
 from temporalio import activity
 from temporalio.client import Client, WithStartWorkflowOperation, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
@@ -340,9 +340,7 @@ ACTIVITIES = [
 async def record(out_dir: Path = HISTORIES, only: set[str] | None = None) -> list[Path]:
     written: list[Path] = []
     async with running(dev_server, task_queue=QUEUE, workflows=[LeadWorkflow], activities=ACTIVITIES) as env:
-        for scenario in SCENARIOS:
-            if only and scenario.__name__ not in only:
-                continue
+        for scenario in selected(SCENARIOS, only):
             handles = await scenario(env.client)
             for number, handle in enumerate(handles, start=1):
                 suffix = f"-run{number}" if len(handles) > 1 else ""

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from history_recording import HISTORIES, run, running, stand_in, time_skipping_server, until, write_history
+from history_recording import HISTORIES, run, running, selected, stand_in, time_skipping_server, until, write_history
 from temporalio import activity
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
@@ -375,9 +375,7 @@ async def record(out_dir: Path = HISTORIES / "sequence", only: list[str] | None 
     workflows = [LeadWorkflow, SequenceWorkflow]
     written: list[Path] = []
     async with running(time_skipping_server, task_queue=QUEUE, workflows=workflows, activities=ACTIVITIES) as env:
-        for scenario in SCENARIOS:
-            if only and scenario.__name__ not in only:
-                continue
+        for scenario in selected(SCENARIOS, only):
             handle = await scenario(env.client, env)
             written.append(await write_history(handle, out_dir / f"{scenario.__name__}.json"))
         for name, lead in LEAD_HISTORIES.items():
