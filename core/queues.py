@@ -16,6 +16,21 @@ from temporalio.common import RetryPolicy
 LEADS_QUEUE = "leadflow-leads"
 SEQUENCES_QUEUE = "leadflow-sequences"
 
+# Fair between tenants on the bulk queue: every enrollment starts with its tenant as its Temporal fairness key (its
+# workflow and activity tasks inherit it), and the server dispatches a queue's backlog round-robin across keys, so
+# one tenant's 10,000 due steps do not queue ahead of another tenant's one. The server must have fairness on: the
+# dynamic config below, passed to every Temporal server Leadflow starts (`./run up`, the tests, the benchmarks) and
+# set in deploy/temporal/dynamicconfig.yaml. Without it the key is ignored and the queue is first in, first out.
+TEMPORAL_DYNAMIC_CONFIG: dict[str, str] = {"matching.useNewMatcher": "true", "matching.enableFairness": "true"}
+
+
+def dev_server_dynamic_config_args() -> list[str]:
+    """`temporal server start-dev` arguments that set TEMPORAL_DYNAMIC_CONFIG."""
+    return [
+        arg for key, value in TEMPORAL_DYNAMIC_CONFIG.items() for arg in ("--dynamic-config-value", f"{key}={value}")
+    ]
+
+
 # Exception class names (Temporal's failure type of a plain exception) that a retry cannot fix. SQLAlchemy raises
 # `sqlalchemy.exc.DataError` for a value PostgreSQL refuses (a NUL character, a string too long, a bad number):
 # the same row fails the same way on every attempt.

@@ -17,6 +17,7 @@ from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
+from core.queues import dev_server_dynamic_config_args
 from devstack.processes import Child, StackError
 from workflows import search_attributes
 
@@ -78,6 +79,8 @@ class DevTemporal:
                 "warn",
                 *namespaces,
                 *attributes,
+                # Tenant fairness on the task queues (core/queues.py).
+                *dev_server_dynamic_config_args(),
             ],
             log_path=state_dir / "logs" / "temporal.log",
             pid_path=state_dir / "run" / "temporal.pid",

@@ -14,6 +14,7 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import (
+    Priority,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -119,9 +120,11 @@ class SequenceWorkflowClient:
         version: SequenceVersion,
         status_stages: Mapping[str, Stage | str],
         start_at: datetime | None = None,
+        task_queue: str = SEQUENCES_QUEUE,
     ) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
         """Start the enrollment's workflow, or return the running one, or the one that already ran: an enrollment
-        runs once, so a repeated start (a retried job chunk) never re-runs it."""
+        runs once, so a repeated start (a retried job chunk) never re-runs it. `task_queue`: the bulk queue (tests
+        name a queue of their own)."""
         data = sequence_workflow_input(
             tenant=tenant,
             lead=lead,
@@ -139,7 +142,9 @@ class SequenceWorkflowClient:
                     data,
                     id=workflow_id,
                     # The bulk queue: an enrollment's due steps come in bursts, which must not wait ahead of replies.
-                    task_queue=SEQUENCES_QUEUE,
+                    task_queue=task_queue,
+                    # Fair between tenants: one tenant's burst does not queue ahead of another's due step.
+                    priority=Priority(fairness_key=str(tenant.id)),
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                     search_attributes=TypedSearchAttributes(

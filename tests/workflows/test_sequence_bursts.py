@@ -10,7 +10,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,16 +24,17 @@ from core.queues import SEQUENCES_QUEUE
 from domain.whatsapp_messages import LEAD_REPLIED, SEND_WHATSAPP_MESSAGE, InboundWhatsAppMessage
 from models import Conversation, Enrollment, Lead, OutboxMessage
 from tests.fixtures.whatsapp import add_message, eventually, fresh_wamid
-from tests.fixtures.workflow_calls import lead_workflows
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld
+from tests.fixtures.workflow_calls import enrollment_workflows, lead_workflows
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, make_world
 from worker.main import WORKFLOWS, activities, workflow_runner
-from workflow_clients.sequence import sequence_workflow_input
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
 from workflows.sequence import SequenceWorkflow
 from workflows.sequence_types import EnrollmentStatus, EnrollmentView
 
 pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
+
+BURST = 40  # the busy tenant's due sends in the fairness test
 
 SEND_THEN_WAIT = {
     "steps": [
@@ -51,7 +54,7 @@ class BulkSide:
         self.queue = f"bulk-test-{uuid.uuid4().hex[:8]}"
 
     @asynccontextmanager
-    async def workflows(self) -> AsyncIterator[None]:
+    async def workflows(self, slots: int = 100) -> AsyncIterator[None]:
         worker = Worker(
             self.client,
             task_queue=self.queue,
@@ -59,23 +62,33 @@ class BulkSide:
             workflow_runner=workflow_runner(),
             # A stopped worker's cached workflows go back to the queue at once for the next one.
             sticky_queue_schedule_to_start_timeout=timedelta(seconds=1),
+            max_concurrent_workflow_tasks=max(slots, 2),
         )
         async with worker:
             yield
 
     @asynccontextmanager
-    async def activities(self) -> AsyncIterator[None]:
+    async def activities(self, slots: int = 100) -> AsyncIterator[None]:
         async with AsyncExitStack() as resources:
             served = activities(self.settings, self.session_factory, self.client, resources)
-            async with Worker(self.client, task_queue=self.queue, activities=served):
+            async with Worker(self.client, task_queue=self.queue, activities=served, max_concurrent_activities=slots):
                 yield
 
 
 async def _enroll_on(
-    client: Client, world: SequenceWorld, lead: Lead, queue: str, start_at: datetime
+    client: Client,
+    world: SequenceWorld,
+    lead: Lead,
+    queue: str,
+    start_at: datetime | None = None,
+    *,
+    definition: dict[str, Any] = SEND_THEN_WAIT,
+    with_lead_workflow: bool = True,
 ) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
-    sequence, version = await world.sequence(SEND_THEN_WAIT)
-    await lead_workflows(client, world.settings).start(tenant=world.tenant, lead=lead)
+    """An enrollment started as the bulk enrollment job starts it, on `queue`."""
+    sequence, version = await world.sequence(definition)
+    if with_lead_workflow:
+        await lead_workflows(client, world.settings).start(tenant=world.tenant, lead=lead)
     enrollment_id = uuid.uuid4()
     async with world.session_factory() as session:
         enrollment = Enrollment(
@@ -90,16 +103,15 @@ async def _enroll_on(
         session.add(enrollment)
         await session.commit()
         await session.refresh(enrollment)
-    data = sequence_workflow_input(
+    return await enrollment_workflows(client, world.settings).start(
         tenant=world.tenant,
         lead=lead,
         enrollment=enrollment,
         version=version,
         status_stages=world.status_stages,
-        settings=world.settings,
         start_at=start_at,
+        task_queue=queue,
     )
-    return await client.start_workflow(SequenceWorkflow.run, data, id=enrollment.workflow_id, task_queue=queue)
 
 
 async def _pending_activity(handle: WorkflowHandle[SequenceWorkflow, EnrollmentView]) -> str | None:
@@ -179,3 +191,43 @@ async def test_a_reply_stops_the_send_of_an_enrollment_whose_workflow_waits_behi
     assert (view.status, view.exit_reason, view.replies) == (EnrollmentStatus.EXITED, "replied", 1)
     assert [(h.step_id, h.result) for h in view.history] == [("intro", "replied")]
     assert await world.sent_to(lead) == []
+
+
+async def test_one_tenants_burst_does_not_starve_another_tenants_single_due_send(
+    temporal_client: Client,
+    world: SequenceWorld,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> None:
+    """A burst of one tenant's due sends queued first, then another tenant's one: with the bulk side working
+    through the backlog a task at a time, the other tenant's send goes out among the first, not after the burst."""
+    bulk = BulkSide(temporal_client, settings, session_factory)
+    other = await make_world(session_factory, settings, sandbox_control)
+    burst = BURST
+    single = {
+        "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
+        "settings": {"business_hours": ALL_WEEK},
+    }
+    busy_leads = [await world.lead() for _ in range(burst)]
+    for lead in busy_leads:
+        await _enroll_on(temporal_client, world, lead, bulk.queue, definition=single, with_lead_workflow=False)
+    lonely = await other.lead()
+    await _enroll_on(temporal_client, other, lonely, bulk.queue, definition=single, with_lead_workflow=False)
+
+    busy_ids = {lead.id for lead in busy_leads}
+
+    async def sent_in_order() -> list[uuid.UUID] | None:
+        async with session_factory() as session:
+            rows = await session.execute(
+                select(OutboxMessage.lead_id)
+                .where(OutboxMessage.state == "sent", OutboxMessage.lead_id.in_([*busy_ids, lonely.id]))
+                .order_by(OutboxMessage.updated_at)
+            )
+            sent = list(rows.scalars())
+        return sent if lonely.id in sent else None
+
+    async with bulk.workflows(slots=2), bulk.activities(slots=1):
+        sent = await eventually(sent_in_order, within_seconds=120)
+    ahead = sum(1 for lead_id in sent[: sent.index(lonely.id)] if lead_id in busy_ids)
+    assert ahead < burst // 2, f"{ahead} of the burst's {burst} sends went out before the other tenant's one"
