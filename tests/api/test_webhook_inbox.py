@@ -13,10 +13,9 @@ from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from models import Lead, Message, WebhookInbox
-from tests.fixtures.dispatcher import wait_for_inbox
+from tests.fixtures.dispatcher import SignalSwitch, wait_for_inbox
 from tests.fixtures.whatsapp import WhatsAppTenant, eventually, fresh_phone_digits, fresh_wamid
 from workflows.ids import lead_workflow_id
 
@@ -116,16 +115,13 @@ async def test_one_leads_messages_reach_its_workflow_in_the_order_they_were_deli
 
 
 async def test_events_stored_while_temporal_is_down_all_drain_once_it_answers(
-    plain_client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client, monkeypatch
+    plain_client: httpx.AsyncClient,
+    wa_tenant: WhatsAppTenant,
+    session_factory,
+    temporal_client: Client,
+    temporal_signals: SignalSwitch,
 ) -> None:  # type: ignore[no-untyped-def]
-    from channels import lead_signals
-
-    real = lead_signals.signal_lead
-
-    async def down(**_: object) -> None:
-        raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
-
-    monkeypatch.setattr(lead_signals, "signal_lead", down)
+    temporal_signals.fail()
     senders = [fresh_phone_digits() for _ in range(20)]
     message_ids = {sender: fresh_wamid() for sender in senders}
     answers = await asyncio.gather(
@@ -153,7 +149,7 @@ async def test_events_stored_while_temporal_is_down_all_drain_once_it_answers(
         return await states() == {"waiting": len(senders)}  # each tried, none parked: an outage does not count
 
     await eventually(all_waiting, within_seconds=30)
-    monkeypatch.setattr(lead_signals, "signal_lead", real)
+    temporal_signals.restore()
 
     async def all_done() -> bool:
         return await states() == {"done": len(senders)}

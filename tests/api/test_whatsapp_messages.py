@@ -22,17 +22,18 @@ async def _sent(sandbox_control: httpx.AsyncClient, phone: str) -> list[dict]:  
     return (await sandbox_control.get("/_sandbox/messages", params={"to": phone})).json()["messages"]
 
 
-async def _lead_who_wrote(session_factory, tenant_id, ago: timedelta):  # type: ignore[no-untyped-def]
-    lead_id = await add_lead(session_factory, tenant_id)
-    await add_message(session_factory, tenant_id, lead_id, body="hi", at=datetime.now(tz=UTC) - ago)
+async def _lead_who_wrote(client, sandbox_control, tenant, session_factory, ago: timedelta):  # type: ignore[no-untyped-def]
+    """A lead of the tenant (its WhatsApp account on the sandbox) whose last message came `ago`."""
+    await sandbox_account(client, sandbox_control, tenant.headers())
+    lead_id = await add_lead(session_factory, tenant.tenant_id)
+    await add_message(session_factory, tenant.tenant_id, lead_id, body="hi", at=datetime.now(tz=UTC) - ago)
     return lead_id
 
 
 async def test_an_agent_message_is_sent_once_per_request_id(
     client: httpx.AsyncClient, tenant: TenantContext, session_factory, sandbox_control: httpx.AsyncClient
 ) -> None:  # type: ignore[no-untyped-def]
-    await sandbox_account(client, sandbox_control, tenant.headers())
-    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=10))
+    lead_id = await _lead_who_wrote(client, sandbox_control, tenant, session_factory, timedelta(minutes=10))
     url = f"/api/v1/leads/{lead_id}/messages"
     body = {"text": "Yes, it is still available. Want to visit on Saturday?", "request_id": "req-1"}
     first = await client.post(url, json=body, headers=tenant.headers("agent"))
@@ -57,8 +58,7 @@ async def test_an_agent_message_is_sent_once_per_request_id(
 async def test_an_idempotency_key_sends_once_and_is_refused_for_another_message(
     client: httpx.AsyncClient, tenant: TenantContext, session_factory, sandbox_control: httpx.AsyncClient
 ) -> None:  # type: ignore[no-untyped-def]
-    await sandbox_account(client, sandbox_control, tenant.headers())
-    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=10))
+    lead_id = await _lead_who_wrote(client, sandbox_control, tenant, session_factory, timedelta(minutes=10))
     url = f"/api/v1/leads/{lead_id}/messages"
     keyed = {**tenant.headers("agent"), "Idempotency-Key": "send-1"}
     first = await client.post(url, json={"text": "See you at ten"}, headers=keyed)
@@ -89,8 +89,7 @@ async def test_an_idempotency_key_sends_once_and_is_refused_for_another_message(
 async def test_outside_the_window_free_text_is_refused(
     client: httpx.AsyncClient, tenant: TenantContext, session_factory, sandbox_control: httpx.AsyncClient
 ) -> None:  # type: ignore[no-untyped-def]
-    await sandbox_account(client, sandbox_control, tenant.headers())
-    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(hours=30))
+    lead_id = await _lead_who_wrote(client, sandbox_control, tenant, session_factory, timedelta(hours=30))
     response = await client.post(
         f"/api/v1/leads/{lead_id}/messages", json={"text": "Still interested?"}, headers=tenant.headers("agent")
     )
@@ -109,8 +108,7 @@ async def test_outside_the_window_free_text_is_refused(
 async def test_an_opted_out_lead_is_refused(
     client: httpx.AsyncClient, tenant: TenantContext, session_factory, sandbox_control: httpx.AsyncClient
 ) -> None:  # type: ignore[no-untyped-def]
-    await sandbox_account(client, sandbox_control, tenant.headers())
-    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=1))
+    lead_id = await _lead_who_wrote(client, sandbox_control, tenant, session_factory, timedelta(minutes=1))
     async with session_factory() as session:
         lead = await session.get(Lead, lead_id)
         assert lead is not None
@@ -150,8 +148,7 @@ async def test_a_nul_character_is_a_422_naming_the_field_and_nothing_is_sent(
     body: dict,  # type: ignore[type-arg]
     field: str,
 ) -> None:  # type: ignore[no-untyped-def]
-    await sandbox_account(client, sandbox_control, tenant.headers())
-    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=10))
+    lead_id = await _lead_who_wrote(client, sandbox_control, tenant, session_factory, timedelta(minutes=10))
     url = f"/api/v1/leads/{lead_id}/messages"
     try:
         response = await asyncio.wait_for(client.post(url, json=body, headers=tenant.headers("agent")), timeout=20)
@@ -175,8 +172,7 @@ async def test_no_answer_from_the_workflow_in_time_is_a_503_to_retry_with_the_sa
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # type: ignore[no-untyped-def]
     """The update's RPC timed out (Temporal slow, or the send still running): not an RPCError, so caught by itself."""
-    await sandbox_account(client, sandbox_control, tenant.headers())
-    lead_id = await _lead_who_wrote(session_factory, tenant.tenant_id, timedelta(minutes=10))
+    lead_id = await _lead_who_wrote(client, sandbox_control, tenant, session_factory, timedelta(minutes=10))
 
     async def no_answer_in_time(*_: object, **__: object) -> None:
         raise WorkflowUpdateRPCTimeoutOrCancelledError() from RPCError(

@@ -18,7 +18,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from channels.whatsapp.shard_router import ShardRouter
 from core.config import EvolutionShard
@@ -27,7 +26,7 @@ from models import Conversation, Lead, Message, TimelineEvent, WebhookEvent, Web
 from repositories.conversations import ConversationRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.crm import TenantContext
-from tests.fixtures.dispatcher import wait_after_webhooks
+from tests.fixtures.dispatcher import SignalSwitch, wait_after_webhooks
 from tests.fixtures.whatsapp import (
     WhatsAppTenant,
     add_lead,
@@ -489,25 +488,18 @@ async def test_a_marketing_opt_out_status_opts_the_lead_out(
 
 
 async def test_a_marketing_opt_out_status_whose_signal_failed_is_signalled_once_temporal_answers(
-    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, monkeypatch
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_signals: SignalSwitch
 ) -> None:  # type: ignore[no-untyped-def]
     """Like an inbound message: Temporal down -> acknowledged, and the dispatcher's retry opts the lead out."""
-    from channels import lead_signals
-
-    real = lead_signals.signal_lead
-
-    async def down(**_: object) -> None:
-        raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
-
     sender = fresh_phone_digits()
     lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
     wamid = fresh_wamid()
     await add_message(session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
     body = wa_tenant.meta_body("webhook_status_failed_131050.json", sender=sender, message_id=wamid)
-    monkeypatch.setattr(lead_signals, "signal_lead", down)
+    temporal_signals.fail()
     assert (await wa_tenant.post_cloud(client, body)).status_code == 200
     await eventually(lambda: _inbox_retrying(session_factory, f"status:{wamid}:failed"))
-    monkeypatch.setattr(lead_signals, "signal_lead", real)
+    temporal_signals.restore()
 
     await _opted_out_lead(session_factory, wa_tenant, sender)
 
@@ -731,22 +723,19 @@ async def test_evolution_connection_updates_are_stored_once(
 
 
 async def test_temporal_unreachable_is_acknowledged_and_the_dispatcher_signals_once_it_answers(
-    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client, monkeypatch
+    client: httpx.AsyncClient,
+    wa_tenant: WhatsAppTenant,
+    session_factory,
+    temporal_client: Client,
+    temporal_signals: SignalSwitch,
 ) -> None:  # type: ignore[no-untyped-def]
-    from channels import lead_signals
-
-    real = lead_signals.signal_lead
-
-    async def down(**_: object) -> None:
-        raise RPCError("unavailable", 14, b"")  # type: ignore[arg-type]
-
     sender, message_id = fresh_phone_digits(), fresh_wamid()
     body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, message_id=message_id)
-    monkeypatch.setattr(lead_signals, "signal_lead", down)
+    temporal_signals.fail()
     first = await wa_tenant.post_cloud(client, body)
     assert first.status_code == 200  # stored: the provider need not redeliver
     await eventually(lambda: _inbox_retrying(session_factory, f"message:{message_id}"))
-    monkeypatch.setattr(lead_signals, "signal_lead", real)
+    temporal_signals.restore()
     assert (await wa_tenant.post_cloud(client, body)).status_code == 200  # a redelivery meanwhile changes nothing
 
     async def handled() -> bool:
