@@ -1,9 +1,10 @@
 """In Chromium: build a sequence, see the API's validation errors on the steps they concern, fix them, publish,
 preview it for a sample lead (the workflow's own scheduling), enroll two leads of which one is skipped with its
-reason."""
+reason; the sequence's own settings (exit rules, business hours, caps) are checked by the API and saved."""
 
 import re
 
+import httpx
 import pytest
 from playwright.async_api import expect
 
@@ -26,7 +27,7 @@ async def test_build_fix_preview_publish_and_enroll(web_page: MakePage, tenant: 
     builder = page.get_by_role("form", name="Sequence builder")
     await builder.get_by_label("Name").fill("Welcome flow")
     first = builder.get_by_role("listitem", name="Step 1")
-    await first.get_by_label("Message").fill("Hi {{frist_name}}, thanks for writing!")
+    await first.get_by_role("textbox", name="Message").fill("Hi {{frist_name}}, thanks for writing!")
     await builder.get_by_label("Add a step").select_option("wait")
     await builder.get_by_role("button", name="Add step").click()
     second = builder.get_by_role("listitem", name="Step 2")
@@ -36,7 +37,7 @@ async def test_build_fix_preview_publish_and_enroll(web_page: MakePage, tenant: 
     await expect(second.get_by_role("alert")).to_contain_text("two days")
     await screenshot(page, "sequence-validation-errors")
 
-    await first.get_by_label("Message").fill("Hi {{first_name}}, thanks for writing!")
+    await first.get_by_role("textbox", name="Message").fill("Hi {{first_name}}, thanks for writing!")
     await second.get_by_label(re.compile("^Duration")).fill("P2D")
     await builder.get_by_role("button", name="Create sequence").click()
     await expect(page).to_have_url(re.compile(r"/sequences/[0-9a-f-]{36}$"))
@@ -116,3 +117,41 @@ async def test_an_ai_message_step_is_built_checked_and_previewed_with_its_instru
     await expect(timeline).to_contain_text("AI instructions “Ask Alex if the offer still interests”")
     await expect(timeline).to_contain_text("fallback “Hi Alex, still interested?” (approved by a person)")
     await screenshot(page, "sequence-ai-message-preview")
+
+
+async def test_the_sequences_own_settings_are_checked_and_saved(
+    web_page: MakePage, tenant: TenantContext, client: httpx.AsyncClient
+) -> None:
+    page = await web_page()
+    await page.goto("/sequences/new")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    builder = page.get_by_role("form", name="Sequence builder")
+    await builder.get_by_label("Name").fill("Weekend flow")
+    await (
+        builder.get_by_role("listitem", name="Step 1").get_by_role("textbox", name="Message").fill("Hi {{first_name}}!")
+    )
+    settings = builder.get_by_role("group", name="Sequence settings")
+    await settings.get_by_label("End when the lead replies").uncheck()
+    days = settings.get_by_role("group", name="Business days")
+    await days.get_by_label("fri").uncheck()
+    await days.get_by_label("sat").check()
+    await settings.get_by_label("From").fill("10:00")
+    await settings.get_by_label("Until").fill("09:30")
+    await settings.get_by_label(re.compile("WhatsApp sends per day")).fill("50")
+    await builder.get_by_role("button", name="Create sequence").click()
+    problems = settings.get_by_role("list", name="Problems with the settings")
+    await expect(problems).to_contain_text("settings.business_hours")
+    await screenshot(page, "sequence-settings-error")
+
+    await settings.get_by_label("Until").fill("16:00")
+    await builder.get_by_role("button", name="Create sequence").click()
+    await expect(page).to_have_url(re.compile(r"/sequences/[0-9a-f-]{36}$"))
+    sequence_id = page.url.rsplit("/", 1)[1]
+    saved = (await client.get(f"/api/v1/sequences/{sequence_id}", headers=tenant.headers())).json()["settings"]
+    assert saved["exit_on_reply"] is False
+    assert saved["business_hours"] == {"days": ["mon", "tue", "wed", "thu", "sat"], "start": "10:00", "end": "16:00"}
+    assert saved["daily_cap"]["whatsapp"] == 50
+    # The saved draft opens with its settings.
+    reopened = page.get_by_role("group", name="Sequence settings")
+    await expect(reopened.get_by_label(re.compile("WhatsApp sends per day"))).to_have_value("50")
+    await expect(reopened.get_by_role("group", name="Business days").get_by_label("sat")).to_be_checked()

@@ -2,8 +2,10 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { useNavigate } from "react-router-dom";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
+import { SequenceSettingsEditor } from "../components/SequenceSettingsEditor";
 import { newStep, StepEditor, STEP_TYPES, type DraftStep, type StepType } from "../components/StepEditor";
 import { sortErrors } from "../lib/sequenceErrors";
+import { readSettings, settingsBody } from "../lib/sequenceSettings";
 
 /** The builder: name and steps, saved as the draft (a new sequence, or the draft of an existing one). */
 export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePublic"] }) {
@@ -13,6 +15,7 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
   const [steps, setSteps] = useState<DraftStep[]>(
     (sequence?.steps as DraftStep[] | undefined) ?? [newStep("send_whatsapp")],
   );
+  const [settings, setSettings] = useState(() => readSettings(sequence?.settings));
   const [adding, setAdding] = useState<StepType>("wait");
   const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
   const save = useMutation({
@@ -21,10 +24,10 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
         ? unwrap(
             api.PATCH("/api/v1/sequences/{sequence_id}", {
               params: { path: { sequence_id: sequence.id } },
-              body: { name, steps },
+              body: { name, steps, settings: settingsBody(settings) },
             }),
           )
-        : unwrap(api.POST("/api/v1/sequences", { body: { name, steps } })),
+        : unwrap(api.POST("/api/v1/sequences", { body: { name, steps, settings: settingsBody(settings) } })),
     onSuccess: (saved) => {
       queryClient.setQueryData(["sequence", saved.id], saved);
       void queryClient.invalidateQueries({ queryKey: ["sequences"] });
@@ -32,6 +35,8 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
     },
   });
   const errors = save.error instanceof ApiError ? sortErrors(save.error.details) : sortErrors(null);
+  const settingsErrors = errors.general.filter((e) => e.path.startsWith("settings"));
+  const otherErrors = errors.general.filter((e) => !e.path.startsWith("settings"));
 
   function submit(event: FormEvent) {
     event.preventDefault();
@@ -46,9 +51,9 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
       {save.error && (
         <div className="error" role="alert">
           <p>{errorMessage(save.error)}</p>
-          {errors.general.length > 0 && (
+          {otherErrors.length > 0 && (
             <ul>
-              {errors.general.map((e) => (
+              {otherErrors.map((e) => (
                 <li key={`${e.path}:${e.message}`}>
                   <code>{e.path}</code> {e.message}
                 </li>
@@ -70,6 +75,7 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
           />
         ))}
       </ol>
+      <SequenceSettingsEditor value={settings} errors={settingsErrors} onChange={setSettings} />
       <div className="row">
         <label>
           Add a step

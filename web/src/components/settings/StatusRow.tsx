@@ -76,7 +76,7 @@ export function StatusRow({ status }: { status: Schemas["StatusPublic"] }) {
             Position
             <input type="number" min={0} max={10000} value={position} onChange={(e) => setPosition(e.target.value)} />
           </label>
-          <label className="check">
+          <label className="inline">
             <input type="checkbox" checked={isDefault} onChange={(e) => setIsDefault(e.target.checked)} />
             New leads start here
           </label>
