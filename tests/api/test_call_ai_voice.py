@@ -3,6 +3,7 @@ the sandbox's Twilio call, hands them to a person, ends the call, and summarises
 disposition; the scripted prompts answer whenever the AI is off, failing or out of budget."""
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -34,140 +35,115 @@ SCRIPTED_PROMPT = "Great. When would you like to visit?"
 SCRIPTED_CLOSING = "Thank you, we will confirm by message. Goodbye."
 
 
-async def _ai_tenant(
+@dataclass
+class VoiceCalls:
+    """Calls placed to new leads of AI-answering tenants, watched through the provider sandbox."""
+
+    client: httpx.AsyncClient
+    make_tenant: MakeTenant
+    session_factory: async_sessionmaker[AsyncSession]
+    sandbox: httpx.AsyncClient
+    sandbox_url: str
+
+    async def ai_tenant(self, **agent: Any) -> CallTenant:
+        tenant = await make_call_tenant(self.client, self.make_tenant, human_answer_mode="ai")
+        await configure_agent(self.client, self.sandbox, tenant.tenant, self.sandbox_url, **agent)
+        return tenant
+
+    async def lead(self, tenant: CallTenant) -> tuple[uuid.UUID, str]:
+        phone = unique_phone()
+        return await add_lead(self.session_factory, tenant.tenant.tenant_id, phone=phone), phone
+
+    async def call(self, tenant: CallTenant, lead_id: uuid.UUID) -> dict[str, Any]:
+        """The lead called (no agent rung first), once the call has ended."""
+        placed = await self.client.post(
+            f"/api/v1/leads/{lead_id}/calls", json={"ring_agent_first": False}, headers=tenant.headers("agent")
+        )
+        assert placed.status_code == 202, placed.text
+        return await ended_call(self.client, placed.json()["id"], tenant.headers())
+
+    async def call_with(self, tenant: CallTenant, utterances: list[str]) -> tuple[uuid.UUID, str, dict[str, Any]]:
+        """A new lead who answers and says `utterances`, called: (lead id, phone, the ended call)."""
+        lead_id, phone = await self.lead(tenant)
+        await set_persona(self.sandbox, phone, behaviour="human", utterances=utterances)
+        return lead_id, phone, await self.call(tenant, lead_id)
+
+
+@pytest.fixture
+def voice(
     client: httpx.AsyncClient,
     make_tenant: MakeTenant,
-    sandbox_control: httpx.AsyncClient,
-    sandbox_url: str,
-    **agent: Any,
-) -> CallTenant:
-    tenant = await make_call_tenant(client, make_tenant, human_answer_mode="ai")
-    await configure_agent(client, sandbox_control, tenant.tenant, sandbox_url, **agent)
-    return tenant
-
-
-async def _call_with(
-    client: httpx.AsyncClient,
-    tenant: CallTenant,
     session_factory: async_sessionmaker[AsyncSession],
     sandbox_control: httpx.AsyncClient,
-    utterances: list[str],
-) -> tuple[uuid.UUID, str, dict[str, Any]]:
-    phone = unique_phone()
-    lead_id = await add_lead(session_factory, tenant.tenant.tenant_id, phone=phone)
-    await set_persona(sandbox_control, phone, behaviour="human", utterances=utterances)
-    placed = await client.post(
-        f"/api/v1/leads/{lead_id}/calls", json={"ring_agent_first": False}, headers=tenant.headers("agent")
-    )
-    assert placed.status_code == 202, placed.text
-    call = await ended_call(client, placed.json()["id"], tenant.headers())
-    return lead_id, phone, call
+    sandbox_url: str,
+) -> VoiceCalls:
+    return VoiceCalls(client, make_tenant, session_factory, sandbox_control, sandbox_url)
 
 
 def _agent_lines(call: dict[str, Any]) -> list[str]:
     return [turn["text"] for turn in call["transcript"] if turn["speaker"] == "agent"]
 
 
-async def test_the_ai_agent_talks_with_the_caller_and_summarises_the_call(
-    client: httpx.AsyncClient,
-    make_tenant: MakeTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-    sandbox_url: str,
-) -> None:
-    tenant = await _ai_tenant(client, make_tenant, sandbox_control, sandbox_url)
+async def test_the_ai_agent_talks_with_the_caller_and_summarises_the_call(voice: VoiceCalls) -> None:
+    tenant = await voice.ai_tenant()
     said = ["How much is it?", "Can you call me back later?", "Yes, I am interested", "Bye"]
 
-    lead_id, phone, call = await _call_with(client, tenant, session_factory, sandbox_control, said)
+    lead_id, phone, call = await voice.call_with(tenant, said)
 
     # The model's answers; "tomorrow at 10:00" is not in the business facts, so the guardrail says something safe.
     assert _agent_lines(call) == [PRICE, UNSUPPORTED_LINE, NEXT_STEPS, GOODBYE]
-    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(sandbox_control, phone))["steps"]]
+    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(voice.sandbox, phone))["steps"]]
     assert heard[-2:] == [("say", GOODBYE), ("hangup", None)]  # end_call hung up after the goodbye
     assert call["disposition"] == "human_connected"  # the suggestion is not applied by itself
     assert call["summary"] == "The caller said: " + "; ".join(said) + "."
     assert (call["suggested_disposition"], call["summary_by"]) == ("callback_requested", "ai:v1")
     # Four turns and the summary, each on the tenant's usage as a call.
-    assert [c["status_code"] for c in await model_calls(sandbox_control, lead_id)] == [200] * 5
-    async with session_factory() as session:
+    assert [c["status_code"] for c in await model_calls(voice.sandbox, lead_id)] == [200] * 5
+    async with voice.session_factory() as session:
         purposes = (await session.scalars(select(AiUsage.purpose).where(AiUsage.lead_id == lead_id))).all()
     assert purposes == ["call"] * 5
 
 
-async def test_a_caller_asking_for_a_person_is_connected_to_the_agent_number(
-    client: httpx.AsyncClient,
-    make_tenant: MakeTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-    sandbox_url: str,
-) -> None:
-    tenant = await _ai_tenant(client, make_tenant, sandbox_control, sandbox_url)
-    await set_persona(sandbox_control, tenant.agent_number, behaviour="human")
+async def test_a_caller_asking_for_a_person_is_connected_to_the_agent_number(voice: VoiceCalls) -> None:
+    tenant = await voice.ai_tenant()
+    await set_persona(voice.sandbox, tenant.agent_number, behaviour="human")
 
-    _, phone, call = await _call_with(
-        client, tenant, session_factory, sandbox_control, ["Can I talk to someone, please?"]
-    )
+    _, phone, call = await voice.call_with(tenant, ["Can I talk to someone, please?"])
 
     assert _agent_lines(call) == [HANDOFF_LINE]
-    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(sandbox_control, phone))["steps"]]
+    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(voice.sandbox, phone))["steps"]]
     assert ("dial", tenant.agent_number) in heard
     assert call["disposition"] == "human_connected"
 
 
-async def test_the_scripted_prompts_answer_when_the_ai_is_in_draft_mode(
-    client: httpx.AsyncClient,
-    make_tenant: MakeTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-    sandbox_url: str,
-) -> None:
+async def test_the_scripted_prompts_answer_when_the_ai_is_in_draft_mode(voice: VoiceCalls) -> None:
     """A draft-mode agent's words wait for a person's approval, which a live call cannot: the script answers."""
-    tenant = await _ai_tenant(client, make_tenant, sandbox_control, sandbox_url, mode="draft")
+    tenant = await voice.ai_tenant(mode="draft")
 
-    lead_id, _, call = await _call_with(client, tenant, session_factory, sandbox_control, ["How much?", "Bye"])
+    lead_id, _, call = await voice.call_with(tenant, ["How much?", "Bye"])
 
     assert _agent_lines(call) == [SCRIPTED_PROMPT, SCRIPTED_CLOSING]
     assert call["summary"] is None and call["suggested_disposition"] is None
-    assert await model_calls(sandbox_control, lead_id) == []
+    assert await model_calls(voice.sandbox, lead_id) == []
 
 
-async def test_a_failing_model_leaves_the_turn_to_the_script_and_the_next_turn_to_the_ai(
-    client: httpx.AsyncClient,
-    make_tenant: MakeTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-    sandbox_url: str,
-) -> None:
-    tenant = await _ai_tenant(client, make_tenant, sandbox_control, sandbox_url)
-    phone = unique_phone()
-    lead_id = await add_lead(session_factory, tenant.tenant.tenant_id, phone=phone)
-    await sandbox_control.post("/_sandbox/faults", json={"kind": "model_500", "user": f"lead:{lead_id}"})
-    await set_persona(sandbox_control, phone, behaviour="human", utterances=["How much is it?", "How much is it?"])
-    placed = await client.post(
-        f"/api/v1/leads/{lead_id}/calls", json={"ring_agent_first": False}, headers=tenant.headers("agent")
-    )
-    call = await ended_call(client, placed.json()["id"], tenant.headers())
+async def test_a_failing_model_leaves_the_turn_to_the_script_and_the_next_turn_to_the_ai(voice: VoiceCalls) -> None:
+    tenant = await voice.ai_tenant()
+    lead_id, phone = await voice.lead(tenant)
+    await voice.sandbox.post("/_sandbox/faults", json={"kind": "model_500", "user": f"lead:{lead_id}"})
+    await set_persona(voice.sandbox, phone, behaviour="human", utterances=["How much is it?", "How much is it?"])
+    call = await voice.call(tenant, lead_id)
 
     assert _agent_lines(call) == [SCRIPTED_PROMPT, PRICE]
-    assert [c["status_code"] for c in await model_calls(sandbox_control, lead_id)][:2] == [500, 200]
+    assert [c["status_code"] for c in await model_calls(voice.sandbox, lead_id)][:2] == [500, 200]
 
 
-async def test_past_the_hard_budget_the_script_answers(
-    client: httpx.AsyncClient,
-    make_tenant: MakeTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-    sandbox_url: str,
-) -> None:
+async def test_past_the_hard_budget_the_script_answers(voice: VoiceCalls) -> None:
     """The first turn's tokens use up a tiny hard budget: every later turn, and the summary, go without the model."""
-    tenant = await _ai_tenant(
-        client, make_tenant, sandbox_control, sandbox_url, monthly_token_budget_soft=1, monthly_token_budget_hard=1
-    )
+    tenant = await voice.ai_tenant(monthly_token_budget_soft=1, monthly_token_budget_hard=1)
 
-    lead_id, _, call = await _call_with(
-        client, tenant, session_factory, sandbox_control, ["How much is it?", "How much is it?"]
-    )
+    lead_id, _, call = await voice.call_with(tenant, ["How much is it?", "How much is it?"])
 
     assert _agent_lines(call) == [PRICE, SCRIPTED_CLOSING]
-    assert len(await model_calls(sandbox_control, lead_id)) == 1
+    assert len(await model_calls(voice.sandbox, lead_id)) == 1
     assert call["summary"] is None
