@@ -179,13 +179,7 @@ class BenchStack:
         }
 
     def _python_child(self, name: str, *args: str) -> Child:
-        child = Child(
-            name=name,
-            argv=[sys.executable, *args],
-            log_path=self.dir / "logs" / f"{name}.log",
-            pid_path=self.dir / "run" / f"{name}.pid",
-            cwd=ROOT,
-        )
+        child = Child.python(self.dir, name, *args)
         child.start()
         self.children.append(child)
         return child

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from typing import IO
 
 import httpx
 import psutil
+
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 class StackError(RuntimeError):
@@ -49,6 +52,17 @@ class Child:
     stop_timeout: float = 20.0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _log_start: int = field(default=0, repr=False)  # where this run's output begins in the (appended) log
+
+    @classmethod
+    def python(cls, state_dir: Path, name: str, *args: str) -> "Child":
+        """`python <args>` on this interpreter from the repository root, its log and pid file under `state_dir`."""
+        return cls(
+            name=name,
+            argv=[sys.executable, *args],
+            log_path=state_dir / "logs" / f"{name}.log",
+            pid_path=state_dir / "run" / f"{name}.pid",
+            cwd=REPOSITORY,
+        )
 
     def start(self) -> None:
         end_left_behind(self.pid_path, self.stop_signal, self.stop_timeout)

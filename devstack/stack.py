@@ -92,13 +92,7 @@ class Stack:
     # -- the child processes -------------------------------------------------------------------------------------
 
     def _python_child(self, name: str, *args: str) -> Child:
-        return Child(
-            name=name,
-            argv=[sys.executable, *args],
-            log_path=self.state_dir / "logs" / f"{name}.log",
-            pid_path=self.state_dir / "run" / f"{name}.pid",
-            cwd=ROOT,
-        )
+        return Child.python(self.state_dir, name, *args)
 
     def _start(self, child: Child) -> None:
         child.start()

@@ -65,7 +65,7 @@ from core.db import create_engine, create_session_factory
 from core.queues import LEADS_QUEUE
 from devstack import seed
 from devstack.postgres import PrivatePostgres
-from devstack.processes import Child, wait_until
+from devstack.processes import Child, answers_ok
 from devstack.temporal import DevTemporal, wait_for_pollers
 from domain.permissions import Role
 from models import DailySendCount, Enrollment, Lead, User
@@ -158,13 +158,7 @@ class ChaosStack:
         )
 
     def python_child(self, name: str, *args: str) -> Child:
-        child = Child(
-            name=name,
-            argv=[sys.executable, *args],
-            log_path=self.dir / "logs" / f"{name}.log",
-            pid_path=self.dir / "run" / f"{name}.pid",
-            cwd=ROOT,
-        )
+        child = Child.python(self.dir, name, *args)
         child.start()
         self.children.append(child)
         return child
@@ -193,21 +187,15 @@ class ChaosStack:
             "api", "-m", "api", "--host", "127.0.0.1", "--port", str(self.api_port), "--no-proxy-headers"
         )
         await asyncio.gather(
-            asyncio.to_thread(
-                wait_until,
+            answers_ok(
                 "the sandbox",
-                lambda: httpx.get(f"{self.sandbox_url}/_sandbox/health", timeout=2).status_code == 200,
+                f"{self.sandbox_url}/_sandbox/health",
                 child=sandbox,
-                timeout=READY_TIMEOUT,
+                within=READY_TIMEOUT,
+                request_timeout=2,
             ),
             wait_for_pollers(client, LEADS_QUEUE, namespace="default", child=self.worker, within=READY_TIMEOUT),
-            asyncio.to_thread(
-                wait_until,
-                "the API (/readyz)",
-                lambda: httpx.get(f"{self.api_url}/readyz", timeout=3).status_code == 200,
-                child=api,
-                timeout=READY_TIMEOUT,
-            ),
+            answers_ok("the API (/readyz)", f"{self.api_url}/readyz", child=api, within=READY_TIMEOUT),
         )
         dispatcher.check_alive()
         self.engine = create_engine(settings)
