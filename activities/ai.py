@@ -216,7 +216,7 @@ class AiActivities:
                     agent.client,
                     config,
                     messages,
-                    LeadTools(self.sessions, self.client, scope, lead),
+                    LeadTools(self.sessions, self.client, scope, lead, self.flags),
                     lead_id=str(data.lead_id),
                     status_keys=statuses,
                     max_rounds=self.settings.ai_max_tool_rounds,

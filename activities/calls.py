@@ -27,6 +27,7 @@ from channels.voice.accounts import VoiceClients
 from channels.voice.capacity import CallCapacity
 from channels.voice.live import LiveCalls
 from channels.voice.placement import CallPlacer, PlacementInFlight, PlacementRefused, PlacementThrottled
+from channels.voice.scheduling import CallNotPossible, queue_call
 from channels.voice.script import scripted_reply
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
@@ -42,7 +43,6 @@ from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.telephony_accounts import TelephonyAccountRepository
 from repositories.timeline import TimelineRepository
-from workflow_clients.call import CallWorkflowClient
 from workflow_clients.lead import LeadWorkflowClient
 from workflows.call_types import (
     ACQUIRE_CALL_SLOT,
@@ -273,47 +273,21 @@ class CallActivities(ProviderActivities):
             raise ApplicationError("no Temporal client to start the call", non_retryable=True)
         if not await self._flags.enabled(data.tenant_id, FeatureFlag.CALLS):
             raise _calls_disabled(data.tenant_id)
-        async with self._sessions() as session, session.begin():
-            account = await TelephonyAccountRepository(session).get_for_tenant(tenant_id=data.tenant_id)
-            if account is None:
-                raise _no_account(data.tenant_id)
-            lead = await session.get(Lead, data.lead_id)
-            if lead is None or lead.tenant_id != data.tenant_id or not account.caller_ids:
-                raise ApplicationError("lead or caller id missing", type=CALL_REJECTED, non_retryable=True)
-            calls = CallRepository(session)
-            attempt = await calls.latest_attempt(tenant_id=data.tenant_id, lead_id=lead.id) + 1
-            call = await calls.insert_if_missing(
-                {
-                    "id": uuid.uuid4(),
-                    "tenant_id": data.tenant_id,
-                    "lead_id": lead.id,
-                    "attempt_key": data.attempt_key,
-                    "attempt": attempt,
-                    "workflow_id": call_workflow_id(data.tenant_slug, str(lead.id), attempt),
-                    "direction": "outbound",
-                    "origin": "sequence",
-                    "to_number": lead.phone,
-                    "from_number": account.caller_ids[0],
-                    "callback_token": secrets.token_urlsafe(24),
-                    "status": "queued",
-                    "transcript": [],
-                    "enrollment_workflow_id": data.enrollment_workflow_id,
-                }
-            )
-            started = CallWorkflowInput(
+        try:
+            queued = await queue_call(
+                sessions=self._sessions,
+                temporal=self._temporal,
                 tenant_id=data.tenant_id,
                 tenant_slug=data.tenant_slug,
-                lead_id=lead.id,
-                call_id=call.id,
-                attempt=call.attempt,
+                lead_id=data.lead_id,
+                attempt_key=data.attempt_key,
                 origin="sequence",
-                lead_timezone=data.lead_timezone,
-                business_hours=data.business_hours,
                 enrollment_workflow_id=data.enrollment_workflow_id,
+                business_hours=data.business_hours,
             )
-            workflow_id = call.workflow_id
-        await CallWorkflowClient(self._temporal).start(started, workflow_id=workflow_id)
-        return SequenceCallStarted(call_id=started.call_id, workflow_id=workflow_id)
+        except CallNotPossible as exc:
+            raise ApplicationError(str(exc), type=NO_TELEPHONY_ACCOUNT, non_retryable=True) from None
+        return SequenceCallStarted(call_id=queued.call_id, workflow_id=queued.workflow_id)
 
     @activity.defn(name=TELL_LEAD_CALL_OUTCOME)
     async def tell_lead(self, data: CallOutcome) -> None:

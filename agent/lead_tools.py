@@ -3,7 +3,8 @@
 `LeadTools` is built per turn with its scope (tenant, lead, turn key); whatever the model asks, it reads and
 changes nothing else. Status changes go through the lead workflow's own `change_status` update (its stage rules,
 its mirror), tasks are created once per turn (a retried turn finds them), sequences are stopped through each
-enrollment's `stop` update.
+enrollment's `stop` update. A callback is a task for the lead's owner and, when the tenant makes calls (a telephony
+account, the `calls` flag on), a call queued for that moment (origin `ai_callback`, placed once per time).
 """
 
 import uuid
@@ -18,7 +19,10 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
 from agent.tools import HandoffArgs, ScheduleCallbackArgs, SetStatusArgs, StopSequencesArgs, ToolRefused
+from channels.voice.scheduling import CallNotPossible, queue_call
+from core.feature_flags import FeatureFlagReader
 from domain.ai_agent import AgentTool, ConversationHandler
+from domain.feature_flags import FeatureFlag
 from domain.stages import Stage
 from models import Lead
 from repositories.conversations import ConversationRepository
@@ -46,10 +50,16 @@ class TurnScope:
 
 class LeadTools:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], client: Client, scope: TurnScope, lead: Lead
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        client: Client,
+        scope: TurnScope,
+        lead: Lead,
+        flags: FeatureFlagReader | None = None,
     ) -> None:
         self._sessions = session_factory
         self._client = client
+        self._flags = flags
         self._scope = scope
         self._lead = lead
 
@@ -141,9 +151,40 @@ class LeadTools:
             description=args.note or "The lead asked for a call (scheduled by the AI agent).",
             due_at=at.astimezone(UTC),
         )
-        data = {"at_local": f"{local:%Y-%m-%dT%H:%M}", "timezone": self._lead.timezone, "task_id": str(task_id)}
+        call_id = await self._queue_callback_call(at, local)
+        data = {
+            "at_local": f"{local:%Y-%m-%dT%H:%M}",
+            "timezone": self._lead.timezone,
+            "task_id": str(task_id),
+            "call_id": str(call_id) if call_id else None,
+        }
         await self._timeline("ai_callback_scheduled", data, key=f"callback:{local:%Y%m%dT%H%M}")
-        return {"ok": True, "task_id": str(task_id), "at_local": data["at_local"], "timezone": self._lead.timezone}
+        return {
+            "ok": True,
+            "task_id": str(task_id),
+            "at_local": data["at_local"],
+            "timezone": self._lead.timezone,
+            "call_scheduled": call_id is not None,
+        }
+
+    async def _queue_callback_call(self, at: datetime, local: datetime) -> uuid.UUID | None:
+        """The call itself, waiting for `at`, when the tenant makes calls; None otherwise (the task remains)."""
+        if self._flags is None or not await self._flags.enabled(self._scope.tenant_id, FeatureFlag.CALLS):
+            return None
+        try:
+            queued = await queue_call(
+                sessions=self._sessions,
+                temporal=self._client,
+                tenant_id=self._scope.tenant_id,
+                tenant_slug=self._scope.tenant_slug,
+                lead_id=self._scope.lead_id,
+                attempt_key=f"ai-callback:{local:%Y%m%dT%H%M}",
+                origin="ai_callback",
+                not_before=at.astimezone(UTC),
+            )
+        except CallNotPossible:
+            return None
+        return queued.call_id
 
     async def _stop_sequences(self, args: StopSequencesArgs) -> dict[str, Any]:
         stopped = 0

@@ -479,7 +479,6 @@ class SequenceWorkflow:
                     lead_id=self._input.lead_id,
                     enrollment_workflow_id=info.workflow_id,
                     attempt_key=f"seq:{self._input.enrollment_id}:{ctx.number}",
-                    lead_timezone=self._input.lead_timezone,
                     business_hours=self._definition.settings.business_hours,
                 ),
                 result_type=SequenceCallStarted,

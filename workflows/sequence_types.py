@@ -328,7 +328,6 @@ class SequenceCallRequest(FrozenModel):
     lead_id: uuid.UUID
     enrollment_workflow_id: str
     attempt_key: str = Field(max_length=64)
-    lead_timezone: str
     business_hours: BusinessHours
 
 

@@ -4,16 +4,19 @@ disposition; the scripted prompts answer whenever the AI is off, failing or out 
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from agent.voice import HANDOFF_LINE, UNSUPPORTED_LINE
-from models import AiUsage
-from tests.fixtures.ai import configure_agent, model_calls
+from models import AiUsage, Lead, Task
+from tests.fixtures.ai import configure_agent, lead_writes, model_calls, new_lead
 from tests.fixtures.calls import (
     CallTenant,
     ended_call,
@@ -23,7 +26,8 @@ from tests.fixtures.calls import (
 )
 from tests.fixtures.crm import MakeTenant
 from tests.fixtures.sandbox import unique_phone
-from tests.fixtures.whatsapp import add_lead
+from tests.fixtures.whatsapp import add_lead, eventually
+from workflows.call import CallWorkflow
 
 pytestmark = pytest.mark.usefixtures("voice_api", "lead_worker")
 
@@ -147,3 +151,34 @@ async def test_past_the_hard_budget_the_script_answers(voice: VoiceCalls) -> Non
     assert _agent_lines(call) == [PRICE, SCRIPTED_CLOSING]
     assert len(await model_calls(voice.sandbox, lead_id)) == 1
     assert call["summary"] is None
+
+
+async def test_a_callback_the_ai_agent_schedules_is_a_call_queued_for_that_time(
+    voice: VoiceCalls, temporal_client: Client
+) -> None:
+    tenant = await voice.ai_tenant()
+    lead_id, phone = await new_lead(voice.client, tenant.tenant)
+    await lead_writes(temporal_client, voice.session_factory, tenant.tenant, lead_id, "can you call me tomorrow?")
+
+    async def queued() -> list[dict[str, Any]] | None:
+        answer = await voice.client.get(f"/api/v1/leads/{lead_id}/calls", headers=tenant.headers())
+        items: list[dict[str, Any]] = answer.json()["items"]
+        return items or None
+
+    [call] = await eventually(queued, within_seconds=30)
+    assert (call["origin"], call["status"], call["disposition"]) == ("ai_callback", "queued", None)
+    view = await temporal_client.get_workflow_handle(call["workflow_id"]).query(CallWorkflow.view)
+    assert view.scheduled_for is not None
+    local = view.scheduled_for.astimezone(ZoneInfo(await lead_phone_zone(voice.session_factory, lead_id)))
+    assert (local.hour, local.minute) == (10, 0) and view.scheduled_for > datetime.now(UTC)
+    assert (await voice.sandbox.get("/_sandbox/twilio/calls", params={"to": phone})).json()["calls"] == []
+    async with voice.session_factory() as session:
+        tasks = (await session.scalars(select(Task.title).where(Task.lead_id == lead_id))).all()
+    assert tasks == ["Call back Maria Lopez"]
+
+
+async def lead_phone_zone(session_factory: async_sessionmaker[AsyncSession], lead_id: uuid.UUID) -> str:
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+    assert lead is not None
+    return lead.timezone
