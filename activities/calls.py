@@ -10,7 +10,7 @@ flag went off is never dialled.
 
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -32,7 +32,7 @@ from channels.voice.script import scripted_reply
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
 from core.redis import Keys
-from domain.calls import VoiceScript, lead_effect
+from domain.calls import CallDisposition, VoiceScript, lead_effect
 from domain.feature_flags import FeatureFlag
 from models import Lead, TelephonyAccount, Tenant
 from providers.twilio.voice import TwilioRejectedError
@@ -292,7 +292,10 @@ class CallActivities(ProviderActivities):
     @activity.defn(name=TELL_LEAD_CALL_OUTCOME)
     async def tell_lead(self, data: CallOutcome) -> None:
         """Signal the lead's workflow (signal-with-start: a lead whose run ended gets a fresh one) what the call's
-        disposition means for it, with the tenant's status key for the stage it moves the lead to."""
+        disposition means for it, with the tenant's status key for the stage it moves the lead to. A requested
+        callback with its time becomes a task for the lead's owner, due then (once per call and time)."""
+        if data.disposition == CallDisposition.CALLBACK_REQUESTED and data.callback_at is not None:
+            await self._callback_task(data, data.callback_at)
         effect = lead_effect(data.disposition)
         if not effect.tells_the_lead:
             return
@@ -325,6 +328,24 @@ class CallActivities(ProviderActivities):
         await LeadWorkflowClient(self._temporal, self._settings).signal_with_start(
             tenant=tenant, lead=lead, signal=RECORD_CALL_OUTCOME_SIGNAL, arg=outcome, active_enrollments=enrollments
         )
+
+    async def _callback_task(self, data: CallOutcome, at: datetime) -> None:
+        async with self._sessions() as session, session.begin():
+            lead = await session.get(Lead, data.lead_id)
+            if lead is None:
+                return
+            await TaskRepository(session).create_once(
+                {
+                    "tenant_id": data.tenant_id,
+                    "lead_id": data.lead_id,
+                    "title": f"Call back {lead.name or lead.phone}",
+                    "description": f"{lead.phone} asked to be called back (call disposition by {data.actor}).",
+                    "assignee_id": lead.owner_id,
+                    "due_at": at,
+                    "blocks_enrollment": False,
+                    "idempotency_key": f"call-callback:{data.call_id}:{at.isoformat()}",
+                }
+            )
 
     @activity.defn(name=VOICE_REPLY)
     async def voice_reply(self, turn: VoiceTurn) -> VoiceReply:

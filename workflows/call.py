@@ -399,6 +399,7 @@ class CallWorkflow:
                     disposition=view.disposition,
                     actor=view.disposition_by or "system",
                     enrollment_workflow_id=self._input.enrollment_workflow_id,
+                    callback_at=view.callback_at,
                 ),
                 **CALL_TELL_LEAD,
             )

@@ -243,6 +243,7 @@ class CallOutcome(_Frozen):
     disposition: CallDisposition
     actor: str
     enrollment_workflow_id: str | None = None
+    callback_at: datetime | None = Field(default=None, description="callback_requested: when the lead asked for it")
 
 
 class CallLink(_Frozen):

@@ -231,6 +231,13 @@ async def test_an_agent_sets_the_disposition_which_lands_on_the_timeline(
         ).all()
     assert ("call_ended", "no_answer") in [(k, d.get("disposition")) for k, d in kinds]
     assert ("call_disposition", "callback_requested") in [(k, d.get("disposition")) for k, d in kinds]
+
+    async def callback_task() -> Task | None:
+        async with session_factory() as session:
+            return (await session.execute(select(Task).where(Task.lead_id == lead_id))).scalar_one_or_none()
+
+    task = await eventually(callback_task)  # the requested callback is on the owner's list, due then
+    assert task.title.startswith("Call back") and task.due_at == callback_at and task.status == "open"
     bad = await client.post(
         f"/api/v1/calls/{placed['id']}/disposition", json={"disposition": "maybe"}, headers=calls_tenant.headers()
     )
