@@ -19,10 +19,14 @@ import asyncio
 import math
 import os
 import secrets
+import sys
 import time
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
