@@ -178,6 +178,10 @@ class BenchStack:
             "LEADFLOW_PUBLIC_BASE_URL": self.api_url,
         }
 
+    def python_child(self, name: str, *args: str) -> Child:
+        """Start `python *args` as one more child of the stack (stopped with it; its log under the run's logs)."""
+        return self._python_child(name, *args)
+
     def _python_child(self, name: str, *args: str) -> Child:
         child = Child.python(self.dir, name, *args)
         child.start()
