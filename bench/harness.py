@@ -34,7 +34,6 @@ from typing import Any
 
 import psutil
 import psycopg
-from redis import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
@@ -44,7 +43,8 @@ from core.db import create_engine, create_session_factory
 from core.migrate import upgrade_to_head
 from core.payload_codec import data_converter
 from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE
-from devstack.processes import Child, answers_ok
+from devstack.processes import Child, answers_ok, stop_quietly
+from devstack.redis import delete_prefixed_keys
 from devstack.temporal import DevTemporal, wait_for_pollers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -232,18 +232,11 @@ class BenchStack:
         if self._closed:
             return
         self._closed = True
-        for child in reversed(self.children):
-            with contextlib.suppress(Exception):
-                child.stop()
-        self.children.clear()
+        stop_quietly(self.children)
         if self._db_created:
             with contextlib.suppress(Exception), psycopg.connect(self.admin_url, autocommit=True) as conn:
                 conn.execute(f'DROP DATABASE IF EXISTS "{self.db_name}" WITH (FORCE)')
-        with contextlib.suppress(Exception):
-            redis = Redis.from_url(self.redis_url)
-            for key in redis.scan_iter(match=f"{self.redis_prefix}:*"):
-                redis.delete(key)
-            redis.close()
+        delete_prefixed_keys(self.redis_url, self.redis_prefix)
         if self.keep_logs:
             say(f"logs kept in {self.dir / 'logs'}")
         else:

@@ -185,6 +185,14 @@ async def answers_ok(what: str, url: str, *, child: Child, within: float, reques
     await asyncio.to_thread(wait_until, what, ok, child=child, timeout=within)
 
 
+def stop_quietly(children: list[Child]) -> None:
+    """Stop every child, the last started first, whatever fails on the way; the list is emptied."""
+    for child in reversed(children):
+        with contextlib.suppress(Exception):
+            child.stop()
+    children.clear()
+
+
 def tcp_port_open(host: str, port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
         return True

@@ -4,6 +4,7 @@ Valkey speaks the Redis protocol and commands (Redis 7.2 compatible). It listens
 only and keeps its data in `<state>/redis` with an append-only file, so sessions survive a restart.
 """
 
+import contextlib
 import importlib.util
 from pathlib import Path
 
@@ -62,3 +63,12 @@ class PrivateRedis:
                 return bool(client.ping())
 
         wait_until("Redis (Valkey)", pong, child=self.child, timeout=timeout)
+
+
+def delete_prefixed_keys(url: str, prefix: str) -> None:
+    """Delete the keys under `prefix:` (a run's own) on the Redis at `url`; a Redis that does not answer is left be."""
+    with contextlib.suppress(Exception):
+        redis = Redis.from_url(url)
+        for key in redis.scan_iter(match=f"{prefix}:*"):
+            redis.delete(key)
+        redis.close()

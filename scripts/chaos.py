@@ -65,7 +65,8 @@ from core.db import create_engine, create_session_factory
 from core.queues import LEADS_QUEUE
 from devstack import seed
 from devstack.postgres import PrivatePostgres
-from devstack.processes import Child, answers_ok
+from devstack.processes import Child, answers_ok, stop_quietly
+from devstack.redis import delete_prefixed_keys
 from devstack.temporal import DevTemporal, wait_for_pollers
 from domain.permissions import Role
 from models import DailySendCount, Enrollment, Lead, User
@@ -206,15 +207,8 @@ class ChaosStack:
         if self._closed:
             return
         self._closed = True
-        for child in reversed(self.children):
-            with contextlib.suppress(Exception):
-                child.stop()
-        self.children.clear()
-        with contextlib.suppress(Exception):
-            redis = Redis.from_url(self.redis_url)
-            for key in redis.scan_iter(match=f"{self.redis_prefix}:*"):
-                redis.delete(key)
-            redis.close()
+        stop_quietly(self.children)
+        delete_prefixed_keys(self.redis_url, self.redis_prefix)
         if self.args.keep:
             say(f"kept {self.dir} (logs in {self.dir / 'logs'})")
         else:
