@@ -173,6 +173,15 @@ async def test_outside_the_window_the_fallback_template_goes_out(
     assert len(sent) == 1 and sent[0]["type"] == "template" and sent[0]["template"]["name"] == "follow_up"
 
 
+async def _set_stage(session_factory, lead_id: uuid.UUID, stage: str) -> None:  # type: ignore[no-untyped-def]
+    """The lead's status and stage, both `stage`, as an agent's change would leave them."""
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        lead.status_key, lead.stage = stage, stage
+        await session.commit()
+
+
 async def _refused_as_opted_out(acts, tenant, sandbox_control, lead_id, phone) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ApplicationError) as refused:
         await ActivityEnvironment().run(acts.send_whatsapp_message, _input(tenant, lead_id, text="hi"))
@@ -184,11 +193,7 @@ async def test_an_opted_out_lead_is_never_sent_to(
     make_activities, sandbox_tenant, session_factory, sandbox_control
 ) -> None:  # type: ignore[no-untyped-def]
     lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
-    async with session_factory() as session:
-        lead = await session.get(Lead, lead_id)
-        assert lead is not None
-        lead.status_key, lead.stage = "opted_out", "opted_out"
-        await session.commit()
+    await _set_stage(session_factory, lead_id, "opted_out")
     await _refused_as_opted_out(make_activities(), sandbox_tenant, sandbox_control, lead_id, phone)
 
 
@@ -197,10 +202,8 @@ async def test_a_lead_who_said_stop_is_refused_whatever_its_status(
 ) -> None:  # type: ignore[no-untyped-def]
     # The conversation's opt-out alone (whatever the lead's status says) ends every send.
     lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    await _set_stage(session_factory, lead_id, "won")
     async with session_factory() as session:
-        lead = await session.get(Lead, lead_id)
-        assert lead is not None
-        lead.status_key, lead.stage = "won", "won"
         await ConversationRepository(session).mark_opted_out(
             tenant_id=sandbox_tenant.id, lead_id=lead_id, at=datetime.now(tz=UTC)
         )

@@ -149,12 +149,19 @@ async def test_only_published_unarchived_sequences_take_enrollments(
     assert neither.status_code == 422
 
 
-async def test_pause_resume_stop_answer_409_on_a_repeat(client: httpx.AsyncClient, tenant, session_factory) -> None:
+async def _running_quiet_enrollment(client: httpx.AsyncClient, tenant, session_factory):  # type: ignore[no-untyped-def]
+    """A new quiet sequence and a new lead enrolled in it from START, once the enrollment's workflow runs:
+    (the sequence, the lead's id, the enrollment's id)."""
     sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
     (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
     report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=START)).json()
     (enrollment_id,) = report["enrollment_ids"]
     await _running(client, tenant, enrollment_id)
+    return sequence, lead, enrollment_id
+
+
+async def test_pause_resume_stop_answer_409_on_a_repeat(client: httpx.AsyncClient, tenant, session_factory) -> None:
+    sequence, lead, enrollment_id = await _running_quiet_enrollment(client, tenant, session_factory)
     url = f"{ENROLLMENTS}/{enrollment_id}"
     agent = tenant.headers("agent")
 
@@ -260,11 +267,7 @@ async def test_a_pause_or_stop_reason_with_a_nul_is_a_422_and_the_enrollment_can
 ) -> None:
     """The reason reaches the database only in the workflow's mirror activity, which would retry for ever: the row
     would stay 'active' and the lead could never be enrolled again."""
-    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
-    (lead,) = await insert_leads(session_factory, tenant, us_phones(1))
-    report = (await _enroll(client, tenant, sequence["id"], lead_ids=[str(lead)], start_at=START)).json()
-    (enrollment_id,) = report["enrollment_ids"]
-    await _running(client, tenant, enrollment_id)
+    sequence, lead, enrollment_id = await _running_quiet_enrollment(client, tenant, session_factory)
     url = f"{ENROLLMENTS}/{enrollment_id}"
     agent = tenant.headers("agent")
     for action in ("pause", "stop"):

@@ -60,11 +60,18 @@ async def scheduled_activities(handle: WorkflowHandle) -> list[str]:
     ]
 
 
+async def _lead_started(
+    env: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession], *, sla_minutes: int
+) -> tuple[LeadRows, WorkflowHandle]:
+    """A new lead of a tenant whose speed-to-lead SLA is `sla_minutes`, its workflow started."""
+    rows = await make_lead_rows(session_factory, speed_to_lead_minutes=sla_minutes)
+    return rows, await lead_workflows(env.client, settings).start(tenant=rows.tenant, lead=rows.lead)
+
+
 async def test_a_lead_left_new_past_the_sla_gets_one_alert_for_its_owner(
     time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    rows: LeadRows = await make_lead_rows(session_factory, speed_to_lead_minutes=15)
-    handle = await lead_workflows(time_skipping.client, settings).start(tenant=rows.tenant, lead=rows.lead)
+    rows, handle = await _lead_started(time_skipping, settings, session_factory, sla_minutes=15)
 
     await time_skipping.sleep(timedelta(minutes=14))
     assert await alerts(session_factory, rows.lead) == []
@@ -87,8 +94,7 @@ async def test_a_lead_left_new_past_the_sla_gets_one_alert_for_its_owner(
 async def test_a_lead_contacted_in_time_gets_no_alert(
     time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    rows = await make_lead_rows(session_factory, speed_to_lead_minutes=15)
-    handle = await lead_workflows(time_skipping.client, settings).start(tenant=rows.tenant, lead=rows.lead)
+    rows, handle = await _lead_started(time_skipping, settings, session_factory, sla_minutes=15)
     await time_skipping.sleep(timedelta(minutes=10))
     async with session_factory() as session:
         contacted = await StatusRepository(session).get_by_key(tenant_id=rows.tenant.id, key="contacted")
@@ -110,8 +116,7 @@ async def test_a_lead_contacted_in_time_gets_no_alert(
 async def test_a_tenant_without_sla_gets_no_alert(
     time_skipping: WorkflowEnvironment, settings: Settings, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    rows = await make_lead_rows(session_factory, speed_to_lead_minutes=0)
-    handle = await lead_workflows(time_skipping.client, settings).start(tenant=rows.tenant, lead=rows.lead)
+    rows, handle = await _lead_started(time_skipping, settings, session_factory, sla_minutes=0)
 
     await time_skipping.sleep(timedelta(days=2))
 
