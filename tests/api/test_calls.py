@@ -2,6 +2,7 @@
 callbacks back to the API; the worker's CallWorkflow follows each call to its disposition."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,41 @@ async def calls_tenant(client: httpx.AsyncClient, make_tenant: MakeTenant) -> Ca
     )
 
 
+@dataclass
+class Dialing:
+    """The calls tenant's new leads, called through the API and heard in the provider sandbox."""
+
+    client: httpx.AsyncClient
+    tenant: CallTenant
+    session_factory: async_sessionmaker[AsyncSession]
+    sandbox: httpx.AsyncClient
+
+    async def lead(self) -> tuple[str, str]:
+        return await _lead(self.session_factory, self.tenant)
+
+    async def lead_who(self, behaviour: str, **persona: Any) -> tuple[str, str]:
+        """A new lead whose phone the sandbox answers as `behaviour` (a person, voicemail, busy, ...)."""
+        lead_id, phone = await self.lead()
+        await set_persona(self.sandbox, phone, behaviour=behaviour, **persona)
+        return lead_id, phone
+
+    async def call(self, lead_id: str, **body: Any) -> dict[str, Any]:
+        return await _call(self.client, self.tenant, lead_id, **body)
+
+    async def ended(self, placed: dict[str, Any]) -> dict[str, Any]:
+        return await ended_call(self.client, placed["id"], self.tenant.headers())
+
+
+@pytest.fixture
+def dial(
+    client: httpx.AsyncClient,
+    calls_tenant: CallTenant,
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_control: httpx.AsyncClient,
+) -> Dialing:
+    return Dialing(client, calls_tenant, session_factory, sandbox_control)
+
+
 async def _lead(session_factory: async_sessionmaker[AsyncSession], tenant: CallTenant) -> tuple[str, str]:
     phone = unique_phone()
     lead_id = await add_lead(session_factory, tenant.tenant.tenant_id, phone=phone)
@@ -65,17 +101,13 @@ async def _call(client: httpx.AsyncClient, tenant: CallTenant, lead_id: str, **b
 
 
 async def test_a_person_talks_with_the_scripted_voice_agent(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
+    dial: Dialing,
     temporal_client: Client,
 ) -> None:
-    lead_id, phone = await _lead(session_factory, calls_tenant)
-    await set_persona(sandbox_control, phone, behaviour="human", utterances=["Yes, it is", "Thursday at five"])
+    lead_id, phone = await dial.lead_who("human", utterances=["Yes, it is", "Thursday at five"])
 
-    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
-    call = await ended_call(client, placed["id"], calls_tenant.headers())
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    call = await dial.ended(placed)
 
     assert (call["status"], call["disposition"], call["answered_by"]) == ("completed", "human_connected", "human")
     assert [(t["speaker"], t["text"]) for t in call["transcript"]] == [
@@ -84,10 +116,10 @@ async def test_a_person_talks_with_the_scripted_voice_agent(
         ("caller", "Thursday at five"),
         ("agent", "Thank you, we will confirm by message. Goodbye."),
     ]
-    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(sandbox_control, phone))["steps"]]
+    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(dial.sandbox, phone))["steps"]]
     assert ("gather", "Hi, this is Acme Realty about your enquiry. Is now a good time?") in heard
     assert heard[-2:] == [("say", "Thank you, we will confirm by message. Goodbye."), ("hangup", None)]
-    assert placed["workflow_id"] == f"call:{calls_tenant.tenant.slug}:{lead_id}:1"
+    assert placed["workflow_id"] == f"call:{dial.tenant.tenant.slug}:{lead_id}:1"
     # Found by its search attributes, and its history replays on the current code.
     query = f"LeadId = '{lead_id}' AND CallDisposition = 'human_connected'"
     found = await eventually(lambda: _ids(temporal_client, query))
@@ -100,20 +132,14 @@ async def _ids(client: Client, query: str) -> list[str]:
     return [w.id async for w in client.list_workflows(query)]
 
 
-async def test_a_voicemail_gets_the_tenants_message(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-) -> None:
-    lead_id, phone = await _lead(session_factory, calls_tenant)
-    await set_persona(sandbox_control, phone, behaviour="voicemail", amd_seconds=0.2, silence_seconds=2)
+async def test_a_voicemail_gets_the_tenants_message(dial: Dialing) -> None:
+    lead_id, phone = await dial.lead_who("voicemail", amd_seconds=0.2, silence_seconds=2)
 
-    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
-    call = await ended_call(client, placed["id"], calls_tenant.headers())
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    call = await dial.ended(placed)
 
     assert (call["disposition"], call["answered_by"]) == ("voicemail_left", "machine_end_beep")
-    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(sandbox_control, phone))["steps"]]
+    heard = [(s["verb"], s["text"]) for s in (await sandbox_call_ended(dial.sandbox, phone))["steps"]]
     assert ("say", "Hi, this is Acme Realty. Sorry we missed you, we will call back.") in heard
     assert not [s for s in heard if s[0] == "gather"]  # nothing meant for a person played to the machine
 
@@ -162,68 +188,51 @@ async def _view(client: Client, workflow_id: str) -> CallView | None:
         return None
 
 
-async def test_no_retry_once_the_attempts_are_used_up(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-) -> None:
-    lead_id, phone = await _lead(session_factory, calls_tenant)
-    await set_persona(sandbox_control, phone, behaviour="no_answer")
-    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
-    call = await ended_call(client, placed["id"], calls_tenant.headers())
+async def test_no_retry_once_the_attempts_are_used_up(dial: Dialing) -> None:
+    lead_id, _ = await dial.lead_who("no_answer")
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    call = await dial.ended(placed)
     assert call["disposition"] == "no_answer"
-    history = await client.get(f"/api/v1/leads/{lead_id}/calls", headers=calls_tenant.headers())
+    history = await dial.client.get(f"/api/v1/leads/{lead_id}/calls", headers=dial.tenant.headers())
     assert [c["attempt"] for c in history.json()["items"]] == [1]
 
 
-async def test_click_to_call_rings_the_agent_then_bridges_the_lead(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-) -> None:
-    lead_id, phone = await _lead(session_factory, calls_tenant)
+async def test_click_to_call_rings_the_agent_then_bridges_the_lead(dial: Dialing) -> None:
+    lead_id, phone = await dial.lead()
     agent_phone = unique_phone()
-    await set_persona(sandbox_control, agent_phone, behaviour="human")
-    await set_persona(sandbox_control, phone, behaviour="human", dial_seconds=0.1)
+    await set_persona(dial.sandbox, agent_phone, behaviour="human")
+    await set_persona(dial.sandbox, phone, behaviour="human", dial_seconds=0.1)
 
-    placed = await _call(client, calls_tenant, lead_id, agent_phone=agent_phone)
-    call = await ended_call(client, placed["id"], calls_tenant.headers())
+    placed = await dial.call(lead_id, agent_phone=agent_phone)
+    call = await dial.ended(placed)
 
     assert call["disposition"] == "human_connected" and call["agent_phone"] == agent_phone
-    [rang] = await sandbox_calls(sandbox_control, agent_phone)
+    [rang] = await sandbox_calls(dial.sandbox, agent_phone)
     assert rang["from_"] == TENANT_NUMBER and ("dial", phone) in [(s["verb"], s["text"]) for s in rang["steps"]]
     assert rang["machine_detection"] is None
 
 
-async def test_an_agent_sets_the_disposition_which_lands_on_the_timeline(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-) -> None:
-    lead_id, phone = await _lead(session_factory, calls_tenant)
-    await set_persona(sandbox_control, phone, behaviour="no_answer")
-    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
-    await ended_call(client, placed["id"], calls_tenant.headers())
+async def test_an_agent_sets_the_disposition_which_lands_on_the_timeline(dial: Dialing) -> None:
+    lead_id, _ = await dial.lead_who("no_answer")
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    await dial.ended(placed)
     callback_at = (datetime.now(tz=UTC) + timedelta(days=1)).replace(microsecond=0)
 
-    answer = await client.post(
+    answer = await dial.client.post(
         f"/api/v1/calls/{placed['id']}/disposition",
         json={
             "disposition": "callback_requested",
             "note": "asked for tomorrow",
             "callback_at": callback_at.isoformat(),
         },
-        headers=calls_tenant.headers("agent"),
+        headers=dial.tenant.headers("agent"),
     )
 
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert (body["disposition"], body["disposition_note"]) == ("callback_requested", "asked for tomorrow")
     assert body["disposition_by"].startswith("api_key:")
-    async with session_factory() as session:
+    async with dial.session_factory() as session:
         kinds = (
             await session.execute(
                 select(TimelineEvent.kind, TimelineEvent.data).where(TimelineEvent.lead_id == lead_id)
@@ -233,13 +242,13 @@ async def test_an_agent_sets_the_disposition_which_lands_on_the_timeline(
     assert ("call_disposition", "callback_requested") in [(k, d.get("disposition")) for k, d in kinds]
 
     async def callback_task() -> Task | None:
-        async with session_factory() as session:
+        async with dial.session_factory() as session:
             return (await session.execute(select(Task).where(Task.lead_id == lead_id))).scalar_one_or_none()
 
     task = await eventually(callback_task)  # the requested callback is on the owner's list, due then
     assert task.title.startswith("Call back") and task.due_at == callback_at and task.status == "open"
-    bad = await client.post(
-        f"/api/v1/calls/{placed['id']}/disposition", json={"disposition": "maybe"}, headers=calls_tenant.headers()
+    bad = await dial.client.post(
+        f"/api/v1/calls/{placed['id']}/disposition", json={"disposition": "maybe"}, headers=dial.tenant.headers()
     )
     assert bad.status_code == 422
 
@@ -275,41 +284,37 @@ async def _inbox_count(session_factory: async_sessionmaker[AsyncSession]) -> int
 
 
 async def test_callbacks_are_verified_against_the_public_url(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
+    dial: Dialing,
     settings: Settings,
 ) -> None:
-    lead_id, phone = await _lead(session_factory, calls_tenant)
-    await set_persona(sandbox_control, phone, behaviour="busy")
-    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
-    await ended_call(client, placed["id"], calls_tenant.headers())
-    [played] = await sandbox_calls(sandbox_control, phone)
+    lead_id, phone = await dial.lead_who("busy")
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    await dial.ended(placed)
+    [played] = await sandbox_calls(dial.sandbox, phone)
     status_url = played["request"]["StatusCallback"]
     path_and_query = status_url.removeprefix(settings.public_base_url)
     params = {
-        "AccountSid": calls_tenant.account_sid,
+        "AccountSid": dial.tenant.account_sid,
         "CallSid": played["sid"],
         "CallStatus": "busy",
         "SequenceNumber": "9",
     }
     token = settings.twilio_sandbox_auth_token
-    before = await _inbox_count(session_factory)
+    before = await _inbox_count(dial.session_factory)
 
-    # This client reaches the app as http://testserver (as behind a proxy): the signature of the public URL holds.
-    good = await client.post(
+    # This dial.client reaches the app as http://testserver (as behind a proxy): the signature of the public URL holds.
+    good = await dial.client.post(
         path_and_query, data=params, headers={SIGNATURE_HEADER: compute_signature(token, status_url, params)}
     )
     as_seen = compute_signature(token, f"http://testserver{path_and_query}", params)
-    seen_by_app = await client.post(path_and_query, data=params, headers={SIGNATURE_HEADER: as_seen})
-    forged = await client.post(
+    seen_by_app = await dial.client.post(path_and_query, data=params, headers={SIGNATURE_HEADER: as_seen})
+    forged = await dial.client.post(
         path_and_query,
         data={**params, "CallStatus": "completed"},
         headers={SIGNATURE_HEADER: compute_signature(token, status_url, params)},
     )
-    unsigned = await client.post(path_and_query, data=params)
-    wrong_token = await client.post(
+    unsigned = await dial.client.post(path_and_query, data=params)
+    wrong_token = await dial.client.post(
         path_and_query.replace("token=", "token=x"),
         data=params,
         headers={SIGNATURE_HEADER: compute_signature(token, status_url, params)},
@@ -317,25 +322,21 @@ async def test_callbacks_are_verified_against_the_public_url(
 
     assert good.status_code == 200
     assert [r.status_code for r in (seen_by_app, forged, unsigned, wrong_token)] == [403, 403, 403, 403]
-    assert await _inbox_count(session_factory) == before + 1
-    again = await client.post(
+    assert await _inbox_count(dial.session_factory) == before + 1
+    again = await dial.client.post(
         path_and_query, data=params, headers={SIGNATURE_HEADER: compute_signature(token, status_url, params)}
     )
-    assert again.status_code == 200 and await _inbox_count(session_factory) == before + 1  # a repeat stores nothing
+    assert (
+        again.status_code == 200 and await _inbox_count(dial.session_factory) == before + 1
+    )  # a repeat stores nothing
 
 
-async def test_duplicate_and_reordered_callbacks_change_nothing(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-) -> None:
+async def test_duplicate_and_reordered_callbacks_change_nothing(dial: Dialing) -> None:
     for fault in ("duplicate_callbacks", "out_of_order_callbacks"):
-        lead_id, phone = await _lead(session_factory, calls_tenant)
-        await set_persona(sandbox_control, phone, behaviour="human", utterances=["Yes"])
-        await sandbox_control.post("/_sandbox/twilio/faults", json={"kind": fault, "to": phone})
-        placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
-        call = await ended_call(client, placed["id"], calls_tenant.headers())
+        lead_id, phone = await dial.lead_who("human", utterances=["Yes"])
+        await dial.sandbox.post("/_sandbox/twilio/faults", json={"kind": fault, "to": phone})
+        placed = await dial.call(lead_id, ring_agent_first=False)
+        call = await dial.ended(placed)
         assert (call["status"], call["disposition"]) == ("completed", "human_connected"), fault
 
 
@@ -473,23 +474,20 @@ async def test_a_retry_of_a_tenant_whose_calls_went_off_is_never_dialled(
 
 
 async def test_speech_past_the_tenants_tts_limit_is_a_429(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
+    dial: Dialing,
     settings: Settings,
 ) -> None:
     """Every TwiML answer that makes Twilio speak counts against the tenant's `tts` preset; past it Twilio gets 429
     with Retry-After, counted in `leadflow_rate_limit_refusals_total{limit="tts"}`."""
-    lead_id, phone = await _lead(session_factory, calls_tenant)
-    await set_persona(sandbox_control, phone, behaviour="busy")  # the sandbox never asks for TwiML: no speech yet
-    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
-    await ended_call(client, placed["id"], calls_tenant.headers())
-    async with session_factory() as session:
+    lead_id, phone = await dial.lead()
+    await set_persona(dial.sandbox, phone, behaviour="busy")  # the sandbox never asks for TwiML: no speech yet
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    await dial.ended(placed)
+    async with dial.session_factory() as session:
         call = await session.get(Call, uuid.UUID(placed["id"]))
     assert call is not None
     answer_url = CallUrls(base=settings.public_base_url, call_id=call.id, token=call.callback_token).answer(AMD_WAITS)
-    params = {"AccountSid": calls_tenant.account_sid, "CallSid": call.provider_sid or "CA0"}
+    params = {"AccountSid": dial.tenant.account_sid, "CallSid": call.provider_sid or "CA0"}
     signed = {SIGNATURE_HEADER: compute_signature(settings.twilio_sandbox_auth_token, answer_url, params)}
     path = answer_url.removeprefix(settings.public_base_url)
     app = create_app(settings.model_copy(update={"rate_limit_tts_per_window": 1, "rate_limit_tts_window_seconds": 30}))
@@ -537,25 +535,20 @@ async def _lead_stage(session_factory: async_sessionmaker[AsyncSession], lead_id
     return lead if lead is not None and lead.stage == stage else None
 
 
-async def test_a_connected_call_ends_the_enrollments_like_a_reply_and_the_lead_is_contacted(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-) -> None:
-    lead_id, phone = await _lead(session_factory, calls_tenant)
-    enrollment_id = await _enrolled(client, calls_tenant, lead_id)
-    await set_persona(sandbox_control, phone, behaviour="human", utterances=["Yes, it is"])
+async def test_a_connected_call_ends_the_enrollments_like_a_reply_and_the_lead_is_contacted(dial: Dialing) -> None:
+    lead_id, phone = await dial.lead()
+    enrollment_id = await _enrolled(dial.client, dial.tenant, lead_id)
+    await set_persona(dial.sandbox, phone, behaviour="human", utterances=["Yes, it is"])
 
-    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
-    call = await ended_call(client, placed["id"], calls_tenant.headers())
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    call = await dial.ended(placed)
 
     assert call["disposition"] == "human_connected"
-    enrollment = await _enrollment_ended(client, calls_tenant, enrollment_id)
+    enrollment = await _enrollment_ended(dial.client, dial.tenant, enrollment_id)
     assert (enrollment["status"], enrollment["exit_reason"]) == ("exited", "replied")
-    lead = await eventually(lambda: _lead_stage(session_factory, lead_id, "contacted"))
+    lead = await eventually(lambda: _lead_stage(dial.session_factory, lead_id, "contacted"))
     assert lead.status_key == "contacted"
-    async with session_factory() as session:
+    async with dial.session_factory() as session:
         changes = (
             await session.execute(
                 select(TimelineEvent.actor, TimelineEvent.data).where(
@@ -566,32 +559,27 @@ async def test_a_connected_call_ends_the_enrollments_like_a_reply_and_the_lead_i
     assert [(actor, data.get("reason")) for actor, data in changes] == [("system", "call disposition human_connected")]
 
 
-async def test_an_agents_do_not_call_opts_the_lead_out_and_ends_its_enrollments(
-    client: httpx.AsyncClient,
-    calls_tenant: CallTenant,
-    session_factory: async_sessionmaker[AsyncSession],
-    sandbox_control: httpx.AsyncClient,
-) -> None:
-    lead_id, phone = await _lead(session_factory, calls_tenant)
-    enrollment_id = await _enrolled(client, calls_tenant, lead_id)
-    await set_persona(sandbox_control, phone, behaviour="no_answer")
-    placed = await _call(client, calls_tenant, lead_id, ring_agent_first=False)
-    assert (await ended_call(client, placed["id"], calls_tenant.headers()))["disposition"] == "no_answer"
+async def test_an_agents_do_not_call_opts_the_lead_out_and_ends_its_enrollments(dial: Dialing) -> None:
+    lead_id, phone = await dial.lead()
+    enrollment_id = await _enrolled(dial.client, dial.tenant, lead_id)
+    await set_persona(dial.sandbox, phone, behaviour="no_answer")
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    assert (await dial.ended(placed))["disposition"] == "no_answer"
     # Nobody answered: nothing changes for the lead or its enrollment.
-    assert await _lead_stage(session_factory, lead_id, "new") is not None
-    running = (await client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=calls_tenant.headers())).json()
+    assert await _lead_stage(dial.session_factory, lead_id, "new") is not None
+    running = (await dial.client.get(f"{ENROLLMENTS}/{enrollment_id}", headers=dial.tenant.headers())).json()
     assert running["status"] == "active"
 
-    answer = await client.post(
+    answer = await dial.client.post(
         f"/api/v1/calls/{placed['id']}/disposition",
         json={"disposition": "do_not_call", "note": "called back, asked us to stop"},
-        headers=calls_tenant.headers("agent"),
+        headers=dial.tenant.headers("agent"),
     )
     assert answer.status_code == 200, answer.text
 
-    enrollment = await _enrollment_ended(client, calls_tenant, enrollment_id)
+    enrollment = await _enrollment_ended(dial.client, dial.tenant, enrollment_id)
     assert (enrollment["status"], enrollment["exit_reason"]) == ("exited", "opted_out")
-    lead = await eventually(lambda: _lead_stage(session_factory, lead_id, "opted_out"))
+    lead = await eventually(lambda: _lead_stage(dial.session_factory, lead_id, "opted_out"))
     assert lead.status_key == "opted_out"
 
 
