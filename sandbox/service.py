@@ -139,6 +139,36 @@ class Sandbox:
             )
         return url
 
+    async def _deliver(
+        self,
+        to: CloudAccount | EvolutionInstance,
+        event: str,
+        url: str,
+        body: dict[str, Any],
+        *,
+        phone: str | None,
+        message_id: str | None,
+        signature: SignatureMode,
+    ) -> WebhookDelivery:
+        """A webhook as its provider sends it: Meta's signed with the account's app secret (or badly, or not at all,
+        as `signature` says); Evolution's unsigned, a valid one with the instance's custom headers, a forged one
+        without."""
+        if isinstance(to, CloudAccount):
+            provider: Provider = "cloud"
+            credentials: dict[str, Any] = {"app_secret": to.app_secret}
+        else:
+            provider, credentials = "evolution", {"headers": to.headers if signature == "valid" else {}}
+        return await self.sender.send(
+            provider=provider,
+            event=event,
+            url=url,
+            payload=body,
+            phone=phone,
+            message_id=message_id,
+            signature=signature,
+            **credentials,
+        )
+
     async def deliver_status(
         self,
         message: RecordedMessage,
@@ -160,15 +190,8 @@ class Sandbox:
                 at=now(),
                 callback_data=message.callback_data,
             )
-            delivery = await self.sender.send(
-                provider="cloud",
-                event=f"status:{status}",
-                url=url,
-                payload=body,
-                phone=message.to,
-                message_id=message.id,
-                app_secret=account.app_secret,
-                signature=signature,
+            delivery = await self._deliver(
+                account, f"status:{status}", url, body, phone=message.to, message_id=message.id, signature=signature
             )
         else:
             instance = self.state.evolution_instance(message.account)
@@ -182,15 +205,8 @@ class Sandbox:
                 server_url=self.config.base_url,
                 apikey=_evolution_key(instance, signature),
             )
-            delivery = await self.sender.send(
-                provider="evolution",
-                event=f"status:{status}",
-                url=url,
-                payload=body,
-                phone=message.to,
-                message_id=message.id,
-                headers=instance.headers if signature == "valid" else {},
-                signature=signature,
+            delivery = await self._deliver(
+                instance, f"status:{status}", url, body, phone=message.to, message_id=message.id, signature=signature
             )
         if not delivery.dropped:
             message.statuses.append(status)
@@ -228,15 +244,8 @@ class Sandbox:
                 context_message_id=context_message_id,
                 at=at,
             )
-            return await self.sender.send(
-                provider="cloud",
-                event="inbound_message",
-                url=url,
-                payload=body,
-                phone=e164(sender),
-                message_id=message_id,
-                app_secret=account.app_secret,
-                signature=signature,
+            return await self._deliver(
+                account, "inbound_message", url, body, phone=e164(sender), message_id=message_id, signature=signature
             )
         instance = self.state.evolution_instance(account_id or "sandbox")
         url = self._require_url("evolution", instance.instance, webhook_url)
@@ -254,15 +263,8 @@ class Sandbox:
             server_url=self.config.base_url,
             apikey=_evolution_key(instance, signature),
         )
-        return await self.sender.send(
-            provider="evolution",
-            event="inbound_message",
-            url=url,
-            payload=body,
-            phone=e164(sender),
-            message_id=message_id,
-            headers=instance.headers if signature == "valid" else {},
-            signature=signature,
+        return await self._deliver(
+            instance, "inbound_message", url, body, phone=e164(sender), message_id=message_id, signature=signature
         )
 
     async def handshake(self, webhook_url: str, verify_token: str) -> dict[str, Any]:
@@ -289,15 +291,8 @@ class Sandbox:
             server_url=self.config.base_url,
             apikey=_evolution_key(instance, signature),
         )
-        return await self.sender.send(
-            provider="evolution",
-            event="connection_update",
-            url=url,
-            payload=body,
-            phone=None,
-            message_id=None,
-            headers=instance.headers if signature == "valid" else {},
-            signature=signature,
+        return await self._deliver(
+            instance, "connection_update", url, body, phone=None, message_id=None, signature=signature
         )
 
 
