@@ -8,7 +8,9 @@ import asyncio
 import copy
 import json
 import secrets
+import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import httpx
@@ -427,18 +429,30 @@ async def test_an_ordinary_message_mentioning_stop_does_not_opt_out(
     assert (await handle.query(LeadWorkflow.view)).stage == "new"
 
 
+@dataclass(frozen=True)
+class SentMessage:
+    sender: str  # the lead's WhatsApp number, digits only, as Meta writes it
+    lead_id: uuid.UUID
+    wamid: str
+    message_id: uuid.UUID
+
+
+async def _sent_message(factory: async_sessionmaker[AsyncSession], tenant: WhatsAppTenant) -> SentMessage:
+    """A new lead and a message sent to it, whose statuses the tests then post."""
+    sender, wamid = fresh_phone_digits(), fresh_wamid()
+    lead_id = await add_lead(factory, tenant.id, phone="+" + sender)
+    message_id = await add_message(factory, tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
+    return SentMessage(sender, lead_id, wamid, message_id)
+
+
 # Statuses ------------------------------------------------------------------------------------------------------------
 
 
 async def test_statuses_move_a_message_forward_only(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
-    sender = fresh_phone_digits()
-    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
-    wamid = fresh_wamid()
-    message_id = await add_message(
-        session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid
-    )
+    sent = await _sent_message(session_factory, wa_tenant)
+    sender, wamid, message_id = sent.sender, sent.wamid, sent.message_id
     for fixture in ("webhook_status_sent.json", "webhook_status_read.json", "webhook_status_delivered.json"):
         body = wa_tenant.meta_body(fixture, sender=sender, message_id=wamid)
         assert (await wa_tenant.post_cloud(client, body)).status_code == 200
@@ -455,12 +469,8 @@ async def test_statuses_move_a_message_forward_only(
 async def test_a_failed_status_records_the_error(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
-    sender = fresh_phone_digits()
-    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
-    wamid = fresh_wamid()
-    message_id = await add_message(
-        session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid
-    )
+    sent = await _sent_message(session_factory, wa_tenant)
+    sender, wamid, message_id = sent.sender, sent.wamid, sent.message_id
     for fixture in ("webhook_status_sent.json", "webhook_status_failed_131026.json"):
         body = wa_tenant.meta_body(fixture, sender=sender, message_id=wamid)
         assert (await wa_tenant.post_cloud(client, body)).status_code == 200
@@ -473,10 +483,8 @@ async def test_a_failed_status_records_the_error(
 async def test_a_marketing_opt_out_status_opts_the_lead_out(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
 ) -> None:  # type: ignore[no-untyped-def]
-    sender = fresh_phone_digits()
-    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
-    wamid = fresh_wamid()
-    await add_message(session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
+    sent = await _sent_message(session_factory, wa_tenant)
+    sender, wamid = sent.sender, sent.wamid
     body = wa_tenant.meta_body("webhook_status_failed_131050.json", sender=sender, message_id=wamid)
     for _ in range(2):
         assert (await wa_tenant.post_cloud(client, body)).status_code == 200
@@ -491,10 +499,8 @@ async def test_a_marketing_opt_out_status_whose_signal_failed_is_signalled_once_
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_signals: SignalSwitch
 ) -> None:  # type: ignore[no-untyped-def]
     """Like an inbound message: Temporal down -> acknowledged, and the dispatcher's retry opts the lead out."""
-    sender = fresh_phone_digits()
-    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
-    wamid = fresh_wamid()
-    await add_message(session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
+    sent = await _sent_message(session_factory, wa_tenant)
+    sender, wamid = sent.sender, sent.wamid
     body = wa_tenant.meta_body("webhook_status_failed_131050.json", sender=sender, message_id=wamid)
     temporal_signals.fail()
     assert (await wa_tenant.post_cloud(client, body)).status_code == 200
@@ -763,10 +769,8 @@ async def _inbox_retrying(session_factory, event_key: str) -> bool:  # type: ign
 async def test_an_undeliverable_status_after_the_send_is_signalled_to_the_leads_workflow_once(
     client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client
 ) -> None:  # type: ignore[no-untyped-def]
-    sender = fresh_phone_digits()
-    lead_id = await add_lead(session_factory, wa_tenant.id, phone="+" + sender)
-    wamid = fresh_wamid()
-    await add_message(session_factory, wa_tenant.id, lead_id, direction="outbound", provider_message_id=wamid)
+    sent = await _sent_message(session_factory, wa_tenant)
+    sender, lead_id, wamid = sent.sender, sent.lead_id, sent.wamid
     body = wa_tenant.meta_body("webhook_status_failed_131026.json", sender=sender, message_id=wamid)
     for _ in range(2):  # a repeated delivery changes nothing
         assert (await wa_tenant.post_cloud(client, body)).status_code == 200
