@@ -173,6 +173,37 @@ async def test_outside_the_window_the_fallback_template_goes_out(
     assert len(sent) == 1 and sent[0]["type"] == "template" and sent[0]["template"]["name"] == "follow_up"
 
 
+async def _phone_of(session_factory, lead_id: uuid.UUID) -> str:  # type: ignore[no-untyped-def]
+    async with session_factory() as session:
+        lead = await session.get(Lead, lead_id)
+        assert lead is not None
+        return lead.phone
+
+
+async def _answered_late(sandbox_control: httpx.AsyncClient, phone: str, seconds: float) -> None:
+    """The sandbox takes the next send to `phone` at once but answers it `seconds` later."""
+    fault = await sandbox_control.post(
+        "/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": seconds}
+    )
+    assert fault.status_code == 201, fault.text
+
+
+def _agent_sends(api: httpx.AsyncClient, tenant, lead_id: uuid.UUID, text: str, request_id: str):  # type: ignore[no-untyped-def]
+    """An agent's message posted through the API in the background: its answer waits for the provider's."""
+    body = {"text": text, "request_id": request_id}
+    return asyncio.create_task(
+        api.post(f"/api/v1/leads/{lead_id}/messages", json=body, headers=tenant.headers("agent"))
+    )
+
+
+async def _answered_with_the_one_send(sending, sandbox_control: httpx.AsyncClient, phone: str, accepted: dict) -> None:  # type: ignore[no-untyped-def]
+    """The API answered 201 with the send the provider took, and the provider holds only that one."""
+    response = await asyncio.wait_for(sending, timeout=90)
+    assert response.status_code == 201, response.text
+    assert response.json()["provider_message_id"] == accepted["id"]
+    assert [m["id"] for m in await _sent_to(sandbox_control, phone)] == [accepted["id"]]
+
+
 async def _set_stage(session_factory, lead_id: uuid.UUID, stage: str) -> None:  # type: ignore[no-untyped-def]
     """The lead's status and stage, both `stage`, as an agent's change would leave them."""
     async with session_factory() as session:

@@ -34,11 +34,15 @@ from api.app import create_app
 from core.config import Settings
 from core.payload_codec import data_converter
 from domain import whatsapp_messages as kinds
-from models import Lead, Message, OutboxMessage
+from models import Message, OutboxMessage
 from providers.whatsapp.signatures import SIGNATURE_HEADER
 from tests.activities.test_whatsapp_send import (
+    _agent_sends,
+    _answered_late,
+    _answered_with_the_one_send,
     _input,
     _lead,
+    _phone_of,
     _sent_to,
     _stored_once,
     make_activities,
@@ -267,25 +271,13 @@ async def test_a_worker_killed_in_the_middle_of_a_send_leaves_exactly_one_messag
     )
     lead_id = await add_lead(session_factory, tenant.tenant_id)
     await add_message(session_factory, tenant.tenant_id, lead_id, body="hi", at=datetime.now(tz=UTC))
-    async with session_factory() as session:
-        lead = await session.get(Lead, lead_id)
-        assert lead is not None
-        phone = lead.phone
+    phone = await _phone_of(session_factory, lead_id)
     first = WorkerProcess(env)
     workers.append(first)
     await first.start(client)
-    fault = await sandbox_control.post(
-        "/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": 60}
-    )
-    assert fault.status_code == 201, fault.text
+    await _answered_late(sandbox_control, phone, 60)
 
-    sending = asyncio.create_task(
-        api.post(
-            f"/api/v1/leads/{lead_id}/messages",
-            json={"text": "Sent once, whatever happens", "request_id": "crash-1"},
-            headers=tenant.headers("agent"),
-        )
-    )
+    sending = _agent_sends(api, tenant, lead_id, "Sent once, whatever happens", "crash-1")
     [accepted] = await eventually(lambda: _sent_to(sandbox_control, phone), within_seconds=30)
     await first.kill()  # the provider has the message; the worker never hears its answer
 
@@ -296,10 +288,7 @@ async def test_a_worker_killed_in_the_middle_of_a_send_leaves_exactly_one_messag
     workers.append(second)
     await second.start(client)
 
-    response = await asyncio.wait_for(sending, timeout=90)
-    assert response.status_code == 201, response.text
-    assert response.json()["provider_message_id"] == accepted["id"]
-    assert [m["id"] for m in await _sent_to(sandbox_control, phone)] == [accepted["id"]]
+    await _answered_with_the_one_send(sending, sandbox_control, phone, accepted)
     # One attempt: the killed one. The re-run found the row reconciled and did not go to the provider.
     await _stored_once(session_factory, lead_id, accepted["id"])
 

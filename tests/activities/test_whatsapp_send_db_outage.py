@@ -33,8 +33,18 @@ from api.app import create_app
 from core.config import Settings
 from core.db import create_engine, create_session_factory
 from core.payload_codec import data_converter
-from models import Lead, Message, OutboxMessage
-from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, _stored_once, sandbox_tenant
+from models import Message, OutboxMessage
+from tests.activities.test_whatsapp_send import (
+    _agent_sends,
+    _answered_late,
+    _answered_with_the_one_send,
+    _input,
+    _lead,
+    _phone_of,
+    _sent_to,
+    _stored_once,
+    sandbox_tenant,
+)
 from tests.activities.test_whatsapp_send_crash import _own_namespace
 from tests.fixtures.crm import TenantContext
 from tests.fixtures.outage import PostgresProxy
@@ -106,32 +116,16 @@ async def test_a_database_outage_while_the_provider_answers_still_sends_exactly_
     await _cloud_account(api, sandbox_control, tenant, webhook_receiver.endpoint("cloud"))
     lead_id = await add_lead(session_factory, tenant.tenant_id)
     await add_message(session_factory, tenant.tenant_id, lead_id, body="hi", at=datetime.now(tz=UTC))
-    async with session_factory() as session:
-        lead = await session.get(Lead, lead_id)
-        assert lead is not None
-        phone = lead.phone
-    fault = await sandbox_control.post(
-        "/_sandbox/faults", json={"kind": "slow_accept", "to": phone, "delay_seconds": ANSWER_DELAY_SECONDS}
-    )
-    assert fault.status_code == 201, fault.text
+    phone = await _phone_of(session_factory, lead_id)
+    await _answered_late(sandbox_control, phone, ANSWER_DELAY_SECONDS)
 
-    sending = asyncio.create_task(
-        api.post(
-            f"/api/v1/leads/{lead_id}/messages",
-            json={"text": "Stored once the database is back", "request_id": "outage-1"},
-            headers=tenant.headers("agent"),
-        )
-    )
+    sending = _agent_sends(api, tenant, lead_id, "Stored once the database is back", "outage-1")
     [accepted] = await eventually(lambda: _sent_to(sandbox_control, phone), within_seconds=60)
     await postgres_proxy.cut()  # the provider has the message; its answer comes back while the database is away
     await asyncio.sleep(OUTAGE_SECONDS)
     await postgres_proxy.restore()
 
-    response = await asyncio.wait_for(sending, timeout=90)
-    assert response.status_code == 201, response.text
-    assert response.json()["provider_message_id"] == accepted["id"]
-    sent: list[dict[str, Any]] = await _sent_to(sandbox_control, phone)
-    assert [m["id"] for m in sent] == [accepted["id"]]
+    await _answered_with_the_one_send(sending, sandbox_control, phone, accepted)
     await _stored_once(session_factory, lead_id, accepted["id"])
 
 
