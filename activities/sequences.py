@@ -9,6 +9,10 @@
   when to try again (`domain.sequences.schedule.daily_cap_decision`). The day is the tenant's day in which the send
   goes out (`at`: the workflow's clock when it reserves, never the step's planned time). A send of a sequence
   without a cap is counted when its `sent` step is mirrored: the cap is on all of the tenant's sequence sends.
+- `send_message`: a due send with its bookkeeping folded in (`DueSend`): the cap slot, the send through the
+  channel (the outbox: effectively once, the stop record, pacing), then in one transaction its `sent` step row, the
+  rows of what the workflow does next before it waits again, and the enrollment row as it will be then. One
+  activity and two workflow tasks per due send, where a reservation, a send and three mirrors took five and six.
 - `create_task` / `close_task` / `escalate_overdue_task`: the task row, once per step execution; closing only an
   open task; one `sequence_task_overdue` timeline event per task.
 - `set_lead_status`: runs the LeadWorkflow's `change_status` update through the Temporal client the worker injects
@@ -16,6 +20,7 @@
 """
 
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -28,6 +33,7 @@ from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.notifications import NotificationKind
 from domain.sequences.schedule import daily_cap_decision, tenant_day
 from domain.stages import Stage
+from domain.whatsapp_messages import SendWhatsAppInput, SendWhatsAppResult
 from repositories.enrollments import RESERVED, SENT, EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.notifications import NotificationRepository
@@ -45,13 +51,17 @@ from workflows.sequence_types import (
     ESCALATE_OVERDUE_TASK,
     MIRROR_ENROLLMENT,
     RESERVE_DAILY_SEND,
+    SEND_MESSAGE,
     SET_LEAD_STATUS,
     TASK_CREATED_EVENT,
     TASK_OVERDUE_EVENT,
     CreatedTask,
     DailySendDecision,
     DailySendReservation,
+    DueSend,
+    DueSendResult,
     EnrollmentMirror,
+    EnrollmentView,
     LeadStatusSet,
     LeadStatusToSet,
     OverdueTask,
@@ -63,10 +73,16 @@ from workflows.sequence_types import (
 
 class SequenceActivities:
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], client: Client, live: LiveEvents | None = None
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        client: Client,
+        live: LiveEvents | None = None,
+        send: Callable[[SendWhatsAppInput], Awaitable[SendWhatsAppResult]] | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.client = client
+        # The channel's send (the `whatsapp.send_message` activity's body), for `send_message`.
+        self.send = send
         # Tells open web apps what changed, after each transaction commits (None: nobody is told).
         self.live = live
 
@@ -84,49 +100,69 @@ class SequenceActivities:
     async def mirror_enrollment(self, mirror: EnrollmentMirror) -> None:
         view = mirror.view
         async with self.session_factory() as session, session.begin():
-            enrollments = EnrollmentRepository(session)
-            mirrored = await enrollments.mirror(
-                enrollment_id=view.enrollment_id,
-                revision=view.revision,
-                values={
-                    "status": view.status.value,
-                    "current_step_index": view.current_step_index,
-                    "current_step_id": view.current_step_id,
-                    "current_step_type": view.current_step_type,
-                    "next_action_at": view.next_action_at,
-                    "exit_reason": view.exit_reason,
-                    "exit_detail": (view.exit_detail or "")[:500] or None,
-                    "steps_run": view.steps_run,
-                    "replies": view.replies,
-                    "open_task_id": view.open_task_id,
-                    "started_at": view.started_at,
-                    "paused_at": view.paused_at,
-                    "ended_at": view.ended_at,
-                },
-            )
-            if not mirrored and not await enrollments.exists(enrollment_id=view.enrollment_id):
-                return  # the lead (and with it the enrollment row) was deleted: nothing left to mirror into
-            step = mirror.step
-            if step is not None:
-                recorded = await enrollments.record_step(
-                    {
-                        "tenant_id": view.tenant_id,
-                        "enrollment_id": view.enrollment_id,
-                        "sequence_id": view.sequence_id,
-                        "number": step.number,
-                        "step_index": step.index,
-                        "step_id": step.step_id,
-                        "type": step.type,
-                        "result": step.result,
-                        "detail": (step.detail or "")[:1000] or None,
-                        "planned_at": step.planned_at,
-                        "fired_at": step.fired_at,
-                        "data": {"times": step.times},
-                    }
-                )
-                if recorded and step.result == SENT:
-                    await self._count_uncapped_send(session, view.tenant_id, view.enrollment_id, step)
+            await self._write(session, view, (mirror.step,) if mirror.step is not None else ())
         await self._tell(view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, view.lead_id)
+
+    async def _write(self, session: AsyncSession, view: EnrollmentView, steps: Sequence[StepRecord]) -> None:
+        """The view to the enrollment row (if newer) and step outcomes to its history (each once)."""
+        enrollments = EnrollmentRepository(session)
+        mirrored = await enrollments.mirror(
+            enrollment_id=view.enrollment_id,
+            revision=view.revision,
+            values={
+                "status": view.status.value,
+                "current_step_index": view.current_step_index,
+                "current_step_id": view.current_step_id,
+                "current_step_type": view.current_step_type,
+                "next_action_at": view.next_action_at,
+                "exit_reason": view.exit_reason,
+                "exit_detail": (view.exit_detail or "")[:500] or None,
+                "steps_run": view.steps_run,
+                "replies": view.replies,
+                "open_task_id": view.open_task_id,
+                "started_at": view.started_at,
+                "paused_at": view.paused_at,
+                "ended_at": view.ended_at,
+            },
+        )
+        if not mirrored and not await enrollments.exists(enrollment_id=view.enrollment_id):
+            return  # the lead (and with it the enrollment row) was deleted: nothing left to mirror into
+        for step in steps:
+            recorded = await enrollments.record_step(
+                {
+                    "tenant_id": view.tenant_id,
+                    "enrollment_id": view.enrollment_id,
+                    "sequence_id": view.sequence_id,
+                    "number": step.number,
+                    "step_index": step.index,
+                    "step_id": step.step_id,
+                    "type": step.type,
+                    "result": step.result,
+                    "detail": (step.detail or "")[:1000] or None,
+                    "planned_at": step.planned_at,
+                    "fired_at": step.fired_at,
+                    "data": {"times": step.times},
+                }
+            )
+            if recorded and step.result == SENT:
+                await self._count_uncapped_send(session, view.tenant_id, view.enrollment_id, step)
+
+    @activity.defn(name=SEND_MESSAGE)
+    async def send_message(self, due: DueSend) -> DueSendResult:
+        """A due send and its bookkeeping in one activity (workflows/sequence_types.py, `DueSend`)."""
+        if self.send is None:
+            raise ApplicationError("this worker cannot send messages", type="NoSender", non_retryable=True)
+        if due.reservation is not None:
+            decision = await self._take_slot(due.reservation)
+            if not decision.granted:
+                return DueSendResult(deferred=decision)
+        sent = await self.send(due.send)  # refusals and throttling raise as `whatsapp.send_message` raises them
+        result = DueSendResult(sent=sent, fired_at=datetime.now(UTC))
+        step = due.sent_step.model_copy(update={"detail": result.detail})  # fired when the workflow sent it
+        async with self.session_factory() as session, session.begin():
+            await self._write(session, due.after_view, (step, *due.after))
+        await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
+        return result
 
     @staticmethod
     async def _count_uncapped_send(
@@ -144,6 +180,9 @@ class SequenceActivities:
 
     @activity.defn(name=RESERVE_DAILY_SEND)
     async def reserve_daily_send(self, request: DailySendReservation) -> DailySendDecision:
+        return await self._take_slot(request)
+
+    async def _take_slot(self, request: DailySendReservation) -> DailySendDecision:
         day = tenant_day(request.at, request.tenant_timezone)
         channel = request.channel
         async with self.session_factory() as session, session.begin():

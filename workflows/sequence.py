@@ -110,6 +110,7 @@ from workflows.sequence_types import (
     LEAD_UNDELIVERABLE_SIGNAL,
     MIRROR_ENROLLMENT,
     RESERVE_DAILY_SEND,
+    SEND_MESSAGE,
     SEQUENCE_CALL_ENDED_SIGNAL,
     SET_LEAD_STATUS,
     START_SEQUENCE_CALL,
@@ -117,6 +118,8 @@ from workflows.sequence_types import (
     CreatedTask,
     DailySendDecision,
     DailySendReservation,
+    DueSend,
+    DueSendResult,
     EnrollmentControl,
     EnrollmentLink,
     EnrollmentMirror,
@@ -159,6 +162,10 @@ REPLAN_PAST_DUE_PATCH = "replan-past-due-outside-hours"
 # the step's planned times.
 PAUSE_HOLDS_SCHEDULE_PATCH = "pause-holds-schedule"
 
+# Runs recorded before a due send folded its bookkeeping into one activity (`sequence.send_message`) reserved the cap
+# slot, sent and mirrored in separate activities: they replay without the marker and keep doing so.
+FOLDED_SEND_PATCH = "due-send-folded"
+
 S = TypeVar("S", bound=StepBase)
 
 
@@ -197,6 +204,19 @@ class Ended:
 ENDED = Ended()
 StepOutcome = Advance | Ended
 StepHandler = Callable[[StepContext[Any]], Awaitable[StepOutcome]]
+
+
+@dataclass(frozen=True)
+class Prewrite:
+    """What a folded send wrote besides its own step: step rows, and the row's view at the next hold (projected)."""
+
+    records: dict[tuple[int, str], StepRecord]
+    view: dict[str, Any]
+
+
+def _projection(view: EnrollmentView) -> dict[str, Any]:
+    """The enrollment row's columns a view sets (its revision and history aside)."""
+    return view.model_dump(exclude={"revision", "history"})
 
 
 @dataclass(frozen=True)
@@ -248,6 +268,7 @@ class SequenceWorkflow:
         # past each reply this workflow handled without ending (a `wait_for_reply` that continues).
         self._reply_horizon = data.reply_horizon or workflow.now()
         self._mirror_lock = asyncio.Lock()
+        self._prewrite: Prewrite | None = None  # what the last folded send wrote, until the next hold checks it
         self._ai_draft: PendingDraft | None = None  # an ai_message step's draft waiting for a person
         self._ai_decision: DraftDecision | None = None  # set by decide_ai_draft
         self._ai_outcome: DraftOutcome | ApplicationError | None = None  # the answer decide_ai_draft waits for
@@ -325,7 +346,7 @@ class SequenceWorkflow:
                 current_step_type=_type_of(step),
                 next_action_at=plan.fire_at,
             )
-            await self._mirror()
+            await self._mirror(from_loop=True)
             reached = await self._hold(plan.fire_at)
             if reached is Hold.ENDED:
                 return ENDED
@@ -342,6 +363,14 @@ class SequenceWorkflow:
                 ready_at = workflow.now()
                 continue
             ctx = StepContext(step=step, index=index, number=number, plan=plan)
+            if type(step) is SendWhatsAppStep and workflow.patched(FOLDED_SEND_PATCH):
+                folded = await self._folded_send(cast("StepContext[SendWhatsAppStep]", ctx), cap, late)
+                if isinstance(folded, DailySendDecision):
+                    deferrals += 1
+                    await self._record(ctx, StepResult.DEFERRED, folded.reason, times=deferrals)
+                    ready_at = folded.defer_until or workflow.now()
+                    continue
+                return folded
             if cap is not None:
                 # The send counts on the tenant day it goes out (now), not the day it was planned for: a step planned
                 # in the past (a backlog, a start_at days ago) must not take an earlier day's unused slots.
@@ -603,10 +632,10 @@ class SequenceWorkflow:
 
     # Actions ---------------------------------------------------------------------------------------------------------
 
-    async def _send(self, step: SendWhatsAppStep, number: int) -> ActionResult:
+    def _send_input(self, step: SendWhatsAppStep, number: int) -> SendWhatsAppInput:
         message = render_message(step, self._input.lead_fields)
         template = message.template or message.fallback_template
-        data = SendWhatsAppInput(
+        return SendWhatsAppInput(
             tenant_id=str(self._input.tenant_id),
             lead_id=str(self._input.lead_id),
             workflow_id=workflow.info().workflow_id,
@@ -620,36 +649,143 @@ class SequenceWorkflow:
             # A send never waits in a reply hold: a reply now ends the enrollment if `exit_on_reply` says so.
             stop_on_inbound_after=self._reply_horizon if self._definition.settings.exit_on_reply else None,
         )
+
+    async def _send(self, step: SendWhatsAppStep, number: int) -> ActionResult:
         try:
             sent = await workflow.execute_activity(
                 SEND_WHATSAPP_MESSAGE,
-                data,
+                self._send_input(step, number),
                 result_type=SendWhatsAppResult,
                 summary=f"send step {step.id}",
                 **SEQUENCE_SEND,
             )
         except ActivityError as err:
-            cause = err.cause
-            kind = cause.type if isinstance(cause, ApplicationError) else None
-            reason = cause.message if isinstance(cause, FailureError) else str(cause)
-            if kind == RECIPIENT_OPTED_OUT and isinstance(cause, ApplicationError):
-                # WhatsApp says the person stopped our messages: the lead opts out too (its other enrollments end).
-                self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, reason)
-                await self._move_lead(opt_out_status_key(cause), reason)
-            elif kind == LEAD_OPTED_OUT:
-                self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, reason)
-            elif kind == UNDELIVERABLE:
-                self._end(EnrollmentStatus.EXITED, EXIT_UNDELIVERABLE, reason)
-            elif kind == LEAD_GONE_SEND:
-                self._end(EnrollmentStatus.EXITED, EXIT_LEAD_DELETED, reason)
-            elif kind == LEAD_REPLIED:
-                if not self._view.status.ended:
-                    # The reply's signal has not reached this workflow yet (it is ignored when it comes).
-                    self._change(replies=self._view.replies + 1)
-                    self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, "the lead replied")
-                return ActionResult(StepResult.REPLIED, reason)
-            return ActionResult(StepResult.FAILED, f"{kind or 'error'}: {reason}")
+            return await self._send_failed(err)
         return ActionResult(StepResult.SENT, f"{sent.mode} {sent.provider_message_id}", sent.message_id)
+
+    async def _send_failed(self, err: ActivityError) -> ActionResult:
+        """What a refused send means for the enrollment (an opt-out, a reply, a gone lead end it)."""
+        cause = err.cause
+        kind = cause.type if isinstance(cause, ApplicationError) else None
+        reason = cause.message if isinstance(cause, FailureError) else str(cause)
+        if kind == RECIPIENT_OPTED_OUT and isinstance(cause, ApplicationError):
+            # WhatsApp says the person stopped our messages: the lead opts out too (its other enrollments end).
+            self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, reason)
+            await self._move_lead(opt_out_status_key(cause), reason)
+        elif kind == LEAD_OPTED_OUT:
+            self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, reason)
+        elif kind == UNDELIVERABLE:
+            self._end(EnrollmentStatus.EXITED, EXIT_UNDELIVERABLE, reason)
+        elif kind == LEAD_GONE_SEND:
+            self._end(EnrollmentStatus.EXITED, EXIT_LEAD_DELETED, reason)
+        elif kind == LEAD_REPLIED:
+            if not self._view.status.ended:
+                # The reply's signal has not reached this workflow yet (it is ignored when it comes).
+                self._change(replies=self._view.replies + 1)
+                self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, "the lead replied")
+            return ActionResult(StepResult.REPLIED, reason)
+        return ActionResult(StepResult.FAILED, f"{kind or 'error'}: {reason}")
+
+    # The folded due send ---------------------------------------------------------------------------------------------
+
+    async def _folded_send(
+        self, ctx: StepContext[SendWhatsAppStep], cap: int | None, late: bool
+    ) -> StepOutcome | DailySendDecision:
+        """A due send step in one activity: cap slot, send, its step row and the enrollment row as it will be at the
+        next hold (`sequence.send_message`). Over the cap: the decision, nothing sent. Two workflow tasks a send."""
+        step, number = ctx.step, ctx.number
+        self._change()  # a revision for the activity's write: whatever is written after it is newer
+        sent_step = StepRecord(
+            number=number,
+            index=ctx.index,
+            step_id=step.id or "",
+            type=_type_of(step),
+            planned_at=ctx.plan.fire_at,
+            fired_at=workflow.now(),
+            result=StepResult.SENT.value,
+        )
+        after_view, after_steps = self._after_send(ctx, late)
+        due = DueSend(
+            send=self._send_input(step, number),
+            sent_step=sent_step,
+            reservation=self._reservation(ctx, workflow.now(), cap) if cap is not None else None,
+            after=after_steps,
+            after_view=after_view.model_copy(update={"revision": self._view.revision}),
+        )
+        try:
+            result = await workflow.execute_activity(
+                SEND_MESSAGE, due, result_type=DueSendResult, summary=f"send step {step.id}", **SEQUENCE_SEND
+            )
+        except ActivityError as err:
+            self._change(steps_run=number)
+            done = await self._send_failed(err)
+            await self._record(ctx, done.result, done.detail)
+            return self._after_late(self._next(ctx.index, ctx.plan.release_at), late)
+        if result.deferred is not None:
+            return result.deferred
+        self._change(steps_run=number)
+        record = sent_step.model_copy(update={"detail": result.detail})
+        self._prewrite = Prewrite(
+            records={(r.number, r.result): r for r in (record, *after_steps)}, view=_projection(after_view)
+        )
+        await self._record(ctx, StepResult.SENT, result.detail)
+        return self._after_late(self._next(ctx.index, ctx.plan.release_at), late)
+
+    def _after_send(
+        self, ctx: StepContext[SendWhatsAppStep], late: bool
+    ) -> tuple[EnrollmentView, tuple[StepRecord, ...]]:
+        """The view this workflow will have when it next waits, if the send goes out and nothing else happens: the
+        next step planned (and a wait that begins at once, begun). Anything else happening shows at that hold as a
+        difference, and is mirrored then."""
+        view = self._view.model_copy(update={"steps_run": ctx.number})
+        following = self._after_late(self._next(ctx.index, ctx.plan.release_at), late)
+        if not isinstance(following, Advance) or following.index is None:
+            return view, ()
+        nxt = self._definition.steps[following.index]
+        plan = plan_step(
+            self._definition,
+            following.index,
+            ready_at=following.ready_at,
+            timezone=self._input.lead_timezone,
+            status_stages=self._input.status_stages,
+        )
+        view = view.model_copy(
+            update={
+                "current_step_index": following.index,
+                "current_step_id": nxt.id,
+                "current_step_type": _type_of(nxt),
+                "next_action_at": plan.fire_at,
+            }
+        )
+        if type(nxt) is not WaitStep or plan.fire_at > workflow.now():
+            return view, ()
+        waiting = StepRecord(
+            number=ctx.number + 1,
+            index=following.index,
+            step_id=nxt.id or "",
+            type=_type_of(nxt),
+            planned_at=plan.fire_at,
+            fired_at=plan.fire_at,
+            result=StepResult.WAITING.value,
+            detail=f"until {plan.release_at.isoformat()}",
+        )
+        return view.model_copy(update={"steps_run": ctx.number + 1, "next_action_at": plan.release_at}), (waiting,)
+
+    def _after_late(self, outcome: StepOutcome, late: bool) -> StepOutcome:
+        resumed_at = self._resumed_at
+        if late and isinstance(outcome, Advance) and resumed_at is not None and outcome.ready_at < resumed_at:
+            return Advance(outcome.index, workflow.now())
+        return outcome
+
+    async def _settle_prewrite(self) -> None:
+        """Before waiting: the row the folded send wrote is this view, or the view is mirrored now."""
+        prewrite = self._prewrite
+        if prewrite is None:
+            return
+        if _projection(self._view) == prewrite.view:
+            self._prewrite = None
+        else:
+            await self._mirror()
 
     @staticmethod
     def _as_send(step: AiMessageStep, text: str) -> SendWhatsAppStep:
@@ -744,6 +880,9 @@ class SequenceWorkflow:
                 await workflow.wait_condition(lambda: self._view.status != EnrollmentStatus.PAUSED)
                 if deadline is not None and workflow.now() > deadline and not self._view.status.ended and not done():
                     return Hold.LATE
+                continue
+            if self._prewrite is not None and (deadline is None or deadline > workflow.now()):
+                await self._settle_prewrite()  # about to wait: the row must show this view
                 continue
             if deadline is None:
                 await workflow.wait_condition(lambda: self._view.status != EnrollmentStatus.ACTIVE or done())
@@ -970,7 +1109,8 @@ class SequenceWorkflow:
         self, ctx: StepContext[Any], result: StepResult, detail: str | None = None, *, times: int = 1
     ) -> None:
         """Add a step record to the view and write it (with the view) to the DB."""
-        record = StepRecord(
+        prewritten = self._prewrite.records.get((ctx.number, result.value)) if self._prewrite else None
+        record = prewritten or StepRecord(
             number=ctx.number,
             index=ctx.index,
             step_id=ctx.step.id or "",
@@ -982,9 +1122,14 @@ class SequenceWorkflow:
             times=times,
         )
         self._change(history=(*self._view.history[-(HISTORY_KEPT - 1) :], record))
-        await self._mirror(record)
+        await self._mirror(record, from_loop=True)
 
-    async def _mirror(self, step: StepRecord | None = None) -> None:
+    async def _mirror(self, step: StepRecord | None = None, *, from_loop: bool = False) -> None:
+        prewrite = self._prewrite
+        if prewrite is not None:
+            if from_loop and (step is None or (step.number, step.result) in prewrite.records):
+                return  # the folded send wrote it; the next hold checks the row is this view (`_settle_prewrite`)
+            self._prewrite = None  # mirrored now: the current view replaces what the send wrote
         async with self._mirror_lock:
             await workflow.execute_activity(
                 MIRROR_ENROLLMENT,
@@ -994,24 +1139,24 @@ class SequenceWorkflow:
 
     async def _reserve_send(self, ctx: StepContext[Any], at: datetime, cap: int) -> DailySendDecision:
         return await workflow.execute_activity(
-            RESERVE_DAILY_SEND,
-            DailySendReservation(
-                tenant_id=self._input.tenant_id,
-                enrollment_id=self._input.enrollment_id,
-                sequence_id=self._input.sequence_id,
-                number=ctx.number,
-                step_index=ctx.index,
-                step_id=ctx.step.id or "",
-                at=at,
-                cap=cap,
-                tenant_timezone=self._input.tenant_timezone,
-                lead_timezone=self._input.lead_timezone,
-                definition=self._definition,
-                channel=ctx.step.capped_channel or "whatsapp",
-                step_type=_type_of(ctx.step),
-            ),
-            result_type=DailySendDecision,
-            **DB_WRITE,
+            RESERVE_DAILY_SEND, self._reservation(ctx, at, cap), result_type=DailySendDecision, **DB_WRITE
+        )
+
+    def _reservation(self, ctx: StepContext[Any], at: datetime, cap: int) -> DailySendReservation:
+        return DailySendReservation(
+            tenant_id=self._input.tenant_id,
+            enrollment_id=self._input.enrollment_id,
+            sequence_id=self._input.sequence_id,
+            number=ctx.number,
+            step_index=ctx.index,
+            step_id=ctx.step.id or "",
+            at=at,
+            cap=cap,
+            tenant_timezone=self._input.tenant_timezone,
+            lead_timezone=self._input.lead_timezone,
+            definition=self._definition,
+            channel=ctx.step.capped_channel or "whatsapp",
+            step_type=_type_of(ctx.step),
         )
 
     async def _tell_lead(self, signal: str) -> None:

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from domain.sequences.definition import BusinessHours, SequenceDefinition
 from domain.stages import Stage
+from domain.whatsapp_messages import SendWhatsAppInput, SendWhatsAppResult
 from workflows.failures import WorkflowFailure
 from workflows.shared import FrozenModel
 
@@ -24,6 +25,9 @@ CREATE_TASK = "sequence.create_task"
 CLOSE_TASK = "sequence.close_task"
 ESCALATE_OVERDUE_TASK = "sequence.escalate_overdue_task"
 SET_LEAD_STATUS = "sequence.set_lead_status"
+# A due send with its bookkeeping folded in: the daily-cap slot, the send (the outbox, as `whatsapp.send_message`),
+# its step row and the enrollment row as the workflow will have it at its next hold, in one activity.
+SEND_MESSAGE = "sequence.send_message"
 # A `call` step's call (activities/calls.py: it writes the call row and starts its CallWorkflow).
 START_SEQUENCE_CALL = "call.start_for_sequence"
 
@@ -249,6 +253,37 @@ class DailySendDecision(FrozenModel):
     sent_today: int
     defer_until: datetime | None = None
     reason: str | None = None
+
+
+class DueSend(FrozenModel):
+    """`sequence.send_message`: one due send step and the bookkeeping around it.
+
+    `reservation` (a capped send) is taken first; over the cap nothing is sent and the decision comes back. The send
+    is `send` through the outbox (same key, same refusals as `whatsapp.send_message`). Once sent, one transaction
+    writes the step's `sent` row (`sent_step`: fired when the workflow sent it; its detail from the send), the `after`
+    rows (the steps the workflow will record before it next waits, e.g. a wait beginning) and `after_view`, the
+    enrollment row as the workflow will have it then (newest revision wins: a later state written meanwhile is kept).
+    """
+
+    send: SendWhatsAppInput
+    sent_step: StepRecord
+    reservation: DailySendReservation | None = None
+    after_view: EnrollmentView
+    after: tuple[StepRecord, ...] = ()
+
+
+class DueSendResult(FrozenModel):
+    """Sent (`sent`, at `fired_at`), or deferred by the daily cap (`deferred`)."""
+
+    sent: SendWhatsAppResult | None = None
+    fired_at: datetime | None = None
+    deferred: DailySendDecision | None = None
+
+    @property
+    def detail(self) -> str:
+        """The `sent` step's detail, as the step row and the workflow's history both say it."""
+        assert self.sent is not None
+        return f"{self.sent.mode} {self.sent.provider_message_id}"
 
 
 class TaskToCreate(FrozenModel):

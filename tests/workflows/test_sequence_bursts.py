@@ -16,12 +16,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 from core.config import Settings
 from core.queues import SEQUENCES_QUEUE
-from domain.whatsapp_messages import LEAD_REPLIED, SEND_WHATSAPP_MESSAGE, InboundWhatsAppMessage
+from domain.whatsapp_messages import LEAD_REPLIED, InboundWhatsAppMessage
 from models import Conversation, Enrollment, Lead, OutboxMessage
 from tests.fixtures.whatsapp import add_message, eventually, fresh_wamid
 from tests.fixtures.workflow_calls import enrollment_workflows, lead_workflows
@@ -30,11 +31,11 @@ from worker.main import WORKFLOWS, activities, workflow_runner
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
 from workflows.sequence import SequenceWorkflow
-from workflows.sequence_types import EnrollmentStatus, EnrollmentView
+from workflows.sequence_types import SEND_MESSAGE, EnrollmentStatus, EnrollmentView
 
 pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
 
-BURST = 40  # the busy tenant's due sends in the fairness test
+BURST = 80  # the busy tenant's due sends in the fairness test
 
 SEND_THEN_WAIT = {
     "steps": [
@@ -147,7 +148,7 @@ async def test_a_reply_stops_the_send_of_an_enrollment_whose_workflow_waits_behi
             await eventually(sleeping)
         # No activity worker now: the send, once due, is scheduled and waits in the queue.
         await eventually(lambda: _pending_activity(handle), within_seconds=20)
-        assert await _pending_activity(handle) == SEND_WHATSAPP_MESSAGE
+        assert await _pending_activity(handle) == SEND_MESSAGE
     # No workflow worker either: the enrollment's workflow cannot hear of the reply.
 
     replied_at = datetime.now(UTC)
@@ -200,34 +201,73 @@ async def test_one_tenants_burst_does_not_starve_another_tenants_single_due_send
     session_factory: async_sessionmaker[AsyncSession],
     sandbox_control: httpx.AsyncClient,
 ) -> None:
-    """A burst of one tenant's due sends queued first, then another tenant's one: with the bulk side working
-    through the backlog a task at a time, the other tenant's send goes out among the first, not after the burst."""
+    """A backlog of one tenant's due enrollments queued first, then another tenant's one (as when a burst's timers
+    fire a moment before): the bulk side, two tasks at a time, takes the other tenant's first, not after the burst,
+    and its send goes out."""
     bulk = BulkSide(temporal_client, settings, session_factory)
     other = await make_world(session_factory, settings, sandbox_control)
-    burst = BURST
     single = {
         "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
         "settings": {"business_hours": ALL_WEEK},
     }
-    busy_leads = [await world.lead() for _ in range(burst)]
-    for lead in busy_leads:
-        await _enroll_on(temporal_client, world, lead, bulk.queue, definition=single, with_lead_workflow=False)
-    lonely = await other.lead()
-    await _enroll_on(temporal_client, other, lonely, bulk.queue, definition=single, with_lead_workflow=False)
-
-    busy_ids = {lead.id for lead in busy_leads}
-
-    async def sent_in_order() -> list[uuid.UUID] | None:
-        async with session_factory() as session:
-            rows = await session.execute(
-                select(OutboxMessage.lead_id)
-                .where(OutboxMessage.state == "sent", OutboxMessage.lead_id.in_([*busy_ids, lonely.id]))
-                .order_by(OutboxMessage.updated_at)
-            )
-            sent = list(rows.scalars())
-        return sent if lonely.id in sent else None
+    busy = []
+    for _ in range(BURST):
+        lead = await world.lead()
+        busy.append(
+            await _enroll_on(temporal_client, world, lead, bulk.queue, definition=single, with_lead_workflow=False)
+        )
+    lonely_lead = await other.lead()
+    lonely = await _enroll_on(
+        temporal_client, other, lonely_lead, bulk.queue, definition=single, with_lead_workflow=False
+    )
 
     async with bulk.workflows(slots=2), bulk.activities(slots=1):
-        sent = await eventually(sent_in_order, within_seconds=120)
-    ahead = sum(1 for lead_id in sent[: sent.index(lonely.id)] if lead_id in busy_ids)
-    assert ahead < burst // 2, f"{ahead} of the burst's {burst} sends went out before the other tenant's one"
+        await eventually(lambda: other.sent_to(lonely_lead), within_seconds=120)
+
+    async def first_task_at(handle: WorkflowHandle[SequenceWorkflow, EnrollmentView]) -> datetime | None:
+        async for event in handle.fetch_history_events():
+            if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                return event.event_time.ToDatetime(tzinfo=UTC)
+        return None  # not run yet
+
+    lonely_at = await first_task_at(lonely)
+    assert lonely_at is not None
+    ahead = [handle for handle in busy if (at := await first_task_at(handle)) is not None and at < lonely_at]
+    # First in, first out (no fairness key), all 80 ran first; with the key, 1.
+    assert len(ahead) < 10, f"{len(ahead)} of the burst's {BURST} enrollments ran before the other tenant's"
+
+
+async def test_a_due_send_costs_two_workflow_tasks_and_one_activity_and_the_row_shows_the_wait(
+    temporal_client: Client, world: SequenceWorld
+) -> None:
+    """From the timer that makes a send due to the timer of the wait after it: the send with its bookkeeping is one
+    activity, and the row and step history still show what the workflow did."""
+    lead = await world.lead()
+    sequence, version = await world.sequence(SEND_THEN_WAIT)
+    handle = await world.enroll(
+        temporal_client, lead, sequence, version, start_at=datetime.now(UTC) + timedelta(seconds=2)
+    )
+    enrollment_id = uuid.UUID(handle.id.rsplit(":", 1)[1])
+
+    async def waiting() -> Enrollment | None:
+        row = await world.enrollment_row(enrollment_id)
+        return row if row.current_step_id == "later" and row.steps_run == 2 else None
+
+    row = await eventually(waiting)  # written by the send itself, before the workflow starts the wait's timer
+
+    async def up_to_the_wait() -> list[str] | None:
+        kinds = [EventType.Name(event.event_type) async for event in handle.fetch_history_events()]
+        fired = kinds.index("EVENT_TYPE_TIMER_FIRED")
+        if "EVENT_TYPE_TIMER_STARTED" not in kinds[fired:]:
+            return None
+        return kinds[fired : kinds.index("EVENT_TYPE_TIMER_STARTED", fired)]
+
+    between = await eventually(up_to_the_wait)
+    assert between.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED") == 2, between
+    assert between.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED") == 1, between
+    assert row.next_action_at is not None and row.next_action_at > datetime.now(UTC) + timedelta(hours=23)
+    assert [(s.step_id, s.result) for s in await world.step_rows(enrollment_id)] == [
+        ("intro", "sent"),
+        ("later", "waiting"),
+    ]
+    assert len(await world.sent_to(lead)) == 1
