@@ -4,6 +4,7 @@ a won lead and an opt-out end it with no further sends; pause/resume/stop answer
 
 import uuid
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -137,28 +138,29 @@ async def test_pause_holds_the_next_send_until_resume_and_a_second_pause_is_refu
     sequence, version = await world.sequence(two_sends({"days": 1}))
     lead, handle = await world.enroll_after_first_send(env.client, sequence, version)
     enrollment_id = (await handle.query(SequenceWorkflow.view)).enrollment_id
-    slug = world.tenant.slug
+    control, as_agent = enrollment_workflows(env.client), _as_agent(world, enrollment_id)
 
-    paused = await enrollment_workflows(env.client).pause(
-        tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test"
-    )
+    paused = await control.pause(**as_agent)
     assert paused.status == EnrollmentStatus.PAUSED
     assert (await world.enrollment_row(enrollment_id)).status == "paused"
     with pytest.raises(Conflict, match="paused"):
-        await enrollment_workflows(env.client).pause(tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+        await control.pause(**as_agent)
 
     await env.sleep(timedelta(days=3))
     assert len(await world.sent_to(lead)) == 1  # the wait ended while paused: nothing went out
 
-    resumed = await enrollment_workflows(env.client).resume(
-        tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test"
-    )
+    resumed = await control.resume(**as_agent)
     assert resumed.status == EnrollmentStatus.ACTIVE
     with pytest.raises(Conflict):
-        await enrollment_workflows(env.client).resume(tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+        await control.resume(**as_agent)
     view = await handle.result()
     assert view.status == EnrollmentStatus.COMPLETED
     assert [m["template"]["name"] for m in await world.sent_to(lead)] == ["intro", "follow_up"]
+
+
+def _as_agent(world: SequenceWorld, enrollment_id: uuid.UUID) -> dict[str, Any]:
+    """Who pauses, resumes or stops the enrollment, and which one it is."""
+    return {"tenant_slug": world.tenant.slug, "enrollment_id": enrollment_id, "actor": "user:test"}
 
 
 def _enrollment_id(handle) -> uuid.UUID:  # type: ignore[no-untyped-def]
@@ -167,15 +169,11 @@ def _enrollment_id(handle) -> uuid.UUID:  # type: ignore[no-untyped-def]
 
 async def _pause_at_once(env: WorkflowEnvironment, world: SequenceWorld, handle) -> None:  # type: ignore[no-untyped-def]
     """Pause before the first step's fire time: the test server skips no time outside result waits and sleeps."""
-    await enrollment_workflows(env.client).pause(
-        tenant_slug=world.tenant.slug, enrollment_id=_enrollment_id(handle), actor="user:test"
-    )
+    await enrollment_workflows(env.client).pause(**_as_agent(world, _enrollment_id(handle)))
 
 
 async def _resume(env: WorkflowEnvironment, world: SequenceWorld, handle) -> datetime:  # type: ignore[no-untyped-def]
-    await enrollment_workflows(env.client).resume(
-        tenant_slug=world.tenant.slug, enrollment_id=_enrollment_id(handle), actor="user:test"
-    )
+    await enrollment_workflows(env.client).resume(**_as_agent(world, _enrollment_id(handle)))
     return await env.get_current_time()
 
 
@@ -282,11 +280,9 @@ async def test_stop_ends_the_enrollment_at_once_and_a_second_stop_is_refused(
     sequence, version = await world.sequence(two_sends({"days": 5}))
     lead, handle = await world.enroll_after_first_send(env.client, sequence, version)
     enrollment_id = (await handle.query(SequenceWorkflow.view)).enrollment_id
-    slug = world.tenant.slug
+    control, as_agent = enrollment_workflows(env.client), _as_agent(world, enrollment_id)
 
-    stopped = await enrollment_workflows(env.client).stop(
-        tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test", reason="wrong list"
-    )
+    stopped = await control.stop(**as_agent, reason="wrong list")
     assert (stopped.status, stopped.exit_reason) == (EnrollmentStatus.STOPPED, "stopped")
     view = await handle.result()
     assert view.status == EnrollmentStatus.STOPPED
@@ -294,11 +290,11 @@ async def test_stop_ends_the_enrollment_at_once_and_a_second_stop_is_refused(
     assert attributes.get(search_attributes.ENROLLMENT_STATUS) == "stopped"
     assert attributes.get(search_attributes.SEQUENCE_ID) == str(sequence.id)
     with pytest.raises(Conflict):
-        await enrollment_workflows(env.client).stop(tenant_slug=slug, enrollment_id=enrollment_id, actor="user:test")
+        await control.stop(**as_agent)
     assert len(await world.sent_to(lead)) == 1
     row = await world.enrollment_row(enrollment_id)
     assert (row.status, row.exit_reason) == ("stopped", "stopped")
-    final = await enrollment_workflows(env.client).view(tenant_slug=slug, enrollment_id=enrollment_id)
+    final = await control.view(tenant_slug=world.tenant.slug, enrollment_id=enrollment_id)
     assert final.status == EnrollmentStatus.STOPPED and final.exit_detail and "wrong list" in final.exit_detail
 
 
