@@ -59,11 +59,14 @@ from workflows.sequence_types import (
     ESCALATE_OVERDUE_TASK,
     MIRROR_ENROLLMENT,
     RESERVE_DAILY_SEND,
+    SEND_MESSAGE,
     SET_LEAD_STATUS,
     START_SEQUENCE_CALL,
     CreatedTask,
     DailySendDecision,
     DailySendReservation,
+    DueSend,
+    DueSendResult,
     EnrollmentControl,
     LeadStatusSet,
     LeadStatusToSet,
@@ -110,6 +113,16 @@ async def reserve(data: DailySendReservation) -> DailySendDecision:
     )
 
 
+@activity.defn(name=SEND_MESSAGE)
+async def send_due(data: DueSend) -> DueSendResult:
+    """A due send as one activity (current code): the cap slot first, then the send."""
+    if data.reservation is not None:
+        decision = await reserve(data.reservation)
+        if not decision.granted:
+            return DueSendResult(deferred=decision)
+    return DueSendResult(sent=await send(data.send), fired_at=datetime.now(UTC))
+
+
 TASK_IDS: dict[str, uuid.UUID] = {}
 
 
@@ -152,6 +165,7 @@ ACTIVITIES = [
     start_call,
     send,
     reserve,
+    send_due,
     create_task,
     set_status,
     compose,
