@@ -274,7 +274,7 @@ def _a_demo_lead_writing_gets_an_ai_draft(stack_config: StackConfig, owner: http
         if drafts:
             break
         time.sleep(0.2)
-    assert [d["text"] for d in drafts] == ["Membership price: 40 EUR per month."]
+    assert [d["text"] for d in drafts] == ["Agency fee: 3% of the sale price."]
 
 
 def test_up_ends_what_a_killed_stack_left_running_instead_of_refusing_its_port(stack_config: StackConfig) -> None:
