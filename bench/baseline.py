@@ -2,6 +2,8 @@
 
 - `BaselineWorkflow`: one no-op activity, then done. `measure_workflows` runs N of them at a fixed client
   concurrency, each timed from start to completion (client side), and answers workflows per second.
+- `TimerBaselineWorkflow`: sleeps until a moment, then one no-op activity; `measure_timer_burst` makes N of them
+  due at once and answers workflows per second from that moment to the last completion.
 - `SignalProbeWorkflow`: waits; each `ping` signal counts one. `measure_signal_round_trip` signals it and queries
   until the count shows the signal handled (a query after a signal sees it: Temporal queries are consistent), and
   answers the round trips in seconds. `measure_signal_with_start` sends many pings by signal-with-start over a set
@@ -31,6 +33,16 @@ async def noop() -> None:
 class BaselineWorkflow:
     @workflow.run
     async def run(self) -> None:
+        await workflow.execute_activity(noop, start_to_close_timeout=timedelta(seconds=30))
+
+
+@workflow.defn
+class TimerBaselineWorkflow:
+    """Sleeps until `fire_at` (epoch seconds), then one no-op activity: a due step with no app code."""
+
+    @workflow.run
+    async def run(self, fire_at: float) -> None:
+        await workflow.sleep(max(0.0, fire_at - workflow.now().timestamp()))
         await workflow.execute_activity(noop, start_to_close_timeout=timedelta(seconds=30))
 
 
@@ -122,3 +134,24 @@ async def measure_signal_with_start(client: Client, *, signals: int, workflows: 
     rate = signals / (time.perf_counter() - started)
     await asyncio.gather(*(client.get_workflow_handle(w).signal("finish") for w in ids))
     return rate
+
+
+async def measure_timer_burst(client: Client, *, n: int, lead_seconds: float = 20.0) -> float:
+    """Start `n` TimerBaselineWorkflows all due at one moment `lead_seconds` ahead; workflows per second from that
+    moment until the last completed (the bare engine's rate for a burst of due timer + activity workflows)."""
+    tag = uuid.uuid4().hex[:8]
+    fire_at = time.time() + lead_seconds
+    semaphore = asyncio.Semaphore(32)
+
+    async def start(i: int) -> None:
+        async with semaphore:
+            await client.start_workflow(
+                TimerBaselineWorkflow.run, fire_at, id=f"timer-baseline-{tag}-{i}", task_queue=BASELINE_QUEUE
+            )
+
+    await asyncio.gather(*(start(i) for i in range(n)))
+    if time.time() > fire_at:
+        raise RuntimeError(f"starting {n} timer workflows took longer than {lead_seconds} s: raise lead_seconds")
+    for i in range(n):
+        await client.get_workflow_handle(f"timer-baseline-{tag}-{i}").result()
+    return n / (time.time() - fire_at)

@@ -13,7 +13,7 @@ import sys
 
 from temporalio.worker import Worker
 
-from bench.baseline import BASELINE_QUEUE, BaselineWorkflow, SignalProbeWorkflow, noop
+from bench.baseline import BASELINE_QUEUE, BaselineWorkflow, SignalProbeWorkflow, TimerBaselineWorkflow, noop
 from core.config import get_settings
 from core.queues import WORKER_GRACEFUL_SHUTDOWN
 from core.temporal import connect_temporal
@@ -32,7 +32,7 @@ async def serve() -> int:
     worker = Worker(
         client,
         task_queue=BASELINE_QUEUE,
-        workflows=[BaselineWorkflow, SignalProbeWorkflow],
+        workflows=[BaselineWorkflow, SignalProbeWorkflow, TimerBaselineWorkflow],
         activities=[noop],
         workflow_runner=workflow_runner(),
         graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
