@@ -213,7 +213,7 @@ class WorkerProcess:
             sys.executable, "-m", "worker", env=self.env, stderr=asyncio.subprocess.DEVNULL
         )
         pid = self.process.pid
-        await eventually(lambda: polls_from(client, pid), within_seconds=30)
+        await eventually(lambda: polls_from(client, pid), within_seconds=90)
         return pid
 
     async def kill(self) -> None:
