@@ -6,6 +6,7 @@ from typing import Literal
 
 from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import load_only
 
 from models import Conversation, Lead
 from repositories.base import Repository
@@ -105,7 +106,9 @@ class ConversationRepository(Repository[Conversation]):
         """Conversations with at least one message, latest message first, keyset-paginated below `after`.
 
         `owner`: a user id (their leads' conversations), "unassigned" (leads without an owner) or None (all);
-        `q` matches the lead's name or phone."""
+        `q` matches the lead's name or phone. The lead carries only what the inbox shows (id, name, phone, status,
+        owner): the inbox reads 50 of them per request, and the rest (custom fields above all) costs CPU to load;
+        any other attribute raises instead of loading."""
         conditions = [Conversation.tenant_id == tenant_id, Conversation.last_message_at.is_not(None)]
         if owner == "unassigned":
             conditions.append(Lead.owner_id.is_(None))
@@ -123,6 +126,7 @@ class ConversationRepository(Repository[Conversation]):
         result = await self.session.execute(
             select(Conversation, Lead)
             .join(Lead, Lead.id == Conversation.lead_id)
+            .options(load_only(Lead.id, Lead.name, Lead.phone, Lead.status_key, Lead.owner_id, raiseload=True))
             .where(*conditions)
             .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
             .limit(limit)
