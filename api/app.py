@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
+from api.auth.resolve import RecentKeyUses
 from api.cors import CorsMiddleware, rules_for
 from api.docs import install_docs
 from api.errors import install_error_handlers
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Leadflow", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.settings = settings
+    app.state.recent_key_uses = RecentKeyUses()
     install_error_handlers(app)
     install_openapi(app)
     install_docs(app)

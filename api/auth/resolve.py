@@ -12,6 +12,7 @@ person, or whose creator was deleted) keeps its role.
 """
 
 import logging
+import time
 import uuid
 
 from fastapi import Request
@@ -33,7 +34,30 @@ _UNRESOLVED = object()
 log = logging.getLogger(__name__)
 
 
+class RecentKeyUses:
+    """The keys this process already marked used within the minute: an integration calling many times a second
+    costs one Redis write a minute, not one per request. Redis still decides between processes."""
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self) -> None:
+        self._until: dict[uuid.UUID, float] = {}
+
+    def claim(self, api_key_id: uuid.UUID) -> bool:
+        """True the first time a key is seen in a window of `LAST_USED_RESOLUTION_SECONDS`."""
+        now = time.monotonic()
+        if self._until.get(api_key_id, 0.0) > now:
+            return False
+        if len(self._until) >= self.MAX_ENTRIES:
+            self._until = {key: until for key, until in self._until.items() if until > now}
+        self._until[api_key_id] = now + LAST_USED_RESOLUTION_SECONDS
+        return True
+
+
 async def _first_use_this_minute(request: Request, settings: Settings, api_key_id: uuid.UUID) -> bool:
+    recent: RecentKeyUses = request.app.state.recent_key_uses
+    if not recent.claim(api_key_id):
+        return False
     marker = Keys(settings.redis_prefix)("api_key_used", api_key_id)
     try:
         return bool(await request.app.state.redis.set(marker, "1", ex=LAST_USED_RESOLUTION_SECONDS, nx=True))
