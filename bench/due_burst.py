@@ -311,16 +311,21 @@ async def main(args: argparse.Namespace) -> int:
             if m["to"] in reply_set and m["to"] in acknowledged and ts(m["accepted_at"]) > acknowledged[m["to"]]
         )
         lonely_sent = [ts(m["accepted_at"]) for m in messages if m["to"] == "+447700799999"]
-        async with scene.sessions() as session:
-            stuck = len(
-                (
-                    await session.execute(
-                        select(Enrollment.id).where(
-                            Enrollment.id.in_([e.id for e in burst]), Enrollment.current_step_id != "later"
+        stuck_deadline = time.time() + 60  # a send's workflow may still be finishing its step
+        while True:
+            async with scene.sessions() as session:
+                stuck = len(
+                    (
+                        await session.execute(
+                            select(Enrollment.id).where(
+                                Enrollment.id.in_([e.id for e in burst]), Enrollment.current_step_id != "later"
+                            )
                         )
-                    )
-                ).all()
-            )
+                    ).all()
+                )
+            if stuck == 0 or time.time() > stuck_deadline:
+                break
+            await asyncio.sleep(1.0)
         sample = [e.workflow_id for e in burst[:: max(1, n // 50)]][:50]
         tasks, activities = await tasks_per_send(scene.temporal, sample)
 

@@ -126,9 +126,9 @@ class Settings(BaseSettings):
     # priority like the dispatcher. Workflow cache, sticky timeout and slots per queue are sized for due-step bursts
     # (README, "Due-step bursts").
     worker_queues: list[Literal["interactive", "bulk"]] = ["interactive", "bulk"]
-    worker_bulk_niceness: int = Field(default=5, ge=0, le=19)
+    worker_bulk_niceness: int = Field(default=15, ge=0, le=19)
     worker_interactive_max_cached_workflows: int = Field(default=2000, ge=0)
-    worker_bulk_max_cached_workflows: int = Field(default=10000, ge=0)
+    worker_bulk_max_cached_workflows: int = Field(default=0, ge=0)
     worker_bulk_sticky_schedule_to_start_seconds: float = Field(default=60.0, gt=0)
     worker_bulk_max_concurrent_workflow_tasks: int = Field(default=64, ge=2)
     worker_bulk_max_concurrent_activities: int = Field(default=64, ge=1)
