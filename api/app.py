@@ -44,7 +44,7 @@ from api.security_headers import SecurityHeadersMiddleware
 from api.web import install_web
 from api.webhook_limits import limit_webhook_source
 from core.config import Settings, get_settings
-from core.db import create_engine, create_session_factory
+from core.db import create_engine, create_read_session_factory, create_session_factory
 from core.feature_flags import FeatureFlagReader
 from core.live_events import LiveEvents
 from core.payload_codec import EncryptionCodec
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = create_engine(settings)
         app.state.engine = engine
         app.state.session_factory = create_session_factory(engine)
+        app.state.read_session_factory = create_read_session_factory(engine)
         app.state.redis = create_redis(settings)
         app.state.payload_codec = EncryptionCodec.for_settings(settings)
         app.state.rate_limits = RateLimiter(

@@ -29,6 +29,13 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def create_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions on the same pool whose statements each commit on their own (autocommit): no BEGIN and COMMIT round
+    trips around a request that only reads. Under READ COMMITTED every statement of a transaction takes its own
+    snapshot anyway, so reads see what they would have seen inside one."""
+    return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+
 def is_database_unavailable(error: BaseException) -> bool:
     """Whether `error` says the database could not be reached or dropped the connection (stopped, restarting, failing
     over, every pooled connection busy): transient, so the caller should retry later rather than report a bug.

@@ -3,7 +3,7 @@
 A request that sends an Authorization header is judged by it alone (a bad key is 401 even with a valid cookie), so
 an integration never silently acts as whoever is logged in in the same browser. The result is cached on
 `request.state` for the rest of the request. An API key is looked up in the request's own session (api/deps.py), so
-its "last used" mark commits with the request.
+its "last used" mark commits with the request (at once on a GET, whose session autocommits).
 
 A key acts with the lower of its own role and its creator's current role, and stops working once its creator is
 deactivated: demoting or deactivating a person also disarms the keys they made. A key created with another key is
