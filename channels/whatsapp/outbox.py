@@ -8,8 +8,9 @@
   reply path stores the reply before any workflow hears of it). Free text goes out only inside the 24-hour window
   after the lead's last inbound message, otherwise the step's fallback template, otherwise a refusal (recorded on the
   timeline).
-- Pacing (channels/whatsapp/pacing.py) may ask the caller to come back later (`SendDeferred`). The send holds the
-  recipient's slot until its provider call is done; the interval to that person's next send starts then.
+- Pacing (channels/whatsapp/pacing.py) is decided first, before a connection or the row's lock is taken, and may ask
+  the caller to come back later (`SendDeferred`); a send that then makes no request frees its slot at once. The send
+  holds the recipient's slot until its provider call is done; the interval to that person's next send starts then.
 - The attempt is committed (state `sending`, `started_at`) BEFORE the provider call, and the outcome in a second
   transaction after it; no lock is held across the call. Cloud sends carry the idempotency key as Meta's
   `biz_opaque_callback_data`, which Meta echoes in the message's status webhooks: a status webhook for a row still
@@ -111,6 +112,13 @@ class SendInFlight(SendDeferred):
     """An earlier attempt of this step may have been accepted: wait for its status webhook instead of resending."""
 
 
+@dataclass(slots=True)
+class _Requested:
+    """Whether this attempt made its request to the provider (its pacing slot then ends with `sent`)."""
+
+    done: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     mode: SendMode
@@ -141,6 +149,24 @@ class WhatsAppSender:
         self._router = ShardRouter(settings.whatsapp_evolution_shards)
 
     async def send(self, data: SendWhatsAppInput) -> SendWhatsAppResult:
+        tenant_id, lead_id = uuid.UUID(data.tenant_id), uuid.UUID(data.lead_id)
+        # Pacing first, holding no database connection and no row lock: a wait (up to the pacing max wait) then
+        # costs the pool nothing. Who and from which number come from a short read that ends before it.
+        async with self._sessions() as session:
+            lead = await LeadRepository(session).get_fresh(tenant_id=tenant_id, lead_id=lead_id)
+            account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=tenant_id)
+        if lead is None or account is None:
+            return await self._send_paced(data, requested=None)  # refused inside, as before
+        lane = account.phone_number_id or str(account.tenant_id)
+        await self._pace(lane, lead.phone, data.idempotency_key)
+        requested = _Requested()
+        try:
+            return await self._send_paced(data, requested=requested)
+        finally:
+            if not requested.done:  # nothing reached the provider: the person's slot is free again
+                await self._pacer.release(sender=lane, recipient=lead.phone, send_key=data.idempotency_key)
+
+    async def _send_paced(self, data: SendWhatsAppInput, *, requested: "_Requested | None") -> SendWhatsAppResult:
         tenant_id, lead_id = uuid.UUID(data.tenant_id), uuid.UUID(data.lead_id)
         async with self._sessions() as session:
             lead = await LeadRepository(session).get_fresh(tenant_id=tenant_id, lead_id=lead_id)
@@ -192,6 +218,8 @@ class WhatsAppSender:
             finally:
                 # The provider has had the request by now, if ever: the interval to this person's next send starts.
                 await self._pacer.sent(sender=lane, recipient=lead.phone, send_key=data.idempotency_key)
+                if requested is not None:
+                    requested.done = True
         return await self._keep_answer(data, lead, accepted, plan, remembered=remembered)
 
     async def _keep_answer(
@@ -338,8 +366,7 @@ class WhatsAppSender:
             raise SendRefused(kinds.WINDOW_CLOSED, decision.reason or "outside the 24-hour window")
         if data.text is None and decision.mode is SendMode.TEXT:
             raise SendRefused(kinds.SEND_REJECTED, "nothing to send: give a text or a template")
-        lane = account.phone_number_id or str(account.tenant_id)
-        await self._pace(lane, lead, data.idempotency_key)
+        lane = account.phone_number_id or str(account.tenant_id)  # paced before the row was claimed (`send`)
         return provider, _Plan(decision.mode, decision.template), lane
 
     async def _deliver_with_fallback(
@@ -382,10 +409,10 @@ class WhatsAppSender:
         except WhatsAppSendError as error:
             raise SendRefused(kinds.NOT_CONFIGURED, error.message) from None
 
-    async def _pace(self, sender: str, lead: Lead, send_key: str) -> None:
+    async def _pace(self, sender: str, recipient: str, send_key: str) -> None:
         max_wait = self._settings.whatsapp_pacing_max_wait_seconds
         while True:
-            wait = await self._pacer.reserve(sender=sender, recipient=lead.phone, send_key=send_key)
+            wait = await self._pacer.reserve(sender=sender, recipient=recipient, send_key=send_key)
             if wait <= 0:
                 return
             if wait > max_wait:

@@ -48,6 +48,15 @@ end
 return 0
 """
 
+# The send did not reach the provider (refused, deferred, already sent): give the recipient's slot back untouched, so
+# the next send to the person waits for nothing this one did.
+_RELEASE_RECIPIENT = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
 
 class SendPacer:
     def __init__(self, redis: Redis, keys: Keys, *, per_second: int, recipient_interval_seconds: float) -> None:
@@ -57,6 +66,7 @@ class SendPacer:
         self._recipient_ms = int(recipient_interval_seconds * 1000)
         self._reserve_recipient = redis.register_script(_RESERVE_RECIPIENT)
         self._sent_to_recipient = redis.register_script(_SENT_TO_RECIPIENT)
+        self._release_recipient = redis.register_script(_RELEASE_RECIPIENT)
 
     def _recipient_key(self, sender: str, recipient: str) -> str:
         return self._keys("wa", "pace", "to", sender, recipient)
@@ -95,3 +105,12 @@ class SendPacer:
             # The message's fate is decided; the slot still ends with its in-flight lease.
             # The send key names the send (and its lead); the recipient's number never goes into a log.
             log.warning("pacing: could not restart the recipient's interval after send %s: %s", send_key, exc)
+
+    async def release(self, *, sender: str, recipient: str, send_key: str) -> None:
+        """The send reserved its slots but never made its request: the recipient's slot is free again at once."""
+        if self._recipient_ms <= 0:
+            return
+        try:
+            await self._release_recipient(keys=[self._recipient_key(sender, recipient)], args=[send_key])
+        except RedisError as exc:
+            log.warning("pacing: could not free the slot of %s held by send %s: %s", recipient, send_key, exc)

@@ -8,11 +8,13 @@ from datetime import datetime, timedelta
 
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from temporalio.testing import ActivityEnvironment
 
 from activities.whatsapp import WhatsAppActivities
 from core.config import Settings
+from core.db import async_url, create_session_factory
 from tests.activities.test_whatsapp_send import _input, _lead, _sent_to, sandbox_tenant, send_http
 from tests.fixtures.outage import PostgresProxy
 from tests.fixtures.whatsapp import WhatsAppTenant, eventually
@@ -63,3 +65,47 @@ async def test_two_sends_to_one_person_reach_the_provider_at_least_the_interval_
     assert [m["text"] for m in received] == ["first", "second"]
     first_at, second_at = (datetime.fromisoformat(m["accepted_at"]) for m in received)
     assert (second_at - first_at).total_seconds() >= INTERVAL_SECONDS
+
+
+async def test_a_send_waiting_its_turn_to_a_person_holds_no_database_connection(
+    session_factory: async_sessionmaker[AsyncSession],
+    sandbox_tenant: WhatsAppTenant,
+    sandbox_control: httpx.AsyncClient,
+    send_http: httpx.AsyncClient,
+    redis: Redis,
+    settings: Settings,
+    sandbox_url: str,
+) -> None:
+    """Pacing is decided before the outbox row is claimed: a send waiting for the person's interval leaves the
+    worker's one pooled connection free for everything else."""
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    config = settings.model_copy(
+        update={
+            "sandbox_base_url": sandbox_url,
+            "whatsapp_recipient_min_interval_seconds": INTERVAL_SECONDS,
+            "whatsapp_pacing_max_wait_seconds": 2 * INTERVAL_SECONDS,
+            "db_pool_size": 1,
+        }
+    )
+    engine = create_async_engine(
+        async_url(config.require_database_url()), pool_size=1, max_overflow=0, pool_timeout=0.5
+    )
+    one_connection = create_session_factory(engine)
+    try:
+        activities = WhatsAppActivities(session_factory=one_connection, http=send_http, redis=redis, settings=config)
+        await ActivityEnvironment().run(
+            activities.send_whatsapp_message, _input(sandbox_tenant, lead_id, "step-1", text="first")
+        )
+        second = asyncio.create_task(
+            ActivityEnvironment().run(
+                activities.send_whatsapp_message, _input(sandbox_tenant, lead_id, "step-2", text="second")
+            )
+        )
+        await asyncio.sleep(INTERVAL_SECONDS / 3)  # the second send now waits for the person's interval
+        assert not second.done()
+        async with one_connection() as session:  # within the pool's 0.5 s timeout: the connection is free
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
+        await second
+    finally:
+        await engine.dispose()
+    assert [m["text"] for m in await _sent_to(sandbox_control, phone)] == ["first", "second"]
