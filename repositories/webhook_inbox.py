@@ -57,6 +57,27 @@ class WebhookInboxRepository(Repository[WebhookInbox]):
         )
         return len(result.scalars().all())
 
+    async def inbound_waiting_from(self, *, phone: str, tenant_id: uuid.UUID, since: datetime) -> bool:
+        """Whether a message from `phone` (E.164) that arrived after `since` is stored but not handled yet.
+
+        Evolution events learn their tenant only in the dispatcher, so a row without one counts too: the caller
+        waits for it to be handled rather than concluding anything from it."""
+        table = WebhookInbox
+        result = await self.session.execute(
+            select(
+                select(table.id)
+                .where(
+                    table.event["from_phone"].astext == phone,
+                    table.kind == "inbound_message",
+                    table.state.in_(OPEN_STATES),
+                    table.received_at > since,
+                    (table.tenant_id == tenant_id) | table.tenant_id.is_(None),
+                )
+                .exists()
+            )
+        )
+        return bool(result.scalar())
+
     async def claim(self, *, providers: list[str], limit: int, lease: timedelta) -> list[WebhookInbox]:
         """Take up to `limit` events of `providers` until `lease` passes (commit to make the claim visible)."""
         params = {"providers": providers, "limit": limit, "lease_seconds": lease.total_seconds()}

@@ -68,6 +68,7 @@ from repositories.outbox import OutboxRepository
 from repositories.statuses import StatusRepository
 from repositories.timeline import TimelineRepository
 from repositories.webhook_events import WebhookEventRepository
+from repositories.webhook_inbox import WebhookInboxRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,8 @@ _tracer = trace.get_tracer("leadflow.whatsapp")
 # Storing an accepted send while PostgreSQL is unreachable: first wait, doubling up to the last.
 STORE_RETRY_FIRST_DELAY_SECONDS = 0.25
 STORE_RETRY_MAX_DELAY_SECONDS = 5.0
+# A sequence send that finds a message from its lead still in the webhook inbox asks again after this long.
+INBOUND_WAIT_RETRY_SECONDS = 1.0
 
 
 class SendRefused(Exception):
@@ -349,6 +352,15 @@ class WhatsAppSender:
                 kinds.LEAD_REPLIED,
                 f"the lead replied at {last_inbound_at.isoformat()}, after this sequence send was planned; nothing was "
                 "sent",
+            )
+        if stop_after is not None and await WebhookInboxRepository(session).inbound_waiting_from(
+            phone=lead.phone, tenant_id=lead.tenant_id, since=stop_after
+        ):
+            # The reply may already be stored in the webhook inbox, waiting behind other events: wait for it to be
+            # handled (then the check above decides) instead of sending past it.
+            raise SendDeferred(
+                "a message from the lead is stored but not handled yet; the send waits to see whether it is a reply",
+                retry_after_seconds=INBOUND_WAIT_RETRY_SECONDS,
             )
         account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=lead.tenant_id)
         if account is None:

@@ -18,8 +18,9 @@ from core.config import EvolutionShard, Settings
 from core.secret_box import SecretBox
 from domain import whatsapp_messages as kinds
 from domain.whatsapp_messages import SendWhatsAppInput
-from models import Lead, Message, OutboxMessage, TimelineEvent
+from models import Lead, Message, OutboxMessage, TimelineEvent, WebhookInbox
 from repositories.conversations import ConversationRepository
+from repositories.webhook_inbox import WebhookInboxRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, create_whatsapp_tenant
 
@@ -361,3 +362,69 @@ async def test_an_evolution_tenant_sends_through_its_shard(
     assert [(m["provider"], m["account"], m["id"]) for m in sent] == [
         ("evolution", instance, result.provider_message_id)
     ]
+
+
+async def _stored_not_handled(session_factory, tenant: WhatsAppTenant, phone: str, key: str, *, ago: timedelta) -> int:  # type: ignore[no-untyped-def]
+    """A message from `phone` as the webhook route stores it, not yet handled (no dispatcher serves this provider)."""
+    async with session_factory() as session:
+        row = {
+            "provider": "held",
+            "account_id": tenant.phone_number_id,
+            "event_key": f"message:{key}",
+            "order_key": f"held:{tenant.phone_number_id}:{phone}",
+            "kind": "inbound_message",
+            "tenant_id": tenant.id,
+            "event": {"event": "inbound_message", "from_phone": phone, "provider_message_id": key},
+            "raw": {},
+            "received_at": datetime.now(tz=UTC) - ago,
+        }
+        assert await WebhookInboxRepository(session).enqueue([row]) == 1
+        inbox_id = (
+            await session.execute(select(WebhookInbox.id).where(WebhookInbox.event_key == f"message:{key}"))
+        ).scalar_one()
+        await session.commit()
+        return inbox_id
+
+
+async def test_a_sequence_send_waits_for_its_leads_stored_message_then_stops_for_the_reply(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(hours=1))
+    planned = datetime.now(tz=UTC) - timedelta(minutes=1)
+    inbox_id = await _stored_not_handled(
+        session_factory, sandbox_tenant, phone, f"wamid.{uuid.uuid4().hex}", ago=timedelta(0)
+    )
+    data = _input(sandbox_tenant, lead_id, text="Following up on the apartment", stop_on_inbound_after=planned)
+
+    with pytest.raises(ApplicationError) as waiting:
+        await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
+    assert waiting.value.type == kinds.THROTTLED and not waiting.value.non_retryable
+    assert await _sent_to(sandbox_control, phone) == []
+
+    # The dispatcher handles it: a reply, recorded on the conversation; the send then ends for good.
+    async with session_factory() as session:
+        conversations = ConversationRepository(session)
+        conversation = await conversations.get_or_create(
+            tenant_id=sandbox_tenant.id, lead_id=lead_id, channel="whatsapp"
+        )
+        await conversations.record_inbound(conversation_id=conversation.id, at=datetime.now(tz=UTC), preview="yes!")
+        await WebhookInboxRepository(session).mark_done(inbox_ids=[inbox_id])
+        await session.commit()
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
+    assert refused.value.type == kinds.LEAD_REPLIED and refused.value.non_retryable
+    assert await _sent_to(sandbox_control, phone) == []
+
+
+async def test_a_message_stored_before_the_send_was_planned_does_not_hold_it(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(hours=1))
+    await _stored_not_handled(
+        session_factory, sandbox_tenant, phone, f"wamid.{uuid.uuid4().hex}", ago=timedelta(minutes=5)
+    )
+    data = _input(sandbox_tenant, lead_id, text="Following up", stop_on_inbound_after=datetime.now(tz=UTC))
+
+    sent = await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
+
+    assert [m["id"] for m in await _sent_to(sandbox_control, phone)] == [sent.provider_message_id]
