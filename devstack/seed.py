@@ -109,8 +109,9 @@ async def seed_demo_accounts(settings: Settings) -> None:
 
 
 async def seed_demo_leads(settings: Settings, api_url: str) -> int:
-    """Log in as the demo owner, give the tenant a WhatsApp account on the provider sandbox and an AI agent in draft
-    mode on the sandbox model (unless it has them) and create the demo leads over HTTP; returns how many were new.
+    """Log in as the demo owner, give the tenant a WhatsApp account and a telephony account on the provider sandbox and
+    an AI agent in draft mode on the sandbox model (unless it has them) and create the demo leads over HTTP; returns
+    how many were new.
 
     A lead whose phone is already taken answers 409, which is how a second run knows it is already seeded. The
     status moves go through each new lead's workflow, like an agent's would.
@@ -134,6 +135,11 @@ async def seed_demo_leads(settings: Settings, api_url: str) -> int:
             # The AI agent on the sandbox model, in draft mode: every reply waits for a person's approval.
             configured = await http.put("/api/v1/ai/agent", json=demo_agent_settings(settings))
             _expect(configured, 200, "giving the demo tenant its AI agent on the sandbox model")
+        telephony = await http.get("/api/v1/telephony/account")
+        if telephony.status_code == 404:
+            # Calls through the sandbox, which speaks Twilio's REST API and plays each call against the API's TwiML.
+            telephony = await http.put("/api/v1/telephony/account", json=DEMO_TELEPHONY)
+        _expect(telephony, 200, "giving the demo tenant its sandbox telephony account")
         for lead in DEMO_LEADS:
             body = {"name": lead.name, "phone": lead.phone, "email": lead.email, "source": lead.source}
             if lead.for_agent:
@@ -148,6 +154,17 @@ async def seed_demo_leads(settings: Settings, api_url: str) -> int:
                 moved = await http.post(f"/api/v1/leads/{lead_id}/status", json={"status": lead.status})
                 _expect(moved, 200, f"moving demo lead {lead.name!r} to {lead.status!r}")
     return created
+
+
+DEMO_TELEPHONY: dict[str, object] = {
+    "provider": "sandbox",
+    "account_sid": "AC" + "0" * 31 + "1",
+    "caller_ids": ["+14155550100"],
+    "voicemail_policy": "drop_message",
+    "voicemail_message": "Hi, this is Demo Realty about your enquiry. Sorry we missed you, we will call back.",
+    "human_answer_mode": "message",
+    "answer_message": "Hi, this is Demo Realty about your enquiry. An agent will call you back shortly. Goodbye.",
+}
 
 
 def demo_agent_settings(settings: Settings) -> dict[str, object]:

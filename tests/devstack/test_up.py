@@ -213,6 +213,7 @@ def test_up_serves_the_demo_and_keeps_data_across_restarts(stack_config: StackCo
             # Every seeded lead runs its workflow, found by the search attribute ops would use.
             address = stack_config.env["LEADFLOW_TEMPORAL_ADDRESS"]
             assert asyncio.run(_lead_workflow_count(address, tenant_id, expected=len(demo_names))) == len(demo_names)
+            _a_demo_lead_can_be_called(owner, str(leads["Alan Turing"]["id"]))
             assert asyncio.run(_sweep_schedule_workflow(address)) == "SweepWorkflow"
             created = owner.post(
                 "/api/v1/leads",
@@ -275,6 +276,23 @@ def _a_demo_lead_writing_gets_an_ai_draft(stack_config: StackConfig, owner: http
             break
         time.sleep(0.2)
     assert [d["text"] for d in drafts] == ["Agency fee: 3% of the sale price."]
+
+
+def _a_demo_lead_can_be_called(owner: httpx.Client, lead_id: str) -> None:
+    """The demo tenant has telephony on the sandbox: a click-to-call is placed, played and ends with a disposition."""
+    assert owner.get("/api/v1/auth/me").json()["telephony"] is True
+    placed = owner.post(
+        f"/api/v1/leads/{lead_id}/calls",
+        json={"ring_agent_first": False},
+        headers={"X-CSRF-Token": owner.cookies["leadflow_csrf"]},
+    )
+    assert placed.status_code == 202, placed.text
+    for _ in range(300):
+        call = owner.get(f"/api/v1/calls/{placed.json()['id']}").json()
+        if call.get("disposition") and call.get("ended_at"):
+            break
+        time.sleep(0.2)
+    assert call["disposition"] and call["ended_at"], call
 
 
 def test_up_ends_what_a_killed_stack_left_running_instead_of_refusing_its_port(stack_config: StackConfig) -> None:
