@@ -1,12 +1,12 @@
 """SQL for conversations: one per lead and channel, with the read-model columns the inbox lists (latest first)."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import load_only
 
 from models import Conversation, Lead
 from repositories.base import Repository
@@ -16,6 +16,45 @@ from repositories.leads import like_pattern
 ConversationOwner = uuid.UUID | Literal["unassigned"] | None
 # Who answers them: a ConversationHandler value, or everyone's (None).
 ConversationHandlerFilter = Literal["ai", "human", "unassigned"] | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxLead:
+    """The lead as the inbox shows it."""
+
+    id: uuid.UUID
+    name: str
+    phone: str
+    status_key: str
+    owner_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class InboxConversation:
+    """A conversation as the inbox lists it: plain values, not a tracked entity (a page is 50 of them with their
+    leads, and the ORM's per-entity bookkeeping was most of the inbox's CPU)."""
+
+    id: uuid.UUID
+    channel: str
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    last_message_preview: str
+    unread_count: int
+    opted_out_at: datetime | None
+    handler: str
+
+
+_INBOX_CONVERSATION = (
+    Conversation.id,
+    Conversation.channel,
+    Conversation.last_message_at,
+    Conversation.last_inbound_at,
+    Conversation.last_message_preview,
+    Conversation.unread_count,
+    Conversation.opted_out_at,
+    Conversation.handler,
+)
+_INBOX_LEAD = (Lead.id, Lead.name, Lead.phone, Lead.status_key, Lead.owner_id)
 
 
 class ConversationRepository(Repository[Conversation]):
@@ -102,13 +141,11 @@ class ConversationRepository(Repository[Conversation]):
         unread_only: bool = False,
         q: str | None = None,
         handler: ConversationHandlerFilter = None,
-    ) -> list[tuple[Conversation, Lead]]:
+    ) -> list[tuple[InboxConversation, InboxLead]]:
         """Conversations with at least one message, latest message first, keyset-paginated below `after`.
 
         `owner`: a user id (their leads' conversations), "unassigned" (leads without an owner) or None (all);
-        `q` matches the lead's name or phone. The lead carries only what the inbox shows (id, name, phone, status,
-        owner): the inbox reads 50 of them per request, and the rest (custom fields above all) costs CPU to load;
-        any other attribute raises instead of loading."""
+        `q` matches the lead's name or phone. Rows come back as plain values with only what the inbox shows."""
         conditions = [Conversation.tenant_id == tenant_id, Conversation.last_message_at.is_not(None)]
         if owner == "unassigned":
             conditions.append(Lead.owner_id.is_(None))
@@ -124,14 +161,16 @@ class ConversationRepository(Repository[Conversation]):
         if after is not None:
             conditions.append(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(after[0], after[1]))
         result = await self.session.execute(
-            select(Conversation, Lead)
+            select(*_INBOX_CONVERSATION, *_INBOX_LEAD)
+            .select_from(Conversation)
             .join(Lead, Lead.id == Conversation.lead_id)
-            .options(load_only(Lead.id, Lead.name, Lead.phone, Lead.status_key, Lead.owner_id, raiseload=True))
             .where(*conditions)
             .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
             .limit(limit)
         )
-        return [(conversation, lead) for conversation, lead in result.all()]
+        split = len(_INBOX_CONVERSATION)
+        values: list[tuple[Any, ...]] = [tuple(row) for row in result.all()]
+        return [(InboxConversation(*row[:split]), InboxLead(*row[split:])) for row in values]
 
     async def unread_total(self, *, tenant_id: uuid.UUID) -> int:
         result = await self.session.execute(

@@ -25,7 +25,13 @@ from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.ai_agent import ConversationHandler
 from domain.whatsapp_messages import ManualWhatsAppMessage, manual_send_step, send_idempotency_key
 from models import Conversation, Lead, Tenant
-from repositories.conversations import ConversationHandlerFilter, ConversationOwner, ConversationRepository
+from repositories.conversations import (
+    ConversationHandlerFilter,
+    ConversationOwner,
+    ConversationRepository,
+    InboxConversation,
+    InboxLead,
+)
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
@@ -52,7 +58,7 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
 
 
 def _free_text(
-    conversation: Conversation, *, has_window: bool, window: timedelta, now: datetime
+    conversation: Conversation | InboxConversation, *, has_window: bool, window: timedelta, now: datetime
 ) -> tuple[Literal["open", "closed", "no_window"], datetime | None]:
     if not has_window:
         return "no_window", None
@@ -67,7 +73,12 @@ async def _has_window(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
 
 
 def _public(
-    conversation: Conversation, lead: Lead, *, has_window: bool, settings: Settings, now: datetime
+    conversation: Conversation | InboxConversation,
+    lead: Lead | InboxLead,
+    *,
+    has_window: bool,
+    settings: Settings,
+    now: datetime,
 ) -> ConversationPublic:
     window = timedelta(hours=settings.whatsapp_service_window_hours)
     free_text, closes_at = _free_text(conversation, has_window=has_window, window=window, now=now)
