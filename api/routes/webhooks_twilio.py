@@ -50,21 +50,21 @@ async def _twilio_request(request: Request) -> TwilioRequest:
     )
 
 
-TwilioRequestDep = Annotated[TwilioRequest, Depends(_twilio_request)]
+async def _hook(
+    request: Annotated[TwilioRequest, Depends(_twilio_request)],
+    session: SessionDep,
+    settings: SettingsDep,
+    limits: RateLimitsDep,
+) -> service.TwilioHook:
+    return service.TwilioHook(session=session, settings=settings, limits=limits, request=request)
+
+
+Hook = Annotated[service.TwilioHook, Depends(_hook)]
 
 
 def _stored_callback(kind: str) -> Callable[..., Awaitable[Response]]:
-    async def callback(
-        call_id: uuid.UUID,
-        twilio: TwilioRequestDep,
-        session: SessionDep,
-        settings: SettingsDep,
-        limits: RateLimitsDep,
-        token: Token = None,
-    ) -> Response:
-        await service.store_callback(
-            session=session, settings=settings, limits=limits, kind=kind, call_id=call_id, token=token, request=twilio
-        )
+    async def callback(call_id: uuid.UUID, hook: Hook, token: Token = None) -> Response:
+        await service.store_callback(hook, kind=kind, call_id=call_id, token=token)
         return Response(status_code=200)
 
     return callback
@@ -79,84 +79,33 @@ for _kind in ("status", "amd", "recording"):
 
 @router.post("/answer/{call_id}", responses=ERRORS)
 async def answer(
-    call_id: uuid.UUID,
-    twilio: TwilioRequestDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    limits: RateLimitsDep,
-    token: Token = None,
-    wait: Annotated[int, Query(ge=0, le=100)] = 0,
+    call_id: uuid.UUID, hook: Hook, token: Token = None, wait: Annotated[int, Query(ge=0, le=100)] = 0
 ) -> Response:
-    body = await service.answer(
-        session=session, settings=settings, limits=limits, call_id=call_id, token=token, wait=wait, request=twilio
-    )
-    return Response(body, media_type=XML)
+    return Response(await service.answer(hook, call_id=call_id, token=token, wait=wait), media_type=XML)
 
 
 @router.post("/turn/{call_id}", responses=ERRORS)
-async def voice_turn(
-    call_id: uuid.UUID,
-    twilio: TwilioRequestDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    limits: RateLimitsDep,
-    workflows: CallWorkflowsDep,
-    token: Token = None,
-) -> Response:
-    body = await service.voice_turn(
-        session=session,
-        settings=settings,
-        limits=limits,
-        workflows=workflows,
-        call_id=call_id,
-        token=token,
-        request=twilio,
-    )
+async def voice_turn(call_id: uuid.UUID, hook: Hook, workflows: CallWorkflowsDep, token: Token = None) -> Response:
+    body = await service.voice_turn(hook, workflows=workflows, call_id=call_id, token=token)
     return Response(body, media_type=XML)
 
 
 @router.post("/dial/{call_id}", responses=ERRORS)
-async def dial_finished(
-    call_id: uuid.UUID,
-    twilio: TwilioRequestDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    limits: RateLimitsDep,
-    token: Token = None,
-) -> Response:
-    body = await service.dial_finished(
-        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=twilio
-    )
-    return Response(body, media_type=XML)
+async def dial_finished(call_id: uuid.UUID, hook: Hook, token: Token = None) -> Response:
+    return Response(await service.dial_finished(hook, call_id=call_id, token=token), media_type=XML)
 
 
 @router.post("/inbound/{account_id}", responses=ERRORS)
 async def inbound_call(
-    account_id: uuid.UUID,
-    twilio: TwilioRequestDep,
-    session: SessionDep,
-    settings: SettingsDep,
-    limits: RateLimitsDep,
-    call_workflows: CallWorkflowsDep,
-    lead_workflows: LeadWorkflowsDep,
+    account_id: uuid.UUID, hook: Hook, call_workflows: CallWorkflowsDep, lead_workflows: LeadWorkflowsDep
 ) -> Response:
     body = await service.inbound(
-        session=session,
-        settings=settings,
-        limits=limits,
-        call_workflows=call_workflows,
-        lead_workflows=lead_workflows,
-        account_id=account_id,
-        request=twilio,
+        hook, call_workflows=call_workflows, lead_workflows=lead_workflows, account_id=account_id
     )
     return Response(body, media_type=XML)
 
 
 @router.post("/inbound/{account_id}/status", responses=ERRORS)
-async def inbound_status(
-    account_id: uuid.UUID, twilio: TwilioRequestDep, session: SessionDep, settings: SettingsDep, limits: RateLimitsDep
-) -> Response:
-    await service.inbound_status(
-        session=session, settings=settings, limits=limits, account_id=account_id, request=twilio
-    )
+async def inbound_status(account_id: uuid.UUID, hook: Hook) -> Response:
+    await service.inbound_status(hook, account_id=account_id)
     return Response(status_code=200)

@@ -18,6 +18,7 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -56,44 +57,59 @@ log = logging.getLogger(__name__)
 BAD_SIGNATURE = "X-Twilio-Signature does not match this request"
 
 
-def _check_signature(account: TelephonyAccount, settings: Settings, request: TwilioRequest) -> None:
-    if not signed_by(account, settings, request):
-        raise Forbidden(BAD_SIGNATURE)
+@dataclass(frozen=True, slots=True)
+class TwilioHook:
+    """One Twilio webhook request and what every handler needs to verify, store and answer it."""
 
+    session: AsyncSession
+    settings: Settings
+    limits: RateLimiter
+    request: TwilioRequest
 
-async def verified_call(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    limits: RateLimiter,
-    call_id: uuid.UUID,
-    token: str | None,
-    request: TwilioRequest,
-) -> tuple[Call, TelephonyAccount]:
-    call = await CallRepository(session).get(call_id)
-    if call is None or not token or not hmac.compare_digest(token.encode(), call.callback_token.encode()):
-        raise Forbidden("this URL does not belong to a call of ours")
-    account = await TelephonyAccountRepository(session).get_for_tenant(tenant_id=call.tenant_id)
-    if account is None:
-        raise Forbidden("the call's tenant has no telephony account")
-    _check_signature(account, settings, request)
-    await limit_webhook_tenants(limits, [call.tenant_id])
-    return call, account
+    @property
+    def params(self) -> Mapping[str, str]:
+        return self.request.params
 
+    async def verified_call(self, call_id: uuid.UUID, token: str | None) -> tuple[Call, TelephonyAccount]:
+        """The call named in the URL, proven by its attempt token and the tenant's signature; counted per tenant."""
+        call = await CallRepository(self.session).get(call_id)
+        if call is None or not token or not hmac.compare_digest(token.encode(), call.callback_token.encode()):
+            raise Forbidden("this URL does not belong to a call of ours")
+        account = await TelephonyAccountRepository(self.session).get_for_tenant(tenant_id=call.tenant_id)
+        if account is None:
+            raise Forbidden("the call's tenant has no telephony account")
+        self._check_signature(account)
+        await limit_webhook_tenants(self.limits, [call.tenant_id])
+        return call, account
 
-async def verified_account(
-    *, session: AsyncSession, settings: Settings, limits: RateLimiter, account_id: uuid.UUID, request: TwilioRequest
-) -> TelephonyAccount:
-    account = await TelephonyAccountRepository(session).get(account_id)
-    if account is None:
-        raise Forbidden("no telephony account behind this URL")
-    _check_signature(account, settings, request)
-    await limit_webhook_tenants(limits, [account.tenant_id])
-    return account
+    async def verified_account(self, account_id: uuid.UUID) -> TelephonyAccount:
+        account = await TelephonyAccountRepository(self.session).get(account_id)
+        if account is None:
+            raise Forbidden("no telephony account behind this URL")
+        self._check_signature(account)
+        await limit_webhook_tenants(self.limits, [account.tenant_id])
+        return account
 
+    def _check_signature(self, account: TelephonyAccount) -> None:
+        if not signed_by(account, self.settings, self.request):
+            raise Forbidden(BAD_SIGNATURE)
 
-def _urls(settings: Settings, call: Call) -> CallUrls:
-    return CallUrls(base=settings.public_base_url, call_id=call.id, token=call.callback_token)
+    def urls(self, call: Call) -> CallUrls:
+        return CallUrls(base=self.settings.public_base_url, call_id=call.id, token=call.callback_token)
+
+    async def enqueue(
+        self,
+        call: Call,
+        account: TelephonyAccount,
+        event: CallStatusEvent | AnsweredByEvent | DialEvent | RecordingEvent,
+    ) -> int:
+        """Store the callback in the inbox (no commit here); 1 when new, 0 for a redelivery."""
+        row = inbox_row(call=call, account_sid=account.account_sid, event=event, raw=dict(self.params))
+        return await WebhookInboxRepository(self.session).enqueue([row])
+
+    async def speak(self, tenant_id: uuid.UUID, body: str) -> str:
+        """An answer that makes Twilio speak, counted against the tenant's text-to-speech limit."""
+        return await limit_tts(self.limits, tenant_id, body)
 
 
 CALLBACK_EVENTS: dict[str, Callable[[Mapping[str, str]], CallStatusEvent | AnsweredByEvent | RecordingEvent]] = {
@@ -103,67 +119,33 @@ CALLBACK_EVENTS: dict[str, Callable[[Mapping[str, str]], CallStatusEvent | Answe
 }
 
 
-async def store_callback(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    limits: RateLimiter,
-    kind: str,
-    call_id: uuid.UUID,
-    token: str | None,
-    request: TwilioRequest,
-) -> None:
+async def store_callback(hook: TwilioHook, *, kind: str, call_id: uuid.UUID, token: str | None) -> None:
     """A status, AMD or recording callback: verified, then stored in the inbox (the request's commit answers it)."""
-    call, account = await verified_call(
-        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=request
-    )
+    call, account = await hook.verified_call(call_id, token)
     if kind == "amd":
         # The answer TwiML waits for this result: it goes on the row at once, besides the inbox for the workflow.
-        await CallRepository(session).set_answered_by(
-            call_id=call.id, answered_by=request.params.get("AnsweredBy", "unknown")
+        await CallRepository(hook.session).set_answered_by(
+            call_id=call.id, answered_by=hook.params.get("AnsweredBy", "unknown")
         )
-    event = CALLBACK_EVENTS[kind](request.params)
-    await enqueue(session=session, call=call, account=account, event=event, params=request.params)
+    await hook.enqueue(call, account, CALLBACK_EVENTS[kind](hook.params))
 
 
-async def answer(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    limits: RateLimiter,
-    call_id: uuid.UUID,
-    token: str | None,
-    wait: int,
-    request: TwilioRequest,
-) -> str:
-    call, account = await verified_call(
-        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=request
-    )
-    return await limit_tts(limits, call.tenant_id, twiml.answer_twiml(call, account, _urls(settings, call), wait=wait))
+async def answer(hook: TwilioHook, *, call_id: uuid.UUID, token: str | None, wait: int) -> str:
+    call, account = await hook.verified_call(call_id, token)
+    return await hook.speak(call.tenant_id, twiml.answer_twiml(call, account, hook.urls(call), wait=wait))
 
 
-async def voice_turn(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    limits: RateLimiter,
-    workflows: CallWorkflowClient,
-    call_id: uuid.UUID,
-    token: str | None,
-    request: TwilioRequest,
-) -> str:
+async def voice_turn(hook: TwilioHook, *, workflows: CallWorkflowClient, call_id: uuid.UUID, token: str | None) -> str:
     """What the caller said goes to the call's workflow (update `caller_said`); its reply is the next TwiML."""
-    call, account = await verified_call(
-        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=request
-    )
-    urls, workflow_id, speech = _urls(settings, call), call.workflow_id, twiml.speech_of(account)
+    call, account = await hook.verified_call(call_id, token)
+    urls, workflow_id, speech = hook.urls(call), call.workflow_id, twiml.speech_of(account)
     caller_id = call.from_number if call.direction == "outbound" else call.to_number
-    await count_tts(limits, call.tenant_id)  # every reply speaks: refused before the workflow hears the caller
-    await end_reads(session)  # no pooled connection idles in a transaction while the workflow answers
+    await count_tts(hook.limits, call.tenant_id)  # every reply speaks: refused before the workflow hears the caller
+    await end_reads(hook.session)  # no pooled connection idles in a transaction while the workflow answers
     utterance = CallerUtterance(
-        call_sid=request.params.get("CallSid", ""),
-        text=request.params.get("SpeechResult", "")[:4000],
-        confidence=_float(request.params.get("Confidence")),
+        call_sid=hook.params.get("CallSid", ""),
+        text=hook.params.get("SpeechResult", "")[:4000],
+        confidence=_float(hook.params.get("Confidence")),
     )
     try:
         reply = await workflows.caller_said(workflow_id=workflow_id, call_id=call_id, utterance=utterance)
@@ -173,41 +155,21 @@ async def voice_turn(
     return twiml.turn_twiml(reply, urls, caller_id=caller_id, speech=speech)
 
 
-async def dial_finished(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    limits: RateLimiter,
-    call_id: uuid.UUID,
-    token: str | None,
-    request: TwilioRequest,
-) -> str:
-    call, account = await verified_call(
-        session=session, settings=settings, limits=limits, call_id=call_id, token=token, request=request
-    )
-    event = dial_event(request.params)
-    await enqueue(session=session, call=call, account=account, event=event, params=request.params)
-    return await limit_tts(
-        limits, call.tenant_id, twiml.dial_finished_twiml(event.dial_status, twiml.speech_of(account))
-    )
+async def dial_finished(hook: TwilioHook, *, call_id: uuid.UUID, token: str | None) -> str:
+    call, account = await hook.verified_call(call_id, token)
+    event = dial_event(hook.params)
+    await hook.enqueue(call, account, event)
+    return await hook.speak(call.tenant_id, twiml.dial_finished_twiml(event.dial_status, twiml.speech_of(account)))
 
 
 async def inbound(
-    *,
-    session: AsyncSession,
-    settings: Settings,
-    limits: RateLimiter,
-    call_workflows: CallWorkflowClient,
-    lead_workflows: LeadWorkflowClient,
-    account_id: uuid.UUID,
-    request: TwilioRequest,
+    hook: TwilioHook, *, call_workflows: CallWorkflowClient, lead_workflows: LeadWorkflowClient, account_id: uuid.UUID
 ) -> str:
     """Someone calls a tenant's number: the call is written; its workflow starts and the lead's hears of it after
     the commit."""
-    account = await verified_account(
-        session=session, settings=settings, limits=limits, account_id=account_id, request=request
-    )
-    call, lead, _ = await inbound_call(session=session, account=account, params=request.params)
+    session = hook.session
+    account = await hook.verified_account(account_id)
+    call, lead, _ = await inbound_call(session=session, account=account, params=hook.params)
     tenant = await TenantRepository(session).get(account.tenant_id)
     assert tenant is not None
     data = CallWorkflowInput(
@@ -228,20 +190,15 @@ async def inbound(
         await lead_workflows.signal_with_start(tenant=tenant, lead=lead, signal=RECORD_CALL_SIGNAL, arg=link)
 
     after_commit(session, start, failure="the inbound call was saved but its workflow could not be started")
-    return await limit_tts(limits, account.tenant_id, twiml.inbound_twiml(call, account, _urls(settings, call)))
+    return await hook.speak(account.tenant_id, twiml.inbound_twiml(call, account, hook.urls(call)))
 
 
-async def inbound_status(
-    *, session: AsyncSession, settings: Settings, limits: RateLimiter, account_id: uuid.UUID, request: TwilioRequest
-) -> None:
-    account = await verified_account(
-        session=session, settings=settings, limits=limits, account_id=account_id, request=request
-    )
-    call = await CallRepository(session).get_by_sid(request.params.get("CallSid", ""))
+async def inbound_status(hook: TwilioHook, *, account_id: uuid.UUID) -> None:
+    account = await hook.verified_account(account_id)
+    call = await CallRepository(hook.session).get_by_sid(hook.params.get("CallSid", ""))
     if call is None or call.tenant_id != account.tenant_id:
         raise Forbidden("no inbound call of this account with that CallSid")
-    event = status_event(request.params)
-    await enqueue(session=session, call=call, account=account, event=event, params=request.params)
+    await hook.enqueue(call, account, status_event(hook.params))
 
 
 def _float(value: str | None) -> float | None:
@@ -249,19 +206,6 @@ def _float(value: str | None) -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
-
-
-async def enqueue(
-    *,
-    session: AsyncSession,
-    call: Call,
-    account: TelephonyAccount,
-    event: CallStatusEvent | AnsweredByEvent | DialEvent | RecordingEvent,
-    params: Mapping[str, str],
-) -> int:
-    """Store the callback in the inbox (no commit here); 1 when new, 0 for a redelivery."""
-    row = inbox_row(call=call, account_sid=account.account_sid, event=event, raw=dict(params))
-    return await WebhookInboxRepository(session).enqueue([row])
 
 
 async def inbound_call(
