@@ -22,13 +22,14 @@ from temporalio.exceptions import ApplicationError
 from activities.provider_clients import ProviderActivities
 from channels.whatsapp.accepted import AcceptedSends
 from channels.whatsapp.channel import WhatsAppChannel
-from channels.whatsapp.outbox import SendDeferred, SendInFlight, SendRefused, WhatsAppSender
+from channels.whatsapp.outbox import SendDeferred, SendHeld, SendInFlight, SendRefused, WhatsAppSender
 from channels.whatsapp.pacing import SendPacer
 from core.activity_metrics import record_send
 from core.config import Settings
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from core.redis import Keys
 from domain.whatsapp_messages import (
+    ENROLLMENT_PAUSED,
     SEND_IN_FLIGHT,
     SEND_WHATSAPP_MESSAGE,
     THROTTLED,
@@ -77,6 +78,9 @@ class WhatsAppActivities(ProviderActivities):
                 type=SEND_IN_FLIGHT if isinstance(deferred, SendInFlight) else THROTTLED,
                 next_retry_delay=timedelta(seconds=delay) if delay else None,
             ) from None
+        except SendHeld as held:
+            record_send(channel="whatsapp", outcome=ENROLLMENT_PAUSED)
+            raise ApplicationError(held.message, type=ENROLLMENT_PAUSED, non_retryable=True) from None
         except SendRefused as refused:
             record_send(channel="whatsapp", outcome=refused.kind)
             await self._conversation_changed(data)  # a refused message shows in the conversation, marked failed

@@ -7,7 +7,8 @@ A failure of that work answers 503 with the message it was registered with (the 
 says how to finish), or, registered without one, is only logged (a sweeper finishes it).
 
 A service that waits for a workflow's answer (an update) calls `end_reads` first, so that no pooled connection
-sits idle in a transaction while the workflow works.
+sits idle in a transaction while the workflow works; one that records an intent the workers act on before the
+workflow answers (a stop of an enrollment) calls `commit_intent` instead.
 """
 
 import logging
@@ -48,6 +49,15 @@ async def end_reads(session: AsyncSession) -> None:
     not expire them); anything the request reads later starts a new transaction."""
     if session.new or session.dirty or session.deleted or session.info.get(_PENDING):
         raise RuntimeError("end_reads() on a transaction that writes: let the request's dependency commit it")
+    await session.commit()
+
+
+async def commit_intent(session: AsyncSession) -> None:
+    """Commit what the request wrote so far before waiting on a workflow: a person's intent the workers read at once
+    (a stop or pause of an enrollment, which its sends check) must not wait for the workflow's answer. No work may be
+    registered to follow the commit yet: it runs only after the request's own commit."""
+    if session.info.get(_PENDING):
+        raise RuntimeError("commit_intent() with work registered after the commit: let the dependency commit")
     await session.commit()
 
 

@@ -116,3 +116,7 @@ THROTTLED = "WhatsAppThrottled"  # retryable: pacing or provider rate limit
 SEND_IN_FLIGHT = "WhatsAppSendInFlight"  # retryable: an earlier attempt may have been accepted; awaiting its webhook
 LEAD_GONE_SEND = WorkflowFailure.LEAD_GONE
 LEAD_REPLIED = "LeadReplied"  # a sequence's send after the lead replied (see `stop_on_inbound_after`): nothing is sent
+# A sequence's send after a person stopped or paused its enrollment (recorded by the API before the workflow hears of
+# it): nothing is sent. A stop is final; a paused send goes out after the resume (the workflow asks again).
+ENROLLMENT_STOPPED = "EnrollmentStopped"
+ENROLLMENT_PAUSED = "EnrollmentPaused"

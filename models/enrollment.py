@@ -59,6 +59,11 @@ class Enrollment(IdMixin, CreatedAtMixin, Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A person's stop or pause as the API recorded it, before the workflow (maybe queued behind a burst) hears of it:
+    # the send path reads these when it decides a send (channels/whatsapp/outbox.py). A resume clears the pause.
+    stop_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pause_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    control_detail: Mapped[str | None] = mapped_column(String(500))  # "stopped by <actor>: <reason>"
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

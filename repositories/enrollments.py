@@ -8,7 +8,7 @@ roll an enrollment back. `record_step` is idempotent on (enrollment, step execut
 import builtins
 import uuid
 from collections.abc import Collection, Sequence
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -110,6 +110,42 @@ class EnrollmentRepository(Repository[Enrollment]):
             .returning(Enrollment.id)
         )
         return result.scalar_one_or_none() is not None
+
+    async def request_stop(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID, detail: str) -> datetime | None:
+        """Record a person's stop of an open enrollment (the first one only); its time, None when not recorded now."""
+        result = await self.session.execute(
+            update(Enrollment)
+            .where(
+                Enrollment.tenant_id == tenant_id,
+                Enrollment.id == enrollment_id,
+                Enrollment.status.in_(OPEN_STATUSES),
+                Enrollment.stop_requested_at.is_(None),
+            )
+            .values(stop_requested_at=func.now(), control_detail=detail[:500])
+            .returning(Enrollment.stop_requested_at)
+            .execution_options(synchronize_session=False)
+        )
+        return result.scalar_one_or_none()
+
+    async def request_pause(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID, paused: bool) -> None:
+        """Record a person's pause (`paused`) or resume of an enrollment: sends hold from now until a resume."""
+        await self.session.execute(
+            update(Enrollment)
+            .where(Enrollment.tenant_id == tenant_id, Enrollment.id == enrollment_id)
+            .values(pause_requested_at=func.now() if paused else None)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def control_of(self, *, workflow_id: str) -> tuple[datetime | None, datetime | None, str | None] | None:
+        """(stop requested at, pause requested at, detail) of the enrollment run by `workflow_id`, locked against a
+        concurrent stop or pause until the caller's transaction ends; None when no enrollment runs it."""
+        result = await self.session.execute(
+            select(Enrollment.stop_requested_at, Enrollment.pause_requested_at, Enrollment.control_detail)
+            .where(Enrollment.workflow_id == workflow_id)
+            .with_for_update(read=True)
+        )
+        row = result.one_or_none()
+        return None if row is None else (row[0], row[1], row[2])
 
     async def record_step(self, values: dict[str, Any]) -> bool:
         """Insert one step outcome; False when the same (enrollment, number, result) is already there.

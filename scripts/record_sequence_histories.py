@@ -289,6 +289,22 @@ async def paused_resumed_stopped(client: Client, env: WorkflowEnvironment) -> Wo
     return handle
 
 
+async def folded_sends_capped_then_stopped(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
+    """Due sends as one activity each (`sequence.send_message`, the `due-send-folded` marker): a send whose wait the
+    send itself wrote, a send the daily cap defers to the next day, then a stop during the last wait."""
+    handle = await enroll(
+        client,
+        [SEND, {"type": "wait", "duration": {"days": 1}}, SEND, SEND, {"type": "wait", "duration": {"days": 5}}, SEND],
+        daily_cap={"whatsapp": 1},
+    )
+    await until(lambda: _sent(handle))
+    await env.sleep(timedelta(days=3))  # past the wait and the day the cap deferred the third send to
+    await until(lambda: _sent(handle, 3))
+    await handle.execute_update(SequenceWorkflow.stop, EnrollmentControl(actor="user:recorder", reason="done"))
+    await handle.result()
+    return handle
+
+
 async def paused_before_first_wait(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
     # Paused before the wait begins, resumed after the send it leads to was due.
     start_at = await env.get_current_time() + timedelta(hours=1)
@@ -379,6 +395,7 @@ SCENARIOS = [
     replied_during_wait,
     paused_resumed_stopped,
     paused_before_first_wait,
+    folded_sends_capped_then_stopped,
     task_completed_and_capped,
     ai_message_fallback_and_approved_draft,
     call_steps_unanswered_then_connected,

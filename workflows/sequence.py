@@ -62,6 +62,8 @@ from domain.sequences.steps import (
 from domain.sequences.variables import render
 from domain.stages import Stage
 from domain.whatsapp_messages import (
+    ENROLLMENT_PAUSED,
+    ENROLLMENT_STOPPED,
     LEAD_GONE_SEND,
     LEAD_OPTED_OUT,
     LEAD_REPLIED,
@@ -166,6 +168,10 @@ PAUSE_HOLDS_SCHEDULE_PATCH = "pause-holds-schedule"
 # slot, sent and mirrored in separate activities: they replay without the marker and keep doing so.
 FOLDED_SEND_PATCH = "due-send-folded"
 
+# A send found its enrollment paused by a person whose `pause` update has not reached this workflow yet (queued behind
+# a burst): the workflow waits this long for it before asking again.
+PAUSE_UPDATE_WAIT = timedelta(minutes=1)
+
 S = TypeVar("S", bound=StepBase)
 
 
@@ -203,6 +209,14 @@ class Ended:
 
 ENDED = Ended()
 StepOutcome = Advance | Ended
+
+
+@dataclass(frozen=True)
+class Held:
+    """The send found its enrollment paused by a person: nothing went out; it goes out after the resume."""
+
+
+HELD = Held()
 StepHandler = Callable[[StepContext[Any]], Awaitable[StepOutcome]]
 
 
@@ -245,6 +259,11 @@ def initial_view(data: SequenceWorkflowInput, now: datetime) -> EnrollmentView:
     )
 
 
+def _failure_type(err: ActivityError) -> str | None:
+    cause = err.cause
+    return cause.type if isinstance(cause, ApplicationError) else None
+
+
 def _type_of(step: StepBase) -> str:
     return str(getattr(step, "type", type(step).__name__))
 
@@ -274,6 +293,9 @@ class SequenceWorkflow:
         self._ai_outcome: DraftOutcome | ApplicationError | None = None  # the answer decide_ai_draft waits for
         self._call_id: uuid.UUID | None = None  # a call step's call, whose `call_ended` the step waits for
         self._call_ended: SequenceCallEnded | None = None
+        # Ended by a send that found the person's stop recorded before this workflow heard of it: that person's `stop`
+        # update, when it comes, answers the view instead of "already ended".
+        self._stop_update_due = False
         # Step type → handler. A type missing here (a newer worker's) is recorded as skipped.
         self._handlers: dict[type[StepBase], StepHandler] = {
             SendWhatsAppStep: self._send_step,
@@ -365,6 +387,11 @@ class SequenceWorkflow:
             ctx = StepContext(step=step, index=index, number=number, plan=plan)
             if type(step) is SendWhatsAppStep and workflow.patched(FOLDED_SEND_PATCH):
                 folded = await self._folded_send(cast("StepContext[SendWhatsAppStep]", ctx), cap, late)
+                if isinstance(folded, Held):
+                    if not await self._wait_out_pause():
+                        return ENDED
+                    ready_at = workflow.now()  # planned again: business hours apply to the held send
+                    continue
                 if isinstance(folded, DailySendDecision):
                     deferrals += 1
                     await self._record(ctx, StepResult.DEFERRED, folded.reason, times=deferrals)
@@ -651,17 +678,34 @@ class SequenceWorkflow:
         )
 
     async def _send(self, step: SendWhatsAppStep, number: int) -> ActionResult:
+        while True:
+            try:
+                sent = await workflow.execute_activity(
+                    SEND_WHATSAPP_MESSAGE,
+                    self._send_input(step, number),
+                    result_type=SendWhatsAppResult,
+                    summary=f"send step {step.id}",
+                    **SEQUENCE_SEND,
+                )
+            except ActivityError as err:
+                if _failure_type(err) == ENROLLMENT_PAUSED and await self._wait_out_pause():
+                    continue  # resumed: the same send (the same outbox key) asks again
+                return await self._send_failed(err)
+            return ActionResult(StepResult.SENT, f"{sent.mode} {sent.provider_message_id}", sent.message_id)
+
+    async def _wait_out_pause(self) -> bool:
+        """A send found the enrollment paused by a person before the `pause` update reached this workflow: wait for
+        the update (up to PAUSE_UPDATE_WAIT, then the send asks again), then for the resume. False: it ended."""
         try:
-            sent = await workflow.execute_activity(
-                SEND_WHATSAPP_MESSAGE,
-                self._send_input(step, number),
-                result_type=SendWhatsAppResult,
-                summary=f"send step {step.id}",
-                **SEQUENCE_SEND,
+            await workflow.wait_condition(
+                lambda: self._view.status != EnrollmentStatus.ACTIVE,
+                timeout=PAUSE_UPDATE_WAIT,
+                timeout_summary="paused by a person: its update",
             )
-        except ActivityError as err:
-            return await self._send_failed(err)
-        return ActionResult(StepResult.SENT, f"{sent.mode} {sent.provider_message_id}", sent.message_id)
+        except TimeoutError:
+            pass
+        await workflow.wait_condition(lambda: self._view.status != EnrollmentStatus.PAUSED)
+        return not self._view.status.ended
 
     async def _send_failed(self, err: ActivityError) -> ActionResult:
         """What a refused send means for the enrollment (an opt-out, a reply, a gone lead end it)."""
@@ -678,6 +722,14 @@ class SequenceWorkflow:
             self._end(EnrollmentStatus.EXITED, EXIT_UNDELIVERABLE, reason)
         elif kind == LEAD_GONE_SEND:
             self._end(EnrollmentStatus.EXITED, EXIT_LEAD_DELETED, reason)
+        elif kind == ENROLLMENT_STOPPED:
+            # A person stopped the enrollment; their `stop` update has not reached this workflow yet.
+            if not self._view.status.ended:
+                details = cause.details if isinstance(cause, ApplicationError) else ()
+                recorded = details[0] if details and isinstance(details[0], dict) else {}
+                self._end(EnrollmentStatus.STOPPED, EXIT_STOPPED, str(recorded.get("detail") or reason))
+                self._stop_update_due = True
+            return ActionResult(StepResult.STOPPED, reason)
         elif kind == LEAD_REPLIED:
             if not self._view.status.ended:
                 # The reply's signal has not reached this workflow yet (it is ignored when it comes).
@@ -690,7 +742,7 @@ class SequenceWorkflow:
 
     async def _folded_send(
         self, ctx: StepContext[SendWhatsAppStep], cap: int | None, late: bool
-    ) -> StepOutcome | DailySendDecision:
+    ) -> StepOutcome | DailySendDecision | Held:
         """A due send step in one activity: cap slot, send, its step row and the enrollment row as it will be at the
         next hold (`sequence.send_message`). Over the cap: the decision, nothing sent. Two workflow tasks a send."""
         step, number = ctx.step, ctx.number
@@ -717,6 +769,8 @@ class SequenceWorkflow:
                 SEND_MESSAGE, due, result_type=DueSendResult, summary=f"send step {step.id}", **SEQUENCE_SEND
             )
         except ActivityError as err:
+            if _failure_type(err) == ENROLLMENT_PAUSED:
+                return HELD
             self._change(steps_run=number)
             done = await self._send_failed(err)
             await self._record(ctx, done.result, done.detail)
@@ -970,6 +1024,9 @@ class SequenceWorkflow:
     @workflow.update
     async def stop(self, control: EnrollmentControl) -> EnrollmentView:
         self._validate_stop(control)
+        if self._stop_update_due:  # the send path applied this stop already
+            self._stop_update_due = False
+            return self._view
         detail = f"stopped by {control.actor}" + (f": {control.reason}" if control.reason else "")
         self._end(EnrollmentStatus.STOPPED, EXIT_STOPPED, detail)
         await self._mirror()
@@ -977,7 +1034,7 @@ class SequenceWorkflow:
 
     @stop.validator
     def _validate_stop(self, control: EnrollmentControl) -> None:
-        if self._view.status.ended:
+        if self._view.status.ended and not self._stop_update_due:
             raise ApplicationError(
                 f"the enrollment already ended ({self._view.status.value}); nothing to stop",
                 type=ENROLLMENT_NOT_ACTIVE,

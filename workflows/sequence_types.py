@@ -89,6 +89,7 @@ class StepResult(StrEnum):
     CALL_CONNECTED = "call_connected"  # ... and its outcome (detail: the disposition)
     CALL_VOICEMAIL = "call_voicemail"
     CALL_NO_ANSWER = "call_no_answer"
+    STOPPED = "stopped"  # a person stopped the enrollment before this send went out: nothing was sent
 
 
 class TaskOutcome(StrEnum):

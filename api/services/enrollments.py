@@ -36,7 +36,7 @@ from api.schemas.enrollments import (
 from api.services.jobs import create_job, job_public
 from api.services.leads import list_leads
 from api.services.sequences import get_sequence
-from api.transaction import end_reads
+from api.transaction import commit_intent
 from core.config import Settings
 from core.errors import AppError, Conflict, NotFound, Unprocessable
 from domain.sequences.definition import SequenceDefinition
@@ -377,10 +377,38 @@ async def control(
     actor: str,
     reason: str | None,
 ) -> EnrollmentPublic:
-    """pause / resume / stop through the workflow's validated update; 409 with its reason when refused."""
+    """pause / resume / stop through the workflow's validated update; 409 with its reason when refused.
+
+    A stop or pause is first recorded on the enrollment row and committed: the send path checks it when it decides a
+    send, so it holds at once even while the workflow waits behind a burst on the bulk queue (the update then applies
+    when the workflow runs). A resume clears the pause before the update."""
     enrollment = await get_enrollment(session=session, tenant_id=tenant.id, enrollment_id=enrollment_id)
     number = await _version_number(session, enrollment)
-    await end_reads(session)
+    enrollments = EnrollmentRepository(session)
+    stop_recorded = None
+    if action == "stop":
+        detail = f"stopped by {actor}" + (f": {reason}" if reason else "")
+        stop_recorded = await enrollments.request_stop(tenant_id=tenant.id, enrollment_id=enrollment.id, detail=detail)
+    elif enrollment.status not in ("completed", "exited", "stopped"):
+        await enrollments.request_pause(tenant_id=tenant.id, enrollment_id=enrollment.id, paused=action == "pause")
+    await commit_intent(session)
     operations = {"pause": workflows.pause, "resume": workflows.resume, "stop": workflows.stop}
-    view = await operations[action](tenant_slug=tenant.slug, enrollment_id=enrollment.id, actor=actor, reason=reason)
+    try:
+        view = await operations[action](
+            tenant_slug=tenant.slug, enrollment_id=enrollment.id, actor=actor, reason=reason
+        )
+    except Conflict:
+        if stop_recorded is None:
+            raise
+        # This request's stop ended the enrollment through a send before its update arrived (the workflow then
+        # closed): the stop applied.
+        ended = await get_enrollment(session=session, tenant_id=tenant.id, enrollment_id=enrollment.id)
+        if ended.status != "stopped":
+            raise
+        return _from_row(ended, number, await _history(session, ended))
     return from_view(enrollment, number, view)
+
+
+async def _history(session: AsyncSession, enrollment: Enrollment) -> list[EnrollmentStepPublic]:
+    steps = await EnrollmentRepository(session).steps(tenant_id=enrollment.tenant_id, enrollment_id=enrollment.id)
+    return [EnrollmentStepPublic.model_validate(step, from_attributes=True) for step in steps]

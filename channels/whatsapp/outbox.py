@@ -4,6 +4,8 @@
 - The outbox row for `data.idempotency_key` (workflow id + step) is claimed and locked while deciding, so two
   concurrent executions of one step serialise; a step whose row is `sent` returns the first send's provider message
   id without sending; a row `failed` repeats its refusal.
+- A sequence's send of an enrollment a person stopped is refused (`EnrollmentStopped`), one a person paused is held
+  (`SendHeld`, the row stays pending): the API records both on the enrollment row before the workflow hears of them.
 - An opted-out lead is refused; so is a sequence's send once the lead replied after `stop_on_inbound_after` (the
   reply path stores the reply before any workflow hears of it). Free text goes out only inside the 24-hour window
   after the lead's last inbound message, otherwise the step's fallback template, otherwise a refusal (recorded on the
@@ -62,6 +64,7 @@ from providers.whatsapp.base import ErrorKind, SentMessage, WhatsAppProvider, Wh
 from providers.whatsapp.factory import WhatsAppAccount as ProviderAccount
 from providers.whatsapp.factory import create_provider
 from repositories.conversations import ConversationRepository
+from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
 from repositories.outbox import OutboxRepository
@@ -109,6 +112,15 @@ class SendDeferred(Exception):
         super().__init__(message)
         self.message = message
         self.retry_after_seconds = retry_after_seconds
+
+
+class SendHeld(Exception):
+    """A person paused the send's enrollment: nothing goes out, the row stays pending, the workflow asks again after
+    the resume (not a refusal: the same send may go out then)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 class SendInFlight(SendDeferred):
@@ -197,7 +209,7 @@ class WhatsAppSender:
             except SendRefused as refusal:
                 await self._refuse(session, data, lead, row, refusal)
                 raise
-            except SendDeferred:
+            except (SendDeferred, SendHeld):
                 await session.commit()
                 raise
             await outbox.mark_sending(outbox_id=row.id, payload=_payload(data, provider, plan), at=datetime.now(tz=UTC))
@@ -341,6 +353,21 @@ class WhatsAppSender:
         self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead
     ) -> tuple[WhatsAppProvider, _Plan, str]:
         """The provider, what to send, and the pacing lane (business number) whose recipient slot this send holds."""
+        control = await EnrollmentRepository(session).control_of(workflow_id=data.workflow_id)
+        if control is not None:
+            # A person's stop or pause, stored by the API before the enrollment's workflow (maybe queued behind a
+            # burst) hears of it; locked until this decision commits, so a stop recorded after it sees no send after.
+            stop_requested_at, pause_requested_at, detail = control
+            if stop_requested_at is not None:
+                raise SendRefused(
+                    kinds.ENROLLMENT_STOPPED,
+                    f"the enrollment was stopped at {stop_requested_at.isoformat()}; nothing was sent",
+                    details={"detail": detail or "stopped"},
+                )
+            if pause_requested_at is not None:
+                raise SendHeld(
+                    f"the enrollment was paused at {pause_requested_at.isoformat()}; the send waits for its resume"
+                )
         conversations = ConversationRepository(session)
         opted_out_at = await conversations.opted_out_at(tenant_id=lead.tenant_id, lead_id=lead.id)
         if lead.stage == Stage.OPTED_OUT or opted_out_at is not None:

@@ -6,6 +6,7 @@ The bulk side of these tests is a queue of their own, served by workers the test
 with no free worker is the limit of a saturated one (nothing on it moves), and it makes the order of events exact.
 """
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -20,9 +21,11 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from api.services.api_keys import create_api_key
 from core.config import Settings
 from core.queues import SEQUENCES_QUEUE
-from domain.whatsapp_messages import LEAD_REPLIED, InboundWhatsAppMessage
+from domain.permissions import Role
+from domain.whatsapp_messages import ENROLLMENT_STOPPED, LEAD_REPLIED, InboundWhatsAppMessage
 from models import Conversation, Enrollment, Lead, OutboxMessage
 from tests.fixtures.whatsapp import add_message, eventually, fresh_wamid
 from tests.fixtures.workflow_calls import enrollment_workflows, lead_workflows
@@ -192,6 +195,119 @@ async def test_a_reply_stops_the_send_of_an_enrollment_whose_workflow_waits_behi
     assert (view.status, view.exit_reason, view.replies) == (EnrollmentStatus.EXITED, "replied", 1)
     assert [(h.step_id, h.result) for h in view.history] == [("intro", "replied")]
     assert await world.sent_to(lead) == []
+
+
+async def _queued_due_send(
+    bulk: BulkSide, client: Client, world: SequenceWorld, lead: Lead
+) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
+    """An enrollment on `bulk`'s queue whose first send is due and scheduled, with no worker left to run anything:
+    the send and the workflow's next task wait in the queue, as behind a burst."""
+    async with bulk.workflows():
+        async with bulk.activities():
+            due = datetime.now(UTC) + timedelta(seconds=3)
+            handle = await _enroll_on(client, world, lead, bulk.queue, due)
+
+            async def sleeping() -> bool:
+                row = await world.enrollment_row(uuid.UUID(handle.id.rsplit(":", 1)[1]))
+                return row.revision > 0 and row.next_action_at is not None
+
+            await eventually(sleeping)
+        await eventually(lambda: _pending_activity(handle), within_seconds=20)
+        assert await _pending_activity(handle) == SEND_MESSAGE
+    return handle
+
+
+async def _agent_headers(session_factory: async_sessionmaker[AsyncSession], world: SequenceWorld) -> dict[str, str]:
+    async with session_factory() as session:
+        _, key = await create_api_key(
+            session, tenant_id=world.tenant.id, name="agent", role="agent", creator_role=Role.OWNER, created_by_id=None
+        )
+        await session.commit()
+    return {"Authorization": f"Bearer {key}"}
+
+
+async def test_a_stop_through_the_api_holds_the_queued_send_of_an_enrollment_behind_a_full_bulk_queue(
+    temporal_client: Client,
+    world: SequenceWorld,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+) -> None:
+    """An agent stops an enrollment whose send is already queued: the API records the stop before its update (which
+    waits behind the queue), the send runs first and sends nothing, and the enrollment ends `stopped` by that agent;
+    the stop update, when it arrives, finds it applied."""
+    bulk = BulkSide(temporal_client, settings, session_factory)
+    lead = await world.lead()
+    handle = await _queued_due_send(bulk, temporal_client, world, lead)
+    enrollment_id = handle.id.rsplit(":", 1)[1]
+    headers = await _agent_headers(session_factory, world)
+
+    stopping = asyncio.create_task(
+        client.post(f"/api/v1/enrollments/{enrollment_id}/stop", json={"reason": "asked us to"}, headers=headers)
+    )
+
+    async def recorded() -> bool:
+        return (await world.enrollment_row(uuid.UUID(enrollment_id))).stop_requested_at is not None
+
+    await eventually(recorded, within_seconds=5)  # committed before the update, which nothing on the queue answers
+
+    async with bulk.activities():
+
+        async def refused() -> OutboxMessage | None:
+            async with session_factory() as session:
+                return await session.scalar(
+                    select(OutboxMessage).where(OutboxMessage.lead_id == lead.id, OutboxMessage.state == "failed")
+                )
+
+        row = await eventually(refused)
+        assert row.error_code == ENROLLMENT_STOPPED
+        async with bulk.workflows():
+            view = await handle.result()
+            answer = await stopping
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "stopped"
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.STOPPED, "stopped")
+    assert view.exit_detail is not None and "asked us to" in view.exit_detail
+    assert [(h.step_id, h.result) for h in view.history] == [("intro", "stopped")]
+    assert await world.sent_to(lead) == []
+
+
+async def test_a_pause_through_the_api_holds_the_queued_send_until_the_resume(
+    temporal_client: Client,
+    world: SequenceWorld,
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    client: httpx.AsyncClient,
+) -> None:
+    """A pause recorded by the API holds a send already queued behind the bulk queue; the send goes out once the
+    agent resumes, once."""
+    bulk = BulkSide(temporal_client, settings, session_factory)
+    lead = await world.lead()
+    handle = await _queued_due_send(bulk, temporal_client, world, lead)
+    url = f"/api/v1/enrollments/{handle.id.rsplit(':', 1)[1]}"
+    headers = await _agent_headers(session_factory, world)
+
+    pausing = asyncio.create_task(client.post(f"{url}/pause", headers=headers))
+    await eventually(lambda: _pause_recorded(world, handle), within_seconds=5)
+    async with bulk.activities():
+        # The queued send runs before the workflow hears of the pause: held, nothing sent, the row still pending.
+        async def held() -> bool:
+            return await _pending_activity(handle) is None
+
+        await eventually(held)
+        assert await world.sent_to(lead) == []
+        async with bulk.workflows():
+            assert (await pausing).status_code == 200
+            assert (await handle.query(SequenceWorkflow.view)).status == EnrollmentStatus.PAUSED
+            assert await world.sent_to(lead) == []
+            resumed = await client.post(f"{url}/resume", headers=headers)
+            assert resumed.status_code == 200, resumed.text
+            await eventually(lambda: world.sent_to(lead))
+    assert len(await world.sent_to(lead)) == 1
+
+
+async def _pause_recorded(world: SequenceWorld, handle: WorkflowHandle[SequenceWorkflow, EnrollmentView]) -> bool:
+    return (await world.enrollment_row(uuid.UUID(handle.id.rsplit(":", 1)[1]))).pause_requested_at is not None
 
 
 async def test_one_tenants_burst_does_not_starve_another_tenants_single_due_send(

@@ -17,6 +17,7 @@ SCENARIOS = {
     "replied_during_wait": "lead_replied",
     "paused_resumed_stopped": "resume",
     "paused_before_first_wait": "core_patch",  # the pause-holds-schedule marker: the wait kept its planned end
+    "folded_sends_capped_then_stopped": "sequence.send_message",  # due sends as one activity, a cap deferral, a stop
     "task_completed_and_capped": "complete_task",
     "ai_message_fallback_and_approved_draft": "decide_ai_draft",  # an ai_message fallback, then an approved draft
     "call_steps_unanswered_then_connected": "call_ended",  # a call step going on, then one ending the enrollment
