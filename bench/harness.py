@@ -183,6 +183,11 @@ class BenchStack:
         return self._python_child(name, *args)
 
     def _python_child(self, name: str, *args: str) -> Child:
+        # LEADFLOW_BENCH_PROFILE=worker,dispatcher runs those children under cProfile (bench/profile_child.py), their
+        # stats written to LEADFLOW_BENCH_PROFILE_DIR (default: the current directory) as <name>.prof.
+        if name in os.environ.get("LEADFLOW_BENCH_PROFILE", "").split(","):
+            out = Path(os.environ.get("LEADFLOW_BENCH_PROFILE_DIR", ".")).resolve() / f"{name}.prof"
+            args = ("-m", "bench.profile_child", str(out), *args)
         child = Child.python(self.dir, name, *args)
         child.start()
         self.children.append(child)
@@ -193,6 +198,12 @@ class BenchStack:
             conn.execute(f'CREATE DATABASE "{self.db_name}"')
         self._db_created = True
         upgrade_to_head(self.database_url)
+
+    def start_profiles(self) -> None:
+        """Start the profiles of the children run under LEADFLOW_BENCH_PROFILE (none: nothing happens)."""
+        for child in self.children:
+            if child.name in os.environ.get("LEADFLOW_BENCH_PROFILE", "").split(",") and child.pid is not None:
+                os.kill(child.pid, signal.SIGUSR1)
 
     def check_alive(self) -> None:
         """Raise (naming the child and its last log lines) when a server of the stack died during the run."""
