@@ -5,6 +5,7 @@ must be that lead's, otherwise the call is refused. Arguments are validated like
 error the model reads (`{"error": ...}`), never an exception.
 """
 
+import functools
 import json
 from datetime import datetime
 from typing import Any
@@ -63,14 +64,21 @@ DESCRIPTIONS = {
 }
 
 
+@functools.cache
+def _base_schema(tool: AgentTool) -> str:
+    """The tool's argument schema without titles, as JSON: generating it costs milliseconds, so once per process."""
+    schema = ARGUMENTS[tool].model_json_schema()
+    schema.pop("title", None)
+    for prop in schema.get("properties", {}).values():
+        prop.pop("title", None)
+    return json.dumps(schema)
+
+
 def tool_definitions(tools: tuple[AgentTool, ...], status_keys: list[str]) -> list[dict[str, Any]]:
     """The `tools` parameter of a chat completion: the allowed tools with their argument schemas."""
     definitions = []
     for tool in tools:
-        schema = ARGUMENTS[tool].model_json_schema()
-        schema.pop("title", None)
-        for prop in schema.get("properties", {}).values():
-            prop.pop("title", None)
+        schema = json.loads(_base_schema(tool))  # a fresh copy: the per-turn changes below never touch the cache
         if tool == AgentTool.SET_STATUS and status_keys:
             schema["properties"]["status"]["enum"] = status_keys
         if tool == AgentTool.SCHEDULE_CALLBACK:
