@@ -170,8 +170,7 @@ class AiActivities:
             )
             if opted_out is not None or lead.stage == Stage.OPTED_OUT:
                 return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the lead opted out")
-            usage = AiUsageRepository(session)
-            used = await usage.tokens_since(tenant_id=data.tenant_id, since=month_start(datetime.now(UTC)))
+            used = await self._tokens_this_month(session, config.tenant_id, config.monthly_token_budget_hard)
             if await self._over_budget(
                 session, config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
             ):
@@ -271,9 +270,7 @@ class AiActivities:
             lead = await LeadRepository(session).get(tenant_id=data.tenant_id, lead_id=data.lead_id)
             if lead is None:
                 return AiMessageComposed(fallback_reason="the lead no longer exists", settings_version=config.version)
-            used = await AiUsageRepository(session).tokens_since(
-                tenant_id=data.tenant_id, since=month_start(datetime.now(UTC))
-            )
+            used = await self._tokens_this_month(session, config.tenant_id, config.monthly_token_budget_hard)
             if await self._over_budget(
                 session, config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
             ):
@@ -406,6 +403,14 @@ class AiActivities:
                     "call_key": key,
                 }
             )
+
+    @staticmethod
+    async def _tokens_this_month(session: AsyncSession, tenant_id: Any, hard: int | None) -> int:
+        """The tenant's tokens this month, read only when a hard budget can pause the agent: the sum walks every
+        usage row of the month, a cost each turn would otherwise pay for nothing."""
+        if hard is None:
+            return 0
+        return await AiUsageRepository(session).tokens_since(tenant_id=tenant_id, since=month_start(datetime.now(UTC)))
 
     async def _over_budget(
         self, session: AsyncSession, tenant_id: Any, used: int, soft: int | None, hard: int | None
