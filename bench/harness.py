@@ -67,12 +67,28 @@ class BenchStack:
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> "BenchStack":
         """The stack `add_stack_arguments`' options describe."""
-        return cls(keep_logs=args.keep_logs, temporal_db=args.temporal_db, api_workers=args.api_workers)
+        return cls(
+            keep_logs=args.keep_logs,
+            temporal_db=args.temporal_db,
+            api_workers=args.api_workers,
+            profile=tuple(name for name in (args.profile or "").split(",") if name),
+            profile_dir=args.profile_dir,
+        )
 
-    def __init__(self, *, keep_logs: bool = False, temporal_db: str = "memory", api_workers: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        keep_logs: bool = False,
+        temporal_db: str = "memory",
+        api_workers: int = 1,
+        profile: tuple[str, ...] = (),
+        profile_dir: Path = Path("."),
+    ) -> None:
         base = Settings()
         self.dir = Path(tempfile.mkdtemp(prefix="leadflow-bench-"))
         self.keep_logs = keep_logs
+        self.profile = profile
+        self.profile_dir = profile_dir.resolve()
         self.run_id = uuid.uuid4().hex[:10]
         self.admin_url = base.test_postgres_admin_url.replace("postgresql+psycopg://", "postgresql://")
         self.db_name = f"leadflow_bench_{self.run_id}"
@@ -183,11 +199,10 @@ class BenchStack:
         return self._python_child(name, *args)
 
     def _python_child(self, name: str, *args: str) -> Child:
-        # LEADFLOW_BENCH_PROFILE=worker,dispatcher runs those children under cProfile (bench/profile_child.py), their
-        # stats written to LEADFLOW_BENCH_PROFILE_DIR (default: the current directory) as <name>.prof.
-        if name in os.environ.get("LEADFLOW_BENCH_PROFILE", "").split(","):
-            out = Path(os.environ.get("LEADFLOW_BENCH_PROFILE_DIR", ".")).resolve() / f"{name}.prof"
-            args = ("-m", "bench.profile_child", str(out), *args)
+        # `--profile worker,dispatcher` runs those children under cProfile (bench/profile_child.py), their stats
+        # written to `--profile-dir` as <name>.prof.
+        if name in self.profile:
+            args = ("-m", "bench.profile_child", str(self.profile_dir / f"{name}.prof"), *args)
         child = Child.python(self.dir, name, *args)
         child.start()
         self.children.append(child)
@@ -200,9 +215,9 @@ class BenchStack:
         upgrade_to_head(self.database_url)
 
     def start_profiles(self) -> None:
-        """Start the profiles of the children run under LEADFLOW_BENCH_PROFILE (none: nothing happens)."""
+        """Start the profiles of the children run under `--profile` (none: nothing happens)."""
         for child in self.children:
-            if child.name in os.environ.get("LEADFLOW_BENCH_PROFILE", "").split(",") and child.pid is not None:
+            if child.name in self.profile and child.pid is not None:
                 os.kill(child.pid, signal.SIGUSR1)
 
     def check_alive(self) -> None:
@@ -265,6 +280,12 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-workers", type=int, default=1, choices=range(1, 5), help="API processes (production compose runs 2)"
     )
+    parser.add_argument(
+        "--profile",
+        metavar="NAMES",
+        help="stack processes to run under cProfile from the drive on, e.g. worker,dispatcher (stats: <name>.prof)",
+    )
+    parser.add_argument("--profile-dir", type=Path, default=Path("."), help="where --profile writes its stats")
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,8 +1,8 @@
 """`python -m bench.profile_child OUT -m module args...`: run a stack process under cProfile, stats written to OUT.
 
 The stack's processes leave with `os._exit` after their own shutdown, which skips interpreter exit (and so cProfile's
-own writing): the stats are dumped just before. Used by the benchmarks when LEADFLOW_BENCH_PROFILE names the process
-(see bench/harness.py); profiles the event loop's thread only, from SIGUSR1 on.
+own writing): the stats are dumped just before. Used by the benchmarks' `--profile` (bench/harness.py); profiles
+the event loop's thread only, from SIGUSR1 on.
 """
 
 import cProfile
