@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     metrics_multiproc_dir: str | None = None
     worker_metrics_host: str = "127.0.0.1"
     worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # A sampling profile of the process's Python threads, written to this file (core/profiling.py); off when unset.
+    profile_samples_file: str | None = None
+    profile_interval_ms: float = Field(default=10.0, gt=0)
     # The webhook dispatcher's Prometheus endpoint (dispatcher/metrics.py) on host:port when the port is set.
     dispatcher_metrics_host: str = "127.0.0.1"
     dispatcher_metrics_port: int | None = Field(default=None, ge=1, le=65535)

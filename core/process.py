@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 
 from core.config import Settings, get_settings
 from core.logging import configure_logging
+from core.profiling import start_sampling
 from core.tracing import configure_tracing
 
 
@@ -30,6 +31,8 @@ def run_service(name: str, serve: Callable[[Settings], Coroutine[Any, Any, int]]
     settings = get_settings()
     configure_logging(settings)
     configure_tracing(settings, service=name)
+    if settings.profile_samples_file:
+        start_sampling(settings.profile_samples_file, settings.profile_interval_ms)
     code = 1
     try:
         code = asyncio.run(serve(settings))
