@@ -9,7 +9,13 @@ import collections
 from pathlib import Path
 
 # Leaves where a thread waits rather than runs.
-IDLE_LEAVES = ("thread.py:_worker", "selectors.py:select", "threading.py:wait", "threading.py:_wait_for_tstate_lock", "queue.py:get")
+IDLE_LEAVES = (
+    "thread.py:_worker",  # a pool thread waiting for work (the queue's get is C, so not a frame)
+    "selectors.py:select",
+    "threading.py:wait",
+    "threading.py:_wait_for_tstate_lock",
+    "queue.py:get",
+)
 
 
 def main() -> None:
