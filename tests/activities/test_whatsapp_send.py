@@ -3,12 +3,12 @@ opt-outs, provider errors and pacing. Each test has its own tenant, sandbox acco
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -364,9 +364,14 @@ async def test_an_evolution_tenant_sends_through_its_shard(
     ]
 
 
-async def _stored_not_handled(session_factory, tenant: WhatsAppTenant, phone: str, key: str, *, ago: timedelta) -> int:  # type: ignore[no-untyped-def]
-    """A message from `phone` as the webhook route stores it, not yet handled (no dispatcher serves this provider)."""
-    async with session_factory() as session:
+@pytest.fixture
+async def hold_inbound(session_factory) -> AsyncIterator[Callable[..., Awaitable[int]]]:  # type: ignore[no-untyped-def]
+    """Store a message from a phone as the webhook route does, under a provider no dispatcher serves, so it stays
+    unhandled; the rows go again after the test (an open inbox row would hold every later wait for an empty inbox)."""
+    stored: list[int] = []
+
+    async def hold(tenant: WhatsAppTenant, phone: str, *, ago: timedelta) -> int:
+        key = f"wamid.{uuid.uuid4().hex}"
         row = {
             "provider": "held",
             "account_id": tenant.phone_number_id,
@@ -378,22 +383,27 @@ async def _stored_not_handled(session_factory, tenant: WhatsAppTenant, phone: st
             "raw": {},
             "received_at": datetime.now(tz=UTC) - ago,
         }
-        assert await WebhookInboxRepository(session).enqueue([row]) == 1
-        inbox_id = (
-            await session.execute(select(WebhookInbox.id).where(WebhookInbox.event_key == f"message:{key}"))
-        ).scalar_one()
-        await session.commit()
+        async with session_factory() as session:
+            assert await WebhookInboxRepository(session).enqueue([row]) == 1
+            inbox_id = (
+                await session.execute(select(WebhookInbox.id).where(WebhookInbox.event_key == f"message:{key}"))
+            ).scalar_one()
+            await session.commit()
+        stored.append(inbox_id)
         return inbox_id
+
+    yield hold
+    async with session_factory() as session:
+        await session.execute(delete(WebhookInbox).where(WebhookInbox.id.in_(stored)))
+        await session.commit()
 
 
 async def test_a_sequence_send_waits_for_its_leads_stored_message_then_stops_for_the_reply(
-    make_activities, sandbox_tenant, session_factory, sandbox_control
+    make_activities, sandbox_tenant, session_factory, sandbox_control, hold_inbound
 ) -> None:  # type: ignore[no-untyped-def]
     lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(hours=1))
     planned = datetime.now(tz=UTC) - timedelta(minutes=1)
-    inbox_id = await _stored_not_handled(
-        session_factory, sandbox_tenant, phone, f"wamid.{uuid.uuid4().hex}", ago=timedelta(0)
-    )
+    inbox_id = await hold_inbound(sandbox_tenant, phone, ago=timedelta(0))
     data = _input(sandbox_tenant, lead_id, text="Following up on the apartment", stop_on_inbound_after=planned)
 
     with pytest.raises(ApplicationError) as waiting:
@@ -417,12 +427,10 @@ async def test_a_sequence_send_waits_for_its_leads_stored_message_then_stops_for
 
 
 async def test_a_message_stored_before_the_send_was_planned_does_not_hold_it(
-    make_activities, sandbox_tenant, session_factory, sandbox_control
+    make_activities, sandbox_tenant, session_factory, sandbox_control, hold_inbound
 ) -> None:  # type: ignore[no-untyped-def]
     lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(hours=1))
-    await _stored_not_handled(
-        session_factory, sandbox_tenant, phone, f"wamid.{uuid.uuid4().hex}", ago=timedelta(minutes=5)
-    )
+    await hold_inbound(sandbox_tenant, phone, ago=timedelta(minutes=5))
     data = _input(sandbox_tenant, lead_id, text="Following up", stop_on_inbound_after=datetime.now(tz=UTC))
 
     sent = await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
