@@ -141,6 +141,19 @@ WORKFLOW_START_TIMEOUT = timedelta(seconds=10)
 # A turn heartbeats while the model thinks (every AI_HEARTBEAT_EVERY): a worker that dies mid-turn is noticed within
 # AI_HEARTBEAT_TIMEOUT and the turn re-runs elsewhere, instead of after the whole start-to-close.
 AI_HEARTBEAT_TIMEOUT = timedelta(seconds=10)
+
+
+def _model_retry(*, maximum_attempts: int) -> RetryPolicy:
+    """A model call's retries: backing off to 30 s; never a refusal or an exhausted quota (workflows/failures.py)."""
+    return RetryPolicy(
+        initial_interval=timedelta(seconds=1),
+        backoff_coefficient=2.0,
+        maximum_interval=timedelta(seconds=30),
+        maximum_attempts=maximum_attempts,
+        non_retryable_error_types=["AiModelRefused", "AiQuotaExhausted"],
+    )
+
+
 AI_HEARTBEAT_EVERY = timedelta(seconds=2)
 AI_PLAN = ActivityOptions(
     start_to_close_timeout=timedelta(seconds=10), schedule_to_close_timeout=timedelta(minutes=1), retry_policy=DB_RETRY
@@ -149,13 +162,7 @@ AI_TURN = HeartbeatActivityOptions(
     start_to_close_timeout=timedelta(minutes=3),
     heartbeat_timeout=AI_HEARTBEAT_TIMEOUT,
     schedule_to_close_timeout=timedelta(minutes=10),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-        maximum_attempts=6,
-        non_retryable_error_types=["AiModelRefused", "AiQuotaExhausted"],  # workflows/failures.py
-    ),
+    retry_policy=_model_retry(maximum_attempts=6),
 )
 # An AI reply goes out like an agent's message (same outbox), but nobody waits on it: it may wait out throttling.
 AI_REPLY_SEND: ActivityOptions = {**_WHATSAPP_SEND, "schedule_to_close_timeout": timedelta(minutes=30)}
@@ -165,11 +172,5 @@ AI_COMPOSE = HeartbeatActivityOptions(
     start_to_close_timeout=timedelta(minutes=2),
     heartbeat_timeout=AI_HEARTBEAT_TIMEOUT,
     schedule_to_close_timeout=timedelta(minutes=5),
-    retry_policy=RetryPolicy(
-        initial_interval=timedelta(seconds=1),
-        backoff_coefficient=2.0,
-        maximum_interval=timedelta(seconds=30),
-        maximum_attempts=4,
-        non_retryable_error_types=["AiModelRefused", "AiQuotaExhausted"],  # workflows/failures.py
-    ),
+    retry_policy=_model_retry(maximum_attempts=4),
 )
