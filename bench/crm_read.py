@@ -24,9 +24,7 @@ Figures only: nothing here asserts a time. Bounded: at most 1000/s for 60 s per 
 import argparse
 import asyncio
 import gzip
-import json
 import random
-import resource
 import sys
 import time
 import uuid
@@ -42,11 +40,13 @@ from sqlalchemy import insert
 from bench.harness import (
     BenchStack,
     add_stack_arguments,
-    exit_now,
+    driver_main,
+    driver_report,
     free_port,
     machine_load,
     percentile,
     run_and_exit,
+    run_driver_process,
     say,
     wait_until_quiet,
 )
@@ -95,48 +95,21 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(send(request)))
     sending_took = time.perf_counter() - start
-    _, late = await asyncio.wait(tasks, timeout=DRIVER_GRACE_SECONDS) if tasks else (set(), set())
-    for task in late:
-        task.cancel()
+    report = await driver_report(tasks, results, sending_took=sending_took, grace=DRIVER_GRACE_SECONDS)
     http.close()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "results": results,
-        "unanswered": len(late),
-        "sending_took": sending_took,
-        "driver_cpu_seconds": usage.ru_utime + usage.ru_stime,
-    }
-
-
-def driver_main(spec_path: str, out_path: str) -> None:
-    code = 1
-    try:
-        spec = json.loads(Path(spec_path).read_text())
-        Path(out_path).write_text(json.dumps(asyncio.run(drive(spec))))
-        code = 0
-    except Exception as exc:
-        print(f"driver error: {exc!r}", file=sys.stderr)
-    exit_now(code)
+    return report
 
 
 async def run_driver(stack: BenchStack, spec: dict[str, Any]) -> dict[str, Any]:
     """The driver as a separate process (its own session; killed if it outlives its schedule by far)."""
-    spec_path, out_path = stack.dir / "crm-driver-spec.json", stack.dir / "crm-driver-out.json"
-    spec_path.write_text(json.dumps(spec))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--drive", str(spec_path), str(out_path), start_new_session=True
+    return await run_driver_process(
+        __file__,
+        spec,
+        spec_path=stack.dir / "crm-driver-spec.json",
+        out_path=stack.dir / "crm-driver-out.json",
+        bound=spec["count"] / spec["rate"] + DRIVER_GRACE_SECONDS + 30,
+        name="read",
     )
-    bound = spec["count"] / spec["rate"] + DRIVER_GRACE_SECONDS + 30
-    try:
-        code = await asyncio.wait_for(process.wait(), timeout=bound)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    if code != 0:
-        raise RuntimeError(f"the read driver failed (exit code {code})")
-    result: dict[str, Any] = json.loads(out_path.read_text())
-    return result
 
 
 # -- the data -----------------------------------------------------------------------------------------------------
@@ -397,7 +370,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--drive":
-        driver_main(sys.argv[2], sys.argv[3])
+        driver_main(drive, sys.argv[2], sys.argv[3])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--leads", type=int, default=10_000, help="leads in the tenant (max 100000)")
     parser.add_argument("--conversations", type=int, default=1_000, help="conversations (at most --leads)")

@@ -20,7 +20,9 @@ import asyncio
 import atexit
 import compileall
 import contextlib
+import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -28,7 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -329,6 +331,67 @@ def run_and_exit(benchmark: Coroutine[Any, Any, int]) -> None:
     except Exception as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
     exit_now(code)
+
+
+# -- a load driver in a second process (a benchmark file run with `--drive SPEC OUT`) ----------------------------------
+
+
+Drive = Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]
+
+
+def driver_main(drive: Drive, spec_path: str, out_path: str) -> None:
+    """The driver process: `drive` the JSON spec at `spec_path`, write its result as JSON to `out_path`, exit."""
+    code = 1
+    try:
+        spec = json.loads(Path(spec_path).read_text())
+        Path(out_path).write_text(json.dumps(asyncio.run(drive(spec))))
+        code = 0
+    except Exception as exc:
+        print(f"driver error: {exc!r}", file=sys.stderr)
+    exit_now(code)
+
+
+async def run_driver_process(
+    script: str, spec: dict[str, Any], *, spec_path: Path, out_path: Path, bound: float, name: str
+) -> dict[str, Any]:
+    """`script --drive` as a separate process (its own session, killed with its group if it outlives `bound`
+    seconds); its result."""
+    await asyncio.to_thread(spec_path.write_text, json.dumps(spec))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, script, "--drive", str(spec_path), str(out_path), start_new_session=True
+    )
+    code: int | None = None
+    try:
+        code = await asyncio.wait_for(process.wait(), timeout=bound)
+    except TimeoutError:
+        pass
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    if code != 0:
+        raise RuntimeError(f"the {name} driver failed (exit code {code}); see its output above")
+    result: dict[str, Any] = json.loads(await asyncio.to_thread(out_path.read_text))
+    return result
+
+
+async def driver_report(
+    tasks: list["asyncio.Task[None]"], results: list[Any], *, sending_took: float, grace: float
+) -> dict[str, Any]:
+    """After the driver's last send: its sends' `results` once answered, `grace` seconds at most (the rest are
+    cancelled and counted as unanswered), with the driver's own CPU seconds."""
+    _, late = await asyncio.wait(tasks, timeout=grace) if tasks else (set(), set())
+    for task in late:
+        task.cancel()
+    if late:
+        await asyncio.wait(late, timeout=5)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "results": results,
+        "unanswered": len(late),
+        "sending_took": sending_took,
+        "driver_cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
 
 
 async def wait_until_quiet(

@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import json
 import os
-import resource
 import secrets
 import sys
 import time
@@ -52,10 +51,12 @@ from bench.harness import (
     add_stack_arguments,
     cpu_bound_rate,
     cpu_report,
-    exit_now,
+    driver_main,
+    driver_report,
     machine_load,
     percentile,
     run_and_exit,
+    run_driver_process,
     say,
 )
 from bench.tenants import bench_tenant
@@ -230,30 +231,9 @@ async def drive(spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(send(message_id, request, scheduled)))
     sending_took = time.time() - start
-    _, late = await asyncio.wait(tasks, timeout=DRIVER_GRACE_SECONDS) if tasks else (set(), set())
-    for task in late:
-        task.cancel()
-    if late:
-        await asyncio.wait(late, timeout=5)
+    report = await driver_report(tasks, results, sending_took=sending_took, grace=DRIVER_GRACE_SECONDS)
     http.close()
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return {
-        "results": results,
-        "unanswered": len(late),
-        "sending_took": sending_took,
-        "driver_cpu_seconds": usage.ru_utime + usage.ru_stime,
-    }
-
-
-def driver_main(spec_path: str, out_path: str) -> None:
-    code = 1
-    try:
-        spec = json.loads(Path(spec_path).read_text())
-        Path(out_path).write_text(json.dumps(asyncio.run(drive(spec))))
-        code = 0
-    except Exception as exc:
-        print(f"driver error: {exc!r}", file=sys.stderr)
-    exit_now(code)
+    return report
 
 
 # -- the run ----------------------------------------------------------------------------------------------------------
@@ -349,24 +329,14 @@ async def replied_at(stack: BenchStack, enrollment_ids: list[uuid.UUID]) -> dict
 
 async def run_driver(stack: BenchStack, spec: dict[str, Any], *, bound: float) -> dict[str, Any]:
     """The driver as a separate process (its own session, killed with its group if it outlives `bound`)."""
-    spec_path, out_path = stack.dir / "driver-spec.json", stack.dir / "driver-out.json"
-    spec_path.write_text(json.dumps(spec))
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--drive", str(spec_path), str(out_path), start_new_session=True
+    return await run_driver_process(
+        __file__,
+        spec,
+        spec_path=stack.dir / "driver-spec.json",
+        out_path=stack.dir / "driver-out.json",
+        bound=bound,
+        name="webhook",
     )
-    code: int | None = None
-    try:
-        code = await asyncio.wait_for(process.wait(), timeout=bound)
-    except TimeoutError:
-        pass
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-    if code != 0:
-        raise RuntimeError(f"the webhook driver failed (exit code {code}); see its output above")
-    result: dict[str, Any] = json.loads(out_path.read_text())
-    return result
 
 
 async def handled_at(client: Client, workflow_ids: list[str]) -> dict[str, float]:
@@ -588,7 +558,7 @@ async def run(args: argparse.Namespace) -> int:
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--drive":
-        driver_main(sys.argv[2], sys.argv[3])
+        driver_main(drive, sys.argv[2], sys.argv[3])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--rate", type=float, default=200.0, help="webhooks per second (max 1000)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of sending (max 120)")
