@@ -19,6 +19,7 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from core.config import Settings
+from core.queues import SEQUENCES_QUEUE
 from domain.sequences.definition import SequenceDefinition, parse_definition
 from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage
@@ -163,8 +164,10 @@ class SequenceWorld:
         *,
         with_lead_workflow: bool = True,
         start_at: datetime | None = None,
+        task_queue: str = SEQUENCES_QUEUE,
     ) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
-        """The enrollment row, then (as the API does) the lead's workflow and the enrollment's workflow."""
+        """The enrollment row, then (as the API does) the lead's workflow and the enrollment's workflow (on
+        `task_queue`, the bulk queue unless a test names its own)."""
         if with_lead_workflow:
             await lead_workflows(client, self.settings).start(tenant=self.tenant, lead=lead)
         enrollment_id = uuid.uuid4()
@@ -189,6 +192,7 @@ class SequenceWorld:
             version=version,
             status_stages=self.status_stages,
             start_at=start_at,
+            task_queue=task_queue,
         )
 
     async def enroll_after_first_send(

@@ -28,7 +28,6 @@ from domain.permissions import Role
 from domain.whatsapp_messages import ENROLLMENT_STOPPED, LEAD_REPLIED, InboundWhatsAppMessage
 from models import Conversation, Enrollment, Lead, OutboxMessage
 from tests.fixtures.whatsapp import add_message, eventually, fresh_wamid
-from tests.fixtures.workflow_calls import enrollment_workflows, lead_workflows
 from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, make_world
 from worker.main import WORKFLOWS, activities, workflow_runner
 from workflows.ids import lead_workflow_id
@@ -91,30 +90,8 @@ async def _enroll_on(
 ) -> WorkflowHandle[SequenceWorkflow, EnrollmentView]:
     """An enrollment started as the bulk enrollment job starts it, on `queue`."""
     sequence, version = await world.sequence(definition)
-    if with_lead_workflow:
-        await lead_workflows(client, world.settings).start(tenant=world.tenant, lead=lead)
-    enrollment_id = uuid.uuid4()
-    async with world.session_factory() as session:
-        enrollment = Enrollment(
-            id=enrollment_id,
-            tenant_id=world.tenant.id,
-            lead_id=lead.id,
-            sequence_id=sequence.id,
-            sequence_version_id=version.id,
-            workflow_id=f"enrollment:{world.tenant.slug}:{enrollment_id}",
-            status="active",
-        )
-        session.add(enrollment)
-        await session.commit()
-        await session.refresh(enrollment)
-    return await enrollment_workflows(client, world.settings).start(
-        tenant=world.tenant,
-        lead=lead,
-        enrollment=enrollment,
-        version=version,
-        status_stages=world.status_stages,
-        start_at=start_at,
-        task_queue=queue,
+    return await world.enroll(
+        client, lead, sequence, version, with_lead_workflow=with_lead_workflow, start_at=start_at, task_queue=queue
     )
 
 
@@ -139,19 +116,7 @@ async def test_a_reply_stops_the_send_of_an_enrollment_whose_workflow_waits_behi
 ) -> None:
     bulk = BulkSide(temporal_client, settings, session_factory)
     lead = await world.lead()
-    async with bulk.workflows():
-        async with bulk.activities():
-            due = datetime.now(UTC) + timedelta(seconds=3)
-            handle = await _enroll_on(temporal_client, world, lead, bulk.queue, due)
-
-            async def sleeping() -> bool:
-                row = await world.enrollment_row(uuid.UUID(handle.id.rsplit(":", 1)[1]))
-                return row.revision > 0 and row.next_action_at is not None
-
-            await eventually(sleeping)
-        # No activity worker now: the send, once due, is scheduled and waits in the queue.
-        await eventually(lambda: _pending_activity(handle), within_seconds=20)
-        assert await _pending_activity(handle) == SEND_MESSAGE
+    handle = await _queued_due_send(bulk, temporal_client, world, lead)
     # No workflow worker either: the enrollment's workflow cannot hear of the reply.
 
     replied_at = datetime.now(UTC)
@@ -212,6 +177,7 @@ async def _queued_due_send(
                 return row.revision > 0 and row.next_action_at is not None
 
             await eventually(sleeping)
+        # No activity worker now: the send, once due, is scheduled and waits in the queue.
         await eventually(lambda: _pending_activity(handle), within_seconds=20)
         assert await _pending_activity(handle) == SEND_MESSAGE
     return handle
