@@ -22,9 +22,66 @@ export function Empty({ children }: { children: ReactNode }) {
   return <p className="state empty">{children}</p>;
 }
 
+/** The API's message for a failed change (nothing while there is none), after an optional prefix. */
+export function ErrorLine({ error, prefix }: { error: unknown; prefix?: string }) {
+  if (!error) return null;
+  return (
+    <p className="error" role="alert">
+      {prefix}
+      {errorMessage(error)}
+    </p>
+  );
+}
+
+type QueryLike = { isPending: boolean; error: unknown };
+
 /** One of the three states for a query, or null when its data is there. */
-export function QueryState({ query, what }: { query: { isPending: boolean; error: unknown }; what: string }) {
+export function QueryState({ query, what }: { query: QueryLike; what: string }) {
   if (query.isPending) return <Loading what={what} />;
   if (query.error) return <Failed error={query.error} />;
   return null;
+}
+
+/**
+ * A list query's states: loading or failed, the `empty` line when it has no items, else what `children` makes of
+ * the items (nothing without children, for a list that is there either way).
+ */
+export function QueryList<T>({
+  query,
+  what,
+  items,
+  empty,
+  children,
+}: {
+  query: QueryLike;
+  what: string;
+  items: readonly T[] | undefined;
+  empty: ReactNode;
+  children?: (items: readonly T[]) => ReactNode;
+}) {
+  return (
+    <>
+      <QueryState query={query} what={what} />
+      {items && items.length === 0 && <Empty>{empty}</Empty>}
+      {items && items.length > 0 && children?.(items)}
+    </>
+  );
+}
+
+/** A list table: its column headings (false leaves one out, "" is a blank one) above the rows given. */
+export function DataTable({ columns, children }: { columns: (string | false)[]; children: ReactNode }) {
+  return (
+    <table className="list">
+      <thead>
+        <tr>
+          {columns
+            .filter((column) => column !== false)
+            .map((column, index) => (
+              <th key={index}>{column}</th>
+            ))}
+        </tr>
+      </thead>
+      <tbody>{children}</tbody>
+    </table>
+  );
 }

@@ -1,19 +1,21 @@
-import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { Link, Route, Routes, useNavigate } from "react-router-dom";
-import { api, errorMessage, unwrap, type Schemas } from "../api/client";
+import { api, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
-import { Empty, QueryState } from "../components/States";
+import { Checkbox, Field, Form, Options, SelectField } from "../components/Form";
+import { DataTable, ErrorLine, QueryList } from "../components/States";
 import { Time } from "../components/Time";
 import { phone } from "../lib/format";
+import { useInvalidate } from "../lib/useInvalidate";
 import { LeadPage } from "./LeadPage";
 
 const PAGE_SIZE = 25;
 
 function CreateLead() {
   const navigate = useNavigate();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const [phoneNumber, setPhoneNumber] = useState("");
   const [name, setName] = useState("");
   const [email, setEmail] = useState("");
@@ -21,42 +23,25 @@ function CreateLead() {
     mutationFn: () =>
       unwrap(api.POST("/api/v1/leads", { body: { phone: phoneNumber, name, email: email || null, source: "web" } })),
     onSuccess: (lead) => {
-      void queryClient.invalidateQueries({ queryKey: ["leads"] });
+      void invalidate(["leads"]);
       navigate(`/leads/${lead.id}`);
     },
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    create.mutate();
-  }
   return (
-    <form className="create" onSubmit={submit} aria-label="New lead">
-      <label>
-        Phone
-        <input value={phoneNumber} onChange={(e) => setPhoneNumber(e.target.value)} required />
-      </label>
-      <label>
-        Name
-        <input value={name} onChange={(e) => setName(e.target.value)} />
-      </label>
-      <label>
-        E-mail
-        <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} />
-      </label>
+    <Form className="create" onSubmit={() => create.mutate()} aria-label="New lead">
+      <Field label="Phone" value={phoneNumber} onChange={setPhoneNumber} required />
+      <Field label="Name" value={name} onChange={setName} />
+      <Field label="E-mail" type="email" value={email} onChange={setEmail} />
       <button type="submit" disabled={create.isPending}>
         Create lead
       </button>
-      {create.error && (
-        <p className="error" role="alert">
-          {errorMessage(create.error)}
-        </p>
-      )}
-    </form>
+      <ErrorLine error={create.error} />
+    </Form>
   );
 }
 
 function ImportLeads() {
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const [file, setFile] = useState<File | null>(null);
   const upload = useMutation({
     mutationFn: (chosen: File) =>
@@ -70,15 +55,17 @@ function ImportLeads() {
           },
         }),
       ),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["leads"] }),
+    onSuccess: () => invalidate(["leads"]),
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    if (file) upload.mutate(file);
-  }
   const report: Schemas["LeadImportReport"] | undefined = upload.data;
   return (
-    <form className="import" onSubmit={submit} aria-label="Import leads">
+    <Form
+      className="import"
+      onSubmit={() => {
+        if (file) upload.mutate(file);
+      }}
+      aria-label="Import leads"
+    >
       <label>
         CSV file (a header row with a phone column)
         <input type="file" accept=".csv,text/csv" onChange={(e) => setFile(e.target.files?.[0] ?? null)} required />
@@ -86,11 +73,7 @@ function ImportLeads() {
       <button type="submit" disabled={upload.isPending || !file}>
         Import
       </button>
-      {upload.error && (
-        <p className="error" role="alert">
-          {errorMessage(upload.error)}
-        </p>
-      )}
+      <ErrorLine error={upload.error} />
       {report && (
         <div className="import-report" role="status">
           <p>
@@ -107,7 +90,7 @@ function ImportLeads() {
           )}
         </div>
       )}
-    </form>
+    </Form>
   );
 }
 
@@ -139,71 +122,38 @@ function LeadList() {
       ),
     placeholderData: keepPreviousData,
   });
+  /** A filter's setter that also goes back to the first page. */
+  const restart =
+    <T,>(set: (value: T) => void) =>
+    (value: T) => {
+      set(value);
+      setCursors([null]);
+    };
 
   return (
     <section>
       <div className="toolbar">
         <h1>Leads</h1>
-        <label className="search">
-          Search
-          <input
-            type="search"
-            value={q}
-            placeholder="name, phone or e-mail"
-            onChange={(e) => {
-              setQ(e.target.value);
-              setCursors([null]);
-            }}
-          />
-        </label>
-        <label>
-          Status
-          <select
-            value={status}
-            onChange={(e) => {
-              setStatus(e.target.value);
-              setCursors([null]);
-            }}
-          >
-            <option value="">Any</option>
-            {statuses.data?.map((s) => (
-              <option key={s.key} value={s.key}>
-                {s.label}
-              </option>
-            ))}
-          </select>
-        </label>
-        {me?.user && (
-          <label className="inline">
-            <input
-              type="checkbox"
-              checked={mine}
-              onChange={(e) => {
-                setMine(e.target.checked);
-                setCursors([null]);
-              }}
-            />
-            Mine only
-          </label>
-        )}
+        <Field
+          label="Search"
+          className="search"
+          type="search"
+          value={q}
+          placeholder="name, phone or e-mail"
+          onChange={restart(setQ)}
+        />
+        <SelectField label="Status" value={status} onChange={restart(setStatus)}>
+          <option value="">Any</option>
+          <Options items={statuses.data ?? []} value={(s) => s.key} label={(s) => s.label} />
+        </SelectField>
+        {me?.user && <Checkbox label="Mine only" checked={mine} onChange={restart(setMine)} />}
       </div>
       {can(me, "lead:write") && <CreateLead />}
       {can(me, "lead:import") && <ImportLeads />}
-      <QueryState query={leads} what="leads" />
-      {leads.data && leads.data.items.length === 0 && <Empty>No leads match.</Empty>}
-      {leads.data && leads.data.items.length > 0 && (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Phone</th>
-              <th>Status</th>
-              <th>Source</th>
-              <th>Created</th>
-            </tr>
-          </thead>
-          <tbody>
-            {leads.data.items.map((lead) => (
+      <QueryList query={leads} what="leads" items={leads.data?.items} empty="No leads match.">
+        {(items) => (
+          <DataTable columns={["Name", "Phone", "Status", "Source", "Created"]}>
+            {items.map((lead) => (
               <tr key={lead.id}>
                 <td>
                   <Link to={`/leads/${lead.id}`}>{lead.name || "(no name)"}</Link>
@@ -218,9 +168,9 @@ function LeadList() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </DataTable>
+        )}
+      </QueryList>
       <div className="pager">
         <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
           Previous

@@ -1,26 +1,28 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { api, ApiError, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
-import { Empty, QueryState } from "../components/States";
-import { ErrorLine } from "../components/settings/ErrorLine";
+import { Field, Form, Options, SelectField } from "../components/Form";
 import { STAGES, StatusRow, type Stage } from "../components/settings/StatusRow";
 import { UserRole } from "../components/settings/UserRole";
 import { WhatsAppAccountForm } from "../components/settings/WhatsAppAccountForm";
+import { DataTable, Empty, ErrorLine, QueryList, QueryState } from "../components/States";
 import { Time } from "../components/Time";
+import { useInvalidate } from "../lib/useInvalidate";
 
 type TenantRole = "owner" | "admin" | "agent";
+const ALL_ROLES: TenantRole[] = ["agent", "admin", "owner"];
 
 function Users() {
   const { me } = useAuth();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const users = useQuery({ queryKey: ["users"], queryFn: () => unwrap(api.GET("/api/v1/users")) });
   const [email, setEmail] = useState("");
   const [fullName, setFullName] = useState("");
   const [password, setPassword] = useState("");
   const [role, setRole] = useState<TenantRole>("agent");
-  const refresh = () => queryClient.invalidateQueries({ queryKey: ["users"] });
+  const refresh = () => invalidate(["users"]);
   const add = useMutation({
     mutationFn: () => unwrap(api.POST("/api/v1/users", { body: { email, full_name: fullName, password, role } })),
     onSuccess: () => {
@@ -35,88 +37,59 @@ function Users() {
       unwrap(api.POST("/api/v1/users/{user_id}/deactivate", { params: { path: { user_id: userId } } })),
     onSuccess: refresh,
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    add.mutate();
-  }
   const mayManage = can(me, "user:manage");
   return (
     <section aria-label="Users and roles">
       <h2>Users and roles</h2>
       <QueryState query={users} what="users" />
       {users.data && (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>E-mail</th>
-              <th>Role</th>
-              <th>Active</th>
-              {mayManage && <th />}
-            </tr>
-          </thead>
-          <tbody>
-            {users.data.map((user) => (
-              <tr key={user.id}>
-                <td>{user.full_name}</td>
-                <td>{user.email}</td>
+        <DataTable columns={["Name", "E-mail", "Role", "Active", mayManage && ""]}>
+          {users.data.map((user) => (
+            <tr key={user.id}>
+              <td>{user.full_name}</td>
+              <td>{user.email}</td>
+              <td>
+                {mayManage && user.id !== me?.user?.id ? (
+                  <UserRole user={user} mayGrantOwner={can(me, "user:manage_owners")} />
+                ) : (
+                  user.role
+                )}
+              </td>
+              <td>{user.is_active ? "yes" : "deactivated"}</td>
+              {mayManage && (
                 <td>
-                  {mayManage && user.id !== me?.user?.id ? (
-                    <UserRole user={user} mayGrantOwner={can(me, "user:manage_owners")} />
-                  ) : (
-                    user.role
+                  {user.is_active && user.id !== me?.user?.id && (
+                    <button type="button" onClick={() => deactivate.mutate(user.id)}>
+                      Deactivate
+                    </button>
                   )}
                 </td>
-                <td>{user.is_active ? "yes" : "deactivated"}</td>
-                {mayManage && (
-                  <td>
-                    {user.is_active && user.id !== me?.user?.id && (
-                      <button type="button" onClick={() => deactivate.mutate(user.id)}>
-                        Deactivate
-                      </button>
-                    )}
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              )}
+            </tr>
+          ))}
+        </DataTable>
       )}
       <ErrorLine error={deactivate.error} />
       {mayManage && (
-        <form className="create" onSubmit={submit} aria-label="Add a user">
-          <label>
-            E-mail
-            <input type="email" value={email} onChange={(e) => setEmail(e.target.value)} required />
-          </label>
-          <label>
-            Full name
-            <input value={fullName} onChange={(e) => setFullName(e.target.value)} />
-          </label>
-          <label>
-            Password
-            <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} required />
-          </label>
-          <label>
-            Role
-            <select value={role} onChange={(e) => setRole(e.target.value as TenantRole)}>
-              <option value="agent">agent</option>
-              <option value="admin">admin</option>
-              {can(me, "user:manage_owners") && <option value="owner">owner</option>}
-            </select>
-          </label>
+        <Form className="create" onSubmit={() => add.mutate()} aria-label="Add a user">
+          <Field label="E-mail" type="email" value={email} onChange={setEmail} required />
+          <Field label="Full name" value={fullName} onChange={setFullName} />
+          <Field label="Password" type="password" value={password} onChange={setPassword} required />
+          <SelectField label="Role" value={role} onChange={setRole}>
+            <Options items={can(me, "user:manage_owners") ? ALL_ROLES : ALL_ROLES.slice(0, 2)} />
+          </SelectField>
           <button type="submit" disabled={add.isPending}>
             Add user
           </button>
           <ErrorLine error={add.error} />
-        </form>
+        </Form>
       )}
     </section>
   );
 }
 
 function ApiKeys() {
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const keys = useQuery({ queryKey: ["api-keys"], queryFn: () => unwrap(api.GET("/api/v1/api-keys")) });
   const [name, setName] = useState("");
   const [role, setRole] = useState<TenantRole>("agent");
@@ -126,37 +99,22 @@ function ApiKeys() {
     onSuccess: (key) => {
       setCreated(key);
       setName("");
-      void queryClient.invalidateQueries({ queryKey: ["api-keys"] });
+      void invalidate(["api-keys"]);
     },
   });
   const revoke = useMutation({
     mutationFn: (id: string) =>
       unwrap(api.DELETE("/api/v1/api-keys/{api_key_id}", { params: { path: { api_key_id: id } } })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["api-keys"] }),
+    onSuccess: () => invalidate(["api-keys"]),
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    create.mutate();
-  }
   const live = keys.data?.filter((key) => !key.revoked_at) ?? [];
   return (
     <section aria-label="API keys">
       <h2>API keys</h2>
-      <QueryState query={keys} what="API keys" />
-      {keys.data && live.length === 0 && <Empty>No API key.</Empty>}
-      {live.length > 0 && (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Role</th>
-              <th>Prefix</th>
-              <th>Last used</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {live.map((key) => (
+      <QueryList query={keys} what="API keys" items={keys.data && live} empty="No API key.">
+        {(items) => (
+          <DataTable columns={["Name", "Role", "Prefix", "Last used", ""]}>
+            {items.map((key) => (
               <tr key={key.id}>
                 <td>{key.name}</td>
                 <td>{key.role}</td>
@@ -173,27 +131,19 @@ function ApiKeys() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
-      <form className="create" onSubmit={submit} aria-label="Create an API key">
-        <label>
-          What it is for
-          <input value={name} onChange={(e) => setName(e.target.value)} required />
-        </label>
-        <label>
-          Role
-          <select value={role} onChange={(e) => setRole(e.target.value as TenantRole)}>
-            <option value="agent">agent</option>
-            <option value="admin">admin</option>
-            <option value="owner">owner</option>
-          </select>
-        </label>
+          </DataTable>
+        )}
+      </QueryList>
+      <Form className="create" onSubmit={() => create.mutate()} aria-label="Create an API key">
+        <Field label="What it is for" value={name} onChange={setName} required />
+        <SelectField label="Role" value={role} onChange={setRole}>
+          <Options items={ALL_ROLES} />
+        </SelectField>
         <button type="submit" disabled={create.isPending}>
           Create key
         </button>
         <ErrorLine error={create.error ?? revoke.error} />
-      </form>
+      </Form>
       {created && (
         <div className="notice" role="status">
           <p>
@@ -211,7 +161,7 @@ function ApiKeys() {
 
 
 function Statuses() {
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
   const [key, setKey] = useState("");
   const [label, setLabel] = useState("");
@@ -221,40 +171,23 @@ function Statuses() {
     onSuccess: () => {
       setKey("");
       setLabel("");
-      void queryClient.invalidateQueries({ queryKey: ["statuses"] });
+      void invalidate(["statuses"]);
     },
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    add.mutate();
-  }
   return (
     <section aria-label="Statuses">
       <h2>Statuses</h2>
-      <form className="create" onSubmit={submit} aria-label="Add a status">
-        <label>
-          Key
-          <input value={key} onChange={(e) => setKey(e.target.value)} required placeholder="demo_booked" />
-        </label>
-        <label>
-          Label
-          <input value={label} onChange={(e) => setLabel(e.target.value)} required />
-        </label>
-        <label>
-          Stage
-          <select value={stage} onChange={(e) => setStage(e.target.value as Stage)}>
-            {STAGES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+      <Form className="create" onSubmit={() => add.mutate()} aria-label="Add a status">
+        <Field label="Key" value={key} onChange={setKey} required placeholder="demo_booked" />
+        <Field label="Label" value={label} onChange={setLabel} required />
+        <SelectField label="Stage" value={stage} onChange={setStage}>
+          <Options items={STAGES} />
+        </SelectField>
         <button type="submit" disabled={add.isPending}>
           Add status
         </button>
         <ErrorLine error={add.error} />
-      </form>
+      </Form>
       <QueryState query={statuses} what="statuses" />
       <ul className="statuses">
         {statuses.data?.map((s) => (
@@ -267,7 +200,7 @@ function Statuses() {
 
 function TenantSettings() {
   const { me } = useAuth();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const tenantId = me?.tenant?.id ?? "";
   const [minutes, setMinutes] = useState("");
   const [timezone, setTimezone] = useState("");
@@ -282,30 +215,20 @@ function TenantSettings() {
           },
         }),
       ),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["me"] }),
+    onSuccess: () => invalidate(["me"]),
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    save.mutate();
-  }
   return (
     <section aria-label="Tenant">
       <h2>Tenant</h2>
-      <form className="create" onSubmit={submit} aria-label="Tenant settings">
-        <label>
-          Speed-to-lead minutes (0 = off)
-          <input type="number" min={0} value={minutes} onChange={(e) => setMinutes(e.target.value)} />
-        </label>
-        <label>
-          Time zone
-          <input value={timezone} onChange={(e) => setTimezone(e.target.value)} placeholder="Europe/Madrid" />
-        </label>
+      <Form className="create" onSubmit={() => save.mutate()} aria-label="Tenant settings">
+        <Field label="Speed-to-lead minutes (0 = off)" type="number" min={0} value={minutes} onChange={setMinutes} />
+        <Field label="Time zone" value={timezone} onChange={setTimezone} placeholder="Europe/Madrid" />
         <button type="submit" disabled={save.isPending || (minutes === "" && timezone === "")}>
           Save
         </button>
         {save.isSuccess && <span role="status">Saved.</span>}
         <ErrorLine error={save.error} />
-      </form>
+      </Form>
     </section>
   );
 }

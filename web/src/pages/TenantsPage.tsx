@@ -1,13 +1,15 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
-import { api, errorMessage, unwrap } from "../api/client";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, unwrap } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
-import { QueryState } from "../components/States";
+import { Field, Form } from "../components/Form";
+import { DataTable, ErrorLine, QueryState } from "../components/States";
 import { Time } from "../components/Time";
+import { useInvalidate } from "../lib/useInvalidate";
 
 function CreateTenant() {
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const [name, setName] = useState("");
   const [slug, setSlug] = useState("");
   const [ownerEmail, setOwnerEmail] = useState("");
@@ -34,44 +36,21 @@ function CreateTenant() {
       setSlug("");
       setOwnerEmail("");
       setOwnerPassword("");
-      void queryClient.invalidateQueries({ queryKey: ["tenants"] });
+      void invalidate(["tenants"]);
     },
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    create.mutate();
-  }
   return (
-    <form className="create" onSubmit={submit} aria-label="New tenant">
-      <label>
-        Name
-        <input value={name} onChange={(e) => setName(e.target.value)} required />
-      </label>
-      <label>
-        Slug
-        <input value={slug} onChange={(e) => setSlug(e.target.value)} required placeholder="acme" />
-      </label>
-      <label>
-        Owner's e-mail
-        <input type="email" value={ownerEmail} onChange={(e) => setOwnerEmail(e.target.value)} required />
-      </label>
-      <label>
-        Owner's password
-        <input type="password" value={ownerPassword} onChange={(e) => setOwnerPassword(e.target.value)} required />
-      </label>
-      <label>
-        Time zone
-        <input value={timezone} onChange={(e) => setTimezone(e.target.value)} required />
-      </label>
+    <Form className="create" onSubmit={() => create.mutate()} aria-label="New tenant">
+      <Field label="Name" value={name} onChange={setName} required />
+      <Field label="Slug" value={slug} onChange={setSlug} required placeholder="acme" />
+      <Field label="Owner's e-mail" type="email" value={ownerEmail} onChange={setOwnerEmail} required />
+      <Field label="Owner's password" type="password" value={ownerPassword} onChange={setOwnerPassword} required />
+      <Field label="Time zone" value={timezone} onChange={setTimezone} required />
       <button type="submit" disabled={create.isPending}>
         Create tenant
       </button>
-      {create.error && (
-        <p className="error" role="alert">
-          {errorMessage(create.error)}
-        </p>
-      )}
-    </form>
+      <ErrorLine error={create.error} />
+    </Form>
   );
 }
 
@@ -84,30 +63,19 @@ export function TenantsPage() {
       {can(me, "tenant:create") && <CreateTenant />}
       <QueryState query={tenants} what="tenants" />
       {tenants.data && (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Slug</th>
-              <th>Time zone</th>
-              <th>Speed to lead</th>
-              <th>Created</th>
+        <DataTable columns={["Name", "Slug", "Time zone", "Speed to lead", "Created"]}>
+          {tenants.data.map((tenant) => (
+            <tr key={tenant.id}>
+              <td>{tenant.name}</td>
+              <td>{tenant.slug}</td>
+              <td>{tenant.timezone}</td>
+              <td>{tenant.speed_to_lead_minutes ? `${tenant.speed_to_lead_minutes} min` : "off"}</td>
+              <td>
+                <Time at={tenant.created_at} />
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {tenants.data.map((tenant) => (
-              <tr key={tenant.id}>
-                <td>{tenant.name}</td>
-                <td>{tenant.slug}</td>
-                <td>{tenant.timezone}</td>
-                <td>{tenant.speed_to_lead_minutes ? `${tenant.speed_to_lead_minutes} min` : "off"}</td>
-                <td>
-                  <Time at={tenant.created_at} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
     </section>
   );

@@ -1,21 +1,23 @@
 // One of the tenant's lead statuses: edit its label, stage, order and default, or delete it. The API refuses a stage
 // change of a status leads are in, the last 'new' one, and deleting one leads are still in (409 with its reason).
-import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useMutation } from "@tanstack/react-query";
+import { useState } from "react";
 import { api, unwrap, type Schemas } from "../../api/client";
-import { ErrorLine } from "./ErrorLine";
+import { useInvalidate } from "../../lib/useInvalidate";
+import { Checkbox, Field, Form, Options, SelectField } from "../Form";
+import { ErrorLine } from "../States";
 
 export type Stage = Schemas["StatusCreate"]["stage"];
 export const STAGES: Stage[] = ["new", "contacted", "engaged", "qualified", "won", "lost", "unreachable", "opted_out"];
 
 export function StatusRow({ status }: { status: Schemas["StatusPublic"] }) {
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const [editing, setEditing] = useState(false);
   const [label, setLabel] = useState(status.label);
   const [stage, setStage] = useState<Stage>(status.stage as Stage);
   const [position, setPosition] = useState(String(status.position));
   const [isDefault, setIsDefault] = useState(status.is_default);
-  const refresh = () => queryClient.invalidateQueries({ queryKey: ["statuses"] });
+  const refresh = () => invalidate(["statuses"]);
   const save = useMutation({
     mutationFn: () =>
       unwrap(
@@ -38,10 +40,6 @@ export function StatusRow({ status }: { status: Schemas["StatusPublic"] }) {
     mutationFn: () => unwrap(api.DELETE("/api/v1/statuses/{key}", { params: { path: { key: status.key } } })),
     onSuccess: refresh,
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    save.mutate();
-  }
   return (
     <li data-testid="status">
       {status.label} <code>{status.key}</code> → stage {status.stage}
@@ -57,36 +55,20 @@ export function StatusRow({ status }: { status: Schemas["StatusPublic"] }) {
         </>
       )}
       {editing && (
-        <form className="row" onSubmit={submit} aria-label={`Edit status ${status.key}`}>
-          <label>
-            Label
-            <input value={label} onChange={(e) => setLabel(e.target.value)} required maxLength={200} />
-          </label>
-          <label>
-            Stage
-            <select value={stage} onChange={(e) => setStage(e.target.value as Stage)}>
-              {STAGES.map((s) => (
-                <option key={s} value={s}>
-                  {s}
-                </option>
-              ))}
-            </select>
-          </label>
-          <label>
-            Position
-            <input type="number" min={0} max={10000} value={position} onChange={(e) => setPosition(e.target.value)} />
-          </label>
-          <label className="inline">
-            <input type="checkbox" checked={isDefault} onChange={(e) => setIsDefault(e.target.checked)} />
-            New leads start here
-          </label>
+        <Form className="row" onSubmit={() => save.mutate()} aria-label={`Edit status ${status.key}`}>
+          <Field label="Label" value={label} onChange={setLabel} required maxLength={200} />
+          <SelectField label="Stage" value={stage} onChange={setStage}>
+            <Options items={STAGES} />
+          </SelectField>
+          <Field label="Position" type="number" min={0} max={10000} value={position} onChange={setPosition} />
+          <Checkbox label="New leads start here" checked={isDefault} onChange={setIsDefault} />
           <button type="submit" className="primary" disabled={save.isPending}>
             Save
           </button>
           <button type="button" onClick={() => setEditing(false)}>
             Cancel
           </button>
-        </form>
+        </Form>
       )}
       <ErrorLine error={save.error ?? remove.error} />
     </li>

@@ -1,16 +1,18 @@
 // A user's role, changed in place (the API ends their sessions; the tenant's last owner cannot be demoted: 409).
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../../api/client";
-import { ErrorLine } from "./ErrorLine";
+import { useInvalidate } from "../../lib/useInvalidate";
+import { Options } from "../Form";
+import { ErrorLine } from "../States";
 
 type TenantRole = "owner" | "admin" | "agent";
 
 export function UserRole({ user, mayGrantOwner }: { user: Schemas["UserPublic"]; mayGrantOwner: boolean }) {
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const change = useMutation({
     mutationFn: (role: TenantRole) =>
       unwrap(api.PATCH("/api/v1/users/{user_id}", { params: { path: { user_id: user.id } }, body: { role } })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["users"] }),
+    onSuccess: () => invalidate(["users"]),
   });
   // Only owners hand out or take away the owner role; an admin sees an owner's role as text.
   if (user.role === "owner" && !mayGrantOwner) return <>{user.role}</>;
@@ -23,11 +25,7 @@ export function UserRole({ user, mayGrantOwner }: { user: Schemas["UserPublic"];
         disabled={change.isPending || !user.is_active}
         onChange={(e) => change.mutate(e.target.value as TenantRole)}
       >
-        {roles.map((role) => (
-          <option key={role} value={role}>
-            {role}
-          </option>
-        ))}
+        <Options items={roles} />
       </select>
       <ErrorLine error={change.error} />
     </>

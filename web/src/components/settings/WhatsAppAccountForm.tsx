@@ -1,9 +1,10 @@
 // Set or change the tenant's WhatsApp account. Secrets are write-only: the API says only whether one is stored, and
 // a secret field left empty keeps the stored value. Its 409 (the number is another tenant's) and 422s show as such.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { api, unwrap, type Schemas } from "../../api/client";
-import { ErrorLine } from "./ErrorLine";
+import { Field, Form, SelectField } from "../Form";
+import { ErrorLine } from "../States";
 
 type Provider = Schemas["WhatsAppAccountUpdate"]["provider"];
 type Account = Schemas["WhatsAppAccountPublic"];
@@ -39,39 +40,25 @@ export function WhatsAppAccountForm({ account, onDone }: { account: Account | nu
       onDone();
     },
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    save.mutate();
-  }
   return (
-    <form className="create" onSubmit={submit} aria-label="WhatsApp account settings">
-      <label>
-        Provider
-        <select value={provider} onChange={(e) => setProvider(e.target.value as Provider)}>
-          <option value="cloud">Meta Cloud API</option>
-          <option value="evolution">Evolution API</option>
-          <option value="sandbox">sandbox (development)</option>
-        </select>
-      </label>
-      <label>
-        Phone number id
-        <input value={phoneNumberId} onChange={(e) => setPhoneNumberId(e.target.value)} maxLength={64} />
-      </label>
-      <label>
-        Display number
-        <input value={displayNumber} onChange={(e) => setDisplayNumber(e.target.value)} maxLength={32} />
-      </label>
+    <Form className="create" onSubmit={() => save.mutate()} aria-label="WhatsApp account settings">
+      <SelectField label="Provider" value={provider} onChange={setProvider}>
+        <option value="cloud">Meta Cloud API</option>
+        <option value="evolution">Evolution API</option>
+        <option value="sandbox">sandbox (development)</option>
+      </SelectField>
+      <Field label="Phone number id" value={phoneNumberId} onChange={setPhoneNumberId} maxLength={64} />
+      <Field label="Display number" value={displayNumber} onChange={setDisplayNumber} maxLength={32} />
       {SECRETS.map(({ field, label, stored }) => (
-        <label key={field}>
-          {label}
-          <input
-            type="password"
-            autoComplete="off"
-            value={secrets[field] ?? ""}
-            onChange={(e) => setSecrets({ ...secrets, [field]: e.target.value })}
-            placeholder={account?.[stored] ? "stored; leave empty to keep" : "not set"}
-          />
-        </label>
+        <Field
+          key={field}
+          label={label}
+          type="password"
+          autoComplete="off"
+          value={secrets[field] ?? ""}
+          onChange={(value) => setSecrets({ ...secrets, [field]: value })}
+          placeholder={account?.[stored] ? "stored; leave empty to keep" : "not set"}
+        />
       ))}
       <button type="submit" className="primary" disabled={save.isPending}>
         Save account
@@ -82,6 +69,6 @@ export function WhatsAppAccountForm({ account, onDone }: { account: Account | nu
         </button>
       )}
       <ErrorLine error={save.error} />
-    </form>
+    </Form>
   );
 }

@@ -1,0 +1,101 @@
+// Form pieces the same everywhere: a form that submits in place, labelled inputs, selects and checkboxes.
+import type { ComponentProps, FormEvent, ReactNode } from "react";
+
+/** A form whose submit calls `onSubmit` instead of loading a page. */
+export function Form({ onSubmit, ...form }: Omit<ComponentProps<"form">, "onSubmit"> & { onSubmit: () => void }) {
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    onSubmit();
+  }
+  return <form {...form} onSubmit={submit} />;
+}
+
+type Labelled<Props, Value> = Omit<Props, "value" | "onChange" | "className"> & {
+  label: ReactNode;
+  value: Value;
+  onChange: (value: Value) => void;
+  /** The label's class. */
+  className?: string;
+};
+
+/** A label with its text, then the input (a textarea with `rows`) that edits `value`. */
+export function Field({
+  label,
+  value,
+  onChange,
+  className,
+  rows,
+  ...input
+}: Labelled<ComponentProps<"input">, string> & { rows?: number }) {
+  return (
+    <label className={className}>
+      {label}
+      {rows ? (
+        <textarea
+          {...(input as ComponentProps<"textarea">)}
+          rows={rows}
+          value={value}
+          onChange={(e) => onChange(e.target.value)}
+        />
+      ) : (
+        <input {...input} value={value} onChange={(e) => onChange(e.target.value)} />
+      )}
+    </label>
+  );
+}
+
+/** A label with its text, then the select of `children` options that edits `value`. */
+export function SelectField<Value extends string>({
+  label,
+  value,
+  onChange,
+  className,
+  children,
+  ...select
+}: Labelled<ComponentProps<"select">, Value>) {
+  return (
+    <label className={className}>
+      {label}
+      <select {...select} value={value} onChange={(e) => onChange(e.target.value as Value)}>
+        {children}
+      </select>
+    </label>
+  );
+}
+
+/** An inline label: the checkbox that edits `checked`, then its text. */
+export function Checkbox({
+  label,
+  checked,
+  onChange,
+  ...input
+}: Omit<ComponentProps<"input">, "checked" | "onChange" | "type"> & {
+  label: ReactNode;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+}) {
+  return (
+    <label className="inline">
+      <input {...input} type="checkbox" checked={checked} onChange={(e) => onChange(e.target.checked)} />
+      {label}
+    </label>
+  );
+}
+
+/** One option a value, shown as itself or as `label` says. */
+export function Options<T>({
+  items,
+  value,
+  label,
+}: {
+  items: readonly T[];
+  value?: (item: T) => string;
+  label?: (item: T) => ReactNode;
+}) {
+  const key = value ?? String;
+  return items.map((item) => (
+    <option key={key(item)} value={key(item)}>
+      {label ? label(item) : key(item)}
+    </option>
+  ));
+}
