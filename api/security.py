@@ -1,7 +1,7 @@
 """Who is calling: the `Principal` behind a request (session cookie or API key) and the permission check.
 
-Contract used by every route:
-    principal: Annotated[Principal, Depends(require(Action.LEAD_READ))]
+Contract used by every route: a parameter typed by the alias of the action it needs (the aliases at the end),
+    principal: LeadReader  # = Annotated[Principal, Depends(require(Action.LEAD_READ))]
 `require` answers 401 without credentials, 403 when a cookie-authenticated write lacks its CSRF token (api/auth/
 csrf.py), and 403 when the role lacks the action in domain/permissions.py `MATRIX`. `principal.tenant()` answers 403
 for a caller without a tenant (a system_admin on a tenant-scoped endpoint), and 403 `feature_disabled` when the
@@ -26,7 +26,41 @@ from domain.permissions import Action, allowed
 from models import Tenant
 from repositories.tenants import TenantRepository
 
-__all__ = ["Authenticated", "CurrentTenant", "Principal", "authenticate", "authenticated", "require"]
+__all__ = [
+    "AgentManager",
+    "ApiKeyManager",
+    "Authenticated",
+    "CallPlacer",
+    "CallReader",
+    "CurrentTenant",
+    "DraftWorker",
+    "EnrollmentManager",
+    "EnrollmentReader",
+    "FlagManager",
+    "InboxManager",
+    "LeadDeleter",
+    "LeadImporter",
+    "LeadReader",
+    "LeadWriter",
+    "Principal",
+    "SequenceManager",
+    "SequenceReader",
+    "ShardManager",
+    "StatusManager",
+    "StatusReader",
+    "TaskWorker",
+    "TelephonyAccountManager",
+    "TenantCreator",
+    "TenantLister",
+    "TenantSettingsEditor",
+    "UsageReader",
+    "UserManager",
+    "UserReader",
+    "WhatsAppAccountManager",
+    "authenticate",
+    "authenticated",
+    "require",
+]
 
 
 async def authenticate(request: Request, session: SessionDep) -> Principal | None:
@@ -86,3 +120,33 @@ async def current_tenant(principal: Authenticated, session: SessionDep) -> Tenan
 
 
 CurrentTenant = Annotated[Tenant, Depends(current_tenant)]
+
+
+# The caller of a route, allowed the one action the alias names (a route's `principal: LeadReader`).
+LeadReader = Annotated[Principal, Depends(require(Action.LEAD_READ))]
+LeadWriter = Annotated[Principal, Depends(require(Action.LEAD_WRITE))]
+LeadDeleter = Annotated[Principal, Depends(require(Action.LEAD_DELETE))]
+LeadImporter = Annotated[Principal, Depends(require(Action.LEAD_IMPORT))]
+StatusReader = Annotated[Principal, Depends(require(Action.STATUS_READ))]
+StatusManager = Annotated[Principal, Depends(require(Action.STATUS_MANAGE))]
+UserReader = Annotated[Principal, Depends(require(Action.USER_READ))]
+UserManager = Annotated[Principal, Depends(require(Action.USER_MANAGE))]
+TenantCreator = Annotated[Principal, Depends(require(Action.TENANT_CREATE))]
+TenantLister = Annotated[Principal, Depends(require(Action.TENANT_LIST))]
+TenantSettingsEditor = Annotated[Principal, Depends(require(Action.TENANT_SETTINGS))]
+ApiKeyManager = Annotated[Principal, Depends(require(Action.API_KEY_MANAGE))]
+SequenceReader = Annotated[Principal, Depends(require(Action.SEQUENCE_READ))]
+SequenceManager = Annotated[Principal, Depends(require(Action.SEQUENCE_MANAGE))]
+EnrollmentReader = Annotated[Principal, Depends(require(Action.ENROLLMENT_READ))]
+EnrollmentManager = Annotated[Principal, Depends(require(Action.ENROLLMENT_MANAGE))]
+TaskWorker = Annotated[Principal, Depends(require(Action.TASK_WORK))]
+CallReader = Annotated[Principal, Depends(require(Action.CALL_READ))]
+CallPlacer = Annotated[Principal, Depends(require(Action.CALL_PLACE))]
+TelephonyAccountManager = Annotated[Principal, Depends(require(Action.TELEPHONY_ACCOUNT_MANAGE))]
+WhatsAppAccountManager = Annotated[Principal, Depends(require(Action.WHATSAPP_ACCOUNT_MANAGE))]
+ShardManager = Annotated[Principal, Depends(require(Action.WHATSAPP_SHARD_MANAGE))]
+AgentManager = Annotated[Principal, Depends(require(Action.AI_AGENT_MANAGE))]
+UsageReader = Annotated[Principal, Depends(require(Action.AI_USAGE_READ))]
+DraftWorker = Annotated[Principal, Depends(require(Action.AI_DRAFT_WORK))]
+FlagManager = Annotated[Principal, Depends(require(Action.FEATURE_FLAG_MANAGE))]
+InboxManager = Annotated[Principal, Depends(require(Action.WEBHOOK_INBOX_MANAGE))]

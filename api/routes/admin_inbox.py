@@ -3,17 +3,14 @@ and its parked events, which a system admin puts back in line once the cause is 
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path, Query
 
 from api.deps import SessionDep
 from api.schemas.inbox import InboxOverview, RequeuedEvent
-from api.security import Principal, require
+from api.security import InboxManager
 from api.services import admin_inbox as service
-from domain.permissions import Action
 
 router = APIRouter(prefix="/admin/inbox", tags=["admin"])
-
-InboxManager = Annotated[Principal, Depends(require(Action.WEBHOOK_INBOX_MANAGE))]
 
 
 @router.get("")

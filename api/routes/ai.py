@@ -22,16 +22,11 @@ from api.schemas.ai import (
     HandlerPublic,
     UsagePublic,
 )
-from api.security import CurrentTenant, Principal, require
+from api.security import AgentManager, CurrentTenant, DraftWorker, UsageReader
 from api.services import ai_agent as service
 from api.services import ai_drafts as drafts
-from domain.permissions import Action
 
 router = APIRouter(prefix="/ai", tags=["ai agent"])
-
-AgentManager = Annotated[Principal, Depends(require(Action.AI_AGENT_MANAGE))]
-UsageReader = Annotated[Principal, Depends(require(Action.AI_USAGE_READ))]
-DraftWorker = Annotated[Principal, Depends(require(Action.AI_DRAFT_WORK))]
 
 
 @router.get("/agent")

@@ -3,20 +3,15 @@ transcript), `POST /calls/{id}/disposition`, live calls `GET /calls/live`. Tenan
 call is a 404."""
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from api.deps import CallWorkflowsDep, RedisDep, SessionDep, SettingsDep
 from api.schemas.calls import CallDetail, CallList, ClickToCall, DispositionUpdate, LiveCallList
-from api.security import Principal, require
+from api.security import CallPlacer, CallReader
 from api.services import calls as service
-from domain.permissions import Action
 
 router = APIRouter(tags=["calls"])
-
-CallReader = Annotated[Principal, Depends(require(Action.CALL_READ))]
-CallPlacer = Annotated[Principal, Depends(require(Action.CALL_PLACE))]
 
 
 @router.post(

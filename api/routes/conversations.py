@@ -6,26 +6,22 @@ conversation`, `GET /api/v1/leads/{id}/messages`,
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator
 
 from api.deps import LeadWorkflowsDep, LiveEventsDep, SessionDep, SettingsDep
 from api.idempotency import IdempotencyKey
 from api.schemas.conversations import ConversationPage, ConversationPublic, MessagePage, MessagePublic, MessageSend
 from api.schemas.nul import reject_nul
-from api.security import CurrentTenant, Principal, require
+from api.security import CurrentTenant, LeadReader, LeadWriter
 from api.services import conversations as service
-from domain.permissions import Action
 
 router = APIRouter(tags=["conversations"])
-
-Reader = Annotated[Principal, Depends(require(Action.LEAD_READ))]
-Writer = Annotated[Principal, Depends(require(Action.LEAD_WRITE))]
 
 
 @router.get("/conversations")
 async def list_conversations(
-    principal: Reader,
+    principal: LeadReader,
     session: SessionDep,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=service.PAGE_MAX)] = 50,
@@ -65,7 +61,7 @@ async def list_conversations(
 
 @router.get("/leads/{lead_id}/conversation")
 async def get_lead_conversation(
-    lead_id: uuid.UUID, principal: Reader, session: SessionDep, settings: SettingsDep
+    lead_id: uuid.UUID, principal: LeadReader, session: SessionDep, settings: SettingsDep
 ) -> ConversationPublic:
     """The lead's WhatsApp conversation: unread count, opt-out, whether free text can be sent now."""
     return await service.get_lead_conversation(
@@ -75,7 +71,7 @@ async def get_lead_conversation(
 
 @router.post("/conversations/{conversation_id}/read", status_code=204)
 async def mark_conversation_read(
-    conversation_id: uuid.UUID, principal: Writer, session: SessionDep, live: LiveEventsDep
+    conversation_id: uuid.UUID, principal: LeadWriter, session: SessionDep, live: LiveEventsDep
 ) -> Response:
     """The agent has seen the conversation: its unread count goes back to 0 (in every open inbox)."""
     await service.mark_read(session=session, live=live, tenant_id=principal.tenant(), conversation_id=conversation_id)
@@ -85,7 +81,7 @@ async def mark_conversation_read(
 @router.get("/leads/{lead_id}/messages")
 async def list_lead_messages(
     lead_id: uuid.UUID,
-    principal: Reader,
+    principal: LeadReader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=service.PAGE_MAX)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
@@ -106,7 +102,7 @@ async def list_lead_messages(
 async def send_lead_message(
     lead_id: uuid.UUID,
     data: MessageSend,
-    principal: Writer,
+    principal: LeadWriter,
     tenant: CurrentTenant,
     session: SessionDep,
     workflows: LeadWorkflowsDep,

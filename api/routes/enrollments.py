@@ -9,7 +9,7 @@ one) is a 409 with the workflow's reason.
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from api.deps import JobWorkflowsDep, SequenceWorkflowsDep, SessionDep, SettingsDep
 from api.schemas.enrollments import (
@@ -21,14 +21,11 @@ from api.schemas.enrollments import (
     EnrollRequest,
     LeadEnrollment,
 )
-from api.security import CurrentTenant, Principal, require
+from api.security import CurrentTenant, EnrollmentManager, EnrollmentReader
 from api.services import enrollments as service
-from domain.permissions import Action
 
 router = APIRouter(tags=["enrollments"])
 
-Reader = Annotated[Principal, Depends(require(Action.ENROLLMENT_READ))]
-Manager = Annotated[Principal, Depends(require(Action.ENROLLMENT_MANAGE))]
 
 REFUSED: dict[int | str, dict[str, Any]] = {
     409: {"description": "the workflow refused: details.enrollment_id, message says why"}
@@ -43,7 +40,7 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 async def enroll_leads(
     sequence_id: uuid.UUID,
     data: EnrollRequest,
-    principal: Manager,
+    principal: EnrollmentManager,
     tenant: CurrentTenant,
     session: SessionDep,
     jobs: JobWorkflowsDep,
@@ -72,7 +69,7 @@ async def enroll_leads(
 @router.get("/sequences/{sequence_id}/enrollments")
 async def list_enrollments(
     sequence_id: uuid.UUID,
-    principal: Reader,
+    principal: EnrollmentReader,
     session: SessionDep,
     status: EnrollmentStatusFilter | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -86,7 +83,7 @@ async def list_enrollments(
 @router.get("/leads/{lead_id}/enrollments")
 async def list_lead_enrollments(
     lead_id: uuid.UUID,
-    principal: Reader,
+    principal: EnrollmentReader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[LeadEnrollment]:
@@ -99,7 +96,7 @@ async def list_lead_enrollments(
 @router.get("/enrollments/{enrollment_id}")
 async def get_enrollment(
     enrollment_id: uuid.UUID,
-    principal: Reader,
+    principal: EnrollmentReader,
     tenant: CurrentTenant,
     session: SessionDep,
     workflows: SequenceWorkflowsDep,
@@ -115,7 +112,7 @@ def _control_route(action: str, description: str) -> None:
 
     async def control(
         enrollment_id: uuid.UUID,
-        principal: Manager,
+        principal: EnrollmentManager,
         tenant: CurrentTenant,
         session: SessionDep,
         workflows: SequenceWorkflowsDep,

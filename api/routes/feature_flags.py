@@ -6,21 +6,19 @@ DELETE .../flags/{flag}   back to the default
 """
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 
 from api.deps import SessionDep
 from api.schemas.feature_flags import FeatureFlagOverride, TenantFeatureFlagsPublic
-from api.security import Principal, require
+from api.security import FlagManager
 from api.services import feature_flags as service
 from core.feature_flags import FeatureFlagReader
 from domain.feature_flags import FeatureFlag
-from domain.permissions import Action
 
 router = APIRouter(prefix="/admin/tenants/{tenant_id}/flags", tags=["admin"])
 
-FlagManager = Annotated[Principal, Depends(require(Action.FEATURE_FLAG_MANAGE))]
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no such tenant"}}
 
 

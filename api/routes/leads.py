@@ -8,7 +8,7 @@ was saved.
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
+from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import AfterValidator
 
 from api.deps import JobWorkflowsDep, LeadWorkflowsDep, SessionDep, SettingsDep
@@ -23,18 +23,12 @@ from api.schemas.leads import (
     TimelineEventPublic,
 )
 from api.schemas.nul import reject_nul
-from api.security import CurrentTenant, Principal, require
+from api.security import CurrentTenant, LeadDeleter, LeadImporter, LeadReader, LeadWriter
 from api.services import lead_import
 from api.services import leads as service
-from domain.permissions import Action
 from domain.stages import Stage
 
 router = APIRouter(prefix="/leads", tags=["leads"])
-
-Reader = Annotated[Principal, Depends(require(Action.LEAD_READ))]
-Writer = Annotated[Principal, Depends(require(Action.LEAD_WRITE))]
-Deleter = Annotated[Principal, Depends(require(Action.LEAD_DELETE))]
-Importer = Annotated[Principal, Depends(require(Action.LEAD_IMPORT))]
 
 
 @router.post(
@@ -47,7 +41,7 @@ Importer = Annotated[Principal, Depends(require(Action.LEAD_IMPORT))]
 )
 async def create_lead(
     data: LeadCreate,
-    principal: Writer,
+    principal: LeadWriter,
     tenant: CurrentTenant,
     session: SessionDep,
     workflows: LeadWorkflowsDep,
@@ -75,7 +69,7 @@ async def create_lead(
 
 @router.get("")
 async def list_leads(
-    principal: Reader,
+    principal: LeadReader,
     tenant: CurrentTenant,
     session: SessionDep,
     status: Annotated[str | None, Query(max_length=63, description="status key"), AfterValidator(reject_nul)] = None,
@@ -103,7 +97,7 @@ async def list_leads(
 
 @router.post("/import", status_code=202, responses={413: {"description": "file too large or too many rows"}})
 async def import_leads(
-    principal: Importer,
+    principal: LeadImporter,
     tenant: CurrentTenant,
     session: SessionDep,
     jobs: JobWorkflowsDep,
@@ -127,7 +121,7 @@ async def import_leads(
 
 
 @router.get("/{lead_id}")
-async def get_lead(lead_id: uuid.UUID, principal: Reader, session: SessionDep) -> LeadPublic:
+async def get_lead(lead_id: uuid.UUID, principal: LeadReader, session: SessionDep) -> LeadPublic:
     lead = await service.get_lead(session=session, tenant_id=principal.tenant(), lead_id=lead_id)
     return LeadPublic.model_validate(lead)
 
@@ -136,7 +130,7 @@ async def get_lead(lead_id: uuid.UUID, principal: Reader, session: SessionDep) -
 async def update_lead(
     lead_id: uuid.UUID,
     data: LeadUpdate,
-    principal: Writer,
+    principal: LeadWriter,
     tenant: CurrentTenant,
     session: SessionDep,
     workflows: LeadWorkflowsDep,
@@ -150,7 +144,7 @@ async def update_lead(
 
 @router.delete("/{lead_id}", status_code=204)
 async def delete_lead(
-    lead_id: uuid.UUID, principal: Deleter, tenant: CurrentTenant, session: SessionDep, workflows: LeadWorkflowsDep
+    lead_id: uuid.UUID, principal: LeadDeleter, tenant: CurrentTenant, session: SessionDep, workflows: LeadWorkflowsDep
 ) -> Response:
     """Stop the lead's workflow, then delete the lead with its timeline."""
     await service.delete_lead(
@@ -163,7 +157,7 @@ async def delete_lead(
 async def change_status(
     lead_id: uuid.UUID,
     data: LeadStatusChange,
-    principal: Writer,
+    principal: LeadWriter,
     tenant: CurrentTenant,
     session: SessionDep,
     workflows: LeadWorkflowsDep,
@@ -177,7 +171,7 @@ async def change_status(
 @router.get("/{lead_id}/timeline")
 async def lead_timeline(
     lead_id: uuid.UUID,
-    principal: Reader,
+    principal: LeadReader,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[TimelineEventPublic]:

@@ -7,7 +7,7 @@ Owner/admin write (`sequence:manage`), everyone in the tenant reads (`sequence:r
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from api.deps import SessionDep
 from api.idempotency import REPLAYED_HEADER, IdempotencyKey
@@ -21,15 +21,12 @@ from api.schemas.sequences import (
     SequenceUpdate,
     SequenceVersionPublic,
 )
-from api.security import CurrentTenant, Principal, require
+from api.security import CurrentTenant, SequenceManager, SequenceReader
 from api.services import sequence_stats
 from api.services import sequences as service
-from domain.permissions import Action
 
 router = APIRouter(prefix="/sequences", tags=["sequences"])
 
-Reader = Annotated[Principal, Depends(require(Action.SEQUENCE_READ))]
-Manager = Annotated[Principal, Depends(require(Action.SEQUENCE_MANAGE))]
 
 INVALID: dict[int | str, dict[str, Any]] = {
     422: {"description": "invalid definition; details: [{path, message}] e.g. path 'steps[2].text'"}
@@ -43,7 +40,7 @@ INVALID: dict[int | str, dict[str, Any]] = {
 )
 async def create_sequence(
     data: SequenceCreate,
-    principal: Manager,
+    principal: SequenceManager,
     session: SessionDep,
     response: Response,
     idempotency_key: IdempotencyKey = None,
@@ -63,7 +60,7 @@ async def create_sequence(
 
 @router.get("")
 async def list_sequences(
-    principal: Reader, session: SessionDep, status: Annotated[SequenceStatus | None, Query()] = None
+    principal: SequenceReader, session: SessionDep, status: Annotated[SequenceStatus | None, Query()] = None
 ) -> list[SequencePublic]:
     """The tenant's sequences, newest first."""
     sequences = await service.list_sequences(session=session, tenant_id=principal.tenant(), status=status)
@@ -71,14 +68,14 @@ async def list_sequences(
 
 
 @router.get("/{sequence_id}")
-async def get_sequence(sequence_id: uuid.UUID, principal: Reader, session: SessionDep) -> SequencePublic:
+async def get_sequence(sequence_id: uuid.UUID, principal: SequenceReader, session: SessionDep) -> SequencePublic:
     sequence = await service.get_sequence(session=session, tenant_id=principal.tenant(), sequence_id=sequence_id)
     return service.to_public(sequence)
 
 
 @router.patch("/{sequence_id}", responses={**INVALID, 409: {"description": "the sequence is archived"}})
 async def update_sequence(
-    sequence_id: uuid.UUID, data: SequenceUpdate, principal: Manager, session: SessionDep
+    sequence_id: uuid.UUID, data: SequenceUpdate, principal: SequenceManager, session: SessionDep
 ) -> SequencePublic:
     """Edit the draft (fields sent only). Running enrollments keep their version; publish again for a new one."""
     sequence = await service.update_sequence(
@@ -88,7 +85,9 @@ async def update_sequence(
 
 
 @router.post("/{sequence_id}/publish", responses={**INVALID, 409: {"description": "the sequence is archived"}})
-async def publish_sequence(sequence_id: uuid.UUID, principal: Manager, session: SessionDep) -> SequenceVersionPublic:
+async def publish_sequence(
+    sequence_id: uuid.UUID, principal: SequenceManager, session: SessionDep
+) -> SequenceVersionPublic:
     """Freeze the draft as the next version; new enrollments start on it. An unchanged draft answers the latest."""
     _, version = await service.publish(
         session=session, tenant_id=principal.tenant(), sequence_id=sequence_id, actor=principal.actor
@@ -97,14 +96,16 @@ async def publish_sequence(sequence_id: uuid.UUID, principal: Manager, session: 
 
 
 @router.post("/{sequence_id}/archive")
-async def archive_sequence(sequence_id: uuid.UUID, principal: Manager, session: SessionDep) -> SequencePublic:
+async def archive_sequence(sequence_id: uuid.UUID, principal: SequenceManager, session: SessionDep) -> SequencePublic:
     """No new enrollments; running enrollments carry on to their end."""
     sequence = await service.archive(session=session, tenant_id=principal.tenant(), sequence_id=sequence_id)
     return service.to_public(sequence)
 
 
 @router.get("/{sequence_id}/versions")
-async def list_versions(sequence_id: uuid.UUID, principal: Reader, session: SessionDep) -> list[SequenceVersionPublic]:
+async def list_versions(
+    sequence_id: uuid.UUID, principal: SequenceReader, session: SessionDep
+) -> list[SequenceVersionPublic]:
     """Published versions, newest first."""
     versions = await service.list_versions(session=session, tenant_id=principal.tenant(), sequence_id=sequence_id)
     return [service.version_to_public(v) for v in versions]
@@ -112,7 +113,7 @@ async def list_versions(sequence_id: uuid.UUID, principal: Reader, session: Sess
 
 @router.get("/{sequence_id}/versions/{version}")
 async def get_version(
-    sequence_id: uuid.UUID, version: int, principal: Reader, session: SessionDep
+    sequence_id: uuid.UUID, version: int, principal: SequenceReader, session: SessionDep
 ) -> SequenceVersionPublic:
     found = await service.get_version(
         session=session, tenant_id=principal.tenant(), sequence_id=sequence_id, version=version
@@ -122,7 +123,11 @@ async def get_version(
 
 @router.post("/{sequence_id}/preview")
 async def preview_sequence(
-    sequence_id: uuid.UUID, data: SequencePreviewRequest, principal: Reader, tenant: CurrentTenant, session: SessionDep
+    sequence_id: uuid.UUID,
+    data: SequencePreviewRequest,
+    principal: SequenceReader,
+    tenant: CurrentTenant,
+    session: SessionDep,
 ) -> SequencePreview:
     """The timeline an enrollment started at `start_at` would follow: each step in UTC and the lead's local time,
     computed by the scheduling code the workflow runs (assuming no reply and tasks done when due)."""
@@ -130,6 +135,6 @@ async def preview_sequence(
 
 
 @router.get("/{sequence_id}/stats")
-async def sequence_stats_of(sequence_id: uuid.UUID, principal: Reader, session: SessionDep) -> SequenceStats:
+async def sequence_stats_of(sequence_id: uuid.UUID, principal: SequenceReader, session: SessionDep) -> SequenceStats:
     """Enrolled, active, completed, exited by reason, replies, and per-step sends and failures (all versions)."""
     return await sequence_stats.sequence_stats(session=session, tenant_id=principal.tenant(), sequence_id=sequence_id)

@@ -8,24 +8,22 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
 from api.deps import SequenceWorkflowsDep, SessionDep
 from api.schemas.tasks import TaskActionRequest, TaskPublic, TaskStatus
-from api.security import CurrentTenant, Principal, require
+from api.security import CurrentTenant, TaskWorker
 from api.services import tasks as service
-from domain.permissions import Action
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
-Worker = Annotated[Principal, Depends(require(Action.TASK_WORK))]
 
 CLOSED: dict[int | str, dict[str, Any]] = {409: {"description": "the task is not open (completed or skipped before)"}}
 
 
 @router.get("")
 async def list_tasks(
-    principal: Worker,
+    principal: TaskWorker,
     session: SessionDep,
     assignee: Annotated[
         str, Query(max_length=36, description="'me' (default), or for owner/admin 'all' or a user id")
@@ -41,7 +39,7 @@ async def list_tasks(
 
 
 @router.get("/{task_id}")
-async def get_task(task_id: uuid.UUID, principal: Worker, session: SessionDep) -> TaskPublic:
+async def get_task(task_id: uuid.UUID, principal: TaskWorker, session: SessionDep) -> TaskPublic:
     task = await service.get_task(session=session, principal=principal, task_id=task_id)
     return service.to_public(task, datetime.now(UTC))
 
@@ -51,7 +49,7 @@ def _action_route(path: str, status: str, description: str) -> None:
 
     async def act(
         task_id: uuid.UUID,
-        principal: Worker,
+        principal: TaskWorker,
         tenant: CurrentTenant,
         session: SessionDep,
         workflows: SequenceWorkflowsDep,

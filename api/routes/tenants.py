@@ -2,28 +2,23 @@
 owner changes their tenant's settings, a system admin any tenant's."""
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from api.deps import SessionDep
 from api.schemas.tenants import TenantCreate, TenantCreated, TenantPublic, TenantUpdate
 from api.schemas.users import UserPublic
-from api.security import Principal, require
+from api.security import TenantCreator, TenantLister, TenantSettingsEditor
 from api.services import tenants as service
 from api.services.users import list_users
 from core.errors import NotFound
-from domain.permissions import Action, Role
+from domain.permissions import Role
 
 router = APIRouter(prefix="/tenants", tags=["tenants"])
 
-Creator = Annotated[Principal, Depends(require(Action.TENANT_CREATE))]
-Lister = Annotated[Principal, Depends(require(Action.TENANT_LIST))]
-SettingsEditor = Annotated[Principal, Depends(require(Action.TENANT_SETTINGS))]
-
 
 @router.post("", status_code=201, responses={409: {"description": "slug or owner e-mail already taken"}})
-async def create_tenant(data: TenantCreate, principal: Creator, session: SessionDep) -> TenantCreated:
+async def create_tenant(data: TenantCreate, principal: TenantCreator, session: SessionDep) -> TenantCreated:
     """Create a tenant, its owner and its default statuses."""
     tenant = await service.create_tenant(
         session,
@@ -42,13 +37,13 @@ async def create_tenant(data: TenantCreate, principal: Creator, session: Session
 
 
 @router.get("")
-async def list_tenants(principal: Lister, session: SessionDep) -> list[TenantPublic]:
+async def list_tenants(principal: TenantLister, session: SessionDep) -> list[TenantPublic]:
     return [TenantPublic.model_validate(t) for t in await service.list_tenants(session)]
 
 
 @router.patch("/{tenant_id}", responses={404: {"description": "no such tenant, or another tenant's"}})
 async def update_tenant_settings(
-    tenant_id: uuid.UUID, data: TenantUpdate, principal: SettingsEditor, session: SessionDep
+    tenant_id: uuid.UUID, data: TenantUpdate, principal: TenantSettingsEditor, session: SessionDep
 ) -> TenantPublic:
     """Change name, time zone, phone region or speed-to-lead (0 = off); only the fields sent. New leads get the new
     speed-to-lead; running lead workflows keep the one they started with."""

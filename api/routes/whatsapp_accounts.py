@@ -3,9 +3,8 @@
 `POST /api/v1/whatsapp/shards/{tenant_id}/move` (system_admin: the only way a tenant changes shard)."""
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from api.deps import SessionDep, SettingsDep
 from api.schemas.whatsapp import (
@@ -15,21 +14,18 @@ from api.schemas.whatsapp import (
     WhatsAppAccountUpdate,
     WhatsAppTemplatePublic,
 )
-from api.security import Principal, require
+from api.security import LeadReader, ShardManager, WhatsAppAccountManager
 from api.services import whatsapp_accounts as service
 from api.services import whatsapp_templates
 from channels.whatsapp.shard_router import ShardRouter
-from domain.permissions import Action
 
 router = APIRouter(prefix="/whatsapp", tags=["whatsapp"])
 
-AccountManager = Annotated[Principal, Depends(require(Action.WHATSAPP_ACCOUNT_MANAGE))]
-ShardManager = Annotated[Principal, Depends(require(Action.WHATSAPP_SHARD_MANAGE))]
-Reader = Annotated[Principal, Depends(require(Action.LEAD_READ))]
-
 
 @router.get("/account", responses={404: {"description": "no account configured yet"}})
-async def get_account(principal: AccountManager, session: SessionDep, settings: SettingsDep) -> WhatsAppAccountPublic:
+async def get_account(
+    principal: WhatsAppAccountManager, session: SessionDep, settings: SettingsDep
+) -> WhatsAppAccountPublic:
     return await service.get_account(
         session=session,
         tenant_id=principal.tenant(),
@@ -40,7 +36,7 @@ async def get_account(principal: AccountManager, session: SessionDep, settings: 
 
 @router.put("/account", responses={409: {"description": "the phone number id belongs to another tenant's account"}})
 async def put_account(
-    data: WhatsAppAccountUpdate, principal: AccountManager, session: SessionDep, settings: SettingsDep
+    data: WhatsAppAccountUpdate, principal: WhatsAppAccountManager, session: SessionDep, settings: SettingsDep
 ) -> WhatsAppAccountPublic:
     """Secrets are write-only: the answer says `has_access_token` etc., never the values."""
     return await service.put_account(
@@ -53,7 +49,7 @@ async def put_account(
 
 
 @router.get("/templates")
-async def list_templates(principal: Reader, session: SessionDep) -> list[WhatsAppTemplatePublic]:
+async def list_templates(principal: LeadReader, session: SessionDep) -> list[WhatsAppTemplatePublic]:
     """Templates the tenant's sequences name or its messages were sent with, most recently sent first."""
     return await whatsapp_templates.known_templates(session=session, tenant_id=principal.tenant())
 
