@@ -10,6 +10,7 @@ workflow is a NotFound, one whose workflow ended a Conflict; an unreachable Temp
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import partialmethod
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
@@ -61,7 +62,6 @@ def lead_timezone(lead: Lead, tenant: Tenant, definition: SequenceDefinition) ->
 
 
 def sequence_workflow_input(
-    *,
     tenant: Tenant,
     lead: Lead,
     enrollment: Enrollment,
@@ -125,15 +125,7 @@ class SequenceWorkflowClient:
         """Start the enrollment's workflow, or return the running one, or the one that already ran: an enrollment
         runs once, so a repeated start (a retried job chunk) never re-runs it. `task_queue`: the bulk queue (tests
         name a queue of their own)."""
-        data = sequence_workflow_input(
-            tenant=tenant,
-            lead=lead,
-            enrollment=enrollment,
-            version=version,
-            status_stages=status_stages,
-            settings=self.settings,
-            start_at=start_at,
-        )
+        data = sequence_workflow_input(tenant, lead, enrollment, version, status_stages, self.settings, start_at)
         workflow_id = enrollment_workflow_id(tenant.slug, str(enrollment.id))
         try:
             async with translated(_call(enrollment.id)):
@@ -173,33 +165,21 @@ class SequenceWorkflowClient:
             result: EnrollmentView = await handle.execute_update(update, arg, rpc_timeout=ANSWER_WITHIN)
             return result
 
-    async def pause(
-        self, *, tenant_slug: str, enrollment_id: uuid.UUID, actor: str, reason: str | None = None
+    async def _control(
+        self, update: Any, *, tenant_slug: str, enrollment_id: uuid.UUID, actor: str, reason: str | None = None
     ) -> EnrollmentView:
-        """Hold the enrollment before its next action; Conflict unless it is active."""
-        return await self._update(
-            tenant_slug, enrollment_id, SequenceWorkflow.pause, EnrollmentControl(actor=actor, reason=reason)
-        )
+        return await self._update(tenant_slug, enrollment_id, update, EnrollmentControl(actor=actor, reason=reason))
 
-    async def resume(
-        self, *, tenant_slug: str, enrollment_id: uuid.UUID, actor: str, reason: str | None = None
-    ) -> EnrollmentView:
-        """Go on from where it was held (a step due meanwhile acts now, inside business hours); Conflict unless
-        paused."""
-        return await self._update(
-            tenant_slug, enrollment_id, SequenceWorkflow.resume, EnrollmentControl(actor=actor, reason=reason)
-        )
+    # Hold the enrollment before its next action; Conflict unless it is active.
+    pause = partialmethod(_control, SequenceWorkflow.pause)
+    # Go on from where it was held (a step due meanwhile acts now, inside business hours); Conflict unless paused.
+    resume = partialmethod(_control, SequenceWorkflow.resume)
+    # End the enrollment now (status stopped; an open task is cancelled); Conflict when it already ended.
+    stop = partialmethod(_control, SequenceWorkflow.stop)
 
-    async def stop(
-        self, *, tenant_slug: str, enrollment_id: uuid.UUID, actor: str, reason: str | None = None
-    ) -> EnrollmentView:
-        """End the enrollment now (status stopped; an open task is cancelled); Conflict when it already ended."""
-        return await self._update(
-            tenant_slug, enrollment_id, SequenceWorkflow.stop, EnrollmentControl(actor=actor, reason=reason)
-        )
-
-    async def complete_task(
+    async def _act_on_task(
         self,
+        update: Any,
         *,
         tenant_slug: str,
         enrollment_id: uuid.UUID,
@@ -208,32 +188,13 @@ class SequenceWorkflowClient:
         note: str | None = None,
         outcome: str | None = None,
     ) -> EnrollmentView:
-        """Tell the waiting enrollment its task is done; Conflict when the task is not open (e.g. completed
-        before)."""
-        return await self._update(
-            tenant_slug,
-            enrollment_id,
-            SequenceWorkflow.complete_task,
-            TaskAction(task_id=task_id, actor=actor, note=note, outcome=outcome),
-        )
+        action = TaskAction(task_id=task_id, actor=actor, note=note, outcome=outcome)
+        return await self._update(tenant_slug, enrollment_id, update, action)
 
-    async def skip_task(
-        self,
-        *,
-        tenant_slug: str,
-        enrollment_id: uuid.UUID,
-        task_id: uuid.UUID,
-        actor: str,
-        note: str | None = None,
-        outcome: str | None = None,
-    ) -> EnrollmentView:
-        """Tell the waiting enrollment its task was skipped; the sequence goes on. Conflict when it is not open."""
-        return await self._update(
-            tenant_slug,
-            enrollment_id,
-            SequenceWorkflow.skip_task,
-            TaskAction(task_id=task_id, actor=actor, note=note, outcome=outcome),
-        )
+    # Tell the waiting enrollment its task is done; Conflict when the task is not open (e.g. completed before).
+    complete_task = partialmethod(_act_on_task, SequenceWorkflow.complete_task)
+    # Tell the waiting enrollment its task was skipped; the sequence goes on. Conflict when it is not open.
+    skip_task = partialmethod(_act_on_task, SequenceWorkflow.skip_task)
 
     async def view(
         self, *, tenant_slug: str, enrollment_id: uuid.UUID, answer_within: timedelta = ANSWER_WITHIN
