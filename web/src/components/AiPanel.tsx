@@ -1,20 +1,18 @@
 // The AI agent in an open conversation: who answers the lead (take over / hand back) and the AI drafts waiting for a
 // person (approve as written, edit then approve, reject). Decisions go through the API to the workflow that waits on
 // the draft; a draft decided elsewhere meanwhile answers 409, shown with its reason.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, errorMessage, unwrap, type Schemas } from "../api/client";
+import { api, unwrap, type Schemas } from "../api/client";
 import { draftReason, handlerAction, handlerLabel, type Handler } from "../lib/aiAgent";
+import { useInvalidate } from "../lib/useInvalidate";
+import { Field } from "./Form";
+import { ErrorLine } from "./States";
 import { Time } from "./Time";
 
 function useRefreshConversation(leadId: string) {
-  const queryClient = useQueryClient();
-  return () => {
-    void queryClient.invalidateQueries({ queryKey: ["ai-drafts", leadId] });
-    void queryClient.invalidateQueries({ queryKey: ["conversation", leadId] });
-    void queryClient.invalidateQueries({ queryKey: ["conversations"] });
-    void queryClient.invalidateQueries({ queryKey: ["messages", leadId] });
-  };
+  const invalidate = useInvalidate();
+  return () => void invalidate(["ai-drafts", leadId], ["conversation", leadId], ["conversations"], ["messages", leadId]);
 }
 
 export function HandlerControl({ leadId, handler }: { leadId: string; handler: Handler }) {
@@ -36,11 +34,7 @@ export function HandlerControl({ leadId, handler }: { leadId: string; handler: H
       <button type="button" disabled={change.isPending} onClick={() => change.mutate(action.next)}>
         {action.label}
       </button>
-      {change.error && (
-        <p className="error" role="alert">
-          {errorMessage(change.error)}
-        </p>
-      )}
+      <ErrorLine error={change.error} />
     </div>
   );
 }
@@ -65,10 +59,7 @@ function Draft({ draft }: { draft: Schemas["DraftPublic"] }) {
     <li className="draft" data-testid="ai-draft">
       <p className="draft-why">{draftReason(draft.reason)}</p>
       {editing ? (
-        <label>
-          Edit the reply
-          <textarea value={text} rows={3} onChange={(e) => setText(e.target.value)} />
-        </label>
+        <Field label="Edit the reply" value={text} rows={3} onChange={setText} />
       ) : (
         <blockquote>{draft.text}</blockquote>
       )}
@@ -109,11 +100,7 @@ function Draft({ draft }: { draft: Schemas["DraftPublic"] }) {
           Reject
         </button>
       </div>
-      {decide.error && (
-        <p className="error" role="alert">
-          {errorMessage(decide.error)}
-        </p>
-      )}
+      <ErrorLine error={decide.error} />
     </li>
   );
 }

@@ -1,8 +1,8 @@
 // The lead's calls: history with disposition, duration and recording; the Call button when the tenant has
 // telephony; a disposition an agent sets after talking. Refreshes every 2 s while a call rings or lasts.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
-import { api, errorMessage, unwrap } from "../api/client";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, unwrap } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import {
@@ -15,11 +15,13 @@ import {
   type Disposition,
 } from "../lib/calls";
 import { phone } from "../lib/format";
-import { Empty, QueryState } from "./States";
+import { useInvalidate } from "../lib/useInvalidate";
+import { Field, Form, Options, SelectField } from "./Form";
+import { ErrorLine, QueryList } from "./States";
 import { Time } from "./Time";
 
 function DispositionForm({ call, leadId }: { call: Call; leadId: string }) {
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const [disposition, setDisposition] = useState<Disposition | "">("");
   const [note, setNote] = useState("");
   const [callbackAt, setCallbackAt] = useState("");
@@ -37,54 +39,27 @@ function DispositionForm({ call, leadId }: { call: Call; leadId: string }) {
       ),
     onSuccess: () => {
       setNote("");
-      void queryClient.invalidateQueries({ queryKey: ["calls", leadId] });
-      void queryClient.invalidateQueries({ queryKey: ["timeline", leadId] });
-      void queryClient.invalidateQueries({ queryKey: ["lead", leadId] }); // a disposition may move the status
+      // A disposition may move the lead's status.
+      void invalidate(["calls", leadId], ["timeline", leadId], ["lead", leadId]);
     },
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    save.mutate();
-  }
   return (
-    <form className="row disposition" onSubmit={submit} aria-label="Set the disposition">
-      <label>
-        Disposition
-        <select
-          aria-label="Disposition"
-          value={disposition}
-          onChange={(e) => setDisposition(e.target.value as Disposition)}
-          required
-        >
-          <option value="" disabled>
-            choose…
-          </option>
-          {AGENT_DISPOSITIONS.map((d) => (
-            <option key={d} value={d}>
-              {dispositionLabel(d)}
-            </option>
-          ))}
-        </select>
-      </label>
+    <Form className="row disposition" onSubmit={() => save.mutate()} aria-label="Set the disposition">
+      <SelectField label="Disposition" aria-label="Disposition" value={disposition} onChange={setDisposition} required>
+        <option value="" disabled>
+          choose…
+        </option>
+        <Options items={AGENT_DISPOSITIONS} label={dispositionLabel} />
+      </SelectField>
       {disposition === "callback_requested" && (
-        <label>
-          Call back at
-          <input type="datetime-local" value={callbackAt} onChange={(e) => setCallbackAt(e.target.value)} required />
-        </label>
+        <Field label="Call back at" type="datetime-local" value={callbackAt} onChange={setCallbackAt} required />
       )}
-      <label>
-        Call note
-        <input value={note} onChange={(e) => setNote(e.target.value)} maxLength={2000} />
-      </label>
+      <Field label="Call note" value={note} onChange={setNote} maxLength={2000} />
       <button type="submit" disabled={save.isPending || !disposition}>
         Save
       </button>
-      {save.error && (
-        <p className="error" role="alert">
-          {errorMessage(save.error)}
-        </p>
-      )}
-    </form>
+      <ErrorLine error={save.error} />
+    </Form>
   );
 }
 
@@ -121,7 +96,7 @@ function CallRow({ call, leadId, mayDispose }: { call: Call; leadId: string; may
 
 export function LeadCalls({ leadId }: { leadId: string }) {
   const { me } = useAuth();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const mayPlace = can(me, "call:place");
   const calls = useQuery({
     queryKey: ["calls", leadId],
@@ -131,7 +106,7 @@ export function LeadCalls({ leadId }: { leadId: string }) {
   const place = useMutation({
     mutationFn: () =>
       unwrap(api.POST("/api/v1/leads/{lead_id}/calls", { params: { path: { lead_id: leadId } }, body: { ring_agent_first: true } })),
-    onSuccess: () => void queryClient.invalidateQueries({ queryKey: ["calls", leadId] }),
+    onSuccess: () => void invalidate(["calls", leadId]),
   });
   return (
     <section aria-label="Calls">
@@ -146,13 +121,8 @@ export function LeadCalls({ leadId }: { leadId: string }) {
       {mayPlace && me?.telephony && (
         <p className="muted">Your phone rings first; the lead is dialled once you answer.</p>
       )}
-      {place.error && (
-        <p className="error" role="alert">
-          {errorMessage(place.error)}
-        </p>
-      )}
-      <QueryState query={calls} what="calls" />
-      {calls.data && calls.data.items.length === 0 && <Empty>No call yet.</Empty>}
+      <ErrorLine error={place.error} />
+      <QueryList query={calls} what="calls" items={calls.data?.items} empty="No call yet." />
       <ul className="calls">
         {calls.data?.items.map((call) => (
           <CallRow key={call.id} call={call} leadId={leadId} mayDispose={mayPlace} />

@@ -1,10 +1,13 @@
 // The reply box of a conversation: free text inside the customer-service window, an approved template outside it,
 // nothing once the lead opted out. The reason is shown whenever something cannot be sent.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { api, errorMessage, unwrap, type Schemas } from "../api/client";
 import { dateTime, relativeTime } from "../lib/format";
 import { pickTemplate, splitParameters, templateLabel } from "../lib/templates";
+import { useInvalidate } from "../lib/useInvalidate";
+import { Field, Form } from "./Form";
+import { ErrorLine } from "./States";
 
 function newRequestId(): string {
   return crypto.randomUUID();
@@ -26,7 +29,7 @@ export function windowClosedReason(conversation: Schemas["ConversationPublic"]):
 }
 
 export function ReplyBox({ leadId, conversation }: { leadId: string; conversation: Schemas["ConversationPublic"] }) {
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const [text, setText] = useState("");
   const [template, setTemplate] = useState("");
   const [language, setLanguage] = useState("en_US");
@@ -43,13 +46,11 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
     onSuccess: () => {
       setText("");
       setRequestId(newRequestId());
-      void queryClient.invalidateQueries({ queryKey: ["messages", leadId] });
-      void queryClient.invalidateQueries({ queryKey: ["conversations"] });
+      void invalidate(["messages", leadId], ["conversations"]);
     },
   });
 
-  function submit(event: FormEvent) {
-    event.preventDefault();
+  function submit() {
     if (windowClosed) {
       const values = splitParameters(parameters);
       send.mutate({ template, template_language: language, template_parameters: values, request_id: requestId });
@@ -66,7 +67,7 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
     );
   }
   return (
-    <form className="reply" onSubmit={submit} aria-label="Reply to the lead">
+    <Form className="reply" onSubmit={submit} aria-label="Reply to the lead">
       {windowClosed ? (
         <>
           <p className="reply-blocked" role="note">
@@ -81,39 +82,24 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
             }}
           />
           <div className="row">
-            <label>
-              Template name
-              <input value={template} onChange={(e) => setTemplate(e.target.value)} required />
-            </label>
-            <label>
-              Language
-              <input value={language} onChange={(e) => setLanguage(e.target.value)} required />
-            </label>
-            <label>
-              Parameters (comma-separated)
-              <input
-                value={parameters}
-                onChange={(e) => setParameters(e.target.value)}
-                placeholder={parametersHint || undefined}
-              />
-            </label>
+            <Field label="Template name" value={template} onChange={setTemplate} required />
+            <Field label="Language" value={language} onChange={setLanguage} required />
+            <Field
+              label="Parameters (comma-separated)"
+              value={parameters}
+              onChange={setParameters}
+              placeholder={parametersHint || undefined}
+            />
           </div>
         </>
       ) : (
-        <label>
-          Your reply
-          <textarea value={text} rows={3} onChange={(e) => setText(e.target.value)} required />
-        </label>
+        <Field label="Your reply" value={text} rows={3} onChange={setText} required />
       )}
-      {send.error && (
-        <p className="error" role="alert">
-          {errorMessage(send.error)}
-        </p>
-      )}
+      <ErrorLine error={send.error} />
       <button type="submit" disabled={send.isPending}>
         {send.isPending ? "Sending…" : windowClosed ? "Send template" : "Send"}
       </button>
-    </form>
+    </Form>
   );
 }
 

@@ -1,5 +1,7 @@
 // One step of a sequence in the builder: its type and that type's fields, with the API's problems shown under it.
 import type { PathMessage } from "../lib/sequenceErrors";
+import { Checkbox, Field, Options, SelectField } from "./Form";
+import { PathMessages } from "./PathMessages";
 
 export type StepType = "send_whatsapp" | "wait" | "wait_for_reply" | "task" | "set_status" | "ai_message";
 export type DraftStep = Record<string, unknown> & { type: StepType };
@@ -39,6 +41,11 @@ interface Props {
   onRemove: () => void;
 }
 
+/** The step types as options of a select. */
+export function StepTypeOptions() {
+  return <Options items={STEP_TYPES} value={(t) => t.type} label={(t) => t.label} />;
+}
+
 function Text({ label, value, onChange, multiline = false }: {
   label: string;
   value: unknown;
@@ -46,15 +53,17 @@ function Text({ label, value, onChange, multiline = false }: {
   multiline?: boolean;
 }) {
   const text = typeof value === "string" ? value : value === undefined || value === null ? "" : JSON.stringify(value);
+  return <Field label={label} value={text} onChange={onChange} rows={multiline ? 2 : undefined} />;
+}
+
+/** The field naming the WhatsApp template sent instead once the 24-hour window has closed. */
+function FallbackTemplate({ step, set }: { step: DraftStep; set: (field: string) => (value: unknown) => void }) {
   return (
-    <label>
-      {label}
-      {multiline ? (
-        <textarea rows={2} value={text} onChange={(e) => onChange(e.target.value)} />
-      ) : (
-        <input value={text} onChange={(e) => onChange(e.target.value)} />
-      )}
-    </label>
+    <Text
+      label="Template outside the 24-hour window"
+      value={(step.fallback_template as { name?: string } | undefined)?.name ?? ""}
+      onChange={(name) => set("fallback_template")(name ? { name } : null)}
+    />
   );
 }
 
@@ -64,16 +73,9 @@ export function StepEditor({ index, step, errors, statuses, onChange, onRemove }
     <li className={`step${errors.length ? " invalid" : ""}`} aria-label={`Step ${index + 1}`}>
       <div className="step-head">
         <strong>Step {index + 1}</strong>
-        <label>
-          Type
-          <select value={step.type} onChange={(e) => onChange(newStep(e.target.value as StepType))}>
-            {STEP_TYPES.map((t) => (
-              <option key={t.type} value={t.type}>
-                {t.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField label="Type" value={step.type} onChange={(type) => onChange(newStep(type))}>
+          <StepTypeOptions />
+        </SelectField>
         <button type="button" onClick={onRemove}>
           Remove
         </button>
@@ -82,11 +84,7 @@ export function StepEditor({ index, step, errors, statuses, onChange, onRemove }
         {step.type === "send_whatsapp" && (
           <>
             <Text label="Message" value={step.text} onChange={set("text")} multiline />
-            <Text
-              label="Template outside the 24-hour window"
-              value={(step.fallback_template as { name?: string } | undefined)?.name ?? ""}
-              onChange={(name) => set("fallback_template")(name ? { name } : null)}
-            />
+            <FallbackTemplate step={step} set={set} />
           </>
         )}
         {step.type === "ai_message" && (
@@ -103,51 +101,35 @@ export function StepEditor({ index, step, errors, statuses, onChange, onRemove }
               onChange={set("fallback_text")}
               multiline
             />
-            <label className="inline">
-              <input
-                type="checkbox"
-                checked={step.approval === true}
-                onChange={(e) => set("approval")(e.target.checked)}
-              />
-              A person approves it before it goes out
-            </label>
-            <Text
-              label="Template outside the 24-hour window"
-              value={(step.fallback_template as { name?: string } | undefined)?.name ?? ""}
-              onChange={(name) => set("fallback_template")(name ? { name } : null)}
+            <Checkbox
+              label="A person approves it before it goes out"
+              checked={step.approval === true}
+              onChange={set("approval")}
             />
+            <FallbackTemplate step={step} set={set} />
           </>
         )}
         {step.type === "wait" && (
           <>
             <Text label="Duration (e.g. P2D, PT4H)" value={step.duration} onChange={set("duration")} />
-            <label className="inline">
-              <input
-                type="checkbox"
-                checked={step.align_to_business_hours === true}
-                onChange={(e) => set("align_to_business_hours")(e.target.checked)}
-              />
-              End within business hours
-            </label>
+            <Checkbox
+              label="End within business hours"
+              checked={step.align_to_business_hours === true}
+              onChange={set("align_to_business_hours")}
+            />
           </>
         )}
         {step.type === "wait_for_reply" && (
           <>
             <Text label="Timeout (e.g. P3D)" value={step.timeout} onChange={set("timeout")} />
-            <label>
-              On reply
-              <select value={String(step.on_reply)} onChange={(e) => set("on_reply")(e.target.value)}>
-                <option value="exit">exit the sequence</option>
-                <option value="continue">continue</option>
-              </select>
-            </label>
-            <label>
-              On timeout
-              <select value={String(step.on_timeout)} onChange={(e) => set("on_timeout")(e.target.value)}>
-                <option value="continue">continue</option>
-                <option value="exit">exit the sequence</option>
-              </select>
-            </label>
+            <SelectField label="On reply" value={String(step.on_reply)} onChange={set("on_reply")}>
+              <option value="exit">exit the sequence</option>
+              <option value="continue">continue</option>
+            </SelectField>
+            <SelectField label="On timeout" value={String(step.on_timeout)} onChange={set("on_timeout")}>
+              <option value="continue">continue</option>
+              <option value="exit">exit the sequence</option>
+            </SelectField>
           </>
         )}
         {step.type === "task" && (
@@ -158,27 +140,14 @@ export function StepEditor({ index, step, errors, statuses, onChange, onRemove }
           </>
         )}
         {step.type === "set_status" && (
-          <label>
-            Status
-            <select value={String(step.status)} onChange={(e) => set("status")(e.target.value)}>
-              <option value="">Choose…</option>
-              {statuses.map((s) => (
-                <option key={s.key} value={s.key}>
-                  {s.label}
-                </option>
-              ))}
-            </select>
-          </label>
+          <SelectField label="Status" value={String(step.status)} onChange={set("status")}>
+            <option value="">Choose…</option>
+            <Options items={statuses} value={(s) => s.key} label={(s) => s.label} />
+          </SelectField>
         )}
       </div>
       {errors.length > 0 && (
-        <ul className="step-errors" role="alert">
-          {errors.map((e) => (
-            <li key={`${e.path}:${e.message}`}>
-              {e.path && <code>{e.path}</code>} {e.message}
-            </li>
-          ))}
-        </ul>
+        <PathMessages className="step-errors" role="alert" errors={errors} />
       )}
     </li>
   );

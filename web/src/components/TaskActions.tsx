@@ -1,13 +1,16 @@
 // Complete or skip a task with an outcome and a note: the waiting enrollment's workflow moves on at once.
-import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, errorMessage, unwrap, type Schemas } from "../api/client";
+import { api, unwrap, type Schemas } from "../api/client";
+import { useInvalidate } from "../lib/useInvalidate";
+import { Field } from "./Form";
+import { ErrorLine } from "./States";
 
 /** Outcomes offered as you type; any other short text is accepted too. */
 export const TASK_OUTCOMES = ["reached", "no answer", "left a voicemail", "meeting booked", "not interested", "wrong number"];
 
 export function TaskActions({ task, onDone }: { task: Schemas["TaskPublic"]; onDone?: () => void }) {
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const [note, setNote] = useState("");
   const [outcome, setOutcome] = useState("");
   const act = useMutation({
@@ -22,10 +25,7 @@ export function TaskActions({ task, onDone }: { task: Schemas["TaskPublic"]; onD
     onSuccess: () => {
       setNote("");
       setOutcome("");
-      void queryClient.invalidateQueries({ queryKey: ["tasks"] });
-      void queryClient.invalidateQueries({ queryKey: ["lead-tasks", task.lead_id] });
-      void queryClient.invalidateQueries({ queryKey: ["enrollments", task.lead_id] });
-      void queryClient.invalidateQueries({ queryKey: ["timeline", task.lead_id] });
+      void invalidate(["tasks"], ["lead-tasks", task.lead_id], ["enrollments", task.lead_id], ["timeline", task.lead_id]);
       onDone?.();
     },
   });
@@ -46,21 +46,14 @@ export function TaskActions({ task, onDone }: { task: Schemas["TaskPublic"]; onD
           ))}
         </datalist>
       </label>
-      <label>
-        Note
-        <input value={note} onChange={(e) => setNote(e.target.value)} placeholder="what happened" />
-      </label>
+      <Field label="Note" value={note} onChange={setNote} placeholder="what happened" />
       <button type="button" className="primary" disabled={act.isPending} onClick={() => act.mutate("complete")}>
         Complete
       </button>
       <button type="button" disabled={act.isPending} onClick={() => act.mutate("skip")}>
         Skip
       </button>
-      {act.error && (
-        <p className="error" role="alert">
-          {errorMessage(act.error)}
-        </p>
-      )}
+      <ErrorLine error={act.error} />
     </div>
   );
 }

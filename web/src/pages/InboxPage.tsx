@@ -6,7 +6,8 @@ import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import { AiDrafts, HandlerControl } from "../components/AiPanel";
 import { ReplyBox } from "../components/ReplyBox";
-import { Empty, QueryState } from "../components/States";
+import { Checkbox, Field, SelectField } from "../components/Form";
+import { Empty, QueryList, QueryState } from "../components/States";
 import { Time } from "../components/Time";
 import { handlerBadge } from "../lib/aiAgent";
 import { phone } from "../lib/format";
@@ -30,8 +31,7 @@ export function Thread({ leadId }: { leadId: string }) {
   });
   return (
     <div className="thread-body">
-      <QueryState query={messages} what="messages" />
-      {messages.data && messages.data.items.length === 0 && <Empty>No message yet.</Empty>}
+      <QueryList query={messages} what="messages" items={messages.data?.items} empty="No message yet." />
       <ol className="messages" aria-label="Messages">
         {[...(messages.data?.items ?? [])].reverse().map((message) => (
           <li key={message.id} className={`message ${message.direction}`}>
@@ -122,34 +122,26 @@ export function InboxPage() {
       <section className="conversations" aria-label="Conversations">
         <h1>Inbox</h1>
         <div className="filters">
-          <label>
-            Whose
-            <select value={owner} onChange={(e) => setOwner(e.target.value as Owner)}>
-              <option value="all">All</option>
-              <option value="mine">Mine</option>
-              <option value="unassigned">Unassigned</option>
-            </select>
-          </label>
-          <label>
-            Answered by
-            <select value={handler} onChange={(e) => setHandler(e.target.value as HandlerFilter)}>
-              <option value="any">Anyone</option>
-              <option value="ai">AI agent</option>
-              <option value="human">A person</option>
-              <option value="unassigned">Nobody yet</option>
-            </select>
-          </label>
-          <label className="inline">
-            <input type="checkbox" checked={unreadOnly} onChange={(e) => setUnreadOnly(e.target.checked)} />
-            Unread only
-          </label>
-          <label>
-            Search
-            <input type="search" value={q} placeholder="name or phone" onChange={(e) => setQ(e.target.value)} />
-          </label>
+          <SelectField label="Whose" value={owner} onChange={setOwner}>
+            <option value="all">All</option>
+            <option value="mine">Mine</option>
+            <option value="unassigned">Unassigned</option>
+          </SelectField>
+          <SelectField label="Answered by" value={handler} onChange={setHandler}>
+            <option value="any">Anyone</option>
+            <option value="ai">AI agent</option>
+            <option value="human">A person</option>
+            <option value="unassigned">Nobody yet</option>
+          </SelectField>
+          <Checkbox label="Unread only" checked={unreadOnly} onChange={setUnreadOnly} />
+          <Field label="Search" type="search" value={q} placeholder="name or phone" onChange={setQ} />
         </div>
-        <QueryState query={conversations} what="conversations" />
-        {conversations.data && conversations.data.items.length === 0 && <Empty>No conversation here.</Empty>}
+        <QueryList
+          query={conversations}
+          what="conversations"
+          items={conversations.data?.items}
+          empty="No conversation here."
+        />
         <ul>
           {conversations.data?.items.map((conversation) => (
             <li key={conversation.id} className={conversation.lead.id === leadId ? "active" : undefined}>

@@ -1,16 +1,18 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { useParams } from "react-router-dom";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import { LeadCalls } from "../components/LeadCalls";
 import { ReplyBox } from "../components/ReplyBox";
-import { Empty, QueryState } from "../components/States";
+import { Form, Options, SelectField } from "../components/Form";
+import { Empty, ErrorLine, QueryList, QueryState } from "../components/States";
 import { TaskActions } from "../components/TaskActions";
 import { Time } from "../components/Time";
 import { localTime, phone } from "../lib/format";
 import { temporalLink } from "../lib/links";
+import { useInvalidate } from "../lib/useInvalidate";
 import { Thread } from "./InboxPage";
 
 function Owner({ lead }: { lead: Schemas["LeadPublic"] }) {
@@ -81,35 +83,30 @@ function StatusChange({ lead }: { lead: Schemas["LeadPublic"] }) {
       void queryClient.invalidateQueries({ queryKey: ["leads"] });
     },
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    if (wanted) change.mutate(wanted);
-  }
   return (
-    <form className="status-change" onSubmit={submit} aria-label="Change status">
-      <label>
-        New status
-        <select value={wanted} onChange={(e) => setWanted(e.target.value)} required>
-          <option value="">Choose…</option>
-          {statuses.data
-            ?.filter((s) => s.key !== lead.status)
-            .map((s) => (
-              <option key={s.key} value={s.key}>
-                {s.label} ({s.stage})
-              </option>
-            ))}
-        </select>
-      </label>
+    <Form
+      className="status-change"
+      onSubmit={() => {
+        if (wanted) change.mutate(wanted);
+      }}
+      aria-label="Change status"
+    >
+      <SelectField label="New status" value={wanted} onChange={setWanted} required>
+        <option value="">Choose…</option>
+        <Options
+          items={statuses.data?.filter((s) => s.key !== lead.status) ?? []}
+          value={(s) => s.key}
+          label={(s) => `${s.label} (${s.stage})`}
+        />
+      </SelectField>
       <button type="submit" disabled={change.isPending || !wanted}>
         Change status
       </button>
-      {change.error && (
-        <p className="error" role="alert">
-          {change.error instanceof ApiError && change.error.status === 409 ? "Not allowed: " : ""}
-          {errorMessage(change.error)}
-        </p>
-      )}
-    </form>
+      <ErrorLine
+        error={change.error}
+        prefix={change.error instanceof ApiError && change.error.status === 409 ? "Not allowed: " : ""}
+      />
+    </Form>
   );
 }
 
@@ -121,8 +118,7 @@ function Timeline({ leadId }: { leadId: string }) {
   return (
     <section aria-label="Timeline">
       <h2>Timeline</h2>
-      <QueryState query={timeline} what="the timeline" />
-      {timeline.data && timeline.data.length === 0 && <Empty>Nothing happened yet.</Empty>}
+      <QueryList query={timeline} what="the timeline" items={timeline.data} empty="Nothing happened yet." />
       <ol className="timeline">
         {timeline.data?.map((event) => (
           <li key={event.id}>
@@ -145,7 +141,7 @@ function describe(event: Schemas["TimelineEventPublic"]): string {
 
 function Enrollments({ leadId }: { leadId: string }) {
   const { me } = useAuth();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const enrollments = useQuery({
     queryKey: ["enrollments", leadId],
     queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/enrollments", { params: { path: { lead_id: leadId } } })),
@@ -157,14 +153,13 @@ function Enrollments({ leadId }: { leadId: string }) {
       if (action === "resume") return unwrap(api.POST("/api/v1/enrollments/{enrollment_id}/resume", options));
       return unwrap(api.POST("/api/v1/enrollments/{enrollment_id}/stop", options));
     },
-    onSettled: () => queryClient.invalidateQueries({ queryKey: ["enrollments", leadId] }),
+    onSettled: () => invalidate(["enrollments", leadId]),
   });
   const mayManage = can(me, "enrollment:manage");
   return (
     <section aria-label="Enrollments">
       <h2>Sequences</h2>
-      <QueryState query={enrollments} what="enrollments" />
-      {enrollments.data && enrollments.data.length === 0 && <Empty>Not enrolled in any sequence.</Empty>}
+      <QueryList query={enrollments} what="enrollments" items={enrollments.data} empty="Not enrolled in any sequence." />
       <ul className="enrollments">
         {enrollments.data?.map((e) => (
           <li key={e.id} data-testid="enrollment">
@@ -196,11 +191,7 @@ function Enrollments({ leadId }: { leadId: string }) {
           </li>
         ))}
       </ul>
-      {control.error && (
-        <p className="error" role="alert">
-          {errorMessage(control.error)}
-        </p>
-      )}
+      <ErrorLine error={control.error} />
     </section>
   );
 }
@@ -213,8 +204,7 @@ function LeadTasks({ leadId }: { leadId: string }) {
   return (
     <section aria-label="Tasks">
       <h2>Open tasks</h2>
-      <QueryState query={tasks} what="tasks" />
-      {tasks.data && tasks.data.length === 0 && <Empty>No open task of yours.</Empty>}
+      <QueryList query={tasks} what="tasks" items={tasks.data} empty="No open task of yours." />
       <ul className="tasks">
         {tasks.data?.map((task) => (
           <li key={task.id}>

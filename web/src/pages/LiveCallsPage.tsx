@@ -1,6 +1,6 @@
 // The tenant's calls ringing or in progress now, refreshed every 3 s.
 import { Link } from "react-router-dom";
-import { Empty, QueryState } from "../components/States";
+import { DataTable, QueryList } from "../components/States";
 import { relativeTime } from "../lib/format";
 import { useLiveCalls } from "../lib/useLiveCalls";
 
@@ -9,20 +9,10 @@ export function LiveCallsPage() {
   return (
     <section aria-label="Live calls">
       <h1>Live calls</h1>
-      <QueryState query={live} what="live calls" />
-      {live.data && live.data.items.length === 0 && <Empty>No call is ringing or in progress.</Empty>}
-      {live.data && live.data.items.length > 0 && (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Lead</th>
-              <th>Status</th>
-              <th>Direction</th>
-              <th>Since</th>
-            </tr>
-          </thead>
-          <tbody>
-            {live.data.items.map((call) => (
+      <QueryList query={live} what="live calls" items={live.data?.items} empty="No call is ringing or in progress.">
+        {(items) => (
+          <DataTable columns={["Lead", "Status", "Direction", "Since"]}>
+            {items.map((call) => (
               <tr key={call.call_id} data-testid="live-call">
                 <td>
                   <Link to={`/leads/${call.lead_id}`}>open lead</Link>
@@ -32,9 +22,9 @@ export function LiveCallsPage() {
                 <td>{relativeTime(call.since)}</td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </DataTable>
+        )}
+      </QueryList>
     </section>
   );
 }

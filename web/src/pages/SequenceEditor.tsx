@@ -1,9 +1,11 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
+import { Field, Form, SelectField } from "../components/Form";
 import { SequenceSettingsEditor } from "../components/SequenceSettingsEditor";
-import { newStep, StepEditor, STEP_TYPES, type DraftStep, type StepType } from "../components/StepEditor";
+import { newStep, StepEditor, StepTypeOptions, type DraftStep, type StepType } from "../components/StepEditor";
+import { PathMessages } from "../components/PathMessages";
 import { sortErrors } from "../lib/sequenceErrors";
 import { readSettings, settingsBody } from "../lib/sequenceSettings";
 
@@ -37,29 +39,13 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
   const errors = save.error instanceof ApiError ? sortErrors(save.error.details) : sortErrors(null);
   const settingsErrors = errors.general.filter((e) => e.path.startsWith("settings"));
   const otherErrors = errors.general.filter((e) => !e.path.startsWith("settings"));
-
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    save.mutate();
-  }
   return (
-    <form className="builder" onSubmit={submit} aria-label="Sequence builder">
-      <label>
-        Name
-        <input value={name} onChange={(e) => setName(e.target.value)} required />
-      </label>
+    <Form className="builder" onSubmit={() => save.mutate()} aria-label="Sequence builder">
+      <Field label="Name" value={name} onChange={setName} required />
       {save.error && (
         <div className="error" role="alert">
           <p>{errorMessage(save.error)}</p>
-          {otherErrors.length > 0 && (
-            <ul>
-              {otherErrors.map((e) => (
-                <li key={`${e.path}:${e.message}`}>
-                  <code>{e.path}</code> {e.message}
-                </li>
-              ))}
-            </ul>
-          )}
+          {otherErrors.length > 0 && <PathMessages errors={otherErrors} />}
         </div>
       )}
       <ol className="steps">
@@ -77,16 +63,9 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
       </ol>
       <SequenceSettingsEditor value={settings} errors={settingsErrors} onChange={setSettings} />
       <div className="row">
-        <label>
-          Add a step
-          <select value={adding} onChange={(e) => setAdding(e.target.value as StepType)}>
-            {STEP_TYPES.map((t) => (
-              <option key={t.type} value={t.type}>
-                {t.label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <SelectField label="Add a step" value={adding} onChange={setAdding}>
+          <StepTypeOptions />
+        </SelectField>
         <button type="button" onClick={() => setSteps([...steps, newStep(adding)])}>
           Add step
         </button>
@@ -95,6 +74,6 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
         </button>
         {save.isSuccess && sequence && <span role="status">Draft saved.</span>}
       </div>
-    </form>
+    </Form>
   );
 }

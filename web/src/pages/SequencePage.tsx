@@ -1,9 +1,11 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { useState } from "react";
 import { useParams } from "react-router-dom";
-import { api, errorMessage, unwrap } from "../api/client";
-import { Empty, QueryState } from "../components/States";
+import { api, unwrap } from "../api/client";
+import { Checkbox, Field, Form } from "../components/Form";
+import { DataTable, Empty, ErrorLine, QueryState } from "../components/States";
 import { dateTime, phone } from "../lib/format";
+import { useInvalidate } from "../lib/useInvalidate";
 import { SequenceEditor } from "./SequenceEditor";
 
 const SKIP_REASONS: Record<string, string> = {
@@ -25,31 +27,17 @@ function Preview({ sequenceId }: { sequenceId: string }) {
         }),
       ),
   });
-  function submit(event: FormEvent) {
-    event.preventDefault();
-    preview.mutate();
-  }
   return (
     <section aria-label="Preview">
       <h2>Preview for a sample lead</h2>
-      <form className="row" onSubmit={submit}>
-        <label>
-          Sample phone
-          <input value={samplePhone} onChange={(e) => setSamplePhone(e.target.value)} required />
-        </label>
-        <label>
-          Sample name
-          <input value={sampleName} onChange={(e) => setSampleName(e.target.value)} />
-        </label>
+      <Form className="row" onSubmit={() => preview.mutate()}>
+        <Field label="Sample phone" value={samplePhone} onChange={setSamplePhone} required />
+        <Field label="Sample name" value={sampleName} onChange={setSampleName} />
         <button type="submit" disabled={preview.isPending}>
           Preview
         </button>
-      </form>
-      {preview.error && (
-        <p className="error" role="alert">
-          {errorMessage(preview.error)}
-        </p>
-      )}
+      </Form>
+      <ErrorLine error={preview.error} />
       {preview.data && (
         <>
           <p>
@@ -97,32 +85,22 @@ function Enroll({ sequenceId }: { sequenceId: string }) {
   return (
     <section aria-label="Enroll leads">
       <h2>Enroll leads</h2>
-      <label>
-        Find leads
-        <input type="search" value={q} onChange={(e) => setQ(e.target.value)} placeholder="name, phone or e-mail" />
-      </label>
+      <Field label="Find leads" type="search" value={q} onChange={setQ} placeholder="name, phone or e-mail" />
       <ul className="pick">
         {leads.data?.items.map((lead) => (
           <li key={lead.id}>
-            <label className="inline">
-              <input
-                type="checkbox"
-                checked={chosen.includes(lead.id)}
-                onChange={(e) => setChosen(e.target.checked ? [...chosen, lead.id] : chosen.filter((id) => id !== lead.id))}
-              />
-              {lead.name || phone(lead.phone)} · {lead.status}
-            </label>
+            <Checkbox
+              label={`${lead.name || phone(lead.phone)} · ${lead.status}`}
+              checked={chosen.includes(lead.id)}
+              onChange={(on) => setChosen(on ? [...chosen, lead.id] : chosen.filter((id) => id !== lead.id))}
+            />
           </li>
         ))}
       </ul>
       <button type="button" className="primary" disabled={chosen.length === 0 || enroll.isPending} onClick={() => enroll.mutate()}>
         Enroll {chosen.length} lead{chosen.length === 1 ? "" : "s"}
       </button>
-      {enroll.error && (
-        <p className="error" role="alert">
-          {errorMessage(enroll.error)}
-        </p>
-      )}
+      <ErrorLine error={enroll.error} />
       {enroll.data && (
         <div role="status" className="enroll-report">
           <p>
@@ -157,32 +135,21 @@ function Stats({ sequenceId }: { sequenceId: string }) {
         {s.stopped} stopped · {s.replies} replies
       </p>
       {s.steps.length > 0 && (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Step</th>
-              <th>Type</th>
-              <th>Sends</th>
-              <th>Failures</th>
-              <th>Outcomes</th>
+        <DataTable columns={["Step", "Type", "Sends", "Failures", "Outcomes"]}>
+          {s.steps.map((step) => (
+            <tr key={step.step_id}>
+              <td>{step.step_id}</td>
+              <td>{step.type}</td>
+              <td>{step.sends}</td>
+              <td>{step.failures}</td>
+              <td>
+                {Object.entries(step.results)
+                  .map(([k, v]) => `${k} ${v}`)
+                  .join(", ")}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {s.steps.map((step) => (
-              <tr key={step.step_id}>
-                <td>{step.step_id}</td>
-                <td>{step.type}</td>
-                <td>{step.sends}</td>
-                <td>{step.failures}</td>
-                <td>
-                  {Object.entries(step.results)
-                    .map(([k, v]) => `${k} ${v}`)
-                    .join(", ")}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       )}
     </section>
   );
@@ -190,7 +157,7 @@ function Stats({ sequenceId }: { sequenceId: string }) {
 
 export function SequencePage() {
   const { sequenceId = "" } = useParams();
-  const queryClient = useQueryClient();
+  const invalidate = useInvalidate();
   const sequence = useQuery({
     queryKey: ["sequence", sequenceId],
     queryFn: () =>
@@ -204,10 +171,7 @@ export function SequencePage() {
   const publish = useMutation({
     mutationFn: () =>
       unwrap(api.POST("/api/v1/sequences/{sequence_id}/publish", { params: { path: { sequence_id: sequenceId } } })),
-    onSuccess: () => {
-      void queryClient.invalidateQueries({ queryKey: ["sequence", sequenceId] });
-      void queryClient.invalidateQueries({ queryKey: ["sequence-versions", sequenceId] });
-    },
+    onSuccess: () => void invalidate(["sequence", sequenceId], ["sequence-versions", sequenceId]),
   });
   if (!sequence.data) return <QueryState query={sequence} what="the sequence" />;
   const data = sequence.data;
@@ -223,11 +187,7 @@ export function SequencePage() {
           Publish
         </button>
       </div>
-      {publish.error && (
-        <p className="error" role="alert">
-          {errorMessage(publish.error)}
-        </p>
-      )}
+      <ErrorLine error={publish.error} />
       <SequenceEditor key={data.updated_at} sequence={data} />
       <Preview sequenceId={sequenceId} />
       <section aria-label="Versions">

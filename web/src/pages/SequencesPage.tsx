@@ -1,7 +1,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link, Route, Routes } from "react-router-dom";
 import { api, unwrap } from "../api/client";
-import { Empty, QueryState } from "../components/States";
+import { DataTable, QueryList } from "../components/States";
 import { Time } from "../components/Time";
 import { SequenceEditor } from "./SequenceEditor";
 import { SequencePage } from "./SequencePage";
@@ -19,21 +19,10 @@ function SequenceList() {
           New sequence
         </Link>
       </div>
-      <QueryState query={sequences} what="sequences" />
-      {sequences.data && sequences.data.length === 0 && <Empty>No sequence yet.</Empty>}
-      {sequences.data && sequences.data.length > 0 && (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Name</th>
-              <th>Status</th>
-              <th>Steps</th>
-              <th>Version</th>
-              <th>Updated</th>
-            </tr>
-          </thead>
-          <tbody>
-            {sequences.data.map((sequence) => (
+      <QueryList query={sequences} what="sequences" items={sequences.data} empty="No sequence yet.">
+        {(items) => (
+          <DataTable columns={["Name", "Status", "Steps", "Version", "Updated"]}>
+            {items.map((sequence) => (
               <tr key={sequence.id}>
                 <td>
                   <Link to={`/sequences/${sequence.id}`}>{sequence.name}</Link>
@@ -49,9 +38,9 @@ function SequenceList() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </DataTable>
+        )}
+      </QueryList>
     </section>
   );
 }

@@ -2,7 +2,7 @@ import { useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { Link } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
-import { Empty, QueryState } from "../components/States";
+import { DataTable, Empty, QueryList, QueryState } from "../components/States";
 import { TaskActions } from "../components/TaskActions";
 import { Time } from "../components/Time";
 import { phone } from "../lib/format";
@@ -69,20 +69,10 @@ export function TasksPage() {
           </button>
         )}
       </div>
-      <QueryState query={tasks} what="tasks" />
-      {tasks.data && tasks.data.length === 0 && <Empty>Nothing to do: no open task is assigned to you.</Empty>}
-      {tasks.data && tasks.data.length > 0 && (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Task</th>
-              <th>Lead</th>
-              <th>Due</th>
-              <th>Done?</th>
-            </tr>
-          </thead>
-          <tbody>
-            {tasks.data.map((task) => (
+      <QueryList query={tasks} what="tasks" items={tasks.data} empty="Nothing to do: no open task is assigned to you.">
+        {(items) => (
+          <DataTable columns={["Task", "Lead", "Due", "Done?"]}>
+            {items.map((task) => (
               <tr key={task.id} className={task.overdue ? "overdue" : undefined} data-testid="task">
                 <td>{task.title}</td>
                 <td>
@@ -97,9 +87,9 @@ export function TasksPage() {
                 </td>
               </tr>
             ))}
-          </tbody>
-        </table>
-      )}
+          </DataTable>
+        )}
+      </QueryList>
     </section>
   );
 }
