@@ -5,6 +5,27 @@ import { EXIT_STAGES, toggle, WEEKDAYS, type SettingsDraft } from "../lib/sequen
 import { Checkbox, Field } from "./Form";
 import { PathMessages } from "./PathMessages";
 
+/** The numbers a sequence may be held to; blank is no limit. */
+const LIMITS = [
+  { field: "dailyCap", label: "WhatsApp sends per day (tenant-wide cap)", placeholder: "no cap" },
+  { field: "perMinute", label: "Enrollments started per minute", placeholder: "no pacing" },
+] as const;
+
+/** One checkbox an item, checked when `chosen` has it. */
+function Toggles<T extends string>({
+  items,
+  chosen,
+  onChange,
+}: {
+  items: readonly T[];
+  chosen: readonly T[];
+  onChange: (chosen: T[]) => void;
+}) {
+  return items.map((item) => (
+    <Checkbox key={item} label={item} checked={chosen.includes(item)} onChange={(on) => onChange(toggle(chosen, item, on))} />
+  ));
+}
+
 export function SequenceSettingsEditor({
   value,
   errors,
@@ -27,25 +48,11 @@ export function SequenceSettingsEditor({
       </div>
       <div className="row" role="group" aria-label="End when the lead reaches">
         <span>End when the lead reaches:</span>
-        {EXIT_STAGES.map((stage) => (
-          <Checkbox
-            key={stage}
-            label={stage}
-            checked={value.exitOnStages.includes(stage)}
-            onChange={(on) => set({ exitOnStages: toggle(value.exitOnStages, stage, on) })}
-          />
-        ))}
+        <Toggles items={EXIT_STAGES} chosen={value.exitOnStages} onChange={(exitOnStages) => set({ exitOnStages })} />
       </div>
       <div className="row" role="group" aria-label="Business days">
         <span>Business hours (the lead's time):</span>
-        {WEEKDAYS.map((day) => (
-          <Checkbox
-            key={day}
-            label={day}
-            checked={value.days.includes(day)}
-            onChange={(on) => set({ days: toggle(value.days, day, on) })}
-          />
-        ))}
+        <Toggles items={WEEKDAYS} chosen={value.days} onChange={(days) => set({ days })} />
         <Field label="From" type="time" value={value.start} onChange={(start) => set({ start })} required />
         <Field label="Until" type="time" value={value.end} onChange={(end) => set({ end })} required />
       </div>
@@ -56,22 +63,17 @@ export function SequenceSettingsEditor({
           onChange={(fallbackTimezone) => set({ fallbackTimezone })}
           placeholder="the tenant's"
         />
-        <Field
-          label="WhatsApp sends per day (tenant-wide cap)"
-          type="number"
-          min={1}
-          value={value.dailyCap}
-          onChange={(dailyCap) => set({ dailyCap })}
-          placeholder="no cap"
-        />
-        <Field
-          label="Enrollments started per minute"
-          type="number"
-          min={1}
-          value={value.perMinute}
-          onChange={(perMinute) => set({ perMinute })}
-          placeholder="no pacing"
-        />
+        {LIMITS.map(({ field, label, placeholder }) => (
+          <Field
+            key={field}
+            label={label}
+            type="number"
+            min={1}
+            value={value[field]}
+            onChange={(limit) => set({ [field]: limit })}
+            placeholder={placeholder}
+          />
+        ))}
       </div>
       {errors.length > 0 && (
         <PathMessages className="step-errors" aria-label="Problems with the settings" errors={errors} />

@@ -11,6 +11,7 @@ import { Empty, QueryList, QueryState } from "../components/States";
 import { Time } from "../components/Time";
 import { handlerBadge } from "../lib/aiAgent";
 import { phone } from "../lib/format";
+import { useConversation } from "../lib/queries";
 
 type Owner = "all" | "mine" | "unassigned";
 type HandlerFilter = "any" | "ai" | "human" | "unassigned";
@@ -50,10 +51,7 @@ export function Thread({ leadId }: { leadId: string }) {
 function OpenConversation({ leadId }: { leadId: string }) {
   const { me } = useAuth();
   const queryClient = useQueryClient();
-  const conversation = useQuery({
-    queryKey: ["conversation", leadId],
-    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/conversation", { params: { path: { lead_id: leadId } } })),
-  });
+  const conversation = useConversation(leadId);
   const markRead = useMutation({
     mutationFn: (conversationId: string) =>
       unwrap(

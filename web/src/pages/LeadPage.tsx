@@ -12,6 +12,7 @@ import { TaskActions } from "../components/TaskActions";
 import { Time } from "../components/Time";
 import { localTime, phone } from "../lib/format";
 import { temporalLink } from "../lib/links";
+import { useConversation, useLead, useStatuses, useUsers } from "../lib/queries";
 import { useInvalidate } from "../lib/useInvalidate";
 import { Thread } from "./InboxPage";
 
@@ -19,11 +20,7 @@ function Owner({ lead }: { lead: Schemas["LeadPublic"] }) {
   const { me } = useAuth();
   const queryClient = useQueryClient();
   const mayAssign = can(me, "user:read") && can(me, "lead:write");
-  const users = useQuery({
-    queryKey: ["users"],
-    queryFn: () => unwrap(api.GET("/api/v1/users")),
-    enabled: mayAssign,
-  });
+  const users = useUsers(mayAssign);
   const assign = useMutation({
     mutationFn: (ownerId: string | null) =>
       unwrap(
@@ -70,7 +67,7 @@ function Owner({ lead }: { lead: Schemas["LeadPublic"] }) {
 
 function StatusChange({ lead }: { lead: Schemas["LeadPublic"] }) {
   const queryClient = useQueryClient();
-  const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
+  const statuses = useStatuses();
   const [wanted, setWanted] = useState("");
   const change = useMutation({
     mutationFn: (status: string) =>
@@ -84,13 +81,7 @@ function StatusChange({ lead }: { lead: Schemas["LeadPublic"] }) {
     },
   });
   return (
-    <Form
-      className="status-change"
-      onSubmit={() => {
-        if (wanted) change.mutate(wanted);
-      }}
-      aria-label="Change status"
-    >
+    <Form className="status-change" onSubmit={() => wanted && change.mutate(wanted)} aria-label="Change status">
       <SelectField label="New status" value={wanted} onChange={setWanted} required>
         <option value="">Choose…</option>
         <Options
@@ -251,11 +242,7 @@ function ClosedTasks({ leadId }: { leadId: string }) {
 
 function LeadConversation({ leadId }: { leadId: string }) {
   const { me } = useAuth();
-  const conversation = useQuery({
-    queryKey: ["conversation", leadId],
-    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/conversation", { params: { path: { lead_id: leadId } } })),
-    retry: false,
-  });
+  const conversation = useConversation(leadId, { retry: false });
   return (
     <section className="thread" aria-label="Conversation">
       <h2>Conversation</h2>
@@ -274,10 +261,7 @@ function LeadConversation({ leadId }: { leadId: string }) {
 export function LeadPage() {
   const { leadId = "" } = useParams();
   const { me } = useAuth();
-  const lead = useQuery({
-    queryKey: ["lead", leadId],
-    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}", { params: { path: { lead_id: leadId } } })),
-  });
+  const lead = useLead(leadId);
   const workflows = temporalLink(me, leadId);
   if (!lead.data) return <QueryState query={lead} what="the lead" />;
   const data = lead.data;

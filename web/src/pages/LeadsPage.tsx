@@ -8,6 +8,7 @@ import { Checkbox, Field, Form, Options, SelectField } from "../components/Form"
 import { DataTable, ErrorLine, QueryList } from "../components/States";
 import { Time } from "../components/Time";
 import { phone } from "../lib/format";
+import { useStatuses } from "../lib/queries";
 import { useInvalidate } from "../lib/useInvalidate";
 import { LeadPage } from "./LeadPage";
 
@@ -59,13 +60,7 @@ function ImportLeads() {
   });
   const report: Schemas["LeadImportReport"] | undefined = upload.data;
   return (
-    <Form
-      className="import"
-      onSubmit={() => {
-        if (file) upload.mutate(file);
-      }}
-      aria-label="Import leads"
-    >
+    <Form className="import" onSubmit={() => file && upload.mutate(file)} aria-label="Import leads">
       <label>
         CSV file (a header row with a phone column)
         <input type="file" accept=".csv,text/csv" onChange={(e) => setFile(e.target.files?.[0] ?? null)} required />
@@ -99,7 +94,7 @@ function LeadList() {
   const [q, setQ] = useState("");
   const [status, setStatus] = useState("");
   const [mine, setMine] = useState(false);
-  const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
+  const statuses = useStatuses();
   const ownerId = mine ? me?.user?.id : undefined;
   // The cursors of the pages before this one, so "Previous" can go back.
   const [cursors, setCursors] = useState<(string | null)[]>([null]);

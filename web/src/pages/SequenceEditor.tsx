@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
@@ -6,6 +6,7 @@ import { Field, Form, SelectField } from "../components/Form";
 import { SequenceSettingsEditor } from "../components/SequenceSettingsEditor";
 import { newStep, StepEditor, StepTypeOptions, type DraftStep, type StepType } from "../components/StepEditor";
 import { PathMessages } from "../components/PathMessages";
+import { useStatuses } from "../lib/queries";
 import { sortErrors } from "../lib/sequenceErrors";
 import { readSettings, settingsBody } from "../lib/sequenceSettings";
 
@@ -19,7 +20,7 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
   );
   const [settings, setSettings] = useState(() => readSettings(sequence?.settings));
   const [adding, setAdding] = useState<StepType>("wait");
-  const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
+  const statuses = useStatuses();
   const save = useMutation({
     mutationFn: () =>
       sequence

@@ -9,6 +9,7 @@ import { UserRole } from "../components/settings/UserRole";
 import { WhatsAppAccountForm } from "../components/settings/WhatsAppAccountForm";
 import { DataTable, Empty, ErrorLine, QueryList, QueryState } from "../components/States";
 import { Time } from "../components/Time";
+import { useStatuses, useUsers } from "../lib/queries";
 import { useInvalidate } from "../lib/useInvalidate";
 
 type TenantRole = "owner" | "admin" | "agent";
@@ -17,7 +18,7 @@ const ALL_ROLES: TenantRole[] = ["agent", "admin", "owner"];
 function Users() {
   const { me } = useAuth();
   const invalidate = useInvalidate();
-  const users = useQuery({ queryKey: ["users"], queryFn: () => unwrap(api.GET("/api/v1/users")) });
+  const users = useUsers();
   const [email, setEmail] = useState("");
   const [fullName, setFullName] = useState("");
   const [password, setPassword] = useState("");
@@ -162,7 +163,7 @@ function ApiKeys() {
 
 function Statuses() {
   const invalidate = useInvalidate();
-  const statuses = useQuery({ queryKey: ["statuses"], queryFn: () => unwrap(api.GET("/api/v1/statuses")) });
+  const statuses = useStatuses();
   const [key, setKey] = useState("");
   const [label, setLabel] = useState("");
   const [stage, setStage] = useState<Stage>("qualified");

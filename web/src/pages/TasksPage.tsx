@@ -6,12 +6,10 @@ import { DataTable, Empty, QueryList, QueryState } from "../components/States";
 import { TaskActions } from "../components/TaskActions";
 import { Time } from "../components/Time";
 import { phone } from "../lib/format";
+import { useLead } from "../lib/queries";
 
 function LeadSummary({ leadId }: { leadId: string }) {
-  const lead = useQuery({
-    queryKey: ["lead", leadId],
-    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}", { params: { path: { lead_id: leadId } } })),
-  });
+  const lead = useLead(leadId);
   if (!lead.data) return <QueryState query={lead} what="the lead" />;
   return (
     <p>
