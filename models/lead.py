@@ -22,9 +22,16 @@ class Lead(IdMixin, CreatedAtMixin, Base):
         UniqueConstraint("tenant_id", "create_idempotency_key"),
         Index("ix_lead_tenant_created", "tenant_id", "created_at", "id"),
         Index("ix_lead_workflow_not_started", "created_at", postgresql_where=text("workflow_started_at IS NULL")),
-        # Trigram indexes serve the list's case-insensitive substring search (ILIKE '%q%') on these columns.
+        # Trigram indexes serve the list's case-insensitive substring search (ILIKE '%q%') on these columns; without
+        # a pending list (migration 0029) so that a search right after a bulk import still uses them.
         *(
-            Index(f"ix_lead_{column}_trgm", column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
+            Index(
+                f"ix_lead_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+                postgresql_with={"fastupdate": "off"},
+            )
             for column in ("name", "email", "phone")
         ),
     )

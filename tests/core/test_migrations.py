@@ -158,3 +158,35 @@ def test_leads_stored_before_background_jobs_count_as_started(empty_database: st
         row = conn.execute("SELECT workflow_started_at = created_at FROM lead WHERE id = %s", (lead,)).fetchone()
     assert row == (True,)
     command.downgrade(config, "0014_webhook_inbox")
+
+
+def test_a_lead_search_right_after_a_bulk_import_uses_the_trigram_indexes(empty_database: str) -> None:
+    # With GIN's pending list (before 0029), freshly imported rows sat unindexed until a vacuum, and the planner read
+    # the whole table for every search instead.
+    config = _alembic(empty_database)
+    command.upgrade(config, "head")
+    tenant = uuid.uuid4()
+    with psycopg.connect(empty_database) as conn:
+        _insert_tenant(conn, tenant, "s")
+        conn.execute(
+            "INSERT INTO lead (id, tenant_id, phone, name, source, status_key, stage, timezone, custom_fields)"
+            " SELECT gen_random_uuid(), %s, '+1415' || (5000000 + i), 'Imported Lead ' || i, 'import', 'new', 'new',"
+            " 'UTC', '{}' FROM generate_series(1, 10000) AS i",
+            (tenant,),
+        )
+        conn.execute("ANALYZE lead")
+        plan = "\n".join(
+            row[0]
+            for row in conn.execute(
+                "EXPLAIN SELECT * FROM lead WHERE tenant_id = %s"
+                " AND (name ILIKE %s OR email ILIKE %s OR phone ILIKE %s) ORDER BY created_at DESC, id DESC LIMIT 51",
+                (tenant, "%Lead 4321%", "%Lead 4321%", "%Lead 4321%"),
+            )
+        )
+    assert "ix_lead_name_trgm" in plan, plan
+    assert "Seq Scan" not in plan, plan
+
+    command.downgrade(config, "0028_enrollment_control_record")
+    with psycopg.connect(empty_database) as conn:
+        options = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'ix_lead_name_trgm'").fetchone()
+    assert options == (None,)
