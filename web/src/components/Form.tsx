@@ -1,5 +1,6 @@
 // Form pieces the same everywhere: a form that submits in place, labelled inputs, selects and checkboxes.
 import type { ComponentProps, FormEvent, ReactNode } from "react";
+import { ErrorLine } from "./States";
 
 /** A form whose submit calls `onSubmit` instead of loading a page. */
 export function Form({ onSubmit, ...form }: Omit<ComponentProps<"form">, "onSubmit"> & { onSubmit: () => void }) {
@@ -18,13 +19,38 @@ type Labelled<Props, Value> = Omit<Props, "value" | "onChange" | "className"> & 
   className?: string;
 };
 
-/** A label with its text, then the input (a textarea with `rows`) that edits `value`. */
+/** The submit button, disabled while the change is `pending` (or when `disabled`), then the change's error line. */
+export function Submit({
+  pending,
+  error,
+  disabled,
+  className,
+  children,
+}: {
+  pending: boolean;
+  error: unknown;
+  disabled?: boolean;
+  className?: string;
+  children: ReactNode;
+}) {
+  return (
+    <>
+      <button type="submit" className={className} disabled={pending || disabled}>
+        {children}
+      </button>
+      <ErrorLine error={error} />
+    </>
+  );
+}
+
+/** A label with its text, then the input (a textarea with `rows`) that edits `value`, then any `children`. */
 export function Field({
   label,
   value,
   onChange,
   className,
   rows,
+  children,
   ...input
 }: Labelled<ComponentProps<"input">, string> & { rows?: number }) {
   return (
@@ -40,6 +66,7 @@ export function Field({
       ) : (
         <input {...input} value={value} onChange={(e) => onChange(e.target.value)} />
       )}
+      {children}
     </label>
   );
 }

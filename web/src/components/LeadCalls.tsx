@@ -1,7 +1,6 @@
 // The lead's calls: history with disposition, duration and recording; the Call button when the tenant has
 // telephony; a disposition an agent sets after talking. Refreshes every 2 s while a call rings or lasts.
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { useState } from "react";
 import { api, unwrap } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
@@ -15,16 +14,16 @@ import {
   type Disposition,
 } from "../lib/calls";
 import { phone } from "../lib/format";
+import { useForm } from "../lib/useForm";
 import { useInvalidate } from "../lib/useInvalidate";
-import { Field, Form, Options, SelectField } from "./Form";
+import { Field, Form, Options, SelectField, Submit } from "./Form";
 import { ErrorLine, QueryList } from "./States";
 import { Time } from "./Time";
 
 function DispositionForm({ call, leadId }: { call: Call; leadId: string }) {
   const invalidate = useInvalidate();
-  const [disposition, setDisposition] = useState<Disposition | "">("");
-  const [note, setNote] = useState("");
-  const [callbackAt, setCallbackAt] = useState("");
+  const { values, field, reset } = useForm({ disposition: "" as Disposition | "", note: "", callbackAt: "" });
+  const { disposition, note, callbackAt } = values;
   const save = useMutation({
     mutationFn: () =>
       unwrap(
@@ -38,27 +37,26 @@ function DispositionForm({ call, leadId }: { call: Call; leadId: string }) {
         }),
       ),
     onSuccess: () => {
-      setNote("");
+      reset("note");
       // A disposition may move the lead's status.
       void invalidate(["calls", leadId], ["timeline", leadId], ["lead", leadId]);
     },
   });
   return (
     <Form className="row disposition" onSubmit={() => save.mutate()} aria-label="Set the disposition">
-      <SelectField label="Disposition" aria-label="Disposition" value={disposition} onChange={setDisposition} required>
+      <SelectField label="Disposition" aria-label="Disposition" {...field("disposition")} required>
         <option value="" disabled>
           choose…
         </option>
         <Options items={AGENT_DISPOSITIONS} label={dispositionLabel} />
       </SelectField>
       {disposition === "callback_requested" && (
-        <Field label="Call back at" type="datetime-local" value={callbackAt} onChange={setCallbackAt} required />
+        <Field label="Call back at" type="datetime-local" {...field("callbackAt")} required />
       )}
-      <Field label="Call note" value={note} onChange={setNote} maxLength={2000} />
-      <button type="submit" disabled={save.isPending || !disposition}>
+      <Field label="Call note" {...field("note")} maxLength={2000} />
+      <Submit pending={save.isPending} disabled={!disposition} error={save.error}>
         Save
-      </button>
-      <ErrorLine error={save.error} />
+      </Submit>
     </Form>
   );
 }

@@ -5,6 +5,7 @@ import { useState } from "react";
 import { api, errorMessage, unwrap, type Schemas } from "../api/client";
 import { dateTime, relativeTime } from "../lib/format";
 import { pickTemplate, splitParameters, templateLabel } from "../lib/templates";
+import { useForm } from "../lib/useForm";
 import { useInvalidate } from "../lib/useInvalidate";
 import { Field, Form } from "./Form";
 import { ErrorLine } from "./States";
@@ -30,11 +31,14 @@ export function windowClosedReason(conversation: Schemas["ConversationPublic"]):
 
 export function ReplyBox({ leadId, conversation }: { leadId: string; conversation: Schemas["ConversationPublic"] }) {
   const invalidate = useInvalidate();
-  const [text, setText] = useState("");
-  const [template, setTemplate] = useState("");
-  const [language, setLanguage] = useState("en_US");
-  const [parameters, setParameters] = useState("");
-  const [parametersHint, setParametersHint] = useState("");
+  const { values, field, set, reset } = useForm({
+    text: "",
+    template: "",
+    language: "en_US",
+    parameters: "",
+    parametersHint: "",
+  });
+  const { text, template, language, parameters, parametersHint } = values;
   // One id per message being written: a retry after a lost answer never sends it twice.
   const [requestId, setRequestId] = useState(newRequestId);
   const blocked = replyBlocked(conversation);
@@ -44,7 +48,7 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
     mutationFn: (body: Schemas["MessageSend"]) =>
       unwrap(api.POST("/api/v1/leads/{lead_id}/messages", { params: { path: { lead_id: leadId } }, body })),
     onSuccess: () => {
-      setText("");
+      reset("text");
       setRequestId(newRequestId());
       void invalidate(["messages", leadId], ["conversations"]);
     },
@@ -52,8 +56,8 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
 
   function submit() {
     if (windowClosed) {
-      const values = splitParameters(parameters);
-      send.mutate({ template, template_language: language, template_parameters: values, request_id: requestId });
+      const split = splitParameters(parameters);
+      send.mutate({ template, template_language: language, template_parameters: split, request_id: requestId });
     } else {
       send.mutate({ text, request_id: requestId });
     }
@@ -76,24 +80,23 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
           <TemplatePicker
             onPick={(known) => {
               const picked = pickTemplate(known, { language });
-              setTemplate(picked.template);
-              setLanguage(picked.language);
-              setParametersHint(picked.parametersHint);
+              set("template")(picked.template);
+              set("language")(picked.language);
+              set("parametersHint")(picked.parametersHint);
             }}
           />
           <div className="row">
-            <Field label="Template name" value={template} onChange={setTemplate} required />
-            <Field label="Language" value={language} onChange={setLanguage} required />
+            <Field label="Template name" {...field("template")} required />
+            <Field label="Language" {...field("language")} required />
             <Field
               label="Parameters (comma-separated)"
-              value={parameters}
-              onChange={setParameters}
+              {...field("parameters")}
               placeholder={parametersHint || undefined}
             />
           </div>
         </>
       ) : (
-        <Field label="Your reply" value={text} rows={3} onChange={setText} required />
+        <Field label="Your reply" {...field("text")} rows={3} required />
       )}
       <ErrorLine error={send.error} />
       <button type="submit" disabled={send.isPending}>

@@ -1,7 +1,7 @@
 // Complete or skip a task with an outcome and a note: the waiting enrollment's workflow moves on at once.
 import { useMutation } from "@tanstack/react-query";
-import { useState } from "react";
 import { api, unwrap, type Schemas } from "../api/client";
+import { useForm } from "../lib/useForm";
 import { useInvalidate } from "../lib/useInvalidate";
 import { Field } from "./Form";
 import { ErrorLine } from "./States";
@@ -11,8 +11,8 @@ export const TASK_OUTCOMES = ["reached", "no answer", "left a voicemail", "meeti
 
 export function TaskActions({ task, onDone }: { task: Schemas["TaskPublic"]; onDone?: () => void }) {
   const invalidate = useInvalidate();
-  const [note, setNote] = useState("");
-  const [outcome, setOutcome] = useState("");
+  const { values, field, reset } = useForm({ note: "", outcome: "" });
+  const { note, outcome } = values;
   const act = useMutation({
     mutationFn: (action: "complete" | "skip") => {
       const options = { params: { path: { task_id: task.id } }, body: { note: note || null, outcome: outcome.trim() || null } };
@@ -23,30 +23,21 @@ export function TaskActions({ task, onDone }: { task: Schemas["TaskPublic"]; onD
       );
     },
     onSuccess: () => {
-      setNote("");
-      setOutcome("");
+      reset("note", "outcome");
       void invalidate(["tasks"], ["lead-tasks", task.lead_id], ["enrollments", task.lead_id], ["timeline", task.lead_id]);
       onDone?.();
     },
   });
   return (
     <div className="task-actions">
-      <label>
-        Outcome
-        <input
-          value={outcome}
-          onChange={(e) => setOutcome(e.target.value)}
-          list={`outcomes-${task.id}`}
-          maxLength={80}
-          placeholder="e.g. reached"
-        />
+      <Field label="Outcome" {...field("outcome")} list={`outcomes-${task.id}`} maxLength={80} placeholder="e.g. reached">
         <datalist id={`outcomes-${task.id}`}>
           {TASK_OUTCOMES.map((o) => (
             <option key={o} value={o} />
           ))}
         </datalist>
-      </label>
-      <Field label="Note" value={note} onChange={setNote} placeholder="what happened" />
+      </Field>
+      <Field label="Note" {...field("note")} placeholder="what happened" />
       <button type="button" className="primary" disabled={act.isPending} onClick={() => act.mutate("complete")}>
         Complete
       </button>

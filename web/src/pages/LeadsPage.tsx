@@ -4,11 +4,12 @@ import { Link, Route, Routes, useNavigate } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
-import { Checkbox, Field, Form, Options, SelectField } from "../components/Form";
+import { Checkbox, Field, Form, Options, SelectField, Submit } from "../components/Form";
 import { DataTable, ErrorLine, QueryList } from "../components/States";
 import { Time } from "../components/Time";
 import { phone } from "../lib/format";
 import { useStatuses } from "../lib/queries";
+import { useForm } from "../lib/useForm";
 import { useInvalidate } from "../lib/useInvalidate";
 import { LeadPage } from "./LeadPage";
 
@@ -17,12 +18,9 @@ const PAGE_SIZE = 25;
 function CreateLead() {
   const navigate = useNavigate();
   const invalidate = useInvalidate();
-  const [phoneNumber, setPhoneNumber] = useState("");
-  const [name, setName] = useState("");
-  const [email, setEmail] = useState("");
+  const { values, field } = useForm({ phone: "", name: "", email: "" });
   const create = useMutation({
-    mutationFn: () =>
-      unwrap(api.POST("/api/v1/leads", { body: { phone: phoneNumber, name, email: email || null, source: "web" } })),
+    mutationFn: () => unwrap(api.POST("/api/v1/leads", { body: { ...values, email: values.email || null, source: "web" } })),
     onSuccess: (lead) => {
       void invalidate(["leads"]);
       navigate(`/leads/${lead.id}`);
@@ -30,13 +28,12 @@ function CreateLead() {
   });
   return (
     <Form className="create" onSubmit={() => create.mutate()} aria-label="New lead">
-      <Field label="Phone" value={phoneNumber} onChange={setPhoneNumber} required />
-      <Field label="Name" value={name} onChange={setName} />
-      <Field label="E-mail" type="email" value={email} onChange={setEmail} />
-      <button type="submit" disabled={create.isPending}>
+      <Field label="Phone" {...field("phone")} required />
+      <Field label="Name" {...field("name")} />
+      <Field label="E-mail" type="email" {...field("email")} />
+      <Submit pending={create.isPending} error={create.error}>
         Create lead
-      </button>
-      <ErrorLine error={create.error} />
+      </Submit>
     </Form>
   );
 }

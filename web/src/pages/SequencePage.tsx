@@ -5,6 +5,7 @@ import { api, unwrap } from "../api/client";
 import { Checkbox, Field, Form } from "../components/Form";
 import { DataTable, Empty, ErrorLine, QueryState } from "../components/States";
 import { dateTime, phone } from "../lib/format";
+import { useForm } from "../lib/useForm";
 import { useInvalidate } from "../lib/useInvalidate";
 import { SequenceEditor } from "./SequenceEditor";
 
@@ -16,14 +17,13 @@ const SKIP_REASONS: Record<string, string> = {
 };
 
 function Preview({ sequenceId }: { sequenceId: string }) {
-  const [samplePhone, setSamplePhone] = useState("");
-  const [sampleName, setSampleName] = useState("Alex Sample");
+  const { values, field } = useForm({ phone: "", name: "Alex Sample" });
   const preview = useMutation({
     mutationFn: () =>
       unwrap(
         api.POST("/api/v1/sequences/{sequence_id}/preview", {
           params: { path: { sequence_id: sequenceId } },
-          body: { phone: samplePhone, name: sampleName },
+          body: values,
         }),
       ),
   });
@@ -31,8 +31,8 @@ function Preview({ sequenceId }: { sequenceId: string }) {
     <section aria-label="Preview">
       <h2>Preview for a sample lead</h2>
       <Form className="row" onSubmit={() => preview.mutate()}>
-        <Field label="Sample phone" value={samplePhone} onChange={setSamplePhone} required />
-        <Field label="Sample name" value={sampleName} onChange={setSampleName} />
+        <Field label="Sample phone" {...field("phone")} required />
+        <Field label="Sample name" {...field("name")} />
         <button type="submit" disabled={preview.isPending}>
           Preview
         </button>

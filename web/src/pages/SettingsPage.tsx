@@ -3,13 +3,14 @@ import { useState } from "react";
 import { api, ApiError, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
-import { Field, Form, Options, SelectField } from "../components/Form";
+import { Field, Form, Options, SelectField, Submit } from "../components/Form";
 import { STAGES, StatusRow, type Stage } from "../components/settings/StatusRow";
 import { UserRole } from "../components/settings/UserRole";
 import { WhatsAppAccountForm } from "../components/settings/WhatsAppAccountForm";
 import { DataTable, Empty, ErrorLine, QueryList, QueryState } from "../components/States";
 import { Time } from "../components/Time";
 import { useStatuses, useUsers } from "../lib/queries";
+import { useForm } from "../lib/useForm";
 import { useInvalidate } from "../lib/useInvalidate";
 
 type TenantRole = "owner" | "admin" | "agent";
@@ -19,17 +20,12 @@ function Users() {
   const { me } = useAuth();
   const invalidate = useInvalidate();
   const users = useUsers();
-  const [email, setEmail] = useState("");
-  const [fullName, setFullName] = useState("");
-  const [password, setPassword] = useState("");
-  const [role, setRole] = useState<TenantRole>("agent");
+  const { values, field, reset } = useForm({ email: "", full_name: "", password: "", role: "agent" as TenantRole });
   const refresh = () => invalidate(["users"]);
   const add = useMutation({
-    mutationFn: () => unwrap(api.POST("/api/v1/users", { body: { email, full_name: fullName, password, role } })),
+    mutationFn: () => unwrap(api.POST("/api/v1/users", { body: values })),
     onSuccess: () => {
-      setEmail("");
-      setFullName("");
-      setPassword("");
+      reset("email", "full_name", "password");
       void refresh();
     },
   });
@@ -73,16 +69,15 @@ function Users() {
       <ErrorLine error={deactivate.error} />
       {mayManage && (
         <Form className="create" onSubmit={() => add.mutate()} aria-label="Add a user">
-          <Field label="E-mail" type="email" value={email} onChange={setEmail} required />
-          <Field label="Full name" value={fullName} onChange={setFullName} />
-          <Field label="Password" type="password" value={password} onChange={setPassword} required />
-          <SelectField label="Role" value={role} onChange={setRole}>
+          <Field label="E-mail" type="email" {...field("email")} required />
+          <Field label="Full name" {...field("full_name")} />
+          <Field label="Password" type="password" {...field("password")} required />
+          <SelectField label="Role" {...field("role")}>
             <Options items={can(me, "user:manage_owners") ? ALL_ROLES : ALL_ROLES.slice(0, 2)} />
           </SelectField>
-          <button type="submit" disabled={add.isPending}>
+          <Submit pending={add.isPending} error={add.error}>
             Add user
-          </button>
-          <ErrorLine error={add.error} />
+          </Submit>
         </Form>
       )}
     </section>
@@ -92,14 +87,13 @@ function Users() {
 function ApiKeys() {
   const invalidate = useInvalidate();
   const keys = useQuery({ queryKey: ["api-keys"], queryFn: () => unwrap(api.GET("/api/v1/api-keys")) });
-  const [name, setName] = useState("");
-  const [role, setRole] = useState<TenantRole>("agent");
+  const { values, field, reset } = useForm({ name: "", role: "agent" as TenantRole });
   const [created, setCreated] = useState<Schemas["ApiKeyCreated"] | null>(null);
   const create = useMutation({
-    mutationFn: () => unwrap(api.POST("/api/v1/api-keys", { body: { name, role } })),
+    mutationFn: () => unwrap(api.POST("/api/v1/api-keys", { body: values })),
     onSuccess: (key) => {
       setCreated(key);
-      setName("");
+      reset("name");
       void invalidate(["api-keys"]);
     },
   });
@@ -136,14 +130,13 @@ function ApiKeys() {
         )}
       </QueryList>
       <Form className="create" onSubmit={() => create.mutate()} aria-label="Create an API key">
-        <Field label="What it is for" value={name} onChange={setName} required />
-        <SelectField label="Role" value={role} onChange={setRole}>
+        <Field label="What it is for" {...field("name")} required />
+        <SelectField label="Role" {...field("role")}>
           <Options items={ALL_ROLES} />
         </SelectField>
-        <button type="submit" disabled={create.isPending}>
+        <Submit pending={create.isPending} error={create.error ?? revoke.error}>
           Create key
-        </button>
-        <ErrorLine error={create.error ?? revoke.error} />
+        </Submit>
       </Form>
       {created && (
         <div className="notice" role="status">
@@ -164,14 +157,11 @@ function ApiKeys() {
 function Statuses() {
   const invalidate = useInvalidate();
   const statuses = useStatuses();
-  const [key, setKey] = useState("");
-  const [label, setLabel] = useState("");
-  const [stage, setStage] = useState<Stage>("qualified");
+  const { values, field, reset } = useForm({ key: "", label: "", stage: "qualified" as Stage });
   const add = useMutation({
-    mutationFn: () => unwrap(api.POST("/api/v1/statuses", { body: { key, label, stage, is_default: false } })),
+    mutationFn: () => unwrap(api.POST("/api/v1/statuses", { body: { ...values, is_default: false } })),
     onSuccess: () => {
-      setKey("");
-      setLabel("");
+      reset("key", "label");
       void invalidate(["statuses"]);
     },
   });
@@ -179,15 +169,14 @@ function Statuses() {
     <section aria-label="Statuses">
       <h2>Statuses</h2>
       <Form className="create" onSubmit={() => add.mutate()} aria-label="Add a status">
-        <Field label="Key" value={key} onChange={setKey} required placeholder="demo_booked" />
-        <Field label="Label" value={label} onChange={setLabel} required />
-        <SelectField label="Stage" value={stage} onChange={setStage}>
+        <Field label="Key" {...field("key")} required placeholder="demo_booked" />
+        <Field label="Label" {...field("label")} required />
+        <SelectField label="Stage" {...field("stage")}>
           <Options items={STAGES} />
         </SelectField>
-        <button type="submit" disabled={add.isPending}>
+        <Submit pending={add.isPending} error={add.error}>
           Add status
-        </button>
-        <ErrorLine error={add.error} />
+        </Submit>
       </Form>
       <QueryState query={statuses} what="statuses" />
       <ul className="statuses">
@@ -203,8 +192,8 @@ function TenantSettings() {
   const { me } = useAuth();
   const invalidate = useInvalidate();
   const tenantId = me?.tenant?.id ?? "";
-  const [minutes, setMinutes] = useState("");
-  const [timezone, setTimezone] = useState("");
+  const { values, field } = useForm({ minutes: "", timezone: "" });
+  const { minutes, timezone } = values;
   const save = useMutation({
     mutationFn: () =>
       unwrap(
@@ -222,8 +211,8 @@ function TenantSettings() {
     <section aria-label="Tenant">
       <h2>Tenant</h2>
       <Form className="create" onSubmit={() => save.mutate()} aria-label="Tenant settings">
-        <Field label="Speed-to-lead minutes (0 = off)" type="number" min={0} value={minutes} onChange={setMinutes} />
-        <Field label="Time zone" value={timezone} onChange={setTimezone} placeholder="Europe/Madrid" />
+        <Field label="Speed-to-lead minutes (0 = off)" type="number" min={0} {...field("minutes")} />
+        <Field label="Time zone" {...field("timezone")} placeholder="Europe/Madrid" />
         <button type="submit" disabled={save.isPending || (minutes === "" && timezone === "")}>
           Save
         </button>

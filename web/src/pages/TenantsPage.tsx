@@ -1,55 +1,47 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
-import { useState } from "react";
 import { api, unwrap } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
-import { Field, Form } from "../components/Form";
-import { DataTable, ErrorLine, QueryState } from "../components/States";
+import { Field, Form, Submit } from "../components/Form";
+import { DataTable, QueryState } from "../components/States";
 import { Time } from "../components/Time";
+import { useForm } from "../lib/useForm";
 import { useInvalidate } from "../lib/useInvalidate";
 
 function CreateTenant() {
   const invalidate = useInvalidate();
-  const [name, setName] = useState("");
-  const [slug, setSlug] = useState("");
-  const [ownerEmail, setOwnerEmail] = useState("");
-  const [ownerPassword, setOwnerPassword] = useState("");
-  const [timezone, setTimezone] = useState("UTC");
+  const { values, field, reset } = useForm({ name: "", slug: "", ownerEmail: "", ownerPassword: "", timezone: "UTC" });
   const create = useMutation({
     mutationFn: () =>
       unwrap(
         api.POST("/api/v1/tenants", {
           body: {
-            name,
-            slug,
-            owner_email: ownerEmail,
-            owner_password: ownerPassword,
+            name: values.name,
+            slug: values.slug,
+            owner_email: values.ownerEmail,
+            owner_password: values.ownerPassword,
             owner_name: "",
-            timezone,
+            timezone: values.timezone,
             default_region: "US",
             speed_to_lead_minutes: 15,
           },
         }),
       ),
     onSuccess: () => {
-      setName("");
-      setSlug("");
-      setOwnerEmail("");
-      setOwnerPassword("");
+      reset("name", "slug", "ownerEmail", "ownerPassword");
       void invalidate(["tenants"]);
     },
   });
   return (
     <Form className="create" onSubmit={() => create.mutate()} aria-label="New tenant">
-      <Field label="Name" value={name} onChange={setName} required />
-      <Field label="Slug" value={slug} onChange={setSlug} required placeholder="acme" />
-      <Field label="Owner's e-mail" type="email" value={ownerEmail} onChange={setOwnerEmail} required />
-      <Field label="Owner's password" type="password" value={ownerPassword} onChange={setOwnerPassword} required />
-      <Field label="Time zone" value={timezone} onChange={setTimezone} required />
-      <button type="submit" disabled={create.isPending}>
+      <Field label="Name" {...field("name")} required />
+      <Field label="Slug" {...field("slug")} required placeholder="acme" />
+      <Field label="Owner's e-mail" type="email" {...field("ownerEmail")} required />
+      <Field label="Owner's password" type="password" {...field("ownerPassword")} required />
+      <Field label="Time zone" {...field("timezone")} required />
+      <Submit pending={create.isPending} error={create.error}>
         Create tenant
-      </button>
-      <ErrorLine error={create.error} />
+      </Submit>
     </Form>
   );
 }

@@ -3,6 +3,7 @@
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap, type Schemas } from "../../api/client";
+import { useForm } from "../../lib/useForm";
 import { useInvalidate } from "../../lib/useInvalidate";
 import { Checkbox, Field, Form, Options, SelectField } from "../Form";
 import { ErrorLine } from "../States";
@@ -13,10 +14,13 @@ export const STAGES: Stage[] = ["new", "contacted", "engaged", "qualified", "won
 export function StatusRow({ status }: { status: Schemas["StatusPublic"] }) {
   const invalidate = useInvalidate();
   const [editing, setEditing] = useState(false);
-  const [label, setLabel] = useState(status.label);
-  const [stage, setStage] = useState<Stage>(status.stage as Stage);
-  const [position, setPosition] = useState(String(status.position));
-  const [isDefault, setIsDefault] = useState(status.is_default);
+  const { values, field, set } = useForm({
+    label: status.label,
+    stage: status.stage as Stage,
+    position: String(status.position),
+    isDefault: status.is_default,
+  });
+  const { label, stage, position, isDefault } = values;
   const refresh = () => invalidate(["statuses"]);
   const save = useMutation({
     mutationFn: () =>
@@ -56,12 +60,12 @@ export function StatusRow({ status }: { status: Schemas["StatusPublic"] }) {
       )}
       {editing && (
         <Form className="row" onSubmit={() => save.mutate()} aria-label={`Edit status ${status.key}`}>
-          <Field label="Label" value={label} onChange={setLabel} required maxLength={200} />
-          <SelectField label="Stage" value={stage} onChange={setStage}>
+          <Field label="Label" {...field("label")} required maxLength={200} />
+          <SelectField label="Stage" {...field("stage")}>
             <Options items={STAGES} />
           </SelectField>
-          <Field label="Position" type="number" min={0} max={10000} value={position} onChange={setPosition} />
-          <Checkbox label="New leads start here" checked={isDefault} onChange={setIsDefault} />
+          <Field label="Position" type="number" min={0} max={10000} {...field("position")} />
+          <Checkbox label="New leads start here" checked={isDefault} onChange={set("isDefault")} />
           <button type="submit" className="primary" disabled={save.isPending}>
             Save
           </button>
