@@ -5,7 +5,7 @@ import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import { Field, Form, Options, SelectField, Submit } from "../components/Form";
 import { STAGES, StatusRow, type Stage } from "../components/settings/StatusRow";
-import { UserRole } from "../components/settings/UserRole";
+import { TENANT_ROLES, UserRole, type TenantRole } from "../components/settings/UserRole";
 import { WhatsAppAccountForm } from "../components/settings/WhatsAppAccountForm";
 import { DataTable, Empty, ErrorLine, QueryList, QueryState } from "../components/States";
 import { Time } from "../components/Time";
@@ -13,8 +13,6 @@ import { useStatuses, useUsers } from "../lib/queries";
 import { useForm } from "../lib/useForm";
 import { useInvalidate } from "../lib/useInvalidate";
 
-type TenantRole = "owner" | "admin" | "agent";
-const ALL_ROLES: TenantRole[] = ["agent", "admin", "owner"];
 
 function Users() {
   const { me } = useAuth();
@@ -73,7 +71,7 @@ function Users() {
           <Field label="Full name" {...field("full_name")} />
           <Field label="Password" type="password" {...field("password")} required />
           <SelectField label="Role" {...field("role")}>
-            <Options items={can(me, "user:manage_owners") ? ALL_ROLES : ALL_ROLES.slice(0, 2)} />
+            <Options items={can(me, "user:manage_owners") ? TENANT_ROLES : TENANT_ROLES.slice(0, 2)} />
           </SelectField>
           <Submit pending={add.isPending} error={add.error}>
             Add user
@@ -132,7 +130,7 @@ function ApiKeys() {
       <Form className="create" onSubmit={() => create.mutate()} aria-label="Create an API key">
         <Field label="What it is for" {...field("name")} required />
         <SelectField label="Role" {...field("role")}>
-          <Options items={ALL_ROLES} />
+          <Options items={TENANT_ROLES} />
         </SelectField>
         <Submit pending={create.isPending} error={create.error ?? revoke.error}>
           Create key

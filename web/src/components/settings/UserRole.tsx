@@ -5,7 +5,9 @@ import { useInvalidate } from "../../lib/useInvalidate";
 import { Options } from "../Form";
 import { ErrorLine } from "../States";
 
-type TenantRole = "owner" | "admin" | "agent";
+export type TenantRole = "owner" | "admin" | "agent";
+/** The roles in the order they are offered; only owners hand out the last one. */
+export const TENANT_ROLES: TenantRole[] = ["agent", "admin", "owner"];
 
 export function UserRole({ user, mayGrantOwner }: { user: Schemas["UserPublic"]; mayGrantOwner: boolean }) {
   const invalidate = useInvalidate();
@@ -16,7 +18,7 @@ export function UserRole({ user, mayGrantOwner }: { user: Schemas["UserPublic"];
   });
   // Only owners hand out or take away the owner role; an admin sees an owner's role as text.
   if (user.role === "owner" && !mayGrantOwner) return <>{user.role}</>;
-  const roles: TenantRole[] = mayGrantOwner ? ["agent", "admin", "owner"] : ["agent", "admin"];
+  const roles = mayGrantOwner ? TENANT_ROLES : TENANT_ROLES.slice(0, 2);
   return (
     <>
       <select

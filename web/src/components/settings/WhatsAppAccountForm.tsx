@@ -3,6 +3,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap, type Schemas } from "../../api/client";
+import { useForm } from "../../lib/useForm";
 import { Field, Form, SelectField } from "../Form";
 import { ErrorLine } from "../States";
 
@@ -17,18 +18,20 @@ const SECRETS = [
 
 export function WhatsAppAccountForm({ account, onDone }: { account: Account | null; onDone: () => void }) {
   const queryClient = useQueryClient();
-  const [provider, setProvider] = useState<Provider>((account?.provider as Provider | undefined) ?? "cloud");
-  const [phoneNumberId, setPhoneNumberId] = useState(account?.phone_number_id ?? "");
-  const [displayNumber, setDisplayNumber] = useState(account?.display_number ?? "");
+  const { values, field } = useForm({
+    provider: (account?.provider as Provider | undefined) ?? "cloud",
+    phoneNumberId: account?.phone_number_id ?? "",
+    displayNumber: account?.display_number ?? "",
+  });
   const [secrets, setSecrets] = useState<Record<string, string>>({});
   const save = useMutation({
     mutationFn: () =>
       unwrap(
         api.PUT("/api/v1/whatsapp/account", {
           body: {
-            provider,
-            phone_number_id: phoneNumberId.trim() || null,
-            display_number: displayNumber.trim() || null,
+            provider: values.provider,
+            phone_number_id: values.phoneNumberId.trim() || null,
+            display_number: values.displayNumber.trim() || null,
             // Left empty: null, which keeps the stored secret.
             ...Object.fromEntries(SECRETS.map(({ field }) => [field, secrets[field] || null])),
           },
@@ -42,13 +45,13 @@ export function WhatsAppAccountForm({ account, onDone }: { account: Account | nu
   });
   return (
     <Form className="create" onSubmit={() => save.mutate()} aria-label="WhatsApp account settings">
-      <SelectField label="Provider" value={provider} onChange={setProvider}>
+      <SelectField label="Provider" {...field("provider")}>
         <option value="cloud">Meta Cloud API</option>
         <option value="evolution">Evolution API</option>
         <option value="sandbox">sandbox (development)</option>
       </SelectField>
-      <Field label="Phone number id" value={phoneNumberId} onChange={setPhoneNumberId} maxLength={64} />
-      <Field label="Display number" value={displayNumber} onChange={setDisplayNumber} maxLength={32} />
+      <Field label="Phone number id" {...field("phoneNumberId")} maxLength={64} />
+      <Field label="Display number" {...field("displayNumber")} maxLength={32} />
       {SECRETS.map(({ field, label, stored }) => (
         <Field
           key={field}
