@@ -34,7 +34,7 @@ async def serve() -> int:
         task_queue=BASELINE_QUEUE,
         workflows=[BaselineWorkflow, SignalProbeWorkflow, TimerBaselineWorkflow],
         activities=[noop],
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(settings.worker_workflow_sandbox),
         graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
     )
     async with worker:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
-from temporalio.worker import Interceptor, Worker
+from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.ai import AiActivities
@@ -121,7 +121,16 @@ def activities(
     ]
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
+def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
+    """The SDK's sandbox, or none (`LEADFLOW_WORKER_WORKFLOW_SANDBOX`, off by default for the workers).
+
+    The sandbox imports a workflow's module afresh for every workflow instance, and an uncached bulk worker builds
+    one instance per task: about half of its CPU per due send. Without it, determinism rests on the tests: every
+    recorded history replays in the sandbox (tests/workflows/replay.py) and the workflow modules are read for
+    non-deterministic calls (tests/workflows/test_workflow_code.py). Replays and history recordings keep the sandbox.
+    """
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
     return SandboxedWorkflowRunner(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
     )
@@ -217,7 +226,7 @@ def build_worker(
                 client,
                 workflows=list(WORKFLOWS),
                 activities=served,
-                workflow_runner=workflow_runner(),
+                workflow_runner=workflow_runner(settings.worker_workflow_sandbox),
                 graceful_shutdown_timeout=WORKER_GRACEFUL_SHUTDOWN,
                 interceptors=worker_interceptors(client),
                 **worker_options(settings, queue),

@@ -22,7 +22,15 @@ def load(path: Path) -> WorkflowHistory:
 
 
 async def replay_failure(path: Path, workflow: type) -> BaseException | None:
-    """Why replaying the history at `path` on `workflow` fails, or None when it replays."""
-    replayer = Replayer(workflows=[workflow], data_converter=pydantic_data_converter, workflow_runner=workflow_runner())
-    result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
-    return result.replay_failure
+    """Why replaying the history at `path` on `workflow` fails, or None when it replays.
+
+    It replays twice: in the SDK's sandbox, which refuses a non-deterministic call (the clock, randomness, I/O) on
+    the recorded path, and on the workers' own runner without it (worker/main.py, `workflow_runner`)."""
+    for sandboxed in (True, False):
+        replayer = Replayer(
+            workflows=[workflow], data_converter=pydantic_data_converter, workflow_runner=workflow_runner(sandboxed)
+        )
+        result = await replayer.replay_workflow(load(path), raise_on_replay_failure=False)
+        if result.replay_failure is not None:
+            return result.replay_failure
+    return None
