@@ -30,7 +30,6 @@ from agent.budget import BudgetState, budget_state, month_key, month_start
 from agent.factory import AgentFactory
 from agent.guardrail import check_reply
 from agent.lead_tools import LeadTools, TurnScope
-from agent.pricing import estimate_cost
 from agent.prompt import ConversationLine, LeadFacts, build_messages, fact_lines, outreach_messages
 from agent.turn import CallUsage, ToolRunner, run_turn
 from core.config import Settings
@@ -186,14 +185,7 @@ class AiActivities:
             # The ORM objects stay in this session: copy what the tools need.
             session.expunge(lead)
         conversation = [ConversationLine(inbound=m.direction == "inbound", text=m.body) for m in reversed(recent)]
-        facts = LeadFacts(
-            name=lead.name or None,
-            status=lead.status_key,
-            stage=lead.stage,
-            source=lead.source,
-            custom_fields=lead.custom_fields or {},
-            timezone=lead.timezone,
-        )
+        facts = LeadFacts.of(lead)
         messages = build_messages(config, facts, conversation, datetime.now(ZoneInfo(lead.timezone)))
         scope = TurnScope(
             tenant_id=data.tenant_id,
@@ -209,24 +201,17 @@ class AiActivities:
                 data.tenant_id, data.lead_id, config.version, call, key=f"{data.turn_key}:a{attempt}:r{call.round}"
             )
 
-        try:
-            async with _heartbeating():
-                outcome = await run_turn(
-                    agent.client,
-                    config,
-                    messages,
-                    LeadTools(self.sessions, self.client, scope, lead, self.flags),
-                    lead_id=str(data.lead_id),
-                    status_keys=statuses,
-                    max_rounds=self.settings.ai_max_tool_rounds,
-                    record_usage=record,
-                )
-        except openai.APIStatusError as error:
-            raise self._model_failure(error) from None
-        except (openai.APITimeoutError, openai.APIConnectionError) as error:
-            raise ApplicationError(
-                f"the model did not answer: {type(error).__name__}", type=MODEL_UNAVAILABLE
-            ) from None
+        async with self._calling_the_model():
+            outcome = await run_turn(
+                agent.client,
+                config,
+                messages,
+                LeadTools(self.sessions, self.client, scope, lead, self.flags),
+                lead_id=str(data.lead_id),
+                status_keys=statuses,
+                max_rounds=self.settings.ai_max_tool_rounds,
+                record_usage=record,
+            )
         await self._check_soft_budget(config.tenant_id, config.monthly_token_budget_soft)
         needs_approval = None
         if outcome.kind == AiDecisionKind.REPLY:
@@ -278,14 +263,7 @@ class AiActivities:
                     fallback_reason="the monthly AI token budget is used up", settings_version=config.version
                 )
             session.expunge(lead)
-        facts = LeadFacts(
-            name=lead.name or None,
-            status=lead.status_key,
-            stage=lead.stage,
-            source=lead.source,
-            custom_fields=lead.custom_fields or {},
-            timezone=lead.timezone,
-        )
+        facts = LeadFacts.of(lead)
         messages = outreach_messages(config, facts, data.instructions, datetime.now(ZoneInfo(lead.timezone)))
         attempt = activity.info().attempt
 
@@ -299,24 +277,17 @@ class AiActivities:
                 purpose="sequence",
             )
 
-        try:
-            async with _heartbeating():
-                outcome = await run_turn(
-                    agent.client,
-                    dataclasses.replace(config, tools=()),
-                    messages,
-                    _NO_TOOLS,
-                    lead_id=str(data.lead_id),
-                    status_keys=[],
-                    max_rounds=0,
-                    record_usage=record,
-                )
-        except openai.APIStatusError as error:
-            raise self._model_failure(error) from None
-        except (openai.APITimeoutError, openai.APIConnectionError) as error:
-            raise ApplicationError(
-                f"the model did not answer: {type(error).__name__}", type=MODEL_UNAVAILABLE
-            ) from None
+        async with self._calling_the_model():
+            outcome = await run_turn(
+                agent.client,
+                dataclasses.replace(config, tools=()),
+                messages,
+                _NO_TOOLS,
+                lead_id=str(data.lead_id),
+                status_keys=[],
+                max_rounds=0,
+                record_usage=record,
+            )
         await self._check_soft_budget(config.tenant_id, config.monthly_token_budget_soft)
         if outcome.kind != AiDecisionKind.REPLY or not outcome.text:
             return AiMessageComposed(fallback_reason="the model wrote no message", settings_version=config.version)
@@ -352,6 +323,19 @@ class AiActivities:
             )
         log.info("ai message %s for lead %s: fallback sent (%s)", data.key, data.lead_id, data.reason)
 
+    @contextlib.asynccontextmanager
+    async def _calling_the_model(self) -> AsyncIterator[None]:
+        """Heartbeats while the model answers; its failures become the errors the workflows' retry policies know."""
+        try:
+            async with _heartbeating():
+                yield
+        except openai.APIStatusError as error:
+            raise self._model_failure(error) from None
+        except (openai.APITimeoutError, openai.APIConnectionError) as error:
+            raise ApplicationError(
+                f"the model did not answer: {type(error).__name__}", type=MODEL_UNAVAILABLE
+            ) from None
+
     def _model_failure(self, error: openai.APIStatusError) -> ApplicationError:
         body: Any = error.body
         code = body.get("code") if isinstance(body, dict) else None
@@ -381,28 +365,11 @@ class AiActivities:
         key: str,
         purpose: str = "reply",
     ) -> None:
-        cost = estimate_cost(
-            call.model,
-            input_tokens=call.input_tokens,
-            cached_tokens=call.cached_tokens,
-            output_tokens=call.output_tokens,
+        row = call.usage_row(
+            tenant_id=tenant_id, lead_id=lead_id, settings_version=version, purpose=purpose, call_key=key
         )
         async with self.sessions() as session, session.begin():
-            await AiUsageRepository(session).record(
-                {
-                    "tenant_id": tenant_id,
-                    "lead_id": lead_id,
-                    "settings_version": version,
-                    "purpose": purpose,
-                    "model": call.model,
-                    "input_tokens": call.input_tokens,
-                    "cached_tokens": call.cached_tokens,
-                    "output_tokens": call.output_tokens,
-                    "latency_ms": call.latency_ms,
-                    "cost_usd": cost,
-                    "call_key": key,
-                }
-            )
+            await AiUsageRepository(session).record(row)
 
     @staticmethod
     async def _tokens_this_month(session: AsyncSession, tenant_id: Any, hard: int | None) -> int:

@@ -3,9 +3,12 @@ fields and local time) and the recent conversation, oldest first. Only this lead
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.config import AgentConfig
+
+if TYPE_CHECKING:
+    from models import Lead
 
 RULES = (
     "Answer the lead on WhatsApp, briefly and in the lead's language.\n"
@@ -39,6 +42,18 @@ class LeadFacts:
     source: str | None
     custom_fields: dict[str, Any]
     timezone: str
+
+    @classmethod
+    def of(cls, lead: "Lead") -> "LeadFacts":
+        """A lead row's fields as the prompt shows them."""
+        return cls(
+            name=lead.name or None,
+            status=lead.status_key,
+            stage=lead.stage,
+            source=lead.source,
+            custom_fields=lead.custom_fields or {},
+            timezone=lead.timezone,
+        )
 
 
 def fact_lines(facts: str) -> list[str]:

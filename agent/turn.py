@@ -5,6 +5,7 @@ usage recorder, so the activity and the evaluation run the very same loop.
 
 import json
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -12,6 +13,7 @@ from typing import Any, Protocol
 import openai
 
 from agent.config import AgentConfig
+from agent.pricing import estimate_cost
 from agent.tools import ToolRefused, parse_arguments, tool_definitions
 from domain.ai_agent import AgentTool
 from workflows.ai_types import AiDecisionKind
@@ -25,6 +27,63 @@ class CallUsage:
     output_tokens: int
     latency_ms: int
     round: int
+
+    @classmethod
+    def of(cls, completion: Any, config: AgentConfig, *, latency_ms: int, round: int) -> "CallUsage":
+        """What a chat completion used, as its answer reports it (zeros where it reports nothing)."""
+        usage = completion.usage
+        details = usage.prompt_tokens_details if usage else None
+        return cls(
+            model=completion.model or config.model,
+            input_tokens=usage.prompt_tokens if usage else 0,
+            cached_tokens=(details.cached_tokens or 0) if details else 0,
+            output_tokens=usage.completion_tokens if usage else 0,
+            latency_ms=latency_ms,
+            round=round,
+        )
+
+    def usage_row(
+        self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, settings_version: int, purpose: str, call_key: str
+    ) -> dict[str, Any]:
+        """The call's `ai_usage` row, its cost estimated from the model's price."""
+        return {
+            "tenant_id": tenant_id,
+            "lead_id": lead_id,
+            "settings_version": settings_version,
+            "purpose": purpose,
+            "model": self.model,
+            "input_tokens": self.input_tokens,
+            "cached_tokens": self.cached_tokens,
+            "output_tokens": self.output_tokens,
+            "latency_ms": self.latency_ms,
+            "cost_usd": estimate_cost(
+                self.model,
+                input_tokens=self.input_tokens,
+                cached_tokens=self.cached_tokens,
+                output_tokens=self.output_tokens,
+            ),
+            "call_key": call_key,
+        }
+
+
+async def complete(
+    client: openai.AsyncOpenAI,
+    config: AgentConfig,
+    messages: list[dict[str, Any]],
+    *,
+    lead_id: object,
+    tools: list[dict[str, Any]] | None = None,
+) -> Any:
+    """One chat completion with the agent's model settings; `tools`, when any, offered one call at a time."""
+    options: dict[str, Any] = {"tools": tools, "tool_choice": "auto", "parallel_tool_calls": False} if tools else {}
+    return await client.chat.completions.create(
+        model=config.model,
+        messages=messages,  # type: ignore[arg-type]
+        temperature=config.temperature,
+        max_completion_tokens=config.max_output_tokens,
+        safety_identifier=f"lead:{lead_id}",
+        **options,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,29 +127,10 @@ async def run_turn(
     conversation = list(messages)
     for number in range(1, max_rounds + 2):
         started = time.monotonic()
-        options: dict[str, Any] = {}
-        if definitions and number <= max_rounds:
-            options = {"tools": definitions, "tool_choice": "auto", "parallel_tool_calls": False}
-        completion = await client.chat.completions.create(
-            model=config.model,
-            messages=conversation,  # type: ignore[arg-type]
-            temperature=config.temperature,
-            max_completion_tokens=config.max_output_tokens,
-            safety_identifier=f"lead:{lead_id}",
-            **options,
-        )
-        usage = completion.usage
-        details = usage.prompt_tokens_details if usage else None
-        await record_usage(
-            CallUsage(
-                model=completion.model or config.model,
-                input_tokens=usage.prompt_tokens if usage else 0,
-                cached_tokens=(details.cached_tokens or 0) if details else 0,
-                output_tokens=usage.completion_tokens if usage else 0,
-                latency_ms=int((time.monotonic() - started) * 1000),
-                round=number,
-            )
-        )
+        offered = definitions if number <= max_rounds else None
+        completion = await complete(client, config, conversation, lead_id=lead_id, tools=offered)
+        latency_ms = int((time.monotonic() - started) * 1000)
+        await record_usage(CallUsage.of(completion, config, latency_ms=latency_ms, round=number))
         message = completion.choices[0].message
         calls = [c for c in message.tool_calls or [] if c.type == "function"]
         if not calls:

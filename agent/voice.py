@@ -29,9 +29,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from agent.budget import BudgetState, budget_state, month_start
 from agent.factory import Agent, AgentFactory
 from agent.guardrail import check_reply
-from agent.pricing import estimate_cost
 from agent.prompt import LeadFacts, fact_lines, system_prompt
 from agent.tools import tool_definitions
+from agent.turn import CallUsage, complete
 from core.config import Settings
 from core.feature_flags import FeatureFlagReader
 from domain.ai_agent import AgentMode, AgentTool
@@ -178,14 +178,7 @@ class AiVoiceAgent:
             lead = await session.get(Lead, call.lead_id) if call is not None else None
             if lead is None or lead.tenant_id != tenant_id:
                 return None
-            facts = LeadFacts(
-                name=lead.name or None,
-                status=lead.status_key,
-                stage=lead.stage,
-                source=lead.source,
-                custom_fields=lead.custom_fields or {},
-                timezone=lead.timezone,
-            )
+            facts = LeadFacts.of(lead)
             return _Scene(agent=agent, lead_id=lead.id, facts=facts)
 
     @staticmethod
@@ -241,46 +234,24 @@ class AiVoiceAgent:
         key: str,
         request_timeout: float | None,
     ) -> Any:
-        config = scene.agent.config
         client = scene.agent.client
         if request_timeout is not None:
             client = client.with_options(timeout=request_timeout)
-        options: dict[str, Any] = {"tools": tools, "tool_choice": "auto", "parallel_tool_calls": False} if tools else {}
         key = f"{key}:{uuid.uuid4().hex[:12]}"
         started = time.monotonic()
-        completion = await client.chat.completions.create(
-            model=config.model,
-            messages=messages,  # type: ignore[arg-type]
-            temperature=config.temperature,
-            max_completion_tokens=config.max_output_tokens,
-            safety_identifier=f"lead:{scene.lead_id}",
-            **options,
-        )
+        completion = await complete(client, scene.agent.config, messages, lead_id=scene.lead_id, tools=tools)
         await self._record_usage(scene, completion, key=key, latency_ms=int((time.monotonic() - started) * 1000))
         return completion
 
     async def _record_usage(self, scene: _Scene, completion: Any, *, key: str, latency_ms: int) -> None:
-        usage = completion.usage
-        details = usage.prompt_tokens_details if usage else None
-        model = completion.model or scene.agent.config.model
-        input_tokens = usage.prompt_tokens if usage else 0
-        cached = (details.cached_tokens or 0) if details else 0
-        output_tokens = usage.completion_tokens if usage else 0
+        config = scene.agent.config
+        call = CallUsage.of(completion, config, latency_ms=latency_ms, round=1)
+        row = call.usage_row(
+            tenant_id=config.tenant_id,
+            lead_id=scene.lead_id,
+            settings_version=config.version,
+            purpose="call",
+            call_key=key,
+        )
         async with self._sessions() as session, session.begin():
-            await AiUsageRepository(session).record(
-                {
-                    "tenant_id": scene.agent.config.tenant_id,
-                    "lead_id": scene.lead_id,
-                    "settings_version": scene.agent.config.version,
-                    "purpose": "call",
-                    "model": model,
-                    "input_tokens": input_tokens,
-                    "cached_tokens": cached,
-                    "output_tokens": output_tokens,
-                    "latency_ms": latency_ms,
-                    "cost_usd": estimate_cost(
-                        model, input_tokens=input_tokens, cached_tokens=cached, output_tokens=output_tokens
-                    ),
-                    "call_key": key,
-                }
-            )
+            await AiUsageRepository(session).record(row)
