@@ -11,16 +11,13 @@ flag went off is never dialled.
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, Unpack
 
-import httpx
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.provider_clients import ProviderActivities
+from activities.provider_clients import ProviderActivities, ProviderClients
 from agent.factory import AgentFactory
 from agent.voice import AiVoiceAgent
 from channels.voice.accounts import VoiceClients
@@ -29,7 +26,6 @@ from channels.voice.live import LiveCalls
 from channels.voice.placement import CallPlacer, PlacementInFlight, PlacementRefused, PlacementThrottled
 from channels.voice.scheduling import CallNotPossible, queue_call
 from channels.voice.script import scripted_reply
-from core.config import Settings
 from core.feature_flags import FeatureFlagReader
 from core.redis import Keys
 from domain.calls import CallDisposition, VoiceScript, lead_effect
@@ -110,15 +106,13 @@ class CallActivities(ProviderActivities):
     def __init__(
         self,
         *,
-        session_factory: async_sessionmaker[AsyncSession],
-        http: httpx.AsyncClient,
-        redis: Redis,
-        settings: Settings,
         flags: FeatureFlagReader,
         temporal: Client | None = None,
         agents: AgentFactory | None = None,
+        **clients: Unpack[ProviderClients],
     ) -> None:
-        super().__init__(session_factory=session_factory, http=http, redis=redis, settings=settings)
+        super().__init__(**clients)
+        session_factory, http, redis, settings = self._sessions, self._http, self._redis, self._settings
         self._temporal = temporal
         self._flags = flags
         self._clients = VoiceClients(http, settings)
@@ -330,20 +324,33 @@ class CallActivities(ProviderActivities):
         )
 
     async def _callback_task(self, data: CallOutcome, at: datetime) -> None:
+        await self._call_back_task(
+            data.tenant_id,
+            data.lead_id,
+            title_note="",
+            happened=f"asked to be called back (call disposition by {data.actor}).",
+            due_at=at,
+            key=f"call-callback:{data.call_id}:{at.isoformat()}",
+        )
+
+    async def _call_back_task(
+        self, tenant_id: uuid.UUID, lead_id: uuid.UUID, *, title_note: str, happened: str, due_at: datetime, key: str
+    ) -> None:
+        """A task for the lead's owner, once per `key`: "Call back <lead><title_note>", "<phone> <happened>"."""
         async with self._sessions() as session, session.begin():
-            lead = await session.get(Lead, data.lead_id)
+            lead = await LeadRepository(session).by_id(lead_id)
             if lead is None:
                 return
             await TaskRepository(session).create_once(
                 {
-                    "tenant_id": data.tenant_id,
-                    "lead_id": data.lead_id,
-                    "title": f"Call back {lead.name or lead.phone}",
-                    "description": f"{lead.phone} asked to be called back (call disposition by {data.actor}).",
+                    "tenant_id": tenant_id,
+                    "lead_id": lead_id,
+                    "title": f"Call back {lead.name or lead.phone}{title_note}",
+                    "description": f"{lead.phone} {happened}",
                     "assignee_id": lead.owner_id,
-                    "due_at": at,
+                    "due_at": due_at,
                     "blocks_enrollment": False,
-                    "idempotency_key": f"call-callback:{data.call_id}:{at.isoformat()}",
+                    "idempotency_key": key,
                 }
             )
 
@@ -367,22 +374,14 @@ class CallActivities(ProviderActivities):
 
     @activity.defn(name=CREATE_MISSED_CALL_TASK)
     async def create_missed_call_task(self, data: MissedCallTask) -> None:
-        async with self._sessions() as session, session.begin():
-            lead = await LeadRepository(session).by_id(data.lead_id)
-            if lead is None:
-                return
-            await TaskRepository(session).create_once(
-                {
-                    "tenant_id": data.tenant_id,
-                    "lead_id": data.lead_id,
-                    "title": f"Call back {lead.name or lead.phone}: missed call",
-                    "description": f"{lead.phone} called and nobody answered.",
-                    "assignee_id": lead.owner_id,
-                    "due_at": activity.info().current_attempt_scheduled_time,
-                    "blocks_enrollment": False,
-                    "idempotency_key": f"missed-call:{data.call_id}",
-                }
-            )
+        await self._call_back_task(
+            data.tenant_id,
+            data.lead_id,
+            title_note=": missed call",
+            happened="called and nobody answered.",
+            due_at=activity.info().current_attempt_scheduled_time,
+            key=f"missed-call:{data.call_id}",
+        )
 
     @activity.defn(name=ACQUIRE_CALL_SLOT)
     async def acquire_slot(self, data: SlotRequest) -> None:

@@ -22,6 +22,7 @@
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -34,6 +35,7 @@ from domain.notifications import NotificationKind
 from domain.sequences.schedule import daily_cap_decision, tenant_day
 from domain.stages import Stage
 from domain.whatsapp_messages import SendWhatsAppInput, SendWhatsAppResult
+from models import Task
 from repositories.enrollments import RESERVED, SENT, EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.notifications import NotificationRepository
@@ -69,6 +71,16 @@ from workflows.sequence_types import (
     TaskToClose,
     TaskToCreate,
 )
+
+
+def _task_event_data(task: Task, *, title: str, due_at: datetime) -> dict[str, Any]:
+    """What a task's timeline events say of it."""
+    return {
+        "task_id": str(task.id),
+        "title": title,
+        "due_at": due_at.isoformat(),
+        "assignee_id": str(task.assignee_id) if task.assignee_id else None,
+    }
 
 
 class SequenceActivities:
@@ -256,12 +268,7 @@ class SequenceActivities:
                 lead_id=task.lead_id,
                 kind=TASK_CREATED_EVENT,
                 actor="system",
-                data={
-                    "task_id": str(row.id),
-                    "title": row.title,
-                    "due_at": task.due_at.isoformat(),
-                    "assignee_id": str(row.assignee_id) if row.assignee_id else None,
-                },
+                data=_task_event_data(row, title=row.title, due_at=task.due_at),
                 idempotency_key=f"{task.key}:created",
                 occurred_at=task.created_at,
             )
@@ -338,12 +345,7 @@ class SequenceActivities:
                 lead_id=overdue.lead_id,
                 kind=TASK_OVERDUE_EVENT,
                 actor="system",
-                data={
-                    "task_id": str(task.id),
-                    "title": overdue.title,
-                    "due_at": overdue.due_at.isoformat(),
-                    "assignee_id": str(task.assignee_id) if task.assignee_id else None,
-                },
+                data=_task_event_data(task, title=overdue.title, due_at=overdue.due_at),
                 idempotency_key=overdue.key,
             )
         await self._notified(overdue.tenant_id, overdue.lead_id, notified)

@@ -12,20 +12,17 @@ every refusal is a non-retryable `ApplicationError` whose
 
 import uuid
 from datetime import timedelta
+from typing import Unpack
 
-import httpx
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.provider_clients import ProviderActivities
+from activities.provider_clients import ProviderActivities, ProviderClients
 from channels.whatsapp.accepted import AcceptedSends
 from channels.whatsapp.channel import WhatsAppChannel
 from channels.whatsapp.outbox import SendDeferred, SendHeld, SendInFlight, SendRefused, WhatsAppSender
 from channels.whatsapp.pacing import SendPacer
 from core.activity_metrics import record_send
-from core.config import Settings
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from core.redis import Keys
 from domain.whatsapp_messages import (
@@ -39,14 +36,9 @@ from domain.whatsapp_messages import (
 
 
 class WhatsAppActivities(ProviderActivities):
-    def __init__(
-        self,
-        *,
-        session_factory: async_sessionmaker[AsyncSession],
-        http: httpx.AsyncClient,
-        redis: Redis,
-        settings: Settings,
-    ) -> None:
+    def __init__(self, **clients: Unpack[ProviderClients]) -> None:
+        super().__init__(**clients)
+        settings, redis = self._settings, self._redis
         keys = Keys(settings.redis_prefix)
         pacer = SendPacer(
             redis,
@@ -55,15 +47,14 @@ class WhatsAppActivities(ProviderActivities):
             recipient_interval_seconds=settings.whatsapp_recipient_min_interval_seconds,
         )
         self.sender = WhatsAppSender(
-            session_factory=session_factory,
-            http=http,
+            session_factory=self._sessions,
+            http=self._http,
             pacer=pacer,
             accepted=AcceptedSends(redis, keys),
             settings=settings,
             heartbeat=activity.heartbeat,
         )
         self.channel = WhatsAppChannel(self.sender)
-        super().__init__(session_factory=session_factory, http=http, redis=redis, settings=settings)
         self.live = LiveEvents(redis, keys)
 
     @activity.defn(name=SEND_WHATSAPP_MESSAGE)
