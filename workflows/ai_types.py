@@ -5,9 +5,10 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from domain.ai_agent import AgentMode, ConversationHandler
+from workflows.shared import FrozenModel
 
 PLAN_AI_TURN = "ai.plan_turn"
 RUN_AI_TURN = "ai.run_turn"
@@ -24,16 +25,12 @@ AI_AGENT_PATCH = "ai-agent"
 AI_ACTOR = "ai_agent"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class AiTurnPlanRequest(_Frozen):
+class AiTurnPlanRequest(FrozenModel):
     tenant_id: uuid.UUID
     lead_id: uuid.UUID
 
 
-class AiTurnPlan(_Frozen):
+class AiTurnPlan(FrozenModel):
     """What the workflow needs before a turn: does the agent answer, after how long, how long drafts wait."""
 
     mode: AgentMode
@@ -43,7 +40,7 @@ class AiTurnPlan(_Frozen):
     draft_timeout_minutes: float = 60
 
 
-class AiTurnInput(_Frozen):
+class AiTurnInput(FrozenModel):
     tenant_id: uuid.UUID
     tenant_slug: str
     lead_id: uuid.UUID
@@ -58,7 +55,7 @@ class AiDecisionKind(StrEnum):
     NO_REPLY = "no_reply"
 
 
-class AiTurnResult(_Frozen):
+class AiTurnResult(FrozenModel):
     kind: AiDecisionKind
     text: str = ""
     needs_approval: str | None = Field(
@@ -69,7 +66,7 @@ class AiTurnResult(_Frozen):
     tools_run: tuple[str, ...] = ()
 
 
-class AiMessageRequest(_Frozen):
+class AiMessageRequest(FrozenModel):
     """An `ai_message` sequence step: write one message for the lead from the owner's (rendered) instructions."""
 
     tenant_id: uuid.UUID
@@ -78,7 +75,7 @@ class AiMessageRequest(_Frozen):
     instructions: str
 
 
-class AiMessageComposed(_Frozen):
+class AiMessageComposed(FrozenModel):
     """The message the model wrote, or why the step's fallback text goes out instead."""
 
     text: str = ""
@@ -88,7 +85,7 @@ class AiMessageComposed(_Frozen):
     draft_timeout_minutes: float = 60
 
 
-class AiMessageFallback(_Frozen):
+class AiMessageFallback(FrozenModel):
     """Note on the lead's timeline that an `ai_message` step sent its fallback text, and why."""
 
     tenant_id: uuid.UUID
@@ -99,7 +96,7 @@ class AiMessageFallback(_Frozen):
     reason: str
 
 
-class AiDraftInput(_Frozen):
+class AiDraftInput(FrozenModel):
     tenant_id: uuid.UUID
     lead_id: uuid.UUID
     workflow_id: str
@@ -109,11 +106,11 @@ class AiDraftInput(_Frozen):
     settings_version: int
 
 
-class AiDraftRef(_Frozen):
+class AiDraftRef(FrozenModel):
     draft_id: uuid.UUID
 
 
-class PendingDraft(_Frozen):
+class PendingDraft(FrozenModel):
     """The reply waiting for a person's approval (at most one per lead: a newer message withdraws it)."""
 
     draft_id: uuid.UUID
@@ -122,7 +119,7 @@ class PendingDraft(_Frozen):
     step: str = Field(description="the outbox step its send will use")
 
 
-class DraftDecision(_Frozen):
+class DraftDecision(FrozenModel):
     """Update `decide_ai_draft`: approve (optionally with edited text) or reject the pending draft."""
 
     draft_id: uuid.UUID
@@ -132,13 +129,13 @@ class DraftDecision(_Frozen):
     actor: str = Field(min_length=1, max_length=80)
 
 
-class DraftOutcome(_Frozen):
+class DraftOutcome(FrozenModel):
     draft_id: uuid.UUID
     status: str  # approved | rejected
     message_id: str | None = None
 
 
-class AiDraftSettlement(_Frozen):
+class AiDraftSettlement(FrozenModel):
     """Mirror a draft's outcome; `expired` also creates a task for the lead's owner."""
 
     tenant_id: uuid.UUID
@@ -151,11 +148,11 @@ class AiDraftSettlement(_Frozen):
     reason: str | None = None
 
 
-class AiDraftSettled(_Frozen):
+class AiDraftSettled(FrozenModel):
     task_id: uuid.UUID | None = None
 
 
-class HandlerRequest(_Frozen):
+class HandlerRequest(FrozenModel):
     """Update `set_conversation_handler`: hand the conversation to the AI, or take it over."""
 
     handler: ConversationHandler

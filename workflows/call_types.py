@@ -8,11 +8,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from domain.calls import CallDisposition
 from domain.sequences.definition import BusinessHours
 from workflows.failures import WorkflowFailure
+from workflows.shared import FrozenModel
 
 PREPARE_CALL = "call.prepare"
 PLACE_CALL = "call.place"
@@ -48,11 +49,7 @@ CALL_ENDED_EVENT = "call_ended"
 CALL_DISPOSITION_EVENT = "call_disposition"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-
-class CallWorkflowInput(_Frozen):
+class CallWorkflowInput(FrozenModel):
     tenant_id: uuid.UUID
     tenant_slug: str
     lead_id: uuid.UUID
@@ -72,7 +69,7 @@ class CallWorkflowInput(_Frozen):
 # Signals ------------------------------------------------------------------------------------------------------------
 
 
-class CallStatusEvent(_Frozen):
+class CallStatusEvent(FrozenModel):
     kind: Literal["status"] = "status"
     call_sid: str
     status: str
@@ -81,13 +78,13 @@ class CallStatusEvent(_Frozen):
     at: datetime | None = None
 
 
-class AnsweredByEvent(_Frozen):
+class AnsweredByEvent(FrozenModel):
     kind: Literal["amd"] = "amd"
     call_sid: str
     answered_by: str
 
 
-class DialEvent(_Frozen):
+class DialEvent(FrozenModel):
     """What a `<Dial>` to an agent (inbound routing, click-to-call bridge) ended with."""
 
     kind: Literal["dial"] = "dial"
@@ -95,7 +92,7 @@ class DialEvent(_Frozen):
     dial_status: str
 
 
-class RecordingEvent(_Frozen):
+class RecordingEvent(FrozenModel):
     kind: Literal["recording"] = "recording"
     call_sid: str
     recording_sid: str
@@ -106,20 +103,20 @@ class RecordingEvent(_Frozen):
 ProviderEvent = Annotated[CallStatusEvent | AnsweredByEvent | DialEvent | RecordingEvent, Field(discriminator="kind")]
 
 
-class ProviderEventEnvelope(_Frozen):
+class ProviderEventEnvelope(FrozenModel):
     event: ProviderEvent
 
 
 # Updates ------------------------------------------------------------------------------------------------------------
 
 
-class CallerUtterance(_Frozen):
+class CallerUtterance(FrozenModel):
     call_sid: str
     text: str = Field(max_length=4000)
     confidence: float | None = None
 
 
-class VoiceReply(_Frozen):
+class VoiceReply(FrozenModel):
     """What the voice agent does next: say something and listen again, hand the caller to an agent, or end."""
 
     say: str
@@ -127,7 +124,7 @@ class VoiceReply(_Frozen):
     handoff_number: str | None = None
 
 
-class DispositionRequest(_Frozen):
+class DispositionRequest(FrozenModel):
     disposition: CallDisposition
     note: str | None = Field(default=None, max_length=2000)
     callback_at: datetime | None = None
@@ -137,13 +134,13 @@ class DispositionRequest(_Frozen):
 # View ---------------------------------------------------------------------------------------------------------------
 
 
-class TranscriptTurn(_Frozen):
+class TranscriptTurn(FrozenModel):
     speaker: Literal["caller", "agent"]
     text: str
     at: datetime
 
 
-class CallView(_Frozen):
+class CallView(FrozenModel):
     call_id: uuid.UUID
     status: str
     provider_sid: str | None = None
@@ -171,12 +168,12 @@ class CallView(_Frozen):
 # Activity inputs and results ----------------------------------------------------------------------------------------
 
 
-class CallRef(_Frozen):
+class CallRef(FrozenModel):
     tenant_id: uuid.UUID
     call_id: uuid.UUID
 
 
-class CallPlan(_Frozen):
+class CallPlan(FrozenModel):
     """The tenant's policy as it stood when the call was prepared."""
 
     voicemail_policy: Literal["drop_message", "hang_up"]
@@ -187,12 +184,12 @@ class CallPlan(_Frozen):
     calls_per_second: float
 
 
-class PlacedCall(_Frozen):
+class PlacedCall(FrozenModel):
     provider_sid: str
     reconciled: bool = Field(description="the SID came from a callback or a lookup, not from Twilio's answer")
 
 
-class CallMirror(_Frozen):
+class CallMirror(FrozenModel):
     tenant_id: uuid.UUID
     lead_id: uuid.UUID
     view: CallView
@@ -201,32 +198,32 @@ class CallMirror(_Frozen):
     timeline_key: str | None = None
 
 
-class VoiceTurn(_Frozen):
+class VoiceTurn(FrozenModel):
     tenant_id: uuid.UUID
     call_id: uuid.UUID
     transcript: tuple[TranscriptTurn, ...]
 
 
-class SlotRequest(_Frozen):
+class SlotRequest(FrozenModel):
     tenant_id: uuid.UUID
     call_id: uuid.UUID
     concurrent_call_limit: int
     calls_per_second: float
 
 
-class MissedCallTask(_Frozen):
+class MissedCallTask(FrozenModel):
     tenant_id: uuid.UUID
     lead_id: uuid.UUID
     call_id: uuid.UUID
 
 
-class CallTranscript(_Frozen):
+class CallTranscript(FrozenModel):
     tenant_id: uuid.UUID
     call_id: uuid.UUID
     transcript: tuple[TranscriptTurn, ...]
 
 
-class CallSummary(_Frozen):
+class CallSummary(FrozenModel):
     """The AI agent's summary of a call and its suggested disposition; empty when the AI did not write one."""
 
     summary: str | None = None
@@ -234,7 +231,7 @@ class CallSummary(_Frozen):
     by: str | None = Field(default=None, description="ai:v<settings version>")
 
 
-class CallOutcome(_Frozen):
+class CallOutcome(FrozenModel):
     """A call's disposition for its lead (activity `call.tell_lead`, which signals the lead's workflow)."""
 
     tenant_id: uuid.UUID
@@ -246,7 +243,7 @@ class CallOutcome(_Frozen):
     callback_at: datetime | None = Field(default=None, description="callback_requested: when the lead asked for it")
 
 
-class CallLink(_Frozen):
+class CallLink(FrozenModel):
     """Tells a lead's workflow about one of its calls (signal `record_call`)."""
 
     workflow_id: str
