@@ -79,14 +79,15 @@ def answer_twiml(call: Call, account: TelephonyAccount, urls: CallUrls, *, wait:
             speech.say(twiml, account.voicemail_message)
         twiml.hangup()
         return str(twiml)
-    if account.recording_enabled and account.recording_consent_prompt:
-        speech.say(twiml, account.recording_consent_prompt)
     _person(twiml, account, urls, mode=account.human_answer_mode, caller_id=call.from_number)
     return str(twiml)
 
 
 def _person(twiml: VoiceResponse, account: TelephonyAccount, urls: CallUrls, *, mode: str, caller_id: str) -> None:
+    """A person on the line: the recording consent prompt (when recording), then the agent, the AI or the message."""
     speech = speech_of(account)
+    if account.recording_enabled and account.recording_consent_prompt:
+        speech.say(twiml, account.recording_consent_prompt)
     if mode == "agent" and account.agent_number:
         _dial(twiml, urls, account.agent_number, caller_id)
     elif mode == "ai":
@@ -119,8 +120,6 @@ def inbound_twiml(call: Call, account: TelephonyAccount, urls: CallUrls) -> str:
         speech.say(twiml, account.voicemail_message or INBOUND_VOICEMAIL_MESSAGE)
         twiml.hangup()
         return str(twiml)
-    if account.recording_enabled and account.recording_consent_prompt:
-        speech.say(twiml, account.recording_consent_prompt)
     _person(twiml, account, urls, mode=account.inbound_routing, caller_id=call.to_number)
     return str(twiml)
 

@@ -13,7 +13,8 @@
 
 import json
 import logging
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,16 +116,30 @@ async def accept_cloud_delivery(
     payload, accounts = await _verify_cloud(
         session=session, raw_body=raw_body, signature=headers.get(SIGNATURE_HEADER), settings=settings
     )
-    try:
-        events = parse_inbound("cloud", payload)
-    except WebhookPayloadError as exc:
-        raise BadWebhookPayload(f"not a WhatsApp Cloud API webhook: {exc}") from None
-    rows = inbox_rows(
-        provider="cloud",
-        account_for={number_id: number_id for number_id in accounts},
+    return _delivery(
+        "cloud",
+        payload,
+        what="a WhatsApp Cloud API",
+        account_for=lambda _: {number_id: number_id for number_id in accounts},
         tenant_for={number_id: account.tenant_id for number_id, account in accounts.items()},
-        raw=payload,
-        events=events,
+    )
+
+
+def _delivery(
+    provider: str,
+    payload: Any,
+    *,
+    what: str,
+    account_for: Callable[[list[WhatsAppEvent]], dict[str, str]],
+    tenant_for: dict[str, uuid.UUID | None],
+) -> VerifiedDelivery:
+    """A verified delivery's events (400 when it is not `what` webhook) and their inbox rows."""
+    try:
+        events = parse_inbound(provider, payload)
+    except WebhookPayloadError as exc:
+        raise BadWebhookPayload(f"not {what} webhook: {exc}") from None
+    rows = inbox_rows(
+        provider=provider, account_for=account_for(events), tenant_for=tenant_for, raw=payload, events=events
     )
     return VerifiedDelivery(received=len(events), rows=rows)
 
@@ -182,19 +197,14 @@ def accept_evolution_delivery(
         body_apikey=evolution_webhook.body_apikey(payload),
     ):
         raise Unauthorized(f"the request does not carry shard '{shard_name}''s key")
-    try:
-        events = parse_inbound("evolution", payload)
-    except WebhookPayloadError as exc:
-        raise BadWebhookPayload(f"not an Evolution API webhook: {exc}") from None
     # The shard's key verified every event of the delivery; the dispatcher finds each event's tenant on the shard.
-    rows = inbox_rows(
-        provider="evolution",
-        account_for={event.account_id: shard.name for event in events},
+    return _delivery(
+        "evolution",
+        payload,
+        what="an Evolution API",
+        account_for=lambda events: {event.account_id: shard.name for event in events},
         tenant_for={},
-        raw=payload,
-        events=events,
     )
-    return VerifiedDelivery(received=len(events), rows=rows)
 
 
 async def store(*, session: AsyncSession, delivery: VerifiedDelivery) -> int:
