@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.config import Settings
 from dispatcher.runner import LISTENER_APPLICATION_NAME
-from tests.fixtures.module_process import run_until_ready_then_sigterm, run_without_temporal
+from tests.fixtures.module_process import assert_explains_an_unreachable_temporal, run_until_ready_then_sigterm
 
 
 async def _listening(session_factory: async_sessionmaker[AsyncSession], pid: int) -> bool:
@@ -53,6 +53,4 @@ async def test_the_dispatcher_process_listens_at_a_lower_priority_and_stops_clea
 
 
 async def test_the_dispatcher_process_explains_an_unreachable_temporal(settings: Settings) -> None:
-    code, stderr = await run_without_temporal("dispatcher", settings)
-    assert code == 1
-    assert "cannot connect to Temporal at 127.0.0.1:1" in stderr
+    await assert_explains_an_unreachable_temporal("dispatcher", settings)

@@ -10,7 +10,7 @@ from temporalio.client import Client
 
 from core.config import Settings
 from core.queues import LEADS_QUEUE
-from tests.fixtures.module_process import run_until_ready_then_sigterm, run_without_temporal
+from tests.fixtures.module_process import assert_explains_an_unreachable_temporal, run_until_ready_then_sigterm
 from worker.main import activities
 
 
@@ -34,9 +34,7 @@ async def test_the_worker_process_polls_and_stops_cleanly_on_sigterm(
 
 
 async def test_the_worker_process_explains_an_unreachable_temporal(settings: Settings) -> None:
-    code, stderr = await run_without_temporal("worker", settings)
-    assert code == 1
-    assert "cannot connect to Temporal at 127.0.0.1:1" in stderr
+    await assert_explains_an_unreachable_temporal("worker", settings)
 
 
 async def test_the_workers_provider_clients_close_with_its_resources(

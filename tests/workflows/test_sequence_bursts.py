@@ -100,6 +100,18 @@ async def _pending_activity(handle: WorkflowHandle[SequenceWorkflow, EnrollmentV
     return pending[0].activity_type.name if pending else None
 
 
+async def _refused_send(session_factory: async_sessionmaker[AsyncSession], lead: Lead) -> OutboxMessage:
+    """The lead's outbox row, once its send was refused (`failed`)."""
+
+    async def refused() -> OutboxMessage | None:
+        async with session_factory() as session:
+            return await session.scalar(
+                select(OutboxMessage).where(OutboxMessage.lead_id == lead.id, OutboxMessage.state == "failed")
+            )
+
+    return await eventually(refused)
+
+
 async def test_an_enrollment_runs_on_the_bulk_queue(temporal_client: Client, world: SequenceWorld) -> None:
     lead = await world.lead()
     sequence, version = await world.sequence(SEND_THEN_WAIT)
@@ -147,13 +159,7 @@ async def test_a_reply_stops_the_send_of_an_enrollment_whose_workflow_waits_behi
 
     async with bulk.activities():
         # The queued send runs first, before its workflow heard of the reply: the stored reply stops it.
-        async def refused() -> OutboxMessage | None:
-            async with session_factory() as session:
-                return await session.scalar(
-                    select(OutboxMessage).where(OutboxMessage.lead_id == lead.id, OutboxMessage.state == "failed")
-                )
-
-        row = await eventually(refused)
+        row = await _refused_send(session_factory, lead)
         assert row.error_code == LEAD_REPLIED
         async with bulk.workflows():
             view = await handle.result()
@@ -218,14 +224,7 @@ async def test_a_stop_through_the_api_holds_the_queued_send_of_an_enrollment_beh
     await eventually(recorded, within_seconds=5)  # committed before the update, which nothing on the queue answers
 
     async with bulk.activities():
-
-        async def refused() -> OutboxMessage | None:
-            async with session_factory() as session:
-                return await session.scalar(
-                    select(OutboxMessage).where(OutboxMessage.lead_id == lead.id, OutboxMessage.state == "failed")
-                )
-
-        row = await eventually(refused)
+        row = await _refused_send(session_factory, lead)
         assert row.error_code == ENROLLMENT_STOPPED
         async with bulk.workflows():
             view = await handle.result()
