@@ -26,10 +26,9 @@ class ApiKeyRepository(Repository[ApiKey]):
         return await self.in_tenant(tenant_id=tenant_id, row_id=api_key_id)
 
     async def list(self, *, tenant_id: uuid.UUID) -> list[ApiKey]:
-        result = await self.session.execute(
+        return await self._all(
             select(ApiKey).where(ApiKey.tenant_id == tenant_id).order_by(ApiKey.created_at, ApiKey.id)
         )
-        return list(result.scalars())
 
     async def touch(self, api_key_id: uuid.UUID) -> None:
         """Record a use. Callers throttle this: one write per key per minute is plenty for "last used"."""

@@ -1,16 +1,22 @@
-"""What every repository shares: its session, inserting a row, and the reads by id (scoped to a tenant or not).
+"""What every repository shares: its session, inserting a row, the reads by id (scoped to a tenant or not), and the
+small steps its own SQL repeats (run a list, insert once by a unique key, whether a change touched a row).
 
 A repository names its reads after the aggregate (`LeadRepository.get(tenant_id=, lead_id=)`) and builds them on
 these; anything beyond them is its own SQL.
 """
 
+import builtins
 import uuid
+from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Executable, Select, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 Row = TypeVar("Row")
+Query = TypeVar("Query", bound=Select[Any])
 
 
 class Repository(Generic[Row]):
@@ -26,6 +32,16 @@ class Repository(Generic[Row]):
         await self.session.flush()
         await self.session.refresh(row)
         return row
+
+    async def add_unless_taken(self, row: Row) -> IntegrityError | None:
+        """`add` in a savepoint: the IntegrityError when a unique key is taken (only the savepoint is rolled back, the
+        transaction goes on), None when the row is in."""
+        try:
+            async with self.session.begin_nested():
+                await self.add(row)
+        except IntegrityError as taken:
+            return taken
+        return None
 
     def stage(self, row: Row) -> Row:
         """Add a new row to the session without sending it yet (its fields are still being filled in)."""
@@ -53,4 +69,53 @@ class Repository(Generic[Row]):
             statement = statement.execution_options(populate_existing=True)
         result = await self.session.execute(statement)
         row: Row | None = result.scalar_one_or_none()
+        return row
+
+    async def _all(self, statement: Executable) -> builtins.list[Row]:
+        """Every row `statement` selects, in its order."""
+        result = await self.session.execute(statement)
+        return list(result.scalars())
+
+    async def _newest(self, statement: Select[Any], limit: int) -> builtins.list[Row]:
+        """The first `limit` rows of `statement`, newest first (creation time, then id, both descending)."""
+        model: Any = self.model
+        return await self._all(statement.order_by(model.created_at.desc(), model.id.desc()).limit(limit))
+
+    def _where_given(self, statement: Query, **equal: Any) -> Query:
+        """`statement` narrowed to rows whose column equals the value, for each value given (None: not narrowed)."""
+        model: Any = self.model
+        for column, value in equal.items():
+            if value is not None:
+                statement = statement.where(getattr(model, column) == value)
+        return statement
+
+    async def _touched(self, statement: Any) -> bool:
+        """Run an UPDATE, DELETE or INSERT .. ON CONFLICT DO NOTHING of this model: whether it changed a row."""
+        model: Any = self.model
+        result = await self.session.execute(statement.returning(model.id))
+        return result.scalar_one_or_none() is not None
+
+    def _by_key(self, key: str, value: Any, *, lock: bool) -> Select[Any]:
+        model: Any = self.model
+        statement = select(model).where(getattr(model, key) == value).execution_options(populate_existing=True)
+        return statement.with_for_update() if lock else statement
+
+    async def _one_by(self, key: str, value: Any, *, lock: bool = False) -> Row | None:
+        """The row whose unique column `key` holds `value`, re-read (not from the identity map); `lock`: locked for
+        this transaction."""
+        result = await self.session.execute(self._by_key(key, value, lock=lock))
+        row: Row | None = result.scalar_one_or_none()
+        return row
+
+    async def _insert_once(self, key: str, values: Mapping[str, Any], *, lock: bool = False, **defaults: Any) -> Row:
+        """The row whose unique column `key` holds `values[key]`: inserted with a new id, `defaults` and `values`
+        when absent, else the one there (a re-run returns the first one); `lock` as in `_one_by`."""
+        model: Any = self.model
+        await self.session.execute(
+            insert(model)
+            .values(id=uuid.uuid4(), **defaults, **values)
+            .on_conflict_do_nothing(index_elements=[getattr(model, key)])
+        )
+        result = await self.session.execute(self._by_key(key, values[key], lock=lock))
+        row: Row = result.scalar_one()
         return row

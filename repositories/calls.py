@@ -39,13 +39,12 @@ class CallRepository(Repository[Call]):
         return await self.in_tenant(tenant_id=tenant_id, row_id=call_id)
 
     async def list_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int = 100) -> list[Call]:
-        result = await self.session.execute(
+        return await self._all(
             select(Call)
             .where(Call.tenant_id == tenant_id, Call.lead_id == lead_id)
             .order_by(Call.created_at.desc(), Call.id)
             .limit(limit)
         )
-        return list(result.scalars())
 
     async def latest_attempt(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> int:
         result = await self.session.execute(
@@ -83,13 +82,9 @@ class CallRepository(Repository[Call]):
 
     async def store_provider_sid(self, *, call_id: uuid.UUID, provider_sid: str) -> bool:
         """Record the SID Twilio gave this attempt, unless one is stored already; True when this one is stored."""
-        result = await self.session.execute(
-            update(Call)
-            .where(Call.id == call_id, Call.provider_sid.is_(None))
-            .values(provider_sid=provider_sid)
-            .returning(Call.id)
+        return await self._touched(
+            update(Call).where(Call.id == call_id, Call.provider_sid.is_(None)).values(provider_sid=provider_sid)
         )
-        return result.scalar_one_or_none() is not None
 
     async def apply_status(
         self,
@@ -107,13 +102,9 @@ class CallRepository(Repository[Call]):
             values["ended_at"] = at
             if duration_seconds is not None:
                 values["duration_seconds"] = duration_seconds
-        result = await self.session.execute(
-            update(Call)
-            .where(Call.id == call_id, _rank(Call.status) < _rank_of(status))
-            .values(**values)
-            .returning(Call.id)
+        return await self._touched(
+            update(Call).where(Call.id == call_id, _rank(Call.status) < _rank_of(status)).values(**values)
         )
-        return result.scalar_one_or_none() is not None
 
     async def set_answered_by(self, *, call_id: uuid.UUID, answered_by: str) -> None:
         await self.session.execute(update(Call).where(Call.id == call_id).values(answered_by=answered_by))

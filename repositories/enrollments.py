@@ -65,8 +65,7 @@ class EnrollmentRepository(Repository[Enrollment]):
     async def get_many(self, *, enrollment_ids: Sequence[uuid.UUID]) -> builtins.list[Enrollment]:
         if not enrollment_ids:
             return []
-        result = await self.session.execute(select(Enrollment).where(Enrollment.id.in_(list(enrollment_ids))))
-        return list(result.scalars())
+        return await self._all(select(Enrollment).where(Enrollment.id.in_(list(enrollment_ids))))
 
     async def mark_workflow_started(self, *, enrollment_ids: Sequence[uuid.UUID]) -> None:
         """Record that the enrollments' workflows are known to run (the first time only)."""
@@ -83,7 +82,7 @@ class EnrollmentRepository(Repository[Enrollment]):
     async def never_started(self, *, older_than: timedelta, limit: int) -> list[Enrollment]:
         """Active enrollments of any tenant whose workflow was never confirmed started nor ever mirrored a state,
         created before `older_than` ago and no item of an open job (the job starts those), oldest first."""
-        result = await self.session.execute(
+        return await self._all(
             select(Enrollment)
             .where(
                 Enrollment.workflow_started_at.is_(None),
@@ -95,7 +94,6 @@ class EnrollmentRepository(Repository[Enrollment]):
             .order_by(Enrollment.created_at)
             .limit(limit)
         )
-        return list(result.scalars())
 
     async def exists(self, *, enrollment_id: uuid.UUID) -> bool:
         result = await self.session.execute(select(Enrollment.id).where(Enrollment.id == enrollment_id))
@@ -103,13 +101,11 @@ class EnrollmentRepository(Repository[Enrollment]):
 
     async def mirror(self, *, enrollment_id: uuid.UUID, revision: int, values: dict[str, Any]) -> bool:
         """Write the workflow's state if `revision` is newer than the row's; False when the row is newer or gone."""
-        result = await self.session.execute(
+        return await self._touched(
             update(Enrollment)
             .where(Enrollment.id == enrollment_id, Enrollment.revision < revision)
             .values(**values, revision=revision, updated_at=func.now())
-            .returning(Enrollment.id)
         )
-        return result.scalar_one_or_none() is not None
 
     async def request_stop(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID, detail: str) -> datetime | None:
         """Record a person's stop of an open enrollment (the first one only); its time, None when not recorded now."""
@@ -252,12 +248,7 @@ class EnrollmentRepository(Repository[Enrollment]):
     ) -> builtins.list[Enrollment]:
         """Newest first."""
         statement = select(Enrollment).where(Enrollment.tenant_id == tenant_id, Enrollment.sequence_id == sequence_id)
-        if status is not None:
-            statement = statement.where(Enrollment.status == status)
-        result = await self.session.execute(
-            statement.order_by(Enrollment.created_at.desc(), Enrollment.id.desc()).limit(limit)
-        )
-        return list(result.scalars())
+        return await self._newest(self._where_given(statement, status=status), limit)
 
     async def for_lead(
         self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int

@@ -33,10 +33,7 @@ class LeadRepository(Repository[Lead]):
     async def get_many(self, *, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> list[Lead]:
         if not lead_ids:
             return []
-        result = await self.session.execute(
-            select(Lead).where(Lead.tenant_id == tenant_id, Lead.id.in_(list(lead_ids)))
-        )
-        return list(result.scalars())
+        return await self._all(select(Lead).where(Lead.tenant_id == tenant_id, Lead.id.in_(list(lead_ids))))
 
     async def mark_workflow_started(self, *, lead_ids: Sequence[uuid.UUID]) -> None:
         """Record that the leads' workflows are known to run (the first time only)."""
@@ -54,17 +51,16 @@ class LeadRepository(Repository[Lead]):
         """Those of `lead_ids` whose workflow was never confirmed started."""
         if not lead_ids:
             return []
-        result = await self.session.execute(
+        return await self._all(
             select(Lead).where(
                 Lead.tenant_id == tenant_id, Lead.id.in_(list(lead_ids)), Lead.workflow_started_at.is_(None)
             )
         )
-        return list(result.scalars())
 
     async def never_started(self, *, older_than: timedelta, limit: int) -> list[Lead]:
         """Leads of any tenant whose workflow was never confirmed started, created before `older_than` ago and no
         item of an open job (the job starts those), oldest first."""
-        result = await self.session.execute(
+        return await self._all(
             select(Lead)
             .where(
                 Lead.workflow_started_at.is_(None),
@@ -74,7 +70,6 @@ class LeadRepository(Repository[Lead]):
             .order_by(Lead.created_at)
             .limit(limit)
         )
-        return list(result.scalars())
 
     async def get_by_phone(self, *, tenant_id: uuid.UUID, phone: str) -> Lead | None:
         result = await self.session.execute(select(Lead).where(Lead.tenant_id == tenant_id, Lead.phone == phone))
@@ -88,13 +83,11 @@ class LeadRepository(Repository[Lead]):
 
     async def set_status(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, status_key: str, stage: str) -> bool:
         """Write the lead's status; False when the lead no longer exists. Safe to repeat."""
-        result = await self.session.execute(
+        return await self._touched(
             update(Lead)
             .where(Lead.tenant_id == tenant_id, Lead.id == lead_id)
             .values(status_key=status_key, stage=stage)
-            .returning(Lead.id)
         )
-        return result.scalar_one_or_none() is not None
 
     async def insert_many_skip_existing(self, rows: Sequence[dict[str, Any]]) -> dict[str, uuid.UUID]:
         """Insert rows in one statement; a row whose phone already exists in its tenant is skipped (not an error).
@@ -186,16 +179,10 @@ class LeadRepository(Repository[Lead]):
             conditions.append(or_(*matches))
         if after is not None:
             conditions.append(tuple_(Lead.created_at, Lead.id) < tuple_(after[0], after[1]))
-        result = await self.session.execute(
-            select(Lead).where(*conditions).order_by(Lead.created_at.desc(), Lead.id.desc()).limit(limit)
-        )
-        return list(result.scalars())
+        return await self._newest(select(Lead).where(*conditions), limit)
 
     async def delete(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
-        result = await self.session.execute(
-            delete(Lead).where(Lead.tenant_id == tenant_id, Lead.id == lead_id).returning(Lead.id)
-        )
-        return result.scalar_one_or_none() is not None
+        return await self._touched(delete(Lead).where(Lead.tenant_id == tenant_id, Lead.id == lead_id))
 
     async def count(self, *, tenant_id: uuid.UUID) -> int:
         result = await self.session.execute(select(func.count()).select_from(Lead).where(Lead.tenant_id == tenant_id))

@@ -100,7 +100,6 @@ class MessageRepository(Repository[Message]):
         conditions = [Message.tenant_id == tenant_id, Message.lead_id == lead_id]
         if before is not None:
             conditions.append(tuple_(Message.occurred_at, Message.id) < tuple_(before[0], before[1]))
-        result = await self.session.execute(
+        return await self._all(
             select(Message).where(*conditions).order_by(Message.occurred_at.desc(), Message.id.desc()).limit(limit)
         )
-        return list(result.scalars())

@@ -60,10 +60,7 @@ class NotificationRepository(Repository[Notification]):
         statement = select(Notification).where(Notification.tenant_id == tenant_id, Notification.user_id == user_id)
         if unread_only:
             statement = statement.where(Notification.read_at.is_(None))
-        result = await self.session.execute(
-            statement.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
-        )
-        return list(result.scalars())
+        return await self._newest(statement, limit)
 
     async def unread_count(self, *, tenant_id: uuid.UUID, user_id: uuid.UUID) -> int:
         result = await self.session.execute(

@@ -4,8 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import update
 
 from models import OutboxMessage
 from repositories.base import Repository
@@ -18,44 +17,15 @@ class OutboxRepository(Repository[OutboxMessage]):
         self, *, idempotency_key: str, tenant_id: uuid.UUID, lead_id: uuid.UUID, payload: dict[str, Any]
     ) -> OutboxMessage:
         """The row for this key, created if absent and locked for this transaction (one sender per key at a time)."""
-        await self.session.execute(
-            insert(OutboxMessage)
-            .values(
-                id=uuid.uuid4(),
-                idempotency_key=idempotency_key,
-                tenant_id=tenant_id,
-                lead_id=lead_id,
-                payload=payload,
-                state="pending",
-                attempts=0,
-            )
-            .on_conflict_do_nothing(index_elements=[OutboxMessage.idempotency_key])
-        )
-        result = await self.session.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.idempotency_key == idempotency_key)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return result.scalar_one()
+        values = {"idempotency_key": idempotency_key, "tenant_id": tenant_id, "lead_id": lead_id, "payload": payload}
+        return await self._insert_once("idempotency_key", values, lock=True, state="pending", attempts=0)
 
     async def get(self, *, idempotency_key: str) -> OutboxMessage | None:
-        result = await self.session.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.idempotency_key == idempotency_key)
-            .execution_options(populate_existing=True)
-        )
-        return result.scalar_one_or_none()
+        return await self._one_by("idempotency_key", idempotency_key)
 
     async def lock(self, *, idempotency_key: str) -> OutboxMessage | None:
         """The row for this key, locked for this transaction (re-read, not from the identity map)."""
-        result = await self.session.execute(
-            select(OutboxMessage)
-            .where(OutboxMessage.idempotency_key == idempotency_key)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return result.scalar_one_or_none()
+        return await self._one_by("idempotency_key", idempotency_key, lock=True)
 
     async def mark_sending(self, *, outbox_id: uuid.UUID, payload: dict[str, Any], at: datetime) -> None:
         """The attempt about to go to the provider: committed before the call, so a crash mid-call is visible."""

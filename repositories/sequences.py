@@ -35,12 +35,7 @@ class SequenceRepository(Repository[SequenceRow]):
     async def list(self, *, tenant_id: uuid.UUID, status: str | None = None, limit: int = 200) -> list[SequenceRow]:
         """Newest first."""
         statement = select(SequenceRow).where(SequenceRow.tenant_id == tenant_id)
-        if status is not None:
-            statement = statement.where(SequenceRow.status == status)
-        result = await self.session.execute(
-            statement.order_by(SequenceRow.created_at.desc(), SequenceRow.id.desc()).limit(limit)
-        )
-        return list(result.scalars())
+        return await self._newest(self._where_given(statement, status=status), limit)
 
     async def refresh(self, sequence: SequenceRow) -> SequenceRow:
         """Flush pending changes and re-read server-side columns (updated_at)."""

@@ -14,12 +14,11 @@ class StatusRepository(Repository[StatusDefinition]):
     model = StatusDefinition
 
     async def list(self, *, tenant_id: uuid.UUID) -> list[StatusDefinition]:
-        result = await self.session.execute(
+        return await self._all(
             select(StatusDefinition)
             .where(StatusDefinition.tenant_id == tenant_id)
             .order_by(StatusDefinition.position, StatusDefinition.key)
         )
-        return list(result.scalars())
 
     async def get_by_key(self, *, tenant_id: uuid.UUID, key: str) -> StatusDefinition | None:
         result = await self.session.execute(
@@ -49,13 +48,12 @@ class StatusRepository(Repository[StatusDefinition]):
     async def list_for_update(self, *, tenant_id: uuid.UUID) -> builtins.list[StatusDefinition]:
         """The tenant's statuses, locked until commit: changes that must keep "one `new` status remains" true
         serialise here instead of racing."""
-        result = await self.session.execute(
+        return await self._all(
             select(StatusDefinition)
             .where(StatusDefinition.tenant_id == tenant_id)
             .order_by(StatusDefinition.position, StatusDefinition.key)
             .with_for_update()
         )
-        return list(result.scalars())
 
     async def delete(self, status: StatusDefinition) -> None:
         await self.session.delete(status)

@@ -19,5 +19,4 @@ class TenantRepository(Repository[Tenant]):
         return result.scalar_one_or_none()
 
     async def list(self) -> list[Tenant]:
-        result = await self.session.execute(select(Tenant).order_by(Tenant.created_at, Tenant.slug))
-        return list(result.scalars())
+        return await self._all(select(Tenant).order_by(Tenant.created_at, Tenant.slug))

@@ -72,13 +72,12 @@ class TimelineRepository(Repository[TimelineEvent]):
         )
 
     async def list_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int = 200) -> list[TimelineEvent]:
-        result = await self.session.execute(
+        return await self._all(
             select(TimelineEvent)
             .where(TimelineEvent.tenant_id == tenant_id, TimelineEvent.lead_id == lead_id)
             .order_by(TimelineEvent.occurred_at.desc(), TimelineEvent.id.desc())
             .limit(limit)
         )
-        return list(result.scalars())
 
     async def record_many(self, events: Sequence[dict[str, Any]]) -> None:
         """Insert lead timeline events in a few statements (one per enrolled lead); a repeated key is skipped."""

@@ -32,10 +32,7 @@ class UserRepository(Repository[User]):
         return result.scalar_one_or_none()
 
     async def list(self, *, tenant_id: uuid.UUID) -> list[User]:
-        result = await self.session.execute(
-            select(User).where(User.tenant_id == tenant_id).order_by(User.created_at, User.email)
-        )
-        return list(result.scalars())
+        return await self._all(select(User).where(User.tenant_id == tenant_id).order_by(User.created_at, User.email))
 
     async def count_active_owners(self, *, tenant_id: uuid.UUID, lock: bool = False) -> int:
         """How many active owners the tenant has; `lock` holds their rows until commit (two owners demoting

@@ -136,13 +136,11 @@ class WebhookInboxRepository(Repository[WebhookInbox]):
 
     async def requeue_parked(self, *, inbox_id: int) -> bool:
         """Put a parked event back in line with a fresh attempt count; False when it is not parked."""
-        result = await self.session.execute(
+        return await self._touched(
             update(WebhookInbox)
             .where(WebhookInbox.id == inbox_id, WebhookInbox.state == "parked")
             .values(state="pending", attempts=0, available_at=func.now(), handled_at=None)
-            .returning(WebhookInbox.id)
         )
-        return result.scalar_one_or_none() is not None
 
     async def prune_handled(self, *, older_than: timedelta) -> int:
         """Drop events handled longer ago than `older_than` (webhook_event keeps each event's raw record)."""

@@ -26,10 +26,7 @@ class WhatsAppAccountRepository(Repository[WhatsAppAccount]):
 
     async def list_meta_signed(self) -> list[WhatsAppAccount]:
         """Accounts whose webhooks Meta (or the sandbox, which signs like Meta) signs with an app secret."""
-        result = await self.session.execute(
-            select(WhatsAppAccount).where(WhatsAppAccount.provider.in_(("cloud", "sandbox")))
-        )
-        return list(result.scalars())
+        return await self._all(select(WhatsAppAccount).where(WhatsAppAccount.provider.in_(("cloud", "sandbox"))))
 
     async def verify_tokens(self) -> list[str]:
         """Every configured verify token (the GET handshake names no phone number, only the token)."""
