@@ -3,23 +3,18 @@
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from api.schemas.nul import NulFreeModel
+from api.schemas.base import InputBody, RowWithId
 from api.schemas.users import TenantRoleName
 
 
-class ApiKeyCreate(NulFreeModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class ApiKeyCreate(InputBody):
     name: str = Field(min_length=1, max_length=200, description="what the key is for, e.g. 'web form'")
     role: TenantRoleName = Field(description="at most the creator's own role")
 
 
-class ApiKeyPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class ApiKeyPublic(RowWithId):
     name: str
     role: str
     prefix: str = Field(description="the key's first characters, to tell keys apart")

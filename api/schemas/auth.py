@@ -1,10 +1,10 @@
 """HTTP shapes of the auth API: LoginRequest in; LoginResponse and Me out."""
 
-import uuid
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from api.schemas.base import RowWithId
 from api.schemas.nul import reject_nul
 from api.schemas.users import UserPublic
 from domain.permissions import Action
@@ -30,18 +30,12 @@ class LoginResponse(BaseModel):
     csrf_token: str = Field(description="send it back in the X-CSRF-Token header on every write (also in a cookie)")
 
 
-class TenantSummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class TenantSummary(RowWithId):
     slug: str
     name: str
 
 
-class ApiKeySummary(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class ApiKeySummary(RowWithId):
     name: str
     prefix: str
 

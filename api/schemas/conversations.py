@@ -5,8 +5,9 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
+from api.schemas.base import RowWithId
 from api.schemas.nul import NulFreeModel
 from domain.ai_agent import ConversationHandler
 
@@ -49,10 +50,7 @@ class ConversationPage(BaseModel):
     unread_total: int = Field(description="unread messages over all the tenant's conversations, whatever the filters")
 
 
-class MessagePublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class MessagePublic(RowWithId):
     conversation_id: uuid.UUID
     lead_id: uuid.UUID
     direction: str

@@ -7,18 +7,16 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas.base import InputBody
 from api.schemas.jobs import JobPublic
-from api.schemas.nul import NulFreeModel
-from api.schemas.sequences import check_start_at
+from api.schemas.sequences import one_of_and_start
 from domain.stages import Stage
 
 SkipReason = Literal["already_enrolled", "opted_out", "terminal_stage", "not_found"]
 
 
-class LeadFilter(NulFreeModel):
+class LeadFilter(InputBody):
     """The filters of GET /leads: every lead matching all of them is enrolled."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     status: str | None = Field(default=None, max_length=63)
     stage: Stage | None = None
@@ -38,10 +36,7 @@ class EnrollRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_selection(self) -> "EnrollRequest":
-        if (self.lead_ids is None) == (self.filter is None):
-            raise ValueError("send exactly one of 'lead_ids' or 'filter'")
-        check_start_at(self.start_at)
-        return self
+        return one_of_and_start(self, "lead_ids", "filter")
 
 
 class SkippedLead(BaseModel):
@@ -61,9 +56,7 @@ class EnrollReport(BaseModel):
     job: JobPublic
 
 
-class EnrollmentControlRequest(NulFreeModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class EnrollmentControlRequest(InputBody):
     reason: str | None = Field(default=None, max_length=500)
 
 

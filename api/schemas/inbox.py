@@ -2,12 +2,12 @@
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from api.schemas.base import FromRow
 
 
-class ParkedEvent(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
+class ParkedEvent(FromRow):
     id: int
     provider: str
     account_id: str

@@ -9,10 +9,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from api.schemas.base import InputBody, RowWithId
 from api.schemas.jobs import JobPublic
-from api.schemas.nul import NulFreeModel
 from domain.stages import Stage
 
 # Deliberately pragmatic: one "@", no spaces, a dotted domain. Deliverability is the mail provider's business.
@@ -51,9 +51,7 @@ Email = Annotated[str | None, AfterValidator(_email)]
 CustomFields = Annotated[dict[str, Any], AfterValidator(_custom_fields)]
 
 
-class LeadCreate(NulFreeModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class LeadCreate(InputBody):
     phone: str = Field(min_length=1, max_length=40, description="any format; national numbers use the tenant region")
     name: str = Field(default="", max_length=200)
     email: Email = Field(default=None, max_length=320)
@@ -63,10 +61,8 @@ class LeadCreate(NulFreeModel):
     status: str | None = Field(default=None, max_length=63, description="status key; the tenant default if omitted")
 
 
-class LeadUpdate(NulFreeModel):
+class LeadUpdate(InputBody):
     """Every field optional; only the fields sent change. Status changes go through POST /leads/{id}/status."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     phone: str | None = Field(default=None, min_length=1, max_length=40)
     name: str | None = Field(default=None, max_length=200)
@@ -75,10 +71,7 @@ class LeadUpdate(NulFreeModel):
     custom_fields: CustomFields | None = None
 
 
-class LeadPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class LeadPublic(RowWithId):
     phone: str
     name: str
     email: str | None
@@ -97,17 +90,12 @@ class LeadPage(BaseModel):
     next_cursor: str | None = Field(description="pass as `cursor` for the next page; null on the last page")
 
 
-class LeadStatusChange(NulFreeModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class LeadStatusChange(InputBody):
     status: str = Field(min_length=1, max_length=63, description="key of one of the tenant's status definitions")
     reason: str | None = Field(default=None, max_length=500)
 
 
-class TimelineEventPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class TimelineEventPublic(RowWithId):
     kind: str
     actor: str
     data: dict[str, Any]

@@ -4,15 +4,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from api.schemas.base import RowWithId
 from domain.notifications import NotificationKind
 
 
-class NotificationPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class NotificationPublic(RowWithId):
     kind: NotificationKind
     title: str
     lead_id: uuid.UUID | None

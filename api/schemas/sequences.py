@@ -9,29 +9,25 @@ character, which PostgreSQL cannot store, is refused before that (NulFreeModel: 
 
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas.nul import NulFreeModel
+from api.schemas.base import InputBody
 from domain.sequences.preview import PreviewStep
 
 SequenceStatus = Literal["draft", "active", "archived"]
 
 
-class SequenceCreate(NulFreeModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class SequenceCreate(InputBody):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
     steps: list[Any] = Field(description="typed steps (send_whatsapp, wait, wait_for_reply, task, set_status)")
     settings: dict[str, Any] = Field(default_factory=dict, description="exit rules, business hours, caps, pacing")
 
 
-class SequenceUpdate(NulFreeModel):
+class SequenceUpdate(InputBody):
     """Edits the draft; only the fields sent change. A published version never changes: publish again for n+1."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=2000)
@@ -82,6 +78,21 @@ def check_start_at(start_at: datetime | None) -> None:
         raise ValueError("start_at is more than five years in the past")
 
 
+class _StartsAt(Protocol):
+    start_at: datetime | None
+
+
+M = TypeVar("M", bound=_StartsAt)
+
+
+def one_of_and_start(model: M, first: str, second: str) -> M:
+    """The model of a request that names exactly one of two fields, and a valid `start_at` (check_start_at)."""
+    if (getattr(model, first) is None) == (getattr(model, second) is None):
+        raise ValueError(f"send exactly one of '{first}' or '{second}'")
+    check_start_at(model.start_at)
+    return model
+
+
 class SequencePreviewRequest(BaseModel):
     """Exactly one of `phone` or `lead_id`. Without `version` the draft is previewed."""
 
@@ -95,10 +106,7 @@ class SequencePreviewRequest(BaseModel):
 
     @model_validator(mode="after")
     def _one_target(self) -> "SequencePreviewRequest":
-        if (self.phone is None) == (self.lead_id is None):
-            raise ValueError("send exactly one of 'phone' or 'lead_id'")
-        check_start_at(self.start_at)
-        return self
+        return one_of_and_start(self, "phone", "lead_id")
 
 
 class SequencePreview(BaseModel):

@@ -4,17 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from api.schemas.nul import NulFreeModel
+from api.schemas.base import InputBody, RowWithId
 
 TaskStatus = Literal["open", "completed", "skipped", "cancelled"]
 
 
-class TaskPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class TaskPublic(RowWithId):
     lead_id: uuid.UUID
     enrollment_id: uuid.UUID | None
     step_id: str | None
@@ -31,9 +28,7 @@ class TaskPublic(BaseModel):
     created_at: datetime
 
 
-class TaskActionRequest(NulFreeModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class TaskActionRequest(InputBody):
     note: str | None = Field(default=None, max_length=2000)
     outcome: str | None = Field(
         default=None,

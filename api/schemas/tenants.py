@@ -1,18 +1,15 @@
 """HTTP shapes of the tenants API: TenantCreate / TenantUpdate in, TenantPublic / TenantCreated out."""
 
-import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from api.schemas.nul import NulFreeModel
+from api.schemas.base import InputBody, RowWithId
 from api.schemas.users import EmailAddress, Password, UserPublic
 from api.services.tenants import MAX_SPEED_TO_LEAD_MINUTES, SLUG_PATTERN
 
 
-class TenantCreate(NulFreeModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class TenantCreate(InputBody):
     name: str = Field(min_length=1, max_length=200)
     slug: str = Field(min_length=1, max_length=63, pattern=SLUG_PATTERN, description="unique, used in workflow ids")
     owner_email: EmailAddress
@@ -25,10 +22,8 @@ class TenantCreate(NulFreeModel):
     )
 
 
-class TenantUpdate(NulFreeModel):
+class TenantUpdate(InputBody):
     """Only the fields sent change. The slug is not among them: it is part of every workflow id of the tenant."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     default_region: str | None = Field(default=None, min_length=2, max_length=2, description="ISO region for phones")
@@ -46,10 +41,7 @@ class TenantUpdate(NulFreeModel):
         return value
 
 
-class TenantPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class TenantPublic(RowWithId):
     slug: str
     name: str
     default_region: str

@@ -4,8 +4,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
+from api.schemas.base import RowWithId
 from api.schemas.leads import InvalidEmail, normalize_email
 from api.schemas.nul import NulFreeModel
 from api.services.users import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -45,10 +46,7 @@ class UserUpdate(NulFreeModel):
     password: Password | None = Field(default=None, description="set a new password; ends the user's sessions")
 
 
-class UserPublic(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: uuid.UUID
+class UserPublic(RowWithId):
     tenant_id: uuid.UUID | None
     email: str
     full_name: str
