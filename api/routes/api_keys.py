@@ -22,10 +22,9 @@ async def create_api_key(data: ApiKeyCreate, principal: ApiKeyManager, session: 
     api_key, clear = await service.create_api_key(
         session,
         tenant_id=principal.tenant(),
-        name=data.name,
-        role=data.role,
         creator_role=principal.role,
         created_by_id=principal.accountable_user_id,
+        **dict(data),
     )
     return ApiKeyCreated(**ApiKeyPublic.model_validate(api_key).model_dump(), key=clear)
 

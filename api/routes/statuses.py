@@ -22,15 +22,7 @@ async def list_statuses(principal: StatusReader, session: SessionDep) -> list[St
 
 @router.post("", status_code=201, responses={409: {"description": "key already used in this tenant"}})
 async def create_status(data: StatusCreate, principal: StatusManager, session: SessionDep) -> StatusPublic:
-    status = await service.create_status(
-        session,
-        tenant_id=principal.tenant(),
-        key=data.key,
-        label=data.label,
-        stage=data.stage,
-        position=data.position,
-        is_default=data.is_default,
-    )
+    status = await service.create_status(session, tenant_id=principal.tenant(), **dict(data))
     return StatusPublic.model_validate(status)
 
 
@@ -38,15 +30,7 @@ async def create_status(data: StatusCreate, principal: StatusManager, session: S
 async def update_status(
     key: StatusKey, data: StatusUpdate, principal: StatusManager, session: SessionDep
 ) -> StatusPublic:
-    status = await service.update_status(
-        session,
-        tenant_id=principal.tenant(),
-        key=key,
-        label=data.label,
-        stage=data.stage,
-        position=data.position,
-        is_default=data.is_default,
-    )
+    status = await service.update_status(session, tenant_id=principal.tenant(), key=key, **dict(data))
     return StatusPublic.model_validate(status)
 
 

@@ -20,17 +20,7 @@ router = APIRouter(prefix="/tenants", tags=["tenants"])
 @router.post("", status_code=201, responses={409: {"description": "slug or owner e-mail already taken"}})
 async def create_tenant(data: TenantCreate, principal: TenantCreator, session: SessionDep) -> TenantCreated:
     """Create a tenant, its owner and its default statuses."""
-    tenant = await service.create_tenant(
-        session,
-        name=data.name,
-        slug=data.slug,
-        owner_email=data.owner_email,
-        owner_password=data.owner_password,
-        owner_name=data.owner_name,
-        default_region=data.default_region,
-        timezone=data.timezone,
-        speed_to_lead_minutes=data.speed_to_lead_minutes,
-    )
+    tenant = await service.create_tenant(session, **dict(data))
     (owner,) = await list_users(session, tenant_id=tenant.id)
     public = TenantPublic.model_validate(tenant)
     return TenantCreated(**public.model_dump(), owner=UserPublic.model_validate(owner))
@@ -49,12 +39,5 @@ async def update_tenant_settings(
     speed-to-lead; running lead workflows keep the one they started with."""
     if principal.role != Role.SYSTEM_ADMIN and principal.tenant_id != tenant_id:
         raise NotFound("no such tenant")  # another tenant is indistinguishable from none
-    tenant = await service.update_tenant_settings(
-        session,
-        tenant_id=tenant_id,
-        name=data.name,
-        default_region=data.default_region,
-        timezone=data.timezone,
-        speed_to_lead_minutes=data.speed_to_lead_minutes,
-    )
+    tenant = await service.update_tenant_settings(session, tenant_id=tenant_id, **dict(data))
     return TenantPublic.model_validate(tenant)

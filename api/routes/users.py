@@ -27,15 +27,7 @@ async def list_users(principal: UserReader, session: SessionDep) -> list[UserPub
 @router.post("", status_code=201, responses={409: {"description": "e-mail already taken"}})
 async def create_user(data: UserCreate, principal: UserManager, session: SessionDep) -> UserPublic:
     """Create a user. Only owners may create owners."""
-    user = await service.create_user(
-        session,
-        tenant_id=principal.tenant(),
-        actor_role=principal.role,
-        email=data.email,
-        password=data.password,
-        role=data.role,
-        full_name=data.full_name,
-    )
+    user = await service.create_user(session, tenant_id=principal.tenant(), actor_role=principal.role, **dict(data))
     return UserPublic.model_validate(user)
 
 
@@ -50,14 +42,7 @@ async def update_user(
 ) -> UserPublic:
     """Change role, name, active flag or password. A new role or password, or deactivation, ends their sessions."""
     change = await service.update_user(
-        session,
-        tenant_id=principal.tenant(),
-        actor_role=principal.role,
-        user_id=user_id,
-        role=data.role,
-        full_name=data.full_name,
-        is_active=data.is_active,
-        password=data.password,
+        session, tenant_id=principal.tenant(), actor_role=principal.role, user_id=user_id, **dict(data)
     )
     await service.end_sessions(session=session, store=session_store(request), change=change)
     return UserPublic.model_validate(change.user)

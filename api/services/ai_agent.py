@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from agent.budget import month_key, month_start
 from agent.factory import AgentFactory
 from api.schemas.ai import DEFAULT_TOOLS, AgentSettingsPublic, AgentSettingsUpdate, UsageBudget, UsageDay, UsagePublic
+from api.schemas.base import from_row
 from core.config import Settings
 from core.errors import Unprocessable
 from core.secret_box import SecretBox
@@ -48,22 +49,11 @@ async def get_settings(*, session: AsyncSession, tenant_id: uuid.UUID, settings:
             updated_at=None,
             updated_by=None,
         )
-    return AgentSettingsPublic(
-        version=config.version,
-        mode=config.mode,
-        model=config.model,
-        base_url=config.base_url,
+    return from_row(
+        AgentSettingsPublic,
+        config,
         has_api_key=bool(config.api_key),
-        system_prompt=config.system_prompt,
-        facts=config.facts,
-        temperature=config.temperature,
-        max_output_tokens=config.max_output_tokens,
         tools=list(config.tools),
-        answer_hours=config.answer_hours,
-        debounce_seconds=config.debounce_seconds,
-        draft_timeout_minutes=config.draft_timeout_minutes,
-        monthly_token_budget_soft=config.monthly_token_budget_soft,
-        monthly_token_budget_hard=config.monthly_token_budget_hard,
         paused=await _paused(
             session, tenant_id=tenant_id, hard=config.monthly_token_budget_hard, now=datetime.now(UTC)
         ),

@@ -8,8 +8,9 @@ from functools import partial
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.ai import DraftList, DraftPublic, HandlerPublic
+from api.services import found
 from api.transaction import after_commit, end_reads
-from core.errors import Conflict, NotFound
+from core.errors import Conflict
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.ai_agent import ConversationHandler
 from models import Tenant
@@ -49,9 +50,7 @@ async def decide_draft(
     """Approve (maybe with edited text) or reject a pending draft through its lead's workflow; the draft after it."""
     drafts = AiDraftRepository(session)
     tenant_id = tenant.id
-    draft = await drafts.get(tenant_id=tenant_id, draft_id=draft_id)
-    if draft is None:
-        raise NotFound(f"draft {draft_id} not found", details={"draft_id": str(draft_id)})
+    draft = found(await drafts.get(tenant_id=tenant_id, draft_id=draft_id), "draft", draft_id)
     if draft.status != "pending":
         raise Conflict(
             f"the draft is {draft.status}, no longer waiting for a decision",
@@ -96,9 +95,7 @@ async def set_handler(
     actor: str,
 ) -> HandlerPublic:
     """Hand a lead's conversation to the AI agent or take it over (which withdraws a waiting draft)."""
-    lead = await LeadRepository(session).get(tenant_id=tenant.id, lead_id=lead_id)
-    if lead is None:
-        raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    found(await LeadRepository(session).get(tenant_id=tenant.id, lead_id=lead_id), "lead", lead_id)
     await end_reads(session)
     view = await workflows.set_conversation_handler(
         tenant_slug=tenant.slug, lead_id=lead_id, request=HandlerRequest(handler=handler, actor=actor)

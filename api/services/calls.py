@@ -22,6 +22,7 @@ from api.schemas.calls import (
     TranscriptTurnPublic,
 )
 from api.security import Principal
+from api.services import found
 from api.services.leads import get_lead, parse_phone
 from api.transaction import after_commit, end_reads
 from channels.voice.live import LiveCalls
@@ -39,10 +40,6 @@ from workflow_clients.call import CallWorkflowClient
 from workflow_clients.errors import is_not_found
 from workflows.call_types import CALL_DISPOSITION_EVENT, CallWorkflowInput, DispositionRequest
 from workflows.ids import call_workflow_id
-
-
-def call_not_found(call_id: uuid.UUID) -> NotFound:
-    return NotFound(f"call {call_id} not found", details={"call_id": str(call_id)})
 
 
 def public(call: Call) -> CallPublic:
@@ -163,10 +160,7 @@ async def list_lead_calls(*, session: AsyncSession, tenant_id: uuid.UUID, lead_i
 
 
 async def get_call(*, session: AsyncSession, tenant_id: uuid.UUID, call_id: uuid.UUID) -> Call:
-    call = await CallRepository(session).get_for_tenant(tenant_id=tenant_id, call_id=call_id)
-    if call is None:
-        raise call_not_found(call_id)
-    return call
+    return found(await CallRepository(session).get_for_tenant(tenant_id=tenant_id, call_id=call_id), "call", call_id)
 
 
 async def set_disposition(

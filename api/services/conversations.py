@@ -10,6 +10,7 @@ from typing import Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.idempotency import IdempotencyKeyReused
+from api.schemas.base import from_row
 from api.schemas.conversations import (
     ConversationLead,
     ConversationPage,
@@ -18,6 +19,7 @@ from api.schemas.conversations import (
     MessagePublic,
     MessageSend,
 )
+from api.services import found
 from api.transaction import after_commit, end_reads
 from core.config import Settings
 from core.errors import NotFound, ServiceUnavailable, Unprocessable
@@ -82,17 +84,10 @@ def _public(
 ) -> ConversationPublic:
     window = timedelta(hours=settings.whatsapp_service_window_hours)
     free_text, closes_at = _free_text(conversation, has_window=has_window, window=window, now=now)
-    return ConversationPublic(
-        id=conversation.id,
-        channel=conversation.channel,
-        lead=ConversationLead(
-            id=lead.id, name=lead.name, phone=lead.phone, status_key=lead.status_key, owner_id=lead.owner_id
-        ),
-        last_message_at=conversation.last_message_at,
-        last_inbound_at=conversation.last_inbound_at,
-        last_message_preview=conversation.last_message_preview,
-        unread_count=conversation.unread_count,
-        opted_out_at=conversation.opted_out_at,
+    return from_row(
+        ConversationPublic,
+        conversation,
+        lead=from_row(ConversationLead, lead),
         free_text=free_text,
         window_closes_at=closes_at,
         handler=ConversationHandler(conversation.handler),
@@ -140,9 +135,7 @@ async def get_lead_conversation(
     *, session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, lead_id: uuid.UUID
 ) -> ConversationPublic:
     """The lead's WhatsApp conversation; 404 when the lead is not in this tenant or has none yet."""
-    lead = await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id)
-    if lead is None:
-        raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    lead = found(await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id), "lead", lead_id)
     conversation = await ConversationRepository(session).get_for_lead(
         tenant_id=tenant_id, lead_id=lead_id, channel="whatsapp"
     )
@@ -156,8 +149,7 @@ async def list_lead_messages(
     *, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int, cursor: str | None
 ) -> MessagePage:
     """The lead's messages, newest first; 404 when the lead is not in this tenant."""
-    if await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id) is None:
-        raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    found(await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id), "lead", lead_id)
     rows = await MessageRepository(session).list_for_lead(
         tenant_id=tenant_id, lead_id=lead_id, limit=min(limit, PAGE_MAX) + 1, before=decode_cursor(cursor)
     )
@@ -220,9 +212,7 @@ async def send_manual_message(
     """Send through the lead's workflow (update-with-start), so the message is recorded and sent once per
     `request_id` (or `Idempotency-Key` header); answer the stored message. A refusal answers 409 or 422 with its
     reason (opted out, outside the 24-hour window, undeliverable)."""
-    lead = await LeadRepository(session).get(tenant_id=tenant.id, lead_id=lead_id)
-    if lead is None:
-        raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    lead = found(await LeadRepository(session).get(tenant_id=tenant.id, lead_id=lead_id), "lead", lead_id)
     request_id, field = _request_id(data, idempotency_key)
     if request_id is not None:
         await _refuse_reused_request_id(

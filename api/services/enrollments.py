@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.schemas.base import from_row
 from api.schemas.enrollments import (
     EnrollmentPublic,
     EnrollmentStepPublic,
@@ -33,12 +34,13 @@ from api.schemas.enrollments import (
     LeadEnrollment,
     SkippedLead,
 )
+from api.services import found
 from api.services.jobs import create_job, job_public
 from api.services.leads import list_leads
 from api.services.sequences import get_sequence
 from api.transaction import commit_intent
 from core.config import Settings
-from core.errors import AppError, Conflict, NotFound, Unprocessable
+from core.errors import AppError, Conflict, Unprocessable
 from domain.sequences.definition import SequenceDefinition
 from domain.sequences.schedule import pacing_delay
 from domain.stages import Stage
@@ -56,10 +58,6 @@ log = logging.getLogger(__name__)
 
 _FILTER_PAGE = 1000
 ENROLLED_EVENT = "sequence_enrolled"  # on the lead's timeline, written with the enrollment row
-
-
-def enrollment_not_found(enrollment_id: uuid.UUID) -> NotFound:
-    return NotFound(f"enrollment {enrollment_id} not found", details={"enrollment_id": str(enrollment_id)})
 
 
 class EnrollmentPlan:
@@ -242,8 +240,7 @@ async def list_lead_enrollments(
     *, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int
 ) -> list[LeadEnrollment]:
     """The lead's enrollments in every sequence, newest first; 404 when the lead is not in this tenant."""
-    if await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id) is None:
-        raise NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
+    found(await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id), "lead", lead_id)
     rows = await EnrollmentRepository(session).for_lead(tenant_id=tenant_id, lead_id=lead_id, limit=limit)
     return [
         LeadEnrollment(**_summary_fields(e, version), sequence_id=e.sequence_id, sequence_name=name)
@@ -289,9 +286,7 @@ def _summary_fields(e: Enrollment, version: int) -> dict[str, Any]:
 
 async def get_enrollment(*, session: AsyncSession, tenant_id: uuid.UUID, enrollment_id: uuid.UUID) -> Enrollment:
     enrollment = await EnrollmentRepository(session).get(tenant_id=tenant_id, enrollment_id=enrollment_id, fresh=True)
-    if enrollment is None:
-        raise enrollment_not_found(enrollment_id)
-    return enrollment
+    return found(enrollment, "enrollment", enrollment_id)
 
 
 async def _version_number(session: AsyncSession, enrollment: Enrollment) -> int:
@@ -344,13 +339,10 @@ def _public(
     history: list[EnrollmentStepPublic],
     source: Literal["workflow", "database"],
 ) -> EnrollmentPublic:
-    return EnrollmentPublic(
-        id=enrollment.id,
-        lead_id=enrollment.lead_id,
-        sequence_id=enrollment.sequence_id,
+    return from_row(
+        EnrollmentPublic,
+        enrollment,
         sequence_version=number,
-        workflow_id=enrollment.workflow_id,
-        enrolled_by=enrollment.enrolled_by,
         status=status,
         history=history,
         source=source,

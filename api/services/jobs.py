@@ -12,9 +12,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.schemas.base import from_row
 from api.schemas.jobs import JobPublic, job_url
+from api.services import found
 from api.transaction import after_commit
-from core.errors import Forbidden, NotFound
+from core.errors import Forbidden
 from domain.permissions import Action, allowed
 from models import Job, Tenant
 from repositories.jobs import MAX_LISTED_ITEMS, JobRepository, count_by_reason
@@ -68,9 +70,7 @@ async def create_job(
 
 
 async def get_job(*, session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID, role: str) -> Job:
-    job = await JobRepository(session).get(tenant_id=tenant_id, job_id=job_id)
-    if job is None:
-        raise NotFound(f"job {job_id} not found", details={"job_id": str(job_id)})
+    job = found(await JobRepository(session).get(tenant_id=tenant_id, job_id=job_id), "job", job_id)
     action = READ_ACTION[JobKind(job.kind)]
     if not allowed(role, action):
         raise Forbidden(f"role '{role}' may not perform '{action}'")
@@ -78,22 +78,4 @@ async def get_job(*, session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.U
 
 
 def job_public(job: Job) -> JobPublic:
-    return JobPublic(
-        id=job.id,
-        kind=JobKind(job.kind),
-        state=JobState(job.state),
-        url=job_url(job.id),
-        created_by=job.created_by,
-        total=job.total,
-        started=job.started,
-        skipped=job.skipped,
-        skipped_by_reason=job.skipped_by_reason,
-        skipped_items=job.skipped_items,
-        failed=job.failed,
-        failed_by_reason=job.failed_by_reason,
-        failed_items=job.failed_items,
-        error=job.error,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-    )
+    return from_row(JobPublic, job, kind=JobKind(job.kind), state=JobState(job.state), url=job_url(job.id))

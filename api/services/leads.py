@@ -21,8 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.idempotency import IdempotencyKeyReused, fingerprint
 from api.schemas.leads import LeadCreate, LeadPublic, LeadStatusChange, LeadUpdate
+from api.services import found
 from api.transaction import after_commit, end_reads
-from core.errors import Conflict, NotFound, Unprocessable
+from core.errors import Conflict, Unprocessable
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from domain.stages import TERMINAL_STAGES, Stage
 from models import Lead, StatusDefinition, Tenant, TimelineEvent
@@ -50,16 +51,9 @@ class DuplicatePhone(Conflict):
         )
 
 
-def lead_not_found(lead_id: uuid.UUID) -> NotFound:
-    return NotFound(f"lead {lead_id} not found", details={"lead_id": str(lead_id)})
-
-
 async def get_lead(*, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead:
     """The lead, or 404 when it does not exist in this tenant."""
-    lead = await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id)
-    if lead is None:
-        raise lead_not_found(lead_id)
-    return lead
+    return found(await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id), "lead", lead_id)
 
 
 def parse_phone(raw: str, *, region: str, field: str = "phone") -> str:
@@ -154,16 +148,13 @@ async def create_lead(
         create_idempotency_key=idempotency_key,
         create_fingerprint=request_fingerprint,
     )
-    try:
-        async with session.begin_nested():
-            await leads.add(lead)
-    except IntegrityError:
+    if (taken := await leads.add_unless_taken(lead)) is not None:
         # Another request inserted the same phone (or key) between our check and our insert, and has committed.
         raced = await _earlier_attempt(
             leads, tenant_id=tenant.id, phone=phone, key=idempotency_key, request_fingerprint=request_fingerprint
         )
         if raced is None:
-            raise
+            raise taken
         await finish_earlier_attempt(session=session, workflows=workflows, tenant=tenant, creation=raced)
         return raced
     await TimelineRepository(session).record_lead_created(lead=lead, actor=actor)
@@ -446,9 +437,7 @@ async def change_status(
     view = await workflows.change_status(
         tenant=tenant, lead=lead, status=status, reason=data.reason, actor=actor, active_enrollments=enrollments
     )
-    fresh = await LeadRepository(session).get_fresh(tenant_id=tenant.id, lead_id=lead.id)
-    if fresh is None:
-        raise lead_not_found(lead.id)
+    fresh = found(await LeadRepository(session).get_fresh(tenant_id=tenant.id, lead_id=lead.id), "lead", lead.id)
     # The workflow's answer is authoritative even if its mirror to the row has not landed yet.
     return LeadPublic.model_validate(fresh).model_copy(update={"status": view.status_key, "stage": view.stage})
 

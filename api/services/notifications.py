@@ -7,7 +7,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.principal import Principal
 from api.schemas.notifications import NotificationPage, NotificationPublic
-from core.errors import Forbidden, NotFound
+from api.services import not_found
+from core.errors import Forbidden
 from repositories.notifications import NotificationRepository
 
 
@@ -35,5 +36,5 @@ async def mark_read(*, session: AsyncSession, principal: Principal, notification
         tenant_id=tenant_id, user_id=user_id, at=datetime.now(UTC), notification_id=notification_id
     )
     if notification_id is not None and marked == 0:
-        raise NotFound(f"notification {notification_id} not found", details={"notification_id": str(notification_id)})
+        raise not_found("notification", notification_id)
     return marked

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.idempotency import IdempotencyKeyReused, fingerprint
+from api.schemas.base import from_row
 from api.schemas.sequences import (
     SequenceCreate,
     SequencePreview,
@@ -25,6 +25,7 @@ from api.schemas.sequences import (
     SequenceUpdate,
     SequenceVersionPublic,
 )
+from api.services import found
 from api.services.leads import get_lead, parse_phone
 from core.errors import Conflict, NotFound, Unprocessable
 from domain.sequences.definition import (
@@ -41,10 +42,6 @@ from repositories.sequences import SequenceRepository
 from repositories.statuses import StatusRepository
 from repositories.users import UserRepository
 from workflow_clients.sequence import lead_fields, lead_timezone
-
-
-def sequence_not_found(sequence_id: uuid.UUID) -> NotFound:
-    return NotFound(f"sequence {sequence_id} not found", details={"sequence_id": str(sequence_id)})
 
 
 async def status_stages(*, session: AsyncSession, tenant_id: uuid.UUID) -> dict[str, Stage]:
@@ -94,32 +91,16 @@ async def _assignee_errors(*, session: AsyncSession, tenant_id: uuid.UUID, steps
     return errors
 
 
+def _steps_and_settings(definition: dict[str, Any]) -> dict[str, Any]:
+    return {"steps": definition.get("steps", []), "settings": definition.get("settings", {})}
+
+
 def to_public(sequence: Sequence) -> SequencePublic:
-    return SequencePublic(
-        id=sequence.id,
-        name=sequence.name,
-        description=sequence.description,
-        status=sequence.status,  # type: ignore[arg-type]
-        steps=sequence.definition.get("steps", []),
-        settings=sequence.definition.get("settings", {}),
-        latest_version=sequence.latest_version,
-        has_unpublished_changes=sequence.has_unpublished_changes,
-        created_by=sequence.created_by,
-        created_at=sequence.created_at,
-        updated_at=sequence.updated_at,
-        archived_at=sequence.archived_at,
-    )
+    return from_row(SequencePublic, sequence, **_steps_and_settings(sequence.definition))
 
 
 def version_to_public(version: SequenceVersion) -> SequenceVersionPublic:
-    return SequenceVersionPublic(
-        sequence_id=version.sequence_id,
-        version=version.version,
-        steps=version.definition.get("steps", []),
-        settings=version.definition.get("settings", {}),
-        published_by=version.published_by,
-        published_at=version.published_at,
-    )
+    return from_row(SequenceVersionPublic, version, **_steps_and_settings(version.definition))
 
 
 @dataclass(frozen=True)
@@ -153,16 +134,13 @@ async def create_sequence(
         create_idempotency_key=idempotency_key,
         create_fingerprint=request_fingerprint,
     )
-    try:
-        async with session.begin_nested():
-            await sequences.add(sequence)
-    except IntegrityError:
+    if (taken := await sequences.add_unless_taken(sequence)) is not None:
         # Only the key is unique: a concurrent request with it committed between our lookup and our insert.
         if idempotency_key is None:
-            raise
+            raise taken
         raced = await _created_with_key(sequences, tenant_id=tenant_id, key=idempotency_key, fp=request_fingerprint)
         if raced is None:
-            raise
+            raise taken
         return SequenceCreation(sequence=raced, replayed=True)
     return SequenceCreation(sequence=sequence, replayed=False)
 
@@ -187,9 +165,7 @@ async def get_sequence(
     sequence = await SequenceRepository(session).get(
         tenant_id=tenant_id, sequence_id=sequence_id, for_update=for_update
     )
-    if sequence is None:
-        raise sequence_not_found(sequence_id)
-    return sequence
+    return found(sequence, "sequence", sequence_id)
 
 
 async def update_sequence(

@@ -9,7 +9,6 @@ stage `new`. Mutations lock the tenant's statuses first, so two concurrent edits
 import re
 import uuid
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services.users import invalid
@@ -63,10 +62,7 @@ async def create_status(
     status = StatusDefinition(
         tenant_id=tenant_id, key=key, label=label, stage=str(stage), position=position, is_default=is_default
     )
-    try:
-        async with session.begin_nested():
-            await repo.add(status)
-    except IntegrityError:
+    if await repo.add_unless_taken(status) is not None:
         raise Conflict(f"a status with the key '{key}' already exists", details={"field": "key"}) from None
     return status
 

@@ -14,16 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.tasks import TaskPublic
 from api.security import Principal
+from api.services import not_found
 from api.transaction import end_reads
-from core.errors import Conflict, Forbidden, NotFound, Unprocessable
+from core.errors import Conflict, Forbidden, Unprocessable
 from domain.permissions import Role
 from models import Task, Tenant
 from repositories.tasks import TaskRepository
 from workflow_clients.sequence import SequenceWorkflowClient
-
-
-def task_not_found(task_id: uuid.UUID) -> NotFound:
-    return NotFound(f"task {task_id} not found", details={"task_id": str(task_id)})
 
 
 def _sees_every_task(principal: Principal) -> bool:
@@ -81,10 +78,8 @@ async def inbox(
 async def get_task(*, session: AsyncSession, principal: Principal, task_id: uuid.UUID, fresh: bool = False) -> Task:
     """The task if the caller may work it; 404 for a missing one, another tenant's, or another agent's."""
     task = await TaskRepository(session).get(tenant_id=principal.tenant(), task_id=task_id, fresh=fresh)
-    if task is None:
-        raise task_not_found(task_id)
-    if not _sees_every_task(principal) and task.assignee_id != _person(principal):
-        raise task_not_found(task_id)
+    if task is None or (not _sees_every_task(principal) and task.assignee_id != _person(principal)):
+        raise not_found("task", task_id)
     return task
 
 

@@ -4,8 +4,10 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.schemas.base import from_row
 from api.schemas.telephony import TelephonyAccountPublic, TelephonyAccountUpdate
 from api.services.leads import parse_phone
+from api.services.provider_accounts import refuse_sandbox_in_prod
 from core.config import Settings
 from core.errors import NotFound, Unprocessable
 from core.secret_box import SecretBox
@@ -20,27 +22,13 @@ def inbound_voice_url(settings: Settings, account_id: uuid.UUID) -> str:
 
 
 def _public(account: TelephonyAccount, settings: Settings) -> TelephonyAccountPublic:
-    return TelephonyAccountPublic(
-        provider=account.provider,
-        account_sid=account.account_sid,
+    return from_row(
+        TelephonyAccountPublic,
+        account,
         has_auth_token=bool(account.auth_token),
         caller_ids=list(account.caller_ids),
-        concurrent_call_limit=account.concurrent_call_limit,
-        calls_per_second=account.calls_per_second,
-        ring_timeout_seconds=account.ring_timeout_seconds,
-        recording_enabled=account.recording_enabled,
-        recording_consent_prompt=account.recording_consent_prompt,
-        voicemail_policy=account.voicemail_policy,
-        voicemail_message=account.voicemail_message,
-        human_answer_mode=account.human_answer_mode,
-        answer_message=account.answer_message,
-        agent_number=account.agent_number,
         voice_script=VoiceScript.model_validate(account.voice_script or {}),
-        retry_max_attempts=account.retry_max_attempts,
-        retry_spacing_minutes=account.retry_spacing_minutes,
-        inbound_routing=account.inbound_routing,
         voice_url=inbound_voice_url(settings, account.id),
-        updated_at=account.updated_at,
     )
 
 
@@ -70,12 +58,11 @@ async def put_account(
     *, session: AsyncSession, tenant_id: uuid.UUID, data: TelephonyAccountUpdate, settings: Settings
 ) -> TelephonyAccountPublic:
     """Create or replace the account; everything is checked before anything is written."""
-    if data.provider == "sandbox" and not settings.sandbox_allowed:
-        raise Unprocessable(
-            "provider 'sandbox' is refused in production: its auth token is built in, so anyone could forge this "
-            "tenant's call callbacks; use 'twilio'",
-            details=[{"field": "provider", "reason": "sandbox is not available when LEADFLOW_ENV=prod"}],
-        )
+    refuse_sandbox_in_prod(
+        data.provider,
+        settings,
+        why="its auth token is built in, so anyone could forge this tenant's call callbacks; use 'twilio'",
+    )
     _check_policy(data)
     tenant = await TenantRepository(session).get(tenant_id)
     region = tenant.default_region if tenant else settings.default_phone_region

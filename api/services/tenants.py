@@ -6,7 +6,6 @@ import uuid
 from zoneinfo import available_timezones
 
 import phonenumbers
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services.users import add_user, check_password, clean_email, invalid
@@ -75,10 +74,7 @@ async def create_tenant(
         timezone=timezone,
         speed_to_lead_minutes=speed_to_lead_minutes,
     )
-    try:
-        async with session.begin_nested():
-            await repo.add(tenant)
-    except IntegrityError:
+    if await repo.add_unless_taken(tenant) is not None:
         raise Conflict(f"a tenant with the slug '{slug}' already exists", details={"field": "slug"}) from None
     await add_user(
         session,

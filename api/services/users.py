@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth.sessions import SessionStore, session_store_reachable
@@ -74,10 +73,7 @@ async def add_user(
         assert password is not None
         password_hash = await asyncio.to_thread(hash_password, password)
     user = User(tenant_id=tenant_id, email=email, full_name=full_name, role=str(role), password_hash=password_hash)
-    try:
-        async with session.begin_nested():
-            await repo.add(user)
-    except IntegrityError:
+    if await repo.add_unless_taken(user) is not None:
         # Lost a race with a concurrent insert of the same address.
         raise Conflict(f"a user with the e-mail '{email}' already exists", details={"field": email_field}) from None
     return user

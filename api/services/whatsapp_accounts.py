@@ -5,7 +5,9 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.schemas.base import from_row
 from api.schemas.whatsapp import ShardAssignmentPublic, WhatsAppAccountPublic, WhatsAppAccountUpdate
+from api.services.provider_accounts import refuse_sandbox_in_prod
 from channels.whatsapp.shard_router import ShardRouter
 from core.config import Settings
 from core.errors import Conflict, NotFound, Unprocessable
@@ -22,16 +24,14 @@ def _public(account: WhatsAppAccount, *, shard: str | None, settings: Settings) 
         if account.provider == "evolution" and shard
         else f"{base}/webhooks/whatsapp/cloud"
     )
-    return WhatsAppAccountPublic(
-        provider=account.provider,
-        phone_number_id=account.phone_number_id,
-        display_number=account.display_number,
+    return from_row(
+        WhatsAppAccountPublic,
+        account,
         has_access_token=bool(account.access_token),
         has_app_secret=bool(account.app_secret),
         has_verify_token=bool(account.verify_token),
         shard=shard,
         webhook_url=webhook_url,
-        updated_at=account.updated_at,
     )
 
 
@@ -60,12 +60,11 @@ async def put_account(
     settings: Settings,
 ) -> WhatsAppAccountPublic:
     """Create or replace the account. Evolution tenants get their shard assigned here (stable from then on)."""
-    if data.provider == "sandbox" and not settings.sandbox_allowed:
-        raise Unprocessable(
-            "provider 'sandbox' is refused in production: its credentials are built in, so anyone could forge this "
-            "tenant's webhooks; use 'cloud' or 'evolution'",
-            details=[{"field": "provider", "reason": "sandbox is not available when LEADFLOW_ENV=prod"}],
-        )
+    refuse_sandbox_in_prod(
+        data.provider,
+        settings,
+        why="its credentials are built in, so anyone could forge this tenant's webhooks; use 'cloud' or 'evolution'",
+    )
     if data.provider == "evolution" and not router.names:
         # The caller can act on this (choose another provider); it is no outage, so not the router's 503.
         raise Unprocessable(
