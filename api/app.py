@@ -105,22 +105,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(codec.router)
     app.include_router(metrics.router)
-    for crm_router in (auth.router, tenants.router, users.router, api_keys.router, statuses.router):
-        app.include_router(crm_router, prefix="/api/v1")
-    for whatsapp_router in (conversations.router, whatsapp_accounts.router):
-        app.include_router(whatsapp_router, prefix="/api/v1")
-    app.include_router(leads.router, prefix="/api/v1")
-    app.include_router(sequences.router, prefix="/api/v1")
-    app.include_router(enrollments.router, prefix="/api/v1")
-    app.include_router(tasks.router, prefix="/api/v1")
-    app.include_router(jobs.router, prefix="/api/v1")
-    app.include_router(telephony.router, prefix="/api/v1")
-    app.include_router(calls.router, prefix="/api/v1")
-    app.include_router(admin_inbox.router, prefix="/api/v1")
-    app.include_router(events.router, prefix="/api/v1")
-    app.include_router(notifications.router, prefix="/api/v1")
-    app.include_router(feature_flags.router, prefix="/api/v1")
-    app.include_router(ai.router, prefix="/api/v1")
+    for api_routes in (
+        *(auth, tenants, users, api_keys, statuses),
+        *(conversations, whatsapp_accounts),
+        *(leads, sequences, enrollments, tasks, jobs, telephony, calls),
+        *(admin_inbox, events, notifications, feature_flags, ai),
+    ):
+        app.include_router(api_routes.router, prefix="/api/v1")
     # Deliveries per sender address before anything else is read (api/webhook_limits.py).
     app.include_router(webhooks_whatsapp.router, dependencies=[Depends(limit_webhook_source)])
     app.include_router(webhooks_twilio.router, dependencies=[Depends(limit_webhook_source)])

@@ -7,10 +7,10 @@ these; anything beyond them is its own SQL.
 
 import builtins
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Executable, Select, select
+from sqlalchemy import Executable, Select, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,6 +70,19 @@ class Repository(Generic[Row]):
         result = await self.session.execute(statement)
         row: Row | None = result.scalar_one_or_none()
         return row
+
+    async def _mark_workflow_started(self, row_ids: Sequence[uuid.UUID]) -> None:
+        """Record that the rows' workflows are known to run (the first time only)."""
+        if row_ids:
+            model: Any = self.model
+            await self.session.execute(
+                update(model)
+                .where(model.id.in_(list(row_ids)), model.workflow_started_at.is_(None))
+                # Not an edit of the row: `updated_at` stays.
+                .values(workflow_started_at=func.now(), updated_at=model.updated_at)
+                # Leave loaded rows as they are: the request may still read them (an expired attribute can't load).
+                .execution_options(synchronize_session=False)
+            )
 
     async def _all(self, statement: Executable) -> builtins.list[Row]:
         """Every row `statement` selects, in its order."""

@@ -69,15 +69,7 @@ class EnrollmentRepository(Repository[Enrollment]):
 
     async def mark_workflow_started(self, *, enrollment_ids: Sequence[uuid.UUID]) -> None:
         """Record that the enrollments' workflows are known to run (the first time only)."""
-        if enrollment_ids:
-            await self.session.execute(
-                update(Enrollment)
-                .where(Enrollment.id.in_(list(enrollment_ids)), Enrollment.workflow_started_at.is_(None))
-                # Not an edit of the row: `updated_at` stays.
-                .values(workflow_started_at=func.now(), updated_at=Enrollment.updated_at)
-                # Leave loaded rows as they are: the request may still read them (an expired attribute can't load).
-                .execution_options(synchronize_session=False)
-            )
+        await self._mark_workflow_started(enrollment_ids)
 
     async def never_started(self, *, older_than: timedelta, limit: int) -> list[Enrollment]:
         """Active enrollments of any tenant whose workflow was never confirmed started nor ever mirrored a state,

@@ -37,15 +37,7 @@ class LeadRepository(Repository[Lead]):
 
     async def mark_workflow_started(self, *, lead_ids: Sequence[uuid.UUID]) -> None:
         """Record that the leads' workflows are known to run (the first time only)."""
-        if lead_ids:
-            await self.session.execute(
-                update(Lead)
-                .where(Lead.id.in_(list(lead_ids)), Lead.workflow_started_at.is_(None))
-                # Not an edit of the row: `updated_at` stays.
-                .values(workflow_started_at=func.now(), updated_at=Lead.updated_at)
-                # Leave loaded rows as they are: the request may still read them (an expired attribute can't load).
-                .execution_options(synchronize_session=False)
-            )
+        await self._mark_workflow_started(lead_ids)
 
     async def never_started_among(self, *, tenant_id: uuid.UUID, lead_ids: Sequence[uuid.UUID]) -> list[Lead]:
         """Those of `lead_ids` whose workflow was never confirmed started."""

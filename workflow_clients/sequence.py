@@ -9,6 +9,7 @@ workflow is a NotFound, one whose workflow ended a Conflict; an unreachable Temp
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partialmethod
 from typing import Any
@@ -104,12 +105,12 @@ def _call(enrollment_id: uuid.UUID) -> WorkflowCall:
     )
 
 
+@dataclass
 class SequenceWorkflowClient:
     """Start, control and read one enrollment's workflow (id `enrollment:{tenant_slug}:{enrollment_id}`)."""
 
-    def __init__(self, client: Client, settings: Settings) -> None:
-        self.client = client
-        self.settings = settings
+    client: Client
+    settings: Settings
 
     async def start(
         self,

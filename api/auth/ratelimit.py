@@ -35,11 +35,11 @@ class LoginLimits:
     window_seconds: int
 
 
+@dataclass
 class LoginRateLimiter:
-    def __init__(self, redis: Redis, keys: Keys, limits: LoginLimits) -> None:
-        self.redis = redis
-        self.keys = keys
-        self.limits = limits
+    redis: Redis
+    keys: Keys
+    limits: LoginLimits
 
     def _account_key(self, email: str) -> str:
         return self.keys("login_failures", "account", token_digest(email.strip().lower()))
