@@ -22,7 +22,7 @@ from models import Lead, Message, OutboxMessage, TimelineEvent, WebhookInbox
 from repositories.conversations import ConversationRepository
 from repositories.webhook_inbox import WebhookInboxRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
-from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, create_whatsapp_tenant
+from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, create_sandbox_tenant, create_whatsapp_tenant
 
 
 @pytest.fixture(scope="module")
@@ -44,17 +44,7 @@ def make_activities(settings: Settings, sandbox_url: str, session_factory, redis
 async def sandbox_tenant(
     session_factory: async_sessionmaker[AsyncSession], sandbox_control: httpx.AsyncClient
 ) -> WhatsAppTenant:
-    tenant = await create_whatsapp_tenant(session_factory, provider="sandbox")
-    async with session_factory() as session:
-        account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=tenant.id)
-        assert account is not None
-        token = tenant.access_token  # as given; the row holds it sealed
-    registered = await sandbox_control.post(
-        "/_sandbox/accounts/cloud",
-        json={"phone_number_id": tenant.phone_number_id, "access_token": token, "app_secret": tenant.app_secret},
-    )
-    assert registered.status_code == 201, registered.text
-    return tenant
+    return await create_sandbox_tenant(session_factory, sandbox_control)
 
 
 async def _lead(session_factory, tenant: WhatsAppTenant, *, wrote_ago: timedelta | None) -> tuple[uuid.UUID, str]:  # type: ignore[no-untyped-def]

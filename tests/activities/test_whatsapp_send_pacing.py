@@ -7,6 +7,7 @@ import asyncio
 from datetime import datetime, timedelta
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -27,6 +28,19 @@ INTERVAL_SECONDS = 1.5
 SLOW_DATABASE_SECONDS = 0.25
 
 
+@pytest.fixture
+def paced(settings: Settings, sandbox_url: str) -> Settings:
+    """Sends through the sandbox, to one person at least INTERVAL_SECONDS apart; a second send waits its turn in the
+    activity."""
+    return settings.model_copy(
+        update={
+            "sandbox_base_url": sandbox_url,
+            "whatsapp_recipient_min_interval_seconds": INTERVAL_SECONDS,
+            "whatsapp_pacing_max_wait_seconds": 2 * INTERVAL_SECONDS,
+        }
+    )
+
+
 async def test_two_sends_to_one_person_reach_the_provider_at_least_the_interval_apart(
     postgres_proxy: PostgresProxy,
     proxied_sessions: async_sessionmaker[AsyncSession],
@@ -35,18 +49,10 @@ async def test_two_sends_to_one_person_reach_the_provider_at_least_the_interval_
     sandbox_control: httpx.AsyncClient,
     send_http: httpx.AsyncClient,
     redis: Redis,
-    settings: Settings,
-    sandbox_url: str,
+    paced: Settings,
 ) -> None:
     lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
-    config = settings.model_copy(
-        update={
-            "sandbox_base_url": sandbox_url,
-            "whatsapp_recipient_min_interval_seconds": INTERVAL_SECONDS,
-            "whatsapp_pacing_max_wait_seconds": 2 * INTERVAL_SECONDS,  # the second send waits in the activity
-        }
-    )
-    activities = WhatsAppActivities(session_factory=proxied_sessions, http=send_http, redis=redis, settings=config)
+    activities = WhatsAppActivities(session_factory=proxied_sessions, http=send_http, redis=redis, settings=paced)
 
     postgres_proxy.latency_seconds = SLOW_DATABASE_SECONDS
     first_send = asyncio.create_task(
@@ -73,20 +79,12 @@ async def test_a_send_waiting_its_turn_to_a_person_holds_no_database_connection(
     sandbox_control: httpx.AsyncClient,
     send_http: httpx.AsyncClient,
     redis: Redis,
-    settings: Settings,
-    sandbox_url: str,
+    paced: Settings,
 ) -> None:
     """Pacing is decided before the outbox row is claimed: a send waiting for the person's interval leaves the
     worker's one pooled connection free for everything else."""
     lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
-    config = settings.model_copy(
-        update={
-            "sandbox_base_url": sandbox_url,
-            "whatsapp_recipient_min_interval_seconds": INTERVAL_SECONDS,
-            "whatsapp_pacing_max_wait_seconds": 2 * INTERVAL_SECONDS,
-            "db_pool_size": 1,
-        }
-    )
+    config = paced.model_copy(update={"db_pool_size": 1})
     engine = create_async_engine(
         async_url(config.require_database_url()), pool_size=1, max_overflow=0, pool_timeout=0.5
     )

@@ -46,6 +46,16 @@ async def _login(make_client, settings, tenant, role: str) -> dict[str, str]:
         return await session_headers(c, settings, tenant.users[role].email, PASSWORD)
 
 
+async def _moved_on(client: httpx.AsyncClient, task: dict, headers: dict[str, str]) -> dict:
+    """The task's enrollment, once it left the task step."""
+
+    async def moved_on() -> dict | None:
+        view = (await client.get(f"{ENROLLMENTS}/{task['enrollment_id']}", headers=headers)).json()
+        return view if view["current_step_id"] == "after_call" else None
+
+    return await eventually(moved_on, what="the enrollment to leave the task step")
+
+
 async def test_an_agent_completes_their_task_once_and_the_enrollment_moves_on(
     client: httpx.AsyncClient, tenant, session_factory, make_client, settings
 ) -> None:
@@ -72,11 +82,7 @@ async def test_an_agent_completes_their_task_once_and_the_enrollment_moves_on(
     closed = (await client.get(TASKS, params={"status": "completed"}, headers=agent)).json()
     assert [t["id"] for t in closed] == [task["id"]] and closed[0]["outcome"] == "meeting booked"
 
-    async def moved_on() -> dict | None:
-        view = (await client.get(f"{ENROLLMENTS}/{task['enrollment_id']}", headers=agent)).json()
-        return view if view["current_step_id"] == "after_call" else None
-
-    enrollment = await eventually(moved_on, what="the enrollment to leave the task step")
+    enrollment = await _moved_on(client, task, agent)
     assert any(h["result"] == "task_completed" for h in enrollment["history"])
 
 
@@ -92,11 +98,7 @@ async def test_skipping_a_task_also_moves_the_enrollment_on(
     assert skipped.json()["outcome"] is None
     assert (await client.post(f"{TASKS}/{task['id']}/skip", headers=admin)).status_code == 409
 
-    async def moved_on() -> dict | None:
-        view = (await client.get(f"{ENROLLMENTS}/{task['enrollment_id']}", headers=admin)).json()
-        return view if view["current_step_id"] == "after_call" else None
-
-    enrollment = await eventually(moved_on, what="the enrollment to leave the task step")
+    enrollment = await _moved_on(client, task, admin)
     assert any(h["result"] == "task_skipped" for h in enrollment["history"])
 
 

@@ -25,9 +25,8 @@ from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage
 from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, Tenant, TimelineEvent
 from repositories.statuses import StatusRepository
-from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.sandbox import unique_number
-from tests.fixtures.whatsapp import create_whatsapp_tenant, eventually, fresh_wamid
+from tests.fixtures.whatsapp import create_sandbox_tenant, eventually, fresh_wamid
 from tests.fixtures.workflow_calls import enrollment_workflows, lead_workflows
 from tests.workflows.support import time_skipping_server
 from worker.main import build_worker
@@ -256,22 +255,14 @@ async def make_world(
     *,
     tenant_timezone: str = "UTC",
 ) -> SequenceWorld:
-    created = await create_whatsapp_tenant(session_factory, provider="sandbox")
+    created = await create_sandbox_tenant(session_factory, sandbox)
     async with session_factory() as session:
-        account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=created.id)
-        assert account is not None
-        token = created.access_token  # as given; the row holds it sealed
         tenant = await session.get(Tenant, created.id)
         assert tenant is not None
         tenant.timezone = tenant_timezone
         statuses = await StatusRepository(session).list(tenant_id=created.id)
         await session.commit()
         await session.refresh(tenant)
-    registered = await sandbox.post(
-        "/_sandbox/accounts/cloud",
-        json={"phone_number_id": created.phone_number_id, "access_token": token, "app_secret": created.app_secret},
-    )
-    assert registered.status_code == 201, registered.text
     return SequenceWorld(
         session_factory=session_factory,
         settings=settings,
