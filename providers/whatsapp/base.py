@@ -11,7 +11,7 @@ undeliverable, or fix the account's configuration. Clients never retry themselve
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NotRequired, Protocol, TypedDict, runtime_checkable
 
 ProviderName = Literal["cloud", "evolution", "sandbox"]
 
@@ -32,10 +32,26 @@ class ErrorKind(StrEnum):
         return self is ErrorKind.RETRYABLE
 
 
+class SendErrorFields(TypedDict):
+    """What a `WhatsAppSendError` says besides its message (its constructor's keyword arguments)."""
+
+    provider: ProviderName
+    code: str
+    http_status: NotRequired[int | None]
+    retry_after_seconds: NotRequired[float | None]
+    details: NotRequired[str | None]
+
+
 class WhatsAppSendError(Exception):
-    """A send the provider did not accept. Subclasses fix `kind`; catch the subclass or read `kind`."""
+    """A send the provider did not accept. Subclasses fix `kind` (`class X(WhatsAppSendError, kind=...)`); catch the
+    subclass or read `kind`."""
 
     kind: ErrorKind = ErrorKind.REJECTED
+
+    def __init_subclass__(cls, *, kind: ErrorKind | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if kind is not None:
+            cls.kind = kind
 
     def __init__(
         self,
@@ -63,7 +79,7 @@ class WhatsAppSendError(Exception):
         status = f" HTTP {self.http_status}" if self.http_status is not None else ""
         return f"{self.provider}{status} [{self.code}/{self.kind.value}]: {self.message}"
 
-    def fields(self) -> dict[str, Any]:
+    def fields(self) -> SendErrorFields:
         """The keyword arguments that rebuild this error (pickling, or the same error as another kind)."""
         return {
             "provider": self.provider,
@@ -78,36 +94,29 @@ class WhatsAppSendError(Exception):
         return (_rebuild_error, (type(self), self.message, self.fields()))
 
 
-def _rebuild_error(cls: type[WhatsAppSendError], message: str, fields: dict[str, Any]) -> WhatsAppSendError:
+def _rebuild_error(cls: type[WhatsAppSendError], message: str, fields: SendErrorFields) -> WhatsAppSendError:
     return cls(message, **fields)
 
 
-class RetryableSendError(WhatsAppSendError):
-    kind = ErrorKind.RETRYABLE
+class RetryableSendError(WhatsAppSendError, kind=ErrorKind.RETRYABLE): ...
 
 
-class WindowClosedError(WhatsAppSendError):
-    kind = ErrorKind.WINDOW_CLOSED
+class WindowClosedError(WhatsAppSendError, kind=ErrorKind.WINDOW_CLOSED): ...
 
 
-class RecipientOptedOutError(WhatsAppSendError):
-    kind = ErrorKind.OPTED_OUT
+class RecipientOptedOutError(WhatsAppSendError, kind=ErrorKind.OPTED_OUT): ...
 
 
-class UndeliverableError(WhatsAppSendError):
-    kind = ErrorKind.UNDELIVERABLE
+class UndeliverableError(WhatsAppSendError, kind=ErrorKind.UNDELIVERABLE): ...
 
 
-class ProviderAuthError(WhatsAppSendError):
-    kind = ErrorKind.AUTH
+class ProviderAuthError(WhatsAppSendError, kind=ErrorKind.AUTH): ...
 
 
-class ProviderConfigError(WhatsAppSendError):
-    kind = ErrorKind.CONFIG
+class ProviderConfigError(WhatsAppSendError, kind=ErrorKind.CONFIG): ...
 
 
-class SendRejectedError(WhatsAppSendError):
-    kind = ErrorKind.REJECTED
+class SendRejectedError(WhatsAppSendError, kind=ErrorKind.REJECTED): ...
 
 
 ERROR_CLASSES: dict[ErrorKind, type[WhatsAppSendError]] = {

@@ -7,9 +7,9 @@ WhatsApp (undeliverable).
 """
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Unpack
 
-from providers.whatsapp.base import ERROR_CLASSES, ErrorKind, ProviderName, WhatsAppSendError
+from providers.whatsapp.base import ERROR_CLASSES, ErrorKind, ProviderName, SendErrorFields, WhatsAppSendError
 
 # Graph API / WhatsApp Cloud API error codes (developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes).
 META_ERROR_KINDS: dict[int, ErrorKind] = {
@@ -79,24 +79,8 @@ def kind_for_meta_code(code: int, *, http_status: int | None = None) -> ErrorKin
     return kind_for_http_status(http_status) if http_status is not None else ErrorKind.REJECTED
 
 
-def make_error(
-    kind: ErrorKind,
-    message: str,
-    *,
-    provider: ProviderName,
-    code: str,
-    http_status: int | None = None,
-    retry_after_seconds: float | None = None,
-    details: str | None = None,
-) -> WhatsAppSendError:
-    return ERROR_CLASSES[kind](
-        message,
-        provider=provider,
-        code=code,
-        http_status=http_status,
-        retry_after_seconds=retry_after_seconds,
-        details=details,
-    )
+def make_error(kind: ErrorKind, message: str, **fields: Unpack[SendErrorFields]) -> WhatsAppSendError:
+    return ERROR_CLASSES[kind](message, **fields)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
