@@ -18,7 +18,6 @@ Figures only: nothing here asserts a time.
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from datetime import datetime
@@ -36,10 +35,11 @@ from bench.harness import (
     add_stack_arguments,
     cpu_report,
     exit_now,
-    free_port,
     machine_load,
     percentile,
+    prepare_sandbox,
     say,
+    start_sandbox,
 )
 from bench.tenants import bench_tenant
 from channels.whatsapp.shard_router import ShardRouter
@@ -47,19 +47,6 @@ from core.secret_box import SecretBox
 from repositories.ai_agent_settings import AiAgentSettingsRepository
 
 SANDBOX_OPENAI_KEY = "bench-openai-key"
-
-
-async def wait_for_sandbox(url: str, within: float = 30.0) -> None:
-    deadline = time.monotonic() + within
-    async with httpx.AsyncClient(timeout=2) as http:
-        while time.monotonic() < deadline:
-            try:
-                if (await http.get(f"{url}/_sandbox/health")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.1)
-    raise RuntimeError("the provider sandbox did not start")
 
 
 async def set_up_tenant(stack: BenchStack, sandbox_url: str, *, debounce: float) -> None:
@@ -135,24 +122,11 @@ IDLE_SECONDS = 5.0
 
 
 async def main(args: argparse.Namespace) -> None:
-    sandbox_port = free_port()
-    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     stack = BenchStack.from_args(args)
-    # Before the stack starts its processes: the worker reaches the sandbox for the tenant's `sandbox` WhatsApp
-    # account through LEADFLOW_SANDBOX_PORT, and the sandbox sends its webhooks to the API.
-    os.environ.update(
-        {
-            "LEADFLOW_SANDBOX_PORT": str(sandbox_port),
-            "LEADFLOW_WHATSAPP_SANDBOX_CLOUD_WEBHOOK_URL": f"{stack.api_url}/webhooks/whatsapp/cloud",
-            "LEADFLOW_OPENAI_SANDBOX_API_KEY": SANDBOX_OPENAI_KEY,
-        }
-    )
+    sandbox_port = prepare_sandbox(stack, LEADFLOW_OPENAI_SANDBOX_API_KEY=SANDBOX_OPENAI_KEY)
     async with stack:
-        stack._python_child("sandbox", "-m", "sandbox", "--port", str(sandbox_port))
-        await wait_for_sandbox(sandbox_url)
+        sandbox_url = await start_sandbox(stack, sandbox_port, model_delay_seconds=args.model_delay, auto_status=False)
         await set_up_tenant(stack, sandbox_url, debounce=args.debounce)
-        async with httpx.AsyncClient(base_url=sandbox_url) as http:
-            await http.post("/_sandbox/config", json={"model_delay_seconds": args.model_delay, "auto_status": False})
         say(f"machine load before: {machine_load()}")
         # The stack's CPU at rest (pollers, timers), so that a small run's per-conversation figures can leave it out.
         idle_before, idle_started = stack.cpu_seconds(), time.monotonic()

@@ -24,7 +24,6 @@ Figures only: nothing here asserts a time.
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -41,17 +40,17 @@ from temporalio.client import Client
 
 from api.schemas.whatsapp import WhatsAppAccountUpdate
 from api.services.whatsapp_accounts import put_account
-from bench.ai_reply import wait_for_sandbox
 from bench.baseline import measure_timer_burst
 from bench.harness import (
     BenchStack,
     add_stack_arguments,
     cpu_report,
-    free_port,
     machine_load,
     percentile,
+    prepare_sandbox,
     run_and_exit,
     say,
+    start_sandbox,
     wait_until_quiet,
 )
 from bench.tenants import bench_tenant
@@ -192,20 +191,10 @@ async def tasks_per_send(temporal: Client, workflow_ids: list[str]) -> tuple[flo
 
 
 async def main(args: argparse.Namespace) -> int:
-    sandbox_port = free_port()
-    sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     stack = BenchStack.from_args(args)
-    os.environ.update(
-        {
-            "LEADFLOW_SANDBOX_PORT": str(sandbox_port),
-            "LEADFLOW_WHATSAPP_SANDBOX_CLOUD_WEBHOOK_URL": f"{stack.api_url}/webhooks/whatsapp/cloud",
-        }
-    )
+    sandbox_port = prepare_sandbox(stack)
     async with stack:
-        stack.python_child("sandbox", "-m", "sandbox", "--port", str(sandbox_port))
-        await wait_for_sandbox(sandbox_url)
-        async with httpx.AsyncClient(base_url=sandbox_url) as http:
-            await http.post("/_sandbox/config", json={"auto_status": False})
+        sandbox_url = await start_sandbox(stack, sandbox_port, auto_status=False)
         scene = Scene(stack, sandbox_url)
         say(f"machine load before: {machine_load()}")
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+import httpx
 import psutil
 import psycopg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -331,6 +332,47 @@ def run_and_exit(benchmark: Coroutine[Any, Any, int]) -> None:
     except Exception as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
     exit_now(code)
+
+
+# -- the provider sandbox as one more stack process ----------------------------------------------------------------
+
+
+def prepare_sandbox(stack: "BenchStack", **environment: str) -> int:
+    """A port for the provider sandbox, set before the stack starts its processes: the worker reaches the tenants'
+    `sandbox` WhatsApp accounts through LEADFLOW_SANDBOX_PORT, and the sandbox sends its webhooks to the API.
+    `environment`: more LEADFLOW_* variables the stack's processes read."""
+    port = free_port()
+    os.environ.update(
+        {
+            "LEADFLOW_SANDBOX_PORT": str(port),
+            "LEADFLOW_WHATSAPP_SANDBOX_CLOUD_WEBHOOK_URL": f"{stack.api_url}/webhooks/whatsapp/cloud",
+            **environment,
+        }
+    )
+    return port
+
+
+async def wait_for_sandbox(url: str, within: float = 30.0) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(timeout=2) as http:
+        while time.monotonic() < deadline:
+            try:
+                if (await http.get(f"{url}/_sandbox/health")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the provider sandbox did not start")
+
+
+async def start_sandbox(stack: "BenchStack", port: int, **config: Any) -> str:
+    """The sandbox on `port` as a child of the started stack, once it answers, with its runtime `config`; its URL."""
+    stack.python_child("sandbox", "-m", "sandbox", "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    await wait_for_sandbox(url)
+    async with httpx.AsyncClient(base_url=url) as http:
+        await http.post("/_sandbox/config", json=config)
+    return url
 
 
 # -- a load driver in a second process (a benchmark file run with `--drive SPEC OUT`) ----------------------------------
