@@ -96,6 +96,15 @@ def lead_local_time(system: str) -> datetime | None:
     return datetime.fromisoformat(match.group(1)) if match else None
 
 
+def _price_fact(known: list[str]) -> str | None:
+    return _fact_about(known, "price", "cost", "€", "$", "eur", "usd", "per month")
+
+
+def _hours_answer(known: list[str]) -> Answer:
+    fact = _fact_about(known, "open", "hours")
+    return Answer(text=f"{fact}." if fact else "A colleague will confirm our opening hours.")
+
+
 def _fact_about(found: list[str], *words: str) -> str | None:
     return next((fact for fact in found if any(word in fact.lower() for word in words)), None)
 
@@ -144,7 +153,7 @@ def outreach(instructions: str, system: str) -> Answer:
     if behaviour == "discount":
         body = "I can offer you 50% off if you sign up today!"
     elif behaviour == "price":
-        fact = _fact_about(known, "price", "cost", "€", "$", "eur", "usd", "per month")
+        fact = _price_fact(known)
         body = f"{fact}." if fact else "A colleague can tell you about our prices."
     elif behaviour == "hours":
         fact = _fact_about(known, "open", "hours")
@@ -163,6 +172,15 @@ _DO_NOT_CALL = ("do not call", "don't call", "dont call", "stop calling", "never
 _WRONG_NUMBER = ("wrong number", "wrong person", "no one by that name", "nobody by that name")
 
 
+# What the voice agent says to a caller's line of these behaviours, whatever the business facts.
+_VOICE_LINES = {
+    "silence": "Sorry, I did not catch that. Could you say it again?",
+    "acknowledgement": "Is there anything else I can help you with?",
+    "callback": "Of course. A colleague will call you back tomorrow at 10:00.",
+    "qualified": "Wonderful! A colleague will send you the next steps by message.",
+}
+
+
 def voice(said: str, system: str, tools: set[str]) -> Answer:
     """One spoken turn: short sentences; a person asked for is a handoff, a goodbye ends the call (tools)."""
     behaviour = pick_behaviour(said)
@@ -177,20 +195,13 @@ def voice(said: str, system: str, tools: set[str]) -> Answer:
         if "handoff_to_human" in tools:
             return Answer(tool_calls=[ToolCall("handoff_to_human", {"reason": "the caller asked for a person"})])
         return Answer(text="A colleague will call you back as soon as possible.")
-    if behaviour == "silence":
-        return Answer(text="Sorry, I did not catch that. Could you say it again?")
-    if behaviour == "acknowledgement":
-        return Answer(text="Is there anything else I can help you with?")
-    if behaviour == "callback":
-        return Answer(text="Of course. A colleague will call you back tomorrow at 10:00.")
-    if behaviour == "qualified":
-        return Answer(text="Wonderful! A colleague will send you the next steps by message.")
+    if behaviour in _VOICE_LINES:
+        return Answer(text=_VOICE_LINES[behaviour])
     if behaviour == "price":
-        fact = _fact_about(known, "price", "cost", "€", "$", "eur", "usd", "per month")
+        fact = _price_fact(known)
         return Answer(text=f"{fact}. Would you like to visit?" if fact else "A colleague will confirm the price.")
     if behaviour == "hours":
-        fact = _fact_about(known, "open", "hours")
-        return Answer(text=f"{fact}." if fact else "A colleague will confirm our opening hours.")
+        return _hours_answer(known)
     return Answer(text="Thanks for telling me. What would you like to know about us?")
 
 
@@ -271,11 +282,10 @@ def answer(body: dict[str, Any]) -> Answer:
     if behaviour == "discount":
         return Answer(text="I can offer you 50% off if you sign up today!")
     if behaviour == "price":
-        fact = _fact_about(known, "price", "cost", "€", "$", "eur", "usd", "per month")
+        fact = _price_fact(known)
         return Answer(text=f"{fact}." if fact else "A colleague will confirm the price for you.")
     if behaviour == "hours":
-        fact = _fact_about(known, "open", "hours")
-        return Answer(text=f"{fact}." if fact else "A colleague will confirm our opening hours.")
+        return _hours_answer(known)
     if behaviour == "whoami":
         lead = results.get("get_lead")
         if "get_lead" not in results and "get_lead" in tools:
