@@ -16,6 +16,7 @@ from core.config import Settings
 from providers.twilio.signatures import SIGNATURE_HEADER, verify_signature
 from providers.twilio.voice import (
     CallRequest,
+    CallState,
     TwilioAccountCredentials,
     TwilioRejectedError,
     TwilioRetryableError,
@@ -121,6 +122,21 @@ async def _persona(control: httpx.AsyncClient, number: str, **fields: Any) -> No
     assert answer.status_code == 201, answer.text
 
 
+async def _call_persona(
+    control: httpx.AsyncClient,
+    voice: TwilioVoice,
+    account: TwilioAccountCredentials,
+    app: VoiceApp,
+    *,
+    amd: bool = False,
+    **persona: Any,
+) -> CallState:
+    """A new number that behaves as `persona`, called by the app."""
+    number = unique_phone()
+    await _persona(control, number, **persona)
+    return await voice.place_call(account, _request(app, number, amd=amd))
+
+
 async def _ended(control: httpx.AsyncClient, sid: str, within_seconds: float = 10.0) -> dict[str, Any]:
     for _ in range(int(within_seconds / 0.02)):
         call: dict[str, Any] = (await control.get(f"/_sandbox/twilio/calls/{sid}")).json()
@@ -134,10 +150,9 @@ async def _ended(control: httpx.AsyncClient, sid: str, within_seconds: float = 1
 async def test_a_person_answers_and_talks_through_gathers(
     sandbox_control: httpx.AsyncClient, voice: TwilioVoice, account: TwilioAccountCredentials, voice_app: VoiceApp
 ) -> None:
-    number = unique_phone()
-    await _persona(sandbox_control, number, behaviour="human", utterances=["I'd like a viewing", "Okay, bye"])
-
-    placed = await voice.place_call(account, _request(voice_app, number))
+    placed = await _call_persona(
+        sandbox_control, voice, account, voice_app, behaviour="human", utterances=["I'd like a viewing", "Okay, bye"]
+    )
     call = await _ended(sandbox_control, placed.sid)
 
     assert placed.status == "queued"
@@ -166,9 +181,16 @@ async def test_a_person_answers_and_talks_through_gathers(
 async def test_callbacks_carry_the_fields_of_twilios_own_samples(
     sandbox_control: httpx.AsyncClient, voice: TwilioVoice, account: TwilioAccountCredentials, voice_app: VoiceApp
 ) -> None:
-    number = unique_phone()
-    await _persona(sandbox_control, number, behaviour="voicemail", amd_seconds=0.05, silence_seconds=0.3)
-    placed = await voice.place_call(account, _request(voice_app, number, amd=True))
+    placed = await _call_persona(
+        sandbox_control,
+        voice,
+        account,
+        voice_app,
+        amd=True,
+        behaviour="voicemail",
+        amd_seconds=0.05,
+        silence_seconds=0.3,
+    )
     await _ended(sandbox_control, placed.sid)
 
     def keys(fixture: str) -> set[str]:
@@ -189,9 +211,16 @@ async def test_callbacks_carry_the_fields_of_twilios_own_samples(
 async def test_a_voicemail_gets_the_message_the_app_redirects_to(
     sandbox_control: httpx.AsyncClient, voice: TwilioVoice, account: TwilioAccountCredentials, voice_app: VoiceApp
 ) -> None:
-    number = unique_phone()
-    await _persona(sandbox_control, number, behaviour="voicemail", amd_seconds=0.05, silence_seconds=5.0)
-    placed = await voice.place_call(account, _request(voice_app, number, amd=True))
+    placed = await _call_persona(
+        sandbox_control,
+        voice,
+        account,
+        voice_app,
+        amd=True,
+        behaviour="voicemail",
+        amd_seconds=0.05,
+        silence_seconds=5.0,
+    )
     for _ in range(250):
         if voice_app.at("/amd", placed.sid):
             break
@@ -216,9 +245,7 @@ async def test_unanswered_calls_end_with_their_status(
     behaviour: str,
     final: str,
 ) -> None:
-    number = unique_phone()
-    await _persona(sandbox_control, number, behaviour=behaviour)
-    placed = await voice.place_call(account, _request(voice_app, number))
+    placed = await _call_persona(sandbox_control, voice, account, voice_app, behaviour=behaviour)
     call = await _ended(sandbox_control, placed.sid)
 
     assert call["status"] == final
@@ -229,9 +256,15 @@ async def test_unanswered_calls_end_with_their_status(
 async def test_a_person_hanging_up_mid_call_completes_it(
     sandbox_control: httpx.AsyncClient, voice: TwilioVoice, account: TwilioAccountCredentials, voice_app: VoiceApp
 ) -> None:
-    number = unique_phone()
-    await _persona(sandbox_control, number, behaviour="hangs_up", utterances=["Who is this?", "no"], hang_up_after=1)
-    placed = await voice.place_call(account, _request(voice_app, number))
+    placed = await _call_persona(
+        sandbox_control,
+        voice,
+        account,
+        voice_app,
+        behaviour="hangs_up",
+        utterances=["Who is this?", "no"],
+        hang_up_after=1,
+    )
     call = await _ended(sandbox_control, placed.sid)
 
     assert call["status"] == "completed"
