@@ -13,22 +13,15 @@ import pytest
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 
-# `module.attribute` reads that differ between a run and its replay, with what workflow code uses instead.
-FORBIDDEN_ATTRIBUTES = {
-    ("datetime", "now"): "workflow.now()",
-    ("datetime", "utcnow"): "workflow.now()",
-    ("datetime", "today"): "workflow.now()",
-    ("date", "today"): "workflow.now()",
-    ("time", "time"): "workflow.now()",
-    ("time", "time_ns"): "workflow.now()",
-    ("time", "monotonic"): "workflow.time()",
-    ("time", "perf_counter"): "workflow.time()",
-    ("time", "sleep"): "workflow.sleep() or asyncio.sleep()",
-    ("uuid", "uuid1"): "workflow.uuid4()",
-    ("uuid", "uuid4"): "workflow.uuid4()",
-    ("os", "environ"): "the workflow's input or an activity",
-    ("os", "getenv"): "the workflow's input or an activity",
+# `module.attribute` reads that differ between a run and its replay, by what workflow code uses instead.
+INSTEAD = {
+    "workflow.now()": ("datetime.now", "datetime.utcnow", "datetime.today", "date.today", "time.time", "time.time_ns"),
+    "workflow.time()": ("time.monotonic", "time.perf_counter"),
+    "workflow.sleep() or asyncio.sleep()": ("time.sleep",),
+    "workflow.uuid4()": ("uuid.uuid1", "uuid.uuid4"),
+    "the workflow's input or an activity": ("os.environ", "os.getenv"),
 }
+FORBIDDEN_ATTRIBUTES = {tuple(name.split(".")): instead for instead, names in INSTEAD.items() for name in names}
 FORBIDDEN_MODULES = {"random", "secrets", "threading", "subprocess", "socket", "httpx", "sqlalchemy", "redis"}
 FORBIDDEN_CALLS = {"open", "input", "print"}
 
