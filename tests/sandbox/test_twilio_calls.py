@@ -137,6 +137,20 @@ async def _call_persona(
     return await voice.place_call(account, _request(app, number, amd=amd))
 
 
+async def _call_voicemail(
+    control: httpx.AsyncClient,
+    voice: TwilioVoice,
+    account: TwilioAccountCredentials,
+    app: VoiceApp,
+    *,
+    silence_seconds: float,
+) -> CallState:
+    """An answering machine (detected after 0.05 s) called by the app with machine detection on."""
+    return await _call_persona(
+        control, voice, account, app, amd=True, behaviour="voicemail", amd_seconds=0.05, silence_seconds=silence_seconds
+    )
+
+
 async def _ended(control: httpx.AsyncClient, sid: str, within_seconds: float = 10.0) -> dict[str, Any]:
     for _ in range(int(within_seconds / 0.02)):
         call: dict[str, Any] = (await control.get(f"/_sandbox/twilio/calls/{sid}")).json()
@@ -181,16 +195,7 @@ async def test_a_person_answers_and_talks_through_gathers(
 async def test_callbacks_carry_the_fields_of_twilios_own_samples(
     sandbox_control: httpx.AsyncClient, voice: TwilioVoice, account: TwilioAccountCredentials, voice_app: VoiceApp
 ) -> None:
-    placed = await _call_persona(
-        sandbox_control,
-        voice,
-        account,
-        voice_app,
-        amd=True,
-        behaviour="voicemail",
-        amd_seconds=0.05,
-        silence_seconds=0.3,
-    )
+    placed = await _call_voicemail(sandbox_control, voice, account, voice_app, silence_seconds=0.3)
     await _ended(sandbox_control, placed.sid)
 
     def keys(fixture: str) -> set[str]:
@@ -211,16 +216,7 @@ async def test_callbacks_carry_the_fields_of_twilios_own_samples(
 async def test_a_voicemail_gets_the_message_the_app_redirects_to(
     sandbox_control: httpx.AsyncClient, voice: TwilioVoice, account: TwilioAccountCredentials, voice_app: VoiceApp
 ) -> None:
-    placed = await _call_persona(
-        sandbox_control,
-        voice,
-        account,
-        voice_app,
-        amd=True,
-        behaviour="voicemail",
-        amd_seconds=0.05,
-        silence_seconds=5.0,
-    )
+    placed = await _call_voicemail(sandbox_control, voice, account, voice_app, silence_seconds=5.0)
     for _ in range(250):
         if voice_app.at("/amd", placed.sid):
             break
