@@ -45,24 +45,26 @@ ZONE_PREFIXES = {  # prefix, digits after it
 ALL_WEEK = {"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], "start": "00:00", "end": "23:59"}
 
 
+def all_week(*steps: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    """A sequence of `steps`, open all week; `settings`: its other settings."""
+    return {"steps": list(steps), "settings": {"business_hours": ALL_WEEK, **settings}}
+
+
 def two_sends(wait: dict[str, int], *, first: str = "intro", **settings: Any) -> dict[str, Any]:
     """A sequence of two sends (`first`, then `follow_up`) with a wait between them, open all week."""
-    return {
-        "steps": [
-            {"type": "send_whatsapp", "template": {"name": first}},
-            {"type": "wait", "duration": wait},
-            {"type": "send_whatsapp", "template": {"name": "follow_up"}},
-        ],
-        "settings": {"business_hours": ALL_WEEK, **settings},
-    }
+    return all_week(
+        {"type": "send_whatsapp", "template": {"name": first}},
+        {"type": "wait", "duration": wait},
+        {"type": "send_whatsapp", "template": {"name": "follow_up"}},
+        **settings,
+    )
 
 
 def hello_capped_at(per_day: int) -> dict[str, Any]:
     """One send (`hello`), open all week, under a daily WhatsApp cap of `per_day`."""
-    return {
-        "steps": [{"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}],
-        "settings": {"business_hours": ALL_WEEK, "daily_cap": {"whatsapp": per_day}},
-    }
+    return all_week(
+        {"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}, daily_cap={"whatsapp": per_day}
+    )
 
 
 def inbound(body: str, **details: Any) -> InboundWhatsAppMessage:

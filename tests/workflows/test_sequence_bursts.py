@@ -28,7 +28,7 @@ from domain.permissions import Role
 from domain.whatsapp_messages import ENROLLMENT_STOPPED, LEAD_REPLIED, InboundWhatsAppMessage
 from models import Conversation, Enrollment, Lead, OutboxMessage
 from tests.fixtures.whatsapp import add_message, eventually, fresh_wamid
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, make_world
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, all_week, make_world
 from worker.main import WORKFLOWS, activities, workflow_runner
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
@@ -39,14 +39,11 @@ pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
 
 BURST = 80  # the busy tenant's due sends in the fairness test
 
-SEND_THEN_WAIT = {
-    "steps": [
-        {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
-        {"id": "later", "type": "wait", "duration": {"days": 1}},
-        {"id": "nudge", "type": "send_whatsapp", "template": {"name": "nudge"}},
-    ],
-    "settings": {"business_hours": ALL_WEEK},
-}
+SEND_THEN_WAIT = all_week(
+    {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
+    {"id": "later", "type": "wait", "duration": {"days": 1}},
+    {"id": "nudge", "type": "send_whatsapp", "template": {"name": "nudge"}},
+)
 
 
 class BulkSide:

@@ -14,7 +14,7 @@ from core.errors import Conflict
 from domain.sequences.schedule import tenant_day_bounds
 from tests.fixtures.whatsapp import eventually
 from tests.fixtures.workflow_calls import enrollment_workflows
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, hello_capped_at, inbound
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, all_week, hello_capped_at, inbound
 from workflows.lead import LeadWorkflow
 from workflows.sequence import SequenceWorkflow
 from workflows.sequence_types import EnrollmentStatus
@@ -83,13 +83,10 @@ async def test_a_task_waits_for_the_agent_and_completing_it_twice_is_refused(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
     sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"id": "call", "type": "task", "title": "Call {{first_name}}", "due_in": {"days": 1}},
-                {"id": "after", "type": "send_whatsapp", "template": {"name": "after_call"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
+        all_week(
+            {"id": "call", "type": "task", "title": "Call {{first_name}}", "due_in": {"days": 1}},
+            {"id": "after", "type": "send_whatsapp", "template": {"name": "after_call"}},
+        )
     )
     lead = await world.lead(name="Maria Lopez")
     handle = await world.enroll(env.client, lead, sequence, version)
@@ -125,13 +122,10 @@ async def test_an_overdue_task_is_escalated_once_and_a_skip_moves_on(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
     sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"id": "quote", "type": "task", "title": "Send a quote", "due_in": {"hours": 4}},
-                {"id": "after", "type": "send_whatsapp", "template": {"name": "after_quote"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
+        all_week(
+            {"id": "quote", "type": "task", "title": "Send a quote", "due_in": {"hours": 4}},
+            {"id": "after", "type": "send_whatsapp", "template": {"name": "after_quote"}},
+        )
     )
     lead = await world.lead()
     handle = await world.enroll(env.client, lead, sequence, version)
@@ -156,15 +150,12 @@ async def test_set_status_moves_the_lead_through_its_workflow_and_a_final_won_co
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
     sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"type": "send_whatsapp", "template": {"name": "hello"}},
-                {"type": "set_status", "status": "contacted"},
-                {"type": "wait", "duration": {"hours": 1}},
-                {"type": "set_status", "status": "won"},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
+        all_week(
+            {"type": "send_whatsapp", "template": {"name": "hello"}},
+            {"type": "set_status", "status": "contacted"},
+            {"type": "wait", "duration": {"hours": 1}},
+            {"type": "set_status", "status": "won"},
+        )
     )
     lead = await world.lead()
     handle = await world.enroll(env.client, lead, sequence, version)
@@ -263,14 +254,11 @@ async def test_a_provider_opt_out_on_send_exits_and_opts_the_lead_out(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
     sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"type": "send_whatsapp", "template": {"name": "hello"}},
-                {"type": "wait", "duration": {"days": 1}},
-                {"type": "send_whatsapp", "template": {"name": "again"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
+        all_week(
+            {"type": "send_whatsapp", "template": {"name": "hello"}},
+            {"type": "wait", "duration": {"days": 1}},
+            {"type": "send_whatsapp", "template": {"name": "again"}},
+        )
     )
     lead = await world.lead()
     fault = await world.sandbox.post("/_sandbox/faults", json={"kind": "error_131050", "to": lead.phone, "count": 1})

@@ -19,7 +19,7 @@ from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderUnd
 from models import Lead
 from tests.fixtures.whatsapp import eventually
 from tests.fixtures.workflow_calls import enrollment_workflows
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, definition_of, inbound, two_sends
+from tests.workflows.sequence_support import SequenceWorld, all_week, definition_of, inbound, two_sends
 from workflows import search_attributes
 from workflows.lead import LeadWorkflow
 from workflows.lead_types import StatusChangeRequest
@@ -191,15 +191,12 @@ async def test_a_pause_before_a_wait_begins_does_not_restart_the_wait_on_resume(
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
     sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"id": "pause1", "type": "wait", "duration": {"days": 1}},
-                {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
-                {"id": "pause2", "type": "wait", "duration": {"days": 1}},
-                {"id": "follow_up", "type": "send_whatsapp", "template": {"name": "follow_up"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
+        all_week(
+            {"id": "pause1", "type": "wait", "duration": {"days": 1}},
+            {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
+            {"id": "pause2", "type": "wait", "duration": {"days": 1}},
+            {"id": "follow_up", "type": "send_whatsapp", "template": {"name": "follow_up"}},
+        )
     )
     lead, handle, start_at = await _enrolled_to_start_in_an_hour_and_paused(env, world, sequence, version)
     await env.sleep(timedelta(days=5))  # the intro was due on day 1
@@ -221,13 +218,10 @@ async def test_a_pause_before_a_wait_begins_resumed_during_it_sends_when_the_sch
     env: WorkflowEnvironment, world: SequenceWorld
 ) -> None:
     sequence, version = await world.sequence(
-        {
-            "steps": [
-                {"id": "pause1", "type": "wait", "duration": {"days": 1}},
-                {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
-            ],
-            "settings": {"business_hours": ALL_WEEK},
-        }
+        all_week(
+            {"id": "pause1", "type": "wait", "duration": {"days": 1}},
+            {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
+        )
     )
     _, handle, start_at = await _enrolled_to_start_in_an_hour_and_paused(env, world, sequence, version)
     await env.sleep(timedelta(hours=12))
