@@ -9,8 +9,6 @@ score 100%); with it, against `LEADFLOW_AI_EVAL_BASE_URL` (default `LEADFLOW_AI_
 
 import asyncio
 import json
-import socket
-import threading
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -20,7 +18,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import openai
-import uvicorn
 
 from agent.config import AgentConfig
 from agent.guardrail import check_reply
@@ -31,6 +28,7 @@ from core.config import Settings
 from domain.ai_agent import AgentMode, AgentTool
 from sandbox.app import create_app
 from sandbox.config import SandboxConfig
+from sandbox.server_thread import ServerThread
 from workflows.ai_types import AiDecisionKind
 
 CONVERSATIONS = Path(__file__).resolve().parent / "conversations.json"
@@ -170,39 +168,17 @@ def report(outcomes: list[Outcome]) -> str:
     return "\n".join(lines)
 
 
-class SandboxThread:
-    """The sandbox model on a free loopback port, in a daemon thread."""
-
-    def __init__(self) -> None:
-        self._sock = socket.socket()
-        self._sock.bind(("127.0.0.1", 0))
-        port = self._sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        config = SandboxConfig(
-            base_url=self.url,
-            access_token="eval",
-            app_secret="eval",
-            phone_number_id="0",
-            evolution_api_key="eval",
-            openai_api_key=SANDBOX_KEY,
-        )
-        self._server = uvicorn.Server(uvicorn.Config(create_app(config), log_level="warning"))
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(self._server.serve(sockets=[self._sock])), daemon=True
-        )
-
-    def __enter__(self) -> "SandboxThread":
-        self._thread.start()
-        for _ in range(500):
-            if self._server.started:
-                return self
-            threading.Event().wait(0.01)
-        raise RuntimeError("the sandbox model did not start")
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._sock.close()
+def _sandbox_app(url: str) -> Any:
+    """The provider sandbox whose model the evaluation talks to when no real model is configured."""
+    config = SandboxConfig(
+        base_url=url,
+        access_token="eval",
+        app_secret="eval",
+        phone_number_id="0",
+        evolution_api_key="eval",
+        openai_api_key=SANDBOX_KEY,
+    )
+    return create_app(config)
 
 
 def main() -> int:
@@ -215,7 +191,7 @@ def main() -> int:
         )
         print(report(outcomes))
         return 0
-    with SandboxThread() as sandbox:
+    with ServerThread(_sandbox_app) as sandbox:
         print("AI agent evaluation against the sandbox model (set LEADFLOW_AI_EVAL_API_KEY for a real one)")
         outcomes = asyncio.run(evaluate(base_url=f"{sandbox.url}/v1", api_key=SANDBOX_KEY, model="sandbox-model"))
     print(report(outcomes))
