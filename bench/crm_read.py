@@ -50,7 +50,7 @@ from bench.harness import (
     say,
     wait_until_quiet,
 )
-from bench.tenants import OWNER_PASSWORD, bench_tenant, owner_api_key
+from bench.tenants import OWNER_PASSWORD, bench_tenant, owner_api_key, owner_email
 from bench.webhook_inbound import LoopbackHttp
 from devstack.processes import answers_ok
 from models import Conversation, Lead, Message
@@ -298,7 +298,7 @@ async def run(args: argparse.Namespace) -> int:
     async with BenchStack.from_args(args) as stack:
         say(f"seeding {args.leads} leads and {args.conversations} conversations in one tenant")
         tenant_id, key, lead_ids = await seed(stack, leads=args.leads, conversations=args.conversations)
-        email = f"owner-crm-read-{stack.run_id}@bench.test"
+        email = owner_email(f"crm-read-{stack.run_id}")
         headers = await auth_headers(stack, auth=args.auth, key=key, slug_email=email)
 
         bare_port = free_port()

@@ -11,10 +11,15 @@ from models import Tenant, User
 OWNER_PASSWORD = "bench-password-123"
 
 
+def owner_email(slug: str) -> str:
+    """The e-mail of the owner `bench_tenant` creates for the tenant `slug`."""
+    return f"owner-{slug}@bench.test"
+
+
 async def bench_tenant(session: AsyncSession, *, name: str, slug: str) -> Tenant:
-    """A fresh tenant and its owner (`owner-<slug>@bench.test`); the caller commits."""
+    """A fresh tenant and its owner (`owner_email(slug)`); the caller commits."""
     return await create_tenant(
-        session, name=name, slug=slug, owner_email=f"owner-{slug}@bench.test", owner_password=OWNER_PASSWORD
+        session, name=name, slug=slug, owner_email=owner_email(slug), owner_password=OWNER_PASSWORD
     )
 
 

@@ -59,7 +59,7 @@ from bench.harness import (
     run_driver_process,
     say,
 )
-from bench.tenants import bench_tenant
+from bench.tenants import OWNER_PASSWORD, bench_tenant, owner_email
 from channels.whatsapp.shard_router import ShardRouter
 from models import Enrollment, Lead, Message, WebhookEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER, compute_signature
@@ -267,7 +267,6 @@ async def create_whatsapp_tenant(stack: BenchStack) -> tuple[str, str, str]:
 # -- replies stopping sequences -----------------------------------------------------------------------------------
 
 REPLY_SENDER_PREFIX = "1415666"
-OWNER_PASSWORD = "bench-password-123"
 REPLY_SEQUENCE = {
     "name": "Bench reply exit",
     "steps": [{"type": "wait", "duration": {"days": 1}}, {"type": "send_whatsapp", "text": "Still there?"}],
@@ -280,7 +279,7 @@ async def enrol_reply_leads(stack: BenchStack, n: int) -> list[uuid.UUID]:
     assert stack.session_factory is not None
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=120) as http:
         login = await http.post(
-            "/api/v1/auth/login", json={"email": f"owner-wa-{stack.run_id}@bench.test", "password": OWNER_PASSWORD}
+            "/api/v1/auth/login", json={"email": owner_email(f"bench-wa-{stack.run_id}"), "password": OWNER_PASSWORD}
         )
         login.raise_for_status()
         http.headers["X-CSRF-Token"] = login.json()["csrf_token"]
