@@ -77,18 +77,16 @@ from domain.whatsapp_messages import (
     manual_send_step,
 )
 from workflows import search_attributes
+from workflows.ai_drafts import settle_ai_draft
 from workflows.ai_types import (
     AI_ACTOR,
     AI_AGENT_PATCH,
     PLAN_AI_TURN,
     RUN_AI_TURN,
     SAVE_AI_DRAFT,
-    SETTLE_AI_DRAFT,
     AiDecisionKind,
     AiDraftInput,
     AiDraftRef,
-    AiDraftSettled,
-    AiDraftSettlement,
     AiTurnInput,
     AiTurnPlan,
     AiTurnPlanRequest,
@@ -498,38 +496,11 @@ class LeadWorkflow:
             )
         except TimeoutError:
             self._view = self._view.model_copy(update={"pending_draft": None})
-            await self._settle_draft(draft, "expired", actor=AI_ACTOR, reason="nobody approved it in time")
+            await settle_ai_draft(self._view, draft, "expired", actor=AI_ACTOR, reason="nobody approved it in time")
             return
         if self._view.pending_draft == draft:  # superseded: a newer message or a person's own message
             self._view = self._view.model_copy(update={"pending_draft": None})
-            await self._settle_draft(draft, "withdrawn", actor=AI_ACTOR, reason="the conversation moved on")
-
-    async def _settle_draft(
-        self,
-        draft: PendingDraft,
-        status: str,
-        *,
-        actor: str,
-        reason: str | None = None,
-        final_text: str | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        view = self._view
-        await workflow.execute_activity(
-            SETTLE_AI_DRAFT,
-            AiDraftSettlement(
-                tenant_id=view.tenant_id,
-                lead_id=view.lead_id,
-                draft_id=draft.draft_id,
-                status=status,
-                final_text=final_text,
-                actor=actor,
-                message_id=message_id,
-                reason=reason,
-            ),
-            result_type=AiDraftSettled,
-            **DB_WRITE,
-        )
+            await settle_ai_draft(self._view, draft, "withdrawn", actor=AI_ACTOR, reason="the conversation moved on")
 
     @workflow.update
     async def decide_ai_draft(self, decision: DraftDecision) -> DraftOutcome:
@@ -538,17 +509,19 @@ class LeadWorkflow:
         assert draft is not None  # the validator checked it
         self._view = self._view.model_copy(update={"pending_draft": None})
         if not decision.approve:
-            await self._settle_draft(draft, "rejected", actor=decision.actor, reason=decision.reason)
+            await settle_ai_draft(self._view, draft, "rejected", actor=decision.actor, reason=decision.reason)
             return DraftOutcome(draft_id=draft.draft_id, status="rejected")
         text = decision.text or draft.text
         try:
             sent = await self._send_ai_reply(draft.step, text, actor=decision.actor)
         except ApplicationError as err:
-            await self._settle_draft(draft, "failed", actor=decision.actor, reason=err.message)
+            await settle_ai_draft(self._view, draft, "failed", actor=decision.actor, reason=err.message)
             raise ApplicationError(
                 f"the draft was not sent: {err.message}", type=WorkflowFailure.AI_DRAFT_NOT_SENT
             ) from err
-        await self._settle_draft(draft, "approved", actor=decision.actor, final_text=text, message_id=sent.message_id)
+        await settle_ai_draft(
+            self._view, draft, "approved", actor=decision.actor, final_text=text, message_id=sent.message_id
+        )
         return DraftOutcome(draft_id=draft.draft_id, status="approved", message_id=sent.message_id)
 
     @decide_ai_draft.validator

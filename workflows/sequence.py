@@ -74,16 +74,13 @@ from domain.whatsapp_messages import (
     SendWhatsAppResult,
 )
 from workflows import search_attributes
+from workflows.ai_drafts import settle_ai_draft
 from workflows.ai_types import (
-    AI_ACTOR,
     COMPOSE_AI_MESSAGE,
     NOTE_AI_MESSAGE_FALLBACK,
     SAVE_AI_DRAFT,
-    SETTLE_AI_DRAFT,
     AiDraftInput,
     AiDraftRef,
-    AiDraftSettled,
-    AiDraftSettlement,
     AiMessageComposed,
     AiMessageFallback,
     AiMessageRequest,
@@ -621,7 +618,7 @@ class SequenceWorkflow:
             self._ai_draft = None
         decision = self._ai_decision
         if reached is Hold.ENDED:
-            await self._settle_ai_draft(draft, "withdrawn", reason="the enrollment ended")
+            await settle_ai_draft(self._input, draft, "withdrawn", reason="the enrollment ended")
             if decision is not None:
                 self._ai_outcome = ApplicationError(
                     "the enrollment ended before the decision applied; the draft was withdrawn",
@@ -630,23 +627,23 @@ class SequenceWorkflow:
                 )
             return ENDED
         if decision is None:
-            await self._settle_ai_draft(draft, "expired", reason="nobody approved it in time")
+            await settle_ai_draft(self._input, draft, "expired", reason="nobody approved it in time")
             await self._record(ctx, StepResult.DRAFT_EXPIRED, str(draft.draft_id))
             return self._next(ctx.index, workflow.now())
         if not decision.approve:
-            await self._settle_ai_draft(draft, "rejected", actor=decision.actor, reason=decision.reason)
+            await settle_ai_draft(self._input, draft, "rejected", actor=decision.actor, reason=decision.reason)
             self._ai_outcome = DraftOutcome(draft_id=draft.draft_id, status="rejected")
             await self._record(ctx, StepResult.DRAFT_REJECTED, str(draft.draft_id))
             return self._next(ctx.index, workflow.now())
         text = decision.text or draft.text
         done = await self._send(self._as_send(ctx.step, text), ctx.number)
         if done.result == StepResult.SENT:
-            await self._settle_ai_draft(
-                draft, "approved", actor=decision.actor, final_text=text, message_id=done.message_id
+            await settle_ai_draft(
+                self._input, draft, "approved", actor=decision.actor, final_text=text, message_id=done.message_id
             )
             self._ai_outcome = DraftOutcome(draft_id=draft.draft_id, status="approved", message_id=done.message_id)
         else:
-            await self._settle_ai_draft(draft, "failed", actor=decision.actor, reason=done.detail)
+            await settle_ai_draft(self._input, draft, "failed", actor=decision.actor, reason=done.detail)
             self._ai_outcome = ApplicationError(
                 f"the draft was not sent: {done.detail}", type=WorkflowFailure.AI_DRAFT_NOT_SENT, non_retryable=True
             )
@@ -865,32 +862,6 @@ class SequenceWorkflow:
             cause = err.cause
             reason = cause.message if isinstance(cause, FailureError) else str(cause)
             return AiMessageComposed(fallback_reason=f"the model failed: {reason}")
-
-    async def _settle_ai_draft(
-        self,
-        draft: PendingDraft,
-        status: str,
-        *,
-        actor: str = AI_ACTOR,
-        reason: str | None = None,
-        final_text: str | None = None,
-        message_id: str | None = None,
-    ) -> None:
-        await workflow.execute_activity(
-            SETTLE_AI_DRAFT,
-            AiDraftSettlement(
-                tenant_id=self._input.tenant_id,
-                lead_id=self._input.lead_id,
-                draft_id=draft.draft_id,
-                status=status,
-                final_text=final_text,
-                actor=actor,
-                message_id=message_id,
-                reason=reason,
-            ),
-            result_type=AiDraftSettled,
-            **DB_WRITE,
-        )
 
     async def _move_lead(self, status_key: str, reason: str) -> ActionResult:
         """The lead's status through its own workflow (activity → LeadWorkflow.change_status update)."""
