@@ -16,9 +16,11 @@ bare-engine baseline worker) plus the provider sandbox, with the sandbox's statu
 Reported: lateness of each of A's sends beyond the pacing floor (T0 + i / LEADFLOW_WHATSAPP_SENDER_MESSAGES_PER_SECOND,
 i its rank) p50/p99/max; the achieved rate (N / (last send - T0)) and its ratio to min(pacing limit, bare engine
 rate); workflow tasks and activities per send (histories of up to 50 enrollments, from the timer that made the send
-due to the timer of the wait after it); CPU per send by process; for the replies, webhook acknowledged → stop
-recorded (the conversation's `last_inbound_at`, which every later send checks) p50/p99 and → enrollment row exited
-p99, and any send to a replying lead after its reply; B's send lateness; duplicates, lost and stuck enrollments.
+due to the timer of the wait after it); CPU per send by process; for the replies, the lead writing → the stop in
+force (the reply's inbox row, committed before the webhook's 200: a later send of that lead waits until it is
+handled), webhook acknowledged → stop recorded (the conversation's `last_inbound_at`, which every later send checks)
+p50/p99 and → enrollment row exited p99, and any send to a replying lead after its reply; B's send lateness;
+duplicates, lost and stuck enrollments.
 Figures only: nothing here asserts a time.
 """
 
@@ -237,9 +239,11 @@ async def main(args: argparse.Namespace) -> int:
         # Two seconds into the burst, the replying leads write.
         await asyncio.sleep(2.0)
         acknowledged: dict[str, float] = {}
+        written: dict[str, float] = {}
         async with httpx.AsyncClient(base_url=sandbox_url, timeout=30) as http:
 
             async def writes(phone: str) -> None:
+                written[phone] = time.time()
                 answer = await http.post(
                     "/_sandbox/inbound",
                     json={"from": phone, "text": "No thanks", "phone_number_id": "100000000000001"},
@@ -331,10 +335,13 @@ async def main(args: argparse.Namespace) -> int:
             f"p99 {percentile(lateness, 99):.1f} s, max {max(lateness, default=float('nan')):.1f} s"
         )
         print(f"per send: {tasks:.1f} workflow tasks, {activities:.1f} activities (histories of {len(sample)})")
+        in_force = [(acknowledged[p] - written[p]) * 1000 for p in acknowledged]
         stops = [(stop_seen[p] - acknowledged[p]) * 1000 for p in acknowledged if p in stop_seen]
         exits = [(exited_seen[p] - acknowledged[p]) * 1000 for p in acknowledged if p in exited_seen]
         print(
-            f"replies: {len(acknowledged)}/{r} acknowledged; webhook acknowledged -> stop recorded p50 "
+            f"replies: {len(acknowledged)}/{r} acknowledged; lead writes -> stop in force (the reply stored in the "
+            f"inbox before the 200; every later send of the lead waits on it) p50 {percentile(in_force, 50):.0f} ms, "
+            f"p99 {percentile(in_force, 99):.0f} ms; webhook acknowledged -> stop recorded p50 "
             f"{percentile(stops, 50):.0f} ms, p99 {percentile(stops, 99):.0f} ms ({len(stops)}); -> enrollment exited "
             f"p50 {percentile(exits, 50):.0f} ms, p99 {percentile(exits, 99):.0f} ms ({len(exits)}); sends to a "
             f"replying lead after its reply: {late_replies}"
