@@ -22,6 +22,7 @@ from api.schemas.ai import (
     HandlerPublic,
     UsagePublic,
 )
+from api.scopes import LeadScope
 from api.security import AgentManager, CurrentTenant, DraftWorker, UsageReader
 from api.services import ai_agent as service
 from api.services import ai_drafts as drafts
@@ -124,18 +125,10 @@ async def set_handler(
     lead_id: uuid.UUID,
     data: HandlerChange,
     principal: DraftWorker,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: LeadWorkflowsDep,
+    scope: LeadScope,
     live: LiveEventsDep,
 ) -> HandlerPublic:
     """`ai`: the agent answers this lead again; `human`: a person takes the conversation over."""
     return await drafts.set_handler(
-        session=session,
-        workflows=workflows,
-        live=live,
-        tenant=tenant,
-        lead_id=lead_id,
-        handler=data.handler,
-        actor=principal.actor,
+        **scope.kwargs, live=live, lead_id=lead_id, handler=data.handler, actor=principal.actor
     )

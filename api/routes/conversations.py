@@ -9,11 +9,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import AfterValidator
 
-from api.deps import LeadWorkflowsDep, LiveEventsDep, SessionDep, SettingsDep
+from api.deps import LiveEventsDep, SessionDep, SettingsDep
 from api.idempotency import IdempotencyKey
 from api.schemas.conversations import ConversationPage, ConversationPublic, MessagePage, MessagePublic, MessageSend
 from api.schemas.nul import reject_nul
-from api.security import CurrentTenant, LeadReader, LeadWriter
+from api.scopes import LeadScope
+from api.security import LeadReader, LeadWriter
 from api.services import conversations as service
 
 router = APIRouter(tags=["conversations"])
@@ -103,19 +104,11 @@ async def send_lead_message(
     lead_id: uuid.UUID,
     data: MessageSend,
     principal: LeadWriter,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: LeadWorkflowsDep,
+    scope: LeadScope,
     idempotency_key: IdempotencyKey = None,
 ) -> MessagePublic:
     """Send a WhatsApp message to the lead now. Re-sending the same `request_id` (or `Idempotency-Key` header)
     answers the first send; the same id with another message is 422."""
     return await service.send_manual_message(
-        session=session,
-        workflows=workflows,
-        tenant=tenant,
-        lead_id=lead_id,
-        data=data,
-        actor=principal.actor,
-        idempotency_key=idempotency_key,
+        **scope.kwargs, lead_id=lead_id, data=data, actor=principal.actor, idempotency_key=idempotency_key
     )

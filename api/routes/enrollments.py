@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
-from api.deps import JobWorkflowsDep, SequenceWorkflowsDep, SessionDep, SettingsDep
+from api.deps import JobWorkflowsDep, SessionDep, SettingsDep
 from api.schemas.enrollments import (
     EnrollmentControlRequest,
     EnrollmentPublic,
@@ -21,6 +21,7 @@ from api.schemas.enrollments import (
     EnrollRequest,
     LeadEnrollment,
 )
+from api.scopes import SequenceScope
 from api.security import CurrentTenant, EnrollmentManager, EnrollmentReader
 from api.services import enrollments as service
 
@@ -97,14 +98,10 @@ async def list_lead_enrollments(
 async def get_enrollment(
     enrollment_id: uuid.UUID,
     principal: EnrollmentReader,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: SequenceWorkflowsDep,
+    scope: SequenceScope,
 ) -> EnrollmentPublic:
     """Status, current step, next action time (UTC), exit reason and the history of steps."""
-    return await service.enrollment_public(
-        session=session, workflows=workflows, tenant=tenant, enrollment_id=enrollment_id
-    )
+    return await service.enrollment_public(**scope.kwargs, enrollment_id=enrollment_id)
 
 
 def _control_route(action: str, description: str) -> None:
@@ -113,19 +110,12 @@ def _control_route(action: str, description: str) -> None:
     async def control(
         enrollment_id: uuid.UUID,
         principal: EnrollmentManager,
-        tenant: CurrentTenant,
-        session: SessionDep,
-        workflows: SequenceWorkflowsDep,
+        scope: SequenceScope,
         data: EnrollmentControlRequest | None = None,
     ) -> EnrollmentPublic:
+        reason = data.reason if data else None
         return await service.control(
-            session=session,
-            workflows=workflows,
-            tenant=tenant,
-            enrollment_id=enrollment_id,
-            action=action,
-            actor=principal.actor,
-            reason=data.reason if data else None,
+            **scope.kwargs, enrollment_id=enrollment_id, action=action, actor=principal.actor, reason=reason
         )
 
     router.add_api_route(

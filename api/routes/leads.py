@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import AfterValidator
 
-from api.deps import JobWorkflowsDep, LeadWorkflowsDep, SessionDep, SettingsDep
+from api.deps import JobWorkflowsDep, SessionDep, SettingsDep
 from api.idempotency import REPLAYED_HEADER, IdempotencyKey
 from api.schemas.leads import (
     LeadCreate,
@@ -23,6 +23,7 @@ from api.schemas.leads import (
     TimelineEventPublic,
 )
 from api.schemas.nul import reject_nul
+from api.scopes import LeadScope
 from api.security import CurrentTenant, LeadDeleter, LeadImporter, LeadReader, LeadWriter
 from api.services import lead_import
 from api.services import leads as service
@@ -42,9 +43,7 @@ router = APIRouter(prefix="/leads", tags=["leads"])
 async def create_lead(
     data: LeadCreate,
     principal: LeadWriter,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: LeadWorkflowsDep,
+    scope: LeadScope,
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> LeadPublic:
@@ -55,12 +54,7 @@ async def create_lead(
     phone in use is 409 naming the lead.
     """
     creation = await service.create_lead(
-        session=session,
-        workflows=workflows,
-        tenant=tenant,
-        data=data,
-        actor=principal.actor,
-        idempotency_key=idempotency_key,
+        **scope.kwargs, data=data, actor=principal.actor, idempotency_key=idempotency_key
     )
     if creation.attempt is service.CreateAttempt.KEY_REPLAY:
         response.headers[REPLAYED_HEADER] = "true"
@@ -131,25 +125,17 @@ async def update_lead(
     lead_id: uuid.UUID,
     data: LeadUpdate,
     principal: LeadWriter,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: LeadWorkflowsDep,
+    scope: LeadScope,
 ) -> LeadPublic:
     """Change the fields sent (a new name, phone or owner reaches the workflow too). Status: POST /leads/{id}/status."""
-    lead = await service.update_lead(
-        session=session, workflows=workflows, tenant=tenant, lead_id=lead_id, data=data, actor=principal.actor
-    )
+    lead = await service.update_lead(**scope.kwargs, lead_id=lead_id, data=data, actor=principal.actor)
     return LeadPublic.model_validate(lead)
 
 
 @router.delete("/{lead_id}", status_code=204)
-async def delete_lead(
-    lead_id: uuid.UUID, principal: LeadDeleter, tenant: CurrentTenant, session: SessionDep, workflows: LeadWorkflowsDep
-) -> Response:
+async def delete_lead(lead_id: uuid.UUID, principal: LeadDeleter, scope: LeadScope) -> Response:
     """Stop the lead's workflow, then delete the lead with its timeline."""
-    await service.delete_lead(
-        session=session, workflows=workflows, tenant=tenant, lead_id=lead_id, actor=principal.actor
-    )
+    await service.delete_lead(**scope.kwargs, lead_id=lead_id, actor=principal.actor)
     return Response(status_code=204)
 
 
@@ -158,14 +144,10 @@ async def change_status(
     lead_id: uuid.UUID,
     data: LeadStatusChange,
     principal: LeadWriter,
-    tenant: CurrentTenant,
-    session: SessionDep,
-    workflows: LeadWorkflowsDep,
+    scope: LeadScope,
 ) -> LeadPublic:
     """Move the lead to another status through its workflow; 409 with the reason when the transition is not allowed."""
-    return await service.change_status(
-        session=session, workflows=workflows, tenant=tenant, lead_id=lead_id, data=data, actor=principal.actor
-    )
+    return await service.change_status(**scope.kwargs, lead_id=lead_id, data=data, actor=principal.actor)
 
 
 @router.get("/{lead_id}/timeline")

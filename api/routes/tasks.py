@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from api.deps import SequenceWorkflowsDep, SessionDep
+from api.deps import SessionDep
 from api.schemas.tasks import TaskActionRequest, TaskPublic, TaskStatus
-from api.security import CurrentTenant, TaskWorker
+from api.scopes import SequenceScope
+from api.security import TaskWorker
 from api.services import tasks as service
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
@@ -50,20 +51,12 @@ def _action_route(path: str, status: str, description: str) -> None:
     async def act(
         task_id: uuid.UUID,
         principal: TaskWorker,
-        tenant: CurrentTenant,
-        session: SessionDep,
-        workflows: SequenceWorkflowsDep,
+        scope: SequenceScope,
         data: TaskActionRequest | None = None,
     ) -> TaskPublic:
+        note, outcome = (data.note, data.outcome) if data else (None, None)
         return await service.act(
-            session=session,
-            workflows=workflows,
-            tenant=tenant,
-            principal=principal,
-            task_id=task_id,
-            status=status,
-            note=data.note if data else None,
-            outcome=data.outcome if data else None,
+            **scope.kwargs, principal=principal, task_id=task_id, status=status, note=note, outcome=outcome
         )
 
     router.add_api_route(
