@@ -83,6 +83,21 @@ def _task_event_data(task: Task, *, title: str, due_at: datetime) -> dict[str, A
     }
 
 
+async def _notify_assignee(
+    session: AsyncSession, task: Task, kind: NotificationKind, title: str, *, key: str
+) -> list[uuid.UUID]:
+    """A notification of the task for its assignee (none for a task nobody is assigned)."""
+    return await NotificationRepository(session).notify(
+        tenant_id=task.tenant_id,
+        user_ids=[task.assignee_id] if task.assignee_id else [],
+        kind=kind,
+        title=title,
+        lead_id=task.lead_id,
+        key=key,
+        data={"task_id": str(task.id)},
+    )
+
+
 class SequenceActivities:
     def __init__(
         self,
@@ -272,14 +287,8 @@ class SequenceActivities:
                 idempotency_key=f"{task.key}:created",
                 occurred_at=task.created_at,
             )
-            notified = await NotificationRepository(session).notify(
-                tenant_id=task.tenant_id,
-                user_ids=[row.assignee_id] if row.assignee_id else [],
-                kind=NotificationKind.TASK_ASSIGNED,
-                title=f"New task: {row.title}",
-                lead_id=task.lead_id,
-                key=f"{task.key}:assigned",
-                data={"task_id": str(row.id)},
+            notified = await _notify_assignee(
+                session, row, NotificationKind.TASK_ASSIGNED, f"New task: {row.title}", key=f"{task.key}:assigned"
             )
         await self._tell(task.tenant_id, LiveEventType.TASK_CHANGED, task.lead_id)
         await self._notified(task.tenant_id, task.lead_id, notified)
@@ -331,14 +340,12 @@ class SequenceActivities:
             if task is None or task.status != "open":
                 return False
             await tasks.mark_escalated(task_id=task.id, at=datetime.now(UTC))
-            notified = await NotificationRepository(session).notify(
-                tenant_id=overdue.tenant_id,
-                user_ids=[task.assignee_id] if task.assignee_id else [],
-                kind=NotificationKind.TASK_OVERDUE,
-                title=f"Overdue task: {overdue.title}",
-                lead_id=overdue.lead_id,
+            notified = await _notify_assignee(
+                session,
+                task,
+                NotificationKind.TASK_OVERDUE,
+                f"Overdue task: {overdue.title}",
                 key=f"{overdue.key}:notified",
-                data={"task_id": str(task.id)},
             )
             escalated = await TimelineRepository(session).record(
                 tenant_id=overdue.tenant_id,
