@@ -87,14 +87,12 @@ async def authenticated(
     return principal
 
 
+Authenticated = Annotated[Principal, Depends(authenticated)]
+
+
 def require(action: Action) -> Callable[..., Awaitable[Principal]]:
     @raises(401, 403, 503)
-    async def dependency(
-        request: Request,
-        session: SessionDep,
-        _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)] = None,
-    ) -> Principal:
-        principal = await authenticated(request, session)
+    async def dependency(request: Request, principal: Authenticated) -> Principal:
         if not allowed(principal.role, action):
             raise Forbidden(f"role '{principal.role}' may not perform '{action}'")
         flag = GATED_ACTIONS.get(action)
@@ -105,9 +103,6 @@ def require(action: Action) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
-
-
-Authenticated = Annotated[Principal, Depends(authenticated)]
 
 
 @raises(401, 403, 503)
