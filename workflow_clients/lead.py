@@ -25,6 +25,7 @@ from domain.stages import Stage
 from domain.whatsapp_messages import ManualWhatsAppMessage, SendWhatsAppResult
 from models import Lead, StatusDefinition, Tenant
 from workflow_clients.errors import WorkflowCall, is_not_found, translated
+from workflow_clients.inputs import lead_identity
 from workflows import search_attributes
 from workflows.ai_types import DraftDecision, DraftOutcome, HandlerRequest
 from workflows.ids import lead_workflow_id
@@ -47,9 +48,7 @@ def lead_workflow_input(
     one ended (a won lead replying, a lost lead reopened): it must tell them about replies and status changes too.
     """
     return LeadWorkflowInput(
-        tenant_id=tenant.id,
-        tenant_slug=tenant.slug,
-        lead_id=lead.id,
+        **lead_identity(tenant, lead),
         display_name=display_name(lead),
         owner_id=lead.owner_id,
         status_key=lead.status_key,

@@ -31,6 +31,7 @@ from domain.sequences.definition import SequenceDefinition
 from domain.stages import Stage
 from models import Enrollment, Lead, SequenceVersion, Tenant
 from workflow_clients.errors import WorkflowCall, translated
+from workflow_clients.inputs import lead_identity
 from workflows import search_attributes
 from workflows.ai_types import DraftDecision, DraftOutcome
 from workflows.sequence import SequenceWorkflow
@@ -74,9 +75,7 @@ def sequence_workflow_input(
     """Everything the enrollment runs on, frozen now: the version's definition, the lead's fields and zone."""
     definition = SequenceDefinition.model_validate(version.definition)
     return SequenceWorkflowInput(
-        tenant_id=tenant.id,
-        tenant_slug=tenant.slug,
-        lead_id=lead.id,
+        **lead_identity(tenant, lead),
         enrollment_id=enrollment.id,
         sequence_id=enrollment.sequence_id,
         sequence_version_id=version.id,

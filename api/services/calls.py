@@ -38,6 +38,7 @@ from repositories.tenants import TenantRepository
 from repositories.timeline import TimelineRepository
 from workflow_clients.call import CallWorkflowClient
 from workflow_clients.errors import is_not_found
+from workflow_clients.inputs import lead_identity
 from workflows.call_types import CALL_DISPOSITION_EVENT, CallWorkflowInput, DispositionRequest
 from workflows.ids import call_workflow_id
 
@@ -135,9 +136,7 @@ async def place_click_to_call(
 
 def workflow_input(*, tenant: Tenant, lead: Lead, call: Call, **extra: Any) -> CallWorkflowInput:
     return CallWorkflowInput(
-        tenant_id=tenant.id,
-        tenant_slug=tenant.slug,
-        lead_id=lead.id,
+        **lead_identity(tenant, lead),
         call_id=call.id,
         attempt=call.attempt,
         direction=call.direction,  # type: ignore[arg-type]
