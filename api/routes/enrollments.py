@@ -107,6 +107,12 @@ async def get_enrollment(
 def _control_route(action: str, description: str) -> None:
     """POST /enrollments/{id}/<action>: one route per control, each the workflow's validated update."""
 
+    @router.post(
+        f"/enrollments/{{enrollment_id}}/{action}",
+        responses=REFUSED,
+        name=f"{action}_enrollment",
+        description=description,
+    )
     async def control(
         enrollment_id: uuid.UUID,
         principal: EnrollmentManager,
@@ -117,15 +123,6 @@ def _control_route(action: str, description: str) -> None:
         return await service.control(
             **scope.kwargs, enrollment_id=enrollment_id, action=action, actor=principal.actor, reason=reason
         )
-
-    router.add_api_route(
-        f"/enrollments/{{enrollment_id}}/{action}",
-        control,
-        methods=["POST"],
-        responses=REFUSED,
-        name=f"{action}_enrollment",
-        description=description,
-    )
 
 
 _control_route("pause", "Hold an active enrollment before its next action; 409 unless it is active.")

@@ -48,6 +48,7 @@ async def get_task(task_id: uuid.UUID, principal: TaskWorker, session: SessionDe
 def _action_route(path: str, status: str, description: str) -> None:
     """POST /tasks/{id}/<path>: close the task as `status`, through its enrollment's workflow when one waits."""
 
+    @router.post(f"/{{task_id}}/{path}", responses=CLOSED, name=f"{path}_task", description=description)
     async def act(
         task_id: uuid.UUID,
         principal: TaskWorker,
@@ -58,15 +59,6 @@ def _action_route(path: str, status: str, description: str) -> None:
         return await service.act(
             **scope.kwargs, principal=principal, task_id=task_id, status=status, note=note, outcome=outcome
         )
-
-    router.add_api_route(
-        f"/{{task_id}}/{path}",
-        act,
-        methods=["POST"],
-        responses=CLOSED,
-        name=f"{path}_task",
-        description=description,
-    )
 
 
 _action_route("complete", "completed", "Mark the task done; the enrollment waiting on it goes on to its next step.")
