@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, delete, func, or_, select, tuple_, update
+from sqlalchemy import BindParameter, ColumnElement, String, Table, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import Lead, TimelineEvent
@@ -15,9 +15,14 @@ from repositories.jobs import not_in_open_job
 from repositories.timeline import LEAD_CREATED, lead_created_key
 
 
-def like_pattern(text: str) -> str:
+def like_pattern(text: str) -> BindParameter[str]:
+    """`%text%` for LIKE / ILIKE (wildcards escaped with `\\`), written into the SQL text itself.
+
+    PostgreSQL then plans each search for its own pattern. Sent as a parameter, the statement is prepared after five
+    runs and PostgreSQL settles on a generic plan for `ILIKE $1`, which reads the tenant's leads newest first and tests
+    each one: 13 ms at 10,000 leads, against 0.5 ms through the trigram indexes."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return bindparam(None, f"%{escaped}%", type_=String, literal_execute=True)
 
 
 class LeadRepository(Repository[Lead]):
