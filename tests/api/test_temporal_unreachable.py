@@ -110,7 +110,7 @@ async def test_task_action_with_temporal_unreachable_is_503(client, down, tenant
 
 
 async def test_reuploading_an_import_whose_workflows_did_not_start_starts_them(
-    client, down, tenant, temporal_client
+    client, down, tenant, temporal_client, lead_worker
 ) -> None:
     csv_text = "phone,name\n+12025553380,One\n+12025553381,Two\n"
 
