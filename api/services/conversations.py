@@ -108,7 +108,7 @@ async def list_conversations(
 ) -> ConversationPage:
     """Conversations with messages, latest message first, with unread counts."""
     repository = ConversationRepository(session)
-    rows = await repository.list_latest(
+    inbox = await repository.list_latest(
         tenant_id=tenant_id,
         limit=min(limit, PAGE_MAX) + 1,
         after=decode_cursor(cursor),
@@ -117,7 +117,7 @@ async def list_conversations(
         q=q,
         handler=handler,
     )
-    page, more = rows[:limit], len(rows) > limit
+    page, more = inbox.rows[:limit], len(inbox.rows) > limit
     has_window = await _has_window(session, tenant_id)
     now = datetime.now(tz=UTC)
     items = [
@@ -127,8 +127,7 @@ async def list_conversations(
     next_cursor = (
         encode_cursor(last.last_message_at, last.id) if more and last and last.last_message_at is not None else None
     )
-    unread_total = await repository.unread_total(tenant_id=tenant_id)
-    return ConversationPage(items=items, next_cursor=next_cursor, unread_total=unread_total)
+    return ConversationPage(items=items, next_cursor=next_cursor, unread_total=inbox.unread_total)
 
 
 async def get_lead_conversation(

@@ -117,6 +117,8 @@ async def test_conversations_filter_by_owner_unread_and_search(
         assert await names(unread="true") == ["Nobody's Lead"]
         page = (await agent.get("/api/v1/conversations", params={"owner": "mine"})).json()
         assert page["unread_total"] == 2  # every conversation's, whatever the filter
+        empty = (await agent.get("/api/v1/conversations", params={"q": "no such lead"})).json()
+        assert empty["items"] == [] and empty["unread_total"] == 2  # also when no conversation matches
 
 
 async def test_a_leads_conversation_says_whether_free_text_can_be_sent(
