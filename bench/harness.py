@@ -75,6 +75,7 @@ class BenchStack:
             keep_logs=args.keep_logs,
             temporal_db=args.temporal_db,
             api_workers=args.api_workers,
+            bulk_workers=args.bulk_workers,
             profile=tuple(name for name in (args.profile or "").split(",") if name),
             profile_dir=args.profile_dir,
         )
@@ -85,6 +86,7 @@ class BenchStack:
         keep_logs: bool = False,
         temporal_db: str = "memory",
         api_workers: int = 1,
+        bulk_workers: int = 1,
         profile: tuple[str, ...] = (),
         profile_dir: Path = Path("."),
     ) -> None:
@@ -107,6 +109,7 @@ class BenchStack:
         )
         self.temporal_db = temporal_db
         self.api_workers = api_workers
+        self.bulk_workers = bulk_workers
         if temporal_db == "memory":
             # The launcher always names a database file; without `--db-filename` the dev server keeps it in memory.
             argv = self.dev_temporal.child.argv
@@ -163,6 +166,8 @@ class BenchStack:
         await asyncio.to_thread(compile_sources)
         worker = self._python_child("worker", "-m", "worker", "--queues", "interactive")
         bulk_worker = self._python_child("worker-bulk", "-m", "worker", "--queues", "bulk")
+        for number in range(2, self.bulk_workers + 1):
+            self._python_child(f"worker-bulk-{number}", "-m", "worker", "--queues", "bulk")
         self._python_child("dispatcher", "-m", "dispatcher")
         baseline = self._python_child("baseline-worker", "-m", "bench.baseline_worker")
         api = self._python_child(
@@ -299,6 +304,13 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-logs", action="store_true", help="keep the stack's logs (their path is printed)")
     parser.add_argument(
         "--api-workers", type=int, default=1, choices=range(1, 5), help="API processes (production compose runs 2)"
+    )
+    parser.add_argument(
+        "--bulk-workers",
+        type=int,
+        default=1,
+        choices=range(1, 5),
+        help="bulk worker processes, each one Python process on at most one core (production compose runs 2)",
     )
     parser.add_argument(
         "--profile",
