@@ -125,7 +125,8 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
     """The SDK's sandbox, or none (`LEADFLOW_WORKER_WORKFLOW_SANDBOX`, off by default for the workers).
 
     The sandbox imports a workflow's module afresh for every workflow instance, and an uncached bulk worker builds
-    one instance per task: about half of its CPU per due send. Without it, determinism rests on the tests: every
+    one instance per task: rebuilding a recorded enrollment took 43-55 ms of CPU sandboxed, 22-26 ms without
+    (bench/workflow_replay.py). Without it, determinism rests on the tests: every
     recorded history replays in the sandbox (tests/workflows/replay.py) and the workflow modules are read for
     non-deterministic calls (tests/workflows/test_workflow_code.py). Replays and history recordings keep the sandbox.
     """
