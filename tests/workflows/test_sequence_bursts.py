@@ -172,12 +172,13 @@ async def _queued_due_send(
     the send and the workflow's next task wait in the queue, as behind a burst."""
     async with bulk.workflows():
         async with bulk.activities():
-            due = datetime.now(UTC) + timedelta(seconds=3)
+            due = datetime.now(UTC) + timedelta(seconds=5)  # time to fall asleep, even on a busy machine
             handle = await _enroll_on(client, world, lead, bulk.queue, due)
 
             async def sleeping() -> bool:
+                # Asleep on the timer: the row says so and no bookkeeping activity is still to run.
                 row = await world.enrollment_row(uuid.UUID(handle.id.rsplit(":", 1)[1]))
-                return row.revision > 0 and row.next_action_at is not None
+                return row.revision > 0 and row.next_action_at is not None and await _pending_activity(handle) is None
 
             await eventually(sleeping)
         # No activity worker now: the send, once due, is scheduled and waits in the queue.
