@@ -21,7 +21,7 @@ from activities.provider_clients import ProviderActivities, ProviderClients
 from agent.factory import AgentFactory
 from agent.voice import AiVoiceAgent
 from channels.voice.accounts import VoiceClients
-from channels.voice.capacity import CallCapacity
+from channels.voice.capacity import CallCapacity, SlotAnswer
 from channels.voice.live import LiveCalls
 from channels.voice.placement import CallPlacer, PlacementInFlight, PlacementRefused, PlacementThrottled
 from channels.voice.scheduling import CallNotPossible, queue_call
@@ -39,6 +39,7 @@ from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.telephony_accounts import TelephonyAccountRepository
 from repositories.timeline import TimelineRepository
+from workflow_clients.call import CallWorkflowClient
 from workflow_clients.lead import LeadWorkflowClient
 from workflows.call_types import (
     ACQUIRE_CALL_SLOT,
@@ -54,6 +55,7 @@ from workflows.call_types import (
     PREPARE_CALL,
     RELEASE_CALL_SLOT,
     RENEW_CALL_SLOT,
+    REQUEST_CALL_SLOT,
     SUMMARIZE_CALL,
     TELL_LEAD_CALL_OUTCOME,
     VOICE_REPLY,
@@ -66,6 +68,7 @@ from workflows.call_types import (
     CallWorkflowInput,
     MissedCallTask,
     PlacedCall,
+    SlotDecision,
     SlotRequest,
     VoiceReply,
     VoiceTurn,
@@ -125,6 +128,8 @@ class CallActivities(ProviderActivities):
             lease_seconds=settings.call_slot_lease_seconds,
             waiter_ttl_seconds=settings.call_slot_waiter_ttl_seconds,
         )
+        # A waiter nobody woke asks again after this, well inside the TTL that keeps its place in line.
+        self._slot_fallback_ms = int(settings.call_slot_waiter_ttl_seconds * 1000 / 3)
         self._live = LiveCalls(redis, keys)
         scripted = ScriptedVoiceAgent()
         self._ai_voice = (
@@ -383,14 +388,20 @@ class CallActivities(ProviderActivities):
             key=f"missed-call:{data.call_id}",
         )
 
+    @activity.defn(name=REQUEST_CALL_SLOT)
+    async def request_slot(self, data: SlotRequest) -> SlotDecision:
+        """Take a slot, or hold the call's place in line: asked again when woken (`slot_may_be_free`), when the
+        account's pace allows, or after the fallback that keeps a waiter in line."""
+        answer = await self._ask_for_slot(data, workflow_id=activity.info().workflow_id)
+        if answer.granted:
+            return SlotDecision(granted=True)
+        wait = answer.retry_after_ms if answer.reason == "pace" else self._slot_fallback_ms
+        return SlotDecision(granted=False, ask_again_ms=max(50, wait))
+
     @activity.defn(name=ACQUIRE_CALL_SLOT)
     async def acquire_slot(self, data: SlotRequest) -> None:
-        answer = await self._capacity.acquire(
-            tenant_id=data.tenant_id,
-            call_id=data.call_id,
-            limit=data.concurrent_call_limit,
-            calls_per_second=data.calls_per_second,
-        )
+        """Histories from before the wake-ups: no slot is a retryable failure, retried as the answer says."""
+        answer = await self._ask_for_slot(data, workflow_id=None)
         if not answer.granted:
             raise ApplicationError(
                 "no call slot free yet",
@@ -398,10 +409,25 @@ class CallActivities(ProviderActivities):
                 next_retry_delay=timedelta(milliseconds=max(50, answer.retry_after_ms)),
             )
 
+    async def _ask_for_slot(self, data: SlotRequest, *, workflow_id: str | None) -> SlotAnswer:
+        answer = await self._capacity.acquire(
+            tenant_id=data.tenant_id,
+            call_id=data.call_id,
+            limit=data.concurrent_call_limit,
+            calls_per_second=data.calls_per_second,
+            workflow_id=workflow_id,
+        )
+        await self._wake(answer.wake)
+        return answer
+
     @activity.defn(name=RENEW_CALL_SLOT)
     async def renew_slot(self, data: SlotRequest) -> None:
         await self._capacity.renew(tenant_id=data.tenant_id, call_id=data.call_id)
 
     @activity.defn(name=RELEASE_CALL_SLOT)
     async def release_slot(self, data: SlotRequest) -> None:
-        await self._capacity.release(tenant_id=data.tenant_id, call_id=data.call_id)
+        await self._wake(await self._capacity.release(tenant_id=data.tenant_id, call_id=data.call_id))
+
+    async def _wake(self, workflow_ids: tuple[str, ...]) -> None:
+        if workflow_ids and self._temporal is not None:
+            await CallWorkflowClient(self._temporal).wake(workflow_ids)

@@ -33,6 +33,7 @@ import httpx
 from bench.harness import (
     BenchStack,
     add_stack_arguments,
+    cpu_report,
     free_port,
     machine_load,
     percentile,
@@ -145,6 +146,9 @@ async def run(args: argparse.Namespace) -> int:
         keep_logs=args.keep_logs,
         temporal_db=args.temporal_db,
         api_workers=args.api_workers,
+        bulk_workers=args.bulk_workers,
+        profile=tuple(name for name in (args.profile or "").split(",") if name),
+        profile_dir=args.profile_dir,
     )
     async with stack:
         async with (
@@ -166,6 +170,8 @@ async def run(args: argparse.Namespace) -> int:
                 work += [(tenant, lead_id) for lead_id in await add_leads(stack, tenant["id"], phones)]
             say(f"{len(work)} call attempts over {args.tenants} tenants, {args.slots} slots each, {args.cps} calls/s")
             load_before = machine_load()
+            stack.start_profiles()
+            cpu_before = stack.cpu_seconds()
             started = time.time()
             pending = list(reversed(work))
             answers: dict[int, int] = {}
@@ -189,6 +195,7 @@ async def run(args: argparse.Namespace) -> int:
                 stack.check_alive()
                 await asyncio.sleep(1)
             drained = time.time() - started
+            cpu_after = stack.cpu_seconds()
             callbacks = (await sandbox.get("/_sandbox/twilio/callbacks")).json()["callbacks"]
     turns = [c["elapsed_ms"] for c in callbacks if c["event"] == "gather" and c["elapsed_ms"] is not None]
     by_account: dict[str, list[tuple[float, float]]] = {}
@@ -218,6 +225,9 @@ async def run(args: argparse.Namespace) -> int:
             f"  turn answer p50 / p99     {percentile(turns, 50):.0f} / {percentile(turns, 99):.0f} ms "
             f"({len(turns)} turns, webhook in -> TwiML out)"
         )
+    ended = sum(1 for c in calls if c["end_time"])
+    cpu = cpu_report(cpu_before, cpu_after, seconds=drained, operations=ended, unit="call")
+    print(f"  CPU per call              {cpu}")
     print(f"  machine                   {load_before} before, {machine_load()} after")
     return 0
 

@@ -113,6 +113,7 @@ def activities(
         calls.voice_reply,
         calls.create_missed_call_task,
         calls.acquire_slot,
+        calls.request_slot,
         calls.renew_slot,
         calls.release_slot,
         calls.tell_lead,

@@ -6,11 +6,14 @@ Failures read as errors a person can act on (workflow_clients/errors.py): a voic
 (CallNotLive); a workflow that is not running is 404 (never started) or 409 (closed).
 """
 
+import asyncio
+import logging
 import uuid
 from datetime import timedelta
 
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.queues import LEADS_QUEUE, WORKFLOW_START_TIMEOUT
 from workflow_clients.errors import WorkflowCall, translated
@@ -19,6 +22,7 @@ from workflows.call import CallWorkflow
 from workflows.call_types import (
     CALLER_SAID_UPDATE,
     SET_DISPOSITION_UPDATE,
+    SLOT_MAY_BE_FREE_SIGNAL,
     CallerUtterance,
     CallView,
     CallWorkflowInput,
@@ -26,6 +30,10 @@ from workflows.call_types import (
     VoiceReply,
 )
 
+logger = logging.getLogger(__name__)
+
+# A wake-up is a hint (the woken call asks again, and waiters ask on their own after a while): it never waits long.
+WAKE_TIMEOUT = timedelta(seconds=5)
 # Twilio waits 15 s for the TwiML of a turn: the workflow's answer must come well inside it.
 TURN_TIMEOUT = timedelta(seconds=8)
 DISPOSITION_TIMEOUT = timedelta(seconds=10)
@@ -80,3 +88,15 @@ class CallWorkflowClient:
             return await handle.execute_update(
                 SET_DISPOSITION_UPDATE, request, result_type=CallView, rpc_timeout=DISPOSITION_TIMEOUT
             )
+
+    async def wake(self, workflow_ids: tuple[str, ...]) -> None:
+        """Tell calls waiting for a slot that one may be free (channels/voice/capacity.py names them). A call that
+        ended meanwhile is skipped; any other failure is left to the call's own fallback question."""
+        await asyncio.gather(*(self._wake(workflow_id) for workflow_id in workflow_ids))
+
+    async def _wake(self, workflow_id: str) -> None:
+        try:
+            await self.client.get_workflow_handle(workflow_id).signal(SLOT_MAY_BE_FREE_SIGNAL, rpc_timeout=WAKE_TIMEOUT)
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                logger.warning("call slot wake-up of %s not sent: %s", workflow_id, error)

@@ -60,6 +60,7 @@ from workflows.call_types import (
     CALL_ENDED_EVENT,
     CALL_NOT_LIVE,
     CALL_OUTCOME_TELLS_LEAD_PATCH,
+    CALL_SLOT_WAKES_PATCH,
     CALLER_SAID_UPDATE,
     CREATE_MISSED_CALL_TASK,
     HANG_UP_CALL,
@@ -69,7 +70,9 @@ from workflows.call_types import (
     PROVIDER_EVENT_SIGNAL,
     RELEASE_CALL_SLOT,
     RENEW_CALL_SLOT,
+    REQUEST_CALL_SLOT,
     SET_DISPOSITION_UPDATE,
+    SLOT_MAY_BE_FREE_SIGNAL,
     SUMMARIZE_CALL,
     TELL_LEAD_CALL_OUTCOME,
     VOICE_REPLY,
@@ -91,6 +94,7 @@ from workflows.call_types import (
     PlacedCall,
     ProviderEventEnvelope,
     RecordingEvent,
+    SlotDecision,
     SlotRequest,
     TranscriptTurn,
     VoiceReply,
@@ -155,6 +159,7 @@ class CallWorkflow:
         self._events: list[CallStatusEvent | AnsweredByEvent | DialEvent | RecordingEvent] = []
         self._turn_lock = asyncio.Lock()
         self._holds_slot = False
+        self._slot_may_be_free = False
         self._final = False
 
     @workflow.run
@@ -257,6 +262,11 @@ class CallWorkflow:
             self._apply(envelope.event)
             return
         self._events.append(envelope.event)
+
+    @workflow.signal(name=SLOT_MAY_BE_FREE_SIGNAL)
+    def slot_may_be_free(self) -> None:
+        """A slot was released (or granted with room behind it) and this call is first in its tenant's line."""
+        self._slot_may_be_free = True
 
     @workflow.query
     def view(self) -> CallView:
@@ -491,13 +501,36 @@ class CallWorkflow:
     async def _acquire_slot(self) -> None:
         if self._input.not_before is not None and self._input.not_before > workflow.now():
             await workflow.sleep(self._input.not_before - workflow.now())
-        await workflow.execute_activity(
-            ACQUIRE_CALL_SLOT,
-            self._slot_request(),
-            start_to_close_timeout=CALL_SLOT_TIMEOUT,
-            retry_policy=CALL_SLOT_RETRY,
-        )
-        self._holds_slot = True
+        if not workflow.patched(CALL_SLOT_WAKES_PATCH):
+            # Histories from before the wake-ups: the activity itself retries until a slot is free.
+            await workflow.execute_activity(
+                ACQUIRE_CALL_SLOT,
+                self._slot_request(),
+                start_to_close_timeout=CALL_SLOT_TIMEOUT,
+                retry_policy=CALL_SLOT_RETRY,
+            )
+            self._holds_slot = True
+            return
+        # Ask; if no slot, wait until a release wakes this call (or pacing or the fallback says ask again). A wake
+        # that comes while asking counts: the flag is cleared before the question, not after the answer.
+        while True:
+            self._slot_may_be_free = False
+            decision = await workflow.execute_activity(
+                REQUEST_CALL_SLOT,
+                self._slot_request(),
+                result_type=SlotDecision,
+                start_to_close_timeout=CALL_SLOT_TIMEOUT,
+                retry_policy=CALL_SLOT_RETRY,
+            )
+            if decision.granted:
+                self._holds_slot = True
+                return
+            try:
+                await workflow.wait_condition(
+                    lambda: self._slot_may_be_free, timeout=timedelta(milliseconds=decision.ask_again_ms)
+                )
+            except TimeoutError:
+                pass
 
     async def _renew_slot(self) -> None:
         if not self._holds_slot:

@@ -21,7 +21,8 @@ HANG_UP_CALL = "call.hang_up"
 MIRROR_CALL = "call.mirror"
 VOICE_REPLY = "call.voice_reply"
 CREATE_MISSED_CALL_TASK = "call.create_missed_call_task"
-ACQUIRE_CALL_SLOT = "call.acquire_slot"
+ACQUIRE_CALL_SLOT = "call.acquire_slot"  # raises NoSlotYet until granted: histories from before the slot wake-ups
+REQUEST_CALL_SLOT = "call.request_slot"
 RENEW_CALL_SLOT = "call.renew_slot"
 RELEASE_CALL_SLOT = "call.release_slot"
 TELL_LEAD_CALL_OUTCOME = "call.tell_lead"
@@ -30,6 +31,7 @@ SUMMARIZE_CALL = "call.summarize"
 # Patches (workflow.patched ids): commands a running call's history does not have.
 CALL_OUTCOME_TELLS_LEAD_PATCH = "call-outcome-tells-lead"
 CALL_AI_SUMMARY_PATCH = "call-ai-summary"
+CALL_SLOT_WAKES_PATCH = "call-slot-wakes"
 
 # ApplicationError types
 NO_TELEPHONY_ACCOUNT = WorkflowFailure.NO_TELEPHONY_ACCOUNT
@@ -41,6 +43,7 @@ NO_SLOT_YET = WorkflowFailure.NO_SLOT_YET
 
 # Signal and update names (the dispatcher and the API address them by name)
 PROVIDER_EVENT_SIGNAL = "provider_event"
+SLOT_MAY_BE_FREE_SIGNAL = "slot_may_be_free"
 CALLER_SAID_UPDATE = "caller_said"
 SET_DISPOSITION_UPDATE = "set_disposition"
 
@@ -209,6 +212,14 @@ class SlotRequest(FrozenModel):
     call_id: uuid.UUID
     concurrent_call_limit: int
     calls_per_second: float
+
+
+class SlotDecision(FrozenModel):
+    """`call.request_slot`'s answer: the slot is the call's, or ask again after `ask_again_ms` at the latest (sooner
+    when signal `slot_may_be_free` comes)."""
+
+    granted: bool
+    ask_again_ms: int = 0
 
 
 class MissedCallTask(FrozenModel):

@@ -13,8 +13,13 @@ Waiting is first come, first served per tenant and fair across tenants:
   proportion to how many calls they queued.
 - Pacing: one tenant places at most `calls_per_second` calls a second (Twilio's default account rate is 1).
 
-`acquire` never sleeps: it answers granted, or how long to wait before asking again. One Lua script does the whole
-decision atomically (it reads other tenants' keys, so it needs one Redis node, not a cluster).
+`acquire` never sleeps: it answers granted, or why not and how long to wait before asking again. A waiter does not
+poll: it names its workflow when it asks, and whatever may let a waiter through (a release, a grant that leaves room
+behind it, an expired lease found on the way) returns the workflows of the tenants' first waiters that would now
+get a slot, for the caller to wake (`wake`). Only pacing is a known wait (`reason` `pace`, `retry_after_ms`); every
+other refusal is worth asking again only when woken, or after a slow fallback that also keeps the waiter in line.
+One Lua script does each decision atomically (they read other tenants' keys, so they need one Redis node, not a
+cluster).
 """
 
 import time
@@ -25,34 +30,88 @@ from redis.asyncio import Redis
 
 from core.redis import Keys
 
-_ACQUIRE = """
-local tenant, call = ARGV[1], ARGV[2]
-local limit, global_limit = tonumber(ARGV[3]), tonumber(ARGV[4])
-local now, ttl, waiter_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local interval = tonumber(ARGV[8])
-local prefix = ARGV[9]
+# Shared by both scripts: key names, purging expired leases and silent waiters, the admission rule, and the
+# first waiters it would now let through (`wakeable`). ARGV[1] is the key prefix, ARGV[2] the time in ms, ARGV[3]
+# the global limit, ARGV[4] the waiter TTL in ms.
+_COMMON = """
+local prefix, now = ARGV[1], tonumber(ARGV[2])
+local global_limit, waiter_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
 local function k(...) return prefix .. ':' .. table.concat({...}, ':') end
-local active, waiting, seen = k('active', tenant), k('waiting', tenant), k('seen', tenant)
-local global_active, tenants, pace = k('active'), k('waiting_tenants'), k('pace', tenant)
-local member = tenant .. ':' .. call
+local global_active, tenants = k('active'), k('waiting_tenants')
 
 local function purge(t)
-  redis.call('ZREMRANGEBYSCORE', k('active', t), '-inf', now)
+  local expired = redis.call('ZREMRANGEBYSCORE', k('active', t), '-inf', now)
   local gone = redis.call('ZRANGEBYSCORE', k('seen', t), '-inf', now - waiter_ttl)
   for _, w in ipairs(gone) do
     redis.call('ZREM', k('waiting', t), w)
     redis.call('ZREM', k('seen', t), w)
+    redis.call('HDEL', k('wake', t), w)
   end
   if redis.call('ZCARD', k('waiting', t)) == 0 then redis.call('ZREM', tenants, t) end
+  return expired
 end
-redis.call('ZREMRANGEBYSCORE', global_active, '-inf', now)
-purge(tenant)
 
-if redis.call('ZSCORE', active, call) then
+local function limit_of(t)
+  return tonumber(redis.call('HGET', k('limits'), t) or '0')
+end
+
+-- Why tenant t's first waiter may not take a slot now, pacing aside (false: it may). Other waiting tenants are
+-- purged on the way.
+local function refusal(t, limit)
+  local mine = redis.call('ZCARD', k('active', t))
+  if mine >= limit then return 'full' end
+  local free = global_limit - redis.call('ZCARD', global_active)
+  if free <= 0 then return 'global' end
+  -- Fewer free slots than tenants waiting for one: the tenant running the fewest calls goes first.
+  local contenders, fewest = 1, mine
+  for _, other in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
+    if other ~= t then
+      purge(other)
+      if redis.call('ZCARD', k('waiting', other)) > 0 then
+        local theirs = redis.call('ZCARD', k('active', other))
+        if theirs < limit_of(other) then
+          contenders = contenders + 1
+          if theirs < fewest then fewest = theirs end
+        end
+      end
+    end
+  end
+  if free < contenders and fewest < mine then return 'turn' end
+  return false
+end
+
+-- The workflows of the first waiters (one per tenant) that would now get a slot, but `except`.
+local function wakeable(except)
+  local out = {}
+  for _, t in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
+    purge(t)
+    local head = redis.call('ZRANGE', k('waiting', t), 0, 0)[1]
+    if head and head ~= except and not refusal(t, limit_of(t)) then
+      local workflow_id = redis.call('HGET', k('wake', t), head)
+      if workflow_id then table.insert(out, workflow_id) end
+    end
+  end
+  return out
+end
+"""
+
+# ARGV[5..]: tenant, call, its tenant's limit, lease TTL ms, pacing interval ms, the asking workflow ('' for none).
+# Returns {granted, retry_after_ms, reason, workflows to wake...}.
+_ACQUIRE = _COMMON + """
+local tenant, call = ARGV[5], ARGV[6]
+local limit, ttl, interval, workflow_id = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
+local active, waiting, seen, pace = k('active', tenant), k('waiting', tenant), k('seen', tenant), k('pace', tenant)
+local member = tenant .. ':' .. call
+
+local expired = redis.call('ZREMRANGEBYSCORE', global_active, '-inf', now) + purge(tenant)
+
+local function granted()
   redis.call('ZADD', active, now + ttl, call)
   redis.call('ZADD', global_active, now + ttl, member)
-  return {1, 0}
+  return {1, 0, 'granted', unpack(wakeable(call))}
 end
+
+if redis.call('ZSCORE', active, call) then return granted() end
 
 -- A ticket from Redis itself orders the line: the callers' clocks may differ or tie.
 if not redis.call('ZSCORE', waiting, call) then
@@ -60,41 +119,30 @@ if not redis.call('ZSCORE', waiting, call) then
 end
 redis.call('ZADD', seen, now, call)
 redis.call('ZADD', tenants, now, tenant)
+if workflow_id ~= '' then redis.call('HSET', k('wake', tenant), call, workflow_id) end
+
+local function refused(retry_after, reason)
+  if expired > 0 then return {0, retry_after, reason, unpack(wakeable(call))} end
+  return {0, retry_after, reason}
+end
 
 local head = redis.call('ZRANGE', waiting, 0, 0)[1]
-if head ~= call then return {0, 200} end
-local mine = redis.call('ZCARD', active)
-if mine >= limit then return {0, 500} end
-local free = global_limit - redis.call('ZCARD', global_active)
-if free <= 0 then return {0, 300} end
--- Fewer free slots than tenants waiting for one: the tenant running the fewest calls goes first.
-local contenders, fewest = 1, mine
-for _, other in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
-  if other ~= tenant then
-    purge(other)
-    if redis.call('ZCARD', k('waiting', other)) > 0 then
-      local theirs = redis.call('ZCARD', k('active', other))
-      local their_limit = tonumber(redis.call('HGET', k('limits'), other) or '0')
-      if theirs < their_limit then
-        contenders = contenders + 1
-        if theirs < fewest then fewest = theirs end
-      end
-    end
-  end
-end
-if free < contenders and fewest < mine then return {0, 100} end
+if head ~= call then return refused(200, 'line') end
+local why = refusal(tenant, limit)
+if why == 'full' then return refused(500, why) end
+if why == 'global' then return refused(300, why) end
+if why == 'turn' then return refused(100, why) end
 -- Pacing in whole milliseconds (the clock's resolution); a rate above 1000/s is not held back.
 local next_at = tonumber(redis.call('GET', pace) or '0')
-if now < next_at then return {0, math.ceil(next_at - now)} end
+if now < next_at then return refused(math.ceil(next_at - now), 'pace') end
 if interval >= 1 then
   redis.call('SET', pace, math.floor(now + interval), 'PX', math.ceil(interval) + 1000)
 end
 redis.call('ZREM', waiting, call)
 redis.call('ZREM', seen, call)
+redis.call('HDEL', k('wake', tenant), call)
 if redis.call('ZCARD', waiting) == 0 then redis.call('ZREM', tenants, tenant) end
-redis.call('ZADD', active, now + ttl, call)
-redis.call('ZADD', global_active, now + ttl, member)
-return {1, 0}
+return granted()
 """
 
 _RENEW = """
@@ -106,19 +154,29 @@ end
 return 0
 """
 
-_RELEASE = """
-redis.call('ZREM', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('ZREM', KEYS[4], ARGV[1])
-return 1
+# ARGV[5..]: tenant, call. Returns the workflows to wake.
+_RELEASE = _COMMON + """
+local tenant, call = ARGV[5], ARGV[6]
+redis.call('ZREM', k('active', tenant), call)
+redis.call('ZREM', global_active, tenant .. ':' .. call)
+redis.call('ZREM', k('waiting', tenant), call)
+redis.call('ZREM', k('seen', tenant), call)
+redis.call('HDEL', k('wake', tenant), call)
+redis.call('ZREMRANGEBYSCORE', global_active, '-inf', now)
+return wakeable('')
 """
 
 
 @dataclass(frozen=True, slots=True)
 class SlotAnswer:
+    """`granted`, or why not (`reason`: `line` behind an earlier waiter of the tenant, `full` at the tenant's
+    limit, `global` at the global limit, `turn` another tenant's turn, `pace` the account's rate) and when asking
+    again could help; `wake`: the workflows of other waiters that would now get a slot."""
+
     granted: bool
     retry_after_ms: int
+    reason: str = "granted"
+    wake: tuple[str, ...] = ()
 
 
 class CallCapacity:
@@ -137,27 +195,38 @@ class CallCapacity:
     def _k(self, *parts: object) -> str:
         return self._keys("call_slots", *parts)
 
+    def _common(self) -> list[str | int | float]:
+        return [self._k(), _now_ms(), self._global_limit, self._waiter_ttl_ms]
+
     async def acquire(
-        self, *, tenant_id: uuid.UUID, call_id: uuid.UUID, limit: int, calls_per_second: float
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        call_id: uuid.UUID,
+        limit: int,
+        calls_per_second: float,
+        workflow_id: str | None = None,
     ) -> SlotAnswer:
+        """Take a slot for the call, or join (or keep its place in) the tenant's line; `workflow_id` is whom a
+        release wakes once this call may go."""
         # The tenant's limit is published for the fairness check of other tenants' waiters.
         await self._redis.hset(self._k("limits"), str(tenant_id), str(limit))  # type: ignore[misc]
         interval_ms = 1000.0 / calls_per_second if calls_per_second > 0 else 0.0
-        granted, retry_after = await self._acquire(
+        granted, retry_after, reason, *wake = await self._acquire(
             keys=[],
             args=[
+                *self._common(),
                 str(tenant_id),
                 str(call_id),
                 limit,
-                self._global_limit,
-                _now_ms(),
                 self._lease_ms,
-                self._waiter_ttl_ms,
                 interval_ms,
-                self._k(),
+                workflow_id or "",
             ],
         )
-        return SlotAnswer(granted=bool(granted), retry_after_ms=int(retry_after))
+        return SlotAnswer(
+            granted=bool(granted), retry_after_ms=int(retry_after), reason=_text(reason), wake=_texts(wake)
+        )
 
     async def renew(self, *, tenant_id: uuid.UUID, call_id: uuid.UUID) -> bool:
         held = await self._renew(
@@ -166,21 +235,23 @@ class CallCapacity:
         )
         return bool(held)
 
-    async def release(self, *, tenant_id: uuid.UUID, call_id: uuid.UUID) -> None:
-        await self._release(
-            keys=[
-                self._k("active", tenant_id),
-                self._k("active"),
-                self._k("waiting", tenant_id),
-                self._k("seen", tenant_id),
-            ],
-            args=[str(call_id), f"{tenant_id}:{call_id}"],
-        )
+    async def release(self, *, tenant_id: uuid.UUID, call_id: uuid.UUID) -> tuple[str, ...]:
+        """Free the call's slot (or its place in line); the workflows of the waiters that would now get a slot."""
+        wake = await self._release(keys=[], args=[*self._common(), str(tenant_id), str(call_id)])
+        return _texts(wake)
 
     async def active(self, *, tenant_id: uuid.UUID | None = None) -> int:
         """Leases alive now, for one tenant or overall."""
         key = self._k("active", tenant_id) if tenant_id else self._k("active")
         return int(await self._redis.zcount(key, _now_ms(), "+inf"))
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _texts(values: list[str | bytes]) -> tuple[str, ...]:
+    return tuple(_text(value) for value in values)
 
 
 def _now_ms() -> int:

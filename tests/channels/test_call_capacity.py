@@ -6,7 +6,7 @@ import uuid
 
 from redis.asyncio import Redis
 
-from channels.voice.capacity import CallCapacity
+from channels.voice.capacity import CallCapacity, SlotAnswer
 from core.config import Settings
 from core.redis import Keys
 
@@ -117,3 +117,63 @@ async def test_a_slot_nobody_renews_frees_itself(redis: Redis, settings: Setting
     else:
         raise AssertionError("the dead holder's lease never expired")
     assert not await capacity.renew(tenant_id=tenant, call_id=crashed)  # the crashed call lost it
+
+
+async def test_a_release_names_the_first_waiter_that_now_gets_the_slot(redis: Redis, settings: Settings) -> None:
+    """Waiters do not poll: the release returns the workflow to wake, the first in line and only it; a grant that
+    leaves room behind it names the next one."""
+    capacity = _capacity(redis, settings, global_limit=100)
+    tenant = uuid.uuid4()
+    running, first, second = (uuid.uuid4() for _ in range(3))
+
+    async def ask(call: uuid.UUID, limit: int = 1) -> SlotAnswer:
+        return await capacity.acquire(
+            tenant_id=tenant, call_id=call, limit=limit, calls_per_second=1_000_000, workflow_id=f"wf-{call}"
+        )
+
+    assert (await ask(running)).granted
+    assert (await ask(first)).reason == "full"
+    assert (await ask(second)).reason == "line"
+    assert await capacity.release(tenant_id=tenant, call_id=running) == (f"wf-{first}",)
+    # The tenant's limit rose meanwhile: the first waiter's grant leaves room, so it names the second.
+    assert await ask(first, limit=2) == SlotAnswer(granted=True, retry_after_ms=0, wake=(f"wf-{second}",))
+    assert (await ask(second, limit=2)).granted
+    assert await capacity.release(tenant_id=tenant, call_id=first) == ()  # nobody left waiting
+
+
+async def test_a_release_under_a_full_global_limit_wakes_the_tenant_whose_turn_it_is(
+    redis: Redis, settings: Settings
+) -> None:
+    capacity = _capacity(redis, settings, global_limit=2)
+    busy, quiet = uuid.uuid4(), uuid.uuid4()
+    first, second, busy_waiter, quiet_waiter = (uuid.uuid4() for _ in range(4))
+
+    async def ask(tenant: uuid.UUID, call: uuid.UUID) -> SlotAnswer:
+        return await capacity.acquire(
+            tenant_id=tenant, call_id=call, limit=10, calls_per_second=1_000_000, workflow_id=f"wf-{call}"
+        )
+
+    assert (await ask(busy, first)).granted and (await ask(busy, second)).granted
+    assert (await ask(quiet, quiet_waiter)).reason == "global"
+    assert (await ask(busy, busy_waiter)).reason == "global"
+    # One slot free, two tenants waiting: only the quiet tenant (no call running) is woken.
+    assert await capacity.release(tenant_id=busy, call_id=first) == (f"wf-{quiet_waiter}",)
+    assert (await ask(busy, busy_waiter)).reason == "turn"
+    assert (await ask(quiet, quiet_waiter)).granted
+    assert await capacity.release(tenant_id=quiet, call_id=quiet_waiter) == (f"wf-{busy_waiter}",)
+
+
+async def test_an_expired_lease_found_by_a_question_wakes_the_first_waiter(redis: Redis, settings: Settings) -> None:
+    capacity = _capacity(redis, settings, global_limit=10, lease_seconds=0.2)
+    tenant = uuid.uuid4()
+    crashed, waiter, latecomer = (uuid.uuid4() for _ in range(3))
+
+    async def ask(call: uuid.UUID) -> SlotAnswer:
+        return await capacity.acquire(
+            tenant_id=tenant, call_id=call, limit=1, calls_per_second=1_000_000, workflow_id=f"wf-{call}"
+        )
+
+    assert (await ask(crashed)).granted
+    assert (await ask(waiter)).reason == "full"
+    await asyncio.sleep(0.3)  # the crashed call's lease runs out; nothing released it
+    assert await ask(latecomer) == SlotAnswer(granted=False, retry_after_ms=200, reason="line", wake=(f"wf-{waiter}",))
