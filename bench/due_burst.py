@@ -59,7 +59,7 @@ from bench.tenants import bench_tenant
 from channels.whatsapp.shard_router import ShardRouter
 from domain.sequences.definition import parse_definition
 from domain.stages import Stage
-from models import Conversation, Enrollment, Lead, Sequence, SequenceVersion, Tenant
+from models import Conversation, Enrollment, Lead, OutboxMessage, Sequence, SequenceVersion, Tenant
 from repositories.statuses import StatusRepository
 from workflow_clients.lead import LeadWorkflowClient
 from workflow_clients.sequence import SequenceWorkflowClient
@@ -298,10 +298,36 @@ async def main(args: argparse.Namespace) -> int:
             counts[m["to"]] = counts.get(m["to"], 0) + 1
         duplicates = sum(1 for p, c in counts.items() if c > 1)
         lost = sum(1 for p in burst_phones if p not in counts)
-        late_replies = sum(
-            1
+        late = [
+            m
             for m in messages
             if m["to"] in reply_set and m["to"] in acknowledged and ts(m["accepted_at"]) > acknowledged[m["to"]]
+        ]
+        # When each late send was decided (its outbox row's `started_at`, set in the transaction that checked for a
+        # reply): before the lead wrote, the send was already under way; after the webhook's 200, it missed a stored
+        # reply, which must never happen; in between, it raced the reply's own transaction.
+        async with scene.sessions() as session:
+            decided = dict(
+                (
+                    await session.execute(
+                        select(OutboxMessage.provider_message_id, OutboxMessage.started_at).where(
+                            OutboxMessage.provider_message_id.in_([m["id"] for m in late])
+                        )
+                    )
+                ).all()
+            )
+        in_flight = racing = missed = 0
+        for m in late:
+            at = decided.get(m["id"])
+            if at is None or at.timestamp() > acknowledged[m["to"]]:
+                missed += 1
+            elif at.timestamp() < written[m["to"]]:
+                in_flight += 1
+            else:
+                racing += 1
+        late_replies = (
+            f"{len(late)} (decided before the lead wrote, under way: {in_flight}; while the reply was being stored: "
+            f"{racing}; after it was stored: {missed})"
         )
         lonely_sent = [ts(m["accepted_at"]) for m in messages if m["to"] == "+447700799999"]
         stuck_deadline = time.time() + 60  # a send's workflow may still be finishing its step

@@ -372,22 +372,25 @@ class WhatsAppSender:
         opted_out_at = await conversations.opted_out_at(tenant_id=lead.tenant_id, lead_id=lead.id)
         if lead.stage == Stage.OPTED_OUT or opted_out_at is not None:
             raise SendRefused(kinds.LEAD_OPTED_OUT, "the lead has opted out of WhatsApp messages; nothing was sent")
-        last_inbound_at = await conversations.last_inbound_at(tenant_id=lead.tenant_id, lead_id=lead.id)
         stop_after = data.stop_on_inbound_after
+        # The stored-but-unhandled check comes first: the dispatcher records a reply on the conversation before it
+        # marks the inbox row done, so a reply handled between these two reads is still seen by the second. (The
+        # other order missed a reply handled in between: the conversation read too early, the row already done.)
+        if stop_after is not None and await WebhookInboxRepository(session).inbound_waiting_from(
+            phone=lead.phone, tenant_id=lead.tenant_id, since=stop_after
+        ):
+            # The reply may already be stored in the webhook inbox, waiting behind other events: wait for it to be
+            # handled (then the check below decides) instead of sending past it.
+            raise SendDeferred(
+                "a message from the lead is stored but not handled yet; the send waits to see whether it is a reply",
+                retry_after_seconds=INBOUND_WAIT_RETRY_SECONDS,
+            )
+        last_inbound_at = await conversations.last_inbound_at(tenant_id=lead.tenant_id, lead_id=lead.id)
         if stop_after is not None and last_inbound_at is not None and last_inbound_at > stop_after:
             raise SendRefused(
                 kinds.LEAD_REPLIED,
                 f"the lead replied at {last_inbound_at.isoformat()}, after this sequence send was planned; nothing was "
                 "sent",
-            )
-        if stop_after is not None and await WebhookInboxRepository(session).inbound_waiting_from(
-            phone=lead.phone, tenant_id=lead.tenant_id, since=stop_after
-        ):
-            # The reply may already be stored in the webhook inbox, waiting behind other events: wait for it to be
-            # handled (then the check above decides) instead of sending past it.
-            raise SendDeferred(
-                "a message from the lead is stored but not handled yet; the send waits to see whether it is a reply",
-                retry_after_seconds=INBOUND_WAIT_RETRY_SECONDS,
             )
         account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=lead.tenant_id)
         if account is None:

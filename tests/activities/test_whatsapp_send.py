@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
@@ -426,3 +426,68 @@ async def test_a_message_stored_before_the_send_was_planned_does_not_hold_it(
     sent = await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
 
     assert [m["id"] for m in await _sent_to(sandbox_control, phone)] == [sent.provider_message_id]
+
+
+async def test_a_reply_handled_while_the_send_decides_stops_it(
+    make_activities, sandbox_tenant, session_factory, sandbox_control, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The lead's reply is stored, handled and its inbox row marked done right after the send's first look at it
+    (whichever look comes first): the second look must see it, and nothing goes out."""
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(hours=1))
+    planned = datetime.now(tz=UTC) - timedelta(minutes=1)
+    replied = False
+
+    async def reply_arrives_and_is_handled() -> None:
+        nonlocal replied
+        if replied:
+            return
+        replied = True
+        key = f"wamid.{uuid.uuid4().hex}"
+        row = {
+            "provider": "held",
+            "account_id": sandbox_tenant.phone_number_id,
+            "event_key": f"message:{key}",
+            "order_key": f"held:{sandbox_tenant.phone_number_id}:{phone}",
+            "kind": "inbound_message",
+            "tenant_id": sandbox_tenant.id,
+            "event": {"event": "inbound_message", "from_phone": phone, "provider_message_id": key},
+            "raw": {},
+            "received_at": datetime.now(tz=UTC),
+        }
+        async with session_factory() as session:  # the webhook: stored
+            await WebhookInboxRepository(session).enqueue([row])
+            await session.commit()
+        async with session_factory() as session:  # the dispatcher: recorded on the conversation, then marked done
+            conversations = ConversationRepository(session)
+            conversation = await conversations.get_or_create(
+                tenant_id=sandbox_tenant.id, lead_id=lead_id, channel="whatsapp"
+            )
+            await conversations.record_inbound(conversation_id=conversation.id, at=datetime.now(tz=UTC), preview="no")
+            await session.commit()
+            inbox_id = (
+                await session.execute(select(WebhookInbox.id).where(WebhookInbox.event_key == f"message:{key}"))
+            ).scalar_one()
+            await session.execute(update(WebhookInbox).where(WebhookInbox.id == inbox_id).values(state="processing"))
+            await WebhookInboxRepository(session).mark_done(inbox_ids=[inbox_id])
+            await session.commit()
+
+    def then_the_reply(original):  # type: ignore[no-untyped-def]
+        async def look(self, **kwargs):  # type: ignore[no-untyped-def]
+            seen = await original(self, **kwargs)
+            await reply_arrives_and_is_handled()
+            return seen
+
+        return look
+
+    monkeypatch.setattr(
+        ConversationRepository, "last_inbound_at", then_the_reply(ConversationRepository.last_inbound_at)
+    )
+    monkeypatch.setattr(
+        WebhookInboxRepository, "inbound_waiting_from", then_the_reply(WebhookInboxRepository.inbound_waiting_from)
+    )
+    data = _input(sandbox_tenant, lead_id, text="Following up on the apartment", stop_on_inbound_after=planned)
+
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(make_activities().send_whatsapp_message, data)
+    assert replied and refused.value.type == kinds.LEAD_REPLIED
+    assert await _sent_to(sandbox_control, phone) == []
