@@ -124,11 +124,15 @@ class Repository(Generic[Row]):
         """The row whose unique column `key` holds `values[key]`: inserted with a new id, `defaults` and `values`
         when absent, else the one there (a re-run returns the first one); `lock` as in `_one_by`."""
         model: Any = self.model
-        await self.session.execute(
+        inserted = await self.session.scalars(
             insert(model)
             .values(id=uuid.uuid4(), **defaults, **values)
             .on_conflict_do_nothing(index_elements=[getattr(model, key)])
+            .returning(model)
         )
+        row: Row | None = inserted.one_or_none()
+        if row is not None:
+            return row  # new in this transaction: nobody else can see it, let alone lock it, before the commit
         result = await self.session.execute(self._by_key(key, values[key], lock=lock))
-        row: Row = result.scalar_one()
-        return row
+        existing: Row = result.scalar_one()
+        return existing

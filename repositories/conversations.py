@@ -189,13 +189,17 @@ class ConversationRepository(Repository[Conversation]):
         result = await self.session.execute(_unread_total(tenant_id))
         return int(result.scalar_one())
 
-    async def last_inbound_at(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> datetime | None:
+    async def inbound_state(
+        self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID
+    ) -> tuple[datetime | None, datetime | None]:
+        """When the lead opted out (first) and last wrote (latest) over its conversations, in one statement."""
         result = await self.session.execute(
-            select(func.max(Conversation.last_inbound_at)).where(
+            select(func.min(Conversation.opted_out_at), func.max(Conversation.last_inbound_at)).where(
                 Conversation.tenant_id == tenant_id, Conversation.lead_id == lead_id
             )
         )
-        return result.scalar_one_or_none()
+        opted_out_at, last_inbound_at = result.one()
+        return opted_out_at, last_inbound_at
 
     async def latest_tenant_for_phone(self, *, tenant_ids: list[uuid.UUID], phone: str) -> uuid.UUID | None:
         """Among `tenant_ids`, the one whose lead with this phone was most recently in conversation."""

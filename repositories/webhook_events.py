@@ -52,6 +52,19 @@ class WebhookEventRepository(Repository[WebhookEvent]):
         )
         return result.scalar_one_or_none()
 
+    async def find(
+        self, *, providers: tuple[str, ...], tenant_id: uuid.UUID, provider_event_ids: list[str]
+    ) -> dict[tuple[str, str], WebhookEvent]:
+        """The tenant's stored events among these ids of these providers, in one statement, by (provider, id)."""
+        result = await self.session.execute(
+            select(WebhookEvent).where(
+                WebhookEvent.provider.in_(providers),
+                WebhookEvent.tenant_id == tenant_id,
+                WebhookEvent.provider_event_id.in_(provider_event_ids),
+            )
+        )
+        return {(event.provider, event.provider_event_id): event for event in result.scalars()}
+
     async def set_lead(self, *, event_id: uuid.UUID, lead_id: uuid.UUID) -> None:
         await self.session.execute(update(WebhookEvent).where(WebhookEvent.id == event_id).values(lead_id=lead_id))
 

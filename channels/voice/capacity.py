@@ -97,7 +97,7 @@ end
 
 # ARGV[5..]: tenant, call, its tenant's limit, lease TTL ms, pacing interval ms, the asking workflow ('' for none).
 # Returns {granted, retry_after_ms, reason, workflows to wake...}.
-_ACQUIRE = _COMMON + """
+_ACQUIRE_STEPS = """
 local tenant, call = ARGV[5], ARGV[6]
 local limit, ttl, interval, workflow_id = tonumber(ARGV[7]), tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
 local active, waiting, seen, pace = k('active', tenant), k('waiting', tenant), k('seen', tenant), k('pace', tenant)
@@ -155,7 +155,7 @@ return 0
 """
 
 # ARGV[5..]: tenant, call. Returns the workflows to wake.
-_RELEASE = _COMMON + """
+_RELEASE_STEPS = """
 local tenant, call = ARGV[5], ARGV[6]
 redis.call('ZREM', k('active', tenant), call)
 redis.call('ZREM', global_active, tenant .. ':' .. call)
@@ -188,9 +188,9 @@ class CallCapacity:
         self._global_limit = global_limit
         self._lease_ms = int(lease_seconds * 1000)
         self._waiter_ttl_ms = int(waiter_ttl_seconds * 1000)
-        self._acquire = redis.register_script(_ACQUIRE)
+        self._acquire = redis.register_script(_COMMON + _ACQUIRE_STEPS)
         self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
+        self._release = redis.register_script(_COMMON + _RELEASE_STEPS)
 
     def _k(self, *parts: object) -> str:
         return self._keys("call_slots", *parts)

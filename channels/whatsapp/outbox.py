@@ -176,12 +176,15 @@ class WhatsAppSender:
         await self._pace(lane, lead.phone, data.idempotency_key)
         requested = _Requested()
         try:
-            return await self._send_paced(data, requested=requested)
+            return await self._send_paced(data, requested=requested, account=account)
         finally:
             if not requested.done:  # nothing reached the provider: the person's slot is free again
                 await self._pacer.release(sender=lane, recipient=lead.phone, send_key=data.idempotency_key)
 
-    async def _send_paced(self, data: SendWhatsAppInput, *, requested: "_Requested | None") -> SendWhatsAppResult:
+    async def _send_paced(
+        self, data: SendWhatsAppInput, *, requested: "_Requested | None", account: WhatsAppAccount | None = None
+    ) -> SendWhatsAppResult:
+        """The send once paced; `account` is the tenant's account as read for the pacing (read here when None)."""
         tenant_id, lead_id = uuid.UUID(data.tenant_id), uuid.UUID(data.lead_id)
         async with self._sessions() as session:
             lead = await LeadRepository(session).get_fresh(tenant_id=tenant_id, lead_id=lead_id)
@@ -205,7 +208,7 @@ class WhatsAppSender:
                     return await self._store_kept(session, data, lead, row, kept)
                 self._check_in_flight(row)
             try:
-                provider, plan, lane = await self._prepare(session, data, lead)
+                provider, plan, lane = await self._prepare(session, data, lead, account)
             except SendRefused as refusal:
                 await self._refuse(session, data, lead, row, refusal)
                 raise
@@ -350,9 +353,10 @@ class WhatsAppSender:
         await session.commit()
 
     async def _prepare(
-        self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead
+        self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, account: WhatsAppAccount | None
     ) -> tuple[WhatsAppProvider, _Plan, str]:
-        """The provider, what to send, and the pacing lane (business number) whose recipient slot this send holds."""
+        """The provider, what to send, and the pacing lane (business number) whose recipient slot this send holds;
+        `account` as read for the pacing, or None to read it here."""
         control = await EnrollmentRepository(session).control_of(workflow_id=data.workflow_id)
         if control is not None:
             # A person's stop or pause, stored by the API before the enrollment's workflow (maybe queued behind a
@@ -368,31 +372,35 @@ class WhatsAppSender:
                 raise SendHeld(
                     f"the enrollment was paused at {pause_requested_at.isoformat()}; the send waits for its resume"
                 )
-        conversations = ConversationRepository(session)
-        opted_out_at = await conversations.opted_out_at(tenant_id=lead.tenant_id, lead_id=lead.id)
-        if lead.stage == Stage.OPTED_OUT or opted_out_at is not None:
-            raise SendRefused(kinds.LEAD_OPTED_OUT, "the lead has opted out of WhatsApp messages; nothing was sent")
+        if lead.stage == Stage.OPTED_OUT:
+            raise _opted_out()
         stop_after = data.stop_on_inbound_after
-        # The stored-but-unhandled check comes first: the dispatcher records a reply on the conversation before it
-        # marks the inbox row done, so a reply handled between these two reads is still seen by the second. (The
-        # other order missed a reply handled in between: the conversation read too early, the row already done.)
-        if stop_after is not None and await WebhookInboxRepository(session).inbound_waiting_from(
+        # The inbox is read before the conversation: the dispatcher records a reply on the conversation before it
+        # marks the reply's inbox row done, so a reply handled between the two reads is still seen by the second.
+        # (The other order missed one handled in between: the conversation read too early, the row already done.)
+        waiting = stop_after is not None and await WebhookInboxRepository(session).inbound_waiting_from(
             phone=lead.phone, tenant_id=lead.tenant_id, since=stop_after
-        ):
-            # The reply may already be stored in the webhook inbox, waiting behind other events: wait for it to be
-            # handled (then the check below decides) instead of sending past it.
-            raise SendDeferred(
-                "a message from the lead is stored but not handled yet; the send waits to see whether it is a reply",
-                retry_after_seconds=INBOUND_WAIT_RETRY_SECONDS,
-            )
-        last_inbound_at = await conversations.last_inbound_at(tenant_id=lead.tenant_id, lead_id=lead.id)
+        )
+        opted_out_at, last_inbound_at = await ConversationRepository(session).inbound_state(
+            tenant_id=lead.tenant_id, lead_id=lead.id
+        )
+        if opted_out_at is not None:
+            raise _opted_out()
         if stop_after is not None and last_inbound_at is not None and last_inbound_at > stop_after:
             raise SendRefused(
                 kinds.LEAD_REPLIED,
                 f"the lead replied at {last_inbound_at.isoformat()}, after this sequence send was planned; nothing was "
                 "sent",
             )
-        account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=lead.tenant_id)
+        if waiting:
+            # A message from the lead is stored in the webhook inbox, waiting behind other events: wait for it to be
+            # handled (then the check above decides) instead of sending past it.
+            raise SendDeferred(
+                "a message from the lead is stored but not handled yet; the send waits to see whether it is a reply",
+                retry_after_seconds=INBOUND_WAIT_RETRY_SECONDS,
+            )
+        if account is None:
+            account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=lead.tenant_id)
         if account is None:
             raise SendRefused(kinds.NOT_CONFIGURED, "this tenant has no WhatsApp account configured")
         provider = await self._provider(session, account)
@@ -541,6 +549,10 @@ class WhatsAppSender:
         )
 
 
+def _opted_out() -> SendRefused:
+    return SendRefused(kinds.LEAD_OPTED_OUT, "the lead has opted out of WhatsApp messages; nothing was sent")
+
+
 def _never_reached_provider(error: WhatsAppSendError) -> bool:
     """True when the message certainly did not go out: the provider answered with an error, or no connection was
     made. A timeout or a connection lost mid-request may have delivered it: the row then stays `sending`."""
@@ -624,13 +636,16 @@ async def store_accepted(
 
 async def _apply_early_statuses(session: AsyncSession, tenant_id: uuid.UUID, provider_message_id: str) -> None:
     """Status webhooks can outrun this commit; the events were stored, so apply them now (this tenant's only)."""
-    events = WebhookEventRepository(session)
+    statuses, providers = ("sent", "delivered", "read", "failed"), ("cloud", "evolution")
+    found = await WebhookEventRepository(session).find(
+        providers=providers,
+        tenant_id=tenant_id,
+        provider_event_ids=[f"status:{provider_message_id}:{status}" for status in statuses],
+    )
     messages = MessageRepository(session)
-    for status in ("sent", "delivered", "read", "failed"):
-        for provider in ("cloud", "evolution"):
-            stored = await events.get(
-                provider=provider, tenant_id=tenant_id, provider_event_id=f"status:{provider_message_id}:{status}"
-            )
+    for status in statuses:  # in the order a message lives them
+        for provider in providers:
+            stored = found.get((provider, f"status:{provider_message_id}:{status}"))
             if stored is None:
                 continue
             event = stored.payload.get("event", {})

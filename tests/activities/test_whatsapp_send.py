@@ -479,9 +479,7 @@ async def test_a_reply_handled_while_the_send_decides_stops_it(
 
         return look
 
-    monkeypatch.setattr(
-        ConversationRepository, "last_inbound_at", then_the_reply(ConversationRepository.last_inbound_at)
-    )
+    monkeypatch.setattr(ConversationRepository, "inbound_state", then_the_reply(ConversationRepository.inbound_state))
     monkeypatch.setattr(
         WebhookInboxRepository, "inbound_waiting_from", then_the_reply(WebhookInboxRepository.inbound_waiting_from)
     )
