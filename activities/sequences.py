@@ -130,8 +130,16 @@ class SequenceActivities:
             await self._write(session, view, (mirror.step,) if mirror.step is not None else ())
         await self._tell(view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, view.lead_id)
 
-    async def _write(self, session: AsyncSession, view: EnrollmentView, steps: Sequence[StepRecord]) -> None:
-        """The view to the enrollment row (if newer) and step outcomes to its history (each once)."""
+    async def _write(
+        self,
+        session: AsyncSession,
+        view: EnrollmentView,
+        steps: Sequence[StepRecord],
+        *,
+        reserved: bool | None = None,
+    ) -> None:
+        """The view to the enrollment row (if newer) and step outcomes to its history (each once). `reserved`: whether
+        a sent step took a daily-cap slot, when the caller knows (None: looked up)."""
         enrollments = EnrollmentRepository(session)
         mirrored = await enrollments.mirror(
             enrollment_id=view.enrollment_id,
@@ -172,7 +180,7 @@ class SequenceActivities:
                 }
             )
             if recorded and step.result == SENT:
-                await self._count_uncapped_send(session, view.tenant_id, view.enrollment_id, step)
+                await self._count_uncapped_send(session, view.tenant_id, view.enrollment_id, step, reserved=reserved)
 
     @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, due: DueSend) -> DueSendResult:
@@ -187,18 +195,25 @@ class SequenceActivities:
         result = DueSendResult(sent=sent, fired_at=datetime.now(UTC))
         step = due.sent_step.model_copy(update={"detail": result.detail})  # fired when the workflow sent it
         async with self.session_factory() as session, session.begin():
-            await self._write(session, due.after_view, (step, *due.after))
+            await self._write(session, due.after_view, (step, *due.after), reserved=due.reservation is not None)
         await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
         return result
 
     @staticmethod
     async def _count_uncapped_send(
-        session: AsyncSession, tenant_id: uuid.UUID, enrollment_id: uuid.UUID, step: StepRecord
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        enrollment_id: uuid.UUID,
+        step: StepRecord,
+        *,
+        reserved: bool | None,
     ) -> None:
         """A send that took no cap slot (its sequence has no cap) still counts against the tenant's day: the caps of
         the tenant's other sequences are on all of its sequence sends. Every sequence send today is a WhatsApp one."""
         enrollments = EnrollmentRepository(session)
-        if await enrollments.has_reservation(enrollment_id=enrollment_id, number=step.number):
+        if reserved is None:
+            reserved = await enrollments.has_reservation(enrollment_id=enrollment_id, number=step.number)
+        if reserved:
             return
         tenant = await TenantRepository(session).get(tenant_id)
         if tenant is not None:
