@@ -56,8 +56,8 @@ local function limit_of(t)
 end
 
 -- Why tenant t's first waiter may not take a slot now, pacing aside (false: it may). Other waiting tenants are
--- purged on the way.
-local function refusal(t, limit)
+-- purged on the way unless `purged` says they just were.
+local function refusal(t, limit, purged)
   local mine = redis.call('ZCARD', k('active', t))
   if mine >= limit then return 'full' end
   local free = global_limit - redis.call('ZCARD', global_active)
@@ -66,7 +66,7 @@ local function refusal(t, limit)
   local contenders, fewest = 1, mine
   for _, other in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
     if other ~= t then
-      purge(other)
+      if not purged then purge(other) end
       if redis.call('ZCARD', k('waiting', other)) > 0 then
         local theirs = redis.call('ZCARD', k('active', other))
         if theirs < limit_of(other) then
@@ -83,10 +83,10 @@ end
 -- The workflows of the first waiters (one per tenant) that would now get a slot, but `except`.
 local function wakeable(except)
   local out = {}
+  for _, t in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do purge(t) end
   for _, t in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
-    purge(t)
     local head = redis.call('ZRANGE', k('waiting', t), 0, 0)[1]
-    if head and head ~= except and not refusal(t, limit_of(t)) then
+    if head and head ~= except and not refusal(t, limit_of(t), true) then
       local workflow_id = redis.call('HGET', k('wake', t), head)
       if workflow_id then table.insert(out, workflow_id) end
     end
