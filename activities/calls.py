@@ -21,7 +21,7 @@ from activities.provider_clients import ProviderActivities, ProviderClients
 from agent.factory import AgentFactory
 from agent.voice import AiVoiceAgent
 from channels.voice.accounts import VoiceClients
-from channels.voice.capacity import CallCapacity, SlotAnswer
+from channels.voice.capacity import CallCapacity, SlotAnswer, Waiter
 from channels.voice.live import LiveCalls
 from channels.voice.placement import CallPlacer, PlacementInFlight, PlacementRefused, PlacementThrottled
 from channels.voice.scheduling import CallNotPossible, queue_call
@@ -76,6 +76,9 @@ from workflows.call_types import (
 from workflows.ids import call_workflow_id
 from workflows.lead_types import RECORD_CALL_OUTCOME_SIGNAL, LeadCallOutcome
 from workflows.sequence_types import START_SEQUENCE_CALL, SequenceCallRequest, SequenceCallStarted
+
+# Rounds of wake-ups one slot decision makes when the waiters it names are gone.
+WAKE_ROUNDS = 3
 
 
 class VoiceAgent(Protocol):
@@ -428,6 +431,17 @@ class CallActivities(ProviderActivities):
     async def release_slot(self, data: SlotRequest) -> None:
         await self._wake(await self._capacity.release(tenant_id=data.tenant_id, call_id=data.call_id))
 
-    async def _wake(self, workflow_ids: tuple[str, ...]) -> None:
-        if workflow_ids and self._temporal is not None:
-            await CallWorkflowClient(self._temporal).wake(workflow_ids)
+    async def _wake(self, waiters: tuple[Waiter, ...]) -> None:
+        """Wake the waiters; a waiter whose workflow is gone (terminated in line) gives up its place, and whoever
+        that lets through is woken in turn (a few rounds; the fallback question covers the rest)."""
+        if self._temporal is None:
+            return
+        for _ in range(WAKE_ROUNDS):
+            if not waiters:
+                return
+            gone = set(await CallWorkflowClient(self._temporal).wake([waiter.workflow_id for waiter in waiters]))
+            freed: list[Waiter] = []
+            for waiter in waiters:
+                if waiter.workflow_id in gone:
+                    freed += await self._capacity.release(tenant_id=waiter.tenant_id, call_id=waiter.call_id)
+            waiters = tuple(freed)

@@ -93,7 +93,9 @@ class Settings(BaseSettings):
     call_place_reconcile_poll_seconds: float = Field(default=2.0, gt=0)
     call_global_concurrent_limit: int = Field(default=100, ge=1)
     call_slot_lease_seconds: float = Field(default=60.0, ge=5)
-    call_slot_waiter_ttl_seconds: float = Field(default=30.0, ge=5)
+    # A waiter is woken when its turn may have come and asks again on its own every third of the TTL (its history
+    # grows by about ten events a question): minutes, not seconds.
+    call_slot_waiter_ttl_seconds: float = Field(default=180.0, ge=5)
     # The AI voice agent's model call per caller utterance; slower, the scripted prompt answers that turn (the
     # voice reply activity itself times out at 4 s, Twilio's webhook at 15 s).
     call_ai_reply_timeout_seconds: float = Field(default=2.5, gt=0, le=3.5)

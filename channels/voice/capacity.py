@@ -80,7 +80,7 @@ local function refusal(t, limit, purged)
   return false
 end
 
--- The workflows of the first waiters (one per tenant) that would now get a slot, but `except`.
+-- The first waiters (one per tenant) that would now get a slot, but `except`: 'tenant call workflow' each.
 local function wakeable(except)
   local out = {}
   for _, t in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do purge(t) end
@@ -88,7 +88,7 @@ local function wakeable(except)
     local head = redis.call('ZRANGE', k('waiting', t), 0, 0)[1]
     if head and head ~= except and not refusal(t, limit_of(t), true) then
       local workflow_id = redis.call('HGET', k('wake', t), head)
-      if workflow_id then table.insert(out, workflow_id) end
+      if workflow_id then table.insert(out, t .. ' ' .. head .. ' ' .. workflow_id) end
     end
   end
   return out
@@ -168,15 +168,24 @@ return wakeable('')
 
 
 @dataclass(frozen=True, slots=True)
+class Waiter:
+    """A call first in its tenant's line that would now get a slot, and the workflow to wake for it."""
+
+    tenant_id: uuid.UUID
+    call_id: uuid.UUID
+    workflow_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class SlotAnswer:
     """`granted`, or why not (`reason`: `line` behind an earlier waiter of the tenant, `full` at the tenant's
     limit, `global` at the global limit, `turn` another tenant's turn, `pace` the account's rate) and when asking
-    again could help; `wake`: the workflows of other waiters that would now get a slot."""
+    again could help; `wake`: other waiters that would now get a slot."""
 
     granted: bool
     retry_after_ms: int
     reason: str = "granted"
-    wake: tuple[str, ...] = ()
+    wake: tuple[Waiter, ...] = ()
 
 
 class CallCapacity:
@@ -225,7 +234,7 @@ class CallCapacity:
             ],
         )
         return SlotAnswer(
-            granted=bool(granted), retry_after_ms=int(retry_after), reason=_text(reason), wake=_texts(wake)
+            granted=bool(granted), retry_after_ms=int(retry_after), reason=_text(reason), wake=_waiters(wake)
         )
 
     async def renew(self, *, tenant_id: uuid.UUID, call_id: uuid.UUID) -> bool:
@@ -235,10 +244,10 @@ class CallCapacity:
         )
         return bool(held)
 
-    async def release(self, *, tenant_id: uuid.UUID, call_id: uuid.UUID) -> tuple[str, ...]:
-        """Free the call's slot (or its place in line); the workflows of the waiters that would now get a slot."""
+    async def release(self, *, tenant_id: uuid.UUID, call_id: uuid.UUID) -> tuple[Waiter, ...]:
+        """Free the call's slot (or its place in line); the waiters that would now get a slot."""
         wake = await self._release(keys=[], args=[*self._common(), str(tenant_id), str(call_id)])
-        return _texts(wake)
+        return _waiters(wake)
 
     async def active(self, *, tenant_id: uuid.UUID | None = None) -> int:
         """Leases alive now, for one tenant or overall."""
@@ -250,8 +259,12 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _texts(values: list[str | bytes]) -> tuple[str, ...]:
-    return tuple(_text(value) for value in values)
+def _waiters(values: list[str | bytes]) -> tuple[Waiter, ...]:
+    waiters = []
+    for value in values:
+        tenant_id, call_id, workflow_id = _text(value).split(" ", 2)
+        waiters.append(Waiter(uuid.UUID(tenant_id), uuid.UUID(call_id), workflow_id))
+    return tuple(waiters)
 
 
 def _now_ms() -> int:

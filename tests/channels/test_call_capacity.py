@@ -6,7 +6,7 @@ import uuid
 
 from redis.asyncio import Redis
 
-from channels.voice.capacity import CallCapacity, SlotAnswer
+from channels.voice.capacity import CallCapacity, SlotAnswer, Waiter
 from core.config import Settings
 from core.redis import Keys
 
@@ -134,9 +134,11 @@ async def test_a_release_names_the_first_waiter_that_now_gets_the_slot(redis: Re
     assert (await ask(running)).granted
     assert (await ask(first)).reason == "full"
     assert (await ask(second)).reason == "line"
-    assert await capacity.release(tenant_id=tenant, call_id=running) == (f"wf-{first}",)
+    assert await capacity.release(tenant_id=tenant, call_id=running) == (Waiter(tenant, first, f"wf-{first}"),)
     # The tenant's limit rose meanwhile: the first waiter's grant leaves room, so it names the second.
-    assert await ask(first, limit=2) == SlotAnswer(granted=True, retry_after_ms=0, wake=(f"wf-{second}",))
+    assert await ask(first, limit=2) == SlotAnswer(
+        granted=True, retry_after_ms=0, wake=(Waiter(tenant, second, f"wf-{second}"),)
+    )
     assert (await ask(second, limit=2)).granted
     assert await capacity.release(tenant_id=tenant, call_id=first) == ()  # nobody left waiting
 
@@ -157,10 +159,12 @@ async def test_a_release_under_a_full_global_limit_wakes_the_tenant_whose_turn_i
     assert (await ask(quiet, quiet_waiter)).reason == "global"
     assert (await ask(busy, busy_waiter)).reason == "global"
     # One slot free, two tenants waiting: only the quiet tenant (no call running) is woken.
-    assert await capacity.release(tenant_id=busy, call_id=first) == (f"wf-{quiet_waiter}",)
+    assert await capacity.release(tenant_id=busy, call_id=first) == (Waiter(quiet, quiet_waiter, f"wf-{quiet_waiter}"),)
     assert (await ask(busy, busy_waiter)).reason == "turn"
     assert (await ask(quiet, quiet_waiter)).granted
-    assert await capacity.release(tenant_id=quiet, call_id=quiet_waiter) == (f"wf-{busy_waiter}",)
+    assert await capacity.release(tenant_id=quiet, call_id=quiet_waiter) == (
+        Waiter(busy, busy_waiter, f"wf-{busy_waiter}"),
+    )
 
 
 async def test_an_expired_lease_found_by_a_question_wakes_the_first_waiter(redis: Redis, settings: Settings) -> None:
@@ -176,4 +180,6 @@ async def test_an_expired_lease_found_by_a_question_wakes_the_first_waiter(redis
     assert (await ask(crashed)).granted
     assert (await ask(waiter)).reason == "full"
     await asyncio.sleep(0.3)  # the crashed call's lease runs out; nothing released it
-    assert await ask(latecomer) == SlotAnswer(granted=False, retry_after_ms=200, reason="line", wake=(f"wf-{waiter}",))
+    assert await ask(latecomer) == SlotAnswer(
+        granted=False, retry_after_ms=200, reason="line", wake=(Waiter(tenant, waiter, f"wf-{waiter}"),)
+    )
