@@ -56,8 +56,8 @@ local function limit_of(t)
 end
 
 -- Why tenant t's first waiter may not take a slot now, pacing aside (false: it may). Other waiting tenants are
--- purged on the way unless `purged` says they just were.
-local function refusal(t, limit, purged)
+-- purged on the way.
+local function refusal(t, limit)
   local mine = redis.call('ZCARD', k('active', t))
   if mine >= limit then return 'full' end
   local free = global_limit - redis.call('ZCARD', global_active)
@@ -66,7 +66,7 @@ local function refusal(t, limit, purged)
   local contenders, fewest = 1, mine
   for _, other in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
     if other ~= t then
-      if not purged then purge(other) end
+      purge(other)
       if redis.call('ZCARD', k('waiting', other)) > 0 then
         local theirs = redis.call('ZCARD', k('active', other))
         if theirs < limit_of(other) then
@@ -80,13 +80,26 @@ local function refusal(t, limit, purged)
   return false
 end
 
--- The first waiters (one per tenant) that would now get a slot, but `except`: 'tenant call workflow' each.
+-- The first waiters (one per tenant) that would now get a slot, but `except`: 'tenant call workflow' each. The
+-- admission rule of `refusal` in one pass: the waiting tenants with room under their limits contend; one of them
+-- waits its turn when there are fewer free slots than contenders and another runs fewer calls.
 local function wakeable(except)
   local out = {}
   for _, t in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do purge(t) end
+  local free = global_limit - redis.call('ZCARD', global_active)
+  if free <= 0 then return out end
+  local room, lowest = {}, nil
   for _, t in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
+    local mine = redis.call('ZCARD', k('active', t))
+    if mine < limit_of(t) then
+      table.insert(room, {t, mine})
+      if lowest == nil or mine < lowest then lowest = mine end
+    end
+  end
+  for _, entry in ipairs(room) do
+    local t, mine = entry[1], entry[2]
     local head = redis.call('ZRANGE', k('waiting', t), 0, 0)[1]
-    if head and head ~= except and not refusal(t, limit_of(t), true) then
+    if head and head ~= except and not (free < #room and lowest < mine) then
       local workflow_id = redis.call('HGET', k('wake', t), head)
       if workflow_id then table.insert(out, t .. ' ' .. head .. ' ' .. workflow_id) end
     end
