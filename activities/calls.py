@@ -79,6 +79,8 @@ from workflows.sequence_types import START_SEQUENCE_CALL, SequenceCallRequest, S
 
 # Rounds of wake-ups one slot decision makes when the waiters it names are gone.
 WAKE_ROUNDS = 3
+# The shortest wait before a call asks for a slot again, in ms.
+MIN_ASK_AGAIN_MS = 50
 
 
 class VoiceAgent(Protocol):
@@ -399,7 +401,7 @@ class CallActivities(ProviderActivities):
         if answer.granted:
             return SlotDecision(granted=True)
         wait = answer.retry_after_ms if answer.reason == "pace" else self._slot_fallback_ms
-        return SlotDecision(granted=False, ask_again_ms=max(50, wait))
+        return SlotDecision(granted=False, ask_again_ms=max(MIN_ASK_AGAIN_MS, wait))
 
     @activity.defn(name=ACQUIRE_CALL_SLOT)
     async def acquire_slot(self, data: SlotRequest) -> None:
@@ -409,7 +411,7 @@ class CallActivities(ProviderActivities):
             raise ApplicationError(
                 "no call slot free yet",
                 type=NO_SLOT_YET,
-                next_retry_delay=timedelta(milliseconds=max(50, answer.retry_after_ms)),
+                next_retry_delay=timedelta(milliseconds=max(MIN_ASK_AGAIN_MS, answer.retry_after_ms)),
             )
 
     async def _ask_for_slot(self, data: SlotRequest, *, workflow_id: str | None) -> SlotAnswer:

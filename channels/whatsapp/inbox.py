@@ -21,8 +21,13 @@ def event_key(event: WhatsAppEvent, raw: Any) -> str:
     if isinstance(event, InboundMessage):
         return f"message:{event.provider_message_id}"
     if isinstance(event, StatusEvent):
-        return f"status:{event.provider_message_id}:{event.status.value}"
+        return status_key(event.provider_message_id, event.status.value)
     return f"connection:{event.account_id}:{event.state}:{_delivery_time(raw)}"
+
+
+def status_key(provider_message_id: str, status: str) -> str:
+    """The key of a message's status event (`sent`, `delivered`, `read`, `failed`)."""
+    return f"status:{provider_message_id}:{status}"
 
 
 def _delivery_time(raw: Any) -> str:

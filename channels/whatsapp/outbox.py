@@ -49,6 +49,7 @@ from opentelemetry import trace
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.whatsapp.accepted import AcceptedSend, AcceptedSends
+from channels.whatsapp.inbox import status_key
 from channels.whatsapp.pacing import SendPacer
 from channels.whatsapp.shard_router import ShardRouter
 from core.activity_metrics import record_pacing_wait
@@ -636,16 +637,16 @@ async def store_accepted(
 
 async def _apply_early_statuses(session: AsyncSession, tenant_id: uuid.UUID, provider_message_id: str) -> None:
     """Status webhooks can outrun this commit; the events were stored, so apply them now (this tenant's only)."""
-    statuses, providers = ("sent", "delivered", "read", "failed"), ("cloud", "evolution")
+    # In the order a message lives them.
+    keys = {status: status_key(provider_message_id, status) for status in ("sent", "delivered", "read", "failed")}
+    providers = ("cloud", "evolution")
     found = await WebhookEventRepository(session).find(
-        providers=providers,
-        tenant_id=tenant_id,
-        provider_event_ids=[f"status:{provider_message_id}:{status}" for status in statuses],
+        providers=providers, tenant_id=tenant_id, provider_event_ids=list(keys.values())
     )
     messages = MessageRepository(session)
-    for status in statuses:  # in the order a message lives them
+    for status, key in keys.items():
         for provider in providers:
-            stored = found.get((provider, f"status:{provider_message_id}:{status}"))
+            stored = found.get((provider, key))
             if stored is None:
                 continue
             event = stored.payload.get("event", {})

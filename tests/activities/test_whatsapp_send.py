@@ -354,6 +354,22 @@ async def test_an_evolution_tenant_sends_through_its_shard(
     ]
 
 
+def _held_inbound_row(tenant: WhatsAppTenant, phone: str, key: str, *, received_at: datetime) -> dict[str, object]:
+    """An inbox row of a message from `phone`, as the webhook route stores it, under a provider no dispatcher
+    serves."""
+    return {
+        "provider": "held",
+        "account_id": tenant.phone_number_id,
+        "event_key": f"message:{key}",
+        "order_key": f"held:{tenant.phone_number_id}:{phone}",
+        "kind": "inbound_message",
+        "tenant_id": tenant.id,
+        "event": {"event": "inbound_message", "from_phone": phone, "provider_message_id": key},
+        "raw": {},
+        "received_at": received_at,
+    }
+
+
 @pytest.fixture
 async def hold_inbound(session_factory) -> AsyncIterator[Callable[..., Awaitable[int]]]:  # type: ignore[no-untyped-def]
     """Store a message from a phone as the webhook route does, under a provider no dispatcher serves, so it stays
@@ -362,17 +378,7 @@ async def hold_inbound(session_factory) -> AsyncIterator[Callable[..., Awaitable
 
     async def hold(tenant: WhatsAppTenant, phone: str, *, ago: timedelta) -> int:
         key = f"wamid.{uuid.uuid4().hex}"
-        row = {
-            "provider": "held",
-            "account_id": tenant.phone_number_id,
-            "event_key": f"message:{key}",
-            "order_key": f"held:{tenant.phone_number_id}:{phone}",
-            "kind": "inbound_message",
-            "tenant_id": tenant.id,
-            "event": {"event": "inbound_message", "from_phone": phone, "provider_message_id": key},
-            "raw": {},
-            "received_at": datetime.now(tz=UTC) - ago,
-        }
+        row = _held_inbound_row(tenant, phone, key, received_at=datetime.now(tz=UTC) - ago)
         async with session_factory() as session:
             assert await WebhookInboxRepository(session).enqueue([row]) == 1
             inbox_id = (
@@ -443,17 +449,7 @@ async def test_a_reply_handled_while_the_send_decides_stops_it(
             return
         replied = True
         key = f"wamid.{uuid.uuid4().hex}"
-        row = {
-            "provider": "held",
-            "account_id": sandbox_tenant.phone_number_id,
-            "event_key": f"message:{key}",
-            "order_key": f"held:{sandbox_tenant.phone_number_id}:{phone}",
-            "kind": "inbound_message",
-            "tenant_id": sandbox_tenant.id,
-            "event": {"event": "inbound_message", "from_phone": phone, "provider_message_id": key},
-            "raw": {},
-            "received_at": datetime.now(tz=UTC),
-        }
+        row = _held_inbound_row(sandbox_tenant, phone, key, received_at=datetime.now(tz=UTC))
         async with session_factory() as session:  # the webhook: stored
             await WebhookInboxRepository(session).enqueue([row])
             await session.commit()
