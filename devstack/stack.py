@@ -23,7 +23,16 @@ from core.config import Settings
 from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE
 from devstack import seed
 from devstack.postgres import PrivatePostgres
-from devstack.processes import Child, StackError, StateLock, answers_ok, end_left_behind, require_free_port, wait_until
+from devstack.processes import (
+    Child,
+    ChildDied,
+    StackError,
+    StateLock,
+    answers_ok,
+    end_left_behind,
+    require_free_port,
+    wait_until,
+)
 from devstack.redis import PrivateRedis
 from devstack.temporal import DevTemporal, wait_for_pollers
 from devstack.temporal_setup import ensure_namespace, ensure_search_attributes
@@ -299,6 +308,14 @@ class Stack:
             except TimeoutError:
                 pass
 
+    def first_dead_child(self) -> ChildDied | None:
+        """The first child, in start order, that has ended on its own."""
+        for child in self.children:
+            code = child.exit_code()
+            if code is not None:
+                return ChildDied(child, code)
+        return None
+
     def stop_all(self) -> None:
         for child in reversed(self.children):
             if child.exit_code() is None:
@@ -336,6 +353,9 @@ async def up(settings: Settings) -> int:
         return 1
     except Exception:
         traceback.print_exc()
+        died = stack.first_dead_child()
+        if died is not None:  # a failed call to a child that has died: the death is what to report
+            print(f"\nerror: {died}", file=sys.stderr, flush=True)
         print("\nerror: the dev stack failed to start (traceback above); stopping what started", file=sys.stderr)
         return 1
     finally:
