@@ -30,6 +30,7 @@ from workflows.call_types import (
     PROVIDER_EVENT_SIGNAL,
     RELEASE_CALL_SLOT,
     RENEW_CALL_SLOT,
+    REQUEST_CALL_SLOT,
     SUMMARIZE_CALL,
     TELL_LEAD_CALL_OUTCOME,
     VOICE_REPLY,
@@ -43,6 +44,7 @@ from workflows.call_types import (
     CallWorkflowInput,
     PlacedCall,
     ProviderEventEnvelope,
+    SlotDecision,
     VoiceReply,
     VoiceTurn,
 )
@@ -67,6 +69,11 @@ async def prepare(data: CallWorkflowInput) -> CallPlan:
 @activity.defn(name=PLACE_CALL)
 async def place(ref: CallRef) -> PlacedCall:
     return PlacedCall(provider_sid=SID, reconciled=False)
+
+
+@activity.defn(name=REQUEST_CALL_SLOT)
+async def request_slot(data: object) -> SlotDecision:
+    return SlotDecision(granted=True)
 
 
 @activity.defn(name=VOICE_REPLY)
@@ -137,7 +144,21 @@ async def ended(handle: WorkflowHandle[CallWorkflow, CallView], within: float = 
 
 
 async def conversation(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
-    handle = await start(client, "conversation")
+    return await _conversation(client, "conversation")
+
+
+async def conversation_slot_wakes(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
+    """The conversation on the code that asks for a slot and waits to be woken (`call-slot-wakes`)."""
+    return await _conversation(client, "conversation_slot_wakes")
+
+
+async def conversation_local_steps(client: Client) -> WorkflowHandle[CallWorkflow, CallView]:
+    """The conversation on the code that runs its short steps as local activities (`call-local-steps`)."""
+    return await _conversation(client, "conversation_local_steps")
+
+
+async def _conversation(client: Client, name: str) -> WorkflowHandle[CallWorkflow, CallView]:
+    handle = await start(client, name)
     await statuses(handle, "initiated", "ringing", "in-progress")
     answered = AnsweredByEvent(call_sid=SID, answered_by="human")
     await handle.signal(PROVIDER_EVENT_SIGNAL, ProviderEventEnvelope(event=answered))
@@ -190,11 +211,13 @@ SCENARIOS: list[Callable[[Client], Awaitable[WorkflowHandle[CallWorkflow, CallVi
     busy_then_retry,
     conversation_summarised,
     sequence_no_answer,
+    conversation_slot_wakes,
+    conversation_local_steps,
 ]
 
 
 async def record(out_dir: Path = HISTORIES / "call", names: set[str] | None = None) -> list[Path]:
-    activities = [prepare, place, voice_reply, summarize, *(stand_in(name) for name in QUIET)]
+    activities = [prepare, request_slot, place, voice_reply, summarize, *(stand_in(name) for name in QUIET)]
     written: list[Path] = []
     async with running(dev_server, task_queue=LEADS_QUEUE, workflows=[CallWorkflow], activities=activities) as env:
         for scenario in selected(SCENARIOS, names):

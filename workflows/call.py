@@ -6,7 +6,10 @@ Contract
   `call` row exists before the workflow starts (the API's, or the one `call.prepare` writes for a retry).
 - Outbound: `call.prepare` reads the tenant's policy; a call slot is leased (per tenant and overall, renewed while
   the call lives, released on every way out); `call.place` places the call effectively once (the attempt's token in
-  every callback URL, see activities/calls.py); then the workflow follows the call.
+  every callback URL, see activities/calls.py); then the workflow follows the call. The short steps (prepare, the
+  slot's request, renewal and release, the row's mirror, telling the lead, the missed-call task, the voice reply)
+  are local activities, run in the workflow task that asks for them (patch `call-local-steps`; before it,
+  activities); placing and hanging up the call and its summary stay activities on the task queue.
 - Signal `provider_event(ProviderEventEnvelope)`: Twilio's callbacks as the dispatcher stored them (status, async
   AMD, dial result, recording). Applied forward-only: a status never moves back, repeats change nothing.
 - Update `caller_said(CallerUtterance) -> VoiceReply`: one voice turn (what the caller said, from `<Gather
@@ -26,6 +29,7 @@ Contract
 
 import asyncio
 from datetime import timedelta
+from typing import TypeVar, Unpack, overload
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair
@@ -42,6 +46,7 @@ from core.queues import (
     CALL_TELL_LEAD,
     CALL_VOICE_REPLY_TIMEOUT,
     DB_WRITE,
+    ActivityOptions,
 )
 from domain.calls import (
     MACHINE_ANSWERS,
@@ -58,6 +63,7 @@ from workflows.call_types import (
     CALL_AI_SUMMARY_PATCH,
     CALL_DISPOSITION_EVENT,
     CALL_ENDED_EVENT,
+    CALL_LOCAL_STEPS_PATCH,
     CALL_NOT_LIVE,
     CALL_OUTCOME_TELLS_LEAD_PATCH,
     CALL_SLOT_WAKES_PATCH,
@@ -103,6 +109,7 @@ from workflows.call_types import (
 from workflows.ids import call_workflow_id, lead_workflow_id
 from workflows.lead_types import RECORD_CALL_SIGNAL
 from workflows.sequence_types import SEQUENCE_CALL_ENDED_SIGNAL, SequenceCallEnded
+from workflows.shared import run_local_activity
 
 # A call still live after this long is hung up: no real conversation lasts it, a lost `completed` callback might.
 MAX_CALL_DURATION = timedelta(hours=4)
@@ -110,6 +117,8 @@ MAX_CALL_DURATION = timedelta(hours=4)
 DISPOSITION_WINDOW = timedelta(hours=24)
 # The slot lease is renewed this often while the call lives (the lease's TTL is three times longer).
 SLOT_RENEW_EVERY = timedelta(seconds=20)
+_Result = TypeVar("_Result")
+
 FALLBACK_REPLY = VoiceReply(say="Sorry, something went wrong on our side. We will call you back.", action="hang_up")
 
 
@@ -165,13 +174,15 @@ class CallWorkflow:
     @workflow.run
     async def run(self, data: CallWorkflowInput) -> CallView:
         ref = CallRef(tenant_id=data.tenant_id, call_id=data.call_id)
+        if workflow.patched(CALL_LOCAL_STEPS_PATCH):
+            # Every patch is decided here, before the first local activity. A workflow task can end while a local
+            # activity runs (the SDK completes it to answer a query, or to heartbeat a slow one) and the code after
+            # it then runs in the next task, while a replay runs it in the same one: a patch first checked there
+            # would be answered differently on replay. Later checks of these ids return what is decided now.
+            for patch in (CALL_OUTCOME_TELLS_LEAD_PATCH, CALL_AI_SUMMARY_PATCH, CALL_SLOT_WAKES_PATCH):
+                workflow.patched(patch)
         try:
-            self._plan = await workflow.execute_activity(
-                PREPARE_CALL,
-                data,
-                result_type=CallPlan,
-                **DB_WRITE,
-            )
+            self._plan = await self._step(PREPARE_CALL, data, result_type=CallPlan, **DB_WRITE)
         except ActivityError as err:
             workflow.logger.warning("call %s not prepared: %s", data.call_id, err.cause or err)
             return await self._end(CallStatus.FAILED)
@@ -195,6 +206,24 @@ class CallWorkflow:
                 self._set_status(CallStatus.DIALING)
         await self._follow_the_call()
         return await self._end(self._view.status)
+
+    @overload
+    async def _step(
+        self, name: str, arg: object, *, result_type: type[_Result], **options: Unpack[ActivityOptions]
+    ) -> _Result: ...
+
+    @overload
+    async def _step(self, name: str, arg: object, **options: Unpack[ActivityOptions]) -> None: ...
+
+    async def _step(
+        self, name: str, arg: object, *, result_type: type | None = None, **options: Unpack[ActivityOptions]
+    ) -> object:
+        """A short step on the database or Redis, or the voice reply a caller waits for: a local activity, run in
+        the workflow task that asks for it (no round trip through the server's task queue, no workflow task of its
+        own), since `call-local-steps`; an activity in histories from before."""
+        if workflow.patched(CALL_LOCAL_STEPS_PATCH):
+            return await run_local_activity(name, arg, result_type=result_type, **options)
+        return await workflow.execute_activity(name, arg, result_type=result_type, **options)
 
     async def _tell_the_lead(self) -> None:
         data = self._input
@@ -279,7 +308,7 @@ class CallWorkflow:
         async with self._turn_lock:
             self._add_turn("caller", utterance.text)
             try:
-                reply = await workflow.execute_activity(
+                reply = await self._step(
                     VOICE_REPLY,
                     VoiceTurn(
                         tenant_id=self._input.tenant_id,
@@ -355,7 +384,7 @@ class CallWorkflow:
         return self._view
 
     async def _mirror(self, *, final: bool, event: str | None = None, key: str | None = None) -> None:
-        await workflow.execute_activity(
+        await self._step(
             MIRROR_CALL,
             CallMirror(
                 tenant_id=self._input.tenant_id,
@@ -400,7 +429,7 @@ class CallWorkflow:
         if view.disposition is None or not workflow.patched(CALL_OUTCOME_TELLS_LEAD_PATCH):
             return
         try:
-            await workflow.execute_activity(
+            await self._step(
                 TELL_LEAD_CALL_OUTCOME,
                 CallOutcome(
                     tenant_id=self._input.tenant_id,
@@ -430,7 +459,7 @@ class CallWorkflow:
             workflow.logger.info("call %s: enrollment not told (ended meanwhile?): %s", data.call_id, err)
 
     async def _missed_call_task(self) -> None:
-        await workflow.execute_activity(
+        await self._step(
             CREATE_MISSED_CALL_TASK,
             MissedCallTask(tenant_id=self._input.tenant_id, lead_id=self._input.lead_id, call_id=self._input.call_id),
             **DB_WRITE,
@@ -515,7 +544,7 @@ class CallWorkflow:
         # that comes while asking counts: the flag is cleared before the question, not after the answer.
         while True:
             self._slot_may_be_free = False
-            decision = await workflow.execute_activity(
+            decision = await self._step(
                 REQUEST_CALL_SLOT,
                 self._slot_request(),
                 result_type=SlotDecision,
@@ -536,7 +565,7 @@ class CallWorkflow:
         if not self._holds_slot:
             return
         try:
-            await workflow.execute_activity(
+            await self._step(
                 RENEW_CALL_SLOT,
                 self._slot_request(),
                 start_to_close_timeout=CALL_SLOT_TIMEOUT,
@@ -548,7 +577,7 @@ class CallWorkflow:
     async def _release_slot(self) -> None:
         if not self._holds_slot:
             return
-        await workflow.execute_activity(
+        await self._step(
             RELEASE_CALL_SLOT,
             self._slot_request(),
             **DB_WRITE,

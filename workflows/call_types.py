@@ -32,6 +32,7 @@ SUMMARIZE_CALL = "call.summarize"
 CALL_OUTCOME_TELLS_LEAD_PATCH = "call-outcome-tells-lead"
 CALL_AI_SUMMARY_PATCH = "call-ai-summary"
 CALL_SLOT_WAKES_PATCH = "call-slot-wakes"
+CALL_LOCAL_STEPS_PATCH = "call-local-steps"
 
 # ApplicationError types
 NO_TELEPHONY_ACCOUNT = WorkflowFailure.NO_TELEPHONY_ACCOUNT

@@ -128,7 +128,7 @@ from workflows.sequence_types import (
     LeadStageChanged,
     LeadUndeliverable,
 )
-from workflows.shared import opt_out_status_key, should_continue_as_new
+from workflows.shared import opt_out_status_key, run_local_activity, should_continue_as_new
 
 MIRROR_FAILED = "StatusMirrorFailed"
 RECENT_INBOUND_IDS = 20  # how many inbound message ids the view remembers to drop a repeated signal
@@ -399,7 +399,7 @@ class LeadWorkflow:
 
         view = self._view
         try:
-            plan = await workflow.execute_local_activity(
+            plan = await run_local_activity(
                 PLAN_AI_TURN,
                 AiTurnPlanRequest(tenant_id=view.tenant_id, lead_id=view.lead_id),
                 result_type=AiTurnPlan,

@@ -1,10 +1,14 @@
-"""What every workflow shares: the frozen base of its payloads, the opt-out key a send refusal names, and when a run
-continues as new. Pure apart from `temporalio.workflow`: passed through the sandbox like the types modules."""
+"""What every workflow shares: the frozen base of its payloads, the opt-out key a send refusal names, when a run
+continues as new, and local activities that fail as activities do. Pure apart from `temporalio.workflow`: passed
+through the sandbox like the types modules."""
+
+from typing import Any, TypeVar, Unpack, overload
 
 from pydantic import BaseModel, ConfigDict
 from temporalio import workflow
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
+from core.queues import ActivityOptions
 from domain.stages import Stage
 
 
@@ -27,3 +31,40 @@ def should_continue_as_new(max_history_events: int) -> bool:
     """The history reached `max_history_events`, or the server suggests starting afresh."""
     info = workflow.info()
     return info.get_current_history_length() >= max_history_events or info.is_continue_as_new_suggested()
+
+
+_Result = TypeVar("_Result")
+
+
+@overload
+async def run_local_activity(
+    name: str, arg: object, *, result_type: type[_Result], **options: Unpack[ActivityOptions]
+) -> _Result: ...
+
+
+@overload
+async def run_local_activity(
+    name: str, arg: object, *, result_type: None = None, **options: Unpack[ActivityOptions]
+) -> None: ...
+
+
+async def run_local_activity(
+    name: str, arg: object, *, result_type: type | None = None, **options: Unpack[ActivityOptions]
+) -> Any:
+    """`workflow.execute_local_activity`, failing as an activity does: `ActivityError`, the activity's error its cause.
+
+    The SDK raises the error a local activity gave up on (non-retryable, or its attempts used up) bare, as the
+    `ApplicationError` itself, where an activity's comes wrapped in `ActivityError`; a workflow written for the
+    wrapped form would let the bare one fail the whole run. Timeouts already come wrapped."""
+    try:
+        return await workflow.execute_local_activity(name, arg, result_type=result_type, **options)
+    except ApplicationError as err:
+        raise ActivityError(
+            f"local activity {name} failed",
+            scheduled_event_id=0,
+            started_event_id=0,
+            identity="",
+            activity_type=name,
+            activity_id="",
+            retry_state=None,
+        ) from err

@@ -20,6 +20,7 @@ from tests.fixtures.calls import (
     set_persona,
 )
 from tests.fixtures.crm import MakeTenant
+from tests.fixtures.history import activity_runs
 from tests.fixtures.sandbox import unique_phone
 from tests.fixtures.whatsapp import add_lead, eventually
 from workflows.call_types import REQUEST_CALL_SLOT, SLOT_MAY_BE_FREE_SIGNAL
@@ -54,13 +55,8 @@ class OneSlot:
         return list((await self.temporal.get_workflow_handle(call["workflow_id"]).fetch_history()).events)
 
     async def questions(self, call: dict[str, Any]) -> int:
-        """How often the call asked for a slot (activities `call.request_slot` scheduled)."""
-        return sum(
-            1
-            for e in await self.events(call)
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-            and e.activity_task_scheduled_event_attributes.activity_type.name == REQUEST_CALL_SLOT
-        )
+        """How often the call asked for a slot (`call.request_slot` run, a local activity)."""
+        return activity_runs(await self.events(call)).count(REQUEST_CALL_SLOT)
 
     async def wakes(self, call: dict[str, Any]) -> int:
         return sum(
@@ -74,10 +70,7 @@ class OneSlot:
         """Wait until the call asked for a slot once and was told to wait."""
 
         async def asked() -> bool:
-            events = await self.events(call)
-            return any(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED for e in events) and (
-                await self.questions(call) >= 1
-            )
+            return await self.questions(call) >= 1
 
         await eventually(asked)
 

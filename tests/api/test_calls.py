@@ -32,12 +32,24 @@ from tests.fixtures.calls import (
     set_persona,
 )
 from tests.fixtures.crm import MakeTenant, SystemAdminContext, set_flag
+from tests.fixtures.history import activity_runs, queued_activities
 from tests.fixtures.sandbox import load_fixture, unique_phone
 from tests.fixtures.sequences import ENROLLMENTS, QUIET_STEPS, SEQUENCES, create_sequence
 from tests.fixtures.whatsapp import add_lead, eventually
 from workflow_clients.call import CallWorkflowClient
 from workflows.call import CallWorkflow
-from workflows.call_types import CallView, CallWorkflowInput
+from workflows.call_types import (
+    MIRROR_CALL,
+    PLACE_CALL,
+    PREPARE_CALL,
+    RELEASE_CALL_SLOT,
+    REQUEST_CALL_SLOT,
+    SUMMARIZE_CALL,
+    TELL_LEAD_CALL_OUTCOME,
+    VOICE_REPLY,
+    CallView,
+    CallWorkflowInput,
+)
 from workflows.ids import call_workflow_id
 
 pytestmark = pytest.mark.usefixtures("voice_api", "lead_worker")
@@ -126,6 +138,12 @@ async def test_a_person_talks_with_the_scripted_voice_agent(
     assert found == [placed["workflow_id"]]
     history = await temporal_client.get_workflow_handle(placed["workflow_id"]).fetch_history()
     await Replayer(workflows=[CallWorkflow], data_converter=temporal_client.data_converter).replay_workflow(history)
+    # Only the provider's call and the summary go through the task queue; the short steps on the database and Redis
+    # and the voice replies run as local activities, inside the workflow task that asks for them.
+    assert queued_activities(list(history.events)) == [PLACE_CALL, SUMMARIZE_CALL]
+    ran = activity_runs(list(history.events))
+    assert ran.count(VOICE_REPLY) == 2
+    assert {PREPARE_CALL, REQUEST_CALL_SLOT, RELEASE_CALL_SLOT, MIRROR_CALL, TELL_LEAD_CALL_OUTCOME} <= set(ran)
 
 
 async def _ids(client: Client, query: str) -> list[str]:

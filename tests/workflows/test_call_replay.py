@@ -9,7 +9,15 @@ from tests.workflows.replay import HISTORIES, recorded, replay_failure
 from workflows.call import CallWorkflow
 
 CALLS = HISTORIES / "call"
-SCENARIOS = {"conversation", "voicemail", "busy_then_retry", "conversation_summarised", "sequence_no_answer"}
+SCENARIOS = {
+    "conversation",
+    "voicemail",
+    "busy_then_retry",
+    "conversation_summarised",
+    "sequence_no_answer",
+    "conversation_slot_wakes",
+    "conversation_local_steps",
+}
 
 
 def test_every_scenario_has_a_recorded_history() -> None:

@@ -9,7 +9,6 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
@@ -19,6 +18,7 @@ from domain.stages import Stage
 from models import Lead
 from repositories.statuses import StatusRepository
 from tests.fixtures.crm import TenantContext
+from tests.fixtures.history import queued_activities
 from tests.fixtures.workflow_calls import lead_workflows
 from tests.workflows.support import (
     LeadRows,
@@ -52,12 +52,7 @@ async def alerts(session_factory: async_sessionmaker[AsyncSession], lead: Lead) 
 
 async def scheduled_activities(handle: WorkflowHandle) -> list[str]:
     """Activity types the workflow scheduled, from its history: what it decided, independent of real time."""
-    history = await handle.fetch_history()
-    return [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
+    return queued_activities(list((await handle.fetch_history()).events))
 
 
 async def _lead_started(
