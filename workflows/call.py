@@ -178,7 +178,9 @@ class CallWorkflow:
             # Every patch is decided here, before the first local activity. A workflow task can end while a local
             # activity runs (the SDK completes it to answer a query, or to heartbeat a slow one) and the code after
             # it then runs in the next task, while a replay runs it in the same one: a patch first checked there
-            # would be answered differently on replay. Later checks of these ids return what is decided now.
+            # would be answered differently on replay. Later checks of these ids return what is decided now. (The
+            # same goes for `workflow.now()`, the earlier task's time on replay: nothing here branches on it right
+            # after a local activity.)
             for patch in (CALL_OUTCOME_TELLS_LEAD_PATCH, CALL_AI_SUMMARY_PATCH, CALL_SLOT_WAKES_PATCH):
                 workflow.patched(patch)
         try:
