@@ -43,6 +43,7 @@ from api.routes import (
 from api.security_headers import SecurityHeadersMiddleware
 from api.web import install_web
 from api.webhook_limits import limit_webhook_source
+from channels.whatsapp.signers import SignerCache
 from core.config import Settings, get_settings
 from core.db import create_engine, create_read_session_factory, create_session_factory
 from core.feature_flags import FeatureFlagReader
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings,
             on_refusal=lambda preset: RATE_LIMIT_REFUSALS.labels(preset).inc(),
         )
+        app.state.webhook_signers = SignerCache(settings.whatsapp_signer_cache_seconds)
         app.state.feature_flags = FeatureFlagReader(
             app.state.session_factory, ttl_seconds=settings.feature_flag_cache_seconds
         )

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.openapi import raises
 from api.transaction import commit_request, discard_pending
+from channels.whatsapp.signers import SignerCache
 from core.config import Settings
 from core.live_events import LiveEvents
 from core.rate_limits import RateLimiter
@@ -78,3 +79,5 @@ CallWorkflowsDep = Annotated[CallWorkflowClient, Depends(_client("call_workflows
 LiveEventsDep = Annotated[LiveEvents, Depends(_client("live_events"))]
 # The rate-limit presets in Redis (core/rate_limits.py), built once by the lifespan.
 RateLimitsDep = Annotated[RateLimiter, Depends(_client("rate_limits"))]
+# The app secrets that verified WhatsApp Cloud deliveries a moment ago (channels/whatsapp/signers.py), per process.
+WebhookSignersDep = Annotated[SignerCache, Depends(_client("webhook_signers"))]

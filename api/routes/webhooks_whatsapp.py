@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import PlainTextResponse
 
 from api.admission import limit_webhooks_in_flight
-from api.deps import RateLimitsDep, SessionDep, SettingsDep
+from api.deps import RateLimitsDep, SessionDep, SettingsDep, WebhookSignersDep
 from api.webhook_limits import limit_webhook_tenants
 from channels.whatsapp import webhooks
 from channels.whatsapp.shard_router import ShardRouter
@@ -70,10 +70,14 @@ async def cloud_verification(request: Request, session: SessionDep, settings: Se
 
 @router.post("/cloud", responses=DELIVERY_ERRORS)
 async def cloud_webhook(
-    request: Request, session: SessionDep, settings: SettingsDep, limits: RateLimitsDep
+    request: Request, session: SessionDep, settings: SettingsDep, limits: RateLimitsDep, signers: WebhookSignersDep
 ) -> dict[str, Any]:
     delivery = await webhooks.accept_cloud_delivery(
-        session=session, raw_body=await _raw_body(request), headers=request.headers, settings=settings
+        session=session,
+        raw_body=await _raw_body(request),
+        headers=request.headers,
+        settings=settings,
+        signers=signers,
     )
     await limit_webhook_tenants(limits, delivery.tenant_ids)
     queued = await webhooks.store(session=session, delivery=delivery)

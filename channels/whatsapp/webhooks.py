@@ -1,8 +1,9 @@
 """Inbound WhatsApp webhooks, the request half: verify a delivery, parse it, name its inbox rows.
 
 1. verify: Cloud: `X-Hub-Signature-256` over the raw body with the app secret of the account owning the delivery's
-   `metadata.phone_number_id` (a delivery with no `messages` change names no phone number: any Cloud account's app
-   secret verifies it, and it is acknowledged and ignored); Evolution: the shard's key. Unverified deliveries are
+   `metadata.phone_number_id`, tried first with the secret that verified that account a moment ago
+   (channels/whatsapp/signers.py); a delivery with no `messages` change names no phone number: any Cloud account's
+   app secret verifies it, and it is acknowledged and ignored; Evolution: the shard's key. Unverified deliveries are
    refused before anything is stored.
 2. parse: the provider's wire format (providers/whatsapp/meta_webhook.py, evolution_webhook.py) into events; a
    verified body of the wrong shape is a 400.
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.whatsapp.inbox import inbox_rows
 from channels.whatsapp.shard_router import ShardRouter
+from channels.whatsapp.signers import SignerCache
 from core.config import Settings
 from core.errors import AppError, Forbidden, NotFound, ServiceUnavailable, Unauthorized
 from core.secret_box import SecretBox, SecretUnreadable
@@ -110,18 +112,22 @@ async def answer_handshake(*, session: AsyncSession, query: dict[str, str], sett
 
 
 async def accept_cloud_delivery(
-    *, session: AsyncSession, raw_body: bytes, headers: Mapping[str, str], settings: Settings
+    *, session: AsyncSession, raw_body: bytes, headers: Mapping[str, str], settings: Settings, signers: SignerCache
 ) -> VerifiedDelivery:
     """Verify a Cloud API delivery (401 otherwise), parse it (400) and name its inbox rows."""
-    payload, accounts = await _verify_cloud(
-        session=session, raw_body=raw_body, signature=headers.get(SIGNATURE_HEADER), settings=settings
+    payload, tenants = await _verify_cloud(
+        session=session,
+        raw_body=raw_body,
+        signature=headers.get(SIGNATURE_HEADER),
+        settings=settings,
+        signers=signers,
     )
     return _delivery(
         "cloud",
         payload,
         what="a WhatsApp Cloud API",
-        account_for=lambda _: {number_id: number_id for number_id in accounts},
-        tenant_for={number_id: account.tenant_id for number_id, account in accounts.items()},
+        account_for=lambda _: {number_id: number_id for number_id in tenants},
+        tenant_for=dict(tenants),
     )
 
 
@@ -145,9 +151,10 @@ def _delivery(
 
 
 async def _verify_cloud(
-    *, session: AsyncSession, raw_body: bytes, signature: str | None, settings: Settings
-) -> tuple[Any, dict[str, WhatsAppAccount]]:
-    """The decoded body and the accounts whose app secret signed it (phone number id -> account); 401 otherwise."""
+    *, session: AsyncSession, raw_body: bytes, signature: str | None, settings: Settings, signers: SignerCache
+) -> tuple[Any, dict[str, uuid.UUID]]:
+    """The decoded body and the accounts whose app secret signed it (phone number id -> tenant); 401 otherwise.
+    A secret that verified the account's deliveries a moment ago is tried first, without reading the account."""
     if not signature:
         raise Unauthorized("missing X-Hub-Signature-256 header")
     payload = _decode(raw_body)
@@ -158,12 +165,18 @@ async def _verify_cloud(
         if not await _signed_by_any_account(session=session, raw_body=raw_body, signature=signature, settings=settings):
             raise Unauthorized("X-Hub-Signature-256 does not match the app secret of any WhatsApp Cloud account")
         return payload, {}
-    accounts = await WhatsAppAccountRepository(session).get_by_phone_number_ids(meta_webhook.phone_number_ids(payload))
-    verified = {
-        number_id: account
-        for number_id, account in accounts.items()
-        if verify_signature(app_secret_of(account, settings), raw_body, signature)
-    }
+    number_ids = meta_webhook.phone_number_ids(payload)
+    verified: dict[str, uuid.UUID] = {}
+    for number_id in number_ids:
+        tenant_id = signers.tenant_verified(number_id, raw_body, signature)
+        if tenant_id is not None:
+            verified[number_id] = tenant_id
+    unverified = [number_id for number_id in number_ids if number_id not in verified]
+    for number_id, account in (await WhatsAppAccountRepository(session).get_by_phone_number_ids(unverified)).items():
+        secret = app_secret_of(account, settings)
+        if verify_signature(secret, raw_body, signature):
+            verified[number_id] = account.tenant_id
+            signers.remember(number_id, account.tenant_id, secret)
     if not verified:
         raise Unauthorized("X-Hub-Signature-256 does not match the app secret of the receiving WhatsApp account")
     return payload, verified

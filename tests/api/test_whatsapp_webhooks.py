@@ -22,7 +22,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from channels.whatsapp.shard_router import ShardRouter
-from core.config import EvolutionShard
+from core.config import EvolutionShard, Settings
 from core.secret_box import SecretBox
 from models import Conversation, Lead, Message, TimelineEvent, WebhookEvent, WebhookInbox
 from repositories.conversations import ConversationRepository
@@ -143,6 +143,27 @@ async def test_an_app_secret_no_configured_key_opens_is_a_503_to_redeliver_and_s
     assert response.status_code == 503, response.text
     assert "app secret" in response.json()["message"] and response.headers["Retry-After"] == "60"
     assert await _count(session_factory, WebhookEvent, WebhookEvent.provider_event_id == f"message:{message_id}") == 0
+
+
+async def test_a_rotated_app_secret_verifies_at_once(
+    client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory
+) -> None:
+    """The API remembers the secret that verified an account's delivery (a burst is verified without reading the
+    account each time); a delivery signed with a secret rotated meanwhile reads the account again, at once."""
+
+    def body() -> dict[str, object]:
+        return wa_tenant.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
+
+    assert (await wa_tenant.post_cloud(client, body())).status_code == 200
+    async with session_factory() as session:
+        account = await WhatsAppAccountRepository(session).get_by_phone_number_id(wa_tenant.phone_number_id)
+        assert account is not None
+        account.app_secret = SecretBox.for_settings(Settings()).seal("the-rotated-secret")
+        await session.commit()
+
+    rotated = await wa_tenant.post_cloud(client, body(), secret="the-rotated-secret")
+    assert rotated.status_code == 200, rotated.text
+    assert (await wa_tenant.post_cloud(client, body(), secret="never-the-secret")).status_code == 401
 
 
 # Meta's webhook references (developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/
