@@ -115,7 +115,7 @@ class Settings(BaseSettings):
     # How long an API process trusts the app secret that verified a WhatsApp Cloud account's last delivery
     # (channels/whatsapp/signers.py): a burst verifies without reading the account each time. A secret replaced
     # meanwhile still verifies for at most this long; the new one verifies at once. 0: read the account every time.
-    whatsapp_signer_cache_seconds: float = Field(default=5.0, ge=0)
+    whatsapp_signer_cache_seconds: float = Field(default=5.0, ge=0, le=60)
     # Webhook inbox dispatcher (python -m dispatcher): events claimed per batch, handled at once per process, how
     # long a claim holds before another dispatcher may take the event, the poll behind LISTEN/NOTIFY, the failed
     # attempts (other than outages) after which an event is parked, and how long handled events are kept.

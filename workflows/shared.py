@@ -2,6 +2,7 @@
 continues as new, and local activities that fail as activities do. Pure apart from `temporalio.workflow`: passed
 through the sandbox like the types modules."""
 
+from datetime import timedelta
 from typing import Any, TypeVar, Unpack, overload
 
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +36,9 @@ def should_continue_as_new(max_history_events: int) -> bool:
 
 _Result = TypeVar("_Result")
 
+# A local activity's retries past this backoff wait on a durable timer, in a workflow task of their own.
+LOCAL_RETRY_THRESHOLD = timedelta(seconds=5)
+
 
 @overload
 async def run_local_activity(
@@ -55,9 +59,15 @@ async def run_local_activity(
 
     The SDK raises the error a local activity gave up on (non-retryable, or its attempts used up) bare, as the
     `ApplicationError` itself, where an activity's comes wrapped in `ActivityError`; a workflow written for the
-    wrapped form would let the bare one fail the whole run. Timeouts already come wrapped."""
+    wrapped form would let the bare one fail the whole run. Timeouts already come wrapped.
+
+    Retries wait inside the worker only while the backoff is short (`LOCAL_RETRY_THRESHOLD`); longer ones are durable
+    timers. Otherwise an outage (the database away for minutes under `DB_RETRY`) would hold the workflow task open,
+    heartbeating it into the history every few seconds, and a worker restart would start the backoff over."""
     try:
-        return await workflow.execute_local_activity(name, arg, result_type=result_type, **options)
+        return await workflow.execute_local_activity(
+            name, arg, result_type=result_type, local_retry_threshold=LOCAL_RETRY_THRESHOLD, **options
+        )
     except ApplicationError as err:
         raise ActivityError(
             f"local activity {name} failed",

@@ -6,7 +6,7 @@ import uuid
 
 from fastapi import APIRouter
 
-from api.deps import SessionDep, SettingsDep
+from api.deps import SessionDep, SettingsDep, WebhookSignersDep
 from api.schemas.whatsapp import (
     ShardAssignmentPublic,
     ShardMove,
@@ -36,16 +36,23 @@ async def get_account(
 
 @router.put("/account", responses={409: {"description": "the phone number id belongs to another tenant's account"}})
 async def put_account(
-    data: WhatsAppAccountUpdate, principal: WhatsAppAccountManager, session: SessionDep, settings: SettingsDep
+    data: WhatsAppAccountUpdate,
+    principal: WhatsAppAccountManager,
+    session: SessionDep,
+    settings: SettingsDep,
+    signers: WebhookSignersDep,
 ) -> WhatsAppAccountPublic:
     """Secrets are write-only: the answer says `has_access_token` etc., never the values."""
-    return await service.put_account(
+    account = await service.put_account(
         session=session,
         tenant_id=principal.tenant(),
         data=data,
         router=ShardRouter(settings.whatsapp_evolution_shards),
         settings=settings,
     )
+    # This process verifies the account's next delivery against the account as changed.
+    signers.forget_tenant(principal.tenant(), account.phone_number_id)
+    return account
 
 
 @router.get("/templates")

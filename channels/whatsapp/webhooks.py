@@ -172,11 +172,12 @@ async def _verify_cloud(
         if tenant_id is not None:
             verified[number_id] = tenant_id
     unverified = [number_id for number_id in number_ids if number_id not in verified]
+    read_at = signers.reading()
     for number_id, account in (await WhatsAppAccountRepository(session).get_by_phone_number_ids(unverified)).items():
         secret = app_secret_of(account, settings)
         if verify_signature(secret, raw_body, signature):
             verified[number_id] = account.tenant_id
-            signers.remember(number_id, account.tenant_id, secret)
+            signers.remember(number_id, account.tenant_id, secret, read_at=read_at)
     if not verified:
         raise Unauthorized("X-Hub-Signature-256 does not match the app secret of the receiving WhatsApp account")
     return payload, verified

@@ -166,3 +166,31 @@ async def test_credentials_are_stored_sealed_and_still_verify_webhooks(
     # The stored (sealed) form is not the secret: a delivery signed with it is refused.
     forged = await sender.post_cloud(client, body, secret=account.app_secret)
     assert forged.status_code == 401, forged.text
+
+
+async def test_a_number_the_account_gives_up_stops_verifying_at_once(
+    client: httpx.AsyncClient, tenant: TenantContext
+) -> None:
+    """The API remembers the secret that verified a number's last delivery; changing the account through it forgets
+    that, so a delivery to the number the account no longer has is refused at once, not after the cache time."""
+    old_number, new_number = _pnid(), _pnid()
+    body = {"provider": "cloud", "access_token": "EAAG-move", "app_secret": "moving-secret"}
+    put = await client.put(
+        "/api/v1/whatsapp/account", json={**body, "phone_number_id": old_number}, headers=tenant.headers()
+    )
+    assert put.status_code == 200, put.text
+    sender = WhatsAppTenant(
+        id=tenant.tenant_id, slug=tenant.slug, phone_number_id=old_number, app_secret="moving-secret", verify_token=""
+    )
+    delivery = sender.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
+    assert (await sender.post_cloud(client, delivery)).status_code == 200  # verified, and remembered
+
+    moved = await client.put(
+        "/api/v1/whatsapp/account", json={**body, "phone_number_id": new_number}, headers=tenant.headers()
+    )
+    assert moved.status_code == 200, moved.text
+
+    refused = await sender.post_cloud(
+        client, sender.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits())
+    )
+    assert refused.status_code == 401, refused.text
