@@ -117,6 +117,8 @@ MAX_CALL_DURATION = timedelta(hours=4)
 DISPOSITION_WINDOW = timedelta(hours=24)
 # The slot lease is renewed this often while the call lives (the lease's TTL is three times longer).
 SLOT_RENEW_EVERY = timedelta(seconds=20)
+# A failed local step is followed by a timer this short before the code that reads what updates change.
+AFTER_LOCAL_STEP = timedelta(milliseconds=1)
 _Result = TypeVar("_Result")
 
 FALLBACK_REPLY = VoiceReply(say="Sorry, something went wrong on our side. We will call you back.", action="hang_up")
@@ -175,18 +177,24 @@ class CallWorkflow:
     async def run(self, data: CallWorkflowInput) -> CallView:
         ref = CallRef(tenant_id=data.tenant_id, call_id=data.call_id)
         if workflow.patched(CALL_LOCAL_STEPS_PATCH):
-            # Every patch is decided here, before the first local activity. A workflow task can end while a local
-            # activity runs (the SDK completes it to answer a query, or to heartbeat a slow one) and the code after
-            # it then runs in the next task, while a replay runs it in the same one: a patch first checked there
-            # would be answered differently on replay. Later checks of these ids return what is decided now. (The
-            # same goes for `workflow.now()`, the earlier task's time on replay: nothing here branches on it right
-            # after a local activity.)
+            # A workflow task can end while a local activity runs (seen when a query came in meanwhile), and the
+            # code after it then runs in the next task, with whatever signals and updates that task brought; a
+            # replay runs it in the same task, without them. So the code right after a local activity here never
+            # branches on what signals, updates, patches or the clock decide: every patch is decided now, before
+            # the first one; the steps followed by a wait on events (the slot's request, renewal and release, an
+            # inbound call's prepare) stay activities, whose completion is an event; the end decides what it does
+            # before its local steps. Later checks of these ids return what is decided now.
             for patch in (CALL_OUTCOME_TELLS_LEAD_PATCH, CALL_AI_SUMMARY_PATCH, CALL_SLOT_WAKES_PATCH):
                 workflow.patched(patch)
         try:
-            self._plan = await self._step(PREPARE_CALL, data, result_type=CallPlan, **DB_WRITE)
+            if data.direction == "outbound":
+                self._plan = await self._step(PREPARE_CALL, data, result_type=CallPlan, **DB_WRITE)
+            else:  # a live inbound call's events are what comes next: they wait for an activity's completion
+                self._plan = await workflow.execute_activity(PREPARE_CALL, data, result_type=CallPlan, **DB_WRITE)
         except ActivityError as err:
             workflow.logger.warning("call %s not prepared: %s", data.call_id, err.cause or err)
+            if workflow.patched(CALL_LOCAL_STEPS_PATCH):
+                await workflow.sleep(AFTER_LOCAL_STEP)  # the end reads what updates change: after an event
             return await self._end(CallStatus.FAILED)
         await self._tell_the_lead()
         if data.direction == "outbound":
@@ -220,9 +228,10 @@ class CallWorkflow:
     async def _step(
         self, name: str, arg: object, *, result_type: type | None = None, **options: Unpack[ActivityOptions]
     ) -> object:
-        """A short step on the database or Redis, or the voice reply a caller waits for: a local activity, run in
-        the workflow task that asks for it (no round trip through the server's task queue, no workflow task of its
-        own), since `call-local-steps`; an activity in histories from before."""
+        """A short step on the database, or the voice reply a caller waits for: a local activity, run in the
+        workflow task that asks for it (no round trip through the server's task queue, no workflow task of its own),
+        since `call-local-steps`; an activity in histories from before. Only for a step whose next lines read
+        nothing that signals, updates, patches or the clock change (see `run`)."""
         if workflow.patched(CALL_LOCAL_STEPS_PATCH):
             return await run_local_activity(name, arg, result_type=result_type, **options)
         return await workflow.execute_activity(name, arg, result_type=result_type, **options)
@@ -371,12 +380,16 @@ class CallWorkflow:
         self._final = True
         await workflow.wait_condition(lambda: self._turn_lock.locked() is False)
         await self._summarize()
+        # Decided before the local steps below (see `run`); runs from before them decide as they go.
+        local = workflow.patched(CALL_LOCAL_STEPS_PATCH)
+        missed, retry = self._missed_call(), self._retry_due()
         await self._mirror(final=True, event=CALL_ENDED_EVENT, key=f"{workflow.info().workflow_id}:ended")
         await self._tell_lead_the_outcome()
         await self._tell_the_enrollment()
-        if self._input.direction == "inbound" and self._view.disposition == CallDisposition.NO_ANSWER:
+        if missed if local else self._missed_call():
             await self._missed_call_task()
-        await self._schedule_retry()
+        if retry if local else self._retry_due():
+            await self._schedule_retry()
         # Corrections by an agent are taken for a while; then the row is the only record.
         try:
             await workflow.wait_condition(lambda: False, timeout=DISPOSITION_WINDOW)
@@ -467,14 +480,20 @@ class CallWorkflow:
             **DB_WRITE,
         )
 
-    async def _schedule_retry(self) -> None:
+    def _missed_call(self) -> bool:
+        return self._input.direction == "inbound" and self._view.disposition == CallDisposition.NO_ANSWER
+
+    def _retry_due(self) -> bool:
         data, plan = self._input, self._plan
         if data.direction != "outbound" or plan is None or self._view.disposition not in RETRYABLE_DISPOSITIONS:
-            return
+            return False
         if data.origin == "sequence":
-            return  # the sequence's next steps are its retry
-        if self._view.disposition_by != "system" or data.attempt >= plan.retry_max_attempts:
-            return
+            return False  # the sequence's next steps are its retry
+        return self._view.disposition_by == "system" and data.attempt < plan.retry_max_attempts
+
+    async def _schedule_retry(self) -> None:
+        data, plan = self._input, self._plan
+        assert plan is not None
         not_before = next_window_start(
             workflow.now() + timedelta(minutes=plan.retry_spacing_minutes),
             zone(data.lead_timezone),
@@ -546,7 +565,7 @@ class CallWorkflow:
         # that comes while asking counts: the flag is cleared before the question, not after the answer.
         while True:
             self._slot_may_be_free = False
-            decision = await self._step(
+            decision = await workflow.execute_activity(
                 REQUEST_CALL_SLOT,
                 self._slot_request(),
                 result_type=SlotDecision,
@@ -567,7 +586,7 @@ class CallWorkflow:
         if not self._holds_slot:
             return
         try:
-            await self._step(
+            await workflow.execute_activity(
                 RENEW_CALL_SLOT,
                 self._slot_request(),
                 start_to_close_timeout=CALL_SLOT_TIMEOUT,
@@ -579,7 +598,7 @@ class CallWorkflow:
     async def _release_slot(self) -> None:
         if not self._holds_slot:
             return
-        await self._step(
+        await workflow.execute_activity(
             RELEASE_CALL_SLOT,
             self._slot_request(),
             **DB_WRITE,

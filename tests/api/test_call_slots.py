@@ -55,7 +55,7 @@ class OneSlot:
         return list((await self.temporal.get_workflow_handle(call["workflow_id"]).fetch_history()).events)
 
     async def questions(self, call: dict[str, Any]) -> int:
-        """How often the call asked for a slot (`call.request_slot` run, a local activity)."""
+        """How often the call asked for a slot (`call.request_slot` scheduled)."""
         return activity_runs(await self.events(call)).count(REQUEST_CALL_SLOT)
 
     async def wakes(self, call: dict[str, Any]) -> int:
@@ -70,7 +70,10 @@ class OneSlot:
         """Wait until the call asked for a slot once and was told to wait."""
 
         async def asked() -> bool:
-            return await self.questions(call) >= 1
+            events = await self.events(call)
+            return any(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED for e in events) and (
+                await self.questions(call) >= 1
+            )
 
         await eventually(asked)
 
