@@ -181,9 +181,10 @@ class CallWorkflow:
             # code after it then runs in the next task, with whatever signals and updates that task brought; a
             # replay runs it in the same task, without them. So the code right after a local activity here never
             # branches on what signals, updates, patches or the clock decide: every patch is decided now, before
-            # the first one; the steps followed by a wait on events (the slot's request, renewal and release, an
-            # inbound call's prepare) stay activities, whose completion is an event; the end decides what it does
-            # before its local steps. Later checks of these ids return what is decided now.
+            # the first one; the steps followed by a wait on events (the slot's renewal, an inbound call's prepare)
+            # stay activities, whose completion is an event; a slot not granted, or a failed prepare, waits a 1 ms
+            # timer before reading what signals and updates set; the end decides what it does before its first
+            # local step. Later checks of these ids return what is decided now.
             for patch in (CALL_OUTCOME_TELLS_LEAD_PATCH, CALL_AI_SUMMARY_PATCH, CALL_SLOT_WAKES_PATCH):
                 workflow.patched(patch)
         try:
@@ -210,6 +211,8 @@ class CallWorkflow:
                 )
             except ActivityError as err:
                 workflow.logger.warning("call %s not placed: %s", data.call_id, err.cause or err)
+                if workflow.patched(CALL_LOCAL_STEPS_PATCH):
+                    await workflow.sleep(AFTER_LOCAL_STEP)  # the slot's request is a local step
                 return await self._end(CallStatus.FAILED)
             self._view = self._view.model_copy(update={"provider_sid": placed.provider_sid})
             if self._view.status == CallStatus.QUEUED:
@@ -371,18 +374,19 @@ class CallWorkflow:
     async def _end(self, status: str) -> CallView:
         if self._view.status != status:
             self._set_status(status)
+        # With local steps, what the end does is decided before the first of them, the slot's release (see `run`);
+        # runs from before decide as they go.
+        local = workflow.patched(CALL_LOCAL_STEPS_PATCH)
+        if local:
+            self._decide_disposition()
+            missed, retry = self._missed_call(), self._retry_due()
         await self._release_slot()
-        if self._view.disposition is None:
-            disposition = automatic_disposition(self._view, self._plan, self._input.direction)
-            self._view = self._view.model_copy(update={"disposition": disposition, "disposition_by": "system"})
-            workflow.upsert_search_attributes([search_attributes.CALL_DISPOSITION.value_set(disposition.value)])
+        if not local:
+            self._decide_disposition()
         self._view = self._view.model_copy(update={"ended_at": workflow.now()})
         self._final = True
         await workflow.wait_condition(lambda: self._turn_lock.locked() is False)
         await self._summarize()
-        # Decided before the local steps below (see `run`); runs from before them decide as they go.
-        local = workflow.patched(CALL_LOCAL_STEPS_PATCH)
-        missed, retry = self._missed_call(), self._retry_due()
         await self._mirror(final=True, event=CALL_ENDED_EVENT, key=f"{workflow.info().workflow_id}:ended")
         await self._tell_lead_the_outcome()
         await self._tell_the_enrollment()
@@ -397,6 +401,13 @@ class CallWorkflow:
             pass
         await workflow.wait_condition(workflow.all_handlers_finished)
         return self._view
+
+    def _decide_disposition(self) -> None:
+        """The automatic disposition, unless an agent set one during the call."""
+        if self._view.disposition is None:
+            disposition = automatic_disposition(self._view, self._plan, self._input.direction)
+            self._view = self._view.model_copy(update={"disposition": disposition, "disposition_by": "system"})
+            workflow.upsert_search_attributes([search_attributes.CALL_DISPOSITION.value_set(disposition.value)])
 
     async def _mirror(self, *, final: bool, event: str | None = None, key: str | None = None) -> None:
         await self._step(
@@ -565,7 +576,7 @@ class CallWorkflow:
         # that comes while asking counts: the flag is cleared before the question, not after the answer.
         while True:
             self._slot_may_be_free = False
-            decision = await workflow.execute_activity(
+            decision = await self._step(
                 REQUEST_CALL_SLOT,
                 self._slot_request(),
                 result_type=SlotDecision,
@@ -575,6 +586,8 @@ class CallWorkflow:
             if decision.granted:
                 self._holds_slot = True
                 return
+            if workflow.patched(CALL_LOCAL_STEPS_PATCH):
+                await workflow.sleep(AFTER_LOCAL_STEP)  # the wake-up flag is read after an event (see `run`)
             try:
                 await workflow.wait_condition(
                     lambda: self._slot_may_be_free, timeout=timedelta(milliseconds=decision.ask_again_ms)
@@ -598,7 +611,7 @@ class CallWorkflow:
     async def _release_slot(self) -> None:
         if not self._holds_slot:
             return
-        await workflow.execute_activity(
+        await self._step(
             RELEASE_CALL_SLOT,
             self._slot_request(),
             **DB_WRITE,
