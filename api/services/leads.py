@@ -173,15 +173,23 @@ async def _earlier_attempt(
     if key is not None:
         by_key = await leads.get_by_create_idempotency_key(tenant_id=tenant_id, key=key)
         if by_key is not None:
-            if by_key.create_fingerprint != request_fingerprint:
-                raise IdempotencyKeyReused(key, resource="lead", resource_id=str(by_key.id))
-            return LeadCreation(lead=by_key, attempt=CreateAttempt.KEY_REPLAY)
+            return _replayed(by_key, key=key, request_fingerprint=request_fingerprint)
     existing = await leads.get_by_phone(tenant_id=tenant_id, phone=phone)
     if existing is None:
         return None
+    if key is not None and existing.create_idempotency_key == key:
+        # The attempt with this key committed between the two reads above: it is still this request's lead.
+        return _replayed(existing, key=key, request_fingerprint=request_fingerprint)
     if key is None and existing.create_fingerprint == request_fingerprint:
         return LeadCreation(lead=existing, attempt=CreateAttempt.SAME_BODY)
     raise DuplicatePhone(existing)
+
+
+def _replayed(lead: Lead, *, key: str, request_fingerprint: str) -> LeadCreation:
+    """The lead an earlier attempt with `key` created, if it had this body; IdempotencyKeyReused otherwise."""
+    if lead.create_fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused(key, resource="lead", resource_id=str(lead.id))
+    return LeadCreation(lead=lead, attempt=CreateAttempt.KEY_REPLAY)
 
 
 def start_workflow_after_commit(

@@ -13,6 +13,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from models import Lead
+from repositories.leads import LeadRepository
 from workflows.ids import lead_workflow_id
 
 # Every lead gets a real LeadWorkflow: the worker runs them.
@@ -235,6 +236,28 @@ async def test_parallel_requests_with_one_idempotency_key_store_one_lead(client,
     assert len(ids) == 1
     assert sum(1 for r in responses if r.headers.get("Idempotent-Replayed") == "true") == 3
     assert await _workflow_status(temporal_client, tenant, ids.pop()) == WorkflowExecutionStatus.RUNNING
+
+
+async def test_a_retry_whose_first_attempt_commits_between_its_two_reads_is_a_replay(
+    client, tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The create reads its key, then the phone. An attempt with the same key that commits between those two reads
+    is found by the phone: it is this request's lead (a replay), not a duplicate phone."""
+    headers = {**tenant.headers("agent"), "Idempotency-Key": f"create-{uuid.uuid4()}"}
+    body = {"phone": _phone_in(161), "name": "Hopper"}
+    first = await client.post(LEADS, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+
+    async def not_yet_committed(self: LeadRepository, *, tenant_id: uuid.UUID, key: str) -> Lead | None:
+        return None  # what the read saw while the first attempt was still uncommitted
+
+    monkeypatch.setattr(LeadRepository, "get_by_create_idempotency_key", not_yet_committed)
+    again = await client.post(LEADS, json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == first.json()["id"]
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other_body = await client.post(LEADS, json={**body, "name": "Someone Else"}, headers=headers)
+    assert other_body.status_code == 422, other_body.text  # the key reused with another body, as without the race
 
 
 @pytest.mark.parametrize("key", ["", "x" * 101, "has space"])
