@@ -6,10 +6,11 @@ Contract
   `call` row exists before the workflow starts (the API's, or the one `call.prepare` writes for a retry).
 - Outbound: `call.prepare` reads the tenant's policy; a call slot is leased (per tenant and overall, renewed while
   the call lives, released on every way out); `call.place` places the call effectively once (the attempt's token in
-  every callback URL, see activities/calls.py); then the workflow follows the call. The short steps (prepare, the
-  slot's request, renewal and release, the row's mirror, telling the lead, the missed-call task, the voice reply)
-  are local activities, run in the workflow task that asks for them (patch `call-local-steps`; before it,
-  activities); placing and hanging up the call and its summary stay activities on the task queue.
+  every callback URL, see activities/calls.py); then the workflow follows the call. The short steps (an outbound
+  call's prepare, the slot's request and release, the row's mirror, telling the lead, the missed-call task, the
+  voice reply) are local activities, run in the workflow task that asks for them (patch `call-local-steps`; before
+  it, activities; see `run` for what may follow one); the slot's renewal, an inbound call's prepare, placing and
+  hanging up the call and its summary stay activities on the task queue.
 - Signal `provider_event(ProviderEventEnvelope)`: Twilio's callbacks as the dispatcher stored them (status, async
   AMD, dial result, recording). Applied forward-only: a status never moves back, repeats change nothing.
 - Update `caller_said(CallerUtterance) -> VoiceReply`: one voice turn (what the caller said, from `<Gather
