@@ -195,8 +195,7 @@ class CallWorkflow:
                 self._plan = await workflow.execute_activity(PREPARE_CALL, data, result_type=CallPlan, **DB_WRITE)
         except ActivityError as err:
             workflow.logger.warning("call %s not prepared: %s", data.call_id, err.cause or err)
-            if workflow.patched(CALL_LOCAL_STEPS_PATCH):
-                await workflow.sleep(AFTER_LOCAL_STEP)  # the end reads what updates change: after an event
+            await self._after_local_step()  # the end reads what updates change
             return await self._end(CallStatus.FAILED)
         await self._tell_the_lead()
         if data.direction == "outbound":
@@ -212,8 +211,7 @@ class CallWorkflow:
                 )
             except ActivityError as err:
                 workflow.logger.warning("call %s not placed: %s", data.call_id, err.cause or err)
-                if workflow.patched(CALL_LOCAL_STEPS_PATCH):
-                    await workflow.sleep(AFTER_LOCAL_STEP)  # the slot's request is a local step
+                await self._after_local_step()  # the slot's request is a local step
                 return await self._end(CallStatus.FAILED)
             self._view = self._view.model_copy(update={"provider_sid": placed.provider_sid})
             if self._view.status == CallStatus.QUEUED:
@@ -239,6 +237,12 @@ class CallWorkflow:
         if workflow.patched(CALL_LOCAL_STEPS_PATCH):
             return await run_local_activity(name, arg, result_type=result_type, **options)
         return await workflow.execute_activity(name, arg, result_type=result_type, **options)
+
+    async def _after_local_step(self) -> None:
+        """A timer of `AFTER_LOCAL_STEP` since `call-local-steps`, so what follows reads signals and updates after an
+        event, in the original run and in a replay alike (see `run`); nothing in runs from before."""
+        if workflow.patched(CALL_LOCAL_STEPS_PATCH):
+            await workflow.sleep(AFTER_LOCAL_STEP)
 
     async def _tell_the_lead(self) -> None:
         data = self._input
@@ -587,8 +591,7 @@ class CallWorkflow:
             if decision.granted:
                 self._holds_slot = True
                 return
-            if workflow.patched(CALL_LOCAL_STEPS_PATCH):
-                await workflow.sleep(AFTER_LOCAL_STEP)  # the wake-up flag is read after an event (see `run`)
+            await self._after_local_step()  # the wake-up flag is read after an event
             try:
                 await workflow.wait_condition(
                     lambda: self._slot_may_be_free, timeout=timedelta(milliseconds=decision.ask_again_ms)
