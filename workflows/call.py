@@ -313,7 +313,8 @@ class CallWorkflow:
 
     @workflow.signal(name=SLOT_MAY_BE_FREE_SIGNAL)
     def slot_may_be_free(self) -> None:
-        """A slot was released (or granted with room behind it) and this call is first in its tenant's line."""
+        """A slot was released (or granted with room behind it) and this call is among the first in its tenant's
+        line."""
         self._slot_may_be_free = True
 
     @workflow.query

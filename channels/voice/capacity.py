@@ -6,20 +6,21 @@ itself within the TTL. Nothing ever needs cleaning by hand.
 
 Waiting is first come, first served per tenant and fair across tenants:
 - A call that asks and gets no slot joins its tenant's `waiting` set, scored by a ticket Redis hands out when it
-  first asks (kept while it keeps asking: a waiter silent for `waiter_ttl` is dropped). Only the tenant's earliest
-  waiter may take a slot.
-- When fewer global slots are free than tenants waiting for one, a tenant may take the next slot only if no other
-  waiting tenant (with room under its own limit) has fewer calls running: tenants get slots in turn, not in
-  proportion to how many calls they queued.
+  first asks (kept while it keeps asking: a waiter silent for `waiter_ttl` is dropped). The tenant's first waiters,
+  as many as it has room for, may take a slot, in whatever order their questions arrive; a later waiter never takes
+  a slot an earlier one needs. Several freed slots are thus taken at once, not one waiter's round trip after another.
+- When fewer global slots are free than the waiting tenants have room for, the free slots go to the tenants running
+  the fewest calls first (level by level): tenants get slots in turn, not in proportion to how many calls they
+  queued.
 - Pacing: one tenant places at most `calls_per_second` calls a second (Twilio's default account rate is 1).
 
 `acquire` never sleeps: it answers granted, or why not and how long to wait before asking again. A waiter does not
 poll: it names its workflow when it asks, and whatever may let a waiter through (a release, a grant that leaves room
-behind it, an expired lease found on the way) returns the workflows of the tenants' first waiters that would now
-get a slot, for the caller to wake (`wake`). Only pacing is a known wait (`reason` `pace`, `retry_after_ms`); every
-other refusal is worth asking again only when woken, or after a slow fallback that also keeps the waiter in line.
-One Lua script does each decision atomically (they read other tenants' keys, so they need one Redis node, not a
-cluster).
+behind it, an expired lease found on the way) returns the workflows of the waiters that would now get a slot, for
+the caller to wake (channels/voice/slots.py); a woken waiter is not woken again until it has asked (or a while has
+passed). Only pacing is a known wait (`reason` `pace`, `retry_after_ms`); every other refusal is worth asking again
+only when woken, or after a slow fallback that also keeps the waiter in line. One Lua script does each decision
+atomically (they read other tenants' keys, so they need one Redis node, not a cluster).
 """
 
 import time
@@ -36,6 +37,8 @@ from core.redis import Keys
 _COMMON = """
 local prefix, now = ARGV[1], tonumber(ARGV[2])
 local global_limit, waiter_ttl = tonumber(ARGV[3]), tonumber(ARGV[4])
+-- A woken waiter is not woken again for this long unless it asks meanwhile (its workflow is on its way).
+local rewake_ms = 10000
 local function k(...) return prefix .. ':' .. table.concat({...}, ':') end
 local global_active, tenants = k('active'), k('waiting_tenants')
 
@@ -46,6 +49,7 @@ local function purge(t)
     redis.call('ZREM', k('waiting', t), w)
     redis.call('ZREM', k('seen', t), w)
     redis.call('HDEL', k('wake', t), w)
+    redis.call('HDEL', k('woken', t), w)
   end
   if redis.call('ZCARD', k('waiting', t)) == 0 then redis.call('ZREM', tenants, t) end
   return expired
@@ -55,53 +59,85 @@ local function limit_of(t)
   return tonumber(redis.call('HGET', k('limits'), t) or '0')
 end
 
--- Why tenant t's first waiter may not take a slot now, pacing aside (false: it may). Other waiting tenants are
--- purged on the way.
-local function refusal(t, limit)
-  local mine = redis.call('ZCARD', k('active', t))
-  if mine >= limit then return 'full' end
+-- How many of each waiting tenant's first waiters may take a slot now: each tenant wants as many as it has room
+-- for under its own limit and waiters for; when the free global slots cannot cover every want, they go to the
+-- tenants running the fewest calls first (filled level by level; a slot left over at the last level goes to the
+-- tenant whose first waiter has waited longest). Other waiting tenants are purged on the way.
+local function shares()
   local free = global_limit - redis.call('ZCARD', global_active)
-  if free <= 0 then return 'global' end
-  -- Fewer free slots than tenants waiting for one: the tenant running the fewest calls goes first.
-  local contenders, fewest = 1, mine
-  for _, other in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
-    if other ~= t then
-      purge(other)
-      if redis.call('ZCARD', k('waiting', other)) > 0 then
-        local theirs = redis.call('ZCARD', k('active', other))
-        if theirs < limit_of(other) then
-          contenders = contenders + 1
-          if theirs < fewest then fewest = theirs end
-        end
+  local given, wants, total = {}, {}, 0
+  if free <= 0 then return given, free end
+  for _, t in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
+    purge(t)
+    local waiting = redis.call('ZCARD', k('waiting', t))
+    if waiting > 0 then
+      local mine = redis.call('ZCARD', k('active', t))
+      local want = math.min(limit_of(t) - mine, waiting)
+      if want > 0 then
+        local head = redis.call('ZRANGE', k('waiting', t), 0, 0, 'WITHSCORES')
+        table.insert(wants, {t, mine, want, tonumber(head[2])})
+        total = total + want
       end
     end
   end
-  if free < contenders and fewest < mine then return 'turn' end
+  if total <= free then
+    for _, w in ipairs(wants) do given[w[1]] = w[3] end
+    return given, free
+  end
+  -- The highest level (calls running) every contender can be raised to with the free slots.
+  local function filled(level)
+    local sum = 0
+    for _, w in ipairs(wants) do sum = sum + math.max(0, math.min(level - w[2], w[3])) end
+    return sum
+  end
+  local low, high = 0, 0
+  for _, w in ipairs(wants) do high = math.max(high, w[2] + w[3]) end
+  while low < high do
+    local mid = math.floor((low + high + 1) / 2)
+    if filled(mid) <= free then low = mid else high = mid - 1 end
+  end
+  local left = free - filled(low)
+  table.sort(wants, function(a, b) return a[4] < b[4] end)
+  for _, w in ipairs(wants) do
+    local t, mine, want = w[1], w[2], w[3]
+    local share = math.max(0, math.min(low - mine, want))
+    if left > 0 and share < want and mine + share == low then
+      share = share + 1
+      left = left - 1
+    end
+    given[t] = share
+  end
+  return given, free
+end
+
+-- Why the waiter at `position` (0: first) in tenant t's line may not take a slot now, pacing aside (false: it may).
+local function refusal(t, limit, position)
+  local mine = redis.call('ZCARD', k('active', t))
+  if position >= math.max(1, limit - mine) then return 'line' end
+  if mine >= limit then return 'full' end
+  local given, free = shares()
+  if free <= 0 then return 'global' end
+  if position >= (given[t] or 0) then return 'turn' end
   return false
 end
 
--- The first waiters (one per tenant) that would now get a slot, but `except`: 'tenant call workflow' each. The
--- admission rule of `refusal` in one pass: the waiting tenants with room under their limits contend; one of them
--- waits its turn when there are fewer free slots than contenders and another runs fewer calls.
+-- The waiters that would now get a slot (each tenant's first ones, as many as its share), but `except` and those
+-- woken in the last `rewake_ms` that have not asked since: 'tenant call workflow' each.
 local function wakeable(except)
   local out = {}
-  for _, t in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do purge(t) end
-  local free = global_limit - redis.call('ZCARD', global_active)
-  if free <= 0 then return out end
-  local room, lowest = {}, nil
-  for _, t in ipairs(redis.call('ZRANGE', tenants, 0, -1)) do
-    local mine = redis.call('ZCARD', k('active', t))
-    if mine < limit_of(t) then
-      table.insert(room, {t, mine})
-      if lowest == nil or mine < lowest then lowest = mine end
-    end
-  end
-  for _, entry in ipairs(room) do
-    local t, mine = entry[1], entry[2]
-    local head = redis.call('ZRANGE', k('waiting', t), 0, 0)[1]
-    if head and head ~= except and not (free < #room and lowest < mine) then
-      local workflow_id = redis.call('HGET', k('wake', t), head)
-      if workflow_id then table.insert(out, t .. ' ' .. head .. ' ' .. workflow_id) end
+  local given = shares()
+  for t, share in pairs(given) do
+    if share > 0 then
+      for _, call in ipairs(redis.call('ZRANGE', k('waiting', t), 0, share - 1)) do
+        local woken = tonumber(redis.call('HGET', k('woken', t), call) or '-1')
+        if call ~= except and (woken < 0 or woken <= now - rewake_ms) then
+          local workflow_id = redis.call('HGET', k('wake', t), call)
+          if workflow_id then
+            table.insert(out, t .. ' ' .. call .. ' ' .. workflow_id)
+            redis.call('HSET', k('woken', t), call, now)
+          end
+        end
+      end
     end
   end
   return out
@@ -139,9 +175,9 @@ local function refused(retry_after, reason)
   return {0, retry_after, reason}
 end
 
-local head = redis.call('ZRANGE', waiting, 0, 0)[1]
-if head ~= call then return refused(200, 'line') end
-local why = refusal(tenant, limit)
+redis.call('HDEL', k('woken', tenant), call)
+local why = refusal(tenant, limit, redis.call('ZRANK', waiting, call))
+if why == 'line' then return refused(200, why) end
 if why == 'full' then return refused(500, why) end
 if why == 'global' then return refused(300, why) end
 if why == 'turn' then return refused(100, why) end
@@ -175,6 +211,7 @@ redis.call('ZREM', global_active, tenant .. ':' .. call)
 redis.call('ZREM', k('waiting', tenant), call)
 redis.call('ZREM', k('seen', tenant), call)
 redis.call('HDEL', k('wake', tenant), call)
+redis.call('HDEL', k('woken', tenant), call)
 redis.call('ZREMRANGEBYSCORE', global_active, '-inf', now)
 return wakeable('')
 """
@@ -182,7 +219,7 @@ return wakeable('')
 
 @dataclass(frozen=True, slots=True)
 class Waiter:
-    """A call first in its tenant's line that would now get a slot, and the workflow to wake for it."""
+    """A call among the first in its tenant's line that would now get a slot, and the workflow to wake for it."""
 
     tenant_id: uuid.UUID
     call_id: uuid.UUID

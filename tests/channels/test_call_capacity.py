@@ -183,3 +183,79 @@ async def test_an_expired_lease_found_by_a_question_wakes_the_first_waiter(redis
     assert await ask(latecomer) == SlotAnswer(
         granted=False, retry_after_ms=200, reason="line", wake=(Waiter(tenant, waiter, f"wf-{waiter}"),)
     )
+
+
+async def test_slots_freed_together_are_taken_together_by_the_first_waiters(redis: Redis, settings: Settings) -> None:
+    """Each freed slot wakes a waiter of its own: the third waiter need not wait for the first two to ask, and the
+    waiters past the room stay in line."""
+    capacity = _capacity(redis, settings, global_limit=100)
+    tenant = uuid.uuid4()
+    running = [uuid.uuid4() for _ in range(3)]
+    waiters = [uuid.uuid4() for _ in range(4)]
+
+    async def ask(call: uuid.UUID) -> SlotAnswer:
+        return await capacity.acquire(
+            tenant_id=tenant, call_id=call, limit=3, calls_per_second=1_000_000, workflow_id=f"wf-{call}"
+        )
+
+    assert all([(await ask(call)).granted for call in running])
+    assert [(await ask(call)).reason for call in waiters] == ["full", "line", "line", "line"]
+    woken = [await capacity.release(tenant_id=tenant, call_id=call) for call in running]
+    # One more waiter per freed slot; none woken twice while it has not asked yet.
+    assert woken == [(Waiter(tenant, call, f"wf-{call}"),) for call in waiters[:3]]
+    assert (await ask(waiters[3])).reason == "line"  # three slots, three waiters before it
+    assert (await ask(waiters[2])).granted  # the third need not wait for the first two
+    assert (await ask(waiters[0])).granted and (await ask(waiters[1])).granted
+    assert (await ask(waiters[3])).reason == "full"
+
+
+async def test_a_woken_waiter_is_woken_again_only_once_it_has_asked(redis: Redis, settings: Settings) -> None:
+    capacity = _capacity(redis, settings, global_limit=10)
+    tenant = uuid.uuid4()
+    holder, waiter, gave_up, also_gave_up = (uuid.uuid4() for _ in range(4))
+
+    async def ask(call: uuid.UUID) -> SlotAnswer:
+        return await capacity.acquire(
+            tenant_id=tenant, call_id=call, limit=1, calls_per_second=1, workflow_id=f"wf-{call}"
+        )
+
+    assert (await ask(holder)).granted
+    assert (await ask(waiter)).reason == "full"
+    assert await capacity.release(tenant_id=tenant, call_id=holder) == (Waiter(tenant, waiter, f"wf-{waiter}"),)
+    # Its workflow is on its way: another release (here, of a call that never got a slot) does not signal it again.
+    assert await capacity.release(tenant_id=tenant, call_id=gave_up) == ()
+    assert (await ask(waiter)).reason == "pace"  # asked, and the account's rate holds it back a moment
+    assert await capacity.release(tenant_id=tenant, call_id=also_gave_up) == (Waiter(tenant, waiter, f"wf-{waiter}"),)
+
+
+async def test_scarce_global_slots_go_level_by_level_to_the_tenants_running_fewest(
+    redis: Redis, settings: Settings
+) -> None:
+    capacity = _capacity(redis, settings, global_limit=4)
+    busy, quiet = uuid.uuid4(), uuid.uuid4()
+    holders = [uuid.uuid4() for _ in range(4)]
+    busy_waiters = [uuid.uuid4() for _ in range(3)]
+    quiet_waiters = [uuid.uuid4() for _ in range(3)]
+
+    async def ask(tenant: uuid.UUID, call: uuid.UUID) -> SlotAnswer:
+        return await capacity.acquire(
+            tenant_id=tenant, call_id=call, limit=10, calls_per_second=1_000_000, workflow_id=f"wf-{call}"
+        )
+
+    assert all([(await ask(busy, call)).granted for call in holders])
+    for call in busy_waiters:
+        assert (await ask(busy, call)).reason == "global"
+    for call in quiet_waiters:
+        assert (await ask(quiet, call)).reason == "global"
+    woken = [await capacity.release(tenant_id=busy, call_id=call) for call in holders[:3]]
+    # Three free slots, busy running 1 and quiet 0: quiet is raised to 1, then both to 2.
+    assert [[waiter.call_id for waiter in round_] for round_ in woken] == [
+        [quiet_waiters[0]],
+        [quiet_waiters[1]],
+        [busy_waiters[0]],
+    ]
+    assert (await ask(quiet, quiet_waiters[2])).reason == "turn"
+    assert (await ask(busy, busy_waiters[1])).reason == "turn"
+    assert (await ask(quiet, quiet_waiters[1])).granted and (await ask(quiet, quiet_waiters[0])).granted
+    assert (await ask(busy, busy_waiters[0])).granted
+    assert await capacity.active(tenant_id=busy) == 2 and await capacity.active(tenant_id=quiet) == 2
