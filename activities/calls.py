@@ -8,6 +8,7 @@ first try of `call.place` refuse (`CallsDisabled`) while it is off, so a queued 
 flag went off is never dialled.
 """
 
+import asyncio
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -21,11 +22,12 @@ from activities.provider_clients import ProviderActivities, ProviderClients
 from agent.factory import AgentFactory
 from agent.voice import AiVoiceAgent
 from channels.voice.accounts import VoiceClients
-from channels.voice.capacity import CallCapacity, SlotAnswer, Waiter
+from channels.voice.capacity import SlotAnswer
 from channels.voice.live import LiveCalls
 from channels.voice.placement import CallPlacer, PlacementInFlight, PlacementRefused, PlacementThrottled
 from channels.voice.scheduling import CallNotPossible, queue_call
 from channels.voice.script import scripted_reply
+from channels.voice.slots import SlotWaker, call_capacity
 from core.feature_flags import FeatureFlagReader
 from core.redis import Keys
 from domain.calls import CallDisposition, VoiceScript, lead_effect
@@ -39,7 +41,6 @@ from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.telephony_accounts import TelephonyAccountRepository
 from repositories.timeline import TimelineRepository
-from workflow_clients.call import CallWorkflowClient
 from workflow_clients.lead import LeadWorkflowClient
 from workflows.call_types import (
     ACQUIRE_CALL_SLOT,
@@ -77,8 +78,9 @@ from workflows.ids import call_workflow_id
 from workflows.lead_types import RECORD_CALL_OUTCOME_SIGNAL, LeadCallOutcome
 from workflows.sequence_types import START_SEQUENCE_CALL, SequenceCallRequest, SequenceCallStarted
 
-# Rounds of wake-ups one slot decision makes when the waiters it names are gone.
-WAKE_ROUNDS = 3
+# The longest a slot question waits out the account's pace itself before it answers (a workflow timer for so short
+# a wait fires on the server's next whole second at best).
+PACE_WAIT_IN_STEP_MS = 1000
 # The shortest wait before a call asks for a slot again, in ms.
 MIN_ASK_AGAIN_MS = 50
 
@@ -126,13 +128,7 @@ class CallActivities(ProviderActivities):
         self._clients = VoiceClients(http, settings)
         self._placer = CallPlacer(session_factory, self._clients, settings)
         keys = Keys(settings.redis_prefix)
-        self._capacity = CallCapacity(
-            redis,
-            keys,
-            global_limit=settings.call_global_concurrent_limit,
-            lease_seconds=settings.call_slot_lease_seconds,
-            waiter_ttl_seconds=settings.call_slot_waiter_ttl_seconds,
-        )
+        self._slots = SlotWaker(call_capacity(redis, settings), temporal)
         # A waiter nobody woke asks again after this, well inside the TTL that keeps its place in line.
         self._slot_fallback_ms = int(settings.call_slot_waiter_ttl_seconds * 1000 / 3)
         self._live = LiveCalls(redis, keys)
@@ -396,8 +392,15 @@ class CallActivities(ProviderActivities):
     @activity.defn(name=REQUEST_CALL_SLOT)
     async def request_slot(self, data: SlotRequest) -> SlotDecision:
         """Take a slot, or hold the call's place in line: asked again when woken (`slot_may_be_free`), when the
-        account's pace allows, or after the fallback that keeps a waiter in line."""
-        answer = await self._ask_for_slot(data, workflow_id=activity.info().workflow_id)
+        account's pace allows, or after the fallback that keeps a waiter in line. A pace wait of up to a second is
+        waited here and the question asked again."""
+        workflow_id = activity.info().workflow_id
+        answer = await self._ask_for_slot(data, workflow_id=workflow_id)
+        waited = 0
+        while answer.reason == "pace" and waited + answer.retry_after_ms <= PACE_WAIT_IN_STEP_MS:
+            await asyncio.sleep(max(1, answer.retry_after_ms) / 1000)
+            waited += max(1, answer.retry_after_ms)
+            answer = await self._ask_for_slot(data, workflow_id=workflow_id)
         if answer.granted:
             return SlotDecision(granted=True)
         wait = answer.retry_after_ms if answer.reason == "pace" else self._slot_fallback_ms
@@ -415,35 +418,20 @@ class CallActivities(ProviderActivities):
             )
 
     async def _ask_for_slot(self, data: SlotRequest, *, workflow_id: str | None) -> SlotAnswer:
-        answer = await self._capacity.acquire(
+        answer = await self._slots.capacity.acquire(
             tenant_id=data.tenant_id,
             call_id=data.call_id,
             limit=data.concurrent_call_limit,
             calls_per_second=data.calls_per_second,
             workflow_id=workflow_id,
         )
-        await self._wake(answer.wake)
+        await self._slots.wake(answer.wake)
         return answer
 
     @activity.defn(name=RENEW_CALL_SLOT)
     async def renew_slot(self, data: SlotRequest) -> None:
-        await self._capacity.renew(tenant_id=data.tenant_id, call_id=data.call_id)
+        await self._slots.capacity.renew(tenant_id=data.tenant_id, call_id=data.call_id)
 
     @activity.defn(name=RELEASE_CALL_SLOT)
     async def release_slot(self, data: SlotRequest) -> None:
-        await self._wake(await self._capacity.release(tenant_id=data.tenant_id, call_id=data.call_id))
-
-    async def _wake(self, waiters: tuple[Waiter, ...]) -> None:
-        """Wake the waiters; a waiter whose workflow is gone (terminated in line) gives up its place, and whoever
-        that lets through is woken in turn (a few rounds; the fallback question covers the rest)."""
-        if self._temporal is None:
-            return
-        for _ in range(WAKE_ROUNDS):
-            if not waiters:
-                return
-            gone = set(await CallWorkflowClient(self._temporal).wake([waiter.workflow_id for waiter in waiters]))
-            freed: list[Waiter] = []
-            for waiter in waiters:
-                if waiter.workflow_id in gone:
-                    freed += await self._capacity.release(tenant_id=waiter.tenant_id, call_id=waiter.call_id)
-            waiters = tuple(freed)
+        await self._slots.release(tenant_id=data.tenant_id, call_id=data.call_id)

@@ -33,6 +33,7 @@ from temporalio.service import RPCError
 from channels.channel import InboundHandler
 from channels.voice.callbacks import VoiceInbound
 from channels.voice.live import LiveCalls
+from channels.voice.slots import SlotWaker, call_capacity
 from channels.whatsapp.inbound import WhatsAppInbound
 from core import log_context
 from core.config import Settings
@@ -88,6 +89,8 @@ class InboxDispatcher:
         # Live call state (channels/voice/live.py), on a Redis client of the dispatcher's own.
         self._calls_redis = create_redis(settings) if settings.redis_url else None
         self.live_calls = LiveCalls(self._calls_redis, Keys(settings.redis_prefix)) if self._calls_redis else None
+        # Call slots, freed as soon as Twilio reports a call over (channels/voice/slots.py).
+        self.call_slots = SlotWaker(call_capacity(self._calls_redis, settings), temporal) if self._calls_redis else None
         self.handlers: Mapping[str, Handler] = handlers or self._channel_handlers()
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -103,7 +106,12 @@ class InboxDispatcher:
             WhatsAppInbound(
                 session_factory=self.session_factory, temporal=self.temporal, settings=self.settings, live=self.live
             ),
-            VoiceInbound(session_factory=self.session_factory, temporal=self.temporal, live=self.live_calls),
+            VoiceInbound(
+                session_factory=self.session_factory,
+                temporal=self.temporal,
+                live=self.live_calls,
+                slots=self.call_slots,
+            ),
         ]
         return {provider: channel.handle for channel in channels for provider in channel.inbox_providers}
 

@@ -6,8 +6,8 @@ the inbox's unique key and stores nothing. Events of one call share an order key
 order, and each is applied forward-only anyway (callbacks may arrive out of order from Twilio itself).
 
 Handling one event: the row first (the attempt's SID when not known yet: the reconciliation a re-run of the
-placement waits for; the status if later than the stored one; the AMD result; the recording), then the live state,
-then the signal to the call's workflow.
+placement waits for; the status if later than the stored one; the AMD result; the recording), then the slot of a
+call that is over (channels/voice/slots.py), then the live state, then the signal to the call's workflow.
 """
 
 import logging
@@ -22,7 +22,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from channels.voice.live import LiveCalls
+from channels.voice.slots import SlotWaker
 from core.errors import ServiceUnavailable
+from domain.calls import TERMINAL_STATUSES
 from models import Call, WebhookInbox
 from repositories.calls import CallRepository
 from workflows.call_types import (
@@ -112,14 +114,22 @@ class VoiceInbound:
     inbox_providers: tuple[str, ...] = (PROVIDER,)
 
     def __init__(
-        self, *, session_factory: async_sessionmaker[AsyncSession], temporal: Client, live: LiveCalls | None
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        temporal: Client,
+        live: LiveCalls | None,
+        slots: SlotWaker | None = None,
     ) -> None:
         self._sessions = session_factory
         self._temporal = temporal
         self._live = live
+        self._slots = slots
 
     async def handle(self, row: WebhookInbox) -> None:
-        await handle_inbox_event(row, session_factory=self._sessions, temporal=self._temporal, live=self._live)
+        await handle_inbox_event(
+            row, session_factory=self._sessions, temporal=self._temporal, live=self._live, slots=self._slots
+        )
 
 
 async def handle_inbox_event(
@@ -128,8 +138,11 @@ async def handle_inbox_event(
     session_factory: async_sessionmaker[AsyncSession],
     temporal: Client,
     live: LiveCalls | None,
+    slots: SlotWaker | None = None,
 ) -> None:
-    """Apply one stored callback to its call's row, live state and workflow; raises to be retried."""
+    """Apply one stored callback to its call's row, live state and workflow; raises to be retried. A call Twilio
+    reports over frees its slot here and now, before its workflow hears of it: the next call waiting for the slot
+    need not wait for the ended call's workflow task."""
     data = dict(row.event)
     call_id = data.pop("call_id")
     event = _EVENT.validate_python(data)
@@ -161,7 +174,10 @@ async def handle_inbox_event(
             )
         await session.commit()
         workflow_id, tenant_id, lead_id = call.workflow_id, call.tenant_id, call.lead_id
-        agent_id, direction = call.agent_id, call.direction
+        agent_id, direction, call_uuid = call.agent_id, call.direction, call.id
+    if slots is not None and isinstance(event, CallStatusEvent) and event.status in TERMINAL_STATUSES:
+        if direction == "outbound":
+            await slots.release(tenant_id=tenant_id, call_id=call_uuid)
     if live is not None and moved and isinstance(event, CallStatusEvent):
         await live.update(
             tenant_id=tenant_id,
