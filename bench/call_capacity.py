@@ -16,6 +16,7 @@ Figures only: nothing is asserted.
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import secrets
@@ -136,6 +137,13 @@ def max_overlap(intervals: list[tuple[float, float]]) -> int:
     return peak
 
 
+def handovers(intervals: list[tuple[float, float]]) -> list[float]:
+    """How long a freed slot stood empty: from each call's end to the tenant's next placement (ends after the last
+    placement, with nothing left waiting, are left out)."""
+    starts = sorted(start for start, _ in intervals)
+    return [next(start for start in starts if start >= end) - end for _, end in intervals if end <= starts[-1]]
+
+
 def _ts(value: str | None) -> float | None:
     return datetime.fromisoformat(value).timestamp() if value else None
 
@@ -197,6 +205,8 @@ async def run(args: argparse.Namespace) -> int:
             drained = time.time() - started
             cpu_after = stack.cpu_seconds()
             callbacks = (await sandbox.get("/_sandbox/twilio/callbacks")).json()["callbacks"]
+    if args.save_calls:
+        await asyncio.to_thread(Path(args.save_calls).write_text, json.dumps({"calls": calls, "callbacks": callbacks}))
     turns = [c["elapsed_ms"] for c in callbacks if c["event"] == "gather" and c["elapsed_ms"] is not None]
     by_account: dict[str, list[tuple[float, float]]] = {}
     talk_time = 0.0
@@ -218,6 +228,12 @@ async def run(args: argparse.Namespace) -> int:
         peak = max_overlap(by_account.get(tenant["account_sid"], []))
         print(f"  tenant {n} max concurrent  {peak} (limit {args.slots})")
     print(f"  mean call (placed->end)   {mean_call:.2f} s")
+    gaps = [gap * 1000 for spans in by_account.values() for gap in handovers(spans)]
+    if gaps:
+        print(
+            f"  slot handover p50 / p99   {percentile(gaps, 50):.0f} / {percentile(gaps, 99):.0f} ms "
+            "(a call's end -> its tenant's next placement)"
+        )
     print(f"  drained after             {drained:.1f} s  (ideal {ideal:.1f} s: ratio {drained / ideal:.2f})")
     print(f"  slot utilisation          {talk_time / (args.tenants * args.slots * drained):.2f}")
     if turns:
@@ -240,6 +256,7 @@ def main() -> None:
     parser.add_argument("--call-seconds", type=float, default=3.0)
     parser.add_argument("--cps", type=float, default=5.0, help="each tenant's calls per second")
     parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--save-calls", metavar="FILE", help="write the sandbox's call records here (JSON)")
     add_stack_arguments(parser)
     args = parser.parse_args()
     if not 1 <= args.attempts <= 5000 or not 1 <= args.tenants <= 50:
