@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
 from api.app import create_app
@@ -136,7 +136,14 @@ async def test_a_person_talks_with_the_scripted_voice_agent(
     query = f"LeadId = '{lead_id}' AND CallDisposition = 'human_connected'"
     found = await eventually(lambda: _ids(temporal_client, query))
     assert found == [placed["workflow_id"]]
-    history = await temporal_client.get_workflow_handle(placed["workflow_id"]).fetch_history()
+    handle = temporal_client.get_workflow_handle(placed["workflow_id"])
+
+    async def told_the_lead() -> WorkflowHistory | None:
+        # A local step's effect (the row's disposition) shows before its workflow task completes and records it.
+        history = await handle.fetch_history()
+        return history if TELL_LEAD_CALL_OUTCOME in activity_runs(list(history.events)) else None
+
+    history = await eventually(told_the_lead)
     await Replayer(workflows=[CallWorkflow], data_converter=temporal_client.data_converter).replay_workflow(history)
     # Only the provider's call and the summary go through the task queue; the short steps on the database and Redis
     # and the voice replies run as local activities, inside the workflow task that asks for them.
