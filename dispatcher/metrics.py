@@ -6,6 +6,8 @@ port is set (`python -m dispatcher`; prometheus_client's own small HTTP server, 
 - `leadflow_dispatcher_claim_batch_size`: events taken by each claim that took some;
 - `leadflow_dispatcher_event_lag_seconds{provider}`: from the delivery stored in the inbox to its event handled;
 - `leadflow_dispatcher_events_in_flight`: events being handled now;
+- `leadflow_dispatcher_yielding`: 1 while webhooks arrive faster than `LEADFLOW_INBOX_YIELD_ABOVE_PER_SECOND` and
+  this dispatcher holds itself to `LEADFLOW_INBOX_RATE_UNDER_BURST` events a second;
 - `leadflow_dispatcher_inbox_open_events`, `leadflow_dispatcher_inbox_oldest_open_age_seconds`: the inbox's open
   (pending or processing) events and the oldest one's age, read every `BACKLOG_EVERY_SECONDS`.
 
@@ -31,6 +33,9 @@ LAG = Histogram(
     "Time from an event stored in the inbox to its handling finished",
     ["provider"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900),
+)
+YIELDING = Gauge(
+    "leadflow_dispatcher_yielding", "1 while a webhook burst holds this dispatcher to a few events at once"
 )
 IN_FLIGHT = Gauge("leadflow_dispatcher_events_in_flight", "Inbox events being handled by this dispatcher now")
 OPEN_EVENTS = Gauge("leadflow_dispatcher_inbox_open_events", "Inbox events pending or being processed")

@@ -42,6 +42,7 @@ from core.errors import ServiceUnavailable
 from core.live_events import LiveEvents
 from core.redis import Keys, create_redis
 from dispatcher import metrics
+from dispatcher.arrivals import ArrivalRate
 from models import WebhookInbox
 from repositories.webhook_inbox import WebhookInboxRepository
 
@@ -99,6 +100,9 @@ class InboxDispatcher:
         self._next_prune = 0.0
         self._next_backlog = 0.0
         self._claim_batch = max(1, min(settings.inbox_concurrency, settings.inbox_batch_size) // 4)
+        self.arrivals = ArrivalRate()
+        self._next_burst_claim = 0.0
+        self._burst_timer: asyncio.TimerHandle | None = None
 
     def _channel_handlers(self) -> dict[str, Handler]:
         """Each inbox provider's handler: every channel's inbound side, by the providers it reads."""
@@ -146,11 +150,36 @@ class InboxDispatcher:
             for w in waits:
                 w.cancel()
 
+    def yielding(self) -> bool:
+        """Webhooks pour in: above `inbox_yield_above_per_second`, this dispatcher takes at most
+        `inbox_rate_under_burst` events a second. Acknowledging a webhook is what the provider waits for; everything a
+        handled event sets off (the database, Temporal, the worker) competes with it for the CPU, so during a burst
+        the backlog grows (it is stored) and drains at full concurrency after."""
+        threshold = self.settings.inbox_yield_above_per_second
+        yielding = threshold > 0 and self.arrivals.per_second() > threshold
+        metrics.YIELDING.set(1 if yielding else 0)
+        return yielding
+
+    def _claimable_under_burst(self) -> int:
+        """How many events the burst's rate lets this dispatcher take now; a wake-up is set for the next one."""
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if now >= self._next_burst_claim:
+            return 1
+        if self._burst_timer is None or self._burst_timer.when() <= now:
+            self._burst_timer = loop.call_at(self._next_burst_claim, self._wake.set)
+        return 0
+
     async def _claim_free_slots(self) -> int:
+        yielding = self.yielding()
         free = min(self.settings.inbox_concurrency - len(self._tasks), self.settings.inbox_batch_size)
+        if yielding:
+            free = min(free, self._claimable_under_burst())
+            if free <= 0:
+                return 0
         # Busy, claim in batches: each claim walks the open events, so one per finished event would cost more than
         # the events themselves during a burst. Idle or nearly so, claim at once (a person's next event waits for none).
-        if free <= 0 or (self._tasks and free < self._claim_batch):
+        elif free <= 0 or (self._tasks and free < self._claim_batch):
             return 0
         try:
             async with self.session_factory() as session:
@@ -165,6 +194,9 @@ class InboxDispatcher:
             return 0
         if rows:
             metrics.CLAIM_BATCH.observe(len(rows))
+            if yielding:
+                pause = len(rows) / self.settings.inbox_rate_under_burst
+                self._next_burst_claim = asyncio.get_running_loop().time() + pause
         for row in rows:
             task = asyncio.create_task(self._handle(row), name=f"inbox-{row.id}")
             self._tasks.add(task)
@@ -241,6 +273,7 @@ class InboxDispatcher:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self._wake.set()  # events may have arrived while nobody listened
                     async for _ in conn.notifies():
+                        self.arrivals.note()
                         self._wake.set()
             except asyncio.CancelledError:
                 raise

@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -312,3 +313,46 @@ async def test_retrying_an_impossible_inbox_id_is_a_422_naming_it(
     response = await client.post(f"/api/v1/admin/inbox/{event_id}/retry", headers=system_admin.headers)
     assert response.status_code == 422, response.text
     assert response.json()["details"][0]["field"] == "event_id"
+
+
+async def test_while_webhooks_pour_in_a_dispatcher_takes_few_events_then_drains_at_full_concurrency(
+    dispatchers: Running, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """Acknowledging comes first: above the arrival threshold the dispatcher holds itself to a slow rate (the rest
+    wait, stored), and once the burst is over the backlog drains at full concurrency."""
+    provider = _provider("burst")
+    in_flight = 0
+    started: list[tuple[float, int]] = []  # (when, events in hand then, counting this one)
+    loop = asyncio.get_running_loop()
+
+    async def handle(row: WebhookInbox) -> None:
+        nonlocal in_flight
+        in_flight += 1
+        started.append((loop.time(), in_flight))
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+
+    dispatcher = dispatchers.start(
+        {provider: handle}, inbox_concurrency=16, inbox_yield_above_per_second=1, inbox_rate_under_burst=5
+    )
+    for n in range(10):  # one insert each, as webhooks arrive: the rate passes 1/s
+        await _enqueue(session_factory, [_synthetic(provider, f"p{n}", 0)])
+    assert dispatcher.arrivals.per_second() > 1
+    await asyncio.sleep(0.3)
+    burst_from = loop.time()
+    for n in range(10, 60):
+        await _enqueue(session_factory, [_synthetic(provider, f"p{n}", 0)])
+        await asyncio.sleep(0.02)
+    last_insert = loop.time()  # the rate counts the last second: above 1/s for most of it still
+
+    async def all_done() -> bool:
+        return await _states(session_factory, provider) == {"done": 60}
+
+    await eventually(all_done, within_seconds=60)
+    during = [when for when, _ in started if burst_from <= when <= last_insert + 0.5]
+    after = [count for when, count in started if when > last_insert + 0.6]
+    # 5 a second, one at a time: the starts are 0.2 s apart (a little slack for the clock).
+    assert during and all(later - earlier > 0.18 for earlier, later in pairwise(during))
+    assert len(during) <= 5 * (last_insert + 0.5 - burst_from) + 2
+    assert after and max(after) > 2, "the backlog should drain at full concurrency after the burst"
+    assert not dispatcher.yielding()
