@@ -252,6 +252,19 @@ class BenchStack:
         used["postgres"] = self._postgres_cpu_seconds()
         return used
 
+    async def quiet(self, *, below_cores: float = 0.15, within: float = 30.0) -> float:
+        """Wait (at most `within` s) until the stack's processes together use less than `below_cores` over half a
+        second: what an earlier phase set off (timers, workflow tasks) must not land on the next phase's figures.
+        The seconds it took."""
+        started = time.monotonic()
+        while time.monotonic() - started < within:
+            before = self.cpu_seconds()
+            await asyncio.sleep(0.5)
+            after = self.cpu_seconds()
+            if sum(max(0.0, after[name] - before.get(name, 0.0)) for name in after) / 0.5 < below_cores:
+                break
+        return time.monotonic() - started
+
     def _postgres_cpu_seconds(self) -> float:
         """CPU of the machine PostgreSQL's backends serving this run's database (backends gone since are missed)."""
         total = 0.0

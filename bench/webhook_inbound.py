@@ -442,6 +442,7 @@ async def run(args: argparse.Namespace) -> int:
         )
 
         count = int(args.rate * args.duration)
+        say(f"the stack quiet after the baselines in {await stack.quiet():.1f} s")
         load_before, cpu_before, cpu_started = machine_load(), stack.cpu_seconds(), time.monotonic()
         say(f"driving {count} signed webhooks at {args.rate}/s for {args.duration} s from a second process")
         driven = await run_driver(
@@ -522,6 +523,12 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  non-200 answers           {sum(not_ok.values())}  {not_ok or ''}")
     print(f"  webhooks/s achieved       {achieved:.1f}  (driver send lag p99 {ms(lag, 99)} ms)")
     print(f"  ack latency p50 / p99     {ms(latencies, 50)} / {ms(latencies, 99)} ms  (max {ms(latencies, 100)} ms)")
+    first_sent = min(sent_at.values()) if sent_at else 0.0
+    by_5s: dict[int, list[float]] = {}
+    for r in results:
+        if r["status"] == 200:
+            by_5s.setdefault(int((r["sent_at"] - first_sent) // 5), []).append(r["latency"])
+    print("  ack p99 by 5 s of sending " + ", ".join(ms(by_5s[k], 99) for k in sorted(by_5s)) + " ms")
     print(f"  message rows / signalled  {rows} / {signalled}  of {len(acked)} acknowledged")
     print(f"  handled by the workflow   {len(handle)}  (signal in history, then a completed workflow task)")
     print(f"  lost                      {lost}")
