@@ -89,18 +89,22 @@ class CallWorkflowClient:
                 SET_DISPOSITION_UPDATE, request, result_type=CallView, rpc_timeout=DISPOSITION_TIMEOUT
             )
 
-    async def wake(self, workflow_ids: list[str]) -> list[str]:
-        """Tell calls waiting for a slot that one may be free (channels/voice/capacity.py names them); the workflows
-        that are gone (ended, terminated), whose places in line the caller frees. Any other failure is left to the
-        call's own fallback question."""
+    async def wake(self, workflow_ids: list[str]) -> tuple[list[str], list[str]]:
+        """Tell calls waiting for a slot that one may be free (channels/voice/capacity.py names them). Answers the
+        workflows that are gone (ended, terminated), whose places in line the caller frees, and those not reached
+        (any other failure), which the caller marks as not woken so the next release tries them again."""
         woken = await asyncio.gather(*(self._wake(workflow_id) for workflow_id in workflow_ids))
-        return [workflow_id for workflow_id, alive in zip(workflow_ids, woken, strict=True) if not alive]
+        gone = [workflow_id for workflow_id, alive in zip(workflow_ids, woken, strict=True) if alive is False]
+        unreached = [workflow_id for workflow_id, alive in zip(workflow_ids, woken, strict=True) if alive is None]
+        return gone, unreached
 
-    async def _wake(self, workflow_id: str) -> bool:
+    async def _wake(self, workflow_id: str) -> bool | None:
+        """True: signalled; False: the workflow is gone; None: not reached."""
         try:
             await self.client.get_workflow_handle(workflow_id).signal(SLOT_MAY_BE_FREE_SIGNAL, rpc_timeout=WAKE_TIMEOUT)
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return False
             logger.warning("call slot wake-up of %s not sent: %s", workflow_id, error)
+            return None
         return True

@@ -42,9 +42,12 @@ local rewake_ms = 10000
 local function k(...) return prefix .. ':' .. table.concat({...}, ':') end
 local global_active, tenants = k('active'), k('waiting_tenants')
 
+-- Leases and waiters purged by this script: a refusal that purged any wakes whoever that lets through.
+local purged = 0
 local function purge(t)
   local expired = redis.call('ZREMRANGEBYSCORE', k('active', t), '-inf', now)
   local gone = redis.call('ZRANGEBYSCORE', k('seen', t), '-inf', now - waiter_ttl)
+  purged = purged + expired + #gone
   for _, w in ipairs(gone) do
     redis.call('ZREM', k('waiting', t), w)
     redis.call('ZREM', k('seen', t), w)
@@ -171,7 +174,7 @@ redis.call('ZADD', tenants, now, tenant)
 if workflow_id ~= '' then redis.call('HSET', k('wake', tenant), call, workflow_id) end
 
 local function refused(retry_after, reason)
-  if expired > 0 then return {0, retry_after, reason, unpack(wakeable(call))} end
+  if expired > 0 or purged > 0 then return {0, retry_after, reason, unpack(wakeable(call))} end
   return {0, retry_after, reason}
 end
 
@@ -298,6 +301,11 @@ class CallCapacity:
         """Free the call's slot (or its place in line); the waiters that would now get a slot."""
         wake = await self._release(keys=[], args=[*self._common(), str(tenant_id), str(call_id)])
         return _waiters(wake)
+
+    async def not_woken(self, waiters: tuple[Waiter, ...]) -> None:
+        """Forget that these waiters were woken (their signal did not go out): the next release names them again."""
+        for waiter in waiters:
+            await self._redis.hdel(self._k("woken", waiter.tenant_id), str(waiter.call_id))  # type: ignore[misc]
 
     async def active(self, *, tenant_id: uuid.UUID | None = None) -> int:
         """Leases alive now, for one tenant or overall."""

@@ -40,15 +40,22 @@ class SlotWaker:
 
     async def wake(self, waiters: tuple[Waiter, ...]) -> None:
         """Wake the waiters; a waiter whose workflow is gone (terminated in line) gives up its place, and whoever
-        that lets through is woken in turn."""
-        if self._temporal is None:
+        that lets through is woken in turn. A waiter left unsignalled (not reached, or past the last round) is marked
+        not woken, so the next release or question names it again."""
+        if not waiters:
             return
+        if self._temporal is None:
+            await self.capacity.not_woken(waiters)
+            return
+        unsignalled: list[Waiter] = []
         for _ in range(WAKE_ROUNDS):
-            if not waiters:
-                return
-            gone = set(await CallWorkflowClient(self._temporal).wake([waiter.workflow_id for waiter in waiters]))
+            gone, unreached = await CallWorkflowClient(self._temporal).wake([waiter.workflow_id for waiter in waiters])
+            unsignalled += [waiter for waiter in waiters if waiter.workflow_id in set(unreached)]
             freed: list[Waiter] = []
             for waiter in waiters:
-                if waiter.workflow_id in gone:
+                if waiter.workflow_id in set(gone):
                     freed += await self.capacity.release(tenant_id=waiter.tenant_id, call_id=waiter.call_id)
             waiters = tuple(freed)
+            if not waiters:
+                break
+        await self.capacity.not_woken((*unsignalled, *waiters))

@@ -216,7 +216,7 @@ async def test_a_woken_waiter_is_woken_again_only_once_it_has_asked(redis: Redis
 
     async def ask(call: uuid.UUID) -> SlotAnswer:
         return await capacity.acquire(
-            tenant_id=tenant, call_id=call, limit=1, calls_per_second=1, workflow_id=f"wf-{call}"
+            tenant_id=tenant, call_id=call, limit=1, calls_per_second=0.01, workflow_id=f"wf-{call}"
         )
 
     assert (await ask(holder)).granted
@@ -224,8 +224,12 @@ async def test_a_woken_waiter_is_woken_again_only_once_it_has_asked(redis: Redis
     assert await capacity.release(tenant_id=tenant, call_id=holder) == (Waiter(tenant, waiter, f"wf-{waiter}"),)
     # Its workflow is on its way: another release (here, of a call that never got a slot) does not signal it again.
     assert await capacity.release(tenant_id=tenant, call_id=gave_up) == ()
-    assert (await ask(waiter)).reason == "pace"  # asked, and the account's rate holds it back a moment
-    assert await capacity.release(tenant_id=tenant, call_id=also_gave_up) == (Waiter(tenant, waiter, f"wf-{waiter}"),)
+    assert (await ask(waiter)).reason == "pace"  # asked, and the account's rate holds it back
+    woken = await capacity.release(tenant_id=tenant, call_id=also_gave_up)
+    assert woken == (Waiter(tenant, waiter, f"wf-{waiter}"),)
+    # Its signal did not go out (Temporal away): marked not woken, the next release names it again.
+    await capacity.not_woken(woken)
+    assert await capacity.release(tenant_id=tenant, call_id=uuid.uuid4()) == woken
 
 
 async def test_scarce_global_slots_go_level_by_level_to_the_tenants_running_fewest(
