@@ -7,10 +7,12 @@ order, and each is applied forward-only anyway (callbacks may arrive out of orde
 
 Handling one event: the row first (the attempt's SID when not known yet: the reconciliation a re-run of the
 placement waits for; the status if later than the stored one; the AMD result; the recording), then the slot of a
-call that is over (channels/voice/slots.py), then the live state, then the signal to the call's workflow.
+call that is over (channels/voice/slots.py), then the live state, then the signal to the call's workflow, then the
+calls waiting for the freed slot are woken.
 """
 
 import logging
+import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -21,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from channels.voice.capacity import Waiter
 from channels.voice.live import LiveCalls
 from channels.voice.slots import SlotWaker
 from core.errors import ServiceUnavailable
@@ -175,18 +178,48 @@ async def handle_inbox_event(
         await session.commit()
         workflow_id, tenant_id, lead_id = call.workflow_id, call.tenant_id, call.lead_id
         agent_id, direction, call_uuid = call.agent_id, call.direction, call.id
-    if slots is not None and isinstance(event, CallStatusEvent) and event.status in TERMINAL_STATUSES:
-        if direction == "outbound":
-            await slots.release(tenant_id=tenant_id, call_id=call_uuid)
-    if live is not None and moved and isinstance(event, CallStatusEvent):
-        await live.update(
-            tenant_id=tenant_id,
-            call_id=call_id,
-            lead_id=lead_id,
-            status=event.status,
-            agent_id=agent_id,
-            direction=direction,
-        )
+    over = isinstance(event, CallStatusEvent) and event.status in TERMINAL_STATUSES and direction == "outbound"
+    waiters = await _free_slot(slots, tenant_id=tenant_id, call_id=call_uuid) if slots and over else ()
+    try:
+        if live is not None and moved and isinstance(event, CallStatusEvent):
+            await live.update(
+                tenant_id=tenant_id,
+                call_id=call_id,
+                lead_id=lead_id,
+                status=event.status,
+                agent_id=agent_id,
+                direction=direction,
+            )
+        await _tell(event, workflow_id=workflow_id, call_id=call_id, temporal=temporal)
+    finally:
+        if slots is not None and waiters:
+            await _wake(slots, waiters)
+
+
+async def _free_slot(slots: SlotWaker, *, tenant_id: uuid.UUID, call_id: uuid.UUID) -> tuple[Waiter, ...]:
+    """The ended call's slot, freed now; the waiters to wake once the workflow has its signal. Redis away: the
+    workflow's own release at its end frees it."""
+    try:
+        return await slots.capacity.release(tenant_id=tenant_id, call_id=call_id)
+    except Exception as exc:
+        log.warning("call %s: slot not freed at its end callback (its workflow frees it): %s", call_id, exc)
+        return ()
+
+
+async def _wake(slots: SlotWaker, waiters: tuple[Waiter, ...]) -> None:
+    try:
+        await slots.wake(waiters)
+    except Exception as exc:
+        log.warning("waking %d calls for freed slots failed (their fallback question covers it): %s", len(waiters), exc)
+
+
+async def _tell(
+    event: CallStatusEvent | AnsweredByEvent | DialEvent | RecordingEvent,
+    *,
+    workflow_id: str,
+    call_id: str,
+    temporal: Client,
+) -> None:
     try:
         await temporal.get_workflow_handle(workflow_id).signal(
             PROVIDER_EVENT_SIGNAL, ProviderEventEnvelope(event=event)

@@ -78,6 +78,7 @@ async def test_the_completed_callback_frees_the_slot_and_wakes_the_next_in_line(
 
     await _callback(running, "completed", session_factory, temporal_client, slots)
     assert await slots.capacity.active(tenant_id=tenant.tenant_id) == 0
+    assert not await slots.capacity.renew(tenant_id=tenant.tenant_id, call_id=running.id)  # not brought back
     # The waiter was woken; its workflow is gone, so it gave up its place and the latecomer is next.
     assert await ask(latecomer, f"call:latecomer:{latecomer}") == "granted"
     async with session_factory() as session:
