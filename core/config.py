@@ -127,9 +127,11 @@ class Settings(BaseSettings):
     inbox_retention_hours: float = Field(default=72.0, gt=0)
     # While webhooks arrive faster than this (per second, as the inbox's notifications count them; 0: never), each
     # dispatcher handles at most `inbox_rate_under_burst` events a second: acknowledging comes first on a saturated
-    # host, and the backlog drains at full concurrency once the burst is over.
+    # host, and the backlog drains at full concurrency once the burst is over. A burst longer than
+    # `inbox_yield_max_seconds` is sustained load, not a burst: the dispatcher goes back to full concurrency.
     inbox_yield_above_per_second: float = Field(default=100.0, ge=0)
     inbox_rate_under_burst: float = Field(default=10.0, gt=0)
+    inbox_yield_max_seconds: float = Field(default=120.0, gt=0)
     # CPU priority of the dispatcher process (`nice`, 0-19). Acknowledging webhooks is the latency-critical path;
     # on a host shared with the API, the dispatcher drains a burst with the CPU the acknowledgements leave over.
     dispatcher_niceness: int = Field(default=10, ge=0, le=19)

@@ -102,6 +102,7 @@ class InboxDispatcher:
         self._claim_batch = max(1, min(settings.inbox_concurrency, settings.inbox_batch_size) // 4)
         self.arrivals = ArrivalRate()
         self._next_burst_claim = 0.0
+        self._pouring_since: float | None = None
         self._burst_timer: asyncio.TimerHandle | None = None
 
     def _channel_handlers(self) -> dict[str, Handler]:
@@ -134,6 +135,8 @@ class InboxDispatcher:
                 await self._prune_now_and_then()
         finally:
             listener.cancel()
+            if self._burst_timer is not None:
+                self._burst_timer.cancel()
             if self._tasks:
                 await asyncio.wait(self._tasks, timeout=self.settings.inbox_lease_seconds)
             await self._mark_handled()
@@ -154,9 +157,17 @@ class InboxDispatcher:
         """Webhooks pour in: above `inbox_yield_above_per_second`, this dispatcher takes at most
         `inbox_rate_under_burst` events a second. Acknowledging a webhook is what the provider waits for; everything a
         handled event sets off (the database, Temporal, the worker) competes with it for the CPU, so during a burst
-        the backlog grows (it is stored) and drains at full concurrency after."""
+        the backlog grows (it is stored) and drains at full concurrency after. Pouring in for longer than
+        `inbox_yield_max_seconds` is sustained load: full concurrency again until the rate falls."""
         threshold = self.settings.inbox_yield_above_per_second
-        yielding = threshold > 0 and self.arrivals.per_second() > threshold
+        if threshold <= 0 or self.arrivals.per_second() <= threshold:
+            self._pouring_since = None
+        elif self._pouring_since is None:
+            self._pouring_since = time.monotonic()
+        yielding = (
+            self._pouring_since is not None
+            and time.monotonic() - self._pouring_since < self.settings.inbox_yield_max_seconds
+        )
         metrics.YIELDING.set(1 if yielding else 0)
         return yielding
 

@@ -337,7 +337,11 @@ async def test_while_webhooks_pour_in_a_dispatcher_takes_few_events_then_drains_
     )
     for n in range(10):  # one insert each, as webhooks arrive: the rate passes 1/s
         await _enqueue(session_factory, [_synthetic(provider, f"p{n}", 0)])
-    assert dispatcher.arrivals.per_second() > 1
+
+    async def pouring_in() -> bool:
+        return dispatcher.arrivals.per_second() > 1
+
+    await eventually(pouring_in, within_seconds=5)
     await asyncio.sleep(0.3)
     burst_from = loop.time()
     for n in range(10, 60):
@@ -351,8 +355,33 @@ async def test_while_webhooks_pour_in_a_dispatcher_takes_few_events_then_drains_
     await eventually(all_done, within_seconds=60)
     during = [when for when, _ in started if burst_from <= when <= last_insert + 0.5]
     after = [count for when, count in started if when > last_insert + 0.6]
-    # 5 a second, one at a time: the starts are 0.2 s apart (a little slack for the clock).
-    assert during and all(later - earlier > 0.18 for earlier, later in pairwise(during))
+    # 5 a second, one at a time: the starts are 0.2 s apart (slack for the event loop's scheduling).
+    assert during and all(later - earlier > 0.15 for earlier, later in pairwise(during))
     assert len(during) <= 5 * (last_insert + 0.5 - burst_from) + 2
     assert after and max(after) > 2, "the backlog should drain at full concurrency after the burst"
     assert not dispatcher.yielding()
+
+
+async def test_arrivals_above_the_threshold_for_long_are_load_not_a_burst(dispatchers: Running) -> None:
+    """Past `inbox_yield_max_seconds` of pouring in, the dispatcher stops holding back (the backlog would only grow),
+    and yields again to the next burst once the rate has fallen."""
+    dispatcher = dispatchers.start(
+        {_provider("idle"): _never_called}, inbox_yield_above_per_second=2, inbox_yield_max_seconds=0.5
+    )
+    for _ in range(5):
+        dispatcher.arrivals.note()
+    assert dispatcher.yielding()
+    for _ in range(8):  # still pouring in, for longer than the burst may last
+        await asyncio.sleep(0.1)
+        for _ in range(3):
+            dispatcher.arrivals.note()
+    assert not dispatcher.yielding()
+    await asyncio.sleep(1.1)  # the rate falls
+    assert not dispatcher.yielding()
+    for _ in range(5):
+        dispatcher.arrivals.note()
+    assert dispatcher.yielding()
+
+
+async def _never_called(row: WebhookInbox) -> None:
+    raise AssertionError(f"no event of this provider exists: {row.id}")
