@@ -252,17 +252,18 @@ class BenchStack:
         used["postgres"] = self._postgres_cpu_seconds()
         return used
 
-    async def quiet(self, *, below_cores: float = 0.15, within: float = 30.0) -> float:
-        """Wait (at most `within` s) until the stack's processes together use less than `below_cores` over half a
-        second: what an earlier phase set off (timers, workflow tasks) must not land on the next phase's figures.
-        The seconds it took."""
+    async def quiet(self, *, below_cores: float = 0.15, for_seconds: float = 3.0, within: float = 60.0) -> float:
+        """Wait (at most `within` s) until the stack's processes together have used less than `below_cores` for
+        `for_seconds` in a row: what an earlier phase set off (timers, workflow tasks, the server's deferred work)
+        must not land on the next phase's figures. The seconds it took."""
         started = time.monotonic()
-        while time.monotonic() - started < within:
+        calm = 0.0
+        while time.monotonic() - started < within and calm < for_seconds:
             before = self.cpu_seconds()
             await asyncio.sleep(0.5)
             after = self.cpu_seconds()
-            if sum(max(0.0, after[name] - before.get(name, 0.0)) for name in after) / 0.5 < below_cores:
-                break
+            busy = sum(max(0.0, after[name] - before.get(name, 0.0)) for name in after) / 0.5
+            calm = calm + 0.5 if busy < below_cores else 0.0
         return time.monotonic() - started
 
     def _postgres_cpu_seconds(self) -> float:
