@@ -304,8 +304,12 @@ class CallCapacity:
 
     async def not_woken(self, waiters: tuple[Waiter, ...]) -> None:
         """Forget that these waiters were woken (their signal did not go out): the next release names them again."""
-        for waiter in waiters:
-            await self._redis.hdel(self._k("woken", waiter.tenant_id), str(waiter.call_id))  # type: ignore[misc]
+        if not waiters:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for waiter in waiters:
+                pipe.hdel(self._k("woken", waiter.tenant_id), str(waiter.call_id))
+            await pipe.execute()
 
     async def active(self, *, tenant_id: uuid.UUID | None = None) -> int:
         """Leases alive now, for one tenant or overall."""

@@ -49,11 +49,13 @@ class SlotWaker:
             return
         unsignalled: list[Waiter] = []
         for _ in range(WAKE_ROUNDS):
-            gone, unreached = await CallWorkflowClient(self._temporal).wake([waiter.workflow_id for waiter in waiters])
-            unsignalled += [waiter for waiter in waiters if waiter.workflow_id in set(unreached)]
+            gone, unreached = map(
+                set, await CallWorkflowClient(self._temporal).wake([waiter.workflow_id for waiter in waiters])
+            )
+            unsignalled += [waiter for waiter in waiters if waiter.workflow_id in unreached]
             freed: list[Waiter] = []
             for waiter in waiters:
-                if waiter.workflow_id in set(gone):
+                if waiter.workflow_id in gone:
                     freed += await self.capacity.release(tenant_id=waiter.tenant_id, call_id=waiter.call_id)
             waiters = tuple(freed)
             if not waiters:
