@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api.auth.resolve import RecentKeyUses
+from api.body_limit import BodyLimitMiddleware
 from api.cors import CorsMiddleware, rules_for
 from api.docs import install_docs
 from api.errors import install_error_handlers
@@ -118,6 +119,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks_whatsapp.router, dependencies=[Depends(limit_webhook_source)])
     app.include_router(webhooks_twilio.router, dependencies=[Depends(limit_webhook_source)])
     install_web(app, settings.web_dist_dir)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_json_bytes=settings.api_max_body_bytes,
+        max_upload_bytes=settings.lead_import_max_bytes,
+    )
     hsts = settings.hsts_max_age_seconds if settings.env == "prod" else None
     cors_rules = rules_for(api_origins=settings.cors_allowed_origins, codec_origin=settings.temporal_ui_url)
     install_outer_middleware(

@@ -21,6 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.http_methods import allowed_methods, options_response
@@ -55,6 +56,14 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc.orig)
     message = "a value in the request cannot be stored by the database (for example a NUL character); fix it and retry"
     return JSONResponse({"error": "invalid_value", "message": message, "details": None}, status_code=422)
+
+
+async def _changed_meanwhile(request: Request, exc: Exception) -> JSONResponse:
+    """A row this request read was deleted (or changed under its version) by another request before this one wrote
+    it: a race the caller resolves by reading again, not a server fault."""
+    log.warning("%s %s: a row changed or was deleted by another request meanwhile", request.method, request.url.path)
+    message = "what this request changes was deleted or changed by another request meanwhile; read it again and retry"
+    return JSONResponse({"error": "conflict", "message": message, "details": None}, status_code=409)
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5
@@ -103,6 +112,8 @@ def _unreadable_body(request: Request, exc: RequestValidationError) -> JSONRespo
 
 
 def _framework_error_code(status_code: int) -> str:
+    if status_code == 413:
+        return "payload_too_large"  # as the webhooks' own limit names it
     try:
         return HTTPStatus(status_code).phrase.lower().replace(" ", "_").replace("-", "_")
     except ValueError:
@@ -149,5 +160,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(StaleDataError, _changed_meanwhile)
     for outage in (DBAPIError, PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError):
         app.add_exception_handler(outage, _database_unavailable)

@@ -228,6 +228,8 @@ class Settings(BaseSettings):
 
     # CSV lead import: limits of one upload, and how many lead workflows its job starts at a time
     lead_import_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    # JSON request bodies under /api/ past this are refused with 413 (api/body_limit.py).
+    api_max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     lead_import_max_rows: int = Field(default=5000, ge=1)
     lead_import_workflow_concurrency: int = Field(default=16, ge=1)
 

@@ -40,8 +40,9 @@ class AnswerHours(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     days: tuple[str, ...] = Field(default=WEEKDAYS, min_length=1)
-    start: time = time(0, 0)
-    end: time = time(23, 59, 59)
+    # Local wall-clock times without an offset: RFC 3339's partial-time, not JSON Schema's `time` (which needs one).
+    start: time = Field(default=time(0, 0), json_schema_extra={"format": "partial-time"})
+    end: time = Field(default=time(23, 59, 59), json_schema_extra={"format": "partial-time"})
 
     @field_validator("start", "end")
     @classmethod

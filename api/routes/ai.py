@@ -26,6 +26,7 @@ from api.scopes import LeadScope
 from api.security import AgentManager, CurrentTenant, DraftWorker, UsageReader
 from api.services import ai_agent as service
 from api.services import ai_drafts as drafts
+from domain.ai_agent import ConversationHandler
 
 router = APIRouter(prefix="/ai", tags=["ai agent"])
 
@@ -130,5 +131,5 @@ async def set_handler(
 ) -> HandlerPublic:
     """`ai`: the agent answers this lead again; `human`: a person takes the conversation over."""
     return await drafts.set_handler(
-        **scope.kwargs, live=live, lead_id=lead_id, handler=data.handler, actor=principal.actor
+        **scope.kwargs, live=live, lead_id=lead_id, handler=ConversationHandler(data.handler), actor=principal.actor
     )

@@ -7,11 +7,12 @@ Owner/admin write (`sequence:manage`), everyone in the tenant reads (`sequence:r
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from api.deps import SessionDep
 from api.idempotency import REPLAYED_HEADER, IdempotencyKey
 from api.schemas.sequences import (
+    MAX_VERSION,
     SequenceCreate,
     SequencePreview,
     SequencePreviewRequest,
@@ -113,7 +114,10 @@ async def list_versions(
 
 @router.get("/{sequence_id}/versions/{version}")
 async def get_version(
-    sequence_id: uuid.UUID, version: int, principal: SequenceReader, session: SessionDep
+    sequence_id: uuid.UUID,
+    version: Annotated[int, Path(ge=1, le=MAX_VERSION, description="a published version number")],
+    principal: SequenceReader,
+    session: SessionDep,
 ) -> SequenceVersionPublic:
     found = await service.get_version(
         session=session, tenant_id=principal.tenant(), sequence_id=sequence_id, version=version

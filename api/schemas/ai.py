@@ -4,15 +4,17 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from api.schemas.base import InputBody
 from domain.ai_agent import AgentMode, AgentTool, AnswerHours, ConversationHandler
 
 DEFAULT_TOOLS = list(AgentTool)
 
 
-class AgentSettingsUpdate(BaseModel):
+class AgentSettingsUpdate(InputBody):
     """The whole settings, stored as a new version. `api_key` left out (null) keeps the stored key; "" clears it."""
 
     mode: AgentMode
@@ -33,9 +35,12 @@ class AgentSettingsUpdate(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("base_url must be an http:// or https:// URL")
-        return value.rstrip("/") if value else value
+        if not value:
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("base_url must be an http:// or https:// URL with a host, e.g. https://api.openai.com/v1")
+        return value.rstrip("/")
 
     @field_validator("tools")
     @classmethod
@@ -118,16 +123,16 @@ class DraftList(BaseModel):
     items: list[DraftPublic]
 
 
-class DraftApproval(BaseModel):
+class DraftApproval(InputBody):
     text: str | None = Field(default=None, min_length=1, max_length=4096, description="an edited reply to send instead")
 
 
-class DraftRejection(BaseModel):
+class DraftRejection(InputBody):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class HandlerChange(BaseModel):
-    handler: Literal[ConversationHandler.AI, ConversationHandler.HUMAN]
+class HandlerChange(InputBody):
+    handler: Literal["ai", "human"] = Field(description="`unassigned` is only the state before anyone handled it")
 
 
 class HandlerPublic(BaseModel):

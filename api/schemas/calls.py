@@ -6,10 +6,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.base import InputBody
 from domain.calls import CallDisposition
 
 
-class ClickToCall(BaseModel):
+class ClickToCall(InputBody):
     """Ring the agent first, then bridge the lead; or (`ring_agent_first: false`) call the lead directly, answered
     by the account's configured answer (agent's phone, voice agent, message) with voicemail detection."""
 
@@ -68,7 +69,7 @@ class CallList(BaseModel):
     items: list[CallPublic]
 
 
-class DispositionUpdate(BaseModel):
+class DispositionUpdate(InputBody):
     disposition: CallDisposition
     note: str | None = Field(default=None, max_length=2000)
     callback_at: datetime | None = Field(default=None, description="when to call the lead back (timezone-aware)")

@@ -7,8 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from api.schemas.base import RowWithId
-from api.schemas.nul import NulFreeModel
+from api.schemas.base import InputBody, RowWithId
 from domain.ai_agent import ConversationHandler
 
 
@@ -75,7 +74,7 @@ class MessagePage(BaseModel):
     next_cursor: str | None
 
 
-class MessageSend(NulFreeModel):
+class MessageSend(InputBody):
     """A manual message: free text (inside the 24-hour window) or an approved template."""
 
     text: str | None = Field(default=None, min_length=1, max_length=4096)
@@ -90,4 +89,6 @@ class MessageSend(NulFreeModel):
     def _text_or_template(self) -> "MessageSend":
         if not self.text and not self.template:
             raise ValueError("give a text or a template")
+        if self.text and self.template:
+            raise ValueError("give a text or a template, not both: a template is sent as approved, without the text")
         return self

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, Field, model_validator
 
 from api.schemas.base import InputBody
 from api.schemas.jobs import JobPublic
@@ -24,10 +24,8 @@ class LeadFilter(InputBody):
     q: str | None = Field(default=None, max_length=200)
 
 
-class EnrollRequest(BaseModel):
+class EnrollRequest(InputBody):
     """Exactly one of `lead_ids` or `filter` (an empty filter `{}` means every lead of the tenant)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     # The hard bound only stops absurd bodies; settings.enrollment_max_leads is the limit a person sees.
     lead_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=100_000)

@@ -2,7 +2,9 @@
 
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
+
+from api.schemas.base import InputBody
 
 
 class FeatureFlagState(BaseModel):
@@ -18,7 +20,5 @@ class TenantFeatureFlagsPublic(BaseModel):
     flags: list[FeatureFlagState]
 
 
-class FeatureFlagOverride(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class FeatureFlagOverride(InputBody):
     enabled: bool

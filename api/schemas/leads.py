@@ -4,6 +4,7 @@ Phones arrive as typed by a person; the service normalises them with the tenant'
 not know the tenant). E-mail addresses are checked and lower-cased here so every entry point agrees on one rule.
 """
 
+import json
 import re
 import uuid
 from datetime import datetime
@@ -18,6 +19,8 @@ from domain.stages import Stage
 # Deliberately pragmatic: one "@", no spaces, a dotted domain. Deliverability is the mail provider's business.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]{2,}$")
 MAX_CUSTOM_FIELDS = 100
+# Every lead list and export carries them: a lead's custom fields stay small.
+MAX_CUSTOM_FIELDS_BYTES = 16 * 1024
 
 
 class InvalidEmail(ValueError):
@@ -44,6 +47,8 @@ def _email(value: str | None) -> str | None:
 def _custom_fields(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if value is not None and len(value) > MAX_CUSTOM_FIELDS:
         raise ValueError(f"at most {MAX_CUSTOM_FIELDS} custom fields")
+    if value is not None and len(json.dumps(value, ensure_ascii=False).encode()) > MAX_CUSTOM_FIELDS_BYTES:
+        raise ValueError(f"at most {MAX_CUSTOM_FIELDS_BYTES} bytes of custom fields (as JSON)")
     return value
 
 

@@ -19,6 +19,8 @@ def contains_nul(value: Any) -> bool:
         return any(contains_nul(key) or contains_nul(item) for key, item in value.items())
     if isinstance(value, list | tuple):
         return any(contains_nul(item) for item in value)
+    if isinstance(value, BaseModel):  # a nested shape (a voice script, answer hours) validated before its parent
+        return any(contains_nul(getattr(value, name)) for name in type(value).model_fields)
     return False
 
 

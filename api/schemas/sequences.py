@@ -11,7 +11,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from api.schemas.base import InputBody
 from domain.sequences.preview import PreviewStep
@@ -93,15 +93,19 @@ def one_of_and_start(model: M, first: str, second: str) -> M:
     return model
 
 
-class SequencePreviewRequest(BaseModel):
-    """Exactly one of `phone` or `lead_id`. Without `version` the draft is previewed."""
+# Version numbers are PostgreSQL integers: a larger one names no version, and is refused as such before any query.
+MAX_VERSION = 2**31 - 1
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+class SequencePreviewRequest(InputBody):
+    """Exactly one of `phone` or `lead_id`. Without `version` the draft is previewed."""
 
     phone: str | None = Field(default=None, min_length=1, max_length=40, description="any format, tenant region")
     lead_id: uuid.UUID | None = None
     start_at: datetime | None = Field(default=None, description="ISO-8601 with offset; default now")
-    version: int | None = Field(default=None, ge=1, description="a published version; default the draft")
+    version: int | None = Field(
+        default=None, ge=1, le=MAX_VERSION, description="a published version; default the draft"
+    )
     name: str | None = Field(default=None, max_length=200, description="sample lead name when previewing a phone")
 
     @model_validator(mode="after")

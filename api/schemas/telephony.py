@@ -5,10 +5,11 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.base import InputBody
 from domain.calls import DEFAULT_CONSENT_PROMPT, VoiceScript
 
 
-class TelephonyAccountUpdate(BaseModel):
+class TelephonyAccountUpdate(InputBody):
     """Replace the account. `auth_token` left out (null) keeps the stored one; "" clears it."""
 
     provider: Literal["twilio", "sandbox"] = Field(description="`sandbox`: the local provider sandbox (not in prod)")

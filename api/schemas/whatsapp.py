@@ -6,13 +6,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from api.schemas.base import InputBody
 
-class WhatsAppAccountUpdate(BaseModel):
+
+class WhatsAppAccountUpdate(InputBody):
     """Replace the account settings. A secret left out (null) keeps its stored value; "" clears it."""
 
     provider: Literal["cloud", "evolution", "sandbox"]
     phone_number_id: str | None = Field(default=None, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")
-    display_number: str | None = Field(default=None, max_length=32)
+    display_number: str | None = Field(
+        default=None, max_length=32, pattern=r"^\+?[0-9][0-9 ().-]*$", description="the number as people see it"
+    )
     access_token: str | None = Field(default=None, max_length=1000)
     app_secret: str | None = Field(default=None, max_length=200)
     verify_token: str | None = Field(default=None, max_length=200)
@@ -30,7 +34,7 @@ class WhatsAppAccountPublic(BaseModel):
     updated_at: datetime
 
 
-class ShardMove(BaseModel):
+class ShardMove(InputBody):
     shard: str = Field(min_length=1, max_length=63)
 
 

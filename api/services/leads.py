@@ -18,10 +18,11 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.exc import StaleDataError
 
 from api.idempotency import IdempotencyKeyReused, fingerprint
 from api.schemas.leads import LeadCreate, LeadPublic, LeadStatusChange, LeadUpdate
-from api.services import found
+from api.services import found, not_found
 from api.transaction import after_commit, end_reads
 from core.errors import Conflict, Unprocessable
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
@@ -354,6 +355,9 @@ async def update_lead(
     try:
         async with session.begin_nested():
             await leads.flush()
+    except StaleDataError:
+        # A DELETE of the lead committed between this request's read and its write.
+        raise not_found("lead", lead_id) from None
     except IntegrityError:
         raced = await leads.get_by_phone(tenant_id=tenant.id, phone=changes.get("phone", ""))
         if raced is None:

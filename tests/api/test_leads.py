@@ -12,6 +12,7 @@ from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
+from api.services import leads as leads_service
 from models import Lead
 from repositories.leads import LeadRepository
 from workflows.ids import lead_workflow_id
@@ -493,6 +494,26 @@ async def test_delete_is_for_owner_and_admin_and_stops_the_workflow(client, tena
     assert (await client.delete(f"{LEADS}/{lead['id']}", headers=tenant.headers())).status_code == 404
     # The phone is free again.
     assert (await _create(client, tenant, phone=_phone_in(220))).status_code == 201
+
+
+async def test_a_patch_racing_a_delete_is_a_404_not_a_500(
+    client, tenant, session_factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The DELETE commits between the PATCH's read of the lead and its write: the PATCH finds nothing to change."""
+    lead = (await _create(client, tenant, phone=_phone_in(221))).json()
+    read_lead = leads_service.get_lead
+
+    async def deleted_right_after_the_read(**kwargs):
+        found = await read_lead(**kwargs)
+        async with session_factory() as other, other.begin():
+            await LeadRepository(other).delete(tenant_id=found.tenant_id, lead_id=found.id)
+        return found
+
+    monkeypatch.setattr(leads_service, "get_lead", deleted_right_after_the_read)
+    response = await client.patch(f"{LEADS}/{lead['id']}", json={"name": "Renamed"}, headers=tenant.headers())
+
+    assert response.status_code == 404, response.text
+    assert response.json()["error"] == "not_found"
 
 
 @pytest.mark.parametrize("path", ["/api/v1/leads/not-a-uuid", "/api/v1/leads/123/timeline"])

@@ -3,12 +3,15 @@
 import secrets
 
 import httpx
+import pytest
 from fastapi import FastAPI
 
 from core.secret_box import PREFIX, SecretBox
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from tests.fixtures.crm import SystemAdminContext, TenantContext
 from tests.fixtures.whatsapp import WhatsAppTenant, fresh_phone_digits
+
+ACCOUNT = "/api/v1/whatsapp/account"
 
 
 def _pnid() -> str:
@@ -45,16 +48,39 @@ async def test_secrets_are_write_only(client: httpx.AsyncClient, tenant: TenantC
     assert keep.json()["has_app_secret"] is True and keep.json()["display_number"] == "+14155550199"
 
 
-async def test_a_value_the_database_refuses_is_422_without_sql(
+async def test_a_nul_in_a_setting_is_a_422_naming_it_and_changes_nothing(
     client: httpx.AsyncClient, tenant: TenantContext
 ) -> None:
-    """The safety net behind input validation: PostgreSQL refusing a value (here a NUL) is the caller's 422."""
-    body = {"provider": "sandbox", "display_number": "+1415555\u00000100"}
-    response = await client.put("/api/v1/whatsapp/account", json=body, headers=tenant.headers())
+    """PostgreSQL cannot store a NUL: refused as the field's 422 before anything is written (a secret too)."""
+    good = {
+        "provider": "cloud",
+        "phone_number_id": _pnid(),
+        "display_number": "+14155550100",
+        "access_token": "EAAG-token",
+        "app_secret": "first",
+        "verify_token": "verify-me",
+    }
+    assert (await client.put(ACCOUNT, json=good, headers=tenant.headers())).status_code == 200
+    for field, value in (("display_number", "+1415555\u00000100"), ("app_secret", "\u0000")):
+        response = await client.put(ACCOUNT, json={**good, field: value}, headers=tenant.headers())
+        assert response.status_code == 422, response.text
+        assert response.json()["details"][0]["field"] == field
+    assert (await client.get(ACCOUNT, headers=tenant.headers())).json()["display_number"] == "+14155550100"
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"display_number": "not a number"}, "display_number"), ({"bogus": 1}, "bogus")],
+)
+async def test_a_setting_that_is_not_one_is_a_422_naming_it(
+    client: httpx.AsyncClient, tenant: TenantContext, change: dict[str, object], field: str
+) -> None:
+    response = await client.put(
+        ACCOUNT, json={"provider": "cloud", "phone_number_id": _pnid(), **change}, headers=tenant.headers()
+    )
     assert response.status_code == 422, response.text
-    assert response.json()["error"] == "invalid_value"
-    for leak in ("INSERT", "UPDATE", "whatsapp_account", "psycopg", "0100"):
-        assert leak not in response.text
+    assert response.json()["details"][0]["field"] == field
+    assert (await client.get(ACCOUNT, headers=tenant.headers())).status_code == 404
 
 
 async def test_evolution_without_a_configured_shard_is_the_callers_422(

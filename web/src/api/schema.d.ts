@@ -1647,13 +1647,13 @@ export interface components {
             days: string[];
             /**
              * End
-             * Format: time
+             * Format: partial-time
              * @default 23:59:59
              */
             end: string;
             /**
              * Start
-             * Format: time
+             * Format: partial-time
              * @default 00:00:00
              */
             start: string;
@@ -2284,6 +2284,7 @@ export interface components {
         HandlerChange: {
             /**
              * Handler
+             * @description `unassigned` is only the state before anyone handled it
              * @enum {string}
              */
             handler: "ai" | "human";
@@ -3799,7 +3800,10 @@ export interface components {
             access_token?: string | null;
             /** App Secret */
             app_secret?: string | null;
-            /** Display Number */
+            /**
+             * Display Number
+             * @description the number as people see it
+             */
             display_number?: string | null;
             /** Phone Number Id */
             phone_number_id?: string | null;
@@ -8159,6 +8163,7 @@ export interface operations {
             header?: never;
             path: {
                 sequence_id: string;
+                /** @description a published version number */
                 version: number;
             };
             cookie?: never;
