@@ -11,7 +11,7 @@ flag went off is never dialled.
 import asyncio
 import secrets
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, Unpack
 
 from temporalio import activity
@@ -38,7 +38,7 @@ from repositories.calls import CallRepository
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
-from repositories.tasks import TaskRepository
+from repositories.tasks import TaskRepository, callback_task_key
 from repositories.telephony_accounts import TelephonyAccountRepository
 from repositories.timeline import TimelineRepository
 from workflow_clients.lead import LeadWorkflowClient
@@ -294,8 +294,7 @@ class CallActivities(ProviderActivities):
         """Signal the lead's workflow (signal-with-start: a lead whose run ended gets a fresh one) what the call's
         disposition means for it, with the tenant's status key for the stage it moves the lead to. A requested
         callback with its time becomes a task for the lead's owner, due then (once per call and time)."""
-        if data.disposition == CallDisposition.CALLBACK_REQUESTED and data.callback_at is not None:
-            await self._callback_task(data, data.callback_at)
+        await self._callback_task(data)
         effect = lead_effect(data.disposition)
         if not effect.tells_the_lead:
             return
@@ -329,35 +328,31 @@ class CallActivities(ProviderActivities):
             tenant=tenant, lead=lead, signal=RECORD_CALL_OUTCOME_SIGNAL, arg=outcome, active_enrollments=enrollments
         )
 
-    async def _callback_task(self, data: CallOutcome, at: datetime) -> None:
-        await self._call_back_task(
-            data.tenant_id,
-            data.lead_id,
-            title_note="",
-            happened=f"asked to be called back (call disposition by {data.actor}).",
-            due_at=at,
-            key=f"call-callback:{data.call_id}:{at.isoformat()}",
-        )
+    async def _callback_task(self, data: CallOutcome) -> None:
+        """The callback the disposition asks for (if any) on the owner's list; one an earlier disposition of the call
+        asked for, at another time or no longer, is cancelled."""
+        at = data.callback_at if data.disposition == CallDisposition.CALLBACK_REQUESTED else None
+        key = callback_task_key(data.call_id, at) if at is not None else None
+        async with self._sessions() as session, session.begin():
+            tasks = TaskRepository(session)
+            await tasks.cancel_call_callbacks(
+                tenant_id=data.tenant_id, call_id=data.call_id, keep_key=key, actor=data.actor, at=datetime.now(UTC)
+            )
+            lead = await LeadRepository(session).by_id(data.lead_id)
+            if at is None or key is None or lead is None:
+                return
+            happened = f"asked to be called back (call disposition by {data.actor})."
+            await tasks.call_back(lead=lead, title_note="", happened=happened, due_at=at, key=key)
 
     async def _call_back_task(
         self, tenant_id: uuid.UUID, lead_id: uuid.UUID, *, title_note: str, happened: str, due_at: datetime, key: str
     ) -> None:
-        """A task for the lead's owner, once per `key`: "Call back <lead><title_note>", "<phone> <happened>"."""
         async with self._sessions() as session, session.begin():
             lead = await LeadRepository(session).by_id(lead_id)
-            if lead is None:
+            if lead is None or lead.tenant_id != tenant_id:
                 return
-            await TaskRepository(session).create_once(
-                {
-                    "tenant_id": tenant_id,
-                    "lead_id": lead_id,
-                    "title": f"Call back {lead.name or lead.phone}{title_note}",
-                    "description": f"{lead.phone} {happened}",
-                    "assignee_id": lead.owner_id,
-                    "due_at": due_at,
-                    "blocks_enrollment": False,
-                    "idempotency_key": key,
-                }
+            await TaskRepository(session).call_back(
+                lead=lead, title_note=title_note, happened=happened, due_at=due_at, key=key
             )
 
     @activity.defn(name=VOICE_REPLY)

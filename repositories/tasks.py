@@ -6,8 +6,13 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from models import Task
+from models import Lead, Task
 from repositories.base import Repository
+
+
+def callback_task_key(call_id: uuid.UUID | str, at: datetime) -> str:
+    """The key of the task a call's "call me back at `at`" disposition creates: one per call and time."""
+    return f"call-callback:{call_id}:{at.isoformat()}"
 
 
 class TaskRepository(Repository[Task]):
@@ -38,6 +43,39 @@ class TaskRepository(Repository[Task]):
             .where(Task.tenant_id == tenant_id, Task.id == task_id, Task.status == "open")
             .values(status=status, closed_at=at, closed_by=actor, note=note, outcome=outcome)
         )
+
+    async def call_back(self, *, lead: Lead, title_note: str, happened: str, due_at: datetime, key: str) -> Task:
+        """A task for the lead's owner, once per `key`: "Call back <lead><title_note>", "<phone> <happened>"."""
+        return await self.create_once(
+            {
+                "tenant_id": lead.tenant_id,
+                "lead_id": lead.id,
+                "title": f"Call back {lead.name or lead.phone}{title_note}",
+                "description": f"{lead.phone} {happened}",
+                "assignee_id": lead.owner_id,
+                "due_at": due_at,
+                "blocks_enrollment": False,
+                "idempotency_key": key,
+            }
+        )
+
+    async def cancel_call_callbacks(
+        self, *, tenant_id: uuid.UUID, call_id: uuid.UUID | str, keep_key: str | None, actor: str, at: datetime
+    ) -> int:
+        """Cancel the call's open callback tasks but `keep_key`'s: a corrected disposition replaces the callback an
+        earlier one asked for (another time, or none). Returns how many were cancelled."""
+        result = await self.session.execute(
+            update(Task)
+            .where(
+                Task.tenant_id == tenant_id,
+                Task.status == "open",
+                Task.idempotency_key.startswith(f"call-callback:{call_id}:", autoescape=True),
+                Task.idempotency_key != (keep_key or ""),
+            )
+            .values(status="cancelled", closed_at=at, closed_by=actor[:80], note="the call's disposition changed")
+            .returning(Task.id)
+        )
+        return len(result.scalars().all())
 
     async def mark_escalated(self, *, task_id: uuid.UUID, at: datetime) -> bool:
         return await self._touched(

@@ -6,7 +6,7 @@ workflow starts once its row has committed (api/transaction.py `after_commit`).
 
 import secrets
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -30,9 +30,12 @@ from core.config import Settings
 from core.errors import Conflict, NotFound, Unprocessable
 from core.feature_flags import FeatureFlagReader
 from core.redis import Keys
+from domain.calls import CallDisposition
 from domain.feature_flags import FeatureFlag
 from models import Call, Lead, Tenant
 from repositories.calls import CallRepository
+from repositories.leads import LeadRepository
+from repositories.tasks import TaskRepository, callback_task_key
 from repositories.telephony_accounts import TelephonyAccountRepository
 from repositories.tenants import TenantRepository
 from repositories.timeline import TimelineRepository
@@ -172,10 +175,7 @@ async def set_disposition(
 ) -> CallDetail:
     """Through the call's workflow while it runs (it tells the lead's timeline); on the row once it has ended."""
     call = await get_call(session=session, tenant_id=principal.tenant(), call_id=call_id)
-    if data.callback_at is not None and data.callback_at.tzinfo is None:
-        raise Unprocessable(
-            "callback_at must carry a time zone", details=[{"field": "callback_at", "reason": "naive datetime"}]
-        )
+    check_callback_at(data, now=datetime.now(UTC))
     request = DispositionRequest(
         disposition=data.disposition, note=data.note, callback_at=data.callback_at, actor=principal.actor
     )
@@ -190,6 +190,29 @@ async def set_disposition(
         await _dispose_on_row(session=session, call=call, request=request)
     await session.refresh(call)
     return detail(call)
+
+
+# How far ahead a callback may be asked for; a time already past (beyond a minute of clock skew) is a typo.
+CALLBACK_HORIZON = timedelta(days=366)
+CALLBACK_PAST_TOLERANCE = timedelta(minutes=1)
+
+
+def check_callback_at(data: DispositionUpdate, *, now: datetime) -> None:
+    """422 naming `callback_at` unless it is a zoned time from now to a year ahead, asked with `callback_requested`."""
+    at = data.callback_at
+    if at is None:
+        return
+    reason = None
+    if at.tzinfo is None:
+        reason = "naive datetime: give a time zone (e.g. 2026-12-24T10:00:00+01:00)"
+    elif data.disposition != CallDisposition.CALLBACK_REQUESTED:
+        reason = "only the callback_requested disposition takes a callback time"
+    elif at < now - CALLBACK_PAST_TOLERANCE:
+        reason = "in the past"
+    elif at > now + CALLBACK_HORIZON:
+        reason = f"more than {CALLBACK_HORIZON.days} days ahead"
+    if reason is not None:
+        raise Unprocessable(f"callback_at: {reason}", details=[{"field": "callback_at", "reason": reason}])
 
 
 async def _dispose_on_row(*, session: AsyncSession, call: Call, request: DispositionRequest) -> None:
@@ -210,6 +233,17 @@ async def _dispose_on_row(*, session: AsyncSession, call: Call, request: Disposi
             "callback_at": request.callback_at.isoformat() if request.callback_at else None,
         },
     )
+    # As the running call's workflow does (activities/calls.py): the callback asked for replaces an earlier one.
+    at = request.callback_at if request.disposition == CallDisposition.CALLBACK_REQUESTED else None
+    key = callback_task_key(call.id, at) if at is not None else None
+    tasks = TaskRepository(session)
+    await tasks.cancel_call_callbacks(
+        tenant_id=call.tenant_id, call_id=call.id, keep_key=key, actor=request.actor, at=datetime.now(UTC)
+    )
+    lead = await LeadRepository(session).by_id(call.lead_id)
+    if at is not None and key is not None and lead is not None:
+        happened = f"asked to be called back (call disposition by {request.actor})."
+        await tasks.call_back(lead=lead, title_note="", happened=happened, due_at=at, key=key)
     await session.flush()
 
 

@@ -689,3 +689,72 @@ async def test_every_spoken_line_uses_the_tenants_voice_preset(
         script["closing"],
     ]
     assert {(s["voice"], s["language"]) for s in spoken} == {("Polly.Lupe-Neural", "es-US")}
+
+
+@pytest.mark.parametrize("workflow", ["running", "closed"])
+async def test_a_corrected_disposition_replaces_the_callback_it_asked_for(
+    dial: Dialing, temporal_client: Client, workflow: str
+) -> None:
+    """An agent who picked the wrong time, or no callback at all, corrects the disposition: the owner's list keeps
+    only the callback the latest disposition asks for; through the call's workflow while it waits for dispositions,
+    on the row once it has closed."""
+    lead_id, _ = await dial.lead_who("no_answer")
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    ended = await dial.ended(placed)
+    if workflow == "closed":
+        await temporal_client.get_workflow_handle(ended["workflow_id"]).terminate("the disposition window passed")
+    path = f"/api/v1/calls/{placed['id']}/disposition"
+    first, second = ((datetime.now(tz=UTC) + timedelta(days=days)).replace(microsecond=0) for days in (1, 2))
+
+    async def callbacks() -> list[tuple[datetime, str]]:
+        async with dial.session_factory() as session:
+            rows = (await session.execute(select(Task.due_at, Task.status).where(Task.lead_id == lead_id))).all()
+        return sorted((due, status) for due, status in rows)
+
+    for at in (first, second):
+        body = {"disposition": "callback_requested", "callback_at": at.isoformat()}
+        answer = await dial.client.post(path, json=body, headers=dial.tenant.headers("agent"))
+        assert answer.status_code == 200, answer.text
+
+    async def moved() -> bool:
+        return await callbacks() == [(first, "cancelled"), (second, "open")]
+
+    await eventually(moved)
+    answer = await dial.client.post(path, json={"disposition": "interested"}, headers=dial.tenant.headers("agent"))
+    assert answer.status_code == 200, answer.text
+
+    async def none_left() -> bool:
+        return await callbacks() == [(first, "cancelled"), (second, "cancelled")]
+
+    await eventually(none_left)
+
+
+BAD_DISPOSITIONS: list[tuple[dict[str, Any], str, str]] = [
+    ({"disposition": "callback_requested", "callback_at": "1970-01-01T00:00:00Z"}, "callback_at", "in the past"),
+    ({"disposition": "callback_requested", "callback_at": "9999-12-31T23:59:59Z"}, "callback_at", "days ahead"),
+    ({"disposition": "callback_requested", "callback_at": "2030-01-01T10:00:00"}, "callback_at", "time zone"),
+    ({"disposition": "interested", "callback_at": "2030-01-01T10:00:00Z"}, "callback_at", "callback_requested"),
+    ({"disposition": "interested", "note": "a\u0000b"}, "note", "NUL"),
+    ({"disposition": "interested", "extra": 1}, "extra", "Extra inputs"),
+]
+
+
+async def test_a_disposition_that_cannot_be_right_is_a_422_naming_the_field_and_changes_nothing(
+    dial: Dialing,
+) -> None:
+    lead_id, _ = await dial.lead_who("no_answer")
+    placed = await dial.call(lead_id, ring_agent_first=False)
+    before = await dial.ended(placed)
+
+    for body, field, reason in BAD_DISPOSITIONS:
+        answer = await dial.client.post(
+            f"/api/v1/calls/{placed['id']}/disposition", json=body, headers=dial.tenant.headers("agent")
+        )
+        assert answer.status_code == 422, answer.text
+        detail = answer.json()["details"][0]
+        assert detail["field"] == field and reason in detail["reason"], answer.text
+
+    after = await dial.client.get(f"/api/v1/calls/{placed['id']}", headers=dial.tenant.headers("agent"))
+    assert after.json()["disposition"] == before["disposition"]
+    async with dial.session_factory() as session:
+        assert (await session.execute(select(Task.id).where(Task.lead_id == lead_id))).first() is None
