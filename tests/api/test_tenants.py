@@ -1,5 +1,5 @@
 """Tenants: system_admin creates a tenant with its owner and default statuses; slugs are unique; bad input is 422;
-the owner (or a system admin) changes its settings."""
+the owner (or a system admin) reads and changes its settings."""
 
 import uuid
 
@@ -153,6 +153,21 @@ async def test_only_the_owner_or_a_system_admin_changes_settings(client, tenant,
     assert response.status_code == 200 and response.json()["speed_to_lead_minutes"] == 30
     missing = await client.patch(f"{TENANTS}/{uuid.uuid4()}", json={}, headers=system_admin.headers)
     assert missing.status_code == 404
+
+
+async def test_the_owner_reads_their_settings_and_nobody_elses(client, tenant, make_tenant, system_admin) -> None:
+    url = f"{TENANTS}/{tenant.tenant_id}"
+    response = await client.get(url, headers=tenant.headers("owner"))
+    assert response.status_code == 200, response.text
+    current = response.json()
+    assert (current["name"], current["timezone"], current["speed_to_lead_minutes"]) == (tenant.name, "UTC", 15)
+    for role in ("admin", "agent"):
+        assert (await client.get(url, headers=tenant.headers(role))).status_code == 403
+    other = await make_tenant()
+    assert (await client.get(url, headers=other.headers("owner"))).status_code == 404
+    response = await client.get(url, headers=system_admin.headers)
+    assert response.status_code == 200 and response.json()["slug"] == tenant.slug
+    assert (await client.get(f"{TENANTS}/{uuid.uuid4()}", headers=system_admin.headers)).status_code == 404
 
 
 async def test_tenant_users_cannot_create_or_list_tenants(client, tenant) -> None:
