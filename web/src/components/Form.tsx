@@ -17,7 +17,19 @@ type Labelled<Props, Value> = Omit<Props, "value" | "onChange" | "className"> & 
   onChange: (value: Value) => void;
   /** The label's class. */
   className?: string;
+  /** The API's reason this field was refused (lib/formErrors.ts), shown under it. */
+  problem?: string;
 };
+
+/** A field's refusal, under the field it is about. */
+function Problem({ problem }: { problem?: string }) {
+  if (!problem) return null;
+  return (
+    <span className="error" role="alert">
+      {problem}
+    </span>
+  );
+}
 
 /** The submit button, disabled while the change is `pending` (or when `disabled`), then the change's error line. */
 export function Submit({
@@ -43,13 +55,14 @@ export function Submit({
   );
 }
 
-/** A label with its text, then the input (a textarea with `rows`) that edits `value`, then any `children`. */
+/** A label with its text, then the input (a textarea with `rows`) that edits `value`, its problem, any `children`. */
 export function Field({
   label,
   value,
   onChange,
   className,
   rows,
+  problem,
   children,
   ...input
 }: Labelled<ComponentProps<"input">, string> & { rows?: number }) {
@@ -61,31 +74,45 @@ export function Field({
           {...(input as ComponentProps<"textarea">)}
           rows={rows}
           value={value}
+          aria-invalid={problem ? true : undefined}
           onChange={(e) => onChange(e.target.value)}
         />
       ) : (
-        <input {...input} value={value} onChange={(e) => onChange(e.target.value)} />
+        <input
+          {...input}
+          value={value}
+          aria-invalid={problem ? true : undefined}
+          onChange={(e) => onChange(e.target.value)}
+        />
       )}
+      <Problem problem={problem} />
       {children}
     </label>
   );
 }
 
-/** A label with its text, then the select of `children` options that edits `value`. */
+/** A label with its text, then the select of `children` options that edits `value`, then its problem. */
 export function SelectField<Value extends string>({
   label,
   value,
   onChange,
   className,
+  problem,
   children,
   ...select
 }: Labelled<ComponentProps<"select">, Value>) {
   return (
     <label className={className}>
       {label}
-      <select {...select} value={value} onChange={(e) => onChange(e.target.value as Value)}>
+      <select
+        {...select}
+        value={value}
+        aria-invalid={problem ? true : undefined}
+        onChange={(e) => onChange(e.target.value as Value)}
+      >
         {children}
       </select>
+      <Problem problem={problem} />
     </label>
   );
 }
