@@ -1,5 +1,6 @@
 """In Chromium: an owner adds a user, creates an API key that is shown once and works, and revokes it; an admin
-cannot hand out the owner role; roles, statuses and the WhatsApp account are edited, the API's refusals shown."""
+cannot hand out the owner role; roles, statuses and the WhatsApp account are edited, the API's refusals shown; the
+tenant form starts from the current values; a system admin, who has no tenant, gets no tenant settings."""
 
 import re
 import uuid
@@ -141,3 +142,45 @@ async def test_roles_statuses_and_the_whatsapp_account_are_edited_with_the_apis_
     await screenshot(page, "settings-edited")
     stored = (await client.get("/api/v1/whatsapp/account", headers=tenant.headers())).json()
     assert stored["phone_number_id"] == phone_number_id and stored["has_access_token"] is True
+
+
+async def test_the_tenant_form_starts_from_the_current_values(web_page: MakePage, tenant: TenantContext) -> None:
+    page = await web_page()
+    await page.goto("/settings")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    form = page.get_by_role("form", name="Tenant settings")
+    await expect(form.get_by_label(re.compile("Speed-to-lead"))).to_have_value("15")
+    await expect(form.get_by_label(re.compile("^Time zone"))).to_have_value("UTC")
+    await form.get_by_label(re.compile("^Time zone")).fill("Mars/Olympus_Mons")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.locator("label").filter(has_text="Time zone").get_by_role("alert")).to_contain_text(
+        "IANA time zone"
+    )
+    await form.get_by_label(re.compile("^Time zone")).fill("Europe/Madrid")
+    await form.get_by_role("button", name="Save").click()
+    await expect(form.get_by_role("status")).to_have_text("Saved.")
+    await page.reload()
+    form = page.get_by_role("form", name="Tenant settings")
+    await expect(form.get_by_label(re.compile("^Time zone"))).to_have_value("Europe/Madrid")
+    await expect(form.get_by_label(re.compile("Speed-to-lead"))).to_have_value("15")
+
+
+async def test_a_system_admin_gets_no_tenant_settings_and_an_admin_no_tenant_form(
+    web_page: MakePage, tenant: TenantContext, system_admin
+) -> None:  # type: ignore[no-untyped-def]
+    platform = await web_page()
+    await platform.goto("/settings")
+    await log_in(platform, system_admin.email, system_admin.password)
+    await expect(platform).to_have_url(re.compile("/tenants$"))  # the login lands on their own section
+    await platform.goto("/settings")  # as a typed address or a bookmark does
+    await expect(platform.get_by_text("you belong to no tenant")).to_be_visible()
+    await expect(platform.get_by_role("form")).to_have_count(0)
+    await platform.get_by_role("link", name="Tenants", exact=True).last.click()
+    await expect(platform).to_have_url(re.compile("/tenants$"))
+
+    # An admin manages the tenant's people and accounts, not its own settings (the owner's).
+    admin = await web_page()
+    await admin.goto("/settings")
+    await log_in(admin, tenant.admin.email, tenant.admin.password)
+    await expect(admin.get_by_role("region", name="Users and roles")).to_be_visible()
+    await expect(admin.get_by_role("form", name="Tenant settings")).to_have_count(0)

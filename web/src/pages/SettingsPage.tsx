@@ -1,10 +1,12 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
+import { Link } from "react-router-dom";
 import { api, ApiError, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import { Field, Form, Options, SelectField, Submit } from "../components/Form";
 import { STAGES, StatusRow, type Stage } from "../components/settings/StatusRow";
+import { TenantSettings } from "../components/settings/TenantSettings";
 import { TENANT_ROLES, UserRole, type TenantRole } from "../components/settings/UserRole";
 import { WhatsAppAccountForm } from "../components/settings/WhatsAppAccountForm";
 import { DataTable, Empty, ErrorLine, QueryList, QueryState } from "../components/States";
@@ -186,41 +188,6 @@ function Statuses() {
   );
 }
 
-function TenantSettings() {
-  const { me } = useAuth();
-  const invalidate = useInvalidate();
-  const tenantId = me?.tenant?.id ?? "";
-  const { values, field } = useForm({ minutes: "", timezone: "" });
-  const { minutes, timezone } = values;
-  const save = useMutation({
-    mutationFn: () =>
-      unwrap(
-        api.PATCH("/api/v1/tenants/{tenant_id}", {
-          params: { path: { tenant_id: tenantId } },
-          body: {
-            ...(minutes !== "" ? { speed_to_lead_minutes: Number(minutes) } : {}),
-            ...(timezone !== "" ? { timezone } : {}),
-          },
-        }),
-      ),
-    onSuccess: () => invalidate(["me"]),
-  });
-  return (
-    <section aria-label="Tenant">
-      <h2>Tenant</h2>
-      <Form className="create" onSubmit={() => save.mutate()} aria-label="Tenant settings">
-        <Field label="Speed-to-lead minutes (0 = off)" type="number" min={0} {...field("minutes")} />
-        <Field label="Time zone" {...field("timezone")} placeholder="Europe/Madrid" />
-        <button type="submit" disabled={save.isPending || (minutes === "" && timezone === "")}>
-          Save
-        </button>
-        {save.isSuccess && <span role="status">Saved.</span>}
-        <ErrorLine error={save.error} />
-      </Form>
-    </section>
-  );
-}
-
 function WhatsAppAccount() {
   const [editing, setEditing] = useState(false);
   const account = useQuery({
@@ -279,12 +246,24 @@ function WhatsAppAccount() {
 
 export function SettingsPage() {
   const { me } = useAuth();
+  if (!me?.tenant) {
+    // A system admin belongs to no tenant: every setting here is a tenant's.
+    return (
+      <div>
+        <h1>Settings</h1>
+        <p className="state">
+          These are a tenant's settings, and you belong to no tenant: manage tenants on the{" "}
+          <Link to="/tenants">Tenants</Link> page.
+        </p>
+      </div>
+    );
+  }
   return (
     <div>
       <h1>Settings</h1>
       {can(me, "user:read") && <Users />}
       {can(me, "api_key:manage") && <ApiKeys />}
-      {can(me, "tenant:settings") && <TenantSettings />}
+      {can(me, "tenant:settings") && <TenantSettings tenantId={me.tenant.id} />}
       {can(me, "status:manage") && <Statuses />}
       {can(me, "whatsapp_account:manage") && <WhatsAppAccount />}
       <p className="muted">The AI agent's and telephony settings appear here once those exist.</p>
