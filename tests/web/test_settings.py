@@ -1,12 +1,13 @@
 """In Chromium: an owner adds a user, creates an API key that is shown once and works, and revokes it; an admin
 cannot hand out the owner role; roles, statuses and the WhatsApp account are edited, the API's refusals shown; the
+AI agent and the telephony account are set up (secrets never shown, a 422 on its field) and kept after a reload; the
 tenant form starts from the current values; a system admin, who has no tenant, gets no tenant settings."""
 
 import re
 import uuid
 
 import httpx
-from playwright.async_api import expect
+from playwright.async_api import Page, expect
 
 from tests.fixtures.crm import TenantContext
 from tests.fixtures.sequences import insert_leads, us_phones
@@ -144,6 +145,77 @@ async def test_roles_statuses_and_the_whatsapp_account_are_edited_with_the_apis_
     assert stored["phone_number_id"] == phone_number_id and stored["has_access_token"] is True
 
 
+async def _values_in_page(page: Page) -> str:
+    """Everything the page shows or holds: its text and the value of every field."""
+    values = await page.evaluate("[...document.querySelectorAll('input, textarea')].map((field) => field.value)")
+    return await page.locator("body").inner_text() + "\n" + "\n".join(values)
+
+
+async def test_an_owner_sets_up_the_ai_agent_and_telephony_and_finds_them_after_a_reload(
+    web_page: MakePage, tenant: TenantContext, client: httpx.AsyncClient
+) -> None:
+    api_key, auth_token = f"sk-web-{uuid.uuid4().hex}", f"tw-web-{uuid.uuid4().hex}"
+    page = await web_page()
+    await page.goto("/settings")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    await expect(page.get_by_text("once those exist")).to_have_count(0)
+
+    # The AI agent: an answering mode without a key is the API's 422, shown on the key's field.
+    ai = page.get_by_role("form", name="AI agent settings")
+    await expect(ai.get_by_role("combobox", name="Mode", exact=True)).to_have_value("off")
+    key_field = ai.locator("label").filter(has=page.locator("input[type=password]"))
+    await expect(key_field).to_contain_text("not set")
+    await ai.get_by_role("combobox", name="Mode", exact=True).select_option("auto")
+    await ai.get_by_role("button", name="Save AI agent").click()
+    await expect(key_field.get_by_role("alert")).to_have_text("required when mode is draft or auto")
+    await ai.get_by_label(re.compile("^API key")).fill(api_key)
+    await ai.get_by_role("combobox", name="Mode", exact=True).select_option("draft")
+    await ai.get_by_label("Business facts").fill("Viewings on Saturdays, 10 to 14.")
+    await ai.get_by_label(re.compile("pause at")).fill("2000000")
+    await ai.get_by_role("button", name="Save AI agent").click()
+    await expect(ai.get_by_role("status")).to_have_text("Saved: version 1 is in use.")
+    await expect(key_field).to_contain_text("set (leave empty to keep it)")
+
+    # Telephony: no account yet, so the form creates one; a number the API cannot read is refused on its field.
+    telephony = page.get_by_role("region", name="Telephony")
+    await expect(telephony).to_contain_text("No telephony account yet")
+    form = telephony.get_by_role("form", name="Telephony settings")
+    await form.get_by_label("Account SID").fill("AC" + uuid.uuid4().hex)
+    await form.get_by_label(re.compile("^Auth token")).fill(auth_token)
+    await form.get_by_label(re.compile("^Caller ids")).fill("+1 415 555 0100")
+    await form.get_by_label("When a person answers").select_option("agent")
+    await form.get_by_label(re.compile("^Agent number")).fill("12")
+    await form.get_by_role("button", name="Create telephony account").click()
+    agent_number = form.locator("label").filter(has_text="Agent number")
+    await expect(agent_number.get_by_role("alert")).to_be_visible()
+    await expect(form.get_by_role("alert")).to_have_count(1)  # only on its field, not repeated under the form
+    await form.get_by_label(re.compile("^Agent number")).fill("+1 415 555 0199")
+    await form.get_by_label(re.compile("^Calls at once")).fill("3")
+    await form.get_by_role("button", name="Create telephony account").click()
+    await expect(form.get_by_role("status")).to_have_text("Saved.")
+    await screenshot(page, "settings-ai-agent-and-telephony")
+
+    await page.reload()
+    ai = page.get_by_role("form", name="AI agent settings")
+    await expect(ai.get_by_role("combobox", name="Mode", exact=True)).to_have_value("draft")
+    await expect(ai.get_by_label("Business facts")).to_have_value("Viewings on Saturdays, 10 to 14.")
+    await expect(ai.locator("label").filter(has=page.locator("input[type=password]"))).to_contain_text("set (")
+    form = page.get_by_role("form", name="Telephony settings")
+    await expect(form.get_by_label(re.compile("^Agent number"))).to_have_value("+14155550199")
+    await expect(form.get_by_label(re.compile("^Calls at once"))).to_have_value("3")
+    await expect(form.get_by_label("When a person answers")).to_have_value("agent")
+    await expect(form.locator("label").filter(has_text=re.compile("^Auth token"))).to_contain_text(
+        "set (leave empty to keep it)"
+    )
+    shown = await _values_in_page(page)
+    assert api_key not in shown and auth_token not in shown
+
+    stored = (await client.get("/api/v1/ai/agent", headers=tenant.headers())).json()
+    assert (stored["mode"], stored["has_api_key"], stored["monthly_token_budget_hard"]) == ("draft", True, 2000000)
+    account = (await client.get("/api/v1/telephony/account", headers=tenant.headers())).json()
+    assert (account["agent_number"], account["has_auth_token"]) == ("+14155550199", True)
+
+
 async def test_the_tenant_form_starts_from_the_current_values(web_page: MakePage, tenant: TenantContext) -> None:
     page = await web_page()
     await page.goto("/settings")
@@ -178,9 +250,10 @@ async def test_a_system_admin_gets_no_tenant_settings_and_an_admin_no_tenant_for
     await platform.get_by_role("link", name="Tenants", exact=True).last.click()
     await expect(platform).to_have_url(re.compile("/tenants$"))
 
-    # An admin manages the tenant's people and accounts, not its own settings (the owner's).
+    # An admin manages the AI agent and telephony, not the tenant's own settings (the owner's).
     admin = await web_page()
     await admin.goto("/settings")
     await log_in(admin, tenant.admin.email, tenant.admin.password)
-    await expect(admin.get_by_role("region", name="Users and roles")).to_be_visible()
+    await expect(admin.get_by_role("form", name="AI agent settings")).to_be_visible()
+    await expect(admin.get_by_role("form", name="Telephony settings")).to_be_visible()
     await expect(admin.get_by_role("form", name="Tenant settings")).to_have_count(0)

@@ -26,7 +26,14 @@ export const SECTIONS: readonly Section[] = [
   {
     path: "/settings",
     label: "Settings",
-    needs: ["user:manage", "api_key:manage", "status:manage", "whatsapp_account:manage"],
+    needs: [
+      "user:manage",
+      "api_key:manage",
+      "status:manage",
+      "whatsapp_account:manage",
+      "ai_agent:manage",
+      "telephony_account:manage",
+    ],
     tenantOnly: true,
   },
   { path: "/tenants", label: "Tenants", needs: ["tenant:list"], tenantOnly: false },

@@ -5,7 +5,9 @@ import { api, ApiError, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import { Field, Form, Options, SelectField, Submit } from "../components/Form";
+import { AiAgentSettings } from "../components/settings/AiAgentSettings";
 import { STAGES, StatusRow, type Stage } from "../components/settings/StatusRow";
+import { TelephonySettings } from "../components/settings/TelephonySettings";
 import { TenantSettings } from "../components/settings/TenantSettings";
 import { TENANT_ROLES, UserRole, type TenantRole } from "../components/settings/UserRole";
 import { WhatsAppAccountForm } from "../components/settings/WhatsAppAccountForm";
@@ -266,7 +268,8 @@ export function SettingsPage() {
       {can(me, "tenant:settings") && <TenantSettings tenantId={me.tenant.id} />}
       {can(me, "status:manage") && <Statuses />}
       {can(me, "whatsapp_account:manage") && <WhatsAppAccount />}
-      <p className="muted">The AI agent's and telephony settings appear here once those exist.</p>
+      {can(me, "ai_agent:manage") && <AiAgentSettings />}
+      {can(me, "telephony_account:manage") && <TelephonySettings />}
     </div>
   );
 }
