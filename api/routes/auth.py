@@ -167,9 +167,9 @@ async def me(request: Request, principal: Authenticated, session: SessionDep, se
     # The Temporal Web UI shows every payload of a tenant's workflows: for the people who run the tenant.
     if Action.USER_MANAGE in permissions:
         temporal_ui = TemporalUi(url=settings.temporal_ui_url, namespace=settings.temporal_namespace)
-    telephony = False
+    calls = None
     if Action.CALL_PLACE in permissions and principal.tenant_id is not None:
-        telephony = await call_service.calls_available(
+        calls = await call_service.call_options(
             session=session, flags=request.app.state.feature_flags, tenant_id=principal.tenant_id
         )
     return Me(
@@ -179,6 +179,7 @@ async def me(request: Request, principal: Authenticated, session: SessionDep, se
         user=user,
         api_key=api_key,
         permissions=permissions,
-        telephony=telephony,
+        telephony=calls is not None,
+        calls=calls,
         temporal_ui=temporal_ui,
     )

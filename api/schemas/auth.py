@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.schemas.base import RowWithId
+from api.schemas.calls import CallOptions
 from api.schemas.nul import reject_nul
 from api.schemas.users import UserPublic
 from domain.permissions import Action
@@ -59,6 +60,11 @@ class Me(BaseModel):
         default=False,
         description="the caller may place calls now: their role may, the tenant's calls feature is on and it has a "
         "telephony account (the app shows its Call buttons)",
+    )
+    calls: CallOptions | None = Field(
+        default=None,
+        description="when `telephony` is true, how a call can be placed: the phone rung first, what a lead called "
+        "directly hears; null otherwise",
     )
     temporal_ui: TemporalUi | None = Field(
         description="where a lead's workflows can be looked up (search attribute LeadId), for those who run the "

@@ -1,4 +1,5 @@
-"""HTTP shapes of calls: click-to-call, the call as stored, its transcript, dispositions, live calls."""
+"""HTTP shapes of calls: how the tenant's calls are placed, click-to-call, the call as stored, its transcript,
+dispositions, live calls."""
 
 import uuid
 from datetime import datetime
@@ -8,6 +9,19 @@ from pydantic import BaseModel, Field
 
 from api.schemas.base import InputBody
 from domain.calls import CallDisposition
+
+
+class CallOptions(BaseModel):
+    """What a caller needs to choose how to place a call, without the telephony account (owner/admin only)."""
+
+    agent_number: str | None = Field(
+        description="the phone click-to-call rings first unless the agent gives their own (`agent_phone`); null: "
+        "the agent gives one, or calls the lead directly (`ring_agent_first: false`)"
+    )
+    direct_answer: Literal["agent", "ai", "message"] = Field(
+        description="what a lead called directly hears once they pick up: `agent` connects `agent_number`, `ai` the "
+        "voice agent, `message` the account's answer message; a voicemail gets the account's voicemail policy"
+    )
 
 
 class ClickToCall(InputBody):

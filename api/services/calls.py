@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.schemas.calls import (
     CallDetail,
+    CallOptions,
     CallPublic,
     ClickToCall,
     DispositionUpdate,
@@ -149,11 +150,18 @@ def workflow_input(*, tenant: Tenant, lead: Lead, call: Call, **extra: Any) -> C
     )
 
 
-async def calls_available(*, session: AsyncSession, flags: FeatureFlagReader, tenant_id: uuid.UUID) -> bool:
-    """The tenant's calls feature is on and it has a telephony account: a call placed now would be dialled."""
+async def call_options(*, session: AsyncSession, flags: FeatureFlagReader, tenant_id: uuid.UUID) -> CallOptions | None:
+    """How a call placed now would be dialled; None unless the tenant's calls feature is on and it has a telephony
+    account."""
     if not await flags.enabled(tenant_id, FeatureFlag.CALLS):
-        return False
-    return await TelephonyAccountRepository(session).get_for_tenant(tenant_id=tenant_id) is not None
+        return None
+    account = await TelephonyAccountRepository(session).get_for_tenant(tenant_id=tenant_id)
+    if account is None:
+        return None
+    return CallOptions(
+        agent_number=account.agent_number,
+        direct_answer=account.human_answer_mode,  # type: ignore[arg-type]
+    )
 
 
 async def list_lead_calls(*, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> list[CallPublic]:

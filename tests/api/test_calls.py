@@ -430,13 +430,22 @@ async def test_agents_without_an_account_or_a_phone_get_a_422(
 async def test_me_says_whether_calls_can_be_placed(
     client: httpx.AsyncClient, make_tenant: MakeTenant, calls_tenant: CallTenant, system_admin: SystemAdminContext
 ) -> None:
-    """The web app shows its Call buttons from `telephony` on /auth/me: a telephony account and the flag on."""
+    """The web app shows its Call buttons from `telephony` on /auth/me: a telephony account and the flag on; `calls`
+    says which phone rings first and what a lead called directly hears, so the app can offer both."""
     bare = await make_tenant()
-    assert (await client.get("/api/v1/auth/me", headers=bare.headers("agent"))).json()["telephony"] is False
-    me = await client.get("/api/v1/auth/me", headers=calls_tenant.headers("agent"))
-    assert me.status_code == 200 and me.json()["telephony"] is True
+    me = (await client.get("/api/v1/auth/me", headers=bare.headers("agent"))).json()
+    assert (me["telephony"], me["calls"]) == (False, None)
+    answer = await client.get("/api/v1/auth/me", headers=calls_tenant.headers("agent"))
+    assert answer.status_code == 200 and answer.json()["telephony"] is True
+    assert answer.json()["calls"] == {"agent_number": calls_tenant.agent_number, "direct_answer": "ai"}
+    no_desk = await make_call_tenant(
+        client, make_tenant, human_answer_mode="message", answer_message="Hello!", agent_number=None
+    )
+    me = (await client.get("/api/v1/auth/me", headers=no_desk.headers("agent"))).json()
+    assert me["calls"] == {"agent_number": None, "direct_answer": "message"}
     await set_flag(client, system_admin, calls_tenant.tenant.tenant_id, "calls", False)
-    assert (await client.get("/api/v1/auth/me", headers=calls_tenant.headers("agent"))).json()["telephony"] is False
+    me = (await client.get("/api/v1/auth/me", headers=calls_tenant.headers("agent"))).json()
+    assert (me["telephony"], me["calls"]) == (False, None)
 
 
 async def test_live_calls_show_a_call_while_it_lasts(

@@ -1842,6 +1842,23 @@ export interface components {
             /** Items */
             items: components["schemas"]["CallPublic"][];
         };
+        /**
+         * CallOptions
+         * @description What a caller needs to choose how to place a call, without the telephony account (owner/admin only).
+         */
+        CallOptions: {
+            /**
+             * Agent Number
+             * @description the phone click-to-call rings first unless the agent gives their own (`agent_phone`); null: the agent gives one, or calls the lead directly (`ring_agent_first: false`)
+             */
+            agent_number: string | null;
+            /**
+             * Direct Answer
+             * @description what a lead called directly hears once they pick up: `agent` connects `agent_number`, `ai` the voice agent, `message` the account's answer message; a voicemail gets the account's voicemail policy
+             * @enum {string}
+             */
+            direct_answer: "agent" | "ai" | "message";
+        };
         /** CallPublic */
         CallPublic: {
             /** Agent Id */
@@ -2635,6 +2652,8 @@ export interface components {
         /** Me */
         Me: {
             api_key: components["schemas"]["ApiKeySummary"] | null;
+            /** @description when `telephony` is true, how a call can be placed: the phone rung first, what a lead called directly hears; null otherwise */
+            calls?: components["schemas"]["CallOptions"] | null;
             /**
              * Permissions
              * @description the actions this caller's role may perform (domain/permissions.py); a client hides the rest, the server still checks every request
