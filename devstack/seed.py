@@ -109,9 +109,9 @@ async def seed_demo_accounts(settings: Settings) -> None:
 
 
 async def seed_demo_leads(settings: Settings, api_url: str) -> int:
-    """Log in as the demo owner, give the tenant a WhatsApp account and a telephony account on the provider sandbox and
-    an AI agent in draft mode on the sandbox model (unless it has them) and create the demo leads over HTTP; returns
-    how many were new.
+    """Log in as the demo owner, give the tenant a WhatsApp account and a telephony account (with the agent number
+    click-to-call rings first) on the provider sandbox and an AI agent in draft mode on the sandbox model (unless it
+    has them) and create the demo leads over HTTP; returns how many were new.
 
     A lead whose phone is already taken answers 409, which is how a second run knows it is already seeded. The
     status moves go through each new lead's workflow, like an agent's would.
@@ -139,6 +139,12 @@ async def seed_demo_leads(settings: Settings, api_url: str) -> int:
         if telephony.status_code == 404:
             # Calls through the sandbox, which speaks Twilio's REST API and plays each call against the API's TwiML.
             telephony = await http.put("/api/v1/telephony/account", json=DEMO_TELEPHONY)
+        elif telephony.status_code == 200 and not telephony.json()["agent_number"]:
+            # Seeded before the demo had an agent number: click-to-call had no phone to ring first. The rest of the
+            # account stays as it is (the auth token, left out, is kept).
+            telephony = await http.put(
+                "/api/v1/telephony/account", json={**telephony.json(), "agent_number": DEMO_AGENT_NUMBER}
+            )
         _expect(telephony, 200, "giving the demo tenant its sandbox telephony account")
         for lead in DEMO_LEADS:
             body = {"name": lead.name, "phone": lead.phone, "email": lead.email, "source": lead.source}
@@ -156,10 +162,15 @@ async def seed_demo_leads(settings: Settings, api_url: str) -> int:
     return created
 
 
+# The demo agents' desk phone, which click-to-call rings first. The sandbox answers a number it has no persona for as
+# a person who picks up, so the agent "answers" and the lead is bridged; a persona posted for it changes that.
+DEMO_AGENT_NUMBER = "+14155550150"
+
 DEMO_TELEPHONY: dict[str, object] = {
     "provider": "sandbox",
     "account_sid": "AC" + "0" * 31 + "1",
     "caller_ids": ["+14155550100"],
+    "agent_number": DEMO_AGENT_NUMBER,
     "voicemail_policy": "drop_message",
     "voicemail_message": "Hi, this is Demo Realty about your enquiry. Sorry we missed you, we will call back.",
     "human_answer_mode": "message",
