@@ -1,4 +1,4 @@
-// The lead's calls: history with disposition, duration and recording; the Call button when the tenant has
+// The lead's calls: history with disposition, duration and recording; the Call control when the tenant has
 // telephony; a disposition an agent sets after talking. Refreshes every 2 s while a call rings or lasts.
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
@@ -16,8 +16,9 @@ import {
 import { phone } from "../lib/format";
 import { useForm } from "../lib/useForm";
 import { useInvalidate } from "../lib/useInvalidate";
+import { CallControl } from "./CallControl";
 import { Field, Form, Options, SelectField, Submit } from "./Form";
-import { ErrorLine, QueryList } from "./States";
+import { QueryList } from "./States";
 import { Time } from "./Time";
 
 function DispositionForm({ call, leadId }: { call: Call; leadId: string }) {
@@ -94,32 +95,16 @@ function CallRow({ call, leadId, mayDispose }: { call: Call; leadId: string; may
 
 export function LeadCalls({ leadId }: { leadId: string }) {
   const { me } = useAuth();
-  const invalidate = useInvalidate();
   const mayPlace = can(me, "call:place");
   const calls = useQuery({
     queryKey: ["calls", leadId],
     queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/calls", { params: { path: { lead_id: leadId } } })),
     refetchInterval: (query) => (query.state.data?.items.some((c) => callIsLive(c.status)) ? 2000 : false),
   });
-  const place = useMutation({
-    mutationFn: () =>
-      unwrap(api.POST("/api/v1/leads/{lead_id}/calls", { params: { path: { lead_id: leadId } }, body: { ring_agent_first: true } })),
-    onSuccess: () => void invalidate(["calls", leadId]),
-  });
   return (
     <section aria-label="Calls">
-      <div className="toolbar">
-        <h2>Calls</h2>
-        {mayPlace && me?.telephony && (
-          <button type="button" className="primary" disabled={place.isPending} onClick={() => place.mutate()}>
-            {place.isPending ? "Calling…" : "Call"}
-          </button>
-        )}
-      </div>
-      {mayPlace && me?.telephony && (
-        <p className="muted">Your phone rings first; the lead is dialled once you answer.</p>
-      )}
-      <ErrorLine error={place.error} />
+      <h2>Calls</h2>
+      {mayPlace && me?.telephony && me.calls && <CallControl leadId={leadId} options={me.calls} />}
       <QueryList query={calls} what="calls" items={calls.data?.items} empty="No call yet." />
       <ul className="calls">
         {calls.data?.items.map((call) => (
