@@ -25,6 +25,7 @@ from api.schemas.users import UserPublic
 from api.security import Authenticated
 from api.services import api_keys as api_key_service
 from api.services import calls as call_service
+from api.services import conversations as conversation_service
 from api.services import tenants as tenant_service
 from api.services import users as user_service
 from api.transaction import after_commit
@@ -172,6 +173,9 @@ async def me(request: Request, principal: Authenticated, session: SessionDep, se
         calls = await call_service.call_options(
             session=session, flags=request.app.state.feature_flags, tenant_id=principal.tenant_id
         )
+    whatsapp = None
+    if Action.LEAD_WRITE in permissions and principal.tenant_id is not None:
+        whatsapp = await conversation_service.whatsapp_options(session, principal.tenant_id)
     return Me(
         via=principal.via,
         role=principal.role,
@@ -181,5 +185,6 @@ async def me(request: Request, principal: Authenticated, session: SessionDep, se
         permissions=permissions,
         telephony=calls is not None,
         calls=calls,
+        whatsapp=whatsapp,
         temporal_ui=temporal_ui,
     )

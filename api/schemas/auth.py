@@ -6,6 +6,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.schemas.base import RowWithId
 from api.schemas.calls import CallOptions
+from api.schemas.conversations import WhatsAppOptions
 from api.schemas.nul import reject_nul
 from api.schemas.users import UserPublic
 from domain.permissions import Action
@@ -65,6 +66,11 @@ class Me(BaseModel):
         default=None,
         description="when `telephony` is true, how a call can be placed: the phone rung first, what a lead called "
         "directly hears; null otherwise",
+    )
+    whatsapp: WhatsAppOptions | None = Field(
+        default=None,
+        description="for a caller who may message leads (lead:write), what a first WhatsApp message to a lead may "
+        "be; null when they may not or the tenant has no WhatsApp account",
     )
     temporal_ui: TemporalUi | None = Field(
         description="where a lead's workflows can be looked up (search attribute LeadId), for those who run the "

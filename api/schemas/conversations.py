@@ -1,5 +1,5 @@
 """HTTP shapes of conversations and messages: ConversationPublic / ConversationPage, MessagePublic / MessagePage,
-and MessageSend (an agent's manual WhatsApp message)."""
+MessageSend (an agent's manual WhatsApp message) and WhatsAppOptions (what a first message may be)."""
 
 import uuid
 from datetime import datetime
@@ -40,6 +40,16 @@ class ConversationPublic(BaseModel):
     handler: ConversationHandler = Field(
         description="who answers the lead: `ai` or `unassigned` (the tenant's AI agent answers when it is on) or "
         "`human` (a person took over: the AI stays silent); `PUT /api/v1/ai/leads/{id}/handler` changes it"
+    )
+
+
+class WhatsAppOptions(BaseModel):
+    """What the tenant's WhatsApp account lets a person send to a lead who has no conversation yet."""
+
+    first_message: Literal["template", "text"] = Field(
+        description="`template`: an approved template only (Meta's Cloud API, and the sandbox speaking it, allow free "
+        "text only inside the 24-hour window the lead's own message opens); `text`: free text (Evolution has no "
+        "window and no templates)"
     )
 
 

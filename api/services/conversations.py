@@ -18,6 +18,7 @@ from api.schemas.conversations import (
     MessagePage,
     MessagePublic,
     MessageSend,
+    WhatsAppOptions,
 )
 from api.services import found
 from api.transaction import after_commit, end_reads
@@ -72,6 +73,14 @@ async def _has_window(session: AsyncSession, tenant_id: uuid.UUID) -> bool:
     """Evolution (Baileys) has no customer-service window; Meta's Cloud API (and the sandbox speaking it) has."""
     account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=tenant_id)
     return account is None or account.provider != "evolution"
+
+
+async def whatsapp_options(session: AsyncSession, tenant_id: uuid.UUID) -> WhatsAppOptions | None:
+    """What a first message to a lead may be; None when the tenant has no WhatsApp account (nothing can be sent)."""
+    account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=tenant_id)
+    if account is None:
+        return None
+    return WhatsAppOptions(first_message="text" if account.provider == "evolution" else "template")
 
 
 def _public(

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 
 from core.secret_box import PREFIX, SecretBox
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
-from tests.fixtures.crm import SystemAdminContext, TenantContext
+from tests.fixtures.crm import MakeTenant, SystemAdminContext, TenantContext
 from tests.fixtures.whatsapp import WhatsAppTenant, fresh_phone_digits
 
 ACCOUNT = "/api/v1/whatsapp/account"
@@ -146,6 +146,25 @@ async def test_evolution_tenant_gets_a_shard_and_only_a_system_admin_moves_it(
 
     unknown = await evolution_client.post(url, json={"shard": "nope"}, headers=system_admin.headers)
     assert unknown.status_code == 422
+
+
+async def test_me_says_what_a_first_message_to_a_lead_may_be(
+    client: httpx.AsyncClient, evolution_client: httpx.AsyncClient, make_tenant: MakeTenant
+) -> None:
+    """The web app offers a lead without a conversation the composer its provider allows: a template on the Cloud
+    API (no window is open before the lead writes), free text on Evolution (no window, no templates)."""
+    cloud, evolution = await make_tenant(), await make_tenant()
+    assert (await client.get("/api/v1/auth/me", headers=cloud.headers("agent"))).json()["whatsapp"] is None
+    body = {"provider": "sandbox", "phone_number_id": _pnid(), "access_token": "t", "app_secret": "s"}
+    assert (await client.put("/api/v1/whatsapp/account", json=body, headers=cloud.headers())).status_code == 200
+    me = (await client.get("/api/v1/auth/me", headers=cloud.headers("agent"))).json()
+    assert me["whatsapp"] == {"first_message": "template"}
+    put = await evolution_client.put(
+        "/api/v1/whatsapp/account", json={"provider": "evolution"}, headers=evolution.headers()
+    )
+    assert put.status_code == 200, put.text
+    me = (await evolution_client.get("/api/v1/auth/me", headers=evolution.headers("agent"))).json()
+    assert me["whatsapp"] == {"first_message": "text"}
 
 
 async def test_credentials_are_stored_sealed_and_still_verify_webhooks(

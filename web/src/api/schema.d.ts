@@ -2676,6 +2676,8 @@ export interface components {
              * @enum {string}
              */
             via: "session" | "api_key";
+            /** @description for a caller who may message leads (lead:write), what a first WhatsApp message to a lead may be; null when they may not or the tenant has no WhatsApp account */
+            whatsapp?: components["schemas"]["WhatsAppOptions"] | null;
         };
         /** MessagePage */
         MessagePage: {
@@ -3837,6 +3839,18 @@ export interface components {
             provider: "cloud" | "evolution" | "sandbox";
             /** Verify Token */
             verify_token?: string | null;
+        };
+        /**
+         * WhatsAppOptions
+         * @description What the tenant's WhatsApp account lets a person send to a lead who has no conversation yet.
+         */
+        WhatsAppOptions: {
+            /**
+             * First Message
+             * @description `template`: an approved template only (Meta's Cloud API, and the sandbox speaking it, allow free text only inside the 24-hour window the lead's own message opens); `text`: free text (Evolution has no window and no templates)
+             * @enum {string}
+             */
+            first_message: "template" | "text";
         };
         /** WhatsAppTemplate */
         WhatsAppTemplate: {
