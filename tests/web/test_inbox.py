@@ -1,6 +1,7 @@
 """In Chromium, the inbox against the real stack: a WhatsApp message (a signed webhook from the test, handled by the
 dispatcher) appears in the open inbox without a reload and the unread counts move; a reply goes out through the lead's
-workflow and the provider sandbox records exactly one message; the reply box says why it cannot send."""
+workflow and the provider sandbox records exactly one message; the reply box says why it cannot send; a lead with no
+conversation yet gets its first message (a template) from its page."""
 
 import re
 import time
@@ -11,7 +12,7 @@ import httpx
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.fixtures.crm import TenantContext
+from tests.fixtures.crm import MakeTenant, TenantContext
 from tests.fixtures.sandbox import unique_phone
 from tests.fixtures.web import MakePage, log_in, screenshot
 from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, add_message, sandbox_account
@@ -122,3 +123,54 @@ async def test_the_reply_box_says_why_it_cannot_send_free_text(
     await expect(page.get_by_role("note")).to_contain_text("opted out of WhatsApp")
     await expect(page.get_by_role("button", name=re.compile("^Send"))).to_have_count(0)
     await screenshot(page, "inbox-opted-out")
+
+
+async def test_the_first_message_to_a_new_lead_goes_out_from_its_page(
+    web_page: MakePage, tenant: TenantContext, make_tenant: MakeTenant, make_client, sandbox_control: httpx.AsyncClient
+) -> None:  # type: ignore[no-untyped-def]
+    phone = unique_phone()
+    async with make_client() as client:
+        await _whatsapp(client, sandbox_control, tenant)
+        template = {"name": "first_contact", "language": "en_US", "parameters": ["{{first_name}}"]}
+        sequence = {"name": "Welcome", "steps": [{"type": "send_whatsapp", "template": template}]}
+        assert (await client.post("/api/v1/sequences", json=sequence, headers=tenant.headers())).status_code == 201
+        created = await client.post(
+            "/api/v1/leads", json={"name": "Nora New", "phone": phone}, headers=tenant.headers()
+        )
+        assert created.status_code == 201, created.text
+    lead_id = created.json()["id"]
+
+    page = await web_page()
+    await page.goto(f"/leads/{lead_id}")
+    await log_in(page, tenant.agent.email, tenant.agent.password)
+    conversation = page.get_by_role("region", name="Conversation")
+    await expect(conversation).to_contain_text("No WhatsApp conversation yet.")
+    first = conversation.get_by_role("form", name="First message to the lead")
+    await expect(first.get_by_role("note")).to_contain_text("The lead has not written yet")
+    await first.get_by_label("Known template").select_option(label="first_contact (en_US) · in Welcome")
+    await first.get_by_label("Parameters (comma-separated)").fill("Nora")
+    await screenshot(page, "lead-first-message")
+    await first.get_by_role("button", name="Send template").click()
+
+    # The conversation now exists: the page shows it with the reply box, the inbox lists it.
+    outbound = conversation.get_by_role("list", name="Messages").locator(".message.outbound")
+    await expect(outbound).to_contain_text("[template first_contact]", timeout=30_000)
+    await expect(conversation.get_by_role("form", name="Reply to the lead")).to_be_visible()
+    await expect(conversation).not_to_contain_text("No WhatsApp conversation yet.")
+    [sent] = (await sandbox_control.get("/_sandbox/messages", params={"to": phone})).json()["messages"]
+    assert sent["template"] == {"name": "first_contact", "language": "en_US", "parameters": ["Nora"]}
+    await page.get_by_role("link", name="Inbox").click()
+    await expect(page.get_by_test_id("conversation")).to_contain_text("Nora New")
+
+    # A tenant without a WhatsApp account: nothing to send, and who can fix it.
+    bare = await make_tenant()
+    async with make_client() as client:
+        created = await client.post("/api/v1/leads", json={"phone": unique_phone()}, headers=bare.headers())
+        assert created.status_code == 201, created.text
+    other = await web_page()
+    await other.goto(f"/leads/{created.json()['id']}")
+    await log_in(other, bare.agent.email, bare.agent.password)
+    await expect(other.get_by_role("region", name="Conversation").get_by_role("note")).to_contain_text(
+        "no WhatsApp account"
+    )
+    await expect(other.get_by_role("button", name=re.compile("^Send"))).to_have_count(0)

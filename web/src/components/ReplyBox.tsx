@@ -21,15 +21,41 @@ export function replyBlocked(conversation: Schemas["ConversationPublic"]): strin
   return null;
 }
 
+/** Why only a template can go to a lead who never wrote (on a provider with the 24-hour window). */
+export const NOT_WRITTEN_YET =
+  "The lead has not written yet, so the 24-hour window is not open: only an approved template can be sent.";
+
 export function windowClosedReason(conversation: Schemas["ConversationPublic"]): string | null {
   if (conversation.free_text !== "closed") return null;
-  if (!conversation.window_closes_at) {
-    return "The lead has not written yet, so the 24-hour window is not open: only an approved template can be sent.";
-  }
+  if (!conversation.window_closes_at) return NOT_WRITTEN_YET;
   return `The 24-hour window closed ${relativeTime(conversation.window_closes_at)}: only an approved template can be sent.`;
 }
 
 export function ReplyBox({ leadId, conversation }: { leadId: string; conversation: Schemas["ConversationPublic"] }) {
+  const blocked = replyBlocked(conversation);
+  if (blocked) {
+    return (
+      <p className="reply-blocked" role="note">
+        {blocked}
+      </p>
+    );
+  }
+  return <MessageComposer leadId={leadId} templateOnly={windowClosedReason(conversation)} />;
+}
+
+/**
+ * The form that sends a WhatsApp message to the lead: free text, or with `templateOnly` (why free text cannot go
+ * now) an approved template's name, language and parameters. `first`: the lead has no conversation yet.
+ */
+export function MessageComposer({
+  leadId,
+  templateOnly,
+  first = false,
+}: {
+  leadId: string;
+  templateOnly: string | null;
+  first?: boolean;
+}) {
   const invalidate = useInvalidate();
   const { values, field, set, reset } = useForm({
     text: "",
@@ -41,8 +67,6 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
   const { text, template, language, parameters, parametersHint } = values;
   // One id per message being written: a retry after a lost answer never sends it twice.
   const [requestId, setRequestId] = useState(newRequestId);
-  const blocked = replyBlocked(conversation);
-  const windowClosed = windowClosedReason(conversation);
 
   const send = useMutation({
     mutationFn: (body: Schemas["MessageSend"]) =>
@@ -50,12 +74,13 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
     onSuccess: () => {
       reset("text");
       setRequestId(newRequestId());
-      void invalidate(["messages", leadId], ["conversations"]);
+      // A first message makes the conversation: the lead's page and the inbox show it from now on.
+      void invalidate(["messages", leadId], ["conversation", leadId], ["conversations"]);
     },
   });
 
   function submit() {
-    if (windowClosed) {
+    if (templateOnly) {
       const split = splitParameters(parameters);
       send.mutate({ template, template_language: language, template_parameters: split, request_id: requestId });
     } else {
@@ -63,19 +88,12 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
     }
   }
 
-  if (blocked) {
-    return (
-      <p className="reply-blocked" role="note">
-        {blocked}
-      </p>
-    );
-  }
   return (
-    <Form className="reply" onSubmit={submit} aria-label="Reply to the lead">
-      {windowClosed ? (
+    <Form className="reply" onSubmit={submit} aria-label={first ? "First message to the lead" : "Reply to the lead"}>
+      {templateOnly ? (
         <>
           <p className="reply-blocked" role="note">
-            {windowClosed}
+            {templateOnly}
           </p>
           <TemplatePicker
             onPick={(known) => {
@@ -96,11 +114,11 @@ export function ReplyBox({ leadId, conversation }: { leadId: string; conversatio
           </div>
         </>
       ) : (
-        <Field label="Your reply" {...field("text")} rows={3} required />
+        <Field label={first ? "Your message" : "Your reply"} {...field("text")} rows={3} required />
       )}
       <ErrorLine error={send.error} />
       <button type="submit" disabled={send.isPending}>
-        {send.isPending ? "Sending…" : windowClosed ? "Send template" : "Send"}
+        {send.isPending ? "Sending…" : templateOnly ? "Send template" : "Send"}
       </button>
     </Form>
   );

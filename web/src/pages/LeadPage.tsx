@@ -4,10 +4,11 @@ import { useParams } from "react-router-dom";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
+import { FirstMessage } from "../components/FirstMessage";
 import { LeadCalls } from "../components/LeadCalls";
 import { ReplyBox } from "../components/ReplyBox";
 import { Form, Options, SelectField } from "../components/Form";
-import { Empty, ErrorLine, QueryList, QueryState } from "../components/States";
+import { ErrorLine, QueryList, QueryState } from "../components/States";
 import { TaskActions } from "../components/TaskActions";
 import { Time } from "../components/Time";
 import { localTime, phone } from "../lib/format";
@@ -247,7 +248,7 @@ function LeadConversation({ leadId }: { leadId: string }) {
     <section className="thread" aria-label="Conversation">
       <h2>Conversation</h2>
       {conversation.error instanceof ApiError && conversation.error.status === 404 ? (
-        <Empty>No WhatsApp conversation yet.</Empty>
+        <FirstMessage leadId={leadId} />
       ) : (
         <>
           <Thread leadId={leadId} />

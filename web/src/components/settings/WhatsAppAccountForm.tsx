@@ -3,6 +3,7 @@
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap, type Schemas } from "../../api/client";
+import { ME_KEY } from "../../auth/AuthContext";
 import { useForm } from "../../lib/useForm";
 import { Field, Form, SelectField } from "../Form";
 import { ErrorLine } from "../States";
@@ -39,6 +40,8 @@ export function WhatsAppAccountForm({ account, onDone }: { account: Account | nu
       ),
     onSuccess: (saved) => {
       queryClient.setQueryData(["whatsapp-account"], saved);
+      // GET /auth/me says what a first message may be, which the provider decides.
+      void queryClient.invalidateQueries({ queryKey: ME_KEY });
       setSecrets({});
       onDone();
     },
