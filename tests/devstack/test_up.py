@@ -305,8 +305,10 @@ def _a_demo_lead_writing_gets_an_ai_draft(stack_config: StackConfig, owner: http
 
 
 def _a_demo_lead_can_be_called(owner: httpx.Client, lead_id: str) -> None:
-    """The demo tenant has telephony on the sandbox: a click-to-call is placed, played and ends with a disposition."""
-    assert owner.get("/api/v1/auth/me").json()["telephony"] is True
+    """The demo tenant has telephony on the sandbox, with an agent number for the web app's "Ring my phone first": a
+    click-to-call is placed, played and ends with a disposition."""
+    me = owner.get("/api/v1/auth/me").json()
+    assert me["telephony"] is True and me["calls"]["agent_number"] == seed.DEMO_AGENT_NUMBER
     placed = owner.post(
         f"/api/v1/leads/{lead_id}/calls",
         json={"ring_agent_first": False},
