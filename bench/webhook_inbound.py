@@ -63,6 +63,7 @@ from bench.tenants import OWNER_PASSWORD, bench_tenant, owner_email
 from channels.whatsapp.shard_router import ShardRouter
 from models import Enrollment, Lead, Message, WebhookEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER, compute_signature
+from repositories.webhook_inbox import WebhookInboxRepository
 from workflows.ids import lead_workflow_id
 
 CLOUD_PATH = "/webhooks/whatsapp/cloud"
@@ -401,6 +402,34 @@ async def settle(stack: BenchStack, slug: str, acked: list[str]) -> tuple[int, i
         await asyncio.sleep(1.0)
 
 
+class BacklogPeak:
+    """The inbox's open events (pending or processing), sampled every `every` seconds while a phase runs: how big a
+    burst the inbox absorbed, and when it was largest."""
+
+    def __init__(self, stack: BenchStack, every: float = 2.0) -> None:
+        self.stack, self.every = stack, every
+        self.peak, self.peak_after = 0, 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _sample(self) -> None:
+        assert self.stack.session_factory is not None
+        started = time.monotonic()
+        while True:
+            async with self.stack.session_factory() as session:
+                count, _ = await WebhookInboxRepository(session).open_backlog()
+            if count > self.peak:
+                self.peak, self.peak_after = count, time.monotonic() - started
+            await asyncio.sleep(self.every)
+
+    def __enter__(self) -> "BacklogPeak":
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
 async def run(args: argparse.Namespace) -> int:
     async with BenchStack.from_args(args) as stack:
         assert stack.temporal is not None
@@ -445,16 +474,17 @@ async def run(args: argparse.Namespace) -> int:
         say(f"the stack quiet after the baselines in {await stack.quiet():.1f} s")
         load_before, cpu_before, cpu_started = machine_load(), stack.cpu_seconds(), time.monotonic()
         say(f"driving {count} signed webhooks at {args.rate}/s for {args.duration} s from a second process")
-        driven = await run_driver(
-            stack,
-            {**spec, "tag": secrets.token_hex(4), "rate": args.rate, "count": count},
-            bound=args.duration + DRIVER_GRACE_SECONDS + 60,
-        )
-        stack.check_alive()
-        results = driven["results"]
-        acked = [r["id"] for r in results if r["status"] == 200]
-        say(f"waiting for the lead workflows to handle {len(acked)} acknowledged messages")
-        rows, signalled, handled = await settle(stack, slug, acked)
+        with BacklogPeak(stack) as backlog:
+            driven = await run_driver(
+                stack,
+                {**spec, "tag": secrets.token_hex(4), "rate": args.rate, "count": count},
+                bound=args.duration + DRIVER_GRACE_SECONDS + 60,
+            )
+            stack.check_alive()
+            results = driven["results"]
+            acked = [r["id"] for r in results if r["status"] == 200]
+            say(f"waiting for the lead workflows to handle {len(acked)} acknowledged messages")
+            rows, signalled, handled = await settle(stack, slug, acked)
         processed, _, _ = await stored(stack, [r["id"] for r in results])
         cpu_after, cpu_seconds = stack.cpu_seconds(), time.monotonic() - cpu_started
         load_after = machine_load()
@@ -536,6 +566,7 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  handle latency max        {ms(handle, 100)} ms")
     print(f"  handled after the 200     p50 {ms(after_ack, 50)} / p99 {ms(after_ack, 99)} ms  (ack to workflow task)")
     print(f"  drain after the last 200  {drain:.1f} s")
+    print(f"  open inbox backlog peak   {backlog.peak} events, {backlog.peak_after:.0f} s after sending began")
     print(
         f"  sustained handling        {pipeline_rate:.1f}/s (first 200 to last handled) vs bare engine "
         f"signal-with-start {bare_rate:.1f}/s: ratio {pipeline_rate / bare_rate:.2f}"
