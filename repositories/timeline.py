@@ -2,6 +2,9 @@
 
 Every way a lead comes to exist (POST /leads, a CSV import, a first WhatsApp message) records the same event:
 kind `created`, key `lead:<id>:created`, data `source`, `status`, `phone`.
+
+An event's `actor` is a string (`user:<id>`, `api_key:<id>`, `sequence:<id>`, `lead:<id>`, `ai_agent`, `system` …);
+`list_for_lead_named` reads the display name of the person, key or sequence it names in the same query.
 """
 
 import uuid
@@ -9,10 +12,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, and_, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
-from models import Lead, TimelineEvent
+from models import ApiKey, Lead, TimelineEvent, User
+from models import Sequence as SequenceRow
 from repositories.base import Repository
 
 LEAD_CREATED = "created"
@@ -79,6 +83,27 @@ class TimelineRepository(Repository[TimelineEvent]):
             .limit(limit)
         )
 
+    async def list_for_lead_named(
+        self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int = 200
+    ) -> list[tuple[TimelineEvent, str | None]]:
+        """`list_for_lead` with each actor's display name: a person's full name (their e-mail when they gave none),
+        an API key's or a sequence's name; None for the rest, and for a person, key or sequence deleted since.
+
+        One statement: the names are outer joins on the actor string, within the tenant (at most a page of events,
+        so no lookup per event)."""
+        name = func.coalesce(func.nullif(User.full_name, ""), User.email, ApiKey.name, SequenceRow.name)
+        actor = TimelineEvent.actor
+        rows = await self.session.execute(
+            select(TimelineEvent, name)
+            .outerjoin(User, and_(User.tenant_id == tenant_id, _names(actor, "user", User.id)))
+            .outerjoin(ApiKey, and_(ApiKey.tenant_id == tenant_id, _names(actor, "api_key", ApiKey.id)))
+            .outerjoin(SequenceRow, and_(SequenceRow.tenant_id == tenant_id, _names(actor, "sequence", SequenceRow.id)))
+            .where(TimelineEvent.tenant_id == tenant_id, TimelineEvent.lead_id == lead_id)
+            .order_by(TimelineEvent.occurred_at.desc(), TimelineEvent.id.desc())
+            .limit(limit)
+        )
+        return [(event, actor_name) for event, actor_name in rows]
+
     async def record_many(self, events: Sequence[dict[str, Any]]) -> None:
         """Insert lead timeline events in a few statements (one per enrolled lead); a repeated key is skipped."""
         for start in range(0, len(events), _INSERT_CHUNK):
@@ -87,3 +112,9 @@ class TimelineRepository(Repository[TimelineEvent]):
                 .values([{"id": uuid.uuid4(), **event} for event in events[start : start + _INSERT_CHUNK]])
                 .on_conflict_do_nothing(index_elements=[TimelineEvent.idempotency_key])
             )
+
+
+def _names(actor: SQLColumnExpression[str], prefix: str, row_id: SQLColumnExpression[uuid.UUID]) -> ColumnElement[bool]:
+    """Whether `actor` is `<prefix>:<row_id>`; compared as text, so an actor that is no uuid (`user:recorder`)
+    simply names nobody."""
+    return actor == literal(f"{prefix}:") + cast(row_id, String)

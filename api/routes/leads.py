@@ -158,5 +158,4 @@ async def lead_timeline(
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
 ) -> list[TimelineEventPublic]:
     """The lead's activity, newest first."""
-    events = await service.timeline(session=session, tenant_id=principal.tenant(), lead_id=lead_id, limit=limit)
-    return [TimelineEventPublic.model_validate(event) for event in events]
+    return await service.timeline(session=session, tenant_id=principal.tenant(), lead_id=lead_id, limit=limit)

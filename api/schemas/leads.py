@@ -102,7 +102,13 @@ class LeadStatusChange(InputBody):
 
 class TimelineEventPublic(RowWithId):
     kind: str
-    actor: str
+    actor: str = Field(
+        description="who did it: `user:<id>`, `api_key:<id>`, `sequence:<id>`, `lead:<id>`, `ai_agent`, `system` …"
+    )
+    actor_name: str | None = Field(
+        description="the display name of the person (full name, else e-mail), API key or sequence `actor` names; "
+        "null for other actors and for one deleted since"
+    )
     data: dict[str, Any]
     occurred_at: datetime
 

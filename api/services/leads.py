@@ -21,13 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.idempotency import IdempotencyKeyReused, fingerprint
-from api.schemas.leads import LeadCreate, LeadPublic, LeadStatusChange, LeadUpdate
+from api.schemas.base import from_row
+from api.schemas.leads import LeadCreate, LeadPublic, LeadStatusChange, LeadUpdate, TimelineEventPublic
 from api.services import found, not_found
 from api.transaction import after_commit, end_reads
 from core.errors import Conflict, Unprocessable
 from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from domain.stages import TERMINAL_STAGES, Stage
-from models import Lead, StatusDefinition, Tenant, TimelineEvent
+from models import Lead, StatusDefinition, Tenant
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
@@ -456,7 +457,9 @@ async def change_status(
 
 async def timeline(
     *, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int
-) -> list[TimelineEvent]:
-    """The lead's timeline, newest first."""
+) -> list[TimelineEventPublic]:
+    """The lead's timeline, newest first, each event with its actor's display name (so a role that may not list the
+    tenant's users still sees who did what)."""
     await get_lead(session=session, tenant_id=tenant_id, lead_id=lead_id)
-    return await TimelineRepository(session).list_for_lead(tenant_id=tenant_id, lead_id=lead_id, limit=limit)
+    events = await TimelineRepository(session).list_for_lead_named(tenant_id=tenant_id, lead_id=lead_id, limit=limit)
+    return [from_row(TimelineEventPublic, event, actor_name=name) for event, name in events]

@@ -15,6 +15,9 @@ from temporalio.service import RPCError
 from api.services import leads as leads_service
 from models import Lead
 from repositories.leads import LeadRepository
+from repositories.timeline import TimelineRepository
+from tests.fixtures.crm import PASSWORD, login
+from tests.fixtures.sequences import create_sequence
 from workflows.ids import lead_workflow_id
 
 # Every lead gets a real LeadWorkflow: the worker runs them.
@@ -419,6 +422,46 @@ async def test_patch_changes_only_the_fields_sent(client, tenant) -> None:
     assert body["email"] == "a@example.com" and body["phone"] == lead["phone"]
     timeline = (await client.get(f"{LEADS}/{lead['id']}/timeline", headers=tenant.headers("agent"))).json()
     assert timeline[0]["kind"] == "updated" and timeline[0]["data"]["fields"] == ["custom_fields", "name"]
+
+
+async def test_the_timeline_names_each_actor_for_a_role_that_may_not_list_users(
+    client, make_client, tenant, make_tenant, session_factory
+) -> None:
+    lead = (await _create(client, tenant, phone=_phone_in(201))).json()  # the agent role's API key
+    async with make_client() as agent:
+        await login(agent, tenant.agent.email, PASSWORD)
+        patched = await agent.patch(f"{LEADS}/{lead['id']}", json={"name": "Ada Named"})
+        assert patched.status_code == 200, patched.text
+    async with make_client() as owner:  # the owner has no full name: their e-mail stands for it
+        await login(owner, tenant.owner.email, PASSWORD)
+        patched = await owner.patch(f"{LEADS}/{lead['id']}", json={"email": "ada@example.com"})
+        assert patched.status_code == 200, patched.text
+    sequence = await create_sequence(client, tenant, name="Welcome drip")
+    stranger = (await make_tenant()).agent.id
+    others = [f"sequence:{sequence['id']}", f"user:{stranger}", "user:recorder", "ai_agent", "system"]
+    async with session_factory() as session:
+        for actor in others:
+            await TimelineRepository(session).record(
+                tenant_id=tenant.tenant_id, lead_id=uuid.UUID(lead["id"]), kind="note", actor=actor
+            )
+        await session.commit()
+
+    response = await client.get(f"{LEADS}/{lead['id']}/timeline", headers=tenant.headers("agent"))
+    assert response.status_code == 200, response.text
+    events = response.json()
+    (created,) = [event for event in events if event["kind"] == "created"]
+    assert created["actor"].startswith("api_key:") and created["actor_name"] == "agent key"
+    assert {event["actor"]: event["actor_name"] for event in events if event is not created} == {
+        f"user:{tenant.agent.id}": "Agent",
+        f"user:{tenant.owner.id}": tenant.owner.email,
+        f"sequence:{sequence['id']}": "Welcome drip",
+        # Another tenant's person is nobody here, nor is an actor that names no row.
+        f"user:{stranger}": None,
+        "user:recorder": None,
+        "ai_agent": None,
+        "system": None,
+    }
+    assert (await client.get("/api/v1/users", headers=tenant.headers("agent"))).status_code == 403
 
 
 async def test_patch_renormalises_the_phone_and_refuses_a_duplicate(client, make_tenant) -> None:

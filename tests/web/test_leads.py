@@ -92,6 +92,8 @@ async def test_an_enrollment_is_paused_resumed_and_stopped_from_the_lead_page(
     await log_in(page, tenant.agent.email, tenant.agent.password)
     enrollment = page.get_by_test_id("enrollment")
     await expect(enrollment).to_contain_text(sequence["name"])
+    enrolled = page.get_by_test_id("timeline-event").filter(has_text="sequence enrolled")
+    await expect(enrolled).to_contain_text(f"API key “owner key” · “{sequence['name']}” v1")
     await expect(enrollment.locator(".enrollment-status")).to_have_text("active")
     await enrollment.get_by_role("button", name="Pause").click()
     await expect(enrollment.locator(".enrollment-status")).to_have_text("paused")
@@ -114,10 +116,18 @@ async def test_an_owner_assigns_a_lead_and_the_agent_filters_their_own(
         assert created.status_code == 201, created.text
         names.append(created.json()["id"])
     owner = await web_page()
+    # No live stream: the page's own change must refresh its timeline by itself (a reconnecting stream refetches
+    # everything, which would hide a missing refresh).
+    await owner.route("**/api/v1/events*", lambda route: route.abort())
     await owner.goto(f"/leads/{names[0]}")
     await log_in(owner, tenant.owner.email, tenant.owner.password)
+    await expect(owner.get_by_test_id("timeline-event")).to_have_text([re.compile("^created")])
     await owner.get_by_label("Owner").select_option(str(tenant.agent.id))
     await expect(owner.get_by_label("Owner")).to_have_value(str(tenant.agent.id))
+    # The change shows at once, by name (the owner has none: their e-mail) and naming what changed.
+    updated = owner.get_by_test_id("timeline-event").filter(has_text="updated")
+    await expect(updated).to_contain_text(f"{tenant.owner.email} · owner")
+    await expect(owner.get_by_role("region", name="Timeline")).not_to_contain_text("user:")
 
     agent = await web_page()
     await agent.goto("/leads")
@@ -128,3 +138,5 @@ async def test_an_owner_assigns_a_lead_and_the_agent_filters_their_own(
     await expect(agent.get_by_role("link", name="Filter Theirs")).to_have_count(0)
     await agent.get_by_role("link", name="Filter Mine").click()
     await expect(agent.locator("dd").filter(has_text="you")).to_have_count(1)
+    # An agent may not list the tenant's people, yet sees who changed the lead.
+    await expect(agent.get_by_test_id("timeline-event").filter(has_text="updated")).to_contain_text(tenant.owner.email)

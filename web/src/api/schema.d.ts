@@ -3613,8 +3613,16 @@ export interface components {
         };
         /** TimelineEventPublic */
         TimelineEventPublic: {
-            /** Actor */
+            /**
+             * Actor
+             * @description who did it: `user:<id>`, `api_key:<id>`, `sequence:<id>`, `lead:<id>`, `ai_agent`, `system` …
+             */
             actor: string;
+            /**
+             * Actor Name
+             * @description the display name of the person (full name, else e-mail), API key or sequence `actor` names; null for other actors and for one deleted since
+             */
+            actor_name: string | null;
             /** Data */
             data: {
                 [key: string]: unknown;

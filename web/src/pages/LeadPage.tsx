@@ -6,6 +6,7 @@ import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import { FirstMessage } from "../components/FirstMessage";
 import { LeadCalls } from "../components/LeadCalls";
+import { LeadTimeline } from "../components/LeadTimeline";
 import { ReplyBox } from "../components/ReplyBox";
 import { Form, Options, SelectField } from "../components/Form";
 import { ErrorLine, QueryList, QueryState } from "../components/States";
@@ -30,6 +31,8 @@ function Owner({ lead }: { lead: Schemas["LeadPublic"] }) {
     onSuccess: (updated) => {
       queryClient.setQueryData(["lead", lead.id], updated);
       void queryClient.invalidateQueries({ queryKey: ["leads"] });
+      // The change is an `updated` event on the lead's timeline.
+      void queryClient.invalidateQueries({ queryKey: ["timeline", lead.id] });
     },
   });
   if (!mayAssign) {
@@ -102,35 +105,6 @@ function StatusChange({ lead }: { lead: Schemas["LeadPublic"] }) {
   );
 }
 
-function Timeline({ leadId }: { leadId: string }) {
-  const timeline = useQuery({
-    queryKey: ["timeline", leadId],
-    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/timeline", { params: { path: { lead_id: leadId } } })),
-  });
-  return (
-    <section aria-label="Timeline">
-      <h2>Timeline</h2>
-      <QueryList query={timeline} what="the timeline" items={timeline.data} empty="Nothing happened yet." />
-      <ol className="timeline">
-        {timeline.data?.map((event) => (
-          <li key={event.id}>
-            <strong>{event.kind.replaceAll("_", " ")}</strong> <Time at={event.occurred_at} />
-            <span className="muted"> · {event.actor}</span>
-            {describe(event)}
-          </li>
-        ))}
-      </ol>
-    </section>
-  );
-}
-
-function describe(event: Schemas["TimelineEventPublic"]): string {
-  const data = event.data as Record<string, unknown>;
-  if (event.kind === "status_changed") return ` · ${String(data.from ?? "?")} → ${String(data.to ?? "?")}`;
-  if (typeof data.body === "string") return ` · “${data.body}”`;
-  return "";
-}
-
 function Enrollments({ leadId }: { leadId: string }) {
   const { me } = useAuth();
   const invalidate = useInvalidate();
@@ -145,7 +119,7 @@ function Enrollments({ leadId }: { leadId: string }) {
       if (action === "resume") return unwrap(api.POST("/api/v1/enrollments/{enrollment_id}/resume", options));
       return unwrap(api.POST("/api/v1/enrollments/{enrollment_id}/stop", options));
     },
-    onSettled: () => invalidate(["enrollments", leadId]),
+    onSettled: () => invalidate(["enrollments", leadId], ["timeline", leadId]),
   });
   const mayManage = can(me, "enrollment:manage");
   return (
@@ -314,7 +288,7 @@ export function LeadPage() {
           {can(me, "enrollment:read") && <Enrollments leadId={leadId} />}
           {can(me, "task:work") && <LeadTasks leadId={leadId} />}
           {can(me, "call:read") && <LeadCalls leadId={leadId} />}
-          <Timeline leadId={leadId} />
+          <LeadTimeline leadId={leadId} />
         </div>
       </div>
     </div>
