@@ -1,5 +1,8 @@
 """Maps `AppError` and request validation errors to JSON: `{"error": code, "message": ..., "details": ...}`.
 
+A request validation error (422 `validation_error`) lists each refused field once in `details` as `{field, reason}`,
+the reason worded for people (core/validation_messages.py); `message` joins them as "field: reason; …".
+
 The framework's own answers take the same shape: an unknown path (404), a method the path does not serve (405, its
 `Allow` naming every method of the path; `OPTIONS` is answered 204 with `Allow`), a body that cannot be parsed
 (400), a body that is not JSON where JSON is expected (415), and an unexpected failure (500).
@@ -27,6 +30,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.http_methods import allowed_methods, options_response
 from core.db import is_database_unavailable
 from core.errors import AppError
+from core.validation_messages import plain_reason
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +50,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     if (unreadable := _unreadable_body(request, exc)) is not None:
         return unreadable
-    errors = [{"field": _field_path(tuple(e.get("loc", ()))), "reason": e.get("msg", "invalid")} for e in exc.errors()]
+    # One entry per problem, each reason in a person's words (core/validation_messages.py), not pydantic's.
+    errors = [{"field": _field_path(tuple(e.get("loc", ()))), "reason": plain_reason(e)} for e in exc.errors()]
     message = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
     return JSONResponse({"error": "validation_error", "message": message, "details": errors}, status_code=422)
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Header
 
 from core.errors import Unprocessable
+from core.validation_messages import readable_pattern
 
 KEY_MAX_LENGTH = 100
 
@@ -21,7 +22,7 @@ IdempotencyKey = Annotated[
         alias="Idempotency-Key",
         min_length=1,
         max_length=KEY_MAX_LENGTH,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=readable_pattern(r"^[\x21-\x7e]+$", "visible ASCII characters only, no spaces (a UUID will do)"),
         description="any unique string (a UUID) per intended create; the same key again answers the first result",
     ),
 ]

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from core.validation_messages import readable_pattern
 from domain.stages import Stage
 
 DEFAULT_CONSENT_PROMPT = "This call may be recorded for quality and training purposes."
@@ -149,9 +150,11 @@ def lead_effect(disposition: CallDisposition | str) -> LeadEffect:
 MACHINE_ANSWERS = frozenset({"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"})
 
 
-TTS_VOICE_PATTERN = (
-    r"^(man|woman|alice|Polly\.[A-Z][A-Za-z]+(-Neural|-Generative)?|Google\.[a-z]{2,3}-[A-Z]{2}-[A-Za-z0-9-]+)$"
+TTS_VOICE_PATTERN = readable_pattern(
+    r"^(man|woman|alice|Polly\.[A-Z][A-Za-z]+(-Neural|-Generative)?|Google\.[a-z]{2,3}-[A-Z]{2}-[A-Za-z0-9-]+)$",
+    "a Twilio voice: man, woman, alice, Polly.<Name> (optionally -Neural or -Generative) or Google.<language>-<Name>",
 )
+LANGUAGE_PATTERN = readable_pattern(r"^[a-z]{2,3}-[A-Z]{2}$", "a language and region such as en-US or es-MX")
 
 
 class VoiceScript(BaseModel):
@@ -169,4 +172,4 @@ class VoiceScript(BaseModel):
         pattern=TTS_VOICE_PATTERN,
         description="Twilio TTS voice: man, woman, alice, Polly.<Name>[-Neural|-Generative], Google.<lang>-<Name>",
     )
-    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}-[A-Z]{2}$", description="e.g. en-US, es-MX")
+    language: str | None = Field(default=None, pattern=LANGUAGE_PATTERN, description="e.g. en-US, es-MX")

@@ -6,14 +6,19 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.base import InputBody
+from core.validation_messages import readable_pattern
 from domain.calls import DEFAULT_CONSENT_PROMPT, VoiceScript
+
+ACCOUNT_SID_PATTERN = readable_pattern(
+    r"^AC[0-9a-fA-F]{32}$", "a Twilio account SID: AC and 32 hexadecimal digits, as Twilio's console shows it"
+)
 
 
 class TelephonyAccountUpdate(InputBody):
     """Replace the account. `auth_token` left out (null) keeps the stored one; "" clears it."""
 
     provider: Literal["twilio", "sandbox"] = Field(description="`sandbox`: the local provider sandbox (not in prod)")
-    account_sid: str = Field(pattern=r"^AC[0-9a-fA-F]{32}$", description="the Twilio account SID, AC + 32 hex")
+    account_sid: str = Field(pattern=ACCOUNT_SID_PATTERN, description="the Twilio account SID, AC + 32 hex")
     auth_token: str | None = Field(default=None, min_length=0, max_length=200)
     caller_ids: list[str] = Field(min_length=1, max_length=20, description="numbers calls come from, any format")
     concurrent_call_limit: int = Field(default=5, ge=1, le=1000)

@@ -7,15 +7,23 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from api.schemas.base import InputBody
+from core.validation_messages import readable_pattern
+
+PHONE_NUMBER_ID_PATTERN = readable_pattern(
+    r"^[0-9A-Za-z_-]+$", "letters, digits, '-' and '_' only: the id Meta shows for the number"
+)
 
 
 class WhatsAppAccountUpdate(InputBody):
     """Replace the account settings. A secret left out (null) keeps its stored value; "" clears it."""
 
     provider: Literal["cloud", "evolution", "sandbox"]
-    phone_number_id: str | None = Field(default=None, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")
+    phone_number_id: str | None = Field(default=None, max_length=64, pattern=PHONE_NUMBER_ID_PATTERN)
     display_number: str | None = Field(
-        default=None, max_length=32, pattern=r"^\+?[0-9][0-9 ().-]*$", description="the number as people see it"
+        default=None,
+        max_length=32,
+        pattern=readable_pattern(r"^\+?[0-9][0-9 ().-]*$", "a phone number: digits, spaces, '+', '(', ')', '-', '.'"),
+        description="the number as people see it",
     )
     access_token: str | None = Field(default=None, max_length=1000)
     app_secret: str | None = Field(default=None, max_length=200)

@@ -13,11 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services.users import invalid
 from core.errors import Conflict, NotFound
+from core.validation_messages import readable_pattern
 from domain.stages import Stage
 from models import StatusDefinition
 from repositories.statuses import StatusRepository
 
-KEY_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$"
+KEY_RULE = "lower-case letters, digits, '-' and '_', starting and ending with a letter or digit, such as follow_up"
+KEY_PATTERN = readable_pattern(r"^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$", KEY_RULE)
 _KEY = re.compile(KEY_PATTERN)
 
 
@@ -48,7 +50,7 @@ async def create_status(
 ) -> StatusDefinition:
     """Add a status; 409 when the key is taken, 422 when a default is not of stage `new`."""
     if not _KEY.match(key):
-        raise invalid("key", "lower-case letters, digits, '-' and '_', starting and ending with a letter or digit")
+        raise invalid("key", KEY_RULE)
     if is_default and stage != Stage.NEW:
         raise invalid("is_default", "only a status of stage 'new' can be the default for new leads")
     repo = StatusRepository(session)

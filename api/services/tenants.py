@@ -10,13 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.services.users import add_user, check_password, clean_email, invalid
 from core.errors import Conflict, NotFound
+from core.validation_messages import readable_pattern
 from domain.permissions import Role
 from models import Tenant, User
 from repositories.statuses import StatusRepository
 from repositories.tenants import TenantRepository
 from repositories.users import UserRepository
 
-SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+SLUG_RULE = "lower-case letters, digits and hyphens, starting and ending with a letter or digit, such as acme-sales"
+SLUG_PATTERN = readable_pattern(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", SLUG_RULE)
 _SLUG = re.compile(SLUG_PATTERN)
 _TIMEZONES = frozenset(available_timezones())
 
@@ -26,7 +28,7 @@ MAX_SPEED_TO_LEAD_MINUTES = 7 * 24 * 60
 
 def _check_slug(slug: str) -> None:
     if not _SLUG.match(slug):
-        raise invalid("slug", "lower-case letters, digits and inner hyphens, at most 63 characters")
+        raise invalid("slug", SLUG_RULE)
 
 
 def _check_region(default_region: str) -> None:

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from core.errors import Unprocessable
+from core.validation_messages import plain_reason, readable_pattern
 from domain.sequences.steps import (
     AiMessageStep,
     CallStep,
@@ -48,7 +49,7 @@ DEFAULT_STATUS_STAGES: dict[str, Stage] = {key: stage for key, _label, stage in 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+_HHMM = readable_pattern(r"^([01]\d|2[0-3]):[0-5]\d$", "a time as HH:MM, such as 09:00")
 _STEP_ID = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 
 
@@ -169,9 +170,10 @@ class SequenceDefinitionError(Unprocessable):
 
     def __init__(self, errors: list[DefinitionError]) -> None:
         self.errors = sorted(errors, key=_document_order)
-        summary = "; ".join(f"{e.path}: {e.message}" for e in self.errors[:3])
-        more = f" (and {len(self.errors) - 3} more)" if len(self.errors) > 3 else ""
-        super().__init__(f"the sequence is not valid: {summary}{more}", details=[e.model_dump() for e in self.errors])
+        # Every problem in the message too, each once: a summary cut at three hid the rest behind "(and 2 more)".
+        count = "1 problem" if len(self.errors) == 1 else f"{len(self.errors)} problems"
+        listed = "; ".join(f"{e.path}: {e.message}" for e in self.errors)
+        super().__init__(f"the sequence has {count}: {listed}", details=[e.model_dump() for e in self.errors])
 
 
 def parse_definition(data: Any, *, status_stages: Mapping[str, Stage] | None = None) -> SequenceDefinition:
@@ -256,14 +258,12 @@ def _from_pydantic(exc: ValidationError) -> list[DefinitionError]:
                 continue
             path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
             previous = part
-        message = err["msg"].removeprefix("Value error, ")
+        message = plain_reason(err)
         if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
             path += ".type"
             message = f"unknown or missing step type; use one of {', '.join(step_types())}"
         elif path == "steps" and err["type"] == "too_long":
             message = f"a sequence has at most {MAX_STEPS} steps"
-        elif err["type"] == "extra_forbidden":
-            message = "unknown field"
         errors.append(DefinitionError(path=path or "definition", message=message))
     return errors
 

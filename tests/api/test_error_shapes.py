@@ -1,11 +1,14 @@
 """Every error answer, the framework's own included, has the product's body `{"error", "message", "details"}`:
 unknown paths, methods a path does not serve (with an `Allow` naming all of the path's methods), `OPTIONS`, bodies
-that are not JSON, unreadable multipart bodies and unexpected failures."""
+that are not JSON, unreadable multipart bodies and unexpected failures. A refused field's reason is worded for people:
+no pydantic prefix, no regular expression, one entry per problem."""
 
 import httpx
 from fastapi import FastAPI
 
 from api.app import create_app
+from api.services.statuses import KEY_RULE
+from api.services.tenants import SLUG_RULE
 
 LEADS = "/api/v1/leads"
 CLOUD_WEBHOOK = "/webhooks/whatsapp/cloud"
@@ -112,3 +115,46 @@ async def test_an_unexpected_failure_is_a_500_in_the_product_shape_without_its_t
     assert response.status_code == 500
     body = assert_error_shape(response, "internal_error")
     assert "secret" not in response.text and body["details"] is None
+
+
+# Validation reasons, worded for the people the web app shows them to ----------------------------------------------
+
+
+def assert_validation(response: httpx.Response, field: str, reason: str) -> None:
+    assert response.status_code == 422, response.text
+    body = assert_error_shape(response, "validation_error")
+    assert body["details"] == [{"field": field, "reason": reason}]
+    assert body["message"] == f"{field}: {reason}"
+
+
+async def test_a_validators_own_words_come_without_pydantics_prefix(client, tenant) -> None:
+    response = await client.post(LEADS, json={"phone": "+12025550100", "email": "foo@bar"}, headers=tenant.headers())
+    assert_validation(response, "email", "'foo@bar' is not an e-mail address")
+
+
+async def test_a_malformed_id_in_the_path_says_what_an_id_looks_like(client, tenant) -> None:
+    response = await client.get(f"{LEADS}/not-a-uuid", headers=tenant.headers())
+    assert_validation(response, "lead_id", "not an id: ids are UUIDs such as 123e4567-e89b-42d3-a456-426614174000")
+
+
+async def test_a_status_key_and_a_slug_that_break_their_pattern_say_what_they_accept(
+    client, tenant, system_admin
+) -> None:
+    wanted = {"key": "Follow Up!", "label": "Follow up", "stage": "contacted"}
+    status = await client.post("/api/v1/statuses", json=wanted, headers=tenant.headers())
+    assert_validation(status, "key", KEY_RULE)
+    body = {"name": "Acme", "slug": "Acme_Sales", "owner_email": "o@example.com", "owner_password": "x" * 12}
+    tenant_body = await client.post("/api/v1/tenants", json=body, headers=system_admin.headers)
+    assert_validation(tenant_body, "slug", SLUG_RULE)
+
+
+async def test_a_sequence_lists_every_problem_once_in_plain_words(client, tenant) -> None:
+    wait = {"type": "wait", "duration": {"days": 1}}
+    steps = [wait, wait, {"type": "task", "title": "", "due_in": {"hours": 4}}, {"type": "wait", "duration": "x"}]
+    response = await client.post("/api/v1/sequences", json={"name": "Drip", "steps": steps}, headers=tenant.headers())
+    assert response.status_code == 422, response.text
+    error = assert_error_shape(response, "invalid_sequence")
+    assert error["details"][0] == {"path": "steps[2].title", "message": "must not be empty"}
+    assert [d["path"] for d in error["details"]] == ["steps[2].title", "steps[3].duration"]
+    listed = "; ".join(f"{d['path']}: {d['message']}" for d in error["details"])
+    assert error["message"] == f"the sequence has 2 problems: {listed}"

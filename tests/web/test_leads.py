@@ -65,8 +65,12 @@ async def test_create_import_search_and_change_status(
     await log_in(stranger, other.owner.email, other.owner.password)
     await expect(stranger.get_by_text("No leads match.")).to_be_visible()
     await stranger.goto(lead_url)
-    await expect(stranger.get_by_role("alert")).to_contain_text("not found")
+    await expect(stranger.get_by_role("alert")).to_contain_text("No such lead")
     await screenshot(stranger, "lead-of-another-tenant")
+    # Not an id at all reads the same, not as the API's validation of the path.
+    await stranger.goto("/leads/not-a-uuid")
+    await expect(stranger.get_by_role("alert")).to_contain_text("No such lead")
+    await expect(stranger.get_by_role("alert")).not_to_contain_text("UUID")
 
 
 async def test_an_enrollment_is_paused_resumed_and_stopped_from_the_lead_page(

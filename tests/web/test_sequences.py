@@ -35,6 +35,9 @@ async def test_build_fix_preview_publish_and_enroll(web_page: MakePage, tenant: 
     await builder.get_by_role("button", name="Create sequence").click()
     await expect(first.get_by_role("alert")).to_contain_text("{{frist_name}}")
     await expect(second.get_by_role("alert")).to_contain_text("two days")
+    # Above the steps, a count rather than the problems again (or a summary cut short with "(and 1 more)").
+    summary = builder.locator(".error > p")
+    await expect(summary).to_have_text("Not saved: the sequence has 2 problems, each shown where it applies.")
     await screenshot(page, "sequence-validation-errors")
 
     await first.get_by_role("textbox", name="Message").fill("Hi {{first_name}}, thanks for writing!")

@@ -47,7 +47,7 @@ def test_instructions_and_fallback_text_are_required_and_checked_for_variables()
             }
         )
     paths = _paths(caught.value)
-    assert paths["steps[0].fallback_text"] == "Field required"
+    assert paths["steps[0].fallback_text"] == "required"
     assert "frist_name" in paths["steps[1].instructions"]
     assert paths["steps[2].instructions"] == "the instructions are empty"
     assert paths["steps[3].tone"] == "unknown field"

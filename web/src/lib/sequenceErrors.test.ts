@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { sortErrors } from "./sequenceErrors";
+import { problemsLine, sortErrors } from "./sequenceErrors";
 
 describe("sortErrors", () => {
   it("puts each problem under the step it names and keeps the rest apart", () => {
@@ -17,5 +17,16 @@ describe("sortErrors", () => {
   });
   it("copes with details that are not a list", () => {
     expect(sortErrors(null).general).toEqual([]);
+  });
+});
+
+describe("problemsLine", () => {
+  it("counts the problems instead of repeating them", () => {
+    const details = [
+      { path: "steps[2].title", message: "must not be empty" },
+      { path: "steps[3].duration", message: "'x' is not an ISO-8601 duration" },
+    ];
+    expect(problemsLine(details)).toBe("Not saved: the sequence has 2 problems, each shown where it applies.");
+    expect(problemsLine(details.slice(1))).toBe("Not saved: the sequence has 1 problem, shown where it applies.");
   });
 });

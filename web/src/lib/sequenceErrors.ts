@@ -11,6 +11,13 @@ export interface SortedErrors {
   general: PathMessage[];
 }
 
+/** The line above the builder for a refused sequence: how many problems (each is shown where it applies, once). */
+export function problemsLine(details: unknown): string {
+  const count = Array.isArray(details) ? details.length : 0;
+  if (count === 1) return "Not saved: the sequence has 1 problem, shown where it applies.";
+  return `Not saved: the sequence has ${count} problems, each shown where it applies.`;
+}
+
 export function sortErrors(details: unknown): SortedErrors {
   const byStep = new Map<number, PathMessage[]>();
   const general: PathMessage[] = [];

@@ -1,6 +1,6 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { useParams } from "react-router-dom";
+import { Link, useParams } from "react-router-dom";
 import { api, ApiError, errorMessage, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
@@ -233,11 +233,25 @@ function LeadConversation({ leadId }: { leadId: string }) {
   );
 }
 
+/** A lead id that names no lead of the tenant: unknown, deleted, another tenant's, or not an id at all (422). */
+function NoSuchLead() {
+  return (
+    <div className="state" role="alert">
+      <h1>No such lead</h1>
+      <p>
+        It may have been deleted, or the link is wrong. <Link to="/leads">Back to the leads</Link>
+      </p>
+    </div>
+  );
+}
+
 export function LeadPage() {
   const { leadId = "" } = useParams();
   const { me } = useAuth();
   const lead = useLead(leadId);
   const workflows = temporalLink(me, leadId);
+  const unknown = lead.error instanceof ApiError && (lead.error.status === 404 || lead.error.status === 422);
+  if (unknown) return <NoSuchLead />;
   if (!lead.data) return <QueryState query={lead} what="the lead" />;
   const data = lead.data;
   return (

@@ -7,7 +7,7 @@ import { SequenceSettingsEditor } from "../components/SequenceSettingsEditor";
 import { newStep, StepEditor, StepTypeOptions, type DraftStep, type StepType } from "../components/StepEditor";
 import { PathMessages } from "../components/PathMessages";
 import { useStatuses } from "../lib/queries";
-import { sortErrors } from "../lib/sequenceErrors";
+import { problemsLine, sortErrors } from "../lib/sequenceErrors";
 import { readSettings, settingsBody } from "../lib/sequenceSettings";
 
 /** The builder: name and steps, saved as the draft (a new sequence, or the draft of an existing one). */
@@ -45,7 +45,11 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
       <Field label="Name" value={name} onChange={setName} required />
       {save.error && (
         <div className="error" role="alert">
-          <p>{errorMessage(save.error)}</p>
+          <p>
+            {save.error instanceof ApiError && save.error.code === "invalid_sequence"
+              ? problemsLine(save.error.details)
+              : errorMessage(save.error)}
+          </p>
           {otherErrors.length > 0 && <PathMessages errors={otherErrors} />}
         </div>
       )}
