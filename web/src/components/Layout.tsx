@@ -56,7 +56,7 @@ export function Layout() {
         </nav>
         <div className="who">
           {me?.via === "session" && me.user && me.tenant && <NotificationBell />}
-          <span data-testid="who">
+          <span className="who-name" data-testid="who">
             {who} · {me?.role}
             {me?.tenant ? ` · ${me.tenant.name}` : ""}
           </span>

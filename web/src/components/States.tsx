@@ -68,10 +68,14 @@ export function QueryList<T>({
   );
 }
 
-/** A list table: its column headings (false leaves one out, "" is a blank one) above the rows given. */
+/**
+ * A list table: its column headings (false leaves one out, "" is a blank one) above the rows given. A table wider
+ * than the screen (a phone) scrolls sideways in its own box, never the page.
+ */
 export function DataTable({ columns, children }: { columns: (string | false)[]; children: ReactNode }) {
   return (
-    <table className="list">
+    <div className="table-scroll">
+      <table className="list">
       <thead>
         <tr>
           {columns
@@ -82,6 +86,7 @@ export function DataTable({ columns, children }: { columns: (string | false)[]; 
         </tr>
       </thead>
       <tbody>{children}</tbody>
-    </table>
+      </table>
+    </div>
   );
 }
