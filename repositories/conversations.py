@@ -92,6 +92,14 @@ class ConversationRepository(Repository[Conversation]):
         )
         return result.scalar_one()
 
+    async def list_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> list[Conversation]:
+        """The lead's conversations, one per channel, by channel."""
+        return await self._all(
+            select(Conversation)
+            .where(Conversation.tenant_id == tenant_id, Conversation.lead_id == lead_id)
+            .order_by(Conversation.channel)
+        )
+
     async def get_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, channel: str) -> Conversation | None:
         result = await self.session.execute(
             select(Conversation).where(

@@ -1,5 +1,6 @@
 """The agent inbox: `GET /api/v1/conversations` (latest first, unread counts; filters), `GET /api/v1/leads/{id}/
-conversation`, `GET /api/v1/leads/{id}/messages`,
+conversation` (404 while it has none), `GET /api/v1/leads/{id}/conversations` (the same as a list: empty while it
+has none, for a page that only shows it when there is one), `GET /api/v1/leads/{id}/messages`,
 `POST /api/v1/leads/{id}/messages` (an agent's WhatsApp message, sent through the lead's workflow),
 `POST /api/v1/conversations/{id}/read`. Tenant-scoped: another tenant's lead or conversation is a 404."""
 
@@ -66,6 +67,17 @@ async def get_lead_conversation(
 ) -> ConversationPublic:
     """The lead's WhatsApp conversation: unread count, opt-out, whether free text can be sent now."""
     return await service.get_lead_conversation(
+        session=session, settings=settings, tenant_id=principal.tenant(), lead_id=lead_id
+    )
+
+
+@router.get("/leads/{lead_id}/conversations")
+async def list_lead_conversations(
+    lead_id: uuid.UUID, principal: LeadReader, session: SessionDep, settings: SettingsDep
+) -> list[ConversationPublic]:
+    """The lead's conversations, one per channel (WhatsApp today): an empty list before the lead's first message,
+    where `GET /leads/{id}/conversation` answers 404."""
+    return await service.list_lead_conversations(
         session=session, settings=settings, tenant_id=principal.tenant(), lead_id=lead_id
     )
 

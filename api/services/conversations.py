@@ -153,6 +153,20 @@ async def get_lead_conversation(
     return _public(conversation, lead, has_window=has_window, settings=settings, now=datetime.now(tz=UTC))
 
 
+async def list_lead_conversations(
+    *, session: AsyncSession, settings: Settings, tenant_id: uuid.UUID, lead_id: uuid.UUID
+) -> list[ConversationPublic]:
+    """The lead's conversations (one per channel; WhatsApp today), empty before the first; 404 when the lead is not
+    in this tenant."""
+    lead = found(await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id), "lead", lead_id)
+    conversations = await ConversationRepository(session).list_for_lead(tenant_id=tenant_id, lead_id=lead_id)
+    if not conversations:
+        return []
+    has_window = await _has_window(session, tenant_id)
+    now = datetime.now(tz=UTC)
+    return [_public(c, lead, has_window=has_window, settings=settings, now=now) for c in conversations]
+
+
 async def list_lead_messages(
     *, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID, limit: int, cursor: str | None
 ) -> MessagePage:

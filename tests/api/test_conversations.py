@@ -147,3 +147,24 @@ async def test_a_leads_conversation_says_whether_free_text_can_be_sent(
     assert missing.status_code == 404 and "no conversation" in missing.json()["message"]
     other = await make_test_tenant_lead(session_factory)
     assert (await conversation(other)).status_code == 404
+
+
+async def test_a_leads_conversations_are_a_list_empty_before_the_first_message(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory
+) -> None:
+    written = await add_lead(session_factory, tenant.tenant_id)
+    await add_message(session_factory, tenant.tenant_id, written, body="hi")
+    never = await add_lead(session_factory, tenant.tenant_id)
+
+    async def conversations(lead_id: object) -> httpx.Response:
+        return await client.get(f"/api/v1/leads/{lead_id}/conversations", headers=tenant.headers("agent"))
+
+    (listed,) = (await conversations(written)).json()
+    single = (await client.get(f"/api/v1/leads/{written}/conversation", headers=tenant.headers("agent"))).json()
+    assert listed == single and listed["channel"] == "whatsapp"
+    # No conversation yet is an answer, not an error: the lead page asks for every lead.
+    empty = await conversations(never)
+    assert empty.status_code == 200 and empty.json() == []
+    # The lead itself must be the caller's: another tenant's, or none, is still a 404.
+    assert (await conversations(await make_test_tenant_lead(session_factory))).status_code == 404
+    assert (await conversations(uuid.uuid4())).status_code == 404

@@ -1,7 +1,7 @@
 // The signed-in person (GET /auth/me), login and logout, and what happens when the session ends under the app.
 import { QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
-import { api, ApiError, setUnauthorizedListener, unwrap, type Me } from "../api/client";
+import { api, ApiError, CSRF_COOKIE, readCookie, setUnauthorizedListener, unwrap, type Me } from "../api/client";
 
 interface AuthState {
   me: Me | null;
@@ -21,6 +21,9 @@ function forgetData(queryClient: QueryClient): void {
 }
 
 async function fetchMe(): Promise<Me | null> {
+  // The session's CSRF cookie is set and cleared with its session cookie (which scripts cannot read): without it
+  // there is no session to ask about, and asking would only log the API's 401 on every visit to the login page.
+  if (readCookie(CSRF_COOKIE) === null) return null;
   try {
     return await unwrap(api.GET("/api/v1/auth/me"));
   } catch (error) {

@@ -20,11 +20,18 @@ export function useLead(leadId: string) {
   });
 }
 
-/** A lead's WhatsApp conversation; `retry: false` where its absence (404) is an answer. */
-export function useConversation(leadId: string, options: { retry?: false } = {}) {
+/**
+ * A lead's WhatsApp conversation, null while it has none. Read from the lead's list of conversations, which is empty
+ * then, rather than the single conversation's 404, which every page of a lead without one logged as an error.
+ */
+export function useConversation(leadId: string) {
   return useQuery({
     queryKey: ["conversation", leadId],
-    queryFn: () => unwrap(api.GET("/api/v1/leads/{lead_id}/conversation", { params: { path: { lead_id: leadId } } })),
-    ...options,
+    queryFn: async () => {
+      const conversations = await unwrap(
+        api.GET("/api/v1/leads/{lead_id}/conversations", { params: { path: { lead_id: leadId } } }),
+      );
+      return conversations.find((conversation) => conversation.channel === "whatsapp") ?? null;
+    },
   });
 }

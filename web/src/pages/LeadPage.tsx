@@ -217,11 +217,11 @@ function ClosedTasks({ leadId }: { leadId: string }) {
 
 function LeadConversation({ leadId }: { leadId: string }) {
   const { me } = useAuth();
-  const conversation = useConversation(leadId, { retry: false });
+  const conversation = useConversation(leadId);
   return (
     <section className="thread" aria-label="Conversation">
       <h2>Conversation</h2>
-      {conversation.error instanceof ApiError && conversation.error.status === 404 ? (
+      {conversation.data === null ? (
         <FirstMessage leadId={leadId} />
       ) : (
         <>
