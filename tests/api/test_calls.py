@@ -744,7 +744,7 @@ BAD_DISPOSITIONS: list[tuple[dict[str, Any], str, str]] = [
     ({"disposition": "callback_requested", "callback_at": "2030-01-01T10:00:00"}, "callback_at", "time zone"),
     ({"disposition": "interested", "callback_at": "2030-01-01T10:00:00Z"}, "callback_at", "callback_requested"),
     ({"disposition": "interested", "note": "a\u0000b"}, "note", "NUL"),
-    ({"disposition": "interested", "extra": 1}, "extra", "Extra inputs"),
+    ({"disposition": "interested", "extra": 1}, "extra", "unknown field"),
 ]
 
 
