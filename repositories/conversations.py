@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, case, func, or_, select, tuple_, update
+from sqlalchemy import Select, case, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import Conversation, Lead
 from repositories.base import Repository
-from repositories.leads import like_pattern
+from repositories.leads import LeadSearch
 
 # Whose conversations: one user's leads, leads without an owner, or everyone's (None).
 ConversationOwner = uuid.UUID | Literal["unassigned"] | None
@@ -157,14 +157,15 @@ class ConversationRepository(Repository[Conversation]):
         after: tuple[datetime, uuid.UUID] | None = None,
         owner: ConversationOwner = None,
         unread_only: bool = False,
-        q: str | None = None,
+        search: LeadSearch | None = None,
         handler: ConversationHandlerFilter = None,
     ) -> InboxPage:
         """Conversations with at least one message, latest message first, keyset-paginated below `after`, and the
         tenant's unread total (read with the page: one round trip instead of two).
 
         `owner`: a user id (their leads' conversations), "unassigned" (leads without an owner) or None (all);
-        `q` matches the lead's name or phone. Rows come back as plain values with only what the inbox shows."""
+        `search` matches the lead as the leads list's search does. Rows come back as plain values with only what the
+        inbox shows."""
         conditions = [Conversation.tenant_id == tenant_id, Conversation.last_message_at.is_not(None)]
         if owner == "unassigned":
             conditions.append(Lead.owner_id.is_(None))
@@ -174,9 +175,8 @@ class ConversationRepository(Repository[Conversation]):
             conditions.append(Conversation.unread_count > 0)
         if handler is not None:
             conditions.append(Conversation.handler == handler)
-        if q:
-            pattern = like_pattern(q)
-            conditions.append(or_(Lead.name.ilike(pattern, escape="\\"), Lead.phone.ilike(pattern, escape="\\")))
+        if search is not None:
+            conditions.append(search.condition())
         if after is not None:
             conditions.append(tuple_(Conversation.last_message_at, Conversation.id) < tuple_(after[0], after[1]))
         result = await self.session.execute(

@@ -3,6 +3,7 @@
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -23,6 +24,32 @@ def like_pattern(text: str) -> BindParameter[str]:
     each one: 13 ms at 10,000 leads, against 0.5 ms through the trigram indexes."""
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return bindparam(None, f"%{escaped}%", type_=String, literal_execute=True)
+
+
+@dataclass(frozen=True, slots=True)
+class LeadSearch:
+    """What a search box's text matches on a lead, for every list that searches leads (the leads, the inbox).
+
+    `text` matches name, phone or e-mail case-insensitively; `phone` (the text read as an E.164 number) and
+    `phone_digits` (its digits) also match the phone, so "(415) 555-0123" or "555 0123" find "+14155550123".
+    """
+
+    text: str
+    phone: str | None = None
+    phone_digits: str | None = None
+
+    def condition(self) -> ColumnElement[bool]:
+        pattern = like_pattern(self.text)
+        matches: list[ColumnElement[bool]] = [
+            Lead.name.ilike(pattern, escape="\\"),
+            Lead.email.ilike(pattern, escape="\\"),
+            Lead.phone.ilike(pattern, escape="\\"),
+        ]
+        if self.phone is not None:
+            matches.append(Lead.phone == self.phone)
+        if self.phone_digits:
+            matches.append(Lead.phone.like(like_pattern(self.phone_digits), escape="\\"))
+        return or_(*matches)
 
 
 class LeadRepository(Repository[Lead]):
@@ -146,15 +173,9 @@ class LeadRepository(Repository[Lead]):
         status_key: str | None = None,
         stage: str | None = None,
         owner_id: uuid.UUID | None = None,
-        text: str | None = None,
-        phone: str | None = None,
-        phone_digits: str | None = None,
+        search: LeadSearch | None = None,
     ) -> list[Lead]:
-        """Newest first, keyset-paginated on (created_at, id) strictly below `after`.
-
-        `text` matches name, phone or e-mail case-insensitively; `phone` (the query read as an E.164 number) and
-        `phone_digits` (its digits) also match the phone, so "(415) 555-0123" or "555 0123" find "+14155550123".
-        """
+        """Newest first, keyset-paginated on (created_at, id) strictly below `after`; `search`: those it matches."""
         conditions: list[ColumnElement[bool]] = [Lead.tenant_id == tenant_id]
         if status_key is not None:
             conditions.append(Lead.status_key == status_key)
@@ -162,18 +183,8 @@ class LeadRepository(Repository[Lead]):
             conditions.append(Lead.stage == stage)
         if owner_id is not None:
             conditions.append(Lead.owner_id == owner_id)
-        if text:
-            pattern = like_pattern(text)
-            matches: list[ColumnElement[bool]] = [
-                Lead.name.ilike(pattern, escape="\\"),
-                Lead.email.ilike(pattern, escape="\\"),
-                Lead.phone.ilike(pattern, escape="\\"),
-            ]
-            if phone is not None:
-                matches.append(Lead.phone == phone)
-            if phone_digits:
-                matches.append(Lead.phone.like(like_pattern(phone_digits), escape="\\"))
-            conditions.append(or_(*matches))
+        if search is not None:
+            conditions.append(search.condition())
         if after is not None:
             conditions.append(tuple_(Lead.created_at, Lead.id) < tuple_(after[0], after[1]))
         return await self._newest(select(Lead).where(*conditions), limit)

@@ -34,7 +34,12 @@ async def list_conversations(
     ] = "all",
     unread: Annotated[bool, Query(description="only conversations with unread messages")] = False,
     q: Annotated[
-        str | None, Query(max_length=200, description="search the lead's name and phone"), AfterValidator(reject_nul)
+        str | None,
+        Query(
+            max_length=200,
+            description="search the lead's name, phone (in any format) and e-mail, as `GET /leads?q=` does",
+        ),
+        AfterValidator(reject_nul),
     ] = None,
     handler: Annotated[
         Literal["ai", "human", "unassigned"] | None,

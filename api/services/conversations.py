@@ -21,6 +21,7 @@ from api.schemas.conversations import (
     WhatsAppOptions,
 )
 from api.services import found
+from api.services.leads import read_search
 from api.transaction import after_commit, end_reads
 from core.config import Settings
 from core.errors import NotFound, ServiceUnavailable, Unprocessable
@@ -39,6 +40,7 @@ from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
 from repositories.outbox import OutboxRepository
+from repositories.tenants import TenantRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
 from workflow_clients.lead import LeadWorkflowClient
 from workflows.ids import lead_workflow_id
@@ -115,7 +117,12 @@ async def list_conversations(
     q: str | None = None,
     handler: ConversationHandlerFilter = None,
 ) -> ConversationPage:
-    """Conversations with messages, latest message first, with unread counts."""
+    """Conversations with messages, latest message first, with unread counts; `q` finds leads as the leads list's
+    search does (a phone as the app shows it, "(415) 555-0123", too)."""
+    search = None
+    if q is not None and q.strip():
+        tenant = found(await TenantRepository(session).get(tenant_id), "tenant", tenant_id)
+        search = read_search(q, region=tenant.default_region)
     repository = ConversationRepository(session)
     inbox = await repository.list_latest(
         tenant_id=tenant_id,
@@ -123,7 +130,7 @@ async def list_conversations(
         after=decode_cursor(cursor),
         owner=owner,
         unread_only=unread_only,
-        q=q,
+        search=search,
         handler=handler,
     )
     page, more = inbox.rows[:limit], len(inbox.rows) > limit

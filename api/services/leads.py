@@ -30,7 +30,7 @@ from core.phone import InvalidPhone, normalize_phone, timezone_for_phone
 from domain.stages import TERMINAL_STAGES, Stage
 from models import Lead, StatusDefinition, Tenant
 from repositories.enrollments import EnrollmentRepository
-from repositories.leads import LeadRepository
+from repositories.leads import LeadRepository, LeadSearch
 from repositories.statuses import StatusRepository
 from repositories.timeline import TimelineRepository
 from repositories.users import UserRepository
@@ -263,6 +263,25 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 _PHONE_CHARS = re.compile(r"^[\d\s()+\-.]+$")
 
 
+def read_search(q: str | None, *, region: str) -> LeadSearch | None:
+    """What a search box's text finds on leads (None for a blank one): the text itself, and when it reads as a
+    phone number (national numbers in the tenant's `region`) or a fragment of one, that number and its digits, so a
+    number written as the app shows it, "(415) 555-0123", finds the stored "+14155550123"."""
+    text = (q or "").strip()
+    if not text:
+        return None
+    try:
+        phone: str | None = normalize_phone(text, region)
+    except InvalidPhone:
+        phone = None
+    digits = None
+    if _PHONE_CHARS.match(text):
+        # A fragment of a number as people type it ("555 0123"): compare its digits with the stored E.164.
+        only_digits = re.sub(r"\D", "", text)
+        digits = only_digits if len(only_digits) >= 3 else None
+    return LeadSearch(text=text, phone=phone, phone_digits=digits)
+
+
 async def list_leads(
     *,
     session: AsyncSession,
@@ -281,17 +300,6 @@ async def list_leads(
             f"status: '{status}' is not one of this tenant's statuses",
             details=[{"field": "status", "reason": "unknown status key"}],
         )
-    text = (q or "").strip() or None
-    phone = digits = None
-    if text is not None:
-        try:
-            phone = normalize_phone(text, tenant.default_region)
-        except InvalidPhone:
-            phone = None
-        if _PHONE_CHARS.match(text):
-            # A fragment of a number as people type it ("555 0123"): compare its digits with the stored E.164.
-            only_digits = re.sub(r"\D", "", text)
-            digits = only_digits if len(only_digits) >= 3 else None
     rows = await LeadRepository(session).search(
         tenant_id=tenant.id,
         limit=limit + 1,
@@ -299,9 +307,7 @@ async def list_leads(
         status_key=status,
         stage=stage.value if stage is not None else None,
         owner_id=owner_id,
-        text=text,
-        phone=phone,
-        phone_digits=digits,
+        search=read_search(q, region=tenant.default_region),
     )
     page = rows[:limit]
     next_cursor = encode_cursor(page[-1]) if len(rows) > limit else None

@@ -168,3 +168,24 @@ async def test_a_leads_conversations_are_a_list_empty_before_the_first_message(
     # The lead itself must be the caller's: another tenant's, or none, is still a 404.
     assert (await conversations(await make_test_tenant_lead(session_factory))).status_code == 404
     assert (await conversations(uuid.uuid4())).status_code == 404
+
+
+async def test_search_finds_a_phone_written_as_the_app_shows_it(
+    client: httpx.AsyncClient, tenant: TenantContext, session_factory
+) -> None:
+    wanted = await add_lead(session_factory, tenant.tenant_id, phone="+14155559114", name="Phone Search")
+    other = await add_lead(session_factory, tenant.tenant_id, phone="+14155550199", name="Someone Else")
+    await add_message(session_factory, tenant.tenant_id, wanted, body="hi")
+    await add_message(session_factory, tenant.tenant_id, other, body="hello")
+
+    async def found(q: str) -> list[str]:
+        response = await client.get("/api/v1/conversations", params={"q": q}, headers=tenant.headers("agent"))
+        assert response.status_code == 200, response.text
+        return [item["lead"]["id"] for item in response.json()["items"]]
+
+    # The formats the app shows and people type: the leads list finds the lead with each of them, so must the inbox.
+    for written in ("(415) 555-9114", "+1 (415) 555-9114", "415 555 9114", "415-555-9114", "+14155559114", "9114"):
+        assert await found(written) == [str(wanted)], written
+        leads = await client.get("/api/v1/leads", params={"q": written}, headers=tenant.headers("agent"))
+        assert [lead["id"] for lead in leads.json()["items"]] == [str(wanted)], written
+    assert await found("(415) 555") == [str(other), str(wanted)]

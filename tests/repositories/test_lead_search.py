@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from repositories.conversations import ConversationRepository
-from repositories.leads import LeadRepository
+from repositories.leads import LeadRepository, LeadSearch
 
 
 async def test_repeated_searches_are_planned_for_their_own_pattern(
@@ -41,9 +41,9 @@ async def test_repeated_searches_are_planned_for_their_own_pattern(
             await session.execute(text("SET LOCAL plan_cache_mode = force_generic_plan"))
             leads, conversations = LeadRepository(session), ConversationRepository(session)
             for i in range(8):
-                found = await leads.search(tenant_id=tenant_id, limit=51, text=f"Lead {1200 + i}")
+                found = await leads.search(tenant_id=tenant_id, limit=51, search=LeadSearch(f"Lead {1200 + i}"))
                 assert [lead.name for lead in found] == [f"Bench Lead {1200 + i}"]
-                await conversations.list_latest(tenant_id=tenant_id, limit=51, q=f"Lead {i}")
+                await conversations.list_latest(tenant_id=tenant_id, limit=51, search=LeadSearch(f"Lead {i}"))
             generic = await session.execute(
                 text(
                     "SELECT statement FROM pg_prepared_statements WHERE statement ILIKE '%ilike%' AND generic_plans > 0"
@@ -51,7 +51,7 @@ async def test_repeated_searches_are_planned_for_their_own_pattern(
             )
             assert generic.scalars().all() == []
             # The pattern is data, not SQL: a quote and the wildcards match only themselves.
-            assert await leads.search(tenant_id=tenant_id, limit=51, text="O'Brien %_\\") == []
+            assert await leads.search(tenant_id=tenant_id, limit=51, search=LeadSearch("O'Brien %_\\")) == []
         finally:
             await session.rollback()
             await session.execute(text("DELETE FROM tenant WHERE id = :id"), {"id": tenant_id})

@@ -5501,7 +5501,7 @@ export interface operations {
                 owner?: "all" | "mine" | "unassigned";
                 /** @description only conversations with unread messages */
                 unread?: boolean;
-                /** @description search the lead's name and phone */
+                /** @description search the lead's name, phone (in any format) and e-mail, as `GET /leads?q=` does */
                 q?: string | null;
                 /** @description only conversations the AI agent answers (`ai`), a person took over (`human`), or neither */
                 handler?: ("ai" | "human" | "unassigned") | null;
