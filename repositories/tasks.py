@@ -1,10 +1,11 @@
 """SQL for sequence tasks: create once per step execution, close once, escalate once, an agent's open tasks."""
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from models import Lead, Task
 from repositories.base import Repository
@@ -15,6 +16,20 @@ def callback_task_key(call_id: uuid.UUID | str, at: datetime) -> str:
     return f"call-callback:{call_id}:{at.isoformat()}"
 
 
+@dataclass(frozen=True, slots=True)
+class TaskWithLead:
+    """A task with the name and phone of its lead, read in the same statement: a list names each task's lead
+    without a query per row."""
+
+    task: Task
+    lead_name: str
+    lead_phone: str
+
+
+def _with_lead() -> Select[Task, str, str]:
+    return select(Task, Lead.name, Lead.phone).join(Lead, Lead.id == Task.lead_id)
+
+
 class TaskRepository(Repository[Task]):
     model = Task
 
@@ -22,9 +37,19 @@ class TaskRepository(Repository[Task]):
         """The task for `values["idempotency_key"]`, inserted if absent (a re-run returns the first one)."""
         return await self._insert_once("idempotency_key", values, status="open")
 
-    async def get(self, *, tenant_id: uuid.UUID, task_id: uuid.UUID, fresh: bool = False) -> Task | None:
-        """`fresh` re-reads a row this session already holds (the workflow's activity wrote it meanwhile)."""
-        return await self.in_tenant(tenant_id=tenant_id, row_id=task_id, fresh=fresh)
+    async def get(self, *, tenant_id: uuid.UUID, task_id: uuid.UUID) -> Task | None:
+        return await self.in_tenant(tenant_id=tenant_id, row_id=task_id)
+
+    async def get_with_lead(
+        self, *, tenant_id: uuid.UUID, task_id: uuid.UUID, fresh: bool = False
+    ) -> TaskWithLead | None:
+        """The task with its lead's name and phone (the API's answers name the lead); `fresh` re-reads a row this
+        session already holds (the workflow's activity wrote it meanwhile)."""
+        statement = _with_lead().where(Task.tenant_id == tenant_id, Task.id == task_id)
+        if fresh:
+            statement = statement.execution_options(populate_existing=True)
+        row = (await self.session.execute(statement)).one_or_none()
+        return TaskWithLead(row[0], row[1], row[2]) if row is not None else None
 
     async def close(
         self,
@@ -99,11 +124,13 @@ class TaskRepository(Repository[Task]):
         status: str,
         limit: int,
         lead_id: uuid.UUID | None = None,
-    ) -> list[Task]:
-        """Tasks in `status`, due first; `assignee_id` None means every assignee; `lead_id`: that lead's only."""
-        statement = self._where_given(
-            select(Task).where(Task.tenant_id == tenant_id, Task.status == status),
-            assignee_id=assignee_id,
-            lead_id=lead_id,
-        )
-        return await self._all(statement.order_by(Task.due_at, Task.id).limit(limit))
+    ) -> list[TaskWithLead]:
+        """Tasks in `status`, due first, each with its lead's name and phone; `assignee_id` None means every
+        assignee; `lead_id`: that lead's only."""
+        statement = _with_lead().where(Task.tenant_id == tenant_id, Task.status == status)
+        if assignee_id is not None:
+            statement = statement.where(Task.assignee_id == assignee_id)
+        if lead_id is not None:
+            statement = statement.where(Task.lead_id == lead_id)
+        result = await self.session.execute(statement.order_by(Task.due_at, Task.id).limit(limit))
+        return [TaskWithLead(task, name, phone) for task, name, phone in result.all()]

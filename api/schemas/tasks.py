@@ -13,6 +13,8 @@ TaskStatus = Literal["open", "completed", "skipped", "cancelled"]
 
 class TaskPublic(RowWithId):
     lead_id: uuid.UUID
+    lead_name: str = Field(description="the lead's name (empty when the lead has none: show `lead_phone`)")
+    lead_phone: str = Field(description="the lead's phone, E.164")
     enrollment_id: uuid.UUID | None
     step_id: str | None
     title: str

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.schemas.base import from_row
 from api.schemas.tasks import TaskPublic
 from api.security import Principal
 from api.services import not_found
@@ -19,7 +20,7 @@ from api.transaction import end_reads
 from core.errors import Conflict, Forbidden, Unprocessable
 from domain.permissions import Role
 from models import Task, Tenant
-from repositories.tasks import TaskRepository
+from repositories.tasks import TaskRepository, TaskWithLead
 from workflow_clients.sequence import SequenceWorkflowClient
 
 
@@ -33,10 +34,15 @@ def _person(principal: Principal) -> uuid.UUID:
     return principal.user_id
 
 
-def to_public(task: Task, now: datetime) -> TaskPublic:
-    public = TaskPublic.model_validate(task)
-    public.overdue = task.status == "open" and task.due_at < now
-    return public
+def to_public(row: TaskWithLead, now: datetime) -> TaskPublic:
+    task = row.task
+    return from_row(
+        TaskPublic,
+        task,
+        lead_name=row.lead_name,
+        lead_phone=row.lead_phone,
+        overdue=task.status == "open" and task.due_at < now,
+    )
 
 
 async def inbox(
@@ -68,19 +74,22 @@ async def inbox(
                 raise Unprocessable(
                     "assignee: 'me', 'all' or a user id", details=[{"field": "assignee", "reason": "not a user id"}]
                 ) from None
-    tasks = await TaskRepository(session).task_inbox(
+    rows = await TaskRepository(session).task_inbox(
         tenant_id=tenant_id, assignee_id=assignee_id, status=status, limit=limit, lead_id=lead_id
     )
     now = datetime.now(UTC)
-    return [to_public(task, now) for task in tasks]
+    return [to_public(row, now) for row in rows]
 
 
-async def get_task(*, session: AsyncSession, principal: Principal, task_id: uuid.UUID, fresh: bool = False) -> Task:
-    """The task if the caller may work it; 404 for a missing one, another tenant's, or another agent's."""
-    task = await TaskRepository(session).get(tenant_id=principal.tenant(), task_id=task_id, fresh=fresh)
-    if task is None or (not _sees_every_task(principal) and task.assignee_id != _person(principal)):
+async def get_task(
+    *, session: AsyncSession, principal: Principal, task_id: uuid.UUID, fresh: bool = False
+) -> TaskWithLead:
+    """The task (with its lead's name and phone) if the caller may work it; 404 for a missing one, another
+    tenant's, or another agent's."""
+    row = await TaskRepository(session).get_with_lead(tenant_id=principal.tenant(), task_id=task_id, fresh=fresh)
+    if row is None or (not _sees_every_task(principal) and row.task.assignee_id != _person(principal)):
         raise not_found("task", task_id)
-    return task
+    return row
 
 
 async def act(
@@ -96,7 +105,7 @@ async def act(
 ) -> TaskPublic:
     """Complete or skip (`status`) an open task through its enrollment's workflow, with the agent's `outcome` and
     note; 409 when it is not open any more."""
-    task = await get_task(session=session, principal=principal, task_id=task_id)
+    task = (await get_task(session=session, principal=principal, task_id=task_id)).task
     if task.status != "open":
         raise Conflict(
             f"task '{task.title}' is already {task.status}", details={"task_id": str(task.id), "status": task.status}

@@ -66,6 +66,9 @@ async def test_an_agent_completes_their_task_once_and_the_enrollment_moves_on(
 
     inbox = (await client.get(TASKS, headers=agent)).json()
     assert task["id"] in [t["id"] for t in inbox]
+    # Each task names its lead, so a list of them says who to call.
+    listed = next(t for t in inbox if t["id"] == task["id"])
+    assert listed["lead_name"] == "Grace Hopper" and listed["lead_phone"].startswith("+1202")
 
     done = await client.post(
         f"{TASKS}/{task['id']}/complete", json={"note": "booked a demo", "outcome": "meeting booked"}, headers=agent
@@ -74,6 +77,7 @@ async def test_an_agent_completes_their_task_once_and_the_enrollment_moves_on(
     assert done.json()["status"] == "completed" and done.json()["note"] == "booked a demo"
     assert done.json()["outcome"] == "meeting booked"  # through the workflow's close-task activity
     assert done.json()["closed_by"] == f"user:{tenant.user_id('agent')}"
+    assert done.json()["lead_name"] == "Grace Hopper"
 
     twice = await client.post(f"{TASKS}/{task['id']}/complete", headers=agent)
     assert twice.status_code == 409 and "completed" in twice.json()["message"]

@@ -3325,6 +3325,16 @@ export interface components {
              * Format: uuid
              */
             lead_id: string;
+            /**
+             * Lead Name
+             * @description the lead's name (empty when the lead has none: show `lead_phone`)
+             */
+            lead_name: string;
+            /**
+             * Lead Phone
+             * @description the lead's phone, E.164
+             */
+            lead_phone: string;
             /** Note */
             note: string | null;
             /**

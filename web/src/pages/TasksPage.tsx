@@ -74,7 +74,7 @@ export function TasksPage() {
               <tr key={task.id} className={task.overdue ? "overdue" : undefined} data-testid="task">
                 <td>{task.title}</td>
                 <td>
-                  <Link to={`/leads/${task.lead_id}`}>open lead</Link>
+                  <Link to={`/leads/${task.lead_id}`}>{task.lead_name || phone(task.lead_phone)}</Link>
                 </td>
                 <td>
                   <Time at={task.due_at} />
