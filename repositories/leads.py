@@ -10,7 +10,7 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, ColumnElement, String, Table, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
-from models import Lead, TimelineEvent
+from models import Lead, TimelineEvent, User
 from repositories.base import Repository
 from repositories.jobs import not_in_open_job
 from repositories.timeline import LEAD_CREATED, lead_created_key
@@ -57,6 +57,17 @@ class LeadRepository(Repository[Lead]):
 
     async def get(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead | None:
         return await self.in_tenant(tenant_id=tenant_id, row_id=lead_id)
+
+    async def get_with_owner_name(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> tuple[Lead, str | None] | None:
+        """The lead and its owner's full name (else e-mail; None without an owner), in one statement."""
+        owner_name = func.coalesce(func.nullif(User.full_name, ""), User.email)
+        result = await self.session.execute(
+            select(Lead, owner_name)
+            .outerjoin(User, (User.id == Lead.owner_id) & (User.tenant_id == Lead.tenant_id))
+            .where(Lead.tenant_id == tenant_id, Lead.id == lead_id)
+        )
+        row = result.one_or_none()
+        return (row[0], row[1]) if row is not None else None
 
     async def get_fresh(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead | None:
         """Like `get`, but re-reads the row even if this session already holds it (another process wrote it)."""

@@ -15,6 +15,7 @@ from api.deps import JobWorkflowsDep, SessionDep, SettingsDep
 from api.idempotency import REPLAYED_HEADER, IdempotencyKey
 from api.schemas.leads import (
     LeadCreate,
+    LeadDetail,
     LeadImportReport,
     LeadPage,
     LeadPublic,
@@ -115,9 +116,9 @@ async def import_leads(
 
 
 @router.get("/{lead_id}")
-async def get_lead(lead_id: uuid.UUID, principal: LeadReader, session: SessionDep) -> LeadPublic:
-    lead = await service.get_lead(session=session, tenant_id=principal.tenant(), lead_id=lead_id)
-    return LeadPublic.model_validate(lead)
+async def get_lead(lead_id: uuid.UUID, principal: LeadReader, session: SessionDep) -> LeadDetail:
+    """The lead with its owner's name."""
+    return await service.lead_detail(session=session, tenant_id=principal.tenant(), lead_id=lead_id)
 
 
 @router.patch("/{lead_id}", responses={409: {"description": "phone already used; details.lead_id"}})

@@ -1,4 +1,5 @@
-"""HTTP shapes of the leads API: LeadCreate / LeadUpdate in, LeadPublic / LeadPage / LeadImportReport out.
+"""HTTP shapes of the leads API: LeadCreate / LeadUpdate in, LeadPublic / LeadDetail / LeadPage / LeadImportReport
+out.
 
 Phones arrive as typed by a person; the service normalises them with the tenant's region (a schema cannot: it does
 not know the tenant). E-mail addresses are checked and lower-cased here so every entry point agrees on one rule.
@@ -88,6 +89,13 @@ class LeadPublic(RowWithId):
     custom_fields: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+
+
+class LeadDetail(LeadPublic):
+    """One lead as its page shows it: with its owner's name, so people who may not list the tenant's users (agents)
+    still see who owns it."""
+
+    owner_name: str | None = Field(description="the owner's full name, else their e-mail; null without an owner")
 
 
 class LeadPage(BaseModel):

@@ -22,7 +22,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from api.idempotency import IdempotencyKeyReused, fingerprint
 from api.schemas.base import from_row
-from api.schemas.leads import LeadCreate, LeadPublic, LeadStatusChange, LeadUpdate, TimelineEventPublic
+from api.schemas.leads import LeadCreate, LeadDetail, LeadPublic, LeadStatusChange, LeadUpdate, TimelineEventPublic
 from api.services import found, not_found
 from api.transaction import after_commit, end_reads
 from core.errors import Conflict, Unprocessable
@@ -56,6 +56,18 @@ class DuplicatePhone(Conflict):
 async def get_lead(*, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> Lead:
     """The lead, or 404 when it does not exist in this tenant."""
     return found(await LeadRepository(session).get(tenant_id=tenant_id, lead_id=lead_id), "lead", lead_id)
+
+
+async def lead_detail(*, session: AsyncSession, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> LeadDetail:
+    """The lead with its owner's name (404 when not in this tenant).
+
+    Only the name of this lead's owner: an agent, who may not list the tenant's users, learns no more than who owns
+    a lead they may read anyway (its `owner_id` is in every lead answer)."""
+    lead, owner_name = found(
+        await LeadRepository(session).get_with_owner_name(tenant_id=tenant_id, lead_id=lead_id), "lead", lead_id
+    )
+    # The lead's fields are validated as LeadPublic's; only the owner's name comes in beside them.
+    return LeadDetail.model_construct(**dict(LeadPublic.model_validate(lead)), owner_name=owner_name)
 
 
 def parse_phone(raw: str, *, region: str, field: str = "phone") -> str:

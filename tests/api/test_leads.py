@@ -67,7 +67,7 @@ async def test_create_normalises_the_phone_and_starts_the_workflow(
     assert lead["source"] == "web" and lead["custom_fields"] == {"plan": "pro"}
 
     fetched = await client.get(f"{LEADS}/{lead['id']}", headers=tenant.headers("agent"))
-    assert fetched.status_code == 200 and fetched.json() == lead
+    assert fetched.status_code == 200 and fetched.json() == {**lead, "owner_name": None}
     timeline = (await client.get(f"{LEADS}/{lead['id']}/timeline", headers=tenant.headers("agent"))).json()
     created = [event for event in timeline if event["kind"] == "created"]
     assert len(created) == 1 and created[0]["data"]["phone"] == "+12025550143"
@@ -492,6 +492,26 @@ async def test_patch_can_unassign_the_owner(client, tenant) -> None:
     lead = (await _create(client, tenant, phone=_phone_in(215), owner_id=owner)).json()
     response = await client.patch(f"{LEADS}/{lead['id']}", json={"owner_id": None}, headers=tenant.headers())
     assert response.status_code == 200 and response.json()["owner_id"] is None
+
+
+async def test_a_lead_names_its_owner_to_an_agent_who_may_not_list_users(client, tenant) -> None:
+    owned = (await _create(client, tenant, phone=_phone_in(216), owner_id=str(tenant.owner.id))).json()
+    nobodys = (await _create(client, tenant, phone=_phone_in(217))).json()
+    agent = tenant.headers("agent")
+    assert (await client.get("/api/v1/users", headers=agent)).status_code == 403
+
+    async def owner_name(lead: dict) -> str | None:
+        response = await client.get(f"{LEADS}/{lead['id']}", headers=agent)
+        assert response.status_code == 200, response.text
+        return response.json()["owner_name"]
+
+    assert await owner_name(owned) == tenant.owner.email  # no full name given: the e-mail says who it is
+    renamed = await client.patch(
+        f"/api/v1/users/{tenant.owner.id}", json={"full_name": "Olga Owner"}, headers=tenant.headers()
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert await owner_name(owned) == "Olga Owner"
+    assert await owner_name(nobodys) is None
 
 
 async def test_a_new_name_or_owner_reaches_the_workflow(client, tenant, temporal_client) -> None:

@@ -144,3 +144,30 @@ async def test_an_owner_assigns_a_lead_and_the_agent_filters_their_own(
     await expect(agent.locator("dd").filter(has_text="you")).to_have_count(1)
     # An agent may not list the tenant's people, yet sees who changed the lead.
     await expect(agent.get_by_test_id("timeline-event").filter(has_text="updated")).to_contain_text(tenant.owner.email)
+
+
+async def test_an_agent_sees_the_name_of_a_leads_owner(
+    web_page: MakePage, tenant: TenantContext, client: httpx.AsyncClient
+) -> None:
+    renamed = await client.patch(
+        f"/api/v1/users/{tenant.owner.id}", json={"full_name": "Olga Owner"}, headers=tenant.headers()
+    )
+    assert renamed.status_code == 200, renamed.text
+    created = await client.post(
+        "/api/v1/leads",
+        json={"phone": unique_phone(), "name": "Owned Elsewhere", "owner_id": str(tenant.owner.id)},
+        headers=tenant.headers(),
+    )
+    assert created.status_code == 201, created.text
+    page = await web_page()
+    await page.goto(f"/leads/{created.json()['id']}")
+    await log_in(page, tenant.agent.email, tenant.agent.password)
+    owner = page.get_by_test_id("lead-owner")
+    await expect(owner).to_have_text("Olga Owner")
+    # A status change answers the lead without its owner's name: the page keeps the name it has.
+    status = page.get_by_role("form", name="Change status")
+    await status.get_by_label("New status").select_option("contacted")
+    await status.get_by_role("button", name="Change status").click()
+    await expect(page.get_by_test_id("lead-status")).to_have_text("contacted")
+    await expect(owner).to_have_text("Olga Owner")
+    await screenshot(page, "lead-owner-name-for-agent")

@@ -608,7 +608,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Lead */
+        /**
+         * Get Lead
+         * @description The lead with its owner's name.
+         */
         get: operations["get_lead_api_v1_leads__lead_id__get"];
         put?: never;
         post?: never;
@@ -2474,6 +2477,52 @@ export interface components {
              * @description status key; the tenant default if omitted
              */
             status?: string | null;
+        };
+        /**
+         * LeadDetail
+         * @description One lead as its page shows it: with its owner's name, so people who may not list the tenant's users (agents)
+         *     still see who owns it.
+         */
+        LeadDetail: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Custom Fields */
+            custom_fields: {
+                [key: string]: unknown;
+            };
+            /** Email */
+            email: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /** Owner Id */
+            owner_id: string | null;
+            /**
+             * Owner Name
+             * @description the owner's full name, else their e-mail; null without an owner
+             */
+            owner_name: string | null;
+            /** Phone */
+            phone: string;
+            /** Source */
+            source: string;
+            stage: components["schemas"]["Stage"];
+            /** Status */
+            status: string;
+            /** Timezone */
+            timezone: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
         };
         /**
          * LeadEnrollment
@@ -6373,7 +6422,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["LeadPublic"];
+                    "application/json": components["schemas"]["LeadDetail"];
                 };
             };
             /** @description no valid session cookie or API key */

@@ -18,9 +18,17 @@ import { useConversation, useLead, useStatuses, useUsers } from "../lib/queries"
 import { useInvalidate } from "../lib/useInvalidate";
 import { Thread } from "./InboxPage";
 
-function Owner({ lead }: { lead: Schemas["LeadPublic"] }) {
+/** A change's answer (a lead without its owner's name) kept in the page's lead, which has it. */
+function useKeepLead(leadId: string) {
+  const queryClient = useQueryClient();
+  return (updated: Schemas["LeadPublic"]) =>
+    queryClient.setQueryData<Schemas["LeadDetail"]>(["lead", leadId], (old) => old && { ...old, ...updated });
+}
+
+function Owner({ lead }: { lead: Schemas["LeadDetail"] }) {
   const { me } = useAuth();
   const queryClient = useQueryClient();
+  const keep = useKeepLead(lead.id);
   const mayAssign = can(me, "user:read") && can(me, "lead:write");
   const users = useUsers(mayAssign);
   const assign = useMutation({
@@ -29,15 +37,16 @@ function Owner({ lead }: { lead: Schemas["LeadPublic"] }) {
         api.PATCH("/api/v1/leads/{lead_id}", { params: { path: { lead_id: lead.id } }, body: { owner_id: ownerId } }),
       ),
     onSuccess: (updated) => {
-      queryClient.setQueryData(["lead", lead.id], updated);
+      keep(updated);
+      void queryClient.invalidateQueries({ queryKey: ["lead", lead.id] }); // the new owner's name
       void queryClient.invalidateQueries({ queryKey: ["leads"] });
       // The change is an `updated` event on the lead's timeline.
       void queryClient.invalidateQueries({ queryKey: ["timeline", lead.id] });
     },
   });
   if (!mayAssign) {
-    const who = !lead.owner_id ? "nobody" : lead.owner_id === me?.user?.id ? "you" : "another agent";
-    return <dd>{who}</dd>;
+    const who = !lead.owner_id ? "nobody" : lead.owner_id === me?.user?.id ? "you" : lead.owner_name;
+    return <dd data-testid="lead-owner">{who}</dd>;
   }
   return (
     <dd>
@@ -69,8 +78,9 @@ function Owner({ lead }: { lead: Schemas["LeadPublic"] }) {
   );
 }
 
-function StatusChange({ lead }: { lead: Schemas["LeadPublic"] }) {
+function StatusChange({ lead }: { lead: Schemas["LeadDetail"] }) {
   const queryClient = useQueryClient();
+  const keep = useKeepLead(lead.id);
   const statuses = useStatuses();
   const [wanted, setWanted] = useState("");
   const change = useMutation({
@@ -79,7 +89,7 @@ function StatusChange({ lead }: { lead: Schemas["LeadPublic"] }) {
         api.POST("/api/v1/leads/{lead_id}/status", { params: { path: { lead_id: lead.id } }, body: { status } }),
       ),
     onSuccess: (updated) => {
-      queryClient.setQueryData(["lead", lead.id], updated);
+      keep(updated);
       void queryClient.invalidateQueries({ queryKey: ["timeline", lead.id] });
       void queryClient.invalidateQueries({ queryKey: ["leads"] });
     },
