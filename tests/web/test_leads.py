@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from tests.fixtures.crm import MakeTenant, TenantContext
 from tests.fixtures.sandbox import unique_phone
-from tests.fixtures.sequences import QUIET_STEPS, SEQUENCES, create_sequence, eventually
+from tests.fixtures.sequences import QUIET_STEPS, SEQUENCES, create_sequence, eventually, insert_leads, us_phones
 from tests.fixtures.web import MakePage, log_in, screenshot
 
 pytestmark = pytest.mark.usefixtures("lead_worker")
@@ -171,3 +171,40 @@ async def test_an_agent_sees_the_name_of_a_leads_owner(
     await expect(page.get_by_test_id("lead-status")).to_have_text("contacted")
     await expect(owner).to_have_text("Olga Owner")
     await screenshot(page, "lead-owner-name-for-agent")
+
+
+async def test_the_lists_search_filter_and_page_survive_back_forward_and_reload(
+    web_page: MakePage, tenant: TenantContext, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    await insert_leads(session_factory, tenant, us_phones(30), name="Paging Lead")
+    page = await web_page()
+    await page.goto("/leads")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    await page.get_by_label("Search").fill("Paging Lead")
+    await page.get_by_label("Status").select_option("new")
+    rows = page.get_by_role("link", name="Paging Lead")
+    await expect(rows).to_have_count(25)
+    await page.get_by_role("button", name="Next").click()
+    await expect(rows).to_have_count(5)
+    await expect(page).to_have_url(re.compile(r"/leads\?q=Paging\+Lead&status=new&cursor="))
+
+    async def on_the_second_page() -> None:
+        await expect(page.get_by_label("Search")).to_have_value("Paging Lead")
+        await expect(page.get_by_label("Status")).to_have_value("new")
+        await expect(rows).to_have_count(5)
+
+    await rows.first.click()
+    await expect(page).to_have_url(re.compile(r"/leads/[0-9a-f-]{36}$"))
+    await page.go_back()
+    await on_the_second_page()
+    await page.reload()
+    await on_the_second_page()
+    await screenshot(page, "leads-second-page-after-reload")
+    await page.get_by_role("button", name="Previous").click()
+    await expect(rows).to_have_count(25)
+    await expect(page.get_by_role("button", name="Previous")).to_be_disabled()
+    await page.go_back()
+    await on_the_second_page()
+    await page.go_forward()
+    await expect(rows).to_have_count(25)
+    await expect(page.get_by_label("Search")).to_have_value("Paging Lead")

@@ -1,6 +1,6 @@
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { Link, Route, Routes, useNavigate } from "react-router-dom";
+import { Link, Route, Routes, useLocation, useNavigate, useSearchParams } from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
@@ -86,16 +86,49 @@ function ImportLeads() {
   );
 }
 
+/** Where the list is, kept in the address so Back, Forward and a reload come back to it. */
+interface ListPlace {
+  q: string;
+  status: string;
+  mine: boolean;
+  /** The page's cursor; null on the first page. */
+  cursor: string | null;
+}
+
+/** The cursors of the pages before this one, in the history entry: "Previous" goes back through them. */
+interface ListHistory {
+  before: (string | null)[];
+}
+
+function useListPlace() {
+  const [params, setParams] = useSearchParams();
+  const location = useLocation();
+  const place: ListPlace = {
+    q: params.get("q") ?? "",
+    status: params.get("status") ?? "",
+    mine: params.get("mine") === "1",
+    cursor: params.get("cursor"),
+  };
+  const before = (location.state as ListHistory | null)?.before ?? [];
+  /** Go to `changes` of the place: a filter starts again on the first page; `replace` for keystrokes. */
+  const go = (changes: Partial<ListPlace>, history: ListHistory = { before: [] }, replace = false) => {
+    const next = { ...place, cursor: null, ...changes };
+    const query = new URLSearchParams();
+    if (next.q) query.set("q", next.q);
+    if (next.status) query.set("status", next.status);
+    if (next.mine) query.set("mine", "1");
+    if (next.cursor) query.set("cursor", next.cursor);
+    setParams(query, { replace, state: history });
+  };
+  return { place, before, go };
+}
+
 function LeadList() {
   const { me } = useAuth();
-  const [q, setQ] = useState("");
-  const [status, setStatus] = useState("");
-  const [mine, setMine] = useState(false);
+  const { place, before, go } = useListPlace();
+  const { q, status, mine, cursor } = place;
   const statuses = useStatuses();
   const ownerId = mine ? me?.user?.id : undefined;
-  // The cursors of the pages before this one, so "Previous" can go back.
-  const [cursors, setCursors] = useState<(string | null)[]>([null]);
-  const cursor = cursors[cursors.length - 1] ?? null;
   const leads = useQuery({
     queryKey: ["leads", { q, cursor, status, ownerId }],
     queryFn: () =>
@@ -114,13 +147,6 @@ function LeadList() {
       ),
     placeholderData: keepPreviousData,
   });
-  /** A filter's setter that also goes back to the first page. */
-  const restart =
-    <T,>(set: (value: T) => void) =>
-    (value: T) => {
-      set(value);
-      setCursors([null]);
-    };
 
   return (
     <section>
@@ -132,13 +158,13 @@ function LeadList() {
           type="search"
           value={q}
           placeholder="name, phone or e-mail"
-          onChange={restart(setQ)}
+          onChange={(value) => go({ q: value }, undefined, true)}
         />
-        <SelectField label="Status" value={status} onChange={restart(setStatus)}>
+        <SelectField label="Status" value={status} onChange={(value) => go({ status: value })}>
           <option value="">Any</option>
           <Options items={statuses.data ?? []} value={(s) => s.key} label={(s) => s.label} />
         </SelectField>
-        {me?.user && <Checkbox label="Mine only" checked={mine} onChange={restart(setMine)} />}
+        {me?.user && <Checkbox label="Mine only" checked={mine} onChange={(on) => go({ mine: on })} />}
       </div>
       {can(me, "lead:write") && <CreateLead />}
       {can(me, "lead:import") && <ImportLeads />}
@@ -164,13 +190,18 @@ function LeadList() {
         )}
       </QueryList>
       <div className="pager">
-        <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
+        <button
+          type="button"
+          disabled={!cursor}
+          // Opened from a link without the pages before it: "Previous" goes to the first page.
+          onClick={() => go({ cursor: before[before.length - 1] ?? null }, { before: before.slice(0, -1) })}
+        >
           Previous
         </button>
         <button
           type="button"
           disabled={!leads.data?.next_cursor}
-          onClick={() => leads.data?.next_cursor && setCursors([...cursors, leads.data.next_cursor])}
+          onClick={() => leads.data?.next_cursor && go({ cursor: leads.data.next_cursor }, { before: [...before, cursor] })}
         >
           Next
         </button>
