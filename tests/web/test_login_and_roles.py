@@ -3,9 +3,11 @@ the login and then to where the person was; the API's refusal of a deactivated a
 
 import re
 
+import httpx
 from playwright.async_api import expect
 
 from tests.fixtures.crm import MakeTenant, SystemAdminContext, TenantContext
+from tests.fixtures.sequences import create_sequence
 from tests.fixtures.web import MakePage, log_in, screenshot
 
 SECTIONS = ["Inbox", "Leads", "Tasks", "Sequences", "Settings", "Tenants"]
@@ -33,11 +35,66 @@ async def test_each_role_sees_only_the_sections_it_may_use(
         for hidden in set(SECTIONS) - set(VISIBLE[role]):
             await expect(nav.get_by_role("link", name=hidden)).to_have_count(0)
         await screenshot(page, f"home-{role}")
-    # What an agent may not see is refused by the server too: the page says so instead of showing data.
+    # A section the role may not open, asked for before logging in, lands on the person's first section instead.
     agent = await web_page()
-    await agent.goto("/sequences")
+    await agent.goto("/settings")
     await log_in(agent, tenant.agent.email, tenant.agent.password)
     await expect(agent).to_have_url(re.compile(r"/inbox$"))
+
+
+NOT_FOR_YOU = "This section is not available for your role."
+
+
+async def test_an_agent_reads_sequences_but_gets_no_control_to_change_them(
+    web_page: MakePage, tenant: TenantContext, client: httpx.AsyncClient
+) -> None:
+    sequence = await create_sequence(client, tenant, publish=True)
+    page = await web_page()
+    await page.goto("/sequences")
+    await log_in(page, tenant.agent.email, tenant.agent.password)
+    await expect(page).to_have_url(re.compile(r"/sequences$"))  # agents may read sequences
+    await expect(page.get_by_role("link", name=sequence["name"])).to_be_visible()
+    await expect(page.get_by_role("link", name="New sequence")).to_have_count(0)
+
+    await page.goto("/sequences/new")
+    await expect(page.get_by_role("alert")).to_have_text(NOT_FOR_YOU)
+    await expect(page.get_by_role("form", name="Sequence builder")).to_have_count(0)
+
+    await page.goto(f"/sequences/{sequence['id']}")
+    await expect(page.get_by_role("heading", name=sequence["name"])).to_be_visible()
+    builder = page.get_by_role("form", name="Sequence builder")
+    await expect(builder.get_by_role("textbox", name="Name", exact=True)).to_have_value(sequence["name"])
+    await expect(builder.get_by_role("textbox", name="Name", exact=True)).to_be_disabled()
+    await expect(builder).to_contain_text("Only owners and admins change sequences.")
+    for control in ("Publish", "Save draft", "Add step", "Remove"):
+        await expect(page.get_by_role("button", name=control)).to_have_count(0)
+    # What an agent may do there is still offered: preview and enroll leads.
+    await expect(page.get_by_role("region", name="Preview")).to_be_visible()
+    await expect(page.get_by_role("region", name="Enroll leads")).to_be_visible()
+    await expect(page.get_by_text("may not perform")).to_have_count(0)
+    await screenshot(page, "sequence-read-only-for-agent")
+
+
+async def test_a_role_sees_a_plain_refusal_on_a_section_it_may_not_open(
+    web_page: MakePage, tenant: TenantContext, system_admin: SystemAdminContext
+) -> None:
+    admin = await web_page()
+    await admin.goto("/tenants")
+    await log_in(admin, system_admin.email, system_admin.password)
+    await expect(admin.get_by_role("heading", name="Tenants")).to_be_visible()
+    for path in ("/leads", "/leads/00000000-0000-4000-8000-000000000000", "/inbox", "/tasks", "/sequences"):
+        await admin.goto(path)
+        await expect(admin.get_by_role("alert")).to_have_text(NOT_FOR_YOU)
+        await expect(admin.get_by_text("may not perform")).to_have_count(0)
+    await screenshot(admin, "section-refused-system-admin")
+
+    agent = await web_page()
+    await agent.goto("/inbox")
+    await log_in(agent, tenant.agent.email, tenant.agent.password)
+    await expect(agent.get_by_role("navigation", name="Sections")).to_be_visible()
+    for path in ("/settings", "/tenants"):
+        await agent.goto(path)
+        await expect(agent.get_by_role("alert")).to_have_text(NOT_FOR_YOU)
 
 
 async def test_an_ended_session_returns_to_the_login_then_to_the_page(

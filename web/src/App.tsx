@@ -2,6 +2,7 @@ import { Navigate, Route, Routes, useLocation } from "react-router-dom";
 import { useAuth } from "./auth/AuthContext";
 import { landingPath } from "./auth/permissions";
 import { Layout } from "./components/Layout";
+import { SectionGuard } from "./components/SectionGuard";
 import { Loading } from "./components/States";
 import { InboxPage } from "./pages/InboxPage";
 import { LeadsPage } from "./pages/LeadsPage";
@@ -28,6 +29,11 @@ function Home() {
   return me ? <Navigate to={landingPath(me, null)} replace /> : null;
 }
 
+/** A section's page, or the plain refusal for a role that may not open it. */
+function guarded(path: string, page: React.ReactNode) {
+  return <SectionGuard path={path}>{page}</SectionGuard>;
+}
+
 export function App() {
   return (
     <Routes>
@@ -40,13 +46,13 @@ export function App() {
         }
       >
         <Route index element={<Home />} />
-        <Route path="inbox/:leadId?" element={<InboxPage />} />
-        <Route path="leads/*" element={<LeadsPage />} />
-        <Route path="tasks" element={<TasksPage />} />
-        <Route path="calls" element={<LiveCallsPage />} />
-        <Route path="sequences/*" element={<SequencesPage />} />
-        <Route path="settings/*" element={<SettingsPage />} />
-        <Route path="tenants" element={<TenantsPage />} />
+        <Route path="inbox/:leadId?" element={guarded("/inbox", <InboxPage />)} />
+        <Route path="leads/*" element={guarded("/leads", <LeadsPage />)} />
+        <Route path="tasks" element={guarded("/tasks", <TasksPage />)} />
+        <Route path="calls" element={guarded("/calls", <LiveCallsPage />)} />
+        <Route path="sequences/*" element={guarded("/sequences", <SequencesPage />)} />
+        <Route path="settings/*" element={guarded("/settings", <SettingsPage />)} />
+        <Route path="tenants" element={guarded("/tenants", <TenantsPage />)} />
         <Route path="*" element={<p className="state">This page does not exist.</p>} />
       </Route>
     </Routes>

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Action, Me } from "../api/client";
-import { can, landingPath, sectionsFor } from "./permissions";
+import { can, landingPath, LIVE_CALLS, mayOpen, sectionOf, sectionsFor } from "./permissions";
 
 function me(role: string, permissions: Action[], tenant = true): Me {
   return {
@@ -38,8 +38,23 @@ describe("permission gating", () => {
   });
   it("lands where the person was sent away from, when they may see it", () => {
     expect(landingPath(agent, "/leads/123")).toBe("/leads/123");
-    expect(landingPath(agent, "/sequences")).toBe("/inbox");
+    expect(landingPath(agent, "/sequences/9")).toBe("/sequences/9"); // read-only
+    expect(landingPath(agent, "/settings")).toBe("/inbox");
     expect(landingPath(agent, null)).toBe("/inbox");
     expect(landingPath(sysadmin, "/inbox")).toBe("/tenants");
+    expect(landingPath(owner, "/leads?q=ada&status=new")).toBe("/leads?q=ada&status=new");
+    expect(landingPath(owner, "/leadsX")).toBe("/inbox");
+  });
+  it("opens a section's pages to whom may use it, and read-only ones to its readers", () => {
+    const at = (path: string) => sectionOf(path)!;
+    expect(mayOpen(agent, at("/sequences/new"))).toBe(true); // the page itself refuses what needs managing
+    expect(mayOpen(agent, at("/settings/users"))).toBe(false);
+    expect(mayOpen(agent, at("/tenants"))).toBe(false);
+    expect(mayOpen(sysadmin, at("/leads/1"))).toBe(false);
+    expect(mayOpen(sysadmin, at("/inbox"))).toBe(false);
+    expect(mayOpen(sysadmin, at("/sequences"))).toBe(false);
+    expect(mayOpen(sysadmin, at("/tenants"))).toBe(true);
+    expect(sectionOf("/calls")).toBe(LIVE_CALLS);
+    expect(sectionOf("/nowhere")).toBeUndefined();
   });
 });

@@ -38,7 +38,8 @@ interface Props {
   errors: PathMessage[];
   statuses: { key: string; label: string }[];
   onChange: (step: DraftStep) => void;
-  onRemove: () => void;
+  /** Absent where the step may not be removed (a read-only sequence). */
+  onRemove?: () => void;
 }
 
 /** The step types as options of a select. */
@@ -76,9 +77,11 @@ export function StepEditor({ index, step, errors, statuses, onChange, onRemove }
         <SelectField label="Type" value={step.type} onChange={(type) => onChange(newStep(type))}>
           <StepTypeOptions />
         </SelectField>
-        <button type="button" onClick={onRemove}>
-          Remove
-        </button>
+        {onRemove && (
+          <button type="button" onClick={onRemove}>
+            Remove
+          </button>
+        )}
       </div>
       <div className="step-fields">
         {step.type === "send_whatsapp" && (

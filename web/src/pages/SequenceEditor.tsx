@@ -10,8 +10,17 @@ import { useStatuses } from "../lib/queries";
 import { problemsLine, sortErrors } from "../lib/sequenceErrors";
 import { readSettings, settingsBody } from "../lib/sequenceSettings";
 
-/** The builder: name and steps, saved as the draft (a new sequence, or the draft of an existing one). */
-export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePublic"] }) {
+/**
+ * The builder: name and steps, saved as the draft (a new sequence, or the draft of an existing one). `readOnly`
+ * shows the draft to people who may read sequences but not change them.
+ */
+export function SequenceEditor({
+  sequence,
+  readOnly = false,
+}: {
+  sequence?: Schemas["SequencePublic"];
+  readOnly?: boolean;
+}) {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
   const [name, setName] = useState(sequence?.name ?? "");
@@ -41,44 +50,51 @@ export function SequenceEditor({ sequence }: { sequence?: Schemas["SequencePubli
   const settingsErrors = errors.general.filter((e) => e.path.startsWith("settings"));
   const otherErrors = errors.general.filter((e) => !e.path.startsWith("settings"));
   return (
-    <Form className="builder" onSubmit={() => save.mutate()} aria-label="Sequence builder">
-      <Field label="Name" value={name} onChange={setName} required />
-      {save.error && (
-        <div className="error" role="alert">
-          <p>
-            {save.error instanceof ApiError && save.error.code === "invalid_sequence"
-              ? problemsLine(save.error.details)
-              : errorMessage(save.error)}
-          </p>
-          {otherErrors.length > 0 && <PathMessages errors={otherErrors} />}
+    <Form className="builder" onSubmit={() => !readOnly && save.mutate()} aria-label="Sequence builder">
+      {/* A disabled fieldset disables every control inside it: the steps read as the builder lays them out. */}
+      <fieldset className="plain" disabled={readOnly}>
+        <Field label="Name" value={name} onChange={setName} required />
+        {save.error && (
+          <div className="error" role="alert">
+            <p>
+              {save.error instanceof ApiError && save.error.code === "invalid_sequence"
+                ? problemsLine(save.error.details)
+                : errorMessage(save.error)}
+            </p>
+            {otherErrors.length > 0 && <PathMessages errors={otherErrors} />}
+          </div>
+        )}
+        <ol className="steps">
+          {steps.map((step, index) => (
+            <StepEditor
+              key={index}
+              index={index}
+              step={step}
+              errors={errors.byStep.get(index) ?? []}
+              statuses={statuses.data ?? []}
+              onChange={(changed) => setSteps(steps.map((s, i) => (i === index ? changed : s)))}
+              onRemove={readOnly ? undefined : () => setSteps(steps.filter((_, i) => i !== index))}
+            />
+          ))}
+        </ol>
+        <SequenceSettingsEditor value={settings} errors={settingsErrors} onChange={setSettings} />
+      </fieldset>
+      {readOnly ? (
+        <p className="muted">Only owners and admins change sequences.</p>
+      ) : (
+        <div className="row">
+          <SelectField label="Add a step" value={adding} onChange={setAdding}>
+            <StepTypeOptions />
+          </SelectField>
+          <button type="button" onClick={() => setSteps([...steps, newStep(adding)])}>
+            Add step
+          </button>
+          <button type="submit" disabled={save.isPending}>
+            {sequence ? "Save draft" : "Create sequence"}
+          </button>
+          {save.isSuccess && sequence && <span role="status">Draft saved.</span>}
         </div>
       )}
-      <ol className="steps">
-        {steps.map((step, index) => (
-          <StepEditor
-            key={index}
-            index={index}
-            step={step}
-            errors={errors.byStep.get(index) ?? []}
-            statuses={statuses.data ?? []}
-            onChange={(changed) => setSteps(steps.map((s, i) => (i === index ? changed : s)))}
-            onRemove={() => setSteps(steps.filter((_, i) => i !== index))}
-          />
-        ))}
-      </ol>
-      <SequenceSettingsEditor value={settings} errors={settingsErrors} onChange={setSettings} />
-      <div className="row">
-        <SelectField label="Add a step" value={adding} onChange={setAdding}>
-          <StepTypeOptions />
-        </SelectField>
-        <button type="button" onClick={() => setSteps([...steps, newStep(adding)])}>
-          Add step
-        </button>
-        <button type="submit" disabled={save.isPending}>
-          {sequence ? "Save draft" : "Create sequence"}
-        </button>
-        {save.isSuccess && sequence && <span role="status">Draft saved.</span>}
-      </div>
     </Form>
   );
 }

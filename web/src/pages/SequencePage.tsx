@@ -2,6 +2,8 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useParams } from "react-router-dom";
 import { api, unwrap } from "../api/client";
+import { useAuth } from "../auth/AuthContext";
+import { can } from "../auth/permissions";
 import { Checkbox, Field, Form } from "../components/Form";
 import { DataTable, Empty, ErrorLine, QueryState } from "../components/States";
 import { dateTime, phone } from "../lib/format";
@@ -157,6 +159,8 @@ function Stats({ sequenceId }: { sequenceId: string }) {
 
 export function SequencePage() {
   const { sequenceId = "" } = useParams();
+  const { me } = useAuth();
+  const mayManage = can(me, "sequence:manage");
   const invalidate = useInvalidate();
   const sequence = useQuery({
     queryKey: ["sequence", sequenceId],
@@ -183,12 +187,14 @@ export function SequencePage() {
           {data.latest_version ? `version ${data.latest_version}` : "never published"}
           {data.has_unpublished_changes && " · draft has changes"}
         </span>
-        <button type="button" className="primary" disabled={publish.isPending} onClick={() => publish.mutate()}>
-          Publish
-        </button>
+        {mayManage && (
+          <button type="button" className="primary" disabled={publish.isPending} onClick={() => publish.mutate()}>
+            Publish
+          </button>
+        )}
       </div>
       <ErrorLine error={publish.error} />
-      <SequenceEditor key={data.updated_at} sequence={data} />
+      <SequenceEditor key={data.updated_at} sequence={data} readOnly={!mayManage} />
       <Preview sequenceId={sequenceId} />
       <section aria-label="Versions">
         <h2>Versions</h2>
@@ -201,7 +207,7 @@ export function SequencePage() {
           ))}
         </ul>
       </section>
-      {data.latest_version !== null && <Enroll sequenceId={sequenceId} />}
+      {data.latest_version !== null && can(me, "enrollment:manage") && <Enroll sequenceId={sequenceId} />}
       <Stats sequenceId={sequenceId} />
     </div>
   );

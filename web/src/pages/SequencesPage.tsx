@@ -1,12 +1,16 @@
 import { useQuery } from "@tanstack/react-query";
 import { Link, Route, Routes } from "react-router-dom";
 import { api, unwrap } from "../api/client";
+import { useAuth } from "../auth/AuthContext";
+import { can } from "../auth/permissions";
+import { SectionGuard } from "../components/SectionGuard";
 import { DataTable, QueryList } from "../components/States";
 import { Time } from "../components/Time";
 import { SequenceEditor } from "./SequenceEditor";
 import { SequencePage } from "./SequencePage";
 
 function SequenceList() {
+  const { me } = useAuth();
   const sequences = useQuery({
     queryKey: ["sequences"],
     queryFn: () => unwrap(api.GET("/api/v1/sequences")),
@@ -15,9 +19,11 @@ function SequenceList() {
     <section>
       <div className="toolbar">
         <h1>Sequences</h1>
-        <Link className="button" to="/sequences/new">
-          New sequence
-        </Link>
+        {can(me, "sequence:manage") && (
+          <Link className="button" to="/sequences/new">
+            New sequence
+          </Link>
+        )}
       </div>
       <QueryList query={sequences} what="sequences" items={sequences.data} empty="No sequence yet.">
         {(items) => (
@@ -52,10 +58,12 @@ export function SequencesPage() {
       <Route
         path="new"
         element={
-          <section>
-            <h1>New sequence</h1>
-            <SequenceEditor />
-          </section>
+          <SectionGuard path="/sequences" needs="sequence:manage">
+            <section>
+              <h1>New sequence</h1>
+              <SequenceEditor />
+            </section>
+          </SectionGuard>
         }
       />
       <Route path=":sequenceId" element={<SequencePage />} />
