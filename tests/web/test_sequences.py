@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.fixtures.crm import TenantContext
-from tests.fixtures.sequences import insert_leads, us_phones
+from tests.fixtures.sequences import SEQUENCES, create_sequence, insert_leads, us_phones
 from tests.fixtures.web import MakePage, log_in, screenshot
 
 pytestmark = pytest.mark.usefixtures("lead_worker")
@@ -25,7 +25,7 @@ async def test_build_fix_preview_publish_and_enroll(web_page: MakePage, tenant: 
     await log_in(page, tenant.owner.email, tenant.owner.password)
     await page.get_by_role("link", name="New sequence").click()
     builder = page.get_by_role("form", name="Sequence builder")
-    await builder.get_by_label("Name").fill("Welcome flow")
+    await builder.get_by_role("textbox", name="Name", exact=True).fill("Welcome flow")
     first = builder.get_by_role("listitem", name="Step 1")
     await first.get_by_role("textbox", name="Message").fill("Hi {{frist_name}}, thanks for writing!")
     await builder.get_by_label("Add a step").select_option("wait")
@@ -74,7 +74,7 @@ async def test_a_task_steps_assignee_is_checked_and_a_wait_can_end_in_business_h
     await page.goto("/sequences/new")
     await log_in(page, tenant.owner.email, tenant.owner.password)
     builder = page.get_by_role("form", name="Sequence builder")
-    await builder.get_by_label("Name").fill("Call flow")
+    await builder.get_by_role("textbox", name="Name", exact=True).fill("Call flow")
     first = builder.get_by_role("listitem", name="Step 1")
     await first.get_by_label("Type").select_option("wait")
     await first.get_by_label("End within business hours").check()
@@ -99,7 +99,7 @@ async def test_an_ai_message_step_is_built_checked_and_previewed_with_its_instru
     await page.goto("/sequences/new")
     await log_in(page, tenant.owner.email, tenant.owner.password)
     builder = page.get_by_role("form", name="Sequence builder")
-    await builder.get_by_label("Name").fill("AI nudge")
+    await builder.get_by_role("textbox", name="Name", exact=True).fill("AI nudge")
     step = builder.get_by_role("listitem", name="Step 1")
     await step.get_by_label("Type").select_option("ai_message")
     await step.get_by_label("Instructions for the AI agent").fill("Ask {{first_name}} if the offer still interests")
@@ -129,7 +129,7 @@ async def test_the_sequences_own_settings_are_checked_and_saved(
     await page.goto("/sequences/new")
     await log_in(page, tenant.owner.email, tenant.owner.password)
     builder = page.get_by_role("form", name="Sequence builder")
-    await builder.get_by_label("Name").fill("Weekend flow")
+    await builder.get_by_role("textbox", name="Name", exact=True).fill("Weekend flow")
     await (
         builder.get_by_role("listitem", name="Step 1").get_by_role("textbox", name="Message").fill("Hi {{first_name}}!")
     )
@@ -158,3 +158,24 @@ async def test_the_sequences_own_settings_are_checked_and_saved(
     reopened = page.get_by_role("group", name="Sequence settings")
     await expect(reopened.get_by_label(re.compile("WhatsApp sends per day"))).to_have_value("50")
     await expect(reopened.get_by_role("group", name="Business days").get_by_label("sat")).to_be_checked()
+
+
+async def test_saving_a_draft_says_so_and_keeps_saying_it(
+    web_page: MakePage, tenant: TenantContext, client: httpx.AsyncClient
+) -> None:
+    sequence = await create_sequence(client, tenant)
+    page = await web_page()
+    await page.goto(f"/sequences/{sequence['id']}")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    builder = page.get_by_role("form", name="Sequence builder")
+    await builder.get_by_role("textbox", name="Name", exact=True).fill("Renamed draft")
+    await builder.get_by_role("button", name="Save draft").click()
+    saved = builder.get_by_role("status")
+    await expect(saved).to_have_text("Draft saved.")
+    # The builder now shows the draft as the API stored it.
+    await expect(builder.get_by_role("textbox", name="Name", exact=True)).to_have_value("Renamed draft")
+    await page.wait_for_timeout(1_500)  # the builder re-reads the stored draft: the confirmation must outlive that
+    await expect(saved).to_have_text("Draft saved.")
+    stored = (await client.get(f"{SEQUENCES}/{sequence['id']}", headers=tenant.headers())).json()
+    assert stored["name"] == "Renamed draft"
+    await screenshot(page, "sequence-draft-saved")

@@ -12,14 +12,20 @@ import { readSettings, settingsBody } from "../lib/sequenceSettings";
 
 /**
  * The builder: name and steps, saved as the draft (a new sequence, or the draft of an existing one). `readOnly`
- * shows the draft to people who may read sequences but not change them.
+ * shows the draft to people who may read sequences but not change them. `saved` says the draft shown is the one
+ * just saved: the page re-keys the builder on the saved draft (to show it as the API stored it), so the
+ * confirmation lives with the page, which `onSaved` tells.
  */
 export function SequenceEditor({
   sequence,
   readOnly = false,
+  saved = false,
+  onSaved,
 }: {
   sequence?: Schemas["SequencePublic"];
   readOnly?: boolean;
+  saved?: boolean;
+  onSaved?: (saved: Schemas["SequencePublic"]) => void;
 }) {
   const navigate = useNavigate();
   const queryClient = useQueryClient();
@@ -40,10 +46,11 @@ export function SequenceEditor({
             }),
           )
         : unwrap(api.POST("/api/v1/sequences", { body: { name, steps, settings: settingsBody(settings) } })),
-    onSuccess: (saved) => {
-      queryClient.setQueryData(["sequence", saved.id], saved);
+    onSuccess: (stored) => {
+      onSaved?.(stored);
+      queryClient.setQueryData(["sequence", stored.id], stored);
       void queryClient.invalidateQueries({ queryKey: ["sequences"] });
-      if (!sequence) navigate(`/sequences/${saved.id}`);
+      if (!sequence) navigate(`/sequences/${stored.id}`);
     },
   });
   const errors = save.error instanceof ApiError ? sortErrors(save.error.details) : sortErrors(null);
@@ -92,7 +99,7 @@ export function SequenceEditor({
           <button type="submit" disabled={save.isPending}>
             {sequence ? "Save draft" : "Create sequence"}
           </button>
-          {save.isSuccess && sequence && <span role="status">Draft saved.</span>}
+          {saved && !save.isPending && <span role="status">Draft saved.</span>}
         </div>
       )}
     </Form>

@@ -162,6 +162,8 @@ export function SequencePage() {
   const { me } = useAuth();
   const mayManage = can(me, "sequence:manage");
   const invalidate = useInvalidate();
+  // The draft's `updated_at` as the last save here answered it: "Draft saved." while that draft is the one shown.
+  const [savedAt, setSavedAt] = useState<string | null>(null);
   const sequence = useQuery({
     queryKey: ["sequence", sequenceId],
     queryFn: () =>
@@ -194,7 +196,13 @@ export function SequencePage() {
         )}
       </div>
       <ErrorLine error={publish.error} />
-      <SequenceEditor key={data.updated_at} sequence={data} readOnly={!mayManage} />
+      <SequenceEditor
+        key={data.updated_at}
+        sequence={data}
+        readOnly={!mayManage}
+        saved={savedAt === data.updated_at}
+        onSaved={(stored) => setSavedAt(stored.updated_at)}
+      />
       <Preview sequenceId={sequenceId} />
       <section aria-label="Versions">
         <h2>Versions</h2>
