@@ -9,7 +9,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.fixtures.crm import TenantContext
-from tests.fixtures.sequences import SEQUENCES, create_sequence, insert_leads, us_phones
+from tests.fixtures.sequences import QUIET_STEPS, SEQUENCES, create_sequence, insert_leads, us_phones
 from tests.fixtures.web import MakePage, log_in, screenshot
 
 pytestmark = pytest.mark.usefixtures("lead_worker")
@@ -179,3 +179,33 @@ async def test_saving_a_draft_says_so_and_keeps_saying_it(
     stored = (await client.get(f"{SEQUENCES}/{sequence['id']}", headers=tenant.headers())).json()
     assert stored["name"] == "Renamed draft"
     await screenshot(page, "sequence-draft-saved")
+
+
+async def test_every_lead_a_search_matches_can_be_enrolled(
+    web_page: MakePage, tenant: TenantContext, client: httpx.AsyncClient, session_factory
+) -> None:  # type: ignore[no-untyped-def]
+    sequence = await create_sequence(client, tenant, publish=True, steps=QUIET_STEPS)
+    await insert_leads(session_factory, tenant, us_phones(31), name="Picker Lead")
+    page = await web_page()
+    await page.goto(f"/sequences/{sequence['id']}")
+    await log_in(page, tenant.owner.email, tenant.owner.password)
+    enroll = page.get_by_role("region", name="Enroll leads")
+    await enroll.get_by_label("Find leads").fill("Picker")
+    found = enroll.get_by_role("list", name="Leads found").get_by_role("checkbox")
+    await expect(found).to_have_count(25)
+    await found.first.check()
+    await enroll.get_by_role("button", name="Next").click()
+    await expect(found).to_have_count(6)  # the matches past the first page can be reached and ticked
+    await found.last.check()
+    await enroll.get_by_role("button", name="Previous").click()
+    await expect(found.first).to_be_checked()  # ticks are kept across pages
+    await enroll.get_by_role("button", name="Enroll 2 leads").click()
+    report = enroll.get_by_role("status")
+    await expect(report).to_contain_text("2 enrolled in version 1, 0 skipped.")
+
+    await enroll.get_by_role("button", name="Enroll every lead matching “Picker”").click()
+    await expect(report).to_contain_text("29 enrolled in version 1, 2 skipped.")
+    await expect(report).to_contain_text("Picker Lead: already enrolled in this sequence")
+    await screenshot(page, "sequence-enroll-every-match")
+    listed = await client.get(f"{SEQUENCES}/{sequence['id']}/enrollments", headers=tenant.headers())
+    assert len(listed.json()) == 31

@@ -1,7 +1,7 @@
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
 import { useParams } from "react-router-dom";
-import { api, unwrap } from "../api/client";
+import { api, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
 import { Checkbox, Field, Form } from "../components/Form";
@@ -67,41 +67,119 @@ function Preview({ sequenceId }: { sequenceId: string }) {
   );
 }
 
+const PICK_PAGE = 25;
+
+type EnrollBody = { lead_ids: string[] } | { filter: { q: string } };
+
+/**
+ * Pick leads page by page (ticks are kept across pages), or enroll every lead the search matches at once through
+ * the API's filter, which walks all of them whatever their number.
+ */
 function Enroll({ sequenceId }: { sequenceId: string }) {
   const [q, setQ] = useState("");
-  const [chosen, setChosen] = useState<string[]>([]);
+  // The cursors of the pages before this one, so "Previous" can go back.
+  const [cursors, setCursors] = useState<(string | null)[]>([null]);
+  const cursor = cursors[cursors.length - 1] ?? null;
+  // Ticked leads with their names, from whichever page they were ticked on (for the button and the report).
+  const [chosen, setChosen] = useState<Map<string, string>>(new Map());
+  const search = q.trim();
   const leads = useQuery({
-    queryKey: ["leads", { q, cursor: null, for: "enroll" }],
-    queryFn: () => unwrap(api.GET("/api/v1/leads", { params: { query: { q: q || undefined, limit: 25 } } })),
+    queryKey: ["leads", { q: search, cursor, for: "enroll" }],
+    queryFn: () =>
+      unwrap(
+        api.GET("/api/v1/leads", {
+          params: { query: { q: search || undefined, cursor: cursor ?? undefined, limit: PICK_PAGE } },
+        }),
+      ),
+    placeholderData: keepPreviousData,
   });
   const enroll = useMutation({
-    mutationFn: () =>
+    mutationFn: (body: EnrollBody) =>
       unwrap(
         api.POST("/api/v1/sequences/{sequence_id}/enrollments", {
           params: { path: { sequence_id: sequenceId } },
-          body: { lead_ids: chosen },
+          body,
         }),
       ),
   });
-  const names = new Map((leads.data?.items ?? []).map((lead) => [lead.id, lead.name || phone(lead.phone)]));
+  const label = (lead: Schemas["LeadPublic"]) => lead.name || phone(lead.phone);
+  const names = new Map([...chosen, ...(leads.data?.items ?? []).map((lead) => [lead.id, label(lead)] as const)]);
+  const items = leads.data?.items ?? [];
+  const toggle = (lead: Schemas["LeadPublic"], on: boolean) => {
+    const next = new Map(chosen);
+    if (on) next.set(lead.id, label(lead));
+    else next.delete(lead.id);
+    setChosen(next);
+  };
+  const allOnPage = items.length > 0 && items.every((lead) => chosen.has(lead.id));
+  const morePages = cursors.length > 1 || !!leads.data?.next_cursor;
   return (
     <section aria-label="Enroll leads">
       <h2>Enroll leads</h2>
-      <Field label="Find leads" type="search" value={q} onChange={setQ} placeholder="name, phone or e-mail" />
-      <ul className="pick">
-        {leads.data?.items.map((lead) => (
+      <Field
+        label="Find leads"
+        type="search"
+        value={q}
+        onChange={(value) => {
+          setQ(value);
+          setCursors([null]);
+        }}
+        placeholder="name, phone or e-mail"
+      />
+      {items.length > 0 && (
+        <Checkbox
+          label="All on this page"
+          checked={allOnPage}
+          onChange={(on) => {
+            const next = new Map(chosen);
+            for (const lead of items) {
+              if (on) next.set(lead.id, label(lead));
+              else next.delete(lead.id);
+            }
+            setChosen(next);
+          }}
+        />
+      )}
+      <ul className="pick" aria-label="Leads found">
+        {items.map((lead) => (
           <li key={lead.id}>
             <Checkbox
-              label={`${lead.name || phone(lead.phone)} · ${lead.status}`}
-              checked={chosen.includes(lead.id)}
-              onChange={(on) => setChosen(on ? [...chosen, lead.id] : chosen.filter((id) => id !== lead.id))}
+              label={`${label(lead)} · ${lead.status}`}
+              checked={chosen.has(lead.id)}
+              onChange={(on) => toggle(lead, on)}
             />
           </li>
         ))}
       </ul>
-      <button type="button" className="primary" disabled={chosen.length === 0 || enroll.isPending} onClick={() => enroll.mutate()}>
-        Enroll {chosen.length} lead{chosen.length === 1 ? "" : "s"}
-      </button>
+      {morePages && (
+        <div className="pager">
+          <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
+            Previous
+          </button>
+          <button
+            type="button"
+            disabled={!leads.data?.next_cursor}
+            onClick={() => leads.data?.next_cursor && setCursors([...cursors, leads.data.next_cursor])}
+          >
+            Next
+          </button>
+        </div>
+      )}
+      <div className="row">
+        <button
+          type="button"
+          className="primary"
+          disabled={chosen.size === 0 || enroll.isPending}
+          onClick={() => enroll.mutate({ lead_ids: [...chosen.keys()] })}
+        >
+          Enroll {chosen.size} lead{chosen.size === 1 ? "" : "s"}
+        </button>
+        {search && items.length > 0 && (
+          <button type="button" disabled={enroll.isPending} onClick={() => enroll.mutate({ filter: { q: search } })}>
+            Enroll every lead matching “{search}”
+          </button>
+        )}
+      </div>
       <ErrorLine error={enroll.error} />
       {enroll.data && (
         <div role="status" className="enroll-report">
