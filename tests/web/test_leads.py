@@ -180,7 +180,9 @@ async def test_the_lists_search_filter_and_page_survive_back_forward_and_reload(
     page = await web_page()
     await page.goto("/leads")
     await log_in(page, tenant.owner.email, tenant.owner.password)
-    await page.get_by_label("Search").fill("Paging Lead")
+    # Typed key by key: each keystroke rewrites the address, and none may be lost on the way.
+    await page.get_by_label("Search").press_sequentially("Paging Lead")
+    await expect(page.get_by_label("Search")).to_have_value("Paging Lead")
     await page.get_by_label("Status").select_option("new")
     rows = page.get_by_role("link", name="Paging Lead")
     await expect(rows).to_have_count(25)

@@ -1,6 +1,15 @@
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
 import { useState } from "react";
-import { Link, Route, Routes, useLocation, useNavigate, useSearchParams } from "react-router-dom";
+import {
+  Link,
+  NavigationType,
+  Route,
+  Routes,
+  useLocation,
+  useNavigate,
+  useNavigationType,
+  useSearchParams,
+} from "react-router-dom";
 import { api, unwrap, type Schemas } from "../api/client";
 import { useAuth } from "../auth/AuthContext";
 import { can } from "../auth/permissions";
@@ -100,19 +109,35 @@ interface ListHistory {
   before: (string | null)[];
 }
 
-function useListPlace() {
-  const [params, setParams] = useSearchParams();
-  const location = useLocation();
-  const place: ListPlace = {
+function placeIn(params: URLSearchParams): ListPlace {
+  return {
     q: params.get("q") ?? "",
     status: params.get("status") ?? "",
     mine: params.get("mine") === "1",
     cursor: params.get("cursor"),
   };
+}
+
+/**
+ * The list's place, shown at once and written to the address. The router applies an address change as a
+ * transition, later than the keystroke or click that made it: the controls read the place from state, and the
+ * address is read back only when the browser moved through history (Back, Forward) or on opening.
+ */
+function useListPlace() {
+  const [params, setParams] = useSearchParams();
+  const location = useLocation();
+  const navigationType = useNavigationType();
+  const [place, setPlace] = useState(() => placeIn(params));
+  const [seenKey, setSeenKey] = useState(location.key);
+  if (location.key !== seenKey) {
+    setSeenKey(location.key);
+    if (navigationType === NavigationType.Pop) setPlace(placeIn(params));
+  }
   const before = (location.state as ListHistory | null)?.before ?? [];
   /** Go to `changes` of the place: a filter starts again on the first page; `replace` for keystrokes. */
   const go = (changes: Partial<ListPlace>, history: ListHistory = { before: [] }, replace = false) => {
     const next = { ...place, cursor: null, ...changes };
+    setPlace(next);
     const query = new URLSearchParams();
     if (next.q) query.set("q", next.q);
     if (next.status) query.set("status", next.status);
