@@ -11,7 +11,7 @@ flag went off is never dialled.
 import asyncio
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Protocol, Unpack
 
 from temporalio import activity
@@ -22,6 +22,7 @@ from activities.provider_clients import ProviderActivities, ProviderClients
 from agent.factory import AgentFactory
 from agent.voice import AiVoiceAgent
 from channels.voice.accounts import VoiceClients
+from channels.voice.callback_tasks import sync_callback_task
 from channels.voice.capacity import SlotAnswer
 from channels.voice.live import LiveCalls
 from channels.voice.placement import CallPlacer, PlacementInFlight, PlacementRefused, PlacementThrottled
@@ -30,7 +31,7 @@ from channels.voice.script import scripted_reply
 from channels.voice.slots import SlotWaker, call_capacity
 from core.feature_flags import FeatureFlagReader
 from core.redis import Keys
-from domain.calls import CallDisposition, VoiceScript, lead_effect
+from domain.calls import VoiceScript, lead_effect
 from domain.feature_flags import FeatureFlag
 from models import Lead, TelephonyAccount, Tenant
 from providers.twilio.voice import TwilioRejectedError
@@ -38,7 +39,7 @@ from repositories.calls import CallRepository
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
-from repositories.tasks import TaskRepository, callback_task_key
+from repositories.tasks import TaskRepository
 from repositories.telephony_accounts import TelephonyAccountRepository
 from repositories.timeline import TimelineRepository
 from workflow_clients.lead import LeadWorkflowClient
@@ -329,20 +330,10 @@ class CallActivities(ProviderActivities):
         )
 
     async def _callback_task(self, data: CallOutcome) -> None:
-        """The callback the disposition asks for (if any) on the owner's list; one an earlier disposition of the call
-        asked for, at another time or no longer, is cancelled."""
-        at = data.callback_at if data.disposition == CallDisposition.CALLBACK_REQUESTED else None
-        key = callback_task_key(data.call_id, at) if at is not None else None
+        """The callback the call's disposition asks for (if any) on the owner's list, an earlier one replaced
+        (channels/voice/callback_tasks.py: decided from the call row, which the workflow wrote before this step)."""
         async with self._sessions() as session, session.begin():
-            tasks = TaskRepository(session)
-            await tasks.cancel_call_callbacks(
-                tenant_id=data.tenant_id, call_id=data.call_id, keep_key=key, actor=data.actor, at=datetime.now(UTC)
-            )
-            lead = await LeadRepository(session).by_id(data.lead_id)
-            if at is None or key is None or lead is None:
-                return
-            happened = f"asked to be called back (call disposition by {data.actor})."
-            await tasks.call_back(lead=lead, title_note="", happened=happened, due_at=at, key=key)
+            await sync_callback_task(session, call_id=data.call_id, actor=data.actor)
 
     async def _call_back_task(
         self, tenant_id: uuid.UUID, lead_id: uuid.UUID, *, title_note: str, happened: str, due_at: datetime, key: str

@@ -10,6 +10,9 @@ from sqlalchemy import Select, select, update
 from models import Lead, Task
 from repositories.base import Repository
 
+# The note of a callback task a corrected disposition cancelled: the one kind of closed task asking again reopens.
+CALLBACK_REPLACED = "the call's disposition changed"
+
 
 def callback_task_key(call_id: uuid.UUID | str, at: datetime) -> str:
     """The key of the task a call's "call me back at `at`" disposition creates: one per call and time."""
@@ -69,8 +72,19 @@ class TaskRepository(Repository[Task]):
             .values(status=status, closed_at=at, closed_by=actor, note=note, outcome=outcome)
         )
 
-    async def call_back(self, *, lead: Lead, title_note: str, happened: str, due_at: datetime, key: str) -> Task:
-        """A task for the lead's owner, once per `key`: "Call back <lead><title_note>", "<phone> <happened>"."""
+    async def call_back(
+        self, *, lead: Lead, title_note: str, happened: str, due_at: datetime, key: str, reopen_replaced: bool = False
+    ) -> Task:
+        """A task for the lead's owner, once per `key`: "Call back <lead><title_note>", "<phone> <happened>".
+
+        `reopen_replaced`: a task of this key that a corrected disposition cancelled is open again (the same time
+        asked for once more); one a person closed stays closed."""
+        if reopen_replaced:
+            await self.session.execute(
+                update(Task)
+                .where(Task.idempotency_key == key, Task.status == "cancelled", Task.note == CALLBACK_REPLACED)
+                .values(status="open", closed_at=None, closed_by=None, note=None, due_at=due_at)
+            )
         return await self.create_once(
             {
                 "tenant_id": lead.tenant_id,
@@ -97,7 +111,7 @@ class TaskRepository(Repository[Task]):
                 Task.idempotency_key.startswith(f"call-callback:{call_id}:", autoescape=True),
                 Task.idempotency_key != (keep_key or ""),
             )
-            .values(status="cancelled", closed_at=at, closed_by=actor[:80], note="the call's disposition changed")
+            .values(status="cancelled", closed_at=at, closed_by=actor[:80], note=CALLBACK_REPLACED)
             .returning(Task.id)
         )
         return len(result.scalars().all())

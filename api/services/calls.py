@@ -26,6 +26,7 @@ from api.security import Principal
 from api.services import found
 from api.services.leads import get_lead, parse_phone
 from api.transaction import after_commit, end_reads
+from channels.voice.callback_tasks import sync_callback_task
 from channels.voice.live import LiveCalls
 from core.config import Settings
 from core.errors import Conflict, NotFound, Unprocessable
@@ -35,8 +36,6 @@ from domain.calls import CallDisposition
 from domain.feature_flags import FeatureFlag
 from models import Call, Lead, Tenant
 from repositories.calls import CallRepository
-from repositories.leads import LeadRepository
-from repositories.tasks import TaskRepository, callback_task_key
 from repositories.telephony_accounts import TelephonyAccountRepository
 from repositories.tenants import TenantRepository
 from repositories.timeline import TimelineRepository
@@ -224,6 +223,8 @@ def check_callback_at(data: DispositionUpdate, *, now: datetime) -> None:
 
 
 async def _dispose_on_row(*, session: AsyncSession, call: Call, request: DispositionRequest) -> None:
+    # Locked first: a concurrent correction waits, and the callback task follows whichever committed last.
+    await session.refresh(call, with_for_update=True)
     call.disposition = request.disposition.value
     call.disposition_by = request.actor
     call.disposition_note = request.note
@@ -241,18 +242,9 @@ async def _dispose_on_row(*, session: AsyncSession, call: Call, request: Disposi
             "callback_at": request.callback_at.isoformat() if request.callback_at else None,
         },
     )
-    # As the running call's workflow does (activities/calls.py): the callback asked for replaces an earlier one.
-    at = request.callback_at if request.disposition == CallDisposition.CALLBACK_REQUESTED else None
-    key = callback_task_key(call.id, at) if at is not None else None
-    tasks = TaskRepository(session)
-    await tasks.cancel_call_callbacks(
-        tenant_id=call.tenant_id, call_id=call.id, keep_key=key, actor=request.actor, at=datetime.now(UTC)
-    )
-    lead = await LeadRepository(session).by_id(call.lead_id)
-    if at is not None and key is not None and lead is not None:
-        happened = f"asked to be called back (call disposition by {request.actor})."
-        await tasks.call_back(lead=lead, title_note="", happened=happened, due_at=at, key=key)
     await session.flush()
+    # As the running call's workflow does (call.tell_lead): the callback asked for replaces an earlier one.
+    await sync_callback_task(session, call_id=call.id, actor=request.actor)
 
 
 async def live_calls(*, redis: Redis, settings: Settings, tenant_id: uuid.UUID) -> list[LiveCall]:

@@ -736,6 +736,14 @@ async def test_a_corrected_disposition_replaces_the_callback_it_asked_for(
         return await callbacks() == [(first, "cancelled"), (second, "cancelled")]
 
     await eventually(none_left)
+    # Asked again for a time cancelled before: that task is open again (no second task for the same time).
+    again = {"disposition": "callback_requested", "callback_at": first.isoformat()}
+    assert (await dial.client.post(path, json=again, headers=dial.tenant.headers("agent"))).status_code == 200
+
+    async def reopened() -> bool:
+        return await callbacks() == [(first, "open"), (second, "cancelled")]
+
+    await eventually(reopened)
 
 
 BAD_DISPOSITIONS: list[tuple[dict[str, Any], str, str]] = [

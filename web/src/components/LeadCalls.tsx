@@ -39,8 +39,8 @@ function DispositionForm({ call, leadId }: { call: Call; leadId: string }) {
       ),
     onSuccess: () => {
       reset("note");
-      // A disposition may move the lead's status.
-      void invalidate(["calls", leadId], ["timeline", leadId], ["lead", leadId]);
+      // A disposition may move the lead's status, and adds, replaces or cancels a callback task.
+      void invalidate(["calls", leadId], ["timeline", leadId], ["lead", leadId], ["lead-tasks", leadId], ["tasks"]);
     },
   });
   return (
