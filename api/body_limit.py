@@ -1,7 +1,8 @@
 """A size limit on request bodies under /api/: a body past it is refused with 413 before it is parsed or stored.
 
 JSON bodies are limited to `api_max_body_bytes` (1 MiB: a sequence of 50 long steps or 10,000 lead ids fit many
-times over); the CSV import's multipart upload to its own `lead_import_max_bytes` plus room for the form's framing.
+times over); the CSV import's upload (`POST /api/v1/leads/import`, and no other route) to its own
+`lead_import_max_bytes` plus room for the multipart form's framing.
 A declared Content-Length past the limit is answered at once; a chunked body is cut off once it passes the limit.
 Webhooks have their own limit (api/routes/webhooks_whatsapp.py).
 """
@@ -12,6 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 API_PREFIX = "/api/"
+UPLOAD_ROUTE = ("POST", "/api/v1/leads/import")
 MULTIPART_FRAMING_BYTES = 64 * 1024
 
 
@@ -19,22 +21,33 @@ def too_large_message(limit: int) -> str:
     return f"the request body is over {limit} bytes, the most this endpoint accepts"
 
 
+class BodyTooLarge(HTTPException):
+    """A body that passed its limit while it was read: a 413 naming the limit (api/errors.py answers it)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, detail=too_large_message(max_bytes))
+        self.max_bytes = max_bytes
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
         self.max_json_bytes = max_json_bytes
-        self.max_upload_bytes = max_upload_bytes + MULTIPART_FRAMING_BYTES
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])
-        content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-        limit = self.max_upload_bytes if content_type.startswith("multipart/") else self.max_json_bytes
+        # What the caller is told is the file's limit; the form's framing around it is allowed on top.
+        if (scope["method"], scope["path"]) == UPLOAD_ROUTE:
+            shown, limit = self.max_upload_bytes, self.max_upload_bytes + MULTIPART_FRAMING_BYTES
+        else:
+            shown = limit = self.max_json_bytes
         declared = headers.get(b"content-length", b"").decode("latin-1")
         if declared.isdigit() and int(declared) > limit:
-            await _refuse(send, limit)
+            await _refuse(send, shown)
             return
         received = 0
 
@@ -45,7 +58,7 @@ class BodyLimitMiddleware:
                 received += len(message.get("body", b""))
                 if received > limit:
                     # Raised inside the endpoint's body read: the app's error handlers answer it (api/errors.py).
-                    raise HTTPException(413, detail=too_large_message(limit))
+                    raise BodyTooLarge(shown)
             return message
 
         await self.app(scope, limited, send)

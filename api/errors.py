@@ -27,6 +27,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.body_limit import BodyTooLarge
 from api.http_methods import allowed_methods, options_response
 from core.db import is_database_unavailable
 from core.errors import AppError
@@ -144,7 +145,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"the request body cannot be read: {exc.detail}"
     else:
         message = str(exc.detail)
-    body = _error_body(_framework_error_code(exc.status_code), message)
+    details = {"max_bytes": exc.max_bytes} if isinstance(exc, BodyTooLarge) else None
+    body = _error_body(_framework_error_code(exc.status_code), message, details)
     return JSONResponse(body, status_code=exc.status_code, headers=headers or None)
 
 

@@ -97,6 +97,12 @@ async def test_a_body_over_the_limit_is_a_413_before_anything_is_read(
     )
     assert chunked.status_code == 413, chunked.text
     assert chunked.json()["error"] == "payload_too_large"
+    assert chunked.json()["details"] == {"max_bytes": 4096}
+    # Calling a body an upload does not buy the CSV import's larger limit on another route.
+    upload = await small_limit_client.post(
+        LEADS, files={"file": ("leads.csv", b"phone\n" + b"1" * 5000)}, headers=tenant.headers()
+    )
+    assert upload.status_code == 413, upload.text
 
 
 async def test_custom_fields_stay_small_and_the_default_limit_lets_ordinary_bodies_through(
