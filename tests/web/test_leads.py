@@ -210,3 +210,8 @@ async def test_the_lists_search_filter_and_page_survive_back_forward_and_reload(
     await page.go_forward()
     await expect(rows).to_have_count(25)
     await expect(page.get_by_label("Search")).to_have_value("Paging Lead")
+    # "Leads" in the navigation is a fresh list, as its address says, though the list stays on screen.
+    await page.get_by_role("navigation", name="Sections").get_by_role("link", name="Leads").click()
+    await expect(page).to_have_url(re.compile(r"/leads$"))
+    await expect(page.get_by_label("Search")).to_have_value("")
+    await expect(page.get_by_label("Status")).to_have_value("")

@@ -1,5 +1,5 @@
 import { keepPreviousData, useMutation, useQuery } from "@tanstack/react-query";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import {
   Link,
   NavigationType,
@@ -129,9 +129,19 @@ function useListPlace() {
   const navigationType = useNavigationType();
   const [place, setPlace] = useState(() => placeIn(params));
   const [seenKey, setSeenKey] = useState(location.key);
+  // The addresses this list wrote and the router has not applied yet, in order (their changes are already in
+  // `place`). An arrival of one of them consumes it and those before it; any other arrival (Back, Forward, a link
+  // to /leads from the navigation) is read back.
+  const written = useRef<string[]>([]);
   if (location.key !== seenKey) {
     setSeenKey(location.key);
-    if (navigationType === NavigationType.Pop) setPlace(placeIn(params));
+    const own = navigationType === NavigationType.Pop ? -1 : written.current.indexOf(location.search);
+    if (own < 0) {
+      written.current = [];
+      setPlace(placeIn(params));
+    } else {
+      written.current = written.current.slice(own + 1);
+    }
   }
   const before = (location.state as ListHistory | null)?.before ?? [];
   /** Go to `changes` of the place: a filter starts again on the first page; `replace` for keystrokes. */
@@ -143,6 +153,8 @@ function useListPlace() {
     if (next.status) query.set("status", next.status);
     if (next.mine) query.set("mine", "1");
     if (next.cursor) query.set("cursor", next.cursor);
+    const search = query.toString();
+    written.current.push(search ? `?${search}` : "");
     setParams(query, { replace, state: history });
   };
   return { place, before, go };

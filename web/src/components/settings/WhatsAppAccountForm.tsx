@@ -33,8 +33,8 @@ export function WhatsAppAccountForm({ account, onDone }: { account: Account | nu
             provider: values.provider,
             phone_number_id: values.phoneNumberId.trim() || null,
             display_number: values.displayNumber.trim() || null,
-            // Left empty: null, which keeps the stored secret.
-            ...Object.fromEntries(SECRETS.map(({ field }) => [field, secrets[field] || null])),
+            // Left empty (or only spaces): null, which keeps the stored secret; the API would read spaces as "clear".
+            ...Object.fromEntries(SECRETS.map(({ field }) => [field, (secrets[field] ?? "").trim() || null])),
           },
         }),
       ),
