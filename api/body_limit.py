@@ -3,8 +3,10 @@
 JSON bodies are limited to `api_max_body_bytes` (1 MiB: a sequence of 50 long steps or 10,000 lead ids fit many
 times over); the CSV import's upload (`POST /api/v1/leads/import`, and no other route) to its own
 `lead_import_max_bytes` plus room for the multipart form's framing.
-A declared Content-Length past the limit is answered at once; a chunked body is cut off once it passes the limit.
-Webhooks have their own limit (api/routes/webhooks_whatsapp.py).
+A declared Content-Length past the limit is refused without parsing; a chunked body is cut off once it passes the
+limit. Either way the rest of the body is read and dropped (up to `DRAIN_AT_MOST_BYTES`) before the 413 goes out:
+a server that answers and closes while the client is still sending makes most clients report a connection reset
+instead of the answer. Webhooks have their own limit (api/routes/webhooks_whatsapp.py).
 """
 
 import json
@@ -15,6 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 API_PREFIX = "/api/"
 UPLOAD_ROUTE = ("POST", "/api/v1/leads/import")
 MULTIPART_FRAMING_BYTES = 64 * 1024
+# How much of a refused body is read and dropped so its sender hears the 413; past it the connection just closes.
+DRAIN_AT_MOST_BYTES = 64 * 1024 * 1024
 
 
 def too_large_message(limit: int) -> str:
@@ -47,6 +51,7 @@ class BodyLimitMiddleware:
             shown = limit = self.max_json_bytes
         declared = headers.get(b"content-length", b"").decode("latin-1")
         if declared.isdigit() and int(declared) > limit:
+            await _drain(receive, already=0)
             await _refuse(send, shown)
             return
         received = 0
@@ -57,11 +62,25 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    if message.get("more_body", False):
+                        await _drain(receive, already=received)
                     # Raised inside the endpoint's body read: the app's error handlers answer it (api/errors.py).
                     raise BodyTooLarge(shown)
             return message
 
         await self.app(scope, limited, send)
+
+
+async def _drain(receive: Receive, *, already: int) -> None:
+    """Read the rest of the request body and drop it, up to `DRAIN_AT_MOST_BYTES` in all."""
+    drained = already
+    while drained <= DRAIN_AT_MOST_BYTES:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 async def _refuse(send: Send, limit: int) -> None:

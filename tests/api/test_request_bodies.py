@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from api.app import create_app
+from api.body_limit import BodyLimitMiddleware, BodyTooLarge
 from api.schemas.nul import NulFreeModel
 from core.config import Settings
 from tests.api.test_telephony_account import account_body
@@ -179,3 +180,45 @@ async def test_a_version_number_past_any_stored_one_is_a_422_naming_it(
     assert preview.status_code == 422, preview.text
     assert preview.json()["details"][0]["field"] == "version"
     assert (await client.get(f"{path}/versions/1", headers=tenant.headers())).status_code == 200
+
+
+async def _through_the_limit(app: Any, chunks: list[bytes], headers: list[tuple[bytes, bytes]]) -> tuple[int, list]:
+    """Send `chunks` as one request through the body limit in front of `app`; (chunks left unread, messages sent)."""
+    pending = [
+        {"type": "http.request", "body": chunk, "more_body": n < len(chunks) - 1} for n, chunk in enumerate(chunks)
+    ]
+    sent: list = []
+
+    async def receive() -> dict:
+        return pending.pop(0) if pending else {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": LEADS, "headers": headers}
+    await BodyLimitMiddleware(app, max_json_bytes=4096, max_upload_bytes=8192)(scope, receive, send)
+    return len(pending), sent
+
+
+async def test_a_refused_body_is_read_to_its_end_so_the_sender_hears_the_413() -> None:
+    """A server that answers while the client still sends, then closes, shows most clients a connection reset
+    instead of the 413: the rest of the body is read and dropped first."""
+
+    async def never_called(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError("a declared body over the limit never reaches the app")
+
+    chunks = [b"x" * 3000] * 4
+    left, sent = await _through_the_limit(never_called, chunks, [(b"content-length", b"12000")])
+    assert left == 0
+    assert sent[0]["status"] == 413
+
+    async def reads_the_body(scope: Any, receive: Any, send: Any) -> None:
+        try:
+            while (await receive()).get("more_body"):
+                pass
+        except BodyTooLarge as exc:  # as the app's error handler answers it
+            await send({"type": "http.response.start", "status": exc.status_code, "headers": []})
+
+    left, sent = await _through_the_limit(reads_the_body, chunks, [])
+    assert left == 0
+    assert sent[0]["status"] == 413
