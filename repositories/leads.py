@@ -14,6 +14,7 @@ from models import Lead, TimelineEvent, User
 from repositories.base import Repository
 from repositories.jobs import not_in_open_job
 from repositories.timeline import LEAD_CREATED, lead_created_key
+from repositories.users import display_name
 
 
 def like_pattern(text: str) -> BindParameter[str]:
@@ -60,9 +61,8 @@ class LeadRepository(Repository[Lead]):
 
     async def get_with_owner_name(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> tuple[Lead, str | None] | None:
         """The lead and its owner's full name (else e-mail; None without an owner), in one statement."""
-        owner_name = func.coalesce(func.nullif(User.full_name, ""), User.email)
         result = await self.session.execute(
-            select(Lead, owner_name)
+            select(Lead, display_name())
             .outerjoin(User, (User.id == Lead.owner_id) & (User.tenant_id == Lead.tenant_id))
             .where(Lead.tenant_id == tenant_id, Lead.id == lead_id)
         )

@@ -14,9 +14,13 @@ from repositories.base import Repository
 CALLBACK_REPLACED = "the call's disposition changed"
 
 
+def _callback_keys_of(call_id: uuid.UUID | str) -> str:
+    return f"call-callback:{call_id}:"
+
+
 def callback_task_key(call_id: uuid.UUID | str, at: datetime) -> str:
     """The key of the task a call's "call me back at `at`" disposition creates: one per call and time."""
-    return f"call-callback:{call_id}:{at.isoformat()}"
+    return _callback_keys_of(call_id) + at.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,21 +104,19 @@ class TaskRepository(Repository[Task]):
 
     async def cancel_call_callbacks(
         self, *, tenant_id: uuid.UUID, call_id: uuid.UUID | str, keep_key: str | None, actor: str, at: datetime
-    ) -> int:
+    ) -> None:
         """Cancel the call's open callback tasks but `keep_key`'s: a corrected disposition replaces the callback an
-        earlier one asked for (another time, or none). Returns how many were cancelled."""
-        result = await self.session.execute(
+        earlier one asked for (another time, or none)."""
+        await self.session.execute(
             update(Task)
             .where(
                 Task.tenant_id == tenant_id,
                 Task.status == "open",
-                Task.idempotency_key.startswith(f"call-callback:{call_id}:", autoescape=True),
+                Task.idempotency_key.startswith(_callback_keys_of(call_id), autoescape=True),
                 Task.idempotency_key != (keep_key or ""),
             )
             .values(status="cancelled", closed_at=at, closed_by=actor[:80], note=CALLBACK_REPLACED)
-            .returning(Task.id)
         )
-        return len(result.scalars().all())
 
     async def mark_escalated(self, *, task_id: uuid.UUID, at: datetime) -> bool:
         return await self._touched(

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from models import ApiKey, Lead, TimelineEvent, User
 from models import Sequence as SequenceRow
 from repositories.base import Repository
+from repositories.users import display_name
 
 LEAD_CREATED = "created"
 
@@ -91,7 +92,7 @@ class TimelineRepository(Repository[TimelineEvent]):
 
         One statement: the names are outer joins on the actor string, within the tenant (at most a page of events,
         so no lookup per event)."""
-        name = func.coalesce(func.nullif(User.full_name, ""), User.email, ApiKey.name, SequenceRow.name)
+        name = func.coalesce(display_name(), ApiKey.name, SequenceRow.name)
         actor = TimelineEvent.actor
         rows = await self.session.execute(
             select(TimelineEvent, name)

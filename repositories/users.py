@@ -4,10 +4,15 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 
 from models import User
 from repositories.base import Repository
+
+
+def display_name() -> ColumnElement[str]:
+    """A person as the app names them to others: their full name, else their e-mail (SQL, for a join's select)."""
+    return func.coalesce(func.nullif(User.full_name, ""), User.email)
 
 
 class UserRepository(Repository[User]):
