@@ -61,6 +61,7 @@ from bench.harness import (
 )
 from bench.tenants import OWNER_PASSWORD, bench_tenant, owner_email
 from channels.whatsapp.shard_router import ShardRouter
+from domain.whatsapp_messages import InboundWhatsAppMessage, InboundWhatsAppMessages
 from models import Enrollment, Lead, Message, WebhookEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER, compute_signature
 from repositories.webhook_inbox import WebhookInboxRepository
@@ -70,7 +71,8 @@ CLOUD_PATH = "/webhooks/whatsapp/cloud"
 REQUEST_TIMEOUT_SECONDS = 10.0
 DRIVER_GRACE_SECONDS = 30.0  # how long the driver waits for answers after its last send
 SETTLE_SECONDS = 900.0  # how long the run waits for every acknowledged message to be handled (a backlog drains)
-SIGNAL_NAME = "record_inbound_message"
+SIGNAL_NAME = InboundWhatsAppMessage.signal
+BATCH_SIGNAL_NAME = InboundWhatsAppMessages.signal  # a run of one lead's messages the dispatcher handled together
 
 
 # -- the payloads ---------------------------------------------------------------------------------------------------
@@ -351,10 +353,11 @@ async def handled_at(client: Client, workflow_ids: list[str]) -> dict[str, float
         for event in history.events:
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
                 attributes = event.workflow_execution_signaled_event_attributes
-                if attributes.signal_name == SIGNAL_NAME and attributes.input.payloads:
+                if attributes.signal_name in (SIGNAL_NAME, BATCH_SIGNAL_NAME) and attributes.input.payloads:
                     # Signal payloads are encrypted (core/payload_codec.py): decode with the stack's converter.
                     (signal,) = await client.data_converter.decode(attributes.input.payloads[:1], [dict])
-                    waiting.append(signal["provider_message_id"])
+                    messages = signal["messages"] if attributes.signal_name == BATCH_SIGNAL_NAME else [signal]
+                    waiting += [message["provider_message_id"] for message in messages]
             elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and waiting:
                 at = event.event_time.ToMicroseconds() / 1e6
                 handled.update(dict.fromkeys(waiting, at))

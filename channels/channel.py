@@ -7,12 +7,13 @@ A channel is a way to reach a lead. Its provider packages (`providers/<name>/`) 
 - `Channel.parse_inbound(provider, payload)`: a verified provider callback read into `ChannelEvent`s: events that
   say which account received them and which person they are about, tagged by kind, whatever the wire format.
 - `InboundHandler`: the dispatcher's side: one stored webhook inbox event of the providers it names, stored in the
-  CRM and told to the lead's workflow (channels/lead_signals.py).
+  CRM and told to the lead's workflow (channels/lead_signals.py); `RunInboundHandler` also takes one person's
+  consecutive events at once (one transaction, one signal).
 The webhook route verifies, stores the parsed events in the inbox and answers; nothing else runs before the answer.
 """
 
 from collections.abc import Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from models import WebhookInbox
 
@@ -57,4 +58,11 @@ class InboundHandler(Protocol):
 
     async def handle(self, row: WebhookInbox) -> None:
         """Handle one stored event; idempotent (the dispatcher delivers at least once)."""
+        ...
+
+
+@runtime_checkable
+class RunInboundHandler(InboundHandler, Protocol):
+    async def handle_run(self, rows: Sequence[WebhookInbox]) -> None:
+        """Handle one person's consecutive events, in order, all or none (the dispatcher then tries each alone)."""
         ...

@@ -5,6 +5,9 @@ event the lead's workflow must hear of. Each is sent with signal-with-start (a l
 or ended, gets a fresh run from its committed row), then its `webhook_event` row is marked signalled. When Temporal
 cannot be reached this raises ServiceUnavailable: the dispatcher tries the inbox event again later, the channel
 recognises the repeat as stored-but-unsignalled, and the signal goes out then.
+
+Consecutive messages of one lead (a run the dispatcher handled together) go out as one `record_inbound_messages`
+signal: one signal-with-start and one workflow task for the burst instead of one each.
 """
 
 import logging
@@ -18,7 +21,7 @@ from temporalio.client import Client
 from core.config import Settings
 from core.errors import ServiceUnavailable
 from domain.stages import Stage
-from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut
+from domain.whatsapp_messages import InboundWhatsAppMessage, InboundWhatsAppMessages, WhatsAppProviderOptOut
 from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.statuses import StatusRepository
@@ -44,6 +47,8 @@ def opts_out(signal: LeadInboundSignal) -> bool:
     """Whether the signal moves the lead to its tenant's opted-out status (the workflow needs that status's key)."""
     if isinstance(signal, InboundWhatsAppMessage):
         return signal.opt_out
+    if isinstance(signal, InboundWhatsAppMessages):
+        return any(message.opt_out for message in signal.messages)
     return isinstance(signal, WhatsAppProviderOptOut)
 
 
@@ -54,9 +59,9 @@ async def deliver_signals(
     that stored the events."""
     delivered: list[uuid.UUID] = []
     try:
-        for signal in signals:
+        for signal, event_ids in coalesced(signals):
             await signal_lead(session=session, temporal=temporal, signal=signal, settings=settings)
-            delivered.append(signal.webhook_event_id)
+            delivered += event_ids
     except Exception as exc:
         log.warning("signalling a lead workflow failed: %s", exc)
         raise ServiceUnavailable(
@@ -67,6 +72,36 @@ async def deliver_signals(
         if delivered:
             await WebhookEventRepository(session).mark_signalled(event_ids=delivered)
             await session.commit()
+
+
+def coalesced(signals: Sequence[LeadSignal]) -> list[tuple[LeadSignal, list[uuid.UUID]]]:
+    """The signals to send, each with the webhook events it tells of: consecutive messages of the same lead become
+    one `InboundWhatsAppMessages`; everything else goes out as it is, in order."""
+    out: list[tuple[LeadSignal, list[LeadSignal]]] = []
+    for signal in signals:
+        last = out[-1][1] if out else None
+        if (
+            last is not None
+            and isinstance(signal.signal, InboundWhatsAppMessage)
+            and isinstance(last[-1].signal, InboundWhatsAppMessage)
+            and last[-1].lead_id == signal.lead_id
+        ):
+            last.append(signal)
+        else:
+            out.append((signal, [signal]))
+    return [(_merged(first, group), [s.webhook_event_id for s in group]) for first, group in out]
+
+
+def _merged(first: LeadSignal, group: list[LeadSignal]) -> LeadSignal:
+    if len(group) == 1:
+        return first
+    messages = [s.signal for s in group if isinstance(s.signal, InboundWhatsAppMessage)]
+    return LeadSignal(
+        webhook_event_id=first.webhook_event_id,
+        tenant_id=first.tenant_id,
+        lead_id=first.lead_id,
+        signal=InboundWhatsAppMessages(messages=messages),
+    )
 
 
 async def signal_lead(*, session: AsyncSession, temporal: Client, signal: LeadSignal, settings: Settings) -> None:

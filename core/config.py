@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     inbox_poll_seconds: float = Field(default=2.0, gt=0)
     inbox_max_attempts: int = Field(default=8, ge=1)
     inbox_retention_hours: float = Field(default=72.0, gt=0)
+    # One person's events waiting back to back (a chatty lead, or a backlog) are claimed and handled together, up to
+    # this many: one transaction, one signal to the lead's workflow. 1: each event on its own. At most the number of
+    # message ids a lead workflow remembers to recognise a repeated signal (RECENT_INBOUND_IDS, workflows/lead.py).
+    inbox_run_max_events: int = Field(default=20, ge=1, le=20)
     # While webhooks arrive faster than this (per second, as the inbox's notifications count them; 0: never), each
     # dispatcher handles at most `inbox_rate_under_burst` events a second: acknowledging comes first on a saturated
     # host, and the backlog drains at full concurrency once the burst is over. A burst longer than

@@ -4,8 +4,14 @@ Claims are short transactions (`FOR UPDATE SKIP LOCKED`, then a lease), so dispa
 a dispatcher that dies mid-event leaves it to be claimed again once its lease passes: delivery into the workflows is
 at least once, and the handlers are idempotent (webhook_event, message and timeline keys), so it counts once.
 The claim never returns an event while an earlier one of the same person is open, so per person the provider's
-order holds; up to `inbox_concurrency` events of different people run at once. A dispatcher claims only the
-providers it has handlers for.
+order holds; up to `inbox_concurrency` people's events run at once. A dispatcher claims only the providers it has
+handlers for.
+
+Runs: with each person's earliest open event the claim takes the person's next due ones (up to
+`inbox_run_max_events` in all), which a backlog or a chatty lead leaves back to back. A channel with a run handler
+(`handle_run`) stores a run in one transaction and tells the lead's workflow with one signal; the others get its
+events one by one. A run that fails other than by an outage is handled again one event at a time, so a poison event
+is singled out and parked as before; the events behind a failed one go back in line behind it.
 
 Wake-ups: `LISTEN webhook_inbox` (the table's insert trigger notifies), a finished event (its person's next event
 may now be claimed), and a slow poll as the fallback (a lost connection, events waiting out a retry delay).
@@ -21,7 +27,7 @@ inbox's open backlog, read at most every `BACKLOG_EVERY_SECONDS`.
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -30,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from channels.channel import InboundHandler
+from channels.channel import InboundHandler, RunInboundHandler
 from channels.voice.callbacks import VoiceInbound
 from channels.voice.live import LiveCalls
 from channels.voice.slots import SlotWaker, call_capacity
@@ -64,6 +70,8 @@ OUTAGES: tuple[type[BaseException], ...] = (
 )
 
 Handler = Callable[[WebhookInbox], Awaitable[None]]
+# One person's consecutive events of one provider, in order: all handled, or an exception and none counts as handled.
+RunHandler = Callable[[Sequence[WebhookInbox]], Awaitable[None]]
 
 
 def attempt_delay(attempts: int) -> timedelta:
@@ -79,6 +87,7 @@ class InboxDispatcher:
         session_factory: async_sessionmaker[AsyncSession],
         temporal: Client,
         handlers: Mapping[str, Handler] | None = None,
+        run_handlers: Mapping[str, RunHandler] | None = None,
         live: LiveEvents | None = None,
     ) -> None:
         self.settings = settings
@@ -92,7 +101,16 @@ class InboxDispatcher:
         self.live_calls = LiveCalls(self._calls_redis, Keys(settings.redis_prefix)) if self._calls_redis else None
         # Call slots, freed as soon as Twilio reports a call over (channels/voice/slots.py).
         self.call_slots = SlotWaker(call_capacity(self._calls_redis, settings), temporal) if self._calls_redis else None
-        self.handlers: Mapping[str, Handler] = handlers or self._channel_handlers()
+        channels = [] if handlers else self._channels()
+        self.handlers: Mapping[str, Handler] = handlers or {
+            provider: channel.handle for channel in channels for provider in channel.inbox_providers
+        }
+        self.run_handlers: Mapping[str, RunHandler] = run_handlers or {
+            provider: channel.handle_run
+            for channel in channels
+            if isinstance(channel, RunInboundHandler)
+            for provider in channel.inbox_providers
+        }
         self._wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         # Handled events not yet marked done: written in one statement before the next claim.
@@ -105,9 +123,9 @@ class InboxDispatcher:
         self._pouring_since: float | None = None
         self._burst_timer: asyncio.TimerHandle | None = None
 
-    def _channel_handlers(self) -> dict[str, Handler]:
-        """Each inbox provider's handler: every channel's inbound side, by the providers it reads."""
-        channels: list[InboundHandler] = [
+    def _channels(self) -> list[InboundHandler]:
+        """Every channel's inbound side; each names the inbox providers it reads."""
+        return [
             WhatsAppInbound(
                 session_factory=self.session_factory, temporal=self.temporal, settings=self.settings, live=self.live
             ),
@@ -118,7 +136,6 @@ class InboxDispatcher:
                 slots=self.call_slots,
             ),
         ]
-        return {provider: channel.handle for channel in channels for provider in channel.inbox_providers}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop` is set, then let the events in hand finish."""
@@ -194,43 +211,69 @@ class InboxDispatcher:
             return 0
         try:
             async with self.session_factory() as session:
-                rows = await WebhookInboxRepository(session).claim(
+                runs = await WebhookInboxRepository(session).claim_runs(
                     providers=list(self.handlers),
                     limit=free,
+                    per_person=self.settings.inbox_run_max_events,
                     lease=timedelta(seconds=self.settings.inbox_lease_seconds),
                 )
                 await session.commit()
         except OUTAGES as exc:
             log.warning("claiming inbox events failed (retrying at the next wake-up): %s", exc)
             return 0
-        if rows:
-            metrics.CLAIM_BATCH.observe(len(rows))
+        events = sum(len(run) for run in runs)
+        if events:
+            metrics.CLAIM_BATCH.observe(events)
             if yielding:
-                pause = len(rows) / self.settings.inbox_rate_under_burst
+                pause = events / self.settings.inbox_rate_under_burst
                 self._next_burst_claim = asyncio.get_running_loop().time() + pause
-        for row in rows:
-            task = asyncio.create_task(self._handle(row), name=f"inbox-{row.id}")
+        for run in runs:
+            task = asyncio.create_task(self._handle_run(run), name=f"inbox-{run[0].id}")
             self._tasks.add(task)
             task.add_done_callback(self._finished)
         metrics.IN_FLIGHT.set(len(self._tasks))
-        return len(rows)
+        return len(runs)
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         metrics.IN_FLIGHT.set(len(self._tasks))
         self._wake.set()  # a slot is free, and this person's next event may now be claimed
 
-    async def _handle(self, row: WebhookInbox) -> None:
-        with log_context.bound(request_id=f"inbox-{row.id}", tenant_id=row.tenant_id):
-            await self._handle_bound(row)
+    async def _handle_run(self, run: list[WebhookInbox]) -> None:
+        """A run through its channel's run handler; one event at a time without one, or when the run failed."""
+        head = run[0]
+        handle_run = self.run_handlers.get(head.provider)
+        if len(run) > 1 and handle_run is not None:
+            with log_context.bound(request_id=f"inbox-{head.id}+{len(run) - 1}", tenant_id=head.tenant_id):
+                try:
+                    await handle_run(run)
+                except OUTAGES as exc:
+                    log.warning("inbox events %s..%s wait for an outage to pass: %s", head.id, run[-1].id, exc)
+                    await self._put_back(run, error=_describe(exc), delay=OUTAGE_RETRY_DELAY)
+                    metrics.EVENTS.labels(head.provider, "outage").inc(len(run))
+                    return
+                except Exception:
+                    log.warning("inbox events %s..%s failed together; handling them one by one", head.id, run[-1].id)
+                else:
+                    for row in run:
+                        self._done(row)
+                    return
+        for place, row in enumerate(run):
+            with log_context.bound(request_id=f"inbox-{row.id}", tenant_id=row.tenant_id):
+                handled = await self._handle_bound(row)
+            if not handled:
+                await self._put_back(run[place + 1 :])  # they wait behind the failed one, in order
+                return
 
-    async def _handle_bound(self, row: WebhookInbox) -> None:
+    async def _handle_bound(self, row: WebhookInbox) -> bool:
+        """One event through its handler; whether it was handled (otherwise it is back in line, or parked)."""
         try:
             await self.handlers[row.provider](row)
         except OUTAGES as exc:
             log.warning("inbox event %s (%s) waits for an outage to pass: %s", row.id, row.event_key, exc)
             await self._retry(row, error=_describe(exc), delay=OUTAGE_RETRY_DELAY, park_after=None)
             metrics.EVENTS.labels(row.provider, "outage").inc()
+            return False
         except Exception as exc:
             log.exception("inbox event %s (%s) failed", row.id, row.event_key)
             delay = attempt_delay(row.attempts + 1)
@@ -238,10 +281,29 @@ class InboxDispatcher:
                 row, error=_describe(exc), delay=delay, park_after=self.settings.inbox_max_attempts
             )
             metrics.EVENTS.labels(row.provider, "parked" if state == "parked" else "retried").inc()
-        else:
-            self._handled.append(row.id)
-            metrics.EVENTS.labels(row.provider, "handled").inc()
-            metrics.LAG.labels(row.provider).observe(max(0.0, (datetime.now(UTC) - row.received_at).total_seconds()))
+            return False
+        self._done(row)
+        return True
+
+    def _done(self, row: WebhookInbox) -> None:
+        self._handled.append(row.id)
+        metrics.EVENTS.labels(row.provider, "handled").inc()
+        metrics.LAG.labels(row.provider).observe(max(0.0, (datetime.now(UTC) - row.received_at).total_seconds()))
+
+    async def _put_back(
+        self, rows: Sequence[WebhookInbox], *, error: str | None = None, delay: timedelta | None = None
+    ) -> None:
+        """Claimed events back in line without counting an attempt; if even that fails, their lease runs out."""
+        if not rows:
+            return
+        try:
+            async with self.session_factory() as session:
+                await WebhookInboxRepository(session).release(
+                    inbox_ids=[row.id for row in rows], error=error, delay=delay
+                )
+                await session.commit()
+        except Exception as exc:
+            log.warning("putting %d inbox events back in line failed (their lease runs out): %s", len(rows), exc)
 
     async def _mark_handled(self) -> None:
         """Mark the handled events done, all in one statement. Until then they hold back their person's next event;

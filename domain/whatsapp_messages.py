@@ -28,6 +28,16 @@ class InboundWhatsAppMessage(BaseModel):
     opt_out_status_key: str | None = None  # the tenant's status of stage opted_out, to move the lead to on opt-out
 
 
+class InboundWhatsAppMessages(BaseModel):
+    """Signal `record_inbound_messages`: several messages of the lead, stored together (a burst the dispatcher handled
+    as one run), in the order the lead sent them. The workflow takes them as that many `record_inbound_message`s."""
+
+    signal: ClassVar[str] = "record_inbound_messages"
+
+    messages: list[InboundWhatsAppMessage] = Field(min_length=1)
+    opt_out_status_key: str | None = None  # as on one message: the status an opt-out keyword moves the lead to
+
+
 class WhatsAppProviderOptOut(BaseModel):
     """Signal `record_provider_opt_out`: a status webhook says the person stopped messages from us (131050)."""
 

@@ -33,6 +33,31 @@ _CLAIM = text(
     """
 )
 
+# A claimed event's person's next open events, in order (at most `:per_person` each): the claim's runs. None of them
+# can be claimed elsewhere meanwhile, as each has an open earlier sibling (the claimed one).
+_FOLLOWERS = text(
+    """
+    SELECT id, order_key, state, available_at <= now() AS available, lease_until < now() AS lease_over
+    FROM (
+        SELECT j.*, row_number() OVER (PARTITION BY j.order_key ORDER BY j.id) AS place
+        FROM webhook_inbox j
+        JOIN (SELECT unnest(CAST(:head_ids AS bigint[])) AS id, unnest(CAST(:order_keys AS text[])) AS order_key) h
+          ON j.order_key = h.order_key AND j.id > h.id
+        WHERE j.state IN ('pending', 'processing') AND j.provider = ANY(:providers)
+    ) followers
+    WHERE place <= :per_person
+    ORDER BY order_key, id
+    """
+)
+
+_TAKE = text(
+    """
+    UPDATE webhook_inbox SET state = 'processing', lease_until = now() + make_interval(secs => :lease_seconds)
+    WHERE id = ANY(:ids)
+    RETURNING webhook_inbox.*
+    """
+)
+
 
 @dataclass(frozen=True, slots=True)
 class InboxStats:
@@ -83,6 +108,60 @@ class WebhookInboxRepository(Repository[WebhookInbox]):
         params = {"providers": providers, "limit": limit, "lease_seconds": lease.total_seconds()}
         claimed = await self.session.scalars(select(WebhookInbox).from_statement(_CLAIM), params)
         return sorted(claimed.all(), key=lambda row: row.id)
+
+    async def claim_runs(
+        self, *, providers: list[str], limit: int, per_person: int, lease: timedelta
+    ) -> list[list[WebhookInbox]]:
+        """Up to `limit` persons' earliest claimable events, each with up to `per_person - 1` of the person's next
+        ones (those already due, up to the first that is not): runs of one person's events in the provider's order,
+        to be handled together. Commit to make the claim visible."""
+        heads = await self.claim(providers=providers, limit=limit, lease=lease)
+        if per_person <= 1 or not heads:
+            return [[head] for head in heads]
+        followers = await self.session.execute(
+            _FOLLOWERS,
+            {
+                "head_ids": [head.id for head in heads],
+                "order_keys": [head.order_key for head in heads],
+                "providers": providers,
+                "per_person": per_person - 1,
+            },
+        )
+        taken: dict[str, list[int]] = {}
+        stopped: set[str] = set()
+        for row in followers:
+            if row.order_key in stopped:
+                continue
+            claimable = (row.state == "pending" and row.available) or (row.state == "processing" and row.lease_over)
+            if claimable:
+                taken.setdefault(row.order_key, []).append(row.id)
+            else:
+                stopped.add(row.order_key)  # waiting out a retry delay, or in another dispatcher's hands: in order
+        ids = [i for run in taken.values() for i in run]
+        rest: dict[int, WebhookInbox] = {}
+        if ids:
+            result = await self.session.scalars(
+                select(WebhookInbox).from_statement(_TAKE),
+                {"ids": ids, "lease_seconds": lease.total_seconds()},
+            )
+            rest = {row.id: row for row in result.all()}
+        return [[head, *(rest[i] for i in taken.get(head.order_key, ()) if i in rest)] for head in heads]
+
+    async def release(self, *, inbox_ids: list[int], error: str | None = None, delay: timedelta | None = None) -> None:
+        """Put claimed events back in line without counting an attempt: after `delay` (an outage), or at once (an
+        earlier event of their person failed and now holds them back)."""
+        if not inbox_ids:
+            return
+        values: dict[str, Any] = {"state": "pending", "lease_until": None}
+        if delay is not None:
+            values["available_at"] = func.now() + delay
+        if error is not None:
+            values["last_error"] = error[:2000]
+        await self.session.execute(
+            update(WebhookInbox)
+            .where(WebhookInbox.id.in_(inbox_ids), WebhookInbox.state == "processing")
+            .values(**values)
+        )
 
     async def mark_done(self, *, inbox_ids: list[int]) -> None:
         await self.session.execute(

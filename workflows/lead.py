@@ -14,6 +14,9 @@ Contract
 - Signal `record_inbound_message(InboundWhatsAppMessage)` (domain/whatsapp_messages.py): the lead wrote on WhatsApp;
   the view keeps `last_inbound_at`; a repeated signal (same provider message id) is ignored; an opt-out keyword moves
   the lead to the tenant's opted-out status through the same path as `change_status` (actor `whatsapp`).
+- Signal `record_inbound_messages(InboundWhatsAppMessages)`: several such messages stored together (the dispatcher
+  handled a burst of the lead's as one run): taken in order as that many `record_inbound_message`s, the enrollments
+  told once per stretch of replies (`LeadReplied.messages` says how many) and one AI turn for the burst.
 - Signal `record_provider_opt_out(WhatsAppProviderOptOut)`: a status webhook reported 131050; the lead is opted out.
 - Signal `record_provider_undeliverable(WhatsAppProviderUndeliverable)`: a status webhook reported that a message the
   provider had accepted cannot be delivered (131026); the lead's enrollments end as undeliverable.
@@ -69,6 +72,7 @@ from domain.whatsapp_messages import (
     RECIPIENT_OPTED_OUT,
     SEND_WHATSAPP_MESSAGE,
     InboundWhatsAppMessage,
+    InboundWhatsAppMessages,
     ManualWhatsAppMessage,
     SendWhatsAppInput,
     SendWhatsAppResult,
@@ -270,9 +274,39 @@ class LeadWorkflow:
     @workflow.signal(name=InboundWhatsAppMessage.signal)
     async def record_inbound_message(self, message: InboundWhatsAppMessage) -> None:
         """The lead wrote on WhatsApp (the webhook stored it). A repeat is ignored; an opt-out keyword opts out."""
+        await self._take_inbound([message], message.opt_out_status_key)
+
+    @workflow.signal(name=InboundWhatsAppMessages.signal)
+    async def record_inbound_messages(self, batch: InboundWhatsAppMessages) -> None:
+        """Several messages of the lead stored together: as many `record_inbound_message`s, with the enrollments told
+        once per stretch of replies and one AI turn for the burst (only a burst's latest turn acts anyway)."""
+        await self._take_inbound(batch.messages, batch.opt_out_status_key)
+
+    async def _take_inbound(self, messages: list[InboundWhatsAppMessage], status_key: str | None) -> None:
+        replies: list[InboundWhatsAppMessage] = []
+        for message in messages:
+            if not self._note_inbound(message):
+                continue
+            if not message.opt_out:
+                replies.append(message)
+                continue
+            await self._tell_replied(replies)
+            replies = []
+            await self._tell_enrollments(LEAD_OPTED_OUT_SIGNAL, LeadOptedOut(reason="opt-out keyword on WhatsApp"))
+            await self._opt_out(
+                message.opt_out_status_key or status_key or Stage.OPTED_OUT.value,
+                f"the lead wrote {message.body[:40]!r} on WhatsApp (an opt-out keyword)",
+            )
+        if replies:
+            await self._tell_replied(replies)
+            if workflow.patched(AI_AGENT_PATCH):
+                await self._answer_with_ai()
+
+    def _note_inbound(self, message: InboundWhatsAppMessage) -> bool:
+        """Count the message in the view; False for a repeat (its id is among the latest ones)."""
         view = self._view
         if message.provider_message_id in view.recent_inbound_ids:
-            return
+            return False
         last = message.received_at if view.last_inbound_at is None else max(view.last_inbound_at, message.received_at)
         self._view = view.model_copy(
             update={
@@ -284,20 +318,16 @@ class LeadWorkflow:
                 ),
             }
         )
-        if message.opt_out:
-            await self._tell_enrollments(LEAD_OPTED_OUT_SIGNAL, LeadOptedOut(reason="opt-out keyword on WhatsApp"))
-        else:
-            await self._tell_enrollments(
-                LEAD_REPLIED_SIGNAL,
-                LeadReplied(received_at=message.received_at, provider_message_id=message.provider_message_id),
-            )
-        if message.opt_out:
-            await self._opt_out(
-                message.opt_out_status_key or Stage.OPTED_OUT.value,
-                f"the lead wrote {message.body[:40]!r} on WhatsApp (an opt-out keyword)",
-            )
-        elif workflow.patched(AI_AGENT_PATCH):
-            await self._answer_with_ai()
+        return True
+
+    async def _tell_replied(self, replies: list[InboundWhatsAppMessage]) -> None:
+        if not replies:
+            return
+        latest = max(replies, key=lambda m: m.received_at)
+        reply = LeadReplied(
+            received_at=latest.received_at, provider_message_id=latest.provider_message_id, messages=len(replies)
+        )
+        await self._tell_enrollments(LEAD_REPLIED_SIGNAL, reply)
 
     @workflow.signal(name=WhatsAppProviderOptOut.signal)
     async def record_provider_opt_out(self, event: WhatsAppProviderOptOut) -> None:

@@ -14,7 +14,12 @@ from pydantic import Field
 
 from domain.ai_agent import ConversationHandler
 from domain.stages import Stage
-from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut, WhatsAppProviderUndeliverable
+from domain.whatsapp_messages import (
+    InboundWhatsAppMessage,
+    InboundWhatsAppMessages,
+    WhatsAppProviderOptOut,
+    WhatsAppProviderUndeliverable,
+)
 from workflows.ai_types import PendingDraft
 from workflows.failures import WorkflowFailure
 from workflows.shared import FrozenModel
@@ -25,7 +30,9 @@ RECORD_SPEED_TO_LEAD_ALERT = "lead.record_speed_to_lead_alert"
 # What a channel signals the lead's workflow after it stored an inbound event: a tagged union whose tag is each
 # member's `signal`, the name of the LeadWorkflow handler that takes it (the names running workflows and recorded
 # histories know). A new channel adds its signal's payload here and its handler to the workflow.
-LeadInboundSignal = InboundWhatsAppMessage | WhatsAppProviderOptOut | WhatsAppProviderUndeliverable
+LeadInboundSignal = (
+    InboundWhatsAppMessage | InboundWhatsAppMessages | WhatsAppProviderOptOut | WhatsAppProviderUndeliverable
+)
 
 # ApplicationError types the workflow raises (workflows/failures.py).
 INVALID_TRANSITION = WorkflowFailure.INVALID_TRANSITION

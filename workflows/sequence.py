@@ -930,7 +930,7 @@ class SequenceWorkflow:
     def lead_replied(self, reply: LeadReplied) -> None:
         if self._view.status.ended:
             return
-        self._change(replies=self._view.replies + 1)
+        self._change(replies=self._view.replies + reply.messages)
         self._reply_horizon = max(self._reply_horizon, reply.received_at)
         if self._holding_for_reply:
             self._reply = reply

@@ -182,8 +182,9 @@ class SequenceWorkflowInput(FrozenModel):
 
 
 class LeadReplied(FrozenModel):
-    received_at: datetime
-    provider_message_id: str | None = None
+    received_at: datetime  # the latest of the messages
+    provider_message_id: str | None = None  # the latest message's
+    messages: int = Field(default=1, ge=1)  # how many messages this reply tells of (a burst the lead sent at once)
 
 
 class LeadStageChanged(FrozenModel):

@@ -9,6 +9,8 @@ The dispatcher then hands each event to `WhatsAppInbound.handle`, in each person
    backwards). A Cloud status whose `biz_opaque_callback_data` names an outbox row still `sending` (the send activity
    died or lost the answer mid-call) first reconciles that row: the message is stored as the send activity would have
    stored it, and the activity's re-run returns it instead of sending again.
+   A run of one person's consecutive events (`handle_run`) is stored the same way, event by event, in one
+   transaction; the lead and its conversation are read once for the run.
 2. commit, then tell open inboxes what changed (core/live_events.py) and hand each returned `LeadSignal` to
    channels/lead_signals.py, which signals the lead's workflow (signal-with-start) and marks the event signalled.
    When Temporal cannot be reached the dispatcher tries the inbox event again later; the repeat is recognised as
@@ -32,7 +34,7 @@ from core.config import Settings
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.opt_out import is_opt_out, is_opt_out_button
 from domain.whatsapp_messages import InboundWhatsAppMessage, WhatsAppProviderOptOut, WhatsAppProviderUndeliverable
-from models import Tenant, WebhookInbox
+from models import Conversation, Lead, Tenant, WebhookInbox
 from providers.whatsapp.base import ErrorKind
 from providers.whatsapp.events import InboundKind, InboundMessage, StatusEvent, WhatsAppEvent
 from repositories.conversations import ConversationRepository
@@ -72,8 +74,11 @@ class WhatsAppInbound:
         self.live = live
 
     async def handle(self, row: WebhookInbox) -> None:
-        await handle_inbox_event(
-            row, session_factory=self.session_factory, temporal=self.temporal, settings=self.settings, live=self.live
+        await self.handle_run([row])
+
+    async def handle_run(self, rows: Sequence[WebhookInbox]) -> None:
+        await handle_inbox_events(
+            rows, session_factory=self.session_factory, temporal=self.temporal, settings=self.settings, live=self.live
         )
 
 
@@ -86,19 +91,34 @@ async def handle_inbox_event(
     live: LiveEvents | None = None,
 ) -> None:
     """Store one inbox event in the CRM and signal its lead's workflow; raises ServiceUnavailable to be retried."""
-    event = stored_event(row)
+    await handle_inbox_events([row], session_factory=session_factory, temporal=temporal, settings=settings, live=live)
+
+
+async def handle_inbox_events(
+    rows: Sequence[WebhookInbox],
+    *,
+    session_factory: async_sessionmaker[AsyncSession],
+    temporal: Client,
+    settings: Settings,
+    live: LiveEvents | None = None,
+) -> None:
+    """Store inbox events (in order) in the CRM in one transaction, then signal their leads' workflows; raises
+    ServiceUnavailable to be retried."""
     async with session_factory() as session:
-        tenant_id = row.tenant_id
-        if tenant_id is None and row.provider == "evolution":
-            tenant_id = await evolution_tenant_for(session=session, shard_name=row.account_id, phone=event.person)
-        if tenant_id is None:
-            return  # no tenant on this shard yet: nothing to attach the event to
         store = InboundStore(session, settings)
-        signals = await store.store_events(
-            provider=row.provider, raw=row.raw, events=[event], tenant_for={event.account_id: tenant_id}
-        )
+        signals: list[LeadSignal] = []
+        for row in rows:
+            event = stored_event(row)
+            tenant_id = row.tenant_id
+            if tenant_id is None and row.provider == "evolution":
+                tenant_id = await evolution_tenant_for(session=session, shard_name=row.account_id, phone=event.person)
+            if tenant_id is None:
+                continue  # no tenant on this shard yet: nothing to attach the event to
+            signals += await store.store_events(
+                provider=row.provider, raw=row.raw, events=[event], tenant_for={event.account_id: tenant_id}
+            )
         await session.commit()
-        if live is not None:
+        if live is not None and store.changed:
             await live.publish(*store.changed)
         await deliver_signals(session=session, temporal=temporal, signals=signals, settings=settings)
 
@@ -123,8 +143,15 @@ class InboundStore:
         self.loaded: list[object] = []
         # What open inboxes should refetch, published by the caller once it committed.
         self.changed: list[LiveEvent] = []
+        # Within one transaction, a person's later events find their lead and conversation here (a run's events).
+        self._leads: dict[tuple[uuid.UUID, str], Lead] = {}
+        self._conversations: dict[uuid.UUID, Conversation] = {}
+        self._told: set[tuple[uuid.UUID, uuid.UUID]] = set()
 
     def _conversation_changed(self, tenant_id: uuid.UUID, lead_id: uuid.UUID, *, lead_created: bool = False) -> None:
+        if not lead_created and (tenant_id, lead_id) in self._told:
+            return  # open inboxes refetch the conversation once for a run of its messages
+        self._told.add((tenant_id, lead_id))
         data = {"lead_id": str(lead_id)}
         self.changed.append(LiveEvent(tenant_id=tenant_id, type=LiveEventType.CONVERSATION_CHANGED, data=data))
         if lead_created:
@@ -181,14 +208,14 @@ class InboundStore:
         assert tenant is not None
         if event_id is None:
             return await self._unsignalled_repeat(provider, key, event, tenant)
-        lead, created = await lead_for_number(
-            self.session, tenant=tenant, number=event.from_phone, name=event.contact_name, source=CHANNEL
-        )
+        lead, created = await self._lead_for(tenant, event)
         if lead is None:
             return None
-        self.loaded += [tenant, lead]
         await self.events.set_lead(event_id=event_id, lead_id=lead.id)
-        conversation = await self.conversations.get_or_create(tenant_id=tenant_id, lead_id=lead.id, channel=CHANNEL)
+        conversation = self._conversations.get(lead.id)
+        if conversation is None:
+            conversation = await self.conversations.get_or_create(tenant_id=tenant_id, lead_id=lead.id, channel=CHANNEL)
+            self._conversations[lead.id] = conversation
         body = event.text or (f"[{event.unsupported_type}]" if event.unsupported_type else "")
         message_id = await self.messages.insert_once(
             {
@@ -220,6 +247,18 @@ class InboundStore:
             )
         signal = self._message_signal(event, provider=provider, message_id=message_id, body=body, lead_created=created)
         return LeadSignal(webhook_event_id=event_id, tenant_id=tenant_id, lead_id=lead.id, signal=signal)
+
+    async def _lead_for(self, tenant: Tenant, event: InboundMessage) -> tuple[Lead | None, bool]:
+        known = self._leads.get((tenant.id, event.from_phone))
+        if known is not None:
+            return known, False
+        lead, created = await lead_for_number(
+            self.session, tenant=tenant, number=event.from_phone, name=event.contact_name, source=CHANNEL
+        )
+        if lead is not None:
+            self.loaded += [tenant, lead]
+            self._leads[(tenant.id, event.from_phone)] = lead
+        return lead, created
 
     async def _unsignalled_repeat(
         self, provider: str, key: str, event: InboundMessage, tenant: Tenant

@@ -36,17 +36,18 @@ async def _lead(factory: async_sessionmaker[AsyncSession], tenant_id, phone: str
 
 
 async def _inbound_signals(temporal_client: Client, workflow_id: str) -> list[str]:
-    """The provider message ids of the workflow's `record_inbound_message` signals, in the order it received them."""
+    """The provider message ids the workflow's inbound message signals carried, in the order it received them (one
+    message each, or a run of the lead's messages the dispatcher handled together)."""
     history = await temporal_client.get_workflow_handle(workflow_id).fetch_history()
     ids = []
     for e in history.events:
         if e.event_type != EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
             continue
         attributes = e.workflow_execution_signaled_event_attributes
-        if attributes.signal_name == "record_inbound_message":
+        if attributes.signal_name in ("record_inbound_message", "record_inbound_messages"):
             # History holds the payloads as encoded (encrypted): the client's converter decodes them.
             (arg,) = await temporal_client.data_converter.decode(list(attributes.input.payloads))
-            ids.append(arg["provider_message_id"])
+            ids += [message["provider_message_id"] for message in arg.get("messages", [arg])]
     return ids
 
 
@@ -112,6 +113,55 @@ async def test_one_leads_messages_reach_its_workflow_in_the_order_they_were_deli
         return ids if len(ids) == len(message_ids) else None
 
     assert await eventually(all_signalled) == message_ids
+
+
+async def _signal_names(temporal_client: Client, workflow_id: str) -> list[str]:
+    history = await temporal_client.get_workflow_handle(workflow_id).fetch_history()
+    return [
+        e.workflow_execution_signaled_event_attributes.signal_name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+    ]
+
+
+async def test_a_burst_of_one_leads_messages_is_stored_in_order_and_reaches_its_workflow_as_one_signal(
+    plain_client: httpx.AsyncClient, wa_tenant: WhatsAppTenant, session_factory, temporal_client: Client
+) -> None:  # type: ignore[no-untyped-def]
+    sender = fresh_phone_digits()
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender)
+    value = body["entry"][0]["changes"][0]["value"]
+    (template,) = value["messages"]
+    message_ids = [fresh_wamid() for _ in range(5)]
+    # One delivery carrying five messages of the lead: stored together, waiting back to back for the dispatcher.
+    value["messages"] = [{**template, "id": m, "text": {"body": f"#{n}"}} for n, m in enumerate(message_ids)]
+    answer = await wa_tenant.post_cloud(plain_client, body)
+    assert answer.status_code == 200 and answer.json()["queued"] == 5, answer.text
+    await wait_for_inbox(session_factory)
+
+    lead = await _lead(session_factory, wa_tenant.id, "+" + sender)
+    assert lead is not None
+    async with session_factory() as session:
+        stored = (
+            (await session.execute(select(Message).where(Message.lead_id == lead.id).order_by(Message.occurred_at)))
+            .scalars()
+            .all()
+        )
+    assert sorted(m.provider_message_id for m in stored) == sorted(message_ids)
+    workflow_id = lead_workflow_id(wa_tenant.slug, str(lead.id))
+
+    async def all_signalled() -> list[str] | None:
+        ids = await _inbound_signals(temporal_client, workflow_id)
+        return ids if len(ids) == len(message_ids) else None
+
+    assert await eventually(all_signalled) == message_ids
+    assert await _signal_names(temporal_client, workflow_id) == ["record_inbound_messages"]
+    view = await eventually(lambda: _view_counting(temporal_client, workflow_id, len(message_ids)), within_seconds=10)
+    assert view["recent_inbound_ids"][-5:] == message_ids
+
+
+async def _view_counting(temporal_client: Client, workflow_id: str, messages: int) -> dict | None:
+    view = await temporal_client.get_workflow_handle(workflow_id).query("view")
+    return view if view["inbound_messages"] == messages else None
 
 
 async def test_events_stored_while_temporal_is_down_all_drain_once_it_answers(

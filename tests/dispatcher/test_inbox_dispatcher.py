@@ -8,7 +8,7 @@ dispatcher (which claims only the providers it has handlers for) never touches t
 import asyncio
 import secrets
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from itertools import pairwise
 
 import httpx
@@ -32,6 +32,7 @@ from tests.fixtures.whatsapp import WhatsAppTenant, eventually, fresh_phone_digi
 from workflows.ids import lead_workflow_id
 
 Handler = Callable[[WebhookInbox], Awaitable[None]]
+RunHandler = Callable[[Sequence[WebhookInbox]], Awaitable[None]]
 
 
 def _provider(tag: str) -> str:
@@ -79,6 +80,7 @@ class Running:
         self,
         handlers: Mapping[str, Handler],
         *,
+        run_handlers: Mapping[str, RunHandler] | None = None,
         session_factory: async_sessionmaker[AsyncSession] | None = None,
         **settings_changes: object,
     ) -> InboxDispatcher:
@@ -87,6 +89,7 @@ class Running:
             session_factory=session_factory or self.session_factory,
             temporal=self.temporal,
             handlers=handlers,
+            run_handlers=run_handlers,
         )
         stop = asyncio.Event()
         self.started.append((dispatcher, stop, asyncio.create_task(dispatcher.run(stop))))
@@ -154,6 +157,111 @@ async def test_two_dispatchers_racing_over_1000_events_handle_each_once_in_each_
     assert overlaps == []  # never two events of one person at once
     for person in persons:
         assert [n for p, n, _ in handled if p == person] == list(range(20))  # the provider's order, per person
+
+
+async def test_a_persons_waiting_events_are_handled_together_in_order_once_across_two_dispatchers(
+    dispatchers: Running, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    provider = _provider("runs")
+    persons = [f"p{i}" for i in range(30)]
+    await _enqueue(session_factory, [_synthetic(provider, person, n) for person in persons for n in range(12)])
+    runs: list[tuple[str, list[int]]] = []
+    in_hand: set[str] = set()
+    overlaps: list[str] = []
+
+    async def one(row: WebhookInbox) -> None:
+        await handle_run([row])
+
+    async def handle_run(rows: Sequence[WebhookInbox]) -> None:
+        people = {row.event["person"] for row in rows}
+        assert len(people) == 1, people
+        (person,) = people
+        if person in in_hand:
+            overlaps.append(person)
+        in_hand.add(person)
+        await asyncio.sleep(secrets.randbelow(4) / 1000)
+        in_hand.discard(person)
+        runs.append((person, [row.event["n"] for row in rows]))
+
+    for _ in range(2):
+        dispatchers.start({provider: one}, run_handlers={provider: handle_run}, inbox_run_max_events=5)
+
+    async def all_done() -> bool:
+        return await _states(session_factory, provider) == {"done": 360}
+
+    await eventually(all_done, within_seconds=60)
+    assert overlaps == []
+    for person in persons:
+        assert [n for p, run in runs if p == person for n in run] == list(range(12))  # once each, in order
+    sizes = [len(run) for _, run in runs]
+    assert max(sizes) == 5 and sum(sizes) == 360  # taken together, never more than allowed
+    assert len(runs) < 360 / 2
+
+
+async def test_a_run_that_fails_is_handled_one_by_one_so_only_the_poison_event_is_parked(
+    dispatchers: Running, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    provider = _provider("poison-run")
+    await _enqueue(session_factory, [_synthetic(provider, "bo", n) for n in range(6)])
+    handled: list[int] = []
+    run_calls: list[list[int]] = []
+
+    async def handle(row: WebhookInbox) -> None:
+        if row.event["n"] == 2:
+            raise ValueError("cannot read this event")
+        handled.append(row.event["n"])
+
+    async def handle_run(rows: Sequence[WebhookInbox]) -> None:
+        run_calls.append([row.event["n"] for row in rows])
+        if any(row.event["n"] == 2 for row in rows):
+            raise ValueError("cannot read this event")  # all or none: nothing of the run counts
+        handled.extend(row.event["n"] for row in rows)
+
+    dispatchers.start({provider: handle}, run_handlers={provider: handle_run}, inbox_max_attempts=2)
+
+    async def all_settled() -> bool:
+        return await _states(session_factory, provider) == {"done": 5, "parked": 1}
+
+    await eventually(all_settled, within_seconds=30)
+    assert handled == [0, 1, 3, 4, 5]  # in order, each once; the events behind the poison waited for it
+    assert run_calls[0] == [0, 1, 2, 3, 4, 5]
+    async with session_factory() as session:
+        rows = (await session.execute(select(WebhookInbox).where(WebhookInbox.provider == provider))).scalars().all()
+    attempts = {row.event["n"]: (row.state, row.attempts) for row in rows}
+    assert attempts[2] == ("parked", 2)
+    assert {n: a for n, a in attempts.items() if n != 2} == dict.fromkeys([0, 1, 3, 4, 5], ("done", 0))
+
+
+async def test_a_run_caught_by_an_outage_waits_without_counting_an_attempt_then_is_handled_together(
+    dispatchers: Running, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    provider = _provider("outage-run")
+    await _enqueue(session_factory, [_synthetic(provider, "cy", n) for n in range(4)])
+    run_calls: list[list[int]] = []
+
+    async def handle(row: WebhookInbox) -> None:
+        raise AssertionError("a run handler takes a run")
+
+    async def handle_run(rows: Sequence[WebhookInbox]) -> None:
+        run_calls.append([row.event["n"] for row in rows])
+        if len(run_calls) == 1:
+            raise OSError("connection refused")
+
+    dispatchers.start({provider: handle}, run_handlers={provider: handle_run})
+
+    async def waiting() -> bool:
+        return bool(run_calls) and await _states(session_factory, provider) == {"pending": 4}
+
+    await eventually(waiting, within_seconds=10)
+    async with session_factory() as session:
+        rows = (await session.execute(select(WebhookInbox).where(WebhookInbox.provider == provider))).scalars().all()
+    assert {(row.attempts, row.last_error) for row in rows} == {(0, "OSError: connection refused")}
+
+    async def all_done() -> bool:
+        return await _states(session_factory, provider) == {"done": 4}
+
+    await eventually(all_done, within_seconds=30)
+    assert run_calls == [[0, 1, 2, 3], [0, 1, 2, 3]]
 
 
 async def test_a_poison_event_is_parked_without_holding_back_the_persons_next_events_and_can_be_retried(

@@ -7,17 +7,21 @@ from datetime import timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from api.services.sequence_stats import sequence_stats
 from core.errors import Conflict
 from domain.sequences.schedule import tenant_day_bounds
+from domain.whatsapp_messages import InboundWhatsAppMessages
+from models import Lead
 from tests.fixtures.whatsapp import eventually
 from tests.fixtures.workflow_calls import enrollment_workflows
 from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, all_week, hello_capped_at, inbound
 from workflows.lead import LeadWorkflow
+from workflows.lead_types import LeadView
 from workflows.sequence import SequenceWorkflow
-from workflows.sequence_types import EnrollmentStatus
+from workflows.sequence_types import EnrollmentStatus, EnrollmentView
 
 
 async def test_over_the_daily_cap_a_send_is_deferred_to_the_next_window_never_dropped(
@@ -167,7 +171,10 @@ async def test_set_status_moves_the_lead_through_its_workflow_and_a_final_won_co
     assert (await lead_handle.query(LeadWorkflow.view)).status_key == "won"
 
 
-async def test_an_opt_out_keyword_ends_the_enrollment(env: WorkflowEnvironment, world: SequenceWorld) -> None:
+async def _after_first_hello(
+    env: WorkflowEnvironment, world: SequenceWorld, *, exit_on_reply: bool
+) -> tuple[Lead, WorkflowHandle[SequenceWorkflow, EnrollmentView], WorkflowHandle[LeadWorkflow, LeadView]]:
+    """A lead enrolled in hello, a day's wait, again: after the hello, with its lead workflow knowing the enrollment."""
     sequence, version = await world.sequence(
         {
             "steps": [
@@ -175,11 +182,15 @@ async def test_an_opt_out_keyword_ends_the_enrollment(env: WorkflowEnvironment, 
                 {"type": "wait", "duration": {"days": 1}},
                 {"type": "send_whatsapp", "template": {"name": "again"}},
             ],
-            "settings": {"business_hours": ALL_WEEK, "exit_on_reply": False},
+            "settings": {"business_hours": ALL_WEEK, "exit_on_reply": exit_on_reply},
         }
     )
     lead, handle = await world.enroll_after_first_send(env.client, sequence, version)
-    lead_handle = await world.lead_workflow_knowing(env.client, lead, handle)
+    return lead, handle, await world.lead_workflow_knowing(env.client, lead, handle)
+
+
+async def test_an_opt_out_keyword_ends_the_enrollment(env: WorkflowEnvironment, world: SequenceWorld) -> None:
+    lead, handle, lead_handle = await _after_first_hello(env, world, exit_on_reply=False)
 
     await lead_handle.signal(
         LeadWorkflow.record_inbound_message,
@@ -188,6 +199,45 @@ async def test_an_opt_out_keyword_ends_the_enrollment(env: WorkflowEnvironment, 
     final = await handle.result()
     assert (final.status, final.exit_reason) == (EnrollmentStatus.EXITED, "opted_out")
     assert len(await world.sent_to(lead)) == 1
+
+
+async def test_a_burst_of_replies_in_one_signal_counts_each_and_ends_the_enrollment_once(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    lead, handle, lead_handle = await _after_first_hello(env, world, exit_on_reply=True)
+    burst = InboundWhatsAppMessages(messages=[inbound("hi"), inbound("are you there?"), inbound("call me")])
+    await lead_handle.signal(LeadWorkflow.record_inbound_messages, burst)
+    final = await handle.result()
+    assert (final.status, final.exit_reason, final.replies) == (EnrollmentStatus.EXITED, "replied", 3)
+    assert len(await world.sent_to(lead)) == 1
+    row = await world.enrollment_row(final.enrollment_id)
+    assert (row.status, row.replies) == ("exited", 3)
+    view = await lead_handle.query(LeadWorkflow.view)
+    assert view.inbound_messages == 3
+    assert view.recent_inbound_ids[-3:] == tuple(m.provider_message_id for m in burst.messages)
+    assert view.last_inbound_at == burst.messages[-1].received_at
+
+    # Delivered again (at least once): every message is recognised, nothing counts twice.
+    await lead_handle.signal(LeadWorkflow.record_inbound_messages, burst)
+    await lead_handle.signal(LeadWorkflow.record_inbound_message, burst.messages[1])
+    assert (await lead_handle.query(LeadWorkflow.view)).inbound_messages == 3
+
+
+async def test_an_opt_out_keyword_inside_a_burst_opts_the_lead_out_and_ends_the_enrollment(
+    env: WorkflowEnvironment, world: SequenceWorld
+) -> None:
+    lead, handle, lead_handle = await _after_first_hello(env, world, exit_on_reply=False)
+    burst = InboundWhatsAppMessages(
+        messages=[inbound("ok"), inbound("STOP", opt_out=True), inbound("sorry, wrong person")],
+        opt_out_status_key="opted_out",
+    )
+    await lead_handle.signal(LeadWorkflow.record_inbound_messages, burst)
+    final = await handle.result()
+    # The reply before the keyword counted (this sequence does not exit on replies); the keyword ended it.
+    assert (final.status, final.exit_reason, final.replies) == (EnrollmentStatus.EXITED, "opted_out", 1)
+    assert len(await world.sent_to(lead)) == 1
+    ended = await lead_handle.result()  # opted out is a terminal stage
+    assert (ended.stage, ended.status_key, ended.inbound_messages) == ("opted_out", "opted_out", 3)
 
 
 async def test_a_running_enrollment_keeps_its_version_after_a_new_one_is_published(
