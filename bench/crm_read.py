@@ -204,6 +204,7 @@ async def auth_headers(stack: BenchStack, *, auth: str, key: str, slug_email: st
 async def measure(
     stack: BenchStack, *, name: str, url: str, paths: list[str], headers: dict[str, str], rate: float, count: int
 ) -> dict[str, Any]:
+    stack.start_profiles()  # `--profile`: the reads (a second start of a started profile changes nothing)
     before, began = stack.cpu_seconds(), time.monotonic()
     load = machine_load()
     out = await run_driver(stack, {"url": url, "paths": paths, "headers": headers, "rate": rate, "count": count})

@@ -234,6 +234,7 @@ async def main(args: argparse.Namespace) -> int:
         wait = (t0 - datetime.now(UTC)).total_seconds()
         say(f"all asleep; {wait:.0f} s to T0; machine load {machine_load()}")
         await asyncio.sleep(max(0.0, wait))
+        stack.start_profiles()  # `--profile`: the burst, not the start-up and enrolling
         before = stack.cpu_seconds()
 
         # Two seconds into the burst, the replying leads write.

@@ -162,6 +162,7 @@ async def run(args: argparse.Namespace) -> int:
 
             say(f"lead ingest: {args.n} leads through POST /api/v1/leads, {args.concurrency} at a time")
             indices = range(args.warmup, args.warmup + args.n)
+            stack.start_profiles()  # `--profile`: the lead ingest, not the start-up and baseline
             load_leads, cpu_before, cpu_started = machine_load(), stack.cpu_seconds(), time.monotonic()
             started_at = wall_clock()
             lead_ids, latencies, statuses = await post_leads(http, indices=indices, concurrency=args.concurrency)

@@ -172,6 +172,7 @@ async def enroll_batch(
 ) -> dict[str, float | int]:
     """Enroll `lead_ids` in one request; wait until each workflow reached its first sleep. The batch's figures."""
     start_at = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    stack.start_profiles()  # `--profile`: enrolling and running, not the start-up and import
     cpu_before, cpu_started = stack.cpu_seconds(), time.monotonic()
     sent_at = wall_clock()
     ids: list[uuid.UUID] = []

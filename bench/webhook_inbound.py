@@ -476,6 +476,7 @@ async def run(args: argparse.Namespace) -> int:
         count = int(args.rate * args.duration)
         say(f"the stack quiet after the baselines in {await stack.quiet():.1f} s")
         load_before, cpu_before, cpu_started = machine_load(), stack.cpu_seconds(), time.monotonic()
+        stack.start_profiles()  # `--profile`: the drive and the drain, not the start-up and baselines
         say(f"driving {count} signed webhooks at {args.rate}/s for {args.duration} s from a second process")
         with BacklogPeak(stack) as backlog:
             driven = await run_driver(
