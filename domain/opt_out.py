@@ -6,6 +6,7 @@ A button tap (template quick reply, interactive reply) opts out when its title o
 "Stop promotions" button Meta offers on marketing templates.
 """
 
+import functools
 import unicodedata
 from collections.abc import Iterable
 
@@ -42,7 +43,13 @@ def is_opt_out(body: str | None, keywords: Iterable[str] = DEFAULT_OPT_OUT_KEYWO
     text = normalise_keyword(body)
     if not text or len(text) > 40:
         return False
-    return text in {normalise_keyword(k) for k in keywords}
+    return text in _normalised(tuple(keywords))
+
+
+@functools.lru_cache(maxsize=64)
+def _normalised(keywords: tuple[str, ...]) -> frozenset[str]:
+    """A keyword list as compared: the same few lists (the defaults, each tenant's) come back for every message."""
+    return frozenset(normalise_keyword(k) for k in keywords)
 
 
 def is_opt_out_button(

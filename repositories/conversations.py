@@ -3,14 +3,32 @@
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import Select, case, func, select, tuple_, update
+from sqlalchemy import DateTime, Select, String, Table, bindparam, case, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import Conversation, Lead
 from repositories.base import Repository
 from repositories.leads import LeadSearch
+
+# Built once on the Core table: every inbound message runs it (see repositories/webhook_events.py). SET expressions
+# read the row as it was before the UPDATE.
+_CONVERSATIONS = cast(Table, Conversation.__table__)
+_AT = bindparam("at", type_=DateTime(timezone=True))
+_RECORD_INBOUND = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("conversation"))
+    .values(
+        last_message_at=func.greatest(func.coalesce(_CONVERSATIONS.c.last_message_at, _AT), _AT),
+        last_inbound_at=func.greatest(func.coalesce(_CONVERSATIONS.c.last_inbound_at, _AT), _AT),
+        last_message_preview=case(
+            (func.coalesce(_CONVERSATIONS.c.last_message_at, _AT) <= _AT, bindparam("preview", type_=String)),
+            else_=_CONVERSATIONS.c.last_message_preview,
+        ),
+        unread_count=_CONVERSATIONS.c.unread_count + 1,
+    )
+)
 
 # Whose conversations: one user's leads, leads without an owner, or everyone's (None).
 ConversationOwner = uuid.UUID | Literal["unassigned"] | None
@@ -115,18 +133,7 @@ class ConversationRepository(Repository[Conversation]):
         its text beside the newest message's time.
         """
         await self.session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(
-                last_message_at=func.greatest(func.coalesce(Conversation.last_message_at, at), at),
-                last_inbound_at=func.greatest(func.coalesce(Conversation.last_inbound_at, at), at),
-                # SET expressions read the row as it was before this UPDATE.
-                last_message_preview=case(
-                    (func.coalesce(Conversation.last_message_at, at) <= at, preview[:200]),
-                    else_=Conversation.last_message_preview,
-                ),
-                unread_count=Conversation.unread_count + 1,
-            )
+            _RECORD_INBOUND, {"conversation": conversation_id, "at": at, "preview": preview[:200]}
         )
 
     async def record_outbound(self, *, conversation_id: uuid.UUID, at: datetime, preview: str) -> None:

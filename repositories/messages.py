@@ -2,9 +2,9 @@
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import case, func, select, tuple_, update
+from sqlalchemy import Table, case, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import Message
@@ -13,6 +13,15 @@ from repositories.base import Repository
 # A status replaces the current one only when it ranks higher: a late "delivered" never overwrites "read".
 STATUS_RANK = {"pending": 0, "received": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
 _TIMESTAMP_COLUMN = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at", "failed": "failed_at"}
+
+
+# Built once on the Core table: every inbound message runs it (see repositories/webhook_events.py).
+_MESSAGES = cast(Table, Message.__table__)
+_INSERT_ONCE = (
+    insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=[_MESSAGES.c.tenant_id, _MESSAGES.c.provider_message_id])
+    .returning(_MESSAGES.c.id)
+)
 
 
 def _rank(column: Any) -> Any:
@@ -24,12 +33,7 @@ class MessageRepository(Repository[Message]):
 
     async def insert_once(self, values: dict[str, Any]) -> uuid.UUID | None:
         """Insert a message; None when the tenant has one with the same provider message id (a repeated webhook)."""
-        result = await self.session.execute(
-            insert(Message)
-            .values(id=uuid.uuid4(), **values)
-            .on_conflict_do_nothing(index_elements=[Message.tenant_id, Message.provider_message_id])
-            .returning(Message.id)
-        )
+        result = await self.session.execute(_INSERT_ONCE, {"id": uuid.uuid4(), **values})
         return result.scalar_one_or_none()
 
     async def sent_templates(self, *, tenant_id: uuid.UUID, limit: int = 200) -> list[tuple[str, int, datetime]]:

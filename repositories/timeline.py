@@ -7,12 +7,13 @@ An event's `actor` is a string (`user:<id>`, `api_key:<id>`, `sequence:<id>`, `l
 `list_for_lead_named` reads the display name of the person, key or sequence it names in the same query.
 """
 
+import typing
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, String, and_, cast, func, literal, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, String, Table, and_, cast, func, literal, select
 from sqlalchemy.dialects.postgresql import insert
 
 from models import ApiKey, Lead, TimelineEvent, User
@@ -23,6 +24,14 @@ from repositories.users import display_name
 LEAD_CREATED = "created"
 
 _INSERT_CHUNK = 1000  # rows per INSERT statement (PostgreSQL's 65535 bind parameters)
+
+# Built once on the Core table: every inbound message and many activities record an event (see
+# repositories/webhook_events.py). With a key, a second recording of the same event inserts nothing.
+_EVENTS = typing.cast(Table, TimelineEvent.__table__)
+_INSERT = insert(_EVENTS).returning(_EVENTS.c.id)
+_INSERT_ONCE = (
+    insert(_EVENTS).on_conflict_do_nothing(index_elements=[_EVENTS.c.idempotency_key]).returning(_EVENTS.c.id)
+)
 
 
 def lead_created_key(lead_id: uuid.UUID) -> str:
@@ -59,10 +68,7 @@ class TimelineRepository(Repository[TimelineEvent]):
         }
         if occurred_at is not None:
             values["occurred_at"] = occurred_at
-        statement = insert(TimelineEvent).values(**values)
-        if idempotency_key is not None:
-            statement = statement.on_conflict_do_nothing(index_elements=[TimelineEvent.idempotency_key])
-        result = await self.session.execute(statement.returning(TimelineEvent.id))
+        result = await self.session.execute(_INSERT if idempotency_key is None else _INSERT_ONCE, values)
         return result.scalar_one_or_none() is not None
 
     async def record_lead_created(self, *, lead: Lead, actor: str) -> bool:
