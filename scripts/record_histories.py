@@ -24,6 +24,7 @@ from domain.stages import Stage
 from domain.whatsapp_messages import (
     SEND_WHATSAPP_MESSAGE,
     InboundWhatsAppMessage,
+    InboundWhatsAppMessages,
     ManualWhatsAppMessage,
     SendWhatsAppInput,
     SendWhatsAppResult,
@@ -261,6 +262,34 @@ async def whatsapp_conversation(client: Client) -> list[WorkflowHandle]:
     return [handle]
 
 
+async def whatsapp_burst(client: Client) -> list[WorkflowHandle]:
+    """Runs of the lead's messages in one signal each (the dispatcher's runs): a burst after a single message that it
+    repeats, then a burst with an opt-out keyword in the middle, which ends the lead."""
+
+    def message(number: int, body: str, **details: Any) -> InboundWhatsAppMessage:
+        return InboundWhatsAppMessage(
+            provider="sandbox",
+            provider_message_id=f"wamid.burst{number}",
+            body=body,
+            received_at=datetime.now(UTC),
+            **details,
+        )
+
+    handle = await start(client, lead_input(stage=Stage.CONTACTED))
+    first = message(1, "hi")
+    await handle.signal(LeadWorkflow.record_inbound_message, first)
+    burst = [first, message(2, "are you there?"), message(3, "call me")]  # the first one again: ignored
+    await handle.signal(LeadWorkflow.record_inbound_messages, InboundWhatsAppMessages(messages=burst))
+    stop = message(5, "STOP", opt_out=True)
+    last = [message(4, "ok"), stop, message(6, "sorry")]
+    await handle.signal(
+        LeadWorkflow.record_inbound_messages,
+        InboundWhatsAppMessages(messages=last, opt_out_status_key="opted_out"),
+    )
+    await handle.result()
+    return [handle]
+
+
 async def ai_turns(client: Client) -> list[WorkflowHandle]:
     """The AI agent: a reply sent, a guardrail draft approved with an edit, a handoff and a hand-back, a draft
     withdrawn by a newer message, a turn that ends without a reply."""
@@ -322,6 +351,7 @@ SCENARIOS = [
     started_by_status_change,
     lead_deleted,
     whatsapp_conversation,
+    whatsapp_burst,
     ai_turns,
 ]
 

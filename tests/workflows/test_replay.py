@@ -18,6 +18,8 @@ SCENARIOS = {
     "lead_deleted",
     # Recorded before the AI agent joined the lead workflow: inbound messages, a manual send, an opt-out.
     "whatsapp_conversation",
+    # Runs of the lead's messages in one signal each, one with an opt-out keyword in the middle.
+    "whatsapp_burst",
     # The AI agent's turns: reply, guardrail draft approved, handoff and hand-back, a draft withdrawn.
     "ai_turns",
 }
