@@ -77,25 +77,24 @@ async def deliver_signals(
 def coalesced(signals: Sequence[LeadSignal]) -> list[tuple[LeadSignal, list[uuid.UUID]]]:
     """The signals to send, each with the webhook events it tells of: consecutive messages of the same lead become
     one `InboundWhatsAppMessages`; everything else goes out as it is, in order."""
-    out: list[tuple[LeadSignal, list[LeadSignal]]] = []
+    groups: list[list[LeadSignal]] = []
     for signal in signals:
-        last = out[-1][1] if out else None
-        if (
-            last is not None
-            and isinstance(signal.signal, InboundWhatsAppMessage)
-            and isinstance(last[-1].signal, InboundWhatsAppMessage)
-            and last[-1].lead_id == signal.lead_id
-        ):
-            last.append(signal)
+        if groups and _is_message(signal) and _is_message(groups[-1][-1]) and groups[-1][-1].lead_id == signal.lead_id:
+            groups[-1].append(signal)
         else:
-            out.append((signal, [signal]))
-    return [(_merged(first, group), [s.webhook_event_id for s in group]) for first, group in out]
+            groups.append([signal])
+    return [(_merged(group), [s.webhook_event_id for s in group]) for group in groups]
 
 
-def _merged(first: LeadSignal, group: list[LeadSignal]) -> LeadSignal:
+def _is_message(signal: LeadSignal) -> bool:
+    return isinstance(signal.signal, InboundWhatsAppMessage)
+
+
+def _merged(group: list[LeadSignal]) -> LeadSignal:
+    first = group[0]
     if len(group) == 1:
         return first
-    messages = [s.signal for s in group if isinstance(s.signal, InboundWhatsAppMessage)]
+    messages = [s.signal for s in group if isinstance(s.signal, InboundWhatsAppMessage)]  # all of them (narrowed)
     return LeadSignal(
         webhook_event_id=first.webhook_event_id,
         tenant_id=first.tenant_id,
