@@ -46,7 +46,7 @@ from api.web import install_web
 from api.webhook_limits import limit_webhook_source
 from channels.whatsapp.signers import SignerCache
 from core.config import Settings, get_settings
-from core.db import create_engine, create_read_session_factory, create_session_factory
+from core.db import create_engine, create_read_session_factory, create_session_factory, warm_pool
 from core.feature_flags import FeatureFlagReader
 from core.live_events import LiveEvents
 from core.payload_codec import EncryptionCodec
@@ -68,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         configure_tracing(settings, service="api")
         engine = create_engine(settings)
         app.state.engine = engine
+        await warm_pool(engine, settings.db_pool_size)
         app.state.session_factory = create_session_factory(engine)
         app.state.read_session_factory = create_read_session_factory(engine)
         app.state.redis = create_redis(settings)
