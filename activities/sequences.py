@@ -127,7 +127,8 @@ class SequenceActivities:
     async def mirror_enrollment(self, mirror: EnrollmentMirror) -> None:
         view = mirror.view
         async with self.session_factory() as session, session.begin():
-            await self._write(session, view, (mirror.step,) if mirror.step is not None else ())
+            steps = (mirror.step,) if mirror.step is not None else ()
+            await self._write(session, view, steps, exits_on_reply_after=mirror.exits_on_reply_after)
         await self._tell(view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, view.lead_id)
 
     async def _write(
@@ -137,9 +138,11 @@ class SequenceActivities:
         steps: Sequence[StepRecord],
         *,
         reserved: bool | None = None,
+        exits_on_reply_after: datetime | None = None,
     ) -> None:
         """The view to the enrollment row (if newer) and step outcomes to its history (each once). `reserved`: whether
-        a sent step took a daily-cap slot, when the caller knows (None: looked up)."""
+        a sent step took a daily-cap slot, when the caller knows (None: looked up). `exits_on_reply_after`: the reply
+        stop the row keeps beside the view (repositories/enrollments.py `end_on_reply`)."""
         enrollments = EnrollmentRepository(session)
         mirrored = await enrollments.mirror(
             enrollment_id=view.enrollment_id,
@@ -158,6 +161,7 @@ class SequenceActivities:
                 "started_at": view.started_at,
                 "paused_at": view.paused_at,
                 "ended_at": view.ended_at,
+                "exits_on_reply_after": exits_on_reply_after,
             },
         )
         if not mirrored and not await enrollments.exists(enrollment_id=view.enrollment_id):
@@ -195,7 +199,13 @@ class SequenceActivities:
         result = DueSendResult(sent=sent, fired_at=datetime.now(UTC))
         step = due.sent_step.model_copy(update={"detail": result.detail})  # fired when the workflow sent it
         async with self.session_factory() as session, session.begin():
-            await self._write(session, due.after_view, (step, *due.after), reserved=due.reservation is not None)
+            await self._write(
+                session,
+                due.after_view,
+                (step, *due.after),
+                reserved=due.reservation is not None,
+                exits_on_reply_after=due.after_exits_on_reply_after,
+            )
         await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
         return result
 

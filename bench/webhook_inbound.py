@@ -19,6 +19,9 @@ Reported:
   with no arrivals, against the same bare rate (the pipeline's rate above can never pass the driven rate; this is
   what the dispatcher sustains once it has a backlog, a person's waiting events handled as one run);
 - acknowledge p99 per 5 s of sending, and per second over the first 5 (a cold start: every sender is a new lead);
+- replies (`--reply-leads` enrolled leads, one message each at `--reply-rate`): the 200 to the lead workflow having
+  handled it, and to the enrollment row first showing `replied` (polled every 25 ms: the reply's own transaction
+  ends it, see repositories/enrollments.py), beside the enrollment workflow's own path (signalled, end mirrored);
 - nothing lost: each acknowledged message has its message row, its webhook event marked signalled, and a
   `record_inbound_message` signal in its lead workflow's history followed by a completed workflow task;
 - handle latency: send to that completed workflow task (Temporal's event time: same machine, same clock);
@@ -36,6 +39,7 @@ import secrets
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,7 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 
 from api.schemas.whatsapp import WhatsAppAccountUpdate
 from api.services.whatsapp_accounts import put_account
@@ -70,6 +74,7 @@ from models import Enrollment, Lead, Message, WebhookEvent
 from providers.whatsapp.signatures import SIGNATURE_HEADER, compute_signature
 from repositories.webhook_inbox import WebhookInboxRepository
 from workflows.ids import lead_workflow_id
+from workflows.sequence_types import LEAD_REPLIED_SIGNAL
 
 CLOUD_PATH = "/webhooks/whatsapp/cloud"
 REQUEST_TIMEOUT_SECONDS = 10.0
@@ -321,16 +326,85 @@ async def enrol_reply_leads(stack: BenchStack, n: int) -> list[uuid.UUID]:
         await asyncio.sleep(0.5)
 
 
-async def replied_at(stack: BenchStack, enrollment_ids: list[uuid.UUID]) -> dict[str, float]:
-    """Per reply sender's digits: when its enrollment row showed `replied` (the row's write time, epoch s)."""
+async def replied_at(stack: BenchStack, enrollment_ids: list[uuid.UUID]) -> dict[str, tuple[float, str]]:
+    """Per reply sender's digits: the last write of its enrollment row showing `replied` (epoch s: the workflow's
+    mirror of its end, once it ran), and the enrollment's workflow id."""
     assert stack.session_factory is not None
     async with stack.session_factory() as session:
         rows = await session.execute(
-            select(Lead.phone, Enrollment.updated_at)
+            select(Lead.phone, Enrollment.updated_at, Enrollment.workflow_id)
             .join(Lead, Lead.id == Enrollment.lead_id)
             .where(Enrollment.id.in_(enrollment_ids), Enrollment.exit_reason == "replied")
         )
-        return {phone.lstrip("+"): at.timestamp() for phone, at in rows}
+        return {phone.lstrip("+"): (at.timestamp(), workflow_id) for phone, at, workflow_id in rows}
+
+
+async def revisions(stack: BenchStack, enrollment_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    assert stack.session_factory is not None
+    async with stack.session_factory() as session:
+        rows = await session.execute(
+            select(Enrollment.id, Enrollment.revision).where(Enrollment.id.in_(enrollment_ids))
+        )
+        return {enrollment_id: revision for enrollment_id, revision in rows}
+
+
+class RepliedWatch:
+    """When each enrollment row FIRST showed `replied`, as a reader of the API would see it: polled every
+    `every` seconds (the row's own times are overwritten by the workflow's later mirror of the same end)."""
+
+    def __init__(self, stack: BenchStack, enrollment_ids: list[uuid.UUID], every: float = 0.025) -> None:
+        self.stack, self.enrollment_ids, self.every = stack, enrollment_ids, every
+        self.first: dict[str, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _poll(self) -> None:
+        assert self.stack.session_factory is not None
+        query = (
+            select(Lead.phone)
+            .join(Lead, Lead.id == Enrollment.lead_id)
+            .where(Enrollment.id.in_(self.enrollment_ids), Enrollment.exit_reason == "replied")
+        )
+        while len(self.first) < len(self.enrollment_ids):
+            async with self.stack.session_factory() as session:
+                phones = (await session.execute(query)).scalars().all()
+            now = time.time()
+            for phone in phones:
+                self.first.setdefault(phone.lstrip("+"), now)
+            await asyncio.sleep(self.every)
+
+    def __enter__(self) -> "RepliedWatch":
+        self._task = asyncio.get_running_loop().create_task(self._poll())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+
+async def histories(client: Client, workflow_ids: list[str]) -> AsyncIterator[tuple[str, WorkflowHistory]]:
+    """Each workflow's history, eight fetched at a time, as they come."""
+    gate = asyncio.Semaphore(8)
+
+    async def fetch(workflow_id: str) -> tuple[str, WorkflowHistory]:
+        async with gate:
+            return workflow_id, await client.get_workflow_handle(workflow_id).fetch_history()
+
+    for fetched in asyncio.as_completed([fetch(w) for w in workflow_ids]):
+        yield await fetched
+
+
+async def reply_signalled_at(client: Client, workflow_ids: list[str]) -> dict[str, float]:
+    """Per enrollment workflow: when the lead workflow's `lead_replied` signal reached it (its history's event time)."""
+    signalled: dict[str, float] = {}
+    async for workflow_id, history in histories(client, workflow_ids):
+        for event in history.events:
+            if (
+                event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED
+                and event.workflow_execution_signaled_event_attributes.signal_name == LEAD_REPLIED_SIGNAL
+            ):
+                signalled[workflow_id] = event.event_time.ToMicroseconds() / 1e6
+                break
+    return signalled
 
 
 async def run_driver(stack: BenchStack, spec: dict[str, Any], *, bound: float) -> dict[str, Any]:
@@ -348,11 +422,7 @@ async def run_driver(stack: BenchStack, spec: dict[str, Any], *, bound: float) -
 async def handled_at(client: Client, workflow_ids: list[str]) -> dict[str, float]:
     """Per provider message id: when its lead workflow completed the workflow task after its signal (epoch s)."""
     handled: dict[str, float] = {}
-    gate = asyncio.Semaphore(8)
-
-    async def read(workflow_id: str) -> None:
-        async with gate:
-            history = await client.get_workflow_handle(workflow_id).fetch_history()
+    async for _, history in histories(client, workflow_ids):
         waiting: list[str] = []
         for event in history.events:
             if event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
@@ -366,8 +436,6 @@ async def handled_at(client: Client, workflow_ids: list[str]) -> dict[str, float
                 at = event.event_time.ToMicroseconds() / 1e6
                 handled.update(dict.fromkeys(waiting, at))
                 waiting = []
-
-    await asyncio.gather(*(read(w) for w in workflow_ids))
     return handled
 
 
@@ -500,39 +568,53 @@ async def run(args: argparse.Namespace) -> int:
 
         reply_after_ack: list[float] = []
         exit_after_ack: list[float] = []
+        reply_signalled_after_ack: list[float] = []
+        workflow_end_after_ack: list[float] = []
         if args.reply_leads:
             say(f"replies: {args.reply_leads} enrolled leads reply at {args.reply_rate}/s")
             enrollment_ids = await enrol_reply_leads(stack, args.reply_leads)
-            replies = await run_driver(
-                stack,
-                {
-                    **spec,
-                    "tag": "reply-" + secrets.token_hex(3),
-                    "rate": args.reply_rate,
-                    "count": args.reply_leads,
-                    "senders": args.reply_leads,
-                    "sender_prefix": REPLY_SENDER_PREFIX,
-                },
-                bound=args.reply_leads / args.reply_rate + DRIVER_GRACE_SECONDS + 60,
-            )
-            reply_acked = [r for r in replies["results"] if r["status"] == 200]
-            await settle(stack, slug, [r["id"] for r in reply_acked])
-            deadline = time.monotonic() + 60
-            exits: dict[str, float] = {}
-            while time.monotonic() < deadline:
+            asleep = await revisions(stack, enrollment_ids)
+            with RepliedWatch(stack, enrollment_ids) as watch:
+                replies = await run_driver(
+                    stack,
+                    {
+                        **spec,
+                        "tag": "reply-" + secrets.token_hex(3),
+                        "rate": args.reply_rate,
+                        "count": args.reply_leads,
+                        "senders": args.reply_leads,
+                        "sender_prefix": REPLY_SENDER_PREFIX,
+                    },
+                    bound=args.reply_leads / args.reply_rate + DRIVER_GRACE_SECONDS + 60,
+                )
+                reply_acked = [r for r in replies["results"] if r["status"] == 200]
+                await settle(stack, slug, [r["id"] for r in reply_acked])
+                deadline = time.monotonic() + 60
+                exits: dict[str, tuple[float, str]] = {}
+                while time.monotonic() < deadline:
+                    exits = await replied_at(stack, enrollment_ids)
+                    # Ended by their workflows too (a newer revision), not only in the reply's transaction.
+                    now = await revisions(stack, enrollment_ids)
+                    ended = sum(1 for e, r in now.items() if r > asleep[e])
+                    if len(exits) >= len(reply_acked) and ended >= len(reply_acked):
+                        break
+                    await asyncio.sleep(0.5)
                 exits = await replied_at(stack, enrollment_ids)
-                if len(exits) >= len(reply_acked):
-                    break
-                await asyncio.sleep(0.5)
             _, _, lead_ids = await stored(stack, [])
             handled_replies = await handled_at(stack.temporal, [lead_workflow_id(slug, i) for i in lead_ids])
+            signalled_replies = await reply_signalled_at(stack.temporal, [w for _, w in exits.values()])
             for r in reply_acked:
                 ack = r["sent_at"] + r["latency"]
                 if r["id"] in handled_replies:
                     reply_after_ack.append(handled_replies[r["id"]] - ack)
                 digits = sender(int(r["id"].rsplit("-", 1)[1]), args.reply_leads, REPLY_SENDER_PREFIX)
+                if digits in watch.first:
+                    exit_after_ack.append(watch.first[digits] - ack)
                 if digits in exits:
-                    exit_after_ack.append(exits[digits] - ack)
+                    mirrored, workflow_id = exits[digits]
+                    workflow_end_after_ack.append(mirrored - ack)
+                    if workflow_id in signalled_replies:
+                        reply_signalled_after_ack.append(signalled_replies[workflow_id] - ack)
 
     sent_at = {r["id"]: r["sent_at"] for r in results}
     acked_at = {r["id"]: r["sent_at"] + r["latency"] for r in results if r["status"] == 200}
@@ -595,8 +677,15 @@ async def run(args: argparse.Namespace) -> int:
     if args.reply_leads:
         print(
             f"  replies at {args.reply_rate}/s: handled after the 200 p50 {ms(reply_after_ack, 50)} / p99 "
-            f"{ms(reply_after_ack, 99)} ms ({len(reply_after_ack)}); enrollment shows replied p50 "
-            f"{ms(exit_after_ack, 50)} / p99 {ms(exit_after_ack, 99)} ms ({len(exit_after_ack)} of {args.reply_leads})"
+            f"{ms(reply_after_ack, 99)} ms ({len(reply_after_ack)}); enrollment shows replied (row polled every "
+            f"25 ms) p50 {ms(exit_after_ack, 50)} / p99 {ms(exit_after_ack, 99)} ms "
+            f"({len(exit_after_ack)} of {args.reply_leads})"
+        )
+        print(
+            f"  replies, the workflows: the 200 -> the enrollment's workflow signalled p50 "
+            f"{ms(reply_signalled_after_ack, 50)} / p99 {ms(reply_signalled_after_ack, 99)} ms (the lead's task, then "
+            f"its signal); -> the enrollment's workflow mirrored its end p50 {ms(workflow_end_after_ack, 50)} / p99 "
+            f"{ms(workflow_end_after_ack, 99)} ms"
         )
     print(f"  baseline signal round trip p50 / p99  {ms(round_trips, 50)} / {ms(round_trips, 99)} ms")
     print(f"  stack CPU, round trips    {cpu_rtt}  (signal + query, one at a time)")

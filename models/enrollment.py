@@ -64,6 +64,9 @@ class Enrollment(IdMixin, CreatedAtMixin, Base):
     stop_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     pause_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     control_detail: Mapped[str | None] = mapped_column(String(500))  # "stopped by <actor>: <reason>"
+    # A message from the lead received after this ends the enrollment as `replied`; NULL when a reply would not end
+    # it. Mirrored by the workflow, applied by the dispatcher in the reply's transaction (repositories/enrollments.py).
+    exits_on_reply_after: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )

@@ -6,12 +6,13 @@ roll an enrollment back. `record_step` is idempotent on (enrollment, step execut
 """
 
 import builtins
+import typing
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import DateTime, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import DailySendCount, Enrollment, EnrollmentStep, SequenceVersion
@@ -24,6 +25,33 @@ RESERVED = "reserved"
 SENT = "sent"
 _IN_CHUNK = 5000  # ids per IN (...) list
 _INSERT_CHUNK = 1000  # rows per INSERT statement (PostgreSQL's 65535 bind parameters)
+
+
+# A reply's stop, applied in the transaction that stores the reply (the webhook dispatcher): every open enrollment of
+# the lead whose row says a reply received after `exits_on_reply_after` ends it is ended now as its workflow will end
+# it on the `lead_replied` signal, which may wait behind a burst of bulk work. The revision stays: the workflow's own
+# mirror of the end (newer) replaces this one, counts and times included. Built once: it runs for every inbound message.
+_ENROLLMENTS = typing.cast(Table, Enrollment.__table__)
+_END_ON_REPLY = (
+    update(_ENROLLMENTS)
+    .where(
+        _ENROLLMENTS.c.tenant_id == bindparam("tenant"),
+        _ENROLLMENTS.c.lead_id == bindparam("lead"),
+        _ENROLLMENTS.c.status.in_(OPEN_STATUSES),
+        _ENROLLMENTS.c.exits_on_reply_after < bindparam("received_at", type_=DateTime(timezone=True)),
+    )
+    .values(
+        status="exited",
+        exit_reason="replied",
+        exit_detail="the lead replied",
+        next_action_at=None,
+        ended_at=func.now(),
+        exits_on_reply_after=None,
+        replies=_ENROLLMENTS.c.replies + 1,
+        updated_at=func.now(),
+    )
+    .returning(_ENROLLMENTS.c.id)
+)
 
 
 def outcome_times(data: Any) -> Any:
@@ -98,6 +126,14 @@ class EnrollmentRepository(Repository[Enrollment]):
             .where(Enrollment.id == enrollment_id, Enrollment.revision < revision)
             .values(**values, revision=revision, updated_at=func.now())
         )
+
+    async def end_on_reply(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, received_at: datetime) -> list[uuid.UUID]:
+        """End the lead's open enrollments that a reply received at `received_at` ends (`exits_on_reply_after`);
+        the ids of those ended now."""
+        result = await self.session.execute(
+            _END_ON_REPLY, {"tenant": tenant_id, "lead": lead_id, "received_at": received_at}
+        )
+        return list(result.scalars())
 
     async def request_stop(self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID, detail: str) -> datetime | None:
         """Record a person's stop of an open enrollment (the first one only); its time, None when not recorded now."""

@@ -760,6 +760,7 @@ class SequenceWorkflow:
             reservation=self._reservation(ctx, workflow.now(), cap) if cap is not None else None,
             after=after_steps,
             after_view=after_view.model_copy(update={"revision": self._view.revision}),
+            after_exits_on_reply_after=self._reply_stop(after_view, holding_for_reply=False),
         )
         try:
             result = await workflow.execute_activity(
@@ -1161,9 +1162,20 @@ class SequenceWorkflow:
         async with self._mirror_lock:
             await workflow.execute_activity(
                 MIRROR_ENROLLMENT,
-                EnrollmentMirror(view=self._view, step=step),
+                EnrollmentMirror(
+                    view=self._view,
+                    step=step,
+                    exits_on_reply_after=self._reply_stop(self._view, holding_for_reply=self._holding_for_reply),
+                ),
                 **DB_WRITE,
             )
+
+    def _reply_stop(self, view: EnrollmentView, *, holding_for_reply: bool) -> datetime | None:
+        """After when a reply ends this enrollment (`lead_replied`), for the row: None when one would not (ended,
+        `exit_on_reply` off, or a `wait_for_reply` step holding, which a reply moves on instead)."""
+        if view.status.ended or holding_for_reply or not self._definition.settings.exit_on_reply:
+            return None
+        return self._reply_horizon
 
     async def _reserve_send(self, ctx: StepContext[Any], at: datetime, cap: int) -> DailySendDecision:
         return await workflow.execute_activity(

@@ -230,6 +230,9 @@ class EnrollmentMirror(FrozenModel):
 
     view: EnrollmentView
     step: StepRecord | None = None
+    # A reply received after this ends the enrollment (None: a reply would not end it now); the row keeps it for the
+    # webhook dispatcher, which ends the enrollment in the reply's own transaction (repositories/enrollments.py).
+    exits_on_reply_after: datetime | None = None
 
 
 class DailySendReservation(FrozenModel):
@@ -272,6 +275,7 @@ class DueSend(FrozenModel):
     reservation: DailySendReservation | None = None
     after_view: EnrollmentView
     after: tuple[StepRecord, ...] = ()
+    after_exits_on_reply_after: datetime | None = None  # as `EnrollmentMirror.exits_on_reply_after`, at that hold
 
 
 class DueSendResult(FrozenModel):

@@ -5,10 +5,12 @@ The dispatcher then hands each event to `WhatsAppInbound.handle`, in each person
 1. `InboundStore.store_events`: the event is inserted into `webhook_event` unique on (provider, tenant, provider
    event id); a repeat is recognised there and changes nothing. A new inbound message is attached to its lead (an
    unknown number creates a lead with source `whatsapp`), stored in the lead's conversation and put on its timeline
-   (a reaction taken back is stored raw only: it is not a message); a status event moves its message forward (never
-   backwards). A Cloud status whose `biz_opaque_callback_data` names an outbox row still `sending` (the send activity
-   died or lost the answer mid-call) first reconciles that row: the message is stored as the send activity would have
-   stored it, and the activity's re-run returns it instead of sending again.
+   (a reaction taken back is stored raw only: it is not a message); a message that is not an opt-out also ends, in
+   the same transaction, the lead's enrollments that a reply ends (their rows' `exits_on_reply_after`, which their
+   workflows mirror), so they show `replied` before their workflows hear of it. A status event moves its message
+   forward (never backwards). A Cloud status whose `biz_opaque_callback_data` names an outbox row still `sending`
+   (the send activity died or lost the answer mid-call) first reconciles that row: the message is stored as the send
+   activity would have stored it, and the activity's re-run returns it instead of sending again.
    A run of one person's consecutive events (`handle_run`) is stored the same way, event by event, in one
    transaction; the lead and its conversation are read once for the run.
 2. commit, then tell open inboxes what changed (core/live_events.py) and hand each returned `LeadSignal` to
@@ -20,6 +22,7 @@ The dispatcher then hands each event to `WhatsAppInbound.handle`, in each person
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -38,6 +41,7 @@ from models import Conversation, Lead, Tenant, WebhookInbox
 from providers.whatsapp.base import ErrorKind
 from providers.whatsapp.events import InboundKind, InboundMessage, StatusEvent, WhatsAppEvent
 from repositories.conversations import ConversationRepository
+from repositories.enrollments import EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
 from repositories.outbox import OutboxRepository
@@ -138,6 +142,7 @@ class InboundStore:
         self.conversations = ConversationRepository(session)
         self.messages = MessageRepository(session)
         self.timeline = TimelineRepository(session)
+        self.enrollments = EnrollmentRepository(session)
         # The session's identity map holds objects weakly: kept here, the tenant and lead rows read while storing
         # are found again without a query when the signal is built after the commit.
         self.loaded: list[object] = []
@@ -147,6 +152,7 @@ class InboundStore:
         self._leads: dict[tuple[uuid.UUID, str], Lead] = {}
         self._conversations: dict[uuid.UUID, Conversation] = {}
         self._told: set[tuple[uuid.UUID, uuid.UUID]] = set()
+        self._ended_on_reply: set[uuid.UUID] = set()
 
     def _conversation_changed(self, tenant_id: uuid.UUID, lead_id: uuid.UUID, *, lead_created: bool = False) -> None:
         if not lead_created and (tenant_id, lead_id) in self._told:
@@ -236,6 +242,8 @@ class InboundStore:
             await self.conversations.record_inbound(conversation_id=conversation.id, at=event.timestamp, preview=body)
             if self._is_opt_out(event):
                 await self.conversations.mark_opted_out(tenant_id=tenant_id, lead_id=lead.id, at=event.timestamp)
+            elif not created:
+                await self._end_enrollments_on_reply(tenant_id, lead.id, event.timestamp)
             await self.timeline.record(
                 tenant_id=tenant_id,
                 lead_id=lead.id,
@@ -247,6 +255,18 @@ class InboundStore:
             )
         signal = self._message_signal(event, provider=provider, message_id=message_id, body=body, lead_created=created)
         return LeadSignal(webhook_event_id=event_id, tenant_id=tenant_id, lead_id=lead.id, signal=signal)
+
+    async def _end_enrollments_on_reply(self, tenant_id: uuid.UUID, lead_id: uuid.UUID, at: datetime) -> None:
+        """The reply's stop on the enrollment rows, in this transaction: an enrollment that a reply ends shows it
+        ended now, while its workflow may still wait behind bulk work to hear of it (an opt-out is left to the
+        workflow: it ends enrollments as `opted_out`)."""
+        if lead_id in self._ended_on_reply:
+            return  # a later message of the same run: the first one ended what a reply ends
+        ended = await self.enrollments.end_on_reply(tenant_id=tenant_id, lead_id=lead_id, received_at=at)
+        if ended:
+            self._ended_on_reply.add(lead_id)
+            data = {"lead_id": str(lead_id)}
+            self.changed.append(LiveEvent(tenant_id=tenant_id, type=LiveEventType.ENROLLMENT_CHANGED, data=data))
 
     async def _lead_for(self, tenant: Tenant, event: InboundMessage) -> tuple[Lead | None, bool]:
         known = self._leads.get((tenant.id, event.from_phone))
