@@ -174,22 +174,35 @@ def ts(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
-async def tasks_per_send(temporal: Client, workflow_ids: list[str]) -> tuple[float, float]:
-    tasks, activities, counted = 0, 0, 0
-    for workflow_id in workflow_ids:
-        kinds = [
-            EventType.Name(e.event_type) async for e in temporal.get_workflow_handle(workflow_id).fetch_history_events()
-        ]
-        if "EVENT_TYPE_TIMER_FIRED" not in kinds:
-            continue
-        fired = kinds.index("EVENT_TYPE_TIMER_FIRED")
-        if "EVENT_TYPE_TIMER_STARTED" not in kinds[fired:]:
-            continue
-        between = kinds[fired : kinds.index("EVENT_TYPE_TIMER_STARTED", fired)]
-        tasks += between.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED")
-        activities += between.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED")
-        counted += 1
-    return (tasks / counted, activities / counted) if counted else (float("nan"), float("nan"))
+async def tasks_per_send(
+    temporal: Client, workflow_ids: list[str], *, within_seconds: float = 60.0
+) -> tuple[float, float]:
+    """Workflow tasks and activities from the timer that made each sampled send due to the timer of the wait after
+    it. A send's last workflow task can still be queued when the last send went out: waits for it (bounded)."""
+    deadline = time.monotonic() + within_seconds
+    counts: dict[str, tuple[int, int]] = {}
+    while True:
+        for workflow_id in workflow_ids:
+            if workflow_id in counts:
+                continue
+            handle = temporal.get_workflow_handle(workflow_id)
+            kinds = [EventType.Name(e.event_type) async for e in handle.fetch_history_events()]
+            if "EVENT_TYPE_TIMER_FIRED" not in kinds:
+                continue
+            fired = kinds.index("EVENT_TYPE_TIMER_FIRED")
+            if "EVENT_TYPE_TIMER_STARTED" not in kinds[fired:]:
+                continue
+            between = kinds[fired : kinds.index("EVENT_TYPE_TIMER_STARTED", fired)]
+            counts[workflow_id] = (
+                between.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED"),
+                between.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"),
+            )
+        if len(counts) == len(workflow_ids) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1.0)
+    if not counts:
+        return float("nan"), float("nan")
+    return sum(t for t, _ in counts.values()) / len(counts), sum(a for _, a in counts.values()) / len(counts)
 
 
 async def main(args: argparse.Namespace) -> int:
