@@ -6,14 +6,13 @@ roll an enrollment back. `record_step` is idempotent on (enrollment, step execut
 """
 
 import builtins
-import functools
 import typing
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Table, Update, bindparam, func, select, update
+from sqlalchemy import DateTime, Table, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import DailySendCount, Enrollment, EnrollmentStep, SequenceVersion
@@ -58,54 +57,6 @@ _END_ON_REPLY = (
 def outcome_times(data: Any) -> Any:
     """How many times a step row's outcome happened in its execution (`data.times`; rows without it: once)."""
     return func.coalesce(data["times"].as_integer(), 1)
-
-
-# The statements every due send and every mirror runs, built once on the Core tables and executed with parameters:
-# building them per call (ORM insert/update values, argument coercion, cache keys) cost more CPU than running them.
-_STEPS = typing.cast(Table, EnrollmentStep.__table__)
-_COUNTS = typing.cast(Table, DailySendCount.__table__)
-STEP_COLUMNS = (
-    "tenant_id",
-    "enrollment_id",
-    "sequence_id",
-    "number",
-    "step_index",
-    "step_id",
-    "type",
-    "result",
-    "detail",
-    "planned_at",
-    "fired_at",
-    "data",
-)
-_STEP_ROW = insert(_STEPS).values({column: bindparam(f"s_{column}") for column in ("id", *STEP_COLUMNS)})
-_RECORD_STEP = _STEP_ROW.on_conflict_do_update(
-    index_elements=["enrollment_id", "number", "result"],
-    set_={column: _STEP_ROW.excluded[column] for column in ("detail", "planned_at", "fired_at", "data")},
-    where=outcome_times(_STEPS.c.data) < outcome_times(_STEP_ROW.excluded.data),
-).returning(_STEPS.c.id)
-_COUNT_ROW = insert(_COUNTS).values(
-    tenant_id=bindparam("c_tenant"), channel=bindparam("c_channel"), day=bindparam("c_day"), sent=1
-)
-_COUNT_KEY = [_COUNTS.c.tenant_id, _COUNTS.c.channel, _COUNTS.c.day]
-_TAKE_UNCAPPED = _COUNT_ROW.on_conflict_do_update(
-    index_elements=_COUNT_KEY, set_={"sent": _COUNTS.c.sent + 1}
-).returning(_COUNTS.c.sent)
-_TAKE_CAPPED = _COUNT_ROW.on_conflict_do_update(
-    index_elements=_COUNT_KEY, set_={"sent": _COUNTS.c.sent + 1}, where=_COUNTS.c.sent < bindparam("c_cap")
-).returning(_COUNTS.c.sent)
-
-
-@functools.cache
-def _mirror_statement(columns: tuple[str, ...]) -> Update:
-    """The mirror's UPDATE for one set of columns (the callers write the same few sets), built once per set."""
-    return (
-        update(_ENROLLMENTS)
-        .where(_ENROLLMENTS.c.id == bindparam("m_id"), _ENROLLMENTS.c.revision < bindparam("m_revision"))
-        .values({column: bindparam(f"v_{column}") for column in columns})
-        .values(revision=bindparam("m_revision"), updated_at=func.now())
-        .returning(_ENROLLMENTS.c.id)
-    )
 
 
 class EnrollmentRepository(Repository[Enrollment]):
@@ -170,10 +121,11 @@ class EnrollmentRepository(Repository[Enrollment]):
 
     async def mirror(self, *, enrollment_id: uuid.UUID, revision: int, values: dict[str, Any]) -> bool:
         """Write the workflow's state if `revision` is newer than the row's; False when the row is newer or gone."""
-        columns = tuple(sorted(values))
-        parameters = {"m_id": enrollment_id, "m_revision": revision, **{f"v_{c}": values[c] for c in columns}}
-        result = await self.session.execute(_mirror_statement(columns), parameters)
-        return result.scalar_one_or_none() is not None
+        return await self._touched(
+            update(Enrollment)
+            .where(Enrollment.id == enrollment_id, Enrollment.revision < revision)
+            .values(**values, revision=revision, updated_at=func.now())
+        )
 
     async def end_on_reply(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, received_at: datetime) -> list[uuid.UUID]:
         """End the lead's open enrollments that a reply received at `received_at` ends (`exits_on_reply_after`);
@@ -225,14 +177,18 @@ class EnrollmentRepository(Repository[Enrollment]):
         An outcome repeated within one step execution (a send deferred again: `data.times` higher than the row's)
         updates the row to the latest occurrence and its count; a retried write of the same occurrence changes nothing.
         """
-        unknown = values.keys() - set(STEP_COLUMNS)
-        if unknown:
-            raise ValueError(f"not step row columns: {sorted(unknown)}")
-        parameters = {f"s_{column}": values.get(column) for column in STEP_COLUMNS}
-        parameters["s_id"] = uuid.uuid4()
-        if parameters["s_data"] is None:
-            parameters["s_data"] = {}
-        return (await self.session.execute(_RECORD_STEP, parameters)).scalar_one_or_none() is not None
+        row = insert(EnrollmentStep).values(id=uuid.uuid4(), **values)
+        statement = row.on_conflict_do_update(
+            index_elements=["enrollment_id", "number", "result"],
+            set_={
+                "detail": row.excluded.detail,
+                "planned_at": row.excluded.planned_at,
+                "fired_at": row.excluded.fired_at,
+                "data": row.excluded.data,
+            },
+            where=outcome_times(EnrollmentStep.data) < outcome_times(row.excluded.data),
+        ).returning(EnrollmentStep.id)
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
     async def has_reservation(self, *, enrollment_id: uuid.UUID, number: int) -> bool:
         result = await self.session.execute(
@@ -249,11 +205,13 @@ class EnrollmentRepository(Repository[Enrollment]):
     async def take_daily_send(self, *, tenant_id: uuid.UUID, channel: str, day: date, cap: int | None) -> int | None:
         """Count one send on the tenant's `day`; the day's count with it, or None (nothing counted) when `cap` sends
         are counted already. One statement: concurrent sends wait only for each other's row update and commit."""
-        parameters: dict[str, Any] = {"c_tenant": tenant_id, "c_channel": channel, "c_day": day}
-        if cap is None:
-            taken = (await self.session.execute(_TAKE_UNCAPPED, parameters)).scalar_one_or_none()
-        else:
-            taken = (await self.session.execute(_TAKE_CAPPED, {**parameters, "c_cap": cap})).scalar_one_or_none()
+        row = insert(DailySendCount).values(tenant_id=tenant_id, channel=channel, day=day, sent=1)
+        statement = row.on_conflict_do_update(
+            index_elements=[DailySendCount.tenant_id, DailySendCount.channel, DailySendCount.day],
+            set_={"sent": DailySendCount.sent + 1},
+            where=(DailySendCount.sent < cap) if cap is not None else None,
+        ).returning(DailySendCount.sent)
+        taken = (await self.session.execute(statement)).scalar_one_or_none()
         return None if taken is None else int(taken)
 
     async def give_back_daily_send(self, *, tenant_id: uuid.UUID, channel: str, day: date) -> None:
