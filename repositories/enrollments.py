@@ -19,6 +19,7 @@ from models import DailySendCount, Enrollment, EnrollmentStep, SequenceVersion
 from models import Sequence as SequenceRow
 from repositories.base import Repository
 from repositories.jobs import not_in_open_job
+from workflows.sequence_types import EXIT_REPLIED, REPLIED_DETAIL, EnrollmentStatus
 
 OPEN_STATUSES = ("active", "paused")
 RESERVED = "reserved"
@@ -41,9 +42,9 @@ _END_ON_REPLY = (
         _ENROLLMENTS.c.exits_on_reply_after < bindparam("received_at", type_=DateTime(timezone=True)),
     )
     .values(
-        status="exited",
-        exit_reason="replied",
-        exit_detail="the lead replied",
+        status=EnrollmentStatus.EXITED.value,
+        exit_reason=EXIT_REPLIED,
+        exit_detail=REPLIED_DETAIL,
         next_action_at=None,
         ended_at=func.now(),
         exits_on_reply_after=None,

@@ -108,6 +108,7 @@ from workflows.sequence_types import (
     LEAD_STAGE_CHANGED_SIGNAL,
     LEAD_UNDELIVERABLE_SIGNAL,
     MIRROR_ENROLLMENT,
+    REPLIED_DETAIL,
     RESERVE_DAILY_SEND,
     SEND_MESSAGE,
     SEQUENCE_CALL_ENDED_SIGNAL,
@@ -452,7 +453,7 @@ class SequenceWorkflow:
             await self._record(ctx, StepResult.REPLIED)
             following = self._next(ctx.index, workflow.now(), replied=True)
             if isinstance(following, Advance) and following.index is None and step.on_reply == "exit":
-                self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, "the lead replied")
+                self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, REPLIED_DETAIL)
             return following
         await self._record(ctx, StepResult.NO_REPLY)
         following = self._next(ctx.index, workflow.now() if reached is Hold.LATE else until)
@@ -731,7 +732,7 @@ class SequenceWorkflow:
             if not self._view.status.ended:
                 # The reply's signal has not reached this workflow yet (it is ignored when it comes).
                 self._change(replies=self._view.replies + 1)
-                self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, "the lead replied")
+                self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, REPLIED_DETAIL)
             return ActionResult(StepResult.REPLIED, reason)
         return ActionResult(StepResult.FAILED, f"{kind or 'error'}: {reason}")
 
@@ -936,7 +937,7 @@ class SequenceWorkflow:
         if self._holding_for_reply:
             self._reply = reply
         elif self._definition.settings.exit_on_reply:
-            self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, "the lead replied")
+            self._end(EnrollmentStatus.EXITED, EXIT_REPLIED, REPLIED_DETAIL)
 
     @workflow.signal(name=LEAD_STAGE_CHANGED_SIGNAL)
     def lead_stage_changed(self, change: LeadStageChanged) -> None:

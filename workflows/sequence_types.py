@@ -55,6 +55,7 @@ class EnrollmentStatus(StrEnum):
 
 # Exit reasons (codes the stats group by). `stage:<stage>` for a lead that reached an exit stage.
 EXIT_REPLIED = "replied"
+REPLIED_DETAIL = "the lead replied"  # the exit detail of a reply's end (the workflow's and the dispatcher's)
 EXIT_OPTED_OUT = "opted_out"
 EXIT_NO_REPLY = "no_reply"
 EXIT_STOPPED = "stopped"

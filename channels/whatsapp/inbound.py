@@ -152,7 +152,8 @@ class InboundStore:
         self._leads: dict[tuple[uuid.UUID, str], Lead] = {}
         self._conversations: dict[uuid.UUID, Conversation] = {}
         self._told: set[tuple[uuid.UUID, uuid.UUID]] = set()
-        self._ended_on_reply: set[uuid.UUID] = set()
+        # Per lead, the latest reply time its enrollments were checked against in this transaction.
+        self._reply_checked: dict[uuid.UUID, datetime] = {}
 
     def _conversation_changed(self, tenant_id: uuid.UUID, lead_id: uuid.UUID, *, lead_created: bool = False) -> None:
         if not lead_created and (tenant_id, lead_id) in self._told:
@@ -260,11 +261,11 @@ class InboundStore:
         """The reply's stop on the enrollment rows, in this transaction: an enrollment that a reply ends shows it
         ended now, while its workflow may still wait behind bulk work to hear of it (an opt-out is left to the
         workflow: it ends enrollments as `opted_out`)."""
-        if lead_id in self._ended_on_reply:
-            return  # a later message of the same run: the first one ended what a reply ends
-        ended = await self.enrollments.end_on_reply(tenant_id=tenant_id, lead_id=lead_id, received_at=at)
-        if ended:
-            self._ended_on_reply.add(lead_id)
+        checked = self._reply_checked.get(lead_id)
+        if checked is not None and at <= checked:
+            return  # a later message of the run, no newer: it ends nothing the first one did not
+        self._reply_checked[lead_id] = at
+        if await self.enrollments.end_on_reply(tenant_id=tenant_id, lead_id=lead_id, received_at=at):
             data = {"lead_id": str(lead_id)}
             self.changed.append(LiveEvent(tenant_id=tenant_id, type=LiveEventType.ENROLLMENT_CHANGED, data=data))
 
