@@ -93,6 +93,11 @@ def sequence_workflow_input(
 
 
 ANSWER_WITHIN = timedelta(seconds=10)
+# An enrollment's workflow task times out after this (Temporal's default is 10 s, as long as ANSWER_WITHIN). The bulk
+# worker keeps no workflow cache, and the SDK can drop a task that arrives while it evicts the run ("leftover
+# buffered tasks when evicting run"): the server hands it out again only when the task times out, so a pause or stop
+# behind it answered 503 at 10 s. A task of this workflow is a replay of a short history: milliseconds.
+TASK_TIMEOUT = timedelta(seconds=4)
 
 
 def _call(enrollment_id: uuid.UUID) -> WorkflowCall:
@@ -149,6 +154,7 @@ class SequenceWorkflowClient:
                     ),
                     static_summary=f"Sequence {enrollment.sequence_id} v{version.version} for lead "
                     f"{lead.name or lead.phone}",
+                    task_timeout=TASK_TIMEOUT,
                     rpc_timeout=WORKFLOW_START_TIMEOUT,
                 )
         except WorkflowAlreadyStartedError:  # it ran and ended

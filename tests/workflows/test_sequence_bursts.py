@@ -30,6 +30,7 @@ from models import Conversation, Enrollment, Lead, OutboxMessage
 from tests.fixtures.whatsapp import add_message, eventually, fresh_wamid
 from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, all_week, make_world
 from worker.main import WORKFLOWS, activities, workflow_runner
+from workflow_clients.sequence import ANSWER_WITHIN, TASK_TIMEOUT
 from workflows.ids import lead_workflow_id
 from workflows.lead import LeadWorkflow
 from workflows.sequence import SequenceWorkflow
@@ -115,6 +116,18 @@ async def test_an_enrollment_runs_on_the_bulk_queue(temporal_client: Client, wor
     handle = await world.enroll(temporal_client, lead, sequence, version)
     assert (await handle.describe()).task_queue == SEQUENCES_QUEUE
     await eventually(lambda: world.sent_to(lead))  # and it runs there: its first step sent
+
+
+async def test_an_enrollments_workflow_task_times_out_well_inside_the_apis_answer_time(
+    temporal_client: Client, world: SequenceWorld
+) -> None:
+    """A task the uncached bulk worker drops comes back at the task timeout: a pause or stop waiting behind it must
+    still be answered within the API's ANSWER_WITHIN."""
+    lead = await world.lead()
+    sequence, version = await world.sequence(SEND_THEN_WAIT)
+    handle = await world.enroll(temporal_client, lead, sequence, version)
+    config = (await handle.describe()).raw_description.execution_config
+    assert config.default_workflow_task_timeout.ToTimedelta() == TASK_TIMEOUT < ANSWER_WITHIN / 2
 
 
 async def test_a_reply_stops_the_send_of_an_enrollment_whose_workflow_waits_behind_a_full_bulk_queue(
