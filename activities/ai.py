@@ -40,6 +40,7 @@ from domain.ai_agent import AgentMode
 from domain.feature_flags import FeatureFlag
 from domain.notifications import NotificationKind
 from domain.stages import Stage
+from models import Message
 from repositories.ai_drafts import AiDraftRepository
 from repositories.ai_usage import AiUsageRepository
 from repositories.conversations import ConversationRepository
@@ -106,6 +107,16 @@ async def _heartbeating() -> AsyncIterator[None]:
             await beating
 
 
+def _superseded(recent: list[Message], answers: uuid.UUID) -> bool:
+    """Whether the lead wrote after the message a turn was started for: an inbound message stored in a later
+    transaction (the dispatcher stores a person's messages in order, one run per transaction), or the message is no
+    longer among the recent ones."""
+    answered = next((m for m in recent if m.id == answers), None)
+    if answered is None:
+        return True
+    return any(m.direction == "inbound" and m.created_at > answered.created_at for m in recent)
+
+
 class _NoTools:
     """An `ai_message` step offers the model no tools."""
 
@@ -150,10 +161,14 @@ class AiActivities:
             debounce_seconds=config.debounce_seconds,
             opens_at=opens_at,
             draft_timeout_minutes=config.draft_timeout_minutes,
+            planned_at=datetime.now(UTC),
         )
 
     @activity.defn(name=RUN_AI_TURN)
     async def run_turn(self, data: AiTurnInput) -> AiTurnResult:
+        if data.not_before is not None:
+            # The end of the debounce, waited here (workflows/ai_types.py says why): what follows reads the state then.
+            await asyncio.sleep(max(0.0, (data.not_before - datetime.now(UTC)).total_seconds()))
         if not await self.flags.enabled(data.tenant_id, FeatureFlag.AI_AGENT):
             return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the ai_agent feature is off for this tenant")
         async with self.sessions() as session:
@@ -182,6 +197,12 @@ class AiActivities:
             recent = await MessageRepository(session).list_for_lead(
                 tenant_id=data.tenant_id, lead_id=data.lead_id, limit=self.settings.ai_history_messages
             )
+            if data.answers_message_id is not None and _superseded(recent, data.answers_message_id):
+                return AiTurnResult(
+                    kind=AiDecisionKind.NO_REPLY,
+                    reason="a newer message came during the debounce: its own turn answers",
+                    settings_version=config.version,
+                )
             # The ORM objects stay in this session: copy what the tools need.
             session.expunge(lead)
         conversation = [ConversationLine(inbound=m.direction == "inbound", text=m.body) for m in reversed(recent)]

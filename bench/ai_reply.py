@@ -18,15 +18,18 @@ Figures only: nothing here asserts a time.
 
 import argparse
 import asyncio
+import itertools
 import sys
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
+from sqlalchemy import select
+from temporalio.api.enums.v1 import EventType
 
 from api.schemas.whatsapp import WhatsAppAccountUpdate
 from api.services.whatsapp_accounts import put_account
@@ -44,12 +47,15 @@ from bench.harness import (
 from bench.tenants import bench_tenant
 from channels.whatsapp.shard_router import ShardRouter
 from core.secret_box import SecretBox
+from models import Lead
 from repositories.ai_agent_settings import AiAgentSettingsRepository
+from workflows.ai_types import RUN_AI_TURN, AiTurnInput
+from workflows.ids import lead_workflow_id
 
 SANDBOX_OPENAI_KEY = "bench-openai-key"
 
 
-async def set_up_tenant(stack: BenchStack, sandbox_url: str, *, debounce: float) -> None:
+async def set_up_tenant(stack: BenchStack, sandbox_url: str, *, debounce: float) -> str:
     assert stack.session_factory is not None
     settings = stack.settings.model_copy(update={"sandbox_base_url": sandbox_url})
     async with stack.session_factory() as session:
@@ -82,6 +88,7 @@ async def set_up_tenant(stack: BenchStack, sandbox_url: str, *, debounce: float)
             },
         )
         await session.commit()
+        return tenant.slug
 
 
 async def drive(sandbox_url: str, *, rate: float, duration: float) -> dict[str, float]:
@@ -119,6 +126,73 @@ async def replies(sandbox_url: str, phones: set[str], *, within: float) -> dict[
 
 
 IDLE_SECONDS = 5.0
+HOP_SAMPLE = 100
+
+
+# A lead's speed-to-lead watch is a timer of minutes: the debounce timer is the one shorter than this.
+DEBOUNCE_TIMER_MAX_SECONDS = 60.0
+
+
+async def _marks_of(stack: BenchStack, events: list[Any], acknowledged: float, replied: float) -> dict[str, float]:
+    """The times (epoch seconds) of one conversation's marks, from its lead workflow's history."""
+    assert stack.temporal is not None
+    marks: dict[str, float] = {"acknowledged": acknowledged}
+    activities: dict[int, str] = {}
+    for event in events:
+        at = event.event_time.ToDatetime().replace(tzinfo=UTC).timestamp()
+        kind = EventType.Name(event.event_type)
+        if kind == "EVENT_TYPE_WORKFLOW_EXECUTION_STARTED":
+            marks["started"] = at
+        elif kind == "EVENT_TYPE_TIMER_STARTED":
+            seconds = event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds()
+            if seconds < DEBOUNCE_TIMER_MAX_SECONDS:
+                marks.setdefault("debounce timer started", at)
+                marks.setdefault("debounce timer due", at + seconds)
+        elif kind == "EVENT_TYPE_TIMER_FIRED" and "debounce timer started" in marks:
+            marks.setdefault("debounce timer fired", at)
+        elif kind == "EVENT_TYPE_ACTIVITY_TASK_SCHEDULED":
+            scheduled = event.activity_task_scheduled_event_attributes
+            name = scheduled.activity_type.name
+            activities[event.event_id] = name
+            marks.setdefault(f"{name} scheduled", at)
+            if name == RUN_AI_TURN and "debounce ends in the turn" not in marks:
+                (turn,) = await stack.temporal.data_converter.decode(scheduled.input.payloads, [AiTurnInput])
+                if turn.not_before is not None:
+                    marks["debounce ends in the turn"] = turn.not_before.timestamp()
+        elif kind == "EVENT_TYPE_ACTIVITY_TASK_STARTED":
+            name = activities[event.activity_task_started_event_attributes.scheduled_event_id]
+            marks.setdefault(f"{name} started", at)
+        elif kind == "EVENT_TYPE_ACTIVITY_TASK_COMPLETED":
+            name = activities[event.activity_task_completed_event_attributes.scheduled_event_id]
+            marks.setdefault(f"{name} completed", at)
+    marks["reply accepted"] = replied
+    return marks
+
+
+async def print_hops(
+    stack: BenchStack,
+    slug: str,
+    acknowledged: dict[str, float],
+    replied: dict[str, float],
+    *,
+    model_delay: float,
+    debounce: float,
+) -> None:
+    """Where a sample of conversations spent their time, mark to mark (p50/p99 ms), read from their histories."""
+    assert stack.session_factory is not None and stack.temporal is not None
+    phones = [phone for phone in replied if phone in acknowledged][:: max(1, len(replied) // HOP_SAMPLE)]
+    async with stack.session_factory() as session:
+        leads = dict((await session.execute(select(Lead.phone, Lead.id).where(Lead.phone.in_(phones)))).all())
+    gaps: dict[str, list[float]] = {}
+    for phone in phones:
+        history = await stack.temporal.get_workflow_handle(lead_workflow_id(slug, str(leads[phone]))).fetch_history()
+        marks = await _marks_of(stack, list(history.events), acknowledged[phone], replied[phone])
+        ordered = sorted(marks.items(), key=lambda item: item[1])
+        for (before, at_before), (after, at_after) in itertools.pairwise(ordered):
+            gaps.setdefault(f"{before} -> {after}", []).append((at_after - at_before) * 1000)
+    print(f"where the time goes ({len(phones)} conversations; the debounce is {debounce}s, the model {model_delay}s):")
+    for hop, values in sorted(gaps.items(), key=lambda item: -percentile(item[1], 50)):
+        print(f"  {hop}: p50 {percentile(values, 50):.1f} ms, p99 {percentile(values, 99):.1f} ms ({len(values)})")
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -126,7 +200,7 @@ async def main(args: argparse.Namespace) -> None:
     sandbox_port = prepare_sandbox(stack, LEADFLOW_OPENAI_SANDBOX_API_KEY=SANDBOX_OPENAI_KEY)
     async with stack:
         sandbox_url = await start_sandbox(stack, sandbox_port, model_delay_seconds=args.model_delay, auto_status=False)
-        await set_up_tenant(stack, sandbox_url, debounce=args.debounce)
+        slug = await set_up_tenant(stack, sandbox_url, debounce=args.debounce)
         say(f"machine load before: {machine_load()}")
         # The stack's CPU at rest (pollers, timers), so that a small run's per-conversation figures can leave it out.
         idle_before, idle_started = stack.cpu_seconds(), time.monotonic()
@@ -165,6 +239,7 @@ async def main(args: argparse.Namespace) -> None:
             + cpu_report(beyond_idle, after, seconds=seconds, operations=max(1, len(replied)), unit="conversation")
         )
         print(f"machine load after: {machine_load()}")
+        await print_hops(stack, slug, acknowledged, replied, model_delay=args.model_delay, debounce=args.debounce)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,10 @@ class InboundWhatsAppMessage(BaseModel):
     provider_message_id: str
     message_id: str | None = None  # the stored message row
     body: str = ""
-    received_at: datetime
+    received_at: datetime  # the provider's time (WhatsApp's is in whole seconds)
+    # When Leadflow acknowledged the webhook (its inbox row's time): an AI reply's debounce counts from it, so the
+    # time the message spent reaching the workflow is not added to the lead's wait. None: sent before this field.
+    accepted_at: datetime | None = None
     opt_out: bool = False  # the body is an opt-out keyword (STOP, BAJA, ARRÊT, הסר...)
     lead_created: bool = False  # this message created the lead
     opt_out_status_key: str | None = None  # the tenant's status of stage opted_out, to move the lead to on opt-out

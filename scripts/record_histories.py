@@ -92,9 +92,19 @@ AI_DECISIONS = {
 }
 
 
+# A lead's debounce, when a scenario wants another than 0.2 s.
+DEBOUNCE_OF_LEAD: dict[uuid.UUID, float] = {}
+
+
 @activity.defn(name=PLAN_AI_TURN)
 async def plan_ai_turn(request: AiTurnPlanRequest) -> AiTurnPlan:
-    return AiTurnPlan(mode=AgentMode.AUTO, settings_version=1, debounce_seconds=0.2, draft_timeout_minutes=60)
+    return AiTurnPlan(
+        mode=AgentMode.AUTO,
+        settings_version=1,
+        debounce_seconds=DEBOUNCE_OF_LEAD.get(request.lead_id, 0.2),
+        draft_timeout_minutes=60,
+        planned_at=datetime.now(UTC),
+    )
 
 
 @activity.defn(name=RUN_AI_TURN)
@@ -343,6 +353,47 @@ async def ai_turns(client: Client) -> list[WorkflowHandle]:
     return [handle]
 
 
+async def ai_debounce_from_acceptance(client: Client) -> list[WorkflowHandle]:
+    """Debounces counted from the webhook's acknowledgement: a long rest waited on a timer (a reply), a short rest
+    waited by the turn activity (a draft, approved)."""
+    data = lead_input(stage=Stage.CONTACTED)
+    DEBOUNCE_OF_LEAD[data.lead_id] = 2.5
+    handle = await start(client, data)
+
+    async def lead_writes(number: int, waited: timedelta) -> None:
+        now = datetime.now(UTC)
+        message = InboundWhatsAppMessage(
+            provider="sandbox",
+            provider_message_id=f"wamid.debounce{number}",
+            message_id=str(uuid.uuid4()),
+            body="how much is it?",
+            received_at=now,
+            accepted_at=now - waited,
+        )
+        await handle.signal(LeadWorkflow.record_inbound_message, message)
+
+    async def view() -> LeadView:
+        return await handle.query(LeadWorkflow.view)
+
+    async def replied() -> bool:
+        return (await view()).ai_replies == 1
+
+    async def drafted() -> bool:
+        return (await view()).pending_draft is not None
+
+    await lead_writes(1, timedelta(0))
+    await until(replied)
+    await lead_writes(2, timedelta(seconds=2.2))
+    await until(drafted)
+    draft = (await view()).pending_draft
+    assert draft is not None
+    decision = DraftDecision(draft_id=draft.draft_id, approve=True, actor="user:recorder")
+    await handle.execute_update(LeadWorkflow.decide_ai_draft, decision)
+    await change(handle, "won")
+    await handle.result()
+    return [handle]
+
+
 SCENARIOS = [
     status_changes_until_won,
     speed_to_lead_alert,
@@ -353,6 +404,7 @@ SCENARIOS = [
     whatsapp_conversation,
     whatsapp_burst,
     ai_turns,
+    ai_debounce_from_acceptance,
 ]
 
 

@@ -19,6 +19,13 @@ NOTE_AI_MESSAGE_FALLBACK = "ai.note_message_fallback"
 
 # workflow.patched id of the AI agent in LeadWorkflow: histories recorded before it replay without AI turns.
 AI_AGENT_PATCH = "ai-agent"
+# workflow.patched id of a short debounce waited in the turn activity instead of on a timer (histories recorded
+# before it replay with their timer).
+AI_DEBOUNCE_IN_TURN_PATCH = "ai-debounce-in-turn"
+# What is left of a debounce below this is waited in the turn activity: Temporal fires a timer shorter than a second
+# only after a second (measured: 0.5 s fired 493 ms late, 0.9 s 93 ms, 1.0 s and longer within 3 ms), and the timer's
+# own workflow task would sit between the wait and the model. Above it, a timer: no activity slot held for long.
+DEBOUNCE_IN_TURN_BELOW_SECONDS = 2.0
 
 
 # Who the timeline and the outbox name for the agent's own replies.
@@ -38,6 +45,7 @@ class AiTurnPlan(FrozenModel):
     debounce_seconds: float = 0.0
     opens_at: datetime | None = Field(default=None, description="outside the answering hours: their next opening")
     draft_timeout_minutes: float = 60
+    planned_at: datetime | None = Field(default=None, description="the worker's clock when the plan was made")
 
 
 class AiTurnInput(FrozenModel):
@@ -47,6 +55,10 @@ class AiTurnInput(FrozenModel):
     workflow_id: str
     turn_key: str = Field(description="unique per turn: usage, tasks and drafts of a re-run are not doubled")
     active_enrollments: tuple[str, ...] = ()
+    # Set when the turn waits out the end of its debounce itself: it starts then, and answers nothing if a message
+    # newer than `answers_message_id` (the stored message the turn was started for) came meanwhile.
+    not_before: datetime | None = None
+    answers_message_id: uuid.UUID | None = None
 
 
 class AiDecisionKind(StrEnum):

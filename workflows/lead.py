@@ -30,7 +30,9 @@ Contract
   (`lead_stage_changed`) and an opt-out keyword (`lead_opted_out`); one that has ended meanwhile is forgotten.
 - AI agent (patch `ai-agent`): each inbound message that is not an opt-out, while the conversation's handler is not
   `human`, starts an AI turn: plan (local activity: is the agent on, its debounce, its answering hours), wait the
-  debounce (a newer message supersedes the turn: only the latest turn of a burst goes on), run the turn activity
+  debounce (a newer message supersedes the turn: only the latest turn of a burst goes on; it counts from the
+  webhook's acknowledgement, and a rest shorter than 2 s is waited by the turn activity, patch
+  `ai-debounce-in-turn`, which then answers nothing if a newer message was stored meanwhile), run the turn activity
   (model + tools), then act on its decision if no newer message came meanwhile (a stale result is dropped): a reply
   goes out through the WhatsApp outbox (step `ai:<run>:<turn>`; window, opt-out and pacing hold) or waits as a draft
   (`draft` mode, or the facts guardrail held it) until the update `decide_ai_draft(DraftDecision)` approves (maybe
@@ -57,6 +59,7 @@ waits on conditions over the view, so adding a handler never touches the main lo
 """
 
 import asyncio
+import uuid
 from collections.abc import Awaitable
 from datetime import timedelta
 from typing import cast
@@ -85,6 +88,8 @@ from workflows.ai_drafts import settle_ai_draft
 from workflows.ai_types import (
     AI_ACTOR,
     AI_AGENT_PATCH,
+    AI_DEBOUNCE_IN_TURN_PATCH,
+    DEBOUNCE_IN_TURN_BELOW_SECONDS,
     PLAN_AI_TURN,
     RUN_AI_TURN,
     SAVE_AI_DRAFT,
@@ -300,7 +305,7 @@ class LeadWorkflow:
         if replies:
             await self._tell_replied(replies)
             if workflow.patched(AI_AGENT_PATCH):
-                await self._answer_with_ai()
+                await self._answer_with_ai(replies[-1])
 
     def _note_inbound(self, message: InboundWhatsAppMessage) -> bool:
         """Count the message in the view; False for a repeat (its id is among the latest ones)."""
@@ -417,8 +422,12 @@ class LeadWorkflow:
             update={"conversation_handler": ConversationHandler.HUMAN, "ai_turns": self._view.ai_turns + 1}
         )
 
-    async def _answer_with_ai(self) -> None:
-        """One turn per inbound message; only the latest of a burst survives its debounce and acts."""
+    async def _answer_with_ai(self, latest: InboundWhatsAppMessage) -> None:
+        """One turn per inbound message; only the latest of a burst survives its debounce and acts.
+
+        The debounce counts from when Leadflow acknowledged the message (`accepted_at`), not from this task: the way
+        to the workflow (inbox, dispatcher, this task, the plan) runs inside the debounce instead of after it. A
+        short rest of it is waited by the turn activity (DEBOUNCE_IN_TURN_BELOW_SECONDS), a longer one on a timer."""
         if not self._ai_may_answer() or self._finished():
             return
         self._view = self._view.model_copy(update={"ai_turns": self._view.ai_turns + 1})
@@ -441,8 +450,24 @@ class LeadWorkflow:
         if plan.mode == AgentMode.OFF or superseded():
             return
         wait = plan.debounce_seconds
+        accepted_at = latest.accepted_at
+        if accepted_at is not None:
+            # The plan's clock, recorded with its result, covers the plan too (workflow.now() stays at this task's
+            # start); a plan made before the field, the task's start.
+            on_the_way = ((plan.planned_at or workflow.now()) - accepted_at).total_seconds()
+            wait -= min(max(on_the_way, 0.0), plan.debounce_seconds)
         if plan.opens_at is not None:
             wait = max(wait, (plan.opens_at - workflow.now()).total_seconds())
+        not_before = None
+        if (
+            0 < wait < DEBOUNCE_IN_TURN_BELOW_SECONDS
+            and plan.opens_at is None
+            and accepted_at is not None
+            and plan.planned_at is not None
+            and latest.message_id is not None
+            and workflow.patched(AI_DEBOUNCE_IN_TURN_PATCH)
+        ):
+            not_before, wait = plan.planned_at + timedelta(seconds=wait), 0.0
         if wait > 0:
             try:
                 await workflow.wait_condition(superseded, timeout=wait, timeout_summary="AI reply debounce")
@@ -460,6 +485,8 @@ class LeadWorkflow:
                     workflow_id=info.workflow_id,
                     turn_key=f"{info.workflow_id}:{info.run_id}:ai:{turn}",
                     active_enrollments=self._view.active_enrollments,
+                    not_before=not_before,
+                    answers_message_id=uuid.UUID(latest.message_id) if not_before else None,
                 ),
                 result_type=AiTurnResult,
                 **AI_TURN,

@@ -119,7 +119,11 @@ async def handle_inbox_events(
             if tenant_id is None:
                 continue  # no tenant on this shard yet: nothing to attach the event to
             signals += await store.store_events(
-                provider=row.provider, raw=row.raw, events=[event], tenant_for={event.account_id: tenant_id}
+                provider=row.provider,
+                raw=row.raw,
+                events=[event],
+                tenant_for={event.account_id: tenant_id},
+                accepted_at=row.received_at,
             )
         await session.commit()
         if live is not None and store.changed:
@@ -171,8 +175,10 @@ class InboundStore:
         raw: Any,
         events: Sequence[WhatsAppEvent],
         tenant_for: dict[str, uuid.UUID],
+        accepted_at: datetime | None = None,
     ) -> list[LeadSignal]:
         """`tenant_for` maps an event's `account_id` to its tenant; events of other accounts are skipped.
+        `accepted_at`: when the webhook was acknowledged (its inbox row's time), passed on to the lead's workflow.
 
         Events are handled in the order of their account and phone number (stable, so one person's events keep
         theirs): a new lead and its conversation stay locked until the delivery commits, and two concurrent
@@ -185,7 +191,7 @@ class InboundStore:
                 log.warning("webhook event for unverified or unknown account %s skipped", event.account_id)
                 continue
             if isinstance(event, InboundMessage):
-                signal = await self._inbound(provider, raw, event, tenant_id)
+                signal = await self._inbound(provider, raw, event, tenant_id, accepted_at)
                 if signal is not None:
                     signals.append(signal)
             elif isinstance(event, StatusEvent):
@@ -206,7 +212,9 @@ class InboundStore:
             tenant_id=tenant_id,
         )
 
-    async def _inbound(self, provider: str, raw: Any, event: InboundMessage, tenant_id: uuid.UUID) -> LeadSignal | None:
+    async def _inbound(
+        self, provider: str, raw: Any, event: InboundMessage, tenant_id: uuid.UUID, accepted_at: datetime | None
+    ) -> LeadSignal | None:
         key = event_key(event, raw)
         event_id = await self._store_raw(provider, raw, event, tenant_id)
         if event.kind is InboundKind.REACTION and event.text is None:
@@ -214,7 +222,7 @@ class InboundStore:
         tenant = await TenantRepository(self.session).get(tenant_id)
         assert tenant is not None
         if event_id is None:
-            return await self._unsignalled_repeat(provider, key, event, tenant)
+            return await self._unsignalled_repeat(provider, key, event, tenant, accepted_at)
         lead, created = await self._lead_for(tenant, event)
         if lead is None:
             return None
@@ -254,7 +262,9 @@ class InboundStore:
                 idempotency_key=f"whatsapp-in:{tenant_id}:{event.provider_message_id}",
                 occurred_at=event.timestamp,
             )
-        signal = self._message_signal(event, provider=provider, message_id=message_id, body=body, lead_created=created)
+        signal = self._message_signal(
+            event, provider=provider, message_id=message_id, body=body, lead_created=created, accepted_at=accepted_at
+        )
         return LeadSignal(webhook_event_id=event_id, tenant_id=tenant_id, lead_id=lead.id, signal=signal)
 
     async def _end_enrollments_on_reply(self, tenant_id: uuid.UUID, lead_id: uuid.UUID, at: datetime) -> None:
@@ -282,7 +292,7 @@ class InboundStore:
         return lead, created
 
     async def _unsignalled_repeat(
-        self, provider: str, key: str, event: InboundMessage, tenant: Tenant
+        self, provider: str, key: str, event: InboundMessage, tenant: Tenant, accepted_at: datetime | None
     ) -> LeadSignal | None:
         stored = await self.events.get(provider=provider, tenant_id=tenant.id, provider_event_id=key)
         if stored is None or stored.signalled_at is not None or stored.lead_id is None:
@@ -292,12 +302,24 @@ class InboundStore:
         )
         body = message.body if message is not None else (event.text or "")
         signal = self._message_signal(
-            event, provider=provider, message_id=message.id if message else None, body=body, lead_created=False
+            event,
+            provider=provider,
+            message_id=message.id if message else None,
+            body=body,
+            lead_created=False,
+            accepted_at=accepted_at,
         )
         return LeadSignal(webhook_event_id=stored.id, tenant_id=tenant.id, lead_id=stored.lead_id, signal=signal)
 
     def _message_signal(
-        self, event: InboundMessage, *, provider: str, message_id: uuid.UUID | None, body: str, lead_created: bool
+        self,
+        event: InboundMessage,
+        *,
+        provider: str,
+        message_id: uuid.UUID | None,
+        body: str,
+        lead_created: bool,
+        accepted_at: datetime | None,
     ) -> InboundWhatsAppMessage:
         """The `record_inbound_message` payload of a stored message."""
         return InboundWhatsAppMessage(
@@ -306,6 +328,7 @@ class InboundStore:
             message_id=str(message_id) if message_id else None,
             body=body,
             received_at=event.timestamp,
+            accepted_at=accepted_at,
             opt_out=self._is_opt_out(event),
             lead_created=lead_created,
         )

@@ -12,11 +12,13 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
 
 from domain.ai_agent import ConversationHandler
 from models import Conversation, Task
 from tests.fixtures.ai import AiScene, eventually
 from tests.fixtures.crm import PASSWORD, MakeTenant, SystemAdminContext, login, set_flag
+from workflows.ai_types import RUN_AI_TURN, AiTurnInput
 from workflows.lead import LeadWorkflow
 
 pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
@@ -86,6 +88,66 @@ async def test_a_burst_gets_one_reply_to_its_last_message(scene: AiScene) -> Non
         "I saw your ad",
         "how much does it cost?",
     ]
+
+
+async def _debounce_timers(scene: AiScene, lead_id: uuid.UUID) -> list[float]:
+    """The seconds of each AI reply debounce the lead's workflow waited (its timers named so)."""
+    history = await scene.handle(lead_id).fetch_history()
+    waits = []
+    for event in history.events:
+        if event.event_type != EventType.EVENT_TYPE_TIMER_STARTED:
+            continue
+        (summary,) = await scene.temporal.data_converter.decode([event.user_metadata.summary], [str])
+        if summary == "AI reply debounce":
+            waits.append(event.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta().total_seconds())
+    return waits
+
+
+async def _turn_inputs(scene: AiScene, lead_id: uuid.UUID) -> list[AiTurnInput]:
+    history = await scene.handle(lead_id).fetch_history()
+    inputs = []
+    for event in history.events:
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            scheduled = event.activity_task_scheduled_event_attributes
+            if scheduled.activity_type.name == RUN_AI_TURN:
+                inputs += await scene.temporal.data_converter.decode(scheduled.input.payloads, [AiTurnInput])
+    return inputs
+
+
+async def test_the_debounce_counts_from_the_acknowledgement_not_from_the_workflows_turn(scene: AiScene) -> None:
+    """The time a message took to reach the workflow (the inbox, the dispatcher, a busy worker) is part of the
+    debounce, not added to the lead's wait: a message that waited longer than the debounce is answered at once, the
+    rest of a debounce is waited on a timer when long and by the turn itself when short (Temporal fires timers under a
+    second only after a second)."""
+    await scene.configure(debounce_seconds=3.0)
+    late_id, late_phone = await scene.new_lead()
+    short_id, short_phone = await scene.new_lead()
+    fresh_id, fresh_phone = await scene.new_lead()
+    now = datetime.now(UTC)
+    short_accepted = now - timedelta(seconds=2)
+
+    await scene.writes(late_id, "how much is it?", accepted_at=now - timedelta(seconds=5))
+    await scene.writes(short_id, "how much is it?", accepted_at=short_accepted)
+    await scene.writes(fresh_id, "how much is it?")
+
+    async def all_replied() -> bool:
+        return all([await scene.sent(phone) for phone in (late_phone, short_phone, fresh_phone)])
+
+    await eventually(all_replied, what="the three replies")
+    for phone in (late_phone, short_phone, fresh_phone):
+        assert await scene.sent(phone) == [PRICE]
+    # Late: no wait at all.
+    assert await _debounce_timers(scene, late_id) == []
+    (late_turn,) = await _turn_inputs(scene, late_id)
+    assert late_turn.not_before is None
+    # Short: no timer; the turn started at the debounce's end, counted from the acknowledgement.
+    assert await _debounce_timers(scene, short_id) == []
+    (short_turn,) = await _turn_inputs(scene, short_id)
+    assert short_turn.not_before is not None and short_turn.answers_message_id is not None
+    assert abs((short_turn.not_before - (short_accepted + timedelta(seconds=3))).total_seconds()) < 0.01
+    # Fresh: a timer for what was left once the workflow heard of the message.
+    (waited,) = await _debounce_timers(scene, fresh_id)
+    assert 2.0 <= waited < 3.0
 
 
 async def test_a_message_during_a_turn_supersedes_it_and_the_stale_reply_is_never_sent(scene: AiScene) -> None:

@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
 from itertools import pairwise
 
 import httpx
@@ -22,6 +23,7 @@ from channels.whatsapp.inbound import handle_inbox_event
 from channels.whatsapp.inbox import inbox_rows
 from core.config import Settings
 from dispatcher.runner import InboxDispatcher
+from domain.whatsapp_messages import InboundWhatsAppMessage
 from models import Message, WebhookInbox
 from providers.whatsapp.meta_webhook import parse_meta_webhook
 from repositories.webhook_inbox import WebhookInboxRepository
@@ -319,6 +321,18 @@ async def test_a_tenant_user_cannot_read_the_inbox(client: httpx.AsyncClient, te
     assert response.status_code == 403
 
 
+def _text_message_rows(wa_tenant: WhatsAppTenant, provider: str, message_id: str) -> list[dict]:
+    """The inbox rows of a Meta webhook with one text message from a new person, under `provider`."""
+    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=fresh_phone_digits(), message_id=message_id)
+    return inbox_rows(
+        provider=provider,
+        account_for={wa_tenant.phone_number_id: wa_tenant.phone_number_id},
+        tenant_for={wa_tenant.phone_number_id: wa_tenant.id},
+        raw=body,
+        events=parse_meta_webhook(body),
+    )
+
+
 async def test_a_dispatcher_killed_between_storing_and_signalling_leaves_the_event_to_be_handled_once(
     dispatchers: Running,
     session_factory: async_sessionmaker[AsyncSession],
@@ -330,15 +344,8 @@ async def test_a_dispatcher_killed_between_storing_and_signalling_leaves_the_eve
     from channels.whatsapp import inbound
 
     provider = _provider("crash")[:20]
-    sender, message_id = fresh_phone_digits(), fresh_wamid()
-    body = wa_tenant.meta_body("webhook_inbound_text.json", sender=sender, message_id=message_id)
-    rows = inbox_rows(
-        provider=provider,
-        account_for={wa_tenant.phone_number_id: wa_tenant.phone_number_id},
-        tenant_for={wa_tenant.phone_number_id: wa_tenant.id},
-        raw=body,
-        events=parse_meta_webhook(body),
-    )
+    message_id = fresh_wamid()
+    rows = _text_message_rows(wa_tenant, provider, message_id)
 
     async def whatsapp(row: WebhookInbox) -> None:
         await handle_inbox_event(row, session_factory=session_factory, temporal=temporal_client, settings=settings)
@@ -379,6 +386,54 @@ async def test_a_dispatcher_killed_between_storing_and_signalling_leaves_the_eve
         and e.workflow_execution_signaled_event_attributes.signal_name == "record_inbound_message"
     ]
     assert len(signals) == 1
+    # Signalled by the second dispatcher, it still says when the webhook was acknowledged (the inbox row's time).
+    (signal,) = await temporal_client.data_converter.decode(
+        signals[0].workflow_execution_signaled_event_attributes.input.payloads, [InboundWhatsAppMessage]
+    )
+    assert signal.accepted_at == await _received_at(session_factory, provider)
+
+
+async def _received_at(session_factory: async_sessionmaker[AsyncSession], provider: str) -> datetime:
+    async with session_factory() as session:
+        query = select(WebhookInbox.received_at).where(WebhookInbox.provider == provider)
+        return (await session.execute(query)).scalar_one()
+
+
+async def test_the_leads_signal_says_when_the_webhook_was_acknowledged(
+    dispatchers: Running,
+    session_factory: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    temporal_client: Client,
+    wa_tenant: WhatsAppTenant,
+) -> None:
+    """An AI reply's debounce counts from the acknowledgement, so the signal must carry it (not the provider's time,
+    whole seconds from another clock)."""
+    provider = _provider("accepted")[:20]
+    message_id = fresh_wamid()
+    rows = _text_message_rows(wa_tenant, provider, message_id)
+
+    async def whatsapp(row: WebhookInbox) -> None:
+        await handle_inbox_event(row, session_factory=session_factory, temporal=temporal_client, settings=settings)
+
+    dispatchers.start({provider: whatsapp})
+    await _enqueue(session_factory, rows)
+
+    async def handled() -> bool:
+        return await _states(session_factory, provider) == {"done": 1}
+
+    await eventually(handled, within_seconds=30)
+    async with session_factory() as session:
+        lead_id = (
+            await session.execute(select(Message.lead_id).where(Message.provider_message_id == message_id))
+        ).scalar_one()
+    history = await temporal_client.get_workflow_handle(lead_workflow_id(wa_tenant.slug, str(lead_id))).fetch_history()
+    (started,) = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED]
+    (signal,) = await temporal_client.data_converter.decode(
+        started.workflow_execution_signaled_event_attributes.input.payloads, [InboundWhatsAppMessage]
+    )
+    accepted_at = await _received_at(session_factory, provider)
+    assert signal.accepted_at == accepted_at
+    assert signal.received_at != accepted_at  # the provider's own time is kept beside it
 
 
 async def test_events_wait_while_the_dispatchers_database_is_away_and_drain_once_it_is_back(

@@ -22,6 +22,8 @@ SCENARIOS = {
     "whatsapp_burst",
     # The AI agent's turns: reply, guardrail draft approved, handoff and hand-back, a draft withdrawn.
     "ai_turns",
+    # Debounces counted from the webhook's acknowledgement: one rest on a timer, one waited by the turn activity.
+    "ai_debounce_from_acceptance",
 }
 
 
