@@ -9,6 +9,7 @@ record only those. See scripts/history_recording.py for when to re-record.
 import asyncio
 import sys
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -300,6 +301,23 @@ async def whatsapp_burst(client: Client) -> list[WorkflowHandle]:
     return [handle]
 
 
+def _ai_watches(
+    handle: WorkflowHandle,
+) -> tuple[Callable[[], Awaitable[LeadView]], Callable[[], Awaitable[bool]], Callable[[], Awaitable[bool]]]:
+    """The lead's view, and whether its first AI reply went out, and whether a draft waits."""
+
+    async def view() -> LeadView:
+        return await handle.query(LeadWorkflow.view)
+
+    async def replied() -> bool:
+        return (await view()).ai_replies == 1
+
+    async def drafted() -> bool:
+        return (await view()).pending_draft is not None
+
+    return view, replied, drafted
+
+
 async def ai_turns(client: Client) -> list[WorkflowHandle]:
     """The AI agent: a reply sent, a guardrail draft approved with an edit, a handoff and a hand-back, a draft
     withdrawn by a newer message, a turn that ends without a reply."""
@@ -314,14 +332,7 @@ async def ai_turns(client: Client) -> list[WorkflowHandle]:
         )
         await handle.signal(LeadWorkflow.record_inbound_message, message)
 
-    async def view() -> LeadView:
-        return await handle.query(LeadWorkflow.view)
-
-    async def replied() -> bool:
-        return (await view()).ai_replies == 1
-
-    async def drafted() -> bool:
-        return (await view()).pending_draft is not None
+    view, replied, drafted = _ai_watches(handle)
 
     async def handed_off() -> bool:
         return (await view()).conversation_handler == ConversationHandler.HUMAN
@@ -372,15 +383,7 @@ async def ai_debounce_from_acceptance(client: Client) -> list[WorkflowHandle]:
         )
         await handle.signal(LeadWorkflow.record_inbound_message, message)
 
-    async def view() -> LeadView:
-        return await handle.query(LeadWorkflow.view)
-
-    async def replied() -> bool:
-        return (await view()).ai_replies == 1
-
-    async def drafted() -> bool:
-        return (await view()).pending_draft is not None
-
+    view, replied, drafted = _ai_watches(handle)
     await lead_writes(1, timedelta(0))
     await until(replied)
     await lead_writes(2, timedelta(seconds=2.2))
