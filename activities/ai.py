@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,6 +40,7 @@ from domain.ai_agent import AgentMode
 from domain.feature_flags import FeatureFlag
 from domain.notifications import NotificationKind
 from domain.stages import Stage
+from domain.whatsapp_messages import SendWhatsAppInput, SendWhatsAppResult, send_idempotency_key
 from models import Message
 from repositories.ai_drafts import AiDraftRepository
 from repositories.ai_usage import AiUsageRepository
@@ -47,6 +48,7 @@ from repositories.conversations import ConversationRepository
 from repositories.leads import LeadRepository
 from repositories.messages import MessageRepository
 from repositories.notifications import NotificationRepository
+from repositories.outbox import OutboxRepository
 from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.timeline import TimelineRepository
@@ -136,6 +138,7 @@ class AiActivities:
         settings: Settings,
         flags: FeatureFlagReader,
         live: LiveEvents | None = None,
+        send_reply: Callable[[SendWhatsAppInput], Awaitable[SendWhatsAppResult]] | None = None,
     ) -> None:
         self.sessions = session_factory
         self.factory = factory
@@ -143,6 +146,8 @@ class AiActivities:
         self.settings = settings
         self.flags = flags
         self.live = live
+        # `whatsapp.send_message` itself (outbox, window, opt-out, pacing): a turn asked to sends its auto reply.
+        self.send_reply = send_reply
 
     @activity.defn(name=PLAN_AI_TURN)
     async def plan_turn(self, request: AiTurnPlanRequest) -> AiTurnPlan:
@@ -169,6 +174,10 @@ class AiActivities:
         if data.not_before is not None:
             # The end of the debounce, waited here (workflows/ai_types.py says why): what follows reads the state then.
             await asyncio.sleep(max(0.0, (data.not_before - datetime.now(UTC)).total_seconds()))
+        if data.send_step is not None and self.send_reply is not None and activity.info().attempt > 1:
+            handed = await self._handed_to_the_outbox(data)
+            if handed is not None:
+                return handed
         if not await self.flags.enabled(data.tenant_id, FeatureFlag.AI_AGENT):
             return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the ai_agent feature is off for this tenant")
         async with self.sessions() as session:
@@ -197,6 +206,8 @@ class AiActivities:
             recent = await MessageRepository(session).list_for_lead(
                 tenant_id=data.tenant_id, lead_id=data.lead_id, limit=self.settings.ai_history_messages
             )
+            # What the turn has read: a message stored after it was not seen by the model.
+            seen = max((m.created_at for m in recent if m.direction == "inbound"), default=None)
             if data.answers_message_id is not None and _superseded(recent, data.answers_message_id):
                 return AiTurnResult(
                     kind=AiDecisionKind.NO_REPLY,
@@ -250,7 +261,7 @@ class AiActivities:
             len(outcome.tools),
             ", held for approval" if needs_approval else "",
         )
-        return AiTurnResult(
+        result = AiTurnResult(
             kind=outcome.kind,
             text=outcome.text,
             needs_approval=needs_approval,
@@ -258,6 +269,63 @@ class AiActivities:
             settings_version=config.version,
             tools_run=tuple(run.name for run in outcome.tools),
         )
+        if result.kind == AiDecisionKind.REPLY and result.text and needs_approval is None and data.send_step:
+            return await self._send_reply(data, result, seen)
+        return result
+
+    async def _send_reply(self, data: AiTurnInput, result: AiTurnResult, seen: datetime | None) -> AiTurnResult:
+        """The turn's auto reply, sent here through the outbox (its step the workflow's own send would use), unless
+        the lead wrote again or a person took the conversation over since the turn read it: then nothing is sent and
+        the newer message's own turn answers (checked just before the outbox claims the send, so a message stored in
+        between still races it, as its signal raced the workflow's send before). A send that fails (throttled,
+        refused, unconfirmed) is left to the workflow's send activity, which finds the same outbox row."""
+        if self.send_reply is None or seen is None or data.send_step is None:
+            return result
+        async with self.sessions() as session:
+            moved_on = await MessageRepository(session).lead_wrote_after(
+                tenant_id=data.tenant_id, lead_id=data.lead_id, stored_after=seen
+            ) or await ConversationRepository(session).handled_by_a_person(
+                tenant_id=data.tenant_id, lead_id=data.lead_id
+            )
+        if moved_on:
+            log.info("ai turn %s of lead %s: reply dropped, the conversation moved on", data.turn_key, data.lead_id)
+            return result.model_copy(
+                update={"kind": AiDecisionKind.NO_REPLY, "reason": "the lead wrote again, or a person took over"}
+            )
+        return await self._deliver(data, data.send_step, result)
+
+    async def _handed_to_the_outbox(self, data: AiTurnInput) -> AiTurnResult | None:
+        """A re-run of a turn whose earlier attempt already gave its reply to the outbox: that reply is the turn's
+        (delivered, or left to the send activity), and the model is not asked again. None: no such reply."""
+        assert data.send_step is not None
+        async with self.sessions() as session:
+            row = await OutboxRepository(session).get(
+                idempotency_key=send_idempotency_key(data.workflow_id, data.send_step)
+            )
+            text = row.payload.get("text") if row is not None else None
+        if not text:
+            return None
+        log.info("ai turn %s of lead %s: the reply was handed to the outbox before", data.turn_key, data.lead_id)
+        return await self._deliver(data, data.send_step, AiTurnResult(kind=AiDecisionKind.REPLY, text=text))
+
+    async def _deliver(self, data: AiTurnInput, step: str, result: AiTurnResult) -> AiTurnResult:
+        assert self.send_reply is not None
+        send = SendWhatsAppInput(
+            tenant_id=str(data.tenant_id),
+            lead_id=str(data.lead_id),
+            workflow_id=data.workflow_id,
+            step=step,
+            text=result.text,
+            requested_by=f"{AI_ACTOR}:v{result.settings_version}",
+        )
+        try:
+            sent = await self.send_reply(send)
+        except ApplicationError as error:
+            log.info(
+                "ai turn %s of lead %s: reply left to the send activity (%s)", data.turn_key, data.lead_id, error.type
+            )
+            return result
+        return result.model_copy(update={"sent_message_id": sent.message_id})
 
     @activity.defn(name=COMPOSE_AI_MESSAGE)
     async def compose_message(self, data: AiMessageRequest) -> AiMessageComposed:

@@ -76,6 +76,7 @@ class BenchStack:
             temporal_db=args.temporal_db,
             api_workers=args.api_workers,
             bulk_workers=args.bulk_workers,
+            interactive_workers=args.interactive_workers,
             profile=tuple(name for name in (args.profile or "").split(",") if name),
             profile_dir=args.profile_dir,
         )
@@ -87,6 +88,7 @@ class BenchStack:
         temporal_db: str = "memory",
         api_workers: int = 1,
         bulk_workers: int = 1,
+        interactive_workers: int = 1,
         profile: tuple[str, ...] = (),
         profile_dir: Path = Path("."),
     ) -> None:
@@ -110,6 +112,7 @@ class BenchStack:
         self.temporal_db = temporal_db
         self.api_workers = api_workers
         self.bulk_workers = bulk_workers
+        self.interactive_workers = interactive_workers
         if temporal_db == "memory":
             # The launcher always names a database file; without `--db-filename` the dev server keeps it in memory.
             argv = self.dev_temporal.child.argv
@@ -165,6 +168,8 @@ class BenchStack:
         os.environ.update(self._child_env())
         await asyncio.to_thread(compile_sources)
         worker = self._python_child("worker", "-m", "worker", "--queues", "interactive")
+        for number in range(2, self.interactive_workers + 1):
+            self._python_child(f"worker-{number}", "-m", "worker", "--queues", "interactive")
         bulk_worker = self._python_child("worker-bulk", "-m", "worker", "--queues", "bulk")
         for number in range(2, self.bulk_workers + 1):
             self._python_child(f"worker-bulk-{number}", "-m", "worker", "--queues", "bulk")
@@ -319,13 +324,14 @@ def add_stack_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-workers", type=int, default=1, choices=range(1, 5), help="API processes (production compose runs 2)"
     )
-    parser.add_argument(
-        "--bulk-workers",
-        type=int,
-        default=1,
-        choices=range(1, 5),
-        help="bulk worker processes, each one Python process on at most one core (production compose runs 2)",
-    )
+    for queues in ("bulk", "interactive"):
+        parser.add_argument(
+            f"--{queues}-workers",
+            type=int,
+            default=1,
+            choices=range(1, 5),
+            help=f"{queues} worker processes, each one Python process on at most one core (production compose runs 2)",
+        )
     parser.add_argument(
         "--profile",
         metavar="NAMES",

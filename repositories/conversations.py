@@ -8,6 +8,7 @@ from typing import Any, Literal, cast
 from sqlalchemy import DateTime, Select, String, Table, bindparam, case, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 
+from domain.ai_agent import ConversationHandler
 from models import Conversation, Lead
 from repositories.base import Repository
 from repositories.leads import LeadSearch
@@ -243,6 +244,15 @@ class ConversationRepository(Repository[Conversation]):
         await self.session.execute(
             update(Conversation).where(Conversation.id == conversation.id).values(handler=handler)
         )
+
+    async def handled_by_a_person(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
+        """Whether a person took the lead's conversation over (its handler mirrored as `human`)."""
+        taken = select(Conversation.id).where(
+            Conversation.tenant_id == tenant_id,
+            Conversation.lead_id == lead_id,
+            Conversation.handler == ConversationHandler.HUMAN.value,
+        )
+        return bool(await self.session.scalar(select(taken.exists())))
 
     async def opted_out_at(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> datetime | None:
         result = await self.session.execute(

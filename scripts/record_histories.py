@@ -110,7 +110,11 @@ async def plan_ai_turn(request: AiTurnPlanRequest) -> AiTurnPlan:
 
 @activity.defn(name=RUN_AI_TURN)
 async def run_ai_turn(data: AiTurnInput) -> AiTurnResult:
-    return AI_DECISIONS[int(data.turn_key.rsplit(":", 1)[1])]
+    decision = AI_DECISIONS[int(data.turn_key.rsplit(":", 1)[1])]
+    if data.send_step and decision.kind == AiDecisionKind.REPLY and decision.needs_approval is None:
+        # The turn sends an auto reply itself when the workflow names its step.
+        return decision.model_copy(update={"sent_message_id": str(uuid.uuid5(uuid.NAMESPACE_URL, data.send_step))})
+    return decision
 
 
 @activity.defn(name=SAVE_AI_DRAFT)
@@ -364,6 +368,15 @@ async def ai_turns(client: Client) -> list[WorkflowHandle]:
     return [handle]
 
 
+async def _approve_the_draft_then_win(handle: WorkflowHandle) -> None:
+    draft = (await handle.query(LeadWorkflow.view)).pending_draft
+    assert draft is not None
+    decision = DraftDecision(draft_id=draft.draft_id, approve=True, actor="user:recorder")
+    await handle.execute_update(LeadWorkflow.decide_ai_draft, decision)
+    await change(handle, "won")
+    await handle.result()
+
+
 async def ai_debounce_from_acceptance(client: Client) -> list[WorkflowHandle]:
     """Debounces counted from the webhook's acknowledgement: a long rest waited on a timer (a reply), a short rest
     waited by the turn activity (a draft, approved)."""
@@ -383,17 +396,32 @@ async def ai_debounce_from_acceptance(client: Client) -> list[WorkflowHandle]:
         )
         await handle.signal(LeadWorkflow.record_inbound_message, message)
 
-    view, replied, drafted = _ai_watches(handle)
+    _, replied, drafted = _ai_watches(handle)
     await lead_writes(1, timedelta(0))
     await until(replied)
     await lead_writes(2, timedelta(seconds=2.2))
     await until(drafted)
-    draft = (await view()).pending_draft
-    assert draft is not None
-    decision = DraftDecision(draft_id=draft.draft_id, approve=True, actor="user:recorder")
-    await handle.execute_update(LeadWorkflow.decide_ai_draft, decision)
-    await change(handle, "won")
-    await handle.result()
+    await _approve_the_draft_then_win(handle)
+    return [handle]
+
+
+async def ai_reply_in_turn(client: Client) -> list[WorkflowHandle]:
+    """An auto reply sent by its turn activity (no send activity of the workflow's), then a reply held as a draft
+    and approved (sent by the workflow)."""
+    handle = await start(client, lead_input(stage=Stage.CONTACTED))
+    _, replied, drafted = _ai_watches(handle)
+    for number, waits_for in ((1, replied), (2, drafted)):
+        message = InboundWhatsAppMessage(
+            provider="sandbox",
+            provider_message_id=f"wamid.inturn{number}",
+            message_id=str(uuid.uuid4()),
+            body="how much is it?",
+            received_at=datetime.now(UTC),
+            accepted_at=datetime.now(UTC),
+        )
+        await handle.signal(LeadWorkflow.record_inbound_message, message)
+        await until(waits_for)
+    await _approve_the_draft_then_win(handle)
     return [handle]
 
 
@@ -408,6 +436,7 @@ SCENARIOS = [
     whatsapp_burst,
     ai_turns,
     ai_debounce_from_acceptance,
+    ai_reply_in_turn,
 ]
 
 

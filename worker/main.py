@@ -80,7 +80,9 @@ def activities(
     factory = AgentFactory(settings)
     if resources is not None:
         resources.push_async_callback(factory.aclose)
-    ai = AiActivities(session_factory, factory, client, settings, reader, whatsapp.live)
+    ai = AiActivities(
+        session_factory, factory, client, settings, reader, whatsapp.live, send_reply=whatsapp.send_whatsapp_message
+    )
     calls = CallActivities.for_process(settings, session_factory, flags=reader, temporal=client, agents=factory)
     if resources is not None:
         resources.push_async_callback(calls.aclose)

@@ -26,6 +26,9 @@ AI_DEBOUNCE_IN_TURN_PATCH = "ai-debounce-in-turn"
 # only after a second (measured: 0.5 s fired 493 ms late, 0.9 s 93 ms, 1.0 s and longer within 3 ms), and the timer's
 # own workflow task would sit between the wait and the model. Above it, a timer: no activity slot held for long.
 DEBOUNCE_IN_TURN_BELOW_SECONDS = 2.0
+# workflow.patched id of an auto reply sent by its turn activity (through the outbox, under the step the workflow
+# names) instead of by a send activity of its own (histories recorded before it replay with that activity).
+AI_REPLY_IN_TURN_PATCH = "ai-reply-in-turn"
 
 
 # Who the timeline and the outbox name for the agent's own replies.
@@ -59,6 +62,9 @@ class AiTurnInput(FrozenModel):
     # newer than `answers_message_id` (the stored message the turn was started for) came meanwhile.
     not_before: datetime | None = None
     answers_message_id: uuid.UUID | None = None
+    # Set when the turn sends an auto reply itself, through the outbox under this step (`ai:<run>:<turn>`, as the
+    # workflow's own send would): unless the lead wrote again or a person took the conversation over meanwhile.
+    send_step: str | None = None
 
 
 class AiDecisionKind(StrEnum):
@@ -76,6 +82,8 @@ class AiTurnResult(FrozenModel):
     reason: str = ""
     settings_version: int = 0
     tools_run: tuple[str, ...] = ()
+    # The stored message of a reply the turn sent itself (`send_step`); None: not sent, the workflow decides.
+    sent_message_id: str | None = None
 
 
 class AiMessageRequest(FrozenModel):

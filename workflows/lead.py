@@ -34,7 +34,9 @@ Contract
   webhook's acknowledgement, and a rest shorter than 2 s is waited by the turn activity, patch
   `ai-debounce-in-turn`, which then answers nothing if a newer message was stored meanwhile), run the turn activity
   (model + tools), then act on its decision if no newer message came meanwhile (a stale result is dropped): a reply
-  goes out through the WhatsApp outbox (step `ai:<run>:<turn>`; window, opt-out and pacing hold) or waits as a draft
+  goes out through the WhatsApp outbox (step `ai:<run>:<turn>`; window, opt-out and pacing hold; an auto reply is
+  sent by the turn activity itself, patch `ai-reply-in-turn`, after it checked that the lead did not write again and
+  no person took over, else by a send activity of the workflow's) or waits as a draft
   (`draft` mode, or the facts guardrail held it) until the update `decide_ai_draft(DraftDecision)` approves (maybe
   edited) or rejects it, a newer message withdraws it, or the tenant's draft timeout turns it into a task; a handoff
   makes the handler `human`. An agent's manual message makes the handler `human`; the update
@@ -89,6 +91,7 @@ from workflows.ai_types import (
     AI_ACTOR,
     AI_AGENT_PATCH,
     AI_DEBOUNCE_IN_TURN_PATCH,
+    AI_REPLY_IN_TURN_PATCH,
     DEBOUNCE_IN_TURN_BELOW_SECONDS,
     PLAN_AI_TURN,
     RUN_AI_TURN,
@@ -437,6 +440,10 @@ class LeadWorkflow:
             return self._view.ai_turns != turn or not self._ai_may_answer()
 
         view = self._view
+        # Asked before the plan, in the task that took the message: a patch first asked after a local activity can
+        # land in a later workflow task than the code that asks it, and a replay would then not see it in time.
+        debounce_in_turn = workflow.patched(AI_DEBOUNCE_IN_TURN_PATCH)
+        send_in_turn = workflow.patched(AI_REPLY_IN_TURN_PATCH)
         try:
             plan = await run_local_activity(
                 PLAN_AI_TURN,
@@ -460,12 +467,12 @@ class LeadWorkflow:
             wait = max(wait, (plan.opens_at - workflow.now()).total_seconds())
         not_before = None
         if (
-            0 < wait < DEBOUNCE_IN_TURN_BELOW_SECONDS
+            debounce_in_turn
+            and 0 < wait < DEBOUNCE_IN_TURN_BELOW_SECONDS
             and plan.opens_at is None
             and accepted_at is not None
             and plan.planned_at is not None
             and latest.message_id is not None
-            and workflow.patched(AI_DEBOUNCE_IN_TURN_PATCH)
         ):
             not_before, wait = plan.planned_at + timedelta(seconds=wait), 0.0
         if wait > 0:
@@ -475,6 +482,7 @@ class LeadWorkflow:
             except TimeoutError:
                 pass
         info = workflow.info()
+        step = f"ai:{info.run_id}:{turn}"
         try:
             result = await workflow.execute_activity(
                 RUN_AI_TURN,
@@ -487,12 +495,17 @@ class LeadWorkflow:
                     active_enrollments=self._view.active_enrollments,
                     not_before=not_before,
                     answers_message_id=uuid.UUID(latest.message_id) if not_before else None,
+                    send_step=step if send_in_turn else None,
                 ),
                 result_type=AiTurnResult,
                 **AI_TURN,
             )
         except ActivityError as err:
             workflow.logger.warning("AI turn %s of lead %s failed: %s", turn, view.lead_id, err.cause)
+            return
+        if result.sent_message_id is not None:
+            # Sent by the turn itself (it checked that the conversation had not moved on).
+            self._view = self._view.model_copy(update={"ai_replies": self._view.ai_replies + 1})
             return
         if superseded():
             return  # stale: a newer message came while the model was thinking; that turn answers instead
@@ -501,7 +514,6 @@ class LeadWorkflow:
             return
         if result.kind != AiDecisionKind.REPLY or not result.text:
             return
-        step = f"ai:{info.run_id}:{turn}"
         if result.needs_approval is None:
             try:
                 await self._send_ai_reply(step, result.text, actor=f"{AI_ACTOR}:v{result.settings_version}")

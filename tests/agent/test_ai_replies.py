@@ -15,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 
 from domain.ai_agent import ConversationHandler
+from domain.whatsapp_messages import SEND_WHATSAPP_MESSAGE
 from models import Conversation, Task
 from tests.fixtures.ai import AiScene, eventually
 from tests.fixtures.crm import PASSWORD, MakeTenant, SystemAdminContext, login, set_flag
+from tests.fixtures.whatsapp import add_message
 from workflows.ai_types import RUN_AI_TURN, AiTurnInput
 from workflows.lead import LeadWorkflow
 
@@ -150,18 +152,81 @@ async def test_the_debounce_counts_from_the_acknowledgement_not_from_the_workflo
     assert 2.0 <= waited < 3.0
 
 
-async def test_a_message_during_a_turn_supersedes_it_and_the_stale_reply_is_never_sent(scene: AiScene) -> None:
+async def _activities_run(scene: AiScene, lead_id: uuid.UUID) -> list[str]:
+    """The activities the lead's workflow scheduled, in order."""
+    history = await scene.handle(lead_id).fetch_history()
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+
+
+async def test_an_auto_reply_is_sent_by_its_turn_and_a_throttled_one_by_the_workflows_send(scene: AiScene) -> None:
+    """The common path is one activity (model, then the outbox); a send the provider throttles is left to the
+    workflow's send activity and its retries, under the same outbox step: one reply either way."""
+    await scene.configure(debounce_seconds=0.1)
+    quick_id, quick_phone = await scene.new_lead()
+    await scene.writes(quick_id, "how much is it?")
+    await eventually(lambda: scene.sent(quick_phone), what="the reply")
+    assert await _activities_run(scene, quick_id) == [RUN_AI_TURN]
+
+    throttled_id, throttled_phone = await scene.new_lead()
+    fault = {"kind": "http_429", "to": throttled_phone, "count": 1}
+    assert (await scene.sandbox.post("/_sandbox/faults", json=fault)).status_code == 201
+    await scene.writes(throttled_id, "how much is it?")
+    await eventually(lambda: scene.sent(throttled_phone), what="the reply after the 429")
+    await asyncio.sleep(1.0)  # a second reply, if any, would follow now
+    assert await scene.sent(throttled_phone) == [PRICE]
+    assert await _activities_run(scene, throttled_id) == [RUN_AI_TURN, SEND_WHATSAPP_MESSAGE]
+    assert (await scene.handle(throttled_id).query(LeadWorkflow.view)).ai_replies == 1
+
+
+async def _while_the_model_thinks(scene: AiScene, text: str, *, seconds: float) -> tuple[uuid.UUID, str]:
+    """A new lead writes `text`; returns once its turn asked the model, which holds its answer for `seconds`."""
     await scene.configure(debounce_seconds=0.1)
     lead_id, phone = await scene.new_lead()
-    fault = {"kind": "model_delay", "user": f"lead:{lead_id}", "delay_seconds": 3}
+    fault = {"kind": "model_delay", "user": f"lead:{lead_id}", "delay_seconds": seconds}
     assert (await scene.sandbox.post("/_sandbox/faults", json=fault)).status_code == 201
-
-    await scene.writes(lead_id, "hello there")
+    await scene.writes(lead_id, text)
 
     async def thinking() -> bool:
         return len(await scene.calls(lead_id)) == 1
 
-    await eventually(thinking, what="the first model call")
+    await eventually(thinking, what="the model call")
+    return lead_id, phone
+
+
+@pytest.mark.parametrize("moved_on", ["the lead wrote again", "a person took over"])
+async def test_a_turn_does_not_send_once_the_conversation_moved_on_before_its_workflow_heard(
+    scene: AiScene, moved_on: str
+) -> None:
+    """What the turn checks itself, before its outbox send: a message stored while the model answered (its signal
+    still on the way) or the conversation taken over by a person (the API's mirror) stops the reply."""
+    lead_id, phone = await _while_the_model_thinks(scene, "how much is it?", seconds=1.5)
+    if moved_on == "the lead wrote again":
+        await add_message(
+            scene.sessions, scene.tenant.tenant_id, lead_id, body="actually, never mind", at=datetime.now(UTC)
+        )
+    else:
+        async with scene.sessions() as session:
+            await session.execute(
+                update(Conversation).where(Conversation.lead_id == lead_id).values(handler=ConversationHandler.HUMAN)
+            )
+            await session.commit()
+
+    async def turn_ended() -> bool:
+        history = await scene.handle(lead_id).fetch_history()
+        return any(e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED for e in history.events)
+
+    await eventually(turn_ended, what="the end of the turn")
+    await asyncio.sleep(1.0)  # a reply, if any, would be out by now
+    assert await scene.sent(phone) == []
+    assert await _activities_run(scene, lead_id) == [RUN_AI_TURN]
+
+
+async def test_a_message_during_a_turn_supersedes_it_and_the_stale_reply_is_never_sent(scene: AiScene) -> None:
+    lead_id, phone = await _while_the_model_thinks(scene, "hello there", seconds=3)
     await scene.writes(lead_id, "what are your opening hours?")
 
     async def replied() -> bool:

@@ -4,7 +4,8 @@ Real `python -m worker` processes run the turn. The first is killed while the sa
 (`model_delay`): the turn activity heartbeats, so its death is noticed within the heartbeat timeout and the retried
 attempt on the next worker asks the model again. That worker is killed in turn once the provider has taken the reply
 but before it heard the answer (`slow_accept`): the provider's status webhook reconciles the outbox row, and the
-third worker's re-run of the send, under the turn's own outbox key (`ai:<run>:<turn>`), does not send it again.
+third worker's re-run of the turn finds its reply in the outbox under the turn's own key (`ai:<run>:<turn>`): it
+neither asks the model again nor sends it again.
 """
 
 import asyncio

@@ -24,6 +24,8 @@ SCENARIOS = {
     "ai_turns",
     # Debounces counted from the webhook's acknowledgement: one rest on a timer, one waited by the turn activity.
     "ai_debounce_from_acceptance",
+    # An auto reply sent by its turn activity, then a draft approved and sent by the workflow.
+    "ai_reply_in_turn",
 }
 
 
