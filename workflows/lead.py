@@ -31,11 +31,11 @@ Contract
 - AI agent (patch `ai-agent`): each inbound message that is not an opt-out, while the conversation's handler is not
   `human`, starts an AI turn: plan (local activity: is the agent on, its debounce, its answering hours), wait the
   debounce (a newer message supersedes the turn: only the latest turn of a burst goes on; it counts from the
-  webhook's acknowledgement, and a rest shorter than 2 s is waited by the turn activity, patch
-  `ai-debounce-in-turn`, which then answers nothing if a newer message was stored meanwhile), run the turn activity
+  webhook's acknowledgement, and a rest shorter than 2 s is waited by the turn activity, patch `ai-turn-does-more`,
+  which then answers nothing if a newer message was stored meanwhile), run the turn activity
   (model + tools), then act on its decision if no newer message came meanwhile (a stale result is dropped): a reply
   goes out through the WhatsApp outbox (step `ai:<run>:<turn>`; window, opt-out and pacing hold; an auto reply is
-  sent by the turn activity itself, patch `ai-reply-in-turn`, after it checked that the lead did not write again and
+  sent by the turn activity itself, same patch, after it checked that the lead did not write again and
   no person took over, else by a send activity of the workflow's) or waits as a draft
   (`draft` mode, or the facts guardrail held it) until the update `decide_ai_draft(DraftDecision)` approves (maybe
   edited) or rejects it, a newer message withdraws it, or the tenant's draft timeout turns it into a task; a handoff
@@ -90,8 +90,7 @@ from workflows.ai_drafts import settle_ai_draft
 from workflows.ai_types import (
     AI_ACTOR,
     AI_AGENT_PATCH,
-    AI_DEBOUNCE_IN_TURN_PATCH,
-    AI_REPLY_IN_TURN_PATCH,
+    AI_TURN_DOES_MORE_PATCH,
     DEBOUNCE_IN_TURN_BELOW_SECONDS,
     PLAN_AI_TURN,
     RUN_AI_TURN,
@@ -442,8 +441,7 @@ class LeadWorkflow:
         view = self._view
         # Asked before the plan, in the task that took the message: a patch first asked after a local activity can
         # land in a later workflow task than the code that asks it, and a replay would then not see it in time.
-        debounce_in_turn = workflow.patched(AI_DEBOUNCE_IN_TURN_PATCH)
-        send_in_turn = workflow.patched(AI_REPLY_IN_TURN_PATCH)
+        turn_does_more = workflow.patched(AI_TURN_DOES_MORE_PATCH)
         try:
             plan = await run_local_activity(
                 PLAN_AI_TURN,
@@ -467,7 +465,7 @@ class LeadWorkflow:
             wait = max(wait, (plan.opens_at - workflow.now()).total_seconds())
         not_before = None
         if (
-            debounce_in_turn
+            turn_does_more
             and 0 < wait < DEBOUNCE_IN_TURN_BELOW_SECONDS
             and plan.opens_at is None
             and accepted_at is not None
@@ -495,7 +493,7 @@ class LeadWorkflow:
                     active_enrollments=self._view.active_enrollments,
                     not_before=not_before,
                     answers_message_id=uuid.UUID(latest.message_id) if not_before else None,
-                    send_step=step if send_in_turn else None,
+                    send_step=step if turn_does_more else None,
                 ),
                 result_type=AiTurnResult,
                 **AI_TURN,
