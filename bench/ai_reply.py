@@ -12,7 +12,9 @@ Reported: p50/p99 of (reply accepted by the sandbox - webhook acknowledged - deb
 adds (webhook inbox, dispatcher, lead workflow, plan, turn activity with its database reads and usage writes,
 the outbox send); the conversations that got no reply in time; CPU per conversation of each stack process, as
 measured and beyond what the stack uses at rest (measured for 5 s before the drive: pollers and timers, which a small
-run would otherwise spread over few conversations).
+run would otherwise spread over few conversations); and where the time goes: for up to 100 sampled conversations,
+p50/p99 between consecutive marks of their lead workflow's history (started, debounce timer started/due/fired or the
+debounce's end in the turn, each activity scheduled/started/completed, the reply at the sandbox).
 Figures only: nothing here asserts a time.
 """
 
