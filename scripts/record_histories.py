@@ -378,8 +378,8 @@ async def _approve_the_draft_then_win(handle: WorkflowHandle) -> None:
 
 
 async def ai_debounce_from_acceptance(client: Client) -> list[WorkflowHandle]:
-    """Debounces counted from the webhook's acknowledgement: a long rest waited on a timer (a reply), a short rest
-    waited by the turn activity (a draft, approved)."""
+    """Debounces counted from the webhook's acknowledgement: a long rest waited on a timer, then its last second by
+    the turn activity (a reply); a short rest waited by the turn activity alone (a draft, approved)."""
     data = lead_input(stage=Stage.CONTACTED)
     DEBOUNCE_OF_LEAD[data.lead_id] = 2.5
     handle = await start(client, data)

@@ -19,15 +19,17 @@ NOTE_AI_MESSAGE_FALLBACK = "ai.note_message_fallback"
 
 # workflow.patched id of the AI agent in LeadWorkflow: histories recorded before it replay without AI turns.
 AI_AGENT_PATCH = "ai-agent"
-# workflow.patched id of the turn activity doing more of the turn: the short rest of a debounce (instead of a timer)
+# workflow.patched id of the turn activity doing more of the turn: the last second of a debounce (instead of a timer)
 # and the send of an auto reply through the outbox, under the step the workflow names (instead of a send activity of
 # the workflow's). Histories recorded before it replay with their timer and send activity. One id for both: each
 # patch a workflow meets costs it a marker and a search attribute upsert in its history.
 AI_TURN_DOES_MORE_PATCH = "ai-turn-does-more"
-# What is left of a debounce below this is waited in the turn activity: Temporal fires a timer shorter than a second
-# only after a second (measured: 0.5 s fired 493 ms late, 0.9 s 93 ms, 1.0 s and longer within 3 ms), and the timer's
-# own workflow task would sit between the wait and the model. Above it, a timer: no activity slot held for long.
-DEBOUNCE_IN_TURN_BELOW_SECONDS = 2.0
+# The last stretch of a debounce that the turn activity waits itself: the turn is scheduled this long before the
+# debounce ends, so the timer's workflow task and the activity's dispatch happen inside the debounce instead of after
+# it; what comes before is a timer, of at least this long, since Temporal fires a timer shorter than a second only
+# after a second (measured: 0.5 s fired 493 ms late, 0.9 s 93 ms, 1.0 s and longer within 3 ms). A rest under twice
+# this needs no timer at all. An activity slot is held for at most twice this.
+DEBOUNCE_END_IN_TURN_SECONDS = 1.0
 
 
 # Who the timeline and the outbox name for the agent's own replies.

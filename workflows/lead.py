@@ -31,8 +31,8 @@ Contract
 - AI agent (patch `ai-agent`): each inbound message that is not an opt-out, while the conversation's handler is not
   `human`, starts an AI turn: plan (local activity: is the agent on, its debounce, its answering hours), wait the
   debounce (a newer message supersedes the turn: only the latest turn of a burst goes on; it counts from the
-  webhook's acknowledgement, and a rest shorter than 2 s is waited by the turn activity, patch `ai-turn-does-more`,
-  which then answers nothing if a newer message was stored meanwhile), run the turn activity
+  webhook's acknowledgement, and its last second is waited by the turn activity, patch `ai-turn-does-more`, which
+  then answers nothing if a newer message was stored meanwhile), run the turn activity
   (model + tools), then act on its decision if no newer message came meanwhile (a stale result is dropped): a reply
   goes out through the WhatsApp outbox (step `ai:<run>:<turn>`; window, opt-out and pacing hold; an auto reply is
   sent by the turn activity itself, same patch, after it checked that the lead did not write again and
@@ -91,7 +91,7 @@ from workflows.ai_types import (
     AI_ACTOR,
     AI_AGENT_PATCH,
     AI_TURN_DOES_MORE_PATCH,
-    DEBOUNCE_IN_TURN_BELOW_SECONDS,
+    DEBOUNCE_END_IN_TURN_SECONDS,
     PLAN_AI_TURN,
     RUN_AI_TURN,
     SAVE_AI_DRAFT,
@@ -428,8 +428,8 @@ class LeadWorkflow:
         """One turn per inbound message; only the latest of a burst survives its debounce and acts.
 
         The debounce counts from when Leadflow acknowledged the message (`accepted_at`), not from this task: the way
-        to the workflow (inbox, dispatcher, this task, the plan) runs inside the debounce instead of after it. A
-        short rest of it is waited by the turn activity (DEBOUNCE_IN_TURN_BELOW_SECONDS), a longer one on a timer."""
+        to the workflow (inbox, dispatcher, this task, the plan) runs inside the debounce instead of after it. The rest
+        is waited on a timer but for its last stretch, which the turn activity waits (DEBOUNCE_END_IN_TURN_SECONDS)."""
         if not self._ai_may_answer() or self._finished():
             return
         self._view = self._view.model_copy(update={"ai_turns": self._view.ai_turns + 1})
@@ -466,13 +466,14 @@ class LeadWorkflow:
         not_before = None
         if (
             turn_does_more
-            and 0 < wait < DEBOUNCE_IN_TURN_BELOW_SECONDS
+            and wait > 0
             and plan.opens_at is None
-            and accepted_at is not None
             and plan.planned_at is not None
             and latest.message_id is not None
         ):
-            not_before, wait = plan.planned_at + timedelta(seconds=wait), 0.0
+            not_before = plan.planned_at + timedelta(seconds=wait)
+            last_stretch = DEBOUNCE_END_IN_TURN_SECONDS
+            wait = wait - last_stretch if wait >= 2 * last_stretch else 0.0
         if wait > 0:
             try:
                 await workflow.wait_condition(superseded, timeout=wait, timeout_summary="AI reply debounce")

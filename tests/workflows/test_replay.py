@@ -22,7 +22,7 @@ SCENARIOS = {
     "whatsapp_burst",
     # The AI agent's turns: reply, guardrail draft approved, handoff and hand-back, a draft withdrawn.
     "ai_turns",
-    # Debounces counted from the webhook's acknowledgement: one rest on a timer, one waited by the turn activity.
+    # Debounces counted from the webhook's acknowledgement: a timer then the turn's last second; the turn alone.
     "ai_debounce_from_acceptance",
     # An auto reply sent by its turn activity, then a draft approved and sent by the workflow.
     "ai_reply_in_turn",
