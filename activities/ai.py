@@ -279,7 +279,7 @@ class AiActivities:
         the newer message's own turn answers (checked just before the outbox claims the send, so a message stored in
         between still races it, as its signal raced the workflow's send before). A send that fails (throttled,
         refused, unconfirmed) is left to the workflow's send activity, which finds the same outbox row."""
-        if self.send_reply is None or seen is None or data.send_step is None:
+        if self.send_reply is None or seen is None:
             return result
         async with self.sessions() as session:
             moved_on = await MessageRepository(session).lead_wrote_after(
@@ -292,7 +292,7 @@ class AiActivities:
             return result.model_copy(
                 update={"kind": AiDecisionKind.NO_REPLY, "reason": "the lead wrote again, or a person took over"}
             )
-        return await self._deliver(data, data.send_step, result)
+        return await self._deliver(data, result)
 
     async def _handed_to_the_outbox(self, data: AiTurnInput) -> AiTurnResult | None:
         """A re-run of a turn whose earlier attempt already gave its reply to the outbox: that reply is the turn's
@@ -306,15 +306,16 @@ class AiActivities:
         if not text:
             return None
         log.info("ai turn %s of lead %s: the reply was handed to the outbox before", data.turn_key, data.lead_id)
-        return await self._deliver(data, data.send_step, AiTurnResult(kind=AiDecisionKind.REPLY, text=text))
+        return await self._deliver(data, AiTurnResult(kind=AiDecisionKind.REPLY, text=text))
 
-    async def _deliver(self, data: AiTurnInput, step: str, result: AiTurnResult) -> AiTurnResult:
-        assert self.send_reply is not None
+    async def _deliver(self, data: AiTurnInput, result: AiTurnResult) -> AiTurnResult:
+        """`result`'s reply through the outbox under the turn's step; unsent (left to the workflow) if that fails."""
+        assert self.send_reply is not None and data.send_step is not None
         send = SendWhatsAppInput(
             tenant_id=str(data.tenant_id),
             lead_id=str(data.lead_id),
             workflow_id=data.workflow_id,
-            step=step,
+            step=data.send_step,
             text=result.text,
             requested_by=f"{AI_ACTOR}:v{result.settings_version}",
         )
