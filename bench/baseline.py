@@ -16,6 +16,7 @@ and shutdown settings. The workflow sandbox re-imports this module: it imports n
 import asyncio
 import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 
 from temporalio import activity, workflow
@@ -136,9 +137,12 @@ async def measure_signal_with_start(client: Client, *, signals: int, workflows: 
     return rate
 
 
-async def measure_timer_burst(client: Client, *, n: int, lead_seconds: float = 20.0) -> float:
+async def measure_timer_burst(
+    client: Client, *, n: int, lead_seconds: float = 20.0, at_fire: Callable[[], None] | None = None
+) -> float:
     """Start `n` TimerBaselineWorkflows all due at one moment `lead_seconds` ahead; workflows per second from that
-    moment until the last completed (the bare engine's rate for a burst of due timer + activity workflows)."""
+    moment until the last completed (the bare engine's rate for a burst of due timer + activity workflows).
+    `at_fire`: called at that moment (e.g. a CPU reading, so the burst's own cost can be told from the starts')."""
     tag = uuid.uuid4().hex[:8]
     fire_at = time.time() + lead_seconds
     semaphore = asyncio.Semaphore(32)
@@ -152,6 +156,9 @@ async def measure_timer_burst(client: Client, *, n: int, lead_seconds: float = 2
     await asyncio.gather(*(start(i) for i in range(n)))
     if time.time() > fire_at:
         raise RuntimeError(f"starting {n} timer workflows took longer than {lead_seconds} s: raise lead_seconds")
+    if at_fire is not None:
+        await asyncio.sleep(max(0.0, fire_at - time.time()))
+        at_fire()
     for i in range(n):
         await client.get_workflow_handle(f"timer-baseline-{tag}-{i}").result()
     return n / (time.time() - fire_at)

@@ -15,17 +15,19 @@ bare-engine baseline worker) plus the provider sandbox, with the sandbox's statu
 
 Reported: lateness of each of A's sends beyond the pacing floor (T0 + i / LEADFLOW_WHATSAPP_SENDER_MESSAGES_PER_SECOND,
 i its rank) p50/p99/max; the achieved rate (N / (last send - T0)) and its ratio to min(pacing limit, bare engine
-rate); workflow tasks and activities per send (histories of up to 50 enrollments, from the timer that made the send
-due to the timer of the wait after it); CPU per send by process; for the replies, the lead writing → the stop in
-force (the reply's inbox row, committed before the webhook's 200: a later send of that lead waits until it is
-handled), webhook acknowledged → stop recorded (the conversation's `last_inbound_at`, which every later send checks)
-p50/p99 and → enrollment row exited p99, and any send to a replying lead after its reply; B's send lateness;
-duplicates, lost and stuck enrollments.
+rate), and the bare engine's CPU per workflow by process from the moment its timers fell due; workflow tasks and
+activities per send (histories of up to 50 enrollments, from the timer that made the send due to the timer of the
+wait after it) and where a send's time goes between those events (p50/p99); CPU per send by process; for the
+replies, the lead writing → the stop in force (the reply's inbox row, committed before the webhook's 200: a later
+send of that lead waits until it is handled), webhook acknowledged → stop recorded (the conversation's
+`last_inbound_at`, which every later send checks) p50/p99 and → enrollment row exited p99, and any send to a
+replying lead after its reply; B's send lateness; duplicates, lost and stuck enrollments.
 Figures only: nothing here asserts a time.
 """
 
 import argparse
 import asyncio
+import itertools
 import sys
 import time
 import uuid
@@ -176,33 +178,47 @@ def ts(text: str) -> float:
 
 async def tasks_per_send(
     temporal: Client, workflow_ids: list[str], *, within_seconds: float = 60.0
-) -> tuple[float, float]:
+) -> tuple[float, float, dict[str, list[float]]]:
     """Workflow tasks and activities from the timer that made each sampled send due to the timer of the wait after
-    it. A send's last workflow task can still be queued when the last send went out: waits for it (bounded)."""
+    it, and the time between those events (where the time goes: "timer fired -> workflow task started" is a wait
+    for a worker's poll, "activity started -> completed" the send's own run). A send's last workflow task can still
+    be queued when the last send went out: waits for it (bounded)."""
     deadline = time.monotonic() + within_seconds
     counts: dict[str, tuple[int, int]] = {}
+    gaps: dict[str, list[float]] = {}
     while True:
         for workflow_id in workflow_ids:
             if workflow_id in counts:
                 continue
             handle = temporal.get_workflow_handle(workflow_id)
-            kinds = [EventType.Name(e.event_type) async for e in handle.fetch_history_events()]
+            events = [e async for e in handle.fetch_history_events()]
+            kinds = [EventType.Name(e.event_type) for e in events]
             if "EVENT_TYPE_TIMER_FIRED" not in kinds:
                 continue
             fired = kinds.index("EVENT_TYPE_TIMER_FIRED")
             if "EVENT_TYPE_TIMER_STARTED" not in kinds[fired:]:
                 continue
-            between = kinds[fired : kinds.index("EVENT_TYPE_TIMER_STARTED", fired)]
+            end = kinds.index("EVENT_TYPE_TIMER_STARTED", fired)
+            between = kinds[fired:end]
             counts[workflow_id] = (
                 between.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED"),
                 between.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"),
             )
+            for before, after in itertools.pairwise(events[fired : end + 1]):
+                hop = f"{_event_name(before)} -> {_event_name(after)}"
+                seconds = after.event_time.ToDatetime().timestamp() - before.event_time.ToDatetime().timestamp()
+                gaps.setdefault(hop, []).append(seconds * 1000)
         if len(counts) == len(workflow_ids) or time.monotonic() > deadline:
             break
         await asyncio.sleep(1.0)
     if not counts:
-        return float("nan"), float("nan")
-    return sum(t for t, _ in counts.values()) / len(counts), sum(a for _, a in counts.values()) / len(counts)
+        return float("nan"), float("nan"), gaps
+    tasks = sum(t for t, _ in counts.values()) / len(counts)
+    return tasks, sum(a for _, a in counts.values()) / len(counts), gaps
+
+
+def _event_name(event: Any) -> str:
+    return EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").lower().replace("_", " ")
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -214,7 +230,14 @@ async def main(args: argparse.Namespace) -> int:
         say(f"machine load before: {machine_load()}")
 
         say(f"bare engine: {args.baseline} timer + one-activity workflows due at once")
-        bare = await measure_timer_burst(scene.temporal, n=args.baseline, lead_seconds=max(20.0, args.baseline / 20))
+        bare_cpu: list[dict[str, float]] = []
+        bare = await measure_timer_burst(
+            scene.temporal,
+            n=args.baseline,
+            lead_seconds=max(20.0, args.baseline / 20),
+            at_fire=lambda: bare_cpu.append(stack.cpu_seconds()),
+        )
+        bare_cpu.append(stack.cpu_seconds())
         say(f"bare engine: {bare:.1f} workflows/s")
 
         busy, busy_version, busy_stages = await scene.tenant("Busy", "100000000000001")
@@ -360,10 +383,12 @@ async def main(args: argparse.Namespace) -> int:
                 break
             await asyncio.sleep(1.0)
         sample = [e.workflow_id for e in burst[:: max(1, n // 50)]][:50]
-        tasks, activities = await tasks_per_send(scene.temporal, sample)
+        tasks, activities, gaps = await tasks_per_send(scene.temporal, sample)
 
         print(f"burst: {n} sends due at T0 from one sender, pacing {per_second}/s; {r} replies; 1 other tenant's send")
         print(f"bare engine: {bare:.1f} timer+activity workflows/s ({args.baseline} due at once)")
+        bare_report = cpu_report(*bare_cpu, seconds=args.baseline / bare, operations=args.baseline, unit="workflow")
+        print(f"bare engine CPU from the moment they fell due: {bare_report}")
         print(
             f"achieved: {rate:.1f} sends/s, ratio {rate / limit:.2f} to min(pacing {per_second}, bare {bare:.1f}); "
             f"last send {accepted[-1] - t0.timestamp():.1f} s after T0"
@@ -375,6 +400,9 @@ async def main(args: argparse.Namespace) -> int:
             f"p99 {percentile(lateness, 99):.1f} s, max {max(lateness, default=float('nan')):.1f} s"
         )
         print(f"per send: {tasks:.1f} workflow tasks, {activities:.1f} activities (histories of {len(sample)})")
+        print("where a send's time goes (the same histories, event to event):")
+        for hop, values in gaps.items():
+            print(f"  {hop}: p50 {percentile(values, 50):.0f} ms, p99 {percentile(values, 99):.0f} ms ({len(values)})")
         in_force = [(acknowledged[p] - written[p]) * 1000 for p in acknowledged]
         stops = [(stop_seen[p] - acknowledged[p]) * 1000 for p in acknowledged if p in stop_seen]
         exits = [(exited_seen[p] - acknowledged[p]) * 1000 for p in acknowledged if p in exited_seen]
