@@ -50,6 +50,8 @@ from core.db import create_engine, create_read_session_factory, create_session_f
 from core.feature_flags import FeatureFlagReader
 from core.live_events import LiveEvents
 from core.payload_codec import EncryptionCodec
+from core.process import freeze_startup_heap
+from core.profiling import log_gc_pauses
 from core.rate_limits import RateLimiter
 from core.redis import Keys, create_redis
 from core.temporal import connect_temporal
@@ -89,10 +91,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.job_workflows = JobWorkflowClient(app.state.temporal)
         app.state.live_events = LiveEvents(app.state.redis, Keys(settings.redis_prefix))
         app.state.call_workflows = CallWorkflowClient(app.state.temporal)
-        # What start-up allocated (modules, the app, its routes) lives as long as the process: moved out of the
-        # collector's generations, full collections stop walking it on every request burst.
-        gc.collect()
-        gc.freeze()
+        if settings.gc_pauses_file:
+            log_gc_pauses(settings.gc_pauses_file)
+        freeze_startup_heap()  # the modules, the app, its routes and clients: walked by no full collection
         try:
             yield
         finally:

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # A sampling profile of the process's Python threads, written to this file (core/profiling.py); off when unset.
     profile_samples_file: str | None = None
     profile_interval_ms: float = Field(default=10.0, gt=0)
+    # A line per garbage collection (its generation and pause) in this file (core/profiling.py); off when unset.
+    gc_pauses_file: str | None = None
     # The webhook dispatcher's Prometheus endpoint (dispatcher/metrics.py) on host:port when the port is set.
     dispatcher_metrics_host: str = "127.0.0.1"
     dispatcher_metrics_port: int | None = Field(default=None, ge=1, le=65535)

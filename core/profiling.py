@@ -5,13 +5,18 @@ thread's stack (the event loop, the workflow task threads) every `LEADFLOW_PROFI
 file every few seconds in the collapsed-stack format flame graph tools read (`frame;frame;leaf count` a line).
 Samples are of wall time: a thread idle in a wait shows as that wait (`scripts/profile_summary.py` leaves those
 out). Off by default; meant for benchmarks (`bench/`), not production.
+
+`LEADFLOW_GC_PAUSES_FILE` (written as `<file>.<pid>`) logs each run of the cyclic garbage collector, which stops
+every Python thread of the process meanwhile: `<unix time> <generation> <milliseconds> <objects collected>` a line.
 """
 
 import collections
+import gc
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 WRITE_EVERY_SECONDS = 5.0
@@ -50,3 +55,21 @@ def start_sampling(path: str, interval_ms: float) -> None:
                 written = time.monotonic()
 
     threading.Thread(target=sample, name="profile-sampler", daemon=True).start()
+
+
+def log_gc_pauses(path: str) -> Callable[[str, dict[str, int]], None]:
+    """Append a line to `<path>.<pid>` for each garbage collection: when it ended, its generation, how long the
+    process stood still for it, and what it freed. Answers the callback (`gc.callbacks.remove` stops the log)."""
+    target = Path(f"{path}.{os.getpid()}").open("a", buffering=1)  # line-buffered: readable while the process runs
+    started = 0.0
+
+    def on_collection(phase: str, info: dict[str, int]) -> None:
+        nonlocal started
+        if phase == "start":
+            started = time.perf_counter()
+            return
+        pause_ms = (time.perf_counter() - started) * 1000
+        target.write(f"{time.time():.3f} {info['generation']} {pause_ms:.2f} {info['collected']}\n")
+
+    gc.callbacks.append(on_collection)
+    return on_collection
