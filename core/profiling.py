@@ -60,7 +60,7 @@ def start_sampling(path: str, interval_ms: float) -> None:
 def log_gc_pauses(path: str) -> Callable[[str, dict[str, int]], None]:
     """Append a line to `<path>.<pid>` for each garbage collection: when it ended, its generation, how long the
     process stood still for it, and what it freed. Answers the callback (`gc.callbacks.remove` stops the log)."""
-    target = Path(f"{path}.{os.getpid()}").open("a", buffering=1)  # line-buffered: readable while the process runs
+    target = Path(f"{path}.{os.getpid()}")
     started = 0.0
 
     def on_collection(phase: str, info: dict[str, int]) -> None:
@@ -69,7 +69,8 @@ def log_gc_pauses(path: str) -> Callable[[str, dict[str, int]], None]:
             started = time.perf_counter()
             return
         pause_ms = (time.perf_counter() - started) * 1000
-        target.write(f"{time.time():.3f} {info['generation']} {pause_ms:.2f} {info['collected']}\n")
+        with target.open("a") as log:  # opened per line: readable while the process runs, no handle left open
+            log.write(f"{time.time():.3f} {info['generation']} {pause_ms:.2f} {info['collected']}\n")
 
     gc.callbacks.append(on_collection)
     return on_collection
