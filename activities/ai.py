@@ -72,6 +72,8 @@ from workflows.ai_types import (
     AiTurnPlan,
     AiTurnPlanRequest,
     AiTurnResult,
+    ai_reply_actor,
+    ai_reply_send,
 )
 from workflows.failures import WorkflowFailure
 
@@ -311,13 +313,13 @@ class AiActivities:
     async def _deliver(self, data: AiTurnInput, result: AiTurnResult) -> AiTurnResult:
         """`result`'s reply through the outbox under the turn's step; unsent (left to the workflow) if that fails."""
         assert self.send_reply is not None and data.send_step is not None
-        send = SendWhatsAppInput(
-            tenant_id=str(data.tenant_id),
-            lead_id=str(data.lead_id),
+        send = ai_reply_send(
+            tenant_id=data.tenant_id,
+            lead_id=data.lead_id,
             workflow_id=data.workflow_id,
             step=data.send_step,
-            text=result.text,
-            requested_by=f"{AI_ACTOR}:v{result.settings_version}",
+            text=result.text or "",
+            requested_by=ai_reply_actor(result.settings_version),
         )
         try:
             sent = await self.send_reply(send)

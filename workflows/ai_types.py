@@ -8,6 +8,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from domain.ai_agent import AgentMode, ConversationHandler
+from domain.whatsapp_messages import SendWhatsAppInput
 from workflows.shared import FrozenModel
 
 PLAN_AI_TURN = "ai.plan_turn"
@@ -34,6 +35,26 @@ DEBOUNCE_END_IN_TURN_SECONDS = 1.0
 
 # Who the timeline and the outbox name for the agent's own replies.
 AI_ACTOR = "ai_agent"
+
+
+def ai_reply_actor(settings_version: int) -> str:
+    """Who the outbox and the timeline name for a reply the agent sent on its own: the agent and its settings."""
+    return f"{AI_ACTOR}:v{settings_version}"
+
+
+def ai_reply_send(
+    *, tenant_id: uuid.UUID, lead_id: uuid.UUID, workflow_id: str, step: str, text: str, requested_by: str
+) -> SendWhatsAppInput:
+    """The outbox send of an AI reply under its step: one builder, so the turn activity and the workflow's own send
+    (its fallback, or an approved draft) write the same payload under the same key."""
+    return SendWhatsAppInput(
+        tenant_id=str(tenant_id),
+        lead_id=str(lead_id),
+        workflow_id=workflow_id,
+        step=step,
+        text=text,
+        requested_by=requested_by,
+    )
 
 
 class AiTurnPlanRequest(FrozenModel):

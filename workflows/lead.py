@@ -106,6 +106,8 @@ from workflows.ai_types import (
     DraftOutcome,
     HandlerRequest,
     PendingDraft,
+    ai_reply_actor,
+    ai_reply_send,
 )
 from workflows.call_types import CallLink
 from workflows.failures import WorkflowFailure
@@ -515,7 +517,7 @@ class LeadWorkflow:
             return
         if result.needs_approval is None:
             try:
-                await self._send_ai_reply(step, result.text, actor=f"{AI_ACTOR}:v{result.settings_version}")
+                await self._send_ai_reply(step, result.text, actor=ai_reply_actor(result.settings_version))
             except ApplicationError as err:
                 workflow.logger.warning("AI reply of turn %s to lead %s not sent: %s", turn, view.lead_id, err.message)
             return
@@ -523,9 +525,9 @@ class LeadWorkflow:
 
     async def _send_ai_reply(self, step: str, text: str, *, actor: str) -> SendWhatsAppResult:
         view = self._view
-        data = SendWhatsAppInput(
-            tenant_id=str(view.tenant_id),
-            lead_id=str(view.lead_id),
+        data = ai_reply_send(
+            tenant_id=view.tenant_id,
+            lead_id=view.lead_id,
             workflow_id=workflow.info().workflow_id,
             step=step,
             text=text,
