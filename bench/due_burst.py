@@ -214,7 +214,8 @@ async def tasks_per_send(
     if not counts:
         return float("nan"), float("nan"), gaps
     tasks = sum(t for t, _ in counts.values()) / len(counts)
-    return tasks, sum(a for _, a in counts.values()) / len(counts), gaps
+    activities = sum(a for _, a in counts.values()) / len(counts)
+    return tasks, activities, gaps
 
 
 def _event_name(event: Any) -> str:
