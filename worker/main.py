@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.ai import AiActivities
 from activities.calls import CallActivities
@@ -30,6 +30,7 @@ from core.config import Settings
 from core.feature_flags import FeatureFlagReader
 from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE, WORKER_GRACEFUL_SHUTDOWN
 from worker.activity_logging import ActivityLoggingInterceptor
+from worker.sandbox import CollectorPausedSandbox
 from workflows.bulk_start import BulkStartWorkflow
 from workflows.call import CallWorkflow
 from workflows.lead import LeadWorkflow
@@ -132,10 +133,11 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
     (bench/workflow_replay.py). Without it, determinism rests on the tests: every
     recorded history replays in the sandbox (tests/workflows/replay.py) and the workflow modules are read for
     non-deterministic calls (tests/workflows/test_workflow_code.py). Replays and history recordings keep the sandbox.
+    It loads workflow modules with the garbage collector paused (worker/sandbox.py).
     """
     if not sandboxed:
         return UnsandboxedWorkflowRunner()
-    return SandboxedWorkflowRunner(
+    return CollectorPausedSandbox(
         restrictions=SandboxRestrictions.default.with_passthrough_modules(*SANDBOX_PASSTHROUGH)
     )
 
