@@ -40,7 +40,12 @@ from domain.ai_agent import AgentMode
 from domain.feature_flags import FeatureFlag
 from domain.notifications import NotificationKind
 from domain.stages import Stage
-from domain.whatsapp_messages import SendWhatsAppInput, SendWhatsAppResult, send_idempotency_key
+from domain.whatsapp_messages import (
+    CONVERSATION_MOVED_ON,
+    SendWhatsAppInput,
+    SendWhatsAppResult,
+    send_idempotency_key,
+)
 from models import Message
 from repositories.ai_drafts import AiDraftRepository
 from repositories.ai_usage import AiUsageRepository
@@ -276,25 +281,14 @@ class AiActivities:
         return result
 
     async def _send_reply(self, data: AiTurnInput, result: AiTurnResult, seen: datetime | None) -> AiTurnResult:
-        """The turn's auto reply, sent here through the outbox (its step the workflow's own send would use), unless
-        the lead wrote again or a person took the conversation over since the turn read it: then nothing is sent and
-        the newer message's own turn answers (checked just before the outbox claims the send, so a message stored in
-        between still races it, as its signal raced the workflow's send before). A send that fails (throttled,
-        refused, unconfirmed) is left to the workflow's send activity, which finds the same outbox row."""
+        """The turn's auto reply, sent here through the outbox (its step the workflow's own send would use). Written
+        for the conversation as stored up to `seen`: the outbox refuses it if the lead wrote again or a person took the
+        conversation over since, deciding in the transaction that claims the send (after pacing), so nothing is sent
+        and the newer message's own turn answers. A send that fails otherwise (throttled, unconfirmed) is left to the
+        workflow's send activity, which finds the same outbox row and makes the same check."""
         if self.send_reply is None or seen is None:
             return result
-        async with self.sessions() as session:
-            moved_on = await MessageRepository(session).lead_wrote_after(
-                tenant_id=data.tenant_id, lead_id=data.lead_id, stored_after=seen
-            ) or await ConversationRepository(session).handled_by_a_person(
-                tenant_id=data.tenant_id, lead_id=data.lead_id
-            )
-        if moved_on:
-            log.info("ai turn %s of lead %s: reply dropped, the conversation moved on", data.turn_key, data.lead_id)
-            return result.model_copy(
-                update={"kind": AiDecisionKind.NO_REPLY, "reason": "the lead wrote again, or a person took over"}
-            )
-        return await self._deliver(data, result)
+        return await self._deliver(data, result.model_copy(update={"conversation_read_at": seen}))
 
     async def _handed_to_the_outbox(self, data: AiTurnInput) -> AiTurnResult | None:
         """A re-run of a turn whose earlier attempt already gave its reply to the outbox: that reply is the turn's
@@ -304,14 +298,24 @@ class AiActivities:
             row = await OutboxRepository(session).get(
                 idempotency_key=send_idempotency_key(data.workflow_id, data.send_step)
             )
-            text = row.payload.get("text") if row is not None else None
+            payload = row.payload if row is not None else {}
+        text = payload.get("text")
         if not text:
             return None
         log.info("ai turn %s of lead %s: the reply was handed to the outbox before", data.turn_key, data.lead_id)
-        return await self._deliver(data, AiTurnResult(kind=AiDecisionKind.REPLY, text=text))
+        read_at = payload.get("conversation_read_at")
+        return await self._deliver(
+            data,
+            AiTurnResult(
+                kind=AiDecisionKind.REPLY,
+                text=text,
+                conversation_read_at=datetime.fromisoformat(read_at) if read_at else None,
+            ),
+        )
 
     async def _deliver(self, data: AiTurnInput, result: AiTurnResult) -> AiTurnResult:
-        """`result`'s reply through the outbox under the turn's step; unsent (left to the workflow) if that fails."""
+        """`result`'s reply through the outbox under the turn's step; unsent (left to the workflow) if that fails, and
+        no reply at all if the conversation moved on."""
         assert self.send_reply is not None and data.send_step is not None
         send = ai_reply_send(
             tenant_id=data.tenant_id,
@@ -320,10 +324,16 @@ class AiActivities:
             step=data.send_step,
             text=result.text or "",
             requested_by=ai_reply_actor(result.settings_version),
+            conversation_read_at=result.conversation_read_at,
         )
         try:
             sent = await self.send_reply(send)
         except ApplicationError as error:
+            if error.type == CONVERSATION_MOVED_ON:
+                log.info("ai turn %s of lead %s: reply dropped, the conversation moved on", data.turn_key, data.lead_id)
+                return result.model_copy(
+                    update={"kind": AiDecisionKind.NO_REPLY, "reason": "the lead wrote again, or a person took over"}
+                )
             log.info(
                 "ai turn %s of lead %s: reply left to the send activity (%s)", data.turn_key, data.lead_id, error.type
             )

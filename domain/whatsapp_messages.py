@@ -80,6 +80,11 @@ class SendWhatsAppInput(BaseModel):
     # (`conversation.last_inbound_at`), is later than this. The enrollment's own workflow may not have heard of the
     # reply yet (its task queued behind a burst); the stored reply is what stops the send. None: no such check.
     stop_on_inbound_after: datetime | None = None
+    # An AI agent's reply, written for the conversation as stored up to this time (Leadflow's clock, the newest inbound
+    # message the turn read): refused (ConversationMovedOn) when a message of the lead was stored after it or a person
+    # took the conversation over, checked in the transaction that claims the send, after pacing. The newer message's
+    # own turn answers instead. None: no such check (an agent's message, an approved draft).
+    conversation_read_at: datetime | None = None
 
     @property
     def idempotency_key(self) -> str:
@@ -133,3 +138,6 @@ LEAD_REPLIED = "LeadReplied"  # a sequence's send after the lead replied (see `s
 # it): nothing is sent. A stop is final; a paused send goes out after the resume (the workflow asks again).
 ENROLLMENT_STOPPED = "EnrollmentStopped"
 ENROLLMENT_PAUSED = "EnrollmentPaused"
+# An AI reply the conversation moved past (see `conversation_read_at`): nothing is sent, and it is no failure (no
+# timeline entry): a newer turn answers.
+CONVERSATION_MOVED_ON = "ConversationMovedOn"

@@ -43,10 +43,18 @@ def ai_reply_actor(settings_version: int) -> str:
 
 
 def ai_reply_send(
-    *, tenant_id: uuid.UUID, lead_id: uuid.UUID, workflow_id: str, step: str, text: str, requested_by: str
+    *,
+    tenant_id: uuid.UUID,
+    lead_id: uuid.UUID,
+    workflow_id: str,
+    step: str,
+    text: str,
+    requested_by: str,
+    conversation_read_at: datetime | None = None,
 ) -> SendWhatsAppInput:
     """The outbox send of an AI reply under its step: one builder, so the turn activity and the workflow's own send
-    (its fallback, or an approved draft) write the same payload under the same key."""
+    (its fallback, or an approved draft) write the same payload under the same key. `conversation_read_at`: an auto
+    reply, dropped if the conversation moved on since (None for an approved draft: a person decided)."""
     return SendWhatsAppInput(
         tenant_id=str(tenant_id),
         lead_id=str(lead_id),
@@ -54,6 +62,7 @@ def ai_reply_send(
         step=step,
         text=text,
         requested_by=requested_by,
+        conversation_read_at=conversation_read_at,
     )
 
 
@@ -106,6 +115,8 @@ class AiTurnResult(FrozenModel):
     tools_run: tuple[str, ...] = ()
     # The stored message of a reply the turn sent itself (`send_step`); None: not sent, the workflow decides.
     sent_message_id: str | None = None
+    # An auto reply's `conversation_read_at` (domain/whatsapp_messages.py): the workflow's own send checks the same.
+    conversation_read_at: datetime | None = None
 
 
 class AiMessageRequest(FrozenModel):

@@ -63,7 +63,7 @@ waits on conditions over the view, so adding a handler never touches the main lo
 import asyncio
 import uuid
 from collections.abc import Awaitable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from temporalio import workflow
@@ -517,13 +517,20 @@ class LeadWorkflow:
             return
         if result.needs_approval is None:
             try:
-                await self._send_ai_reply(step, result.text, actor=ai_reply_actor(result.settings_version))
+                await self._send_ai_reply(
+                    step,
+                    result.text,
+                    actor=ai_reply_actor(result.settings_version),
+                    conversation_read_at=result.conversation_read_at,
+                )
             except ApplicationError as err:
                 workflow.logger.warning("AI reply of turn %s to lead %s not sent: %s", turn, view.lead_id, err.message)
             return
         await self._hold_as_draft(turn, step, result, plan)
 
-    async def _send_ai_reply(self, step: str, text: str, *, actor: str) -> SendWhatsAppResult:
+    async def _send_ai_reply(
+        self, step: str, text: str, *, actor: str, conversation_read_at: datetime | None = None
+    ) -> SendWhatsAppResult:
         view = self._view
         data = ai_reply_send(
             tenant_id=view.tenant_id,
@@ -532,6 +539,7 @@ class LeadWorkflow:
             step=step,
             text=text,
             requested_by=actor,
+            conversation_read_at=conversation_read_at,
         )
         sent = await self._send(data, AI_REPLY_SEND)
         self._view = self._view.model_copy(update={"ai_replies": self._view.ai_replies + 1})

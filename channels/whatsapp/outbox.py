@@ -7,9 +7,10 @@
 - A sequence's send of an enrollment a person stopped is refused (`EnrollmentStopped`), one a person paused is held
   (`SendHeld`, the row stays pending): the API records both on the enrollment row before the workflow hears of them.
 - An opted-out lead is refused; so is a sequence's send once the lead replied after `stop_on_inbound_after` (the
-  reply path stores the reply before any workflow hears of it). Free text goes out only inside the 24-hour window
-  after the lead's last inbound message, otherwise the step's fallback template, otherwise a refusal (recorded on the
-  timeline).
+  reply path stores the reply before any workflow hears of it), and an AI reply once the lead wrote again or a person
+  took the conversation over after `conversation_read_at` (checked after pacing, while the row is locked). Free text
+  goes out only inside the 24-hour window after the lead's last inbound message, otherwise the step's fallback
+  template, otherwise a refusal (recorded on the timeline).
 - Pacing (channels/whatsapp/pacing.py) is decided first, before a connection or the row's lock is taken, and may ask
   the caller to come back later (`SendDeferred`); a send that then makes no request frees its slot at once. The send
   holds the recipient's slot until its provider call is done; the interval to that person's next send starts then.
@@ -350,7 +351,10 @@ class WhatsAppSender:
         )
         if refusal.provider is not None:
             await self._store_failed(session, data, lead, refusal)
-        await _record(session, lead, data, "whatsapp_send_failed", {"reason": refusal.message, "error": refusal.kind})
+        if refusal.kind != kinds.CONVERSATION_MOVED_ON:  # a reply a newer turn replaces: nothing failed
+            await _record(
+                session, lead, data, "whatsapp_send_failed", {"reason": refusal.message, "error": refusal.kind}
+            )
         await session.commit()
 
     async def _prepare(
@@ -375,6 +379,8 @@ class WhatsAppSender:
                 )
         if lead.stage == Stage.OPTED_OUT:
             raise _opted_out()
+        if data.conversation_read_at is not None:
+            await _check_conversation_not_moved_on(session, lead, data.conversation_read_at)
         stop_after = data.stop_on_inbound_after
         # The inbox is read before the conversation: the dispatcher records a reply on the conversation before it
         # marks the reply's inbox row done, so a reply handled between the two reads is still seen by the second.
@@ -658,6 +664,30 @@ async def _apply_early_statuses(session: AsyncSession, tenant_id: uuid.UUID, pro
                 error_code=event.get("error_code"),
                 error_message=event.get("error_title"),
             )
+
+
+async def _check_conversation_not_moved_on(session: AsyncSession, lead: Lead, read_at: datetime) -> None:
+    """An AI reply written for the conversation as stored up to `read_at`: refused once a person took the
+    conversation over or a message of the lead was stored after it; deferred while one received after it waits in the
+    webhook inbox (handled, it is one of those)."""
+    tenant_id, lead_id = lead.tenant_id, lead.id
+    # The inbox first, as for a sequence's send: a message handled between the two reads is then seen by the second.
+    waiting = await WebhookInboxRepository(session).inbound_waiting_from(
+        phone=lead.phone, tenant_id=tenant_id, since=read_at
+    )
+    if await ConversationRepository(session).handled_by_a_person(
+        tenant_id=tenant_id, lead_id=lead_id
+    ) or await MessageRepository(session).lead_wrote_after(tenant_id=tenant_id, lead_id=lead_id, stored_after=read_at):
+        raise SendRefused(
+            kinds.CONVERSATION_MOVED_ON,
+            "the lead wrote again, or a person took the conversation over, after this reply was written; nothing was "
+            "sent (the newer message is answered on its own)",
+        )
+    if waiting:
+        raise SendDeferred(
+            "a message from the lead is stored but not handled yet; the reply waits to see whether it was overtaken",
+            retry_after_seconds=INBOUND_WAIT_RETRY_SECONDS,
+        )
 
 
 async def _record(
