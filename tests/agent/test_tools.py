@@ -9,7 +9,9 @@ import pytest
 from agent.tools import ScheduleCallbackArgs, SetStatusArgs, ToolRefused, parse_arguments, tool_definitions
 from domain.ai_agent import AgentTool
 
-LEAD = str(uuid.uuid4())
+# Fixed ids: test ids name them, and every test process must collect the same ids.
+LEAD = str(uuid.UUID(int=1))
+OTHER_LEAD = str(uuid.UUID(int=2))
 
 
 def test_valid_arguments_are_parsed() -> None:
@@ -24,8 +26,8 @@ def test_valid_arguments_are_parsed() -> None:
 @pytest.mark.parametrize(
     ("tool", "raw", "message"),
     [
-        (AgentTool.GET_LEAD, json.dumps({"lead_id": str(uuid.uuid4())}), "only act on its own lead"),
-        (AgentTool.SET_STATUS, json.dumps({"status": "won", "lead_id": str(uuid.uuid4())}), "only act on its own lead"),
+        (AgentTool.GET_LEAD, json.dumps({"lead_id": OTHER_LEAD}), "only act on its own lead"),
+        (AgentTool.SET_STATUS, json.dumps({"status": "won", "lead_id": OTHER_LEAD}), "only act on its own lead"),
         (AgentTool.SET_STATUS, "{}", "status: Field required"),
         (AgentTool.SET_STATUS, json.dumps({"status": "won", "tenant_id": "x"}), "tenant_id: Extra inputs"),
         (AgentTool.SCHEDULE_CALLBACK, '{"at_local": "tomorrow"}', "at_local"),
