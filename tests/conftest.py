@@ -26,6 +26,17 @@ pytest_plugins = [
 _exit_status = 0
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schemathesis names each of its tests by operation (`...[GET /healthz]`) but gives them all the test function's
+    node id. `./run test` hands tests to its processes by node id, which would run one operation of them all: each
+    such test's node id gets its name's operation."""
+    for item in items:
+        if not isinstance(item, pytest.Function) or "[" in item.nodeid or not item.name.endswith("]"):
+            continue
+        params = item.name.removeprefix(f"{item.originalname}[").removesuffix("]")
+        item._id = item._id.with_params(params)  # type: ignore[attr-defined]  # pytest keeps the id here
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     global _exit_status
     _exit_status = int(exitstatus)
