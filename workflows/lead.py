@@ -73,6 +73,7 @@ from core.queues import AI_PLAN, AI_REPLY_SEND, AI_TURN, DB_WRITE, LEAD_STATUS_M
 from domain.ai_agent import AgentMode, ConversationHandler
 from domain.stages import TERMINAL_STAGES, Stage, transition_error
 from domain.whatsapp_messages import (
+    CONVERSATION_MOVED_ON,
     LEAD_OPTED_OUT,
     RECIPIENT_OPTED_OUT,
     SEND_WHATSAPP_MESSAGE,
@@ -524,7 +525,9 @@ class LeadWorkflow:
                     conversation_read_at=result.conversation_read_at,
                 )
             except ApplicationError as err:
-                workflow.logger.warning("AI reply of turn %s to lead %s not sent: %s", turn, view.lead_id, err.message)
+                # Overtaken by a newer message (whose own turn answers) is the normal end of a stale reply.
+                log = workflow.logger.info if err.type == CONVERSATION_MOVED_ON else workflow.logger.warning
+                log("AI reply of turn %s to lead %s not sent: %s", turn, view.lead_id, err.message)
             return
         await self._hold_as_draft(turn, step, result, plan)
 
