@@ -298,19 +298,13 @@ class AiActivities:
             row = await OutboxRepository(session).get(
                 idempotency_key=send_idempotency_key(data.workflow_id, data.send_step)
             )
-            payload = row.payload if row is not None else {}
-        text = payload.get("text")
-        if not text:
+        handed = SendWhatsAppInput.model_validate(row.payload) if row is not None else None
+        if handed is None or not handed.text:
             return None
         log.info("ai turn %s of lead %s: the reply was handed to the outbox before", data.turn_key, data.lead_id)
-        read_at = payload.get("conversation_read_at")
         return await self._deliver(
             data,
-            AiTurnResult(
-                kind=AiDecisionKind.REPLY,
-                text=text,
-                conversation_read_at=datetime.fromisoformat(read_at) if read_at else None,
-            ),
+            AiTurnResult(kind=AiDecisionKind.REPLY, text=handed.text, conversation_read_at=handed.conversation_read_at),
         )
 
     async def _deliver(self, data: AiTurnInput, result: AiTurnResult) -> AiTurnResult:

@@ -97,6 +97,7 @@ class SendRefused(Exception):
         details: dict[str, str] | None = None,
         provider: str | None = None,
         provider_code: str | None = None,
+        failed_send: bool = True,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -105,6 +106,9 @@ class SendRefused(Exception):
         # Set when the provider itself refused the message: it is then shown in the conversation as failed.
         self.provider = provider
         self.provider_code = provider_code
+        # False for a send that simply is no longer wanted (a reply the conversation overtook): no failed send on the
+        # lead's timeline.
+        self.failed_send = failed_send
 
 
 class SendDeferred(Exception):
@@ -351,7 +355,7 @@ class WhatsAppSender:
         )
         if refusal.provider is not None:
             await self._store_failed(session, data, lead, refusal)
-        if refusal.kind != kinds.CONVERSATION_MOVED_ON:  # a reply a newer turn replaces: nothing failed
+        if refusal.failed_send:
             await _record(
                 session, lead, data, "whatsapp_send_failed", {"reason": refusal.message, "error": refusal.kind}
             )
@@ -682,6 +686,7 @@ async def _check_conversation_not_moved_on(session: AsyncSession, lead: Lead, re
             kinds.CONVERSATION_MOVED_ON,
             "the lead wrote again, or a person took the conversation over, after this reply was written; nothing was "
             "sent (the newer message is answered on its own)",
+            failed_send=False,
         )
     if waiting:
         raise SendDeferred(
