@@ -13,12 +13,17 @@
   channel (the outbox: effectively once, the stop record, pacing), then in one transaction its `sent` step row, the
   rows of what the workflow does next before it waits again, and the enrollment row as it will be then. One
   activity and two workflow tasks per due send, where a reservation, a send and three mirrors took five and six.
+- `schedule_send` / `settle_scheduled_send`: a due send written ahead for the scheduled-send drain
+  (worker/send_drain.py), which sends it at its time as `send_message` would without waking the workflow; and the
+  workflow taking it back when it wakes (cancelled if no drain has it yet, else its outcome, waited for while a drain
+  holds it).
 - `create_task` / `close_task` / `escalate_overdue_task`: the task row, once per step execution; closing only an
   open task; one `sequence_task_overdue` timeline event per task.
 - `set_lead_status`: runs the LeadWorkflow's `change_status` update through the Temporal client the worker injects
   (a workflow cannot send an update to another workflow). A refused transition is a result, not a failure.
 """
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -39,6 +44,7 @@ from models import Task
 from repositories.enrollments import RESERVED, SENT, EnrollmentRepository
 from repositories.leads import LeadRepository
 from repositories.notifications import NotificationRepository
+from repositories.scheduled_sends import ScheduledSendRepository
 from repositories.statuses import StatusRepository
 from repositories.tasks import TaskRepository
 from repositories.tenants import TenantRepository
@@ -53,8 +59,10 @@ from workflows.sequence_types import (
     ESCALATE_OVERDUE_TASK,
     MIRROR_ENROLLMENT,
     RESERVE_DAILY_SEND,
+    SCHEDULE_SEND,
     SEND_MESSAGE,
     SET_LEAD_STATUS,
+    SETTLE_SCHEDULED_SEND,
     TASK_CREATED_EVENT,
     TASK_OVERDUE_EVENT,
     CreatedTask,
@@ -67,10 +75,16 @@ from workflows.sequence_types import (
     LeadStatusSet,
     LeadStatusToSet,
     OverdueTask,
+    ScheduledDueSend,
+    ScheduledSendOutcome,
+    ScheduledSendState,
     StepRecord,
     TaskToClose,
     TaskToCreate,
 )
+
+# How often taking back a scheduled send looks again while a drain holds it.
+SETTLE_POLL_SECONDS = 0.25
 
 
 def _task_event_data(task: Task, *, title: str, due_at: datetime) -> dict[str, Any]:
@@ -208,6 +222,35 @@ class SequenceActivities:
             )
         await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
         return result
+
+    @activity.defn(name=SCHEDULE_SEND)
+    async def schedule_send(self, scheduled: ScheduledDueSend) -> str:
+        """Write the due send ahead (again, if an earlier one of this step was taken back); the row's state after."""
+        view = scheduled.due.after_view
+        async with self.session_factory() as session, session.begin():
+            return await ScheduledSendRepository(session).schedule(
+                tenant_id=view.tenant_id,
+                enrollment_id=view.enrollment_id,
+                workflow_id=scheduled.due.send.workflow_id,
+                key=scheduled.key,
+                due_at=scheduled.due_at,
+                due=scheduled.due.model_dump(mode="json"),
+                signal_when_settled=scheduled.signal_when_settled,
+            )
+
+    @activity.defn(name=SETTLE_SCHEDULED_SEND)
+    async def settle_scheduled_send(self, key: str) -> ScheduledSendOutcome:
+        """Take the send back if no drain has claimed it (cancelled), else its outcome, waiting while a drain holds
+        it. A row that is gone (its enrollment deleted) counts as cancelled."""
+        while True:
+            async with self.session_factory() as session, session.begin():
+                row = await ScheduledSendRepository(session).take_back(key=key)
+                if row is None or row.state == "cancelled":
+                    return ScheduledSendOutcome(key=key, state=ScheduledSendState.CANCELLED)
+                if row.state == "done" and row.outcome is not None:
+                    return ScheduledSendOutcome.model_validate(row.outcome)
+            activity.heartbeat()
+            await asyncio.sleep(SETTLE_POLL_SECONDS)
 
     @staticmethod
     async def _count_uncapped_send(

@@ -35,6 +35,12 @@ from domain.whatsapp_messages import (
 )
 
 
+def _heartbeat() -> None:
+    """The activity's heartbeat; nothing when the send runs outside an activity (the scheduled-send drain)."""
+    if activity.in_activity():
+        activity.heartbeat()
+
+
 class WhatsAppActivities(ProviderActivities):
     def __init__(self, **clients: Unpack[ProviderClients]) -> None:
         super().__init__(**clients)
@@ -52,7 +58,7 @@ class WhatsAppActivities(ProviderActivities):
             pacer=pacer,
             accepted=AcceptedSends(redis, keys),
             settings=settings,
-            heartbeat=activity.heartbeat,
+            heartbeat=_heartbeat,
         )
         self.channel = WhatsAppChannel(self.sender)
         self.live = LiveEvents(redis, keys)

@@ -16,8 +16,9 @@ bare-engine baseline worker) plus the provider sandbox, with the sandbox's statu
 Reported: lateness of each of A's sends beyond the pacing floor (T0 + i / LEADFLOW_WHATSAPP_SENDER_MESSAGES_PER_SECOND,
 i its rank) p50/p99/max; the achieved rate (N / (last send - T0)) and its ratio to min(pacing limit, bare engine
 rate), and the bare engine's CPU per workflow by process from the moment its timers fell due; workflow tasks and
-activities per send (histories of up to 50 enrollments, from the timer that made the send due to the timer of the
-wait after it) and where a send's time goes between those events (p50/p99); CPU per send by process; for the
+activities per send (histories of up to 50 enrollments, from T0 to the last send; none for a send the scheduled-send
+drain sent, its enrollment asleep past it), how many sends the drain sent and where a send's time goes between
+those events (p50/p99); CPU per send by process; for the
 replies, the lead writing → the stop in force (the reply's inbox row, committed before the webhook's 200: a later
 send of that lead waits until it is handled), webhook acknowledged → stop recorded (the conversation's
 `last_inbound_at`, which every later send checks) p50/p99 and → enrollment row exited p99, and any send to a
@@ -38,7 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
@@ -61,7 +62,7 @@ from bench.tenants import bench_tenant
 from channels.whatsapp.shard_router import ShardRouter
 from domain.sequences.definition import parse_definition
 from domain.stages import Stage
-from models import Conversation, Enrollment, Lead, OutboxMessage, Sequence, SequenceVersion, Tenant
+from models import Conversation, Enrollment, Lead, OutboxMessage, ScheduledSend, Sequence, SequenceVersion, Tenant
 from repositories.statuses import StatusRepository
 from workflow_clients.lead import LeadWorkflowClient
 from workflow_clients.sequence import SequenceWorkflowClient
@@ -166,6 +167,16 @@ class Scene:
             rows = await session.execute(select(Enrollment.id).where(Enrollment.id.in_(ids), Enrollment.revision > 0))
             return len(rows.all())
 
+    async def drained(self, ids: list[uuid.UUID]) -> int:
+        """How many of these enrollments' sends the scheduled-send drain sent (the rest: from their workflow)."""
+        async with self.sessions() as session:
+            found = await session.scalar(
+                select(func.count())
+                .select_from(ScheduledSend)
+                .where(ScheduledSend.enrollment_id.in_(ids), ScheduledSend.outcome["state"].astext == "sent")
+            )
+            return int(found or 0)
+
     async def messages(self) -> list[dict[str, Any]]:
         async with httpx.AsyncClient(base_url=self.sandbox_url, timeout=60) as http:
             found: list[dict[str, Any]] = (await http.get("/_sandbox/messages")).json()["messages"]
@@ -177,44 +188,33 @@ def ts(text: str) -> float:
 
 
 async def tasks_per_send(
-    temporal: Client, workflow_ids: list[str], *, within_seconds: float = 60.0
+    temporal: Client, workflow_ids: list[str], *, since: float, until: float
 ) -> tuple[float, float, dict[str, list[float]]]:
-    """Workflow tasks and activities from the timer that made each sampled send due to the timer of the wait after
-    it, and the time between those events (where the time goes: "timer fired -> workflow task started" is a wait
-    for a worker's poll, "activity started -> completed" the send's own run). A send's last workflow task can still
-    be queued when the last send went out: waits for it (bounded)."""
-    deadline = time.monotonic() + within_seconds
-    counts: dict[str, tuple[int, int]] = {}
+    """Workflow tasks and activities of each sampled enrollment between T0 (`since`) and the end of its burst
+    (`until`), and the time between its consecutive events in that window (where the time goes: "timer fired ->
+    workflow task started" is a wait for a worker's poll, "activity started -> completed" the send's own run). An
+    enrollment whose send went out through the scheduled-send drain has none: it sleeps past its send."""
+    counts: list[tuple[int, int]] = []
     gaps: dict[str, list[float]] = {}
-    while True:
-        for workflow_id in workflow_ids:
-            if workflow_id in counts:
-                continue
-            handle = temporal.get_workflow_handle(workflow_id)
-            events = [e async for e in handle.fetch_history_events()]
-            kinds = [EventType.Name(e.event_type) for e in events]
-            if "EVENT_TYPE_TIMER_FIRED" not in kinds:
-                continue
-            fired = kinds.index("EVENT_TYPE_TIMER_FIRED")
-            if "EVENT_TYPE_TIMER_STARTED" not in kinds[fired:]:
-                continue
-            end = kinds.index("EVENT_TYPE_TIMER_STARTED", fired)
-            between = kinds[fired:end]
-            counts[workflow_id] = (
-                between.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED"),
-                between.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"),
-            )
-            for before, after in itertools.pairwise(events[fired : end + 1]):
-                hop = f"{_event_name(before)} -> {_event_name(after)}"
-                seconds = after.event_time.ToDatetime().timestamp() - before.event_time.ToDatetime().timestamp()
-                gaps.setdefault(hop, []).append(seconds * 1000)
-        if len(counts) == len(workflow_ids) or time.monotonic() > deadline:
-            break
-        await asyncio.sleep(1.0)
+    for workflow_id in workflow_ids:
+        handle = temporal.get_workflow_handle(workflow_id)
+        events = [
+            e
+            async for e in handle.fetch_history_events()
+            if since <= e.event_time.ToDatetime(tzinfo=UTC).timestamp() <= until
+        ]
+        kinds = [EventType.Name(e.event_type) for e in events]
+        counts.append(
+            (kinds.count("EVENT_TYPE_WORKFLOW_TASK_COMPLETED"), kinds.count("EVENT_TYPE_ACTIVITY_TASK_SCHEDULED"))
+        )
+        for before, after in itertools.pairwise(events):
+            hop = f"{_event_name(before)} -> {_event_name(after)}"
+            seconds = after.event_time.ToDatetime().timestamp() - before.event_time.ToDatetime().timestamp()
+            gaps.setdefault(hop, []).append(seconds * 1000)
     if not counts:
         return float("nan"), float("nan"), gaps
-    tasks = sum(t for t, _ in counts.values()) / len(counts)
-    activities = sum(a for _, a in counts.values()) / len(counts)
+    tasks = sum(t for t, _ in counts) / len(counts)
+    activities = sum(a for _, a in counts) / len(counts)
     return tasks, activities, gaps
 
 
@@ -384,7 +384,9 @@ async def main(args: argparse.Namespace) -> int:
                 break
             await asyncio.sleep(1.0)
         sample = [e.workflow_id for e in burst[:: max(1, n // 50)]][:50]
-        tasks, activities, gaps = await tasks_per_send(scene.temporal, sample)
+        burst_end = (accepted[-1] if accepted else time.time()) + 5
+        tasks, activities, gaps = await tasks_per_send(scene.temporal, sample, since=t0.timestamp(), until=burst_end)
+        drained = await scene.drained([e.id for e in burst])
 
         print(f"burst: {n} sends due at T0 from one sender, pacing {per_second}/s; {r} replies; 1 other tenant's send")
         print(f"bare engine: {bare:.1f} timer+activity workflows/s ({args.baseline} due at once)")
@@ -400,7 +402,10 @@ async def main(args: argparse.Namespace) -> int:
             f"lateness beyond the pacing floor: p50 {percentile(lateness, 50):.1f} s, "
             f"p99 {percentile(lateness, 99):.1f} s, max {max(lateness, default=float('nan')):.1f} s"
         )
-        print(f"per send: {tasks:.1f} workflow tasks, {activities:.1f} activities (histories of {len(sample)})")
+        print(
+            f"per send: {tasks:.1f} workflow tasks, {activities:.1f} activities from T0 to the last send + 5 s "
+            f"(histories of {len(sample)}); sent by the scheduled-send drain: {drained} of {n}"
+        )
         print("where a send's time goes (the same histories, event to event):")
         for hop, values in gaps.items():
             print(f"  {hop}: p50 {percentile(values, 50):.0f} ms, p99 {percentile(values, 99):.0f} ms ({len(values)})")

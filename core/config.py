@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     worker_bulk_sticky_schedule_to_start_seconds: float = Field(default=60.0, gt=0)
     worker_bulk_max_concurrent_workflow_tasks: int = Field(default=64, ge=2)
     worker_bulk_max_concurrent_activities: int = Field(default=64, ge=1)
+    # Sends the scheduled-send drain (worker/send_drain.py) of a bulk worker process has under way at once.
+    worker_bulk_drain_concurrency: int = Field(default=64, ge=1)
     # Run workflow code inside the SDK's sandbox (a fresh import of the workflow's module for every workflow instance,
     # proxies that refuse non-deterministic calls). Off: the tests hold workflow code to what the sandbox enforces
     # (README, "Due-step bursts", gives the measurement and the checks behind the default).
@@ -202,6 +204,10 @@ class Settings(BaseSettings):
     lead_workflow_max_history_events: int = Field(default=2000, ge=100)
     # A sequence enrollment continues as new between steps once its history is this long.
     sequence_workflow_max_history_events: int = Field(default=2000, ge=100)
+    # An enrollment started with this on writes each send it plans ahead for the bulk workers' scheduled-send drain
+    # and sleeps past it, so a burst of due sends costs no workflow task (README, "Due-step bursts"). Off: the
+    # workflow wakes at the send's time and sends it in an activity. Frozen into each enrollment when it starts.
+    sequence_scheduled_sends: bool = True
     # How long the API waits for a lead workflow to answer a status change before answering 503.
     lead_status_change_timeout_seconds: float = Field(default=30.0, gt=0)
 

@@ -96,6 +96,15 @@ MANUAL_SEND: ActivityOptions = {**_WHATSAPP_SEND, "schedule_to_close_timeout": t
 # enrollment goes on.
 SEQUENCE_SEND: ActivityOptions = {**_WHATSAPP_SEND, "schedule_to_close_timeout": timedelta(hours=6)}
 
+# A scheduled send taken back or read (`sequence.settle_scheduled_send`): it waits, heartbeating, while a drain holds
+# the send, and is retried like a DB write. The scheduled-send drain keeps trying a throttled send for as long as
+# SEQUENCE_SEND's schedule-to-close timeout, with its backoff (worker/send_drain.py).
+SCHEDULED_SEND_SETTLE: HeartbeatActivityOptions = {
+    "start_to_close_timeout": timedelta(minutes=5),
+    "heartbeat_timeout": timedelta(seconds=30),
+    "retry_policy": DB_RETRY,
+}
+
 # A sequence's set_status step: an update of the lead's workflow, through an activity.
 SEQUENCE_SET_STATUS: ActivityOptions = {**DB_WRITE, "schedule_to_close_timeout": timedelta(minutes=10)}
 # A `call` step starting its call (a row and a workflow start): a refusal (no account, calls off) is non-retryable.

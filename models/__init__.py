@@ -16,6 +16,7 @@ from models.lead import Lead
 from models.message import Message
 from models.notification import Notification
 from models.outbox import OutboxMessage
+from models.scheduled_send import ScheduledSend
 from models.sequence import Sequence, SequenceVersion
 from models.shard import ShardAssignment
 from models.status import StatusDefinition
@@ -45,6 +46,7 @@ __all__ = [
     "Message",
     "Notification",
     "OutboxMessage",
+    "ScheduledSend",
     "Sequence",
     "SequenceVersion",
     "ShardAssignment",

@@ -31,6 +31,7 @@ from core.feature_flags import FeatureFlagReader
 from core.queues import LEADS_QUEUE, SEQUENCES_QUEUE, WORKER_GRACEFUL_SHUTDOWN
 from worker.activity_logging import ActivityLoggingInterceptor
 from worker.sandbox import CollectorPausedSandbox
+from worker.send_drain import ScheduledSendDrain
 from workflows.bulk_start import BulkStartWorkflow
 from workflows.call import CallWorkflow
 from workflows.lead import LeadWorkflow
@@ -65,6 +66,16 @@ def activities(
     resources: AsyncExitStack | None = None,
 ) -> list[Callable[..., Any]]:
     """Every activity the worker serves, bound to clients built once per process; `resources` closes them."""
+    return served_activities(settings, session_factory, client, resources)[0]
+
+
+def served_activities(
+    settings: Settings,
+    session_factory: async_sessionmaker[AsyncSession],
+    client: Client,
+    resources: AsyncExitStack | None = None,
+) -> tuple[list[Callable[..., Any]], SequenceActivities]:
+    """`activities()`, and the sequence activities the scheduled-send drain sends through."""
     whatsapp = WhatsAppActivities.for_process(settings, session_factory)
     if resources is not None:
         resources.push_async_callback(whatsapp.aclose)
@@ -87,7 +98,7 @@ def activities(
     calls = CallActivities.for_process(settings, session_factory, flags=reader, temporal=client, agents=factory)
     if resources is not None:
         resources.push_async_callback(calls.aclose)
-    return [
+    served: list[Callable[..., Any]] = [
         flags.get_feature_flags,
         leads.mirror_status_change,
         leads.record_speed_to_lead_alert,
@@ -95,6 +106,8 @@ def activities(
         sequences.mirror_enrollment,
         sequences.reserve_daily_send,
         sequences.send_message,
+        sequences.schedule_send,
+        sequences.settle_scheduled_send,
         sequences.create_task,
         sequences.close_task,
         sequences.escalate_overdue_task,
@@ -123,6 +136,7 @@ def activities(
         calls.summarize,
         calls.start_for_sequence,
     ]
+    return served, sequences
 
 
 def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
@@ -181,13 +195,16 @@ def worker_options(settings: Settings, queue: str) -> dict[str, Any]:
 
 
 class Workers:
-    """The process's workers, one per task queue it polls, sharing one set of activities and clients.
+    """The process's workers, one per task queue it polls, sharing one set of activities and clients, and the
+    scheduled-send drain when it polls the bulk queue.
 
     `async with workers:` runs them all in the background (as `async with Worker(...)` does); `run()` until shutdown.
     """
 
-    def __init__(self, workers: Sequence[Worker]) -> None:
+    def __init__(self, workers: Sequence[Worker], drain: ScheduledSendDrain | None = None) -> None:
         self.workers = list(workers)
+        self.drain = drain
+        self._drain_task: asyncio.Task[None] | None = None
         self._stack: AsyncExitStack | None = None
 
     @property
@@ -199,9 +216,19 @@ class Workers:
             for worker in self.workers:
                 await stack.enter_async_context(worker)
             self._stack = stack.pop_all()
+        if self.drain is not None:
+            self._drain_task = asyncio.create_task(self.drain.run(), name="scheduled-send drain")
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.drain is not None and self._drain_task is not None:
+            # No new claims; the sends under way finish within the workers' own grace, else their lease runs out.
+            self.drain.stop()
+            done, _ = await asyncio.wait({self._drain_task}, timeout=WORKER_GRACEFUL_SHUTDOWN.total_seconds())
+            if not done:
+                self._drain_task.cancel()
+                await asyncio.gather(self._drain_task, return_exceptions=True)
+            self._drain_task = None
         if self._stack is not None:
             stack, self._stack = self._stack, None
             await stack.__aexit__(None, None, None)
@@ -225,7 +252,16 @@ def build_worker(
     clients (HTTP, Redis) are built once for all of them and closed when `resources` closes: exit it after the
     workers stopped.
     """
-    served = activities(settings, session_factory, client, resources)
+    served, sequences = served_activities(settings, session_factory, client, resources)
+    polled = list(queues if queues is not None else settings.worker_queues)
+    drain = None
+    if BULK in polled:
+        drain = ScheduledSendDrain(
+            session_factory=session_factory,
+            sequences=sequences,
+            client=client,
+            concurrency=settings.worker_bulk_drain_concurrency,
+        )
     return Workers(
         [
             Worker(
@@ -237,6 +273,7 @@ def build_worker(
                 interceptors=worker_interceptors(client),
                 **worker_options(settings, queue),
             )
-            for queue in (queues if queues is not None else settings.worker_queues)
-        ]
+            for queue in polled
+        ],
+        drain,
     )

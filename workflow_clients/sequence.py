@@ -89,6 +89,7 @@ def sequence_workflow_input(
         enrolled_by=enrollment.enrolled_by,
         start_at=start_at,
         max_history_events=settings.sequence_workflow_max_history_events,
+        scheduled_sends=settings.sequence_scheduled_sends,
     )
 
 

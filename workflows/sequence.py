@@ -44,7 +44,14 @@ from typing import Any, Generic, TypeVar, cast
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
-from core.queues import AI_COMPOSE, DB_WRITE, SEQUENCE_CALL_START, SEQUENCE_SEND, SEQUENCE_SET_STATUS
+from core.queues import (
+    AI_COMPOSE,
+    DB_WRITE,
+    SCHEDULED_SEND_SETTLE,
+    SEQUENCE_CALL_START,
+    SEQUENCE_SEND,
+    SEQUENCE_SET_STATUS,
+)
 from domain.calls import sequence_branch
 from domain.sequences.preview import render_message
 from domain.sequences.schedule import StepPlan, add_duration, in_business_hours, next_index, plan_step, zone
@@ -110,9 +117,12 @@ from workflows.sequence_types import (
     MIRROR_ENROLLMENT,
     REPLIED_DETAIL,
     RESERVE_DAILY_SEND,
+    SCHEDULE_SEND,
+    SCHEDULED_SEND_SETTLED_SIGNAL,
     SEND_MESSAGE,
     SEQUENCE_CALL_ENDED_SIGNAL,
     SET_LEAD_STATUS,
+    SETTLE_SCHEDULED_SEND,
     START_SEQUENCE_CALL,
     TASK_NOT_OPEN,
     CreatedTask,
@@ -132,6 +142,10 @@ from workflows.sequence_types import (
     LeadStatusToSet,
     LeadUndeliverable,
     OverdueTask,
+    ScheduledDueSend,
+    ScheduledSendOutcome,
+    ScheduledSendState,
+    SendFailure,
     SequenceCallEnded,
     SequenceCallRequest,
     SequenceCallStarted,
@@ -144,7 +158,7 @@ from workflows.sequence_types import (
     TaskToCreate,
     stage_exit_reason,
 )
-from workflows.shared import opt_out_status_key, should_continue_as_new
+from workflows.shared import opt_out_status_key_in, should_continue_as_new
 
 _CALL_RESULTS = {
     "connected": StepResult.CALL_CONNECTED,
@@ -169,6 +183,16 @@ FOLDED_SEND_PATCH = "due-send-folded"
 # A send found its enrollment paused by a person whose `pause` update has not reached this workflow yet (queued behind
 # a burst): the workflow waits this long for it before asking again.
 PAUSE_UPDATE_WAIT = timedelta(minutes=1)
+
+# Scheduled sends (`SequenceWorkflowInput.scheduled_sends`): a send planned at least this far ahead is written for the
+# drain, and the workflow sleeps past it. It wakes before the step after the send falls due (half the time between
+# them, at most SCHEDULED_WAKE_LEAD before it), so a send after a wait is written ahead in turn; a step due within
+# SCHEDULED_SIGNAL_AFTER of the send has the drain signal the workflow instead (waking at SCHEDULED_SIGNAL_FALLBACK
+# after the send's time at the latest).
+SCHEDULE_AHEAD = timedelta(seconds=1)
+SCHEDULED_WAKE_LEAD = timedelta(hours=1)
+SCHEDULED_SIGNAL_AFTER = timedelta(minutes=1)
+SCHEDULED_SIGNAL_FALLBACK = timedelta(hours=1)
 
 S = TypeVar("S", bound=StepBase)
 
@@ -294,6 +318,9 @@ class SequenceWorkflow:
         # Ended by a send that found the person's stop recorded before this workflow heard of it: that person's `stop`
         # update, when it comes, answers the view instead of "already ended".
         self._stop_update_due = False
+        # A send written ahead for the drain (its outbox key), and its outcome once the drain signalled it.
+        self._scheduled_key: str | None = None
+        self._scheduled_outcome: ScheduledSendOutcome | None = None
         # Step type → handler. A type missing here (a newer worker's) is recorded as skipped.
         self._handlers: dict[type[StepBase], StepHandler] = {
             SendWhatsAppStep: self._send_step,
@@ -367,35 +394,41 @@ class SequenceWorkflow:
                 next_action_at=plan.fire_at,
             )
             await self._mirror(from_loop=True)
-            reached = await self._hold(plan.fire_at)
-            if reached is Hold.ENDED:
-                return ENDED
-            if reached is Hold.LATE:
-                if not workflow.patched(PAUSE_HOLDS_SCHEDULE_PATCH):
+            ctx = StepContext(step=step, index=index, number=number, plan=plan)
+            sent: StepOutcome | DailySendDecision | Held | None = None
+            if type(step) is SendWhatsAppStep and self._schedules(plan, late):
+                # None: taken back unsent (an end, a pause, or the drain never came to it); the step goes on below.
+                sent = await self._scheduled_send(cast("StepContext[SendWhatsAppStep]", ctx), cap)
+            if sent is None:
+                reached = await self._hold(plan.fire_at)
+                if reached is Hold.ENDED:
+                    return ENDED
+                if reached is Hold.LATE:
+                    if not workflow.patched(PAUSE_HOLDS_SCHEDULE_PATCH):
+                        ready_at = workflow.now()
+                        continue
+                    # A pause holds the schedule, it does not move it: the step acts now on its planned times (a
+                    # wait ends when it would have ended), like a step that was paused after it began.
+                    late = True
+                if self._outside_hours(step) and workflow.patched(REPLAN_PAST_DUE_PATCH):
+                    # The plan is past (a pause, a backlog of starts, a start_at in the past) and now is outside the
+                    # lead's hours: plan again from now, so business hours still apply.
                     ready_at = workflow.now()
                     continue
-                # A pause holds the schedule, it does not move it: the step acts now on its planned times (a wait
-                # ends when it would have ended), like a step that was paused after it began.
-                late = True
-            if self._outside_hours(step) and workflow.patched(REPLAN_PAST_DUE_PATCH):
-                # The plan is past (a pause, a backlog of starts, a start_at in the past) and now is outside the
-                # lead's hours: plan again from now, so business hours still apply.
-                ready_at = workflow.now()
+                if type(step) is SendWhatsAppStep and workflow.patched(FOLDED_SEND_PATCH):
+                    sent = await self._folded_send(cast("StepContext[SendWhatsAppStep]", ctx), cap, late)
+            if isinstance(sent, Held):
+                if not await self._wait_out_pause():
+                    return ENDED
+                ready_at = workflow.now()  # planned again: business hours apply to the held send
                 continue
-            ctx = StepContext(step=step, index=index, number=number, plan=plan)
-            if type(step) is SendWhatsAppStep and workflow.patched(FOLDED_SEND_PATCH):
-                folded = await self._folded_send(cast("StepContext[SendWhatsAppStep]", ctx), cap, late)
-                if isinstance(folded, Held):
-                    if not await self._wait_out_pause():
-                        return ENDED
-                    ready_at = workflow.now()  # planned again: business hours apply to the held send
-                    continue
-                if isinstance(folded, DailySendDecision):
-                    deferrals += 1
-                    await self._record(ctx, StepResult.DEFERRED, folded.reason, times=deferrals)
-                    ready_at = folded.defer_until or workflow.now()
-                    continue
-                return folded
+            if isinstance(sent, DailySendDecision):
+                deferrals += 1
+                await self._record(ctx, StepResult.DEFERRED, sent.reason, times=deferrals)
+                ready_at = sent.defer_until or workflow.now()
+                continue
+            if sent is not None:
+                return sent
             if cap is not None:
                 # The send counts on the tenant day it goes out (now), not the day it was planned for: a step planned
                 # in the past (a backlog, a start_at days ago) must not take an earlier day's unused slots.
@@ -432,6 +465,15 @@ class SequenceWorkflow:
         release_at = ctx.plan.release_at
         self._change(next_action_at=release_at)
         await self._record(ctx, StepResult.WAITING, f"until {release_at.isoformat()}")
+        following = self._next(ctx.index, release_at)
+        if (
+            self._input.scheduled_sends
+            and isinstance(following, Advance)
+            and following.index is not None
+            and type(self._definition.steps[following.index]) is SendWhatsAppStep
+        ):
+            # The send after the wait holds for its own time, written ahead for the drain: the wait ends with it.
+            return following
         reached = await self._hold(release_at)
         if reached is Hold.ENDED:
             return ENDED
@@ -708,12 +750,26 @@ class SequenceWorkflow:
     async def _send_failed(self, err: ActivityError) -> ActionResult:
         """What a refused send means for the enrollment (an opt-out, a reply, a gone lead end it)."""
         cause = err.cause
-        kind = cause.type if isinstance(cause, ApplicationError) else None
-        reason = cause.message if isinstance(cause, FailureError) else str(cause)
-        if kind == RECIPIENT_OPTED_OUT and isinstance(cause, ApplicationError):
+        details: object = None
+        if isinstance(cause, ApplicationError):
+            try:
+                details = cause.details[0] if cause.details else None
+            except Exception:  # details that cannot be decoded: as if there were none
+                details = None
+        return await self._send_refused(
+            SendFailure(
+                kind=cause.type if isinstance(cause, ApplicationError) else None,
+                message=cause.message if isinstance(cause, FailureError) else str(cause),
+                details=details if isinstance(details, dict) else None,
+            )
+        )
+
+    async def _send_refused(self, failure: SendFailure) -> ActionResult:
+        kind, reason = failure.kind, failure.message
+        if kind == RECIPIENT_OPTED_OUT:
             # WhatsApp says the person stopped our messages: the lead opts out too (its other enrollments end).
             self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, reason)
-            await self._move_lead(opt_out_status_key(cause), reason)
+            await self._move_lead(opt_out_status_key_in(failure.details), reason)
         elif kind == LEAD_OPTED_OUT:
             self._end(EnrollmentStatus.EXITED, EXIT_OPTED_OUT, reason)
         elif kind == UNDELIVERABLE:
@@ -723,8 +779,7 @@ class SequenceWorkflow:
         elif kind == ENROLLMENT_STOPPED:
             # A person stopped the enrollment; their `stop` update has not reached this workflow yet.
             if not self._view.status.ended:
-                details = cause.details if isinstance(cause, ApplicationError) else ()
-                recorded = details[0] if details and isinstance(details[0], dict) else {}
+                recorded = failure.details or {}
                 self._end(EnrollmentStatus.STOPPED, EXIT_STOPPED, str(recorded.get("detail") or reason))
                 self._stop_update_due = True
             return ActionResult(StepResult.STOPPED, reason)
@@ -785,11 +840,12 @@ class SequenceWorkflow:
         return self._after_late(self._next(ctx.index, ctx.plan.release_at), late)
 
     def _after_send(
-        self, ctx: StepContext[SendWhatsAppStep], late: bool
+        self, ctx: StepContext[SendWhatsAppStep], late: bool, at: datetime | None = None
     ) -> tuple[EnrollmentView, tuple[StepRecord, ...]]:
-        """The view this workflow will have when it next waits, if the send goes out and nothing else happens: the
-        next step planned (and a wait that begins at once, begun). Anything else happening shows at that hold as a
-        difference, and is mirrored then."""
+        """The view this workflow will have when it next waits, if the send goes out (now, or at `at`) and nothing
+        else happens: the next step planned (and a wait that begins at once, begun). Anything else happening shows
+        at that hold as a difference, and is mirrored then."""
+        sent_at = at or workflow.now()
         view = self._view.model_copy(update={"steps_run": ctx.number})
         following = self._after_late(self._next(ctx.index, ctx.plan.release_at), late)
         if not isinstance(following, Advance) or following.index is None:
@@ -810,7 +866,7 @@ class SequenceWorkflow:
                 "next_action_at": plan.fire_at,
             }
         )
-        if type(nxt) is not WaitStep or plan.fire_at > workflow.now():
+        if type(nxt) is not WaitStep or plan.fire_at > sent_at:
             return view, ()
         waiting = StepRecord(
             number=ctx.number + 1,
@@ -823,6 +879,101 @@ class SequenceWorkflow:
             detail=f"until {plan.release_at.isoformat()}",
         )
         return view.model_copy(update={"steps_run": ctx.number + 1, "next_action_at": plan.release_at}), (waiting,)
+
+    # The scheduled send ----------------------------------------------------------------------------------------------
+
+    def _schedules(self, plan: StepPlan, late: bool) -> bool:
+        """Whether this send is written ahead for the drain: the enrollment was started so, and it is due ahead."""
+        return (
+            self._input.scheduled_sends
+            and not late
+            and self._view.status == EnrollmentStatus.ACTIVE
+            and plan.fire_at >= workflow.now() + SCHEDULE_AHEAD
+        )
+
+    async def _scheduled_send(
+        self, ctx: StepContext[SendWhatsAppStep], cap: int | None
+    ) -> StepOutcome | DailySendDecision | Held | None:
+        """The due send written ahead for the drain (`sequence.schedule_send`), the workflow asleep past its time.
+
+        Woken by its timer (before the step after the send), by the drain's signal, or by an end or a pause, it takes
+        the send back or reads what became of it (`sequence.settle_scheduled_send`). None: taken back unsent; else as
+        `_folded_send` answers."""
+        step, number, fire_at = ctx.step, ctx.number, ctx.plan.fire_at
+        self._change()  # a revision for the drain's write: whatever this workflow writes after it is newer
+        sent_step = StepRecord(
+            number=number,
+            index=ctx.index,
+            step_id=step.id or "",
+            type=_type_of(step),
+            planned_at=fire_at,
+            fired_at=fire_at,
+            result=StepResult.SENT.value,
+        )
+        after_view, after_steps = self._after_send(ctx, False, at=fire_at)
+        next_at = after_view.next_action_at
+        signal = next_at is None or next_at - fire_at < SCHEDULED_SIGNAL_AFTER
+        if signal or next_at is None:
+            wake_at = fire_at + SCHEDULED_SIGNAL_FALLBACK
+        else:
+            wake_at = max(fire_at + (next_at - fire_at) / 2, next_at - SCHEDULED_WAKE_LEAD)
+        due = DueSend(
+            send=self._send_input(step, number),
+            sent_step=sent_step,
+            reservation=self._reservation(ctx, fire_at, cap) if cap is not None else None,
+            after=after_steps,
+            after_view=after_view.model_copy(update={"revision": self._view.revision}),
+            after_exits_on_reply_after=self._reply_stop(after_view, holding_for_reply=False),
+        )
+        scheduled = ScheduledDueSend(due=due, due_at=fire_at, signal_when_settled=signal)
+        await workflow.execute_activity(
+            SCHEDULE_SEND, scheduled, result_type=str, summary=f"schedule send step {step.id}", **DB_WRITE
+        )
+        self._scheduled_key, self._scheduled_outcome = scheduled.key, None
+        try:
+            await self._hold(
+                wake_at,
+                done=lambda: self._scheduled_outcome is not None or self._view.status != EnrollmentStatus.ACTIVE,
+            )
+            outcome = await workflow.execute_activity(
+                SETTLE_SCHEDULED_SEND,
+                scheduled.key,
+                result_type=ScheduledSendOutcome,
+                summary=f"settle send step {step.id}",
+                **SCHEDULED_SEND_SETTLE,
+            )
+        finally:
+            self._scheduled_key = None
+        return await self._settled(ctx, outcome, sent_step, after_view, after_steps)
+
+    async def _settled(
+        self,
+        ctx: StepContext[SendWhatsAppStep],
+        outcome: ScheduledSendOutcome,
+        sent_step: StepRecord,
+        after_view: EnrollmentView,
+        after_steps: tuple[StepRecord, ...],
+    ) -> StepOutcome | DailySendDecision | Held | None:
+        """What a scheduled send's outcome means for the enrollment, as for a folded send's."""
+        if outcome.state is ScheduledSendState.CANCELLED:
+            return None
+        if outcome.state is ScheduledSendState.HELD:
+            return ENDED if self._view.status.ended else HELD
+        if outcome.state is ScheduledSendState.DEFERRED and outcome.result and outcome.result.deferred:
+            return ENDED if self._view.status.ended else outcome.result.deferred
+        self._change(steps_run=ctx.number)
+        if outcome.state is ScheduledSendState.SENT and outcome.result is not None:
+            result = outcome.result
+            record = sent_step.model_copy(update={"detail": result.detail, "fired_at": result.fired_at})
+            self._prewrite = Prewrite(
+                records={(r.number, r.result): r for r in (record, *after_steps)}, view=_projection(after_view)
+            )
+            await self._record(ctx, StepResult.SENT, result.detail)
+        else:
+            failure = outcome.failure or SendFailure(message=f"the scheduled send ended {outcome.state.value}")
+            done = await self._send_refused(failure)
+            await self._record(ctx, done.result, done.detail)
+        return self._next(ctx.index, ctx.plan.release_at)
 
     def _after_late(self, outcome: StepOutcome, late: bool) -> StepOutcome:
         resumed_at = self._resumed_at
@@ -927,6 +1078,12 @@ class SequenceWorkflow:
                 continue  # the top of the loop tells an end or an event that came with the deadline from DUE
 
     # Signals from the LeadWorkflow -----------------------------------------------------------------------------------
+
+    @workflow.signal(name=SCHEDULED_SEND_SETTLED_SIGNAL)
+    def scheduled_send_settled(self, outcome: ScheduledSendOutcome) -> None:
+        """From the drain: the send written ahead was settled (a send of an earlier step execution is ignored)."""
+        if outcome.key == self._scheduled_key:
+            self._scheduled_outcome = outcome
 
     @workflow.signal(name=LEAD_REPLIED_SIGNAL)
     def lead_replied(self, reply: LeadReplied) -> None:

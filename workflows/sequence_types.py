@@ -28,6 +28,10 @@ SET_LEAD_STATUS = "sequence.set_lead_status"
 # A due send with its bookkeeping folded in: the daily-cap slot, the send (the outbox, as `whatsapp.send_message`),
 # its step row and the enrollment row as the workflow will have it at its next hold, in one activity.
 SEND_MESSAGE = "sequence.send_message"
+# A due send written ahead of its time for the scheduled-send drain, and the workflow taking it back or reading its
+# outcome when it next wakes (models/scheduled_send.py).
+SCHEDULE_SEND = "sequence.schedule_send"
+SETTLE_SCHEDULED_SEND = "sequence.settle_scheduled_send"
 # A `call` step's call (activities/calls.py: it writes the call row and starts its CallWorkflow).
 START_SEQUENCE_CALL = "call.start_for_sequence"
 
@@ -177,6 +181,11 @@ class SequenceWorkflowInput(FrozenModel):
     reply_horizon: datetime | None = Field(
         default=None, description="continue-as-new: a reply received after this ends the enrollment's sends"
     )
+    scheduled_sends: bool = Field(
+        default=False,
+        description="a send planned ahead is written for the scheduled-send drain, the workflow sleeping past it "
+        "(LEADFLOW_SEQUENCE_SCHEDULED_SENDS when the enrollment started; runs started before it: False)",
+    )
 
 
 # Signals from the LeadWorkflow ---------------------------------------------------------------------------------------
@@ -293,6 +302,45 @@ class DueSendResult(FrozenModel):
         return f"{self.sent.mode} {self.sent.provider_message_id}"
 
 
+class ScheduledDueSend(FrozenModel):
+    """`sequence.schedule_send`: a due send written ahead, for the drain to send at `due_at` as `sequence.send_message`
+    would. `signal_when_settled`: the workflow has nothing to wake it soon after the send (the step after it is due
+    at once), so the drain signals it even after a plain send; other outcomes always signal."""
+
+    due: DueSend
+    due_at: datetime
+    signal_when_settled: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.due.send.idempotency_key
+
+
+class SendFailure(FrozenModel):
+    """A send's refusal or final failure, as the workflow reads an activity's `ApplicationError`."""
+
+    kind: str | None = None
+    message: str
+    details: dict[str, Any] | None = None  # the error's first detail, when it is a mapping
+
+
+class ScheduledSendState(StrEnum):
+    CANCELLED = "cancelled"  # taken back before a drain claimed it: nothing was sent
+    SENT = "sent"
+    DEFERRED = "deferred"  # over the daily cap: `result.deferred` says until when
+    HELD = "held"  # a person paused the enrollment: nothing went out, the outbox row waits for the resume
+    FAILED = "failed"  # refused, or throttled for longer than a sequence send keeps trying: `failure`
+
+
+class ScheduledSendOutcome(FrozenModel):
+    """What became of a scheduled send (`sequence.settle_scheduled_send`, and the drain's signal)."""
+
+    key: str
+    state: ScheduledSendState
+    result: DueSendResult | None = None
+    failure: SendFailure | None = None
+
+
 class TaskToCreate(FrozenModel):
     tenant_id: uuid.UUID
     lead_id: uuid.UUID
@@ -360,6 +408,8 @@ ENROLLMENT_STARTED_SIGNAL = "enrollment_started"
 ENROLLMENT_ENDED_SIGNAL = "enrollment_ended"
 # From a `call` step's CallWorkflow to its enrollment, when the call ended.
 SEQUENCE_CALL_ENDED_SIGNAL = "call_ended"
+# From the scheduled-send drain: a send written ahead was settled (`ScheduledSendOutcome`).
+SCHEDULED_SEND_SETTLED_SIGNAL = "scheduled_send_settled"
 
 
 class SequenceCallRequest(FrozenModel):

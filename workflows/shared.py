@@ -24,6 +24,11 @@ def opt_out_status_key(error: ApplicationError) -> str:
         details = error.details[0] if error.details else None
     except Exception:  # details that cannot be decoded: fall back to the default key
         details = None
+    return opt_out_status_key_in(details)
+
+
+def opt_out_status_key_in(details: object) -> str:
+    """The opted-out status key in a send refusal's first detail, else the default key."""
     key = details.get("opt_out_status_key") if isinstance(details, dict) else None
     return key if isinstance(key, str) and key else Stage.OPTED_OUT.value
 

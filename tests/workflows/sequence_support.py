@@ -26,7 +26,7 @@ from domain.whatsapp_messages import InboundWhatsAppMessage
 from models import Enrollment, EnrollmentStep, Lead, Sequence, SequenceVersion, Task, Tenant, TimelineEvent
 from repositories.statuses import StatusRepository
 from tests.fixtures.sandbox import unique_number
-from tests.fixtures.whatsapp import create_sandbox_tenant, eventually, fresh_wamid
+from tests.fixtures.whatsapp import add_message, create_sandbox_tenant, eventually, fresh_wamid
 from tests.fixtures.workflow_calls import enrollment_workflows, lead_workflows
 from tests.workflows.support import time_skipping_server
 from worker.main import build_worker
@@ -72,6 +72,25 @@ def inbound(body: str, **details: Any) -> InboundWhatsAppMessage:
     return InboundWhatsAppMessage(
         provider="cloud", provider_message_id=fresh_wamid(), body=body, received_at=datetime.now(UTC), **details
     )
+
+
+async def lead_writes(client: Client, world: "SequenceWorld", lead: Lead, body: str) -> datetime:
+    """The reply path of the dispatcher: the inbound message stored (with the conversation's stop record), then told
+    to the lead's workflow. Returns when it was received."""
+    received_at = datetime.now(UTC)
+    wamid = fresh_wamid()
+    message_id = await add_message(
+        world.session_factory, world.tenant.id, lead.id, body=body, at=received_at, provider_message_id=wamid
+    )
+    handle = client.get_workflow_handle(f"lead:{world.tenant.slug}:{lead.id}")
+    await handle.signal(
+        LeadWorkflow.record_inbound_message,
+        InboundWhatsAppMessage(
+            provider="sandbox", provider_message_id=wamid, message_id=str(message_id), body=body,
+            received_at=received_at,
+        ),
+    )  # fmt: skip
+    return received_at
 
 
 def phone_in(zone: str) -> str:

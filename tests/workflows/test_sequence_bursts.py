@@ -25,10 +25,10 @@ from api.services.api_keys import create_api_key
 from core.config import Settings
 from core.queues import SEQUENCES_QUEUE
 from domain.permissions import Role
-from domain.whatsapp_messages import ENROLLMENT_STOPPED, LEAD_REPLIED, InboundWhatsAppMessage
+from domain.whatsapp_messages import ENROLLMENT_STOPPED, LEAD_REPLIED
 from models import Conversation, Enrollment, Lead, OutboxMessage
-from tests.fixtures.whatsapp import add_message, eventually, fresh_wamid
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, all_week, make_world
+from tests.fixtures.whatsapp import eventually
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, all_week, lead_writes, make_world
 from worker.main import WORKFLOWS, activities, workflow_runner
 from workflow_clients.sequence import ANSWER_WITHIN, TASK_TIMEOUT
 from workflows.ids import lead_workflow_id
@@ -141,22 +141,11 @@ async def test_a_reply_stops_the_send_of_an_enrollment_whose_workflow_waits_behi
     handle = await _queued_due_send(bulk, temporal_client, world, lead)
     # No workflow worker either: the enrollment's workflow cannot hear of the reply.
 
-    replied_at = datetime.now(UTC)
-    wamid = fresh_wamid()
     # The reply path: the inbound message stored (the dispatcher's transaction), then told to the lead's workflow.
-    message_id = await add_message(
-        session_factory, world.tenant.id, lead.id, body="No thanks", at=replied_at, provider_message_id=wamid
-    )
+    replied_at = await lead_writes(temporal_client, world, lead, "No thanks")
     lead_handle = temporal_client.get_workflow_handle_for(
         LeadWorkflow.run, lead_workflow_id(world.tenant.slug, str(lead.id))
     )
-    await lead_handle.signal(
-        LeadWorkflow.record_inbound_message,
-        InboundWhatsAppMessage(
-            provider="sandbox", provider_message_id=wamid, message_id=str(message_id), body="No thanks",
-            received_at=replied_at,
-        ),
-    )  # fmt: skip
     # The stop is recorded at once, and the interactive side handles the reply while the bulk side stands still.
     async with session_factory() as session:
         stored = await session.scalar(select(Conversation.last_inbound_at).where(Conversation.lead_id == lead.id))

@@ -1,0 +1,129 @@
+"""SQL for scheduled sequence sends: write ahead (again after a cancel), fair batch claims, settle, take back."""
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+
+from models import ScheduledSend
+from repositories.base import Repository
+
+# Due rows (and rows whose drain's lease ran out), each tenant's oldest first, tenants taking turns: the first row of
+# every tenant, then the second of every tenant, ... so one tenant's burst never holds back another tenant's send.
+# A row another drain claimed meanwhile fails the outer condition when its lock is released, and is skipped.
+_CLAIM = text(
+    """
+    UPDATE scheduled_send SET state = 'sending', attempts = attempts + 1,
+        lease_until = now() + make_interval(secs => :lease_seconds)
+    WHERE id IN (
+        SELECT id FROM (
+            SELECT s.id, row_number() OVER (PARTITION BY s.tenant_id ORDER BY s.due_at, s.id) AS turn, s.due_at
+            FROM scheduled_send s
+            WHERE (s.state = 'scheduled' AND s.due_at <= now())
+               OR (s.state = 'sending' AND s.lease_until < now())
+        ) due
+        ORDER BY turn, due_at
+        LIMIT :limit)
+      AND ((state = 'scheduled' AND due_at <= now()) OR (state = 'sending' AND lease_until < now()))
+    RETURNING scheduled_send.*
+    """
+)
+
+
+class ScheduledSendRepository(Repository[ScheduledSend]):
+    model = ScheduledSend
+
+    async def schedule(
+        self,
+        *,
+        tenant_id: uuid.UUID,
+        enrollment_id: uuid.UUID,
+        workflow_id: str,
+        key: str,
+        due_at: datetime,
+        due: dict[str, Any],
+        signal_when_settled: bool,
+    ) -> str:
+        """Write the send ahead; a row of this key that was cancelled is scheduled again (a step planned anew after
+        a pause). Returns the row's state afterwards: `scheduled`, or the state of a row already claimed or done
+        (a retried activity whose first attempt wrote it)."""
+        table = cast(Table, ScheduledSend.__table__)
+        values = {
+            "tenant_id": tenant_id,
+            "enrollment_id": enrollment_id,
+            "workflow_id": workflow_id,
+            "key": key,
+            "due_at": due_at,
+            "due": due,
+            "signal_when_settled": signal_when_settled,
+            "state": "scheduled",
+        }
+        inserting = insert(table).values(id=uuid.uuid4(), **values)
+        statement = inserting.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={
+                "due_at": inserting.excluded.due_at,
+                "due": inserting.excluded.due,
+                "signal_when_settled": inserting.excluded.signal_when_settled,
+                "state": "scheduled",
+                "outcome": None,
+                "settled_at": None,
+                "lease_until": None,
+            },
+            where=table.c.state.in_(("scheduled", "cancelled")),
+        ).returning(table.c.state)
+        written = (await self.session.execute(statement)).scalar()
+        if written is not None:
+            return str(written)
+        current = await self.session.scalar(select(table.c.state).where(table.c.key == key))
+        return str(current)
+
+    async def claim(self, *, limit: int, lease: timedelta) -> list[ScheduledSend]:
+        """Up to `limit` due sends, tenants taking turns, each held until `lease` passes (commit to make it visible)."""
+        params = {"limit": limit, "lease_seconds": lease.total_seconds()}
+        claimed = await self.session.scalars(select(ScheduledSend).from_statement(_CLAIM), params)
+        return list(claimed.all())
+
+    async def next_due_at(self) -> datetime | None:
+        """When the earliest waiting send falls due (None: nothing waits)."""
+        return await self.session.scalar(
+            select(ScheduledSend.due_at)
+            .where(ScheduledSend.state == "scheduled")
+            .order_by(ScheduledSend.due_at)
+            .limit(1)
+        )
+
+    async def settle(self, *, send_id: uuid.UUID, outcome: dict[str, Any]) -> bool:
+        """The drain's outcome, if this attempt still holds the row. False: it does not (its lease ran out and
+        another attempt took it)."""
+        result = await self.session.execute(
+            update(ScheduledSend)
+            .where(ScheduledSend.id == send_id, ScheduledSend.state == "sending")
+            .values(state="done", outcome=outcome, settled_at=text("now()"), lease_until=None)
+        )
+        return bool(cast(Any, result).rowcount)
+
+    async def put_back(self, *, send_id: uuid.UUID, delay: timedelta) -> None:
+        """Try again after `delay` (throttled, the provider or the database unreachable)."""
+        await self.session.execute(
+            update(ScheduledSend)
+            .where(ScheduledSend.id == send_id, ScheduledSend.state == "sending")
+            .values(state="scheduled", lease_until=None, due_at=text("now() + make_interval(secs => :delay)"))
+            .params(delay=delay.total_seconds())
+        )
+
+    async def take_back(self, *, key: str) -> ScheduledSend | None:
+        """The workflow takes its send back: a row still waiting is cancelled; otherwise the row as it is (sending:
+        a drain has it; done: its outcome). None: no such row. Locks the row until the transaction ends."""
+        row = await self.session.scalar(
+            select(ScheduledSend)
+            .where(ScheduledSend.key == key)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if row is not None and row.state == "scheduled":
+            row.state = "cancelled"
+            await self.session.flush()
+        return row

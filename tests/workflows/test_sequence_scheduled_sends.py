@@ -1,0 +1,253 @@
+"""Scheduled sends: an enrollment writes a send it plans ahead for the drain and sleeps past it; the drain sends it
+when it falls due, without waking the workflow; the workflow reads the outcome when it wakes. Real dev server,
+PostgreSQL and the WhatsApp sandbox; the session's worker (both queues, so it runs the drain) serves everything.
+"""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
+
+from core.config import Settings
+from models import Conversation, Enrollment, ScheduledSend
+from repositories.scheduled_sends import ScheduledSendRepository
+from tests.fixtures.whatsapp import eventually
+from tests.workflows.sequence_support import SequenceWorld, all_week, lead_writes, make_world
+from workflows.sequence import SequenceWorkflow
+from workflows.sequence_types import SCHEDULE_SEND, SEND_MESSAGE, EnrollmentStatus, EnrollmentView
+
+pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
+
+SEND_THEN_WAIT = all_week(
+    {"id": "intro", "type": "send_whatsapp", "template": {"name": "intro"}},
+    {"id": "later", "type": "wait", "duration": {"days": 1}},
+    {"id": "nudge", "type": "send_whatsapp", "template": {"name": "nudge"}},
+)
+ONE_SEND = all_week({"id": "only", "type": "send_whatsapp", "template": {"name": "only"}})
+
+
+@pytest.fixture
+async def scheduled(
+    session_factory: async_sessionmaker[AsyncSession], settings: Settings, sandbox_control: object
+) -> SequenceWorld:
+    """A sandbox tenant whose enrollments start with scheduled sends (as `./run up` and production start them)."""
+    world = await make_world(session_factory, settings, sandbox_control)  # type: ignore[arg-type]
+    world.settings = settings.model_copy(update={"sequence_scheduled_sends": True})
+    return world
+
+
+def _enrollment_id(handle: WorkflowHandle[SequenceWorkflow, EnrollmentView]) -> uuid.UUID:
+    return uuid.UUID(handle.id.rsplit(":", 1)[1])
+
+
+async def _history(handle: WorkflowHandle[SequenceWorkflow, EnrollmentView]) -> list[object]:
+    return [event async for event in handle.fetch_history_events()]
+
+
+async def _activities(handle: WorkflowHandle[SequenceWorkflow, EnrollmentView]) -> list[str]:
+    return [
+        e.activity_task_scheduled_event_attributes.activity_type.name  # type: ignore[attr-defined]
+        for e in await _history(handle)
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED  # type: ignore[attr-defined]
+    ]
+
+
+async def _row(session_factory: async_sessionmaker[AsyncSession], enrollment_id: uuid.UUID) -> ScheduledSend | None:
+    async with session_factory() as session:
+        return await session.scalar(
+            select(ScheduledSend).where(ScheduledSend.enrollment_id == enrollment_id).order_by(ScheduledSend.created_at)
+        )
+
+
+async def _asleep_with_send_written(
+    world: SequenceWorld, handle: WorkflowHandle[SequenceWorkflow, EnrollmentView]
+) -> None:
+    async def written() -> bool:
+        row = await _row(world.session_factory, _enrollment_id(handle))
+        return row is not None and row.state == "scheduled"
+
+    await eventually(written)
+
+
+async def test_a_send_planned_ahead_goes_out_from_the_drain_while_its_workflow_sleeps(
+    temporal_client: Client, scheduled: SequenceWorld
+) -> None:
+    lead = await scheduled.lead()
+    sequence, version = await scheduled.sequence(SEND_THEN_WAIT)
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    handle = await scheduled.enroll(temporal_client, lead, sequence, version, start_at=due)
+    await _asleep_with_send_written(scheduled, handle)
+
+    [message] = await eventually(lambda: scheduled.sent_to(lead))
+    accepted_at = datetime.fromisoformat(message["accepted_at"].replace("Z", "+00:00"))
+    assert accepted_at >= due
+    # The drain wrote the step rows and the enrollment row as the workflow will have them when it wakes.
+    enrollment_id = _enrollment_id(handle)
+
+    async def row_at_the_wait() -> Enrollment | None:
+        row = await scheduled.enrollment_row(enrollment_id)
+        return row if row.current_step_id == "later" else None
+
+    row = await eventually(row_at_the_wait)
+    assert (row.status, row.steps_run) == ("active", 2)
+    assert [(s.step_id, s.result) for s in await scheduled.step_rows(enrollment_id)] == [
+        ("intro", "sent"),
+        ("later", "waiting"),
+    ]
+    settled = await _row(scheduled.session_factory, enrollment_id)
+    assert settled is not None and settled.state == "done" and settled.outcome is not None
+    assert settled.outcome["state"] == "sent"
+    # ... and the workflow slept through it: no workflow task from the send's time on, no send activity of its own.
+    await asyncio.sleep(1.0)
+    woken = [
+        e
+        for e in await _history(handle)
+        if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED  # type: ignore[attr-defined]
+        and e.event_time.ToDatetime(tzinfo=UTC) >= due  # type: ignore[attr-defined]
+    ]
+    assert woken == []
+    assert SEND_MESSAGE not in await _activities(handle)
+    assert (await _activities(handle)).count(SCHEDULE_SEND) == 1
+
+
+async def test_a_sequences_last_send_wakes_its_workflow_to_complete(
+    temporal_client: Client, scheduled: SequenceWorld
+) -> None:
+    lead = await scheduled.lead()
+    sequence, version = await scheduled.sequence(ONE_SEND)
+    handle = await scheduled.enroll(
+        temporal_client, lead, sequence, version, start_at=datetime.now(UTC) + timedelta(seconds=2)
+    )
+    view = await asyncio.wait_for(handle.result(), timeout=30)
+    assert view.status == EnrollmentStatus.COMPLETED
+    assert [(h.step_id, h.result) for h in view.history] == [("only", "sent")]
+    assert len(await scheduled.sent_to(lead)) == 1
+    assert SEND_MESSAGE not in await _activities(handle)
+
+
+async def test_a_reply_before_the_send_takes_it_back_and_nothing_goes_out(
+    temporal_client: Client, scheduled: SequenceWorld, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    lead = await scheduled.lead()
+    sequence, version = await scheduled.sequence(SEND_THEN_WAIT)
+    handle = await scheduled.enroll(
+        temporal_client, lead, sequence, version, start_at=datetime.now(UTC) + timedelta(seconds=30)
+    )
+    await _asleep_with_send_written(scheduled, handle)
+
+    await lead_writes(temporal_client, scheduled, lead, "No thanks")
+    view = await asyncio.wait_for(handle.result(), timeout=30)
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "replied")
+    row = await _row(session_factory, _enrollment_id(handle))
+    assert row is not None and row.state == "cancelled"
+    assert await scheduled.sent_to(lead) == []
+
+
+async def test_a_refusal_at_the_send_wakes_the_workflow_at_once(
+    temporal_client: Client, scheduled: SequenceWorld, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """The lead opted out while the enrollment slept (its signal lost, say): the drain's send is refused, and the
+    workflow hears of it from the drain, not a day later."""
+    lead = await scheduled.lead()
+    sequence, version = await scheduled.sequence(SEND_THEN_WAIT)
+    handle = await scheduled.enroll(
+        temporal_client, lead, sequence, version, start_at=datetime.now(UTC) + timedelta(seconds=3)
+    )
+    await _asleep_with_send_written(scheduled, handle)
+    async with session_factory() as session:
+        session.add(Conversation(tenant_id=scheduled.tenant.id, lead_id=lead.id, opted_out_at=datetime.now(UTC)))
+        await session.commit()
+
+    view = await asyncio.wait_for(handle.result(), timeout=30)
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "opted_out")
+    assert [(h.step_id, h.result) for h in view.history][-1][0] == "intro"
+    assert await scheduled.sent_to(lead) == []
+    row = await _row(session_factory, _enrollment_id(handle))
+    assert row is not None and row.outcome is not None and row.outcome["state"] == "failed"
+
+
+async def test_over_the_daily_cap_the_drain_defers_the_send_and_the_workflow_plans_it_for_the_next_day(
+    temporal_client: Client, scheduled: SequenceWorld
+) -> None:
+    capped = all_week(
+        {"id": "hello", "type": "send_whatsapp", "template": {"name": "hello"}}, daily_cap={"whatsapp": 1}
+    )
+    sequence, version = await scheduled.sequence(capped)
+    due = datetime.now(UTC) + timedelta(seconds=3)
+    first, second = await scheduled.lead(), await scheduled.lead()
+    handles = [
+        await scheduled.enroll(temporal_client, lead, sequence, version, start_at=due) for lead in (first, second)
+    ]
+
+    async def one_deferred() -> list[EnrollmentView] | None:
+        views = [await h.query(SequenceWorkflow.view) for h in handles]
+        results = sorted(r.result for v in views for r in v.history)
+        return views if results == ["deferred", "sent"] else None
+
+    views = await eventually(one_deferred, within_seconds=30)
+    [waiting] = [v for v in views if v.status == EnrollmentStatus.ACTIVE]
+    assert waiting.next_action_at is not None and waiting.next_action_at > datetime.now(UTC) + timedelta(hours=1)
+    assert [len(await scheduled.sent_to(lead)) for lead in (first, second)].count(1) == 1
+
+
+async def test_the_drain_takes_tenants_in_turn_and_a_lapsed_lease_back(
+    session_factory: async_sessionmaker[AsyncSession], scheduled: SequenceWorld
+) -> None:
+    """Claims are fair between tenants: another tenant's one due send comes in the first claim after a burst of one
+    tenant's. A claim whose drain died is claimed again once its lease runs out; a cancelled send never is.
+
+    The rows live in one transaction that is rolled back, out of the running drain's sight; due long ago, they come
+    before any other due row in a claim."""
+    other = await make_world(session_factory, scheduled.settings, scheduled.sandbox)
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)
+    async with session_factory() as session, session.begin():
+        repo = ScheduledSendRepository(session)
+
+        async def send(world: SequenceWorld, n: int, **state: object) -> str:
+            lead = await world.lead()
+            seq, ver = await world.sequence(ONE_SEND)
+            enrollment_id = uuid.uuid4()
+            session.add(
+                Enrollment(
+                    id=enrollment_id, tenant_id=world.tenant.id, lead_id=lead.id, sequence_id=seq.id,
+                    sequence_version_id=ver.id, workflow_id=f"enrollment:test:{enrollment_id}", status="active",
+                    enrolled_by="user:test",
+                )
+            )  # fmt: skip
+            await session.flush()
+            key = f"claim-test-{uuid.uuid4()}"
+            await repo.schedule(
+                tenant_id=world.tenant.id, enrollment_id=enrollment_id, workflow_id=f"enrollment:test:{enrollment_id}",
+                key=key, due_at=long_ago + timedelta(seconds=n), due={}, signal_when_settled=False,
+            )  # fmt: skip
+            if state:
+                await session.execute(update(ScheduledSend).where(ScheduledSend.key == key).values(**state))
+            return key
+
+        burst = [await send(scheduled, n) for n in range(6)]
+        lonely = await send(other, 10)
+        first = {row.key for row in await repo.claim(limit=2, lease=timedelta(minutes=2))}
+        assert first == {burst[0], lonely}
+
+        lapsed = await send(scheduled, 20, state="sending", lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        held = await send(scheduled, 21, state="sending", lease_until=datetime.now(UTC) + timedelta(minutes=1))
+        cancelled = await send(scheduled, 22, state="cancelled")
+        rest = {row.key for row in await repo.claim(limit=50, lease=timedelta(minutes=2))}
+        assert {*burst[1:], lapsed} <= rest
+        assert not {held, cancelled, burst[0], lonely} & rest
+        # Written again after a cancel, a send is due again; one already claimed keeps its state.
+        cancelled_row = await repo.take_back(key=cancelled)
+        assert cancelled_row is not None and cancelled_row.state == "cancelled"
+        again = await repo.schedule(
+            tenant_id=scheduled.tenant.id, enrollment_id=cancelled_row.enrollment_id, workflow_id="w", key=cancelled,
+            due_at=long_ago, due={}, signal_when_settled=False,
+        )  # fmt: skip
+        claimed_row = await repo.take_back(key=burst[1])
+        assert claimed_row is not None
+        assert (again, claimed_row.state) == ("scheduled", "sending")
+        await session.rollback()

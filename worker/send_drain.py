@@ -1,0 +1,177 @@
+"""The scheduled-send drain: sequence sends written ahead (models/scheduled_send.py) go out when they fall due,
+without waking their enrollments' workflows.
+
+Runs in every worker process that polls the bulk queue. It claims due rows in batches, tenants taking turns
+(repositories/scheduled_sends.py), and sends each as the `sequence.send_message` activity does: the daily-cap slot,
+the outbox (effectively once, the stop record, the 24-hour window, pacing), then the step rows and the enrollment
+row as its workflow will have them when it next wakes. Its outcome goes on the row. The workflow reads it when it
+wakes at its next step; an outcome that changes what the workflow does next (a refusal, a cap deferral, a pause) or
+a send the workflow asked to hear of at once also signals it (`scheduled_send_settled`).
+
+Failures are handled as the activity's retry policy handles them: a throttled send (pacing, the provider's 429, an
+unconfirmed earlier attempt) is put back for the delay the error names, with SEQUENCE_SEND's backoff otherwise, and
+fails for good only after SEQUENCE_SEND's schedule-to-close timeout; an unreachable database or provider is retried
+the same way. A drain that dies holding rows leaves them to the next claim once their lease runs out; the outbox key
+keeps the second attempt from sending twice.
+"""
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.sequences import SequenceActivities
+from core.queues import SEQUENCE_SEND, WHATSAPP_SEND_RETRY
+from domain.whatsapp_messages import ENROLLMENT_PAUSED
+from models import ScheduledSend
+from repositories.scheduled_sends import ScheduledSendRepository
+from workflows.sequence_types import (
+    SCHEDULED_SEND_SETTLED_SIGNAL,
+    DueSend,
+    ScheduledSendOutcome,
+    ScheduledSendState,
+    SendFailure,
+)
+
+log = logging.getLogger(__name__)
+
+# A claimed row is this drain's for this long; a send takes seconds (pacing, the provider's answer).
+LEASE = timedelta(minutes=2)
+# A drain claims again once this share of its concurrency is free (or nothing is under way).
+CLAIM_SHARE = 4
+# With nothing due, look again after this long: the lateness of a send that falls due while the drain is idle.
+IDLE_POLL_SECONDS = 0.25
+# After a failed claim (the database away), wait this long before the next.
+CLAIM_RETRY_SECONDS = 1.0
+# How long a throttled send keeps trying before its step is recorded failed: as the activity's own limit.
+GIVE_UP_AFTER = SEQUENCE_SEND["schedule_to_close_timeout"]
+
+
+class ScheduledSendDrain:
+    def __init__(
+        self,
+        *,
+        session_factory: async_sessionmaker[AsyncSession],
+        sequences: SequenceActivities,
+        client: Client,
+        concurrency: int,
+    ) -> None:
+        self._sessions = session_factory
+        self._sequences = sequences
+        self._client = client
+        self._concurrency = concurrency
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Claim and send until `stop()`; sends under way then finish (or are cancelled with the task)."""
+        while not self._stopping.is_set():
+            free = self._concurrency - len(self._in_flight)
+            if self._in_flight and free < max(1, self._concurrency // CLAIM_SHARE):
+                # Claims in batches: a claim ranks every due row by tenant, so one per finished send would cost the
+                # database more than the sends.
+                await asyncio.wait(self._in_flight, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                claimed = await self._claim(free)
+            except Exception:  # the database away: the rows wait, the drain tries again
+                log.exception("claiming scheduled sends failed")
+                await self._pause(CLAIM_RETRY_SECONDS)
+                continue
+            for row in claimed:
+                task = asyncio.create_task(self._send(row), name=f"scheduled send {row.key}")
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+            if len(claimed) < free:
+                await self._pause(IDLE_POLL_SECONDS)  # all that is due is under way
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def _pause(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def _claim(self, limit: int) -> list[ScheduledSend]:
+        async with self._sessions() as session, session.begin():
+            return await ScheduledSendRepository(session).claim(limit=limit, lease=LEASE)
+
+    async def _send(self, row: ScheduledSend) -> None:
+        try:
+            outcome = await self._outcome(row)
+        except Exception as err:  # the database or the provider away: the same send again later
+            log.warning("scheduled send %s failed, trying again: %s", row.key, err)
+            await self._put_back(row, _backoff(row.attempts))
+            return
+        if outcome is None:
+            return  # put back for later
+        async with self._sessions() as session, session.begin():
+            settled = await ScheduledSendRepository(session).settle(
+                send_id=row.id, outcome=outcome.model_dump(mode="json")
+            )
+        if settled and (outcome.state != ScheduledSendState.SENT or row.signal_when_settled):
+            await self._tell(row.workflow_id, outcome)
+
+    async def _outcome(self, row: ScheduledSend) -> ScheduledSendOutcome | None:
+        """What became of the send, or None when it was put back to try again."""
+        now = datetime.now(UTC)
+        due = _as_sent_now(DueSend.model_validate(row.due), now)
+        try:
+            result = await self._sequences.send_message(due)
+        except ApplicationError as err:
+            if err.type == ENROLLMENT_PAUSED:
+                return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.HELD)
+            if not err.non_retryable and now - row.due_at < GIVE_UP_AFTER:
+                delay = err.next_retry_delay or _backoff(row.attempts)
+                await self._put_back(row, delay)
+                return None
+            failure = SendFailure(kind=err.type, message=err.message, details=_first_mapping(err.details))
+            return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.FAILED, failure=failure)
+        if result.deferred is not None:
+            return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.DEFERRED, result=result)
+        sent = result.model_copy(update={"fired_at": now})  # as the step row says
+        return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.SENT, result=sent)
+
+    async def _put_back(self, row: ScheduledSend, delay: timedelta) -> None:
+        try:
+            async with self._sessions() as session, session.begin():
+                await ScheduledSendRepository(session).put_back(send_id=row.id, delay=delay)
+        except Exception:  # still away: the lease runs out and a later claim takes the row again
+            log.exception("putting back scheduled send %s failed", row.key)
+
+    async def _tell(self, workflow_id: str, outcome: ScheduledSendOutcome) -> None:
+        """Wake the workflow (best effort: it reads the row when it next wakes anyway)."""
+        try:
+            await self._client.get_workflow_handle(workflow_id).signal(SCHEDULED_SEND_SETTLED_SIGNAL, outcome)
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:  # an ended enrollment needs no telling
+                log.warning("could not tell %s its scheduled send settled: %s", workflow_id, err)
+
+
+def _as_sent_now(due: DueSend, now: datetime) -> DueSend:
+    """The due send as it goes out now: its step fires now and its cap slot is taken on the day it goes out."""
+    reservation = due.reservation.model_copy(update={"at": now}) if due.reservation is not None else None
+    sent_step = due.sent_step.model_copy(update={"fired_at": now})
+    return due.model_copy(update={"sent_step": sent_step, "reservation": reservation})
+
+
+def _backoff(attempts: int) -> timedelta:
+    """SEQUENCE_SEND's retry delays: 1 s doubling, at most 5 minutes."""
+    policy = WHATSAPP_SEND_RETRY
+    first = policy.initial_interval.total_seconds()
+    most = policy.maximum_interval.total_seconds() if policy.maximum_interval else first
+    return timedelta(seconds=min(most, first * policy.backoff_coefficient ** max(0, attempts - 1)))
+
+
+def _first_mapping(details: Any) -> dict[str, Any] | None:
+    first = details[0] if details else None
+    return first if isinstance(first, dict) else None
