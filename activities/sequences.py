@@ -26,7 +26,8 @@
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -112,6 +113,16 @@ async def _notify_assignee(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class UncountedSend:
+    """A sent step to count against its tenant's day (`EnrollmentRepository.count_sent_once`)."""
+
+    tenant_id: uuid.UUID
+    enrollment_id: uuid.UUID
+    number: int
+    day: date
+
+
 class SequenceActivities:
     def __init__(
         self,
@@ -142,7 +153,8 @@ class SequenceActivities:
         view = mirror.view
         async with self.session_factory() as session, session.begin():
             steps = (mirror.step,) if mirror.step is not None else ()
-            await self._write(session, view, steps, exits_on_reply_after=mirror.exits_on_reply_after)
+            uncounted = await self._write(session, view, steps, exits_on_reply_after=mirror.exits_on_reply_after)
+        await self._count_sends(view, uncounted)
         await self._tell(view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, view.lead_id)
 
     async def _write(
@@ -153,10 +165,11 @@ class SequenceActivities:
         *,
         reserved: bool | None = None,
         exits_on_reply_after: datetime | None = None,
-    ) -> None:
+    ) -> list["UncountedSend"]:
         """The view to the enrollment row (if newer) and step outcomes to its history (each once). `reserved`: whether
         a sent step took a daily-cap slot, when the caller knows (None: looked up). `exits_on_reply_after`: the reply
-        stop the row keeps beside the view (repositories/enrollments.py `end_on_reply`)."""
+        stop the row keeps beside the view (repositories/enrollments.py `end_on_reply`). Returns the sent steps that
+        took no cap slot, for `_count_sends` once the transaction committed."""
         enrollments = EnrollmentRepository(session)
         mirrored = await enrollments.mirror(
             enrollment_id=view.enrollment_id,
@@ -179,9 +192,10 @@ class SequenceActivities:
             },
         )
         if not mirrored and not await enrollments.exists(enrollment_id=view.enrollment_id):
-            return  # the lead (and with it the enrollment row) was deleted: nothing left to mirror into
+            return []  # the lead (and with it the enrollment row) was deleted: nothing left to mirror into
+        uncounted: list[UncountedSend] = []
         for step in steps:
-            recorded = await enrollments.record_step(
+            await enrollments.record_step(
                 {
                     "tenant_id": view.tenant_id,
                     "enrollment_id": view.enrollment_id,
@@ -197,8 +211,10 @@ class SequenceActivities:
                     "data": {"times": step.times},
                 }
             )
-            if recorded and step.result == SENT:
-                await self._count_uncapped_send(session, view.tenant_id, view.enrollment_id, step, reserved=reserved)
+            if step.result == SENT:
+                # Counted after the commit, once however often this runs (`count_sent_once` marks the row).
+                uncounted.extend(await self._uncapped(session, view.tenant_id, view.enrollment_id, step, reserved))
+        return uncounted
 
     @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, due: DueSend) -> DueSendResult:
@@ -213,13 +229,14 @@ class SequenceActivities:
         result = DueSendResult(sent=sent, fired_at=datetime.now(UTC))
         step = due.sent_step.model_copy(update={"detail": result.detail})  # fired when the workflow sent it
         async with self.session_factory() as session, session.begin():
-            await self._write(
+            uncounted = await self._write(
                 session,
                 due.after_view,
                 (step, *due.after),
                 reserved=due.reservation is not None,
                 exits_on_reply_after=due.after_exits_on_reply_after,
             )
+        await self._count_sends(due.after_view, uncounted)
         await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
         return result
 
@@ -253,25 +270,43 @@ class SequenceActivities:
             await asyncio.sleep(SETTLE_POLL_SECONDS)
 
     @staticmethod
-    async def _count_uncapped_send(
+    async def _uncapped(
         session: AsyncSession,
         tenant_id: uuid.UUID,
         enrollment_id: uuid.UUID,
         step: StepRecord,
-        *,
         reserved: bool | None,
-    ) -> None:
-        """A send that took no cap slot (its sequence has no cap) still counts against the tenant's day: the caps of
-        the tenant's other sequences are on all of its sequence sends. Every sequence send today is a WhatsApp one."""
-        enrollments = EnrollmentRepository(session)
+    ) -> list["UncountedSend"]:
+        """A sent step that took no cap slot (its sequence has no cap) still counts against the tenant's day: the caps
+        of the tenant's other sequences are on all of its sequence sends. Every sequence send today is a WhatsApp one.
+        A step recorded by an earlier attempt is offered again: its count may not have been taken yet."""
         if reserved is None:
-            reserved = await enrollments.has_reservation(enrollment_id=enrollment_id, number=step.number)
+            reserved = await EnrollmentRepository(session).has_reservation(
+                enrollment_id=enrollment_id, number=step.number
+            )
         if reserved:
-            return
+            return []
         tenant = await TenantRepository(session).get(tenant_id)
-        if tenant is not None:
-            day = tenant_day(step.fired_at, tenant.timezone)
-            await enrollments.take_daily_send(tenant_id=tenant_id, channel="whatsapp", day=day, cap=None)
+        if tenant is None:
+            return []
+        day = tenant_day(step.fired_at, tenant.timezone)
+        return [UncountedSend(tenant_id=tenant_id, enrollment_id=enrollment_id, number=step.number, day=day)]
+
+    async def _count_sends(self, view: EnrollmentView, uncounted: list["UncountedSend"]) -> None:
+        """Each uncapped sent step against its tenant-day count, each in one autocommitted statement."""
+        if not uncounted:
+            return
+        async with self.session_factory() as session:
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            enrollments = EnrollmentRepository(session)
+            for send in uncounted:
+                await enrollments.count_sent_once(
+                    tenant_id=send.tenant_id,
+                    enrollment_id=send.enrollment_id,
+                    number=send.number,
+                    channel="whatsapp",
+                    day=send.day,
+                )
 
     @activity.defn(name=RESERVE_DAILY_SEND)
     async def reserve_daily_send(self, request: DailySendReservation) -> DailySendDecision:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, Table, bindparam, func, select, update
+from sqlalchemy import DateTime, Table, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import DailySendCount, Enrollment, EnrollmentStep, SequenceVersion
@@ -25,6 +25,20 @@ OPEN_STATUSES = ("active", "paused")
 RESERVED = "reserved"
 SENT = "sent"
 _IN_CHUNK = 5000  # ids per IN (...) list
+
+_COUNT_SENT_ONCE = text(
+    """
+    WITH marked AS (
+        UPDATE enrollment_step SET data = data || '{"counted": true}'::jsonb
+        WHERE enrollment_id = :enrollment_id AND number = :number AND result = 'sent'
+          AND NOT coalesce((data ->> 'counted')::boolean, false)
+        RETURNING 1)
+    INSERT INTO daily_send_count (tenant_id, channel, day, sent)
+    SELECT :tenant_id, :channel, :day, 1 FROM marked
+    ON CONFLICT (tenant_id, channel, day) DO UPDATE SET sent = daily_send_count.sent + 1
+    RETURNING sent
+    """
+)
 _INSERT_CHUNK = 1000  # rows per INSERT statement (PostgreSQL's 65535 bind parameters)
 
 
@@ -214,6 +228,18 @@ class EnrollmentRepository(Repository[Enrollment]):
         ).returning(DailySendCount.sent)
         taken = (await self.session.execute(statement)).scalar_one_or_none()
         return None if taken is None else int(taken)
+
+    async def count_sent_once(
+        self, *, tenant_id: uuid.UUID, enrollment_id: uuid.UUID, number: int, channel: str, day: date
+    ) -> bool:
+        """Count a `sent` step that took no cap slot against the tenant's `day`, once: one statement marks the step row
+        counted and raises the day's count. Run it on its own (autocommit): the tenant-day row, which every send of
+        the tenant updates, is then locked only while PostgreSQL runs it, never while a busy client gets round to
+        committing. True when it counted now."""
+        counted = await self.session.execute(_COUNT_SENT_ONCE, {
+            "tenant_id": tenant_id, "enrollment_id": enrollment_id, "number": number, "channel": channel, "day": day,
+        })  # fmt: skip
+        return counted.scalar_one_or_none() is not None
 
     async def give_back_daily_send(self, *, tenant_id: uuid.UUID, channel: str, day: date) -> None:
         await self.session.execute(

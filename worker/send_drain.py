@@ -114,10 +114,14 @@ class ScheduledSendDrain:
             return
         if outcome is None:
             return  # put back for later
-        async with self._sessions() as session, session.begin():
-            settled = await ScheduledSendRepository(session).settle(
-                send_id=row.id, outcome=outcome.model_dump(mode="json")
-            )
+        try:
+            async with self._sessions() as session, session.begin():
+                settled = await ScheduledSendRepository(session).settle(
+                    send_id=row.id, outcome=outcome.model_dump(mode="json")
+                )
+        except Exception:  # the lease runs out and a later claim settles it (the outbox answers the same send)
+            log.exception("storing the outcome of scheduled send %s failed", row.key)
+            return
         if settled and (outcome.state != ScheduledSendState.SENT or row.signal_when_settled):
             await self._tell(row.workflow_id, outcome)
 
