@@ -59,8 +59,11 @@ from workflows.sequence_types import (
     ESCALATE_OVERDUE_TASK,
     MIRROR_ENROLLMENT,
     RESERVE_DAILY_SEND,
+    SCHEDULE_SEND,
+    SCHEDULED_SEND_SETTLED_SIGNAL,
     SEND_MESSAGE,
     SET_LEAD_STATUS,
+    SETTLE_SCHEDULED_SEND,
     START_SEQUENCE_CALL,
     CreatedTask,
     DailySendDecision,
@@ -70,6 +73,10 @@ from workflows.sequence_types import (
     EnrollmentControl,
     LeadStatusSet,
     LeadStatusToSet,
+    ScheduledDueSend,
+    ScheduledSendOutcome,
+    ScheduledSendState,
+    SendFailure,
     SequenceCallEnded,
     SequenceCallRequest,
     SequenceCallStarted,
@@ -123,6 +130,31 @@ async def send_due(data: DueSend) -> DueSendResult:
     return DueSendResult(sent=await send(data.send), fired_at=datetime.now(UTC))
 
 
+SCHEDULED: dict[str, DueSend] = {}  # key -> a send written ahead, as the drain would find it
+REFUSED_STEPS = {"last"}  # the steps whose scheduled send the stand-in drain finds refused (the lead opted out)
+
+
+@activity.defn(name=SCHEDULE_SEND)
+async def schedule_send(data: ScheduledDueSend) -> str:
+    SCHEDULED[data.key] = data.due
+    return "scheduled"
+
+
+@activity.defn(name=SETTLE_SCHEDULED_SEND)
+async def settle_scheduled_send(key: str) -> ScheduledSendOutcome:
+    """The stand-in drain sent every scheduled send by the time its workflow asks, except a refused step's."""
+    return _drained(key, SCHEDULED[key])
+
+
+def _drained(key: str, due: DueSend) -> ScheduledSendOutcome:
+    if due.sent_step.step_id in REFUSED_STEPS:
+        failure = SendFailure(kind="LeadOptedOut", message="the lead opted out; nothing was sent")
+        return ScheduledSendOutcome(key=key, state=ScheduledSendState.FAILED, failure=failure)
+    sent = SendWhatsAppResult(provider_message_id=f"wamid.{key}", message_id=str(uuid.uuid4()), mode="template")
+    result = DueSendResult(sent=sent, fired_at=due.sent_step.fired_at)
+    return ScheduledSendOutcome(key=key, state=ScheduledSendState.SENT, result=result)
+
+
 TASK_IDS: dict[str, uuid.UUID] = {}
 
 
@@ -166,6 +198,8 @@ ACTIVITIES = [
     send,
     reserve,
     send_due,
+    schedule_send,
+    settle_scheduled_send,
     create_task,
     set_status,
     compose,
@@ -186,7 +220,12 @@ def definition(steps: list[dict[str, Any]], **settings: Any) -> SequenceDefiniti
 
 
 async def enroll(
-    client: Client, steps: list[dict[str, Any]], *, start_at: datetime | None = None, **settings: Any
+    client: Client,
+    steps: list[dict[str, Any]],
+    *,
+    start_at: datetime | None = None,
+    scheduled_sends: bool = False,
+    **settings: Any,
 ) -> WorkflowHandle:
     tenant_id, lead_id, enrollment_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     lead = LeadWorkflowInput(
@@ -215,6 +254,7 @@ async def enroll(
         tenant_timezone="UTC",
         status_stages=STAGES,
         start_at=start_at,
+        scheduled_sends=scheduled_sends,
     )
     return await client.start_workflow(
         SequenceWorkflow.run,
@@ -303,6 +343,27 @@ async def folded_sends_capped_then_stopped(client: Client, env: WorkflowEnvironm
     await handle.execute_update(SequenceWorkflow.stop, EnrollmentControl(actor="user:recorder", reason="done"))
     await handle.result()
     return handle
+
+
+async def scheduled_sends_then_refused(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
+    """Sends written ahead for the drain (`scheduled_sends`): the first sent while the enrollment slept, which woke
+    before the send after the wait; that one written ahead in turn; the last (nothing after it to wake the workflow),
+    refused, its outcome signalled by the drain."""
+    start_at = await env.get_current_time() + timedelta(hours=2)
+    last = {**SEND, "id": "last"}
+    steps = [SEND, {"type": "wait", "duration": {"days": 1}}, SEND, {"type": "wait", "duration": {"hours": 1}}, last]
+    handle = await enroll(client, steps, start_at=start_at, scheduled_sends=True)
+    await env.sleep(timedelta(days=1, hours=3))  # the last send written ahead, its fallback wake not come yet
+    await until(lambda: _sent(handle, 2))
+    await until(lambda: _scheduled(handle.id, "last"))
+    key = next(k for k, due in SCHEDULED.items() if k.startswith(handle.id) and due.sent_step.step_id == "last")
+    await handle.signal(SCHEDULED_SEND_SETTLED_SIGNAL, _drained(key, SCHEDULED[key]))
+    await handle.result()
+    return handle
+
+
+async def _scheduled(workflow_id: str, step_id: str) -> bool:
+    return any(k.startswith(workflow_id) and due.sent_step.step_id == step_id for k, due in SCHEDULED.items())
 
 
 async def paused_before_first_wait(client: Client, env: WorkflowEnvironment) -> WorkflowHandle:
@@ -396,6 +457,7 @@ SCENARIOS = [
     paused_resumed_stopped,
     paused_before_first_wait,
     folded_sends_capped_then_stopped,
+    scheduled_sends_then_refused,
     task_completed_and_capped,
     ai_message_fallback_and_approved_draft,
     call_steps_unanswered_then_connected,

@@ -318,8 +318,9 @@ class SequenceWorkflow:
         # Ended by a send that found the person's stop recorded before this workflow heard of it: that person's `stop`
         # update, when it comes, answers the view instead of "already ended".
         self._stop_update_due = False
-        # A send written ahead for the drain (its outbox key), and its outcome once the drain signalled it.
-        self._scheduled_key: str | None = None
+        # A send written ahead for the drain (its step execution, the end of its outbox key), and its outcome once
+        # the drain signalled it.
+        self._scheduled_step: str | None = None
         self._scheduled_outcome: ScheduledSendOutcome | None = None
         # Step type → handler. A type missing here (a newer worker's) is recorded as skipped.
         self._handlers: dict[type[StepBase], StepHandler] = {
@@ -900,6 +901,7 @@ class SequenceWorkflow:
         the send back or reads what became of it (`sequence.settle_scheduled_send`). None: taken back unsent; else as
         `_folded_send` answers."""
         step, number, fire_at = ctx.step, ctx.number, ctx.plan.fire_at
+        await self._settle_prewrite()  # the row shows this view before the drain's write, which must be newer
         self._change()  # a revision for the drain's write: whatever this workflow writes after it is newer
         sent_step = StepRecord(
             number=number,
@@ -929,7 +931,7 @@ class SequenceWorkflow:
         await workflow.execute_activity(
             SCHEDULE_SEND, scheduled, result_type=str, summary=f"schedule send step {step.id}", **DB_WRITE
         )
-        self._scheduled_key, self._scheduled_outcome = scheduled.key, None
+        self._scheduled_step, self._scheduled_outcome = due.send.step, None
         try:
             await self._hold(
                 wake_at,
@@ -943,7 +945,7 @@ class SequenceWorkflow:
                 **SCHEDULED_SEND_SETTLE,
             )
         finally:
-            self._scheduled_key = None
+            self._scheduled_step = None
         return await self._settled(ctx, outcome, sent_step, after_view, after_steps)
 
     async def _settled(
@@ -1082,7 +1084,7 @@ class SequenceWorkflow:
     @workflow.signal(name=SCHEDULED_SEND_SETTLED_SIGNAL)
     def scheduled_send_settled(self, outcome: ScheduledSendOutcome) -> None:
         """From the drain: the send written ahead was settled (a send of an earlier step execution is ignored)."""
-        if outcome.key == self._scheduled_key:
+        if self._scheduled_step is not None and outcome.key.endswith(f":{self._scheduled_step}"):
             self._scheduled_outcome = outcome
 
     @workflow.signal(name=LEAD_REPLIED_SIGNAL)

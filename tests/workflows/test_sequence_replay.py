@@ -18,6 +18,8 @@ SCENARIOS = {
     "paused_resumed_stopped": "resume",
     "paused_before_first_wait": "core_patch",  # the pause-holds-schedule marker: the wait kept its planned end
     "folded_sends_capped_then_stopped": "sequence.send_message",  # due sends as one activity, a cap deferral, a stop
+    # sends written ahead for the drain, the enrollment asleep past them; the last refused, signalled
+    "scheduled_sends_then_refused": "scheduled_send_settled",
     "task_completed_and_capped": "complete_task",
     "ai_message_fallback_and_approved_draft": "decide_ai_draft",  # an ai_message fallback, then an approved draft
     "call_steps_unanswered_then_connected": "call_ended",  # a call step going on, then one ending the enrollment
