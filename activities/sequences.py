@@ -165,6 +165,7 @@ class SequenceActivities:
         *,
         reserved: bool | None = None,
         exits_on_reply_after: datetime | None = None,
+        tenant_timezone: str | None = None,
     ) -> list["UncountedSend"]:
         """The view to the enrollment row (if newer) and step outcomes to its history (each once). `reserved`: whether
         a sent step took a daily-cap slot, when the caller knows (None: looked up). `exits_on_reply_after`: the reply
@@ -213,12 +214,21 @@ class SequenceActivities:
             )
             if step.result == SENT:
                 # Counted after the commit, once however often this runs (`count_sent_once` marks the row).
-                uncounted.extend(await self._uncapped(session, view.tenant_id, view.enrollment_id, step, reserved))
+                uncounted.extend(
+                    await self._uncapped(session, view.tenant_id, view.enrollment_id, step, reserved, tenant_timezone)
+                )
         return uncounted
 
     @activity.defn(name=SEND_MESSAGE)
     async def send_message(self, due: DueSend) -> DueSendResult:
         """A due send and its bookkeeping in one activity (workflows/sequence_types.py, `DueSend`)."""
+        return await self.send_due(due)
+
+    async def send_due(
+        self, due: DueSend, also: Callable[[AsyncSession, DueSendResult], Awaitable[None]] | None = None
+    ) -> DueSendResult:
+        """`send_message`'s work; `also` writes in the transaction of the step rows, once the send went out (the
+        scheduled-send drain stores the outcome there)."""
         if self.send is None:
             raise ApplicationError("this worker cannot send messages", type="NoSender", non_retryable=True)
         if due.reservation is not None:
@@ -235,7 +245,10 @@ class SequenceActivities:
                 (step, *due.after),
                 reserved=due.reservation is not None,
                 exits_on_reply_after=due.after_exits_on_reply_after,
+                tenant_timezone=due.tenant_timezone,
             )
+            if also is not None:
+                await also(session, result)
         await self._count_sends(due.after_view, uncounted)
         await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
         return result
@@ -276,6 +289,7 @@ class SequenceActivities:
         enrollment_id: uuid.UUID,
         step: StepRecord,
         reserved: bool | None,
+        tenant_timezone: str | None = None,
     ) -> list["UncountedSend"]:
         """A sent step that took no cap slot (its sequence has no cap) still counts against the tenant's day: the caps
         of the tenant's other sequences are on all of its sequence sends. Every sequence send today is a WhatsApp one.
@@ -286,10 +300,12 @@ class SequenceActivities:
             )
         if reserved:
             return []
-        tenant = await TenantRepository(session).get(tenant_id)
-        if tenant is None:
-            return []
-        day = tenant_day(step.fired_at, tenant.timezone)
+        if tenant_timezone is None:
+            tenant = await TenantRepository(session).get(tenant_id)
+            if tenant is None:
+                return []
+            tenant_timezone = tenant.timezone
+        day = tenant_day(step.fired_at, tenant_timezone)
         return [UncountedSend(tenant_id=tenant_id, enrollment_id=enrollment_id, number=step.number, day=day)]
 
     async def _count_sends(self, view: EnrollmentView, uncounted: list["UncountedSend"]) -> None:

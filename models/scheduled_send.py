@@ -8,14 +8,15 @@ would, without waking the enrollment's workflow. The workflow reads the outcome 
 
 States: `scheduled` (waiting for `due_at`) -> `sending` (claimed by a drain until `lease_until`; an expired lease is
 claimed again, and the send's outbox key keeps a second attempt from sending twice) -> `done` (`outcome` holds what
-happened), or `cancelled` (the workflow took it back before a drain claimed it: an exit, a pause).
+happened; `signal_due` while its workflow must still be told), or `cancelled` (the workflow took it back before a
+drain claimed it: an exit, a pause).
 """
 
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -26,6 +27,7 @@ class ScheduledSend(IdMixin, CreatedAtMixin, Base):
     __tablename__ = "scheduled_send"
     __table_args__ = (
         Index("ix_scheduled_send_open_due", "due_at", postgresql_where=text("state IN ('scheduled', 'sending')")),
+        Index("ix_scheduled_send_signal_due", "settled_at", postgresql_where=text("signal_due")),
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("tenant.id", ondelete="CASCADE"), index=True)
@@ -42,3 +44,6 @@ class ScheduledSend(IdMixin, CreatedAtMixin, Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Settled, and its workflow still to be signalled (cleared once told, or once it read the outcome itself): a drain
+    # that died between settling and signalling leaves it to the next drain.
+    signal_due: Mapped[bool] = mapped_column(server_default=false())

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Table, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import ScheduledSend
@@ -95,15 +95,29 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
             .limit(1)
         )
 
-    async def settle(self, *, send_id: uuid.UUID, outcome: dict[str, Any]) -> bool:
-        """The drain's outcome, if this attempt still holds the row. False: it does not (its lease ran out and
-        another attempt took it)."""
+    async def settle(self, *, send_id: uuid.UUID, outcome: dict[str, Any], signal: bool) -> bool:
+        """The drain's outcome, if this attempt still holds the row; `signal`: its workflow is to be told. False: it
+        does not hold it (its lease ran out and another attempt took it)."""
         result = await self.session.execute(
             update(ScheduledSend)
             .where(ScheduledSend.id == send_id, ScheduledSend.state == "sending")
-            .values(state="done", outcome=outcome, settled_at=text("now()"), lease_until=None)
+            .values(state="done", outcome=outcome, settled_at=text("now()"), lease_until=None, signal_due=signal)
         )
         return bool(cast(Any, result).rowcount)
+
+    async def signals_due(self, *, settled_before: timedelta, limit: int) -> list[ScheduledSend]:
+        """Settled sends whose workflow was not told yet, settled at least `settled_before` ago (the drain that settled
+        them had its time to tell them itself)."""
+        found = await self.session.scalars(
+            select(ScheduledSend)
+            .where(ScheduledSend.signal_due, ScheduledSend.settled_at < func.now() - settled_before)
+            .order_by(ScheduledSend.settled_at)
+            .limit(limit)
+        )
+        return list(found.all())
+
+    async def signalled(self, *, send_id: uuid.UUID) -> None:
+        await self.session.execute(update(ScheduledSend).where(ScheduledSend.id == send_id).values(signal_due=False))
 
     async def put_back(self, *, send_id: uuid.UUID, delay: timedelta) -> None:
         """Try again after `delay` (throttled, the provider or the database unreachable)."""
@@ -125,5 +139,8 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
         )
         if row is not None and row.state == "scheduled":
             row.state = "cancelled"
+            await self.session.flush()
+        elif row is not None and row.signal_due:
+            row.signal_due = False  # the workflow reads the outcome now: no need to tell it
             await self.session.flush()
         return row

@@ -6,7 +6,9 @@ Runs in every worker process that polls the bulk queue. It claims due rows in ba
 the outbox (effectively once, the stop record, the 24-hour window, pacing), then the step rows and the enrollment
 row as its workflow will have them when it next wakes. Its outcome goes on the row. The workflow reads it when it
 wakes at its next step; an outcome that changes what the workflow does next (a refusal, a cap deferral, a pause) or
-a send the workflow asked to hear of at once also signals it (`scheduled_send_settled`).
+a send the workflow asked to hear of at once also signals it (`scheduled_send_settled`); the row keeps `signal_due`
+until the signal went out, so a drain that died before it, or a Temporal that was away, delays it but never loses
+it.
 
 Failures are handled as the activity's retry policy handles them: a throttled send (pacing, the provider's 429, an
 unconfirmed earlier attempt) is put back for the delay the error names, with SEQUENCE_SEND's backoff otherwise, and
@@ -33,6 +35,7 @@ from repositories.scheduled_sends import ScheduledSendRepository
 from workflows.sequence_types import (
     SCHEDULED_SEND_SETTLED_SIGNAL,
     DueSend,
+    DueSendResult,
     ScheduledSendOutcome,
     ScheduledSendState,
     SendFailure,
@@ -40,6 +43,9 @@ from workflows.sequence_types import (
 
 log = logging.getLogger(__name__)
 
+# A settled send's signal that has not gone out this long after is sent again (by any drain), checked this often.
+SIGNAL_GRACE = timedelta(seconds=10)
+SIGNAL_CHECK_SECONDS = 5.0
 # A claimed row is this drain's for this long; a send takes seconds (pacing, the provider's answer).
 LEASE = timedelta(minutes=2)
 # A drain claims again once this share of its concurrency is free (or nothing is under way).
@@ -70,7 +76,15 @@ class ScheduledSendDrain:
 
     async def run(self) -> None:
         """Claim and send until `stop()`; sends under way then finish (or are cancelled with the task)."""
+        loop = asyncio.get_running_loop()
+        signals_checked = loop.time()
         while not self._stopping.is_set():
+            if loop.time() - signals_checked > SIGNAL_CHECK_SECONDS:
+                signals_checked = loop.time()
+                try:
+                    await self._tell_overdue()
+                except Exception:  # the database away: next time
+                    log.exception("sending overdue scheduled-send signals failed")
             free = self._concurrency - len(self._in_flight)
             if self._in_flight and free < max(1, self._concurrency // CLAIM_SHARE):
                 # Claims in batches: a claim ranks every due row by tenant, so one per finished send would cost the
@@ -114,23 +128,39 @@ class ScheduledSendDrain:
             return
         if outcome is None:
             return  # put back for later
-        try:
-            async with self._sessions() as session, session.begin():
-                settled = await ScheduledSendRepository(session).settle(
-                    send_id=row.id, outcome=outcome.model_dump(mode="json")
-                )
-        except Exception:  # the lease runs out and a later claim settles it (the outbox answers the same send)
-            log.exception("storing the outcome of scheduled send %s failed", row.key)
-            return
-        if settled and (outcome.state != ScheduledSendState.SENT or row.signal_when_settled):
-            await self._tell(row.workflow_id, outcome)
+        settled = outcome.state is ScheduledSendState.SENT  # stored with the step rows (`_outcome`)
+        if not settled:
+            try:
+                async with self._sessions() as session, session.begin():
+                    settled = await self._settle(session, row, outcome)
+            except Exception:  # the lease runs out and a later claim settles it (the outbox answers the same send)
+                log.exception("storing the outcome of scheduled send %s failed", row.key)
+                return
+        if settled and _signals(row, outcome):
+            await self._tell(row, outcome)
+
+    @staticmethod
+    async def _settle(session: AsyncSession, row: ScheduledSend, outcome: ScheduledSendOutcome) -> bool:
+        return await ScheduledSendRepository(session).settle(
+            send_id=row.id, outcome=outcome.model_dump(mode="json"), signal=_signals(row, outcome)
+        )
 
     async def _outcome(self, row: ScheduledSend) -> ScheduledSendOutcome | None:
         """What became of the send, or None when it was put back to try again."""
         now = datetime.now(UTC)
         due = _as_sent_now(DueSend.model_validate(row.due), now)
+        sent: list[ScheduledSendOutcome] = []
+
+        async def settle_sent(session: AsyncSession, result: DueSendResult) -> None:
+            # In the transaction of the step rows: the send and its outcome are stored together.
+            outcome = ScheduledSendOutcome(
+                key=row.key, state=ScheduledSendState.SENT, result=result.model_copy(update={"fired_at": now})
+            )
+            if await self._settle(session, row, outcome):
+                sent.append(outcome)
+
         try:
-            result = await self._sequences.send_message(due)
+            result = await self._sequences.send_due(due, also=settle_sent)
         except ApplicationError as err:
             if err.type == ENROLLMENT_PAUSED:
                 return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.HELD)
@@ -142,8 +172,9 @@ class ScheduledSendDrain:
             return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.FAILED, failure=failure)
         if result.deferred is not None:
             return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.DEFERRED, result=result)
-        sent = result.model_copy(update={"fired_at": now})  # as the step row says
-        return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.SENT, result=sent)
+        if not sent:
+            return None  # another attempt holds the row now (this one's lease ran out): its outcome is stored there
+        return sent[0]
 
     async def _put_back(self, row: ScheduledSend, delay: timedelta) -> None:
         try:
@@ -152,13 +183,34 @@ class ScheduledSendDrain:
         except Exception:  # still away: the lease runs out and a later claim takes the row again
             log.exception("putting back scheduled send %s failed", row.key)
 
-    async def _tell(self, workflow_id: str, outcome: ScheduledSendOutcome) -> None:
-        """Wake the workflow (best effort: it reads the row when it next wakes anyway)."""
+    async def _tell(self, row: ScheduledSend, outcome: ScheduledSendOutcome) -> None:
+        """Wake the workflow; once it heard (or has ended), the row no longer asks for it. A signal that fails stays
+        due on the row, and `_tell_overdue` of this or another drain sends it again."""
         try:
-            await self._client.get_workflow_handle(workflow_id).signal(SCHEDULED_SEND_SETTLED_SIGNAL, outcome)
+            await self._client.get_workflow_handle(row.workflow_id).signal(SCHEDULED_SEND_SETTLED_SIGNAL, outcome)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:  # an ended enrollment needs no telling
-                log.warning("could not tell %s its scheduled send settled: %s", workflow_id, err)
+                log.warning("could not tell %s its scheduled send settled: %s", row.workflow_id, err)
+                return
+        try:
+            async with self._sessions() as session, session.begin():
+                await ScheduledSendRepository(session).signalled(send_id=row.id)
+        except Exception:  # told twice later, which the workflow ignores
+            log.exception("could not record the signal of scheduled send %s", row.key)
+
+    async def _tell_overdue(self) -> None:
+        """Signal the workflows of sends settled a while ago whose signal never went out (their drain died, or
+        Temporal was away)."""
+        async with self._sessions() as session:
+            rows = await ScheduledSendRepository(session).signals_due(settled_before=SIGNAL_GRACE, limit=100)
+        for row in rows:
+            if row.outcome is not None:
+                await self._tell(row, ScheduledSendOutcome.model_validate(row.outcome))
+
+
+def _signals(row: ScheduledSend, outcome: ScheduledSendOutcome) -> bool:
+    """Whether the workflow is told of this outcome: one that changes its course, or one it asked to hear of."""
+    return outcome.state != ScheduledSendState.SENT or row.signal_when_settled
 
 
 def _as_sent_now(due: DueSend, now: datetime) -> DueSend:

@@ -818,6 +818,7 @@ class SequenceWorkflow:
             after=after_steps,
             after_view=after_view.model_copy(update={"revision": self._view.revision}),
             after_exits_on_reply_after=self._reply_stop(after_view, holding_for_reply=False),
+            tenant_timezone=self._input.tenant_timezone,
         )
         try:
             result = await workflow.execute_activity(
@@ -926,6 +927,7 @@ class SequenceWorkflow:
             after=after_steps,
             after_view=after_view.model_copy(update={"revision": self._view.revision}),
             after_exits_on_reply_after=self._reply_stop(after_view, holding_for_reply=False),
+            tenant_timezone=self._input.tenant_timezone,
         )
         scheduled = ScheduledDueSend(due=due, due_at=fire_at, signal_when_settled=signal)
         await workflow.execute_activity(

@@ -286,6 +286,7 @@ class DueSend(FrozenModel):
     after_view: EnrollmentView
     after: tuple[StepRecord, ...] = ()
     after_exits_on_reply_after: datetime | None = None  # as `EnrollmentMirror.exits_on_reply_after`, at that hold
+    tenant_timezone: str | None = None  # the tenant's day the send counts on (None: looked up)
 
 
 class DueSendResult(FrozenModel):

@@ -25,6 +25,9 @@ from workflows.sequence_types import (
     SETTLE_SCHEDULED_SEND,
     EnrollmentStatus,
     EnrollmentView,
+    ScheduledSendOutcome,
+    ScheduledSendState,
+    SendFailure,
 )
 
 pytestmark = pytest.mark.usefixtures("lead_worker", "worker_uses_sandbox")
@@ -251,3 +254,41 @@ async def test_the_drain_takes_tenants_in_turn_and_a_lapsed_lease_back(
         assert claimed_row is not None
         assert (again, claimed_row.state) == ("scheduled", "sending")
         await session.rollback()
+
+
+async def test_a_signal_the_drain_never_sent_is_sent_by_the_next_drain(
+    temporal_client: Client, scheduled: SequenceWorld, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """A drain settled the last send (refused) and died before telling the workflow, which sleeps an hour past it:
+    the outcome's signal is still due on the row, and the running drain sends it."""
+    lead = await scheduled.lead()
+    sequence, version = await scheduled.sequence(ONE_SEND)
+    handle = await scheduled.enroll(
+        temporal_client, lead, sequence, version, start_at=datetime.now(UTC) + timedelta(minutes=5)
+    )
+    await _asleep_with_send_written(scheduled, handle)
+    row = await _row(session_factory, _enrollment_id(handle))
+    assert row is not None
+    refused = ScheduledSendOutcome(
+        key=row.key,
+        state=ScheduledSendState.FAILED,
+        failure=SendFailure(kind="LeadOptedOut", message="the lead opted out; nothing was sent"),
+    )
+    async with session_factory() as session:
+        await session.execute(
+            update(ScheduledSend)
+            .where(ScheduledSend.id == row.id)
+            .values(
+                state="done",
+                outcome=refused.model_dump(mode="json"),
+                signal_due=True,
+                settled_at=datetime.now(UTC) - timedelta(minutes=1),
+            )
+        )
+        await session.commit()
+
+    view = await asyncio.wait_for(handle.result(), timeout=40)
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "opted_out")
+    told = await _row(session_factory, _enrollment_id(handle))
+    assert told is not None and not told.signal_due
+    assert await scheduled.sent_to(lead) == []
