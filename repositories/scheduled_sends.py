@@ -4,11 +4,15 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select, text, update
+from sqlalchemy import Table, and_, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import ScheduledSend
 from repositories.base import Repository
+
+# Outcomes after which the same step execution is written ahead again: a cap deferral (the next day) and a pause
+# (after the resume). The outbox key is the same; nothing went out the first time.
+NOT_SENT_AGAIN = ("deferred", "held")
 
 # Due rows (and rows whose drain's lease ran out), each tenant's oldest first, tenants taking turns: the first row of
 # every tenant, then the second of every tenant, ... so one tenant's burst never holds back another tenant's send.
@@ -46,9 +50,9 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
         due: dict[str, Any],
         signal_when_settled: bool,
     ) -> str:
-        """Write the send ahead; a row of this key that was cancelled is scheduled again (a step planned anew after
-        a pause). Returns the row's state afterwards: `scheduled`, or the state of a row already claimed or done
-        (a retried activity whose first attempt wrote it)."""
+        """Write the send ahead; a row of this key that was cancelled, deferred by the cap or held by a pause is
+        scheduled again (the same step planned anew). Returns the row's state afterwards: `scheduled`, or the state
+        of a row already claimed or done (a retried activity whose first attempt wrote it)."""
         table = cast(Table, ScheduledSend.__table__)
         values = {
             "tenant_id": tenant_id,
@@ -72,7 +76,10 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
                 "settled_at": None,
                 "lease_until": None,
             },
-            where=table.c.state.in_(("scheduled", "cancelled")),
+            where=or_(
+                table.c.state.in_(("scheduled", "cancelled")),
+                and_(table.c.state == "done", table.c.outcome["state"].astext.in_(NOT_SENT_AGAIN)),
+            ),
         ).returning(table.c.state)
         written = (await self.session.execute(statement)).scalar()
         if written is not None:

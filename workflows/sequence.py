@@ -930,11 +930,13 @@ class SequenceWorkflow:
             tenant_timezone=self._input.tenant_timezone,
         )
         scheduled = ScheduledDueSend(due=due, due_at=fire_at, signal_when_settled=signal)
-        await workflow.execute_activity(
-            SCHEDULE_SEND, scheduled, result_type=str, summary=f"schedule send step {step.id}", **DB_WRITE
-        )
+        # Listening before the row exists: a send due at once can be settled and signalled before this workflow hears
+        # that the row was written.
         self._scheduled_step, self._scheduled_outcome = due.send.step, None
         try:
+            await workflow.execute_activity(
+                SCHEDULE_SEND, scheduled, result_type=str, summary=f"schedule send step {step.id}", **DB_WRITE
+            )
             await self._hold(
                 wake_at,
                 done=lambda: self._scheduled_outcome is not None or self._view.status != EnrollmentStatus.ACTIVE,

@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from api.services.api_keys import create_api_key
 from core.config import Settings
 from core.queues import SEQUENCES_QUEUE
+from domain.permissions import Role
 from domain.sequences.definition import SequenceDefinition, parse_definition
 from domain.stages import Stage
 from domain.whatsapp_messages import InboundWhatsAppMessage
@@ -91,6 +93,16 @@ async def lead_writes(client: Client, world: "SequenceWorld", lead: Lead, body: 
         ),
     )  # fmt: skip
     return received_at
+
+
+async def agent_headers(world: "SequenceWorld") -> dict[str, str]:
+    """An agent's API key of the world's tenant, as request headers."""
+    async with world.session_factory() as session:
+        _, key = await create_api_key(
+            session, tenant_id=world.tenant.id, name="agent", role="agent", creator_role=Role.OWNER, created_by_id=None
+        )
+        await session.commit()
+    return {"Authorization": f"Bearer {key}"}
 
 
 def phone_in(zone: str) -> str:

@@ -21,14 +21,12 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
-from api.services.api_keys import create_api_key
 from core.config import Settings
 from core.queues import SEQUENCES_QUEUE
-from domain.permissions import Role
 from domain.whatsapp_messages import ENROLLMENT_STOPPED, LEAD_REPLIED
 from models import Conversation, Enrollment, Lead, OutboxMessage
 from tests.fixtures.whatsapp import eventually
-from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, all_week, lead_writes, make_world
+from tests.workflows.sequence_support import ALL_WEEK, SequenceWorld, agent_headers, all_week, lead_writes, make_world
 from worker.main import WORKFLOWS, activities, workflow_runner
 from workflow_clients.sequence import ANSWER_WITHIN, TASK_TIMEOUT
 from workflows.ids import lead_workflow_id
@@ -189,15 +187,6 @@ async def _queued_due_send(
     return handle
 
 
-async def _agent_headers(session_factory: async_sessionmaker[AsyncSession], world: SequenceWorld) -> dict[str, str]:
-    async with session_factory() as session:
-        _, key = await create_api_key(
-            session, tenant_id=world.tenant.id, name="agent", role="agent", creator_role=Role.OWNER, created_by_id=None
-        )
-        await session.commit()
-    return {"Authorization": f"Bearer {key}"}
-
-
 async def test_a_stop_through_the_api_holds_the_queued_send_of_an_enrollment_behind_a_full_bulk_queue(
     temporal_client: Client,
     world: SequenceWorld,
@@ -212,7 +201,7 @@ async def test_a_stop_through_the_api_holds_the_queued_send_of_an_enrollment_beh
     lead = await world.lead()
     handle = await _queued_due_send(bulk, temporal_client, world, lead)
     enrollment_id = handle.id.rsplit(":", 1)[1]
-    headers = await _agent_headers(session_factory, world)
+    headers = await agent_headers(world)
 
     stopping = asyncio.create_task(
         client.post(f"/api/v1/enrollments/{enrollment_id}/stop", json={"reason": "asked us to"}, headers=headers)
@@ -250,7 +239,7 @@ async def test_a_pause_through_the_api_holds_the_queued_send_until_the_resume(
     lead = await world.lead()
     handle = await _queued_due_send(bulk, temporal_client, world, lead)
     url = f"/api/v1/enrollments/{handle.id.rsplit(':', 1)[1]}"
-    headers = await _agent_headers(session_factory, world)
+    headers = await agent_headers(world)
 
     pausing = asyncio.create_task(client.post(f"{url}/pause", headers=headers))
     await eventually(lambda: _pause_recorded(world, handle), within_seconds=5)

@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,10 +15,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from core.config import Settings
-from models import Conversation, Enrollment, ScheduledSend
+from models import Conversation, Enrollment, Lead, ScheduledSend
 from repositories.scheduled_sends import ScheduledSendRepository
 from tests.fixtures.whatsapp import eventually
-from tests.workflows.sequence_support import SequenceWorld, all_week, lead_writes, make_world
+from tests.workflows.sequence_support import SequenceWorld, agent_headers, all_week, lead_writes, make_world
 from workflows.sequence import SequenceWorkflow
 from workflows.sequence_types import (
     SCHEDULE_SEND,
@@ -82,14 +83,22 @@ async def _asleep_with_send_written(
     await eventually(written)
 
 
+async def _enrolled_asleep(
+    client: Client, world: SequenceWorld, definition: dict[str, object], due: datetime
+) -> tuple[Lead, WorkflowHandle[SequenceWorkflow, EnrollmentView]]:
+    """A new lead enrolled with its first send due at `due`, once the send is written ahead."""
+    lead = await world.lead()
+    sequence, version = await world.sequence(definition)
+    handle = await world.enroll(client, lead, sequence, version, start_at=due)
+    await _asleep_with_send_written(world, handle)
+    return lead, handle
+
+
 async def test_a_send_planned_ahead_goes_out_from_the_drain_while_its_workflow_sleeps(
     temporal_client: Client, scheduled: SequenceWorld
 ) -> None:
-    lead = await scheduled.lead()
-    sequence, version = await scheduled.sequence(SEND_THEN_WAIT)
     due = datetime.now(UTC) + timedelta(seconds=3)
-    handle = await scheduled.enroll(temporal_client, lead, sequence, version, start_at=due)
-    await _asleep_with_send_written(scheduled, handle)
+    lead, handle = await _enrolled_asleep(temporal_client, scheduled, SEND_THEN_WAIT, due)
 
     [message] = await eventually(lambda: scheduled.sent_to(lead))
     accepted_at = datetime.fromisoformat(message["accepted_at"].replace("Z", "+00:00"))
@@ -136,12 +145,9 @@ async def test_a_sequences_last_send_wakes_its_workflow_to_complete(
 async def test_a_reply_before_the_send_takes_it_back_and_nothing_goes_out(
     temporal_client: Client, scheduled: SequenceWorld, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
-    lead = await scheduled.lead()
-    sequence, version = await scheduled.sequence(SEND_THEN_WAIT)
-    handle = await scheduled.enroll(
-        temporal_client, lead, sequence, version, start_at=datetime.now(UTC) + timedelta(seconds=30)
+    lead, handle = await _enrolled_asleep(
+        temporal_client, scheduled, SEND_THEN_WAIT, datetime.now(UTC) + timedelta(seconds=30)
     )
-    await _asleep_with_send_written(scheduled, handle)
 
     await lead_writes(temporal_client, scheduled, lead, "No thanks")
     view = await asyncio.wait_for(handle.result(), timeout=30)
@@ -156,12 +162,9 @@ async def test_a_refusal_at_the_send_wakes_the_workflow_at_once(
 ) -> None:
     """The lead opted out while the enrollment slept (its signal lost, say): the drain's send is refused, and the
     workflow hears of it from the drain, not a day later."""
-    lead = await scheduled.lead()
-    sequence, version = await scheduled.sequence(SEND_THEN_WAIT)
-    handle = await scheduled.enroll(
-        temporal_client, lead, sequence, version, start_at=datetime.now(UTC) + timedelta(seconds=6)
+    lead, handle = await _enrolled_asleep(
+        temporal_client, scheduled, SEND_THEN_WAIT, datetime.now(UTC) + timedelta(seconds=6)
     )
-    await _asleep_with_send_written(scheduled, handle)
     async with session_factory() as session:
         session.add(Conversation(tenant_id=scheduled.tenant.id, lead_id=lead.id, opted_out_at=datetime.now(UTC)))
         await session.commit()
@@ -195,6 +198,14 @@ async def test_over_the_daily_cap_the_drain_defers_the_send_and_the_workflow_pla
     views = await eventually(one_deferred, within_seconds=30)
     [waiting] = [v for v in views if v.status == EnrollmentStatus.ACTIVE]
     assert waiting.next_action_at is not None and waiting.next_action_at > datetime.now(UTC) + timedelta(hours=1)
+
+    async def written_again() -> ScheduledSend | None:
+        row = await _row(scheduled.session_factory, waiting.enrollment_id)
+        return row if row is not None and row.state == "scheduled" else None
+
+    # The same send, written ahead again for the next day's opening.
+    again = await eventually(written_again)
+    assert again.due_at == waiting.next_action_at
     assert [len(await scheduled.sent_to(lead)) for lead in (first, second)].count(1) == 1
 
 
@@ -261,12 +272,9 @@ async def test_a_signal_the_drain_never_sent_is_sent_by_the_next_drain(
 ) -> None:
     """A drain settled the last send (refused) and died before telling the workflow, which sleeps an hour past it:
     the outcome's signal is still due on the row, and the running drain sends it."""
-    lead = await scheduled.lead()
-    sequence, version = await scheduled.sequence(ONE_SEND)
-    handle = await scheduled.enroll(
-        temporal_client, lead, sequence, version, start_at=datetime.now(UTC) + timedelta(minutes=5)
+    lead, handle = await _enrolled_asleep(
+        temporal_client, scheduled, ONE_SEND, datetime.now(UTC) + timedelta(minutes=5)
     )
-    await _asleep_with_send_written(scheduled, handle)
     row = await _row(session_factory, _enrollment_id(handle))
     assert row is not None
     refused = ScheduledSendOutcome(
@@ -292,3 +300,50 @@ async def test_a_signal_the_drain_never_sent_is_sent_by_the_next_drain(
     told = await _row(session_factory, _enrollment_id(handle))
     assert told is not None and not told.signal_due
     assert await scheduled.sent_to(lead) == []
+
+
+async def test_a_stop_through_the_api_takes_the_written_send_back(
+    temporal_client: Client, scheduled: SequenceWorld, client: httpx.AsyncClient
+) -> None:
+    lead, handle = await _enrolled_asleep(
+        temporal_client, scheduled, SEND_THEN_WAIT, datetime.now(UTC) + timedelta(seconds=30)
+    )
+    answer = await client.post(
+        f"/api/v1/enrollments/{_enrollment_id(handle)}/stop",
+        json={"reason": "asked us to"},
+        headers=await agent_headers(scheduled),
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "stopped"
+    view = await asyncio.wait_for(handle.result(), timeout=30)
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.STOPPED, "stopped")
+    row = await _row(scheduled.session_factory, _enrollment_id(handle))
+    assert row is not None and row.state == "cancelled"
+    assert await scheduled.sent_to(lead) == []
+
+
+async def test_a_send_paused_past_its_time_goes_out_once_after_the_resume(
+    temporal_client: Client, scheduled: SequenceWorld, client: httpx.AsyncClient
+) -> None:
+    due = datetime.now(UTC) + timedelta(seconds=4)
+    lead, handle = await _enrolled_asleep(temporal_client, scheduled, SEND_THEN_WAIT, due)
+    url, headers = f"/api/v1/enrollments/{_enrollment_id(handle)}", await agent_headers(scheduled)
+    paused = await client.post(f"{url}/pause", headers=headers)
+    assert paused.status_code == 200, paused.text
+    await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 2)
+    assert await scheduled.sent_to(lead) == []  # paused through its time: nothing went out
+    resumed = await client.post(f"{url}/resume", headers=headers)
+    assert resumed.status_code == 200, resumed.text
+
+    await eventually(lambda: scheduled.sent_to(lead))
+
+    async def waiting_for_the_next_send() -> EnrollmentView | None:
+        # The wait begun, the send after it written ahead: the enrollment's next action is that send.
+        view = await handle.query(SequenceWorkflow.view)
+        return view if view.current_step_id == "nudge" else None
+
+    view = await eventually(waiting_for_the_next_send)
+    assert [(h.step_id, h.result) for h in view.history] == [("intro", "sent"), ("later", "waiting")]
+    assert view.next_action_at is not None and view.next_action_at > datetime.now(UTC) + timedelta(hours=23)
+    await asyncio.sleep(1.0)
+    assert len(await scheduled.sent_to(lead)) == 1
