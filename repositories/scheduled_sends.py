@@ -131,8 +131,7 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
         await self.session.execute(
             update(ScheduledSend)
             .where(ScheduledSend.id == send_id, ScheduledSend.state == "sending")
-            .values(state="scheduled", lease_until=None, due_at=text("now() + make_interval(secs => :delay)"))
-            .params(delay=delay.total_seconds())
+            .values(state="scheduled", lease_until=None, due_at=func.now() + delay)
         )
 
     async def take_back(self, *, key: str) -> ScheduledSend | None:
