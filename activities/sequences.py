@@ -154,7 +154,7 @@ class SequenceActivities:
         async with self.session_factory() as session, session.begin():
             steps = (mirror.step,) if mirror.step is not None else ()
             uncounted = await self._write(session, view, steps, exits_on_reply_after=mirror.exits_on_reply_after)
-        await self._count_sends(view, uncounted)
+        await self._count_sends(uncounted)
         await self._tell(view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, view.lead_id)
 
     async def _write(
@@ -166,7 +166,7 @@ class SequenceActivities:
         reserved: bool | None = None,
         exits_on_reply_after: datetime | None = None,
         tenant_timezone: str | None = None,
-    ) -> list["UncountedSend"]:
+    ) -> list[UncountedSend]:
         """The view to the enrollment row (if newer) and step outcomes to its history (each once). `reserved`: whether
         a sent step took a daily-cap slot, when the caller knows (None: looked up). `exits_on_reply_after`: the reply
         stop the row keeps beside the view (repositories/enrollments.py `end_on_reply`). Returns the sent steps that
@@ -249,7 +249,7 @@ class SequenceActivities:
             )
             if also is not None:
                 await also(session, result)
-        await self._count_sends(due.after_view, uncounted)
+        await self._count_sends(uncounted)
         await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
         return result
 
@@ -290,7 +290,7 @@ class SequenceActivities:
         step: StepRecord,
         reserved: bool | None,
         tenant_timezone: str | None = None,
-    ) -> list["UncountedSend"]:
+    ) -> list[UncountedSend]:
         """A sent step that took no cap slot (its sequence has no cap) still counts against the tenant's day: the caps
         of the tenant's other sequences are on all of its sequence sends. Every sequence send today is a WhatsApp one.
         A step recorded by an earlier attempt is offered again: its count may not have been taken yet."""
@@ -308,7 +308,7 @@ class SequenceActivities:
         day = tenant_day(step.fired_at, tenant_timezone)
         return [UncountedSend(tenant_id=tenant_id, enrollment_id=enrollment_id, number=step.number, day=day)]
 
-    async def _count_sends(self, view: EnrollmentView, uncounted: list["UncountedSend"]) -> None:
+    async def _count_sends(self, uncounted: list[UncountedSend]) -> None:
         """Each uncapped sent step against its tenant-day count, each in one autocommitted statement."""
         if not uncounted:
             return

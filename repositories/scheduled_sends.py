@@ -93,15 +93,6 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
         claimed = await self.session.scalars(select(ScheduledSend).from_statement(_CLAIM), params)
         return list(claimed.all())
 
-    async def next_due_at(self) -> datetime | None:
-        """When the earliest waiting send falls due (None: nothing waits)."""
-        return await self.session.scalar(
-            select(ScheduledSend.due_at)
-            .where(ScheduledSend.state == "scheduled")
-            .order_by(ScheduledSend.due_at)
-            .limit(1)
-        )
-
     async def settle(self, *, send_id: uuid.UUID, outcome: dict[str, Any], signal: bool) -> bool:
         """The drain's outcome, if this attempt still holds the row; `signal`: its workflow is to be told. False: it
         does not hold it (its lease ran out and another attempt took it)."""

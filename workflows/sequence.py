@@ -800,26 +800,7 @@ class SequenceWorkflow:
         """A due send step in one activity: cap slot, send, its step row and the enrollment row as it will be at the
         next hold (`sequence.send_message`). Over the cap: the decision, nothing sent. Two workflow tasks a send."""
         step, number = ctx.step, ctx.number
-        self._change()  # a revision for the activity's write: whatever is written after it is newer
-        sent_step = StepRecord(
-            number=number,
-            index=ctx.index,
-            step_id=step.id or "",
-            type=_type_of(step),
-            planned_at=ctx.plan.fire_at,
-            fired_at=workflow.now(),
-            result=StepResult.SENT.value,
-        )
-        after_view, after_steps = self._after_send(ctx, late)
-        due = DueSend(
-            send=self._send_input(step, number),
-            sent_step=sent_step,
-            reservation=self._reservation(ctx, workflow.now(), cap) if cap is not None else None,
-            after=after_steps,
-            after_view=after_view.model_copy(update={"revision": self._view.revision}),
-            after_exits_on_reply_after=self._reply_stop(after_view, holding_for_reply=False),
-            tenant_timezone=self._input.tenant_timezone,
-        )
+        due = self._due_send(ctx, cap, workflow.now(), late)
         try:
             result = await workflow.execute_activity(
                 SEND_MESSAGE, due, result_type=DueSendResult, summary=f"send step {step.id}", **SEQUENCE_SEND
@@ -833,13 +814,43 @@ class SequenceWorkflow:
             return self._after_late(self._next(ctx.index, ctx.plan.release_at), late)
         if result.deferred is not None:
             return result.deferred
-        self._change(steps_run=number)
-        record = sent_step.model_copy(update={"detail": result.detail})
-        self._prewrite = Prewrite(
-            records={(r.number, r.result): r for r in (record, *after_steps)}, view=_projection(after_view)
-        )
-        await self._record(ctx, StepResult.SENT, result.detail)
+        await self._record_sent(ctx, due, result.detail)
         return self._after_late(self._next(ctx.index, ctx.plan.release_at), late)
+
+    def _due_send(self, ctx: StepContext[SendWhatsAppStep], cap: int | None, at: datetime, late: bool) -> DueSend:
+        """The send of this step going out at `at`, with its bookkeeping: the cap reservation, its step row and the
+        rows and view as they will be at the next hold. Takes a revision for the write: what follows it is newer."""
+        self._change()
+        sent_step = StepRecord(
+            number=ctx.number,
+            index=ctx.index,
+            step_id=ctx.step.id or "",
+            type=_type_of(ctx.step),
+            planned_at=ctx.plan.fire_at,
+            fired_at=at,
+            result=StepResult.SENT.value,
+        )
+        after_view, after_steps = self._after_send(ctx, late, at=at)
+        return DueSend(
+            send=self._send_input(ctx.step, ctx.number),
+            sent_step=sent_step,
+            reservation=self._reservation(ctx, at, cap) if cap is not None else None,
+            after=after_steps,
+            after_view=after_view.model_copy(update={"revision": self._view.revision}),
+            after_exits_on_reply_after=self._reply_stop(after_view, holding_for_reply=False),
+            tenant_timezone=self._input.tenant_timezone,
+        )
+
+    async def _record_sent(
+        self, ctx: StepContext[SendWhatsAppStep], due: DueSend, detail: str, fired_at: datetime | None = None
+    ) -> None:
+        """The step sent, as the send's own write recorded it (rows and view), which the next hold checks."""
+        self._change(steps_run=ctx.number)
+        record = due.sent_step.model_copy(update={"detail": detail, "fired_at": fired_at or due.sent_step.fired_at})
+        self._prewrite = Prewrite(
+            records={(r.number, r.result): r for r in (record, *due.after)}, view=_projection(due.after_view)
+        )
+        await self._record(ctx, StepResult.SENT, detail)
 
     def _after_send(
         self, ctx: StepContext[SendWhatsAppStep], late: bool, at: datetime | None = None
@@ -901,34 +912,15 @@ class SequenceWorkflow:
         Woken by its timer (before the step after the send), by the drain's signal, or by an end or a pause, it takes
         the send back or reads what became of it (`sequence.settle_scheduled_send`). None: taken back unsent; else as
         `_folded_send` answers."""
-        step, number, fire_at = ctx.step, ctx.number, ctx.plan.fire_at
+        step, fire_at = ctx.step, ctx.plan.fire_at
         await self._settle_prewrite()  # the row shows this view before the drain's write, which must be newer
-        self._change()  # a revision for the drain's write: whatever this workflow writes after it is newer
-        sent_step = StepRecord(
-            number=number,
-            index=ctx.index,
-            step_id=step.id or "",
-            type=_type_of(step),
-            planned_at=fire_at,
-            fired_at=fire_at,
-            result=StepResult.SENT.value,
-        )
-        after_view, after_steps = self._after_send(ctx, False, at=fire_at)
-        next_at = after_view.next_action_at
+        due = self._due_send(ctx, cap, fire_at, late=False)
+        next_at = due.after_view.next_action_at
         signal = next_at is None or next_at - fire_at < SCHEDULED_SIGNAL_AFTER
         if signal or next_at is None:
             wake_at = fire_at + SCHEDULED_SIGNAL_FALLBACK
         else:
             wake_at = max(fire_at + (next_at - fire_at) / 2, next_at - SCHEDULED_WAKE_LEAD)
-        due = DueSend(
-            send=self._send_input(step, number),
-            sent_step=sent_step,
-            reservation=self._reservation(ctx, fire_at, cap) if cap is not None else None,
-            after=after_steps,
-            after_view=after_view.model_copy(update={"revision": self._view.revision}),
-            after_exits_on_reply_after=self._reply_stop(after_view, holding_for_reply=False),
-            tenant_timezone=self._input.tenant_timezone,
-        )
         scheduled = ScheduledDueSend(due=due, due_at=fire_at, signal_when_settled=signal)
         # Listening before the row exists: a send due at once can be settled and signalled before this workflow hears
         # that the row was written.
@@ -950,15 +942,13 @@ class SequenceWorkflow:
             )
         finally:
             self._scheduled_step = None
-        return await self._settled(ctx, outcome, sent_step, after_view, after_steps)
+        return await self._settled(ctx, outcome, due)
 
     async def _settled(
         self,
         ctx: StepContext[SendWhatsAppStep],
         outcome: ScheduledSendOutcome,
-        sent_step: StepRecord,
-        after_view: EnrollmentView,
-        after_steps: tuple[StepRecord, ...],
+        due: DueSend,
     ) -> StepOutcome | DailySendDecision | Held | None:
         """What a scheduled send's outcome means for the enrollment, as for a folded send's."""
         if outcome.state is ScheduledSendState.CANCELLED:
@@ -967,15 +957,10 @@ class SequenceWorkflow:
             return ENDED if self._view.status.ended else HELD
         if outcome.state is ScheduledSendState.DEFERRED and outcome.result and outcome.result.deferred:
             return ENDED if self._view.status.ended else outcome.result.deferred
-        self._change(steps_run=ctx.number)
         if outcome.state is ScheduledSendState.SENT and outcome.result is not None:
-            result = outcome.result
-            record = sent_step.model_copy(update={"detail": result.detail, "fired_at": result.fired_at})
-            self._prewrite = Prewrite(
-                records={(r.number, r.result): r for r in (record, *after_steps)}, view=_projection(after_view)
-            )
-            await self._record(ctx, StepResult.SENT, result.detail)
+            await self._record_sent(ctx, due, outcome.result.detail, outcome.result.fired_at)
         else:
+            self._change(steps_run=ctx.number)
             failure = outcome.failure or SendFailure(message=f"the scheduled send ended {outcome.state.value}")
             done = await self._send_refused(failure)
             await self._record(ctx, done.result, done.detail)
