@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from pydantic import BaseModel, Field
 
+from domain.stages import Stage
 from workflows.failures import WorkflowFailure
 
 
@@ -85,6 +86,9 @@ class SendWhatsAppInput(BaseModel):
     # took the conversation over, checked in the transaction that claims the send, after pacing. The newer message's
     # own turn answers instead. None: no such check (an agent's message, an approved draft).
     conversation_read_at: datetime | None = None
+    # A sequence's send: refused (LeadAtExitStage) when the lead's stage, as stored, is one of these: the lead's status
+    # change ends the enrollment, whose workflow may not have heard of it yet. Empty: no such check.
+    exit_on_stages: list[Stage] = Field(default_factory=list)
 
     @property
     def idempotency_key(self) -> str:
@@ -138,6 +142,8 @@ LEAD_REPLIED = "LeadReplied"  # a sequence's send after the lead replied (see `s
 # it): nothing is sent. A stop is final; a paused send goes out after the resume (the workflow asks again).
 ENROLLMENT_STOPPED = "EnrollmentStopped"
 ENROLLMENT_PAUSED = "EnrollmentPaused"
+# A sequence's send to a lead already at one of its exit stages (see `exit_on_stages`): nothing is sent.
+LEAD_AT_EXIT_STAGE = "LeadAtExitStage"
 # An AI reply the conversation moved past (see `conversation_read_at`): nothing is sent, and it is no failure (no
 # timeline entry): a newer turn answers.
 CONVERSATION_MOVED_ON = "ConversationMovedOn"

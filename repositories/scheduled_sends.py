@@ -60,6 +60,7 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
             "workflow_id": workflow_id,
             "key": key,
             "due_at": due_at,
+            "first_due_at": due_at,
             "due": due,
             "signal_when_settled": signal_when_settled,
             "state": "scheduled",
@@ -69,6 +70,8 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
             index_elements=[table.c.key],
             set_={
                 "due_at": inserting.excluded.due_at,
+                "first_due_at": inserting.excluded.due_at,
+                "attempts": 0,
                 "due": inserting.excluded.due,
                 "signal_when_settled": inserting.excluded.signal_when_settled,
                 "state": "scheduled",
@@ -126,18 +129,25 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
         )
 
     async def take_back(self, *, key: str) -> ScheduledSend | None:
-        """The workflow takes its send back: a row still waiting is cancelled; otherwise the row as it is (sending:
-        a drain has it; done: its outcome). None: no such row. Locks the row until the transaction ends."""
-        row = await self.session.scalar(
-            select(ScheduledSend)
-            .where(ScheduledSend.key == key)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        if row is not None and row.state == "scheduled":
+        """The workflow takes its send back: a row still waiting is cancelled, and so is one whose drain's lease ran
+        out (that drain is gone, and no drain has claimed it again: the workflow sends it itself, under the same
+        outbox key, which finds whatever the gone drain did); otherwise the row as it is (sending: a drain has it;
+        done: its outcome). None: no such row. Locks the row until the transaction ends."""
+        found = (
+            await self.session.execute(
+                select(ScheduledSend, ScheduledSend.lease_until < func.now())
+                .where(ScheduledSend.key == key)
+                .with_for_update(of=ScheduledSend)
+                .execution_options(populate_existing=True)
+            )
+        ).one_or_none()
+        if found is None:
+            return None
+        row, lapsed = found
+        if row.state == "scheduled" or (row.state == "sending" and lapsed):
             row.state = "cancelled"
             await self.session.flush()
-        elif row is not None and row.signal_due:
+        elif row.signal_due:
             row.signal_due = False  # the workflow reads the outcome now: no need to tell it
             await self.session.flush()
         return row

@@ -71,6 +71,7 @@ from domain.stages import Stage
 from domain.whatsapp_messages import (
     ENROLLMENT_PAUSED,
     ENROLLMENT_STOPPED,
+    LEAD_AT_EXIT_STAGE,
     LEAD_GONE_SEND,
     LEAD_OPTED_OUT,
     LEAD_REPLIED,
@@ -716,6 +717,7 @@ class SequenceWorkflow:
             requested_by=f"sequence:{self._input.sequence_id}",
             # A send never waits in a reply hold: a reply now ends the enrollment if `exit_on_reply` says so.
             stop_on_inbound_after=self._reply_horizon if self._definition.settings.exit_on_reply else None,
+            exit_on_stages=list(self._definition.settings.exit_on_stages),
         )
 
     async def _send(self, step: SendWhatsAppStep, number: int) -> ActionResult:
@@ -784,6 +786,12 @@ class SequenceWorkflow:
                 self._end(EnrollmentStatus.STOPPED, EXIT_STOPPED, str(recorded.get("detail") or reason))
                 self._stop_update_due = True
             return ActionResult(StepResult.STOPPED, reason)
+        elif kind == LEAD_AT_EXIT_STAGE:
+            # The lead's status change ends the enrollment; its signal has not reached this workflow yet.
+            if not self._view.status.ended:
+                stage = Stage((failure.details or {}).get("stage", Stage.LOST))
+                self._end(EnrollmentStatus.EXITED, stage_exit_reason(stage), reason)
+            return ActionResult(StepResult.EXITED, reason)
         elif kind == LEAD_REPLIED:
             if not self._view.status.ended:
                 # The reply's signal has not reached this workflow yet (it is ignored when it comes).

@@ -95,6 +95,7 @@ class StepResult(StrEnum):
     CALL_VOICEMAIL = "call_voicemail"
     CALL_NO_ANSWER = "call_no_answer"
     STOPPED = "stopped"  # a person stopped the enrollment before this send went out: nothing was sent
+    EXITED = "exited"  # the lead reached an exit stage before this send went out: nothing was sent
 
 
 class TaskOutcome(StrEnum):

@@ -7,10 +7,10 @@
 - A sequence's send of an enrollment a person stopped is refused (`EnrollmentStopped`), one a person paused is held
   (`SendHeld`, the row stays pending): the API records both on the enrollment row before the workflow hears of them.
 - An opted-out lead is refused; so is a sequence's send once the lead replied after `stop_on_inbound_after` (the
-  reply path stores the reply before any workflow hears of it), and an AI reply once the lead wrote again or a person
-  took the conversation over after `conversation_read_at` (checked after pacing, while the row is locked). Free text
-  goes out only inside the 24-hour window after the lead's last inbound message, otherwise the step's fallback
-  template, otherwise a refusal (recorded on the timeline).
+  reply path stores the reply before any workflow hears of it) or reached one of its `exit_on_stages`, and an AI
+  reply once the lead wrote again or a person took the conversation over after `conversation_read_at` (checked after
+  pacing, while the row is locked). Free text goes out only inside the 24-hour window after the lead's last inbound
+  message, otherwise the step's fallback template, otherwise a refusal (recorded on the timeline).
 - Pacing (channels/whatsapp/pacing.py) is decided first, before a connection or the row's lock is taken, and may ask
   the caller to come back later (`SendDeferred`); a send that then makes no request frees its slot at once. The send
   holds the recipient's slot until its provider call is done; the interval to that person's next send starts then.
@@ -383,6 +383,13 @@ class WhatsAppSender:
                 )
         if lead.stage == Stage.OPTED_OUT:
             raise _opted_out()
+        if lead.stage in data.exit_on_stages:
+            raise SendRefused(
+                kinds.LEAD_AT_EXIT_STAGE,
+                f"the lead is at stage '{lead.stage}', which ends this sequence; nothing was sent",
+                details={"stage": str(lead.stage)},
+                failed_send=False,
+            )
         if data.conversation_read_at is not None:
             await _check_conversation_not_moved_on(session, lead, data.conversation_read_at)
         stop_after = data.stop_on_inbound_after

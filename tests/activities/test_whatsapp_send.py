@@ -233,6 +233,31 @@ async def test_a_lead_who_said_stop_is_refused_whatever_its_status(
     await _refused_as_opted_out(make_activities(), sandbox_tenant, sandbox_control, lead_id, phone)
 
 
+async def test_a_sequence_send_to_a_lead_at_one_of_its_exit_stages_is_refused_without_a_failure(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    # The lead was won; the enrollment's workflow has not heard of it yet. Another sequence's send (no exit stages)
+    # and an agent's message still go out.
+    lead_id, phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    await _set_stage(session_factory, lead_id, "won")
+    acts = make_activities()
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(
+            acts.send_whatsapp_message, _input(sandbox_tenant, lead_id, text="hi", exit_on_stages=["won", "lost"])
+        )
+    assert (refused.value.type, refused.value.non_retryable) == (kinds.LEAD_AT_EXIT_STAGE, True)
+    assert refused.value.details[0] == {"stage": "won"}
+    assert await _sent_to(sandbox_control, phone) == []
+    async with session_factory() as session:
+        on_timeline = (await session.scalars(select(TimelineEvent.kind).where(TimelineEvent.lead_id == lead_id))).all()
+    assert "whatsapp_send_failed" not in on_timeline
+
+    await ActivityEnvironment().run(
+        acts.send_whatsapp_message, _input(sandbox_tenant, lead_id, "step-2", text="hi", exit_on_stages=["lost"])
+    )
+    assert len(await _sent_to(sandbox_control, phone)) == 1
+
+
 async def test_429_then_200_delivers_exactly_one_message(
     make_activities, sandbox_tenant, session_factory, sandbox_control
 ) -> None:  # type: ignore[no-untyped-def]

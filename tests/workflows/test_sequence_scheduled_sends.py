@@ -177,6 +177,73 @@ async def test_a_refusal_at_the_send_wakes_the_workflow_at_once(
     assert row is not None and row.outcome is not None and row.outcome["state"] == "failed"
 
 
+async def test_a_lead_at_an_exit_stage_gets_no_send_though_its_enrollment_has_not_heard(
+    temporal_client: Client, scheduled: SequenceWorld, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """The lead was won while the enrollment slept, and the stage change's signal has not reached the enrollment: the
+    drain's send is refused at the outbox, and the enrollment exits as the signal would have made it."""
+    lead, handle = await _enrolled_asleep(
+        temporal_client, scheduled, SEND_THEN_WAIT, datetime.now(UTC) + timedelta(seconds=6)
+    )
+    async with session_factory() as session:
+        await session.execute(update(Lead).where(Lead.id == lead.id).values(stage="won"))
+        await session.commit()
+
+    view = await asyncio.wait_for(handle.result(), timeout=30)
+    assert (view.status, view.exit_reason) == (EnrollmentStatus.EXITED, "stage:won")
+    assert [(h.step_id, h.result) for h in view.history] == [("intro", "exited")]
+    assert await scheduled.sent_to(lead) == []
+
+
+async def test_a_throttled_send_is_put_back_and_goes_out_once_when_the_provider_lets_it(
+    temporal_client: Client, scheduled: SequenceWorld, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """The provider answers 429 (Retry-After: 1) twice: the drain puts the send back for the delay it names, not for
+    its lease, and the third attempt sends it once."""
+    lead, handle = await _enrolled_asleep(
+        temporal_client, scheduled, SEND_THEN_WAIT, datetime.now(UTC) + timedelta(seconds=4)
+    )
+    fault = await scheduled.sandbox.post("/_sandbox/faults", json={"kind": "http_429", "to": lead.phone, "count": 2})
+    assert fault.status_code == 201, fault.text
+
+    async def settled() -> ScheduledSend | None:
+        row = await _row(session_factory, _enrollment_id(handle))
+        return row if row is not None and row.state == "done" else None
+
+    row = await eventually(settled, within_seconds=30)
+    assert row.outcome is not None and row.outcome["state"] == "sent"
+    assert row.attempts == 3
+    assert row.first_due_at < row.due_at  # each retry moved the row on; the give-up clock stayed
+    assert len(await scheduled.sent_to(lead)) == 1
+
+
+async def test_a_send_throttled_past_the_give_up_limit_fails_and_the_enrollment_goes_on(
+    temporal_client: Client, scheduled: SequenceWorld, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """A send throttled since it first fell due, hours ago (each retry moved its `due_at` on): the next refusal is
+    the last, the step is recorded failed, and the workflow hears of it at once."""
+    lead, handle = await _enrolled_asleep(
+        temporal_client, scheduled, ONE_SEND, datetime.now(UTC) + timedelta(seconds=5)
+    )
+    async with session_factory() as session:
+        await session.execute(
+            update(ScheduledSend)
+            .where(ScheduledSend.enrollment_id == _enrollment_id(handle))
+            .values(first_due_at=datetime.now(UTC) - timedelta(hours=7))
+        )
+        await session.commit()
+    fault = await scheduled.sandbox.post("/_sandbox/faults", json={"kind": "http_429", "to": lead.phone})
+    assert fault.status_code == 201, fault.text
+
+    view = await asyncio.wait_for(handle.result(), timeout=30)
+    assert view.status == EnrollmentStatus.COMPLETED
+    assert [(h.step_id, h.result) for h in view.history] == [("only", "failed")]
+    row = await _row(session_factory, _enrollment_id(handle))
+    assert row is not None and row.outcome is not None
+    assert (row.outcome["state"], row.outcome["failure"]["kind"]) == ("failed", "WhatsAppThrottled")
+    assert await scheduled.sent_to(lead) == []
+
+
 async def test_over_the_daily_cap_the_drain_defers_the_send_and_the_workflow_plans_it_for_the_next_day(
     temporal_client: Client, scheduled: SequenceWorld
 ) -> None:
@@ -213,7 +280,8 @@ async def test_the_drain_takes_tenants_in_turn_and_a_lapsed_lease_back(
     session_factory: async_sessionmaker[AsyncSession], scheduled: SequenceWorld
 ) -> None:
     """Claims are fair between tenants: another tenant's one due send comes in the first claim after a burst of one
-    tenant's. A claim whose drain died is claimed again once its lease runs out; a cancelled send never is.
+    tenant's. A claim whose drain died is claimed again once its lease runs out, or taken back by its workflow; a
+    cancelled send is never claimed.
 
     The rows live in one transaction that is rolled back, out of the running drain's sight; due long ago, they come
     before any other due row in a claim."""
@@ -264,6 +332,12 @@ async def test_the_drain_takes_tenants_in_turn_and_a_lapsed_lease_back(
         claimed_row = await repo.take_back(key=burst[1])
         assert claimed_row is not None
         assert (again, claimed_row.state) == ("scheduled", "sending")
+        # A row whose drain's lease ran out, not claimed again yet, is taken back: its workflow sends it itself.
+        gone = await send(scheduled, 23, state="sending", lease_until=datetime.now(UTC) - timedelta(seconds=1))
+        gone_row = await repo.take_back(key=gone)
+        assert gone_row is not None and gone_row.state == "cancelled"
+        still_held = await repo.take_back(key=held)
+        assert still_held is not None and still_held.state == "sending"
         await session.rollback()
 
 

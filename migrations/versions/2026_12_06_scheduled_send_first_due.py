@@ -1,0 +1,30 @@
+"""scheduled_send.first_due_at: when the send first fell due, the clock a throttled send gives up by
+
+A throttled or failed drain send is put back by moving `due_at`; measuring the give-up limit from `due_at` restarted
+it at every attempt, so a send throttled for good was retried for ever. `first_due_at` is set when the send is
+written ahead (again) and never moved by a retry. Existing rows take their `due_at`.
+
+Revision ID: 0033_scheduled_send_first_due
+Revises: 0032_scheduled_send_signal_due
+Create Date: 2026-12-06 00:00:02
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0033_scheduled_send_first_due"
+down_revision: str | None = "0032_scheduled_send_signal_due"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("scheduled_send", sa.Column("first_due_at", sa.DateTime(timezone=True), nullable=True))
+    op.execute("UPDATE scheduled_send SET first_due_at = due_at")
+    op.alter_column("scheduled_send", "first_due_at", nullable=False)
+
+
+def downgrade() -> None:
+    op.drop_column("scheduled_send", "first_due_at")
