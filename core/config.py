@@ -154,8 +154,10 @@ class Settings(BaseSettings):
     worker_bulk_sticky_schedule_to_start_seconds: float = Field(default=60.0, gt=0)
     worker_bulk_max_concurrent_workflow_tasks: int = Field(default=64, ge=2)
     worker_bulk_max_concurrent_activities: int = Field(default=64, ge=1)
-    # Sends the scheduled-send drain (worker/send_drain.py) of a bulk worker process has under way at once.
+    # Sends the scheduled-send drain (worker/send_drain.py) of a bulk worker process has under way at once, and how
+    # long a scheduled send is kept once no workflow reads it again (its enrollment ended, or it was taken back).
     worker_bulk_drain_concurrency: int = Field(default=64, ge=1)
+    scheduled_send_retention_hours: float = Field(default=72.0, gt=0)
     # Run workflow code inside the SDK's sandbox (a fresh import of the workflow's module for every workflow instance,
     # proxies that refuse non-deterministic calls). Off: the tests hold workflow code to what the sandbox enforces
     # (README, "Due-step bursts", gives the measurement and the checks behind the default).

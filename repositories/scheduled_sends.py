@@ -1,4 +1,4 @@
-"""SQL for scheduled sequence sends: write ahead (again after a cancel), fair batch claims, settle, take back."""
+"""SQL for scheduled sequence sends: write ahead (again after a cancel), fair batch claims, settle, take back, prune."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -32,6 +32,20 @@ _CLAIM = text(
         LIMIT :limit)
       AND ((state = 'scheduled' AND due_at <= now()) OR (state = 'sending' AND lease_until < now()))
     RETURNING scheduled_send.*
+    """
+)
+
+
+# Rows no workflow reads again, a batch at a time: those of enrollments that ended `keep` ago, and sends taken back
+# that were due `keep` ago (written ahead again, a send inserts a new row). A row whose signal is still due stays.
+_PRUNE = text(
+    """
+    DELETE FROM scheduled_send WHERE id IN (
+        SELECT s.id FROM scheduled_send s JOIN enrollment e ON e.id = s.enrollment_id
+        WHERE s.state IN ('done', 'cancelled') AND NOT s.signal_due
+          AND (e.ended_at < now() - make_interval(secs => :keep_seconds)
+               OR (s.state = 'cancelled' AND s.due_at < now() - make_interval(secs => :keep_seconds)))
+        LIMIT :limit)
     """
 )
 
@@ -127,6 +141,11 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
             .where(ScheduledSend.id == send_id, ScheduledSend.state == "sending")
             .values(state="scheduled", lease_until=None, due_at=func.now() + delay)
         )
+
+    async def prune(self, *, keep: timedelta, limit: int) -> int:
+        """Drop up to `limit` rows no workflow reads again (see `_PRUNE`); how many went."""
+        result = await self.session.execute(_PRUNE, {"keep_seconds": keep.total_seconds(), "limit": limit})
+        return int(cast(Any, result).rowcount or 0)
 
     async def take_back(self, *, key: str) -> ScheduledSend | None:
         """The workflow takes its send back: a row still waiting is cancelled, and so is one whose drain's lease ran

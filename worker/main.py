@@ -261,6 +261,7 @@ def build_worker(
             sequences=sequences,
             client=client,
             concurrency=settings.worker_bulk_drain_concurrency,
+            retention=timedelta(hours=settings.scheduled_send_retention_hours),
         )
     return Workers(
         [

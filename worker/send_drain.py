@@ -14,7 +14,8 @@ Failures are handled as the activity's retry policy handles them: a throttled se
 unconfirmed earlier attempt) is put back for the delay the error names, with SEQUENCE_SEND's backoff otherwise, and
 fails for good only after SEQUENCE_SEND's schedule-to-close timeout; an unreachable database or provider is retried
 the same way. A drain that dies holding rows leaves them to the next claim once their lease runs out; the outbox key
-keeps the second attempt from sending twice.
+keeps the second attempt from sending twice. Rows no workflow reads again (their enrollment ended, or taken back long
+ago) are dropped after `LEADFLOW_SCHEDULED_SEND_RETENTION_HOURS`.
 """
 
 import asyncio
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 # A settled send's signal that has not gone out this long after is sent again (by any drain), checked this often.
 SIGNAL_GRACE = timedelta(seconds=10)
 SIGNAL_CHECK_SECONDS = 5.0
+# Rows no workflow reads again are dropped this often, this many per statement.
+PRUNE_EVERY_SECONDS = 600.0
+PRUNE_BATCH = 1000
 # A claimed row is this drain's for this long; a send takes seconds (pacing, the provider's answer).
 LEASE = timedelta(minutes=2)
 # A drain claims again once this share of its concurrency is free (or nothing is under way).
@@ -66,11 +70,13 @@ class ScheduledSendDrain:
         sequences: SequenceActivities,
         client: Client,
         concurrency: int,
+        retention: timedelta,
     ) -> None:
         self._sessions = session_factory
         self._sequences = sequences
         self._client = client
         self._concurrency = concurrency
+        self._retention = retention
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
 
@@ -78,6 +84,7 @@ class ScheduledSendDrain:
         """Claim and send until `stop()`; sends under way then finish (or are cancelled with the task)."""
         loop = asyncio.get_running_loop()
         signals_checked = loop.time()
+        pruned = loop.time() - PRUNE_EVERY_SECONDS  # once at start, then now and then
         while not self._stopping.is_set():
             if loop.time() - signals_checked > SIGNAL_CHECK_SECONDS:
                 signals_checked = loop.time()
@@ -85,6 +92,9 @@ class ScheduledSendDrain:
                     await self._tell_overdue()
                 except Exception:  # the database away: next time
                     log.exception("sending overdue scheduled-send signals failed")
+            if loop.time() - pruned >= PRUNE_EVERY_SECONDS:
+                pruned = loop.time()
+                await self._prune()
             free = self._concurrency - len(self._in_flight)
             if self._in_flight and free < max(1, self._concurrency // CLAIM_SHARE):
                 # Claims in batches: a claim ranks every due row by tenant, so one per finished send would cost the
@@ -182,6 +192,19 @@ class ScheduledSendDrain:
                 await ScheduledSendRepository(session).put_back(send_id=row.id, delay=delay)
         except Exception:  # still away: the lease runs out and a later claim takes the row again
             log.exception("putting back scheduled send %s failed", row.key)
+
+    async def _prune(self) -> None:
+        """Drop the rows no workflow reads again, kept `retention` for the curious."""
+        try:
+            while True:
+                async with self._sessions() as session, session.begin():
+                    dropped = await ScheduledSendRepository(session).prune(keep=self._retention, limit=PRUNE_BATCH)
+                if dropped:
+                    log.info("pruned %d scheduled sends", dropped)
+                if dropped < PRUNE_BATCH or self._stopping.is_set():
+                    return
+        except Exception:  # the database away: next time
+            log.exception("pruning scheduled sends failed")
 
     async def _tell(self, row: ScheduledSend, outcome: ScheduledSendOutcome) -> None:
         """Wake the workflow; once it heard (or has ended), the row no longer asks for it. A signal that fails stays

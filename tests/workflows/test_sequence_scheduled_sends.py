@@ -341,6 +341,49 @@ async def test_the_drain_takes_tenants_in_turn_and_a_lapsed_lease_back(
         await session.rollback()
 
 
+async def test_rows_no_workflow_reads_again_are_pruned_after_the_retention(
+    session_factory: async_sessionmaker[AsyncSession], scheduled: SequenceWorld
+) -> None:
+    """Rows of an enrollment that ended long ago, and a send taken back long ago, go; a live enrollment's rows, an
+    ended one's signal still due, and a recent end stay. In a transaction rolled back, out of the drain's sight."""
+    long_ago, now = datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC)
+    async with session_factory() as session, session.begin():
+        repo = ScheduledSendRepository(session)
+
+        async def send(*, ended_at: datetime | None, **state: object) -> str:
+            lead = await scheduled.lead()
+            seq, ver = await scheduled.sequence(ONE_SEND)
+            enrollment_id = uuid.uuid4()
+            session.add(
+                Enrollment(
+                    id=enrollment_id, tenant_id=scheduled.tenant.id, lead_id=lead.id, sequence_id=seq.id,
+                    sequence_version_id=ver.id, workflow_id=f"enrollment:test:{enrollment_id}",
+                    status="active" if ended_at is None else "completed", ended_at=ended_at, enrolled_by="user:test",
+                )
+            )  # fmt: skip
+            await session.flush()
+            key = f"prune-test-{uuid.uuid4()}"
+            await repo.schedule(
+                tenant_id=scheduled.tenant.id, enrollment_id=enrollment_id,
+                workflow_id=f"enrollment:test:{enrollment_id}", key=key, due_at=long_ago, due={},
+                signal_when_settled=False,
+            )  # fmt: skip
+            await session.execute(update(ScheduledSend).where(ScheduledSend.key == key).values(**state))
+            return key
+
+        ended = await send(ended_at=long_ago, state="done")
+        taken_back = await send(ended_at=None, state="cancelled")
+        live = await send(ended_at=None, state="done")
+        telling = await send(ended_at=long_ago, state="done", signal_due=True)
+        recent = await send(ended_at=now, state="done")
+        while await repo.prune(keep=timedelta(hours=72), limit=1000):
+            pass
+        keys = (await session.scalars(select(ScheduledSend.key).where(ScheduledSend.key.like("prune-test-%")))).all()
+        assert set(keys) == {live, telling, recent}
+        assert not {ended, taken_back} & set(keys)
+        await session.rollback()
+
+
 async def test_a_signal_the_drain_never_sent_is_sent_by_the_next_drain(
     temporal_client: Client, scheduled: SequenceWorld, session_factory: async_sessionmaker[AsyncSession]
 ) -> None:
