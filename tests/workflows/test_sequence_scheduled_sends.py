@@ -6,6 +6,7 @@ PostgreSQL and the WhatsApp sandbox; the session's worker (both queues, so it ru
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -92,6 +93,31 @@ async def _enrolled_asleep(
     handle = await world.enroll(client, lead, sequence, version, start_at=due)
     await _asleep_with_send_written(world, handle)
     return lead, handle
+
+
+async def _row_written(
+    session: AsyncSession, world: SequenceWorld, due_at: datetime, *, ended_at: datetime | None = None, **state: object
+) -> str:
+    """A bare scheduled-send row (its enrollment's workflow never started), in `session`; its key."""
+    lead = await world.lead()
+    seq, ver = await world.sequence(ONE_SEND)
+    enrollment_id, workflow_id = uuid.uuid4(), f"enrollment:test:{uuid.uuid4()}"
+    session.add(
+        Enrollment(
+            id=enrollment_id, tenant_id=world.tenant.id, lead_id=lead.id, sequence_id=seq.id,
+            sequence_version_id=ver.id, workflow_id=workflow_id, status="active" if ended_at is None else "completed",
+            ended_at=ended_at, enrolled_by="user:test",
+        )
+    )  # fmt: skip
+    await session.flush()
+    key = f"row-test-{uuid.uuid4()}"
+    await ScheduledSendRepository(session).schedule(
+        tenant_id=world.tenant.id, enrollment_id=enrollment_id, workflow_id=workflow_id, key=key, due_at=due_at,
+        due={}, signal_when_settled=False,
+    )  # fmt: skip
+    if state:
+        await session.execute(update(ScheduledSend).where(ScheduledSend.key == key).values(**state))
+    return key
 
 
 async def test_a_send_planned_ahead_goes_out_from_the_drain_while_its_workflow_sleeps(
@@ -290,26 +316,8 @@ async def test_the_drain_takes_tenants_in_turn_and_a_lapsed_lease_back(
     async with session_factory() as session, session.begin():
         repo = ScheduledSendRepository(session)
 
-        async def send(world: SequenceWorld, n: int, **state: object) -> str:
-            lead = await world.lead()
-            seq, ver = await world.sequence(ONE_SEND)
-            enrollment_id = uuid.uuid4()
-            session.add(
-                Enrollment(
-                    id=enrollment_id, tenant_id=world.tenant.id, lead_id=lead.id, sequence_id=seq.id,
-                    sequence_version_id=ver.id, workflow_id=f"enrollment:test:{enrollment_id}", status="active",
-                    enrolled_by="user:test",
-                )
-            )  # fmt: skip
-            await session.flush()
-            key = f"claim-test-{uuid.uuid4()}"
-            await repo.schedule(
-                tenant_id=world.tenant.id, enrollment_id=enrollment_id, workflow_id=f"enrollment:test:{enrollment_id}",
-                key=key, due_at=long_ago + timedelta(seconds=n), due={}, signal_when_settled=False,
-            )  # fmt: skip
-            if state:
-                await session.execute(update(ScheduledSend).where(ScheduledSend.key == key).values(**state))
-            return key
+        async def send(world: SequenceWorld, n: int, **state: Any) -> str:
+            return await _row_written(session, world, long_ago + timedelta(seconds=n), **state)
 
         burst = [await send(scheduled, n) for n in range(6)]
         lonely = await send(other, 10)
@@ -351,25 +359,7 @@ async def test_rows_no_workflow_reads_again_are_pruned_after_the_retention(
         repo = ScheduledSendRepository(session)
 
         async def send(*, ended_at: datetime | None, **state: object) -> str:
-            lead = await scheduled.lead()
-            seq, ver = await scheduled.sequence(ONE_SEND)
-            enrollment_id = uuid.uuid4()
-            session.add(
-                Enrollment(
-                    id=enrollment_id, tenant_id=scheduled.tenant.id, lead_id=lead.id, sequence_id=seq.id,
-                    sequence_version_id=ver.id, workflow_id=f"enrollment:test:{enrollment_id}",
-                    status="active" if ended_at is None else "completed", ended_at=ended_at, enrolled_by="user:test",
-                )
-            )  # fmt: skip
-            await session.flush()
-            key = f"prune-test-{uuid.uuid4()}"
-            await repo.schedule(
-                tenant_id=scheduled.tenant.id, enrollment_id=enrollment_id,
-                workflow_id=f"enrollment:test:{enrollment_id}", key=key, due_at=long_ago, due={},
-                signal_when_settled=False,
-            )  # fmt: skip
-            await session.execute(update(ScheduledSend).where(ScheduledSend.key == key).values(**state))
-            return key
+            return await _row_written(session, scheduled, long_ago, ended_at=ended_at, **state)
 
         ended = await send(ended_at=long_ago, state="done")
         taken_back = await send(ended_at=None, state="cancelled")
@@ -378,7 +368,7 @@ async def test_rows_no_workflow_reads_again_are_pruned_after_the_retention(
         recent = await send(ended_at=now, state="done")
         while await repo.prune(keep=timedelta(hours=72), limit=1000):
             pass
-        keys = (await session.scalars(select(ScheduledSend.key).where(ScheduledSend.key.like("prune-test-%")))).all()
+        keys = (await session.scalars(select(ScheduledSend.key).where(ScheduledSend.key.like("row-test-%")))).all()
         assert set(keys) == {live, telling, recent}
         assert not {ended, taken_back} & set(keys)
         await session.rollback()
