@@ -37,8 +37,8 @@ class ScheduledSend(IdMixin, CreatedAtMixin, Base):
     key: Mapped[str] = mapped_column(String(300), unique=True)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     # When it fell due as written ahead (again): a retry moves `due_at`, never this, so a send throttled for good
-    # gives up this long after it first fell due.
-    first_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # gives up this long after it first fell due. None: written by a worker of the release before it (`due_at` then).
+    first_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     due: Mapped[dict[str, Any]] = mapped_column(JSONB)
     # Wake the workflow with a signal once settled, even after a plain send (it has nothing else to wake it soon).
     signal_when_settled: Mapped[bool] = mapped_column(default=False)

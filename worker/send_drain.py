@@ -174,7 +174,7 @@ class ScheduledSendDrain:
         except ApplicationError as err:
             if err.type == ENROLLMENT_PAUSED:
                 return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.HELD)
-            if not err.non_retryable and now - row.first_due_at < GIVE_UP_AFTER:
+            if not err.non_retryable and now - (row.first_due_at or row.due_at) < GIVE_UP_AFTER:
                 delay = err.next_retry_delay or _backoff(row.attempts)
                 await self._put_back(row, delay)
                 return None

@@ -239,7 +239,8 @@ async def test_a_throttled_send_is_put_back_and_goes_out_once_when_the_provider_
     row = await eventually(settled, within_seconds=30)
     assert row.outcome is not None and row.outcome["state"] == "sent"
     assert row.attempts == 3
-    assert row.first_due_at < row.due_at  # each retry moved the row on; the give-up clock stayed
+    # Each retry moved the row on; the give-up clock stayed.
+    assert row.first_due_at is not None and row.first_due_at < row.due_at
     assert len(await scheduled.sent_to(lead)) == 1
 
 
