@@ -278,9 +278,25 @@ class SequenceActivities:
                 if row is None or row.state == "cancelled":
                     return ScheduledSendOutcome(key=key, state=ScheduledSendState.CANCELLED)
                 if row.state == "done" and row.outcome is not None:
-                    return ScheduledSendOutcome.model_validate(row.outcome)
+                    outcome = ScheduledSendOutcome.model_validate(row.outcome)
+                    uncounted = await self._sent_uncounted(session, DueSend.model_validate(row.due), outcome)
+                    break
             activity.heartbeat()
             await asyncio.sleep(SETTLE_POLL_SECONDS)
+        # The drain counted it after storing the send; a drain that died in between left it to this (counted once).
+        await self._count_sends(uncounted)
+        return outcome
+
+    async def _sent_uncounted(
+        self, session: AsyncSession, due: DueSend, outcome: ScheduledSendOutcome
+    ) -> list[UncountedSend]:
+        fired_at = outcome.result.fired_at if outcome.result is not None else None
+        if outcome.state is not ScheduledSendState.SENT or fired_at is None:
+            return []
+        view = due.after_view
+        sent = due.sent_step.model_copy(update={"fired_at": fired_at})
+        reserved = due.reservation is not None
+        return await self._uncapped(session, view.tenant_id, view.enrollment_id, sent, reserved, due.tenant_timezone)
 
     @staticmethod
     async def _uncapped(

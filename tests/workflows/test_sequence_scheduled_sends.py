@@ -14,9 +14,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import ActivityEnvironment
 
+from activities.sequences import SequenceActivities
 from core.config import Settings
-from models import Conversation, Enrollment, Lead, ScheduledSend
+from models import Conversation, DailySendCount, Enrollment, EnrollmentStep, Lead, ScheduledSend
 from repositories.scheduled_sends import ScheduledSendRepository
 from tests.fixtures.whatsapp import eventually
 from tests.workflows.sequence_support import SequenceWorld, agent_headers, all_week, lead_writes, make_world
@@ -166,6 +168,44 @@ async def test_a_sequences_last_send_wakes_its_workflow_to_complete(
     assert [(h.step_id, h.result) for h in view.history] == [("only", "sent")]
     assert len(await scheduled.sent_to(lead)) == 1
     assert SEND_MESSAGE not in await _activities(handle)
+
+
+async def test_a_drained_send_counts_once_against_the_day_even_when_its_drain_could_not(
+    temporal_client: Client, scheduled: SequenceWorld, session_factory: async_sessionmaker[AsyncSession]
+) -> None:
+    """The drain counts an uncapped send against the tenant's day after storing it; the workflow's settle offers the
+    count again (a drain that died in between left it uncounted), and the step is counted once either way."""
+    lead, handle = await _enrolled_asleep(
+        temporal_client, scheduled, ONE_SEND, datetime.now(UTC) + timedelta(seconds=2)
+    )
+    await asyncio.wait_for(handle.result(), timeout=30)
+
+    async def counted() -> int:
+        async with session_factory() as session:
+            found = await session.scalar(select(DailySendCount.sent).where(DailySendCount.tenant_id == lead.tenant_id))
+            return int(found or 0)
+
+    assert await counted() == 1  # the drain's count, and the settle's again: once
+    # As a drain that died after storing the send would have left it: the step uncounted, the day one short.
+    enrollment_id = _enrollment_id(handle)
+    async with session_factory() as session:
+        await session.execute(
+            update(EnrollmentStep)
+            .where(EnrollmentStep.enrollment_id == enrollment_id, EnrollmentStep.result == "sent")
+            .values(data=EnrollmentStep.data.op("-")("counted"))
+        )
+        await session.execute(
+            update(DailySendCount)
+            .where(DailySendCount.tenant_id == lead.tenant_id)
+            .values(sent=DailySendCount.sent - 1)
+        )
+        await session.commit()
+    row = await _row(session_factory, enrollment_id)
+    assert row is not None
+    settle = SequenceActivities(session_factory, temporal_client).settle_scheduled_send
+    outcome = await ActivityEnvironment().run(settle, row.key)
+    assert outcome.state == ScheduledSendState.SENT
+    assert await counted() == 1
 
 
 async def test_a_reply_before_the_send_takes_it_back_and_nothing_goes_out(
