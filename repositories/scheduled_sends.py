@@ -13,6 +13,8 @@ from repositories.base import Repository
 # Outcomes after which the same step execution is written ahead again: a cap deferral (the next day) and a pause
 # (after the resume). The outbox key is the same; nothing went out the first time.
 NOT_SENT_AGAIN = ("deferred", "held")
+# A row whose lease ran out this long ago is its workflow's to take back: its drain is gone, not merely slow.
+TAKE_BACK_AFTER_LAPSE = timedelta(minutes=2)
 
 # Due rows (and rows whose drain's lease ran out), each tenant's oldest first, tenants taking turns: the first row of
 # every tenant, then the second of every tenant, ... so one tenant's burst never holds back another tenant's send.
@@ -38,6 +40,8 @@ _CLAIM = text(
 
 # Rows no workflow reads again, a batch at a time: those of enrollments that ended `keep` ago, and sends taken back
 # that were due `keep` ago (written ahead again, a send inserts a new row). A row whose signal is still due stays.
+# Rows locked elsewhere (a claim, a take-back, a send written ahead again) are skipped, and a row changed meanwhile is
+# tested again by the outer condition.
 _PRUNE = text(
     """
     DELETE FROM scheduled_send WHERE id IN (
@@ -45,7 +49,9 @@ _PRUNE = text(
         WHERE s.state IN ('done', 'cancelled') AND NOT s.signal_due
           AND (e.ended_at < now() - make_interval(secs => :keep_seconds)
                OR (s.state = 'cancelled' AND s.due_at < now() - make_interval(secs => :keep_seconds)))
-        LIMIT :limit)
+        LIMIT :limit
+        FOR UPDATE OF s SKIP LOCKED)
+      AND state IN ('done', 'cancelled') AND NOT signal_due
     """
 )
 
@@ -149,12 +155,13 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
 
     async def take_back(self, *, key: str) -> ScheduledSend | None:
         """The workflow takes its send back: a row still waiting is cancelled, and so is one whose drain's lease ran
-        out (that drain is gone, and no drain has claimed it again: the workflow sends it itself, under the same
-        outbox key, which finds whatever the gone drain did); otherwise the row as it is (sending: a drain has it;
-        done: its outcome). None: no such row. Locks the row until the transaction ends."""
+        out a while ago (`TAKE_BACK_AFTER_LAPSE`: that drain is gone, and no drain has claimed it again; the workflow
+        sends it itself, under the same outbox key, which finds whatever the gone drain did); otherwise the row as it
+        is (sending: a drain has it; done: its outcome). None: no such row. Locks the row until the transaction
+        ends."""
         found = (
             await self.session.execute(
-                select(ScheduledSend, ScheduledSend.lease_until < func.now())
+                select(ScheduledSend, ScheduledSend.lease_until < func.now() - TAKE_BACK_AFTER_LAPSE)
                 .where(ScheduledSend.key == key)
                 .with_for_update(of=ScheduledSend)
                 .execution_options(populate_existing=True)

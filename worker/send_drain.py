@@ -93,8 +93,8 @@ class ScheduledSendDrain:
                 except Exception:  # the database away: next time
                     log.exception("sending overdue scheduled-send signals failed")
             if loop.time() - pruned >= PRUNE_EVERY_SECONDS:
-                pruned = loop.time()
-                await self._prune()
+                # One batch between claims; a full batch leaves more, pruned at the next turn.
+                pruned = loop.time() if not await self._prune() else pruned
             free = self._concurrency - len(self._in_flight)
             if self._in_flight and free < max(1, self._concurrency // CLAIM_SHARE):
                 # Claims in batches: a claim ranks every due row by tenant, so one per finished send would cost the
@@ -193,18 +193,17 @@ class ScheduledSendDrain:
         except Exception:  # still away: the lease runs out and a later claim takes the row again
             log.exception("putting back scheduled send %s failed", row.key)
 
-    async def _prune(self) -> None:
-        """Drop the rows no workflow reads again, kept `retention` for the curious."""
+    async def _prune(self) -> bool:
+        """Drop a batch of the rows no workflow reads again, kept `retention` for the curious; True: more are left."""
         try:
-            while True:
-                async with self._sessions() as session, session.begin():
-                    dropped = await ScheduledSendRepository(session).prune(keep=self._retention, limit=PRUNE_BATCH)
-                if dropped:
-                    log.info("pruned %d scheduled sends", dropped)
-                if dropped < PRUNE_BATCH or self._stopping.is_set():
-                    return
+            async with self._sessions() as session, session.begin():
+                dropped = await ScheduledSendRepository(session).prune(keep=self._retention, limit=PRUNE_BATCH)
         except Exception:  # the database away: next time
             log.exception("pruning scheduled sends failed")
+            return False
+        if dropped:
+            log.info("pruned %d scheduled sends", dropped)
+        return dropped == PRUNE_BATCH
 
     async def _tell(self, row: ScheduledSend, outcome: ScheduledSendOutcome) -> None:
         """Wake the workflow; once it heard (or has ended), the row no longer asks for it. A signal that fails stays

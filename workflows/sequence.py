@@ -181,6 +181,10 @@ PAUSE_HOLDS_SCHEDULE_PATCH = "pause-holds-schedule"
 # slot, sent and mirrored in separate activities: they replay without the marker and keep doing so.
 FOLDED_SEND_PATCH = "due-send-folded"
 
+# A worker of the release before the outbox's exit-stage refusal records such a refusal (from a newer worker's
+# activity or drain) as a failed step and goes on; runs that did replay without the marker and keep doing so.
+EXIT_STAGE_REFUSAL_PATCH = "send-refused-at-exit-stage"
+
 # A send found its enrollment paused by a person whose `pause` update has not reached this workflow yet (queued behind
 # a burst): the workflow waits this long for it before asking again.
 PAUSE_UPDATE_WAIT = timedelta(minutes=1)
@@ -786,7 +790,7 @@ class SequenceWorkflow:
                 self._end(EnrollmentStatus.STOPPED, EXIT_STOPPED, str(recorded.get("detail") or reason))
                 self._stop_update_due = True
             return ActionResult(StepResult.STOPPED, reason)
-        elif kind == LEAD_AT_EXIT_STAGE:
+        elif kind == LEAD_AT_EXIT_STAGE and workflow.patched(EXIT_STAGE_REFUSAL_PATCH):
             # The lead's status change ends the enrollment; its signal has not reached this workflow yet.
             if not self._view.status.ended:
                 stage = Stage((failure.details or {}).get("stage", Stage.LOST))

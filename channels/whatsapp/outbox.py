@@ -207,7 +207,11 @@ class WhatsAppSender:
             if done is not None:
                 return done
             if row.state == "failed":
-                raise SendRefused(row.error_code or kinds.SEND_REJECTED, row.error_message or "refused earlier")
+                # The first refusal again; an exit stage's refusal names the stage (the lead's, as it is now).
+                again = {"stage": str(lead.stage)} if row.error_code == kinds.LEAD_AT_EXIT_STAGE else None
+                raise SendRefused(
+                    row.error_code or kinds.SEND_REJECTED, row.error_message or "refused earlier", details=again
+                )
             if row.state == "sending":
                 kept = await self._accepted.recall(idempotency_key=data.idempotency_key)
                 if kept is not None:  # the provider took an earlier attempt whose answer never reached this row

@@ -247,6 +247,11 @@ async def test_a_sequence_send_to_a_lead_at_one_of_its_exit_stages_is_refused_wi
         )
     assert (refused.value.type, refused.value.non_retryable) == (kinds.LEAD_AT_EXIT_STAGE, True)
     assert refused.value.details[0] == {"stage": "won"}
+    with pytest.raises(ApplicationError) as again:  # a retried step: the same refusal, naming the stage again
+        await ActivityEnvironment().run(
+            acts.send_whatsapp_message, _input(sandbox_tenant, lead_id, text="hi", exit_on_stages=["won", "lost"])
+        )
+    assert (again.value.type, again.value.details[0]) == (kinds.LEAD_AT_EXIT_STAGE, {"stage": "won"})
     assert await _sent_to(sandbox_control, phone) == []
     async with session_factory() as session:
         on_timeline = (await session.scalars(select(TimelineEvent.kind).where(TimelineEvent.lead_id == lead_id))).all()
