@@ -6,11 +6,12 @@ these; anything beyond them is its own SQL.
 """
 
 import builtins
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Executable, Select, func, select, update
+from sqlalchemy import Executable, Select, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,11 +64,9 @@ class Repository(Generic[Row]):
 
     async def in_tenant(self, *, tenant_id: uuid.UUID, row_id: uuid.UUID, fresh: bool = False) -> Row | None:
         """The row with this id in this tenant: another tenant's row is not found."""
-        model: Any = self.model
-        statement = select(model).where(model.tenant_id == tenant_id, model.id == row_id)
-        if fresh:
-            statement = statement.execution_options(populate_existing=True)
-        result = await self.session.execute(statement)
+        model: Any = self.model  # a mapped class, hashable for the statement cache
+        statement = _in_tenant_statement(model, fresh=fresh)
+        result = await self.session.execute(statement, {"tenant_id": tenant_id, "row_id": row_id})
         row: Row | None = result.scalar_one_or_none()
         return row
 
@@ -108,15 +107,11 @@ class Repository(Generic[Row]):
         result = await self.session.execute(statement.returning(model.id))
         return result.scalar_one_or_none() is not None
 
-    def _by_key(self, key: str, value: Any, *, lock: bool) -> Select[Any]:
-        model: Any = self.model
-        statement = select(model).where(getattr(model, key) == value).execution_options(populate_existing=True)
-        return statement.with_for_update() if lock else statement
-
     async def _one_by(self, key: str, value: Any, *, lock: bool = False) -> Row | None:
         """The row whose unique column `key` holds `value`, re-read (not from the identity map); `lock`: locked for
         this transaction."""
-        result = await self.session.execute(self._by_key(key, value, lock=lock))
+        model: Any = self.model
+        result = await self.session.execute(_by_key_statement(model, key, lock=lock), {"key_value": value})
         row: Row | None = result.scalar_one_or_none()
         return row
 
@@ -125,14 +120,36 @@ class Repository(Generic[Row]):
         when absent, else the one there (a re-run returns the first one); `lock` as in `_one_by`."""
         model: Any = self.model
         inserted = await self.session.scalars(
-            insert(model)
-            .values(id=uuid.uuid4(), **defaults, **values)
-            .on_conflict_do_nothing(index_elements=[getattr(model, key)])
-            .returning(model)
+            _insert_once_statement(model, key), {"id": uuid.uuid4(), **defaults, **values}
         )
         row: Row | None = inserted.one_or_none()
         if row is not None:
             return row  # new in this transaction: nobody else can see it, let alone lock it, before the commit
-        result = await self.session.execute(self._by_key(key, values[key], lock=lock))
+        result = await self.session.execute(_by_key_statement(model, key, lock=lock), {"key_value": values[key]})
         existing: Row = result.scalar_one()
         return existing
+
+
+# The shared reads' statements, built once per model and bound per call: the send path runs them for every message,
+# and a statement built per call costs more CPU than its row.
+
+
+@functools.cache
+def _in_tenant_statement(model: Any, *, fresh: bool) -> Select[Any]:
+    """By tenant and id (`tenant_id`, `row_id`); `fresh`: re-read, not from the identity map."""
+    statement = select(model).where(model.tenant_id == bindparam("tenant_id"), model.id == bindparam("row_id"))
+    return statement.execution_options(populate_existing=True) if fresh else statement
+
+
+@functools.cache
+def _by_key_statement(model: Any, key: str, *, lock: bool) -> Select[Any]:
+    """By the unique column `key` (`key_value`), re-read; `lock`: locked for the transaction."""
+    statement = select(model).where(getattr(model, key) == bindparam("key_value"))
+    statement = statement.execution_options(populate_existing=True)
+    return statement.with_for_update() if lock else statement
+
+
+@functools.cache
+def _insert_once_statement(model: Any, key: str) -> Any:
+    """Insert a row unless one holds its unique column `key`; the row inserted, none otherwise."""
+    return insert(model).on_conflict_do_nothing(index_elements=[getattr(model, key)]).returning(model)

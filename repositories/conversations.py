@@ -30,6 +30,36 @@ _RECORD_INBOUND = (
         unread_count=_CONVERSATIONS.c.unread_count + 1,
     )
 )
+# Every send that goes out runs these two (channels/whatsapp/outbox.py): built once, as above.
+_RECORD_OUTBOUND = (
+    update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("conversation"))
+    .values(
+        last_message_at=func.greatest(func.coalesce(_CONVERSATIONS.c.last_message_at, _AT), _AT),
+        last_message_preview=bindparam("preview", type_=String),
+    )
+)
+# The conversation of a send that went out, created if it is the lead's first and its outbound message recorded, in
+# one statement: a send to a lead nobody wrote to yet is the usual one in a sequence's burst.
+_NEW_CONVERSATION = insert(_CONVERSATIONS).values(
+    id=bindparam("new_id"),
+    tenant_id=bindparam("of_tenant"),
+    lead_id=bindparam("of_lead"),
+    channel=bindparam("in_channel"),
+    unread_count=0,
+    last_message_at=_AT,
+    last_message_preview=bindparam("preview", type_=String),
+)
+_RECORD_OUTBOUND_ON = _NEW_CONVERSATION.on_conflict_do_update(
+    index_elements=[_CONVERSATIONS.c.lead_id, _CONVERSATIONS.c.channel],
+    set_={
+        "last_message_at": func.greatest(func.coalesce(_CONVERSATIONS.c.last_message_at, _AT), _AT),
+        "last_message_preview": _NEW_CONVERSATION.excluded.last_message_preview,
+    },
+).returning(_CONVERSATIONS.c.id)
+_INBOUND_STATE = select(func.min(_CONVERSATIONS.c.opted_out_at), func.max(_CONVERSATIONS.c.last_inbound_at)).where(
+    _CONVERSATIONS.c.tenant_id == bindparam("tenant"), _CONVERSATIONS.c.lead_id == bindparam("lead")
+)
 
 # Whose conversations: one user's leads, leads without an owner, or everyone's (None).
 ConversationOwner = uuid.UUID | Literal["unassigned"] | None
@@ -139,13 +169,23 @@ class ConversationRepository(Repository[Conversation]):
 
     async def record_outbound(self, *, conversation_id: uuid.UUID, at: datetime, preview: str) -> None:
         await self.session.execute(
-            update(Conversation)
-            .where(Conversation.id == conversation_id)
-            .values(
-                last_message_at=func.greatest(func.coalesce(Conversation.last_message_at, at), at),
-                last_message_preview=preview[:200],
-            )
+            _RECORD_OUTBOUND, {"conversation": conversation_id, "at": at, "preview": preview[:200]}
         )
+
+    async def record_outbound_on(
+        self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, channel: str, at: datetime, preview: str
+    ) -> uuid.UUID:
+        """`record_outbound` on the lead's conversation in `channel`, created if need be; its id. One statement."""
+        params = {
+            "new_id": uuid.uuid4(),
+            "of_tenant": tenant_id,
+            "of_lead": lead_id,
+            "in_channel": channel,
+            "at": at,
+            "preview": preview[:200],
+        }
+        recorded: uuid.UUID = (await self.session.execute(_RECORD_OUTBOUND_ON, params)).scalar_one()
+        return recorded
 
     async def mark_read(self, *, tenant_id: uuid.UUID, conversation_id: uuid.UUID) -> uuid.UUID | None:
         """The conversation's lead, or None when the tenant has no such conversation."""
@@ -209,11 +249,7 @@ class ConversationRepository(Repository[Conversation]):
         self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID
     ) -> tuple[datetime | None, datetime | None]:
         """When the lead opted out (first) and last wrote (latest) over its conversations, in one statement."""
-        result = await self.session.execute(
-            select(func.min(Conversation.opted_out_at), func.max(Conversation.last_inbound_at)).where(
-                Conversation.tenant_id == tenant_id, Conversation.lead_id == lead_id
-            )
-        )
+        result = await self.session.execute(_INBOUND_STATE, {"tenant": tenant_id, "lead": lead_id})
         opted_out_at, last_inbound_at = result.one()
         return opted_out_at, last_inbound_at
 

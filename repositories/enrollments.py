@@ -68,10 +68,39 @@ _END_ON_REPLY = (
     .returning(_ENROLLMENTS.c.id)
 )
 
+# The two writes of every step a workflow mirrors (and of every due send), built once on the Core tables: built per
+# call through the ORM, their statements cost the worker more CPU than PostgreSQL spends running them.
+_MIRROR = (
+    update(_ENROLLMENTS)
+    .where(_ENROLLMENTS.c.id == bindparam("mirrored_id"), _ENROLLMENTS.c.revision < bindparam("newer_revision"))
+    .values(revision=bindparam("newer_revision"), updated_at=func.now())
+    .returning(_ENROLLMENTS.c.id)
+)
+_STEPS = typing.cast(Table, EnrollmentStep.__table__)
+# A person's stop or pause, read by every sequence send before it goes out (channels/whatsapp/outbox.py).
+_CONTROL = (
+    select(_ENROLLMENTS.c.stop_requested_at, _ENROLLMENTS.c.pause_requested_at, _ENROLLMENTS.c.control_detail)
+    .where(_ENROLLMENTS.c.workflow_id == bindparam("workflow"))
+    .with_for_update(read=True)
+)
+
 
 def outcome_times(data: Any) -> Any:
     """How many times a step row's outcome happened in its execution (`data.times`; rows without it: once)."""
     return func.coalesce(data["times"].as_integer(), 1)
+
+
+_STEP_ROW = insert(_STEPS)
+_RECORD_STEP = _STEP_ROW.on_conflict_do_update(
+    index_elements=[_STEPS.c.enrollment_id, _STEPS.c.number, _STEPS.c.result],
+    set_={
+        "detail": _STEP_ROW.excluded.detail,
+        "planned_at": _STEP_ROW.excluded.planned_at,
+        "fired_at": _STEP_ROW.excluded.fired_at,
+        "data": _STEP_ROW.excluded.data,
+    },
+    where=outcome_times(_STEPS.c.data) < outcome_times(_STEP_ROW.excluded.data),
+).returning(_STEPS.c.id)
 
 
 class EnrollmentRepository(Repository[Enrollment]):
@@ -136,11 +165,10 @@ class EnrollmentRepository(Repository[Enrollment]):
 
     async def mirror(self, *, enrollment_id: uuid.UUID, revision: int, values: dict[str, Any]) -> bool:
         """Write the workflow's state if `revision` is newer than the row's; False when the row is newer or gone."""
-        return await self._touched(
-            update(Enrollment)
-            .where(Enrollment.id == enrollment_id, Enrollment.revision < revision)
-            .values(**values, revision=revision, updated_at=func.now())
+        mirrored = await self.session.execute(
+            _MIRROR, {**values, "mirrored_id": enrollment_id, "newer_revision": revision}
         )
+        return mirrored.scalar_one_or_none() is not None
 
     async def end_on_reply(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, received_at: datetime) -> list[uuid.UUID]:
         """End the lead's open enrollments that a reply received at `received_at` ends (`exits_on_reply_after`);
@@ -178,12 +206,7 @@ class EnrollmentRepository(Repository[Enrollment]):
     async def control_of(self, *, workflow_id: str) -> tuple[datetime | None, datetime | None, str | None] | None:
         """(stop requested at, pause requested at, detail) of the enrollment run by `workflow_id`, locked against a
         concurrent stop or pause until the caller's transaction ends; None when no enrollment runs it."""
-        result = await self.session.execute(
-            select(Enrollment.stop_requested_at, Enrollment.pause_requested_at, Enrollment.control_detail)
-            .where(Enrollment.workflow_id == workflow_id)
-            .with_for_update(read=True)
-        )
-        row = result.one_or_none()
+        row = (await self.session.execute(_CONTROL, {"workflow": workflow_id})).one_or_none()
         return None if row is None else (row[0], row[1], row[2])
 
     async def record_step(self, values: dict[str, Any]) -> bool:
@@ -192,18 +215,8 @@ class EnrollmentRepository(Repository[Enrollment]):
         An outcome repeated within one step execution (a send deferred again: `data.times` higher than the row's)
         updates the row to the latest occurrence and its count; a retried write of the same occurrence changes nothing.
         """
-        row = insert(EnrollmentStep).values(id=uuid.uuid4(), **values)
-        statement = row.on_conflict_do_update(
-            index_elements=["enrollment_id", "number", "result"],
-            set_={
-                "detail": row.excluded.detail,
-                "planned_at": row.excluded.planned_at,
-                "fired_at": row.excluded.fired_at,
-                "data": row.excluded.data,
-            },
-            where=outcome_times(EnrollmentStep.data) < outcome_times(row.excluded.data),
-        ).returning(EnrollmentStep.id)
-        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+        recorded = await self.session.execute(_RECORD_STEP, {"id": uuid.uuid4(), **values})
+        return recorded.scalar_one_or_none() is not None
 
     async def has_reservation(self, *, enrollment_id: uuid.UUID, number: int) -> bool:
         result = await self.session.execute(

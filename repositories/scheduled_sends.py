@@ -4,8 +4,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, and_, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from models import ScheduledSend
 from repositories.base import Repository
@@ -35,6 +35,21 @@ _CLAIM = text(
       AND ((state = 'scheduled' AND due_at <= now()) OR (state = 'sending' AND lease_until < now()))
     RETURNING scheduled_send.*
     """
+)
+
+# Built once on the Core table: every send the drain makes settles its row.
+_SENDS = cast(Table, ScheduledSend.__table__)
+_SETTLE = (
+    update(_SENDS)
+    .where(_SENDS.c.id == bindparam("send_id"), _SENDS.c.state == "sending")
+    .values(
+        state="done",
+        outcome=bindparam("settled_outcome", type_=JSONB),
+        settled_at=func.now(),
+        lease_until=None,
+        signal_due=bindparam("signal"),
+    )
+    .returning(_SENDS.c.id)
 )
 
 
@@ -119,12 +134,10 @@ class ScheduledSendRepository(Repository[ScheduledSend]):
     async def settle(self, *, send_id: uuid.UUID, outcome: dict[str, Any], signal: bool) -> bool:
         """The drain's outcome, if this attempt still holds the row; `signal`: its workflow is to be told. False: it
         does not hold it (its lease ran out and another attempt took it)."""
-        result = await self.session.execute(
-            update(ScheduledSend)
-            .where(ScheduledSend.id == send_id, ScheduledSend.state == "sending")
-            .values(state="done", outcome=outcome, settled_at=text("now()"), lease_until=None, signal_due=signal)
+        settled = await self.session.execute(
+            _SETTLE, {"send_id": send_id, "settled_outcome": outcome, "signal": signal}
         )
-        return bool(cast(Any, result).rowcount)
+        return settled.scalar_one_or_none() is not None
 
     async def signals_due(self, *, settled_before: timedelta, limit: int) -> list[ScheduledSend]:
         """Settled sends whose workflow was not told yet, settled at least `settled_before` ago (the drain that settled

@@ -18,6 +18,11 @@ _INSERT_ONCE = (
     .returning(_EVENTS.c.id)
 )
 _SET_LEAD = update(_EVENTS).where(_EVENTS.c.id == bindparam("event")).values(lead_id=bindparam("lead"))
+_FIND = select(WebhookEvent).where(
+    WebhookEvent.provider.in_(bindparam("providers", expanding=True)),
+    WebhookEvent.tenant_id == bindparam("tenant"),
+    WebhookEvent.provider_event_id.in_(bindparam("ids", expanding=True)),
+)
 
 
 class WebhookEventRepository(Repository[WebhookEvent]):
@@ -63,11 +68,7 @@ class WebhookEventRepository(Repository[WebhookEvent]):
     ) -> dict[tuple[str, str], WebhookEvent]:
         """The tenant's stored events among these ids of these providers, in one statement, by (provider, id)."""
         result = await self.session.execute(
-            select(WebhookEvent).where(
-                WebhookEvent.provider.in_(providers),
-                WebhookEvent.tenant_id == tenant_id,
-                WebhookEvent.provider_event_id.in_(provider_event_ids),
-            )
+            _FIND, {"providers": list(providers), "tenant": tenant_id, "ids": provider_event_ids}
         )
         return {(event.provider, event.provider_event_id): event for event in result.scalars()}
 

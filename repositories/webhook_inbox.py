@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy import DateTime, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from models import WebhookInbox
@@ -65,6 +65,21 @@ class InboxStats:
     oldest_pending_at: datetime | None
 
 
+# Every sequence send asks this before it goes out (channels/whatsapp/outbox.py): built once on the Core table.
+_INBOX = cast(Table, WebhookInbox.__table__)
+_INBOUND_WAITING = select(
+    select(_INBOX.c.id)
+    .where(
+        _INBOX.c.event["from_phone"].astext == bindparam("phone"),
+        _INBOX.c.kind == "inbound_message",
+        _INBOX.c.state.in_(OPEN_STATES),
+        _INBOX.c.received_at > bindparam("since", type_=DateTime(timezone=True)),
+        (_INBOX.c.tenant_id == bindparam("tenant")) | _INBOX.c.tenant_id.is_(None),
+    )
+    .exists()
+)
+
+
 class WebhookInboxRepository(Repository[WebhookInbox]):
     model = WebhookInbox
 
@@ -87,20 +102,7 @@ class WebhookInboxRepository(Repository[WebhookInbox]):
 
         Evolution events learn their tenant only in the dispatcher, so a row without one counts too: the caller
         waits for it to be handled rather than concluding anything from it."""
-        table = WebhookInbox
-        result = await self.session.execute(
-            select(
-                select(table.id)
-                .where(
-                    table.event["from_phone"].astext == phone,
-                    table.kind == "inbound_message",
-                    table.state.in_(OPEN_STATES),
-                    table.received_at > since,
-                    (table.tenant_id == tenant_id) | table.tenant_id.is_(None),
-                )
-                .exists()
-            )
-        )
+        result = await self.session.execute(_INBOUND_WAITING, {"phone": phone, "since": since, "tenant": tenant_id})
         return bool(result.scalar())
 
     async def claim(self, *, providers: list[str], limit: int, lease: timedelta) -> list[WebhookInbox]:

@@ -3,10 +3,17 @@ Meta-signed ones (webhooks that name no phone number)."""
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
-from models import WhatsAppAccount
+from models import Lead, WhatsAppAccount
 from repositories.base import Repository
+
+# Read before every send is paced (channels/whatsapp/outbox.py): built once.
+_SENDER_FOR_LEAD = (
+    select(WhatsAppAccount, Lead.phone)
+    .join(Lead, Lead.tenant_id == WhatsAppAccount.tenant_id)
+    .where(Lead.tenant_id == bindparam("tenant"), Lead.id == bindparam("lead"))
+)
 
 
 class WhatsAppAccountRepository(Repository[WhatsAppAccount]):
@@ -15,6 +22,11 @@ class WhatsAppAccountRepository(Repository[WhatsAppAccount]):
     async def get_for_tenant(self, *, tenant_id: uuid.UUID) -> WhatsAppAccount | None:
         result = await self.session.execute(select(WhatsAppAccount).where(WhatsAppAccount.tenant_id == tenant_id))
         return result.scalar_one_or_none()
+
+    async def sender_for_lead(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> tuple[WhatsAppAccount, str] | None:
+        """The tenant's account and the lead's phone, in one statement; None when either is missing."""
+        found = (await self.session.execute(_SENDER_FOR_LEAD, {"tenant": tenant_id, "lead": lead_id})).one_or_none()
+        return None if found is None else (found[0], found[1])
 
     async def get_by_phone_number_ids(self, phone_number_ids: list[str]) -> dict[str, WhatsAppAccount]:
         if not phone_number_ids:

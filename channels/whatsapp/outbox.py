@@ -174,18 +174,20 @@ class WhatsAppSender:
         # Pacing first, holding no database connection and no row lock: a wait (up to the pacing max wait) then
         # costs the pool nothing. Who and from which number come from a short read that ends before it.
         async with self._sessions() as session:
-            lead = await LeadRepository(session).get_fresh(tenant_id=tenant_id, lead_id=lead_id)
-            account = await WhatsAppAccountRepository(session).get_for_tenant(tenant_id=tenant_id)
-        if lead is None or account is None:
+            # One read, on its own (autocommit): no BEGIN and ROLLBACK round trips around it.
+            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+            sender = await WhatsAppAccountRepository(session).sender_for_lead(tenant_id=tenant_id, lead_id=lead_id)
+        if sender is None:
             return await self._send_paced(data, requested=None)  # refused inside, as before
+        account, phone = sender
         lane = account.phone_number_id or str(account.tenant_id)
-        await self._pace(lane, lead.phone, data.idempotency_key)
+        await self._pace(lane, phone, data.idempotency_key)
         requested = _Requested()
         try:
             return await self._send_paced(data, requested=requested, account=account)
         finally:
             if not requested.done:  # nothing reached the provider: the person's slot is free again
-                await self._pacer.release(sender=lane, recipient=lead.phone, send_key=data.idempotency_key)
+                await self._pacer.release(sender=lane, recipient=phone, send_key=data.idempotency_key)
 
     async def _send_paced(
         self, data: SendWhatsAppInput, *, requested: "_Requested | None", account: WhatsAppAccount | None = None
@@ -617,14 +619,15 @@ async def store_accepted(
     mode = SendMode(str(row.payload.get("_mode", SendMode.TEXT.value)))
     template = row.payload.get("_template")
     now = datetime.now(tz=UTC)
-    conversations = ConversationRepository(session)
-    conversation = await conversations.get_or_create(tenant_id=lead.tenant_id, lead_id=lead.id, channel="whatsapp")
     body = data.text or "" if mode is SendMode.TEXT else f"[template {template}]"
+    conversation_id = await ConversationRepository(session).record_outbound_on(
+        tenant_id=lead.tenant_id, lead_id=lead.id, channel="whatsapp", at=now, preview=body
+    )
     messages = MessageRepository(session)
     message_id = await messages.insert_once(
         {
             "tenant_id": lead.tenant_id,
-            "conversation_id": conversation.id,
+            "conversation_id": conversation_id,
             "lead_id": lead.id,
             "direction": "outbound",
             "kind": mode.value,
@@ -641,7 +644,6 @@ async def store_accepted(
         existing = await messages.get_by_provider_id(tenant_id=lead.tenant_id, provider_message_id=provider_message_id)
         assert existing is not None
         message_id = existing.id
-    await conversations.record_outbound(conversation_id=conversation.id, at=now, preview=body)
     await OutboxRepository(session).mark_sent(
         outbox_id=row.id, provider_message_id=provider_message_id, message_id=message_id
     )
