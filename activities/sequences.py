@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -36,6 +36,7 @@ from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from channels.whatsapp.outbox import WithAnswer
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.notifications import NotificationKind
 from domain.sequences.schedule import daily_cap_decision, tenant_day
@@ -113,6 +114,14 @@ async def _notify_assignee(
     )
 
 
+class SendsWhatsApp(Protocol):
+    """The channel's send (activities/whatsapp.py `WhatsAppActivities.send`)."""
+
+    async def __call__(
+        self, data: SendWhatsAppInput, *, with_answer: WithAnswer | None = None
+    ) -> SendWhatsAppResult: ...
+
+
 @dataclass(frozen=True, slots=True)
 class UncountedSend:
     """A sent step to count against its tenant's day (`EnrollmentRepository.count_sent_once`)."""
@@ -129,7 +138,7 @@ class SequenceActivities:
         session_factory: async_sessionmaker[AsyncSession],
         client: Client,
         live: LiveEvents | None = None,
-        send: Callable[[SendWhatsAppInput], Awaitable[SendWhatsAppResult]] | None = None,
+        send: SendsWhatsApp | None = None,
     ) -> None:
         self.session_factory = session_factory
         self.client = client
@@ -235,23 +244,46 @@ class SequenceActivities:
             decision = await self._take_slot(due.reservation)
             if not decision.granted:
                 return DueSendResult(deferred=decision)
-        sent = await self.send(due.send)  # refusals and throttling raise as `whatsapp.send_message` raises them
-        result = DueSendResult(sent=sent, fired_at=datetime.now(UTC))
-        step = due.sent_step.model_copy(update={"detail": result.detail})  # fired when the workflow sent it
-        async with self.session_factory() as session, session.begin():
-            uncounted = await self._write(
-                session,
-                due.after_view,
-                (step, *due.after),
-                reserved=due.reservation is not None,
-                exits_on_reply_after=due.after_exits_on_reply_after,
-                tenant_timezone=due.tenant_timezone,
-            )
-            if also is not None:
-                await also(session, result)
+        written: list[tuple[DueSendResult, list[UncountedSend]]] = []
+
+        async def with_answer(session: AsyncSession, sent: SendWhatsAppResult) -> None:
+            # In the transaction that stores the provider's answer: one commit for the send and its step rows. A try
+            # that did not commit is replaced by the next one.
+            result = DueSendResult(sent=sent, fired_at=datetime.now(UTC))
+            written[:] = [(result, await self._write_sent(session, due, result, also))]
+
+        # Refusals and throttling raise as `whatsapp.send_message` raises them.
+        sent = await self.send(due.send, with_answer=with_answer)
+        if written:
+            result, uncounted = written[0]
+        else:  # stored before (a re-run, or a status webhook was first): its step rows in a transaction of their own
+            result = DueSendResult(sent=sent, fired_at=datetime.now(UTC))
+            async with self.session_factory() as session, session.begin():
+                uncounted = await self._write_sent(session, due, result, also)
         await self._count_sends(uncounted)
         await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
         return result
+
+    async def _write_sent(
+        self,
+        session: AsyncSession,
+        due: DueSend,
+        result: DueSendResult,
+        also: Callable[[AsyncSession, DueSendResult], Awaitable[None]] | None,
+    ) -> list[UncountedSend]:
+        """A sent due send's step rows and enrollment row (and `also`), in the caller's transaction."""
+        step = due.sent_step.model_copy(update={"detail": result.detail})  # fired when the workflow sent it
+        uncounted = await self._write(
+            session,
+            due.after_view,
+            (step, *due.after),
+            reserved=due.reservation is not None,
+            exits_on_reply_after=due.after_exits_on_reply_after,
+            tenant_timezone=due.tenant_timezone,
+        )
+        if also is not None:
+            await also(session, result)
+        return uncounted
 
     @activity.defn(name=SCHEDULE_SEND)
     async def schedule_send(self, scheduled: ScheduledDueSend) -> str:

@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 from activities.provider_clients import ProviderActivities, ProviderClients
 from channels.whatsapp.accepted import AcceptedSends
 from channels.whatsapp.channel import WhatsAppChannel
-from channels.whatsapp.outbox import SendDeferred, SendHeld, SendInFlight, SendRefused, WhatsAppSender
+from channels.whatsapp.outbox import SendDeferred, SendHeld, SendInFlight, SendRefused, WhatsAppSender, WithAnswer
 from channels.whatsapp.pacing import SendPacer
 from core.activity_metrics import record_send
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
@@ -65,8 +65,13 @@ class WhatsAppActivities(ProviderActivities):
 
     @activity.defn(name=SEND_WHATSAPP_MESSAGE)
     async def send_whatsapp_message(self, data: SendWhatsAppInput) -> SendWhatsAppResult:
+        return await self.send(data)
+
+    async def send(self, data: SendWhatsAppInput, *, with_answer: WithAnswer | None = None) -> SendWhatsAppResult:
+        """The activity's work; `with_answer` writes in the transaction that stores the provider's answer (a sequence
+        send's step rows, channels/whatsapp/outbox.py `WithAnswer`)."""
         try:
-            result = await self.channel.send(data)
+            result = await self.channel.send(data, with_answer=with_answer)
         except SendDeferred as deferred:
             record_send(channel="whatsapp", outcome="in_flight" if isinstance(deferred, SendInFlight) else "throttled")
             delay = deferred.retry_after_seconds

@@ -82,7 +82,7 @@ def served_activities(
     # What the activities change, told to open web apps over the WhatsApp activities' Redis client.
     leads = LeadActivities(session_factory, whatsapp.live)
     # The sequence activities get the worker's own Temporal client: set_status sends the LeadWorkflow an update.
-    sequences = SequenceActivities(session_factory, client, whatsapp.live, send=whatsapp.send_whatsapp_message)
+    sequences = SequenceActivities(session_factory, client, whatsapp.live, send=whatsapp.send)
     # The job activities start workflows (bulk enrollments, imports, the sweeper) with the worker's client.
     jobs = JobActivities(session_factory, client, settings)
     # One flag reader (and cache) for every activity that gates on a tenant's feature flags.

@@ -166,8 +166,9 @@ class ScheduledSendDrain:
             outcome = ScheduledSendOutcome(
                 key=row.key, state=ScheduledSendState.SENT, result=result.model_copy(update={"fired_at": now})
             )
+            # Run again when its transaction did not commit (the database away): the last try's outcome counts.
             if await self._settle(session, row, outcome):
-                sent.append(outcome)
+                sent[:] = [outcome]
 
         try:
             result = await self._sequences.send_due(due, also=settle_sent)

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from channels.whatsapp.outbox import WhatsAppSender
+from channels.whatsapp.outbox import WhatsAppSender, WithAnswer
 from channels.whatsapp.webhooks import parse_inbound
 from domain.whatsapp_messages import SendWhatsAppInput, SendWhatsAppResult
 from providers.whatsapp.events import WhatsAppEvent
@@ -15,8 +15,8 @@ class WhatsAppChannel:
     def __init__(self, sender: WhatsAppSender) -> None:
         self.sender = sender
 
-    async def send(self, request: SendWhatsAppInput) -> SendWhatsAppResult:
-        return await self.sender.send(request)
+    async def send(self, request: SendWhatsAppInput, *, with_answer: WithAnswer | None = None) -> SendWhatsAppResult:
+        return await self.sender.send(request, with_answer=with_answer)
 
     def parse_inbound(self, provider: str, payload: Any) -> list[WhatsAppEvent]:
         return parse_inbound(provider, payload)

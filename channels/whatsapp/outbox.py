@@ -40,7 +40,7 @@
 import asyncio
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -84,6 +84,12 @@ STORE_RETRY_FIRST_DELAY_SECONDS = 0.25
 STORE_RETRY_MAX_DELAY_SECONDS = 5.0
 # A sequence send that finds a message from its lead still in the webhook inbox asks again after this long.
 INBOUND_WAIT_RETRY_SECONDS = 1.0
+
+
+# Writes a caller adds to the transaction that stores the provider's answer (a sequence's step rows): the send and
+# what it settles commit together, in one transaction where there were two. Not run for a send stored before (a
+# re-run that finds it sent or kept, or a status webhook that reconciled it first): its caller writes them itself.
+WithAnswer = Callable[[AsyncSession, SendWhatsAppResult], Awaitable[None]]
 
 
 class SendRefused(Exception):
@@ -169,7 +175,7 @@ class WhatsAppSender:
         self._heartbeat = heartbeat
         self._router = ShardRouter(settings.whatsapp_evolution_shards)
 
-    async def send(self, data: SendWhatsAppInput) -> SendWhatsAppResult:
+    async def send(self, data: SendWhatsAppInput, *, with_answer: WithAnswer | None = None) -> SendWhatsAppResult:
         tenant_id, lead_id = uuid.UUID(data.tenant_id), uuid.UUID(data.lead_id)
         # Pacing first, holding no database connection and no row lock: a wait (up to the pacing max wait) then
         # costs the pool nothing. Who and from which number come from a short read that ends before it.
@@ -184,13 +190,18 @@ class WhatsAppSender:
         await self._pace(lane, phone, data.idempotency_key)
         requested = _Requested()
         try:
-            return await self._send_paced(data, requested=requested, account=account)
+            return await self._send_paced(data, requested=requested, account=account, with_answer=with_answer)
         finally:
             if not requested.done:  # nothing reached the provider: the person's slot is free again
                 await self._pacer.release(sender=lane, recipient=phone, send_key=data.idempotency_key)
 
     async def _send_paced(
-        self, data: SendWhatsAppInput, *, requested: "_Requested | None", account: WhatsAppAccount | None = None
+        self,
+        data: SendWhatsAppInput,
+        *,
+        requested: "_Requested | None",
+        account: WhatsAppAccount | None = None,
+        with_answer: WithAnswer | None = None,
     ) -> SendWhatsAppResult:
         """The send once paced; `account` is the tenant's account as read for the pacing (read here when None)."""
         tenant_id, lead_id = uuid.UUID(data.tenant_id), uuid.UUID(data.lead_id)
@@ -250,10 +261,17 @@ class WhatsAppSender:
                 await self._pacer.sent(sender=lane, recipient=lead.phone, send_key=data.idempotency_key)
                 if requested is not None:
                     requested.done = True
-        return await self._keep_answer(data, lead, accepted, plan, remembered=remembered)
+        return await self._keep_answer(data, lead, accepted, plan, remembered=remembered, with_answer=with_answer)
 
     async def _keep_answer(
-        self, data: SendWhatsAppInput, lead: Lead, accepted: AcceptedSend, plan: _Plan, *, remembered: bool
+        self,
+        data: SendWhatsAppInput,
+        lead: Lead,
+        accepted: AcceptedSend,
+        plan: _Plan,
+        *,
+        remembered: bool,
+        with_answer: WithAnswer | None,
     ) -> SendWhatsAppResult:
         """The provider took the message: its id must reach the row before anything may decide to send again.
 
@@ -263,7 +281,7 @@ class WhatsAppSender:
         delay = STORE_RETRY_FIRST_DELAY_SECONDS
         while True:
             try:
-                result = await self._store_answer(data, lead, accepted, plan)
+                result = await self._store_answer(data, lead, accepted, plan, with_answer)
                 break
             except Exception as error:
                 if not is_database_unavailable(error):
@@ -283,7 +301,7 @@ class WhatsAppSender:
         return result
 
     async def _store_answer(
-        self, data: SendWhatsAppInput, lead: Lead, accepted: AcceptedSend, plan: _Plan
+        self, data: SendWhatsAppInput, lead: Lead, accepted: AcceptedSend, plan: _Plan, with_answer: WithAnswer | None
     ) -> SendWhatsAppResult:
         async with self._sessions() as session:
             row = await self._relock(OutboxRepository(session), data)
@@ -298,13 +316,16 @@ class WhatsAppSender:
                 provider_name=accepted.provider,
                 provider_message_id=accepted.provider_message_id,
             )
+            result = SendWhatsAppResult(
+                provider_message_id=accepted.provider_message_id,
+                message_id=str(message_id),
+                mode=plan.mode.value,
+                template=plan.template,
+            )
+            if with_answer is not None:
+                await with_answer(session, result)
             await session.commit()
-        return SendWhatsAppResult(
-            provider_message_id=accepted.provider_message_id,
-            message_id=str(message_id),
-            mode=plan.mode.value,
-            template=plan.template,
-        )
+        return result
 
     async def _store_kept(
         self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, row: OutboxMessage, kept: AcceptedSend
