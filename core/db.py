@@ -2,14 +2,22 @@
 
 import asyncio
 import logging
+import time
+from typing import Any
 
 import psycopg
+from sqlalchemy import Engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from core.config import Settings
 
 log = logging.getLogger(__name__)
+
+# A pooled connection idle longer than this is pinged before it is handed out (a restarted or failed-over server has
+# dropped it); one handed back moments ago is not: a burst of sends checks connections out hundreds of times a second,
+# and a ping at each check-out was one more round trip per transaction (several per send).
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def async_url(url: str) -> str:
@@ -21,13 +29,36 @@ def async_url(url: str) -> str:
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         async_url(settings.require_database_url()),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
         connect_args={"connect_timeout": settings.db_connect_timeout_seconds},
     )
+    _ping_when_idle(engine.sync_engine)
+    return engine
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, for connections idle longer than PING_AFTER_IDLE_SECONDS (a new connection is
+    not idle): a dead one is replaced by a new connection before anyone uses it."""
+
+    @event.listens_for(engine, "connect")
+    @event.listens_for(engine, "checkin")
+    def _fresh_or_returned(dbapi_connection: Any, record: Any) -> None:
+        record.info["used_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _check(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        used_at = record.info.get("used_at")
+        if used_at is not None and time.monotonic() - used_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            # As `pool_pre_ping` does: this and every older pooled connection are replaced, and the check-out is
+            # tried again on a new one.
+            raise sa_exc.InvalidatePoolError(str(error)) from error
 
 
 async def warm_pool(engine: AsyncEngine, connections: int) -> int:
