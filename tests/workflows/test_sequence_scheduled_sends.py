@@ -324,12 +324,14 @@ async def test_over_the_daily_cap_the_drain_defers_the_send_and_the_workflow_pla
         await scheduled.enroll(temporal_client, lead, sequence, version, start_at=due) for lead in (first, second)
     ]
 
-    async def one_deferred() -> list[EnrollmentView] | None:
+    async def one_deferred_to_tomorrow() -> list[EnrollmentView] | None:
+        # The deferral is recorded (and mirrored) before the send is planned again: wait for both.
         views = [await h.query(SequenceWorkflow.view) for h in handles]
         results = sorted(r.result for v in views for r in v.history)
-        return views if results == ["deferred", "sent"] else None
+        later = [v for v in views if v.next_action_at and v.next_action_at > datetime.now(UTC) + timedelta(hours=1)]
+        return views if results == ["deferred", "sent"] and later else None
 
-    views = await eventually(one_deferred, within_seconds=30)
+    views = await eventually(one_deferred_to_tomorrow, within_seconds=30)
     [waiting] = [v for v in views if v.status == EnrollmentStatus.ACTIVE]
     assert waiting.next_action_at is not None and waiting.next_action_at > datetime.now(UTC) + timedelta(hours=1)
 
