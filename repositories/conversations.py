@@ -57,6 +57,9 @@ _RECORD_OUTBOUND_ON = _NEW_CONVERSATION.on_conflict_do_update(
         "last_message_preview": _NEW_CONVERSATION.excluded.last_message_preview,
     },
 ).returning(_CONVERSATIONS.c.id)
+_CONVERSATION_ID = select(_CONVERSATIONS.c.id).where(
+    _CONVERSATIONS.c.lead_id == bindparam("of_lead"), _CONVERSATIONS.c.channel == bindparam("in_channel")
+)
 _INBOUND_STATE = select(func.min(_CONVERSATIONS.c.opted_out_at), func.max(_CONVERSATIONS.c.last_inbound_at)).where(
     _CONVERSATIONS.c.tenant_id == bindparam("tenant"), _CONVERSATIONS.c.lead_id == bindparam("lead")
 )
@@ -171,6 +174,21 @@ class ConversationRepository(Repository[Conversation]):
         await self.session.execute(
             _RECORD_OUTBOUND, {"conversation": conversation_id, "at": at, "preview": preview[:200]}
         )
+
+    async def outbound_target(
+        self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, channel: str, at: datetime, preview: str
+    ) -> tuple[uuid.UUID, bool]:
+        """The lead's conversation in `channel` for an outbound message, and whether it still needs `record_outbound`.
+
+        An existing conversation is read without a lock: the caller records the message on it last, so the row (which
+        the lead's replies update too) stays locked only until the commit. A new one is created with the message
+        recorded (one statement; nobody else holds the new row)."""
+        found = await self.session.scalar(_CONVERSATION_ID, {"of_lead": lead_id, "in_channel": channel})
+        if found is not None:
+            return found, True
+        return await self.record_outbound_on(
+            tenant_id=tenant_id, lead_id=lead_id, channel=channel, at=at, preview=preview
+        ), False
 
     async def record_outbound_on(
         self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, channel: str, at: datetime, preview: str

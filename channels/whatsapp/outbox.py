@@ -309,23 +309,29 @@ class WhatsAppSender:
             if done is not None:  # a status webhook reconciled the row while the answer was on its way
                 await session.commit()
                 return done.model_copy(update={"duplicate": False})
-            message_id = await store_accepted(
+            stored: list[SendWhatsAppResult] = []
+
+            async def then(message_id: uuid.UUID) -> None:
+                result = SendWhatsAppResult(
+                    provider_message_id=accepted.provider_message_id,
+                    message_id=str(message_id),
+                    mode=plan.mode.value,
+                    template=plan.template,
+                )
+                if with_answer is not None:
+                    await with_answer(session, result)
+                stored.append(result)
+
+            await store_accepted(
                 session,
                 row=row,
                 lead=lead,
                 provider_name=accepted.provider,
                 provider_message_id=accepted.provider_message_id,
+                then=then,
             )
-            result = SendWhatsAppResult(
-                provider_message_id=accepted.provider_message_id,
-                message_id=str(message_id),
-                mode=plan.mode.value,
-                template=plan.template,
-            )
-            if with_answer is not None:
-                await with_answer(session, result)
             await session.commit()
-        return result
+        return stored[0]
 
     async def _store_kept(
         self, session: AsyncSession, data: SendWhatsAppInput, lead: Lead, row: OutboxMessage, kept: AcceptedSend
@@ -629,19 +635,28 @@ def _payload(data: SendWhatsAppInput, provider: WhatsAppProvider, plan: _Plan) -
 
 
 async def store_accepted(
-    session: AsyncSession, *, row: OutboxMessage, lead: Lead, provider_name: str, provider_message_id: str
+    session: AsyncSession,
+    *,
+    row: OutboxMessage,
+    lead: Lead,
+    provider_name: str,
+    provider_message_id: str,
+    then: Callable[[uuid.UUID], Awaitable[None]] | None = None,
 ) -> uuid.UUID:
-    """Record a send the provider accepted: its message in the conversation, the row `sent`, the timeline.
+    """Record a send the provider accepted: its message in the conversation, the row `sent`, the timeline; `then`
+    (given the message's id) adds the caller's writes before the conversation row is updated, last.
 
     Called by the send activity with the provider's answer, or by the status webhook for a row left `sending` (its
-    `biz_opaque_callback_data` named the row). The caller holds the row lock and commits.
+    `biz_opaque_callback_data` named the row). The caller holds the row lock and commits. The conversation row, which
+    the lead's replies update as well, is updated last: a reply handled meanwhile waits only for the commit.
     """
     data = SendWhatsAppInput.model_validate(row.payload)
     mode = SendMode(str(row.payload.get("_mode", SendMode.TEXT.value)))
     template = row.payload.get("_template")
     now = datetime.now(tz=UTC)
     body = data.text or "" if mode is SendMode.TEXT else f"[template {template}]"
-    conversation_id = await ConversationRepository(session).record_outbound_on(
+    conversations = ConversationRepository(session)
+    conversation_id, record_last = await conversations.outbound_target(
         tenant_id=lead.tenant_id, lead_id=lead.id, channel="whatsapp", at=now, preview=body
     )
     messages = MessageRepository(session)
@@ -676,6 +691,10 @@ async def store_accepted(
         "whatsapp_sent",
         {"body": body, "mode": mode.value, "provider_message_id": provider_message_id},
     )
+    if then is not None:
+        await then(message_id)
+    if record_last:
+        await conversations.record_outbound(conversation_id=conversation_id, at=now, preview=body)
     return message_id
 
 
