@@ -311,7 +311,7 @@ class SequenceActivities:
                     return ScheduledSendOutcome(key=key, state=ScheduledSendState.CANCELLED)
                 if row.state == "done" and row.outcome is not None:
                     outcome = ScheduledSendOutcome.model_validate(row.outcome)
-                    uncounted = await self._sent_uncounted(session, DueSend.model_validate(row.due), outcome)
+                    uncounted = await self._sent_uncounted(session, row.due, outcome)
                     break
             activity.heartbeat()
             await asyncio.sleep(SETTLE_POLL_SECONDS)
@@ -320,11 +320,13 @@ class SequenceActivities:
         return outcome
 
     async def _sent_uncounted(
-        self, session: AsyncSession, due: DueSend, outcome: ScheduledSendOutcome
+        self, session: AsyncSession, written: dict[str, Any], outcome: ScheduledSendOutcome
     ) -> list[UncountedSend]:
+        """A drained send as `_uncapped` offers it to the count; the written-ahead `DueSend` is read only for a send."""
         fired_at = outcome.result.fired_at if outcome.result is not None else None
         if outcome.state is not ScheduledSendState.SENT or fired_at is None:
             return []
+        due = DueSend.model_validate(written)
         view = due.after_view
         sent = due.sent_step.model_copy(update={"fired_at": fired_at})
         reserved = due.reservation is not None
