@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
@@ -19,6 +19,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.sequences import SequenceActivities
 from core.config import Settings
 from models import Conversation, DailySendCount, Enrollment, EnrollmentStep, Lead, ScheduledSend
+from repositories.enrollments import EnrollmentRepository
 from repositories.scheduled_sends import ScheduledSendRepository
 from tests.fixtures.whatsapp import eventually
 from tests.workflows.sequence_support import SequenceWorld, agent_headers, all_week, lead_writes, make_world
@@ -394,6 +395,25 @@ async def test_the_drain_takes_tenants_in_turn_and_a_lapsed_lease_back(
             row = await repo.take_back(key=key)
             assert row is not None and row.state == "sending"
         await session.rollback()
+
+
+async def test_claims_and_drained_counts_commit_without_waiting_for_the_wal_flush(
+    session_factory: async_sessionmaker[AsyncSession], scheduled: SequenceWorld
+) -> None:
+    """A claim and a drained send's daily count are redone if a crash loses them (the rows claimed again, the count
+    offered again by the settle), so their commits do not wait for the WAL flush; any other count's commit does."""
+    async with session_factory() as session, session.begin():
+        await ScheduledSendRepository(session).claim(limit=1, lease=timedelta(minutes=2))
+        assert await session.scalar(text("SHOW synchronous_commit")) == "off"
+        await session.rollback()
+    for durable, mode in ((True, "on"), (False, "off")):
+        async with session_factory() as session, session.begin():
+            await EnrollmentRepository(session).count_sent_once(
+                tenant_id=scheduled.tenant.id, enrollment_id=uuid.uuid4(), number=1, channel="whatsapp",
+                day=datetime.now(UTC).date(), durable=durable,
+            )  # fmt: skip
+            assert await session.scalar(text("SHOW synchronous_commit")) == mode
+            await session.rollback()
 
 
 async def test_rows_no_workflow_reads_again_are_pruned_after_the_retention(
