@@ -122,6 +122,15 @@ class Child:
         _signal_group(process.pid, signal.SIGKILL)
         self.pid_path.unlink(missing_ok=True)
 
+    def kill(self) -> None:
+        """SIGKILL the child's whole process group, no shutdown of any kind (a crash), and wait for it to go."""
+        process = self.process
+        if process is None:
+            return
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+        self.pid_path.unlink(missing_ok=True)
+
     def log_tail(self, lines: int = 25) -> str:
         try:
             with self.log_path.open("rb") as log:

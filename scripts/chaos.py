@@ -1,7 +1,7 @@
 """`./run chaos`: the fault suite. Sends in flight while the worker is SIGKILLed and Temporal and PostgreSQL restart.
 
     ./run chaos [--enrollments 200] [--worker-kills 20] [--temporal-restarts 3] [--postgres-restarts 3]
-                [--hold 3] [--fault-window 240] [--settle 600]
+                [--postgres-crashes 2] [--hold 3] [--fault-window 240] [--settle 600]
 
 A private stack on loopback, under one temporary directory, torn down at the end whatever happens:
 - its own PostgreSQL cluster (the dev stack's `PrivatePostgres`: `initdb` into the temporary directory, run as the
@@ -19,7 +19,8 @@ lands while sends are in flight.
 
 The faults, spread evenly over `--fault-window` seconds (each waits a little, if it must, for a send in flight):
 SIGKILL of the worker's process group (restarted at once), Temporal dev server stop/start, PostgreSQL stop
-(`pg_ctl -m fast`)/start. A fault "hit a send in flight" when the
+(`pg_ctl -m fast`)/start, and PostgreSQL crashed (SIGKILL of all its processes: commits that did not wait for the
+WAL flush, a drain's claims, are lost) and started again (crash recovery). A fault "hit a send in flight" when the
 sandbox had accepted a send whose answer was still held at that moment.
 
 Then it waits (at most `--settle` seconds) for every enrollment to end and counts, from the sandbox's record of what
@@ -234,6 +235,15 @@ class ChaosStack:
 
     async def restart_postgres(self) -> None:
         await asyncio.to_thread(self.postgres.child.stop)
+        await self._start_postgres()
+
+    async def crash_postgres(self) -> None:
+        """Every PostgreSQL process killed at once: what sat in its WAL buffers (commits that did not wait for the
+        flush) is gone, and the next start replays the WAL."""
+        await asyncio.to_thread(self.postgres.child.kill)
+        await self._start_postgres()
+
+    async def _start_postgres(self) -> None:
         self.postgres.start()
         await asyncio.to_thread(self.postgres.wait_ready, READY_TIMEOUT)
 
@@ -241,9 +251,10 @@ class ChaosStack:
 def schedule(args: argparse.Namespace) -> list[str]:
     """The faults in order: the restarts (Temporal and PostgreSQL alternating) spread evenly among the worker kills."""
     restarts: list[str] = []
-    for n in range(max(args.temporal_restarts, args.postgres_restarts)):
+    for n in range(max(args.temporal_restarts, args.postgres_restarts, args.postgres_crashes)):
         restarts += ["temporal"] if n < args.temporal_restarts else []
         restarts += ["postgres"] if n < args.postgres_restarts else []
+        restarts += ["postgres-crash"] if n < args.postgres_crashes else []
     kinds = ["worker"] * args.worker_kills
     total = len(kinds) + len(restarts)
     for n, kind in enumerate(restarts):
@@ -387,6 +398,7 @@ async def run(args: argparse.Namespace) -> int:
                     "worker": stack.kill_worker,
                     "temporal": stack.restart_temporal,
                     "postgres": stack.restart_postgres,
+                    "postgres-crash": stack.crash_postgres,
                 }[kind]()
                 fault.seconds = time.monotonic() - started
                 faults.append(fault)
@@ -470,17 +482,23 @@ async def run(args: argparse.Namespace) -> int:
     print(f"  sandbox answer held      {args.hold:g} s per send (slow_accept)")
     print(
         f"  faults                   {by_kind['worker']} worker SIGKILLs, {by_kind['temporal']} Temporal restarts, "
-        f"{by_kind['postgres']} PostgreSQL restarts over {args.fault_window:g} s"
+        f"{by_kind['postgres']} PostgreSQL restarts, {by_kind['postgres-crash']} PostgreSQL crashes (SIGKILL) over "
+        f"{args.fault_window:g} s"
     )
     print(
         f"  faults hitting a send    {hit} of {len(faults)} (worker {hit_by_kind['worker']}, temporal "
-        f"{hit_by_kind['temporal']}, postgres {hit_by_kind['postgres']}); sends in flight at those moments: "
+        f"{hit_by_kind['temporal']}, postgres {hit_by_kind['postgres']}, crash {hit_by_kind['postgres-crash']}); sends "
+        "in flight at those moments: "
         f"{sum(in_flight)}"
     )
-    for kind in ("temporal", "postgres"):
+    for kind, label in (
+        ("temporal", "temporal restart"),
+        ("postgres", "postgres restart"),
+        ("postgres-crash", "postgres crash"),
+    ):
         took = [f.seconds for f in faults if f.kind == kind]
         if took:
-            print(f"  {kind + ' restart':<24} {', '.join(f'{s:.1f}' for s in took)} s until it answered")
+            print(f"  {label:<24} {', '.join(f'{s:.1f}' for s in took)} s until it answered")
     print(f"  sends received           {sum(received.values())} ({distinct} distinct steps)")
     print(f"  enrollments              {dict(sorted(states.items()))} {settled_after:.0f} s after the first fault")
     print(f"  duplicate sends          {duplicates}")
@@ -498,6 +516,7 @@ def main() -> None:
     parser.add_argument("--worker-kills", type=int, default=20)
     parser.add_argument("--temporal-restarts", type=int, default=3)
     parser.add_argument("--postgres-restarts", type=int, default=3)
+    parser.add_argument("--postgres-crashes", type=int, default=2, help="PostgreSQL killed at once (SIGKILL)")
     parser.add_argument("--hold", type=float, default=3.0, help="seconds the sandbox holds each send's answer")
     parser.add_argument("--fault-window", type=float, default=240.0, help="seconds the faults are spread over")
     parser.add_argument("--waves", type=int, default=20, help="enrollment batches spread over the fault window")
