@@ -26,7 +26,7 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from agent.budget import BudgetState, budget_state, month_key, month_start
+from agent.budget import BudgetState, budget_state, month_key
 from agent.factory import AgentFactory
 from agent.guardrail import check_reply
 from agent.lead_tools import LeadTools, TurnScope
@@ -469,11 +469,11 @@ class AiActivities:
 
     @staticmethod
     async def _tokens_this_month(session: AsyncSession, tenant_id: Any, hard: int | None) -> int:
-        """The tenant's tokens this month, read only when a hard budget can pause the agent: the sum walks every
-        usage row of the month, a cost each turn would otherwise pay for nothing."""
+        """The tenant's tokens this month, read only when a hard budget can pause the agent (one statement a turn
+        would otherwise run for nothing)."""
         if hard is None:
             return 0
-        return await AiUsageRepository(session).tokens_since(tenant_id=tenant_id, since=month_start(datetime.now(UTC)))
+        return await AiUsageRepository(session).tokens_in_month(tenant_id=tenant_id, month=month_key(datetime.now(UTC)))
 
     async def _over_budget(
         self, session: AsyncSession, tenant_id: Any, used: int, soft: int | None, hard: int | None
@@ -504,7 +504,7 @@ class AiActivities:
         owners: list[uuid.UUID] = []
         async with self.sessions() as session, session.begin():
             repository = AiUsageRepository(session)
-            used = await repository.tokens_since(tenant_id=tenant_id, since=month_start(now))
+            used = await repository.tokens_in_month(tenant_id=tenant_id, month=month)
             if used >= soft and await repository.raise_alert(
                 tenant_id=tenant_id, month=month, level="soft", tokens_used=used, budget=soft
             ):

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import openai
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from agent.budget import BudgetState, budget_state, month_start
+from agent.budget import BudgetState, budget_state, month_key
 from agent.factory import Agent, AgentFactory
 from agent.guardrail import check_reply
 from agent.prompt import LeadFacts, fact_lines, system_prompt
@@ -166,8 +166,8 @@ class AiVoiceAgent:
             if agent is None or agent.config.mode != AgentMode.AUTO:
                 return None
             config = agent.config
-            used = await AiUsageRepository(session).tokens_since(
-                tenant_id=tenant_id, since=month_start(datetime.now(UTC))
+            used = await AiUsageRepository(session).tokens_in_month(
+                tenant_id=tenant_id, month=month_key(datetime.now(UTC))
             )
             hard = config.monthly_token_budget_hard
             soft = config.monthly_token_budget_soft

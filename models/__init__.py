@@ -3,6 +3,7 @@
 from models.ai_agent_settings import AiAgentSettings
 from models.ai_budget_alert import AiBudgetAlert
 from models.ai_draft import AiDraft
+from models.ai_token_month import AiTokenMonth
 from models.ai_usage import AiUsage
 from models.api_key import ApiKey
 from models.base import Base
@@ -33,6 +34,7 @@ __all__ = [
     "AiAgentSettings",
     "AiBudgetAlert",
     "AiDraft",
+    "AiTokenMonth",
     "AiUsage",
     "ApiKey",
     "Base",

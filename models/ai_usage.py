@@ -1,7 +1,8 @@
 """One model call: tokens in / cached / out, model, latency and estimated cost, per tenant and lead.
 
 Every call made is counted, retries included (their tokens were spent); `call_key` (turn, round, attempt) makes a
-re-recorded call count once. Sums by tenant and month enforce the token budget.
+re-recorded call count once. Each row inserted raises its tenant-month counter (models/ai_token_month.py), which
+the token budget reads.
 """
 
 import uuid

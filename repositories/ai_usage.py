@@ -1,5 +1,5 @@
-"""SQL for AI model usage: record one call once, sum a tenant's tokens in a month, sums by day and model, and the
-once-per-month budget alerts."""
+"""SQL for AI model usage: record one call once, a tenant's tokens in a month (a counter row), sums by day and model,
+and the once-per-month budget alerts."""
 
 import uuid
 from datetime import datetime
@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Date, cast, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from models import AiBudgetAlert, AiUsage
+from models import AiBudgetAlert, AiTokenMonth, AiUsage
 from repositories.base import Repository
 
 
@@ -22,11 +22,11 @@ class AiUsageRepository(Repository[AiUsage]):
             insert(AiUsage).values(id=uuid.uuid4(), **values).on_conflict_do_nothing(index_elements=[AiUsage.call_key])
         )
 
-    async def tokens_since(self, *, tenant_id: uuid.UUID, since: datetime) -> int:
+    async def tokens_in_month(self, *, tenant_id: uuid.UUID, month: str) -> int:
+        """The tenant's tokens (in + out) of the UTC month `YYYY-MM`: one counter row, raised by a trigger on every
+        usage row inserted (models/ai_token_month.py)."""
         total = await self.session.scalar(
-            select(func.coalesce(func.sum(AiUsage.input_tokens + AiUsage.output_tokens), 0)).where(
-                AiUsage.tenant_id == tenant_id, AiUsage.created_at >= since
-            )
+            select(AiTokenMonth.tokens).where(AiTokenMonth.tenant_id == tenant_id, AiTokenMonth.month == month)
         )
         return int(total or 0)
 

@@ -20,7 +20,7 @@ from repositories.ai_usage import AiUsageRepository
 async def _paused(session: AsyncSession, *, tenant_id: uuid.UUID, hard: int | None, now: datetime) -> bool:
     if hard is None:
         return False
-    used = await AiUsageRepository(session).tokens_since(tenant_id=tenant_id, since=month_start(now))
+    used = await AiUsageRepository(session).tokens_in_month(tenant_id=tenant_id, month=month_key(now))
     return used >= hard
 
 
@@ -130,7 +130,7 @@ async def get_usage(
     config = await AgentFactory(settings).config_for(session, tenant_id=tenant_id)
     soft = config.monthly_token_budget_soft if config else None
     hard = config.monthly_token_budget_hard if config else None
-    used = await repository.tokens_since(tenant_id=tenant_id, since=month_start(now))
+    used = await repository.tokens_in_month(tenant_id=tenant_id, month=month_key(now))
     alerts = {
         alert.level: alert.created_at for alert in await repository.alerts(tenant_id=tenant_id, month=month_key(now))
     }

@@ -190,3 +190,49 @@ def test_a_lead_search_right_after_a_bulk_import_uses_the_trigram_indexes(empty_
     with psycopg.connect(empty_database) as conn:
         options = conn.execute("SELECT reloptions FROM pg_class WHERE relname = 'ix_lead_name_trgm'").fetchone()
     assert options == (None,)
+
+
+def _insert_usage(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str, tokens: tuple[int, int], at: str) -> None:
+    conn.execute(
+        "INSERT INTO ai_usage (id, tenant_id, settings_version, purpose, model, input_tokens, cached_tokens,"
+        " output_tokens, latency_ms, cost_usd, call_key, created_at)"
+        " VALUES (gen_random_uuid(), %s, 1, 'reply', 'm', %s, 0, %s, 10, 0, %s, %s)"
+        " ON CONFLICT (call_key) DO NOTHING",
+        (tenant_id, *tokens, key, at),
+    )
+
+
+def _token_months(url: str) -> dict[tuple[uuid.UUID, str], int]:
+    with psycopg.connect(url) as conn:
+        return {(t, m): n for t, m, n in conn.execute("SELECT tenant_id, month, tokens FROM ai_token_month")}
+
+
+def test_the_months_tokens_stored_before_are_summed_and_every_call_after_counts_once(empty_database: str) -> None:
+    config = _alembic(empty_database)
+    command.upgrade(config, "0033_scheduled_send_first_due")
+    tenant, other = uuid.uuid4(), uuid.uuid4()
+    with psycopg.connect(empty_database) as conn:
+        _insert_tenant(conn, tenant, "t")
+        _insert_tenant(conn, other, "o")
+        _insert_usage(conn, tenant, "a", (100, 20), "2026-11-30 23:59:00+00")
+        _insert_usage(conn, tenant, "b", (10, 5), "2026-12-01 00:00:00+00")
+        # Late on the 31st in New York is December in UTC, the budget's month.
+        _insert_usage(conn, tenant, "c", (1, 2), "2026-11-30 20:30:00-05")
+        _insert_usage(conn, other, "d", (7, 0), "2026-12-02 10:00:00+00")
+
+    command.upgrade(config, "head")
+    assert _token_months(empty_database) == {
+        (tenant, "2026-11"): 120, (tenant, "2026-12"): 18, (other, "2026-12"): 7,
+    }  # fmt: skip
+    with psycopg.connect(empty_database) as conn:
+        _insert_usage(conn, tenant, "e", (30, 3), "2026-12-03 09:00:00+00")
+        _insert_usage(conn, tenant, "e", (30, 3), "2026-12-03 09:00:00+00")  # the same call recorded again
+        _insert_usage(conn, other, "f", (5, 5), "2027-01-01 00:00:00+00")
+    assert _token_months(empty_database) == {
+        (tenant, "2026-11"): 120, (tenant, "2026-12"): 51, (other, "2026-12"): 7, (other, "2027-01"): 10,
+    }  # fmt: skip
+
+    command.downgrade(config, "0033_scheduled_send_first_due")
+    with psycopg.connect(empty_database) as conn:
+        _insert_usage(conn, tenant, "g", (1, 1), "2026-12-04 00:00:00+00")  # no trigger left to fail it
+        assert conn.execute("SELECT to_regclass('ai_token_month')").fetchone() == (None,)
