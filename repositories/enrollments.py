@@ -26,11 +26,13 @@ RESERVED = "reserved"
 SENT = "sent"
 _IN_CHUNK = 5000  # ids per IN (...) list
 
-# `:synchronous_commit` is the statement's own transaction's: "off" does not wait for the WAL flush (see
-# `count_sent_once`), set by the statement itself, no round trip more.
+# Not `:durable`, the statement's own transaction commits without waiting for the WAL flush (see `count_sent_once`),
+# set by the statement itself, no round trip more; durable, it keeps the server's setting.
 _COUNT_SENT_ONCE = text(
     """
-    WITH commit_mode AS (SELECT set_config('synchronous_commit', :synchronous_commit, true)),
+    WITH commit_mode AS (
+        SELECT set_config(
+            'synchronous_commit', CASE WHEN :durable THEN current_setting('synchronous_commit') ELSE 'off' END, true)),
     marked AS (
         UPDATE enrollment_step SET data = data || '{"counted": true}'::jsonb
         WHERE enrollment_id = :enrollment_id AND number = :number AND result = 'sent'
@@ -264,7 +266,7 @@ class EnrollmentRepository(Repository[Enrollment]):
         one fewer ahead of every other commit, a reply's stop among them. True when it counted now."""
         counted = await self.session.execute(_COUNT_SENT_ONCE, {
             "tenant_id": tenant_id, "enrollment_id": enrollment_id, "number": number, "channel": channel, "day": day,
-            "synchronous_commit": "on" if durable else "off",
+            "durable": durable,
         })  # fmt: skip
         return counted.scalar_one_or_none() is not None
 
