@@ -234,15 +234,10 @@ class SequenceActivities:
         return await self.send_due(due)
 
     async def send_due(
-        self,
-        due: DueSend,
-        also: Callable[[AsyncSession, DueSendResult], Awaitable[None]] | None = None,
-        *,
-        counted_again: bool = False,
+        self, due: DueSend, also: Callable[[AsyncSession, DueSendResult], Awaitable[None]] | None = None
     ) -> DueSendResult:
         """`send_message`'s work; `also` writes in the transaction of the step rows, once the send went out (the
-        scheduled-send drain stores the outcome there). `counted_again`: the enrollment's settle offers a lost daily
-        count again (a drained send), so the count need not wait for its WAL flush."""
+        scheduled-send drain stores the outcome there)."""
         if self.send is None:
             raise ApplicationError("this worker cannot send messages", type="NoSender", non_retryable=True)
         if due.reservation is not None:
@@ -265,7 +260,7 @@ class SequenceActivities:
             result = DueSendResult(sent=sent, fired_at=datetime.now(UTC))
             async with self.session_factory() as session, session.begin():
                 uncounted = await self._write_sent(session, due, result, also)
-        await self._count_sends(uncounted, durable=not counted_again)
+        await self._count_sends(uncounted)
         await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
         return result
 
@@ -363,9 +358,8 @@ class SequenceActivities:
         day = tenant_day(step.fired_at, tenant_timezone)
         return [UncountedSend(tenant_id=tenant_id, enrollment_id=enrollment_id, number=step.number, day=day)]
 
-    async def _count_sends(self, uncounted: list[UncountedSend], *, durable: bool = True) -> None:
-        """Each uncapped sent step against its tenant-day count, each in one autocommitted statement (`durable`: see
-        `EnrollmentRepository.count_sent_once`)."""
+    async def _count_sends(self, uncounted: list[UncountedSend]) -> None:
+        """Each uncapped sent step against its tenant-day count, each in one autocommitted statement."""
         if not uncounted:
             return
         async with self.session_factory() as session:
@@ -378,7 +372,6 @@ class SequenceActivities:
                     number=send.number,
                     channel="whatsapp",
                     day=send.day,
-                    durable=durable,
                 )
 
     @activity.defn(name=RESERVE_DAILY_SEND)

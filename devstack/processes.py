@@ -129,6 +129,14 @@ class Child:
             return
         _signal_group(process.pid, signal.SIGKILL)
         process.wait()
+        # The group's other processes may still be exiting (PostgreSQL's backends hold its shared memory until then).
+        deadline = time.monotonic() + self.stop_timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(process.pid, 0)
+            except (ProcessLookupError, PermissionError):
+                break
+            time.sleep(0.05)
         self.pid_path.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 25) -> str:

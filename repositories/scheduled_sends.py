@@ -20,8 +20,9 @@ TAKE_BACK_AFTER_LAPSE = timedelta(minutes=2)
 # every tenant, then the second of every tenant, ... so one tenant's burst never holds back another tenant's send.
 # A row another drain claimed meanwhile fails the outer condition when its lock is released, and is skipped.
 # Its commit does not wait for the WAL flush (`synchronous_commit` off, set by the statement itself): a claim lost in
-# a crash only leaves its rows to be claimed again, and the outbox key keeps a second claim's send to one. A drain
-# claims many times a second in a burst, and each flush waited for queues every other commit (a reply's stop) behind it.
+# a crash only leaves its rows to be claimed again (a send commits its outbox row durably before the provider hears of
+# it, which flushes the claim before it), and the outbox key keeps a second claim's send to one. A drain claims many
+# times a second in a burst, and each flush waited for queues every other commit (a reply's stop) behind it.
 _CLAIM = text(
     """
     WITH commit_mode AS (SELECT set_config('synchronous_commit', 'off', true))

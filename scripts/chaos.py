@@ -99,7 +99,7 @@ def sequence_body() -> dict[str, Any]:
 
 @dataclass
 class Fault:
-    kind: str  # worker | temporal | postgres
+    kind: str  # worker | temporal | postgres | postgres-crash
     at: float  # wall clock when it struck
     seconds: float = 0.0  # until the service answered again
 

@@ -208,15 +208,19 @@ def _token_months(url: str) -> dict[tuple[uuid.UUID, str], int]:
 
 
 def test_the_months_tokens_stored_before_are_summed_and_every_call_after_counts_once(empty_database: str) -> None:
+    # Sessions in New York time: the months must still be UTC months, as the budget counts them (agent/budget.py).
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE \"{empty_database.rsplit('/', 1)[1]}\" SET timezone = 'America/New_York'")
     config = _alembic(empty_database)
     command.upgrade(config, "0033_scheduled_send_first_due")
     tenant, other = uuid.uuid4(), uuid.uuid4()
     with psycopg.connect(empty_database) as conn:
+        assert conn.execute("SHOW timezone").fetchone() == ("America/New_York",)
         _insert_tenant(conn, tenant, "t")
         _insert_tenant(conn, other, "o")
         _insert_usage(conn, tenant, "a", (100, 20), "2026-11-30 23:59:00+00")
         _insert_usage(conn, tenant, "b", (10, 5), "2026-12-01 00:00:00+00")
-        # Late on the 31st in New York is December in UTC, the budget's month.
+        # The evening of 30 November in New York is already December in UTC, the budget's month.
         _insert_usage(conn, tenant, "c", (1, 2), "2026-11-30 20:30:00-05")
         _insert_usage(conn, other, "d", (7, 0), "2026-12-02 10:00:00+00")
 
