@@ -234,10 +234,15 @@ class SequenceActivities:
         return await self.send_due(due)
 
     async def send_due(
-        self, due: DueSend, also: Callable[[AsyncSession, DueSendResult], Awaitable[None]] | None = None
+        self,
+        due: DueSend,
+        also: Callable[[AsyncSession, DueSendResult], Awaitable[None]] | None = None,
+        *,
+        counted_again: bool = False,
     ) -> DueSendResult:
         """`send_message`'s work; `also` writes in the transaction of the step rows, once the send went out (the
-        scheduled-send drain stores the outcome there)."""
+        scheduled-send drain stores the outcome there). `counted_again`: the enrollment's settle offers a lost daily
+        count again (a drained send), so the count need not wait for its WAL flush."""
         if self.send is None:
             raise ApplicationError("this worker cannot send messages", type="NoSender", non_retryable=True)
         if due.reservation is not None:
@@ -260,7 +265,7 @@ class SequenceActivities:
             result = DueSendResult(sent=sent, fired_at=datetime.now(UTC))
             async with self.session_factory() as session, session.begin():
                 uncounted = await self._write_sent(session, due, result, also)
-        await self._count_sends(uncounted)
+        await self._count_sends(uncounted, durable=not counted_again)
         await self._tell(due.after_view.tenant_id, LiveEventType.ENROLLMENT_CHANGED, due.after_view.lead_id)
         return result
 
@@ -311,13 +316,14 @@ class SequenceActivities:
                     return ScheduledSendOutcome(key=key, state=ScheduledSendState.CANCELLED)
                 if row.state == "done" and row.outcome is not None:
                     outcome = ScheduledSendOutcome.model_validate(row.outcome)
-                    uncounted = await self._sent_uncounted(session, row.due, outcome)
-                    break
+                    # The drain counted it after storing the send, without waiting for the WAL flush; a drain that
+                    # died in between, or a crash that lost its count, left it to this (counted once). Counted in
+                    # this transaction, which holds the row's lock and so commits with a flush: a drain's count seen
+                    # here as done is then on disk too (the WAL is flushed in order).
+                    await self._count_each(session, await self._sent_uncounted(session, row.due, outcome))
+                    return outcome
             activity.heartbeat()
             await asyncio.sleep(SETTLE_POLL_SECONDS)
-        # The drain counted it after storing the send; a drain that died in between left it to this (counted once).
-        await self._count_sends(uncounted)
-        return outcome
 
     async def _sent_uncounted(
         self, session: AsyncSession, written: dict[str, Any], outcome: ScheduledSendOutcome
@@ -358,21 +364,27 @@ class SequenceActivities:
         day = tenant_day(step.fired_at, tenant_timezone)
         return [UncountedSend(tenant_id=tenant_id, enrollment_id=enrollment_id, number=step.number, day=day)]
 
-    async def _count_sends(self, uncounted: list[UncountedSend]) -> None:
-        """Each uncapped sent step against its tenant-day count, each in one autocommitted statement."""
+    async def _count_sends(self, uncounted: list[UncountedSend], *, durable: bool = True) -> None:
+        """Each uncapped sent step against its tenant-day count, each in one autocommitted statement (`durable`: see
+        `EnrollmentRepository.count_sent_once`)."""
         if not uncounted:
             return
         async with self.session_factory() as session:
             await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-            enrollments = EnrollmentRepository(session)
-            for send in uncounted:
-                await enrollments.count_sent_once(
-                    tenant_id=send.tenant_id,
-                    enrollment_id=send.enrollment_id,
-                    number=send.number,
-                    channel="whatsapp",
-                    day=send.day,
-                )
+            await self._count_each(session, uncounted, durable=durable)
+
+    @staticmethod
+    async def _count_each(session: AsyncSession, uncounted: list[UncountedSend], *, durable: bool = True) -> None:
+        enrollments = EnrollmentRepository(session)
+        for send in uncounted:
+            await enrollments.count_sent_once(
+                tenant_id=send.tenant_id,
+                enrollment_id=send.enrollment_id,
+                number=send.number,
+                channel="whatsapp",
+                day=send.day,
+                durable=durable,
+            )
 
     @activity.defn(name=RESERVE_DAILY_SEND)
     async def reserve_daily_send(self, request: DailySendReservation) -> DailySendDecision:

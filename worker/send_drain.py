@@ -171,7 +171,7 @@ class ScheduledSendDrain:
                 sent[:] = [outcome]
 
         try:
-            result = await self._sequences.send_due(due, also=settle_sent)
+            result = await self._sequences.send_due(due, also=settle_sent, counted_again=True)
         except ApplicationError as err:
             if err.type == ENROLLMENT_PAUSED:
                 return ScheduledSendOutcome(key=row.key, state=ScheduledSendState.HELD)

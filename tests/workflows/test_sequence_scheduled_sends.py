@@ -397,23 +397,25 @@ async def test_the_drain_takes_tenants_in_turn_and_a_lapsed_lease_back(
         await session.rollback()
 
 
-async def test_a_claim_commits_without_waiting_for_the_wal_flush(
+async def test_claims_and_drained_counts_commit_without_waiting_for_the_wal_flush(
     session_factory: async_sessionmaker[AsyncSession], scheduled: SequenceWorld
 ) -> None:
-    """A claim lost in a crash only leaves its rows to be claimed again, so its commit does not wait for the WAL flush;
-    the daily count, which a crash must not lose before the workflow next wakes, keeps the server's setting."""
+    """A claim and a drained send's daily count are redone if a crash loses them (the rows claimed again, the count
+    offered again by the settle), so their commits do not wait for the WAL flush; any other count's commit keeps the
+    server's setting (here one that waits for a standby too)."""
     async with session_factory() as session, session.begin():
         await ScheduledSendRepository(session).claim(limit=1, lease=timedelta(minutes=2))
         assert await session.scalar(text("SHOW synchronous_commit")) == "off"
         await session.rollback()
-    async with session_factory() as session, session.begin():
-        await session.execute(text("SET LOCAL synchronous_commit = remote_write"))
-        await EnrollmentRepository(session).count_sent_once(
-            tenant_id=scheduled.tenant.id, enrollment_id=uuid.uuid4(), number=1, channel="whatsapp",
-            day=datetime.now(UTC).date(),
-        )  # fmt: skip
-        assert await session.scalar(text("SHOW synchronous_commit")) == "remote_write"
-        await session.rollback()
+    for durable, mode in ((True, "remote_write"), (False, "off")):
+        async with session_factory() as session, session.begin():
+            await session.execute(text("SET LOCAL synchronous_commit = remote_write"))
+            await EnrollmentRepository(session).count_sent_once(
+                tenant_id=scheduled.tenant.id, enrollment_id=uuid.uuid4(), number=1, channel="whatsapp",
+                day=datetime.now(UTC).date(), durable=durable,
+            )  # fmt: skip
+            assert await session.scalar(text("SHOW synchronous_commit")) == mode
+            await session.rollback()
 
 
 async def test_rows_no_workflow_reads_again_are_pruned_after_the_retention(
