@@ -27,7 +27,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import ActivityEnvironment
 
 from api.app import create_app
@@ -182,9 +182,21 @@ async def test_a_status_webhook_outrunning_the_providers_answer_is_the_same_one_
 async def _own_namespace(client: Client) -> str:
     """A namespace of this test's own: no in-process test worker (same task queue names) can take its tasks."""
     name = f"crash-{secrets.token_hex(4)}"
-    await client.workflow_service.register_namespace(
-        RegisterNamespaceRequest(namespace=name, workflow_execution_retention_period=Duration(seconds=86_400))
-    )
+    register = RegisterNamespaceRequest(namespace=name, workflow_execution_retention_period=Duration(seconds=86_400))
+
+    async def created() -> bool:
+        try:
+            await client.workflow_service.register_namespace(register, timeout=timedelta(seconds=10))
+        except RPCError as err:
+            # A busy dev server can give up on the call (cancelled) after or before it created the namespace.
+            if err.status == RPCStatusCode.ALREADY_EXISTS:
+                return True
+            if err.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+                return False
+            raise
+        return True
+
+    await eventually(created, within_seconds=30)
     request = AddSearchAttributesRequest(
         namespace=name,
         search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for key in search_attributes.ALL},
