@@ -123,20 +123,23 @@ class Child:
         self.pid_path.unlink(missing_ok=True)
 
     def kill(self) -> None:
-        """SIGKILL the child's whole process group, no shutdown of any kind (a crash), and wait for it to go."""
+        """SIGKILL the child and every process under it, no shutdown of any kind (a crash), and wait for all to go.
+
+        The tree, not only the group: a server may put its workers in a group of their own, and PostgreSQL's backends
+        hold its shared memory until they are gone (the next postmaster refuses to start while they are)."""
         process = self.process
         if process is None:
             return
+        try:
+            tree = psutil.Process(process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            tree = []
         _signal_group(process.pid, signal.SIGKILL)
+        for child in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
         process.wait()
-        # The group's other processes may still be exiting (PostgreSQL's backends hold its shared memory until then).
-        deadline = time.monotonic() + self.stop_timeout
-        while time.monotonic() < deadline:
-            try:
-                os.killpg(process.pid, 0)
-            except (ProcessLookupError, PermissionError):
-                break
-            time.sleep(0.05)
+        psutil.wait_procs(tree, timeout=self.stop_timeout)
         self.pid_path.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 25) -> str:
