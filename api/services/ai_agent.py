@@ -130,16 +130,15 @@ async def get_usage(
     config = await AgentFactory(settings).config_for(session, tenant_id=tenant_id)
     soft = config.monthly_token_budget_soft if config else None
     hard = config.monthly_token_budget_hard if config else None
-    used = await repository.tokens_in_month(tenant_id=tenant_id, month=month_key(now))
-    alerts = {
-        alert.level: alert.created_at for alert in await repository.alerts(tenant_id=tenant_id, month=month_key(now))
-    }
+    month = month_key(now)
+    used = await repository.tokens_in_month(tenant_id=tenant_id, month=month)
+    alerts = {alert.level: alert.created_at for alert in await repository.alerts(tenant_id=tenant_id, month=month)}
     return UsagePublic(
         since=first,
         until=last,
         days=[UsageDay(**row) for row in rows],
         budget=UsageBudget(
-            month=month_key(now),
+            month=month,
             tokens_used=used,
             soft=soft,
             hard=hard,
