@@ -27,12 +27,13 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from agent.budget import BudgetState, budget_state, month_key
-from agent.factory import AgentFactory
+from agent.factory import Agent, AgentFactory
 from agent.guardrail import check_reply
 from agent.lead_tools import LeadTools, TurnScope
 from agent.prompt import ConversationLine, LeadFacts, build_messages, fact_lines, outreach_messages
 from agent.turn import CallUsage, ToolRunner, run_turn
 from core.config import Settings
+from core.db import autocommit_session
 from core.feature_flags import FeatureFlagReader
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from core.queues import AI_HEARTBEAT_EVERY
@@ -46,7 +47,7 @@ from domain.whatsapp_messages import (
     SendWhatsAppResult,
     send_idempotency_key,
 )
-from models import Message
+from models import Lead, Message
 from repositories.ai_drafts import AiDraftRepository
 from repositories.ai_usage import AiUsageRepository
 from repositories.conversations import ConversationRepository
@@ -161,7 +162,7 @@ class AiActivities:
         if not await self.flags.enabled(request.tenant_id, FeatureFlag.AI_AGENT):
             log.info("AI turn of lead %s skipped: the ai_agent flag is off", request.lead_id)
             return AiTurnPlan(mode=AgentMode.OFF, settings_version=0)
-        async with self.sessions() as session:
+        async with autocommit_session(self.sessions) as session:
             config = await self.factory.config_for(session, tenant_id=request.tenant_id)
             lead = await LeadRepository(session).get(tenant_id=request.tenant_id, lead_id=request.lead_id)
         if config is None or config.mode == AgentMode.OFF or lead is None:
@@ -178,51 +179,32 @@ class AiActivities:
 
     @activity.defn(name=RUN_AI_TURN)
     async def run_turn(self, data: AiTurnInput) -> AiTurnResult:
-        if data.not_before is not None:
-            # The end of the debounce, waited here (workflows/ai_types.py says why): what follows reads the state then.
-            await asyncio.sleep(max(0.0, (data.not_before - datetime.now(UTC)).total_seconds()))
         if data.send_step is not None and self.send_reply is not None and activity.info().attempt > 1:
             handed = await self._handed_to_the_outbox(data)
             if handed is not None:
                 return handed
-        if not await self.flags.enabled(data.tenant_id, FeatureFlag.AI_AGENT):
-            return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the ai_agent feature is off for this tenant")
-        async with self.sessions() as session:
-            agent = await self.factory.agent_for(session, tenant_id=data.tenant_id)
-            if agent is None or agent.config.mode == AgentMode.OFF:
-                return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the AI agent is off")
-            config = agent.config
-            lead = await LeadRepository(session).get(tenant_id=data.tenant_id, lead_id=data.lead_id)
-            if lead is None:
-                return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the lead no longer exists")
-            opted_out = await ConversationRepository(session).opted_out_at(
-                tenant_id=data.tenant_id, lead_id=data.lead_id
-            )
-            if opted_out is not None or lead.stage == Stage.OPTED_OUT:
-                return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the lead opted out")
-            used = await self._tokens_this_month(session, config.tenant_id, config.monthly_token_budget_hard)
-            if await self._over_budget(
-                session, config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
-            ):
-                return AiTurnResult(
-                    kind=AiDecisionKind.NO_REPLY,
-                    reason="the monthly token budget is used up: the agent is paused",
-                    settings_version=config.version,
-                )
-            statuses = [s.key for s in await StatusRepository(session).list(tenant_id=data.tenant_id)]
+        # What does not change within a debounce's last stretch is read while it runs (the turn's reply waits only
+        # for the conversation as it stands at the end, and the outbox checks opt-out and the stage again at the send).
+        prepared = await self._prepare_turn(data)
+        if isinstance(prepared, AiTurnResult):
+            return prepared
+        agent, lead, statuses = prepared
+        config = agent.config
+        if data.not_before is not None:
+            # The end of the debounce, waited here (workflows/ai_types.py says why): what follows reads the state then.
+            await asyncio.sleep(max(0.0, (data.not_before - datetime.now(UTC)).total_seconds()))
+        async with autocommit_session(self.sessions) as session:
             recent = await MessageRepository(session).list_for_lead(
                 tenant_id=data.tenant_id, lead_id=data.lead_id, limit=self.settings.ai_history_messages
             )
-            # What the turn has read: a message stored after it was not seen by the model.
-            seen = max((m.created_at for m in recent if m.direction == "inbound"), default=None)
-            if data.answers_message_id is not None and _superseded(recent, data.answers_message_id):
-                return AiTurnResult(
-                    kind=AiDecisionKind.NO_REPLY,
-                    reason="a newer message came during the debounce: its own turn answers",
-                    settings_version=config.version,
-                )
-            # The ORM objects stay in this session: copy what the tools need.
-            session.expunge(lead)
+        # What the turn has read: a message stored after it was not seen by the model.
+        seen = max((m.created_at for m in recent if m.direction == "inbound"), default=None)
+        if data.answers_message_id is not None and _superseded(recent, data.answers_message_id):
+            return AiTurnResult(
+                kind=AiDecisionKind.NO_REPLY,
+                reason="a newer message came during the debounce: its own turn answers",
+                settings_version=config.version,
+            )
         conversation = [ConversationLine(inbound=m.direction == "inbound", text=m.body) for m in reversed(recent)]
         facts = LeadFacts.of(lead)
         messages = build_messages(config, facts, conversation, datetime.now(ZoneInfo(lead.timezone)))
@@ -279,6 +261,38 @@ class AiActivities:
         if result.kind == AiDecisionKind.REPLY and result.text and needs_approval is None and data.send_step:
             return await self._send_reply(data, result, seen)
         return result
+
+    async def _prepare_turn(self, data: AiTurnInput) -> AiTurnResult | tuple[Agent, Lead, list[str]]:
+        """The tenant's agent, the lead (detached from its session) and the tenant's status keys; or the turn's answer
+        when it has nothing to do (feature or agent off, the lead gone or opted out, the hard budget used up)."""
+        if not await self.flags.enabled(data.tenant_id, FeatureFlag.AI_AGENT):
+            return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the ai_agent feature is off for this tenant")
+        async with autocommit_session(self.sessions) as session:
+            agent = await self.factory.agent_for(session, tenant_id=data.tenant_id)
+            if agent is None or agent.config.mode == AgentMode.OFF:
+                return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the AI agent is off")
+            config = agent.config
+            lead = await LeadRepository(session).get(tenant_id=data.tenant_id, lead_id=data.lead_id)
+            if lead is None:
+                return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the lead no longer exists")
+            opted_out = await ConversationRepository(session).opted_out_at(
+                tenant_id=data.tenant_id, lead_id=data.lead_id
+            )
+            if opted_out is not None or lead.stage == Stage.OPTED_OUT:
+                return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the lead opted out")
+            used = await self._tokens_this_month(session, config.tenant_id, config.monthly_token_budget_hard)
+            if await self._over_budget(
+                config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
+            ):
+                return AiTurnResult(
+                    kind=AiDecisionKind.NO_REPLY,
+                    reason="the monthly token budget is used up: the agent is paused",
+                    settings_version=config.version,
+                )
+            statuses = [s.key for s in await StatusRepository(session).list(tenant_id=data.tenant_id)]
+            # The ORM objects stay in this session: copy what the tools need.
+            session.expunge(lead)
+        return agent, lead, statuses
 
     async def _send_reply(self, data: AiTurnInput, result: AiTurnResult, seen: datetime | None) -> AiTurnResult:
         """The turn's auto reply, sent here through the outbox (its step the workflow's own send would use). Written
@@ -343,7 +357,7 @@ class AiActivities:
         they are final)."""
         if not await self.flags.enabled(data.tenant_id, FeatureFlag.AI_AGENT):
             return AiMessageComposed(fallback_reason="the ai_agent feature is off for this tenant")
-        async with self.sessions() as session:
+        async with autocommit_session(self.sessions) as session:
             agent = await self.factory.agent_for(session, tenant_id=data.tenant_id)
             if agent is None or agent.config.mode == AgentMode.OFF:
                 return AiMessageComposed(fallback_reason="the AI agent is off")
@@ -353,7 +367,7 @@ class AiActivities:
                 return AiMessageComposed(fallback_reason="the lead no longer exists", settings_version=config.version)
             used = await self._tokens_this_month(session, config.tenant_id, config.monthly_token_budget_hard)
             if await self._over_budget(
-                session, config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
+                config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
             ):
                 return AiMessageComposed(
                     fallback_reason="the monthly AI token budget is used up", settings_version=config.version
@@ -464,7 +478,7 @@ class AiActivities:
         row = call.usage_row(
             tenant_id=tenant_id, lead_id=lead_id, settings_version=version, purpose=purpose, call_key=key
         )
-        async with self.sessions() as session, session.begin():
+        async with autocommit_session(self.sessions) as session:
             await AiUsageRepository(session).record(row)
 
     @staticmethod
@@ -475,25 +489,26 @@ class AiActivities:
             return 0
         return await AiUsageRepository(session).tokens_in_month(tenant_id=tenant_id, month=month_key(datetime.now(UTC)))
 
-    async def _over_budget(
-        self, session: AsyncSession, tenant_id: Any, used: int, soft: int | None, hard: int | None
-    ) -> bool:
+    async def _over_budget(self, tenant_id: Any, used: int, soft: int | None, hard: int | None) -> bool:
+        """Whether the hard budget is used up; the first time in a month, the alert and the owners' notifications are
+        written together, in a transaction of their own."""
         if budget_state(used, soft=soft, hard=hard) != BudgetState.HARD_REACHED or hard is None:
             return False
         now = datetime.now(UTC)
         month = month_key(now)
-        if await AiUsageRepository(session).raise_alert(
-            tenant_id=tenant_id, month=month, level="hard", tokens_used=used, budget=hard
-        ):
-            owners = await self._tell_owners(session, tenant_id, month, "hard", used, hard)
-            await session.commit()
-            await self._published(tenant_id, owners)
-            log.warning(
-                "tenant %s: AI token budget (hard, %d) used up: the agent pauses until %s ends",
-                tenant_id,
-                hard,
-                month,
-            )
+        owners: list[uuid.UUID] = []
+        async with self.sessions() as session, session.begin():
+            if await AiUsageRepository(session).raise_alert(
+                tenant_id=tenant_id, month=month, level="hard", tokens_used=used, budget=hard
+            ):
+                owners = await self._tell_owners(session, tenant_id, month, "hard", used, hard)
+                log.warning(
+                    "tenant %s: AI token budget (hard, %d) used up: the agent pauses until %s ends",
+                    tenant_id,
+                    hard,
+                    month,
+                )
+        await self._published(tenant_id, owners)
         return True
 
     async def _check_soft_budget(self, tenant_id: Any, soft: int | None) -> None:

@@ -37,6 +37,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from channels.whatsapp.outbox import WithAnswer
+from core.db import autocommit_session
 from core.live_events import LiveEvent, LiveEvents, LiveEventType
 from domain.notifications import NotificationKind
 from domain.sequences.schedule import daily_cap_decision, tenant_day
@@ -369,8 +370,7 @@ class SequenceActivities:
         `EnrollmentRepository.count_sent_once`)."""
         if not uncounted:
             return
-        async with self.session_factory() as session:
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        async with autocommit_session(self.session_factory) as session:
             await self._count_each(session, uncounted, durable=durable)
 
     @staticmethod

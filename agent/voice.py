@@ -33,6 +33,7 @@ from agent.prompt import LeadFacts, fact_lines, system_prompt
 from agent.tools import tool_definitions
 from agent.turn import CallUsage, complete
 from core.config import Settings
+from core.db import autocommit_session
 from core.feature_flags import FeatureFlagReader
 from domain.ai_agent import AgentMode, AgentTool
 from domain.calls import CallDisposition, VoiceScript
@@ -253,5 +254,5 @@ class AiVoiceAgent:
             purpose="call",
             call_key=key,
         )
-        async with self._sessions() as session, session.begin():
+        async with autocommit_session(self._sessions) as session:
             await AiUsageRepository(session).record(row)

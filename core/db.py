@@ -1,8 +1,10 @@
 """Async SQLAlchemy engine and session factory (psycopg 3), built once per process, and what counts as an outage."""
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -87,6 +89,15 @@ def create_read_session_factory(engine: AsyncEngine) -> async_sessionmaker[Async
     trips around a request that only reads. Under READ COMMITTED every statement of a transaction takes its own
     snapshot anyway, so reads see what they would have seen inside one."""
     return async_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+
+@contextlib.asynccontextmanager
+async def autocommit_session(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session of `factory` whose statements each commit on their own (as `create_read_session_factory`'s): for a
+    few reads, or a single write, without BEGIN and COMMIT (or ROLLBACK) round trips around them."""
+    async with factory() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session
 
 
 def is_database_unavailable(error: BaseException) -> bool:

@@ -6,21 +6,37 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, cast, func, select
+from sqlalchemy import Date, cast, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
 from models import AiBudgetAlert, AiTokenMonth, AiUsage
 from repositories.base import Repository
+
+# One call's row, once per `call_key`. Its commit does not wait for the WAL flush (`synchronous_commit` off, set by the
+# statement itself, so one round trip in autocommit): what the call was for commits durably right after it (the
+# reply's outbox row, the draft, the step's send), which flushes this row too; a call that led to nothing loses its
+# row only to a PostgreSQL crash within the WAL writer's next rounds (well under a second). A turn's reply waited on
+# the flush of this commit before it could go out.
+_RECORD = text(
+    """
+    WITH commit_mode AS (SELECT set_config('synchronous_commit', 'off', true))
+    INSERT INTO ai_usage (id, tenant_id, lead_id, settings_version, purpose, model, input_tokens, cached_tokens,
+        output_tokens, latency_ms, cost_usd, call_key)
+    SELECT :id, :tenant_id, :lead_id, :settings_version, :purpose, :model, :input_tokens, :cached_tokens,
+        :output_tokens, :latency_ms, :cost_usd, :call_key
+    FROM commit_mode
+    ON CONFLICT (call_key) DO NOTHING
+    """
+)
 
 
 class AiUsageRepository(Repository[AiUsage]):
     model = AiUsage
 
     async def record(self, values: dict[str, Any]) -> None:
-        """Insert one call's usage; a second record of the same `call_key` changes nothing."""
-        await self.session.execute(
-            insert(AiUsage).values(id=uuid.uuid4(), **values).on_conflict_do_nothing(index_elements=[AiUsage.call_key])
-        )
+        """Insert one call's usage (the keys of agent/turn.py `CallUsage.usage_row`); a second record of the same
+        `call_key` changes nothing. Best run on its own in autocommit (`_RECORD` says why)."""
+        await self.session.execute(_RECORD, {"id": uuid.uuid4(), **values})
 
     async def tokens_in_month(self, *, tenant_id: uuid.UUID, month: str) -> int:
         """The tenant's tokens (in + out) of the UTC month `YYYY-MM`: one counter row, raised by a trigger on every

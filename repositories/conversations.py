@@ -9,9 +9,10 @@ from sqlalchemy import DateTime, Select, String, Table, bindparam, case, func, s
 from sqlalchemy.dialects.postgresql import insert
 
 from domain.ai_agent import ConversationHandler
-from models import Conversation, Lead
+from models import Conversation, Lead, Message
 from repositories.base import Repository
 from repositories.leads import LeadSearch
+from repositories.webhook_inbox import INBOUND_WAITING
 
 # Built once on the Core table: every inbound message runs it (see repositories/webhook_events.py). SET expressions
 # read the row as it was before the UPDATE.
@@ -63,6 +64,37 @@ _CONVERSATION_ID = select(_CONVERSATIONS.c.id).where(
 _INBOUND_STATE = select(func.min(_CONVERSATIONS.c.opted_out_at), func.max(_CONVERSATIONS.c.last_inbound_at)).where(
     _CONVERSATIONS.c.tenant_id == bindparam("tenant"), _CONVERSATIONS.c.lead_id == bindparam("lead")
 )
+
+_MESSAGES = cast(Table, Message.__table__)
+# What an AI reply's send needs to know, in one statement (one snapshot): the lead's opt-out and last inbound message,
+# whether a person took the conversation over, whether the lead wrote after the reply was written (`since`), and
+# whether a message of the lead received after it waits in the webhook inbox. Read before a reply goes out.
+_REPLY_STATE = select(
+    func.min(_CONVERSATIONS.c.opted_out_at),
+    func.max(_CONVERSATIONS.c.last_inbound_at),
+    func.coalesce(func.bool_or(_CONVERSATIONS.c.handler == ConversationHandler.HUMAN.value), False),
+    select(_MESSAGES.c.id)
+    .where(
+        _MESSAGES.c.tenant_id == bindparam("tenant"),
+        _MESSAGES.c.lead_id == bindparam("lead"),
+        _MESSAGES.c.direction == "inbound",
+        _MESSAGES.c.created_at > bindparam("since", type_=DateTime(timezone=True)),
+    )
+    .exists(),
+    INBOUND_WAITING,
+).where(_CONVERSATIONS.c.tenant_id == bindparam("tenant"), _CONVERSATIONS.c.lead_id == bindparam("lead"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyState:
+    """The lead's conversation as an AI reply's send sees it (`ConversationRepository.reply_state`)."""
+
+    opted_out_at: datetime | None
+    last_inbound_at: datetime | None
+    taken_over: bool  # a person answers the lead now
+    wrote_since: bool  # an inbound message was stored after the reply was written
+    waiting: bool  # an inbound message received after the reply was written is not handled yet
+
 
 # Whose conversations: one user's leads, leads without an owner, or everyone's (None).
 ConversationOwner = uuid.UUID | Literal["unassigned"] | None
@@ -271,6 +303,14 @@ class ConversationRepository(Repository[Conversation]):
         opted_out_at, last_inbound_at = result.one()
         return opted_out_at, last_inbound_at
 
+    async def reply_state(
+        self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, phone: str, written_at: datetime
+    ) -> ReplyState:
+        """The lead's conversation for a reply written at `written_at` (Leadflow's clock), in one statement."""
+        params = {"tenant": tenant_id, "lead": lead_id, "phone": phone, "since": written_at}
+        row = (await self.session.execute(_REPLY_STATE, params)).one()
+        return ReplyState(*row)
+
     async def latest_tenant_for_phone(self, *, tenant_ids: list[uuid.UUID], phone: str) -> uuid.UUID | None:
         """Among `tenant_ids`, the one whose lead with this phone was most recently in conversation."""
         result = await self.session.execute(
@@ -298,15 +338,6 @@ class ConversationRepository(Repository[Conversation]):
         await self.session.execute(
             update(Conversation).where(Conversation.id == conversation.id).values(handler=handler)
         )
-
-    async def handled_by_a_person(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> bool:
-        """Whether a person took the lead's conversation over (its handler mirrored as `human`)."""
-        taken = select(Conversation.id).where(
-            Conversation.tenant_id == tenant_id,
-            Conversation.lead_id == lead_id,
-            Conversation.handler == ConversationHandler.HUMAN.value,
-        )
-        return bool(await self.session.scalar(select(taken.exists())))
 
     async def opted_out_at(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID) -> datetime | None:
         result = await self.session.execute(

@@ -48,16 +48,6 @@ class MessageRepository(Repository[Message]):
         )
         return [(name, count, at) for name, count, at in result.all() if name is not None]
 
-    async def lead_wrote_after(self, *, tenant_id: uuid.UUID, lead_id: uuid.UUID, stored_after: datetime) -> bool:
-        """Whether an inbound message of the lead was stored (Leadflow's clock) after `stored_after`."""
-        newer = select(Message.id).where(
-            Message.tenant_id == tenant_id,
-            Message.lead_id == lead_id,
-            Message.direction == "inbound",
-            Message.created_at > stored_after,
-        )
-        return bool(await self.session.scalar(select(newer.exists())))
-
     async def get(self, *, message_id: uuid.UUID) -> Message | None:
         return await self.session.get(Message, message_id, populate_existing=True)
 

@@ -67,7 +67,8 @@ class InboxStats:
 
 # Every sequence send asks this before it goes out (channels/whatsapp/outbox.py): built once on the Core table.
 _INBOX = cast(Table, WebhookInbox.__table__)
-_INBOUND_WAITING = select(
+# A message from `phone` that arrived after `since` is stored but not handled yet (used in other statements too).
+INBOUND_WAITING = (
     select(_INBOX.c.id)
     .where(
         _INBOX.c.event["from_phone"].astext == bindparam("phone"),
@@ -78,6 +79,7 @@ _INBOUND_WAITING = select(
     )
     .exists()
 )
+_INBOUND_WAITING = select(INBOUND_WAITING)
 
 
 class WebhookInboxRepository(Repository[WebhookInbox]):

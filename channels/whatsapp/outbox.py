@@ -55,7 +55,7 @@ from channels.whatsapp.pacing import SendPacer
 from channels.whatsapp.shard_router import ShardRouter
 from core.activity_metrics import record_pacing_wait
 from core.config import Settings
-from core.db import is_database_unavailable
+from core.db import autocommit_session, is_database_unavailable
 from core.secret_box import SecretBox, SecretUnreadable
 from domain import whatsapp_messages as kinds
 from domain.stages import Stage
@@ -75,6 +75,7 @@ from repositories.timeline import TimelineRepository
 from repositories.webhook_events import WebhookEventRepository
 from repositories.webhook_inbox import WebhookInboxRepository
 from repositories.whatsapp_accounts import WhatsAppAccountRepository
+from workflows.ids import is_lead_workflow_id
 
 log = logging.getLogger(__name__)
 _tracer = trace.get_tracer("leadflow.whatsapp")
@@ -179,9 +180,7 @@ class WhatsAppSender:
         tenant_id, lead_id = uuid.UUID(data.tenant_id), uuid.UUID(data.lead_id)
         # Pacing first, holding no database connection and no row lock: a wait (up to the pacing max wait) then
         # costs the pool nothing. Who and from which number come from a short read that ends before it.
-        async with self._sessions() as session:
-            # One read, on its own (autocommit): no BEGIN and ROLLBACK round trips around it.
-            await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        async with autocommit_session(self._sessions) as session:
             sender = await WhatsAppAccountRepository(session).sender_for_lead(tenant_id=tenant_id, lead_id=lead_id)
         if sender is None:
             return await self._send_paced(data, requested=None)  # refused inside, as before
@@ -399,7 +398,12 @@ class WhatsAppSender:
     ) -> tuple[WhatsAppProvider, _Plan, str]:
         """The provider, what to send, and the pacing lane (business number) whose recipient slot this send holds;
         `account` as read for the pacing, or None to read it here."""
-        control = await EnrollmentRepository(session).control_of(workflow_id=data.workflow_id)
+        # A lead workflow's send (an agent's message, an AI reply) belongs to no enrollment: nothing to look up.
+        control = (
+            None
+            if is_lead_workflow_id(data.workflow_id)
+            else await EnrollmentRepository(session).control_of(workflow_id=data.workflow_id)
+        )
         if control is not None:
             # A person's stop or pause, stored by the API before the enrollment's workflow (maybe queued behind a
             # burst) hears of it; locked until this decision commits, so a stop recorded after it sees no send after.
@@ -423,18 +427,25 @@ class WhatsAppSender:
                 details={"stage": str(lead.stage)},
                 failed_send=False,
             )
-        if data.conversation_read_at is not None:
-            await _check_conversation_not_moved_on(session, lead, data.conversation_read_at)
         stop_after = data.stop_on_inbound_after
-        # The inbox is read before the conversation: the dispatcher records a reply on the conversation before it
-        # marks the reply's inbox row done, so a reply handled between the two reads is still seen by the second.
-        # (The other order missed one handled in between: the conversation read too early, the row already done.)
-        waiting = stop_after is not None and await WebhookInboxRepository(session).inbound_waiting_from(
-            phone=lead.phone, tenant_id=lead.tenant_id, since=stop_after
-        )
-        opted_out_at, last_inbound_at = await ConversationRepository(session).inbound_state(
-            tenant_id=lead.tenant_id, lead_id=lead.id
-        )
+        if data.conversation_read_at is not None and stop_after is None:
+            # An AI reply: whether the conversation moved on and the lead's inbound state, in one read.
+            waiting = False
+            opted_out_at, last_inbound_at = await _check_conversation_not_moved_on(
+                session, lead, data.conversation_read_at
+            )
+        else:
+            if data.conversation_read_at is not None:
+                await _check_conversation_not_moved_on(session, lead, data.conversation_read_at)
+            # The inbox is read before the conversation: the dispatcher records a reply on the conversation before it
+            # marks the reply's inbox row done, so a reply handled between the two reads is still seen by the second.
+            # (The other order missed one handled in between: the conversation read too early, the row already done.)
+            waiting = stop_after is not None and await WebhookInboxRepository(session).inbound_waiting_from(
+                phone=lead.phone, tenant_id=lead.tenant_id, since=stop_after
+            )
+            opted_out_at, last_inbound_at = await ConversationRepository(session).inbound_state(
+                tenant_id=lead.tenant_id, lead_id=lead.id
+            )
         if opted_out_at is not None:
             raise _opted_out()
         if stop_after is not None and last_inbound_at is not None and last_inbound_at > stop_after:
@@ -723,29 +734,30 @@ async def _apply_early_statuses(session: AsyncSession, tenant_id: uuid.UUID, pro
             )
 
 
-async def _check_conversation_not_moved_on(session: AsyncSession, lead: Lead, read_at: datetime) -> None:
+async def _check_conversation_not_moved_on(
+    session: AsyncSession, lead: Lead, read_at: datetime
+) -> tuple[datetime | None, datetime | None]:
     """An AI reply written for the conversation as stored up to `read_at`: refused once a person took the
     conversation over or a message of the lead was stored after it; deferred while one received after it waits in the
-    webhook inbox (handled, it is one of those)."""
-    tenant_id, lead_id = lead.tenant_id, lead.id
-    # The inbox first, as for a sequence's send: a message handled between the two reads is then seen by the second.
-    waiting = await WebhookInboxRepository(session).inbound_waiting_from(
-        phone=lead.phone, tenant_id=tenant_id, since=read_at
+    webhook inbox (handled, it is one of those). One statement, so one snapshot: the dispatcher records a message before
+    it marks its inbox row handled, so the read sees it stored, waiting, or both. Answers the lead's inbound state
+    (opted out at, last inbound at) read with it."""
+    state = await ConversationRepository(session).reply_state(
+        tenant_id=lead.tenant_id, lead_id=lead.id, phone=lead.phone, written_at=read_at
     )
-    if await ConversationRepository(session).handled_by_a_person(
-        tenant_id=tenant_id, lead_id=lead_id
-    ) or await MessageRepository(session).lead_wrote_after(tenant_id=tenant_id, lead_id=lead_id, stored_after=read_at):
+    if state.taken_over or state.wrote_since:
         raise SendRefused(
             kinds.CONVERSATION_MOVED_ON,
             "the lead wrote again, or a person took the conversation over, after this reply was written; nothing was "
             "sent (the newer message is answered on its own)",
             failed_send=False,
         )
-    if waiting:
+    if state.waiting:
         raise SendDeferred(
             "a message from the lead is stored but not handled yet; the reply waits to see whether it was overtaken",
             retry_after_seconds=INBOUND_WAIT_RETRY_SECONDS,
         )
+    return state.opted_out_at, state.last_inbound_at
 
 
 async def _record(

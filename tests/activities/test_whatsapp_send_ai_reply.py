@@ -174,3 +174,27 @@ async def test_a_reply_waits_while_a_newer_message_of_the_lead_is_not_handled_ye
 
     assert waiting.value.type == kinds.THROTTLED and not waiting.value.non_retryable
     assert await _sent_to(sandbox_control, phone) == []
+
+
+async def test_a_reply_to_a_lead_who_said_stop_or_out_of_the_window_is_refused(
+    make_activities, sandbox_tenant, session_factory, sandbox_control
+) -> None:  # type: ignore[no-untyped-def]
+    """A reply's one read of the conversation also gives the opt-out and the last inbound message: a conversation
+    opted out (whatever the lead's stage) and a lead who last wrote 25 hours ago get nothing."""
+    stopped, stopped_phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(minutes=5))
+    async with session_factory() as session:
+        await ConversationRepository(session).mark_opted_out(
+            tenant_id=sandbox_tenant.id, lead_id=stopped, at=datetime.now(tz=UTC)
+        )
+        await session.commit()
+    silent, silent_phone = await _lead(session_factory, sandbox_tenant, wrote_ago=timedelta(hours=25))
+    read_at = datetime.now(tz=UTC)
+
+    for lead_id, refusal in ((stopped, kinds.LEAD_OPTED_OUT), (silent, kinds.WINDOW_CLOSED)):
+        with pytest.raises(ApplicationError) as refused:
+            await ActivityEnvironment().run(
+                make_activities().send_whatsapp_message, _reply(sandbox_tenant, lead_id, read_at)
+            )
+        assert (refused.value.type, refused.value.non_retryable) == (refusal, True)
+    assert await _sent_to(sandbox_control, stopped_phone) == []
+    assert await _sent_to(sandbox_control, silent_phone) == []
