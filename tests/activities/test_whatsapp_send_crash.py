@@ -54,6 +54,7 @@ from tests.fixtures.module_process import worker_env
 from tests.fixtures.sandbox import WebhookReceiver
 from tests.fixtures.whatsapp import WhatsAppTenant, add_lead, add_message, eventually
 from tests.worker.test_process import polls_from
+from tests.workflows.support import server_gave_up
 from workflows import search_attributes
 
 __all__ = ["make_activities", "sandbox_tenant", "send_http"]  # fixtures shared with the send tests
@@ -191,7 +192,7 @@ async def _own_namespace(client: Client) -> str:
             # A busy dev server can give up on the call (cancelled) after or before it created the namespace.
             if err.status == RPCStatusCode.ALREADY_EXISTS:
                 return True
-            if err.status in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE):
+            if server_gave_up(err):
                 return False
             raise
         return True

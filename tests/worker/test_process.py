@@ -7,21 +7,28 @@ from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
+from temporalio.service import RPCError
 
 from core.config import Settings
 from core.queues import LEADS_QUEUE
 from tests.fixtures.module_process import assert_explains_an_unreachable_temporal, run_until_ready_then_sigterm
+from tests.workflows.support import server_gave_up
 from worker.main import activities
 
 
 async def polls_from(client: Client, pid: int) -> bool:
-    response = await client.workflow_service.describe_task_queue(
-        DescribeTaskQueueRequest(
-            namespace=client.namespace,
-            task_queue=TaskQueue(name=LEADS_QUEUE),
-            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    try:
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=LEADS_QUEUE),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+            )
         )
-    )
+    except RPCError as err:
+        if server_gave_up(err):
+            return False  # asked again
+        raise
     return any(poller.identity.startswith(f"{pid}@") for poller in response.pollers)
 
 
