@@ -42,24 +42,23 @@ async def lead_for_phone(
     if lead is not None:
         return lead, False
     status = await StatusRepository(session).get_default(tenant_id=tenant.id)
-    inserted = await leads.insert_many_skip_existing(
-        [
-            {
-                "id": uuid.uuid4(),
-                "tenant_id": tenant.id,
-                "phone": phone,
-                "name": name or "",
-                "source": source,
-                "status_key": status.key if status is not None else "new",
-                "stage": status.stage if status is not None else "new",
-                "timezone": timezone_for_phone(phone, tenant.timezone) if phone.startswith("+") else tenant.timezone,
-                "custom_fields": {},
-            }
-        ]
+    created = await leads.insert_if_missing(
+        {
+            "id": uuid.uuid4(),
+            "tenant_id": tenant.id,
+            "phone": phone,
+            "name": name or "",
+            "source": source,
+            "status_key": status.key if status is not None else "new",
+            "stage": status.stage if status is not None else "new",
+            "timezone": timezone_for_phone(phone, tenant.timezone) if phone.startswith("+") else tenant.timezone,
+            "custom_fields": {},
+        }
     )
-    # A concurrent delivery may have created it first: then it is simply found.
+    if created is not None:
+        await TimelineRepository(session).record_lead_created(lead=created, actor=source)
+        return created, True
+    # A concurrent delivery created it first: then it is simply found.
     lead = await leads.get_by_phone(tenant_id=tenant.id, phone=phone)
     assert lead is not None
-    if phone in inserted:
-        await TimelineRepository(session).record_lead_created(lead=lead, actor=source)
-    return lead, phone in inserted
+    return lead, False

@@ -164,11 +164,17 @@ class ConversationRepository(Repository[Conversation]):
         conversation = existing.scalar_one_or_none()
         if conversation is not None:
             return conversation
-        await self.session.execute(
+        created = await self.session.scalars(
             insert(Conversation)
             .values(id=uuid.uuid4(), tenant_id=tenant_id, lead_id=lead_id, channel=channel, unread_count=0)
             .on_conflict_do_nothing(index_elements=[Conversation.lead_id, Conversation.channel])
+            .returning(Conversation),
+            execution_options={"populate_existing": True},
         )
+        conversation = created.one_or_none()
+        if conversation is not None:
+            return conversation
+        # A concurrent message created it first: then it is simply found.
         result = await self.session.execute(
             select(Conversation)
             .where(Conversation.lead_id == lead_id, Conversation.channel == channel)

@@ -124,6 +124,17 @@ class LeadRepository(Repository[Lead]):
             .values(status_key=status_key, stage=stage)
         )
 
+    async def insert_if_missing(self, values: dict[str, Any]) -> Lead | None:
+        """Insert one lead unless its phone exists in its tenant: the new lead (as stored), or None."""
+        created = await self.session.scalars(
+            insert(Lead)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[Lead.tenant_id, Lead.phone])
+            .returning(Lead),
+            execution_options={"populate_existing": True},
+        )
+        return created.one_or_none()
+
     async def insert_many_skip_existing(self, rows: Sequence[dict[str, Any]]) -> dict[str, uuid.UUID]:
         """Insert rows in one statement; a row whose phone already exists in its tenant is skipped (not an error).
 
