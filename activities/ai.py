@@ -101,12 +101,14 @@ def _retry_after(error: openai.APIStatusError) -> timedelta | None:
 @contextlib.asynccontextmanager
 async def _heartbeating() -> AsyncIterator[None]:
     """The attempt says it is alive while the model thinks, so a worker that dies mid-turn is noticed within the
-    heartbeat timeout (core/queues.py) and the turn re-runs elsewhere."""
+    heartbeat timeout (core/queues.py) and the turn re-runs elsewhere. The first beat comes after AI_HEARTBEAT_EVERY:
+    Temporal counts the timeout from the attempt's start until then, and a model that answers sooner (most do) costs
+    no heartbeat call at all."""
 
     async def beat() -> None:
         while True:
-            activity.heartbeat()
             await asyncio.sleep(AI_HEARTBEAT_EVERY.total_seconds())
+            activity.heartbeat()
 
     beating = asyncio.create_task(beat())
     try:
