@@ -185,8 +185,9 @@ class AiActivities:
             handed = await self._handed_to_the_outbox(data)
             if handed is not None:
                 return handed
-        # What does not change within a debounce's last stretch is read while it runs (the turn's reply waits only
-        # for the conversation as it stands at the end, and the outbox checks opt-out and the stage again at the send).
+        # Read while the debounce's last stretch runs, so up to ~2 s before it ends: the agent's settings, the lead, its
+        # opt-out, the budget, the statuses (a change in that stretch is seen by the next turn; the outbox checks the
+        # opt-out, the stage and the conversation's handler again at the send). After it: the conversation.
         prepared = await self._prepare_turn(data)
         if isinstance(prepared, AiTurnResult):
             return prepared
@@ -283,17 +284,18 @@ class AiActivities:
             if opted_out is not None or lead.stage == Stage.OPTED_OUT:
                 return AiTurnResult(kind=AiDecisionKind.NO_REPLY, reason="the lead opted out")
             used = await self._tokens_this_month(session, config.tenant_id, config.monthly_token_budget_hard)
-            if await self._over_budget(
-                config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
-            ):
-                return AiTurnResult(
-                    kind=AiDecisionKind.NO_REPLY,
-                    reason="the monthly token budget is used up: the agent is paused",
-                    settings_version=config.version,
-                )
             statuses = [s.key for s in await StatusRepository(session).list(tenant_id=data.tenant_id)]
             # The ORM objects stay in this session: copy what the tools need.
             session.expunge(lead)
+        # Past the session: the hard budget's alert takes a connection (and a transaction) of its own.
+        if await self._over_budget(
+            config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
+        ):
+            return AiTurnResult(
+                kind=AiDecisionKind.NO_REPLY,
+                reason="the monthly token budget is used up: the agent is paused",
+                settings_version=config.version,
+            )
         return agent, lead, statuses
 
     async def _send_reply(self, data: AiTurnInput, result: AiTurnResult, seen: datetime | None) -> AiTurnResult:
@@ -368,13 +370,14 @@ class AiActivities:
             if lead is None:
                 return AiMessageComposed(fallback_reason="the lead no longer exists", settings_version=config.version)
             used = await self._tokens_this_month(session, config.tenant_id, config.monthly_token_budget_hard)
-            if await self._over_budget(
-                config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
-            ):
-                return AiMessageComposed(
-                    fallback_reason="the monthly AI token budget is used up", settings_version=config.version
-                )
             session.expunge(lead)
+        # Past the session: the hard budget's alert takes a connection (and a transaction) of its own.
+        if await self._over_budget(
+            config.tenant_id, used, config.monthly_token_budget_soft, config.monthly_token_budget_hard
+        ):
+            return AiMessageComposed(
+                fallback_reason="the monthly AI token budget is used up", settings_version=config.version
+            )
         facts = LeadFacts.of(lead)
         messages = outreach_messages(config, facts, data.instructions, datetime.now(ZoneInfo(lead.timezone)))
         attempt = activity.info().attempt

@@ -13,9 +13,10 @@ from models import AiBudgetAlert, AiTokenMonth, AiUsage
 from repositories.base import Repository
 
 # One call's row, once per `call_key`. Its commit does not wait for the WAL flush (`synchronous_commit` off, set by the
-# statement itself, so one round trip in autocommit): what the call was for commits durably right after it (the
-# reply's outbox row, the draft, the step's send), which flushes this row too; a call that led to nothing loses its
-# row only to a PostgreSQL crash within the WAL writer's next rounds (well under a second). A turn's reply waited on
+# statement itself, so one round trip in autocommit; inside a caller's transaction it holds for that whole
+# transaction). A reply's or a draft's row: what the call was for commits durably right after it (the outbox row, the
+# draft, the step's send), which flushes this row too. Any other row (a call utterance, a turn that led to nothing) is
+# lost only to a PostgreSQL crash before the WAL writer's next rounds (well under a second). A turn's reply waited on
 # the flush of this commit before it could go out.
 _RECORD = text(
     """
@@ -35,7 +36,8 @@ class AiUsageRepository(Repository[AiUsage]):
 
     async def record(self, values: dict[str, Any]) -> None:
         """Insert one call's usage (the keys of agent/turn.py `CallUsage.usage_row`); a second record of the same
-        `call_key` changes nothing. Best run on its own in autocommit (`_RECORD` says why)."""
+        `call_key` changes nothing. Meant to run on its own in autocommit: in a transaction, that whole transaction
+        commits without waiting for the WAL flush (`_RECORD`)."""
         await self.session.execute(_RECORD, {"id": uuid.uuid4(), **values})
 
     async def tokens_in_month(self, *, tenant_id: uuid.UUID, month: str) -> int:
